@@ -1,0 +1,137 @@
+//! The `grpc-timeout` header: parsing and formatting, per the gRPC over HTTP/2 spec
+//! (`TimeoutValue` of at most 8 ASCII digits, then one unit of `H M S m u n`).
+//!
+//! tonic parses this header privately and silently ignores a malformed one; we need the parsed
+//! value to build a [`Context`](crate::Context) and we reject bad values, so it lives here.
+
+use std::fmt;
+use std::time::Duration;
+
+/// The header that carries a call's timeout.
+pub const GRPC_TIMEOUT: &str = "grpc-timeout";
+
+/// A `grpc-timeout` value that does not follow the spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidTimeout {
+    value: String,
+    reason: &'static str,
+}
+
+impl fmt::Display for InvalidTimeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "malformed grpc-timeout header {:?}: {}", self.value, self.reason)
+    }
+}
+
+impl std::error::Error for InvalidTimeout {}
+
+/// Parses a `grpc-timeout` header value such as `250m` or `3S`.
+pub fn parse_grpc_timeout(value: &[u8]) -> Result<Duration, InvalidTimeout> {
+    let invalid = |reason| InvalidTimeout {
+        value: String::from_utf8_lossy(value).into_owned(),
+        reason,
+    };
+    let Some((&unit, digits)) = value.split_last() else {
+        return Err(invalid("the value is empty"));
+    };
+    if digits.is_empty() {
+        return Err(invalid("the value has no digits before its unit"));
+    }
+    if digits.len() > 8 {
+        return Err(invalid("the value has more than 8 digits"));
+    }
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return Err(invalid("the value must be ASCII digits followed by one unit"));
+    }
+    let amount: u64 = digits
+        .iter()
+        .fold(0, |acc, digit| acc * 10 + u64::from(digit - b'0'));
+    match unit {
+        b'H' => Ok(Duration::from_secs(amount * 3600)),
+        b'M' => Ok(Duration::from_secs(amount * 60)),
+        b'S' => Ok(Duration::from_secs(amount)),
+        b'm' => Ok(Duration::from_millis(amount)),
+        b'u' => Ok(Duration::from_micros(amount)),
+        b'n' => Ok(Duration::from_nanos(amount)),
+        _ => Err(invalid("the unit must be one of H, M, S, m, u, n")),
+    }
+}
+
+/// Formats a timeout as a `grpc-timeout` value, choosing the finest unit that fits in 8 digits
+/// (rounding up, so the receiver never sees more time than the sender has).
+pub fn format_grpc_timeout(timeout: Duration) -> String {
+    const MAX: u128 = 99_999_999;
+    let nanos = timeout.as_nanos();
+    let units: [(u128, char); 6] = [
+        (1, 'n'),
+        (1_000, 'u'),
+        (1_000_000, 'm'),
+        (1_000_000_000, 'S'),
+        (60_000_000_000, 'M'),
+        (3_600_000_000_000, 'H'),
+    ];
+    for (per_unit, unit) in units {
+        let amount = nanos.div_ceil(per_unit);
+        if amount <= MAX {
+            return format!("{amount}{unit}");
+        }
+    }
+    format!("{MAX}H")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_unit() {
+        let cases: &[(&str, Duration)] = &[
+            ("1H", Duration::from_secs(3600)),
+            ("2M", Duration::from_secs(120)),
+            ("3S", Duration::from_secs(3)),
+            ("250m", Duration::from_millis(250)),
+            ("7u", Duration::from_micros(7)),
+            ("99999999n", Duration::from_nanos(99_999_999)),
+            ("0m", Duration::ZERO),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse_grpc_timeout(text.as_bytes()), Ok(*expected), "{text}");
+        }
+    }
+
+    #[test]
+    fn rejects_malformed_values() {
+        let cases: &[(&str, &str)] = &[
+            ("", "empty"),
+            ("m", "no digits"),
+            ("123456789m", "more than 8 digits"),
+            ("1.5S", "ASCII digits"),
+            ("-1S", "ASCII digits"),
+            ("10", "unit"),
+            ("10s", "unit"),
+            ("10 m", "ASCII digits"),
+        ];
+        for (text, reason) in cases {
+            let error = parse_grpc_timeout(text.as_bytes()).unwrap_err();
+            assert!(error.to_string().contains(reason), "{text}: {error}");
+            assert!(error.to_string().contains(&format!("{text:?}")), "{error}");
+        }
+    }
+
+    #[test]
+    fn formats_with_the_finest_unit_that_fits_and_round_trips() {
+        let cases: &[(Duration, &str)] = &[
+            (Duration::from_millis(250), "250000u"),
+            (Duration::from_secs(1), "1000000u"),
+            (Duration::from_secs(100), "100000m"),
+            (Duration::from_secs(200_000), "200000S"),
+            (Duration::from_nanos(1), "1n"),
+        ];
+        for (duration, text) in cases {
+            assert_eq!(format_grpc_timeout(*duration), *text);
+            let back = parse_grpc_timeout(text.as_bytes()).unwrap();
+            assert!(back >= *duration);
+        }
+        assert_eq!(format_grpc_timeout(Duration::MAX), "99999999H");
+    }
+}

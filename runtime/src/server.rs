@@ -1,0 +1,258 @@
+//! What the generated tonic adapters call, so that each generated method body is three lines.
+//!
+//! Deadline handling has one subtlety. tonic's `Server` enforces `grpc-timeout` on its own and
+//! answers `CANCELLED` when it fires; it arms that timer right *after* calling the routed service.
+//! [`GrpcServer`] wraps each generated service and stamps the absolute deadline on the request
+//! synchronously in `call`, so our deadline is never later than tonic's; and tonic polls the
+//! inner future before its timer, so on expiry the caller sees `DEADLINE_EXCEEDED` from us.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use futures_core::Stream;
+use futures_util::future::{Either, Ready, ready};
+use tokio::time::{Instant, Sleep};
+use tonic::server::NamedService;
+
+use crate::deadline::{GRPC_TIMEOUT, InvalidTimeout, parse_grpc_timeout};
+use crate::{BoxStream, Context, Status};
+
+/// The absolute deadline of a request, stamped when it arrived.
+#[derive(Debug, Clone, Copy)]
+struct ArrivalDeadline(Option<Instant>);
+
+/// Wraps a generated tonic service: parses `grpc-timeout` when the request arrives and rejects
+/// a malformed one with `INVALID_ARGUMENT` before any work is done.
+#[derive(Debug, Clone)]
+pub struct GrpcServer<S> {
+    inner: S,
+}
+
+impl<S> GrpcServer<S> {
+    /// Wraps a tonic service.
+    pub fn new(inner: S) -> Self {
+        Self { inner }
+    }
+
+    /// The wrapped tonic service, e.g. to configure compression or message size limits.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: NamedService> NamedService for GrpcServer<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S, B> tonic::codegen::Service<http::Request<B>> for GrpcServer<S>
+where
+    S: tonic::codegen::Service<
+            http::Request<B>,
+            Response = http::Response<tonic::body::Body>,
+            Error = Infallible,
+        >,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = Either<Ready<Result<Self::Response, Infallible>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        match deadline_from_headers(request.headers()) {
+            Ok(deadline) => {
+                request.extensions_mut().insert(ArrivalDeadline(deadline));
+                Either::Right(self.inner.call(request))
+            }
+            Err(invalid) => {
+                let status = Status::invalid_argument(invalid.to_string());
+                Either::Left(ready(Ok(status.into_http())))
+            }
+        }
+    }
+}
+
+/// The absolute deadline a request's `grpc-timeout` header asks for, counted from now.
+fn deadline_from_headers(headers: &http::HeaderMap) -> Result<Option<Instant>, InvalidTimeout> {
+    match headers.get(GRPC_TIMEOUT) {
+        None => Ok(None),
+        // A timeout too large to represent is no deadline at all.
+        Some(value) => Ok(Instant::now().checked_add(parse_grpc_timeout(value.as_bytes())?)),
+    }
+}
+
+/// Turns a unary or server-streaming wire request into `(Context, message)`, failing with
+/// `DEADLINE_EXCEEDED` when the deadline passed before the domain was called.
+pub fn accept<T>(request: tonic::Request<T>) -> Result<(Context, T), Status> {
+    let deadline = match request.extensions().get::<ArrivalDeadline>() {
+        Some(ArrivalDeadline(deadline)) => *deadline,
+        // Served without `GrpcServer` (e.g. the tonic service mounted directly): read it now.
+        None => deadline_from_headers(request.metadata().as_ref())
+            .map_err(|invalid| Status::invalid_argument(invalid.to_string()))?,
+    };
+    let peer_addr = request.remote_addr();
+    let (metadata, _extensions, message) = request.into_parts();
+    let mut ctx = Context::new().with_metadata(metadata);
+    if let Some(deadline) = deadline {
+        ctx = ctx.with_deadline(deadline);
+    }
+    if let Some(peer_addr) = peer_addr {
+        ctx = ctx.with_peer_addr(peer_addr);
+    }
+    if ctx.is_expired() {
+        return Err(deadline_exceeded());
+    }
+    Ok((ctx, message))
+}
+
+/// Like [`accept`], for client- and bidi-streaming requests: the message stream becomes a plain
+/// [`BoxStream`].
+pub fn accept_streaming<T: Send + 'static>(
+    request: tonic::Request<tonic::Streaming<T>>,
+) -> Result<(Context, BoxStream<T>), Status> {
+    let (ctx, stream) = accept(request)?;
+    Ok((ctx, Box::pin(stream)))
+}
+
+/// Runs a domain future, dropping it and answering `DEADLINE_EXCEEDED` if the deadline passes
+/// first. A `CANCELLED` from the domain after the deadline is reported as `DEADLINE_EXCEEDED` too.
+pub async fn within_deadline<T, F>(ctx: &Context, future: F) -> Result<T, Status>
+where
+    F: Future<Output = Result<T, Status>>,
+{
+    let outcome = match ctx.deadline() {
+        None => future.await,
+        Some(deadline) => tokio::time::timeout_at(deadline, future)
+            .await
+            .unwrap_or_else(|_elapsed| Err(deadline_exceeded())),
+    };
+    outcome.map_err(|status| normalize(ctx, status))
+}
+
+/// Cuts a response stream at the context's deadline: the stream then yields one
+/// `DEADLINE_EXCEEDED` and ends.
+pub fn stream_within_deadline<T: Send + 'static>(ctx: &Context, stream: BoxStream<T>) -> BoxStream<T> {
+    match ctx.deadline() {
+        None => stream,
+        Some(deadline) => Box::pin(DeadlineStream {
+            inner: Some(stream),
+            deadline: Box::pin(tokio::time::sleep_until(deadline)),
+        }),
+    }
+}
+
+/// The status for a call whose deadline passed.
+pub fn deadline_exceeded() -> Status {
+    Status::deadline_exceeded("deadline exceeded")
+}
+
+fn normalize(ctx: &Context, status: Status) -> Status {
+    if status.code() == tonic::Code::Cancelled && ctx.is_expired() {
+        Status::deadline_exceeded(status.message().to_owned())
+    } else {
+        status
+    }
+}
+
+struct DeadlineStream<T> {
+    /// `None` once the deadline error has been yielded.
+    inner: Option<BoxStream<T>>,
+    deadline: Pin<Box<Sleep>>,
+}
+
+impl<T> Stream for DeadlineStream<T> {
+    type Item = Result<T, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        if this.deadline.as_mut().poll(cx).is_ready() {
+            this.inner = None;
+            return Poll::Ready(Some(Err(deadline_exceeded())));
+        }
+        inner.as_mut().poll_next(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures_util::StreamExt;
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_future_is_cut_at_the_deadline() {
+        let ctx = Context::new().with_timeout(Duration::from_millis(100));
+        let slow = async {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            Ok::<_, Status>(())
+        };
+        let status = within_deadline(&ctx, slow).await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::DeadlineExceeded);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cancelled_after_the_deadline_becomes_deadline_exceeded() {
+        let ctx = Context::new().with_timeout(Duration::from_millis(10));
+        tokio::time::advance(Duration::from_millis(20)).await;
+        let status = within_deadline(&ctx, async { Err::<(), _>(Status::cancelled("gone")) })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::DeadlineExceeded);
+
+        let live = Context::new();
+        let status = within_deadline(&live, async { Err::<(), _>(Status::cancelled("gone")) })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::Cancelled);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stream_ends_with_deadline_exceeded() {
+        let ctx = Context::new().with_timeout(Duration::from_millis(250));
+        let ticks: BoxStream<u32> = Box::pin(futures_util::stream::unfold(0u32, |n| async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            Some((Ok(n), n + 1))
+        }));
+        let items: Vec<_> = stream_within_deadline(&ctx, ticks).collect().await;
+        assert_eq!(items.len(), 3);
+        assert_eq!(items[0].as_ref().unwrap(), &0);
+        assert_eq!(items[1].as_ref().unwrap(), &1);
+        assert_eq!(items[2].as_ref().unwrap_err().code(), tonic::Code::DeadlineExceeded);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn accept_rejects_an_expired_deadline_and_a_malformed_header() {
+        let mut request = tonic::Request::new(());
+        request
+            .metadata_mut()
+            .insert(GRPC_TIMEOUT, "0m".parse().unwrap());
+        assert_eq!(accept(request).unwrap_err().code(), tonic::Code::DeadlineExceeded);
+
+        let mut request = tonic::Request::new(());
+        request
+            .metadata_mut()
+            .insert(GRPC_TIMEOUT, "soon".parse().unwrap());
+        let status = accept(request).unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert!(status.message().contains("malformed grpc-timeout"), "{}", status.message());
+
+        let mut request = tonic::Request::new(7u8);
+        request
+            .metadata_mut()
+            .insert(GRPC_TIMEOUT, "2S".parse().unwrap());
+        request.metadata_mut().insert("x-request-id", "abc".parse().unwrap());
+        let (ctx, message) = accept(request).unwrap();
+        assert_eq!(message, 7);
+        assert_eq!(ctx.remaining(), Some(Duration::from_secs(2)));
+        assert_eq!(ctx.metadata().get("x-request-id").unwrap(), "abc");
+    }
+}
