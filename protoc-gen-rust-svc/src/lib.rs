@@ -1,0 +1,267 @@
+//! `protoc-gen-rust-svc`: from `.proto` service definitions to Rust services.
+//!
+//! Per proto package it writes the prost messages (`inventory.v1.rs`), the service artifacts
+//! (`inventory.v1.svc.rs`: domain trait, its `Dyn…` companion, the UNIMPLEMENTED stub, the tonic
+//! adapter and tonic's wire server and client) and an include file (`mod.rs`) that builds the
+//! module tree from them.
+//!
+//! Three ways in share one pure core, [`generate`]:
+//! - the protoc / buf plugin (`main.rs` around [`execute`]);
+//! - `protoc-gen-rust-svc generate`, and
+//! - [`Builder`] for `build.rs`, both compiling with the embedded protox compiler.
+
+mod builder;
+mod comments;
+mod emit;
+mod error;
+pub mod model;
+mod names;
+mod options;
+mod params;
+mod render;
+mod request;
+
+use std::cell::RefCell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::rc::Rc;
+
+use prost::Message;
+use prost_build::Module;
+use prost_reflect::DescriptorPool;
+use prost_types::compiler::CodeGeneratorResponse;
+use prost_types::compiler::code_generator_response::{Feature, File};
+
+pub use builder::Builder;
+pub use error::{Error, Location};
+pub use params::{Artifact, Params};
+
+use model::{Model, Package, ResolvedTypes};
+use request::{RawFileDescriptorSet, RawRequest};
+
+/// One output file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedFile {
+    /// Path relative to the output directory.
+    pub name: String,
+    /// Rust source.
+    pub content: String,
+}
+
+/// What to generate from: the names of the files to generate and every file descriptor they
+/// need, encoded, dependencies first (as in a `CodeGeneratorRequest`).
+#[derive(Debug, Clone, Default)]
+pub struct Input {
+    /// Names of the files to generate, as the descriptors name them.
+    pub files_to_generate: Vec<String>,
+    /// Encoded `FileDescriptorProto`s with their options intact.
+    pub proto_files: Vec<Vec<u8>>,
+}
+
+/// Standard input was not a `CodeGeneratorRequest`.
+#[derive(Debug)]
+pub struct UnreadableRequest(String);
+
+impl std::fmt::Display for UnreadableRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UnreadableRequest {}
+
+/// The plugin: encoded `CodeGeneratorRequest` in, encoded `CodeGeneratorResponse` out.
+///
+/// Problems with the protos or parameters go into the response's `error`, as protoc expects;
+/// only bytes that are not a request at all are an `Err`.
+pub fn execute(request: &[u8]) -> Result<Vec<u8>, UnreadableRequest> {
+    if request.is_empty() {
+        return Err(UnreadableRequest(
+            "standard input is empty: expected a CodeGeneratorRequest from protoc or buf"
+                .to_owned(),
+        ));
+    }
+    let request = RawRequest::decode(request).map_err(|error| {
+        UnreadableRequest(format!(
+            "standard input is not a CodeGeneratorRequest ({error}); run me through protoc or buf, \
+             or use `protoc-gen-rust-svc generate`"
+        ))
+    })?;
+    let result = Params::parse(request.parameter.as_deref().unwrap_or("")).and_then(|params| {
+        let input = Input {
+            files_to_generate: request.file_to_generate,
+            proto_files: request.proto_file,
+        };
+        generate(&input, &params)
+    });
+    let mut response = CodeGeneratorResponse {
+        supported_features: Some(Feature::Proto3Optional as u64),
+        ..Default::default()
+    };
+    match result {
+        Ok(files) => {
+            response.file = files
+                .into_iter()
+                .map(|file| File {
+                    name: Some(file.name),
+                    content: Some(file.content),
+                    ..Default::default()
+                })
+                .collect();
+        }
+        Err(error) => response.error = Some(error.to_string()),
+    }
+    Ok(response.encode_to_vec())
+}
+
+/// The pure core: every output file for `input`, sorted by name.
+pub fn generate(input: &Input, params: &Params) -> Result<Vec<GeneratedFile>, Error> {
+    // Nothing a user writes may make the generator panic. Our own code returns errors; this
+    // guards the crates we call (prost-build unwraps its own formatting) so that a bug there
+    // still becomes an error in the response.
+    match catch_unwind(AssertUnwindSafe(|| generate_unguarded(input, params))) {
+        Ok(result) => result,
+        Err(panic) => {
+            let detail = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("no message");
+            Err(Error::new(format!(
+                "internal error while generating ({detail}); please report this with the protos that caused it"
+            )))
+        }
+    }
+}
+
+fn generate_unguarded(input: &Input, params: &Params) -> Result<Vec<GeneratedFile>, Error> {
+    let descriptor_set = RawFileDescriptorSet {
+        file: input.proto_files.clone(),
+    }
+    .encode_to_vec();
+    let pool = DescriptorPool::decode(descriptor_set.as_slice())
+        .map_err(|error| Error::new(format!("the request's descriptors are invalid: {error}")))?;
+
+    let mut files_to_generate = input.files_to_generate.clone();
+    files_to_generate.sort();
+    files_to_generate.dedup();
+    let (messages, types) = run_prost_build(&pool, &files_to_generate, params)?;
+    let model = Model::build(&pool, &files_to_generate, &types)?;
+
+    let runtime = syn::parse_str::<syn::Path>(&params.runtime_crate)
+        .map_err(|error| Error::new(format!("runtime_crate: {error}")))?;
+    let settings = emit::Settings { runtime, params };
+    let mut files = Vec::new();
+    for package in &model.packages {
+        if let Some(code) = messages.get(&package.module).filter(|_| params.messages) {
+            files.push(GeneratedFile {
+                name: messages_file_name(&package.module),
+                content: code.clone(),
+            });
+        }
+        if emits_services(package, params) {
+            let name = services_file_name(&package.module);
+            let header = format!(
+                "// @generated by protoc-gen-rust-svc {} from package `{}`. Do not edit.\n",
+                env!("CARGO_PKG_VERSION"),
+                package.proto_name,
+            );
+            let tokens = emit::services_file(package, &settings);
+            files.push(GeneratedFile {
+                content: render::render(&header, tokens, &name)?,
+                name,
+            });
+        }
+    }
+    if let Some(include) = &params.include_file {
+        let header = "// @generated by protoc-gen-rust-svc. Do not edit.\n";
+        files.push(GeneratedFile {
+            content: render::render(header, emit::include_file(&model, params), include)?,
+            name: include.clone(),
+        });
+    }
+    files.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(files)
+}
+
+/// Whether a package gets a services file.
+fn emits_services(package: &Package, params: &Params) -> bool {
+    !package.services.is_empty() && !params.artifacts.is_empty()
+}
+
+/// `inventory.v1.rs` (prost-build's name, `_.rs` without a package).
+fn messages_file_name(module: &Module) -> String {
+    module.to_file_name_or("_")
+}
+
+/// `inventory.v1.svc.rs`.
+fn services_file_name(module: &Module) -> String {
+    let messages = messages_file_name(module);
+    format!("{}.svc.rs", messages.trim_end_matches(".rs"))
+}
+
+/// Records the Rust types prost-build resolves for every rpc, so our paths match its messages.
+#[derive(Clone, Default)]
+struct TypeRecorder(Rc<RefCell<ResolvedTypes>>);
+
+impl prost_build::ServiceGenerator for TypeRecorder {
+    fn generate(&mut self, service: prost_build::Service, _buf: &mut String) {
+        let full_name = if service.package.is_empty() {
+            service.proto_name.clone()
+        } else {
+            format!("{}.{}", service.package, service.proto_name)
+        };
+        let methods = service
+            .methods
+            .into_iter()
+            .map(|method| (method.input_type, method.output_type))
+            .collect();
+        self.0.borrow_mut().insert(full_name, methods);
+    }
+}
+
+type Messages = std::collections::HashMap<Module, String>;
+
+fn run_prost_build(
+    pool: &DescriptorPool,
+    files_to_generate: &[String],
+    params: &Params,
+) -> Result<(Messages, ResolvedTypes), Error> {
+    let recorder = TypeRecorder::default();
+    let mut config = prost_build::Config::new();
+    config.service_generator(Box::new(recorder.clone()));
+    for (proto, rust) in &params.extern_paths {
+        config.extern_path(proto, rust);
+    }
+    for name in files_to_generate {
+        if pool.get_file_by_name(name).is_none() {
+            return Err(Error::new(format!(
+                "file to generate `{name}` is not among the request's descriptors"
+            )));
+        }
+    }
+    // prost-build resolves field types through a graph of every message it is given, so it gets
+    // the imports too; only the modules of the packages being generated are kept. Sorting by
+    // name keeps the output independent of the order protoc or protox list files in.
+    let mut requests: Vec<_> = pool
+        .files()
+        .map(|file| {
+            let proto = file.file_descriptor_proto().clone();
+            (Module::from_protobuf_package_name(proto.package()), proto)
+        })
+        .collect();
+    requests.sort_by(|a, b| a.1.name().cmp(b.1.name()));
+    let messages = config
+        .generate(requests)
+        .map_err(|error| Error::new(format!("prost-build: {error}")))?;
+    let wanted: std::collections::HashSet<Module> = files_to_generate
+        .iter()
+        .filter_map(|name| pool.get_file_by_name(name))
+        .map(|file| Module::from_protobuf_package_name(file.package_name()))
+        .collect();
+    let messages = messages
+        .into_iter()
+        .filter(|(module, _)| wanted.contains(module))
+        .collect();
+    let types = recorder.0.take();
+    Ok((messages, types))
+}

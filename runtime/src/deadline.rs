@@ -19,7 +19,11 @@ pub struct InvalidTimeout {
 
 impl fmt::Display for InvalidTimeout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "malformed grpc-timeout header {:?}: {}", self.value, self.reason)
+        write!(
+            f,
+            "malformed grpc-timeout header {:?}: {}",
+            self.value, self.reason
+        )
     }
 }
 
@@ -41,7 +45,9 @@ pub fn parse_grpc_timeout(value: &[u8]) -> Result<Duration, InvalidTimeout> {
         return Err(invalid("the value has more than 8 digits"));
     }
     if !digits.iter().all(u8::is_ascii_digit) {
-        return Err(invalid("the value must be ASCII digits followed by one unit"));
+        return Err(invalid(
+            "the value must be ASCII digits followed by one unit",
+        ));
     }
     let amount: u64 = digits
         .iter()

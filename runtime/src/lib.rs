@@ -29,7 +29,8 @@ use std::pin::Pin;
 
 /// A boxed, sendable stream of messages or statuses: the one stream type domain traits use, both
 /// for streamed requests and for streamed responses.
-pub type BoxStream<T> = Pin<Box<dyn futures_core::Stream<Item = Result<T, Status>> + Send + 'static>>;
+pub type BoxStream<T> =
+    Pin<Box<dyn futures_core::Stream<Item = Result<T, Status>> + Send + 'static>>;
 
 /// A boxed, sendable future borrowing for `'a`: what the `Dyn…` companion traits return so that a
 /// service can be used as `Arc<dyn Dyn…>`.

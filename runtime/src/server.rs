@@ -135,7 +135,10 @@ where
 
 /// Cuts a response stream at the context's deadline: the stream then yields one
 /// `DEADLINE_EXCEEDED` and ends.
-pub fn stream_within_deadline<T: Send + 'static>(ctx: &Context, stream: BoxStream<T>) -> BoxStream<T> {
+pub fn stream_within_deadline<T: Send + 'static>(
+    ctx: &Context,
+    stream: BoxStream<T>,
+) -> BoxStream<T> {
     match ctx.deadline() {
         None => stream,
         Some(deadline) => Box::pin(DeadlineStream {
@@ -226,7 +229,10 @@ mod tests {
         assert_eq!(items.len(), 3);
         assert_eq!(items[0].as_ref().unwrap(), &0);
         assert_eq!(items[1].as_ref().unwrap(), &1);
-        assert_eq!(items[2].as_ref().unwrap_err().code(), tonic::Code::DeadlineExceeded);
+        assert_eq!(
+            items[2].as_ref().unwrap_err().code(),
+            tonic::Code::DeadlineExceeded
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -235,7 +241,10 @@ mod tests {
         request
             .metadata_mut()
             .insert(GRPC_TIMEOUT, "0m".parse().unwrap());
-        assert_eq!(accept(request).unwrap_err().code(), tonic::Code::DeadlineExceeded);
+        assert_eq!(
+            accept(request).unwrap_err().code(),
+            tonic::Code::DeadlineExceeded
+        );
 
         let mut request = tonic::Request::new(());
         request
@@ -243,13 +252,19 @@ mod tests {
             .insert(GRPC_TIMEOUT, "soon".parse().unwrap());
         let status = accept(request).unwrap_err();
         assert_eq!(status.code(), tonic::Code::InvalidArgument);
-        assert!(status.message().contains("malformed grpc-timeout"), "{}", status.message());
+        assert!(
+            status.message().contains("malformed grpc-timeout"),
+            "{}",
+            status.message()
+        );
 
         let mut request = tonic::Request::new(7u8);
         request
             .metadata_mut()
             .insert(GRPC_TIMEOUT, "2S".parse().unwrap());
-        request.metadata_mut().insert("x-request-id", "abc".parse().unwrap());
+        request
+            .metadata_mut()
+            .insert("x-request-id", "abc".parse().unwrap());
         let (ctx, message) = accept(request).unwrap();
         assert_eq!(message, 7);
         assert_eq!(ctx.remaining(), Some(Duration::from_secs(2)));

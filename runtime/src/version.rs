@@ -61,7 +61,11 @@ mod tests {
             ("0.1.0", "1.1.0", false),
         ];
         for &(a, b, expected) in cases {
-            assert_eq!(compatible(a.as_bytes(), b.as_bytes()), expected, "{a} vs {b}");
+            assert_eq!(
+                compatible(a.as_bytes(), b.as_bytes()),
+                expected,
+                "{a} vs {b}"
+            );
         }
     }
 

@@ -1,0 +1,228 @@
+//! Proto comments to rustdoc, made safe.
+//!
+//! Rustdoc treats comment text as Markdown and compiles code blocks as doctests, which proto
+//! comments never meant: a fenced or indented block becomes a `text` block, brackets that would
+//! become intra-doc links are escaped, bare URLs become autolinks, and `<` that would open an
+//! HTML tag is escaped.
+
+use prost_types::FileDescriptorProto;
+
+/// The comments attached to one proto element.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Comments {
+    /// The comment above the element.
+    pub leading: String,
+    /// The comment after the element on the same or the next line.
+    pub trailing: String,
+}
+
+impl Comments {
+    /// The comments and the 1-based line of the element at `path` in `file`.
+    pub fn find(file: &FileDescriptorProto, path: &[i32]) -> (Self, Option<u32>) {
+        let location = file
+            .source_code_info
+            .as_ref()
+            .and_then(|info| info.location.iter().find(|location| location.path == path));
+        match location {
+            None => (Self::default(), None),
+            Some(location) => (
+                Self {
+                    leading: location.leading_comments().to_owned(),
+                    trailing: location.trailing_comments().to_owned(),
+                },
+                location.span.first().map(|line| (*line).max(0) as u32 + 1),
+            ),
+        }
+    }
+
+    /// Sanitized rustdoc lines, each to be emitted as `#[doc = "…"]`.
+    pub fn rustdoc(&self) -> Vec<String> {
+        let mut text: Vec<&str> = self.leading.lines().collect();
+        if !self.trailing.trim().is_empty() {
+            if !text.is_empty() {
+                text.push("");
+            }
+            text.extend(self.trailing.lines());
+        }
+        while text.last().is_some_and(|line| line.trim().is_empty()) {
+            text.pop();
+        }
+        while text.first().is_some_and(|line| line.trim().is_empty()) {
+            text.remove(0);
+        }
+        sanitize(&text)
+    }
+}
+
+fn indentation(line: &str) -> usize {
+    line.len() - line.trim_start_matches(' ').len()
+}
+
+fn sanitize(lines: &[&str]) -> Vec<String> {
+    let common = lines
+        .iter()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| indentation(line))
+        .min()
+        .unwrap_or(0);
+    let mut out = Vec::new();
+    let mut in_fence = false;
+    let mut in_indented = false;
+    let mut previous_blank = true;
+    for raw in lines {
+        let line = raw.get(common..).unwrap_or("").trim_end();
+        let trimmed = line.trim_start();
+        if in_indented && !line.is_empty() && indentation(line) < 4 {
+            out.push(" ```".to_owned());
+            in_indented = false;
+        }
+        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            // Every fence becomes (or closes) a `text` block: never a doctest.
+            out.push(if in_fence {
+                " ```".to_owned()
+            } else {
+                " ```text".to_owned()
+            });
+            in_fence = !in_fence;
+        } else if in_fence || in_indented {
+            out.push(format!(" {line}"));
+        } else if indentation(line) >= 4 && previous_blank {
+            out.push(" ```text".to_owned());
+            out.push(format!(" {}", &line[4..]));
+            in_indented = true;
+        } else if line.is_empty() {
+            out.push(String::new());
+        } else {
+            out.push(format!(" {}", escape_markdown(line)));
+        }
+        previous_blank = line.is_empty();
+    }
+    if in_indented {
+        // Drop trailing blank lines inside the block before closing it.
+        while out.last().is_some_and(|line| line.trim().is_empty()) {
+            out.pop();
+        }
+        out.push(" ```".to_owned());
+    }
+    if in_fence {
+        out.push(" ```".to_owned());
+    }
+    out
+}
+
+/// Escapes one line of prose: brackets, `<`, and bare URLs; text in backticks is left alone.
+fn escape_markdown(line: &str) -> String {
+    let mut out = String::with_capacity(line.len() + 8);
+    let mut in_code = false;
+    let mut rest = line;
+    while let Some(ch) = rest.chars().next() {
+        if ch == '`' {
+            in_code = !in_code;
+            out.push(ch);
+            rest = &rest[1..];
+            continue;
+        }
+        if !in_code && (rest.starts_with("<http://") || rest.starts_with("<https://")) {
+            // Already an autolink: keep it whole.
+            if let Some(end) = rest.find('>') {
+                out.push_str(&rest[..=end]);
+                rest = &rest[end + 1..];
+                continue;
+            }
+        }
+        if !in_code && (rest.starts_with("http://") || rest.starts_with("https://")) {
+            let end = rest
+                .find(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"' | '`' | ')' | ']'))
+                .unwrap_or(rest.len());
+            let url = rest[..end].trim_end_matches(['.', ',', ';', ':', '!', '?', '\'']);
+            out.push('<');
+            out.push_str(url);
+            out.push('>');
+            rest = &rest[url.len()..];
+            continue;
+        }
+        match ch {
+            '[' | ']' if !in_code => {
+                out.push('\\');
+                out.push(ch);
+            }
+            '<' if !in_code => out.push_str("&lt;"),
+            _ => out.push(ch),
+        }
+        rest = &rest[ch.len_utf8()..];
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(leading: &str) -> Vec<String> {
+        Comments {
+            leading: leading.to_owned(),
+            trailing: String::new(),
+        }
+        .rustdoc()
+    }
+
+    #[test]
+    fn prose_is_escaped() {
+        let cases = [
+            (" See [foo] and [a](b).\n", " See \\[foo\\] and \\[a\\](b)."),
+            (" A Vec<T> of `Vec<T>`.\n", " A Vec&lt;T> of `Vec<T>`."),
+            (
+                " Docs: https://example.com/x.\n",
+                " Docs: <https://example.com/x>.",
+            ),
+            (
+                " Already <https://example.com>\n",
+                " Already <https://example.com>",
+            ),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(doc(input), vec![expected.to_owned()], "{input:?}");
+        }
+    }
+
+    #[test]
+    fn fences_become_text_blocks() {
+        let lines = doc(" Example:\n ```rust\n let x = 1;\n ```\n done\n");
+        assert_eq!(
+            lines,
+            [" Example:", " ```text", " let x = 1;", " ```", " done"]
+        );
+    }
+
+    #[test]
+    fn indented_blocks_become_text_blocks() {
+        let lines = doc(" Call it like:\n\n     foo(bar)\n     baz()\n\n After.\n");
+        assert_eq!(
+            lines,
+            [
+                " Call it like:",
+                "",
+                " ```text",
+                " foo(bar)",
+                " baz()",
+                " ```",
+                "",
+                " After."
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unclosed_fence_is_closed() {
+        assert_eq!(doc(" ```\n code\n"), [" ```text", " code", " ```"]);
+    }
+
+    #[test]
+    fn trailing_comments_follow_leading_ones() {
+        let comments = Comments {
+            leading: " Leading.\n".to_owned(),
+            trailing: " Trailing.\n".to_owned(),
+        };
+        assert_eq!(comments.rustdoc(), [" Leading.", "", " Trailing."]);
+    }
+}

@@ -1,0 +1,86 @@
+//! The domain trait: the contract users implement, with no transport types in it; and its
+//! object-safe `Dyn…` companion so a service can also be used as `Arc<dyn Dyn…>`.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::{
+    Settings, doc_attrs, domain_signature, ident, method_attrs, method_ident, request_arg,
+    service_link,
+};
+use crate::model::Service;
+
+pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
+    let runtime = &settings.runtime;
+    let trait_ident = ident(&service.names.domain_trait);
+    let dyn_ident = ident(&service.names.dyn_trait);
+    let doc = doc_attrs(&service.doc);
+    let deprecated = service.deprecated.then(|| quote!(#[deprecated]));
+    let result = |ok: &TokenStream| quote!(::core::result::Result<#ok, #runtime::Status>);
+
+    let mut trait_methods = Vec::new();
+    let mut dyn_methods = Vec::new();
+    let mut blanket_methods = Vec::new();
+    let mut arc_methods = Vec::new();
+    for method in &service.methods {
+        let name = method_ident(method);
+        let doc = doc_attrs(&method.doc);
+        let declared = method_attrs(method, true);
+        let used = method_attrs(method, false);
+        let (request, response) = domain_signature(method, runtime);
+        let result = result(&response);
+        let arg = request_arg(method);
+        trait_methods.push(quote! {
+            #doc
+            #declared
+            fn #name(&self, ctx: &#runtime::Context, #request)
+                -> impl ::core::future::Future<Output = #result> + ::core::marker::Send;
+        });
+        dyn_methods.push(quote! {
+            #doc
+            #declared
+            fn #name<'a>(&'a self, ctx: &'a #runtime::Context, #request)
+                -> #runtime::BoxFuture<'a, #result>;
+        });
+        blanket_methods.push(quote! {
+            #used
+            fn #name<'a>(&'a self, ctx: &'a #runtime::Context, #request)
+                -> #runtime::BoxFuture<'a, #result> {
+                ::std::boxed::Box::pin(<T as #trait_ident>::#name(self, ctx, #arg))
+            }
+        });
+        arc_methods.push(quote! {
+            #used
+            async fn #name(&self, ctx: &#runtime::Context, #request) -> #result {
+                <dyn #dyn_ident as #dyn_ident>::#name(&**self, ctx, #arg).await
+            }
+        });
+    }
+    let dyn_doc = format!(
+        " The object-safe form of {}, implemented for every implementation of it, so that a \
+         service can be held as `Arc<dyn {}>`; that `Arc` implements {} in turn.",
+        service_link(service),
+        service.names.dyn_trait,
+        service_link(service),
+    );
+    quote! {
+        #doc
+        #deprecated
+        pub trait #trait_ident: ::core::marker::Send + ::core::marker::Sync + 'static {
+            #(#trait_methods)*
+        }
+
+        #[doc = #dyn_doc]
+        pub trait #dyn_ident: ::core::marker::Send + ::core::marker::Sync + 'static {
+            #(#dyn_methods)*
+        }
+
+        impl<T: #trait_ident> #dyn_ident for T {
+            #(#blanket_methods)*
+        }
+
+        impl #trait_ident for ::std::sync::Arc<dyn #dyn_ident> {
+            #(#arc_methods)*
+        }
+    }
+}

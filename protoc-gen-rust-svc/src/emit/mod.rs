@@ -1,0 +1,125 @@
+//! One emitter per artifact. Each takes the validated model and returns tokens; none can fail.
+//! [`services_file`] puts a package's artifacts together; [`include_file`] assembles the module
+//! tree. Printing happens once, in [`crate::render`].
+
+mod adapter;
+mod domain;
+mod include;
+mod stub;
+mod wire;
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use crate::model::{Method, Package, Service, Streaming};
+use crate::names;
+use crate::params::{Artifact, Params};
+
+pub use include::include_file;
+
+/// Paths and settings every emitter needs.
+pub struct Settings<'a> {
+    /// The runtime crate, e.g. `::rust_svc_runtime`.
+    pub runtime: syn::Path,
+    /// The plugin parameters.
+    pub params: &'a Params,
+}
+
+/// The services file of one package: every requested artifact of every service.
+pub fn services_file(package: &Package, settings: &Settings<'_>) -> TokenStream {
+    let runtime = &settings.runtime;
+    let version = env!("CARGO_PKG_VERSION");
+    let services = package.services.iter().map(|service| {
+        let params = settings.params;
+        let domain = params
+            .emits(Artifact::Domain)
+            .then(|| domain::emit(service, settings));
+        let stub = params
+            .emits(Artifact::Stub)
+            .then(|| stub::emit(service, settings));
+        let adapter = params
+            .emits(Artifact::Server)
+            .then(|| adapter::emit(service, settings));
+        let wire_server = params
+            .emits(Artifact::Server)
+            .then(|| wire::server(service, &package.proto_name, settings));
+        let wire_client = params
+            .emits(Artifact::Client)
+            .then(|| wire::client(service, &package.proto_name, settings));
+        quote! { #domain #stub #adapter #wire_server #wire_client }
+    });
+    quote! {
+        const _: () = #runtime::version::require(#version);
+        #(#services)*
+    }
+}
+
+/// `#[doc = "…"]` attributes from sanitized rustdoc lines.
+fn doc_attrs(lines: &[String]) -> TokenStream {
+    quote! { #(#[doc = #lines])* }
+}
+
+/// Attributes of a method item: `#[deprecated]` where it is declared (`declares`), and the
+/// lints its name or types trip, allowed on that item only.
+fn method_attrs(method: &Method, declares: bool) -> TokenStream {
+    let deprecated = (declares && method.deprecated).then(|| quote!(#[deprecated]));
+    let allow_deprecated = method
+        .touches_deprecated
+        .then(|| quote!(#[allow(deprecated)]));
+    // An rpc named `IntoCart` or `FromCache` keeps its name; clippy would want `self` by value.
+    let allow_conversion = wire::conversion_named(&method.rust_name)
+        .then(|| quote!(#[allow(clippy::wrong_self_convention)]));
+    quote! { #deprecated #allow_deprecated #allow_conversion }
+}
+
+fn type_tokens(path: &str) -> TokenStream {
+    // The model checked that these parse.
+    syn::parse_str::<syn::Type>(path)
+        .map(|ty| quote!(#ty))
+        .unwrap_or_default()
+}
+
+/// A message type named from a module one level below the package module (tonic-build's
+/// modules and the adapter's): relative paths gain `super::`.
+fn nested_type(path: &str) -> TokenStream {
+    let ty = type_tokens(path);
+    let relative = !path.starts_with("::") && !path.starts_with('(');
+    if relative { quote!(super::#ty) } else { ty }
+}
+
+/// The request parameter and the `Ok` type of a domain method, per streaming shape.
+fn domain_signature(method: &Method, runtime: &syn::Path) -> (TokenStream, TokenStream) {
+    let input = type_tokens(&method.input_type);
+    let output = type_tokens(&method.output_type);
+    let request = match method.streaming {
+        Streaming::Unary | Streaming::Server => quote!(request: #input),
+        Streaming::Client | Streaming::Bidi => quote!(requests: #runtime::BoxStream<#input>),
+    };
+    let response = if method.streaming.server_streaming() {
+        quote!(#runtime::BoxStream<#output>)
+    } else {
+        output
+    };
+    (request, response)
+}
+
+/// The name under which the request is passed on (matches [`domain_signature`]).
+fn request_arg(method: &Method) -> TokenStream {
+    if method.streaming.client_streaming() {
+        quote!(requests)
+    } else {
+        quote!(request)
+    }
+}
+
+fn ident(name: &str) -> proc_macro2::Ident {
+    names::ident(name)
+}
+
+fn method_ident(method: &Method) -> proc_macro2::Ident {
+    ident(&method.rust_name)
+}
+
+fn service_link(service: &Service) -> String {
+    format!("[`{}`]", service.names.domain_trait)
+}

@@ -1,0 +1,58 @@
+//! The stub: an implementation of the domain trait whose every method answers UNIMPLEMENTED,
+//! to start from or to fill in piece by piece.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::{Settings, domain_signature, ident, method_attrs, method_ident, service_link};
+use crate::model::Service;
+
+pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
+    let runtime = &settings.runtime;
+    let trait_ident = ident(&service.names.domain_trait);
+    let stub_ident = ident(&service.names.stub);
+    let methods = service.methods.iter().map(|method| {
+        let name = method_ident(method);
+        let used = method_attrs(method, false);
+        let (request, response) = domain_signature(method, runtime);
+        let unused = rename_unused(request);
+        let message = format!(
+            "{}/{} is not implemented",
+            service.full_name, method.proto_name
+        );
+        quote! {
+            #used
+            async fn #name(&self, _ctx: &#runtime::Context, #unused)
+                -> ::core::result::Result<#response, #runtime::Status> {
+                ::core::result::Result::Err(#runtime::Status::unimplemented(#message))
+            }
+        }
+    });
+    let doc = format!(
+        " An implementation of {} whose every method answers `UNIMPLEMENTED`: a starting point, \
+         and a stand-in for a dependency a test does not exercise.",
+        service_link(service)
+    );
+    quote! {
+        #[doc = #doc]
+        #[derive(Debug, Clone, Copy, Default)]
+        pub struct #stub_ident;
+
+        impl #trait_ident for #stub_ident {
+            #(#methods)*
+        }
+    }
+}
+
+/// Prefixes the parameter name with `_` (the stub ignores it).
+fn rename_unused(parameter: TokenStream) -> TokenStream {
+    let mut tokens = parameter.into_iter();
+    match tokens.next() {
+        Some(proc_macro2::TokenTree::Ident(name)) => {
+            let unused = quote::format_ident!("_{}", name);
+            let rest: TokenStream = tokens.collect();
+            quote!(#unused #rest)
+        }
+        other => other.into_iter().chain(tokens).collect(),
+    }
+}

@@ -1,0 +1,835 @@
+//! The resolved model between descriptors and emitters.
+//!
+//! Built and validated once: every name is computed, every option decoded and checked, every
+//! type path resolved. Emitters take `&Model` and cannot fail. Problems in the user's protos
+//! become errors naming `file:line` and the element.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+use prost_build::Module;
+use prost_reflect::{DescriptorPool, FileDescriptor, Kind, MethodDescriptor, ServiceDescriptor};
+use prost_types::method_options::IdempotencyLevel;
+
+use crate::comments::Comments;
+use crate::error::{Error, Location};
+use crate::names::{self, Scope, ServiceNames};
+use crate::options::{self, HttpPattern, HttpRule};
+
+/// Everything to generate, one entry per proto package, sorted by package name.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// The packages of the files to generate.
+    pub packages: Vec<Package>,
+}
+
+/// One proto package: one Rust module.
+#[derive(Debug, Clone)]
+pub struct Package {
+    /// `inventory.v1`, or empty for files without a package.
+    pub proto_name: String,
+    /// The Rust module path, as prost-build names it.
+    pub module: Module,
+    /// Whether the package defines messages or enums, so that a messages file exists for it
+    /// (ours, or protoc-gen-prost's when messages are off).
+    pub has_types: bool,
+    /// The services of the package, in file then declaration order.
+    pub services: Vec<Service>,
+}
+
+/// A proto service.
+#[derive(Debug, Clone)]
+pub struct Service {
+    /// `InventoryService`.
+    pub proto_name: String,
+    /// `inventory.v1.InventoryService`.
+    pub full_name: String,
+    /// Every Rust name generated for the service.
+    pub names: ServiceNames,
+    /// Sanitized rustdoc lines.
+    pub doc: Vec<String>,
+    /// `option deprecated = true`.
+    pub deprecated: bool,
+    /// The rpcs, in declaration order.
+    pub methods: Vec<Method>,
+}
+
+/// The four shapes of an rpc.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Streaming {
+    /// One request, one response.
+    Unary,
+    /// One request, a stream of responses.
+    Server,
+    /// A stream of requests, one response.
+    Client,
+    /// Streams both ways.
+    Bidi,
+}
+
+impl Streaming {
+    /// Whether the client sends a stream.
+    pub fn client_streaming(self) -> bool {
+        matches!(self, Self::Client | Self::Bidi)
+    }
+
+    /// Whether the server sends a stream.
+    pub fn server_streaming(self) -> bool {
+        matches!(self, Self::Server | Self::Bidi)
+    }
+}
+
+/// Whether an rpc may be retried, from the standard `idempotency_level` option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idempotency {
+    /// Not declared: never retried unless the request carries an idempotency key.
+    Unknown,
+    /// Reads only.
+    NoSideEffects,
+    /// Repeating it has the effect of doing it once.
+    Idempotent,
+}
+
+/// An rpc.
+#[derive(Debug, Clone)]
+pub struct Method {
+    /// `CheckStock`.
+    pub proto_name: String,
+    /// `inventory.v1.InventoryService.CheckStock`.
+    pub full_name: String,
+    /// `check_stock`, after escaping and reserved-name renames.
+    pub rust_name: String,
+    /// The shape of the rpc.
+    pub streaming: Streaming,
+    /// Rust path of the request message, relative to the package module (prost-build's).
+    pub input_type: String,
+    /// Rust path of the response message, relative to the package module.
+    pub output_type: String,
+    /// Sanitized rustdoc lines.
+    pub doc: Vec<String>,
+    /// `option deprecated = true` on the rpc.
+    pub deprecated: bool,
+    /// Whether the rpc or its request or response message is deprecated, so code naming them
+    /// needs `#[allow(deprecated)]`.
+    pub touches_deprecated: bool,
+    /// From `idempotency_level`.
+    pub idempotency: Idempotency,
+    /// The request field marked `(rust_svc.v1.idempotency_key)`, if any.
+    pub idempotency_key: Option<String>,
+    /// The client policy: the method's own settings over the service's.
+    pub policy: Policy,
+    /// `google.api.http` bindings: the rule, then its additional bindings.
+    pub http: Vec<HttpBinding>,
+}
+
+/// Client policy of one rpc, validated.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Policy {
+    /// Deadline of one call.
+    pub deadline: Option<Duration>,
+    /// Retry settings; `None` means no retries.
+    pub retry: Option<RetryPolicy>,
+    /// Retry throttling of the service.
+    pub retry_throttling: Option<RetryThrottling>,
+    /// Circuit breaker settings.
+    pub circuit_breaker: Option<CircuitBreaker>,
+}
+
+/// Validated `rust_svc.v1.RetryPolicy`, defaults applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// Attempts including the first, 1..=5.
+    pub max_attempts: u32,
+    /// Backoff before the first retry.
+    pub initial_backoff: Duration,
+    /// Upper bound of the backoff.
+    pub max_backoff: Duration,
+    /// Growth of the backoff per attempt, at least 1.
+    pub backoff_multiplier: f64,
+    /// gRPC code names that may be retried.
+    pub retryable_codes: Vec<String>,
+}
+
+/// Validated `rust_svc.v1.RetryThrottling`, defaults applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryThrottling {
+    /// Token bucket size.
+    pub max_tokens: u32,
+    /// Tokens refilled per success.
+    pub token_ratio: f64,
+}
+
+/// Validated `rust_svc.v1.CircuitBreakerPolicy`, defaults applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CircuitBreaker {
+    /// Failure rate in `(0, 1]` at which the breaker opens.
+    pub failure_rate_threshold: f64,
+    /// Calls in the sliding window.
+    pub sliding_window_size: u32,
+    /// Calls needed before the rate is judged.
+    pub minimum_calls: u32,
+    /// How long the breaker stays open.
+    pub open_duration: Duration,
+    /// Probe calls allowed while half-open.
+    pub half_open_max_calls: u32,
+}
+
+/// One REST binding of an rpc.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpBinding {
+    /// `GET`, `POST`…, or the custom verb.
+    pub method: String,
+    /// The path template, e.g. `/v1/items/{sku}/stock`.
+    pub path: String,
+    /// The request field bound to the body, `*`, or empty.
+    pub body: String,
+    /// The response field sent as the body, or empty for the whole response.
+    pub response_body: String,
+}
+
+/// Rust types prost-build resolved for each rpc: service full name → `(input, output)` per method.
+pub type ResolvedTypes = HashMap<String, Vec<(String, String)>>;
+
+/// gRPC status code names accepted in `retryable_status_codes`.
+const CODE_NAMES: &[&str] = &[
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+];
+
+// Field numbers in descriptor.proto, for source locations.
+const FILE_SERVICE: i32 = 6;
+const SERVICE_METHOD: i32 = 2;
+const SERVICE_OPTIONS: i32 = 3;
+const METHOD_OPTIONS: i32 = 4;
+const FIELD_OPTIONS: i32 = 8;
+
+impl Model {
+    /// Builds and validates the model of `files_to_generate`.
+    pub fn build(
+        pool: &DescriptorPool,
+        files_to_generate: &[String],
+        types: &ResolvedTypes,
+    ) -> Result<Self, Error> {
+        let mut by_package: BTreeMap<String, Vec<FileDescriptor>> = BTreeMap::new();
+        for name in files_to_generate {
+            let file = pool.get_file_by_name(name).ok_or_else(|| {
+                Error::new(format!(
+                    "file to generate `{name}` is not among the request's descriptors"
+                ))
+            })?;
+            by_package
+                .entry(file.package_name().to_owned())
+                .or_default()
+                .push(file);
+        }
+        let all_packages: BTreeSet<String> = pool
+            .files()
+            .map(|file| file.package_name().to_owned())
+            .collect();
+        let mut packages = Vec::new();
+        for (package_name, mut files) in by_package {
+            files.sort_by(|a, b| a.name().cmp(b.name()));
+            packages.push(build_package(
+                pool,
+                &package_name,
+                &files,
+                &all_packages,
+                types,
+            )?);
+        }
+        Ok(Self { packages })
+    }
+}
+
+fn build_package(
+    pool: &DescriptorPool,
+    package_name: &str,
+    files: &[FileDescriptor],
+    all_packages: &BTreeSet<String>,
+    types: &ResolvedTypes,
+) -> Result<Package, Error> {
+    let mut scope = package_scope(pool, package_name, all_packages);
+    let mut services = Vec::new();
+    for file in files {
+        for service in file.services() {
+            services.push(build_service(pool, file, &service, &mut scope, types)?);
+        }
+    }
+    let has_types = files
+        .iter()
+        .any(|file| file.messages().len() > 0 || file.enums().len() > 0);
+    Ok(Package {
+        proto_name: package_name.to_owned(),
+        module: Module::from_protobuf_package_name(package_name),
+        has_types,
+        services,
+    })
+}
+
+/// Names prost-build and sub-packages already use in a package's module.
+fn package_scope(
+    pool: &DescriptorPool,
+    package_name: &str,
+    all_packages: &BTreeSet<String>,
+) -> Scope {
+    let mut taken = Vec::new();
+    for file in pool
+        .files()
+        .filter(|file| file.package_name() == package_name)
+    {
+        for message in file.messages() {
+            taken.push(names::upper_camel(message.name()));
+            taken.push(names::snake(message.name()));
+        }
+        for enumeration in file.enums() {
+            taken.push(names::upper_camel(enumeration.name()));
+        }
+    }
+    let prefix = if package_name.is_empty() {
+        String::new()
+    } else {
+        format!("{package_name}.")
+    };
+    for other in all_packages {
+        if let Some(rest) = other.strip_prefix(&prefix).filter(|rest| !rest.is_empty()) {
+            let child = rest.split('.').next().unwrap_or(rest);
+            taken.push(names::snake(child));
+        }
+    }
+    Scope::with_taken(taken)
+}
+
+fn location(file: &FileDescriptor, path: &[i32]) -> Location {
+    let (_, line) = Comments::find(file.file_descriptor_proto(), path);
+    Location {
+        file: file.name().to_owned(),
+        line,
+    }
+}
+
+/// The location of an option if the source info has it, else of its element.
+fn option_location(
+    file: &FileDescriptor,
+    element: &[i32],
+    options_field: i32,
+    number: Option<u32>,
+) -> Location {
+    if let Some(number) = number {
+        let mut path = element.to_vec();
+        path.extend([options_field, number as i32]);
+        let precise = location(file, &path);
+        if precise.line.is_some() {
+            return precise;
+        }
+    }
+    location(file, element)
+}
+
+fn build_service(
+    pool: &DescriptorPool,
+    file: &FileDescriptor,
+    service: &ServiceDescriptor,
+    scope: &mut Scope,
+    types: &ResolvedTypes,
+) -> Result<Service, Error> {
+    let element = format!("service {}", service.full_name());
+    let (comments, _) = Comments::find(file.file_descriptor_proto(), service.path());
+    let service_policy = options::read_message::<options::ServicePolicy>(
+        pool,
+        &service.options(),
+        options::SERVICE_POLICY,
+    )
+    .and_then(|policy| policy.map(|p| validate_service_policy(&p)).transpose())
+    .map_err(|message| {
+        let number = options::extension_number(pool, options::SERVICE_POLICY);
+        Error::at(
+            option_location(file, service.path(), SERVICE_OPTIONS, number),
+            &element,
+            message,
+        )
+    })?
+    .unwrap_or_default();
+
+    let resolved = types.get(service.full_name()).ok_or_else(|| {
+        Error::new(format!(
+            "internal error: prost-build resolved no types for {}",
+            service.full_name()
+        ))
+    })?;
+    let proto_names: Vec<String> = service.methods().map(|m| m.name().to_owned()).collect();
+    let rust_names = names::method_names(proto_names.iter().map(String::as_str));
+    let mut methods = Vec::new();
+    for (index, method) in service.methods().enumerate() {
+        let (input_type, output_type) = resolved.get(index).cloned().ok_or_else(|| {
+            Error::new(format!(
+                "internal error: prost-build resolved no types for {}",
+                method.full_name()
+            ))
+        })?;
+        methods.push(build_method(
+            pool,
+            file,
+            &method,
+            &service_policy,
+            rust_names[index].clone(),
+            (input_type, output_type),
+        )?);
+    }
+    Ok(Service {
+        proto_name: service.name().to_owned(),
+        full_name: service.full_name().to_owned(),
+        names: ServiceNames::assign(service.name(), scope),
+        doc: comments.rustdoc(),
+        deprecated: service
+            .service_descriptor_proto()
+            .options
+            .as_ref()
+            .is_some_and(|o| o.deprecated()),
+        methods,
+    })
+}
+
+fn build_method(
+    pool: &DescriptorPool,
+    file: &FileDescriptor,
+    method: &MethodDescriptor,
+    service_policy: &Policy,
+    rust_name: String,
+    (input_type, output_type): (String, String),
+) -> Result<Method, Error> {
+    let element = format!("rpc {}", method.full_name());
+    let path = method.path().to_vec();
+    debug_assert_eq!(path.first(), Some(&FILE_SERVICE));
+    debug_assert_eq!(path.get(2), Some(&SERVICE_METHOD));
+    let (comments, _) = Comments::find(file.file_descriptor_proto(), &path);
+    let raw_options = method
+        .method_descriptor_proto()
+        .options
+        .clone()
+        .unwrap_or_default();
+    let options = method.options();
+
+    let method_policy =
+        options::read_message::<options::MethodPolicy>(pool, &options, options::METHOD_POLICY)
+            .and_then(|policy| policy.map(|p| validate_method_policy(&p)).transpose())
+            .map_err(|message| {
+                let number = options::extension_number(pool, options::METHOD_POLICY);
+                Error::at(
+                    option_location(file, &path, METHOD_OPTIONS, number),
+                    &element,
+                    message,
+                )
+            })?;
+    let policy = match method_policy {
+        None => service_policy.clone(),
+        Some(own) => Policy {
+            deadline: own.deadline.or(service_policy.deadline),
+            retry: own.retry.or_else(|| service_policy.retry.clone()),
+            retry_throttling: service_policy.retry_throttling.clone(),
+            circuit_breaker: own
+                .circuit_breaker
+                .or_else(|| service_policy.circuit_breaker.clone()),
+        },
+    };
+
+    let http = options::read_message::<HttpRule>(pool, &options, options::HTTP)
+        .and_then(|rule| rule.map(|rule| http_bindings(&rule)).transpose())
+        .map_err(|message| {
+            let number = options::extension_number(pool, options::HTTP);
+            Error::at(
+                option_location(file, &path, METHOD_OPTIONS, number),
+                &element,
+                message,
+            )
+        })?
+        .unwrap_or_default();
+
+    let idempotency_key = idempotency_key_field(pool, method)?;
+    let streaming = match (method.is_client_streaming(), method.is_server_streaming()) {
+        (false, false) => Streaming::Unary,
+        (false, true) => Streaming::Server,
+        (true, false) => Streaming::Client,
+        (true, true) => Streaming::Bidi,
+    };
+    let message_deprecated = |message: prost_reflect::MessageDescriptor| {
+        message
+            .descriptor_proto()
+            .options
+            .as_ref()
+            .is_some_and(|o| o.deprecated())
+    };
+    let deprecated = raw_options.deprecated();
+    Ok(Method {
+        proto_name: method.name().to_owned(),
+        full_name: method.full_name().to_owned(),
+        rust_name,
+        streaming,
+        input_type,
+        output_type,
+        doc: comments.rustdoc(),
+        deprecated,
+        touches_deprecated: deprecated
+            || message_deprecated(method.input())
+            || message_deprecated(method.output()),
+        idempotency: match raw_options.idempotency_level() {
+            IdempotencyLevel::IdempotencyUnknown => Idempotency::Unknown,
+            IdempotencyLevel::NoSideEffects => Idempotency::NoSideEffects,
+            IdempotencyLevel::Idempotent => Idempotency::Idempotent,
+        },
+        idempotency_key,
+        policy,
+        http,
+    })
+}
+
+fn idempotency_key_field(
+    pool: &DescriptorPool,
+    method: &MethodDescriptor,
+) -> Result<Option<String>, Error> {
+    let input = method.input();
+    let mut marked = input
+        .fields()
+        .filter(|field| options::read_bool(pool, &field.options(), options::IDEMPOTENCY_KEY));
+    let Some(field) = marked.next() else {
+        return Ok(None);
+    };
+    let file = input.parent_file();
+    let field_error = |field: &prost_reflect::FieldDescriptor, message: String| {
+        let number = options::extension_number(pool, options::IDEMPOTENCY_KEY);
+        Error::at(
+            option_location(&file, field.path(), FIELD_OPTIONS, number),
+            format!("field {}", field.full_name()),
+            message,
+        )
+    };
+    if field.kind() != Kind::String || field.is_list() {
+        return Err(field_error(
+            &field,
+            "(rust_svc.v1.idempotency_key) must mark a singular string field".to_owned(),
+        ));
+    }
+    if let Some(second) = marked.next() {
+        return Err(field_error(
+            &second,
+            format!(
+                "only one field may be the idempotency key; {} already is",
+                field.name()
+            ),
+        ));
+    }
+    Ok(Some(field.name().to_owned()))
+}
+
+fn http_bindings(rule: &HttpRule) -> Result<Vec<HttpBinding>, String> {
+    let mut bindings = vec![http_binding(rule)?];
+    for additional in &rule.additional_bindings {
+        if !additional.additional_bindings.is_empty() {
+            return Err("google.api.http: additional_bindings must not nest".to_owned());
+        }
+        bindings.push(http_binding(additional)?);
+    }
+    Ok(bindings)
+}
+
+fn http_binding(rule: &HttpRule) -> Result<HttpBinding, String> {
+    let (method, path) = match &rule.pattern {
+        Some(HttpPattern::Get(path)) => ("GET", path),
+        Some(HttpPattern::Put(path)) => ("PUT", path),
+        Some(HttpPattern::Post(path)) => ("POST", path),
+        Some(HttpPattern::Delete(path)) => ("DELETE", path),
+        Some(HttpPattern::Patch(path)) => ("PATCH", path),
+        Some(HttpPattern::Custom(custom)) => (custom.kind.as_str(), &custom.path),
+        None => return Err("google.api.http: the rule sets no HTTP method and path".to_owned()),
+    };
+    if !path.starts_with('/') {
+        return Err(format!(
+            "google.api.http: path template `{path}` must start with `/`"
+        ));
+    }
+    Ok(HttpBinding {
+        method: method.to_owned(),
+        path: path.clone(),
+        body: rule.body.clone(),
+        response_body: rule.response_body.clone(),
+    })
+}
+
+fn duration(value: &prost_types::Duration, what: &str) -> Result<Duration, String> {
+    if value.seconds < 0 || value.nanos < 0 {
+        return Err(format!("{what} must not be negative"));
+    }
+    if value.nanos >= 1_000_000_000 {
+        return Err(format!("{what} has nanos out of range (0..1e9)"));
+    }
+    let duration = Duration::new(value.seconds as u64, value.nanos as u32);
+    if duration.is_zero() {
+        return Err(format!("{what} must be greater than zero"));
+    }
+    Ok(duration)
+}
+
+fn validate_retry(retry: &options::RetryPolicy) -> Result<RetryPolicy, String> {
+    if !(1..=5).contains(&retry.max_attempts) {
+        return Err(format!(
+            "retry.max_attempts is {}; it must be between 1 and 5 (it counts the first attempt)",
+            retry.max_attempts
+        ));
+    }
+    let initial_backoff = retry
+        .initial_backoff
+        .as_ref()
+        .map(|d| duration(d, "retry.initial_backoff"))
+        .transpose()?
+        .unwrap_or(Duration::from_millis(100));
+    let max_backoff = retry
+        .max_backoff
+        .as_ref()
+        .map(|d| duration(d, "retry.max_backoff"))
+        .transpose()?
+        .unwrap_or(Duration::from_secs(1).max(initial_backoff));
+    if max_backoff < initial_backoff {
+        return Err("retry.max_backoff must not be less than retry.initial_backoff".to_owned());
+    }
+    let backoff_multiplier = match retry.backoff_multiplier {
+        0.0 => 2.0,
+        m if m.is_finite() && m >= 1.0 => m,
+        m => {
+            return Err(format!(
+                "retry.backoff_multiplier is {m}; it must be at least 1.0"
+            ));
+        }
+    };
+    let retryable_codes = if retry.retryable_status_codes.is_empty() {
+        vec!["UNAVAILABLE".to_owned()]
+    } else {
+        for code in &retry.retryable_status_codes {
+            if !CODE_NAMES.contains(&code.as_str()) {
+                return Err(format!(
+                    "retry.retryable_status_codes: `{code}` is not a gRPC status code name (such as UNAVAILABLE)"
+                ));
+            }
+        }
+        retry.retryable_status_codes.clone()
+    };
+    Ok(RetryPolicy {
+        max_attempts: retry.max_attempts,
+        initial_backoff,
+        max_backoff,
+        backoff_multiplier,
+        retryable_codes,
+    })
+}
+
+fn validate_throttling(throttling: &options::RetryThrottling) -> Result<RetryThrottling, String> {
+    let max_tokens = match throttling.max_tokens {
+        0 => 10,
+        n @ 1..=1000 => n,
+        n => {
+            return Err(format!(
+                "retry_throttling.max_tokens is {n}; it must be at most 1000"
+            ));
+        }
+    };
+    let token_ratio = match throttling.token_ratio {
+        0.0 => 0.1,
+        r if r.is_finite() && r > 0.0 => r,
+        r => {
+            return Err(format!(
+                "retry_throttling.token_ratio is {r}; it must be positive"
+            ));
+        }
+    };
+    Ok(RetryThrottling {
+        max_tokens,
+        token_ratio,
+    })
+}
+
+fn validate_breaker(breaker: &options::CircuitBreakerPolicy) -> Result<CircuitBreaker, String> {
+    let failure_rate_threshold = match breaker.failure_rate_threshold {
+        0.0 => 0.5,
+        r if r > 0.0 && r <= 1.0 => r,
+        r => {
+            return Err(format!(
+                "circuit_breaker.failure_rate_threshold is {r}; it must be in (0, 1]"
+            ));
+        }
+    };
+    let sliding_window_size = match breaker.sliding_window_size {
+        0 => 100,
+        n => n,
+    };
+    let minimum_calls = match breaker.minimum_calls {
+        0 => 10.min(sliding_window_size),
+        n if n <= sliding_window_size => n,
+        n => {
+            return Err(format!(
+                "circuit_breaker.minimum_calls is {n}; it must not exceed sliding_window_size ({sliding_window_size})"
+            ));
+        }
+    };
+    let open_duration = breaker
+        .open_duration
+        .as_ref()
+        .map(|d| duration(d, "circuit_breaker.open_duration"))
+        .transpose()?
+        .unwrap_or(Duration::from_secs(30));
+    Ok(CircuitBreaker {
+        failure_rate_threshold,
+        sliding_window_size,
+        minimum_calls,
+        open_duration,
+        half_open_max_calls: match breaker.half_open_max_calls {
+            0 => 5,
+            n => n,
+        },
+    })
+}
+
+fn validate_service_policy(policy: &options::ServicePolicy) -> Result<Policy, String> {
+    Ok(Policy {
+        deadline: policy
+            .default_deadline
+            .as_ref()
+            .map(|d| duration(d, "default_deadline"))
+            .transpose()?,
+        retry: policy.retry.as_ref().map(validate_retry).transpose()?,
+        retry_throttling: policy
+            .retry_throttling
+            .as_ref()
+            .map(validate_throttling)
+            .transpose()?,
+        circuit_breaker: policy
+            .circuit_breaker
+            .as_ref()
+            .map(validate_breaker)
+            .transpose()?,
+    })
+}
+
+fn validate_method_policy(policy: &options::MethodPolicy) -> Result<Policy, String> {
+    Ok(Policy {
+        deadline: policy
+            .deadline
+            .as_ref()
+            .map(|d| duration(d, "deadline"))
+            .transpose()?,
+        retry: policy.retry.as_ref().map(validate_retry).transpose()?,
+        retry_throttling: None,
+        circuit_breaker: policy
+            .circuit_breaker
+            .as_ref()
+            .map(validate_breaker)
+            .transpose()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(seconds: i64, nanos: i32) -> prost_types::Duration {
+        prost_types::Duration { seconds, nanos }
+    }
+
+    #[test]
+    fn durations_must_be_positive_and_well_formed() {
+        assert_eq!(duration(&d(1, 500), "x"), Ok(Duration::new(1, 500)));
+        assert!(
+            duration(&d(-1, 0), "deadline")
+                .unwrap_err()
+                .contains("deadline must not be negative")
+        );
+        assert!(
+            duration(&d(0, 0), "x")
+                .unwrap_err()
+                .contains("greater than zero")
+        );
+        assert!(
+            duration(&d(0, 1_000_000_000), "x")
+                .unwrap_err()
+                .contains("out of range")
+        );
+    }
+
+    #[test]
+    fn retry_policies_are_checked_and_defaulted() {
+        let mut retry = options::RetryPolicy {
+            max_attempts: 3,
+            ..Default::default()
+        };
+        let valid = validate_retry(&retry).unwrap();
+        assert_eq!(valid.backoff_multiplier, 2.0);
+        assert_eq!(valid.retryable_codes, ["UNAVAILABLE"]);
+        for (attempts, ok) in [(0, false), (1, true), (5, true), (6, false)] {
+            retry.max_attempts = attempts;
+            assert_eq!(validate_retry(&retry).is_ok(), ok, "{attempts}");
+        }
+        retry.max_attempts = 2;
+        retry.retryable_status_codes = vec!["Unavailable".to_owned()];
+        assert!(
+            validate_retry(&retry)
+                .unwrap_err()
+                .contains("`Unavailable` is not a gRPC status")
+        );
+        retry.retryable_status_codes.clear();
+        retry.backoff_multiplier = 0.5;
+        assert!(validate_retry(&retry).unwrap_err().contains("at least 1.0"));
+    }
+
+    #[test]
+    fn breaker_settings_are_checked() {
+        let mut breaker = options::CircuitBreakerPolicy::default();
+        assert_eq!(
+            validate_breaker(&breaker).unwrap().failure_rate_threshold,
+            0.5
+        );
+        breaker.failure_rate_threshold = 1.5;
+        assert!(validate_breaker(&breaker).is_err());
+        breaker.failure_rate_threshold = 0.2;
+        breaker.sliding_window_size = 5;
+        breaker.minimum_calls = 6;
+        assert!(
+            validate_breaker(&breaker)
+                .unwrap_err()
+                .contains("must not exceed")
+        );
+    }
+
+    #[test]
+    fn http_rules_flatten_additional_bindings() {
+        let rule = HttpRule {
+            pattern: Some(HttpPattern::Get("/v1/a/{id}".to_owned())),
+            additional_bindings: vec![HttpRule {
+                pattern: Some(HttpPattern::Custom(options::CustomHttpPattern {
+                    kind: "HEAD".to_owned(),
+                    path: "/v1/b".to_owned(),
+                })),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let bindings = http_bindings(&rule).unwrap();
+        assert_eq!(bindings.len(), 2);
+        assert_eq!(
+            (bindings[1].method.as_str(), bindings[1].path.as_str()),
+            ("HEAD", "/v1/b")
+        );
+        assert!(http_bindings(&HttpRule::default()).is_err());
+    }
+}

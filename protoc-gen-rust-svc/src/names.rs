@@ -1,0 +1,256 @@
+//! Every identifier rule of the generator, in one place.
+//!
+//! Proto names become Rust names here and nowhere else: case conversion (heck), keywords (raw
+//! identifiers, or a `_` suffix for the four that cannot be raw), and a per-scope registry that
+//! renames deterministically when a name is reserved or already taken, so that rpcs named
+//! `Connect` or `New`, or two rpcs `GetThing` and `get_thing`, still compile.
+
+use std::collections::BTreeSet;
+
+use heck::{ToSnakeCase, ToUpperCamelCase};
+use proc_macro2::{Ident, Span};
+
+/// Keywords of every edition, strict and reserved.
+const KEYWORDS: &[&str] = &[
+    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
+    "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl",
+    "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
+    "return", "self", "Self", "static", "struct", "super", "trait", "true", "try", "type",
+    "typeof", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
+];
+
+/// Keywords that cannot be written as raw identifiers.
+const NOT_RAW: &[&str] = &["self", "Self", "super", "crate", "_"];
+
+/// Method names that generated types already use for something else: tonic's client
+/// constructors and builders, tower's `Service`, std traits every generated type implements, and
+/// the names the client wrapper reserves. An rpc that maps to one of these gets an `_rpc` suffix.
+const RESERVED_METHODS: &[&str] = &[
+    "accept_compressed",
+    "builder",
+    "call",
+    "clone",
+    "connect",
+    "default",
+    "fmt",
+    "from",
+    "from_arc",
+    "inner",
+    "into",
+    "into_inner",
+    "into_service",
+    "max_decoding_message_size",
+    "max_encoding_message_size",
+    "new",
+    "poll_ready",
+    "ready",
+    "register",
+    "send_compressed",
+    "service",
+    "with_interceptor",
+    "with_origin",
+];
+
+/// Turns a name into an identifier string, escaping keywords.
+pub fn escape(name: &str) -> String {
+    if NOT_RAW.contains(&name) {
+        format!("{name}_")
+    } else if KEYWORDS.contains(&name) {
+        format!("r#{name}")
+    } else {
+        name.to_owned()
+    }
+}
+
+/// `snake_case` identifier for a proto name.
+pub fn snake(name: &str) -> String {
+    escape(&name.to_snake_case())
+}
+
+/// `UpperCamelCase` identifier for a proto name.
+pub fn upper_camel(name: &str) -> String {
+    escape(&name.to_upper_camel_case())
+}
+
+/// An `Ident` from an identifier string made by this module (raw when it starts with `r#`).
+pub fn ident(name: &str) -> Ident {
+    match name.strip_prefix("r#") {
+        Some(raw) => Ident::new_raw(raw, Span::call_site()),
+        None => Ident::new(name, Span::call_site()),
+    }
+}
+
+/// Names already taken in one Rust scope; hands out free names deterministically.
+#[derive(Debug, Default, Clone)]
+pub struct Scope {
+    taken: BTreeSet<String>,
+}
+
+impl Scope {
+    /// A scope in which `taken` are already used.
+    pub fn with_taken(taken: impl IntoIterator<Item = String>) -> Self {
+        Self {
+            taken: taken
+                .into_iter()
+                .map(|name| unraw(&name).to_owned())
+                .collect(),
+        }
+    }
+
+    /// Claims `wanted`, or `wanted2`, `wanted3`… (`wanted_2` for snake case) when it is taken.
+    pub fn claim(&mut self, wanted: &str) -> String {
+        let bare = unraw(wanted);
+        let separator = if bare.contains('_') || bare.chars().all(|c| !c.is_uppercase()) {
+            "_"
+        } else {
+            ""
+        };
+        let mut candidate = wanted.to_owned();
+        let mut counter = 2;
+        while self.taken.contains(unraw(&candidate)) {
+            candidate = format!("{bare}{separator}{counter}");
+            counter += 1;
+        }
+        self.taken.insert(unraw(&candidate).to_owned());
+        candidate
+    }
+}
+
+fn unraw(name: &str) -> &str {
+    name.strip_prefix("r#").unwrap_or(name)
+}
+
+/// The Rust method names for a service's rpcs, in declaration order: snake case, keywords
+/// escaped, reserved names suffixed with `_rpc`, and later duplicates numbered.
+pub fn method_names<'a>(proto_names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut scope = Scope::with_taken(RESERVED_METHODS.iter().map(|name| (*name).to_owned()));
+    proto_names
+        .into_iter()
+        .map(|proto_name| {
+            let name = snake(proto_name);
+            let name = if RESERVED_METHODS.contains(&name.as_str()) {
+                format!("{name}_rpc")
+            } else {
+                name
+            };
+            scope.claim(&name)
+        })
+        .collect()
+}
+
+/// All the names generated for one service, computed once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceNames {
+    /// The domain trait, e.g. `InventoryService`.
+    pub domain_trait: String,
+    /// Its object-safe companion, e.g. `DynInventoryService`.
+    pub dyn_trait: String,
+    /// The UNIMPLEMENTED implementation, e.g. `UnimplementedInventoryService`.
+    pub stub: String,
+    /// The tonic adapter, e.g. `InventoryServiceGrpc`.
+    pub grpc_adapter: String,
+    /// The name tonic-build derives its items from; its modules are `{snake}_server` and
+    /// `{snake}_client`, its server struct `{name}Server`.
+    pub tonic_base: String,
+    /// tonic-build's server module, e.g. `inventory_service_server`.
+    pub server_module: String,
+    /// tonic-build's client module, e.g. `inventory_service_client`.
+    pub client_module: String,
+    /// The private module holding the adapter's impl of tonic's trait, e.g.
+    /// `inventory_service_grpc`: `#[async_trait]` expands to a bare `Box`, which a message
+    /// named `Box` would shadow in the package module.
+    pub adapter_module: String,
+}
+
+impl ServiceNames {
+    /// Names for a service, claimed in `types` (type namespace of the package module) and
+    /// `modules` (module names of the package module, which share the type namespace too).
+    pub fn assign(proto_name: &str, types: &mut Scope) -> Self {
+        let base = upper_camel(proto_name);
+        let base = unraw(&base).to_owned();
+        let domain_trait = types.claim(&base);
+        let tonic_base = domain_trait.clone();
+        let server_module = types.claim(&format!("{}_server", tonic_snake(&tonic_base)));
+        let client_module = types.claim(&format!("{}_client", tonic_snake(&tonic_base)));
+        let adapter_module = types.claim(&format!("{}_grpc", tonic_snake(&tonic_base)));
+        Self {
+            dyn_trait: types.claim(&format!("Dyn{domain_trait}")),
+            stub: types.claim(&format!("Unimplemented{domain_trait}")),
+            grpc_adapter: types.claim(&format!("{domain_trait}Grpc")),
+            domain_trait,
+            tonic_base,
+            server_module,
+            client_module,
+            adapter_module,
+        }
+    }
+}
+
+/// tonic-build's own snake case for module names (it does not use heck): an `_` before every
+/// upper-case letter but the first. Mirrored here so we know the module names it will emit.
+pub fn tonic_snake(name: &str) -> String {
+    let mut snake = String::new();
+    for (i, ch) in name.char_indices() {
+        if i > 0 && ch.is_uppercase() {
+            snake.push('_');
+        }
+        snake.push(ch.to_ascii_lowercase());
+    }
+    snake
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keywords_are_escaped() {
+        assert_eq!(snake("Type"), "r#type");
+        assert_eq!(snake("Async"), "r#async");
+        assert_eq!(snake("Self"), "self_");
+        assert_eq!(snake("Super"), "super_");
+        assert_eq!(snake("Crate"), "crate_");
+        assert_eq!(upper_camel("self"), "Self_");
+        assert_eq!(snake("CheckStock"), "check_stock");
+        assert_eq!(ident("r#type").to_string(), "r#type");
+    }
+
+    #[test]
+    fn reserved_and_colliding_methods_are_renamed_deterministically() {
+        let names = method_names([
+            "Connect",
+            "Ready",
+            "New",
+            "Register",
+            "GetThing",
+            "get_thing",
+            "Clone",
+            "connect_rpc",
+        ]);
+        assert_eq!(
+            names,
+            [
+                "connect_rpc",
+                "ready_rpc",
+                "new_rpc",
+                "register_rpc",
+                "get_thing",
+                "get_thing_2",
+                "clone_rpc",
+                "connect_rpc_2"
+            ]
+        );
+    }
+
+    #[test]
+    fn service_names_avoid_message_names() {
+        let mut types = Scope::with_taken(["Greeter".to_owned(), "DynGreeter2".to_owned()]);
+        let names = ServiceNames::assign("Greeter", &mut types);
+        assert_eq!(names.domain_trait, "Greeter2");
+        assert_eq!(names.server_module, "greeter2_server");
+        assert_eq!(names.dyn_trait, "DynGreeter22");
+        let names = ServiceNames::assign("InventoryService", &mut Scope::default());
+        assert_eq!(names.grpc_adapter, "InventoryServiceGrpc");
+        assert_eq!(names.server_module, "inventory_service_server");
+    }
+}
