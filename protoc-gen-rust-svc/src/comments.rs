@@ -50,15 +50,33 @@ impl Comments {
         while text.first().is_some_and(|line| line.trim().is_empty()) {
             text.remove(0);
         }
-        sanitize(&text)
+        sanitize(&text, Escape::Markdown)
     }
+}
+
+/// Code blocks in a raw proto comment turned into `text` blocks, the prose left as it is: what
+/// prost-build gets, since it escapes links and URLs itself but lets code blocks run as doctests.
+pub fn neutralize_code_blocks(comment: &str) -> String {
+    let lines: Vec<&str> = comment.lines().collect();
+    let mut text = sanitize(&lines, Escape::None).join("\n");
+    if comment.ends_with('\n') {
+        text.push('\n');
+    }
+    text
+}
+
+/// Whether prose lines are escaped for rustdoc.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Escape {
+    Markdown,
+    None,
 }
 
 fn indentation(line: &str) -> usize {
     line.len() - line.trim_start_matches(' ').len()
 }
 
-fn sanitize(lines: &[&str]) -> Vec<String> {
+fn sanitize(lines: &[&str], escape: Escape) -> Vec<String> {
     let common = lines
         .iter()
         .filter(|line| !line.trim().is_empty())
@@ -73,7 +91,7 @@ fn sanitize(lines: &[&str]) -> Vec<String> {
         let line = raw.get(common..).unwrap_or("").trim_end();
         let trimmed = line.trim_start();
         if in_indented && !line.is_empty() && indentation(line) < 4 {
-            out.push(" ```".to_owned());
+            close_indented_block(&mut out);
             in_indented = false;
         }
         if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
@@ -84,30 +102,47 @@ fn sanitize(lines: &[&str]) -> Vec<String> {
                 " ```text".to_owned()
             });
             in_fence = !in_fence;
-        } else if in_fence || in_indented {
+        } else if in_fence {
             out.push(format!(" {line}"));
+        } else if in_indented {
+            out.push(match line.get(4..) {
+                Some(code) => format!(" {code}"),
+                None => String::new(),
+            });
         } else if indentation(line) >= 4 && previous_blank {
             out.push(" ```text".to_owned());
             out.push(format!(" {}", &line[4..]));
             in_indented = true;
         } else if line.is_empty() {
             out.push(String::new());
-        } else {
+        } else if escape == Escape::Markdown {
             out.push(format!(" {}", escape_markdown(line)));
+        } else {
+            out.push(format!(" {line}"));
         }
         previous_blank = line.is_empty();
     }
     if in_indented {
-        // Drop trailing blank lines inside the block before closing it.
-        while out.last().is_some_and(|line| line.trim().is_empty()) {
+        close_indented_block(&mut out);
+        while out.last().is_some_and(String::is_empty) {
             out.pop();
         }
-        out.push(" ```".to_owned());
     }
     if in_fence {
         out.push(" ```".to_owned());
     }
     out
+}
+
+/// Closes an indented block, moving the blank lines that ended it after the fence.
+fn close_indented_block(out: &mut Vec<String>) {
+    let mut blanks = 0;
+    while out.last().is_some_and(String::is_empty) {
+        out.pop();
+        blanks += 1;
+    }
+    out.push(" ```".to_owned());
+    out.extend(std::iter::repeat_n(String::new(), blanks));
 }
 
 /// Escapes one line of prose: brackets, `<`, and bare URLs; text in backticks is left alone.
@@ -215,6 +250,16 @@ mod tests {
     #[test]
     fn an_unclosed_fence_is_closed() {
         assert_eq!(doc(" ```\n code\n"), [" ```text", " code", " ```"]);
+    }
+
+    #[test]
+    fn prost_gets_code_blocks_neutralized_and_prose_untouched() {
+        let raw = " See [x].\n ```\n code()\n ```\n";
+        assert_eq!(
+            neutralize_code_blocks(raw),
+            " See [x].\n ```text\n code()\n ```\n"
+        );
+        assert_eq!(neutralize_code_blocks(" plain\n"), " plain\n");
     }
 
     #[test]

@@ -245,7 +245,20 @@ fn run_prost_build(
     let mut requests: Vec<_> = pool
         .files()
         .map(|file| {
-            let proto = file.file_descriptor_proto().clone();
+            let mut proto = file.file_descriptor_proto().clone();
+            if let Some(info) = proto.source_code_info.as_mut() {
+                for location in &mut info.location {
+                    for comment in [
+                        &mut location.leading_comments,
+                        &mut location.trailing_comments,
+                    ]
+                    .into_iter()
+                    .flatten()
+                    {
+                        *comment = comments::neutralize_code_blocks(comment);
+                    }
+                }
+            }
             (Module::from_protobuf_package_name(proto.package()), proto)
         })
         .collect();

@@ -2,9 +2,10 @@
 //!
 //! Deadline handling has one subtlety. tonic's `Server` enforces `grpc-timeout` on its own and
 //! answers `CANCELLED` when it fires; it arms that timer right *after* calling the routed service.
-//! [`GrpcServer`] wraps each generated service and stamps the absolute deadline on the request
-//! synchronously in `call`, so our deadline is never later than tonic's; and tonic polls the
-//! inner future before its timer, so on expiry the caller sees `DEADLINE_EXCEEDED` from us.
+//! [`GrpcServer`] wraps each generated service, stamps the absolute deadline on the request
+//! synchronously in `call`, so our deadline is never later than tonic's, and races the whole call
+//! (body decoding included) against it. tonic polls the inner future before its timer, so on
+//! expiry the caller sees `DEADLINE_EXCEEDED` from us.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -53,10 +54,11 @@ where
             Response = http::Response<tonic::body::Body>,
             Error = Infallible,
         >,
+    S::Future: Unpin,
 {
     type Response = http::Response<tonic::body::Body>;
     type Error = Infallible;
-    type Future = Either<Ready<Result<Self::Response, Infallible>>, S::Future>;
+    type Future = Either<Ready<Result<Self::Response, Infallible>>, DeadlineFuture<S::Future>>;
 
     fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -66,12 +68,44 @@ where
         match deadline_from_headers(request.headers()) {
             Ok(deadline) => {
                 request.extensions_mut().insert(ArrivalDeadline(deadline));
-                Either::Right(self.inner.call(request))
+                Either::Right(DeadlineFuture {
+                    inner: self.inner.call(request),
+                    deadline: deadline.map(|deadline| Box::pin(tokio::time::sleep_until(deadline))),
+                })
             }
             Err(invalid) => {
                 let status = Status::invalid_argument(invalid.to_string());
                 Either::Left(ready(Ok(status.into_http())))
             }
+        }
+    }
+}
+
+/// A call raced against its deadline: answers `DEADLINE_EXCEEDED` and drops the call (and the
+/// domain future inside it) when the deadline passes first.
+pub struct DeadlineFuture<F> {
+    inner: F,
+    deadline: Option<Pin<Box<Sleep>>>,
+}
+
+impl<F> Future for DeadlineFuture<F>
+where
+    F: Future<Output = Result<http::Response<tonic::body::Body>, Infallible>> + Unpin,
+{
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        if let Poll::Ready(response) = Pin::new(&mut self.inner).poll(cx) {
+            return Poll::Ready(response);
+        }
+        let expired = self
+            .deadline
+            .as_mut()
+            .is_some_and(|deadline| deadline.as_mut().poll(cx).is_ready());
+        if expired {
+            Poll::Ready(Ok(deadline_exceeded().into_http()))
+        } else {
+            Poll::Pending
         }
     }
 }

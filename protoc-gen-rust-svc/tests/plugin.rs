@@ -1,0 +1,279 @@
+//! The three ways in give the same files, and bad input fails the way protoc expects: a
+//! request with problems answers with `CodeGeneratorResponse.error` (exit 0); bytes that are not
+//! a request get one line on stderr and exit 1.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use common::{EXAMPLE_PROTOS, read_dir_files, root, test_protos};
+use prost::Message;
+use prost_types::compiler::CodeGeneratorResponse;
+use protoc_gen_rust_svc::Builder;
+
+const PLUGIN: &str = env!("CARGO_BIN_EXE_protoc-gen-rust-svc");
+
+fn protoc(args: &[&str]) -> Output {
+    let protoc = protoc_bin_vendored::protoc_bin_path().expect("vendored protoc");
+    let wkt = protoc_bin_vendored::include_path().expect("vendored well-known types");
+    Command::new(protoc)
+        .current_dir(root())
+        .arg(format!("--plugin=protoc-gen-rust-svc={PLUGIN}"))
+        .arg(format!("-I{}", wkt.display()))
+        .args(args)
+        .output()
+        .expect("protoc runs")
+}
+
+fn run_plugin(stdin: &[u8]) -> Output {
+    let mut child = Command::new(PLUGIN)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("plugin starts");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Generates `protos` three ways and checks the outputs are byte-identical.
+fn assert_three_ways_agree(includes: &[&str], protos: &[String]) {
+    let root = root();
+    let via_protoc = tempfile::tempdir().unwrap();
+    let via_generate = tempfile::tempdir().unwrap();
+    let via_builder = tempfile::tempdir().unwrap();
+
+    let includes_args: Vec<String> = includes.iter().map(|dir| format!("-I{dir}")).collect();
+    let out = format!("--rust-svc_out={}", via_protoc.path().display());
+    let mut args: Vec<&str> = includes_args.iter().map(String::as_str).collect();
+    args.push(&out);
+    args.extend(protos.iter().map(String::as_str));
+    let output = protoc(&args);
+    assert!(
+        output.status.success(),
+        "protoc: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let mut generate = Command::new(PLUGIN);
+    generate.current_dir(&root).arg("generate");
+    for dir in includes {
+        generate.args(["-I", dir]);
+    }
+    let output = generate
+        .arg("--out")
+        .arg(via_generate.path())
+        .args(protos)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "generate: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let mut builder = Builder::new().out_dir(via_builder.path());
+    for dir in includes {
+        builder = builder.include(root.join(dir));
+    }
+    builder
+        .files(protos.iter().map(|proto| root.join(proto)))
+        .compile()
+        .expect("builder compiles");
+
+    let protoc_files = read_dir_files(via_protoc.path());
+    assert!(
+        protoc_files.contains_key("mod.rs"),
+        "{:?}",
+        protoc_files.keys()
+    );
+    assert_eq!(
+        protoc_files,
+        read_dir_files(via_generate.path()),
+        "protoc vs generate"
+    );
+    assert_eq!(
+        protoc_files,
+        read_dir_files(via_builder.path()),
+        "protoc vs build.rs API"
+    );
+}
+
+#[test]
+fn protoc_generate_and_builder_agree_on_the_example_system() {
+    let protos: Vec<String> = EXAMPLE_PROTOS.iter().map(|p| p.to_string()).collect();
+    assert_three_ways_agree(&["proto"], &protos);
+}
+
+#[test]
+fn protoc_generate_and_builder_agree_on_the_test_protos() {
+    let root = root();
+    let protos: Vec<String> = test_protos()
+        .iter()
+        .map(|path| {
+            path.strip_prefix(&root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert_three_ways_agree(&["tests/protos", "proto"], &protos);
+}
+
+#[test]
+fn stdin_that_is_not_a_request_gets_one_line_and_exit_1() {
+    for garbage in [&b""[..], b"\xff\xff\xff\xff not a request", b"\x0a\xff\x01"] {
+        let output = run_plugin(garbage);
+        assert_eq!(output.status.code(), Some(1), "{garbage:?}");
+        assert!(output.stdout.is_empty());
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.starts_with("protoc-gen-rust-svc: "), "{stderr}");
+        assert!(stderr.contains("CodeGeneratorRequest"), "{stderr}");
+    }
+}
+
+/// Encoded `FileDescriptorProto`s, kept undecoded so custom options survive.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RawFileSet {
+    #[prost(bytes = "vec", repeated, tag = "1")]
+    file: Vec<Vec<u8>>,
+}
+
+/// A `CodeGeneratorRequest` with undecoded files.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RawRequest {
+    #[prost(string, repeated, tag = "1")]
+    file_to_generate: Vec<String>,
+    #[prost(string, optional, tag = "2")]
+    parameter: Option<String>,
+    #[prost(bytes = "vec", repeated, tag = "15")]
+    proto_file: Vec<Vec<u8>>,
+}
+
+/// A request for `file` (under `tests/protos` or `proto`) as protoc would send it.
+fn request_for(file: &str, parameter: &str) -> Vec<u8> {
+    let set = tempfile::NamedTempFile::new().unwrap();
+    let out = format!("--descriptor_set_out={}", set.path().display());
+    let output = protoc(&[
+        "-Itests/protos",
+        "-Iproto",
+        "--include_imports",
+        "--include_source_info",
+        &out,
+        file,
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let set = RawFileSet::decode(std::fs::read(set.path()).unwrap().as_slice()).unwrap();
+    let name = Path::new(file)
+        .strip_prefix("tests/protos")
+        .or_else(|_| Path::new(file).strip_prefix("proto"))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    RawRequest {
+        file_to_generate: vec![name],
+        parameter: Some(parameter.to_owned()),
+        proto_file: set.file,
+    }
+    .encode_to_vec()
+}
+
+fn response_error(request: &[u8]) -> Option<String> {
+    let output = run_plugin(request);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let response = CodeGeneratorResponse::decode(output.stdout.as_slice()).unwrap();
+    assert_eq!(
+        response.supported_features,
+        Some(1),
+        "declares FEATURE_PROTO3_OPTIONAL"
+    );
+    if response.error.is_some() {
+        assert!(response.file.is_empty(), "no files alongside an error");
+    }
+    response.error
+}
+
+#[test]
+fn a_valid_request_answers_with_files_and_no_error() {
+    let request = request_for("tests/protos/streaming.proto", "");
+    assert_eq!(response_error(&request), None);
+}
+
+#[test]
+fn bad_parameters_are_reported_in_the_response() {
+    let cases = [
+        ("colour=blue", "unknown plugin parameter `colour`"),
+        (
+            "messages=maybe",
+            "`messages=maybe` must be `true` or `false`",
+        ),
+        ("artifacts=domain+gateway", "unknown artifact `gateway`"),
+    ];
+    for (parameter, expected) in cases {
+        let request = request_for("tests/protos/streaming.proto", parameter);
+        let error = response_error(&request).expect("an error");
+        assert!(error.contains(expected), "{parameter}: {error}");
+    }
+}
+
+#[test]
+fn bad_policies_name_the_file_line_and_rpc() {
+    let cases = [
+        (
+            "tests/protos/invalid/bad_deadline.proto",
+            "invalid/bad_deadline.proto:18: rpc tests.invalid.bad_deadline.BadDeadline.Broken: deadline must not be negative",
+        ),
+        (
+            "tests/protos/invalid/bad_attempts.proto",
+            "invalid/bad_attempts.proto:19: rpc tests.invalid.bad_attempts.BadAttempts.Broken: retry.max_attempts is 0",
+        ),
+    ];
+    for (file, expected) in cases {
+        let error = response_error(&request_for(file, "")).expect("an error");
+        assert!(error.contains(expected), "{file}: {error}");
+        assert!(error.contains(".proto:"), "names file:line: {error}");
+
+        // protoc shows the same error and fails.
+        let out = tempfile::tempdir().unwrap();
+        let out_arg = format!("--rust-svc_out={}", out.path().display());
+        let output = protoc(&["-Itests/protos", "-Iproto", &out_arg, file]);
+        assert!(!output.status.success());
+        assert!(String::from_utf8_lossy(&output.stderr).contains(expected));
+    }
+    let attempts =
+        response_error(&request_for("tests/protos/invalid/bad_attempts.proto", "")).unwrap();
+    assert!(attempts.contains("max_attempts is 0"), "{attempts}");
+}
+
+#[test]
+fn the_generate_command_reports_errors_with_exit_1() {
+    let output = Command::new(PLUGIN)
+        .current_dir(root())
+        .args(["generate", "-I", "tests/protos", "-I", "proto", "--out"])
+        .arg(tempfile::tempdir().unwrap().path())
+        .arg("tests/protos/invalid/bad_deadline.proto")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("bad_deadline.proto:18"), "{stderr}");
+
+    let output = Command::new(PLUGIN)
+        .args(["generate", "x.proto"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--out DIR is required"));
+}
