@@ -152,7 +152,8 @@ fn generate_unguarded(input: &Input, params: &Params) -> Result<Vec<GeneratedFil
     let settings = emit::Settings { runtime, params };
     let mut files = Vec::new();
     for package in &model.packages {
-        if let Some(code) = messages.get(&package.module).filter(|_| params.messages) {
+        let wanted = params.messages && package.has_types;
+        if let Some(code) = messages.get(&package.module).filter(|_| wanted) {
             files.push(GeneratedFile {
                 name: messages_file_name(&package.module),
                 content: code.clone(),
@@ -204,7 +205,11 @@ fn services_file_name(module: &Module) -> String {
 struct TypeRecorder(Rc<RefCell<ResolvedTypes>>);
 
 impl prost_build::ServiceGenerator for TypeRecorder {
-    fn generate(&mut self, service: prost_build::Service, _buf: &mut String) {
+    fn generate(&mut self, service: prost_build::Service, buf: &mut String) {
+        // prost-build drops a module that produced no code, then unwraps it when finalizing a
+        // package with services: a file declaring only a service (or one whose messages are
+        // all extern) panicked. A blank line keeps the module; it formats to nothing.
+        buf.push('\n');
         let full_name = if service.package.is_empty() {
             service.proto_name.clone()
         } else {
