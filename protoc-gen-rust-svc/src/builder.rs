@@ -111,12 +111,7 @@ impl Builder {
         if self.files.is_empty() {
             return Err(Error::new("no .proto files to generate"));
         }
-        let includes: &[PathBuf] = if self.includes.is_empty() {
-            &[]
-        } else {
-            &self.includes
-        };
-        let mut compiler = protox::Compiler::new(includes).map_err(compile_error)?;
+        let mut compiler = protox::Compiler::new(&self.includes).map_err(compile_error)?;
         compiler.include_imports(true).include_source_info(true);
         compiler.open_files(&self.files).map_err(compile_error)?;
         let files_to_generate = compiler

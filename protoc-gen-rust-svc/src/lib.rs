@@ -237,13 +237,6 @@ fn run_prost_build(
     for (proto, rust) in &params.extern_paths {
         config.extern_path(proto, rust);
     }
-    for name in files_to_generate {
-        if pool.get_file_by_name(name).is_none() {
-            return Err(Error::new(format!(
-                "file to generate `{name}` is not among the request's descriptors"
-            )));
-        }
-    }
     // prost-build resolves field types through a graph of every message it is given, so it gets
     // the imports too; only the modules of the packages being generated are kept. Sorting by
     // name keeps the output independent of the order protoc or protox list files in.

@@ -459,6 +459,17 @@ fn build_method(
         })?
         .unwrap_or_default();
 
+    for rust_type in [&input_type, &output_type] {
+        if syn::parse_str::<syn::Type>(rust_type).is_err() {
+            return Err(Error::at(
+                location(file, &path),
+                &element,
+                format!(
+                    "internal error: prost-build resolved the type `{rust_type}`, which is not a Rust type"
+                ),
+            ));
+        }
+    }
     let idempotency_key = idempotency_key_field(pool, method)?;
     let streaming = match (method.is_client_streaming(), method.is_server_streaming()) {
         (false, false) => Streaming::Unary,

@@ -73,7 +73,7 @@ fn method_attrs(method: &Method, declares: bool) -> TokenStream {
 }
 
 fn type_tokens(path: &str) -> TokenStream {
-    // The model checked that these parse.
+    // `Model::build` rejects type paths that do not parse, so nothing is dropped here.
     syn::parse_str::<syn::Type>(path)
         .map(|ty| quote!(#ty))
         .unwrap_or_default()
