@@ -5,7 +5,15 @@
 //! value to build a [`Context`](crate::Context) and we reject bad values, so it lives here.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
+
+use futures_core::Stream;
+use tokio::time::{Instant, Sleep};
+
+use crate::{BoxStream, Status};
 
 /// The header that carries a call's timeout.
 pub const GRPC_TIMEOUT: &str = "grpc-timeout";
@@ -83,6 +91,42 @@ pub fn format_grpc_timeout(timeout: Duration) -> String {
         }
     }
     format!("{MAX}H")
+}
+
+/// Cuts a stream at `deadline`: it then yields one `DEADLINE_EXCEEDED` and ends.
+pub(crate) fn cut_stream<T: Send + 'static>(
+    deadline: Option<Instant>,
+    stream: BoxStream<T>,
+) -> BoxStream<T> {
+    match deadline {
+        None => stream,
+        Some(deadline) => Box::pin(DeadlineStream {
+            inner: Some(stream),
+            deadline: Box::pin(tokio::time::sleep_until(deadline)),
+        }),
+    }
+}
+
+struct DeadlineStream<T> {
+    /// `None` once the deadline error has been yielded.
+    inner: Option<BoxStream<T>>,
+    deadline: Pin<Box<Sleep>>,
+}
+
+impl<T> Stream for DeadlineStream<T> {
+    type Item = Result<T, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        if this.deadline.as_mut().poll(cx).is_ready() {
+            this.inner = None;
+            return Poll::Ready(Some(Err(crate::server::deadline_exceeded())));
+        }
+        inner.as_mut().poll_next(cx)
+    }
 }
 
 #[cfg(test)]

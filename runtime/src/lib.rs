@@ -6,6 +6,8 @@
 //! - [`Context`]: the transport-agnostic call context a domain trait method receives (deadline,
 //!   metadata, peer address);
 //! - [`deadline`]: the `grpc-timeout` wire format;
+//! - [`client`]: the machinery of every generated client: deadlines, propagation, retries,
+//!   retry throttling and circuit breakers;
 //! - [`server`]: the glue the generated tonic adapters call: building a [`Context`] from a wire
 //!   request, rejecting expired deadlines, racing the domain future against the deadline;
 //! - [`version`]: the compile-time check that generated code and this crate agree.
@@ -16,6 +18,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod client;
 mod context;
 pub mod deadline;
 pub mod server;

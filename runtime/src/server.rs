@@ -12,7 +12,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
-use futures_core::Stream;
 use futures_util::future::{Either, Ready, ready};
 use tokio::time::{Instant, Sleep};
 use tonic::server::NamedService;
@@ -173,13 +172,7 @@ pub fn stream_within_deadline<T: Send + 'static>(
     ctx: &Context,
     stream: BoxStream<T>,
 ) -> BoxStream<T> {
-    match ctx.deadline() {
-        None => stream,
-        Some(deadline) => Box::pin(DeadlineStream {
-            inner: Some(stream),
-            deadline: Box::pin(tokio::time::sleep_until(deadline)),
-        }),
-    }
+    crate::deadline::cut_stream(ctx.deadline(), stream)
 }
 
 /// The status for a call whose deadline passed.
@@ -192,28 +185,6 @@ fn normalize(ctx: &Context, status: Status) -> Status {
         Status::deadline_exceeded(status.message().to_owned())
     } else {
         status
-    }
-}
-
-struct DeadlineStream<T> {
-    /// `None` once the deadline error has been yielded.
-    inner: Option<BoxStream<T>>,
-    deadline: Pin<Box<Sleep>>,
-}
-
-impl<T> Stream for DeadlineStream<T> {
-    type Item = Result<T, Status>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        let Some(inner) = this.inner.as_mut() else {
-            return Poll::Ready(None);
-        };
-        if this.deadline.as_mut().poll(cx).is_ready() {
-            this.inner = None;
-            return Poll::Ready(Some(Err(deadline_exceeded())));
-        }
-        inner.as_mut().poll_next(cx)
     }
 }
 

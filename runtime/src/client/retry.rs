@@ -1,0 +1,157 @@
+//! gRFC A6 retry machinery: the throttling token bucket and server pushback.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tonic::Status;
+use tonic_types::StatusExt;
+
+use super::policy::RetryThrottling;
+
+/// Token counts are kept in thousandths, the precision gRFC A6 gives `token_ratio`, so the
+/// bucket is one lock-free atomic.
+const MILLI: f64 = 1000.0;
+
+/// The retry-throttling token bucket shared by every method of a client.
+#[derive(Debug)]
+pub(crate) struct Throttle {
+    max_milli: u64,
+    ratio_milli: u64,
+    tokens_milli: AtomicU64,
+}
+
+impl Throttle {
+    pub(crate) fn new(settings: RetryThrottling) -> Self {
+        let max_milli = u64::from(settings.max_tokens.max(1)) * 1000;
+        Self {
+            max_milli,
+            ratio_milli: (settings.token_ratio.max(0.001) * MILLI).round() as u64,
+            tokens_milli: AtomicU64::new(max_milli),
+        }
+    }
+
+    /// A successful attempt gives back `token_ratio` tokens.
+    pub(crate) fn on_success(&self) {
+        let _ = self
+            .tokens_milli
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |tokens| {
+                (tokens < self.max_milli).then(|| (tokens + self.ratio_milli).min(self.max_milli))
+            });
+    }
+
+    /// A failed attempt with a retryable code takes a token; answers whether a retry is still
+    /// allowed, i.e. whether more than half the bucket is left.
+    pub(crate) fn on_retryable_failure(&self) -> bool {
+        let previous = self
+            .tokens_milli
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |tokens| {
+                Some(tokens.saturating_sub(1000))
+            })
+            .unwrap_or(0);
+        previous.saturating_sub(1000) > self.max_milli / 2
+    }
+
+    #[cfg(test)]
+    fn tokens(&self) -> f64 {
+        self.tokens_milli.load(Ordering::Relaxed) as f64 / MILLI
+    }
+}
+
+/// What the server said about retrying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pushback {
+    /// Nothing: the client's backoff applies.
+    None,
+    /// Wait this long before the next attempt.
+    Delay(Duration),
+    /// Do not retry (a negative or malformed `grpc-retry-pushback-ms`, per gRFC A6).
+    Stop,
+}
+
+/// The header gRFC A6 defines for server pushback.
+const PUSHBACK_HEADER: &str = "grpc-retry-pushback-ms";
+
+/// Reads a `google.rpc.RetryInfo` detail, or else the `grpc-retry-pushback-ms` trailer.
+pub(crate) fn pushback(status: &Status) -> Pushback {
+    if let Some(delay) = status
+        .get_details_retry_info()
+        .and_then(|info| info.retry_delay)
+    {
+        return Pushback::Delay(delay);
+    }
+    match status.metadata().get(PUSHBACK_HEADER) {
+        None => Pushback::None,
+        Some(value) => match value.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok()) {
+            Some(millis) => Pushback::Delay(Duration::from_millis(millis)),
+            None => Pushback::Stop,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic::Code;
+    use tonic_types::ErrorDetails;
+
+    use super::*;
+
+    #[test]
+    fn the_bucket_stops_retries_at_half_and_refills_on_success() {
+        let throttle = Throttle::new(RetryThrottling {
+            max_tokens: 10,
+            token_ratio: 0.5,
+        });
+        // 10 → 9, 8, 7, 6 allow retries; 5 is not more than half.
+        for _ in 0..4 {
+            assert!(throttle.on_retryable_failure());
+        }
+        assert!(!throttle.on_retryable_failure());
+        assert_eq!(throttle.tokens(), 5.0);
+        throttle.on_success();
+        throttle.on_success();
+        throttle.on_success();
+        assert_eq!(throttle.tokens(), 6.5);
+        assert!(throttle.on_retryable_failure());
+        for _ in 0..100 {
+            throttle.on_success();
+        }
+        assert_eq!(throttle.tokens(), 10.0);
+    }
+
+    #[test]
+    fn the_bucket_never_goes_below_zero() {
+        let throttle = Throttle::new(RetryThrottling {
+            max_tokens: 1,
+            token_ratio: 0.1,
+        });
+        for _ in 0..5 {
+            assert!(!throttle.on_retryable_failure());
+        }
+        assert_eq!(throttle.tokens(), 0.0);
+    }
+
+    #[test]
+    fn pushback_comes_from_retry_info_or_the_header() {
+        let plain = Status::unavailable("down");
+        assert_eq!(pushback(&plain), Pushback::None);
+
+        let info = Status::with_error_details(
+            Code::Unavailable,
+            "busy",
+            ErrorDetails::with_retry_info(Some(Duration::from_millis(250))),
+        );
+        assert_eq!(pushback(&info), Pushback::Delay(Duration::from_millis(250)));
+
+        let mut header = Status::unavailable("busy");
+        header
+            .metadata_mut()
+            .insert(PUSHBACK_HEADER, "40".parse().unwrap());
+        assert_eq!(pushback(&header), Pushback::Delay(Duration::from_millis(40)));
+
+        let mut negative = Status::unavailable("go away");
+        negative
+            .metadata_mut()
+            .insert(PUSHBACK_HEADER, "-1".parse().unwrap());
+        assert_eq!(pushback(&negative), Pushback::Stop);
+    }
+}
