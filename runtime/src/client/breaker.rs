@@ -287,9 +287,8 @@ impl WindowMachine {
         let failed = code.map(is_dependency_failure);
         match &mut self.state {
             WindowState::Closed => {
-                let Some(failed) = failed else {
-                    return None;
-                };
+                // A call given up by its caller says nothing about the dependency.
+                let failed = failed?;
                 self.outcomes.push_back(failed);
                 self.failures += u32::from(failed);
                 if self.outcomes.len() > self.settings.window_size.max(1) as usize {
