@@ -52,6 +52,8 @@ pub struct Service {
     pub deprecated: bool,
     /// The rpcs, in declaration order.
     pub methods: Vec<Method>,
+    /// Retry throttling, which the service's methods share.
+    pub retry_throttling: Option<RetryThrottling>,
 }
 
 /// The four shapes of an rpc.
@@ -115,11 +117,20 @@ pub struct Method {
     /// From `idempotency_level`.
     pub idempotency: Idempotency,
     /// The request field marked `(rust_svc.v1.idempotency_key)`, if any.
-    pub idempotency_key: Option<String>,
+    pub idempotency_key: Option<IdempotencyKey>,
     /// The client policy: the method's own settings over the service's.
     pub policy: Policy,
     /// `google.api.http` bindings: the rule, then its additional bindings.
     pub http: Vec<HttpBinding>,
+}
+
+/// The request field that carries an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    /// The field's name in prost's struct, e.g. `idempotency_key`.
+    pub rust_field: String,
+    /// Whether prost generates `Option<String>` (proto3 `optional`, proto2 `optional`).
+    pub optional: bool,
 }
 
 /// Client policy of one rpc, validated.
@@ -401,6 +412,7 @@ fn build_service(
             .as_ref()
             .is_some_and(|o| o.deprecated()),
         methods,
+        retry_throttling: service_policy.retry_throttling,
     })
 }
 
@@ -511,7 +523,7 @@ fn build_method(
 fn idempotency_key_field(
     pool: &DescriptorPool,
     method: &MethodDescriptor,
-) -> Result<Option<String>, Error> {
+) -> Result<Option<IdempotencyKey>, Error> {
     let input = method.input();
     let mut marked = input
         .fields()
@@ -543,7 +555,18 @@ fn idempotency_key_field(
             ),
         ));
     }
-    Ok(Some(field.name().to_owned()))
+    let oneof = field.containing_oneof();
+    if oneof.as_ref().is_some_and(|oneof| !oneof.is_synthetic()) {
+        return Err(field_error(
+            &field,
+            "(rust_svc.v1.idempotency_key) must not mark a member of a oneof".to_owned(),
+        ));
+    }
+    Ok(Some(IdempotencyKey {
+        // prost-build names fields with the same snake case and keyword rules.
+        rust_field: crate::names::snake(field.name()),
+        optional: field.supports_presence(),
+    }))
 }
 
 fn http_bindings(rule: &HttpRule) -> Result<Vec<HttpBinding>, String> {

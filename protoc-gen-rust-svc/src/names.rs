@@ -27,10 +27,12 @@ const NOT_RAW: &[&str] = &["self", "Self", "super", "crate", "_"];
 /// the names the client wrapper reserves. An rpc that maps to one of these gets an `_rpc` suffix.
 const RESERVED_METHODS: &[&str] = &[
     "accept_compressed",
+    "breaker_state",
     "builder",
     "call",
     "clone",
     "connect",
+    "connect_lazy",
     "default",
     "fmt",
     "from",
@@ -149,6 +151,8 @@ pub struct ServiceNames {
     pub stub: String,
     /// The tonic adapter, e.g. `InventoryServiceGrpc`.
     pub grpc_adapter: String,
+    /// The client wrapper, e.g. `InventoryServiceClient`.
+    pub client: String,
     /// The name tonic-build derives its items from; its modules are `{snake}_server` and
     /// `{snake}_client`, its server struct `{name}Server`.
     pub tonic_base: String,
@@ -177,6 +181,7 @@ impl ServiceNames {
             dyn_trait: types.claim(&format!("Dyn{domain_trait}")),
             stub: types.claim(&format!("Unimplemented{domain_trait}")),
             grpc_adapter: types.claim(&format!("{domain_trait}Grpc")),
+            client: types.claim(&format!("{domain_trait}Client")),
             domain_trait,
             tonic_base,
             server_module,

@@ -25,7 +25,7 @@ pub enum Artifact {
     Stub,
     /// The tonic server adapter (and tonic's wire-level server).
     Server,
-    /// tonic's wire-level client.
+    /// The client wrapper implementing the domain trait (and tonic's wire-level client).
     Client,
 }
 
@@ -151,7 +151,7 @@ impl Params {
     }
 
     fn check_dependencies(&self) -> Result<(), Error> {
-        for needs_domain in [Artifact::Stub, Artifact::Server] {
+        for needs_domain in [Artifact::Stub, Artifact::Server, Artifact::Client] {
             if self.emits(needs_domain) && !self.emits(Artifact::Domain) {
                 return Err(Error::new(format!(
                     "artifact `{}` implements or serves the domain trait: add `domain` to `artifacts`",

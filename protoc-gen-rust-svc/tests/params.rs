@@ -86,6 +86,7 @@ fn defaults_emit_messages_services_and_an_include_file() {
             "struct StreamingGrpc",
             "mod streaming_grpc",
             "mod streaming_server",
+            "struct StreamingClient",
             "mod streaming_client",
         ]
     );
@@ -118,10 +119,15 @@ fn artifacts_choose_what_is_emitted() {
         items(file(&files, "tests.streaming.svc.rs")),
         ["trait Streaming", "trait DynStreaming"]
     );
-    let files = streaming(Builder::new().artifacts([Artifact::Client]));
+    let files = streaming(Builder::new().artifacts([Artifact::Domain, Artifact::Client]));
     assert_eq!(
         items(file(&files, "tests.streaming.svc.rs")),
-        ["mod streaming_client"]
+        [
+            "trait Streaming",
+            "trait DynStreaming",
+            "struct StreamingClient",
+            "mod streaming_client"
+        ]
     );
     let files = streaming(Builder::new().artifacts([]));
     assert_eq!(names(&files), ["mod.rs", "tests.streaming.rs"]);

@@ -24,6 +24,13 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
     let mut arc_methods = Vec::new();
     for method in &service.methods {
         let name = method_ident(method);
+        // The companion's methods get their own names: with both traits in scope (the blanket
+        // impl makes every implementation a `Dyn…` too), shared names would make every method
+        // call ambiguous.
+        let dyn_name = ident(&format!(
+            "dyn_{}",
+            method.rust_name.trim_start_matches("r#")
+        ));
         let doc = doc_attrs(&method.doc);
         let declared = method_attrs(method, true);
         let used = method_attrs(method, false);
@@ -39,12 +46,12 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
         dyn_methods.push(quote! {
             #doc
             #declared
-            fn #name<'a>(&'a self, ctx: &'a #runtime::Context, #request)
+            fn #dyn_name<'a>(&'a self, ctx: &'a #runtime::Context, #request)
                 -> #runtime::BoxFuture<'a, #result>;
         });
         blanket_methods.push(quote! {
             #used
-            fn #name<'a>(&'a self, ctx: &'a #runtime::Context, #request)
+            fn #dyn_name<'a>(&'a self, ctx: &'a #runtime::Context, #request)
                 -> #runtime::BoxFuture<'a, #result> {
                 ::std::boxed::Box::pin(<T as #trait_ident>::#name(self, ctx, #arg))
             }
@@ -52,13 +59,14 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
         arc_methods.push(quote! {
             #used
             async fn #name(&self, ctx: &#runtime::Context, #request) -> #result {
-                <dyn #dyn_ident as #dyn_ident>::#name(&**self, ctx, #arg).await
+                <dyn #dyn_ident as #dyn_ident>::#dyn_name(&**self, ctx, #arg).await
             }
         });
     }
     let dyn_doc = format!(
         " The object-safe form of {}, implemented for every implementation of it, so that a \
-         service can be held as `Arc<dyn {}>`; that `Arc` implements {} in turn.",
+         service can be held as `Arc<dyn {}>`; that `Arc` implements {} in turn. Its methods are \
+         prefixed with `dyn_` so that both traits can be in scope at once.",
         service_link(service),
         service.names.dyn_trait,
         service_link(service),

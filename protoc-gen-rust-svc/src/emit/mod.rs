@@ -3,6 +3,7 @@
 //! tree. Printing happens once, in [`crate::render`].
 
 mod adapter;
+mod client;
 mod domain;
 mod include;
 mod stub;
@@ -46,7 +47,10 @@ pub fn services_file(package: &Package, settings: &Settings<'_>) -> TokenStream 
         let wire_client = params
             .emits(Artifact::Client)
             .then(|| wire::client(service, &package.proto_name, settings));
-        quote! { #domain #stub #adapter #wire_server #wire_client }
+        let client = params
+            .emits(Artifact::Client)
+            .then(|| client::emit(service, settings));
+        quote! { #domain #stub #adapter #wire_server #client #wire_client }
     });
     quote! {
         const _: () = #runtime::version::require(#version);

@@ -576,8 +576,8 @@ mod tests {
             assert_eq!(&*transition.breaker, "svc/Method@test");
             counter.fetch_add(1, Ordering::SeqCst);
         });
-        let breaker = Breaker::new("svc/Method@test".into(), &window(0.5, 1, 1, 1), Some(hook))
-            .unwrap();
+        let breaker =
+            Breaker::new("svc/Method@test".into(), &window(0.5, 1, 1, 1), Some(hook)).unwrap();
         call(&breaker, Code::Unavailable).unwrap(); // closed → open
         tokio::time::advance(Duration::from_secs(10)).await;
         call(&breaker, Code::Ok).unwrap(); // open → half-open → closed

@@ -43,9 +43,11 @@ use http::uri::PathAndQuery;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue, MetadataMap};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 use tonic::{Code, Status};
 use tonic_prost::ProstCodec;
+
+pub use tonic::transport::Channel;
 
 pub use breaker::{BreakerState, BreakerTransition, TransitionHook};
 pub use policy::{
@@ -148,7 +150,6 @@ impl<T: Clone> Override<T> {
             .map(|(_, value)| value.clone())
             .or_else(|| self.all.clone())
     }
-
 }
 
 /// Overrides the policies a generated client reads from options.proto, then builds it.
@@ -380,7 +381,10 @@ impl Settings {
             .methods
             .iter()
             .map(|method| {
-                let own = self.method_deadlines.for_method(method.name).or(method.deadline);
+                let own = self
+                    .method_deadlines
+                    .for_method(method.name)
+                    .or(method.deadline);
                 let timeout = match (own, self.client_deadline) {
                     (Some(own), Some(client)) => Some(own.min(client)),
                     (own, client) => own.or(client),
@@ -470,11 +474,13 @@ impl ClientCore {
         Settings::default().assemble(spec, channel, "channel".to_owned())
     }
 
-    /// The state of method number `method`'s breaker, or `None` if it has none.
-    pub fn breaker_state(&self, method: usize) -> Option<BreakerState> {
+    /// The state of the breaker of the rpc named `method` (its proto name), or `None` when the
+    /// service has no such rpc or its breaker is disabled.
+    pub fn breaker_state(&self, method: &str) -> Option<BreakerState> {
         self.inner
             .methods
-            .get(method)
+            .iter()
+            .find(|state| state.spec.name == method)
             .and_then(|state| state.breaker.as_ref())
             .map(Breaker::state)
     }
@@ -493,13 +499,18 @@ impl ClientCore {
         Resp: prost::Message + Default + Send + 'static,
     {
         let call = self.prepare(method, ctx, idempotency_key)?;
-        self.with_retries(&call, idempotency_key, request, |grpc, request| async move {
-            let mut grpc = grpc;
-            ready(&mut grpc).await?;
-            grpc.unary(request, call.method.path.clone(), ProstCodec::default())
-                .await
-                .map(tonic::Response::into_inner)
-        })
+        self.with_retries(
+            &call,
+            idempotency_key,
+            request,
+            |grpc, request| async move {
+                let mut grpc = grpc;
+                ready(&mut grpc).await?;
+                grpc.unary(request, call.method.path.clone(), ProstCodec::default())
+                    .await
+                    .map(tonic::Response::into_inner)
+            },
+        )
         .await
     }
 
@@ -519,16 +530,21 @@ impl ClientCore {
     {
         let call = self.prepare(method, ctx, idempotency_key)?;
         let (first, rest) = self
-            .with_retries(&call, idempotency_key, request, |grpc, request| async move {
-                let mut grpc = grpc;
-                ready(&mut grpc).await?;
-                let mut stream = grpc
-                    .server_streaming(request, call.method.path.clone(), ProstCodec::default())
-                    .await?
-                    .into_inner();
-                let first = stream.message().await?;
-                Ok((first, stream))
-            })
+            .with_retries(
+                &call,
+                idempotency_key,
+                request,
+                |grpc, request| async move {
+                    let mut grpc = grpc;
+                    ready(&mut grpc).await?;
+                    let mut stream = grpc
+                        .server_streaming(request, call.method.path.clone(), ProstCodec::default())
+                        .await?
+                        .into_inner();
+                    let first = stream.message().await?;
+                    Ok((first, stream))
+                },
+            )
             .await?;
         let stream = futures_util::stream::iter(first.map(Ok)).chain(rest);
         Ok(crate::deadline::cut_stream(
@@ -611,9 +627,7 @@ impl ClientCore {
     ) -> Result<Call<'a>, Status> {
         let state = &self.inner.methods[method];
         let now = Instant::now();
-        let own = state
-            .timeout
-            .and_then(|timeout| now.checked_add(timeout));
+        let own = state.timeout.and_then(|timeout| now.checked_add(timeout));
         let deadline = match (ctx.deadline(), own) {
             (Some(caller), Some(own)) => caller.min(own),
             (Some(caller), None) => caller,
@@ -688,12 +702,16 @@ impl ClientCore {
                 }
                 Err(status) => status,
             };
-            if number >= attempts || !method.retry.retries(status.code()) {
-                return Err(status);
-            }
-            if let Some(throttle) = &self.inner.throttle
-                && !throttle.on_retryable_failure()
-            {
+            let retryable = method.retry.retries(status.code());
+            // Every retryable failure drains the bucket, whether or not this call may retry: the
+            // bucket measures the dependency's health.
+            let throttled = retryable
+                && self
+                    .inner
+                    .throttle
+                    .as_ref()
+                    .is_some_and(|throttle| !throttle.on_retryable_failure());
+            if number >= attempts || !retryable || throttled {
                 return Err(status);
             }
             let delay = match retry::pushback(&status) {

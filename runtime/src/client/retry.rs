@@ -81,7 +81,11 @@ pub(crate) fn pushback(status: &Status) -> Pushback {
     }
     match status.metadata().get(PUSHBACK_HEADER) {
         None => Pushback::None,
-        Some(value) => match value.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok()) {
+        Some(value) => match value
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+        {
             Some(millis) => Pushback::Delay(Duration::from_millis(millis)),
             None => Pushback::Stop,
         },
@@ -146,7 +150,10 @@ mod tests {
         header
             .metadata_mut()
             .insert(PUSHBACK_HEADER, "40".parse().unwrap());
-        assert_eq!(pushback(&header), Pushback::Delay(Duration::from_millis(40)));
+        assert_eq!(
+            pushback(&header),
+            Pushback::Delay(Duration::from_millis(40))
+        );
 
         let mut negative = Status::unavailable("go away");
         negative

@@ -33,11 +33,11 @@ pub trait DispatchService: ::core::marker::Send + ::core::marker::Sync + 'static
         >,
     > + ::core::marker::Send;
 }
-/// The object-safe form of [`DispatchService`], implemented for every implementation of it, so that a service can be held as `Arc<dyn DynDispatchService>`; that `Arc` implements [`DispatchService`] in turn.
+/// The object-safe form of [`DispatchService`], implemented for every implementation of it, so that a service can be held as `Arc<dyn DynDispatchService>`; that `Arc` implements [`DispatchService`] in turn. Its methods are prefixed with `dyn_` so that both traits can be in scope at once.
 pub trait DynDispatchService: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Returns what a courier is doing right now and where they were last
     /// seen. Fails with `NOT_FOUND` for an unknown courier.
-    fn get_courier_status<'a>(
+    fn dyn_get_courier_status<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: GetCourierStatusRequest,
@@ -52,7 +52,7 @@ pub trait DynDispatchService: ::core::marker::Send + ::core::marker::Sync + 'sta
     /// cancellations as `AssignmentResult`s. Both directions flow
     /// independently. The first message from the app must be a `location`
     /// update so dispatch knows where the courier is. Has no HTTP binding.
-    fn stream_assignments<'a>(
+    fn dyn_stream_assignments<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         requests: ::rust_svc_runtime::BoxStream<AssignmentUpdate>,
@@ -65,7 +65,7 @@ pub trait DynDispatchService: ::core::marker::Send + ::core::marker::Sync + 'sta
     >;
 }
 impl<T: DispatchService> DynDispatchService for T {
-    fn get_courier_status<'a>(
+    fn dyn_get_courier_status<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: GetCourierStatusRequest,
@@ -77,7 +77,7 @@ impl<T: DispatchService> DynDispatchService for T {
             <T as DispatchService>::get_courier_status(self, ctx, request),
         )
     }
-    fn stream_assignments<'a>(
+    fn dyn_stream_assignments<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         requests: ::rust_svc_runtime::BoxStream<AssignmentUpdate>,
@@ -99,7 +99,7 @@ impl DispatchService for ::std::sync::Arc<dyn DynDispatchService> {
         ctx: &::rust_svc_runtime::Context,
         request: GetCourierStatusRequest,
     ) -> ::core::result::Result<CourierStatus, ::rust_svc_runtime::Status> {
-        <dyn DynDispatchService as DynDispatchService>::get_courier_status(
+        <dyn DynDispatchService as DynDispatchService>::dyn_get_courier_status(
                 &**self,
                 ctx,
                 request,
@@ -114,7 +114,7 @@ impl DispatchService for ::std::sync::Arc<dyn DynDispatchService> {
         ::rust_svc_runtime::BoxStream<AssignmentResult>,
         ::rust_svc_runtime::Status,
     > {
-        <dyn DynDispatchService as DynDispatchService>::stream_assignments(
+        <dyn DynDispatchService as DynDispatchService>::dyn_stream_assignments(
                 &**self,
                 ctx,
                 requests,
@@ -488,6 +488,137 @@ pub mod dispatch_service_server {
     pub const SERVICE_NAME: &str = "dispatch.v1.DispatchService";
     impl<T> tonic::server::NamedService for DispatchServiceServer<T> {
         const NAME: &'static str = SERVICE_NAME;
+    }
+}
+/// A gRPC client for [`DispatchService`] that implements the trait itself, so it can stand wherever the trait is expected.
+///
+/// Every call gets a deadline, forwards the caller's request id and trace context, is retried only where that is safe, and fails fast while its method's circuit breaker is open (see `rust_svc_runtime::client`). Cheap to clone: clones share the connection and the breakers.
+///
+/// From options.proto (where a method says nothing, the runtime's defaults apply):
+///
+/// - `GetCourierStatus`: deadline 200ms; retried (no side effects); up to 2 attempts on UNAVAILABLE, RESOURCE_EXHAUSTED; breaker opens at 50% failures of the last 50 calls
+/// - `StreamAssignments`: default deadline; never retried (client stream); up to 2 attempts on UNAVAILABLE, RESOURCE_EXHAUSTED; breaker opens at 50% failures of the last 50 calls
+#[derive(Debug, Clone)]
+pub struct DispatchServiceClient {
+    core: ::rust_svc_runtime::client::ClientCore,
+}
+impl DispatchServiceClient {
+    /// A client over `channel`, with the policies of options.proto.
+    pub fn new(channel: ::rust_svc_runtime::client::Channel) -> Self {
+        Self {
+            core: ::rust_svc_runtime::client::ClientCore::new(
+                <Self as ::rust_svc_runtime::client::GeneratedClient>::SPEC,
+                channel,
+            ),
+        }
+    }
+    /// A client that connects to `endpoints` on first use (several are load-balanced),
+    /// with the policies of options.proto. Must be called inside a tokio runtime.
+    pub fn connect_lazy<I, S>(
+        endpoints: I,
+    ) -> ::core::result::Result<Self, ::rust_svc_runtime::client::ClientError>
+    where
+        I: ::core::iter::IntoIterator<Item = S>,
+        S: ::core::convert::AsRef<::core::primitive::str>,
+    {
+        Self::builder().connect_lazy(endpoints)
+    }
+    /// A builder that overrides the policies of options.proto: deadlines, retries,
+    /// throttling, circuit breakers, propagated headers.
+    pub fn builder() -> ::rust_svc_runtime::client::ClientBuilder<Self> {
+        ::rust_svc_runtime::client::ClientBuilder::new()
+    }
+    /// The state of the circuit breaker of the rpc named `method` (as in the .proto
+    /// file), or `None` for an unknown name or a disabled breaker.
+    pub fn breaker_state(
+        &self,
+        method: &::core::primitive::str,
+    ) -> ::core::option::Option<::rust_svc_runtime::client::BreakerState> {
+        self.core.breaker_state(method)
+    }
+}
+impl ::rust_svc_runtime::client::GeneratedClient for DispatchServiceClient {
+    const SPEC: &'static ::rust_svc_runtime::client::ServiceSpec = &::rust_svc_runtime::client::ServiceSpec {
+        name: "dispatch.v1.DispatchService",
+        methods: &[
+            ::rust_svc_runtime::client::MethodSpec {
+                name: "GetCourierStatus",
+                path: "/dispatch.v1.DispatchService/GetCourierStatus",
+                kind: ::rust_svc_runtime::client::MethodKind::Unary,
+                safe_to_retry: true,
+                deadline: ::core::option::Option::Some(
+                    ::core::time::Duration::new(0, 200000000),
+                ),
+                retry: ::core::option::Option::Some(::rust_svc_runtime::client::RetryPolicy {
+                    max_attempts: 2,
+                    initial_backoff: ::core::time::Duration::new(0, 20000000),
+                    max_backoff: ::core::time::Duration::new(0, 200000000),
+                    backoff_multiplier: 1.5,
+                    retryable_codes: ::std::borrow::Cow::Borrowed(
+                        &[
+                            ::rust_svc_runtime::Code::Unavailable,
+                            ::rust_svc_runtime::Code::ResourceExhausted,
+                        ],
+                    ),
+                }),
+                circuit_breaker: ::core::option::Option::Some(::rust_svc_runtime::client::SlidingWindow {
+                    failure_rate_threshold: 0.5,
+                    window_size: 50,
+                    minimum_calls: 10,
+                    open_duration: ::core::time::Duration::new(10, 0),
+                    half_open_max_calls: 3,
+                }),
+            },
+            ::rust_svc_runtime::client::MethodSpec {
+                name: "StreamAssignments",
+                path: "/dispatch.v1.DispatchService/StreamAssignments",
+                kind: ::rust_svc_runtime::client::MethodKind::BidiStreaming,
+                safe_to_retry: false,
+                deadline: ::core::option::Option::None,
+                retry: ::core::option::Option::Some(::rust_svc_runtime::client::RetryPolicy {
+                    max_attempts: 2,
+                    initial_backoff: ::core::time::Duration::new(0, 20000000),
+                    max_backoff: ::core::time::Duration::new(0, 200000000),
+                    backoff_multiplier: 1.5,
+                    retryable_codes: ::std::borrow::Cow::Borrowed(
+                        &[
+                            ::rust_svc_runtime::Code::Unavailable,
+                            ::rust_svc_runtime::Code::ResourceExhausted,
+                        ],
+                    ),
+                }),
+                circuit_breaker: ::core::option::Option::Some(::rust_svc_runtime::client::SlidingWindow {
+                    failure_rate_threshold: 0.5,
+                    window_size: 50,
+                    minimum_calls: 10,
+                    open_duration: ::core::time::Duration::new(10, 0),
+                    half_open_max_calls: 3,
+                }),
+            },
+        ],
+        retry_throttling: ::core::option::Option::None,
+    };
+    fn from_core(core: ::rust_svc_runtime::client::ClientCore) -> Self {
+        Self { core }
+    }
+}
+impl DispatchService for DispatchServiceClient {
+    async fn get_courier_status(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: GetCourierStatusRequest,
+    ) -> ::core::result::Result<CourierStatus, ::rust_svc_runtime::Status> {
+        self.core.unary(0, ctx, request, ::core::option::Option::None).await
+    }
+    async fn stream_assignments(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        requests: ::rust_svc_runtime::BoxStream<AssignmentUpdate>,
+    ) -> ::core::result::Result<
+        ::rust_svc_runtime::BoxStream<AssignmentResult>,
+        ::rust_svc_runtime::Status,
+    > {
+        self.core.bidi_streaming(1, ctx, requests).await
     }
 }
 /// Generated client implementations.

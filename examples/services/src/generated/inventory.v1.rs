@@ -39,7 +39,7 @@ pub struct ReserveItemsRequest {
     pub items: ::prost::alloc::vec::Vec<LineItem>,
     /// Client-chosen key that makes retries safe: the server returns the
     /// original reservation for a key it has already seen. The generated client
-    /// fills in a random key when this is left empty.
+    /// retries this call only when the key is set.
     #[prost(string, tag = "3")]
     pub idempotency_key: ::prost::alloc::string::String,
 }

@@ -63,13 +63,13 @@ pub trait InventoryService: ::core::marker::Send + ::core::marker::Sync + 'stati
         >,
     > + ::core::marker::Send;
 }
-/// The object-safe form of [`InventoryService`], implemented for every implementation of it, so that a service can be held as `Arc<dyn DynInventoryService>`; that `Arc` implements [`InventoryService`] in turn.
+/// The object-safe form of [`InventoryService`], implemented for every implementation of it, so that a service can be held as `Arc<dyn DynInventoryService>`; that `Arc` implements [`InventoryService`] in turn. Its methods are prefixed with `dyn_` so that both traits can be in scope at once.
 pub trait DynInventoryService: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Returns the current stock level of one SKU, either in a single warehouse
     /// or summed over all warehouses.
     ///
     /// Read-only and cheap, so it gets a tight 300 ms deadline.
-    fn check_stock<'a>(
+    fn dyn_check_stock<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: CheckStockRequest,
@@ -83,7 +83,7 @@ pub trait DynInventoryService: ::core::marker::Send + ::core::marker::Sync + 'st
     /// the same `idempotency_key` returns the original reservation instead of
     /// reserving the units again. Fails with `FAILED_PRECONDITION` when a SKU
     /// does not have enough available units.
-    fn reserve_items<'a>(
+    fn dyn_reserve_items<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: ReserveItemsRequest,
@@ -95,7 +95,7 @@ pub trait DynInventoryService: ::core::marker::Send + ::core::marker::Sync + 'st
     ///
     /// Releasing a reservation that was already released or has expired
     /// succeeds with `released` set to false.
-    fn release_reservation<'a>(
+    fn dyn_release_reservation<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: ReleaseReservationRequest,
@@ -109,7 +109,7 @@ pub trait DynInventoryService: ::core::marker::Send + ::core::marker::Sync + 'st
     /// The one hour deadline replaces the 1 second service default, which would
     /// otherwise end the stream almost immediately; clients reconnect when it
     /// expires.
-    fn watch_stock_levels<'a>(
+    fn dyn_watch_stock_levels<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: WatchStockLevelsRequest,
@@ -122,7 +122,7 @@ pub trait DynInventoryService: ::core::marker::Send + ::core::marker::Sync + 'st
     >;
 }
 impl<T: InventoryService> DynInventoryService for T {
-    fn check_stock<'a>(
+    fn dyn_check_stock<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: CheckStockRequest,
@@ -132,7 +132,7 @@ impl<T: InventoryService> DynInventoryService for T {
     > {
         ::std::boxed::Box::pin(<T as InventoryService>::check_stock(self, ctx, request))
     }
-    fn reserve_items<'a>(
+    fn dyn_reserve_items<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: ReserveItemsRequest,
@@ -144,7 +144,7 @@ impl<T: InventoryService> DynInventoryService for T {
             <T as InventoryService>::reserve_items(self, ctx, request),
         )
     }
-    fn release_reservation<'a>(
+    fn dyn_release_reservation<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: ReleaseReservationRequest,
@@ -156,7 +156,7 @@ impl<T: InventoryService> DynInventoryService for T {
             <T as InventoryService>::release_reservation(self, ctx, request),
         )
     }
-    fn watch_stock_levels<'a>(
+    fn dyn_watch_stock_levels<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: WatchStockLevelsRequest,
@@ -178,7 +178,7 @@ impl InventoryService for ::std::sync::Arc<dyn DynInventoryService> {
         ctx: &::rust_svc_runtime::Context,
         request: CheckStockRequest,
     ) -> ::core::result::Result<CheckStockResponse, ::rust_svc_runtime::Status> {
-        <dyn DynInventoryService as DynInventoryService>::check_stock(
+        <dyn DynInventoryService as DynInventoryService>::dyn_check_stock(
                 &**self,
                 ctx,
                 request,
@@ -190,7 +190,7 @@ impl InventoryService for ::std::sync::Arc<dyn DynInventoryService> {
         ctx: &::rust_svc_runtime::Context,
         request: ReserveItemsRequest,
     ) -> ::core::result::Result<ReserveItemsResponse, ::rust_svc_runtime::Status> {
-        <dyn DynInventoryService as DynInventoryService>::reserve_items(
+        <dyn DynInventoryService as DynInventoryService>::dyn_reserve_items(
                 &**self,
                 ctx,
                 request,
@@ -202,7 +202,7 @@ impl InventoryService for ::std::sync::Arc<dyn DynInventoryService> {
         ctx: &::rust_svc_runtime::Context,
         request: ReleaseReservationRequest,
     ) -> ::core::result::Result<ReleaseReservationResponse, ::rust_svc_runtime::Status> {
-        <dyn DynInventoryService as DynInventoryService>::release_reservation(
+        <dyn DynInventoryService as DynInventoryService>::dyn_release_reservation(
                 &**self,
                 ctx,
                 request,
@@ -217,7 +217,7 @@ impl InventoryService for ::std::sync::Arc<dyn DynInventoryService> {
         ::rust_svc_runtime::BoxStream<StockUpdate>,
         ::rust_svc_runtime::Status,
     > {
-        <dyn DynInventoryService as DynInventoryService>::watch_stock_levels(
+        <dyn DynInventoryService as DynInventoryService>::dyn_watch_stock_levels(
                 &**self,
                 ctx,
                 request,
@@ -772,6 +772,210 @@ pub mod inventory_service_server {
     pub const SERVICE_NAME: &str = "inventory.v1.InventoryService";
     impl<T> tonic::server::NamedService for InventoryServiceServer<T> {
         const NAME: &'static str = SERVICE_NAME;
+    }
+}
+/// A gRPC client for [`InventoryService`] that implements the trait itself, so it can stand wherever the trait is expected.
+///
+/// Every call gets a deadline, forwards the caller's request id and trace context, is retried only where that is safe, and fails fast while its method's circuit breaker is open (see `rust_svc_runtime::client`). Cheap to clone: clones share the connection and the breakers.
+///
+/// From options.proto (where a method says nothing, the runtime's defaults apply):
+///
+/// - `CheckStock`: deadline 300ms; retried (no side effects); up to 3 attempts on UNAVAILABLE; breaker opens at 50% failures of the last 100 calls
+/// - `ReserveItems`: deadline 1s; retried only when `idempotency_key` is set; up to 3 attempts on UNAVAILABLE; breaker opens at 50% failures of the last 100 calls
+/// - `ReleaseReservation`: deadline 1s; retried (idempotent); up to 3 attempts on UNAVAILABLE; breaker opens at 50% failures of the last 100 calls
+/// - `WatchStockLevels`: deadline 3600s; retried (no side effects); up to 3 attempts on UNAVAILABLE; breaker opens at 50% failures of the last 100 calls
+#[derive(Debug, Clone)]
+pub struct InventoryServiceClient {
+    core: ::rust_svc_runtime::client::ClientCore,
+}
+impl InventoryServiceClient {
+    /// A client over `channel`, with the policies of options.proto.
+    pub fn new(channel: ::rust_svc_runtime::client::Channel) -> Self {
+        Self {
+            core: ::rust_svc_runtime::client::ClientCore::new(
+                <Self as ::rust_svc_runtime::client::GeneratedClient>::SPEC,
+                channel,
+            ),
+        }
+    }
+    /// A client that connects to `endpoints` on first use (several are load-balanced),
+    /// with the policies of options.proto. Must be called inside a tokio runtime.
+    pub fn connect_lazy<I, S>(
+        endpoints: I,
+    ) -> ::core::result::Result<Self, ::rust_svc_runtime::client::ClientError>
+    where
+        I: ::core::iter::IntoIterator<Item = S>,
+        S: ::core::convert::AsRef<::core::primitive::str>,
+    {
+        Self::builder().connect_lazy(endpoints)
+    }
+    /// A builder that overrides the policies of options.proto: deadlines, retries,
+    /// throttling, circuit breakers, propagated headers.
+    pub fn builder() -> ::rust_svc_runtime::client::ClientBuilder<Self> {
+        ::rust_svc_runtime::client::ClientBuilder::new()
+    }
+    /// The state of the circuit breaker of the rpc named `method` (as in the .proto
+    /// file), or `None` for an unknown name or a disabled breaker.
+    pub fn breaker_state(
+        &self,
+        method: &::core::primitive::str,
+    ) -> ::core::option::Option<::rust_svc_runtime::client::BreakerState> {
+        self.core.breaker_state(method)
+    }
+}
+impl ::rust_svc_runtime::client::GeneratedClient for InventoryServiceClient {
+    const SPEC: &'static ::rust_svc_runtime::client::ServiceSpec = &::rust_svc_runtime::client::ServiceSpec {
+        name: "inventory.v1.InventoryService",
+        methods: &[
+            ::rust_svc_runtime::client::MethodSpec {
+                name: "CheckStock",
+                path: "/inventory.v1.InventoryService/CheckStock",
+                kind: ::rust_svc_runtime::client::MethodKind::Unary,
+                safe_to_retry: true,
+                deadline: ::core::option::Option::Some(
+                    ::core::time::Duration::new(0, 300000000),
+                ),
+                retry: ::core::option::Option::Some(::rust_svc_runtime::client::RetryPolicy {
+                    max_attempts: 3,
+                    initial_backoff: ::core::time::Duration::new(0, 50000000),
+                    max_backoff: ::core::time::Duration::new(1, 0),
+                    backoff_multiplier: 2.0,
+                    retryable_codes: ::std::borrow::Cow::Borrowed(
+                        &[::rust_svc_runtime::Code::Unavailable],
+                    ),
+                }),
+                circuit_breaker: ::core::option::Option::Some(::rust_svc_runtime::client::SlidingWindow {
+                    failure_rate_threshold: 0.5,
+                    window_size: 100,
+                    minimum_calls: 20,
+                    open_duration: ::core::time::Duration::new(30, 0),
+                    half_open_max_calls: 5,
+                }),
+            },
+            ::rust_svc_runtime::client::MethodSpec {
+                name: "ReserveItems",
+                path: "/inventory.v1.InventoryService/ReserveItems",
+                kind: ::rust_svc_runtime::client::MethodKind::Unary,
+                safe_to_retry: false,
+                deadline: ::core::option::Option::Some(
+                    ::core::time::Duration::new(1, 0),
+                ),
+                retry: ::core::option::Option::Some(::rust_svc_runtime::client::RetryPolicy {
+                    max_attempts: 3,
+                    initial_backoff: ::core::time::Duration::new(0, 50000000),
+                    max_backoff: ::core::time::Duration::new(1, 0),
+                    backoff_multiplier: 2.0,
+                    retryable_codes: ::std::borrow::Cow::Borrowed(
+                        &[::rust_svc_runtime::Code::Unavailable],
+                    ),
+                }),
+                circuit_breaker: ::core::option::Option::Some(::rust_svc_runtime::client::SlidingWindow {
+                    failure_rate_threshold: 0.5,
+                    window_size: 100,
+                    minimum_calls: 20,
+                    open_duration: ::core::time::Duration::new(30, 0),
+                    half_open_max_calls: 5,
+                }),
+            },
+            ::rust_svc_runtime::client::MethodSpec {
+                name: "ReleaseReservation",
+                path: "/inventory.v1.InventoryService/ReleaseReservation",
+                kind: ::rust_svc_runtime::client::MethodKind::Unary,
+                safe_to_retry: true,
+                deadline: ::core::option::Option::Some(
+                    ::core::time::Duration::new(1, 0),
+                ),
+                retry: ::core::option::Option::Some(::rust_svc_runtime::client::RetryPolicy {
+                    max_attempts: 3,
+                    initial_backoff: ::core::time::Duration::new(0, 50000000),
+                    max_backoff: ::core::time::Duration::new(1, 0),
+                    backoff_multiplier: 2.0,
+                    retryable_codes: ::std::borrow::Cow::Borrowed(
+                        &[::rust_svc_runtime::Code::Unavailable],
+                    ),
+                }),
+                circuit_breaker: ::core::option::Option::Some(::rust_svc_runtime::client::SlidingWindow {
+                    failure_rate_threshold: 0.5,
+                    window_size: 100,
+                    minimum_calls: 20,
+                    open_duration: ::core::time::Duration::new(30, 0),
+                    half_open_max_calls: 5,
+                }),
+            },
+            ::rust_svc_runtime::client::MethodSpec {
+                name: "WatchStockLevels",
+                path: "/inventory.v1.InventoryService/WatchStockLevels",
+                kind: ::rust_svc_runtime::client::MethodKind::ServerStreaming,
+                safe_to_retry: true,
+                deadline: ::core::option::Option::Some(
+                    ::core::time::Duration::new(3600, 0),
+                ),
+                retry: ::core::option::Option::Some(::rust_svc_runtime::client::RetryPolicy {
+                    max_attempts: 3,
+                    initial_backoff: ::core::time::Duration::new(0, 50000000),
+                    max_backoff: ::core::time::Duration::new(1, 0),
+                    backoff_multiplier: 2.0,
+                    retryable_codes: ::std::borrow::Cow::Borrowed(
+                        &[::rust_svc_runtime::Code::Unavailable],
+                    ),
+                }),
+                circuit_breaker: ::core::option::Option::Some(::rust_svc_runtime::client::SlidingWindow {
+                    failure_rate_threshold: 0.5,
+                    window_size: 100,
+                    minimum_calls: 20,
+                    open_duration: ::core::time::Duration::new(30, 0),
+                    half_open_max_calls: 5,
+                }),
+            },
+        ],
+        retry_throttling: ::core::option::Option::Some(::rust_svc_runtime::client::RetryThrottling {
+            max_tokens: 100,
+            token_ratio: 0.1,
+        }),
+    };
+    fn from_core(core: ::rust_svc_runtime::client::ClientCore) -> Self {
+        Self { core }
+    }
+}
+impl InventoryService for InventoryServiceClient {
+    async fn check_stock(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: CheckStockRequest,
+    ) -> ::core::result::Result<CheckStockResponse, ::rust_svc_runtime::Status> {
+        self.core.unary(0, ctx, request, ::core::option::Option::None).await
+    }
+    async fn reserve_items(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: ReserveItemsRequest,
+    ) -> ::core::result::Result<ReserveItemsResponse, ::rust_svc_runtime::Status> {
+        let idempotency_key = request.idempotency_key.clone();
+        self.core
+            .unary(
+                1,
+                ctx,
+                request,
+                ::core::option::Option::Some(idempotency_key.as_str()),
+            )
+            .await
+    }
+    async fn release_reservation(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: ReleaseReservationRequest,
+    ) -> ::core::result::Result<ReleaseReservationResponse, ::rust_svc_runtime::Status> {
+        self.core.unary(2, ctx, request, ::core::option::Option::None).await
+    }
+    async fn watch_stock_levels(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: WatchStockLevelsRequest,
+    ) -> ::core::result::Result<
+        ::rust_svc_runtime::BoxStream<StockUpdate>,
+        ::rust_svc_runtime::Status,
+    > {
+        self.core.server_streaming(3, ctx, request, ::core::option::Option::None).await
     }
 }
 /// Generated client implementations.

@@ -80,14 +80,14 @@ pub trait OrderService: ::core::marker::Send + ::core::marker::Sync + 'static {
         Output = ::core::result::Result<UploadSummary, ::rust_svc_runtime::Status>,
     > + ::core::marker::Send;
 }
-/// The object-safe form of [`OrderService`], implemented for every implementation of it, so that a service can be held as `Arc<dyn DynOrderService>`; that `Arc` implements [`OrderService`] in turn.
+/// The object-safe form of [`OrderService`], implemented for every implementation of it, so that a service can be held as `Arc<dyn DynOrderService>`; that `Arc` implements [`OrderService`] in turn. Its methods are prefixed with `dyn_` so that both traits can be in scope at once.
 pub trait DynOrderService: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Places a new order in the `PENDING` state and returns it with its
     /// server-assigned `order_id`.
     ///
     /// Sending the same `idempotency_key` twice returns the order created by
     /// the first call instead of placing a duplicate.
-    fn create_order<'a>(
+    fn dyn_create_order<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: CreateOrderRequest,
@@ -98,7 +98,7 @@ pub trait DynOrderService: ::core::marker::Send + ::core::marker::Sync + 'static
     /// Fetches one order. Fails with `NOT_FOUND` if it does not exist, or, when
     /// reached through the customer-scoped URL, if it belongs to a different
     /// customer.
-    fn get_order<'a>(
+    fn dyn_get_order<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: GetOrderRequest,
@@ -107,7 +107,7 @@ pub trait DynOrderService: ::core::marker::Send + ::core::marker::Sync + 'static
         ::core::result::Result<Order, ::rust_svc_runtime::Status>,
     >;
     /// Lists orders page by page, newest first.
-    fn list_orders<'a>(
+    fn dyn_list_orders<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: ListOrdersRequest,
@@ -117,7 +117,7 @@ pub trait DynOrderService: ::core::marker::Send + ::core::marker::Sync + 'static
     >;
     /// Changes the fields of an order named in `update_mask`. Only orders in the
     /// `PENDING` state can be updated; others fail with `FAILED_PRECONDITION`.
-    fn update_order<'a>(
+    fn dyn_update_order<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: UpdateOrderRequest,
@@ -128,7 +128,7 @@ pub trait DynOrderService: ::core::marker::Send + ::core::marker::Sync + 'static
     /// Cancels an order and releases its inventory reservation. Cancelling an
     /// order that is already cancelled returns it unchanged; cancelling one that
     /// has shipped fails with `FAILED_PRECONDITION`.
-    fn cancel_order<'a>(
+    fn dyn_cancel_order<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: CancelOrderRequest,
@@ -139,7 +139,7 @@ pub trait DynOrderService: ::core::marker::Send + ::core::marker::Sync + 'static
     /// Streams an `OrderUpdate` every time one of the selected orders changes
     /// status. The stream is closed by the server after one hour; clients are
     /// expected to reconnect.
-    fn stream_order_updates<'a>(
+    fn dyn_stream_order_updates<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: StreamOrderUpdatesRequest,
@@ -153,7 +153,7 @@ pub trait DynOrderService: ::core::marker::Send + ::core::marker::Sync + 'static
     /// Bulk-imports line items into a new draft order. The client streams the
     /// items one by one and receives a single summary when it closes the
     /// stream. Has no HTTP binding: it is only reachable over gRPC.
-    fn upload_order_items<'a>(
+    fn dyn_upload_order_items<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         requests: ::rust_svc_runtime::BoxStream<LineItem>,
@@ -163,7 +163,7 @@ pub trait DynOrderService: ::core::marker::Send + ::core::marker::Sync + 'static
     >;
 }
 impl<T: OrderService> DynOrderService for T {
-    fn create_order<'a>(
+    fn dyn_create_order<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: CreateOrderRequest,
@@ -173,7 +173,7 @@ impl<T: OrderService> DynOrderService for T {
     > {
         ::std::boxed::Box::pin(<T as OrderService>::create_order(self, ctx, request))
     }
-    fn get_order<'a>(
+    fn dyn_get_order<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: GetOrderRequest,
@@ -183,7 +183,7 @@ impl<T: OrderService> DynOrderService for T {
     > {
         ::std::boxed::Box::pin(<T as OrderService>::get_order(self, ctx, request))
     }
-    fn list_orders<'a>(
+    fn dyn_list_orders<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: ListOrdersRequest,
@@ -193,7 +193,7 @@ impl<T: OrderService> DynOrderService for T {
     > {
         ::std::boxed::Box::pin(<T as OrderService>::list_orders(self, ctx, request))
     }
-    fn update_order<'a>(
+    fn dyn_update_order<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: UpdateOrderRequest,
@@ -203,7 +203,7 @@ impl<T: OrderService> DynOrderService for T {
     > {
         ::std::boxed::Box::pin(<T as OrderService>::update_order(self, ctx, request))
     }
-    fn cancel_order<'a>(
+    fn dyn_cancel_order<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: CancelOrderRequest,
@@ -213,7 +213,7 @@ impl<T: OrderService> DynOrderService for T {
     > {
         ::std::boxed::Box::pin(<T as OrderService>::cancel_order(self, ctx, request))
     }
-    fn stream_order_updates<'a>(
+    fn dyn_stream_order_updates<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: StreamOrderUpdatesRequest,
@@ -228,7 +228,7 @@ impl<T: OrderService> DynOrderService for T {
             <T as OrderService>::stream_order_updates(self, ctx, request),
         )
     }
-    fn upload_order_items<'a>(
+    fn dyn_upload_order_items<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         requests: ::rust_svc_runtime::BoxStream<LineItem>,
@@ -247,7 +247,7 @@ impl OrderService for ::std::sync::Arc<dyn DynOrderService> {
         ctx: &::rust_svc_runtime::Context,
         request: CreateOrderRequest,
     ) -> ::core::result::Result<Order, ::rust_svc_runtime::Status> {
-        <dyn DynOrderService as DynOrderService>::create_order(&**self, ctx, request)
+        <dyn DynOrderService as DynOrderService>::dyn_create_order(&**self, ctx, request)
             .await
     }
     async fn get_order(
@@ -255,14 +255,15 @@ impl OrderService for ::std::sync::Arc<dyn DynOrderService> {
         ctx: &::rust_svc_runtime::Context,
         request: GetOrderRequest,
     ) -> ::core::result::Result<Order, ::rust_svc_runtime::Status> {
-        <dyn DynOrderService as DynOrderService>::get_order(&**self, ctx, request).await
+        <dyn DynOrderService as DynOrderService>::dyn_get_order(&**self, ctx, request)
+            .await
     }
     async fn list_orders(
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: ListOrdersRequest,
     ) -> ::core::result::Result<ListOrdersResponse, ::rust_svc_runtime::Status> {
-        <dyn DynOrderService as DynOrderService>::list_orders(&**self, ctx, request)
+        <dyn DynOrderService as DynOrderService>::dyn_list_orders(&**self, ctx, request)
             .await
     }
     async fn update_order(
@@ -270,7 +271,7 @@ impl OrderService for ::std::sync::Arc<dyn DynOrderService> {
         ctx: &::rust_svc_runtime::Context,
         request: UpdateOrderRequest,
     ) -> ::core::result::Result<Order, ::rust_svc_runtime::Status> {
-        <dyn DynOrderService as DynOrderService>::update_order(&**self, ctx, request)
+        <dyn DynOrderService as DynOrderService>::dyn_update_order(&**self, ctx, request)
             .await
     }
     async fn cancel_order(
@@ -278,7 +279,7 @@ impl OrderService for ::std::sync::Arc<dyn DynOrderService> {
         ctx: &::rust_svc_runtime::Context,
         request: CancelOrderRequest,
     ) -> ::core::result::Result<Order, ::rust_svc_runtime::Status> {
-        <dyn DynOrderService as DynOrderService>::cancel_order(&**self, ctx, request)
+        <dyn DynOrderService as DynOrderService>::dyn_cancel_order(&**self, ctx, request)
             .await
     }
     async fn stream_order_updates(
@@ -289,7 +290,7 @@ impl OrderService for ::std::sync::Arc<dyn DynOrderService> {
         ::rust_svc_runtime::BoxStream<OrderUpdate>,
         ::rust_svc_runtime::Status,
     > {
-        <dyn DynOrderService as DynOrderService>::stream_order_updates(
+        <dyn DynOrderService as DynOrderService>::dyn_stream_order_updates(
                 &**self,
                 ctx,
                 request,
@@ -301,7 +302,7 @@ impl OrderService for ::std::sync::Arc<dyn DynOrderService> {
         ctx: &::rust_svc_runtime::Context,
         requests: ::rust_svc_runtime::BoxStream<LineItem>,
     ) -> ::core::result::Result<UploadSummary, ::rust_svc_runtime::Status> {
-        <dyn DynOrderService as DynOrderService>::upload_order_items(
+        <dyn DynOrderService as DynOrderService>::dyn_upload_order_items(
                 &**self,
                 ctx,
                 requests,
@@ -1052,6 +1053,273 @@ pub mod order_service_server {
     pub const SERVICE_NAME: &str = "orders.v1.OrderService";
     impl<T> tonic::server::NamedService for OrderServiceServer<T> {
         const NAME: &'static str = SERVICE_NAME;
+    }
+}
+/// A gRPC client for [`OrderService`] that implements the trait itself, so it can stand wherever the trait is expected.
+///
+/// Every call gets a deadline, forwards the caller's request id and trace context, is retried only where that is safe, and fails fast while its method's circuit breaker is open (see `rust_svc_runtime::client`). Cheap to clone: clones share the connection and the breakers.
+///
+/// From options.proto (where a method says nothing, the runtime's defaults apply):
+///
+/// - `CreateOrder`: deadline 2s; retried only when `idempotency_key` is set; up to 3 attempts on UNAVAILABLE
+/// - `GetOrder`: deadline 500ms; retried (no side effects); up to 3 attempts on UNAVAILABLE
+/// - `ListOrders`: deadline 5s; retried (no side effects); up to 3 attempts on UNAVAILABLE
+/// - `UpdateOrder`: deadline 2s; never retried (not idempotent); up to 3 attempts on UNAVAILABLE
+/// - `CancelOrder`: deadline 2s; retried (idempotent); up to 3 attempts on UNAVAILABLE
+/// - `StreamOrderUpdates`: deadline 3600s; retried (no side effects); up to 3 attempts on UNAVAILABLE
+/// - `UploadOrderItems`: deadline 30s; never retried (client stream); up to 3 attempts on UNAVAILABLE; breaker opens at 25% failures of the last 20 calls
+#[derive(Debug, Clone)]
+pub struct OrderServiceClient {
+    core: ::rust_svc_runtime::client::ClientCore,
+}
+impl OrderServiceClient {
+    /// A client over `channel`, with the policies of options.proto.
+    pub fn new(channel: ::rust_svc_runtime::client::Channel) -> Self {
+        Self {
+            core: ::rust_svc_runtime::client::ClientCore::new(
+                <Self as ::rust_svc_runtime::client::GeneratedClient>::SPEC,
+                channel,
+            ),
+        }
+    }
+    /// A client that connects to `endpoints` on first use (several are load-balanced),
+    /// with the policies of options.proto. Must be called inside a tokio runtime.
+    pub fn connect_lazy<I, S>(
+        endpoints: I,
+    ) -> ::core::result::Result<Self, ::rust_svc_runtime::client::ClientError>
+    where
+        I: ::core::iter::IntoIterator<Item = S>,
+        S: ::core::convert::AsRef<::core::primitive::str>,
+    {
+        Self::builder().connect_lazy(endpoints)
+    }
+    /// A builder that overrides the policies of options.proto: deadlines, retries,
+    /// throttling, circuit breakers, propagated headers.
+    pub fn builder() -> ::rust_svc_runtime::client::ClientBuilder<Self> {
+        ::rust_svc_runtime::client::ClientBuilder::new()
+    }
+    /// The state of the circuit breaker of the rpc named `method` (as in the .proto
+    /// file), or `None` for an unknown name or a disabled breaker.
+    pub fn breaker_state(
+        &self,
+        method: &::core::primitive::str,
+    ) -> ::core::option::Option<::rust_svc_runtime::client::BreakerState> {
+        self.core.breaker_state(method)
+    }
+}
+impl ::rust_svc_runtime::client::GeneratedClient for OrderServiceClient {
+    const SPEC: &'static ::rust_svc_runtime::client::ServiceSpec = &::rust_svc_runtime::client::ServiceSpec {
+        name: "orders.v1.OrderService",
+        methods: &[
+            ::rust_svc_runtime::client::MethodSpec {
+                name: "CreateOrder",
+                path: "/orders.v1.OrderService/CreateOrder",
+                kind: ::rust_svc_runtime::client::MethodKind::Unary,
+                safe_to_retry: false,
+                deadline: ::core::option::Option::Some(
+                    ::core::time::Duration::new(2, 0),
+                ),
+                retry: ::core::option::Option::Some(::rust_svc_runtime::client::RetryPolicy {
+                    max_attempts: 3,
+                    initial_backoff: ::core::time::Duration::new(0, 100000000),
+                    max_backoff: ::core::time::Duration::new(2, 0),
+                    backoff_multiplier: 2.0,
+                    retryable_codes: ::std::borrow::Cow::Borrowed(
+                        &[::rust_svc_runtime::Code::Unavailable],
+                    ),
+                }),
+                circuit_breaker: ::core::option::Option::None,
+            },
+            ::rust_svc_runtime::client::MethodSpec {
+                name: "GetOrder",
+                path: "/orders.v1.OrderService/GetOrder",
+                kind: ::rust_svc_runtime::client::MethodKind::Unary,
+                safe_to_retry: true,
+                deadline: ::core::option::Option::Some(
+                    ::core::time::Duration::new(0, 500000000),
+                ),
+                retry: ::core::option::Option::Some(::rust_svc_runtime::client::RetryPolicy {
+                    max_attempts: 3,
+                    initial_backoff: ::core::time::Duration::new(0, 100000000),
+                    max_backoff: ::core::time::Duration::new(2, 0),
+                    backoff_multiplier: 2.0,
+                    retryable_codes: ::std::borrow::Cow::Borrowed(
+                        &[::rust_svc_runtime::Code::Unavailable],
+                    ),
+                }),
+                circuit_breaker: ::core::option::Option::None,
+            },
+            ::rust_svc_runtime::client::MethodSpec {
+                name: "ListOrders",
+                path: "/orders.v1.OrderService/ListOrders",
+                kind: ::rust_svc_runtime::client::MethodKind::Unary,
+                safe_to_retry: true,
+                deadline: ::core::option::Option::Some(
+                    ::core::time::Duration::new(5, 0),
+                ),
+                retry: ::core::option::Option::Some(::rust_svc_runtime::client::RetryPolicy {
+                    max_attempts: 3,
+                    initial_backoff: ::core::time::Duration::new(0, 100000000),
+                    max_backoff: ::core::time::Duration::new(2, 0),
+                    backoff_multiplier: 2.0,
+                    retryable_codes: ::std::borrow::Cow::Borrowed(
+                        &[::rust_svc_runtime::Code::Unavailable],
+                    ),
+                }),
+                circuit_breaker: ::core::option::Option::None,
+            },
+            ::rust_svc_runtime::client::MethodSpec {
+                name: "UpdateOrder",
+                path: "/orders.v1.OrderService/UpdateOrder",
+                kind: ::rust_svc_runtime::client::MethodKind::Unary,
+                safe_to_retry: false,
+                deadline: ::core::option::Option::Some(
+                    ::core::time::Duration::new(2, 0),
+                ),
+                retry: ::core::option::Option::Some(::rust_svc_runtime::client::RetryPolicy {
+                    max_attempts: 3,
+                    initial_backoff: ::core::time::Duration::new(0, 100000000),
+                    max_backoff: ::core::time::Duration::new(2, 0),
+                    backoff_multiplier: 2.0,
+                    retryable_codes: ::std::borrow::Cow::Borrowed(
+                        &[::rust_svc_runtime::Code::Unavailable],
+                    ),
+                }),
+                circuit_breaker: ::core::option::Option::None,
+            },
+            ::rust_svc_runtime::client::MethodSpec {
+                name: "CancelOrder",
+                path: "/orders.v1.OrderService/CancelOrder",
+                kind: ::rust_svc_runtime::client::MethodKind::Unary,
+                safe_to_retry: true,
+                deadline: ::core::option::Option::Some(
+                    ::core::time::Duration::new(2, 0),
+                ),
+                retry: ::core::option::Option::Some(::rust_svc_runtime::client::RetryPolicy {
+                    max_attempts: 3,
+                    initial_backoff: ::core::time::Duration::new(0, 100000000),
+                    max_backoff: ::core::time::Duration::new(2, 0),
+                    backoff_multiplier: 2.0,
+                    retryable_codes: ::std::borrow::Cow::Borrowed(
+                        &[::rust_svc_runtime::Code::Unavailable],
+                    ),
+                }),
+                circuit_breaker: ::core::option::Option::None,
+            },
+            ::rust_svc_runtime::client::MethodSpec {
+                name: "StreamOrderUpdates",
+                path: "/orders.v1.OrderService/StreamOrderUpdates",
+                kind: ::rust_svc_runtime::client::MethodKind::ServerStreaming,
+                safe_to_retry: true,
+                deadline: ::core::option::Option::Some(
+                    ::core::time::Duration::new(3600, 0),
+                ),
+                retry: ::core::option::Option::Some(::rust_svc_runtime::client::RetryPolicy {
+                    max_attempts: 3,
+                    initial_backoff: ::core::time::Duration::new(0, 100000000),
+                    max_backoff: ::core::time::Duration::new(2, 0),
+                    backoff_multiplier: 2.0,
+                    retryable_codes: ::std::borrow::Cow::Borrowed(
+                        &[::rust_svc_runtime::Code::Unavailable],
+                    ),
+                }),
+                circuit_breaker: ::core::option::Option::None,
+            },
+            ::rust_svc_runtime::client::MethodSpec {
+                name: "UploadOrderItems",
+                path: "/orders.v1.OrderService/UploadOrderItems",
+                kind: ::rust_svc_runtime::client::MethodKind::ClientStreaming,
+                safe_to_retry: false,
+                deadline: ::core::option::Option::Some(
+                    ::core::time::Duration::new(30, 0),
+                ),
+                retry: ::core::option::Option::Some(::rust_svc_runtime::client::RetryPolicy {
+                    max_attempts: 3,
+                    initial_backoff: ::core::time::Duration::new(0, 100000000),
+                    max_backoff: ::core::time::Duration::new(2, 0),
+                    backoff_multiplier: 2.0,
+                    retryable_codes: ::std::borrow::Cow::Borrowed(
+                        &[::rust_svc_runtime::Code::Unavailable],
+                    ),
+                }),
+                circuit_breaker: ::core::option::Option::Some(::rust_svc_runtime::client::SlidingWindow {
+                    failure_rate_threshold: 0.25,
+                    window_size: 20,
+                    minimum_calls: 5,
+                    open_duration: ::core::time::Duration::new(60, 0),
+                    half_open_max_calls: 1,
+                }),
+            },
+        ],
+        retry_throttling: ::core::option::Option::Some(::rust_svc_runtime::client::RetryThrottling {
+            max_tokens: 50,
+            token_ratio: 0.2,
+        }),
+    };
+    fn from_core(core: ::rust_svc_runtime::client::ClientCore) -> Self {
+        Self { core }
+    }
+}
+impl OrderService for OrderServiceClient {
+    async fn create_order(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: CreateOrderRequest,
+    ) -> ::core::result::Result<Order, ::rust_svc_runtime::Status> {
+        let idempotency_key = request.idempotency_key.clone();
+        self.core
+            .unary(
+                0,
+                ctx,
+                request,
+                ::core::option::Option::Some(idempotency_key.as_str()),
+            )
+            .await
+    }
+    async fn get_order(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: GetOrderRequest,
+    ) -> ::core::result::Result<Order, ::rust_svc_runtime::Status> {
+        self.core.unary(1, ctx, request, ::core::option::Option::None).await
+    }
+    async fn list_orders(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: ListOrdersRequest,
+    ) -> ::core::result::Result<ListOrdersResponse, ::rust_svc_runtime::Status> {
+        self.core.unary(2, ctx, request, ::core::option::Option::None).await
+    }
+    async fn update_order(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: UpdateOrderRequest,
+    ) -> ::core::result::Result<Order, ::rust_svc_runtime::Status> {
+        self.core.unary(3, ctx, request, ::core::option::Option::None).await
+    }
+    async fn cancel_order(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: CancelOrderRequest,
+    ) -> ::core::result::Result<Order, ::rust_svc_runtime::Status> {
+        self.core.unary(4, ctx, request, ::core::option::Option::None).await
+    }
+    async fn stream_order_updates(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: StreamOrderUpdatesRequest,
+    ) -> ::core::result::Result<
+        ::rust_svc_runtime::BoxStream<OrderUpdate>,
+        ::rust_svc_runtime::Status,
+    > {
+        self.core.server_streaming(5, ctx, request, ::core::option::Option::None).await
+    }
+    async fn upload_order_items(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        requests: ::rust_svc_runtime::BoxStream<LineItem>,
+    ) -> ::core::result::Result<UploadSummary, ::rust_svc_runtime::Status> {
+        self.core.client_streaming(6, ctx, requests).await
     }
 }
 /// Generated client implementations.

@@ -1,0 +1,295 @@
+//! The client wrapper: a struct over the runtime's `ClientCore` that implements the domain trait,
+//! with the service's options.proto policies baked in as a `ServiceSpec` constant.
+
+use std::time::Duration;
+
+use heck::ToUpperCamelCase;
+use proc_macro2::{Literal, TokenStream};
+use quote::quote;
+
+use super::{Settings, domain_signature, ident, method_attrs, method_ident, service_link};
+use crate::model::{CircuitBreaker, Idempotency, Method, RetryPolicy, Service, Streaming};
+
+pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
+    let runtime = &settings.runtime;
+    let client = ident(&service.names.client);
+    let trait_ident = ident(&service.names.domain_trait);
+    let spec = service_spec(service, runtime);
+    let methods = service
+        .methods
+        .iter()
+        .enumerate()
+        .map(|(index, method)| trait_method(index, method, runtime));
+    let doc = client_doc(service);
+    quote! {
+        #(#[doc = #doc])*
+        #[derive(Debug, Clone)]
+        pub struct #client {
+            core: #runtime::client::ClientCore,
+        }
+
+        impl #client {
+            /// A client over `channel`, with the policies of options.proto.
+            pub fn new(channel: #runtime::client::Channel) -> Self {
+                Self {
+                    core: #runtime::client::ClientCore::new(
+                        <Self as #runtime::client::GeneratedClient>::SPEC,
+                        channel,
+                    ),
+                }
+            }
+
+            /// A client that connects to `endpoints` on first use (several are load-balanced),
+            /// with the policies of options.proto. Must be called inside a tokio runtime.
+            pub fn connect_lazy<I, S>(
+                endpoints: I,
+            ) -> ::core::result::Result<Self, #runtime::client::ClientError>
+            where
+                I: ::core::iter::IntoIterator<Item = S>,
+                S: ::core::convert::AsRef<::core::primitive::str>,
+            {
+                Self::builder().connect_lazy(endpoints)
+            }
+
+            /// A builder that overrides the policies of options.proto: deadlines, retries,
+            /// throttling, circuit breakers, propagated headers.
+            pub fn builder() -> #runtime::client::ClientBuilder<Self> {
+                #runtime::client::ClientBuilder::new()
+            }
+
+            /// The state of the circuit breaker of the rpc named `method` (as in the .proto
+            /// file), or `None` for an unknown name or a disabled breaker.
+            pub fn breaker_state(
+                &self,
+                method: &::core::primitive::str,
+            ) -> ::core::option::Option<#runtime::client::BreakerState> {
+                self.core.breaker_state(method)
+            }
+        }
+
+        impl #runtime::client::GeneratedClient for #client {
+            const SPEC: &'static #runtime::client::ServiceSpec = &#spec;
+
+            fn from_core(core: #runtime::client::ClientCore) -> Self {
+                Self { core }
+            }
+        }
+
+        impl #trait_ident for #client {
+            #(#methods)*
+        }
+    }
+}
+
+fn trait_method(index: usize, method: &Method, runtime: &syn::Path) -> TokenStream {
+    let name = method_ident(method);
+    let attrs = method_attrs(method, false);
+    let (request, response) = domain_signature(method, runtime);
+    let index = Literal::usize_unsuffixed(index);
+    let (key_binding, key) = match &method.idempotency_key {
+        Some(field) if !method.streaming.client_streaming() => {
+            let field = ident(&field.rust_field);
+            let key = if field_is_optional(method) {
+                quote!(idempotency_key.as_deref())
+            } else {
+                quote!(::core::option::Option::Some(idempotency_key.as_str()))
+            };
+            (quote!(let idempotency_key = request.#field.clone();), key)
+        }
+        _ => (TokenStream::new(), quote!(::core::option::Option::None)),
+    };
+    let call = match method.streaming {
+        Streaming::Unary => quote!(self.core.unary(#index, ctx, request, #key)),
+        Streaming::Server => quote!(self.core.server_streaming(#index, ctx, request, #key)),
+        Streaming::Client => quote!(self.core.client_streaming(#index, ctx, requests)),
+        Streaming::Bidi => quote!(self.core.bidi_streaming(#index, ctx, requests)),
+    };
+    quote! {
+        #attrs
+        async fn #name(&self, ctx: &#runtime::Context, #request)
+            -> ::core::result::Result<#response, #runtime::Status> {
+            #key_binding
+            #call.await
+        }
+    }
+}
+
+fn field_is_optional(method: &Method) -> bool {
+    method
+        .idempotency_key
+        .as_ref()
+        .is_some_and(|key| key.optional)
+}
+
+/// The `ServiceSpec` literal: what options.proto says, `None` where it says nothing.
+fn service_spec(service: &Service, runtime: &syn::Path) -> TokenStream {
+    let name = &service.full_name;
+    let methods = service.methods.iter().map(|method| {
+        let proto_name = &method.proto_name;
+        let path = format!("/{}/{}", service.full_name, method.proto_name);
+        let kind = match method.streaming {
+            Streaming::Unary => quote!(Unary),
+            Streaming::Server => quote!(ServerStreaming),
+            Streaming::Client => quote!(ClientStreaming),
+            Streaming::Bidi => quote!(BidiStreaming),
+        };
+        let safe = method.idempotency != Idempotency::Unknown;
+        let deadline = option(method.policy.deadline.map(duration));
+        let retry = option(
+            method
+                .policy
+                .retry
+                .as_ref()
+                .map(|retry| retry_policy(retry, runtime)),
+        );
+        let breaker = option(
+            method
+                .policy
+                .circuit_breaker
+                .as_ref()
+                .map(|breaker| sliding_window(breaker, runtime)),
+        );
+        quote! {
+            #runtime::client::MethodSpec {
+                name: #proto_name,
+                path: #path,
+                kind: #runtime::client::MethodKind::#kind,
+                safe_to_retry: #safe,
+                deadline: #deadline,
+                retry: #retry,
+                circuit_breaker: #breaker,
+            }
+        }
+    });
+    let throttling = option(service.retry_throttling.as_ref().map(|throttling| {
+        let max_tokens = Literal::u32_unsuffixed(throttling.max_tokens);
+        let token_ratio = Literal::f64_unsuffixed(throttling.token_ratio);
+        quote! {
+            #runtime::client::RetryThrottling { max_tokens: #max_tokens, token_ratio: #token_ratio }
+        }
+    }));
+    quote! {
+        #runtime::client::ServiceSpec {
+            name: #name,
+            methods: &[#(#methods),*],
+            retry_throttling: #throttling,
+        }
+    }
+}
+
+fn retry_policy(retry: &RetryPolicy, runtime: &syn::Path) -> TokenStream {
+    let max_attempts = Literal::u32_unsuffixed(retry.max_attempts);
+    let initial_backoff = duration(retry.initial_backoff);
+    let max_backoff = duration(retry.max_backoff);
+    let multiplier = Literal::f64_unsuffixed(retry.backoff_multiplier);
+    let codes = retry.retryable_codes.iter().map(|code| {
+        // The model accepts only canonical code names, whose camel case is tonic's variant.
+        let variant = ident(&code.to_upper_camel_case());
+        quote!(#runtime::Code::#variant)
+    });
+    quote! {
+        #runtime::client::RetryPolicy {
+            max_attempts: #max_attempts,
+            initial_backoff: #initial_backoff,
+            max_backoff: #max_backoff,
+            backoff_multiplier: #multiplier,
+            retryable_codes: ::std::borrow::Cow::Borrowed(&[#(#codes),*]),
+        }
+    }
+}
+
+fn sliding_window(breaker: &CircuitBreaker, runtime: &syn::Path) -> TokenStream {
+    let threshold = Literal::f64_unsuffixed(breaker.failure_rate_threshold);
+    let window_size = Literal::u32_unsuffixed(breaker.sliding_window_size);
+    let minimum_calls = Literal::u32_unsuffixed(breaker.minimum_calls);
+    let open_duration = duration(breaker.open_duration);
+    let half_open = Literal::u32_unsuffixed(breaker.half_open_max_calls);
+    quote! {
+        #runtime::client::SlidingWindow {
+            failure_rate_threshold: #threshold,
+            window_size: #window_size,
+            minimum_calls: #minimum_calls,
+            open_duration: #open_duration,
+            half_open_max_calls: #half_open,
+        }
+    }
+}
+
+fn duration(duration: Duration) -> TokenStream {
+    let secs = Literal::u64_unsuffixed(duration.as_secs());
+    let nanos = Literal::u32_unsuffixed(duration.subsec_nanos());
+    quote!(::core::time::Duration::new(#secs, #nanos))
+}
+
+fn option(value: Option<TokenStream>) -> TokenStream {
+    match value {
+        Some(value) => quote!(::core::option::Option::Some(#value)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+/// The client's rustdoc: what it is, then each method's effective policy from options.proto.
+fn client_doc(service: &Service) -> Vec<String> {
+    let mut lines = vec![
+        format!(
+            " A gRPC client for {} that implements the trait itself, so it can stand wherever \
+             the trait is expected.",
+            service_link(service)
+        ),
+        String::new(),
+        " Every call gets a deadline, forwards the caller's request id and trace context, is \
+         retried only where that is safe, and fails fast while its method's circuit breaker is \
+         open (see `rust_svc_runtime::client`). Cheap to clone: clones share the connection and \
+         the breakers."
+            .to_owned(),
+        String::new(),
+        " From options.proto (where a method says nothing, the runtime's defaults apply):"
+            .to_owned(),
+        String::new(),
+    ];
+    for method in &service.methods {
+        lines.push(format!(
+            " - `{}`: {}",
+            method.proto_name,
+            policy_summary(method)
+        ));
+    }
+    lines
+}
+
+fn policy_summary(method: &Method) -> String {
+    let mut parts = Vec::new();
+    parts.push(match method.policy.deadline {
+        Some(deadline) => format!("deadline {deadline:?}"),
+        None => "default deadline".to_owned(),
+    });
+    let retried = match (
+        method.streaming.client_streaming(),
+        method.idempotency,
+        &method.idempotency_key,
+    ) {
+        (true, _, _) => "never retried (client stream)".to_owned(),
+        (false, Idempotency::Unknown, None) => "never retried (not idempotent)".to_owned(),
+        (false, Idempotency::Unknown, Some(key)) => {
+            format!("retried only when `{}` is set", key.rust_field)
+        }
+        (false, Idempotency::NoSideEffects, _) => "retried (no side effects)".to_owned(),
+        (false, Idempotency::Idempotent, _) => "retried (idempotent)".to_owned(),
+    };
+    parts.push(retried);
+    if let Some(retry) = &method.policy.retry {
+        parts.push(format!(
+            "up to {} attempts on {}",
+            retry.max_attempts,
+            retry.retryable_codes.join(", ")
+        ));
+    }
+    if let Some(breaker) = &method.policy.circuit_breaker {
+        parts.push(format!(
+            "breaker opens at {}% failures of the last {} calls",
+            breaker.failure_rate_threshold * 100.0,
+            breaker.sliding_window_size
+        ));
+    }
+    parts.join("; ")
+}
