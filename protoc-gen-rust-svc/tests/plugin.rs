@@ -239,6 +239,10 @@ fn bad_policies_name_the_file_line_and_rpc() {
             "tests/protos/invalid/bad_attempts.proto",
             "invalid/bad_attempts.proto:19: rpc tests.invalid.bad_attempts.BadAttempts.Broken: retry.max_attempts is 0",
         ),
+        (
+            "tests/protos/invalid/key_in_oneof.proto",
+            "invalid/key_in_oneof.proto:14: field tests.invalid.key_in_oneof.Req.key: (rust_svc.v1.idempotency_key) must not mark a member of a oneof",
+        ),
     ];
     for (file, expected) in cases {
         let error = response_error(&request_for(file, "")).expect("an error");
