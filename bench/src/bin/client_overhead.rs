@@ -1,0 +1,240 @@
+//! Unary throughput and latency of the generated client (deadline, breaker and retry armed)
+//! against tonic's plain generated client, calling the same loopback server, interleaved.
+//!
+//! `cargo run --release -p rust-svc-bench --bin client_overhead [rounds] [loopback|in-memory]`;
+//! prints a Markdown table for bench/RESULTS.md. The in-memory transport (the test harness's
+//! duplex pipes) takes the kernel's TCP stack out of the picture, so the clients' own costs
+//! stand out of the noise.
+
+use std::time::{Duration, Instant};
+
+use example_services::inventory::v1::inventory_service_client::InventoryServiceClient as TonicClient;
+use example_services::inventory::v1::{
+    CheckStockRequest, CheckStockResponse, InventoryService, InventoryServiceClient,
+    InventoryServiceGrpc, UnimplementedInventoryService,
+};
+use rust_svc_runtime::{Context, Status};
+
+/// Sequential calls per round, for latency.
+const LATENCY_CALLS: usize = 2_000;
+/// Calls per round spread over `CONCURRENCY` tasks, for throughput.
+const THROUGHPUT_CALLS: usize = 20_000;
+const CONCURRENCY: usize = 16;
+const WARMUP_CALLS: usize = 2_000;
+/// `CheckStock`'s deadline in inventory.proto.
+const CHECK_STOCK_DEADLINE: Duration = Duration::from_millis(300);
+
+/// Answers `CheckStock` at once; everything else is unimplemented.
+struct Stock;
+
+impl InventoryService for Stock {
+    async fn check_stock(
+        &self,
+        _ctx: &Context,
+        request: CheckStockRequest,
+    ) -> Result<CheckStockResponse, Status> {
+        Ok(CheckStockResponse {
+            sku: request.sku,
+            available: 7,
+            ..Default::default()
+        })
+    }
+
+    async fn reserve_items(
+        &self,
+        ctx: &Context,
+        request: example_services::inventory::v1::ReserveItemsRequest,
+    ) -> Result<example_services::inventory::v1::ReserveItemsResponse, Status> {
+        UnimplementedInventoryService
+            .reserve_items(ctx, request)
+            .await
+    }
+
+    async fn release_reservation(
+        &self,
+        ctx: &Context,
+        request: example_services::inventory::v1::ReleaseReservationRequest,
+    ) -> Result<example_services::inventory::v1::ReleaseReservationResponse, Status> {
+        UnimplementedInventoryService
+            .release_reservation(ctx, request)
+            .await
+    }
+
+    async fn watch_stock_levels(
+        &self,
+        ctx: &Context,
+        request: example_services::inventory::v1::WatchStockLevelsRequest,
+    ) -> Result<rust_svc_runtime::BoxStream<example_services::inventory::v1::StockUpdate>, Status>
+    {
+        UnimplementedInventoryService
+            .watch_stock_levels(ctx, request)
+            .await
+    }
+}
+
+/// The two clients under comparison, behind one call signature.
+#[derive(Clone)]
+enum Client {
+    Tonic(TonicClient<tonic::transport::Channel>),
+    /// tonic's client sending the same `grpc-timeout`: what a deadline costs by itself, on the
+    /// wire and in the server.
+    TonicWithTimeout(TonicClient<tonic::transport::Channel>),
+    Generated(InventoryServiceClient),
+}
+
+impl Client {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Tonic(_) => "tonic client",
+            Self::TonicWithTimeout(_) => "tonic client + grpc-timeout",
+            Self::Generated(_) => "generated client",
+        }
+    }
+
+    async fn call(&mut self) {
+        let request = CheckStockRequest {
+            sku: "SKU-10042".to_owned(),
+            warehouse_id: String::new(),
+        };
+        let reply = match self {
+            Self::Tonic(client) => client.check_stock(request).await.map(|r| r.into_inner()),
+            Self::TonicWithTimeout(client) => {
+                let mut request = tonic::Request::new(request);
+                request.set_timeout(CHECK_STOCK_DEADLINE);
+                client.check_stock(request).await.map(|r| r.into_inner())
+            }
+            Self::Generated(client) => client.check_stock(&Context::new(), request).await,
+        };
+        assert_eq!(reply.expect("the call succeeds").available, 7);
+    }
+}
+
+/// Nanoseconds of each of `calls` sequential calls.
+async fn latencies(client: &mut Client, calls: usize) -> Vec<u64> {
+    let mut samples = Vec::with_capacity(calls);
+    for _ in 0..calls {
+        let start = Instant::now();
+        client.call().await;
+        samples.push(start.elapsed().as_nanos() as u64);
+    }
+    samples.sort_unstable();
+    samples
+}
+
+/// Calls per second with `CONCURRENCY` tasks sharing the client.
+async fn throughput(client: &Client) -> f64 {
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..CONCURRENCY)
+        .map(|_| {
+            let mut client = client.clone();
+            tokio::spawn(async move {
+                for _ in 0..THROUGHPUT_CALLS / CONCURRENCY {
+                    client.call().await;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("a benchmark task");
+    }
+    THROUGHPUT_CALLS as f64 / start.elapsed().as_secs_f64()
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// `median (min–max)` of per-round figures.
+fn summary(values: &mut [f64], unit: &str) -> String {
+    values.sort_by(f64::total_cmp);
+    format!(
+        "{:.1} {unit} ({:.1}–{:.1})",
+        values[values.len() / 2],
+        values[0],
+        values[values.len() - 1]
+    )
+}
+
+#[derive(Default)]
+struct Figures {
+    p50_us: Vec<f64>,
+    p99_us: Vec<f64>,
+    calls_per_sec: Vec<f64>,
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let rounds: usize = std::env::args()
+        .nth(1)
+        .map(|arg| arg.parse().expect("rounds is a number"))
+        .unwrap_or(10);
+    let transport = std::env::args()
+        .nth(2)
+        .unwrap_or_else(|| "loopback".to_owned());
+    let service = InventoryServiceGrpc::new(Stock).into_service();
+    let (channel, _server) = match transport.as_str() {
+        "loopback" => rust_svc_runtime::harness::serve_loopback(service)
+            .await
+            .expect("a loopback server"),
+        "in-memory" => rust_svc_runtime::harness::serve_in_memory(service),
+        other => panic!("unknown transport `{other}`: loopback or in-memory"),
+    };
+    // Both clients share one connection; they never run at the same time.
+    let mut clients = [
+        Client::Tonic(TonicClient::new(channel.clone())),
+        Client::TonicWithTimeout(TonicClient::new(channel.clone())),
+        Client::Generated(InventoryServiceClient::new(channel)),
+    ];
+    for client in &mut clients {
+        latencies(client, WARMUP_CALLS).await;
+    }
+    let mut figures: Vec<Figures> = clients.iter().map(|_| Figures::default()).collect();
+    for round in 0..rounds {
+        // Rotate who goes first, so that drift over the run hits all alike.
+        let order = [0, 1, 2].map(|i| (i + round) % 3);
+        for index in order {
+            let client = &mut clients[index];
+            let samples = latencies(client, LATENCY_CALLS).await;
+            let rate = throughput(client).await;
+            let figure = &mut figures[index];
+            figure
+                .p50_us
+                .push(percentile(&samples, 0.50) as f64 / 1000.0);
+            figure
+                .p99_us
+                .push(percentile(&samples, 0.99) as f64 / 1000.0);
+            figure.calls_per_sec.push(rate);
+        }
+    }
+    let medians: Vec<(f64, f64)> = figures
+        .iter()
+        .map(|f| {
+            let mut p50 = f.p50_us.clone();
+            let mut rate = f.calls_per_sec.clone();
+            p50.sort_by(f64::total_cmp);
+            rate.sort_by(f64::total_cmp);
+            (p50[p50.len() / 2], rate[rate.len() / 2])
+        })
+        .collect();
+    println!(
+        "{transport}: {rounds} interleaved rounds; per round {LATENCY_CALLS} sequential calls (latency) and \
+         {THROUGHPUT_CALLS} calls over {CONCURRENCY} tasks (throughput); median (min–max) of rounds\n"
+    );
+    println!("| client | p50 latency | p99 latency | throughput |");
+    println!("|---|---|---|---|");
+    for (client, figure) in clients.iter().zip(&mut figures) {
+        println!(
+            "| {} | {} | {} | {} |",
+            client.name(),
+            summary(&mut figure.p50_us, "µs"),
+            summary(&mut figure.p99_us, "µs"),
+            summary(&mut figure.calls_per_sec, "calls/s"),
+        );
+    }
+    let added_p50 = medians[2].0 - medians[0].0;
+    let ratio = medians[2].1 / medians[0].1;
+    println!(
+        "\ngenerated vs tonic: {added_p50:+.2} µs at p50 (target ≤ +1 µs), throughput {ratio:.3}× \
+         (target ≥ 0.97×)"
+    );
+}
