@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{StreamExt, stream};
-use rust_svc_runtime::client::{Adaptive, BreakerPolicy, BreakerState, ClientError, RetryPolicy};
+use rust_svc_runtime::client::{
+    Adaptive, BreakerPolicy, BreakerState, ClientError, RetryPolicy, SlidingWindow,
+};
 use rust_svc_runtime::harness::{ServerHandle, serve_in_memory, serve_loopback};
 use rust_svc_runtime::{BoxStream, Code, Context, MetadataMap, Status};
 use rust_svc_tests::tests::resilience::{
@@ -816,6 +818,49 @@ async fn half_open_probes_close_it_on_success_and_reopen_it_on_failure() {
             (HalfOpen, Open),
         ]
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_turned_away_by_the_breaker_is_not_retried() {
+    let server = Scripted::default();
+    let (channel, _handle) = in_memory(&server);
+    let client = FlakyClient::builder()
+        .method_circuit_breaker(
+            "Read",
+            BreakerPolicy::SlidingWindow(SlidingWindow {
+                failure_rate_threshold: 0.5,
+                window_size: 2,
+                minimum_calls: 2,
+                open_duration: Duration::from_secs(1),
+                half_open_max_calls: 1,
+            }),
+        )
+        .build(channel)
+        .unwrap();
+
+    // The second failed attempt opens the breaker; the third attempt is turned away locally.
+    server.script(vec![Outcome::Fail(Code::Unavailable); 2]);
+    let status = client.read(&ctx(), call("opens")).await.unwrap_err();
+    assert!(status.message().contains("circuit breaker"), "{status:?}");
+    assert_eq!(server.count(), 2);
+
+    // Half-open with its one probe out (hanging): another call is turned away at once, rather
+    // than sleeping for the breaker's RetryInfo and trying again.
+    tokio::time::advance(Duration::from_secs(1)).await;
+    server.script([Outcome::Hang]);
+    let probe = tokio::spawn({
+        let client = client.clone();
+        async move { client.read(&ctx(), call("probe")).await }
+    });
+    while server.count() < 3 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let start = Instant::now();
+    let status = client.read(&ctx(), call("turned away")).await.unwrap_err();
+    assert!(status.message().contains("circuit breaker"), "{status:?}");
+    assert_eq!(start.elapsed(), Duration::ZERO);
+    assert_eq!(server.count(), 3);
+    probe.abort();
 }
 
 #[tokio::test]

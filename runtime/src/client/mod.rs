@@ -499,18 +499,13 @@ impl ClientCore {
         Resp: prost::Message + Default + Send + 'static,
     {
         let call = self.prepare(method, ctx, idempotency_key)?;
-        self.with_retries(
-            &call,
-            idempotency_key,
-            request,
-            |grpc, request| async move {
-                let mut grpc = grpc;
-                ready(&mut grpc).await?;
-                grpc.unary(request, call.method.path.clone(), ProstCodec::default())
-                    .await
-                    .map(tonic::Response::into_inner)
-            },
-        )
+        self.with_retries(&call, idempotency_key, request, |request| async move {
+            self.ready_grpc()
+                .await?
+                .unary(request, call.method.path.clone(), ProstCodec::default())
+                .await
+                .map(tonic::Response::into_inner)
+        })
         .await
     }
 
@@ -530,21 +525,16 @@ impl ClientCore {
     {
         let call = self.prepare(method, ctx, idempotency_key)?;
         let (first, rest) = self
-            .with_retries(
-                &call,
-                idempotency_key,
-                request,
-                |grpc, request| async move {
-                    let mut grpc = grpc;
-                    ready(&mut grpc).await?;
-                    let mut stream = grpc
-                        .server_streaming(request, call.method.path.clone(), ProstCodec::default())
-                        .await?
-                        .into_inner();
-                    let first = stream.message().await?;
-                    Ok((first, stream))
-                },
-            )
+            .with_retries(&call, idempotency_key, request, |request| async move {
+                let mut stream = self
+                    .ready_grpc()
+                    .await?
+                    .server_streaming(request, call.method.path.clone(), ProstCodec::default())
+                    .await?
+                    .into_inner();
+                let first = stream.message().await?;
+                Ok((first, stream))
+            })
             .await?;
         let stream = futures_util::stream::iter(first.map(Ok)).chain(rest);
         Ok(crate::deadline::cut_stream(
@@ -569,10 +559,10 @@ impl ClientCore {
         let call = self.prepare(method, ctx, None)?;
         let (outbound, aborted) = abort_on_error(requests);
         let attempt = async {
-            let mut grpc = self.inner.grpc.clone();
-            ready(&mut grpc).await?;
             let request = call.request(outbound);
-            grpc.client_streaming(request, call.method.path.clone(), ProstCodec::default())
+            self.ready_grpc()
+                .await?
+                .client_streaming(request, call.method.path.clone(), ProstCodec::default())
                 .await
                 .map(tonic::Response::into_inner)
         };
@@ -582,7 +572,8 @@ impl ClientCore {
                 status = aborted => Err(status),
             }
         };
-        self.once(&call, attempt).await
+        let permit = self.admit(&call)?;
+        self.run(&call, permit, attempt).await
     }
 
     /// Calls bidi-streaming method number `method`. Never retried. If `requests` yields an
@@ -600,14 +591,15 @@ impl ClientCore {
         let call = self.prepare(method, ctx, None)?;
         let (outbound, aborted) = abort_on_error(requests);
         let attempt = async {
-            let mut grpc = self.inner.grpc.clone();
-            ready(&mut grpc).await?;
             let request = call.request(outbound);
-            grpc.streaming(request, call.method.path.clone(), ProstCodec::default())
+            self.ready_grpc()
+                .await?
+                .streaming(request, call.method.path.clone(), ProstCodec::default())
                 .await
                 .map(tonic::Response::into_inner)
         };
-        let responses = self.once(&call, attempt).await?;
+        let permit = self.admit(&call)?;
+        let responses = self.run(&call, permit, attempt).await?;
         let stream = AbortableStream {
             inner: Some(Box::pin(responses)),
             aborted: Box::pin(aborted),
@@ -616,6 +608,15 @@ impl ClientCore {
             Some(call.deadline),
             Box::pin(stream),
         ))
+    }
+
+    /// A handle on the shared channel, once it can take a call.
+    async fn ready_grpc(&self) -> Result<tonic::client::Grpc<Channel>, Status> {
+        let mut grpc = self.inner.grpc.clone();
+        grpc.ready()
+            .await
+            .map_err(|error| Status::unavailable(format!("the channel is not ready: {error}")))?;
+        Ok(grpc)
     }
 
     /// Resolves the deadline and outgoing metadata, failing locally when the budget is spent.
@@ -672,7 +673,7 @@ impl ClientCore {
     ) -> Result<T, Status>
     where
         Req: Clone,
-        F: Fn(tonic::client::Grpc<Channel>, tonic::Request<Req>) -> Fut,
+        F: Fn(tonic::Request<Req>) -> Fut,
         Fut: Future<Output = Result<T, Status>>,
     {
         let method = call.method;
@@ -683,6 +684,9 @@ impl ClientCore {
         let mut request = Some(request);
         let mut number = 1;
         loop {
+            // A breaker that turns the attempt away ends the call: retrying against it would only
+            // spend the backoff (and the bucket's tokens) on local rejections.
+            let permit = self.admit(call)?;
             // The last attempt takes the message; earlier ones send a copy.
             let message = if number == attempts {
                 request.take().expect("taken only by the last attempt")
@@ -690,9 +694,7 @@ impl ClientCore {
                 request.clone().expect("still held before the last attempt")
             };
             let wire = call.request(message);
-            let outcome = self
-                .once(call, attempt(self.inner.grpc.clone(), wire))
-                .await;
+            let outcome = self.run(call, permit, attempt(wire)).await;
             let status = match outcome {
                 Ok(value) => {
                     if let Some(throttle) = &self.inner.throttle {
@@ -728,16 +730,22 @@ impl ClientCore {
         }
     }
 
-    /// One attempt, admitted by the breaker, raced against the deadline, its outcome recorded.
-    async fn once<T>(
+    /// The breaker's admission for one attempt, or the status that fails it fast.
+    fn admit<'a>(&self, call: &Call<'a>) -> Result<Option<breaker::Permit<'a>>, Status> {
+        call.method
+            .breaker
+            .as_ref()
+            .map(Breaker::try_acquire)
+            .transpose()
+    }
+
+    /// One admitted attempt, raced against the deadline, its outcome recorded by the breaker.
+    async fn run<T>(
         &self,
         call: &Call<'_>,
+        permit: Option<breaker::Permit<'_>>,
         attempt: impl Future<Output = Result<T, Status>>,
     ) -> Result<T, Status> {
-        let permit = match &call.method.breaker {
-            Some(breaker) => Some(breaker.try_acquire()?),
-            None => None,
-        };
         let outcome = match tokio::time::timeout_at(call.deadline, attempt).await {
             Ok(outcome) => outcome.map_err(|status| normalize(status, call)),
             Err(_elapsed) => Err(deadline_exceeded(call)),
@@ -760,12 +768,6 @@ impl Call<'_> {
         }
         request
     }
-}
-
-async fn ready(grpc: &mut tonic::client::Grpc<Channel>) -> Result<(), Status> {
-    grpc.ready()
-        .await
-        .map_err(|error| Status::unavailable(format!("the channel is not ready: {error}")))
 }
 
 fn deadline_exceeded(call: &Call<'_>) -> Status {
