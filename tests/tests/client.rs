@@ -178,10 +178,15 @@ impl Flaky for Scripted {
     async fn chat(
         &self,
         ctx: &Context,
-        requests: BoxStream<Call>,
+        mut requests: BoxStream<Call>,
     ) -> Result<BoxStream<Reply>, Status> {
+        // Like many bidi servers, it reads the first message before it answers.
+        let Some(opening) = requests.next().await else {
+            return Err(Status::invalid_argument("a chat needs an opening message"));
+        };
         let first = self.answer("Chat", ctx, String::new()).await?;
         let attempt = first.attempt;
+        let requests = stream::iter([opening]).chain(requests);
         Ok(Box::pin(requests.map(move |call| {
             call.map(|call| Reply {
                 attempt,
@@ -700,6 +705,21 @@ async fn a_failing_request_stream_cancels_the_call_instead_of_ending_it() {
     let uploads: BoxStream<Call> = Box::pin(stream::iter([Ok(call("a"))]));
     client.upload(&ctx(), uploads).await.unwrap();
     assert_eq!(*server.uploads.lock().unwrap(), ["abandoned", "committed"]);
+}
+
+#[tokio::test]
+async fn a_bidi_call_fails_with_its_request_error_even_before_the_server_answers() {
+    let server = Scripted::default();
+    let (channel, _handle) = loopback(&server).await;
+    let client = FlakyClient::new(channel);
+    // The server waits for an opening message that never comes: the call must not wait with it.
+    let chat: BoxStream<Call> = Box::pin(stream::iter([Err(Status::aborted("no input"))]));
+    let status = match client.chat(&ctx(), chat).await {
+        Err(status) => status,
+        Ok(mut replies) => replies.next().await.unwrap().unwrap_err(),
+    };
+    assert_eq!(status.code(), Code::Aborted, "{status:?}");
+    assert_eq!(server.count(), 0);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -557,21 +557,15 @@ impl ClientCore {
         Resp: prost::Message + Default + Send + 'static,
     {
         let call = self.prepare(method, ctx, None)?;
-        let (outbound, aborted) = abort_on_error(requests);
-        let attempt = async {
+        let (outbound, mut aborted) = abort_on_error(requests);
+        let attempt = until_aborted(&mut aborted, async {
             let request = call.request(outbound);
             self.ready_grpc()
                 .await?
                 .client_streaming(request, call.method.path.clone(), ProstCodec::default())
                 .await
                 .map(tonic::Response::into_inner)
-        };
-        let attempt = async {
-            tokio::select! {
-                outcome = attempt => outcome,
-                status = aborted => Err(status),
-            }
-        };
+        });
         let permit = self.admit(&call)?;
         self.run(&call, permit, attempt).await
     }
@@ -589,20 +583,22 @@ impl ClientCore {
         Resp: prost::Message + Default + Send + 'static,
     {
         let call = self.prepare(method, ctx, None)?;
-        let (outbound, aborted) = abort_on_error(requests);
-        let attempt = async {
+        let (outbound, mut aborted) = abort_on_error(requests);
+        // Raced while waiting for the response headers too: a server that reads before it
+        // answers would otherwise wait on input that never comes.
+        let attempt = until_aborted(&mut aborted, async {
             let request = call.request(outbound);
             self.ready_grpc()
                 .await?
                 .streaming(request, call.method.path.clone(), ProstCodec::default())
                 .await
                 .map(tonic::Response::into_inner)
-        };
+        });
         let permit = self.admit(&call)?;
         let responses = self.run(&call, permit, attempt).await?;
         let stream = AbortableStream {
             inner: Some(Box::pin(responses)),
-            aborted: Box::pin(aborted),
+            aborted,
         };
         Ok(crate::deadline::cut_stream(
             Some(call.deadline),
@@ -795,22 +791,31 @@ fn jittered(bound: Duration) -> Duration {
     bound.mul_f64(fastrand::f64())
 }
 
+/// Runs `attempt` unless the request stream fails first, in which case its error is the outcome.
+async fn until_aborted<T>(
+    aborted: &mut Aborted,
+    attempt: impl Future<Output = Result<T, Status>>,
+) -> Result<T, Status> {
+    tokio::select! {
+        outcome = attempt => outcome,
+        status = aborted => Err(status),
+    }
+}
+
+/// Resolves with the request stream's error; pending forever if it ends cleanly.
+type Aborted = Pin<Box<dyn Future<Output = Status> + Send>>;
+
 /// Splits a caller's request stream into what goes on the wire (which stops, without ending,
 /// at the first error) and a future that resolves with that error.
-fn abort_on_error<T: Send + 'static>(
-    requests: BoxStream<T>,
-) -> (
-    OutboundStream<T>,
-    impl Future<Output = Status> + Send + 'static,
-) {
+fn abort_on_error<T: Send + 'static>(requests: BoxStream<T>) -> (OutboundStream<T>, Aborted) {
     let (sender, receiver) = oneshot::channel();
-    let aborted = async move {
+    let aborted = Box::pin(async move {
         match receiver.await {
             Ok(status) => status,
             // The stream ended cleanly (or the call is gone): nothing will abort it.
             Err(_) => std::future::pending().await,
         }
-    };
+    });
     (
         OutboundStream {
             inner: requests,
@@ -849,12 +854,12 @@ impl<T> Stream for OutboundStream<T> {
 }
 
 /// A bidi response stream that ends with the request stream's error, dropping the call.
-struct AbortableStream<T, A> {
+struct AbortableStream<T> {
     inner: Option<Pin<Box<tonic::Streaming<T>>>>,
-    aborted: Pin<Box<A>>,
+    aborted: Aborted,
 }
 
-impl<T, A: Future<Output = Status>> Stream for AbortableStream<T, A> {
+impl<T> Stream for AbortableStream<T> {
     type Item = Result<T, Status>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
