@@ -149,6 +149,8 @@ pub struct ServiceNames {
     pub dyn_trait: String,
     /// The UNIMPLEMENTED implementation, e.g. `UnimplementedInventoryService`.
     pub stub: String,
+    /// The programmable fake, e.g. `FakeInventoryService`.
+    pub fake: String,
     /// The tonic adapter, e.g. `InventoryServiceGrpc`.
     pub grpc_adapter: String,
     /// The client wrapper, e.g. `InventoryServiceClient`.
@@ -180,6 +182,7 @@ impl ServiceNames {
         Self {
             dyn_trait: types.claim(&format!("Dyn{domain_trait}")),
             stub: types.claim(&format!("Unimplemented{domain_trait}")),
+            fake: types.claim(&format!("Fake{domain_trait}")),
             grpc_adapter: types.claim(&format!("{domain_trait}Grpc")),
             client: types.claim(&format!("{domain_trait}Client")),
             domain_trait,

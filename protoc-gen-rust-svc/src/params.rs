@@ -6,7 +6,7 @@
 //!
 //! | key | value | default |
 //! | --- | --- | --- |
-//! | `artifacts` | `+`-separated list of `domain`, `stub`, `server`, `client` | all of them |
+//! | `artifacts` | `+`-separated list of `domain`, `stub`, `server`, `client`, `fake` | all of them |
 //! | `messages` | `true` or `false`: emit prost messages (turn off to pair with protoc-gen-prost) | `true` |
 //! | `runtime_crate` | Rust path of the runtime crate | `::rust_svc_runtime` |
 //! | `include_file` | name of the file that assembles the module tree; empty for none | `mod.rs` |
@@ -25,12 +25,21 @@ pub enum Artifact {
     Stub,
     /// The tonic server adapter (and tonic's wire-level server).
     Server,
-    /// The client wrapper implementing the domain trait (and tonic's wire-level client).
+    /// The client wrapper implementing the domain trait (and tonic's wire-level client). With
+    /// `Server`, also the adapter's test-harness entry points that return it.
     Client,
+    /// A programmable, recording fake implementing the domain trait, for tests.
+    Fake,
 }
 
 impl Artifact {
-    const ALL: [Artifact; 4] = [Self::Domain, Self::Stub, Self::Server, Self::Client];
+    const ALL: [Artifact; 5] = [
+        Self::Domain,
+        Self::Stub,
+        Self::Server,
+        Self::Client,
+        Self::Fake,
+    ];
 
     fn name(self) -> &'static str {
         match self {
@@ -38,6 +47,7 @@ impl Artifact {
             Self::Stub => "stub",
             Self::Server => "server",
             Self::Client => "client",
+            Self::Fake => "fake",
         }
     }
 
@@ -151,7 +161,12 @@ impl Params {
     }
 
     fn check_dependencies(&self) -> Result<(), Error> {
-        for needs_domain in [Artifact::Stub, Artifact::Server, Artifact::Client] {
+        for needs_domain in [
+            Artifact::Stub,
+            Artifact::Server,
+            Artifact::Client,
+            Artifact::Fake,
+        ] {
             if self.emits(needs_domain) && !self.emits(Artifact::Domain) {
                 return Err(Error::new(format!(
                     "artifact `{}` implements or serves the domain trait: add `domain` to `artifacts`",
@@ -231,6 +246,10 @@ mod tests {
             ("messages=yes", "`messages=yes` must be `true` or `false`"),
             ("artifacts=domain+gateway", "unknown artifact `gateway`"),
             ("artifacts=server", "add `domain`"),
+            (
+                "artifacts=fake",
+                "artifact `fake` implements or serves the domain trait",
+            ),
             ("runtime_crate=not a path", "is not an absolute Rust path"),
             ("runtime_crate=rt", "is not an absolute Rust path"),
             ("include_file=../x.rs", "without directories"),

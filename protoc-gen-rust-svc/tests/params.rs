@@ -83,6 +83,7 @@ fn defaults_emit_messages_services_and_an_include_file() {
             "trait Streaming",
             "trait DynStreaming",
             "struct UnimplementedStreaming",
+            "struct FakeStreaming",
             "struct StreamingGrpc",
             "mod streaming_grpc",
             "mod streaming_server",
@@ -129,6 +130,19 @@ fn artifacts_choose_what_is_emitted() {
             "mod streaming_client"
         ]
     );
+    let files = streaming(Builder::new().artifacts([Artifact::Domain, Artifact::Fake]));
+    assert_eq!(
+        items(file(&files, "tests.streaming.svc.rs")),
+        [
+            "trait Streaming",
+            "trait DynStreaming",
+            "struct FakeStreaming"
+        ]
+    );
+    // The harness entry points return the generated client, so they need it.
+    let server_only = streaming(Builder::new().artifacts([Artifact::Domain, Artifact::Server]));
+    assert!(!file(&server_only, "tests.streaming.svc.rs").contains("serve_in_memory"));
+    assert!(file(&streaming(Builder::new()), "tests.streaming.svc.rs").contains("serve_in_memory"));
     let files = streaming(Builder::new().artifacts([]));
     assert_eq!(names(&files), ["mod.rs", "tests.streaming.rs"]);
 }

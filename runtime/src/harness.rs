@@ -1,8 +1,10 @@
 //! Serving a tonic service over real HTTP/2 for tests: in memory (a tokio duplex pipe per
 //! connection, so paused-time tests stay deterministic) or on a loopback port.
 //!
-//! Generated code wraps these in typed entry points that take a domain implementation and hand
-//! back the generated client.
+//! [`in_memory`] and [`loopback`] also build the service's generated client over that channel, with
+//! its options.proto policies, and return both as a [`Harness`]. Generated adapters wrap them in
+//! typed entry points, `…Grpc::serve_in_memory(domain)` and `…Grpc::serve_loopback(domain)`, that
+//! take any implementation of the domain trait: a fake, the real service, or a mix.
 
 use std::convert::Infallible;
 use std::io;
@@ -14,6 +16,8 @@ use tokio::task::JoinHandle;
 use tonic::body::Body;
 use tonic::server::NamedService;
 use tonic::transport::{Channel, Endpoint, Server};
+
+use crate::client::{ClientCore, GeneratedClient};
 
 /// Buffer size of each in-memory connection, per direction.
 const PIPE_CAPACITY: usize = 64 * 1024;
@@ -153,6 +157,64 @@ pub async fn serve_loopback<S: GrpcService>(service: S) -> io::Result<(Channel, 
             local_addr: Some(local_addr),
         },
     ))
+}
+
+/// A service served over real HTTP/2 for a test, and its generated client.
+///
+/// Dropping the harness stops the server; keep it alive for as long as the client is used.
+#[derive(Debug)]
+pub struct Harness<C> {
+    client: C,
+    channel: Channel,
+    server: ServerHandle,
+}
+
+impl<C: GeneratedClient> Harness<C> {
+    fn new(channel: Channel, server: ServerHandle) -> Self {
+        Self {
+            client: C::from_core(ClientCore::new(C::SPEC, channel.clone())),
+            channel,
+            server,
+        }
+    }
+}
+
+impl<C> Harness<C> {
+    /// The generated client, with the policies of options.proto. Clones share its breakers and
+    /// retry budget.
+    pub fn client(&self) -> &C {
+        &self.client
+    }
+
+    /// The channel to the server, for a client with other policies (`…Client::builder()`) or for
+    /// tonic's own client.
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
+    /// The loopback address, for a harness started by [`loopback`].
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.server.local_addr()
+    }
+
+    /// Stops accepting, lets in-flight calls finish, and waits for the server to end.
+    pub async fn shutdown(self) -> Result<(), tonic::transport::Error> {
+        self.server.shutdown().await
+    }
+}
+
+/// Serves `service` over HTTP/2 in memory (see [`serve_in_memory`]) and returns it with its
+/// generated client. Must be called inside a tokio runtime.
+pub fn in_memory<C: GeneratedClient, S: GrpcService>(service: S) -> Harness<C> {
+    let (channel, server) = serve_in_memory(service);
+    Harness::new(channel, server)
+}
+
+/// Serves `service` over HTTP/2 on an ephemeral loopback port and returns it with its generated
+/// client.
+pub async fn loopback<C: GeneratedClient, S: GrpcService>(service: S) -> io::Result<Harness<C>> {
+    let (channel, server) = serve_loopback(service).await?;
+    Ok(Harness::new(channel, server))
 }
 
 /// A connector made from a closure, ignoring the URI.

@@ -8,7 +8,10 @@
 //! - [`deadline`]: the `grpc-timeout` wire format;
 //! - [`client`]: the machinery of every generated client: deadlines, propagation, retries,
 //!   retry throttling and circuit breakers;
-//! - [`harness`]: serving a service over real HTTP/2 in tests, in memory or on loopback;
+//! - [`fake`]: the programmable, recording method fakes every generated `Fake…` service is
+//!   made of;
+//! - [`harness`]: serving a service over real HTTP/2 in tests, in memory or on loopback, and
+//!   handing back its generated client;
 //! - [`server`]: the glue the generated tonic adapters call: building a [`Context`] from a wire
 //!   request, rejecting expired deadlines, racing the domain future against the deadline;
 //! - [`version`]: the compile-time check that generated code and this crate agree.
@@ -22,6 +25,7 @@
 pub mod client;
 mod context;
 pub mod deadline;
+pub mod fake;
 pub mod harness;
 pub mod server;
 pub mod version;

@@ -7,6 +7,7 @@ use quote::{format_ident, quote};
 
 use super::{Settings, ident, method_attrs, method_ident, nested_type, request_arg, service_link};
 use crate::model::{Service, Streaming};
+use crate::params::Artifact;
 
 pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
     let runtime = &settings.runtime;
@@ -79,6 +80,10 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
         service_link(service),
         names.grpc_adapter,
     );
+    let harness = settings
+        .params
+        .emits(Artifact::Client)
+        .then(|| harness_entry_points(service, runtime));
     quote! {
         #[doc = #doc]
         pub struct #adapter<T> {
@@ -106,6 +111,8 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
             pub fn into_service(self) -> #runtime::server::GrpcServer<#server_module::#server_struct<Self>> {
                 #runtime::server::GrpcServer::new(#server_module::#server_struct::new(self))
             }
+
+            #harness
         }
 
         mod #adapter_module {
@@ -113,6 +120,30 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
             impl<T: super::#trait_ident> super::#server_module::#tonic_trait for super::#adapter<T> {
                 #(#methods)*
             }
+        }
+    }
+}
+
+/// Typed entry points into the runtime's test harness: serve a domain implementation over real
+/// HTTP/2 and get the generated client back (only when the client is generated too).
+fn harness_entry_points(service: &Service, runtime: &syn::Path) -> TokenStream {
+    let client = ident(&service.names.client);
+    quote! {
+        /// Serves `domain` over real HTTP/2 through in-memory pipes, for tests, and returns
+        /// the generated client with the policies of options.proto. Paused tokio time works
+        /// across it. Dropping the harness stops the server. Must be called inside a tokio
+        /// runtime.
+        pub fn serve_in_memory(domain: T) -> #runtime::harness::Harness<#client> {
+            #runtime::harness::in_memory(Self::new(domain).into_service())
+        }
+
+        /// Serves `domain` over HTTP/2 on an ephemeral loopback port, for tests, and returns
+        /// the generated client with the policies of options.proto. Dropping the harness stops
+        /// the server.
+        pub async fn serve_loopback(
+            domain: T,
+        ) -> ::std::io::Result<#runtime::harness::Harness<#client>> {
+            #runtime::harness::loopback(Self::new(domain).into_service()).await
         }
     }
 }

@@ -5,6 +5,7 @@
 mod adapter;
 mod client;
 mod domain;
+mod fake;
 mod include;
 mod stub;
 mod wire;
@@ -50,7 +51,10 @@ pub fn services_file(package: &Package, settings: &Settings<'_>) -> TokenStream 
         let client = params
             .emits(Artifact::Client)
             .then(|| client::emit(service, settings));
-        quote! { #domain #stub #adapter #wire_server #client #wire_client }
+        let fake = params
+            .emits(Artifact::Fake)
+            .then(|| fake::emit(service, settings));
+        quote! { #domain #stub #fake #adapter #wire_server #client #wire_client }
     });
     quote! {
         const _: () = #runtime::version::require(#version);

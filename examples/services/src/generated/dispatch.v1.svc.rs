@@ -152,6 +152,67 @@ impl DispatchService for UnimplementedDispatchService {
         )
     }
 }
+/// A programmable fake of [`DispatchService`] for tests. Every method answers `UNIMPLEMENTED` until it is programmed through its field (`fake.method.returns(…)`, `.fails(…)`, `.responds_with(…)`, `.queue(…)`, `.streams(…)`), and every call is recorded with its request, metadata and deadline (`fake.method.calls()`).
+///
+/// Clones share the program and the record: hand one to the code under test and keep one to program and inspect. See `::rust_svc_runtime::fake` for what each kind of method can do.
+#[derive(Debug, Clone)]
+pub struct FakeDispatchService {
+    /// Programs and records [`DispatchService::get_courier_status`].
+    pub get_courier_status: ::rust_svc_runtime::fake::Unary<
+        GetCourierStatusRequest,
+        CourierStatus,
+    >,
+    /// Programs and records [`DispatchService::stream_assignments`].
+    pub stream_assignments: ::rust_svc_runtime::fake::BidiStreaming<
+        AssignmentUpdate,
+        AssignmentResult,
+    >,
+}
+impl FakeDispatchService {
+    /// A fake whose every method answers `UNIMPLEMENTED` until programmed.
+    pub fn new() -> Self {
+        Self {
+            get_courier_status: ::rust_svc_runtime::fake::Unary::new(
+                "dispatch.v1.DispatchService/GetCourierStatus",
+            ),
+            stream_assignments: ::rust_svc_runtime::fake::BidiStreaming::new(
+                "dispatch.v1.DispatchService/StreamAssignments",
+            ),
+        }
+    }
+    /// A fake whose every method answers an empty message, or an empty stream, until
+    /// programmed.
+    pub fn with_default_responses() -> Self {
+        let fake = Self::new();
+        fake.get_courier_status.returns_default();
+        fake.stream_assignments.returns_default();
+        fake
+    }
+}
+impl ::core::default::Default for FakeDispatchService {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+impl DispatchService for FakeDispatchService {
+    async fn get_courier_status(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: GetCourierStatusRequest,
+    ) -> ::core::result::Result<CourierStatus, ::rust_svc_runtime::Status> {
+        self.get_courier_status.call(ctx, request).await
+    }
+    async fn stream_assignments(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        requests: ::rust_svc_runtime::BoxStream<AssignmentUpdate>,
+    ) -> ::core::result::Result<
+        ::rust_svc_runtime::BoxStream<AssignmentResult>,
+        ::rust_svc_runtime::Status,
+    > {
+        self.stream_assignments.call(ctx, requests).await
+    }
+}
 /// Serves an implementation of [`DispatchService`] over gRPC: add [`DispatchServiceGrpc::into_service`] to a tonic `Server`. Deadlines come from `grpc-timeout`; a call whose deadline has passed is answered `DEADLINE_EXCEEDED` without reaching the domain, and a slow one is cut at its deadline.
 pub struct DispatchServiceGrpc<T> {
     inner: ::std::sync::Arc<T>,
@@ -181,6 +242,23 @@ impl<T: DispatchService> DispatchServiceGrpc<T> {
         ::rust_svc_runtime::server::GrpcServer::new(
             dispatch_service_server::DispatchServiceServer::new(self),
         )
+    }
+    /// Serves `domain` over real HTTP/2 through in-memory pipes, for tests, and returns
+    /// the generated client with the policies of options.proto. Paused tokio time works
+    /// across it. Dropping the harness stops the server. Must be called inside a tokio
+    /// runtime.
+    pub fn serve_in_memory(
+        domain: T,
+    ) -> ::rust_svc_runtime::harness::Harness<DispatchServiceClient> {
+        ::rust_svc_runtime::harness::in_memory(Self::new(domain).into_service())
+    }
+    /// Serves `domain` over HTTP/2 on an ephemeral loopback port, for tests, and returns
+    /// the generated client with the policies of options.proto. Dropping the harness stops
+    /// the server.
+    pub async fn serve_loopback(
+        domain: T,
+    ) -> ::std::io::Result<::rust_svc_runtime::harness::Harness<DispatchServiceClient>> {
+        ::rust_svc_runtime::harness::loopback(Self::new(domain).into_service()).await
     }
 }
 mod dispatch_service_grpc {

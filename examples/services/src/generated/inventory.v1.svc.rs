@@ -277,6 +277,99 @@ impl InventoryService for UnimplementedInventoryService {
         )
     }
 }
+/// A programmable fake of [`InventoryService`] for tests. Every method answers `UNIMPLEMENTED` until it is programmed through its field (`fake.method.returns(…)`, `.fails(…)`, `.responds_with(…)`, `.queue(…)`, `.streams(…)`), and every call is recorded with its request, metadata and deadline (`fake.method.calls()`).
+///
+/// Clones share the program and the record: hand one to the code under test and keep one to program and inspect. See `::rust_svc_runtime::fake` for what each kind of method can do.
+#[derive(Debug, Clone)]
+pub struct FakeInventoryService {
+    /// Programs and records [`InventoryService::check_stock`].
+    pub check_stock: ::rust_svc_runtime::fake::Unary<
+        CheckStockRequest,
+        CheckStockResponse,
+    >,
+    /// Programs and records [`InventoryService::reserve_items`].
+    pub reserve_items: ::rust_svc_runtime::fake::Unary<
+        ReserveItemsRequest,
+        ReserveItemsResponse,
+    >,
+    /// Programs and records [`InventoryService::release_reservation`].
+    pub release_reservation: ::rust_svc_runtime::fake::Unary<
+        ReleaseReservationRequest,
+        ReleaseReservationResponse,
+    >,
+    /// Programs and records [`InventoryService::watch_stock_levels`].
+    pub watch_stock_levels: ::rust_svc_runtime::fake::ServerStreaming<
+        WatchStockLevelsRequest,
+        StockUpdate,
+    >,
+}
+impl FakeInventoryService {
+    /// A fake whose every method answers `UNIMPLEMENTED` until programmed.
+    pub fn new() -> Self {
+        Self {
+            check_stock: ::rust_svc_runtime::fake::Unary::new(
+                "inventory.v1.InventoryService/CheckStock",
+            ),
+            reserve_items: ::rust_svc_runtime::fake::Unary::new(
+                "inventory.v1.InventoryService/ReserveItems",
+            ),
+            release_reservation: ::rust_svc_runtime::fake::Unary::new(
+                "inventory.v1.InventoryService/ReleaseReservation",
+            ),
+            watch_stock_levels: ::rust_svc_runtime::fake::ServerStreaming::new(
+                "inventory.v1.InventoryService/WatchStockLevels",
+            ),
+        }
+    }
+    /// A fake whose every method answers an empty message, or an empty stream, until
+    /// programmed.
+    pub fn with_default_responses() -> Self {
+        let fake = Self::new();
+        fake.check_stock.returns_default();
+        fake.reserve_items.returns_default();
+        fake.release_reservation.returns_default();
+        fake.watch_stock_levels.returns_default();
+        fake
+    }
+}
+impl ::core::default::Default for FakeInventoryService {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+impl InventoryService for FakeInventoryService {
+    async fn check_stock(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: CheckStockRequest,
+    ) -> ::core::result::Result<CheckStockResponse, ::rust_svc_runtime::Status> {
+        self.check_stock.call(ctx, request).await
+    }
+    async fn reserve_items(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: ReserveItemsRequest,
+    ) -> ::core::result::Result<ReserveItemsResponse, ::rust_svc_runtime::Status> {
+        self.reserve_items.call(ctx, request).await
+    }
+    async fn release_reservation(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: ReleaseReservationRequest,
+    ) -> ::core::result::Result<ReleaseReservationResponse, ::rust_svc_runtime::Status> {
+        self.release_reservation.call(ctx, request).await
+    }
+    async fn watch_stock_levels(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: WatchStockLevelsRequest,
+    ) -> ::core::result::Result<
+        ::rust_svc_runtime::BoxStream<StockUpdate>,
+        ::rust_svc_runtime::Status,
+    > {
+        self.watch_stock_levels.call(ctx, request).await
+    }
+}
 /// Serves an implementation of [`InventoryService`] over gRPC: add [`InventoryServiceGrpc::into_service`] to a tonic `Server`. Deadlines come from `grpc-timeout`; a call whose deadline has passed is answered `DEADLINE_EXCEEDED` without reaching the domain, and a slow one is cut at its deadline.
 pub struct InventoryServiceGrpc<T> {
     inner: ::std::sync::Arc<T>,
@@ -306,6 +399,25 @@ impl<T: InventoryService> InventoryServiceGrpc<T> {
         ::rust_svc_runtime::server::GrpcServer::new(
             inventory_service_server::InventoryServiceServer::new(self),
         )
+    }
+    /// Serves `domain` over real HTTP/2 through in-memory pipes, for tests, and returns
+    /// the generated client with the policies of options.proto. Paused tokio time works
+    /// across it. Dropping the harness stops the server. Must be called inside a tokio
+    /// runtime.
+    pub fn serve_in_memory(
+        domain: T,
+    ) -> ::rust_svc_runtime::harness::Harness<InventoryServiceClient> {
+        ::rust_svc_runtime::harness::in_memory(Self::new(domain).into_service())
+    }
+    /// Serves `domain` over HTTP/2 on an ephemeral loopback port, for tests, and returns
+    /// the generated client with the policies of options.proto. Dropping the harness stops
+    /// the server.
+    pub async fn serve_loopback(
+        domain: T,
+    ) -> ::std::io::Result<
+        ::rust_svc_runtime::harness::Harness<InventoryServiceClient>,
+    > {
+        ::rust_svc_runtime::harness::loopback(Self::new(domain).into_service()).await
     }
 }
 mod inventory_service_grpc {

@@ -395,6 +395,135 @@ impl OrderService for UnimplementedOrderService {
         )
     }
 }
+/// A programmable fake of [`OrderService`] for tests. Every method answers `UNIMPLEMENTED` until it is programmed through its field (`fake.method.returns(…)`, `.fails(…)`, `.responds_with(…)`, `.queue(…)`, `.streams(…)`), and every call is recorded with its request, metadata and deadline (`fake.method.calls()`).
+///
+/// Clones share the program and the record: hand one to the code under test and keep one to program and inspect. See `::rust_svc_runtime::fake` for what each kind of method can do.
+#[derive(Debug, Clone)]
+pub struct FakeOrderService {
+    /// Programs and records [`OrderService::create_order`].
+    pub create_order: ::rust_svc_runtime::fake::Unary<CreateOrderRequest, Order>,
+    /// Programs and records [`OrderService::get_order`].
+    pub get_order: ::rust_svc_runtime::fake::Unary<GetOrderRequest, Order>,
+    /// Programs and records [`OrderService::list_orders`].
+    pub list_orders: ::rust_svc_runtime::fake::Unary<
+        ListOrdersRequest,
+        ListOrdersResponse,
+    >,
+    /// Programs and records [`OrderService::update_order`].
+    pub update_order: ::rust_svc_runtime::fake::Unary<UpdateOrderRequest, Order>,
+    /// Programs and records [`OrderService::cancel_order`].
+    pub cancel_order: ::rust_svc_runtime::fake::Unary<CancelOrderRequest, Order>,
+    /// Programs and records [`OrderService::stream_order_updates`].
+    pub stream_order_updates: ::rust_svc_runtime::fake::ServerStreaming<
+        StreamOrderUpdatesRequest,
+        OrderUpdate,
+    >,
+    /// Programs and records [`OrderService::upload_order_items`].
+    pub upload_order_items: ::rust_svc_runtime::fake::ClientStreaming<
+        LineItem,
+        UploadSummary,
+    >,
+}
+impl FakeOrderService {
+    /// A fake whose every method answers `UNIMPLEMENTED` until programmed.
+    pub fn new() -> Self {
+        Self {
+            create_order: ::rust_svc_runtime::fake::Unary::new(
+                "orders.v1.OrderService/CreateOrder",
+            ),
+            get_order: ::rust_svc_runtime::fake::Unary::new(
+                "orders.v1.OrderService/GetOrder",
+            ),
+            list_orders: ::rust_svc_runtime::fake::Unary::new(
+                "orders.v1.OrderService/ListOrders",
+            ),
+            update_order: ::rust_svc_runtime::fake::Unary::new(
+                "orders.v1.OrderService/UpdateOrder",
+            ),
+            cancel_order: ::rust_svc_runtime::fake::Unary::new(
+                "orders.v1.OrderService/CancelOrder",
+            ),
+            stream_order_updates: ::rust_svc_runtime::fake::ServerStreaming::new(
+                "orders.v1.OrderService/StreamOrderUpdates",
+            ),
+            upload_order_items: ::rust_svc_runtime::fake::ClientStreaming::new(
+                "orders.v1.OrderService/UploadOrderItems",
+            ),
+        }
+    }
+    /// A fake whose every method answers an empty message, or an empty stream, until
+    /// programmed.
+    pub fn with_default_responses() -> Self {
+        let fake = Self::new();
+        fake.create_order.returns_default();
+        fake.get_order.returns_default();
+        fake.list_orders.returns_default();
+        fake.update_order.returns_default();
+        fake.cancel_order.returns_default();
+        fake.stream_order_updates.returns_default();
+        fake.upload_order_items.returns_default();
+        fake
+    }
+}
+impl ::core::default::Default for FakeOrderService {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+impl OrderService for FakeOrderService {
+    async fn create_order(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: CreateOrderRequest,
+    ) -> ::core::result::Result<Order, ::rust_svc_runtime::Status> {
+        self.create_order.call(ctx, request).await
+    }
+    async fn get_order(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: GetOrderRequest,
+    ) -> ::core::result::Result<Order, ::rust_svc_runtime::Status> {
+        self.get_order.call(ctx, request).await
+    }
+    async fn list_orders(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: ListOrdersRequest,
+    ) -> ::core::result::Result<ListOrdersResponse, ::rust_svc_runtime::Status> {
+        self.list_orders.call(ctx, request).await
+    }
+    async fn update_order(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: UpdateOrderRequest,
+    ) -> ::core::result::Result<Order, ::rust_svc_runtime::Status> {
+        self.update_order.call(ctx, request).await
+    }
+    async fn cancel_order(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: CancelOrderRequest,
+    ) -> ::core::result::Result<Order, ::rust_svc_runtime::Status> {
+        self.cancel_order.call(ctx, request).await
+    }
+    async fn stream_order_updates(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: StreamOrderUpdatesRequest,
+    ) -> ::core::result::Result<
+        ::rust_svc_runtime::BoxStream<OrderUpdate>,
+        ::rust_svc_runtime::Status,
+    > {
+        self.stream_order_updates.call(ctx, request).await
+    }
+    async fn upload_order_items(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        requests: ::rust_svc_runtime::BoxStream<LineItem>,
+    ) -> ::core::result::Result<UploadSummary, ::rust_svc_runtime::Status> {
+        self.upload_order_items.call(ctx, requests).await
+    }
+}
 /// Serves an implementation of [`OrderService`] over gRPC: add [`OrderServiceGrpc::into_service`] to a tonic `Server`. Deadlines come from `grpc-timeout`; a call whose deadline has passed is answered `DEADLINE_EXCEEDED` without reaching the domain, and a slow one is cut at its deadline.
 pub struct OrderServiceGrpc<T> {
     inner: ::std::sync::Arc<T>,
@@ -424,6 +553,23 @@ impl<T: OrderService> OrderServiceGrpc<T> {
         ::rust_svc_runtime::server::GrpcServer::new(
             order_service_server::OrderServiceServer::new(self),
         )
+    }
+    /// Serves `domain` over real HTTP/2 through in-memory pipes, for tests, and returns
+    /// the generated client with the policies of options.proto. Paused tokio time works
+    /// across it. Dropping the harness stops the server. Must be called inside a tokio
+    /// runtime.
+    pub fn serve_in_memory(
+        domain: T,
+    ) -> ::rust_svc_runtime::harness::Harness<OrderServiceClient> {
+        ::rust_svc_runtime::harness::in_memory(Self::new(domain).into_service())
+    }
+    /// Serves `domain` over HTTP/2 on an ephemeral loopback port, for tests, and returns
+    /// the generated client with the policies of options.proto. Dropping the harness stops
+    /// the server.
+    pub async fn serve_loopback(
+        domain: T,
+    ) -> ::std::io::Result<::rust_svc_runtime::harness::Harness<OrderServiceClient>> {
+        ::rust_svc_runtime::harness::loopback(Self::new(domain).into_service()).await
     }
 }
 mod order_service_grpc {

@@ -1,0 +1,126 @@
+//! The fake: an implementation of the domain trait for tests, with one public field per rpc
+//! holding the runtime's programmable, recording method fake. All behaviour lives in the
+//! runtime's `fake` module; this emits the struct, its constructors and the trait impl.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::{
+    Settings, domain_signature, ident, method_attrs, method_ident, request_arg, service_link,
+    type_tokens,
+};
+use crate::model::{Service, Streaming};
+
+pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
+    let runtime = &settings.runtime;
+    let trait_ident = ident(&service.names.domain_trait);
+    let fake = ident(&service.names.fake);
+
+    let fields = service.methods.iter().map(|method| {
+        let name = method_ident(method);
+        let input = type_tokens(&method.input_type);
+        let output = type_tokens(&method.output_type);
+        let kind = fake_kind(method.streaming);
+        let allow_deprecated = method
+            .touches_deprecated
+            .then(|| quote!(#[allow(deprecated)]));
+        let doc = format!(
+            " Programs and records [`{}::{}`].",
+            service.names.domain_trait, method.rust_name
+        );
+        quote! {
+            #[doc = #doc]
+            #allow_deprecated
+            pub #name: #runtime::fake::#kind<#input, #output>,
+        }
+    });
+    let constructors = service.methods.iter().map(|method| {
+        let name = method_ident(method);
+        let kind = fake_kind(method.streaming);
+        let full_name = format!("{}/{}", service.full_name, method.proto_name);
+        quote!(#name: #runtime::fake::#kind::new(#full_name),)
+    });
+    let defaults = service.methods.iter().map(|method| {
+        let name = method_ident(method);
+        quote!(fake.#name.returns_default();)
+    });
+    // A service without methods has nothing to program (and clippy dislikes `let x; x`).
+    let with_defaults = match service.methods.is_empty() {
+        true => quote!(Self::new()),
+        false => quote! {
+            let fake = Self::new();
+            #(#defaults)*
+            fake
+        },
+    };
+    let methods = service.methods.iter().map(|method| {
+        let name = method_ident(method);
+        let used = method_attrs(method, false);
+        let (request, response) = domain_signature(method, runtime);
+        let arg = request_arg(method);
+        quote! {
+            #used
+            async fn #name(&self, ctx: &#runtime::Context, #request)
+                -> ::core::result::Result<#response, #runtime::Status> {
+                self.#name.call(ctx, #arg).await
+            }
+        }
+    });
+    let runtime_path = quote!(#runtime).to_string().replace(' ', "");
+    let doc = [
+        format!(
+            " A programmable fake of {} for tests. Every method answers `UNIMPLEMENTED` until it \
+             is programmed through its field (`fake.method.returns(…)`, `.fails(…)`, \
+             `.responds_with(…)`, `.queue(…)`, `.streams(…)`), and every call is recorded with \
+             its request, metadata and deadline (`fake.method.calls()`).",
+            service_link(service)
+        ),
+        String::new(),
+        format!(
+            " Clones share the program and the record: hand one to the code under test and keep \
+             one to program and inspect. See `{runtime_path}::fake` for what each kind of method \
+             can do."
+        ),
+    ];
+    quote! {
+        #(#[doc = #doc])*
+        #[derive(Debug, Clone)]
+        pub struct #fake {
+            #(#fields)*
+        }
+
+        impl #fake {
+            /// A fake whose every method answers `UNIMPLEMENTED` until programmed.
+            pub fn new() -> Self {
+                Self { #(#constructors)* }
+            }
+
+            /// A fake whose every method answers an empty message, or an empty stream, until
+            /// programmed.
+            pub fn with_default_responses() -> Self {
+                #with_defaults
+            }
+        }
+
+        impl ::core::default::Default for #fake {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl #trait_ident for #fake {
+            #(#methods)*
+        }
+    }
+}
+
+/// The runtime's fake type for a streaming shape.
+fn fake_kind(streaming: Streaming) -> proc_macro2::Ident {
+    let kind = match streaming {
+        Streaming::Unary => "Unary",
+        Streaming::Server => "ServerStreaming",
+        Streaming::Client => "ClientStreaming",
+        Streaming::Bidi => "BidiStreaming",
+    };
+    ident(kind)
+}
