@@ -1,7 +1,51 @@
-//! The example system's contracts: the inventory, orders and dispatch services, generated from
-//! `proto/` by `cargo generate-examples`. The files under `src/generated/` are committed so they
-//! can be read here; a test fails when they are stale.
+//! The example system: the inventory, orders and dispatch contracts, generated from `proto/`
+//! by `cargo generate-examples`, and [`order_desk`], a hand-written orders service that calls
+//! inventory. The files under `src/generated/` are committed so they can be read here; a test
+//! fails when they are stale.
+//!
+//! Domain code depends on other services through their generated traits, so a unit test hands
+//! it the generated fake:
+//!
+//! ```
+//! use example_services::inventory::v1::{FakeInventoryService, ReserveItemsResponse};
+//! use example_services::order_desk::OrderDesk;
+//! use example_services::orders::v1::{CreateOrderRequest, LineItem, Order, OrderService};
+//! use rust_svc_runtime::{Code, Context, Status};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let inventory = FakeInventoryService::new();
+//! inventory.reserve_items.returns(ReserveItemsResponse {
+//!     reservation_id: "res_1".into(),
+//!     ..Default::default()
+//! });
+//! let desk = OrderDesk::new(inventory.clone());
+//!
+//! let order = Order {
+//!     customer_id: "c_42".into(),
+//!     items: vec![LineItem { sku: "SKU-1".into(), quantity: 2, unit_price_cents: 250 }],
+//!     ..Default::default()
+//! };
+//! let placed = desk
+//!     .create_order(&Context::new(), CreateOrderRequest { order: Some(order.clone()), ..Default::default() })
+//!     .await?;
+//! assert_eq!(placed.total_cents, 500);
+//! assert_eq!(inventory.reserve_items.requests()[0].items[0].sku, "SKU-1");
+//!
+//! // Out of stock: inventory's answer becomes the order's.
+//! inventory.reserve_items.fails(Status::failed_precondition("SKU-1: 1 available"));
+//! let refused = desk
+//!     .create_order(&Context::new(), CreateOrderRequest { order: Some(order), ..Default::default() })
+//!     .await
+//!     .unwrap_err();
+//! assert_eq!(refused.code(), Code::FailedPrecondition);
+//! # Ok::<(), Status>(())
+//! # }).unwrap();
+//! ```
+//!
+//! The same code runs over real HTTP/2 with `InventoryServiceGrpc::serve_in_memory(fake)`, which
+//! hands back the generated client to give the order desk instead; see `tests/order_desk.rs`.
 
 mod generated;
+pub mod order_desk;
 
 pub use generated::{dispatch, inventory, orders};
