@@ -46,8 +46,8 @@ pub struct CreateOrderRequest {
     #[prost(message, optional, tag = "1")]
     pub order: ::core::option::Option<Order>,
     /// Client-chosen key that makes retries safe; see `CreateOrder`. The
-    /// generated client fills in a random key when this is left empty. Sent as
-    /// a query parameter over HTTP.
+    /// generated client retries this call only when the key is set; it never
+    /// invents one. Sent as a query parameter over HTTP.
     #[prost(string, tag = "2")]
     pub idempotency_key: ::prost::alloc::string::String,
 }
