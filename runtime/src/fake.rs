@@ -884,3 +884,76 @@ macro_rules! impl_clone_debug {
 }
 
 impl_clone_debug!(Unary, ServerStreaming, ClientStreaming, BidiStreaming);
+
+#[cfg(test)]
+mod tests {
+    use futures_util::TryStreamExt;
+
+    use super::*;
+    use crate::Code;
+
+    #[tokio::test]
+    async fn an_unprogrammed_method_names_itself_and_says_whether_a_queue_ran_dry() {
+        let fake = Unary::<u8, u8>::new("pkg.Svc/Get");
+        let first = fake.call(&Context::new(), 1).await.unwrap_err();
+        assert_eq!(first.code(), Code::Unimplemented);
+        assert_eq!(
+            first.message(),
+            "pkg.Svc/Get: the fake has no answer programmed"
+        );
+
+        fake.queue([Ok(7)]);
+        assert_eq!(fake.call(&Context::new(), 2).await.unwrap(), 7);
+        let dry = fake.call(&Context::new(), 3).await.unwrap_err();
+        assert_eq!(
+            dry.message(),
+            "pkg.Svc/Get: the fake's 1 queued answer(s) are used up and no standing answer is programmed"
+        );
+        assert_eq!(fake.requests(), [1, 2, 3]);
+    }
+
+    #[tokio::test]
+    async fn clones_share_program_and_record() {
+        let fake = Unary::<u8, u8>::new("pkg.Svc/Get");
+        let handed_out = fake.clone();
+        fake.returns(9);
+        assert_eq!(handed_out.call(&Context::new(), 1).await.unwrap(), 9);
+        assert_eq!(fake.call_count(), 1);
+        assert_eq!(
+            format!("{fake:?}"),
+            r#"Unary { method: "pkg.Svc/Get", calls: 1, .. }"#
+        );
+    }
+
+    #[tokio::test]
+    async fn a_script_sends_its_items_then_its_end() {
+        let finished: Vec<u8> = Script::new([1, 2])
+            .into_stream()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(finished, [1, 2]);
+        let mut failing = Script::new([1])
+            .then_fail(Status::aborted("x"))
+            .into_stream();
+        assert_eq!(failing.try_next().await.unwrap(), Some(1));
+        assert_eq!(failing.try_next().await.unwrap_err().code(), Code::Aborted);
+        assert!(failing.try_next().await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_client_stream_error_is_recorded_and_uses_no_answer() {
+        let fake = ClientStreaming::<u8, u8>::new("pkg.Svc/Upload");
+        fake.queue([Ok(1)]);
+        let broken: BoxStream<u8> = Box::pin(stream::iter([Ok(4), Err(Status::data_loss("cut"))]));
+        assert_eq!(
+            fake.call(&Context::new(), broken).await.unwrap_err().code(),
+            Code::DataLoss
+        );
+        let recorded = &fake.calls()[0];
+        assert_eq!(recorded.requests(), [4]);
+        assert!(matches!(recorded.end(), StreamEnd::Failed(_)));
+        let whole: BoxStream<u8> = Box::pin(stream::iter([Ok(5)]));
+        assert_eq!(fake.call(&Context::new(), whole).await.unwrap(), 1);
+    }
+}

@@ -565,31 +565,6 @@ async fn the_harness_client_carries_the_policies() {
     );
 }
 
-/// A client stream that fails is recorded with its error; no answer is used.
-#[tokio::test]
-async fn a_failing_client_stream_is_recorded() {
-    let fake = FakeFlaky::new();
-    fake.upload.queue([Ok(reply("kept"))]);
-    let broken: BoxStream<Call> = Box::pin(stream::iter([
-        Ok(call("a")),
-        Err(Status::data_loss("disk gone")),
-        Ok(call("never read")),
-    ]));
-    let status = fake.upload(&Context::new(), broken).await.unwrap_err();
-    assert_eq!(status.code(), Code::DataLoss);
-    let recorded = &fake.upload.calls()[0];
-    assert_eq!(tags(recorded.requests()), ["a"]);
-    assert!(matches!(recorded.end(), StreamEnd::Failed(status) if status.message() == "disk gone"));
-    assert_eq!(
-        fake.upload(&Context::new(), calls(&["b"]))
-            .await
-            .unwrap()
-            .tag,
-        "kept",
-        "the queued answer was not used by the failed call"
-    );
-}
-
 /// Every kind can be told never to answer; the call is still recorded.
 #[tokio::test(start_paused = true)]
 async fn every_kind_can_hang() {
