@@ -226,6 +226,31 @@ impl prost_build::ServiceGenerator for TypeRecorder {
 
 type Messages = std::collections::HashMap<Module, String>;
 
+/// Rewrites an enum field's default that names an alias (`allow_alias`) to the first value with
+/// the same number. prost-build emits only that first value as a variant, yet writes the default
+/// as the alias's variant, which does not exist; the number, and so the meaning, is unchanged.
+fn canonical_enum_defaults(message: &mut prost_types::DescriptorProto, pool: &DescriptorPool) {
+    for field in &mut message.field {
+        let (Some(default), Some(type_name)) = (&field.default_value, &field.type_name) else {
+            continue;
+        };
+        let Some(enumeration) = pool.get_enum_by_name(type_name.trim_start_matches('.')) else {
+            continue;
+        };
+        let Some(number) = enumeration.get_value_by_name(default).map(|v| v.number()) else {
+            continue;
+        };
+        // Declaration order, as prost-build sees it (`values()` is sorted by number).
+        let declared = &enumeration.enum_descriptor_proto().value;
+        if let Some(first) = declared.iter().find(|value| value.number() == number) {
+            field.default_value = Some(first.name().to_owned());
+        }
+    }
+    for nested in &mut message.nested_type {
+        canonical_enum_defaults(nested, pool);
+    }
+}
+
 fn run_prost_build(
     pool: &DescriptorPool,
     files_to_generate: &[String],
@@ -256,6 +281,9 @@ fn run_prost_build(
                         *comment = comments::neutralize_code_blocks(comment);
                     }
                 }
+            }
+            for message in &mut proto.message_type {
+                canonical_enum_defaults(message, pool);
             }
             (Module::from_protobuf_package_name(proto.package()), proto)
         })
