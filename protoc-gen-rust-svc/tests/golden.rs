@@ -30,6 +30,21 @@ fn every_test_proto_matches_its_snapshot() {
     }
 }
 
+/// The sub-package `killers.clash.outer` generated with its parent: the include file leaves the
+/// module out and the parent's messages file includes it inside prost's `pub mod outer`.
+#[test]
+fn a_sub_package_merges_into_the_nested_module_of_its_namesake() {
+    let root = root();
+    let files = Builder::new()
+        .include(root.join("tests/protos"))
+        .include(root.join("proto"))
+        .file(root.join("tests/protos/module_clash.proto"))
+        .file(root.join("tests/protos/module_clash_outer.proto"))
+        .generate()
+        .expect("the clashing packages generate");
+    insta::assert_snapshot!("module_clash_merged", snapshot_of(&files));
+}
+
 #[test]
 fn committed_example_output_is_current() {
     let root = root();

@@ -112,6 +112,10 @@ fn protoc_generate_and_builder_agree_on_the_test_protos() {
     let root = root();
     let protos: Vec<String> = test_protos()
         .iter()
+        // Values differing only in case are a warning for protoc 3.21 and protox, but an error
+        // for the vendored protoc (36) unless the enum sets `deprecated_legacy_json_field_conflicts`,
+        // an option 3.21 does not know. The golden and compile tests cover it through protox.
+        .filter(|path| !path.ends_with("enum_case.proto"))
         .map(|path| {
             path.strip_prefix(&root)
                 .unwrap()

@@ -1,9 +1,15 @@
 //! Generator killers from the prost and tonic trackers (tests/protos/misc.proto, big_enum.proto,
-//! alias_default.proto): that they compile is the first test; these check they also behave.
+//! alias_default.proto, enum_case.proto, module_clash*.proto): that they compile is the first
+//! test; these check they also behave.
 
 use rust_svc_runtime::Context;
 use rust_svc_tests::killers::alias::{Level, Setting};
 use rust_svc_tests::killers::big::Huge;
+use rust_svc_tests::killers::clash::outer::leaf::Bud;
+use rust_svc_tests::killers::clash::outer::{FakeLeaves, Inner, Leaf, Leaves, LeavesGrpc};
+use rust_svc_tests::killers::clash::{Clash, ClashGrpc, FakeClash, Outer};
+use rust_svc_tests::killers::enum_case::holder::Mode;
+use rust_svc_tests::killers::enum_case::{Flag, Holder};
 use rust_svc_tests::killers::misc::{FakeThing2, Thing, Thing2, Thing2Grpc};
 
 #[test]
@@ -43,4 +49,59 @@ async fn rpcs_differing_only_in_case_stay_distinct_over_http2() {
     assert_eq!(answers, ["GetThing", "Getthing", "GETTHING"]);
     client.connect_rpc(&ctx, Default::default()).await.unwrap();
     assert_eq!(fake.connect_rpc.call_count(), 1);
+}
+
+/// `Fb` and `FB` (and `FLAG_BAR` and `BAR`) would be one variant; the later value gets a numbered
+/// variant, while its proto name, which JSON and `from_str_name` use, stays as written.
+#[test]
+fn enum_values_differing_only_in_case_are_distinct_variants_with_their_proto_names() {
+    let expected = [
+        (Flag::Fb, 1, "Fb"),
+        (Flag::Fb3, 2, "FB"),
+        (Flag::Fb2, 3, "Fb2"),
+        (Flag::Bar, 4, "FLAG_BAR"),
+        (Flag::Bar2, 5, "BAR"),
+    ];
+    for (variant, number, proto_name) in expected {
+        assert_eq!(variant as i32, number);
+        assert_eq!(variant.as_str_name(), proto_name);
+        assert_eq!(Flag::from_str_name(proto_name), Some(variant));
+    }
+    assert_eq!(
+        Flag::from_str_name("FB_2"),
+        None,
+        "the stand-in name leaks nowhere"
+    );
+    assert_eq!(Mode::On2.as_str_name(), "ON");
+    // Defaults naming the renamed values keep their numbers.
+    let holder = Holder::default();
+    assert_eq!((holder.flag(), holder.mode()), (Flag::Fb3, Mode::On2));
+}
+
+/// Package `killers.clash.outer` lives inside prost's module for `Outer`'s nested types: both
+/// kinds of type are reachable under one path, and both packages' services serve.
+#[tokio::test]
+async fn a_sub_package_shares_the_module_of_a_nested_message() {
+    let outer = Outer {
+        inner: Some(Inner { name: "in".into() }),
+        leaf: Some(Leaf {
+            value: "leaf".into(),
+            bud: Some(Bud { name: "bud".into() }),
+        }),
+    };
+    let fake = FakeClash::new();
+    fake.get
+        .responds_with(|_, outer: Outer| Ok(outer.leaf.unwrap_or_default()));
+    let harness = ClashGrpc::serve_in_memory(fake);
+    let leaf = harness.client().get(&Context::new(), outer).await.unwrap();
+    assert_eq!(leaf.bud.unwrap().name, "bud");
+
+    let leaves = FakeLeaves::new();
+    leaves.grow.responds_with(|_, leaf: Leaf| Ok(leaf));
+    let harness = LeavesGrpc::serve_in_memory(leaves);
+    let grown = harness
+        .client()
+        .grow(&Context::new(), Leaf::default())
+        .await;
+    assert_eq!(grown.unwrap(), Leaf::default());
 }

@@ -1,37 +1,36 @@
 //! The include file: the module tree of every generated package, `include!`-ing its files.
+//!
+//! A package's module can already exist: prost-build writes `pub mod outer` for the nested types
+//! of a message `Outer`, and the sub-package `….outer` needs a module of that name too. Rust
+//! cannot open a module twice, so such a sub-package is included *inside* prost's module, which
+//! means patching that messages file. prost's own paths keep working (`outer::Leaf` from the
+//! parent, `super::Outer` from the sub-package), because the module sits where both expect it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use proc_macro2::TokenStream;
-use quote::quote;
-
-use super::ident;
+use crate::error::Error;
 use crate::model::Model;
 use crate::params::Params;
 
 #[derive(Default)]
 struct Node {
+    /// Files included in this module, messages first.
     files: Vec<String>,
     children: BTreeMap<String, Node>,
 }
 
-impl Node {
-    fn tokens(&self) -> TokenStream {
-        let files = &self.files;
-        let children = self.children.iter().map(|(name, child)| {
-            let name = ident(name);
-            let body = child.tokens();
-            quote! { pub mod #name { #body } }
-        });
-        quote! {
-            #(include!(#files);)*
-            #(#children)*
-        }
-    }
+/// The include file, and the messages files it had to patch (name → new syntax tree).
+pub struct IncludeFile {
+    pub file: syn::File,
+    pub patched: BTreeMap<String, syn::File>,
 }
 
-/// The include file's tokens.
-pub fn include_file(model: &Model, params: &Params) -> TokenStream {
+/// Builds the include file. `messages` are the messages files by name, as prost-build wrote them.
+pub fn include_file(
+    model: &Model,
+    params: &Params,
+    messages: &HashMap<String, String>,
+) -> Result<IncludeFile, Error> {
     let mut root = Node::default();
     for package in &model.packages {
         let mut node = &mut root;
@@ -45,5 +44,103 @@ pub fn include_file(model: &Model, params: &Params) -> TokenStream {
             node.files.push(crate::services_file_name(&package.module));
         }
     }
-    root.tokens()
+    let mut merger = Merger {
+        messages,
+        patched: BTreeMap::new(),
+    };
+    let mut items = Vec::new();
+    merger.fill(&root, &mut items)?;
+    Ok(IncludeFile {
+        file: syn::File {
+            shebang: None,
+            attrs: Vec::new(),
+            items,
+        },
+        patched: merger.patched,
+    })
+}
+
+struct Merger<'a> {
+    messages: &'a HashMap<String, String>,
+    patched: BTreeMap<String, syn::File>,
+}
+
+impl Merger<'_> {
+    /// Puts `node`'s files and sub-modules into the module whose items are `items`.
+    fn fill(&mut self, node: &Node, items: &mut Vec<syn::Item>) -> Result<(), Error> {
+        for file in &node.files {
+            items.push(syn::parse_quote! { include!(#file); });
+        }
+        for (name, child) in &node.children {
+            // A module already in this target (one of prost's, when the target is inside a
+            // patched file)...
+            if let Some(content) = module_content(items, name) {
+                self.fill(child, content)?;
+                continue;
+            }
+            // ...or one declared at the top of a messages file included here...
+            if let Some(file_name) = self.declaring_file(&node.files, name) {
+                let mut file = self.parsed(&file_name)?;
+                let result = match module_content(&mut file.items, name) {
+                    Some(content) => self.fill(child, content).map(|()| true),
+                    None => Ok(false),
+                };
+                self.patched.insert(file_name, file);
+                if result? {
+                    continue;
+                }
+            }
+            // ...or a new one.
+            let ident = super::ident(name);
+            items.push(syn::parse_quote! { pub mod #ident {} });
+            if let Some(syn::Item::Mod(module)) = items.last_mut()
+                && let Some((_, content)) = module.content.as_mut()
+            {
+                self.fill(child, content)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The messages file among `files` that declares `pub mod name` at its top level.
+    fn declaring_file(&self, files: &[String], name: &str) -> Option<String> {
+        // prost-build's output is formatted, so a top-level module starts a line: only a file
+        // with such a line is parsed, and googleapis-sized requests parse none.
+        let declaration = format!("pub mod {name} {{");
+        files
+            .iter()
+            .find(|file_name| match self.patched.get(*file_name) {
+                Some(file) => file.items.iter().any(|item| declares(item, name)),
+                None => self.messages.get(*file_name).is_some_and(|text| {
+                    text.starts_with(&declaration) || text.contains(&format!("\n{declaration}"))
+                }),
+            })
+            .cloned()
+    }
+
+    /// A messages file's syntax tree, taken out of `patched` if it was parsed before.
+    fn parsed(&mut self, file_name: &str) -> Result<syn::File, Error> {
+        if let Some(file) = self.patched.remove(file_name) {
+            return Ok(file);
+        }
+        let text = self.messages.get(file_name).map_or("", String::as_str);
+        syn::parse_file(text).map_err(|error| {
+            Error::new(format!(
+                "internal error: prost-build's {file_name} does not parse ({error})"
+            ))
+        })
+    }
+}
+
+fn declares(item: &syn::Item, name: &str) -> bool {
+    matches!(item, syn::Item::Mod(module) if module.content.is_some() && module.ident == super::ident(name))
+}
+
+/// The items of the inline module `name` among `items`, if there is one.
+fn module_content<'a>(items: &'a mut [syn::Item], name: &str) -> Option<&'a mut Vec<syn::Item>> {
+    let item = items.iter_mut().find(|item| declares(item, name))?;
+    match item {
+        syn::Item::Mod(module) => module.content.as_mut().map(|(_, items)| items),
+        _ => None,
+    }
 }
