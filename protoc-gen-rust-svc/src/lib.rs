@@ -139,8 +139,14 @@ fn generate_unguarded(input: &Input, params: &Params) -> Result<Vec<GeneratedFil
         file: input.proto_files.clone(),
     }
     .encode_to_vec();
-    let pool = DescriptorPool::decode(descriptor_set.as_slice())
-        .map_err(|error| Error::new(format!("the request's descriptors are invalid: {error}")))?;
+    // prost-reflect can panic while describing what is wrong with malformed descriptors (an
+    // error label indexing a file it has not added; found by fuzzing). Such input is invalid,
+    // not our bug, so it gets the invalid-descriptors error rather than an internal one.
+    let pool = match catch_unwind(|| DescriptorPool::decode(descriptor_set.as_slice())) {
+        Ok(decoded) => decoded.map_err(|error| error.to_string()),
+        Err(_) => Err("the validator failed while describing what is malformed".to_owned()),
+    }
+    .map_err(|error| Error::new(format!("the request's descriptors are invalid: {error}")))?;
 
     let mut files_to_generate = input.files_to_generate.clone();
     files_to_generate.sort();

@@ -68,6 +68,7 @@ pub fn prepare(pool: &DescriptorPool) -> (Vec<(Module, FileDescriptorProto)>, Ve
     let mut renamed = Vec::new();
     let mut stand_ins: HashMap<(String, String), String> = HashMap::new();
     for (module, file) in &mut files {
+        fill_missing_locations(file);
         neutralize_comments(file);
         let names = value_names.entry(module.clone()).or_default();
         visit_enums_mut(file, &mut |full_name, enumeration| {
@@ -88,6 +89,83 @@ pub fn prepare(pool: &DescriptorPool) -> (Vec<(Module, FileDescriptorProto)>, Ve
         }
     }
     (files, renamed)
+}
+
+/// prost-build expects a source location for every element it documents and panics when one
+/// is missing. protoc and protox always write them, so a gap means a hand-made or damaged
+/// request (found by fuzzing); the element gets an empty location, that is no comment.
+fn fill_missing_locations(file: &mut FileDescriptorProto) {
+    let mut paths = Vec::new();
+    element_paths(file, &mut paths);
+    let Some(info) = &mut file.source_code_info else {
+        return;
+    };
+    let located: HashSet<&[i32]> = info.location.iter().map(|l| l.path.as_slice()).collect();
+    let missing: Vec<Vec<i32>> = paths
+        .into_iter()
+        .filter(|path| !located.contains(path.as_slice()))
+        .collect();
+    info.location.extend(
+        missing
+            .into_iter()
+            .map(|path| prost_types::source_code_info::Location {
+                path,
+                ..Default::default()
+            }),
+    );
+}
+
+/// The paths (as in `SourceCodeInfo`) of every message, field, oneof, enum, value, service and
+/// method in `file`.
+fn element_paths(file: &FileDescriptorProto, paths: &mut Vec<Vec<i32>>) {
+    fn index(i: usize) -> i32 {
+        i32::try_from(i).unwrap_or(i32::MAX)
+    }
+    fn enumeration(path: Vec<i32>, e: &EnumDescriptorProto, paths: &mut Vec<Vec<i32>>) {
+        for i in 0..e.value.len() {
+            paths.push([path.as_slice(), &[2, index(i)]].concat());
+        }
+        paths.push(path);
+    }
+    fn message(path: Vec<i32>, m: &DescriptorProto, paths: &mut Vec<Vec<i32>>) {
+        let child = |tag: i32, i: usize| [path.as_slice(), &[tag, index(i)]].concat();
+        for i in 0..m.field.len() {
+            paths.push(child(2, i));
+        }
+        // Synthetic oneofs (proto3 `optional`) and map entries are declared by no one, so they
+        // have no location, and prost-build documents neither.
+        for i in 0..m.oneof_decl.len() {
+            let synthetic = m
+                .field
+                .iter()
+                .any(|field| field.oneof_index == Some(index(i)) && field.proto3_optional());
+            if !synthetic {
+                paths.push(child(8, i));
+            }
+        }
+        for (i, nested) in m.nested_type.iter().enumerate() {
+            let map_entry = nested.options.as_ref().is_some_and(|o| o.map_entry());
+            if !map_entry {
+                message(child(3, i), nested, paths);
+            }
+        }
+        for (i, e) in m.enum_type.iter().enumerate() {
+            enumeration(child(4, i), e, paths);
+        }
+        paths.push(path);
+    }
+    for (i, m) in file.message_type.iter().enumerate() {
+        message(vec![4, index(i)], m, paths);
+    }
+    for (i, e) in file.enum_type.iter().enumerate() {
+        enumeration(vec![5, index(i)], e, paths);
+    }
+    for (i, service) in file.service.iter().enumerate() {
+        for j in 0..service.method.len() {
+            paths.push(vec![6, index(i), 2, index(j)]);
+        }
+        paths.push(vec![6, index(i)]);
+    }
 }
 
 /// Code blocks in comments would become doctests of the generated crate.
