@@ -37,12 +37,16 @@ impl Comments {
 
     /// Sanitized rustdoc lines, each to be emitted as `#[doc = "…"]`.
     pub fn rustdoc(&self) -> Vec<String> {
-        let mut text: Vec<&str> = self.leading.lines().collect();
-        if !self.trailing.trim().is_empty() {
+        let (leading, trailing) = (
+            unify_line_breaks(&self.leading),
+            unify_line_breaks(&self.trailing),
+        );
+        let mut text: Vec<&str> = leading.lines().collect();
+        if !trailing.trim().is_empty() {
             if !text.is_empty() {
                 text.push("");
             }
-            text.extend(self.trailing.lines());
+            text.extend(trailing.lines());
         }
         while text.last().is_some_and(|line| line.trim().is_empty()) {
             text.pop();
@@ -57,12 +61,23 @@ impl Comments {
 /// Code blocks in a raw proto comment turned into `text` blocks, the prose left as it is: what
 /// prost-build gets, since it escapes links and URLs itself but lets code blocks run as doctests.
 pub fn neutralize_code_blocks(comment: &str) -> String {
+    let comment = unify_line_breaks(comment);
     let lines: Vec<&str> = comment.lines().collect();
     let mut text = sanitize(&lines, Escape::None).join("\n");
     if comment.ends_with('\n') {
         text.push('\n');
     }
     text
+}
+
+/// `\r\n` and a lone `\r` (old Mac line ends, or a stray byte) as `\n`: `str::lines` keeps a
+/// lone `\r`, and Rust rejects one in a doc comment (found by fuzzing).
+fn unify_line_breaks(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains('\r') {
+        text.replace("\r\n", "\n").replace('\r', "\n").into()
+    } else {
+        text.into()
+    }
 }
 
 /// Whether prose lines are escaped for rustdoc.
@@ -269,5 +284,13 @@ mod tests {
             trailing: " Trailing.\n".to_owned(),
         };
         assert_eq!(comments.rustdoc(), [" Leading.", "", " Trailing."]);
+    }
+
+    #[test]
+    fn carriage_returns_end_lines_and_never_reach_the_doc() {
+        assert_eq!(doc(" one\r two\r\n three\n"), [" one", " two", " three"]);
+        let neutralized = neutralize_code_blocks(" a\rb\r\n");
+        assert!(!neutralized.contains('\r'), "{neutralized:?}");
+        assert_eq!(neutralized.lines().count(), 2);
     }
 }

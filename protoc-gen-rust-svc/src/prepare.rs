@@ -9,6 +9,7 @@ use prost_reflect::DescriptorPool;
 use prost_types::{DescriptorProto, EnumDescriptorProto, FileDescriptorProto};
 
 use crate::comments;
+use crate::error::Error;
 
 /// An enum value prost-build knows under a stand-in name, so that its variant differs from its
 /// siblings'. The generated `as_str_name` / `from_str_name` are patched back to the proto name.
@@ -38,6 +39,60 @@ impl RenamedValue {
             &format!("\"{proto_name}\" => Some(Self::{variant}),"),
         )
     }
+}
+
+/// Checks that every name in `pool` is a protobuf identifier. protoc and protox never write
+/// another, but prost-reflect accepts any string, and prost-build would paste it into code that
+/// does not parse (found by fuzzing).
+pub fn check_identifiers(pool: &DescriptorPool) -> Result<(), Error> {
+    let check = |file: &str, kind: &str, name: &str| {
+        let mut chars = name.chars();
+        let valid = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if valid {
+            Ok(())
+        } else {
+            Err(Error::new(format!(
+                "{file}: the {kind} name {name:?} is not a protobuf identifier"
+            )))
+        }
+    };
+    for file in pool.files() {
+        for part in file
+            .package_name()
+            .split('.')
+            .filter(|_| !file.package_name().is_empty())
+        {
+            check(file.name(), "package", part)?;
+        }
+    }
+    for message in pool.all_messages() {
+        let file = message.parent_file();
+        check(file.name(), "message", message.name())?;
+        for field in message.fields() {
+            check(file.name(), "field", field.name())?;
+        }
+        for oneof in message.oneofs() {
+            check(file.name(), "oneof", oneof.name())?;
+        }
+    }
+    for enumeration in pool.all_enums() {
+        let file = enumeration.parent_file();
+        check(file.name(), "enum", enumeration.name())?;
+        for value in enumeration.values() {
+            check(file.name(), "enum value", value.name())?;
+        }
+    }
+    for service in pool.services() {
+        let file = service.parent_file();
+        check(file.name(), "service", service.name())?;
+        for method in service.methods() {
+            check(file.name(), "method", method.name())?;
+        }
+    }
+    Ok(())
 }
 
 /// Every file in `pool`, as prost-build should see it, sorted by file name so the output does
