@@ -54,12 +54,52 @@ pub fn services_file(package: &Package, settings: &Settings<'_>) -> TokenStream 
         let fake = params
             .emits(Artifact::Fake)
             .then(|| fake::emit(service, settings));
-        quote! { #domain #stub #fake #adapter #wire_server #client #wire_client }
+        let items = quote! { #domain #stub #fake #adapter #wire_server #client #wire_client };
+        if service.deprecated {
+            allow_deprecated_uses(items, &service.names.domain_trait)
+        } else {
+            items
+        }
     });
     quote! {
         const _: () = #runtime::version::require(#version);
         #(#services)*
     }
+}
+
+/// A deprecated service's trait is `#[deprecated]`, which warns its users; the items we generate
+/// around it are not users, so each of them but the trait gets `#[allow(deprecated)]` (found by
+/// compiling googleapis, where some services are deprecated).
+fn allow_deprecated_uses(items: TokenStream, trait_name: &str) -> TokenStream {
+    let Ok(mut file) = syn::parse2::<syn::File>(items.clone()) else {
+        return items; // The render step reports tokens that do not parse.
+    };
+    for item in &mut file.items {
+        let attrs = match item {
+            syn::Item::Trait(item) if item.ident == trait_name => continue,
+            syn::Item::Trait(item) => &mut item.attrs,
+            syn::Item::Impl(item) => &mut item.attrs,
+            syn::Item::Struct(item) => &mut item.attrs,
+            // tonic's modules allow `deprecated` inside, beside their own inner lints (wire.rs):
+            // an outer attribute next to inner ones is a clippy warning.
+            syn::Item::Mod(item)
+                if item
+                    .attrs
+                    .iter()
+                    .any(|attr| matches!(attr.style, syn::AttrStyle::Inner(_))) =>
+            {
+                continue;
+            }
+            syn::Item::Mod(item) => &mut item.attrs,
+            syn::Item::Fn(item) => &mut item.attrs,
+            syn::Item::Const(item) => &mut item.attrs,
+            syn::Item::Type(item) => &mut item.attrs,
+            syn::Item::Enum(item) => &mut item.attrs,
+            _ => continue,
+        };
+        attrs.push(syn::parse_quote!(#[allow(deprecated)]));
+    }
+    quote! { #file }
 }
 
 /// `#[doc = "…"]` attributes from sanitized rustdoc lines.

@@ -137,10 +137,11 @@ fn builder() -> CodeGenBuilder {
 /// one is itself a clippy warning.
 fn allowed_lints(service: &Service) -> Vec<TokenStream> {
     let mut lints = Vec::new();
-    if service
-        .methods
-        .iter()
-        .any(|method| method.touches_deprecated)
+    if service.deprecated
+        || service
+            .methods
+            .iter()
+            .any(|method| method.touches_deprecated)
     {
         lints.push(quote!(deprecated));
     }
