@@ -1,0 +1,206 @@
+//! Generating one bin: compile its files with the embedded compiler, run the generator with
+//! every artifact on, write the crate's sources, and count what the bin's own files define.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use prost::Message;
+use prost_types::{DescriptorProto, FileDescriptorProto};
+use protoc_gen_rust_svc::{Builder, Params};
+
+use crate::bins::Bin;
+use crate::workspace::write_if_changed;
+
+/// The generator's parameters: every artifact (the default), and the include file named so
+/// that it is the crate root.
+const GENERATOR_PARAMETER: &str = "include_file=lib.rs";
+
+/// What the descriptors of a set of files define.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Coverage {
+    /// Proto package names.
+    pub packages: BTreeSet<String>,
+    pub services: usize,
+    pub rpcs: usize,
+    /// Messages, nested ones included; map entries (which the compiler synthesises) are not.
+    pub messages: usize,
+    /// Enums, nested ones included.
+    pub enums: usize,
+}
+
+impl Coverage {
+    fn add_file(&mut self, file: &FileDescriptorProto) {
+        self.packages.insert(file.package().to_owned());
+        self.services += file.service.len();
+        self.rpcs += file.service.iter().map(|s| s.method.len()).sum::<usize>();
+        self.enums += file.enum_type.len();
+        for message in &file.message_type {
+            self.add_message(message);
+        }
+    }
+
+    fn add_message(&mut self, message: &DescriptorProto) {
+        if message.options.as_ref().is_some_and(|o| o.map_entry()) {
+            return;
+        }
+        self.messages += 1;
+        self.enums += message.enum_type.len();
+        for nested in &message.nested_type {
+            self.add_message(nested);
+        }
+    }
+
+    /// Adds `other`'s counts to these.
+    pub fn merge(&mut self, other: Coverage) {
+        self.packages.extend(other.packages);
+        self.services += other.services;
+        self.rpcs += other.rpcs;
+        self.messages += other.messages;
+        self.enums += other.enums;
+    }
+}
+
+/// The outcome of generating one bin.
+#[derive(Debug, Clone)]
+pub struct GeneratedBin {
+    /// Rust files written (include file too).
+    pub rust_files: usize,
+    /// Their total size.
+    pub rust_bytes: u64,
+    /// What the bin's own files define (imports generated again here are not counted twice).
+    pub coverage: Coverage,
+    pub elapsed: Duration,
+}
+
+/// Generates `bin` from the corpus into `src_dir` (`lib.rs` and the files it includes), removing
+/// files a previous run left there that this one does not write.
+pub fn generate_bin(corpus_dir: &Path, bin: &Bin, src_dir: &Path) -> Result<GeneratedBin> {
+    let started = Instant::now();
+    let builder = Builder::new()
+        .include(corpus_dir)
+        .files(bin.closure.iter().map(|name| corpus_dir.join(name)));
+    // `input()` then `generate` is what `Builder::generate` does; keeping the input lets the
+    // descriptors be counted without compiling twice.
+    let input = builder.input().context("compiling the protos")?;
+    let params = Params::parse(GENERATOR_PARAMETER).context("generator parameters")?;
+    let files = protoc_gen_rust_svc::generate(&input, &params).context("generating")?;
+    anyhow::ensure!(
+        files.iter().any(|file| file.name == "lib.rs"),
+        "the generator wrote no lib.rs include file"
+    );
+    std::fs::create_dir_all(src_dir)
+        .with_context(|| format!("cannot create {}", src_dir.display()))?;
+    for file in &files {
+        write_if_changed(&src_dir.join(&file.name), &file.content)?;
+    }
+    let written: BTreeSet<&str> = files.iter().map(|file| file.name.as_str()).collect();
+    remove_other_files(src_dir, &written)?;
+
+    let own_files: BTreeSet<&str> = bin.own_files.iter().map(String::as_str).collect();
+    let mut coverage = Coverage::default();
+    for encoded in &input.proto_files {
+        let file = FileDescriptorProto::decode(encoded.as_slice())
+            .context("re-reading a compiled descriptor")?;
+        if own_files.contains(file.name()) {
+            coverage.add_file(&file);
+        }
+    }
+    Ok(GeneratedBin {
+        rust_files: files.len(),
+        rust_bytes: files.iter().map(|file| file.content.len() as u64).sum(),
+        coverage,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Deletes the files in `dir` not named in `keep`: when the bins change between runs, files of
+/// packages that moved away would otherwise linger (harmless to the build, but confusing).
+fn remove_other_files(dir: &Path, keep: &BTreeSet<&str>) -> Result<()> {
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
+        let stale = entry
+            .file_name()
+            .to_str()
+            .is_none_or(|name| !keep.contains(name));
+        if stale {
+            let path = entry.path();
+            std::fs::remove_file(&path)
+                .with_context(|| format!("cannot remove stale {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost_types::{MessageOptions, MethodDescriptorProto, ServiceDescriptorProto};
+
+    #[test]
+    fn counts_nested_messages_and_enums_but_not_map_entries() {
+        let map_entry = DescriptorProto {
+            name: Some("LabelsEntry".into()),
+            options: Some(MessageOptions {
+                map_entry: Some(true),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let inner = DescriptorProto {
+            name: Some("Inner".into()),
+            enum_type: vec![Default::default()],
+            ..Default::default()
+        };
+        let outer = DescriptorProto {
+            name: Some("Outer".into()),
+            nested_type: vec![inner, map_entry],
+            enum_type: vec![Default::default()],
+            ..Default::default()
+        };
+        let service = ServiceDescriptorProto {
+            method: vec![MethodDescriptorProto::default(); 3],
+            ..Default::default()
+        };
+        let file = FileDescriptorProto {
+            package: Some("a.v1".into()),
+            message_type: vec![outer, DescriptorProto::default()],
+            enum_type: vec![Default::default()],
+            service: vec![service, ServiceDescriptorProto::default()],
+            ..Default::default()
+        };
+
+        let mut coverage = Coverage::default();
+        coverage.add_file(&file);
+        coverage.merge(coverage.clone());
+
+        assert_eq!(
+            coverage,
+            Coverage {
+                packages: ["a.v1".to_owned()].into(),
+                services: 4,
+                rpcs: 6,
+                messages: 6,
+                enums: 6,
+            }
+        );
+    }
+
+    #[test]
+    fn removes_only_files_it_did_not_write() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["lib.rs", "a.v1.rs", "old.v1.rs"] {
+            std::fs::write(dir.path().join(name), "").unwrap();
+        }
+        remove_other_files(dir.path(), &["lib.rs", "a.v1.rs"].into()).unwrap();
+        let mut left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["a.v1.rs", "lib.rs"]);
+    }
+}
