@@ -107,17 +107,12 @@ pub fn prepare(pool: &DescriptorPool) -> (Vec<(Module, FileDescriptorProto)>, Ve
         .collect();
     files.sort_by(|a, b| a.1.name().cmp(b.1.name()));
 
+    // Every value name per module, aliases included: a stand-in must not equal any of them.
     let mut value_names: HashMap<Module, HashSet<String>> = HashMap::new();
-    for (module, file) in &files {
-        let names = value_names.entry(module.clone()).or_default();
-        visit_enums(file, &mut |_, enumeration| {
-            names.extend(
-                enumeration
-                    .value
-                    .iter()
-                    .map(|value| value.name().to_owned()),
-            );
-        });
+    for enumeration in pool.all_enums() {
+        let module = Module::from_protobuf_package_name(enumeration.package_name());
+        let names = value_names.entry(module).or_default();
+        names.extend(enumeration.values().map(|value| value.name().to_owned()));
     }
 
     let mut renamed = Vec::new();
@@ -126,7 +121,7 @@ pub fn prepare(pool: &DescriptorPool) -> (Vec<(Module, FileDescriptorProto)>, Ve
         fill_missing_locations(file);
         neutralize_comments(file);
         let names = value_names.entry(module.clone()).or_default();
-        visit_enums_mut(file, &mut |full_name, enumeration| {
+        visit_enums(file, &mut |full_name, enumeration| {
             for (proto_name, stand_in, variant) in distinct_variants(enumeration, names) {
                 stand_ins.insert((full_name.to_owned(), proto_name.clone()), stand_in.clone());
                 renamed.push(RenamedValue {
@@ -340,31 +335,7 @@ fn rewrite_enum_defaults(
 }
 
 /// Calls `visit` with the full name and descriptor of every enum in `file`, nested ones too.
-fn visit_enums(file: &FileDescriptorProto, visit: &mut impl FnMut(&str, &EnumDescriptorProto)) {
-    fn in_message(
-        scope: &str,
-        message: &DescriptorProto,
-        visit: &mut impl FnMut(&str, &EnumDescriptorProto),
-    ) {
-        let scope = qualify(scope, message.name());
-        for enumeration in &message.enum_type {
-            visit(&format!("{scope}.{}", enumeration.name()), enumeration);
-        }
-        for nested in &message.nested_type {
-            in_message(&scope, nested, visit);
-        }
-    }
-    let scope = file.package();
-    for enumeration in &file.enum_type {
-        visit(&qualify(scope, enumeration.name()), enumeration);
-    }
-    for message in &file.message_type {
-        in_message(scope, message, visit);
-    }
-}
-
-/// [`visit_enums`], mutably.
-fn visit_enums_mut(
+fn visit_enums(
     file: &mut FileDescriptorProto,
     visit: &mut impl FnMut(&str, &mut EnumDescriptorProto),
 ) {
