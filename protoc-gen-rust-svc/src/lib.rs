@@ -185,7 +185,7 @@ fn generate_unguarded(input: &Input, params: &Params) -> Result<Vec<GeneratedFil
         let messages: std::collections::HashMap<_, _> = files
             .iter()
             .filter(|file| !file.name.ends_with(".svc.rs"))
-            .map(|file| (file.name.clone(), file.content.clone()))
+            .map(|file| (file.name.as_str(), file.content.as_str()))
             .collect();
         let include_file = emit::include_file(&model, params, &messages)?;
         for (name, patched) in include_file.patched {

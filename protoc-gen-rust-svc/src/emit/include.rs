@@ -29,7 +29,7 @@ pub struct IncludeFile {
 pub fn include_file(
     model: &Model,
     params: &Params,
-    messages: &HashMap<String, String>,
+    messages: &HashMap<&str, &str>,
 ) -> Result<IncludeFile, Error> {
     let mut root = Node::default();
     for package in &model.packages {
@@ -61,7 +61,7 @@ pub fn include_file(
 }
 
 struct Merger<'a> {
-    messages: &'a HashMap<String, String>,
+    messages: &'a HashMap<&'a str, &'a str>,
     patched: BTreeMap<String, syn::File>,
 }
 
@@ -111,7 +111,7 @@ impl Merger<'_> {
             .iter()
             .find(|file_name| match self.patched.get(*file_name) {
                 Some(file) => file.items.iter().any(|item| declares(item, name)),
-                None => self.messages.get(*file_name).is_some_and(|text| {
+                None => self.messages.get(file_name.as_str()).is_some_and(|text| {
                     text.starts_with(&declaration) || text.contains(&format!("\n{declaration}"))
                 }),
             })
@@ -123,7 +123,7 @@ impl Merger<'_> {
         if let Some(file) = self.patched.remove(file_name) {
             return Ok(file);
         }
-        let text = self.messages.get(file_name).map_or("", String::as_str);
+        let text = self.messages.get(file_name).copied().unwrap_or("");
         syn::parse_file(text).map_err(|error| {
             Error::new(format!(
                 "internal error: prost-build's {file_name} does not parse ({error})"
