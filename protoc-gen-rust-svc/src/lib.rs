@@ -147,7 +147,7 @@ fn generate_unguarded(input: &Input, params: &Params) -> Result<Vec<GeneratedFil
         Err(_) => Err("the validator failed while describing what is malformed".to_owned()),
     }
     .map_err(|error| Error::new(format!("the request's descriptors are invalid: {error}")))?;
-    prepare::check_identifiers(&pool)?;
+    prepare::check_what_protoc_guarantees(&pool)?;
 
     let mut files_to_generate = input.files_to_generate.clone();
     files_to_generate.sort();

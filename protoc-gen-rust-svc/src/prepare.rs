@@ -41,10 +41,10 @@ impl RenamedValue {
     }
 }
 
-/// Checks that every name in `pool` is a protobuf identifier. protoc and protox never write
-/// another, but prost-reflect accepts any string, and prost-build would paste it into code that
-/// does not parse (found by fuzzing).
-pub fn check_identifiers(pool: &DescriptorPool) -> Result<(), Error> {
+/// Checks what protoc and protox guarantee but prost-reflect does not, and prost-build relies
+/// on (found by fuzzing): every name is a protobuf identifier, which prost-build pastes into
+/// code, and every map entry has just the fields `key` and `value`, which it indexes.
+pub fn check_what_protoc_guarantees(pool: &DescriptorPool) -> Result<(), Error> {
     let check = |file: &str, kind: &str, name: &str| {
         let mut chars = name.chars();
         let valid = chars
@@ -71,6 +71,17 @@ pub fn check_identifiers(pool: &DescriptorPool) -> Result<(), Error> {
     for message in pool.all_messages() {
         let file = message.parent_file();
         check(file.name(), "message", message.name())?;
+        // prost-build indexes and asserts a map entry's two fields.
+        let fields = &message.descriptor_proto().field;
+        let map_entry_shaped = matches!(fields.as_slice(), [key, value]
+            if key.name() == "key" && value.name() == "value");
+        if message.is_map_entry() && !map_entry_shaped {
+            return Err(Error::new(format!(
+                "{}: the map entry {} must have exactly the fields `key` and `value`",
+                file.name(),
+                message.full_name()
+            )));
+        }
         for field in message.fields() {
             check(file.name(), "field", field.name())?;
         }
