@@ -131,7 +131,7 @@ impl Builder {
 
     /// Compiles and generates, returning the files without writing them.
     pub fn generate(&self) -> Result<Vec<GeneratedFile>, Error> {
-        crate::generate(&self.input()?, &self.params)
+        crate::generate(self.input()?, &self.params)
     }
 
     /// Compiles, generates and writes the files to the output directory (unchanged files are not

@@ -5,7 +5,9 @@
 //! become intra-doc links are escaped, bare URLs become autolinks, and `<` that would open an
 //! HTML tag is escaped.
 
-use prost_types::FileDescriptorProto;
+use std::collections::HashMap;
+
+use prost_types::SourceCodeInfo;
 
 /// The comments attached to one proto element.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -16,13 +18,36 @@ pub struct Comments {
     pub trailing: String,
 }
 
-impl Comments {
+/// The source locations (comments, lines) of every file, by file name.
+///
+/// They are kept apart from the descriptor pool, which gets the files without them: the pool
+/// would copy them several times, and at googleapis scale they are most of the bytes (see
+/// bench/RESULTS.md).
+#[derive(Debug, Default)]
+pub struct SourceInfos(HashMap<String, SourceCodeInfo>);
+
+impl SourceInfos {
+    /// Records `file`'s source locations.
+    pub fn insert(&mut self, file: String, info: SourceCodeInfo) {
+        self.0.insert(file, info);
+    }
+
+    /// The source locations of `file`, if the request has them.
+    pub fn get(&self, file: &str) -> Option<&SourceCodeInfo> {
+        self.0.get(file)
+    }
+
     /// The comments and the 1-based line of the element at `path` in `file`.
-    pub fn find(file: &FileDescriptorProto, path: &[i32]) -> (Self, Option<u32>) {
-        let location = file
-            .source_code_info
-            .as_ref()
-            .and_then(|info| info.location.iter().find(|location| location.path == path));
+    pub fn find(&self, file: &str, path: &[i32]) -> (Comments, Option<u32>) {
+        Comments::find(self.get(file), path)
+    }
+}
+
+impl Comments {
+    /// The comments and the 1-based line of the element at `path`, from a file's `info`.
+    pub fn find(info: Option<&SourceCodeInfo>, path: &[i32]) -> (Self, Option<u32>) {
+        let location =
+            info.and_then(|info| info.location.iter().find(|location| location.path == path));
         match location {
             None => (Self::default(), None),
             Some(location) => (

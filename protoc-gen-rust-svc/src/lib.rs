@@ -31,13 +31,15 @@ use prost_build::Module;
 use prost_reflect::DescriptorPool;
 use prost_types::compiler::CodeGeneratorResponse;
 use prost_types::compiler::code_generator_response::{Feature, File};
+use rayon::prelude::*;
 
 pub use builder::Builder;
 pub use error::{Error, Location};
 pub use params::{Artifact, Params};
 
+use comments::SourceInfos;
 use model::{Model, Package, ResolvedTypes};
-use request::{RawFileDescriptorSet, RawRequest};
+use request::RawRequest;
 
 /// One output file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,48 +76,64 @@ impl std::error::Error for UnreadableRequest {}
 ///
 /// Problems with the protos or parameters go into the response's `error`, as protoc expects;
 /// only bytes that are not a request at all are an `Err`.
-pub fn execute(request: &[u8]) -> Result<Vec<u8>, UnreadableRequest> {
-    if request.is_empty() {
+pub fn execute(bytes: Vec<u8>) -> Result<Vec<u8>, UnreadableRequest> {
+    if bytes.is_empty() {
         return Err(UnreadableRequest(
             "standard input is empty: expected a CodeGeneratorRequest from protoc or buf"
                 .to_owned(),
         ));
     }
-    let request = RawRequest::decode(request).map_err(|error| {
+    let request = RawRequest::decode(bytes.as_slice()).map_err(|error| {
         UnreadableRequest(format!(
             "standard input is not a CodeGeneratorRequest ({error}); run me through protoc or buf, \
              or use `protoc-gen-rust-svc generate`"
         ))
     })?;
+    // Taken by value so that the bytes, now decoded, are not held through the run.
+    drop(bytes);
     let result = Params::parse(request.parameter.as_deref().unwrap_or("")).and_then(|params| {
         let input = Input {
             files_to_generate: request.file_to_generate,
             proto_files: request.proto_file,
         };
-        generate(&input, &params)
+        generate(input, &params)
     });
+    // Encoded one file at a time, each dropped once written: the output is the largest thing
+    // the plugin holds, and a second copy of it would set the peak.
     let mut response = CodeGeneratorResponse {
         supported_features: Some(Feature::Proto3Optional as u64),
         ..Default::default()
     };
     match result {
         Ok(files) => {
-            response.file = files
-                .into_iter()
-                .map(|file| File {
+            let size: usize = files
+                .iter()
+                .map(|file| file.name.len() + file.content.len() + 16)
+                .sum();
+            let mut encoded = response.encode_to_vec();
+            encoded.reserve(size);
+            for file in files {
+                let file = File {
                     name: Some(file.name),
                     content: Some(file.content),
                     ..Default::default()
-                })
-                .collect();
+                };
+                prost::encoding::message::encode(RESPONSE_FILE, &file, &mut encoded);
+            }
+            Ok(encoded)
         }
-        Err(error) => response.error = Some(error.to_string()),
+        Err(error) => {
+            response.error = Some(error.to_string());
+            Ok(response.encode_to_vec())
+        }
     }
-    Ok(response.encode_to_vec())
 }
 
+/// `CodeGeneratorResponse.file`.
+const RESPONSE_FILE: u32 = 15;
+
 /// The pure core: every output file for `input`, sorted by name.
-pub fn generate(input: &Input, params: &Params) -> Result<Vec<GeneratedFile>, Error> {
+pub fn generate(input: Input, params: &Params) -> Result<Vec<GeneratedFile>, Error> {
     // Nothing a user writes may make the generator panic. Our own code returns errors; this
     // guards the crates we call (prost-build unwraps its own formatting) so that a bug there
     // still becomes an error in the response.
@@ -134,11 +152,21 @@ pub fn generate(input: &Input, params: &Params) -> Result<Vec<GeneratedFile>, Er
     }
 }
 
-fn generate_unguarded(input: &Input, params: &Params) -> Result<Vec<GeneratedFile>, Error> {
-    let descriptor_set = RawFileDescriptorSet {
-        file: input.proto_files.clone(),
+fn generate_unguarded(input: Input, params: &Params) -> Result<Vec<GeneratedFile>, Error> {
+    // The source locations (comments, lines) are most of the bytes at scale; the pool gets the
+    // files without them, and they are kept once, apart.
+    let mut descriptor_set = Vec::new();
+    let mut sources = SourceInfos::default();
+    // Each encoded file is dropped once split: the split holds the same data.
+    for file in input.proto_files {
+        let split = request::split_source_code_info(&file).map_err(|error| {
+            Error::new(format!("the request's descriptors are invalid: {error}"))
+        })?;
+        prost::encoding::bytes::encode(1, &split.descriptor, &mut descriptor_set);
+        if let Some(info) = split.source_code_info {
+            sources.insert(split.name, info);
+        }
     }
-    .encode_to_vec();
     // prost-reflect can panic while describing what is wrong with malformed descriptors (an
     // error label indexing a file it has not added; found by fuzzing). Such input is invalid,
     // not our bug, so it gets the invalid-descriptors error rather than an internal one.
@@ -147,39 +175,34 @@ fn generate_unguarded(input: &Input, params: &Params) -> Result<Vec<GeneratedFil
         Err(_) => Err("the validator failed while describing what is malformed".to_owned()),
     }
     .map_err(|error| Error::new(format!("the request's descriptors are invalid: {error}")))?;
+    drop(descriptor_set);
     prepare::check_what_protoc_guarantees(&pool)?;
 
-    let mut files_to_generate = input.files_to_generate.clone();
+    let mut files_to_generate = input.files_to_generate;
     files_to_generate.sort();
     files_to_generate.dedup();
-    let (messages, types) = run_prost_build(&pool, &files_to_generate, params)?;
-    let model = Model::build(&pool, &files_to_generate, &types)?;
+    let (mut messages, types) = run_prost_build(&pool, &sources, &files_to_generate, params)?;
+    let model = Model::build(&pool, &sources, &files_to_generate, &types)?;
+    // Everything below reads the model only; at scale the descriptors are tens of megabytes.
+    drop((pool, sources, types));
 
-    let runtime = syn::parse_str::<syn::Path>(&params.runtime_crate)
-        .map_err(|error| Error::new(format!("runtime_crate: {error}")))?;
-    let settings = emit::Settings { runtime, params };
+    // A bad runtime path is an error even where no package has services.
+    runtime_path(params)?;
+    let services = model
+        .packages
+        .par_iter()
+        .map(|package| services_file(package, params))
+        .collect::<Vec<_>>();
     let mut files = Vec::new();
-    for package in &model.packages {
+    for (package, services) in model.packages.iter().zip(services) {
         let wanted = params.messages && package.has_types;
-        if let Some(code) = messages.get(&package.module).filter(|_| wanted) {
+        if let Some(code) = messages.remove(&package.module).filter(|_| wanted) {
             files.push(GeneratedFile {
                 name: messages_file_name(&package.module),
-                content: code.clone(),
+                content: code,
             });
         }
-        if emits_services(package, params) {
-            let name = services_file_name(&package.module);
-            let header = format!(
-                "// @generated by protoc-gen-rust-svc {} from package `{}`. Do not edit.\n",
-                env!("CARGO_PKG_VERSION"),
-                package.proto_name,
-            );
-            let tokens = emit::services_file(package, &settings);
-            files.push(GeneratedFile {
-                content: render::render(&header, tokens, &name)?,
-                name,
-            });
-        }
+        files.extend(services?);
     }
     if let Some(include) = &params.include_file {
         let messages: std::collections::HashMap<_, _> = files
@@ -203,6 +226,52 @@ fn generate_unguarded(input: &Input, params: &Params) -> Result<Vec<GeneratedFil
     Ok(files)
 }
 
+/// The services file of `package`, if it gets one.
+///
+/// Printing (syn + prettyplease) is most of a run, and services print independently: they are
+/// spread over the cores (`RAYON_NUM_THREADS` limits them), one service at a time, which also
+/// bounds memory to a service's syntax tree rather than a package's. Order is kept, so the
+/// first error in the file is the one reported.
+fn services_file(package: &Package, params: &Params) -> Result<Option<GeneratedFile>, Error> {
+    if !emits_services(package, params) {
+        return Ok(None);
+    }
+    let name = services_file_name(&package.module);
+    let settings = emit::Settings {
+        runtime: runtime_path(params)?,
+        params,
+    };
+    let mut content = render::render(
+        &format!(
+            "// @generated by protoc-gen-rust-svc {} from package `{}`. Do not edit.\n",
+            env!("CARGO_PKG_VERSION"),
+            package.proto_name,
+        ),
+        emit::version_check(&settings),
+        &name,
+    )?;
+    let services = package
+        .services
+        .par_iter()
+        // syn's tokens cannot cross threads: each worker parses its own runtime path.
+        .map_init(
+            || runtime_path(params),
+            |runtime, service| {
+                let settings = emit::Settings {
+                    runtime: runtime.clone()?,
+                    params,
+                };
+                let tokens = emit::service_items(package, service, &settings);
+                render::render("", tokens, &name)
+            },
+        )
+        .collect::<Vec<_>>();
+    for service in services {
+        content.push_str(&service?);
+    }
+    Ok(Some(GeneratedFile { name, content }))
+}
+
 /// Formats prost-build's code for `module`.
 fn format_messages(module: &Module, code: &str) -> Result<String, Error> {
     let file = syn::parse_file(code).map_err(|error| {
@@ -213,6 +282,12 @@ fn format_messages(module: &Module, code: &str) -> Result<String, Error> {
         ))
     })?;
     Ok(format!("{PROST_HEADER}{}", prettyplease::unparse(&file)))
+}
+
+/// The Rust path of the runtime crate, from the `runtime_crate` parameter.
+fn runtime_path(params: &Params) -> Result<syn::Path, Error> {
+    syn::parse_str::<syn::Path>(&params.runtime_crate)
+        .map_err(|error| Error::new(format!("runtime_crate: {error}")))
 }
 
 /// The first line prost-build writes, which a re-printed messages file keeps.
@@ -262,6 +337,7 @@ type Messages = std::collections::HashMap<Module, String>;
 
 fn run_prost_build(
     pool: &DescriptorPool,
+    sources: &SourceInfos,
     files_to_generate: &[String],
     params: &Params,
 ) -> Result<(Messages, ResolvedTypes), Error> {
@@ -274,24 +350,33 @@ fn run_prost_build(
     for (proto, rust) in &params.extern_paths {
         config.extern_path(proto, rust);
     }
-    // prost-build resolves field types through a graph of every message it is given, so it gets
-    // the imports too; only the modules of the packages being generated are kept.
-    let (requests, renamed) = prepare::prepare(pool);
-    let messages = config
-        .generate(requests)
-        .map_err(|error| Error::new(format!("prost-build: {error}")))?;
     let wanted: std::collections::HashSet<Module> = files_to_generate
         .iter()
         .filter_map(|name| pool.get_file_by_name(name))
         .map(|file| Module::from_protobuf_package_name(file.package_name()))
         .collect();
-    let mut messages = messages
+    // prost-build resolves field types through a graph of every message it is given, so it gets
+    // the imports too; only the modules of the packages being generated are kept, and only
+    // their files get their comments.
+    let (requests, renamed) = prepare::prepare(pool, sources, &wanted);
+    let messages = config
+        .generate(requests)
+        .map_err(|error| Error::new(format!("prost-build: {error}")))?;
+    // Sorted so that, with the modules formatted in parallel, the error reported is always the
+    // same one.
+    let mut kept: Vec<(Module, String)> = messages
         .into_iter()
         .filter(|(module, _)| wanted.contains(module))
+        .collect();
+    kept.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut messages = kept
+        .into_par_iter()
         .map(|(module, code)| {
             let code = format_messages(&module, &code)?;
             Ok((module, code))
         })
+        .collect::<Vec<Result<(Module, String), Error>>>()
+        .into_iter()
         .collect::<Result<Messages, Error>>()?;
     for value in renamed {
         if let Some(code) = messages.get_mut(&value.module) {

@@ -55,7 +55,7 @@ fn plugin() -> ExitCode {
         eprintln!("protoc-gen-rust-svc: cannot read stdin: {error}");
         return ExitCode::FAILURE;
     }
-    let response = match protoc_gen_rust_svc::execute(&request) {
+    let response = match protoc_gen_rust_svc::execute(request) {
         Ok(response) => response,
         Err(error) => {
             eprintln!("protoc-gen-rust-svc: {error}");

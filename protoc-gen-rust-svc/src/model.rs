@@ -11,7 +11,7 @@ use prost_build::Module;
 use prost_reflect::{DescriptorPool, FileDescriptor, Kind, MethodDescriptor, ServiceDescriptor};
 use prost_types::method_options::IdempotencyLevel;
 
-use crate::comments::Comments;
+use crate::comments::SourceInfos;
 use crate::error::{Error, Location};
 use crate::names::{self, Scope, ServiceNames};
 use crate::options::{self, HttpPattern, HttpRule};
@@ -233,6 +233,7 @@ impl Model {
     /// Builds and validates the model of `files_to_generate`.
     pub fn build(
         pool: &DescriptorPool,
+        sources: &SourceInfos,
         files_to_generate: &[String],
         types: &ResolvedTypes,
     ) -> Result<Self, Error> {
@@ -257,6 +258,7 @@ impl Model {
             files.sort_by(|a, b| a.name().cmp(b.name()));
             packages.push(build_package(
                 pool,
+                sources,
                 &package_name,
                 &files,
                 &all_packages,
@@ -269,6 +271,7 @@ impl Model {
 
 fn build_package(
     pool: &DescriptorPool,
+    sources: &SourceInfos,
     package_name: &str,
     files: &[FileDescriptor],
     all_packages: &BTreeSet<String>,
@@ -278,7 +281,9 @@ fn build_package(
     let mut services = Vec::new();
     for file in files {
         for service in file.services() {
-            services.push(build_service(pool, file, &service, &mut scope, types)?);
+            services.push(build_service(
+                pool, sources, file, &service, &mut scope, types,
+            )?);
         }
     }
     let has_types = files
@@ -325,8 +330,8 @@ fn package_scope(
     Scope::with_taken(taken)
 }
 
-fn location(file: &FileDescriptor, path: &[i32]) -> Location {
-    let (_, line) = Comments::find(file.file_descriptor_proto(), path);
+fn location(sources: &SourceInfos, file: &FileDescriptor, path: &[i32]) -> Location {
+    let (_, line) = sources.find(file.name(), path);
     Location {
         file: file.name().to_owned(),
         line,
@@ -335,6 +340,7 @@ fn location(file: &FileDescriptor, path: &[i32]) -> Location {
 
 /// The location of an option if the source info has it, else of its element.
 fn option_location(
+    sources: &SourceInfos,
     file: &FileDescriptor,
     element: &[i32],
     options_field: i32,
@@ -343,23 +349,24 @@ fn option_location(
     if let Some(number) = number {
         let mut path = element.to_vec();
         path.extend([options_field, number as i32]);
-        let precise = location(file, &path);
+        let precise = location(sources, file, &path);
         if precise.line.is_some() {
             return precise;
         }
     }
-    location(file, element)
+    location(sources, file, element)
 }
 
 fn build_service(
     pool: &DescriptorPool,
+    sources: &SourceInfos,
     file: &FileDescriptor,
     service: &ServiceDescriptor,
     scope: &mut Scope,
     types: &ResolvedTypes,
 ) -> Result<Service, Error> {
     let element = format!("service {}", service.full_name());
-    let (comments, _) = Comments::find(file.file_descriptor_proto(), service.path());
+    let (comments, _) = sources.find(file.name(), service.path());
     let service_policy = options::read_message::<options::ServicePolicy>(
         pool,
         &service.options(),
@@ -369,7 +376,7 @@ fn build_service(
     .map_err(|message| {
         let number = options::extension_number(pool, options::SERVICE_POLICY);
         Error::at(
-            option_location(file, service.path(), SERVICE_OPTIONS, number),
+            option_location(sources, file, service.path(), SERVICE_OPTIONS, number),
             &element,
             message,
         )
@@ -394,6 +401,7 @@ fn build_service(
         })?;
         methods.push(build_method(
             pool,
+            sources,
             file,
             &method,
             &service_policy,
@@ -418,6 +426,7 @@ fn build_service(
 
 fn build_method(
     pool: &DescriptorPool,
+    sources: &SourceInfos,
     file: &FileDescriptor,
     method: &MethodDescriptor,
     service_policy: &Policy,
@@ -428,7 +437,7 @@ fn build_method(
     let path = method.path().to_vec();
     debug_assert_eq!(path.first(), Some(&FILE_SERVICE));
     debug_assert_eq!(path.get(2), Some(&SERVICE_METHOD));
-    let (comments, _) = Comments::find(file.file_descriptor_proto(), &path);
+    let (comments, _) = sources.find(file.name(), &path);
     let raw_options = method
         .method_descriptor_proto()
         .options
@@ -442,7 +451,7 @@ fn build_method(
             .map_err(|message| {
                 let number = options::extension_number(pool, options::METHOD_POLICY);
                 Error::at(
-                    option_location(file, &path, METHOD_OPTIONS, number),
+                    option_location(sources, file, &path, METHOD_OPTIONS, number),
                     &element,
                     message,
                 )
@@ -464,7 +473,7 @@ fn build_method(
         .map_err(|message| {
             let number = options::extension_number(pool, options::HTTP);
             Error::at(
-                option_location(file, &path, METHOD_OPTIONS, number),
+                option_location(sources, file, &path, METHOD_OPTIONS, number),
                 &element,
                 message,
             )
@@ -474,7 +483,7 @@ fn build_method(
     for rust_type in [&input_type, &output_type] {
         if syn::parse_str::<syn::Type>(rust_type).is_err() {
             return Err(Error::at(
-                location(file, &path),
+                location(sources, file, &path),
                 &element,
                 format!(
                     "internal error: prost-build resolved the type `{rust_type}`, which is not a Rust type"
@@ -482,7 +491,7 @@ fn build_method(
             ));
         }
     }
-    let idempotency_key = idempotency_key_field(pool, method)?;
+    let idempotency_key = idempotency_key_field(pool, sources, method)?;
     let streaming = match (method.is_client_streaming(), method.is_server_streaming()) {
         (false, false) => Streaming::Unary,
         (false, true) => Streaming::Server,
@@ -522,6 +531,7 @@ fn build_method(
 
 fn idempotency_key_field(
     pool: &DescriptorPool,
+    sources: &SourceInfos,
     method: &MethodDescriptor,
 ) -> Result<Option<IdempotencyKey>, Error> {
     let input = method.input();
@@ -535,7 +545,7 @@ fn idempotency_key_field(
     let field_error = |field: &prost_reflect::FieldDescriptor, message: String| {
         let number = options::extension_number(pool, options::IDEMPOTENCY_KEY);
         Error::at(
-            option_location(&file, field.path(), FIELD_OPTIONS, number),
+            option_location(sources, &file, field.path(), FIELD_OPTIONS, number),
             format!("field {}", field.full_name()),
             message,
         )

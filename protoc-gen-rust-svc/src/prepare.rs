@@ -8,7 +8,7 @@ use prost_build::Module;
 use prost_reflect::DescriptorPool;
 use prost_types::{DescriptorProto, EnumDescriptorProto, FileDescriptorProto};
 
-use crate::comments;
+use crate::comments::{self, SourceInfos};
 use crate::error::Error;
 
 /// An enum value prost-build knows under a stand-in name, so that its variant differs from its
@@ -107,13 +107,22 @@ pub fn check_what_protoc_guarantees(pool: &DescriptorPool) -> Result<(), Error> 
 }
 
 /// Every file in `pool`, as prost-build should see it, sorted by file name so the output does
-/// not depend on the order protoc or protox list files in.
-pub fn prepare(pool: &DescriptorPool) -> (Vec<(Module, FileDescriptorProto)>, Vec<RenamedValue>) {
+/// not depend on the order protoc or protox list files in. Files of the `kept` modules get their
+/// source locations back from `sources`, for the comments; the others' code is thrown away.
+pub fn prepare(
+    pool: &DescriptorPool,
+    sources: &SourceInfos,
+    kept: &HashSet<Module>,
+) -> (Vec<(Module, FileDescriptorProto)>, Vec<RenamedValue>) {
     let mut files: Vec<_> = pool
         .files()
         .map(|file| {
-            let proto = file.file_descriptor_proto().clone();
-            (Module::from_protobuf_package_name(proto.package()), proto)
+            let mut proto = file.file_descriptor_proto().clone();
+            let module = Module::from_protobuf_package_name(proto.package());
+            if kept.contains(&module) {
+                proto.source_code_info = sources.get(proto.name()).cloned();
+            }
+            (module, proto)
         })
         .collect();
     files.sort_by(|a, b| a.1.name().cmp(b.1.name()));

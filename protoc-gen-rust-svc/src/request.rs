@@ -4,6 +4,10 @@
 //! custom option (extensions), `google.api.http` and our policies included. The raw bytes go to
 //! prost-reflect, which keeps them.
 
+use prost::encoding::{self, DecodeContext, WireType};
+use prost::{DecodeError, Message};
+use prost_types::SourceCodeInfo;
+
 /// `google.protobuf.compiler.CodeGeneratorRequest` with undecoded `proto_file`s.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct RawRequest {
@@ -25,4 +29,136 @@ pub struct RawFileDescriptorSet {
     /// Encoded `FileDescriptorProto`s.
     #[prost(bytes = "vec", repeated, tag = "1")]
     pub file: Vec<Vec<u8>>,
+}
+
+/// An encoded `FileDescriptorProto` split in two: the descriptor without its source locations,
+/// and the locations decoded.
+#[derive(Debug, Default)]
+pub struct SplitFile {
+    /// The file's name (field 1).
+    pub name: String,
+    /// Every field but `source_code_info`, bytes unchanged.
+    pub descriptor: Vec<u8>,
+    /// Field 9, decoded (occurrences merged, as protobuf does).
+    pub source_code_info: Option<SourceCodeInfo>,
+}
+
+/// `FileDescriptorProto.name`.
+const FILE_NAME: u32 = 1;
+/// `FileDescriptorProto.source_code_info`.
+const FILE_SOURCE_CODE_INFO: u32 = 9;
+
+/// Splits the source locations off an encoded `FileDescriptorProto`, copying every other field
+/// as it is (options and extensions included), so that the descriptor pool never holds them.
+pub fn split_source_code_info(encoded: &[u8]) -> Result<SplitFile, DecodeError> {
+    let mut split = SplitFile {
+        descriptor: Vec::with_capacity(encoded.len()),
+        ..SplitFile::default()
+    };
+    let mut rest = encoded;
+    while !rest.is_empty() {
+        let field = rest;
+        let (tag, wire_type) = encoding::decode_key(&mut rest)?;
+        let value = rest;
+        encoding::skip_field(wire_type, tag, &mut rest, DecodeContext::default())?;
+        let value = &value[..value.len() - rest.len()];
+        match (tag, wire_type) {
+            (FILE_SOURCE_CODE_INFO, WireType::LengthDelimited) => {
+                split
+                    .source_code_info
+                    .get_or_insert_with(SourceCodeInfo::default)
+                    .merge_length_delimited(value)?;
+            }
+            (FILE_NAME, WireType::LengthDelimited) => {
+                encoding::string::merge(
+                    wire_type,
+                    &mut split.name,
+                    &mut &value[..],
+                    DecodeContext::default(),
+                )?;
+                split
+                    .descriptor
+                    .extend_from_slice(&field[..field.len() - rest.len()]);
+            }
+            _ => split
+                .descriptor
+                .extend_from_slice(&field[..field.len() - rest.len()]),
+        }
+    }
+    Ok(split)
+}
+
+#[cfg(test)]
+mod tests {
+    use prost_types::source_code_info::Location;
+    use prost_types::{DescriptorProto, FileDescriptorProto};
+
+    use super::*;
+
+    #[test]
+    fn split_keeps_every_other_field_and_decodes_the_locations() {
+        let info = SourceCodeInfo {
+            location: vec![Location {
+                path: vec![4, 0],
+                span: vec![3, 0, 7],
+                leading_comments: Some(" A message.\n".to_owned()),
+                ..Location::default()
+            }],
+        };
+        let file = FileDescriptorProto {
+            name: Some("a/b.proto".to_owned()),
+            package: Some("a".to_owned()),
+            message_type: vec![DescriptorProto {
+                name: Some("M".to_owned()),
+                ..DescriptorProto::default()
+            }],
+            source_code_info: Some(info.clone()),
+            ..FileDescriptorProto::default()
+        };
+        let split = split_source_code_info(&file.encode_to_vec()).unwrap();
+        assert_eq!(split.name, "a/b.proto");
+        assert_eq!(split.source_code_info, Some(info));
+        let without = FileDescriptorProto {
+            source_code_info: None,
+            ..file
+        };
+        assert_eq!(
+            FileDescriptorProto::decode(split.descriptor.as_slice()).unwrap(),
+            without
+        );
+    }
+
+    #[test]
+    fn repeated_source_infos_merge_like_protobuf() {
+        let location = |line| Location {
+            span: vec![line, 0, 1],
+            ..Location::default()
+        };
+        let part = |line| {
+            FileDescriptorProto {
+                source_code_info: Some(SourceCodeInfo {
+                    location: vec![location(line)],
+                }),
+                ..FileDescriptorProto::default()
+            }
+            .encode_to_vec()
+        };
+        let encoded = [part(1), part(2)].concat();
+        let split = split_source_code_info(&encoded).unwrap();
+        assert_eq!(
+            split.source_code_info.unwrap().location,
+            vec![location(1), location(2)]
+        );
+        assert!(split.descriptor.is_empty());
+    }
+
+    #[test]
+    fn truncated_bytes_are_an_error() {
+        let encoded = FileDescriptorProto {
+            name: Some("a.proto".to_owned()),
+            ..FileDescriptorProto::default()
+        }
+        .encode_to_vec();
+        assert!(split_source_code_info(&encoded[..encoded.len() - 1]).is_err());
+    }
 }

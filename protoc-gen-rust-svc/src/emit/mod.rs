@@ -1,6 +1,6 @@
 //! One emitter per artifact. Each takes the validated model and returns tokens; none can fail.
-//! [`services_file`] puts a package's artifacts together; [`include_file`] assembles the module
-//! tree. Printing happens once, in [`crate::render`].
+//! [`version_check`] and [`service_items`] make up a package's services file; [`include_file`]
+//! assembles the module tree. Printing happens once, in [`crate::render`].
 
 mod adapter;
 mod client;
@@ -27,43 +27,45 @@ pub struct Settings<'a> {
     pub params: &'a Params,
 }
 
-/// The services file of one package: every requested artifact of every service.
-pub fn services_file(package: &Package, settings: &Settings<'_>) -> TokenStream {
+/// The first item of a services file: the build fails early, with a message saying what to
+/// upgrade, when the runtime crate is older than the generator.
+pub fn version_check(settings: &Settings<'_>) -> TokenStream {
     let runtime = &settings.runtime;
     let version = env!("CARGO_PKG_VERSION");
-    let services = package.services.iter().map(|service| {
-        let params = settings.params;
-        let domain = params
-            .emits(Artifact::Domain)
-            .then(|| domain::emit(service, settings));
-        let stub = params
-            .emits(Artifact::Stub)
-            .then(|| stub::emit(service, settings));
-        let adapter = params
-            .emits(Artifact::Server)
-            .then(|| adapter::emit(service, settings));
-        let wire_server = params
-            .emits(Artifact::Server)
-            .then(|| wire::server(service, &package.proto_name, settings));
-        let wire_client = params
-            .emits(Artifact::Client)
-            .then(|| wire::client(service, &package.proto_name, settings));
-        let client = params
-            .emits(Artifact::Client)
-            .then(|| client::emit(service, settings));
-        let fake = params
-            .emits(Artifact::Fake)
-            .then(|| fake::emit(service, settings));
-        let items = quote! { #domain #stub #fake #adapter #wire_server #client #wire_client };
-        if service.deprecated {
-            allow_deprecated_uses(items, &service.names.domain_trait)
-        } else {
-            items
-        }
-    });
     quote! {
         const _: () = #runtime::version::require(#version);
-        #(#services)*
+    }
+}
+
+/// Every requested artifact of one service of `package`, in the order of the services file.
+pub fn service_items(package: &Package, service: &Service, settings: &Settings<'_>) -> TokenStream {
+    let params = settings.params;
+    let domain = params
+        .emits(Artifact::Domain)
+        .then(|| domain::emit(service, settings));
+    let stub = params
+        .emits(Artifact::Stub)
+        .then(|| stub::emit(service, settings));
+    let adapter = params
+        .emits(Artifact::Server)
+        .then(|| adapter::emit(service, settings));
+    let wire_server = params
+        .emits(Artifact::Server)
+        .then(|| wire::server(service, &package.proto_name, settings));
+    let wire_client = params
+        .emits(Artifact::Client)
+        .then(|| wire::client(service, &package.proto_name, settings));
+    let client = params
+        .emits(Artifact::Client)
+        .then(|| client::emit(service, settings));
+    let fake = params
+        .emits(Artifact::Fake)
+        .then(|| fake::emit(service, settings));
+    let items = quote! { #domain #stub #fake #adapter #wire_server #client #wire_client };
+    if service.deprecated {
+        allow_deprecated_uses(items, &service.names.domain_trait)
+    } else {
+        items
     }
 }
 

@@ -22,7 +22,7 @@ use protoc_gen_rust_svc::{GeneratedFile, Input, Params};
 
 /// Feeds `data` to the plugin as its standard input.
 pub fn check_request_bytes(data: &[u8]) {
-    let Ok(response) = protoc_gen_rust_svc::execute(data) else {
+    let Ok(response) = protoc_gen_rust_svc::execute(data.to_vec()) else {
         return; // Not a request at all: reported as such, which is right.
     };
     let response =
@@ -55,7 +55,7 @@ pub fn check_random_protos(data: &[u8]) -> Checked {
         return Checked::Invalid;
     };
     let params = Params::parse("include_file=mod.rs").expect("valid parameters");
-    let outcome = protoc_gen_rust_svc::generate(&input, &params).map_err(|error| error.to_string());
+    let outcome = protoc_gen_rust_svc::generate(input, &params).map_err(|error| error.to_string());
     if let Err(error) = &outcome
         && error.contains("internal error")
     {
