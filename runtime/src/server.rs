@@ -21,7 +21,7 @@ use crate::{BoxStream, Context, Status};
 
 /// The absolute deadline of a request, stamped when it arrived.
 #[derive(Debug, Clone, Copy)]
-struct ArrivalDeadline(Option<Instant>);
+struct ArrivalDeadline(Instant);
 
 /// Wraps a generated tonic service: parses `grpc-timeout` when the request arrives and rejects
 /// a malformed one with `INVALID_ARGUMENT` before any work is done.
@@ -66,7 +66,11 @@ where
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
         match deadline_from_headers(request.headers()) {
             Ok(deadline) => {
-                request.extensions_mut().insert(ArrivalDeadline(deadline));
+                // Only a call with a deadline pays for the extension (its map is allocated on
+                // the first insert); `accept` reads an absent one as "no deadline".
+                if let Some(deadline) = deadline {
+                    request.extensions_mut().insert(ArrivalDeadline(deadline));
+                }
                 Either::Right(DeadlineFuture {
                     inner: self.inner.call(request),
                     deadline: deadline.map(|deadline| Box::pin(tokio::time::sleep_until(deadline))),
@@ -122,8 +126,9 @@ fn deadline_from_headers(headers: &http::HeaderMap) -> Result<Option<Instant>, I
 /// `DEADLINE_EXCEEDED` when the deadline passed before the domain was called.
 pub fn accept<T>(request: tonic::Request<T>) -> Result<(Context, T), Status> {
     let deadline = match request.extensions().get::<ArrivalDeadline>() {
-        Some(ArrivalDeadline(deadline)) => *deadline,
-        // Served without `GrpcServer` (e.g. the tonic service mounted directly): read it now.
+        Some(ArrivalDeadline(deadline)) => Some(*deadline),
+        // No deadline on arrival, or served without `GrpcServer` (the tonic service mounted
+        // directly): the header, if any, is read now.
         None => deadline_from_headers(request.metadata().as_ref())
             .map_err(|invalid| Status::invalid_argument(invalid.to_string()))?,
     };
