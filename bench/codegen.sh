@@ -78,8 +78,10 @@ file_count=$(wc -l <"$scratch/files.txt")
 request="$scratch/request.bin"
 printf '#!/bin/sh\ncat > "%s"\n' "$request" >"$scratch/capture"
 chmod +x "$scratch/capture"
-xargs protoc --plugin=protoc-gen-capture="$scratch/capture" --capture_out="$scratch" -I. \
-	<"$scratch/files.txt" 2>/dev/null || true
+# The file list goes in an argument file: xargs would split the full corpus into several protoc
+# runs, each with part of the request.
+protoc --plugin=protoc-gen-capture="$scratch/capture" --capture_out="$scratch" -I. \
+	@"$scratch/files.txt" 2>/dev/null || true
 [[ -s $request ]] || die "capturing the request failed"
 note "request: $file_count files, $(($(stat -c %s "$request") / 1024)) KiB"
 
@@ -115,7 +117,7 @@ done
 
 names=(floor ours ours-1-thread peers prost tonic)
 commands=(
-	"xargs protoc --descriptor_set_out=/dev/null --include_imports --include_source_info -I. < $scratch/files.txt"
+	"protoc --descriptor_set_out=/dev/null --include_imports --include_source_info -I. @$scratch/files.txt"
 	"$ours < $request > /dev/null"
 	"RAYON_NUM_THREADS=1 $ours < $request > /dev/null"
 	"protoc-gen-prost < $request > /dev/null && protoc-gen-tonic < $request > /dev/null"
