@@ -81,11 +81,20 @@ pub fn generate_bin(corpus_dir: &Path, bin: &Bin, src_dir: &Path) -> Result<Gene
     let builder = Builder::new()
         .include(corpus_dir)
         .files(bin.closure.iter().map(|name| corpus_dir.join(name)));
-    // `input()` then `generate` is what `Builder::generate` does; keeping the input lets the
-    // descriptors be counted without compiling twice.
+    // `input()` then `generate` is what `Builder::generate` does; taking the input first lets
+    // the descriptors be counted without compiling twice.
     let input = builder.input().context("compiling the protos")?;
     let params = Params::parse(GENERATOR_PARAMETER).context("generator parameters")?;
-    let files = protoc_gen_rust_svc::generate(&input, &params).context("generating")?;
+    let own_files: BTreeSet<&str> = bin.own_files.iter().map(String::as_str).collect();
+    let mut coverage = Coverage::default();
+    for encoded in &input.proto_files {
+        let file = FileDescriptorProto::decode(encoded.as_slice())
+            .context("re-reading a compiled descriptor")?;
+        if own_files.contains(file.name()) {
+            coverage.add_file(&file);
+        }
+    }
+    let files = protoc_gen_rust_svc::generate(input, &params).context("generating")?;
     anyhow::ensure!(
         files.iter().any(|file| file.name == "lib.rs"),
         "the generator wrote no lib.rs include file"
@@ -98,15 +107,6 @@ pub fn generate_bin(corpus_dir: &Path, bin: &Bin, src_dir: &Path) -> Result<Gene
     let written: BTreeSet<&str> = files.iter().map(|file| file.name.as_str()).collect();
     remove_other_files(src_dir, &written)?;
 
-    let own_files: BTreeSet<&str> = bin.own_files.iter().map(String::as_str).collect();
-    let mut coverage = Coverage::default();
-    for encoded in &input.proto_files {
-        let file = FileDescriptorProto::decode(encoded.as_slice())
-            .context("re-reading a compiled descriptor")?;
-        if own_files.contains(file.name()) {
-            coverage.add_file(&file);
-        }
-    }
     Ok(GeneratedBin {
         rust_files: files.len(),
         rust_bytes: files.iter().map(|file| file.content.len() as u64).sum(),
