@@ -22,70 +22,19 @@ use example_services::inventory::v1::inventory_service_server::{
     InventoryService as TonicInventoryService, InventoryServiceServer,
 };
 use example_services::inventory::v1::{
-    CheckStockRequest, CheckStockResponse, InventoryService, InventoryServiceGrpc,
-    ReleaseReservationRequest, ReleaseReservationResponse, ReserveItemsRequest,
-    ReserveItemsResponse, StockUpdate, UnimplementedInventoryService, WatchStockLevelsRequest,
+    CheckStockRequest, CheckStockResponse, InventoryServiceGrpc, ReleaseReservationRequest,
+    ReleaseReservationResponse, ReserveItemsRequest, ReserveItemsResponse, StockUpdate,
+    WatchStockLevelsRequest,
 };
 use prost::Message;
-use rust_svc_runtime::{BoxStream, Context, Status};
+use rust_svc_bench::{Stock, check_stock_reply};
+use rust_svc_runtime::{BoxStream, Status};
 use tonic::transport::Server;
 
 /// The SKU of the benchmark request; the reply echoes it.
 const SKU: &str = "SKU-10042";
 /// How long `--check` keeps retrying while the server starts.
 const CHECK_PATIENCE: Duration = Duration::from_secs(15);
-
-/// The handler both implementations share: answer at once, echoing the SKU.
-fn check_stock_reply(request: CheckStockRequest) -> CheckStockResponse {
-    CheckStockResponse {
-        sku: request.sku,
-        available: 7,
-        ..Default::default()
-    }
-}
-
-/// The domain implementation the generated adapter serves.
-struct Stock;
-
-impl InventoryService for Stock {
-    async fn check_stock(
-        &self,
-        _ctx: &Context,
-        request: CheckStockRequest,
-    ) -> Result<CheckStockResponse, Status> {
-        Ok(check_stock_reply(request))
-    }
-
-    async fn reserve_items(
-        &self,
-        ctx: &Context,
-        request: ReserveItemsRequest,
-    ) -> Result<ReserveItemsResponse, Status> {
-        UnimplementedInventoryService
-            .reserve_items(ctx, request)
-            .await
-    }
-
-    async fn release_reservation(
-        &self,
-        ctx: &Context,
-        request: ReleaseReservationRequest,
-    ) -> Result<ReleaseReservationResponse, Status> {
-        UnimplementedInventoryService
-            .release_reservation(ctx, request)
-            .await
-    }
-
-    async fn watch_stock_levels(
-        &self,
-        ctx: &Context,
-        request: WatchStockLevelsRequest,
-    ) -> Result<BoxStream<StockUpdate>, Status> {
-        UnimplementedInventoryService
-            .watch_stock_levels(ctx, request)
-            .await
-    }
-}
 
 /// The baseline: tonic's generated server trait implemented by hand, as a tonic user would.
 struct HandWritten;

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use example_services::inventory::v1::inventory_service_client::InventoryServiceClient as TonicClient;
 use example_services::inventory::v1::{
-    CheckStockRequest, CheckStockResponse, InventoryService, InventoryServiceClient,
-    InventoryServiceGrpc, UnimplementedInventoryService,
+    CheckStockRequest, InventoryService, InventoryServiceClient, InventoryServiceGrpc,
 };
-use rust_svc_runtime::{Context, Status};
+use rust_svc_bench::Stock;
+use rust_svc_runtime::Context;
 
 /// Sequential calls per round, for latency.
 const LATENCY_CALLS: usize = 2_000;
@@ -23,54 +23,6 @@ const CONCURRENCY: usize = 16;
 const WARMUP_CALLS: usize = 2_000;
 /// `CheckStock`'s deadline in inventory.proto.
 const CHECK_STOCK_DEADLINE: Duration = Duration::from_millis(300);
-
-/// Answers `CheckStock` at once; everything else is unimplemented.
-struct Stock;
-
-impl InventoryService for Stock {
-    async fn check_stock(
-        &self,
-        _ctx: &Context,
-        request: CheckStockRequest,
-    ) -> Result<CheckStockResponse, Status> {
-        Ok(CheckStockResponse {
-            sku: request.sku,
-            available: 7,
-            ..Default::default()
-        })
-    }
-
-    async fn reserve_items(
-        &self,
-        ctx: &Context,
-        request: example_services::inventory::v1::ReserveItemsRequest,
-    ) -> Result<example_services::inventory::v1::ReserveItemsResponse, Status> {
-        UnimplementedInventoryService
-            .reserve_items(ctx, request)
-            .await
-    }
-
-    async fn release_reservation(
-        &self,
-        ctx: &Context,
-        request: example_services::inventory::v1::ReleaseReservationRequest,
-    ) -> Result<example_services::inventory::v1::ReleaseReservationResponse, Status> {
-        UnimplementedInventoryService
-            .release_reservation(ctx, request)
-            .await
-    }
-
-    async fn watch_stock_levels(
-        &self,
-        ctx: &Context,
-        request: example_services::inventory::v1::WatchStockLevelsRequest,
-    ) -> Result<rust_svc_runtime::BoxStream<example_services::inventory::v1::StockUpdate>, Status>
-    {
-        UnimplementedInventoryService
-            .watch_stock_levels(ctx, request)
-            .await
-    }
-}
 
 /// The two clients under comparison, behind one call signature.
 #[derive(Clone)]

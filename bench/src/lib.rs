@@ -1,0 +1,60 @@
+//! What the benchmarks share: the domain implementation they all serve.
+
+use example_services::inventory::v1::{
+    CheckStockRequest, CheckStockResponse, InventoryService, ReleaseReservationRequest,
+    ReleaseReservationResponse, ReserveItemsRequest, ReserveItemsResponse, StockUpdate,
+    UnimplementedInventoryService, WatchStockLevelsRequest,
+};
+use rust_svc_runtime::{BoxStream, Context, Status};
+
+/// The `CheckStock` handler every benchmark uses: answers at once, echoing the SKU.
+pub fn check_stock_reply(request: CheckStockRequest) -> CheckStockResponse {
+    CheckStockResponse {
+        sku: request.sku,
+        available: 7,
+        ..Default::default()
+    }
+}
+
+/// Answers `CheckStock` with [`check_stock_reply`]; everything else is unimplemented.
+pub struct Stock;
+
+impl InventoryService for Stock {
+    async fn check_stock(
+        &self,
+        _ctx: &Context,
+        request: CheckStockRequest,
+    ) -> Result<CheckStockResponse, Status> {
+        Ok(check_stock_reply(request))
+    }
+
+    async fn reserve_items(
+        &self,
+        ctx: &Context,
+        request: ReserveItemsRequest,
+    ) -> Result<ReserveItemsResponse, Status> {
+        UnimplementedInventoryService
+            .reserve_items(ctx, request)
+            .await
+    }
+
+    async fn release_reservation(
+        &self,
+        ctx: &Context,
+        request: ReleaseReservationRequest,
+    ) -> Result<ReleaseReservationResponse, Status> {
+        UnimplementedInventoryService
+            .release_reservation(ctx, request)
+            .await
+    }
+
+    async fn watch_stock_levels(
+        &self,
+        ctx: &Context,
+        request: WatchStockLevelsRequest,
+    ) -> Result<BoxStream<StockUpdate>, Status> {
+        UnimplementedInventoryService
+            .watch_stock_levels(ctx, request)
+            .await
+    }
+}
