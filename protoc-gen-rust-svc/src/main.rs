@@ -14,11 +14,11 @@ use protoc_gen_rust_svc::{Builder, Error};
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-/// jemalloc's options, read before `main` (its `malloc_conf`, a C string pointer): an arena per
-/// CPU rather than four, and freed pages returned after 300 ms rather than 10 s. With the
-/// defaults, memory freed by one phase of a run was not reused by the next, and peak RSS was
-/// half as high again for the same speed (bench/RESULTS.md). `_RJEM_MALLOC_CONF` in the
-/// environment still overrides them.
+/// jemalloc's options, read before `main` (its `malloc_conf`, a C string pointer): one arena
+/// per CPU rather than four per CPU, and freed pages returned after 300 ms rather than 10 s.
+/// With the defaults, memory freed by one phase of a run was not reused by the next, and peak
+/// RSS was half as high again for the same speed (bench/RESULTS.md). `_RJEM_MALLOC_CONF` in
+/// the environment still overrides them.
 #[cfg(feature = "jemalloc")]
 #[unsafe(export_name = "_rjem_malloc_conf")]
 static JEMALLOC_OPTIONS: &u8 = &b"percpu_arena:percpu,dirty_decay_ms:300\0"[0];
