@@ -7,7 +7,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .filter(|path| path.extension().is_some_and(|ext| ext == "proto"))
         .collect();
     protos.sort();
+    // Every artifact, tonic's own client included: the adapter tests drive the server with it.
     protoc_gen_rust_svc::Builder::new()
+        .artifacts(protoc_gen_rust_svc::Artifact::ALL)
         .include("protos")
         .include("../proto")
         .files(protos)

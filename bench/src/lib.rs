@@ -1,4 +1,4 @@
-//! What the benchmarks share: the domain implementation they all serve.
+//! What the benchmarks share: the domain implementation they all serve, and tonic's own client.
 
 use example_services::inventory::v1::{
     CheckStockRequest, CheckStockResponse, InventoryService, ReleaseReservationRequest,
@@ -6,6 +6,12 @@ use example_services::inventory::v1::{
     UnimplementedInventoryService, WatchStockLevelsRequest,
 };
 use rust_svc_runtime::{BoxStream, Context, Status};
+
+/// tonic's own client for inventory.proto (`inventory::v1::inventory_service_client`), written
+/// by build.rs: the plain-tonic side of the comparisons.
+pub mod tonic_client {
+    include!(concat!(env!("OUT_DIR"), "/mod.rs"));
+}
 
 /// The `CheckStock` handler every benchmark uses: answers at once, echoing the SKU.
 pub fn check_stock_reply(request: CheckStockRequest) -> CheckStockResponse {

@@ -78,7 +78,7 @@ impl Builder {
         self
     }
 
-    /// Which per-service artifacts to emit (default: all).
+    /// Which per-service artifacts to emit (default: [`Artifact::DEFAULT`]).
     #[must_use]
     pub fn artifacts(mut self, artifacts: impl IntoIterator<Item = Artifact>) -> Self {
         self.params.artifacts = artifacts.into_iter().collect();

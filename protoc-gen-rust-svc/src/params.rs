@@ -6,7 +6,7 @@
 //!
 //! | key | value | default |
 //! | --- | --- | --- |
-//! | `artifacts` | `+`-separated list of `domain`, `stub`, `server`, `client`, `fake` | all of them |
+//! | `artifacts` | `+`-separated list of `domain`, `stub`, `server`, `client`, `fake`, `tonic_client` | all but `tonic_client` |
 //! | `messages` | `true` or `false`: emit prost messages (turn off to pair with protoc-gen-prost) | `true` |
 //! | `runtime_crate` | Rust path of the runtime crate | `::rust_svc_runtime` |
 //! | `include_file` | name of the file that assembles the module tree; empty for none | `mod.rs` |
@@ -25,15 +25,31 @@ pub enum Artifact {
     Stub,
     /// The tonic server adapter (and tonic's wire-level server).
     Server,
-    /// The client wrapper implementing the domain trait (and tonic's wire-level client). With
-    /// `Server`, also the adapter's test-harness entry points that return it.
+    /// The client wrapper implementing the domain trait. With `Server`, also the adapter's
+    /// test-harness entry points that return it.
     Client,
     /// A programmable, recording fake implementing the domain trait, for tests.
     Fake,
+    /// tonic's own wire-level client (`foo_service_client::FooServiceClient<T>`): no deadlines,
+    /// retries or breaker, for callers that need raw control of the wire. Not emitted by
+    /// default: `Client` covers what callers need, and type-checking tonic's generic client is
+    /// about a quarter of the generated code's build time (bench/RESULTS.md).
+    TonicClient,
 }
 
 impl Artifact {
-    const ALL: [Artifact; 5] = [
+    /// Every artifact.
+    pub const ALL: [Artifact; 6] = [
+        Self::Domain,
+        Self::Stub,
+        Self::Server,
+        Self::Client,
+        Self::Fake,
+        Self::TonicClient,
+    ];
+
+    /// What is emitted when `artifacts` is not given.
+    pub const DEFAULT: [Artifact; 5] = [
         Self::Domain,
         Self::Stub,
         Self::Server,
@@ -48,6 +64,7 @@ impl Artifact {
             Self::Server => "server",
             Self::Client => "client",
             Self::Fake => "fake",
+            Self::TonicClient => "tonic_client",
         }
     }
 
@@ -76,7 +93,7 @@ pub struct Params {
 impl Default for Params {
     fn default() -> Self {
         Self {
-            artifacts: Artifact::ALL.into_iter().collect(),
+            artifacts: Artifact::DEFAULT.into_iter().collect(),
             messages: true,
             runtime_crate: "::rust_svc_runtime".to_owned(),
             include_file: Some("mod.rs".to_owned()),
@@ -212,6 +229,18 @@ mod tests {
     #[test]
     fn empty_parameter_gives_defaults() {
         assert_eq!(Params::parse("").unwrap(), Params::default());
+        assert!(!Params::default().emits(Artifact::TonicClient));
+    }
+
+    #[test]
+    fn tonic_client_stands_alone_or_joins_the_rest() {
+        let alone = Params::parse("artifacts=tonic_client").unwrap();
+        assert_eq!(
+            alone.artifacts,
+            [Artifact::TonicClient].into_iter().collect()
+        );
+        let every = Params::parse("artifacts=domain+stub+server+client+fake+tonic_client").unwrap();
+        assert_eq!(every.artifacts, Artifact::ALL.into_iter().collect());
     }
 
     #[test]
@@ -246,6 +275,10 @@ mod tests {
             ("messages=yes", "`messages=yes` must be `true` or `false`"),
             ("artifacts=domain+gateway", "unknown artifact `gateway`"),
             ("artifacts=server", "add `domain`"),
+            (
+                "artifacts=domain+tonic-client",
+                "unknown artifact `tonic-client`",
+            ),
             (
                 "artifacts=fake",
                 "artifact `fake` implements or serves the domain trait",

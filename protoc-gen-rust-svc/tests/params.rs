@@ -88,7 +88,6 @@ fn defaults_emit_messages_services_and_an_include_file() {
             "mod streaming_grpc",
             "mod streaming_server",
             "struct StreamingClient",
-            "mod streaming_client",
         ]
     );
     assert_eq!(
@@ -126,9 +125,14 @@ fn artifacts_choose_what_is_emitted() {
         [
             "trait Streaming",
             "trait DynStreaming",
-            "struct StreamingClient",
-            "mod streaming_client"
+            "struct StreamingClient"
         ]
+    );
+    // tonic's own client is asked for by name, and needs nothing else.
+    let files = streaming(Builder::new().artifacts([Artifact::TonicClient]));
+    assert_eq!(
+        items(file(&files, "tests.streaming.svc.rs")),
+        ["mod streaming_client"]
     );
     let files = streaming(Builder::new().artifacts([Artifact::Domain, Artifact::Fake]));
     assert_eq!(

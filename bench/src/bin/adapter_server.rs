@@ -17,7 +17,6 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use example_services::inventory::v1::inventory_service_client::InventoryServiceClient as TonicClient;
 use example_services::inventory::v1::inventory_service_server::{
     InventoryService as TonicInventoryService, InventoryServiceServer,
 };
@@ -27,6 +26,7 @@ use example_services::inventory::v1::{
     WatchStockLevelsRequest,
 };
 use prost::Message;
+use rust_svc_bench::tonic_client::inventory::v1::inventory_service_client::InventoryServiceClient as TonicClient;
 use rust_svc_bench::{Stock, check_stock_reply};
 use rust_svc_runtime::{BoxStream, Status};
 use tonic::transport::Server;

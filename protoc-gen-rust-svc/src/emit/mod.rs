@@ -53,7 +53,7 @@ pub fn service_items(package: &Package, service: &Service, settings: &Settings<'
         .emits(Artifact::Server)
         .then(|| wire::server(service, &package.proto_name, settings));
     let wire_client = params
-        .emits(Artifact::Client)
+        .emits(Artifact::TonicClient)
         .then(|| wire::client(service, &package.proto_name, settings));
     let client = params
         .emits(Artifact::Client)

@@ -13,9 +13,10 @@ use protoc_gen_rust_svc::{Builder, Params};
 use crate::bins::Bin;
 use crate::workspace::write_if_changed;
 
-/// The generator's parameters: every artifact (the default), and the include file named so
-/// that it is the crate root.
-const GENERATOR_PARAMETER: &str = "include_file=lib.rs";
+/// The generator's parameters: every artifact, tonic's own client included, and the include
+/// file named so that it is the crate root.
+const GENERATOR_PARAMETER: &str =
+    "artifacts=domain+stub+server+client+fake+tonic_client,include_file=lib.rs";
 
 /// What the descriptors of a set of files define.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
