@@ -1,11 +1,12 @@
 //! The tonic adapter: implements tonic's generated server trait for any domain implementation.
-//! Each method turns the wire request into `(Context, message)`, calls the domain inside the
-//! deadline, and wraps the result; the logic lives in the runtime's `server` module.
+//! Each method hands the wire request and the domain method to the runtime's `server` module,
+//! which turns the request into `(Context, message)`, calls the domain inside the deadline, and
+//! wraps the result.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::{Settings, ident, method_attrs, method_ident, nested_type, request_arg, service_link};
+use super::{Settings, ident, method_attrs, method_ident, nested_type, service_link};
 use crate::model::{Service, Streaming};
 use crate::params::Artifact;
 
@@ -28,47 +29,45 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
             true => quote!(#runtime::BoxStream<#output>),
             false => output,
         };
-        let arg = request_arg(method);
-        let call = quote! {
-            #runtime::server::within_deadline(
-                &ctx,
-                <T as super::#trait_ident>::#name(&self.inner, &ctx, #arg),
-            )
-            .await?
-        };
-        let accept = match method.streaming.client_streaming() {
-            false => quote!(let (ctx, #arg) = #runtime::server::accept(request)?;),
-            true => quote!(let (ctx, #arg) = #runtime::server::accept_streaming(request)?;),
-        };
         let wire_request = match method.streaming.client_streaming() {
             false => quote!(::tonic::Request<#input>),
             true => quote!(::tonic::Request<::tonic::Streaming<#input>>),
         };
-        match method.streaming {
-            Streaming::Unary | Streaming::Client => quote! {
+        let serve = ident(match method.streaming {
+            Streaming::Unary => "unary",
+            Streaming::Server => "server_streaming",
+            Streaming::Client => "client_streaming",
+            Streaming::Bidi => "bidi_streaming",
+        });
+        // The signature `#[async_trait]` gives the trait's method, written out: the body is a
+        // call, not an `async` block, so there is no state machine per method to check.
+        let method_fn = |response: TokenStream| {
+            quote! {
                 #used
-                async fn #name(&self, request: #wire_request)
-                    -> ::core::result::Result<::tonic::Response<#response>, ::tonic::Status> {
-                    #accept
-                    let response = #call;
-                    ::core::result::Result::Ok(::tonic::Response::new(response))
+                fn #name<'life0, 'async_trait>(&'life0 self, request: #wire_request)
+                    -> #runtime::server::WireFuture<'async_trait, #response>
+                where
+                    'life0: 'async_trait,
+                    Self: 'async_trait,
+                {
+                    #runtime::server::#serve(
+                        &*self.inner,
+                        request,
+                        <T as super::#trait_ident>::#name,
+                    )
                 }
-            },
+            }
+        };
+        match method.streaming {
+            Streaming::Unary | Streaming::Client => method_fn(response),
             Streaming::Server | Streaming::Bidi => {
                 let stream_type = format_ident!("{}Stream", method.proto_name);
+                let method_fn = method_fn(quote!(Self::#stream_type));
                 quote! {
                     #used
                     type #stream_type = #response;
 
-                    #used
-                    async fn #name(&self, request: #wire_request)
-                        -> ::core::result::Result<::tonic::Response<Self::#stream_type>, ::tonic::Status> {
-                        #accept
-                        let responses = #call;
-                        ::core::result::Result::Ok(::tonic::Response::new(
-                            #runtime::server::stream_within_deadline(&ctx, responses),
-                        ))
-                    }
+                    #method_fn
                 }
             }
         }
@@ -116,7 +115,6 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
         }
 
         mod #adapter_module {
-            #[::tonic::async_trait]
             impl<T: super::#trait_ident> super::#server_module::#tonic_trait for super::#adapter<T> {
                 #(#methods)*
             }

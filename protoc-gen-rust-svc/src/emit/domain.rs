@@ -5,8 +5,8 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::{
-    Settings, doc_attrs, domain_signature, ident, method_attrs, method_ident, request_arg,
-    service_link,
+    Settings, doc_attrs, domain_future, domain_signature, ident, method_attrs, method_ident,
+    request_arg, service_link,
 };
 use crate::model::Service;
 
@@ -36,12 +36,12 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
         let used = method_attrs(method, false);
         let (request, response) = domain_signature(method, runtime);
         let result = result(&response);
+        let future = domain_future(method, runtime);
         let arg = request_arg(method);
         trait_methods.push(quote! {
             #doc
             #declared
-            fn #name(&self, ctx: &#runtime::Context, #request)
-                -> impl ::core::future::Future<Output = #result> + ::core::marker::Send;
+            fn #name(&self, ctx: &#runtime::Context, #request) -> #future;
         });
         dyn_methods.push(quote! {
             #doc

@@ -6,8 +6,8 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::{
-    Settings, domain_signature, ident, method_attrs, method_ident, request_arg, service_link,
-    type_tokens,
+    Settings, domain_future, domain_signature, ident, method_attrs, method_ident, request_arg,
+    service_link, type_tokens,
 };
 use crate::model::{Service, Streaming};
 
@@ -56,13 +56,14 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
     let methods = service.methods.iter().map(|method| {
         let name = method_ident(method);
         let used = method_attrs(method, false);
-        let (request, response) = domain_signature(method, runtime);
+        let (request, _) = domain_signature(method, runtime);
+        let future = domain_future(method, runtime);
         let arg = request_arg(method);
         quote! {
             #used
-            async fn #name(&self, ctx: &#runtime::Context, #request)
-                -> ::core::result::Result<#response, #runtime::Status> {
-                self.#name.call(ctx, #arg).await
+            #[inline]
+            fn #name(&self, ctx: &#runtime::Context, #request) -> #future {
+                self.#name.call(ctx, #arg)
             }
         }
     });
@@ -82,6 +83,9 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
              can do."
         ),
     ];
+    // `#[inline]` on what is not generic keeps it from being compiled into the crate that
+    // generates it: only the tests that use a fake compile its methods, and through them the
+    // runtime's generic method fakes for each request and response type.
     quote! {
         #(#[doc = #doc])*
         #[derive(Debug, Clone)]
@@ -91,18 +95,21 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
 
         impl #fake {
             /// A fake whose every method answers `UNIMPLEMENTED` until programmed.
+            #[inline]
             pub fn new() -> Self {
                 Self { #(#constructors)* }
             }
 
             /// A fake whose every method answers an empty message, or an empty stream, until
             /// programmed.
+            #[inline]
             pub fn with_default_responses() -> Self {
                 #with_defaults
             }
         }
 
         impl ::core::default::Default for #fake {
+            #[inline]
             fn default() -> Self {
                 Self::new()
             }

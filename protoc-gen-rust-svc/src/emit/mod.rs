@@ -153,6 +153,19 @@ fn domain_signature(method: &Method, runtime: &syn::Path) -> (TokenStream, Token
     (request, response)
 }
 
+/// The return type of a domain method, `impl Future<Output = Result<…, Status>> + Send`, for
+/// implementations that hand back a future instead of being `async fn`s: those build no state
+/// machine of their own, which the compiler would type-check, borrow-check and lay out once
+/// per method.
+fn domain_future(method: &Method, runtime: &syn::Path) -> TokenStream {
+    let (_, response) = domain_signature(method, runtime);
+    quote! {
+        impl ::core::future::Future<
+            Output = ::core::result::Result<#response, #runtime::Status>,
+        > + ::core::marker::Send
+    }
+}
+
 /// The name under which the request is passed on (matches [`domain_signature`]).
 fn request_arg(method: &Method) -> TokenStream {
     if method.streaming.client_streaming() {

@@ -4,7 +4,9 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{Settings, domain_signature, ident, method_attrs, method_ident, service_link};
+use super::{
+    Settings, domain_future, domain_signature, ident, method_attrs, method_ident, service_link,
+};
 use crate::model::Service;
 
 pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
@@ -14,7 +16,8 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
     let methods = service.methods.iter().map(|method| {
         let name = method_ident(method);
         let used = method_attrs(method, false);
-        let (request, response) = domain_signature(method, runtime);
+        let (request, _) = domain_signature(method, runtime);
+        let future = domain_future(method, runtime);
         let unused = rename_unused(request);
         let message = format!(
             "{}/{} is not implemented",
@@ -22,9 +25,10 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
         );
         quote! {
             #used
-            async fn #name(&self, _ctx: &#runtime::Context, #unused)
-                -> ::core::result::Result<#response, #runtime::Status> {
-                ::core::result::Result::Err(#runtime::Status::unimplemented(#message))
+            fn #name(&self, _ctx: &#runtime::Context, #unused) -> #future {
+                ::core::future::ready(::core::result::Result::Err(
+                    #runtime::Status::unimplemented(#message),
+                ))
             }
         }
     });

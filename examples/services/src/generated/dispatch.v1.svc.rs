@@ -126,28 +126,36 @@ impl DispatchService for ::std::sync::Arc<dyn DynDispatchService> {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct UnimplementedDispatchService;
 impl DispatchService for UnimplementedDispatchService {
-    async fn get_courier_status(
+    fn get_courier_status(
         &self,
         _ctx: &::rust_svc_runtime::Context,
         _request: GetCourierStatusRequest,
-    ) -> ::core::result::Result<CourierStatus, ::rust_svc_runtime::Status> {
-        ::core::result::Result::Err(
-            ::rust_svc_runtime::Status::unimplemented(
-                "dispatch.v1.DispatchService/GetCourierStatus is not implemented",
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<CourierStatus, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::rust_svc_runtime::Status::unimplemented(
+                    "dispatch.v1.DispatchService/GetCourierStatus is not implemented",
+                ),
             ),
         )
     }
-    async fn stream_assignments(
+    fn stream_assignments(
         &self,
         _ctx: &::rust_svc_runtime::Context,
         _requests: ::rust_svc_runtime::BoxStream<AssignmentUpdate>,
-    ) -> ::core::result::Result<
-        ::rust_svc_runtime::BoxStream<AssignmentResult>,
-        ::rust_svc_runtime::Status,
-    > {
-        ::core::result::Result::Err(
-            ::rust_svc_runtime::Status::unimplemented(
-                "dispatch.v1.DispatchService/StreamAssignments is not implemented",
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            ::rust_svc_runtime::BoxStream<AssignmentResult>,
+            ::rust_svc_runtime::Status,
+        >,
+    > + ::core::marker::Send {
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::rust_svc_runtime::Status::unimplemented(
+                    "dispatch.v1.DispatchService/StreamAssignments is not implemented",
+                ),
             ),
         )
     }
@@ -170,6 +178,7 @@ pub struct FakeDispatchService {
 }
 impl FakeDispatchService {
     /// A fake whose every method answers `UNIMPLEMENTED` until programmed.
+    #[inline]
     pub fn new() -> Self {
         Self {
             get_courier_status: ::rust_svc_runtime::fake::Unary::new(
@@ -182,6 +191,7 @@ impl FakeDispatchService {
     }
     /// A fake whose every method answers an empty message, or an empty stream, until
     /// programmed.
+    #[inline]
     pub fn with_default_responses() -> Self {
         let fake = Self::new();
         fake.get_courier_status.returns_default();
@@ -190,27 +200,34 @@ impl FakeDispatchService {
     }
 }
 impl ::core::default::Default for FakeDispatchService {
+    #[inline]
     fn default() -> Self {
         Self::new()
     }
 }
 impl DispatchService for FakeDispatchService {
-    async fn get_courier_status(
+    #[inline]
+    fn get_courier_status(
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: GetCourierStatusRequest,
-    ) -> ::core::result::Result<CourierStatus, ::rust_svc_runtime::Status> {
-        self.get_courier_status.call(ctx, request).await
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<CourierStatus, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
+        self.get_courier_status.call(ctx, request)
     }
-    async fn stream_assignments(
+    #[inline]
+    fn stream_assignments(
         &self,
         ctx: &::rust_svc_runtime::Context,
         requests: ::rust_svc_runtime::BoxStream<AssignmentUpdate>,
-    ) -> ::core::result::Result<
-        ::rust_svc_runtime::BoxStream<AssignmentResult>,
-        ::rust_svc_runtime::Status,
-    > {
-        self.stream_assignments.call(ctx, requests).await
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            ::rust_svc_runtime::BoxStream<AssignmentResult>,
+            ::rust_svc_runtime::Status,
+        >,
+    > + ::core::marker::Send {
+        self.stream_assignments.call(ctx, requests)
     }
 }
 /// Serves an implementation of [`DispatchService`] over gRPC: add [`DispatchServiceGrpc::into_service`] to a tonic `Server`. Deadlines come from `grpc-timeout`; a call whose deadline has passed is answered `DEADLINE_EXCEEDED` without reaching the domain, and a slow one is cut at its deadline.
@@ -262,52 +279,40 @@ impl<T: DispatchService> DispatchServiceGrpc<T> {
     }
 }
 mod dispatch_service_grpc {
-    #[::tonic::async_trait]
     impl<T: super::DispatchService> super::dispatch_service_server::DispatchService
     for super::DispatchServiceGrpc<T> {
-        async fn get_courier_status(
-            &self,
+        fn get_courier_status<'life0, 'async_trait>(
+            &'life0 self,
             request: ::tonic::Request<super::GetCourierStatusRequest>,
-        ) -> ::core::result::Result<
-            ::tonic::Response<super::CourierStatus>,
-            ::tonic::Status,
-        > {
-            let (ctx, request) = ::rust_svc_runtime::server::accept(request)?;
-            let response = ::rust_svc_runtime::server::within_deadline(
-                    &ctx,
-                    <T as super::DispatchService>::get_courier_status(
-                        &self.inner,
-                        &ctx,
-                        request,
-                    ),
-                )
-                .await?;
-            ::core::result::Result::Ok(::tonic::Response::new(response))
+        ) -> ::rust_svc_runtime::server::WireFuture<'async_trait, super::CourierStatus>
+        where
+            'life0: 'async_trait,
+            Self: 'async_trait,
+        {
+            ::rust_svc_runtime::server::unary(
+                &*self.inner,
+                request,
+                <T as super::DispatchService>::get_courier_status,
+            )
         }
         type StreamAssignmentsStream = ::rust_svc_runtime::BoxStream<
             super::AssignmentResult,
         >;
-        async fn stream_assignments(
-            &self,
+        fn stream_assignments<'life0, 'async_trait>(
+            &'life0 self,
             request: ::tonic::Request<::tonic::Streaming<super::AssignmentUpdate>>,
-        ) -> ::core::result::Result<
-            ::tonic::Response<Self::StreamAssignmentsStream>,
-            ::tonic::Status,
-        > {
-            let (ctx, requests) = ::rust_svc_runtime::server::accept_streaming(request)?;
-            let responses = ::rust_svc_runtime::server::within_deadline(
-                    &ctx,
-                    <T as super::DispatchService>::stream_assignments(
-                        &self.inner,
-                        &ctx,
-                        requests,
-                    ),
-                )
-                .await?;
-            ::core::result::Result::Ok(
-                ::tonic::Response::new(
-                    ::rust_svc_runtime::server::stream_within_deadline(&ctx, responses),
-                ),
+        ) -> ::rust_svc_runtime::server::WireFuture<
+            'async_trait,
+            Self::StreamAssignmentsStream,
+        >
+        where
+            'life0: 'async_trait,
+            Self: 'async_trait,
+        {
+            ::rust_svc_runtime::server::bidi_streaming(
+                &*self.inner,
+                request,
+                <T as super::DispatchService>::stream_assignments,
             )
         }
     }

@@ -229,50 +229,69 @@ impl InventoryService for ::std::sync::Arc<dyn DynInventoryService> {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct UnimplementedInventoryService;
 impl InventoryService for UnimplementedInventoryService {
-    async fn check_stock(
+    fn check_stock(
         &self,
         _ctx: &::rust_svc_runtime::Context,
         _request: CheckStockRequest,
-    ) -> ::core::result::Result<CheckStockResponse, ::rust_svc_runtime::Status> {
-        ::core::result::Result::Err(
-            ::rust_svc_runtime::Status::unimplemented(
-                "inventory.v1.InventoryService/CheckStock is not implemented",
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<CheckStockResponse, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::rust_svc_runtime::Status::unimplemented(
+                    "inventory.v1.InventoryService/CheckStock is not implemented",
+                ),
             ),
         )
     }
-    async fn reserve_items(
+    fn reserve_items(
         &self,
         _ctx: &::rust_svc_runtime::Context,
         _request: ReserveItemsRequest,
-    ) -> ::core::result::Result<ReserveItemsResponse, ::rust_svc_runtime::Status> {
-        ::core::result::Result::Err(
-            ::rust_svc_runtime::Status::unimplemented(
-                "inventory.v1.InventoryService/ReserveItems is not implemented",
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<ReserveItemsResponse, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::rust_svc_runtime::Status::unimplemented(
+                    "inventory.v1.InventoryService/ReserveItems is not implemented",
+                ),
             ),
         )
     }
-    async fn release_reservation(
+    fn release_reservation(
         &self,
         _ctx: &::rust_svc_runtime::Context,
         _request: ReleaseReservationRequest,
-    ) -> ::core::result::Result<ReleaseReservationResponse, ::rust_svc_runtime::Status> {
-        ::core::result::Result::Err(
-            ::rust_svc_runtime::Status::unimplemented(
-                "inventory.v1.InventoryService/ReleaseReservation is not implemented",
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            ReleaseReservationResponse,
+            ::rust_svc_runtime::Status,
+        >,
+    > + ::core::marker::Send {
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::rust_svc_runtime::Status::unimplemented(
+                    "inventory.v1.InventoryService/ReleaseReservation is not implemented",
+                ),
             ),
         )
     }
-    async fn watch_stock_levels(
+    fn watch_stock_levels(
         &self,
         _ctx: &::rust_svc_runtime::Context,
         _request: WatchStockLevelsRequest,
-    ) -> ::core::result::Result<
-        ::rust_svc_runtime::BoxStream<StockUpdate>,
-        ::rust_svc_runtime::Status,
-    > {
-        ::core::result::Result::Err(
-            ::rust_svc_runtime::Status::unimplemented(
-                "inventory.v1.InventoryService/WatchStockLevels is not implemented",
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            ::rust_svc_runtime::BoxStream<StockUpdate>,
+            ::rust_svc_runtime::Status,
+        >,
+    > + ::core::marker::Send {
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::rust_svc_runtime::Status::unimplemented(
+                    "inventory.v1.InventoryService/WatchStockLevels is not implemented",
+                ),
             ),
         )
     }
@@ -305,6 +324,7 @@ pub struct FakeInventoryService {
 }
 impl FakeInventoryService {
     /// A fake whose every method answers `UNIMPLEMENTED` until programmed.
+    #[inline]
     pub fn new() -> Self {
         Self {
             check_stock: ::rust_svc_runtime::fake::Unary::new(
@@ -323,6 +343,7 @@ impl FakeInventoryService {
     }
     /// A fake whose every method answers an empty message, or an empty stream, until
     /// programmed.
+    #[inline]
     pub fn with_default_responses() -> Self {
         let fake = Self::new();
         fake.check_stock.returns_default();
@@ -333,41 +354,57 @@ impl FakeInventoryService {
     }
 }
 impl ::core::default::Default for FakeInventoryService {
+    #[inline]
     fn default() -> Self {
         Self::new()
     }
 }
 impl InventoryService for FakeInventoryService {
-    async fn check_stock(
+    #[inline]
+    fn check_stock(
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: CheckStockRequest,
-    ) -> ::core::result::Result<CheckStockResponse, ::rust_svc_runtime::Status> {
-        self.check_stock.call(ctx, request).await
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<CheckStockResponse, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
+        self.check_stock.call(ctx, request)
     }
-    async fn reserve_items(
+    #[inline]
+    fn reserve_items(
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: ReserveItemsRequest,
-    ) -> ::core::result::Result<ReserveItemsResponse, ::rust_svc_runtime::Status> {
-        self.reserve_items.call(ctx, request).await
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<ReserveItemsResponse, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
+        self.reserve_items.call(ctx, request)
     }
-    async fn release_reservation(
+    #[inline]
+    fn release_reservation(
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: ReleaseReservationRequest,
-    ) -> ::core::result::Result<ReleaseReservationResponse, ::rust_svc_runtime::Status> {
-        self.release_reservation.call(ctx, request).await
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            ReleaseReservationResponse,
+            ::rust_svc_runtime::Status,
+        >,
+    > + ::core::marker::Send {
+        self.release_reservation.call(ctx, request)
     }
-    async fn watch_stock_levels(
+    #[inline]
+    fn watch_stock_levels(
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: WatchStockLevelsRequest,
-    ) -> ::core::result::Result<
-        ::rust_svc_runtime::BoxStream<StockUpdate>,
-        ::rust_svc_runtime::Status,
-    > {
-        self.watch_stock_levels.call(ctx, request).await
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            ::rust_svc_runtime::BoxStream<StockUpdate>,
+            ::rust_svc_runtime::Status,
+        >,
+    > + ::core::marker::Send {
+        self.watch_stock_levels.call(ctx, request)
     }
 }
 /// Serves an implementation of [`InventoryService`] over gRPC: add [`InventoryServiceGrpc::into_service`] to a tonic `Server`. Deadlines come from `grpc-timeout`; a call whose deadline has passed is answered `DEADLINE_EXCEEDED` without reaching the domain, and a slow one is cut at its deadline.
@@ -421,88 +458,75 @@ impl<T: InventoryService> InventoryServiceGrpc<T> {
     }
 }
 mod inventory_service_grpc {
-    #[::tonic::async_trait]
     impl<T: super::InventoryService> super::inventory_service_server::InventoryService
     for super::InventoryServiceGrpc<T> {
-        async fn check_stock(
-            &self,
+        fn check_stock<'life0, 'async_trait>(
+            &'life0 self,
             request: ::tonic::Request<super::CheckStockRequest>,
-        ) -> ::core::result::Result<
-            ::tonic::Response<super::CheckStockResponse>,
-            ::tonic::Status,
-        > {
-            let (ctx, request) = ::rust_svc_runtime::server::accept(request)?;
-            let response = ::rust_svc_runtime::server::within_deadline(
-                    &ctx,
-                    <T as super::InventoryService>::check_stock(
-                        &self.inner,
-                        &ctx,
-                        request,
-                    ),
-                )
-                .await?;
-            ::core::result::Result::Ok(::tonic::Response::new(response))
+        ) -> ::rust_svc_runtime::server::WireFuture<
+            'async_trait,
+            super::CheckStockResponse,
+        >
+        where
+            'life0: 'async_trait,
+            Self: 'async_trait,
+        {
+            ::rust_svc_runtime::server::unary(
+                &*self.inner,
+                request,
+                <T as super::InventoryService>::check_stock,
+            )
         }
-        async fn reserve_items(
-            &self,
+        fn reserve_items<'life0, 'async_trait>(
+            &'life0 self,
             request: ::tonic::Request<super::ReserveItemsRequest>,
-        ) -> ::core::result::Result<
-            ::tonic::Response<super::ReserveItemsResponse>,
-            ::tonic::Status,
-        > {
-            let (ctx, request) = ::rust_svc_runtime::server::accept(request)?;
-            let response = ::rust_svc_runtime::server::within_deadline(
-                    &ctx,
-                    <T as super::InventoryService>::reserve_items(
-                        &self.inner,
-                        &ctx,
-                        request,
-                    ),
-                )
-                .await?;
-            ::core::result::Result::Ok(::tonic::Response::new(response))
+        ) -> ::rust_svc_runtime::server::WireFuture<
+            'async_trait,
+            super::ReserveItemsResponse,
+        >
+        where
+            'life0: 'async_trait,
+            Self: 'async_trait,
+        {
+            ::rust_svc_runtime::server::unary(
+                &*self.inner,
+                request,
+                <T as super::InventoryService>::reserve_items,
+            )
         }
-        async fn release_reservation(
-            &self,
+        fn release_reservation<'life0, 'async_trait>(
+            &'life0 self,
             request: ::tonic::Request<super::ReleaseReservationRequest>,
-        ) -> ::core::result::Result<
-            ::tonic::Response<super::ReleaseReservationResponse>,
-            ::tonic::Status,
-        > {
-            let (ctx, request) = ::rust_svc_runtime::server::accept(request)?;
-            let response = ::rust_svc_runtime::server::within_deadline(
-                    &ctx,
-                    <T as super::InventoryService>::release_reservation(
-                        &self.inner,
-                        &ctx,
-                        request,
-                    ),
-                )
-                .await?;
-            ::core::result::Result::Ok(::tonic::Response::new(response))
+        ) -> ::rust_svc_runtime::server::WireFuture<
+            'async_trait,
+            super::ReleaseReservationResponse,
+        >
+        where
+            'life0: 'async_trait,
+            Self: 'async_trait,
+        {
+            ::rust_svc_runtime::server::unary(
+                &*self.inner,
+                request,
+                <T as super::InventoryService>::release_reservation,
+            )
         }
         type WatchStockLevelsStream = ::rust_svc_runtime::BoxStream<super::StockUpdate>;
-        async fn watch_stock_levels(
-            &self,
+        fn watch_stock_levels<'life0, 'async_trait>(
+            &'life0 self,
             request: ::tonic::Request<super::WatchStockLevelsRequest>,
-        ) -> ::core::result::Result<
-            ::tonic::Response<Self::WatchStockLevelsStream>,
-            ::tonic::Status,
-        > {
-            let (ctx, request) = ::rust_svc_runtime::server::accept(request)?;
-            let responses = ::rust_svc_runtime::server::within_deadline(
-                    &ctx,
-                    <T as super::InventoryService>::watch_stock_levels(
-                        &self.inner,
-                        &ctx,
-                        request,
-                    ),
-                )
-                .await?;
-            ::core::result::Result::Ok(
-                ::tonic::Response::new(
-                    ::rust_svc_runtime::server::stream_within_deadline(&ctx, responses),
-                ),
+        ) -> ::rust_svc_runtime::server::WireFuture<
+            'async_trait,
+            Self::WatchStockLevelsStream,
+        >
+        where
+            'life0: 'async_trait,
+            Self: 'async_trait,
+        {
+            ::rust_svc_runtime::server::server_streaming(
+                &*self.inner,
+                request,
+                <T as super::InventoryService>::watch_stock_levels,
             )
         }
     }

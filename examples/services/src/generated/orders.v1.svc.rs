@@ -314,83 +314,111 @@ impl OrderService for ::std::sync::Arc<dyn DynOrderService> {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct UnimplementedOrderService;
 impl OrderService for UnimplementedOrderService {
-    async fn create_order(
+    fn create_order(
         &self,
         _ctx: &::rust_svc_runtime::Context,
         _request: CreateOrderRequest,
-    ) -> ::core::result::Result<Order, ::rust_svc_runtime::Status> {
-        ::core::result::Result::Err(
-            ::rust_svc_runtime::Status::unimplemented(
-                "orders.v1.OrderService/CreateOrder is not implemented",
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Order, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::rust_svc_runtime::Status::unimplemented(
+                    "orders.v1.OrderService/CreateOrder is not implemented",
+                ),
             ),
         )
     }
-    async fn get_order(
+    fn get_order(
         &self,
         _ctx: &::rust_svc_runtime::Context,
         _request: GetOrderRequest,
-    ) -> ::core::result::Result<Order, ::rust_svc_runtime::Status> {
-        ::core::result::Result::Err(
-            ::rust_svc_runtime::Status::unimplemented(
-                "orders.v1.OrderService/GetOrder is not implemented",
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Order, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::rust_svc_runtime::Status::unimplemented(
+                    "orders.v1.OrderService/GetOrder is not implemented",
+                ),
             ),
         )
     }
-    async fn list_orders(
+    fn list_orders(
         &self,
         _ctx: &::rust_svc_runtime::Context,
         _request: ListOrdersRequest,
-    ) -> ::core::result::Result<ListOrdersResponse, ::rust_svc_runtime::Status> {
-        ::core::result::Result::Err(
-            ::rust_svc_runtime::Status::unimplemented(
-                "orders.v1.OrderService/ListOrders is not implemented",
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<ListOrdersResponse, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::rust_svc_runtime::Status::unimplemented(
+                    "orders.v1.OrderService/ListOrders is not implemented",
+                ),
             ),
         )
     }
-    async fn update_order(
+    fn update_order(
         &self,
         _ctx: &::rust_svc_runtime::Context,
         _request: UpdateOrderRequest,
-    ) -> ::core::result::Result<Order, ::rust_svc_runtime::Status> {
-        ::core::result::Result::Err(
-            ::rust_svc_runtime::Status::unimplemented(
-                "orders.v1.OrderService/UpdateOrder is not implemented",
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Order, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::rust_svc_runtime::Status::unimplemented(
+                    "orders.v1.OrderService/UpdateOrder is not implemented",
+                ),
             ),
         )
     }
-    async fn cancel_order(
+    fn cancel_order(
         &self,
         _ctx: &::rust_svc_runtime::Context,
         _request: CancelOrderRequest,
-    ) -> ::core::result::Result<Order, ::rust_svc_runtime::Status> {
-        ::core::result::Result::Err(
-            ::rust_svc_runtime::Status::unimplemented(
-                "orders.v1.OrderService/CancelOrder is not implemented",
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Order, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::rust_svc_runtime::Status::unimplemented(
+                    "orders.v1.OrderService/CancelOrder is not implemented",
+                ),
             ),
         )
     }
-    async fn stream_order_updates(
+    fn stream_order_updates(
         &self,
         _ctx: &::rust_svc_runtime::Context,
         _request: StreamOrderUpdatesRequest,
-    ) -> ::core::result::Result<
-        ::rust_svc_runtime::BoxStream<OrderUpdate>,
-        ::rust_svc_runtime::Status,
-    > {
-        ::core::result::Result::Err(
-            ::rust_svc_runtime::Status::unimplemented(
-                "orders.v1.OrderService/StreamOrderUpdates is not implemented",
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            ::rust_svc_runtime::BoxStream<OrderUpdate>,
+            ::rust_svc_runtime::Status,
+        >,
+    > + ::core::marker::Send {
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::rust_svc_runtime::Status::unimplemented(
+                    "orders.v1.OrderService/StreamOrderUpdates is not implemented",
+                ),
             ),
         )
     }
-    async fn upload_order_items(
+    fn upload_order_items(
         &self,
         _ctx: &::rust_svc_runtime::Context,
         _requests: ::rust_svc_runtime::BoxStream<LineItem>,
-    ) -> ::core::result::Result<UploadSummary, ::rust_svc_runtime::Status> {
-        ::core::result::Result::Err(
-            ::rust_svc_runtime::Status::unimplemented(
-                "orders.v1.OrderService/UploadOrderItems is not implemented",
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<UploadSummary, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::rust_svc_runtime::Status::unimplemented(
+                    "orders.v1.OrderService/UploadOrderItems is not implemented",
+                ),
             ),
         )
     }
@@ -426,6 +454,7 @@ pub struct FakeOrderService {
 }
 impl FakeOrderService {
     /// A fake whose every method answers `UNIMPLEMENTED` until programmed.
+    #[inline]
     pub fn new() -> Self {
         Self {
             create_order: ::rust_svc_runtime::fake::Unary::new(
@@ -453,6 +482,7 @@ impl FakeOrderService {
     }
     /// A fake whose every method answers an empty message, or an empty stream, until
     /// programmed.
+    #[inline]
     pub fn with_default_responses() -> Self {
         let fake = Self::new();
         fake.create_order.returns_default();
@@ -466,62 +496,84 @@ impl FakeOrderService {
     }
 }
 impl ::core::default::Default for FakeOrderService {
+    #[inline]
     fn default() -> Self {
         Self::new()
     }
 }
 impl OrderService for FakeOrderService {
-    async fn create_order(
+    #[inline]
+    fn create_order(
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: CreateOrderRequest,
-    ) -> ::core::result::Result<Order, ::rust_svc_runtime::Status> {
-        self.create_order.call(ctx, request).await
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Order, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
+        self.create_order.call(ctx, request)
     }
-    async fn get_order(
+    #[inline]
+    fn get_order(
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: GetOrderRequest,
-    ) -> ::core::result::Result<Order, ::rust_svc_runtime::Status> {
-        self.get_order.call(ctx, request).await
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Order, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
+        self.get_order.call(ctx, request)
     }
-    async fn list_orders(
+    #[inline]
+    fn list_orders(
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: ListOrdersRequest,
-    ) -> ::core::result::Result<ListOrdersResponse, ::rust_svc_runtime::Status> {
-        self.list_orders.call(ctx, request).await
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<ListOrdersResponse, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
+        self.list_orders.call(ctx, request)
     }
-    async fn update_order(
+    #[inline]
+    fn update_order(
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: UpdateOrderRequest,
-    ) -> ::core::result::Result<Order, ::rust_svc_runtime::Status> {
-        self.update_order.call(ctx, request).await
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Order, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
+        self.update_order.call(ctx, request)
     }
-    async fn cancel_order(
+    #[inline]
+    fn cancel_order(
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: CancelOrderRequest,
-    ) -> ::core::result::Result<Order, ::rust_svc_runtime::Status> {
-        self.cancel_order.call(ctx, request).await
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Order, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
+        self.cancel_order.call(ctx, request)
     }
-    async fn stream_order_updates(
+    #[inline]
+    fn stream_order_updates(
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: StreamOrderUpdatesRequest,
-    ) -> ::core::result::Result<
-        ::rust_svc_runtime::BoxStream<OrderUpdate>,
-        ::rust_svc_runtime::Status,
-    > {
-        self.stream_order_updates.call(ctx, request).await
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            ::rust_svc_runtime::BoxStream<OrderUpdate>,
+            ::rust_svc_runtime::Status,
+        >,
+    > + ::core::marker::Send {
+        self.stream_order_updates.call(ctx, request)
     }
-    async fn upload_order_items(
+    #[inline]
+    fn upload_order_items(
         &self,
         ctx: &::rust_svc_runtime::Context,
         requests: ::rust_svc_runtime::BoxStream<LineItem>,
-    ) -> ::core::result::Result<UploadSummary, ::rust_svc_runtime::Status> {
-        self.upload_order_items.call(ctx, requests).await
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<UploadSummary, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
+        self.upload_order_items.call(ctx, requests)
     }
 }
 /// Serves an implementation of [`OrderService`] over gRPC: add [`OrderServiceGrpc::into_service`] to a tonic `Server`. Deadlines come from `grpc-timeout`; a call whose deadline has passed is answered `DEADLINE_EXCEEDED` without reaching the domain, and a slow one is cut at its deadline.
@@ -573,116 +625,114 @@ impl<T: OrderService> OrderServiceGrpc<T> {
     }
 }
 mod order_service_grpc {
-    #[::tonic::async_trait]
     impl<T: super::OrderService> super::order_service_server::OrderService
     for super::OrderServiceGrpc<T> {
-        async fn create_order(
-            &self,
+        fn create_order<'life0, 'async_trait>(
+            &'life0 self,
             request: ::tonic::Request<super::CreateOrderRequest>,
-        ) -> ::core::result::Result<::tonic::Response<super::Order>, ::tonic::Status> {
-            let (ctx, request) = ::rust_svc_runtime::server::accept(request)?;
-            let response = ::rust_svc_runtime::server::within_deadline(
-                    &ctx,
-                    <T as super::OrderService>::create_order(&self.inner, &ctx, request),
-                )
-                .await?;
-            ::core::result::Result::Ok(::tonic::Response::new(response))
+        ) -> ::rust_svc_runtime::server::WireFuture<'async_trait, super::Order>
+        where
+            'life0: 'async_trait,
+            Self: 'async_trait,
+        {
+            ::rust_svc_runtime::server::unary(
+                &*self.inner,
+                request,
+                <T as super::OrderService>::create_order,
+            )
         }
-        async fn get_order(
-            &self,
+        fn get_order<'life0, 'async_trait>(
+            &'life0 self,
             request: ::tonic::Request<super::GetOrderRequest>,
-        ) -> ::core::result::Result<::tonic::Response<super::Order>, ::tonic::Status> {
-            let (ctx, request) = ::rust_svc_runtime::server::accept(request)?;
-            let response = ::rust_svc_runtime::server::within_deadline(
-                    &ctx,
-                    <T as super::OrderService>::get_order(&self.inner, &ctx, request),
-                )
-                .await?;
-            ::core::result::Result::Ok(::tonic::Response::new(response))
+        ) -> ::rust_svc_runtime::server::WireFuture<'async_trait, super::Order>
+        where
+            'life0: 'async_trait,
+            Self: 'async_trait,
+        {
+            ::rust_svc_runtime::server::unary(
+                &*self.inner,
+                request,
+                <T as super::OrderService>::get_order,
+            )
         }
-        async fn list_orders(
-            &self,
+        fn list_orders<'life0, 'async_trait>(
+            &'life0 self,
             request: ::tonic::Request<super::ListOrdersRequest>,
-        ) -> ::core::result::Result<
-            ::tonic::Response<super::ListOrdersResponse>,
-            ::tonic::Status,
-        > {
-            let (ctx, request) = ::rust_svc_runtime::server::accept(request)?;
-            let response = ::rust_svc_runtime::server::within_deadline(
-                    &ctx,
-                    <T as super::OrderService>::list_orders(&self.inner, &ctx, request),
-                )
-                .await?;
-            ::core::result::Result::Ok(::tonic::Response::new(response))
+        ) -> ::rust_svc_runtime::server::WireFuture<
+            'async_trait,
+            super::ListOrdersResponse,
+        >
+        where
+            'life0: 'async_trait,
+            Self: 'async_trait,
+        {
+            ::rust_svc_runtime::server::unary(
+                &*self.inner,
+                request,
+                <T as super::OrderService>::list_orders,
+            )
         }
-        async fn update_order(
-            &self,
+        fn update_order<'life0, 'async_trait>(
+            &'life0 self,
             request: ::tonic::Request<super::UpdateOrderRequest>,
-        ) -> ::core::result::Result<::tonic::Response<super::Order>, ::tonic::Status> {
-            let (ctx, request) = ::rust_svc_runtime::server::accept(request)?;
-            let response = ::rust_svc_runtime::server::within_deadline(
-                    &ctx,
-                    <T as super::OrderService>::update_order(&self.inner, &ctx, request),
-                )
-                .await?;
-            ::core::result::Result::Ok(::tonic::Response::new(response))
+        ) -> ::rust_svc_runtime::server::WireFuture<'async_trait, super::Order>
+        where
+            'life0: 'async_trait,
+            Self: 'async_trait,
+        {
+            ::rust_svc_runtime::server::unary(
+                &*self.inner,
+                request,
+                <T as super::OrderService>::update_order,
+            )
         }
-        async fn cancel_order(
-            &self,
+        fn cancel_order<'life0, 'async_trait>(
+            &'life0 self,
             request: ::tonic::Request<super::CancelOrderRequest>,
-        ) -> ::core::result::Result<::tonic::Response<super::Order>, ::tonic::Status> {
-            let (ctx, request) = ::rust_svc_runtime::server::accept(request)?;
-            let response = ::rust_svc_runtime::server::within_deadline(
-                    &ctx,
-                    <T as super::OrderService>::cancel_order(&self.inner, &ctx, request),
-                )
-                .await?;
-            ::core::result::Result::Ok(::tonic::Response::new(response))
+        ) -> ::rust_svc_runtime::server::WireFuture<'async_trait, super::Order>
+        where
+            'life0: 'async_trait,
+            Self: 'async_trait,
+        {
+            ::rust_svc_runtime::server::unary(
+                &*self.inner,
+                request,
+                <T as super::OrderService>::cancel_order,
+            )
         }
         type StreamOrderUpdatesStream = ::rust_svc_runtime::BoxStream<
             super::OrderUpdate,
         >;
-        async fn stream_order_updates(
-            &self,
+        fn stream_order_updates<'life0, 'async_trait>(
+            &'life0 self,
             request: ::tonic::Request<super::StreamOrderUpdatesRequest>,
-        ) -> ::core::result::Result<
-            ::tonic::Response<Self::StreamOrderUpdatesStream>,
-            ::tonic::Status,
-        > {
-            let (ctx, request) = ::rust_svc_runtime::server::accept(request)?;
-            let responses = ::rust_svc_runtime::server::within_deadline(
-                    &ctx,
-                    <T as super::OrderService>::stream_order_updates(
-                        &self.inner,
-                        &ctx,
-                        request,
-                    ),
-                )
-                .await?;
-            ::core::result::Result::Ok(
-                ::tonic::Response::new(
-                    ::rust_svc_runtime::server::stream_within_deadline(&ctx, responses),
-                ),
+        ) -> ::rust_svc_runtime::server::WireFuture<
+            'async_trait,
+            Self::StreamOrderUpdatesStream,
+        >
+        where
+            'life0: 'async_trait,
+            Self: 'async_trait,
+        {
+            ::rust_svc_runtime::server::server_streaming(
+                &*self.inner,
+                request,
+                <T as super::OrderService>::stream_order_updates,
             )
         }
-        async fn upload_order_items(
-            &self,
+        fn upload_order_items<'life0, 'async_trait>(
+            &'life0 self,
             request: ::tonic::Request<::tonic::Streaming<super::LineItem>>,
-        ) -> ::core::result::Result<
-            ::tonic::Response<super::UploadSummary>,
-            ::tonic::Status,
-        > {
-            let (ctx, requests) = ::rust_svc_runtime::server::accept_streaming(request)?;
-            let response = ::rust_svc_runtime::server::within_deadline(
-                    &ctx,
-                    <T as super::OrderService>::upload_order_items(
-                        &self.inner,
-                        &ctx,
-                        requests,
-                    ),
-                )
-                .await?;
-            ::core::result::Result::Ok(::tonic::Response::new(response))
+        ) -> ::rust_svc_runtime::server::WireFuture<'async_trait, super::UploadSummary>
+        where
+            'life0: 'async_trait,
+            Self: 'async_trait,
+        {
+            ::rust_svc_runtime::server::client_streaming(
+                &*self.inner,
+                request,
+                <T as super::OrderService>::upload_order_items,
+            )
         }
     }
 }
