@@ -7,7 +7,9 @@ use heck::ToUpperCamelCase;
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
-use super::{Settings, domain_signature, ident, method_attrs, method_ident, service_link};
+use super::{
+    Settings, domain_future, domain_signature, ident, method_attrs, method_ident, service_link,
+};
 use crate::model::{CircuitBreaker, Idempotency, Method, RetryPolicy, Service, Streaming};
 
 pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
@@ -84,32 +86,32 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
 fn trait_method(index: usize, method: &Method, runtime: &syn::Path) -> TokenStream {
     let name = method_ident(method);
     let attrs = method_attrs(method, false);
-    let (request, response) = domain_signature(method, runtime);
+    let (request, _) = domain_signature(method, runtime);
+    let future = domain_future(method, runtime);
     let index = Literal::usize_unsuffixed(index);
-    let (key_binding, key) = match &method.idempotency_key {
+    // The core reads the key and encodes the request before it returns its future, so both are
+    // lent for the call only.
+    let key = match &method.idempotency_key {
         Some(field) if !method.streaming.client_streaming() => {
             let field = ident(&field.rust_field);
-            let key = if field_is_optional(method) {
-                quote!(idempotency_key.as_deref())
+            if field_is_optional(method) {
+                quote!(request.#field.as_deref())
             } else {
-                quote!(::core::option::Option::Some(idempotency_key.as_str()))
-            };
-            (quote!(let idempotency_key = request.#field.clone();), key)
+                quote!(::core::option::Option::Some(request.#field.as_str()))
+            }
         }
-        _ => (TokenStream::new(), quote!(::core::option::Option::None)),
+        _ => quote!(::core::option::Option::None),
     };
     let call = match method.streaming {
-        Streaming::Unary => quote!(self.core.unary(#index, ctx, request, #key)),
-        Streaming::Server => quote!(self.core.server_streaming(#index, ctx, request, #key)),
+        Streaming::Unary => quote!(self.core.unary(#index, ctx, &request, #key)),
+        Streaming::Server => quote!(self.core.server_streaming(#index, ctx, &request, #key)),
         Streaming::Client => quote!(self.core.client_streaming(#index, ctx, requests)),
         Streaming::Bidi => quote!(self.core.bidi_streaming(#index, ctx, requests)),
     };
     quote! {
         #attrs
-        async fn #name(&self, ctx: &#runtime::Context, #request)
-            -> ::core::result::Result<#response, #runtime::Status> {
-            #key_binding
-            #call.await
+        fn #name(&self, ctx: &#runtime::Context, #request) -> #future {
+            #call
         }
     }
 }

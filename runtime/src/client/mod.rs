@@ -27,6 +27,7 @@
 //!    client- and bidi-streaming calls are never retried.
 
 mod breaker;
+mod codec;
 mod policy;
 mod retry;
 
@@ -37,6 +38,7 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures_core::Stream;
 use futures_util::StreamExt;
 use http::uri::PathAndQuery;
@@ -45,7 +47,6 @@ use tokio::time::Instant;
 use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue, MetadataMap};
 use tonic::transport::Endpoint;
 use tonic::{Code, Status};
-use tonic_prost::ProstCodec;
 
 pub use tonic::transport::Channel;
 
@@ -58,6 +59,7 @@ pub use policy::{
 use crate::deadline::{GRPC_TIMEOUT, format_grpc_timeout};
 use crate::{BoxStream, Context};
 use breaker::Breaker;
+use codec::RawCodec;
 use retry::{Pushback, Throttle};
 
 /// The headers forwarded from the caller's context unless the builder says otherwise.
@@ -466,6 +468,9 @@ struct Call<'a> {
     method: &'a MethodState,
     deadline: Instant,
     metadata: MetadataMap,
+    /// Whether the call may be retried: its method is idempotent or has no side effects, or its
+    /// request carries an idempotency key.
+    retry_safe: bool,
 }
 
 impl ClientCore {
@@ -487,49 +492,114 @@ impl ClientCore {
 
     /// Calls unary method number `method` (its index in the [`ServiceSpec`]).
     /// `idempotency_key` is the request's key field, for methods that have one.
-    pub async fn unary<Req, Resp>(
-        &self,
+    ///
+    /// The deadline is resolved and the request encoded now; the future borrows only the core.
+    pub fn unary<'s, Req, Resp>(
+        &'s self,
         method: usize,
         ctx: &Context,
-        request: Req,
+        request: &Req,
         idempotency_key: Option<&str>,
-    ) -> Result<Resp, Status>
+    ) -> impl Future<Output = Result<Resp, Status>> + Send + use<'s, Req, Resp>
     where
-        Req: prost::Message + Clone + Send + 'static,
+        Req: prost::Message,
         Resp: prost::Message + Default + Send + 'static,
     {
-        let call = self.prepare(method, ctx, idempotency_key)?;
-        self.with_retries(&call, idempotency_key, request, |request| async move {
+        let started = self
+            .prepare(method, ctx, idempotency_key)
+            .map(|call| (call, codec::encode(request)));
+        async move {
+            let (call, body) = started?;
+            codec::decode(self.unary_bytes(&call, body).await?)
+        }
+    }
+
+    /// Calls server-streaming method number `method`. The call is retried (where safe) until the
+    /// first response message arrives; the returned stream ends with `DEADLINE_EXCEEDED` if the
+    /// deadline passes while it is being read.
+    pub fn server_streaming<'s, Req, Resp>(
+        &'s self,
+        method: usize,
+        ctx: &Context,
+        request: &Req,
+        idempotency_key: Option<&str>,
+    ) -> impl Future<Output = Result<BoxStream<Resp>, Status>> + Send + use<'s, Req, Resp>
+    where
+        Req: prost::Message,
+        Resp: prost::Message + Default + Send + 'static,
+    {
+        let started = self
+            .prepare(method, ctx, idempotency_key)
+            .map(|call| (call, codec::encode(request)));
+        async move {
+            let (call, body) = started?;
+            Ok(decode_stream(
+                self.server_streaming_bytes(&call, body).await?,
+            ))
+        }
+    }
+
+    /// Calls client-streaming method number `method`. Never retried. If `requests` yields an
+    /// error, the call is cancelled (the server never sees a clean end of input) and fails with
+    /// that error.
+    pub fn client_streaming<'s, Req, Resp>(
+        &'s self,
+        method: usize,
+        ctx: &Context,
+        requests: BoxStream<Req>,
+    ) -> impl Future<Output = Result<Resp, Status>> + Send + use<'s, Req, Resp>
+    where
+        Req: prost::Message + Send + 'static,
+        Resp: prost::Message + Default + Send + 'static,
+    {
+        let call = self.prepare(method, ctx, None);
+        let requests = encode_stream(requests);
+        async move { codec::decode(self.client_streaming_bytes(call?, requests).await?) }
+    }
+
+    /// Calls bidi-streaming method number `method`. Never retried. If `requests` yields an
+    /// error, the call is cancelled and the response stream ends with that error.
+    pub fn bidi_streaming<'s, Req, Resp>(
+        &'s self,
+        method: usize,
+        ctx: &Context,
+        requests: BoxStream<Req>,
+    ) -> impl Future<Output = Result<BoxStream<Resp>, Status>> + Send + use<'s, Req, Resp>
+    where
+        Req: prost::Message + Send + 'static,
+        Resp: prost::Message + Default + Send + 'static,
+    {
+        let call = self.prepare(method, ctx, None);
+        let requests = encode_stream(requests);
+        async move {
+            Ok(decode_stream(
+                self.bidi_streaming_bytes(call?, requests).await?,
+            ))
+        }
+    }
+
+    async fn unary_bytes(&self, call: &Call<'_>, body: Bytes) -> Result<Bytes, Status> {
+        self.with_retries(call, body, |request| async move {
             self.ready_grpc()
                 .await?
-                .unary(request, call.method.path.clone(), ProstCodec::default())
+                .unary(request, call.method.path.clone(), RawCodec)
                 .await
                 .map(tonic::Response::into_inner)
         })
         .await
     }
 
-    /// Calls server-streaming method number `method`. The call is retried (where safe) until the
-    /// first response message arrives; the returned stream ends with `DEADLINE_EXCEEDED` if the
-    /// deadline passes while it is being read.
-    pub async fn server_streaming<Req, Resp>(
+    async fn server_streaming_bytes(
         &self,
-        method: usize,
-        ctx: &Context,
-        request: Req,
-        idempotency_key: Option<&str>,
-    ) -> Result<BoxStream<Resp>, Status>
-    where
-        Req: prost::Message + Clone + Send + 'static,
-        Resp: prost::Message + Default + Send + 'static,
-    {
-        let call = self.prepare(method, ctx, idempotency_key)?;
+        call: &Call<'_>,
+        body: Bytes,
+    ) -> Result<BoxStream<Bytes>, Status> {
         let (first, rest) = self
-            .with_retries(&call, idempotency_key, request, |request| async move {
+            .with_retries(call, body, |request| async move {
                 let mut stream = self
                     .ready_grpc()
                     .await?
-                    .server_streaming(request, call.method.path.clone(), ProstCodec::default())
+                    .server_streaming(request, call.method.path.clone(), RawCodec)
                     .await?
                     .into_inner();
                 let first = stream.message().await?;
@@ -543,26 +613,17 @@ impl ClientCore {
         ))
     }
 
-    /// Calls client-streaming method number `method`. Never retried. If `requests` yields an
-    /// error, the call is cancelled (the server never sees a clean end of input) and fails with
-    /// that error.
-    pub async fn client_streaming<Req, Resp>(
+    async fn client_streaming_bytes(
         &self,
-        method: usize,
-        ctx: &Context,
-        requests: BoxStream<Req>,
-    ) -> Result<Resp, Status>
-    where
-        Req: prost::Message + Send + 'static,
-        Resp: prost::Message + Default + Send + 'static,
-    {
-        let call = self.prepare(method, ctx, None)?;
+        call: Call<'_>,
+        requests: BoxStream<Bytes>,
+    ) -> Result<Bytes, Status> {
         let (outbound, mut aborted) = abort_on_error(requests);
         let attempt = until_aborted(&mut aborted, async {
             let request = call.request(outbound);
             self.ready_grpc()
                 .await?
-                .client_streaming(request, call.method.path.clone(), ProstCodec::default())
+                .client_streaming(request, call.method.path.clone(), RawCodec)
                 .await
                 .map(tonic::Response::into_inner)
         });
@@ -570,19 +631,11 @@ impl ClientCore {
         self.run(&call, permit, attempt).await
     }
 
-    /// Calls bidi-streaming method number `method`. Never retried. If `requests` yields an
-    /// error, the call is cancelled and the response stream ends with that error.
-    pub async fn bidi_streaming<Req, Resp>(
+    async fn bidi_streaming_bytes(
         &self,
-        method: usize,
-        ctx: &Context,
-        requests: BoxStream<Req>,
-    ) -> Result<BoxStream<Resp>, Status>
-    where
-        Req: prost::Message + Send + 'static,
-        Resp: prost::Message + Default + Send + 'static,
-    {
-        let call = self.prepare(method, ctx, None)?;
+        call: Call<'_>,
+        requests: BoxStream<Bytes>,
+    ) -> Result<BoxStream<Bytes>, Status> {
         let (outbound, mut aborted) = abort_on_error(requests);
         // Raced while waiting for the response headers too: a server that reads before it
         // answers would otherwise wait on input that never comes.
@@ -590,7 +643,7 @@ impl ClientCore {
             let request = call.request(outbound);
             self.ready_grpc()
                 .await?
-                .streaming(request, call.method.path.clone(), ProstCodec::default())
+                .streaming(request, call.method.path.clone(), RawCodec)
                 .await
                 .map(tonic::Response::into_inner)
         });
@@ -643,16 +696,19 @@ impl ClientCore {
                 metadata.append(key.clone(), value.clone());
             }
         }
-        if let Some(value) = idempotency_key
-            .filter(|key| !key.is_empty())
-            .and_then(|key| AsciiMetadataValue::try_from(key).ok())
+        let idempotency_key = idempotency_key.filter(|key| !key.is_empty());
+        if let Some(value) = idempotency_key.and_then(|key| AsciiMetadataValue::try_from(key).ok())
         {
             metadata.insert(IDEMPOTENCY_KEY_HEADER, value);
         }
+        let retry_safe = state.spec.kind != MethodKind::ClientStreaming
+            && state.spec.kind != MethodKind::BidiStreaming
+            && (state.spec.safe_to_retry || idempotency_key.is_some());
         Ok(Call {
             method: state,
             deadline,
             metadata,
+            retry_safe,
         })
     }
 
@@ -660,36 +716,29 @@ impl ClientCore {
     /// safe. A hand-written loop rather than `tower::retry`: the policy needs the deadline, the
     /// breaker, server pushback and the throttle together, which a `tower::retry::Policy` sees
     /// only in pieces.
-    async fn with_retries<Req, T, F, Fut>(
+    async fn with_retries<T, F, Fut>(
         &self,
         call: &Call<'_>,
-        idempotency_key: Option<&str>,
-        request: Req,
+        body: Bytes,
         attempt: F,
     ) -> Result<T, Status>
     where
-        Req: Clone,
-        F: Fn(tonic::Request<Req>) -> Fut,
+        F: Fn(tonic::Request<Bytes>) -> Fut,
         Fut: Future<Output = Result<T, Status>>,
     {
         let method = call.method;
-        let safe = method.spec.kind != MethodKind::ClientStreaming
-            && method.spec.kind != MethodKind::BidiStreaming
-            && (method.spec.safe_to_retry || idempotency_key.is_some_and(|key| !key.is_empty()));
-        let attempts = if safe { method.retry.attempts() } else { 1 };
-        let mut request = Some(request);
+        let attempts = if call.retry_safe {
+            method.retry.attempts()
+        } else {
+            1
+        };
         let mut number = 1;
         loop {
             // A breaker that turns the attempt away ends the call: retrying against it would only
             // spend the backoff (and the bucket's tokens) on local rejections.
             let permit = self.admit(call)?;
-            // The last attempt takes the message; earlier ones send a copy.
-            let message = if number == attempts {
-                request.take().expect("taken only by the last attempt")
-            } else {
-                request.clone().expect("still held before the last attempt")
-            };
-            let wire = call.request(message);
+            // Every attempt sends the same encoded body (a reference-counted view of it).
+            let wire = call.request(body.clone());
             let outcome = self.run(call, permit, attempt(wire)).await;
             let status = match outcome {
                 Ok(value) => {
@@ -789,6 +838,20 @@ fn normalize(status: Status, call: &Call<'_>) -> Status {
 /// A delay drawn uniformly from `[0, bound]`.
 fn jittered(bound: Duration) -> Duration {
     bound.mul_f64(fastrand::f64())
+}
+
+/// A caller's request stream, encoded message by message as it is sent.
+fn encode_stream<Req: prost::Message + Send + 'static>(
+    requests: BoxStream<Req>,
+) -> BoxStream<Bytes> {
+    Box::pin(requests.map(|request| request.map(|message| codec::encode(&message))))
+}
+
+/// A response stream, decoded message by message as it is read.
+fn decode_stream<Resp: prost::Message + Default + Send + 'static>(
+    responses: BoxStream<Bytes>,
+) -> BoxStream<Resp> {
+    Box::pin(responses.map(|response| response.and_then(codec::decode)))
 }
 
 /// Runs `attempt` unless the request stream fails first, in which case its error is the outcome.

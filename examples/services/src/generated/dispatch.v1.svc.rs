@@ -686,21 +686,25 @@ impl ::rust_svc_runtime::client::GeneratedClient for DispatchServiceClient {
     }
 }
 impl DispatchService for DispatchServiceClient {
-    async fn get_courier_status(
+    fn get_courier_status(
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: GetCourierStatusRequest,
-    ) -> ::core::result::Result<CourierStatus, ::rust_svc_runtime::Status> {
-        self.core.unary(0, ctx, request, ::core::option::Option::None).await
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<CourierStatus, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
+        self.core.unary(0, ctx, &request, ::core::option::Option::None)
     }
-    async fn stream_assignments(
+    fn stream_assignments(
         &self,
         ctx: &::rust_svc_runtime::Context,
         requests: ::rust_svc_runtime::BoxStream<AssignmentUpdate>,
-    ) -> ::core::result::Result<
-        ::rust_svc_runtime::BoxStream<AssignmentResult>,
-        ::rust_svc_runtime::Status,
-    > {
-        self.core.bidi_streaming(1, ctx, requests).await
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            ::rust_svc_runtime::BoxStream<AssignmentResult>,
+            ::rust_svc_runtime::Status,
+        >,
+    > + ::core::marker::Send {
+        self.core.bidi_streaming(1, ctx, requests)
     }
 }

@@ -1074,43 +1074,52 @@ impl ::rust_svc_runtime::client::GeneratedClient for InventoryServiceClient {
     }
 }
 impl InventoryService for InventoryServiceClient {
-    async fn check_stock(
+    fn check_stock(
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: CheckStockRequest,
-    ) -> ::core::result::Result<CheckStockResponse, ::rust_svc_runtime::Status> {
-        self.core.unary(0, ctx, request, ::core::option::Option::None).await
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<CheckStockResponse, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
+        self.core.unary(0, ctx, &request, ::core::option::Option::None)
     }
-    async fn reserve_items(
+    fn reserve_items(
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: ReserveItemsRequest,
-    ) -> ::core::result::Result<ReserveItemsResponse, ::rust_svc_runtime::Status> {
-        let idempotency_key = request.idempotency_key.clone();
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<ReserveItemsResponse, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
         self.core
             .unary(
                 1,
                 ctx,
-                request,
-                ::core::option::Option::Some(idempotency_key.as_str()),
+                &request,
+                ::core::option::Option::Some(request.idempotency_key.as_str()),
             )
-            .await
     }
-    async fn release_reservation(
+    fn release_reservation(
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: ReleaseReservationRequest,
-    ) -> ::core::result::Result<ReleaseReservationResponse, ::rust_svc_runtime::Status> {
-        self.core.unary(2, ctx, request, ::core::option::Option::None).await
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            ReleaseReservationResponse,
+            ::rust_svc_runtime::Status,
+        >,
+    > + ::core::marker::Send {
+        self.core.unary(2, ctx, &request, ::core::option::Option::None)
     }
-    async fn watch_stock_levels(
+    fn watch_stock_levels(
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: WatchStockLevelsRequest,
-    ) -> ::core::result::Result<
-        ::rust_svc_runtime::BoxStream<StockUpdate>,
-        ::rust_svc_runtime::Status,
-    > {
-        self.core.server_streaming(3, ctx, request, ::core::option::Option::None).await
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            ::rust_svc_runtime::BoxStream<StockUpdate>,
+            ::rust_svc_runtime::Status,
+        >,
+    > + ::core::marker::Send {
+        self.core.server_streaming(3, ctx, &request, ::core::option::Option::None)
     }
 }

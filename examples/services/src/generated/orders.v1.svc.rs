@@ -1457,64 +1457,76 @@ impl ::rust_svc_runtime::client::GeneratedClient for OrderServiceClient {
     }
 }
 impl OrderService for OrderServiceClient {
-    async fn create_order(
+    fn create_order(
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: CreateOrderRequest,
-    ) -> ::core::result::Result<Order, ::rust_svc_runtime::Status> {
-        let idempotency_key = request.idempotency_key.clone();
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Order, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
         self.core
             .unary(
                 0,
                 ctx,
-                request,
-                ::core::option::Option::Some(idempotency_key.as_str()),
+                &request,
+                ::core::option::Option::Some(request.idempotency_key.as_str()),
             )
-            .await
     }
-    async fn get_order(
+    fn get_order(
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: GetOrderRequest,
-    ) -> ::core::result::Result<Order, ::rust_svc_runtime::Status> {
-        self.core.unary(1, ctx, request, ::core::option::Option::None).await
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Order, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
+        self.core.unary(1, ctx, &request, ::core::option::Option::None)
     }
-    async fn list_orders(
+    fn list_orders(
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: ListOrdersRequest,
-    ) -> ::core::result::Result<ListOrdersResponse, ::rust_svc_runtime::Status> {
-        self.core.unary(2, ctx, request, ::core::option::Option::None).await
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<ListOrdersResponse, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
+        self.core.unary(2, ctx, &request, ::core::option::Option::None)
     }
-    async fn update_order(
+    fn update_order(
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: UpdateOrderRequest,
-    ) -> ::core::result::Result<Order, ::rust_svc_runtime::Status> {
-        self.core.unary(3, ctx, request, ::core::option::Option::None).await
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Order, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
+        self.core.unary(3, ctx, &request, ::core::option::Option::None)
     }
-    async fn cancel_order(
+    fn cancel_order(
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: CancelOrderRequest,
-    ) -> ::core::result::Result<Order, ::rust_svc_runtime::Status> {
-        self.core.unary(4, ctx, request, ::core::option::Option::None).await
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Order, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
+        self.core.unary(4, ctx, &request, ::core::option::Option::None)
     }
-    async fn stream_order_updates(
+    fn stream_order_updates(
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: StreamOrderUpdatesRequest,
-    ) -> ::core::result::Result<
-        ::rust_svc_runtime::BoxStream<OrderUpdate>,
-        ::rust_svc_runtime::Status,
-    > {
-        self.core.server_streaming(5, ctx, request, ::core::option::Option::None).await
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            ::rust_svc_runtime::BoxStream<OrderUpdate>,
+            ::rust_svc_runtime::Status,
+        >,
+    > + ::core::marker::Send {
+        self.core.server_streaming(5, ctx, &request, ::core::option::Option::None)
     }
-    async fn upload_order_items(
+    fn upload_order_items(
         &self,
         ctx: &::rust_svc_runtime::Context,
         requests: ::rust_svc_runtime::BoxStream<LineItem>,
-    ) -> ::core::result::Result<UploadSummary, ::rust_svc_runtime::Status> {
-        self.core.client_streaming(6, ctx, requests).await
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<UploadSummary, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
+        self.core.client_streaming(6, ctx, requests)
     }
 }
