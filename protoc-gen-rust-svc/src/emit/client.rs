@@ -8,7 +8,8 @@ use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
 use super::{
-    Settings, domain_future, domain_signature, ident, method_attrs, method_ident, service_link,
+    Settings, compiled_where_used, domain_future, domain_signature, ident, method_attrs,
+    method_ident, service_link,
 };
 use crate::model::{CircuitBreaker, Idempotency, Method, RetryPolicy, Service, Streaming};
 
@@ -108,8 +109,10 @@ fn trait_method(index: usize, method: &Method, runtime: &syn::Path) -> TokenStre
         Streaming::Client => quote!(self.core.client_streaming(#index, ctx, requests)),
         Streaming::Bidi => quote!(self.core.bidi_streaming(#index, ctx, requests)),
     };
+    let inline = compiled_where_used();
     quote! {
         #attrs
+        #inline
         fn #name(&self, ctx: &#runtime::Context, #request) -> #future {
             #call
         }

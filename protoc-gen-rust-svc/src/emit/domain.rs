@@ -5,8 +5,8 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::{
-    Settings, doc_attrs, domain_future, domain_signature, ident, method_attrs, method_ident,
-    request_arg, service_link,
+    Settings, compiled_where_used, doc_attrs, domain_future, domain_signature, ident, method_attrs,
+    method_ident, request_arg, service_link,
 };
 use crate::model::Service;
 
@@ -22,6 +22,7 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
     let mut dyn_methods = Vec::new();
     let mut blanket_methods = Vec::new();
     let mut arc_methods = Vec::new();
+    let inline = compiled_where_used();
     for method in &service.methods {
         let name = method_ident(method);
         // The companion's methods get their own names: with both traits in scope (the blanket
@@ -58,6 +59,7 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
         });
         arc_methods.push(quote! {
             #used
+            #inline
             async fn #name(&self, ctx: &#runtime::Context, #request) -> #result {
                 <dyn #dyn_ident as #dyn_ident>::#dyn_name(&**self, ctx, #arg).await
             }

@@ -6,8 +6,8 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::{
-    Settings, domain_future, domain_signature, ident, method_attrs, method_ident, request_arg,
-    service_link, type_tokens,
+    Settings, compiled_where_used, domain_future, domain_signature, ident, method_attrs,
+    method_ident, request_arg, service_link, type_tokens,
 };
 use crate::model::{Service, Streaming};
 
@@ -53,6 +53,7 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
             fake
         },
     };
+    let inline = compiled_where_used();
     let methods = service.methods.iter().map(|method| {
         let name = method_ident(method);
         let used = method_attrs(method, false);
@@ -61,7 +62,7 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
         let arg = request_arg(method);
         quote! {
             #used
-            #[inline]
+            #inline
             fn #name(&self, ctx: &#runtime::Context, #request) -> #future {
                 self.#name.call(ctx, #arg)
             }
@@ -83,8 +84,7 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
              can do."
         ),
     ];
-    // `#[inline]` on what is not generic keeps it from being compiled into the crate that
-    // generates it: only the tests that use a fake compile its methods, and through them the
+    // Only the tests that use a fake compile its constructors and methods, and through them the
     // runtime's generic method fakes for each request and response type.
     quote! {
         #(#[doc = #doc])*
@@ -95,21 +95,21 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
 
         impl #fake {
             /// A fake whose every method answers `UNIMPLEMENTED` until programmed.
-            #[inline]
+            #inline
             pub fn new() -> Self {
                 Self { #(#constructors)* }
             }
 
             /// A fake whose every method answers an empty message, or an empty stream, until
             /// programmed.
-            #[inline]
+            #inline
             pub fn with_default_responses() -> Self {
                 #with_defaults
             }
         }
 
         impl ::core::default::Default for #fake {
-            #[inline]
+            #inline
             fn default() -> Self {
                 Self::new()
             }

@@ -153,6 +153,15 @@ fn domain_signature(method: &Method, runtime: &syn::Path) -> (TokenStream, Token
     (request, response)
 }
 
+/// `#[inline]`, for the methods of non-generic generated impls (the client's, the fake's, the
+/// stub's, `Arc<dyn …>`'s): they are then compiled in the crates that call them, and only if
+/// they do, as generic code is. Without it every crate that generates a service compiles every
+/// rpc's client call, prost encoding and decoding included, used or not: that was the largest
+/// part of the generated code's build time beyond what prost and tonic emit (bench/RESULTS.md).
+fn compiled_where_used() -> TokenStream {
+    quote!(#[inline])
+}
+
 /// The return type of a domain method, `impl Future<Output = Result<…, Status>> + Send`, for
 /// implementations that hand back a future instead of being `async fn`s: those build no state
 /// machine of their own, which the compiler would type-check, borrow-check and lay out once

@@ -5,7 +5,8 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::{
-    Settings, domain_future, domain_signature, ident, method_attrs, method_ident, service_link,
+    Settings, compiled_where_used, domain_future, domain_signature, ident, method_attrs,
+    method_ident, service_link,
 };
 use crate::model::Service;
 
@@ -13,6 +14,7 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
     let runtime = &settings.runtime;
     let trait_ident = ident(&service.names.domain_trait);
     let stub_ident = ident(&service.names.stub);
+    let inline = compiled_where_used();
     let methods = service.methods.iter().map(|method| {
         let name = method_ident(method);
         let used = method_attrs(method, false);
@@ -25,6 +27,7 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
         );
         quote! {
             #used
+            #inline
             fn #name(&self, _ctx: &#runtime::Context, #unused) -> #future {
                 ::core::future::ready(::core::result::Result::Err(
                     #runtime::Status::unimplemented(#message),

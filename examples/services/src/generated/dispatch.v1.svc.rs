@@ -94,6 +94,7 @@ impl<T: DispatchService> DynDispatchService for T {
     }
 }
 impl DispatchService for ::std::sync::Arc<dyn DynDispatchService> {
+    #[inline]
     async fn get_courier_status(
         &self,
         ctx: &::rust_svc_runtime::Context,
@@ -106,6 +107,7 @@ impl DispatchService for ::std::sync::Arc<dyn DynDispatchService> {
             )
             .await
     }
+    #[inline]
     async fn stream_assignments(
         &self,
         ctx: &::rust_svc_runtime::Context,
@@ -126,6 +128,7 @@ impl DispatchService for ::std::sync::Arc<dyn DynDispatchService> {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct UnimplementedDispatchService;
 impl DispatchService for UnimplementedDispatchService {
+    #[inline]
     fn get_courier_status(
         &self,
         _ctx: &::rust_svc_runtime::Context,
@@ -141,6 +144,7 @@ impl DispatchService for UnimplementedDispatchService {
             ),
         )
     }
+    #[inline]
     fn stream_assignments(
         &self,
         _ctx: &::rust_svc_runtime::Context,
@@ -686,6 +690,7 @@ impl ::rust_svc_runtime::client::GeneratedClient for DispatchServiceClient {
     }
 }
 impl DispatchService for DispatchServiceClient {
+    #[inline]
     fn get_courier_status(
         &self,
         ctx: &::rust_svc_runtime::Context,
@@ -695,6 +700,7 @@ impl DispatchService for DispatchServiceClient {
     > + ::core::marker::Send {
         self.core.unary(0, ctx, &request, ::core::option::Option::None)
     }
+    #[inline]
     fn stream_assignments(
         &self,
         ctx: &::rust_svc_runtime::Context,

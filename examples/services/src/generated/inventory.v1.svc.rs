@@ -173,6 +173,7 @@ impl<T: InventoryService> DynInventoryService for T {
     }
 }
 impl InventoryService for ::std::sync::Arc<dyn DynInventoryService> {
+    #[inline]
     async fn check_stock(
         &self,
         ctx: &::rust_svc_runtime::Context,
@@ -185,6 +186,7 @@ impl InventoryService for ::std::sync::Arc<dyn DynInventoryService> {
             )
             .await
     }
+    #[inline]
     async fn reserve_items(
         &self,
         ctx: &::rust_svc_runtime::Context,
@@ -197,6 +199,7 @@ impl InventoryService for ::std::sync::Arc<dyn DynInventoryService> {
             )
             .await
     }
+    #[inline]
     async fn release_reservation(
         &self,
         ctx: &::rust_svc_runtime::Context,
@@ -209,6 +212,7 @@ impl InventoryService for ::std::sync::Arc<dyn DynInventoryService> {
             )
             .await
     }
+    #[inline]
     async fn watch_stock_levels(
         &self,
         ctx: &::rust_svc_runtime::Context,
@@ -229,6 +233,7 @@ impl InventoryService for ::std::sync::Arc<dyn DynInventoryService> {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct UnimplementedInventoryService;
 impl InventoryService for UnimplementedInventoryService {
+    #[inline]
     fn check_stock(
         &self,
         _ctx: &::rust_svc_runtime::Context,
@@ -244,6 +249,7 @@ impl InventoryService for UnimplementedInventoryService {
             ),
         )
     }
+    #[inline]
     fn reserve_items(
         &self,
         _ctx: &::rust_svc_runtime::Context,
@@ -259,6 +265,7 @@ impl InventoryService for UnimplementedInventoryService {
             ),
         )
     }
+    #[inline]
     fn release_reservation(
         &self,
         _ctx: &::rust_svc_runtime::Context,
@@ -277,6 +284,7 @@ impl InventoryService for UnimplementedInventoryService {
             ),
         )
     }
+    #[inline]
     fn watch_stock_levels(
         &self,
         _ctx: &::rust_svc_runtime::Context,
@@ -1074,6 +1082,7 @@ impl ::rust_svc_runtime::client::GeneratedClient for InventoryServiceClient {
     }
 }
 impl InventoryService for InventoryServiceClient {
+    #[inline]
     fn check_stock(
         &self,
         ctx: &::rust_svc_runtime::Context,
@@ -1083,6 +1092,7 @@ impl InventoryService for InventoryServiceClient {
     > + ::core::marker::Send {
         self.core.unary(0, ctx, &request, ::core::option::Option::None)
     }
+    #[inline]
     fn reserve_items(
         &self,
         ctx: &::rust_svc_runtime::Context,
@@ -1098,6 +1108,7 @@ impl InventoryService for InventoryServiceClient {
                 ::core::option::Option::Some(request.idempotency_key.as_str()),
             )
     }
+    #[inline]
     fn release_reservation(
         &self,
         ctx: &::rust_svc_runtime::Context,
@@ -1110,6 +1121,7 @@ impl InventoryService for InventoryServiceClient {
     > + ::core::marker::Send {
         self.core.unary(2, ctx, &request, ::core::option::Option::None)
     }
+    #[inline]
     fn watch_stock_levels(
         &self,
         ctx: &::rust_svc_runtime::Context,

@@ -242,6 +242,7 @@ impl<T: OrderService> DynOrderService for T {
     }
 }
 impl OrderService for ::std::sync::Arc<dyn DynOrderService> {
+    #[inline]
     async fn create_order(
         &self,
         ctx: &::rust_svc_runtime::Context,
@@ -250,6 +251,7 @@ impl OrderService for ::std::sync::Arc<dyn DynOrderService> {
         <dyn DynOrderService as DynOrderService>::dyn_create_order(&**self, ctx, request)
             .await
     }
+    #[inline]
     async fn get_order(
         &self,
         ctx: &::rust_svc_runtime::Context,
@@ -258,6 +260,7 @@ impl OrderService for ::std::sync::Arc<dyn DynOrderService> {
         <dyn DynOrderService as DynOrderService>::dyn_get_order(&**self, ctx, request)
             .await
     }
+    #[inline]
     async fn list_orders(
         &self,
         ctx: &::rust_svc_runtime::Context,
@@ -266,6 +269,7 @@ impl OrderService for ::std::sync::Arc<dyn DynOrderService> {
         <dyn DynOrderService as DynOrderService>::dyn_list_orders(&**self, ctx, request)
             .await
     }
+    #[inline]
     async fn update_order(
         &self,
         ctx: &::rust_svc_runtime::Context,
@@ -274,6 +278,7 @@ impl OrderService for ::std::sync::Arc<dyn DynOrderService> {
         <dyn DynOrderService as DynOrderService>::dyn_update_order(&**self, ctx, request)
             .await
     }
+    #[inline]
     async fn cancel_order(
         &self,
         ctx: &::rust_svc_runtime::Context,
@@ -282,6 +287,7 @@ impl OrderService for ::std::sync::Arc<dyn DynOrderService> {
         <dyn DynOrderService as DynOrderService>::dyn_cancel_order(&**self, ctx, request)
             .await
     }
+    #[inline]
     async fn stream_order_updates(
         &self,
         ctx: &::rust_svc_runtime::Context,
@@ -297,6 +303,7 @@ impl OrderService for ::std::sync::Arc<dyn DynOrderService> {
             )
             .await
     }
+    #[inline]
     async fn upload_order_items(
         &self,
         ctx: &::rust_svc_runtime::Context,
@@ -314,6 +321,7 @@ impl OrderService for ::std::sync::Arc<dyn DynOrderService> {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct UnimplementedOrderService;
 impl OrderService for UnimplementedOrderService {
+    #[inline]
     fn create_order(
         &self,
         _ctx: &::rust_svc_runtime::Context,
@@ -329,6 +337,7 @@ impl OrderService for UnimplementedOrderService {
             ),
         )
     }
+    #[inline]
     fn get_order(
         &self,
         _ctx: &::rust_svc_runtime::Context,
@@ -344,6 +353,7 @@ impl OrderService for UnimplementedOrderService {
             ),
         )
     }
+    #[inline]
     fn list_orders(
         &self,
         _ctx: &::rust_svc_runtime::Context,
@@ -359,6 +369,7 @@ impl OrderService for UnimplementedOrderService {
             ),
         )
     }
+    #[inline]
     fn update_order(
         &self,
         _ctx: &::rust_svc_runtime::Context,
@@ -374,6 +385,7 @@ impl OrderService for UnimplementedOrderService {
             ),
         )
     }
+    #[inline]
     fn cancel_order(
         &self,
         _ctx: &::rust_svc_runtime::Context,
@@ -389,6 +401,7 @@ impl OrderService for UnimplementedOrderService {
             ),
         )
     }
+    #[inline]
     fn stream_order_updates(
         &self,
         _ctx: &::rust_svc_runtime::Context,
@@ -407,6 +420,7 @@ impl OrderService for UnimplementedOrderService {
             ),
         )
     }
+    #[inline]
     fn upload_order_items(
         &self,
         _ctx: &::rust_svc_runtime::Context,
@@ -1457,6 +1471,7 @@ impl ::rust_svc_runtime::client::GeneratedClient for OrderServiceClient {
     }
 }
 impl OrderService for OrderServiceClient {
+    #[inline]
     fn create_order(
         &self,
         ctx: &::rust_svc_runtime::Context,
@@ -1472,6 +1487,7 @@ impl OrderService for OrderServiceClient {
                 ::core::option::Option::Some(request.idempotency_key.as_str()),
             )
     }
+    #[inline]
     fn get_order(
         &self,
         ctx: &::rust_svc_runtime::Context,
@@ -1481,6 +1497,7 @@ impl OrderService for OrderServiceClient {
     > + ::core::marker::Send {
         self.core.unary(1, ctx, &request, ::core::option::Option::None)
     }
+    #[inline]
     fn list_orders(
         &self,
         ctx: &::rust_svc_runtime::Context,
@@ -1490,6 +1507,7 @@ impl OrderService for OrderServiceClient {
     > + ::core::marker::Send {
         self.core.unary(2, ctx, &request, ::core::option::Option::None)
     }
+    #[inline]
     fn update_order(
         &self,
         ctx: &::rust_svc_runtime::Context,
@@ -1499,6 +1517,7 @@ impl OrderService for OrderServiceClient {
     > + ::core::marker::Send {
         self.core.unary(3, ctx, &request, ::core::option::Option::None)
     }
+    #[inline]
     fn cancel_order(
         &self,
         ctx: &::rust_svc_runtime::Context,
@@ -1508,6 +1527,7 @@ impl OrderService for OrderServiceClient {
     > + ::core::marker::Send {
         self.core.unary(4, ctx, &request, ::core::option::Option::None)
     }
+    #[inline]
     fn stream_order_updates(
         &self,
         ctx: &::rust_svc_runtime::Context,
@@ -1520,6 +1540,7 @@ impl OrderService for OrderServiceClient {
     > + ::core::marker::Send {
         self.core.server_streaming(5, ctx, &request, ::core::option::Option::None)
     }
+    #[inline]
     fn upload_order_items(
         &self,
         ctx: &::rust_svc_runtime::Context,
