@@ -5,8 +5,9 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::{
-    Settings, compiled_where_used, doc_attrs, domain_future, domain_signature, ident, method_attrs,
-    method_ident, request_arg, service_link,
+    Settings, compiled_where_used, doc_attrs, domain_future, domain_signature,
+    domain_signature_with, ident, method_attrs, method_ident, request_arg, service_link,
+    unshadowed_type,
 };
 use crate::model::Service;
 
@@ -50,10 +51,14 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
             fn #dyn_name<'a>(&'a self, ctx: &'a #runtime::Context, #request)
                 -> #runtime::BoxFuture<'a, #result>;
         });
+        // Inside `impl<T> … for T`, where a message called `T` would be the type parameter.
+        let (generic_request, generic_response) =
+            domain_signature_with(method, runtime, unshadowed_type);
+        let generic_result = quote!(::core::result::Result<#generic_response, #runtime::Status>);
         blanket_methods.push(quote! {
             #used
-            fn #dyn_name<'a>(&'a self, ctx: &'a #runtime::Context, #request)
-                -> #runtime::BoxFuture<'a, #result> {
+            fn #dyn_name<'a>(&'a self, ctx: &'a #runtime::Context, #generic_request)
+                -> #runtime::BoxFuture<'a, #generic_result> {
                 ::std::boxed::Box::pin(<T as #trait_ident>::#name(self, ctx, #arg))
             }
         });

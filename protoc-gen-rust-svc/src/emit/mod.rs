@@ -137,10 +137,35 @@ fn nested_type(path: &str) -> TokenStream {
     if relative { quote!(super::#ty) } else { ty }
 }
 
+/// A message type named from an impl generic over `T` in the package module: a path that starts
+/// with a name (not `::`, `super::` or `crate::`) gains `self::`, so that a message called `T`
+/// is not taken for the type parameter.
+fn unshadowed_type(path: &str) -> TokenStream {
+    let ty = type_tokens(path);
+    let starts_with_name = path.starts_with(|c: char| c.is_alphabetic() || c == '_')
+        && !["super::", "crate::", "self::"]
+            .iter()
+            .any(|keyword| path.starts_with(keyword));
+    if starts_with_name {
+        quote!(self::#ty)
+    } else {
+        ty
+    }
+}
+
 /// The request parameter and the `Ok` type of a domain method, per streaming shape.
 fn domain_signature(method: &Method, runtime: &syn::Path) -> (TokenStream, TokenStream) {
-    let input = type_tokens(&method.input_type);
-    let output = type_tokens(&method.output_type);
+    domain_signature_with(method, runtime, type_tokens)
+}
+
+/// [`domain_signature`], with message types named by `type_of`.
+fn domain_signature_with(
+    method: &Method,
+    runtime: &syn::Path,
+    type_of: fn(&str) -> TokenStream,
+) -> (TokenStream, TokenStream) {
+    let input = type_of(&method.input_type);
+    let output = type_of(&method.output_type);
     let request = match method.streaming {
         Streaming::Unary | Streaming::Server => quote!(request: #input),
         Streaming::Client | Streaming::Bidi => quote!(requests: #runtime::BoxStream<#input>),
@@ -194,4 +219,25 @@ fn method_ident(method: &Method) -> proc_macro2::Ident {
 
 fn service_link(service: &Service) -> String {
     format!("[`{}`]", service.names.domain_trait)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_paths_that_start_with_a_name_are_unshadowed() {
+        let cases = [
+            ("T", "self :: T"),
+            ("outer::Leaf", "self :: outer :: Leaf"),
+            ("r#type::Leaf", "self :: r#type :: Leaf"),
+            ("super::common::Money", "super :: common :: Money"),
+            ("crate::common::Money", "crate :: common :: Money"),
+            ("::prost_types::Timestamp", ":: prost_types :: Timestamp"),
+            ("()", "()"),
+        ];
+        for (path, expected) in cases {
+            assert_eq!(unshadowed_type(path).to_string(), expected, "{path}");
+        }
+    }
 }

@@ -68,10 +68,10 @@ impl<T: DispatchService> DynDispatchService for T {
     fn dyn_get_courier_status<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
-        request: GetCourierStatusRequest,
+        request: self::GetCourierStatusRequest,
     ) -> ::rust_svc_runtime::BoxFuture<
         'a,
-        ::core::result::Result<CourierStatus, ::rust_svc_runtime::Status>,
+        ::core::result::Result<self::CourierStatus, ::rust_svc_runtime::Status>,
     > {
         ::std::boxed::Box::pin(
             <T as DispatchService>::get_courier_status(self, ctx, request),
@@ -80,11 +80,11 @@ impl<T: DispatchService> DynDispatchService for T {
     fn dyn_stream_assignments<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
-        requests: ::rust_svc_runtime::BoxStream<AssignmentUpdate>,
+        requests: ::rust_svc_runtime::BoxStream<self::AssignmentUpdate>,
     ) -> ::rust_svc_runtime::BoxFuture<
         'a,
         ::core::result::Result<
-            ::rust_svc_runtime::BoxStream<AssignmentResult>,
+            ::rust_svc_runtime::BoxStream<self::AssignmentResult>,
             ::rust_svc_runtime::Status,
         >,
     > {

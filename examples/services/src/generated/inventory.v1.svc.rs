@@ -125,20 +125,20 @@ impl<T: InventoryService> DynInventoryService for T {
     fn dyn_check_stock<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
-        request: CheckStockRequest,
+        request: self::CheckStockRequest,
     ) -> ::rust_svc_runtime::BoxFuture<
         'a,
-        ::core::result::Result<CheckStockResponse, ::rust_svc_runtime::Status>,
+        ::core::result::Result<self::CheckStockResponse, ::rust_svc_runtime::Status>,
     > {
         ::std::boxed::Box::pin(<T as InventoryService>::check_stock(self, ctx, request))
     }
     fn dyn_reserve_items<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
-        request: ReserveItemsRequest,
+        request: self::ReserveItemsRequest,
     ) -> ::rust_svc_runtime::BoxFuture<
         'a,
-        ::core::result::Result<ReserveItemsResponse, ::rust_svc_runtime::Status>,
+        ::core::result::Result<self::ReserveItemsResponse, ::rust_svc_runtime::Status>,
     > {
         ::std::boxed::Box::pin(
             <T as InventoryService>::reserve_items(self, ctx, request),
@@ -147,10 +147,13 @@ impl<T: InventoryService> DynInventoryService for T {
     fn dyn_release_reservation<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
-        request: ReleaseReservationRequest,
+        request: self::ReleaseReservationRequest,
     ) -> ::rust_svc_runtime::BoxFuture<
         'a,
-        ::core::result::Result<ReleaseReservationResponse, ::rust_svc_runtime::Status>,
+        ::core::result::Result<
+            self::ReleaseReservationResponse,
+            ::rust_svc_runtime::Status,
+        >,
     > {
         ::std::boxed::Box::pin(
             <T as InventoryService>::release_reservation(self, ctx, request),
@@ -159,11 +162,11 @@ impl<T: InventoryService> DynInventoryService for T {
     fn dyn_watch_stock_levels<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
-        request: WatchStockLevelsRequest,
+        request: self::WatchStockLevelsRequest,
     ) -> ::rust_svc_runtime::BoxFuture<
         'a,
         ::core::result::Result<
-            ::rust_svc_runtime::BoxStream<StockUpdate>,
+            ::rust_svc_runtime::BoxStream<self::StockUpdate>,
             ::rust_svc_runtime::Status,
         >,
     > {

@@ -166,61 +166,61 @@ impl<T: OrderService> DynOrderService for T {
     fn dyn_create_order<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
-        request: CreateOrderRequest,
+        request: self::CreateOrderRequest,
     ) -> ::rust_svc_runtime::BoxFuture<
         'a,
-        ::core::result::Result<Order, ::rust_svc_runtime::Status>,
+        ::core::result::Result<self::Order, ::rust_svc_runtime::Status>,
     > {
         ::std::boxed::Box::pin(<T as OrderService>::create_order(self, ctx, request))
     }
     fn dyn_get_order<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
-        request: GetOrderRequest,
+        request: self::GetOrderRequest,
     ) -> ::rust_svc_runtime::BoxFuture<
         'a,
-        ::core::result::Result<Order, ::rust_svc_runtime::Status>,
+        ::core::result::Result<self::Order, ::rust_svc_runtime::Status>,
     > {
         ::std::boxed::Box::pin(<T as OrderService>::get_order(self, ctx, request))
     }
     fn dyn_list_orders<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
-        request: ListOrdersRequest,
+        request: self::ListOrdersRequest,
     ) -> ::rust_svc_runtime::BoxFuture<
         'a,
-        ::core::result::Result<ListOrdersResponse, ::rust_svc_runtime::Status>,
+        ::core::result::Result<self::ListOrdersResponse, ::rust_svc_runtime::Status>,
     > {
         ::std::boxed::Box::pin(<T as OrderService>::list_orders(self, ctx, request))
     }
     fn dyn_update_order<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
-        request: UpdateOrderRequest,
+        request: self::UpdateOrderRequest,
     ) -> ::rust_svc_runtime::BoxFuture<
         'a,
-        ::core::result::Result<Order, ::rust_svc_runtime::Status>,
+        ::core::result::Result<self::Order, ::rust_svc_runtime::Status>,
     > {
         ::std::boxed::Box::pin(<T as OrderService>::update_order(self, ctx, request))
     }
     fn dyn_cancel_order<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
-        request: CancelOrderRequest,
+        request: self::CancelOrderRequest,
     ) -> ::rust_svc_runtime::BoxFuture<
         'a,
-        ::core::result::Result<Order, ::rust_svc_runtime::Status>,
+        ::core::result::Result<self::Order, ::rust_svc_runtime::Status>,
     > {
         ::std::boxed::Box::pin(<T as OrderService>::cancel_order(self, ctx, request))
     }
     fn dyn_stream_order_updates<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
-        request: StreamOrderUpdatesRequest,
+        request: self::StreamOrderUpdatesRequest,
     ) -> ::rust_svc_runtime::BoxFuture<
         'a,
         ::core::result::Result<
-            ::rust_svc_runtime::BoxStream<OrderUpdate>,
+            ::rust_svc_runtime::BoxStream<self::OrderUpdate>,
             ::rust_svc_runtime::Status,
         >,
     > {
@@ -231,10 +231,10 @@ impl<T: OrderService> DynOrderService for T {
     fn dyn_upload_order_items<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
-        requests: ::rust_svc_runtime::BoxStream<LineItem>,
+        requests: ::rust_svc_runtime::BoxStream<self::LineItem>,
     ) -> ::rust_svc_runtime::BoxFuture<
         'a,
-        ::core::result::Result<UploadSummary, ::rust_svc_runtime::Status>,
+        ::core::result::Result<self::UploadSummary, ::rust_svc_runtime::Status>,
     > {
         ::std::boxed::Box::pin(
             <T as OrderService>::upload_order_items(self, ctx, requests),
