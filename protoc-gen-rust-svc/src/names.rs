@@ -163,8 +163,8 @@ pub struct ServiceNames {
     /// tonic-build's client module, e.g. `inventory_service_client`.
     pub client_module: String,
     /// The private module holding the adapter's impl of tonic's trait, e.g.
-    /// `inventory_service_grpc`: `#[async_trait]` expands to a bare `Box`, which a message
-    /// named `Box` would shadow in the package module.
+    /// `inventory_service_grpc`: in it, messages are named through `super::`, so that a message
+    /// called `T` is not taken for the impl's type parameter.
     pub adapter_module: String,
 }
 
