@@ -12,8 +12,10 @@
 #   ROUNDS=1 RUNS=1 bench/build_time.sh         # smoke test
 #
 # Settings (environment): ROUNDS (10), RUNS per crate per round (3), RELEASE=1 also measures
-# the release profile, CHECK=1 also measures `cargo check`, INCREMENTAL=1 keeps incremental compilation on in the dev profile (see
-# below), KEEP_WORKDIR=1 keeps the scratch workspace.
+# the release profile, CHECK=1 also measures `cargo check`, INCREMENTAL=1 keeps incremental
+# compilation on in the dev profile (see below), CALLGRIND=1 also counts the instructions of one
+# dev build of each crate (valgrind; deterministic where wall time on a shared machine is not;
+# about 5 minutes), KEEP_WORKDIR=1 keeps the scratch workspace.
 #
 # The two crates live in a scratch workspace outside the repository, with the repository's
 # Cargo.lock copied in so that both build against the very dependency versions the workspace
@@ -28,6 +30,7 @@ rounds=${ROUNDS:-10}
 runs=${RUNS:-3}
 release=${RELEASE:-0}
 check=${CHECK:-0}
+callgrind=${CALLGRIND:-0}
 incremental=${INCREMENTAL:-0}
 
 die() {
@@ -44,6 +47,7 @@ for tool in cargo python3 hyperfine protoc protoc-gen-prost protoc-gen-tonic; do
 	*) die "$tool not found" ;;
 	esac
 done
+[[ $callgrind != 1 ]] || command -v valgrind >/dev/null || die "valgrind not found: apt-get install valgrind"
 python3 -c 'import sys, tomllib' 2>/dev/null || die "python3 3.11 or later is needed (tomllib)"
 for value in "$rounds" "$runs"; do
 	[[ $value =~ ^[0-9]+$ && $value -gt 0 ]] || die "ROUNDS and RUNS must be positive integers, got '$value'"
@@ -87,7 +91,8 @@ members = ["ours", "peer", "ours-app", "peer-app"]
 TOML
 cp Cargo.lock "$scratch/Cargo.lock"
 
-# ours: the committed output of `cargo generate-examples`, mod.rs included.
+# ours: the committed output of `cargo generate-examples` (the default artifacts), mod.rs
+# included.
 cp examples/services/src/generated/*.rs "$scratch/ours/src/generated/"
 cat >"$scratch/ours/Cargo.toml" <<TOML
 [package]
@@ -301,6 +306,29 @@ for profile in "${profiles[@]}"; do
 	done
 done
 
+# Instructions of one dev build per crate: the rustc invocation cargo makes (taken from
+# `cargo build -v`), run again under callgrind with its children (the linker, for the apps).
+instructions=$scratch/instructions.txt
+: >"$instructions"
+if [[ $callgrind == 1 ]]; then
+	for crate in "${crates[@]}"; do
+		note "counting the instructions of building $crate"
+		touch "$scratch/${crate%-app}/src/lib.rs"
+		rustc_line=$(cargo build -v --manifest-path "$manifest" -p "$crate" 2>&1 |
+			sed -n "s/^ *Running \`\(.*--crate-name ${crate//-/_} .*\)\`\$/\1/p" | tail -n1)
+		[[ -n $rustc_line ]] || die "no rustc command line for $crate in cargo's output"
+		rm -f "$scratch"/callgrind.*
+		(cd "$scratch" && valgrind --tool=callgrind --trace-children=yes --cache-sim=no \
+			--branch-sim=no --callgrind-out-file="$scratch/callgrind.%p" \
+			bash -c "$rustc_line" >/dev/null 2>"$scratch/valgrind.log") ||
+			die "$crate does not build under valgrind (see $scratch/valgrind.log)"
+		for out in "$scratch"/callgrind.*; do
+			process=$(sed -n 's/^cmd: *\([^ ]*\).*/\1/p' "$out")
+			echo "$crate ${process##*/} $(sed -n 's/^summary: *//p' "$out")"
+		done >>"$instructions"
+	done
+fi
+
 versions=$(python3 - "$scratch/Cargo.lock" <<'PY'
 import sys, tomllib
 lock = {p["name"]: p["version"] for p in tomllib.load(open(sys.argv[1], "rb"))["package"]}
@@ -311,7 +339,7 @@ cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
 HEADER="$(date -u +%Y-%m-%d). $(rustc --version | cut -d' ' -f1-2), $versions; protoc $(protoc --version | cut -d' ' -f2), protoc-gen-prost $(protoc-gen-prost --version), protoc-gen-tonic $(protoc-gen-tonic --version). Machine: $(nproc) vCPU $cpu_model, Linux $(uname -r)." \
 	ROUNDS=$rounds RUNS=$runs INCREMENTAL=$incremental PROFILES="${profiles[*]}" \
 	LINES_OURS=$lines_ours LINES_PEER=$lines_peer MESSAGES_OURS=$messages_ours MESSAGES_PEER=$messages_peer \
-	python3 - "$results" <<'PY'
+	python3 - "$results" "$instructions" <<'PY'
 import json, os, statistics, sys
 from pathlib import Path
 
@@ -342,12 +370,13 @@ print(
     f"dependencies prebuilt; incremental compilation {incremental}). {env['ROUNDS']} rounds of "
     f"{env['RUNS']} builds per crate after one warm-up build, the first crate alternating; "
     "median (min–max) of all builds. `ours` carries more: besides the prost messages and tonic's "
-    "wire modules, per service the domain trait and its object-safe form, the stub, the fake, "
-    "the adapter and the client with its policies. Generic code (tonic's server and client over "
-    "any `T`, our adapter over any domain type) is compiled where it is instantiated, in the "
-    "crate that uses it, so the library rows leave that part of the peer's cost out; the app "
-    "rows (touch the library, rebuild it and a small binary that serves InventoryService and "
-    "calls CheckStock through the generated client) count it on both sides."
+    "server module, per service the domain trait and its object-safe form, the stub, the fake, "
+    "the adapter and the client with its policies; the peer has tonic's server and client "
+    "modules. Generic code (tonic's server and client over any `T`, our adapter over any domain "
+    "type) and `#[inline]` methods (our client's, fake's and stub's) are compiled where they are "
+    "used, so the library rows leave that part of both sides' cost out; the app rows (touch the "
+    "library, rebuild it and a small binary that serves InventoryService and calls CheckStock "
+    "through the generated client) count it on both sides."
 )
 print()
 names = {"dev": "dev build", "check": "`cargo check`", "release": "release build"}
@@ -376,4 +405,22 @@ for profile in profiles:
         print(f"| {names[profile]}, {what} | {ratio:.2f}× | {statistics.median(rounds):.2f}× "
               f"({min(rounds):.2f}–{max(rounds):.2f}) | {target} |")
 print(f"| lines of generated Rust | {int(env['LINES_OURS']) / int(env['LINES_PEER']):.2f}× | | |")
+
+# Instructions (CALLGRIND=1): crate -> {"rustc": n, "linker": n}
+counts = {}
+for line in open(sys.argv[2]):
+    crate, process, number = line.split()
+    kind = "rustc" if process == "rustc" else "linker"
+    counts.setdefault(crate, {"rustc": 0, "linker": 0})[kind] += int(number)
+if counts:
+    print()
+    print("Instructions of one dev build (callgrind; rustc, and for the apps the linker it runs):")
+    print()
+    print("| crate | rustc | linker | ours / peer, rustc |")
+    print("|---|---|---|---|")
+    for crate, peer in (("ours", "peer"), ("peer", None), ("ours-app", "peer-app"), ("peer-app", None)):
+        c = counts[crate]
+        ratio = f"{c['rustc'] / counts[peer]['rustc']:.3f}×" if peer else ""
+        linker = f"{c['linker'] / 1e9:.2f} G" if c["linker"] else "–"
+        print(f"| {crate} | {c['rustc'] / 1e9:.3f} G | {linker} | {ratio} |")
 PY
