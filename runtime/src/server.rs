@@ -225,11 +225,7 @@ where
     Response: 'static,
     M: for<'b> DomainMethod<'b, T, Request, Response>,
 {
-    Box::pin(async move {
-        let (ctx, request) = accept(request)?;
-        let response = within_deadline(&ctx, method.call(domain, &ctx, request)).await?;
-        Ok(tonic::Response::new(response))
-    })
+    serve(domain, accept(request), method, |_, response| response)
 }
 
 /// Serves a server-streaming call like [`unary`]; the response stream is cut at the deadline.
@@ -244,13 +240,7 @@ where
     Response: Send + 'static,
     M: for<'b> DomainMethod<'b, T, Request, BoxStream<Response>>,
 {
-    Box::pin(async move {
-        let (ctx, request) = accept(request)?;
-        let responses = within_deadline(&ctx, method.call(domain, &ctx, request)).await?;
-        Ok(tonic::Response::new(stream_within_deadline(
-            &ctx, responses,
-        )))
-    })
+    serve(domain, accept(request), method, stream_within_deadline)
 }
 
 /// Serves a client-streaming call like [`unary`], the request stream handed on as a
@@ -266,10 +256,8 @@ where
     Response: 'static,
     M: for<'b> DomainMethod<'b, T, BoxStream<Request>, Response>,
 {
-    Box::pin(async move {
-        let (ctx, requests) = accept_streaming(request)?;
-        let response = within_deadline(&ctx, method.call(domain, &ctx, requests)).await?;
-        Ok(tonic::Response::new(response))
+    serve(domain, accept_streaming(request), method, |_, response| {
+        response
     })
 }
 
@@ -285,12 +273,33 @@ where
     Response: Send + 'static,
     M: for<'b> DomainMethod<'b, T, BoxStream<Request>, BoxStream<Response>>,
 {
+    serve(
+        domain,
+        accept_streaming(request),
+        method,
+        stream_within_deadline,
+    )
+}
+
+/// What the four kinds of call share: runs `method` within the deadline of an accepted call and
+/// wraps what it returns, passed through `respond`, in a tonic response.
+fn serve<'a, T, In, Out, Wire, M>(
+    domain: &'a T,
+    accepted: Result<(Context, In), Status>,
+    method: M,
+    respond: fn(&Context, Out) -> Wire,
+) -> WireFuture<'a, Wire>
+where
+    T: ?Sized + Sync,
+    In: Send + 'static,
+    Out: 'static,
+    Wire: 'static,
+    M: for<'b> DomainMethod<'b, T, In, Out>,
+{
     Box::pin(async move {
-        let (ctx, requests) = accept_streaming(request)?;
-        let responses = within_deadline(&ctx, method.call(domain, &ctx, requests)).await?;
-        Ok(tonic::Response::new(stream_within_deadline(
-            &ctx, responses,
-        )))
+        let (ctx, message) = accepted?;
+        let out = within_deadline(&ctx, method.call(domain, &ctx, message)).await?;
+        Ok(tonic::Response::new(respond(&ctx, out)))
     })
 }
 
