@@ -32,8 +32,9 @@ pub enum Artifact {
     Fake,
     /// tonic's own wire-level client (`foo_service_client::FooServiceClient<T>`): no deadlines,
     /// retries or breaker, for callers that need raw control of the wire. Not emitted by
-    /// default: `Client` covers what callers need, and type-checking tonic's generic client is
-    /// about a quarter of the generated code's build time (bench/RESULTS.md).
+    /// default: `Client` covers what callers need, and compiling tonic's generic client took
+    /// 9 % of the instructions of building the example system's generated code
+    /// (bench/RESULTS.md).
     TonicClient,
 }
 

@@ -181,8 +181,8 @@ fn domain_signature_with(
 /// `#[inline]`, for the methods of non-generic generated impls (the client's, the fake's, the
 /// stub's, `Arc<dyn …>`'s): they are then compiled in the crates that call them, and only if
 /// they do, as generic code is. Without it every crate that generates a service compiles every
-/// rpc's client call, prost encoding and decoding included, used or not: that was the largest
-/// part of the generated code's build time beyond what prost and tonic emit (bench/RESULTS.md).
+/// rpc's client call, prost encoding and decoding included, used or not: 15 % of the compile
+/// instructions of the example system's generated code (bench/RESULTS.md).
 fn compiled_where_used() -> TokenStream {
     quote!(#[inline])
 }
