@@ -1,0 +1,270 @@
+//! Validation of the policies of options.proto: ranges checked, defaults applied.
+
+use std::time::Duration;
+
+use super::{CircuitBreaker, Policy, RetryPolicy, RetryThrottling};
+use crate::options;
+
+/// gRPC status code names accepted in `retryable_status_codes`.
+const CODE_NAMES: &[&str] = &[
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+];
+
+fn duration(value: &prost_types::Duration, what: &str) -> Result<Duration, String> {
+    if value.seconds < 0 || value.nanos < 0 {
+        return Err(format!("{what} must not be negative"));
+    }
+    if value.nanos >= 1_000_000_000 {
+        return Err(format!("{what} has nanos out of range (0..1e9)"));
+    }
+    let duration = Duration::new(value.seconds as u64, value.nanos as u32);
+    if duration.is_zero() {
+        return Err(format!("{what} must be greater than zero"));
+    }
+    Ok(duration)
+}
+
+fn validate_retry(retry: &options::RetryPolicy) -> Result<RetryPolicy, String> {
+    if !(1..=5).contains(&retry.max_attempts) {
+        return Err(format!(
+            "retry.max_attempts is {}; it must be between 1 and 5 (it counts the first attempt)",
+            retry.max_attempts
+        ));
+    }
+    let initial_backoff = retry
+        .initial_backoff
+        .as_ref()
+        .map(|d| duration(d, "retry.initial_backoff"))
+        .transpose()?
+        .unwrap_or(Duration::from_millis(100));
+    let max_backoff = retry
+        .max_backoff
+        .as_ref()
+        .map(|d| duration(d, "retry.max_backoff"))
+        .transpose()?
+        .unwrap_or(Duration::from_secs(1).max(initial_backoff));
+    if max_backoff < initial_backoff {
+        return Err("retry.max_backoff must not be less than retry.initial_backoff".to_owned());
+    }
+    let backoff_multiplier = match retry.backoff_multiplier {
+        0.0 => 2.0,
+        m if m.is_finite() && m >= 1.0 => m,
+        m => {
+            return Err(format!(
+                "retry.backoff_multiplier is {m}; it must be at least 1.0"
+            ));
+        }
+    };
+    let retryable_codes = if retry.retryable_status_codes.is_empty() {
+        vec!["UNAVAILABLE".to_owned()]
+    } else {
+        for code in &retry.retryable_status_codes {
+            if !CODE_NAMES.contains(&code.as_str()) {
+                return Err(format!(
+                    "retry.retryable_status_codes: `{code}` is not a gRPC status code name (such as UNAVAILABLE)"
+                ));
+            }
+        }
+        retry.retryable_status_codes.clone()
+    };
+    Ok(RetryPolicy {
+        max_attempts: retry.max_attempts,
+        initial_backoff,
+        max_backoff,
+        backoff_multiplier,
+        retryable_codes,
+    })
+}
+
+fn validate_throttling(throttling: &options::RetryThrottling) -> Result<RetryThrottling, String> {
+    let max_tokens = match throttling.max_tokens {
+        0 => 10,
+        n @ 1..=1000 => n,
+        n => {
+            return Err(format!(
+                "retry_throttling.max_tokens is {n}; it must be at most 1000"
+            ));
+        }
+    };
+    let token_ratio = match throttling.token_ratio {
+        0.0 => 0.1,
+        r if r.is_finite() && r > 0.0 => r,
+        r => {
+            return Err(format!(
+                "retry_throttling.token_ratio is {r}; it must be positive"
+            ));
+        }
+    };
+    Ok(RetryThrottling {
+        max_tokens,
+        token_ratio,
+    })
+}
+
+fn validate_breaker(breaker: &options::CircuitBreakerPolicy) -> Result<CircuitBreaker, String> {
+    let failure_rate_threshold = match breaker.failure_rate_threshold {
+        0.0 => 0.5,
+        r if r > 0.0 && r <= 1.0 => r,
+        r => {
+            return Err(format!(
+                "circuit_breaker.failure_rate_threshold is {r}; it must be in (0, 1]"
+            ));
+        }
+    };
+    let sliding_window_size = match breaker.sliding_window_size {
+        0 => 100,
+        n => n,
+    };
+    let minimum_calls = match breaker.minimum_calls {
+        0 => 10.min(sliding_window_size),
+        n if n <= sliding_window_size => n,
+        n => {
+            return Err(format!(
+                "circuit_breaker.minimum_calls is {n}; it must not exceed sliding_window_size ({sliding_window_size})"
+            ));
+        }
+    };
+    let open_duration = breaker
+        .open_duration
+        .as_ref()
+        .map(|d| duration(d, "circuit_breaker.open_duration"))
+        .transpose()?
+        .unwrap_or(Duration::from_secs(30));
+    Ok(CircuitBreaker {
+        failure_rate_threshold,
+        sliding_window_size,
+        minimum_calls,
+        open_duration,
+        half_open_max_calls: match breaker.half_open_max_calls {
+            0 => 5,
+            n => n,
+        },
+    })
+}
+
+pub(super) fn validate_service_policy(policy: &options::ServicePolicy) -> Result<Policy, String> {
+    Ok(Policy {
+        deadline: policy
+            .default_deadline
+            .as_ref()
+            .map(|d| duration(d, "default_deadline"))
+            .transpose()?,
+        retry: policy.retry.as_ref().map(validate_retry).transpose()?,
+        retry_throttling: policy
+            .retry_throttling
+            .as_ref()
+            .map(validate_throttling)
+            .transpose()?,
+        circuit_breaker: policy
+            .circuit_breaker
+            .as_ref()
+            .map(validate_breaker)
+            .transpose()?,
+    })
+}
+
+pub(super) fn validate_method_policy(policy: &options::MethodPolicy) -> Result<Policy, String> {
+    Ok(Policy {
+        deadline: policy
+            .deadline
+            .as_ref()
+            .map(|d| duration(d, "deadline"))
+            .transpose()?,
+        retry: policy.retry.as_ref().map(validate_retry).transpose()?,
+        retry_throttling: None,
+        circuit_breaker: policy
+            .circuit_breaker
+            .as_ref()
+            .map(validate_breaker)
+            .transpose()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(seconds: i64, nanos: i32) -> prost_types::Duration {
+        prost_types::Duration { seconds, nanos }
+    }
+
+    #[test]
+    fn durations_must_be_positive_and_well_formed() {
+        assert_eq!(duration(&d(1, 500), "x"), Ok(Duration::new(1, 500)));
+        assert!(
+            duration(&d(-1, 0), "deadline")
+                .unwrap_err()
+                .contains("deadline must not be negative")
+        );
+        assert!(
+            duration(&d(0, 0), "x")
+                .unwrap_err()
+                .contains("greater than zero")
+        );
+        assert!(
+            duration(&d(0, 1_000_000_000), "x")
+                .unwrap_err()
+                .contains("out of range")
+        );
+    }
+
+    #[test]
+    fn retry_policies_are_checked_and_defaulted() {
+        let mut retry = options::RetryPolicy {
+            max_attempts: 3,
+            ..Default::default()
+        };
+        let valid = validate_retry(&retry).unwrap();
+        assert_eq!(valid.backoff_multiplier, 2.0);
+        assert_eq!(valid.retryable_codes, ["UNAVAILABLE"]);
+        for (attempts, ok) in [(0, false), (1, true), (5, true), (6, false)] {
+            retry.max_attempts = attempts;
+            assert_eq!(validate_retry(&retry).is_ok(), ok, "{attempts}");
+        }
+        retry.max_attempts = 2;
+        retry.retryable_status_codes = vec!["Unavailable".to_owned()];
+        assert!(
+            validate_retry(&retry)
+                .unwrap_err()
+                .contains("`Unavailable` is not a gRPC status")
+        );
+        retry.retryable_status_codes.clear();
+        retry.backoff_multiplier = 0.5;
+        assert!(validate_retry(&retry).unwrap_err().contains("at least 1.0"));
+    }
+
+    #[test]
+    fn breaker_settings_are_checked() {
+        let mut breaker = options::CircuitBreakerPolicy::default();
+        assert_eq!(
+            validate_breaker(&breaker).unwrap().failure_rate_threshold,
+            0.5
+        );
+        breaker.failure_rate_threshold = 1.5;
+        assert!(validate_breaker(&breaker).is_err());
+        breaker.failure_rate_threshold = 0.2;
+        breaker.sliding_window_size = 5;
+        breaker.minimum_calls = 6;
+        assert!(
+            validate_breaker(&breaker)
+                .unwrap_err()
+                .contains("must not exceed")
+        );
+    }
+}
