@@ -1,0 +1,539 @@
+//! The route table: (HTTP method, template) pairs, looked up by (method, request path).
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use crate::percent;
+use crate::template::{PathTemplate, Segment};
+
+/// A set of routes and the matcher that picks one for a request.
+///
+/// # Matching
+///
+/// - The path must start with `/`; anything after `?` is ignored. One trailing `/` is ignored
+///   (`/v1/items/` is `/v1/items`, as in Envoy; grpc-gateway would give `{id}` an empty value),
+///   but any other empty segment (`/v1//items`, `/v1/items//`) matches nothing, not even `**`
+///   (Envoy lets `**` take them).
+/// - A literal matches a path segment that is byte for byte the same, percent-escapes and their
+///   case included (`/v1/a%62c` does not match literal `abc`): grpc-gateway v2 and Envoy both
+///   compare undecoded text, and it keeps a route's set of URLs unambiguous.
+/// - `*` matches one segment; `**` matches zero or more (`/v1/**` matches `/v1`), leaving the
+///   literals after it (`/v1/{name=**}/versions`) the last segments of the path.
+/// - A verb is part of the match. When the last segment ends with `:` followed by a route's verb
+///   (with something before the colon), the routes with that verb are tried first against the
+///   segment without it; otherwise, or when none matches, the routes without a verb are tried
+///   against the whole segment, colon included (`/v1/{id}` matches `/v1/a:b` with `id = "a:b"`),
+///   like grpc-gateway and Envoy. A trailing `/` after a verb (`/v1/x:run/`) makes it a segment.
+/// - Precedence, when several routes match: segment by segment from the left, a literal beats
+///   `*`, which beats `**`; when one template is a prefix of the other in those terms, the longer
+///   one wins (`/v1/**/versions` over `/v1/**`); then the longer verb. This is the order Envoy's
+///   trie search gives; grpc-gateway tries routes in registration order instead. Routes with
+///   method `*` (the "any method" of a `custom` rule) match every method, and lose to a route for
+///   the exact method of the same shape.
+/// - Methods are compared case-sensitively, as HTTP does; any token is a method (`LIST`).
+///
+/// # Bindings
+///
+/// Variables are percent-decoded as http.proto says: a single-segment variable (`{id}`,
+/// `{id=*}`) decodes everything (`%2F` becomes `/`); a multi-segment one (`{name=shelves/*}`,
+/// `{path=**}`) keeps the escapes of RFC 6570 reserved characters (`:/?#[]@!$&'()*+,;=`) as
+/// written, so `%2F` stays `%2F` while `%20` becomes a space. A malformed escape (`%2`, `%zz`) or
+/// decoded bytes that are not UTF-8 in a variable of the winning route give
+/// [`Lookup::InvalidEncoding`] naming the variable (grpc-gateway answers 400 too; Envoy passes
+/// such escapes through). Segments no variable binds are not decoded, so nothing is checked
+/// there. `+` is not a space in a path.
+///
+/// ```
+/// use rust_svc_http_template::{Lookup, PathTemplate, RouteTable};
+///
+/// let mut table = RouteTable::new();
+/// let t = |s: &str| PathTemplate::parse(s).unwrap();
+/// table.insert("GET", t("/v1/{name=shelves/*}"), "GetShelf").unwrap();
+/// table.insert("GET", t("/v1/shelves/default"), "GetDefaultShelf").unwrap();
+/// table.insert("POST", t("/v1/{name=shelves/*}:archive"), "ArchiveShelf").unwrap();
+///
+/// match table.lookup("GET", "/v1/shelves/a%20b") {
+///     Lookup::Found(m) => {
+///         assert_eq!(*m.value, "GetShelf");
+///         assert_eq!(m.bindings[0].field_path, "name");
+///         assert_eq!(m.bindings[0].value, "shelves/a b");
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// // A literal beats `*`.
+/// assert!(matches!(table.lookup("GET", "/v1/shelves/default"),
+///     Lookup::Found(m) if *m.value == "GetDefaultShelf"));
+/// // The verb is part of the route.
+/// assert!(matches!(table.lookup("POST", "/v1/shelves/s1:archive"),
+///     Lookup::Found(m) if *m.value == "ArchiveShelf"));
+/// // A known path with another method.
+/// assert!(matches!(table.lookup("DELETE", "/v1/shelves/s1"),
+///     Lookup::MethodNotAllowed { allowed } if allowed == ["GET"]));
+/// assert!(matches!(table.lookup("GET", "/v1/books"), Lookup::NotFound));
+/// // Duplicates are refused: same method, same shape.
+/// assert!(table.insert("GET", t("/v1/{shelf=shelves/*}"), "Again").is_err());
+/// ```
+pub struct RouteTable<T> {
+    /// Insertion order, for [`RouteTable::iter`].
+    routes: Vec<Route<T>>,
+    /// One entry per distinct method, its routes ordered by precedence.
+    methods: Vec<MethodRoutes>,
+}
+
+struct Route<T> {
+    method: String,
+    template: PathTemplate,
+    value: T,
+    double_wildcard: Option<usize>,
+    /// The dotted field path of each variable, computed once instead of per lookup.
+    names: Vec<String>,
+}
+
+struct MethodRoutes {
+    method: String,
+    /// Indices into `routes`, best first: the first that matches a path wins.
+    order: Vec<usize>,
+}
+
+/// Any method: what an HttpRule `custom { kind: "*" }` asks for.
+const ANY_METHOD: &str = "*";
+
+/// A route was inserted twice: same method, templates that match the same requests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DuplicateRoute {
+    /// The method both routes have.
+    pub method: String,
+    /// The template being inserted, as written.
+    pub template: String,
+    /// The template already in the table, as written.
+    pub existing: String,
+}
+
+impl fmt::Display for DuplicateRoute {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "duplicate route: {} `{}` matches the same requests as {} `{}`",
+            self.method, self.template, self.method, self.existing
+        )
+    }
+}
+
+impl std::error::Error for DuplicateRoute {}
+
+/// The result of [`RouteTable::lookup`].
+#[derive(Debug)]
+pub enum Lookup<'a, T> {
+    /// A route matched.
+    Found(RouteMatch<'a, T>),
+    /// No route matches the path, whatever the method (HTTP 404).
+    NotFound,
+    /// Routes match the path, but none for this method (HTTP 405 with `Allow`). `allowed` is
+    /// sorted and has no duplicates.
+    MethodNotAllowed {
+        /// The methods that have a route for the path.
+        allowed: Vec<&'a str>,
+    },
+    /// The winning route's variable has a malformed percent-escape, or decodes to bytes that are
+    /// not UTF-8 (HTTP 400).
+    InvalidEncoding {
+        /// The variable's dotted field path.
+        variable: String,
+        /// What is wrong with its value.
+        message: String,
+    },
+}
+
+/// A matched route and its variable bindings.
+#[derive(Debug)]
+pub struct RouteMatch<'a, T> {
+    /// The value inserted with the route.
+    pub value: &'a T,
+    /// The route's template.
+    pub template: &'a PathTemplate,
+    /// One binding per variable of the template, in template order.
+    pub bindings: Vec<Binding>,
+}
+
+/// A variable's value, percent-decoded.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Binding {
+    /// The dotted field path, `"a.b.c"`.
+    pub field_path: String,
+    /// The decoded value.
+    pub value: String,
+}
+
+impl<T> Default for RouteTable<T> {
+    fn default() -> Self {
+        RouteTable::new()
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for RouteTable<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(
+                self.routes
+                    .iter()
+                    .map(|r| (&r.method, r.template.as_str(), &r.value)),
+            )
+            .finish()
+    }
+}
+
+impl<T> RouteTable<T> {
+    /// An empty table.
+    pub fn new() -> Self {
+        RouteTable {
+            routes: Vec::new(),
+            methods: Vec::new(),
+        }
+    }
+
+    /// Adds a route. Refuses a route whose method is the same as an existing one's and whose
+    /// template matches the same requests ([`PathTemplate::is_equivalent`]: `/v1/{a}` and
+    /// `/v1/{b}` are duplicates). `method` `*` matches any method.
+    pub fn insert(
+        &mut self,
+        method: &str,
+        template: PathTemplate,
+        value: T,
+    ) -> Result<(), DuplicateRoute> {
+        let bucket = match self.methods.iter().position(|m| m.method == method) {
+            Some(i) => i,
+            None => {
+                self.methods.push(MethodRoutes {
+                    method: method.to_owned(),
+                    order: Vec::new(),
+                });
+                self.methods.len() - 1
+            }
+        };
+        let existing = self.methods[bucket]
+            .order
+            .iter()
+            .map(|&i| &self.routes[i].template)
+            .find(|t| t.is_equivalent(&template));
+        if let Some(existing) = existing {
+            return Err(DuplicateRoute {
+                method: method.to_owned(),
+                template: template.as_str().to_owned(),
+                existing: existing.as_str().to_owned(),
+            });
+        }
+        let index = self.routes.len();
+        self.routes.push(Route {
+            method: method.to_owned(),
+            double_wildcard: template.double_wildcard(),
+            names: template.variables().iter().map(|v| v.name()).collect(),
+            template,
+            value,
+        });
+        let routes = &self.routes;
+        let order = &mut self.methods[bucket].order;
+        // After every route of equal precedence: ties keep insertion order.
+        let at = order.partition_point(|&i| {
+            precedence(&routes[i].template, &routes[index].template) != Ordering::Greater
+        });
+        order.insert(at, index);
+        Ok(())
+    }
+
+    /// Finds the route for a request. `path` is the request's path as sent (still
+    /// percent-encoded); a query string after `?` is ignored.
+    pub fn lookup(&self, method: &str, path: &str) -> Lookup<'_, T> {
+        let Some(segments) = Segments::split(path) else {
+            return Lookup::NotFound;
+        };
+        let exact = self
+            .bucket(method)
+            .and_then(|b| self.first_match(b, &segments));
+        let any = match method {
+            ANY_METHOD => None,
+            _ => self
+                .bucket(ANY_METHOD)
+                .and_then(|b| self.first_match(b, &segments)),
+        };
+        let found = match (exact, any) {
+            (Some(e), Some(a)) => {
+                let (re, ra) = (&self.routes[e.route], &self.routes[a.route]);
+                // The exact method wins a tie.
+                match precedence(&ra.template, &re.template) {
+                    Ordering::Less => Some(a),
+                    _ => Some(e),
+                }
+            }
+            (e, a) => e.or(a),
+        };
+        match found {
+            Some(m) => self.bind(m, &segments),
+            None => {
+                let allowed = self.matching_methods(&segments);
+                if allowed.is_empty() {
+                    Lookup::NotFound
+                } else {
+                    Lookup::MethodNotAllowed { allowed }
+                }
+            }
+        }
+    }
+
+    /// The methods with a route matching `path` (sorted, no duplicates; `*` if an any-method
+    /// route matches): the `Allow` header of a 405, or what a CORS preflight may permit.
+    pub fn allowed_methods(&self, path: &str) -> Vec<&str> {
+        match Segments::split(path) {
+            Some(segments) => self.matching_methods(&segments),
+            None => Vec::new(),
+        }
+    }
+
+    /// The number of routes.
+    pub fn len(&self) -> usize {
+        self.routes.len()
+    }
+
+    /// Whether the table has no routes.
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+
+    /// The routes as (method, template, value), in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &PathTemplate, &T)> + '_ {
+        self.routes
+            .iter()
+            .map(|r| (r.method.as_str(), &r.template, &r.value))
+    }
+
+    fn bucket(&self, method: &str) -> Option<&MethodRoutes> {
+        self.methods.iter().find(|m| m.method == method)
+    }
+
+    fn first_match(&self, bucket: &MethodRoutes, segments: &Segments<'_>) -> Option<Matched> {
+        bucket.order.iter().find_map(|&i| {
+            let route = &self.routes[i];
+            let last_end = segments.last_end_for(route.template.verb())?;
+            matches(route, segments, last_end).then_some(Matched { route: i, last_end })
+        })
+    }
+
+    fn matching_methods(&self, segments: &Segments<'_>) -> Vec<&str> {
+        let mut methods: Vec<&str> = self
+            .methods
+            .iter()
+            .filter(|b| self.first_match(b, segments).is_some())
+            .map(|b| b.method.as_str())
+            .collect();
+        methods.sort_unstable();
+        methods
+    }
+
+    fn bind<'a>(&'a self, m: Matched, segments: &Segments<'_>) -> Lookup<'a, T> {
+        let route = &self.routes[m.route];
+        let variables = route.template.variables();
+        let mut bindings = Vec::with_capacity(variables.len());
+        for (var, name) in variables.iter().zip(&route.names) {
+            let range = var.segments();
+            let raw = segments.raw_span(
+                path_index(route, segments.len(), range.start),
+                path_index(route, segments.len(), range.end),
+                m.last_end,
+            );
+            match percent::decode(raw, var.is_multi_segment()) {
+                Ok(value) => bindings.push(Binding {
+                    field_path: name.clone(),
+                    value: value.into_owned(),
+                }),
+                Err(e) => {
+                    return Lookup::InvalidEncoding {
+                        variable: name.clone(),
+                        message: e.to_string(),
+                    };
+                }
+            }
+        }
+        Lookup::Found(RouteMatch {
+            value: &route.value,
+            template: &route.template,
+            bindings,
+        })
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Matched {
+    route: usize,
+    /// Where the last segment ends once the route's verb is cut off.
+    last_end: usize,
+}
+
+/// Orders two templates, best first: verb routes (tried on the verb-split path first), then
+/// literal < `*` < `**` segment by segment, then the longer, then the longer verb.
+fn precedence(a: &PathTemplate, b: &PathTemplate) -> Ordering {
+    fn rank(s: &Segment) -> u8 {
+        match s {
+            Segment::Literal(_) => 0,
+            Segment::Wildcard => 1,
+            Segment::DoubleWildcard => 2,
+        }
+    }
+    let (va, vb) = (a.verb().map_or(0, str::len), b.verb().map_or(0, str::len));
+    (vb > 0)
+        .cmp(&(va > 0))
+        .then_with(|| {
+            let ranks = |t: &PathTemplate| t.segments().iter().map(rank).collect::<Vec<_>>();
+            let (ra, rb) = (ranks(a), ranks(b));
+            let common = ra.len().min(rb.len());
+            ra[..common]
+                .cmp(&rb[..common])
+                .then(rb.len().cmp(&ra.len()))
+        })
+        .then(vb.cmp(&va))
+}
+
+/// Whether the route's segments match the path's (the verb, if any, already checked).
+fn matches<T>(route: &Route<T>, segments: &Segments<'_>, last_end: usize) -> bool {
+    let template = route.template.segments();
+    let n = segments.len();
+    let fits = |t: &Segment, i: usize| match t {
+        Segment::Literal(lit) => segments.get(i, last_end) == lit,
+        Segment::Wildcard | Segment::DoubleWildcard => true,
+    };
+    match route.double_wildcard {
+        None => n == template.len() && template.iter().enumerate().all(|(i, t)| fits(t, i)),
+        Some(d) => {
+            let tail = template.len() - d - 1;
+            n >= d + tail
+                && template[..d].iter().enumerate().all(|(i, t)| fits(t, i))
+                && template[d + 1..]
+                    .iter()
+                    .enumerate()
+                    .all(|(j, t)| fits(t, n - tail + j))
+        }
+    }
+}
+
+/// Maps a template segment index (or the end index) to the path segment index, given that a
+/// `**` stretches over whatever the segments around it leave.
+fn path_index<T>(route: &Route<T>, path_len: usize, template_index: usize) -> usize {
+    match route.double_wildcard {
+        Some(d) if template_index > d => {
+            let stretch = path_len + 1 - route.template.segments().len();
+            template_index - 1 + stretch
+        }
+        _ => template_index,
+    }
+}
+
+/// Inline capacity for path segments: more than any real API path has, so lookups do not
+/// allocate; longer paths spill to the heap.
+const INLINE_SEGMENTS: usize = 32;
+
+/// A request path split into segments, as byte ranges into the path.
+struct Segments<'p> {
+    path: &'p str,
+    inline: [(usize, usize); INLINE_SEGMENTS],
+    len: usize,
+    spilled: Vec<(usize, usize)>,
+    /// The path ended with a `/` (ignored), which makes its last segment no place for a verb.
+    trailing_slash: bool,
+}
+
+impl<'p> Segments<'p> {
+    /// `None` when the path cannot match any route: no leading `/`, or an empty segment.
+    fn split(path: &'p str) -> Option<Self> {
+        let path = path.find('?').map_or(path, |q| &path[..q]);
+        let mut body = path.strip_prefix('/')?;
+        let trailing_slash = body.ends_with('/');
+        if trailing_slash {
+            body = &body[..body.len() - 1];
+            if body.is_empty() {
+                return None; // `//`
+            }
+        }
+        let mut segments = Segments {
+            path,
+            inline: [(0, 0); INLINE_SEGMENTS],
+            len: 0,
+            spilled: Vec::new(),
+            trailing_slash,
+        };
+        if body.is_empty() {
+            return Some(segments); // the root, `/`
+        }
+        let mut start = 1;
+        for piece in body.split('/') {
+            if piece.is_empty() {
+                return None;
+            }
+            segments.push((start, start + piece.len()));
+            start += piece.len() + 1;
+        }
+        Some(segments)
+    }
+
+    fn push(&mut self, range: (usize, usize)) {
+        if self.len < INLINE_SEGMENTS {
+            self.inline[self.len] = range;
+        } else {
+            if self.spilled.is_empty() {
+                self.spilled.extend_from_slice(&self.inline);
+            }
+            self.spilled.push(range);
+        }
+        self.len += 1;
+    }
+
+    fn ranges(&self) -> &[(usize, usize)] {
+        if self.spilled.is_empty() {
+            &self.inline[..self.len]
+        } else {
+            &self.spilled
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Segment `i`, its end cut at `last_end` if it is the last one.
+    fn get(&self, i: usize, last_end: usize) -> &'p str {
+        let (start, end) = self.ranges()[i];
+        let end = if i + 1 == self.len { last_end } else { end };
+        &self.path[start..end]
+    }
+
+    /// Where the last segment ends for a route with this verb: `None` if the route cannot match
+    /// (it has a verb the path does not end with), the whole segment for a route without one.
+    fn last_end_for(&self, verb: Option<&str>) -> Option<usize> {
+        let Some(&(start, end)) = self.ranges().last() else {
+            // The root has no segment to carry a verb.
+            return verb.is_none().then_some(0);
+        };
+        let Some(verb) = verb else {
+            return Some(end);
+        };
+        if self.trailing_slash {
+            return None;
+        }
+        let segment = &self.path[start..end];
+        let cut = segment.strip_suffix(verb)?.strip_suffix(':')?;
+        // `/:verb` and `/x/:verb` would leave an empty segment.
+        (!cut.is_empty()).then_some(start + cut.len())
+    }
+
+    /// The raw text of path segments `from..to` (separators included), the last one cut at
+    /// `last_end`; empty when the range is.
+    fn raw_span(&self, from: usize, to: usize, last_end: usize) -> &'p str {
+        if from >= to {
+            return "";
+        }
+        let start = self.ranges()[from].0;
+        let end = if to == self.len {
+            last_end
+        } else {
+            self.ranges()[to - 1].1
+        };
+        &self.path[start..end]
+    }
+}

@@ -1,0 +1,178 @@
+//! Route lookup, table-driven: route sets and (method, path, expected result) rows taken from
+//! http.proto's examples, grpc-gateway's `runtime/pattern_test.go` and `mux_test.go`, and Envoy's
+//! `path_matcher_test.cc`, plus our own precedence, encoding and 405 cases. Where a reference
+//! differs, the row says so.
+
+use rust_svc_http_template::{Lookup, PathTemplate, RouteTable};
+
+#[path = "tables/routes.rs"]
+mod tables;
+
+use tables::{Want, groups};
+
+/// Builds the table of a group; each route's value is its "METHOD template" label.
+fn table(routes: &[(&'static str, &'static str)]) -> RouteTable<String> {
+    let mut table = RouteTable::new();
+    for &(method, template) in routes {
+        let parsed = PathTemplate::parse(template).unwrap_or_else(|e| panic!("{e}"));
+        table
+            .insert(method, parsed, format!("{method} {template}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    table
+}
+
+#[test]
+fn every_group_routes_as_expected() {
+    for group in groups() {
+        let table = table(group.routes);
+        for &(method, path, ref want) in group.cases {
+            let got = table.lookup(method, path);
+            let context = format!("[{}] {method} {path}", group.name);
+            match (want, got) {
+                (Want::Match(route, bindings), Lookup::Found(m)) => {
+                    assert_eq!(m.value.as_str(), *route, "{context}");
+                    assert!(route.ends_with(m.template.as_str()), "{context}");
+                    let got: Vec<(&str, &str)> = m
+                        .bindings
+                        .iter()
+                        .map(|b| (b.field_path.as_str(), b.value.as_str()))
+                        .collect();
+                    assert_eq!(got, *bindings, "{context}: bindings");
+                }
+                (Want::NoRoute, Lookup::NotFound) => {}
+                (Want::NotAllowed(methods), Lookup::MethodNotAllowed { allowed }) => {
+                    assert_eq!(allowed, *methods, "{context}");
+                    assert_eq!(table.allowed_methods(path), *methods, "{context}");
+                }
+                (
+                    Want::BadEncoding(variable, message),
+                    Lookup::InvalidEncoding {
+                        variable: v,
+                        message: m,
+                    },
+                ) => {
+                    assert_eq!((v.as_str(), m.as_str()), (*variable, *message), "{context}");
+                }
+                (want, got) => panic!("{context}: want {want:?}, got {got:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn duplicates_are_the_same_method_and_shape() {
+    // (first, second, duplicate?)
+    let cases = [
+        (("GET", "/v1/{a}"), ("GET", "/v1/{b}"), true),
+        (("GET", "/v1/*"), ("GET", "/v1/{b}"), true),
+        (("GET", "/{x=a/*}"), ("GET", "/a/{y}"), true),
+        (("GET", "/v1/{a=**}"), ("GET", "/v1/**"), true),
+        (("GET", "/v1/{a}:run"), ("GET", "/v1/{b=*}:run"), true),
+        (("GET", "/v1/{a}"), ("POST", "/v1/{a}"), false),
+        (("GET", "/v1/{a}"), ("GET", "/v1/{a}:run"), false),
+        (("GET", "/v1/{a}:run"), ("GET", "/v1/{a}:walk"), false),
+        (("GET", "/v1/{a}"), ("GET", "/v1/{a=**}"), false),
+        (("GET", "/v1/{a}"), ("*", "/v1/{a}"), false),
+        (("GET", "/v1/{a}"), ("get", "/v1/{a}"), false),
+        (("*", "/v1/{a}"), ("*", "/v1/{b}"), true),
+    ];
+    for ((m1, t1), (m2, t2), duplicate) in cases {
+        let mut table = RouteTable::new();
+        table
+            .insert(m1, PathTemplate::parse(t1).unwrap(), 1)
+            .unwrap();
+        let result = table.insert(m2, PathTemplate::parse(t2).unwrap(), 2);
+        assert_eq!(result.is_err(), duplicate, "{m1} {t1} then {m2} {t2}");
+        assert_eq!(table.len(), if duplicate { 1 } else { 2 });
+        if let Err(e) = result {
+            assert_eq!(
+                (e.method.as_str(), e.template.as_str(), e.existing.as_str()),
+                (m2, t2, t1)
+            );
+            assert_eq!(
+                e.to_string(),
+                format!("duplicate route: {m2} `{t2}` matches the same requests as {m2} `{t1}`")
+            );
+        }
+    }
+}
+
+#[test]
+fn allowed_methods_lists_every_method_with_a_route() {
+    let table = table(&[
+        ("GET", "/v1/items/{id}"),
+        ("DELETE", "/v1/items/{id}"),
+        ("PATCH", "/v1/{name=items/*}"),
+        ("POST", "/v1/items/{id}:run"),
+        ("*", "/v1/any/**"),
+    ]);
+    let cases: &[(&str, &[&str])] = &[
+        ("/v1/items/1", &["DELETE", "GET", "PATCH"]),
+        // Routes without a verb take `1:run` as the value of `{id}`.
+        ("/v1/items/1:run", &["DELETE", "GET", "PATCH", "POST"]),
+        ("/v1/items:run", &[]),
+        ("/v1/items", &[]),
+        ("/v1/any/thing", &["*"]),
+        ("v1/items/1", &[]),
+        ("/v1//items/1", &[]),
+    ];
+    for &(path, want) in cases {
+        assert_eq!(table.allowed_methods(path), want, "{path}");
+    }
+}
+
+#[test]
+fn single_segment_variables_decode_every_ascii_escape() {
+    // Envoy's PercentEscapesUnescapedForSingleSegmentAllAsciiChars, upper and lower hex.
+    let table = table(&[("GET", "/{x}")]);
+    for byte in 0u8..0x7f {
+        for path in [format!("/%{byte:02X}"), format!("/%{byte:02x}")] {
+            match table.lookup("GET", &path) {
+                Lookup::Found(m) => assert_eq!(m.bindings[0].value, (byte as char).to_string()),
+                other => panic!("{path}: {other:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn long_paths_match_without_limits() {
+    let table = table(&[("GET", "/a/{x=**}/z"), ("GET", "/b/**/x")]);
+    let middle: Vec<String> = (0..100).map(|i| format!("s{i}")).collect();
+    let path = format!("/a/{}/z", middle.join("/"));
+    match table.lookup("GET", &path) {
+        Lookup::Found(m) => assert_eq!(m.bindings[0].value, middle.join("/")),
+        other => panic!("{other:?}"),
+    }
+    // Envoy's WildCardMatchesManyWithoutStackOverflow matches `/b/` + 64000 slashes + `/x`
+    // because its `**` swallows empty segments; here an empty segment matches nothing.
+    let slashes = "/".repeat(64000);
+    assert!(matches!(
+        table.lookup("GET", &format!("/b/{slashes}/x")),
+        Lookup::NotFound
+    ));
+    let deep = format!("/b/{}/x", "y/".repeat(20000));
+    assert!(matches!(table.lookup("GET", &deep), Lookup::NotFound));
+    let deep = format!("/b/{}x", "y/".repeat(20000));
+    assert!(matches!(table.lookup("GET", &deep), Lookup::Found(_)));
+}
+
+#[test]
+fn iteration_keeps_insertion_order() {
+    let routes = [("GET", "/b/**"), ("GET", "/a"), ("POST", "/a")];
+    let table = table(&routes);
+    assert!(!table.is_empty() && RouteTable::<()>::new().is_empty());
+    let listed: Vec<(&str, &str, &str)> = table
+        .iter()
+        .map(|(method, template, value)| (method, template.as_str(), value.as_str()))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("GET", "/b/**", "GET /b/**"),
+            ("GET", "/a", "GET /a"),
+            ("POST", "/a", "POST /a")
+        ]
+    );
+}

@@ -1,0 +1,402 @@
+//! The route-lookup tables for `tests/routes.rs` (also replayed by `tests/fuzz_regressions.rs`):
+//! Envoy's in `routes_envoy.rs`, the others here.
+
+/// What a lookup must give.
+#[derive(Debug)]
+pub enum Want {
+    /// This route ("METHOD template"), with these (field path, decoded value) bindings.
+    Match(&'static str, &'static [(&'static str, &'static str)]),
+    /// 404.
+    NoRoute,
+    /// 405 with these allowed methods.
+    NotAllowed(&'static [&'static str]),
+    /// 400: this variable, this message.
+    BadEncoding(&'static str, &'static str),
+}
+
+use Want::*;
+
+pub struct Group {
+    pub name: &'static str,
+    pub routes: &'static [(&'static str, &'static str)],
+    pub cases: &'static [(&'static str, &'static str, Want)],
+}
+
+#[path = "routes_envoy.rs"]
+mod envoy;
+
+/// Every group, Envoy's first.
+pub fn groups() -> impl Iterator<Item = &'static Group> {
+    envoy::GROUPS.iter().chain(GROUPS)
+}
+
+const GROUPS: &[Group] = &[
+    Group {
+        name: "http.proto: messages",
+        routes: &[
+            ("GET", "/v1/messages/{message_id}"),
+            ("GET", "/v1/users/{user_id}/messages/{message_id}"),
+            ("PATCH", "/v1/messages/{message_id}"),
+            ("GET", "/v1/messages/{message_id}/{sub.subfield}"),
+        ],
+        cases: &[
+            (
+                "GET",
+                "/v1/messages/123456",
+                Match("GET /v1/messages/{message_id}", &[("message_id", "123456")]),
+            ),
+            (
+                "GET",
+                "/v1/messages/123456?revision=2&sub.subfield=foo",
+                Match("GET /v1/messages/{message_id}", &[("message_id", "123456")]),
+            ),
+            (
+                "GET",
+                "/v1/users/me/messages/123456",
+                Match(
+                    "GET /v1/users/{user_id}/messages/{message_id}",
+                    &[("user_id", "me"), ("message_id", "123456")],
+                ),
+            ),
+            (
+                "PATCH",
+                "/v1/messages/123456",
+                Match(
+                    "PATCH /v1/messages/{message_id}",
+                    &[("message_id", "123456")],
+                ),
+            ),
+            (
+                "GET",
+                "/v1/messages/123456/foo",
+                Match(
+                    "GET /v1/messages/{message_id}/{sub.subfield}",
+                    &[("message_id", "123456"), ("sub.subfield", "foo")],
+                ),
+            ),
+            (
+                "DELETE",
+                "/v1/messages/123456",
+                NotAllowed(&["GET", "PATCH"]),
+            ),
+            ("get", "/v1/messages/123456", NotAllowed(&["GET", "PATCH"])),
+            ("GET", "/v1/messages", NoRoute),
+            ("GET", "/v2/messages/1", NoRoute),
+        ],
+    },
+    Group {
+        name: "http.proto: resource names",
+        routes: &[
+            ("GET", "/v1/{name=messages/*}"),
+            ("GET", "/v1/{name=shelves/*/books/*}"),
+            ("POST", "/v1/{resource=**}:getIamPolicy"),
+        ],
+        cases: &[
+            (
+                "GET",
+                "/v1/messages/123456",
+                Match("GET /v1/{name=messages/*}", &[("name", "messages/123456")]),
+            ),
+            (
+                "GET",
+                "/v1/shelves/s1/books/b2",
+                Match(
+                    "GET /v1/{name=shelves/*/books/*}",
+                    &[("name", "shelves/s1/books/b2")],
+                ),
+            ),
+            (
+                "POST",
+                "/v1/projects/p/topics/t:getIamPolicy",
+                Match(
+                    "POST /v1/{resource=**}:getIamPolicy",
+                    &[("resource", "projects/p/topics/t")],
+                ),
+            ),
+            (
+                "POST",
+                "/v1/t:getIamPolicy",
+                Match("POST /v1/{resource=**}:getIamPolicy", &[("resource", "t")]),
+            ),
+            ("POST", "/v1/projects/p/topics/t:setIamPolicy", NoRoute),
+            ("GET", "/v1/projects/p:getIamPolicy", NotAllowed(&["POST"])),
+            ("GET", "/v1/shelves/s1/books", NoRoute),
+        ],
+    },
+    Group {
+        name: "verbs are tried first",
+        routes: &[
+            ("GET", "/{a=*}/{b=*}:verb"),
+            ("GET", "/foo/{a=*}"),
+            ("GET", "/v1/{id}:b"),
+            ("GET", "/v1/{id}:a:b"),
+        ],
+        cases: &[
+            // The verb split wins over a more literal route that would take the whole segment.
+            (
+                "GET",
+                "/foo/other:verb",
+                Match("GET /{a=*}/{b=*}:verb", &[("a", "foo"), ("b", "other")]),
+            ),
+            (
+                "GET",
+                "/foo/other:verbs",
+                Match("GET /foo/{a=*}", &[("a", "other:verbs")]),
+            ),
+            // Two verbs that both fit: the longer one.
+            (
+                "GET",
+                "/v1/x:a:b",
+                Match("GET /v1/{id}:a:b", &[("id", "x")]),
+            ),
+            ("GET", "/v1/x:b", Match("GET /v1/{id}:b", &[("id", "x")])),
+            ("GET", "/v1/:a:b", Match("GET /v1/{id}:b", &[("id", ":a")])),
+            ("GET", "/v1/x:", NoRoute),
+        ],
+    },
+    Group {
+        name: "grpc-gateway: pattern_test TestMatch/TestMatchWithBinding",
+        routes: &[
+            ("GET", "/v1/bucket/{name}"),
+            ("GET", "/v1/{name=o/**}"),
+            ("GET", "/v2/{name=b/*}/o/{oname}"),
+            ("GET", "/v3:LOCK"),
+            ("GET", "/v4/bucket/{name}:LOCK"),
+            ("GET", "/v5/{name=o/**/.ext}/tail"),
+            ("GET", "/foo/{id}/bar"),
+            ("GET", "/foo/{id=**}"),
+            ("GET", "/**/tail"),
+        ],
+        cases: &[
+            (
+                "GET",
+                "/v1/bucket/my-bucket",
+                Match("GET /v1/bucket/{name}", &[("name", "my-bucket")]),
+            ),
+            (
+                "GET",
+                "/v1/bucket/our-bucket",
+                Match("GET /v1/bucket/{name}", &[("name", "our-bucket")]),
+            ),
+            ("GET", "/v1/bucket", NoRoute),
+            ("GET", "/v1", NoRoute),
+            ("GET", "/v2/bucket/my-bucket", NoRoute),
+            ("GET", "/v1/pubsub/my-topic", NoRoute),
+            (
+                "GET",
+                "/v1/o",
+                Match("GET /v1/{name=o/**}", &[("name", "o")]),
+            ),
+            (
+                "GET",
+                "/v1/o/my-bucket/dir/dir2/obj",
+                Match(
+                    "GET /v1/{name=o/**}",
+                    &[("name", "o/my-bucket/dir/dir2/obj")],
+                ),
+            ),
+            ("GET", "/v1/b/my-bucket", NoRoute),
+            (
+                "GET",
+                "/v2/b/my-bucket/o/obj",
+                Match(
+                    "GET /v2/{name=b/*}/o/{oname}",
+                    &[("name", "b/my-bucket"), ("oname", "obj")],
+                ),
+            ),
+            ("GET", "/v2/b/my-bucket/o", NoRoute),
+            ("GET", "/v2/b", NoRoute),
+            ("GET", "/v3:LOCK", Match("GET /v3:LOCK", &[])),
+            ("GET", "/v3", NoRoute),
+            ("GET", "/LOCK", NoRoute),
+            (
+                "GET",
+                "/v4/bucket/my-bucket:LOCK",
+                Match("GET /v4/bucket/{name}:LOCK", &[("name", "my-bucket")]),
+            ),
+            (
+                "GET",
+                "/v5/o/my-bucket/dir/dir2/obj/.ext/tail",
+                Match(
+                    "GET /v5/{name=o/**/.ext}/tail",
+                    &[("name", "o/my-bucket/dir/dir2/obj/.ext")],
+                ),
+            ),
+            (
+                "GET",
+                "/foo/part1%2Fpart2/bar",
+                Match("GET /foo/{id}/bar", &[("id", "part1/part2")]),
+            ),
+            (
+                "GET",
+                "/foo/test%2Fbar",
+                Match("GET /foo/{id=**}", &[("id", "test%2Fbar")]),
+            ),
+            ("GET", "/tail", Match("GET /**/tail", &[])),
+            ("GET", "/abc/def/tail", Match("GET /**/tail", &[])),
+            ("GET", "/abc/tail/extra", NoRoute),
+        ],
+    },
+    Group {
+        name: "grpc-gateway: mux_test TestMuxServeHTTP",
+        routes: &[
+            ("GET", "/*"),
+            ("GET", "/foo"),
+            ("POST", "/foo"),
+            ("POST", "/bar/{id}:archive"),
+            ("POST", "/baz:bar"),
+            ("GET", "/qux/{id}"),
+            ("GET", "/qux/{id}:verb"),
+            ("POST", "/quux/{id}"),
+            ("POST", "/quux/{id}:verb:subverb"),
+            ("GET", "/s/{id}/bar"),
+            ("GET", "/t/{id=**}"),
+            ("POST", "/api/v1/{name=organizations/*}:action"),
+            ("POST", "/api/v2/organizations:verb"),
+            ("POST", "/api/v2/organizations"),
+            ("POST", "/api/v2/dummies:verb"),
+        ],
+        cases: &[
+            ("GET", "/foo", Match("GET /foo", &[])),
+            ("GET", "/bar", Match("GET /*", &[])),
+            ("POST", "/foo", Match("POST /foo", &[])),
+            // grpc-gateway answers these with 501 (its routing error handler maps 405 to
+            // UNIMPLEMENTED); the table reports the 405 and the allowed methods.
+            ("DELETE", "/foo", NotAllowed(&["GET", "POST"])),
+            ("DELETE", "/bar/x:archive", NotAllowed(&["POST"])),
+            ("POST", "/baz:bar", Match("POST /baz:bar", &[])),
+            (
+                "GET",
+                "/qux/bar:verb",
+                Match("GET /qux/{id}:verb", &[("id", "bar")]),
+            ),
+            ("GET", "/qux/bar", Match("GET /qux/{id}", &[("id", "bar")])),
+            (
+                "GET",
+                "/qux/bar:123",
+                Match("GET /qux/{id}", &[("id", "bar:123")]),
+            ),
+            (
+                "POST",
+                "/quux/bar:verb:subverb",
+                Match("POST /quux/{id}:verb:subverb", &[("id", "bar")]),
+            ),
+            (
+                "POST",
+                "/quux/bar:verb",
+                Match("POST /quux/{id}", &[("id", "bar:verb")]),
+            ),
+            ("POST", "foo", NoRoute),
+            (
+                "GET",
+                "/s/success%2fwith%2Fspace/bar",
+                Match("GET /s/{id}/bar", &[("id", "success/with/space")]),
+            ),
+            (
+                "GET",
+                "/t/success%2fwith%2Fspace",
+                Match("GET /t/{id=**}", &[("id", "success%2fwith%2Fspace")]),
+            ),
+            // An encoded `/` is not a separator: `organizations%2Ffoo` is one segment.
+            ("POST", "/api/v1/organizations%2Ffoo:action", NoRoute),
+            (
+                "POST",
+                "/api/v1/organizations/foo:action",
+                Match(
+                    "POST /api/v1/{name=organizations/*}:action",
+                    &[("name", "organizations/foo")],
+                ),
+            ),
+            (
+                "POST",
+                "/api/v2/organizations:verb",
+                Match("POST /api/v2/organizations:verb", &[]),
+            ),
+            (
+                "POST",
+                "/api/v2/organizations",
+                Match("POST /api/v2/organizations", &[]),
+            ),
+            // grpc-gateway sees Go's decoded path here and answers 400; the raw `%25` is a `%`.
+            ("GET", "/qux/%25", Match("GET /qux/{id}", &[("id", "%")])),
+            (
+                "GET",
+                "/qux/%",
+                BadEncoding(
+                    "id",
+                    "malformed percent-encoding `%` at byte 0 of the value",
+                ),
+            ),
+        ],
+    },
+    Group {
+        name: "precedence: literal over * over **, then longer",
+        routes: &[
+            ("GET", "/v1/**"),
+            ("GET", "/v1/*"),
+            ("GET", "/v1/*/b"),
+            ("GET", "/v1/a/*"),
+            ("GET", "/v1/a/b"),
+            ("GET", "/v1/{x=**}/z"),
+            ("GET", "/v1/{x=**}/y/z"),
+            ("GET", "/v1/a/**"),
+            ("GET", "/{x}/c/{y}"),
+            ("GET", "/v1/c/**"),
+        ],
+        cases: &[
+            ("GET", "/v1/a/b", Match("GET /v1/a/b", &[])),
+            ("GET", "/v1/a/c", Match("GET /v1/a/*", &[])),
+            ("GET", "/v1/d/b", Match("GET /v1/*/b", &[])),
+            // Segment by segment from the left: the literal `c` decides before `b` is looked at.
+            ("GET", "/v1/c/b", Match("GET /v1/c/**", &[])),
+            ("GET", "/v1/e", Match("GET /v1/*", &[])),
+            // `**` may match nothing, and the literal before it still outranks `*`.
+            ("GET", "/v1/c", Match("GET /v1/c/**", &[])),
+            ("GET", "/v1/a", Match("GET /v1/a/**", &[])),
+            ("GET", "/v1/a/b/c", Match("GET /v1/a/**", &[])),
+            ("GET", "/v1/c/d/e", Match("GET /v1/c/**", &[])),
+            // A literal at the second segment beats `*` there, even if `*` is followed by literals.
+            ("GET", "/v1/c/d", Match("GET /v1/c/**", &[])),
+            (
+                "GET",
+                "/v2/c/d",
+                Match("GET /{x}/c/{y}", &[("x", "v2"), ("y", "d")]),
+            ),
+            (
+                "GET",
+                "/v1/q/r/z",
+                Match("GET /v1/{x=**}/z", &[("x", "q/r")]),
+            ),
+            (
+                "GET",
+                "/v1/q/y/z",
+                Match("GET /v1/{x=**}/y/z", &[("x", "q")]),
+            ),
+            ("GET", "/v1/y/z", Match("GET /v1/{x=**}/y/z", &[("x", "")])),
+            // `*` outranks `**` even when the `**` route would end on a literal.
+            ("GET", "/v1/z", Match("GET /v1/*", &[])),
+            ("GET", "/v1/q/r/s", Match("GET /v1/**", &[])),
+            ("GET", "/v1", Match("GET /v1/**", &[])),
+            ("GET", "/v2", NoRoute),
+        ],
+    },
+    Group {
+        name: "any-method routes",
+        routes: &[
+            ("*", "/any/{x}"),
+            ("GET", "/any/{x}"),
+            ("*", "/wild/**"),
+            ("GET", "/wild/a"),
+            ("POST", "/only/post"),
+        ],
+        cases: &[
+            ("GET", "/any/1", Match("GET /any/{x}", &[("x", "1")])),
+            ("LIST", "/any/1", Match("* /any/{x}", &[("x", "1")])),
+            ("DELETE", "/wild/a", Match("* /wild/**", &[])),
+            ("GET", "/wild/a", Match("GET /wild/a", &[])),
+            // A more specific exact route still loses to a more specific any-method route.
+            ("GET", "/wild/b", Match("* /wild/**", &[])),
+            ("GET", "/only/post", NotAllowed(&["POST"])),
+        ],
+    },
+];
