@@ -197,6 +197,12 @@ impl<C> Harness<C> {
         self.server.local_addr()
     }
 
+    /// `http://127.0.0.1:PORT`, for a harness on loopback: where REST clients reach a
+    /// harness started by [`loopback_with_gateway`].
+    pub fn base_url(&self) -> Option<String> {
+        self.local_addr().map(|addr| format!("http://{addr}"))
+    }
+
     /// Stops accepting, lets in-flight calls finish, and waits for the server to end.
     pub async fn shutdown(self) -> Result<(), tonic::transport::Error> {
         self.server.shutdown().await
@@ -215,6 +221,47 @@ pub fn in_memory<C: GeneratedClient, S: GrpcService>(service: S) -> Harness<C> {
 pub async fn loopback<C: GeneratedClient, S: GrpcService>(service: S) -> io::Result<Harness<C>> {
     let (channel, server) = serve_loopback(service).await?;
     Ok(Harness::new(channel, server))
+}
+
+/// Serves `service` over gRPC and `gateway` over REST/JSON on one ephemeral loopback port (HTTP/1.1
+/// and HTTP/2), and returns them with the generated client; [`Harness::base_url`] is where the
+/// gateway answers.
+pub async fn loopback_with_gateway<C: GeneratedClient, S: GrpcService>(
+    service: S,
+    gateway: crate::gateway::Gateway,
+) -> io::Result<Harness<C>> {
+    let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
+    let local_addr = listener.local_addr()?;
+    let incoming = futures_util::stream::unfold(listener, |listener| async move {
+        let accepted = listener.accept().await.map(|(stream, _peer)| {
+            let _ = stream.set_nodelay(true);
+            stream
+        });
+        Some((accepted, listener))
+    });
+    let routes =
+        tonic::service::Routes::from(gateway.with_grpc(tonic::service::Routes::new(service)));
+    let (signal, stop) = oneshot::channel::<()>();
+    let task = tokio::spawn(
+        Server::builder()
+            .accept_http1(true)
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(incoming, async {
+                let _ = stop.await;
+            }),
+    );
+    let channel = Endpoint::from_shared(format!("http://{local_addr}"))
+        .map_err(io::Error::other)?
+        .tcp_nodelay(true)
+        .connect_lazy();
+    Ok(Harness::new(
+        channel,
+        ServerHandle {
+            signal: Some(signal),
+            task: Some(task),
+            local_addr: Some(local_addr),
+        },
+    ))
 }
 
 /// A connector made from a closure, ignoring the URI.

@@ -26,11 +26,13 @@ pub mod client;
 mod context;
 pub mod deadline;
 pub mod fake;
+pub mod gateway;
 pub mod harness;
 pub mod server;
 pub mod version;
 
 pub use context::Context;
+pub use gateway::wkt;
 pub use tonic::metadata::MetadataMap;
 pub use tonic::{Code, Status};
 
@@ -48,5 +50,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn std::future::Future<Output = T> + Send +
 /// Items generated code refers to that are not part of the public API.
 #[doc(hidden)]
 pub mod codegen {
+    pub use pbjson;
+    pub use serde;
     pub use tonic_prost::ProstCodec;
 }

@@ -1,0 +1,271 @@
+//! What the generated dispatch calls, one function per kind of rpc, so that the work of a call
+//! (reading the request within the body limit, mapping it, running the domain method within the
+//! deadline, writing the response or error) is written once, here, generic over the domain
+//! method.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use bytes::Bytes;
+use http::StatusCode;
+use http::header::CONTENT_TYPE;
+use http_body_util::BodyExt;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tonic::metadata::MetadataValue;
+
+use super::request::{BodyRule, decode_request};
+use super::response::json_response;
+use super::schema::MessageSchema;
+use super::service::{Call, ResponseFuture};
+use super::status;
+use super::stream::{StreamFormat, ndjson_requests, stream_response};
+use crate::server::{DomainMethod, within_deadline};
+use crate::{BoxStream, Context, Status};
+
+/// Answers a call whose rpc the generated dispatch does not know: only a route table and a
+/// dispatch of different generator runs could disagree so.
+pub fn unknown_rpc(call: Call) -> ResponseFuture {
+    let status = Status::internal(format!(
+        "the gateway has no dispatch for rpc {}",
+        call.route.rpc
+    ));
+    Box::pin(std::future::ready(reply_error(&status)))
+}
+
+/// Serves a unary rpc: the request from bindings, query and body, the domain method within the
+/// deadline, the response as JSON.
+pub fn unary<T, Req, Resp, M>(
+    domain: &Arc<T>,
+    call: Call,
+    schema: &'static MessageSchema,
+    method: M,
+) -> ResponseFuture
+where
+    T: Send + Sync + 'static,
+    Req: DeserializeOwned + Send + 'static,
+    Resp: Serialize + 'static,
+    M: for<'b> DomainMethod<'b, T, Req, Resp>,
+{
+    let domain = Arc::clone(domain);
+    Box::pin(async move {
+        let route = call.route;
+        let (ctx, request) = match read_request::<Req>(call, schema).await {
+            Ok(read) => read,
+            Err(status) => return reply_error(&status),
+        };
+        match within_deadline(&ctx, method.call(&domain, &ctx, request)).await {
+            Ok(response) => json_response(&response, route.response_body()),
+            Err(status) => reply_error(&status),
+        }
+    })
+}
+
+/// Serves a server-streaming rpc: like [`unary`], the responses as newline-delimited JSON or
+/// Server-Sent Events (`Accept: text/event-stream`), cut at the deadline.
+pub fn server_streaming<T, Req, Resp, M>(
+    domain: &Arc<T>,
+    call: Call,
+    schema: &'static MessageSchema,
+    method: M,
+) -> ResponseFuture
+where
+    T: Send + Sync + 'static,
+    Req: DeserializeOwned + Send + 'static,
+    Resp: Serialize + Send + 'static,
+    M: for<'b> DomainMethod<'b, T, Req, BoxStream<Resp>>,
+{
+    let domain = Arc::clone(domain);
+    Box::pin(async move {
+        let route = call.route;
+        let format = StreamFormat::from_accept(&call.parts.headers);
+        let (ctx, request) = match read_request::<Req>(call, schema).await {
+            Ok(read) => read,
+            Err(status) => return reply_error(&status),
+        };
+        match within_deadline(&ctx, method.call(&domain, &ctx, request)).await {
+            Ok(stream) => {
+                stream_response(stream, ctx.deadline(), format, route.response_body()).await
+            }
+            Err(status) => reply_error(&status),
+        }
+    })
+}
+
+/// Serves a client-streaming rpc: the requests as newline-delimited JSON in the body, each
+/// merged with the path bindings; the response as JSON.
+pub fn client_streaming<T, Req, Resp, M>(
+    domain: &Arc<T>,
+    call: Call,
+    schema: &'static MessageSchema,
+    method: M,
+) -> ResponseFuture
+where
+    T: Send + Sync + 'static,
+    Req: DeserializeOwned + Send + 'static,
+    Resp: Serialize + 'static,
+    M: for<'b> DomainMethod<'b, T, BoxStream<Req>, Resp>,
+{
+    let domain = Arc::clone(domain);
+    Box::pin(async move {
+        let route = call.route;
+        let (ctx, requests) = match request_stream::<Req>(call, schema) {
+            Ok(read) => read,
+            Err(status) => return reply_error(&status),
+        };
+        match within_deadline(&ctx, method.call(&domain, &ctx, requests)).await {
+            Ok(response) => json_response(&response, route.response_body()),
+            Err(status) => reply_error(&status),
+        }
+    })
+}
+
+/// Serves a bidi-streaming rpc: [`client_streaming`]'s requests, [`server_streaming`]'s
+/// responses.
+pub fn bidi_streaming<T, Req, Resp, M>(
+    domain: &Arc<T>,
+    call: Call,
+    schema: &'static MessageSchema,
+    method: M,
+) -> ResponseFuture
+where
+    T: Send + Sync + 'static,
+    Req: DeserializeOwned + Send + 'static,
+    Resp: Serialize + Send + 'static,
+    M: for<'b> DomainMethod<'b, T, BoxStream<Req>, BoxStream<Resp>>,
+{
+    let domain = Arc::clone(domain);
+    Box::pin(async move {
+        let route = call.route;
+        let format = StreamFormat::from_accept(&call.parts.headers);
+        let (ctx, requests) = match request_stream::<Req>(call, schema) {
+            Ok(read) => read,
+            Err(status) => return reply_error(&status),
+        };
+        match within_deadline(&ctx, method.call(&domain, &ctx, requests)).await {
+            Ok(stream) => {
+                stream_response(stream, ctx.deadline(), format, route.response_body()).await
+            }
+            Err(status) => reply_error(&status),
+        }
+    })
+}
+
+/// The request message of a call: the body read within the size limit, then merged with the
+/// path bindings and the query.
+async fn read_request<Req: DeserializeOwned>(
+    call: Call,
+    schema: &'static MessageSchema,
+) -> Result<(Context, Req), Status> {
+    let Call {
+        route,
+        bindings,
+        parts,
+        body,
+        ctx,
+        max_body_bytes,
+    } = call;
+    let rule = BodyRule::parse(route.body);
+    let bytes = if matches!(rule, BodyRule::None) {
+        Bytes::new()
+    } else {
+        check_content_type(&parts.headers)?;
+        read_body(body, max_body_bytes).await?
+    };
+    let request = decode_request(schema, rule, &bindings, parts.uri.query(), &bytes)?;
+    Ok((ctx, request))
+}
+
+/// The requests of a streaming call, one per line of the body.
+fn request_stream<Req: DeserializeOwned + Send + 'static>(
+    call: Call,
+    schema: &'static MessageSchema,
+) -> Result<(Context, BoxStream<Req>), Status> {
+    let Call {
+        bindings,
+        parts,
+        body,
+        ctx,
+        max_body_bytes,
+        ..
+    } = call;
+    check_content_type(&parts.headers)?;
+    let requests = ndjson_requests(body, max_body_bytes, move |line: &[u8]| {
+        decode_request(schema, BodyRule::Whole, &bindings, None, line)
+    });
+    Ok((ctx, requests))
+}
+
+/// A request with a body must say it is JSON (or say nothing): anything else is a 415, which
+/// [`reply_error`] cannot express as a gRPC code, so it is marked for the caller.
+fn check_content_type(headers: &http::HeaderMap) -> Result<(), Status> {
+    let Some(value) = headers.get(CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let essence = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let json = essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+        || essence == "application/x-ndjson";
+    if json {
+        Ok(())
+    } else {
+        let mut status = Status::invalid_argument(format!(
+            "unsupported Content-Type `{}`: send application/json",
+            value.to_str().unwrap_or("(not text)")
+        ));
+        status
+            .metadata_mut()
+            .insert(HTTP_STATUS_OVERRIDE, MetadataValue::from_static("415"));
+        Err(status)
+    }
+}
+
+/// Metadata key by which the gateway's own errors carry an HTTP status that no gRPC code maps
+/// to (413, 415); [`reply_error`] honours it and never sends it.
+const HTTP_STATUS_OVERRIDE: &str = "x-rust-svc-http-status";
+
+/// The error response for `status`, with the HTTP status of its code, or the one the gateway
+/// marked it with.
+pub(super) fn reply_error(status: &Status) -> http::Response<Body> {
+    let marked = status
+        .metadata()
+        .get(HTTP_STATUS_OVERRIDE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u16>().ok())
+        .and_then(|code| StatusCode::from_u16(code).ok());
+    match marked {
+        None => status::error_response(status),
+        Some(code) => {
+            let mut unmarked = status.clone();
+            unmarked.metadata_mut().remove(HTTP_STATUS_OVERRIDE);
+            let mut response = status::error_response(&unmarked);
+            *response.status_mut() = code;
+            response
+        }
+    }
+}
+
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, Status> {
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+            let mut status = Status::resource_exhausted(format!(
+                "request body is larger than the limit of {limit} bytes"
+            ));
+            status
+                .metadata_mut()
+                .insert(HTTP_STATUS_OVERRIDE, MetadataValue::from_static("413"));
+            Err(status)
+        }
+        Err(error) => Err(Status::invalid_argument(format!(
+            "could not read the request body: {error}"
+        ))),
+    }
+}

@@ -1,0 +1,38 @@
+//! The REST/JSON gateway: serves the rpcs of a domain trait that carry `google.api.http` rules
+//! over HTTP/1.1 and HTTP/2 with proto3 JSON, beside (or on the same port as) the gRPC adapter.
+//!
+//! The generated part is data plus one dispatch per service: a static route table and, per rpc,
+//! a call of one of this module's functions with the domain method to run. Everything else is
+//! here, a module per concern, each testable without HTTP:
+//!
+//! - [`schema`]: the static field tables generated per request message;
+//! - [`query`], [`request`], [`headers`]: a request from path bindings, query and body, and its
+//!   [`Context`](crate::Context) from the headers;
+//! - [`status`], [`response`], [`stream`]: `google.rpc.Status` errors, JSON responses, NDJSON and
+//!   Server-Sent-Events streams;
+//! - [`cors`]: browser access, answered from the route table;
+//! - [`wkt`]: the well-known types with their proto3 JSON forms;
+//! - the path-template grammar and route table, from the `rust-svc-http-template` crate.
+
+mod calls;
+pub mod cors;
+pub mod headers;
+pub mod query;
+pub mod request;
+pub mod response;
+pub mod schema;
+mod service;
+pub mod status;
+pub mod stream;
+pub mod wkt;
+
+pub use calls::{bidi_streaming, client_streaming, server_streaming, unary, unknown_rpc};
+pub use rust_svc_http_template::*;
+pub use service::{
+    Call, DEFAULT_MAX_BODY_BYTES, Gateway, GatewayBuilder, GatewayError, ResponseFuture, RouteSpec,
+    ServiceRoutes,
+};
+
+/// The router type of [`Gateway::into_router`], for generated code and users that need not
+/// depend on axum themselves.
+pub use axum::Router;

@@ -1,0 +1,616 @@
+//! The query rules, with grpc-gateway v2's `query_test.go` cases (on a schema shaped like its
+//! `examplepb.Proto3Message`) and the conversions of each type.
+
+use serde_json::{Map, Value, json};
+
+use super::*;
+use crate::Code;
+use crate::gateway::schema::{Cardinality::*, FieldKind, ScalarKind::*, WellKnown};
+
+const fn field(
+    name: &'static str,
+    json_name: &'static str,
+    kind: FieldKind,
+    cardinality: Cardinality,
+) -> FieldSchema {
+    FieldSchema {
+        name,
+        json_name,
+        kind,
+        cardinality,
+    }
+}
+
+const ENUM: FieldKind = FieldKind::Enum("examplepb.EnumValue");
+const fn scalar(kind: crate::gateway::schema::ScalarKind) -> FieldKind {
+    FieldKind::Scalar(kind)
+}
+const fn wkt(kind: WellKnown) -> FieldKind {
+    FieldKind::WellKnown(kind)
+}
+const fn wrapper(kind: crate::gateway::schema::ScalarKind) -> FieldKind {
+    FieldKind::WellKnown(WellKnown::Wrapper(kind))
+}
+
+/// grpc-gateway's `examplepb.Proto3Message`, field for field.
+pub(crate) static PROTO3: MessageSchema = MessageSchema {
+    name: "examplepb.Proto3Message",
+    fields: &[
+        field("nested", "nested", FieldKind::Message(&PROTO3), Single),
+        field("float_value", "floatValue", scalar(Float), Single),
+        field("double_value", "doubleValue", scalar(Double), Single),
+        field("int64_value", "int64Value", scalar(Int64), Single),
+        field("int32_value", "int32Value", scalar(Int32), Single),
+        field("uint64_value", "uint64Value", scalar(Uint64), Single),
+        field("uint32_value", "uint32Value", scalar(Uint32), Single),
+        field("bool_value", "boolValue", scalar(Bool), Single),
+        field("string_value", "stringValue", scalar(String), Single),
+        field("bytes_value", "bytesValue", scalar(Bytes), Single),
+        field("repeated_value", "repeatedValue", scalar(String), Repeated),
+        field("optional_value", "optionalValue", scalar(String), Single),
+        field(
+            "repeated_message",
+            "repeatedMessage",
+            wrapper(Uint64),
+            Repeated,
+        ),
+        field("enum_value", "enumValue", ENUM, Single),
+        field("repeated_enum", "repeatedEnum", ENUM, Repeated),
+        field(
+            "timestamp_value",
+            "timestampValue",
+            wkt(WellKnown::Timestamp),
+            Single,
+        ),
+        field(
+            "duration_value",
+            "durationValue",
+            wkt(WellKnown::Duration),
+            Single,
+        ),
+        field(
+            "fieldmask_value",
+            "fieldmaskValue",
+            wkt(WellKnown::FieldMask),
+            Single,
+        ),
+        field("oneof_bool_value", "oneofBoolValue", scalar(Bool), Single),
+        field(
+            "oneof_string_value",
+            "oneofStringValue",
+            scalar(String),
+            Single,
+        ),
+        field(
+            "nested_oneof_int32_value",
+            "nestedOneofInt32Value",
+            scalar(Int32),
+            Single,
+        ),
+        field(
+            "nested_oneof_value_one",
+            "nestedOneofValueOne",
+            FieldKind::Message(&PROTO3),
+            Single,
+        ),
+        field(
+            "wrapper_double_value",
+            "wrapperDoubleValue",
+            wrapper(Double),
+            Single,
+        ),
+        field(
+            "wrapper_float_value",
+            "wrapperFloatValue",
+            wrapper(Float),
+            Single,
+        ),
+        field(
+            "wrapper_int64_value",
+            "wrapperInt64Value",
+            wrapper(Int64),
+            Single,
+        ),
+        field(
+            "wrapper_int32_value",
+            "wrapperInt32Value",
+            wrapper(Int32),
+            Single,
+        ),
+        field(
+            "wrapper_u_int64_value",
+            "wrapperUInt64Value",
+            wrapper(Uint64),
+            Single,
+        ),
+        field(
+            "wrapper_u_int32_value",
+            "wrapperUInt32Value",
+            wrapper(Uint32),
+            Single,
+        ),
+        field(
+            "wrapper_bool_value",
+            "wrapperBoolValue",
+            wrapper(Bool),
+            Single,
+        ),
+        field(
+            "wrapper_string_value",
+            "wrapperStringValue",
+            wrapper(String),
+            Single,
+        ),
+        field(
+            "wrapper_bytes_value",
+            "wrapperBytesValue",
+            wrapper(Bytes),
+            Single,
+        ),
+        field("map_value", "mapValue", scalar(String), Map(String)),
+        field("map_value2", "mapValue2", scalar(Int32), Map(String)),
+        field("map_value3", "mapValue3", scalar(String), Map(Int32)),
+        field("map_value4", "mapValue4", scalar(Int64), Map(String)),
+        field("map_value5", "mapValue5", scalar(String), Map(Int64)),
+        field("map_value6", "mapValue6", scalar(Uint32), Map(String)),
+        field("map_value7", "mapValue7", scalar(String), Map(Uint32)),
+        field("map_value8", "mapValue8", scalar(Uint64), Map(String)),
+        field("map_value9", "mapValue9", scalar(String), Map(Uint64)),
+        field("map_value10", "mapValue10", scalar(Float), Map(String)),
+        field("map_value12", "mapValue12", scalar(Double), Map(String)),
+        field("map_value14", "mapValue14", scalar(Bool), Map(String)),
+        field("map_value15", "mapValue15", scalar(String), Map(Bool)),
+        field("map_value16", "mapValue16", wrapper(Uint64), Map(String)),
+        field(
+            "struct_value_value",
+            "structValueValue",
+            wkt(WellKnown::Value),
+            Single,
+        ),
+        field(
+            "struct_value",
+            "structValue",
+            wkt(WellKnown::Struct),
+            Single,
+        ),
+        field("list_value", "listValue", wkt(WellKnown::ListValue), Single),
+        field("any_value", "anyValue", wkt(WellKnown::Any), Single),
+        field("empty_value", "emptyValue", wkt(WellKnown::Empty), Single),
+    ],
+};
+
+/// The query string of `pairs`, encoded as a browser would.
+pub(crate) fn encode(pairs: &[(&str, &str)]) -> std::string::String {
+    form_urlencoded::Serializer::new(std::string::String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+fn merged(query: &str, skip: &[&str]) -> Result<Value, Status> {
+    let mut target = Map::new();
+    merge_query(&PROTO3, &mut target, query, skip).map(|()| Value::Object(target))
+}
+
+pub(crate) fn merge(pairs: &[(&str, &str)]) -> Value {
+    merged(&encode(pairs), &[]).unwrap_or_else(|status| panic!("{pairs:?}: {status:?}"))
+}
+
+/// The message of the error for `query`, which must be `INVALID_ARGUMENT`.
+pub(crate) fn error(query: &str) -> std::string::String {
+    let status = merged(query, &[]).expect_err(query);
+    assert_eq!(status.code(), Code::InvalidArgument, "{query}: {status:?}");
+    status.message().to_owned()
+}
+
+const TIME: &str = "2016-12-15T12:23:32.000000049Z";
+
+#[test]
+fn grpc_gateway_every_type_by_proto_name() {
+    let value = merge(&[
+        ("float_value", "1.5"),
+        ("double_value", "2.5"),
+        ("int64_value", "-1"),
+        ("int32_value", "-2"),
+        ("uint64_value", "3"),
+        ("uint32_value", "4"),
+        ("bool_value", "true"),
+        ("string_value", "str"),
+        ("bytes_value", "YWJjMTIzIT8kKiYoKSctPUB-"),
+        ("repeated_value", "a"),
+        ("repeated_value", "b"),
+        ("repeated_value", "c"),
+        ("optional_value", "str"),
+        ("repeated_message", "1"),
+        ("repeated_message", "2"),
+        ("repeated_message", "3"),
+        ("enum_value", "1"),
+        ("repeated_enum", "1"),
+        ("repeated_enum", "2"),
+        ("repeated_enum", "0"),
+        ("timestamp_value", TIME),
+        ("duration_value", "13h0m0s"),
+        ("fieldmask_value", "float_value,double_value"),
+        ("wrapper_float_value", "1.5"),
+        ("wrapper_double_value", "2.5"),
+        ("wrapper_int64_value", "-1"),
+        ("wrapper_int32_value", "-2"),
+        ("wrapper_u_int64_value", "3"),
+        ("wrapper_u_int32_value", "4"),
+        ("wrapper_bool_value", "true"),
+        ("wrapper_string_value", "str"),
+        ("wrapper_bytes_value", "YWJjMTIzIT8kKiYoKSctPUB-"),
+        ("map_value[key]", "value"),
+        ("map_value[second]", "bar"),
+        ("map_value[third]", "zzz"),
+        ("map_value[fourth]", ""),
+        ("map_value[~!@#$%^&*()]", "value"),
+        ("map_value2[key]", "-2"),
+        ("map_value3[-2]", "value"),
+        ("map_value4[key]", "-1"),
+        ("map_value5[-1]", "value"),
+        ("map_value6[key]", "3"),
+        ("map_value7[3]", "value"),
+        ("map_value8[key]", "4"),
+        ("map_value9[4]", "value"),
+        ("map_value10[key]", "1.5"),
+        ("map_value11[1.5]", "value"),
+        ("map_value12[key]", "2.5"),
+        ("map_value13[2.5]", "value"),
+        ("map_value14[key]", "true"),
+        ("map_value15[true]", "value"),
+        ("map_value16[key]", "2"),
+        ("struct_value_value", r#"{"a":{"b":1}}"#),
+        ("struct_value", r#"{"a":{"b":1}}"#),
+    ]);
+    // Too deep for `json!`, hence the text.
+    let expected: Value = serde_json::from_str(
+        r#"{
+        "floatValue": 1.5, "doubleValue": 2.5, "int64Value": "-1", "int32Value": -2,
+        "uint64Value": "3", "uint32Value": 4, "boolValue": true, "stringValue": "str",
+        "bytesValue": "YWJjMTIzIT8kKiYoKSctPUB-", "repeatedValue": ["a", "b", "c"],
+        "optionalValue": "str", "repeatedMessage": ["1", "2", "3"], "enumValue": 1,
+        "repeatedEnum": [1, 2, 0], "timestampValue": "2016-12-15T12:23:32.000000049Z", "durationValue": "46800s",
+        "fieldmaskValue": "float_value,double_value",
+        "wrapperFloatValue": 1.5, "wrapperDoubleValue": 2.5, "wrapperInt64Value": "-1",
+        "wrapperInt32Value": -2, "wrapperUInt64Value": "3", "wrapperUInt32Value": 4,
+        "wrapperBoolValue": true, "wrapperStringValue": "str",
+        "wrapperBytesValue": "YWJjMTIzIT8kKiYoKSctPUB-",
+        "mapValue": {"key": "value", "second": "bar", "third": "zzz", "fourth": "",
+                     "~!@#$%^&*()": "value"},
+        "mapValue2": {"key": -2}, "mapValue3": {"-2": "value"}, "mapValue4": {"key": "-1"},
+        "mapValue5": {"-1": "value"}, "mapValue6": {"key": 3}, "mapValue7": {"3": "value"},
+        "mapValue8": {"key": "4"}, "mapValue9": {"4": "value"}, "mapValue10": {"key": 1.5},
+        "mapValue12": {"key": 2.5}, "mapValue14": {"key": true},
+        "mapValue15": {"true": "value"}, "mapValue16": {"key": "2"},
+        "structValueValue": {"a": {"b": 1}}, "structValue": {"a": {"b": 1}}
+    }"#,
+    )
+    .unwrap();
+    assert_eq!(value, expected);
+}
+
+#[test]
+fn grpc_gateway_json_names() {
+    let value = merge(&[
+        ("floatValue", "1.5"),
+        ("int64Value", "-1"),
+        ("boolValue", "true"),
+        ("bytesValue", "Ynl0ZXM="),
+        ("repeatedValue", "a"),
+        ("repeatedValue", "b"),
+        ("enumValue", "1"),
+        ("timestampValue", TIME),
+        ("durationValue", "13h0m0s"),
+        ("wrapperUInt64Value", "3"),
+        ("wrapperBytesValue", "Ynl0ZXM="),
+        ("struct_value_value", r#""""#),
+        ("struct_value", "{}"),
+    ]);
+    let expected = json!({
+        "floatValue": 1.5, "int64Value": "-1", "boolValue": true, "bytesValue": "Ynl0ZXM=",
+        "repeatedValue": ["a", "b"], "enumValue": 1, "timestampValue": TIME,
+        "durationValue": "46800s", "wrapperUInt64Value": "3", "wrapperBytesValue": "Ynl0ZXM=",
+        "structValueValue": "", "structValue": {},
+    });
+    assert_eq!(value, expected);
+}
+
+#[test]
+fn enums_by_name_or_number_and_struct_values_as_json() {
+    let value = merge(&[
+        ("enum_value", "Z"),
+        ("repeated_enum", "X"),
+        ("repeated_enum", "2"),
+        ("repeated_enum", "0"),
+        ("struct_value_value", "{}"),
+        ("struct_value", r#"{"c":[1,2],"d":[{"e":1,"f":{}}]}"#),
+    ]);
+    let expected = json!({
+        "enumValue": "Z", "repeatedEnum": ["X", 2, 0], "structValueValue": {},
+        "structValue": {"c": [1, 2], "d": [{"e": 1, "f": {}}]},
+    });
+    assert_eq!(value, expected);
+    for (text, json) in [("[]", json!([])), ("true", json!(true)), ("0", json!(0))] {
+        assert_eq!(
+            merge(&[("struct_value_value", text)]),
+            json!({"structValueValue": json})
+        );
+    }
+    assert_eq!(merge(&[("list_value", "[1]")]), json!({"listValue": [1]}));
+}
+
+#[test]
+fn nested_paths_create_the_messages_on_the_way() {
+    let value = merge(&[
+        ("nested.nested.nested.repeated_value", "a"),
+        ("nested.nested.nested.repeated_value", "b"),
+        ("nested.nested.nested.string_value", "s"),
+        ("nested.nested.string_value", "t"),
+        ("nested.string_value", "u"),
+        ("nested.nested.map_value[first]", "foo"),
+        ("nested.nested.mapValue[second]", "bar"),
+        ("nested_oneof_value_one.int64Value", "-1"),
+        ("nestedOneofValueOne.string_value", "foo"),
+    ]);
+    let expected = json!({
+        "nested": {
+            "stringValue": "u",
+            "nested": {
+                "stringValue": "t",
+                "mapValue": {"first": "foo", "second": "bar"},
+                "nested": {"repeatedValue": ["a", "b"], "stringValue": "s"},
+            },
+        },
+        "nestedOneofValueOne": {"int64Value": "-1", "stringValue": "foo"},
+    });
+    assert_eq!(value, expected);
+}
+
+#[test]
+fn grpc_gateway_error_cases_name_the_parameter() {
+    let cases = [
+        (
+            "timestampValue=null",
+            r#"query parameter "timestampValue": "null" is not a valid RFC 3339 timestamp"#,
+        ),
+        (
+            "durationValue=null",
+            r#"query parameter "durationValue": "null" is not a valid duration"#,
+        ),
+        (
+            "uint64_value=1&uint64_value=2",
+            r#"query parameter "uint64_value": too many values for field "uint64_value", which is not repeated"#,
+        ),
+        (
+            "repeated_message.value=1",
+            r#"query parameter "repeated_message.value": invalid path: "repeated_message" is not a message"#,
+        ),
+        (
+            "timestampValue=0000-01-01T00:00:00.00Z",
+            r#"query parameter "timestampValue": "0000-01-01T00:00:00.00Z" is before 0001-01-01"#,
+        ),
+        (
+            "int32_value=abc",
+            r#"query parameter "int32_value": "abc" is not a valid int32"#,
+        ),
+    ];
+    for (query, message) in cases {
+        assert_eq!(error(query), message, "{query}");
+    }
+}
+
+#[test]
+fn grpc_gateway_invalid_nested_parameters_are_errors() {
+    for name in [
+        "float_value",
+        "double_value",
+        "int64_value",
+        "int32_value",
+        "uint64_value",
+        "uint32_value",
+        "bool_value",
+        "string_value",
+        "repeated_value",
+        "enum_value",
+        "repeated_enum",
+        "timestamp_value",
+    ] {
+        let message = error(&format!("{name}.nested=test"));
+        assert!(message.contains("is not a message"), "{message}");
+    }
+}
+
+#[test]
+fn skipped_paths_are_never_set_from_the_query() {
+    let query = "nested.nested.bool_value=true&nested.nested.string_value=str\
+                 &nested.string_value=str&string_value=str";
+    let cases: [(&[&str], Value); 4] = [
+        (
+            &["bool_value", "repeated_value"],
+            json!({
+                "nested": {"stringValue": "str", "nested": {"boolValue": true, "stringValue": "str"}},
+                "stringValue": "str",
+            }),
+        ),
+        (&["nested"], json!({"stringValue": "str"})),
+        (
+            &["nested.nested"],
+            json!({"nested": {"stringValue": "str"}, "stringValue": "str"}),
+        ),
+        (
+            &["nested.nested.string_value"],
+            json!({
+                "nested": {"stringValue": "str", "nested": {"boolValue": true}},
+                "stringValue": "str",
+            }),
+        ),
+    ];
+    for (skip, expected) in cases {
+        assert_eq!(merged(query, skip).unwrap(), expected, "{skip:?}");
+    }
+    // Under either name, in the skip list and in the query.
+    assert_eq!(
+        merged("stringValue=x&bool_value=1", &["string_value", "boolValue"]).unwrap(),
+        json!({})
+    );
+}
+
+#[test]
+fn unknown_parameters_are_ignored_at_any_level() {
+    let value = merged(
+        "utm_source=mail&nested.unknown=1&unknown.nested=2&other[k]=v&_=1&=x&int32_value=3",
+        &[],
+    );
+    assert_eq!(value.unwrap(), json!({"int32Value": 3}));
+}
+
+#[test]
+fn percent_decoding_and_plus_as_space() {
+    let value = merged(
+        "string_value=a+b%20c%2Bd%26&map_value[k%20ey]=%E2%9C%93&repeated_value=%7E",
+        &[],
+    );
+    assert_eq!(
+        value.unwrap(),
+        json!({"stringValue": "a b c+d&", "mapValue": {"k ey": "✓"}, "repeatedValue": ["~"]})
+    );
+    assert_eq!(
+        merged("string%5Fvalue=x", &[]).unwrap(),
+        json!({"stringValue": "x"})
+    );
+    assert_eq!(
+        merged("string_value&&bool_value=1&", &[]).unwrap(),
+        json!({"stringValue": "", "boolValue": true})
+    );
+    assert_eq!(merged("", &[]).unwrap(), json!({}));
+}
+
+#[test]
+fn bad_encoding_is_an_error_naming_the_parameter() {
+    let cases = [
+        (
+            "string_value=%zz",
+            r#"query parameter "string_value": invalid URL escape "%zz""#,
+        ),
+        (
+            "string_value=abc%4",
+            r#"query parameter "string_value": invalid URL escape "%4""#,
+        ),
+        (
+            "string%_value=1",
+            r#"query parameter "string%_value": invalid URL escape "%_v""#,
+        ),
+        (
+            "string_value=%FF%FE",
+            r#"query parameter "string_value": not valid UTF-8 once percent-decoded"#,
+        ),
+        (
+            "string_value=a;b",
+            r#"query parameter "string_value": invalid semicolon separator in query"#,
+        ),
+    ];
+    for (query, message) in cases {
+        assert_eq!(error(query), message, "{query}");
+    }
+}
+
+#[test]
+fn map_keys_are_typed_and_single() {
+    assert_eq!(
+        merge(&[
+            ("map_value15[t]", "a"),
+            ("map_value3[+5]", "b"),
+            ("map_value5[-0]", "c")
+        ]),
+        json!({"mapValue15": {"true": "a"}, "mapValue3": {"5": "b"}, "mapValue5": {"0": "c"}})
+    );
+    let cases = [
+        (
+            "map_value[k]=a&map_value[k]=b",
+            r#"query parameter "map_value[k]": more than one value for map key "k""#,
+        ),
+        (
+            "map_value15[true]=a&map_value15[1]=b",
+            r#"query parameter "map_value15[1]": more than one value for map key "true""#,
+        ),
+        (
+            "map_value3[x]=a",
+            r#"query parameter "map_value3[x]": "x" is not a valid int32"#,
+        ),
+        (
+            "map_value2[k]=x",
+            r#"query parameter "map_value2[k]": "x" is not a valid int32"#,
+        ),
+        (
+            "map_value=a",
+            r#"query parameter "map_value": "map_value" is a map: set its entries as map_value[key]=value"#,
+        ),
+        (
+            "string_value[k]=a",
+            r#"query parameter "string_value[k]": "string_value" is not a map"#,
+        ),
+    ];
+    for (query, message) in cases {
+        assert_eq!(error(query), message, "{query}");
+    }
+}
+
+#[test]
+fn the_same_singular_field_under_both_names_is_too_many_values() {
+    let message = error("string_value=a&stringValue=b");
+    assert!(message.contains("too many values"), "{message}");
+    // A repeated field collects both spellings, in order.
+    assert_eq!(
+        merged("repeated_value=a&repeatedValue=b", &[]).unwrap(),
+        json!({"repeatedValue": ["a", "b"]})
+    );
+}
+
+#[test]
+fn a_target_with_proto_names_is_merged_into_not_duplicated() {
+    let mut target = Map::new();
+    target.insert("nested".into(), json!({"string_value": "path"}));
+    target.insert("repeated_value".into(), json!(["body"]));
+    merge_query(
+        &PROTO3,
+        &mut target,
+        "nested.int32_value=1&repeated_value=q",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        Value::Object(target),
+        json!({"nested": {"string_value": "path", "int32Value": 1}, "repeated_value": ["body", "q"]})
+    );
+}
+
+#[test]
+fn binding_values_are_converted_and_name_the_variable() {
+    assert_eq!(
+        binding_value(&PROTO3, "int64_value", "42").unwrap(),
+        json!("42")
+    );
+    assert_eq!(
+        binding_value(&PROTO3, "nested.enum_value", "Y").unwrap(),
+        json!("Y")
+    );
+    assert_eq!(
+        binding_value(&PROTO3, "duration_value", "2m").unwrap(),
+        json!("120s")
+    );
+    let status = binding_value(&PROTO3, "nested.uint32_value", "-3").unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(
+        status.message(),
+        r#"path variable "nested.uint32_value": "-3" is not a valid uint32"#
+    );
+    for bad_path in [
+        "missing",
+        "repeated_value",
+        "string_value.x",
+        "nested.missing",
+    ] {
+        let status = binding_value(&PROTO3, bad_path, "1").unwrap_err();
+        assert_eq!(status.code(), Code::Internal, "{bad_path}");
+    }
+}

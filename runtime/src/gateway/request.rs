@@ -1,0 +1,432 @@
+//! A request message from the parts of an HTTP request: path bindings, query and body, merged
+//! into the request's proto3 JSON object and read by the message's generated serde impl.
+//!
+//! The merge follows google/api/http.proto and grpc-gateway v2:
+//!
+//! 1. The body: with `body: "*"` it is the whole message; with `body: "field"` it is the value
+//!    of that top-level field; with no body rule it is not read. An empty (or blank) body is an
+//!    empty message or an absent field, as grpc-gateway treats `io.EOF`.
+//! 2. The path variables, converted by the field types like query values (errors name the
+//!    variable). They override what the body said for the same field, under either of its
+//!    names (grpc-gateway sets them after decoding the body).
+//! 3. The query (see [`query`](super::query)), for fields that are neither path-bound nor under
+//!    the body field: a query parameter never overrides a path variable or the body. With
+//!    `body: "*"` the query is not read at all: every field not in the path is in the body
+//!    (http.proto: "it is not possible to have HTTP parameters").
+//!
+//! Field names are accepted in proto and lowerCamelCase form everywhere; unknown body fields are
+//! rejected by the message's serde impl (pbjson-build's default), which the error passes on:
+//! `body: unknown field `colour`, expected one of ...`. Every error is `INVALID_ARGUMENT` and
+//! names what is wrong: `body field "items[1].quantity": expected a uint32 ...`,
+//! `path variable "sku": ...`, `query parameter "page_size": ...`; malformed JSON (including
+//! invalid UTF-8) keeps serde_json's line and column: `body: expected value at line 1 column 9`.
+
+use std::borrow::Cow;
+
+use serde::de::DeserializeOwned;
+use serde_json::error::Category;
+use serde_json::{Map, Value};
+
+use super::query::convert::{field_value, json_problem, map_key};
+use super::query::{has_prefix, merge_query_skipping, object_at, resolve_binding, set_field};
+use super::schema::{Cardinality, FieldKind, FieldSchema, MessageSchema};
+use crate::Status;
+
+#[cfg(test)]
+mod tests;
+mod trace;
+
+use trace::{Located, Step};
+
+/// Where the body of a request goes: the `body` of an HttpRule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyRule {
+    /// `body: ""` (or none): the request has no body; every field not in the path comes from
+    /// the query.
+    None,
+    /// `body: "*"`: the body is the whole request message.
+    Whole,
+    /// `body: "field"`: the body is the value of this top-level field (its proto name).
+    Field(&'static str),
+}
+
+impl BodyRule {
+    /// The rule an HttpRule's `body` string states.
+    pub fn parse(body: &'static str) -> Self {
+        match body {
+            "" => Self::None,
+            "*" => Self::Whole,
+            field => Self::Field(field),
+        }
+    }
+}
+
+/// A path variable matched by the route table: the dotted field path it binds (`"a.b.c"`,
+/// proto names) and its percent-decoded value. Implemented for pairs of strings, so a caller
+/// can pass `&[("sku", "A-1")]`.
+pub trait PathBinding {
+    /// The dotted field path.
+    fn field_path(&self) -> &str;
+    /// The decoded value.
+    fn value(&self) -> &str;
+}
+
+impl<P: AsRef<str>, V: AsRef<str>> PathBinding for (P, V) {
+    fn field_path(&self) -> &str {
+        self.0.as_ref()
+    }
+
+    fn value(&self) -> &str {
+        self.1.as_ref()
+    }
+}
+
+/// What the route table matched.
+impl PathBinding for rust_svc_http_template::Binding {
+    fn field_path(&self) -> &str {
+        &self.field_path
+    }
+
+    fn value(&self) -> &str {
+        &self.value
+    }
+}
+
+/// No path bindings, for requests of routes without variables.
+pub const NO_BINDINGS: &[(&str, &str)] = &[];
+
+/// Decodes a request message of `schema` from its path `bindings`, its raw `query` (without
+/// `?`, still percent-encoded) and its `body`, as the [module](self) describes.
+///
+/// A whole-body request without path variables, the common `POST`, is decoded straight from
+/// the body bytes; every other one goes through [`request_value`]. Errors are
+/// `INVALID_ARGUMENT` naming the parameter, variable or body field (`INTERNAL` when a binding
+/// or body rule does not fit the schema, which the generator rules out).
+///
+/// ```
+/// # use rust_svc_runtime::gateway::{request::*, schema::*};
+/// static REQUEST: MessageSchema = MessageSchema {
+///     name: "example.GetItemRequest",
+///     fields: &[
+///         FieldSchema {
+///             name: "item_id", json_name: "itemId",
+///             kind: FieldKind::Scalar(ScalarKind::Int64), cardinality: Cardinality::Single,
+///         },
+///         FieldSchema {
+///             name: "verbose", json_name: "verbose",
+///             kind: FieldKind::Scalar(ScalarKind::Bool), cardinality: Cardinality::Single,
+///         },
+///     ],
+/// };
+/// #[derive(serde::Deserialize, Debug, PartialEq)]
+/// #[serde(rename_all = "camelCase")]
+/// struct GetItemRequest {
+///     #[serde(with = "string_int")]
+///     item_id: i64,
+///     verbose: bool,
+/// }
+/// # mod string_int {
+/// #     pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+/// #         let text: String = serde::Deserialize::deserialize(d)?;
+/// #         text.parse().map_err(serde::de::Error::custom)
+/// #     }
+/// # }
+/// let request: GetItemRequest =
+///     decode_request(&REQUEST, BodyRule::None, &[("item_id", "42")], Some("verbose=t"), b"")
+///         .unwrap();
+/// assert_eq!(request, GetItemRequest { item_id: 42, verbose: true });
+/// ```
+pub fn decode_request<M: DeserializeOwned, B: PathBinding>(
+    schema: &'static MessageSchema,
+    body_rule: BodyRule,
+    bindings: &[B],
+    query: Option<&str>,
+    body: &[u8],
+) -> Result<M, Status> {
+    if body_rule == BodyRule::Whole && bindings.is_empty() {
+        return decode_body(schema, body);
+    }
+    let value = request_value(schema, body_rule, bindings, query, body)?;
+    serde_json::from_value(value).map_err(|error| {
+        // The value was consumed: build it again to find where the error is (error path only).
+        let described = request_value(schema, body_rule, bindings, query, body)
+            .ok()
+            .and_then(|value| explain::<M, B>(schema, body_rule, bindings, &value));
+        described.unwrap_or_else(|| {
+            let prefix = if body_rule == BodyRule::Whole {
+                "body"
+            } else {
+                "invalid request"
+            };
+            Status::invalid_argument(format!("{prefix}: {error}"))
+        })
+    })
+}
+
+/// The proto3 JSON object of a request before it is decoded: the body, the path bindings and
+/// the query merged as the [module](self) describes. Values from the path and the query are
+/// already converted to their JSON types (`"7"` for an int32 field is `7`).
+pub fn request_value<B: PathBinding>(
+    schema: &'static MessageSchema,
+    body_rule: BodyRule,
+    bindings: &[B],
+    query: Option<&str>,
+    body: &[u8],
+) -> Result<Value, Status> {
+    let mut target = match body_rule {
+        BodyRule::None => Map::new(),
+        // `null` is refused as the decoder refuses it on the direct path (and protojson does).
+        BodyRule::Whole => match parse_body(body)? {
+            None => Map::new(),
+            Some(Value::Object(object)) => object,
+            Some(_) => {
+                return Err(Status::invalid_argument(format!(
+                    "body: expected a JSON object for {}",
+                    schema.name
+                )));
+            }
+        },
+        BodyRule::Field(name) => {
+            let field = body_field(schema, name)?;
+            let mut object = Map::new();
+            match parse_body(body)? {
+                None | Some(Value::Null) => {}
+                Some(value) => {
+                    object.insert(field.json_name.to_owned(), value);
+                }
+            }
+            object
+        }
+    };
+    let mut path = Vec::new();
+    for binding in bindings {
+        let field_path = binding.field_path();
+        path.clear();
+        resolve_binding(schema, field_path, &mut path)?;
+        let (leaf, parents) = path.split_last().expect("a resolved path is never empty");
+        let value = field_value(&leaf.kind, Cow::Borrowed(binding.value())).map_err(|problem| {
+            Status::invalid_argument(format!("path variable {field_path:?}: {problem}"))
+        })?;
+        // Parents missing from the body are created; one the body gave as a non-object is the
+        // body's error.
+        let object = object_at(&mut target, parents)
+            .map_err(|problem| Status::invalid_argument(format!("body: {problem}")))?;
+        set_field(object, leaf, value);
+    }
+    if body_rule != BodyRule::Whole
+        && let Some(query) = query.filter(|query| !query.is_empty())
+    {
+        let body_field = match body_rule {
+            BodyRule::Field(name) => Some(name),
+            _ => None,
+        };
+        merge_query_skipping(schema, &mut target, query, |path| {
+            body_field.is_some_and(|name| has_prefix(path, name))
+                || bindings
+                    .iter()
+                    .any(|binding| has_prefix(path, binding.field_path()))
+        })?;
+    }
+    Ok(Value::Object(target))
+}
+
+/// The body as the whole message, straight from its bytes: no intermediate `Value`, so a
+/// gateway `POST` costs what a hand-written serde handler does.
+fn decode_body<M: DeserializeOwned>(
+    schema: &'static MessageSchema,
+    body: &[u8],
+) -> Result<M, Status> {
+    let body: &[u8] = if is_blank(body) { b"{}" } else { body };
+    serde_json::from_slice(body).map_err(|error| {
+        let described = match error.classify() {
+            // Where a value does not fit, the path to it names the field; malformed JSON is
+            // best described by serde_json's line and column.
+            Category::Data => serde_json::from_slice::<Value>(body)
+                .ok()
+                .and_then(|value| explain::<M, _>(schema, BodyRule::Whole, NO_BINDINGS, &value)),
+            _ => None,
+        };
+        described.unwrap_or_else(|| Status::invalid_argument(format!("body: {error}")))
+    })
+}
+
+/// The body as JSON; `None` when it is empty or blank.
+fn parse_body(body: &[u8]) -> Result<Option<Value>, Status> {
+    if is_blank(body) {
+        return Ok(None);
+    }
+    serde_json::from_slice(body)
+        .map(Some)
+        .map_err(|error| Status::invalid_argument(format!("body: {error}")))
+}
+
+fn is_blank(body: &[u8]) -> bool {
+    body.iter().all(u8::is_ascii_whitespace)
+}
+
+fn body_field(schema: &'static MessageSchema, name: &str) -> Result<&'static FieldSchema, Status> {
+    schema.field(name).ok_or_else(|| {
+        Status::internal(format!(
+            "the body field {name:?} is not a field of {}",
+            schema.name
+        ))
+    })
+}
+
+/// The error of a request `value` that failed to decode, naming where it came from (body,
+/// path variable or query parameter) and the field, or `None` if decoding it again succeeds.
+fn explain<M: DeserializeOwned, B: PathBinding>(
+    schema: &'static MessageSchema,
+    body_rule: BodyRule,
+    bindings: &[B],
+    value: &Value,
+) -> Option<Status> {
+    let Located { mut path, message } = trace::locate::<M>(value)?;
+    let mut walked = walk(schema, &path);
+    let found = value_at(value, &path);
+    let mut problem = walked
+        .kind
+        .zip(found)
+        .and_then(|(kind, found)| json_problem(kind, found));
+    // A map key that does not parse fails the whole map: find the key.
+    if let (Some(container), Some(Value::Object(entries))) = (walked.container, found)
+        && let Cardinality::Map(key_kind) = container.cardinality
+        && let Some((key, key_problem)) = entries.keys().find_map(|key| {
+            map_key(key_kind, Cow::Borrowed(key))
+                .err()
+                .map(|problem| (key, problem))
+        })
+    {
+        walked.names.push(format!("[{key}]"));
+        path.push(Step::Key(key.clone()));
+        problem = Some(key_problem);
+    }
+    // A `Value` holds each key once, so a duplicate is a second member of a oneof (or a field
+    // under both its names).
+    if message.starts_with("duplicate field") && walked.kind.is_some() {
+        problem = Some(format!(
+            "{message}: another field of the same oneof, or the same field under its other \
+             name, is already set"
+        ));
+    }
+    let problem = problem.unwrap_or(message);
+    let in_body_field = match (body_rule, path.first()) {
+        (BodyRule::Field(name), Some(Step::Key(key))) => {
+            schema.field(key).is_some_and(|field| field.name == name)
+        }
+        _ => false,
+    };
+    let binding = bindings
+        .iter()
+        .find(|binding| names_binding(schema, &path, binding.field_path()));
+    let text = if let Some(binding) = binding {
+        format!("path variable {:?}: {problem}", binding.field_path())
+    } else if body_rule == BodyRule::Whole || in_body_field {
+        // The body of `body: "field"` is that field's value: name what is inside it.
+        let skip = usize::from(in_body_field);
+        let name: String = walked.names[skip..].concat();
+        match name.strip_prefix('.').unwrap_or(&name) {
+            "" => format!("body: {problem}"),
+            name => format!("body field {name:?}: {problem}"),
+        }
+    } else if path.is_empty() {
+        format!("invalid request: {problem}")
+    } else {
+        // Named as the parameter is written: `tags`, not `tags[1]`.
+        let name: String = walked
+            .names
+            .iter()
+            .zip(&path)
+            .filter(|(_, step)| matches!(step, Step::Key(_)))
+            .map(|(name, _)| name.as_str())
+            .collect();
+        format!(
+            "query parameter {:?}: {problem}",
+            name.trim_start_matches('.')
+        )
+    };
+    Some(Status::invalid_argument(text))
+}
+
+/// What a located path is in terms of the schema.
+struct Walked {
+    /// The path as it would be written: `.items`, `[1]`, `.quantity`, `[key]` for map keys.
+    names: Vec<String>,
+    /// The kind of the value the path ends at, if it ends at one value of a known field.
+    kind: Option<&'static FieldKind>,
+    /// The repeated or map field the path ends at, if it ends at a whole one.
+    container: Option<&'static FieldSchema>,
+}
+
+fn walk(schema: &'static MessageSchema, path: &[Step]) -> Walked {
+    let mut names = Vec::with_capacity(path.len());
+    let mut level = Some(schema);
+    // A repeated or map field whose element the next step selects.
+    let mut container: Option<&'static FieldSchema> = None;
+    let mut kind = None;
+    for step in path {
+        kind = None;
+        let field = match (container.take(), step) {
+            (Some(field), Step::Index(index)) => {
+                names.push(format!("[{index}]"));
+                Some(field)
+            }
+            (Some(field), Step::Key(key)) => {
+                names.push(format!("[{key}]"));
+                Some(field)
+            }
+            (None, Step::Key(key)) => {
+                names.push(format!(".{key}"));
+                match level.and_then(|level| level.field(key)) {
+                    Some(field) if field.cardinality != Cardinality::Single => {
+                        container = Some(field);
+                        level = None;
+                        continue;
+                    }
+                    field => field,
+                }
+            }
+            (None, Step::Index(index)) => {
+                names.push(format!("[{index}]"));
+                None
+            }
+        };
+        kind = field.map(|field| &field.kind);
+        level = match kind {
+            Some(FieldKind::Message(inner)) => Some(inner),
+            _ => None,
+        };
+    }
+    Walked {
+        names,
+        kind,
+        container,
+    }
+}
+
+fn value_at<'v>(value: &'v Value, path: &[Step]) -> Option<&'v Value> {
+    path.iter().try_fold(value, |value, step| match step {
+        Step::Key(key) => value.get(key.as_str()),
+        Step::Index(index) => value.get(*index),
+    })
+}
+
+/// Whether `path` (JSON keys of message fields) is the field `field_path` binds.
+fn names_binding(schema: &'static MessageSchema, path: &[Step], field_path: &str) -> bool {
+    let mut level = Some(schema);
+    let mut steps = path.iter();
+    let matches = field_path.split('.').all(|segment| {
+        let (Some(Step::Key(key)), Some(message)) = (steps.next(), level) else {
+            return false;
+        };
+        let Some(field) = message.field(key) else {
+            return false;
+        };
+        level = match &field.kind {
+            FieldKind::Message(inner) => Some(inner),
+            _ => None,
+        };
+        segment == field.name || segment == field.json_name
+    });
+    matches && steps.next().is_none()
+}

@@ -1,0 +1,230 @@
+//! Successful unary responses: 200 with the proto3 JSON of the response message, or of the one
+//! field `response_body` names (google/api/http.proto: "the response field whose value is
+//! mapped to the HTTP response body").
+
+use axum::body::Body;
+use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use http::{HeaderMap, Response, StatusCode};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::status::error_response;
+use crate::{MetadataMap, Status};
+
+/// The media type of every JSON body the gateway writes.
+pub const APPLICATION_JSON: &str = "application/json";
+
+/// The prefix under which gRPC metadata travels in HTTP headers, both ways (grpc-gateway's
+/// `MetadataHeaderPrefix`).
+pub const METADATA_HEADER_PREFIX: &str = "grpc-metadata-";
+
+/// The `response_body` of an http rule, as the generator resolves it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponseBody {
+    /// The field's proto3 JSON name (what the message's serde impl writes), e.g. `items`.
+    pub json_name: &'static str,
+    /// The JSON the field stands for when the serializer omitted it for holding its default
+    /// value, e.g. `[]`, `""`, `0`, `{}`. It must be valid JSON; it is written as is.
+    pub default_json: &'static str,
+}
+
+/// The 200 response of a unary rpc: `Content-Type: application/json` and the proto3 JSON of
+/// `message`, or of its `response_body` field. A message that cannot be serialized (e.g. a
+/// `Duration` whose seconds and nanos disagree in sign) becomes an `INTERNAL` error response.
+pub fn json_response<T: Serialize>(
+    message: &T,
+    response_body: Option<ResponseBody>,
+) -> Response<Body> {
+    match to_json(message, response_body) {
+        Ok(json) => {
+            let mut response = Response::new(Body::from(json));
+            *response.status_mut() = StatusCode::OK;
+            response
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static(APPLICATION_JSON));
+            response
+        }
+        Err(status) => error_response(&status),
+    }
+}
+
+/// The proto3 JSON of `message`, or of its `response_body` field.
+pub fn to_json<T: Serialize>(
+    message: &T,
+    response_body: Option<ResponseBody>,
+) -> Result<Vec<u8>, Status> {
+    let Some(body) = response_body else {
+        // The common case writes straight to bytes, without a `Value` in between.
+        return serde_json::to_vec(message).map_err(marshal_error);
+    };
+    let mut object = match serde_json::to_value(message).map_err(marshal_error)? {
+        Value::Object(object) => object,
+        other => {
+            return Err(Status::internal(format!(
+                "failed to marshal response: response_body `{}` needs a JSON object, the \
+                 message serialized as {other}",
+                body.json_name
+            )));
+        }
+    };
+    match object.remove(body.json_name) {
+        Some(field) => serde_json::to_vec(&field).map_err(marshal_error),
+        None => Ok(body.default_json.as_bytes().to_vec()),
+    }
+}
+
+fn marshal_error(error: serde_json::Error) -> Status {
+    Status::internal(format!("failed to marshal response: {error}"))
+}
+
+/// Writes gRPC metadata as `Grpc-Metadata-<key>` response headers (grpc-gateway's default
+/// outgoing header mapping), so a REST client sees what a handler or a remote server attached.
+/// Binary (`-bin`) values are written base64-encoded, as they are on the gRPC wire and as the
+/// gateway reads them from requests.
+///
+/// Keys that belong to the transport rather than to the application are skipped: `grpc-*`
+/// (reserved by the gRPC protocol), `content-type` and the HTTP framing headers. A proxied error
+/// carries the remote response's headers as metadata, and grpc-gateway's habit of echoing them
+/// (`Grpc-Metadata-Content-Type: application/grpc`) tells a REST client nothing.
+pub fn metadata_headers(metadata: &MetadataMap, headers: &mut HeaderMap) {
+    const TRANSPORT: &[&str] = &[
+        "content-type",
+        "content-length",
+        "content-encoding",
+        "date",
+        "server",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "upgrade",
+    ];
+    let source = metadata.as_ref();
+    for name in source.keys() {
+        let key = name.as_str();
+        if key.starts_with("grpc-") || TRANSPORT.contains(&key) {
+            continue;
+        }
+        let Ok(header) = HeaderName::try_from(format!("{METADATA_HEADER_PREFIX}{key}")) else {
+            continue;
+        };
+        for value in source.get_all(name) {
+            headers.append(header.clone(), value.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::ser::{SerializeStruct, Serializer};
+
+    use super::*;
+    use http_body_util::BodyExt;
+
+    /// A message as pbjson writes it: default-valued fields omitted, JSON names.
+    struct ListItemsResponse {
+        items: Vec<&'static str>,
+        next_page_token: &'static str,
+    }
+
+    impl Serialize for ListItemsResponse {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let mut s = serializer.serialize_struct("ListItemsResponse", 2)?;
+            if !self.items.is_empty() {
+                s.serialize_field("items", &self.items)?;
+            }
+            if !self.next_page_token.is_empty() {
+                s.serialize_field("nextPageToken", &self.next_page_token)?;
+            }
+            s.end()
+        }
+    }
+
+    /// A message whose serialization fails, like a malformed `Duration`.
+    struct Broken;
+
+    impl Serialize for Broken {
+        fn serialize<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+            Err(serde::ser::Error::custom("Duration has inconsistent signs"))
+        }
+    }
+
+    const ITEMS: ResponseBody = ResponseBody {
+        json_name: "items",
+        default_json: "[]",
+    };
+
+    async fn body_text(response: Response<Body>) -> String {
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_whole_message_is_the_body_by_default() {
+        let message = ListItemsResponse {
+            items: vec!["a", "b"],
+            next_page_token: "t",
+        };
+        let response = json_response(&message, None);
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
+        assert_eq!(
+            body_text(response).await,
+            r#"{"items":["a","b"],"nextPageToken":"t"}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn response_body_selects_one_field_and_its_default_when_omitted() {
+        let message = ListItemsResponse {
+            items: vec!["a"],
+            next_page_token: "t",
+        };
+        let response = json_response(&message, Some(ITEMS));
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(body_text(response).await, r#"["a"]"#);
+
+        let empty = ListItemsResponse {
+            items: vec![],
+            next_page_token: "t",
+        };
+        assert_eq!(body_text(json_response(&empty, Some(ITEMS))).await, "[]");
+    }
+
+    #[tokio::test]
+    async fn a_serialization_failure_is_an_internal_error() {
+        let response = json_response(&Broken, None);
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
+        let body: Value = serde_json::from_str(&body_text(response).await).unwrap();
+        assert_eq!(body["code"], 13);
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains("inconsistent signs"), "{message}");
+
+        let status = to_json(&"a string", Some(ITEMS)).unwrap_err();
+        assert_eq!(status.code(), tonic::Code::Internal);
+        assert!(status.message().contains("`items`"), "{}", status.message());
+    }
+
+    #[test]
+    fn metadata_becomes_prefixed_headers_without_transport_keys() {
+        let mut metadata = MetadataMap::new();
+        metadata.insert("x-shard", "7".parse().unwrap());
+        metadata.append("x-shard", "8".parse().unwrap());
+        metadata.insert_bin(
+            "trace-bin",
+            tonic::metadata::MetadataValue::from_bytes(b"\x00\x01"),
+        );
+        metadata.insert("content-type", "application/grpc".parse().unwrap());
+        metadata.insert("grpc-status", "5".parse().unwrap());
+        metadata.insert("date", "today".parse().unwrap());
+
+        let mut headers = HeaderMap::new();
+        metadata_headers(&metadata, &mut headers);
+        let shards: Vec<_> = headers.get_all("grpc-metadata-x-shard").iter().collect();
+        assert_eq!(shards, ["7", "8"]);
+        assert_eq!(headers["grpc-metadata-trace-bin"], "AAE");
+        assert_eq!(headers.len(), 3, "{headers:?}");
+    }
+}

@@ -1,0 +1,381 @@
+//! The gateway as an HTTP service: the route tables of generated services merged into one
+//! [`Gateway`], which matches each request, builds its [`Context`] from the headers and hands a
+//! [`Call`] to the generated dispatch of the matched service (which then calls one of
+//! [`super::calls`]).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use axum::body::Body;
+use bytes::Bytes;
+use http::header::ALLOW;
+use http::{HeaderValue, Method, StatusCode};
+use rust_svc_http_template::{Binding, Lookup, PathTemplate, RouteTable, TemplateError};
+
+use super::calls::reply_error;
+use super::cors::Cors;
+use super::headers::context_from_headers;
+use super::response::ResponseBody;
+use crate::server::deadline_exceeded;
+use crate::{BoxFuture, Context, Status};
+
+/// The default limit of a request body: 4 MiB, gRPC's default message size.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// One `google.api.http` binding of an rpc, as the generator emits it.
+#[derive(Debug)]
+pub struct RouteSpec {
+    /// The HTTP method: `GET`, `POST`…, or a custom one.
+    pub method: &'static str,
+    /// The path template, e.g. `/v1/items/{sku}/stock`.
+    pub template: &'static str,
+    /// Full proto name of the rpc, e.g. `inventory.v1.InventoryService.CheckStock`.
+    pub rpc: &'static str,
+    /// Position of the rpc in its service, which the generated dispatch matches on.
+    pub rpc_index: usize,
+    /// The request field bound to the body, `*` for the whole request, or empty for none.
+    pub body: &'static str,
+    /// The response field sent as the body, or empty for the whole response.
+    pub response_body: &'static str,
+    /// The proto3 JSON name of `response_body`.
+    pub response_body_json: &'static str,
+    /// The JSON of `response_body` at its default value, which the serializer omits.
+    pub response_body_default: &'static str,
+}
+
+impl RouteSpec {
+    pub(super) fn response_body(&self) -> Option<ResponseBody> {
+        (!self.response_body.is_empty()).then_some(ResponseBody {
+            json_name: self.response_body_json,
+            default_json: self.response_body_default,
+        })
+    }
+}
+
+/// What a generated dispatch returns.
+pub type ResponseFuture = BoxFuture<'static, http::Response<Body>>;
+
+type Dispatch = Arc<dyn Fn(Call) -> ResponseFuture + Send + Sync>;
+
+/// The routes of one service bound to an implementation of its domain trait, as the generated
+/// `…Gateway::routes` returns them; add them to a [`GatewayBuilder`].
+pub struct ServiceRoutes {
+    routes: &'static [RouteSpec],
+    dispatch: Dispatch,
+}
+
+impl ServiceRoutes {
+    /// Binds `routes` to `domain` through the generated `dispatch`.
+    pub fn new<T: Send + Sync + 'static>(
+        routes: &'static [RouteSpec],
+        domain: Arc<T>,
+        dispatch: fn(&Arc<T>, Call) -> ResponseFuture,
+    ) -> Self {
+        Self {
+            routes,
+            dispatch: Arc::new(move |call| dispatch(&domain, call)),
+        }
+    }
+
+    /// The bindings served.
+    pub fn routes(&self) -> &'static [RouteSpec] {
+        self.routes
+    }
+}
+
+impl std::fmt::Debug for ServiceRoutes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceRoutes")
+            .field("routes", &self.routes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A matched request on its way to the domain.
+pub struct Call {
+    pub(super) route: &'static RouteSpec,
+    pub(super) bindings: Vec<Binding>,
+    pub(super) parts: http::request::Parts,
+    pub(super) body: Body,
+    pub(super) ctx: Context,
+    pub(super) max_body_bytes: usize,
+}
+
+impl Call {
+    /// Position of the matched rpc in its service.
+    pub fn rpc_index(&self) -> usize {
+        self.route.rpc_index
+    }
+
+    /// The matched binding.
+    pub fn route(&self) -> &'static RouteSpec {
+        self.route
+    }
+}
+
+/// A route that could not be added: its template does not parse, or another route already
+/// matches the same requests.
+#[derive(Debug)]
+pub struct GatewayError {
+    message: String,
+}
+
+impl std::fmt::Display for GatewayError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for GatewayError {}
+
+impl From<TemplateError> for GatewayError {
+    fn from(error: TemplateError) -> Self {
+        Self {
+            message: error.to_string(),
+        }
+    }
+}
+
+/// Builds a [`Gateway`] from the routes of one or more services.
+#[derive(Debug)]
+pub struct GatewayBuilder {
+    services: Vec<ServiceRoutes>,
+    cors: Cors,
+    max_body_bytes: usize,
+}
+
+impl GatewayBuilder {
+    /// Serves a service's routes too.
+    #[must_use]
+    pub fn service(mut self, routes: ServiceRoutes) -> Self {
+        self.services.push(routes);
+        self
+    }
+
+    /// Answers browsers as `cors` says (off by default: no CORS headers, preflights 405).
+    #[must_use]
+    pub fn cors(mut self, cors: Cors) -> Self {
+        self.cors = cors;
+        self
+    }
+
+    /// The largest request body accepted; a larger one is answered 413. Default 4 MiB.
+    #[must_use]
+    pub fn max_body_bytes(mut self, limit: usize) -> Self {
+        self.max_body_bytes = limit;
+        self
+    }
+
+    /// The gateway; fails when two routes match the same requests.
+    pub fn build(self) -> Result<Gateway, GatewayError> {
+        let mut table = RouteTable::new();
+        for service in self.services {
+            for spec in service.routes {
+                let template = PathTemplate::parse(spec.template)?;
+                let entry = Entry {
+                    spec,
+                    dispatch: Arc::clone(&service.dispatch),
+                };
+                table
+                    .insert(spec.method, template, entry)
+                    .map_err(|duplicate| GatewayError {
+                        message: format!(
+                            "{} {} of rpc {}: {duplicate}",
+                            spec.method, spec.template, spec.rpc
+                        ),
+                    })?;
+            }
+        }
+        Ok(Gateway {
+            inner: Arc::new(Inner {
+                table,
+                cors: self.cors,
+                max_body_bytes: self.max_body_bytes,
+            }),
+        })
+    }
+}
+
+struct Entry {
+    spec: &'static RouteSpec,
+    dispatch: Dispatch,
+}
+
+struct Inner {
+    table: RouteTable<Entry>,
+    cors: Cors,
+    max_body_bytes: usize,
+}
+
+/// Serves REST/JSON calls of one or more services: a tower service, or an axum `Router` with
+/// [`Gateway::into_router`], which [`Gateway::with_grpc`] puts on one port with gRPC.
+#[derive(Clone)]
+pub struct Gateway {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("routes", &self.inner.table.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Gateway {
+    /// A gateway to build, with no routes, CORS off and a 4 MiB body limit.
+    pub fn builder() -> GatewayBuilder {
+        GatewayBuilder {
+            services: Vec::new(),
+            cors: Cors::default(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+
+    /// A gateway of one service's routes with the defaults. The generator has already rejected
+    /// routes that do not parse or that shadow one another; should such a route reach this
+    /// anyway, it is left out with an error logged, and the others are served.
+    pub fn from_service(routes: ServiceRoutes) -> Self {
+        let mut table = RouteTable::new();
+        for spec in routes.routes {
+            let entry = Entry {
+                spec,
+                dispatch: Arc::clone(&routes.dispatch),
+            };
+            let added = PathTemplate::parse(spec.template)
+                .map_err(|error| error.to_string())
+                .and_then(|template| {
+                    table
+                        .insert(spec.method, template, entry)
+                        .map_err(|duplicate| duplicate.to_string())
+                });
+            if let Err(problem) = added {
+                tracing::error!(
+                    rpc = spec.rpc,
+                    template = spec.template,
+                    "route left out: {problem}"
+                );
+            }
+        }
+        Self {
+            inner: Arc::new(Inner {
+                table,
+                cors: Cors::default(),
+                max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            }),
+        }
+    }
+
+    /// An axum `Router` serving every path through the gateway: merge it, nest it, or serve it.
+    pub fn into_router(self) -> axum::Router {
+        axum::Router::new().fallback_service(self)
+    }
+
+    /// One router for gRPC and REST on one port: requests to a gRPC service's path go to
+    /// `grpc` (tonic's `Routes`), everything else to the gateway. Serve it with
+    /// `axum::serve`, or with tonic's `Server` (`accept_http1(true)` for HTTP/1.1 clients).
+    pub fn with_grpc(self, grpc: tonic::service::Routes) -> axum::Router {
+        grpc.into_axum_router().fallback_service(self)
+    }
+
+    /// Answers one request.
+    pub fn handle(&self, request: http::Request<Body>) -> ResponseFuture {
+        let inner = &self.inner;
+        let (parts, body) = request.into_parts();
+        let origin = parts.headers.get(http::header::ORIGIN).cloned();
+        if parts.method == Method::OPTIONS
+            && let Some(preflight) = inner.cors.preflight(
+                &parts.headers,
+                &inner.table.allowed_methods(parts.uri.path()),
+            )
+        {
+            return Box::pin(std::future::ready(preflight));
+        }
+        let response = match inner.table.lookup(parts.method.as_str(), parts.uri.path()) {
+            Lookup::Found(found) => {
+                let route = found.value;
+                match context_from_headers(&parts.headers, peer_addr(&parts)) {
+                    Err(status) => ready_error(&status),
+                    Ok(ctx) if ctx.is_expired() => ready_error(&deadline_exceeded()),
+                    Ok(ctx) => (route.dispatch)(Call {
+                        route: route.spec,
+                        bindings: found.bindings,
+                        parts,
+                        body,
+                        ctx,
+                        max_body_bytes: inner.max_body_bytes,
+                    }),
+                }
+            }
+            Lookup::NotFound => ready_error(&Status::not_found(format!(
+                "no route for {} {}",
+                parts.method,
+                parts.uri.path()
+            ))),
+            Lookup::MethodNotAllowed { allowed } => {
+                let mut response = reply_error(&Status::unimplemented(format!(
+                    "{} is not allowed on {}; allowed: {}",
+                    parts.method,
+                    parts.uri.path(),
+                    allowed.join(", ")
+                )));
+                *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+                if let Ok(allow) = HeaderValue::from_str(&allowed.join(", ")) {
+                    response.headers_mut().insert(ALLOW, allow);
+                }
+                Box::pin(std::future::ready(response))
+            }
+            Lookup::InvalidEncoding { variable, message } => ready_error(
+                &Status::invalid_argument(format!("path variable `{variable}`: {message}")),
+            ),
+        };
+        if !inner.cors.is_enabled() {
+            return response;
+        }
+        let gateway = Arc::clone(inner);
+        Box::pin(async move {
+            let mut response = response.await;
+            gateway
+                .cors
+                .decorate(origin.as_ref(), response.headers_mut());
+            response
+        })
+    }
+}
+
+fn peer_addr(parts: &http::request::Parts) -> Option<std::net::SocketAddr> {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0)
+        .or_else(|| {
+            parts
+                .extensions
+                .get::<tonic::transport::server::TcpConnectInfo>()
+                .and_then(|info| info.remote_addr())
+        })
+}
+
+fn ready_error(status: &Status) -> ResponseFuture {
+    Box::pin(std::future::ready(reply_error(status)))
+}
+
+impl<B> tower_service::Service<http::Request<B>> for Gateway
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<http::Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let response = self.handle(request.map(Body::new));
+        Box::pin(async move { Ok(response.await) })
+    }
+}

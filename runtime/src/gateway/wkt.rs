@@ -1,0 +1,369 @@
+//! The `google.protobuf` well-known types as generated messages use them through the gateway:
+//! prost messages with serde impls that follow the proto3 JSON mapping.
+//!
+//! They are pbjson-types' (`Timestamp` as RFC 3339, `Duration` as `"1.5s"`, wrappers as their
+//! scalar, `Struct`/`Value`/`ListValue` as free JSON, `Empty` as `{}`), except [`FieldMask`]:
+//! pbjson-types writes it as `{"paths": [...]}`, the shape of its fields, while proto3 JSON
+//! writes a field mask as one string of comma-separated lowerCamelCase paths. Ours is defined
+//! here and, being an explicit item, shadows the one the glob import would bring.
+//!
+//! Everything of `google.protobuf` is re-exported, descriptor.proto's messages included, because
+//! the generator maps the whole package here (`extern_path`) and a user's proto may name any of
+//! them. So `use wkt::*` would shadow `Option` (and `Type`, `Enum`...): name the types instead.
+
+pub use pbjson_types::*;
+
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, Visitor};
+use serde::ser::{self, Serialize, Serializer};
+
+/// `google.protobuf.FieldMask` with its proto3 JSON form: `{"paths": ["user.display_name",
+/// "id"]}` is the JSON string `"user.displayName,id"`.
+///
+/// Writing fails, as in protobuf-go's `protojson`, for a path that is not a dotted list of
+/// identifiers or whose lowerCamelCase form would not read back as the same path
+/// (`foo__bar`, `fooBar`). Reading converts each segment to snake_case and accepts segments
+/// already in snake_case: grpc-gateway passes `?update_mask=display_name` through unchanged,
+/// and the gateway reads query parameters through this impl.
+///
+/// ```
+/// use rust_svc_runtime::gateway::wkt::FieldMask;
+///
+/// let mask: FieldMask = serde_json::from_str(r#""user.displayName,id""#).unwrap();
+/// assert_eq!(mask.paths, ["user.display_name", "id"]);
+/// assert_eq!(serde_json::to_string(&mask).unwrap(), r#""user.displayName,id""#);
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct FieldMask {
+    /// The field paths, in proto (snake_case) form.
+    #[prost(string, repeated, tag = "1")]
+    pub paths: Vec<String>,
+}
+
+impl ::prost::Name for FieldMask {
+    const NAME: &'static str = "FieldMask";
+    const PACKAGE: &'static str = "google.protobuf";
+
+    fn type_url() -> String {
+        "type.googleapis.com/google.protobuf.FieldMask".to_owned()
+    }
+}
+
+/// A field-mask path that has no proto3 JSON form, or a JSON string that is no field mask.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidFieldMask {
+    path: String,
+    reason: &'static str,
+}
+
+impl fmt::Display for InvalidFieldMask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid google.protobuf.FieldMask path {:?}: {}",
+            self.path, self.reason
+        )
+    }
+}
+
+impl std::error::Error for InvalidFieldMask {}
+
+impl FieldMask {
+    /// A mask of these paths (proto form, e.g. `user.display_name`).
+    pub fn new<I, S>(paths: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            paths: paths.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    /// The proto3 JSON form: comma-separated lowerCamelCase paths.
+    pub fn to_json_paths(&self) -> Result<String, InvalidFieldMask> {
+        let mut json = String::new();
+        for (index, path) in self.paths.iter().enumerate() {
+            if index > 0 {
+                json.push(',');
+            }
+            let start = json.len();
+            for (index, segment) in path.split('.').enumerate() {
+                check_identifier(path, segment)?;
+                if index > 0 {
+                    json.push('.');
+                }
+                lower_camel_case(segment, &mut json);
+            }
+            if snake_case_of(&json[start..]) != *path {
+                return Err(InvalidFieldMask {
+                    path: path.clone(),
+                    reason: "its lowerCamelCase form does not convert back to it",
+                });
+            }
+        }
+        Ok(json)
+    }
+
+    /// Reads the proto3 JSON form. Surrounding whitespace is ignored; the empty string is the
+    /// empty mask.
+    pub fn from_json_paths(json: &str) -> Result<Self, InvalidFieldMask> {
+        let json = json.trim();
+        if json.is_empty() {
+            return Ok(Self::default());
+        }
+        let paths = json
+            .split(',')
+            .map(|path| {
+                let path = path.trim();
+                path.split('.')
+                    .try_for_each(|segment| check_identifier(path, segment))?;
+                Ok(snake_case_of(path))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { paths })
+    }
+}
+
+/// `time` as a [`Timestamp`]. pbjson-types converts from chrono's `DateTime<Utc>` only, and the
+/// orphan rule keeps this crate from adding `From<SystemTime>` to its type, so this is the
+/// conversion `prost_types::Timestamp` users had.
+pub fn timestamp(time: std::time::SystemTime) -> Timestamp {
+    let converted = prost_types::Timestamp::from(time);
+    Timestamp {
+        seconds: converted.seconds,
+        nanos: converted.nanos,
+    }
+}
+
+/// `timestamp` as a `SystemTime` (normalized first), or `None` when the platform cannot
+/// represent it.
+pub fn system_time(timestamp: &Timestamp) -> ::core::option::Option<std::time::SystemTime> {
+    std::time::SystemTime::try_from(prost_types::Timestamp {
+        seconds: timestamp.seconds,
+        nanos: timestamp.nanos,
+    })
+    .ok()
+}
+
+impl From<pbjson_types::FieldMask> for FieldMask {
+    fn from(mask: pbjson_types::FieldMask) -> Self {
+        Self { paths: mask.paths }
+    }
+}
+
+impl From<FieldMask> for pbjson_types::FieldMask {
+    fn from(mask: FieldMask) -> Self {
+        Self { paths: mask.paths }
+    }
+}
+
+impl Serialize for FieldMask {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let json = self.to_json_paths().map_err(ser::Error::custom)?;
+        serializer.serialize_str(&json)
+    }
+}
+
+impl<'de> Deserialize<'de> for FieldMask {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct PathsVisitor;
+
+        impl Visitor<'_> for PathsVisitor {
+            type Value = FieldMask;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str("a google.protobuf.FieldMask string of comma-separated paths")
+            }
+
+            fn visit_str<E: de::Error>(self, json: &str) -> Result<FieldMask, E> {
+                FieldMask::from_json_paths(json).map_err(E::custom)
+            }
+        }
+
+        deserializer.deserialize_str(PathsVisitor)
+    }
+}
+
+/// A path segment must be a proto identifier: `[A-Za-z_][A-Za-z0-9_]*`.
+fn check_identifier(path: &str, segment: &str) -> Result<(), InvalidFieldMask> {
+    let invalid = |reason| InvalidFieldMask {
+        path: path.to_owned(),
+        reason,
+    };
+    let mut bytes = segment.bytes();
+    match bytes.next() {
+        None => Err(invalid("it has an empty segment")),
+        Some(first) if first.is_ascii_digit() => Err(invalid("a segment starts with a digit")),
+        Some(_)
+            if segment
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+        {
+            Ok(())
+        }
+        Some(_) => Err(invalid(
+            "a segment is not an identifier (letters, digits, `_`)",
+        )),
+    }
+}
+
+/// Appends the lowerCamelCase form of a snake_case identifier: every `_` is dropped and a
+/// lowercase letter after one is capitalized (protobuf's JSON-name rule).
+fn lower_camel_case(segment: &str, out: &mut String) {
+    let mut after_underscore = false;
+    for c in segment.chars() {
+        if c == '_' {
+            after_underscore = true;
+            continue;
+        }
+        out.push(if after_underscore {
+            c.to_ascii_uppercase()
+        } else {
+            c
+        });
+        after_underscore = false;
+    }
+}
+
+/// The snake_case form of a lowerCamelCase path: every uppercase letter becomes `_` and its
+/// lowercase (the inverse of [`lower_camel_case`] wherever that one is reversible).
+fn snake_case_of(path: &str) -> String {
+    let mut out = String::with_capacity(path.len() + 4);
+    for c in path.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message;
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn paths_convert_between_snake_case_and_lower_camel_case() {
+        let cases: &[(&[&str], &str)] = &[
+            (&[], ""),
+            (&["id"], "id"),
+            (&["display_name"], "displayName"),
+            (&["user.display_name", "id"], "user.displayName,id"),
+            (&["a.b_c.d_e_f"], "a.bC.dEF"),
+            (&["line2_text", "x1"], "line2Text,x1"),
+        ];
+        for (paths, json) in cases {
+            let mask = FieldMask::new(paths.iter().copied());
+            assert_eq!(mask.to_json_paths().unwrap(), *json, "{paths:?}");
+            assert_eq!(serde_json::to_value(&mask).unwrap(), json!(json));
+            let back: FieldMask = serde_json::from_value(json!(json)).unwrap();
+            assert_eq!(back, mask, "{json}");
+        }
+    }
+
+    #[test]
+    fn reading_accepts_snake_case_and_whitespace() {
+        let mask = FieldMask::from_json_paths(" user.display_name , updateTime ").unwrap();
+        assert_eq!(mask.paths, ["user.display_name", "update_time"]);
+        assert_eq!(
+            FieldMask::from_json_paths("  ").unwrap(),
+            FieldMask::default()
+        );
+    }
+
+    #[test]
+    fn paths_without_a_json_form_fail_to_write() {
+        let cases: &[(&str, &str)] = &[
+            ("fooBar", "does not convert back"),
+            ("foo__bar", "does not convert back"),
+            ("foo_", "does not convert back"),
+            // `_` before a digit is dropped and cannot be restored: `x1` reads back.
+            ("x_1", "does not convert back"),
+            ("a..b", "empty segment"),
+            ("", "empty segment"),
+            ("1st", "starts with a digit"),
+            ("a-b", "not an identifier"),
+        ];
+        for (path, reason) in cases {
+            let error = FieldMask::new([*path]).to_json_paths().unwrap_err();
+            assert!(error.to_string().contains(reason), "{path}: {error}");
+            let serde_error = serde_json::to_string(&FieldMask::new([*path])).unwrap_err();
+            assert!(serde_error.to_string().contains(reason), "{serde_error}");
+        }
+    }
+
+    #[test]
+    fn strings_that_are_no_mask_fail_to_read() {
+        for json in ["a,,b", "a.", "user.display name", "x,2y", "é"] {
+            let error = serde_json::from_value::<FieldMask>(json!(json)).unwrap_err();
+            assert!(
+                error
+                    .to_string()
+                    .contains("invalid google.protobuf.FieldMask path"),
+                "{json}: {error}"
+            );
+        }
+        let error = serde_json::from_value::<FieldMask>(json!({"paths": ["a"]})).unwrap_err();
+        assert!(
+            error.to_string().contains("comma-separated paths"),
+            "{error}"
+        );
+    }
+
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct UpdateItemRequest {
+        // The glob brings descriptor.proto's `Option` message, which shadows the prelude's.
+        update_mask: std::option::Option<FieldMask>,
+        expires: std::option::Option<Timestamp>,
+    }
+
+    #[test]
+    fn the_glob_brings_the_other_types_and_ours_shadows_field_mask() {
+        let request: UpdateItemRequest = serde_json::from_value(json!({
+            "updateMask": "title,priceCents",
+            "expires": "2024-05-01T12:00:00Z",
+        }))
+        .unwrap();
+        assert_eq!(
+            request.update_mask.as_ref().unwrap().paths,
+            ["title", "price_cents"]
+        );
+        assert_eq!(request.expires.unwrap().seconds, 1_714_564_800);
+
+        let ours = FieldMask::new(["price_cents"]);
+        let theirs = pbjson_types::FieldMask::decode(ours.encode_to_vec().as_slice()).unwrap();
+        assert_eq!(theirs.paths, ["price_cents"]);
+        assert_eq!(FieldMask::from(theirs.clone()), ours);
+        assert_eq!(pbjson_types::FieldMask::from(ours), theirs);
+        assert_eq!(
+            <FieldMask as prost::Name>::full_name(),
+            "google.protobuf.FieldMask"
+        );
+    }
+
+    #[test]
+    fn timestamps_convert_from_and_to_system_time() {
+        let time = std::time::UNIX_EPOCH + std::time::Duration::new(1_700_000_000, 250);
+        let converted = timestamp(time);
+        assert_eq!((converted.seconds, converted.nanos), (1_700_000_000, 250));
+        assert_eq!(system_time(&converted), ::core::option::Option::Some(time));
+        let unnormalized = Timestamp {
+            seconds: 1,
+            nanos: -5,
+        };
+        assert_eq!(
+            system_time(&unnormalized),
+            ::core::option::Option::Some(
+                std::time::UNIX_EPOCH + std::time::Duration::new(0, 999_999_995)
+            )
+        );
+    }
+}
