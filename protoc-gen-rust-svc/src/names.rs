@@ -166,6 +166,11 @@ pub struct ServiceNames {
     /// `inventory_service_grpc`: in it, messages are named through `super::`, so that a message
     /// called `T` is not taken for the impl's type parameter.
     pub adapter_module: String,
+    /// The REST/JSON gateway, e.g. `InventoryServiceGateway`.
+    pub gateway: String,
+    /// The private module of the gateway's dispatch and request schemas, e.g.
+    /// `inventory_service_gateway`.
+    pub gateway_module: String,
 }
 
 impl ServiceNames {
@@ -185,6 +190,8 @@ impl ServiceNames {
             fake: types.claim(&format!("Fake{domain_trait}")),
             grpc_adapter: types.claim(&format!("{domain_trait}Grpc")),
             client: types.claim(&format!("{domain_trait}Client")),
+            gateway: types.claim(&format!("{domain_trait}Gateway")),
+            gateway_module: types.claim(&format!("{}_gateway", tonic_snake(&tonic_base))),
             domain_trait,
             tonic_base,
             server_module,

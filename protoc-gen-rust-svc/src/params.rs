@@ -6,7 +6,7 @@
 //!
 //! | key | value | default |
 //! | --- | --- | --- |
-//! | `artifacts` | `+`-separated list of `domain`, `stub`, `server`, `client`, `fake`, `tonic_client` | all but `tonic_client` |
+//! | `artifacts` | `+`-separated list of `domain`, `stub`, `server`, `client`, `fake`, `gateway`, `openapi`, `tonic_client` | all but `openapi` and `tonic_client` |
 //! | `messages` | `true` or `false`: emit prost messages (turn off to pair with protoc-gen-prost) | `true` |
 //! | `runtime_crate` | Rust path of the runtime crate | `::rust_svc_runtime` |
 //! | `include_file` | name of the file that assembles the module tree; empty for none | `mod.rs` |
@@ -36,26 +36,36 @@ pub enum Artifact {
     /// 9 % of the instructions of building the example system's generated code
     /// (bench/RESULTS.md).
     TonicClient,
+    /// The REST/JSON gateway of every service with `google.api.http` rules: a static route
+    /// table and a router serving the domain trait. It needs proto3 JSON, so with it every
+    /// message gets pbjson's serde impls and the well-known types become the runtime's
+    /// (`rust_svc_runtime::wkt`, which have them).
+    Gateway,
+    /// An OpenAPI 3.1 document per proto package with http rules (`<package>.openapi.json`).
+    OpenApi,
 }
 
 impl Artifact {
     /// Every artifact.
-    pub const ALL: [Artifact; 6] = [
+    pub const ALL: [Artifact; 8] = [
         Self::Domain,
         Self::Stub,
         Self::Server,
         Self::Client,
         Self::Fake,
         Self::TonicClient,
+        Self::Gateway,
+        Self::OpenApi,
     ];
 
     /// What is emitted when `artifacts` is not given.
-    pub const DEFAULT: [Artifact; 5] = [
+    pub const DEFAULT: [Artifact; 6] = [
         Self::Domain,
         Self::Stub,
         Self::Server,
         Self::Client,
         Self::Fake,
+        Self::Gateway,
     ];
 
     fn name(self) -> &'static str {
@@ -66,6 +76,8 @@ impl Artifact {
             Self::Client => "client",
             Self::Fake => "fake",
             Self::TonicClient => "tonic_client",
+            Self::Gateway => "gateway",
+            Self::OpenApi => "openapi",
         }
     }
 
@@ -184,6 +196,7 @@ impl Params {
             Artifact::Server,
             Artifact::Client,
             Artifact::Fake,
+            Artifact::Gateway,
         ] {
             if self.emits(needs_domain) && !self.emits(Artifact::Domain) {
                 return Err(Error::new(format!(
@@ -193,6 +206,11 @@ impl Params {
             }
         }
         Ok(())
+    }
+
+    /// Whether messages get proto3 JSON (serde) impls: the gateway needs them.
+    pub fn emits_json(&self) -> bool {
+        self.messages && self.emits(Artifact::Gateway)
     }
 }
 
@@ -240,7 +258,9 @@ mod tests {
             alone.artifacts,
             [Artifact::TonicClient].into_iter().collect()
         );
-        let every = Params::parse("artifacts=domain+stub+server+client+fake+tonic_client").unwrap();
+        let every =
+            Params::parse("artifacts=domain+stub+server+client+fake+tonic_client+gateway+openapi")
+                .unwrap();
         assert_eq!(every.artifacts, Artifact::ALL.into_iter().collect());
     }
 
@@ -274,7 +294,11 @@ mod tests {
             ("colour=blue", "unknown plugin parameter `colour`"),
             ("messages", "has no value"),
             ("messages=yes", "`messages=yes` must be `true` or `false`"),
-            ("artifacts=domain+gateway", "unknown artifact `gateway`"),
+            ("artifacts=domain+rest", "unknown artifact `rest`"),
+            (
+                "artifacts=gateway",
+                "artifact `gateway` implements or serves",
+            ),
             ("artifacts=server", "add `domain`"),
             (
                 "artifacts=domain+tonic-client",

@@ -223,7 +223,7 @@ fn bad_parameters_are_reported_in_the_response() {
             "messages=maybe",
             "`messages=maybe` must be `true` or `false`",
         ),
-        ("artifacts=domain+gateway", "unknown artifact `gateway`"),
+        ("artifacts=domain+rest", "unknown artifact `rest`"),
     ];
     for (parameter, expected) in cases {
         let request = request_for("tests/protos/streaming.proto", parameter);

@@ -124,7 +124,7 @@ impl<I: InventoryService> OrderService for OrderDesk<I> {
 
         order.order_id = order_id.clone();
         order.status = OrderStatus::Pending.into();
-        order.created_at = Some(SystemTime::now().into());
+        order.created_at = Some(rust_svc_runtime::wkt::timestamp(SystemTime::now()));
         order.total_cents = total_cents;
         let mut book = self.book();
         // A concurrent call with the same key may have finished first; inventory gave both the

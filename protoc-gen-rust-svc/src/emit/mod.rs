@@ -1,12 +1,15 @@
 //! One emitter per artifact. Each takes the validated model and returns tokens; none can fail.
 //! [`version_check`] and [`service_items`] make up a package's services file; [`include_file`]
-//! assembles the module tree. Printing happens once, in [`crate::render`].
+//! assembles the module tree; [`openapi_file`] is a package's OpenAPI document, JSON. Printing
+//! Rust happens once, in [`crate::render`].
 
 mod adapter;
 mod client;
 mod domain;
 mod fake;
+mod gateway;
 mod include;
+mod openapi;
 mod stub;
 mod wire;
 
@@ -18,6 +21,7 @@ use crate::names;
 use crate::params::{Artifact, Params};
 
 pub use include::include_file;
+pub use openapi::file as openapi_file;
 
 /// Paths and settings every emitter needs.
 pub struct Settings<'a> {
@@ -61,7 +65,9 @@ pub fn service_items(package: &Package, service: &Service, settings: &Settings<'
     let fake = params
         .emits(Artifact::Fake)
         .then(|| fake::emit(service, settings));
-    let items = quote! { #domain #stub #fake #adapter #wire_server #client #wire_client };
+    let gateway = (params.emits(Artifact::Gateway) && gateway::applies(package, service))
+        .then(|| gateway::emit(service, settings));
+    let items = quote! { #domain #stub #fake #adapter #wire_server #client #wire_client #gateway };
     if service.deprecated {
         allow_deprecated_uses(items, &service.names.domain_trait)
     } else {

@@ -14,9 +14,14 @@ use prost_types::method_options::IdempotencyLevel;
 use crate::comments::SourceInfos;
 use crate::error::{Error, Location};
 use crate::names::{self, Scope, ServiceNames};
-use crate::options::{self, HttpPattern, HttpRule};
+use crate::options::{self, HttpRule};
+use crate::params::{Artifact, Params};
 
+mod http;
+pub mod openapi;
 mod policy;
+
+pub use http::{FieldCardinality, FieldKind, FieldSchema, MessageSchema};
 
 use policy::{validate_method_policy, validate_service_policy};
 
@@ -39,6 +44,9 @@ pub struct Package {
     pub has_types: bool,
     /// The services of the package, in file then declaration order.
     pub services: Vec<Service>,
+    /// What its OpenAPI document needs: only with the `openapi` artifact, and only if a
+    /// service has http rules.
+    pub openapi: Option<openapi::OpenApi>,
 }
 
 /// A proto service.
@@ -58,6 +66,9 @@ pub struct Service {
     pub methods: Vec<Method>,
     /// Retry throttling, which the service's methods share.
     pub retry_throttling: Option<RetryThrottling>,
+    /// The gateway's schemas of the request messages of rpcs with http rules and of the messages
+    /// they reach; empty without http rules.
+    pub schemas: Vec<MessageSchema>,
 }
 
 /// The four shapes of an rpc.
@@ -126,6 +137,10 @@ pub struct Method {
     pub policy: Policy,
     /// `google.api.http` bindings: the rule, then its additional bindings.
     pub http: Vec<HttpBinding>,
+    /// Where the `google.api.http` option is, for errors found across rpcs.
+    pub http_location: Location,
+    /// Full proto name of the request message, e.g. `inventory.v1.CheckStockRequest`.
+    pub input_proto: String,
 }
 
 /// The request field that carries an idempotency key.
@@ -189,17 +204,23 @@ pub struct CircuitBreaker {
     pub half_open_max_calls: u32,
 }
 
-/// One REST binding of an rpc.
+/// One REST binding of an rpc, validated against its messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpBinding {
     /// `GET`, `POST`…, or the custom verb.
     pub method: String,
-    /// The path template, e.g. `/v1/items/{sku}/stock`.
+    /// The path template, e.g. `/v1/items/{sku}/stock`; it parses.
     pub path: String,
     /// The request field bound to the body, `*`, or empty.
     pub body: String,
     /// The response field sent as the body, or empty for the whole response.
     pub response_body: String,
+    /// The proto3 JSON name of `response_body`.
+    pub response_body_json: String,
+    /// The JSON of `response_body` when it has its default value (which pbjson omits).
+    pub response_body_default: String,
+    /// The field paths the template's variables bind, e.g. `sku` or `order.id`.
+    pub variables: Vec<String>,
 }
 
 /// Rust types prost-build resolved for each rpc: service full name → `(input, output)` per method.
@@ -219,6 +240,7 @@ impl Model {
         sources: &SourceInfos,
         files_to_generate: &[String],
         types: &ResolvedTypes,
+        params: &Params,
     ) -> Result<Self, Error> {
         let mut by_package: BTreeMap<String, Vec<FileDescriptor>> = BTreeMap::new();
         for name in files_to_generate {
@@ -239,15 +261,14 @@ impl Model {
         let mut packages = Vec::new();
         for (package_name, mut files) in by_package {
             files.sort_by(|a, b| a.name().cmp(b.name()));
-            packages.push(build_package(
-                pool,
-                sources,
-                &package_name,
-                &files,
-                &all_packages,
-                types,
-            )?);
+            let mut package =
+                build_package(pool, sources, &package_name, &files, &all_packages, types)?;
+            if params.emits(Artifact::OpenApi) {
+                package.openapi = openapi::build(sources, &package_name, &files, &package.services);
+            }
+            packages.push(package);
         }
+        http::check_duplicate_routes(&packages)?;
         Ok(Self { packages })
     }
 }
@@ -277,6 +298,7 @@ fn build_package(
         module: Module::from_protobuf_package_name(package_name),
         has_types,
         services,
+        openapi: None,
     })
 }
 
@@ -392,6 +414,12 @@ fn build_service(
             (input_type, output_type),
         )?);
     }
+    let routed_inputs: Vec<_> = service
+        .methods()
+        .zip(&methods)
+        .filter(|(_, method)| !method.http.is_empty())
+        .map(|(descriptor, _)| descriptor.input())
+        .collect();
     Ok(Service {
         proto_name: service.name().to_owned(),
         full_name: service.full_name().to_owned(),
@@ -404,6 +432,7 @@ fn build_service(
             .is_some_and(|o| o.deprecated()),
         methods,
         retry_throttling: service_policy.retry_throttling,
+        schemas: http::schemas(&routed_inputs),
     })
 }
 
@@ -451,18 +480,6 @@ fn build_method(
         },
     };
 
-    let http = options::read_message::<HttpRule>(pool, &options, options::HTTP)
-        .and_then(|rule| rule.map(|rule| http_bindings(&rule)).transpose())
-        .map_err(|message| {
-            let number = options::extension_number(pool, options::HTTP);
-            Error::at(
-                option_location(sources, file, &path, METHOD_OPTIONS, number),
-                &element,
-                message,
-            )
-        })?
-        .unwrap_or_default();
-
     for rust_type in [&input_type, &output_type] {
         if syn::parse_str::<syn::Type>(rust_type).is_err() {
             return Err(Error::at(
@@ -481,6 +498,15 @@ fn build_method(
         (true, false) => Streaming::Client,
         (true, true) => Streaming::Bidi,
     };
+    let http_number = options::extension_number(pool, options::HTTP);
+    let http_location = option_location(sources, file, &path, METHOD_OPTIONS, http_number);
+    let http = options::read_message::<HttpRule>(pool, &options, options::HTTP)
+        .and_then(|rule| {
+            rule.map(|rule| http::bindings(&rule, &method.input(), &method.output(), streaming))
+                .transpose()
+        })
+        .map_err(|message| Error::at(http_location.clone(), &element, message))?
+        .unwrap_or_default();
     let message_deprecated = |message: prost_reflect::MessageDescriptor| {
         message
             .descriptor_proto()
@@ -509,6 +535,8 @@ fn build_method(
         idempotency_key,
         policy,
         http,
+        http_location,
+        input_proto: method.input().full_name().to_owned(),
     })
 }
 
@@ -560,65 +588,4 @@ fn idempotency_key_field(
         rust_field: crate::names::snake(field.name()),
         optional: field.supports_presence(),
     }))
-}
-
-fn http_bindings(rule: &HttpRule) -> Result<Vec<HttpBinding>, String> {
-    let mut bindings = vec![http_binding(rule)?];
-    for additional in &rule.additional_bindings {
-        if !additional.additional_bindings.is_empty() {
-            return Err("google.api.http: additional_bindings must not nest".to_owned());
-        }
-        bindings.push(http_binding(additional)?);
-    }
-    Ok(bindings)
-}
-
-fn http_binding(rule: &HttpRule) -> Result<HttpBinding, String> {
-    let (method, path) = match &rule.pattern {
-        Some(HttpPattern::Get(path)) => ("GET", path),
-        Some(HttpPattern::Put(path)) => ("PUT", path),
-        Some(HttpPattern::Post(path)) => ("POST", path),
-        Some(HttpPattern::Delete(path)) => ("DELETE", path),
-        Some(HttpPattern::Patch(path)) => ("PATCH", path),
-        Some(HttpPattern::Custom(custom)) => (custom.kind.as_str(), &custom.path),
-        None => return Err("google.api.http: the rule sets no HTTP method and path".to_owned()),
-    };
-    if !path.starts_with('/') {
-        return Err(format!(
-            "google.api.http: path template `{path}` must start with `/`"
-        ));
-    }
-    Ok(HttpBinding {
-        method: method.to_owned(),
-        path: path.clone(),
-        body: rule.body.clone(),
-        response_body: rule.response_body.clone(),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn http_rules_flatten_additional_bindings() {
-        let rule = HttpRule {
-            pattern: Some(HttpPattern::Get("/v1/a/{id}".to_owned())),
-            additional_bindings: vec![HttpRule {
-                pattern: Some(HttpPattern::Custom(options::CustomHttpPattern {
-                    kind: "HEAD".to_owned(),
-                    path: "/v1/b".to_owned(),
-                })),
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
-        let bindings = http_bindings(&rule).unwrap();
-        assert_eq!(bindings.len(), 2);
-        assert_eq!(
-            (bindings[1].method.as_str(), bindings[1].path.as_str()),
-            ("HEAD", "/v1/b")
-        );
-        assert!(http_bindings(&HttpRule::default()).is_err());
-    }
 }

@@ -714,3 +714,91 @@ impl DispatchService for DispatchServiceClient {
         self.core.bidi_streaming(1, ctx, requests)
     }
 }
+/// Serves [`DispatchService`] as REST/JSON from its `google.api.http` rules, through the same domain trait the gRPC adapter serves: give it the real implementation, a fake, or the generated client (a reverse proxy with the client's deadlines, retries and breaker).
+///
+/// Routes:
+/// - `GET /v1/couriers/{courier_id}/status` → [`get_courier_status`](DispatchService::get_courier_status)
+#[derive(Debug, Clone, Copy)]
+pub struct DispatchServiceGateway;
+impl DispatchServiceGateway {
+    /// The service's HTTP bindings: method, path template, rpc, body and response body.
+    pub const ROUTES: &'static [::rust_svc_runtime::gateway::RouteSpec] = &[
+        ::rust_svc_runtime::gateway::RouteSpec {
+            method: "GET",
+            template: "/v1/couriers/{courier_id}/status",
+            rpc: "dispatch.v1.DispatchService.GetCourierStatus",
+            rpc_index: 0usize,
+            body: "",
+            response_body: "",
+            response_body_json: "",
+            response_body_default: "",
+        },
+    ];
+    /// `domain`'s routes, to serve with other services' in one
+    /// `Gateway::builder()…build()`.
+    pub fn routes<T: DispatchService>(
+        domain: T,
+    ) -> ::rust_svc_runtime::gateway::ServiceRoutes {
+        Self::routes_from_arc(::std::sync::Arc::new(domain))
+    }
+    /// [`Self::routes`] of a shared `domain`.
+    pub fn routes_from_arc<T: DispatchService>(
+        domain: ::std::sync::Arc<T>,
+    ) -> ::rust_svc_runtime::gateway::ServiceRoutes {
+        ::rust_svc_runtime::gateway::ServiceRoutes::new(
+            Self::ROUTES,
+            domain,
+            dispatch_service_gateway::dispatch::<T>,
+        )
+    }
+    /// An axum `Router` serving `domain` over REST/JSON alone, with the gateway's
+    /// defaults (no CORS, 4 MiB bodies).
+    pub fn router<T: DispatchService>(domain: T) -> ::rust_svc_runtime::gateway::Router {
+        ::rust_svc_runtime::gateway::Gateway::from_service(Self::routes(domain))
+            .into_router()
+    }
+    /// Serves `domain` over gRPC and REST/JSON on one ephemeral loopback port, for tests:
+    /// the harness's `base_url()` is the gateway's, its `client()` the generated gRPC
+    /// client. Dropping the harness stops the server.
+    pub async fn serve_loopback<T: DispatchService>(
+        domain: T,
+    ) -> ::std::io::Result<::rust_svc_runtime::harness::Harness<DispatchServiceClient>> {
+        let domain = ::std::sync::Arc::new(domain);
+        let gateway = ::rust_svc_runtime::gateway::Gateway::from_service(
+            Self::routes_from_arc(::std::sync::Arc::clone(&domain)),
+        );
+        ::rust_svc_runtime::harness::loopback_with_gateway(
+                DispatchServiceGrpc::from_arc(domain).into_service(),
+                gateway,
+            )
+            .await
+    }
+}
+mod dispatch_service_gateway {
+    pub(super) fn dispatch<T: super::DispatchService>(
+        domain: &::std::sync::Arc<T>,
+        call: ::rust_svc_runtime::gateway::Call,
+    ) -> ::rust_svc_runtime::gateway::ResponseFuture {
+        match call.rpc_index() {
+            0usize => {
+                let method = <T as super::DispatchService>::get_courier_status;
+                ::rust_svc_runtime::gateway::unary(domain, call, &SCHEMA_0, method)
+            }
+            _ => ::rust_svc_runtime::gateway::unknown_rpc(call),
+        }
+    }
+    /// `dispatch.v1.GetCourierStatusRequest`.
+    static SCHEMA_0: ::rust_svc_runtime::gateway::schema::MessageSchema = ::rust_svc_runtime::gateway::schema::MessageSchema {
+        name: "dispatch.v1.GetCourierStatusRequest",
+        fields: &[
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "courier_id",
+                json_name: "courierId",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
+                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
+                ),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
+            },
+        ],
+    };
+}

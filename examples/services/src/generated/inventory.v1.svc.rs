@@ -1138,3 +1138,214 @@ impl InventoryService for InventoryServiceClient {
         self.core.server_streaming(3, ctx, &request, ::core::option::Option::None)
     }
 }
+/// Serves [`InventoryService`] as REST/JSON from its `google.api.http` rules, through the same domain trait the gRPC adapter serves: give it the real implementation, a fake, or the generated client (a reverse proxy with the client's deadlines, retries and breaker).
+///
+/// Routes:
+/// - `GET /v1/items/{sku}/stock` → [`check_stock`](InventoryService::check_stock)
+/// - `POST /v1/reservations` → [`reserve_items`](InventoryService::reserve_items)
+/// - `DELETE /v1/reservations/{reservation_id}` → [`release_reservation`](InventoryService::release_reservation)
+/// - `GET /v1/items:watch` → [`watch_stock_levels`](InventoryService::watch_stock_levels)
+#[derive(Debug, Clone, Copy)]
+pub struct InventoryServiceGateway;
+impl InventoryServiceGateway {
+    /// The service's HTTP bindings: method, path template, rpc, body and response body.
+    pub const ROUTES: &'static [::rust_svc_runtime::gateway::RouteSpec] = &[
+        ::rust_svc_runtime::gateway::RouteSpec {
+            method: "GET",
+            template: "/v1/items/{sku}/stock",
+            rpc: "inventory.v1.InventoryService.CheckStock",
+            rpc_index: 0usize,
+            body: "",
+            response_body: "",
+            response_body_json: "",
+            response_body_default: "",
+        },
+        ::rust_svc_runtime::gateway::RouteSpec {
+            method: "POST",
+            template: "/v1/reservations",
+            rpc: "inventory.v1.InventoryService.ReserveItems",
+            rpc_index: 1usize,
+            body: "*",
+            response_body: "",
+            response_body_json: "",
+            response_body_default: "",
+        },
+        ::rust_svc_runtime::gateway::RouteSpec {
+            method: "DELETE",
+            template: "/v1/reservations/{reservation_id}",
+            rpc: "inventory.v1.InventoryService.ReleaseReservation",
+            rpc_index: 2usize,
+            body: "",
+            response_body: "",
+            response_body_json: "",
+            response_body_default: "",
+        },
+        ::rust_svc_runtime::gateway::RouteSpec {
+            method: "GET",
+            template: "/v1/items:watch",
+            rpc: "inventory.v1.InventoryService.WatchStockLevels",
+            rpc_index: 3usize,
+            body: "",
+            response_body: "",
+            response_body_json: "",
+            response_body_default: "",
+        },
+    ];
+    /// `domain`'s routes, to serve with other services' in one
+    /// `Gateway::builder()…build()`.
+    pub fn routes<T: InventoryService>(
+        domain: T,
+    ) -> ::rust_svc_runtime::gateway::ServiceRoutes {
+        Self::routes_from_arc(::std::sync::Arc::new(domain))
+    }
+    /// [`Self::routes`] of a shared `domain`.
+    pub fn routes_from_arc<T: InventoryService>(
+        domain: ::std::sync::Arc<T>,
+    ) -> ::rust_svc_runtime::gateway::ServiceRoutes {
+        ::rust_svc_runtime::gateway::ServiceRoutes::new(
+            Self::ROUTES,
+            domain,
+            inventory_service_gateway::dispatch::<T>,
+        )
+    }
+    /// An axum `Router` serving `domain` over REST/JSON alone, with the gateway's
+    /// defaults (no CORS, 4 MiB bodies).
+    pub fn router<T: InventoryService>(
+        domain: T,
+    ) -> ::rust_svc_runtime::gateway::Router {
+        ::rust_svc_runtime::gateway::Gateway::from_service(Self::routes(domain))
+            .into_router()
+    }
+    /// Serves `domain` over gRPC and REST/JSON on one ephemeral loopback port, for tests:
+    /// the harness's `base_url()` is the gateway's, its `client()` the generated gRPC
+    /// client. Dropping the harness stops the server.
+    pub async fn serve_loopback<T: InventoryService>(
+        domain: T,
+    ) -> ::std::io::Result<
+        ::rust_svc_runtime::harness::Harness<InventoryServiceClient>,
+    > {
+        let domain = ::std::sync::Arc::new(domain);
+        let gateway = ::rust_svc_runtime::gateway::Gateway::from_service(
+            Self::routes_from_arc(::std::sync::Arc::clone(&domain)),
+        );
+        ::rust_svc_runtime::harness::loopback_with_gateway(
+                InventoryServiceGrpc::from_arc(domain).into_service(),
+                gateway,
+            )
+            .await
+    }
+}
+mod inventory_service_gateway {
+    pub(super) fn dispatch<T: super::InventoryService>(
+        domain: &::std::sync::Arc<T>,
+        call: ::rust_svc_runtime::gateway::Call,
+    ) -> ::rust_svc_runtime::gateway::ResponseFuture {
+        match call.rpc_index() {
+            0usize => {
+                let method = <T as super::InventoryService>::check_stock;
+                ::rust_svc_runtime::gateway::unary(domain, call, &SCHEMA_0, method)
+            }
+            1usize => {
+                let method = <T as super::InventoryService>::reserve_items;
+                ::rust_svc_runtime::gateway::unary(domain, call, &SCHEMA_1, method)
+            }
+            2usize => {
+                let method = <T as super::InventoryService>::release_reservation;
+                ::rust_svc_runtime::gateway::unary(domain, call, &SCHEMA_2, method)
+            }
+            3usize => {
+                let method = <T as super::InventoryService>::watch_stock_levels;
+                ::rust_svc_runtime::gateway::server_streaming(
+                    domain,
+                    call,
+                    &SCHEMA_3,
+                    method,
+                )
+            }
+            _ => ::rust_svc_runtime::gateway::unknown_rpc(call),
+        }
+    }
+    /// `inventory.v1.CheckStockRequest`.
+    static SCHEMA_0: ::rust_svc_runtime::gateway::schema::MessageSchema = ::rust_svc_runtime::gateway::schema::MessageSchema {
+        name: "inventory.v1.CheckStockRequest",
+        fields: &[
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "sku",
+                json_name: "sku",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
+                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
+                ),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
+            },
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "warehouse_id",
+                json_name: "warehouseId",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
+                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
+                ),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
+            },
+        ],
+    };
+    /// `inventory.v1.ReserveItemsRequest`.
+    static SCHEMA_1: ::rust_svc_runtime::gateway::schema::MessageSchema = ::rust_svc_runtime::gateway::schema::MessageSchema {
+        name: "inventory.v1.ReserveItemsRequest",
+        fields: &[
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "order_id",
+                json_name: "orderId",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
+                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
+                ),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
+            },
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "items",
+                json_name: "items",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Message(&SCHEMA_4),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Repeated,
+            },
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "idempotency_key",
+                json_name: "idempotencyKey",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
+                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
+                ),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
+            },
+        ],
+    };
+    /// `inventory.v1.ReleaseReservationRequest`.
+    static SCHEMA_2: ::rust_svc_runtime::gateway::schema::MessageSchema = ::rust_svc_runtime::gateway::schema::MessageSchema {
+        name: "inventory.v1.ReleaseReservationRequest",
+        fields: &[
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "reservation_id",
+                json_name: "reservationId",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
+                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
+                ),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
+            },
+        ],
+    };
+    /// `inventory.v1.WatchStockLevelsRequest`.
+    static SCHEMA_3: ::rust_svc_runtime::gateway::schema::MessageSchema = ::rust_svc_runtime::gateway::schema::MessageSchema {
+        name: "inventory.v1.WatchStockLevelsRequest",
+        fields: &[
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "skus",
+                json_name: "skus",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
+                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
+                ),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Repeated,
+            },
+        ],
+    };
+    /// `inventory.v1.LineItem`.
+    static SCHEMA_4: ::rust_svc_runtime::gateway::schema::MessageSchema = ::rust_svc_runtime::gateway::schema::MessageSchema {
+        name: "inventory.v1.LineItem",
+        fields: &[],
+    };
+}

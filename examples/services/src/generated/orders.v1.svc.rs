@@ -71,7 +71,8 @@ pub trait OrderService: ::core::marker::Send + ::core::marker::Sync + 'static {
     > + ::core::marker::Send;
     /// Bulk-imports line items into a new draft order. The client streams the
     /// items one by one and receives a single summary when it closes the
-    /// stream. Has no HTTP binding: it is only reachable over gRPC.
+    /// stream. Over HTTP the items are newline-delimited JSON in the request
+    /// body, one `LineItem` per line.
     fn upload_order_items(
         &self,
         ctx: &::rust_svc_runtime::Context,
@@ -152,7 +153,8 @@ pub trait DynOrderService: ::core::marker::Send + ::core::marker::Sync + 'static
     >;
     /// Bulk-imports line items into a new draft order. The client streams the
     /// items one by one and receives a single summary when it closes the
-    /// stream. Has no HTTP binding: it is only reachable over gRPC.
+    /// stream. Over HTTP the items are newline-delimited JSON in the request
+    /// body, one `LineItem` per line.
     fn dyn_upload_order_items<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
@@ -818,7 +820,8 @@ pub mod order_service_server {
         >;
         /// Bulk-imports line items into a new draft order. The client streams the
         /// items one by one and receives a single summary when it closes the
-        /// stream. Has no HTTP binding: it is only reachable over gRPC.
+        /// stream. Over HTTP the items are newline-delimited JSON in the request
+        /// body, one `LineItem` per line.
         async fn upload_order_items(
             &self,
             request: tonic::Request<tonic::Streaming<super::LineItem>>,
@@ -1550,4 +1553,423 @@ impl OrderService for OrderServiceClient {
     > + ::core::marker::Send {
         self.core.client_streaming(6, ctx, requests)
     }
+}
+/// Serves [`OrderService`] as REST/JSON from its `google.api.http` rules, through the same domain trait the gRPC adapter serves: give it the real implementation, a fake, or the generated client (a reverse proxy with the client's deadlines, retries and breaker).
+///
+/// Routes:
+/// - `POST /v1/orders` → [`create_order`](OrderService::create_order)
+/// - `GET /v1/orders/{order_id}` → [`get_order`](OrderService::get_order)
+/// - `GET /v1/customers/{customer_id}/orders/{order_id}` → [`get_order`](OrderService::get_order)
+/// - `GET /v1/orders` → [`list_orders`](OrderService::list_orders)
+/// - `PATCH /v1/orders/{order.order_id}` → [`update_order`](OrderService::update_order)
+/// - `POST /v1/orders/{order_id}:cancel` → [`cancel_order`](OrderService::cancel_order)
+/// - `GET /v1/orders:stream` → [`stream_order_updates`](OrderService::stream_order_updates)
+/// - `POST /v1/orders:uploadItems` → [`upload_order_items`](OrderService::upload_order_items)
+#[derive(Debug, Clone, Copy)]
+pub struct OrderServiceGateway;
+impl OrderServiceGateway {
+    /// The service's HTTP bindings: method, path template, rpc, body and response body.
+    pub const ROUTES: &'static [::rust_svc_runtime::gateway::RouteSpec] = &[
+        ::rust_svc_runtime::gateway::RouteSpec {
+            method: "POST",
+            template: "/v1/orders",
+            rpc: "orders.v1.OrderService.CreateOrder",
+            rpc_index: 0usize,
+            body: "order",
+            response_body: "",
+            response_body_json: "",
+            response_body_default: "",
+        },
+        ::rust_svc_runtime::gateway::RouteSpec {
+            method: "GET",
+            template: "/v1/orders/{order_id}",
+            rpc: "orders.v1.OrderService.GetOrder",
+            rpc_index: 1usize,
+            body: "",
+            response_body: "",
+            response_body_json: "",
+            response_body_default: "",
+        },
+        ::rust_svc_runtime::gateway::RouteSpec {
+            method: "GET",
+            template: "/v1/customers/{customer_id}/orders/{order_id}",
+            rpc: "orders.v1.OrderService.GetOrder",
+            rpc_index: 1usize,
+            body: "",
+            response_body: "",
+            response_body_json: "",
+            response_body_default: "",
+        },
+        ::rust_svc_runtime::gateway::RouteSpec {
+            method: "GET",
+            template: "/v1/orders",
+            rpc: "orders.v1.OrderService.ListOrders",
+            rpc_index: 2usize,
+            body: "",
+            response_body: "",
+            response_body_json: "",
+            response_body_default: "",
+        },
+        ::rust_svc_runtime::gateway::RouteSpec {
+            method: "PATCH",
+            template: "/v1/orders/{order.order_id}",
+            rpc: "orders.v1.OrderService.UpdateOrder",
+            rpc_index: 3usize,
+            body: "order",
+            response_body: "",
+            response_body_json: "",
+            response_body_default: "",
+        },
+        ::rust_svc_runtime::gateway::RouteSpec {
+            method: "POST",
+            template: "/v1/orders/{order_id}:cancel",
+            rpc: "orders.v1.OrderService.CancelOrder",
+            rpc_index: 4usize,
+            body: "*",
+            response_body: "",
+            response_body_json: "",
+            response_body_default: "",
+        },
+        ::rust_svc_runtime::gateway::RouteSpec {
+            method: "GET",
+            template: "/v1/orders:stream",
+            rpc: "orders.v1.OrderService.StreamOrderUpdates",
+            rpc_index: 5usize,
+            body: "",
+            response_body: "",
+            response_body_json: "",
+            response_body_default: "",
+        },
+        ::rust_svc_runtime::gateway::RouteSpec {
+            method: "POST",
+            template: "/v1/orders:uploadItems",
+            rpc: "orders.v1.OrderService.UploadOrderItems",
+            rpc_index: 6usize,
+            body: "*",
+            response_body: "",
+            response_body_json: "",
+            response_body_default: "",
+        },
+    ];
+    /// `domain`'s routes, to serve with other services' in one
+    /// `Gateway::builder()…build()`.
+    pub fn routes<T: OrderService>(
+        domain: T,
+    ) -> ::rust_svc_runtime::gateway::ServiceRoutes {
+        Self::routes_from_arc(::std::sync::Arc::new(domain))
+    }
+    /// [`Self::routes`] of a shared `domain`.
+    pub fn routes_from_arc<T: OrderService>(
+        domain: ::std::sync::Arc<T>,
+    ) -> ::rust_svc_runtime::gateway::ServiceRoutes {
+        ::rust_svc_runtime::gateway::ServiceRoutes::new(
+            Self::ROUTES,
+            domain,
+            order_service_gateway::dispatch::<T>,
+        )
+    }
+    /// An axum `Router` serving `domain` over REST/JSON alone, with the gateway's
+    /// defaults (no CORS, 4 MiB bodies).
+    pub fn router<T: OrderService>(domain: T) -> ::rust_svc_runtime::gateway::Router {
+        ::rust_svc_runtime::gateway::Gateway::from_service(Self::routes(domain))
+            .into_router()
+    }
+    /// Serves `domain` over gRPC and REST/JSON on one ephemeral loopback port, for tests:
+    /// the harness's `base_url()` is the gateway's, its `client()` the generated gRPC
+    /// client. Dropping the harness stops the server.
+    pub async fn serve_loopback<T: OrderService>(
+        domain: T,
+    ) -> ::std::io::Result<::rust_svc_runtime::harness::Harness<OrderServiceClient>> {
+        let domain = ::std::sync::Arc::new(domain);
+        let gateway = ::rust_svc_runtime::gateway::Gateway::from_service(
+            Self::routes_from_arc(::std::sync::Arc::clone(&domain)),
+        );
+        ::rust_svc_runtime::harness::loopback_with_gateway(
+                OrderServiceGrpc::from_arc(domain).into_service(),
+                gateway,
+            )
+            .await
+    }
+}
+mod order_service_gateway {
+    pub(super) fn dispatch<T: super::OrderService>(
+        domain: &::std::sync::Arc<T>,
+        call: ::rust_svc_runtime::gateway::Call,
+    ) -> ::rust_svc_runtime::gateway::ResponseFuture {
+        match call.rpc_index() {
+            0usize => {
+                let method = <T as super::OrderService>::create_order;
+                ::rust_svc_runtime::gateway::unary(domain, call, &SCHEMA_0, method)
+            }
+            1usize => {
+                let method = <T as super::OrderService>::get_order;
+                ::rust_svc_runtime::gateway::unary(domain, call, &SCHEMA_1, method)
+            }
+            2usize => {
+                let method = <T as super::OrderService>::list_orders;
+                ::rust_svc_runtime::gateway::unary(domain, call, &SCHEMA_2, method)
+            }
+            3usize => {
+                let method = <T as super::OrderService>::update_order;
+                ::rust_svc_runtime::gateway::unary(domain, call, &SCHEMA_3, method)
+            }
+            4usize => {
+                let method = <T as super::OrderService>::cancel_order;
+                ::rust_svc_runtime::gateway::unary(domain, call, &SCHEMA_4, method)
+            }
+            5usize => {
+                let method = <T as super::OrderService>::stream_order_updates;
+                ::rust_svc_runtime::gateway::server_streaming(
+                    domain,
+                    call,
+                    &SCHEMA_5,
+                    method,
+                )
+            }
+            6usize => {
+                let method = <T as super::OrderService>::upload_order_items;
+                ::rust_svc_runtime::gateway::client_streaming(
+                    domain,
+                    call,
+                    &SCHEMA_6,
+                    method,
+                )
+            }
+            _ => ::rust_svc_runtime::gateway::unknown_rpc(call),
+        }
+    }
+    /// `orders.v1.CreateOrderRequest`.
+    static SCHEMA_0: ::rust_svc_runtime::gateway::schema::MessageSchema = ::rust_svc_runtime::gateway::schema::MessageSchema {
+        name: "orders.v1.CreateOrderRequest",
+        fields: &[
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "order",
+                json_name: "order",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Message(&SCHEMA_7),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
+            },
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "idempotency_key",
+                json_name: "idempotencyKey",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
+                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
+                ),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
+            },
+        ],
+    };
+    /// `orders.v1.GetOrderRequest`.
+    static SCHEMA_1: ::rust_svc_runtime::gateway::schema::MessageSchema = ::rust_svc_runtime::gateway::schema::MessageSchema {
+        name: "orders.v1.GetOrderRequest",
+        fields: &[
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "order_id",
+                json_name: "orderId",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
+                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
+                ),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
+            },
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "customer_id",
+                json_name: "customerId",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
+                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
+                ),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
+            },
+        ],
+    };
+    /// `orders.v1.ListOrdersRequest`.
+    static SCHEMA_2: ::rust_svc_runtime::gateway::schema::MessageSchema = ::rust_svc_runtime::gateway::schema::MessageSchema {
+        name: "orders.v1.ListOrdersRequest",
+        fields: &[
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "page_size",
+                json_name: "pageSize",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
+                    ::rust_svc_runtime::gateway::schema::ScalarKind::Int32,
+                ),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
+            },
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "page_token",
+                json_name: "pageToken",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
+                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
+                ),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
+            },
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "filter",
+                json_name: "filter",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
+                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
+                ),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
+            },
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "status_filter",
+                json_name: "statusFilter",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Enum(
+                    "orders.v1.OrderStatus",
+                ),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
+            },
+        ],
+    };
+    /// `orders.v1.UpdateOrderRequest`.
+    static SCHEMA_3: ::rust_svc_runtime::gateway::schema::MessageSchema = ::rust_svc_runtime::gateway::schema::MessageSchema {
+        name: "orders.v1.UpdateOrderRequest",
+        fields: &[
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "order",
+                json_name: "order",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Message(&SCHEMA_7),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
+            },
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "update_mask",
+                json_name: "updateMask",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::WellKnown(
+                    ::rust_svc_runtime::gateway::schema::WellKnown::FieldMask,
+                ),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
+            },
+        ],
+    };
+    /// `orders.v1.CancelOrderRequest`.
+    static SCHEMA_4: ::rust_svc_runtime::gateway::schema::MessageSchema = ::rust_svc_runtime::gateway::schema::MessageSchema {
+        name: "orders.v1.CancelOrderRequest",
+        fields: &[
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "order_id",
+                json_name: "orderId",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
+                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
+                ),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
+            },
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "reason",
+                json_name: "reason",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
+                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
+                ),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
+            },
+        ],
+    };
+    /// `orders.v1.StreamOrderUpdatesRequest`.
+    static SCHEMA_5: ::rust_svc_runtime::gateway::schema::MessageSchema = ::rust_svc_runtime::gateway::schema::MessageSchema {
+        name: "orders.v1.StreamOrderUpdatesRequest",
+        fields: &[
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "customer_id",
+                json_name: "customerId",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
+                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
+                ),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
+            },
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "order_ids",
+                json_name: "orderIds",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
+                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
+                ),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Repeated,
+            },
+        ],
+    };
+    /// `orders.v1.LineItem`.
+    static SCHEMA_6: ::rust_svc_runtime::gateway::schema::MessageSchema = ::rust_svc_runtime::gateway::schema::MessageSchema {
+        name: "orders.v1.LineItem",
+        fields: &[
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "sku",
+                json_name: "sku",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
+                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
+                ),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
+            },
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "quantity",
+                json_name: "quantity",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
+                    ::rust_svc_runtime::gateway::schema::ScalarKind::Int32,
+                ),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
+            },
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "unit_price_cents",
+                json_name: "unitPriceCents",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
+                    ::rust_svc_runtime::gateway::schema::ScalarKind::Int64,
+                ),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
+            },
+        ],
+    };
+    /// `orders.v1.Order`.
+    static SCHEMA_7: ::rust_svc_runtime::gateway::schema::MessageSchema = ::rust_svc_runtime::gateway::schema::MessageSchema {
+        name: "orders.v1.Order",
+        fields: &[
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "order_id",
+                json_name: "orderId",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
+                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
+                ),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
+            },
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "customer_id",
+                json_name: "customerId",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
+                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
+                ),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
+            },
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "items",
+                json_name: "items",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Message(&SCHEMA_6),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Repeated,
+            },
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "status",
+                json_name: "status",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Enum(
+                    "orders.v1.OrderStatus",
+                ),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
+            },
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "created_at",
+                json_name: "createdAt",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::WellKnown(
+                    ::rust_svc_runtime::gateway::schema::WellKnown::Timestamp,
+                ),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
+            },
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "total_cents",
+                json_name: "totalCents",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
+                    ::rust_svc_runtime::gateway::schema::ScalarKind::Int64,
+                ),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
+            },
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "currency",
+                json_name: "currency",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
+                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
+                ),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
+            },
+        ],
+    };
 }

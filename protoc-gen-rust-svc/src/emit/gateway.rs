@@ -1,0 +1,262 @@
+//! The REST/JSON gateway of a service with `google.api.http` rules: data plus one dispatch.
+//! The route table is a `const` array of the bindings; the dispatch matches the rpc of a matched
+//! route and calls the runtime's `gateway::{unary, server_streaming, …}` with the domain method
+//! and the static schema of its request message. Matching, request mapping, JSON and errors are
+//! the runtime's.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::{Settings, ident, method_attrs, method_ident, service_link};
+use crate::model::{
+    FieldCardinality, FieldKind, FieldSchema, HttpBinding, MessageSchema, Package, Service,
+    Streaming,
+};
+use crate::params::Artifact;
+
+/// Whether the service gets a gateway: it has at least one http rule, and a package (the
+/// messages of a file without one get no JSON impls: pbjson-build cannot name them).
+pub fn applies(package: &Package, service: &Service) -> bool {
+    !package.proto_name.is_empty() && service.methods.iter().any(|method| !method.http.is_empty())
+}
+
+pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
+    let runtime = &settings.runtime;
+    let names = &service.names;
+    let trait_ident = ident(&names.domain_trait);
+    let gateway = ident(&names.gateway);
+    let module = ident(&names.gateway_module);
+
+    let specs = service
+        .methods
+        .iter()
+        .enumerate()
+        .flat_map(|(index, method)| {
+            let rpc = &method.full_name;
+            method
+                .http
+                .iter()
+                .map(move |binding| route_spec(binding, rpc, index, runtime))
+        });
+
+    let arms = service
+        .methods
+        .iter()
+        .enumerate()
+        .filter(|(_, method)| !method.http.is_empty())
+        .map(|(index, method)| {
+            let name = method_ident(method);
+            let used = method_attrs(method, false);
+            let serve = ident(match method.streaming {
+                Streaming::Unary => "unary",
+                Streaming::Server => "server_streaming",
+                Streaming::Client => "client_streaming",
+                Streaming::Bidi => "bidi_streaming",
+            });
+            let schema = schema_ident(
+                service
+                    .schemas
+                    .iter()
+                    .position(|schema| schema.full_name == method.input_proto)
+                    .unwrap_or_default(),
+            );
+            quote! {
+                #index => {
+                    #used
+                    let method = <T as super::#trait_ident>::#name;
+                    #runtime::gateway::#serve(domain, call, &#schema, method)
+                }
+            }
+        });
+    let schemas = service
+        .schemas
+        .iter()
+        .enumerate()
+        .map(|(index, schema)| schema_static(index, schema, runtime));
+
+    let route_docs = service.methods.iter().flat_map(|method| {
+        let trait_name = &names.domain_trait;
+        let rust_name = &method.rust_name;
+        method.http.iter().map(move |binding| {
+            format!(
+                " - `{} {}` → [`{rust_name}`]({trait_name}::{rust_name})",
+                binding.method,
+                binding.path.replace('`', "'"),
+            )
+        })
+    });
+    let doc = format!(
+        " Serves {} as REST/JSON from its `google.api.http` rules, through the same domain trait \
+         the gRPC adapter serves: give it the real implementation, a fake, or the generated \
+         client (a reverse proxy with the client's deadlines, retries and breaker).",
+        service_link(service),
+    );
+    let harness = (settings.params.emits(Artifact::Server)
+        && settings.params.emits(Artifact::Client))
+    .then(|| harness_entry_point(service, runtime));
+
+    quote! {
+        #[doc = #doc]
+        ///
+        /// Routes:
+        #(#[doc = #route_docs])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct #gateway;
+
+        impl #gateway {
+            /// The service's HTTP bindings: method, path template, rpc, body and response body.
+            pub const ROUTES: &'static [#runtime::gateway::RouteSpec] = &[#(#specs),*];
+
+            /// `domain`'s routes, to serve with other services' in one
+            /// `Gateway::builder()…build()`.
+            pub fn routes<T: #trait_ident>(domain: T) -> #runtime::gateway::ServiceRoutes {
+                Self::routes_from_arc(::std::sync::Arc::new(domain))
+            }
+
+            /// [`Self::routes`] of a shared `domain`.
+            pub fn routes_from_arc<T: #trait_ident>(
+                domain: ::std::sync::Arc<T>,
+            ) -> #runtime::gateway::ServiceRoutes {
+                #runtime::gateway::ServiceRoutes::new(Self::ROUTES, domain, #module::dispatch::<T>)
+            }
+
+            /// An axum `Router` serving `domain` over REST/JSON alone, with the gateway's
+            /// defaults (no CORS, 4 MiB bodies).
+            pub fn router<T: #trait_ident>(domain: T) -> #runtime::gateway::Router {
+                #runtime::gateway::Gateway::from_service(Self::routes(domain)).into_router()
+            }
+
+            #harness
+        }
+
+        mod #module {
+            pub(super) fn dispatch<T: super::#trait_ident>(
+                domain: &::std::sync::Arc<T>,
+                call: #runtime::gateway::Call,
+            ) -> #runtime::gateway::ResponseFuture {
+                match call.rpc_index() {
+                    #(#arms)*
+                    _ => #runtime::gateway::unknown_rpc(call),
+                }
+            }
+
+            #(#schemas)*
+        }
+    }
+}
+
+fn route_spec(binding: &HttpBinding, rpc: &str, index: usize, runtime: &syn::Path) -> TokenStream {
+    let HttpBinding {
+        method,
+        path,
+        body,
+        response_body,
+        response_body_json,
+        response_body_default,
+        ..
+    } = binding;
+    quote! {
+        #runtime::gateway::RouteSpec {
+            method: #method,
+            template: #path,
+            rpc: #rpc,
+            rpc_index: #index,
+            body: #body,
+            response_body: #response_body,
+            response_body_json: #response_body_json,
+            response_body_default: #response_body_default,
+        }
+    }
+}
+
+fn schema_ident(index: usize) -> proc_macro2::Ident {
+    format_ident!("SCHEMA_{index}")
+}
+
+fn schema_static(index: usize, schema: &MessageSchema, runtime: &syn::Path) -> TokenStream {
+    let name = schema_ident(index);
+    let full_name = &schema.full_name;
+    let fields = schema
+        .fields
+        .iter()
+        .map(|field| field_schema(field, runtime));
+    let doc = format!(" `{full_name}`.");
+    quote! {
+        #[doc = #doc]
+        static #name: #runtime::gateway::schema::MessageSchema =
+            #runtime::gateway::schema::MessageSchema {
+                name: #full_name,
+                fields: &[#(#fields),*],
+            };
+    }
+}
+
+fn field_schema(field: &FieldSchema, runtime: &syn::Path) -> TokenStream {
+    let schema = quote!(#runtime::gateway::schema);
+    let (name, json_name) = (&field.name, &field.json_name);
+    let kind = match &field.kind {
+        FieldKind::Scalar(scalar) => {
+            let scalar = ident(scalar);
+            quote!(#schema::FieldKind::Scalar(#schema::ScalarKind::#scalar))
+        }
+        FieldKind::Enum(full_name) => quote!(#schema::FieldKind::Enum(#full_name)),
+        FieldKind::Message(index) => {
+            let target = schema_ident(*index);
+            quote!(#schema::FieldKind::Message(&#target))
+        }
+        FieldKind::WellKnown(kind, None) => {
+            let kind = ident(kind);
+            quote!(#schema::FieldKind::WellKnown(#schema::WellKnown::#kind))
+        }
+        FieldKind::WellKnown(kind, Some(scalar)) => {
+            let (kind, scalar) = (ident(kind), ident(scalar));
+            quote!(#schema::FieldKind::WellKnown(
+                #schema::WellKnown::#kind(#schema::ScalarKind::#scalar)
+            ))
+        }
+    };
+    let cardinality = match &field.cardinality {
+        FieldCardinality::Single => quote!(#schema::Cardinality::Single),
+        FieldCardinality::Repeated => quote!(#schema::Cardinality::Repeated),
+        FieldCardinality::Map(key) => {
+            let key = ident(key);
+            quote!(#schema::Cardinality::Map(#schema::ScalarKind::#key))
+        }
+    };
+    quote! {
+        #schema::FieldSchema {
+            name: #name,
+            json_name: #json_name,
+            kind: #kind,
+            cardinality: #cardinality,
+        }
+    }
+}
+
+/// Serves gRPC and REST on one loopback port for tests, and hands back the generated client.
+fn harness_entry_point(service: &Service, runtime: &syn::Path) -> TokenStream {
+    let names = &service.names;
+    let (trait_ident, client, adapter) = (
+        ident(&names.domain_trait),
+        ident(&names.client),
+        ident(&names.grpc_adapter),
+    );
+    quote! {
+        /// Serves `domain` over gRPC and REST/JSON on one ephemeral loopback port, for tests:
+        /// the harness's `base_url()` is the gateway's, its `client()` the generated gRPC
+        /// client. Dropping the harness stops the server.
+        pub async fn serve_loopback<T: #trait_ident>(
+            domain: T,
+        ) -> ::std::io::Result<#runtime::harness::Harness<#client>> {
+            let domain = ::std::sync::Arc::new(domain);
+            let gateway = #runtime::gateway::Gateway::from_service(
+                Self::routes_from_arc(::std::sync::Arc::clone(&domain)),
+            );
+            #runtime::harness::loopback_with_gateway(
+                #adapter::from_arc(domain).into_service(),
+                gateway,
+            )
+            .await
+        }
+    }
+}

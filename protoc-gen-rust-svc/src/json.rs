@@ -1,0 +1,197 @@
+//! proto3 JSON for the messages: pbjson-build's serde impls, appended to each messages file.
+//!
+//! pbjson-build is the well-kept crate made for this (prost's own types, the proto3 JSON
+//! mapping to the letter: lowerCamelCase and proto names, 64-bit integers as strings, enums by
+//! name, unknown fields rejected). Its output is taken as it comes, like prost-build's, with
+//! two adjustments: paths to `serde` and `pbjson` go through the runtime crate, so a user's crate
+//! needs no dependency of its own on them; and enum values prost-build knows under a stand-in
+//! name (see [`crate::prepare`]) get their proto names back.
+
+use std::collections::{HashMap, HashSet};
+
+use prost::Message;
+use prost_build::Module;
+use prost_types::{FileDescriptorProto, FileDescriptorSet};
+use syn::visit_mut::VisitMut;
+
+use crate::error::Error;
+use crate::params::Params;
+use crate::prepare::RenamedValue;
+
+/// Where the well-known types are when messages have JSON impls: the runtime's re-export of
+/// pbjson-types (with its own `FieldMask`), which has them.
+pub fn well_known_types_path(params: &Params) -> String {
+    format!("{}::wkt", params.runtime_crate)
+}
+
+/// The serde impls of every message and enum in the `wanted` modules, formatted, by module.
+/// `files` are the descriptors as prost-build got them (stand-in enum value names included),
+/// so that both crates name every Rust item alike.
+pub fn generate(
+    files: Vec<FileDescriptorProto>,
+    wanted: &HashSet<Module>,
+    params: &Params,
+    renamed: &[RenamedValue],
+) -> Result<HashMap<Module, String>, Error> {
+    // pbjson-build cannot register a file without a package (it panics): those files' types
+    // get no JSON, and their services no gateway (see `emit::gateway::applies`).
+    let files: Vec<_> = files
+        .into_iter()
+        .filter(|file| !file.package().is_empty())
+        .collect();
+    let descriptors = FileDescriptorSet { file: files }.encode_to_vec();
+    let mut builder = pbjson_build::Builder::new();
+    builder
+        .register_descriptors(&descriptors)
+        .map_err(|error| Error::new(format!("pbjson-build: {error}")))?;
+    let wkt_is_extern = params
+        .extern_paths
+        .iter()
+        .any(|(proto, _)| proto == ".google.protobuf");
+    if !wkt_is_extern {
+        builder.extern_path(".google.protobuf", well_known_types_path(params));
+    }
+    for (proto, rust) in &params.extern_paths {
+        builder.extern_path(proto, rust);
+    }
+    let mut prefixes: Vec<String> = wanted
+        .iter()
+        .filter(|module| !module.is_empty())
+        .map(|module| format!(".{}", module.parts().collect::<Vec<_>>().join(".")))
+        .collect();
+    if prefixes.is_empty() {
+        return Ok(HashMap::new());
+    }
+    prefixes.sort();
+    let outputs = builder
+        .generate(&prefixes, |_package| Ok(Vec::<u8>::new()))
+        .map_err(|error| Error::new(format!("pbjson-build: {error}")))?;
+
+    let runtime: syn::Path = syn::parse_str(&params.runtime_crate)
+        .map_err(|error| Error::new(format!("runtime_crate: {error}")))?;
+    let mut code = HashMap::new();
+    for (package, bytes) in outputs {
+        let module = Module::from_protobuf_package_name(&package.to_string());
+        // A prefix also matches sub-packages that are not generated.
+        if !wanted.contains(&module) || bytes.is_empty() {
+            continue;
+        }
+        let text = String::from_utf8(bytes).map_err(|_| {
+            Error::new(format!(
+                "internal error: pbjson-build wrote code for `{package}` that is not UTF-8"
+            ))
+        })?;
+        let text = renamed
+            .iter()
+            .filter(|value| value.module == module)
+            .fold(text, |text, value| restore_json_name(&text, value));
+        let mut file = syn::parse_file(&text).map_err(|error| {
+            Error::new(format!(
+                "internal error: pbjson-build wrote code for `{package}` that does not parse ({error}); please report this with the protos that caused it"
+            ))
+        })?;
+        ThroughRuntime { runtime: &runtime }.visit_file_mut(&mut file);
+        code.insert(module, prettyplease::unparse(&file));
+    }
+    Ok(code)
+}
+
+/// pbjson-build names an enum value by the name it was given, which for a renamed value is the
+/// stand-in; the proto name is what JSON must carry, both ways.
+fn restore_json_name(code: &str, value: &RenamedValue) -> String {
+    let (variant, stand_in, proto_name) = (&value.variant, &value.stand_in, &value.proto_name);
+    code.replace(
+        &format!("Self::{variant} => \"{stand_in}\""),
+        &format!("Self::{variant} => \"{proto_name}\""),
+    )
+    .replace(
+        &format!("\"{stand_in}\" => Ok("),
+        &format!("\"{proto_name}\" => Ok("),
+    )
+    .replace(&format!("\"{stand_in}\","), &format!("\"{proto_name}\","))
+}
+
+/// Rewrites the paths `serde::…` and `::pbjson::…` (either form) to `<runtime>::codegen::serde::…`.
+struct ThroughRuntime<'a> {
+    runtime: &'a syn::Path,
+}
+
+impl VisitMut for ThroughRuntime<'_> {
+    fn visit_path_mut(&mut self, path: &mut syn::Path) {
+        // pbjson writes both `serde::…` and `::pbjson::…`.
+        let routed = path.segments.len() > 1
+            && path
+                .segments
+                .first()
+                .is_some_and(|first| first.ident == "serde" || first.ident == "pbjson");
+        if routed {
+            let mut full = self.runtime.clone();
+            full.segments.push(syn::parse_quote!(codegen));
+            full.segments.extend(std::mem::take(&mut path.segments));
+            *path = full;
+        }
+        syn::visit_mut::visit_path_mut(self, path);
+    }
+
+    fn visit_item_use_mut(&mut self, item: &mut syn::ItemUse) {
+        let routed = matches!(&item.tree, syn::UseTree::Path(path) if path.ident == "serde" || path.ident == "pbjson");
+        if routed {
+            // `use serde::ser::SerializeStruct;` becomes `use ::rt::codegen::serde::…;`.
+            let mut tree = std::mem::replace(
+                &mut item.tree,
+                syn::UseTree::Glob(syn::UseGlob {
+                    star_token: Default::default(),
+                }),
+            );
+            let mut prefix: Vec<syn::Ident> = self
+                .runtime
+                .segments
+                .iter()
+                .map(|segment| segment.ident.clone())
+                .collect();
+            prefix.push(syn::parse_quote!(codegen));
+            for ident in prefix.into_iter().rev() {
+                tree = syn::UseTree::Path(syn::UsePath {
+                    ident,
+                    colon2_token: Default::default(),
+                    tree: Box::new(tree),
+                });
+            }
+            item.tree = tree;
+            item.leading_colon = self.runtime.leading_colon;
+        }
+        syn::visit_mut::visit_item_use_mut(self, item);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_and_pbjson_paths_go_through_the_runtime() {
+        let mut file: syn::File = syn::parse_quote! {
+            impl serde::Serialize for Foo {
+                fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                    let v = pbjson::private::base64::encode(&self.data);
+                    let t = ::pbjson::private::NumberDeserialize::<i32>::default();
+                    let u = foo::serde;
+                    use serde::ser::SerializeStruct;
+                    todo!()
+                }
+            }
+        };
+        let runtime: syn::Path = syn::parse_quote!(::rt);
+        ThroughRuntime { runtime: &runtime }.visit_file_mut(&mut file);
+        let printed = quote::quote!(#file).to_string();
+        assert!(printed.contains("impl :: rt :: codegen :: serde :: Serialize for Foo"));
+        assert!(printed.contains("S : :: rt :: codegen :: serde :: Serializer"));
+        assert!(printed.contains(":: rt :: codegen :: pbjson :: private :: base64 :: encode"));
+        assert!(printed.contains(
+            "let t = :: rt :: codegen :: pbjson :: private :: NumberDeserialize :: < i32 >"
+        ));
+        // Paths that merely contain `serde` are left alone.
+        assert!(printed.contains("let u = foo :: serde"));
+        assert!(printed.contains("use :: rt :: codegen :: serde :: ser :: SerializeStruct"));
+    }
+}

@@ -1,0 +1,425 @@
+//! `google.api.http` rules, resolved and validated against the request and response messages,
+//! and the static schemas the gateway needs of each request message.
+//!
+//! Everything the gateway would otherwise find out on the first request is checked here, once:
+//! templates parse, path variables name singular scalar fields, body and response body fields
+//! exist. The rules follow google/api/http.proto and what grpc-gateway's generator rejects.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use prost_reflect::{Cardinality, EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor};
+use rust_svc_http_template::{PathTemplate, Segment};
+
+use crate::error::Error;
+
+use super::{HttpBinding, Streaming};
+use crate::options::{HttpPattern, HttpRule};
+
+/// The bindings of one rule: the rule itself, then its additional bindings.
+pub(super) fn bindings(
+    rule: &HttpRule,
+    input: &MessageDescriptor,
+    output: &MessageDescriptor,
+    streaming: Streaming,
+) -> Result<Vec<HttpBinding>, String> {
+    let mut bindings = vec![binding(rule, input, output, streaming)?];
+    for additional in &rule.additional_bindings {
+        if !additional.additional_bindings.is_empty() {
+            return Err(
+                "google.api.http: additional_bindings must not have additional_bindings of their own (only one level is allowed)"
+                    .to_owned(),
+            );
+        }
+        bindings.push(binding(additional, input, output, streaming)?);
+    }
+    Ok(bindings)
+}
+
+fn binding(
+    rule: &HttpRule,
+    input: &MessageDescriptor,
+    output: &MessageDescriptor,
+    streaming: Streaming,
+) -> Result<HttpBinding, String> {
+    let (method, path) = match &rule.pattern {
+        Some(HttpPattern::Get(path)) => ("GET", path),
+        Some(HttpPattern::Put(path)) => ("PUT", path),
+        Some(HttpPattern::Post(path)) => ("POST", path),
+        Some(HttpPattern::Delete(path)) => ("DELETE", path),
+        Some(HttpPattern::Patch(path)) => ("PATCH", path),
+        Some(HttpPattern::Custom(custom)) => (custom.kind.as_str(), &custom.path),
+        None => return Err("google.api.http: the rule sets no HTTP method and path".to_owned()),
+    };
+    let what = format!("google.api.http: {} \"{path}\"", method.to_lowercase());
+    if method.is_empty() || !method.bytes().all(is_token_byte) {
+        return Err(format!(
+            "{what}: custom kind `{method}` is not an HTTP method name"
+        ));
+    }
+    let template = PathTemplate::parse(path).map_err(|error| format!("{what}: {error}"))?;
+
+    let mut variables = Vec::new();
+    for variable in template.variables() {
+        let field_path = variable.name();
+        if variables.contains(&field_path) {
+            return Err(format!("{what}: the path binds `{field_path}` twice"));
+        }
+        path_field(input, variable.field_path())
+            .map_err(|problem| format!("{what}: path variable `{field_path}`: {problem}"))?;
+        variables.push(field_path);
+    }
+
+    if !rule.body.is_empty() && matches!(method, "GET" | "DELETE") {
+        return Err(format!(
+            "{what}: a {method} request has no body, so `body` must not be set (bind the fields from the path or the query instead)"
+        ));
+    }
+    if !rule.body.is_empty() && rule.body != "*" {
+        // A path variable may name a field inside the body field (`patch: "/v1/{book.name=…}"`
+        // with `body: "book"`, the AIP pattern): the path wins, as http.proto says.
+        input.get_field_by_name(&rule.body).ok_or_else(|| {
+            format!(
+                "{what}: body field `{}` is not a field of {}",
+                rule.body,
+                input.full_name()
+            )
+        })?;
+    }
+    if streaming.client_streaming() && rule.body != "*" {
+        return Err(format!(
+            "{what}: a client-streaming rpc reads its requests as newline-delimited JSON from the body, so it needs `body: \"*\"`"
+        ));
+    }
+
+    let (response_body_json, response_body_default) = if rule.response_body.is_empty() {
+        (String::new(), String::new())
+    } else {
+        let field = output
+            .get_field_by_name(&rule.response_body)
+            .ok_or_else(|| {
+                format!(
+                    "{what}: response_body field `{}` is not a field of {}",
+                    rule.response_body,
+                    output.full_name()
+                )
+            })?;
+        (field.json_name().to_owned(), default_json(&field))
+    };
+
+    Ok(HttpBinding {
+        method: method.to_owned(),
+        path: path.clone(),
+        body: rule.body.clone(),
+        response_body: rule.response_body.clone(),
+        response_body_json,
+        response_body_default,
+        variables,
+    })
+}
+
+/// Two rpcs (or two bindings of one) of a service with the same method and an equivalent
+/// template would shadow each other in its gateway: an error naming the second. Across services
+/// a shared template is legitimate (googleapis has many: services of one package served on
+/// different hosts, or aliases of one resource); a gateway that serves two such services
+/// together reports the clash when it is built.
+pub(super) fn check_duplicate_routes(packages: &[super::Package]) -> Result<(), Error> {
+    for service in packages.iter().flat_map(|package| &package.services) {
+        let mut seen: BTreeMap<(String, String), String> = BTreeMap::new();
+        for method in &service.methods {
+            for binding in &method.http {
+                // Templates were parsed while building the bindings; one that does not parse
+                // here cannot happen.
+                let Ok(template) = PathTemplate::parse(&binding.path) else {
+                    continue;
+                };
+                let key = (binding.method.clone(), match_shape(&template));
+                if let Some(first) = seen.get(&key) {
+                    return Err(Error::at(
+                        method.http_location.clone(),
+                        format!("rpc {}", method.full_name),
+                        format!(
+                            "google.api.http: {} \"{}\" matches the same requests as a binding of rpc {first}; each (method, path template) may be bound once",
+                            binding.method.to_lowercase(),
+                            binding.path,
+                        ),
+                    ));
+                }
+                seen.insert(key, method.full_name.clone());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What a template matches, without its variable names: `/v1/{name}` and `/v1/*` match the
+/// same paths.
+fn match_shape(template: &PathTemplate) -> String {
+    let mut shape = String::new();
+    for segment in template.segments() {
+        shape.push('/');
+        match segment {
+            Segment::Literal(literal) => shape.push_str(literal),
+            Segment::Wildcard => shape.push('*'),
+            Segment::DoubleWildcard => shape.push_str("**"),
+        }
+    }
+    if let Some(verb) = template.verb() {
+        shape.push(':');
+        shape.push_str(verb);
+    }
+    shape
+}
+
+/// RFC 9110 `tchar`: what an HTTP method name may consist of.
+fn is_token_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
+}
+
+/// The field a path variable binds, checked: every step but the last a singular message field,
+/// the last a singular scalar or enum (http.proto: path variables must not refer to repeated or
+/// message fields; their values are strings).
+fn path_field(input: &MessageDescriptor, field_path: &[String]) -> Result<FieldDescriptor, String> {
+    let mut message = input.clone();
+    let (last, steps) = field_path
+        .split_last()
+        .ok_or_else(|| "an empty field path".to_owned())?;
+    for step in steps {
+        let field = message
+            .get_field_by_name(step)
+            .ok_or_else(|| format!("`{step}` is not a field of {}", message.full_name()))?;
+        match field.kind() {
+            Kind::Message(inner) if field.cardinality() != Cardinality::Repeated => {
+                message = inner;
+            }
+            _ => {
+                return Err(format!(
+                    "`{step}` is not a singular message field of {}, so it has no field `{}`",
+                    message.full_name(),
+                    field_path.join(".")
+                ));
+            }
+        }
+    }
+    let field = message
+        .get_field_by_name(last)
+        .ok_or_else(|| format!("`{last}` is not a field of {}", message.full_name()))?;
+    if field.is_list() || field.is_map() {
+        return Err(format!(
+            "`{}` is a repeated field; a path variable binds a singular field",
+            field.full_name()
+        ));
+    }
+    if let Kind::Message(inner) = field.kind() {
+        return Err(format!(
+            "`{}` is a message field ({}); a path variable binds a scalar, string or enum field",
+            field.full_name(),
+            inner.full_name()
+        ));
+    }
+    Ok(field)
+}
+
+/// The proto3 JSON a field has when pbjson omits it as default, for a `response_body` of it.
+fn default_json(field: &FieldDescriptor) -> String {
+    if field.is_map() {
+        return "{}".to_owned();
+    }
+    if field.is_list() {
+        return "[]".to_owned();
+    }
+    match field.kind() {
+        Kind::Message(message) => match well_known(&message) {
+            Some(_) => "null".to_owned(),
+            None => "{}".to_owned(),
+        },
+        Kind::Enum(enumeration) => {
+            serde_json::to_string(&enum_default(&enumeration)).unwrap_or_else(|_| "0".to_owned())
+        }
+        Kind::Bool => "false".to_owned(),
+        Kind::String | Kind::Bytes => "\"\"".to_owned(),
+        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 | Kind::Uint64 | Kind::Fixed64 => {
+            "\"0\"".to_owned()
+        }
+        _ => "0".to_owned(),
+    }
+}
+
+fn enum_default(enumeration: &EnumDescriptor) -> String {
+    enumeration
+        .get_value(0)
+        .map(|value| value.name().to_owned())
+        .unwrap_or_else(|| "0".to_owned())
+}
+
+/// A request message as the gateway sees it (see the runtime's `gateway::schema`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageSchema {
+    /// Full proto name.
+    pub full_name: String,
+    /// The fields, in declaration order. Empty for messages reached only through repeated or
+    /// map fields, which a query parameter cannot go into.
+    pub fields: Vec<FieldSchema>,
+}
+
+/// One field of a [`MessageSchema`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldSchema {
+    /// Proto name.
+    pub name: String,
+    /// proto3 JSON name.
+    pub json_name: String,
+    /// What it holds.
+    pub kind: FieldKind,
+    /// `Single`, `Repeated` or `Map(key)`, as the runtime's `Cardinality` names them.
+    pub cardinality: FieldCardinality,
+}
+
+/// How many values a field holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldCardinality {
+    /// One.
+    Single,
+    /// A list.
+    Repeated,
+    /// A map with keys of this scalar kind (a runtime `ScalarKind` variant name).
+    Map(&'static str),
+}
+
+/// What a field holds, as the runtime's `FieldKind` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldKind {
+    /// A `ScalarKind` variant name.
+    Scalar(&'static str),
+    /// An enum's full name.
+    Enum(String),
+    /// Index of the message's schema among the service's schemas.
+    Message(usize),
+    /// A `WellKnown` variant, as tokens of its name (`Timestamp`, `Wrapper(Int64)`).
+    WellKnown(&'static str, Option<&'static str>),
+}
+
+/// The schemas of every request message of `inputs` and of the messages their fields reach,
+/// the first ones in `inputs` order. Messages reached only through repeated or map fields get
+/// no fields: the gateway never writes into them from a query parameter.
+pub fn schemas(inputs: &[MessageDescriptor]) -> Vec<MessageSchema> {
+    let mut collector = Collector::default();
+    for input in inputs {
+        collector.claim(input, true);
+    }
+    while let Some(message) = collector.queue.pop_front() {
+        let at = collector.index[message.full_name()];
+        if !collector.schemas[at].fields.is_empty() {
+            continue;
+        }
+        let fields = message
+            .fields()
+            .filter_map(|field| collector.field(&field))
+            .collect();
+        collector.schemas[at].fields = fields;
+    }
+    collector.schemas
+}
+
+#[derive(Default)]
+struct Collector {
+    index: BTreeMap<String, usize>,
+    schemas: Vec<MessageSchema>,
+    /// Messages whose fields are still to be walked.
+    queue: VecDeque<MessageDescriptor>,
+}
+
+impl Collector {
+    /// The index of `message`'s schema, added if new; its fields are walked when `walk`.
+    fn claim(&mut self, message: &MessageDescriptor, walk: bool) -> usize {
+        if let Some(&at) = self.index.get(message.full_name()) {
+            // Reached before only through a list, now singularly: walk it after all.
+            if walk && self.schemas[at].fields.is_empty() && message.fields().len() > 0 {
+                self.queue.push_back(message.clone());
+            }
+            return at;
+        }
+        let at = self.schemas.len();
+        self.index.insert(message.full_name().to_owned(), at);
+        self.schemas.push(MessageSchema {
+            full_name: message.full_name().to_owned(),
+            fields: Vec::new(),
+        });
+        if walk {
+            self.queue.push_back(message.clone());
+        }
+        at
+    }
+
+    fn field(&mut self, field: &FieldDescriptor) -> Option<FieldSchema> {
+        let (value, cardinality) = if field.is_map() {
+            let Kind::Message(entry) = field.kind() else {
+                return None;
+            };
+            let key = entry.get_field_by_name("key")?;
+            let value = entry.get_field_by_name("value")?;
+            (
+                value,
+                FieldCardinality::Map(scalar(&key.kind()).unwrap_or("String")),
+            )
+        } else if field.is_list() {
+            (field.clone(), FieldCardinality::Repeated)
+        } else {
+            (field.clone(), FieldCardinality::Single)
+        };
+        let walk = cardinality == FieldCardinality::Single;
+        let kind = match value.kind() {
+            Kind::Message(inner) => match well_known(&inner) {
+                Some((name, wrapped)) => FieldKind::WellKnown(name, wrapped),
+                None => FieldKind::Message(self.claim(&inner, walk)),
+            },
+            Kind::Enum(enumeration) => FieldKind::Enum(enumeration.full_name().to_owned()),
+            other => FieldKind::Scalar(scalar(&other).unwrap_or("String")),
+        };
+        Some(FieldSchema {
+            name: field.name().to_owned(),
+            json_name: field.json_name().to_owned(),
+            kind,
+            cardinality,
+        })
+    }
+}
+
+fn scalar(kind: &Kind) -> Option<&'static str> {
+    Some(match kind {
+        Kind::Double => "Double",
+        Kind::Float => "Float",
+        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => "Int32",
+        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => "Int64",
+        Kind::Uint32 | Kind::Fixed32 => "Uint32",
+        Kind::Uint64 | Kind::Fixed64 => "Uint64",
+        Kind::Bool => "Bool",
+        Kind::String => "String",
+        Kind::Bytes => "Bytes",
+        Kind::Message(_) | Kind::Enum(_) => return None,
+    })
+}
+
+/// The runtime's `WellKnown` variant for a `google.protobuf` message with a JSON form of its own.
+fn well_known(message: &MessageDescriptor) -> Option<(&'static str, Option<&'static str>)> {
+    let name = message.full_name().strip_prefix("google.protobuf.")?;
+    Some(match name {
+        "Timestamp" => ("Timestamp", None),
+        "Duration" => ("Duration", None),
+        "FieldMask" => ("FieldMask", None),
+        "Empty" => ("Empty", None),
+        "Struct" => ("Struct", None),
+        "Value" => ("Value", None),
+        "ListValue" => ("ListValue", None),
+        "Any" => ("Any", None),
+        "DoubleValue" => ("Wrapper", Some("Double")),
+        "FloatValue" => ("Wrapper", Some("Float")),
+        "Int64Value" => ("Wrapper", Some("Int64")),
+        "UInt64Value" => ("Wrapper", Some("Uint64")),
+        "Int32Value" => ("Wrapper", Some("Int32")),
+        "UInt32Value" => ("Wrapper", Some("Uint32")),
+        "BoolValue" => ("Wrapper", Some("Bool")),
+        "StringValue" => ("Wrapper", Some("String")),
+        "BytesValue" => ("Wrapper", Some("Bytes")),
+        _ => return None,
+    })
+}
