@@ -18,6 +18,9 @@ pub struct Bin {
     pub closure: Vec<String>,
     /// Source size of the own files.
     pub source_bytes: u64,
+    /// Whether the crate is generated with the REST gateway too (and so proto3 JSON for every
+    /// message): only the sample bin of [`gateway_sample`], whose files are also in a plain bin.
+    pub gateway: bool,
 }
 
 impl Bin {
@@ -92,9 +95,46 @@ pub fn plan_bins(files: &Files, bin_count: usize) -> Vec<Bin> {
                     .map(|file| file.source_bytes)
                     .sum(),
                 own_files,
+                gateway: false,
             }
         })
         .collect()
+}
+
+/// A bin of the files under `directories`, generated with the gateway as well. Every artifact
+/// for the whole corpus would be some 650 MB of Rust (pbjson's serde impls of every message),
+/// far more than CI can check, so the gateway and JSON are compiled for a sample chosen for what
+/// it exercises: client- and bidi-streaming rpcs with http rules (pubsub, firestore, speech), a
+/// `**` in the middle of a template (remoteworkers), the classic resource API (library). The
+/// http rules of every corpus file are still validated in the plain bins: the model checks them
+/// whatever the artifacts.
+pub fn gateway_sample(files: &Files, directories: &[&str]) -> Option<Bin> {
+    let own_files: Vec<String> = files
+        .values()
+        .filter(|file| directories.contains(&file.directory()))
+        .map(|file| file.name.clone())
+        .collect();
+    if own_files.is_empty() {
+        return None;
+    }
+    let mut present: Vec<String> = own_files
+        .iter()
+        .filter_map(|name| files.get(name).map(|file| file.directory().to_owned()))
+        .collect();
+    present.sort();
+    present.dedup();
+    Some(Bin {
+        name: "gateway".to_owned(),
+        directories: present,
+        closure: import_closure(files, &own_files),
+        source_bytes: own_files
+            .iter()
+            .filter_map(|name| files.get(name))
+            .map(|file| file.source_bytes)
+            .sum(),
+        own_files,
+        gateway: true,
+    })
 }
 
 /// `roots` and every corpus file they import, directly or not, sorted. Imports that are not in
