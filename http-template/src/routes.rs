@@ -91,8 +91,27 @@ struct Route<T> {
 
 struct MethodRoutes {
     method: String,
-    /// Indices into `routes`, best first: the first that matches a path wins.
-    order: Vec<usize>,
+    /// The routes, best first: the first that matches a path wins.
+    order: Vec<Entry>,
+}
+
+/// What a lookup needs to skip a route without touching it: most routes of a table differ from
+/// a path in their number of segments.
+#[derive(Clone, Copy)]
+struct Entry {
+    route: usize,
+    segments: usize,
+    double_wildcard: bool,
+}
+
+impl Entry {
+    fn fits_length(self, path_segments: usize) -> bool {
+        if self.double_wildcard {
+            path_segments + 1 >= self.segments
+        } else {
+            path_segments == self.segments
+        }
+    }
 }
 
 /// Any method: what an HttpRule `custom { kind: "*" }` asks for.
@@ -213,7 +232,7 @@ impl<T> RouteTable<T> {
         let existing = self.methods[bucket]
             .order
             .iter()
-            .map(|&i| &self.routes[i].template)
+            .map(|e| &self.routes[e.route].template)
             .find(|t| t.is_equivalent(&template));
         if let Some(existing) = existing {
             return Err(DuplicateRoute {
@@ -233,10 +252,16 @@ impl<T> RouteTable<T> {
         let routes = &self.routes;
         let order = &mut self.methods[bucket].order;
         // After every route of equal precedence: ties keep insertion order.
-        let at = order.partition_point(|&i| {
-            precedence(&routes[i].template, &routes[index].template) != Ordering::Greater
+        let at = order.partition_point(|e| {
+            precedence(&routes[e.route].template, &routes[index].template) != Ordering::Greater
         });
-        order.insert(at, index);
+        let template = &routes[index].template;
+        let entry = Entry {
+            route: index,
+            segments: template.segments().len(),
+            double_wildcard: routes[index].double_wildcard.is_some(),
+        };
+        order.insert(at, entry);
         Ok(())
     }
 
@@ -310,10 +335,17 @@ impl<T> RouteTable<T> {
     }
 
     fn first_match(&self, bucket: &MethodRoutes, segments: &Segments<'_>) -> Option<Matched> {
-        bucket.order.iter().find_map(|&i| {
-            let route = &self.routes[i];
+        let n = segments.len();
+        bucket.order.iter().find_map(|&entry| {
+            if !entry.fits_length(n) {
+                return None;
+            }
+            let route = &self.routes[entry.route];
             let last_end = segments.last_end_for(route.template.verb())?;
-            matches(route, segments, last_end).then_some(Matched { route: i, last_end })
+            matches(route, segments, last_end).then_some(Matched {
+                route: entry.route,
+                last_end,
+            })
         })
     }
 
@@ -427,7 +459,7 @@ fn path_index<T>(route: &Route<T>, path_len: usize, template_index: usize) -> us
 
 /// Inline capacity for path segments: more than any real API path has, so lookups do not
 /// allocate; longer paths spill to the heap.
-const INLINE_SEGMENTS: usize = 32;
+const INLINE_SEGMENTS: usize = 16;
 
 /// A request path split into segments, as byte ranges into the path.
 struct Segments<'p> {
@@ -442,32 +474,36 @@ struct Segments<'p> {
 impl<'p> Segments<'p> {
     /// `None` when the path cannot match any route: no leading `/`, or an empty segment.
     fn split(path: &'p str) -> Option<Self> {
-        let path = path.find('?').map_or(path, |q| &path[..q]);
-        let mut body = path.strip_prefix('/')?;
-        let trailing_slash = body.ends_with('/');
-        if trailing_slash {
-            body = &body[..body.len() - 1];
-            if body.is_empty() {
-                return None; // `//`
-            }
+        let bytes = path.as_bytes();
+        if bytes.first() != Some(&b'/') {
+            return None;
         }
         let mut segments = Segments {
             path,
             inline: [(0, 0); INLINE_SEGMENTS],
             len: 0,
             spilled: Vec::new(),
-            trailing_slash,
+            trailing_slash: false,
         };
-        if body.is_empty() {
-            return Some(segments); // the root, `/`
-        }
+        // One pass over the bytes: a segment ends at `/`, at `?` (the query) or at the end.
         let mut start = 1;
-        for piece in body.split('/') {
-            if piece.is_empty() {
-                return None;
+        for i in 1..=bytes.len() {
+            let byte = bytes.get(i).copied();
+            if !matches!(byte, None | Some(b'/' | b'?')) {
+                continue;
             }
-            segments.push((start, start + piece.len()));
-            start += piece.len() + 1;
+            let last = byte != Some(b'/');
+            if i > start {
+                segments.push((start, i));
+            } else if !last {
+                return None; // `//`: an empty segment
+            } else if segments.len > 0 {
+                segments.trailing_slash = true;
+            }
+            if last {
+                break;
+            }
+            start = i + 1;
         }
         Some(segments)
     }
@@ -477,6 +513,8 @@ impl<'p> Segments<'p> {
             self.inline[self.len] = range;
         } else {
             if self.spilled.is_empty() {
+                // Room to grow once more before reallocating.
+                self.spilled.reserve(4 * INLINE_SEGMENTS);
                 self.spilled.extend_from_slice(&self.inline);
             }
             self.spilled.push(range);
