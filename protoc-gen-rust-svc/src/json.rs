@@ -3,9 +3,11 @@
 //! pbjson-build is the well-kept crate made for this (prost's own types, the proto3 JSON
 //! mapping to the letter: lowerCamelCase and proto names, 64-bit integers as strings, enums by
 //! name, unknown fields rejected). Its output is taken as it comes, like prost-build's, with
-//! two adjustments: paths to `serde` and `pbjson` go through the runtime crate, so a user's crate
-//! needs no dependency of its own on them; and enum values prost-build knows under a stand-in
-//! name (see [`crate::prepare`]) get their proto names back.
+//! three adjustments: paths to `serde` and `pbjson` go through the runtime crate, so a user's
+//! crate needs no dependency of its own on them; enum values prost-build knows under a stand-in
+//! name (see [`crate::prepare`]) get their proto names back; and two kinds of fields it maps
+//! wrongly, non-finite floats and `null` for a `google.protobuf.Value`, are corrected (see
+//! [`corrections`]).
 
 use std::collections::{HashMap, HashSet};
 
@@ -18,8 +20,12 @@ use crate::error::Error;
 use crate::params::Params;
 use crate::prepare::RenamedValue;
 
+mod corrections;
+
+use corrections::Corrections;
+
 /// Where the well-known types are when messages have JSON impls: the runtime's re-export of
-/// pbjson-types (with its own `FieldMask`), which has them.
+/// pbjson-types, which has them (with its own types where pbjson-types' JSON is not proto3's).
 pub fn well_known_types_path(params: &Params) -> String {
     format!("{}::wkt", params.runtime_crate)
 }
@@ -39,6 +45,7 @@ pub fn generate(
         .into_iter()
         .filter(|file| !file.package().is_empty())
         .collect();
+    let corrections = Corrections::of(&files);
     let descriptors = FileDescriptorSet { file: files }.encode_to_vec();
     let mut builder = pbjson_build::Builder::new();
     builder
@@ -90,6 +97,7 @@ pub fn generate(
                 "internal error: pbjson-build wrote code for `{package}` that does not parse ({error}); please report this with the protos that caused it"
             ))
         })?;
+        corrections.apply(&mut file, &runtime)?;
         ThroughRuntime { runtime: &runtime }.visit_file_mut(&mut file);
         code.insert(module, prettyplease::unparse(&file));
     }

@@ -50,6 +50,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn std::future::Future<Output = T> + Send +
 /// Items generated code refers to that are not part of the public API.
 #[doc(hidden)]
 pub mod codegen {
+    pub use crate::gateway::wkt::float::JsonFloats;
     pub use pbjson;
     pub use serde;
     pub use tonic_prost::ProstCodec;

@@ -1385,10 +1385,18 @@ impl ::rust_svc_runtime::codegen::serde::Serialize for GeoPoint {
         }
         let mut struct_ser = serializer.serialize_struct("dispatch.v1.GeoPoint", len)?;
         if self.latitude != 0. {
-            struct_ser.serialize_field("latitude", &self.latitude)?;
+            struct_ser
+                .serialize_field(
+                    "latitude",
+                    &::rust_svc_runtime::codegen::JsonFloats(&self.latitude),
+                )?;
         }
         if self.longitude != 0. {
-            struct_ser.serialize_field("longitude", &self.longitude)?;
+            struct_ser
+                .serialize_field(
+                    "longitude",
+                    &::rust_svc_runtime::codegen::JsonFloats(&self.longitude),
+                )?;
         }
         struct_ser.end()
     }

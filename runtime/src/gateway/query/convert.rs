@@ -14,6 +14,7 @@ use base64::engine::{DecodePaddingMode, general_purpose};
 use serde_json::{Number, Value};
 
 use crate::gateway::schema::{FieldKind, ScalarKind, WellKnown};
+use crate::gateway::wkt::Timestamp;
 
 #[cfg(test)]
 mod tests;
@@ -201,105 +202,17 @@ pub(crate) fn decode_binary_header(text: &[u8]) -> Result<Vec<u8>, base64::Decod
     }
 }
 
-/// Seconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the range of a valid
-/// `google.protobuf.Timestamp`.
-const MIN_TIMESTAMP: i64 = -62_135_596_800;
-const MAX_TIMESTAMP: i64 = 253_402_300_799;
-
 /// Checks an RFC 3339 timestamp (`2016-12-15T12:23:32.000000049Z`, `…+05:30`) and returns its
-/// seconds since the epoch. Like grpc-gateway (Go's `time.RFC3339Nano` and `Timestamp.IsValid`):
-/// the date and time must exist (no leap second 60), and the instant must lie in years
-/// 0001..=9999 once in UTC. `t` and `z` are accepted in lower case, as RFC 3339 allows.
+/// seconds since the epoch, with the parser of the message's serde impl
+/// ([`Timestamp::from_rfc3339`]), so that what passes here decodes there. Like grpc-gateway (Go's
+/// `time.RFC3339Nano` and `Timestamp.IsValid`): the date and time must exist (no leap second
+/// 60), and the instant must lie in years 0001..=9999 once in UTC. `t` and `z` are accepted in
+/// lower case, as RFC 3339 allows; more than 9 fractional digits are not, as in proto3 JSON
+/// (protojson), where Go's `time.Parse` would drop the excess.
 pub(crate) fn timestamp_seconds(text: &str) -> Result<i64, String> {
-    let invalid = || format!("{text:?} is not a valid RFC 3339 timestamp");
-    let bytes = text.as_bytes();
-    let number = |range: std::ops::Range<usize>| -> Result<i64, String> {
-        let digits = bytes.get(range).ok_or_else(invalid)?;
-        if !digits.iter().all(u8::is_ascii_digit) {
-            return Err(invalid());
-        }
-        Ok(digits
-            .iter()
-            .fold(0, |acc, digit| acc * 10 + i64::from(digit - b'0')))
-    };
-    let separator = |at: usize, allowed: &[u8]| -> Result<(), String> {
-        match bytes.get(at) {
-            Some(byte) if allowed.contains(byte) => Ok(()),
-            _ => Err(invalid()),
-        }
-    };
-    let year = number(0..4)?;
-    separator(4, b"-")?;
-    let month = number(5..7)?;
-    separator(7, b"-")?;
-    let day = number(8..10)?;
-    separator(10, b"Tt")?;
-    let hour = number(11..13)?;
-    separator(13, b":")?;
-    let minute = number(14..16)?;
-    separator(16, b":")?;
-    let second = number(17..19)?;
-    let mut at = 19;
-    if bytes.get(at) == Some(&b'.') {
-        let digits = bytes[at + 1..]
-            .iter()
-            .take_while(|byte| byte.is_ascii_digit())
-            .count();
-        if digits == 0 {
-            return Err(invalid());
-        }
-        at += 1 + digits;
-    }
-    let offset = match bytes.get(at) {
-        Some(b'Z' | b'z') if bytes.len() == at + 1 => 0,
-        Some(sign @ (b'+' | b'-')) if bytes.len() == at + 6 => {
-            separator(at + 3, b":")?;
-            let (hours, minutes) = (number(at + 1..at + 3)?, number(at + 4..at + 6)?);
-            if hours > 23 || minutes > 59 {
-                return Err(invalid());
-            }
-            let offset = hours * 3600 + minutes * 60;
-            if *sign == b'-' { -offset } else { offset }
-        }
-        _ => return Err(invalid()),
-    };
-    if !(1..=12).contains(&month)
-        || day < 1
-        || day > days_in_month(year, month)
-        || hour > 23
-        || minute > 59
-        || second > 59
-    {
-        return Err(invalid());
-    }
-    let seconds =
-        days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset;
-    if seconds < MIN_TIMESTAMP {
-        return Err(format!("{text:?} is before 0001-01-01"));
-    }
-    if seconds > MAX_TIMESTAMP {
-        return Err(format!("{text:?} is after 9999-12-31"));
-    }
-    Ok(seconds)
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year.rem_euclid(400);
-    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
+    Timestamp::from_rfc3339(text)
+        .map(|timestamp| timestamp.seconds)
+        .map_err(|error| error.to_string())
 }
 
 const NANOS_PER_SECOND: i128 = 1_000_000_000;

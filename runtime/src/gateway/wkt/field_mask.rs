@@ -1,17 +1,4 @@
-//! The `google.protobuf` well-known types as generated messages use them through the gateway:
-//! prost messages with serde impls that follow the proto3 JSON mapping.
-//!
-//! They are pbjson-types' (`Timestamp` as RFC 3339, `Duration` as `"1.5s"`, wrappers as their
-//! scalar, `Struct`/`Value`/`ListValue` as free JSON, `Empty` as `{}`), except [`FieldMask`]:
-//! pbjson-types writes it as `{"paths": [...]}`, the shape of its fields, while proto3 JSON
-//! writes a field mask as one string of comma-separated lowerCamelCase paths. Ours is defined
-//! here and, being an explicit item, shadows the one the glob import would bring.
-//!
-//! Everything of `google.protobuf` is re-exported, descriptor.proto's messages included, because
-//! the generator maps the whole package here (`extern_path`) and a user's proto may name any of
-//! them. So `use wkt::*` would shadow `Option` (and `Type`, `Enum`...): name the types instead.
-
-pub use pbjson_types::*;
+//! `google.protobuf.FieldMask` in its proto3 JSON form.
 
 use std::fmt;
 
@@ -124,27 +111,6 @@ impl FieldMask {
             .collect::<Result<_, _>>()?;
         Ok(Self { paths })
     }
-}
-
-/// `time` as a [`Timestamp`]. pbjson-types converts from chrono's `DateTime<Utc>` only, and the
-/// orphan rule keeps this crate from adding `From<SystemTime>` to its type, so this is the
-/// conversion `prost_types::Timestamp` users had.
-pub fn timestamp(time: std::time::SystemTime) -> Timestamp {
-    let converted = prost_types::Timestamp::from(time);
-    Timestamp {
-        seconds: converted.seconds,
-        nanos: converted.nanos,
-    }
-}
-
-/// `timestamp` as a `SystemTime` (normalized first), or `None` when the platform cannot
-/// represent it.
-pub fn system_time(timestamp: &Timestamp) -> ::core::option::Option<std::time::SystemTime> {
-    std::time::SystemTime::try_from(prost_types::Timestamp {
-        seconds: timestamp.seconds,
-        nanos: timestamp.nanos,
-    })
-    .ok()
 }
 
 impl From<pbjson_types::FieldMask> for FieldMask {
@@ -317,27 +283,8 @@ mod tests {
         );
     }
 
-    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct UpdateItemRequest {
-        // The glob brings descriptor.proto's `Option` message, which shadows the prelude's.
-        update_mask: std::option::Option<FieldMask>,
-        expires: std::option::Option<Timestamp>,
-    }
-
     #[test]
-    fn the_glob_brings_the_other_types_and_ours_shadows_field_mask() {
-        let request: UpdateItemRequest = serde_json::from_value(json!({
-            "updateMask": "title,priceCents",
-            "expires": "2024-05-01T12:00:00Z",
-        }))
-        .unwrap();
-        assert_eq!(
-            request.update_mask.as_ref().unwrap().paths,
-            ["title", "price_cents"]
-        );
-        assert_eq!(request.expires.unwrap().seconds, 1_714_564_800);
-
+    fn converts_to_and_from_pbjson_types_field_mask() {
         let ours = FieldMask::new(["price_cents"]);
         let theirs = pbjson_types::FieldMask::decode(ours.encode_to_vec().as_slice()).unwrap();
         assert_eq!(theirs.paths, ["price_cents"]);
@@ -346,24 +293,6 @@ mod tests {
         assert_eq!(
             <FieldMask as prost::Name>::full_name(),
             "google.protobuf.FieldMask"
-        );
-    }
-
-    #[test]
-    fn timestamps_convert_from_and_to_system_time() {
-        let time = std::time::UNIX_EPOCH + std::time::Duration::new(1_700_000_000, 250);
-        let converted = timestamp(time);
-        assert_eq!((converted.seconds, converted.nanos), (1_700_000_000, 250));
-        assert_eq!(system_time(&converted), ::core::option::Option::Some(time));
-        let unnormalized = Timestamp {
-            seconds: 1,
-            nanos: -5,
-        };
-        assert_eq!(
-            system_time(&unnormalized),
-            ::core::option::Option::Some(
-                std::time::UNIX_EPOCH + std::time::Duration::new(0, 999_999_995)
-            )
         );
     }
 }

@@ -1,0 +1,285 @@
+//! The REST gateway end to end, request and response bodies: `body: "*"`, `body: "field"`, a
+//! path variable inside the body field, every well-known type in a JSON body, `response_body`
+//! and `Empty`, over real HTTP/1.1 on loopback against an echoing domain.
+
+mod gateway_common;
+
+use gateway_common::serve;
+use serde_json::json;
+
+#[tokio::test]
+async fn the_whole_body_with_every_well_known_type_round_trips() {
+    let served = serve().await;
+    let sent = json!({
+        "id": "new",
+        "small": 1,
+        "big": "-12",
+        "unsignedBig": "13",
+        "ratio": 0.5,
+        "weight": 1.25,
+        "flag": true,
+        "blob": "++//",
+        "colour": "COLOUR_GREEN",
+        "tags": ["x", "y"],
+        "colours": ["COLOUR_RED", "COLOUR_GREEN"],
+        "inner": {"label": "in", "count": 2, "leaf": {"note": "deep"}},
+        "labels": {"k": "v"},
+        "counters": {"5": "6"},
+        "wait": "-1.500s",
+        "mask": "inner.label,unsignedBig",
+        "maybeBig": "7",
+        "maybeName": "",
+        "maybeFlag": false,
+        "extra": {"a": 1.5, "b": [true, null, "x"], "c": {"d": "e"}},
+        "anything": [2.5, "two", {"three": false}],
+        "choiceText": "t",
+        "maybeNote": "",
+        "otherName": "o",
+        "inners": [{"label": "a", "count": 1}, {"leaf": {"note": "n"}}],
+        "maybeRatio": 0.75,
+        "maybeBlob": "AQI=",
+    });
+    let reply = served.rest.json("POST", "/v1/everything", &sent).await;
+    assert_eq!(reply.ok_json(), sent);
+    served.domain.last("create_everything");
+}
+
+#[tokio::test]
+async fn a_body_in_other_accepted_forms_is_written_canonically() {
+    let served = serve().await;
+    let sent = json!({
+        // Proto names instead of JSON names.
+        "unsigned_big": 13,
+        "maybe_note": "x",
+        "renamed": "r",
+        "choice_number": 4,
+        // Enums by number, 64-bit integers as numbers, URL-safe base64, a duration without
+        // fraction, a field mask in proto names, numbers as strings where proto3 JSON allows.
+        "colour": 1,
+        "colours": [2, "COLOUR_RED"],
+        "big": 42,
+        "blob": "-_8",
+        "wait": "2s",
+        "mask": "inner.leaf.note,maybe_big",
+        "maybe_big": 9,
+        "small": "3",
+    });
+    let reply = served.rest.json("POST", "/v1/everything", &sent).await;
+    assert_eq!(
+        reply.ok_json(),
+        json!({
+            "unsignedBig": "13",
+            "maybeNote": "x",
+            "otherName": "r",
+            "choiceNumber": 4,
+            "colour": "COLOUR_RED",
+            "colours": ["COLOUR_GREEN", "COLOUR_RED"],
+            "big": "42",
+            "blob": "+/8=",
+            "wait": "2s",
+            "mask": "inner.leaf.note,maybeBig",
+            "maybeBig": "9",
+            "small": 3,
+        })
+    );
+}
+
+#[tokio::test]
+async fn timestamps_in_the_body_are_read_with_offsets_and_written_z_normalized() {
+    let served = serve().await;
+    // proto3 JSON: "generated output will always be Z-normalized and uses 0, 3, 6 or 9
+    // fractional digits. Offsets other than "Z" are also accepted."
+    for (sent, written) in [
+        ("2024-01-02T03:04:05Z", "2024-01-02T03:04:05Z"),
+        ("2024-01-02T03:04:05.5+01:00", "2024-01-02T02:04:05.500Z"),
+        (
+            "2024-01-02T03:04:05.000001-00:30",
+            "2024-01-02T03:34:05.000001Z",
+        ),
+    ] {
+        let reply = served
+            .rest
+            .json("POST", "/v1/everything", &json!({"at": sent}))
+            .await;
+        assert_eq!(reply.ok_json(), json!({"at": written}), "{sent}");
+    }
+}
+
+#[tokio::test]
+async fn non_finite_floats_in_the_body_are_read_and_written_as_strings() {
+    let served = serve().await;
+    let sent = json!({"ratio": "NaN", "weight": "-Infinity", "maybeRatio": "Infinity"});
+    let reply = served.rest.json("POST", "/v1/everything", &sent).await;
+    assert_eq!(reply.ok_json(), sent);
+}
+
+#[tokio::test]
+async fn a_json_null_for_a_value_field_is_the_null_value() {
+    let served = serve().await;
+    // proto3 JSON: `null` is the default of every field except google.protobuf.Value, where
+    // it is `NullValue`: the field is set, and written back as `null`.
+    let reply = served
+        .rest
+        .json(
+            "POST",
+            "/v1/everything",
+            &json!({"anything": null, "extra": null}),
+        )
+        .await;
+    assert_eq!(reply.ok_json(), json!({"anything": null}));
+}
+
+#[tokio::test]
+async fn with_body_star_the_query_is_not_read() {
+    let served = serve().await;
+    let reply = served
+        .rest
+        .json(
+            "POST",
+            "/v1/everything?small=9&tags=q",
+            &json!({"small": 1}),
+        )
+        .await;
+    assert_eq!(reply.ok_json(), json!({"small": 1}));
+}
+
+#[tokio::test]
+async fn an_empty_body_is_an_empty_message() {
+    let served = serve().await;
+    let reply = served
+        .rest
+        .raw("POST", "/v1/everything", "application/json", Vec::new())
+        .await;
+    assert_eq!(reply.ok_json(), json!({}));
+    // No Content-Type at all is read as JSON too.
+    let reply = served
+        .rest
+        .send(
+            served
+                .rest
+                .request("POST", "/v1/everything")
+                .body(r#"{"id":"x"}"#),
+        )
+        .await;
+    assert_eq!(reply.ok_json(), json!({"id": "x"}));
+}
+
+#[tokio::test]
+async fn the_path_overrides_the_same_field_in_a_whole_body() {
+    let served = serve().await;
+    let reply = served
+        .rest
+        .json(
+            "POST",
+            "/v1/everything/abc:echo",
+            &json!({"id": "from-body", "small": 3, "inner": {"label": "x"}}),
+        )
+        .await;
+    assert_eq!(
+        reply.ok_json(),
+        json!({"id": "abc", "small": 3, "inner": {"label": "x"}})
+    );
+}
+
+#[tokio::test]
+async fn a_body_field_with_the_rest_from_path_and_query() {
+    let served = serve().await;
+    // `item.small` and `item.id` are under the body field, `id` is path-bound: the query
+    // cannot set them. `validate_only` is neither, so it comes from the query.
+    let reply = served
+        .rest
+        .json(
+            "PUT",
+            "/v1/everything/abc?validate_only=true&item.small=9&item.id=q&id=zzz",
+            &json!({"small": 1, "id": "inner-id", "tags": ["t"]}),
+        )
+        .await;
+    assert_eq!(
+        reply.ok_json(),
+        json!({
+            "id": "abc",
+            "item": {"small": 1, "id": "inner-id", "tags": ["t"]},
+            "validateOnly": true,
+        })
+    );
+    served.domain.last("put_everything");
+    // No body: the body field is absent.
+    let reply = served
+        .rest
+        .raw(
+            "PUT",
+            "/v1/everything/abc?validateOnly=1",
+            "application/json",
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(reply.ok_json(), json!({"id": "abc", "validateOnly": true}));
+}
+
+#[tokio::test]
+async fn a_path_variable_inside_the_body_field() {
+    let served = serve().await;
+    let reply = served
+        .rest
+        .json(
+            "PATCH",
+            "/v1/items/p1?validateOnly=true",
+            &json!({"id": "from-body", "small": 2}),
+        )
+        .await;
+    assert_eq!(
+        reply.ok_json(),
+        json!({"item": {"id": "p1", "small": 2}, "validateOnly": true})
+    );
+    let reply = served
+        .rest
+        .raw("PATCH", "/v1/items/p%2F2", "application/json", Vec::new())
+        .await;
+    assert_eq!(reply.ok_json(), json!({"item": {"id": "p/2"}}));
+    served.domain.last("patch_everything");
+}
+
+#[tokio::test]
+async fn response_body_sends_the_field_alone() {
+    let served = serve().await;
+    let reply = served.rest.get("/v1/everything?small=3&tags=a").await;
+    // The page token is not in the body: only `items` is.
+    assert_eq!(
+        reply.ok_json(),
+        json!([{"small": 3, "tags": ["a"]}, {"id": "second"}])
+    );
+    served.domain.last("list_everything");
+}
+
+#[tokio::test]
+async fn an_empty_response_is_an_empty_object() {
+    let served = serve().await;
+    let reply = served
+        .rest
+        .send(served.rest.request("DELETE", "/v1/everything/abc"))
+        .await;
+    assert_eq!(reply.ok_json(), json!({}));
+    assert_eq!(reply.text, "{}");
+    served.domain.last("delete_everything");
+}
+
+#[tokio::test]
+async fn json_content_types_with_parameters_and_suffixes_are_accepted() {
+    let served = serve().await;
+    for content_type in [
+        "application/json; charset=utf-8",
+        "Application/JSON",
+        "application/merge-patch+json",
+    ] {
+        let reply = served
+            .rest
+            .raw(
+                "POST",
+                "/v1/everything",
+                content_type,
+                br#"{"id":"c"}"#.to_vec(),
+            )
+            .await;
+        assert_eq!(reply.ok_json(), json!({"id": "c"}), "{content_type}");
+    }
+}

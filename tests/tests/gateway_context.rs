@@ -1,0 +1,208 @@
+//! The REST gateway end to end, what reaches the domain besides the message: headers into the
+//! `Context` (the same shape as over gRPC), `Grpc-Timeout` as the deadline, and gRPC and REST
+//! (HTTP/1.1 and HTTP/2) served on one port.
+
+mod gateway_common;
+
+use std::time::Duration;
+
+use gateway_common::{Rest, SLEEP, serve};
+use rust_svc_runtime::{Code, Context};
+use rust_svc_tests::tests::gateway::{Echo, Everything};
+use serde_json::json;
+
+#[tokio::test]
+async fn request_headers_become_the_context_metadata() {
+    let served = serve().await;
+    let request = served
+        .rest
+        .request("GET", "/v1/everything/abc")
+        .header("authorization", "Bearer t0ken")
+        .header("x-request-id", "req-9")
+        .header("grpc-metadata-foo", "bar")
+        .header("Grpc-Metadata-Trace-Bin", "AAEC")
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
+        .header("tracestate", "vendor=1")
+        .header("cookie", "session=secret")
+        .header("x-other", "not forwarded");
+    let reply = served.rest.send(request).await;
+    assert_eq!(reply.ok_json(), json!({"id": "abc"}));
+    let seen = served.domain.last("get_everything");
+    assert_eq!(seen.get("authorization"), Some("Bearer t0ken"), "{seen:?}");
+    assert_eq!(seen.get("x-request-id"), Some("req-9"), "{seen:?}");
+    assert_eq!(seen.get("foo"), Some("bar"), "{seen:?}");
+    assert_eq!(seen.get("trace-bin"), Some("AAEC"), "{seen:?}");
+    assert_eq!(
+        seen.get("traceparent"),
+        Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+    );
+    assert_eq!(seen.get("tracestate"), Some("vendor=1"), "{seen:?}");
+    for absent in [
+        "cookie",
+        "x-other",
+        "grpc-metadata-foo",
+        "user-agent",
+        "host",
+        "accept",
+    ] {
+        assert_eq!(seen.get(absent), None, "{absent} leaked into {seen:?}");
+    }
+    assert_eq!(
+        seen.remaining, None,
+        "no Grpc-Timeout, no deadline: {seen:?}"
+    );
+    assert!(seen.had_peer, "{seen:?}");
+}
+
+#[tokio::test]
+async fn the_context_has_the_same_shape_over_rest_and_grpc() {
+    let served = serve().await;
+    let request = served
+        .rest
+        .request("GET", "/v1/everything/rest")
+        .header("x-request-id", "same-id")
+        .header("grpc-timeout", "20S");
+    served.rest.send(request).await.ok_json();
+    let over_rest = served.domain.last("get_everything");
+
+    let ctx = Context::new()
+        .with_timeout(Duration::from_secs(20))
+        .with_metadata({
+            let mut metadata = rust_svc_runtime::MetadataMap::new();
+            metadata.insert("x-request-id", "same-id".parse().unwrap());
+            metadata
+        });
+    let echoed = served
+        .harness
+        .client()
+        .get_everything(
+            &ctx,
+            Everything {
+                id: "grpc".to_owned(),
+                ..Everything::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(echoed.id, "grpc");
+    let over_grpc = served.domain.last("get_everything");
+
+    assert_eq!(over_rest.get("x-request-id"), over_grpc.get("x-request-id"));
+    assert!(over_rest.had_peer && over_grpc.had_peer);
+    for seen in [&over_rest, &over_grpc] {
+        let remaining = seen.remaining.expect("a deadline");
+        assert!(remaining <= Duration::from_secs(20), "{seen:?}");
+    }
+}
+
+#[tokio::test]
+async fn grpc_timeout_is_the_deadline_and_a_slow_call_is_a_504() {
+    let served = serve().await;
+    let request = served
+        .rest
+        .request("GET", "/v1/sleep")
+        .header("grpc-timeout", "100m");
+    let reply = served.rest.send(request).await;
+    reply.error(504, Code::DeadlineExceeded, &[]);
+    let seen = served.domain.last("sleep");
+    let remaining = seen.remaining.expect("the domain saw the deadline");
+    assert!(remaining <= Duration::from_millis(100), "{seen:?}");
+    assert!(remaining < SLEEP);
+    served.rest.assert_serving().await;
+}
+
+#[tokio::test]
+async fn an_expired_deadline_is_a_504_without_reaching_the_domain() {
+    let served = serve().await;
+    let request = served
+        .rest
+        .request("GET", "/v1/everything/late")
+        .header("grpc-timeout", "0n");
+    let reply = served.rest.send(request).await;
+    reply.error(504, Code::DeadlineExceeded, &[]);
+    assert!(
+        served.domain.calls().is_empty(),
+        "{:?}",
+        served.domain.calls()
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_grpc_timeout_is_a_400_naming_the_header() {
+    let served = serve().await;
+    for value in ["soon", "10", "1.5S", "123456789m", "-1S", "5s"] {
+        let request = served
+            .rest
+            .request("GET", "/v1/everything/abc")
+            .header("grpc-timeout", value);
+        let reply = served.rest.send(request).await;
+        reply.error(400, Code::InvalidArgument, &["grpc-timeout"]);
+        served.rest.assert_serving().await;
+    }
+    let calls = served.domain.calls();
+    assert!(
+        calls.iter().all(|seen| seen.remaining.is_none()),
+        "{calls:?}"
+    );
+}
+
+#[tokio::test]
+async fn grpc_and_rest_share_one_port() {
+    let served = serve().await;
+    let port = served.harness.local_addr().unwrap().port();
+    assert!(
+        served
+            .harness
+            .base_url()
+            .unwrap()
+            .ends_with(&format!(":{port}"))
+    );
+    let reply = served.rest.get("/v1/everything/rest").await;
+    assert_eq!(reply.ok_json(), json!({"id": "rest"}));
+    let echoed = served
+        .harness
+        .client()
+        .get_everything(
+            &Context::new(),
+            Everything {
+                id: "grpc".to_owned(),
+                ..Everything::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(echoed.id, "grpc");
+    // The rpc without an http rule is served over gRPC only.
+    let leaf = served
+        .harness
+        .client()
+        .grpc_only(&Context::new(), Default::default())
+        .await
+        .unwrap();
+    assert_eq!(leaf, Default::default());
+    let rpcs: Vec<_> = served.domain.calls().iter().map(|seen| seen.rpc).collect();
+    assert_eq!(rpcs, ["get_everything", "get_everything", "grpc_only"]);
+}
+
+#[tokio::test]
+async fn rest_is_served_over_http2_too() {
+    let served = serve().await;
+    let h2 = Rest::with_client(
+        &served.harness,
+        reqwest::Client::builder().http2_prior_knowledge(),
+    );
+    let response = h2
+        .request("GET", "/v1/everything/h2?small=2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body, json!({"id": "h2", "small": 2}));
+    let reply = h2.get("/v1/nope").await;
+    reply.error(404, Code::NotFound, &[]);
+}

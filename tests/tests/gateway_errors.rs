@@ -1,0 +1,374 @@
+//! The REST gateway end to end, errors: every gRPC code as its HTTP status (grpc-gateway's
+//! table) with a `google.rpc.Status` body, error details as `Any` JSON, and each kind of bad
+//! input as a 4xx that names what is wrong, after which the server goes on serving.
+
+mod gateway_common;
+
+use gateway_common::{FAILED_BY, serve, serve_built};
+use rust_svc_runtime::Code;
+use rust_svc_runtime::gateway::cors::Cors;
+use serde_json::json;
+
+/// Every non-OK gRPC code and the HTTP status grpc-gateway's `HTTPStatusFromCode` gives it.
+const STATUS_TABLE: [(Code, u16); 16] = [
+    (Code::Cancelled, 499),
+    (Code::Unknown, 500),
+    (Code::InvalidArgument, 400),
+    (Code::DeadlineExceeded, 504),
+    (Code::NotFound, 404),
+    (Code::AlreadyExists, 409),
+    (Code::PermissionDenied, 403),
+    (Code::ResourceExhausted, 429),
+    (Code::FailedPrecondition, 400),
+    (Code::Aborted, 409),
+    (Code::OutOfRange, 400),
+    (Code::Unimplemented, 501),
+    (Code::Internal, 500),
+    (Code::Unavailable, 503),
+    (Code::DataLoss, 500),
+    (Code::Unauthenticated, 401),
+];
+
+#[tokio::test]
+async fn every_grpc_code_has_its_http_status_and_a_status_body() {
+    let served = serve().await;
+    for (code, http) in STATUS_TABLE {
+        let message = format!("failing with {code:?}");
+        let reply = served
+            .rest
+            .json(
+                "POST",
+                "/v1/fail",
+                &json!({"code": code as i32, "message": message}),
+            )
+            .await;
+        let body = reply.error(http, code, &[&message]);
+        assert_eq!(
+            body,
+            json!({"code": code as i32, "message": message, "details": []}),
+            "{code:?}"
+        );
+        // The status's metadata comes back as a `Grpc-Metadata-*` header.
+        let header = format!("grpc-metadata-{}", FAILED_BY.0);
+        assert_eq!(
+            reply.header(&header),
+            Some(FAILED_BY.1),
+            "{code:?}: {reply:?}"
+        );
+    }
+    assert_eq!(served.domain.calls().len(), STATUS_TABLE.len());
+}
+
+#[tokio::test]
+async fn unauthenticated_carries_a_challenge() {
+    let served = serve().await;
+    let reply = served
+        .rest
+        .json(
+            "POST",
+            "/v1/fail",
+            &json!({"code": Code::Unauthenticated as i32, "message": "Bearer realm=\"echo\""}),
+        )
+        .await;
+    reply.error(401, Code::Unauthenticated, &["realm"]);
+    assert_eq!(
+        reply.header("www-authenticate"),
+        Some("Bearer realm=\"echo\"")
+    );
+}
+
+#[tokio::test]
+async fn error_details_are_rendered_as_any_json_with_their_type() {
+    let served = serve().await;
+    let reply = served
+        .rest
+        .json(
+            "POST",
+            "/v1/fail",
+            &json!({"code": 3, "message": "bad label", "withDetails": true}),
+        )
+        .await;
+    let body = reply.error(400, Code::InvalidArgument, &["bad label"]);
+    assert_eq!(
+        body["details"],
+        json!([{
+            "@type": "type.googleapis.com/google.rpc.BadRequest",
+            "fieldViolations": [{"field": "inner.label", "description": "must not be empty"}],
+        }])
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_path_is_a_404() {
+    let served = serve().await;
+    for path in [
+        "/v1/nope",
+        "/v2/everything/x",
+        "/v1/everything/x/y",
+        "//v1/everything/x",
+        "/v1//everything",
+    ] {
+        let reply = served.rest.get(path).await;
+        reply.error(404, Code::NotFound, &[]);
+        served.rest.assert_serving().await;
+    }
+    let calls = served.domain.calls();
+    assert!(
+        calls.iter().all(|seen| seen.rpc == "get_everything"),
+        "{calls:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_known_path_with_the_wrong_method_is_a_405_with_allow() {
+    let served = serve().await;
+    let reply = served
+        .rest
+        .send(served.rest.request("PATCH", "/v1/everything/abc"))
+        .await;
+    reply.error(405, Code::Unimplemented, &["PATCH"]);
+    let mut allowed: Vec<_> = reply.header("allow").unwrap().split(", ").collect();
+    allowed.sort_unstable();
+    assert_eq!(allowed, ["DELETE", "GET", "PUT"]);
+    served.rest.assert_serving().await;
+
+    let reply = served.rest.json("POST", "/v1/sleep", &json!({})).await;
+    reply.error(405, Code::Unimplemented, &["POST"]);
+    assert_eq!(reply.header("allow"), Some("GET"));
+    served.rest.assert_serving().await;
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_a_413() {
+    let served = serve_built(Cors::new(), 64).await;
+    let big = json!({"id": "x".repeat(100)});
+    let reply = served.rest.json("POST", "/v1/everything", &big).await;
+    reply.error(413, Code::ResourceExhausted, &["64"]);
+    served.rest.assert_serving().await;
+    // At the limit is fine.
+    let fits = json!({"id": "x".repeat(64 - r#"{"id":""}"#.len())});
+    let reply = served.rest.json("POST", "/v1/everything", &fits).await;
+    assert_eq!(reply.ok_json(), fits);
+    assert_eq!(
+        served.domain.calls().len(),
+        2,
+        "{:?}",
+        served.domain.calls()
+    );
+}
+
+#[tokio::test]
+async fn a_chunked_body_over_the_limit_is_a_413_too() {
+    let served = serve_built(Cors::new(), 64).await;
+    // No Content-Length: the limit must hold while the body is read.
+    let chunks = ["{\"id\":\"", &"x".repeat(40), &"y".repeat(40), "\"}"]
+        .map(|chunk| Ok::<_, std::io::Error>(chunk.to_owned()));
+    let request = served
+        .rest
+        .request("POST", "/v1/everything")
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )));
+    let reply = served.rest.send(request).await;
+    reply.error(413, Code::ResourceExhausted, &["64"]);
+    served.rest.assert_serving().await;
+    assert_eq!(
+        served.domain.calls().len(),
+        1,
+        "{:?}",
+        served.domain.calls()
+    );
+}
+
+#[tokio::test]
+async fn the_default_body_limit_is_four_mebibytes() {
+    let served = serve().await;
+    let big = json!({"id": "x".repeat(4 * 1024 * 1024)});
+    let reply = served.rest.json("POST", "/v1/everything", &big).await;
+    reply.error(413, Code::ResourceExhausted, &[]);
+    served.rest.assert_serving().await;
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_a_415() {
+    let served = serve().await;
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "application/xml",
+    ] {
+        let reply = served
+            .rest
+            .raw(
+                "POST",
+                "/v1/everything",
+                content_type,
+                br#"{"id":"x"}"#.to_vec(),
+            )
+            .await;
+        reply.error(415, Code::InvalidArgument, &[content_type]);
+        served.rest.assert_serving().await;
+    }
+    assert!(
+        served
+            .domain
+            .calls()
+            .iter()
+            .all(|seen| seen.rpc == "get_everything")
+    );
+}
+
+#[tokio::test]
+async fn malformed_json_is_a_400() {
+    let served = serve().await;
+    for body in [
+        &br#"{"id": "#[..],
+        b"{id: 1}",
+        b"nonsense",
+        br#"{"id":"x"} trailing"#,
+    ] {
+        let reply = served
+            .rest
+            .raw("POST", "/v1/everything", "application/json", body.to_vec())
+            .await;
+        reply.error(400, Code::InvalidArgument, &["body"]);
+        served.rest.assert_serving().await;
+    }
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_an_object_is_a_400() {
+    let served = serve().await;
+    for body in [json!([1]), json!("text"), json!(5)] {
+        let reply = served.rest.json("POST", "/v1/everything", &body).await;
+        reply.error(400, Code::InvalidArgument, &["body"]);
+        served.rest.assert_serving().await;
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_type_in_the_body_is_a_400_naming_the_field() {
+    let served = serve().await;
+    let cases = [
+        (json!({"small": "abc"}), "small"),
+        (json!({"small": 1.5}), "small"),
+        (json!({"flag": "yes"}), "flag"),
+        (json!({"tags": "one"}), "tags"),
+        (json!({"colour": "COLOUR_BLUE"}), "colour"),
+        (json!({"inner": {"count": true}}), "count"),
+        (json!({"at": "yesterday"}), "at"),
+        (json!({"wait": "soon"}), "wait"),
+        (json!({"blob": "!!"}), "blob"),
+    ];
+    for (body, field) in cases {
+        let reply = served.rest.json("POST", "/v1/everything", &body).await;
+        reply.error(400, Code::InvalidArgument, &[field]);
+        served.rest.assert_serving().await;
+    }
+    // Through a body field and a path variable as well.
+    let reply = served
+        .rest
+        .json("PUT", "/v1/everything/abc", &json!({"big": "x"}))
+        .await;
+    reply.error(400, Code::InvalidArgument, &["big"]);
+    served.rest.assert_serving().await;
+}
+
+#[tokio::test]
+async fn an_unknown_body_field_is_a_400_naming_it() {
+    let served = serve().await;
+    for (body, field) in [
+        (json!({"nope": 1}), "nope"),
+        (json!({"inner": {"bogus": 1}}), "bogus"),
+    ] {
+        let reply = served.rest.json("POST", "/v1/everything", &body).await;
+        reply.error(400, Code::InvalidArgument, &[field]);
+        served.rest.assert_serving().await;
+    }
+}
+
+#[tokio::test]
+async fn an_unparsable_query_value_is_a_400_naming_the_parameter() {
+    let served = serve().await;
+    let cases = [
+        "small=abc",
+        "small=99999999999",
+        "big=1.5",
+        "unsigned_big=-1",
+        "flag=maybe",
+        "colour=COLOUR_BLUE",
+        "colour=7x",
+        "at=yesterday",
+        "at=2024-01-02T03:04:05+01:00",
+        "wait=soon",
+        "blob=!!",
+        "counters[x]=1",
+        "counters[1]=y",
+        "inner.count=1e999",
+        "maybe_big=x",
+        "maybe_flag=2",
+        "extra=%5B1%5D",
+        "anything=not-json",
+    ];
+    for query in cases {
+        let reply = served.rest.get(&format!("/v1/everything/n?{query}")).await;
+        let (key, _) = query.split_once('=').unwrap();
+        let key = key.split('[').next().unwrap();
+        reply.error(400, Code::InvalidArgument, &[key]);
+        served.rest.assert_serving().await;
+    }
+    // A singular field given twice.
+    let reply = served.rest.get("/v1/everything/n?small=1&small=2").await;
+    reply.error(400, Code::InvalidArgument, &["small"]);
+    served.rest.assert_serving().await;
+}
+
+#[tokio::test]
+async fn bad_percent_encoding_is_a_400_naming_the_parameter_or_variable() {
+    let served = serve().await;
+    for (path, name) in [
+        ("/v1/everything/n?inner.label=%zz", "inner.label"),
+        ("/v1/everything/n?inner.label=50%", "inner.label"),
+        ("/v1/everything/n?small%zz=1", "small"),
+        ("/v1/everything/%zz", "id"),
+        ("/v1/files/a%2/b:read", "path"),
+    ] {
+        let reply = served.rest.get(path).await;
+        reply.error(400, Code::InvalidArgument, &[name]);
+        served.rest.assert_serving().await;
+    }
+}
+
+#[tokio::test]
+async fn invalid_utf8_is_a_400_naming_where() {
+    let served = serve().await;
+    for (path, name) in [
+        ("/v1/everything/n?inner.label=%FF", "inner.label"),
+        ("/v1/everything/n?tags=ok&tags=%C3", "tags"),
+        ("/v1/everything/%C3%28", "id"),
+        ("/v1/shelves/%FF/books/1", "name"),
+    ] {
+        let reply = served.rest.get(path).await;
+        reply.error(400, Code::InvalidArgument, &[name]);
+        served.rest.assert_serving().await;
+    }
+    let reply = served
+        .rest
+        .raw(
+            "POST",
+            "/v1/everything",
+            "application/json",
+            b"{\"id\":\"\xff\"}".to_vec(),
+        )
+        .await;
+    reply.error(400, Code::InvalidArgument, &["body"]);
+    served.rest.assert_serving().await;
+    assert!(
+        served
+            .domain
+            .calls()
+            .iter()
+            .all(|seen| seen.rpc == "get_everything")
+    );
+}

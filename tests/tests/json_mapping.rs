@@ -1,0 +1,92 @@
+//! proto3 JSON of generated messages where pbjson-build's impls need the generator's
+//! corrections: non-finite floats are the strings `"NaN"`, `"Infinity"`, `"-Infinity"` in every
+//! position a float can be, and `null` for a `google.protobuf.Value` is the null value.
+
+use std::collections::HashMap;
+
+use rust_svc_runtime::wkt::{self, value::Kind};
+use rust_svc_tests::tests::json_mapping::{Floats, Values, floats};
+use serde_json::json;
+
+/// The message of type `$type` that JSON `$sent` decodes to, and its JSON.
+macro_rules! round_trip {
+    ($type:ty, $sent:expr) => {{
+        let message: $type = serde_json::from_value($sent).expect("the JSON decodes");
+        let written = serde_json::to_value(&message).expect("the message encodes");
+        (message, written)
+    }};
+}
+
+#[test]
+fn non_finite_floats_are_strings_in_every_position() {
+    let sent = json!({
+        "ratio": "NaN",
+        "weight": "-Infinity",
+        "maybe": "Infinity",
+        "series": [1.5, "NaN", "-Infinity"],
+        "byName": {"a": "Infinity", "b": 0.25},
+        "byNumber": {"7": "NaN"},
+        "choiceRatio": "-Infinity",
+        "wrapped": "NaN",
+        "wrappedSingle": "Infinity",
+        "nested": {"deep": "NaN"},
+    });
+    let (message, written) = round_trip!(Floats, sent.clone());
+    assert!(message.ratio.is_nan());
+    assert_eq!(message.series[2], f32::NEG_INFINITY);
+    assert_eq!(message.by_name["a"], f64::INFINITY);
+    assert_eq!(
+        message.choice,
+        Some(floats::Choice::ChoiceRatio(f64::NEG_INFINITY))
+    );
+    assert_eq!(written, sent);
+}
+
+#[test]
+fn finite_floats_stay_numbers() {
+    let sent = json!({
+        "ratio": 0.1,
+        "weight": 0.25,
+        "maybe": 0.0,
+        "series": [2.5],
+        "byNumber": {"1": -3.5},
+        "wrapped": 0.0,
+    });
+    let (_, written) = round_trip!(Floats, sent.clone());
+    assert_eq!(written, sent);
+    let written = serde_json::to_string(&Floats {
+        weight: 0.1,
+        by_name: HashMap::from([("x".to_owned(), 1e300)]),
+        ..Floats::default()
+    })
+    .unwrap();
+    assert_eq!(written, r#"{"weight":0.1,"byName":{"x":1e+300}}"#);
+}
+
+#[test]
+fn null_for_a_value_is_the_null_value_in_every_position() {
+    let null = wkt::Value {
+        kind: Some(Kind::NullValue(0)),
+    };
+    let sent = json!({"anything": null, "many": [null, 1.5], "byName": {"k": null}});
+    let (message, written) = round_trip!(Values, sent.clone());
+    assert_eq!(message.anything, Some(null.clone()));
+    assert_eq!(message.many[0], null);
+    assert_eq!(message.by_name["k"], null);
+    assert_eq!(written, sent);
+
+    // In a oneof, and in a nested message.
+    let sent = json!({"choiceValue": null, "nested": {"anything": null}});
+    let (message, written) = round_trip!(Floats, sent.clone());
+    assert_eq!(message.choice, Some(floats::Choice::ChoiceValue(null)));
+    assert_eq!(written, sent);
+}
+
+#[test]
+fn null_for_other_messages_is_the_default() {
+    let (message, written) = round_trip!(Values, json!({"object": null}));
+    assert_eq!(message.object, None);
+    assert_eq!(written, json!({}));
+    let (message, _) = round_trip!(Floats, json!({"wrapped": null, "nested": null}));
+    assert_eq!(message, Floats::default());
+}
