@@ -297,28 +297,19 @@ impl Parser<'_> {
         self.offsets.push(offset);
     }
 
-    /// At most one `**`, followed by literals only: the matcher can then give `**` exactly the
-    /// segments the fixed tail does not need (Envoy's rule; grpc-gateway's is looser).
+    /// At most one `**`: the matcher can then give it exactly the segments that the fixed number
+    /// of segments after it leaves (`/v1/{name=**/sessions/*}`, `/v1/{parent=a/**}/{id}`), as
+    /// grpc-gateway does (Envoy refuses `*` and variables after `**`).
     fn check_double_wildcard(&self) -> Result<(), TemplateError> {
-        let Some(at) = self
+        let mut double_wildcards = self
             .segments
             .iter()
-            .position(|s| *s == Segment::DoubleWildcard)
-        else {
-            return Ok(());
-        };
-        for (segment, &offset) in self.segments.iter().zip(&self.offsets).skip(at + 1) {
-            match segment {
-                Segment::Literal(_) => {}
-                Segment::DoubleWildcard => {
-                    return Err(self.error(offset, "only one `**` is allowed"));
-                }
-                Segment::Wildcard => {
-                    return Err(self.error(offset, "only literal segments may follow `**`"));
-                }
-            }
+            .zip(&self.offsets)
+            .filter(|(segment, _)| **segment == Segment::DoubleWildcard);
+        match (double_wildcards.next(), double_wildcards.next()) {
+            (Some(_), Some((_, &offset))) => Err(self.error(offset, "only one `**` is allowed")),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// Binding one field from two places has no meaningful result, so it is an error here rather

@@ -18,7 +18,10 @@ use crate::template::{PathTemplate, Segment};
 ///   case included (`/v1/a%62c` does not match literal `abc`): grpc-gateway v2 and Envoy both
 ///   compare undecoded text, and it keeps a route's set of URLs unambiguous.
 /// - `*` matches one segment; `**` matches zero or more (`/v1/**` matches `/v1`), leaving the
-///   literals after it (`/v1/{name=**}/versions`) the last segments of the path.
+///   segments after it, whatever they are, the last segments of the path, one each:
+///   `/v1/{name=**/botSessions/*}` matches `/v1/a/b/botSessions/c` with `name` the whole rest,
+///   and `/v1/{parent=docs/*/**}/{id}` matches `/v1/docs/x/y/z/c` with `parent = "docs/x/y/z"`,
+///   `id = "c"` (grpc-gateway's rule; Envoy allows only literals after `**`).
 /// - A verb is part of the match. When the last segment ends with `:` followed by a route's verb
 ///   (with something before the colon), the routes with that verb are tried first against the
 ///   segment without it; otherwise, or when none matches, the routes without a verb are tried
@@ -27,9 +30,11 @@ use crate::template::{PathTemplate, Segment};
 /// - Precedence, when several routes match: segment by segment from the left, a literal beats
 ///   `*`, which beats `**`; when one template is a prefix of the other in those terms, the longer
 ///   one wins (`/v1/**/versions` over `/v1/**`); then the longer verb. This is the order Envoy's
-///   trie search gives; grpc-gateway tries routes in registration order instead. Routes with
-///   method `*` (the "any method" of a `custom` rule) match every method, and lose to a route for
-///   the exact method of the same shape.
+///   trie search gives; grpc-gateway tries routes in registration order instead. The comparison
+///   goes by template segment, past a `**` too: on `/v1/a/x/x`, which both match, `/v1/**/x`
+///   beats `/v1/**/*/x` (literal over `*` at their third segment). Routes with method `*` (the
+///   "any method" of a `custom` rule) match every method, and lose to a route for the exact
+///   method of the same shape.
 /// - Methods are compared case-sensitively, as HTTP does; any token is a method (`LIST`).
 ///
 /// # Bindings

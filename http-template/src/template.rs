@@ -18,8 +18,9 @@ pub enum Segment {
     Literal(String),
     /// `*`: exactly one non-empty path segment.
     Wildcard,
-    /// `**`: zero or more path segments. At most one per template, and only literal segments may
-    /// follow it (before the verb).
+    /// `**`: zero or more path segments. At most one per template; any other segments may follow
+    /// it (literals, `*`, variables), and then it matches whatever the fixed number of segments
+    /// after it leaves: `/v1/{name=**/sessions/*}` matches `/v1/a/b/sessions/c`.
     DoubleWildcard,
 }
 
@@ -81,9 +82,12 @@ impl Variable {
 ///   verb `c`), or at the first `:` after a final `*`, `**` or variable (`/v1/{name}:b:c` has
 ///   verb `b:c`), as in grpc-gateway. An empty verb (`/v1/{name}:`) is an error, as in Envoy.
 /// - IDENT is `[A-Za-z_][A-Za-z0-9_]*` (grpc-gateway; proto field names).
-/// - `**` may be followed by literal segments only (`/v1/{name=**}/versions`, `/a/**/b:verb`):
-///   Envoy's rule. grpc-gateway also accepts them; `/a/**/*` and a second `**` are errors in
-///   both.
+/// - At most one `**` per template (a second one is an error in both references), followed by
+///   any segments: literals, `*` and variables (`/v1/{name=**}/versions`,
+///   `/v1/{name=**/botSessions/*}`, `/v1/{parent=projects/*/documents/*/**}/{collection_id}`), as
+///   in grpc-gateway, whose matcher gives `**` what the fixed tail after it leaves. Envoy accepts
+///   only literals after `**` and would refuse the last two, which googleapis uses (remoteworkers,
+///   firestore).
 /// - `{var}` is `{var=*}`; variables do not nest, and a field path may be bound only once.
 ///
 /// [`Display`](fmt::Display) prints the canonical form (`{var}` for `{var=*}`), which parses
@@ -158,9 +162,31 @@ impl PathTemplate {
 
     /// Whether two templates match exactly the same requests: same segments and verb, whatever
     /// their variables. `/v1/{a}` and `/v1/{b}` are equivalent, and so are `/v1/*` and `/v1/{a}`.
+    /// A `*` right after the `**` may as well stand right before it: `/v1/**/*` and `/v1/*/**`
+    /// both match `/v1` followed by one or more segments, so they are equivalent too (and the
+    /// route table, which prefers `*` to `**` from the left, would never pick the first).
     pub fn is_equivalent(&self, other: &PathTemplate) -> bool {
-        self.segments == other.segments && self.verb == other.verb
+        self.verb == other.verb
+            && canonical_segments(&self.segments).eq(canonical_segments(&other.segments))
     }
+}
+
+/// The segments with the `*`s that directly follow the `**` moved before it: a template matches
+/// the same paths either way, and two templates in this form match the same paths only if their
+/// segments are equal.
+fn canonical_segments(segments: &[Segment]) -> impl Iterator<Item = &Segment> {
+    let at = segments
+        .iter()
+        .position(|s| *s == Segment::DoubleWildcard)
+        .unwrap_or(segments.len());
+    let (before, from) = segments.split_at(at);
+    let (double, after) = from.split_at(from.len().min(1));
+    let moved = after
+        .iter()
+        .take_while(|s| **s == Segment::Wildcard)
+        .count();
+    let (stars, rest) = after.split_at(moved);
+    before.iter().chain(stars).chain(double).chain(rest)
 }
 
 impl PartialEq for PathTemplate {
@@ -240,9 +266,9 @@ fn write_segment(f: &mut fmt::Formatter<'_>, segment: &Segment) -> fmt::Result {
 /// ```
 /// use rust_svc_http_template::PathTemplate;
 ///
-/// let err = PathTemplate::parse("/v1/**/{name}").unwrap_err();
-/// assert_eq!(err.offset(), 7);
-/// assert_eq!(err.message(), "only literal segments may follow `**`");
+/// let err = PathTemplate::parse("/v1/**/{name=x/**}").unwrap_err();
+/// assert_eq!(err.offset(), 15);
+/// assert_eq!(err.message(), "only one `**` is allowed");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TemplateError {

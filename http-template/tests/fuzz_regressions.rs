@@ -58,6 +58,7 @@ fn random_inputs_from_a_fixed_seed_pass_the_oracle() {
         "{c.d=x/*}",
         "{e=*/y}",
         "{f=z/**}",
+        "{h=**/y/*}",
         "%2F",
         "%20x",
         "a:b",

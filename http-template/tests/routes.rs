@@ -76,6 +76,16 @@ fn duplicates_are_the_same_method_and_shape() {
         (("GET", "/v1/{a}"), ("*", "/v1/{a}"), false),
         (("GET", "/v1/{a}"), ("get", "/v1/{a}"), false),
         (("*", "/v1/{a}"), ("*", "/v1/{b}"), true),
+        // A `*` right after `**` matches what it would right before it.
+        (("GET", "/v1/**/*"), ("GET", "/v1/*/**"), true),
+        (("GET", "/v1/{a=**}/{b}/{c}"), ("GET", "/v1/*/*/**"), true),
+        (("GET", "/v1/{a=**/*}/x"), ("GET", "/v1/*/{a=**}/x"), true),
+        (("GET", "/**/*:v"), ("GET", "/{a}/**:v"), true),
+        (("GET", "/v1/**/x/*"), ("GET", "/v1/*/**/x"), false),
+        (("GET", "/v1/**/*"), ("GET", "/v1/**"), false),
+        (("GET", "/v1/**/*"), ("GET", "/v1/*"), false),
+        (("GET", "/v1/**/*"), ("GET", "/v1/*/**:v"), false),
+        (("GET", "/v1/**/*"), ("POST", "/v1/*/**"), false),
     ];
     for ((m1, t1), (m2, t2), duplicate) in cases {
         let mut table = RouteTable::new();

@@ -93,6 +93,12 @@ fn equality_is_structural_and_equivalence_ignores_variables() {
     assert!(p("/{x=a/*}").is_equivalent(&p("/a/{x}")));
     assert!(!p("/v1/{a}").is_equivalent(&p("/v1/{a}:verb")));
     assert!(!p("/v1/{a}").is_equivalent(&p("/v1/{a=**}")));
+    // `*`s right after the `**` may stand before it; nothing else moves.
+    assert!(p("/v1/**/*/*/x").is_equivalent(&p("/v1/*/*/**/x")));
+    assert!(p("/v1/**/*/*/x").is_equivalent(&p("/v1/*/**/*/x")));
+    assert!(!p("/v1/**/*/x/*").is_equivalent(&p("/v1/*/*/**/x")));
+    assert!(!p("/v1/**/x/*").is_equivalent(&p("/v1/*/x/**")));
+    assert_ne!(p("/v1/**/*"), p("/v1/*/**"));
     let parsed: PathTemplate = "/v1/{a}".parse().unwrap();
     assert_eq!(parsed, p("/v1/{a}"));
 }

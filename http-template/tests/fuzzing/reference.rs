@@ -81,10 +81,9 @@ fn fits(template: &[Segment], path: &[&str]) -> bool {
             path.first() == Some(&literal.as_str()) && fits(rest, &path[1..])
         }
         Some((Segment::Wildcard, rest)) => !path.is_empty() && fits(rest, &path[1..]),
-        // Only literals follow `**`, so it takes exactly what they leave.
-        Some((Segment::DoubleWildcard, rest)) => {
-            path.len() >= rest.len() && fits(rest, &path[path.len() - rest.len()..])
-        }
+        // Every split: the `**` takes the first `k` segments, the rest must fit what is left
+        // (no assumption about what may follow a `**`).
+        Some((Segment::DoubleWildcard, rest)) => (0..=path.len()).any(|k| fits(rest, &path[k..])),
     }
 }
 

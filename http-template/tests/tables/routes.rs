@@ -381,6 +381,242 @@ const GROUPS: &[Group] = &[
         ],
     },
     Group {
+        name: "googleapis: `*` and variables after `**`",
+        routes: &[
+            // devtools/remoteworkers/v1test2/bots.proto UpdateBotSession
+            ("PATCH", "/v1test2/{name=**/botSessions/*}"),
+            // firestore/v1/firestore.proto GetDocument, ListDocuments (two bindings),
+            // CreateDocument, RunQuery (two bindings)
+            ("GET", "/v1/{name=projects/*/databases/*/documents/*/**}"),
+            (
+                "GET",
+                "/v1/{parent=projects/*/databases/*/documents/*/**}/{collection_id}",
+            ),
+            (
+                "GET",
+                "/v1/{parent=projects/*/databases/*/documents}/{collection_id}",
+            ),
+            (
+                "POST",
+                "/v1/{parent=projects/*/databases/*/documents/**}/{collection_id}",
+            ),
+            (
+                "POST",
+                "/v1/{parent=projects/*/databases/*/documents/*/**}:runQuery",
+            ),
+            (
+                "POST",
+                "/v1/{parent=projects/*/databases/*/documents}:runQuery",
+            ),
+        ],
+        cases: &[
+            (
+                "PATCH",
+                "/v1test2/a/b/botSessions/c",
+                Match(
+                    "PATCH /v1test2/{name=**/botSessions/*}",
+                    &[("name", "a/b/botSessions/c")],
+                ),
+            ),
+            // `**` may match nothing, or a segment that looks like the literal after it.
+            (
+                "PATCH",
+                "/v1test2/botSessions/c",
+                Match(
+                    "PATCH /v1test2/{name=**/botSessions/*}",
+                    &[("name", "botSessions/c")],
+                ),
+            ),
+            (
+                "PATCH",
+                "/v1test2/botSessions/botSessions/c",
+                Match(
+                    "PATCH /v1test2/{name=**/botSessions/*}",
+                    &[("name", "botSessions/botSessions/c")],
+                ),
+            ),
+            // Multi-segment: `%2F` stays escaped, `%20` is decoded, in the tail's `*` too.
+            (
+                "PATCH",
+                "/v1test2/a%2Fb/botSessions/c%2Fd%20e",
+                Match(
+                    "PATCH /v1test2/{name=**/botSessions/*}",
+                    &[("name", "a%2Fb/botSessions/c%2Fd e")],
+                ),
+            ),
+            // The tail is fixed: `botSessions` is the second last segment, `*` the last.
+            ("PATCH", "/v1test2/a/b/botSessions", NoRoute),
+            ("PATCH", "/v1test2/a/botSessions/c/d", NoRoute),
+            ("PATCH", "/v1test2/botSessions", NoRoute),
+            ("PATCH", "/v1test2/a/b/c", NoRoute),
+            (
+                "PATCH",
+                "/v1test2/a/botSessions/c/",
+                Match(
+                    "PATCH /v1test2/{name=**/botSessions/*}",
+                    &[("name", "a/botSessions/c")],
+                ),
+            ),
+            ("PATCH", "/v1test2/a/botSessions//c", NoRoute),
+            ("GET", "/v1test2/a/botSessions/c", NotAllowed(&["PATCH"])),
+            (
+                "GET",
+                "/v1/projects/p/databases/d/documents/x/y/z/coll",
+                Match(
+                    "GET /v1/{parent=projects/*/databases/*/documents/*/**}/{collection_id}",
+                    &[
+                        ("parent", "projects/p/databases/d/documents/x/y/z"),
+                        ("collection_id", "coll"),
+                    ],
+                ),
+            ),
+            // GetDocument matches too, with `name` the whole path: the longer template wins.
+            // Templates cannot tell a document (`documents/c/d`) from a collection
+            // (`documents/c/d/c2`): Firestore alternates them, which no template says.
+            (
+                "GET",
+                "/v1/projects/p/databases/d/documents/x/coll",
+                Match(
+                    "GET /v1/{parent=projects/*/databases/*/documents/*/**}/{collection_id}",
+                    &[
+                        ("parent", "projects/p/databases/d/documents/x"),
+                        ("collection_id", "coll"),
+                    ],
+                ),
+            ),
+            // Here GetDocument (`**` matching nothing) is the longer one. Envoy would pick the
+            // second ListDocuments binding: its trie prefers a template that ends with the path
+            // to a `**` that matches nothing.
+            (
+                "GET",
+                "/v1/projects/p/databases/d/documents/coll",
+                Match(
+                    "GET /v1/{name=projects/*/databases/*/documents/*/**}",
+                    &[("name", "projects/p/databases/d/documents/coll")],
+                ),
+            ),
+            ("GET", "/v1/projects/p/databases/d/documents", NoRoute),
+            (
+                "POST",
+                "/v1/projects/p/databases/d/documents/coll",
+                Match(
+                    "POST /v1/{parent=projects/*/databases/*/documents/**}/{collection_id}",
+                    &[
+                        ("parent", "projects/p/databases/d/documents"),
+                        ("collection_id", "coll"),
+                    ],
+                ),
+            ),
+            (
+                "POST",
+                "/v1/projects/p/databases/d/documents/a/b/coll",
+                Match(
+                    "POST /v1/{parent=projects/*/databases/*/documents/**}/{collection_id}",
+                    &[
+                        ("parent", "projects/p/databases/d/documents/a/b"),
+                        ("collection_id", "coll"),
+                    ],
+                ),
+            ),
+            // A single-segment variable after `**` decodes everything, the `**` one does not.
+            (
+                "POST",
+                "/v1/projects/p/databases/d/documents/x%2Fy/c%2Fd",
+                Match(
+                    "POST /v1/{parent=projects/*/databases/*/documents/**}/{collection_id}",
+                    &[
+                        ("parent", "projects/p/databases/d/documents/x%2Fy"),
+                        ("collection_id", "c/d"),
+                    ],
+                ),
+            ),
+            // The verb routes come first; without them `y:runQuery` would be a collection id.
+            (
+                "POST",
+                "/v1/projects/p/databases/d/documents/x/y:runQuery",
+                Match(
+                    "POST /v1/{parent=projects/*/databases/*/documents/*/**}:runQuery",
+                    &[("parent", "projects/p/databases/d/documents/x/y")],
+                ),
+            ),
+            (
+                "POST",
+                "/v1/projects/p/databases/d/documents:runQuery",
+                Match(
+                    "POST /v1/{parent=projects/*/databases/*/documents}:runQuery",
+                    &[("parent", "projects/p/databases/d/documents")],
+                ),
+            ),
+            (
+                "DELETE",
+                "/v1/projects/p/databases/d/documents/a/b",
+                NotAllowed(&["GET", "POST"]),
+            ),
+        ],
+    },
+    Group {
+        name: "precedence past `**`: by template segment, then longer",
+        routes: &[
+            ("GET", "/v1/**/x"),
+            ("GET", "/v1/**/*/x"),
+            ("GET", "/v1/{a=**}/{b}"),
+            ("GET", "/v1/q/**"),
+            ("GET", "/v2/{a=**}/{b}/c:run"),
+            ("GET", "/v2/{a=**}/{b}"),
+        ],
+        cases: &[
+            // All three `/v1/**...` routes match; the literal at the third template segment
+            // beats `*` there, whichever path segments the `**` took.
+            ("GET", "/v1/a/x/x", Match("GET /v1/**/x", &[])),
+            ("GET", "/v1/a/b/x", Match("GET /v1/**/x", &[])),
+            ("GET", "/v1/x", Match("GET /v1/**/x", &[])),
+            (
+                "GET",
+                "/v1/a/b",
+                Match("GET /v1/{a=**}/{b}", &[("a", "a"), ("b", "b")]),
+            ),
+            (
+                "GET",
+                "/v1/b",
+                Match("GET /v1/{a=**}/{b}", &[("a", ""), ("b", "b")]),
+            ),
+            (
+                "GET",
+                "/v1/y/x/z",
+                Match("GET /v1/{a=**}/{b}", &[("a", "y/x"), ("b", "z")]),
+            ),
+            ("GET", "/v1", NoRoute),
+            ("GET", "/v1/q/x", Match("GET /v1/q/**", &[])),
+            ("GET", "/v1/q/r/s", Match("GET /v1/q/**", &[])),
+            (
+                "GET",
+                "/v2/a/b/c:run",
+                Match("GET /v2/{a=**}/{b}/c:run", &[("a", "a"), ("b", "b")]),
+            ),
+            (
+                "GET",
+                "/v2/b/c:run",
+                Match("GET /v2/{a=**}/{b}/c:run", &[("a", ""), ("b", "b")]),
+            ),
+            // Too short for the verb route's tail: the verb is then part of the value.
+            (
+                "GET",
+                "/v2/c:run",
+                Match("GET /v2/{a=**}/{b}", &[("a", ""), ("b", "c:run")]),
+            ),
+            (
+                "GET",
+                "/v2/a/b:run",
+                Match("GET /v2/{a=**}/{b}", &[("a", "a"), ("b", "b:run")]),
+            ),
+            (
+                "GET",
+                "/v2/x%2Fy/b%2Fc",
+                Match("GET /v2/{a=**}/{b}", &[("a", "x%2Fy"), ("b", "b/c")]),
+            ),
+        ],
+    },
+    Group {
         name: "any-method routes",
         routes: &[
             ("*", "/any/{x}"),

@@ -183,6 +183,38 @@ pub const VALID: &[(&str, &str, &str, &str)] = &[
     ("/a*b/{_x9}", "a*b *", "_x9@1..2", ""),
     ("/v1/{name=**}/versions", "v1 ** versions", "name@1..2+", ""),
     ("/v1/{a=x}/{b=**}", "v1 x **", "a@1..2 b@2..3+", ""),
+    // Any segments after `**` (grpc-gateway; Envoy allows literals only), as googleapis has them:
+    // devtools/remoteworkers/v1test2/bots.proto, firestore/v1 and v1beta1.
+    (
+        "/v1test2/{name=**/botSessions/*}",
+        "v1test2 ** botSessions *",
+        "name@1..4+",
+        "",
+    ),
+    (
+        "/v1/{parent=projects/*/databases/*/documents/*/**}/{collection_id}",
+        "v1 projects * databases * documents * ** *",
+        "parent@1..8+ collection_id@8..9",
+        "",
+    ),
+    (
+        "/v1beta1/{parent=projects/*/databases/*/documents/**}/{collection_id}",
+        "v1beta1 projects * databases * documents ** *",
+        "parent@1..7+ collection_id@7..8",
+        "",
+    ),
+    // Envoy path_matcher_test.cc InvalidTemplates refuses these two.
+    ("/a/**/*", "a ** *", "", ""),
+    ("/a/**/foo/*", "a ** foo *", "", ""),
+    ("/v1/{name=**}/{id}", "v1 ** *", "name@1..2+ id@2..3", ""),
+    ("/v1/**/{x}:run", "v1 ** *", "x@2..3", "run"),
+    (
+        "/{a=**/b/*}/{c}/d/{e=f/*}:v",
+        "** b * * d f *",
+        "a@0..3+ c@3..4 e@5..7+",
+        "v",
+    ),
+    ("/**/*/*", "** * *", "", ""),
 ];
 
 /// (template, byte offset, message).
@@ -236,8 +268,6 @@ pub const INVALID: &[(&str, usize, &str)] = &[
     ("/a/{b=*}/**:", 11, "empty verb"),
     // Envoy path_matcher_test.cc InvalidTemplates
     ("/a{x=b/**}/{y=*}", 2, "`{` must start a segment"),
-    ("/a/**/*", 6, "only literal segments may follow `**`"),
-    ("/a/**/foo/*", 10, "only literal segments may follow `**`"),
     ("/a/**/**", 6, "only one `**` is allowed"),
     ("/a/**/foo/**", 10, "only one `**` is allowed"),
     // grpc-gateway parse_test.go (ParseError, ParseSegmentsWithErrors) and mux_test.go
@@ -274,12 +304,10 @@ pub const INVALID: &[(&str, usize, &str)] = &[
     ("/{a=*:v}", 4, "`*` must be a whole segment"),
     ("/a:b/c:", 6, "empty verb"),
     ("/v1:", 3, "empty verb"),
-    (
-        "/v1/{name=**}/{id}",
-        14,
-        "only literal segments may follow `**`",
-    ),
     ("/{a=**}/b/{c=**}", 13, "only one `**` is allowed"),
+    ("/a/**/{b=**}", 9, "only one `**` is allowed"),
+    ("/v1/{name=**/x/*}/**", 18, "only one `**` is allowed"),
+    ("/v1/{name=**/x/*}/{y}/**:v", 22, "only one `**` is allowed"),
     ("/v1/x:y}", 7, "unmatched `}`"),
     ("/v1/{a}:b/c", 9, "invalid character '/' in verb"),
     ("/v1/{a}:b c", 9, "invalid character ' ' in verb"),

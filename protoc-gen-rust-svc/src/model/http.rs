@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use prost_reflect::{Cardinality, EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor};
-use rust_svc_http_template::{PathTemplate, Segment};
+use rust_svc_http_template::PathTemplate;
 
 use crate::error::Error;
 
@@ -124,7 +124,7 @@ fn binding(
 /// together reports the clash when it is built.
 pub(super) fn check_duplicate_routes(packages: &[super::Package]) -> Result<(), Error> {
     for service in packages.iter().flat_map(|package| &package.services) {
-        let mut seen: BTreeMap<(String, String), String> = BTreeMap::new();
+        let mut seen: Vec<(&str, PathTemplate, &str)> = Vec::new();
         for method in &service.methods {
             for binding in &method.http {
                 // Templates were parsed while building the bindings; one that does not parse
@@ -132,8 +132,12 @@ pub(super) fn check_duplicate_routes(packages: &[super::Package]) -> Result<(), 
                 let Ok(template) = PathTemplate::parse(&binding.path) else {
                     continue;
                 };
-                let key = (binding.method.clone(), match_shape(&template));
-                if let Some(first) = seen.get(&key) {
+                // The same rule as the runtime's route table: equivalent templates match the
+                // same requests whatever their variables are called.
+                let first = seen.iter().find(|(verb, other, _)| {
+                    *verb == binding.method && other.is_equivalent(&template)
+                });
+                if let Some((_, _, first)) = first {
                     return Err(Error::at(
                         method.http_location.clone(),
                         format!("rpc {}", method.full_name),
@@ -144,30 +148,11 @@ pub(super) fn check_duplicate_routes(packages: &[super::Package]) -> Result<(), 
                         ),
                     ));
                 }
-                seen.insert(key, method.full_name.clone());
+                seen.push((&binding.method, template, &method.full_name));
             }
         }
     }
     Ok(())
-}
-
-/// What a template matches, without its variable names: `/v1/{name}` and `/v1/*` match the
-/// same paths.
-fn match_shape(template: &PathTemplate) -> String {
-    let mut shape = String::new();
-    for segment in template.segments() {
-        shape.push('/');
-        match segment {
-            Segment::Literal(literal) => shape.push_str(literal),
-            Segment::Wildcard => shape.push('*'),
-            Segment::DoubleWildcard => shape.push_str("**"),
-        }
-    }
-    if let Some(verb) = template.verb() {
-        shape.push(':');
-        shape.push_str(verb);
-    }
-    shape
 }
 
 /// RFC 9110 `tchar`: what an HTTP method name may consist of.
