@@ -77,6 +77,8 @@ pub struct GeneratedBin {
     pub rust_bytes: u64,
     /// What the bin's own files define (imports generated again here are not counted twice).
     pub coverage: Coverage,
+    /// Errors of the files left out because the generator rejected their http rules.
+    pub rejected: Vec<String>,
     pub elapsed: Duration,
 }
 
@@ -84,9 +86,53 @@ pub struct GeneratedBin {
 /// files a previous run left there that this one does not write.
 pub fn generate_bin(corpus_dir: &Path, bin: &Bin, src_dir: &Path) -> Result<GeneratedBin> {
     let started = Instant::now();
+    let mut closure = bin.closure.clone();
+    let mut rejected = Vec::new();
+    loop {
+        match generate_files(corpus_dir, bin, &closure) {
+            Ok((files, coverage)) => {
+                return write_bin(src_dir, files, coverage, rejected, started);
+            }
+            Err(error) => {
+                // googleapis binds some rpcs of one service to the same GET template (bigquery
+                // storage's ReadRows and SplitReadStream): a gateway could serve only one, so
+                // the generator rejects the file. Such a file is left out of the bin and listed,
+                // as the files with missing imports are; any other error fails the bin.
+                let message = format!("{error:#}");
+                let file = rejected_own_file(&message, &bin.own_files);
+                match file {
+                    Some(file) if rejected.len() < MAX_REJECTED_FILES => {
+                        closure.retain(|name| *name != file);
+                        rejected.push(message);
+                    }
+                    _ => return Err(error),
+                }
+            }
+        }
+    }
+}
+
+/// At most this many files of one bin may be left out for rejected http rules.
+const MAX_REJECTED_FILES: usize = 8;
+
+/// The bin's own file that a duplicate-route error names, if that is the error.
+fn rejected_own_file(message: &str, own_files: &[String]) -> Option<String> {
+    if !message.contains("matches the same requests as a binding of rpc") {
+        return None;
+    }
+    let after = message.rsplit("generating: ").next().unwrap_or(message);
+    let file = after.split(':').next()?;
+    own_files.iter().find(|own| *own == file).cloned()
+}
+
+fn generate_files(
+    corpus_dir: &Path,
+    bin: &Bin,
+    closure: &[String],
+) -> Result<(Vec<protoc_gen_rust_svc::GeneratedFile>, Coverage)> {
     let builder = Builder::new()
         .include(corpus_dir)
-        .files(bin.closure.iter().map(|name| corpus_dir.join(name)));
+        .files(closure.iter().map(|name| corpus_dir.join(name)));
     // `input()` then `generate` is what `Builder::generate` does; taking the input first lets
     // the descriptors be counted without compiling twice.
     let input = builder.input().context("compiling the protos")?;
@@ -107,6 +153,16 @@ pub fn generate_bin(corpus_dir: &Path, bin: &Bin, src_dir: &Path) -> Result<Gene
         }
     }
     let files = protoc_gen_rust_svc::generate(input, &params).context("generating")?;
+    Ok((files, coverage))
+}
+
+fn write_bin(
+    src_dir: &Path,
+    files: Vec<protoc_gen_rust_svc::GeneratedFile>,
+    coverage: Coverage,
+    rejected: Vec<String>,
+    started: Instant,
+) -> Result<GeneratedBin> {
     anyhow::ensure!(
         files.iter().any(|file| file.name == "lib.rs"),
         "the generator wrote no lib.rs include file"
@@ -123,6 +179,7 @@ pub fn generate_bin(corpus_dir: &Path, bin: &Bin, src_dir: &Path) -> Result<Gene
         rust_files: files.len(),
         rust_bytes: files.iter().map(|file| file.content.len() as u64).sum(),
         coverage,
+        rejected,
         elapsed: started.elapsed(),
     })
 }
@@ -199,6 +256,20 @@ mod tests {
                 enums: 6,
             }
         );
+    }
+
+    #[test]
+    fn only_a_duplicate_route_of_an_own_file_is_left_out() {
+        let own = ["a/v1/x.proto".to_owned()];
+        let duplicate = "generating: a/v1/x.proto:108: rpc a.v1.S.Split: google.api.http: get \"/v1/{n=*}\" matches the same requests as a binding of rpc a.v1.S.Read; each (method, path template) may be bound once";
+        assert_eq!(
+            rejected_own_file(duplicate, &own),
+            Some("a/v1/x.proto".to_owned())
+        );
+        let imported = duplicate.replace("a/v1/x.proto:108", "b/v1/y.proto:3");
+        assert_eq!(rejected_own_file(&imported, &own), None);
+        let other = "generating: a/v1/x.proto:9: rpc a.v1.S.Get: google.api.http: get \"/v1/{missing}\": path variable `missing`: …";
+        assert_eq!(rejected_own_file(other, &own), None);
     }
 
     #[test]

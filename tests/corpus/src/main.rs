@@ -216,6 +216,9 @@ fn generate_crates(
                     megabytes(generated.rust_bytes),
                     generated.elapsed.as_secs_f64()
                 );
+                for rejected in &generated.rejected {
+                    println!("  left out, rejected by the generator: {rejected}");
+                }
             }
             outcomes.push((bin.name.clone(), outcome));
         }
