@@ -1,7 +1,9 @@
 //! The example system: the inventory, orders and dispatch contracts, generated from `proto/`
-//! by `cargo generate-examples`, and [`order_desk`], a hand-written orders service that calls
-//! inventory. The files under `src/generated/` are committed so they can be read here; a test
-//! fails when they are stale.
+//! by `cargo generate-examples`, and small in-memory implementations of all three:
+//! [`inventory_store`], [`order_desk`] (which calls inventory) and [`courier_directory`].
+//! [`system`] serves them together over gRPC and REST/JSON on one port, as the
+//! `example_gateway` binary does. The files under `src/generated/` are committed so they can be
+//! read here; a test fails when they are stale.
 //!
 //! Domain code depends on other services through their generated traits, so a unit test hands
 //! it the generated fake:
@@ -45,7 +47,12 @@
 //! The same code runs over real HTTP/2 with `InventoryServiceGrpc::serve_in_memory(fake)`, which
 //! hands back the generated client to give the order desk instead; see `tests/order_desk.rs`.
 
+pub mod courier_directory;
+mod errors;
 mod generated;
+pub mod inventory_store;
 pub mod order_desk;
+pub mod system;
+mod watch;
 
 pub use generated::{dispatch, inventory, orders};
