@@ -303,7 +303,7 @@ fn response(response: &Response) -> Json {
         "oneOf": [
             {
                 "type": "object",
-                "properties": { "result": schema },
+                "properties": { "result": schema.clone() },
                 "required": ["result"],
                 "additionalProperties": false,
             },
@@ -315,13 +315,43 @@ fn response(response: &Response) -> Json {
             },
         ],
     });
+    // An event-stream schema describes each event (as OpenAPI 3.2 and schemathesis read it): its
+    // `data` is a message's JSON, or the status's in an `error` event.
+    let event = json!({
+        "oneOf": [
+            {
+                "type": "object",
+                "properties": {
+                    "event": { "const": "message" },
+                    "data": {
+                        "type": "string",
+                        "contentMediaType": "application/json",
+                        "contentSchema": schema,
+                    },
+                },
+                "required": ["data"],
+            },
+            {
+                "type": "object",
+                "properties": {
+                    "event": { "const": "error" },
+                    "data": {
+                        "type": "string",
+                        "contentMediaType": "application/json",
+                        "contentSchema": reference(STATUS),
+                    },
+                },
+                "required": ["event", "data"],
+            },
+        ],
+    });
     json!({
         "description": format!(
             "A stream of {what}: newline-delimited JSON, one `{{\"result\": …}}` per message and, on failure, a last `{{\"error\": …}}` with the `google.rpc.Status`; or, when the request accepts `text/event-stream`, Server-Sent Events whose data is each message's JSON, and an `error` event with the status."
         ),
         "content": {
             "application/x-ndjson": { "schema": line },
-            "text/event-stream": { "schema": { "type": "string" } },
+            "text/event-stream": { "schema": event },
         },
     })
 }
