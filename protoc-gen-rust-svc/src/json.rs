@@ -45,6 +45,18 @@ pub fn generate(
         .into_iter()
         .filter(|file| !file.package().is_empty())
         .collect();
+    // By proto package name: a module's parts are snake-cased and escaped (`google.type` is
+    // `google::r#type`), which pbjson's prefixes would not match.
+    let mut prefixes: Vec<String> = files
+        .iter()
+        .filter(|file| wanted.contains(&Module::from_protobuf_package_name(file.package())))
+        .map(|file| format!(".{}", file.package()))
+        .collect();
+    if prefixes.is_empty() {
+        return Ok(HashMap::new());
+    }
+    prefixes.sort();
+    prefixes.dedup();
     let corrections = Corrections::of(&files);
     let descriptors = FileDescriptorSet { file: files }.encode_to_vec();
     let mut builder = pbjson_build::Builder::new();
@@ -61,15 +73,6 @@ pub fn generate(
     for (proto, rust) in &params.extern_paths {
         builder.extern_path(proto, rust);
     }
-    let mut prefixes: Vec<String> = wanted
-        .iter()
-        .filter(|module| !module.is_empty())
-        .map(|module| format!(".{}", module.parts().collect::<Vec<_>>().join(".")))
-        .collect();
-    if prefixes.is_empty() {
-        return Ok(HashMap::new());
-    }
-    prefixes.sort();
     let outputs = builder
         .generate(&prefixes, |_package| Ok(Vec::<u8>::new()))
         .map_err(|error| Error::new(format!("pbjson-build: {error}")))?;
@@ -78,7 +81,9 @@ pub fn generate(
         .map_err(|error| Error::new(format!("runtime_crate: {error}")))?;
     let mut code = HashMap::new();
     for (package, bytes) in outputs {
-        let module = Module::from_protobuf_package_name(&package.to_string());
+        // pbjson displays a package as its modules, snake-cased and escaped like prost's
+        // (`google.r#type`), so its parts are the module's.
+        let module = Module::from_parts(package.to_string().split('.'));
         // A prefix also matches sub-packages that are not generated.
         if !wanted.contains(&module) || bytes.is_empty() {
             continue;
