@@ -1,4 +1,4 @@
-//! What the benchmarks share: the domain implementation they all serve, and tonic's own client.
+//! What the benchmarks share: the domain implementations they serve, and tonic's own client.
 
 use example_services::inventory::v1::{
     CheckStockRequest, CheckStockResponse, InventoryService, ReleaseReservationRequest,
@@ -6,6 +6,8 @@ use example_services::inventory::v1::{
     UnimplementedInventoryService, WatchStockLevelsRequest,
 };
 use rust_svc_runtime::{BoxStream, Context, Status};
+
+pub mod rest;
 
 /// tonic's own client for inventory.proto (`inventory::v1::inventory_service_client`), written
 /// by build.rs: the plain-tonic side of the comparisons.
