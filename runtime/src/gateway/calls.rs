@@ -3,6 +3,7 @@
 //! deadline, writing the response or error) is written once, here, generic over the domain
 //! method.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -17,7 +18,7 @@ use tonic::metadata::MetadataValue;
 use super::request::{BodyRule, decode_request};
 use super::response::json_response;
 use super::schema::MessageSchema;
-use super::service::{Call, ResponseFuture};
+use super::service::{Call, ResponseFuture, RouteSpec};
 use super::status;
 use super::stream::{StreamFormat, ndjson_requests, stream_response};
 use crate::server::{DomainMethod, within_deadline};
@@ -44,21 +45,11 @@ pub fn unary<T, Req, Resp, M>(
 where
     T: Send + Sync + 'static,
     Req: DeserializeOwned + Send + 'static,
-    Resp: Serialize + 'static,
+    Resp: Serialize + Send + 'static,
     M: for<'b> DomainMethod<'b, T, Req, Resp>,
 {
-    let domain = Arc::clone(domain);
-    Box::pin(async move {
-        let route = call.route;
-        let (ctx, request) = match read_request::<Req>(call, schema).await {
-            Ok(read) => read,
-            Err(status) => return reply_error(&status),
-        };
-        match within_deadline(&ctx, method.call(&domain, &ctx, request)).await {
-            Ok(response) => json_response(&response, route.response_body()),
-            Err(status) => reply_error(&status),
-        }
-    })
+    let read = move |call| read_request::<Req>(call, schema);
+    Box::pin(serve(Arc::clone(domain), call, read, method, write_json))
 }
 
 /// Serves a server-streaming rpc: like [`unary`], the responses as newline-delimited JSON or
@@ -75,21 +66,8 @@ where
     Resp: Serialize + Send + 'static,
     M: for<'b> DomainMethod<'b, T, Req, BoxStream<Resp>>,
 {
-    let domain = Arc::clone(domain);
-    Box::pin(async move {
-        let route = call.route;
-        let format = StreamFormat::from_accept(&call.parts.headers);
-        let (ctx, request) = match read_request::<Req>(call, schema).await {
-            Ok(read) => read,
-            Err(status) => return reply_error(&status),
-        };
-        match within_deadline(&ctx, method.call(&domain, &ctx, request)).await {
-            Ok(stream) => {
-                stream_response(stream, ctx.deadline(), format, route.response_body()).await
-            }
-            Err(status) => reply_error(&status),
-        }
-    })
+    let read = move |call| read_request::<Req>(call, schema);
+    Box::pin(serve(Arc::clone(domain), call, read, method, write_stream))
 }
 
 /// Serves a client-streaming rpc: the requests as newline-delimited JSON in the body, each
@@ -103,21 +81,11 @@ pub fn client_streaming<T, Req, Resp, M>(
 where
     T: Send + Sync + 'static,
     Req: DeserializeOwned + Send + 'static,
-    Resp: Serialize + 'static,
+    Resp: Serialize + Send + 'static,
     M: for<'b> DomainMethod<'b, T, BoxStream<Req>, Resp>,
 {
-    let domain = Arc::clone(domain);
-    Box::pin(async move {
-        let route = call.route;
-        let (ctx, requests) = match request_stream::<Req>(call, schema) {
-            Ok(read) => read,
-            Err(status) => return reply_error(&status),
-        };
-        match within_deadline(&ctx, method.call(&domain, &ctx, requests)).await {
-            Ok(response) => json_response(&response, route.response_body()),
-            Err(status) => reply_error(&status),
-        }
-    })
+    let read = move |call| std::future::ready(request_stream::<Req>(call, schema));
+    Box::pin(serve(Arc::clone(domain), call, read, method, write_json))
 }
 
 /// Serves a bidi-streaming rpc: [`client_streaming`]'s requests, [`server_streaming`]'s
@@ -134,21 +102,68 @@ where
     Resp: Serialize + Send + 'static,
     M: for<'b> DomainMethod<'b, T, BoxStream<Req>, BoxStream<Resp>>,
 {
-    let domain = Arc::clone(domain);
-    Box::pin(async move {
-        let route = call.route;
-        let format = StreamFormat::from_accept(&call.parts.headers);
-        let (ctx, requests) = match request_stream::<Req>(call, schema) {
-            Ok(read) => read,
-            Err(status) => return reply_error(&status),
-        };
-        match within_deadline(&ctx, method.call(&domain, &ctx, requests)).await {
-            Ok(stream) => {
-                stream_response(stream, ctx.deadline(), format, route.response_body()).await
-            }
-            Err(status) => reply_error(&status),
-        }
-    })
+    let read = move |call| std::future::ready(request_stream::<Req>(call, schema));
+    Box::pin(serve(Arc::clone(domain), call, read, method, write_stream))
+}
+
+/// How the response of a call is to be written, known before the call is consumed.
+struct Reply {
+    route: &'static RouteSpec,
+    format: StreamFormat,
+    deadline: Option<tokio::time::Instant>,
+}
+
+/// What the four kinds of call share: `read` the input, run `method` within the deadline, and
+/// `write` its output, or the error.
+async fn serve<T, In, Out, M, R, ReadFuture, W, WriteFuture>(
+    domain: Arc<T>,
+    call: Call,
+    read: R,
+    method: M,
+    write: W,
+) -> http::Response<Body>
+where
+    M: for<'b> DomainMethod<'b, T, In, Out>,
+    R: FnOnce(Call) -> ReadFuture,
+    ReadFuture: Future<Output = Result<(Context, In), Status>>,
+    W: FnOnce(Out, Reply) -> WriteFuture,
+    WriteFuture: Future<Output = http::Response<Body>>,
+{
+    let route = call.route;
+    let format = StreamFormat::from_accept(&call.parts.headers);
+    let (ctx, input) = match read(call).await {
+        Ok(read) => read,
+        Err(status) => return reply_error(&status),
+    };
+    let reply = Reply {
+        route,
+        format,
+        deadline: ctx.deadline(),
+    };
+    match within_deadline(&ctx, method.call(&domain, &ctx, input)).await {
+        Ok(output) => write(output, reply).await,
+        Err(status) => reply_error(&status),
+    }
+}
+
+fn write_json<Resp: Serialize>(
+    response: Resp,
+    reply: Reply,
+) -> std::future::Ready<http::Response<Body>> {
+    std::future::ready(json_response(&response, reply.route.response_body()))
+}
+
+async fn write_stream<Resp: Serialize + Send + 'static>(
+    stream: BoxStream<Resp>,
+    reply: Reply,
+) -> http::Response<Body> {
+    stream_response(
+        stream,
+        reply.deadline,
+        reply.format,
+        reply.route.response_body(),
+    )
+    .await
 }
 
 /// The request message of a call: the body read within the size limit, then merged with the
