@@ -26,11 +26,9 @@ use tokio::time::Instant;
 use tonic::metadata::{BinaryMetadataValue, MetadataKey, MetadataMap};
 
 use super::query::convert::decode_binary_header;
+use super::response::METADATA_HEADER_PREFIX;
 use crate::deadline::{GRPC_TIMEOUT, parse_grpc_timeout};
 use crate::{Context, Status};
-
-/// The prefix of headers that carry gRPC metadata.
-pub const METADATA_HEADER_PREFIX: &str = "grpc-metadata-";
 
 /// Headers passed on as metadata under their own names.
 pub const FORWARDED_HEADERS: &[&str] =
