@@ -13,7 +13,6 @@ use http::header::CONTENT_TYPE;
 use http_body_util::BodyExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tonic::metadata::MetadataValue;
 
 use super::request::{BodyRule, decode_request};
 use super::response::json_response;
@@ -31,7 +30,7 @@ pub fn unknown_rpc(call: Call) -> ResponseFuture {
         "the gateway has no dispatch for rpc {}",
         call.route.rpc
     ));
-    Box::pin(std::future::ready(reply_error(&status)))
+    Box::pin(std::future::ready(status::error_response(&status)))
 }
 
 /// Serves a unary rpc: the request from bindings, query and body, the domain method within the
@@ -106,6 +105,10 @@ where
     Box::pin(serve(Arc::clone(domain), call, read, method, write_stream))
 }
 
+/// A request turned away before it reached the domain, answered already: its HTTP status is not
+/// always one a gRPC code maps to (413, 415). Boxed: it is the rare path of a small `Result`.
+type Rejection = Box<http::Response<Body>>;
+
 /// How the response of a call is to be written, known before the call is consumed.
 struct Reply {
     route: &'static RouteSpec,
@@ -125,7 +128,7 @@ async fn serve<T, In, Out, M, R, ReadFuture, W, WriteFuture>(
 where
     M: for<'b> DomainMethod<'b, T, In, Out>,
     R: FnOnce(Call) -> ReadFuture,
-    ReadFuture: Future<Output = Result<(Context, In), Status>>,
+    ReadFuture: Future<Output = Result<(Context, In), Rejection>>,
     W: FnOnce(Out, Reply) -> WriteFuture,
     WriteFuture: Future<Output = http::Response<Body>>,
 {
@@ -133,7 +136,7 @@ where
     let format = StreamFormat::from_accept(&call.parts.headers);
     let (ctx, input) = match read(call).await {
         Ok(read) => read,
-        Err(status) => return reply_error(&status),
+        Err(rejection) => return *rejection,
     };
     let reply = Reply {
         route,
@@ -142,7 +145,7 @@ where
     };
     match within_deadline(&ctx, method.call(&domain, &ctx, input)).await {
         Ok(output) => write(output, reply).await,
-        Err(status) => reply_error(&status),
+        Err(status) => status::error_response(&status),
     }
 }
 
@@ -171,7 +174,7 @@ async fn write_stream<Resp: Serialize + Send + 'static>(
 async fn read_request<Req: DeserializeOwned>(
     call: Call,
     schema: &'static MessageSchema,
-) -> Result<(Context, Req), Status> {
+) -> Result<(Context, Req), Rejection> {
     let Call {
         route,
         bindings,
@@ -187,7 +190,8 @@ async fn read_request<Req: DeserializeOwned>(
         check_content_type(&parts.headers)?;
         read_body(body, max_body_bytes).await?
     };
-    let request = decode_request(schema, rule, &bindings, parts.uri.query(), &bytes)?;
+    let request = decode_request(schema, rule, &bindings, parts.uri.query(), &bytes)
+        .map_err(|status| Box::new(status::error_response(&status)))?;
     Ok((ctx, request))
 }
 
@@ -195,7 +199,7 @@ async fn read_request<Req: DeserializeOwned>(
 fn request_stream<Req: DeserializeOwned + Send + 'static>(
     call: Call,
     schema: &'static MessageSchema,
-) -> Result<(Context, BoxStream<Req>), Status> {
+) -> Result<(Context, BoxStream<Req>), Rejection> {
     let Call {
         bindings,
         parts,
@@ -211,9 +215,8 @@ fn request_stream<Req: DeserializeOwned + Send + 'static>(
     Ok((ctx, requests))
 }
 
-/// A request with a body must say it is JSON (or say nothing): anything else is a 415, which
-/// [`reply_error`] cannot express as a gRPC code, so it is marked for the caller.
-fn check_content_type(headers: &http::HeaderMap) -> Result<(), Status> {
+/// A request with a body must say it is JSON (or say nothing): anything else is a 415.
+fn check_content_type(headers: &http::HeaderMap) -> Result<(), Rejection> {
     let Some(value) = headers.get(CONTENT_TYPE) else {
         return Ok(());
     };
@@ -231,56 +234,31 @@ fn check_content_type(headers: &http::HeaderMap) -> Result<(), Status> {
     if json {
         Ok(())
     } else {
-        let mut status = Status::invalid_argument(format!(
+        let status = Status::invalid_argument(format!(
             "unsupported Content-Type `{}`: send application/json",
             value.to_str().unwrap_or("(not text)")
         ));
-        status
-            .metadata_mut()
-            .insert(HTTP_STATUS_OVERRIDE, MetadataValue::from_static("415"));
-        Err(status)
+        Err(Box::new(status::status_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            &status,
+        )))
     }
 }
 
-/// Metadata key by which the gateway's own errors carry an HTTP status that no gRPC code maps
-/// to (413, 415); [`reply_error`] honours it and never sends it.
-const HTTP_STATUS_OVERRIDE: &str = "x-rust-svc-http-status";
-
-/// The error response for `status`, with the HTTP status of its code, or the one the gateway
-/// marked it with.
-pub(super) fn reply_error(status: &Status) -> http::Response<Body> {
-    let marked = status
-        .metadata()
-        .get(HTTP_STATUS_OVERRIDE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u16>().ok())
-        .and_then(|code| StatusCode::from_u16(code).ok());
-    match marked {
-        None => status::error_response(status),
-        Some(code) => {
-            let mut unmarked = status.clone();
-            unmarked.metadata_mut().remove(HTTP_STATUS_OVERRIDE);
-            let mut response = status::error_response(&unmarked);
-            *response.status_mut() = code;
-            response
-        }
-    }
-}
-
-async fn read_body(body: Body, limit: usize) -> Result<Bytes, Status> {
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, Rejection> {
     match http_body_util::Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(error) if error.is::<http_body_util::LengthLimitError>() => {
-            let mut status = Status::resource_exhausted(format!(
+            let status = Status::resource_exhausted(format!(
                 "request body is larger than the limit of {limit} bytes"
             ));
-            status
-                .metadata_mut()
-                .insert(HTTP_STATUS_OVERRIDE, MetadataValue::from_static("413"));
-            Err(status)
+            Err(Box::new(status::status_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &status,
+            )))
         }
-        Err(error) => Err(Status::invalid_argument(format!(
-            "could not read the request body: {error}"
-        ))),
+        Err(error) => Err(Box::new(status::error_response(&Status::invalid_argument(
+            format!("could not read the request body: {error}"),
+        )))),
     }
 }

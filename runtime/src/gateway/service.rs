@@ -13,10 +13,10 @@ use http::header::ALLOW;
 use http::{HeaderValue, Method, StatusCode};
 use rust_svc_http_template::{Binding, Lookup, PathTemplate, RouteTable, TemplateError};
 
-use super::calls::reply_error;
 use super::cors::Cors;
 use super::headers::context_from_headers;
 use super::response::ResponseBody;
+use super::status::{error_response, status_response};
 use crate::server::deadline_exceeded;
 use crate::{BoxFuture, Context, Status};
 
@@ -314,13 +314,13 @@ impl Gateway {
                 parts.uri.path()
             ))),
             Lookup::MethodNotAllowed { allowed } => {
-                let mut response = reply_error(&Status::unimplemented(format!(
+                let status = Status::unimplemented(format!(
                     "{} is not allowed on {}; allowed: {}",
                     parts.method,
                     parts.uri.path(),
                     allowed.join(", ")
-                )));
-                *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+                ));
+                let mut response = status_response(StatusCode::METHOD_NOT_ALLOWED, &status);
                 if let Ok(allow) = HeaderValue::from_str(&allowed.join(", ")) {
                     response.headers_mut().insert(ALLOW, allow);
                 }
@@ -358,7 +358,7 @@ fn peer_addr(parts: &http::request::Parts) -> Option<std::net::SocketAddr> {
 }
 
 fn ready_error(status: &Status) -> ResponseFuture {
-    Box::pin(std::future::ready(reply_error(status)))
+    Box::pin(std::future::ready(error_response(status)))
 }
 
 impl<B> tower_service::Service<http::Request<B>> for Gateway
