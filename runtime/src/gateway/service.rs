@@ -170,31 +170,35 @@ impl GatewayBuilder {
     /// The gateway; fails when two routes match the same requests.
     pub fn build(self) -> Result<Gateway, GatewayError> {
         let mut table = RouteTable::new();
-        for service in self.services {
+        for service in &self.services {
             for spec in service.routes {
-                let template = PathTemplate::parse(spec.template)?;
-                let entry = Entry {
-                    spec,
-                    dispatch: Arc::clone(&service.dispatch),
-                };
-                table
-                    .insert(spec.method, template, entry)
-                    .map_err(|duplicate| GatewayError {
-                        message: format!(
-                            "{} {} of rpc {}: {duplicate}",
-                            spec.method, spec.template, spec.rpc
-                        ),
-                    })?;
+                add_route(&mut table, spec, &service.dispatch)?;
             }
         }
-        Ok(Gateway {
-            inner: Arc::new(Inner {
-                table,
-                cors: self.cors,
-                max_body_bytes: self.max_body_bytes,
-            }),
-        })
+        Ok(Gateway::serving(table, self.cors, self.max_body_bytes))
     }
+}
+
+/// Adds one binding to `table`: fails when its template does not parse or another route
+/// already matches the same requests.
+fn add_route(
+    table: &mut RouteTable<Entry>,
+    spec: &'static RouteSpec,
+    dispatch: &Dispatch,
+) -> Result<(), GatewayError> {
+    let template = PathTemplate::parse(spec.template)?;
+    let entry = Entry {
+        spec,
+        dispatch: Arc::clone(dispatch),
+    };
+    table
+        .insert(spec.method, template, entry)
+        .map_err(|duplicate| GatewayError {
+            message: format!(
+                "{} {} of rpc {}: {duplicate}",
+                spec.method, spec.template, spec.rpc
+            ),
+        })
 }
 
 struct Entry {
@@ -239,30 +243,19 @@ impl Gateway {
     pub fn from_service(routes: ServiceRoutes) -> Self {
         let mut table = RouteTable::new();
         for spec in routes.routes {
-            let entry = Entry {
-                spec,
-                dispatch: Arc::clone(&routes.dispatch),
-            };
-            let added = PathTemplate::parse(spec.template)
-                .map_err(|error| error.to_string())
-                .and_then(|template| {
-                    table
-                        .insert(spec.method, template, entry)
-                        .map_err(|duplicate| duplicate.to_string())
-                });
-            if let Err(problem) = added {
-                tracing::error!(
-                    rpc = spec.rpc,
-                    template = spec.template,
-                    "route left out: {problem}"
-                );
+            if let Err(problem) = add_route(&mut table, spec, &routes.dispatch) {
+                tracing::error!(rpc = spec.rpc, "route left out: {problem}");
             }
         }
+        Self::serving(table, Cors::default(), DEFAULT_MAX_BODY_BYTES)
+    }
+
+    fn serving(table: RouteTable<Entry>, cors: Cors, max_body_bytes: usize) -> Self {
         Self {
             inner: Arc::new(Inner {
                 table,
-                cors: Cors::default(),
-                max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+                cors,
+                max_body_bytes,
             }),
         }
     }
