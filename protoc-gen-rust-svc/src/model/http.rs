@@ -114,6 +114,7 @@ fn binding(
         response_body_json,
         response_body_default,
         variables,
+        template,
     })
 }
 
@@ -124,18 +125,14 @@ fn binding(
 /// together reports the clash when it is built.
 pub(super) fn check_duplicate_routes(packages: &[super::Package]) -> Result<(), Error> {
     for service in packages.iter().flat_map(|package| &package.services) {
-        let mut seen: Vec<(&str, PathTemplate, &str)> = Vec::new();
+        let mut seen: Vec<(&str, &PathTemplate, &str)> = Vec::new();
         for method in &service.methods {
             for binding in &method.http {
-                // Templates were parsed while building the bindings; one that does not parse
-                // here cannot happen.
-                let Ok(template) = PathTemplate::parse(&binding.path) else {
-                    continue;
-                };
+                let template = &binding.template;
                 // The same rule as the runtime's route table: equivalent templates match the
                 // same requests whatever their variables are called.
                 let first = seen.iter().find(|(verb, other, _)| {
-                    *verb == binding.method && other.is_equivalent(&template)
+                    *verb == binding.method && other.is_equivalent(template)
                 });
                 if let Some((_, _, first)) = first {
                     return Err(Error::at(

@@ -221,6 +221,8 @@ pub struct HttpBinding {
     pub response_body_default: String,
     /// The field paths the template's variables bind, e.g. `sku` or `order.id`.
     pub variables: Vec<String>,
+    /// `path`, parsed.
+    pub template: rust_svc_http_template::PathTemplate,
 }
 
 /// Rust types prost-build resolved for each rpc: service full name → `(input, output)` per method.

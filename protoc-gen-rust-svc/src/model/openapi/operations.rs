@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use prost_reflect::{FieldDescriptor, FileDescriptor, Kind, MessageDescriptor, MethodDescriptor};
-use rust_svc_http_template::PathTemplate;
 
 use super::describe::Comments;
 use super::paths::{self, Form, ParamKind};
@@ -40,9 +39,7 @@ impl Builder<'_> {
     ) -> Option<Candidate> {
         let input = rpc.input();
         let output = rpc.output();
-        // Validated while the bindings were built; a template that does not parse here
-        // cannot happen, and would only lose its operation.
-        let template = PathTemplate::parse(&binding.path).ok()?;
+        let template = &binding.template;
         let fields: Vec<FieldDescriptor> = template
             .variables()
             .iter()
@@ -53,9 +50,9 @@ impl Builder<'_> {
             .zip(template.variables())
             .map(|(field, variable)| json_path(&input, variable.field_path(), field))
             .collect();
-        let converted = paths::convert(&template, &names, Form::Compact);
+        let converted = paths::convert(template, &names, Form::Compact);
         let path_params = self.path_params(converted.params, &fields, &names);
-        let expanded = paths::convert(&template, &names, Form::Expanded);
+        let expanded = paths::convert(template, &names, Form::Expanded);
         let expanded = (
             expanded.path,
             self.path_params(expanded.params, &fields, &names),
