@@ -1,0 +1,371 @@
+//! [`ClientBuilder`]: the overrides of what options.proto says, and their resolution into a
+//! [`ClientCore`].
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::uri::PathAndQuery;
+use tonic::metadata::AsciiMetadataKey;
+use tonic::transport::Endpoint;
+
+use super::breaker::Breaker;
+use super::core::{ClientCore, Inner, MethodState};
+use super::retry::Throttle;
+use super::{
+    BreakerPolicy, BreakerTransition, Channel, DEFAULT_PROPAGATED_HEADERS, GeneratedClient,
+    RetryPolicy, RetryThrottling, ServiceSpec, TransitionHook,
+};
+
+/// Why a client could not be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientError {
+    /// A builder setting named a method the service does not have.
+    UnknownMethod {
+        /// The service's full name.
+        service: &'static str,
+        /// The name given.
+        method: String,
+        /// The methods the service has.
+        known: Vec<&'static str>,
+    },
+    /// A propagated header name is not a valid ASCII metadata key.
+    InvalidHeader(String),
+    /// An endpoint URL could not be parsed.
+    InvalidEndpoint {
+        /// The URL given.
+        endpoint: String,
+        /// The parser's complaint.
+        reason: String,
+    },
+    /// [`ClientBuilder::connect_lazy`] was given no endpoints.
+    NoEndpoints,
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnknownMethod {
+                service,
+                method,
+                known,
+            } => write!(
+                f,
+                "{service} has no method `{method}`; its methods are {}",
+                known.join(", ")
+            ),
+            Self::InvalidHeader(name) => {
+                write!(f, "`{name}` is not a valid header name to propagate")
+            }
+            Self::InvalidEndpoint { endpoint, reason } => {
+                write!(f, "invalid endpoint `{endpoint}`: {reason}")
+            }
+            Self::NoEndpoints => f.write_str("no endpoint given to connect to"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+/// A setting for one method or for all of them.
+#[derive(Debug, Clone)]
+struct Override<T> {
+    all: Option<T>,
+    by_method: Vec<(String, T)>,
+}
+
+impl<T> Default for Override<T> {
+    fn default() -> Self {
+        Self {
+            all: None,
+            by_method: Vec::new(),
+        }
+    }
+}
+
+impl<T: Clone> Override<T> {
+    fn for_method(&self, name: &str) -> Option<T> {
+        self.by_method
+            .iter()
+            .rev()
+            .find(|(method, _)| method == name)
+            .map(|(_, value)| value.clone())
+            .or_else(|| self.all.clone())
+    }
+}
+
+/// Overrides the policies a generated client reads from options.proto, then builds it.
+///
+/// Method names are the rpc names of the .proto file (`"CheckStock"`); an unknown name is an
+/// error when the client is built, not a setting silently ignored.
+pub struct ClientBuilder<C> {
+    spec: &'static ServiceSpec,
+    settings: Settings,
+    _client: PhantomData<fn() -> C>,
+}
+
+/// Everything a builder can override; `None` and empty mean "as options.proto says".
+#[derive(Default)]
+pub(super) struct Settings {
+    client_deadline: Option<Duration>,
+    method_deadlines: Override<Duration>,
+    retry: Override<RetryPolicy>,
+    breaker: Override<BreakerPolicy>,
+    throttling: Option<Option<RetryThrottling>>,
+    propagate: Option<Vec<AsciiMetadataKey>>,
+    hook: Option<TransitionHook>,
+    target: Option<String>,
+    /// The first invalid setting, reported when the client is built.
+    error: Option<ClientError>,
+}
+
+impl<C> fmt::Debug for ClientBuilder<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("service", &self.spec.name)
+            .field("client_deadline", &self.settings.client_deadline)
+            .field("target", &self.settings.target)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: GeneratedClient> Default for ClientBuilder<C> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<C: GeneratedClient> ClientBuilder<C> {
+    /// A builder starting from the policies in options.proto.
+    pub fn new() -> Self {
+        Self {
+            spec: C::SPEC,
+            settings: Settings::default(),
+            _client: PhantomData,
+        }
+    }
+
+    /// A deadline for every call of this client: calls get at most this long, whatever the
+    /// method's own deadline.
+    #[must_use]
+    pub fn deadline(mut self, timeout: Duration) -> Self {
+        self.settings.client_deadline = Some(timeout);
+        self
+    }
+
+    /// Replaces one method's deadline from options.proto.
+    #[must_use]
+    pub fn method_deadline(mut self, method: &str, timeout: Duration) -> Self {
+        self.check_method(method);
+        self.settings
+            .method_deadlines
+            .by_method
+            .push((method.to_owned(), timeout));
+        self
+    }
+
+    /// Replaces the retry policy of every method.
+    #[must_use]
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.settings.retry.all = Some(policy);
+        self
+    }
+
+    /// Replaces one method's retry policy.
+    #[must_use]
+    pub fn method_retry_policy(mut self, method: &str, policy: RetryPolicy) -> Self {
+        self.check_method(method);
+        self.settings
+            .retry
+            .by_method
+            .push((method.to_owned(), policy));
+        self
+    }
+
+    /// Replaces the retry throttling; `None` turns it off.
+    #[must_use]
+    pub fn retry_throttling(mut self, throttling: Option<RetryThrottling>) -> Self {
+        self.settings.throttling = Some(throttling);
+        self
+    }
+
+    /// Replaces the circuit breaker settings of every method (each keeps its own breaker).
+    #[must_use]
+    pub fn circuit_breaker(mut self, policy: BreakerPolicy) -> Self {
+        self.settings.breaker.all = Some(policy);
+        self
+    }
+
+    /// Replaces one method's circuit breaker settings.
+    #[must_use]
+    pub fn method_circuit_breaker(mut self, method: &str, policy: BreakerPolicy) -> Self {
+        self.check_method(method);
+        self.settings
+            .breaker
+            .by_method
+            .push((method.to_owned(), policy));
+        self
+    }
+
+    /// Replaces the allow-list of headers forwarded from the caller's context
+    /// ([`DEFAULT_PROPAGATED_HEADERS`] by default).
+    #[must_use]
+    pub fn propagate_headers<I, S>(mut self, headers: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut keys = Vec::new();
+        for name in headers {
+            let name = name.as_ref();
+            match name.parse::<AsciiMetadataKey>() {
+                Ok(key) => keys.push(key),
+                Err(_) => self.fail(ClientError::InvalidHeader(name.to_owned())),
+            }
+        }
+        self.settings.propagate = Some(keys);
+        self
+    }
+
+    /// Calls `hook` on every circuit breaker state change (a `tracing` event is logged either
+    /// way).
+    #[must_use]
+    pub fn on_breaker_transition(
+        mut self,
+        hook: impl Fn(&BreakerTransition) + Send + Sync + 'static,
+    ) -> Self {
+        self.settings.hook = Some(Arc::new(hook));
+        self
+    }
+
+    /// Names the target in breaker names and messages (by default the endpoint URLs, or
+    /// `channel` for a client built from a channel).
+    #[must_use]
+    pub fn target(mut self, target: impl Into<String>) -> Self {
+        self.settings.target = Some(target.into());
+        self
+    }
+
+    /// Builds the client over `channel`.
+    pub fn build(self, channel: Channel) -> Result<C, ClientError> {
+        self.finish(channel, "channel".to_owned())
+    }
+
+    /// Builds the client over endpoints it connects to on first use; several endpoints are
+    /// load-balanced (tonic's `balance_list`). Must be called inside a tokio runtime.
+    pub fn connect_lazy<I, S>(self, endpoints: I) -> Result<C, ClientError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let urls: Vec<String> = endpoints
+            .into_iter()
+            .map(|url| url.as_ref().to_owned())
+            .collect();
+        let mut parsed = urls
+            .iter()
+            .map(|url| {
+                Endpoint::from_shared(url.clone()).map_err(|error| ClientError::InvalidEndpoint {
+                    endpoint: url.clone(),
+                    reason: error.to_string(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let channel = match parsed.len() {
+            0 => return Err(ClientError::NoEndpoints),
+            1 => parsed.remove(0).connect_lazy(),
+            _ => Channel::balance_list(parsed.into_iter()),
+        };
+        self.finish(channel, urls.join(","))
+    }
+
+    fn check_method(&mut self, name: &str) {
+        if !self.spec.methods.iter().any(|method| method.name == name) {
+            self.fail(ClientError::UnknownMethod {
+                service: self.spec.name,
+                method: name.to_owned(),
+                known: self.spec.methods.iter().map(|method| method.name).collect(),
+            });
+        }
+    }
+
+    fn fail(&mut self, error: ClientError) {
+        self.settings.error.get_or_insert(error);
+    }
+
+    fn finish(mut self, channel: Channel, default_target: String) -> Result<C, ClientError> {
+        if let Some(error) = self.settings.error.take() {
+            return Err(error);
+        }
+        let target = self.settings.target.take().unwrap_or(default_target);
+        Ok(C::from_core(
+            self.settings.assemble(self.spec, channel, target),
+        ))
+    }
+}
+
+impl Settings {
+    /// The core these settings describe; they were validated as they were made.
+    pub(super) fn assemble(
+        self,
+        spec: &'static ServiceSpec,
+        channel: Channel,
+        target: String,
+    ) -> ClientCore {
+        let throttle = self
+            .throttling
+            .unwrap_or(Some(
+                spec.retry_throttling.unwrap_or(RetryThrottling::DEFAULT),
+            ))
+            .map(Throttle::new);
+        let propagate = self.propagate.unwrap_or_else(|| {
+            DEFAULT_PROPAGATED_HEADERS
+                .iter()
+                .map(|name| AsciiMetadataKey::from_static(name))
+                .collect()
+        });
+        let methods = spec
+            .methods
+            .iter()
+            .map(|method| {
+                let own = self
+                    .method_deadlines
+                    .for_method(method.name)
+                    .or(method.deadline);
+                let timeout = match (own, self.client_deadline) {
+                    (Some(own), Some(client)) => Some(own.min(client)),
+                    (own, client) => own.or(client),
+                };
+                let retry = self
+                    .retry
+                    .for_method(method.name)
+                    .or_else(|| method.retry.clone())
+                    .unwrap_or(RetryPolicy::DEFAULT);
+                let breaker = self.breaker.for_method(method.name).unwrap_or_else(|| {
+                    method
+                        .circuit_breaker
+                        .clone()
+                        .map_or(BreakerPolicy::DEFAULT, BreakerPolicy::SlidingWindow)
+                });
+                let name: Arc<str> = format!("{}/{}@{}", spec.name, method.name, target).into();
+                MethodState {
+                    spec: method,
+                    path: PathAndQuery::from_static(method.path),
+                    timeout,
+                    retry,
+                    breaker: Breaker::new(name, &breaker, self.hook.clone()),
+                }
+            })
+            .collect();
+        ClientCore {
+            inner: Arc::new(Inner {
+                grpc: tonic::client::Grpc::new(channel),
+                target,
+                methods,
+                throttle,
+                propagate,
+            }),
+        }
+    }
+}

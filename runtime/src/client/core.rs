@@ -1,0 +1,541 @@
+//! [`ClientCore`]: the shared state of a generated client and the machinery of its calls.
+
+use std::fmt;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_core::Stream;
+use futures_util::StreamExt;
+use http::uri::PathAndQuery;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue, MetadataMap};
+use tonic::{Code, Status};
+
+use super::breaker::{self, Breaker, BreakerState};
+use super::builder::Settings;
+use super::codec::{self, RawCodec};
+use super::retry::{self, Pushback, Throttle};
+use super::{
+    Channel, DEFAULT_DEADLINE, IDEMPOTENCY_KEY_HEADER, MethodKind, MethodSpec, RetryPolicy,
+    ServiceSpec,
+};
+use crate::deadline::{GRPC_TIMEOUT, format_grpc_timeout};
+use crate::{BoxStream, Context};
+
+/// The shared state of a generated client: cheap to clone (one `Arc`), and every clone shares
+/// the connection, the breakers and the throttling bucket.
+#[derive(Clone)]
+pub struct ClientCore {
+    pub(super) inner: Arc<Inner>,
+}
+
+pub(super) struct Inner {
+    pub(super) grpc: tonic::client::Grpc<Channel>,
+    pub(super) target: String,
+    pub(super) methods: Vec<MethodState>,
+    pub(super) throttle: Option<Throttle>,
+    pub(super) propagate: Vec<AsciiMetadataKey>,
+}
+
+pub(super) struct MethodState {
+    pub(super) spec: &'static MethodSpec,
+    pub(super) path: PathAndQuery,
+    /// The method's timeout after builder overrides and the client-wide cap, if any is set.
+    pub(super) timeout: Option<Duration>,
+    pub(super) retry: RetryPolicy,
+    pub(super) breaker: Option<Breaker>,
+}
+
+impl fmt::Debug for ClientCore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let breakers: Vec<_> = self
+            .inner
+            .methods
+            .iter()
+            .filter_map(|method| method.breaker.as_ref())
+            .collect();
+        f.debug_struct("ClientCore")
+            .field("target", &self.inner.target)
+            .field("breakers", &breakers)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one attempt needs besides the message.
+struct Call<'a> {
+    method: &'a MethodState,
+    deadline: Instant,
+    metadata: MetadataMap,
+    /// Whether the call may be retried: its method is idempotent or has no side effects, or its
+    /// request carries an idempotency key.
+    retry_safe: bool,
+}
+
+impl ClientCore {
+    /// A core with the policies of options.proto (and the built-in defaults) over `channel`.
+    pub fn new(spec: &'static ServiceSpec, channel: Channel) -> Self {
+        Settings::default().assemble(spec, channel, "channel".to_owned())
+    }
+
+    /// The state of the breaker of the rpc named `method` (its proto name), or `None` when the
+    /// service has no such rpc or its breaker is disabled.
+    pub fn breaker_state(&self, method: &str) -> Option<BreakerState> {
+        self.inner
+            .methods
+            .iter()
+            .find(|state| state.spec.name == method)
+            .and_then(|state| state.breaker.as_ref())
+            .map(Breaker::state)
+    }
+
+    /// Calls unary method number `method` (its index in the [`ServiceSpec`]).
+    /// `idempotency_key` is the request's key field, for methods that have one.
+    ///
+    /// The deadline is resolved and the request encoded now; the future borrows only the core.
+    pub fn unary<'s, Req, Resp>(
+        &'s self,
+        method: usize,
+        ctx: &Context,
+        request: &Req,
+        idempotency_key: Option<&str>,
+    ) -> impl Future<Output = Result<Resp, Status>> + Send + use<'s, Req, Resp>
+    where
+        Req: prost::Message,
+        Resp: prost::Message + Default + Send + 'static,
+    {
+        let started = self
+            .prepare(method, ctx, idempotency_key)
+            .map(|call| (call, codec::encode(request)));
+        async move {
+            let (call, body) = started?;
+            codec::decode(self.unary_bytes(&call, body).await?)
+        }
+    }
+
+    /// Calls server-streaming method number `method`. The call is retried (where safe) until the
+    /// first response message arrives; the returned stream ends with `DEADLINE_EXCEEDED` if the
+    /// deadline passes while it is being read.
+    pub fn server_streaming<'s, Req, Resp>(
+        &'s self,
+        method: usize,
+        ctx: &Context,
+        request: &Req,
+        idempotency_key: Option<&str>,
+    ) -> impl Future<Output = Result<BoxStream<Resp>, Status>> + Send + use<'s, Req, Resp>
+    where
+        Req: prost::Message,
+        Resp: prost::Message + Default + Send + 'static,
+    {
+        let started = self
+            .prepare(method, ctx, idempotency_key)
+            .map(|call| (call, codec::encode(request)));
+        async move {
+            let (call, body) = started?;
+            Ok(decode_stream(
+                self.server_streaming_bytes(&call, body).await?,
+            ))
+        }
+    }
+
+    /// Calls client-streaming method number `method`. Never retried. If `requests` yields an
+    /// error, the call is cancelled (the server never sees a clean end of input) and fails with
+    /// that error.
+    pub fn client_streaming<'s, Req, Resp>(
+        &'s self,
+        method: usize,
+        ctx: &Context,
+        requests: BoxStream<Req>,
+    ) -> impl Future<Output = Result<Resp, Status>> + Send + use<'s, Req, Resp>
+    where
+        Req: prost::Message + Send + 'static,
+        Resp: prost::Message + Default + Send + 'static,
+    {
+        let call = self.prepare(method, ctx, None);
+        let requests = encode_stream(requests);
+        async move { codec::decode(self.client_streaming_bytes(call?, requests).await?) }
+    }
+
+    /// Calls bidi-streaming method number `method`. Never retried. If `requests` yields an
+    /// error, the call is cancelled and the response stream ends with that error.
+    pub fn bidi_streaming<'s, Req, Resp>(
+        &'s self,
+        method: usize,
+        ctx: &Context,
+        requests: BoxStream<Req>,
+    ) -> impl Future<Output = Result<BoxStream<Resp>, Status>> + Send + use<'s, Req, Resp>
+    where
+        Req: prost::Message + Send + 'static,
+        Resp: prost::Message + Default + Send + 'static,
+    {
+        let call = self.prepare(method, ctx, None);
+        let requests = encode_stream(requests);
+        async move {
+            Ok(decode_stream(
+                self.bidi_streaming_bytes(call?, requests).await?,
+            ))
+        }
+    }
+
+    async fn unary_bytes(&self, call: &Call<'_>, body: Bytes) -> Result<Bytes, Status> {
+        self.with_retries(call, body, |request| async move {
+            self.ready_grpc()
+                .await?
+                .unary(request, call.method.path.clone(), RawCodec)
+                .await
+                .map(tonic::Response::into_inner)
+        })
+        .await
+    }
+
+    async fn server_streaming_bytes(
+        &self,
+        call: &Call<'_>,
+        body: Bytes,
+    ) -> Result<BoxStream<Bytes>, Status> {
+        let (first, rest) = self
+            .with_retries(call, body, |request| async move {
+                let mut stream = self
+                    .ready_grpc()
+                    .await?
+                    .server_streaming(request, call.method.path.clone(), RawCodec)
+                    .await?
+                    .into_inner();
+                let first = stream.message().await?;
+                Ok((first, stream))
+            })
+            .await?;
+        let stream = futures_util::stream::iter(first.map(Ok)).chain(rest);
+        Ok(crate::deadline::cut_stream(
+            Some(call.deadline),
+            Box::pin(stream),
+        ))
+    }
+
+    async fn client_streaming_bytes(
+        &self,
+        call: Call<'_>,
+        requests: BoxStream<Bytes>,
+    ) -> Result<Bytes, Status> {
+        let (outbound, mut aborted) = abort_on_error(requests);
+        let attempt = until_aborted(&mut aborted, async {
+            let request = call.request(outbound);
+            self.ready_grpc()
+                .await?
+                .client_streaming(request, call.method.path.clone(), RawCodec)
+                .await
+                .map(tonic::Response::into_inner)
+        });
+        let permit = self.admit(&call)?;
+        self.run(&call, permit, attempt).await
+    }
+
+    async fn bidi_streaming_bytes(
+        &self,
+        call: Call<'_>,
+        requests: BoxStream<Bytes>,
+    ) -> Result<BoxStream<Bytes>, Status> {
+        let (outbound, mut aborted) = abort_on_error(requests);
+        // Raced while waiting for the response headers too: a server that reads before it
+        // answers would otherwise wait on input that never comes.
+        let attempt = until_aborted(&mut aborted, async {
+            let request = call.request(outbound);
+            self.ready_grpc()
+                .await?
+                .streaming(request, call.method.path.clone(), RawCodec)
+                .await
+                .map(tonic::Response::into_inner)
+        });
+        let permit = self.admit(&call)?;
+        let responses = self.run(&call, permit, attempt).await?;
+        let stream = AbortableStream {
+            inner: Some(Box::pin(responses)),
+            aborted,
+        };
+        Ok(crate::deadline::cut_stream(
+            Some(call.deadline),
+            Box::pin(stream),
+        ))
+    }
+
+    /// A handle on the shared channel, once it can take a call.
+    async fn ready_grpc(&self) -> Result<tonic::client::Grpc<Channel>, Status> {
+        let mut grpc = self.inner.grpc.clone();
+        grpc.ready()
+            .await
+            .map_err(|error| Status::unavailable(format!("the channel is not ready: {error}")))?;
+        Ok(grpc)
+    }
+
+    /// Resolves the deadline and outgoing metadata, failing locally when the budget is spent.
+    fn prepare<'a>(
+        &'a self,
+        method: usize,
+        ctx: &Context,
+        idempotency_key: Option<&str>,
+    ) -> Result<Call<'a>, Status> {
+        let state = &self.inner.methods[method];
+        let now = Instant::now();
+        let own = state.timeout.and_then(|timeout| now.checked_add(timeout));
+        let deadline = match (ctx.deadline(), own) {
+            (Some(caller), Some(own)) => caller.min(own),
+            (Some(caller), None) => caller,
+            (None, Some(own)) => own,
+            (None, None) => now + DEFAULT_DEADLINE,
+        };
+        if deadline <= now {
+            return Err(Status::deadline_exceeded(format!(
+                "the deadline passed before {} was called: the caller's budget is spent",
+                state.spec.path
+            )));
+        }
+        let mut metadata = MetadataMap::new();
+        for key in &self.inner.propagate {
+            for value in ctx.metadata().get_all(key.as_str()) {
+                metadata.append(key.clone(), value.clone());
+            }
+        }
+        let idempotency_key = idempotency_key.filter(|key| !key.is_empty());
+        if let Some(value) = idempotency_key.and_then(|key| AsciiMetadataValue::try_from(key).ok())
+        {
+            metadata.insert(IDEMPOTENCY_KEY_HEADER, value);
+        }
+        let retry_safe = state.spec.kind != MethodKind::ClientStreaming
+            && state.spec.kind != MethodKind::BidiStreaming
+            && (state.spec.safe_to_retry || idempotency_key.is_some());
+        Ok(Call {
+            method: state,
+            deadline,
+            metadata,
+            retry_safe,
+        })
+    }
+
+    /// Runs the attempts of a unary or server-streaming call: one, or more where retrying is
+    /// safe. A hand-written loop rather than `tower::retry`: the policy needs the deadline, the
+    /// breaker, server pushback and the throttle together, which a `tower::retry::Policy` sees
+    /// only in pieces.
+    async fn with_retries<T, F, Fut>(
+        &self,
+        call: &Call<'_>,
+        body: Bytes,
+        attempt: F,
+    ) -> Result<T, Status>
+    where
+        F: Fn(tonic::Request<Bytes>) -> Fut,
+        Fut: Future<Output = Result<T, Status>>,
+    {
+        let method = call.method;
+        let attempts = if call.retry_safe {
+            method.retry.attempts()
+        } else {
+            1
+        };
+        let mut number = 1;
+        loop {
+            // A breaker that turns the attempt away ends the call: retrying against it would only
+            // spend the backoff (and the bucket's tokens) on local rejections.
+            let permit = self.admit(call)?;
+            // Every attempt sends the same encoded body (a reference-counted view of it).
+            let wire = call.request(body.clone());
+            let outcome = self.run(call, permit, attempt(wire)).await;
+            let status = match outcome {
+                Ok(value) => {
+                    if let Some(throttle) = &self.inner.throttle {
+                        throttle.on_success();
+                    }
+                    return Ok(value);
+                }
+                Err(status) => status,
+            };
+            let retryable = method.retry.retries(status.code());
+            // Every retryable failure drains the bucket, whether or not this call may retry: the
+            // bucket measures the dependency's health.
+            let throttled = retryable
+                && self
+                    .inner
+                    .throttle
+                    .as_ref()
+                    .is_some_and(|throttle| !throttle.on_retryable_failure());
+            if number >= attempts || !retryable || throttled {
+                return Err(status);
+            }
+            let delay = match retry::pushback(&status) {
+                Pushback::Stop => return Err(status),
+                Pushback::Delay(delay) => delay,
+                Pushback::None => jittered(method.retry.backoff_bound(number)),
+            };
+            // A retry that could only start after the deadline is not made (gRFC A6).
+            if Instant::now() + delay >= call.deadline {
+                return Err(status);
+            }
+            tokio::time::sleep(delay).await;
+            number += 1;
+        }
+    }
+
+    /// The breaker's admission for one attempt, or the status that fails it fast.
+    fn admit<'a>(&self, call: &Call<'a>) -> Result<Option<breaker::Permit<'a>>, Status> {
+        call.method
+            .breaker
+            .as_ref()
+            .map(Breaker::try_acquire)
+            .transpose()
+    }
+
+    /// One admitted attempt, raced against the deadline, its outcome recorded by the breaker.
+    async fn run<T>(
+        &self,
+        call: &Call<'_>,
+        permit: Option<breaker::Permit<'_>>,
+        attempt: impl Future<Output = Result<T, Status>>,
+    ) -> Result<T, Status> {
+        let outcome = match tokio::time::timeout_at(call.deadline, attempt).await {
+            Ok(outcome) => outcome.map_err(|status| normalize(status, call)),
+            Err(_elapsed) => Err(deadline_exceeded(call)),
+        };
+        if let Some(permit) = permit {
+            permit.record(outcome.as_ref().map_or_else(Status::code, |_| Code::Ok));
+        }
+        outcome
+    }
+}
+
+impl Call<'_> {
+    /// A wire request with the call's metadata and the time left as `grpc-timeout`.
+    fn request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        *request.metadata_mut() = self.metadata.clone();
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if let Ok(value) = format_grpc_timeout(left).parse() {
+            request.metadata_mut().insert(GRPC_TIMEOUT, value);
+        }
+        request
+    }
+}
+
+fn deadline_exceeded(call: &Call<'_>) -> Status {
+    Status::deadline_exceeded(format!(
+        "deadline exceeded while calling {}",
+        call.method.spec.path
+    ))
+}
+
+/// tonic's channel enforces `grpc-timeout` too and reports its own expiry as `CANCELLED`
+/// ("Timeout expired"); the caller must see `DEADLINE_EXCEEDED`.
+fn normalize(status: Status, call: &Call<'_>) -> Status {
+    let timed_out = status.code() == Code::Cancelled
+        && (status.message() == tonic::TimeoutExpired(()).to_string()
+            || Instant::now() >= call.deadline);
+    if timed_out {
+        deadline_exceeded(call)
+    } else {
+        status
+    }
+}
+
+/// A delay drawn uniformly from `[0, bound]`.
+fn jittered(bound: Duration) -> Duration {
+    bound.mul_f64(fastrand::f64())
+}
+
+/// A caller's request stream, encoded message by message as it is sent.
+fn encode_stream<Req: prost::Message + Send + 'static>(
+    requests: BoxStream<Req>,
+) -> BoxStream<Bytes> {
+    Box::pin(requests.map(|request| request.map(|message| codec::encode(&message))))
+}
+
+/// A response stream, decoded message by message as it is read.
+fn decode_stream<Resp: prost::Message + Default + Send + 'static>(
+    responses: BoxStream<Bytes>,
+) -> BoxStream<Resp> {
+    Box::pin(responses.map(|response| response.and_then(codec::decode)))
+}
+
+/// Runs `attempt` unless the request stream fails first, in which case its error is the outcome.
+async fn until_aborted<T>(
+    aborted: &mut Aborted,
+    attempt: impl Future<Output = Result<T, Status>>,
+) -> Result<T, Status> {
+    tokio::select! {
+        outcome = attempt => outcome,
+        status = aborted => Err(status),
+    }
+}
+
+/// Resolves with the request stream's error; pending forever if it ends cleanly.
+type Aborted = Pin<Box<dyn Future<Output = Status> + Send>>;
+
+/// Splits a caller's request stream into what goes on the wire (which stops, without ending,
+/// at the first error) and a future that resolves with that error.
+fn abort_on_error<T: Send + 'static>(requests: BoxStream<T>) -> (OutboundStream<T>, Aborted) {
+    let (sender, receiver) = oneshot::channel();
+    let aborted = Box::pin(async move {
+        match receiver.await {
+            Ok(status) => status,
+            // The stream ended cleanly (or the call is gone): nothing will abort it.
+            Err(_) => std::future::pending().await,
+        }
+    });
+    (
+        OutboundStream {
+            inner: requests,
+            error: Some(sender),
+        },
+        aborted,
+    )
+}
+
+/// The outbound half of a streaming call. After an error it stays pending forever: ending it
+/// would tell the server the input is complete, when the call is about to be cancelled instead.
+struct OutboundStream<T> {
+    inner: BoxStream<T>,
+    error: Option<oneshot::Sender<Status>>,
+}
+
+impl<T> Stream for OutboundStream<T> {
+    type Item = T;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<T>> {
+        if self.error.is_none() {
+            return Poll::Pending;
+        }
+        match self.inner.as_mut().poll_next(cx) {
+            Poll::Ready(Some(Ok(message))) => Poll::Ready(Some(message)),
+            Poll::Ready(Some(Err(status))) => {
+                if let Some(sender) = self.error.take() {
+                    let _ = sender.send(status);
+                }
+                Poll::Pending
+            }
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// A bidi response stream that ends with the request stream's error, dropping the call.
+struct AbortableStream<T> {
+    inner: Option<Pin<Box<tonic::Streaming<T>>>>,
+    aborted: Aborted,
+}
+
+impl<T> Stream for AbortableStream<T> {
+    type Item = Result<T, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        if let Poll::Ready(status) = this.aborted.as_mut().poll(cx) {
+            this.inner = None;
+            return Poll::Ready(Some(Err(status)));
+        }
+        inner.as_mut().poll_next(cx)
+    }
+}
