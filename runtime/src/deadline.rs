@@ -93,6 +93,11 @@ pub fn format_grpc_timeout(timeout: Duration) -> String {
     format!("{MAX}H")
 }
 
+/// The status for a call whose deadline passed.
+pub fn deadline_exceeded() -> Status {
+    Status::deadline_exceeded("deadline exceeded")
+}
+
 /// Cuts a stream at `deadline`: it then yields one `DEADLINE_EXCEEDED` and ends.
 pub(crate) fn cut_stream<T: Send + 'static>(
     deadline: Option<Instant>,
@@ -123,7 +128,7 @@ impl<T> Stream for DeadlineStream<T> {
         };
         if this.deadline.as_mut().poll(cx).is_ready() {
             this.inner = None;
-            return Poll::Ready(Some(Err(crate::server::deadline_exceeded())));
+            return Poll::Ready(Some(Err(deadline_exceeded())));
         }
         inner.as_mut().poll_next(cx)
     }

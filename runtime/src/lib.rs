@@ -23,16 +23,18 @@
 #![warn(missing_docs)]
 
 pub mod client;
-mod context;
+pub mod context;
 pub mod deadline;
 pub mod fake;
 pub mod gateway;
 pub mod harness;
+pub mod interceptors;
 pub mod server;
 pub mod version;
 
-pub use context::Context;
+pub use context::{Context, ResponseMetadata};
 pub use gateway::wkt;
+pub use tonic::codec::CompressionEncoding;
 pub use tonic::metadata::MetadataMap;
 pub use tonic::{Code, Status};
 

@@ -87,11 +87,12 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
         #[doc = #doc]
         pub struct #adapter<T> {
             inner: ::std::sync::Arc<T>,
+            wire: #runtime::server::WireSettings,
         }
 
         impl<T> ::core::clone::Clone for #adapter<T> {
             fn clone(&self) -> Self {
-                Self { inner: ::std::sync::Arc::clone(&self.inner) }
+                Self { inner: ::std::sync::Arc::clone(&self.inner), wire: self.wire.clone() }
             }
         }
 
@@ -103,12 +104,46 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
 
             /// Serves a shared `domain`.
             pub fn from_arc(domain: ::std::sync::Arc<T>) -> Self {
-                Self { inner: domain }
+                Self { inner: domain, wire: ::core::default::Default::default() }
             }
 
-            /// The service to add to a tonic `Server` or `Routes`.
+            /// Limits a request message to `limit` bytes (default 4 MiB); a larger one is
+            /// answered `RESOURCE_EXHAUSTED` and the server serves on.
+            #[must_use]
+            pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
+                self.wire.max_decoding_message_size = limit;
+                self
+            }
+
+            /// Limits a response message to `limit` bytes (default 4 MiB); a larger one ends the
+            /// call with `RESOURCE_EXHAUSTED`.
+            #[must_use]
+            pub fn max_encoding_message_size(mut self, limit: usize) -> Self {
+                self.wire.max_encoding_message_size = limit;
+                self
+            }
+
+            /// Compresses responses with `encoding` for clients that accept it.
+            #[must_use]
+            pub fn send_compressed(mut self, encoding: #runtime::CompressionEncoding) -> Self {
+                self.wire.send_compressed.push(encoding);
+                self
+            }
+
+            /// The service to add to a tonic `Server` or `Routes`; requests compressed with gzip
+            /// or zstd are accepted.
             pub fn into_service(self) -> #runtime::server::GrpcServer<#server_module::#server_struct<Self>> {
-                #runtime::server::GrpcServer::new(#server_module::#server_struct::new(self))
+                let wire = self.wire.clone();
+                let mut server = #server_module::#server_struct::new(self)
+                    .max_decoding_message_size(wire.max_decoding_message_size)
+                    .max_encoding_message_size(wire.max_encoding_message_size);
+                for encoding in wire.accept_compressed {
+                    server = server.accept_compressed(encoding);
+                }
+                for encoding in wire.send_compressed {
+                    server = server.send_compressed(encoding);
+                }
+                #runtime::server::GrpcServer::new(server)
             }
 
             #harness

@@ -9,6 +9,7 @@ mod domain;
 mod fake;
 mod gateway;
 mod include;
+mod intercept;
 mod openapi;
 mod stub;
 mod wire;
@@ -47,6 +48,9 @@ pub fn service_items(package: &Package, service: &Service, settings: &Settings<'
     let domain = params
         .emits(Artifact::Domain)
         .then(|| domain::emit(service, settings));
+    let intercepted = params
+        .emits(Artifact::Domain)
+        .then(|| intercept::emit(service, settings));
     let stub = params
         .emits(Artifact::Stub)
         .then(|| stub::emit(service, settings));
@@ -67,7 +71,7 @@ pub fn service_items(package: &Package, service: &Service, settings: &Settings<'
         .then(|| fake::emit(service, settings));
     let gateway = (params.emits(Artifact::Gateway) && gateway::applies(package, service))
         .then(|| gateway::emit(service, settings));
-    let items = quote! { #domain #stub #fake #adapter #wire_server #client #wire_client #gateway };
+    let items = quote! { #domain #intercepted #stub #fake #adapter #wire_server #client #wire_client #gateway };
     if service.deprecated {
         allow_deprecated_uses(items, &service.names.domain_trait)
     } else {

@@ -45,6 +45,26 @@ pub struct BreakerTransition {
 /// Receives every [`BreakerTransition`], e.g. to update a metrics gauge.
 pub type TransitionHook = Arc<dyn Fn(&BreakerTransition) + Send + Sync>;
 
+/// The gauge of every breaker's state (labelled `breaker="service/Method@target"`): 0 closed,
+/// 1 half-open, 2 open.
+pub const STATE_GAUGE: &str = "grpc_client_breaker_state";
+
+fn state_value(state: BreakerState) -> f64 {
+    match state {
+        BreakerState::Closed => 0.0,
+        BreakerState::HalfOpen => 1.0,
+        BreakerState::Open => 2.0,
+    }
+}
+
+fn state_name(state: BreakerState) -> &'static str {
+    match state {
+        BreakerState::Closed => "closed",
+        BreakerState::HalfOpen => "half_open",
+        BreakerState::Open => "open",
+    }
+}
+
 /// One circuit breaker.
 pub(crate) struct Breaker {
     name: Arc<str>,
@@ -91,6 +111,9 @@ impl Breaker {
                 Machine::Adaptive(AdaptiveMachine::new(settings.clone()))
             }
         };
+        // The series exists from the start, so a dashboard shows a closed breaker as 0 rather
+        // than as no data.
+        metrics::gauge!(STATE_GAUGE, "breaker" => name.to_string()).set(0.0);
         Some(Self {
             name,
             hook,
@@ -158,6 +181,13 @@ impl Breaker {
         let Some((from, to)) = transition else {
             return;
         };
+        metrics::gauge!(STATE_GAUGE, "breaker" => self.name.to_string()).set(state_value(to));
+        metrics::counter!(
+            "grpc_client_breaker_transitions_total",
+            "breaker" => self.name.to_string(),
+            "to" => state_name(to),
+        )
+        .increment(1);
         if to == BreakerState::Open {
             tracing::warn!(breaker = %self.name, ?from, ?to, "circuit breaker opened");
         } else {

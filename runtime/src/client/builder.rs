@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::uri::PathAndQuery;
+use tonic::codec::CompressionEncoding;
 use tonic::metadata::AsciiMetadataKey;
 use tonic::transport::Endpoint;
 
@@ -14,8 +15,9 @@ use super::breaker::Breaker;
 use super::core::{ClientCore, Inner, MethodState};
 use super::retry::Throttle;
 use super::{
-    BreakerPolicy, BreakerTransition, Channel, DEFAULT_PROPAGATED_HEADERS, GeneratedClient,
-    RetryPolicy, RetryThrottling, ServiceSpec, TransitionHook,
+    BreakerPolicy, BreakerTransition, Channel, DEFAULT_MAX_MESSAGE_SIZE,
+    DEFAULT_PROPAGATED_HEADERS, GeneratedClient, RetryPolicy, RetryThrottling, ServiceSpec,
+    TransitionHook,
 };
 
 /// Why a client could not be built.
@@ -116,6 +118,7 @@ pub(super) struct Settings {
     propagate: Option<Vec<AsciiMetadataKey>>,
     hook: Option<TransitionHook>,
     target: Option<String>,
+    wire: WireLimits,
     /// The first invalid setting, reported when the client is built.
     error: Option<ClientError>,
 }
@@ -239,6 +242,38 @@ impl<C: GeneratedClient> ClientBuilder<C> {
         self
     }
 
+    /// The largest response message the client decodes (default 4 MiB, as gRPC's); a larger one
+    /// fails the call with `RESOURCE_EXHAUSTED`.
+    #[must_use]
+    pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
+        self.settings.wire.max_decoding = limit;
+        self
+    }
+
+    /// The largest request message the client sends (default 4 MiB); a larger one fails the
+    /// call with `RESOURCE_EXHAUSTED` before anything is sent.
+    #[must_use]
+    pub fn max_encoding_message_size(mut self, limit: usize) -> Self {
+        self.settings.wire.max_encoding = limit;
+        self
+    }
+
+    /// Compresses requests with `encoding` (`gzip` or `zstd`). The server must accept it: a
+    /// server that does not answers `UNIMPLEMENTED`.
+    #[must_use]
+    pub fn send_compressed(mut self, encoding: CompressionEncoding) -> Self {
+        self.settings.wire.send_compressed = Some(encoding);
+        self
+    }
+
+    /// Tells servers the client accepts responses compressed with `encoding`; call once per
+    /// encoding.
+    #[must_use]
+    pub fn accept_compressed(mut self, encoding: CompressionEncoding) -> Self {
+        self.settings.wire.accept_compressed.push(encoding);
+        self
+    }
+
     /// Names the target in breaker names and messages (by default the endpoint URLs, or
     /// `channel` for a client built from a channel).
     #[must_use]
@@ -305,6 +340,26 @@ impl<C: GeneratedClient> ClientBuilder<C> {
     }
 }
 
+/// Message size limits and compression.
+#[derive(Debug, Clone)]
+pub(super) struct WireLimits {
+    max_decoding: usize,
+    max_encoding: usize,
+    send_compressed: Option<CompressionEncoding>,
+    accept_compressed: Vec<CompressionEncoding>,
+}
+
+impl Default for WireLimits {
+    fn default() -> Self {
+        Self {
+            max_decoding: DEFAULT_MAX_MESSAGE_SIZE,
+            max_encoding: DEFAULT_MAX_MESSAGE_SIZE,
+            send_compressed: None,
+            accept_compressed: Vec::new(),
+        }
+    }
+}
+
 impl Settings {
     /// The core these settings describe; they were validated as they were made.
     pub(super) fn assemble(
@@ -358,9 +413,19 @@ impl Settings {
                 }
             })
             .collect();
+        let mut grpc = tonic::client::Grpc::new(channel)
+            .max_decoding_message_size(self.wire.max_decoding)
+            .max_encoding_message_size(self.wire.max_encoding);
+        if let Some(encoding) = self.wire.send_compressed {
+            grpc = grpc.send_compressed(encoding);
+        }
+        for encoding in self.wire.accept_compressed {
+            grpc = grpc.accept_compressed(encoding);
+        }
         ClientCore {
             inner: Arc::new(Inner {
-                grpc: tonic::client::Grpc::new(channel),
+                grpc,
+                max_encoding: self.wire.max_encoding,
                 target,
                 methods,
                 throttle,

@@ -23,6 +23,7 @@ use super::{
     Channel, DEFAULT_DEADLINE, IDEMPOTENCY_KEY_HEADER, MethodKind, MethodSpec, RetryPolicy,
     ServiceSpec,
 };
+use crate::context::ResponseMetadata;
 use crate::deadline::{GRPC_TIMEOUT, format_grpc_timeout};
 use crate::{BoxStream, Context};
 
@@ -35,6 +36,8 @@ pub struct ClientCore {
 
 pub(super) struct Inner {
     pub(super) grpc: tonic::client::Grpc<Channel>,
+    /// The largest request message the client sends.
+    pub(super) max_encoding: usize,
     pub(super) target: String,
     pub(super) methods: Vec<MethodState>,
     pub(super) throttle: Option<Throttle>,
@@ -70,6 +73,9 @@ struct Call<'a> {
     method: &'a MethodState,
     deadline: Instant,
     metadata: MetadataMap,
+    /// Where the response metadata goes: the caller's context, unless it is serving a call (see
+    /// [`Context::is_serving`]).
+    response: Option<ResponseMetadata>,
     /// Whether the call may be retried: its method is idempotent or has no side effects, or its
     /// request carries an idempotency key.
     retry_safe: bool,
@@ -109,7 +115,7 @@ impl ClientCore {
     {
         let started = self
             .prepare(method, ctx, idempotency_key)
-            .map(|call| (call, codec::encode(request)));
+            .and_then(|call| self.encode(&call, request).map(|body| (call, body)));
         async move {
             let (call, body) = started?;
             codec::decode(self.unary_bytes(&call, body).await?)
@@ -132,7 +138,7 @@ impl ClientCore {
     {
         let started = self
             .prepare(method, ctx, idempotency_key)
-            .map(|call| (call, codec::encode(request)));
+            .and_then(|call| self.encode(&call, request).map(|body| (call, body)));
         async move {
             let (call, body) = started?;
             Ok(decode_stream(
@@ -155,7 +161,7 @@ impl ClientCore {
         Resp: prost::Message + Default + Send + 'static,
     {
         let call = self.prepare(method, ctx, None);
-        let requests = encode_stream(requests);
+        let requests = encode_stream(requests, self.inner.max_encoding);
         async move { codec::decode(self.client_streaming_bytes(call?, requests).await?) }
     }
 
@@ -172,7 +178,7 @@ impl ClientCore {
         Resp: prost::Message + Default + Send + 'static,
     {
         let call = self.prepare(method, ctx, None);
-        let requests = encode_stream(requests);
+        let requests = encode_stream(requests, self.inner.max_encoding);
         async move {
             Ok(decode_stream(
                 self.bidi_streaming_bytes(call?, requests).await?,
@@ -181,14 +187,18 @@ impl ClientCore {
     }
 
     async fn unary_bytes(&self, call: &Call<'_>, body: Bytes) -> Result<Bytes, Status> {
+        // Made as a server-streaming call, which is the same on the wire, because tonic's unary
+        // call merges the trailers into the headers and the caller may want them apart.
         self.with_retries(call, body, |request| async move {
-            self.ready_grpc()
+            let response = self
+                .ready_grpc()
                 .await?
-                .unary(request, call.method.path.clone(), RawCodec)
-                .await
-                .map(tonic::Response::into_inner)
+                .server_streaming(request, call.method.path.clone(), RawCodec)
+                .await?;
+            call.single_response(response).await
         })
         .await
+        .inspect_err(|status| call.record_error(status))
     }
 
     async fn server_streaming_bytes(
@@ -198,16 +208,18 @@ impl ClientCore {
     ) -> Result<BoxStream<Bytes>, Status> {
         let (first, rest) = self
             .with_retries(call, body, |request| async move {
-                let mut stream = self
+                let response = self
                     .ready_grpc()
                     .await?
                     .server_streaming(request, call.method.path.clone(), RawCodec)
-                    .await?
-                    .into_inner();
+                    .await?;
+                let mut stream = call.record_headers(response);
                 let first = stream.message().await?;
                 Ok((first, stream))
             })
-            .await?;
+            .await
+            .inspect_err(|status| call.record_error(status))?;
+        let rest = with_trailers(rest, call.response.clone());
         let stream = futures_util::stream::iter(first.map(Ok)).chain(rest);
         Ok(crate::deadline::cut_stream(
             Some(call.deadline),
@@ -223,14 +235,17 @@ impl ClientCore {
         let (outbound, mut aborted) = abort_on_error(requests);
         let attempt = until_aborted(&mut aborted, async {
             let request = call.request(outbound);
-            self.ready_grpc()
+            let response = self
+                .ready_grpc()
                 .await?
-                .client_streaming(request, call.method.path.clone(), RawCodec)
-                .await
-                .map(tonic::Response::into_inner)
+                .streaming(request, call.method.path.clone(), RawCodec)
+                .await?;
+            call.single_response(response).await
         });
         let permit = self.admit(&call)?;
-        self.run(&call, permit, attempt).await
+        self.run(&call, permit, attempt)
+            .await
+            .inspect_err(|status| call.record_error(status))
     }
 
     async fn bidi_streaming_bytes(
@@ -243,16 +258,20 @@ impl ClientCore {
         // answers would otherwise wait on input that never comes.
         let attempt = until_aborted(&mut aborted, async {
             let request = call.request(outbound);
-            self.ready_grpc()
+            let response = self
+                .ready_grpc()
                 .await?
                 .streaming(request, call.method.path.clone(), RawCodec)
-                .await
-                .map(tonic::Response::into_inner)
+                .await?;
+            Ok(call.record_headers(response))
         });
         let permit = self.admit(&call)?;
-        let responses = self.run(&call, permit, attempt).await?;
+        let responses = self
+            .run(&call, permit, attempt)
+            .await
+            .inspect_err(|status| call.record_error(status))?;
         let stream = AbortableStream {
-            inner: Some(Box::pin(responses)),
+            inner: Some(with_trailers(responses, call.response.clone())),
             aborted,
         };
         Ok(crate::deadline::cut_stream(
@@ -298,6 +317,9 @@ impl ClientCore {
                 metadata.append(key.clone(), value.clone());
             }
         }
+        crate::context::append_entries(metadata.as_mut(), ctx.outgoing_metadata().clone(), |_| {
+            true
+        });
         let idempotency_key = idempotency_key.filter(|key| !key.is_empty());
         if let Some(value) = idempotency_key.and_then(|key| AsciiMetadataValue::try_from(key).ok())
         {
@@ -310,6 +332,7 @@ impl ClientCore {
             method: state,
             deadline,
             metadata,
+            response: (!ctx.is_serving()).then(|| ctx.response().clone()),
             retry_safe,
         })
     }
@@ -374,6 +397,14 @@ impl ClientCore {
             }
             tokio::time::sleep(delay).await;
             number += 1;
+            let path = method.spec.path;
+            let service = path[1..].split('/').next().unwrap_or_default();
+            metrics::counter!(
+                "grpc_client_retries_total",
+                "grpc_service" => service,
+                "grpc_method" => method.spec.name,
+            )
+            .increment(1);
         }
     }
 
@@ -404,7 +435,66 @@ impl ClientCore {
     }
 }
 
+impl ClientCore {
+    /// The encoded request, or `RESOURCE_EXHAUSTED` when it is over the sending limit: found
+    /// before anything is sent, with a message naming the rpc and both sizes.
+    fn encode<Req: prost::Message>(&self, call: &Call<'_>, request: &Req) -> Result<Bytes, Status> {
+        check_encoded_size(codec::encode(request), self.inner.max_encoding).map_err(|status| {
+            Status::resource_exhausted(format!("{}: {}", call.method.spec.path, status.message()))
+        })
+    }
+}
+
+fn check_encoded_size(body: Bytes, limit: usize) -> Result<Bytes, Status> {
+    if body.len() > limit {
+        Err(Status::resource_exhausted(format!(
+            "the request message is {} bytes, over the sending limit of {limit} bytes",
+            body.len()
+        )))
+    } else {
+        Ok(body)
+    }
+}
+
 impl Call<'_> {
+    /// The one message of a unary or client-streaming response, its headers and trailers
+    /// recorded.
+    async fn single_response(
+        &self,
+        response: tonic::Response<tonic::Streaming<Bytes>>,
+    ) -> Result<Bytes, Status> {
+        let mut stream = self.record_headers(response);
+        let message = stream.message().await?.ok_or_else(|| {
+            Status::internal("the server ended the call without a response message")
+        })?;
+        if let Some(trailers) = stream.trailers().await?
+            && let Some(response) = &self.response
+        {
+            response.record_trailers(trailers);
+        }
+        Ok(message)
+    }
+
+    /// Records the response headers where the caller reads them, and hands on the stream.
+    fn record_headers(
+        &self,
+        response: tonic::Response<tonic::Streaming<Bytes>>,
+    ) -> tonic::Streaming<Bytes> {
+        let (headers, stream, _) = response.into_parts();
+        if let Some(response) = &self.response {
+            response.record_headers(headers);
+        }
+        stream
+    }
+
+    /// A failed call's metadata (a trailers-only response's, or the trailers of a stream that
+    /// failed) is its trailers.
+    fn record_error(&self, status: &Status) {
+        if let Some(response) = &self.response {
+            response.record_trailers(status.metadata().clone());
+        }
+    }
+
     /// A wire request with the call's metadata and the time left as `grpc-timeout`.
     fn request<T>(&self, message: T) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
@@ -427,6 +517,15 @@ fn deadline_exceeded(call: &Call<'_>) -> Status {
 /// tonic's channel enforces `grpc-timeout` too and reports its own expiry as `CANCELLED`
 /// ("Timeout expired"); the caller must see `DEADLINE_EXCEEDED`.
 fn normalize(status: Status, call: &Call<'_>) -> Status {
+    // tonic says OUT_OF_RANGE for a message over its limit; gRPC's status codes say
+    // RESOURCE_EXHAUSTED.
+    if status.code() == Code::OutOfRange && crate::server::is_size_limit_message(status.message()) {
+        return Status::resource_exhausted(format!(
+            "{}: {}",
+            call.method.spec.path,
+            status.message()
+        ));
+    }
     let timed_out = status.code() == Code::Cancelled
         && (status.message() == tonic::TimeoutExpired(()).to_string()
             || Instant::now() >= call.deadline);
@@ -445,8 +544,41 @@ fn jittered(bound: Duration) -> Duration {
 /// A caller's request stream, encoded message by message as it is sent.
 fn encode_stream<Req: prost::Message + Send + 'static>(
     requests: BoxStream<Req>,
+    limit: usize,
 ) -> BoxStream<Bytes> {
-    Box::pin(requests.map(|request| request.map(|message| codec::encode(&message))))
+    Box::pin(requests.map(move |request| {
+        request.and_then(|message| check_encoded_size(codec::encode(&message), limit))
+    }))
+}
+
+/// A response stream that records its trailers (or its error's metadata) where the caller reads
+/// them when it ends.
+fn with_trailers(
+    stream: tonic::Streaming<Bytes>,
+    response: Option<ResponseMetadata>,
+) -> BoxStream<Bytes> {
+    let Some(response) = response else {
+        return Box::pin(stream);
+    };
+    Box::pin(futures_util::stream::unfold(
+        Some((stream, response)),
+        |state| async move {
+            let (mut stream, response) = state?;
+            match stream.message().await {
+                Ok(Some(message)) => Some((Ok(message), Some((stream, response)))),
+                Ok(None) => {
+                    if let Ok(Some(trailers)) = stream.trailers().await {
+                        response.record_trailers(trailers);
+                    }
+                    None
+                }
+                Err(status) => {
+                    response.record_trailers(status.metadata().clone());
+                    Some((Err(status), None))
+                }
+            }
+        },
+    ))
 }
 
 /// A response stream, decoded message by message as it is read.
@@ -520,7 +652,7 @@ impl<T> Stream for OutboundStream<T> {
 
 /// A bidi response stream that ends with the request stream's error, dropping the call.
 struct AbortableStream<T> {
-    inner: Option<Pin<Box<tonic::Streaming<T>>>>,
+    inner: Option<BoxStream<T>>,
     aborted: Aborted,
 }
 

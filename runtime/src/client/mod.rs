@@ -46,6 +46,9 @@ pub use policy::{
 /// The headers forwarded from the caller's context unless the builder says otherwise.
 pub const DEFAULT_PROPAGATED_HEADERS: &[&str] = &["x-request-id", "traceparent", "tracestate"];
 
+/// The default limit on an encoded message, both ways: gRPC's 4 MiB.
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
+
 /// The metadata key carrying a request's idempotency key.
 pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 

@@ -65,9 +65,15 @@ impl<Req> RecordedCall<Req> {
         &self.context
     }
 
-    /// The request metadata.
+    /// The request metadata as a server receives it: the context's metadata and its outgoing
+    /// metadata (what a generated client would have sent).
     pub fn metadata(&self) -> &MetadataMap {
         self.context.metadata()
+    }
+
+    /// The response headers and trailers the call was answered with.
+    pub fn response(&self) -> &crate::ResponseMetadata {
+        self.context.response()
     }
 
     /// The call's deadline, if it had one.
@@ -113,9 +119,15 @@ impl<Req> RecordedStream<Req> {
         &self.context
     }
 
-    /// The request metadata.
+    /// The request metadata as a server receives it: the context's metadata and its outgoing
+    /// metadata (what a generated client would have sent).
     pub fn metadata(&self) -> &MetadataMap {
         self.context.metadata()
+    }
+
+    /// The response headers and trailers the call was answered with.
+    pub fn response(&self) -> &crate::ResponseMetadata {
+        self.context.response()
     }
 
     /// The call's deadline, if it had one.
@@ -234,6 +246,9 @@ struct State<Out, F: ?Sized, Rec> {
     queue: VecDeque<Result<Out, Status>>,
     dequeued: usize,
     calls: Vec<Rec>,
+    /// Response headers and trailers every call sends.
+    headers: MetadataMap,
+    trailers: MetadataMap,
 }
 
 /// What the four method types share.
@@ -266,6 +281,8 @@ impl<Out, F: ?Sized, Rec> Method<Out, F, Rec> {
                 queue: VecDeque::new(),
                 dequeued: 0,
                 calls: Vec::new(),
+                headers: MetadataMap::new(),
+                trailers: MetadataMap::new(),
             })),
         }
     }
@@ -276,6 +293,30 @@ impl<Out, F: ?Sized, Rec> Method<Out, F, Rec> {
 
     fn enqueue(&self, answers: impl IntoIterator<Item = Result<Out, Status>>) {
         lock(&self.state).queue.extend(answers);
+    }
+
+    fn program_metadata(&self, headers: Option<MetadataMap>, trailers: Option<MetadataMap>) {
+        let mut state = lock(&self.state);
+        if let Some(headers) = headers {
+            state.headers = headers;
+        }
+        if let Some(trailers) = trailers {
+            state.trailers = trailers;
+        }
+    }
+
+    /// Sets the programmed response headers and trailers on a call's context, as a handler would.
+    fn send_metadata(&self, ctx: &Context) {
+        let (headers, trailers) = {
+            let state = lock(&self.state);
+            (state.headers.clone(), state.trailers.clone())
+        };
+        if !headers.is_empty() {
+            ctx.response().extend_headers(headers);
+        }
+        if !trailers.is_empty() {
+            ctx.response().extend_trailers(trailers);
+        }
     }
 
     fn record(&self, call: Rec) {
@@ -347,8 +388,35 @@ async fn resolve<Out, F: ?Sized>(
 }
 
 /// Implements `Clone` and `Debug` for the method fakes, each a `method: Method<…>` field.
+/// The context a fake records: the caller's, with its outgoing metadata added to the request
+/// metadata, so that a test reads what a server would have received whether the fake is called
+/// in-process or over the harness.
+fn recorded_context(ctx: &Context) -> Context {
+    let mut recorded = ctx.clone();
+    if !ctx.outgoing_metadata().is_empty() {
+        let outgoing = std::mem::take(recorded.outgoing_metadata_mut());
+        crate::context::append_entries(recorded.metadata_mut().as_mut(), outgoing, |_| true);
+    }
+    recorded
+}
+
 macro_rules! impl_clone_debug {
     ($($kind:ident),*) => {$(
+        impl<A, B> $kind<A, B> {
+            /// Sends `headers` as response headers on every call (beside what a
+            /// `responds_with` closure sets through the context).
+            pub fn sends_headers(&self, headers: $crate::MetadataMap) -> &Self {
+                self.method.program_metadata(Some(headers), None);
+                self
+            }
+
+            /// Sends `trailers` as response trailers on every call.
+            pub fn sends_trailers(&self, trailers: $crate::MetadataMap) -> &Self {
+                self.method.program_metadata(None, Some(trailers));
+                self
+            }
+        }
+
         impl<A, B> Clone for $kind<A, B> {
             fn clone(&self) -> Self {
                 Self { method: self.method.clone() }

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::{Method, RecordedCall, Script, Standing, impl_clone_debug, resolve};
+use super::{Method, RecordedCall, Script, Standing, impl_clone_debug, recorded_context, resolve};
 use crate::{BoxStream, Context, Status};
 
 type UnaryFn<Req, Resp> = dyn Fn(&Context, Req) -> Result<Resp, Status> + Send + Sync;
@@ -98,9 +98,10 @@ where
     /// Serves one call: records it, then answers. The generated fake's trait method calls this.
     pub async fn call(&self, ctx: &Context, request: Req) -> Result<Resp, Status> {
         let next = self.method.record_and_next(RecordedCall {
-            context: ctx.clone(),
+            context: recorded_context(ctx),
             request: request.clone(),
         });
+        self.method.send_metadata(ctx);
         resolve(next, |respond| respond(ctx, request)).await
     }
 
@@ -202,9 +203,10 @@ where
     /// Serves one call: records it, then answers.
     pub async fn call(&self, ctx: &Context, request: Req) -> Result<BoxStream<Item>, Status> {
         let next = self.method.record_and_next(RecordedCall {
-            context: ctx.clone(),
+            context: recorded_context(ctx),
             request: request.clone(),
         });
+        self.method.send_metadata(ctx);
         let script = resolve(next, |respond| respond(ctx, request)).await?;
         Ok(script.into_stream())
     }

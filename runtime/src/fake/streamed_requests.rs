@@ -8,7 +8,7 @@ use futures_util::{StreamExt, stream};
 
 use super::{
     Method, Next, RecordedStream, Script, ScriptEnd, Standing, StreamEnd, impl_clone_debug, lock,
-    resolve,
+    recorded_context, resolve,
 };
 use crate::{BoxStream, Context, Status};
 
@@ -17,7 +17,7 @@ type LiveStream<Req> = Arc<Mutex<RecordedStream<Req>>>;
 
 fn live_stream<Req>(ctx: &Context) -> LiveStream<Req> {
     Arc::new(Mutex::new(RecordedStream {
-        context: ctx.clone(),
+        context: recorded_context(ctx),
         requests: Vec::new(),
         end: StreamEnd::Open,
     }))
@@ -143,6 +143,7 @@ where
     pub async fn call(&self, ctx: &Context, requests: BoxStream<Req>) -> Result<Resp, Status> {
         let record = live_stream(ctx);
         self.method.record(Arc::clone(&record));
+        self.method.send_metadata(ctx);
         let received = read_all(&record, requests).await?;
         let next = self.method.next();
         resolve(next, |respond| respond(ctx, received)).await
@@ -249,6 +250,7 @@ where
         requests: BoxStream<Req>,
     ) -> Result<BoxStream<Item>, Status> {
         let record = live_stream(ctx);
+        self.method.send_metadata(ctx);
         match self.method.record_and_next(Arc::clone(&record)) {
             Next::Answer(answer) => Ok(scripted(answer?, record, requests)),
             Next::Compute(respond) => Ok(conversation(ctx.clone(), respond, record, requests)),

@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::request::{BodyRule, decode_request};
-use super::response::json_response;
+use super::response::{json_response, response_metadata_headers};
 use super::schema::MessageSchema;
 use super::service::{Call, ResponseFuture, RouteSpec};
 use super::status;
@@ -143,10 +143,12 @@ where
         format,
         deadline: ctx.deadline(),
     };
-    match within_deadline(&ctx, method.call(&domain, &ctx, input)).await {
+    let mut response = match within_deadline(&ctx, method.call(&domain, &ctx, input)).await {
         Ok(output) => write(output, reply).await,
         Err(status) => status::error_response(&status),
-    }
+    };
+    response_metadata_headers(ctx.response(), response.headers_mut());
+    response
 }
 
 fn write_json<Resp: Serialize>(

@@ -18,6 +18,10 @@ pub const APPLICATION_JSON: &str = "application/json";
 /// `MetadataHeaderPrefix`).
 pub const METADATA_HEADER_PREFIX: &str = "grpc-metadata-";
 
+/// The prefix under which response trailers travel in HTTP headers (grpc-gateway's
+/// `MetadataTrailerPrefix`): HTTP/1.1 clients rarely read real trailers.
+pub const TRAILER_HEADER_PREFIX: &str = "grpc-trailer-";
+
 /// The `response_body` of an http rule, as the generator resolves it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResponseBody {
@@ -87,6 +91,19 @@ fn marshal_error(error: serde_json::Error) -> Status {
 /// carries the remote response's headers as metadata, and grpc-gateway's habit of echoing them
 /// (`Grpc-Metadata-Content-Type: application/grpc`) tells a REST client nothing.
 pub fn metadata_headers(metadata: &MetadataMap, headers: &mut HeaderMap) {
+    prefixed_headers(METADATA_HEADER_PREFIX, metadata, headers);
+}
+
+/// Writes the response metadata a handler set (or a proxied server sent): headers as
+/// `Grpc-Metadata-<key>`, trailers as `Grpc-Trailer-<key>`, as grpc-gateway does. For a streamed
+/// response this runs when the stream starts, so trailers set after that are not sent: an HTTP/1.1
+/// client has nowhere to read them.
+pub fn response_metadata_headers(response: &crate::ResponseMetadata, headers: &mut HeaderMap) {
+    prefixed_headers(METADATA_HEADER_PREFIX, &response.headers(), headers);
+    prefixed_headers(TRAILER_HEADER_PREFIX, &response.trailers(), headers);
+}
+
+fn prefixed_headers(prefix: &str, metadata: &MetadataMap, headers: &mut HeaderMap) {
     const TRANSPORT: &[&str] = &[
         "content-type",
         "content-length",
@@ -106,7 +123,7 @@ pub fn metadata_headers(metadata: &MetadataMap, headers: &mut HeaderMap) {
         if key.starts_with("grpc-") || TRANSPORT.contains(&key) {
             continue;
         }
-        let Ok(header) = HeaderName::try_from(format!("{METADATA_HEADER_PREFIX}{key}")) else {
+        let Ok(header) = HeaderName::try_from(format!("{prefix}{key}")) else {
             continue;
         };
         for value in source.get_all(name) {

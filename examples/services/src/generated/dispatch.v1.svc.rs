@@ -124,6 +124,57 @@ impl DispatchService for ::std::sync::Arc<dyn DynDispatchService> {
             .await
     }
 }
+/// Every call runs through the interceptor stack the implementation was wrapped in (`::rust_svc_runtime::interceptors`), then reaches the implementation.
+impl<T: DispatchService> DispatchService
+for ::rust_svc_runtime::interceptors::Intercepted<T> {
+    fn get_courier_status(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: self::GetCourierStatusRequest,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<self::CourierStatus, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
+        const METHOD: ::rust_svc_runtime::interceptors::MethodInfo = ::rust_svc_runtime::interceptors::MethodInfo {
+            service: "dispatch.v1.DispatchService",
+            method: "GetCourierStatus",
+            path: "/dispatch.v1.DispatchService/GetCourierStatus",
+            kind: ::rust_svc_runtime::interceptors::MethodKind::Unary,
+            idempotency: ::rust_svc_runtime::interceptors::Idempotency::NoSideEffects,
+        };
+        ::rust_svc_runtime::interceptors::Intercepted::intercept_unary(
+            self,
+            &METHOD,
+            ctx,
+            request,
+            <T as DispatchService>::get_courier_status,
+        )
+    }
+    fn stream_assignments(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        requests: ::rust_svc_runtime::BoxStream<self::AssignmentUpdate>,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            ::rust_svc_runtime::BoxStream<self::AssignmentResult>,
+            ::rust_svc_runtime::Status,
+        >,
+    > + ::core::marker::Send {
+        const METHOD: ::rust_svc_runtime::interceptors::MethodInfo = ::rust_svc_runtime::interceptors::MethodInfo {
+            service: "dispatch.v1.DispatchService",
+            method: "StreamAssignments",
+            path: "/dispatch.v1.DispatchService/StreamAssignments",
+            kind: ::rust_svc_runtime::interceptors::MethodKind::BidiStreaming,
+            idempotency: ::rust_svc_runtime::interceptors::Idempotency::Unknown,
+        };
+        ::rust_svc_runtime::interceptors::Intercepted::intercept_bidi_streaming(
+            self,
+            &METHOD,
+            ctx,
+            requests,
+            <T as DispatchService>::stream_assignments,
+        )
+    }
+}
 /// An implementation of [`DispatchService`] whose every method answers `UNIMPLEMENTED`: a starting point, and a stand-in for a dependency a test does not exercise.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct UnimplementedDispatchService;
@@ -237,11 +288,13 @@ impl DispatchService for FakeDispatchService {
 /// Serves an implementation of [`DispatchService`] over gRPC: add [`DispatchServiceGrpc::into_service`] to a tonic `Server`. Deadlines come from `grpc-timeout`; a call whose deadline has passed is answered `DEADLINE_EXCEEDED` without reaching the domain, and a slow one is cut at its deadline.
 pub struct DispatchServiceGrpc<T> {
     inner: ::std::sync::Arc<T>,
+    wire: ::rust_svc_runtime::server::WireSettings,
 }
 impl<T> ::core::clone::Clone for DispatchServiceGrpc<T> {
     fn clone(&self) -> Self {
         Self {
             inner: ::std::sync::Arc::clone(&self.inner),
+            wire: self.wire.clone(),
         }
     }
 }
@@ -252,17 +305,52 @@ impl<T: DispatchService> DispatchServiceGrpc<T> {
     }
     /// Serves a shared `domain`.
     pub fn from_arc(domain: ::std::sync::Arc<T>) -> Self {
-        Self { inner: domain }
+        Self {
+            inner: domain,
+            wire: ::core::default::Default::default(),
+        }
     }
-    /// The service to add to a tonic `Server` or `Routes`.
+    /// Limits a request message to `limit` bytes (default 4 MiB); a larger one is
+    /// answered `RESOURCE_EXHAUSTED` and the server serves on.
+    #[must_use]
+    pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
+        self.wire.max_decoding_message_size = limit;
+        self
+    }
+    /// Limits a response message to `limit` bytes (default 4 MiB); a larger one ends the
+    /// call with `RESOURCE_EXHAUSTED`.
+    #[must_use]
+    pub fn max_encoding_message_size(mut self, limit: usize) -> Self {
+        self.wire.max_encoding_message_size = limit;
+        self
+    }
+    /// Compresses responses with `encoding` for clients that accept it.
+    #[must_use]
+    pub fn send_compressed(
+        mut self,
+        encoding: ::rust_svc_runtime::CompressionEncoding,
+    ) -> Self {
+        self.wire.send_compressed.push(encoding);
+        self
+    }
+    /// The service to add to a tonic `Server` or `Routes`; requests compressed with gzip
+    /// or zstd are accepted.
     pub fn into_service(
         self,
     ) -> ::rust_svc_runtime::server::GrpcServer<
         dispatch_service_server::DispatchServiceServer<Self>,
     > {
-        ::rust_svc_runtime::server::GrpcServer::new(
-            dispatch_service_server::DispatchServiceServer::new(self),
-        )
+        let wire = self.wire.clone();
+        let mut server = dispatch_service_server::DispatchServiceServer::new(self)
+            .max_decoding_message_size(wire.max_decoding_message_size)
+            .max_encoding_message_size(wire.max_encoding_message_size);
+        for encoding in wire.accept_compressed {
+            server = server.accept_compressed(encoding);
+        }
+        for encoding in wire.send_compressed {
+            server = server.send_compressed(encoding);
+        }
+        ::rust_svc_runtime::server::GrpcServer::new(server)
     }
     /// Serves `domain` over real HTTP/2 through in-memory pipes, for tests, and returns
     /// the generated client with the policies of options.proto. Paused tokio time works

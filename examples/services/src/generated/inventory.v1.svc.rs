@@ -232,6 +232,110 @@ impl InventoryService for ::std::sync::Arc<dyn DynInventoryService> {
             .await
     }
 }
+/// Every call runs through the interceptor stack the implementation was wrapped in (`::rust_svc_runtime::interceptors`), then reaches the implementation.
+impl<T: InventoryService> InventoryService
+for ::rust_svc_runtime::interceptors::Intercepted<T> {
+    fn check_stock(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: self::CheckStockRequest,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            self::CheckStockResponse,
+            ::rust_svc_runtime::Status,
+        >,
+    > + ::core::marker::Send {
+        const METHOD: ::rust_svc_runtime::interceptors::MethodInfo = ::rust_svc_runtime::interceptors::MethodInfo {
+            service: "inventory.v1.InventoryService",
+            method: "CheckStock",
+            path: "/inventory.v1.InventoryService/CheckStock",
+            kind: ::rust_svc_runtime::interceptors::MethodKind::Unary,
+            idempotency: ::rust_svc_runtime::interceptors::Idempotency::NoSideEffects,
+        };
+        ::rust_svc_runtime::interceptors::Intercepted::intercept_unary(
+            self,
+            &METHOD,
+            ctx,
+            request,
+            <T as InventoryService>::check_stock,
+        )
+    }
+    fn reserve_items(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: self::ReserveItemsRequest,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            self::ReserveItemsResponse,
+            ::rust_svc_runtime::Status,
+        >,
+    > + ::core::marker::Send {
+        const METHOD: ::rust_svc_runtime::interceptors::MethodInfo = ::rust_svc_runtime::interceptors::MethodInfo {
+            service: "inventory.v1.InventoryService",
+            method: "ReserveItems",
+            path: "/inventory.v1.InventoryService/ReserveItems",
+            kind: ::rust_svc_runtime::interceptors::MethodKind::Unary,
+            idempotency: ::rust_svc_runtime::interceptors::Idempotency::Unknown,
+        };
+        ::rust_svc_runtime::interceptors::Intercepted::intercept_unary(
+            self,
+            &METHOD,
+            ctx,
+            request,
+            <T as InventoryService>::reserve_items,
+        )
+    }
+    fn release_reservation(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: self::ReleaseReservationRequest,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            self::ReleaseReservationResponse,
+            ::rust_svc_runtime::Status,
+        >,
+    > + ::core::marker::Send {
+        const METHOD: ::rust_svc_runtime::interceptors::MethodInfo = ::rust_svc_runtime::interceptors::MethodInfo {
+            service: "inventory.v1.InventoryService",
+            method: "ReleaseReservation",
+            path: "/inventory.v1.InventoryService/ReleaseReservation",
+            kind: ::rust_svc_runtime::interceptors::MethodKind::Unary,
+            idempotency: ::rust_svc_runtime::interceptors::Idempotency::Idempotent,
+        };
+        ::rust_svc_runtime::interceptors::Intercepted::intercept_unary(
+            self,
+            &METHOD,
+            ctx,
+            request,
+            <T as InventoryService>::release_reservation,
+        )
+    }
+    fn watch_stock_levels(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: self::WatchStockLevelsRequest,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            ::rust_svc_runtime::BoxStream<self::StockUpdate>,
+            ::rust_svc_runtime::Status,
+        >,
+    > + ::core::marker::Send {
+        const METHOD: ::rust_svc_runtime::interceptors::MethodInfo = ::rust_svc_runtime::interceptors::MethodInfo {
+            service: "inventory.v1.InventoryService",
+            method: "WatchStockLevels",
+            path: "/inventory.v1.InventoryService/WatchStockLevels",
+            kind: ::rust_svc_runtime::interceptors::MethodKind::ServerStreaming,
+            idempotency: ::rust_svc_runtime::interceptors::Idempotency::NoSideEffects,
+        };
+        ::rust_svc_runtime::interceptors::Intercepted::intercept_server_streaming(
+            self,
+            &METHOD,
+            ctx,
+            request,
+            <T as InventoryService>::watch_stock_levels,
+        )
+    }
+}
 /// An implementation of [`InventoryService`] whose every method answers `UNIMPLEMENTED`: a starting point, and a stand-in for a dependency a test does not exercise.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct UnimplementedInventoryService;
@@ -421,11 +525,13 @@ impl InventoryService for FakeInventoryService {
 /// Serves an implementation of [`InventoryService`] over gRPC: add [`InventoryServiceGrpc::into_service`] to a tonic `Server`. Deadlines come from `grpc-timeout`; a call whose deadline has passed is answered `DEADLINE_EXCEEDED` without reaching the domain, and a slow one is cut at its deadline.
 pub struct InventoryServiceGrpc<T> {
     inner: ::std::sync::Arc<T>,
+    wire: ::rust_svc_runtime::server::WireSettings,
 }
 impl<T> ::core::clone::Clone for InventoryServiceGrpc<T> {
     fn clone(&self) -> Self {
         Self {
             inner: ::std::sync::Arc::clone(&self.inner),
+            wire: self.wire.clone(),
         }
     }
 }
@@ -436,17 +542,52 @@ impl<T: InventoryService> InventoryServiceGrpc<T> {
     }
     /// Serves a shared `domain`.
     pub fn from_arc(domain: ::std::sync::Arc<T>) -> Self {
-        Self { inner: domain }
+        Self {
+            inner: domain,
+            wire: ::core::default::Default::default(),
+        }
     }
-    /// The service to add to a tonic `Server` or `Routes`.
+    /// Limits a request message to `limit` bytes (default 4 MiB); a larger one is
+    /// answered `RESOURCE_EXHAUSTED` and the server serves on.
+    #[must_use]
+    pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
+        self.wire.max_decoding_message_size = limit;
+        self
+    }
+    /// Limits a response message to `limit` bytes (default 4 MiB); a larger one ends the
+    /// call with `RESOURCE_EXHAUSTED`.
+    #[must_use]
+    pub fn max_encoding_message_size(mut self, limit: usize) -> Self {
+        self.wire.max_encoding_message_size = limit;
+        self
+    }
+    /// Compresses responses with `encoding` for clients that accept it.
+    #[must_use]
+    pub fn send_compressed(
+        mut self,
+        encoding: ::rust_svc_runtime::CompressionEncoding,
+    ) -> Self {
+        self.wire.send_compressed.push(encoding);
+        self
+    }
+    /// The service to add to a tonic `Server` or `Routes`; requests compressed with gzip
+    /// or zstd are accepted.
     pub fn into_service(
         self,
     ) -> ::rust_svc_runtime::server::GrpcServer<
         inventory_service_server::InventoryServiceServer<Self>,
     > {
-        ::rust_svc_runtime::server::GrpcServer::new(
-            inventory_service_server::InventoryServiceServer::new(self),
-        )
+        let wire = self.wire.clone();
+        let mut server = inventory_service_server::InventoryServiceServer::new(self)
+            .max_decoding_message_size(wire.max_decoding_message_size)
+            .max_encoding_message_size(wire.max_encoding_message_size);
+        for encoding in wire.accept_compressed {
+            server = server.accept_compressed(encoding);
+        }
+        for encoding in wire.send_compressed {
+            server = server.send_compressed(encoding);
+        }
+        ::rust_svc_runtime::server::GrpcServer::new(server)
     }
     /// Serves `domain` over real HTTP/2 through in-memory pipes, for tests, and returns
     /// the generated client with the policies of options.proto. Paused tokio time works

@@ -319,6 +319,169 @@ impl OrderService for ::std::sync::Arc<dyn DynOrderService> {
             .await
     }
 }
+/// Every call runs through the interceptor stack the implementation was wrapped in (`::rust_svc_runtime::interceptors`), then reaches the implementation.
+impl<T: OrderService> OrderService for ::rust_svc_runtime::interceptors::Intercepted<T> {
+    fn create_order(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: self::CreateOrderRequest,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<self::Order, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
+        const METHOD: ::rust_svc_runtime::interceptors::MethodInfo = ::rust_svc_runtime::interceptors::MethodInfo {
+            service: "orders.v1.OrderService",
+            method: "CreateOrder",
+            path: "/orders.v1.OrderService/CreateOrder",
+            kind: ::rust_svc_runtime::interceptors::MethodKind::Unary,
+            idempotency: ::rust_svc_runtime::interceptors::Idempotency::Unknown,
+        };
+        ::rust_svc_runtime::interceptors::Intercepted::intercept_unary(
+            self,
+            &METHOD,
+            ctx,
+            request,
+            <T as OrderService>::create_order,
+        )
+    }
+    fn get_order(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: self::GetOrderRequest,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<self::Order, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
+        const METHOD: ::rust_svc_runtime::interceptors::MethodInfo = ::rust_svc_runtime::interceptors::MethodInfo {
+            service: "orders.v1.OrderService",
+            method: "GetOrder",
+            path: "/orders.v1.OrderService/GetOrder",
+            kind: ::rust_svc_runtime::interceptors::MethodKind::Unary,
+            idempotency: ::rust_svc_runtime::interceptors::Idempotency::NoSideEffects,
+        };
+        ::rust_svc_runtime::interceptors::Intercepted::intercept_unary(
+            self,
+            &METHOD,
+            ctx,
+            request,
+            <T as OrderService>::get_order,
+        )
+    }
+    fn list_orders(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: self::ListOrdersRequest,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            self::ListOrdersResponse,
+            ::rust_svc_runtime::Status,
+        >,
+    > + ::core::marker::Send {
+        const METHOD: ::rust_svc_runtime::interceptors::MethodInfo = ::rust_svc_runtime::interceptors::MethodInfo {
+            service: "orders.v1.OrderService",
+            method: "ListOrders",
+            path: "/orders.v1.OrderService/ListOrders",
+            kind: ::rust_svc_runtime::interceptors::MethodKind::Unary,
+            idempotency: ::rust_svc_runtime::interceptors::Idempotency::NoSideEffects,
+        };
+        ::rust_svc_runtime::interceptors::Intercepted::intercept_unary(
+            self,
+            &METHOD,
+            ctx,
+            request,
+            <T as OrderService>::list_orders,
+        )
+    }
+    fn update_order(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: self::UpdateOrderRequest,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<self::Order, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
+        const METHOD: ::rust_svc_runtime::interceptors::MethodInfo = ::rust_svc_runtime::interceptors::MethodInfo {
+            service: "orders.v1.OrderService",
+            method: "UpdateOrder",
+            path: "/orders.v1.OrderService/UpdateOrder",
+            kind: ::rust_svc_runtime::interceptors::MethodKind::Unary,
+            idempotency: ::rust_svc_runtime::interceptors::Idempotency::Unknown,
+        };
+        ::rust_svc_runtime::interceptors::Intercepted::intercept_unary(
+            self,
+            &METHOD,
+            ctx,
+            request,
+            <T as OrderService>::update_order,
+        )
+    }
+    fn cancel_order(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: self::CancelOrderRequest,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<self::Order, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
+        const METHOD: ::rust_svc_runtime::interceptors::MethodInfo = ::rust_svc_runtime::interceptors::MethodInfo {
+            service: "orders.v1.OrderService",
+            method: "CancelOrder",
+            path: "/orders.v1.OrderService/CancelOrder",
+            kind: ::rust_svc_runtime::interceptors::MethodKind::Unary,
+            idempotency: ::rust_svc_runtime::interceptors::Idempotency::Idempotent,
+        };
+        ::rust_svc_runtime::interceptors::Intercepted::intercept_unary(
+            self,
+            &METHOD,
+            ctx,
+            request,
+            <T as OrderService>::cancel_order,
+        )
+    }
+    fn stream_order_updates(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: self::StreamOrderUpdatesRequest,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            ::rust_svc_runtime::BoxStream<self::OrderUpdate>,
+            ::rust_svc_runtime::Status,
+        >,
+    > + ::core::marker::Send {
+        const METHOD: ::rust_svc_runtime::interceptors::MethodInfo = ::rust_svc_runtime::interceptors::MethodInfo {
+            service: "orders.v1.OrderService",
+            method: "StreamOrderUpdates",
+            path: "/orders.v1.OrderService/StreamOrderUpdates",
+            kind: ::rust_svc_runtime::interceptors::MethodKind::ServerStreaming,
+            idempotency: ::rust_svc_runtime::interceptors::Idempotency::NoSideEffects,
+        };
+        ::rust_svc_runtime::interceptors::Intercepted::intercept_server_streaming(
+            self,
+            &METHOD,
+            ctx,
+            request,
+            <T as OrderService>::stream_order_updates,
+        )
+    }
+    fn upload_order_items(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        requests: ::rust_svc_runtime::BoxStream<self::LineItem>,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<self::UploadSummary, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
+        const METHOD: ::rust_svc_runtime::interceptors::MethodInfo = ::rust_svc_runtime::interceptors::MethodInfo {
+            service: "orders.v1.OrderService",
+            method: "UploadOrderItems",
+            path: "/orders.v1.OrderService/UploadOrderItems",
+            kind: ::rust_svc_runtime::interceptors::MethodKind::ClientStreaming,
+            idempotency: ::rust_svc_runtime::interceptors::Idempotency::Unknown,
+        };
+        ::rust_svc_runtime::interceptors::Intercepted::intercept_client_streaming(
+            self,
+            &METHOD,
+            ctx,
+            requests,
+            <T as OrderService>::upload_order_items,
+        )
+    }
+}
 /// An implementation of [`OrderService`] whose every method answers `UNIMPLEMENTED`: a starting point, and a stand-in for a dependency a test does not exercise.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct UnimplementedOrderService;
@@ -595,11 +758,13 @@ impl OrderService for FakeOrderService {
 /// Serves an implementation of [`OrderService`] over gRPC: add [`OrderServiceGrpc::into_service`] to a tonic `Server`. Deadlines come from `grpc-timeout`; a call whose deadline has passed is answered `DEADLINE_EXCEEDED` without reaching the domain, and a slow one is cut at its deadline.
 pub struct OrderServiceGrpc<T> {
     inner: ::std::sync::Arc<T>,
+    wire: ::rust_svc_runtime::server::WireSettings,
 }
 impl<T> ::core::clone::Clone for OrderServiceGrpc<T> {
     fn clone(&self) -> Self {
         Self {
             inner: ::std::sync::Arc::clone(&self.inner),
+            wire: self.wire.clone(),
         }
     }
 }
@@ -610,17 +775,52 @@ impl<T: OrderService> OrderServiceGrpc<T> {
     }
     /// Serves a shared `domain`.
     pub fn from_arc(domain: ::std::sync::Arc<T>) -> Self {
-        Self { inner: domain }
+        Self {
+            inner: domain,
+            wire: ::core::default::Default::default(),
+        }
     }
-    /// The service to add to a tonic `Server` or `Routes`.
+    /// Limits a request message to `limit` bytes (default 4 MiB); a larger one is
+    /// answered `RESOURCE_EXHAUSTED` and the server serves on.
+    #[must_use]
+    pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
+        self.wire.max_decoding_message_size = limit;
+        self
+    }
+    /// Limits a response message to `limit` bytes (default 4 MiB); a larger one ends the
+    /// call with `RESOURCE_EXHAUSTED`.
+    #[must_use]
+    pub fn max_encoding_message_size(mut self, limit: usize) -> Self {
+        self.wire.max_encoding_message_size = limit;
+        self
+    }
+    /// Compresses responses with `encoding` for clients that accept it.
+    #[must_use]
+    pub fn send_compressed(
+        mut self,
+        encoding: ::rust_svc_runtime::CompressionEncoding,
+    ) -> Self {
+        self.wire.send_compressed.push(encoding);
+        self
+    }
+    /// The service to add to a tonic `Server` or `Routes`; requests compressed with gzip
+    /// or zstd are accepted.
     pub fn into_service(
         self,
     ) -> ::rust_svc_runtime::server::GrpcServer<
         order_service_server::OrderServiceServer<Self>,
     > {
-        ::rust_svc_runtime::server::GrpcServer::new(
-            order_service_server::OrderServiceServer::new(self),
-        )
+        let wire = self.wire.clone();
+        let mut server = order_service_server::OrderServiceServer::new(self)
+            .max_decoding_message_size(wire.max_decoding_message_size)
+            .max_encoding_message_size(wire.max_encoding_message_size);
+        for encoding in wire.accept_compressed {
+            server = server.accept_compressed(encoding);
+        }
+        for encoding in wire.send_compressed {
+            server = server.send_compressed(encoding);
+        }
+        ::rust_svc_runtime::server::GrpcServer::new(server)
     }
     /// Serves `domain` over real HTTP/2 through in-memory pipes, for tests, and returns
     /// the generated client with the policies of options.proto. Paused tokio time works

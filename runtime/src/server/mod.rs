@@ -11,111 +11,20 @@
 //! (body decoding included) against it. tonic polls the inner future before its timer, so on
 //! expiry the caller sees `DEADLINE_EXCEEDED` from us.
 
-use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context as TaskContext, Poll};
+mod wire;
 
-use futures_util::future::{Either, Ready, ready};
-use tokio::time::{Instant, Sleep};
-use tonic::server::NamedService;
+use std::future::Future;
+
+use tokio::time::Instant;
+use tonic::metadata::MetadataMap;
 
 use crate::deadline::{GRPC_TIMEOUT, InvalidTimeout, parse_grpc_timeout};
 use crate::{BoxFuture, BoxStream, Context, Status};
+pub(crate) use wire::is_size_limit_message;
+use wire::{ArrivalDeadline, ResponseCell};
+pub use wire::{CallFuture, GrpcServer, WireSettings};
 
-/// The absolute deadline of a request, stamped when it arrived.
-#[derive(Debug, Clone, Copy)]
-struct ArrivalDeadline(Instant);
-
-/// Wraps a generated tonic service: parses `grpc-timeout` when the request arrives and rejects
-/// a malformed one with `INVALID_ARGUMENT` before any work is done.
-#[derive(Debug, Clone)]
-pub struct GrpcServer<S> {
-    inner: S,
-}
-
-impl<S> GrpcServer<S> {
-    /// Wraps a tonic service.
-    pub fn new(inner: S) -> Self {
-        Self { inner }
-    }
-
-    /// The wrapped tonic service, e.g. to configure compression or message size limits.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-}
-
-impl<S: NamedService> NamedService for GrpcServer<S> {
-    const NAME: &'static str = S::NAME;
-}
-
-impl<S, B> tonic::codegen::Service<http::Request<B>> for GrpcServer<S>
-where
-    S: tonic::codegen::Service<
-            http::Request<B>,
-            Response = http::Response<tonic::body::Body>,
-            Error = Infallible,
-        >,
-    S::Future: Unpin,
-{
-    type Response = http::Response<tonic::body::Body>;
-    type Error = Infallible;
-    type Future = Either<Ready<Result<Self::Response, Infallible>>, DeadlineFuture<S::Future>>;
-
-    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
-        match deadline_from_headers(request.headers()) {
-            Ok(deadline) => {
-                // Only a call with a deadline pays for the extension (its map is allocated on
-                // the first insert); `accept` reads an absent one as "no deadline".
-                if let Some(deadline) = deadline {
-                    request.extensions_mut().insert(ArrivalDeadline(deadline));
-                }
-                Either::Right(DeadlineFuture {
-                    inner: self.inner.call(request),
-                    deadline: deadline.map(|deadline| Box::pin(tokio::time::sleep_until(deadline))),
-                })
-            }
-            Err(invalid) => {
-                let status = Status::invalid_argument(invalid.to_string());
-                Either::Left(ready(Ok(status.into_http())))
-            }
-        }
-    }
-}
-
-/// A call raced against its deadline: answers `DEADLINE_EXCEEDED` and drops the call (and the
-/// domain future inside it) when the deadline passes first.
-pub struct DeadlineFuture<F> {
-    inner: F,
-    deadline: Option<Pin<Box<Sleep>>>,
-}
-
-impl<F> Future for DeadlineFuture<F>
-where
-    F: Future<Output = Result<http::Response<tonic::body::Body>, Infallible>> + Unpin,
-{
-    type Output = F::Output;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
-        if let Poll::Ready(response) = Pin::new(&mut self.inner).poll(cx) {
-            return Poll::Ready(response);
-        }
-        let expired = self
-            .deadline
-            .as_mut()
-            .is_some_and(|deadline| deadline.as_mut().poll(cx).is_ready());
-        if expired {
-            Poll::Ready(Ok(deadline_exceeded().into_http()))
-        } else {
-            Poll::Pending
-        }
-    }
-}
+pub use crate::deadline::deadline_exceeded;
 
 /// The absolute deadline a request's `grpc-timeout` header asks for, counted from now.
 fn deadline_from_headers(headers: &http::HeaderMap) -> Result<Option<Instant>, InvalidTimeout> {
@@ -137,13 +46,33 @@ pub fn accept<T>(request: tonic::Request<T>) -> Result<(Context, T), Status> {
             .map_err(|invalid| Status::invalid_argument(invalid.to_string()))?,
     };
     let peer_addr = request.remote_addr();
-    let (metadata, _extensions, message) = request.into_parts();
-    let mut ctx = Context::new().with_metadata(metadata);
+    #[cfg(feature = "tls")]
+    let peer_certificates = request.peer_certs().map(|chain| {
+        crate::interceptors::auth::PeerCertificates::new(
+            chain
+                .iter()
+                .map(|certificate| certificate.to_vec())
+                .collect(),
+        )
+    });
+    let (metadata, mut extensions, message) = request.into_parts();
+    let response = extensions
+        .remove::<ResponseCell>()
+        .map(|ResponseCell(response)| response)
+        .unwrap_or_default();
+    let mut ctx = Context::new()
+        .with_metadata(metadata)
+        .with_response(response)
+        .serving();
     if let Some(deadline) = deadline {
         ctx = ctx.with_deadline(deadline);
     }
     if let Some(peer_addr) = peer_addr {
         ctx = ctx.with_peer_addr(peer_addr);
+    }
+    #[cfg(feature = "tls")]
+    if let Some(chain) = peer_certificates {
+        ctx.extensions_mut().insert(chain);
     }
     if ctx.is_expired() {
         return Err(deadline_exceeded());
@@ -298,14 +227,31 @@ where
 {
     Box::pin(async move {
         let (ctx, message) = accepted?;
-        let out = within_deadline(&ctx, method.call(domain, &ctx, message)).await?;
-        Ok(tonic::Response::new(respond(&ctx, out)))
+        match within_deadline(&ctx, method.call(domain, &ctx, message)).await {
+            Ok(out) => {
+                let mut response = tonic::Response::new(respond(&ctx, out));
+                append_sendable(
+                    response.metadata_mut().as_mut(),
+                    ctx.response().headers().clone(),
+                );
+                Ok(response)
+            }
+            // An error before any message is a trailers-only response: what the handler set
+            // travels with the status.
+            Err(mut status) => {
+                let metadata = status.metadata_mut().as_mut();
+                append_sendable(metadata, ctx.response().headers().clone());
+                append_sendable(metadata, ctx.response().trailers().clone());
+                Err(status)
+            }
+        }
     })
 }
 
-/// The status for a call whose deadline passed.
-pub fn deadline_exceeded() -> Status {
-    Status::deadline_exceeded("deadline exceeded")
+/// Adds the entries of `metadata` a handler may send to `headers`: not the `grpc-*` keys, which
+/// belong to the protocol (a handler cannot forge `grpc-status`), nor the HTTP framing ones.
+pub(crate) fn append_sendable(headers: &mut http::HeaderMap, metadata: MetadataMap) {
+    crate::context::append_entries(headers, metadata, crate::context::is_application_key);
 }
 
 fn normalize(ctx: &Context, status: Status) -> Status {

@@ -1,0 +1,229 @@
+//! The response headers and trailers of a call, shared between the handler that sets them and
+//! the transport that sends them (or the client that fills them in).
+//!
+//! Why a shared cell on the [`Context`](super::Context) rather than a response wrapper in the
+//! trait's return type: the domain traits keep their plain `Result<Response, Status>` signature,
+//! so a handler that sets no metadata (most of them) looks exactly as before, fakes and clients
+//! implement the same signature, and an interceptor can set a header (the request id) without
+//! knowing the response type. grpc-go's `grpc.SetHeader(ctx, …)` makes the same choice.
+//!
+//! When what is set gets sent:
+//! - headers set before a unary handler returns, or before a streaming handler returns its
+//!   stream, go out with the response headers; later ones are too late and are dropped, as in
+//!   gRPC, where headers precede the first message;
+//! - trailers set at any time before the response (or its stream) ends go out with the status;
+//! - when the call fails, both are sent with the error status.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tonic::metadata::MetadataMap;
+
+/// The response headers and trailers of one call. Cheap to clone; clones share the same maps.
+#[derive(Debug, Clone, Default)]
+pub struct ResponseMetadata {
+    parts: Arc<Mutex<Parts>>,
+}
+
+#[derive(Debug, Default)]
+struct Parts {
+    headers: MetadataMap,
+    trailers: MetadataMap,
+}
+
+impl ResponseMetadata {
+    /// A fresh, empty pair of maps.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The response headers, to read or change: `ctx.response().headers().insert("x-served-by",
+    /// value)`. The guard is a lock: keep it for one statement, never across an `.await` (it is
+    /// not `Send`, so the compiler stops that).
+    pub fn headers(&self) -> MetadataGuard<'_> {
+        MetadataGuard {
+            parts: self.lock(),
+            trailers: false,
+        }
+    }
+
+    /// The response trailers, like [`headers`](Self::headers).
+    pub fn trailers(&self) -> MetadataGuard<'_> {
+        MetadataGuard {
+            parts: self.lock(),
+            trailers: true,
+        }
+    }
+
+    /// Takes the headers out, leaving an empty map.
+    pub fn take_headers(&self) -> MetadataMap {
+        std::mem::take(&mut self.lock().headers)
+    }
+
+    /// Takes the trailers out, leaving an empty map.
+    pub fn take_trailers(&self) -> MetadataMap {
+        std::mem::take(&mut self.lock().trailers)
+    }
+
+    /// Adds every entry of `headers` to the headers (what a client does with what it received).
+    pub fn extend_headers(&self, headers: MetadataMap) {
+        extend(&mut self.lock().headers, headers);
+    }
+
+    /// Adds every entry of `trailers` to the trailers.
+    pub fn extend_trailers(&self, trailers: MetadataMap) {
+        extend(&mut self.lock().trailers, trailers);
+    }
+
+    /// Adds received headers, without the protocol's own (`grpc-*`, `content-type`…).
+    pub(crate) fn record_headers(&self, headers: MetadataMap) {
+        append_entries(self.lock().headers.as_mut(), headers, is_application_key);
+    }
+
+    /// Adds received trailers, without the protocol's own.
+    pub(crate) fn record_trailers(&self, trailers: MetadataMap) {
+        append_entries(self.lock().trailers.as_mut(), trailers, is_application_key);
+    }
+
+    /// Whether `other` is a clone of this one (the same maps).
+    pub fn same_as(&self, other: &ResponseMetadata) -> bool {
+        Arc::ptr_eq(&self.parts, &other.parts)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Parts> {
+        // A handler that panicked while holding the lock left consistent maps behind (every
+        // MetadataMap operation completes or does nothing), so poisoning is ignored.
+        self.parts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn extend(into: &mut MetadataMap, from: MetadataMap) {
+    append_entries(into.as_mut(), from, |_| true);
+}
+
+/// Whether a metadata key is the application's rather than the protocol's: not `grpc-*` (a
+/// handler cannot forge `grpc-status`), nor the HTTP framing headers.
+pub(crate) fn is_application_key(name: &str) -> bool {
+    const FRAMING: &[&str] = &[
+        "content-type",
+        "content-length",
+        "content-encoding",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "connection",
+        "date",
+    ];
+    !name.starts_with("grpc-") && !FRAMING.contains(&name)
+}
+
+/// Appends every entry of `from` whose name `keep` accepts to `into`, keeping every value of a
+/// repeated key.
+pub(crate) fn append_entries(
+    into: &mut http::HeaderMap,
+    from: MetadataMap,
+    keep: impl Fn(&str) -> bool,
+) {
+    // An owned `HeaderMap` iterates each name once, then `None` for its further values.
+    let mut last = None;
+    for (name, value) in from.into_headers() {
+        let name = match name {
+            Some(name) => {
+                last = Some(name.clone());
+                name
+            }
+            None => match &last {
+                Some(name) => name.clone(),
+                None => continue,
+            },
+        };
+        if keep(name.as_str()) {
+            into.append(name, value);
+        }
+    }
+}
+
+/// A locked view of the response headers or trailers; derefs to a [`MetadataMap`].
+#[derive(Debug)]
+pub struct MetadataGuard<'a> {
+    parts: MutexGuard<'a, Parts>,
+    trailers: bool,
+}
+
+impl std::ops::Deref for MetadataGuard<'_> {
+    type Target = MetadataMap;
+
+    fn deref(&self) -> &MetadataMap {
+        if self.trailers {
+            &self.parts.trailers
+        } else {
+            &self.parts.headers
+        }
+    }
+}
+
+impl std::ops::DerefMut for MetadataGuard<'_> {
+    fn deref_mut(&mut self) -> &mut MetadataMap {
+        if self.trailers {
+            &mut self.parts.trailers
+        } else {
+            &mut self.parts.headers
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic::metadata::BinaryMetadataValue;
+
+    use super::*;
+
+    #[test]
+    fn clones_share_headers_and_trailers() {
+        let response = ResponseMetadata::new();
+        let handler_view = response.clone();
+        handler_view
+            .headers()
+            .insert("x-served-by", "inventory-1".parse().unwrap());
+        handler_view
+            .trailers()
+            .insert_bin("x-cost-bin", BinaryMetadataValue::from_bytes(&[0, 1, 2]));
+        assert_eq!(
+            response.headers().get("x-served-by").unwrap(),
+            "inventory-1"
+        );
+        assert_eq!(
+            response
+                .trailers()
+                .get_bin("x-cost-bin")
+                .unwrap()
+                .to_bytes()
+                .unwrap()
+                .as_ref(),
+            &[0, 1, 2]
+        );
+        assert!(response.same_as(&handler_view));
+        assert!(!response.same_as(&ResponseMetadata::new()));
+    }
+
+    #[test]
+    fn take_empties_and_extend_keeps_every_value() {
+        let response = ResponseMetadata::new();
+        let mut received = MetadataMap::new();
+        received.append("x-shard", "a".parse().unwrap());
+        received.append("x-shard", "b".parse().unwrap());
+        received.insert("x-region", "eu".parse().unwrap());
+        response.extend_headers(received);
+        let values: Vec<_> = response
+            .headers()
+            .get_all("x-shard")
+            .iter()
+            .map(|value| value.to_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(values, ["a", "b"]);
+        let taken = response.take_headers();
+        assert_eq!(taken.len(), 3);
+        assert!(response.headers().is_empty());
+    }
+}

@@ -1,0 +1,207 @@
+//! Access logging: one structured `tracing` event per call, when it ends.
+//!
+//! ```
+//! # use rust_svc_runtime::interceptors::{Interceptors, logging::Logging};
+//! # struct Store;
+//! let service = Interceptors::server().with(Logging::new()).wrap(Store);
+//! ```
+//!
+//! The event has the target [`ACCESS_TARGET`] (`rust_svc::access`, to route or filter access
+//! lines apart from the rest) and the fields `rpc.service`, `rpc.method`, `side`, `code` (`OK`,
+//! `NOT_FOUND`, …), `duration_ms`, `peer` (when known), `request_id` (when a request id
+//! interceptor ran before this one), `requests`, `responses`, and `error` (the status message)
+//! for a failure. It is logged at `INFO`, and at `WARN` when the serving side failed (`UNKNOWN`,
+//! `DEADLINE_EXCEEDED`, `UNIMPLEMENTED`, `INTERNAL`, `UNAVAILABLE`, `DATA_LOSS`); both levels
+//! can be changed. [`Logging::json`] puts the fields into the message as one JSON object instead,
+//! for log pipelines that keep only the message. When neither level is enabled for the target,
+//! the interceptor does nothing at all.
+//!
+//! Put it last in the stack: `duration_ms` is measured from when it starts, so it is the time
+//! of the handler (and of the interceptors after this one), and a call rejected before it (by
+//! authentication) is not logged as if it had been served.
+
+use std::net::SocketAddr;
+
+use tokio::time::Instant;
+use tracing::Level;
+
+use super::codes::{code_name, is_server_fault};
+use super::request_id::{RequestId, request_id};
+use super::{CallInfo, Finish, Interceptor, Outcome};
+use crate::{Context, Status};
+
+/// The target of the access log events.
+pub const ACCESS_TARGET: &str = "rust_svc::access";
+
+/// The access logging interceptor (see the module docs).
+#[derive(Debug, Clone, Copy)]
+pub struct Logging {
+    level: Level,
+    fault_level: Level,
+    json: bool,
+}
+
+impl Default for Logging {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Logging {
+    /// Logs each call with structured fields, at `INFO` (`WARN` for server faults).
+    pub fn new() -> Self {
+        Self {
+            level: Level::INFO,
+            fault_level: Level::WARN,
+            json: false,
+        }
+    }
+
+    /// Logs each call as one JSON object in the event's message.
+    pub fn json() -> Self {
+        Self {
+            json: true,
+            ..Self::new()
+        }
+    }
+
+    /// Logs calls at `level`.
+    #[must_use]
+    pub fn level(mut self, level: Level) -> Self {
+        self.level = level;
+        self
+    }
+
+    /// Logs calls that end in a server fault at `level`.
+    #[must_use]
+    pub fn fault_level(mut self, level: Level) -> Self {
+        self.fault_level = level;
+        self
+    }
+}
+
+/// Whether an event of the access target at `level` would be recorded: `enabled!` needs its level
+/// as a constant.
+fn enabled(level: Level) -> bool {
+    match level {
+        Level::ERROR => tracing::enabled!(target: ACCESS_TARGET, Level::ERROR),
+        Level::WARN => tracing::enabled!(target: ACCESS_TARGET, Level::WARN),
+        Level::INFO => tracing::enabled!(target: ACCESS_TARGET, Level::INFO),
+        Level::DEBUG => tracing::enabled!(target: ACCESS_TARGET, Level::DEBUG),
+        _ => tracing::enabled!(target: ACCESS_TARGET, Level::TRACE),
+    }
+}
+
+impl Interceptor for Logging {
+    fn start(&self, _call: &CallInfo, _ctx: &mut Context) -> Result<Finish, Status> {
+        if !enabled(self.level) && !enabled(self.fault_level) {
+            return Ok(Finish::nothing());
+        }
+        let started = Instant::now();
+        let this = *self;
+        Ok(Finish::with(move |outcome| {
+            let level = if is_server_fault(outcome.code()) {
+                this.fault_level
+            } else {
+                this.level
+            };
+            if enabled(level) {
+                let line = Line::new(outcome, started);
+                if this.json {
+                    line.emit_json(level);
+                } else {
+                    line.emit(level);
+                }
+            }
+        }))
+    }
+}
+
+/// What one access line says.
+struct Line<'a> {
+    service: &'static str,
+    method: &'static str,
+    side: &'static str,
+    code: &'static str,
+    duration_ms: f64,
+    peer: Option<SocketAddr>,
+    request_id: Option<&'a RequestId>,
+    requests: u64,
+    responses: u64,
+    error: Option<&'a str>,
+}
+
+/// Emits `$event` (the arguments of `tracing::event!` after the level) at the runtime `$level`:
+/// `event!` needs a constant level.
+macro_rules! event_at {
+    ($level:expr, $($event:tt)*) => {
+        match $level {
+            Level::ERROR => tracing::event!(target: ACCESS_TARGET, Level::ERROR, $($event)*),
+            Level::WARN => tracing::event!(target: ACCESS_TARGET, Level::WARN, $($event)*),
+            Level::INFO => tracing::event!(target: ACCESS_TARGET, Level::INFO, $($event)*),
+            Level::DEBUG => tracing::event!(target: ACCESS_TARGET, Level::DEBUG, $($event)*),
+            _ => tracing::event!(target: ACCESS_TARGET, Level::TRACE, $($event)*),
+        }
+    };
+}
+
+impl<'a> Line<'a> {
+    fn new(outcome: &'a Outcome<'a>, started: Instant) -> Self {
+        let method = outcome.call.method;
+        Line {
+            service: method.service,
+            method: method.method,
+            side: outcome.call.side.as_str(),
+            code: code_name(outcome.code()),
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            peer: outcome.ctx.peer_addr(),
+            request_id: request_id(outcome.ctx),
+            requests: outcome.requests,
+            responses: outcome.responses,
+            error: outcome.status.map(Status::message),
+        }
+    }
+
+    fn emit(&self, level: Level) {
+        event_at!(
+            level,
+            rpc.service = self.service,
+            rpc.method = self.method,
+            side = self.side,
+            code = self.code,
+            duration_ms = self.duration_ms,
+            peer = self.peer.map(tracing::field::display),
+            request_id = self.request_id.map(RequestId::as_str),
+            requests = self.requests,
+            responses = self.responses,
+            error = self.error,
+            "rpc finished"
+        );
+    }
+
+    fn emit_json(&self, level: Level) {
+        let mut line = serde_json::json!({
+            "rpc.service": self.service,
+            "rpc.method": self.method,
+            "side": self.side,
+            "code": self.code,
+            "duration_ms": self.duration_ms,
+            "requests": self.requests,
+            "responses": self.responses,
+        });
+        let fields = line.as_object_mut().expect("an object");
+        if let Some(peer) = self.peer {
+            fields.insert("peer".into(), peer.to_string().into());
+        }
+        if let Some(id) = self.request_id {
+            fields.insert("request_id".into(), id.as_str().into());
+        }
+        if let Some(error) = self.error {
+            fields.insert("error".into(), error.into());
+        }
+        event_at!(level, "{line}");
+    }
+}
+
+#[cfg(test)]
+mod tests;

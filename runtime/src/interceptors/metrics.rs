@@ -1,0 +1,150 @@
+//! Metrics through the `metrics` facade crate, named and labelled like go-grpc-prometheus
+//! so that existing gRPC dashboards and alerts work unchanged.
+//!
+//! ```
+//! # use rust_svc_runtime::interceptors::{Interceptors, metrics::Metrics};
+//! # struct Store;
+//! let service = Interceptors::server().with(Metrics).wrap(Store);
+//! ```
+//!
+//! Recorded into whichever recorder is installed (none: nothing is recorded, at almost no cost).
+//! On a server stack, with the labels `grpc_type` (`unary`, `server_stream`, `client_stream`,
+//! `bidi_stream`), `grpc_service` and `grpc_method`:
+//!
+//! | metric | kind | when |
+//! |---|---|---|
+//! | `grpc_server_started_total` | counter | a call starts |
+//! | `grpc_server_handled_total` | counter, also labelled `grpc_code` (grpc-go's names: `OK`, `NotFound`, …) | a call ends |
+//! | `grpc_server_handling_seconds` | histogram | a call ends: its duration |
+//! | `grpc_server_in_flight` | gauge | calls started and not yet ended |
+//! | `grpc_server_msg_received_total` | counter | a call ends: the requests the handler read |
+//! | `grpc_server_msg_sent_total` | counter | a call ends: the responses sent |
+//!
+//! A client stack records the same under `grpc_client_…`, received counting responses and sent
+//! counting requests. A call rejected by an interceptor inside this one counts as started and
+//! handled with the rejection's code; one rejected by an interceptor before it is not seen.
+//!
+//! With the `prometheus` feature, `prometheus_recorder` builds a recorder that renders the
+//! Prometheus text format, with go-grpc-prometheus's histogram buckets.
+
+use ::metrics::{Label, counter, gauge, histogram};
+
+use super::codes::go_code_name;
+use super::{CallInfo, Finish, Interceptor, MethodKind, Side};
+use crate::{Context, Status};
+
+/// The metrics interceptor (see the module docs).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Metrics;
+
+/// The metric names of one side.
+struct Names {
+    started: &'static str,
+    handled: &'static str,
+    handling_seconds: &'static str,
+    in_flight: &'static str,
+    msg_received: &'static str,
+    msg_sent: &'static str,
+}
+
+const SERVER: Names = Names {
+    started: "grpc_server_started_total",
+    handled: "grpc_server_handled_total",
+    handling_seconds: "grpc_server_handling_seconds",
+    in_flight: "grpc_server_in_flight",
+    msg_received: "grpc_server_msg_received_total",
+    msg_sent: "grpc_server_msg_sent_total",
+};
+
+const CLIENT: Names = Names {
+    started: "grpc_client_started_total",
+    handled: "grpc_client_handled_total",
+    handling_seconds: "grpc_client_handling_seconds",
+    in_flight: "grpc_client_in_flight",
+    msg_received: "grpc_client_msg_received_total",
+    msg_sent: "grpc_client_msg_sent_total",
+};
+
+/// The `grpc_type` label of a kind of rpc, as go-grpc-prometheus spells it.
+fn grpc_type(kind: MethodKind) -> &'static str {
+    match kind {
+        MethodKind::Unary => "unary",
+        MethodKind::ServerStreaming => "server_stream",
+        MethodKind::ClientStreaming => "client_stream",
+        MethodKind::BidiStreaming => "bidi_stream",
+    }
+}
+
+impl Interceptor for Metrics {
+    fn start(&self, call: &CallInfo, _ctx: &mut Context) -> Result<Finish, Status> {
+        let side = call.side;
+        let names = match side {
+            Side::Server => &SERVER,
+            Side::Client => &CLIENT,
+        };
+        // Every name and label is a `&'static str`: recording allocates only the label list.
+        let labels = [
+            Label::from_static_parts("grpc_type", grpc_type(call.method.kind)),
+            Label::from_static_parts("grpc_service", call.method.service),
+            Label::from_static_parts("grpc_method", call.method.method),
+        ];
+        counter!(names.started, labels.iter()).increment(1);
+        gauge!(names.in_flight, labels.iter()).increment(1.0);
+        Ok(Finish::with(move |outcome| {
+            gauge!(names.in_flight, labels.iter()).decrement(1.0);
+            let [kind, service, method] = labels.clone();
+            let code = Label::from_static_parts("grpc_code", go_code_name(outcome.code()));
+            counter!(names.handled, vec![kind, service, method, code]).increment(1);
+            histogram!(names.handling_seconds, labels.iter()).record(outcome.elapsed.as_secs_f64());
+            let (received, sent) = match side {
+                Side::Server => (outcome.requests, outcome.responses),
+                Side::Client => (outcome.responses, outcome.requests),
+            };
+            counter!(names.msg_received, labels.iter()).increment(received);
+            counter!(names.msg_sent, labels.iter()).increment(sent);
+        }))
+    }
+}
+
+/// The upper bounds of the `…_handling_seconds` histogram buckets: go-grpc-prometheus's (the
+/// Prometheus client's default buckets), so that dashboards' quantiles come out the same.
+pub const HANDLING_SECONDS_BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// The Prometheus exporter, re-exported so that its version matches the one
+/// [`prometheus_builder`] returns.
+#[cfg(feature = "prometheus")]
+pub use metrics_exporter_prometheus;
+
+/// A Prometheus recorder builder that renders the `…_handling_seconds` histograms with
+/// [`HANDLING_SECONDS_BUCKETS`] (rather than as summaries, the exporter's default), for global
+/// labels or other settings before [`build_recorder`](metrics_exporter_prometheus::PrometheusBuilder::build_recorder).
+#[cfg(feature = "prometheus")]
+pub fn prometheus_builder() -> metrics_exporter_prometheus::PrometheusBuilder {
+    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+    PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Suffix("_handling_seconds".into()),
+            &HANDLING_SECONDS_BUCKETS,
+        )
+        .expect("the buckets are not empty")
+}
+
+/// A recorder from [`prometheus_builder`]. Install it and serve what its handle renders:
+///
+/// ```
+/// let recorder = rust_svc_runtime::interceptors::metrics::prometheus_recorder();
+/// let handle = recorder.handle();
+/// metrics::set_global_recorder(recorder).expect("no other recorder is installed");
+/// // Serve `handle.render()` as `GET /metrics` (text/plain; version=0.0.4), and call
+/// // `handle.run_upkeep()` every few seconds so that histogram samples do not pile up.
+/// # assert!(handle.render().is_empty());
+/// ```
+#[cfg(feature = "prometheus")]
+pub fn prometheus_recorder() -> metrics_exporter_prometheus::PrometheusRecorder {
+    prometheus_builder().build_recorder()
+}
+
+#[cfg(test)]
+mod tests;

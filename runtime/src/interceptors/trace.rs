@@ -1,0 +1,207 @@
+//! Tracing: one `tracing` span per call, with the OpenTelemetry semantic-convention fields of an
+//! rpc, joined to the caller's trace through W3C trace context (`traceparent`).
+//!
+//! ```
+//! # use rust_svc_runtime::interceptors::{Interceptors, trace::Tracing};
+//! # struct Store;
+//! let service = Interceptors::server().with(Tracing).wrap(Store);
+//! ```
+//!
+//! The span is an `INFO` span named `rpc` with the fields
+//! `rpc.system` (`grpc`), `rpc.service`, `rpc.method`, `rpc.grpc.status_code` (the numeric code,
+//! at the end), `otel.name` (`service/method`), `otel.kind` (`server` or `client`),
+//! `otel.status_code` (`ERROR` for a failure, see below), `network.peer.address`,
+//! `network.peer.port` and the older `net.peer.ip`, `request_id`, `trace_id`, `span_id` and
+//! `parent_span_id`. The handler runs inside it, so its own events carry them.
+//!
+//! # Trace context without an OpenTelemetry dependency
+//!
+//! A valid `traceparent` in the request metadata makes the call part of the caller's trace: the
+//! span keeps its trace id, gets a new span id, and records the caller's as its parent; with none
+//! (or a malformed one, which the W3C spec says to drop, `tracestate` with it) the call starts a
+//! new trace. Either way the interceptor stores a [`TraceContext`] extension and rewrites
+//! `traceparent` in the call's metadata to name this span, so that a generated client called
+//! with the handler's context (it forwards `traceparent` and `tracestate`) makes this span the
+//! parent of the next hop: every hop shares one trace id. A client stack does the same for the
+//! outgoing call, whose span becomes the parent of the server's.
+//!
+//! With the `opentelemetry` feature, the span is also given the remote parent as its
+//! OpenTelemetry parent, and when a `tracing-opentelemetry` layer assigns the span its own ids
+//! those are the ones recorded and propagated, so that the spans an OpenTelemetry pipeline exports
+//! join the caller's trace and the next hop's parent is a span that exists.
+//!
+//! # Errors
+//!
+//! As the semantic conventions say, a client span is an error for any code but `OK`, and a server
+//! span only when the server failed (`UNKNOWN`, `DEADLINE_EXCEEDED`, `UNIMPLEMENTED`, `INTERNAL`,
+//! `UNAVAILABLE`, `DATA_LOSS`): `NOT_FOUND` is a correct answer, not a broken server.
+
+#[cfg(feature = "opentelemetry")]
+mod otel;
+mod traceparent;
+
+use tonic::metadata::AsciiMetadataValue;
+use tracing::Span;
+use tracing::field::Empty;
+
+use super::codes::is_server_fault;
+use super::request_id::request_id;
+use super::{CallInfo, Finish, Interceptor, Side};
+use crate::{Code, Context, MetadataMap, Status};
+pub use traceparent::TraceParent;
+
+/// The metadata key of the W3C trace parent.
+pub const TRACEPARENT: &str = "traceparent";
+
+/// The metadata key of the W3C vendor trace state, forwarded untouched beside `traceparent`.
+pub const TRACESTATE: &str = "tracestate";
+
+/// The `sampled` trace flag: the caller may have recorded its span.
+pub const SAMPLED: u8 = 0x01;
+
+/// The W3C trace context of a call: an extension of its [`Context`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TraceContext {
+    /// The trace the call belongs to.
+    pub trace_id: [u8; 16],
+    /// The call's own span.
+    pub span_id: [u8; 8],
+    /// The caller's span, when the call joined a trace.
+    pub parent_span_id: Option<[u8; 8]>,
+    /// The trace flags (bit 0: sampled).
+    pub flags: u8,
+}
+
+impl TraceContext {
+    /// The `traceparent` that makes this call's span the parent of the next hop.
+    pub fn traceparent(&self) -> TraceParent {
+        TraceParent {
+            trace_id: self.trace_id,
+            parent_id: self.span_id,
+            flags: self.flags,
+        }
+    }
+
+    /// The trace id as 32 lowercase hex digits.
+    pub fn trace_id_hex(&self) -> String {
+        traceparent::hex(&self.trace_id)
+    }
+
+    /// The span id as 16 lowercase hex digits.
+    pub fn span_id_hex(&self) -> String {
+        traceparent::hex(&self.span_id)
+    }
+
+    /// Whether the `sampled` flag is set.
+    pub fn is_sampled(&self) -> bool {
+        self.flags & SAMPLED != 0
+    }
+}
+
+/// The trace context of the call `ctx` belongs to, when a [`Tracing`] interceptor saw it.
+pub fn trace_context(ctx: &Context) -> Option<&TraceContext> {
+    ctx.extensions().get::<TraceContext>()
+}
+
+/// The tracing interceptor (see the module docs).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tracing;
+
+impl Interceptor for Tracing {
+    fn start(&self, call: &CallInfo, ctx: &mut Context) -> Result<Finish, Status> {
+        let parent = incoming_parent(ctx.metadata());
+        if parent.is_none() {
+            // The W3C spec: without a valid traceparent the trace state means nothing.
+            ctx.metadata_mut().remove(TRACESTATE);
+        }
+        #[cfg_attr(not(feature = "opentelemetry"), allow(unused_mut))]
+        let mut trace = TraceContext {
+            trace_id: parent.map_or_else(|| fastrand::u128(1..).to_be_bytes(), |p| p.trace_id),
+            span_id: new_span_id(),
+            parent_span_id: parent.map(|p| p.parent_id),
+            flags: parent.map_or(SAMPLED, |p| p.flags),
+        };
+
+        let method = call.method;
+        let span = tracing::info_span!(
+            "rpc",
+            otel.name = method.full_name(),
+            otel.kind = call.side.as_str(),
+            otel.status_code = Empty,
+            rpc.system = "grpc",
+            rpc.service = method.service,
+            rpc.method = method.method,
+            rpc.grpc.status_code = Empty,
+            network.peer.address = Empty,
+            network.peer.port = Empty,
+            net.peer.ip = Empty,
+            request_id = Empty,
+            trace_id = Empty,
+            span_id = Empty,
+            parent_span_id = Empty,
+        );
+        #[cfg(feature = "opentelemetry")]
+        otel::join(&span, &mut trace, parent.as_ref(), ctx.metadata());
+        if !span.is_disabled() {
+            record_ids(&span, &trace, ctx);
+        }
+
+        ctx.metadata_mut()
+            .insert(TRACEPARENT, metadata_value(&trace.traceparent()));
+        ctx.extensions_mut().insert(trace);
+        ctx.set_span(span.clone());
+
+        let side = call.side;
+        Ok(Finish::with(move |outcome| {
+            let code = outcome.code();
+            span.record("rpc.grpc.status_code", code as i32);
+            let failed = match side {
+                Side::Client => code != Code::Ok,
+                Side::Server => is_server_fault(code),
+            };
+            if failed {
+                span.record("otel.status_code", "ERROR");
+            }
+        }))
+    }
+}
+
+/// The parent named by the single valid `traceparent` in `metadata`; `None` when there is none,
+/// more than one, or it is malformed.
+fn incoming_parent(metadata: &MetadataMap) -> Option<TraceParent> {
+    let mut values = metadata.get_all(TRACEPARENT).iter();
+    let value = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    TraceParent::parse(value.to_str().ok()?)
+}
+
+fn new_span_id() -> [u8; 8] {
+    // Never zero: an all-zero id is invalid.
+    fastrand::u64(1..).to_be_bytes()
+}
+
+fn record_ids(span: &Span, trace: &TraceContext, ctx: &Context) {
+    span.record("trace_id", trace.trace_id_hex().as_str());
+    span.record("span_id", trace.span_id_hex().as_str());
+    if let Some(parent) = &trace.parent_span_id {
+        span.record("parent_span_id", traceparent::hex(parent).as_str());
+    }
+    if let Some(id) = request_id(ctx) {
+        span.record("request_id", id.as_str());
+    }
+    if let Some(peer) = ctx.peer_addr() {
+        let ip = peer.ip().to_string();
+        span.record("network.peer.address", ip.as_str());
+        span.record("net.peer.ip", ip.as_str());
+        span.record("network.peer.port", peer.port());
+    }
+}
+
+fn metadata_value(traceparent: &TraceParent) -> AsciiMetadataValue {
+    AsciiMetadataValue::try_from(traceparent.to_string()).expect("a traceparent is lowercase hex")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,132 @@
+//! The W3C `traceparent` header (Trace Context, level 1): `00-<trace id>-<parent id>-<flags>`.
+
+use std::fmt;
+
+/// A parsed `traceparent`: the trace and the span that is the parent of the next one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TraceParent {
+    /// The trace id; never all zeros.
+    pub trace_id: [u8; 16],
+    /// The parent span's id; never all zeros.
+    pub parent_id: [u8; 8],
+    /// The trace flags (bit 0: sampled).
+    pub flags: u8,
+}
+
+impl TraceParent {
+    /// Parses a `traceparent` value as the W3C spec says a receiver must: version `00` is
+    /// exactly `00-` 32 hex `-` 16 hex `-` 2 hex, lowercase, with neither id all zeros; a later
+    /// version (not the forbidden `ff`) is read for those same fields and may carry more after a
+    /// `-`. Anything else is `None`, and the receiver starts a new trace.
+    pub fn parse(value: &str) -> Option<Self> {
+        let bytes = value.as_bytes();
+        let version = unhex::<1>(bytes.get(0..2)?)?[0];
+        let fits = match version {
+            0x00 => bytes.len() == 55,
+            0xff => false,
+            _ => bytes.len() == 55 || bytes.get(55) == Some(&b'-'),
+        };
+        if !fits || bytes[2] != b'-' || bytes[35] != b'-' || bytes[52] != b'-' {
+            return None;
+        }
+        let trace_id = unhex::<16>(&bytes[3..35])?;
+        let parent_id = unhex::<8>(&bytes[36..52])?;
+        let flags = unhex::<1>(&bytes[53..55])?[0];
+        if trace_id == [0; 16] || parent_id == [0; 8] {
+            return None;
+        }
+        Some(Self {
+            trace_id,
+            parent_id,
+            flags,
+        })
+    }
+}
+
+/// The version `00` form, which is what this crate sends whatever version it received.
+impl fmt::Display for TraceParent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "00-{}-{}-{:02x}",
+            hex(&self.trace_id),
+            hex(&self.parent_id),
+            self.flags
+        )
+    }
+}
+
+/// `bytes` as lowercase hex.
+pub(super) fn hex(bytes: &[u8]) -> String {
+    use fmt::Write;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
+
+/// `N` bytes from `2 * N` lowercase hex digits (the spec forbids uppercase).
+fn unhex<const N: usize>(digits: &[u8]) -> Option<[u8; N]> {
+    if digits.len() != 2 * N {
+        return None;
+    }
+    let nibble = |digit: u8| match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        _ => None,
+    };
+    let mut out = [0; N];
+    for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+        *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VALID: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    #[test]
+    fn the_spec_example_parses_and_prints_back() {
+        let parsed = TraceParent::parse(VALID).unwrap();
+        assert_eq!(hex(&parsed.trace_id), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(hex(&parsed.parent_id), "00f067aa0ba902b7");
+        assert_eq!(parsed.flags, 0x01);
+        assert_eq!(parsed.to_string(), VALID);
+    }
+
+    #[test]
+    fn malformed_values_are_refused() {
+        let refused = [
+            "",
+            "00",
+            // all-zero ids
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            // uppercase, non-hex, wrong separators, wrong lengths
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",
+            "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1",
+            // version 00 with more after it, and the forbidden version
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            // a later version must still separate what follows with a dash
+            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x",
+        ];
+        for value in refused {
+            assert_eq!(TraceParent::parse(value), None, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn a_later_version_is_read_for_the_version_00_fields() {
+        let future =
+            "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what-the-future-holds";
+        assert_eq!(TraceParent::parse(future).unwrap().to_string(), VALID);
+    }
+}

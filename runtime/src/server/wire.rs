@@ -1,0 +1,238 @@
+//! [`GrpcServer`]: the tower layer around every generated tonic service. It does what needs the
+//! HTTP request and response rather than the decoded messages:
+//!
+//! - parses `grpc-timeout` when the request arrives, rejects a malformed one, and races the whole
+//!   call against the deadline (see the [module docs](super));
+//! - hands the call a [`ResponseMetadata`] cell, and sends the trailers a handler set in it with
+//!   the final status, whenever the handler set them (a streaming handler may set them late);
+//! - reports an over-limit message as `RESOURCE_EXHAUSTED`, as gRPC's status-code document
+//!   requires, where tonic says `OUT_OF_RANGE`.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use bytes::Bytes;
+use futures_util::future::{Either, Ready, ready};
+use http::HeaderMap;
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use tokio::time::{Instant, Sleep};
+use tonic::server::NamedService;
+
+use super::deadline_from_headers;
+use crate::context::ResponseMetadata;
+use crate::{Code, Status};
+
+/// The absolute deadline of a request, stamped when it arrived.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ArrivalDeadline(pub(super) Instant);
+
+/// The response metadata cell of a request, shared with the handler's [`Context`](crate::Context).
+#[derive(Debug, Clone)]
+pub(super) struct ResponseCell(pub(super) ResponseMetadata);
+
+/// Wraps a generated tonic service: parses `grpc-timeout` when the request arrives and rejects
+/// a malformed one with `INVALID_ARGUMENT` before any work is done, sends the trailers handlers
+/// set, and reports over-limit messages as `RESOURCE_EXHAUSTED`.
+#[derive(Debug, Clone)]
+pub struct GrpcServer<S> {
+    inner: S,
+}
+
+impl<S> GrpcServer<S> {
+    /// Wraps a tonic service.
+    pub fn new(inner: S) -> Self {
+        Self { inner }
+    }
+
+    /// The wrapped tonic service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: NamedService> NamedService for GrpcServer<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S, B> tonic::codegen::Service<http::Request<B>> for GrpcServer<S>
+where
+    S: tonic::codegen::Service<
+            http::Request<B>,
+            Response = http::Response<tonic::body::Body>,
+            Error = Infallible,
+        >,
+    S::Future: Unpin,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = Either<Ready<Result<Self::Response, Infallible>>, CallFuture<S::Future>>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        match deadline_from_headers(request.headers()) {
+            Ok(deadline) => {
+                if let Some(deadline) = deadline {
+                    request.extensions_mut().insert(ArrivalDeadline(deadline));
+                }
+                let response = ResponseMetadata::new();
+                request
+                    .extensions_mut()
+                    .insert(ResponseCell(response.clone()));
+                Either::Right(CallFuture {
+                    inner: self.inner.call(request),
+                    deadline: deadline.map(|deadline| Box::pin(tokio::time::sleep_until(deadline))),
+                    response: Some(response),
+                })
+            }
+            Err(invalid) => {
+                let status = Status::invalid_argument(invalid.to_string());
+                Either::Left(ready(Ok(status.into_http())))
+            }
+        }
+    }
+}
+
+/// A call raced against its deadline: answers `DEADLINE_EXCEEDED` and drops the call (and the
+/// domain future inside it) when the deadline passes first. Its response's body sends the
+/// handler's trailers.
+pub struct CallFuture<F> {
+    inner: F,
+    deadline: Option<Pin<Box<Sleep>>>,
+    response: Option<ResponseMetadata>,
+}
+
+impl<F> Future for CallFuture<F>
+where
+    F: Future<Output = Result<http::Response<tonic::body::Body>, Infallible>> + Unpin,
+{
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        if let Poll::Ready(Ok(response)) = Pin::new(&mut self.inner).poll(cx) {
+            let cell = self.response.take().unwrap_or_default();
+            return Poll::Ready(Ok(finish_response(response, cell)));
+        }
+        let expired = self
+            .deadline
+            .as_mut()
+            .is_some_and(|deadline| deadline.as_mut().poll(cx).is_ready());
+        if expired {
+            Poll::Ready(Ok(crate::deadline::deadline_exceeded().into_http()))
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+/// A trailers-only response (an error before any message) has its status in the headers; any
+/// other gets a body that adds the handler's trailers to the final ones.
+fn finish_response(
+    mut response: http::Response<tonic::body::Body>,
+    cell: ResponseMetadata,
+) -> http::Response<tonic::body::Body> {
+    if response.headers().contains_key("grpc-status") {
+        normalize_status_headers(response.headers_mut());
+        return response;
+    }
+    response.map(|body| tonic::body::Body::new(TrailersBody { inner: body, cell }))
+}
+
+/// A response body whose trailers get the handler's trailers added, and an over-limit
+/// `OUT_OF_RANGE` turned into `RESOURCE_EXHAUSTED`.
+struct TrailersBody {
+    inner: tonic::body::Body,
+    cell: ResponseMetadata,
+}
+
+impl HttpBody for TrailersBody {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        let frame = match Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => frame,
+            other => return other,
+        };
+        Poll::Ready(Some(Ok(match frame.into_trailers() {
+            Ok(mut trailers) => {
+                normalize_status_headers(&mut trailers);
+                super::append_sendable(&mut trailers, self.cell.trailers().clone());
+                Frame::trailers(trailers)
+            }
+            Err(frame) => frame,
+        })))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// tonic reports a message over the encoding or decoding limit as `OUT_OF_RANGE`; gRPC's
+/// status-code document says `RESOURCE_EXHAUSTED`. Only tonic's own limit messages are changed:
+/// a handler's `OUT_OF_RANGE` stays what it is.
+fn normalize_status_headers(headers: &mut HeaderMap) {
+    let out_of_range = headers
+        .get("grpc-status")
+        .is_some_and(|code| code.as_bytes() == b"11");
+    if !out_of_range {
+        return;
+    }
+    let message = Status::from_header_map(headers)
+        .map(|status| status.message().to_owned())
+        .unwrap_or_default();
+    if is_size_limit_message(&message) {
+        headers.insert(
+            "grpc-status",
+            http::HeaderValue::from(Code::ResourceExhausted as i32),
+        );
+    }
+}
+
+/// Whether `message` is tonic's report of a message over a size limit.
+pub(crate) fn is_size_limit_message(message: &str) -> bool {
+    message.contains("message length too large")
+}
+
+/// Message size limits and compression of a generated gRPC adapter (its `max_…_message_size`,
+/// `accept_compressed` and `send_compressed` methods set them).
+///
+/// By default messages are limited to 4 MiB both ways, as in every gRPC implementation; requests
+/// compressed with gzip or zstd are accepted; responses are not compressed.
+#[derive(Debug, Clone)]
+pub struct WireSettings {
+    /// The largest request message decoded; a larger one is answered `RESOURCE_EXHAUSTED`.
+    pub max_decoding_message_size: usize,
+    /// The largest response message sent; a larger one ends the call with `RESOURCE_EXHAUSTED`.
+    pub max_encoding_message_size: usize,
+    /// Encodings accepted on requests.
+    pub accept_compressed: Vec<crate::CompressionEncoding>,
+    /// Encodings responses are compressed with, when the client accepts them.
+    pub send_compressed: Vec<crate::CompressionEncoding>,
+}
+
+impl Default for WireSettings {
+    fn default() -> Self {
+        Self {
+            max_decoding_message_size: crate::client::DEFAULT_MAX_MESSAGE_SIZE,
+            max_encoding_message_size: crate::client::DEFAULT_MAX_MESSAGE_SIZE,
+            accept_compressed: vec![
+                crate::CompressionEncoding::Gzip,
+                crate::CompressionEncoding::Zstd,
+            ],
+            send_compressed: Vec::new(),
+        }
+    }
+}
