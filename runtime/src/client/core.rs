@@ -362,6 +362,9 @@ impl ClientCore {
             // A breaker that turns the attempt away ends the call: retrying against it would only
             // spend the backoff (and the bucket's tokens) on local rejections.
             let permit = self.admit(call)?;
+            if number > 1 {
+                count_retry(method.spec);
+            }
             // Every attempt sends the same encoded body (a reference-counted view of it).
             let wire = call.request(body.clone());
             let outcome = self.run(call, permit, attempt(wire)).await;
@@ -397,14 +400,6 @@ impl ClientCore {
             }
             tokio::time::sleep(delay).await;
             number += 1;
-            let path = method.spec.path;
-            let service = path[1..].split('/').next().unwrap_or_default();
-            metrics::counter!(
-                "grpc_client_retries_total",
-                "grpc_service" => service,
-                "grpc_method" => method.spec.name,
-            )
-            .increment(1);
         }
     }
 
@@ -534,6 +529,17 @@ fn normalize(status: Status, call: &Call<'_>) -> Status {
     } else {
         status
     }
+}
+
+/// Counts an attempt after a call's first that was made (a breaker may turn it away first).
+fn count_retry(spec: &'static MethodSpec) {
+    let service = spec.path[1..].split('/').next().unwrap_or_default();
+    metrics::counter!(
+        "grpc_client_retries_total",
+        "grpc_service" => service,
+        "grpc_method" => spec.name,
+    )
+    .increment(1);
 }
 
 /// A delay drawn uniformly from `[0, bound]`.
