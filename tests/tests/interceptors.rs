@@ -77,7 +77,7 @@ async fn one_stack_sees_grpc_rest_and_in_process_calls_alike() {
     let service = Interceptors::server()
         .with(RequestIds)
         .with(Tracing)
-        .with(Metrics)
+        .with(Metrics::new())
         .with(Logging::new())
         .wrap(Echo);
 
@@ -87,7 +87,7 @@ async fn one_stack_sees_grpc_rest_and_in_process_calls_alike() {
         .await
         .unwrap();
     let client = Interceptors::client()
-        .with(Metrics)
+        .with(Metrics::new())
         .wrap(harness.client().clone());
     let grpc = with_request_id("req-grpc");
     client

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use http::uri::PathAndQuery;
 use tonic::codec::CompressionEncoding;
+
+use crate::interceptors::trace::TRACEPARENT;
 use tonic::metadata::AsciiMetadataKey;
 use tonic::transport::Endpoint;
 
@@ -426,6 +428,7 @@ impl Settings {
             inner: Arc::new(Inner {
                 grpc,
                 max_encoding: self.wire.max_encoding,
+                propagates_traceparent: propagate.iter().any(|key| key == TRACEPARENT),
                 target,
                 methods,
                 throttle,

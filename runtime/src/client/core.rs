@@ -25,6 +25,7 @@ use super::{
 };
 use crate::context::ResponseMetadata;
 use crate::deadline::{GRPC_TIMEOUT, format_grpc_timeout};
+use crate::interceptors::trace::TRACEPARENT;
 use crate::{BoxStream, Context};
 
 /// The shared state of a generated client: cheap to clone (one `Arc`), and every clone shares
@@ -38,6 +39,8 @@ pub(super) struct Inner {
     pub(super) grpc: tonic::client::Grpc<Channel>,
     /// The largest request message the client sends.
     pub(super) max_encoding: usize,
+    /// Whether `traceparent` is on the propagation list.
+    pub(super) propagates_traceparent: bool,
     pub(super) target: String,
     pub(super) methods: Vec<MethodState>,
     pub(super) throttle: Option<Throttle>,
@@ -316,6 +319,13 @@ impl ClientCore {
             for value in ctx.metadata().get_all(key.as_str()) {
                 metadata.append(key.clone(), value.clone());
             }
+        }
+        // The span of the call being served (or a client stack's span) is the next hop's
+        // parent, not the span that called us.
+        if self.inner.propagates_traceparent
+            && let Some(parent) = crate::interceptors::trace::trace_context(ctx)
+        {
+            metadata.insert(TRACEPARENT, parent.traceparent().to_metadata_value());
         }
         crate::context::append_entries(metadata.as_mut(), ctx.outgoing_metadata().clone(), |_| {
             true

@@ -4,7 +4,7 @@
 //! ```
 //! # use rust_svc_runtime::interceptors::{Interceptors, metrics::Metrics};
 //! # struct Store;
-//! let service = Interceptors::server().with(Metrics).wrap(Store);
+//! let service = Interceptors::server().with(Metrics::new()).wrap(Store);
 //! ```
 //!
 //! Recorded into whichever recorder is installed (none: nothing is recorded, at almost no cost).
@@ -27,15 +27,102 @@
 //! With the `prometheus` feature, `prometheus_recorder` builds a recorder that renders the
 //! Prometheus text format, with go-grpc-prometheus's histogram buckets.
 
-use ::metrics::{Label, counter, gauge, histogram};
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+
+use ::metrics::{Counter, Gauge, Histogram, Label, counter, gauge, histogram};
 
 use super::codes::go_code_name;
 use super::{CallInfo, Finish, Interceptor, MethodKind, Side};
-use crate::{Context, Status};
+use crate::{Code, Context, Status};
 
 /// The metrics interceptor (see the module docs).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Metrics;
+///
+/// It keeps the handles of its series, registered with the recorder installed when a method is
+/// first called: recording through a handle is an atomic add, where naming the series on every
+/// call would build and hash its key each time. So install the recorder before serving.
+#[derive(Clone, Default)]
+pub struct Metrics {
+    series: Arc<RwLock<HashMap<SeriesKey, Arc<MethodSeries>>>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics")
+            .field("methods", &self.read().len())
+            .finish()
+    }
+}
+
+impl Metrics {
+    /// A metrics interceptor with no series registered yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn series(&self, call: &CallInfo) -> Arc<MethodSeries> {
+        let key = (call.method.path, call.side);
+        if let Some(series) = self.read().get(&key) {
+            return Arc::clone(series);
+        }
+        let mut map = self.series.write().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(
+            map.entry(key)
+                .or_insert_with(|| Arc::new(MethodSeries::register(call))),
+        )
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<SeriesKey, Arc<MethodSeries>>> {
+        self.series.read().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A method's gRPC path and the side of the stack.
+type SeriesKey = (&'static str, Side);
+
+/// The series of one method on one side; `handled` per code, registered on first use.
+struct MethodSeries {
+    names: &'static Names,
+    labels: [Label; 3],
+    started: Counter,
+    in_flight: Gauge,
+    handling_seconds: Histogram,
+    msg_received: Counter,
+    msg_sent: Counter,
+    handled: [OnceLock<Counter>; 17],
+}
+
+impl MethodSeries {
+    fn register(call: &CallInfo) -> Self {
+        let names = match call.side {
+            Side::Server => &SERVER,
+            Side::Client => &CLIENT,
+        };
+        let labels = [
+            Label::from_static_parts("grpc_type", grpc_type(call.method.kind)),
+            Label::from_static_parts("grpc_service", call.method.service),
+            Label::from_static_parts("grpc_method", call.method.method),
+        ];
+        Self {
+            names,
+            started: counter!(names.started, labels.iter()),
+            in_flight: gauge!(names.in_flight, labels.iter()),
+            handling_seconds: histogram!(names.handling_seconds, labels.iter()),
+            msg_received: counter!(names.msg_received, labels.iter()),
+            msg_sent: counter!(names.msg_sent, labels.iter()),
+            handled: std::array::from_fn(|_| OnceLock::new()),
+            labels,
+        }
+    }
+
+    fn handled(&self, code: Code) -> &Counter {
+        self.handled[code as usize].get_or_init(|| {
+            let [kind, service, method] = self.labels.clone();
+            let code = Label::from_static_parts("grpc_code", go_code_name(code));
+            counter!(self.names.handled, vec![kind, service, method, code])
+        })
+    }
+}
 
 /// The metric names of one side.
 struct Names {
@@ -77,31 +164,22 @@ fn grpc_type(kind: MethodKind) -> &'static str {
 
 impl Interceptor for Metrics {
     fn start(&self, call: &CallInfo, _ctx: &mut Context) -> Result<Finish, Status> {
+        let series = self.series(call);
+        series.started.increment(1);
+        series.in_flight.increment(1.0);
         let side = call.side;
-        let names = match side {
-            Side::Server => &SERVER,
-            Side::Client => &CLIENT,
-        };
-        // Every name and label is a `&'static str`: recording allocates only the label list.
-        let labels = [
-            Label::from_static_parts("grpc_type", grpc_type(call.method.kind)),
-            Label::from_static_parts("grpc_service", call.method.service),
-            Label::from_static_parts("grpc_method", call.method.method),
-        ];
-        counter!(names.started, labels.iter()).increment(1);
-        gauge!(names.in_flight, labels.iter()).increment(1.0);
         Ok(Finish::with(move |outcome| {
-            gauge!(names.in_flight, labels.iter()).decrement(1.0);
-            let [kind, service, method] = labels.clone();
-            let code = Label::from_static_parts("grpc_code", go_code_name(outcome.code()));
-            counter!(names.handled, vec![kind, service, method, code]).increment(1);
-            histogram!(names.handling_seconds, labels.iter()).record(outcome.elapsed.as_secs_f64());
+            series.in_flight.decrement(1.0);
+            series.handled(outcome.code()).increment(1);
+            series
+                .handling_seconds
+                .record(outcome.elapsed.as_secs_f64());
             let (received, sent) = match side {
                 Side::Server => (outcome.requests, outcome.responses),
                 Side::Client => (outcome.responses, outcome.requests),
             };
-            counter!(names.msg_received, labels.iter()).increment(received);
-            counter!(names.msg_sent, labels.iter()).increment(sent);
+            series.msg_received.increment(received);
+            series.msg_sent.increment(sent);
         }))
     }
 }

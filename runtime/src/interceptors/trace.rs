@@ -19,11 +19,11 @@
 //! A valid `traceparent` in the request metadata makes the call part of the caller's trace: the
 //! span keeps its trace id, gets a new span id, and records the caller's as its parent; with none
 //! (or a malformed one, which the W3C spec says to drop, `tracestate` with it) the call starts a
-//! new trace. Either way the interceptor stores a [`TraceContext`] extension and rewrites
-//! `traceparent` in the call's metadata to name this span, so that a generated client called
-//! with the handler's context (it forwards `traceparent` and `tracestate`) makes this span the
-//! parent of the next hop: every hop shares one trace id. A client stack does the same for the
-//! outgoing call, whose span becomes the parent of the server's.
+//! new trace. Either way the interceptor stores a [`TraceContext`] extension naming this span.
+//! A generated client called with the handler's context sends it as `traceparent` (formatted only
+//! then, see [`outgoing_traceparent`]), so this span is the parent of the next hop and every hop
+//! shares one trace id; an in-process call made with the context joins it the same way. A client
+//! stack does the same for the outgoing call, whose span becomes the parent of the server's.
 //!
 //! With the `opentelemetry` feature, the span is also given the remote parent as its
 //! OpenTelemetry parent, and when a `tracing-opentelemetry` layer assigns the span its own ids
@@ -40,15 +40,14 @@
 mod otel;
 mod traceparent;
 
-use tonic::metadata::AsciiMetadataValue;
 use tracing::Span;
-use tracing::field::Empty;
+use tracing::field::{Empty, display};
 
 use super::codes::is_server_fault;
 use super::request_id::request_id;
 use super::{CallInfo, Finish, Interceptor, Side};
 use crate::{Code, Context, MetadataMap, Status};
-pub use traceparent::TraceParent;
+pub use traceparent::{Hex, TraceParent};
 
 /// The metadata key of the W3C trace parent.
 pub const TRACEPARENT: &str = "traceparent";
@@ -98,6 +97,15 @@ impl TraceContext {
     }
 }
 
+/// The `traceparent` a call made with `ctx` carries: the span of the call `ctx` belongs to when
+/// a [`Tracing`] interceptor saw it, else the `traceparent` the caller sent, if valid. Generated
+/// clients send it (when `traceparent` is on their propagation list).
+pub fn outgoing_traceparent(ctx: &Context) -> Option<TraceParent> {
+    trace_context(ctx)
+        .map(TraceContext::traceparent)
+        .or_else(|| incoming_parent(ctx.metadata()))
+}
+
 /// The trace context of the call `ctx` belongs to, when a [`Tracing`] interceptor saw it.
 pub fn trace_context(ctx: &Context) -> Option<&TraceContext> {
     ctx.extensions().get::<TraceContext>()
@@ -109,7 +117,11 @@ pub struct Tracing;
 
 impl Interceptor for Tracing {
     fn start(&self, call: &CallInfo, ctx: &mut Context) -> Result<Finish, Status> {
-        let parent = incoming_parent(ctx.metadata());
+        // The span of the call this one is made from, when a stack saw it (a client stack
+        // inside a handler, or an in-process call), else what the caller sent.
+        let parent = trace_context(ctx)
+            .map(TraceContext::traceparent)
+            .or_else(|| incoming_parent(ctx.metadata()));
         if parent.is_none() {
             // The W3C spec: without a valid traceparent the trace state means nothing.
             ctx.metadata_mut().remove(TRACESTATE);
@@ -146,8 +158,8 @@ impl Interceptor for Tracing {
             record_ids(&span, &trace, ctx);
         }
 
-        ctx.metadata_mut()
-            .insert(TRACEPARENT, metadata_value(&trace.traceparent()));
+        // The next hop learns this span from the extension: a generated client formats it into
+        // `traceparent` only when a call is made (see `outgoing_traceparent`).
         ctx.extensions_mut().insert(trace);
         ctx.set_span(span.clone());
 
@@ -183,10 +195,10 @@ fn new_span_id() -> [u8; 8] {
 }
 
 fn record_ids(span: &Span, trace: &TraceContext, ctx: &Context) {
-    span.record("trace_id", trace.trace_id_hex().as_str());
-    span.record("span_id", trace.span_id_hex().as_str());
+    span.record("trace_id", display(Hex(&trace.trace_id)));
+    span.record("span_id", display(Hex(&trace.span_id)));
     if let Some(parent) = &trace.parent_span_id {
-        span.record("parent_span_id", traceparent::hex(parent).as_str());
+        span.record("parent_span_id", display(Hex(parent)));
     }
     if let Some(id) = request_id(ctx) {
         span.record("request_id", id.as_str());
@@ -197,10 +209,6 @@ fn record_ids(span: &Span, trace: &TraceContext, ctx: &Context) {
         span.record("net.peer.ip", ip.as_str());
         span.record("network.peer.port", peer.port());
     }
-}
-
-fn metadata_value(traceparent: &TraceParent) -> AsciiMetadataValue {
-    AsciiMetadataValue::try_from(traceparent.to_string()).expect("a traceparent is lowercase hex")
 }
 
 #[cfg(test)]

@@ -38,7 +38,9 @@ const UNARY: &str = r#"grpc_type="unary",grpc_service="test.v1.Echo",grpc_method
 #[test]
 fn server_calls_are_counted_like_go_grpc_prometheus() {
     let text = record(PrometheusBuilder::new().build_recorder(), async {
-        let service = Interceptors::server().with(Metrics).wrap(Svc::default());
+        let service = Interceptors::server()
+            .with(Metrics::new())
+            .wrap(Svc::default());
         let ctx = Context::new();
         service.intercept_unary(&ECHO, &ctx, 1, echo).await.unwrap();
         service.intercept_unary(&ECHO, &ctx, 2, echo).await.unwrap();
@@ -47,7 +49,7 @@ fn server_calls_are_counted_like_go_grpc_prometheus() {
             .await
             .unwrap_err();
         let guarded = Interceptors::server()
-            .with(Metrics)
+            .with(Metrics::new())
             .with(from_fn(|_, _| Err(Status::permission_denied("no"))))
             .wrap(Svc::default());
         guarded
@@ -78,7 +80,9 @@ fn a_client_stack_records_client_metrics_and_a_stream_stays_in_flight_until_it_e
     let stream_labels =
         r#"grpc_type="server_stream",grpc_service="test.v1.Echo",grpc_method="Count""#;
     let text = record(recorder, async {
-        let client = Interceptors::client().with(Metrics).wrap(Svc::default());
+        let client = Interceptors::client()
+            .with(Metrics::new())
+            .wrap(Svc::default());
         let mut stream = client
             .intercept_server_streaming(&COUNT, &Context::new(), 3, count)
             .await
@@ -108,7 +112,9 @@ fn a_client_stack_records_client_metrics_and_a_stream_stays_in_flight_until_it_e
 #[test]
 fn the_prometheus_recorder_renders_histograms_with_grpc_buckets() {
     let text = record(prometheus_recorder(), async {
-        let service = Interceptors::server().with(Metrics).wrap(Svc::default());
+        let service = Interceptors::server()
+            .with(Metrics::new())
+            .wrap(Svc::default());
         service
             .intercept_unary(&ECHO, &Context::new(), 1, echo)
             .await

@@ -43,27 +43,67 @@ impl TraceParent {
     }
 }
 
+impl TraceParent {
+    /// The version `00` form as ASCII bytes, built on the stack.
+    fn encode(&self) -> [u8; 55] {
+        let mut out = [b'-'; 55];
+        out[..2].copy_from_slice(b"00");
+        write_hex(&self.trace_id, &mut out[3..35]);
+        write_hex(&self.parent_id, &mut out[36..52]);
+        write_hex(&[self.flags], &mut out[53..55]);
+        out
+    }
+
+    /// The value of a `traceparent` header naming this parent.
+    pub fn to_metadata_value(&self) -> tonic::metadata::AsciiMetadataValue {
+        let encoded = self.encode();
+        // Lowercase hex digits and dashes are always a valid header value.
+        tonic::metadata::AsciiMetadataValue::try_from(&encoded[..]).expect("a traceparent is ASCII")
+    }
+}
+
 /// The version `00` form, which is what this crate sends whatever version it received.
 impl fmt::Display for TraceParent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "00-{}-{}-{:02x}",
-            hex(&self.trace_id),
-            hex(&self.parent_id),
-            self.flags
-        )
+        let encoded = self.encode();
+        f.write_str(std::str::from_utf8(&encoded).map_err(|_| fmt::Error)?)
+    }
+}
+
+/// Bytes shown as lowercase hex when formatted, without an allocation: what spans record, so
+/// that a disabled or layer-less span costs no formatting.
+#[derive(Clone, Copy)]
+pub struct Hex<'a>(pub &'a [u8]);
+
+impl fmt::Display for Hex<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buffer = [0; 32];
+        for chunk in self.0.chunks(16) {
+            let out = &mut buffer[..chunk.len() * 2];
+            write_hex(chunk, out);
+            f.write_str(std::str::from_utf8(out).map_err(|_| fmt::Error)?)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Hex<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+fn write_hex(bytes: &[u8], out: &mut [u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (byte, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0x0f)];
     }
 }
 
 /// `bytes` as lowercase hex.
 pub(super) fn hex(bytes: &[u8]) -> String {
-    use fmt::Write;
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        let _ = write!(out, "{byte:02x}");
-    }
-    out
+    Hex(bytes).to_string()
 }
 
 /// `N` bytes from `2 * N` lowercase hex digits (the spec forbids uppercase).
