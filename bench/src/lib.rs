@@ -8,6 +8,7 @@ use example_services::inventory::v1::{
 use rust_svc_runtime::{BoxStream, Context, Status};
 
 pub mod rest;
+pub mod stacks;
 
 /// tonic's own client for inventory.proto (`inventory::v1::inventory_service_client`), written
 /// by build.rs: the plain-tonic side of the comparisons.
