@@ -1,16 +1,12 @@
 //! [`ClientCore`]: the shared state of a generated client and the machinery of its calls.
 
 use std::fmt;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_core::Stream;
 use futures_util::StreamExt;
 use http::uri::PathAndQuery;
-use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue, MetadataMap};
 use tonic::{Code, Status};
@@ -19,6 +15,9 @@ use super::breaker::{self, Breaker, BreakerState};
 use super::builder::Settings;
 use super::codec::{self, RawCodec};
 use super::retry::{self, Pushback, Throttle};
+use super::streams::{
+    AbortableStream, abort_on_error, decode_stream, encode_stream, until_aborted, with_trailers,
+};
 use super::{
     Channel, DEFAULT_DEADLINE, IDEMPOTENCY_KEY_HEADER, MethodKind, MethodSpec, RetryPolicy,
     ServiceSpec,
@@ -450,7 +449,7 @@ impl ClientCore {
     }
 }
 
-fn check_encoded_size(body: Bytes, limit: usize) -> Result<Bytes, Status> {
+pub(super) fn check_encoded_size(body: Bytes, limit: usize) -> Result<Bytes, Status> {
     if body.len() > limit {
         Err(Status::resource_exhausted(format!(
             "the request message is {} bytes, over the sending limit of {limit} bytes",
@@ -555,135 +554,4 @@ fn count_retry(spec: &'static MethodSpec) {
 /// A delay drawn uniformly from `[0, bound]`.
 fn jittered(bound: Duration) -> Duration {
     bound.mul_f64(fastrand::f64())
-}
-
-/// A caller's request stream, encoded message by message as it is sent.
-fn encode_stream<Req: prost::Message + Send + 'static>(
-    requests: BoxStream<Req>,
-    limit: usize,
-) -> BoxStream<Bytes> {
-    Box::pin(requests.map(move |request| {
-        request.and_then(|message| check_encoded_size(codec::encode(&message), limit))
-    }))
-}
-
-/// A response stream that records its trailers (or its error's metadata) where the caller reads
-/// them when it ends.
-fn with_trailers(
-    stream: tonic::Streaming<Bytes>,
-    response: Option<ResponseMetadata>,
-) -> BoxStream<Bytes> {
-    let Some(response) = response else {
-        return Box::pin(stream);
-    };
-    Box::pin(futures_util::stream::unfold(
-        Some((stream, response)),
-        |state| async move {
-            let (mut stream, response) = state?;
-            match stream.message().await {
-                Ok(Some(message)) => Some((Ok(message), Some((stream, response)))),
-                Ok(None) => {
-                    if let Ok(Some(trailers)) = stream.trailers().await {
-                        response.record_trailers(trailers);
-                    }
-                    None
-                }
-                Err(status) => {
-                    response.record_trailers(status.metadata().clone());
-                    Some((Err(status), None))
-                }
-            }
-        },
-    ))
-}
-
-/// A response stream, decoded message by message as it is read.
-fn decode_stream<Resp: prost::Message + Default + Send + 'static>(
-    responses: BoxStream<Bytes>,
-) -> BoxStream<Resp> {
-    Box::pin(responses.map(|response| response.and_then(codec::decode)))
-}
-
-/// Runs `attempt` unless the request stream fails first, in which case its error is the outcome.
-async fn until_aborted<T>(
-    aborted: &mut Aborted,
-    attempt: impl Future<Output = Result<T, Status>>,
-) -> Result<T, Status> {
-    tokio::select! {
-        outcome = attempt => outcome,
-        status = aborted => Err(status),
-    }
-}
-
-/// Resolves with the request stream's error; pending forever if it ends cleanly.
-type Aborted = Pin<Box<dyn Future<Output = Status> + Send>>;
-
-/// Splits a caller's request stream into what goes on the wire (which stops, without ending,
-/// at the first error) and a future that resolves with that error.
-fn abort_on_error<T: Send + 'static>(requests: BoxStream<T>) -> (OutboundStream<T>, Aborted) {
-    let (sender, receiver) = oneshot::channel();
-    let aborted = Box::pin(async move {
-        match receiver.await {
-            Ok(status) => status,
-            // The stream ended cleanly (or the call is gone): nothing will abort it.
-            Err(_) => std::future::pending().await,
-        }
-    });
-    (
-        OutboundStream {
-            inner: requests,
-            error: Some(sender),
-        },
-        aborted,
-    )
-}
-
-/// The outbound half of a streaming call. After an error it stays pending forever: ending it
-/// would tell the server the input is complete, when the call is about to be cancelled instead.
-struct OutboundStream<T> {
-    inner: BoxStream<T>,
-    error: Option<oneshot::Sender<Status>>,
-}
-
-impl<T> Stream for OutboundStream<T> {
-    type Item = T;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<T>> {
-        if self.error.is_none() {
-            return Poll::Pending;
-        }
-        match self.inner.as_mut().poll_next(cx) {
-            Poll::Ready(Some(Ok(message))) => Poll::Ready(Some(message)),
-            Poll::Ready(Some(Err(status))) => {
-                if let Some(sender) = self.error.take() {
-                    let _ = sender.send(status);
-                }
-                Poll::Pending
-            }
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-}
-
-/// A bidi response stream that ends with the request stream's error, dropping the call.
-struct AbortableStream<T> {
-    inner: Option<BoxStream<T>>,
-    aborted: Aborted,
-}
-
-impl<T> Stream for AbortableStream<T> {
-    type Item = Result<T, Status>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        let Some(inner) = this.inner.as_mut() else {
-            return Poll::Ready(None);
-        };
-        if let Poll::Ready(status) = this.aborted.as_mut().poll(cx) {
-            this.inner = None;
-            return Poll::Ready(Some(Err(status)));
-        }
-        inner.as_mut().poll_next(cx)
-    }
 }

@@ -32,6 +32,7 @@ mod codec;
 mod core;
 mod policy;
 mod retry;
+mod streams;
 
 pub use tonic::transport::Channel;
 
