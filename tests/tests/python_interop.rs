@@ -14,10 +14,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use futures_util::StreamExt;
-use rust_svc_runtime::{BoxStream, Code, Context, MetadataMap, Status};
+use rust_svc_runtime::Code;
 use rust_svc_tests::tests::metadata::{Blob, MetadataEcho, MetadataEchoClient, MetadataEchoGrpc};
 use serde_json::Value;
-use tonic::metadata::BinaryMetadataValue;
+
+mod metadata_common;
+
+use metadata_common::{Echo, bytes, tenant_context, text};
 
 const INSTALL: &str = "pip install grpcio grpcio-tools googleapis-common-protos";
 
@@ -200,23 +203,6 @@ fn read(path: &Path) -> String {
     fs::read_to_string(path).unwrap_or_else(|error| format!("({path:?} unreadable: {error})"))
 }
 
-fn tenant_context(tenant: &str, blob: &[u8]) -> Context {
-    let mut ctx = Context::new();
-    let outgoing = ctx.outgoing_metadata_mut();
-    outgoing.insert("x-tenant", tenant.parse().unwrap());
-    outgoing.insert_bin("x-blob-bin", BinaryMetadataValue::from_bytes(blob));
-    ctx
-}
-
-fn text<'a>(map: &'a MetadataMap, key: &str) -> Option<&'a str> {
-    map.get(key).map(|value| value.to_str().unwrap())
-}
-
-fn bytes(map: &MetadataMap, key: &str) -> Option<Vec<u8>> {
-    map.get_bin(key)
-        .map(|value| value.to_bytes().unwrap().to_vec())
-}
-
 #[tokio::test]
 async fn grpcio_receives_per_call_metadata_and_its_headers_and_trailers_reach_the_context() {
     let Some(python) = Python::find("grpcio_server") else {
@@ -308,52 +294,6 @@ async fn grpcio_receives_per_call_metadata_and_its_headers_and_trailers_reach_th
         Some("0"),
         "trailers: {trailers:?}"
     );
-}
-
-/// The Echo of call_metadata.rs, as much of it as the Python client exercises.
-struct Echo;
-
-fn describe_request(ctx: &Context) {
-    let mut headers = ctx.response().headers();
-    if let Some(tenant) = ctx.metadata().get("x-tenant") {
-        headers.insert("x-seen-tenant", tenant.clone());
-    }
-    if let Some(blob) = ctx.metadata().get_bin("x-blob-bin") {
-        headers.insert_bin("x-seen-blob-bin", blob.clone());
-    }
-}
-
-impl MetadataEcho for Echo {
-    async fn echo(&self, ctx: &Context, request: Blob) -> Result<Blob, Status> {
-        describe_request(ctx);
-        let mut trailers = ctx.response().trailers();
-        trailers.insert("x-received-bytes", request.data.len().into());
-        trailers.insert_bin("x-trailer-bin", BinaryMetadataValue::from_bytes(&[1, 2, 3]));
-        Ok(Blob {
-            data: request.data,
-            ..Blob::default()
-        })
-    }
-
-    async fn repeat(&self, ctx: &Context, request: Blob) -> Result<BoxStream<Blob>, Status> {
-        describe_request(ctx);
-        let response = ctx.response().clone();
-        let count = request.count;
-        let items = futures_util::stream::iter(0..count)
-            .map(|n| {
-                Some(Ok(Blob {
-                    count: n,
-                    ..Blob::default()
-                }))
-            })
-            .chain(futures_util::stream::once(async move {
-                // Set while the stream is being sent: trailers go out with the final status.
-                response.trailers().insert("x-sent", count.into());
-                None
-            }))
-            .filter_map(std::future::ready);
-        Ok(Box::pin(items))
-    }
 }
 
 #[tokio::test]
