@@ -3,17 +3,22 @@
 //! Generated code stays thin: everything that is the same for every service lives here once
 //! and is tested here. The parts are:
 //!
-//! - [`Context`]: the transport-agnostic call context a domain trait method receives (deadline,
-//!   metadata, peer address);
+//! - [`Context`] ([`context`]): the transport-agnostic call context a domain trait method
+//!   receives (deadline, request metadata, peer address, extensions, span) and the response
+//!   headers and trailers it may set;
 //! - [`deadline`]: the `grpc-timeout` wire format;
 //! - [`client`]: the machinery of every generated client: deadlines, propagation, retries,
 //!   retry throttling and circuit breakers;
 //! - [`fake`]: the programmable, recording method fakes every generated `Fake…` service is
 //!   made of;
+//! - [`gateway`]: the REST/JSON gateway every generated `…Gateway` is made of;
 //! - [`harness`]: serving a service over real HTTP/2 in tests, in memory or on loopback, and
 //!   handing back its generated client;
+//! - [`interceptors`]: one stack of cross-cutting behaviour (auth, request ids, tracing,
+//!   metrics, logging, limits) around any implementation of a generated trait;
 //! - [`server`]: the glue the generated tonic adapters call: building a [`Context`] from a wire
-//!   request, rejecting expired deadlines, racing the domain future against the deadline;
+//!   request, rejecting expired deadlines, racing the domain future against the deadline,
+//!   sending the handler's response metadata, enforcing message size limits;
 //! - [`version`]: the compile-time check that generated code and this crate agree.
 //!
 //! The error type of every domain trait is [`Status`], re-exported from tonic: it is the gRPC

@@ -10,6 +10,11 @@
 //! synchronously in `call`, so our deadline is never later than tonic's, and races the whole call
 //! (body decoding included) against it. tonic polls the inner future before its timer, so on
 //! expiry the caller sees `DEADLINE_EXCEEDED` from us.
+//!
+//! The response metadata a handler sets on its [`Context`] goes out with the response headers
+//! (set before a unary handler returns, or a streaming one returns its stream) and, for
+//! trailers, with the final status, which [`GrpcServer`]'s response body adds whenever the
+//! handler set them. [`WireSettings`] are the generated adapter's size limits and compression.
 
 mod wire;
 
