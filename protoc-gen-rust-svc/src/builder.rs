@@ -13,6 +13,9 @@
 //! ```
 //! and in the crate: `include!(concat!(env!("OUT_DIR"), "/mod.rs"));`
 
+mod diagnostics;
+mod snippet;
+
 use std::path::{Path, PathBuf};
 
 use prost::Message;
@@ -29,6 +32,7 @@ pub struct Builder {
     files: Vec<PathBuf>,
     params: Params,
     out_dir: Option<PathBuf>,
+    file_descriptor_set_path: Option<PathBuf>,
 }
 
 impl Builder {
@@ -99,6 +103,58 @@ impl Builder {
         self
     }
 
+    /// Adds attributes to the generated types (messages, enums, oneofs) that `path` matches
+    /// (prost-build's `type_attribute`: `.` for all, `.my.pkg.Message`, or a suffix), e.g.
+    /// `type_attribute(".my.pkg", "#[derive(serde::Serialize)]")`. Repeatable.
+    #[must_use]
+    pub fn type_attribute(mut self, path: impl Into<String>, attribute: impl Into<String>) -> Self {
+        self.params
+            .type_attributes
+            .push((path.into(), attribute.into()));
+        self
+    }
+
+    /// Adds attributes to the generated fields that `path` matches (prost-build's
+    /// `field_attribute`, e.g. `.my.pkg.Message.field`). Repeatable.
+    #[must_use]
+    pub fn field_attribute(
+        mut self,
+        path: impl Into<String>,
+        attribute: impl Into<String>,
+    ) -> Self {
+        self.params
+            .field_attributes
+            .push((path.into(), attribute.into()));
+        self
+    }
+
+    /// Whether every method of the domain traits gets a default body answering `UNIMPLEMENTED`,
+    /// so that an implementation writes only the methods it serves (default `false`; tonic-build's
+    /// `generate_default_stubs`).
+    #[must_use]
+    pub fn default_stubs(mut self, enabled: bool) -> Self {
+        self.params.default_stubs = enabled;
+        self
+    }
+
+    /// Whether the include file gets `FILE_DESCRIPTOR_SET`, the encoded descriptors of the files
+    /// and their imports, for server reflection (default `false`).
+    #[must_use]
+    pub fn file_descriptor_set(mut self, enabled: bool) -> Self {
+        self.params.file_descriptor_set = enabled;
+        self
+    }
+
+    /// Also writes the encoded `FileDescriptorSet` (the files and every import, with source
+    /// locations) to `path`, as tonic-build's `file_descriptor_set_path`: e.g.
+    /// `PathBuf::from(std::env::var("OUT_DIR")?).join("file_descriptor_set.bin")`, then
+    /// `include_bytes!(concat!(env!("OUT_DIR"), "/file_descriptor_set.bin"))` for reflection.
+    #[must_use]
+    pub fn file_descriptor_set_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.file_descriptor_set_path = Some(path.into());
+        self
+    }
+
     /// Where [`Builder::compile`] writes; defaults to `$OUT_DIR`.
     #[must_use]
     pub fn out_dir(mut self, dir: impl Into<PathBuf>) -> Self {
@@ -111,9 +167,22 @@ impl Builder {
         if self.files.is_empty() {
             return Err(Error::new("no .proto files to generate"));
         }
-        let mut compiler = protox::Compiler::new(&self.includes).map_err(compile_error)?;
+        diagnostics::check_files_exist(&self.files, &self.includes)?;
+        let mut compiler = protox::Compiler::new(&self.includes)
+            .map_err(|error| Error::new(format!("cannot set up the compiler: {error}")))?;
         compiler.include_imports(true).include_source_info(true);
-        compiler.open_files(&self.files).map_err(compile_error)?;
+        // One file at a time, so that an error can name the file it is about.
+        for file in &self.files {
+            if let Err(error) = compiler.open_file(file) {
+                let pool = compiler.descriptor_pool();
+                let context = diagnostics::Context {
+                    includes: &self.includes,
+                    file,
+                    pool: &pool,
+                };
+                return Err(diagnostics::compile_error(&error, &context));
+            }
+        }
         let files_to_generate = compiler
             .files()
             .filter(|file| !file.is_import())
@@ -151,7 +220,23 @@ impl Builder {
                 println!("cargo:rerun-if-changed={}", path.display());
             }
         }
-        write_files(&out_dir, &self.generate()?)
+        let Some(set_path) = &self.file_descriptor_set_path else {
+            return write_files(&out_dir, &self.generate()?);
+        };
+        let input = self.input()?;
+        let set = crate::encode_file_descriptor_set(&input.proto_files);
+        let mut written = write_files(&out_dir, &crate::generate(input, &self.params)?)?;
+        let unchanged = std::fs::read(set_path).is_ok_and(|old| old == set);
+        if !unchanged {
+            std::fs::write(set_path, set).map_err(|error| {
+                Error::new(format!(
+                    "file_descriptor_set_path: cannot write {}: {error}",
+                    set_path.display()
+                ))
+            })?;
+        }
+        written.push(set_path.clone());
+        Ok(written)
     }
 }
 
@@ -160,7 +245,18 @@ pub fn write_files(dir: &Path, files: &[GeneratedFile]) -> Result<Vec<PathBuf>, 
     let io_error = |path: &Path, error: std::io::Error| {
         Error::new(format!("cannot write {}: {error}", path.display()))
     };
-    std::fs::create_dir_all(dir).map_err(|error| io_error(dir, error))?;
+    std::fs::create_dir_all(dir).map_err(|error| match file_in_the_way(dir) {
+        Some(file) if file == dir => Error::new(format!(
+            "cannot write to {}: it is a file, not a directory",
+            dir.display()
+        )),
+        Some(file) => Error::new(format!(
+            "cannot create the directory {}: {} is a file, not a directory",
+            dir.display(),
+            file.display()
+        )),
+        None => io_error(dir, error),
+    })?;
     let mut written = Vec::new();
     for file in files {
         let path = dir.join(&file.name);
@@ -173,10 +269,10 @@ pub fn write_files(dir: &Path, files: &[GeneratedFile]) -> Result<Vec<PathBuf>, 
     Ok(written)
 }
 
-fn compile_error(error: protox::Error) -> Error {
-    // protox's Display already names file:line:column where it has them.
-    match error.file() {
-        Some(file) if !error.to_string().contains(file) => Error::new(format!("{file}: {error}")),
-        _ => Error::new(error.to_string()),
-    }
+/// The nearest of `dir` and its ancestors that exists but is not a directory: what stops the
+/// directory from being created (the OS only says "File exists" or "Not a directory").
+fn file_in_the_way(dir: &Path) -> Option<&Path> {
+    dir.ancestors()
+        .find(|path| path.exists())
+        .filter(|path| !path.is_dir())
 }

@@ -22,11 +22,18 @@ impl fmt::Display for Location {
 }
 
 /// A problem that stops generation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` prints the same sentence as `Display` (as `anyhow` and `std::io::Error` do), so a
+/// build script's `fn main() -> Result<(), Box<dyn Error>>` shows it rather than the fields.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Error {
     location: Option<Location>,
+    /// 1-based column (in characters) within `location`'s line, for compiler errors.
+    column: Option<u32>,
     element: Option<String>,
     message: String,
+    /// Lines printed after the message: the source line with a caret under the problem, hints.
+    detail: Vec<String>,
 }
 
 impl Error {
@@ -34,8 +41,10 @@ impl Error {
     pub fn new(message: impl Into<String>) -> Self {
         Self {
             location: None,
+            column: None,
             element: None,
             message: message.into(),
+            detail: Vec::new(),
         }
     }
 
@@ -43,9 +52,32 @@ impl Error {
     pub fn at(location: Location, element: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             location: Some(location),
+            column: None,
             element: Some(element.into()),
             message: message.into(),
+            detail: Vec::new(),
         }
+    }
+
+    /// An error the compiler found at a line and column of a proto file.
+    pub(crate) fn in_source(
+        location: Location,
+        column: Option<u32>,
+        message: impl Into<String>,
+    ) -> Self {
+        // A column without a line would print as `file:7`, reading like a line.
+        let column = column.filter(|_| location.line.is_some());
+        Self {
+            location: Some(location),
+            column,
+            ..Self::new(message)
+        }
+    }
+
+    /// Adds lines printed after the message (a source excerpt, hints).
+    pub(crate) fn with_detail(mut self, lines: impl IntoIterator<Item = String>) -> Self {
+        self.detail.extend(lines);
+        self
     }
 
     /// The message without the location.
@@ -57,17 +89,36 @@ impl Error {
     pub fn location(&self) -> Option<&Location> {
         self.location.as_ref()
     }
+
+    /// The 1-based column within the location's line, where the compiler reported one.
+    pub fn column(&self) -> Option<u32> {
+        self.column
+    }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(location) = &self.location {
-            write!(f, "{location}: ")?;
+            write!(f, "{location}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+            f.write_str(": ")?;
         }
         if let Some(element) = &self.element {
             write!(f, "{element}: ")?;
         }
-        f.write_str(&self.message)
+        f.write_str(&self.message)?;
+        for line in &self.detail {
+            write!(f, "\n{line}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 

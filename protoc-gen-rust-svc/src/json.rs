@@ -4,10 +4,10 @@
 //! mapping to the letter: lowerCamelCase and proto names, 64-bit integers as strings, enums by
 //! name, unknown fields rejected). Its output is taken as it comes, like prost-build's, with
 //! three adjustments: paths to `serde` and `pbjson` go through the runtime crate, so a user's
-//! crate needs no dependency of its own on them; enum values prost-build knows under a stand-in
-//! name (see [`crate::prepare`]) get their proto names back; and two kinds of fields it maps
-//! wrongly, non-finite floats and `null` for a `google.protobuf.Value`, are corrected (see
-//! [`corrections`]).
+//! crate needs no dependency of its own on them; enum values and messages prost-build knows
+//! under a stand-in name (see [`crate::prepare`]) get their proto names back; and two kinds of
+//! fields it maps wrongly, non-finite floats and `null` for a `google.protobuf.Value`, are
+//! corrected (see [`corrections`]).
 
 use std::collections::{HashMap, HashSet};
 
@@ -18,7 +18,7 @@ use syn::visit_mut::VisitMut;
 
 use crate::error::Error;
 use crate::params::Params;
-use crate::prepare::RenamedValue;
+use crate::prepare::{RenamedType, RenamedValue, Renames};
 
 mod corrections;
 
@@ -31,13 +31,13 @@ pub fn well_known_types_path(params: &Params) -> String {
 }
 
 /// The serde impls of every message and enum in the `wanted` modules, formatted, by module.
-/// `files` are the descriptors as prost-build got them (stand-in enum value names included),
+/// `files` are the descriptors as prost-build got them (stand-in names included),
 /// so that both crates name every Rust item alike.
 pub fn generate(
     files: Vec<FileDescriptorProto>,
     wanted: &HashSet<Module>,
     params: &Params,
-    renamed: &[RenamedValue],
+    renamed: &Renames,
 ) -> Result<HashMap<Module, String>, Error> {
     // pbjson-build cannot register a file without a package (it panics): those files' types
     // get no JSON, and their services no gateway (see `emit::gateway::applies`).
@@ -94,6 +94,7 @@ pub fn generate(
             ))
         })?;
         let text = renamed
+            .values
             .iter()
             .filter(|value| value.module == module)
             .fold(text, |text, value| restore_json_name(&text, value));
@@ -103,6 +104,15 @@ pub fn generate(
             ))
         })?;
         corrections.apply(&mut file, &runtime)?;
+        // After the corrections, which find messages by the names pbjson-build was given.
+        let types: Vec<_> = renamed
+            .types
+            .iter()
+            .filter(|renamed| renamed.module == module)
+            .collect();
+        if !types.is_empty() {
+            RestoreTypeNames::new(&package.to_string(), &types).visit_file_mut(&mut file);
+        }
         ThroughRuntime { runtime: &runtime }.visit_file_mut(&mut file);
         code.insert(module, prettyplease::unparse(&file));
     }
@@ -122,6 +132,46 @@ fn restore_json_name(code: &str, value: &RenamedValue) -> String {
         &format!("\"{proto_name}\" => Ok("),
     )
     .replace(&format!("\"{stand_in}\","), &format!("\"{proto_name}\","))
+}
+
+/// Puts the proto names of renamed messages back where pbjson-build writes a message's name:
+/// the name given to `serialize_struct` and `deserialize_struct`, and `expecting`'s
+/// `"struct pkg.Name"`. Only these calls' literals are touched, so that a JSON field name never is.
+struct RestoreTypeNames {
+    /// Stand-in literal → proto literal, both with and without the `struct ` prefix.
+    names: HashMap<String, String>,
+}
+
+impl RestoreTypeNames {
+    /// `package` as pbjson-build displays it, which prefixes every name it writes.
+    fn new(package: &str, types: &[&RenamedType]) -> Self {
+        let mut names = HashMap::new();
+        for renamed in types {
+            let stand_in = format!("{package}.{}", renamed.stand_in);
+            let proto = format!("{package}.{}", renamed.proto_name);
+            names.insert(format!("struct {stand_in}"), format!("struct {proto}"));
+            names.insert(stand_in, proto);
+        }
+        Self { names }
+    }
+}
+
+impl VisitMut for RestoreTypeNames {
+    fn visit_expr_method_call_mut(&mut self, call: &mut syn::ExprMethodCall) {
+        let named = ["serialize_struct", "deserialize_struct", "write_str"]
+            .iter()
+            .any(|method| call.method == method);
+        if named
+            && let Some(syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(literal),
+                ..
+            })) = call.args.first_mut()
+            && let Some(proto) = self.names.get(&literal.value())
+        {
+            *literal = syn::LitStr::new(proto, literal.span());
+        }
+        syn::visit_mut::visit_expr_method_call_mut(self, call);
+    }
 }
 
 /// Rewrites the paths `serde::…` and `::pbjson::…` (either form) to `<runtime>::codegen::serde::…`.

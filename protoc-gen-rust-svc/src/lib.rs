@@ -133,6 +133,17 @@ pub fn execute(bytes: Vec<u8>) -> Result<Vec<u8>, UnreadableRequest> {
 /// `CodeGeneratorResponse.file`.
 const RESPONSE_FILE: u32 = 15;
 
+/// The encoded `google.protobuf.FileDescriptorSet` of `proto_files` (encoded
+/// `FileDescriptorProto`s, as [`Input::proto_files`]), what server reflection serves: protoc's
+/// `--descriptor_set_out` with `--include_imports --include_source_info`.
+pub(crate) fn encode_file_descriptor_set(proto_files: &[Vec<u8>]) -> Vec<u8> {
+    let mut set = Vec::with_capacity(proto_files.iter().map(|file| file.len() + 8).sum());
+    for file in proto_files {
+        prost::encoding::bytes::encode(1, file, &mut set);
+    }
+    set
+}
+
 /// The pure core: every output file for `input`, sorted by name.
 pub fn generate(input: Input, params: &Params) -> Result<Vec<GeneratedFile>, Error> {
     // Nothing a user writes may make the generator panic. Our own code returns errors; this
@@ -154,10 +165,16 @@ pub fn generate(input: Input, params: &Params) -> Result<Vec<GeneratedFile>, Err
 }
 
 fn generate_unguarded(input: Input, params: &Params) -> Result<Vec<GeneratedFile>, Error> {
+    // Parsed parameters are checked already; the Builder's setters are checked here.
+    params.check()?;
     // The source locations (comments, lines) are most of the bytes at scale; the pool gets the
     // files without them, and they are kept once, apart.
     let mut descriptor_set = Vec::new();
     let mut sources = SourceInfos::default();
+    // The set for reflection keeps every file whole, source locations included.
+    let full_set = params
+        .file_descriptor_set
+        .then(|| encode_file_descriptor_set(&input.proto_files));
     // Each encoded file is dropped once split: the split holds the same data.
     for file in input.proto_files {
         let split = request::split_source_code_info(&file).map_err(|error| {
@@ -182,8 +199,26 @@ fn generate_unguarded(input: Input, params: &Params) -> Result<Vec<GeneratedFile
     let mut files_to_generate = input.files_to_generate;
     files_to_generate.sort();
     files_to_generate.dedup();
-    let (mut messages, types) = run_prost_build(&pool, &sources, &files_to_generate, params)?;
-    let model = Model::build(&pool, &sources, &files_to_generate, &types, params)?;
+    // Types whose Rust names would clash get stand-in names for prost-build; the model needs
+    // them too, to keep its own names clear of theirs.
+    let stand_ins = prepare::stand_ins(&pool);
+    let prost_params =
+        (!stand_ins.is_empty()).then(|| prepare::params_for_stand_ins(params, &stand_ins));
+    let (mut messages, types) = run_prost_build(
+        &pool,
+        &sources,
+        &files_to_generate,
+        prost_params.as_ref().unwrap_or(params),
+        &stand_ins,
+    )?;
+    let model = Model::build(
+        &pool,
+        &sources,
+        &files_to_generate,
+        &types,
+        &stand_ins,
+        params,
+    )?;
     // Everything below reads the model only; at scale the descriptors are tens of megabytes.
     drop((pool, sources, types));
 
@@ -211,7 +246,7 @@ fn generate_unguarded(input: Input, params: &Params) -> Result<Vec<GeneratedFile
             .filter(|file| !file.name.ends_with(".svc.rs"))
             .map(|file| (file.name.as_str(), file.content.as_str()))
             .collect();
-        let include_file = emit::include_file(&model, params, &messages)?;
+        let include_file = emit::include_file(&model, params, &messages, full_set)?;
         for (name, patched) in include_file.patched {
             if let Some(file) = files.iter_mut().find(|file| file.name == name) {
                 file.content = format!("{PROST_HEADER}{}", prettyplease::unparse(&patched));
@@ -277,14 +312,22 @@ fn services_file(package: &Package, params: &Params) -> Result<Option<GeneratedF
 }
 
 /// Formats prost-build's code for `module`.
-fn format_messages(module: &Module, code: &str) -> Result<String, Error> {
-    let file = syn::parse_file(code).map_err(|error| {
+fn format_messages(
+    module: &Module,
+    code: &str,
+    renamed: &[prepare::RenamedType],
+) -> Result<String, Error> {
+    let mut file = syn::parse_file(code).map_err(|error| {
         Error::new(format!(
             "internal error: prost-build wrote code for `{}` that does not parse ({error}); \
              please report this with the protos that caused it",
             module.parts().collect::<Vec<_>>().join("::"),
         ))
     })?;
+    let renamed: Vec<_> = renamed.iter().filter(|r| r.module == *module).collect();
+    if !renamed.is_empty() {
+        prepare::restore_module_docs(&mut file, &renamed);
+    }
     Ok(format!("{PROST_HEADER}{}", prettyplease::unparse(&file)))
 }
 
@@ -349,6 +392,7 @@ fn run_prost_build(
     sources: &SourceInfos,
     files_to_generate: &[String],
     params: &Params,
+    stand_ins: &prepare::StandIns,
 ) -> Result<(Messages, ResolvedTypes), Error> {
     let recorder = TypeRecorder::default();
     let mut config = prost_build::Config::new();
@@ -358,6 +402,12 @@ fn run_prost_build(
     config.service_generator(Box::new(recorder.clone()));
     for (proto, rust) in &params.extern_paths {
         config.extern_path(proto, rust);
+    }
+    for (path, attribute) in &params.type_attributes {
+        config.type_attribute(path, attribute);
+    }
+    for (path, attribute) in &params.field_attributes {
+        config.field_attribute(path, attribute);
     }
     if params.emits_json() {
         // pbjson's impls need well-known types that have them, and wrappers as messages (prost
@@ -380,7 +430,7 @@ fn run_prost_build(
     // prost-build resolves field types through a graph of every message it is given, so it gets
     // the imports too; only the modules of the packages being generated are kept, and only
     // their files get their comments.
-    let (requests, renamed) = prepare::prepare(pool, sources, &wanted);
+    let (requests, renamed) = prepare::prepare(pool, sources, &wanted, stand_ins);
     let json_input = params.emits_json().then(|| {
         requests
             .iter()
@@ -405,13 +455,13 @@ fn run_prost_build(
     let mut messages = kept
         .into_par_iter()
         .map(|(module, code)| {
-            let code = format_messages(&module, &code)?;
+            let code = format_messages(&module, &code, &renamed.types)?;
             Ok((module, code))
         })
         .collect::<Vec<Result<(Module, String), Error>>>()
         .into_iter()
         .collect::<Result<Messages, Error>>()?;
-    for value in &renamed {
+    for value in &renamed.values {
         if let Some(code) = messages.get_mut(&value.module) {
             *code = value.restore(code);
         }

@@ -2,11 +2,14 @@
 //!
 //! - no arguments: protoc / buf plugin mode (request on stdin, response on stdout);
 //! - `generate -I DIR… --out DIR [--opt PARAMS] FILE…`: compile with the embedded compiler and
-//!   write the files.
+//!   write the files;
+//! - `--help` and `--version`, on the command and on every subcommand (clap).
 
 use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use protoc_gen_rust_svc::{Builder, Error};
 
 // See the `jemalloc` feature in Cargo.toml.
@@ -23,45 +26,64 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 #[unsafe(export_name = "_rjem_malloc_conf")]
 static JEMALLOC_OPTIONS: &u8 = &b"percpu_arena:percpu,dirty_decay_ms:300\0"[0];
 
-const USAGE: &str = "\
-usage:
-  protoc-gen-rust-svc
-      protoc / buf plugin: reads a CodeGeneratorRequest on stdin, writes the response to stdout
-  protoc-gen-rust-svc generate [-I DIR]... --out DIR [--opt PARAMS] FILE...
-      compiles FILEs with the embedded compiler (no protoc needed) and writes the generated code
-      to DIR; PARAMS are the plugin parameters, e.g. `messages=false,include_file=lib.rs`
-  protoc-gen-rust-svc --version | --help";
+/// Protobuf code generator for Rust services.
+///
+/// Run without arguments it is a protoc / buf plugin: it reads a CodeGeneratorRequest on stdin
+/// and writes the response to stdout. `generate` compiles protos itself, with no protoc needed.
+#[derive(Parser)]
+#[command(name = "protoc-gen-rust-svc", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compile FILEs with the embedded compiler (no protoc needed) and write the generated code
+    /// to the output directory.
+    // Named as the binary so that `generate --version` prints what `--version` prints.
+    #[command(display_name = "protoc-gen-rust-svc")]
+    Generate(GenerateArgs),
+}
+
+#[derive(Args)]
+struct GenerateArgs {
+    /// A directory to search for FILEs and their imports (repeatable).
+    #[arg(short = 'I', long = "include", value_name = "DIR")]
+    include: Vec<PathBuf>,
+    /// The directory to write the generated files to.
+    #[arg(short = 'o', long, value_name = "DIR")]
+    out: PathBuf,
+    /// Plugin parameters, as protoc's `--rust-svc_opt`, e.g. `messages=false,include_file=lib.rs`
+    /// (repeatable; joined with commas).
+    #[arg(long, value_name = "PARAMS")]
+    opt: Vec<String>,
+    /// The .proto files to compile, inside one of the include directories.
+    #[arg(value_name = "FILE", required = true)]
+    files: Vec<PathBuf>,
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
+    match Cli::parse().command {
         None => plugin(),
-        Some("generate") => match generate(&args[1..]) {
+        Some(Command::Generate(args)) => match generate(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("protoc-gen-rust-svc: {error}");
                 ExitCode::FAILURE
             }
         },
-        Some("--version" | "-V") => {
-            println!("protoc-gen-rust-svc {}", env!("CARGO_PKG_VERSION"));
-            ExitCode::SUCCESS
-        }
-        Some("--help" | "-h") => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        Some(other) => {
-            eprintln!("protoc-gen-rust-svc: unknown command `{other}`\n{USAGE}");
-            ExitCode::FAILURE
-        }
     }
 }
 
 fn plugin() -> ExitCode {
     let mut stdin = std::io::stdin();
     if stdin.is_terminal() {
-        eprintln!("protoc-gen-rust-svc: expected a CodeGeneratorRequest on stdin\n{USAGE}");
+        // Someone ran the plugin by hand: say what it expects and what else it can do.
+        eprintln!(
+            "protoc-gen-rust-svc: expected a CodeGeneratorRequest on stdin\n\n{}",
+            Cli::command().render_long_help()
+        );
         return ExitCode::FAILURE;
     }
     let mut request = Vec::new();
@@ -84,30 +106,15 @@ fn plugin() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn generate(args: &[String]) -> Result<(), Error> {
+fn generate(args: GenerateArgs) -> Result<(), Error> {
     let mut builder = Builder::new();
-    let mut out_dir = None;
-    let mut args = args.iter();
-    let value = |flag: &str, next: Option<&String>| {
-        next.cloned()
-            .ok_or_else(|| Error::new(format!("{flag} needs a value\n{USAGE}")))
-    };
-    while let Some(arg) = args.next() {
-        builder = match arg.as_str() {
-            "-I" | "--include" => builder.include(value(arg, args.next())?),
-            "--out" | "-o" => {
-                out_dir = Some(value(arg, args.next())?);
-                builder
-            }
-            "--opt" => builder.parameter(&value(arg, args.next())?)?,
-            flag if flag.starts_with("-I") && flag.len() > 2 => builder.include(&flag[2..]),
-            flag if flag.starts_with('-') => {
-                return Err(Error::new(format!("unknown option `{flag}`\n{USAGE}")));
-            }
-            file => builder.file(file),
-        };
+    for dir in args.include {
+        builder = builder.include(dir);
     }
-    let out_dir = out_dir.ok_or_else(|| Error::new(format!("--out DIR is required\n{USAGE}")))?;
-    builder.out_dir(out_dir).compile()?;
+    // Repeated `--opt`s add up, as protoc's repeated `--rust-svc_opt`s do.
+    if !args.opt.is_empty() {
+        builder = builder.parameter(&args.opt.join(","))?;
+    }
+    builder.files(args.files).out_dir(args.out).compile()?;
     Ok(())
 }

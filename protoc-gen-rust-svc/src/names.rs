@@ -5,7 +5,7 @@
 //! renames deterministically when a name is reserved or already taken, so that rpcs named
 //! `Connect` or `New`, or two rpcs `GetThing` and `get_thing`, still compile.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use heck::{ToSnakeCase, ToUpperCamelCase};
 use proc_macro2::{Ident, Span};
@@ -140,6 +140,66 @@ pub fn method_names<'a>(proto_names: impl IntoIterator<Item = &'a str>) -> Vec<S
         .collect()
 }
 
+/// Stand-in proto names for sibling types that prost-build would give one Rust name: `Fb` and
+/// `FB` are both `Fb` (as `Foo_Bar` and `FooBar` are both `FooBar`), with `pub mod fb` for
+/// their nested types, which is E0428. `siblings` are `(proto name, is a message)` in declaration order. The first to
+/// claim a name keeps it; each later one gets `FB_2` (`Fb2`, `fb_2`), or `FB_3` and so on when
+/// that is taken by any sibling too. `None` where the name is kept. (A oneof's enum, in the
+/// same scope, prost-build renames itself: `KindOneOf` beside a nested `Kind`.)
+///
+/// Names are compared as heck writes them: prost-build's (and pbjson-build's) identifiers are
+/// heck's with keywords escaped, which maps equal names to equal identifiers and no others.
+pub fn type_stand_ins(siblings: &[(&str, bool)]) -> Vec<Option<String>> {
+    // Equal Rust names (types or modules) need equal letters and digits ignoring case, since
+    // heck only drops separators and changes case: most scopes are settled here, cheaply.
+    let mut keys = HashSet::with_capacity(siblings.len());
+    let distinct = siblings
+        .iter()
+        .all(|(name, _)| keys.insert(name.replace('_', "").to_ascii_lowercase()));
+    if distinct {
+        return vec![None; siblings.len()];
+    }
+    let mut types = HashSet::new();
+    let mut modules = HashSet::new();
+    // The names siblings have before renaming, all of which a stand-in avoids: a stand-in that
+    // took a later sibling's name would only move the clash.
+    let natural_types: HashSet<String> = siblings
+        .iter()
+        .map(|(name, _)| name.to_upper_camel_case())
+        .collect();
+    let natural_modules: HashSet<String> = siblings
+        .iter()
+        .filter(|(_, is_message)| *is_message)
+        .map(|(name, _)| name.to_snake_case())
+        .collect();
+    siblings
+        .iter()
+        .map(|&(name, is_message)| {
+            let rust_names = |name: &str| (name.to_upper_camel_case(), name.to_snake_case());
+            let (mut rust, mut module) = rust_names(name);
+            let mut stand_in = None;
+            if types.contains(&rust) || (is_message && modules.contains(&module)) {
+                let free = (2..)
+                    .map(|n| format!("{name}_{n}"))
+                    .map(|candidate| (rust_names(&candidate), candidate))
+                    .find(|((rust, module), _)| {
+                        let module_taken =
+                            natural_modules.contains(module) || modules.contains(module);
+                        let taken = natural_types.contains(rust) || types.contains(rust);
+                        !(taken || (is_message && module_taken))
+                    })
+                    .expect("an unbounded search finds a free name");
+                ((rust, module), stand_in) = (free.0, Some(free.1));
+            }
+            types.insert(rust);
+            if is_message {
+                modules.insert(module);
+            }
+            stand_in
+        })
+        .collect()
+}
+
 /// All the names generated for one service, computed once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceNames {
@@ -255,6 +315,35 @@ mod tests {
                 "connect_rpc_2"
             ]
         );
+    }
+
+    #[test]
+    fn types_differing_only_in_case_get_numbered_stand_ins() {
+        let stand_ins = type_stand_ins(&[
+            ("Fb", true),
+            ("FB", true),
+            ("Fb2", false),
+            ("fb", false),
+            ("Foo_Bar", true),
+            ("FooBar", false),
+            ("Other", true),
+        ]);
+        assert_eq!(
+            stand_ins,
+            [
+                None,
+                // `FB_2` would be `Fb2`, which a sibling has.
+                Some("FB_3".to_owned()),
+                None,
+                Some("fb_4".to_owned()),
+                None,
+                Some("FooBar_2".to_owned()),
+                None,
+            ]
+        );
+        assert_eq!("FB_3".to_upper_camel_case(), "Fb3");
+        assert_eq!("FB_3".to_snake_case(), "fb_3");
+        assert_eq!(type_stand_ins(&[("A", true), ("B", false)]), [None, None]);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Plugin parameters: `opt:` in buf.gen.yaml, `--rust-svc_opt=` for protoc, or the builder API.
 //!
-//! Parameters are comma-separated `key=value` pairs. Every key is known; an unknown key or a bad
-//! value is an error, never ignored, because a typo that silently changes output is worse than a
-//! failed run.
+//! Parameters are comma-separated `key=value` pairs; `\,` is a comma inside a value (protoc and buf
+//! join repeated options with commas, so a bare comma always separates). Every key is known; an
+//! unknown key or a bad value is an error, never ignored, because a typo that silently changes
+//! output is worse than a failed run.
 //!
 //! | key | value | default |
 //! | --- | --- | --- |
@@ -11,6 +12,10 @@
 //! | `runtime_crate` | Rust path of the runtime crate | `::rust_svc_runtime` |
 //! | `include_file` | name of the file that assembles the module tree; empty for none | `mod.rs` |
 //! | `extern_path` | `.proto.path=::rust::path`, passed to prost-build; repeatable | none |
+//! | `type_attribute` | `PATH=#[attr]`, prost-build's `type_attribute`; repeatable | none |
+//! | `field_attribute` | `PATH=#[attr]`, prost-build's `field_attribute`; repeatable | none |
+//! | `default_stubs` | `true` or `false`: every domain trait method answers UNIMPLEMENTED by default | `false` |
+//! | `file_descriptor_set` | `true` or `false`: the include file gets `FILE_DESCRIPTOR_SET` | `false` |
 
 use std::collections::BTreeSet;
 
@@ -101,6 +106,14 @@ pub struct Params {
     pub include_file: Option<String>,
     /// `(proto path, Rust path)` pairs handed to prost-build.
     pub extern_paths: Vec<(String, String)>,
+    /// `(proto path, attributes)` pairs handed to prost-build's `type_attribute`.
+    pub type_attributes: Vec<(String, String)>,
+    /// `(proto path, attributes)` pairs handed to prost-build's `field_attribute`.
+    pub field_attributes: Vec<(String, String)>,
+    /// Whether every method of a domain trait gets a default body answering UNIMPLEMENTED.
+    pub default_stubs: bool,
+    /// Whether the include file gets the encoded `FileDescriptorSet` as `FILE_DESCRIPTOR_SET`.
+    pub file_descriptor_set: bool,
 }
 
 impl Default for Params {
@@ -111,21 +124,26 @@ impl Default for Params {
             runtime_crate: "::rust_svc_runtime".to_owned(),
             include_file: Some("mod.rs".to_owned()),
             extern_paths: Vec::new(),
+            type_attributes: Vec::new(),
+            field_attributes: Vec::new(),
+            default_stubs: false,
+            file_descriptor_set: false,
         }
     }
 }
 
-const KNOWN_KEYS: &str = "artifacts, messages, runtime_crate, include_file, extern_path";
+const KNOWN_KEYS: &str = "artifacts, messages, runtime_crate, include_file, extern_path, \
+                          type_attribute, field_attribute, default_stubs, file_descriptor_set";
 
 impl Params {
     /// Parses the `parameter` string of a CodeGeneratorRequest.
     pub fn parse(parameter: &str) -> Result<Self, Error> {
         let mut params = Params::default();
-        for entry in parameter
-            .split(',')
-            .map(str::trim)
-            .filter(|e| !e.is_empty())
-        {
+        for entry in split_entries(parameter) {
+            let entry = entry.trim();
+            if entry.is_empty() {
+                continue;
+            }
             let (key, value) = entry.split_once('=').ok_or_else(|| {
                 Error::new(format!(
                     "plugin parameter `{entry}` has no value: expected `key=value` (keys: {KNOWN_KEYS})"
@@ -174,6 +192,10 @@ impl Params {
                         .extern_paths
                         .push((proto.to_owned(), rust.to_owned()));
                 }
+                "type_attribute" => params.type_attributes.push(parse_attribute(key, value)?),
+                "field_attribute" => params.field_attributes.push(parse_attribute(key, value)?),
+                "default_stubs" => params.default_stubs = parse_bool(key, value)?,
+                "file_descriptor_set" => params.file_descriptor_set = parse_bool(key, value)?,
                 unknown => {
                     return Err(Error::new(format!(
                         "unknown plugin parameter `{unknown}` (known: {KNOWN_KEYS})"
@@ -181,8 +203,20 @@ impl Params {
                 }
             }
         }
-        params.check_dependencies()?;
+        params.check()?;
         Ok(params)
+    }
+
+    /// Checks what a parameter string or the [`Builder`](crate::Builder)'s setters may get
+    /// wrong: artifacts missing what they need, attributes that are not attributes.
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        for (path, attribute) in &self.type_attributes {
+            check_attribute("type_attribute", path, attribute)?;
+        }
+        for (path, attribute) in &self.field_attributes {
+            check_attribute("field_attribute", path, attribute)?;
+        }
+        self.check_dependencies()
     }
 
     /// Whether an artifact is to be emitted.
@@ -191,6 +225,12 @@ impl Params {
     }
 
     fn check_dependencies(&self) -> Result<(), Error> {
+        if self.file_descriptor_set && self.include_file.is_none() {
+            return Err(Error::new(
+                "plugin parameter `file_descriptor_set=true` puts the constant in the include file: \
+                 it needs one (`include_file` is empty)",
+            ));
+        }
         for needs_domain in [
             Artifact::Stub,
             Artifact::Server,
@@ -229,6 +269,58 @@ fn parse_artifacts(value: &str) -> Result<BTreeSet<Artifact>, Error> {
             })
         })
         .collect()
+}
+
+/// The entries of a parameter string: split at commas, except escaped ones (`\,`), which
+/// become commas inside the entry.
+fn split_entries(parameter: &str) -> Vec<String> {
+    let mut entries = vec![String::new()];
+    let mut chars = parameter.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&',') => {
+                chars.next();
+                entries.last_mut().expect("never empty").push(',');
+            }
+            ',' => entries.push(String::new()),
+            c => entries.last_mut().expect("never empty").push(c),
+        }
+    }
+    entries
+}
+
+/// `PATH=#[attr]` of `type_attribute` / `field_attribute`.
+fn parse_attribute(key: &str, value: &str) -> Result<(String, String), Error> {
+    let (path, attribute) = value
+        .split_once('=')
+        .ok_or_else(|| attribute_shape_error(key, value))?;
+    let (path, attribute) = (path.trim().to_owned(), attribute.trim().to_owned());
+    check_attribute(key, &path, &attribute)?;
+    Ok((path, attribute))
+}
+
+/// A proto path as prost-build matches them and one or more outer attributes: checked, so that
+/// a typo fails generation naming the parameter instead of breaking the generated code.
+fn check_attribute(key: &str, path: &str, attribute: &str) -> Result<(), Error> {
+    let value = format!("{path}={attribute}");
+    if path.is_empty() || path.contains(char::is_whitespace) {
+        return Err(attribute_shape_error(key, &value));
+    }
+    match syn::parse::Parser::parse_str(syn::Attribute::parse_outer, attribute) {
+        Ok(attributes) if !attributes.is_empty() => Ok(()),
+        Ok(_) => Err(attribute_shape_error(key, &value)),
+        Err(error) => Err(Error::new(format!(
+            "plugin parameter `{key}={value}`: `{attribute}` is not a Rust attribute ({error}); \
+             write a comma inside it as `\\,`"
+        ))),
+    }
+}
+
+fn attribute_shape_error(key: &str, value: &str) -> Error {
+    Error::new(format!(
+        "plugin parameter `{key}={value}` must be `PATH=#[attribute]`, e.g. \
+         `{key}=.my.pkg.Message=#[derive(Hash)]` (write a comma inside the attribute as `\\,`)"
+    ))
 }
 
 fn parse_bool(key: &str, value: &str) -> Result<bool, Error> {
@@ -289,6 +381,40 @@ mod tests {
     }
 
     #[test]
+    fn switches_default_off_and_turn_on() {
+        let defaults = Params::default();
+        assert!(!defaults.default_stubs && !defaults.file_descriptor_set);
+        let on = Params::parse("default_stubs=true,file_descriptor_set=true").unwrap();
+        assert!(on.default_stubs && on.file_descriptor_set);
+    }
+
+    #[test]
+    fn attributes_repeat_and_keep_their_equals_signs_and_escaped_commas() {
+        let params = Params::parse(
+            "type_attribute=.=#[derive(Hash)],type_attribute=.a.B=#[derive(Eq\\, Hash)],\
+             field_attribute=B.name=#[serde(rename = \"n\")] #[doc = \"x\"]",
+        )
+        .unwrap();
+        assert_eq!(
+            params.type_attributes,
+            vec![
+                (".".to_owned(), "#[derive(Hash)]".to_owned()),
+                (".a.B".to_owned(), "#[derive(Eq, Hash)]".to_owned()),
+            ]
+        );
+        assert_eq!(
+            params.field_attributes,
+            vec![(
+                "B.name".to_owned(),
+                "#[serde(rename = \"n\")] #[doc = \"x\"]".to_owned()
+            )]
+        );
+        // Only `\,` is an escape: other backslashes stay, as in a string in the attribute.
+        let params = Params::parse("type_attribute=.a=#[doc = \"a\\\\b\"]").unwrap();
+        assert_eq!(params.type_attributes[0].1, "#[doc = \"a\\\\b\"]");
+    }
+
+    #[test]
     fn bad_parameters_are_errors_that_name_them() {
         let cases = [
             ("colour=blue", "unknown plugin parameter `colour`"),
@@ -313,6 +439,38 @@ mod tests {
             ("include_file=../x.rs", "without directories"),
             ("extern_path=google=::g", "must start with `.`"),
             ("extern_path=.google", "must be `.proto.path=::rust::path`"),
+            (
+                "default_stubs=1",
+                "`default_stubs=1` must be `true` or `false`",
+            ),
+            (
+                "file_descriptor_set=true,include_file=",
+                "`file_descriptor_set=true` puts the constant in the include file",
+            ),
+            (
+                "type_attribute=#[derive(Hash)]",
+                "must be `PATH=#[attribute]`",
+            ),
+            (
+                "type_attribute==#[derive(Hash)]",
+                "must be `PATH=#[attribute]`",
+            ),
+            ("field_attribute=.a.B.c", "`field_attribute=.a.B.c` must be"),
+            (
+                "type_attribute=.a.B=derive(Hash)",
+                "is not a Rust attribute",
+            ),
+            ("type_attribute=.a.B=", "must be `PATH=#[attribute]`"),
+            (
+                "field_attribute=.a.B.c=#[serde(",
+                "`field_attribute=.a.B.c=#[serde(`",
+            ),
+            // An unescaped comma ends the parameter inside the attribute: the error says how
+            // to write one.
+            (
+                "type_attribute=.a.B=#[derive(Eq, Hash)]",
+                "write a comma inside it as `\\,`",
+            ),
         ];
         for (parameter, expected) in cases {
             let error = Params::parse(parameter).unwrap_err().to_string();

@@ -11,6 +11,17 @@ use prost_types::{DescriptorProto, EnumDescriptorProto, FileDescriptorProto};
 use crate::comments::{self, SourceInfos};
 use crate::error::Error;
 
+mod types;
+
+pub use types::{RenamedType, StandIns, params_for_stand_ins, restore_module_docs, stand_ins};
+
+/// What prost-build and pbjson-build were given under other names than the proto's.
+#[derive(Debug, Default)]
+pub struct Renames {
+    pub values: Vec<RenamedValue>,
+    pub types: Vec<RenamedType>,
+}
+
 /// An enum value prost-build knows under a stand-in name, so that its variant differs from its
 /// siblings'. The generated `as_str_name` / `from_str_name` are patched back to the proto name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,11 +120,13 @@ pub fn check_what_protoc_guarantees(pool: &DescriptorPool) -> Result<(), Error> 
 /// Every file in `pool`, as prost-build should see it, sorted by file name so the output does
 /// not depend on the order protoc or protox list files in. Files of the `kept` modules get their
 /// source locations back from `sources`, for the comments; the others' code is thrown away.
+/// Types with `stand_ins` (see [`stand_ins`]) get them.
 pub fn prepare(
     pool: &DescriptorPool,
     sources: &SourceInfos,
     kept: &HashSet<Module>,
-) -> (Vec<(Module, FileDescriptorProto)>, Vec<RenamedValue>) {
+    stand_ins: &StandIns,
+) -> (Vec<(Module, FileDescriptorProto)>, Renames) {
     let mut files: Vec<_> = pool
         .files()
         .map(|file| {
@@ -126,6 +139,8 @@ pub fn prepare(
         })
         .collect();
     files.sort_by(|a, b| a.1.name().cmp(b.1.name()));
+    // Types first: an enum's stand-in is the prefix prost-build strips from its values' names.
+    let (types, originals) = types::rename(&mut files, stand_ins);
 
     // Every value name per module, aliases included: a stand-in must not equal any of them.
     let mut value_names: HashMap<Module, HashSet<String>> = HashMap::new();
@@ -155,10 +170,14 @@ pub fn prepare(
     }
     for (_, file) in &mut files {
         for message in &mut file.message_type {
-            rewrite_enum_defaults(message, pool, &stand_ins);
+            rewrite_enum_defaults(message, pool, &stand_ins, &originals);
         }
     }
-    (files, renamed)
+    let renames = Renames {
+        values: renamed,
+        types,
+    };
+    (files, renames)
 }
 
 /// prost-build expects a source location for every element it documents and panics when one
@@ -324,18 +343,21 @@ fn distinct_variants(
 
 /// Rewrites an enum field's default so prost-build finds its variant: an alias (`allow_alias`)
 /// becomes the first value with the same number, the only one prost-build emits, and a renamed
-/// value becomes its stand-in. The number, and so the meaning, is unchanged.
+/// value becomes its stand-in. The number, and so the meaning, is unchanged. `originals` are
+/// the proto names of renamed types by their stand-in names, for finding them in `pool`.
 fn rewrite_enum_defaults(
     message: &mut DescriptorProto,
     pool: &DescriptorPool,
     stand_ins: &HashMap<(String, String), String>,
+    originals: &HashMap<String, String>,
 ) {
     for field in &mut message.field {
         let (Some(default), Some(type_name)) = (&field.default_value, &field.type_name) else {
             continue;
         };
         let full_name = type_name.trim_start_matches('.');
-        let Some(enumeration) = pool.get_enum_by_name(full_name) else {
+        let original = originals.get(full_name).map_or(full_name, String::as_str);
+        let Some(enumeration) = pool.get_enum_by_name(original) else {
             continue;
         };
         let Some(number) = enumeration.get_value_by_name(default).map(|v| v.number()) else {
@@ -350,7 +372,7 @@ fn rewrite_enum_defaults(
         }
     }
     for nested in &mut message.nested_type {
-        rewrite_enum_defaults(nested, pool, stand_ins);
+        rewrite_enum_defaults(nested, pool, stand_ins, originals);
     }
 }
 

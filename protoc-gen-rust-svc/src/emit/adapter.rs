@@ -96,6 +96,8 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
             }
         }
 
+        // A binary uses some of these only (no harness, default limits): see the stub's emitter.
+        #[allow(dead_code)]
         impl<T: #trait_ident> #adapter<T> {
             /// Serves `domain`.
             pub fn new(domain: T) -> Self {

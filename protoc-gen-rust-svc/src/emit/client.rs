@@ -27,10 +27,12 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
     quote! {
         #(#[doc = #doc])*
         #[derive(Debug, Clone)]
+        #[allow(dead_code)] // unused in a server binary: see the stub's emitter
         pub struct #client {
             core: #runtime::client::ClientCore,
         }
 
+        #[allow(dead_code)]
         impl #client {
             /// A client over `channel`, with the policies of options.proto.
             pub fn new(channel: #runtime::client::Channel) -> Self {
@@ -281,8 +283,12 @@ fn policy_summary(method: &Method) -> String {
         (false, Idempotency::NoSideEffects, _) => "retried (no side effects)".to_owned(),
         (false, Idempotency::Idempotent, _) => "retried (idempotent)".to_owned(),
     };
+    // An rpc that is never retried may still inherit its service's retry policy (it applies to
+    // the other rpcs), but listing its attempts here would contradict "never retried".
+    let never_retried = method.streaming.client_streaming()
+        || (method.idempotency == Idempotency::Unknown && method.idempotency_key.is_none());
     parts.push(retried);
-    if let Some(retry) = &method.policy.retry {
+    if let Some(retry) = method.policy.retry.as_ref().filter(|_| !never_retried) {
         parts.push(format!(
             "up to {} attempts on {}",
             retry.max_attempts,

@@ -40,10 +40,26 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
         let result = result(&response);
         let future = domain_future(method, runtime);
         let arg = request_arg(method);
+        // `default_stubs`: a body answering as the stub does (its text, stub.rs), so that an
+        // implementation writes only the methods it serves.
+        let body = if settings.params.default_stubs {
+            let message = format!(
+                "{}/{} is not implemented",
+                service.full_name, method.proto_name
+            );
+            quote! {{
+                let _ = (ctx, #arg);
+                ::core::future::ready(::core::result::Result::Err(
+                    #runtime::Status::unimplemented(#message),
+                ))
+            }}
+        } else {
+            quote!(;)
+        };
         trait_methods.push(quote! {
             #doc
             #declared
-            fn #name(&self, ctx: &#runtime::Context, #request) -> #future;
+            fn #name(&self, ctx: &#runtime::Context, #request) -> #future #body
         });
         dyn_methods.push(quote! {
             #doc
@@ -78,14 +94,24 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
         service.names.dyn_trait,
         service_link(service),
     );
+    let defaults_doc = settings.params.default_stubs.then(|| {
+        let paragraph = (!service.doc.is_empty()).then(|| quote!(#[doc = ""]));
+        quote! {
+            #paragraph
+            #[doc = " Every method answers `UNIMPLEMENTED` unless implemented (`default_stubs`)."]
+        }
+    });
     quote! {
         #doc
+        #defaults_doc
         #deprecated
+        #[allow(dead_code)] // a binary may leave services unused: see the stub's emitter
         pub trait #trait_ident: ::core::marker::Send + ::core::marker::Sync + 'static {
             #(#trait_methods)*
         }
 
         #[doc = #dyn_doc]
+        #[allow(dead_code)]
         pub trait #dyn_ident: ::core::marker::Send + ::core::marker::Sync + 'static {
             #(#dyn_methods)*
         }

@@ -89,10 +89,12 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
     quote! {
         #(#[doc = #doc])*
         #[derive(Debug, Clone)]
+        #[allow(dead_code)] // unused in a binary: see the stub's emitter
         pub struct #fake {
             #(#fields)*
         }
 
+        #[allow(dead_code)]
         impl #fake {
             /// A fake whose every method answers `UNIMPLEMENTED` until programmed.
             #inline

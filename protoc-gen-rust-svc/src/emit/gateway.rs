@@ -101,8 +101,10 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
         /// Routes:
         #(#[doc = #route_docs])*
         #[derive(Debug, Clone, Copy)]
+        #[allow(dead_code)] // unused in a gRPC-only binary: see the stub's emitter
         pub struct #gateway;
 
+        #[allow(dead_code)]
         impl #gateway {
             /// The service's HTTP bindings: method, path template, rpc, body and response body.
             pub const ROUTES: &'static [#runtime::gateway::RouteSpec] = &[#(#specs),*];

@@ -25,11 +25,13 @@ pub struct IncludeFile {
     pub patched: BTreeMap<String, syn::File>,
 }
 
-/// Builds the include file. `messages` are the messages files by name, as prost-build wrote them.
+/// Builds the include file. `messages` are the messages files by name, as prost-build wrote them;
+/// `descriptor_set`, if given, becomes its `FILE_DESCRIPTOR_SET`.
 pub fn include_file(
     model: &Model,
     params: &Params,
     messages: &HashMap<&str, &str>,
+    descriptor_set: Option<Vec<u8>>,
 ) -> Result<IncludeFile, Error> {
     let mut root = Node::default();
     for package in &model.packages {
@@ -50,6 +52,7 @@ pub fn include_file(
     };
     let mut items = Vec::new();
     merger.fill(&root, &mut items)?;
+    items.extend(descriptor_set.map(|set| descriptor_set_const(&set)));
     Ok(IncludeFile {
         file: syn::File {
             shebang: None,
@@ -132,6 +135,58 @@ impl Merger<'_> {
     }
 }
 
+/// `pub const FILE_DESCRIPTOR_SET: &[u8]`, the set inline.
+///
+/// Inline rather than `include_bytes!` of a file beside it: a plugin's output files are strings,
+/// and protoc 3.x logs an error for one that is not UTF-8. Module names are snake case and type
+/// names camel case, so the constant's name cannot clash with a generated item at the root.
+fn descriptor_set_const(set: &[u8]) -> syn::Item {
+    let literal = byte_string_literal(set);
+    syn::parse_quote! {
+        /// The encoded `google.protobuf.FileDescriptorSet` of the generated files and every file
+        /// they import, source locations included (protoc's `--include_imports
+        /// --include_source_info`): what server reflection serves, e.g. tonic-reflection's
+        /// `Builder::register_encoded_file_descriptor_set`.
+        #[allow(dead_code)] // a binary may not serve reflection in every build
+        pub const FILE_DESCRIPTOR_SET: &[u8] = #literal;
+    }
+}
+
+/// `bytes` as a byte string literal broken into lines (a `\` at the end of a line continues the
+/// literal and skips the next line's indentation), so that the file diffs line by line.
+fn byte_string_literal(bytes: &[u8]) -> proc_macro2::Literal {
+    use std::fmt::Write as _;
+    const WIDTH: usize = 96;
+    let mut text = String::with_capacity(bytes.len() * 2 + 3);
+    text.push_str("b\"");
+    let mut line_start = text.len();
+    for (index, &byte) in bytes.iter().enumerate() {
+        if text.len() - line_start >= WIDTH {
+            text.push_str("\\\n    ");
+            line_start = text.len();
+        }
+        match byte {
+            b'"' => text.push_str("\\\""),
+            b'\\' => text.push_str("\\\\"),
+            b'\n' => text.push_str("\\n"),
+            b'\r' => text.push_str("\\r"),
+            b'\t' => text.push_str("\\t"),
+            // `\0` then a digit reads as an octal escape (clippy's `octal_escapes`).
+            b'\0' if !bytes.get(index + 1).is_some_and(u8::is_ascii_digit) => {
+                text.push_str("\\0");
+            }
+            // A space starting a continued line would be skipped with the indentation.
+            b' ' if text.len() == line_start => text.push_str("\\x20"),
+            b' '..=b'~' => text.push(char::from(byte)),
+            _ => {
+                let _ = write!(text, "\\x{byte:02x}");
+            }
+        }
+    }
+    text.push('"');
+    text.parse().expect("an escaped byte string is a literal")
+}
+
 fn declares(item: &syn::Item, name: &str) -> bool {
     matches!(item, syn::Item::Mod(module) if module.content.is_some() && module.ident == super::ident(name))
 }
@@ -142,5 +197,26 @@ fn module_content<'a>(items: &'a mut [syn::Item], name: &str) -> Option<&'a mut 
     match item {
         syn::Item::Mod(module) => module.content.as_mut().map(|(_, items)| items),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_literal_reads_back_as_the_bytes() {
+        // Every byte value, and runs of spaces and quotes that straddle line breaks (a space
+        // starting a continued line must not be skipped with the indentation).
+        let mut bytes: Vec<u8> = (0..=255).collect();
+        bytes.extend(b" \" \\ ".repeat(200));
+        bytes.extend([b' '; 300]);
+        bytes.extend(b"\x001\x00a\x00");
+        let literal = byte_string_literal(&bytes);
+        let parsed: syn::LitByteStr = syn::parse_str(&literal.to_string()).unwrap();
+        assert_eq!(parsed.value(), bytes);
+        let text = literal.to_string();
+        assert!(text.lines().count() > 10);
+        assert!(text.ends_with(r#"\x001\0a\0""#), "{text}");
     }
 }

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use prost_build::Module;
-use prost_reflect::{DescriptorPool, FileDescriptor, Kind, MethodDescriptor, ServiceDescriptor};
+use prost_reflect::{DescriptorPool, FileDescriptor, MethodDescriptor, ServiceDescriptor};
 use prost_types::method_options::IdempotencyLevel;
 
 use crate::comments::SourceInfos;
@@ -16,6 +16,7 @@ use crate::error::{Error, Location};
 use crate::names::{self, Scope, ServiceNames};
 use crate::options::{self, HttpRule};
 use crate::params::{Artifact, Params};
+use crate::prepare::StandIns;
 
 mod http;
 pub mod openapi;
@@ -23,7 +24,9 @@ mod policy;
 
 pub use http::{FieldCardinality, FieldKind, FieldSchema, MessageSchema};
 
-use policy::{validate_method_policy, validate_service_policy};
+use policy::{
+    check_own_retry, idempotency_key_field, validate_method_policy, validate_service_policy,
+};
 
 /// Everything to generate, one entry per proto package, sorted by package name.
 #[derive(Debug, Clone)]
@@ -242,6 +245,7 @@ impl Model {
         sources: &SourceInfos,
         files_to_generate: &[String],
         types: &ResolvedTypes,
+        stand_ins: &StandIns,
         params: &Params,
     ) -> Result<Self, Error> {
         let mut by_package: BTreeMap<String, Vec<FileDescriptor>> = BTreeMap::new();
@@ -263,8 +267,8 @@ impl Model {
         let mut packages = Vec::new();
         for (package_name, mut files) in by_package {
             files.sort_by(|a, b| a.name().cmp(b.name()));
-            let mut package =
-                build_package(pool, sources, &package_name, &files, &all_packages, types)?;
+            let scope = package_scope(pool, &package_name, &all_packages, stand_ins);
+            let mut package = build_package(pool, sources, &package_name, &files, scope, types)?;
             if params.emits(Artifact::OpenApi) {
                 package.openapi = openapi::build(sources, &package_name, &files, &package.services);
             }
@@ -280,10 +284,9 @@ fn build_package(
     sources: &SourceInfos,
     package_name: &str,
     files: &[FileDescriptor],
-    all_packages: &BTreeSet<String>,
+    mut scope: Scope,
     types: &ResolvedTypes,
 ) -> Result<Package, Error> {
-    let mut scope = package_scope(pool, package_name, all_packages);
     let mut services = Vec::new();
     for file in files {
         for service in file.services() {
@@ -304,23 +307,35 @@ fn build_package(
     })
 }
 
-/// Names prost-build and sub-packages already use in a package's module.
+/// Names prost-build and sub-packages already use in a package's module (a type with a
+/// stand-in is known to prost-build by it).
 fn package_scope(
     pool: &DescriptorPool,
     package_name: &str,
     all_packages: &BTreeSet<String>,
+    stand_ins: &StandIns,
 ) -> Scope {
+    let name = |full_name: &str, name: &'_ str| {
+        stand_ins
+            .get(full_name)
+            .cloned()
+            .unwrap_or_else(|| name.to_owned())
+    };
     let mut taken = Vec::new();
     for file in pool
         .files()
         .filter(|file| file.package_name() == package_name)
     {
         for message in file.messages() {
-            taken.push(names::upper_camel(message.name()));
-            taken.push(names::snake(message.name()));
+            let name = name(message.full_name(), message.name());
+            taken.push(names::upper_camel(&name));
+            taken.push(names::snake(&name));
         }
         for enumeration in file.enums() {
-            taken.push(names::upper_camel(enumeration.name()));
+            taken.push(names::upper_camel(&name(
+                enumeration.full_name(),
+                enumeration.name(),
+            )));
         }
     }
     let prefix = if package_name.is_empty() {
@@ -459,17 +474,17 @@ fn build_method(
         .unwrap_or_default();
     let options = method.options();
 
+    let policy_location = || {
+        let number = options::extension_number(pool, options::METHOD_POLICY);
+        option_location(sources, file, &path, METHOD_OPTIONS, number)
+    };
     let method_policy =
         options::read_message::<options::MethodPolicy>(pool, &options, options::METHOD_POLICY)
             .and_then(|policy| policy.map(|p| validate_method_policy(&p)).transpose())
-            .map_err(|message| {
-                let number = options::extension_number(pool, options::METHOD_POLICY);
-                Error::at(
-                    option_location(sources, file, &path, METHOD_OPTIONS, number),
-                    &element,
-                    message,
-                )
-            })?;
+            .map_err(|message| Error::at(policy_location(), &element, message))?;
+    let own_retry = method_policy
+        .as_ref()
+        .is_some_and(|own| own.retry.is_some());
     let policy = match method_policy {
         None => service_policy.clone(),
         Some(own) => Policy {
@@ -500,6 +515,16 @@ fn build_method(
         (true, false) => Streaming::Client,
         (true, true) => Streaming::Bidi,
     };
+    let idempotency = match raw_options.idempotency_level() {
+        IdempotencyLevel::IdempotencyUnknown => Idempotency::Unknown,
+        IdempotencyLevel::NoSideEffects => Idempotency::NoSideEffects,
+        IdempotencyLevel::Idempotent => Idempotency::Idempotent,
+    };
+    if own_retry {
+        let (key, request) = (idempotency_key.is_some(), method.input());
+        check_own_retry(streaming, idempotency, key, request.full_name())
+            .map_err(|message| Error::at(policy_location(), &element, message))?;
+    }
     let http_number = options::extension_number(pool, options::HTTP);
     let http_location = option_location(sources, file, &path, METHOD_OPTIONS, http_number);
     let http = options::read_message::<HttpRule>(pool, &options, options::HTTP)
@@ -529,65 +554,11 @@ fn build_method(
         touches_deprecated: deprecated
             || message_deprecated(method.input())
             || message_deprecated(method.output()),
-        idempotency: match raw_options.idempotency_level() {
-            IdempotencyLevel::IdempotencyUnknown => Idempotency::Unknown,
-            IdempotencyLevel::NoSideEffects => Idempotency::NoSideEffects,
-            IdempotencyLevel::Idempotent => Idempotency::Idempotent,
-        },
+        idempotency,
         idempotency_key,
         policy,
         http,
         http_location,
         input_proto: method.input().full_name().to_owned(),
     })
-}
-
-fn idempotency_key_field(
-    pool: &DescriptorPool,
-    sources: &SourceInfos,
-    method: &MethodDescriptor,
-) -> Result<Option<IdempotencyKey>, Error> {
-    let input = method.input();
-    let mut marked = input
-        .fields()
-        .filter(|field| options::read_bool(pool, &field.options(), options::IDEMPOTENCY_KEY));
-    let Some(field) = marked.next() else {
-        return Ok(None);
-    };
-    let file = input.parent_file();
-    let field_error = |field: &prost_reflect::FieldDescriptor, message: String| {
-        let number = options::extension_number(pool, options::IDEMPOTENCY_KEY);
-        Error::at(
-            option_location(sources, &file, field.path(), FIELD_OPTIONS, number),
-            format!("field {}", field.full_name()),
-            message,
-        )
-    };
-    if field.kind() != Kind::String || field.is_list() {
-        return Err(field_error(
-            &field,
-            "(rust_svc.v1.idempotency_key) must mark a singular string field".to_owned(),
-        ));
-    }
-    if let Some(second) = marked.next() {
-        return Err(field_error(
-            &second,
-            format!(
-                "only one field may be the idempotency key; {} already is",
-                field.name()
-            ),
-        ));
-    }
-    let oneof = field.containing_oneof();
-    if oneof.as_ref().is_some_and(|oneof| !oneof.is_synthetic()) {
-        return Err(field_error(
-            &field,
-            "(rust_svc.v1.idempotency_key) must not mark a member of a oneof".to_owned(),
-        ));
-    }
-    Ok(Some(IdempotencyKey {
-        // prost-build names fields with the same snake case and keyword rules.
-        rust_field: crate::names::snake(field.name()),
-        optional: field.supports_presence(),
-    }))
 }

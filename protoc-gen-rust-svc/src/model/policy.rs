@@ -1,8 +1,16 @@
-//! Validation of the policies of options.proto: ranges checked, defaults applied.
+//! Validation of the policies of options.proto: ranges checked, defaults applied, the
+//! idempotency key field checked, and a retry policy only where the client retries.
 
 use std::time::Duration;
 
-use super::{CircuitBreaker, Policy, RetryPolicy, RetryThrottling};
+use prost_reflect::{DescriptorPool, Kind, MethodDescriptor};
+
+use super::{
+    CircuitBreaker, FIELD_OPTIONS, Idempotency, IdempotencyKey, Policy, RetryPolicy,
+    RetryThrottling, Streaming, option_location,
+};
+use crate::comments::SourceInfos;
+use crate::error::Error;
 use crate::options;
 
 /// gRPC status code names accepted in `retryable_status_codes`.
@@ -196,6 +204,90 @@ pub(super) fn validate_method_policy(policy: &options::MethodPolicy) -> Result<P
     })
 }
 
+/// A method's own `retry` where the runtime never retries (client streams, and calls neither
+/// idempotent nor carrying an idempotency key) would be dead configuration whose docs claim
+/// attempts that never happen, so it is an error naming the fix. An inherited service policy
+/// is fine: it serves the service's other rpcs.
+pub(super) fn check_own_retry(
+    streaming: Streaming,
+    idempotency: Idempotency,
+    has_key: bool,
+    request: &str,
+) -> Result<(), String> {
+    let shape = match streaming {
+        Streaming::Client => Some("client-streaming"),
+        Streaming::Bidi => Some("bidi-streaming"),
+        Streaming::Unary | Streaming::Server => None,
+    };
+    if let Some(shape) = shape {
+        return Err(format!(
+            "retry is set, but a {shape} rpc is never retried (its request stream cannot be \
+             replayed); remove `retry` from its (rust_svc.v1.method) option"
+        ));
+    }
+    if idempotency == Idempotency::Unknown && !has_key {
+        return Err(format!(
+            "retry is set, but the rpc is never retried: it is not declared idempotent and its \
+             request {request} has no idempotency key; mark it `option idempotency_level = \
+             IDEMPOTENT;` (or NO_SIDE_EFFECTS) if repeating it is safe, or add a \
+             `(rust_svc.v1.idempotency_key)` field to {request}"
+        ));
+    }
+    Ok(())
+}
+
+/// The request field marked `(rust_svc.v1.idempotency_key)`, checked: one singular string
+/// field outside any oneof.
+pub(super) fn idempotency_key_field(
+    pool: &DescriptorPool,
+    sources: &SourceInfos,
+    method: &MethodDescriptor,
+) -> Result<Option<IdempotencyKey>, Error> {
+    let input = method.input();
+    let mut marked = input
+        .fields()
+        .filter(|field| options::read_bool(pool, &field.options(), options::IDEMPOTENCY_KEY));
+    let Some(field) = marked.next() else {
+        return Ok(None);
+    };
+    let file = input.parent_file();
+    let field_error = |field: &prost_reflect::FieldDescriptor, message: String| {
+        let number = options::extension_number(pool, options::IDEMPOTENCY_KEY);
+        Error::at(
+            option_location(sources, &file, field.path(), FIELD_OPTIONS, number),
+            format!("field {}", field.full_name()),
+            message,
+        )
+    };
+    if field.kind() != Kind::String || field.is_list() {
+        return Err(field_error(
+            &field,
+            "(rust_svc.v1.idempotency_key) must mark a singular string field".to_owned(),
+        ));
+    }
+    if let Some(second) = marked.next() {
+        return Err(field_error(
+            &second,
+            format!(
+                "only one field may be the idempotency key; {} already is",
+                field.name()
+            ),
+        ));
+    }
+    let oneof = field.containing_oneof();
+    if oneof.as_ref().is_some_and(|oneof| !oneof.is_synthetic()) {
+        return Err(field_error(
+            &field,
+            "(rust_svc.v1.idempotency_key) must not mark a member of a oneof".to_owned(),
+        ));
+    }
+    Ok(Some(IdempotencyKey {
+        // prost-build names fields with the same snake case and keyword rules.
+        rust_field: crate::names::snake(field.name()),
+        optional: field.supports_presence(),
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,6 +339,32 @@ mod tests {
         retry.retryable_status_codes.clear();
         retry.backoff_multiplier = 0.5;
         assert!(validate_retry(&retry).unwrap_err().contains("at least 1.0"));
+    }
+
+    #[test]
+    fn own_retry_needs_an_rpc_that_may_be_retried() {
+        use Idempotency::{Idempotent, NoSideEffects, Unknown};
+        for streaming in [Streaming::Unary, Streaming::Server] {
+            assert!(check_own_retry(streaming, Idempotent, false, "p.Req").is_ok());
+            assert!(check_own_retry(streaming, NoSideEffects, false, "p.Req").is_ok());
+            assert!(check_own_retry(streaming, Unknown, true, "p.Req").is_ok());
+            let error = check_own_retry(streaming, Unknown, false, "p.Req").unwrap_err();
+            assert!(
+                error.contains("`option idempotency_level = IDEMPOTENT;`")
+                    && error.contains("`(rust_svc.v1.idempotency_key)` field to p.Req"),
+                "{error}"
+            );
+        }
+        for (streaming, shape) in [
+            (Streaming::Client, "client-streaming"),
+            (Streaming::Bidi, "bidi-streaming"),
+        ] {
+            let error = check_own_retry(streaming, Idempotent, true, "p.Req").unwrap_err();
+            assert!(
+                error.contains(&format!("a {shape} rpc is never retried")),
+                "{error}"
+            );
+        }
     }
 
     #[test]

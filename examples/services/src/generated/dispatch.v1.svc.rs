@@ -5,6 +5,7 @@ const _: () = ::rust_svc_runtime::version::require("0.1.0");
 /// The service sets no default deadline because `StreamAssignments` stays
 /// open for a whole shift; the unary method sets its own. A circuit breaker
 /// protects callers while dispatch is unhealthy.
+#[allow(dead_code)]
 pub trait DispatchService: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Returns what a courier is doing right now and where they were last
     /// seen. Fails with `NOT_FOUND` for an unknown courier.
@@ -34,6 +35,7 @@ pub trait DispatchService: ::core::marker::Send + ::core::marker::Sync + 'static
     > + ::core::marker::Send;
 }
 /// The object-safe form of [`DispatchService`], implemented for every implementation of it, so that a service can be held as `Arc<dyn DynDispatchService>`; that `Arc` implements [`DispatchService`] in turn. Its methods are prefixed with `dyn_` so that both traits can be in scope at once.
+#[allow(dead_code)]
 pub trait DynDispatchService: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Returns what a courier is doing right now and where they were last
     /// seen. Fails with `NOT_FOUND` for an unknown courier.
@@ -177,6 +179,7 @@ for ::rust_svc_runtime::interceptors::Intercepted<T> {
 }
 /// An implementation of [`DispatchService`] whose every method answers `UNIMPLEMENTED`: a starting point, and a stand-in for a dependency a test does not exercise.
 #[derive(Debug, Clone, Copy, Default)]
+#[allow(dead_code)]
 pub struct UnimplementedDispatchService;
 impl DispatchService for UnimplementedDispatchService {
     #[inline]
@@ -219,6 +222,7 @@ impl DispatchService for UnimplementedDispatchService {
 ///
 /// Clones share the program and the record: hand one to the code under test and keep one to program and inspect. See `::rust_svc_runtime::fake` for what each kind of method can do.
 #[derive(Debug, Clone)]
+#[allow(dead_code)]
 pub struct FakeDispatchService {
     /// Programs and records [`DispatchService::get_courier_status`].
     pub get_courier_status: ::rust_svc_runtime::fake::Unary<
@@ -231,6 +235,7 @@ pub struct FakeDispatchService {
         AssignmentResult,
     >,
 }
+#[allow(dead_code)]
 impl FakeDispatchService {
     /// A fake whose every method answers `UNIMPLEMENTED` until programmed.
     #[inline]
@@ -298,6 +303,7 @@ impl<T> ::core::clone::Clone for DispatchServiceGrpc<T> {
         }
     }
 }
+#[allow(dead_code)]
 impl<T: DispatchService> DispatchServiceGrpc<T> {
     /// Serves `domain`.
     pub fn new(domain: T) -> Self {
@@ -672,11 +678,13 @@ pub mod dispatch_service_server {
 /// From options.proto (where a method says nothing, the runtime's defaults apply):
 ///
 /// - `GetCourierStatus`: deadline 200ms; retried (no side effects); up to 2 attempts on UNAVAILABLE, RESOURCE_EXHAUSTED; breaker opens at 50% failures of the last 50 calls
-/// - `StreamAssignments`: default deadline; never retried (client stream); up to 2 attempts on UNAVAILABLE, RESOURCE_EXHAUSTED; breaker opens at 50% failures of the last 50 calls
+/// - `StreamAssignments`: default deadline; never retried (client stream); breaker opens at 50% failures of the last 50 calls
 #[derive(Debug, Clone)]
+#[allow(dead_code)]
 pub struct DispatchServiceClient {
     core: ::rust_svc_runtime::client::ClientCore,
 }
+#[allow(dead_code)]
 impl DispatchServiceClient {
     /// A client over `channel`, with the policies of options.proto.
     pub fn new(channel: ::rust_svc_runtime::client::Channel) -> Self {
@@ -807,7 +815,9 @@ impl DispatchService for DispatchServiceClient {
 /// Routes:
 /// - `GET /v1/couriers/{courier_id}/status` → [`get_courier_status`](DispatchService::get_courier_status)
 #[derive(Debug, Clone, Copy)]
+#[allow(dead_code)]
 pub struct DispatchServiceGateway;
+#[allow(dead_code)]
 impl DispatchServiceGateway {
     /// The service's HTTP bindings: method, path template, rpc, body and response body.
     pub const ROUTES: &'static [::rust_svc_runtime::gateway::RouteSpec] = &[

@@ -7,6 +7,7 @@ const _: () = ::rust_svc_runtime::version::require("0.1.0");
 /// Transient `UNAVAILABLE` failures are retried up to three attempts with
 /// exponential backoff, retries are throttled when most calls fail, and a
 /// circuit breaker fails calls fast while the service is unhealthy.
+#[allow(dead_code)]
 pub trait InventoryService: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Returns the current stock level of one SKU, either in a single warehouse
     /// or summed over all warehouses.
@@ -64,6 +65,7 @@ pub trait InventoryService: ::core::marker::Send + ::core::marker::Sync + 'stati
     > + ::core::marker::Send;
 }
 /// The object-safe form of [`InventoryService`], implemented for every implementation of it, so that a service can be held as `Arc<dyn DynInventoryService>`; that `Arc` implements [`InventoryService`] in turn. Its methods are prefixed with `dyn_` so that both traits can be in scope at once.
+#[allow(dead_code)]
 pub trait DynInventoryService: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Returns the current stock level of one SKU, either in a single warehouse
     /// or summed over all warehouses.
@@ -338,6 +340,7 @@ for ::rust_svc_runtime::interceptors::Intercepted<T> {
 }
 /// An implementation of [`InventoryService`] whose every method answers `UNIMPLEMENTED`: a starting point, and a stand-in for a dependency a test does not exercise.
 #[derive(Debug, Clone, Copy, Default)]
+#[allow(dead_code)]
 pub struct UnimplementedInventoryService;
 impl InventoryService for UnimplementedInventoryService {
     #[inline]
@@ -415,6 +418,7 @@ impl InventoryService for UnimplementedInventoryService {
 ///
 /// Clones share the program and the record: hand one to the code under test and keep one to program and inspect. See `::rust_svc_runtime::fake` for what each kind of method can do.
 #[derive(Debug, Clone)]
+#[allow(dead_code)]
 pub struct FakeInventoryService {
     /// Programs and records [`InventoryService::check_stock`].
     pub check_stock: ::rust_svc_runtime::fake::Unary<
@@ -437,6 +441,7 @@ pub struct FakeInventoryService {
         StockUpdate,
     >,
 }
+#[allow(dead_code)]
 impl FakeInventoryService {
     /// A fake whose every method answers `UNIMPLEMENTED` until programmed.
     #[inline]
@@ -535,6 +540,7 @@ impl<T> ::core::clone::Clone for InventoryServiceGrpc<T> {
         }
     }
 }
+#[allow(dead_code)]
 impl<T: InventoryService> InventoryServiceGrpc<T> {
     /// Serves `domain`.
     pub fn new(domain: T) -> Self {
@@ -1073,9 +1079,11 @@ pub mod inventory_service_server {
 /// - `ReleaseReservation`: deadline 1s; retried (idempotent); up to 3 attempts on UNAVAILABLE; breaker opens at 50% failures of the last 100 calls
 /// - `WatchStockLevels`: deadline 3600s; retried (no side effects); up to 3 attempts on UNAVAILABLE; breaker opens at 50% failures of the last 100 calls
 #[derive(Debug, Clone)]
+#[allow(dead_code)]
 pub struct InventoryServiceClient {
     core: ::rust_svc_runtime::client::ClientCore,
 }
+#[allow(dead_code)]
 impl InventoryServiceClient {
     /// A client over `channel`, with the policies of options.proto.
     pub fn new(channel: ::rust_svc_runtime::client::Channel) -> Self {
@@ -1287,7 +1295,9 @@ impl InventoryService for InventoryServiceClient {
 /// - `DELETE /v1/reservations/{reservation_id}` → [`release_reservation`](InventoryService::release_reservation)
 /// - `GET /v1/items:watch` → [`watch_stock_levels`](InventoryService::watch_stock_levels)
 #[derive(Debug, Clone, Copy)]
+#[allow(dead_code)]
 pub struct InventoryServiceGateway;
+#[allow(dead_code)]
 impl InventoryServiceGateway {
     /// The service's HTTP bindings: method, path template, rpc, body and response body.
     pub const ROUTES: &'static [::rust_svc_runtime::gateway::RouteSpec] = &[

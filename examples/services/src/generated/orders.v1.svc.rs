@@ -6,6 +6,7 @@ const _: () = ::rust_svc_runtime::version::require("0.1.0");
 /// Calls get a 2 second deadline by default. `UNAVAILABLE` is retried up to
 /// three attempts; mutating calls are only safe to retry because they are
 /// either idempotent by nature or carry an idempotency key.
+#[allow(dead_code)]
 pub trait OrderService: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Places a new order in the `PENDING` state and returns it with its
     /// server-assigned `order_id`.
@@ -82,6 +83,7 @@ pub trait OrderService: ::core::marker::Send + ::core::marker::Sync + 'static {
     > + ::core::marker::Send;
 }
 /// The object-safe form of [`OrderService`], implemented for every implementation of it, so that a service can be held as `Arc<dyn DynOrderService>`; that `Arc` implements [`OrderService`] in turn. Its methods are prefixed with `dyn_` so that both traits can be in scope at once.
+#[allow(dead_code)]
 pub trait DynOrderService: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Places a new order in the `PENDING` state and returns it with its
     /// server-assigned `order_id`.
@@ -484,6 +486,7 @@ impl<T: OrderService> OrderService for ::rust_svc_runtime::interceptors::Interce
 }
 /// An implementation of [`OrderService`] whose every method answers `UNIMPLEMENTED`: a starting point, and a stand-in for a dependency a test does not exercise.
 #[derive(Debug, Clone, Copy, Default)]
+#[allow(dead_code)]
 pub struct UnimplementedOrderService;
 impl OrderService for UnimplementedOrderService {
     #[inline]
@@ -606,6 +609,7 @@ impl OrderService for UnimplementedOrderService {
 ///
 /// Clones share the program and the record: hand one to the code under test and keep one to program and inspect. See `::rust_svc_runtime::fake` for what each kind of method can do.
 #[derive(Debug, Clone)]
+#[allow(dead_code)]
 pub struct FakeOrderService {
     /// Programs and records [`OrderService::create_order`].
     pub create_order: ::rust_svc_runtime::fake::Unary<CreateOrderRequest, Order>,
@@ -631,6 +635,7 @@ pub struct FakeOrderService {
         UploadSummary,
     >,
 }
+#[allow(dead_code)]
 impl FakeOrderService {
     /// A fake whose every method answers `UNIMPLEMENTED` until programmed.
     #[inline]
@@ -768,6 +773,7 @@ impl<T> ::core::clone::Clone for OrderServiceGrpc<T> {
         }
     }
 }
+#[allow(dead_code)]
 impl<T: OrderService> OrderServiceGrpc<T> {
     /// Serves `domain`.
     pub fn new(domain: T) -> Self {
@@ -1477,14 +1483,16 @@ pub mod order_service_server {
 /// - `CreateOrder`: deadline 2s; retried only when `idempotency_key` is set; up to 3 attempts on UNAVAILABLE
 /// - `GetOrder`: deadline 500ms; retried (no side effects); up to 3 attempts on UNAVAILABLE
 /// - `ListOrders`: deadline 5s; retried (no side effects); up to 3 attempts on UNAVAILABLE
-/// - `UpdateOrder`: deadline 2s; never retried (not idempotent); up to 3 attempts on UNAVAILABLE
+/// - `UpdateOrder`: deadline 2s; never retried (not idempotent)
 /// - `CancelOrder`: deadline 2s; retried (idempotent); up to 3 attempts on UNAVAILABLE
 /// - `StreamOrderUpdates`: deadline 3600s; retried (no side effects); up to 3 attempts on UNAVAILABLE
-/// - `UploadOrderItems`: deadline 30s; never retried (client stream); up to 3 attempts on UNAVAILABLE; breaker opens at 25% failures of the last 20 calls
+/// - `UploadOrderItems`: deadline 30s; never retried (client stream); breaker opens at 25% failures of the last 20 calls
 #[derive(Debug, Clone)]
+#[allow(dead_code)]
 pub struct OrderServiceClient {
     core: ::rust_svc_runtime::client::ClientCore,
 }
+#[allow(dead_code)]
 impl OrderServiceClient {
     /// A client over `channel`, with the policies of options.proto.
     pub fn new(channel: ::rust_svc_runtime::client::Channel) -> Self {
@@ -1766,7 +1774,9 @@ impl OrderService for OrderServiceClient {
 /// - `GET /v1/orders:stream` → [`stream_order_updates`](OrderService::stream_order_updates)
 /// - `POST /v1/orders:uploadItems` → [`upload_order_items`](OrderService::upload_order_items)
 #[derive(Debug, Clone, Copy)]
+#[allow(dead_code)]
 pub struct OrderServiceGateway;
+#[allow(dead_code)]
 impl OrderServiceGateway {
     /// The service's HTTP bindings: method, path template, rpc, body and response body.
     pub const ROUTES: &'static [::rust_svc_runtime::gateway::RouteSpec] = &[
