@@ -7,12 +7,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .filter(|path| path.extension().is_some_and(|ext| ext == "proto"))
         .collect();
     protos.sort();
+    let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
     // Every artifact, tonic's own client included: the adapter tests drive the server with it.
+    // The descriptor set, as a constant and as a file, for the reflection tests.
     protoc_gen_rust_svc::Builder::new()
         .artifacts(protoc_gen_rust_svc::Artifact::ALL)
+        .file_descriptor_set(true)
+        .file_descriptor_set_path(out_dir.join("file_descriptor_set.bin"))
         .include("protos")
         .include("../proto")
         .files(protos)
+        .compile()?;
+    // Parameters that change the code of a service or its messages, on one proto of its own
+    // (the module `with_options`): tests/tests/codegen_options.rs.
+    protoc_gen_rust_svc::Builder::new()
+        .default_stubs(true)
+        .type_attribute(".tests.streaming.Ping", "#[derive(PartialOrd, Ord)]")
+        .field_attribute(
+            ".tests.streaming.Pong.seq",
+            "#[doc = \"Set by field_attribute.\"]",
+        )
+        .include("protos")
+        .file("protos/streaming.proto")
+        .out_dir(out_dir.join("with_options"))
         .compile()?;
     println!("cargo:rerun-if-changed=protos");
     println!("cargo:rerun-if-changed=../proto");

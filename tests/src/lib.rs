@@ -2,3 +2,9 @@
 //! crate compiles (and passes clippy with `-D warnings`) is the compile test.
 
 include!(concat!(env!("OUT_DIR"), "/mod.rs"));
+
+/// `streaming.proto` again, with `default_stubs`, `type_attribute` and `field_attribute`: the
+/// compile test of those parameters (tests/tests/codegen_options.rs).
+pub mod with_options {
+    include!(concat!(env!("OUT_DIR"), "/with_options/mod.rs"));
+}

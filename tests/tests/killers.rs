@@ -1,14 +1,17 @@
 //! Generator killers from the prost and tonic trackers (tests/protos/misc.proto, big_enum.proto,
-//! alias_default.proto, enum_case.proto, module_clash*.proto): that they compile is the first
+//! alias_default.proto, enum_case.proto, case_clash.proto, module_clash*.proto): that they compile is the first
 //! test; these check they also behave.
 
 use rust_svc_runtime::Context;
 use rust_svc_tests::killers::alias::{Level, Setting};
 use rust_svc_tests::killers::big::Huge;
+use rust_svc_tests::killers::case_clash::{
+    CaseClash, CaseClashGrpc, FakeCaseClash, Fb, Fb2, Mode, Mode2, fb_2,
+};
 use rust_svc_tests::killers::clash::outer::leaf::Bud;
 use rust_svc_tests::killers::clash::outer::{FakeLeaves, Inner, Leaf, Leaves, LeavesGrpc};
 use rust_svc_tests::killers::clash::{Clash, ClashGrpc, FakeClash, Outer};
-use rust_svc_tests::killers::enum_case::holder::Mode;
+use rust_svc_tests::killers::enum_case::holder::Mode as HolderMode;
 use rust_svc_tests::killers::enum_case::{Flag, Holder};
 use rust_svc_tests::killers::misc::{FakeThing2, Thing, Thing2, Thing2Grpc};
 
@@ -72,10 +75,10 @@ fn enum_values_differing_only_in_case_are_distinct_variants_with_their_proto_nam
         None,
         "the stand-in name leaks nowhere"
     );
-    assert_eq!(Mode::On2.as_str_name(), "ON");
+    assert_eq!(HolderMode::On2.as_str_name(), "ON");
     // Defaults naming the renamed values keep their numbers.
     let holder = Holder::default();
-    assert_eq!((holder.flag(), holder.mode()), (Flag::Fb3, Mode::On2));
+    assert_eq!((holder.flag(), holder.mode()), (Flag::Fb3, HolderMode::On2));
 }
 
 /// Package `killers.clash.outer` lives inside prost's module for `Outer`'s nested types: both
@@ -104,4 +107,58 @@ async fn a_sub_package_shares_the_module_of_a_nested_message() {
         .grow(&Context::new(), Leaf::default())
         .await;
     assert_eq!(grown.unwrap(), Leaf::default());
+}
+
+/// `Fb` and `FB` (and `FB.Leaf` and `FB.LEAF`, `Mode` and `MODE`) would each be one Rust type;
+/// the later one is numbered, each rpc takes and returns its own, and the proto name is what
+/// JSON says.
+#[tokio::test]
+async fn types_differing_only_in_case_are_distinct_types_with_their_proto_names() {
+    let fake = FakeCaseClash::new();
+    fake.lower.responds_with(|_, request: Fb| {
+        Ok(Fb2 {
+            name: request.id,
+            mode: Some(Mode2::ModeFast as i32),
+            ..Default::default()
+        })
+    });
+    fake.upper.responds_with(|_, request: Fb2| {
+        Ok(Fb {
+            id: request.name,
+            mode: Some(Mode::On as i32),
+            ..Default::default()
+        })
+    });
+    fake.nested.responds_with(|_, inner: fb_2::Inner| {
+        Ok(fb_2::Leaf2 {
+            set: Some(inner.count() > 0),
+        })
+    });
+    let harness = CaseClashGrpc::serve_in_memory(fake);
+    let client = harness.client();
+    let ctx = Context::new();
+    let lower = Fb {
+        id: Some("a".into()),
+        ..Default::default()
+    };
+    let upper = client.lower(&ctx, lower).await.unwrap();
+    assert_eq!((upper.name(), upper.mode()), ("a", Mode2::ModeFast));
+    let back = client.upper(&ctx, upper).await.unwrap();
+    assert_eq!((back.id(), back.mode()), ("a", Mode::On));
+    let inner = fb_2::Inner { count: Some(1) };
+    assert!(client.nested(&ctx, inner).await.unwrap().set());
+
+    // The alias default is its number's first name, in the renamed enum.
+    assert_eq!(Fb::default().upper_mode(), Mode2::ModeFast);
+    assert_eq!(Mode2::ModeFast.as_str_name(), "MODE_FAST");
+    // JSON names the proto's type, not the stand-in prost-build was given.
+    let error = serde_json::from_str::<Fb2>("[]").unwrap_err().to_string();
+    assert!(error.contains("struct killers.case_clash.FB"), "{error}");
+    let error = serde_json::from_str::<fb_2::Leaf2>("[]")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("struct killers.case_clash.FB.LEAF"),
+        "{error}"
+    );
 }

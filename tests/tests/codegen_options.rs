@@ -1,0 +1,86 @@
+//! Code generated with `default_stubs`, `type_attribute` and `field_attribute` (the module
+//! `with_options`, tests/build.rs) compiles and behaves: an implementation of one method serves
+//! it and answers the others UNIMPLEMENTED, as the stub would.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use futures_util::stream;
+use rust_svc_runtime::{Code, Context, Status};
+use rust_svc_tests::with_options::tests::streaming::{
+    DynStreaming, Ping, Pong, Streaming, StreamingGrpc, UnimplementedStreaming,
+};
+
+/// Implements `unary` only: the other methods are the trait's defaults.
+struct UnaryOnly;
+
+impl Streaming for UnaryOnly {
+    async fn unary(&self, _ctx: &Context, request: Ping) -> Result<Pong, Status> {
+        Ok(Pong {
+            seq: request.seq + 1,
+        })
+    }
+}
+
+/// The message of an UNIMPLEMENTED status, checking the code.
+fn unimplemented<T>(result: Result<T, Status>) -> String {
+    match result {
+        Ok(_) => panic!("expected UNIMPLEMENTED, got a response"),
+        Err(status) => {
+            assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
+            status.message().to_owned()
+        }
+    }
+}
+
+fn pings() -> rust_svc_runtime::BoxStream<Ping> {
+    Box::pin(stream::iter([Ok(Ping { seq: 1 })]))
+}
+
+#[tokio::test]
+async fn a_partial_implementation_serves_its_method_and_defaults_the_rest_like_the_stub() {
+    let ctx = Context::new();
+    let stub = UnimplementedStreaming;
+    let harness = StreamingGrpc::serve_in_memory(UnaryOnly);
+    let client = harness.client();
+
+    assert_eq!(client.unary(&ctx, Ping { seq: 41 }).await.unwrap().seq, 42);
+    // Over the wire and in process, each default answers with the stub's text.
+    let expected = [
+        unimplemented(stub.server_stream(&ctx, Ping { seq: 1 }).await),
+        unimplemented(stub.client_stream(&ctx, pings()).await),
+        unimplemented(stub.bidi(&ctx, pings()).await),
+    ];
+    assert_eq!(
+        expected[0],
+        "tests.streaming.Streaming/ServerStream is not implemented"
+    );
+    let in_process = [
+        unimplemented(UnaryOnly.server_stream(&ctx, Ping { seq: 1 }).await),
+        unimplemented(UnaryOnly.client_stream(&ctx, pings()).await),
+        unimplemented(UnaryOnly.bidi(&ctx, pings()).await),
+    ];
+    assert_eq!(in_process, expected);
+    let over_the_wire = [
+        unimplemented(client.server_stream(&ctx, Ping { seq: 1 }).await),
+        unimplemented(client.client_stream(&ctx, pings()).await),
+        unimplemented(client.bidi(&ctx, pings()).await),
+    ];
+    assert_eq!(over_the_wire, expected);
+
+    // The object-safe companion carries the defaults too.
+    let shared: Arc<dyn DynStreaming> = Arc::new(UnaryOnly);
+    assert_eq!(
+        unimplemented(shared.dyn_server_stream(&ctx, Ping { seq: 1 }).await),
+        expected[0]
+    );
+    assert_eq!(shared.unary(&ctx, Ping { seq: 1 }).await.unwrap().seq, 2);
+}
+
+#[test]
+fn type_attributes_reach_the_messages() {
+    // `#[derive(PartialOrd, Ord)]` on Ping only: ordered sets of it compile.
+    let set: BTreeSet<Ping> = [3, 1, 2].into_iter().map(|seq| Ping { seq }).collect();
+    let order: Vec<u64> = set.into_iter().map(|ping| ping.seq).collect();
+    assert_eq!(order, [1, 2, 3]);
+}
