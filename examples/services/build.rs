@@ -3,7 +3,8 @@
 //! `src/generated/`):
 //!
 //! - `OUT_DIR/mod.rs`: default artifacts, as the README's build.rs does, for the README's server
-//!   example (`src/bin/readme_server.rs`) and the README's doctests (`src/lib.rs`);
+//!   example (`src/bin/readme_server.rs`) and the README's doctests (`src/lib.rs`), with
+//!   `OUT_DIR/file_descriptor_set.bin` for its health and reflection example;
 //! - `OUT_DIR/client_only/mod.rs`: `artifacts=domain+client`, for `src/bin/client_only.rs`.
 
 use protoc_gen_rust_svc::{Artifact, Builder};
@@ -15,7 +16,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .include("../../proto")
             .file("../../proto/inventory/v1/inventory.proto")
     };
-    inventory().compile()?;
+    // The descriptor set too, as the README's health and reflection example reads it.
+    inventory()
+        .file_descriptor_set_path(out_dir.join("file_descriptor_set.bin"))
+        .compile()?;
     inventory()
         .artifacts([Artifact::Domain, Artifact::Client])
         .out_dir(out_dir.join("client_only"))
