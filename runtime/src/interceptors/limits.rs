@@ -79,3 +79,73 @@ impl Interceptor for StreamLimit {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use futures_util::StreamExt;
+
+    use super::*;
+    use crate::Code;
+    use crate::interceptors::testing::{COUNT, ECHO, Svc, count, echo};
+    use crate::interceptors::{Interceptors, Side};
+
+    fn call(method: &'static crate::interceptors::MethodInfo) -> CallInfo {
+        CallInfo {
+            method,
+            side: Side::Server,
+        }
+    }
+
+    #[test]
+    fn a_full_limit_answers_resource_exhausted_until_a_call_ends() {
+        let limit = ConcurrencyLimit::new(1);
+        let mut ctx = Context::new();
+        let first = limit.start(&call(&ECHO), &mut ctx).unwrap();
+        assert_eq!(limit.in_flight(), 1);
+        let refused = limit.start(&call(&ECHO), &mut ctx).unwrap_err();
+        assert_eq!(refused.code(), Code::ResourceExhausted);
+        assert!(
+            refused.message().contains("limit of 1 concurrent calls"),
+            "{refused:?}"
+        );
+        // The call ends (its finisher goes): the slot is free again.
+        drop(first);
+        assert_eq!(limit.in_flight(), 0);
+        assert!(limit.start(&call(&ECHO), &mut ctx).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_stream_holds_its_slot_until_it_ends_and_unary_calls_pass() {
+        let limit = StreamLimit::new(1);
+        let service = Interceptors::server()
+            .with(limit.clone())
+            .wrap(Svc::default());
+        let ctx = Context::new();
+        let stream = service
+            .intercept_server_streaming(&COUNT, &ctx, 3, count)
+            .await
+            .unwrap();
+        assert_eq!(limit.in_flight(), 1, "the open stream holds the slot");
+        let refused = service
+            .intercept_server_streaming(&COUNT, &ctx, 1, count)
+            .await
+            .err()
+            .expect("a second stream is refused");
+        assert_eq!(refused.code(), Code::ResourceExhausted);
+        assert!(refused.message().contains("open streams"), "{refused:?}");
+        // Unary calls are not streams.
+        assert_eq!(
+            service.intercept_unary(&ECHO, &ctx, 5, echo).await.unwrap(),
+            5
+        );
+        let items: Vec<_> = stream.collect().await;
+        assert_eq!(items.len(), 3);
+        assert_eq!(limit.in_flight(), 0, "the ended stream gave its slot back");
+        assert!(
+            service
+                .intercept_server_streaming(&COUNT, &ctx, 1, count)
+                .await
+                .is_ok()
+        );
+    }
+}
