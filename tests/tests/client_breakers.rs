@@ -1,0 +1,294 @@
+//! The generated client's circuit breakers, against real tonic servers that fail on a script.
+
+mod client_common;
+
+use client_common::*;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rust_svc_runtime::client::{Adaptive, BreakerPolicy, BreakerState, ClientError, SlidingWindow};
+use rust_svc_runtime::{Code, Context, Status};
+use rust_svc_tests::tests::resilience::{DynFlaky, Flaky, FlakyClient, Reply};
+use tokio::time::Instant;
+use tonic_types::StatusExt;
+
+// ---------------------------------------------------------------------------------------------
+// Circuit breaker (Flaky: opens at 50 % of the last 10 calls, at least 4; open 10 s; 2 probes)
+
+#[tokio::test]
+async fn the_breaker_opens_at_the_failure_rate_once_it_has_the_minimum_calls() {
+    let server = Scripted::default();
+    let (channel, _handle) = loopback(&server).await;
+    let client = FlakyClient::new(channel);
+
+    server.script(vec![Outcome::Fail(Code::Unavailable); 3]);
+    for _ in 0..3 {
+        client.write(&ctx(), keyed("")).await.unwrap_err();
+    }
+    assert_eq!(
+        client.breaker_state("Write"),
+        Some(BreakerState::Closed),
+        "3 < 4 calls"
+    );
+
+    server.script([Outcome::Fail(Code::Unavailable)]);
+    client.write(&ctx(), keyed("")).await.unwrap_err();
+    assert_eq!(client.breaker_state("Write"), Some(BreakerState::Open));
+
+    let status = client.write(&ctx(), keyed("")).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+    assert!(
+        status.message().contains("tests.resilience.Flaky/Write@"),
+        "the message names the breaker: {}",
+        status.message()
+    );
+    let retry_delay = status
+        .get_details_retry_info()
+        .unwrap()
+        .retry_delay
+        .unwrap();
+    assert!(retry_delay > Duration::from_secs(9) && retry_delay <= Duration::from_secs(10));
+    assert_eq!(server.count(), 4, "the open breaker made no network call");
+}
+
+#[tokio::test]
+async fn caller_errors_never_open_the_breaker() {
+    let server = Scripted::default();
+    let (channel, _handle) = loopback(&server).await;
+    let client = FlakyClient::new(channel);
+    let caller_errors = [
+        Code::InvalidArgument,
+        Code::NotFound,
+        Code::AlreadyExists,
+        Code::PermissionDenied,
+        Code::Unauthenticated,
+        Code::FailedPrecondition,
+        Code::OutOfRange,
+    ];
+    server.script(
+        caller_errors
+            .iter()
+            .cycle()
+            .take(21)
+            .map(|code| Outcome::Fail(*code)),
+    );
+    for _ in 0..21 {
+        client.write(&ctx(), keyed("")).await.unwrap_err();
+    }
+    assert_eq!(client.breaker_state("Write"), Some(BreakerState::Closed));
+    assert_eq!(server.count(), 21);
+}
+
+#[tokio::test(start_paused = true)]
+async fn half_open_probes_close_it_on_success_and_reopen_it_on_failure() {
+    let server = Scripted::default();
+    let (channel, _handle) = in_memory(&server);
+    let transitions = Arc::new(Mutex::new(Vec::new()));
+    let seen = transitions.clone();
+    let client = FlakyClient::builder()
+        .on_breaker_transition(move |t| seen.lock().unwrap().push((t.from, t.to)))
+        .build(channel)
+        .unwrap();
+    let open = |client: &FlakyClient, server: &Scripted| {
+        server.script(vec![Outcome::Fail(Code::Unavailable); 4]);
+        let client = client.clone();
+        async move {
+            for _ in 0..4 {
+                client.write(&ctx(), keyed("")).await.unwrap_err();
+            }
+        }
+    };
+
+    open(&client, &server).await;
+    assert_eq!(client.breaker_state("Write"), Some(BreakerState::Open));
+    tokio::time::advance(Duration::from_secs(10)).await;
+    client.write(&ctx(), keyed("")).await.unwrap();
+    assert_eq!(client.breaker_state("Write"), Some(BreakerState::HalfOpen));
+    client.write(&ctx(), keyed("")).await.unwrap();
+    assert_eq!(client.breaker_state("Write"), Some(BreakerState::Closed));
+
+    open(&client, &server).await;
+    tokio::time::advance(Duration::from_secs(10)).await;
+    server.script([Outcome::Fail(Code::Unavailable)]);
+    client.write(&ctx(), keyed("")).await.unwrap_err();
+    assert_eq!(client.breaker_state("Write"), Some(BreakerState::Open));
+    let calls = server.count();
+    client.write(&ctx(), keyed("")).await.unwrap_err();
+    assert_eq!(server.count(), calls, "open again: no network call");
+
+    use BreakerState::*;
+    assert_eq!(
+        *transitions.lock().unwrap(),
+        [
+            (Closed, Open),
+            (Open, HalfOpen),
+            (HalfOpen, Closed),
+            (Closed, Open),
+            (Open, HalfOpen),
+            (HalfOpen, Open),
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_turned_away_by_the_breaker_is_not_retried() {
+    let server = Scripted::default();
+    let (channel, _handle) = in_memory(&server);
+    let client = FlakyClient::builder()
+        .method_circuit_breaker(
+            "Read",
+            BreakerPolicy::SlidingWindow(SlidingWindow {
+                failure_rate_threshold: 0.5,
+                window_size: 2,
+                minimum_calls: 2,
+                open_duration: Duration::from_secs(1),
+                half_open_max_calls: 1,
+            }),
+        )
+        .build(channel)
+        .unwrap();
+
+    // The second failed attempt opens the breaker; the third attempt is turned away locally.
+    server.script(vec![Outcome::Fail(Code::Unavailable); 2]);
+    let status = client.read(&ctx(), call("opens")).await.unwrap_err();
+    assert!(status.message().contains("circuit breaker"), "{status:?}");
+    assert_eq!(server.count(), 2);
+
+    // Half-open with its one probe out (hanging): another call is turned away at once, rather
+    // than sleeping for the breaker's RetryInfo and trying again.
+    tokio::time::advance(Duration::from_secs(1)).await;
+    server.script([Outcome::Hang]);
+    let probe = tokio::spawn({
+        let client = client.clone();
+        async move { client.read(&ctx(), call("probe")).await }
+    });
+    while server.count() < 3 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let start = Instant::now();
+    let status = client.read(&ctx(), call("turned away")).await.unwrap_err();
+    assert!(status.message().contains("circuit breaker"), "{status:?}");
+    assert_eq!(start.elapsed(), Duration::ZERO);
+    assert_eq!(server.count(), 3);
+    probe.abort();
+}
+
+#[tokio::test]
+async fn breakers_are_per_method() {
+    let server = Scripted::default();
+    let (channel, _handle) = loopback(&server).await;
+    let client = FlakyClient::new(channel);
+    server.script(vec![Outcome::Fail(Code::Unavailable); 4]);
+    for _ in 0..4 {
+        client.write(&ctx(), keyed("")).await.unwrap_err();
+    }
+    assert_eq!(client.breaker_state("Write"), Some(BreakerState::Open));
+    assert_eq!(client.breaker_state("Read"), Some(BreakerState::Closed));
+    client.read(&ctx(), call("fine")).await.unwrap();
+    assert_eq!(server.count(), 5);
+    // Clones share the breakers; a separately built client does not.
+    assert_eq!(
+        client.clone().breaker_state("Write"),
+        Some(BreakerState::Open)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_adaptive_model_rejects_locally_in_proportion_to_failures() {
+    let server = Scripted::default();
+    let (channel, _handle) = in_memory(&server);
+    let client = FlakyClient::builder()
+        .circuit_breaker(BreakerPolicy::Adaptive(Adaptive::DEFAULT))
+        .build(channel)
+        .unwrap();
+    server.script(vec![Outcome::Fail(Code::Unavailable); 200]);
+    let mut rejected = 0;
+    for _ in 0..200 {
+        let status = client.write(&ctx(), keyed("")).await.unwrap_err();
+        if status.message().contains("circuit breaker") {
+            rejected += 1;
+        }
+    }
+    assert_eq!(server.count() + rejected, 200);
+    assert!(rejected > 150, "only {rejected} of 200 rejected locally");
+    assert_eq!(client.breaker_state("Write"), Some(BreakerState::Open));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The client as the domain trait; construction
+
+/// Code written against the trait, unaware it holds a remote client.
+async fn read_through(service: &impl Flaky) -> Result<Reply, Status> {
+    service.read(&Context::new(), call("via trait")).await
+}
+
+#[tokio::test]
+async fn the_client_stands_wherever_the_trait_is_expected() {
+    let server = Scripted::default();
+    let (channel, _handle) = loopback(&server).await;
+    let client = FlakyClient::new(channel);
+    assert_eq!(read_through(&client).await.unwrap().tag, "via trait");
+    let shared: Arc<dyn DynFlaky> = Arc::new(client.clone());
+    assert_eq!(read_through(&shared).await.unwrap().tag, "via trait");
+    let tasks: Vec<_> = (0..8)
+        .map(|n| {
+            let client = client.clone();
+            tokio::spawn(async move { client.read(&Context::new(), call(&n.to_string())).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(server.count(), 10);
+}
+
+#[tokio::test]
+async fn several_endpoints_are_balanced() {
+    let (first, second) = (Scripted::default(), Scripted::default());
+    let (_, first_handle) = loopback(&first).await;
+    let (_, second_handle) = loopback(&second).await;
+    let urls = [first_handle.local_addr(), second_handle.local_addr()]
+        .map(|addr| format!("http://{}", addr.unwrap()));
+    let client = FlakyClient::connect_lazy(&urls).unwrap();
+    for n in 0..40 {
+        client.read(&ctx(), call(&n.to_string())).await.unwrap();
+    }
+    assert_eq!(first.count() + second.count(), 40);
+    assert!(
+        first.count() > 0 && second.count() > 0,
+        "{} / {}",
+        first.count(),
+        second.count()
+    );
+}
+
+#[test]
+fn builder_mistakes_are_reported_by_name() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _guard = runtime.enter();
+    let error = FlakyClient::builder()
+        .method_deadline("Reed", Duration::from_secs(1))
+        .connect_lazy(["http://127.0.0.1:1"])
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "tests.resilience.Flaky has no method `Reed`; its methods are Read, Write, WriteOptional, \
+         Quick, Watch, Upload, Chat"
+    );
+    let error = FlakyClient::builder()
+        .propagate_headers(["x-request-id", "bad header"])
+        .connect_lazy(["http://127.0.0.1:1"])
+        .unwrap_err();
+    assert_eq!(error, ClientError::InvalidHeader("bad header".to_owned()));
+    assert_eq!(
+        FlakyClient::connect_lazy(Vec::<String>::new()).unwrap_err(),
+        ClientError::NoEndpoints
+    );
+    assert!(matches!(
+        FlakyClient::connect_lazy(["not a url"]).unwrap_err(),
+        ClientError::InvalidEndpoint { .. }
+    ));
+}
