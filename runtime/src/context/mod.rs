@@ -201,18 +201,29 @@ impl Context {
         self.serving
     }
 
-    /// Marks the context as made by a server transport for a call it serves.
-    #[must_use]
-    pub(crate) fn serving(mut self) -> Self {
-        self.serving = true;
-        self
+    /// A context a server transport made for a call it serves, over the response metadata cell
+    /// the transport reads back (built directly, so no cell of its own is allocated and dropped).
+    pub(crate) fn serving_call(metadata: MetadataMap, response: ResponseMetadata) -> Self {
+        Self {
+            deadline: None,
+            metadata,
+            outgoing: MetadataMap::new(),
+            peer_addr: None,
+            response,
+            extensions: http::Extensions::new(),
+            span: tracing::Span::none(),
+            serving: true,
+        }
     }
 
-    /// Sets the response metadata cell, so that a transport can read what the handler set.
-    #[must_use]
-    pub(crate) fn with_response(mut self, response: ResponseMetadata) -> Self {
-        self.response = response;
-        self
+    /// Moves the outgoing metadata into the request metadata: the call as a server receives it
+    /// over the wire. What in-process server stacks and fakes see, so that they match a remote
+    /// server.
+    pub(crate) fn receive_outgoing(&mut self) {
+        if !self.outgoing.is_empty() {
+            let outgoing = std::mem::take(&mut self.outgoing);
+            append_entries(self.metadata.as_mut(), outgoing, |_| true);
+        }
     }
 }
 

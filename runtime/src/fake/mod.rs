@@ -393,10 +393,7 @@ async fn resolve<Out, F: ?Sized>(
 /// in-process or over the harness.
 fn recorded_context(ctx: &Context) -> Context {
     let mut recorded = ctx.clone();
-    if !ctx.outgoing_metadata().is_empty() {
-        let outgoing = std::mem::take(recorded.outgoing_metadata_mut());
-        crate::context::append_entries(recorded.metadata_mut().as_mut(), outgoing, |_| true);
-    }
+    recorded.receive_outgoing();
     recorded
 }
 

@@ -161,11 +161,10 @@ impl<S: Send + Sync> Intercepted<S> {
         };
         let started = Instant::now();
         let mut ctx = ctx.clone();
-        if call.side == super::Side::Server && !ctx.outgoing_metadata().is_empty() {
+        if call.side == super::Side::Server {
             // An in-process caller's per-call metadata is what a server stack receives, as it
             // would over the wire; it is not sent on again by the handler's own calls.
-            let outgoing = std::mem::take(ctx.outgoing_metadata_mut());
-            crate::context::append_entries(ctx.metadata_mut().as_mut(), outgoing, |_| true);
+            ctx.receive_outgoing();
         }
         let (finishes, rejected) = self.stack.start(&call, &mut ctx);
         let mut pending = Pending {

@@ -101,10 +101,15 @@ impl Interceptor for RequestIds {
     fn start(&self, call: &CallInfo, ctx: &mut Context) -> Result<Finish, Status> {
         match call.side {
             Side::Server => {
-                let id =
-                    RequestId::from_metadata(ctx.metadata()).unwrap_or_else(RequestId::generate);
+                let (id, received) = match RequestId::from_metadata(ctx.metadata()) {
+                    Some(id) => (id, true),
+                    None => (RequestId::generate(), false),
+                };
                 let value = id.to_metadata_value();
-                ctx.metadata_mut().insert(REQUEST_ID_HEADER, value.clone());
+                if !received {
+                    // A new id, or one replacing a malformed one: what downstream calls forward.
+                    ctx.metadata_mut().insert(REQUEST_ID_HEADER, value.clone());
+                }
                 ctx.response().headers().insert(REQUEST_ID_HEADER, value);
                 // A no-op when the span has no such field (or there is no span yet: a tracing
                 // interceptor after this one picks the id from the extensions).

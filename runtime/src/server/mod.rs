@@ -65,10 +65,7 @@ pub fn accept<T>(request: tonic::Request<T>) -> Result<(Context, T), Status> {
         .remove::<ResponseCell>()
         .map(|ResponseCell(response)| response)
         .unwrap_or_default();
-    let mut ctx = Context::new()
-        .with_metadata(metadata)
-        .with_response(response)
-        .serving();
+    let mut ctx = Context::serving_call(metadata, response);
     if let Some(deadline) = deadline {
         ctx = ctx.with_deadline(deadline);
     }
