@@ -28,6 +28,7 @@ const NOT_RAW: &[&str] = &["self", "Self", "super", "crate", "_"];
 const RESERVED_METHODS: &[&str] = &[
     "accept_compressed",
     "breaker_state",
+    "breaker_states",
     "builder",
     "call",
     "clone",

@@ -15,6 +15,7 @@ use tonic::transport::Endpoint;
 
 use super::breaker::Breaker;
 use super::core::{ClientCore, Inner, MethodState};
+use super::endpoints::{self, Endpoints};
 use super::retry::Throttle;
 use super::{
     BreakerPolicy, BreakerTransition, Channel, DEFAULT_MAX_MESSAGE_SIZE,
@@ -286,11 +287,16 @@ impl<C: GeneratedClient> ClientBuilder<C> {
 
     /// Builds the client over `channel`.
     pub fn build(self, channel: Channel) -> Result<C, ClientError> {
-        self.finish(channel, "channel".to_owned())
+        self.finish(vec![(None, channel)], "channel".to_owned())
     }
 
-    /// Builds the client over endpoints it connects to on first use; several endpoints are
-    /// load-balanced (tonic's `balance_list`). Must be called inside a tokio runtime.
+    /// Builds the client over endpoints it connects to on first use. Must be called inside a
+    /// tokio runtime.
+    ///
+    /// Several endpoints are balanced: each attempt goes to the next endpoint, round robin,
+    /// whose breaker admits it, and a retry to one the call has not tried yet. Each endpoint
+    /// has its own breakers (named `service/Method@url`), so one dead server does not stop the
+    /// calls to the others.
     pub fn connect_lazy<I, S>(self, endpoints: I) -> Result<C, ClientError>
     where
         I: IntoIterator<Item = S>,
@@ -300,21 +306,25 @@ impl<C: GeneratedClient> ClientBuilder<C> {
             .into_iter()
             .map(|url| url.as_ref().to_owned())
             .collect();
-        let mut parsed = urls
+        let channels = urls
             .iter()
             .map(|url| {
-                Endpoint::from_shared(url.clone()).map_err(|error| ClientError::InvalidEndpoint {
-                    endpoint: url.clone(),
-                    reason: error.to_string(),
-                })
+                let endpoint = Endpoint::from_shared(url.clone()).map_err(|error| {
+                    ClientError::InvalidEndpoint {
+                        endpoint: url.clone(),
+                        reason: error.to_string(),
+                    }
+                })?;
+                // One endpoint is named by the client's target, as a channel is; several by
+                // their URLs, so their breakers can be told apart.
+                let label = (urls.len() > 1).then(|| url.clone());
+                Ok((label, endpoint.connect_lazy()))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let channel = match parsed.len() {
-            0 => return Err(ClientError::NoEndpoints),
-            1 => parsed.remove(0).connect_lazy(),
-            _ => Channel::balance_list(parsed.into_iter()),
-        };
-        self.finish(channel, urls.join(","))
+        if channels.is_empty() {
+            return Err(ClientError::NoEndpoints);
+        }
+        self.finish(channels, urls.join(","))
     }
 
     fn check_method(&mut self, name: &str) {
@@ -331,13 +341,18 @@ impl<C: GeneratedClient> ClientBuilder<C> {
         self.settings.error.get_or_insert(error);
     }
 
-    fn finish(mut self, channel: Channel, default_target: String) -> Result<C, ClientError> {
+    /// `channels` are the endpoints, each with its label (`None`: the client's target).
+    fn finish(
+        mut self,
+        channels: Vec<(Option<String>, Channel)>,
+        default_target: String,
+    ) -> Result<C, ClientError> {
         if let Some(error) = self.settings.error.take() {
             return Err(error);
         }
         let target = self.settings.target.take().unwrap_or(default_target);
         Ok(C::from_core(
-            self.settings.assemble(self.spec, channel, target),
+            self.settings.assemble(self.spec, channels, target),
         ))
     }
 }
@@ -362,12 +377,28 @@ impl Default for WireLimits {
     }
 }
 
+impl WireLimits {
+    /// A gRPC client over `channel` with these limits and compression.
+    fn grpc(&self, channel: Channel) -> tonic::client::Grpc<Channel> {
+        let mut grpc = tonic::client::Grpc::new(channel)
+            .max_decoding_message_size(self.max_decoding)
+            .max_encoding_message_size(self.max_encoding);
+        if let Some(encoding) = self.send_compressed {
+            grpc = grpc.send_compressed(encoding);
+        }
+        for encoding in &self.accept_compressed {
+            grpc = grpc.accept_compressed(*encoding);
+        }
+        grpc
+    }
+}
+
 impl Settings {
     /// The core these settings describe; they were validated as they were made.
     pub(super) fn assemble(
         self,
         spec: &'static ServiceSpec,
-        channel: Channel,
+        channels: Vec<(Option<String>, Channel)>,
         target: String,
     ) -> ClientCore {
         let throttle = self
@@ -382,6 +413,7 @@ impl Settings {
                 .map(|name| AsciiMetadataKey::from_static(name))
                 .collect()
         });
+        let mut breakers = Vec::with_capacity(spec.methods.len());
         let methods = spec
             .methods
             .iter()
@@ -405,28 +437,39 @@ impl Settings {
                         .clone()
                         .map_or(BreakerPolicy::DEFAULT, BreakerPolicy::SlidingWindow)
                 });
-                let name: Arc<str> = format!("{}/{}@{}", spec.name, method.name, target).into();
+                breakers.push(breaker);
                 MethodState {
                     spec: method,
                     path: PathAndQuery::from_static(method.path),
                     timeout,
                     retry,
-                    breaker: Breaker::new(name, &breaker, self.hook.clone()),
                 }
             })
             .collect();
-        let mut grpc = tonic::client::Grpc::new(channel)
-            .max_decoding_message_size(self.wire.max_decoding)
-            .max_encoding_message_size(self.wire.max_encoding);
-        if let Some(encoding) = self.wire.send_compressed {
-            grpc = grpc.send_compressed(encoding);
-        }
-        for encoding in self.wire.accept_compressed {
-            grpc = grpc.accept_compressed(encoding);
-        }
+        let endpoints = channels
+            .into_iter()
+            .map(|(label, channel)| {
+                let label = label.unwrap_or_else(|| target.clone());
+                let breakers = spec
+                    .methods
+                    .iter()
+                    .zip(&breakers)
+                    .map(|(method, policy)| {
+                        let name: Arc<str> =
+                            format!("{}/{}@{}", spec.name, method.name, label).into();
+                        Breaker::new(name, policy, self.hook.clone())
+                    })
+                    .collect();
+                endpoints::Endpoint {
+                    label,
+                    grpc: self.wire.grpc(channel),
+                    breakers,
+                }
+            })
+            .collect();
         ClientCore {
             inner: Arc::new(Inner {
-                grpc,
+                endpoints: Endpoints::new(endpoints),
                 max_encoding: self.wire.max_encoding,
                 propagates_traceparent: propagate.iter().any(|key| key == TRACEPARENT),
                 target,

@@ -11,9 +11,10 @@ use tokio::time::Instant;
 use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue, MetadataMap};
 use tonic::{Code, Status};
 
-use super::breaker::{self, Breaker, BreakerState};
+use super::breaker::{self, BreakerState};
 use super::builder::Settings;
 use super::codec::{self, RawCodec};
+use super::endpoints::{self, Endpoint, Endpoints, Pick};
 use super::retry::{self, Pushback, Throttle};
 use super::streams::{
     AbortableStream, abort_on_error, decode_stream, encode_stream, until_aborted, with_trailers,
@@ -28,14 +29,14 @@ use crate::interceptors::trace::TRACEPARENT;
 use crate::{BoxStream, Context};
 
 /// The shared state of a generated client: cheap to clone (one `Arc`), and every clone shares
-/// the connection, the breakers and the throttling bucket.
+/// the connections, the breakers and the throttling bucket.
 #[derive(Clone)]
 pub struct ClientCore {
     pub(super) inner: Arc<Inner>,
 }
 
 pub(super) struct Inner {
-    pub(super) grpc: tonic::client::Grpc<Channel>,
+    pub(super) endpoints: Endpoints,
     /// The largest request message the client sends.
     pub(super) max_encoding: usize,
     /// Whether `traceparent` is on the propagation list.
@@ -52,16 +53,15 @@ pub(super) struct MethodState {
     /// The method's timeout after builder overrides and the client-wide cap, if any is set.
     pub(super) timeout: Option<Duration>,
     pub(super) retry: RetryPolicy,
-    pub(super) breaker: Option<Breaker>,
 }
 
 impl fmt::Debug for ClientCore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let breakers: Vec<_> = self
             .inner
-            .methods
+            .endpoints
             .iter()
-            .filter_map(|method| method.breaker.as_ref())
+            .flat_map(|endpoint| endpoint.breakers.iter().flatten())
             .collect();
         f.debug_struct("ClientCore")
             .field("target", &self.inner.target)
@@ -72,6 +72,8 @@ impl fmt::Debug for ClientCore {
 
 /// What one attempt needs besides the message.
 struct Call<'a> {
+    /// The method's number in the spec.
+    index: usize,
     method: &'a MethodState,
     deadline: Instant,
     metadata: MetadataMap,
@@ -86,18 +88,27 @@ struct Call<'a> {
 impl ClientCore {
     /// A core with the policies of options.proto (and the built-in defaults) over `channel`.
     pub fn new(spec: &'static ServiceSpec, channel: Channel) -> Self {
-        Settings::default().assemble(spec, channel, "channel".to_owned())
+        Settings::default().assemble(spec, vec![(None, channel)], "channel".to_owned())
     }
 
     /// The state of the breaker of the rpc named `method` (its proto name), or `None` when the
-    /// service has no such rpc or its breaker is disabled.
+    /// service has no such rpc or its breaker is disabled. With several endpoints, each has its
+    /// own breaker and this is their state taken together: closed while any endpoint's is
+    /// closed, else half-open while any is, else open.
     pub fn breaker_state(&self, method: &str) -> Option<BreakerState> {
+        endpoints::overall_state(&self.breaker_states(method))
+    }
+
+    /// The state of each endpoint's breaker of the rpc named `method`, with the endpoint's URL
+    /// (or the client's target for a client built over a channel); empty when the service has
+    /// no such rpc or its breaker is disabled.
+    pub fn breaker_states(&self, method: &str) -> Vec<(String, BreakerState)> {
         self.inner
             .methods
             .iter()
-            .find(|state| state.spec.name == method)
-            .and_then(|state| state.breaker.as_ref())
-            .map(Breaker::state)
+            .position(|state| state.spec.name == method)
+            .map(|index| self.inner.endpoints.breaker_states(index))
+            .unwrap_or_default()
     }
 
     /// Calls unary method number `method` (its index in the [`ServiceSpec`]).
@@ -191,9 +202,8 @@ impl ClientCore {
     async fn unary_bytes(&self, call: &Call<'_>, body: Bytes) -> Result<Bytes, Status> {
         // Made as a server-streaming call, which is the same on the wire, because tonic's unary
         // call merges the trailers into the headers and the caller may want them apart.
-        self.with_retries(call, body, |request| async move {
-            let response = self
-                .ready_grpc()
+        self.with_retries(call, body, |endpoint, request| async move {
+            let response = Self::ready_grpc(endpoint)
                 .await?
                 .server_streaming(request, call.method.path.clone(), RawCodec)
                 .await?;
@@ -209,9 +219,8 @@ impl ClientCore {
         body: Bytes,
     ) -> Result<BoxStream<Bytes>, Status> {
         let (first, rest) = self
-            .with_retries(call, body, |request| async move {
-                let response = self
-                    .ready_grpc()
+            .with_retries(call, body, |endpoint, request| async move {
+                let response = Self::ready_grpc(endpoint)
                     .await?
                     .server_streaming(request, call.method.path.clone(), RawCodec)
                     .await?;
@@ -234,17 +243,18 @@ impl ClientCore {
         call: Call<'_>,
         requests: BoxStream<Bytes>,
     ) -> Result<Bytes, Status> {
+        let Pick {
+            endpoint, permit, ..
+        } = self.inner.endpoints.pick(call.index, &[])?;
         let (outbound, mut aborted) = abort_on_error(requests);
         let attempt = until_aborted(&mut aborted, async {
             let request = call.request(outbound);
-            let response = self
-                .ready_grpc()
+            let response = Self::ready_grpc(endpoint)
                 .await?
                 .streaming(request, call.method.path.clone(), RawCodec)
                 .await?;
             call.single_response(response).await
         });
-        let permit = self.admit(&call)?;
         self.run(&call, permit, attempt)
             .await
             .inspect_err(|status| call.record_error(status))
@@ -255,19 +265,20 @@ impl ClientCore {
         call: Call<'_>,
         requests: BoxStream<Bytes>,
     ) -> Result<BoxStream<Bytes>, Status> {
+        let Pick {
+            endpoint, permit, ..
+        } = self.inner.endpoints.pick(call.index, &[])?;
         let (outbound, mut aborted) = abort_on_error(requests);
         // Raced while waiting for the response headers too: a server that reads before it
         // answers would otherwise wait on input that never comes.
         let attempt = until_aborted(&mut aborted, async {
             let request = call.request(outbound);
-            let response = self
-                .ready_grpc()
+            let response = Self::ready_grpc(endpoint)
                 .await?
                 .streaming(request, call.method.path.clone(), RawCodec)
                 .await?;
             Ok(call.record_headers(response))
         });
-        let permit = self.admit(&call)?;
         let responses = self
             .run(&call, permit, attempt)
             .await
@@ -282,9 +293,9 @@ impl ClientCore {
         ))
     }
 
-    /// A handle on the shared channel, once it can take a call.
-    async fn ready_grpc(&self) -> Result<tonic::client::Grpc<Channel>, Status> {
-        let mut grpc = self.inner.grpc.clone();
+    /// A handle on an endpoint's channel, once it can take a call.
+    async fn ready_grpc(endpoint: &Endpoint) -> Result<tonic::client::Grpc<Channel>, Status> {
+        let mut grpc = endpoint.grpc.clone();
         grpc.ready()
             .await
             .map_err(|error| Status::unavailable(format!("the channel is not ready: {error}")))?;
@@ -338,6 +349,7 @@ impl ClientCore {
             && state.spec.kind != MethodKind::BidiStreaming
             && (state.spec.safe_to_retry || idempotency_key.is_some());
         Ok(Call {
+            index: method,
             method: state,
             deadline,
             metadata,
@@ -350,14 +362,14 @@ impl ClientCore {
     /// safe. A hand-written loop rather than `tower::retry`: the policy needs the deadline, the
     /// breaker, server pushback and the throttle together, which a `tower::retry::Policy` sees
     /// only in pieces.
-    async fn with_retries<T, F, Fut>(
-        &self,
+    async fn with_retries<'s, T, F, Fut>(
+        &'s self,
         call: &Call<'_>,
         body: Bytes,
         attempt: F,
     ) -> Result<T, Status>
     where
-        F: Fn(tonic::Request<Bytes>) -> Fut,
+        F: Fn(&'s Endpoint, tonic::Request<Bytes>) -> Fut,
         Fut: Future<Output = Result<T, Status>>,
     {
         let method = call.method;
@@ -367,16 +379,23 @@ impl ClientCore {
             1
         };
         let mut number = 1;
+        // The endpoints the call has been sent to: a retry goes elsewhere when it can.
+        let mut tried = Vec::new();
         loop {
-            // A breaker that turns the attempt away ends the call: retrying against it would only
-            // spend the backoff (and the bucket's tokens) on local rejections.
-            let permit = self.admit(call)?;
+            // When every endpoint's breaker turns the attempt away, the call ends: retrying
+            // would only spend the backoff (and the bucket's tokens) on local rejections.
+            let Pick {
+                index,
+                endpoint,
+                permit,
+            } = self.inner.endpoints.pick(call.index, &tried)?;
+            tried.push(index);
             if number > 1 {
                 count_retry(method.spec);
             }
             // Every attempt sends the same encoded body (a reference-counted view of it).
             let wire = call.request(body.clone());
-            let outcome = self.run(call, permit, attempt(wire)).await;
+            let outcome = self.run(call, permit, attempt(endpoint, wire)).await;
             let status = match outcome {
                 Ok(value) => {
                     if let Some(throttle) = &self.inner.throttle {
@@ -410,15 +429,6 @@ impl ClientCore {
             tokio::time::sleep(delay).await;
             number += 1;
         }
-    }
-
-    /// The breaker's admission for one attempt, or the status that fails it fast.
-    fn admit<'a>(&self, call: &Call<'a>) -> Result<Option<breaker::Permit<'a>>, Status> {
-        call.method
-            .breaker
-            .as_ref()
-            .map(Breaker::try_acquire)
-            .transpose()
     }
 
     /// One admitted attempt, raced against the deadline, its outcome recorded by the breaker.

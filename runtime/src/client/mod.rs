@@ -15,9 +15,9 @@
 //!    `tracestate` unless [`ClientBuilder::propagate_headers`] says otherwise) are copied from the
 //!    caller's context, so a handler passing its own context on forwards them downstream along
 //!    with its remaining budget.
-//! 3. **Circuit breaker**, one per method: while open, a call fails fast with `UNAVAILABLE`
-//!    naming the breaker and carrying a `RetryInfo` detail. Only dependency failures count
-//!    against it (see [`is_dependency_failure`]).
+//! 3. **Circuit breaker**, one per method (and per endpoint): while open, a call fails fast with
+//!    `UNAVAILABLE` naming the breaker and carrying a `RetryInfo` detail. Only dependency
+//!    failures count against it (see [`is_dependency_failure`]).
 //! 4. **Retries** (gRFC A6), only where safe: the method's `idempotency_level` is `IDEMPOTENT` or
 //!    `NO_SIDE_EFFECTS`, or the request's idempotency-key field is non-empty (the key is then
 //!    sent as `idempotency-key` metadata too, the same on every attempt). At most 5 attempts, on
@@ -25,11 +25,16 @@
 //!    `RetryInfo` delay, all inside the one deadline, and throttled by a token bucket shared by
 //!    the client's methods. A server stream is retried only until its first message arrives;
 //!    client- and bidi-streaming calls are never retried.
+//! 5. **Balancing.** A client of several endpoints ([`ClientBuilder::connect_lazy`]) sends each
+//!    attempt to the next endpoint, round robin, whose breaker admits it, and a retry to an
+//!    endpoint the call has not tried yet when one admits it; a dead endpoint opens its own
+//!    breakers only.
 
 mod breaker;
 mod builder;
 mod codec;
 mod core;
+mod endpoints;
 mod policy;
 mod retry;
 mod streams;
