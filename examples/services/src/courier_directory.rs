@@ -1,15 +1,18 @@
 //! An in-memory implementation of `DispatchService`: a directory of couriers with their state
-//! and last position, and the live channel each courier's app keeps open while on shift.
+//! and last position, the live channel each courier's app keeps open while on shift, and one
+//! assignment per order.
 //!
 //! A courier goes on shift by opening `StreamAssignments` with a location update; from then on
-//! dispatch can [`offer`](CourierDirectory::offer) them deliveries, which arrive on that
-//! stream. Accepting an offer makes it the courier's current assignment (`TO_PICKUP`), and
-//! reporting it delivered frees them (`IDLE`). Closing the stream ends the shift. One mutex
-//! guards the directory; offers reach a stream through a channel registered with its courier,
-//! so a second stream of the same courier (the app reconnected) replaces the first, which
-//! ends with `ABORTED`.
+//! deliveries are offered to them on that stream, either because an order asked for a courier
+//! (`RequestCourier`; `courier_directory/assignments.rs` says how an assignment finds its
+//! courier) or because a dispatcher [`offer`](CourierDirectory::offer)s one to them by name.
+//! Accepting an offer makes it the courier's current assignment (`TO_PICKUP`), and reporting
+//! it delivered frees them (`IDLE`). Closing the stream ends the shift. One mutex guards the
+//! directory; offers reach a stream through a channel registered with its courier, so a second
+//! stream of the same courier (the app reconnected) replaces the first, which ends with
+//! `ABORTED`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -22,9 +25,11 @@ use crate::dispatch::v1::assignment_result::{Result as Outcome, Withdrawal};
 use crate::dispatch::v1::assignment_update::Event;
 use crate::dispatch::v1::{
     Assignment, AssignmentResult, AssignmentUpdate, CourierState, CourierStatus, DispatchService,
-    GeoPoint, GetCourierStatusRequest,
+    GeoPoint, GetCourierStatusRequest, RequestCourierRequest,
 };
 use crate::errors::{invalid, refused};
+
+mod assignments;
 
 /// How long a courier has to answer an offer.
 pub const OFFER_WINDOW: Duration = Duration::from_secs(60);
@@ -40,6 +45,14 @@ pub struct CourierDirectory {
 #[derive(Debug, Default)]
 struct Directory {
     couriers: BTreeMap<String, Courier>,
+    /// Every assignment by id, as last told to anyone: `courier_id` and `respond_by` say
+    /// whether it waits, is offered or is taken (see `assignments.rs`).
+    assignments: HashMap<String, Assignment>,
+    /// Order id → the id of its one assignment.
+    by_order: HashMap<String, String>,
+    /// Assignments without a courier. Ids are numbered with a fixed width, so the set's order
+    /// is the order they were created in and the first one is the one waiting longest.
+    waiting: BTreeSet<String>,
     /// Open offers by assignment id.
     offers: HashMap<String, Offer>,
     next_assignment: u64,
@@ -91,7 +104,11 @@ impl CourierDirectory {
         Ok(())
     }
 
-    /// Offers the delivery of `order_id` to an idle courier on shift, over their stream.
+    /// Offers the delivery of `order_id` to `courier_id`, who must be idle and on shift, over
+    /// their stream. An order has one assignment: when it already has one that waits for a
+    /// courier, that assignment (with its own pickup and dropoff) is the one offered, and when
+    /// its assignment is offered to or taken by someone, the call fails with
+    /// `FAILED_PRECONDITION`.
     pub fn offer(
         &self,
         courier_id: &str,
@@ -104,47 +121,28 @@ impl CourierDirectory {
         }
         check_point("pickup", &pickup)?;
         check_point("dropoff", &dropoff)?;
+        let now = SystemTime::now();
         let mut directory = self.lock();
-        directory.next_assignment += 1;
-        let assignment_id = format!("asg_{:08x}", directory.next_assignment);
-        let courier = directory.courier(courier_id)?;
-        let outbox = match (&courier.session, courier.state) {
-            (Some(session), CourierState::Idle) => session.outbox.clone(),
-            _ => {
-                let state = courier.state.as_str_name();
-                return Err(refused(
-                    "COURIER",
-                    courier_id,
-                    format!("is {state}: only idle couriers on shift get offers"),
-                ));
+        directory.sweep(now);
+        directory.courier(courier_id)?;
+        match directory.by_order.get(order_id).cloned() {
+            Some(id) if directory.waiting.contains(&id) => directory.offer_to(&id, courier_id, now),
+            Some(id) => {
+                let holder = &directory.assignments[&id].courier_id;
+                Err(refused(
+                    "ASSIGNMENT",
+                    order_id,
+                    format!("already has assignment {id}, with {holder}"),
+                ))
             }
-        };
-        let respond_by = SystemTime::now() + OFFER_WINDOW;
-        let assignment = Assignment {
-            assignment_id: assignment_id.clone(),
-            order_id: order_id.to_owned(),
-            pickup: Some(pickup),
-            dropoff: Some(dropoff),
-            respond_by: Some(timestamp(respond_by)),
-        };
-        if outbox
-            .try_send(result(Outcome::Offer(assignment.clone())))
-            .is_err()
-        {
-            return Err(refused(
-                "COURIER",
-                courier_id,
-                "the courier's app is not reading its offers",
-            ));
+            None => {
+                let id = directory.create(order_id, Some(pickup), Some(dropoff));
+                // A failed offer leaves no assignment behind: the order has none, as before.
+                directory
+                    .offer_to(&id, courier_id, now)
+                    .inspect_err(|_| directory.forget(&id))
+            }
         }
-        directory.offers.insert(
-            assignment_id,
-            Offer {
-                courier_id: courier_id.to_owned(),
-                respond_by,
-            },
-        );
-        Ok(assignment)
     }
 
     fn lock(&self) -> MutexGuard<'_, Directory> {
@@ -162,11 +160,14 @@ impl Directory {
             .ok_or_else(|| Status::not_found(format!("courier {courier_id} not found")))
     }
 
-    /// Puts a courier on shift with a stream of their own; a stream they had is ended.
+    /// Puts a courier on shift with a stream of their own; a stream they had is ended. The new
+    /// stream is sent the offers the courier has not answered yet (an app that reconnected may
+    /// not have read them), and an idle courier is offered the assignment waiting longest.
     fn start_shift(
         &mut self,
         courier_id: &str,
         outbox: mpsc::Sender<AssignmentResult>,
+        now: SystemTime,
     ) -> Result<u64, Status> {
         self.next_session += 1;
         let id = self.next_session;
@@ -175,13 +176,23 @@ impl Directory {
         if courier.state == CourierState::Offline {
             courier.state = CourierState::Idle;
         }
+        let idle = courier.state == CourierState::Idle;
+        for open in self.offers_to(courier_id) {
+            let offer = Outcome::Offer(self.assignments[&open].clone());
+            self.notify(courier_id, offer);
+        }
+        if idle && let Some(oldest) = self.waiting.first().cloned() {
+            // The stream is new and its outbox empty, so only a bug could make this fail; the
+            // assignment would then keep waiting, which is still correct.
+            let _ = self.offer_to(&oldest, courier_id, now);
+        }
         Ok(id)
     }
 
     /// Takes a courier off shift when their stream `session` ends, unless a newer stream
     /// replaced it. A courier with an assignment keeps it (the app may reconnect); offers
-    /// they did not answer are withdrawn.
-    fn end_shift(&mut self, courier_id: &str, session: u64) {
+    /// they did not answer go to another courier, or back to waiting.
+    fn end_shift(&mut self, courier_id: &str, session: u64, now: SystemTime) {
         let Some(courier) = self.couriers.get_mut(courier_id) else {
             return;
         };
@@ -196,8 +207,9 @@ impl Directory {
         if courier.state == CourierState::Idle {
             courier.state = CourierState::Offline;
         }
-        self.offers
-            .retain(|_, offer| offer.courier_id != courier_id);
+        for open in self.offers_to(courier_id) {
+            self.take_back(&open, courier_id, now);
+        }
     }
 
     /// Applies one update of an on-shift courier; some are answered on their stream.
@@ -205,8 +217,8 @@ impl Directory {
         &mut self,
         courier_id: &str,
         event: Event,
+        now: SystemTime,
     ) -> Result<Option<AssignmentResult>, Status> {
-        let now = SystemTime::now();
         match event {
             Event::Location(point) => {
                 check_point("location", &point)?;
@@ -231,6 +243,18 @@ impl Directory {
                 courier.state = CourierState::ToPickup;
                 courier.current_assignment_id = assignment_id.clone();
                 self.offers.remove(&assignment_id);
+                // A courier with a job is no longer idle: their other offers go to others.
+                for other in self.offers_to(courier_id) {
+                    let reason = format!("you took {assignment_id}");
+                    self.notify(
+                        courier_id,
+                        Outcome::Withdrawn(Withdrawal {
+                            assignment_id: other.clone(),
+                            reason,
+                        }),
+                    );
+                    self.take_back(&other, courier_id, now);
+                }
                 Ok(Some(result(Outcome::ConfirmedAssignmentId(assignment_id))))
             }
             Event::Declined(declined) => {
@@ -240,7 +264,7 @@ impl Directory {
                     .get(&id)
                     .is_some_and(|offer| offer.courier_id == courier_id)
                 {
-                    self.offers.remove(&id);
+                    self.take_back(&id, courier_id, now);
                 }
                 Ok(None)
             }
@@ -271,6 +295,7 @@ fn result(outcome: Outcome) -> AssignmentResult {
     }
 }
 
+/// Checks that `point` is on the map; errors name `field`.
 fn check_point(field: &str, point: &GeoPoint) -> Result<(), Status> {
     if !(-90.0..=90.0).contains(&point.latitude) {
         return Err(invalid(
@@ -302,6 +327,14 @@ impl DispatchService for CourierDirectory {
             current_assignment_id: courier.current_assignment_id.clone(),
             courier_id: request.courier_id,
         })
+    }
+
+    async fn request_courier(
+        &self,
+        _ctx: &Context,
+        request: RequestCourierRequest,
+    ) -> Result<Assignment, Status> {
+        self.lock().request(request, SystemTime::now())
     }
 
     async fn stream_assignments(
@@ -373,13 +406,15 @@ impl Shift {
         let event = update
             .event
             .ok_or_else(|| invalid("event", "exactly one must be set"))?;
+        let now = SystemTime::now();
         let mut directory = self.directory.lock();
+        directory.sweep(now);
         match &self.on_shift {
             Some((on_shift, _)) if *on_shift != courier_id => Err(invalid(
                 "courier_id",
                 format!("this stream belongs to {on_shift}"),
             )),
-            Some(_) => directory.apply(&courier_id, event),
+            Some(_) => directory.apply(&courier_id, event, now),
             None => {
                 let Event::Location(point) = &event else {
                     return Err(refused(
@@ -395,9 +430,9 @@ impl Shift {
                     .outbox
                     .take()
                     .expect("no session before the first update");
-                let session = directory.start_shift(&courier_id, outbox)?;
+                let session = directory.start_shift(&courier_id, outbox, now)?;
                 self.on_shift = Some((courier_id.clone(), session));
-                directory.apply(&courier_id, event)
+                directory.apply(&courier_id, event, now)
             }
         }
     }
@@ -406,7 +441,8 @@ impl Shift {
 impl Drop for Shift {
     fn drop(&mut self) {
         if let Some((courier_id, session)) = &self.on_shift {
-            self.directory.lock().end_shift(courier_id, *session);
+            let mut directory = self.directory.lock();
+            directory.end_shift(courier_id, *session, SystemTime::now());
         }
     }
 }

@@ -5,19 +5,19 @@ use tokio::sync::mpsc;
 use super::*;
 use crate::dispatch::v1::assignment_update::Decline;
 
-const HOME: GeoPoint = GeoPoint {
+pub(super) const HOME: GeoPoint = GeoPoint {
     latitude: 52.52,
     longitude: 13.40,
 };
 
-fn directory() -> CourierDirectory {
+pub(super) fn directory() -> CourierDirectory {
     let directory = CourierDirectory::new();
     directory.add_courier("cour_1").unwrap();
     directory.add_courier("cour_2").unwrap();
     directory
 }
 
-fn update(courier_id: &str, event: Event) -> AssignmentUpdate {
+pub(super) fn update(courier_id: &str, event: Event) -> AssignmentUpdate {
     AssignmentUpdate {
         courier_id: courier_id.into(),
         sent_at: None,
@@ -26,7 +26,7 @@ fn update(courier_id: &str, event: Event) -> AssignmentUpdate {
 }
 
 /// Opens a stream for the app, whose updates are sent through the returned sender.
-async fn open(
+pub(super) async fn open(
     directory: &CourierDirectory,
 ) -> (
     mpsc::UnboundedSender<AssignmentUpdate>,
@@ -47,7 +47,10 @@ async fn open(
     (app, results)
 }
 
-async fn status(directory: &CourierDirectory, courier_id: &str) -> Result<CourierStatus, Status> {
+pub(super) async fn status(
+    directory: &CourierDirectory,
+    courier_id: &str,
+) -> Result<CourierStatus, Status> {
     let request = GetCourierStatusRequest {
         courier_id: courier_id.into(),
     };
@@ -55,7 +58,7 @@ async fn status(directory: &CourierDirectory, courier_id: &str) -> Result<Courie
 }
 
 /// Waits until the directory has seen the app's updates so far.
-async fn settle(directory: &CourierDirectory, courier_id: &str, state: CourierState) {
+pub(super) async fn settle(directory: &CourierDirectory, courier_id: &str, state: CourierState) {
     for _ in 0..1000 {
         if status(directory, courier_id).await.unwrap().state() == state {
             return;

@@ -1,23 +1,30 @@
-//! An in-memory implementation of `InventoryService`: units on hand per SKU and warehouse,
-//! reservations that hold units for an order until they are released or lapse, and a watch
-//! stream of the available quantities.
+//! An implementation of `InventoryService` kept in SQLite: units on hand per SKU and
+//! warehouse, reservations that hold units for an order until they are released or lapse, and
+//! a watch stream of the available quantities. [`InventoryStore::new`] keeps everything in
+//! memory; [`InventoryStore::open`] in a file, which a restarted process opens again to find
+//! every stock level and reservation as it was.
 //!
-//! One mutex guards the whole state, so a reservation is all-or-nothing without further care,
-//! and every change is broadcast while the lock is held, so watchers see changes in the order
-//! they happened. Reservations lapse after a time to live (15 minutes unless configured);
-//! lapsed ones are swept by the next call that changes stock, measured on tokio's clock so
-//! that paused-time tests can expire them. Released and lapsed reservations are kept, so that
-//! releasing one again answers `released: false` and its idempotency key still finds it.
+//! Every call runs under the store's one connection (`db.rs` says why one is enough), and every change in one `IMMEDIATE` transaction: a reservation is
+//! all-or-nothing and stock is never oversold, because the check and the hold happen in the
+//! transaction that holds the write lock. Changes are broadcast after the commit, still under
+//! the lock, so watchers see them in the order they happened; the broadcast itself stays in
+//! memory. Reservations lapse after a time to live (15 minutes unless configured); lapsed
+//! ones are swept by the next call that changes stock. Released and lapsed reservations are
+//! kept, so that releasing one again answers `released: false` and its idempotency key still
+//! finds it.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::HashSet;
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use rust_svc_runtime::wkt::{Timestamp, timestamp};
+use rusqlite::{Connection, TransactionBehavior};
+use rust_svc_runtime::wkt::timestamp;
 use rust_svc_runtime::{BoxStream, Context, Status};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
+use crate::db::{self, Location, StorageError};
 use crate::errors::{invalid, refused};
 use crate::inventory::v1::{
     CheckStockRequest, CheckStockResponse, InventoryService, ReleaseReservationRequest,
@@ -25,6 +32,10 @@ use crate::inventory::v1::{
     WatchStockLevelsRequest,
 };
 use crate::watch::{Watcher, watch};
+
+mod storage;
+
+use self::storage as sql;
 
 /// How long a reservation holds its units unless configured otherwise.
 pub const DEFAULT_RESERVATION_TTL: Duration = Duration::from_secs(15 * 60);
@@ -34,6 +45,8 @@ pub const LOW_STOCK_THRESHOLD: i64 = 5;
 pub const MAX_WATCHED_SKUS: usize = 100;
 /// Changes a watcher may fall behind by before it is sent the levels again.
 const WATCH_BUFFER: usize = 1024;
+/// Reservation ids are `res_` and a number.
+const RESERVATION: &str = "res";
 
 /// The inventory: cheap to clone, clones share the same stock.
 #[derive(Debug, Clone)]
@@ -43,53 +56,32 @@ pub struct InventoryStore {
 
 #[derive(Debug)]
 struct Shared {
-    state: Mutex<State>,
+    db: Mutex<Connection>,
     changes: broadcast::Sender<StockUpdate>,
     reservation_ttl: Duration,
+    clock: Clock,
 }
 
-#[derive(Debug, Default)]
-struct State {
-    skus: BTreeMap<String, Sku>,
-    warehouses: BTreeSet<String>,
-    reservations: HashMap<String, Reservation>,
-    /// Idempotency key → reservation id.
-    by_key: HashMap<String, String>,
-    next_id: u64,
+/// The wall clock, moving with tokio's: reservations lapse on it and are stored with it, so a
+/// store reopened after a restart compares stored expiry times with the wall clock, while a
+/// test with paused tokio time still makes them lapse by advancing time.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    wall: SystemTime,
+    tokio: Instant,
 }
 
-#[derive(Debug)]
-struct Sku {
-    /// Per warehouse, in name order, which is the order reservations take units in.
-    levels: BTreeMap<String, Level>,
-    updated_at: SystemTime,
-}
-
-#[derive(Debug, Default, Clone, Copy)]
-struct Level {
-    on_hand: i64,
-    reserved: i64,
-}
-
-impl Level {
-    fn available(self) -> i64 {
-        self.on_hand - self.reserved
+impl Clock {
+    fn start() -> Self {
+        Self {
+            wall: SystemTime::now(),
+            tokio: Instant::now(),
+        }
     }
-}
 
-#[derive(Debug)]
-struct Reservation {
-    holds: Vec<Hold>,
-    lapses: Instant,
-    expires_at: Timestamp,
-    open: bool,
-}
-
-#[derive(Debug)]
-struct Hold {
-    sku: String,
-    warehouse: String,
-    units: i64,
+    fn now(self) -> SystemTime {
+        self.wall + self.tokio.elapsed()
+    }
 }
 
 impl Default for InventoryStore {
@@ -99,18 +91,31 @@ impl Default for InventoryStore {
 }
 
 impl InventoryStore {
-    /// An inventory with nothing in stock and the default reservation time to live.
+    /// An inventory in memory with nothing in stock and the default reservation time to live.
     pub fn new() -> Self {
         Self::with_reservation_ttl(DEFAULT_RESERVATION_TTL)
     }
 
-    /// An empty inventory whose reservations lapse after `ttl`.
+    /// An empty inventory in memory whose reservations lapse after `ttl`.
     pub fn with_reservation_ttl(ttl: Duration) -> Self {
+        Self::over(db::open_in_memory(sql::SCHEMA), ttl)
+    }
+
+    /// The inventory kept in the SQLite file at `path`, created (with its tables) when
+    /// missing, with the default reservation time to live. Another store may keep its tables
+    /// in the same file.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StorageError> {
+        let db = db::open(Location::File(path.as_ref()), sql::SCHEMA)?;
+        Ok(Self::over(db, DEFAULT_RESERVATION_TTL))
+    }
+
+    fn over(db: Connection, reservation_ttl: Duration) -> Self {
         Self {
             shared: Arc::new(Shared {
-                state: Mutex::new(State::default()),
+                db: Mutex::new(db),
                 changes: broadcast::channel(WATCH_BUFFER).0,
-                reservation_ttl: ttl,
+                reservation_ttl,
+                clock: Clock::start(),
             }),
         }
     }
@@ -131,106 +136,88 @@ impl InventoryStore {
                 format!("must be between 0 and {}, got {on_hand}", i32::MAX),
             ));
         }
-        let mut state = self.lock();
-        state.sweep(&self.shared.changes);
-        let entry = state.skus.entry(sku.to_owned()).or_insert_with(|| Sku {
-            levels: BTreeMap::new(),
-            updated_at: SystemTime::now(),
-        });
-        let level = entry.levels.entry(warehouse.to_owned()).or_default();
-        if on_hand < level.reserved {
-            return Err(refused(
-                "STOCK",
-                sku,
-                format!(
-                    "{} units are reserved in {warehouse}; cannot count {on_hand} on hand",
-                    level.reserved
-                ),
-            ));
-        }
-        level.on_hand = on_hand;
-        entry.updated_at = SystemTime::now();
-        state.warehouses.insert(warehouse.to_owned());
-        state.announce(&self.shared.changes, sku);
-        Ok(())
+        self.change(|db, touched| {
+            let reserved = sql::totals(db, sku, Some(warehouse)).map_err(failed)?.reserved;
+            if on_hand < reserved {
+                return Err(refused(
+                    "STOCK",
+                    sku,
+                    format!(
+                        "{reserved} units are reserved in {warehouse}; cannot count {on_hand} on hand"
+                    ),
+                ));
+            }
+            sql::touch_sku(db, sku, SystemTime::now()).map_err(failed)?;
+            sql::set_on_hand(db, sku, warehouse, on_hand).map_err(failed)?;
+            touched.push(sku.to_owned());
+            Ok(())
+        })
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, Connection> {
         self.shared
-            .state
+            .db
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Runs `change` in one write transaction, after sweeping lapsed reservations, and
+    /// commits when it succeeds; then tells the watchers of every SKU it (or the sweep)
+    /// touched. A change that fails rolls back, the sweep with it: the next one sweeps again.
+    fn change<T>(
+        &self,
+        change: impl FnOnce(&Connection, &mut Vec<String>) -> Result<T, Status>,
+    ) -> Result<T, Status> {
+        let mut db = self.lock();
+        let tx = db
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(failed)?;
+        let mut touched = sweep(&tx, self.shared.clock.now())?;
+        let value = change(&tx, &mut touched)?;
+        tx.commit().map_err(failed)?;
+        touched.sort();
+        touched.dedup();
+        for sku in &touched {
+            // Nobody watching is not an error; a level that cannot be read is not announced,
+            // and a watcher that missed it catches up with the next change.
+            if let Ok(update) = update_of(&db, sku) {
+                let _ = self.shared.changes.send(update);
+            }
+        }
+        Ok(value)
+    }
 }
 
-impl State {
-    /// Returns the units of every reservation that has lapsed.
-    fn sweep(&mut self, changes: &broadcast::Sender<StockUpdate>) {
-        let now = Instant::now();
-        let lapsed: Vec<String> = self
-            .reservations
-            .iter()
-            .filter(|(_, reservation)| reservation.open && reservation.lapses <= now)
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in lapsed {
-            self.close(&id, changes);
-        }
+/// Returns the units of every reservation that has lapsed by `now`; the SKUs touched.
+fn sweep(db: &Connection, now: SystemTime) -> Result<Vec<String>, Status> {
+    let mut touched = Vec::new();
+    for seq in sql::lapsed(db, now).map_err(failed)? {
+        touched.extend(release(db, seq)?);
     }
+    Ok(touched)
+}
 
-    /// Gives a reservation's units back; false if it was not open.
-    fn close(&mut self, id: &str, changes: &broadcast::Sender<StockUpdate>) -> bool {
-        let Some(reservation) = self.reservations.get_mut(id) else {
-            return false;
-        };
-        if !reservation.open {
-            return false;
-        }
-        reservation.open = false;
-        let holds = std::mem::take(&mut reservation.holds);
-        let mut touched = BTreeSet::new();
-        for hold in holds {
-            if let Some(sku) = self.skus.get_mut(&hold.sku) {
-                if let Some(level) = sku.levels.get_mut(&hold.warehouse) {
-                    level.reserved -= hold.units;
-                }
-                sku.updated_at = SystemTime::now();
-            }
-            touched.insert(hold.sku);
-        }
-        for sku in touched {
-            self.announce(changes, &sku);
-        }
-        true
+/// Closes reservation `seq` if it is open, marking its SKUs changed; the SKUs it held.
+fn release(db: &Connection, seq: i64) -> Result<Vec<String>, Status> {
+    let skus = sql::close(db, seq).map_err(failed)?;
+    let now = SystemTime::now();
+    for sku in &skus {
+        sql::touch_sku(db, sku, now).map_err(failed)?;
     }
+    Ok(skus)
+}
 
-    /// Units of `sku` available and reserved over all warehouses, or in one.
-    fn totals(&self, sku: &str, warehouse: Option<&str>) -> Level {
-        let Some(entry) = self.skus.get(sku) else {
-            return Level::default();
-        };
-        entry
-            .levels
-            .iter()
-            .filter(|(name, _)| warehouse.is_none_or(|only| only == name.as_str()))
-            .fold(Level::default(), |total, (_, level)| Level {
-                on_hand: total.on_hand + level.on_hand,
-                reserved: total.reserved + level.reserved,
-            })
-    }
+/// The current level of `sku`, as watchers are told it.
+fn update_of(db: &Connection, sku: &str) -> rusqlite::Result<StockUpdate> {
+    Ok(StockUpdate {
+        sku: sku.to_owned(),
+        available: saturate(sql::totals(db, sku, None)?.available()),
+        at: Some(timestamp(SystemTime::now())),
+    })
+}
 
-    fn update_of(&self, sku: &str) -> StockUpdate {
-        StockUpdate {
-            sku: sku.to_owned(),
-            available: saturate(self.totals(sku, None).available()),
-            at: Some(timestamp(SystemTime::now())),
-        }
-    }
-
-    /// Tells the watchers of `sku` its new level. Nobody watching is not an error.
-    fn announce(&self, changes: &broadcast::Sender<StockUpdate>, sku: &str) {
-        let _ = changes.send(self.update_of(sku));
-    }
+fn failed(error: rusqlite::Error) -> Status {
+    db::failed("inventory")(error)
 }
 
 /// An `i32` field's value for a count kept in `i64` (warehouses' counts add up).
@@ -255,20 +242,20 @@ impl InventoryService for InventoryStore {
         if request.sku.is_empty() {
             return Err(invalid("sku", "required"));
         }
-        let state = self.lock();
+        let db = self.lock();
         let warehouse = match request.warehouse_id.as_str() {
             "" => None,
-            known if state.warehouses.contains(known) => Some(known),
+            name if sql::is_warehouse(&db, name).map_err(failed)? => Some(name),
             unknown => return Err(Status::not_found(format!("warehouse {unknown} not found"))),
         };
-        let Some(sku) = state.skus.get(&request.sku) else {
+        let Some(updated_at) = sql::sku_updated_at(&db, &request.sku).map_err(failed)? else {
             return Err(Status::not_found(format!("SKU {} not found", request.sku)));
         };
-        let totals = state.totals(&request.sku, warehouse);
+        let totals = sql::totals(&db, &request.sku, warehouse).map_err(failed)?;
         Ok(CheckStockResponse {
             available: saturate(totals.available()),
             reserved: saturate(totals.reserved),
-            updated_at: Some(timestamp(sku.updated_at)),
+            updated_at: Some(timestamp(updated_at)),
             state: stock_state(totals.available()).into(),
             sku: request.sku,
         })
@@ -280,71 +267,47 @@ impl InventoryService for InventoryStore {
         request: ReserveItemsRequest,
     ) -> Result<ReserveItemsResponse, Status> {
         validate_reservation(&request)?;
-        let changes = &self.shared.changes;
-        let mut state = self.lock();
-        state.sweep(changes);
-        let key = request.idempotency_key;
-        if let Some(existing) = state.by_key.get(&key).filter(|_| !key.is_empty()) {
-            let reservation = &state.reservations[existing];
-            return Ok(ReserveItemsResponse {
-                reservation_id: existing.clone(),
-                expires_at: Some(reservation.expires_at),
-            });
-        }
-        // All or nothing: check every line before holding any unit.
-        for item in &request.items {
-            let available = state.totals(&item.sku, None).available();
-            if available < i64::from(item.quantity) {
-                return Err(refused(
-                    "STOCK",
-                    &item.sku,
-                    format!("{available} available, {} requested", item.quantity),
-                ));
+        let key = Some(request.idempotency_key.as_str()).filter(|key| !key.is_empty());
+        let reserved = self.change(|db, touched| {
+            if let Some(key) = key
+                && let Some(existing) = sql::reservation_by_key(db, key).map_err(failed)?
+            {
+                return Ok(existing);
             }
-        }
-        let mut holds = Vec::new();
-        for item in &request.items {
-            let mut wanted = i64::from(item.quantity);
-            let sku = state
-                .skus
-                .get_mut(&item.sku)
-                .expect("a SKU with units available is stocked");
-            for (warehouse, level) in &mut sku.levels {
-                let units = wanted.min(level.available());
-                if units > 0 {
-                    level.reserved += units;
-                    wanted -= units;
-                    holds.push(Hold {
-                        sku: item.sku.clone(),
-                        warehouse: warehouse.clone(),
-                        units,
-                    });
+            // All or nothing: check every line before holding any unit.
+            for item in &request.items {
+                let available = sql::totals(db, &item.sku, None)
+                    .map_err(failed)?
+                    .available();
+                if available < i64::from(item.quantity) {
+                    return Err(refused(
+                        "STOCK",
+                        &item.sku,
+                        format!("{available} available, {} requested", item.quantity),
+                    ));
                 }
             }
-            sku.updated_at = SystemTime::now();
-        }
-        state.next_id += 1;
-        let reservation_id = format!("res_{:08x}", state.next_id);
-        let ttl = self.shared.reservation_ttl;
-        let expires_at = timestamp(SystemTime::now() + ttl);
-        state.reservations.insert(
-            reservation_id.clone(),
-            Reservation {
-                holds,
-                lapses: Instant::now() + ttl,
-                expires_at,
-                open: true,
-            },
-        );
-        if !key.is_empty() {
-            state.by_key.insert(key, reservation_id.clone());
-        }
-        for item in &request.items {
-            state.announce(changes, &item.sku);
-        }
+            let expires_at = self.shared.clock.now() + self.shared.reservation_ttl;
+            let seq =
+                sql::insert_reservation(db, &request.order_id, key, expires_at).map_err(failed)?;
+            let now = SystemTime::now();
+            for item in &request.items {
+                let mut wanted = i64::from(item.quantity);
+                for (warehouse, level) in sql::levels(db, &item.sku).map_err(failed)? {
+                    let units = wanted.min(level.available());
+                    if units > 0 {
+                        sql::hold(db, seq, &item.sku, &warehouse, units).map_err(failed)?;
+                        wanted -= units;
+                    }
+                }
+                sql::touch_sku(db, &item.sku, now).map_err(failed)?;
+                touched.push(item.sku.clone());
+            }
+            Ok(sql::Reservation { seq, expires_at })
+        })?;
         Ok(ReserveItemsResponse {
-            reservation_id,
-            expires_at: Some(expires_at),
+            reservation_id: db::id(RESERVATION, reserved.seq),
+            expires_at: Some(timestamp(reserved.expires_at)),
         })
     }
 
@@ -357,14 +320,17 @@ impl InventoryService for InventoryStore {
         if id.is_empty() {
             return Err(invalid("reservation_id", "required"));
         }
-        let changes = &self.shared.changes;
-        let mut state = self.lock();
-        state.sweep(changes);
-        if !state.reservations.contains_key(&id) {
-            return Err(Status::not_found(format!("reservation {id} not found")));
-        }
-        Ok(ReleaseReservationResponse {
-            released: state.close(&id, changes),
+        let not_found = || Status::not_found(format!("reservation {id} not found"));
+        let seq = db::seq(RESERVATION, &id).ok_or_else(not_found)?;
+        self.change(|db, touched| {
+            // Read after the sweep: a reservation that just lapsed is no longer open.
+            let open = sql::is_open(db, seq)
+                .map_err(failed)?
+                .ok_or_else(not_found)?;
+            if open {
+                touched.extend(release(db, seq)?);
+            }
+            Ok(ReleaseReservationResponse { released: open })
         })
     }
 
@@ -389,12 +355,12 @@ impl InventoryService for InventoryStore {
         let mut watched = Vec::new();
         let mut seen = HashSet::new();
         let (changes, initial) = {
-            let state = self.lock();
+            let db = self.lock();
             for (index, sku) in skus.into_iter().enumerate() {
                 if sku.is_empty() {
                     return Err(invalid(&format!("skus[{index}]"), "must not be empty"));
                 }
-                if !state.skus.contains_key(&sku) {
+                if sql::sku_updated_at(&db, &sku).map_err(failed)?.is_none() {
                     return Err(Status::not_found(format!("SKU {sku} not found")));
                 }
                 if seen.insert(sku.clone()) {
@@ -404,7 +370,11 @@ impl InventoryService for InventoryStore {
             // Subscribed under the lock that the initial levels are read under: no change is
             // missed between the two, and none is seen twice.
             let changes = self.shared.changes.subscribe();
-            let initial: Vec<_> = watched.iter().map(|sku| state.update_of(sku)).collect();
+            let initial = watched
+                .iter()
+                .map(|sku| update_of(&db, sku))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(failed)?;
             (changes, initial)
         };
         let watcher = StockWatcher {
@@ -432,10 +402,11 @@ impl Watcher for StockWatcher {
     }
 
     fn on_lag(&mut self) -> Vec<StockUpdate> {
-        let state = self.store.lock();
+        let db = self.store.lock();
+        // A level that cannot be read now is sent with the next change of its SKU.
         self.watched
             .iter()
-            .map(|sku| state.update_of(sku))
+            .filter_map(|sku| update_of(&db, sku).ok())
             .collect()
     }
 }

@@ -303,3 +303,106 @@ async fn a_watcher_that_falls_behind_gets_the_levels_again() {
     store.set_on_hand("wh_a", "SKU-2", 3).unwrap();
     assert_eq!(updates.next().await.unwrap().unwrap().available, 3);
 }
+
+#[tokio::test]
+async fn a_reopened_file_has_the_stock_and_reservations_it_was_left_with() {
+    let dir = crate::db::TempDir::new("inventory");
+    let path = dir.join("inventory.sqlite");
+    let ctx = Context::new();
+    let (kept, first_level) = {
+        let store = InventoryStore::open(&path).unwrap();
+        store.set_on_hand("wh_a", "SKU-1", 3).unwrap();
+        store.set_on_hand("wh_b", "SKU-1", 4).unwrap();
+        store.set_on_hand("wh_a", "SKU-2", 10).unwrap();
+        let kept = store
+            .reserve_items(&ctx, reserve(&[("SKU-1", 5)], "k1"))
+            .await
+            .unwrap();
+        let released = store
+            .reserve_items(&ctx, reserve(&[("SKU-2", 2)], "k2"))
+            .await
+            .unwrap();
+        assert!(release(&store, &released.reservation_id).await.unwrap());
+        let level = store
+            .check_stock(
+                &ctx,
+                CheckStockRequest {
+                    sku: "SKU-1".into(),
+                    warehouse_id: String::new(),
+                },
+            )
+            .await
+            .unwrap();
+        (kept, level)
+    };
+
+    let store = InventoryStore::open(&path).unwrap();
+    let level = store
+        .check_stock(
+            &ctx,
+            CheckStockRequest {
+                sku: "SKU-1".into(),
+                warehouse_id: String::new(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(level, first_level, "levels and when they last changed");
+    assert_eq!(check(&store, "SKU-1", "wh_a").await.unwrap(), (0, 3));
+    assert_eq!(check(&store, "SKU-2", "").await.unwrap(), (10, 0));
+
+    // The keys still find their reservations, without holding anything again.
+    let again = store
+        .reserve_items(&ctx, reserve(&[("SKU-1", 5)], "k1"))
+        .await
+        .unwrap();
+    assert_eq!(again, kept);
+    assert_eq!(check(&store, "SKU-1", "").await.unwrap(), (2, 5));
+    assert!(
+        !release(&store, "res_00000002").await.unwrap(),
+        "released before"
+    );
+    // New reservations are numbered after the stored ones.
+    let next = store
+        .reserve_items(&ctx, reserve(&[("SKU-2", 1)], ""))
+        .await
+        .unwrap();
+    assert_eq!(next.reservation_id, "res_00000003");
+    assert!(release(&store, &kept.reservation_id).await.unwrap());
+    assert_eq!(check(&store, "SKU-1", "").await.unwrap(), (7, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_reserves_with_one_key_hold_the_units_once() {
+    let dir = crate::db::TempDir::new("inventory");
+    let store = InventoryStore::open(dir.join("inventory.sqlite")).unwrap();
+    store.set_on_hand("wh_a", "SKU-1", 10).unwrap();
+    let attempts: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .reserve_items(&Context::new(), reserve(&[("SKU-1", 3)], "retried"))
+                    .await
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for attempt in attempts {
+        answers.push(attempt.await.unwrap().unwrap());
+    }
+    assert!(answers.iter().all(|answer| *answer == answers[0]));
+    assert_eq!(check(&store, "SKU-1", "").await.unwrap(), (7, 3));
+}
+
+#[tokio::test]
+async fn ids_that_are_not_the_stores_are_not_found() {
+    let store = stocked();
+    for id in ["res_1", "res_0000000G", "ord_00000001"] {
+        assert_eq!(
+            release(&store, id).await.unwrap_err().code(),
+            Code::NotFound,
+            "{id}"
+        );
+    }
+}

@@ -1,15 +1,19 @@
 //! The example system: the inventory, orders and dispatch contracts, generated from `proto/`
-//! by `cargo generate-examples`, and small in-memory implementations of all three:
-//! [`inventory_store`], [`order_desk`] (which calls inventory) and [`courier_directory`].
-//! [`system`] serves them together over gRPC and REST/JSON on one port, as the
-//! `example_gateway` binary does. The files under `src/generated/` are committed so they can be
-//! read here; a test fails when they are stale.
+//! by `cargo generate-examples`, and small implementations of all three:
+//! [`inventory_store`] and [`order_desk`] (which calls inventory and dispatch), kept in SQLite
+//! in memory or in a file ([`StorageError`] says why one could not be opened), and
+//! [`courier_directory`], in memory. [`system`] serves them together over gRPC and REST/JSON on
+//! one port, as the `example_gateway` binary does. The files under `src/generated/` are
+//! committed so they can be read here; a test fails when they are stale.
 //!
 //! Domain code depends on other services through their generated traits, so a unit test hands
-//! it the generated fake:
+//! it the generated fakes:
 //!
 //! ```
-//! use example_services::inventory::v1::{FakeInventoryService, ReserveItemsResponse};
+//! use example_services::dispatch::v1::{Assignment, FakeDispatchService};
+//! use example_services::inventory::v1::{
+//!     FakeInventoryService, ReleaseReservationResponse, ReserveItemsResponse,
+//! };
 //! use example_services::order_desk::OrderDesk;
 //! use example_services::orders::v1::{CreateOrderRequest, LineItem, Order, OrderService};
 //! use rust_svc_runtime::{Code, Context, Status};
@@ -20,26 +24,36 @@
 //!     reservation_id: "res_1".into(),
 //!     ..Default::default()
 //! });
-//! let desk = OrderDesk::new(inventory.clone());
+//! inventory.release_reservation.returns(ReleaseReservationResponse { released: true });
+//! let dispatch = FakeDispatchService::new();
+//! dispatch.request_courier.responds_with(|_ctx, request| {
+//!     Ok(Assignment { assignment_id: "asg_1".into(), order_id: request.order_id, ..Default::default() })
+//! });
+//! let desk = OrderDesk::new(inventory.clone(), dispatch.clone());
 //!
 //! let order = Order {
 //!     customer_id: "c_42".into(),
 //!     items: vec![LineItem { sku: "SKU-1".into(), quantity: 2, unit_price_cents: 250 }],
 //!     ..Default::default()
 //! };
-//! let placed = desk
-//!     .create_order(&Context::new(), CreateOrderRequest { order: Some(order.clone()), ..Default::default() })
-//!     .await?;
-//! assert_eq!(placed.total_cents, 500);
+//! let request = CreateOrderRequest { order: Some(order), ..Default::default() };
+//! let placed = desk.create_order(&Context::new(), request.clone()).await?;
+//! assert_eq!((placed.total_cents, placed.assignment_id.as_str()), (500, "asg_1"));
 //! assert_eq!(inventory.reserve_items.requests()[0].items[0].sku, "SKU-1");
+//! assert_eq!(dispatch.request_courier.requests()[0].order_id, placed.order_id);
 //!
-//! // Out of stock: inventory's answer becomes the order's.
+//! // Out of stock: inventory's answer becomes the order's, and dispatch is not asked.
 //! inventory.reserve_items.fails(Status::failed_precondition("SKU-1: 1 available"));
-//! let refused = desk
-//!     .create_order(&Context::new(), CreateOrderRequest { order: Some(order), ..Default::default() })
-//!     .await
-//!     .unwrap_err();
+//! let refused = desk.create_order(&Context::new(), request.clone()).await.unwrap_err();
 //! assert_eq!(refused.code(), Code::FailedPrecondition);
+//! assert_eq!(dispatch.request_courier.call_count(), 1);
+//!
+//! // No courier: the stock is given back, and dispatch's answer becomes the order's.
+//! inventory.reserve_items.returns(ReserveItemsResponse { reservation_id: "res_2".into(), ..Default::default() });
+//! dispatch.request_courier.fails(Status::unavailable("dispatch is restarting"));
+//! let refused = desk.create_order(&Context::new(), request).await.unwrap_err();
+//! assert_eq!(refused.code(), Code::Unavailable);
+//! assert_eq!(inventory.release_reservation.requests()[0].reservation_id, "res_2");
 //! # Ok::<(), Status>(())
 //! # }).unwrap();
 //! ```
@@ -48,6 +62,7 @@
 //! hands back the generated client to give the order desk instead; see `tests/order_desk.rs`.
 
 pub mod courier_directory;
+mod db;
 mod errors;
 mod generated;
 pub mod inventory_store;
@@ -55,6 +70,7 @@ pub mod order_desk;
 pub mod system;
 mod watch;
 
+pub use db::StorageError;
 pub use generated::{dispatch, inventory, orders};
 
 // The README's Rust blocks are this crate's doctests, so that every one of them compiles (and

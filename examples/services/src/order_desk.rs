@@ -1,27 +1,43 @@
 //! A hand-written implementation of the orders service: the domain code a team writes against
 //! the generated `OrderService` trait.
 //!
-//! It depends on inventory only through the `InventoryService` trait. In production it is
-//! given the generated `InventoryServiceClient` (deadlines, retries and a breaker included), or
-//! the in-process [`InventoryStore`](crate::inventory_store::InventoryStore); in unit tests a
-//! `FakeInventoryService`; in integration tests the client of a fake served over HTTP/2 by the
-//! harness. The caller's [`Context`] is passed on unchanged, so inventory gets what is left of
-//! the order's deadline and the caller's request id.
+//! It depends on inventory and dispatch only through the `InventoryService` and
+//! `DispatchService` traits. In production it is given the generated clients (deadlines,
+//! retries and a breaker included), or the in-process
+//! [`InventoryStore`](crate::inventory_store::InventoryStore) and
+//! [`CourierDirectory`](crate::courier_directory::CourierDirectory); in unit tests the
+//! generated fakes; in integration tests the clients of fakes served over HTTP/2 by the
+//! harness. The caller's [`Context`] is passed on unchanged, so both get what is left of the
+//! order's deadline and the caller's request id.
 //!
-//! Orders are kept in memory, and every rpc is served: placing, reading, listing (with the
-//! `filter` subset of AIP-160), updating and cancelling orders here; following their status
-//! changes and importing line items into drafts in [`streams`]. Each order carries a revision
-//! that every change bumps: a change that had to call inventory first applies only if the
-//! order is still at the revision it read, so concurrent changes never lose a reservation.
+//! Placing an order takes two calls before the order exists: stock is reserved, then a courier
+//! is requested. When the second fails, the reservation is released again and the order is not
+//! placed. Every reservation carries an idempotency key of its own (see `ReservationKeys`),
+//! so that the generated inventory client may retry it without ever holding the stock twice.
+//!
+//! Orders are kept in SQLite, in memory ([`OrderDesk::new`]) or in a file that a restarted
+//! process opens again ([`OrderDesk::open`]); `storage.rs` holds the tables and what they
+//! guarantee. Every rpc is served: placing, reading, listing (with the `filter` subset of
+//! AIP-160), updating and cancelling orders here; following their status changes (in memory,
+//! through a broadcast channel) and importing line items into drafts in [`streams`]. Each
+//! order carries a revision that every change bumps: a change that had to call inventory first
+//! applies only if the order is still at the revision it read, so concurrent changes never
+//! lose a reservation.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::SystemTime;
+use std::hash::BuildHasher;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::{Duration, SystemTime};
 
 use rust_svc_runtime::wkt::timestamp;
 use rust_svc_runtime::{BoxStream, Code, Context, Status};
 use tokio::sync::broadcast;
+use tokio::time::Instant;
 
+use crate::db::{self, Location, StorageError};
+use crate::dispatch::v1::{DispatchService, RequestCourierRequest};
 use crate::errors::invalid;
 use crate::inventory::v1 as inventory;
 use crate::inventory::v1::InventoryService;
@@ -32,10 +48,12 @@ use crate::orders::v1::{
 };
 
 mod filter;
+mod storage;
 pub mod streams;
 mod update;
 
 use self::filter::Filter;
+use self::storage::{Book, Inserted, Scan};
 
 /// Page size of `ListOrders` when the request leaves it at 0.
 const DEFAULT_PAGE_SIZE: usize = 20;
@@ -44,13 +62,55 @@ const MAX_PAGE_SIZE: usize = 100;
 /// Status changes a `StreamOrderUpdates` watcher may fall behind by before it is sent the
 /// current statuses again.
 const UPDATES_BUFFER: usize = 1024;
+/// How long releasing a reservation may take when an order could not be placed. The release
+/// has a budget of its own because the caller's deadline may be what failed the order; a
+/// release that fails anyway leaves the units held until the reservation lapses.
+pub const COMPENSATION_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Places orders, reserving their stock with inventory first.
+/// Places orders, reserving their stock with inventory and requesting a courier from dispatch
+/// first.
 #[derive(Debug)]
-pub struct OrderDesk<I> {
+pub struct OrderDesk<I, D> {
     inventory: I,
+    dispatch: D,
     book: Arc<Mutex<Book>>,
     changes: broadcast::Sender<Change>,
+    keys: ReservationKeys,
+    /// One lock per idempotency key of a `CreateOrder` in progress, so that concurrent calls
+    /// with the same key run one after the other and the second finds the first's order
+    /// instead of reserving stock and requesting a courier for an order that is never placed.
+    /// Entries die with their last holder and are pruned as new keys arrive.
+    creating: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
+}
+
+/// Makes the idempotency keys of the reservations the desk asks for: `<order id>/<desk>-<n>`,
+/// where `<desk>` is random per desk and `<n>` counts the desk's reservations. Each call to
+/// `ReserveItems` thus has a key of its own, which the generated client repeats on every
+/// retry of that call, and no two calls share one: not two attempts at the same order, not two
+/// updates racing from the same revision, not a desk that restarted and gives out an order id
+/// again that a failed attempt had used.
+#[derive(Debug)]
+struct ReservationKeys {
+    desk: u64,
+    next: AtomicU64,
+}
+
+impl ReservationKeys {
+    fn new() -> Self {
+        // `RandomState` is seeded randomly per process; the clock keeps two desks of one
+        // process apart.
+        let desk = std::collections::hash_map::RandomState::new().hash_one(SystemTime::now());
+        Self {
+            desk,
+            next: AtomicU64::new(1),
+        }
+    }
+
+    /// A key for the next reservation of `order_id`.
+    fn next(&self, order_id: &str) -> String {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        format!("{order_id}/{:016x}-{n}", self.desk)
+    }
 }
 
 /// A status change, with the customer it concerns so that their followers see it.
@@ -60,59 +120,72 @@ struct Change {
     update: OrderUpdate,
 }
 
-#[derive(Debug, Default)]
-struct Book {
-    /// In placement order.
-    orders: Vec<Placed>,
-    /// Order id → position in `orders`.
-    index: HashMap<String, usize>,
-    /// Idempotency key of a `CreateOrder` → the order it placed.
-    by_key: HashMap<String, String>,
-    /// Draft orders of `UploadOrderItems`, by id: line items not yet placed.
-    drafts: HashMap<String, Vec<LineItem>>,
-    next_id: u64,
-}
-
-#[derive(Debug)]
+/// An order with what the desk keeps beside it.
+#[derive(Debug, Clone)]
 struct Placed {
     order: Order,
     reservation_id: String,
     /// Bumped by every change of the order.
-    revision: u64,
+    revision: i64,
     /// Why it was cancelled, for support staff.
     cancel_reason: String,
 }
 
-impl Book {
-    fn find(&mut self, order_id: &str) -> Option<&mut Placed> {
-        let position = *self.index.get(order_id)?;
-        self.orders.get_mut(position)
+impl<I: InventoryService, D: DispatchService> OrderDesk<I, D> {
+    /// An order desk with no orders, kept in memory, reserving stock through `inventory` and
+    /// requesting couriers from `dispatch`.
+    pub fn new(inventory: I, dispatch: D) -> Self {
+        let db = db::open_in_memory(storage::SCHEMA);
+        // An empty in-memory table has nothing to read, so only a broken build could fail.
+        let book = Book::over(db)
+            .unwrap_or_else(|error| panic!("an empty in-memory order book always opens: {error}"));
+        Self::over(book, inventory, dispatch)
     }
 
-    fn next_id(&mut self, prefix: &str) -> String {
-        self.next_id += 1;
-        format!("{prefix}_{:08x}", self.next_id)
+    /// The order desk kept in the SQLite file at `path`, created (with its tables) when
+    /// missing: it has every order stored there, and gives new orders ids after the highest
+    /// stored one. Another store may keep its tables in the same file; another desk may not
+    /// (both would give out the same ids).
+    pub fn open(path: impl AsRef<Path>, inventory: I, dispatch: D) -> Result<Self, StorageError> {
+        let path = path.as_ref();
+        let db = db::open(Location::File(path), storage::SCHEMA)?;
+        let book = Book::over(db).map_err(|source| StorageError::new(path, source))?;
+        Ok(Self::over(book, inventory, dispatch))
     }
-}
 
-impl<I: InventoryService> OrderDesk<I> {
-    /// An order desk with no orders, reserving stock through `inventory`.
-    pub fn new(inventory: I) -> Self {
+    fn over(book: Book, inventory: I, dispatch: D) -> Self {
         Self {
             inventory,
-            book: Arc::new(Mutex::new(Book::default())),
+            dispatch,
+            book: Arc::new(Mutex::new(book)),
             changes: broadcast::channel(UPDATES_BUFFER).0,
+            keys: ReservationKeys::new(),
+            creating: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The lock of `CreateOrder` calls with idempotency key `key`.
+    fn creating(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut creating = self.creating.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(lock) = creating.get(key).and_then(Weak::upgrade) {
+            return lock;
+        }
+        creating.retain(|_, lock| lock.strong_count() > 0);
+        let lock = Arc::new(tokio::sync::Mutex::new(()));
+        creating.insert(key.to_owned(), Arc::downgrade(&lock));
+        lock
     }
 
     fn book(&self) -> MutexGuard<'_, Book> {
         lock(&self.book)
     }
 
-    fn placed_by_key(&self, key: &str) -> Option<Order> {
-        let mut book = self.book();
-        let order_id = book.by_key.get(key)?.clone();
-        book.find(&order_id).map(|placed| placed.order.clone())
+    /// The order `order_id`, or NOT_FOUND.
+    fn find(&self, order_id: &str) -> Result<Placed, Status> {
+        self.book()
+            .find(order_id)
+            .map_err(failed)?
+            .ok_or_else(|| not_found(order_id))
     }
 
     /// Tells the followers of an order that its status went from `previous` to its current one.
@@ -131,14 +204,14 @@ impl<I: InventoryService> OrderDesk<I> {
         });
     }
 
-    /// Holds `items` for `order_id` with inventory.
+    /// Holds `items` for `order_id` with inventory, under a key of its own.
     async fn reserve(
         &self,
         ctx: &Context,
         order_id: &str,
         items: &[LineItem],
-        idempotency_key: String,
     ) -> Result<String, Status> {
+        let idempotency_key = self.keys.next(order_id);
         let reservation = self
             .inventory
             .reserve_items(
@@ -169,13 +242,28 @@ impl<I: InventoryService> OrderDesk<I> {
             .map_err(|status| from_inventory("ReleaseReservation", status))?;
         Ok(())
     }
+
+    /// Releases the reservation of an order that could not be placed, with a budget of its own
+    /// (see [`COMPENSATION_TIMEOUT`]) but the caller's request id. The caller is told why the
+    /// order failed, not whether this worked: a failed release leaves the units held until the
+    /// reservation lapses, which is inventory's safety net for exactly this case.
+    async fn compensate(&self, ctx: &Context, reservation_id: String) {
+        let budget = ctx
+            .child()
+            .with_deadline(Instant::now() + COMPENSATION_TIMEOUT);
+        let _ = self.release(&budget, reservation_id).await;
+    }
 }
 
 fn lock(book: &Mutex<Book>) -> MutexGuard<'_, Book> {
     book.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-impl<I: InventoryService> OrderService for OrderDesk<I> {
+fn failed(error: rusqlite::Error) -> Status {
+    db::failed("orders")(error)
+}
+
+impl<I: InventoryService, D: DispatchService> OrderService for OrderDesk<I, D> {
     async fn create_order(
         &self,
         ctx: &Context,
@@ -184,57 +272,80 @@ impl<I: InventoryService> OrderService for OrderDesk<I> {
         let mut order = request.order.ok_or_else(|| invalid("order", "required"))?;
         let total_cents = validate(&order)?;
         let key = request.idempotency_key;
+        let in_progress = (!key.is_empty()).then(|| self.creating(&key));
+        let _one_at_a_time = match &in_progress {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        };
         if !key.is_empty()
-            && let Some(existing) = self.placed_by_key(&key)
+            && let Some(existing) = self.book().order_by_key(&key).map_err(failed)?
         {
             return Ok(existing);
         }
         let order_id = self.book().next_id("ord");
-        // The same key goes to inventory, so a retried CreateOrder reuses its reservation.
-        let reservation_id = self
-            .reserve(ctx, &order_id, &order.items, key.clone())
-            .await?;
+        let reservation_id = self.reserve(ctx, &order_id, &order.items).await?;
+        let courier = RequestCourierRequest {
+            order_id: order_id.clone(),
+            pickup: None,
+            dropoff: None,
+        };
+        // Dispatch's status is the order's, as the proto promises ("fails with that service's
+        // status").
+        let assignment = match self.dispatch.request_courier(ctx, courier).await {
+            Ok(assignment) => assignment,
+            Err(status) => {
+                self.compensate(ctx, reservation_id).await;
+                return Err(status);
+            }
+        };
 
-        order.order_id = order_id.clone();
+        order.order_id = order_id;
+        order.assignment_id = assignment.assignment_id;
         order.status = OrderStatus::Pending.into();
         order.created_at = Some(timestamp(SystemTime::now()));
         order.total_cents = total_cents;
-        let mut book = self.book();
-        // A concurrent call with the same key may have finished first; inventory gave both the
-        // same reservation, so its order is the one to return.
-        if !key.is_empty() {
-            if let Some(existing) = book.by_key.get(&key).cloned()
-                && let Some(placed) = book.find(&existing)
-            {
-                return Ok(placed.order.clone());
-            }
-            book.by_key.insert(key, order_id.clone());
-        }
-        let position = book.orders.len();
-        book.index.insert(order_id, position);
-        book.orders.push(Placed {
-            order: order.clone(),
+        let placed = Placed {
+            order,
             reservation_id,
             revision: 0,
             cancel_reason: String::new(),
-        });
-        self.announce(&order, OrderStatus::Unspecified);
-        Ok(order)
+        };
+        let key = Some(key.as_str()).filter(|key| !key.is_empty());
+        let inserted = {
+            let mut book = self.book();
+            let inserted = book.insert(&placed, key);
+            if let Ok(Inserted::New) = inserted {
+                // Under the lock the order was written under, so followers see changes in the
+                // order they happened.
+                self.announce(&placed.order, OrderStatus::Unspecified);
+            }
+            inserted
+        };
+        match inserted {
+            Ok(Inserted::New) => Ok(placed.order),
+            // Only a second desk on the same file gets here, which `open` warns against (calls
+            // of this desk with the key waited for each other above): the order placed first
+            // stands and this attempt's stock goes back. The courier requested for this
+            // attempt's order id stays requested: dispatch has no call to withdraw one.
+            Ok(Inserted::Existing(existing)) => {
+                self.compensate(ctx, placed.reservation_id).await;
+                Ok(existing)
+            }
+            Err(error) => {
+                self.compensate(ctx, placed.reservation_id).await;
+                Err(failed(error))
+            }
+        }
     }
 
     async fn get_order(&self, _ctx: &Context, request: GetOrderRequest) -> Result<Order, Status> {
-        let mut book = self.book();
-        match book.find(&request.order_id) {
-            // Another customer's order is reported as missing, not as forbidden, so that order
-            // ids cannot be probed.
-            Some(placed)
-                if request.customer_id.is_empty()
-                    || placed.order.customer_id == request.customer_id =>
-            {
-                Ok(placed.order.clone())
-            }
-            _ => Err(not_found(&request.order_id)),
+        let placed = self.find(&request.order_id)?;
+        // Another customer's order is reported as missing, not as forbidden, so that order ids
+        // cannot be probed.
+        if !request.customer_id.is_empty() && placed.order.customer_id != request.customer_id {
+            return Err(not_found(&request.order_id));
         }
+        Ok(placed.order)
     }
 
     async fn list_orders(
@@ -275,20 +386,34 @@ impl<I: InventoryService> OrderService for OrderDesk<I> {
             })?,
         };
         let book = self.book();
-        let mut matching = book
-            .orders
-            .iter()
-            .rev()
-            .filter(|placed| filter.matches(&placed.order))
-            .skip(offset);
-        let orders: Vec<Order> = matching
-            .by_ref()
-            .take(page_size)
-            .map(|placed| placed.order.clone())
-            .collect();
-        let next_page_token = match matching.next() {
-            Some(_) => (offset + orders.len()).to_string(),
-            None => String::new(),
+        // The page, then one more matching order, if any, to tell whether there is a next page.
+        let mut skipped = 0;
+        let mut page = Vec::new();
+        let mut more = false;
+        book.scan(Scan::NewestFirst, |order| {
+            if !filter.matches(&order) {
+                return true;
+            }
+            if skipped < offset {
+                skipped += 1;
+                return true;
+            }
+            if page.len() == page_size {
+                more = true;
+                return false;
+            }
+            page.push(order);
+            true
+        })
+        .map_err(failed)?;
+        let orders = page
+            .into_iter()
+            .map(|order| book.items_of(order))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(failed)?;
+        let next_page_token = match more {
+            true => (offset + orders.len()).to_string(),
+            false => String::new(),
         };
         Ok(ListOrdersResponse {
             orders,
@@ -309,44 +434,41 @@ impl<I: InventoryService> OrderService for OrderDesk<I> {
         ctx: &Context,
         request: CancelOrderRequest,
     ) -> Result<Order, Status> {
-        let (reservation_id, revision) = {
-            let mut book = self.book();
-            let placed = book
-                .find(&request.order_id)
-                .ok_or_else(|| not_found(&request.order_id))?;
-            match placed.order.status() {
-                OrderStatus::Cancelled => return Ok(placed.order.clone()),
-                status @ (OrderStatus::Shipped | OrderStatus::Delivered) => {
-                    return Err(crate::errors::refused(
-                        "ORDER_STATUS",
-                        &request.order_id,
-                        format!("is {}: it can no longer be cancelled", status.as_str_name()),
-                    ));
-                }
-                _ => (placed.reservation_id.clone(), placed.revision),
+        let placed = self.find(&request.order_id)?;
+        match placed.order.status() {
+            OrderStatus::Cancelled => return Ok(placed.order),
+            status @ (OrderStatus::Shipped | OrderStatus::Delivered) => {
+                return Err(crate::errors::refused(
+                    "ORDER_STATUS",
+                    &request.order_id,
+                    format!("is {}: it can no longer be cancelled", status.as_str_name()),
+                ));
             }
-        };
+            _ => {}
+        }
+        let read_at = placed.revision;
         // Released first: if inventory fails, the order stays as it was and the call can be
         // retried.
-        self.release(ctx, reservation_id).await?;
+        self.release(ctx, placed.reservation_id).await?;
         let mut book = self.book();
-        let placed = book
+        let mut cancelled = book
             .find(&request.order_id)
+            .map_err(failed)?
             .ok_or_else(|| not_found(&request.order_id))?;
-        if placed.order.status() == OrderStatus::Cancelled {
-            return Ok(placed.order.clone());
+        let previous = cancelled.order.status();
+        if previous == OrderStatus::Cancelled {
+            return Ok(cancelled.order);
         }
-        if placed.revision != revision {
-            // An update swapped the reservation meanwhile; the one released was its old one.
+        cancelled.order.status = OrderStatus::Cancelled.into();
+        cancelled.revision = read_at + 1;
+        cancelled.cancel_reason = request.reason;
+        // Saved only at the revision read before the release: an update that swapped the
+        // reservation meanwhile made the one released its old one.
+        if !book.save(&cancelled, read_at).map_err(failed)? {
             return Err(changed_meanwhile(&request.order_id));
         }
-        let previous = placed.order.status();
-        placed.order.status = OrderStatus::Cancelled.into();
-        placed.revision += 1;
-        placed.cancel_reason = request.reason;
-        let order = placed.order.clone();
-        self.announce(&order, previous);
-        Ok(order)
+        self.announce(&cancelled.order, previous);
+        Ok(cancelled.order)
     }
 
     async fn stream_order_updates(

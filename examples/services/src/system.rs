@@ -1,5 +1,5 @@
-//! The example system in one process: the in-memory inventory, the order desk calling it
-//! in-process, and the courier directory, each served over gRPC and, from its
+//! The example system in one process: the in-memory inventory, the courier directory, and the
+//! order desk calling both in-process, each served over gRPC and, from its
 //! `google.api.http` rules, over REST/JSON, all on one port. The `example_gateway` binary runs
 //! it; the REST tests serve it on an ephemeral port.
 
@@ -28,8 +28,9 @@ use crate::orders::v1::{
 pub struct ExampleSystem {
     /// Stock and reservations.
     pub inventory: InventoryStore,
-    /// Orders, reserving stock with `inventory` in-process.
-    pub orders: Arc<OrderDesk<InventoryStore>>,
+    /// Orders, reserving stock with `inventory` and requesting couriers from `dispatch`
+    /// in-process.
+    pub orders: Arc<OrderDesk<InventoryStore, CourierDirectory>>,
     /// Couriers and their shifts.
     pub dispatch: CourierDirectory,
 }
@@ -38,7 +39,7 @@ impl ExampleSystem {
     /// A system over `inventory` and `dispatch`, with an order desk that has no orders yet.
     pub fn new(inventory: InventoryStore, dispatch: CourierDirectory) -> Self {
         Self {
-            orders: Arc::new(OrderDesk::new(inventory.clone())),
+            orders: Arc::new(OrderDesk::new(inventory.clone(), dispatch.clone())),
             inventory,
             dispatch,
         }
@@ -46,7 +47,7 @@ impl ExampleSystem {
 
     /// A system to try out: stock in two warehouses, three off-shift couriers, and three
     /// orders, `ord_00000001` to `ord_00000003` (customers `c_42` and `c_7`; the second is
-    /// cancelled). Ids are given out in sequence, so they are known in advance, which is what
+    /// cancelled), whose assignments wait for the first courier to come on shift. Ids are given out in sequence, so they are known in advance, which is what
     /// tests/openapi/schemathesis.toml relies on to reach past NOT_FOUND.
     pub async fn demo() -> Self {
         let inventory = InventoryStore::new();

@@ -1,11 +1,12 @@
 //! The order desk tested the two ways the seeds recommend: its domain logic against a fake
-//! inventory (no network), and the whole chain through the harness over real HTTP/2, where
-//! serialization, deadlines, retries and header propagation are real.
+//! inventory and a fake dispatch (no network), and the whole chain through the harness over
+//! real HTTP/2, where serialization, deadlines, retries and header propagation are real.
 //!
 //! Both run under paused tokio time, so deadlines are asserted exactly.
 
 use std::time::Duration;
 
+use example_services::dispatch::v1::{Assignment, DispatchServiceGrpc, FakeDispatchService};
 use example_services::inventory::v1::{
     FakeInventoryService, InventoryServiceGrpc, ReleaseReservationResponse, ReserveItemsResponse,
 };
@@ -57,6 +58,19 @@ fn willing_inventory() -> FakeInventoryService {
     inventory
 }
 
+/// A dispatch fake that assigns `asg_<order id>`.
+fn willing_dispatch() -> FakeDispatchService {
+    let dispatch = FakeDispatchService::new();
+    dispatch.request_courier.responds_with(|_ctx, request| {
+        Ok(Assignment {
+            assignment_id: format!("asg_{}", request.order_id),
+            order_id: request.order_id,
+            ..Default::default()
+        })
+    });
+    dispatch
+}
+
 fn traced(request_id: &'static str) -> Context {
     let mut metadata = MetadataMap::new();
     metadata.insert("x-request-id", request_id.parse().unwrap());
@@ -69,7 +83,7 @@ mod against_a_fake_inventory {
     #[tokio::test]
     async fn placing_an_order_reserves_its_items() {
         let inventory = willing_inventory();
-        let desk = OrderDesk::new(inventory.clone());
+        let desk = OrderDesk::new(inventory.clone(), willing_dispatch());
         let placed = desk
             .create_order(
                 &Context::new(),
@@ -85,7 +99,10 @@ mod against_a_fake_inventory {
         assert_eq!(reservations.len(), 1);
         let reservation = &reservations[0];
         assert_eq!(reservation.order_id, placed.order_id);
-        assert_eq!(reservation.idempotency_key, "k1");
+        // A key of the desk's own, derived from the order id, not the client's.
+        let (prefix, _) = reservation.idempotency_key.split_once('/').unwrap();
+        assert_eq!(prefix, placed.order_id);
+        assert_eq!(placed.assignment_id, format!("asg_{}", placed.order_id));
         let items: Vec<_> = reservation
             .items
             .iter()
@@ -97,7 +114,7 @@ mod against_a_fake_inventory {
     #[tokio::test(start_paused = true)]
     async fn inventory_gets_the_callers_context() {
         let inventory = willing_inventory();
-        let desk = OrderDesk::new(inventory.clone());
+        let desk = OrderDesk::new(inventory.clone(), willing_dispatch());
         let ctx = traced("req-9").with_timeout(Duration::from_millis(800));
         desk.create_order(&ctx, create(order("c_1", &[("SKU-1", 1, 1)]), ""))
             .await
@@ -110,7 +127,7 @@ mod against_a_fake_inventory {
     #[tokio::test]
     async fn the_same_key_places_one_order() {
         let inventory = willing_inventory();
-        let desk = OrderDesk::new(inventory.clone());
+        let desk = OrderDesk::new(inventory.clone(), willing_dispatch());
         let request = create(order("c_1", &[("SKU-1", 1, 100)]), "k1");
         let first = desk
             .create_order(&Context::new(), request.clone())
@@ -132,7 +149,7 @@ mod against_a_fake_inventory {
     #[tokio::test]
     async fn invalid_orders_name_the_field_and_never_reach_inventory() {
         let inventory = willing_inventory();
-        let desk = OrderDesk::new(inventory.clone());
+        let desk = OrderDesk::new(inventory.clone(), willing_dispatch());
         let cases = [
             (CreateOrderRequest::default(), "order: required".to_owned()),
             (
@@ -177,7 +194,7 @@ mod against_a_fake_inventory {
             Err(Status::not_found("warehouse wh_9")),
             Err(Status::deadline_exceeded("slow")),
         ]);
-        let desk = OrderDesk::new(inventory.clone());
+        let desk = OrderDesk::new(inventory.clone(), willing_dispatch());
         let mut outcomes = Vec::new();
         for _ in 0..3 {
             let status = desk
@@ -215,7 +232,7 @@ mod against_a_fake_inventory {
 
     #[tokio::test]
     async fn orders_are_found_by_id_and_only_by_their_customer() {
-        let desk = OrderDesk::new(willing_inventory());
+        let desk = OrderDesk::new(willing_inventory(), willing_dispatch());
         let placed = desk
             .create_order(
                 &Context::new(),
@@ -251,7 +268,7 @@ mod against_a_fake_inventory {
 
     #[tokio::test]
     async fn orders_are_listed_newest_first_page_by_page() {
-        let desk = OrderDesk::new(willing_inventory());
+        let desk = OrderDesk::new(willing_inventory(), willing_dispatch());
         let mut ids = Vec::new();
         for customer in ["c_1", "c_2", "c_3"] {
             let placed = desk
@@ -287,7 +304,7 @@ mod against_a_fake_inventory {
     async fn cancelling_releases_the_reservation_once() {
         let inventory = willing_inventory();
         inventory.reserve_items.returns(reserved("res_77"));
-        let desk = OrderDesk::new(inventory.clone());
+        let desk = OrderDesk::new(inventory.clone(), willing_dispatch());
         let placed = desk
             .create_order(&Context::new(), create(order("c_1", &[("S", 1, 1)]), ""))
             .await
@@ -329,10 +346,15 @@ mod through_the_harness {
     use super::*;
 
     #[tokio::test(start_paused = true)]
-    async fn the_order_deadline_and_request_id_reach_inventory() {
+    async fn the_order_deadline_and_request_id_reach_inventory_and_dispatch() {
         let inventory = willing_inventory();
         let inventory_server = InventoryServiceGrpc::serve_in_memory(inventory.clone());
-        let desk = OrderDesk::new(inventory_server.client().clone());
+        let dispatch = willing_dispatch();
+        let dispatch_server = DispatchServiceGrpc::serve_in_memory(dispatch.clone());
+        let desk = OrderDesk::new(
+            inventory_server.client().clone(),
+            dispatch_server.client().clone(),
+        );
         let orders = OrderServiceGrpc::serve_in_memory(desk);
 
         let started = Instant::now();
@@ -351,6 +373,15 @@ mod through_the_harness {
         assert_eq!(call.metadata().get("x-request-id").unwrap(), "req-42");
         // CreateOrder has 2 s (orders' default); ReserveItems 1 s (inventory's): the tighter wins.
         assert_eq!(call.deadline().unwrap() - started, Duration::from_secs(1));
+        let call = &dispatch.request_courier.calls()[0];
+        assert_eq!(call.request().order_id, placed.order_id);
+        assert_eq!(call.metadata().get("x-request-id").unwrap(), "req-42");
+        // RequestCourier has its own 500 ms, tighter than what is left of the 2 s.
+        assert_eq!(
+            call.deadline().unwrap() - started,
+            Duration::from_millis(500)
+        );
+        assert_eq!(placed.assignment_id, format!("asg_{}", placed.order_id));
 
         let fetched = orders
             .client()
@@ -367,15 +398,17 @@ mod through_the_harness {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_keyed_reservation_is_retried_with_the_same_key() {
+    async fn a_reservation_is_retried_under_its_own_key() {
         let inventory = willing_inventory();
         inventory.reserve_items.queue([
             Err(Status::unavailable("leader election")),
             Err(Status::unavailable("leader election")),
         ]);
         let inventory_server = InventoryServiceGrpc::serve_in_memory(inventory.clone());
-        let orders =
-            OrderServiceGrpc::serve_in_memory(OrderDesk::new(inventory_server.client().clone()));
+        let orders = OrderServiceGrpc::serve_in_memory(OrderDesk::new(
+            inventory_server.client().clone(),
+            willing_dispatch(),
+        ));
 
         orders
             .client()
@@ -387,21 +420,25 @@ mod through_the_harness {
             .unwrap();
         let calls = inventory.reserve_items.calls();
         assert_eq!(calls.len(), 3, "inventory's retry policy allows 3 attempts");
+        let key = &calls[0].request().idempotency_key;
+        assert!(!key.is_empty());
         for call in &calls {
-            assert_eq!(call.request().idempotency_key, "k-7");
-            assert_eq!(call.metadata().get("idempotency-key").unwrap(), "k-7");
+            assert_eq!(&call.request().idempotency_key, key);
+            assert_eq!(call.metadata().get("idempotency-key").unwrap(), key);
         }
     }
 
     #[tokio::test(start_paused = true)]
-    async fn an_unkeyed_reservation_is_not_retried() {
+    async fn an_order_without_a_key_still_reserves_under_one() {
         let inventory = FakeInventoryService::new();
         inventory
             .reserve_items
             .fails(Status::unavailable("leader election"));
         let inventory_server = InventoryServiceGrpc::serve_in_memory(inventory.clone());
-        let orders =
-            OrderServiceGrpc::serve_in_memory(OrderDesk::new(inventory_server.client().clone()));
+        let orders = OrderServiceGrpc::serve_in_memory(OrderDesk::new(
+            inventory_server.client().clone(),
+            willing_dispatch(),
+        ));
         let status = orders
             .client()
             .create_order(
@@ -412,7 +449,15 @@ mod through_the_harness {
             .unwrap_err();
         assert_eq!(status.code(), Code::Unavailable);
         assert!(status.message().contains("inventory ReserveItems failed"));
-        assert_eq!(inventory.reserve_items.call_count(), 1);
+        // The client did not key CreateOrder, but the desk keyed the reservation, so inventory's
+        // client could retry it safely.
+        let calls = inventory.reserve_items.calls();
+        assert_eq!(calls.len(), 3);
+        assert!(
+            calls
+                .iter()
+                .all(|call| call.request().idempotency_key == calls[0].request().idempotency_key)
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -420,8 +465,10 @@ mod through_the_harness {
         let inventory = FakeInventoryService::new();
         inventory.reserve_items.hangs();
         let inventory_server = InventoryServiceGrpc::serve_in_memory(inventory.clone());
-        let orders =
-            OrderServiceGrpc::serve_in_memory(OrderDesk::new(inventory_server.client().clone()));
+        let orders = OrderServiceGrpc::serve_in_memory(OrderDesk::new(
+            inventory_server.client().clone(),
+            willing_dispatch(),
+        ));
         let started = Instant::now();
         let status = orders
             .client()
@@ -445,10 +492,12 @@ mod through_the_harness {
         let inventory_server = InventoryServiceGrpc::serve_loopback(inventory.clone())
             .await
             .unwrap();
-        let orders =
-            OrderServiceGrpc::serve_loopback(OrderDesk::new(inventory_server.client().clone()))
-                .await
-                .unwrap();
+        let orders = OrderServiceGrpc::serve_loopback(OrderDesk::new(
+            inventory_server.client().clone(),
+            willing_dispatch(),
+        ))
+        .await
+        .unwrap();
         let placed = orders
             .client()
             .create_order(

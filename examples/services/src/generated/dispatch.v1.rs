@@ -35,6 +35,20 @@ pub struct CourierStatus {
     #[prost(string, tag = "5")]
     pub current_assignment_id: ::prost::alloc::string::String,
 }
+/// Request for `RequestCourier`.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct RequestCourierRequest {
+    /// Order to deliver; at most one assignment exists per order.
+    #[prost(string, tag = "1")]
+    pub order_id: ::prost::alloc::string::String,
+    /// Where to collect the parcel, e.g. the warehouse that holds the stock.
+    /// Optional.
+    #[prost(message, optional, tag = "2")]
+    pub pickup: ::core::option::Option<GeoPoint>,
+    /// Where to deliver it. Optional.
+    #[prost(message, optional, tag = "3")]
+    pub dropoff: ::core::option::Option<GeoPoint>,
+}
 /// Message from a courier's app to dispatch on `StreamAssignments`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct AssignmentUpdate {
@@ -128,9 +142,14 @@ pub struct Assignment {
     /// Where to deliver it.
     #[prost(message, optional, tag = "4")]
     pub dropoff: ::core::option::Option<GeoPoint>,
-    /// Deadline to accept; after it the offer goes to another courier.
+    /// Deadline to accept; after it the offer goes to another courier. Unset
+    /// while the assignment waits for a courier.
     #[prost(message, optional, tag = "5")]
     pub respond_by: ::core::option::Option<::rust_svc_runtime::wkt::Timestamp>,
+    /// Courier the job is offered to or owned by; empty while it waits for a
+    /// courier to come on shift.
+    #[prost(string, tag = "6")]
+    pub courier_id: ::prost::alloc::string::String,
 }
 /// What a courier is currently doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
@@ -197,6 +216,9 @@ impl ::rust_svc_runtime::codegen::serde::Serialize for Assignment {
         if self.respond_by.is_some() {
             len += 1;
         }
+        if !self.courier_id.is_empty() {
+            len += 1;
+        }
         let mut struct_ser = serializer.serialize_struct("dispatch.v1.Assignment", len)?;
         if !self.assignment_id.is_empty() {
             struct_ser.serialize_field("assignmentId", &self.assignment_id)?;
@@ -212,6 +234,9 @@ impl ::rust_svc_runtime::codegen::serde::Serialize for Assignment {
         }
         if let Some(v) = self.respond_by.as_ref() {
             struct_ser.serialize_field("respondBy", v)?;
+        }
+        if !self.courier_id.is_empty() {
+            struct_ser.serialize_field("courierId", &self.courier_id)?;
         }
         struct_ser.end()
     }
@@ -231,6 +256,8 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for Assignment {
             "dropoff",
             "respond_by",
             "respondBy",
+            "courier_id",
+            "courierId",
         ];
         #[allow(clippy::enum_variant_names)]
         enum GeneratedField {
@@ -239,6 +266,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for Assignment {
             Pickup,
             Dropoff,
             RespondBy,
+            CourierId,
         }
         impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de>
         for GeneratedField {
@@ -274,6 +302,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for Assignment {
                             "pickup" => Ok(GeneratedField::Pickup),
                             "dropoff" => Ok(GeneratedField::Dropoff),
                             "respondBy" | "respond_by" => Ok(GeneratedField::RespondBy),
+                            "courierId" | "courier_id" => Ok(GeneratedField::CourierId),
                             _ => {
                                 Err(
                                     ::rust_svc_runtime::codegen::serde::de::Error::unknown_field(
@@ -310,6 +339,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for Assignment {
                 let mut pickup__ = None;
                 let mut dropoff__ = None;
                 let mut respond_by__ = None;
+                let mut courier_id__ = None;
                 while let Some(k) = map_.next_key()? {
                     match k {
                         GeneratedField::AssignmentId => {
@@ -362,6 +392,16 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for Assignment {
                             }
                             respond_by__ = map_.next_value()?;
                         }
+                        GeneratedField::CourierId => {
+                            if courier_id__.is_some() {
+                                return Err(
+                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
+                                        "courierId",
+                                    ),
+                                );
+                            }
+                            courier_id__ = Some(map_.next_value()?);
+                        }
                     }
                 }
                 Ok(Assignment {
@@ -370,6 +410,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for Assignment {
                     pickup: pickup__,
                     dropoff: dropoff__,
                     respond_by: respond_by__,
+                    courier_id: courier_id__.unwrap_or_default(),
                 })
             }
         }
@@ -1634,6 +1675,164 @@ for GetCourierStatusRequest {
         deserializer
             .deserialize_struct(
                 "dispatch.v1.GetCourierStatusRequest",
+                FIELDS,
+                GeneratedVisitor,
+            )
+    }
+}
+impl ::rust_svc_runtime::codegen::serde::Serialize for RequestCourierRequest {
+    #[allow(deprecated)]
+    fn serialize<S>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error>
+    where
+        S: ::rust_svc_runtime::codegen::serde::Serializer,
+    {
+        use ::rust_svc_runtime::codegen::serde::ser::SerializeStruct;
+        let mut len = 0;
+        if !self.order_id.is_empty() {
+            len += 1;
+        }
+        if self.pickup.is_some() {
+            len += 1;
+        }
+        if self.dropoff.is_some() {
+            len += 1;
+        }
+        let mut struct_ser = serializer
+            .serialize_struct("dispatch.v1.RequestCourierRequest", len)?;
+        if !self.order_id.is_empty() {
+            struct_ser.serialize_field("orderId", &self.order_id)?;
+        }
+        if let Some(v) = self.pickup.as_ref() {
+            struct_ser.serialize_field("pickup", v)?;
+        }
+        if let Some(v) = self.dropoff.as_ref() {
+            struct_ser.serialize_field("dropoff", v)?;
+        }
+        struct_ser.end()
+    }
+}
+impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de>
+for RequestCourierRequest {
+    #[allow(deprecated)]
+    fn deserialize<D>(deserializer: D) -> std::result::Result<Self, D::Error>
+    where
+        D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
+    {
+        const FIELDS: &[&str] = &["order_id", "orderId", "pickup", "dropoff"];
+        #[allow(clippy::enum_variant_names)]
+        enum GeneratedField {
+            OrderId,
+            Pickup,
+            Dropoff,
+        }
+        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de>
+        for GeneratedField {
+            fn deserialize<D>(
+                deserializer: D,
+            ) -> std::result::Result<GeneratedField, D::Error>
+            where
+                D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
+            {
+                struct GeneratedVisitor;
+                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_>
+                for GeneratedVisitor {
+                    type Value = GeneratedField;
+                    fn expecting(
+                        &self,
+                        formatter: &mut std::fmt::Formatter<'_>,
+                    ) -> std::fmt::Result {
+                        write!(formatter, "expected one of: {:?}", & FIELDS)
+                    }
+                    #[allow(unused_variables)]
+                    fn visit_str<E>(
+                        self,
+                        value: &str,
+                    ) -> std::result::Result<GeneratedField, E>
+                    where
+                        E: ::rust_svc_runtime::codegen::serde::de::Error,
+                    {
+                        match value {
+                            "orderId" | "order_id" => Ok(GeneratedField::OrderId),
+                            "pickup" => Ok(GeneratedField::Pickup),
+                            "dropoff" => Ok(GeneratedField::Dropoff),
+                            _ => {
+                                Err(
+                                    ::rust_svc_runtime::codegen::serde::de::Error::unknown_field(
+                                        value,
+                                        FIELDS,
+                                    ),
+                                )
+                            }
+                        }
+                    }
+                }
+                deserializer.deserialize_identifier(GeneratedVisitor)
+            }
+        }
+        struct GeneratedVisitor;
+        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de>
+        for GeneratedVisitor {
+            type Value = RequestCourierRequest;
+            fn expecting(
+                &self,
+                formatter: &mut std::fmt::Formatter<'_>,
+            ) -> std::fmt::Result {
+                formatter.write_str("struct dispatch.v1.RequestCourierRequest")
+            }
+            fn visit_map<V>(
+                self,
+                mut map_: V,
+            ) -> std::result::Result<RequestCourierRequest, V::Error>
+            where
+                V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
+            {
+                let mut order_id__ = None;
+                let mut pickup__ = None;
+                let mut dropoff__ = None;
+                while let Some(k) = map_.next_key()? {
+                    match k {
+                        GeneratedField::OrderId => {
+                            if order_id__.is_some() {
+                                return Err(
+                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
+                                        "orderId",
+                                    ),
+                                );
+                            }
+                            order_id__ = Some(map_.next_value()?);
+                        }
+                        GeneratedField::Pickup => {
+                            if pickup__.is_some() {
+                                return Err(
+                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
+                                        "pickup",
+                                    ),
+                                );
+                            }
+                            pickup__ = map_.next_value()?;
+                        }
+                        GeneratedField::Dropoff => {
+                            if dropoff__.is_some() {
+                                return Err(
+                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
+                                        "dropoff",
+                                    ),
+                                );
+                            }
+                            dropoff__ = map_.next_value()?;
+                        }
+                    }
+                }
+                Ok(RequestCourierRequest {
+                    order_id: order_id__.unwrap_or_default(),
+                    pickup: pickup__,
+                    dropoff: dropoff__,
+                })
+            }
+        }
+        deserializer
+            .deserialize_struct(
+                "dispatch.v1.RequestCourierRequest",
                 FIELDS,
                 GeneratedVisitor,
             )

@@ -16,6 +16,22 @@ pub trait DispatchService: ::core::marker::Send + ::core::marker::Sync + 'static
     ) -> impl ::core::future::Future<
         Output = ::core::result::Result<CourierStatus, ::rust_svc_runtime::Status>,
     > + ::core::marker::Send;
+    /// Asks for a courier to deliver an order, and returns the assignment
+    /// created for it.
+    ///
+    /// The offer goes to an idle courier who is on shift; when none is, the
+    /// assignment waits (with an empty `courier_id`) and is offered to the
+    /// next courier who comes on shift. One order has one assignment, so a
+    /// repeated request for the same order returns the existing one, which
+    /// makes the call safe to retry. Fails with `INVALID_ARGUMENT` without an
+    /// `order_id`.
+    fn request_courier(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: RequestCourierRequest,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Assignment, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send;
     /// Live channel between a courier's app and dispatch.
     ///
     /// The app sends location pings and answers to offers as
@@ -46,6 +62,23 @@ pub trait DynDispatchService: ::core::marker::Send + ::core::marker::Sync + 'sta
     ) -> ::rust_svc_runtime::BoxFuture<
         'a,
         ::core::result::Result<CourierStatus, ::rust_svc_runtime::Status>,
+    >;
+    /// Asks for a courier to deliver an order, and returns the assignment
+    /// created for it.
+    ///
+    /// The offer goes to an idle courier who is on shift; when none is, the
+    /// assignment waits (with an empty `courier_id`) and is offered to the
+    /// next courier who comes on shift. One order has one assignment, so a
+    /// repeated request for the same order returns the existing one, which
+    /// makes the call safe to retry. Fails with `INVALID_ARGUMENT` without an
+    /// `order_id`.
+    fn dyn_request_courier<'a>(
+        &'a self,
+        ctx: &'a ::rust_svc_runtime::Context,
+        request: RequestCourierRequest,
+    ) -> ::rust_svc_runtime::BoxFuture<
+        'a,
+        ::core::result::Result<Assignment, ::rust_svc_runtime::Status>,
     >;
     /// Live channel between a courier's app and dispatch.
     ///
@@ -79,6 +112,18 @@ impl<T: DispatchService> DynDispatchService for T {
             <T as DispatchService>::get_courier_status(self, ctx, request),
         )
     }
+    fn dyn_request_courier<'a>(
+        &'a self,
+        ctx: &'a ::rust_svc_runtime::Context,
+        request: self::RequestCourierRequest,
+    ) -> ::rust_svc_runtime::BoxFuture<
+        'a,
+        ::core::result::Result<self::Assignment, ::rust_svc_runtime::Status>,
+    > {
+        ::std::boxed::Box::pin(
+            <T as DispatchService>::request_courier(self, ctx, request),
+        )
+    }
     fn dyn_stream_assignments<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
@@ -103,6 +148,19 @@ impl DispatchService for ::std::sync::Arc<dyn DynDispatchService> {
         request: GetCourierStatusRequest,
     ) -> ::core::result::Result<CourierStatus, ::rust_svc_runtime::Status> {
         <dyn DynDispatchService as DynDispatchService>::dyn_get_courier_status(
+                &**self,
+                ctx,
+                request,
+            )
+            .await
+    }
+    #[inline]
+    async fn request_courier(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: RequestCourierRequest,
+    ) -> ::core::result::Result<Assignment, ::rust_svc_runtime::Status> {
+        <dyn DynDispatchService as DynDispatchService>::dyn_request_courier(
                 &**self,
                 ctx,
                 request,
@@ -149,6 +207,28 @@ for ::rust_svc_runtime::interceptors::Intercepted<T> {
             ctx,
             request,
             <T as DispatchService>::get_courier_status,
+        )
+    }
+    fn request_courier(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: self::RequestCourierRequest,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<self::Assignment, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
+        const METHOD: ::rust_svc_runtime::interceptors::MethodInfo = ::rust_svc_runtime::interceptors::MethodInfo {
+            service: "dispatch.v1.DispatchService",
+            method: "RequestCourier",
+            path: "/dispatch.v1.DispatchService/RequestCourier",
+            kind: ::rust_svc_runtime::interceptors::MethodKind::Unary,
+            idempotency: ::rust_svc_runtime::interceptors::Idempotency::Idempotent,
+        };
+        ::rust_svc_runtime::interceptors::Intercepted::intercept_unary(
+            self,
+            &METHOD,
+            ctx,
+            request,
+            <T as DispatchService>::request_courier,
         )
     }
     fn stream_assignments(
@@ -199,6 +279,22 @@ impl DispatchService for UnimplementedDispatchService {
         )
     }
     #[inline]
+    fn request_courier(
+        &self,
+        _ctx: &::rust_svc_runtime::Context,
+        _request: RequestCourierRequest,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Assignment, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
+        ::core::future::ready(
+            ::core::result::Result::Err(
+                ::rust_svc_runtime::Status::unimplemented(
+                    "dispatch.v1.DispatchService/RequestCourier is not implemented",
+                ),
+            ),
+        )
+    }
+    #[inline]
     fn stream_assignments(
         &self,
         _ctx: &::rust_svc_runtime::Context,
@@ -229,6 +325,11 @@ pub struct FakeDispatchService {
         GetCourierStatusRequest,
         CourierStatus,
     >,
+    /// Programs and records [`DispatchService::request_courier`].
+    pub request_courier: ::rust_svc_runtime::fake::Unary<
+        RequestCourierRequest,
+        Assignment,
+    >,
     /// Programs and records [`DispatchService::stream_assignments`].
     pub stream_assignments: ::rust_svc_runtime::fake::BidiStreaming<
         AssignmentUpdate,
@@ -244,6 +345,9 @@ impl FakeDispatchService {
             get_courier_status: ::rust_svc_runtime::fake::Unary::new(
                 "dispatch.v1.DispatchService/GetCourierStatus",
             ),
+            request_courier: ::rust_svc_runtime::fake::Unary::new(
+                "dispatch.v1.DispatchService/RequestCourier",
+            ),
             stream_assignments: ::rust_svc_runtime::fake::BidiStreaming::new(
                 "dispatch.v1.DispatchService/StreamAssignments",
             ),
@@ -255,6 +359,7 @@ impl FakeDispatchService {
     pub fn with_default_responses() -> Self {
         let fake = Self::new();
         fake.get_courier_status.returns_default();
+        fake.request_courier.returns_default();
         fake.stream_assignments.returns_default();
         fake
     }
@@ -275,6 +380,16 @@ impl DispatchService for FakeDispatchService {
         Output = ::core::result::Result<CourierStatus, ::rust_svc_runtime::Status>,
     > + ::core::marker::Send {
         self.get_courier_status.call(ctx, request)
+    }
+    #[inline]
+    fn request_courier(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: RequestCourierRequest,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Assignment, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
+        self.request_courier.call(ctx, request)
     }
     #[inline]
     fn stream_assignments(
@@ -393,6 +508,20 @@ mod dispatch_service_grpc {
                 <T as super::DispatchService>::get_courier_status,
             )
         }
+        fn request_courier<'life0, 'async_trait>(
+            &'life0 self,
+            request: ::tonic::Request<super::RequestCourierRequest>,
+        ) -> ::rust_svc_runtime::server::WireFuture<'async_trait, super::Assignment>
+        where
+            'life0: 'async_trait,
+            Self: 'async_trait,
+        {
+            ::rust_svc_runtime::server::unary(
+                &*self.inner,
+                request,
+                <T as super::DispatchService>::request_courier,
+            )
+        }
         type StreamAssignmentsStream = ::rust_svc_runtime::BoxStream<
             super::AssignmentResult,
         >;
@@ -434,6 +563,19 @@ pub mod dispatch_service_server {
             &self,
             request: tonic::Request<super::GetCourierStatusRequest>,
         ) -> std::result::Result<tonic::Response<super::CourierStatus>, tonic::Status>;
+        /// Asks for a courier to deliver an order, and returns the assignment
+        /// created for it.
+        ///
+        /// The offer goes to an idle courier who is on shift; when none is, the
+        /// assignment waits (with an empty `courier_id`) and is offered to the
+        /// next courier who comes on shift. One order has one assignment, so a
+        /// repeated request for the same order returns the existing one, which
+        /// makes the call safe to retry. Fails with `INVALID_ARGUMENT` without an
+        /// `order_id`.
+        async fn request_courier(
+            &self,
+            request: tonic::Request<super::RequestCourierRequest>,
+        ) -> std::result::Result<tonic::Response<super::Assignment>, tonic::Status>;
         /// Server streaming response type for the StreamAssignments method.
         type StreamAssignmentsStream: tonic::codegen::tokio_stream::Stream<
                 Item = std::result::Result<super::AssignmentResult, tonic::Status>,
@@ -582,6 +724,52 @@ pub mod dispatch_service_server {
                     };
                     Box::pin(fut)
                 }
+                "/dispatch.v1.DispatchService/RequestCourier" => {
+                    #[allow(non_camel_case_types)]
+                    struct RequestCourierSvc<T: DispatchService>(pub Arc<T>);
+                    impl<
+                        T: DispatchService,
+                    > tonic::server::UnaryService<super::RequestCourierRequest>
+                    for RequestCourierSvc<T> {
+                        type Response = super::Assignment;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::RequestCourierRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as DispatchService>::request_courier(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = RequestCourierSvc(inner);
+                        let codec = ::rust_svc_runtime::codegen::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
                 "/dispatch.v1.DispatchService/StreamAssignments" => {
                     #[allow(non_camel_case_types)]
                     struct StreamAssignmentsSvc<T: DispatchService>(pub Arc<T>);
@@ -678,6 +866,7 @@ pub mod dispatch_service_server {
 /// From options.proto (where a method says nothing, the runtime's defaults apply):
 ///
 /// - `GetCourierStatus`: deadline 200ms; retried (no side effects); up to 2 attempts on UNAVAILABLE, RESOURCE_EXHAUSTED; breaker opens at 50% failures of the last 50 calls
+/// - `RequestCourier`: deadline 500ms; retried (idempotent); up to 2 attempts on UNAVAILABLE, RESOURCE_EXHAUSTED; breaker opens at 50% failures of the last 50 calls
 /// - `StreamAssignments`: default deadline; never retried (client stream); breaker opens at 50% failures of the last 50 calls
 #[derive(Debug, Clone)]
 #[allow(dead_code)]
@@ -712,12 +901,24 @@ impl DispatchServiceClient {
         ::rust_svc_runtime::client::ClientBuilder::new()
     }
     /// The state of the circuit breaker of the rpc named `method` (as in the .proto
-    /// file), or `None` for an unknown name or a disabled breaker.
+    /// file), or `None` for an unknown name or a disabled breaker. With several
+    /// endpoints: closed while any endpoint's breaker is.
     pub fn breaker_state(
         &self,
         method: &::core::primitive::str,
     ) -> ::core::option::Option<::rust_svc_runtime::client::BreakerState> {
         self.core.breaker_state(method)
+    }
+    /// The state of each endpoint's circuit breaker of the rpc named `method`, with the
+    /// endpoint's URL: a client of several endpoints has a breaker per endpoint. Empty
+    /// for an unknown name or a disabled breaker.
+    pub fn breaker_states(
+        &self,
+        method: &::core::primitive::str,
+    ) -> ::std::vec::Vec<
+        (::std::string::String, ::rust_svc_runtime::client::BreakerState),
+    > {
+        self.core.breaker_states(method)
     }
 }
 impl ::rust_svc_runtime::client::GeneratedClient for DispatchServiceClient {
@@ -731,6 +932,34 @@ impl ::rust_svc_runtime::client::GeneratedClient for DispatchServiceClient {
                 safe_to_retry: true,
                 deadline: ::core::option::Option::Some(
                     ::core::time::Duration::new(0, 200000000),
+                ),
+                retry: ::core::option::Option::Some(::rust_svc_runtime::client::RetryPolicy {
+                    max_attempts: 2,
+                    initial_backoff: ::core::time::Duration::new(0, 20000000),
+                    max_backoff: ::core::time::Duration::new(0, 200000000),
+                    backoff_multiplier: 1.5,
+                    retryable_codes: ::std::borrow::Cow::Borrowed(
+                        &[
+                            ::rust_svc_runtime::Code::Unavailable,
+                            ::rust_svc_runtime::Code::ResourceExhausted,
+                        ],
+                    ),
+                }),
+                circuit_breaker: ::core::option::Option::Some(::rust_svc_runtime::client::SlidingWindow {
+                    failure_rate_threshold: 0.5,
+                    window_size: 50,
+                    minimum_calls: 10,
+                    open_duration: ::core::time::Duration::new(10, 0),
+                    half_open_max_calls: 3,
+                }),
+            },
+            ::rust_svc_runtime::client::MethodSpec {
+                name: "RequestCourier",
+                path: "/dispatch.v1.DispatchService/RequestCourier",
+                kind: ::rust_svc_runtime::client::MethodKind::Unary,
+                safe_to_retry: true,
+                deadline: ::core::option::Option::Some(
+                    ::core::time::Duration::new(0, 500000000),
                 ),
                 retry: ::core::option::Option::Some(::rust_svc_runtime::client::RetryPolicy {
                     max_attempts: 2,
@@ -797,6 +1026,16 @@ impl DispatchService for DispatchServiceClient {
         self.core.unary(0, ctx, &request, ::core::option::Option::None)
     }
     #[inline]
+    fn request_courier(
+        &self,
+        ctx: &::rust_svc_runtime::Context,
+        request: RequestCourierRequest,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Assignment, ::rust_svc_runtime::Status>,
+    > + ::core::marker::Send {
+        self.core.unary(1, ctx, &request, ::core::option::Option::None)
+    }
+    #[inline]
     fn stream_assignments(
         &self,
         ctx: &::rust_svc_runtime::Context,
@@ -807,13 +1046,14 @@ impl DispatchService for DispatchServiceClient {
             ::rust_svc_runtime::Status,
         >,
     > + ::core::marker::Send {
-        self.core.bidi_streaming(1, ctx, requests)
+        self.core.bidi_streaming(2, ctx, requests)
     }
 }
 /// Serves [`DispatchService`] as REST/JSON from its `google.api.http` rules, through the same domain trait the gRPC adapter serves: give it the real implementation, a fake, or the generated client (a reverse proxy with the client's deadlines, retries and breaker).
 ///
 /// Routes:
 /// - `GET /v1/couriers/{courier_id}/status` → [`get_courier_status`](DispatchService::get_courier_status)
+/// - `POST /v1/assignments` → [`request_courier`](DispatchService::request_courier)
 #[derive(Debug, Clone, Copy)]
 #[allow(dead_code)]
 pub struct DispatchServiceGateway;
@@ -827,6 +1067,16 @@ impl DispatchServiceGateway {
             rpc: "dispatch.v1.DispatchService.GetCourierStatus",
             rpc_index: 0usize,
             body: "",
+            response_body: "",
+            response_body_json: "",
+            response_body_default: "",
+        },
+        ::rust_svc_runtime::gateway::RouteSpec {
+            method: "POST",
+            template: "/v1/assignments",
+            rpc: "dispatch.v1.DispatchService.RequestCourier",
+            rpc_index: 1usize,
+            body: "*",
             response_body: "",
             response_body_json: "",
             response_body_default: "",
@@ -882,6 +1132,10 @@ mod dispatch_service_gateway {
                 let method = <T as super::DispatchService>::get_courier_status;
                 ::rust_svc_runtime::gateway::unary(domain, call, &SCHEMA_0, method)
             }
+            1usize => {
+                let method = <T as super::DispatchService>::request_courier;
+                ::rust_svc_runtime::gateway::unary(domain, call, &SCHEMA_1, method)
+            }
             _ => ::rust_svc_runtime::gateway::unknown_rpc(call),
         }
     }
@@ -894,6 +1148,54 @@ mod dispatch_service_gateway {
                 json_name: "courierId",
                 kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
                     ::rust_svc_runtime::gateway::schema::ScalarKind::String,
+                ),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
+            },
+        ],
+    };
+    /// `dispatch.v1.RequestCourierRequest`.
+    static SCHEMA_1: ::rust_svc_runtime::gateway::schema::MessageSchema = ::rust_svc_runtime::gateway::schema::MessageSchema {
+        name: "dispatch.v1.RequestCourierRequest",
+        fields: &[
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "order_id",
+                json_name: "orderId",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
+                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
+                ),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
+            },
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "pickup",
+                json_name: "pickup",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Message(&SCHEMA_2),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
+            },
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "dropoff",
+                json_name: "dropoff",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Message(&SCHEMA_2),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
+            },
+        ],
+    };
+    /// `dispatch.v1.GeoPoint`.
+    static SCHEMA_2: ::rust_svc_runtime::gateway::schema::MessageSchema = ::rust_svc_runtime::gateway::schema::MessageSchema {
+        name: "dispatch.v1.GeoPoint",
+        fields: &[
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "latitude",
+                json_name: "latitude",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
+                    ::rust_svc_runtime::gateway::schema::ScalarKind::Double,
+                ),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
+            },
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "longitude",
+                json_name: "longitude",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
+                    ::rust_svc_runtime::gateway::schema::ScalarKind::Double,
                 ),
                 cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
             },

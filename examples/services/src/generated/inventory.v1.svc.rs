@@ -1111,12 +1111,24 @@ impl InventoryServiceClient {
         ::rust_svc_runtime::client::ClientBuilder::new()
     }
     /// The state of the circuit breaker of the rpc named `method` (as in the .proto
-    /// file), or `None` for an unknown name or a disabled breaker.
+    /// file), or `None` for an unknown name or a disabled breaker. With several
+    /// endpoints: closed while any endpoint's breaker is.
     pub fn breaker_state(
         &self,
         method: &::core::primitive::str,
     ) -> ::core::option::Option<::rust_svc_runtime::client::BreakerState> {
         self.core.breaker_state(method)
+    }
+    /// The state of each endpoint's circuit breaker of the rpc named `method`, with the
+    /// endpoint's URL: a client of several endpoints has a breaker per endpoint. Empty
+    /// for an unknown name or a disabled breaker.
+    pub fn breaker_states(
+        &self,
+        method: &::core::primitive::str,
+    ) -> ::std::vec::Vec<
+        (::std::string::String, ::rust_svc_runtime::client::BreakerState),
+    > {
+        self.core.breaker_states(method)
     }
 }
 impl ::rust_svc_runtime::client::GeneratedClient for InventoryServiceClient {

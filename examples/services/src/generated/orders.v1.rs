@@ -24,6 +24,10 @@ pub struct Order {
     /// ISO 4217 currency code, e.g. "USD".
     #[prost(string, tag = "7")]
     pub currency: ::prost::alloc::string::String,
+    /// The dispatch assignment that delivers the order, requested when the
+    /// order is placed. Output only.
+    #[prost(string, tag = "8")]
+    pub assignment_id: ::prost::alloc::string::String,
 }
 /// One product line of an order.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -1145,6 +1149,9 @@ impl ::rust_svc_runtime::codegen::serde::Serialize for Order {
         if !self.currency.is_empty() {
             len += 1;
         }
+        if !self.assignment_id.is_empty() {
+            len += 1;
+        }
         let mut struct_ser = serializer.serialize_struct("orders.v1.Order", len)?;
         if !self.order_id.is_empty() {
             struct_ser.serialize_field("orderId", &self.order_id)?;
@@ -1177,6 +1184,9 @@ impl ::rust_svc_runtime::codegen::serde::Serialize for Order {
         if !self.currency.is_empty() {
             struct_ser.serialize_field("currency", &self.currency)?;
         }
+        if !self.assignment_id.is_empty() {
+            struct_ser.serialize_field("assignmentId", &self.assignment_id)?;
+        }
         struct_ser.end()
     }
 }
@@ -1198,6 +1208,8 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for Order {
             "total_cents",
             "totalCents",
             "currency",
+            "assignment_id",
+            "assignmentId",
         ];
         #[allow(clippy::enum_variant_names)]
         enum GeneratedField {
@@ -1208,6 +1220,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for Order {
             CreatedAt,
             TotalCents,
             Currency,
+            AssignmentId,
         }
         impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de>
         for GeneratedField {
@@ -1247,6 +1260,9 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for Order {
                                 Ok(GeneratedField::TotalCents)
                             }
                             "currency" => Ok(GeneratedField::Currency),
+                            "assignmentId" | "assignment_id" => {
+                                Ok(GeneratedField::AssignmentId)
+                            }
                             _ => {
                                 Err(
                                     ::rust_svc_runtime::codegen::serde::de::Error::unknown_field(
@@ -1282,6 +1298,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for Order {
                 let mut created_at__ = None;
                 let mut total_cents__ = None;
                 let mut currency__ = None;
+                let mut assignment_id__ = None;
                 while let Some(k) = map_.next_key()? {
                     match k {
                         GeneratedField::OrderId => {
@@ -1362,6 +1379,16 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for Order {
                             }
                             currency__ = Some(map_.next_value()?);
                         }
+                        GeneratedField::AssignmentId => {
+                            if assignment_id__.is_some() {
+                                return Err(
+                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
+                                        "assignmentId",
+                                    ),
+                                );
+                            }
+                            assignment_id__ = Some(map_.next_value()?);
+                        }
                     }
                 }
                 Ok(Order {
@@ -1372,6 +1399,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for Order {
                     created_at: created_at__,
                     total_cents: total_cents__.unwrap_or_default(),
                     currency: currency__.unwrap_or_default(),
+                    assignment_id: assignment_id__.unwrap_or_default(),
                 })
             }
         }

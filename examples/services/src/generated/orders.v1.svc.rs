@@ -11,6 +11,12 @@ pub trait OrderService: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Places a new order in the `PENDING` state and returns it with its
     /// server-assigned `order_id`.
     ///
+    /// The stock is reserved with the inventory service and a courier is
+    /// requested from dispatch before the order exists; when either fails the
+    /// order is not placed (and a reservation already made is released), and
+    /// the call fails with that service's status, e.g. `FAILED_PRECONDITION`
+    /// when an item is out of stock.
+    ///
     /// Sending the same `idempotency_key` twice returns the order created by
     /// the first call instead of placing a duplicate.
     fn create_order(
@@ -87,6 +93,12 @@ pub trait OrderService: ::core::marker::Send + ::core::marker::Sync + 'static {
 pub trait DynOrderService: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Places a new order in the `PENDING` state and returns it with its
     /// server-assigned `order_id`.
+    ///
+    /// The stock is reserved with the inventory service and a courier is
+    /// requested from dispatch before the order exists; when either fails the
+    /// order is not placed (and a reservation already made is released), and
+    /// the call fails with that service's status, e.g. `FAILED_PRECONDITION`
+    /// when an item is out of stock.
     ///
     /// Sending the same `idempotency_key` twice returns the order created by
     /// the first call instead of placing a duplicate.
@@ -974,6 +986,12 @@ pub mod order_service_server {
         /// Places a new order in the `PENDING` state and returns it with its
         /// server-assigned `order_id`.
         ///
+        /// The stock is reserved with the inventory service and a courier is
+        /// requested from dispatch before the order exists; when either fails the
+        /// order is not placed (and a reservation already made is released), and
+        /// the call fails with that service's status, e.g. `FAILED_PRECONDITION`
+        /// when an item is out of stock.
+        ///
         /// Sending the same `idempotency_key` twice returns the order created by
         /// the first call instead of placing a duplicate.
         async fn create_order(
@@ -1520,12 +1538,24 @@ impl OrderServiceClient {
         ::rust_svc_runtime::client::ClientBuilder::new()
     }
     /// The state of the circuit breaker of the rpc named `method` (as in the .proto
-    /// file), or `None` for an unknown name or a disabled breaker.
+    /// file), or `None` for an unknown name or a disabled breaker. With several
+    /// endpoints: closed while any endpoint's breaker is.
     pub fn breaker_state(
         &self,
         method: &::core::primitive::str,
     ) -> ::core::option::Option<::rust_svc_runtime::client::BreakerState> {
         self.core.breaker_state(method)
+    }
+    /// The state of each endpoint's circuit breaker of the rpc named `method`, with the
+    /// endpoint's URL: a client of several endpoints has a breaker per endpoint. Empty
+    /// for an unknown name or a disabled breaker.
+    pub fn breaker_states(
+        &self,
+        method: &::core::primitive::str,
+    ) -> ::std::vec::Vec<
+        (::std::string::String, ::rust_svc_runtime::client::BreakerState),
+    > {
+        self.core.breaker_states(method)
     }
 }
 impl ::rust_svc_runtime::client::GeneratedClient for OrderServiceClient {
@@ -2175,6 +2205,14 @@ mod order_service_gateway {
             ::rust_svc_runtime::gateway::schema::FieldSchema {
                 name: "currency",
                 json_name: "currency",
+                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
+                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
+                ),
+                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
+            },
+            ::rust_svc_runtime::gateway::schema::FieldSchema {
+                name: "assignment_id",
+                json_name: "assignmentId",
                 kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
                     ::rust_svc_runtime::gateway::schema::ScalarKind::String,
                 ),

@@ -14,7 +14,9 @@ use futures_util::StreamExt;
 use rust_svc_runtime::wkt::timestamp;
 use rust_svc_runtime::{BoxStream, Status};
 
-use super::{Book, Change, OrderDesk, check_item, lock, not_found};
+use super::storage::{Book, Scan};
+use super::{Change, OrderDesk, check_item, failed, lock, not_found};
+use crate::dispatch::v1::DispatchService;
 use crate::errors::invalid;
 use crate::inventory::v1::InventoryService;
 use crate::orders::v1::{
@@ -48,30 +50,31 @@ fn is_final(status: OrderStatus) -> bool {
 
 /// The current status of every followed order, in placement order, and those of them that
 /// are not final yet.
-fn snapshot(book: &Book, following: &Following) -> (Vec<OrderUpdate>, HashSet<String>) {
+fn snapshot(
+    book: &Book,
+    following: &Following,
+) -> rusqlite::Result<(Vec<OrderUpdate>, HashSet<String>)> {
     let at = Some(timestamp(SystemTime::now()));
-    let followed = book
-        .orders
-        .iter()
-        .filter(|placed| following.covers(&placed.order.customer_id, &placed.order.order_id));
     let mut open = HashSet::new();
-    let updates = followed
-        .map(|placed| {
-            if !is_final(placed.order.status()) {
-                open.insert(placed.order.order_id.clone());
+    let mut updates = Vec::new();
+    book.scan(Scan::OldestFirst, |order| {
+        if following.covers(&order.customer_id, &order.order_id) {
+            if !is_final(order.status()) {
+                open.insert(order.order_id.clone());
             }
-            OrderUpdate {
-                order_id: placed.order.order_id.clone(),
-                previous_status: placed.order.status,
-                status: placed.order.status,
+            updates.push(OrderUpdate {
+                order_id: order.order_id,
+                previous_status: order.status,
+                status: order.status,
                 at,
-            }
-        })
-        .collect();
-    (updates, open)
+            });
+        }
+        true
+    })?;
+    Ok((updates, open))
 }
 
-impl<I: InventoryService> OrderDesk<I> {
+impl<I: InventoryService, D: DispatchService> OrderDesk<I, D> {
     pub(super) fn follow(
         &self,
         request: StreamOrderUpdatesRequest,
@@ -92,20 +95,17 @@ impl<I: InventoryService> OrderDesk<I> {
             }
             _ => Following::Orders(request.order_ids.iter().cloned().collect()),
         };
-        let mut book = self.book();
+        let book = self.book();
         for (index, order_id) in request.order_ids.iter().enumerate() {
             if order_id.is_empty() {
                 return Err(invalid(&format!("order_ids[{index}]"), "must not be empty"));
             }
-            if book.find(order_id).is_none() {
+            if book.find(order_id).map_err(failed)?.is_none() {
                 return Err(not_found(order_id));
             }
         }
         if let Following::Customer(customer_id) = &following
-            && !book
-                .orders
-                .iter()
-                .any(|placed| placed.order.customer_id == *customer_id)
+            && !book.has_customer(customer_id).map_err(failed)?
         {
             // With nothing to report, the stream would say nothing until its deadline.
             return Err(Status::not_found(format!(
@@ -115,7 +115,7 @@ impl<I: InventoryService> OrderDesk<I> {
         // Subscribed under the lock the snapshot is taken under: no change is missed between
         // the two, and none is seen twice.
         let changes = self.changes.subscribe();
-        let (initial, open) = snapshot(&book, &following);
+        let (initial, open) = snapshot(&book, &following).map_err(failed)?;
         drop(book);
         let watcher = OrderWatcher {
             book: Arc::clone(&self.book),
@@ -162,12 +162,7 @@ impl<I: InventoryService> OrderDesk<I> {
         // A draft is kept only when there is something in it.
         let order_id = match accepted.is_empty() {
             true => String::new(),
-            false => {
-                let mut book = self.book();
-                let draft_id = book.next_id("drf");
-                book.drafts.insert(draft_id.clone(), accepted);
-                draft_id
-            }
+            false => self.book().add_draft(accepted),
         };
         Ok(UploadSummary {
             order_id,
@@ -179,7 +174,7 @@ impl<I: InventoryService> OrderDesk<I> {
 
     /// The line items of a draft order made by `UploadOrderItems`.
     pub fn draft(&self, draft_id: &str) -> Option<Vec<LineItem>> {
-        self.book().drafts.get(draft_id).cloned()
+        self.book().draft(draft_id)
     }
 }
 
@@ -209,9 +204,15 @@ impl Watcher for OrderWatcher {
     }
 
     fn on_lag(&mut self) -> Vec<OrderUpdate> {
-        let (updates, open) = snapshot(&lock(&self.book), &self.following);
-        self.open = open;
-        updates
+        match snapshot(&lock(&self.book), &self.following) {
+            Ok((updates, open)) => {
+                self.open = open;
+                updates
+            }
+            // The book cannot be read now: the stream goes on with the changes still to come,
+            // and catches up at the next lag.
+            Err(_) => Vec::new(),
+        }
     }
 
     /// A customer may place new orders: following them only ends at the deadline.

@@ -1,4 +1,5 @@
-//! The order desk against the real in-memory inventory (tests/order_desk.rs uses the fake).
+//! The order desk against the real in-memory inventory and courier directory; `with_fakes`
+//! and tests/order_desk.rs use the generated fakes.
 
 use std::sync::Arc;
 
@@ -7,14 +8,21 @@ use rust_svc_runtime::wkt::FieldMask;
 use rust_svc_runtime::{Code, Context, Status};
 
 use super::*;
+use crate::courier_directory::CourierDirectory;
 use crate::inventory::v1::CheckStockRequest;
 use crate::inventory_store::InventoryStore;
 
-fn desk() -> (OrderDesk<InventoryStore>, InventoryStore) {
+mod storage;
+mod with_fakes;
+
+type Desk = OrderDesk<InventoryStore, CourierDirectory>;
+
+fn desk() -> (Desk, InventoryStore) {
     let inventory = InventoryStore::new();
     inventory.set_on_hand("wh_a", "SKU-1", 10).unwrap();
     inventory.set_on_hand("wh_a", "SKU-2", 10).unwrap();
-    (OrderDesk::new(inventory.clone()), inventory)
+    let desk = OrderDesk::new(inventory.clone(), CourierDirectory::new());
+    (desk, inventory)
 }
 
 fn items(lines: &[(&str, i32, i64)]) -> Vec<LineItem> {
@@ -28,11 +36,7 @@ fn items(lines: &[(&str, i32, i64)]) -> Vec<LineItem> {
         .collect()
 }
 
-async fn place(
-    desk: &OrderDesk<InventoryStore>,
-    customer: &str,
-    lines: &[(&str, i32, i64)],
-) -> Order {
+async fn place(desk: &Desk, customer: &str, lines: &[(&str, i32, i64)]) -> Order {
     let order = Order {
         customer_id: customer.into(),
         items: items(lines),

@@ -5,7 +5,8 @@
 use rust_svc_runtime::wkt::FieldMask;
 use rust_svc_runtime::{Context, Status};
 
-use super::{OrderDesk, changed_meanwhile, not_found, validate};
+use super::{OrderDesk, Placed, changed_meanwhile, failed, validate};
+use crate::dispatch::v1::DispatchService;
 use crate::errors::{invalid, refused};
 use crate::inventory::v1::InventoryService;
 use crate::orders::v1::{Order, OrderStatus, UpdateOrderRequest};
@@ -60,7 +61,7 @@ impl Fields {
     }
 }
 
-impl<I: InventoryService> OrderDesk<I> {
+impl<I: InventoryService, D: DispatchService> OrderDesk<I, D> {
     pub(super) async fn update(
         &self,
         ctx: &Context,
@@ -72,22 +73,19 @@ impl<I: InventoryService> OrderDesk<I> {
             return Err(invalid("order.order_id", "required"));
         }
         let fields = Fields::of(request.update_mask.as_ref(), &changes)?;
-        let (current, revision) = {
-            let mut book = self.book();
-            let placed = book.find(&order_id).ok_or_else(|| not_found(&order_id))?;
-            let status = placed.order.status();
-            if status != OrderStatus::Pending {
-                return Err(refused(
-                    "ORDER_STATUS",
-                    &order_id,
-                    format!(
-                        "is {}: only ORDER_STATUS_PENDING orders can be updated",
-                        status.as_str_name()
-                    ),
-                ));
-            }
-            (placed.order.clone(), placed.revision)
-        };
+        let placed = self.find(&order_id)?;
+        let status = placed.order.status();
+        if status != OrderStatus::Pending {
+            return Err(refused(
+                "ORDER_STATUS",
+                &order_id,
+                format!(
+                    "is {}: only ORDER_STATUS_PENDING orders can be updated",
+                    status.as_str_name()
+                ),
+            ));
+        }
+        let current = &placed.order;
         let mut updated = current.clone();
         if fields.customer_id {
             updated.customer_id = changes.customer_id;
@@ -99,44 +97,41 @@ impl<I: InventoryService> OrderDesk<I> {
             updated.items = changes.items;
         }
         updated.total_cents = validate(&updated)?;
-        if updated == current {
-            return Ok(current);
+        if updated == *current {
+            return Ok(updated);
         }
         let reservation = match updated.items == current.items {
             true => None,
-            // Not keyed: an update is not retried, and a second one must reserve afresh.
-            false => Some(
-                self.reserve(ctx, &order_id, &updated.items, String::new())
-                    .await?,
-            ),
+            // Under a key of its own: an update that failed reserves afresh next time.
+            false => Some(self.reserve(ctx, &order_id, &updated.items).await?),
         };
-        let outcome = {
-            let mut book = self.book();
-            match book.find(&order_id) {
-                Some(placed) if placed.revision == revision => {
-                    placed.order = updated.clone();
-                    placed.revision += 1;
-                    let replaced =
-                        reservation.map(|new| std::mem::replace(&mut placed.reservation_id, new));
-                    Ok(replaced)
-                }
-                _ => Err(reservation),
-            }
+        let changed = Placed {
+            order: updated,
+            reservation_id: reservation
+                .clone()
+                .unwrap_or_else(|| placed.reservation_id.clone()),
+            revision: placed.revision + 1,
+            cancel_reason: placed.cancel_reason.clone(),
         };
+        // Saved only at the revision the update was computed from.
+        let saved = self.book().save(&changed, placed.revision);
         // A release that fails leaves the units held until the reservation lapses, which is
         // inventory's own safety net; the update itself has happened (or not) either way.
-        match outcome {
-            Ok(replaced) => {
-                if let Some(old) = replaced {
-                    let _ = self.release(ctx, old).await;
+        match (saved, reservation) {
+            (Ok(true), new) => {
+                if new.is_some() {
+                    let _ = self.release(ctx, placed.reservation_id).await;
                 }
-                Ok(updated)
+                Ok(changed.order)
             }
-            Err(unused) => {
-                if let Some(new) = unused {
-                    let _ = self.release(ctx, new).await;
+            (outcome, new) => {
+                if let Some(new) = new {
+                    self.compensate(ctx, new).await;
                 }
-                Err(changed_meanwhile(&order_id))
+                match outcome {
+                    Ok(_) => Err(changed_meanwhile(&order_id)),
+                    Err(error) => Err(failed(error)),
+                }
             }
         }
     }
