@@ -1,0 +1,361 @@
+//! `logistics`: the example system (inventory, orders, dispatch) as a deployable binary. Each
+//! service runs on a port of its own, with gRPC, gRPC-Web, REST/JSON, health checks, server
+//! reflection and `/metrics`; orders reaches inventory and dispatch over the network through
+//! the generated clients.
+//!
+//! ```text
+//! logistics all                      # the three services in one process, ports 50051-50053
+//! logistics inventory --listen 0.0.0.0:50051 --db /var/lib/logistics/inventory.db
+//! logistics orders --listen 0.0.0.0:50052 --inventory http://inv-a:50051,http://inv-b:50051 \
+//!     --dispatch http://dispatch:50053
+//! logistics dispatch --listen 0.0.0.0:50053
+//! logistics demo --orders http://127.0.0.1:50052
+//! ```
+//!
+//! Every serving command prints one line per service once it listens, `inventory listening
+//! on http://127.0.0.1:50051`, for scripts to wait on and parse; logs go to stderr (`RUST_LOG`
+//! filters them, `info` by default).
+
+mod demo;
+mod hops;
+mod serve;
+mod services;
+mod shutdown;
+
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use crate::serve::{Port, Shared};
+use crate::services::Dependencies;
+use crate::shutdown::{Policy, Signals, Stop};
+
+/// The example logistics system: inventory, orders and dispatch over gRPC, gRPC-Web and REST.
+#[derive(Debug, Parser)]
+#[command(name = "logistics", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serves the three services in one process, each on its own port, orders calling the
+    /// others over the network as it would across machines.
+    All(AllArgs),
+    /// Serves the inventory.
+    Inventory(InventoryArgs),
+    /// Serves the orders, calling inventory and dispatch.
+    Orders(OrdersArgs),
+    /// Serves the courier dispatch.
+    Dispatch(DispatchArgs),
+    /// Places an order end to end and prints each hop the calls made.
+    Demo(DemoArgs),
+}
+
+/// How every serving command shuts down and who may call it from a browser.
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// On SIGINT or SIGTERM, how long the calls in flight may take to finish once the ports
+    /// stop accepting; longer ones (streams) are cut.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    drain_timeout: Duration,
+    /// On SIGINT or SIGTERM, how long to report NOT_SERVING while still accepting calls,
+    /// for load balancers to notice first; a second signal ends the wait.
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    shutdown_delay: Duration,
+    /// The origins browsers may call REST and gRPC-Web from, `*` for any; repeat or
+    /// comma-separate. Any by default: the example has no credentials or cookies to protect,
+    /// and the page on the orders port calls the other ports.
+    #[arg(
+        long = "cors-origin",
+        value_name = "ORIGIN",
+        value_delimiter = ',',
+        default_value = "*"
+    )]
+    cors_origins: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct AllArgs {
+    /// Where the inventory listens (port 0: any free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:50051")]
+    inventory_listen: SocketAddr,
+    /// Where the orders listen.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:50052")]
+    orders_listen: SocketAddr,
+    /// Where dispatch listens.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:50053")]
+    dispatch_listen: SocketAddr,
+    /// A directory for the SQLite files (inventory.db, orders.db), created if missing; in
+    /// memory without it.
+    #[arg(long, value_name = "DIR")]
+    db_dir: Option<PathBuf>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Args)]
+struct InventoryArgs {
+    /// Where to listen (port 0: any free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:50051")]
+    listen: SocketAddr,
+    /// The SQLite file; in memory without it.
+    #[arg(long, value_name = "PATH")]
+    db: Option<PathBuf>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Args)]
+struct OrdersArgs {
+    /// Where to listen (port 0: any free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:50052")]
+    listen: SocketAddr,
+    /// Inventory servers; repeat or comma-separate to balance the calls over several.
+    #[arg(
+        long,
+        value_name = "URL",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:50051"
+    )]
+    inventory: Vec<String>,
+    /// Dispatch servers; repeat or comma-separate to balance the calls over several.
+    #[arg(
+        long,
+        value_name = "URL",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:50053"
+    )]
+    dispatch: Vec<String>,
+    /// The SQLite file; in memory without it.
+    #[arg(long, value_name = "PATH")]
+    db: Option<PathBuf>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Args)]
+struct DispatchArgs {
+    /// Where to listen (port 0: any free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:50053")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Args)]
+struct DemoArgs {
+    /// The orders service.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:50052")]
+    orders: String,
+    /// The customer placing the order.
+    #[arg(long, default_value = "c_42")]
+    customer: String,
+    /// The SKU to order; SKU-20001 is out of stock, to see inventory refuse it.
+    #[arg(long, default_value = "SKU-10042")]
+    sku: String,
+    /// How many units.
+    #[arg(long, default_value_t = 1)]
+    quantity: i32,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        // Colours for a terminal only: not escape codes in files and log collectors.
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("logistics: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(run(cli.command));
+    // Whatever the drain left running (calls cut at the bound) is dropped here, not waited for.
+    runtime.shutdown_background();
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(problem) => {
+            eprintln!("logistics: {problem}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<(), String> {
+    match command {
+        Command::All(args) => all(args).await,
+        Command::Inventory(args) => {
+            let listener = serve::bind(args.listen).await?;
+            let port = services::inventory(args.db.as_deref()).await?;
+            serve_ports(vec![(port, listener)], &args.serve).await
+        }
+        Command::Orders(args) => {
+            let listener = serve::bind(args.listen).await?;
+            let dependencies = Dependencies {
+                inventory: args.inventory,
+                dispatch: args.dispatch,
+            };
+            let port = services::orders(&dependencies, args.db.as_deref())?;
+            serve_ports(vec![(port, listener)], &args.serve).await
+        }
+        Command::Dispatch(args) => {
+            let listener = serve::bind(args.listen).await?;
+            serve_ports(vec![(services::dispatch()?, listener)], &args.serve).await
+        }
+        Command::Demo(args) => {
+            let demo = demo::Demo {
+                orders: args.orders,
+                customer: args.customer,
+                sku: args.sku,
+                quantity: args.quantity,
+            };
+            demo::run(&demo).await
+        }
+    }
+}
+
+/// The three services on their three ports, orders calling the others by their addresses.
+async fn all(args: AllArgs) -> Result<(), String> {
+    // Every port is bound before anything is served, so that a port in use fails the start
+    // rather than leaving the others up.
+    let inventory_listener = serve::bind(args.inventory_listen).await?;
+    let orders_listener = serve::bind(args.orders_listen).await?;
+    let dispatch_listener = serve::bind(args.dispatch_listen).await?;
+    let dependencies = Dependencies {
+        inventory: vec![url_of(&inventory_listener)],
+        dispatch: vec![url_of(&dispatch_listener)],
+    };
+    if let Some(dir) = &args.db_dir {
+        std::fs::create_dir_all(dir)
+            .map_err(|error| format!("cannot create --db-dir {}: {error}", dir.display()))?;
+    }
+    let db = |file: &str| args.db_dir.as_deref().map(|dir| dir.join(file));
+    let inventory = services::inventory(db("inventory.db").as_deref()).await?;
+    let orders = services::orders(&dependencies, db("orders.db").as_deref())?;
+    let ports = vec![
+        (inventory, inventory_listener),
+        (orders, orders_listener),
+        (services::dispatch()?, dispatch_listener),
+    ];
+    serve_ports(ports, &args.serve).await
+}
+
+/// Where a listener on this host is reached: loopback for a wildcard address.
+fn url_of(listener: &tokio::net::TcpListener) -> String {
+    let mut addr = listener
+        .local_addr()
+        .expect("a bound TCP listener has an address");
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    format!("http://{addr}")
+}
+
+/// Serves `ports`, announces them, and winds down on a signal (see `shutdown.rs`).
+async fn serve_ports(
+    ports: Vec<(Port, tokio::net::TcpListener)>,
+    args: &ServeArgs,
+) -> Result<(), String> {
+    let signals =
+        Signals::listen().map_err(|error| format!("cannot listen for signals: {error}"))?;
+    let shared = Shared::new(&args.cors_origins, serve::install_metrics()?)?;
+    let stop = Stop::new();
+    let mut serving = Vec::with_capacity(ports.len());
+    for (port, listener) in ports {
+        let label = port.label;
+        let started = serve::start(port, listener, &shared, stop.wait())
+            .await
+            .map_err(|error| format!("{label}: {error}"))?;
+        serving.push(started);
+    }
+    // One line per port, for scripts and tests to wait on and parse: flushed at once, as
+    // stdout is block-buffered when it is a pipe.
+    let mut stdout = std::io::stdout().lock();
+    for port in &serving {
+        let _ = writeln!(stdout, "{} listening on http://{}", port.label, port.addr);
+    }
+    let _ = stdout.flush();
+    drop(stdout);
+    let policy = Policy {
+        delay: args.shutdown_delay,
+        drain_timeout: args.drain_timeout,
+    };
+    shutdown::run(serving, stop, signals, policy).await
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Command {
+        Cli::try_parse_from(std::iter::once("logistics").chain(args.iter().copied()))
+            .unwrap_or_else(|error| panic!("{args:?}: {error}"))
+            .command
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn dependency_urls_repeat_or_comma_separate() {
+        let Command::Orders(args) = parse(&[
+            "orders",
+            "--inventory",
+            "http://a:1",
+            "--inventory",
+            "http://b:1,http://c:1",
+            "--dispatch",
+            "http://d:1",
+        ]) else {
+            panic!("not the orders command");
+        };
+        assert_eq!(args.inventory, ["http://a:1", "http://b:1", "http://c:1"]);
+        assert_eq!(args.dispatch, ["http://d:1"]);
+    }
+
+    #[test]
+    fn defaults_match_the_ports_of_all() {
+        let Command::Orders(args) = parse(&["orders"]) else {
+            panic!("not the orders command");
+        };
+        assert_eq!(args.listen, "127.0.0.1:50052".parse().unwrap());
+        assert_eq!(args.inventory, ["http://127.0.0.1:50051"]);
+        assert_eq!(args.dispatch, ["http://127.0.0.1:50053"]);
+        assert_eq!(args.serve.drain_timeout, Duration::from_secs(10));
+        assert_eq!(args.serve.shutdown_delay, Duration::ZERO);
+        assert_eq!(args.serve.cors_origins, ["*"]);
+        let Command::Demo(args) = parse(&["demo"]) else {
+            panic!("not the demo command");
+        };
+        assert_eq!(args.orders, "http://127.0.0.1:50052");
+    }
+
+    #[test]
+    fn durations_read_as_humans_write_them() {
+        let Command::All(args) = parse(&["all", "--drain-timeout", "1m 30s"]) else {
+            panic!("not the all command");
+        };
+        assert_eq!(args.serve.drain_timeout, Duration::from_secs(90));
+        assert!(Cli::try_parse_from(["logistics", "all", "--drain-timeout", "soon"]).is_err());
+    }
+}
