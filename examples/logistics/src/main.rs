@@ -10,6 +10,8 @@
 //!     --dispatch http://dispatch:50053
 //! logistics dispatch --listen 0.0.0.0:50053
 //! logistics demo --orders http://127.0.0.1:50052
+//! logistics all --seed-units 5000000 --breaker-open-for 1s   # stock for a benchmark, and
+//!                                                            # breakers that recover quickly
 //! ```
 //!
 //! Every serving command prints one line per service once it listens, `inventory listening
@@ -29,10 +31,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use rust_svc_runtime::interceptors::metrics::metrics_exporter_prometheus::PrometheusHandle;
 use tracing_subscriber::EnvFilter;
 
 use crate::serve::{Port, Shared};
-use crate::services::Dependencies;
+use crate::services::{Dependencies, Seed};
 use crate::shutdown::{Policy, Signals, Stop};
 
 /// The example logistics system: inventory, orders and dispatch over gRPC, gRPC-Web and REST.
@@ -81,6 +84,31 @@ struct ServeArgs {
     cors_origins: Vec<String>,
 }
 
+/// What a new inventory database holds.
+#[derive(Debug, Args)]
+struct StockArgs {
+    /// Units on hand of each demo SKU per warehouse in a new database, instead of the demo's
+    /// counts (SKU-20001 stays out of stock); a database that has stock keeps it.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(0..))]
+    seed_units: Option<i64>,
+}
+
+impl StockArgs {
+    fn seed(&self) -> Seed {
+        self.seed_units.map_or(Seed::Demo, Seed::Units)
+    }
+}
+
+/// How the orders' clients of inventory and dispatch behave.
+#[derive(Debug, Args)]
+struct ClientArgs {
+    /// How long the circuit breakers of the inventory and dispatch clients stay open once
+    /// tripped, before letting probe calls through; as the protos say by default (inventory
+    /// 30s, dispatch 10s).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    breaker_open_for: Option<Duration>,
+}
+
 #[derive(Debug, Args)]
 struct AllArgs {
     /// Where the inventory listens (port 0: any free port).
@@ -97,6 +125,10 @@ struct AllArgs {
     #[arg(long, value_name = "DIR")]
     db_dir: Option<PathBuf>,
     #[command(flatten)]
+    stock: StockArgs,
+    #[command(flatten)]
+    clients: ClientArgs,
+    #[command(flatten)]
     serve: ServeArgs,
 }
 
@@ -108,6 +140,8 @@ struct InventoryArgs {
     /// The SQLite file; in memory without it.
     #[arg(long, value_name = "PATH")]
     db: Option<PathBuf>,
+    #[command(flatten)]
+    stock: StockArgs,
     #[command(flatten)]
     serve: ServeArgs,
 }
@@ -136,6 +170,8 @@ struct OrdersArgs {
     /// The SQLite file; in memory without it.
     #[arg(long, value_name = "PATH")]
     db: Option<PathBuf>,
+    #[command(flatten)]
+    clients: ClientArgs,
     #[command(flatten)]
     serve: ServeArgs,
 }
@@ -199,21 +235,27 @@ async fn run(command: Command) -> Result<(), String> {
         Command::All(args) => all(args).await,
         Command::Inventory(args) => {
             let listener = serve::bind(args.listen).await?;
-            let port = services::inventory(args.db.as_deref()).await?;
-            serve_ports(vec![(port, listener)], &args.serve).await
+            let metrics = serve::install_metrics()?;
+            let port = services::inventory(args.db.as_deref(), args.stock.seed()).await?;
+            serve_ports(vec![(port, listener)], metrics, &args.serve).await
         }
         Command::Orders(args) => {
             let listener = serve::bind(args.listen).await?;
             let dependencies = Dependencies {
                 inventory: args.inventory,
                 dispatch: args.dispatch,
+                breaker_open_for: args.clients.breaker_open_for,
             };
+            // Before the clients exist: their breakers' gauges are registered as they are made.
+            let metrics = serve::install_metrics()?;
             let port = services::orders(&dependencies, args.db.as_deref())?;
-            serve_ports(vec![(port, listener)], &args.serve).await
+            serve_ports(vec![(port, listener)], metrics, &args.serve).await
         }
         Command::Dispatch(args) => {
             let listener = serve::bind(args.listen).await?;
-            serve_ports(vec![(services::dispatch()?, listener)], &args.serve).await
+            let metrics = serve::install_metrics()?;
+            let port = services::dispatch()?;
+            serve_ports(vec![(port, listener)], metrics, &args.serve).await
         }
         Command::Demo(args) => {
             let demo = demo::Demo {
@@ -237,20 +279,23 @@ async fn all(args: AllArgs) -> Result<(), String> {
     let dependencies = Dependencies {
         inventory: vec![url_of(&inventory_listener)],
         dispatch: vec![url_of(&dispatch_listener)],
+        breaker_open_for: args.clients.breaker_open_for,
     };
     if let Some(dir) = &args.db_dir {
         std::fs::create_dir_all(dir)
             .map_err(|error| format!("cannot create --db-dir {}: {error}", dir.display()))?;
     }
     let db = |file: &str| args.db_dir.as_deref().map(|dir| dir.join(file));
-    let inventory = services::inventory(db("inventory.db").as_deref()).await?;
+    // Before the clients exist: their breakers' gauges are registered as they are made.
+    let metrics = serve::install_metrics()?;
+    let inventory = services::inventory(db("inventory.db").as_deref(), args.stock.seed()).await?;
     let orders = services::orders(&dependencies, db("orders.db").as_deref())?;
     let ports = vec![
         (inventory, inventory_listener),
         (orders, orders_listener),
         (services::dispatch()?, dispatch_listener),
     ];
-    serve_ports(ports, &args.serve).await
+    serve_ports(ports, metrics, &args.serve).await
 }
 
 /// Where a listener on this host is reached: loopback for a wildcard address.
@@ -267,14 +312,16 @@ fn url_of(listener: &tokio::net::TcpListener) -> String {
     format!("http://{addr}")
 }
 
-/// Serves `ports`, announces them, and winds down on a signal (see `shutdown.rs`).
+/// Serves `ports` with `/metrics` rendered by `metrics`, announces them, and winds down on a
+/// signal (see `shutdown.rs`).
 async fn serve_ports(
     ports: Vec<(Port, tokio::net::TcpListener)>,
+    metrics: PrometheusHandle,
     args: &ServeArgs,
 ) -> Result<(), String> {
     let signals =
         Signals::listen().map_err(|error| format!("cannot listen for signals: {error}"))?;
-    let shared = Shared::new(&args.cors_origins, serve::install_metrics()?)?;
+    let shared = Shared::new(&args.cors_origins, metrics)?;
     let stop = Stop::new();
     let mut serving = Vec::with_capacity(ports.len());
     for (port, listener) in ports {
@@ -348,6 +395,62 @@ mod tests {
             panic!("not the demo command");
         };
         assert_eq!(args.orders, "http://127.0.0.1:50052");
+    }
+
+    #[test]
+    fn breakers_stay_open_as_the_protos_say_unless_told_otherwise() {
+        let Command::Orders(args) = parse(&["orders"]) else {
+            panic!("not the orders command");
+        };
+        assert_eq!(args.clients.breaker_open_for, None);
+        let Command::Orders(args) = parse(&["orders", "--breaker-open-for", "1s"]) else {
+            panic!("not the orders command");
+        };
+        assert_eq!(args.clients.breaker_open_for, Some(Duration::from_secs(1)));
+        let Command::All(args) = parse(&["all", "--breaker-open-for", "250ms"]) else {
+            panic!("not the all command");
+        };
+        assert_eq!(
+            args.clients.breaker_open_for,
+            Some(Duration::from_millis(250))
+        );
+        for bad in [
+            vec!["orders", "--breaker-open-for", "briefly"],
+            vec!["orders", "--breaker-open-for"],
+            // Only orders has clients.
+            vec!["inventory", "--breaker-open-for", "1s"],
+            vec!["dispatch", "--breaker-open-for", "1s"],
+        ] {
+            let args = std::iter::once("logistics").chain(bad.iter().copied());
+            assert!(Cli::try_parse_from(args).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn seed_units_replace_the_demo_counts_of_a_new_inventory() {
+        let Command::Inventory(args) = parse(&["inventory"]) else {
+            panic!("not the inventory command");
+        };
+        assert_eq!(args.stock.seed(), Seed::Demo);
+        let Command::Inventory(args) = parse(&["inventory", "--seed-units", "5000000"]) else {
+            panic!("not the inventory command");
+        };
+        assert_eq!(args.stock.seed(), Seed::Units(5_000_000));
+        let Command::All(args) = parse(&["all", "--seed-units", "0"]) else {
+            panic!("not the all command");
+        };
+        assert_eq!(args.stock.seed(), Seed::Units(0));
+        for bad in [
+            vec!["inventory", "--seed-units", "-1"],
+            vec!["inventory", "--seed-units", "many"],
+            vec!["inventory", "--seed-units", "1.5"],
+            // Only the inventory is seeded.
+            vec!["orders", "--seed-units", "10"],
+            vec!["dispatch", "--seed-units", "10"],
+        ] {
+            let args = std::iter::once("logistics").chain(bad.iter().copied());
+            assert!(Cli::try_parse_from(args).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -239,10 +239,18 @@ fn router(
 ) -> Result<Router, SetupError> {
     // Only this port's service is listed (and described), not the three of the descriptors:
     // a client that lists the services of the inventory port must not be told it serves orders.
+    // Both reflection versions are listed by each, so each must describe both: by default a
+    // builder adds its own version's descriptors only, and a client listing every method
+    // (`buf curl --list-methods`) fails on the other.
     let reflection = || {
         let builder = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(DESCRIPTORS)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .include_reflection_service(false)
+            .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(
+                tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+            )
             .with_service_name(port.service)
             .with_service_name(HEALTH_SERVICE);
         REFLECTION_SERVICES

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use example_services::courier_directory::CourierDirectory;
 use example_services::dispatch::v1::{
@@ -16,6 +17,9 @@ use example_services::inventory::v1::{
 use example_services::inventory_store::InventoryStore;
 use example_services::order_desk::OrderDesk;
 use example_services::orders::v1::{OrderServiceGateway, OrderServiceGrpc, order_service_server};
+use rust_svc_runtime::client::{
+    BreakerPolicy, ClientBuilder, GeneratedClient, MethodSpec, SlidingWindow,
+};
 use rust_svc_runtime::interceptors::{
     Intercepted, Interceptors, Logging, Metrics, RequestIds, Tracing,
 };
@@ -68,9 +72,31 @@ fn client_stack() -> Interceptors {
         .with(Metrics::new())
 }
 
-/// The inventory: in memory, or in the SQLite file `db`. Seeded with the demo stock when it
-/// does not know the demo's first SKU yet (a new database), so that a restart keeps counts.
-pub async fn inventory(db: Option<&Path>) -> Result<Port, String> {
+/// The stock a new inventory database starts with: the demo's, or `units` of each demo SKU
+/// per warehouse. The demo's out-of-stock entries (SKU-20001) stay at 0 either way, so that
+/// the example of a refused order keeps working.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Seed {
+    /// The counts of `ExampleSystem::demo`.
+    #[default]
+    Demo,
+    /// This many units of each SKU in each warehouse that stocks it.
+    Units(i64),
+}
+
+impl Seed {
+    /// `(warehouse, SKU, units on hand)` to record in a new database.
+    fn stock(self) -> [(&'static str, &'static str, i64); DEMO_STOCK.len()] {
+        DEMO_STOCK.map(|(warehouse, sku, on_hand)| match self {
+            Self::Units(units) if on_hand > 0 => (warehouse, sku, units),
+            _ => (warehouse, sku, on_hand),
+        })
+    }
+}
+
+/// The inventory: in memory, or in the SQLite file `db`. Seeded with `seed` when it does not
+/// know the demo's first SKU yet (a new database), so that a restart keeps counts.
+pub async fn inventory(db: Option<&Path>, seed: Seed) -> Result<Port, String> {
     let store = match db {
         None => InventoryStore::new(),
         // The error names the file.
@@ -83,12 +109,17 @@ pub async fn inventory(db: Option<&Path>) -> Result<Port, String> {
     match store.check_stock(&Context::new(), probe).await {
         Ok(_) => {}
         Err(status) if status.code() == Code::NotFound => {
-            for (warehouse, sku, on_hand) in DEMO_STOCK {
+            for (warehouse, sku, on_hand) in seed.stock() {
                 store
                     .set_on_hand(warehouse, sku, on_hand)
                     .map_err(|error| format!("cannot seed the inventory: {error}"))?;
             }
-            tracing::info!("seeded the inventory with the demo stock");
+            match seed {
+                Seed::Demo => tracing::info!("seeded the inventory with the demo stock"),
+                Seed::Units(units) => tracing::info!(
+                    "seeded the inventory with {units} units of each demo SKU per warehouse"
+                ),
+            }
         }
         Err(status) => return Err(format!("cannot read the inventory: {status}")),
     }
@@ -120,25 +151,56 @@ pub fn dispatch() -> Result<Port, String> {
     })
 }
 
-/// Where the order desk finds its dependencies: one or more URLs each (several are
-/// load-balanced by the client).
+/// Where the order desk finds its dependencies (one or more URLs each; several are
+/// load-balanced by the client), and how its clients treat them.
 #[derive(Debug, Clone)]
 pub struct Dependencies {
     /// Inventory servers, `http://host:port`.
     pub inventory: Vec<String>,
     /// Dispatch servers.
     pub dispatch: Vec<String>,
+    /// How long the circuit breakers of both clients stay open once tripped; `None` for what
+    /// the protos say (inventory 30 s, dispatch 10 s).
+    pub breaker_open_for: Option<Duration>,
+}
+
+/// A builder of client `C` whose breakers stay open for `open_for` (see
+/// [`breaker_open_for`]); the proto's settings unchanged for `None`.
+fn client_builder<C: GeneratedClient>(open_for: Option<Duration>) -> ClientBuilder<C> {
+    let builder = ClientBuilder::<C>::new();
+    let Some(duration) = open_for else {
+        return builder;
+    };
+    C::SPEC.methods.iter().fold(builder, |builder, method| {
+        builder.method_circuit_breaker(method.name, breaker_open_for(method, duration))
+    })
+}
+
+/// The breaker of `method` as its proto sets it (window, threshold, probes), or as the
+/// runtime's default when it sets none, but staying open for `duration`.
+fn breaker_open_for(method: &MethodSpec, duration: Duration) -> BreakerPolicy {
+    let window = method
+        .circuit_breaker
+        .clone()
+        .unwrap_or(SlidingWindow::DEFAULT);
+    BreakerPolicy::SlidingWindow(SlidingWindow {
+        open_duration: duration,
+        ..window
+    })
 }
 
 /// The order desk: in memory, or in the SQLite file `db`, reaching its dependencies over the
 /// network. Connections are made on first use, so the order of starting services is free.
 pub fn orders(dependencies: &Dependencies, db: Option<&Path>) -> Result<Port, String> {
+    let open_for = dependencies.breaker_open_for;
     let inventory: RemoteInventory = client_stack().wrap(
-        InventoryServiceClient::connect_lazy(&dependencies.inventory)
+        client_builder::<InventoryServiceClient>(open_for)
+            .connect_lazy(&dependencies.inventory)
             .map_err(|error| format!("--inventory: {error}"))?,
     );
     let dispatch: RemoteDispatch = client_stack().wrap(
-        DispatchServiceClient::connect_lazy(&dependencies.dispatch)
+        client_builder::<DispatchServiceClient>(open_for)
+            .connect_lazy(&dependencies.dispatch)
             .map_err(|error| format!("--dispatch: {error}"))?,
     );
     let desk = match db {
@@ -154,4 +216,72 @@ pub fn orders(dependencies: &Dependencies, db: Option<&Path>) -> Result<Port, St
         rest: OrderServiceGateway::routes_from_arc(domain),
         page: Some(ORDERS_PAGE),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeded_units_replace_every_count_but_the_out_of_stock_ones() {
+        assert_eq!(Seed::Demo.stock(), DEMO_STOCK);
+        let seeded = Seed::Units(2_000_000).stock();
+        for ((warehouse, sku, units), (demo_warehouse, demo_sku, demo_units)) in
+            seeded.into_iter().zip(DEMO_STOCK)
+        {
+            assert_eq!((warehouse, sku), (demo_warehouse, demo_sku));
+            let expected = if demo_units == 0 { 0 } else { 2_000_000 };
+            assert_eq!(units, expected, "{warehouse} {sku}");
+        }
+        assert!(seeded.contains(&("wh_us_east", "SKU-20001", 0)));
+    }
+
+    #[test]
+    fn an_open_duration_override_keeps_the_rest_of_each_methods_breaker() {
+        let second = Duration::from_secs(1);
+        let specs = [InventoryServiceClient::SPEC, DispatchServiceClient::SPEC];
+        for method in specs.iter().flat_map(|spec| spec.methods) {
+            let proto = method
+                .circuit_breaker
+                .clone()
+                .unwrap_or(SlidingWindow::DEFAULT);
+            let expected = SlidingWindow {
+                open_duration: second,
+                ..proto.clone()
+            };
+            assert_eq!(
+                breaker_open_for(method, second),
+                BreakerPolicy::SlidingWindow(expected),
+                "{}",
+                method.path
+            );
+        }
+        // What the protos say, for the overrides to differ from.
+        let reserve = &InventoryServiceClient::SPEC.methods[1];
+        assert_eq!(reserve.name, "ReserveItems");
+        let proto = reserve.circuit_breaker.clone().unwrap();
+        assert_eq!(proto.open_duration, Duration::from_secs(30));
+        assert_eq!(proto.minimum_calls, 20);
+    }
+
+    #[test]
+    fn a_method_without_breaker_settings_gets_the_default_window() {
+        let bare = MethodSpec {
+            name: "Bare",
+            path: "/x.v1.X/Bare",
+            kind: rust_svc_runtime::client::MethodKind::Unary,
+            safe_to_retry: false,
+            deadline: None,
+            retry: None,
+            circuit_breaker: None,
+        };
+        let expected = SlidingWindow {
+            open_duration: Duration::from_millis(250),
+            ..SlidingWindow::DEFAULT
+        };
+        assert_eq!(
+            breaker_open_for(&bare, Duration::from_millis(250)),
+            BreakerPolicy::SlidingWindow(expected)
+        );
+    }
 }

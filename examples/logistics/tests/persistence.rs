@@ -2,9 +2,7 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use common::Logistics;
+use common::{Logistics, fresh_dir};
 use example_services::inventory::v1::{
     CheckStockRequest, InventoryService, InventoryServiceClient,
 };
@@ -12,14 +10,6 @@ use example_services::orders::v1::{
     CreateOrderRequest, GetOrderRequest, LineItem, Order, OrderService, OrderServiceClient,
 };
 use rust_svc_runtime::Context;
-
-/// An empty directory of this test's own under cargo's scratch space for integration tests.
-fn fresh_dir(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("logistics-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
 
 async fn available(system: &Logistics, sku: &str) -> i32 {
     let inventory = InventoryServiceClient::connect_lazy([system.url("inventory")]).unwrap();
@@ -79,6 +69,28 @@ async fn orders_and_stock_survive_a_restart() {
     let read = orders.get_order(&Context::new(), request).await.unwrap();
     assert_eq!(read.order_id, placed.order_id);
     assert_eq!(read.items, placed.items);
+    stop(system).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn seed_units_stock_a_new_database_and_leave_an_existing_one_alone() {
+    let dir = fresh_dir("seed-units");
+    let dir_arg = dir.to_str().unwrap();
+
+    let system = Logistics::all(&["--db-dir", dir_arg, "--seed-units", "2000000"]);
+    // Two warehouses stock each of these.
+    assert_eq!(available(&system, "SKU-10042").await, 4_000_000);
+    assert_eq!(available(&system, "SKU-10043").await, 4_000_000);
+    assert_eq!(
+        available(&system, "SKU-20001").await,
+        0,
+        "still the out-of-stock example"
+    );
+    stop(system).await;
+
+    let system = Logistics::all(&["--db-dir", dir_arg, "--seed-units", "5"]);
+    assert_eq!(available(&system, "SKU-10042").await, 4_000_000);
     stop(system).await;
     let _ = std::fs::remove_dir_all(&dir);
 }
