@@ -18,6 +18,7 @@ use tonic::server::NamedService;
 use tonic::transport::{Channel, Endpoint, Server};
 
 use crate::client::{ClientCore, GeneratedClient};
+use crate::server::StampDeadlines;
 
 /// Buffer size of each in-memory connection, per direction.
 const PIPE_CAPACITY: usize = 64 * 1024;
@@ -99,6 +100,7 @@ pub fn serve_in_memory<S: GrpcService>(service: S) -> (Channel, ServerHandle) {
     let (signal, stop) = oneshot::channel::<()>();
     let task = tokio::spawn(
         Server::builder()
+            .layer(StampDeadlines)
             .add_service(service)
             .serve_with_incoming_shutdown(incoming, async {
                 let _ = stop.await;
@@ -140,6 +142,7 @@ pub async fn serve_loopback<S: GrpcService>(service: S) -> io::Result<(Channel, 
     let (signal, stop) = oneshot::channel::<()>();
     let task = tokio::spawn(
         Server::builder()
+            .layer(StampDeadlines)
             .add_service(service)
             .serve_with_incoming_shutdown(incoming, async {
                 let _ = stop.await;
@@ -244,6 +247,7 @@ pub async fn loopback_with_gateway<C: GeneratedClient, S: GrpcService>(
     let (signal, stop) = oneshot::channel::<()>();
     let task = tokio::spawn(
         Server::builder()
+            .layer(StampDeadlines)
             .accept_http1(true)
             .add_routes(routes)
             .serve_with_incoming_shutdown(incoming, async {

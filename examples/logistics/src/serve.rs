@@ -218,6 +218,9 @@ pub async fn start(
             // Small unary messages must not wait for Nagle's algorithm.
             let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
             tonic::transport::Server::builder()
+                // The deadline counts from when the call arrived, not from when the router
+                // got to it, so expiry is DEADLINE_EXCEEDED rather than tonic's CANCELLED.
+                .layer(rust_svc_runtime::server::StampDeadlines)
                 // REST and gRPC-Web clients may speak HTTP/1.1.
                 .accept_http1(true)
                 .add_routes(Routes::from(app))

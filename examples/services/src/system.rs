@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use rust_svc_runtime::Context;
 use rust_svc_runtime::gateway::{Gateway, GatewayError, Router};
+use rust_svc_runtime::server::StampDeadlines;
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 
@@ -144,6 +145,9 @@ impl ExampleSystem {
             Some((accepted, listener))
         });
         Server::builder()
+            // The deadline counts from when the call arrived, not from when the router got
+            // to it (see `StampDeadlines`).
+            .layer(StampDeadlines)
             .accept_http1(true)
             .add_routes(tonic::service::Routes::from(router))
             .serve_with_incoming_shutdown(incoming, shutdown)

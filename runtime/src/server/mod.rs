@@ -9,7 +9,8 @@
 //! [`GrpcServer`] wraps each generated service, stamps the absolute deadline on the request
 //! synchronously in `call`, so our deadline is never later than tonic's, and races the whole call
 //! (body decoding included) against it. tonic polls the inner future before its timer, so on
-//! expiry the caller sees `DEADLINE_EXCEEDED` from us.
+//! expiry the caller sees `DEADLINE_EXCEEDED` from us. Behind a router that calls services
+//! late (axum), [`StampDeadlines`] on the server does the stamping instead.
 //!
 //! The response metadata a handler sets on its [`Context`] goes out with the response headers
 //! (set before a unary handler returns, or a streaming one returns its stream) and, for
@@ -27,7 +28,7 @@ use crate::deadline::{GRPC_TIMEOUT, InvalidTimeout, parse_grpc_timeout};
 use crate::{BoxFuture, BoxStream, Context, Status};
 pub(crate) use wire::is_size_limit_message;
 use wire::{ArrivalDeadline, ResponseCell};
-pub use wire::{CallFuture, GrpcServer, WireSettings};
+pub use wire::{CallFuture, DeadlineStamped, GrpcServer, StampDeadlines, WireSettings};
 
 pub use crate::deadline::deadline_exceeded;
 

@@ -74,7 +74,12 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
-        match deadline_from_headers(request.headers()) {
+        // Stamped already by `StampDeadlines` when the server has it in front of a router.
+        let stamped = request
+            .extensions()
+            .get::<ArrivalDeadline>()
+            .map(|ArrivalDeadline(deadline)| Ok(Some(*deadline)));
+        match stamped.unwrap_or_else(|| deadline_from_headers(request.headers())) {
             Ok(deadline) => {
                 if let Some(deadline) = deadline {
                     request.extensions_mut().insert(ArrivalDeadline(deadline));
@@ -94,6 +99,55 @@ where
                 Either::Left(ready(Ok(status.into_http())))
             }
         }
+    }
+}
+
+/// Stamps every request's `grpc-timeout` as an absolute deadline at the moment tonic's `Server`
+/// hands the request over, for the [`GrpcServer`]s behind it to use.
+///
+/// tonic's `Server` arms a timer of its own for `grpc-timeout`, right after its inner service's
+/// `call` returns, and answers `CANCELLED` when that timer wins. A [`GrpcServer`] called
+/// directly by the server stamps its deadline first, but behind a router that calls services
+/// when their future is first polled (axum, which the gateway's `with_grpc` and tonic's own
+/// `Routes` are built on) it stamps a little later, and where the two deadlines fall in
+/// different ticks of tokio's millisecond timer, tonic's fires first. Add this layer with
+/// `Server::builder().layer(StampDeadlines)` whenever the generated services sit behind a
+/// router, and callers always see `DEADLINE_EXCEEDED`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StampDeadlines;
+
+impl<S> tower_layer::Layer<S> for StampDeadlines {
+    type Service = DeadlineStamped<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        DeadlineStamped { inner }
+    }
+}
+
+/// A service whose requests carry their absolute deadline; see [`StampDeadlines`].
+#[derive(Debug, Clone)]
+pub struct DeadlineStamped<S> {
+    inner: S,
+}
+
+impl<S, B> tonic::codegen::Service<http::Request<B>> for DeadlineStamped<S>
+where
+    S: tonic::codegen::Service<http::Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        // A malformed timeout is left for the `GrpcServer` to reject.
+        if let Ok(Some(deadline)) = deadline_from_headers(request.headers()) {
+            request.extensions_mut().insert(ArrivalDeadline(deadline));
+        }
+        self.inner.call(request)
     }
 }
 
@@ -234,5 +288,107 @@ impl Default for WireSettings {
             ],
             send_compressed: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::{Ready, ready};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use tonic::codegen::Service;
+    use tower_layer::Layer;
+
+    use super::*;
+
+    /// Answers at once, keeping the last request it was given.
+    #[derive(Clone, Default)]
+    struct Keep(Arc<Mutex<Option<http::Request<()>>>>);
+
+    impl Keep {
+        fn deadline(&self) -> Option<Instant> {
+            let request = self.0.lock().unwrap();
+            let ArrivalDeadline(deadline) = request.as_ref()?.extensions().get()?;
+            Some(*deadline)
+        }
+
+        fn take(&self) -> http::Request<()> {
+            self.0.lock().unwrap().take().expect("a request was kept")
+        }
+    }
+
+    impl Service<http::Request<()>> for Keep {
+        type Response = http::Response<tonic::body::Body>;
+        type Error = Infallible;
+        type Future = Ready<Result<Self::Response, Infallible>>;
+
+        fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, request: http::Request<()>) -> Self::Future {
+            *self.0.lock().unwrap() = Some(request);
+            ready(Ok(http::Response::new(tonic::body::Body::empty())))
+        }
+    }
+
+    fn with_timeout(timeout: &'static str) -> http::Request<()> {
+        http::Request::builder()
+            .header("grpc-timeout", timeout)
+            .body(())
+            .unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_deadline_stamped_in_front_of_a_router_is_the_one_the_call_keeps() {
+        let arrived = Instant::now();
+        // What tonic's Server calls synchronously, before it arms its own timer.
+        let router = Keep::default();
+        let _ = StampDeadlines
+            .layer(router.clone())
+            .call(with_timeout("100m"))
+            .await;
+        // A router that calls the service later, on first poll.
+        tokio::time::advance(Duration::from_millis(5)).await;
+        let handler = Keep::default();
+        let _ = GrpcServer::new(handler.clone()).call(router.take()).await;
+
+        assert_eq!(
+            handler.deadline(),
+            Some(arrived + Duration::from_millis(100))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_a_stamp_the_deadline_counts_from_the_call() {
+        tokio::time::advance(Duration::from_millis(5)).await;
+        let called = Instant::now();
+        let handler = Keep::default();
+        let _ = GrpcServer::new(handler.clone())
+            .call(with_timeout("100m"))
+            .await;
+
+        assert_eq!(
+            handler.deadline(),
+            Some(called + Duration::from_millis(100))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_malformed_timeout_passes_the_stamp_and_is_rejected_by_the_server() {
+        let router = Keep::default();
+        let _ = StampDeadlines
+            .layer(router.clone())
+            .call(with_timeout("soon"))
+            .await;
+        let handler = Keep::default();
+        let response = GrpcServer::new(handler.clone())
+            .call(router.take())
+            .await
+            .unwrap();
+
+        assert_eq!(response.headers()["grpc-status"], "3");
+        assert!(handler.0.lock().unwrap().is_none());
     }
 }

@@ -7,6 +7,7 @@
 
 #![deny(warnings)]
 
+use rust_svc_runtime::server::StampDeadlines;
 use rust_svc_runtime::{BoxStream, Context, Status};
 
 mod pb {
@@ -70,6 +71,7 @@ impl InventoryService for MyInventory {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = "127.0.0.1:50051".parse()?;
     tonic::transport::Server::builder()
+        .layer(StampDeadlines)
         .add_service(InventoryServiceGrpc::new(MyInventory).into_service())
         .serve(addr)
         .await?;
