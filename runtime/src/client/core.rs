@@ -546,7 +546,7 @@ fn normalize(status: Status, call: &Call<'_>) -> Status {
     if timed_out {
         deadline_exceeded(call)
     } else {
-        status
+        super::connection::unavailable_if_connection_lost(status)
     }
 }
 

@@ -33,6 +33,7 @@
 mod breaker;
 mod builder;
 mod codec;
+mod connection;
 mod core;
 mod endpoints;
 mod policy;
