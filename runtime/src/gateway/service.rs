@@ -288,7 +288,16 @@ impl Gateway {
         let response = match inner.table.lookup(parts.method.as_str(), parts.uri.path()) {
             Lookup::Found(found) => {
                 let route = found.value;
-                match context_from_headers(&parts.headers, peer_addr(&parts)) {
+                // The deadline as the server stamped it on arrival (see `StampDeadlines`), so
+                // that the gateway answers 504 before tonic's own grpc-timeout timer, which
+                // it arms for REST requests too, answers with a gRPC status.
+                let ctx = context_from_headers(&parts.headers, peer_addr(&parts)).map(|ctx| {
+                    match crate::server::arrival_deadline(&parts.extensions) {
+                        Some(deadline) => ctx.with_deadline(deadline),
+                        None => ctx,
+                    }
+                });
+                match ctx {
                     Err(status) => ready_error(&status),
                     Ok(ctx) if ctx.is_expired() => ready_error(&deadline_exceeded()),
                     Ok(ctx) => (route.dispatch)(Call {

@@ -27,6 +27,7 @@ use tonic::metadata::MetadataMap;
 use crate::deadline::{GRPC_TIMEOUT, InvalidTimeout, parse_grpc_timeout};
 use crate::{BoxFuture, BoxStream, Context, Status};
 pub(crate) use wire::is_size_limit_message;
+pub(crate) use wire::arrival_deadline;
 use wire::{ArrivalDeadline, ResponseCell};
 pub use wire::{CallFuture, DeadlineStamped, GrpcServer, StampDeadlines, WireSettings};
 

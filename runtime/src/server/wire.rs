@@ -28,6 +28,13 @@ use crate::{Code, Status};
 #[derive(Debug, Clone, Copy)]
 pub(super) struct ArrivalDeadline(pub(super) Instant);
 
+/// The deadline [`StampDeadlines`] (or a [`GrpcServer`]) stamped on a request, if any.
+pub(crate) fn arrival_deadline(extensions: &http::Extensions) -> Option<Instant> {
+    extensions
+        .get::<ArrivalDeadline>()
+        .map(|ArrivalDeadline(deadline)| *deadline)
+}
+
 /// The response metadata cell of a request, shared with the handler's [`Context`](crate::Context).
 #[derive(Debug, Clone)]
 pub(super) struct ResponseCell(pub(super) ResponseMetadata);
