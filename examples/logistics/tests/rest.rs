@@ -4,6 +4,10 @@
 mod common;
 
 use common::{Logistics, http};
+// The streamed-body reader of the example system's REST tests.
+#[path = "../../services/tests/rest_common/mod.rs"]
+mod rest_common;
+use rest_common::Chunks;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use serde_json::{Value, json};
@@ -246,38 +250,4 @@ async fn the_orders_port_serves_the_web_page() {
         .await
         .unwrap();
     assert_eq!(elsewhere.status(), StatusCode::NOT_FOUND);
-}
-
-/// Reads a streamed body line by line (NDJSON) or event by event (SSE: blank-line separated).
-struct Chunks {
-    response: reqwest::Response,
-    buffer: Vec<u8>,
-    separator: &'static [u8],
-}
-
-impl Chunks {
-    fn new(response: reqwest::Response, separator: &'static [u8]) -> Self {
-        Self {
-            response,
-            buffer: Vec::new(),
-            separator,
-        }
-    }
-
-    async fn next(&mut self) -> Option<String> {
-        loop {
-            let found = self
-                .buffer
-                .windows(self.separator.len())
-                .position(|window| window == self.separator);
-            if let Some(end) = found {
-                let rest = self.buffer.split_off(end + self.separator.len());
-                let mut item = std::mem::replace(&mut self.buffer, rest);
-                item.truncate(end);
-                return Some(String::from_utf8(item).unwrap());
-            }
-            let chunk = self.response.chunk().await.unwrap()?;
-            self.buffer.extend_from_slice(&chunk);
-        }
-    }
 }
