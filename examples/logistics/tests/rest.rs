@@ -7,9 +7,9 @@ use common::{Logistics, http};
 // The streamed-body reader of the example system's REST tests.
 #[path = "../../services/tests/rest_common/mod.rs"]
 mod rest_common;
-use rest_common::Chunks;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use rest_common::Chunks;
 use serde_json::{Value, json};
 
 fn order_body(sku: &str, quantity: i32) -> Value {

@@ -26,8 +26,8 @@ use tonic::metadata::MetadataMap;
 
 use crate::deadline::{GRPC_TIMEOUT, InvalidTimeout, parse_grpc_timeout};
 use crate::{BoxFuture, BoxStream, Context, Status};
-pub(crate) use wire::is_size_limit_message;
 pub(crate) use wire::arrival_deadline;
+pub(crate) use wire::is_size_limit_message;
 use wire::{ArrivalDeadline, ResponseCell};
 pub use wire::{CallFuture, DeadlineStamped, GrpcServer, StampDeadlines, WireSettings};
 
