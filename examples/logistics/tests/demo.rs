@@ -114,3 +114,40 @@ fn the_demo_fails_naming_the_orders_url_it_could_not_reach() {
         "{stderr}"
     );
 }
+
+/// examples/logistics/demo.sh: two inventory processes behind one orders process; the orders'
+/// reservations are balanced over both, and every process drains and exits 0 on SIGTERM.
+#[test]
+fn the_demo_script_balances_orders_over_two_inventories() {
+    if !common::on_path("curl") || !common::on_path("bash") {
+        common::skip(
+            "the_demo_script_balances_orders_over_two_inventories",
+            "RUST_SVC_REQUIRE_TOOLS",
+            "`curl` or `bash` is not on PATH",
+        );
+        return;
+    }
+    let mut script = std::process::Command::new("bash");
+    script
+        .arg(common::workspace_root().join("examples/logistics/demo.sh"))
+        .env("LOGISTICS", env!("CARGO_BIN_EXE_logistics"))
+        .env("ORDERS", "4");
+    let output = common::output_within(script, "demo.sh", common::HANG_GUARD);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "demo.sh failed ({}):\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Round robin over the two: each reserved for two of the four orders.
+    for inventory in ["A", "B"] {
+        let line = format!("inventory {inventory} reserved stock for 2 orders");
+        assert!(stdout.contains(&line), "no `{line}` in:\n{stdout}");
+    }
+    assert_eq!(stdout.matches("placed ord_").count(), 4, "{stdout}");
+    assert!(
+        stdout.contains("all processes drained and exited 0"),
+        "{stdout}"
+    );
+}
