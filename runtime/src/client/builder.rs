@@ -413,7 +413,7 @@ impl Settings {
                 .map(|name| AsciiMetadataKey::from_static(name))
                 .collect()
         });
-        let mut breakers = Vec::with_capacity(spec.methods.len());
+        let mut breaker_policies = Vec::with_capacity(spec.methods.len());
         let methods = spec
             .methods
             .iter()
@@ -437,7 +437,7 @@ impl Settings {
                         .clone()
                         .map_or(BreakerPolicy::DEFAULT, BreakerPolicy::SlidingWindow)
                 });
-                breakers.push(breaker);
+                breaker_policies.push(breaker);
                 MethodState {
                     spec: method,
                     path: PathAndQuery::from_static(method.path),
@@ -453,7 +453,7 @@ impl Settings {
                 let breakers = spec
                     .methods
                     .iter()
-                    .zip(&breakers)
+                    .zip(&breaker_policies)
                     .map(|(method, policy)| {
                         let name: Arc<str> =
                             format!("{}/{}@{}", spec.name, method.name, label).into();

@@ -20,8 +20,8 @@ use super::streams::{
     AbortableStream, abort_on_error, decode_stream, encode_stream, until_aborted, with_trailers,
 };
 use super::{
-    Channel, DEFAULT_DEADLINE, IDEMPOTENCY_KEY_HEADER, MethodKind, MethodSpec, RetryPolicy,
-    ServiceSpec,
+    Channel, DEFAULT_DEADLINE, IDEMPOTENCY_KEY_HEADER, MAX_ATTEMPTS, MethodKind, MethodSpec,
+    RetryPolicy, ServiceSpec,
 };
 use crate::context::ResponseMetadata;
 use crate::deadline::{GRPC_TIMEOUT, format_grpc_timeout};
@@ -379,8 +379,9 @@ impl ClientCore {
             1
         };
         let mut number = 1;
-        // The endpoints the call has been sent to: a retry goes elsewhere when it can.
-        let mut tried = Vec::new();
+        // The endpoints the call has been sent to, so that a retry goes elsewhere when it can:
+        // on the stack, as a call makes at most `MAX_ATTEMPTS` attempts.
+        let mut tried = [0; MAX_ATTEMPTS as usize];
         loop {
             // When every endpoint's breaker turns the attempt away, the call ends: retrying
             // would only spend the backoff (and the bucket's tokens) on local rejections.
@@ -388,8 +389,11 @@ impl ClientCore {
                 index,
                 endpoint,
                 permit,
-            } = self.inner.endpoints.pick(call.index, &tried)?;
-            tried.push(index);
+            } = self
+                .inner
+                .endpoints
+                .pick(call.index, &tried[..number as usize - 1])?;
+            tried[number as usize - 1] = index;
             if number > 1 {
                 count_retry(method.spec);
             }
