@@ -17,6 +17,7 @@ use example_services::inventory::v1::{
 use example_services::inventory_store::InventoryStore;
 use example_services::order_desk::OrderDesk;
 use example_services::orders::v1::{OrderServiceGateway, OrderServiceGrpc, order_service_server};
+use example_services::system::{DEMO_COURIERS, DEMO_STOCK};
 use rust_svc_runtime::client::{
     BreakerPolicy, ClientBuilder, GeneratedClient, MethodSpec, SlidingWindow,
 };
@@ -28,18 +29,6 @@ use tonic::service::Routes;
 
 use crate::hops::{CollectHops, StampHop};
 use crate::serve::Port;
-
-/// The stock `ExampleSystem::demo` starts with: (warehouse, SKU, units on hand).
-const DEMO_STOCK: [(&str, &str, i64); 5] = [
-    ("wh_eu_west", "SKU-10042", 120),
-    ("wh_us_east", "SKU-10042", 30),
-    ("wh_eu_west", "SKU-10043", 40),
-    ("wh_us_east", "SKU-10043", 4),
-    ("wh_us_east", "SKU-20001", 0),
-];
-
-/// The couriers `ExampleSystem::demo` starts with.
-const DEMO_COURIERS: [&str; 3] = ["cour_1", "cour_2", "cour_3"];
 
 /// The page `GET /` answers on the orders port.
 const ORDERS_PAGE: &str = include_str!("../web/index.html");

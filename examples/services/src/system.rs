@@ -24,6 +24,19 @@ use crate::orders::v1::{
     OrderServiceGrpc,
 };
 
+/// The stock of the demo system: (warehouse, SKU, units on hand). SKU-20001 is out of stock, to
+/// show an order refused.
+pub const DEMO_STOCK: [(&str, &str, i64); 5] = [
+    ("wh_eu_west", "SKU-10042", 120),
+    ("wh_us_east", "SKU-10042", 30),
+    ("wh_eu_west", "SKU-10043", 40),
+    ("wh_us_east", "SKU-10043", 4),
+    ("wh_us_east", "SKU-20001", 0),
+];
+
+/// The couriers of the demo system, off shift until their app opens `StreamAssignments`.
+pub const DEMO_COURIERS: [&str; 3] = ["cour_1", "cour_2", "cour_3"];
+
 /// The three services, sharing state however they are reached.
 #[derive(Debug, Clone)]
 pub struct ExampleSystem {
@@ -48,24 +61,18 @@ impl ExampleSystem {
 
     /// A system to try out: stock in two warehouses, three off-shift couriers, and three
     /// orders, `ord_00000001` to `ord_00000003` (customers `c_42` and `c_7`; the second is
-    /// cancelled), whose assignments wait for the first courier to come on shift. Ids are given out in sequence, so they are known in advance, which is what
+    /// cancelled), whose assignments wait for the first courier to come on shift. Ids are
+    /// given out in sequence, so they are known in advance, which is what
     /// tests/openapi/schemathesis.toml relies on to reach past NOT_FOUND.
     pub async fn demo() -> Self {
         let inventory = InventoryStore::new();
-        let stock = [
-            ("wh_eu_west", "SKU-10042", 120),
-            ("wh_us_east", "SKU-10042", 30),
-            ("wh_eu_west", "SKU-10043", 40),
-            ("wh_us_east", "SKU-10043", 4),
-            ("wh_us_east", "SKU-20001", 0),
-        ];
-        for (warehouse, sku, on_hand) in stock {
+        for (warehouse, sku, on_hand) in DEMO_STOCK {
             inventory
                 .set_on_hand(warehouse, sku, on_hand)
                 .expect("demo stock counts are valid");
         }
         let dispatch = CourierDirectory::new();
-        for courier in ["cour_1", "cour_2", "cour_3"] {
+        for courier in DEMO_COURIERS {
             dispatch
                 .add_courier(courier)
                 .expect("demo courier ids are valid");
