@@ -14,6 +14,8 @@
 //! - [`gateway`]: the REST/JSON gateway every generated `…Gateway` is made of;
 //! - [`harness`]: serving a service over real HTTP/2 in tests, in memory or on loopback, and
 //!   handing back its generated client;
+//! - `host` (feature `host`): serving services on a port as a production binary does, with
+//!   gRPC-Web, health, reflection, `/metrics`, CORS, TLS (feature `tls`) and graceful shutdown;
 //! - [`interceptors`]: one stack of cross-cutting behaviour (auth, request ids, tracing,
 //!   metrics, logging, limits) around any implementation of a generated trait;
 //! - [`server`]: the glue the generated tonic adapters call: building a [`Context`] from a wire
@@ -33,6 +35,8 @@ pub mod deadline;
 pub mod fake;
 pub mod gateway;
 pub mod harness;
+#[cfg(feature = "host")]
+pub mod host;
 pub mod interceptors;
 pub mod server;
 pub mod version;

@@ -20,9 +20,7 @@
 
 mod demo;
 mod hops;
-mod serve;
 mod services;
-mod shutdown;
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -31,12 +29,16 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use http::HeaderName;
+use rust_svc_runtime::host::{self, DrainPolicy, Host, Signals, Stop};
 use rust_svc_runtime::interceptors::metrics::metrics_exporter_prometheus::PrometheusHandle;
 use tracing_subscriber::EnvFilter;
 
-use crate::serve::{Port, Shared};
 use crate::services::{Dependencies, Seed};
-use crate::shutdown::{Policy, Signals, Stop};
+
+/// The encoded descriptors of the three protos and their imports (see build.rs), which
+/// reflection serves.
+const DESCRIPTORS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptors.bin"));
 
 /// The example logistics system: inventory, orders and dispatch over gRPC, gRPC-Web and REST.
 #[derive(Debug, Parser)]
@@ -234,26 +236,26 @@ async fn run(command: Command) -> Result<(), String> {
     match command {
         Command::All(args) => all(args).await,
         Command::Inventory(args) => {
-            let listener = serve::bind(args.listen).await?;
-            let metrics = serve::install_metrics()?;
+            let listener = bind(args.listen).await?;
+            let metrics = host::install_metrics()?;
             let port = services::inventory(args.db.as_deref(), args.stock.seed()).await?;
             serve_ports(vec![(port, listener)], metrics, &args.serve).await
         }
         Command::Orders(args) => {
-            let listener = serve::bind(args.listen).await?;
+            let listener = bind(args.listen).await?;
             let dependencies = Dependencies {
                 inventory: args.inventory,
                 dispatch: args.dispatch,
                 breaker_open_for: args.clients.breaker_open_for,
             };
             // Before the clients exist: their breakers' gauges are registered as they are made.
-            let metrics = serve::install_metrics()?;
+            let metrics = host::install_metrics()?;
             let port = services::orders(&dependencies, args.db.as_deref())?;
             serve_ports(vec![(port, listener)], metrics, &args.serve).await
         }
         Command::Dispatch(args) => {
-            let listener = serve::bind(args.listen).await?;
-            let metrics = serve::install_metrics()?;
+            let listener = bind(args.listen).await?;
+            let metrics = host::install_metrics()?;
             let port = services::dispatch()?;
             serve_ports(vec![(port, listener)], metrics, &args.serve).await
         }
@@ -273,9 +275,9 @@ async fn run(command: Command) -> Result<(), String> {
 async fn all(args: AllArgs) -> Result<(), String> {
     // Every port is bound before anything is served, so that a port in use fails the start
     // rather than leaving the others up.
-    let inventory_listener = serve::bind(args.inventory_listen).await?;
-    let orders_listener = serve::bind(args.orders_listen).await?;
-    let dispatch_listener = serve::bind(args.dispatch_listen).await?;
+    let inventory_listener = bind(args.inventory_listen).await?;
+    let orders_listener = bind(args.orders_listen).await?;
+    let dispatch_listener = bind(args.dispatch_listen).await?;
     let dependencies = Dependencies {
         inventory: vec![url_of(&inventory_listener)],
         dispatch: vec![url_of(&dispatch_listener)],
@@ -287,7 +289,7 @@ async fn all(args: AllArgs) -> Result<(), String> {
     }
     let db = |file: &str| args.db_dir.as_deref().map(|dir| dir.join(file));
     // Before the clients exist: their breakers' gauges are registered as they are made.
-    let metrics = serve::install_metrics()?;
+    let metrics = host::install_metrics()?;
     let inventory = services::inventory(db("inventory.db").as_deref(), args.stock.seed()).await?;
     let orders = services::orders(&dependencies, db("orders.db").as_deref())?;
     let ports = vec![
@@ -312,21 +314,31 @@ fn url_of(listener: &tokio::net::TcpListener) -> String {
     format!("http://{addr}")
 }
 
+/// [`host::bind`], its error as this binary reports errors.
+async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, String> {
+    host::bind(addr).await.map_err(|error| error.to_string())
+}
+
 /// Serves `ports` with `/metrics` rendered by `metrics`, announces them, and winds down on a
-/// signal (see `shutdown.rs`).
+/// signal (see `rust_svc_runtime::host::shutdown`).
 async fn serve_ports(
-    ports: Vec<(Port, tokio::net::TcpListener)>,
+    ports: Vec<(Host, tokio::net::TcpListener)>,
     metrics: PrometheusHandle,
     args: &ServeArgs,
 ) -> Result<(), String> {
     let signals =
         Signals::listen().map_err(|error| format!("cannot listen for signals: {error}"))?;
-    let shared = Shared::new(&args.cors_origins, metrics)?;
     let stop = Stop::new();
     let mut serving = Vec::with_capacity(ports.len());
     for (port, listener) in ports {
-        let label = port.label;
-        let started = serve::start(port, listener, &shared, stop.wait())
+        let port = port
+            .descriptors(DESCRIPTORS)
+            .cors_origins(args.cors_origins.iter().cloned())
+            .metrics(metrics.clone())
+            .expose_header(HeaderName::from_static(hops::HOP_HEADER));
+        let label = port.label().to_owned();
+        let started = port
+            .start(listener, stop.wait())
             .await
             .map_err(|error| format!("{label}: {error}"))?;
         serving.push(started);
@@ -339,11 +351,11 @@ async fn serve_ports(
     }
     let _ = stdout.flush();
     drop(stdout);
-    let policy = Policy {
+    let policy = DrainPolicy {
         delay: args.shutdown_delay,
         drain_timeout: args.drain_timeout,
     };
-    shutdown::run(serving, stop, signals, policy).await
+    host::shutdown::run(serving, stop, signals, policy).await
 }
 
 #[cfg(test)]

@@ -6,6 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::response::Html;
+use axum::routing::get;
 use example_services::courier_directory::CourierDirectory;
 use example_services::dispatch::v1::{
     DispatchServiceClient, DispatchServiceGateway, DispatchServiceGrpc, dispatch_service_server,
@@ -21,6 +23,7 @@ use example_services::system::{DEMO_COURIERS, DEMO_STOCK};
 use rust_svc_runtime::client::{
     BreakerPolicy, ClientBuilder, GeneratedClient, MethodSpec, SlidingWindow,
 };
+use rust_svc_runtime::host::Host;
 use rust_svc_runtime::interceptors::{
     Intercepted, Interceptors, Logging, Metrics, RequestIds, Tracing,
 };
@@ -28,7 +31,6 @@ use rust_svc_runtime::{Code, Context};
 use tonic::service::Routes;
 
 use crate::hops::{CollectHops, StampHop};
-use crate::serve::Port;
 
 /// The page `GET /` answers on the orders port.
 const ORDERS_PAGE: &str = include_str!("../web/index.html");
@@ -85,7 +87,7 @@ impl Seed {
 
 /// The inventory: in memory, or in the SQLite file `db`. Seeded with `seed` when it does not
 /// know the demo's first SKU yet (a new database), so that a restart keeps counts.
-pub async fn inventory(db: Option<&Path>, seed: Seed) -> Result<Port, String> {
+pub async fn inventory(db: Option<&Path>, seed: Seed) -> Result<Host, String> {
     let store = match db {
         None => InventoryStore::new(),
         // The error names the file.
@@ -113,17 +115,15 @@ pub async fn inventory(db: Option<&Path>, seed: Seed) -> Result<Port, String> {
         Err(status) => return Err(format!("cannot read the inventory: {status}")),
     }
     let domain = Arc::new(server_stack().wrap(store));
-    Ok(Port {
-        label: "inventory",
-        service: inventory_service_server::SERVICE_NAME,
-        grpc: Routes::new(InventoryServiceGrpc::from_arc(Arc::clone(&domain)).into_service()),
-        rest: InventoryServiceGateway::routes_from_arc(domain),
-        page: None,
-    })
+    Ok(Host::new("inventory").service(
+        inventory_service_server::SERVICE_NAME,
+        Routes::new(InventoryServiceGrpc::from_arc(Arc::clone(&domain)).into_service()),
+        Some(InventoryServiceGateway::routes_from_arc(domain)),
+    ))
 }
 
 /// The courier directory (in memory), with the demo couriers.
-pub fn dispatch() -> Result<Port, String> {
+pub fn dispatch() -> Result<Host, String> {
     let directory = CourierDirectory::new();
     for courier in DEMO_COURIERS {
         directory
@@ -131,13 +131,11 @@ pub fn dispatch() -> Result<Port, String> {
             .map_err(|error| format!("cannot add courier {courier}: {error}"))?;
     }
     let domain = Arc::new(server_stack().wrap(directory));
-    Ok(Port {
-        label: "dispatch",
-        service: dispatch_service_server::SERVICE_NAME,
-        grpc: Routes::new(DispatchServiceGrpc::from_arc(Arc::clone(&domain)).into_service()),
-        rest: DispatchServiceGateway::routes_from_arc(domain),
-        page: None,
-    })
+    Ok(Host::new("dispatch").service(
+        dispatch_service_server::SERVICE_NAME,
+        Routes::new(DispatchServiceGrpc::from_arc(Arc::clone(&domain)).into_service()),
+        Some(DispatchServiceGateway::routes_from_arc(domain)),
+    ))
 }
 
 /// Where the order desk finds its dependencies (one or more URLs each; several are
@@ -180,7 +178,7 @@ fn breaker_open_for(method: &MethodSpec, duration: Duration) -> BreakerPolicy {
 
 /// The order desk: in memory, or in the SQLite file `db`, reaching its dependencies over the
 /// network. Connections are made on first use, so the order of starting services is free.
-pub fn orders(dependencies: &Dependencies, db: Option<&Path>) -> Result<Port, String> {
+pub fn orders(dependencies: &Dependencies, db: Option<&Path>) -> Result<Host, String> {
     let open_for = dependencies.breaker_open_for;
     let inventory: RemoteInventory = client_stack().wrap(
         client_builder::<InventoryServiceClient>(open_for)
@@ -198,13 +196,13 @@ pub fn orders(dependencies: &Dependencies, db: Option<&Path>) -> Result<Port, St
             .map_err(|error| format!("orders: {error}"))?,
     };
     let domain = Arc::new(server_stack().wrap(desk));
-    Ok(Port {
-        label: "orders",
-        service: order_service_server::SERVICE_NAME,
-        grpc: Routes::new(OrderServiceGrpc::from_arc(Arc::clone(&domain)).into_service()),
-        rest: OrderServiceGateway::routes_from_arc(domain),
-        page: Some(ORDERS_PAGE),
-    })
+    Ok(Host::new("orders")
+        .service(
+            order_service_server::SERVICE_NAME,
+            Routes::new(OrderServiceGrpc::from_arc(Arc::clone(&domain)).into_service()),
+            Some(OrderServiceGateway::routes_from_arc(domain)),
+        )
+        .route("/", get(|| async { Html(ORDERS_PAGE) })))
 }
 
 #[cfg(test)]

@@ -4,10 +4,10 @@
 //!
 //! 1. every port reports NOT_SERVING (`grpc.health.v1`, for its service and for `""`), so
 //!    health checkers and watchers take it out of rotation;
-//! 2. for `--shutdown-delay` (default none) the ports keep accepting, for checkers that poll
+//! 2. for [`DrainPolicy::delay`] (a binary's `--shutdown-delay`) the ports keep accepting, for checkers that poll
 //!    to notice before connections are refused; a second signal cuts the wait short;
 //! 3. the ports stop accepting and drain: calls in flight run to their end, for at most
-//!    `--drain-timeout`; what is still open then (long streams, typically) is cut;
+//!    [`DrainPolicy::drain_timeout`]; what is still open then (long streams, typically) is cut;
 //! 4. the process exits 0.
 //!
 //! Unix only, as the deployments are (containers, systemd): SIGTERM is how they stop a process.
@@ -18,11 +18,11 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::watch;
 use tonic_health::ServingStatus;
 
-use crate::serve::Serving;
+use super::Serving;
 
 /// How a process winds down.
 #[derive(Debug, Clone, Copy)]
-pub struct Policy {
+pub struct DrainPolicy {
     /// How long NOT_SERVING is reported before the listeners close.
     pub delay: Duration,
     /// How long the calls in flight may take once the listeners are closed.
@@ -32,6 +32,12 @@ pub struct Policy {
 /// The stop signal the ports wait for: one sender, a future per port.
 #[derive(Debug)]
 pub struct Stop(watch::Sender<bool>);
+
+impl Default for Stop {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl Stop {
     /// A signal not given yet.
@@ -60,7 +66,7 @@ pub async fn run(
     mut ports: Vec<Serving>,
     stop: Stop,
     mut signals: Signals,
-    policy: Policy,
+    policy: DrainPolicy,
 ) -> Result<(), String> {
     let failed = {
         let tasks = ports.iter_mut().map(|port| &mut port.task);
@@ -71,7 +77,7 @@ pub async fn run(
         }
     };
     if let Some((index, finished)) = failed {
-        let label = ports[index].label;
+        let label = ports[index].label.clone();
         stop.now();
         return Err(match finished {
             Ok(Ok(())) => format!("the {label} server stopped unexpectedly"),
@@ -92,7 +98,7 @@ pub async fn run(
     }
     tracing::info!(
         "draining the calls in flight for at most {}",
-        humantime::format_duration(policy.drain_timeout)
+        format_args!("{:?}", policy.drain_timeout)
     );
     stop.now();
     let drained = futures_util::future::join_all(ports.iter_mut().map(|port| &mut port.task));
@@ -115,7 +121,7 @@ pub async fn run(
             }
             tracing::warn!(
                 "calls still open after {}: cut",
-                humantime::format_duration(policy.drain_timeout)
+                format_args!("{:?}", policy.drain_timeout)
             );
         }
     }

@@ -1,0 +1,327 @@
+//! Hosting services on a port, as a production binary does: the gRPC adapters and REST gateways
+//! of one or more services with gRPC-Web, `grpc.health.v1` health, server reflection, `/metrics`
+//! and CORS beside them, over HTTP/2 and HTTP/1.1 (TLS optional), until a stop signal, then
+//! drained within a bound (feature `host`).
+//!
+//! ```text
+//! /pkg.v1.FooService/*               gRPC, and gRPC-Web (HTTP/1.1 or 2)   the domain
+//! /grpc.health.v1.Health/*           gRPC, gRPC-Web                       tonic-health
+//! /grpc.reflection.v1{,alpha}.*/*    gRPC, gRPC-Web                       tonic-reflection
+//! /metrics                           Prometheus text                      the global recorder
+//! routes added with Host::route      as given
+//! everything else                    REST/JSON (the gateways), with their CORS
+//! ```
+//!
+//! A binary binds first ([`bind`], whose error names the address), builds a [`Host`] per port,
+//! [`Host::start`]s each with the same [`Stop`], then hands them to [`shutdown::run`], which
+//! waits for SIGINT or SIGTERM and winds down in the order load balancers expect (see there).
+//! `examples/logistics` serves three ports this way; `protoc-gen-rust-svc new` scaffolds a
+//! binary that serves one.
+
+mod router;
+pub mod shutdown;
+#[cfg(feature = "tls")]
+pub mod tls;
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::routing::MethodRouter;
+use http::HeaderName;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tonic::service::Routes;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+use crate::gateway::{GatewayError, ServiceRoutes};
+
+pub use shutdown::{DrainPolicy, Signals, Stop};
+
+/// One port's services and what is served beside them.
+pub struct Host {
+    label: String,
+    services: Vec<HostedService>,
+    descriptors: Vec<&'static [u8]>,
+    reflection: bool,
+    cors_origins: Vec<String>,
+    metrics: Option<PrometheusHandle>,
+    routes: Vec<(String, MethodRouter)>,
+    exposed_headers: Vec<HeaderName>,
+    #[cfg(feature = "tls")]
+    tls: Option<tls::TlsFiles>,
+}
+
+/// A service on a port: its proto name, gRPC adapter and REST routes.
+struct HostedService {
+    name: &'static str,
+    grpc: Routes,
+    rest: Option<ServiceRoutes>,
+}
+
+impl std::fmt::Debug for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host")
+            .field("label", &self.label)
+            .field(
+                "services",
+                &self.services.iter().map(|s| s.name).collect::<Vec<_>>(),
+            )
+            .field("reflection", &self.reflection)
+            .field("cors_origins", &self.cors_origins)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Host {
+    /// A port called `label` in logs and errors (`inventory`), serving nothing yet. Reflection
+    /// is on (it serves the descriptors given with [`Host::descriptors`]), CORS allows no
+    /// origin, and `/metrics` is off until [`Host::metrics`].
+    pub fn new(label: impl Into<String>) -> Self {
+        Self {
+            label: label.into(),
+            services: Vec::new(),
+            descriptors: Vec::new(),
+            reflection: true,
+            cors_origins: Vec::new(),
+            metrics: None,
+            routes: Vec::new(),
+            exposed_headers: Vec::new(),
+            #[cfg(feature = "tls")]
+            tls: None,
+        }
+    }
+
+    /// The port's label.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// Serves the service `name` (its fully qualified proto name, the generated
+    /// `foo_service_server::SERVICE_NAME`): its gRPC adapter
+    /// (`Routes::new(FooServiceGrpc::new(domain).into_service())`) and, if it has `google.api.http`
+    /// rules, its gateway's routes (`FooServiceGateway::routes(domain)`). Health reports it, and
+    /// reflection lists it.
+    #[must_use]
+    pub fn service(
+        mut self,
+        name: &'static str,
+        grpc: Routes,
+        rest: Option<ServiceRoutes>,
+    ) -> Self {
+        self.services.push(HostedService { name, grpc, rest });
+        self
+    }
+
+    /// Adds an encoded `FileDescriptorSet` describing the services, for reflection: the
+    /// generator's `file_descriptor_set_path` output, with imports and source info (comments).
+    #[must_use]
+    pub fn descriptors(mut self, encoded: &'static [u8]) -> Self {
+        self.descriptors.push(encoded);
+        self
+    }
+
+    /// Whether to serve server reflection (v1 and v1alpha); on by default. Production
+    /// deployments that do not want their API listed turn it off.
+    #[must_use]
+    pub fn reflection(mut self, enabled: bool) -> Self {
+        self.reflection = enabled;
+        self
+    }
+
+    /// The origins browsers may call REST and gRPC-Web from (`*` for any); none by default.
+    #[must_use]
+    pub fn cors_origins(mut self, origins: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.cors_origins = origins.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Serves `GET /metrics`, rendered by `handle` (see [`install_metrics`]).
+    #[must_use]
+    pub fn metrics(mut self, handle: PrometheusHandle) -> Self {
+        self.metrics = Some(handle);
+        self
+    }
+
+    /// Adds a route of the binary's own (a page at `/`, say), ahead of the REST fallback.
+    #[must_use]
+    pub fn route(mut self, path: impl Into<String>, method_router: MethodRouter) -> Self {
+        self.routes.push((path.into(), method_router));
+        self
+    }
+
+    /// Lets gRPC-Web clients of other origins read the response header `name` (beside the
+    /// status headers and `x-request-id`, always readable).
+    #[must_use]
+    pub fn expose_header(mut self, name: HeaderName) -> Self {
+        self.exposed_headers.push(name);
+        self
+    }
+
+    /// Serves TLS (rustls) with the certificate chain and key of `files`, offering HTTP/2 and
+    /// HTTP/1.1 by ALPN, so that REST clients that speak only HTTP/1.1 are served too.
+    #[cfg(feature = "tls")]
+    #[must_use]
+    pub fn tls(mut self, files: tls::TlsFiles) -> Self {
+        self.tls = Some(files);
+        self
+    }
+
+    /// Starts serving on `listener` until `stop` completes, then drains: the listener closes,
+    /// connections get a GOAWAY (HTTP/2) or close when idle (HTTP/1.1), and the calls in flight
+    /// run to their end. Bounding that wait is [`shutdown::run`]'s. Every service reports
+    /// SERVING once this returns.
+    pub async fn start(
+        self,
+        listener: TcpListener,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<Serving, HostError> {
+        let addr = listener.local_addr().map_err(HostError::Listener)?;
+        let (health, health_service) = tonic_health::server::health_reporter();
+        let label = self.label.clone();
+        let services: Vec<&'static str> = self.services.iter().map(|s| s.name).collect();
+        #[cfg(feature = "tls")]
+        let tls = self.tls.clone();
+        let app = router::build(self, health_service)?;
+        #[cfg(feature = "tls")]
+        let task = match tls {
+            Some(files) => tls::serve(app, listener, files.acceptor()?, stop),
+            None => serve_plain(app, listener, stop),
+        };
+        #[cfg(not(feature = "tls"))]
+        let task = serve_plain(app, listener, stop);
+        let serving = Serving {
+            label,
+            services,
+            addr,
+            health,
+            task,
+        };
+        serving.set_health(ServingStatus::Serving).await;
+        Ok(serving)
+    }
+}
+
+/// The server behind a port, without TLS.
+fn serve_plain(
+    app: axum::Router,
+    listener: TcpListener,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> JoinHandle<Result<(), tonic::transport::Error>> {
+    tokio::spawn(async move {
+        // Small unary messages must not wait for Nagle's algorithm.
+        let incoming =
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        server_builder()
+            .add_routes(Routes::from(app))
+            .serve_with_incoming_shutdown(incoming, stop)
+            .await
+    })
+}
+
+/// tonic's server as every port uses it.
+fn server_builder() -> tonic::transport::Server<
+    tower_layer::Stack<crate::server::StampDeadlines, tower_layer::Identity>,
+> {
+    tonic::transport::Server::builder()
+        // The deadline counts from when the call arrived, not from when the router got to it,
+        // so expiry is DEADLINE_EXCEEDED rather than tonic's CANCELLED.
+        .layer(crate::server::StampDeadlines)
+        // REST and gRPC-Web clients may speak HTTP/1.1.
+        .accept_http1(true)
+}
+
+/// A port being served.
+#[derive(Debug)]
+pub struct Serving {
+    /// The port's label.
+    pub label: String,
+    /// The proto names of its services.
+    pub services: Vec<&'static str>,
+    /// The address bound (the port chosen when 0 was asked).
+    pub addr: SocketAddr,
+    /// Its health statuses, to turn to NOT_SERVING on shutdown.
+    pub health: HealthReporter,
+    /// The server; it ends once `stop` has completed and the connections have closed.
+    pub task: JoinHandle<Result<(), tonic::transport::Error>>,
+}
+
+impl Serving {
+    /// Reports every service and the server as a whole (`""`) as `status`.
+    pub async fn set_health(&self, status: ServingStatus) {
+        for service in &self.services {
+            self.health.set_service_status(*service, status).await;
+        }
+        self.health.set_service_status("", status).await;
+    }
+}
+
+/// Why a port could not be set up or served.
+#[derive(Debug)]
+pub enum HostError {
+    /// The address could not be bound: the message names it and says why.
+    Bind(String),
+    /// The bound listener has no address (the OS lost it).
+    Listener(io::Error),
+    /// The port was given no service to serve.
+    NoServices,
+    /// The gateways' routes do not fit together.
+    Routes(GatewayError),
+    /// The descriptors for reflection do not decode.
+    Reflection(tonic_reflection::server::Error),
+    /// A CORS origin is not a valid header value; the message names it.
+    Cors(String),
+    /// The TLS certificate or key could not be read or used; the message names the file.
+    Tls(String),
+}
+
+impl std::fmt::Display for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Bind(message) | Self::Cors(message) | Self::Tls(message) => f.write_str(message),
+            Self::NoServices => write!(f, "a port serves at least one service"),
+            Self::Listener(error) => write!(f, "the listener has no address: {error}"),
+            Self::Routes(error) => write!(f, "the REST routes do not fit together: {error}"),
+            Self::Reflection(error) => write!(f, "cannot serve reflection: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for HostError {}
+
+/// Binds `addr`, with the error message a user can act on: `cannot listen on ADDR: address
+/// already in use`.
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, HostError> {
+    TcpListener::bind(addr).await.map_err(|error| {
+        let reason = match error.kind() {
+            io::ErrorKind::AddrInUse => "address already in use".to_owned(),
+            io::ErrorKind::AddrNotAvailable => "address not available on this host".to_owned(),
+            io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+            _ => error.to_string(),
+        };
+        HostError::Bind(format!("cannot listen on {addr}: {reason}"))
+    })
+}
+
+/// Installs the Prometheus recorder every `Metrics` interceptor records into (once per
+/// process: `/metrics` on each port renders the same registry), and keeps its histograms from
+/// piling up samples. Must be called inside a tokio runtime, before the clients whose breaker
+/// gauges should be recorded are made.
+pub fn install_metrics() -> Result<PrometheusHandle, String> {
+    let recorder = crate::interceptors::metrics::prometheus_recorder();
+    let handle = recorder.handle();
+    metrics::set_global_recorder(recorder)
+        .map_err(|error| format!("cannot install the metrics recorder: {error}"))?;
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+    Ok(handle)
+}

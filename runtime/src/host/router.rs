@@ -1,0 +1,148 @@
+//! A port's routes (see the module docs of `host`).
+
+use axum::routing::get;
+use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use tonic::service::Routes;
+use tonic_health::pb::health_server::{Health, HealthServer};
+use tonic_web::GrpcWebLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use super::{Host, HostError};
+use crate::gateway::cors::Cors;
+use crate::gateway::{Gateway, Router};
+
+/// The health service's name, listed by reflection beside the domain services.
+const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
+
+/// The reflection services' names: grpcurl's `list` shows them, as it does for grpc-go servers.
+const REFLECTION_SERVICES: [&str; 2] = [
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+];
+
+/// The request headers a gRPC-Web client sends (grpc-web's and Connect's JavaScript clients).
+const GRPC_WEB_REQUEST_HEADERS: [&str; 7] = [
+    "content-type",
+    "x-grpc-web",
+    "x-user-agent",
+    "grpc-timeout",
+    "x-request-id",
+    "traceparent",
+    "authorization",
+];
+
+/// The response headers a gRPC-Web client must be able to read across origins: the status
+/// travels in headers when a call fails before any message.
+const GRPC_WEB_RESPONSE_HEADERS: [&str; 4] = [
+    "grpc-status",
+    "grpc-message",
+    "grpc-status-details-bin",
+    "x-request-id",
+];
+
+/// The routes of `host`, with `health` beside its services.
+pub(super) fn build(host: Host, health: HealthServer<impl Health>) -> Result<Router, HostError> {
+    let names: Vec<&'static str> = host.services.iter().map(|s| s.name).collect();
+    let mut services = host.services.into_iter();
+    let Some(first) = services.next() else {
+        return Err(HostError::NoServices);
+    };
+    let mut grpc = first.grpc;
+    let mut gateway = Gateway::builder();
+    let mut rests = vec![first.rest];
+    for service in services {
+        grpc = Routes::from(
+            grpc.into_axum_router()
+                .merge(service.grpc.into_axum_router()),
+        );
+        rests.push(service.rest);
+    }
+    for rest in rests.into_iter().flatten() {
+        gateway = gateway.service(rest);
+    }
+    grpc = grpc.add_service(health);
+    if host.reflection {
+        // Only this port's services are listed (and described), not every service of the
+        // descriptors: a client listing the services of one port must not be told it serves
+        // another's. Both reflection versions are listed by each, so each must describe both:
+        // by default a builder adds its own version's descriptors only, and a client listing
+        // every method (`buf curl --list-methods`) fails on the other.
+        let reflection = || {
+            let mut builder = tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                .include_reflection_service(false)
+                .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(
+                    tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+                )
+                .with_service_name(HEALTH_SERVICE);
+            for set in &host.descriptors {
+                builder = builder.register_encoded_file_descriptor_set(set);
+            }
+            for name in names.iter().copied().chain(REFLECTION_SERVICES) {
+                builder = builder.with_service_name(name);
+            }
+            builder
+        };
+        let v1 = reflection().build_v1().map_err(HostError::Reflection)?;
+        // grpcurl and many other tools still ask v1alpha.
+        let v1alpha = reflection()
+            .build_v1alpha()
+            .map_err(HostError::Reflection)?;
+        grpc = grpc.add_service(v1).add_service(v1alpha);
+    }
+    let (cors, grpc_web_cors) = cors(&host.cors_origins, &host.exposed_headers)?;
+    let gateway = gateway.cors(cors).build().map_err(HostError::Routes)?;
+    let mut app = gateway
+        .with_grpc(grpc)
+        // On the gRPC paths only (`route_layer` leaves the gateway, the fallback, alone):
+        // tonic-web answers 400 to any HTTP/1.1 request that is not gRPC-Web, REST included.
+        .route_layer(GrpcWebLayer::new())
+        .route_layer(grpc_web_cors);
+    if let Some(metrics) = host.metrics {
+        app = app.route(
+            "/metrics",
+            get(move || {
+                let text = metrics.render();
+                async move { ([(CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
+            }),
+        );
+    }
+    for (path, method_router) in host.routes {
+        app = app.route(&path, method_router);
+    }
+    Ok(app)
+}
+
+/// The CORS policy of the gateway and the same one for gRPC-Web, which the gateway does not
+/// see; `*` allows any origin, none allows none.
+fn cors(
+    origins: &[String],
+    exposed_headers: &[HeaderName],
+) -> Result<(Cors, CorsLayer), HostError> {
+    let allow_origin = if origins.iter().any(|origin| origin == "*") {
+        AllowOrigin::any()
+    } else {
+        let parsed = origins
+            .iter()
+            .map(|origin| {
+                HeaderValue::from_str(origin).map_err(|_| {
+                    HostError::Cors(format!("the CORS origin {origin:?} is not a valid origin"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        AllowOrigin::list(parsed)
+    };
+    let grpc_web = CorsLayer::new()
+        .allow_origin(allow_origin)
+        .allow_methods([http::Method::POST])
+        .allow_headers(GRPC_WEB_REQUEST_HEADERS.map(HeaderName::from_static))
+        .expose_headers(
+            GRPC_WEB_RESPONSE_HEADERS
+                .map(HeaderName::from_static)
+                .into_iter()
+                .chain(exposed_headers.iter().cloned())
+                .collect::<Vec<_>>(),
+        );
+    Ok((Cors::new().allow_origins(origins.iter().cloned()), grpc_web))
+}
