@@ -198,6 +198,12 @@ impl Builder {
         })
     }
 
+    /// Compiles the files and resolves what would be generated: services, rpcs, policies and
+    /// routes, without generating code.
+    pub fn model(&self) -> Result<crate::model::Model, Error> {
+        crate::model(self.input()?, &self.params)
+    }
+
     /// Compiles and generates, returning the files without writing them.
     pub fn generate(&self) -> Result<Vec<GeneratedFile>, Error> {
         crate::generate(self.input()?, &self.params)

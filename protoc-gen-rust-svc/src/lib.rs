@@ -22,6 +22,8 @@ mod params;
 mod prepare;
 mod render;
 mod request;
+#[cfg(feature = "scaffold")]
+pub mod scaffold;
 
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -164,7 +166,26 @@ pub fn generate(input: Input, params: &Params) -> Result<Vec<GeneratedFile>, Err
     }
 }
 
-fn generate_unguarded(input: Input, params: &Params) -> Result<Vec<GeneratedFile>, Error> {
+/// The resolved model of `input`: every service, rpc, policy and route the generator would
+/// emit code for. `protoc-gen-rust-svc new` and `check` scaffold and compare from it.
+pub fn model(input: Input, params: &Params) -> Result<Model, Error> {
+    match catch_unwind(AssertUnwindSafe(|| analyze(input, params))) {
+        Ok(result) => result.map(|analysis| analysis.model),
+        Err(_) => Err(Error::new(
+            "internal error while reading the protos; please report this with the protos that caused it",
+        )),
+    }
+}
+
+/// What generation works from: the model, prost-build's messages per module, and the
+/// descriptors for reflection when asked.
+struct Analysis {
+    model: Model,
+    messages: Messages,
+    full_set: Option<Vec<u8>>,
+}
+
+fn analyze(input: Input, params: &Params) -> Result<Analysis, Error> {
     // Parsed parameters are checked already; the Builder's setters are checked here.
     params.check()?;
     // The source locations (comments, lines) are most of the bytes at scale; the pool gets the
@@ -204,7 +225,7 @@ fn generate_unguarded(input: Input, params: &Params) -> Result<Vec<GeneratedFile
     let stand_ins = prepare::stand_ins(&pool);
     let prost_params =
         (!stand_ins.is_empty()).then(|| prepare::params_for_stand_ins(params, &stand_ins));
-    let (mut messages, types) = run_prost_build(
+    let (messages, types) = run_prost_build(
         &pool,
         &sources,
         &files_to_generate,
@@ -219,8 +240,21 @@ fn generate_unguarded(input: Input, params: &Params) -> Result<Vec<GeneratedFile
         &stand_ins,
         params,
     )?;
-    // Everything below reads the model only; at scale the descriptors are tens of megabytes.
-    drop((pool, sources, types));
+    Ok(Analysis {
+        model,
+        messages,
+        full_set,
+    })
+}
+
+fn generate_unguarded(input: Input, params: &Params) -> Result<Vec<GeneratedFile>, Error> {
+    // Everything below reads the model only; at scale the descriptors are tens of megabytes,
+    // and they are dropped once it is built.
+    let Analysis {
+        model,
+        mut messages,
+        full_set,
+    } = analyze(input, params)?;
 
     // A bad runtime path is an error even where no package has services.
     runtime_path(params)?;

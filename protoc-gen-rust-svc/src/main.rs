@@ -3,6 +3,8 @@
 //! - no arguments: protoc / buf plugin mode (request on stdin, response on stdout);
 //! - `generate -I DIR… --out DIR [--opt PARAMS] FILE…`: compile with the embedded compiler and
 //!   write the files;
+//! - `new NAME --proto FILE …`: scaffold a service crate from templates;
+//! - `check [--crate DIR]`: compare a scaffolded crate's handlers with its protos;
 //! - `--help` and `--version`, on the command and on every subcommand (clap).
 
 use std::io::{IsTerminal, Read, Write};
@@ -10,7 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
-use protoc_gen_rust_svc::{Builder, Error};
+use protoc_gen_rust_svc::{Builder, Error, scaffold};
 
 // See the `jemalloc` feature in Cargo.toml.
 #[cfg(feature = "jemalloc")]
@@ -44,6 +46,68 @@ enum Command {
     // Named as the binary so that `generate --version` prints what `--version` prints.
     #[command(display_name = "protoc-gen-rust-svc")]
     Generate(GenerateArgs),
+    /// Scaffold a service crate from .proto files: a binary serving gRPC, REST and gRPC-Web on
+    /// one port with health, reflection, metrics, TLS and graceful shutdown; one file per
+    /// service to fill in; tests; a Dockerfile, a Kubernetes manifest and a CI workflow.
+    #[command(display_name = "protoc-gen-rust-svc")]
+    New(NewArgs),
+    /// Compare a scaffolded crate's handlers with its protos: rpcs without a handler, handlers
+    /// of rpcs that are gone, signatures that changed. Exits 1 when there are any.
+    #[command(display_name = "protoc-gen-rust-svc")]
+    Check(CheckArgs),
+}
+
+#[derive(Args)]
+struct NewArgs {
+    /// The crate name (letters, digits, `-`, `_`).
+    name: String,
+    /// A .proto file whose services to implement (repeatable; also the files of --client
+    /// services).
+    #[arg(long = "proto", value_name = "FILE", required = true)]
+    protos: Vec<PathBuf>,
+    /// A directory to search for the files and their imports (repeatable); the current
+    /// directory by default.
+    #[arg(short = 'I', long = "include", value_name = "DIR")]
+    include: Vec<PathBuf>,
+    /// A service to implement, `pkg.Service` (repeatable); every service of the files that is
+    /// not a --client by default.
+    #[arg(long = "service", value_name = "pkg.Service")]
+    services: Vec<String>,
+    /// A service the implementations call, `pkg.Service` (repeatable): its generated client
+    /// arrives in their constructors, and its URLs are a flag.
+    #[arg(long = "client", value_name = "pkg.Service")]
+    clients: Vec<String>,
+    /// The directory to write the crate to; ./NAME by default.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// The rust-svc-runtime to depend on: a version, or the path of the runtime crate (the
+    /// generator is then taken from the protoc-gen-rust-svc directory beside it). This
+    /// generator's version by default.
+    #[arg(long, value_name = "VERSION|PATH")]
+    runtime: Option<String>,
+    /// Generate the code with `buf generate` into src/generated (buf.gen.yaml) instead of in
+    /// build.rs.
+    #[arg(long)]
+    buf: bool,
+    /// Write into a directory that is not empty: missing files are added and files unchanged
+    /// since they were scaffolded are updated; files you changed are kept.
+    #[arg(long)]
+    force: bool,
+    /// With --force, overwrite this file even though you changed it (crate-relative path,
+    /// repeatable).
+    #[arg(long, value_name = "FILE", requires = "force")]
+    overwrite: Vec<String>,
+    /// A directory of templates overriding the built-in ones file by file, by the same paths
+    /// (e.g. src/main.rs, README.md); see templates/README.md for what they can use.
+    #[arg(long, value_name = "DIR")]
+    templates: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// The scaffolded crate.
+    #[arg(long = "crate", value_name = "DIR", default_value = ".")]
+    krate: PathBuf,
 }
 
 #[derive(Args)]
@@ -66,13 +130,83 @@ struct GenerateArgs {
 fn main() -> ExitCode {
     match Cli::parse().command {
         None => plugin(),
-        Some(Command::Generate(args)) => match generate(args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => {
-                eprintln!("protoc-gen-rust-svc: {error}");
-                ExitCode::FAILURE
-            }
+        Some(Command::Generate(args)) => report(generate(args)),
+        Some(Command::New(args)) => report(new(args)),
+        Some(Command::Check(args)) => match check(&args) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(error) => report(Err(error)),
         },
+    }
+}
+
+/// Success, or the error on stderr and status 1.
+fn report(outcome: Result<(), Error>) -> ExitCode {
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("protoc-gen-rust-svc: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn new(args: NewArgs) -> Result<(), Error> {
+    let options = scaffold::NewOptions {
+        name: args.name,
+        protos: args.protos,
+        includes: args.include,
+        services: args.services,
+        clients: args.clients,
+        out: args.out,
+        runtime: args.runtime,
+        buf: args.buf,
+        force: args.force,
+        overwrite: args.overwrite,
+        templates: args.templates,
+    };
+    let report = scaffold::new_crate(&options)?;
+    let mut stdout = std::io::stdout().lock();
+    for file in &report.written {
+        let _ = writeln!(stdout, "wrote {file}");
+    }
+    for file in &report.kept {
+        let _ = writeln!(
+            stdout,
+            "kept {file}: you changed it since it was scaffolded (--overwrite {file} to replace it)"
+        );
+    }
+    let _ = writeln!(
+        stdout,
+        "\n{} is ready: cd {} && cargo test",
+        options.name,
+        report.dir.display()
+    );
+    Ok(())
+}
+
+/// Whether the crate matches its protos; the differences on stdout.
+fn check(args: &CheckArgs) -> Result<bool, Error> {
+    let report = scaffold::check::check_crate(&args.krate)?;
+    let mut stdout = std::io::stdout().lock();
+    for finding in &report.findings {
+        let _ = writeln!(stdout, "{finding}\n");
+    }
+    if report.findings.is_empty() {
+        for (service, rpcs) in &report.compared {
+            let _ = writeln!(
+                stdout,
+                "{service}: every one of its {rpcs} rpcs has its handler"
+            );
+        }
+        Ok(true)
+    } else {
+        let _ = writeln!(
+            stdout,
+            "{} difference(s) between the crate and its protos",
+            report.findings.len()
+        );
+        Ok(false)
     }
 }
 

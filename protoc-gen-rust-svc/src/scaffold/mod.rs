@@ -1,0 +1,421 @@
+//! `protoc-gen-rust-svc new`: a service crate from a `.proto`, rendered from templates; and
+//! `check`: how a scaffolded crate's handlers compare with its protos today.
+//!
+//! Scaffolded files are the user's: they are written once. Generated code is not among them (it
+//! is rewritten from the protos on every build, or by `buf generate`), so regenerating never
+//! touches a line the user wrote. The manifest (`.rust-svc-scaffold.json`) records each file
+//! written with its SHA-256, so that `new --force` can tell a file the user changed from one
+//! they did not, and `check` knows the protos and services of the crate.
+
+pub mod check;
+pub mod context;
+mod manifest;
+pub mod templates;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::Builder;
+use crate::error::Error;
+use crate::model::Model;
+use context::{ClientContext, Project, ServiceContext};
+pub use manifest::{MANIFEST, Manifest, ScaffoldedService};
+use templates::{Overrides, render_all};
+
+/// What `new` is asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct NewOptions {
+    /// The crate name.
+    pub name: String,
+    /// The `.proto` files to generate and implement.
+    pub protos: Vec<PathBuf>,
+    /// Where imports are looked up (protoc's `-I`); the current directory when empty.
+    pub includes: Vec<PathBuf>,
+    /// The services to implement (`pkg.Service`); every service not called as a client when
+    /// empty.
+    pub services: Vec<String>,
+    /// Services the implementations call through generated clients.
+    pub clients: Vec<String>,
+    /// The crate's directory; `./NAME` when `None`.
+    pub out: Option<PathBuf>,
+    /// The runtime and generator crates: a version (`0.1.0`), or the path of the runtime crate
+    /// (the generator is then its sibling `protoc-gen-rust-svc` directory).
+    pub runtime: Option<String>,
+    /// Generate with `buf generate` into src/generated instead of build.rs.
+    pub buf: bool,
+    /// Write into a directory that is not empty (never over a file the user changed).
+    pub force: bool,
+    /// Files (crate-relative paths) to overwrite even though the user changed them.
+    pub overwrite: Vec<String>,
+    /// A directory of templates overriding the built-in ones file by file.
+    pub templates: Option<PathBuf>,
+}
+
+/// What `new` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewReport {
+    /// The crate's directory.
+    pub dir: PathBuf,
+    /// Files written (crate-relative).
+    pub written: Vec<String>,
+    /// Files left as they were because the user changed them, crate-relative.
+    pub kept: Vec<String>,
+}
+
+/// Names Cargo refuses for a package, or that would shadow a crate every Rust crate sees.
+const RESERVED_CRATE_NAMES: &[&str] = &[
+    "alloc",
+    "core",
+    "proc-macro",
+    "proc_macro",
+    "std",
+    "test",
+    "build",
+    "deps",
+    "examples",
+];
+
+/// The port a scaffolded service listens on by default.
+const DEFAULT_PORT: u16 = 50051;
+
+/// Checks a crate name as Cargo does, with an error saying what is wrong with it.
+pub fn validate_crate_name(name: &str) -> Result<(), Error> {
+    let problem = if name.is_empty() {
+        Some("it is empty".to_owned())
+    } else if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+    {
+        Some(format!(
+            "{bad:?} is not allowed (letters, digits, `-` and `_` only)"
+        ))
+    } else if name.starts_with(|c: char| c.is_ascii_digit()) {
+        Some("it starts with a digit".to_owned())
+    } else if RESERVED_CRATE_NAMES.contains(&name) {
+        Some("Cargo reserves it".to_owned())
+    } else if crate::names::escape(&name.replace('-', "_")) != name.replace('-', "_") {
+        Some("it is a Rust keyword".to_owned())
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => Err(Error::new(format!(
+            "invalid crate name {name:?}: {problem}"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Scaffolds a crate as `options` say.
+pub fn new_crate(options: &NewOptions) -> Result<NewReport, Error> {
+    validate_crate_name(&options.name)?;
+    if options.protos.is_empty() {
+        return Err(Error::new("--proto: give the .proto file to scaffold from"));
+    }
+    let includes = if options.includes.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        options.includes.clone()
+    };
+    let builder = includes
+        .iter()
+        .fold(Builder::new(), |builder, dir| builder.include(dir))
+        .files(options.protos.iter().cloned());
+    let input = builder.input()?;
+    let model = crate::model(input.clone(), &crate::Params::default())?;
+    let dir = options
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&options.name));
+    let overrides = match &options.templates {
+        Some(dir) => Overrides::load(dir)?,
+        None => Overrides::none(),
+    };
+    let (project, scaffolded) = project(options, &model, &input.files_to_generate)?;
+    let mut files = render_all(&project, &overrides)?;
+    for file in &mut files {
+        if file.path.ends_with(".rs") {
+            file.text = rustfmt(&file.text).unwrap_or_else(|| file.text.clone());
+        }
+    }
+    // The protos come along, so that the crate builds (and its image) on its own.
+    for name in proto_files_to_copy(&input) {
+        let source = includes
+            .iter()
+            .map(|dir| dir.join(&name))
+            .find(|path| path.is_file());
+        // Not on disk: a well-known type, which the compilers carry.
+        let Some(source) = source else { continue };
+        let text = std::fs::read_to_string(&source)
+            .map_err(|error| Error::new(format!("cannot read {}: {error}", source.display())))?;
+        files.push(templates::Rendered {
+            path: format!("proto/{name}"),
+            text,
+        });
+    }
+    let manifest = Manifest {
+        generator: env!("CARGO_PKG_VERSION").to_owned(),
+        protos: project.protos.clone(),
+        includes: vec!["proto".to_owned()],
+        services: scaffolded,
+        files: Default::default(),
+    };
+    manifest::write_crate(&dir, files, manifest, options)
+}
+
+/// The files of `input` to copy into proto/: the files to generate and every import.
+fn proto_files_to_copy(input: &crate::Input) -> Vec<String> {
+    let mut names = BTreeSet::new();
+    for bytes in &input.proto_files {
+        if let Ok(split) = crate::request::split_source_code_info(bytes) {
+            names.insert(split.name);
+        }
+    }
+    names.into_iter().collect()
+}
+
+/// The template context of `options` over `model`, and the services the manifest records.
+fn project(
+    options: &NewOptions,
+    model: &Model,
+    files_to_generate: &[String],
+) -> Result<(Project, Vec<ScaffoldedService>), Error> {
+    let all: Vec<_> = context::services(model).collect();
+    if all.is_empty() {
+        let files: Vec<String> = options
+            .protos
+            .iter()
+            .map(|path| path.display().to_string())
+            .collect();
+        return Err(Error::new(format!(
+            "{} defines no service: a scaffold implements services, so add one (`service Foo {{ rpc … }}`)",
+            files.join(", ")
+        )));
+    }
+    let available = || {
+        all.iter()
+            .map(|(_, service)| service.full_name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let find = |flag: &str, name: &str| {
+        all.iter()
+            .find(|(_, service)| service.full_name == name)
+            .copied()
+            .ok_or_else(|| {
+                Error::new(format!(
+                    "{flag} {name}: no such service in the protos given; they define {}",
+                    available()
+                ))
+            })
+    };
+    let clients = options
+        .clients
+        .iter()
+        .map(|name| find("--client", name).map(|(p, s)| ClientContext::new(p, s)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let chosen: Vec<_> = if options.services.is_empty() {
+        all.iter()
+            .filter(|(_, service)| !options.clients.contains(&service.full_name))
+            .copied()
+            .collect()
+    } else {
+        options
+            .services
+            .iter()
+            .map(|name| find("--service", name))
+            .collect::<Result<_, _>>()?
+    };
+    if chosen.is_empty() {
+        return Err(Error::new(format!(
+            "no service left to implement: every service is a --client ({})",
+            available()
+        )));
+    }
+    let mut services: Vec<ServiceContext> = Vec::new();
+    for (package, service) in chosen {
+        let calls = clients
+            .iter()
+            .filter(|client| client.full_name != service.full_name)
+            .cloned()
+            .collect();
+        let mut context = ServiceContext::new(package, service, calls);
+        // Two services may want one file name (`v1.Inventory` and `v2.Inventory`).
+        while services.iter().any(|other| other.file == context.file) {
+            context.file.push('_');
+            context.struct_name.push('_');
+        }
+        services.push(context);
+    }
+    let scaffolded = services
+        .iter()
+        .map(|service| ScaffoldedService {
+            service: service.full_name.clone(),
+            file: format!("src/{}.rs", service.file),
+            implementation: service.struct_name.clone(),
+        })
+        .collect();
+    let (runtime_source, generator_source) = sources(options.runtime.as_deref())?;
+    let has_gateway = services.iter().any(|service| service.has_gateway);
+    let project = Project {
+        name: options.name.clone(),
+        lib: options.name.replace('-', "_"),
+        generator_version: env!("CARGO_PKG_VERSION").to_owned(),
+        runtime_source,
+        generator_source,
+        buf: options.buf,
+        protos: files_to_generate.to_vec(),
+        has_clients: !clients.is_empty(),
+        clients,
+        services,
+        has_gateway,
+        port: DEFAULT_PORT,
+    };
+    Ok((project, scaffolded))
+}
+
+/// The Cargo sources of the runtime and the generator for `--runtime`.
+fn sources(runtime: Option<&str>) -> Result<(String, String), Error> {
+    let version = |version: &str| format!("version = \"{version}\"");
+    let Some(runtime) = runtime else {
+        let own = version(env!("CARGO_PKG_VERSION"));
+        return Ok((own.clone(), own));
+    };
+    let looks_like_version = runtime
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == '.' || c == '^' || c == '~' || c == '=');
+    if looks_like_version && !runtime.is_empty() {
+        return Ok((version(runtime), version(runtime)));
+    }
+    let path = Path::new(runtime);
+    let absolute = std::fs::canonicalize(path).map_err(|error| {
+        Error::new(format!(
+            "--runtime {runtime}: neither a version nor the runtime crate's directory ({error})"
+        ))
+    })?;
+    if !absolute.join("Cargo.toml").is_file() {
+        return Err(Error::new(format!(
+            "--runtime {runtime}: no Cargo.toml there; give the rust-svc-runtime crate's directory or a version"
+        )));
+    }
+    let generator = absolute
+        .parent()
+        .map(|parent| parent.join("protoc-gen-rust-svc"))
+        .filter(|dir| dir.join("Cargo.toml").is_file());
+    let toml_path = |path: &Path| format!("path = {:?}", path.display().to_string());
+    let generator = match generator {
+        Some(dir) => toml_path(&dir),
+        None => version(env!("CARGO_PKG_VERSION")),
+    };
+    Ok((toml_path(&absolute), generator))
+}
+
+/// `text` formatted by rustfmt (edition 2024), when rustfmt is installed and the text parses.
+fn rustfmt(text: &str) -> Option<String> {
+    let mut child = Command::new("rustfmt")
+        .args(["--edition", "2024", "--emit", "stdout", "--quiet"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    child.stdin.take()?.write_all(text.as_bytes()).ok()?;
+    let output = child.wait_with_output().ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8(output.stdout).ok())
+        .flatten()
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// The project of the orders example, calling inventory and dispatch.
+    pub fn example_project() -> Project {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let options = NewOptions {
+            name: "orders-svc".to_owned(),
+            protos: ["orders", "inventory", "dispatch"]
+                .map(|name| root.join(format!("proto/{name}/v1/{name}.proto")))
+                .to_vec(),
+            includes: vec![root.join("proto")],
+            clients: vec![
+                "inventory.v1.InventoryService".to_owned(),
+                "dispatch.v1.DispatchService".to_owned(),
+            ],
+            ..Default::default()
+        };
+        let builder = options
+            .includes
+            .iter()
+            .fold(Builder::new(), |builder, dir| builder.include(dir))
+            .files(options.protos.iter().cloned());
+        let input = builder.input().unwrap();
+        let model = crate::model(input.clone(), &crate::Params::default()).unwrap();
+        project(&options, &model, &input.files_to_generate)
+            .unwrap()
+            .0
+    }
+
+    #[test]
+    fn crate_names_are_checked_as_cargo_does() {
+        for good in ["orders", "orders-svc", "orders_svc", "a1"] {
+            validate_crate_name(good).unwrap();
+        }
+        for (bad, why) in [
+            ("", "empty"),
+            ("1orders", "digit"),
+            ("orders svc", "not allowed"),
+            ("orders.svc", "not allowed"),
+            ("test", "reserves"),
+            ("std", "reserves"),
+            ("fn", "keyword"),
+        ] {
+            let error = validate_crate_name(bad).unwrap_err().to_string();
+            assert!(error.contains(why), "{bad:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn services_default_to_those_not_called() {
+        let project = example_project();
+        let names: Vec<&str> = project
+            .services
+            .iter()
+            .map(|service| service.full_name.as_str())
+            .collect();
+        assert_eq!(names, ["orders.v1.OrderService"]);
+        let fields: Vec<&str> = project.services[0]
+            .clients
+            .iter()
+            .map(|client| client.field.as_str())
+            .collect();
+        assert_eq!(fields, ["inventory", "dispatch"]);
+        assert_eq!(project.clients[1].flag, "dispatch-url");
+        assert_eq!(project.clients[1].env, "DISPATCH_URL");
+    }
+
+    #[test]
+    fn a_version_or_a_path_picks_the_runtime() {
+        assert_eq!(
+            sources(Some("0.1.0")).unwrap(),
+            (
+                "version = \"0.1.0\"".to_owned(),
+                "version = \"0.1.0\"".to_owned()
+            )
+        );
+        let runtime = Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime");
+        let (runtime_source, generator_source) = sources(Some(runtime.to_str().unwrap())).unwrap();
+        assert!(runtime_source.starts_with("path = ") && runtime_source.ends_with("runtime\""));
+        assert!(
+            generator_source.ends_with("protoc-gen-rust-svc\""),
+            "{generator_source}"
+        );
+        let error = sources(Some("/nowhere/at/all")).unwrap_err().to_string();
+        assert!(error.contains("--runtime /nowhere/at/all"), "{error}");
+    }
+}
