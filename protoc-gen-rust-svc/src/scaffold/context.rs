@@ -133,6 +133,8 @@ pub struct RouteContext {
     pub path: String,
     /// The request field bound to the body, `*`, or empty.
     pub body: String,
+    /// Whether the path has variables (`{sku}`).
+    pub has_variables: bool,
 }
 
 /// A service called through its generated client: each of `project.clients` and
@@ -149,6 +151,9 @@ pub struct ClientContext {
     pub flag: String,
     /// The environment variable of its URLs, e.g. `DISPATCH_URL`.
     pub env: String,
+    /// A port to run it on beside the scaffolded service, for examples: 50052 for the first
+    /// client, 50053 for the next…
+    pub port: u16,
     /// Its domain trait, e.g. `DispatchService`.
     pub domain_trait: String,
     /// Its object-safe companion, e.g. `DynDispatchService`.
@@ -280,6 +285,7 @@ impl MethodContext {
                     method: binding.method.clone(),
                     path: binding.path.clone(),
                     body: binding.body.clone(),
+                    has_variables: !binding.variables.is_empty(),
                 })
                 .collect(),
             deprecated: method.deprecated,
@@ -288,8 +294,8 @@ impl MethodContext {
 }
 
 impl ClientContext {
-    /// The context of calling `service` of `package`.
-    pub fn new(package: &Package, service: &Service) -> Self {
+    /// The context of calling `service` of `package`, the `index`th client.
+    pub fn new(package: &Package, service: &Service, index: usize) -> Self {
         let field = names::snake(&base_name(&service.proto_name));
         let field = if names::escape(&field) == field {
             field
@@ -302,6 +308,7 @@ impl ClientContext {
             flag: format!("{}-url", field.replace('_', "-")),
             env: format!("{}_URL", field.to_uppercase()),
             field,
+            port: 50052 + u16::try_from(index).unwrap_or(0),
             domain_trait: service.names.domain_trait.clone(),
             dyn_trait: service.names.dyn_trait.clone(),
             client: service.names.client.clone(),

@@ -214,7 +214,11 @@ fn project(
     let clients = options
         .clients
         .iter()
-        .map(|name| find("--client", name).map(|(p, s)| ClientContext::new(p, s)))
+        .enumerate()
+        .map(|(index, name)| {
+            find("--client", name)
+                .map(|(package, service)| ClientContext::new(package, service, index))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let chosen: Vec<_> = if options.services.is_empty() {
         all.iter()
