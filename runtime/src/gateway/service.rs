@@ -276,6 +276,13 @@ impl Gateway {
     pub fn handle(&self, request: http::Request<Body>) -> ResponseFuture {
         let inner = &self.inner;
         let (parts, body) = request.into_parts();
+        if is_grpc(&parts.headers) {
+            // A gRPC (or gRPC-Web) call that no gRPC route took, on a port shared with gRPC:
+            // the caller gets what any gRPC server answers for a service it does not have,
+            // not a REST error it cannot read.
+            let status = Status::unimplemented(format!("unknown service {}", parts.uri.path()));
+            return Box::pin(std::future::ready(status.into_http()));
+        }
         let origin = parts.headers.get(http::header::ORIGIN).cloned();
         if parts.method == Method::OPTIONS
             && let Some(preflight) = inner.cors.preflight(
@@ -357,6 +364,14 @@ fn peer_addr(parts: &http::request::Parts) -> Option<std::net::SocketAddr> {
                 .get::<tonic::transport::server::TcpConnectInfo>()
                 .and_then(|info| info.remote_addr())
         })
+}
+
+/// Whether a request is a gRPC or gRPC-Web call, by its content type.
+fn is_grpc(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/grpc"))
 }
 
 fn ready_error(status: &Status) -> ResponseFuture {

@@ -51,10 +51,10 @@ pub(super) fn build(host: Host, health: HealthServer<impl Health>) -> Result<Rou
     let mut gateway = Gateway::builder();
     let mut rests = vec![first.rest];
     for service in services {
-        grpc = Routes::from(
-            grpc.into_axum_router()
-                .merge(service.grpc.into_axum_router()),
-        );
+        // Each `Routes` has tonic's UNIMPLEMENTED fallback, so two cannot be merged; the later
+        // ones are routed to by their service's path prefix, as tonic routes a service.
+        let path = format!("/{}/{{*rest}}", service.name);
+        grpc = Routes::from(grpc.into_axum_router().route_service(&path, service.grpc));
         rests.push(service.rest);
     }
     for rest in rests.into_iter().flatten() {

@@ -1,0 +1,238 @@
+//! The runtime's `host`: TLS with HTTP/2 for gRPC and HTTP/1.1 for REST on one port (ALPN
+//! offers both, unlike tonic's own TLS, which offers h2 only), errors naming a bad certificate
+//! or key file, and several services on one port with reflection off. Shutdown and draining are
+//! tested through the logistics binary (examples/logistics/tests/lifecycle.rs).
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use example_services::courier_directory::CourierDirectory;
+use example_services::dispatch::v1::DispatchService as _;
+use example_services::dispatch::v1::{
+    DispatchServiceClient, DispatchServiceGrpc, GetCourierStatusRequest, dispatch_service_server,
+};
+use example_services::inventory::v1::InventoryService as _;
+use example_services::inventory::v1::{
+    CheckStockRequest, InventoryServiceClient, InventoryServiceGateway, InventoryServiceGrpc,
+    inventory_service_server,
+};
+use example_services::inventory_store::InventoryStore;
+use rcgen::{CertificateParams, KeyPair};
+use rust_svc_runtime::host::tls::TlsFiles;
+use rust_svc_runtime::host::{self, Host, HostError, Serving, Stop};
+use rust_svc_runtime::{Code, Context};
+use rustls_pki_types::pem::PemObject;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tonic::service::Routes;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig};
+
+/// An inventory with one SKU in stock.
+fn inventory() -> Arc<InventoryStore> {
+    let store = InventoryStore::new();
+    store.set_on_hand("wh_1", "SKU-1", 7).unwrap();
+    Arc::new(store)
+}
+
+/// The inventory (gRPC and REST) on a port of its own, configured by `configure`.
+async fn serve(configure: impl FnOnce(Host) -> Host) -> Result<(Serving, Stop), HostError> {
+    let domain = inventory();
+    let host = Host::new("inventory").service(
+        inventory_service_server::SERVICE_NAME,
+        Routes::new(InventoryServiceGrpc::from_arc(Arc::clone(&domain)).into_service()),
+        Some(InventoryServiceGateway::routes_from_arc(domain)),
+    );
+    let listener = host::bind("127.0.0.1:0".parse().unwrap()).await?;
+    let stop = Stop::new();
+    let serving = configure(host).start(listener, stop.wait()).await?;
+    Ok((serving, stop))
+}
+
+/// A self-signed certificate for `localhost`, written as PEM files into `dir`.
+fn certificate(dir: &Path) -> (TlsFiles, String) {
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let files = TlsFiles {
+        cert: dir.join("cert.pem"),
+        key: dir.join("key.pem"),
+    };
+    std::fs::write(&files.cert, cert.pem()).unwrap();
+    std::fs::write(&files.key, key.serialize_pem()).unwrap();
+    (files, cert.pem())
+}
+
+#[tokio::test]
+async fn tls_serves_grpc_over_http2_and_rest_over_http1_on_one_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let (files, ca) = certificate(dir.path());
+    let (serving, _stop) = serve(|host| host.tls(files)).await.unwrap();
+    let port = serving.addr.port();
+
+    let channel = Channel::from_shared(format!("https://localhost:{port}"))
+        .unwrap()
+        .tls_config(
+            ClientTlsConfig::new()
+                .ca_certificate(Certificate::from_pem(&ca))
+                .domain_name("localhost"),
+        )
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let stock = InventoryServiceClient::new(channel)
+        .check_stock(
+            &Context::new(),
+            CheckStockRequest {
+                sku: "SKU-1".to_owned(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(stock.available, 7);
+
+    // A client that offers HTTP/1.1 only, as many REST clients do.
+    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+    let der = rustls_pki_types::CertificateDer::from_pem_slice(ca.as_bytes()).unwrap();
+    roots.add(der).unwrap();
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let mut config = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(serving.addr).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = connector.connect(name, tcp).await.unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+    tls.write_all(
+        b"GET /v1/items/SKU-1/stock HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut response = String::new();
+    tls.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("\"available\":7"), "{response}");
+}
+
+#[tokio::test]
+async fn bad_tls_files_are_errors_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (files, _) = certificate(dir.path());
+    let missing = TlsFiles {
+        cert: dir.path().join("nope.pem"),
+        key: files.key.clone(),
+    };
+    let error = serve(|host| host.tls(missing))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("nope.pem"), "{error}");
+
+    let other_key = dir.path().join("other-key.pem");
+    let mut file = std::fs::File::create(&other_key).unwrap();
+    file.write_all(KeyPair::generate().unwrap().serialize_pem().as_bytes())
+        .unwrap();
+    let mismatched = TlsFiles {
+        cert: files.cert.clone(),
+        key: other_key,
+    };
+    let error = serve(|host| host.tls(mismatched))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("other-key.pem") && error.contains("does not match"),
+        "{error}"
+    );
+
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "").unwrap();
+    let no_certificate = TlsFiles {
+        cert: empty,
+        key: files.key,
+    };
+    let error = serve(|host| host.tls(no_certificate))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("empty.pem: no PEM certificate"), "{error}");
+}
+
+#[tokio::test]
+async fn a_port_serves_several_services_with_reflection_off() {
+    let directory = Arc::new(CourierDirectory::new());
+    directory.add_courier("courier_1").unwrap();
+    let (serving, _stop) = serve(|host| {
+        host.service(
+            dispatch_service_server::SERVICE_NAME,
+            Routes::new(DispatchServiceGrpc::from_arc(directory).into_service()),
+            None,
+        )
+        .reflection(false)
+    })
+    .await
+    .unwrap();
+    let url = format!("http://{}", serving.addr);
+    let channel = Channel::from_shared(url.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+
+    for service in [
+        "",
+        "inventory.v1.InventoryService",
+        "dispatch.v1.DispatchService",
+    ] {
+        let health = tonic_health::pb::health_client::HealthClient::new(channel.clone())
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: service.to_owned(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(health.status, 1, "{service:?} is SERVING");
+    }
+    let stock = InventoryServiceClient::connect_lazy([url.as_str()])
+        .unwrap()
+        .check_stock(
+            &Context::new(),
+            CheckStockRequest {
+                sku: "SKU-1".to_owned(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(stock.available, 7);
+    let courier = DispatchServiceClient::connect_lazy([url.as_str()])
+        .unwrap()
+        .get_courier_status(
+            &Context::new(),
+            GetCourierStatusRequest {
+                courier_id: "courier_1".to_owned(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(courier.courier_id, "courier_1");
+
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let reflection = ServerReflectionClient::new(channel)
+        .server_reflection_info(tokio_stream::once(request))
+        .await;
+    assert_eq!(reflection.unwrap_err().code(), Code::Unimplemented);
+}
