@@ -60,7 +60,7 @@ macro_rules! templates {
 }
 
 templates! {
-    "Cargo.toml" at "crate/Cargo.toml" => CargoToml, false, |_| true;
+    "Cargo.toml" at "crate/Cargo.toml.in" => CargoToml, false, |_| true;
     "build.rs" at "crate/build.rs" => BuildRs, false, |project| !project.buf;
     "buf.yaml" at "crate/buf.yaml" => BufYaml, false, |_| true;
     "buf.gen.yaml" at "crate/buf.gen.yaml" => BufGenYaml, false, |project| project.buf;
