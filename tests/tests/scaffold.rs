@@ -131,6 +131,23 @@ fn scaffold_as(example: &Example, name: &str, parent: &Path) -> PathBuf {
     out
 }
 
+/// The flags naming the services `example` calls; never called, as the handlers are the
+/// skeleton's.
+fn client_urls(example: &Example) -> Vec<&'static str> {
+    example
+        .clients
+        .iter()
+        .flat_map(|client| {
+            let flag = if client.starts_with("inventory") {
+                "--inventory-url"
+            } else {
+                "--dispatch-url"
+            };
+            [flag, "http://127.0.0.1:9"]
+        })
+        .collect()
+}
+
 /// The scaffolded binary, started on a free loopback port; its address once it listens.
 struct Running {
     child: Child,
@@ -140,18 +157,9 @@ struct Running {
 impl Running {
     fn start(example: &Example) -> Self {
         let binary = target_dir().join("debug").join(example.name);
-        let mut command = Command::new(&binary);
-        command.args(["--listen", "127.0.0.1:0"]);
-        for client in example.clients {
-            let flag = if client.starts_with("inventory") {
-                "--inventory-url"
-            } else {
-                "--dispatch-url"
-            };
-            // Never called: the handlers are the skeleton's.
-            command.args([flag, "http://127.0.0.1:9"]);
-        }
-        let mut child = command
+        let mut child = Command::new(&binary)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(client_urls(example))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -269,6 +277,22 @@ async fn each_example_proto_scaffolds_a_crate_that_builds_lints_tests_and_serves
         assert_eq!(response.status(), 501, "{}", example.rest_path);
         let body: serde_json::Value = response.json().await.unwrap();
         assert_eq!(body["code"], 12, "{body}");
+        // A second process on the same port ends at once, saying why.
+        let binary = target_dir().join("debug").join(example.name);
+        let refused = Command::new(&binary)
+            .args(["--listen", &running.addr])
+            .args(client_urls(example))
+            .output()
+            .unwrap();
+        assert_eq!(refused.status.code(), Some(1));
+        let message = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            message.contains(&format!(
+                "cannot listen on {}: address already in use",
+                running.addr
+            )),
+            "{message}"
+        );
         let status = running.terminate();
         assert!(
             status.success(),
