@@ -419,6 +419,66 @@ fn a_changed_proto_fails_the_build_only_where_the_user_acts() {
     assert_eq!(after, unchanged, "no user file changed");
 }
 
+/// Whether `tool --version` runs; if not, skips (or fails under `RUST_SVC_REQUIRE_TOOLS`).
+fn have(tool: &str) -> bool {
+    let runs = Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !runs {
+        let required = std::env::var_os("RUST_SVC_REQUIRE_TOOLS").is_some();
+        assert!(!required, "{tool} is required (RUST_SVC_REQUIRE_TOOLS)");
+        eprintln!("SKIPPED: {tool} is not installed");
+    }
+    runs
+}
+
+#[test]
+fn a_buf_scaffold_lints_generates_with_buf_and_builds() {
+    if !have("buf") {
+        return;
+    }
+    let parent = tempfile::tempdir().unwrap();
+    let root = workspace();
+    let dir = parent.path().join("dispatch-buf");
+    let options = NewOptions {
+        name: "dispatch-buf".to_owned(),
+        protos: vec![root.join("proto/dispatch/v1/dispatch.proto")],
+        includes: vec![root.join("proto")],
+        out: Some(dir.clone()),
+        runtime: Some(root.join("runtime").to_str().unwrap().to_owned()),
+        buf: true,
+        ..Default::default()
+    };
+    scaffold::new_crate(&options).unwrap();
+    std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+    // The plugin buf.gen.yaml names, from this workspace, first on PATH.
+    must(
+        "cargo build -p protoc-gen-rust-svc",
+        cargo(&root, &["build", "-p", "protoc-gen-rust-svc"]),
+    );
+    let path = format!(
+        "{}:{}",
+        target_dir().join("debug").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let buf = |args: &[&str]| {
+        Command::new("buf")
+            .args(args)
+            .current_dir(&dir)
+            .env("PATH", &path)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    // The first step of the scaffold's CI workflow.
+    must("buf lint", buf(&["lint"]));
+    must("buf generate", buf(&["generate"]));
+    assert!(dir.join("src/generated/mod.rs").is_file());
+    must("cargo build", cargo(&dir, &["build"]));
+    must("cargo test", cargo(&dir, &["test"]));
+}
+
 /// kubernetes-validate: `KUBERNETES_VALIDATE`, else beside `RUST_SVC_PYTHON`, else on PATH.
 fn kubernetes_validate() -> Option<PathBuf> {
     if let Ok(path) = std::env::var("KUBERNETES_VALIDATE") {
