@@ -71,8 +71,9 @@ pub fn parse_grpc_timeout(value: &[u8]) -> Result<Duration, InvalidTimeout> {
     }
 }
 
-/// Formats a timeout as a `grpc-timeout` value, choosing the finest unit that fits in 8 digits
-/// (rounding up, so the receiver never sees more time than the sender has).
+/// Formats a timeout as a `grpc-timeout` value, choosing the finest unit that fits in 8 digits.
+/// What does not fill a whole unit is dropped (rounding down), so that no hop downstream is
+/// given more time than its caller has left.
 pub fn format_grpc_timeout(timeout: Duration) -> String {
     const MAX: u128 = 99_999_999;
     let nanos = timeout.as_nanos();
@@ -85,7 +86,7 @@ pub fn format_grpc_timeout(timeout: Duration) -> String {
         (3_600_000_000_000, 'H'),
     ];
     for (per_unit, unit) in units {
-        let amount = nanos.div_ceil(per_unit);
+        let amount = nanos / per_unit;
         if amount <= MAX {
             return format!("{amount}{unit}");
         }
@@ -181,11 +182,15 @@ mod tests {
             (Duration::from_secs(100), "100000m"),
             (Duration::from_secs(200_000), "200000S"),
             (Duration::from_nanos(1), "1n"),
+            // Over 8 digits of a unit, what does not fill the next unit is dropped.
+            (Duration::from_nanos(1_000_000_999), "1000000u"),
+            (Duration::from_nanos(99_999_999_999), "99999999u"),
+            (Duration::from_micros(199_999_999_999), "199999S"),
         ];
         for (duration, text) in cases {
-            assert_eq!(format_grpc_timeout(*duration), *text);
+            assert_eq!(format_grpc_timeout(*duration), *text, "{duration:?}");
             let back = parse_grpc_timeout(text.as_bytes()).unwrap();
-            assert!(back >= *duration);
+            assert!(back <= *duration, "{duration:?}: {back:?}");
         }
         assert_eq!(format_grpc_timeout(Duration::MAX), "99999999H");
     }

@@ -171,7 +171,7 @@ pub struct Policy {
 /// Validated `rust_svc.v1.RetryPolicy`, defaults applied.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
-    /// Attempts including the first, 1..=5.
+    /// Attempts including the first, at least 1 (the client caps it at run time).
     pub max_attempts: u32,
     /// Backoff before the first retry.
     pub initial_backoff: Duration,

@@ -49,9 +49,11 @@ fn duration(value: &prost_types::Duration, what: &str) -> Result<Duration, Strin
 }
 
 fn validate_retry(retry: &options::RetryPolicy) -> Result<RetryPolicy, String> {
-    if !(1..=5).contains(&retry.max_attempts) {
+    // Any count is accepted, as gRFC A6 accepts it: the client caps it at run time (5 unless
+    // its builder says otherwise, as grpc-go does).
+    if retry.max_attempts < 1 {
         return Err(format!(
-            "retry.max_attempts is {}; it must be between 1 and 5 (it counts the first attempt)",
+            "retry.max_attempts is {}; it must be at least 1 (it counts the first attempt)",
             retry.max_attempts
         ));
     }
@@ -72,24 +74,30 @@ fn validate_retry(retry: &options::RetryPolicy) -> Result<RetryPolicy, String> {
     }
     let backoff_multiplier = match retry.backoff_multiplier {
         0.0 => 2.0,
-        m if m.is_finite() && m >= 1.0 => m,
+        m if m.is_finite() && m > 0.0 => m,
         m => {
             return Err(format!(
-                "retry.backoff_multiplier is {m}; it must be at least 1.0"
+                "retry.backoff_multiplier is {m}; it must be greater than 0"
             ));
         }
     };
     let retryable_codes = if retry.retryable_status_codes.is_empty() {
         vec!["UNAVAILABLE".to_owned()]
     } else {
+        // Names in any case, as service configs write them (`unavailable`, `Unavailable`).
+        let mut codes = Vec::with_capacity(retry.retryable_status_codes.len());
         for code in &retry.retryable_status_codes {
-            if !CODE_NAMES.contains(&code.as_str()) {
+            let name = code.trim().to_ascii_uppercase();
+            if !CODE_NAMES.contains(&name.as_str()) {
                 return Err(format!(
                     "retry.retryable_status_codes: `{code}` is not a gRPC status code name (such as UNAVAILABLE)"
                 ));
             }
+            if !codes.contains(&name) {
+                codes.push(name);
+            }
         }
-        retry.retryable_status_codes.clone()
+        codes
     };
     Ok(RetryPolicy {
         max_attempts: retry.max_attempts,
@@ -325,20 +333,39 @@ mod tests {
         let valid = validate_retry(&retry).unwrap();
         assert_eq!(valid.backoff_multiplier, 2.0);
         assert_eq!(valid.retryable_codes, ["UNAVAILABLE"]);
-        for (attempts, ok) in [(0, false), (1, true), (5, true), (6, false)] {
+        // Above 5 is accepted as gRFC A6 accepts it; the client caps it.
+        for (attempts, ok) in [(0, false), (1, true), (5, true), (6, true), (100, true)] {
             retry.max_attempts = attempts;
             assert_eq!(validate_retry(&retry).is_ok(), ok, "{attempts}");
         }
         retry.max_attempts = 2;
-        retry.retryable_status_codes = vec!["Unavailable".to_owned()];
+        // Code names in any case, each once.
+        retry.retryable_status_codes = ["Unavailable", "resource_exhausted", "UNAVAILABLE"]
+            .map(str::to_owned)
+            .to_vec();
+        assert_eq!(
+            validate_retry(&retry).unwrap().retryable_codes,
+            ["UNAVAILABLE", "RESOURCE_EXHAUSTED"]
+        );
+        retry.retryable_status_codes = vec!["Unavailabel".to_owned()];
         assert!(
             validate_retry(&retry)
                 .unwrap_err()
-                .contains("`Unavailable` is not a gRPC status")
+                .contains("`Unavailabel` is not a gRPC status")
         );
         retry.retryable_status_codes.clear();
+        // Any positive multiplier; a shrinking one too.
         retry.backoff_multiplier = 0.5;
-        assert!(validate_retry(&retry).unwrap_err().contains("at least 1.0"));
+        assert_eq!(validate_retry(&retry).unwrap().backoff_multiplier, 0.5);
+        for bad in [-1.0, f64::NAN, f64::INFINITY] {
+            retry.backoff_multiplier = bad;
+            assert!(
+                validate_retry(&retry)
+                    .unwrap_err()
+                    .contains("must be greater than 0"),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -19,8 +19,8 @@ use super::endpoints::{self, Endpoints};
 use super::retry::Throttle;
 use super::{
     BreakerPolicy, BreakerTransition, Channel, DEFAULT_MAX_MESSAGE_SIZE,
-    DEFAULT_PROPAGATED_HEADERS, GeneratedClient, RetryPolicy, RetryThrottling, ServiceSpec,
-    TransitionHook,
+    DEFAULT_PROPAGATED_HEADERS, GeneratedClient, MAX_ATTEMPTS, RetryPolicy, RetryThrottling,
+    ServiceSpec, TransitionHook,
 };
 
 /// Why a client could not be built.
@@ -118,6 +118,7 @@ pub(super) struct Settings {
     retry: Override<RetryPolicy>,
     breaker: Override<BreakerPolicy>,
     throttling: Option<Option<RetryThrottling>>,
+    max_attempts: Option<u32>,
     propagate: Option<Vec<AsciiMetadataKey>>,
     hook: Option<TransitionHook>,
     target: Option<String>,
@@ -186,6 +187,15 @@ impl<C: GeneratedClient> ClientBuilder<C> {
             .retry
             .by_method
             .push((method.to_owned(), policy));
+        self
+    }
+
+    /// The most attempts any call makes, the first included, whatever a retry policy asks:
+    /// [`MAX_ATTEMPTS`] (5, as grpc-go) unless raised or lowered here (at least 1). gRFC A6
+    /// has clients cap a service's `maxAttempts` this way.
+    #[must_use]
+    pub fn max_attempts(mut self, cap: u32) -> Self {
+        self.settings.max_attempts = Some(cap.max(1));
         self
     }
 
@@ -426,11 +436,14 @@ impl Settings {
                     (Some(own), Some(client)) => Some(own.min(client)),
                     (own, client) => own.or(client),
                 };
-                let retry = self
+                let mut retry = self
                     .retry
                     .for_method(method.name)
                     .or_else(|| method.retry.clone())
                     .unwrap_or(RetryPolicy::DEFAULT);
+                retry.max_attempts = retry
+                    .max_attempts
+                    .clamp(1, self.max_attempts.unwrap_or(MAX_ATTEMPTS));
                 let breaker = self.breaker.for_method(method.name).unwrap_or_else(|| {
                     method
                         .circuit_breaker

@@ -20,10 +20,11 @@
 //!    failures count against it (see [`is_dependency_failure`]).
 //! 4. **Retries** (gRFC A6), only where safe: the method's `idempotency_level` is `IDEMPOTENT` or
 //!    `NO_SIDE_EFFECTS`, or the request's idempotency-key field is non-empty (the key is then
-//!    sent as `idempotency-key` metadata too, the same on every attempt). At most 5 attempts, on
-//!    the policy's retryable codes, with fully jittered exponential backoff or the server's
-//!    `RetryInfo` delay, all inside the one deadline, and throttled by a token bucket shared by
-//!    the client's methods. A server stream is retried only until its first message arrives;
+//!    sent as `idempotency-key` metadata too, the same on every attempt). On the policy's
+//!    retryable codes, at most 5 attempts ([`ClientBuilder::max_attempts`] moves the cap), each
+//!    retry carrying `grpc-previous-rpc-attempts`; exponential backoff jittered by ±20 %, or
+//!    exactly the server's pushback (after which the backoff starts over), all inside the one
+//!    deadline, and throttled by a token bucket shared by the client's methods. A server stream is retried only until its first message arrives;
 //!    client- and bidi-streaming calls are never retried.
 //! 5. **Balancing.** A client of several endpoints ([`ClientBuilder::connect_lazy`]) sends each
 //!    attempt to the next endpoint, round robin, whose breaker admits it, and a retry to an
@@ -42,7 +43,7 @@ mod streams;
 
 pub use tonic::transport::Channel;
 
-pub use self::core::ClientCore;
+pub use self::core::{ClientCore, PREVIOUS_ATTEMPTS_HEADER};
 pub use breaker::{BreakerState, BreakerTransition, TransitionHook};
 pub use builder::{ClientBuilder, ClientError};
 pub use policy::{

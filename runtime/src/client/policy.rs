@@ -19,13 +19,14 @@ pub const MAX_ATTEMPTS: u32 = 5;
 /// `IDEMPOTENT` or `NO_SIDE_EFFECTS`, or the request carries a non-empty idempotency key.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
-    /// Attempts including the first, clamped to `1..=`[`MAX_ATTEMPTS`]; 1 disables retries.
+    /// Attempts including the first; 1 disables retries. The client caps it at
+    /// `ClientBuilder::max_attempts` ([`MAX_ATTEMPTS`] by default).
     pub max_attempts: u32,
-    /// Upper bound of the (fully jittered) delay before the first retry.
+    /// The backoff before the first retry, before jitter (±20 %).
     pub initial_backoff: Duration,
-    /// Upper bound of any delay between attempts.
+    /// Upper bound of the backoff, before jitter.
     pub max_backoff: Duration,
-    /// Growth of the delay bound per retry.
+    /// Growth of the backoff per retry; any positive factor (below 1 it shrinks).
     pub backoff_multiplier: f64,
     /// Status codes worth another attempt.
     pub retryable_codes: Cow<'static, [Code]>,
@@ -50,7 +51,7 @@ impl RetryPolicy {
 
     /// The attempts this policy allows, within gRFC A6's bound.
     pub fn attempts(&self) -> u32 {
-        self.max_attempts.clamp(1, MAX_ATTEMPTS)
+        self.max_attempts.max(1)
     }
 
     /// Whether a status with `code` is worth another attempt.
@@ -58,15 +59,17 @@ impl RetryPolicy {
         self.retryable_codes.contains(&code)
     }
 
-    /// The bound of the delay before retry number `retry` (1 for the first retry):
-    /// `min(initial_backoff × multiplier^(retry-1), max_backoff)`. The delay itself is drawn
-    /// uniformly below this bound ("full jitter"), so that clients failing together do not
-    /// retry together.
+    /// The backoff before retry number `retry` (1 for the first retry, and again for the
+    /// first after a server pushback): `min(initial_backoff × multiplier^(retry-1),
+    /// max_backoff)`. The delay is this times a factor drawn uniformly from `[0.8, 1.2]`
+    /// (gRFC A6 as amended), so that clients failing together do not retry together.
     pub fn backoff_bound(&self, retry: u32) -> Duration {
-        let growth = self
-            .backoff_multiplier
-            .max(1.0)
-            .powi(retry.saturating_sub(1).min(64) as i32);
+        let multiplier = if self.backoff_multiplier.is_finite() && self.backoff_multiplier > 0.0 {
+            self.backoff_multiplier
+        } else {
+            1.0
+        };
+        let growth = multiplier.powi(retry.saturating_sub(1).min(64) as i32);
         let bound = self.initial_backoff.as_secs_f64() * growth;
         if bound.is_finite() && bound < self.max_backoff.as_secs_f64() {
             Duration::from_secs_f64(bound)
@@ -235,16 +238,26 @@ mod tests {
         assert_eq!(policy.backoff_bound(1), Duration::from_millis(100));
         assert_eq!(policy.backoff_bound(2), Duration::from_millis(200));
         assert_eq!(policy.backoff_bound(3), Duration::from_millis(350));
+        // Any positive multiplier (gRFC A6), a shrinking one too.
+        let shrinking = RetryPolicy {
+            initial_backoff: Duration::from_millis(400),
+            backoff_multiplier: 0.5,
+            ..policy.clone()
+        };
+        assert_eq!(shrinking.backoff_bound(1), Duration::from_millis(350));
+        assert_eq!(shrinking.backoff_bound(2), Duration::from_millis(200));
+        assert_eq!(shrinking.backoff_bound(3), Duration::from_millis(100));
         assert_eq!(policy.backoff_bound(40), Duration::from_millis(350));
     }
 
     #[test]
-    fn attempts_are_capped_at_five() {
+    fn a_policy_makes_at_least_one_attempt() {
         let greedy = RetryPolicy {
             max_attempts: 50,
             ..RetryPolicy::DEFAULT
         };
-        assert_eq!(greedy.attempts(), 5);
+        // The client's cap applies when it is built (`ClientBuilder::max_attempts`).
+        assert_eq!(greedy.attempts(), 50);
         let zero = RetryPolicy {
             max_attempts: 0,
             ..RetryPolicy::DEFAULT

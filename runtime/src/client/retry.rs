@@ -79,6 +79,11 @@ pub(crate) fn pushback(status: &Status) -> Pushback {
     {
         return Pushback::Delay(delay);
     }
+    // Sent more than once, it says nothing reliable: gRFC A6 treats it as "do not retry".
+    let mut values = status.metadata().get_all(PUSHBACK_HEADER).iter();
+    if let (Some(_), Some(_)) = (values.next(), values.next()) {
+        return Pushback::Stop;
+    }
     match status.metadata().get(PUSHBACK_HEADER) {
         None => Pushback::None,
         Some(value) => match value
@@ -160,5 +165,22 @@ mod tests {
             .metadata_mut()
             .insert(PUSHBACK_HEADER, "-1".parse().unwrap());
         assert_eq!(pushback(&negative), Pushback::Stop);
+
+        for malformed in ["soon", "1.5", "", "0x10"] {
+            let mut status = Status::unavailable("busy");
+            status
+                .metadata_mut()
+                .insert(PUSHBACK_HEADER, malformed.parse().unwrap());
+            assert_eq!(pushback(&status), Pushback::Stop, "{malformed:?}");
+        }
+
+        // Twice, even with the same value: not to be trusted, so no retry.
+        let mut twice = Status::unavailable("busy");
+        for value in ["40", "40"] {
+            twice
+                .metadata_mut()
+                .append(PUSHBACK_HEADER, value.parse().unwrap());
+        }
+        assert_eq!(pushback(&twice), Pushback::Stop);
     }
 }

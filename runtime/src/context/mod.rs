@@ -145,6 +145,17 @@ impl Context {
         &mut self.metadata
     }
 
+    /// How many attempts of this call the client made before this one, from the
+    /// `grpc-previous-rpc-attempts` header a retrying client sends (gRFC A6): 0 for a first
+    /// attempt, and when the header is missing or malformed.
+    pub fn previous_rpc_attempts(&self) -> u32 {
+        self.metadata
+            .get(crate::client::PREVIOUS_ATTEMPTS_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0)
+    }
+
     /// The address of the peer that made the call, when the transport knows it.
     pub fn peer_addr(&self) -> Option<SocketAddr> {
         self.peer_addr

@@ -35,6 +35,8 @@ pub enum Outcome {
     Hang,
     /// (Server streams) send one message, then fail with `UNAVAILABLE`.
     FailAfterFirst,
+    /// Fail with `UNAVAILABLE` and a `grpc-retry-pushback-ms` header of each of these values.
+    FailWithPushbackHeader(&'static [&'static str]),
 }
 
 /// One attempt as the server saw it.
@@ -44,6 +46,8 @@ pub struct Attempt {
     pub at: Instant,
     pub budget: Option<Duration>,
     pub key_header: Option<String>,
+    /// What `grpc-previous-rpc-attempts` said (0 when absent).
+    pub previous_attempts: u32,
 }
 
 /// The scripted server: answers from a queue (then `OK` once it is empty) and records attempts.
@@ -85,6 +89,7 @@ impl Scripted {
                     .metadata()
                     .get("idempotency-key")
                     .map(|value| value.to_str().unwrap().to_owned()),
+                previous_attempts: ctx.previous_rpc_attempts(),
             });
             attempts.iter().filter(|a| a.method == method).count() as u32
         };
@@ -107,6 +112,15 @@ impl Scripted {
                 Err(Status::new(code, "slow failure"))
             }
             Outcome::Hang => std::future::pending().await,
+            Outcome::FailWithPushbackHeader(values) => {
+                let mut status = Status::unavailable("busy");
+                for value in values {
+                    status
+                        .metadata_mut()
+                        .append("grpc-retry-pushback-ms", value.parse().unwrap());
+                }
+                Err(status)
+            }
         }
     }
 }
