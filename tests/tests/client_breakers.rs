@@ -80,7 +80,7 @@ async fn caller_errors_never_open_the_breaker() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn half_open_probes_close_it_on_success_and_reopen_it_on_failure() {
+async fn half_open_probes_close_it_on_success_and_reopen_it_on_their_failure_rate() {
     let server = Scripted::default();
     let (channel, _handle) = in_memory(&server);
     let transitions = Arc::new(Mutex::new(Vec::new()));
@@ -107,10 +107,14 @@ async fn half_open_probes_close_it_on_success_and_reopen_it_on_failure() {
     client.write(&ctx(), keyed("")).await.unwrap();
     assert_eq!(client.breaker_state("Write"), Some(BreakerState::Closed));
 
+    // One of the two probes failing is the 50 % threshold: open again, once both answered
+    // (resilience4j's rule, not the first failed probe's).
     open(&client, &server).await;
     tokio::time::advance(Duration::from_secs(10)).await;
     server.script([Outcome::Fail(Code::Unavailable)]);
     client.write(&ctx(), keyed("")).await.unwrap_err();
+    assert_eq!(client.breaker_state("Write"), Some(BreakerState::HalfOpen));
+    client.write(&ctx(), keyed("")).await.unwrap();
     assert_eq!(client.breaker_state("Write"), Some(BreakerState::Open));
     let calls = server.count();
     client.write(&ctx(), keyed("")).await.unwrap_err();
@@ -143,6 +147,7 @@ async fn a_call_turned_away_by_the_breaker_is_not_retried() {
                 minimum_calls: 2,
                 open_duration: Duration::from_secs(1),
                 half_open_max_calls: 1,
+                ..SlidingWindow::DEFAULT
             }),
         )
         .build(channel)

@@ -450,6 +450,7 @@ async fn clients_count_retries_and_show_breaker_state_as_metrics() {
             minimum_calls: 4,
             open_duration: Duration::from_secs(3600),
             half_open_max_calls: 1,
+            ..SlidingWindow::DEFAULT
         }))
         .target("metrics-test")
         .build(harness.channel())

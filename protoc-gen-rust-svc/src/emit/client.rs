@@ -229,6 +229,8 @@ fn sliding_window(breaker: &CircuitBreaker, runtime: &syn::Path) -> TokenStream 
             minimum_calls: #minimum_calls,
             open_duration: #open_duration,
             half_open_max_calls: #half_open,
+            // What options.proto does not set (slow calls, time windows, growing waits).
+            ..#runtime::client::SlidingWindow::DEFAULT
         }
     }
 }

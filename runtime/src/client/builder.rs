@@ -7,13 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::uri::PathAndQuery;
+use tonic::Code;
 use tonic::codec::CompressionEncoding;
 
 use crate::interceptors::trace::TRACEPARENT;
 use tonic::metadata::AsciiMetadataKey;
 use tonic::transport::Endpoint;
 
-use super::breaker::Breaker;
+use super::breaker::{Breaker, BreakerControls, CallOutcome, Classifier};
 use super::core::{ClientCore, Inner, MethodState};
 use super::endpoints::{self, Endpoints};
 use super::retry::Throttle;
@@ -121,6 +122,8 @@ pub(super) struct Settings {
     max_attempts: Option<u32>,
     propagate: Option<Vec<AsciiMetadataKey>>,
     hook: Option<TransitionHook>,
+    classifier: Option<Classifier>,
+    controls: Option<BreakerControls>,
     target: Option<String>,
     wire: WireLimits,
     /// The first invalid setting, reported when the client is built.
@@ -252,6 +255,28 @@ impl<C: GeneratedClient> ClientBuilder<C> {
         hook: impl Fn(&BreakerTransition) + Send + Sync + 'static,
     ) -> Self {
         self.settings.hook = Some(Arc::new(hook));
+        self
+    }
+
+    /// Decides how each call's outcome counts for its breaker: a failure, a success, or
+    /// ignored (counted neither way). By default dependency failures and a `CANCELLED` sent by
+    /// the server are failures and every other code a success
+    /// ([`default_classification`](super::default_classification)); a call the caller gives up
+    /// on is never counted.
+    #[must_use]
+    pub fn breaker_classifier(
+        mut self,
+        classify: impl Fn(Code) -> CallOutcome + Send + Sync + 'static,
+    ) -> Self {
+        self.settings.classifier = Some(Arc::new(classify));
+        self
+    }
+
+    /// Registers the client's breakers with `controls`, which can then force them open, turn
+    /// them off or reset them at run time.
+    #[must_use]
+    pub fn breaker_controls(mut self, controls: &BreakerControls) -> Self {
+        self.settings.controls = Some(controls.clone());
         self
     }
 
@@ -470,7 +495,16 @@ impl Settings {
                     .map(|(method, policy)| {
                         let name: Arc<str> =
                             format!("{}/{}@{}", spec.name, method.name, label).into();
-                        Breaker::new(name, policy, self.hook.clone())
+                        let breaker = Arc::new(Breaker::new(
+                            name,
+                            policy,
+                            self.hook.clone(),
+                            self.classifier.clone(),
+                        )?);
+                        if let Some(controls) = &self.controls {
+                            controls.register(method.name, Arc::clone(&breaker));
+                        }
+                        Some(breaker)
                     })
                     .collect();
                 endpoints::Endpoint {

@@ -9,6 +9,7 @@
 //! balancer), which hides which server an attempt went to: breakers and retries could then
 //! neither tell the servers apart nor steer away from the one that failed.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tonic::Status;
@@ -23,7 +24,7 @@ pub(super) struct Endpoint {
     pub(super) label: String,
     pub(super) grpc: tonic::client::Grpc<Channel>,
     /// One per method of the service, in the spec's order; `None` where the breaker is disabled.
-    pub(super) breakers: Vec<Option<Breaker>>,
+    pub(super) breakers: Vec<Option<Arc<Breaker>>>,
 }
 
 /// The endpoints of a client, and where the round robin stands.
@@ -69,7 +70,10 @@ impl Endpoints {
         let mut rejection = None;
         for index in fresh.chain(again) {
             let endpoint = &self.list[index];
-            match endpoint.breakers[method].as_ref().map(Breaker::try_acquire) {
+            match endpoint.breakers[method]
+                .as_deref()
+                .map(Breaker::try_acquire)
+            {
                 None => {
                     return Ok(Pick {
                         index,
@@ -105,17 +109,17 @@ impl Endpoints {
     }
 }
 
-/// The state of a client's breakers of one method taken together: closed when any endpoint's
-/// is closed (calls flow), else half-open when any is, else open.
+/// The state of a client's breakers of one method taken together: the first of closed,
+/// disabled, half-open, open and forced open that any endpoint's is in (in that order, calls
+/// flowing first).
 pub(super) fn overall_state(states: &[(String, BreakerState)]) -> Option<BreakerState> {
-    let has = |wanted: BreakerState| states.iter().any(|(_, state)| *state == wanted);
-    if states.is_empty() {
-        None
-    } else if has(BreakerState::Closed) {
-        Some(BreakerState::Closed)
-    } else if has(BreakerState::HalfOpen) {
-        Some(BreakerState::HalfOpen)
-    } else {
-        Some(BreakerState::Open)
-    }
+    [
+        BreakerState::Closed,
+        BreakerState::Disabled,
+        BreakerState::HalfOpen,
+        BreakerState::Open,
+        BreakerState::ForcedOpen,
+    ]
+    .into_iter()
+    .find(|wanted| states.iter().any(|(_, state)| state == wanted))
 }

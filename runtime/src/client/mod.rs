@@ -44,7 +44,10 @@ mod streams;
 pub use tonic::transport::Channel;
 
 pub use self::core::{ClientCore, PREVIOUS_ATTEMPTS_HEADER};
-pub use breaker::{BreakerState, BreakerTransition, TransitionHook};
+pub use breaker::{
+    BreakerControls, BreakerState, BreakerTransition, CallOutcome, Classifier, TransitionHook,
+    default_classification,
+};
 pub use builder::{ClientBuilder, ClientError};
 pub use policy::{
     Adaptive, BreakerPolicy, DEFAULT_DEADLINE, MAX_ATTEMPTS, MethodKind, MethodSpec, RetryPolicy,

@@ -113,22 +113,47 @@ impl BreakerPolicy {
     pub const DEFAULT: Self = Self::SlidingWindow(SlidingWindow::DEFAULT);
 }
 
-/// Settings of the sliding-window breaker: closed → open when the failure rate over the last
-/// `window_size` calls reaches `failure_rate_threshold` (once at least `minimum_calls` were
-/// recorded); open → half-open after `open_duration`; half-open lets `half_open_max_calls` probes
-/// through, closing when they all succeed and re-opening on the first failure.
+/// Settings of the sliding-window breaker (resilience4j's model).
+///
+/// - **Closed → open** when, over the window (the last `window_size` calls, or the calls of the
+///   last `window_duration`) holding at least `minimum_calls`, the failure rate reaches
+///   `failure_rate_threshold` or the rate of calls slower than `slow_call_duration` reaches
+///   `slow_call_rate_threshold`.
+/// - **Open → half-open** after the open wait: `open_duration`, times
+///   `open_duration_multiplier` for each re-opening since the breaker last closed, up to
+///   `max_open_duration`.
+/// - **Half-open** lets `half_open_max_calls` probes through and rejects other calls while
+///   they run; once all have answered, their failure and slow-call rates decide: open again at
+///   the thresholds, closed below. Probes that take longer than `half_open_max_wait` to decide
+///   open it again.
+///
+/// Add fields with `..SlidingWindow::DEFAULT`, as generated code does: more may come.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SlidingWindow {
     /// Failure rate in `(0, 1]` at which the breaker opens.
     pub failure_rate_threshold: f64,
-    /// Calls in the window.
+    /// Calls in a count-based window.
     pub window_size: u32,
-    /// Calls recorded before the rate is judged.
+    /// Calls recorded before the rates are judged.
     pub minimum_calls: u32,
-    /// How long the breaker stays open.
+    /// How long the breaker stays open the first time.
     pub open_duration: Duration,
     /// Probe calls let through while half-open.
     pub half_open_max_calls: u32,
+    /// A time-based window instead: the calls of this last stretch of time (kept in ten
+    /// buckets), however many. `None`: the last `window_size` calls.
+    pub window_duration: Option<Duration>,
+    /// Calls that take at least this long count as slow. `None`: no slow-call rate.
+    pub slow_call_duration: Option<Duration>,
+    /// Slow-call rate in `(0, 1]` at which the breaker opens.
+    pub slow_call_rate_threshold: f64,
+    /// How long half-open may wait for its probes before opening again. `None`: no bound.
+    pub half_open_max_wait: Option<Duration>,
+    /// Growth of the open wait with each re-opening since the breaker last closed; 1 keeps it
+    /// fixed.
+    pub open_duration_multiplier: f64,
+    /// The longest open wait it may grow to.
+    pub max_open_duration: Duration,
 }
 
 impl SlidingWindow {
@@ -139,6 +164,12 @@ impl SlidingWindow {
         minimum_calls: 10,
         open_duration: Duration::from_secs(30),
         half_open_max_calls: 5,
+        window_duration: None,
+        slow_call_duration: None,
+        slow_call_rate_threshold: 1.0,
+        half_open_max_wait: None,
+        open_duration_multiplier: 1.0,
+        max_open_duration: Duration::from_secs(30),
     };
 }
 
@@ -151,13 +182,17 @@ pub struct Adaptive {
     pub k: f64,
     /// How far back requests and accepts are counted.
     pub window: Duration,
+    /// Requests the window must hold before any is rejected, so that the first failures of a
+    /// quiet client do not reject its next calls.
+    pub minimum_requests: u32,
 }
 
 impl Adaptive {
-    /// `k = 2` over two minutes, as in the SRE book.
+    /// `k = 2` over two minutes, as in the SRE book, rejecting nothing before 10 requests.
     pub const DEFAULT: Self = Self {
         k: 2.0,
         window: Duration::from_secs(120),
+        minimum_requests: 10,
     };
 }
 

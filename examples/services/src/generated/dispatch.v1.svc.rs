@@ -951,6 +951,7 @@ impl ::rust_svc_runtime::client::GeneratedClient for DispatchServiceClient {
                     minimum_calls: 10,
                     open_duration: ::core::time::Duration::new(10, 0),
                     half_open_max_calls: 3,
+                    ..::rust_svc_runtime::client::SlidingWindow::DEFAULT
                 }),
             },
             ::rust_svc_runtime::client::MethodSpec {
@@ -979,6 +980,7 @@ impl ::rust_svc_runtime::client::GeneratedClient for DispatchServiceClient {
                     minimum_calls: 10,
                     open_duration: ::core::time::Duration::new(10, 0),
                     half_open_max_calls: 3,
+                    ..::rust_svc_runtime::client::SlidingWindow::DEFAULT
                 }),
             },
             ::rust_svc_runtime::client::MethodSpec {
@@ -1005,6 +1007,7 @@ impl ::rust_svc_runtime::client::GeneratedClient for DispatchServiceClient {
                     minimum_calls: 10,
                     open_duration: ::core::time::Duration::new(10, 0),
                     half_open_max_calls: 3,
+                    ..::rust_svc_runtime::client::SlidingWindow::DEFAULT
                 }),
             },
         ],

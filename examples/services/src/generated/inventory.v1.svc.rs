@@ -1158,6 +1158,7 @@ impl ::rust_svc_runtime::client::GeneratedClient for InventoryServiceClient {
                     minimum_calls: 20,
                     open_duration: ::core::time::Duration::new(30, 0),
                     half_open_max_calls: 5,
+                    ..::rust_svc_runtime::client::SlidingWindow::DEFAULT
                 }),
             },
             ::rust_svc_runtime::client::MethodSpec {
@@ -1183,6 +1184,7 @@ impl ::rust_svc_runtime::client::GeneratedClient for InventoryServiceClient {
                     minimum_calls: 20,
                     open_duration: ::core::time::Duration::new(30, 0),
                     half_open_max_calls: 5,
+                    ..::rust_svc_runtime::client::SlidingWindow::DEFAULT
                 }),
             },
             ::rust_svc_runtime::client::MethodSpec {
@@ -1208,6 +1210,7 @@ impl ::rust_svc_runtime::client::GeneratedClient for InventoryServiceClient {
                     minimum_calls: 20,
                     open_duration: ::core::time::Duration::new(30, 0),
                     half_open_max_calls: 5,
+                    ..::rust_svc_runtime::client::SlidingWindow::DEFAULT
                 }),
             },
             ::rust_svc_runtime::client::MethodSpec {
@@ -1233,6 +1236,7 @@ impl ::rust_svc_runtime::client::GeneratedClient for InventoryServiceClient {
                     minimum_calls: 20,
                     open_duration: ::core::time::Duration::new(30, 0),
                     half_open_max_calls: 5,
+                    ..::rust_svc_runtime::client::SlidingWindow::DEFAULT
                 }),
             },
         ],

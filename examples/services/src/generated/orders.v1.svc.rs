@@ -1699,6 +1699,7 @@ impl ::rust_svc_runtime::client::GeneratedClient for OrderServiceClient {
                     minimum_calls: 5,
                     open_duration: ::core::time::Duration::new(60, 0),
                     half_open_max_calls: 1,
+                    ..::rust_svc_runtime::client::SlidingWindow::DEFAULT
                 }),
             },
         ],

@@ -6,7 +6,10 @@
 //! service stack in front of every method, where a client needs one small lock per method that
 //! classifies gRPC codes and answers with a status carrying `RetryInfo`.
 
-use std::collections::VecDeque;
+mod adaptive;
+mod controls;
+mod window;
+
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -15,7 +18,10 @@ use tokio::time::Instant;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use super::policy::{Adaptive, BreakerPolicy, SlidingWindow, is_dependency_failure};
+use super::policy::{BreakerPolicy, is_dependency_failure};
+use adaptive::AdaptiveMachine;
+pub use controls::BreakerControls;
+use window::WindowMachine;
 
 /// The state of a breaker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +33,39 @@ pub enum BreakerState {
     Open,
     /// A limited number of probe calls decide whether to close or re-open.
     HalfOpen,
+    /// Forced open at run time ([`BreakerControls::force_open`]): every call fails fast until
+    /// the breaker is reset.
+    ForcedOpen,
+    /// Turned off at run time ([`BreakerControls::disable`]): every call goes through and none
+    /// is counted until the breaker is reset.
+    Disabled,
+}
+
+/// How the outcome of a call counts for its breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallOutcome {
+    /// The dependency answered: counts toward closing.
+    Success,
+    /// The dependency failed: counts toward opening.
+    Failure,
+    /// Says nothing about the dependency: counted neither way.
+    Ignored,
+}
+
+/// Decides how a call that ended with a status code counts for its breaker; see
+/// [`ClientBuilder::breaker_classifier`](super::ClientBuilder::breaker_classifier).
+pub type Classifier = Arc<dyn Fn(Code) -> CallOutcome + Send + Sync>;
+
+/// The classification a breaker uses unless told otherwise: dependency failures
+/// ([`is_dependency_failure`]) and a `CANCELLED` the server sent (a call the caller gives up
+/// on is not recorded at all) are failures; every other code, `OK` included, is an answer from
+/// a healthy dependency.
+pub fn default_classification(code: Code) -> CallOutcome {
+    if is_dependency_failure(code) || code == Code::Cancelled {
+        CallOutcome::Failure
+    } else {
+        CallOutcome::Success
+    }
 }
 
 /// A change of a breaker's state, passed to the hook set with
@@ -46,7 +85,7 @@ pub struct BreakerTransition {
 pub type TransitionHook = Arc<dyn Fn(&BreakerTransition) + Send + Sync>;
 
 /// The gauge of every breaker's state (labelled `breaker="service/Method@target"`): 0 closed,
-/// 1 half-open, 2 open.
+/// 1 half-open, 2 open, 3 forced open, 4 disabled.
 pub const STATE_GAUGE: &str = "grpc_client_breaker_state";
 
 fn state_value(state: BreakerState) -> f64 {
@@ -54,6 +93,8 @@ fn state_value(state: BreakerState) -> f64 {
         BreakerState::Closed => 0.0,
         BreakerState::HalfOpen => 1.0,
         BreakerState::Open => 2.0,
+        BreakerState::ForcedOpen => 3.0,
+        BreakerState::Disabled => 4.0,
     }
 }
 
@@ -62,6 +103,8 @@ fn state_name(state: BreakerState) -> &'static str {
         BreakerState::Closed => "closed",
         BreakerState::HalfOpen => "half_open",
         BreakerState::Open => "open",
+        BreakerState::ForcedOpen => "forced_open",
+        BreakerState::Disabled => "disabled",
     }
 }
 
@@ -69,7 +112,21 @@ fn state_name(state: BreakerState) -> &'static str {
 pub(crate) struct Breaker {
     name: Arc<str>,
     hook: Option<TransitionHook>,
-    state: Mutex<Machine>,
+    classifier: Option<Classifier>,
+    state: Mutex<Guarded>,
+}
+
+/// What the breaker's lock guards: its model, and a state forced at run time.
+struct Guarded {
+    machine: Machine,
+    forced: Option<Forced>,
+}
+
+/// A state set at run time, over the model's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Forced {
+    Open,
+    Disabled,
 }
 
 impl fmt::Debug for Breaker {
@@ -92,15 +149,21 @@ pub(crate) struct Permit<'a> {
     /// The state epoch the permit was issued in: outcomes from an earlier epoch are stale.
     epoch: u64,
     probe: bool,
+    /// When the call was admitted, to tell a slow call.
+    started: Instant,
+    /// Whether the outcome is counted (not while the breaker is disabled).
+    counted: bool,
     recorded: bool,
 }
 
 impl Breaker {
     /// A breaker with `policy`, or `None` when the policy is [`BreakerPolicy::Disabled`].
+    /// `classifier` decides how outcomes count ([`default_classification`] when `None`).
     pub(crate) fn new(
         name: Arc<str>,
         policy: &BreakerPolicy,
         hook: Option<TransitionHook>,
+        classifier: Option<Classifier>,
     ) -> Option<Self> {
         let machine = match policy {
             BreakerPolicy::Disabled => return None,
@@ -117,15 +180,24 @@ impl Breaker {
         Some(Self {
             name,
             hook,
-            state: Mutex::new(machine),
+            classifier,
+            state: Mutex::new(Guarded {
+                machine,
+                forced: None,
+            }),
         })
     }
 
     /// The current state.
     pub(crate) fn state(&self) -> BreakerState {
-        match &*self.lock() {
-            Machine::Window(window) => window.state.public(),
-            Machine::Adaptive(adaptive) => adaptive.public_state(),
+        let guarded = self.lock();
+        match guarded.forced {
+            Some(Forced::Open) => BreakerState::ForcedOpen,
+            Some(Forced::Disabled) => BreakerState::Disabled,
+            None => match &guarded.machine {
+                Machine::Window(window) => window.public_state(),
+                Machine::Adaptive(adaptive) => adaptive.public_state(),
+            },
         }
     }
 
@@ -133,8 +205,31 @@ impl Breaker {
     pub(crate) fn try_acquire(&self) -> Result<Permit<'_>, Status> {
         let now = Instant::now();
         let (admission, transition) = {
-            let mut machine = self.lock();
-            match &mut *machine {
+            let mut guarded = self.lock();
+            match guarded.forced {
+                Some(Forced::Open) => {
+                    return Err(Status::with_error_details(
+                        Code::Unavailable,
+                        format!(
+                            "circuit breaker {} is forced open: failing fast without calling the service",
+                            self.name
+                        ),
+                        ErrorDetails::with_retry_info(Some(Duration::from_secs(1))),
+                    ));
+                }
+                Some(Forced::Disabled) => {
+                    return Ok(Permit {
+                        breaker: self,
+                        epoch: 0,
+                        probe: false,
+                        started: now,
+                        counted: false,
+                        recorded: false,
+                    });
+                }
+                None => {}
+            }
+            match &mut guarded.machine {
                 Machine::Window(window) => window.try_acquire(now),
                 Machine::Adaptive(adaptive) => adaptive.try_acquire(now),
             }
@@ -145,10 +240,45 @@ impl Breaker {
                 breaker: self,
                 epoch,
                 probe,
+                started: now,
+                counted: true,
                 recorded: false,
             }),
             Admission::Rejected { retry_after } => Err(self.rejection(retry_after)),
         }
+    }
+
+    /// Forces the breaker open or disabled (`Some`), or back to its model (`None`, a reset).
+    fn force(&self, forced: Option<Forced>) {
+        let transition = {
+            let mut guarded = self.lock();
+            let from = match guarded.forced {
+                Some(Forced::Open) => BreakerState::ForcedOpen,
+                Some(Forced::Disabled) => BreakerState::Disabled,
+                None => match &guarded.machine {
+                    Machine::Window(window) => window.public_state(),
+                    Machine::Adaptive(adaptive) => adaptive.public_state(),
+                },
+            };
+            guarded.forced = forced;
+            // Forcing or resetting starts the model over, so that what was counted before
+            // does not decide what happens after.
+            match &mut guarded.machine {
+                Machine::Window(window) => {
+                    window.reset();
+                }
+                Machine::Adaptive(adaptive) => {
+                    adaptive.reset();
+                }
+            }
+            let to = match forced {
+                Some(Forced::Open) => BreakerState::ForcedOpen,
+                Some(Forced::Disabled) => BreakerState::Disabled,
+                None => BreakerState::Closed,
+            };
+            (from != to).then_some((from, to))
+        };
+        self.announce(transition);
     }
 
     fn rejection(&self, retry_after: Duration) -> Status {
@@ -163,13 +293,32 @@ impl Breaker {
     }
 
     fn record(&self, permit: &Permit<'_>, code: Option<Code>) {
+        if !permit.counted {
+            return;
+        }
         let now = Instant::now();
+        let outcome = match code {
+            // Given up by the caller: says nothing about the dependency.
+            None => CallOutcome::Ignored,
+            Some(code) => match &self.classifier {
+                Some(classify) => classify(code),
+                None => default_classification(code),
+            },
+        };
         let transition = {
-            let mut machine = self.lock();
-            match &mut *machine {
-                Machine::Window(window) => window.record(now, permit.epoch, permit.probe, code),
+            let mut guarded = self.lock();
+            if guarded.forced.is_some() {
+                return;
+            }
+            match &mut guarded.machine {
+                Machine::Window(window) => {
+                    let slow = window
+                        .slow_call_duration()
+                        .is_some_and(|slow| now.saturating_duration_since(permit.started) >= slow);
+                    window.record(now, permit.epoch, permit.probe, outcome, slow)
+                }
                 Machine::Adaptive(adaptive) => {
-                    adaptive.record(now, code);
+                    adaptive.record(now, outcome);
                     None
                 }
             }
@@ -202,7 +351,7 @@ impl Breaker {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Machine> {
+    fn lock(&self) -> MutexGuard<'_, Guarded> {
         // The state stays consistent between statements, so a panic elsewhere leaves it usable.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -232,259 +381,6 @@ enum Admission {
 }
 
 type Transition = Option<(BreakerState, BreakerState)>;
-
-#[derive(Debug, Clone, Copy)]
-enum WindowState {
-    Closed,
-    Open { until: Instant },
-    HalfOpen { admitted: u32, succeeded: u32 },
-}
-
-impl WindowState {
-    fn public(self) -> BreakerState {
-        match self {
-            Self::Closed => BreakerState::Closed,
-            Self::Open { .. } => BreakerState::Open,
-            Self::HalfOpen { .. } => BreakerState::HalfOpen,
-        }
-    }
-}
-
-struct WindowMachine {
-    settings: SlidingWindow,
-    state: WindowState,
-    epoch: u64,
-    /// Outcomes of the last `window_size` calls while closed, `true` for a failure.
-    outcomes: VecDeque<bool>,
-    failures: u32,
-}
-
-impl WindowMachine {
-    fn new(settings: SlidingWindow) -> Self {
-        Self {
-            outcomes: VecDeque::with_capacity(settings.window_size.min(1024) as usize),
-            settings,
-            state: WindowState::Closed,
-            epoch: 0,
-            failures: 0,
-        }
-    }
-
-    fn try_acquire(&mut self, now: Instant) -> (Admission, Transition) {
-        let mut transition = None;
-        if let WindowState::Open { until } = self.state {
-            if now < until {
-                return (
-                    Admission::Rejected {
-                        retry_after: until - now,
-                    },
-                    None,
-                );
-            }
-            transition = self.enter(WindowState::HalfOpen {
-                admitted: 0,
-                succeeded: 0,
-            });
-        }
-        let admission = match &mut self.state {
-            WindowState::Closed => Admission::Admitted {
-                epoch: self.epoch,
-                probe: false,
-            },
-            WindowState::HalfOpen { admitted, .. } => {
-                if *admitted < self.settings.half_open_max_calls.max(1) {
-                    *admitted += 1;
-                    Admission::Admitted {
-                        epoch: self.epoch,
-                        probe: true,
-                    }
-                } else {
-                    // The probes are still out; their outcome decides soon.
-                    Admission::Rejected {
-                        retry_after: self.settings.open_duration.min(Duration::from_secs(1)),
-                    }
-                }
-            }
-            WindowState::Open { .. } => unreachable!("left above"),
-        };
-        (admission, transition)
-    }
-
-    fn record(&mut self, now: Instant, epoch: u64, probe: bool, code: Option<Code>) -> Transition {
-        if epoch != self.epoch {
-            return None;
-        }
-        let failed = code.map(is_dependency_failure);
-        match &mut self.state {
-            WindowState::Closed => {
-                // A call given up by its caller says nothing about the dependency.
-                let failed = failed?;
-                self.outcomes.push_back(failed);
-                self.failures += u32::from(failed);
-                if self.outcomes.len() > self.settings.window_size.max(1) as usize {
-                    let oldest = self.outcomes.pop_front().unwrap_or(false);
-                    self.failures -= u32::from(oldest);
-                }
-                let calls = self.outcomes.len() as u32;
-                let rate = f64::from(self.failures) / f64::from(calls);
-                if calls >= self.settings.minimum_calls.max(1)
-                    && rate >= self.settings.failure_rate_threshold
-                {
-                    return self.open(now);
-                }
-                None
-            }
-            WindowState::HalfOpen {
-                admitted,
-                succeeded,
-            } if probe => match failed {
-                None => {
-                    *admitted = admitted.saturating_sub(1);
-                    None
-                }
-                Some(true) => self.open(now),
-                Some(false) => {
-                    *succeeded += 1;
-                    if *succeeded >= self.settings.half_open_max_calls.max(1) {
-                        self.enter(WindowState::Closed)
-                    } else {
-                        None
-                    }
-                }
-            },
-            _ => None,
-        }
-    }
-
-    fn open(&mut self, now: Instant) -> Transition {
-        let until = now
-            .checked_add(self.settings.open_duration)
-            .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365));
-        self.enter(WindowState::Open { until })
-    }
-
-    fn enter(&mut self, next: WindowState) -> Transition {
-        let from = self.state.public();
-        self.state = next;
-        self.epoch += 1;
-        self.outcomes.clear();
-        self.failures = 0;
-        Some((from, next.public()))
-    }
-}
-
-/// Request and accept counts of one slice of the adaptive window.
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    start: Instant,
-    requests: u64,
-    accepts: u64,
-}
-
-/// The adaptive window is kept as this many buckets.
-const ADAPTIVE_BUCKETS: u32 = 10;
-
-struct AdaptiveMachine {
-    settings: Adaptive,
-    buckets: VecDeque<Bucket>,
-    rejecting: bool,
-    rng: fastrand::Rng,
-}
-
-impl AdaptiveMachine {
-    fn new(settings: Adaptive) -> Self {
-        Self {
-            settings,
-            buckets: VecDeque::with_capacity(ADAPTIVE_BUCKETS as usize + 1),
-            rejecting: false,
-            rng: fastrand::Rng::new(),
-        }
-    }
-
-    fn public_state(&self) -> BreakerState {
-        if self.rejecting {
-            BreakerState::Open
-        } else {
-            BreakerState::Closed
-        }
-    }
-
-    fn bucket_width(&self) -> Duration {
-        (self.settings.window / ADAPTIVE_BUCKETS).max(Duration::from_millis(1))
-    }
-
-    /// The bucket for `now`, after dropping buckets older than the window.
-    fn current(&mut self, now: Instant) -> &mut Bucket {
-        let window = self.settings.window;
-        while self
-            .buckets
-            .front()
-            .is_some_and(|bucket| now.saturating_duration_since(bucket.start) >= window)
-        {
-            self.buckets.pop_front();
-        }
-        let width = self.bucket_width();
-        let fresh = self
-            .buckets
-            .back()
-            .is_none_or(|bucket| now.saturating_duration_since(bucket.start) >= width);
-        if fresh {
-            self.buckets.push_back(Bucket {
-                start: now,
-                requests: 0,
-                accepts: 0,
-            });
-        }
-        self.buckets.back_mut().expect("pushed above")
-    }
-
-    /// The SRE book's rejection probability over the window.
-    fn rejection_probability(&self) -> f64 {
-        let (requests, accepts) = self.buckets.iter().fold((0u64, 0u64), |(r, a), bucket| {
-            (r + bucket.requests, a + bucket.accepts)
-        });
-        let requests = requests as f64;
-        ((requests - self.settings.k * accepts as f64) / (requests + 1.0)).max(0.0)
-    }
-
-    fn try_acquire(&mut self, now: Instant) -> (Admission, Transition) {
-        // The probability comes from the history; this request joins it afterwards, so a fresh
-        // window admits everything.
-        self.current(now);
-        let probability = self.rejection_probability();
-        self.current(now).requests += 1;
-        let transition = self.track(probability > 0.0);
-        let admission = if probability > 0.0 && self.rng.f64() < probability {
-            Admission::Rejected {
-                retry_after: self.bucket_width(),
-            }
-        } else {
-            Admission::Admitted {
-                epoch: 0,
-                probe: false,
-            }
-        };
-        (admission, transition)
-    }
-
-    fn record(&mut self, now: Instant, code: Option<Code>) {
-        if code.is_some_and(|code| !is_dependency_failure(code)) {
-            self.current(now).accepts += 1;
-        }
-    }
-
-    fn track(&mut self, rejecting: bool) -> Transition {
-        if rejecting == self.rejecting {
-            return None;
-        }
-        self.rejecting = rejecting;
-        Some(if rejecting {
-            (BreakerState::Closed, BreakerState::Open)
-        } else {
-            (BreakerState::Open, BreakerState::Closed)
-        })
-    }
-}
 
 #[cfg(test)]
 mod tests;

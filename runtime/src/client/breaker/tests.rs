@@ -1,6 +1,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
+use crate::client::{Adaptive, SlidingWindow};
 
 fn window(threshold: f64, size: u32, minimum: u32, half_open: u32) -> BreakerPolicy {
     BreakerPolicy::SlidingWindow(SlidingWindow {
@@ -9,11 +10,12 @@ fn window(threshold: f64, size: u32, minimum: u32, half_open: u32) -> BreakerPol
         minimum_calls: minimum,
         open_duration: Duration::from_secs(10),
         half_open_max_calls: half_open,
+        ..SlidingWindow::DEFAULT
     })
 }
 
 fn breaker(policy: BreakerPolicy) -> Breaker {
-    Breaker::new("svc/Method@test".into(), &policy, None).unwrap()
+    Breaker::new("svc/Method@test".into(), &policy, None, None).unwrap()
 }
 
 fn call(breaker: &Breaker, code: Code) -> Result<(), Status> {
@@ -116,8 +118,13 @@ async fn transitions_reach_the_hook() {
         assert_eq!(&*transition.breaker, "svc/Method@test");
         counter.fetch_add(1, Ordering::SeqCst);
     });
-    let breaker =
-        Breaker::new("svc/Method@test".into(), &window(0.5, 1, 1, 1), Some(hook)).unwrap();
+    let breaker = Breaker::new(
+        "svc/Method@test".into(),
+        &window(0.5, 1, 1, 1),
+        Some(hook),
+        None,
+    )
+    .unwrap();
     call(&breaker, Code::Unavailable).unwrap(); // closed → open
     tokio::time::advance(Duration::from_secs(10)).await;
     call(&breaker, Code::Ok).unwrap(); // open → half-open → closed
@@ -129,6 +136,7 @@ async fn adaptive_rejects_in_proportion_and_recovers() {
     let breaker = breaker(BreakerPolicy::Adaptive(Adaptive {
         k: 2.0,
         window: Duration::from_secs(10),
+        minimum_requests: 0,
     }));
     // Healthy: accepts keep the probability at zero.
     for _ in 0..100 {
@@ -150,5 +158,245 @@ async fn adaptive_rejects_in_proportion_and_recovers() {
 
 #[test]
 fn disabled_means_no_breaker() {
-    assert!(Breaker::new("x".into(), &BreakerPolicy::Disabled, None).is_none());
+    assert!(Breaker::new("x".into(), &BreakerPolicy::Disabled, None, None).is_none());
+}
+
+/// A window breaker with `settings` over the defaults of `window(0.5, 10, 4, 4)`.
+fn tuned(settings: impl FnOnce(&mut SlidingWindow)) -> Breaker {
+    let BreakerPolicy::SlidingWindow(mut window) = window(0.5, 10, 4, 4) else {
+        unreachable!()
+    };
+    settings(&mut window);
+    breaker(BreakerPolicy::SlidingWindow(window))
+}
+
+/// Opens `breaker` with failures, and lets its open wait pass.
+async fn open_then_wait(breaker: &Breaker, wait: Duration) {
+    while breaker.state() != BreakerState::Open {
+        call(breaker, Code::Unavailable).unwrap();
+    }
+    tokio::time::advance(wait).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn slow_calls_open_the_breaker_at_their_rate() {
+    let breaker = tuned(|w| {
+        w.slow_call_duration = Some(Duration::from_secs(1));
+        w.slow_call_rate_threshold = 0.5;
+    });
+    // Fast successes and one slow one: 1 of 4 is slow.
+    for slow in [false, false, true, false] {
+        let permit = breaker.try_acquire().unwrap();
+        if slow {
+            tokio::time::advance(Duration::from_secs(2)).await;
+        }
+        permit.record(Code::Ok);
+    }
+    assert_eq!(breaker.state(), BreakerState::Closed);
+    // A second slow success: 2 of the last 5, then 3 of 6: the rate reaches half.
+    for _ in 0..2 {
+        let permit = breaker.try_acquire().unwrap();
+        tokio::time::advance(Duration::from_millis(1500)).await;
+        permit.record(Code::Ok);
+    }
+    assert_eq!(breaker.state(), BreakerState::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_time_window_forgets_what_is_older_than_it() {
+    let breaker = tuned(|w| w.window_duration = Some(Duration::from_secs(10)));
+    for _ in 0..3 {
+        call(&breaker, Code::Unavailable).unwrap();
+    }
+    tokio::time::advance(Duration::from_secs(11)).await;
+    // The three failures left the window: one more is 1 call, under the minimum of 4.
+    call(&breaker, Code::Unavailable).unwrap();
+    assert_eq!(breaker.state(), BreakerState::Closed);
+    // Within 10 s, however many calls: the rate reaches half with 3 failures of 6.
+    for code in [
+        Code::Ok,
+        Code::Ok,
+        Code::Ok,
+        Code::Unavailable,
+        Code::Unavailable,
+    ] {
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        call(&breaker, code).unwrap();
+    }
+    assert_eq!(breaker.state(), BreakerState::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn half_open_decides_on_the_rate_of_its_probes() {
+    let breaker = tuned(|_| {});
+    // One failure in four probes is under the 50 % threshold: closed.
+    open_then_wait(&breaker, Duration::from_secs(10)).await;
+    let probes: Vec<_> = (0..4).map(|_| breaker.try_acquire().unwrap()).collect();
+    assert!(
+        breaker.try_acquire().is_err(),
+        "only the permitted probes run"
+    );
+    for (probe, code) in probes
+        .into_iter()
+        .zip([Code::Unavailable, Code::Ok, Code::Ok, Code::Ok])
+    {
+        probe.record(code);
+        if code == Code::Unavailable {
+            assert_eq!(
+                breaker.state(),
+                BreakerState::HalfOpen,
+                "not on the first failure"
+            );
+        }
+    }
+    assert_eq!(breaker.state(), BreakerState::Closed);
+    // Two of four is at the threshold: open again.
+    open_then_wait(&breaker, Duration::from_secs(10)).await;
+    for code in [Code::Ok, Code::Unavailable, Code::Unavailable, Code::Ok] {
+        call(&breaker, code).unwrap();
+    }
+    assert_eq!(breaker.state(), BreakerState::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn half_open_probes_that_take_too_long_open_it_again() {
+    let breaker = tuned(|w| w.half_open_max_wait = Some(Duration::from_secs(5)));
+    open_then_wait(&breaker, Duration::from_secs(10)).await;
+    let _stuck = breaker.try_acquire().unwrap();
+    assert_eq!(breaker.state(), BreakerState::HalfOpen);
+    tokio::time::advance(Duration::from_secs(5)).await;
+    assert!(breaker.try_acquire().is_err());
+    assert_eq!(breaker.state(), BreakerState::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_open_wait_grows_with_each_reopening_up_to_its_cap() {
+    let breaker = tuned(|w| {
+        w.half_open_max_calls = 1;
+        w.open_duration_multiplier = 2.0;
+        w.max_open_duration = Duration::from_secs(25);
+    });
+    let retry_after = |breaker: &Breaker| {
+        breaker
+            .try_acquire()
+            .err()
+            .and_then(|status| status.get_details_retry_info())
+            .and_then(|info| info.retry_delay)
+    };
+    open_then_wait(&breaker, Duration::ZERO).await;
+    assert_eq!(retry_after(&breaker), Some(Duration::from_secs(10)));
+    for wait in [20, 25, 25] {
+        tokio::time::advance(Duration::from_secs(30)).await;
+        call(&breaker, Code::Unavailable).unwrap(); // the probe fails: open again, longer
+        assert_eq!(retry_after(&breaker), Some(Duration::from_secs(wait)));
+    }
+    // Closing starts the growth over.
+    tokio::time::advance(Duration::from_secs(30)).await;
+    call(&breaker, Code::Ok).unwrap();
+    assert_eq!(breaker.state(), BreakerState::Closed);
+    open_then_wait(&breaker, Duration::ZERO).await;
+    assert_eq!(retry_after(&breaker), Some(Duration::from_secs(10)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn controls_force_open_disable_and_reset() {
+    let breaker = Arc::new(tuned(|_| {}));
+    let controls = BreakerControls::new();
+    controls.register("Method", Arc::clone(&breaker));
+    assert_eq!(controls.force_open("Other"), 0);
+
+    assert_eq!(controls.force_open("Method"), 1);
+    assert_eq!(breaker.state(), BreakerState::ForcedOpen);
+    let rejected = call(&breaker, Code::Ok).unwrap_err();
+    assert!(
+        rejected.message().contains("forced open"),
+        "{}",
+        rejected.message()
+    );
+
+    controls.disable("Method");
+    assert_eq!(breaker.state(), BreakerState::Disabled);
+    for _ in 0..50 {
+        call(&breaker, Code::Unavailable).unwrap();
+    }
+    assert_eq!(
+        breaker.state(),
+        BreakerState::Disabled,
+        "nothing is counted"
+    );
+
+    controls.reset("Method");
+    assert_eq!(breaker.state(), BreakerState::Closed);
+    // Nothing counted while disabled carries over: three failures are under the minimum.
+    for _ in 0..3 {
+        call(&breaker, Code::Unavailable).unwrap();
+    }
+    assert_eq!(breaker.state(), BreakerState::Closed);
+    call(&breaker, Code::Unavailable).unwrap();
+    assert_eq!(breaker.state(), BreakerState::Open);
+    controls.reset_all();
+    assert_eq!(breaker.state(), BreakerState::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_classifier_decides_what_counts() {
+    let BreakerPolicy::SlidingWindow(settings) = window(0.5, 10, 2, 1) else {
+        unreachable!()
+    };
+    let classify: Classifier = Arc::new(|code| match code {
+        Code::Ok => CallOutcome::Success,
+        Code::NotFound => CallOutcome::Failure,
+        _ => CallOutcome::Ignored,
+    });
+    let breaker = Breaker::new(
+        "svc/Method@test".into(),
+        &BreakerPolicy::SlidingWindow(settings),
+        None,
+        Some(classify),
+    )
+    .unwrap();
+    // Ignored outcomes count neither way: no minimum is reached by them.
+    for _ in 0..20 {
+        call(&breaker, Code::Unavailable).unwrap();
+    }
+    assert_eq!(breaker.state(), BreakerState::Closed);
+    call(&breaker, Code::Ok).unwrap();
+    call(&breaker, Code::NotFound).unwrap();
+    assert_eq!(breaker.state(), BreakerState::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cancelled_answer_counts_but_a_call_given_up_does_not() {
+    assert_eq!(
+        default_classification(Code::Cancelled),
+        CallOutcome::Failure
+    );
+    assert_eq!(default_classification(Code::NotFound), CallOutcome::Success);
+    let breaker = tuned(|_| {});
+    for _ in 0..10 {
+        drop(breaker.try_acquire().unwrap()); // the caller gave up
+    }
+    assert_eq!(breaker.state(), BreakerState::Closed);
+    for _ in 0..4 {
+        call(&breaker, Code::Cancelled).unwrap(); // the server cancelled
+    }
+    assert_eq!(breaker.state(), BreakerState::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn adaptive_rejects_nothing_before_its_minimum_of_requests() {
+    let breaker = breaker(BreakerPolicy::Adaptive(Adaptive {
+        k: 2.0,
+        window: Duration::from_secs(10),
+        minimum_requests: 10,
+    }));
+    for _ in 0..10 {
+        assert!(call(&breaker, Code::Unavailable).is_ok());
+    }
+    assert_eq!(breaker.state(), BreakerState::Closed);
+    let rejected = (0..100)
+        .filter(|_| call(&breaker, Code::Unavailable).is_err())
+        .count();
+    assert!(rejected > 50, "{rejected} of 100 rejected past the minimum");
 }

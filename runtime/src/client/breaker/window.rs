@@ -1,0 +1,356 @@
+//! The sliding-window breaker (resilience4j's model): failure and slow-call rates over the last
+//! calls or the last stretch of time, probes in half-open judged by the same rates, and an open
+//! wait that can grow with each re-opening.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::{Admission, CallOutcome, Transition};
+use crate::client::BreakerState;
+use crate::client::policy::SlidingWindow;
+
+/// A time-based window is kept as this many buckets.
+const TIME_BUCKETS: u32 = 10;
+
+/// Calls, failures and slow calls of a stretch of the window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Counts {
+    calls: u32,
+    failures: u32,
+    slow: u32,
+}
+
+impl Counts {
+    fn add(&mut self, outcome: Recorded) {
+        self.calls += 1;
+        self.failures += u32::from(outcome.failed);
+        self.slow += u32::from(outcome.slow);
+    }
+
+    fn remove(&mut self, outcome: Recorded) {
+        self.calls -= 1;
+        self.failures -= u32::from(outcome.failed);
+        self.slow -= u32::from(outcome.slow);
+    }
+
+    fn plus(self, other: Self) -> Self {
+        Self {
+            calls: self.calls + other.calls,
+            failures: self.failures + other.failures,
+            slow: self.slow + other.slow,
+        }
+    }
+
+    /// Whether these counts trip `settings`: enough calls, and a failure or slow-call rate at
+    /// its threshold.
+    fn trips(self, settings: &SlidingWindow, minimum: u32) -> bool {
+        if self.calls == 0 || self.calls < minimum {
+            return false;
+        }
+        let calls = f64::from(self.calls);
+        let failing = f64::from(self.failures) / calls >= settings.failure_rate_threshold;
+        let slow = settings.slow_call_duration.is_some()
+            && f64::from(self.slow) / calls >= settings.slow_call_rate_threshold;
+        failing || slow
+    }
+}
+
+/// One recorded call.
+#[derive(Debug, Clone, Copy)]
+struct Recorded {
+    failed: bool,
+    slow: bool,
+}
+
+/// The closed state's memory of calls.
+enum Window {
+    /// The last `window_size` calls.
+    Count {
+        outcomes: VecDeque<Recorded>,
+        counts: Counts,
+    },
+    /// The calls of the last `window_duration`, in buckets.
+    Time {
+        buckets: VecDeque<(Instant, Counts)>,
+    },
+}
+
+impl Window {
+    fn new(settings: &SlidingWindow) -> Self {
+        match settings.window_duration {
+            Some(_) => Self::Time {
+                buckets: VecDeque::with_capacity(TIME_BUCKETS as usize + 1),
+            },
+            None => Self::Count {
+                outcomes: VecDeque::with_capacity(settings.window_size.min(1024) as usize),
+                counts: Counts::default(),
+            },
+        }
+    }
+
+    fn record(&mut self, settings: &SlidingWindow, now: Instant, outcome: Recorded) {
+        match self {
+            Self::Count { outcomes, counts } => {
+                outcomes.push_back(outcome);
+                counts.add(outcome);
+                if outcomes.len() > settings.window_size.max(1) as usize
+                    && let Some(oldest) = outcomes.pop_front()
+                {
+                    counts.remove(oldest);
+                }
+            }
+            Self::Time { buckets } => {
+                let duration = settings.window_duration.unwrap_or(Duration::from_secs(10));
+                let width = (duration / TIME_BUCKETS).max(Duration::from_millis(1));
+                let fresh = buckets
+                    .back()
+                    .is_none_or(|(start, _)| now.saturating_duration_since(*start) >= width);
+                if fresh {
+                    buckets.push_back((now, Counts::default()));
+                }
+                if let Some((_, counts)) = buckets.back_mut() {
+                    counts.add(outcome);
+                }
+            }
+        }
+    }
+
+    /// The counts of the window as of `now`.
+    fn counts(&mut self, settings: &SlidingWindow, now: Instant) -> Counts {
+        match self {
+            Self::Count { counts, .. } => *counts,
+            Self::Time { buckets } => {
+                let duration = settings.window_duration.unwrap_or(Duration::from_secs(10));
+                while buckets
+                    .front()
+                    .is_some_and(|(start, _)| now.saturating_duration_since(*start) >= duration)
+                {
+                    buckets.pop_front();
+                }
+                buckets
+                    .iter()
+                    .fold(Counts::default(), |sum, (_, counts)| sum.plus(*counts))
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        match self {
+            Self::Count { outcomes, counts } => {
+                outcomes.clear();
+                *counts = Counts::default();
+            }
+            Self::Time { buckets } => buckets.clear(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum State {
+    Closed,
+    Open {
+        until: Instant,
+    },
+    HalfOpen {
+        since: Instant,
+        admitted: u32,
+        probes: Counts,
+    },
+}
+
+impl State {
+    fn public(self) -> BreakerState {
+        match self {
+            Self::Closed => BreakerState::Closed,
+            Self::Open { .. } => BreakerState::Open,
+            Self::HalfOpen { .. } => BreakerState::HalfOpen,
+        }
+    }
+}
+
+pub(super) struct WindowMachine {
+    settings: SlidingWindow,
+    state: State,
+    pub(super) epoch: u64,
+    window: Window,
+    /// Openings since the breaker was last closed: the open wait grows with them.
+    consecutive_opens: u32,
+}
+
+impl WindowMachine {
+    pub(super) fn new(settings: SlidingWindow) -> Self {
+        Self {
+            window: Window::new(&settings),
+            settings,
+            state: State::Closed,
+            epoch: 0,
+            consecutive_opens: 0,
+        }
+    }
+
+    pub(super) fn public_state(&self) -> BreakerState {
+        self.state.public()
+    }
+
+    /// How long a call may take before it counts as slow.
+    pub(super) fn slow_call_duration(&self) -> Option<Duration> {
+        self.settings.slow_call_duration
+    }
+
+    pub(super) fn try_acquire(&mut self, now: Instant) -> (Admission, Transition) {
+        let mut transition = None;
+        match self.state {
+            State::Open { until } if now < until => {
+                return (
+                    Admission::Rejected {
+                        retry_after: until - now,
+                    },
+                    None,
+                );
+            }
+            State::Open { .. } => {
+                transition = self.enter(State::HalfOpen {
+                    since: now,
+                    admitted: 0,
+                    probes: Counts::default(),
+                });
+            }
+            // Probes that take longer than allowed to decide: the dependency is not back.
+            State::HalfOpen { since, .. }
+                if self
+                    .settings
+                    .half_open_max_wait
+                    .is_some_and(|wait| now.saturating_duration_since(since) >= wait) =>
+            {
+                let opened = self.open(now);
+                let State::Open { until } = self.state else {
+                    unreachable!("just opened")
+                };
+                return (
+                    Admission::Rejected {
+                        retry_after: until - now,
+                    },
+                    opened,
+                );
+            }
+            _ => {}
+        }
+        let permitted = self.settings.half_open_max_calls.max(1);
+        let admission = match &mut self.state {
+            State::Closed => Admission::Admitted {
+                epoch: self.epoch,
+                probe: false,
+            },
+            State::HalfOpen { admitted, .. } if *admitted < permitted => {
+                *admitted += 1;
+                Admission::Admitted {
+                    epoch: self.epoch,
+                    probe: true,
+                }
+            }
+            // The probes are out; their outcomes decide soon.
+            State::HalfOpen { .. } => Admission::Rejected {
+                retry_after: self.settings.open_duration.min(Duration::from_secs(1)),
+            },
+            State::Open { .. } => unreachable!("left above"),
+        };
+        (admission, transition)
+    }
+
+    pub(super) fn record(
+        &mut self,
+        now: Instant,
+        epoch: u64,
+        probe: bool,
+        outcome: CallOutcome,
+        slow: bool,
+    ) -> Transition {
+        if epoch != self.epoch {
+            return None;
+        }
+        let recorded = match outcome {
+            CallOutcome::Failure => Some(Recorded { failed: true, slow }),
+            CallOutcome::Success => Some(Recorded {
+                failed: false,
+                slow,
+            }),
+            // Given up by the caller, or classified as saying nothing about the dependency.
+            CallOutcome::Ignored => None,
+        };
+        let permitted = self.settings.half_open_max_calls.max(1);
+        match &mut self.state {
+            State::Closed => {
+                let recorded = recorded?;
+                self.window.record(&self.settings, now, recorded);
+                let counts = self.window.counts(&self.settings, now);
+                if counts.trips(&self.settings, self.settings.minimum_calls.max(1)) {
+                    return self.open(now);
+                }
+                None
+            }
+            State::HalfOpen {
+                admitted, probes, ..
+            } if probe => {
+                let Some(recorded) = recorded else {
+                    // The slot goes back for another probe.
+                    *admitted = admitted.saturating_sub(1);
+                    return None;
+                };
+                probes.add(recorded);
+                if probes.calls < permitted {
+                    return None;
+                }
+                // Every permitted probe has answered: their rates decide, as the window's do.
+                if probes.trips(&self.settings, permitted) {
+                    self.open(now)
+                } else {
+                    self.consecutive_opens = 0;
+                    self.enter(State::Closed)
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// The open wait of the next opening: `open_duration`, grown by
+    /// `open_duration_multiplier` for each opening since the breaker last closed, up to
+    /// `max_open_duration`.
+    fn open_wait(&self) -> Duration {
+        let base = self.settings.open_duration;
+        let multiplier = self.settings.open_duration_multiplier;
+        if !(multiplier.is_finite() && multiplier > 1.0) || self.consecutive_opens <= 1 {
+            return base;
+        }
+        let cap = self.settings.max_open_duration.max(base);
+        let grown = base.as_secs_f64() * multiplier.powi(self.consecutive_opens as i32 - 1);
+        if grown.is_finite() && grown < cap.as_secs_f64() {
+            Duration::from_secs_f64(grown)
+        } else {
+            cap
+        }
+    }
+
+    fn open(&mut self, now: Instant) -> Transition {
+        self.consecutive_opens = self.consecutive_opens.saturating_add(1);
+        let until = now
+            .checked_add(self.open_wait())
+            .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365));
+        self.enter(State::Open { until })
+    }
+
+    /// Back to closed with nothing counted, as new.
+    pub(super) fn reset(&mut self) -> Transition {
+        self.consecutive_opens = 0;
+        self.enter(State::Closed)
+    }
+
+    fn enter(&mut self, next: State) -> Transition {
+        let from = self.state.public();
+        self.state = next;
+        self.epoch += 1;
+        self.window.clear();
+        Some((from, next.public()))
+    }
+}
