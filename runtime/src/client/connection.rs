@@ -32,6 +32,31 @@ pub(super) fn unavailable_if_connection_lost(status: Status) -> Status {
     status
 }
 
+/// Whether `status` says the server refused the stream before processing it: an HTTP/2
+/// `REFUSED_STREAM`, a GOAWAY whose last stream id is below it, or a request hyper never sent
+/// on a connection that closed. Such a call can be sent again whatever it does (gRFC A6's
+/// transparent retry).
+pub(super) fn never_processed(status: &Status) -> bool {
+    let mut source: Option<&(dyn Error + 'static)> = status.source();
+    while let Some(error) = source {
+        if let Some(h2) = error.downcast_ref::<h2::Error>() {
+            let refused = h2.reason() == Some(h2::Reason::REFUSED_STREAM);
+            let above_go_away = h2.is_go_away() && h2.reason() == Some(h2::Reason::NO_ERROR);
+            if refused || above_go_away {
+                return true;
+            }
+        }
+        if error
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_canceled)
+        {
+            return true;
+        }
+        source = error.source();
+    }
+    false
+}
+
 /// What went wrong with the connection, when `error` is such a failure.
 fn describe_loss(error: &(dyn Error + 'static)) -> Option<&'static str> {
     if let Some(h2) = error.downcast_ref::<h2::Error>() {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryFutureExt};
 use http::uri::PathAndQuery;
 use tokio::time::Instant;
 use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue, MetadataMap};
@@ -136,8 +136,8 @@ impl ClientCore {
     }
 
     /// Calls server-streaming method number `method`. The call is retried (where safe) until the
-    /// first response message arrives; the returned stream ends with `DEADLINE_EXCEEDED` if the
-    /// deadline passes while it is being read.
+    /// response headers arrive, when it is committed; the returned stream ends with
+    /// `DEADLINE_EXCEEDED` if the deadline passes while it is being read.
     pub fn server_streaming<'s, Req, Resp>(
         &'s self,
         method: usize,
@@ -204,10 +204,14 @@ impl ClientCore {
         // call merges the trailers into the headers and the caller may want them apart.
         self.with_retries(call, body, |endpoint, request| async move {
             let response = Self::ready_grpc(endpoint)
-                .await?
+                .await
+                .map_err(Failed::before_headers)?
                 .server_streaming(request, call.method.path.clone(), RawCodec)
-                .await?;
-            call.single_response(response).await
+                .await
+                .map_err(Failed::before_headers)?;
+            call.single_response(response)
+                .await
+                .map_err(Failed::after_headers)
         })
         .await
         .inspect_err(|status| call.record_error(status))
@@ -221,11 +225,13 @@ impl ClientCore {
         let (first, rest) = self
             .with_retries(call, body, |endpoint, request| async move {
                 let response = Self::ready_grpc(endpoint)
-                    .await?
+                    .await
+                    .map_err(Failed::before_headers)?
                     .server_streaming(request, call.method.path.clone(), RawCodec)
-                    .await?;
+                    .await
+                    .map_err(Failed::before_headers)?;
                 let mut stream = call.record_headers(response);
-                let first = stream.message().await?;
+                let first = stream.message().await.map_err(Failed::after_headers)?;
                 Ok((first, stream))
             })
             .await
@@ -370,7 +376,7 @@ impl ClientCore {
     ) -> Result<T, Status>
     where
         F: Fn(&'s Endpoint, tonic::Request<Bytes>) -> Fut,
-        Fut: Future<Output = Result<T, Status>>,
+        Fut: Future<Output = Result<T, Failed>>,
     {
         let method = call.method;
         let attempts = if call.retry_safe {
@@ -382,6 +388,10 @@ impl ClientCore {
         // The retry whose backoff applies next: 1 at first and again after a server pushback,
         // after which the backoff starts over from `initial_backoff` (gRFC A6).
         let mut backoff_retry = 1;
+        // A stream the server refused before processing it (REFUSED_STREAM, or above a GOAWAY's
+        // last stream id) is sent again once, for any method and without counting as an
+        // attempt: gRFC A6's transparent retry.
+        let mut transparent_retry_left = true;
         // The endpoints the call has been sent to, so that a retry goes elsewhere when it can:
         // the first `MAX_ATTEMPTS` of them, on the stack (a client whose cap is raised above
         // it spreads its later retries by round robin alone).
@@ -412,16 +422,25 @@ impl ClientCore {
                     AsciiMetadataValue::from(number - 1),
                 );
             }
-            let outcome = self.run(call, permit, attempt(endpoint, wire)).await;
-            let status = match outcome {
+            let outcome = self
+                .run_attempt(call, permit, attempt(endpoint, wire))
+                .await;
+            let failed = match outcome {
                 Ok(value) => {
                     if let Some(throttle) = &self.inner.throttle {
                         throttle.on_success();
                     }
                     return Ok(value);
                 }
-                Err(status) => status,
+                Err(failed) => failed,
             };
+            if failed.refused && transparent_retry_left && Instant::now() < call.deadline {
+                transparent_retry_left = false;
+                continue;
+            }
+            let Failed {
+                status, committed, ..
+            } = failed;
             let retryable = method.retry.retries(status.code());
             // Every retryable failure drains the bucket, whether or not this call may retry: the
             // bucket measures the dependency's health.
@@ -431,7 +450,9 @@ impl ClientCore {
                     .throttle
                     .as_ref()
                     .is_some_and(|throttle| !throttle.on_retryable_failure());
-            if number >= attempts || !retryable || throttled {
+            // Once the server has sent response headers the call is committed (gRFC A6): what
+            // it did cannot be known, so it is never sent again.
+            if number >= attempts || !retryable || throttled || committed {
                 return Err(status);
             }
             let delay = match retry::pushback(&status) {
@@ -462,12 +483,34 @@ impl ClientCore {
         permit: Option<breaker::Permit<'_>>,
         attempt: impl Future<Output = Result<T, Status>>,
     ) -> Result<T, Status> {
+        self.run_attempt(call, permit, attempt.map_err(Failed::before_headers))
+            .await
+            .map_err(|failed| failed.status)
+    }
+
+    /// [`ClientCore::run`] for an attempt that tells whether it failed after the response
+    /// headers, and that finds out whether the server refused the stream unprocessed.
+    async fn run_attempt<T>(
+        &self,
+        call: &Call<'_>,
+        permit: Option<breaker::Permit<'_>>,
+        attempt: impl Future<Output = Result<T, Failed>>,
+    ) -> Result<T, Failed> {
         let outcome = match tokio::time::timeout_at(call.deadline, attempt).await {
-            Ok(outcome) => outcome.map_err(|status| normalize(status, call)),
-            Err(_elapsed) => Err(deadline_exceeded(call)),
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(failed)) => Err(Failed {
+                refused: super::connection::never_processed(&failed.status),
+                status: normalize(failed.status, call),
+                committed: failed.committed,
+            }),
+            Err(_elapsed) => Err(Failed::before_headers(deadline_exceeded(call))),
         };
         if let Some(permit) = permit {
-            permit.record(outcome.as_ref().map_or_else(Status::code, |_| Code::Ok));
+            permit.record(
+                outcome
+                    .as_ref()
+                    .map_or_else(|failed| failed.status.code(), |_| Code::Ok),
+            );
         }
         outcome
     }
@@ -542,6 +585,33 @@ impl Call<'_> {
             request.metadata_mut().insert(GRPC_TIMEOUT, value);
         }
         request
+    }
+}
+
+/// How an attempt failed.
+struct Failed {
+    status: Status,
+    /// After the response headers: the call is committed and never retried (gRFC A6).
+    committed: bool,
+    /// Refused by the server before it processed the stream: transparently retried once.
+    refused: bool,
+}
+
+impl Failed {
+    fn before_headers(status: Status) -> Self {
+        Self {
+            status,
+            committed: false,
+            refused: false,
+        }
+    }
+
+    fn after_headers(status: Status) -> Self {
+        Self {
+            status,
+            committed: true,
+            refused: false,
+        }
     }
 }
 

@@ -24,8 +24,10 @@
 //!    retryable codes, at most 5 attempts ([`ClientBuilder::max_attempts`] moves the cap), each
 //!    retry carrying `grpc-previous-rpc-attempts`; exponential backoff jittered by ±20 %, or
 //!    exactly the server's pushback (after which the backoff starts over), all inside the one
-//!    deadline, and throttled by a token bucket shared by the client's methods. A server stream is retried only until its first message arrives;
-//!    client- and bidi-streaming calls are never retried.
+//!    deadline, and throttled by a token bucket shared by the client's methods. A call is
+//!    committed, and never retried, once the response headers arrive; a stream the server
+//!    refused unprocessed is sent again once (a transparent retry). Client- and
+//!    bidi-streaming calls are never retried.
 //! 5. **Balancing.** A client of several endpoints ([`ClientBuilder::connect_lazy`]) sends each
 //!    attempt to the next endpoint, round robin, whose breaker admits it, and a retry to an
 //!    endpoint the call has not tried yet when one admits it; a dead endpoint opens its own
