@@ -33,6 +33,7 @@
 //!    endpoint the call has not tried yet when one admits it; a dead endpoint opens its own
 //!    breakers only.
 
+mod attempts;
 mod breaker;
 mod builder;
 mod codec;
@@ -45,7 +46,8 @@ mod streams;
 
 pub use tonic::transport::Channel;
 
-pub use self::core::{ClientCore, PREVIOUS_ATTEMPTS_HEADER};
+pub use self::attempts::PREVIOUS_ATTEMPTS_HEADER;
+pub use self::core::ClientCore;
 pub use breaker::{
     BreakerControls, BreakerState, BreakerTransition, CallOutcome, Classifier, TransitionHook,
     default_classification,
