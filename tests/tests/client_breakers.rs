@@ -6,7 +6,9 @@ use client_common::*;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rust_svc_runtime::client::{Adaptive, BreakerPolicy, BreakerState, ClientError, SlidingWindow};
+use rust_svc_runtime::client::{
+    Adaptive, BreakerControls, BreakerPolicy, BreakerState, ClientError, SlidingWindow,
+};
 use rust_svc_runtime::{Code, Context, Status};
 use rust_svc_tests::tests::resilience::{DynFlaky, Flaky, FlakyClient, Reply};
 use tokio::time::Instant;
@@ -296,4 +298,106 @@ fn builder_mistakes_are_reported_by_name() {
         FlakyClient::connect_lazy(["not a url"]).unwrap_err(),
         ClientError::InvalidEndpoint { .. }
     ));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Run-time controls and the fallback
+
+#[tokio::test(start_paused = true)]
+async fn controls_force_the_breakers_of_a_client_and_a_fallback_answers_for_them() {
+    let server = Scripted::default();
+    let (channel, _handle) = in_memory(&server);
+    let controls = BreakerControls::new();
+    let client = FlakyClient::builder()
+        .breaker_controls(&controls)
+        .method_fallback("Read", |status: &Status| {
+            assert!(
+                status.message().contains("forced open"),
+                "{}",
+                status.message()
+            );
+            Some(Reply {
+                attempt: 0,
+                tag: "cached".to_owned(),
+            })
+        })
+        .build(channel)
+        .unwrap();
+
+    assert_eq!(controls.force_open("Read"), 1);
+    assert_eq!(client.breaker_state("Read"), Some(BreakerState::ForcedOpen));
+    let reply = client.read(&ctx(), call("read")).await.unwrap();
+    assert_eq!(reply.tag, "cached", "answered by the fallback");
+    assert_eq!(server.count(), 0, "nothing was sent");
+    // Another method forced open has no fallback: the rejection is the call's.
+    controls.force_open("Quick");
+    let status = client.quick(&ctx(), call("quick")).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+
+    controls.disable("Read");
+    assert_eq!(client.breaker_state("Read"), Some(BreakerState::Disabled));
+    server.script(vec![Outcome::Fail(Code::Internal); 20]);
+    for _ in 0..20 {
+        // Internal is not retried; a disabled breaker lets every failure through uncounted.
+        client.read(&ctx(), call("read")).await.unwrap_err();
+    }
+    assert_eq!(server.count(), 20);
+    controls.reset_all();
+    assert_eq!(client.breaker_state("Read"), Some(BreakerState::Closed));
+    assert_eq!(client.breaker_state("Quick"), Some(BreakerState::Closed));
+    assert_eq!(client.read(&ctx(), call("read")).await.unwrap().tag, "read");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fallback_answers_only_calls_the_breaker_turned_away() {
+    let server = Scripted::default();
+    let (channel, _handle) = in_memory(&server);
+    let client = FlakyClient::builder()
+        .retry_throttling(None)
+        .method_fallback("Write", |_: &Status| -> Option<Reply> { None })
+        .method_fallback("Read", |_: &Status| {
+            Some(Reply {
+                attempt: 0,
+                tag: "default".to_owned(),
+            })
+        })
+        .build(channel)
+        .unwrap();
+    // Failures that reached the service are the caller's to see, until the breaker opens.
+    server.script(vec![Outcome::Fail(Code::Internal); 4]);
+    for _ in 0..4 {
+        let status = client.read(&ctx(), call("read")).await.unwrap_err();
+        assert_eq!(status.code(), Code::Internal);
+    }
+    assert_eq!(client.breaker_state("Read"), Some(BreakerState::Open));
+    assert_eq!(
+        client.read(&ctx(), call("read")).await.unwrap().tag,
+        "default"
+    );
+    assert_eq!(server.count(), 4);
+
+    // A fallback that has nothing lets the rejection through.
+    server.script(vec![Outcome::Fail(Code::Internal); 4]);
+    for _ in 0..4 {
+        client.write(&ctx(), keyed("")).await.unwrap_err();
+    }
+    let status = client.write(&ctx(), keyed("")).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+    assert!(
+        status.message().contains("circuit breaker"),
+        "{}",
+        status.message()
+    );
+}
+
+#[tokio::test]
+async fn a_fallback_is_for_unary_rpcs() {
+    let error = FlakyClient::builder()
+        .method_fallback("Watch", |_: &Status| -> Option<Reply> { None })
+        .connect_lazy(["http://127.0.0.1:1"])
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "tests.resilience.Flaky/Watch is a streaming rpc; a fallback answers unary calls only"
+    );
 }

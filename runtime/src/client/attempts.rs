@@ -2,6 +2,7 @@
 //! jittered backoff, server pushback, throttling, the commit point at the response headers and
 //! the transparent retry of a stream the server refused.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -53,14 +54,20 @@ impl ClientCore {
         loop {
             // When every endpoint's breaker turns the attempt away, the call ends: retrying
             // would only spend the backoff (and the bucket's tokens) on local rejections.
+            let picked = self
+                .inner
+                .endpoints
+                .pick(call.index, &tried[..(number as usize - 1).min(tried.len())]);
             let Pick {
                 index,
                 endpoint,
                 permit,
-            } = self
-                .inner
-                .endpoints
-                .pick(call.index, &tried[..(number as usize - 1).min(tried.len())])?;
+            } = picked.inspect_err(|_| {
+                // Turned away before anything was sent: a fallback may answer instead.
+                if number == 1 {
+                    call.rejected.store(true, Ordering::Relaxed);
+                }
+            })?;
             if let Some(slot) = tried.get_mut(number as usize - 1) {
                 *slot = index;
             }

@@ -6,22 +6,23 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::uri::PathAndQuery;
-use tonic::Code;
 use tonic::codec::CompressionEncoding;
+use tonic::{Code, Status};
 
 use crate::interceptors::trace::TRACEPARENT;
 use tonic::metadata::AsciiMetadataKey;
 use tonic::transport::Endpoint;
 
 use super::breaker::{Breaker, BreakerControls, CallOutcome, Classifier};
-use super::core::{ClientCore, Inner, MethodState};
+use super::core::{ClientCore, Fallback, Inner, MethodState};
 use super::endpoints::{self, Endpoints};
 use super::retry::Throttle;
 use super::{
     BreakerPolicy, BreakerTransition, Channel, DEFAULT_MAX_MESSAGE_SIZE,
-    DEFAULT_PROPAGATED_HEADERS, GeneratedClient, MAX_ATTEMPTS, RetryPolicy, RetryThrottling,
-    ServiceSpec, TransitionHook,
+    DEFAULT_PROPAGATED_HEADERS, GeneratedClient, MAX_ATTEMPTS, MethodKind, RetryPolicy,
+    RetryThrottling, ServiceSpec, TransitionHook,
 };
 
 /// Why a client could not be built.
@@ -45,6 +46,13 @@ pub enum ClientError {
         /// The parser's complaint.
         reason: String,
     },
+    /// [`ClientBuilder::method_fallback`] named a method that is not unary.
+    FallbackNotUnary {
+        /// The service's full name.
+        service: &'static str,
+        /// The method named.
+        method: &'static str,
+    },
     /// [`ClientBuilder::connect_lazy`] was given no endpoints.
     NoEndpoints,
 }
@@ -67,6 +75,10 @@ impl fmt::Display for ClientError {
             Self::InvalidEndpoint { endpoint, reason } => {
                 write!(f, "invalid endpoint `{endpoint}`: {reason}")
             }
+            Self::FallbackNotUnary { service, method } => write!(
+                f,
+                "{service}/{method} is a streaming rpc; a fallback answers unary calls only"
+            ),
             Self::NoEndpoints => f.write_str("no endpoint given to connect to"),
         }
     }
@@ -124,6 +136,7 @@ pub(super) struct Settings {
     hook: Option<TransitionHook>,
     classifier: Option<Classifier>,
     controls: Option<BreakerControls>,
+    fallbacks: Vec<(&'static str, Fallback)>,
     target: Option<String>,
     wire: WireLimits,
     /// The first invalid setting, reported when the client is built.
@@ -269,6 +282,35 @@ impl<C: GeneratedClient> ClientBuilder<C> {
         classify: impl Fn(Code) -> CallOutcome + Send + Sync + 'static,
     ) -> Self {
         self.settings.classifier = Some(Arc::new(classify));
+        self
+    }
+
+    /// Answers the calls of unary rpc `method` that its circuit breaker turns away (every
+    /// endpoint's breaker open) with what `fallback` returns for the rejection: cached data, a
+    /// default, a degraded answer. `None` lets the rejection through as the call's
+    /// `UNAVAILABLE`. Calls that reached the service and failed are not answered by it.
+    #[must_use]
+    pub fn method_fallback<Resp>(
+        mut self,
+        method: &str,
+        fallback: impl Fn(&Status) -> Option<Resp> + Send + Sync + 'static,
+    ) -> Self
+    where
+        Resp: prost::Message,
+    {
+        self.check_method(method);
+        if let Some(spec) = self.spec.methods.iter().find(|spec| spec.name == method) {
+            if spec.kind != MethodKind::Unary {
+                self.fail(ClientError::FallbackNotUnary {
+                    service: self.spec.name,
+                    method: spec.name,
+                });
+            }
+            let encoded: Fallback = Arc::new(move |status: &Status| {
+                fallback(status).map(|response| Bytes::from(response.encode_to_vec()))
+            });
+            self.settings.fallbacks.push((spec.name, encoded));
+        }
         self
     }
 
@@ -481,6 +523,12 @@ impl Settings {
                     path: PathAndQuery::from_static(method.path),
                     timeout,
                     retry,
+                    fallback: self
+                        .fallbacks
+                        .iter()
+                        .rev()
+                        .find(|(name, _)| *name == method.name)
+                        .map(|(_, fallback)| Arc::clone(fallback)),
                 }
             })
             .collect();

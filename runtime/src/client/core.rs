@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -54,7 +55,14 @@ pub(super) struct MethodState {
     /// The method's timeout after builder overrides and the client-wide cap, if any is set.
     pub(super) timeout: Option<Duration>,
     pub(super) retry: RetryPolicy,
+    /// Answers the calls its breaker turns away ([`ClientBuilder::method_fallback`]).
+    ///
+    /// [`ClientBuilder::method_fallback`]: super::ClientBuilder::method_fallback
+    pub(super) fallback: Option<Fallback>,
 }
+
+/// A fallback, answering a rejected call with an encoded response (or not).
+pub(super) type Fallback = Arc<dyn Fn(&Status) -> Option<Bytes> + Send + Sync>;
 
 impl fmt::Debug for ClientCore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -84,6 +92,8 @@ pub(super) struct Call<'a> {
     /// Whether the call may be retried: its method is idempotent or has no side effects, or its
     /// request carries an idempotency key.
     pub(super) retry_safe: bool,
+    /// Set when a breaker turned the call away without sending it.
+    pub(super) rejected: AtomicBool,
 }
 
 impl ClientCore {
@@ -215,6 +225,12 @@ impl ClientCore {
                 .map_err(Failed::after_headers)
         })
         .await
+        .or_else(|status| match &call.method.fallback {
+            Some(fallback) if call.rejected.load(Ordering::Relaxed) => {
+                fallback(&status).ok_or(status)
+            }
+            _ => Err(status),
+        })
         .inspect_err(|status| call.record_error(status))
     }
 
@@ -362,6 +378,7 @@ impl ClientCore {
             metadata,
             response: (!ctx.is_serving()).then(|| ctx.response().clone()),
             retry_safe,
+            rejected: AtomicBool::new(false),
         })
     }
 }
