@@ -56,6 +56,19 @@ pub struct MethodPolicy {
     pub retry: Option<RetryPolicy>,
     #[prost(message, optional, tag = "3")]
     pub circuit_breaker: Option<CircuitBreakerPolicy>,
+    #[prost(message, optional, tag = "4")]
+    pub hedging: Option<HedgingPolicy>,
+}
+
+/// `rust_svc.v1.HedgingPolicy`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct HedgingPolicy {
+    #[prost(uint32, tag = "1")]
+    pub max_attempts: u32,
+    #[prost(message, optional, tag = "2")]
+    pub hedging_delay: Option<prost_types::Duration>,
+    #[prost(string, repeated, tag = "3")]
+    pub non_fatal_status_codes: Vec<String>,
 }
 
 /// `rust_svc.v1.ServicePolicy`, the `(rust_svc.v1.service)` option.
@@ -69,6 +82,8 @@ pub struct ServicePolicy {
     pub retry_throttling: Option<RetryThrottling>,
     #[prost(message, optional, tag = "4")]
     pub circuit_breaker: Option<CircuitBreakerPolicy>,
+    #[prost(message, optional, tag = "5")]
+    pub hedging: Option<HedgingPolicy>,
 }
 
 /// `google.api.HttpRule`.

@@ -261,6 +261,7 @@ mod tests {
             deadline: None,
             retry: None,
             circuit_breaker: None,
+            hedging: None,
         };
         let expected = SlidingWindow {
             open_duration: Duration::from_millis(250),

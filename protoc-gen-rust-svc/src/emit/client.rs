@@ -11,7 +11,9 @@ use super::{
     Settings, compiled_where_used, domain_future, domain_signature, ident, method_attrs,
     method_ident, service_link,
 };
-use crate::model::{CircuitBreaker, Idempotency, Method, RetryPolicy, Service, Streaming};
+use crate::model::{
+    CircuitBreaker, HedgingPolicy, Idempotency, Method, RetryPolicy, Service, Streaming,
+};
 
 pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
     let runtime = &settings.runtime;
@@ -167,6 +169,13 @@ fn service_spec(service: &Service, runtime: &syn::Path) -> TokenStream {
                 .as_ref()
                 .map(|breaker| sliding_window(breaker, runtime)),
         );
+        let hedging = option(
+            method
+                .policy
+                .hedging
+                .as_ref()
+                .map(|hedging| hedging_policy(hedging, runtime)),
+        );
         quote! {
             #runtime::client::MethodSpec {
                 name: #proto_name,
@@ -176,6 +185,7 @@ fn service_spec(service: &Service, runtime: &syn::Path) -> TokenStream {
                 deadline: #deadline,
                 retry: #retry,
                 circuit_breaker: #breaker,
+                hedging: #hedging,
             }
         }
     });
@@ -200,11 +210,7 @@ fn retry_policy(retry: &RetryPolicy, runtime: &syn::Path) -> TokenStream {
     let initial_backoff = duration(retry.initial_backoff);
     let max_backoff = duration(retry.max_backoff);
     let multiplier = Literal::f64_unsuffixed(retry.backoff_multiplier);
-    let codes = retry.retryable_codes.iter().map(|code| {
-        // The model accepts only canonical code names, whose camel case is tonic's variant.
-        let variant = ident(&code.to_upper_camel_case());
-        quote!(#runtime::Code::#variant)
-    });
+    let codes = codes(&retry.retryable_codes, runtime);
     quote! {
         #runtime::client::RetryPolicy {
             max_attempts: #max_attempts,
@@ -212,6 +218,31 @@ fn retry_policy(retry: &RetryPolicy, runtime: &syn::Path) -> TokenStream {
             max_backoff: #max_backoff,
             backoff_multiplier: #multiplier,
             retryable_codes: ::std::borrow::Cow::Borrowed(&[#(#codes),*]),
+        }
+    }
+}
+
+/// `Code::Unavailable`… for canonical code names (the model accepts no others), whose camel
+/// case is tonic's variant.
+fn codes<'a>(
+    names: &'a [String],
+    runtime: &'a syn::Path,
+) -> impl Iterator<Item = TokenStream> + 'a {
+    names.iter().map(move |code| {
+        let variant = ident(&code.to_upper_camel_case());
+        quote!(#runtime::Code::#variant)
+    })
+}
+
+fn hedging_policy(hedging: &HedgingPolicy, runtime: &syn::Path) -> TokenStream {
+    let max_attempts = Literal::u32_unsuffixed(hedging.max_attempts);
+    let delay = duration(hedging.hedging_delay);
+    let codes = codes(&hedging.non_fatal_codes, runtime);
+    quote! {
+        #runtime::client::HedgingPolicy {
+            max_attempts: #max_attempts,
+            hedging_delay: #delay,
+            non_fatal_codes: ::std::borrow::Cow::Borrowed(&[#(#codes),*]),
         }
     }
 }
@@ -306,6 +337,12 @@ fn policy_summary(method: &Method) -> String {
             "up to {} attempts on {}",
             retry.max_attempts,
             retry.retryable_codes.join(", ")
+        ));
+    }
+    if let Some(hedging) = method.policy.hedging.as_ref().filter(|_| !never_retried) {
+        parts.push(format!(
+            "hedged: up to {} attempts, one every {:?}",
+            hedging.max_attempts, hedging.hedging_delay
         ));
     }
     if let Some(breaker) = &method.policy.circuit_breaker {

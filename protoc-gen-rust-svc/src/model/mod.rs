@@ -166,6 +166,19 @@ pub struct Policy {
     pub retry_throttling: Option<RetryThrottling>,
     /// Circuit breaker settings.
     pub circuit_breaker: Option<CircuitBreaker>,
+    /// Hedging, in place of retries.
+    pub hedging: Option<HedgingPolicy>,
+}
+
+/// Validated `rust_svc.v1.HedgingPolicy`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HedgingPolicy {
+    /// Attempts in all, at least 1 (the client caps it at run time).
+    pub max_attempts: u32,
+    /// Wait before the next attempt.
+    pub hedging_delay: Duration,
+    /// gRPC code names after which the next attempt goes at once, upper case.
+    pub non_fatal_codes: Vec<String>,
 }
 
 /// Validated `rust_svc.v1.RetryPolicy`, defaults applied.
@@ -485,11 +498,24 @@ fn build_method(
     let own_retry = method_policy
         .as_ref()
         .is_some_and(|own| own.retry.is_some());
+    let own_hedging = method_policy
+        .as_ref()
+        .is_some_and(|own| own.hedging.is_some());
     let policy = match method_policy {
         None => service_policy.clone(),
         Some(own) => Policy {
             deadline: own.deadline.or(service_policy.deadline),
-            retry: own.retry.or_else(|| service_policy.retry.clone()),
+            // A method's own retry or hedging replaces whichever the service set.
+            retry: match (&own.retry, &own.hedging) {
+                (Some(_), _) => own.retry.clone(),
+                (None, Some(_)) => None,
+                (None, None) => service_policy.retry.clone(),
+            },
+            hedging: match (&own.retry, &own.hedging) {
+                (_, Some(_)) => own.hedging.clone(),
+                (Some(_), None) => None,
+                (None, None) => service_policy.hedging.clone(),
+            },
             retry_throttling: service_policy.retry_throttling.clone(),
             circuit_breaker: own
                 .circuit_breaker
@@ -520,10 +546,12 @@ fn build_method(
         IdempotencyLevel::NoSideEffects => Idempotency::NoSideEffects,
         IdempotencyLevel::Idempotent => Idempotency::Idempotent,
     };
-    if own_retry {
-        let (key, request) = (idempotency_key.is_some(), method.input());
-        check_own_retry(streaming, idempotency, key, request.full_name())
-            .map_err(|message| Error::at(policy_location(), &element, message))?;
+    for (own, what) in [(own_retry, "retry"), (own_hedging, "hedging")] {
+        if own {
+            let (key, request) = (idempotency_key.is_some(), method.input());
+            check_own_retry(what, streaming, idempotency, key, request.full_name())
+                .map_err(|message| Error::at(policy_location(), &element, message))?;
+        }
     }
     let http_number = options::extension_number(pool, options::HTTP);
     let http_location = option_location(sources, file, &path, METHOD_OPTIONS, http_number);

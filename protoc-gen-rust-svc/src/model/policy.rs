@@ -6,7 +6,7 @@ use std::time::Duration;
 use prost_reflect::{DescriptorPool, Kind, MethodDescriptor};
 
 use super::{
-    CircuitBreaker, FIELD_OPTIONS, Idempotency, IdempotencyKey, Policy, RetryPolicy,
+    CircuitBreaker, FIELD_OPTIONS, HedgingPolicy, Idempotency, IdempotencyKey, Policy, RetryPolicy,
     RetryThrottling, Streaming, option_location,
 };
 use crate::comments::SourceInfos;
@@ -85,19 +85,10 @@ fn validate_retry(retry: &options::RetryPolicy) -> Result<RetryPolicy, String> {
         vec!["UNAVAILABLE".to_owned()]
     } else {
         // Names in any case, as service configs write them (`unavailable`, `Unavailable`).
-        let mut codes = Vec::with_capacity(retry.retryable_status_codes.len());
-        for code in &retry.retryable_status_codes {
-            let name = code.trim().to_ascii_uppercase();
-            if !CODE_NAMES.contains(&name.as_str()) {
-                return Err(format!(
-                    "retry.retryable_status_codes: `{code}` is not a gRPC status code name (such as UNAVAILABLE)"
-                ));
-            }
-            if !codes.contains(&name) {
-                codes.push(name);
-            }
-        }
-        codes
+        code_names(
+            &retry.retryable_status_codes,
+            "retry.retryable_status_codes",
+        )?
     };
     Ok(RetryPolicy {
         max_attempts: retry.max_attempts,
@@ -174,8 +165,57 @@ fn validate_breaker(breaker: &options::CircuitBreakerPolicy) -> Result<CircuitBr
     })
 }
 
+fn validate_hedging(hedging: &options::HedgingPolicy) -> Result<HedgingPolicy, String> {
+    if hedging.max_attempts < 1 {
+        return Err(format!(
+            "hedging.max_attempts is {}; it must be at least 1 (it counts the first attempt)",
+            hedging.max_attempts
+        ));
+    }
+    let hedging_delay = match &hedging.hedging_delay {
+        None => Duration::ZERO,
+        Some(delay) if delay.seconds == 0 && delay.nanos == 0 => Duration::ZERO,
+        Some(delay) => duration(delay, "hedging.hedging_delay")?,
+    };
+    Ok(HedgingPolicy {
+        max_attempts: hedging.max_attempts,
+        hedging_delay,
+        non_fatal_codes: code_names(
+            &hedging.non_fatal_status_codes,
+            "hedging.non_fatal_status_codes",
+        )?,
+    })
+}
+
+/// Both retry and hedging on one policy: gRFC A6 allows one or the other.
+fn one_of_retry_and_hedging(policy: &Policy, option: &str) -> Result<(), String> {
+    if policy.retry.is_some() && policy.hedging.is_some() {
+        return Err(format!(
+            "both retry and hedging are set in its {option} option; gRFC A6 allows one or the other"
+        ));
+    }
+    Ok(())
+}
+
+/// Canonical gRPC code names from `names`, in any case, upper-cased and each once.
+fn code_names(names: &[String], field: &str) -> Result<Vec<String>, String> {
+    let mut codes = Vec::with_capacity(names.len());
+    for code in names {
+        let name = code.trim().to_ascii_uppercase();
+        if !CODE_NAMES.contains(&name.as_str()) {
+            return Err(format!(
+                "{field}: `{code}` is not a gRPC status code name (such as UNAVAILABLE)"
+            ));
+        }
+        if !codes.contains(&name) {
+            codes.push(name);
+        }
+    }
+    Ok(codes)
+}
+
 pub(super) fn validate_service_policy(policy: &options::ServicePolicy) -> Result<Policy, String> {
-    Ok(Policy {
+    let validated = Policy {
         deadline: policy
             .default_deadline
             .as_ref()
@@ -192,11 +232,14 @@ pub(super) fn validate_service_policy(policy: &options::ServicePolicy) -> Result
             .as_ref()
             .map(validate_breaker)
             .transpose()?,
-    })
+        hedging: policy.hedging.as_ref().map(validate_hedging).transpose()?,
+    };
+    one_of_retry_and_hedging(&validated, "(rust_svc.v1.service)")?;
+    Ok(validated)
 }
 
 pub(super) fn validate_method_policy(policy: &options::MethodPolicy) -> Result<Policy, String> {
-    Ok(Policy {
+    let validated = Policy {
         deadline: policy
             .deadline
             .as_ref()
@@ -209,7 +252,10 @@ pub(super) fn validate_method_policy(policy: &options::MethodPolicy) -> Result<P
             .as_ref()
             .map(validate_breaker)
             .transpose()?,
-    })
+        hedging: policy.hedging.as_ref().map(validate_hedging).transpose()?,
+    };
+    one_of_retry_and_hedging(&validated, "(rust_svc.v1.method)")?;
+    Ok(validated)
 }
 
 /// A method's own `retry` where the runtime never retries (client streams, and calls neither
@@ -217,6 +263,7 @@ pub(super) fn validate_method_policy(policy: &options::MethodPolicy) -> Result<P
 /// attempts that never happen, so it is an error naming the fix. An inherited service policy
 /// is fine: it serves the service's other rpcs.
 pub(super) fn check_own_retry(
+    what: &str,
     streaming: Streaming,
     idempotency: Idempotency,
     has_key: bool,
@@ -229,13 +276,13 @@ pub(super) fn check_own_retry(
     };
     if let Some(shape) = shape {
         return Err(format!(
-            "retry is set, but a {shape} rpc is never retried (its request stream cannot be \
-             replayed); remove `retry` from its (rust_svc.v1.method) option"
+            "{what} is set, but a {shape} rpc is never retried (its request stream cannot be \
+             replayed); remove `{what}` from its (rust_svc.v1.method) option"
         ));
     }
     if idempotency == Idempotency::Unknown && !has_key {
         return Err(format!(
-            "retry is set, but the rpc is never retried: it is not declared idempotent and its \
+            "{what} is set, but the rpc is never retried: it is not declared idempotent and its \
              request {request} has no idempotency key; mark it `option idempotency_level = \
              IDEMPOTENT;` (or NO_SIDE_EFFECTS) if repeating it is safe, or add a \
              `(rust_svc.v1.idempotency_key)` field to {request}"
@@ -369,13 +416,71 @@ mod tests {
     }
 
     #[test]
+    fn hedging_policies_are_checked_and_exclude_retries() {
+        let mut hedging = options::HedgingPolicy {
+            max_attempts: 3,
+            hedging_delay: Some(d(0, 50_000_000)),
+            non_fatal_status_codes: vec!["unavailable".to_owned(), "Aborted".to_owned()],
+        };
+        let valid = validate_hedging(&hedging).unwrap();
+        assert_eq!(valid.hedging_delay, Duration::from_millis(50));
+        assert_eq!(valid.non_fatal_codes, ["UNAVAILABLE", "ABORTED"]);
+        hedging.hedging_delay = None;
+        assert_eq!(
+            validate_hedging(&hedging).unwrap().hedging_delay,
+            Duration::ZERO
+        );
+        hedging.max_attempts = 0;
+        assert!(
+            validate_hedging(&hedging)
+                .unwrap_err()
+                .contains("at least 1")
+        );
+        hedging.max_attempts = 2;
+        hedging.non_fatal_status_codes = vec!["SOMETIMES".to_owned()];
+        assert!(
+            validate_hedging(&hedging)
+                .unwrap_err()
+                .contains("hedging.non_fatal_status_codes: `SOMETIMES`")
+        );
+        let both = options::MethodPolicy {
+            retry: Some(options::RetryPolicy {
+                max_attempts: 2,
+                ..Default::default()
+            }),
+            hedging: Some(options::HedgingPolicy {
+                max_attempts: 2,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert!(
+            validate_method_policy(&both)
+                .unwrap_err()
+                .contains("both retry and hedging")
+        );
+        let error = check_own_retry(
+            "hedging",
+            Streaming::Unary,
+            Idempotency::Unknown,
+            false,
+            "p.Req",
+        )
+        .unwrap_err();
+        assert!(
+            error.starts_with("hedging is set, but the rpc is never retried"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn own_retry_needs_an_rpc_that_may_be_retried() {
         use Idempotency::{Idempotent, NoSideEffects, Unknown};
         for streaming in [Streaming::Unary, Streaming::Server] {
-            assert!(check_own_retry(streaming, Idempotent, false, "p.Req").is_ok());
-            assert!(check_own_retry(streaming, NoSideEffects, false, "p.Req").is_ok());
-            assert!(check_own_retry(streaming, Unknown, true, "p.Req").is_ok());
-            let error = check_own_retry(streaming, Unknown, false, "p.Req").unwrap_err();
+            assert!(check_own_retry("retry", streaming, Idempotent, false, "p.Req").is_ok());
+            assert!(check_own_retry("retry", streaming, NoSideEffects, false, "p.Req").is_ok());
+            assert!(check_own_retry("retry", streaming, Unknown, true, "p.Req").is_ok());
+            let error = check_own_retry("retry", streaming, Unknown, false, "p.Req").unwrap_err();
             assert!(
                 error.contains("`option idempotency_level = IDEMPOTENT;`")
                     && error.contains("`(rust_svc.v1.idempotency_key)` field to p.Req"),
@@ -386,7 +491,7 @@ mod tests {
             (Streaming::Client, "client-streaming"),
             (Streaming::Bidi, "bidi-streaming"),
         ] {
-            let error = check_own_retry(streaming, Idempotent, true, "p.Req").unwrap_err();
+            let error = check_own_retry("retry", streaming, Idempotent, true, "p.Req").unwrap_err();
             assert!(
                 error.contains(&format!("a {shape} rpc is never retried")),
                 "{error}"

@@ -34,6 +34,11 @@ impl ClientCore {
         Fut: Future<Output = Result<T, Failed>>,
     {
         let method = call.method;
+        if call.retry_safe
+            && let Some(hedging) = &method.hedging
+        {
+            return self.with_hedging(call, body, hedging, attempt).await;
+        }
         let attempts = if call.retry_safe {
             method.retry.attempts()
         } else {
@@ -151,7 +156,7 @@ impl ClientCore {
 
     /// [`ClientCore::run`] for an attempt that tells whether it failed after the response
     /// headers, and that finds out whether the server refused the stream unprocessed.
-    async fn run_attempt<T>(
+    pub(super) async fn run_attempt<T>(
         &self,
         call: &Call<'_>,
         permit: Option<breaker::Permit<'_>>,
@@ -179,11 +184,11 @@ impl ClientCore {
 
 /// How an attempt failed.
 pub(super) struct Failed {
-    status: Status,
+    pub(super) status: Status,
     /// After the response headers: the call is committed and never retried (gRFC A6).
-    committed: bool,
+    pub(super) committed: bool,
     /// Refused by the server before it processed the stream: transparently retried once.
-    refused: bool,
+    pub(super) refused: bool,
 }
 
 impl Failed {
@@ -205,7 +210,7 @@ impl Failed {
 }
 
 /// Counts an attempt after a call's first that was made (a breaker may turn it away first).
-fn count_retry(spec: &'static MethodSpec) {
+pub(super) fn count_retry(spec: &'static MethodSpec) {
     let service = spec.path[1..].split('/').next().unwrap_or_default();
     metrics::counter!(
         "grpc_client_retries_total",

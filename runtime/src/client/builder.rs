@@ -21,8 +21,8 @@ use super::endpoints::{self, Endpoints};
 use super::retry::Throttle;
 use super::{
     BreakerPolicy, BreakerTransition, Channel, DEFAULT_MAX_MESSAGE_SIZE,
-    DEFAULT_PROPAGATED_HEADERS, GeneratedClient, MAX_ATTEMPTS, MethodKind, RetryPolicy,
-    RetryThrottling, ServiceSpec, TransitionHook,
+    DEFAULT_PROPAGATED_HEADERS, GeneratedClient, HedgingPolicy, MAX_ATTEMPTS, MethodKind,
+    RetryPolicy, RetryThrottling, ServiceSpec, TransitionHook,
 };
 
 /// Why a client could not be built.
@@ -129,6 +129,7 @@ pub(super) struct Settings {
     client_deadline: Option<Duration>,
     method_deadlines: Override<Duration>,
     retry: Override<RetryPolicy>,
+    hedging: Override<HedgingPolicy>,
     breaker: Override<BreakerPolicy>,
     throttling: Option<Option<RetryThrottling>>,
     max_attempts: Option<u32>,
@@ -201,6 +202,25 @@ impl<C: GeneratedClient> ClientBuilder<C> {
         self.check_method(method);
         self.settings
             .retry
+            .by_method
+            .push((method.to_owned(), policy));
+        self
+    }
+
+    /// Hedges every safe call of the service (see [`HedgingPolicy`]), in place of its retry
+    /// policy.
+    #[must_use]
+    pub fn hedging_policy(mut self, policy: HedgingPolicy) -> Self {
+        self.settings.hedging.all = Some(policy);
+        self
+    }
+
+    /// Hedges the safe calls of one method, in place of its retry policy.
+    #[must_use]
+    pub fn method_hedging_policy(mut self, method: &str, policy: HedgingPolicy) -> Self {
+        self.check_method(method);
+        self.settings
+            .hedging
             .by_method
             .push((method.to_owned(), policy));
         self
@@ -508,9 +528,19 @@ impl Settings {
                     .for_method(method.name)
                     .or_else(|| method.retry.clone())
                     .unwrap_or(RetryPolicy::DEFAULT);
-                retry.max_attempts = retry
-                    .max_attempts
-                    .clamp(1, self.max_attempts.unwrap_or(MAX_ATTEMPTS));
+                let cap = self.max_attempts.unwrap_or(MAX_ATTEMPTS);
+                retry.max_attempts = retry.max_attempts.clamp(1, cap);
+                // A builder's retry policy for the method replaces the proto's hedging, and a
+                // builder's hedging replaces any retry policy.
+                let builder_retry = self.retry.for_method(method.name).is_some();
+                let hedging = self
+                    .hedging
+                    .for_method(method.name)
+                    .or_else(|| method.hedging.clone().filter(|_| !builder_retry))
+                    .map(|mut hedging| {
+                        hedging.max_attempts = hedging.max_attempts.clamp(1, cap);
+                        hedging
+                    });
                 let breaker = self.breaker.for_method(method.name).unwrap_or_else(|| {
                     method
                         .circuit_breaker
@@ -523,6 +553,7 @@ impl Settings {
                     path: PathAndQuery::from_static(method.path),
                     timeout,
                     retry,
+                    hedging,
                     fallback: self
                         .fallbacks
                         .iter()

@@ -22,8 +22,8 @@ use super::streams::{
     AbortableStream, abort_on_error, decode_stream, encode_stream, until_aborted, with_trailers,
 };
 use super::{
-    Channel, DEFAULT_DEADLINE, IDEMPOTENCY_KEY_HEADER, MethodKind, MethodSpec, RetryPolicy,
-    ServiceSpec,
+    Channel, DEFAULT_DEADLINE, HedgingPolicy, IDEMPOTENCY_KEY_HEADER, MethodKind, MethodSpec,
+    RetryPolicy, ServiceSpec,
 };
 use crate::context::ResponseMetadata;
 use crate::deadline::{GRPC_TIMEOUT, format_grpc_timeout};
@@ -55,6 +55,8 @@ pub(super) struct MethodState {
     /// The method's timeout after builder overrides and the client-wide cap, if any is set.
     pub(super) timeout: Option<Duration>,
     pub(super) retry: RetryPolicy,
+    /// Hedging in place of the retry policy, for calls safe to send more than once.
+    pub(super) hedging: Option<HedgingPolicy>,
     /// Answers the calls its breaker turns away ([`ClientBuilder::method_fallback`]).
     ///
     /// [`ClientBuilder::method_fallback`]: super::ClientBuilder::method_fallback

@@ -40,6 +40,7 @@ mod codec;
 mod connection;
 mod core;
 mod endpoints;
+mod hedging;
 mod policy;
 mod retry;
 mod streams;
@@ -54,8 +55,8 @@ pub use breaker::{
 };
 pub use builder::{ClientBuilder, ClientError};
 pub use policy::{
-    Adaptive, BreakerPolicy, DEFAULT_DEADLINE, MAX_ATTEMPTS, MethodKind, MethodSpec, RetryPolicy,
-    RetryThrottling, ServiceSpec, SlidingWindow, is_dependency_failure,
+    Adaptive, BreakerPolicy, DEFAULT_DEADLINE, HedgingPolicy, MAX_ATTEMPTS, MethodKind, MethodSpec,
+    RetryPolicy, RetryThrottling, ServiceSpec, SlidingWindow, is_dependency_failure,
 };
 
 /// The headers forwarded from the caller's context unless the builder says otherwise.

@@ -245,6 +245,29 @@ pub struct MethodSpec {
     pub retry: Option<RetryPolicy>,
     /// The method's breaker settings, or its service's.
     pub circuit_breaker: Option<SlidingWindow>,
+    /// The method's hedging policy, or its service's; it replaces the retry policy.
+    pub hedging: Option<HedgingPolicy>,
+}
+
+/// gRFC A6's hedging: a safe call is sent again, without waiting for the first attempt to fail,
+/// every `hedging_delay` until one attempt answers, up to `max_attempts` in flight together.
+///
+/// The first answer wins and the other attempts are cancelled; an attempt failing with one of
+/// `non_fatal_codes` sends the next one at once, any other failure ends the call. Hedged
+/// attempts draw on the retry throttling bucket as retries do, carry
+/// `grpc-previous-rpc-attempts`, and a server pushback delays (or, negative, stops) the next.
+/// It trades load on the service for a shorter tail: with a delay near the service's p95, a
+/// call that would be slow gets a second chance at being fast.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HedgingPolicy {
+    /// Attempts in all, the first included; capped as retries are
+    /// (`ClientBuilder::max_attempts`).
+    pub max_attempts: u32,
+    /// How long to wait for an answer before sending the next attempt; zero sends them all
+    /// at once.
+    pub hedging_delay: Duration,
+    /// Codes after which the next attempt goes out at once instead of the call failing.
+    pub non_fatal_codes: Cow<'static, [Code]>,
 }
 
 /// What options.proto says about a service; generated as a `const`.

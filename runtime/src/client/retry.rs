@@ -51,6 +51,11 @@ impl Throttle {
         previous.saturating_sub(1000) > self.max_milli / 2
     }
 
+    /// Whether a retry (or a hedge) may be sent now: more than half the bucket is left.
+    pub(crate) fn allows_retry(&self) -> bool {
+        self.tokens_milli.load(Ordering::Relaxed) > self.max_milli / 2
+    }
+
     #[cfg(test)]
     fn tokens(&self) -> f64 {
         self.tokens_milli.load(Ordering::Relaxed) as f64 / MILLI

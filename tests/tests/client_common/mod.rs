@@ -37,6 +37,8 @@ pub enum Outcome {
     FailAfterFirst,
     /// Fail with `UNAVAILABLE` and a `grpc-retry-pushback-ms` header of each of these values.
     FailWithPushbackHeader(&'static [&'static str]),
+    /// Wait this long, then answer `OK`.
+    SlowOk(Duration),
 }
 
 /// One attempt as the server saw it.
@@ -112,6 +114,10 @@ impl Scripted {
                 Err(Status::new(code, "slow failure"))
             }
             Outcome::Hang => std::future::pending().await,
+            Outcome::SlowOk(delay) => {
+                tokio::time::sleep(delay).await;
+                Ok(Reply { attempt, tag })
+            }
             Outcome::FailWithPushbackHeader(values) => {
                 let mut status = Status::unavailable("busy");
                 for value in values {
@@ -148,6 +154,10 @@ impl Flaky for Scripted {
 
     async fn quick(&self, ctx: &Context, request: Call) -> Result<Reply, Status> {
         self.answer("Quick", ctx, request.tag).await
+    }
+
+    async fn hedged(&self, ctx: &Context, request: Call) -> Result<Reply, Status> {
+        self.answer("Hedged", ctx, request.tag).await
     }
 
     async fn watch(&self, ctx: &Context, request: Call) -> Result<BoxStream<Reply>, Status> {

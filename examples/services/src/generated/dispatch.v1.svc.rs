@@ -953,6 +953,7 @@ impl ::rust_svc_runtime::client::GeneratedClient for DispatchServiceClient {
                     half_open_max_calls: 3,
                     ..::rust_svc_runtime::client::SlidingWindow::DEFAULT
                 }),
+                hedging: ::core::option::Option::None,
             },
             ::rust_svc_runtime::client::MethodSpec {
                 name: "RequestCourier",
@@ -982,6 +983,7 @@ impl ::rust_svc_runtime::client::GeneratedClient for DispatchServiceClient {
                     half_open_max_calls: 3,
                     ..::rust_svc_runtime::client::SlidingWindow::DEFAULT
                 }),
+                hedging: ::core::option::Option::None,
             },
             ::rust_svc_runtime::client::MethodSpec {
                 name: "StreamAssignments",
@@ -1009,6 +1011,7 @@ impl ::rust_svc_runtime::client::GeneratedClient for DispatchServiceClient {
                     half_open_max_calls: 3,
                     ..::rust_svc_runtime::client::SlidingWindow::DEFAULT
                 }),
+                hedging: ::core::option::Option::None,
             },
         ],
         retry_throttling: ::core::option::Option::None,

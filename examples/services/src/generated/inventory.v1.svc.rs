@@ -1160,6 +1160,7 @@ impl ::rust_svc_runtime::client::GeneratedClient for InventoryServiceClient {
                     half_open_max_calls: 5,
                     ..::rust_svc_runtime::client::SlidingWindow::DEFAULT
                 }),
+                hedging: ::core::option::Option::None,
             },
             ::rust_svc_runtime::client::MethodSpec {
                 name: "ReserveItems",
@@ -1186,6 +1187,7 @@ impl ::rust_svc_runtime::client::GeneratedClient for InventoryServiceClient {
                     half_open_max_calls: 5,
                     ..::rust_svc_runtime::client::SlidingWindow::DEFAULT
                 }),
+                hedging: ::core::option::Option::None,
             },
             ::rust_svc_runtime::client::MethodSpec {
                 name: "ReleaseReservation",
@@ -1212,6 +1214,7 @@ impl ::rust_svc_runtime::client::GeneratedClient for InventoryServiceClient {
                     half_open_max_calls: 5,
                     ..::rust_svc_runtime::client::SlidingWindow::DEFAULT
                 }),
+                hedging: ::core::option::Option::None,
             },
             ::rust_svc_runtime::client::MethodSpec {
                 name: "WatchStockLevels",
@@ -1238,6 +1241,7 @@ impl ::rust_svc_runtime::client::GeneratedClient for InventoryServiceClient {
                     half_open_max_calls: 5,
                     ..::rust_svc_runtime::client::SlidingWindow::DEFAULT
                 }),
+                hedging: ::core::option::Option::None,
             },
         ],
         retry_throttling: ::core::option::Option::Some(::rust_svc_runtime::client::RetryThrottling {

@@ -1580,6 +1580,7 @@ impl ::rust_svc_runtime::client::GeneratedClient for OrderServiceClient {
                     ),
                 }),
                 circuit_breaker: ::core::option::Option::None,
+                hedging: ::core::option::Option::None,
             },
             ::rust_svc_runtime::client::MethodSpec {
                 name: "GetOrder",
@@ -1599,6 +1600,7 @@ impl ::rust_svc_runtime::client::GeneratedClient for OrderServiceClient {
                     ),
                 }),
                 circuit_breaker: ::core::option::Option::None,
+                hedging: ::core::option::Option::None,
             },
             ::rust_svc_runtime::client::MethodSpec {
                 name: "ListOrders",
@@ -1618,6 +1620,7 @@ impl ::rust_svc_runtime::client::GeneratedClient for OrderServiceClient {
                     ),
                 }),
                 circuit_breaker: ::core::option::Option::None,
+                hedging: ::core::option::Option::None,
             },
             ::rust_svc_runtime::client::MethodSpec {
                 name: "UpdateOrder",
@@ -1637,6 +1640,7 @@ impl ::rust_svc_runtime::client::GeneratedClient for OrderServiceClient {
                     ),
                 }),
                 circuit_breaker: ::core::option::Option::None,
+                hedging: ::core::option::Option::None,
             },
             ::rust_svc_runtime::client::MethodSpec {
                 name: "CancelOrder",
@@ -1656,6 +1660,7 @@ impl ::rust_svc_runtime::client::GeneratedClient for OrderServiceClient {
                     ),
                 }),
                 circuit_breaker: ::core::option::Option::None,
+                hedging: ::core::option::Option::None,
             },
             ::rust_svc_runtime::client::MethodSpec {
                 name: "StreamOrderUpdates",
@@ -1675,6 +1680,7 @@ impl ::rust_svc_runtime::client::GeneratedClient for OrderServiceClient {
                     ),
                 }),
                 circuit_breaker: ::core::option::Option::None,
+                hedging: ::core::option::Option::None,
             },
             ::rust_svc_runtime::client::MethodSpec {
                 name: "UploadOrderItems",
@@ -1701,6 +1707,7 @@ impl ::rust_svc_runtime::client::GeneratedClient for OrderServiceClient {
                     half_open_max_calls: 1,
                     ..::rust_svc_runtime::client::SlidingWindow::DEFAULT
                 }),
+                hedging: ::core::option::Option::None,
             },
         ],
         retry_throttling: ::core::option::Option::Some(::rust_svc_runtime::client::RetryThrottling {

@@ -1,0 +1,131 @@
+//! gRFC A6's hedging: a safe call sent again every `hedging_delay` until one attempt answers,
+//! the first answer winning and the others cancelled.
+
+use std::future::Future;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use tokio::time::Instant;
+use tonic::Status;
+use tonic::metadata::AsciiMetadataValue;
+
+use super::attempts::{Failed, PREVIOUS_ATTEMPTS_HEADER, count_retry};
+use super::core::{Call, ClientCore};
+use super::endpoints::{Endpoint, Pick};
+use super::retry::{self, Pushback};
+use super::{HedgingPolicy, MAX_ATTEMPTS};
+
+impl ClientCore {
+    /// Runs the hedged attempts of a unary or server-streaming call (see [`HedgingPolicy`]).
+    ///
+    /// An attempt that fails with a non-fatal code sends the next at once; a fatal code, or a
+    /// failure after the response headers (the call is then committed), ends the call and
+    /// cancels the others, as does the first success. A hedge is sent only while the throttle
+    /// allows retries, the deadline is ahead, and the server has not asked to stop.
+    pub(super) async fn with_hedging<'s, T, F, Fut>(
+        &'s self,
+        call: &Call<'_>,
+        body: Bytes,
+        policy: &HedgingPolicy,
+        attempt: F,
+    ) -> Result<T, Status>
+    where
+        F: Fn(&'s Endpoint, tonic::Request<Bytes>) -> Fut,
+        Fut: Future<Output = Result<T, Failed>>,
+    {
+        let max_attempts = policy.max_attempts.max(1);
+        let mut in_flight = FuturesUnordered::new();
+        let mut sent: u32 = 0;
+        let mut tried = [0; MAX_ATTEMPTS as usize];
+        let mut next_at = Instant::now();
+        let mut may_hedge = true;
+        let mut last_failure: Option<Status> = None;
+        loop {
+            may_hedge &= sent < max_attempts && next_at < call.deadline;
+            if may_hedge && Instant::now() >= next_at {
+                // A hedge after the first draws on the bucket as a retry does.
+                let throttled = sent > 0
+                    && self
+                        .inner
+                        .throttle
+                        .as_ref()
+                        .is_some_and(|throttle| !throttle.allows_retry());
+                if throttled {
+                    may_hedge = false;
+                    continue;
+                }
+                let remembered = (sent as usize).min(tried.len());
+                match self.inner.endpoints.pick(call.index, &tried[..remembered]) {
+                    Ok(Pick {
+                        index,
+                        endpoint,
+                        permit,
+                    }) => {
+                        if let Some(slot) = tried.get_mut(sent as usize) {
+                            *slot = index;
+                        }
+                        let mut wire = call.request(body.clone());
+                        if sent > 0 {
+                            count_retry(call.method.spec);
+                            wire.metadata_mut()
+                                .insert(PREVIOUS_ATTEMPTS_HEADER, AsciiMetadataValue::from(sent));
+                        }
+                        in_flight.push(self.run_attempt(call, permit, attempt(endpoint, wire)));
+                        sent += 1;
+                        next_at = Instant::now() + policy.hedging_delay;
+                    }
+                    // Every breaker turned it away: no hedge now, and none later.
+                    Err(rejection) => {
+                        if sent == 0 {
+                            call.rejected.store(true, Ordering::Relaxed);
+                            return Err(rejection);
+                        }
+                        may_hedge = false;
+                        last_failure.get_or_insert(rejection);
+                    }
+                }
+                continue;
+            }
+            let outcome = if may_hedge {
+                tokio::select! {
+                    outcome = in_flight.next() => outcome,
+                    () = tokio::time::sleep_until(next_at) => continue,
+                }
+            } else {
+                in_flight.next().await
+            };
+            let Some(outcome) = outcome else {
+                // Nothing in flight and nothing more to send.
+                return Err(last_failure.unwrap_or_else(|| {
+                    Status::internal("hedging ended without an attempt (a bug)")
+                }));
+            };
+            let failed = match outcome {
+                Ok(value) => {
+                    if let Some(throttle) = &self.inner.throttle {
+                        throttle.on_success();
+                    }
+                    return Ok(value);
+                }
+                Err(failed) => failed,
+            };
+            let non_fatal =
+                !failed.committed && policy.non_fatal_codes.contains(&failed.status.code());
+            if !non_fatal {
+                return Err(failed.status);
+            }
+            if let Some(throttle) = &self.inner.throttle {
+                throttle.on_retryable_failure();
+            }
+            match retry::pushback(&failed.status) {
+                Pushback::Stop => may_hedge = false,
+                Pushback::Delay(delay) => next_at = Instant::now() + delay,
+                // The next in line goes now, rather than at its delay.
+                Pushback::None => next_at = Instant::now(),
+            }
+            last_failure = Some(failed.status);
+        }
+    }
+}
