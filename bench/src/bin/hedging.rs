@@ -1,0 +1,174 @@
+//! What hedging costs and what it buys, against a server with a slow tail: 5 % of its answers
+//! are 50 ms late. The same generated client calls `CheckStock` sequentially without hedging and
+//! with it (2 attempts, the second after 5 ms), interleaved round by round.
+//!
+//! `cargo run --release -p rust-svc-bench --bin hedging [rounds]`; prints a Markdown table for
+//! bench/RESULTS.md: latency percentiles, and the attempts the server saw per call (the load
+//! hedging adds).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use example_services::inventory::v1::{
+    CheckStockRequest, CheckStockResponse, InventoryService, InventoryServiceClient,
+    InventoryServiceGrpc, ReleaseReservationRequest, ReleaseReservationResponse,
+    ReserveItemsRequest, ReserveItemsResponse, StockUpdate, UnimplementedInventoryService,
+    WatchStockLevelsRequest,
+};
+use rust_svc_runtime::client::HedgingPolicy;
+use rust_svc_runtime::{BoxStream, Code, Context, Status};
+
+/// Sequential calls per client per round.
+const CALLS: usize = 2_000;
+/// The share of answers that are late, and by how much.
+const TAIL_SHARE: f64 = 0.05;
+const TAIL_DELAY: Duration = Duration::from_millis(50);
+/// When the hedge goes out: above the fast answers' p99, far below the tail.
+const HEDGING_DELAY: Duration = Duration::from_millis(5);
+
+/// An inventory whose answers are late now and then, counting the calls it gets.
+#[derive(Clone)]
+struct SlowTail {
+    calls: Arc<AtomicU64>,
+}
+
+impl InventoryService for SlowTail {
+    async fn check_stock(
+        &self,
+        _ctx: &Context,
+        request: CheckStockRequest,
+    ) -> Result<CheckStockResponse, Status> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        if fastrand::f64() < TAIL_SHARE {
+            tokio::time::sleep(TAIL_DELAY).await;
+        }
+        Ok(CheckStockResponse {
+            sku: request.sku,
+            available: 7,
+            ..Default::default()
+        })
+    }
+
+    async fn reserve_items(
+        &self,
+        ctx: &Context,
+        request: ReserveItemsRequest,
+    ) -> Result<ReserveItemsResponse, Status> {
+        UnimplementedInventoryService
+            .reserve_items(ctx, request)
+            .await
+    }
+
+    async fn release_reservation(
+        &self,
+        ctx: &Context,
+        request: ReleaseReservationRequest,
+    ) -> Result<ReleaseReservationResponse, Status> {
+        UnimplementedInventoryService
+            .release_reservation(ctx, request)
+            .await
+    }
+
+    async fn watch_stock_levels(
+        &self,
+        ctx: &Context,
+        request: WatchStockLevelsRequest,
+    ) -> Result<BoxStream<StockUpdate>, Status> {
+        UnimplementedInventoryService
+            .watch_stock_levels(ctx, request)
+            .await
+    }
+}
+
+/// Latencies of one client over the rounds, and the server calls they caused.
+#[derive(Default)]
+struct Sample {
+    latencies: Vec<Duration>,
+    server_calls: u64,
+    calls: u64,
+}
+
+impl Sample {
+    fn percentile(&mut self, p: f64) -> Duration {
+        self.latencies.sort_unstable();
+        let index = ((self.latencies.len() as f64 * p) as usize).min(self.latencies.len() - 1);
+        self.latencies[index]
+    }
+}
+
+async fn round(client: &InventoryServiceClient, server: &SlowTail, sample: &mut Sample) {
+    let before = server.calls.load(Ordering::Relaxed);
+    for _ in 0..CALLS {
+        let request = CheckStockRequest {
+            sku: "SKU-10042".to_owned(),
+            warehouse_id: String::new(),
+        };
+        let start = Instant::now();
+        let reply = client.check_stock(&Context::new(), request).await;
+        sample.latencies.push(start.elapsed());
+        assert_eq!(reply.expect("the call succeeds").available, 7);
+    }
+    // The losing attempts of the last calls may still be running: let them land.
+    tokio::time::sleep(TAIL_DELAY * 2).await;
+    sample.server_calls += server.calls.load(Ordering::Relaxed) - before;
+    sample.calls += CALLS as u64;
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let rounds: usize = std::env::args()
+        .nth(1)
+        .map_or(5, |rounds| rounds.parse().expect("rounds is a number"));
+    let server = SlowTail {
+        calls: Arc::new(AtomicU64::new(0)),
+    };
+    let harness = InventoryServiceGrpc::serve_loopback(server.clone())
+        .await
+        .expect("the server starts");
+    let url = harness.base_url().expect("a loopback harness has a URL");
+    let plain = InventoryServiceClient::connect_lazy([url.as_str()]).unwrap();
+    let hedged = InventoryServiceClient::builder()
+        .method_hedging_policy(
+            "CheckStock",
+            HedgingPolicy {
+                max_attempts: 2,
+                hedging_delay: HEDGING_DELAY,
+                non_fatal_codes: vec![Code::Unavailable].into(),
+            },
+        )
+        .connect_lazy([url.as_str()])
+        .unwrap();
+    let (mut without, mut with) = (Sample::default(), Sample::default());
+    for number in 0..rounds {
+        if number % 2 == 0 {
+            round(&plain, &server, &mut without).await;
+            round(&hedged, &server, &mut with).await;
+        } else {
+            round(&hedged, &server, &mut with).await;
+            round(&plain, &server, &mut without).await;
+        }
+    }
+    println!(
+        "loopback, {rounds} interleaved rounds of {CALLS} sequential calls per client; \
+         {:.0} % of answers {} ms late; hedge after {} ms, 2 attempts at most\n",
+        TAIL_SHARE * 100.0,
+        TAIL_DELAY.as_millis(),
+        HEDGING_DELAY.as_millis()
+    );
+    println!("| client | p50 | p90 | p99 | p99.9 | server calls per call |");
+    println!("|---|---|---|---|---|---|");
+    for (name, sample) in [
+        ("without hedging", &mut without),
+        ("with hedging", &mut with),
+    ] {
+        let load = sample.server_calls as f64 / sample.calls as f64;
+        println!(
+            "| {name} | {:.2?} | {:.2?} | {:.2?} | {:.2?} | {load:.3} |",
+            sample.percentile(0.50),
+            sample.percentile(0.90),
+            sample.percentile(0.99),
+            sample.percentile(0.999),
+        );
+    }
+}
