@@ -283,7 +283,7 @@ fn builder_mistakes_are_reported_by_name() {
     assert_eq!(
         error.to_string(),
         "tests.resilience.Flaky has no method `Reed`; its methods are Read, Write, WriteOptional, \
-         Quick, Watch, Upload, Chat"
+         Quick, Hedged, Watch, Upload, Chat"
     );
     let error = FlakyClient::builder()
         .propagate_headers(["x-request-id", "bad header"])

@@ -76,28 +76,12 @@ impl ClientCore {
             if let Some(slot) = tried.get_mut(number as usize - 1) {
                 *slot = index;
             }
-            if number > 1 {
-                count_retry(method.spec);
-            }
-            // Every attempt sends the same encoded body (a reference-counted view of it), and
-            // a retry says how many attempts came before it (gRFC A6).
-            let mut wire = call.request(body.clone());
-            if number > 1 {
-                wire.metadata_mut().insert(
-                    PREVIOUS_ATTEMPTS_HEADER,
-                    AsciiMetadataValue::from(number - 1),
-                );
-            }
+            let wire = call.attempt_request(body.clone(), number - 1);
             let outcome = self
                 .run_attempt(call, permit, attempt(endpoint, wire))
                 .await;
             let failed = match outcome {
-                Ok(value) => {
-                    if let Some(throttle) = &self.inner.throttle {
-                        throttle.on_success();
-                    }
-                    return Ok(value);
-                }
+                Ok(value) => return Ok(self.succeeded(value)),
                 Err(failed) => failed,
             };
             if failed.refused && transparent_retry_left && Instant::now() < call.deadline {
@@ -182,6 +166,31 @@ impl ClientCore {
     }
 }
 
+impl ClientCore {
+    /// A success, told to the throttling bucket.
+    pub(super) fn succeeded<T>(&self, value: T) -> T {
+        if let Some(throttle) = &self.inner.throttle {
+            throttle.on_success();
+        }
+        value
+    }
+}
+
+impl Call<'_> {
+    /// The wire request of the attempt after `previous` others: every attempt sends the same
+    /// encoded body (a reference-counted view of it), and one after the first is counted as a
+    /// retry and says how many came before it (gRFC A6).
+    pub(super) fn attempt_request(&self, body: Bytes, previous: u32) -> tonic::Request<Bytes> {
+        let mut wire = self.request(body);
+        if previous > 0 {
+            count_retry(self.method.spec);
+            wire.metadata_mut()
+                .insert(PREVIOUS_ATTEMPTS_HEADER, AsciiMetadataValue::from(previous));
+        }
+        wire
+    }
+}
+
 /// How an attempt failed.
 pub(super) struct Failed {
     pub(super) status: Status,
@@ -210,7 +219,7 @@ impl Failed {
 }
 
 /// Counts an attempt after a call's first that was made (a breaker may turn it away first).
-pub(super) fn count_retry(spec: &'static MethodSpec) {
+fn count_retry(spec: &'static MethodSpec) {
     let service = spec.path[1..].split('/').next().unwrap_or_default();
     metrics::counter!(
         "grpc_client_retries_total",

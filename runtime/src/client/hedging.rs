@@ -9,9 +9,8 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tokio::time::Instant;
 use tonic::Status;
-use tonic::metadata::AsciiMetadataValue;
 
-use super::attempts::{Failed, PREVIOUS_ATTEMPTS_HEADER, count_retry};
+use super::attempts::Failed;
 use super::core::{Call, ClientCore};
 use super::endpoints::{Endpoint, Pick};
 use super::retry::{self, Pushback};
@@ -66,12 +65,7 @@ impl ClientCore {
                         if let Some(slot) = tried.get_mut(sent as usize) {
                             *slot = index;
                         }
-                        let mut wire = call.request(body.clone());
-                        if sent > 0 {
-                            count_retry(call.method.spec);
-                            wire.metadata_mut()
-                                .insert(PREVIOUS_ATTEMPTS_HEADER, AsciiMetadataValue::from(sent));
-                        }
+                        let wire = call.attempt_request(body.clone(), sent);
                         in_flight.push(self.run_attempt(call, permit, attempt(endpoint, wire)));
                         sent += 1;
                         next_at = Instant::now() + policy.hedging_delay;
@@ -103,12 +97,7 @@ impl ClientCore {
                 }));
             };
             let failed = match outcome {
-                Ok(value) => {
-                    if let Some(throttle) = &self.inner.throttle {
-                        throttle.on_success();
-                    }
-                    return Ok(value);
-                }
+                Ok(value) => return Ok(self.succeeded(value)),
                 Err(failed) => failed,
             };
             let non_fatal =
