@@ -31,16 +31,16 @@ fn own_retry_on_an_rpc_never_retried_is_an_error_naming_the_fix() {
         ),
         (
             "retry_client_stream",
-            18,
+            19,
             "Upload.Send",
-            "a client-streaming rpc is never retried (its request stream cannot be replayed); \
-             remove `retry` from its (rust_svc.v1.method) option",
+            "a request stream is sent again only when the method is declared \
+             `option idempotency_level = IDEMPOTENT;` (or NO_SIDE_EFFECTS)",
         ),
         (
             "retry_bidi_stream",
             16,
             "Chat.Talk",
-            "a bidi-streaming rpc is never retried",
+            "a request stream is sent again only",
         ),
     ];
     for (name, line, rpc, fix) in cases {

@@ -230,38 +230,53 @@ async fn a_server_stream_is_retried_only_before_its_first_message() {
 }
 
 #[tokio::test]
-async fn client_and_bidi_streams_are_never_retried() {
+async fn client_and_bidi_streams_are_retried_with_what_they_sent() {
     let server = Scripted::default();
     let (channel, _handle) = loopback(&server).await;
     let client = FlakyClient::new(channel);
 
+    // The server read both messages, then failed before any response header: the second
+    // attempt sends them again.
+    server.script([Outcome::Fail(Code::Unavailable)]);
+    let uploads: BoxStream<Call> = Box::pin(stream::iter([Ok(call("a")), Ok(call("b"))]));
+    let reply = client.upload(&ctx(), uploads).await.unwrap();
+    assert_eq!((reply.attempt, reply.tag.as_str()), (2, "a,b"));
+    assert_eq!(server.count(), 2);
+
+    server.script([Outcome::Fail(Code::Unavailable)]);
+    let chat: BoxStream<Call> = Box::pin(stream::iter([Ok(call("hi")), Ok(call("there"))]));
+    let replies: Vec<_> = client
+        .chat(&ctx(), chat)
+        .await
+        .unwrap()
+        .map(|reply| reply.unwrap())
+        .collect()
+        .await;
+    let tags: Vec<_> = replies.iter().map(|reply| reply.tag.as_str()).collect();
+    assert_eq!(tags, ["hi", "there"]);
+    assert!(replies.iter().all(|reply| reply.attempt == 2));
+
+    // And when they succeed at once, everything arrives once.
+    let before = server.count();
+    let uploads: BoxStream<Call> = Box::pin(stream::iter([Ok(call("a")), Ok(call("b"))]));
+    assert_eq!(client.upload(&ctx(), uploads).await.unwrap().tag, "a,b");
+    assert_eq!(server.count(), before + 1);
+}
+
+#[tokio::test]
+async fn a_stream_that_outgrew_the_retry_buffer_is_not_retried() {
+    let server = Scripted::default();
+    let (channel, _handle) = loopback(&server).await;
+    // Four bytes a call: the second message does not fit, so the call is committed.
+    let client = FlakyClient::builder()
+        .retry_buffer(4, 1 << 20)
+        .build(channel)
+        .unwrap();
     server.script([Outcome::Fail(Code::Unavailable)]);
     let uploads: BoxStream<Call> = Box::pin(stream::iter([Ok(call("a")), Ok(call("b"))]));
     let status = client.upload(&ctx(), uploads).await.unwrap_err();
     assert_eq!(status.code(), Code::Unavailable);
     assert_eq!(server.count(), 1);
-
-    server.script([Outcome::Fail(Code::Unavailable)]);
-    let chat: BoxStream<Call> = Box::pin(stream::iter([Ok(call("hi"))]));
-    let status = match client.chat(&ctx(), chat).await {
-        Err(status) => status,
-        Ok(mut replies) => replies.next().await.unwrap().unwrap_err(),
-    };
-    assert_eq!(status.code(), Code::Unavailable);
-    assert_eq!(server.count(), 2);
-
-    // And when they succeed, everything arrives.
-    let uploads: BoxStream<Call> = Box::pin(stream::iter([Ok(call("a")), Ok(call("b"))]));
-    assert_eq!(client.upload(&ctx(), uploads).await.unwrap().tag, "a,b");
-    let chat: BoxStream<Call> = Box::pin(stream::iter([Ok(call("x")), Ok(call("y"))]));
-    let echoed: Vec<_> = client
-        .chat(&ctx(), chat)
-        .await
-        .unwrap()
-        .map(|reply| reply.unwrap().tag)
-        .collect()
-        .await;
-    assert_eq!(echoed, ["x", "y"]);
 }
 
 #[tokio::test]

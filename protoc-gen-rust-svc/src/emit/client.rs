@@ -319,7 +319,9 @@ fn policy_summary(method: &Method) -> String {
         method.idempotency,
         &method.idempotency_key,
     ) {
-        (true, _, _) => "never retried (client stream)".to_owned(),
+        // A stream has no one request to carry a key: only the method's idempotency counts.
+        (true, Idempotency::Unknown, _) => "never retried (not idempotent)".to_owned(),
+        (true, _, _) => "retried while what it sent fits the retry buffer".to_owned(),
         (false, Idempotency::Unknown, None) => "never retried (not idempotent)".to_owned(),
         (false, Idempotency::Unknown, Some(key)) => {
             format!("retried only when `{}` is set", key.rust_field)
@@ -329,8 +331,8 @@ fn policy_summary(method: &Method) -> String {
     };
     // An rpc that is never retried may still inherit its service's retry policy (it applies to
     // the other rpcs), but listing its attempts here would contradict "never retried".
-    let never_retried = method.streaming.client_streaming()
-        || (method.idempotency == Idempotency::Unknown && method.idempotency_key.is_none());
+    let never_retried = method.idempotency == Idempotency::Unknown
+        && (method.idempotency_key.is_none() || method.streaming.client_streaming());
     parts.push(retried);
     if let Some(retry) = method.policy.retry.as_ref().filter(|_| !never_retried) {
         parts.push(format!(

@@ -269,18 +269,16 @@ pub(super) fn check_own_retry(
     has_key: bool,
     request: &str,
 ) -> Result<(), String> {
-    let shape = match streaming {
-        Streaming::Client => Some("client-streaming"),
-        Streaming::Bidi => Some("bidi-streaming"),
-        Streaming::Unary | Streaming::Server => None,
-    };
-    if let Some(shape) = shape {
+    // A request stream has no one message to carry a key: only idempotency makes it safe.
+    let keyed = has_key && !streaming.client_streaming();
+    if idempotency == Idempotency::Unknown && streaming.client_streaming() {
         return Err(format!(
-            "{what} is set, but a {shape} rpc is never retried (its request stream cannot be \
-             replayed); remove `{what}` from its (rust_svc.v1.method) option"
+            "{what} is set, but the rpc is never retried: a request stream is sent again only \
+             when the method is declared `option idempotency_level = IDEMPOTENT;` (or \
+             NO_SIDE_EFFECTS)"
         ));
     }
-    if idempotency == Idempotency::Unknown && !has_key {
+    if idempotency == Idempotency::Unknown && !keyed {
         return Err(format!(
             "{what} is set, but the rpc is never retried: it is not declared idempotent and its \
              request {request} has no idempotency key; mark it `option idempotency_level = \
@@ -487,13 +485,14 @@ mod tests {
                 "{error}"
             );
         }
-        for (streaming, shape) in [
-            (Streaming::Client, "client-streaming"),
-            (Streaming::Bidi, "bidi-streaming"),
-        ] {
-            let error = check_own_retry("retry", streaming, Idempotent, true, "p.Req").unwrap_err();
+        // Request streams are retried (their messages replayed) when idempotent; a key field
+        // does not make them safe, as no one message carries it.
+        for streaming in [Streaming::Client, Streaming::Bidi] {
+            assert!(check_own_retry("retry", streaming, Idempotent, false, "p.Req").is_ok());
+            assert!(check_own_retry("retry", streaming, NoSideEffects, false, "p.Req").is_ok());
+            let error = check_own_retry("retry", streaming, Unknown, true, "p.Req").unwrap_err();
             assert!(
-                error.contains(&format!("a {shape} rpc is never retried")),
+                error.contains("a request stream is sent again only"),
                 "{error}"
             );
         }

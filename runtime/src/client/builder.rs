@@ -4,6 +4,7 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,12 +19,17 @@ use tonic::transport::Endpoint;
 use super::breaker::{Breaker, BreakerControls, CallOutcome, Classifier};
 use super::core::{ClientCore, Fallback, Inner, MethodState};
 use super::endpoints::{self, Endpoints};
+use super::replay::RetryBuffer;
 use super::retry::Throttle;
 use super::{
     BreakerPolicy, BreakerTransition, Channel, DEFAULT_MAX_MESSAGE_SIZE,
     DEFAULT_PROPAGATED_HEADERS, GeneratedClient, HedgingPolicy, MAX_ATTEMPTS, MethodKind,
     RetryPolicy, RetryThrottling, ServiceSpec, TransitionHook,
 };
+
+/// What a client keeps of its streams' sent messages for retries, per call and in all
+/// (grpc-java's defaults).
+const DEFAULT_RETRY_BUFFER: (usize, usize) = (1 << 20, 16 << 20);
 
 /// Why a client could not be built.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,6 +139,7 @@ pub(super) struct Settings {
     breaker: Override<BreakerPolicy>,
     throttling: Option<Option<RetryThrottling>>,
     max_attempts: Option<u32>,
+    retry_buffer: Option<(usize, usize)>,
     propagate: Option<Vec<AsciiMetadataKey>>,
     hook: Option<TransitionHook>,
     classifier: Option<Classifier>,
@@ -232,6 +239,16 @@ impl<C: GeneratedClient> ClientBuilder<C> {
     #[must_use]
     pub fn max_attempts(mut self, cap: u32) -> Self {
         self.settings.max_attempts = Some(cap.max(1));
+        self
+    }
+
+    /// How much of the messages a retryable client or bidi stream has sent is kept, so that a
+    /// retry can send them again: `per_call` bytes for one call, `per_client` for all of the
+    /// client's calls together (by default 1 MiB and 16 MiB, as grpc-java). A call that would
+    /// keep more is committed: it goes on, but is no longer retried.
+    #[must_use]
+    pub fn retry_buffer(mut self, per_call: usize, per_client: usize) -> Self {
+        self.settings.retry_buffer = Some((per_call, per_client));
         self
     }
 
@@ -602,6 +619,14 @@ impl Settings {
                 methods,
                 throttle,
                 propagate,
+                retry_buffer: {
+                    let (per_call, per_client) = self.retry_buffer.unwrap_or(DEFAULT_RETRY_BUFFER);
+                    Arc::new(RetryBuffer {
+                        per_call,
+                        per_client,
+                        used: AtomicUsize::new(0),
+                    })
+                },
             }),
         }
     }

@@ -17,13 +17,15 @@ use super::breaker::BreakerState;
 use super::builder::Settings;
 use super::codec::{self, RawCodec};
 use super::endpoints::{self, Endpoint, Endpoints, Pick};
+use super::replay::{Replay, RetryBuffer};
 use super::retry::Throttle;
 use super::streams::{
-    AbortableStream, abort_on_error, decode_stream, encode_stream, until_aborted, with_trailers,
+    AbortableStream, Aborted, abort_on_error, decode_stream, encode_stream, until_aborted,
+    with_trailers,
 };
 use super::{
-    Channel, DEFAULT_DEADLINE, HedgingPolicy, IDEMPOTENCY_KEY_HEADER, MethodKind, MethodSpec,
-    RetryPolicy, ServiceSpec,
+    Channel, DEFAULT_DEADLINE, HedgingPolicy, IDEMPOTENCY_KEY_HEADER, MethodSpec, RetryPolicy,
+    ServiceSpec,
 };
 use crate::context::ResponseMetadata;
 use crate::deadline::{GRPC_TIMEOUT, format_grpc_timeout};
@@ -47,6 +49,8 @@ pub(super) struct Inner {
     pub(super) methods: Vec<MethodState>,
     pub(super) throttle: Option<Throttle>,
     pub(super) propagate: Vec<AsciiMetadataKey>,
+    /// What client and bidi streams keep of their sent messages for a retry.
+    pub(super) retry_buffer: Arc<RetryBuffer>,
 }
 
 pub(super) struct MethodState {
@@ -268,6 +272,25 @@ impl ClientCore {
         call: Call<'_>,
         requests: BoxStream<Bytes>,
     ) -> Result<Bytes, Status> {
+        if call.retry_safe {
+            let replay = Replay::new(requests, Arc::clone(&self.inner.retry_buffer));
+            return self
+                .with_retries(&call, Bytes::new(), |endpoint, wire| {
+                    let (replay, call) = (&replay, &call);
+                    async move {
+                        let (response, mut aborted) =
+                            Self::open_replayed_stream(call, endpoint, wire, replay).await?;
+                        tokio::select! {
+                            outcome = call.single_response(response) => {
+                                outcome.map_err(Failed::after_headers)
+                            }
+                            status = &mut aborted => Err(Failed::after_headers(status)),
+                        }
+                    }
+                })
+                .await
+                .inspect_err(|status| call.record_error(status));
+        }
         let Pick {
             endpoint, permit, ..
         } = self.inner.endpoints.pick(call.index, &[])?;
@@ -290,24 +313,39 @@ impl ClientCore {
         call: Call<'_>,
         requests: BoxStream<Bytes>,
     ) -> Result<BoxStream<Bytes>, Status> {
-        let Pick {
-            endpoint, permit, ..
-        } = self.inner.endpoints.pick(call.index, &[])?;
-        let (outbound, mut aborted) = abort_on_error(requests);
-        // Raced while waiting for the response headers too: a server that reads before it
-        // answers would otherwise wait on input that never comes.
-        let attempt = until_aborted(&mut aborted, async {
-            let request = call.request(outbound);
-            let response = Self::ready_grpc(endpoint)
-                .await?
-                .streaming(request, call.method.path.clone(), RawCodec)
-                .await?;
-            Ok(call.record_headers(response))
-        });
-        let responses = self
-            .run(&call, permit, attempt)
+        let (responses, aborted) = if call.retry_safe {
+            let replay = Replay::new(requests, Arc::clone(&self.inner.retry_buffer));
+            self.with_retries(&call, Bytes::new(), |endpoint, wire| {
+                let (replay, call) = (&replay, &call);
+                async move {
+                    let (response, aborted) =
+                        Self::open_replayed_stream(call, endpoint, wire, replay).await?;
+                    Ok((call.record_headers(response), aborted))
+                }
+            })
             .await
-            .inspect_err(|status| call.record_error(status))?;
+            .inspect_err(|status| call.record_error(status))?
+        } else {
+            let Pick {
+                endpoint, permit, ..
+            } = self.inner.endpoints.pick(call.index, &[])?;
+            let (outbound, mut aborted) = abort_on_error(requests);
+            // Raced while waiting for the response headers too: a server that reads before
+            // it answers would otherwise wait on input that never comes.
+            let attempt = until_aborted(&mut aborted, async {
+                let request = call.request(outbound);
+                let response = Self::ready_grpc(endpoint)
+                    .await?
+                    .streaming(request, call.method.path.clone(), RawCodec)
+                    .await?;
+                Ok(call.record_headers(response))
+            });
+            let responses = self
+                .run(&call, permit, attempt)
+                .await
+                .inspect_err(|status| call.record_error(status))?;
+            (responses, aborted)
+        };
         let stream = AbortableStream {
             inner: Some(with_trailers(responses, call.response.clone())),
             aborted,
@@ -316,6 +354,39 @@ impl ClientCore {
             Some(call.deadline),
             Box::pin(stream),
         ))
+    }
+
+    /// One attempt of a retryable client or bidi stream, up to the response headers: the
+    /// messages sent so far replayed from `replay`, then the rest as the caller sends them.
+    /// The headers commit the call. A caller's stream that fails ends the call (committed:
+    /// never retried); a failure before the headers may be retried unless the messages
+    /// outgrew the retry buffer.
+    async fn open_replayed_stream(
+        call: &Call<'_>,
+        endpoint: &Endpoint,
+        wire: tonic::Request<Bytes>,
+        replay: &Arc<Replay>,
+    ) -> Result<(tonic::Response<tonic::Streaming<Bytes>>, Aborted), Failed> {
+        let (outbound, mut aborted) = abort_on_error(replay.reader());
+        // The attempt's metadata (grpc-timeout, grpc-previous-rpc-attempts), on the stream.
+        let request = wire.map(|_| outbound);
+        let opened = tokio::select! {
+            outcome = async {
+                Self::ready_grpc(endpoint)
+                    .await?
+                    .streaming(request, call.method.path.clone(), RawCodec)
+                    .await
+            } => outcome,
+            status = &mut aborted => return Err(Failed::after_headers(status)),
+        };
+        match opened {
+            Ok(response) => {
+                replay.commit();
+                Ok((response, aborted))
+            }
+            Err(status) if replay.is_committed() => Err(Failed::after_headers(status)),
+            Err(status) => Err(Failed::before_headers(status)),
+        }
     }
 
     /// A handle on an endpoint's channel, once it can take a call.
@@ -370,9 +441,8 @@ impl ClientCore {
         {
             metadata.insert(IDEMPOTENCY_KEY_HEADER, value);
         }
-        let retry_safe = state.spec.kind != MethodKind::ClientStreaming
-            && state.spec.kind != MethodKind::BidiStreaming
-            && (state.spec.safe_to_retry || idempotency_key.is_some());
+        // A stream has no one request to carry a key: only the method's idempotency counts.
+        let retry_safe = state.spec.safe_to_retry || idempotency_key.is_some();
         Ok(Call {
             index: method,
             method: state,

@@ -26,8 +26,9 @@
 //!    exactly the server's pushback (after which the backoff starts over), all inside the one
 //!    deadline, and throttled by a token bucket shared by the client's methods. A call is
 //!    committed, and never retried, once the response headers arrive; a stream the server
-//!    refused unprocessed is sent again once (a transparent retry). Client- and
-//!    bidi-streaming calls are never retried.
+//!    refused unprocessed is sent again once (a transparent retry). Client and bidi streams of
+//!    idempotent rpcs keep what they sent, within [`ClientBuilder::retry_buffer`], to send it
+//!    again on a retry; past the buffer they are committed.
 //! 5. **Balancing.** A client of several endpoints ([`ClientBuilder::connect_lazy`]) sends each
 //!    attempt to the next endpoint, round robin, whose breaker admits it, and a retry to an
 //!    endpoint the call has not tried yet when one admits it; a dead endpoint opens its own
@@ -42,6 +43,7 @@ mod core;
 mod endpoints;
 mod hedging;
 mod policy;
+mod replay;
 mod retry;
 mod streams;
 

@@ -867,7 +867,7 @@ pub mod dispatch_service_server {
 ///
 /// - `GetCourierStatus`: deadline 200ms; retried (no side effects); up to 2 attempts on UNAVAILABLE, RESOURCE_EXHAUSTED; breaker opens at 50% failures of the last 50 calls
 /// - `RequestCourier`: deadline 500ms; retried (idempotent); up to 2 attempts on UNAVAILABLE, RESOURCE_EXHAUSTED; breaker opens at 50% failures of the last 50 calls
-/// - `StreamAssignments`: default deadline; never retried (client stream); breaker opens at 50% failures of the last 50 calls
+/// - `StreamAssignments`: default deadline; never retried (not idempotent); breaker opens at 50% failures of the last 50 calls
 #[derive(Debug, Clone)]
 #[allow(dead_code)]
 pub struct DispatchServiceClient {

@@ -1504,7 +1504,7 @@ pub mod order_service_server {
 /// - `UpdateOrder`: deadline 2s; never retried (not idempotent)
 /// - `CancelOrder`: deadline 2s; retried (idempotent); up to 3 attempts on UNAVAILABLE
 /// - `StreamOrderUpdates`: deadline 3600s; retried (no side effects); up to 3 attempts on UNAVAILABLE
-/// - `UploadOrderItems`: deadline 30s; never retried (client stream); breaker opens at 25% failures of the last 20 calls
+/// - `UploadOrderItems`: deadline 30s; never retried (not idempotent); breaker opens at 25% failures of the last 20 calls
 #[derive(Debug, Clone)]
 #[allow(dead_code)]
 pub struct OrderServiceClient {
