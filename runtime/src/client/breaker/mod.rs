@@ -122,6 +122,20 @@ struct Guarded {
     forced: Option<Forced>,
 }
 
+impl Guarded {
+    /// The state callers see: a forced one, else the model's.
+    fn state(&self) -> BreakerState {
+        match self.forced {
+            Some(Forced::Open) => BreakerState::ForcedOpen,
+            Some(Forced::Disabled) => BreakerState::Disabled,
+            None => match &self.machine {
+                Machine::Window(window) => window.public_state(),
+                Machine::Adaptive(adaptive) => adaptive.public_state(),
+            },
+        }
+    }
+}
+
 /// A state set at run time, over the model's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Forced {
@@ -190,15 +204,7 @@ impl Breaker {
 
     /// The current state.
     pub(crate) fn state(&self) -> BreakerState {
-        let guarded = self.lock();
-        match guarded.forced {
-            Some(Forced::Open) => BreakerState::ForcedOpen,
-            Some(Forced::Disabled) => BreakerState::Disabled,
-            None => match &guarded.machine {
-                Machine::Window(window) => window.public_state(),
-                Machine::Adaptive(adaptive) => adaptive.public_state(),
-            },
-        }
+        self.lock().state()
     }
 
     /// Admits a call, or answers the `UNAVAILABLE` status a rejected call fails with.
@@ -252,14 +258,7 @@ impl Breaker {
     fn force(&self, forced: Option<Forced>) {
         let transition = {
             let mut guarded = self.lock();
-            let from = match guarded.forced {
-                Some(Forced::Open) => BreakerState::ForcedOpen,
-                Some(Forced::Disabled) => BreakerState::Disabled,
-                None => match &guarded.machine {
-                    Machine::Window(window) => window.public_state(),
-                    Machine::Adaptive(adaptive) => adaptive.public_state(),
-                },
-            };
+            let from = guarded.state();
             guarded.forced = forced;
             // Forcing or resetting starts the model over, so that what was counted before
             // does not decide what happens after.
@@ -271,11 +270,7 @@ impl Breaker {
                     adaptive.reset();
                 }
             }
-            let to = match forced {
-                Some(Forced::Open) => BreakerState::ForcedOpen,
-                Some(Forced::Disabled) => BreakerState::Disabled,
-                None => BreakerState::Closed,
-            };
+            let to = guarded.state();
             (from != to).then_some((from, to))
         };
         self.announce(transition);
