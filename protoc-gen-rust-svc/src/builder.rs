@@ -23,7 +23,7 @@ use prost::Message;
 use crate::error::Error;
 use crate::params::{Artifact, Params};
 use crate::request::RawFileDescriptorSet;
-use crate::{GeneratedFile, Input};
+use crate::{Generated, GeneratedFile, Input};
 
 /// Configures and runs generation from `.proto` files on disk.
 #[derive(Debug, Clone, Default)]
@@ -145,6 +145,15 @@ impl Builder {
         self
     }
 
+    /// Whether two rpcs of a service bound to the same (HTTP method, path template) stop
+    /// generation (default `false`: a warning, and the gateway serves the later rpc, as
+    /// grpc-gateway v2 does). The `strict_http_rules` parameter.
+    #[must_use]
+    pub fn strict_http_rules(mut self, enabled: bool) -> Self {
+        self.params.strict_http_rules = enabled;
+        self
+    }
+
     /// Also writes the encoded `FileDescriptorSet` (the files and every import, with source
     /// locations) to `path`, as tonic-build's `file_descriptor_set_path`: e.g.
     /// `PathBuf::from(std::env::var("OUT_DIR")?).join("file_descriptor_set.bin")`, then
@@ -204,9 +213,18 @@ impl Builder {
         crate::model(self.input()?, &self.params)
     }
 
-    /// Compiles and generates, returning the files without writing them.
+    /// Compiles and generates, returning the files without writing them. Warnings are
+    /// reported as [`Builder::compile`] reports them; [`Builder::generate_with_warnings`] hands
+    /// them back instead.
     pub fn generate(&self) -> Result<Vec<GeneratedFile>, Error> {
-        crate::generate(self.input()?, &self.params)
+        let generated = self.generate_with_warnings()?;
+        report_warnings(&generated.warnings);
+        Ok(generated.files)
+    }
+
+    /// Compiles and generates, returning the files and the warnings, reporting nothing.
+    pub fn generate_with_warnings(&self) -> Result<Generated, Error> {
+        crate::generate_with_warnings(self.input()?, &self.params)
     }
 
     /// Compiles, generates and writes the files to the output directory (unchanged files are not
@@ -231,7 +249,9 @@ impl Builder {
         };
         let input = self.input()?;
         let set = crate::encode_file_descriptor_set(&input.proto_files);
-        let mut written = write_files(&out_dir, &crate::generate(input, &self.params)?)?;
+        let generated = crate::generate_with_warnings(input, &self.params)?;
+        report_warnings(&generated.warnings);
+        let mut written = write_files(&out_dir, &generated.files)?;
         let unchanged = std::fs::read(set_path).is_ok_and(|old| old == set);
         if !unchanged {
             std::fs::write(set_path, set).map_err(|error| {
@@ -243,6 +263,22 @@ impl Builder {
         }
         written.push(set_path.clone());
         Ok(written)
+    }
+}
+
+/// Tells the user of `warnings`: in a build script as `cargo:warning=` lines, which cargo
+/// shows; elsewhere (`protoc-gen-rust-svc generate`) on stderr.
+fn report_warnings(warnings: &[crate::Warning]) {
+    let build_script =
+        std::env::var_os("OUT_DIR").is_some() && std::env::var_os("CARGO_MANIFEST_DIR").is_some();
+    for warning in warnings {
+        if build_script {
+            // One line each: cargo shows a `cargo:warning=` line as it is.
+            let text = warning.to_string().replace('\n', " ");
+            println!("cargo:warning=protoc-gen-rust-svc: {text}");
+        } else {
+            eprintln!("protoc-gen-rust-svc: warning: {warning}");
+        }
     }
 }
 

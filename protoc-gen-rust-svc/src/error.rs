@@ -123,3 +123,46 @@ impl fmt::Debug for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// A problem that does not stop generation: the output is complete and compiles, but a user
+/// should hear of it (two rpcs on one HTTP route, where only one can be served).
+///
+/// Displayed as an [`Error`] is, `file:line: element: message`; where it goes is the caller's
+/// choice: the plugin writes it to stderr (protoc and buf show a plugin's stderr), a build
+/// script as `cargo:warning=`, `generate` to stderr.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Warning(Error);
+
+impl Warning {
+    /// A warning about one element of a proto file.
+    pub fn at(location: Location, element: impl Into<String>, message: impl Into<String>) -> Self {
+        Self(Error::at(location, element, message))
+    }
+
+    /// The message without the location.
+    pub fn message(&self) -> &str {
+        self.0.message()
+    }
+
+    /// Where the problem is.
+    pub fn location(&self) -> Option<&Location> {
+        self.0.location()
+    }
+
+    /// The same problem as an error, for the strict mode that refuses it.
+    pub fn into_error(self) -> Error {
+        self.0
+    }
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Debug for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}

@@ -37,7 +37,7 @@ use prost_types::compiler::code_generator_response::{Feature, File};
 use rayon::prelude::*;
 
 pub use builder::Builder;
-pub use error::{Error, Location};
+pub use error::{Error, Location, Warning};
 pub use params::{Artifact, Params};
 
 use comments::SourceInfos;
@@ -51,6 +51,28 @@ pub struct GeneratedFile {
     pub name: String,
     /// Rust source.
     pub content: String,
+}
+
+/// What a run generates: the files, and what the user should hear of although the output is
+/// complete (two rpcs on one HTTP route, say).
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Generated {
+    /// Every output file, sorted by name.
+    pub files: Vec<GeneratedFile>,
+    /// Warnings, in the order the protos give rise to them.
+    pub warnings: Vec<Warning>,
+}
+
+/// What the plugin answers: the encoded `CodeGeneratorResponse`, and the warnings to write to
+/// stderr (protoc and buf show a plugin's stderr; the response has no place for them).
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Response {
+    /// The encoded `CodeGeneratorResponse`.
+    pub encoded: Vec<u8>,
+    /// Warnings of a successful run.
+    pub warnings: Vec<Warning>,
 }
 
 /// What to generate from: the names of the files to generate and every file descriptor they
@@ -79,7 +101,7 @@ impl std::error::Error for UnreadableRequest {}
 ///
 /// Problems with the protos or parameters go into the response's `error`, as protoc expects;
 /// only bytes that are not a request at all are an `Err`.
-pub fn execute(bytes: Vec<u8>) -> Result<Vec<u8>, UnreadableRequest> {
+pub fn execute(bytes: Vec<u8>) -> Result<Response, UnreadableRequest> {
     if bytes.is_empty() {
         return Err(UnreadableRequest(
             "standard input is empty: expected a CodeGeneratorRequest from protoc or buf"
@@ -99,7 +121,7 @@ pub fn execute(bytes: Vec<u8>) -> Result<Vec<u8>, UnreadableRequest> {
             files_to_generate: request.file_to_generate,
             proto_files: request.proto_file,
         };
-        generate(input, &params)
+        generate_with_warnings(input, &params)
     });
     // Encoded one file at a time, each dropped once written: the output is the largest thing
     // the plugin holds, and a second copy of it would set the peak.
@@ -108,7 +130,7 @@ pub fn execute(bytes: Vec<u8>) -> Result<Vec<u8>, UnreadableRequest> {
         ..Default::default()
     };
     match result {
-        Ok(files) => {
+        Ok(Generated { files, warnings }) => {
             let size: usize = files
                 .iter()
                 .map(|file| file.name.len() + file.content.len() + 16)
@@ -123,11 +145,14 @@ pub fn execute(bytes: Vec<u8>) -> Result<Vec<u8>, UnreadableRequest> {
                 };
                 prost::encoding::message::encode(RESPONSE_FILE, &file, &mut encoded);
             }
-            Ok(encoded)
+            Ok(Response { encoded, warnings })
         }
         Err(error) => {
             response.error = Some(error.to_string());
-            Ok(response.encode_to_vec())
+            Ok(Response {
+                encoded: response.encode_to_vec(),
+                warnings: Vec::new(),
+            })
         }
     }
 }
@@ -146,8 +171,14 @@ pub(crate) fn encode_file_descriptor_set(proto_files: &[Vec<u8>]) -> Vec<u8> {
     set
 }
 
-/// The pure core: every output file for `input`, sorted by name.
+/// The pure core: every output file for `input`, sorted by name. Warnings are dropped: a
+/// caller that can show them calls [`generate_with_warnings`].
 pub fn generate(input: Input, params: &Params) -> Result<Vec<GeneratedFile>, Error> {
+    generate_with_warnings(input, params).map(|generated| generated.files)
+}
+
+/// The pure core: every output file for `input`, sorted by name, and the warnings.
+pub fn generate_with_warnings(input: Input, params: &Params) -> Result<Generated, Error> {
     // Nothing a user writes may make the generator panic. Our own code returns errors; this
     // guards the crates we call (prost-build unwraps its own formatting) so that a bug there
     // still becomes an error in the response.
@@ -225,10 +256,22 @@ fn analyze(input: Input, params: &Params) -> Result<Analysis, Error> {
     let stand_ins = prepare::stand_ins(&pool);
     let prost_params =
         (!stand_ins.is_empty()).then(|| prepare::params_for_stand_ins(params, &stand_ins));
+    // The packages that get messages: those of the files to generate and every package their
+    // types reach (another plugin's messages, with `messages=false`, are its own business).
+    let generated_packages: std::collections::BTreeSet<String> = files_to_generate
+        .iter()
+        .filter_map(|name| pool.get_file_by_name(name))
+        .map(|file| file.package_name().to_owned())
+        .collect();
+    let message_packages = if params.messages {
+        model::closure::needed_packages(&pool, &generated_packages, &params.extern_paths)
+    } else {
+        generated_packages
+    };
     let (messages, types) = run_prost_build(
         &pool,
         &sources,
-        &files_to_generate,
+        &message_packages,
         prost_params.as_ref().unwrap_or(params),
         &stand_ins,
     )?;
@@ -236,6 +279,7 @@ fn analyze(input: Input, params: &Params) -> Result<Analysis, Error> {
         &pool,
         &sources,
         &files_to_generate,
+        &message_packages,
         &types,
         &stand_ins,
         params,
@@ -247,7 +291,7 @@ fn analyze(input: Input, params: &Params) -> Result<Analysis, Error> {
     })
 }
 
-fn generate_unguarded(input: Input, params: &Params) -> Result<Vec<GeneratedFile>, Error> {
+fn generate_unguarded(input: Input, params: &Params) -> Result<Generated, Error> {
     // Everything below reads the model only; at scale the descriptors are tens of megabytes,
     // and they are dropped once it is built.
     let Analysis {
@@ -296,7 +340,10 @@ fn generate_unguarded(input: Input, params: &Params) -> Result<Vec<GeneratedFile
     // does not name.
     files.extend(model.packages.iter().filter_map(emit::openapi_file));
     files.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(files)
+    Ok(Generated {
+        files,
+        warnings: model.warnings,
+    })
 }
 
 /// The services file of `package`, if it gets one.
@@ -424,7 +471,7 @@ type Messages = std::collections::HashMap<Module, String>;
 fn run_prost_build(
     pool: &DescriptorPool,
     sources: &SourceInfos,
-    files_to_generate: &[String],
+    packages: &std::collections::BTreeSet<String>,
     params: &Params,
     stand_ins: &prepare::StandIns,
 ) -> Result<(Messages, ResolvedTypes), Error> {
@@ -456,10 +503,9 @@ fn run_prost_build(
             config.extern_path(".google.protobuf", json::well_known_types_path(params));
         }
     }
-    let wanted: std::collections::HashSet<Module> = files_to_generate
+    let wanted: std::collections::HashSet<Module> = packages
         .iter()
-        .filter_map(|name| pool.get_file_by_name(name))
-        .map(|file| Module::from_protobuf_package_name(file.package_name()))
+        .map(|package| Module::from_protobuf_package_name(package))
         .collect();
     // prost-build resolves field types through a graph of every message it is given, so it gets
     // the imports too; only the modules of the packages being generated are kept, and only

@@ -232,8 +232,14 @@ fn plugin() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    for warning in &response.warnings {
+        eprintln!("protoc-gen-rust-svc: warning: {warning}");
+    }
     let mut stdout = std::io::stdout().lock();
-    if let Err(error) = stdout.write_all(&response).and_then(|()| stdout.flush()) {
+    if let Err(error) = stdout
+        .write_all(&response.encoded)
+        .and_then(|()| stdout.flush())
+    {
         eprintln!("protoc-gen-rust-svc: cannot write stdout: {error}");
         return ExitCode::FAILURE;
     }

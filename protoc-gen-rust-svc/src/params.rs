@@ -114,6 +114,10 @@ pub struct Params {
     pub default_stubs: bool,
     /// Whether the include file gets the encoded `FileDescriptorSet` as `FILE_DESCRIPTOR_SET`.
     pub file_descriptor_set: bool,
+    /// Whether two rpcs of a service bound to the same (HTTP method, path template) are an
+    /// error. By default they are a warning, and the gateway serves the later one, as
+    /// grpc-gateway v2 does.
+    pub strict_http_rules: bool,
 }
 
 impl Default for Params {
@@ -128,12 +132,14 @@ impl Default for Params {
             field_attributes: Vec::new(),
             default_stubs: false,
             file_descriptor_set: false,
+            strict_http_rules: false,
         }
     }
 }
 
 const KNOWN_KEYS: &str = "artifacts, messages, runtime_crate, include_file, extern_path, \
-                          type_attribute, field_attribute, default_stubs, file_descriptor_set";
+                          type_attribute, field_attribute, default_stubs, file_descriptor_set, \
+                          strict_http_rules";
 
 impl Params {
     /// Parses the `parameter` string of a CodeGeneratorRequest.
@@ -196,6 +202,7 @@ impl Params {
                 "field_attribute" => params.field_attributes.push(parse_attribute(key, value)?),
                 "default_stubs" => params.default_stubs = parse_bool(key, value)?,
                 "file_descriptor_set" => params.file_descriptor_set = parse_bool(key, value)?,
+                "strict_http_rules" => params.strict_http_rules = parse_bool(key, value)?,
                 unknown => {
                     return Err(Error::new(format!(
                         "unknown plugin parameter `{unknown}` (known: {KNOWN_KEYS})"

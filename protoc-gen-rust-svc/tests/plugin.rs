@@ -286,3 +286,45 @@ fn the_generate_command_reports_errors_with_exit_1() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--out <DIR>"));
 }
+
+/// Two rpcs on one (method, template): protoc and `generate` succeed and show the warning,
+/// naming the file:line and both rpcs; with `strict_http_rules=true` protoc fails.
+#[test]
+fn a_shared_route_warns_on_stderr_through_protoc_and_generate() {
+    let file = "tests/protos/invalid/http/duplicate_route.proto";
+    let expected = "protoc-gen-rust-svc: warning: invalid/http/duplicate_route.proto:29: rpc tests.invalid.http.duplicate_route.Things.Twin: google.api.http: get \"/v1/things/{name}\" matches the same requests as get \"/v1/things/{id}\" of rpc tests.invalid.http.duplicate_route.Things.Broken (invalid/http/duplicate_route.proto:23)";
+
+    let out = tempfile::tempdir().unwrap();
+    let out_arg = format!("--rust-svc_out={}", out.path().display());
+    let output = protoc(&["-Itests/protos", "-Iproto", &out_arg, file]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains(expected), "{stderr}");
+    assert_eq!(stderr.matches("warning:").count(), 1, "{stderr}");
+
+    let output = Command::new(PLUGIN)
+        .current_dir(root())
+        .args(["generate", "-I", "tests/protos", "-I", "proto", "--out"])
+        .arg(out.path())
+        .arg(file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains(expected), "{stderr}");
+
+    let strict = format!(
+        "--rust-svc_out=strict_http_rules=true:{}",
+        out.path().display()
+    );
+    let output = protoc(&["-Itests/protos", "-Iproto", &strict, file]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "duplicate_route.proto:29: rpc tests.invalid.http.duplicate_route.Things.Twin"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("warning:"), "{stderr}");
+}

@@ -78,11 +78,24 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
         let trait_name = &names.domain_trait;
         let rust_name = &method.rust_name;
         method.http.iter().map(move |binding| {
-            format!(
+            let mut line = format!(
                 " - `{} {}` → [`{rust_name}`]({trait_name}::{rust_name})",
                 binding.method,
                 binding.path.replace('`', "'"),
-            )
+            );
+            if !binding.shadows.is_empty() {
+                let shadowed: Vec<_> = binding
+                    .shadows
+                    .iter()
+                    .map(|rpc| format!("`{rpc}`"))
+                    .collect();
+                line.push_str(&format!(
+                    " (also bound by {}, which this route shadows: the later rpc in the proto \
+                     wins, as in grpc-gateway)",
+                    shadowed.join(", ")
+                ));
+            }
+            line
         })
     });
     let doc = format!(

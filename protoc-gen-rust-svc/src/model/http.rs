@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, VecDeque};
 use prost_reflect::{Cardinality, EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor};
 use rust_svc_http_template::PathTemplate;
 
-use crate::error::Error;
+use crate::error::{Error, Warning};
 
 use super::{HttpBinding, Streaming};
 use crate::options::{HttpPattern, HttpRule};
@@ -115,41 +115,105 @@ fn binding(
         response_body_default,
         variables,
         template,
+        shadows: Vec::new(),
     })
 }
 
 /// Two rpcs (or two bindings of one) of a service with the same method and an equivalent
-/// template would shadow each other in its gateway: an error naming the second. Across services
-/// a shared template is legitimate (googleapis has many: services of one package served on
-/// different hosts, or aliases of one resource); a gateway that serves two such services
-/// together reports the clash when it is built.
-pub(super) fn check_duplicate_routes(packages: &[super::Package]) -> Result<(), Error> {
-    for service in packages.iter().flat_map(|package| &package.services) {
-        let mut seen: Vec<(&str, &PathTemplate, &str)> = Vec::new();
-        for method in &service.methods {
-            for binding in &method.http {
-                let template = &binding.template;
-                // The same rule as the runtime's route table: equivalent templates match the
-                // same requests whatever their variables are called.
-                let first = seen.iter().find(|(verb, other, _)| {
-                    *verb == binding.method && other.is_equivalent(template)
-                });
-                if let Some((_, _, first)) = first {
-                    return Err(Error::at(
-                        method.http_location.clone(),
-                        format!("rpc {}", method.full_name),
-                        format!(
-                            "google.api.http: {} \"{}\" matches the same requests as a binding of rpc {first}; each (method, path template) may be bound once",
-                            binding.method.to_lowercase(),
-                            binding.path,
-                        ),
-                    ));
-                }
-                seen.push((&binding.method, template, &method.full_name));
+/// template would shadow each other in its gateway. googleapis does it (bigquery storage's
+/// `ReadRows` and `SplitReadStream` both bind `GET /v1/{name=projects/*/locations/*/sessions/*/streams/*}`
+/// modulo variable names), so by default it is a warning, and the gateway serves what
+/// grpc-gateway v2 serves: its mux tries later registrations first and registers in file order,
+/// so the later binding wins. The earlier binding is dropped from its rpc (no route, no OpenAPI
+/// operation), and the later one records whom it shadows, for the route table's docs. With
+/// `strict` (`strict_http_rules=true`) it is the error it used to be.
+///
+/// Across services a shared template is legitimate (googleapis has many: services of one
+/// package served on different hosts, or aliases of one resource); a gateway that serves two
+/// such services together reports the clash when it is built.
+pub(super) fn resolve_shared_routes(
+    methods: &mut [super::Method],
+    strict: bool,
+    warnings: &mut Vec<Warning>,
+) -> Result<(), Error> {
+    // (method index, binding index) of every binding kept so far, in file order.
+    let mut seen: Vec<(usize, usize)> = Vec::new();
+    for later in 0..methods.len() {
+        let mut binding_index = 0;
+        while binding_index < methods[later].http.len() {
+            let binding = &methods[later].http[binding_index];
+            // The same rule as the runtime's route table: equivalent templates match the same
+            // requests whatever their variables are called.
+            let clash = seen.iter().position(|&(m, b)| {
+                let other = &methods[m].http[b];
+                other.method == binding.method && other.template.is_equivalent(&binding.template)
+            });
+            let Some(position) = clash else {
+                seen.push((later, binding_index));
+                binding_index += 1;
+                continue;
+            };
+            let (earlier, earlier_binding) = seen.remove(position);
+            let warning =
+                shared_route_warning(methods, (earlier, earlier_binding), (later, binding_index));
+            if strict {
+                return Err(warning.into_error());
             }
+            warnings.push(warning);
+            let shadowed = methods[earlier].full_name.clone();
+            methods[earlier].http.remove(earlier_binding);
+            // Indices of the earlier rpc's later bindings move down by one.
+            for (m, b) in &mut seen {
+                if *m == earlier && *b > earlier_binding {
+                    *b -= 1;
+                }
+            }
+            // The later rpc's index moves too when both bindings are the same rpc's.
+            let binding_index_now = if earlier == later && earlier_binding < binding_index {
+                binding_index - 1
+            } else {
+                binding_index
+            };
+            let winner = &mut methods[later].http[binding_index_now];
+            if !winner.shadows.contains(&shadowed) {
+                winner.shadows.push(shadowed);
+            }
+            seen.push((later, binding_index_now));
+            binding_index = binding_index_now + 1;
         }
     }
     Ok(())
+}
+
+/// The warning (or, strict, the error) for the binding `later` that shadows `earlier`, each a
+/// (method index, binding index), at the later rpc's `google.api.http` option.
+fn shared_route_warning(
+    methods: &[super::Method],
+    (earlier, earlier_binding): (usize, usize),
+    (later, later_binding): (usize, usize),
+) -> Warning {
+    let (first, second) = (&methods[earlier], &methods[later]);
+    let (shadowed, binding) = (&first.http[earlier_binding], &second.http[later_binding]);
+    let verb = binding.method.to_lowercase();
+    let message = if earlier == later {
+        format!(
+            "google.api.http: {verb} \"{}\" matches the same requests as its binding {verb} \"{}\"; \
+             the gateway serves only the later binding",
+            binding.path, shadowed.path,
+        )
+    } else {
+        format!(
+            "google.api.http: {verb} \"{}\" matches the same requests as {verb} \"{}\" of rpc {} ({}); \
+             the gateway serves this rpc there, as grpc-gateway v2 does (the later rpc in file order wins), \
+             and {} gets no route for it (`strict_http_rules=true` makes this an error)",
+            binding.path, shadowed.path, first.full_name, first.http_location, first.proto_name,
+        )
+    };
+    Warning::at(
+        second.http_location.clone(),
+        format!("rpc {}", second.full_name),
+        message,
+    )
 }
 
 /// RFC 9110 `tchar`: what an HTTP method name may consist of.

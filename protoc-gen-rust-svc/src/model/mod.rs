@@ -12,12 +12,13 @@ use prost_reflect::{DescriptorPool, FileDescriptor, MethodDescriptor, ServiceDes
 use prost_types::method_options::IdempotencyLevel;
 
 use crate::comments::SourceInfos;
-use crate::error::{Error, Location};
+use crate::error::{Error, Location, Warning};
 use crate::names::{self, Scope, ServiceNames};
 use crate::options::{self, HttpRule};
 use crate::params::{Artifact, Params};
 use crate::prepare::StandIns;
 
+pub(crate) mod closure;
 mod http;
 pub mod openapi;
 mod policy;
@@ -33,6 +34,8 @@ use policy::{
 pub struct Model {
     /// The packages of the files to generate.
     pub packages: Vec<Package>,
+    /// What the protos do that generation works around, for the user to hear of.
+    pub warnings: Vec<Warning>,
 }
 
 /// One proto package: one Rust module.
@@ -239,6 +242,9 @@ pub struct HttpBinding {
     pub variables: Vec<String>,
     /// `path`, parsed.
     pub template: rust_svc_http_template::PathTemplate,
+    /// Full names of the earlier rpcs of the service bound to the same (method, template),
+    /// which this binding shadows: the gateway serves this one there, as grpc-gateway does.
+    pub shadows: Vec<String>,
 }
 
 /// Rust types prost-build resolved for each rpc: service full name → `(input, output)` per method.
@@ -257,6 +263,7 @@ impl Model {
         pool: &DescriptorPool,
         sources: &SourceInfos,
         files_to_generate: &[String],
+        message_packages: &BTreeSet<String>,
         types: &ResolvedTypes,
         stand_ins: &StandIns,
         params: &Params,
@@ -278,46 +285,79 @@ impl Model {
             .map(|file| file.package_name().to_owned())
             .collect();
         let mut packages = Vec::new();
+        let mut warnings = Vec::new();
         for (package_name, mut files) in by_package {
             files.sort_by(|a, b| a.name().cmp(b.name()));
             let scope = package_scope(pool, &package_name, &all_packages, stand_ins);
-            let mut package = build_package(pool, sources, &package_name, &files, scope, types)?;
+            let cx = BuildContext {
+                pool,
+                sources,
+                types,
+                params,
+            };
+            let mut package = build_package(&cx, &package_name, &files, scope, &mut warnings)?;
             if params.emits(Artifact::OpenApi) {
                 package.openapi = openapi::build(sources, &package_name, &files, &package.services);
             }
             packages.push(package);
         }
-        http::check_duplicate_routes(&packages)?;
-        Ok(Self { packages })
+        // Packages only reached by the generated ones' types: messages alone.
+        for package_name in message_packages {
+            if packages
+                .iter()
+                .all(|package| package.proto_name != *package_name)
+            {
+                packages.push(Package {
+                    proto_name: package_name.clone(),
+                    module: Module::from_protobuf_package_name(package_name),
+                    has_types: package_has_types(pool, package_name),
+                    services: Vec::new(),
+                    openapi: None,
+                });
+            }
+        }
+        packages.sort_by(|a, b| a.proto_name.cmp(&b.proto_name));
+        Ok(Self { packages, warnings })
     }
 }
 
+/// What building a package reads.
+struct BuildContext<'a> {
+    pool: &'a DescriptorPool,
+    sources: &'a SourceInfos,
+    types: &'a ResolvedTypes,
+    params: &'a Params,
+}
+
 fn build_package(
-    pool: &DescriptorPool,
-    sources: &SourceInfos,
+    cx: &BuildContext<'_>,
     package_name: &str,
     files: &[FileDescriptor],
     mut scope: Scope,
-    types: &ResolvedTypes,
+    warnings: &mut Vec<Warning>,
 ) -> Result<Package, Error> {
     let mut services = Vec::new();
     for file in files {
         for service in file.services() {
-            services.push(build_service(
-                pool, sources, file, &service, &mut scope, types,
-            )?);
+            services.push(build_service(cx, file, &service, &mut scope, warnings)?);
         }
     }
-    let has_types = files
-        .iter()
-        .any(|file| file.messages().len() > 0 || file.enums().len() > 0);
     Ok(Package {
         proto_name: package_name.to_owned(),
         module: Module::from_protobuf_package_name(package_name),
-        has_types,
+        // The package's other files count: prost-build writes them all into its module.
+        has_types: package_has_types(cx.pool, package_name),
         services,
         openapi: None,
     })
+}
+
+/// Whether any file of `package_name` in the request defines a message or an enum, so that
+/// prost-build writes a messages file for it.
+fn package_has_types(pool: &DescriptorPool, package_name: &str) -> bool {
+    pool.files()
+        .filter(|file| file.package_name() == package_name)
+        .any(|file| file.messages().len() > 0 || file.enums().len() > 0)
 }
 
 /// Names prost-build and sub-packages already use in a package's module (a type with a
@@ -393,13 +433,13 @@ fn option_location(
 }
 
 fn build_service(
-    pool: &DescriptorPool,
-    sources: &SourceInfos,
+    cx: &BuildContext<'_>,
     file: &FileDescriptor,
     service: &ServiceDescriptor,
     scope: &mut Scope,
-    types: &ResolvedTypes,
+    warnings: &mut Vec<Warning>,
 ) -> Result<Service, Error> {
+    let (pool, sources, types) = (cx.pool, cx.sources, cx.types);
     let element = format!("service {}", service.full_name());
     let (comments, _) = sources.find(file.name(), service.path());
     let service_policy = options::read_message::<options::ServicePolicy>(
@@ -444,6 +484,7 @@ fn build_service(
             (input_type, output_type),
         )?);
     }
+    http::resolve_shared_routes(&mut methods, cx.params.strict_http_rules, warnings)?;
     let routed_inputs: Vec<_> = service
         .methods()
         .zip(&methods)

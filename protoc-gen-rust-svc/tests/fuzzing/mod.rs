@@ -26,7 +26,7 @@ pub fn check_request_bytes(data: &[u8]) {
         return; // Not a request at all: reported as such, which is right.
     };
     let response =
-        CodeGeneratorResponse::decode(response.as_slice()).expect("the plugin's response decodes");
+        CodeGeneratorResponse::decode(response.encoded.as_slice()).expect("the plugin's response decodes");
     let files = response.file.into_iter().map(|file| GeneratedFile {
         name: file.name.unwrap_or_default(),
         content: file.content.unwrap_or_default(),
