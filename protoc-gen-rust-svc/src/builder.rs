@@ -14,6 +14,7 @@
 //! and in the crate: `include!(concat!(env!("OUT_DIR"), "/mod.rs"));`
 
 mod diagnostics;
+mod protoc;
 mod snippet;
 
 use std::path::{Path, PathBuf};
@@ -33,6 +34,7 @@ pub struct Builder {
     params: Params,
     out_dir: Option<PathBuf>,
     file_descriptor_set_path: Option<PathBuf>,
+    protoc: Option<PathBuf>,
 }
 
 impl Builder {
@@ -164,6 +166,15 @@ impl Builder {
         self
     }
 
+    /// Compiles with the protoc at `path` instead of the embedded compiler: for files written
+    /// with editions (`edition = "2023"`), which protoc parses from version 27 on and the
+    /// embedded compiler does not yet. The output is the plugin's for the same protos.
+    #[must_use]
+    pub fn protoc(mut self, path: impl Into<PathBuf>) -> Self {
+        self.protoc = Some(path.into());
+        self
+    }
+
     /// Where [`Builder::compile`] writes; defaults to `$OUT_DIR`.
     #[must_use]
     pub fn out_dir(mut self, dir: impl Into<PathBuf>) -> Self {
@@ -177,6 +188,9 @@ impl Builder {
             return Err(Error::new("no .proto files to generate"));
         }
         diagnostics::check_files_exist(&self.files, &self.includes)?;
+        if let Some(protoc) = &self.protoc {
+            return protoc::input(protoc, &self.includes, &self.files);
+        }
         let mut compiler = protox::Compiler::new(&self.includes)
             .map_err(|error| Error::new(format!("cannot set up the compiler: {error}")))?;
         compiler.include_imports(true).include_source_info(true);

@@ -122,6 +122,10 @@ struct GenerateArgs {
     /// (repeatable; joined with commas).
     #[arg(long, value_name = "PARAMS")]
     opt: Vec<String>,
+    /// Compile with this protoc instead of the embedded compiler (protoc 27 or later parses
+    /// files written with editions, which the embedded compiler does not yet).
+    #[arg(long, value_name = "PATH")]
+    protoc: Option<PathBuf>,
     /// The .proto files to compile, inside one of the include directories.
     #[arg(value_name = "FILE", required = true)]
     files: Vec<PathBuf>,
@@ -254,6 +258,9 @@ fn generate(args: GenerateArgs) -> Result<(), Error> {
     // Repeated `--opt`s add up, as protoc's repeated `--rust-svc_opt`s do.
     if !args.opt.is_empty() {
         builder = builder.parameter(&args.opt.join(","))?;
+    }
+    if let Some(protoc) = args.protoc {
+        builder = builder.protoc(protoc);
     }
     builder.files(args.files).out_dir(args.out).compile()?;
     Ok(())

@@ -75,6 +75,10 @@ pub(super) fn compile_error(error: &protox::Error, cx: &Context<'_>) -> Error {
         ));
     };
     let mut marks = marks(error, &source, file);
+    if message.contains("found 'edition'") {
+        message = EDITIONS_UNSUPPORTED.to_owned();
+        notes.clear();
+    }
     if let Some(inner) = error.diagnostic_source() {
         // An option's value failed to parse: protox points at the whole option and keeps the
         // reason (an unknown field, say) in an inner diagnostic over the value's text alone.
@@ -114,6 +118,12 @@ pub(super) fn compile_error(error: &protox::Error, cx: &Context<'_>) -> Error {
     }
     Error::in_source(location, position.map(|(_, column)| column), message).with_detail(detail)
 }
+
+/// What the builder says of a file written with editions, which protox does not parse: one
+/// line, with the ways that work.
+const EDITIONS_UNSUPPORTED: &str = "this file uses editions (`edition = ...`), which the \
+    embedded compiler does not parse yet: compile it with protoc 27 or later \
+    (`Builder::protoc`, `generate --protoc`), or generate with buf or protoc through the plugin";
 
 /// The error's message, followed by the causes protox leaves out of it (the I/O error behind
 /// "error opening file").

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use prost::Message;
+use prost_types::compiler::CodeGeneratorResponse;
 use prost_types::{DescriptorProto, FileDescriptorProto};
 use protoc_gen_rust_svc::{Builder, Params};
 
@@ -77,71 +78,40 @@ pub struct GeneratedBin {
     pub rust_bytes: u64,
     /// What the bin's own files define (imports generated again here are not counted twice).
     pub coverage: Coverage,
-    /// Errors of the files left out because the generator rejected their http rules.
-    pub rejected: Vec<String>,
+    /// The generator's warnings with every artifact on (two rpcs of a service on one route).
+    pub warnings: Vec<String>,
     pub elapsed: Duration,
 }
 
 /// Generates `bin` from the corpus into `src_dir` (`lib.rs` and the files it includes), removing
 /// files a previous run left there that this one does not write.
+///
+/// Every bin first goes through the plugin's entry point (the `CodeGeneratorRequest` protoc
+/// would send) with every artifact, the gateway and OpenAPI included: that must not fail, and
+/// its warnings are counted. The crate written for `cargo check` is the gateway sample's
+/// output, or, for a plain bin, the output without the gateway (all of it with proto3 JSON would
+/// be too large to check).
 pub fn generate_bin(corpus_dir: &Path, bin: &Bin, src_dir: &Path) -> Result<GeneratedBin> {
     let started = Instant::now();
-    let mut closure = bin.closure.clone();
-    let mut rejected = Vec::new();
-    loop {
-        match generate_files(corpus_dir, bin, &closure) {
-            Ok((files, coverage)) => {
-                return write_bin(src_dir, files, coverage, rejected, started);
-            }
-            Err(error) => {
-                // googleapis binds some rpcs of one service to the same GET template (bigquery
-                // storage's ReadRows and SplitReadStream): a gateway could serve only one, so
-                // the generator rejects the file. Such a file is left out of the bin and listed,
-                // as the files with missing imports are; any other error fails the bin.
-                let message = format!("{error:#}");
-                let file = rejected_own_file(&message, &bin.own_files);
-                match file {
-                    Some(file) if rejected.len() < MAX_REJECTED_FILES => {
-                        closure.retain(|name| *name != file);
-                        rejected.push(message);
-                    }
-                    _ => return Err(error),
-                }
-            }
-        }
-    }
-}
-
-/// At most this many files of one bin may be left out for rejected http rules.
-const MAX_REJECTED_FILES: usize = 8;
-
-/// The bin's own file that a duplicate-route error names, if that is the error.
-fn rejected_own_file(message: &str, own_files: &[String]) -> Option<String> {
-    if !message.contains("matches the same requests as a binding of rpc") {
-        return None;
-    }
-    let after = message.rsplit("generating: ").next().unwrap_or(message);
-    let file = after.split(':').next()?;
-    own_files.iter().find(|own| *own == file).cloned()
-}
-
-fn generate_files(
-    corpus_dir: &Path,
-    bin: &Bin,
-    closure: &[String],
-) -> Result<(Vec<protoc_gen_rust_svc::GeneratedFile>, Coverage)> {
-    let builder = Builder::new()
-        .include(corpus_dir)
-        .files(closure.iter().map(|name| corpus_dir.join(name)));
-    // `input()` then `generate` is what `Builder::generate` does; taking the input first lets
-    // the descriptors be counted without compiling twice.
-    let input = builder.input().context("compiling the protos")?;
-    let parameter = if bin.gateway {
-        GATEWAY_PARAMETER
+    let (input, coverage) = compile(corpus_dir, bin)?;
+    let every_artifact = through_plugin(&input, GATEWAY_PARAMETER)
+        .context("generating with every artifact, through the plugin")?;
+    let files = if bin.gateway {
+        every_artifact.files
     } else {
-        GENERATOR_PARAMETER
+        let params = Params::parse(GENERATOR_PARAMETER).context("generator parameters")?;
+        protoc_gen_rust_svc::generate(input, &params).context("generating")?
     };
-    let params = Params::parse(parameter).context("generator parameters")?;
+    write_bin(src_dir, files, coverage, every_artifact.warnings, started)
+}
+
+/// Compiles the bin's closure with the embedded compiler, and counts what its own files define.
+fn compile(corpus_dir: &Path, bin: &Bin) -> Result<(protoc_gen_rust_svc::Input, Coverage)> {
+    let input = Builder::new()
+        .include(corpus_dir)
+        .files(bin.closure.iter().map(|name| corpus_dir.join(name)))
+        .input()
+        .context("compiling the protos")?;
     let own_files: BTreeSet<&str> = bin.own_files.iter().map(String::as_str).collect();
     let mut coverage = Coverage::default();
     for encoded in &input.proto_files {
@@ -152,15 +122,56 @@ fn generate_files(
             coverage.add_file(&file);
         }
     }
-    let files = protoc_gen_rust_svc::generate(input, &params).context("generating")?;
-    Ok((files, coverage))
+    Ok((input, coverage))
+}
+
+/// What a plugin run gave.
+struct PluginOutput {
+    files: Vec<protoc_gen_rust_svc::GeneratedFile>,
+    warnings: Vec<String>,
+}
+
+/// Runs the plugin's entry point on the `CodeGeneratorRequest` protoc would send for `input`.
+fn through_plugin(input: &protoc_gen_rust_svc::Input, parameter: &str) -> Result<PluginOutput> {
+    let response = protoc_gen_rust_svc::execute(encode_request(input, parameter))
+        .map_err(|error| anyhow::anyhow!("the plugin did not take the request: {error}"))?;
+    let decoded = CodeGeneratorResponse::decode(response.encoded.as_slice())
+        .context("decoding the plugin's response")?;
+    if let Some(error) = decoded.error {
+        anyhow::bail!("the plugin answered with an error: {error}");
+    }
+    let files = decoded
+        .file
+        .into_iter()
+        .map(|file| protoc_gen_rust_svc::GeneratedFile {
+            name: file.name.unwrap_or_default(),
+            content: file.content.unwrap_or_default(),
+        })
+        .collect();
+    let warnings = response.warnings.iter().map(ToString::to_string).collect();
+    Ok(PluginOutput { files, warnings })
+}
+
+/// `CodeGeneratorRequest { file_to_generate, parameter, proto_file }`, encoded field by field so
+/// that the descriptors keep their options (prost-types would drop the extensions).
+fn encode_request(input: &protoc_gen_rust_svc::Input, parameter: &str) -> Vec<u8> {
+    use prost::encoding::{bytes, string};
+    let mut request = Vec::new();
+    for name in &input.files_to_generate {
+        string::encode(1, name, &mut request);
+    }
+    string::encode(2, &parameter.to_owned(), &mut request);
+    for file in &input.proto_files {
+        bytes::encode(15, file, &mut request);
+    }
+    request
 }
 
 fn write_bin(
     src_dir: &Path,
     files: Vec<protoc_gen_rust_svc::GeneratedFile>,
     coverage: Coverage,
-    rejected: Vec<String>,
+    warnings: Vec<String>,
     started: Instant,
 ) -> Result<GeneratedBin> {
     anyhow::ensure!(
@@ -179,7 +190,7 @@ fn write_bin(
         rust_files: files.len(),
         rust_bytes: files.iter().map(|file| file.content.len() as u64).sum(),
         coverage,
-        rejected,
+        warnings,
         elapsed: started.elapsed(),
     })
 }
@@ -256,20 +267,6 @@ mod tests {
                 enums: 6,
             }
         );
-    }
-
-    #[test]
-    fn only_a_duplicate_route_of_an_own_file_is_left_out() {
-        let own = ["a/v1/x.proto".to_owned()];
-        let duplicate = "generating: a/v1/x.proto:108: rpc a.v1.S.Split: google.api.http: get \"/v1/{n=*}\" matches the same requests as a binding of rpc a.v1.S.Read; each (method, path template) may be bound once";
-        assert_eq!(
-            rejected_own_file(duplicate, &own),
-            Some("a/v1/x.proto".to_owned())
-        );
-        let imported = duplicate.replace("a/v1/x.proto:108", "b/v1/y.proto:3");
-        assert_eq!(rejected_own_file(&imported, &own), None);
-        let other = "generating: a/v1/x.proto:9: rpc a.v1.S.Get: google.api.http: get \"/v1/{missing}\": path variable `missing`: …";
-        assert_eq!(rejected_own_file(other, &own), None);
     }
 
     #[test]
