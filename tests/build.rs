@@ -31,6 +31,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .file("protos/streaming.proto")
         .out_dir(out_dir.join("with_options"))
         .compile()?;
+    // Files written with editions, and their proto2 / proto3 equivalents by hand, compiled with
+    // protoc (the embedded compiler does not parse editions): the plugin's lowering, which
+    // `Builder::protoc` runs as the plugin would, must give code that encodes the same bytes
+    // (src/editions_roundtrip.rs).
+    protoc_gen_rust_svc::Builder::new()
+        .protoc(protoc_bin_vendored::protoc_bin_path()?)
+        .include("protos/editions")
+        .include(protoc_bin_vendored::include_path()?)
+        .files(
+            ["explicit", "explicit_proto2", "implicit", "implicit_proto3"]
+                .map(|name| format!("protos/editions/{name}.proto")),
+        )
+        .out_dir(out_dir.join("editions"))
+        .compile()?;
     println!("cargo:rerun-if-changed=protos");
     println!("cargo:rerun-if-changed=../proto");
     Ok(())

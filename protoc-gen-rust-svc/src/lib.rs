@@ -15,6 +15,7 @@ mod comments;
 mod emit;
 mod error;
 mod json;
+mod lower_editions;
 pub mod model;
 mod names;
 mod options;
@@ -126,7 +127,7 @@ pub fn execute(bytes: Vec<u8>) -> Result<Response, UnreadableRequest> {
     // Encoded one file at a time, each dropped once written: the output is the largest thing
     // the plugin holds, and a second copy of it would set the peak.
     let mut response = CodeGeneratorResponse {
-        supported_features: Some(Feature::Proto3Optional as u64),
+        supported_features: Some(Feature::Proto3Optional as u64 | FEATURE_SUPPORTS_EDITIONS),
         ..Default::default()
     };
     match result {
@@ -135,7 +136,7 @@ pub fn execute(bytes: Vec<u8>) -> Result<Response, UnreadableRequest> {
                 .iter()
                 .map(|file| file.name.len() + file.content.len() + 16)
                 .sum();
-            let mut encoded = response.encode_to_vec();
+            let mut encoded = encode_response(&response);
             encoded.reserve(size);
             for file in files {
                 let file = File {
@@ -150,7 +151,7 @@ pub fn execute(bytes: Vec<u8>) -> Result<Response, UnreadableRequest> {
         Err(error) => {
             response.error = Some(error.to_string());
             Ok(Response {
-                encoded: response.encode_to_vec(),
+                encoded: encode_response(&response),
                 warnings: Vec::new(),
             })
         }
@@ -159,6 +160,31 @@ pub fn execute(bytes: Vec<u8>) -> Result<Response, UnreadableRequest> {
 
 /// `CodeGeneratorResponse.file`.
 const RESPONSE_FILE: u32 = 15;
+
+/// `CodeGeneratorResponse.Feature.FEATURE_SUPPORTS_EDITIONS`, which prost-types 0.14 predates:
+/// protoc and buf refuse to send a plugin files written with editions unless it is set.
+const FEATURE_SUPPORTS_EDITIONS: u64 = 2;
+
+/// `CodeGeneratorResponse.minimum_edition` and `maximum_edition` (also newer than prost-types).
+const RESPONSE_MINIMUM_EDITION: u32 = 3;
+const RESPONSE_MAXIMUM_EDITION: u32 = 4;
+
+/// `response` encoded, with the editions the plugin supports: those it lowers to proto2/proto3
+/// before prost-build sees them.
+fn encode_response(response: &CodeGeneratorResponse) -> Vec<u8> {
+    let mut encoded = response.encode_to_vec();
+    prost::encoding::int32::encode(
+        RESPONSE_MINIMUM_EDITION,
+        &lower_editions::MINIMUM_EDITION,
+        &mut encoded,
+    );
+    prost::encoding::int32::encode(
+        RESPONSE_MAXIMUM_EDITION,
+        &lower_editions::MAXIMUM_EDITION,
+        &mut encoded,
+    );
+    encoded
+}
 
 /// The encoded `google.protobuf.FileDescriptorSet` of `proto_files` (encoded
 /// `FileDescriptorProto`s, as [`Input::proto_files`]), what server reflection serves: protoc's
@@ -232,7 +258,12 @@ fn analyze(input: Input, params: &Params) -> Result<Analysis, Error> {
         let split = request::split_source_code_info(&file).map_err(|error| {
             Error::new(format!("the request's descriptors are invalid: {error}"))
         })?;
-        prost::encoding::bytes::encode(1, &split.descriptor, &mut descriptor_set);
+        // Files written with editions become their proto2 / proto3 equivalents here, before
+        // the pool, prost-build or pbjson-build see them (the reflection set above keeps them
+        // as they were written).
+        let lowered = lower_editions::lower(&split.descriptor, split.source_code_info.as_ref())?;
+        let descriptor = lowered.as_ref().unwrap_or(&split.descriptor);
+        prost::encoding::bytes::encode(1, descriptor, &mut descriptor_set);
         if let Some(info) = split.source_code_info {
             sources.insert(split.name, info);
         }

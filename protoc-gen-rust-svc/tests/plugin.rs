@@ -157,6 +157,15 @@ struct RawRequest {
     proto_file: Vec<Vec<u8>>,
 }
 
+/// The edition range of a `CodeGeneratorResponse`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct EditionRange {
+    #[prost(int32, optional, tag = "3")]
+    minimum_edition: Option<i32>,
+    #[prost(int32, optional, tag = "4")]
+    maximum_edition: Option<i32>,
+}
+
 /// A request for `file` (under `tests/protos` or `proto`) as protoc would send it.
 fn request_for(file: &str, parameter: &str) -> Vec<u8> {
     let set = tempfile::NamedTempFile::new().unwrap();
@@ -200,8 +209,15 @@ fn response_error(request: &[u8]) -> Option<String> {
     let response = CodeGeneratorResponse::decode(output.stdout.as_slice()).unwrap();
     assert_eq!(
         response.supported_features,
-        Some(1),
-        "declares FEATURE_PROTO3_OPTIONAL"
+        Some(3),
+        "declares FEATURE_PROTO3_OPTIONAL and FEATURE_SUPPORTS_EDITIONS"
+    );
+    // minimum_edition and maximum_edition (fields 3 and 4, which prost-types 0.14 predates):
+    // EDITION_PROTO2 to EDITION_2024, as protoc requires of a plugin that supports editions.
+    let editions = EditionRange::decode(output.stdout.as_slice()).unwrap();
+    assert_eq!(
+        (editions.minimum_edition, editions.maximum_edition),
+        (Some(998), Some(1001))
     );
     if response.error.is_some() {
         assert!(response.file.is_empty(), "no files alongside an error");
@@ -327,4 +343,172 @@ fn a_shared_route_warns_on_stderr_through_protoc_and_generate() {
         "{stderr}"
     );
     assert!(!stderr.contains("warning:"), "{stderr}");
+}
+
+/// An edition 2023 file through protoc 27+ (the vendored one): the plugin says it supports
+/// editions, lowers the file, and its custom options (`google.api.http`, the policies) survive.
+#[test]
+fn protoc_sends_editions_and_the_custom_options_survive_the_lowering() {
+    let out = tempfile::tempdir().unwrap();
+    let out_arg = format!("--rust-svc_out={}", out.path().display());
+    let output = protoc(&[
+        "-Itests/protos/editions",
+        "-Iproto",
+        &out_arg,
+        "tests/protos/editions/routed.proto",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let files = read_dir_files(out.path());
+    let messages = &files["tests.editions.routed.rs"];
+    // Implicit presence is proto3's plain field; the explicit one is proto3's `optional`.
+    assert!(
+        messages.contains("pub name: ::prost::alloc::string::String,"),
+        "{messages}"
+    );
+    assert!(
+        messages.contains("#[prost(int32, optional, tag = \"2\")]"),
+        "{messages}"
+    );
+    let services = &files["tests.editions.routed.svc.rs"];
+    // google.api.http became a route, the policy a deadline.
+    assert!(
+        services.contains("template: \"/v1/{name=things/*}\""),
+        "{services}"
+    );
+    assert!(services.contains("Duration::new(2, 0)"), "{services}");
+}
+
+/// A feature the lowering cannot say: protoc fails with the plugin's error naming file:line.
+#[test]
+fn an_editions_feature_without_an_equivalent_names_the_file_line_and_feature() {
+    let out = tempfile::tempdir().unwrap();
+    let out_arg = format!("--rust-svc_out={}", out.path().display());
+    let output = protoc(&[
+        "-Itests/protos",
+        &out_arg,
+        "tests/protos/invalid/editions/required_in_proto3.proto",
+    ]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "invalid/editions/required_in_proto3.proto:12: field tests.invalid.editions.Req.key: \
+             features.field_presence = LEGACY_REQUIRED has no proto3 equivalent"
+        ),
+        "{stderr}"
+    );
+}
+
+/// The embedded compiler does not parse editions: one line saying so and what works.
+#[test]
+fn the_embedded_compiler_names_the_way_to_generate_editions() {
+    let error = protoc_gen_rust_svc::Builder::new()
+        .include(root().join("tests/protos/editions"))
+        .include(root().join("proto"))
+        .file(root().join("tests/protos/editions/routed.proto"))
+        .generate()
+        .expect_err("protox does not parse editions")
+        .to_string();
+    let first = error.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("routed.proto:3:1: this file uses editions"),
+        "{error}"
+    );
+    assert!(first.contains("Builder::protoc"), "{first}");
+
+    // And Builder::protoc with protoc 27+ generates what the plugin does through protoc.
+    let with_protoc = protoc_gen_rust_svc::Builder::new()
+        .protoc(protoc_bin_vendored::protoc_bin_path().unwrap())
+        .include(root().join("tests/protos/editions"))
+        .include(root().join("proto"))
+        .include(protoc_bin_vendored::include_path().unwrap())
+        .file(root().join("tests/protos/editions/routed.proto"))
+        .generate()
+        .expect("protoc compiles editions");
+    let out = tempfile::tempdir().unwrap();
+    let out_arg = format!("--rust-svc_out={}", out.path().display());
+    let output = protoc(&[
+        "-Itests/protos/editions",
+        "-Iproto",
+        &out_arg,
+        "tests/protos/editions/routed.proto",
+    ]);
+    assert!(output.status.success());
+    let via_plugin = read_dir_files(out.path());
+    for file in &with_protoc {
+        assert_eq!(
+            via_plugin.get(&file.name),
+            Some(&file.content),
+            "{}",
+            file.name
+        );
+    }
+    assert_eq!(via_plugin.len(), with_protoc.len());
+}
+
+/// Whether `tool` runs; with `RUST_SVC_REQUIRE_TOOLS` (CI) a missing tool fails the test.
+fn have(tool: &str) -> bool {
+    let runs = Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !runs {
+        let required = std::env::var_os("RUST_SVC_REQUIRE_TOOLS").is_some();
+        assert!(!required, "{tool} is required (RUST_SVC_REQUIRE_TOOLS)");
+        eprintln!("SKIPPED: {tool} is not installed");
+    }
+    runs
+}
+
+/// buf compiles edition 2023 protos itself and runs the plugin on them: the files are the ones
+/// protoc's run gives (the messages round-trip against their proto2 / proto3 equivalents in the
+/// `rust-svc-tests` crate, src/editions_roundtrip.rs).
+#[test]
+fn buf_generates_edition_2023_protos_as_protoc_does() {
+    if !have("buf") {
+        return;
+    }
+    let module = tempfile::tempdir().unwrap();
+    for name in ["explicit", "implicit"] {
+        std::fs::copy(
+            root().join(format!("tests/protos/editions/{name}.proto")),
+            module.path().join(format!("{name}.proto")),
+        )
+        .unwrap();
+    }
+    std::fs::write(module.path().join("buf.yaml"), "version: v2\n").unwrap();
+    std::fs::write(
+        module.path().join("buf.gen.yaml"),
+        format!("version: v2\nplugins:\n  - local: {PLUGIN}\n    out: out\n"),
+    )
+    .unwrap();
+    let output = Command::new("buf")
+        .current_dir(module.path())
+        .arg("generate")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "buf generate: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let via_buf = read_dir_files(&module.path().join("out"));
+
+    let out = tempfile::tempdir().unwrap();
+    let out_arg = format!("--rust-svc_out={}", out.path().display());
+    let output = protoc(&[
+        "-Itests/protos/editions",
+        &out_arg,
+        "tests/protos/editions/explicit.proto",
+        "tests/protos/editions/implicit.proto",
+    ]);
+    assert!(output.status.success());
+    let via_protoc = read_dir_files(out.path());
+    assert_eq!(via_buf, via_protoc);
+    assert!(
+        via_buf["tests.editions.explicit.rs"].contains("#[prost(group, optional, tag = \"7\")]"),
+        "a delimited field is a group"
+    );
 }

@@ -8,3 +8,12 @@ include!(concat!(env!("OUT_DIR"), "/mod.rs"));
 pub mod with_options {
     include!(concat!(env!("OUT_DIR"), "/with_options/mod.rs"));
 }
+
+/// `protos/editions`: files written with editions, lowered by the generator, beside their proto2
+/// and proto3 equivalents written by hand.
+pub mod editions {
+    include!(concat!(env!("OUT_DIR"), "/editions/mod.rs"));
+}
+
+#[cfg(test)]
+mod editions_roundtrip;

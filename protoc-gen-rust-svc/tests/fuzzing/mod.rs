@@ -25,8 +25,8 @@ pub fn check_request_bytes(data: &[u8]) {
     let Ok(response) = protoc_gen_rust_svc::execute(data.to_vec()) else {
         return; // Not a request at all: reported as such, which is right.
     };
-    let response =
-        CodeGeneratorResponse::decode(response.encoded.as_slice()).expect("the plugin's response decodes");
+    let response = CodeGeneratorResponse::decode(response.encoded.as_slice())
+        .expect("the plugin's response decodes");
     let files = response.file.into_iter().map(|file| GeneratedFile {
         name: file.name.unwrap_or_default(),
         content: file.content.unwrap_or_default(),

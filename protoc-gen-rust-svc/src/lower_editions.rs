@@ -1,0 +1,583 @@
+//! Files written with editions, lowered to the proto2 or proto3 descriptor that encodes the same
+//! bytes, before anything else sees them.
+//!
+//! protoc (27 and later) and buf send a plugin `syntax = "editions"` descriptors whose fields'
+//! behaviour comes from features, resolved per element: the edition's defaults, overridden by
+//! the file's `features`, each enclosing message's, then the field's own (protobuf-go's
+//! `reflect/protodesc` resolves them the same way). prost-build, pbjson-build and prost-reflect
+//! know only proto2 and proto3, so each file is rewritten into the syntax that says the same:
+//!
+//! | feature (resolved) | proto2 | proto3 |
+//! | --- | --- | --- |
+//! | `field_presence = EXPLICIT` | `optional` | `optional` (a synthetic oneof) |
+//! | `field_presence = IMPLICIT` | no equivalent | a plain field |
+//! | `field_presence = LEGACY_REQUIRED` | `required` | no equivalent |
+//! | `repeated_field_encoding = PACKED / EXPANDED` | `[packed = true]` / unset | unset / `[packed = false]` |
+//! | `message_encoding = DELIMITED` | a group | no equivalent |
+//!
+//! A file is lowered to proto3 when one of its singular scalar fields has implicit presence,
+//! else to proto2; a feature the chosen syntax cannot say is an error naming the field's
+//! file:line. Enum openness needs nothing: prost keeps every enum field as an `i32`, open or
+//! closed. UTF-8 validation needs nothing either: prost always validates `string`.
+//!
+//! The rewrite works on the file as a `DynamicMessage` of descriptor.proto, which keeps every
+//! field it does not know as unknown fields: custom options (`google.api.http`, this project's
+//! policies) come through byte for byte, as decoding with prost-types would not let them.
+
+use prost::Message;
+use prost_reflect::{DescriptorPool, DynamicMessage, ReflectMessage, Value};
+use prost_types::SourceCodeInfo;
+
+use crate::error::{Error, Location};
+
+/// `google.protobuf.Edition` values.
+const EDITION_PROTO2: i32 = 998;
+const EDITION_PROTO3: i32 = 999;
+const EDITION_2023: i32 = 1000;
+const EDITION_2024: i32 = 1001;
+
+/// The editions the plugin lowers, for `CodeGeneratorResponse.minimum_edition` and
+/// `maximum_edition`. 2024 changes no feature that matters to the wire or to prost (its new
+/// features are about naming style and symbol visibility).
+pub const MINIMUM_EDITION: i32 = EDITION_PROTO2;
+pub const MAXIMUM_EDITION: i32 = EDITION_2024;
+
+// `FeatureSet` values.
+const PRESENCE_EXPLICIT: i32 = 1;
+const PRESENCE_IMPLICIT: i32 = 2;
+const PRESENCE_LEGACY_REQUIRED: i32 = 3;
+const REPEATED_PACKED: i32 = 1;
+const MESSAGE_DELIMITED: i32 = 2;
+
+// `FieldDescriptorProto` labels and types.
+const LABEL_OPTIONAL: i32 = 1;
+const LABEL_REQUIRED: i32 = 2;
+const LABEL_REPEATED: i32 = 3;
+const TYPE_STRING: i32 = 9;
+const TYPE_GROUP: i32 = 10;
+const TYPE_MESSAGE: i32 = 11;
+const TYPE_BYTES: i32 = 12;
+
+// Field numbers in descriptor.proto, for source locations.
+const FILE_MESSAGE_TYPE: i32 = 4;
+const MESSAGE_FIELD: i32 = 2;
+const MESSAGE_NESTED_TYPE: i32 = 3;
+
+/// The features that matter here, resolved for one element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Features {
+    presence: i32,
+    repeated: i32,
+    message: i32,
+}
+
+impl Features {
+    fn defaults(edition: i32) -> Option<Self> {
+        match edition {
+            EDITION_PROTO2 => Some(Self {
+                presence: PRESENCE_EXPLICIT,
+                repeated: 2,
+                message: 1,
+            }),
+            EDITION_PROTO3 => Some(Self {
+                presence: PRESENCE_IMPLICIT,
+                repeated: REPEATED_PACKED,
+                message: 1,
+            }),
+            EDITION_2023 | EDITION_2024 => Some(Self {
+                presence: PRESENCE_EXPLICIT,
+                repeated: REPEATED_PACKED,
+                message: 1,
+            }),
+            _ => None,
+        }
+    }
+
+    /// These features with the ones `element`'s options set.
+    fn overlaid(self, element: &DynamicMessage) -> Self {
+        let Some(features) =
+            options(element).and_then(|options| message_field(&options, "features"))
+        else {
+            return self;
+        };
+        let get = |name: &str, current: i32| match features.get_field_by_name(name).as_deref() {
+            Some(Value::EnumNumber(number)) if features.has_field_by_name(name) => *number,
+            _ => current,
+        };
+        Self {
+            presence: get("field_presence", self.presence),
+            repeated: get("repeated_field_encoding", self.repeated),
+            message: get("message_encoding", self.message),
+        }
+    }
+}
+
+/// The syntax a file is lowered to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Syntax {
+    Proto2,
+    Proto3,
+}
+
+/// Lowers an encoded `FileDescriptorProto` written with editions; `Ok(None)` for a proto2 or
+/// proto3 file, which is left as it is. `sources` places errors at a line.
+pub fn lower(
+    descriptor: &[u8],
+    sources: Option<&SourceCodeInfo>,
+) -> Result<Option<Vec<u8>>, Error> {
+    let pool = DescriptorPool::global();
+    let file_descriptor = pool
+        .get_message_by_name("google.protobuf.FileDescriptorProto")
+        .ok_or_else(|| Error::new("internal error: descriptor.proto is missing"))?;
+    let mut file = DynamicMessage::decode(file_descriptor, descriptor)
+        .map_err(|error| Error::new(format!("the request's descriptors are invalid: {error}")))?;
+    if string_field(&file, "syntax") != "editions" {
+        return Ok(None);
+    }
+    let name = string_field(&file, "name");
+    let edition = match file.get_field_by_name("edition").as_deref() {
+        Some(Value::EnumNumber(number)) => *number,
+        _ => 0,
+    };
+    let defaults = Features::defaults(edition).ok_or_else(|| {
+        Error::new(format!(
+            "{name}: edition {edition} is not supported: this generator lowers editions \
+             proto2, proto3, 2023 and 2024 (google.protobuf.Edition {MINIMUM_EDITION} to \
+             {MAXIMUM_EDITION})"
+        ))
+    })?;
+    let file_features = defaults.overlaid(&file);
+    let mut lowering = Lowering {
+        file: name,
+        sources,
+        syntax: Syntax::Proto2,
+    };
+    // First which syntax can say the file, then the rewrite in it.
+    let needs_implicit = list(&file, "message_type")
+        .iter()
+        .any(|message| has_implicit_field(message, file_features));
+    if needs_implicit {
+        lowering.syntax = Syntax::Proto3;
+    }
+    let package = string_field(&file, "package");
+    let mut messages = take_list(&mut file, "message_type");
+    for (index, message) in messages.iter_mut().enumerate() {
+        let path = vec![FILE_MESSAGE_TYPE, index_i32(index)];
+        lowering.message(message, file_features, &package, path)?;
+    }
+    file.set_field_by_name("message_type", Value::List(messages));
+    for list_name in ["enum_type", "extension"] {
+        let mut elements = take_list(&mut file, list_name);
+        for element in &mut elements {
+            strip_features_deep(element);
+        }
+        if !elements.is_empty() {
+            file.set_field_by_name(list_name, Value::List(elements));
+        }
+    }
+    let mut services = take_list(&mut file, "service");
+    for service in &mut services {
+        strip_features_deep(service);
+    }
+    if !services.is_empty() {
+        file.set_field_by_name("service", Value::List(services));
+    }
+    strip_features(&mut file);
+    file.clear_field_by_name("edition");
+    let syntax = match lowering.syntax {
+        Syntax::Proto2 => "proto2",
+        Syntax::Proto3 => "proto3",
+    };
+    file.set_field_by_name("syntax", Value::String(syntax.to_owned()));
+    Ok(Some(file.encode_to_vec()))
+}
+
+/// What lowering a file knows.
+struct Lowering<'a> {
+    file: String,
+    sources: Option<&'a SourceCodeInfo>,
+    syntax: Syntax,
+}
+
+impl Lowering<'_> {
+    /// Rewrites `message` (at `path` in the file) and its nested messages.
+    fn message(
+        &self,
+        message: &mut Value,
+        inherited: Features,
+        scope: &str,
+        path: Vec<i32>,
+    ) -> Result<(), Error> {
+        let Value::Message(message) = message else {
+            return Ok(());
+        };
+        let features = inherited.overlaid(message);
+        let map_entry = is_map_entry(message);
+        let name = string_field(message, "name");
+        let full_name = if scope.is_empty() {
+            name
+        } else {
+            format!("{scope}.{name}")
+        };
+        let mut fields = take_list(message, "field");
+        let mut synthetic_oneofs = Vec::new();
+        let real_oneofs = list(message, "oneof_decl").len();
+        for (index, field) in fields.iter_mut().enumerate() {
+            let Value::Message(field) = field else {
+                continue;
+            };
+            let mut field_path = path.clone();
+            field_path.extend([MESSAGE_FIELD, index_i32(index)]);
+            let field_features = features.overlaid(field);
+            let synthetic = if map_entry {
+                None
+            } else {
+                self.field(field, field_features, &full_name, &field_path)?
+            };
+            if let Some(oneof) = synthetic {
+                let oneof_index = index_i32(real_oneofs + synthetic_oneofs.len());
+                field.set_field_by_name("oneof_index", Value::I32(oneof_index));
+                synthetic_oneofs.push(oneof);
+            }
+            strip_features(field);
+        }
+        message.set_field_by_name("field", Value::List(fields));
+        if !synthetic_oneofs.is_empty() {
+            let mut oneofs = take_list(message, "oneof_decl");
+            let oneof_descriptor = message
+                .descriptor()
+                .get_field_by_name("oneof_decl")
+                .and_then(|field| field.kind().as_message().cloned());
+            if let Some(oneof_descriptor) = oneof_descriptor {
+                for name in synthetic_oneofs {
+                    let mut oneof = DynamicMessage::new(oneof_descriptor.clone());
+                    oneof.set_field_by_name("name", Value::String(name));
+                    oneofs.push(Value::Message(oneof));
+                }
+            }
+            message.set_field_by_name("oneof_decl", Value::List(oneofs));
+        }
+        let mut nested = take_list(message, "nested_type");
+        for (index, child) in nested.iter_mut().enumerate() {
+            let mut child_path = path.clone();
+            child_path.extend([MESSAGE_NESTED_TYPE, index_i32(index)]);
+            self.message(child, features, &full_name, child_path)?;
+        }
+        if !nested.is_empty() {
+            message.set_field_by_name("nested_type", Value::List(nested));
+        }
+        for list_name in ["enum_type", "extension", "oneof_decl"] {
+            let mut elements = take_list(message, list_name);
+            for element in &mut elements {
+                strip_features_deep(element);
+            }
+            if !elements.is_empty() {
+                message.set_field_by_name(list_name, Value::List(elements));
+            }
+        }
+        strip_features(message);
+        Ok(())
+    }
+
+    /// Rewrites one field for the file's syntax; the name of the synthetic oneof it needs, if
+    /// it becomes a proto3 `optional`.
+    fn field(
+        &self,
+        field: &mut DynamicMessage,
+        features: Features,
+        message: &str,
+        path: &[i32],
+    ) -> Result<Option<String>, Error> {
+        let label = int_field(field, "label");
+        let kind = int_field(field, "type");
+        let name = string_field(field, "name");
+        let is_message = kind == TYPE_MESSAGE || kind == TYPE_GROUP;
+        let no_equivalent = |feature: &str| {
+            Error::at(
+                self.location(path),
+                format!("field {message}.{name}"),
+                format!(
+                    "{feature} has no proto3 equivalent, and this file needs proto3 for its fields \
+                     with implicit presence: the generator lowers editions to proto2 or proto3 for \
+                     prost; give the field a proto3 behaviour or move it to a file without \
+                     implicit presence"
+                ),
+            )
+        };
+        if label == LABEL_REPEATED {
+            if is_packable(kind) {
+                let packed = features.repeated == REPEATED_PACKED;
+                let default = self.syntax == Syntax::Proto3;
+                if packed != default {
+                    set_option_bool(field, "packed", packed);
+                }
+            }
+            return Ok(None);
+        }
+        if is_message && features.message == MESSAGE_DELIMITED && kind == TYPE_MESSAGE {
+            if self.syntax == Syntax::Proto3 {
+                return Err(no_equivalent("features.message_encoding = DELIMITED"));
+            }
+            field.set_field_by_name("type", Value::EnumNumber(TYPE_GROUP));
+        }
+        if kind == TYPE_GROUP && self.syntax == Syntax::Proto3 {
+            return Err(no_equivalent("features.message_encoding = DELIMITED"));
+        }
+        if features.presence == PRESENCE_LEGACY_REQUIRED {
+            if self.syntax == Syntax::Proto3 {
+                return Err(no_equivalent("features.field_presence = LEGACY_REQUIRED"));
+            }
+            field.set_field_by_name("label", Value::EnumNumber(LABEL_REQUIRED));
+            return Ok(None);
+        }
+        let in_oneof = field.has_field_by_name("oneof_index");
+        let explicit_scalar = !is_message && !in_oneof && features.presence == PRESENCE_EXPLICIT;
+        if self.syntax == Syntax::Proto3 && explicit_scalar && label == LABEL_OPTIONAL {
+            field.set_field_by_name("proto3_optional", Value::Bool(true));
+            return Ok(Some(format!("_{name}")));
+        }
+        Ok(None)
+    }
+
+    fn location(&self, path: &[i32]) -> Location {
+        let line = self.sources.and_then(|info| {
+            info.location
+                .iter()
+                .find(|location| location.path == path)
+                .and_then(|location| location.span.first())
+                .and_then(|line| u32::try_from(*line).ok())
+                .map(|line| line + 1)
+        });
+        Location {
+            file: self.file.clone(),
+            line,
+        }
+    }
+}
+
+/// Whether `message` or a message nested in it has a singular scalar field with implicit
+/// presence outside a oneof, which only proto3 can say.
+fn has_implicit_field(message: &Value, inherited: Features) -> bool {
+    let Value::Message(message) = message else {
+        return false;
+    };
+    let features = inherited.overlaid(message);
+    let map_entry = is_map_entry(message);
+    let own = !map_entry
+        && list(message, "field").iter().any(|field| {
+            let Value::Message(field) = field else {
+                return false;
+            };
+            let kind = int_field(field, "type");
+            let singular = int_field(field, "label") != LABEL_REPEATED;
+            let scalar = kind != TYPE_MESSAGE && kind != TYPE_GROUP;
+            singular
+                && scalar
+                && !field.has_field_by_name("oneof_index")
+                && features.overlaid(field).presence == PRESENCE_IMPLICIT
+        });
+    own || list(message, "nested_type")
+        .iter()
+        .any(|nested| has_implicit_field(nested, features))
+}
+
+/// Whether `message` is a map's entry, whose key and value never get presence.
+fn is_map_entry(message: &DynamicMessage) -> bool {
+    options(message).is_some_and(|options| {
+        matches!(
+            options.get_field_by_name("map_entry").as_deref(),
+            Some(Value::Bool(true))
+        )
+    })
+}
+
+/// Whether a repeated field of this type can be packed (scalars and enums).
+fn is_packable(kind: i32) -> bool {
+    !matches!(kind, TYPE_STRING | TYPE_GROUP | TYPE_MESSAGE | TYPE_BYTES)
+}
+
+/// Sets a boolean in `element`'s options, creating them if needed.
+fn set_option_bool(element: &mut DynamicMessage, name: &str, value: bool) {
+    let descriptor = element
+        .descriptor()
+        .get_field_by_name("options")
+        .and_then(|field| field.kind().as_message().cloned());
+    let Some(descriptor) = descriptor else {
+        return;
+    };
+    let mut options = options(element).unwrap_or_else(|| DynamicMessage::new(descriptor));
+    options.set_field_by_name(name, Value::Bool(value));
+    element.set_field_by_name("options", Value::Message(options));
+}
+
+/// `element.options`, if set.
+fn options(element: &DynamicMessage) -> Option<DynamicMessage> {
+    message_field(element, "options")
+}
+
+fn message_field(element: &DynamicMessage, name: &str) -> Option<DynamicMessage> {
+    if !element.has_field_by_name(name) {
+        return None;
+    }
+    match element.get_field_by_name(name).as_deref() {
+        Some(Value::Message(message)) => Some(message.clone()),
+        _ => None,
+    }
+}
+
+/// Removes `features` from `element`'s options (and the options if nothing else is left).
+fn strip_features(element: &mut DynamicMessage) {
+    let Some(mut options) = options(element) else {
+        return;
+    };
+    if !options.has_field_by_name("features") {
+        return;
+    }
+    options.clear_field_by_name("features");
+    let empty = options.fields().next().is_none() && options.unknown_fields().next().is_none();
+    if empty {
+        element.clear_field_by_name("options");
+    } else {
+        element.set_field_by_name("options", Value::Message(options));
+    }
+}
+
+/// [`strip_features`] on `element` and everything it holds (enum values, methods).
+fn strip_features_deep(element: &mut Value) {
+    let Value::Message(element) = element else {
+        return;
+    };
+    for list_name in ["value", "method"] {
+        if element.descriptor().get_field_by_name(list_name).is_some() {
+            let mut children = take_list(element, list_name);
+            for child in &mut children {
+                strip_features_deep(child);
+            }
+            if !children.is_empty() {
+                element.set_field_by_name(list_name, Value::List(children));
+            }
+        }
+    }
+    strip_features(element);
+}
+
+fn list(element: &DynamicMessage, name: &str) -> Vec<Value> {
+    match element.get_field_by_name(name).as_deref() {
+        Some(Value::List(values)) => values.clone(),
+        _ => Vec::new(),
+    }
+}
+
+fn take_list(element: &mut DynamicMessage, name: &str) -> Vec<Value> {
+    let values = list(element, name);
+    element.clear_field_by_name(name);
+    values
+}
+
+fn string_field(element: &DynamicMessage, name: &str) -> String {
+    match element.get_field_by_name(name).as_deref() {
+        Some(Value::String(text)) => text.clone(),
+        _ => String::new(),
+    }
+}
+
+fn int_field(element: &DynamicMessage, name: &str) -> i32 {
+    match element.get_field_by_name(name).as_deref() {
+        Some(Value::EnumNumber(number) | Value::I32(number)) => *number,
+        _ => 0,
+    }
+}
+
+fn index_i32(index: usize) -> i32 {
+    i32::try_from(index).unwrap_or(i32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::encoding::{bytes, int32, string};
+    use prost_types::{DescriptorProto, FieldDescriptorProto, FileDescriptorProto};
+
+    /// An encoded file of `syntax` (and `edition`, if any) with one message `p.A { int32 n = 1; }`
+    /// and one service whose method carries an extension prost-types does not know.
+    fn file(syntax: &str, edition: Option<i32>, method_options: &[u8]) -> Vec<u8> {
+        let message = DescriptorProto {
+            name: Some("A".into()),
+            field: vec![FieldDescriptorProto {
+                name: Some("n".into()),
+                number: Some(1),
+                label: Some(LABEL_OPTIONAL),
+                r#type: Some(5),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let mut method = Vec::new();
+        string::encode(1, &"M".to_owned(), &mut method);
+        string::encode(2, &".p.A".to_owned(), &mut method);
+        string::encode(3, &".p.A".to_owned(), &mut method);
+        bytes::encode(4, &method_options.to_vec(), &mut method);
+        let mut service = Vec::new();
+        string::encode(1, &"S".to_owned(), &mut service);
+        bytes::encode(2, &method, &mut service);
+        let mut encoded = FileDescriptorProto {
+            name: Some("f.proto".into()),
+            package: Some("p".into()),
+            message_type: vec![message],
+            syntax: Some(syntax.into()),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        bytes::encode(6, &service, &mut encoded);
+        if let Some(edition) = edition {
+            int32::encode(14, &edition, &mut encoded);
+        }
+        encoded
+    }
+
+    /// `google.api.http` (72295728) with a few bytes of payload, as MethodOptions bytes.
+    fn http_option() -> Vec<u8> {
+        let mut options = Vec::new();
+        bytes::encode(72_295_728, &b"\x12\x07/v1/a/b".to_vec(), &mut options);
+        options
+    }
+
+    #[test]
+    fn proto2_and_proto3_files_are_left_alone() {
+        for syntax in ["proto2", "proto3"] {
+            assert_eq!(lower(&file(syntax, None, &[]), None).unwrap(), None);
+        }
+    }
+
+    #[test]
+    fn an_edition_2023_file_becomes_proto2_and_keeps_unknown_options_byte_for_byte() {
+        let options = http_option();
+        let lowered = lower(&file("editions", Some(EDITION_2023), &options), None)
+            .unwrap()
+            .expect("lowered");
+        let decoded = FileDescriptorProto::decode(lowered.as_slice()).unwrap();
+        assert_eq!(decoded.syntax(), "proto2");
+        // Explicit presence, 2023's default: proto2's optional.
+        assert_eq!(decoded.message_type[0].field[0].label, Some(LABEL_OPTIONAL));
+        let found = lowered
+            .windows(options.len())
+            .any(|window| window == options.as_slice());
+        assert!(found, "the method's google.api.http bytes survive");
+        // prost-reflect accepts the result.
+        let mut set = Vec::new();
+        bytes::encode(1, &lowered, &mut set);
+        DescriptorPool::decode(set.as_slice()).unwrap();
+    }
+
+    #[test]
+    fn an_unknown_edition_is_an_error_naming_the_supported_ones() {
+        let error = lower(&file("editions", Some(9_999), &[]), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("f.proto: edition 9999 is not supported"),
+            "{error}"
+        );
+        assert!(error.contains("2023 and 2024"), "{error}");
+    }
+}
