@@ -270,6 +270,45 @@ impl<T> RouteTable<T> {
         Ok(())
     }
 
+    /// Adds a route, or, when a route of the same method already matches the same requests,
+    /// puts this one in its place and hands back what it replaced (its template as written, and
+    /// its value): the later registration wins, as in grpc-gateway's mux.
+    pub fn insert_or_replace(
+        &mut self,
+        method: &str,
+        template: PathTemplate,
+        value: T,
+    ) -> Option<(String, T)> {
+        let existing = self
+            .methods
+            .iter()
+            .find(|m| m.method == method)
+            .and_then(|m| {
+                m.order
+                    .iter()
+                    .map(|e| e.route)
+                    .find(|&route| self.routes[route].template.is_equivalent(&template))
+            });
+        let Some(index) = existing else {
+            // Nothing matches the same requests, so the insert cannot fail.
+            let _ = self.insert(method, template, value);
+            return None;
+        };
+        // Equivalent templates have the same precedence: the route keeps its place in the
+        // order, with the new template's variable names.
+        let replaced = std::mem::replace(
+            &mut self.routes[index],
+            Route {
+                method: method.to_owned(),
+                double_wildcard: template.double_wildcard(),
+                names: template.variables().iter().map(|v| v.name()).collect(),
+                template,
+                value,
+            },
+        );
+        Some((replaced.template.as_str().to_owned(), replaced.value))
+    }
+
     /// Finds the route for a request. `path` is the request's path as sent (still
     /// percent-encoded); a query string after `?` is ignored.
     pub fn lookup(&self, method: &str, path: &str) -> Lookup<'_, T> {

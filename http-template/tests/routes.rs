@@ -109,6 +109,34 @@ fn duplicates_are_the_same_method_and_shape() {
 }
 
 #[test]
+fn a_later_equivalent_route_replaces_the_earlier_with_its_own_variable_names() {
+    let mut table = RouteTable::new();
+    let parse = |t: &str| PathTemplate::parse(t).unwrap();
+    assert!(
+        table
+            .insert_or_replace("POST", parse("/v1/{a.table=projects/*/tables/*}"), 1)
+            .is_none()
+    );
+    assert!(
+        table
+            .insert_or_replace("GET", parse("/v1/{x=projects/*/tables/*}"), 2)
+            .is_none()
+    );
+    let replaced = table.insert_or_replace("POST", parse("/v1/{parent=projects/*/tables/*}"), 3);
+    assert_eq!(
+        replaced,
+        Some(("/v1/{a.table=projects/*/tables/*}".to_owned(), 1))
+    );
+    assert_eq!(table.len(), 2);
+    let Lookup::Found(found) = table.lookup("POST", "/v1/projects/p/tables/t") else {
+        panic!("the route is there");
+    };
+    assert_eq!(*found.value, 3);
+    assert_eq!(found.bindings[0].field_path, "parent");
+    assert_eq!(found.bindings[0].value, "projects/p/tables/t");
+}
+
+#[test]
 fn allowed_methods_lists_every_method_with_a_route() {
     let table = table(&[
         ("GET", "/v1/items/{id}"),

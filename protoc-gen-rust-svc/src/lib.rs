@@ -297,6 +297,13 @@ fn analyze(input: Input, params: &Params) -> Result<Analysis, Error> {
     let message_packages = if params.messages {
         model::closure::needed_packages(&pool, &generated_packages, &params.extern_paths)
     } else {
+        model::closure::check_unwritten_packages(
+            &pool,
+            &sources,
+            &generated_packages,
+            &files_to_generate,
+            &params.extern_paths,
+        )?;
         generated_packages
     };
     let (messages, types) = run_prost_build(

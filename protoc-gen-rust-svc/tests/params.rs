@@ -112,6 +112,51 @@ fn messages_off_leaves_them_to_protoc_gen_prost() {
     assert_eq!(file(&with, "mod.rs"), file(&without, "mod.rs"));
 }
 
+/// With messages off, an rpc type from a package outside the files to generate would be a path
+/// to nothing: an error naming the rpc's file:line, the type and the ways out. Mapped with
+/// `extern_path`, it is fine; with messages on, the package is generated alongside.
+#[test]
+fn messages_off_and_a_type_from_an_unwritten_package_is_an_error_naming_the_fix() {
+    let cross = |builder: Builder| {
+        let root = root();
+        builder
+            .include(root.join("tests/protos"))
+            .file(root.join("tests/protos/cross_package.proto"))
+            .generate()
+    };
+    let error = cross(Builder::new().messages(false))
+        .expect_err("tests.nested is neither written nor mapped")
+        .to_string();
+    assert!(
+        error.starts_with(
+            "cross_package.proto:22: rpc tests.cross.Cross.Unwrap: uses tests.nested.Outer from \
+             package `tests.nested`, whose messages this run does not write (`messages=false`)"
+        ),
+        "{error}"
+    );
+    assert!(
+        error.contains("extern_path=.tests.nested=::some_crate::tests::nested"),
+        "{error}"
+    );
+    let mapped = cross(
+        Builder::new()
+            .messages(false)
+            .extern_path(".tests.nested", "::nested_crate"),
+    )
+    .expect("a mapped package needs nothing");
+    assert_eq!(names(&mapped), ["mod.rs", "tests.cross.svc.rs"]);
+    let alongside = cross(Builder::new()).expect("generated alongside");
+    assert_eq!(
+        names(&alongside),
+        [
+            "mod.rs",
+            "tests.cross.rs",
+            "tests.cross.svc.rs",
+            "tests.nested.rs"
+        ]
+    );
+}
+
 #[test]
 fn artifacts_choose_what_is_emitted() {
     let files = streaming(Builder::new().artifacts([Artifact::Domain]));

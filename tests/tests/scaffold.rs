@@ -156,10 +156,15 @@ struct Running {
 
 impl Running {
     fn start(example: &Example) -> Self {
-        let binary = target_dir().join("debug").join(example.name);
+        Self::start_binary(example.name, &client_urls(example))
+    }
+
+    /// The scaffolded binary `name`, with `args` after `--listen`.
+    fn start_binary(name: &str, args: &[&str]) -> Self {
+        let binary = target_dir().join("debug").join(name);
         let mut child = Command::new(&binary)
             .args(["--listen", "127.0.0.1:0"])
-            .args(client_urls(example))
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -171,7 +176,7 @@ impl Running {
         let addr = line
             .trim()
             .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("{}: printed {line:?}", example.name))
+            .unwrap_or_else(|| panic!("{name}: printed {line:?}"))
             .to_owned();
         Self { child, addr }
     }
@@ -330,20 +335,22 @@ async fn reflection_services(channel: tonic::transport::Channel) -> Vec<String> 
 }
 
 /// Real-world protos, vendored under `tests/data` (see its README): a service whose messages
-/// live in sibling files of its package, and one package of several files whose types reach
+/// live in sibling files of its package, and packages of several files whose types reach
 /// other packages. Each scaffolds into a crate that builds, passes its own tests (every rpc
-/// called directly and over gRPC) and that `check` finds in step with its protos.
-#[test]
-fn real_world_protos_scaffold_into_crates_that_build_test_and_check_clean() {
+/// called directly and over gRPC) and that `check` finds in step with its protos; its binary
+/// serves a REST route of its gateway, where it has one.
+#[tokio::test(flavor = "multi_thread")]
+async fn real_world_protos_scaffold_into_crates_that_build_test_and_check_clean() {
     let data = workspace().join("tests/data");
     let cases = [
         // grpc.testing.TestService: test.proto holds the services, messages.proto and
-        // empty.proto of the same package the messages.
+        // empty.proto of the same package the messages. No http rules.
         (
             "interop-svc",
             data.join("grpc-interop"),
             "grpc/testing/test.proto",
             "grpc.testing.TestService",
+            None,
         ),
         // google.pubsub.v1: pubsub.proto and schema.proto, with googleapis' annotations.
         (
@@ -351,10 +358,27 @@ fn real_world_protos_scaffold_into_crates_that_build_test_and_check_clean() {
             data.join("googleapis"),
             "google/pubsub/v1/pubsub.proto",
             "google.pubsub.v1.Publisher",
+            Some((
+                "/v1/projects/p/topics/t",
+                "/google.pubsub.v1.Publisher/GetTopic",
+            )),
+        ),
+        // google.cloud.bigquery.storage.v1: seven files, google.rpc.Status from another
+        // package, and ReadRows and SplitReadStream on one GET template: the later rpc serves
+        // it, as in grpc-gateway.
+        (
+            "bigquery-storage-svc",
+            data.join("googleapis"),
+            "google/cloud/bigquery/storage/v1/storage.proto",
+            "google.cloud.bigquery.storage.v1.BigQueryRead",
+            Some((
+                "/v1/projects/p/locations/l/sessions/s/streams/x",
+                "/google.cloud.bigquery.storage.v1.BigQueryRead/SplitReadStream",
+            )),
         ),
     ];
     let parent = tempfile::tempdir().unwrap();
-    for (name, include, proto, service) in cases {
+    for (name, include, proto, service, rest) in cases {
         let out = parent.path().join(name);
         let options = NewOptions {
             name: name.to_owned(),
@@ -387,6 +411,18 @@ fn real_world_protos_scaffold_into_crates_that_build_test_and_check_clean() {
             "{name}: {:?}",
             check.compared
         );
+        if let Some((path, rpc)) = rest {
+            let running = Running::start_binary(name, &[]);
+            let response = reqwest::get(format!("{}{path}", running.url()))
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 501, "{name}: {path}");
+            let body: serde_json::Value = response.json().await.unwrap();
+            assert_eq!(body["code"], 12, "{body}");
+            let message = body["message"].as_str().unwrap_or_default();
+            assert!(message.starts_with(rpc), "{name}: {path} reached {body}");
+            assert!(running.terminate().success(), "{name}: drains on SIGTERM");
+        }
     }
 }
 

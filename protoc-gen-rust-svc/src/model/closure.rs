@@ -75,6 +75,54 @@ impl TypeRef {
     }
 }
 
+/// With `messages=false` another plugin writes the messages, of the files to generate only:
+/// a type the services need from a package outside them would be a path to nothing. The first
+/// rpc that needs one is an error naming its place, the type, and the two ways out.
+pub fn check_unwritten_packages(
+    pool: &DescriptorPool,
+    sources: &crate::comments::SourceInfos,
+    generated: &BTreeSet<String>,
+    files_to_generate: &[String],
+    extern_paths: &[(String, String)],
+) -> Result<(), crate::error::Error> {
+    for file in files_to_generate
+        .iter()
+        .filter_map(|name| pool.get_file_by_name(name))
+    {
+        for service in file.services() {
+            for method in service.methods() {
+                for message in [method.input(), method.output()] {
+                    let package = message.package_name();
+                    let written = generated.contains(package)
+                        || package == WELL_KNOWN_PACKAGE
+                        || is_extern(message.full_name(), extern_paths);
+                    if written {
+                        continue;
+                    }
+                    let (_, line) = sources.find(file.name(), method.path());
+                    return Err(crate::error::Error::at(
+                        crate::error::Location {
+                            file: file.name().to_owned(),
+                            line,
+                        },
+                        format!("rpc {}", method.full_name()),
+                        format!(
+                            "uses {} from package `{package}`, whose messages this run does not \
+                             write (`messages=false`) and no `extern_path` maps: generate that \
+                             package's messages with the messages plugin too (buf: \
+                             `include_imports: true`), or map it, e.g. \
+                             `extern_path=.{package}=::some_crate::{}`",
+                            message.full_name(),
+                            package.replace('.', "::"),
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The messages and enums the fields of `message` and its nested messages refer to (map
 /// entries' keys and values included).
 fn reached_by_message(message: &MessageDescriptor, reached: &mut Vec<TypeRef>) {

@@ -130,7 +130,8 @@ fn binding(
 ///
 /// Across services a shared template is legitimate (googleapis has many: services of one
 /// package served on different hosts, or aliases of one resource); a gateway that serves two
-/// such services together reports the clash when it is built.
+/// such services together gives the route to the service added later, with a warning, as
+/// grpc-gateway's mux does.
 pub(super) fn resolve_shared_routes(
     methods: &mut [super::Method],
     strict: bool,

@@ -114,8 +114,7 @@ impl Call {
     }
 }
 
-/// A route that could not be added: its template does not parse, or another route already
-/// matches the same requests.
+/// A route that could not be added: its template does not parse.
 #[derive(Debug)]
 pub struct GatewayError {
     message: String,
@@ -167,7 +166,13 @@ impl GatewayBuilder {
         self
     }
 
-    /// The gateway; fails when two routes match the same requests.
+    /// The gateway; fails when a template does not parse.
+    ///
+    /// Two services whose routes match the same requests (googleapis has them: bigquery
+    /// storage's `BigQueryRead.CreateReadSession` and `BigQueryWrite.CreateWriteStream` both
+    /// take `POST /v1/{…=projects/*/datasets/*/tables/*}`) are served as grpc-gateway's mux
+    /// serves them: the service added later takes the route, and a warning names both rpcs.
+    /// Within one service the generator has already settled it the same way.
     pub fn build(self) -> Result<Gateway, GatewayError> {
         let mut table = RouteTable::new();
         for service in &self.services {
@@ -179,8 +184,8 @@ impl GatewayBuilder {
     }
 }
 
-/// Adds one binding to `table`: fails when its template does not parse or another route
-/// already matches the same requests.
+/// Adds one binding to `table`, in place of an earlier route that matches the same requests;
+/// fails when its template does not parse.
 fn add_route(
     table: &mut RouteTable<Entry>,
     spec: &'static RouteSpec,
@@ -191,14 +196,20 @@ fn add_route(
         spec,
         dispatch: Arc::clone(dispatch),
     };
-    table
-        .insert(spec.method, template, entry)
-        .map_err(|duplicate| GatewayError {
-            message: format!(
-                "{} {} of rpc {}: {duplicate}",
-                spec.method, spec.template, spec.rpc
-            ),
-        })
+    if let Some((existing, shadowed)) = table.insert_or_replace(spec.method, template, entry) {
+        tracing::warn!(
+            "{} {} of rpc {} matches the same requests as {} {} of rpc {}: the gateway serves \
+             {} there, the service added later, as grpc-gateway does",
+            spec.method,
+            spec.template,
+            spec.rpc,
+            spec.method,
+            existing,
+            shadowed.spec.rpc,
+            spec.rpc,
+        );
+    }
+    Ok(())
 }
 
 struct Entry {
