@@ -161,5 +161,6 @@ fn no_arguments_is_still_the_plugin() {
     assert!(output.status.success(), "{}", stderr(&output));
     let response = CodeGeneratorResponse::decode(output.stdout.as_slice()).unwrap();
     assert_eq!(response.error, None);
-    assert_eq!(response.supported_features, Some(1));
+    // FEATURE_PROTO3_OPTIONAL | FEATURE_SUPPORTS_EDITIONS.
+    assert_eq!(response.supported_features, Some(3));
 }

@@ -345,10 +345,9 @@ fn a_shared_route_warns_on_stderr_through_protoc_and_generate() {
     assert!(!stderr.contains("warning:"), "{stderr}");
 }
 
-/// An edition 2023 file through protoc 27+ (the vendored one): the plugin says it supports
-/// editions, lowers the file, and its custom options (`google.api.http`, the policies) survive.
-#[test]
-fn protoc_sends_editions_and_the_custom_options_survive_the_lowering() {
+/// `tests/protos/editions/routed.proto` through protoc and the plugin: the output directory and
+/// protoc's outcome.
+fn protoc_routed() -> (tempfile::TempDir, Output) {
     let out = tempfile::tempdir().unwrap();
     let out_arg = format!("--rust-svc_out={}", out.path().display());
     let output = protoc(&[
@@ -357,6 +356,14 @@ fn protoc_sends_editions_and_the_custom_options_survive_the_lowering() {
         &out_arg,
         "tests/protos/editions/routed.proto",
     ]);
+    (out, output)
+}
+
+/// An edition 2023 file through protoc 27+ (the vendored one): the plugin says it supports
+/// editions, lowers the file, and its custom options (`google.api.http`, the policies) survive.
+#[test]
+fn protoc_sends_editions_and_the_custom_options_survive_the_lowering() {
+    let (out, output) = protoc_routed();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     let files = read_dir_files(out.path());
@@ -426,14 +433,7 @@ fn the_embedded_compiler_names_the_way_to_generate_editions() {
         .file(root().join("tests/protos/editions/routed.proto"))
         .generate()
         .expect("protoc compiles editions");
-    let out = tempfile::tempdir().unwrap();
-    let out_arg = format!("--rust-svc_out={}", out.path().display());
-    let output = protoc(&[
-        "-Itests/protos/editions",
-        "-Iproto",
-        &out_arg,
-        "tests/protos/editions/routed.proto",
-    ]);
+    let (out, output) = protoc_routed();
     assert!(output.status.success());
     let via_plugin = read_dir_files(out.path());
     for file in &with_protoc {

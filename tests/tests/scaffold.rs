@@ -383,7 +383,8 @@ async fn real_world_protos_scaffold_into_crates_that_build_test_and_check_clean(
         let options = NewOptions {
             name: name.to_owned(),
             protos: vec![include.join(proto)],
-            includes: vec![include.clone()],
+            // googleapis' annotations.proto and http.proto are this repository's copies.
+            includes: vec![include.clone(), workspace().join("proto")],
             out: Some(out.clone()),
             runtime: Some(workspace().join("runtime").to_str().unwrap().to_owned()),
             ..Default::default()
