@@ -125,6 +125,11 @@ pub fn lower(
     descriptor: &[u8],
     sources: Option<&SourceCodeInfo>,
 ) -> Result<Option<Vec<u8>>, Error> {
+    // Most files are proto2 or proto3: a scan of the top-level fields tells, without decoding
+    // the whole descriptor.
+    if !is_editions(descriptor) {
+        return Ok(None);
+    }
     let pool = DescriptorPool::global();
     let file_descriptor = pool
         .get_message_by_name("google.protobuf.FileDescriptorProto")
@@ -190,6 +195,36 @@ pub fn lower(
     };
     file.set_field_by_name("syntax", Value::String(syntax.to_owned()));
     Ok(Some(file.encode_to_vec()))
+}
+
+/// Whether an encoded `FileDescriptorProto` says `syntax = "editions"` (field 12). Unreadable
+/// bytes say yes, so that the full decode reports them.
+fn is_editions(descriptor: &[u8]) -> bool {
+    use prost::encoding::{DecodeContext, WireType, decode_key, decode_varint, skip_field};
+    const FILE_SYNTAX: u32 = 12;
+    let mut rest = descriptor;
+    let mut syntax = None;
+    while !rest.is_empty() {
+        let Ok((tag, wire_type)) = decode_key(&mut rest) else {
+            return true;
+        };
+        if tag == FILE_SYNTAX && wire_type == WireType::LengthDelimited {
+            let Ok(len) = decode_varint(&mut rest) else {
+                return true;
+            };
+            let Some((value, tail)) = usize::try_from(len)
+                .ok()
+                .and_then(|len| (len <= rest.len()).then(|| rest.split_at(len)))
+            else {
+                return true;
+            };
+            syntax = Some(value);
+            rest = tail;
+        } else if skip_field(wire_type, tag, &mut rest, DecodeContext::default()).is_err() {
+            return true;
+        }
+    }
+    syntax == Some(b"editions".as_slice())
 }
 
 /// What lowering a file knows.
