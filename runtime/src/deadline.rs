@@ -16,7 +16,7 @@ use tokio::time::{Instant, Sleep};
 use crate::{BoxStream, Status};
 
 /// The header that carries a call's timeout.
-pub const GRPC_TIMEOUT: &str = "grpc-timeout";
+pub use crate::rpc::GRPC_TIMEOUT;
 
 /// A `grpc-timeout` value that does not follow the spec.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,6 +17,7 @@ use super::breaker;
 use super::core::{Call, ClientCore, deadline_exceeded, normalize};
 use super::endpoints::{Endpoint, Pick};
 use super::retry::{self, Pushback};
+use crate::rpc::PREVIOUS_ATTEMPTS_HEADER;
 
 impl ClientCore {
     /// Runs the attempts of a unary or server-streaming call: one, or more where retrying is
@@ -244,9 +245,6 @@ fn jitter(backoff: Duration, unit: f64) -> Duration {
 /// The bounds of the jitter factor (gRFC A6).
 const JITTER_LOW: f64 = 0.8;
 const JITTER_HIGH: f64 = 1.2;
-
-/// The header a retry carries: how many attempts of the call came before it (gRFC A6).
-pub const PREVIOUS_ATTEMPTS_HEADER: &str = "grpc-previous-rpc-attempts";
 
 #[cfg(test)]
 mod jitter_tests {

@@ -12,7 +12,7 @@ use http::uri::PathAndQuery;
 use tonic::codec::CompressionEncoding;
 use tonic::{Code, Status};
 
-use crate::interceptors::trace::TRACEPARENT;
+use crate::rpc::{TRACEPARENT, WireSettings};
 use tonic::metadata::AsciiMetadataKey;
 use tonic::transport::Endpoint;
 
@@ -22,9 +22,9 @@ use super::endpoints::{self, Endpoints};
 use super::replay::RetryBuffer;
 use super::retry::Throttle;
 use super::{
-    BreakerPolicy, BreakerTransition, Channel, DEFAULT_MAX_MESSAGE_SIZE,
-    DEFAULT_PROPAGATED_HEADERS, GeneratedClient, HedgingPolicy, MAX_ATTEMPTS, MethodKind,
-    RetryPolicy, RetryThrottling, ServiceSpec, TransitionHook,
+    BreakerPolicy, BreakerTransition, Channel, DEFAULT_PROPAGATED_HEADERS, GeneratedClient,
+    HedgingPolicy, MAX_ATTEMPTS, MethodKind, RetryPolicy, RetryThrottling, ServiceSpec,
+    TransitionHook,
 };
 
 /// What a client keeps of its streams' sent messages for retries, per call and in all
@@ -146,7 +146,7 @@ pub(super) struct Settings {
     controls: Option<BreakerControls>,
     fallbacks: Vec<(&'static str, Fallback)>,
     target: Option<String>,
-    wire: WireLimits,
+    wire: ClientWire,
     /// The first invalid setting, reported when the client is built.
     error: Option<ClientError>,
 }
@@ -363,7 +363,7 @@ impl<C: GeneratedClient> ClientBuilder<C> {
     /// fails the call with `RESOURCE_EXHAUSTED`.
     #[must_use]
     pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
-        self.settings.wire.max_decoding = limit;
+        self.settings.wire.0.max_decoding_message_size = limit;
         self
     }
 
@@ -371,7 +371,7 @@ impl<C: GeneratedClient> ClientBuilder<C> {
     /// call with `RESOURCE_EXHAUSTED` before anything is sent.
     #[must_use]
     pub fn max_encoding_message_size(mut self, limit: usize) -> Self {
-        self.settings.wire.max_encoding = limit;
+        self.settings.wire.0.max_encoding_message_size = limit;
         self
     }
 
@@ -379,7 +379,7 @@ impl<C: GeneratedClient> ClientBuilder<C> {
     /// server that does not answers `UNIMPLEMENTED`.
     #[must_use]
     pub fn send_compressed(mut self, encoding: CompressionEncoding) -> Self {
-        self.settings.wire.send_compressed = Some(encoding);
+        self.settings.wire.0.send_compressed = vec![encoding];
         self
     }
 
@@ -387,7 +387,7 @@ impl<C: GeneratedClient> ClientBuilder<C> {
     /// encoding.
     #[must_use]
     pub fn accept_compressed(mut self, encoding: CompressionEncoding) -> Self {
-        self.settings.wire.accept_compressed.push(encoding);
+        self.settings.wire.0.accept_compressed.push(encoding);
         self
     }
 
@@ -471,40 +471,29 @@ impl<C: GeneratedClient> ClientBuilder<C> {
     }
 }
 
-/// Message size limits and compression.
-#[derive(Debug, Clone)]
-pub(super) struct WireLimits {
-    max_decoding: usize,
-    max_encoding: usize,
-    send_compressed: Option<CompressionEncoding>,
-    accept_compressed: Vec<CompressionEncoding>,
-}
+/// A client's message limits and compression: [`WireSettings::client`] until the builder says
+/// otherwise.
+struct ClientWire(WireSettings);
 
-impl Default for WireLimits {
+impl Default for ClientWire {
     fn default() -> Self {
-        Self {
-            max_decoding: DEFAULT_MAX_MESSAGE_SIZE,
-            max_encoding: DEFAULT_MAX_MESSAGE_SIZE,
-            send_compressed: None,
-            accept_compressed: Vec::new(),
-        }
+        Self(WireSettings::client())
     }
 }
 
-impl WireLimits {
-    /// A gRPC client over `channel` with these limits and compression.
-    fn grpc(&self, channel: Channel) -> tonic::client::Grpc<Channel> {
-        let mut grpc = tonic::client::Grpc::new(channel)
-            .max_decoding_message_size(self.max_decoding)
-            .max_encoding_message_size(self.max_encoding);
-        if let Some(encoding) = self.send_compressed {
-            grpc = grpc.send_compressed(encoding);
-        }
-        for encoding in &self.accept_compressed {
-            grpc = grpc.accept_compressed(*encoding);
-        }
-        grpc
+/// A gRPC client over `channel` with `wire`'s limits and compression: requests compressed with
+/// the first of `send_compressed`, responses accepted in `accept_compressed`.
+fn grpc(wire: &WireSettings, channel: Channel) -> tonic::client::Grpc<Channel> {
+    let mut grpc = tonic::client::Grpc::new(channel)
+        .max_decoding_message_size(wire.max_decoding_message_size)
+        .max_encoding_message_size(wire.max_encoding_message_size);
+    if let Some(encoding) = wire.send_compressed.first() {
+        grpc = grpc.send_compressed(*encoding);
     }
+    for encoding in &wire.accept_compressed {
+        grpc = grpc.accept_compressed(*encoding);
+    }
+    grpc
 }
 
 impl Settings {
@@ -605,7 +594,7 @@ impl Settings {
                     .collect();
                 endpoints::Endpoint {
                     label,
-                    grpc: self.wire.grpc(channel),
+                    grpc: grpc(&self.wire.0, channel),
                     breakers,
                 }
             })
@@ -613,7 +602,7 @@ impl Settings {
         ClientCore {
             inner: Arc::new(Inner {
                 endpoints: Endpoints::new(endpoints),
-                max_encoding: self.wire.max_encoding,
+                max_encoding: self.wire.0.max_encoding_message_size,
                 propagates_traceparent: propagate.iter().any(|key| key == TRACEPARENT),
                 target,
                 methods,

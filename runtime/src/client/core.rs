@@ -29,7 +29,7 @@ use super::{
 };
 use crate::context::ResponseMetadata;
 use crate::deadline::{GRPC_TIMEOUT, format_grpc_timeout};
-use crate::interceptors::trace::TRACEPARENT;
+use crate::rpc::TRACEPARENT;
 use crate::{BoxStream, Context};
 
 /// The shared state of a generated client: cheap to clone (one `Arc`), and every clone shares
@@ -429,7 +429,7 @@ impl ClientCore {
         // The span of the call being served (or a client stack's span) is the next hop's
         // parent, not the span that called us.
         if self.inner.propagates_traceparent
-            && let Some(parent) = crate::interceptors::trace::trace_context(ctx)
+            && let Some(parent) = crate::call::trace_context(ctx)
         {
             metadata.insert(TRACEPARENT, parent.traceparent().to_metadata_value());
         }
@@ -539,7 +539,7 @@ pub(super) fn deadline_exceeded(call: &Call<'_>) -> Status {
 pub(super) fn normalize(status: Status, call: &Call<'_>) -> Status {
     // tonic says OUT_OF_RANGE for a message over its limit; gRPC's status codes say
     // RESOURCE_EXHAUSTED.
-    if status.code() == Code::OutOfRange && crate::server::is_size_limit_message(status.message()) {
+    if status.code() == Code::OutOfRange && crate::rpc::is_size_limit_message(status.message()) {
         return Status::resource_exhausted(format!(
             "{}: {}",
             call.method.spec.path,

@@ -49,7 +49,6 @@ mod streams;
 
 pub use tonic::transport::Channel;
 
-pub use self::attempts::PREVIOUS_ATTEMPTS_HEADER;
 pub use self::core::ClientCore;
 pub use breaker::{
     BreakerControls, BreakerState, BreakerTransition, CallOutcome, Classifier, TransitionHook,
@@ -57,15 +56,13 @@ pub use breaker::{
 };
 pub use builder::{ClientBuilder, ClientError};
 pub use policy::{
-    Adaptive, BreakerPolicy, DEFAULT_DEADLINE, HedgingPolicy, MAX_ATTEMPTS, MethodKind, MethodSpec,
+    Adaptive, BreakerPolicy, DEFAULT_DEADLINE, HedgingPolicy, MAX_ATTEMPTS, MethodSpec,
     RetryPolicy, RetryThrottling, ServiceSpec, SlidingWindow, is_dependency_failure,
 };
 
-/// The headers forwarded from the caller's context unless the builder says otherwise.
-pub const DEFAULT_PROPAGATED_HEADERS: &[&str] = &["x-request-id", "traceparent", "tracestate"];
-
-/// The default limit on an encoded message, both ways: gRPC's 4 MiB.
-pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
+pub use crate::rpc::{
+    DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_PROPAGATED_HEADERS, MethodKind, PREVIOUS_ATTEMPTS_HEADER,
+};
 
 /// The metadata key carrying a request's idempotency key.
 pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";

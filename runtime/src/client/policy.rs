@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use tonic::Code;
 
+use crate::rpc::MethodKind;
+
 /// The deadline of a call when neither the caller's [`Context`](crate::Context), the method's
 /// options, nor the client says otherwise: no call may wait forever.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
@@ -212,19 +214,6 @@ pub fn is_dependency_failure(code: Code) -> bool {
             | Code::ResourceExhausted
             | Code::DataLoss
     )
-}
-
-/// The call shape of an rpc.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MethodKind {
-    /// One request, one response.
-    Unary,
-    /// One request, a stream of responses.
-    ServerStreaming,
-    /// A stream of requests, one response.
-    ClientStreaming,
-    /// Streams both ways.
-    BidiStreaming,
 }
 
 /// What options.proto says about one rpc; generated as a `const`. `None` means "not set", and the

@@ -150,7 +150,7 @@ impl Context {
     /// attempt, and when the header is missing or malformed.
     pub fn previous_rpc_attempts(&self) -> u32 {
         self.metadata
-            .get(crate::client::PREVIOUS_ATTEMPTS_HEADER)
+            .get(crate::rpc::PREVIOUS_ATTEMPTS_HEADER)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.parse().ok())
             .unwrap_or(0)

@@ -20,7 +20,7 @@ use super::schema::MessageSchema;
 use super::service::{Call, ResponseFuture, RouteSpec};
 use super::status;
 use super::stream::{StreamFormat, ndjson_requests, stream_response};
-use crate::server::{DomainMethod, within_deadline};
+use crate::call::{DomainMethod, within_deadline};
 use crate::{BoxStream, Context, Status};
 
 /// Answers a call whose rpc the generated dispatch does not know: only a route table and a

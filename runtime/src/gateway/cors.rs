@@ -21,6 +21,7 @@ use http::header::{
 use http::{HeaderMap, Response, StatusCode};
 
 use super::response::METADATA_HEADER_PREFIX;
+use crate::rpc::{GRPC_TIMEOUT, REQUEST_ID_HEADER, TRACEPARENT, TRACESTATE};
 
 /// The request headers a browser may send when [`Cors::allow_headers`] was not called: those
 /// the gateway reads (see `headers.rs`), plus `Content-Type` since `application/json` is not one
@@ -28,15 +29,12 @@ use super::response::METADATA_HEADER_PREFIX;
 pub const DEFAULT_ALLOWED_HEADERS: &[&str] = &[
     "content-type",
     "authorization",
-    "x-request-id",
-    "traceparent",
-    "tracestate",
-    "grpc-timeout",
+    REQUEST_ID_HEADER,
+    TRACEPARENT,
+    TRACESTATE,
+    GRPC_TIMEOUT,
     "grpc-metadata-*",
 ];
-
-/// The request-id header, exposed on every response so that a browser client can quote it.
-const REQUEST_ID: &str = "x-request-id";
 
 /// The CORS policy of a gateway. Built with the methods below from [`Cors::new`], which allows
 /// nothing and adds no header.
@@ -267,7 +265,8 @@ impl Cors {
             .map(HeaderName::as_str)
             .filter(|name| name.starts_with(METADATA_HEADER_PREFIX))
             .collect();
-        exposed.push(REQUEST_ID);
+        // The request id, so that a browser client can quote it.
+        exposed.push(REQUEST_ID_HEADER);
         exposed.extend(self.expose.iter().map(HeaderName::as_str));
         exposed.sort_unstable();
         exposed.dedup();

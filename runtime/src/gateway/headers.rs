@@ -28,11 +28,12 @@ use tonic::metadata::{BinaryMetadataValue, MetadataKey, MetadataMap};
 use super::query::convert::decode_binary_header;
 use super::response::METADATA_HEADER_PREFIX;
 use crate::deadline::{GRPC_TIMEOUT, parse_grpc_timeout};
+use crate::rpc::{REQUEST_ID_HEADER, TRACEPARENT, TRACESTATE};
 use crate::{Context, Status};
 
 /// Headers passed on as metadata under their own names.
 pub const FORWARDED_HEADERS: &[&str] =
-    &["authorization", "x-request-id", "traceparent", "tracestate"];
+    &["authorization", REQUEST_ID_HEADER, TRACEPARENT, TRACESTATE];
 
 /// The context of a gateway call with these request headers, from this peer, as the
 /// [module](self) describes.

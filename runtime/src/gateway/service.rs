@@ -17,7 +17,7 @@ use super::cors::Cors;
 use super::headers::context_from_headers;
 use super::response::ResponseBody;
 use super::status::{error_response, status_response};
-use crate::server::deadline_exceeded;
+use crate::deadline::deadline_exceeded;
 use crate::{BoxFuture, Context, Status};
 
 /// The default limit of a request body: 4 MiB, gRPC's default message size.
@@ -310,7 +310,7 @@ impl Gateway {
                 // that the gateway answers 504 before tonic's own grpc-timeout timer, which
                 // it arms for REST requests too, answers with a gRPC status.
                 let ctx = context_from_headers(&parts.headers, peer_addr(&parts)).map(|ctx| {
-                    match crate::server::arrival_deadline(&parts.extensions) {
+                    match crate::call::arrival_deadline(&parts.extensions) {
                         Some(deadline) => ctx.with_deadline(deadline),
                         None => ctx,
                     }

@@ -10,6 +10,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use super::{Host, HostError};
 use crate::gateway::cors::Cors;
 use crate::gateway::{Gateway, Router};
+use crate::rpc::{GRPC_TIMEOUT, REQUEST_ID_HEADER, TRACEPARENT};
 
 /// The health service's name, listed by reflection beside the domain services.
 const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
@@ -25,9 +26,9 @@ const GRPC_WEB_REQUEST_HEADERS: [&str; 7] = [
     "content-type",
     "x-grpc-web",
     "x-user-agent",
-    "grpc-timeout",
-    "x-request-id",
-    "traceparent",
+    GRPC_TIMEOUT,
+    REQUEST_ID_HEADER,
+    TRACEPARENT,
     "authorization",
 ];
 
@@ -37,7 +38,7 @@ const GRPC_WEB_RESPONSE_HEADERS: [&str; 4] = [
     "grpc-status",
     "grpc-message",
     "grpc-status-details-bin",
-    "x-request-id",
+    REQUEST_ID_HEADER,
 ];
 
 /// The routes of `host`, with `health` beside its services.

@@ -28,6 +28,7 @@ use std::sync::Arc;
 use tonic::metadata::AsciiMetadataValue;
 
 use super::{CallInfo, Finish, Interceptor, Side};
+pub use crate::call::PeerCertificates;
 use crate::{Code, Context, MetadataMap, Status};
 
 /// The metadata key credentials travel in.
@@ -47,40 +48,6 @@ pub fn authenticated<I: Clone + Send + Sync + 'static>(ctx: &Context) -> Option<
     ctx.extensions()
         .get::<Authenticated<I>>()
         .map(|identity| &identity.0)
-}
-
-/// The certificate chain a TLS client presented, leaf first, each DER-encoded: an extension of
-/// the [`Context`]. With the runtime's `tls` feature the gRPC adapter fills it in (from tonic's
-/// `peer_certs`) for connections made over TLS with client certificates; [`Auth::peer`] checks
-/// it. Cheap to clone.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PeerCertificates(Arc<Vec<Vec<u8>>>);
-
-impl PeerCertificates {
-    /// The chain `certificates`, leaf first.
-    pub fn new(certificates: Vec<Vec<u8>>) -> Self {
-        Self(Arc::new(certificates))
-    }
-
-    /// The client's own certificate, the first of the chain.
-    pub fn leaf(&self) -> Option<&[u8]> {
-        self.0.first().map(Vec::as_slice)
-    }
-
-    /// The chain, leaf first.
-    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
-        self.0.iter().map(Vec::as_slice)
-    }
-
-    /// How many certificates the chain has.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Whether the chain is empty.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 type Hook = dyn Fn(&CallInfo, &mut Context) -> Result<(), Status> + Send + Sync;

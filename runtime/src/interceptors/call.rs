@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::{CallInfo, Finish, Interceptors, MethodInfo, Outcome, finish_all};
-use crate::server::{DomainMethod, within_deadline};
+use crate::call::{DomainMethod, within_deadline};
 use crate::{BoxStream, Context, Status};
 
 /// A service implementation (or client) wrapped in an [`Interceptors`] stack. The generated code
@@ -277,7 +277,7 @@ impl Drop for Pending {
     fn drop(&mut self) {
         if !self.done {
             let status = if self.ctx.is_expired() {
-                crate::server::deadline_exceeded()
+                crate::deadline::deadline_exceeded()
             } else {
                 Status::cancelled("the call was dropped before it ended")
             };

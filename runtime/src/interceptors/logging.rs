@@ -25,9 +25,10 @@ use std::net::SocketAddr;
 use tokio::time::Instant;
 use tracing::Level;
 
-use super::codes::{code_name, is_server_fault};
+use super::is_server_fault;
 use super::request_id::{RequestId, request_id};
 use super::{CallInfo, Finish, Interceptor, Outcome};
+use crate::rpc::code_name;
 use crate::{Context, Status};
 
 /// The target of the access log events.

@@ -32,8 +32,8 @@ use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use ::metrics::{Counter, Gauge, Histogram, Label, counter, gauge, histogram};
 
-use super::codes::go_code_name;
 use super::{CallInfo, Finish, Interceptor, MethodKind, Side};
+use crate::rpc::go_code_name;
 use crate::{Code, Context, Status};
 
 /// The metrics interceptor (see the module docs).

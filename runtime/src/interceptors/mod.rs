@@ -52,7 +52,6 @@
 
 pub mod auth;
 mod call;
-mod codes;
 pub mod limits;
 pub mod logging;
 pub mod metrics;
@@ -65,7 +64,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use crate::client::MethodKind;
+pub use crate::rpc::{Idempotency, MethodInfo, MethodKind};
 use crate::{Code, Context, Status};
 pub use auth::Auth;
 pub use call::Intercepted;
@@ -74,37 +73,18 @@ pub use metrics::Metrics;
 pub use request_id::{RequestId, RequestIds};
 pub use trace::Tracing;
 
-/// An rpc as interceptors see it; generated as a `const` per method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MethodInfo {
-    /// The fully-qualified service name, e.g. `inventory.v1.InventoryService`.
-    pub service: &'static str,
-    /// The rpc's name as in the .proto file, e.g. `CheckStock`.
-    pub method: &'static str,
-    /// The gRPC path, e.g. `/inventory.v1.InventoryService/CheckStock`.
-    pub path: &'static str,
-    /// Which way messages stream.
-    pub kind: MethodKind,
-    /// The rpc's `idempotency_level`.
-    pub idempotency: Idempotency,
-}
-
-impl MethodInfo {
-    /// The full proto name of the rpc, `inventory.v1.InventoryService/CheckStock`.
-    pub fn full_name(&self) -> &'static str {
-        &self.path[1..]
-    }
-}
-
-/// The standard `idempotency_level` method option.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Idempotency {
-    /// Not declared.
-    Unknown,
-    /// `NO_SIDE_EFFECTS`: a read.
-    NoSideEffects,
-    /// `IDEMPOTENT`: repeating the call has the effect of making it once.
-    Idempotent,
+/// Whether `code` says the serving side failed, not the request: the codes worth a warning
+/// in a log and an error status on a server span.
+pub(crate) fn is_server_fault(code: Code) -> bool {
+    matches!(
+        code,
+        Code::Unknown
+            | Code::DeadlineExceeded
+            | Code::Unimplemented
+            | Code::Internal
+            | Code::Unavailable
+            | Code::DataLoss
+    )
 }
 
 /// Which end of a call a stack is installed at.

@@ -22,8 +22,7 @@ use tonic::metadata::AsciiMetadataValue;
 use super::{CallInfo, Finish, Interceptor, Side};
 use crate::{Context, MetadataMap, Status};
 
-/// The metadata key of the request id.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
+pub use crate::rpc::REQUEST_ID_HEADER;
 
 /// The longest request id taken from a caller; longer ones are replaced.
 pub const MAX_REQUEST_ID_LEN: usize = 128;

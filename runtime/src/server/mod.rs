@@ -19,17 +19,16 @@
 
 mod wire;
 
-use std::future::Future;
-
 use tokio::time::Instant;
 use tonic::metadata::MetadataMap;
 
+use crate::call::ArrivalDeadline;
+pub use crate::call::{DomainMethod, stream_within_deadline, within_deadline};
 use crate::deadline::{GRPC_TIMEOUT, InvalidTimeout, parse_grpc_timeout};
+pub use crate::rpc::WireSettings;
 use crate::{BoxFuture, BoxStream, Context, Status};
-pub(crate) use wire::arrival_deadline;
-pub(crate) use wire::is_size_limit_message;
-use wire::{ArrivalDeadline, ResponseCell};
-pub use wire::{CallFuture, DeadlineStamped, GrpcServer, StampDeadlines, WireSettings};
+use wire::ResponseCell;
+pub use wire::{CallFuture, DeadlineStamped, GrpcServer, StampDeadlines};
 
 pub use crate::deadline::deadline_exceeded;
 
@@ -55,7 +54,7 @@ pub fn accept<T>(request: tonic::Request<T>) -> Result<(Context, T), Status> {
     let peer_addr = request.remote_addr();
     #[cfg(feature = "tls")]
     let peer_certificates = request.peer_certs().map(|chain| {
-        crate::interceptors::auth::PeerCertificates::new(
+        crate::call::PeerCertificates::new(
             chain
                 .iter()
                 .map(|certificate| certificate.to_vec())
@@ -91,55 +90,6 @@ pub fn accept_streaming<T: Send + 'static>(
 ) -> Result<(Context, BoxStream<T>), Status> {
     let (ctx, stream) = accept(request)?;
     Ok((ctx, Box::pin(stream)))
-}
-
-/// Runs a domain future, dropping it and answering `DEADLINE_EXCEEDED` if the deadline passes
-/// first. A `CANCELLED` from the domain after the deadline is reported as `DEADLINE_EXCEEDED` too.
-pub async fn within_deadline<T, F>(ctx: &Context, future: F) -> Result<T, Status>
-where
-    F: Future<Output = Result<T, Status>>,
-{
-    let outcome = match ctx.deadline() {
-        None => future.await,
-        Some(deadline) => tokio::time::timeout_at(deadline, future)
-            .await
-            .unwrap_or_else(|_elapsed| Err(deadline_exceeded())),
-    };
-    outcome.map_err(|status| normalize(ctx, status))
-}
-
-/// Cuts a response stream at the context's deadline: the stream then yields one
-/// `DEADLINE_EXCEEDED` and ends.
-pub fn stream_within_deadline<T: Send + 'static>(
-    ctx: &Context,
-    stream: BoxStream<T>,
-) -> BoxStream<T> {
-    crate::deadline::cut_stream(ctx.deadline(), stream)
-}
-
-/// A method of a domain trait as the adapter calls it, e.g. `<T as InventoryService>::check_stock`:
-/// given the domain, the call's context and the request, a future borrowing the first two.
-/// Implemented for every function of that shape; a trait rather than an `Fn` bound because the
-/// future's type depends on the borrow's lifetime.
-pub trait DomainMethod<'a, T: ?Sized + 'a, Request, Response>: Send + Sync + 'static {
-    /// The future the method returns.
-    type Future: Future<Output = Result<Response, Status>> + Send + 'a;
-
-    /// Calls the method.
-    fn call(&self, domain: &'a T, ctx: &'a Context, request: Request) -> Self::Future;
-}
-
-impl<'a, T, Request, Response, F, Fut> DomainMethod<'a, T, Request, Response> for F
-where
-    T: ?Sized + 'a,
-    F: Fn(&'a T, &'a Context, Request) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Response, Status>> + Send + 'a,
-{
-    type Future = Fut;
-
-    fn call(&self, domain: &'a T, ctx: &'a Context, request: Request) -> Fut {
-        self(domain, ctx, request)
-    }
 }
 
 /// The future a method of a tonic server trait returns (the form `#[async_trait]` gives it).
@@ -258,65 +208,11 @@ pub(crate) fn append_sendable(headers: &mut http::HeaderMap, metadata: MetadataM
     crate::context::append_entries(headers, metadata, crate::context::is_application_key);
 }
 
-fn normalize(ctx: &Context, status: Status) -> Status {
-    if status.code() == tonic::Code::Cancelled && ctx.is_expired() {
-        Status::deadline_exceeded(status.message().to_owned())
-    } else {
-        status
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
-    use futures_util::StreamExt;
-
     use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn a_slow_future_is_cut_at_the_deadline() {
-        let ctx = Context::new().with_timeout(Duration::from_millis(100));
-        let slow = async {
-            tokio::time::sleep(Duration::from_secs(10)).await;
-            Ok::<_, Status>(())
-        };
-        let status = within_deadline(&ctx, slow).await.unwrap_err();
-        assert_eq!(status.code(), tonic::Code::DeadlineExceeded);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_cancelled_after_the_deadline_becomes_deadline_exceeded() {
-        let ctx = Context::new().with_timeout(Duration::from_millis(10));
-        tokio::time::advance(Duration::from_millis(20)).await;
-        let status = within_deadline(&ctx, async { Err::<(), _>(Status::cancelled("gone")) })
-            .await
-            .unwrap_err();
-        assert_eq!(status.code(), tonic::Code::DeadlineExceeded);
-
-        let live = Context::new();
-        let status = within_deadline(&live, async { Err::<(), _>(Status::cancelled("gone")) })
-            .await
-            .unwrap_err();
-        assert_eq!(status.code(), tonic::Code::Cancelled);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_stream_ends_with_deadline_exceeded() {
-        let ctx = Context::new().with_timeout(Duration::from_millis(250));
-        let ticks: BoxStream<u32> = Box::pin(futures_util::stream::unfold(0u32, |n| async move {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            Some((Ok(n), n + 1))
-        }));
-        let items: Vec<_> = stream_within_deadline(&ctx, ticks).collect().await;
-        assert_eq!(items.len(), 3);
-        assert_eq!(items[0].as_ref().unwrap(), &0);
-        assert_eq!(items[1].as_ref().unwrap(), &1);
-        assert_eq!(
-            items[2].as_ref().unwrap_err().code(),
-            tonic::Code::DeadlineExceeded
-        );
-    }
 
     /// A domain: counts the calls that reach it.
     struct Counter(std::sync::atomic::AtomicUsize);

@@ -17,23 +17,14 @@ use bytes::Bytes;
 use futures_util::future::{Either, Ready, ready};
 use http::HeaderMap;
 use http_body::{Body as HttpBody, Frame, SizeHint};
-use tokio::time::{Instant, Sleep};
+use tokio::time::Sleep;
 use tonic::server::NamedService;
 
 use super::deadline_from_headers;
+use crate::call::ArrivalDeadline;
 use crate::context::ResponseMetadata;
+use crate::rpc::is_size_limit_message;
 use crate::{Code, Status};
-
-/// The absolute deadline of a request, stamped when it arrived.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct ArrivalDeadline(pub(super) Instant);
-
-/// The deadline [`StampDeadlines`] (or a [`GrpcServer`]) stamped on a request, if any.
-pub(crate) fn arrival_deadline(extensions: &http::Extensions) -> Option<Instant> {
-    extensions
-        .get::<ArrivalDeadline>()
-        .map(|ArrivalDeadline(deadline)| *deadline)
-}
 
 /// The response metadata cell of a request, shared with the handler's [`Context`](crate::Context).
 #[derive(Debug, Clone)]
@@ -262,48 +253,13 @@ fn normalize_status_headers(headers: &mut HeaderMap) {
     }
 }
 
-/// Whether `message` is tonic's report of a message over a size limit.
-pub(crate) fn is_size_limit_message(message: &str) -> bool {
-    message.contains("message length too large")
-}
-
-/// Message size limits and compression of a generated gRPC adapter (its `max_…_message_size`,
-/// `accept_compressed` and `send_compressed` methods set them).
-///
-/// By default messages are limited to 4 MiB both ways, as in every gRPC implementation; requests
-/// compressed with gzip or zstd are accepted; responses are not compressed.
-#[derive(Debug, Clone)]
-pub struct WireSettings {
-    /// The largest request message decoded; a larger one is answered `RESOURCE_EXHAUSTED`.
-    pub max_decoding_message_size: usize,
-    /// The largest response message sent; a larger one ends the call with `RESOURCE_EXHAUSTED`.
-    pub max_encoding_message_size: usize,
-    /// Encodings accepted on requests.
-    pub accept_compressed: Vec<crate::CompressionEncoding>,
-    /// Encodings responses are compressed with, when the client accepts them.
-    pub send_compressed: Vec<crate::CompressionEncoding>,
-}
-
-impl Default for WireSettings {
-    fn default() -> Self {
-        Self {
-            max_decoding_message_size: crate::client::DEFAULT_MAX_MESSAGE_SIZE,
-            max_encoding_message_size: crate::client::DEFAULT_MAX_MESSAGE_SIZE,
-            accept_compressed: vec![
-                crate::CompressionEncoding::Gzip,
-                crate::CompressionEncoding::Zstd,
-            ],
-            send_compressed: Vec::new(),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::future::{Ready, ready};
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
+    use tokio::time::Instant;
     use tonic::codegen::Service;
     use tower_layer::Layer;
 

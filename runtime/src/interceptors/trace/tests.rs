@@ -2,8 +2,9 @@ use std::net::SocketAddr;
 
 use futures_util::StreamExt;
 
-use super::traceparent::hex;
 use super::*;
+use crate::MetadataMap;
+use crate::call::hex;
 use crate::interceptors::Interceptors;
 use crate::interceptors::request_id::RequestIds;
 use crate::interceptors::testing::{COUNT, Capture, ECHO, Svc, broken, count, echo, not_found};

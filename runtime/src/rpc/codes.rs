@@ -1,10 +1,11 @@
-//! Status codes as the interceptors' metrics and logs spell them.
+//! The names of status codes: the gRPC spec's, which logs and the gateway use, and grpc-go's,
+//! which metric labels use.
 
 use crate::Code;
 
 /// The canonical name of a status code, as in the gRPC spec and `grpc-status` docs: `"OK"`,
 /// `"NOT_FOUND"`, `"DEADLINE_EXCEEDED"`. `&'static` so that metric labels need no allocation.
-pub(crate) fn code_name(code: Code) -> &'static str {
+pub fn code_name(code: Code) -> &'static str {
     match code {
         Code::Ok => "OK",
         Code::Cancelled => "CANCELLED",
@@ -29,7 +30,7 @@ pub(crate) fn code_name(code: Code) -> &'static str {
 /// The name grpc-go gives a status code (`codes.Code.String()`): `"OK"`, `"NotFound"`,
 /// `"Canceled"`. go-grpc-prometheus labels `grpc_code` with it, so dashboards and alerts written
 /// for Go services match ours.
-pub(crate) fn go_code_name(code: Code) -> &'static str {
+pub fn go_code_name(code: Code) -> &'static str {
     match code {
         Code::Ok => "OK",
         Code::Cancelled => "Canceled",
@@ -49,20 +50,6 @@ pub(crate) fn go_code_name(code: Code) -> &'static str {
         Code::DataLoss => "DataLoss",
         Code::Unauthenticated => "Unauthenticated",
     }
-}
-
-/// Whether `code` says the serving side failed, not the request: the codes worth a warning
-/// in a log and an error status on a server span.
-pub(crate) fn is_server_fault(code: Code) -> bool {
-    matches!(
-        code,
-        Code::Unknown
-            | Code::DeadlineExceeded
-            | Code::Unimplemented
-            | Code::Internal
-            | Code::Unavailable
-            | Code::DataLoss
-    )
 }
 
 #[cfg(test)]

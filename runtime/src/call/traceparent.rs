@@ -102,7 +102,7 @@ fn write_hex(bytes: &[u8], out: &mut [u8]) {
 }
 
 /// `bytes` as lowercase hex.
-pub(super) fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     Hex(bytes).to_string()
 }
 

@@ -1,0 +1,176 @@
+//! What a call does on either side of the wire, above the [`Context`] it carries: running a
+//! domain method within the call's deadline, the deadline stamped when a request arrived, the
+//! certificates a TLS client presented, and the W3C trace context. The server adapters, the
+//! gateway, the interceptors and the clients all build on these, so none of them has to reach
+//! into another.
+
+mod trace;
+mod traceparent;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::time::Instant;
+
+use crate::deadline::deadline_exceeded;
+use crate::{BoxStream, Context, Status};
+pub(crate) use trace::incoming_parent;
+pub use trace::{SAMPLED, TraceContext, outgoing_traceparent, trace_context};
+#[cfg(test)]
+pub(crate) use traceparent::hex;
+pub use traceparent::{Hex, TraceParent};
+
+/// Runs a domain future, dropping it and answering `DEADLINE_EXCEEDED` if the deadline passes
+/// first. A `CANCELLED` from the domain after the deadline is reported as `DEADLINE_EXCEEDED` too.
+pub async fn within_deadline<T, F>(ctx: &Context, future: F) -> Result<T, Status>
+where
+    F: Future<Output = Result<T, Status>>,
+{
+    let outcome = match ctx.deadline() {
+        None => future.await,
+        Some(deadline) => tokio::time::timeout_at(deadline, future)
+            .await
+            .unwrap_or_else(|_elapsed| Err(deadline_exceeded())),
+    };
+    outcome.map_err(|status| normalize(ctx, status))
+}
+
+/// Cuts a response stream at the context's deadline: the stream then yields one
+/// `DEADLINE_EXCEEDED` and ends.
+pub fn stream_within_deadline<T: Send + 'static>(
+    ctx: &Context,
+    stream: BoxStream<T>,
+) -> BoxStream<T> {
+    crate::deadline::cut_stream(ctx.deadline(), stream)
+}
+
+/// A method of a domain trait as the adapter calls it, e.g. `<T as InventoryService>::check_stock`:
+/// given the domain, the call's context and the request, a future borrowing the first two.
+/// Implemented for every function of that shape; a trait rather than an `Fn` bound because the
+/// future's type depends on the borrow's lifetime.
+pub trait DomainMethod<'a, T: ?Sized + 'a, Request, Response>: Send + Sync + 'static {
+    /// The future the method returns.
+    type Future: Future<Output = Result<Response, Status>> + Send + 'a;
+
+    /// Calls the method.
+    fn call(&self, domain: &'a T, ctx: &'a Context, request: Request) -> Self::Future;
+}
+
+impl<'a, T, Request, Response, F, Fut> DomainMethod<'a, T, Request, Response> for F
+where
+    T: ?Sized + 'a,
+    F: Fn(&'a T, &'a Context, Request) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Response, Status>> + Send + 'a,
+{
+    type Future = Fut;
+
+    fn call(&self, domain: &'a T, ctx: &'a Context, request: Request) -> Fut {
+        self(domain, ctx, request)
+    }
+}
+
+fn normalize(ctx: &Context, status: Status) -> Status {
+    if status.code() == tonic::Code::Cancelled && ctx.is_expired() {
+        Status::deadline_exceeded(status.message().to_owned())
+    } else {
+        status
+    }
+}
+
+/// The absolute deadline of a request, stamped when it arrived.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ArrivalDeadline(pub(crate) Instant);
+
+/// The deadline `server::StampDeadlines` (or a `server::GrpcServer`) stamped on a request, if any.
+pub(crate) fn arrival_deadline(extensions: &http::Extensions) -> Option<Instant> {
+    extensions
+        .get::<ArrivalDeadline>()
+        .map(|ArrivalDeadline(deadline)| *deadline)
+}
+
+/// The certificate chain a TLS client presented, leaf first, each DER-encoded: an extension of
+/// the [`Context`]. With the runtime's `tls` feature the gRPC adapter fills it in (from tonic's
+/// `peer_certs`) for connections made over TLS with client certificates; [`Auth::peer`](crate::interceptors::Auth::peer) checks
+/// it. Cheap to clone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerCertificates(Arc<Vec<Vec<u8>>>);
+
+impl PeerCertificates {
+    /// The chain `certificates`, leaf first.
+    pub fn new(certificates: Vec<Vec<u8>>) -> Self {
+        Self(Arc::new(certificates))
+    }
+
+    /// The client's own certificate, the first of the chain.
+    pub fn leaf(&self) -> Option<&[u8]> {
+        self.0.first().map(Vec::as_slice)
+    }
+
+    /// The chain, leaf first.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        self.0.iter().map(Vec::as_slice)
+    }
+
+    /// How many certificates the chain has.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the chain is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures_util::StreamExt;
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_future_is_cut_at_the_deadline() {
+        let ctx = Context::new().with_timeout(Duration::from_millis(100));
+        let slow = async {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            Ok::<_, Status>(())
+        };
+        let status = within_deadline(&ctx, slow).await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::DeadlineExceeded);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cancelled_after_the_deadline_becomes_deadline_exceeded() {
+        let ctx = Context::new().with_timeout(Duration::from_millis(10));
+        tokio::time::advance(Duration::from_millis(20)).await;
+        let status = within_deadline(&ctx, async { Err::<(), _>(Status::cancelled("gone")) })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::DeadlineExceeded);
+
+        let live = Context::new();
+        let status = within_deadline(&live, async { Err::<(), _>(Status::cancelled("gone")) })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::Cancelled);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stream_ends_with_deadline_exceeded() {
+        let ctx = Context::new().with_timeout(Duration::from_millis(250));
+        let ticks: BoxStream<u32> = Box::pin(futures_util::stream::unfold(0u32, |n| async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            Some((Ok(n), n + 1))
+        }));
+        let items: Vec<_> = stream_within_deadline(&ctx, ticks).collect().await;
+        assert_eq!(items.len(), 3);
+        assert_eq!(items[0].as_ref().unwrap(), &0);
+        assert_eq!(items[1].as_ref().unwrap(), &1);
+        assert_eq!(
+            items[2].as_ref().unwrap_err().code(),
+            tonic::Code::DeadlineExceeded
+        );
+    }
+}

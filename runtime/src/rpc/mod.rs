@@ -1,0 +1,104 @@
+//! The ground floor: what every other module of the runtime may name, and which names none of
+//! them. The protocol's header names and limits, the status code names, and the description of
+//! an rpc ([`MethodInfo`]) that generated code emits once per rpc.
+//!
+//! # Floors
+//!
+//! The runtime is built in floors; a module imports only from the floors below its own, never
+//! sideways or up, so that each floor can be read, tested and changed knowing only what is under
+//! it (`floors.rs` checks this on every `cargo test`):
+//!
+//! 0. `rpc` (this module) and `version`;
+//! 1. `context` (the [`Context`](crate::Context) a call carries) and `deadline` (the
+//!    `grpc-timeout` wire format);
+//! 2. `call`: what a call does on any side of the wire (running a domain method within its
+//!    deadline, the arrival deadline, peer certificates, trace context);
+//! 3. `server`, `client`, `gateway`, `interceptors`, `fake`: one concern each, none importing
+//!    another;
+//! 4. `harness` and `host`, which put the concerns together.
+
+mod codes;
+mod wire;
+
+pub use codes::{code_name, go_code_name};
+pub use wire::WireSettings;
+
+/// The header carrying a call's timeout (`grpc-timeout`, e.g. `250m`).
+pub const GRPC_TIMEOUT: &str = "grpc-timeout";
+
+/// The header carrying a call's request id.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The metadata key of the W3C trace parent.
+pub const TRACEPARENT: &str = "traceparent";
+
+/// The metadata key of the W3C vendor trace state, forwarded untouched beside `traceparent`.
+pub const TRACESTATE: &str = "tracestate";
+
+/// The header a retry carries: how many attempts of the call came before it (gRFC A6).
+pub const PREVIOUS_ATTEMPTS_HEADER: &str = "grpc-previous-rpc-attempts";
+
+/// The headers a generated client forwards from the caller's context unless its builder says
+/// otherwise: the request id and the trace context.
+pub const DEFAULT_PROPAGATED_HEADERS: &[&str] = &[REQUEST_ID_HEADER, TRACEPARENT, TRACESTATE];
+
+/// The default limit on an encoded message, both ways and on both sides: gRPC's 4 MiB.
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
+
+/// Whether `message` is tonic's report of a message over a size limit.
+pub(crate) fn is_size_limit_message(message: &str) -> bool {
+    message.contains("message length too large")
+}
+
+/// The call shape of an rpc.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MethodKind {
+    /// One request, one response.
+    Unary,
+    /// One request, a stream of responses.
+    ServerStreaming,
+    /// A stream of requests, one response.
+    ClientStreaming,
+    /// Streams both ways.
+    BidiStreaming,
+}
+
+/// The standard `idempotency_level` method option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Idempotency {
+    /// Not declared.
+    Unknown,
+    /// `NO_SIDE_EFFECTS`: a read.
+    NoSideEffects,
+    /// `IDEMPOTENT`: repeating the call has the effect of making it once.
+    Idempotent,
+}
+
+impl Idempotency {
+    /// Whether a call may be sent again without asking (`NO_SIDE_EFFECTS` or `IDEMPOTENT`).
+    pub fn is_safe_to_retry(self) -> bool {
+        !matches!(self, Idempotency::Unknown)
+    }
+}
+
+/// An rpc as interceptors see it; generated as a `const` per method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MethodInfo {
+    /// The fully-qualified service name, e.g. `inventory.v1.InventoryService`.
+    pub service: &'static str,
+    /// The rpc's name as in the .proto file, e.g. `CheckStock`.
+    pub method: &'static str,
+    /// The gRPC path, e.g. `/inventory.v1.InventoryService/CheckStock`.
+    pub path: &'static str,
+    /// Which way messages stream.
+    pub kind: MethodKind,
+    /// The rpc's `idempotency_level`.
+    pub idempotency: Idempotency,
+}
+
+impl MethodInfo {
+    /// The full proto name of the rpc, `inventory.v1.InventoryService/CheckStock`.
+    pub fn full_name(&self) -> &'static str {
+        &self.path[1..]
+    }
+}
