@@ -4,32 +4,22 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::uri::PathAndQuery;
 use tonic::codec::CompressionEncoding;
 use tonic::{Code, Status};
 
-use crate::rpc::{TRACEPARENT, WireSettings};
 use tonic::metadata::AsciiMetadataKey;
 use tonic::transport::Endpoint;
 
-use super::breaker::{Breaker, BreakerControls, CallOutcome, Classifier};
-use super::core::{ClientCore, Fallback, Inner, MethodState};
-use super::endpoints::{self, Endpoints};
-use super::replay::RetryBuffer;
-use super::retry::Throttle;
+use super::breaker::{BreakerControls, CallOutcome};
+use super::core::Fallback;
+use super::settings::Settings;
 use super::{
-    BreakerPolicy, BreakerTransition, Channel, DEFAULT_PROPAGATED_HEADERS, GeneratedClient,
-    HedgingPolicy, MAX_ATTEMPTS, MethodKind, RetryPolicy, RetryThrottling, ServiceSpec,
-    TransitionHook,
+    BreakerPolicy, BreakerTransition, Channel, GeneratedClient, HedgingPolicy, MethodKind,
+    RetryPolicy, RetryThrottling, ServiceSpec,
 };
-
-/// What a client keeps of its streams' sent messages for retries, per call and in all
-/// (grpc-java's defaults).
-const DEFAULT_RETRY_BUFFER: (usize, usize) = (1 << 20, 16 << 20);
 
 /// Why a client could not be built.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,33 +82,6 @@ impl fmt::Display for ClientError {
 
 impl std::error::Error for ClientError {}
 
-/// A setting for one method or for all of them.
-#[derive(Debug, Clone)]
-struct Override<T> {
-    all: Option<T>,
-    by_method: Vec<(String, T)>,
-}
-
-impl<T> Default for Override<T> {
-    fn default() -> Self {
-        Self {
-            all: None,
-            by_method: Vec::new(),
-        }
-    }
-}
-
-impl<T: Clone> Override<T> {
-    fn for_method(&self, name: &str) -> Option<T> {
-        self.by_method
-            .iter()
-            .rev()
-            .find(|(method, _)| method == name)
-            .map(|(_, value)| value.clone())
-            .or_else(|| self.all.clone())
-    }
-}
-
 /// Overrides the policies a generated client reads from options.proto, then builds it.
 ///
 /// Method names are the rpc names of the .proto file (`"CheckStock"`); an unknown name is an
@@ -127,28 +90,6 @@ pub struct ClientBuilder<C> {
     spec: &'static ServiceSpec,
     settings: Settings,
     _client: PhantomData<fn() -> C>,
-}
-
-/// Everything a builder can override; `None` and empty mean "as options.proto says".
-#[derive(Default)]
-pub(super) struct Settings {
-    client_deadline: Option<Duration>,
-    method_deadlines: Override<Duration>,
-    retry: Override<RetryPolicy>,
-    hedging: Override<HedgingPolicy>,
-    breaker: Override<BreakerPolicy>,
-    throttling: Option<Option<RetryThrottling>>,
-    max_attempts: Option<u32>,
-    retry_buffer: Option<(usize, usize)>,
-    propagate: Option<Vec<AsciiMetadataKey>>,
-    hook: Option<TransitionHook>,
-    classifier: Option<Classifier>,
-    controls: Option<BreakerControls>,
-    fallbacks: Vec<(&'static str, Fallback)>,
-    target: Option<String>,
-    wire: ClientWire,
-    /// The first invalid setting, reported when the client is built.
-    error: Option<ClientError>,
 }
 
 impl<C> fmt::Debug for ClientBuilder<C> {
@@ -234,7 +175,7 @@ impl<C: GeneratedClient> ClientBuilder<C> {
     }
 
     /// The most attempts any call makes, the first included, whatever a retry policy asks:
-    /// [`MAX_ATTEMPTS`] (5, as grpc-go) unless raised or lowered here (at least 1). gRFC A6
+    /// [`MAX_ATTEMPTS`](super::MAX_ATTEMPTS) (5, as grpc-go) unless raised or lowered here (at least 1). gRFC A6
     /// has clients cap a service's `maxAttempts` this way.
     #[must_use]
     pub fn max_attempts(mut self, cap: u32) -> Self {
@@ -247,8 +188,24 @@ impl<C: GeneratedClient> ClientBuilder<C> {
     /// client's calls together (by default 1 MiB and 16 MiB, as grpc-java). A call that would
     /// keep more is committed: it goes on, but is no longer retried.
     #[must_use]
-    pub fn retry_buffer(mut self, per_call: usize, per_client: usize) -> Self {
-        self.settings.retry_buffer = Some((per_call, per_client));
+    pub fn retry_buffer(self, per_call: usize, per_client: usize) -> Self {
+        self.retry_buffer_per_call(per_call)
+            .retry_buffer_per_client(per_client)
+    }
+
+    /// How much of the messages one retryable stream has sent is kept for a retry (1 MiB by
+    /// default; see [`retry_buffer`](Self::retry_buffer)).
+    #[must_use]
+    pub fn retry_buffer_per_call(mut self, bytes: usize) -> Self {
+        self.settings.retry_buffer_per_call = Some(bytes);
+        self
+    }
+
+    /// How much of the messages all of the client's retryable streams have sent is kept for
+    /// retries together (16 MiB by default; see [`retry_buffer`](Self::retry_buffer)).
+    #[must_use]
+    pub fn retry_buffer_per_client(mut self, bytes: usize) -> Self {
+        self.settings.retry_buffer_per_client = Some(bytes);
         self
     }
 
@@ -278,7 +235,7 @@ impl<C: GeneratedClient> ClientBuilder<C> {
     }
 
     /// Replaces the allow-list of headers forwarded from the caller's context
-    /// ([`DEFAULT_PROPAGATED_HEADERS`] by default).
+    /// ([`DEFAULT_PROPAGATED_HEADERS`](super::DEFAULT_PROPAGATED_HEADERS) by default).
     #[must_use]
     pub fn propagate_headers<I, S>(mut self, headers: I) -> Self
     where
@@ -318,7 +275,24 @@ impl<C: GeneratedClient> ClientBuilder<C> {
         mut self,
         classify: impl Fn(Code) -> CallOutcome + Send + Sync + 'static,
     ) -> Self {
-        self.settings.classifier = Some(Arc::new(classify));
+        self.settings.classifier.all = Some(Arc::new(classify));
+        self
+    }
+
+    /// Like [`breaker_classifier`](Self::breaker_classifier), for the breaker of one method
+    /// only (it wins over the client-wide one): a method whose `NOT_FOUND` means the dependency
+    /// lost its data, or whose `RESOURCE_EXHAUSTED` is a quota answer, not a failure.
+    #[must_use]
+    pub fn method_breaker_classifier(
+        mut self,
+        method: &str,
+        classify: impl Fn(Code) -> CallOutcome + Send + Sync + 'static,
+    ) -> Self {
+        self.check_method(method);
+        self.settings
+            .classifier
+            .by_method
+            .push((method.to_owned(), Arc::new(classify)));
         self
     }
 
@@ -468,155 +442,5 @@ impl<C: GeneratedClient> ClientBuilder<C> {
         Ok(C::from_core(
             self.settings.assemble(self.spec, channels, target),
         ))
-    }
-}
-
-/// A client's message limits and compression: [`WireSettings::client`] until the builder says
-/// otherwise.
-struct ClientWire(WireSettings);
-
-impl Default for ClientWire {
-    fn default() -> Self {
-        Self(WireSettings::client())
-    }
-}
-
-/// A gRPC client over `channel` with `wire`'s limits and compression: requests compressed with
-/// the first of `send_compressed`, responses accepted in `accept_compressed`.
-fn grpc(wire: &WireSettings, channel: Channel) -> tonic::client::Grpc<Channel> {
-    let mut grpc = tonic::client::Grpc::new(channel)
-        .max_decoding_message_size(wire.max_decoding_message_size)
-        .max_encoding_message_size(wire.max_encoding_message_size);
-    if let Some(encoding) = wire.send_compressed.first() {
-        grpc = grpc.send_compressed(*encoding);
-    }
-    for encoding in &wire.accept_compressed {
-        grpc = grpc.accept_compressed(*encoding);
-    }
-    grpc
-}
-
-impl Settings {
-    /// The core these settings describe; they were validated as they were made.
-    pub(super) fn assemble(
-        self,
-        spec: &'static ServiceSpec,
-        channels: Vec<(Option<String>, Channel)>,
-        target: String,
-    ) -> ClientCore {
-        let throttle = self
-            .throttling
-            .unwrap_or(Some(
-                spec.retry_throttling.unwrap_or(RetryThrottling::DEFAULT),
-            ))
-            .map(Throttle::new);
-        let propagate = self.propagate.unwrap_or_else(|| {
-            DEFAULT_PROPAGATED_HEADERS
-                .iter()
-                .map(|name| AsciiMetadataKey::from_static(name))
-                .collect()
-        });
-        let mut breaker_policies = Vec::with_capacity(spec.methods.len());
-        let methods = spec
-            .methods
-            .iter()
-            .map(|method| {
-                let own = self
-                    .method_deadlines
-                    .for_method(method.name)
-                    .or(method.deadline);
-                let timeout = match (own, self.client_deadline) {
-                    (Some(own), Some(client)) => Some(own.min(client)),
-                    (own, client) => own.or(client),
-                };
-                let mut retry = self
-                    .retry
-                    .for_method(method.name)
-                    .or_else(|| method.retry.clone())
-                    .unwrap_or(RetryPolicy::DEFAULT);
-                let cap = self.max_attempts.unwrap_or(MAX_ATTEMPTS);
-                retry.max_attempts = retry.max_attempts.clamp(1, cap);
-                // A builder's retry policy for the method replaces the proto's hedging, and a
-                // builder's hedging replaces any retry policy.
-                let builder_retry = self.retry.for_method(method.name).is_some();
-                let hedging = self
-                    .hedging
-                    .for_method(method.name)
-                    .or_else(|| method.hedging.clone().filter(|_| !builder_retry))
-                    .map(|mut hedging| {
-                        hedging.max_attempts = hedging.max_attempts.clamp(1, cap);
-                        hedging
-                    });
-                let breaker = self.breaker.for_method(method.name).unwrap_or_else(|| {
-                    method
-                        .circuit_breaker
-                        .clone()
-                        .map_or(BreakerPolicy::DEFAULT, BreakerPolicy::SlidingWindow)
-                });
-                breaker_policies.push(breaker);
-                MethodState {
-                    spec: method,
-                    path: PathAndQuery::from_static(method.path),
-                    timeout,
-                    retry,
-                    hedging,
-                    fallback: self
-                        .fallbacks
-                        .iter()
-                        .rev()
-                        .find(|(name, _)| *name == method.name)
-                        .map(|(_, fallback)| Arc::clone(fallback)),
-                }
-            })
-            .collect();
-        let endpoints = channels
-            .into_iter()
-            .map(|(label, channel)| {
-                let label = label.unwrap_or_else(|| target.clone());
-                let breakers = spec
-                    .methods
-                    .iter()
-                    .zip(&breaker_policies)
-                    .map(|(method, policy)| {
-                        let name: Arc<str> =
-                            format!("{}/{}@{}", spec.name, method.name, label).into();
-                        let breaker = Arc::new(Breaker::new(
-                            name,
-                            policy,
-                            self.hook.clone(),
-                            self.classifier.clone(),
-                        )?);
-                        if let Some(controls) = &self.controls {
-                            controls.register(method.name, Arc::clone(&breaker));
-                        }
-                        Some(breaker)
-                    })
-                    .collect();
-                endpoints::Endpoint {
-                    label,
-                    grpc: grpc(&self.wire.0, channel),
-                    breakers,
-                }
-            })
-            .collect();
-        ClientCore {
-            inner: Arc::new(Inner {
-                endpoints: Endpoints::new(endpoints),
-                max_encoding: self.wire.0.max_encoding_message_size,
-                propagates_traceparent: propagate.iter().any(|key| key == TRACEPARENT),
-                target,
-                methods,
-                throttle,
-                propagate,
-                retry_buffer: {
-                    let (per_call, per_client) = self.retry_buffer.unwrap_or(DEFAULT_RETRY_BUFFER);
-                    Arc::new(RetryBuffer {
-                        per_call,
-                        per_client,
-                        used: AtomicUsize::new(0),
-                    })
-                },
-            }),
-        }
     }
 }

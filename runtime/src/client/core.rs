@@ -14,11 +14,11 @@ use tonic::{Code, Status};
 
 use super::attempts::Failed;
 use super::breaker::BreakerState;
-use super::builder::Settings;
 use super::codec::{self, RawCodec};
 use super::endpoints::{self, Endpoint, Endpoints, Pick};
 use super::replay::{Replay, RetryBuffer};
 use super::retry::Throttle;
+use super::settings::Settings;
 use super::streams::{
     AbortableStream, Aborted, abort_on_error, decode_stream, encode_stream, until_aborted,
     with_trailers,

@@ -45,6 +45,7 @@ mod hedging;
 mod policy;
 mod replay;
 mod retry;
+mod settings;
 mod streams;
 
 pub use tonic::transport::Channel;

@@ -17,10 +17,14 @@
 //!    another;
 //! 4. `harness` and `host`, which put the concerns together.
 
+mod breaker;
 mod codes;
+mod policy;
 mod wire;
 
+pub use breaker::{Adaptive, BreakerPolicy, SlidingWindow};
 pub use codes::{code_name, go_code_name};
+pub use policy::{HedgingPolicy, RetryPolicy, RetryThrottling};
 pub use wire::WireSettings;
 
 /// The header carrying a call's timeout (`grpc-timeout`, e.g. `250m`).

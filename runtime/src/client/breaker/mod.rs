@@ -123,6 +123,14 @@ struct Guarded {
 }
 
 impl Guarded {
+    /// Moves the model on as the clock alone moves it (nothing while a state is forced).
+    fn advance(&mut self, now: Instant) -> Vec<(BreakerState, BreakerState)> {
+        match (&self.forced, &mut self.machine) {
+            (None, Machine::Window(window)) => window.advance(now),
+            _ => Vec::new(),
+        }
+    }
+
     /// The state callers see: a forced one, else the model's.
     fn state(&self) -> BreakerState {
         match self.forced {
@@ -147,7 +155,7 @@ impl fmt::Debug for Breaker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Breaker")
             .field("name", &self.name)
-            .field("state", &self.state())
+            .field("state", &self.lock().state())
             .finish_non_exhaustive()
     }
 }
@@ -182,7 +190,7 @@ impl Breaker {
         let machine = match policy {
             BreakerPolicy::Disabled => return None,
             BreakerPolicy::SlidingWindow(settings) => {
-                Machine::Window(WindowMachine::new(settings.clone()))
+                Machine::Window(WindowMachine::new(settings.clone(), Instant::now()))
             }
             BreakerPolicy::Adaptive(settings) => {
                 Machine::Adaptive(AdaptiveMachine::new(settings.clone()))
@@ -202,9 +210,16 @@ impl Breaker {
         })
     }
 
-    /// The current state.
+    /// The state as of now: read against the clock, so an open breaker whose wait has ended
+    /// reads half-open without a call having been made (and the change is announced).
     pub(crate) fn state(&self) -> BreakerState {
-        self.lock().state()
+        let (state, changes) = {
+            let mut guarded = self.lock();
+            let changes = guarded.advance(Instant::now());
+            (guarded.state(), changes)
+        };
+        self.announce_all(changes);
+        state
     }
 
     /// Admits a call, or answers the `UNAVAILABLE` status a rejected call fails with.
@@ -235,12 +250,18 @@ impl Breaker {
                 }
                 None => {}
             }
-            match &mut guarded.machine {
+            let mut changes = guarded.advance(now);
+            let admission = match &mut guarded.machine {
                 Machine::Window(window) => window.try_acquire(now),
-                Machine::Adaptive(adaptive) => adaptive.try_acquire(now),
-            }
+                Machine::Adaptive(adaptive) => {
+                    let (admission, change) = adaptive.try_acquire(now);
+                    changes.extend(change);
+                    admission
+                }
+            };
+            (admission, changes)
         };
-        self.announce(transition);
+        self.announce_all(transition);
         match admission {
             Admission::Admitted { epoch, probe } => Ok(Permit {
                 breaker: self,
@@ -264,7 +285,7 @@ impl Breaker {
             // does not decide what happens after.
             match &mut guarded.machine {
                 Machine::Window(window) => {
-                    window.reset();
+                    window.reset(Instant::now());
                 }
                 Machine::Adaptive(adaptive) => {
                     adaptive.reset();
@@ -305,20 +326,25 @@ impl Breaker {
             if guarded.forced.is_some() {
                 return;
             }
+            let mut changes = guarded.advance(now);
             match &mut guarded.machine {
                 Machine::Window(window) => {
                     let slow = window
                         .slow_call_duration()
                         .is_some_and(|slow| now.saturating_duration_since(permit.started) >= slow);
-                    window.record(now, permit.epoch, permit.probe, outcome, slow)
+                    changes.extend(window.record(now, permit.epoch, permit.probe, outcome, slow));
                 }
-                Machine::Adaptive(adaptive) => {
-                    adaptive.record(now, outcome);
-                    None
-                }
+                Machine::Adaptive(adaptive) => adaptive.record(now, outcome),
             }
+            changes
         };
-        self.announce(transition);
+        self.announce_all(transition);
+    }
+
+    fn announce_all(&self, changes: Vec<(BreakerState, BreakerState)>) {
+        for change in changes {
+            self.announce(Some(change));
+        }
     }
 
     fn announce(&self, transition: Option<(BreakerState, BreakerState)>) {

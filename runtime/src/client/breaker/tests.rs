@@ -400,3 +400,98 @@ async fn adaptive_rejects_nothing_before_its_minimum_of_requests() {
         .count();
     assert!(rejected > 50, "{rejected} of 100 rejected past the minimum");
 }
+
+/// The state changes a hook saw, in order.
+type Seen = Arc<Mutex<Vec<(BreakerState, BreakerState)>>>;
+
+/// A breaker whose transitions are written down, with `settings` over `window(0.5, 10, 4, 4)`.
+fn recorded(settings: impl FnOnce(SlidingWindow) -> SlidingWindow) -> (Breaker, Seen) {
+    let BreakerPolicy::SlidingWindow(window) = window(0.5, 10, 4, 4) else {
+        unreachable!()
+    };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    let hook: TransitionHook = Arc::new(move |t: &BreakerTransition| {
+        log.lock().unwrap().push((t.from, t.to));
+    });
+    let policy = BreakerPolicy::SlidingWindow(settings(window));
+    let breaker = Breaker::new("svc/Method@test".into(), &policy, Some(hook), None).unwrap();
+    (breaker, seen)
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_open_breaker_reads_half_open_once_its_wait_ends_without_a_call() {
+    use BreakerState::{Closed, HalfOpen, Open};
+    let (breaker, seen) = recorded(|w| w);
+    open_then_wait(&breaker, Duration::from_millis(9_999)).await;
+    assert_eq!(breaker.state(), Open);
+    tokio::time::advance(Duration::from_millis(1)).await;
+    assert_eq!(breaker.state(), HalfOpen, "read against the clock");
+    assert_eq!(*seen.lock().unwrap(), [(Closed, Open), (Open, HalfOpen)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn half_open_past_its_maximum_wait_reads_open_on_its_own() {
+    use BreakerState::{Closed, HalfOpen, Open};
+    // resilience4j's maxWaitDurationInHalfOpenState: no probe has to come for it to re-open.
+    let (breaker, seen) = recorded(|w| w.half_open_max_wait(Some(Duration::from_secs(5))));
+    open_then_wait(&breaker, Duration::from_secs(10)).await;
+    assert_eq!(breaker.state(), HalfOpen);
+    tokio::time::advance(Duration::from_secs(5)).await;
+    assert_eq!(breaker.state(), Open);
+    // Read only much later, the changes happened when their waits ended: opened at 15 s, half-
+    // open again at 25 s, open again at 30 s; at 32 s it is open until 40 s.
+    tokio::time::advance(Duration::from_secs(17)).await;
+    assert_eq!(breaker.state(), Open);
+    let rejected = breaker.try_acquire().err().unwrap();
+    assert_eq!(
+        rejected.get_details_retry_info().unwrap().retry_delay,
+        Some(Duration::from_secs(8))
+    );
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            (Closed, Open),
+            (Open, HalfOpen),
+            (HalfOpen, Open),
+            (Open, HalfOpen),
+            (HalfOpen, Open),
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_counting_interval_starts_the_closed_counts_afresh() {
+    // gobreaker's Interval: failures of an earlier interval do not add up with later ones.
+    let (breaker, _) = recorded(|w| w.counting_interval(Some(Duration::from_secs(60))));
+    for _ in 0..3 {
+        call(&breaker, Code::Unavailable).unwrap();
+    }
+    // A call admitted in this interval and answered in the next is not counted in either.
+    let late = breaker.try_acquire().unwrap();
+    tokio::time::advance(Duration::from_secs(60)).await;
+    late.record(Code::Unavailable);
+    for _ in 0..3 {
+        call(&breaker, Code::Unavailable).unwrap();
+    }
+    assert_eq!(breaker.state(), BreakerState::Closed, "3 of the minimum 4");
+    call(&breaker, Code::Unavailable).unwrap();
+    assert_eq!(breaker.state(), BreakerState::Open);
+    // Closing again starts a new interval from the moment it closed.
+    tokio::time::advance(Duration::from_secs(10)).await;
+    for _ in 0..4 {
+        call(&breaker, Code::Ok).unwrap();
+    }
+    assert_eq!(breaker.state(), BreakerState::Closed);
+    tokio::time::advance(Duration::from_secs(59)).await;
+    for _ in 0..3 {
+        call(&breaker, Code::Unavailable).unwrap();
+    }
+    tokio::time::advance(Duration::from_secs(1)).await;
+    call(&breaker, Code::Unavailable).unwrap();
+    assert_eq!(
+        breaker.state(),
+        BreakerState::Closed,
+        "cleared 60 s after closing"
+    );
+}

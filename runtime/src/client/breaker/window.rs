@@ -177,17 +177,70 @@ pub(super) struct WindowMachine {
     window: Window,
     /// Openings since the breaker was last closed: the open wait grows with them.
     consecutive_opens: u32,
+    /// With a `counting_interval`: when the closed state's counts are next cleared.
+    interval_ends: Option<Instant>,
 }
 
+/// The most state changes time alone makes at once (open → half-open → open … when the half-open
+/// wait is short): a bound, so that zero waits cannot spin.
+const MAX_TIMED_STEPS: usize = 8;
+
 impl WindowMachine {
-    pub(super) fn new(settings: SlidingWindow) -> Self {
+    pub(super) fn new(settings: SlidingWindow, now: Instant) -> Self {
         Self {
             window: Window::new(&settings),
+            interval_ends: settings
+                .counting_interval
+                .and_then(|interval| now.checked_add(interval)),
             settings,
             state: State::Closed,
             epoch: 0,
             consecutive_opens: 0,
         }
+    }
+
+    /// Moves the state on as far as the clock alone moves it by `now`, as if a timer had fired
+    /// at each moment a wait ended (resilience4j's automatic transitions): an open breaker whose
+    /// wait has ended is half-open, a half-open one past `half_open_max_wait` is open again, and
+    /// a closed one past its `counting_interval` starts counting afresh (gobreaker's
+    /// `Interval`). Returns the state changes, oldest first.
+    pub(super) fn advance(&mut self, now: Instant) -> Vec<(BreakerState, BreakerState)> {
+        let mut changes = Vec::new();
+        for _ in 0..MAX_TIMED_STEPS {
+            let change = match self.state {
+                State::Open { until } if now >= until => self.enter(
+                    State::HalfOpen {
+                        since: until,
+                        admitted: 0,
+                        probes: Counts::default(),
+                    },
+                    until,
+                ),
+                // Probes that take longer than allowed to decide: the dependency is not back.
+                State::HalfOpen { since, .. } => match self.settings.half_open_max_wait {
+                    Some(wait) if now.saturating_duration_since(since) >= wait => {
+                        self.open(since.checked_add(wait).unwrap_or(now))
+                    }
+                    _ => break,
+                },
+                State::Closed => {
+                    if let (Some(ends), Some(interval)) =
+                        (self.interval_ends, self.settings.counting_interval)
+                        && now >= ends
+                    {
+                        // A new generation, as gobreaker's: calls admitted before it are not
+                        // counted in it.
+                        self.window.clear();
+                        self.epoch += 1;
+                        self.interval_ends = now.checked_add(interval);
+                    }
+                    break;
+                }
+                State::Open { .. } => break,
+            };
+            changes.extend(change);
+        }
+        changes
     }
 
     pub(super) fn public_state(&self) -> BreakerState {
@@ -199,46 +252,15 @@ impl WindowMachine {
         self.settings.slow_call_duration
     }
 
-    pub(super) fn try_acquire(&mut self, now: Instant) -> (Admission, Transition) {
-        let mut transition = None;
-        match self.state {
-            State::Open { until } if now < until => {
-                return (
-                    Admission::Rejected {
-                        retry_after: until - now,
-                    },
-                    None,
-                );
-            }
-            State::Open { .. } => {
-                transition = self.enter(State::HalfOpen {
-                    since: now,
-                    admitted: 0,
-                    probes: Counts::default(),
-                });
-            }
-            // Probes that take longer than allowed to decide: the dependency is not back.
-            State::HalfOpen { since, .. }
-                if self
-                    .settings
-                    .half_open_max_wait
-                    .is_some_and(|wait| now.saturating_duration_since(since) >= wait) =>
-            {
-                let opened = self.open(now);
-                let State::Open { until } = self.state else {
-                    unreachable!("just opened")
-                };
-                return (
-                    Admission::Rejected {
-                        retry_after: until - now,
-                    },
-                    opened,
-                );
-            }
-            _ => {}
+    /// Admits a call or not, in the state [`advance`](Self::advance) left as of `now`.
+    pub(super) fn try_acquire(&mut self, now: Instant) -> Admission {
+        if let State::Open { until } = self.state {
+            return Admission::Rejected {
+                retry_after: until.saturating_duration_since(now),
+            };
         }
         let permitted = self.settings.half_open_max_calls.max(1);
-        let admission = match &mut self.state {
+        match &mut self.state {
             State::Closed => Admission::Admitted {
                 epoch: self.epoch,
                 probe: false,
@@ -254,9 +276,8 @@ impl WindowMachine {
             State::HalfOpen { .. } => Admission::Rejected {
                 retry_after: self.settings.open_duration.min(Duration::from_secs(1)),
             },
-            State::Open { .. } => unreachable!("left above"),
-        };
-        (admission, transition)
+            State::Open { .. } => unreachable!("answered above"),
+        }
     }
 
     pub(super) fn record(
@@ -307,7 +328,7 @@ impl WindowMachine {
                     self.open(now)
                 } else {
                     self.consecutive_opens = 0;
-                    self.enter(State::Closed)
+                    self.enter(State::Closed, now)
                 }
             }
             _ => None,
@@ -332,25 +353,33 @@ impl WindowMachine {
         }
     }
 
-    fn open(&mut self, now: Instant) -> Transition {
+    /// Opens the breaker at `at`.
+    fn open(&mut self, at: Instant) -> Transition {
         self.consecutive_opens = self.consecutive_opens.saturating_add(1);
-        let until = now
+        let until = at
             .checked_add(self.open_wait())
-            .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365));
-        self.enter(State::Open { until })
+            .unwrap_or_else(|| at + Duration::from_secs(86_400 * 365));
+        self.enter(State::Open { until }, at)
     }
 
     /// Back to closed with nothing counted, as new.
-    pub(super) fn reset(&mut self) -> Transition {
+    pub(super) fn reset(&mut self, now: Instant) -> Transition {
         self.consecutive_opens = 0;
-        self.enter(State::Closed)
+        self.enter(State::Closed, now)
     }
 
-    fn enter(&mut self, next: State) -> Transition {
+    /// Enters `next` at `at`, counting from nothing.
+    fn enter(&mut self, next: State, at: Instant) -> Transition {
         let from = self.state.public();
         self.state = next;
         self.epoch += 1;
         self.window.clear();
+        if matches!(next, State::Closed) {
+            self.interval_ends = self
+                .settings
+                .counting_interval
+                .and_then(|interval| at.checked_add(interval));
+        }
         Some((from, next.public()))
     }
 }

@@ -1,0 +1,225 @@
+//! The builder's [`Settings`] and their resolution into a [`ClientCore`]: what options.proto
+//! says for each method, overridden by what the builder was told.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
+
+use http::uri::PathAndQuery;
+use tonic::metadata::AsciiMetadataKey;
+
+use super::breaker::{Breaker, BreakerControls, Classifier};
+use super::builder::ClientError;
+use super::core::{ClientCore, Fallback, Inner, MethodState};
+use super::endpoints::{self, Endpoints};
+use super::replay::RetryBuffer;
+use super::retry::Throttle;
+use super::{
+    BreakerPolicy, Channel, DEFAULT_PROPAGATED_HEADERS, HedgingPolicy, MAX_ATTEMPTS, RetryPolicy,
+    RetryThrottling, ServiceSpec, TransitionHook,
+};
+use crate::rpc::{TRACEPARENT, WireSettings};
+
+/// What a client keeps of its streams' sent messages for retries, per call and in all
+/// (grpc-java's defaults).
+const DEFAULT_RETRY_BUFFER: (usize, usize) = (1 << 20, 16 << 20);
+
+/// A setting for one method or for all of them.
+#[derive(Debug, Clone)]
+pub(super) struct Override<T> {
+    pub(super) all: Option<T>,
+    pub(super) by_method: Vec<(String, T)>,
+}
+
+impl<T> Default for Override<T> {
+    fn default() -> Self {
+        Self {
+            all: None,
+            by_method: Vec::new(),
+        }
+    }
+}
+
+impl<T: Clone> Override<T> {
+    pub(super) fn for_method(&self, name: &str) -> Option<T> {
+        self.by_method
+            .iter()
+            .rev()
+            .find(|(method, _)| method == name)
+            .map(|(_, value)| value.clone())
+            .or_else(|| self.all.clone())
+    }
+}
+
+/// Everything a builder can override; `None` and empty mean "as options.proto says".
+#[derive(Default)]
+pub(super) struct Settings {
+    pub(super) client_deadline: Option<Duration>,
+    pub(super) method_deadlines: Override<Duration>,
+    pub(super) retry: Override<RetryPolicy>,
+    pub(super) hedging: Override<HedgingPolicy>,
+    pub(super) breaker: Override<BreakerPolicy>,
+    pub(super) throttling: Option<Option<RetryThrottling>>,
+    pub(super) max_attempts: Option<u32>,
+    pub(super) retry_buffer_per_call: Option<usize>,
+    pub(super) retry_buffer_per_client: Option<usize>,
+    pub(super) propagate: Option<Vec<AsciiMetadataKey>>,
+    pub(super) hook: Option<TransitionHook>,
+    pub(super) classifier: Override<Classifier>,
+    pub(super) controls: Option<BreakerControls>,
+    pub(super) fallbacks: Vec<(&'static str, Fallback)>,
+    pub(super) target: Option<String>,
+    pub(super) wire: ClientWire,
+    /// The first invalid setting, reported when the client is built.
+    pub(super) error: Option<ClientError>,
+}
+
+/// A client's message limits and compression: [`WireSettings::client`] until the builder says
+/// otherwise.
+pub(super) struct ClientWire(pub(super) WireSettings);
+
+impl Default for ClientWire {
+    fn default() -> Self {
+        Self(WireSettings::client())
+    }
+}
+
+/// A gRPC client over `channel` with `wire`'s limits and compression: requests compressed with
+/// the first of `send_compressed`, responses accepted in `accept_compressed`.
+fn grpc(wire: &WireSettings, channel: Channel) -> tonic::client::Grpc<Channel> {
+    let mut grpc = tonic::client::Grpc::new(channel)
+        .max_decoding_message_size(wire.max_decoding_message_size)
+        .max_encoding_message_size(wire.max_encoding_message_size);
+    if let Some(encoding) = wire.send_compressed.first() {
+        grpc = grpc.send_compressed(*encoding);
+    }
+    for encoding in &wire.accept_compressed {
+        grpc = grpc.accept_compressed(*encoding);
+    }
+    grpc
+}
+
+impl Settings {
+    /// The core these settings describe; they were validated as they were made.
+    pub(super) fn assemble(
+        self,
+        spec: &'static ServiceSpec,
+        channels: Vec<(Option<String>, Channel)>,
+        target: String,
+    ) -> ClientCore {
+        let throttle = self
+            .throttling
+            .unwrap_or(Some(
+                spec.retry_throttling.unwrap_or(RetryThrottling::DEFAULT),
+            ))
+            .map(Throttle::new);
+        let propagate = self.propagate.unwrap_or_else(|| {
+            DEFAULT_PROPAGATED_HEADERS
+                .iter()
+                .map(|name| AsciiMetadataKey::from_static(name))
+                .collect()
+        });
+        let mut breaker_policies = Vec::with_capacity(spec.methods.len());
+        let methods = spec
+            .methods
+            .iter()
+            .map(|method| {
+                let own = self
+                    .method_deadlines
+                    .for_method(method.name)
+                    .or(method.deadline);
+                let timeout = match (own, self.client_deadline) {
+                    (Some(own), Some(client)) => Some(own.min(client)),
+                    (own, client) => own.or(client),
+                };
+                let mut retry = self
+                    .retry
+                    .for_method(method.name)
+                    .or_else(|| method.retry.clone())
+                    .unwrap_or(RetryPolicy::DEFAULT);
+                let cap = self.max_attempts.unwrap_or(MAX_ATTEMPTS);
+                retry.max_attempts = retry.max_attempts.clamp(1, cap);
+                // A builder's retry policy for the method replaces the proto's hedging, and a
+                // builder's hedging replaces any retry policy.
+                let builder_retry = self.retry.for_method(method.name).is_some();
+                let hedging = self
+                    .hedging
+                    .for_method(method.name)
+                    .or_else(|| method.hedging.clone().filter(|_| !builder_retry))
+                    .map(|mut hedging| {
+                        hedging.max_attempts = hedging.max_attempts.clamp(1, cap);
+                        hedging
+                    });
+                let breaker = self.breaker.for_method(method.name).unwrap_or_else(|| {
+                    method
+                        .circuit_breaker
+                        .clone()
+                        .map_or(BreakerPolicy::DEFAULT, BreakerPolicy::SlidingWindow)
+                });
+                breaker_policies.push(breaker);
+                MethodState {
+                    spec: method,
+                    path: PathAndQuery::from_static(method.path),
+                    timeout,
+                    retry,
+                    hedging,
+                    fallback: self
+                        .fallbacks
+                        .iter()
+                        .rev()
+                        .find(|(name, _)| *name == method.name)
+                        .map(|(_, fallback)| Arc::clone(fallback)),
+                }
+            })
+            .collect();
+        let endpoints = channels
+            .into_iter()
+            .map(|(label, channel)| {
+                let label = label.unwrap_or_else(|| target.clone());
+                let breakers = spec
+                    .methods
+                    .iter()
+                    .zip(&breaker_policies)
+                    .map(|(method, policy)| {
+                        let name: Arc<str> =
+                            format!("{}/{}@{}", spec.name, method.name, label).into();
+                        let breaker = Arc::new(Breaker::new(
+                            name,
+                            policy,
+                            self.hook.clone(),
+                            self.classifier.for_method(method.name),
+                        )?);
+                        if let Some(controls) = &self.controls {
+                            controls.register(method.name, Arc::clone(&breaker));
+                        }
+                        Some(breaker)
+                    })
+                    .collect();
+                endpoints::Endpoint {
+                    label,
+                    grpc: grpc(&self.wire.0, channel),
+                    breakers,
+                }
+            })
+            .collect();
+        ClientCore {
+            inner: Arc::new(Inner {
+                endpoints: Endpoints::new(endpoints),
+                max_encoding: self.wire.0.max_encoding_message_size,
+                propagates_traceparent: propagate.iter().any(|key| key == TRACEPARENT),
+                target,
+                methods,
+                throttle,
+                propagate,
+                retry_buffer: {
+                    let (per_call, per_client) = DEFAULT_RETRY_BUFFER;
+                    Arc::new(RetryBuffer {
+                        per_call: self.retry_buffer_per_call.unwrap_or(per_call),
+                        per_client: self.retry_buffer_per_client.unwrap_or(per_client),
+                        used: AtomicUsize::new(0),
+                    })
+                },
+            }),
+        }
+    }
+}
