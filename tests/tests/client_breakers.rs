@@ -143,14 +143,14 @@ async fn a_call_turned_away_by_the_breaker_is_not_retried() {
     let client = FlakyClient::builder()
         .method_circuit_breaker(
             "Read",
-            BreakerPolicy::SlidingWindow(SlidingWindow {
-                failure_rate_threshold: 0.5,
-                window_size: 2,
-                minimum_calls: 2,
-                open_duration: Duration::from_secs(1),
-                half_open_max_calls: 1,
-                ..SlidingWindow::DEFAULT
-            }),
+            BreakerPolicy::SlidingWindow(
+                SlidingWindow::DEFAULT
+                    .failure_rate_threshold(0.5)
+                    .window_size(2)
+                    .minimum_calls(2)
+                    .open_duration(Duration::from_secs(1))
+                    .half_open_max_calls(1),
+            ),
         )
         .build(channel)
         .unwrap();

@@ -87,10 +87,7 @@ async fn hedges_draw_on_the_throttling_bucket() {
         server.script([Outcome::Fail(Code::Unavailable)]);
         let (channel, _handle) = in_memory(&server);
         let client = FlakyClient::builder()
-            .retry_throttling(Some(RetryThrottling {
-                max_tokens: tokens,
-                token_ratio: 0.1,
-            }))
+            .retry_throttling(Some(RetryThrottling::new(tokens, 0.1)))
             .build(channel)
             .unwrap();
         let _ = client.hedged(&ctx(), call("bucket")).await;
@@ -100,11 +97,8 @@ async fn hedges_draw_on_the_throttling_bucket() {
 
 #[tokio::test(start_paused = true)]
 async fn the_builder_hedges_safe_calls_only() {
-    let policy = HedgingPolicy {
-        max_attempts: 4,
-        hedging_delay: Duration::from_millis(10),
-        non_fatal_codes: vec![Code::Unavailable].into(),
-    };
+    let policy =
+        HedgingPolicy::new(4, Duration::from_millis(10)).non_fatal_codes(vec![Code::Unavailable]);
     let server = Scripted::default();
     let (channel, _handle) = in_memory(&server);
     let client = FlakyClient::builder()

@@ -112,13 +112,13 @@ async fn no_attempt_starts_after_the_deadline() {
     ]);
     let (channel, _handle) = in_memory(&server);
     let client = FlakyClient::builder()
-        .retry_policy(RetryPolicy {
-            max_attempts: 5,
-            initial_backoff: Duration::from_millis(30),
-            max_backoff: Duration::from_millis(30),
-            backoff_multiplier: 1.0,
-            ..RetryPolicy::DEFAULT
-        })
+        .retry_policy(
+            RetryPolicy::DEFAULT
+                .max_attempts(5)
+                .initial_backoff(Duration::from_millis(30))
+                .max_backoff(Duration::from_millis(30))
+                .backoff_multiplier(1.0),
+        )
         .build(channel)
         .unwrap();
     let caller = ctx().with_timeout(Duration::from_millis(100));

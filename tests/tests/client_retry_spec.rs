@@ -116,12 +116,10 @@ async fn every_retry_says_how_many_attempts_came_before() {
 
 #[tokio::test(start_paused = true)]
 async fn attempts_are_capped_at_five_unless_the_builder_raises_the_cap() {
-    let greedy = RetryPolicy {
-        max_attempts: 8,
-        initial_backoff: Duration::from_millis(1),
-        max_backoff: Duration::from_millis(1),
-        ..RetryPolicy::DEFAULT
-    };
+    let greedy = RetryPolicy::DEFAULT
+        .max_attempts(8)
+        .initial_backoff(Duration::from_millis(1))
+        .max_backoff(Duration::from_millis(1));
     for (cap, attempts) in [(None, 5), (Some(8), 8), (Some(20), 8), (Some(2), 2)] {
         let server = Scripted::default();
         server.script(vec![Outcome::Fail(Code::Unavailable); 20]);

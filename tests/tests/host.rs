@@ -55,10 +55,7 @@ fn certificate(dir: &Path) -> (TlsFiles, String) {
         .unwrap()
         .self_signed(&key)
         .unwrap();
-    let files = TlsFiles {
-        cert: dir.join("cert.pem"),
-        key: dir.join("key.pem"),
-    };
+    let files = TlsFiles::new(dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&files.cert, cert.pem()).unwrap();
     std::fs::write(&files.key, key.serialize_pem()).unwrap();
     (files, cert.pem())
@@ -125,10 +122,7 @@ async fn tls_serves_grpc_over_http2_and_rest_over_http1_on_one_port() {
 async fn bad_tls_files_are_errors_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let (files, _) = certificate(dir.path());
-    let missing = TlsFiles {
-        cert: dir.path().join("nope.pem"),
-        key: files.key.clone(),
-    };
+    let missing = TlsFiles::new(dir.path().join("nope.pem"), files.key.clone());
     let error = serve(|host| host.tls(missing))
         .await
         .unwrap_err()
@@ -139,10 +133,7 @@ async fn bad_tls_files_are_errors_naming_the_file() {
     let mut file = std::fs::File::create(&other_key).unwrap();
     file.write_all(KeyPair::generate().unwrap().serialize_pem().as_bytes())
         .unwrap();
-    let mismatched = TlsFiles {
-        cert: files.cert.clone(),
-        key: other_key,
-    };
+    let mismatched = TlsFiles::new(files.cert.clone(), other_key);
     let error = serve(|host| host.tls(mismatched))
         .await
         .unwrap_err()
@@ -154,10 +145,7 @@ async fn bad_tls_files_are_errors_naming_the_file() {
 
     let empty = dir.path().join("empty.pem");
     std::fs::write(&empty, "").unwrap();
-    let no_certificate = TlsFiles {
-        cert: empty,
-        key: files.key,
-    };
+    let no_certificate = TlsFiles::new(empty, files.key);
     let error = serve(|host| host.tls(no_certificate))
         .await
         .unwrap_err()

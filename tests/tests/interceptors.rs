@@ -437,21 +437,21 @@ async fn clients_count_retries_and_show_breaker_state_as_metrics() {
         .await
         .unwrap();
     let client = InventoryServiceClient::builder()
-        .retry_policy(RetryPolicy {
-            max_attempts: 3,
-            initial_backoff: Duration::from_millis(1),
-            max_backoff: Duration::from_millis(2),
-            ..RetryPolicy::DEFAULT
-        })
+        .retry_policy(
+            RetryPolicy::DEFAULT
+                .max_attempts(3)
+                .initial_backoff(Duration::from_millis(1))
+                .max_backoff(Duration::from_millis(2)),
+        )
         .retry_throttling(None)
-        .circuit_breaker(BreakerPolicy::SlidingWindow(SlidingWindow {
-            failure_rate_threshold: 0.5,
-            window_size: 4,
-            minimum_calls: 4,
-            open_duration: Duration::from_secs(3600),
-            half_open_max_calls: 1,
-            ..SlidingWindow::DEFAULT
-        }))
+        .circuit_breaker(BreakerPolicy::SlidingWindow(
+            SlidingWindow::DEFAULT
+                .failure_rate_threshold(0.5)
+                .window_size(4)
+                .minimum_calls(4)
+                .open_duration(Duration::from_secs(3600))
+                .half_open_max_calls(1),
+        ))
         .target("metrics-test")
         .build(harness.channel())
         .unwrap();

@@ -131,11 +131,7 @@ async fn main() {
     let hedged = InventoryServiceClient::builder()
         .method_hedging_policy(
             "CheckStock",
-            HedgingPolicy {
-                max_attempts: 2,
-                hedging_delay: HEDGING_DELAY,
-                non_fatal_codes: vec![Code::Unavailable].into(),
-            },
+            HedgingPolicy::with_non_fatal_codes(2, HEDGING_DELAY, &[Code::Unavailable]),
         )
         .connect_lazy([url.as_str()])
         .unwrap();

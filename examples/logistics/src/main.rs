@@ -351,10 +351,7 @@ async fn serve_ports(
     }
     let _ = stdout.flush();
     drop(stdout);
-    let policy = DrainPolicy {
-        delay: args.shutdown_delay,
-        drain_timeout: args.drain_timeout,
-    };
+    let policy = DrainPolicy::new(args.shutdown_delay, args.drain_timeout);
     host::shutdown::run(serving, stop, signals, policy).await
 }
 

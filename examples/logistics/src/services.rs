@@ -170,10 +170,7 @@ fn breaker_open_for(method: &MethodSpec, duration: Duration) -> BreakerPolicy {
         .circuit_breaker
         .clone()
         .unwrap_or(SlidingWindow::DEFAULT);
-    BreakerPolicy::SlidingWindow(SlidingWindow {
-        open_duration: duration,
-        ..window
-    })
+    BreakerPolicy::SlidingWindow(window.open_duration(duration))
 }
 
 /// The order desk: in memory, or in the SQLite file `db`, reaching its dependencies over the
@@ -232,10 +229,7 @@ mod tests {
                 .circuit_breaker
                 .clone()
                 .unwrap_or(SlidingWindow::DEFAULT);
-            let expected = SlidingWindow {
-                open_duration: second,
-                ..proto.clone()
-            };
+            let expected = proto.clone().open_duration(second);
             assert_eq!(
                 breaker_open_for(method, second),
                 BreakerPolicy::SlidingWindow(expected),
@@ -263,10 +257,7 @@ mod tests {
             circuit_breaker: None,
             hedging: None,
         };
-        let expected = SlidingWindow {
-            open_duration: Duration::from_millis(250),
-            ..SlidingWindow::DEFAULT
-        };
+        let expected = SlidingWindow::DEFAULT.open_duration(Duration::from_millis(250));
         assert_eq!(
             breaker_open_for(&bare, Duration::from_millis(250)),
             BreakerPolicy::SlidingWindow(expected)

@@ -193,7 +193,7 @@ fn service_spec(service: &Service, runtime: &syn::Path) -> TokenStream {
         let max_tokens = Literal::u32_unsuffixed(throttling.max_tokens);
         let token_ratio = Literal::f64_unsuffixed(throttling.token_ratio);
         quote! {
-            #runtime::client::RetryThrottling { max_tokens: #max_tokens, token_ratio: #token_ratio }
+            #runtime::client::RetryThrottling::new(#max_tokens, #token_ratio)
         }
     }));
     quote! {
@@ -212,13 +212,11 @@ fn retry_policy(retry: &RetryPolicy, runtime: &syn::Path) -> TokenStream {
     let multiplier = Literal::f64_unsuffixed(retry.backoff_multiplier);
     let codes = codes(&retry.retryable_codes, runtime);
     quote! {
-        #runtime::client::RetryPolicy {
-            max_attempts: #max_attempts,
-            initial_backoff: #initial_backoff,
-            max_backoff: #max_backoff,
-            backoff_multiplier: #multiplier,
-            retryable_codes: ::std::borrow::Cow::Borrowed(&[#(#codes),*]),
-        }
+        #runtime::client::RetryPolicy::new(&[#(#codes),*])
+            .max_attempts(#max_attempts)
+            .initial_backoff(#initial_backoff)
+            .max_backoff(#max_backoff)
+            .backoff_multiplier(#multiplier)
     }
 }
 
@@ -239,11 +237,7 @@ fn hedging_policy(hedging: &HedgingPolicy, runtime: &syn::Path) -> TokenStream {
     let delay = duration(hedging.hedging_delay);
     let codes = codes(&hedging.non_fatal_codes, runtime);
     quote! {
-        #runtime::client::HedgingPolicy {
-            max_attempts: #max_attempts,
-            hedging_delay: #delay,
-            non_fatal_codes: ::std::borrow::Cow::Borrowed(&[#(#codes),*]),
-        }
+        #runtime::client::HedgingPolicy::with_non_fatal_codes(#max_attempts, #delay, &[#(#codes),*])
     }
 }
 
@@ -253,16 +247,15 @@ fn sliding_window(breaker: &CircuitBreaker, runtime: &syn::Path) -> TokenStream 
     let minimum_calls = Literal::u32_unsuffixed(breaker.minimum_calls);
     let open_duration = duration(breaker.open_duration);
     let half_open = Literal::u32_unsuffixed(breaker.half_open_max_calls);
+    // What options.proto does not set (slow calls, time windows, growing waits) keeps the
+    // defaults.
     quote! {
-        #runtime::client::SlidingWindow {
-            failure_rate_threshold: #threshold,
-            window_size: #window_size,
-            minimum_calls: #minimum_calls,
-            open_duration: #open_duration,
-            half_open_max_calls: #half_open,
-            // What options.proto does not set (slow calls, time windows, growing waits).
-            ..#runtime::client::SlidingWindow::DEFAULT
-        }
+        #runtime::client::SlidingWindow::DEFAULT
+            .failure_rate_threshold(#threshold)
+            .window_size(#window_size)
+            .minimum_calls(#minimum_calls)
+            .open_duration(#open_duration)
+            .half_open_max_calls(#half_open)
     }
 }
 

@@ -236,6 +236,7 @@ fn server_builder() -> tonic::transport::Server<
 
 /// A port being served.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Serving {
     /// The port's label.
     pub label: String,

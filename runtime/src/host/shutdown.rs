@@ -22,11 +22,29 @@ use super::Serving;
 
 /// How a process winds down.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct DrainPolicy {
     /// How long NOT_SERVING is reported before the listeners close.
     pub delay: Duration,
     /// How long the calls in flight may take once the listeners are closed.
     pub drain_timeout: Duration,
+}
+
+impl DrainPolicy {
+    /// Reports NOT_SERVING for `delay`, then gives the calls in flight `drain_timeout`.
+    pub const fn new(delay: Duration, drain_timeout: Duration) -> Self {
+        Self {
+            delay,
+            drain_timeout,
+        }
+    }
+}
+
+impl Default for DrainPolicy {
+    /// 5 s of NOT_SERVING (time for load balancers to notice), then 30 s for calls in flight.
+    fn default() -> Self {
+        Self::new(Duration::from_secs(5), Duration::from_secs(30))
+    }
 }
 
 /// The stop signal the ports wait for: one sender, a future per port.

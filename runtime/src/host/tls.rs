@@ -31,6 +31,7 @@ const ACCEPTED_BACKLOG: usize = 128;
 
 /// The PEM files of a server certificate chain and its private key.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TlsFiles {
     /// The certificate chain, leaf first.
     pub cert: PathBuf,
@@ -39,6 +40,14 @@ pub struct TlsFiles {
 }
 
 impl TlsFiles {
+    /// The certificate chain at `cert` (leaf first) and its private key at `key`.
+    pub fn new(cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        Self {
+            cert: cert.into(),
+            key: key.into(),
+        }
+    }
+
     /// Reads the files into an acceptor; the error names the file that is missing or wrong.
     pub fn acceptor(&self) -> Result<TlsAcceptor, HostError> {
         let named = |path: &PathBuf, problem: String| {

@@ -108,6 +108,7 @@ impl Side {
 
 /// One call passing through a stack.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct CallInfo {
     /// The rpc.
     pub method: &'static MethodInfo,
@@ -117,6 +118,7 @@ pub struct CallInfo {
 
 /// How a call ended, as interceptors are told.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Outcome<'a> {
     /// The call.
     pub call: &'a CallInfo,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 /// How a method's circuit breaker decides to fail calls fast.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum BreakerPolicy {
     /// No breaker: every call goes to the network.
     Disabled,
@@ -68,6 +69,7 @@ impl From<Adaptive> for BreakerPolicy {
 ///     .open_duration(Duration::from_secs(10));
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct SlidingWindow {
     /// Failure rate in `(0, 1]` at which the breaker opens.
     pub failure_rate_threshold: f64,
@@ -169,6 +171,7 @@ impl Default for SlidingWindow {
 /// probability `max(0, (requests − k × accepts) / (requests + 1))`, where `accepts` counts calls
 /// the dependency answered without a dependency failure.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Adaptive {
     /// The multiplier `k`; 2 is the SRE book's recommendation. Lower is more aggressive.
     pub k: f64,

@@ -11,6 +11,7 @@ use crate::Code;
 /// A policy only matters for calls that are safe to repeat: the method is declared
 /// `IDEMPOTENT` or `NO_SIDE_EFFECTS`, or the request carries a non-empty idempotency key.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Attempts including the first; 1 (or 0) disables retries. The client caps it at
     /// `ClientBuilder::max_attempts` (5 by default).
@@ -139,6 +140,7 @@ impl Default for RetryPolicy {
 /// Retry throttling by token bucket (gRFC A6): every retryable failure takes a token, every
 /// success gives back `token_ratio`, and retries stop while the bucket is at or below half full.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct RetryThrottling {
     /// Size of the bucket, which starts full.
     pub max_tokens: u32,
@@ -178,6 +180,7 @@ impl Default for RetryThrottling {
 /// It trades load on the service for a shorter tail: with a delay near the service's p95, a
 /// call that would be slow gets a second chance at being fast.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct HedgingPolicy {
     /// Attempts in all, the first included; capped as retries are
     /// (`ClientBuilder::max_attempts`).

@@ -71,9 +71,6 @@ async fn serve(config: Config) -> Result<(), String> {
     let _ = stdout.flush();
     drop(stdout);
     tracing::info!(addr = %serving.addr, "serving");
-    let policy = DrainPolicy {
-        delay: config.shutdown_delay,
-        drain_timeout: config.drain_timeout,
-    };
+    let policy = DrainPolicy::new(config.shutdown_delay, config.drain_timeout);
     host::shutdown::run(vec![serving], stop, signals, policy).await
 }

@@ -81,10 +81,7 @@ pub fn host(config: &Config) -> Result<Host, String> {
     );
 {%- endfor %}
     if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
-        host = host.tls(TlsFiles {
-            cert: cert.clone(),
-            key: key.clone(),
-        });
+        host = host.tls(TlsFiles::new(cert.clone(), key.clone()));
     }
     Ok(host)
 }

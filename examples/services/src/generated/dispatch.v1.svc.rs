@@ -933,26 +933,26 @@ impl ::rust_svc_runtime::client::GeneratedClient for DispatchServiceClient {
                 deadline: ::core::option::Option::Some(
                     ::core::time::Duration::new(0, 200000000),
                 ),
-                retry: ::core::option::Option::Some(::rust_svc_runtime::client::RetryPolicy {
-                    max_attempts: 2,
-                    initial_backoff: ::core::time::Duration::new(0, 20000000),
-                    max_backoff: ::core::time::Duration::new(0, 200000000),
-                    backoff_multiplier: 1.5,
-                    retryable_codes: ::std::borrow::Cow::Borrowed(
-                        &[
-                            ::rust_svc_runtime::Code::Unavailable,
-                            ::rust_svc_runtime::Code::ResourceExhausted,
-                        ],
-                    ),
-                }),
-                circuit_breaker: ::core::option::Option::Some(::rust_svc_runtime::client::SlidingWindow {
-                    failure_rate_threshold: 0.5,
-                    window_size: 50,
-                    minimum_calls: 10,
-                    open_duration: ::core::time::Duration::new(10, 0),
-                    half_open_max_calls: 3,
-                    ..::rust_svc_runtime::client::SlidingWindow::DEFAULT
-                }),
+                retry: ::core::option::Option::Some(
+                    ::rust_svc_runtime::client::RetryPolicy::new(
+                            &[
+                                ::rust_svc_runtime::Code::Unavailable,
+                                ::rust_svc_runtime::Code::ResourceExhausted,
+                            ],
+                        )
+                        .max_attempts(2)
+                        .initial_backoff(::core::time::Duration::new(0, 20000000))
+                        .max_backoff(::core::time::Duration::new(0, 200000000))
+                        .backoff_multiplier(1.5),
+                ),
+                circuit_breaker: ::core::option::Option::Some(
+                    ::rust_svc_runtime::client::SlidingWindow::DEFAULT
+                        .failure_rate_threshold(0.5)
+                        .window_size(50)
+                        .minimum_calls(10)
+                        .open_duration(::core::time::Duration::new(10, 0))
+                        .half_open_max_calls(3),
+                ),
                 hedging: ::core::option::Option::None,
             },
             ::rust_svc_runtime::client::MethodSpec {
@@ -963,26 +963,26 @@ impl ::rust_svc_runtime::client::GeneratedClient for DispatchServiceClient {
                 deadline: ::core::option::Option::Some(
                     ::core::time::Duration::new(0, 500000000),
                 ),
-                retry: ::core::option::Option::Some(::rust_svc_runtime::client::RetryPolicy {
-                    max_attempts: 2,
-                    initial_backoff: ::core::time::Duration::new(0, 20000000),
-                    max_backoff: ::core::time::Duration::new(0, 200000000),
-                    backoff_multiplier: 1.5,
-                    retryable_codes: ::std::borrow::Cow::Borrowed(
-                        &[
-                            ::rust_svc_runtime::Code::Unavailable,
-                            ::rust_svc_runtime::Code::ResourceExhausted,
-                        ],
-                    ),
-                }),
-                circuit_breaker: ::core::option::Option::Some(::rust_svc_runtime::client::SlidingWindow {
-                    failure_rate_threshold: 0.5,
-                    window_size: 50,
-                    minimum_calls: 10,
-                    open_duration: ::core::time::Duration::new(10, 0),
-                    half_open_max_calls: 3,
-                    ..::rust_svc_runtime::client::SlidingWindow::DEFAULT
-                }),
+                retry: ::core::option::Option::Some(
+                    ::rust_svc_runtime::client::RetryPolicy::new(
+                            &[
+                                ::rust_svc_runtime::Code::Unavailable,
+                                ::rust_svc_runtime::Code::ResourceExhausted,
+                            ],
+                        )
+                        .max_attempts(2)
+                        .initial_backoff(::core::time::Duration::new(0, 20000000))
+                        .max_backoff(::core::time::Duration::new(0, 200000000))
+                        .backoff_multiplier(1.5),
+                ),
+                circuit_breaker: ::core::option::Option::Some(
+                    ::rust_svc_runtime::client::SlidingWindow::DEFAULT
+                        .failure_rate_threshold(0.5)
+                        .window_size(50)
+                        .minimum_calls(10)
+                        .open_duration(::core::time::Duration::new(10, 0))
+                        .half_open_max_calls(3),
+                ),
                 hedging: ::core::option::Option::None,
             },
             ::rust_svc_runtime::client::MethodSpec {
@@ -991,26 +991,26 @@ impl ::rust_svc_runtime::client::GeneratedClient for DispatchServiceClient {
                 kind: ::rust_svc_runtime::client::MethodKind::BidiStreaming,
                 safe_to_retry: false,
                 deadline: ::core::option::Option::None,
-                retry: ::core::option::Option::Some(::rust_svc_runtime::client::RetryPolicy {
-                    max_attempts: 2,
-                    initial_backoff: ::core::time::Duration::new(0, 20000000),
-                    max_backoff: ::core::time::Duration::new(0, 200000000),
-                    backoff_multiplier: 1.5,
-                    retryable_codes: ::std::borrow::Cow::Borrowed(
-                        &[
-                            ::rust_svc_runtime::Code::Unavailable,
-                            ::rust_svc_runtime::Code::ResourceExhausted,
-                        ],
-                    ),
-                }),
-                circuit_breaker: ::core::option::Option::Some(::rust_svc_runtime::client::SlidingWindow {
-                    failure_rate_threshold: 0.5,
-                    window_size: 50,
-                    minimum_calls: 10,
-                    open_duration: ::core::time::Duration::new(10, 0),
-                    half_open_max_calls: 3,
-                    ..::rust_svc_runtime::client::SlidingWindow::DEFAULT
-                }),
+                retry: ::core::option::Option::Some(
+                    ::rust_svc_runtime::client::RetryPolicy::new(
+                            &[
+                                ::rust_svc_runtime::Code::Unavailable,
+                                ::rust_svc_runtime::Code::ResourceExhausted,
+                            ],
+                        )
+                        .max_attempts(2)
+                        .initial_backoff(::core::time::Duration::new(0, 20000000))
+                        .max_backoff(::core::time::Duration::new(0, 200000000))
+                        .backoff_multiplier(1.5),
+                ),
+                circuit_breaker: ::core::option::Option::Some(
+                    ::rust_svc_runtime::client::SlidingWindow::DEFAULT
+                        .failure_rate_threshold(0.5)
+                        .window_size(50)
+                        .minimum_calls(10)
+                        .open_duration(::core::time::Duration::new(10, 0))
+                        .half_open_max_calls(3),
+                ),
                 hedging: ::core::option::Option::None,
             },
         ],

@@ -1143,23 +1143,23 @@ impl ::rust_svc_runtime::client::GeneratedClient for InventoryServiceClient {
                 deadline: ::core::option::Option::Some(
                     ::core::time::Duration::new(0, 300000000),
                 ),
-                retry: ::core::option::Option::Some(::rust_svc_runtime::client::RetryPolicy {
-                    max_attempts: 3,
-                    initial_backoff: ::core::time::Duration::new(0, 50000000),
-                    max_backoff: ::core::time::Duration::new(1, 0),
-                    backoff_multiplier: 2.0,
-                    retryable_codes: ::std::borrow::Cow::Borrowed(
-                        &[::rust_svc_runtime::Code::Unavailable],
-                    ),
-                }),
-                circuit_breaker: ::core::option::Option::Some(::rust_svc_runtime::client::SlidingWindow {
-                    failure_rate_threshold: 0.5,
-                    window_size: 100,
-                    minimum_calls: 20,
-                    open_duration: ::core::time::Duration::new(30, 0),
-                    half_open_max_calls: 5,
-                    ..::rust_svc_runtime::client::SlidingWindow::DEFAULT
-                }),
+                retry: ::core::option::Option::Some(
+                    ::rust_svc_runtime::client::RetryPolicy::new(
+                            &[::rust_svc_runtime::Code::Unavailable],
+                        )
+                        .max_attempts(3)
+                        .initial_backoff(::core::time::Duration::new(0, 50000000))
+                        .max_backoff(::core::time::Duration::new(1, 0))
+                        .backoff_multiplier(2.0),
+                ),
+                circuit_breaker: ::core::option::Option::Some(
+                    ::rust_svc_runtime::client::SlidingWindow::DEFAULT
+                        .failure_rate_threshold(0.5)
+                        .window_size(100)
+                        .minimum_calls(20)
+                        .open_duration(::core::time::Duration::new(30, 0))
+                        .half_open_max_calls(5),
+                ),
                 hedging: ::core::option::Option::None,
             },
             ::rust_svc_runtime::client::MethodSpec {
@@ -1170,23 +1170,23 @@ impl ::rust_svc_runtime::client::GeneratedClient for InventoryServiceClient {
                 deadline: ::core::option::Option::Some(
                     ::core::time::Duration::new(1, 0),
                 ),
-                retry: ::core::option::Option::Some(::rust_svc_runtime::client::RetryPolicy {
-                    max_attempts: 3,
-                    initial_backoff: ::core::time::Duration::new(0, 50000000),
-                    max_backoff: ::core::time::Duration::new(1, 0),
-                    backoff_multiplier: 2.0,
-                    retryable_codes: ::std::borrow::Cow::Borrowed(
-                        &[::rust_svc_runtime::Code::Unavailable],
-                    ),
-                }),
-                circuit_breaker: ::core::option::Option::Some(::rust_svc_runtime::client::SlidingWindow {
-                    failure_rate_threshold: 0.5,
-                    window_size: 100,
-                    minimum_calls: 20,
-                    open_duration: ::core::time::Duration::new(30, 0),
-                    half_open_max_calls: 5,
-                    ..::rust_svc_runtime::client::SlidingWindow::DEFAULT
-                }),
+                retry: ::core::option::Option::Some(
+                    ::rust_svc_runtime::client::RetryPolicy::new(
+                            &[::rust_svc_runtime::Code::Unavailable],
+                        )
+                        .max_attempts(3)
+                        .initial_backoff(::core::time::Duration::new(0, 50000000))
+                        .max_backoff(::core::time::Duration::new(1, 0))
+                        .backoff_multiplier(2.0),
+                ),
+                circuit_breaker: ::core::option::Option::Some(
+                    ::rust_svc_runtime::client::SlidingWindow::DEFAULT
+                        .failure_rate_threshold(0.5)
+                        .window_size(100)
+                        .minimum_calls(20)
+                        .open_duration(::core::time::Duration::new(30, 0))
+                        .half_open_max_calls(5),
+                ),
                 hedging: ::core::option::Option::None,
             },
             ::rust_svc_runtime::client::MethodSpec {
@@ -1197,23 +1197,23 @@ impl ::rust_svc_runtime::client::GeneratedClient for InventoryServiceClient {
                 deadline: ::core::option::Option::Some(
                     ::core::time::Duration::new(1, 0),
                 ),
-                retry: ::core::option::Option::Some(::rust_svc_runtime::client::RetryPolicy {
-                    max_attempts: 3,
-                    initial_backoff: ::core::time::Duration::new(0, 50000000),
-                    max_backoff: ::core::time::Duration::new(1, 0),
-                    backoff_multiplier: 2.0,
-                    retryable_codes: ::std::borrow::Cow::Borrowed(
-                        &[::rust_svc_runtime::Code::Unavailable],
-                    ),
-                }),
-                circuit_breaker: ::core::option::Option::Some(::rust_svc_runtime::client::SlidingWindow {
-                    failure_rate_threshold: 0.5,
-                    window_size: 100,
-                    minimum_calls: 20,
-                    open_duration: ::core::time::Duration::new(30, 0),
-                    half_open_max_calls: 5,
-                    ..::rust_svc_runtime::client::SlidingWindow::DEFAULT
-                }),
+                retry: ::core::option::Option::Some(
+                    ::rust_svc_runtime::client::RetryPolicy::new(
+                            &[::rust_svc_runtime::Code::Unavailable],
+                        )
+                        .max_attempts(3)
+                        .initial_backoff(::core::time::Duration::new(0, 50000000))
+                        .max_backoff(::core::time::Duration::new(1, 0))
+                        .backoff_multiplier(2.0),
+                ),
+                circuit_breaker: ::core::option::Option::Some(
+                    ::rust_svc_runtime::client::SlidingWindow::DEFAULT
+                        .failure_rate_threshold(0.5)
+                        .window_size(100)
+                        .minimum_calls(20)
+                        .open_duration(::core::time::Duration::new(30, 0))
+                        .half_open_max_calls(5),
+                ),
                 hedging: ::core::option::Option::None,
             },
             ::rust_svc_runtime::client::MethodSpec {
@@ -1224,30 +1224,29 @@ impl ::rust_svc_runtime::client::GeneratedClient for InventoryServiceClient {
                 deadline: ::core::option::Option::Some(
                     ::core::time::Duration::new(3600, 0),
                 ),
-                retry: ::core::option::Option::Some(::rust_svc_runtime::client::RetryPolicy {
-                    max_attempts: 3,
-                    initial_backoff: ::core::time::Duration::new(0, 50000000),
-                    max_backoff: ::core::time::Duration::new(1, 0),
-                    backoff_multiplier: 2.0,
-                    retryable_codes: ::std::borrow::Cow::Borrowed(
-                        &[::rust_svc_runtime::Code::Unavailable],
-                    ),
-                }),
-                circuit_breaker: ::core::option::Option::Some(::rust_svc_runtime::client::SlidingWindow {
-                    failure_rate_threshold: 0.5,
-                    window_size: 100,
-                    minimum_calls: 20,
-                    open_duration: ::core::time::Duration::new(30, 0),
-                    half_open_max_calls: 5,
-                    ..::rust_svc_runtime::client::SlidingWindow::DEFAULT
-                }),
+                retry: ::core::option::Option::Some(
+                    ::rust_svc_runtime::client::RetryPolicy::new(
+                            &[::rust_svc_runtime::Code::Unavailable],
+                        )
+                        .max_attempts(3)
+                        .initial_backoff(::core::time::Duration::new(0, 50000000))
+                        .max_backoff(::core::time::Duration::new(1, 0))
+                        .backoff_multiplier(2.0),
+                ),
+                circuit_breaker: ::core::option::Option::Some(
+                    ::rust_svc_runtime::client::SlidingWindow::DEFAULT
+                        .failure_rate_threshold(0.5)
+                        .window_size(100)
+                        .minimum_calls(20)
+                        .open_duration(::core::time::Duration::new(30, 0))
+                        .half_open_max_calls(5),
+                ),
                 hedging: ::core::option::Option::None,
             },
         ],
-        retry_throttling: ::core::option::Option::Some(::rust_svc_runtime::client::RetryThrottling {
-            max_tokens: 100,
-            token_ratio: 0.1,
-        }),
+        retry_throttling: ::core::option::Option::Some(
+            ::rust_svc_runtime::client::RetryThrottling::new(100, 0.1),
+        ),
     };
     fn from_core(core: ::rust_svc_runtime::client::ClientCore) -> Self {
         Self { core }

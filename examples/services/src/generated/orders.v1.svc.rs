@@ -1570,15 +1570,15 @@ impl ::rust_svc_runtime::client::GeneratedClient for OrderServiceClient {
                 deadline: ::core::option::Option::Some(
                     ::core::time::Duration::new(2, 0),
                 ),
-                retry: ::core::option::Option::Some(::rust_svc_runtime::client::RetryPolicy {
-                    max_attempts: 3,
-                    initial_backoff: ::core::time::Duration::new(0, 100000000),
-                    max_backoff: ::core::time::Duration::new(2, 0),
-                    backoff_multiplier: 2.0,
-                    retryable_codes: ::std::borrow::Cow::Borrowed(
-                        &[::rust_svc_runtime::Code::Unavailable],
-                    ),
-                }),
+                retry: ::core::option::Option::Some(
+                    ::rust_svc_runtime::client::RetryPolicy::new(
+                            &[::rust_svc_runtime::Code::Unavailable],
+                        )
+                        .max_attempts(3)
+                        .initial_backoff(::core::time::Duration::new(0, 100000000))
+                        .max_backoff(::core::time::Duration::new(2, 0))
+                        .backoff_multiplier(2.0),
+                ),
                 circuit_breaker: ::core::option::Option::None,
                 hedging: ::core::option::Option::None,
             },
@@ -1590,15 +1590,15 @@ impl ::rust_svc_runtime::client::GeneratedClient for OrderServiceClient {
                 deadline: ::core::option::Option::Some(
                     ::core::time::Duration::new(0, 500000000),
                 ),
-                retry: ::core::option::Option::Some(::rust_svc_runtime::client::RetryPolicy {
-                    max_attempts: 3,
-                    initial_backoff: ::core::time::Duration::new(0, 100000000),
-                    max_backoff: ::core::time::Duration::new(2, 0),
-                    backoff_multiplier: 2.0,
-                    retryable_codes: ::std::borrow::Cow::Borrowed(
-                        &[::rust_svc_runtime::Code::Unavailable],
-                    ),
-                }),
+                retry: ::core::option::Option::Some(
+                    ::rust_svc_runtime::client::RetryPolicy::new(
+                            &[::rust_svc_runtime::Code::Unavailable],
+                        )
+                        .max_attempts(3)
+                        .initial_backoff(::core::time::Duration::new(0, 100000000))
+                        .max_backoff(::core::time::Duration::new(2, 0))
+                        .backoff_multiplier(2.0),
+                ),
                 circuit_breaker: ::core::option::Option::None,
                 hedging: ::core::option::Option::None,
             },
@@ -1610,15 +1610,15 @@ impl ::rust_svc_runtime::client::GeneratedClient for OrderServiceClient {
                 deadline: ::core::option::Option::Some(
                     ::core::time::Duration::new(5, 0),
                 ),
-                retry: ::core::option::Option::Some(::rust_svc_runtime::client::RetryPolicy {
-                    max_attempts: 3,
-                    initial_backoff: ::core::time::Duration::new(0, 100000000),
-                    max_backoff: ::core::time::Duration::new(2, 0),
-                    backoff_multiplier: 2.0,
-                    retryable_codes: ::std::borrow::Cow::Borrowed(
-                        &[::rust_svc_runtime::Code::Unavailable],
-                    ),
-                }),
+                retry: ::core::option::Option::Some(
+                    ::rust_svc_runtime::client::RetryPolicy::new(
+                            &[::rust_svc_runtime::Code::Unavailable],
+                        )
+                        .max_attempts(3)
+                        .initial_backoff(::core::time::Duration::new(0, 100000000))
+                        .max_backoff(::core::time::Duration::new(2, 0))
+                        .backoff_multiplier(2.0),
+                ),
                 circuit_breaker: ::core::option::Option::None,
                 hedging: ::core::option::Option::None,
             },
@@ -1630,15 +1630,15 @@ impl ::rust_svc_runtime::client::GeneratedClient for OrderServiceClient {
                 deadline: ::core::option::Option::Some(
                     ::core::time::Duration::new(2, 0),
                 ),
-                retry: ::core::option::Option::Some(::rust_svc_runtime::client::RetryPolicy {
-                    max_attempts: 3,
-                    initial_backoff: ::core::time::Duration::new(0, 100000000),
-                    max_backoff: ::core::time::Duration::new(2, 0),
-                    backoff_multiplier: 2.0,
-                    retryable_codes: ::std::borrow::Cow::Borrowed(
-                        &[::rust_svc_runtime::Code::Unavailable],
-                    ),
-                }),
+                retry: ::core::option::Option::Some(
+                    ::rust_svc_runtime::client::RetryPolicy::new(
+                            &[::rust_svc_runtime::Code::Unavailable],
+                        )
+                        .max_attempts(3)
+                        .initial_backoff(::core::time::Duration::new(0, 100000000))
+                        .max_backoff(::core::time::Duration::new(2, 0))
+                        .backoff_multiplier(2.0),
+                ),
                 circuit_breaker: ::core::option::Option::None,
                 hedging: ::core::option::Option::None,
             },
@@ -1650,15 +1650,15 @@ impl ::rust_svc_runtime::client::GeneratedClient for OrderServiceClient {
                 deadline: ::core::option::Option::Some(
                     ::core::time::Duration::new(2, 0),
                 ),
-                retry: ::core::option::Option::Some(::rust_svc_runtime::client::RetryPolicy {
-                    max_attempts: 3,
-                    initial_backoff: ::core::time::Duration::new(0, 100000000),
-                    max_backoff: ::core::time::Duration::new(2, 0),
-                    backoff_multiplier: 2.0,
-                    retryable_codes: ::std::borrow::Cow::Borrowed(
-                        &[::rust_svc_runtime::Code::Unavailable],
-                    ),
-                }),
+                retry: ::core::option::Option::Some(
+                    ::rust_svc_runtime::client::RetryPolicy::new(
+                            &[::rust_svc_runtime::Code::Unavailable],
+                        )
+                        .max_attempts(3)
+                        .initial_backoff(::core::time::Duration::new(0, 100000000))
+                        .max_backoff(::core::time::Duration::new(2, 0))
+                        .backoff_multiplier(2.0),
+                ),
                 circuit_breaker: ::core::option::Option::None,
                 hedging: ::core::option::Option::None,
             },
@@ -1670,15 +1670,15 @@ impl ::rust_svc_runtime::client::GeneratedClient for OrderServiceClient {
                 deadline: ::core::option::Option::Some(
                     ::core::time::Duration::new(3600, 0),
                 ),
-                retry: ::core::option::Option::Some(::rust_svc_runtime::client::RetryPolicy {
-                    max_attempts: 3,
-                    initial_backoff: ::core::time::Duration::new(0, 100000000),
-                    max_backoff: ::core::time::Duration::new(2, 0),
-                    backoff_multiplier: 2.0,
-                    retryable_codes: ::std::borrow::Cow::Borrowed(
-                        &[::rust_svc_runtime::Code::Unavailable],
-                    ),
-                }),
+                retry: ::core::option::Option::Some(
+                    ::rust_svc_runtime::client::RetryPolicy::new(
+                            &[::rust_svc_runtime::Code::Unavailable],
+                        )
+                        .max_attempts(3)
+                        .initial_backoff(::core::time::Duration::new(0, 100000000))
+                        .max_backoff(::core::time::Duration::new(2, 0))
+                        .backoff_multiplier(2.0),
+                ),
                 circuit_breaker: ::core::option::Option::None,
                 hedging: ::core::option::Option::None,
             },
@@ -1690,30 +1690,29 @@ impl ::rust_svc_runtime::client::GeneratedClient for OrderServiceClient {
                 deadline: ::core::option::Option::Some(
                     ::core::time::Duration::new(30, 0),
                 ),
-                retry: ::core::option::Option::Some(::rust_svc_runtime::client::RetryPolicy {
-                    max_attempts: 3,
-                    initial_backoff: ::core::time::Duration::new(0, 100000000),
-                    max_backoff: ::core::time::Duration::new(2, 0),
-                    backoff_multiplier: 2.0,
-                    retryable_codes: ::std::borrow::Cow::Borrowed(
-                        &[::rust_svc_runtime::Code::Unavailable],
-                    ),
-                }),
-                circuit_breaker: ::core::option::Option::Some(::rust_svc_runtime::client::SlidingWindow {
-                    failure_rate_threshold: 0.25,
-                    window_size: 20,
-                    minimum_calls: 5,
-                    open_duration: ::core::time::Duration::new(60, 0),
-                    half_open_max_calls: 1,
-                    ..::rust_svc_runtime::client::SlidingWindow::DEFAULT
-                }),
+                retry: ::core::option::Option::Some(
+                    ::rust_svc_runtime::client::RetryPolicy::new(
+                            &[::rust_svc_runtime::Code::Unavailable],
+                        )
+                        .max_attempts(3)
+                        .initial_backoff(::core::time::Duration::new(0, 100000000))
+                        .max_backoff(::core::time::Duration::new(2, 0))
+                        .backoff_multiplier(2.0),
+                ),
+                circuit_breaker: ::core::option::Option::Some(
+                    ::rust_svc_runtime::client::SlidingWindow::DEFAULT
+                        .failure_rate_threshold(0.25)
+                        .window_size(20)
+                        .minimum_calls(5)
+                        .open_duration(::core::time::Duration::new(60, 0))
+                        .half_open_max_calls(1),
+                ),
                 hedging: ::core::option::Option::None,
             },
         ],
-        retry_throttling: ::core::option::Option::Some(::rust_svc_runtime::client::RetryThrottling {
-            max_tokens: 50,
-            token_ratio: 0.2,
-        }),
+        retry_throttling: ::core::option::Option::Some(
+            ::rust_svc_runtime::client::RetryThrottling::new(50, 0.2),
+        ),
     };
     fn from_core(core: ::rust_svc_runtime::client::ClientCore) -> Self {
         Self { core }

@@ -72,6 +72,7 @@ pub fn default_classification(code: Code) -> CallOutcome {
 /// [`ClientBuilder::on_breaker_transition`](super::ClientBuilder::on_breaker_transition) and
 /// logged as a `tracing` event.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct BreakerTransition {
     /// The breaker's name: `service/Method@target`.
     pub breaker: Arc<str>,
