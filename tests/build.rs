@@ -9,9 +9,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     protos.sort();
     let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
     // Every artifact, tonic's own client included: the adapter tests drive the server with it.
-    // The descriptor set, as a constant and as a file, for the reflection tests.
+    // The descriptor set, as a constant and as a file, for the reflection tests. JSON for every
+    // message: tests/tests/json_mapping.rs and others check the mapping on messages no route
+    // reaches (by default only routed ones get it; the examples and the corpus build that way).
     protoc_gen_rust_svc::Builder::new()
         .artifacts(protoc_gen_rust_svc::Artifact::ALL)
+        .json_all_messages(true)
         .file_descriptor_set(true)
         .file_descriptor_set_path(out_dir.join("file_descriptor_set.bin"))
         .include("protos")
@@ -37,6 +40,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // (src/editions_roundtrip.rs).
     protoc_gen_rust_svc::Builder::new()
         .protoc(protoc_bin_vendored::protoc_bin_path()?)
+        // Their JSON is compared too, and no route reaches them.
+        .json_all_messages(true)
         .include("protos/editions")
         .include(protoc_bin_vendored::include_path()?)
         .files(

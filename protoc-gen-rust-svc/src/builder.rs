@@ -156,6 +156,16 @@ impl Builder {
         self
     }
 
+    /// Whether every message gets proto3 JSON (serde) impls with the gateway (default `false`:
+    /// the messages and enums an HTTP route reaches, which is all the gateway reads and
+    /// writes). For code of one's own that serializes other messages. The `json_all_messages`
+    /// parameter.
+    #[must_use]
+    pub fn json_all_messages(mut self, enabled: bool) -> Self {
+        self.params.json_all_messages = enabled;
+        self
+    }
+
     /// Also writes the encoded `FileDescriptorSet` (the files and every import, with source
     /// locations) to `path`, as tonic-build's `file_descriptor_set_path`: e.g.
     /// `PathBuf::from(std::env::var("OUT_DIR")?).join("file_descriptor_set.bin")`, then

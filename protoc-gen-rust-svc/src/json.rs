@@ -9,7 +9,7 @@
 //! fields it maps wrongly, non-finite floats and `null` for a `google.protobuf.Value`, are
 //! corrected (see [`corrections`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use prost::Message;
 use prost_build::Module;
@@ -24,18 +24,43 @@ mod corrections;
 
 use corrections::Corrections;
 
+/// The full names of the messages and enums of `file`, nested ones included.
+fn file_types(file: &FileDescriptorProto) -> Vec<String> {
+    fn message_types(scope: &str, message: &prost_types::DescriptorProto, names: &mut Vec<String>) {
+        let name = format!("{scope}.{}", message.name());
+        for nested in &message.nested_type {
+            message_types(&name, nested, names);
+        }
+        for enumeration in &message.enum_type {
+            names.push(format!("{name}.{}", enumeration.name()));
+        }
+        names.push(name);
+    }
+    let mut names = Vec::new();
+    for message in &file.message_type {
+        message_types(file.package(), message, &mut names);
+    }
+    for enumeration in &file.enum_type {
+        names.push(format!("{}.{}", file.package(), enumeration.name()));
+    }
+    names
+}
+
 /// Where the well-known types are when messages have JSON impls: the runtime's re-export of
 /// pbjson-types, which has them (with its own types where pbjson-types' JSON is not proto3's).
 pub fn well_known_types_path(params: &Params) -> String {
     format!("{}::wkt", params.runtime_crate)
 }
 
-/// The serde impls of every message and enum in the `wanted` modules, formatted, by module.
-/// `files` are the descriptors as prost-build got them (stand-in names included),
-/// so that both crates name every Rust item alike.
+/// The serde impls of the messages and enums of the `wanted` modules, formatted, by module:
+/// those named in `types` (full names without the leading dot, stand-ins for renamed types),
+/// or all with `None`. `files`
+/// are the descriptors as prost-build got them (stand-in names included), so that both crates
+/// name every Rust item alike.
 pub fn generate(
     files: Vec<FileDescriptorProto>,
     wanted: &HashSet<Module>,
+    types: Option<&BTreeSet<String>>,
     params: &Params,
     renamed: &Renames,
 ) -> Result<HashMap<Module, String>, Error> {
@@ -47,11 +72,26 @@ pub fn generate(
         .collect();
     // By proto package name: a module's parts are snake-cased and escaped (`google.type` is
     // `google::r#type`), which pbjson's prefixes would not match.
-    let mut prefixes: Vec<String> = files
+    let wanted_packages: HashSet<&str> = files
         .iter()
-        .filter(|file| wanted.contains(&Module::from_protobuf_package_name(file.package())))
-        .map(|file| format!(".{}", file.package()))
+        .map(|file| file.package())
+        .filter(|package| wanted.contains(&Module::from_protobuf_package_name(package)))
         .collect();
+    // pbjson-build takes prefixes of full names, matched part by part: a package gives every
+    // type in it, a type itself and its nested types.
+    let mut prefixes: Vec<String> = match types {
+        None => wanted_packages
+            .iter()
+            .map(|package| format!(".{package}"))
+            .collect(),
+        Some(types) => files
+            .iter()
+            .filter(|file| wanted_packages.contains(file.package()))
+            .flat_map(file_types)
+            .filter(|name| types.contains(name))
+            .map(|name| format!(".{name}"))
+            .collect(),
+    };
     if prefixes.is_empty() {
         return Ok(HashMap::new());
     }

@@ -306,10 +306,18 @@ fn analyze(input: Input, params: &Params) -> Result<Analysis, Error> {
         )?;
         generated_packages
     };
+    // Named as prost-build and pbjson-build know them: stand-ins for renamed types.
+    let json_types = (params.emits_json() && !params.json_all_messages).then(|| {
+        model::json_reach::json_types(&pool, &files_to_generate, &params.extern_paths)
+            .iter()
+            .map(|name| prepare::stand_in_name(name, &stand_ins))
+            .collect::<std::collections::BTreeSet<_>>()
+    });
     let (messages, types) = run_prost_build(
         &pool,
         &sources,
         &message_packages,
+        json_types.as_ref(),
         prost_params.as_ref().unwrap_or(params),
         &stand_ins,
     )?;
@@ -510,6 +518,7 @@ fn run_prost_build(
     pool: &DescriptorPool,
     sources: &SourceInfos,
     packages: &std::collections::BTreeSet<String>,
+    json_types: Option<&std::collections::BTreeSet<String>>,
     params: &Params,
     stand_ins: &prepare::StandIns,
 ) -> Result<(Messages, ResolvedTypes), Error> {
@@ -585,7 +594,7 @@ fn run_prost_build(
         }
     }
     if let Some(files) = json_input {
-        for (module, serde_impls) in json::generate(files, &wanted, params, &renamed)? {
+        for (module, serde_impls) in json::generate(files, &wanted, json_types, params, &renamed)? {
             if let Some(code) = messages.get_mut(&module) {
                 code.push_str(JSON_HEADER);
                 code.push_str(&serde_impls);

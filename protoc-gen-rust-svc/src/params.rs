@@ -16,6 +16,8 @@
 //! | `field_attribute` | `PATH=#[attr]`, prost-build's `field_attribute`; repeatable | none |
 //! | `default_stubs` | `true` or `false`: every domain trait method answers UNIMPLEMENTED by default | `false` |
 //! | `file_descriptor_set` | `true` or `false`: the include file gets `FILE_DESCRIPTOR_SET` | `false` |
+//! | `strict_http_rules` | `true` or `false`: two rpcs on one route stop generation | `false` |
+//! | `json_all_messages` | `true` or `false`: every message gets proto3 JSON impls, not only those an HTTP route reaches | `false` |
 
 use std::collections::BTreeSet;
 
@@ -42,9 +44,10 @@ pub enum Artifact {
     /// (bench/RESULTS.md).
     TonicClient,
     /// The REST/JSON gateway of every service with `google.api.http` rules: a static route
-    /// table and a router serving the domain trait. It needs proto3 JSON, so with it every
-    /// message gets pbjson's serde impls and the well-known types become the runtime's
-    /// (`rust_svc_runtime::wkt`, which have them).
+    /// table and a router serving the domain trait. It needs proto3 JSON, so with it the
+    /// messages its routes reach (every message with `json_all_messages`) get pbjson's serde
+    /// impls and the well-known types become the runtime's (`rust_svc_runtime::wkt`, which
+    /// have them).
     Gateway,
     /// An OpenAPI 3.1 document per proto package with http rules (`<package>.openapi.json`).
     OpenApi,
@@ -118,6 +121,9 @@ pub struct Params {
     /// error. By default they are a warning, and the gateway serves the later one, as
     /// grpc-gateway v2 does.
     pub strict_http_rules: bool,
+    /// Whether every message gets proto3 JSON (serde) impls with the gateway. By default only
+    /// the messages and enums an HTTP route reaches get them.
+    pub json_all_messages: bool,
 }
 
 impl Default for Params {
@@ -133,13 +139,14 @@ impl Default for Params {
             default_stubs: false,
             file_descriptor_set: false,
             strict_http_rules: false,
+            json_all_messages: false,
         }
     }
 }
 
 const KNOWN_KEYS: &str = "artifacts, messages, runtime_crate, include_file, extern_path, \
                           type_attribute, field_attribute, default_stubs, file_descriptor_set, \
-                          strict_http_rules";
+                          strict_http_rules, json_all_messages";
 
 impl Params {
     /// Parses the `parameter` string of a CodeGeneratorRequest.
@@ -203,6 +210,7 @@ impl Params {
                 "default_stubs" => params.default_stubs = parse_bool(key, value)?,
                 "file_descriptor_set" => params.file_descriptor_set = parse_bool(key, value)?,
                 "strict_http_rules" => params.strict_http_rules = parse_bool(key, value)?,
+                "json_all_messages" => params.json_all_messages = parse_bool(key, value)?,
                 unknown => {
                     return Err(Error::new(format!(
                         "unknown plugin parameter `{unknown}` (known: {KNOWN_KEYS})"
@@ -255,7 +263,8 @@ impl Params {
         Ok(())
     }
 
-    /// Whether messages get proto3 JSON (serde) impls: the gateway needs them.
+    /// Whether messages get proto3 JSON (serde) impls: the gateway needs them (those its routes
+    /// reach, or all with `json_all_messages`).
     pub fn emits_json(&self) -> bool {
         self.messages && self.emits(Artifact::Gateway)
     }

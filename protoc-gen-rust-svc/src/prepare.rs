@@ -13,7 +13,9 @@ use crate::error::Error;
 
 mod types;
 
-pub use types::{RenamedType, StandIns, params_for_stand_ins, restore_module_docs, stand_ins};
+pub use types::{
+    RenamedType, StandIns, params_for_stand_ins, restore_module_docs, stand_in_name, stand_ins,
+};
 
 /// What prost-build and pbjson-build were given under other names than the proto's.
 #[derive(Debug, Default)]

@@ -146,7 +146,7 @@ fn reached_by_message(message: &MessageDescriptor, reached: &mut Vec<TypeRef>) {
 
 /// Whether `full_name` (without the leading dot) is mapped by an `extern_path`, which, as in
 /// prost-build, covers a type or a package and everything under it.
-fn is_extern(full_name: &str, extern_paths: &[(String, String)]) -> bool {
+pub(crate) fn is_extern(full_name: &str, extern_paths: &[(String, String)]) -> bool {
     extern_paths.iter().any(|(proto, _)| {
         let proto = proto.trim_start_matches('.');
         proto.is_empty()

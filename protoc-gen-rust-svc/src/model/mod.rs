@@ -20,6 +20,7 @@ use crate::prepare::StandIns;
 
 pub(crate) mod closure;
 mod http;
+pub(crate) mod json_reach;
 pub mod openapi;
 mod package;
 mod policy;

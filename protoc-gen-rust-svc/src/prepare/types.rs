@@ -267,6 +267,13 @@ fn rename_type_name(type_name: &mut Option<String>, stand_ins: &StandIns) {
     }
 }
 
+/// The full name (no leading dot) prost-build and pbjson-build know the type `full_name` by.
+pub fn stand_in_name(full_name: &str, stand_ins: &StandIns) -> String {
+    let mut name = Some(format!(".{full_name}"));
+    rename_type_name(&mut name, stand_ins);
+    name.unwrap_or_default()[1..].to_owned()
+}
+
 fn qualify(scope: &str, name: &str) -> String {
     if scope.is_empty() {
         name.to_owned()

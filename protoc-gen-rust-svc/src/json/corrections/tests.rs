@@ -115,8 +115,14 @@ fn the_descriptors_name_the_fields_to_correct() {
 fn generated() -> BTreeMap<String, String> {
     let files = descriptors();
     let wanted = [Module::from_protobuf_package_name("t.json")].into();
-    let code = crate::json::generate(files, &wanted, &Params::default(), &Default::default())
-        .expect("the test proto generates");
+    let code = crate::json::generate(
+        files,
+        &wanted,
+        None,
+        &Params::default(),
+        &Default::default(),
+    )
+    .expect("the test proto generates");
     let code = &code[&Module::from_protobuf_package_name("t.json")];
     let file = syn::parse_file(code).expect("the output parses");
     file.items
