@@ -24,10 +24,14 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
         let allow_deprecated = method
             .touches_deprecated
             .then(|| quote!(#[allow(deprecated)]));
-        let doc = format!(
-            " Programs and records [`{}::{}`].",
-            service.names.domain_trait, method.rust_name
-        );
+        let path = format!("{}::{}", service.names.domain_trait, method.rust_name);
+        // rustdoc cannot resolve a link to a raw identifier (`r#type`): such a name is written,
+        // not linked.
+        let doc = if method.rust_name.starts_with("r#") {
+            format!(" Programs and records `{path}`.")
+        } else {
+            format!(" Programs and records [`{path}`].")
+        };
         quote! {
             #[doc = #doc]
             #allow_deprecated

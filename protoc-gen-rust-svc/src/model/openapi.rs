@@ -2,7 +2,7 @@
 //! per http binding, with its OpenAPI path and parameters, and every message and enum the
 //! operations reach, with the proto comments as descriptions.
 //!
-//! Built only when the `openapi` artifact is on, from bindings [`super::http`] has validated,
+//! Built only when the `openapi` artifact is on, from bindings `model::http` has validated,
 //! so nothing here fails: what cannot be described is left out, and the document says so. The
 //! emitter (`emit::openapi`) only formats this.
 
