@@ -40,10 +40,12 @@ pub fn include_file(
             node = node.children.entry(part.to_owned()).or_default();
         }
         if package.has_types {
-            node.files.push(crate::messages_file_name(&package.module));
+            node.files
+                .push(crate::layout::messages_file_name(&package.module));
         }
-        if crate::emits_services(package, params) {
-            node.files.push(crate::services_file_name(&package.module));
+        if crate::layout::emits_services(package, params) {
+            node.files
+                .push(crate::layout::services_file_name(&package.module));
         }
     }
     let mut merger = Merger {
