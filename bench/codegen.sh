@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Codegen speed and peak memory at googleapis scale: protoc-gen-rust-svc (every artifact) against
-# protoc-gen-prost + protoc-gen-tonic, each fed the same saved CodeGeneratorRequest, with
-# `protoc --descriptor_set_out` over the same files as the floor (what protoc itself spends
-# before any plugin runs).
+# Codegen speed, peak memory and volume at googleapis scale, each plugin fed the same saved
+# CodeGeneratorRequest, with `protoc --descriptor_set_out` over the same files as the floor
+# (what protoc itself spends before any plugin runs). Two comparisons:
+# - what a user gets by default: protoc-gen-rust-svc's default artifacts (the gateway and its
+#   proto3 JSON included) against protoc-gen-prost + protoc-gen-tonic + protoc-gen-prost-serde,
+#   what a tonic user runs for the same messages, services and JSON;
+# - like for like: `artifacts=domain+stub+server+client` against protoc-gen-prost +
+#   protoc-gen-tonic.
 #
 # Needs: cargo, python3, hyperfine, GNU time (/usr/bin/time), protoc with the well-known types,
 # and the two peers:
 #   apt-get install hyperfine time protobuf-compiler libprotobuf-dev
-#   cargo install protoc-gen-prost@0.5.0 protoc-gen-tonic@0.5.0
+#   cargo install protoc-gen-prost@0.5.0 protoc-gen-tonic@0.5.0 protoc-gen-prost-serde@0.4.0
 #
 # Run from anywhere:
 #   bench/codegen.sh                     # the 285-file request of ../shared/corpus/medium-files.txt
@@ -32,7 +36,7 @@ die() {
 }
 note() { echo "codegen: $*" >&2; }
 
-for tool in cargo python3 hyperfine protoc protoc-gen-prost protoc-gen-tonic; do
+for tool in cargo python3 hyperfine protoc protoc-gen-prost protoc-gen-tonic protoc-gen-prost-serde; do
 	command -v "$tool" >/dev/null || die "$tool not found on PATH (see the top of this script)"
 done
 [[ -x /usr/bin/time ]] || die "GNU time not found: apt-get install time"
@@ -84,60 +88,72 @@ protoc --plugin=protoc-gen-capture="$scratch/capture" --capture_out="$scratch" -
 	@"$scratch/files.txt" 2>/dev/null || true
 [[ -s $request ]] || die "capturing the request failed"
 note "request: $file_count files, $(($(stat -c %s "$request") / 1024)) KiB"
-# Ours gets the same request asking for every artifact, tonic's own client included (it is not
-# a default one): field 2, `parameter`, appended; a later field wins in protobuf's encoding.
-request_ours="$scratch/request-ours.bin"
-python3 - "$request" "$request_ours" <<'PY'
+# Ours gets the request as it is (the default artifacts), and the request asking for what
+# prost + tonic write: field 2, `parameter`, appended; a later field wins in protobuf's
+# encoding.
+request_services="$scratch/request-services.bin"
+python3 - "$request" "$request_services" <<'PY'
 import sys
-parameter = b"artifacts=domain+stub+server+client+fake+tonic_client"
+parameter = b"artifacts=domain+stub+server+client"
 assert len(parameter) < 128, "a one-byte length"
 data = open(sys.argv[1], "rb").read()
 open(sys.argv[2], "wb").write(data + bytes([2 << 3 | 2, len(parameter)]) + parameter)
 PY
 
 # Every plugin must succeed on the request before anything is timed.
-for plugin in "$ours" "$(command -v protoc-gen-prost)" "$(command -v protoc-gen-tonic)"; do
-	input=$request
-	[[ $plugin == "$ours" ]] && input=$request_ours
+# The bytes of Rust each writes are summed from its response (CodeGeneratorResponse.File
+# contents, field 15 of field 15).
+: >"$scratch/bytes.txt"
+for run in ours:$request ours-services:$request_services prost:$request tonic:$request \
+	prost-serde:$request; do
+	name=${run%%:*} input=${run#*:}
+	plugin=$ours
+	[[ $name == ours* ]] || plugin=$(command -v "protoc-gen-$name")
 	"$plugin" <"$input" >"$scratch/response.bin" || die "$plugin failed on the request"
-	python3 - "$scratch/response.bin" "$plugin" <<'PY' || exit 1
+	python3 - "$scratch/response.bin" "$name" >>"$scratch/bytes.txt" <<'PY' || exit 1
 import sys
 data = open(sys.argv[1], "rb").read()
-def varint(i):
+def varint(data, i):
     result = shift = 0
     while True:
         byte = data[i]; i += 1
         result |= (byte & 0x7F) << shift; shift += 7
         if byte < 0x80:
             return result, i
-i, files, error = 0, 0, None
-while i < len(data):
-    key, i = varint(i)
-    if key & 7 == 2:
-        length, i = varint(i)
-        if key >> 3 == 1:
-            error = data[i:i + length].decode()
-        files += key >> 3 == 15
-        i += length
-    else:
-        _, i = varint(i)
+def fields(data):
+    i = 0
+    while i < len(data):
+        key, i = varint(data, i)
+        if key & 7 == 2:
+            length, i = varint(data, i)
+            yield key >> 3, data[i:i + length]
+            i += length
+        else:
+            _, i = varint(data, i)
+            yield key >> 3, None
+files, rust, error = 0, 0, None
+for number, value in fields(data):
+    if number == 1:
+        error = value.decode()
+    elif number == 15:
+        files += 1
+        parts = dict((n, v) for n, v in fields(value) if v is not None)
+        if parts.get(1, b"").endswith(b".rs"):
+            rust += len(parts.get(15, b""))
 if error or not files:
     sys.exit(f"codegen: {sys.argv[2]} answered with {error or 'no files'}")
-print(f"codegen: {sys.argv[2].rsplit('/', 1)[-1]}: {files} files", file=sys.stderr)
+print(f"codegen: {sys.argv[2]}: {files} files, {rust} bytes of Rust", file=sys.stderr)
+print(sys.argv[2], rust)
 PY
-	if [[ $plugin == "$ours" ]] && ! grep -qa 'pub mod [a-z0-9_]*_client' "$scratch/response.bin"; then
-		die "ours did not emit tonic's client: was the parameter appended to the request?"
-	fi
 done
 
-names=(floor ours ours-1-thread peers prost tonic)
+names=(floor ours peers-json ours-services peers)
 commands=(
 	"protoc --descriptor_set_out=/dev/null --include_imports --include_source_info -I. @$scratch/files.txt"
-	"$ours < $request_ours > /dev/null"
-	"RAYON_NUM_THREADS=1 $ours < $request_ours > /dev/null"
+	"$ours < $request > /dev/null"
+	"protoc-gen-prost < $request > /dev/null && protoc-gen-tonic < $request > /dev/null && protoc-gen-prost-serde < $request > /dev/null"
+	"$ours < $request_services > /dev/null"
 	"protoc-gen-prost < $request > /dev/null && protoc-gen-tonic < $request > /dev/null"
-	"protoc-gen-prost < $request > /dev/null"
-	"protoc-gen-tonic < $request > /dev/null"
 )
 # hyperfine runs each command's runs back to back; rounds with a rotating order interleave the
 # commands, so that a slow minute of the machine does not land on one of them.
@@ -155,12 +171,11 @@ done
 # Peak RSS, the plugins interleaved the same way.
 : >"$scratch/rss.txt"
 for ((run = 0; run < rss_runs; run++)); do
-	for name in ours ours-1-thread prost tonic; do
-		input=$request_ours
+	for name in ours prost tonic prost-serde; do
+		input=$request
 		case $name in
 		ours) command=("$ours") ;;
-		ours-1-thread) command=(env RAYON_NUM_THREADS=1 "$ours") ;;
-		*) command=("protoc-gen-$name") input=$request ;;
+		*) command=("protoc-gen-$name") ;;
 		esac
 		/usr/bin/time -f "$name %M" -a -o "$scratch/rss.txt" "${command[@]}" <"$input" >/dev/null
 	done
@@ -186,34 +201,50 @@ def spread(values, unit, scale=1.0, digits=2):
     return (f"{statistics.median(values):.{digits}f} {unit} "
             f"({min(values):.{digits}f}–{max(values):.{digits}f})")
 
+rust = {}
+for line in open(f"{scratch}/bytes.txt"):
+    name, count = line.split()
+    rust[name] = int(count)
+
 labels = {
     "floor": "`protoc --descriptor_set_out` (parsing only, whole run)",
-    "ours": "protoc-gen-rust-svc, every artifact",
-    "ours-1-thread": "protoc-gen-rust-svc, `RAYON_NUM_THREADS=1`",
+    "ours": "protoc-gen-rust-svc, default artifacts (gateway and its JSON included)",
+    "peers-json": "protoc-gen-prost, protoc-gen-tonic, protoc-gen-prost-serde",
+    "ours-services": "protoc-gen-rust-svc, `artifacts=domain+stub+server+client`",
     "peers": "protoc-gen-prost then protoc-gen-tonic",
-    "prost": "protoc-gen-prost",
-    "tonic": "protoc-gen-tonic",
 }
 print(f"Request: {file_count} files, {request_bytes / 2**20:.1f} MiB. Wall time: median (min–max) "
       f"of {len(times['ours'])} runs per command; CPU: user + system, mean of the per-round means; "
       f"peak RSS: median (min–max) of {len(rss['ours'])} runs.\n")
-print("| command | wall time | CPU time | peak RSS |")
+print("| command | wall time | CPU time | Rust written |")
 print("|---|---|---|---|")
-for name in ["floor", "ours", "ours-1-thread", "peers", "prost", "tonic"]:
-    memory = spread(rss[name], "MiB", digits=0) if name in rss else "–"
+written = {
+    "ours": rust["ours"],
+    "peers-json": rust["prost"] + rust["tonic"] + rust["prost-serde"],
+    "ours-services": rust["ours-services"],
+    "peers": rust["prost"] + rust["tonic"],
+}
+for name in ["floor", "ours", "peers-json", "ours-services", "peers"]:
+    volume = f"{written[name] / 1e6:.1f} MB" if name in written else "–"
     print(f"| {labels[name]} | {spread(times[name], 'ms', 1000, 0)} | "
-          f"{statistics.mean(users[name]) * 1000:.0f} ms | {memory} |")
+          f"{statistics.mean(users[name]) * 1000:.0f} ms | {volume} |")
 
 median = lambda name: statistics.median(times[name])
+cpu = lambda name: statistics.mean(users[name])
 peak = lambda name: statistics.median(rss[name])
+print()
+print(f"Peak RSS: ours {spread(rss['ours'], 'MiB', digits=0)}; protoc-gen-prost "
+      f"{spread(rss['prost'], 'MiB', digits=0)}, protoc-gen-tonic {spread(rss['tonic'], 'MiB', digits=0)}, "
+      f"protoc-gen-prost-serde {spread(rss['prost-serde'], 'MiB', digits=0)}.")
 print()
 print("| ratio | value | target |")
 print("|---|---|---|")
-print(f"| wall time, ours / (prost + tonic) | {median('ours') / median('peers'):.2f}× | ≤ 1.0× |")
-print(f"| wall time on one thread, ours / (prost + tonic) | {median('ours-1-thread') / median('peers'):.2f}× | |")
-print(f"| CPU time, ours / (prost + tonic) | {statistics.mean(users['ours']) / statistics.mean(users['peers']):.2f}× | |")
-print(f"| peak RSS, ours / the larger peer (run one after the other, as protoc does) | "
-      f"{peak('ours') / max(peak('prost'), peak('tonic')):.2f}× | ≤ 1.5× |")
-print(f"| peak RSS, ours / both peers at once (buf runs plugins in parallel) | "
-      f"{peak('ours') / (peak('prost') + peak('tonic')):.2f}× | |")
+print(f"| default artifacts, wall, ours / (prost + tonic + prost-serde) | {median('ours') / median('peers-json'):.2f}× | ≤ 1.0× |")
+print(f"| default artifacts, CPU, ours / (prost + tonic + prost-serde) | {cpu('ours') / cpu('peers-json'):.2f}× | ≤ 1.0× |")
+print(f"| default artifacts, Rust written, ours / (prost + tonic + prost-serde) | {written['ours'] / written['peers-json']:.2f}× | ≤ 1.0× |")
+print(f"| domain+stub+server+client, wall, ours / (prost + tonic) | {median('ours-services') / median('peers'):.2f}× | |")
+print(f"| domain+stub+server+client, CPU, ours / (prost + tonic) | {cpu('ours-services') / cpu('peers'):.2f}× | ≤ 1.0× |")
+print(f"| domain+stub+server+client, Rust written, ours / (prost + tonic) | {written['ours-services'] / written['peers']:.2f}× | |")
+print(f"| peak RSS, ours / the largest peer (run one after the other, as protoc does) | "
+      f"{peak('ours') / max(peak('prost'), peak('tonic'), peak('prost-serde')):.2f}× | ≤ 1.5× |")
 PY
