@@ -10,7 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
     // Every artifact, tonic's own client included: the adapter tests drive the server with it.
     // The descriptor set, as a constant and as a file, for the reflection tests. JSON for every
-    // message: tests/tests/json_mapping.rs and others check the mapping on messages no route
+    // message: tests/tests/it/json_mapping.rs and others check the mapping on messages no route
     // reaches (by default only routed ones get it; the examples and the corpus build that way).
     protoc_gen_rust_svc::Builder::new()
         .artifacts(protoc_gen_rust_svc::Artifact::ALL)
@@ -22,7 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .files(protos)
         .compile()?;
     // Parameters that change the code of a service or its messages, on one proto of its own
-    // (the module `with_options`): tests/tests/codegen_options.rs.
+    // (the module `with_options`): tests/tests/it/codegen_options.rs.
     protoc_gen_rust_svc::Builder::new()
         .default_stubs(true)
         .type_attribute(".tests.streaming.Ping", "#[derive(PartialOrd, Ord)]")

@@ -1,4 +1,4 @@
-"""A grpcio client of tests.metadata.MetadataEcho for tests/tests/python_interop.rs.
+"""A grpcio client of tests.metadata.MetadataEcho for tests/tests/it/python_interop.rs.
 
 Usage: metadata_echo_client.py ADDRESS (host:port). Calls Echo with metadata `x-tenant: python`
 and `x-blob-bin: 00 ff`, then Repeat(count=2), and prints one JSON object with the response

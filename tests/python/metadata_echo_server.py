@@ -1,6 +1,6 @@
-"""A grpcio server of tests.metadata.MetadataEcho for tests/tests/python_interop.rs.
+"""A grpcio server of tests.metadata.MetadataEcho for tests/tests/it/python_interop.rs.
 
-Answers like the Rust `Echo` of tests/tests/call_metadata.rs: response headers describe the
+Answers like the Rust `Echo` of tests/tests/it/call_metadata.rs: response headers describe the
 request metadata it saw (`x-seen-tenant`, `x-seen-blob-bin`), trailers say how many bytes
 arrived (`x-received-bytes`) plus a binary trailer (`x-trailer-bin` = 01 02 03).
 

@@ -13,9 +13,7 @@ use rust_svc_tests::tests::metadata::{
 };
 use tonic::metadata::{BinaryMetadataValue, MetadataValue};
 
-mod metadata_common;
-
-use metadata_common::{Echo, bytes, tenant_context, text};
+use crate::metadata_common::{Echo, bytes, tenant_context, text};
 
 const MIB: usize = 1024 * 1024;
 

@@ -4,14 +4,13 @@
 //! the attempt cap (5 by default, as grpc-go) that a builder can raise, and `grpc-timeout`
 //! rounded down. Under paused time, against scripted tonic servers.
 
-mod client_common;
-
-use client_common::*;
 use std::time::Duration;
 
 use rust_svc_runtime::Code;
 use rust_svc_runtime::client::{BreakerPolicy, RetryPolicy};
 use rust_svc_tests::tests::resilience::{Flaky, FlakyClient};
+
+use crate::client_common::*;
 
 /// The gaps between consecutive attempts the server saw.
 fn gaps(server: &Scripted) -> Vec<Duration> {

@@ -1,7 +1,7 @@
 //! The runtime's `host`: TLS with HTTP/2 for gRPC and HTTP/1.1 for REST on one port (ALPN
 //! offers both, unlike tonic's own TLS, which offers h2 only), errors naming a bad certificate
 //! or key file, and several services on one port with reflection off. Shutdown and draining are
-//! tested through the logistics binary (examples/logistics/tests/lifecycle.rs).
+//! tested through the logistics binary (examples/logistics/tests/it/lifecycle.rs).
 
 use std::io::Write;
 use std::path::Path;

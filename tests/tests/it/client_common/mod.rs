@@ -5,8 +5,6 @@
 //! over the in-memory transport, where no real I/O can let the clock jump ahead, so they are
 //! exact and fast. Tests that only count calls run on a loopback port.
 
-#![allow(dead_code)] // Each test binary uses its own part.
-
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

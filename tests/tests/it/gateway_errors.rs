@@ -2,12 +2,11 @@
 //! table) with a `google.rpc.Status` body, error details as `Any` JSON, and each kind of bad
 //! input as a 4xx that names what is wrong, after which the server goes on serving.
 
-mod gateway_common;
-
-use gateway_common::{FAILED_BY, serve, serve_built};
 use rust_svc_runtime::Code;
 use rust_svc_runtime::gateway::cors::Cors;
 use serde_json::json;
+
+use crate::gateway_common::{FAILED_BY, serve, serve_built};
 
 /// Every non-OK gRPC code and the HTTP status grpc-gateway's `HTTPStatusFromCode` gives it.
 const STATUS_TABLE: [(Code, u16); 16] = [

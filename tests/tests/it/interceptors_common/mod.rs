@@ -1,5 +1,11 @@
 //! What the interceptor tests share: a tracing layer that keeps every span's fields and every
 //! event with the fields of the spans around it, installed once per test binary.
+//!
+//! The subscriber is the process's global one, so it also sees the spans and events of every
+//! other test of the binary running meanwhile. The interceptor tests only look for what they
+//! make themselves: `rpc` spans and access-log events (only the `Tracing` and `Logging`
+//! interceptors make them, and only interceptors.rs installs those) with request ids and trace
+//! ids of their own.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};

@@ -1,8 +1,5 @@
 //! The generated client's deadlines and propagation, against real tonic servers.
 
-mod client_common;
-
-use client_common::*;
 use std::time::Duration;
 
 use rust_svc_runtime::harness::{serve_in_memory, serve_loopback};
@@ -11,6 +8,8 @@ use rust_svc_tests::tests::resilience::{
     Flaky, FlakyClient, Hop, Observed, Relay, RelayClient, RelayGrpc,
 };
 use tokio::time::Instant;
+
+use crate::client_common::*;
 
 // ---------------------------------------------------------------------------------------------
 // Deadlines

@@ -3,13 +3,12 @@
 //! tests/protos/resilience.proto: 4 attempts, a breaker opening at 50% failures of at least 4
 //! calls).
 
-mod client_common;
-
-use client_common::{Outcome, Scripted, call, ctx, keyed, loopback};
 use rust_svc_runtime::Code;
 use rust_svc_runtime::client::BreakerState;
 use rust_svc_runtime::harness::ServerHandle;
 use rust_svc_tests::tests::resilience::{Flaky, FlakyClient};
+
+use crate::client_common::{Outcome, Scripted, call, ctx, keyed, loopback};
 
 fn url(handle: &ServerHandle) -> String {
     format!("http://{}", handle.local_addr().expect("a loopback server"))

@@ -1,15 +1,14 @@
 //! The REST gateway end to end, CORS: preflights answered from the route table, allowed
 //! origins on responses, exposed headers, and nothing at all when CORS is off (the default).
 
-mod gateway_common;
-
 use std::time::Duration;
 
-use gateway_common::{FAILED_BY, Reply, Served, serve, serve_built};
 use rust_svc_runtime::Code;
 use rust_svc_runtime::gateway::DEFAULT_MAX_BODY_BYTES;
 use rust_svc_runtime::gateway::cors::Cors;
 use serde_json::json;
+
+use crate::gateway_common::{FAILED_BY, Reply, Served, serve, serve_built};
 
 const APP: &str = "https://app.example";
 

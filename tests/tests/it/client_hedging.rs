@@ -2,15 +2,14 @@
 //! the policy from options.proto (`Flaky.Hedged`: 3 attempts, one every 50 ms, UNAVAILABLE
 //! non-fatal) and from the builder.
 
-mod client_common;
-
-use client_common::*;
 use std::time::Duration;
 
 use rust_svc_runtime::Code;
 use rust_svc_runtime::client::{BreakerPolicy, HedgingPolicy, RetryThrottling};
 use rust_svc_tests::tests::resilience::{Flaky, FlakyClient};
 use tokio::time::Instant;
+
+use crate::client_common::*;
 
 fn hedged_client(server: &Scripted) -> (FlakyClient, rust_svc_runtime::harness::ServerHandle) {
     let (channel, handle) = in_memory(server);

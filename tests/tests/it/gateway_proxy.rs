@@ -2,16 +2,15 @@
 //! forwards each REST call over gRPC to a remote server (grpc-gateway's setup), with the
 //! client's deadlines. The remote domain records what reached it.
 
-mod gateway_common;
-
 use std::time::Duration;
 
-use gateway_common::{EchoDomain, FAILED_BY, Rest};
 use rust_svc_runtime::Code;
 use rust_svc_runtime::client::DEFAULT_DEADLINE;
 use rust_svc_runtime::harness::Harness;
 use rust_svc_tests::tests::gateway::{EchoClient, EchoGateway, EchoGrpc};
 use serde_json::json;
+
+use crate::gateway_common::{EchoDomain, FAILED_BY, Rest};
 
 /// The remote gRPC server (with its domain) and the proxy in front of it.
 struct Proxied {

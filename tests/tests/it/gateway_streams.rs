@@ -2,12 +2,11 @@
 //! (`{"result": …}` lines, a final `{"error": …}`) and as Server-Sent Events, cut at the
 //! `Grpc-Timeout` deadline; client streams and bidi streams from an NDJSON request body.
 
-mod gateway_common;
-
-use gateway_common::{Rest, serve, serve_built};
 use rust_svc_runtime::Code;
 use rust_svc_runtime::gateway::cors::Cors;
 use serde_json::{Value, json};
+
+use crate::gateway_common::{Reply, Rest, serve, serve_built};
 
 const NDJSON: &str = "application/x-ndjson";
 
@@ -164,7 +163,7 @@ async fn messages_are_sent_as_they_come() {
 
 /// `GET /v1/stream` of two messages a minute apart with a deadline of 2 s, in the format
 /// `accept` asks for: the deadline comes first.
-async fn stream_past_deadline(rest: &Rest, accept: &str) -> gateway_common::Reply {
+async fn stream_past_deadline(rest: &Rest, accept: &str) -> Reply {
     let request = rest
         .request("GET", "/v1/stream?count=2&interval_ms=60000")
         .header("grpc-timeout", "2S")
@@ -206,7 +205,7 @@ async fn a_server_stream_is_cut_at_the_deadline() {
     }
 }
 
-async fn post_ndjson(rest: &Rest, path: &str, body: &str) -> gateway_common::Reply {
+async fn post_ndjson(rest: &Rest, path: &str, body: &str) -> Reply {
     rest.raw("POST", path, NDJSON, body.as_bytes().to_vec())
         .await
 }

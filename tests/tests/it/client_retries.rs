@@ -1,9 +1,6 @@
 //! The generated client's retries (gRFC A6) and throttling, against real tonic servers that
 //! fail on a script.
 
-mod client_common;
-
-use client_common::*;
 use std::time::Duration;
 
 use futures_util::{StreamExt, stream};
@@ -11,6 +8,8 @@ use rust_svc_runtime::client::{BreakerPolicy, RetryPolicy};
 use rust_svc_runtime::{BoxStream, Code, Status};
 use rust_svc_tests::tests::resilience::{Call, Flaky, FlakyClient, OptionalKeyedCall};
 use tokio::time::Instant;
+
+use crate::client_common::*;
 
 // ---------------------------------------------------------------------------------------------
 // Retries

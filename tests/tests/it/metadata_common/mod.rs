@@ -1,8 +1,6 @@
 //! The metadata tests' shared domain: answers as the request asks, and describes the request
 //! metadata it saw in its response metadata, so that any client can check both directions.
 
-#![allow(dead_code)] // Each test binary uses its own part of it.
-
 use futures_util::StreamExt;
 use rust_svc_runtime::{BoxStream, Code, Context, MetadataMap, Status};
 use rust_svc_tests::tests::metadata::{Blob, MetadataEcho};

@@ -2,14 +2,13 @@
 //! `Context` (the same shape as over gRPC), `Grpc-Timeout` as the deadline, and gRPC and REST
 //! (HTTP/1.1 and HTTP/2) served on one port.
 
-mod gateway_common;
-
 use std::time::Duration;
 
-use gateway_common::{Rest, SLEEP, serve};
 use rust_svc_runtime::{Code, Context};
 use rust_svc_tests::tests::gateway::{Echo, Everything};
 use serde_json::json;
+
+use crate::gateway_common::{Rest, SLEEP, serve};
 
 #[tokio::test]
 async fn request_headers_become_the_context_metadata() {

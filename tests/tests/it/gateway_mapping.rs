@@ -3,13 +3,12 @@
 //! against a domain that echoes the request it got (so the JSON response shows what the
 //! gateway made of the URL).
 
-mod gateway_common;
-
-use gateway_common::serve;
 use serde_json::{Value, json};
 
+use crate::gateway_common::{Rest, serve};
+
 /// `GET path` answered 200 with JSON: that JSON.
-async fn get_json(rest: &gateway_common::Rest, path: &str) -> Value {
+async fn get_json(rest: &Rest, path: &str) -> Value {
     let reply = rest.get(path).await;
     assert_eq!(reply.status, 200, "GET {path}: {reply:?}");
     reply.ok_json()

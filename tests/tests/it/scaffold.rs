@@ -31,7 +31,7 @@ fn workspace() -> PathBuf {
         .unwrap()
 }
 
-/// The target directory this test was built in (`…/target/debug/deps/scaffold-…`).
+/// The target directory this test was built in (`…/target/debug/deps/it-…`).
 fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     exe.ancestors().nth(3).unwrap().to_owned()

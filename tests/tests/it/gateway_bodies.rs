@@ -2,10 +2,9 @@
 //! path variable inside the body field, every well-known type in a JSON body, `response_body`
 //! and `Empty`, over real HTTP/1.1 on loopback against an echoing domain.
 
-mod gateway_common;
-
-use gateway_common::serve;
 use serde_json::json;
+
+use crate::gateway_common::serve;
 
 #[tokio::test]
 async fn the_whole_body_with_every_well_known_type_round_trips() {

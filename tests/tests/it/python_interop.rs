@@ -18,9 +18,7 @@ use rust_svc_runtime::Code;
 use rust_svc_tests::tests::metadata::{Blob, MetadataEcho, MetadataEchoClient, MetadataEchoGrpc};
 use serde_json::Value;
 
-mod metadata_common;
-
-use metadata_common::{Echo, bytes, tenant_context, text};
+use crate::metadata_common::{Echo, bytes, tenant_context, text};
 
 const INSTALL: &str = "pip install grpcio grpcio-tools googleapis-common-protos";
 

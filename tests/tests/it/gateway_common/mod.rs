@@ -1,10 +1,6 @@
 //! What the gateway's end-to-end tests share: an `Echo` domain that shows what the gateway made
 //! of each request (and records the `Context` it got), servers on loopback, and a small REST
 //! client over reqwest that returns status, headers and body together.
-//!
-//! Each test binary (`gateway_*.rs`) uses a different part of this module, hence the
-//! `dead_code` allowance.
-#![allow(dead_code)]
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

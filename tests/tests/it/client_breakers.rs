@@ -1,8 +1,5 @@
 //! The generated client's circuit breakers, against real tonic servers that fail on a script.
 
-mod client_common;
-
-use client_common::*;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,6 +10,8 @@ use rust_svc_runtime::{Code, Context, Status};
 use rust_svc_tests::tests::resilience::{DynFlaky, Flaky, FlakyClient, Reply};
 use tokio::time::Instant;
 use tonic_types::StatusExt;
+
+use crate::client_common::*;
 
 // ---------------------------------------------------------------------------------------------
 // Circuit breaker (Flaky: opens at 50 % of the last 10 calls, at least 4; open 10 s; 2 probes)
