@@ -5,7 +5,7 @@ mod common;
 
 use common::{Logistics, http};
 // The streamed-body reader of the example system's REST tests.
-#[path = "../../services/tests/rest_common/mod.rs"]
+#[path = "../../services/tests/it/rest_common/mod.rs"]
 mod rest_common;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};

@@ -59,7 +59,7 @@
 //! ```
 //!
 //! The same code runs over real HTTP/2 with `InventoryServiceGrpc::serve_in_memory(fake)`, which
-//! hands back the generated client to give the order desk instead; see `tests/order_desk.rs`.
+//! hands back the generated client to give the order desk instead; see `tests/it/order_desk.rs`.
 
 pub mod courier_directory;
 mod db;

@@ -1,5 +1,5 @@
 //! The order desk against the real in-memory inventory and courier directory; `with_fakes`
-//! and tests/order_desk.rs use the generated fakes.
+//! and tests/it/order_desk.rs use the generated fakes.
 
 use std::sync::Arc;
 

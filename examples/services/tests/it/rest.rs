@@ -2,8 +2,6 @@
 //! by `ExampleSystem` on a loopback port, called with reqwest. gRPC shares the port and the
 //! state (`grpc_shares_the_port_and_the_state`). Errors are in rest_errors.rs.
 
-mod rest_common;
-
 use std::time::Duration;
 
 use example_services::dispatch::v1::assignment_update::Event;
@@ -21,7 +19,7 @@ use rust_svc_runtime::{BoxStream, Context};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use rest_common::{Chunks, order_body, start};
+use crate::rest_common::{Chunks, order_body, start};
 
 #[tokio::test]
 async fn an_order_is_placed_read_listed_updated_and_cancelled() {

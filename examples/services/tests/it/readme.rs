@@ -3,8 +3,8 @@
 
 #[test]
 fn the_readme_shows_the_server_binary() {
-    let binary = include_str!("../src/bin/readme_server.rs");
-    let readme = include_str!("../../../README.md");
+    let binary = include_str!("../../src/bin/readme_server.rs");
+    let readme = include_str!("../../../../README.md");
     // The binary is its header (doc comment and `#![deny(warnings)]`), then the example.
     let (_header, example) = binary
         .split_once("#![deny(warnings)]\n\n")

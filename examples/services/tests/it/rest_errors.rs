@@ -1,13 +1,11 @@
 //! Errors of the example system over REST: each a `google.rpc.Status` JSON body with the HTTP
 //! status grpc-gateway gives its code, bad input naming its field, and the server serving on.
 
-mod rest_common;
-
 use reqwest::header::ALLOW;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use rest_common::{order_body, start};
+use crate::rest_common::{order_body, start};
 
 /// A request (method, path, JSON body) and what it gets: HTTP status, gRPC code, message.
 type Case = (

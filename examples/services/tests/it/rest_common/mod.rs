@@ -1,6 +1,7 @@
 //! What the REST tests share: the example system on a loopback port (what the
 //! `example_gateway` binary runs), a reqwest client for it, and a reader of streamed bodies.
-//! Each test binary uses a different part of it, hence the `dead_code` allowance.
+//! The logistics example's tests use it too (examples/logistics/tests/it/main.rs), a different
+//! part of it, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
 use example_services::courier_directory::CourierDirectory;
