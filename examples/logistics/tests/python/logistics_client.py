@@ -1,4 +1,4 @@
-"""A grpcio client of the running `logistics` system, for examples/logistics/tests/python_client.rs.
+"""A grpcio client of the running `logistics` system, for tests/it/python_client.rs.
 
 Usage: logistics_client.py ORDERS INVENTORY DISPATCH (each host:port).
 

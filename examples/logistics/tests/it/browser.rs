@@ -8,13 +8,11 @@
 //! too). Without them the test prints "skipped" and passes, unless `RUST_SVC_REQUIRE_BROWSER=1`
 //! (CI) makes that a failure.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Logistics, fresh_dir, on_path, output_within, python_with, skip};
+use crate::common::{Logistics, fresh_dir, on_path, output_within, python_with, skip};
 
 const REQUIRE: &str = "RUST_SVC_REQUIRE_BROWSER";
 

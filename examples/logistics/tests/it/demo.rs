@@ -1,9 +1,7 @@
 //! `logistics demo` against the system in one process and split into three: it places an
 //! order and prints the hops, with the request id it sent quoted by every server.
 
-mod common;
-
-use common::{Logistics, run};
+use crate::common::{self, Logistics, run};
 
 /// The demo's output for one call: the request id it sent, and its hop lines as
 /// `(service, request id)`.

@@ -1,8 +1,5 @@
 //! `--db-dir`: orders and stock counts outlive a restart, and the demo stock is seeded once.
 
-mod common;
-
-use common::{Logistics, fresh_dir};
 use example_services::inventory::v1::{
     CheckStockRequest, InventoryService, InventoryServiceClient,
 };
@@ -10,6 +7,8 @@ use example_services::orders::v1::{
     CreateOrderRequest, GetOrderRequest, LineItem, Order, OrderService, OrderServiceClient,
 };
 use rust_svc_runtime::Context;
+
+use crate::common::{Logistics, fresh_dir};
 
 async fn available(system: &Logistics, sku: &str) -> i32 {
     let inventory = InventoryServiceClient::connect_lazy([system.url("inventory")]).unwrap();

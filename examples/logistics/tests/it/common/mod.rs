@@ -1,7 +1,5 @@
 //! What the tests share: the real `logistics` binary, spawned on ephemeral ports and stopped
-//! with SIGTERM, and clients for what it serves. Each test binary uses a part of it, hence the
-//! `dead_code` allowance.
-#![allow(dead_code)]
+//! with SIGTERM, and clients for what it serves.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};

@@ -1,12 +1,9 @@
 //! The process around the services: health checks through a graceful shutdown, server
 //! reflection, and failing to start on a port in use.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{Logistics, run};
 use example_services::orders::v1::{
     CreateOrderRequest, LineItem, Order, OrderService, OrderServiceClient, OrderStatus,
     StreamOrderUpdatesRequest,
@@ -21,6 +18,8 @@ use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 use tonic_reflection::pb::v1alpha;
+
+use crate::common::{Logistics, run};
 
 const SERVICES: [(&str, &str); 3] = [
     ("inventory", "inventory.v1.InventoryService"),

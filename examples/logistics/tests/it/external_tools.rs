@@ -5,15 +5,14 @@
 //! The tools run for real (`std::process::Command`). A tool missing from `PATH` skips its test
 //! with a message, unless `RUST_SVC_REQUIRE_TOOLS=1` (CI) makes that a failure.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 
-use common::{HANG_GUARD, Logistics, on_path, output_within, skip};
 use serde_json::{Value, json};
+
+use crate::common::{HANG_GUARD, Logistics, on_path, output_within, skip};
 
 const REQUIRE: &str = "RUST_SVC_REQUIRE_TOOLS";
 

@@ -7,14 +7,13 @@
 //! and googleapis-common-protos. Without them the test prints "skipped" and passes, unless
 //! `RUST_SVC_REQUIRE_PYTHON=1` (CI) makes that a failure.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Logistics, fresh_dir, output_within, python_with, skip, workspace_root};
 use serde_json::{Value, json};
+
+use crate::common::{Logistics, fresh_dir, output_within, python_with, skip, workspace_root};
 
 const INSTALL: &str = "pip install grpcio grpcio-tools googleapis-common-protos";
 

@@ -1,16 +1,12 @@
 //! End to end over REST/JSON, and what else the ports answer over plain HTTP: CORS
 //! preflights, `/metrics`, and the web page on the orders port.
 
-mod common;
-
-use common::{Logistics, http};
-// The streamed-body reader of the example system's REST tests.
-#[path = "../../services/tests/it/rest_common/mod.rs"]
-mod rest_common;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
-use rest_common::Chunks;
 use serde_json::{Value, json};
+
+use crate::common::{Logistics, http};
+use crate::rest_common::Chunks;
 
 fn order_body(sku: &str, quantity: i32) -> Value {
     json!({

@@ -5,13 +5,10 @@
 //! after a second rather than the protos' 30: recovery is observable within a test. Nothing
 //! here asserts how long anything takes; the time bounds are only guards against hangs.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{HANG_GUARD, Logistics, breaker_gauge, fresh_dir, metrics, sample};
 use example_services::inventory::v1::{
     CheckStockRequest, InventoryService, InventoryServiceClient,
 };
@@ -22,6 +19,8 @@ use example_services::orders::v1::{
 use rust_svc_runtime::client::{BreakerPolicy, RetryPolicy};
 use rust_svc_runtime::{Code, Context, Status};
 use tokio::task::JoinSet;
+
+use crate::common::{HANG_GUARD, Logistics, breaker_gauge, fresh_dir, metrics, sample};
 
 /// The open duration orders' breakers get here.
 const OPEN_FOR: [&str; 2] = ["--breaker-open-for", "1s"];

@@ -1,12 +1,9 @@
 //! End to end over gRPC and gRPC-Web: `logistics all` on three loopback ports, called through
 //! the generated clients as another service would.
 
-mod common;
-
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use common::{Logistics, http};
 use example_services::inventory::v1::{
     CheckStockRequest, CheckStockResponse, InventoryService, InventoryServiceClient,
 };
@@ -16,6 +13,8 @@ use example_services::orders::v1::{
 };
 use prost::Message;
 use rust_svc_runtime::{Code, Context};
+
+use crate::common::{Logistics, http};
 
 fn order(sku: &str, quantity: i32) -> CreateOrderRequest {
     CreateOrderRequest {
