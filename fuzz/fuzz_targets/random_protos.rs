@@ -1,7 +1,7 @@
 //! Random but valid proto files through every artifact. See `protoc-gen-rust-svc/tests/fuzzing`.
 #![no_main]
 
-#[path = "../../protoc-gen-rust-svc/tests/fuzzing/mod.rs"]
+#[path = "../../protoc-gen-rust-svc/tests/it/fuzzing/mod.rs"]
 mod fuzzing;
 
 /// libFuzzer's hook aborts on every panic, even one the generator catches and turns into an

@@ -1,0 +1,181 @@
+//! Every bad `google.api.http` annotation is a generation error naming the file, the line of the
+//! option, the rpc and the problem (tests/protos/invalid/http/, one mistake per file); two rpcs
+//! on one route are a warning unless `strict_http_rules` is on.
+
+use protoc_gen_rust_svc::Builder;
+
+use crate::common::root;
+
+fn error_of(file: &str) -> String {
+    let root = root();
+    Builder::new()
+        .include(root.join("tests/protos"))
+        .include(root.join("proto"))
+        .file(root.join("tests/protos/invalid/http").join(file))
+        // Two rpcs on one route are only an error in strict mode (see below for the default).
+        .strict_http_rules(true)
+        .generate()
+        .map(|_| ())
+        .expect_err(file)
+        .to_string()
+}
+
+#[test]
+fn bad_http_rules_name_the_file_line_rpc_and_problem() {
+    let rpc = |name: &str, rpc: &str| format!("rpc tests.invalid.http.{name}.Things.{rpc}");
+    let cases = [
+        (
+            "bad_template",
+            21,
+            "Broken",
+            "google.api.http: get \"/v1/things/{id=*\": invalid path template",
+        ),
+        (
+            "missing_field",
+            21,
+            "Broken",
+            "path variable `thing_id`: `thing_id` is not a field of tests.invalid.http.missing_field.Req",
+        ),
+        (
+            "repeated_variable",
+            21,
+            "Broken",
+            "path variable `tags`: `tests.invalid.http.repeated_variable.Req.tags` is a repeated field",
+        ),
+        (
+            "message_variable",
+            21,
+            "Broken",
+            "path variable `inner`: `tests.invalid.http.message_variable.Req.inner` is a message field",
+        ),
+        (
+            "body_on_get",
+            21,
+            "Broken",
+            "a GET request has no body, so `body` must not be set",
+        ),
+        (
+            "missing_body_field",
+            21,
+            "Broken",
+            "body field `thing` is not a field of tests.invalid.http.missing_body_field.Req",
+        ),
+        (
+            "missing_response_body",
+            21,
+            "Broken",
+            "response_body field `things` is not a field of tests.invalid.http.missing_response_body.Resp",
+        ),
+        (
+            "nested_bindings",
+            21,
+            "Broken",
+            "additional_bindings must not have additional_bindings of their own",
+        ),
+        (
+            "duplicate_route",
+            29,
+            "Twin",
+            "get \"/v1/things/{name}\" matches the same requests as get \"/v1/things/{id}\" of rpc tests.invalid.http.duplicate_route.Things.Broken",
+        ),
+        (
+            "streaming_body",
+            21,
+            "Upload",
+            "a client-streaming rpc reads its requests as newline-delimited JSON from the body, so it needs `body: \"*\"`",
+        ),
+    ];
+    for (name, line, method, problem) in cases {
+        let error = error_of(&format!("{name}.proto"));
+        let place = format!("invalid/http/{name}.proto:{line}: {}: ", rpc(name, method));
+        assert!(
+            error.starts_with(&place),
+            "{name}: expected `{place}…`, got: {error}"
+        );
+        assert!(
+            error.contains(problem),
+            "{name}: expected `{problem}` in: {error}"
+        );
+    }
+}
+
+#[test]
+fn a_template_error_gives_the_byte_offset() {
+    let error = error_of("bad_template.proto");
+    assert!(error.contains("at byte"), "{error}");
+}
+
+/// The shared-route proto, compiled with `params`.
+fn shared_route_builder(parameter: &str) -> Builder {
+    let root = root();
+    Builder::new()
+        .include(root.join("tests/protos"))
+        .include(root.join("proto"))
+        .file(root.join("tests/protos/invalid/http/duplicate_route.proto"))
+        .parameter(parameter)
+        .expect("valid parameters")
+}
+
+#[test]
+fn two_rpcs_on_one_route_are_a_warning_and_the_later_rpc_serves_it() {
+    let generated = shared_route_builder("artifacts=domain+gateway+openapi")
+        .generate_with_warnings()
+        .expect("a shared route does not stop generation");
+    let warnings: Vec<String> = generated.warnings.iter().map(ToString::to_string).collect();
+    insta::assert_snapshot!(warnings.join("\n"), @r#"invalid/http/duplicate_route.proto:29: rpc tests.invalid.http.duplicate_route.Things.Twin: google.api.http: get "/v1/things/{name}" matches the same requests as get "/v1/things/{id}" of rpc tests.invalid.http.duplicate_route.Things.Broken (invalid/http/duplicate_route.proto:23); the gateway serves this rpc there, as grpc-gateway v2 does (the later rpc in file order wins), and Broken gets no route for it (`strict_http_rules=true` makes this an error)"#);
+
+    // The model: Broken lost its only binding, Twin's says whom it shadows.
+    let model = shared_route_builder("artifacts=domain+gateway+openapi")
+        .model()
+        .expect("model");
+    let service = &model.packages[0].services[0];
+    let (broken, twin) = (&service.methods[0], &service.methods[1]);
+    assert!(broken.http.is_empty(), "{:?}", broken.http);
+    assert_eq!(twin.http.len(), 1);
+    assert_eq!(
+        twin.http[0].shadows,
+        ["tests.invalid.http.duplicate_route.Things.Broken"]
+    );
+
+    // The route table serves Twin there and its docs name Broken; the OpenAPI document has the
+    // one reachable operation.
+    let file = |suffix: &str| {
+        generated
+            .files
+            .iter()
+            .find(|file| file.name.ends_with(suffix))
+            .unwrap_or_else(|| panic!("no {suffix} file"))
+            .content
+            .clone()
+    };
+    let services = file(".svc.rs");
+    assert!(
+        services.contains(
+            "also bound by `tests.invalid.http.duplicate_route.Things.Broken`, which this route shadows"
+        ),
+        "{services}"
+    );
+    let openapi: serde_json::Value =
+        serde_json::from_str(&file(".openapi.json")).expect("OpenAPI JSON");
+    let paths = openapi["paths"].as_object().expect("paths");
+    let operations: Vec<&str> = paths
+        .values()
+        .flat_map(|item| item.as_object().into_iter().flat_map(|ops| ops.values()))
+        .filter_map(|operation| operation["operationId"].as_str())
+        .collect();
+    assert_eq!(operations.len(), 1, "{openapi:#}");
+    assert!(operations[0].ends_with("Twin"), "{operations:?}");
+}
+
+#[test]
+fn strict_http_rules_is_a_plugin_parameter_too() {
+    let error = shared_route_builder("strict_http_rules=true")
+        .generate_with_warnings()
+        .expect_err("strict");
+    assert!(
+        error.to_string().starts_with(
+            "invalid/http/duplicate_route.proto:29: rpc tests.invalid.http.duplicate_route.Things.Twin: google.api.http: get \"/v1/things/{name}\" matches the same requests as get \"/v1/things/{id}\" of rpc tests.invalid.http.duplicate_route.Things.Broken"
+        ),
+        "{error}"
+    );
+}
