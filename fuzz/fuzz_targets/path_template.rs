@@ -1,8 +1,8 @@
 //! Any text as path templates and request paths, one per line. See
-//! `http-template/tests/fuzzing/mod.rs` for the oracle.
+//! `http-template/tests/it/fuzzing/mod.rs` for the oracle.
 #![no_main]
 
-#[path = "../../http-template/tests/fuzzing/mod.rs"]
+#[path = "../../http-template/tests/it/fuzzing/mod.rs"]
 mod fuzzing;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

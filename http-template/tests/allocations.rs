@@ -1,6 +1,7 @@
 //! Lookup is on the hot path of every gateway request: it must not allocate beyond the bindings
-//! it returns. Counted with a global allocator, in a test binary of its own so that no other
-//! test allocates meanwhile.
+//! it returns. Counted with a global allocator, in a test binary of its own (the crate's other
+//! tests are one binary, tests/it) so that no other test allocates meanwhile, and no other test
+//! runs on the counting allocator.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};

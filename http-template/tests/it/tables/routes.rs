@@ -1,5 +1,5 @@
-//! The route-lookup tables for `tests/routes.rs` (also replayed by `tests/fuzz_regressions.rs`):
-//! Envoy's in `routes_envoy.rs`, the others here.
+//! The route-lookup tables for `routes.rs` (also replayed by `fuzz_regressions.rs`): Envoy's in
+//! `routes_envoy.rs`, the others here.
 
 /// What a lookup must give.
 #[derive(Debug)]

@@ -1,17 +1,13 @@
-//! Replays what the `path_template` fuzz target checks (see `tests/fuzzing/mod.rs`): every input
+//! Replays what the `path_template` fuzz target checks (see `fuzzing/mod.rs`): every input
 //! saved under `fuzz/regressions/path_template/` (a finding, kept after its fix), the templates
 //! of the table tests, and random inputs from a fixed seed, so the oracle runs on every
 //! `cargo test`.
 
-mod fuzzing;
-// Only the templates and paths are used here; `tests/routes.rs` reads the expectations.
-#[allow(dead_code)]
-#[path = "tables/routes.rs"]
-mod route_tables;
-#[path = "tables/templates.rs"]
-mod template_tables;
-
 use std::path::Path;
+
+use crate::fuzzing;
+// Only the templates and paths are used here; `routes.rs` reads the expectations.
+use crate::tables::{routes as route_tables, templates as template_tables};
 
 #[test]
 fn saved_inputs_pass_the_oracle() {

@@ -4,10 +4,7 @@
 
 use rust_svc_http_template::{PathTemplate, Segment};
 
-#[path = "tables/templates.rs"]
-mod tables;
-
-use tables::{INVALID, VALID};
+use crate::tables::templates::{INVALID, VALID};
 
 fn segments(spec: &str) -> Vec<Segment> {
     spec.split_whitespace()

@@ -1,4 +1,4 @@
-//! The template tables for `tests/templates.rs` (also replayed by `tests/fuzz_regressions.rs`).
+//! The template tables for `templates.rs` (also replayed by `fuzz_regressions.rs`).
 
 /// (template, segments, variables, verb). Segments are space-separated, `*` and `**` for the
 /// wildcards and anything else a literal; variables are `field.path@start..end`, with `+` when

@@ -5,10 +5,7 @@
 
 use rust_svc_http_template::{Lookup, PathTemplate, RouteTable};
 
-#[path = "tables/routes.rs"]
-mod tables;
-
-use tables::{Want, groups};
+use crate::tables::routes::{Want, groups};
 
 /// Builds the table of a group; each route's value is its "METHOD template" label.
 fn table(routes: &[(&'static str, &'static str)]) -> RouteTable<String> {

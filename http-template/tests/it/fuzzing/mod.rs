@@ -1,5 +1,5 @@
 //! The oracle of the `path_template` fuzz target (`fuzz/fuzz_targets/path_template.rs`), shared
-//! with `tests/fuzz_regressions.rs` so that saved inputs replay on every `cargo test`.
+//! with `tests/it/fuzz_regressions.rs` so that saved inputs replay on every `cargo test`.
 //!
 //! The input is text, one line per template or path. Every line is parsed as a template; the
 //! valid ones go into a route table, and every line is also looked up as a path. The checks:
