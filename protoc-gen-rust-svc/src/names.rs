@@ -206,6 +206,8 @@ pub fn type_stand_ins(siblings: &[(&str, bool)]) -> Vec<Option<String>> {
 pub struct ServiceNames {
     /// The domain trait, e.g. `InventoryService`.
     pub domain_trait: String,
+    /// The `static` describing the service and its rpcs, e.g. `INVENTORY_SERVICE`.
+    pub info: String,
     /// Its object-safe companion, e.g. `DynInventoryService`.
     pub dyn_trait: String,
     /// The UNIMPLEMENTED implementation, e.g. `UnimplementedInventoryService`.
@@ -246,6 +248,7 @@ impl ServiceNames {
         let client_module = types.claim(&format!("{}_client", tonic_snake(&tonic_base)));
         let adapter_module = types.claim(&format!("{}_grpc", tonic_snake(&tonic_base)));
         Self {
+            info: types.claim(&tonic_snake(&tonic_base).to_uppercase()),
             dyn_trait: types.claim(&format!("Dyn{domain_trait}")),
             stub: types.claim(&format!("Unimplemented{domain_trait}")),
             fake: types.claim(&format!("Fake{domain_trait}")),

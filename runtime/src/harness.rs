@@ -175,7 +175,7 @@ pub struct Harness<C> {
 impl<C: GeneratedClient> Harness<C> {
     fn new(channel: Channel, server: ServerHandle) -> Self {
         Self {
-            client: C::from_core(ClientCore::new(C::SPEC, channel.clone())),
+            client: C::from_core(ClientCore::new(C::SERVICE, channel.clone())),
             channel,
             server,
         }

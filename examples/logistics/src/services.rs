@@ -21,7 +21,7 @@ use example_services::order_desk::OrderDesk;
 use example_services::orders::v1::{OrderServiceGateway, OrderServiceGrpc, order_service_server};
 use example_services::system::{DEMO_COURIERS, DEMO_STOCK};
 use rust_svc_runtime::client::{
-    BreakerPolicy, ClientBuilder, GeneratedClient, MethodSpec, SlidingWindow,
+    BreakerPolicy, ClientBuilder, GeneratedClient, MethodInfo, SlidingWindow,
 };
 use rust_svc_runtime::host::Host;
 use rust_svc_runtime::interceptors::{
@@ -158,14 +158,14 @@ fn client_builder<C: GeneratedClient>(open_for: Option<Duration>) -> ClientBuild
     let Some(duration) = open_for else {
         return builder;
     };
-    C::SPEC.methods.iter().fold(builder, |builder, method| {
-        builder.method_circuit_breaker(method.name, breaker_open_for(method, duration))
+    C::SERVICE.methods.iter().fold(builder, |builder, method| {
+        builder.method_circuit_breaker(method.method(), breaker_open_for(method, duration))
     })
 }
 
 /// The breaker of `method` as its proto sets it (window, threshold, probes), or as the
 /// runtime's default when it sets none, but staying open for `duration`.
-fn breaker_open_for(method: &MethodSpec, duration: Duration) -> BreakerPolicy {
+fn breaker_open_for(method: &MethodInfo, duration: Duration) -> BreakerPolicy {
     let window = method
         .circuit_breaker
         .clone()
@@ -223,7 +223,10 @@ mod tests {
     #[test]
     fn an_open_duration_override_keeps_the_rest_of_each_methods_breaker() {
         let second = Duration::from_secs(1);
-        let specs = [InventoryServiceClient::SPEC, DispatchServiceClient::SPEC];
+        let specs = [
+            InventoryServiceClient::SERVICE,
+            DispatchServiceClient::SERVICE,
+        ];
         for method in specs.iter().flat_map(|spec| spec.methods) {
             let proto = method
                 .circuit_breaker
@@ -238,8 +241,8 @@ mod tests {
             );
         }
         // What the protos say, for the overrides to differ from.
-        let reserve = &InventoryServiceClient::SPEC.methods[1];
-        assert_eq!(reserve.name, "ReserveItems");
+        let reserve = &InventoryServiceClient::SERVICE.methods[1];
+        assert_eq!(reserve.method(), "ReserveItems");
         let proto = reserve.circuit_breaker.clone().unwrap();
         assert_eq!(proto.open_duration, Duration::from_secs(30));
         assert_eq!(proto.minimum_calls, 20);
@@ -247,16 +250,7 @@ mod tests {
 
     #[test]
     fn a_method_without_breaker_settings_gets_the_default_window() {
-        let bare = MethodSpec {
-            name: "Bare",
-            path: "/x.v1.X/Bare",
-            kind: rust_svc_runtime::client::MethodKind::Unary,
-            safe_to_retry: false,
-            deadline: None,
-            retry: None,
-            circuit_breaker: None,
-            hedging: None,
-        };
+        let bare = MethodInfo::new("/x.v1.X/Bare", rust_svc_runtime::client::MethodKind::Unary);
         let expected = SlidingWindow::DEFAULT.open_duration(Duration::from_millis(250));
         assert_eq!(
             breaker_open_for(&bare, Duration::from_millis(250)),

@@ -1,9 +1,6 @@
 //! The client wrapper: a struct over the runtime's `ClientCore` that implements the domain trait,
-//! with the service's options.proto policies baked in as a `ServiceSpec` constant.
+//! whose policies are the options.proto ones of the service's description (`describe.rs`).
 
-use std::time::Duration;
-
-use heck::ToUpperCamelCase;
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
@@ -11,15 +8,13 @@ use super::{
     Settings, compiled_where_used, domain_future, domain_signature, ident, method_attrs,
     method_ident, service_link,
 };
-use crate::model::{
-    CircuitBreaker, HedgingPolicy, Idempotency, Method, RetryPolicy, Service, Streaming,
-};
+use crate::model::{Idempotency, Method, Service, Streaming};
 
 pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
     let runtime = &settings.runtime;
     let client = ident(&service.names.client);
     let trait_ident = ident(&service.names.domain_trait);
-    let spec = service_spec(service, runtime);
+    let info = ident(&service.names.info);
     let methods = service
         .methods
         .iter()
@@ -40,7 +35,7 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
             pub fn new(channel: #runtime::client::Channel) -> Self {
                 Self {
                     core: #runtime::client::ClientCore::new(
-                        <Self as #runtime::client::GeneratedClient>::SPEC,
+                        &#info,
                         channel,
                     ),
                 }
@@ -86,7 +81,7 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
         }
 
         impl #runtime::client::GeneratedClient for #client {
-            const SPEC: &'static #runtime::client::ServiceSpec = &#spec;
+            const SERVICE: &'static #runtime::client::ServiceInfo = &#info;
 
             fn from_core(core: #runtime::client::ClientCore) -> Self {
                 Self { core }
@@ -139,137 +134,6 @@ fn field_is_optional(method: &Method) -> bool {
         .idempotency_key
         .as_ref()
         .is_some_and(|key| key.optional)
-}
-
-/// The `ServiceSpec` literal: what options.proto says, `None` where it says nothing.
-fn service_spec(service: &Service, runtime: &syn::Path) -> TokenStream {
-    let name = &service.full_name;
-    let methods = service.methods.iter().map(|method| {
-        let proto_name = &method.proto_name;
-        let path = format!("/{}/{}", service.full_name, method.proto_name);
-        let kind = match method.streaming {
-            Streaming::Unary => quote!(Unary),
-            Streaming::Server => quote!(ServerStreaming),
-            Streaming::Client => quote!(ClientStreaming),
-            Streaming::Bidi => quote!(BidiStreaming),
-        };
-        let safe = method.idempotency != Idempotency::Unknown;
-        let deadline = option(method.policy.deadline.map(duration));
-        let retry = option(
-            method
-                .policy
-                .retry
-                .as_ref()
-                .map(|retry| retry_policy(retry, runtime)),
-        );
-        let breaker = option(
-            method
-                .policy
-                .circuit_breaker
-                .as_ref()
-                .map(|breaker| sliding_window(breaker, runtime)),
-        );
-        let hedging = option(
-            method
-                .policy
-                .hedging
-                .as_ref()
-                .map(|hedging| hedging_policy(hedging, runtime)),
-        );
-        quote! {
-            #runtime::client::MethodSpec {
-                name: #proto_name,
-                path: #path,
-                kind: #runtime::client::MethodKind::#kind,
-                safe_to_retry: #safe,
-                deadline: #deadline,
-                retry: #retry,
-                circuit_breaker: #breaker,
-                hedging: #hedging,
-            }
-        }
-    });
-    let throttling = option(service.retry_throttling.as_ref().map(|throttling| {
-        let max_tokens = Literal::u32_unsuffixed(throttling.max_tokens);
-        let token_ratio = Literal::f64_unsuffixed(throttling.token_ratio);
-        quote! {
-            #runtime::client::RetryThrottling::new(#max_tokens, #token_ratio)
-        }
-    }));
-    quote! {
-        #runtime::client::ServiceSpec {
-            name: #name,
-            methods: &[#(#methods),*],
-            retry_throttling: #throttling,
-        }
-    }
-}
-
-fn retry_policy(retry: &RetryPolicy, runtime: &syn::Path) -> TokenStream {
-    let max_attempts = Literal::u32_unsuffixed(retry.max_attempts);
-    let initial_backoff = duration(retry.initial_backoff);
-    let max_backoff = duration(retry.max_backoff);
-    let multiplier = Literal::f64_unsuffixed(retry.backoff_multiplier);
-    let codes = codes(&retry.retryable_codes, runtime);
-    quote! {
-        #runtime::client::RetryPolicy::new(&[#(#codes),*])
-            .max_attempts(#max_attempts)
-            .initial_backoff(#initial_backoff)
-            .max_backoff(#max_backoff)
-            .backoff_multiplier(#multiplier)
-    }
-}
-
-/// `Code::Unavailable`… for canonical code names (the model accepts no others), whose camel
-/// case is tonic's variant.
-fn codes<'a>(
-    names: &'a [String],
-    runtime: &'a syn::Path,
-) -> impl Iterator<Item = TokenStream> + 'a {
-    names.iter().map(move |code| {
-        let variant = ident(&code.to_upper_camel_case());
-        quote!(#runtime::Code::#variant)
-    })
-}
-
-fn hedging_policy(hedging: &HedgingPolicy, runtime: &syn::Path) -> TokenStream {
-    let max_attempts = Literal::u32_unsuffixed(hedging.max_attempts);
-    let delay = duration(hedging.hedging_delay);
-    let codes = codes(&hedging.non_fatal_codes, runtime);
-    quote! {
-        #runtime::client::HedgingPolicy::with_non_fatal_codes(#max_attempts, #delay, &[#(#codes),*])
-    }
-}
-
-fn sliding_window(breaker: &CircuitBreaker, runtime: &syn::Path) -> TokenStream {
-    let threshold = Literal::f64_unsuffixed(breaker.failure_rate_threshold);
-    let window_size = Literal::u32_unsuffixed(breaker.sliding_window_size);
-    let minimum_calls = Literal::u32_unsuffixed(breaker.minimum_calls);
-    let open_duration = duration(breaker.open_duration);
-    let half_open = Literal::u32_unsuffixed(breaker.half_open_max_calls);
-    // What options.proto does not set (slow calls, time windows, growing waits) keeps the
-    // defaults.
-    quote! {
-        #runtime::client::SlidingWindow::DEFAULT
-            .failure_rate_threshold(#threshold)
-            .window_size(#window_size)
-            .minimum_calls(#minimum_calls)
-            .open_duration(#open_duration)
-            .half_open_max_calls(#half_open)
-    }
-}
-
-fn duration(duration: Duration) -> TokenStream {
-    let secs = Literal::u64_unsuffixed(duration.as_secs());
-    let nanos = Literal::u32_unsuffixed(duration.subsec_nanos());
-    quote!(::core::time::Duration::new(#secs, #nanos))
-}
-
-fn option(value: Option<TokenStream>) -> TokenStream {
-    match value {
-        Some(value) => quote!(::core::option::Option::Some(#value)),
-        None => quote!(::core::option::Option::None),
-    }
 }
 
 /// The client's rustdoc: what it is, then each method's effective policy from options.proto.

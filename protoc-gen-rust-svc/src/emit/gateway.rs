@@ -1,16 +1,15 @@
 //! The REST/JSON gateway of a service with `google.api.http` rules: data plus one dispatch.
-//! The route table is a `const` array of the bindings; the dispatch matches the rpc of a matched
-//! route and calls the runtime's `gateway::{unary, server_streaming, …}` with the domain method
-//! and the static schema of its request message. Matching, request mapping, JSON and errors are
-//! the runtime's.
+//! The routes are the bindings in the service's description (`describe.rs`); the dispatch
+//! matches the rpc of a matched route and calls the runtime's `gateway::{unary,
+//! server_streaming, …}` with the domain method and the static schema of its request message.
+//! Matching, request mapping, JSON and errors are the runtime's.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use super::{Settings, ident, method_attrs, method_ident, service_link};
 use crate::model::{
-    FieldCardinality, FieldKind, FieldSchema, HttpBinding, MessageSchema, Package, Service,
-    Streaming,
+    FieldCardinality, FieldKind, FieldSchema, MessageSchema, Package, Service, Streaming,
 };
 use crate::params::Artifact;
 
@@ -27,18 +26,7 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
     let gateway = ident(&names.gateway);
     let module = ident(&names.gateway_module);
 
-    let specs = service
-        .methods
-        .iter()
-        .enumerate()
-        .flat_map(|(index, method)| {
-            let rpc = &method.full_name;
-            method
-                .http
-                .iter()
-                .map(move |binding| route_spec(binding, rpc, index, runtime))
-        });
-
+    let info = ident(&names.info);
     let arms = service
         .methods
         .iter()
@@ -119,9 +107,6 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
 
         #[allow(dead_code)]
         impl #gateway {
-            /// The service's HTTP bindings: method, path template, rpc, body and response body.
-            pub const ROUTES: &'static [#runtime::gateway::RouteSpec] = &[#(#specs),*];
-
             /// `domain`'s routes, to serve with other services' in one
             /// `Gateway::builder()…build()`.
             pub fn routes<T: #trait_ident>(domain: T) -> #runtime::gateway::ServiceRoutes {
@@ -132,7 +117,7 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
             pub fn routes_from_arc<T: #trait_ident>(
                 domain: ::std::sync::Arc<T>,
             ) -> #runtime::gateway::ServiceRoutes {
-                #runtime::gateway::ServiceRoutes::new(Self::ROUTES, domain, #module::dispatch::<T>)
+                #runtime::gateway::ServiceRoutes::new(&#info, domain, #module::dispatch::<T>)
             }
 
             /// An axum `Router` serving `domain` over REST/JSON alone, with the gateway's
@@ -156,30 +141,6 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
             }
 
             #(#schemas)*
-        }
-    }
-}
-
-fn route_spec(binding: &HttpBinding, rpc: &str, index: usize, runtime: &syn::Path) -> TokenStream {
-    let HttpBinding {
-        method,
-        path,
-        body,
-        response_body,
-        response_body_json,
-        response_body_default,
-        ..
-    } = binding;
-    quote! {
-        #runtime::gateway::RouteSpec {
-            method: #method,
-            template: #path,
-            rpc: #rpc,
-            rpc_index: #index,
-            body: #body,
-            response_body: #response_body,
-            response_body_json: #response_body_json,
-            response_body_default: #response_body_default,
         }
     }
 }

@@ -5,6 +5,7 @@
 
 mod adapter;
 mod client;
+mod describe;
 mod domain;
 mod fake;
 mod gateway;
@@ -45,6 +46,9 @@ pub fn version_check(settings: &Settings<'_>) -> TokenStream {
 /// Every requested artifact of one service of `package`, in the order of the services file.
 pub fn service_items(package: &Package, service: &Service, settings: &Settings<'_>) -> TokenStream {
     let params = settings.params;
+    let described = params
+        .emits(Artifact::Domain)
+        .then(|| describe::emit(service, settings));
     let domain = params
         .emits(Artifact::Domain)
         .then(|| domain::emit(service, settings));
@@ -71,7 +75,7 @@ pub fn service_items(package: &Package, service: &Service, settings: &Settings<'
         .then(|| fake::emit(service, settings));
     let gateway = (params.emits(Artifact::Gateway) && gateway::applies(package, service))
         .then(|| gateway::emit(service, settings));
-    let items = quote! { #domain #intercepted #stub #fake #adapter #wire_server #client #wire_client #gateway };
+    let items = quote! { #described #domain #intercepted #stub #fake #adapter #wire_server #client #wire_client #gateway };
     if service.deprecated {
         allow_deprecated_uses(items, &service.names.domain_trait)
     } else {
@@ -105,6 +109,7 @@ fn allow_deprecated_uses(items: TokenStream, trait_name: &str) -> TokenStream {
             syn::Item::Mod(item) => &mut item.attrs,
             syn::Item::Fn(item) => &mut item.attrs,
             syn::Item::Const(item) => &mut item.attrs,
+            syn::Item::Static(item) => &mut item.attrs,
             syn::Item::Type(item) => &mut item.attrs,
             syn::Item::Enum(item) => &mut item.attrs,
             _ => continue,

@@ -12,7 +12,7 @@ use tonic::metadata::AsciiMetadataValue;
 use tonic::{Code, Status};
 
 use super::MAX_ATTEMPTS;
-use super::MethodSpec;
+use super::MethodInfo;
 use super::breaker;
 use super::core::{Call, ClientCore, deadline_exceeded, normalize};
 use super::endpoints::{Endpoint, Pick};
@@ -220,12 +220,12 @@ impl Failed {
 }
 
 /// Counts an attempt after a call's first that was made (a breaker may turn it away first).
-fn count_retry(spec: &'static MethodSpec) {
-    let service = spec.path[1..].split('/').next().unwrap_or_default();
+fn count_retry(spec: &'static MethodInfo) {
+    let service = spec.service();
     metrics::counter!(
         "grpc_client_retries_total",
         "grpc_service" => service,
-        "grpc_method" => spec.name,
+        "grpc_method" => spec.method(),
     )
     .increment(1);
 }

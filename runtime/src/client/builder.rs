@@ -18,7 +18,7 @@ use super::core::Fallback;
 use super::settings::Settings;
 use super::{
     BreakerPolicy, BreakerTransition, Channel, GeneratedClient, HedgingPolicy, MethodKind,
-    RetryPolicy, RetryThrottling, ServiceSpec,
+    RetryPolicy, RetryThrottling, ServiceInfo,
 };
 
 /// Why a client could not be built.
@@ -87,7 +87,7 @@ impl std::error::Error for ClientError {}
 /// Method names are the rpc names of the .proto file (`"CheckStock"`); an unknown name is an
 /// error when the client is built, not a setting silently ignored.
 pub struct ClientBuilder<C> {
-    spec: &'static ServiceSpec,
+    spec: &'static ServiceInfo,
     settings: Settings,
     _client: PhantomData<fn() -> C>,
 }
@@ -112,7 +112,7 @@ impl<C: GeneratedClient> ClientBuilder<C> {
     /// A builder starting from the policies in options.proto.
     pub fn new() -> Self {
         Self {
-            spec: C::SPEC,
+            spec: C::SERVICE,
             settings: Settings::default(),
             _client: PhantomData,
         }
@@ -310,17 +310,22 @@ impl<C: GeneratedClient> ClientBuilder<C> {
         Resp: prost::Message,
     {
         self.check_method(method);
-        if let Some(spec) = self.spec.methods.iter().find(|spec| spec.name == method) {
+        if let Some(spec) = self
+            .spec
+            .methods
+            .iter()
+            .find(|spec| spec.method() == method)
+        {
             if spec.kind != MethodKind::Unary {
                 self.fail(ClientError::FallbackNotUnary {
                     service: self.spec.name,
-                    method: spec.name,
+                    method: spec.method(),
                 });
             }
             let encoded: Fallback = Arc::new(move |status: &Status| {
                 fallback(status).map(|response| Bytes::from(response.encode_to_vec()))
             });
-            self.settings.fallbacks.push((spec.name, encoded));
+            self.settings.fallbacks.push((spec.method(), encoded));
         }
         self
     }
@@ -416,11 +421,21 @@ impl<C: GeneratedClient> ClientBuilder<C> {
     }
 
     fn check_method(&mut self, name: &str) {
-        if !self.spec.methods.iter().any(|method| method.name == name) {
+        if !self
+            .spec
+            .methods
+            .iter()
+            .any(|method| method.method() == name)
+        {
             self.fail(ClientError::UnknownMethod {
                 service: self.spec.name,
                 method: name.to_owned(),
-                known: self.spec.methods.iter().map(|method| method.name).collect(),
+                known: self
+                    .spec
+                    .methods
+                    .iter()
+                    .map(|method| method.method())
+                    .collect(),
             });
         }
     }

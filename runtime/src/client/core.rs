@@ -24,8 +24,8 @@ use super::streams::{
     with_trailers,
 };
 use super::{
-    Channel, DEFAULT_DEADLINE, HedgingPolicy, IDEMPOTENCY_KEY_HEADER, MethodSpec, RetryPolicy,
-    ServiceSpec,
+    Channel, DEFAULT_DEADLINE, HedgingPolicy, IDEMPOTENCY_KEY_HEADER, MethodInfo, RetryPolicy,
+    ServiceInfo,
 };
 use crate::context::ResponseMetadata;
 use crate::deadline::{GRPC_TIMEOUT, format_grpc_timeout};
@@ -54,7 +54,7 @@ pub(super) struct Inner {
 }
 
 pub(super) struct MethodState {
-    pub(super) spec: &'static MethodSpec,
+    pub(super) spec: &'static MethodInfo,
     pub(super) path: PathAndQuery,
     /// The method's timeout after builder overrides and the client-wide cap, if any is set.
     pub(super) timeout: Option<Duration>,
@@ -104,7 +104,7 @@ pub(super) struct Call<'a> {
 
 impl ClientCore {
     /// A core with the policies of options.proto (and the built-in defaults) over `channel`.
-    pub fn new(spec: &'static ServiceSpec, channel: Channel) -> Self {
+    pub fn new(spec: &'static ServiceInfo, channel: Channel) -> Self {
         Settings::default().assemble(spec, vec![(None, channel)], "channel".to_owned())
     }
 
@@ -123,12 +123,12 @@ impl ClientCore {
         self.inner
             .methods
             .iter()
-            .position(|state| state.spec.name == method)
+            .position(|state| state.spec.method() == method)
             .map(|index| self.inner.endpoints.breaker_states(index))
             .unwrap_or_default()
     }
 
-    /// Calls unary method number `method` (its index in the [`ServiceSpec`]).
+    /// Calls unary method number `method` (its index in the [`ServiceInfo`]).
     /// `idempotency_key` is the request's key field, for methods that have one.
     ///
     /// The deadline is resolved and the request encoded now; the future borrows only the core.
@@ -442,7 +442,7 @@ impl ClientCore {
             metadata.insert(IDEMPOTENCY_KEY_HEADER, value);
         }
         // A stream has no one request to carry a key: only the method's idempotency counts.
-        let retry_safe = state.spec.safe_to_retry || idempotency_key.is_some();
+        let retry_safe = state.spec.is_safe_to_retry() || idempotency_key.is_some();
         Ok(Call {
             index: method,
             method: state,

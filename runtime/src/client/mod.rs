@@ -2,7 +2,7 @@
 //! circuit breakers.
 //!
 //! A generated client (`InventoryServiceClient`…) is a thin shell around a [`ClientCore`] and a
-//! [`ServiceSpec`] constant holding what options.proto says. It implements the service's domain
+//! [`ServiceInfo`] (the service's generated description) holding what options.proto says. It implements the service's domain
 //! trait, so it can be passed anywhere the trait is expected. Every call goes through here:
 //!
 //! 1. **Deadline.** The call's deadline is the earliest of the caller [`Context`](crate::Context)'s deadline, the
@@ -57,12 +57,13 @@ pub use breaker::{
 };
 pub use builder::{ClientBuilder, ClientError};
 pub use policy::{
-    Adaptive, BreakerPolicy, DEFAULT_DEADLINE, HedgingPolicy, MAX_ATTEMPTS, MethodSpec,
-    RetryPolicy, RetryThrottling, ServiceSpec, SlidingWindow, is_dependency_failure,
+    Adaptive, BreakerPolicy, DEFAULT_DEADLINE, HedgingPolicy, MAX_ATTEMPTS, RetryPolicy,
+    RetryThrottling, SlidingWindow, is_dependency_failure,
 };
 
 pub use crate::rpc::{
-    DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_PROPAGATED_HEADERS, MethodKind, PREVIOUS_ATTEMPTS_HEADER,
+    DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_PROPAGATED_HEADERS, MethodInfo, MethodKind,
+    PREVIOUS_ATTEMPTS_HEADER, ServiceInfo,
 };
 
 /// The metadata key carrying a request's idempotency key.
@@ -70,8 +71,9 @@ pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 
 /// Implemented by every generated client, so that [`ClientBuilder`] can build it.
 pub trait GeneratedClient: Sized {
-    /// What options.proto says about the service.
-    const SPEC: &'static ServiceSpec;
+    /// The service's rpcs and what options.proto says about them: the generated `static`
+    /// [`ServiceInfo`] of the service.
+    const SERVICE: &'static ServiceInfo;
 
     /// Wraps a configured core.
     fn from_core(core: ClientCore) -> Self;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tonic::Code;
 
 pub use crate::rpc::{
-    Adaptive, BreakerPolicy, HedgingPolicy, MethodKind, RetryPolicy, RetryThrottling, SlidingWindow,
+    Adaptive, BreakerPolicy, HedgingPolicy, RetryPolicy, RetryThrottling, SlidingWindow,
 };
 
 /// The deadline of a call when neither the caller's [`Context`](crate::Context), the method's
@@ -32,39 +32,6 @@ pub fn is_dependency_failure(code: Code) -> bool {
             | Code::ResourceExhausted
             | Code::DataLoss
     )
-}
-
-/// What options.proto says about one rpc; generated as a `const`. `None` means "not set", and the
-/// built-in default applies.
-#[derive(Debug)]
-pub struct MethodSpec {
-    /// The rpc's proto name, e.g. `CheckStock`: how the builder names it.
-    pub name: &'static str,
-    /// The HTTP/2 path, e.g. `/inventory.v1.InventoryService/CheckStock`.
-    pub path: &'static str,
-    /// The call shape.
-    pub kind: MethodKind,
-    /// `idempotency_level` is `IDEMPOTENT` or `NO_SIDE_EFFECTS`.
-    pub safe_to_retry: bool,
-    /// The method's deadline, or its service's `default_deadline`.
-    pub deadline: Option<Duration>,
-    /// The method's retry policy, or its service's.
-    pub retry: Option<RetryPolicy>,
-    /// The method's breaker settings, or its service's.
-    pub circuit_breaker: Option<SlidingWindow>,
-    /// The method's hedging policy, or its service's; it replaces the retry policy.
-    pub hedging: Option<HedgingPolicy>,
-}
-
-/// What options.proto says about a service; generated as a `const`.
-#[derive(Debug)]
-pub struct ServiceSpec {
-    /// The full proto name, e.g. `inventory.v1.InventoryService`.
-    pub name: &'static str,
-    /// Every rpc, in declaration order.
-    pub methods: &'static [MethodSpec],
-    /// The service's retry throttling.
-    pub retry_throttling: Option<RetryThrottling>,
 }
 
 #[cfg(test)]

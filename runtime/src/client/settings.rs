@@ -16,7 +16,7 @@ use super::replay::RetryBuffer;
 use super::retry::Throttle;
 use super::{
     BreakerPolicy, Channel, DEFAULT_PROPAGATED_HEADERS, HedgingPolicy, MAX_ATTEMPTS, RetryPolicy,
-    RetryThrottling, ServiceSpec, TransitionHook,
+    RetryThrottling, ServiceInfo, TransitionHook,
 };
 use crate::rpc::{TRACEPARENT, WireSettings};
 
@@ -103,7 +103,7 @@ impl Settings {
     /// The core these settings describe; they were validated as they were made.
     pub(super) fn assemble(
         self,
-        spec: &'static ServiceSpec,
+        spec: &'static ServiceInfo,
         channels: Vec<(Option<String>, Channel)>,
         target: String,
     ) -> ClientCore {
@@ -126,7 +126,7 @@ impl Settings {
             .map(|method| {
                 let own = self
                     .method_deadlines
-                    .for_method(method.name)
+                    .for_method(method.method())
                     .or(method.deadline);
                 let timeout = match (own, self.client_deadline) {
                     (Some(own), Some(client)) => Some(own.min(client)),
@@ -134,23 +134,23 @@ impl Settings {
                 };
                 let mut retry = self
                     .retry
-                    .for_method(method.name)
+                    .for_method(method.method())
                     .or_else(|| method.retry.clone())
                     .unwrap_or(RetryPolicy::DEFAULT);
                 let cap = self.max_attempts.unwrap_or(MAX_ATTEMPTS);
                 retry.max_attempts = retry.max_attempts.clamp(1, cap);
                 // A builder's retry policy for the method replaces the proto's hedging, and a
                 // builder's hedging replaces any retry policy.
-                let builder_retry = self.retry.for_method(method.name).is_some();
+                let builder_retry = self.retry.for_method(method.method()).is_some();
                 let hedging = self
                     .hedging
-                    .for_method(method.name)
+                    .for_method(method.method())
                     .or_else(|| method.hedging.clone().filter(|_| !builder_retry))
                     .map(|mut hedging| {
                         hedging.max_attempts = hedging.max_attempts.clamp(1, cap);
                         hedging
                     });
-                let breaker = self.breaker.for_method(method.name).unwrap_or_else(|| {
+                let breaker = self.breaker.for_method(method.method()).unwrap_or_else(|| {
                     method
                         .circuit_breaker
                         .clone()
@@ -167,7 +167,7 @@ impl Settings {
                         .fallbacks
                         .iter()
                         .rev()
-                        .find(|(name, _)| *name == method.name)
+                        .find(|(name, _)| *name == method.method())
                         .map(|(_, fallback)| Arc::clone(fallback)),
                 }
             })
@@ -182,15 +182,15 @@ impl Settings {
                     .zip(&breaker_policies)
                     .map(|(method, policy)| {
                         let name: Arc<str> =
-                            format!("{}/{}@{}", spec.name, method.name, label).into();
+                            format!("{}/{}@{}", spec.name, method.method(), label).into();
                         let breaker = Arc::new(Breaker::new(
                             name,
                             policy,
                             self.hook.clone(),
-                            self.classifier.for_method(method.name),
+                            self.classifier.for_method(method.method()),
                         )?);
                         if let Some(controls) = &self.controls {
-                            controls.register(method.name, Arc::clone(&breaker));
+                            controls.register(method.method(), Arc::clone(&breaker));
                         }
                         Some(breaker)
                     })

@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use super::request::{BodyRule, decode_request};
 use super::response::{json_response, response_metadata_headers};
 use super::schema::MessageSchema;
-use super::service::{Call, ResponseFuture, RouteSpec};
+use super::service::{Call, ResponseFuture, Route, RpcName};
 use super::status;
 use super::stream::{StreamFormat, ndjson_requests, stream_response};
 use crate::call::{DomainMethod, within_deadline};
@@ -28,7 +28,7 @@ use crate::{BoxStream, Context, Status};
 pub fn unknown_rpc(call: Call) -> ResponseFuture {
     let status = Status::internal(format!(
         "the gateway has no dispatch for rpc {}",
-        call.route.rpc
+        RpcName(call.route.method)
     ));
     Box::pin(std::future::ready(status::error_response(&status)))
 }
@@ -111,7 +111,7 @@ type Rejection = Box<http::Response<Body>>;
 
 /// How the response of a call is to be written, known before the call is consumed.
 struct Reply {
-    route: &'static RouteSpec,
+    route: Route,
     format: StreamFormat,
     deadline: Option<tokio::time::Instant>,
 }
@@ -185,7 +185,7 @@ async fn read_request<Req: DeserializeOwned>(
         ctx,
         max_body_bytes,
     } = call;
-    let rule = BodyRule::parse(route.body);
+    let rule = BodyRule::parse(route.binding.body);
     let bytes = if matches!(rule, BodyRule::None) {
         Bytes::new()
     } else {

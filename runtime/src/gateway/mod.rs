@@ -1,9 +1,10 @@
 //! The REST/JSON gateway: serves the rpcs of a domain trait that carry `google.api.http` rules
 //! over HTTP/1.1 and HTTP/2 with proto3 JSON, beside (or on the same port as) the gRPC adapter.
 //!
-//! The generated part is data plus one dispatch per service: a static route table and, per rpc,
-//! a call of one of this module's functions with the domain method to run. Everything else is
-//! here, a module per concern, each testable without HTTP:
+//! The generated part is data plus one dispatch per service: the HTTP bindings in the service's
+//! [`ServiceInfo`](crate::rpc::ServiceInfo) and, per rpc, a call of one of this module's
+//! functions with the domain method to run. Everything else is here, a module per concern, each
+//! testable without HTTP:
 //!
 //! - [`schema`]: the static field tables generated per request message;
 //! - [`query`], [`request`], [`headers`]: a request from path bindings, query and body, and its
@@ -29,7 +30,7 @@ pub mod wkt;
 pub use calls::{bidi_streaming, client_streaming, server_streaming, unary, unknown_rpc};
 pub use rust_svc_http_template::*;
 pub use service::{
-    Call, DEFAULT_MAX_BODY_BYTES, Gateway, GatewayBuilder, GatewayError, ResponseFuture, RouteSpec,
+    Call, DEFAULT_MAX_BODY_BYTES, Gateway, GatewayBuilder, GatewayError, ResponseFuture,
     ServiceRoutes,
 };
 

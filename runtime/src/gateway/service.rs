@@ -18,38 +18,38 @@ use super::headers::context_from_headers;
 use super::response::ResponseBody;
 use super::status::{error_response, status_response};
 use crate::deadline::deadline_exceeded;
+use crate::rpc::{HttpBinding, MethodInfo, ServiceInfo};
 use crate::{BoxFuture, Context, Status};
 
 /// The default limit of a request body: 4 MiB, gRPC's default message size.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
-/// One `google.api.http` binding of an rpc, as the generator emits it.
-#[derive(Debug)]
-pub struct RouteSpec {
-    /// The HTTP method: `GET`, `POST`…, or a custom one.
-    pub method: &'static str,
-    /// The path template, e.g. `/v1/items/{sku}/stock`.
-    pub template: &'static str,
-    /// Full proto name of the rpc, e.g. `inventory.v1.InventoryService.CheckStock`.
-    pub rpc: &'static str,
-    /// Position of the rpc in its service, which the generated dispatch matches on.
-    pub rpc_index: usize,
-    /// The request field bound to the body, `*` for the whole request, or empty for none.
-    pub body: &'static str,
-    /// The response field sent as the body, or empty for the whole response.
-    pub response_body: &'static str,
-    /// The proto3 JSON name of `response_body`.
-    pub response_body_json: &'static str,
-    /// The JSON of `response_body` at its default value, which the serializer omits.
-    pub response_body_default: &'static str,
+/// A binding of an rpc that the route table matched: the rpc, its position in its service
+/// (which the generated dispatch matches on), and the binding.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Route {
+    pub(super) method: &'static MethodInfo,
+    pub(super) rpc_index: usize,
+    pub(super) binding: &'static HttpBinding,
 }
 
-impl RouteSpec {
+impl Route {
     pub(super) fn response_body(&self) -> Option<ResponseBody> {
-        (!self.response_body.is_empty()).then_some(ResponseBody {
-            json_name: self.response_body_json,
-            default_json: self.response_body_default,
+        let binding = self.binding;
+        (!binding.response_body.is_empty()).then_some(ResponseBody {
+            json_name: binding.response_body_json,
+            default_json: binding.response_body_default,
         })
+    }
+}
+
+/// The rpc's full proto name with a dot, as grpc-gateway's messages name it:
+/// `inventory.v1.InventoryService.CheckStock`.
+pub(super) struct RpcName(pub(super) &'static MethodInfo);
+
+impl std::fmt::Display for RpcName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.0.service(), self.0.method())
     }
 }
 
@@ -61,40 +61,56 @@ type Dispatch = Arc<dyn Fn(Call) -> ResponseFuture + Send + Sync>;
 /// The routes of one service bound to an implementation of its domain trait, as the generated
 /// `…Gateway::routes` returns them; add them to a [`GatewayBuilder`].
 pub struct ServiceRoutes {
-    routes: &'static [RouteSpec],
+    service: &'static ServiceInfo,
     dispatch: Dispatch,
 }
 
 impl ServiceRoutes {
-    /// Binds `routes` to `domain` through the generated `dispatch`.
+    /// Binds the HTTP bindings of `service`'s rpcs to `domain` through the generated
+    /// `dispatch`.
     pub fn new<T: Send + Sync + 'static>(
-        routes: &'static [RouteSpec],
+        service: &'static ServiceInfo,
         domain: Arc<T>,
         dispatch: fn(&Arc<T>, Call) -> ResponseFuture,
     ) -> Self {
         Self {
-            routes,
+            service,
             dispatch: Arc::new(move |call| dispatch(&domain, call)),
         }
     }
 
-    /// The bindings served.
-    pub fn routes(&self) -> &'static [RouteSpec] {
-        self.routes
+    /// The service served, whose rpcs' [`MethodInfo::http`] are the routes.
+    pub fn service(&self) -> &'static ServiceInfo {
+        self.service
+    }
+
+    /// Every binding served, with its rpc's position in the service.
+    fn routes(&self) -> impl Iterator<Item = Route> + '_ {
+        self.service
+            .methods
+            .iter()
+            .enumerate()
+            .flat_map(|(rpc_index, method)| {
+                method.http.iter().map(move |binding| Route {
+                    method,
+                    rpc_index,
+                    binding,
+                })
+            })
     }
 }
 
 impl std::fmt::Debug for ServiceRoutes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServiceRoutes")
-            .field("routes", &self.routes)
+            .field("service", &self.service.name)
             .finish_non_exhaustive()
     }
 }
 
 /// A matched request on its way to the domain.
 pub struct Call {
-    pub(super) route: &'static RouteSpec,
+    pub(super) route: Route,
     pub(super) bindings: Vec<Binding>,
     pub(super) parts: http::request::Parts,
     pub(super) body: Body,
@@ -108,9 +124,14 @@ impl Call {
         self.route.rpc_index
     }
 
-    /// The matched binding.
-    pub fn route(&self) -> &'static RouteSpec {
-        self.route
+    /// The matched rpc.
+    pub fn method(&self) -> &'static MethodInfo {
+        self.route.method
+    }
+
+    /// The matched binding of the rpc.
+    pub fn binding(&self) -> &'static HttpBinding {
+        self.route.binding
     }
 }
 
@@ -176,8 +197,8 @@ impl GatewayBuilder {
     pub fn build(self) -> Result<Gateway, GatewayError> {
         let mut table = RouteTable::new();
         for service in &self.services {
-            for spec in service.routes {
-                add_route(&mut table, spec, &service.dispatch)?;
+            for route in service.routes() {
+                add_route(&mut table, route, &service.dispatch)?;
             }
         }
         Ok(Gateway::serving(table, self.cors, self.max_body_bytes))
@@ -188,32 +209,32 @@ impl GatewayBuilder {
 /// fails when its template does not parse.
 fn add_route(
     table: &mut RouteTable<Entry>,
-    spec: &'static RouteSpec,
+    route: Route,
     dispatch: &Dispatch,
 ) -> Result<(), GatewayError> {
-    let template = PathTemplate::parse(spec.template)?;
+    let binding = route.binding;
+    let template = PathTemplate::parse(binding.template)?;
     let entry = Entry {
-        spec,
+        route,
         dispatch: Arc::clone(dispatch),
     };
-    if let Some((existing, shadowed)) = table.insert_or_replace(spec.method, template, entry) {
+    if let Some((existing, shadowed)) = table.insert_or_replace(binding.method, template, entry) {
+        let rpc = RpcName(route.method);
         tracing::warn!(
-            "{} {} of rpc {} matches the same requests as {} {} of rpc {}: the gateway serves \
-             {} there, the service added later, as grpc-gateway does",
-            spec.method,
-            spec.template,
-            spec.rpc,
-            spec.method,
+            "{} {} of rpc {rpc} matches the same requests as {} {} of rpc {}: the gateway serves \
+             {rpc} there, the service added later, as grpc-gateway does",
+            binding.method,
+            binding.template,
+            binding.method,
             existing,
-            shadowed.spec.rpc,
-            spec.rpc,
+            RpcName(shadowed.route.method),
         );
     }
     Ok(())
 }
 
 struct Entry {
-    spec: &'static RouteSpec,
+    route: Route,
     dispatch: Dispatch,
 }
 
@@ -253,9 +274,9 @@ impl Gateway {
     /// anyway, it is left out with an error logged, and the others are served.
     pub fn from_service(routes: ServiceRoutes) -> Self {
         let mut table = RouteTable::new();
-        for spec in routes.routes {
-            if let Err(problem) = add_route(&mut table, spec, &routes.dispatch) {
-                tracing::error!(rpc = spec.rpc, "route left out: {problem}");
+        for route in routes.routes() {
+            if let Err(problem) = add_route(&mut table, route, &routes.dispatch) {
+                tracing::error!(rpc = %RpcName(route.method), "route left out: {problem}");
             }
         }
         Self::serving(table, Cors::default(), DEFAULT_MAX_BODY_BYTES)
@@ -319,7 +340,7 @@ impl Gateway {
                     Err(status) => ready_error(&status),
                     Ok(ctx) if ctx.is_expired() => ready_error(&deadline_exceeded()),
                     Ok(ctx) => (route.dispatch)(Call {
-                        route: route.spec,
+                        route: route.route,
                         bindings: found.bindings,
                         parts,
                         body,

@@ -202,7 +202,7 @@ mod tests {
     fn tokens() -> Auth {
         Auth::bearer(|token, call| match token {
             "ada-token" => Ok(User("ada")),
-            "bob-token" if call.method.method == "Echo" => {
+            "bob-token" if call.method.method() == "Echo" => {
                 Err(Status::permission_denied("bob may not echo"))
             }
             _ => Err(Status::unauthenticated("unknown token")),

@@ -38,7 +38,8 @@ impl Interceptor for ConcurrencyLimit {
             Ok(permit) => Ok(Finish::with(move |_| drop(permit))),
             Err(_) => Err(Status::resource_exhausted(format!(
                 "{} is at its limit of {} concurrent calls",
-                call.method.service, self.limit
+                call.method.service(),
+                self.limit
             ))),
         }
     }
@@ -74,7 +75,8 @@ impl Interceptor for StreamLimit {
         self.inner.start(call, ctx).map_err(|_| {
             Status::resource_exhausted(format!(
                 "{} is at its limit of {} open streams",
-                call.method.service, self.inner.limit
+                call.method.service(),
+                self.inner.limit
             ))
         })
     }

@@ -150,8 +150,8 @@ impl<'a> Line<'a> {
     fn new(outcome: &'a Outcome<'a>, started: Instant) -> Self {
         let method = outcome.call.method;
         Line {
-            service: method.service,
-            method: method.method,
+            service: method.service(),
+            method: method.method(),
             side: outcome.call.side.as_str(),
             code: code_name(outcome.code()),
             duration_ms: started.elapsed().as_secs_f64() * 1000.0,

@@ -100,8 +100,8 @@ impl MethodSeries {
         };
         let labels = [
             Label::from_static_parts("grpc_type", grpc_type(call.method.kind)),
-            Label::from_static_parts("grpc_service", call.method.service),
-            Label::from_static_parts("grpc_method", call.method.method),
+            Label::from_static_parts("grpc_service", call.method.service()),
+            Label::from_static_parts("grpc_method", call.method.method()),
         ];
         Self {
             names,

@@ -15,22 +15,12 @@ use super::{Idempotency, MethodInfo, MethodKind};
 use crate::{BoxStream, Context, Status};
 
 /// A unary method.
-pub(crate) const ECHO: MethodInfo = MethodInfo {
-    service: "test.v1.Echo",
-    method: "Echo",
-    path: "/test.v1.Echo/Echo",
-    kind: MethodKind::Unary,
-    idempotency: Idempotency::Unknown,
-};
+pub(crate) static ECHO: MethodInfo = MethodInfo::new("/test.v1.Echo/Echo", MethodKind::Unary);
 
 /// A server-streaming method.
-pub(crate) const COUNT: MethodInfo = MethodInfo {
-    service: "test.v1.Echo",
-    method: "Count",
-    path: "/test.v1.Echo/Count",
-    kind: MethodKind::ServerStreaming,
-    idempotency: Idempotency::NoSideEffects,
-};
+pub(crate) static COUNT: MethodInfo =
+    MethodInfo::new("/test.v1.Echo/Count", MethodKind::ServerStreaming)
+        .idempotency(Idempotency::NoSideEffects);
 
 /// A service that keeps the context of every call its handlers served.
 #[derive(Debug, Default)]

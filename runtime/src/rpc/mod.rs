@@ -19,13 +19,18 @@
 
 mod breaker;
 mod codes;
+mod method;
 mod policy;
 mod wire;
 
 pub use breaker::{Adaptive, BreakerPolicy, SlidingWindow};
 pub use codes::{code_name, go_code_name};
+pub use method::{HttpBinding, Idempotency, MethodInfo, MethodKind, ServiceInfo};
 pub use policy::{HedgingPolicy, RetryPolicy, RetryThrottling};
 pub use wire::WireSettings;
+
+/// The gRPC status codes (tonic's), which policies name.
+pub use tonic::Code;
 
 /// The header carrying a call's timeout (`grpc-timeout`, e.g. `250m`).
 pub const GRPC_TIMEOUT: &str = "grpc-timeout";
@@ -52,57 +57,4 @@ pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
 /// Whether `message` is tonic's report of a message over a size limit.
 pub(crate) fn is_size_limit_message(message: &str) -> bool {
     message.contains("message length too large")
-}
-
-/// The call shape of an rpc.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MethodKind {
-    /// One request, one response.
-    Unary,
-    /// One request, a stream of responses.
-    ServerStreaming,
-    /// A stream of requests, one response.
-    ClientStreaming,
-    /// Streams both ways.
-    BidiStreaming,
-}
-
-/// The standard `idempotency_level` method option.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Idempotency {
-    /// Not declared.
-    Unknown,
-    /// `NO_SIDE_EFFECTS`: a read.
-    NoSideEffects,
-    /// `IDEMPOTENT`: repeating the call has the effect of making it once.
-    Idempotent,
-}
-
-impl Idempotency {
-    /// Whether a call may be sent again without asking (`NO_SIDE_EFFECTS` or `IDEMPOTENT`).
-    pub fn is_safe_to_retry(self) -> bool {
-        !matches!(self, Idempotency::Unknown)
-    }
-}
-
-/// An rpc as interceptors see it; generated as a `const` per method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MethodInfo {
-    /// The fully-qualified service name, e.g. `inventory.v1.InventoryService`.
-    pub service: &'static str,
-    /// The rpc's name as in the .proto file, e.g. `CheckStock`.
-    pub method: &'static str,
-    /// The gRPC path, e.g. `/inventory.v1.InventoryService/CheckStock`.
-    pub path: &'static str,
-    /// Which way messages stream.
-    pub kind: MethodKind,
-    /// The rpc's `idempotency_level`.
-    pub idempotency: Idempotency,
-}
-
-impl MethodInfo {
-    /// The full proto name of the rpc, `inventory.v1.InventoryService/CheckStock`.
-    pub fn full_name(&self) -> &'static str {
-        &self.path[1..]
-    }
 }
