@@ -4,7 +4,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rust_svc_runtime::client::{
-    Adaptive, BreakerControls, BreakerPolicy, BreakerState, ClientError, SlidingWindow,
+    Adaptive, BreakerControls, BreakerPolicy, BreakerState, CallOutcome, ClientError,
+    SlidingWindow, default_classification,
 };
 use rust_svc_runtime::{Code, Context, Status};
 use rust_svc_tests::tests::resilience::{DynFlaky, Flaky, FlakyClient, Reply};
@@ -78,6 +79,53 @@ async fn caller_errors_never_open_the_breaker() {
     }
     assert_eq!(client.breaker_state("Write"), Some(BreakerState::Closed));
     assert_eq!(server.count(), 21);
+}
+
+#[tokio::test]
+async fn a_method_classifier_wins_over_the_client_wide_one() {
+    let server = Scripted::default();
+    let (channel, _handle) = loopback(&server).await;
+    // Client-wide, nothing counts; for Write, INTERNAL and NOT_FOUND (its "data lost") do.
+    let client = FlakyClient::builder()
+        .breaker_classifier(|_| CallOutcome::Ignored)
+        .method_breaker_classifier("Write", |code| match code {
+            Code::NotFound => CallOutcome::Failure,
+            code => default_classification(code),
+        })
+        .build(channel)
+        .unwrap();
+
+    // INTERNAL is not retried: one call each.
+    server.script(vec![Outcome::Fail(Code::Internal); 4]);
+    for _ in 0..4 {
+        client.read(&ctx(), call("")).await.unwrap_err();
+    }
+    assert_eq!(
+        client.breaker_state("Read"),
+        Some(BreakerState::Closed),
+        "the client-wide classifier ignores every outcome"
+    );
+
+    server.script(vec![Outcome::Fail(Code::NotFound); 4]);
+    for _ in 0..4 {
+        client.write(&ctx(), keyed("")).await.unwrap_err();
+    }
+    assert_eq!(
+        client.breaker_state("Write"),
+        Some(BreakerState::Open),
+        "Write's own classifier counts NOT_FOUND"
+    );
+    assert_eq!(server.count(), 8);
+}
+
+#[tokio::test]
+async fn a_method_classifier_for_an_unknown_rpc_is_a_builder_error() {
+    let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:1").connect_lazy();
+    let error = FlakyClient::builder()
+        .method_breaker_classifier("Wirte", |_| CallOutcome::Failure)
+        .build(channel)
+        .unwrap_err();
+    assert!(error.to_string().contains("Wirte"), "{error}");
 }
 
 #[tokio::test(start_paused = true)]

@@ -279,6 +279,35 @@ async fn a_stream_that_outgrew_the_retry_buffer_is_not_retried() {
 }
 
 #[tokio::test]
+async fn the_per_call_and_per_client_retry_buffers_are_limits_of_their_own() {
+    // Each limit alone, at four bytes, commits a two-message upload: it is not retried.
+    let small_call = FlakyClient::builder().retry_buffer_per_call(4);
+    let small_client = FlakyClient::builder().retry_buffer_per_client(4);
+    for (which, builder) in [("per call", small_call), ("per client", small_client)] {
+        let server = Scripted::default();
+        let (channel, _handle) = loopback(&server).await;
+        let client = builder.build(channel).unwrap();
+        server.script([Outcome::Fail(Code::Unavailable)]);
+        let uploads: BoxStream<Call> = Box::pin(stream::iter([Ok(call("a")), Ok(call("b"))]));
+        let status = client.upload(&ctx(), uploads).await.unwrap_err();
+        assert_eq!(status.code(), Code::Unavailable, "{which}");
+        assert_eq!(server.count(), 1, "{which}: committed, not retried");
+    }
+    // Setting one leaves the other at its default: a large per-call buffer with the default
+    // per-client one retries the same upload.
+    let server = Scripted::default();
+    let (channel, _handle) = loopback(&server).await;
+    let client = FlakyClient::builder()
+        .retry_buffer_per_call(1 << 20)
+        .build(channel)
+        .unwrap();
+    server.script([Outcome::Fail(Code::Unavailable)]);
+    let uploads: BoxStream<Call> = Box::pin(stream::iter([Ok(call("a")), Ok(call("b"))]));
+    assert_eq!(client.upload(&ctx(), uploads).await.unwrap().tag, "a,b");
+    assert_eq!(server.count(), 2);
+}
+
+#[tokio::test]
 async fn a_failing_request_stream_cancels_the_call_instead_of_ending_it() {
     let server = Scripted::default();
     let (channel, _handle) = loopback(&server).await;
