@@ -16,7 +16,7 @@ use super::MethodInfo;
 use super::breaker;
 use super::core::{Call, ClientCore, deadline_exceeded, normalize};
 use super::endpoints::{Endpoint, Pick};
-use super::retry::{self, Pushback};
+use super::throttle::{self, Pushback};
 use crate::rpc::PREVIOUS_ATTEMPTS_HEADER;
 
 impl ClientCore {
@@ -106,7 +106,7 @@ impl ClientCore {
             if number >= attempts || !retryable || throttled || committed {
                 return Err(status);
             }
-            let delay = match retry::pushback(&status) {
+            let delay = match throttle::pushback(&status) {
                 Pushback::Stop => return Err(status),
                 Pushback::Delay(delay) => {
                     backoff_retry = 1;

@@ -17,12 +17,12 @@ use super::breaker::BreakerState;
 use super::codec::{self, RawCodec};
 use super::endpoints::{self, Endpoint, Endpoints, Pick};
 use super::replay::{Replay, RetryBuffer};
-use super::retry::Throttle;
 use super::settings::Settings;
 use super::streams::{
     AbortableStream, Aborted, abort_on_error, decode_stream, encode_stream, until_aborted,
     with_trailers,
 };
+use super::throttle::Throttle;
 use super::{
     Channel, DEFAULT_DEADLINE, HedgingPolicy, IDEMPOTENCY_KEY_HEADER, MethodInfo, RetryPolicy,
     ServiceInfo,

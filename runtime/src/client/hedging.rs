@@ -13,7 +13,7 @@ use tonic::Status;
 use super::attempts::Failed;
 use super::core::{Call, ClientCore};
 use super::endpoints::{Endpoint, Pick};
-use super::retry::{self, Pushback};
+use super::throttle::{self, Pushback};
 use super::{HedgingPolicy, MAX_ATTEMPTS};
 
 impl ClientCore {
@@ -108,7 +108,7 @@ impl ClientCore {
             if let Some(throttle) = &self.inner.throttle {
                 throttle.on_retryable_failure();
             }
-            match retry::pushback(&failed.status) {
+            match throttle::pushback(&failed.status) {
                 Pushback::Stop => may_hedge = false,
                 Pushback::Delay(delay) => next_at = Instant::now() + delay,
                 // The next in line goes now, rather than at its delay.

@@ -44,9 +44,9 @@ mod endpoints;
 mod hedging;
 mod policy;
 mod replay;
-mod retry;
 mod settings;
 mod streams;
+mod throttle;
 
 pub use tonic::transport::Channel;
 

@@ -13,7 +13,7 @@ use super::builder::ClientError;
 use super::core::{ClientCore, Fallback, Inner, MethodState};
 use super::endpoints::{self, Endpoints};
 use super::replay::RetryBuffer;
-use super::retry::Throttle;
+use super::throttle::Throttle;
 use super::{
     BreakerPolicy, Channel, DEFAULT_PROPAGATED_HEADERS, HedgingPolicy, MAX_ATTEMPTS, RetryPolicy,
     RetryThrottling, ServiceInfo, TransitionHook,

@@ -1,4 +1,5 @@
-//! gRFC A6 retry machinery: the throttling token bucket and server pushback.
+//! What holds retries back (gRFC A6): the throttling token bucket shared by a client's calls,
+//! and the server's pushback.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
