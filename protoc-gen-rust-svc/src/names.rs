@@ -141,6 +141,30 @@ pub fn method_names<'a>(proto_names: impl IntoIterator<Item = &'a str>) -> Vec<S
         .collect()
 }
 
+/// The names of the rpcs' methods on the object-safe companion trait (`DynFooService`), in
+/// declaration order: `dyn_` and the Rust name, numbered where that is the Rust name of another
+/// rpc. Rpcs `Foo` and `DynFoo` would otherwise both have a `dyn_foo`, one on each trait, and a
+/// type implementing both traits (every implementation does, through the blanket impl) could
+/// not call it unqualified.
+pub fn dyn_method_names(rust_names: &[String]) -> Vec<String> {
+    let mut scope = Scope::with_taken(rust_names.iter().map(|name| unraw(name).to_owned()));
+    rust_names
+        .iter()
+        .map(|name| scope.claim(&format!("dyn_{}", unraw(name))))
+        .collect()
+}
+
+/// tonic-build's server struct of a service, e.g. `InventoryServiceServer`.
+pub fn tonic_server_struct(tonic_base: &str) -> String {
+    format!("{tonic_base}Server")
+}
+
+/// tonic-build's associated stream type of a server- or bidi-streaming rpc in its server trait,
+/// e.g. `WatchStockLevelsStream`.
+pub fn tonic_stream_type(proto_name: &str) -> String {
+    format!("{proto_name}Stream")
+}
+
 /// Stand-in proto names for sibling types that prost-build would give one Rust name: `Fb` and
 /// `FB` are both `Fb` (as `Foo_Bar` and `FooBar` are both `FooBar`), with `pub mod fb` for
 /// their nested types, which is E0428. `siblings` are `(proto name, is a message)` in declaration order. The first to
@@ -292,6 +316,16 @@ mod tests {
         assert_eq!(upper_camel("self"), "Self_");
         assert_eq!(snake("CheckStock"), "check_stock");
         assert_eq!(ident("r#type").to_string(), "r#type");
+    }
+
+    #[test]
+    fn companion_names_never_repeat_an_rpcs_own_name() {
+        let rust_names = method_names(["Foo", "DynFoo", "Type"]);
+        assert_eq!(rust_names, ["foo", "dyn_foo", "r#type"]);
+        assert_eq!(
+            dyn_method_names(&rust_names),
+            ["dyn_foo_2", "dyn_dyn_foo", "dyn_type"]
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! wraps the result.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::quote;
 
 use super::{Settings, ident, method_attrs, method_ident, nested_type, service_link};
 use crate::model::{Service, Streaming};
@@ -17,7 +17,7 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
     let adapter = ident(&names.grpc_adapter);
     let server_module = ident(&names.server_module);
     let tonic_trait = ident(&names.tonic_base);
-    let server_struct = format_ident!("{}Server", names.tonic_base);
+    let server_struct = ident(&crate::names::tonic_server_struct(&names.tonic_base));
     let adapter_module = ident(&names.adapter_module);
 
     let methods = service.methods.iter().map(|method| {
@@ -61,7 +61,7 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
         match method.streaming {
             Streaming::Unary | Streaming::Client => method_fn(response),
             Streaming::Server | Streaming::Bidi => {
-                let stream_type = format_ident!("{}Stream", method.proto_name);
+                let stream_type = ident(&crate::names::tonic_stream_type(&method.proto_name));
                 let method_fn = method_fn(quote!(Self::#stream_type));
                 quote! {
                     #used

@@ -29,10 +29,7 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
         // The companion's methods get their own names: with both traits in scope (the blanket
         // impl makes every implementation a `Dyn…` too), shared names would make every method
         // call ambiguous.
-        let dyn_name = ident(&format!(
-            "dyn_{}",
-            method.rust_name.trim_start_matches("r#")
-        ));
+        let dyn_name = ident(&method.dyn_name);
         let doc = doc_attrs(&method.doc);
         let declared = method_attrs(method, true);
         let used = method_attrs(method, false);

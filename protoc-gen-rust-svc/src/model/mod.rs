@@ -125,6 +125,8 @@ pub struct Method {
     pub full_name: String,
     /// `check_stock`, after escaping and reserved-name renames.
     pub rust_name: String,
+    /// Its name on the object-safe companion trait, `dyn_check_stock`.
+    pub dyn_name: String,
     /// The shape of the rpc.
     pub streaming: Streaming,
     /// Rust path of the request message, relative to the package module (prost-build's).
@@ -416,6 +418,7 @@ fn build_service(
     })?;
     let proto_names: Vec<String> = service.methods().map(|m| m.name().to_owned()).collect();
     let rust_names = names::method_names(proto_names.iter().map(String::as_str));
+    let dyn_names = names::dyn_method_names(&rust_names);
     let mut methods = Vec::new();
     for (index, method) in service.methods().enumerate() {
         let (input_type, output_type) = resolved.get(index).cloned().ok_or_else(|| {
@@ -430,7 +433,7 @@ fn build_service(
             file,
             &method,
             &service_policy,
-            rust_names[index].clone(),
+            (rust_names[index].clone(), dyn_names[index].clone()),
             (input_type, output_type),
         )?);
     }
@@ -463,7 +466,7 @@ fn build_method(
     file: &FileDescriptor,
     method: &MethodDescriptor,
     service_policy: &Policy,
-    rust_name: String,
+    (rust_name, dyn_name): (String, String),
     (input_type, output_type): (String, String),
 ) -> Result<Method, Error> {
     let element = format!("rpc {}", method.full_name());
@@ -565,6 +568,7 @@ fn build_method(
         proto_name: method.name().to_owned(),
         full_name: method.full_name().to_owned(),
         rust_name,
+        dyn_name,
         streaming,
         input_type,
         output_type,
