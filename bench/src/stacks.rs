@@ -17,11 +17,12 @@ use http::{HeaderMap, HeaderValue, Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use metrics::{Label, SharedString, counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use rust_svc_runtime::Status;
 use rust_svc_runtime::interceptors::metrics::HANDLING_SECONDS_BUCKETS;
 use rust_svc_runtime::interceptors::{
     Auth, Intercepted, Interceptors, Logging, Metrics, RequestIds, Tracing,
 };
+use rust_svc_runtime::rpc::code_name;
+use rust_svc_runtime::{Code, Status};
 use tower::Layer;
 use tower_http::request_id::{MakeRequestId, RequestId};
 use tower_http::validate_request::ValidateRequest;
@@ -335,30 +336,12 @@ impl CallMetrics {
     }
 }
 
-/// The name of the code in a `grpc-status` header, if there is one.
+/// The name of the code in a `grpc-status` header, if there is one (`UNKNOWN` for a number
+/// that is no code).
 fn grpc_code(headers: &HeaderMap) -> Option<&'static str> {
-    const NAMES: [&str; 17] = [
-        "OK",
-        "CANCELLED",
-        "UNKNOWN",
-        "INVALID_ARGUMENT",
-        "DEADLINE_EXCEEDED",
-        "NOT_FOUND",
-        "ALREADY_EXISTS",
-        "PERMISSION_DENIED",
-        "RESOURCE_EXHAUSTED",
-        "FAILED_PRECONDITION",
-        "ABORTED",
-        "OUT_OF_RANGE",
-        "UNIMPLEMENTED",
-        "INTERNAL",
-        "UNAVAILABLE",
-        "DATA_LOSS",
-        "UNAUTHENTICATED",
-    ];
     let value = headers.get("grpc-status")?;
-    let code: usize = value.to_str().ok()?.parse().ok()?;
-    Some(NAMES.get(code).copied().unwrap_or("UNKNOWN"))
+    let code: i32 = value.to_str().ok()?.parse().ok()?;
+    Some(code_name(Code::from_i32(code)))
 }
 
 pin_project_lite::pin_project! {
