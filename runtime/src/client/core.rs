@@ -6,29 +6,24 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
 use http::uri::PathAndQuery;
 use tokio::time::Instant;
+use tonic::Status;
 use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue, MetadataMap};
-use tonic::{Code, Status};
 
-use super::attempts::Failed;
+use super::attempt::{Answered, Outbound, Receive};
 use super::breaker::BreakerState;
-use super::codec::{self, RawCodec};
-use super::endpoints::{self, Endpoint, Endpoints, Pick};
+use super::codec;
+use super::endpoints::{self, Endpoints};
 use super::replay::{Replay, RetryBuffer};
 use super::settings::Settings;
-use super::streams::{
-    AbortableStream, Aborted, abort_on_error, decode_stream, encode_stream, until_aborted,
-    with_trailers,
-};
+use super::streams::{AbortableStream, decode_stream, encode_stream};
 use super::throttle::Throttle;
 use super::{
     Channel, DEFAULT_DEADLINE, HedgingPolicy, IDEMPOTENCY_KEY_HEADER, MethodInfo, RetryPolicy,
     ServiceInfo,
 };
 use crate::context::ResponseMetadata;
-use crate::deadline::{GRPC_TIMEOUT, format_grpc_timeout};
 use crate::rpc::TRACEPARENT;
 use crate::{BoxStream, Context};
 
@@ -91,10 +86,10 @@ pub(super) struct Call<'a> {
     pub(super) index: usize,
     pub(super) method: &'a MethodState,
     pub(super) deadline: Instant,
-    metadata: MetadataMap,
+    pub(super) metadata: MetadataMap,
     /// Where the response metadata goes: the caller's context, unless it is serving a call (see
     /// [`Context::is_serving`]).
-    response: Option<ResponseMetadata>,
+    pub(super) response: Option<ResponseMetadata>,
     /// Whether the call may be retried: its method is idempotent or has no side effects, or its
     /// request carries an idempotency key.
     pub(super) retry_safe: bool,
@@ -148,7 +143,12 @@ impl ClientCore {
             .and_then(|call| self.encode(&call, request).map(|body| (call, body)));
         async move {
             let (call, body) = started?;
-            codec::decode(self.unary_bytes(&call, body).await?)
+            let outbound = Outbound::Message(body);
+            codec::decode(
+                self.call(&call, outbound, Receive::Message)
+                    .await?
+                    .message()?,
+            )
         }
     }
 
@@ -171,13 +171,14 @@ impl ClientCore {
             .and_then(|call| self.encode(&call, request).map(|body| (call, body)));
         async move {
             let (call, body) = started?;
-            Ok(decode_stream(
-                self.server_streaming_bytes(&call, body).await?,
-            ))
+            let outbound = Outbound::Message(body);
+            let answer = self.call(&call, outbound, Receive::FirstMessage).await?;
+            Ok(decode_stream(answer.stream()?))
         }
     }
 
-    /// Calls client-streaming method number `method`. Never retried. If `requests` yields an
+    /// Calls client-streaming method number `method`. Retried (where safe, and while what was
+    /// sent fits the retry buffer) until the response headers arrive. If `requests` yields an
     /// error, the call is cancelled (the server never sees a clean end of input) and fails with
     /// that error.
     pub fn client_streaming<'s, Req, Resp>(
@@ -192,11 +193,20 @@ impl ClientCore {
     {
         let call = self.prepare(method, ctx, None);
         let requests = encode_stream(requests, self.inner.max_encoding);
-        async move { codec::decode(self.client_streaming_bytes(call?, requests).await?) }
+        async move {
+            let call = call?;
+            let outbound = self.outbound_stream(&call, requests);
+            codec::decode(
+                self.call(&call, outbound, Receive::Message)
+                    .await?
+                    .message()?,
+            )
+        }
     }
 
-    /// Calls bidi-streaming method number `method`. Never retried. If `requests` yields an
-    /// error, the call is cancelled and the response stream ends with that error.
+    /// Calls bidi-streaming method number `method`. Retried as client streams are. If
+    /// `requests` yields an error, the call is cancelled and the response stream ends with that
+    /// error.
     pub fn bidi_streaming<'s, Req, Resp>(
         &'s self,
         method: usize,
@@ -210,192 +220,61 @@ impl ClientCore {
         let call = self.prepare(method, ctx, None);
         let requests = encode_stream(requests, self.inner.max_encoding);
         async move {
-            Ok(decode_stream(
-                self.bidi_streaming_bytes(call?, requests).await?,
-            ))
+            let call = call?;
+            let outbound = self.outbound_stream(&call, requests);
+            let answer = self.call(&call, outbound, Receive::Headers).await?;
+            Ok(decode_stream(answer.stream()?))
         }
     }
 
-    async fn unary_bytes(&self, call: &Call<'_>, body: Bytes) -> Result<Bytes, Status> {
-        // Made as a server-streaming call, which is the same on the wire, because tonic's unary
-        // call merges the trailers into the headers and the caller may want them apart.
-        self.with_retries(call, body, |endpoint, request| async move {
-            let response = Self::ready_grpc(endpoint)
-                .await
-                .map_err(Failed::before_headers)?
-                .server_streaming(request, call.method.path.clone(), RawCodec)
-                .await
-                .map_err(Failed::before_headers)?;
-            call.single_response(response)
-                .await
-                .map_err(Failed::after_headers)
-        })
-        .await
-        .or_else(|status| match &call.method.fallback {
-            Some(fallback) if call.rejected.load(Ordering::Relaxed) => {
-                fallback(&status).ok_or(status)
-            }
-            _ => Err(status),
-        })
-        .inspect_err(|status| call.record_error(status))
-    }
-
-    async fn server_streaming_bytes(
+    /// Every call, whatever its kind: its attempts under the policy in force (hedging, or
+    /// retries, of which a call unsafe to retry gets one), then the answer as the caller reads
+    /// it, or the rejection a fallback answers.
+    async fn call(
         &self,
         call: &Call<'_>,
-        body: Bytes,
-    ) -> Result<BoxStream<Bytes>, Status> {
-        let (first, rest) = self
-            .with_retries(call, body, |endpoint, request| async move {
-                let response = Self::ready_grpc(endpoint)
-                    .await
-                    .map_err(Failed::before_headers)?
-                    .server_streaming(request, call.method.path.clone(), RawCodec)
-                    .await
-                    .map_err(Failed::before_headers)?;
-                let mut stream = call.record_headers(response);
-                let first = stream.message().await.map_err(Failed::after_headers)?;
-                Ok((first, stream))
-            })
-            .await
-            .inspect_err(|status| call.record_error(status))?;
-        let rest = with_trailers(rest, call.response.clone());
-        let stream = futures_util::stream::iter(first.map(Ok)).chain(rest);
-        Ok(crate::deadline::cut_stream(
-            Some(call.deadline),
-            Box::pin(stream),
-        ))
-    }
-
-    async fn client_streaming_bytes(
-        &self,
-        call: Call<'_>,
-        requests: BoxStream<Bytes>,
-    ) -> Result<Bytes, Status> {
-        if call.retry_safe {
-            let replay = Replay::new(requests, Arc::clone(&self.inner.retry_buffer));
-            return self
-                .with_retries(&call, Bytes::new(), |endpoint, wire| {
-                    let (replay, call) = (&replay, &call);
-                    async move {
-                        let (response, mut aborted) =
-                            Self::open_replayed_stream(call, endpoint, wire, replay).await?;
-                        tokio::select! {
-                            outcome = call.single_response(response) => {
-                                outcome.map_err(Failed::after_headers)
-                            }
-                            status = &mut aborted => Err(Failed::after_headers(status)),
-                        }
-                    }
-                })
-                .await
-                .inspect_err(|status| call.record_error(status));
-        }
-        let Pick {
-            endpoint, permit, ..
-        } = self.inner.endpoints.pick(call.index, &[])?;
-        let (outbound, mut aborted) = abort_on_error(requests);
-        let attempt = until_aborted(&mut aborted, async {
-            let request = call.request(outbound);
-            let response = Self::ready_grpc(endpoint)
-                .await?
-                .streaming(request, call.method.path.clone(), RawCodec)
-                .await?;
-            call.single_response(response).await
-        });
-        self.run(&call, permit, attempt)
-            .await
-            .inspect_err(|status| call.record_error(status))
-    }
-
-    async fn bidi_streaming_bytes(
-        &self,
-        call: Call<'_>,
-        requests: BoxStream<Bytes>,
-    ) -> Result<BoxStream<Bytes>, Status> {
-        let (responses, aborted) = if call.retry_safe {
-            let replay = Replay::new(requests, Arc::clone(&self.inner.retry_buffer));
-            self.with_retries(&call, Bytes::new(), |endpoint, wire| {
-                let (replay, call) = (&replay, &call);
-                async move {
-                    let (response, aborted) =
-                        Self::open_replayed_stream(call, endpoint, wire, replay).await?;
-                    Ok((call.record_headers(response), aborted))
+        outbound: Outbound,
+        receive: Receive,
+    ) -> Result<Answer, Status> {
+        let answered = match call.hedging() {
+            Some(policy) => self.with_hedging(call, &outbound, receive, policy).await,
+            None => self.with_retries(call, &outbound, receive).await,
+        };
+        match answered {
+            Ok(Answered::Message(message)) => Ok(Answer::Message(message)),
+            Ok(Answered::Stream { responses, aborted }) => {
+                let stream: BoxStream<Bytes> = match aborted {
+                    Some(aborted) => Box::pin(AbortableStream {
+                        inner: Some(responses),
+                        aborted,
+                    }),
+                    None => responses,
+                };
+                Ok(Answer::Stream(crate::deadline::cut_stream(
+                    Some(call.deadline),
+                    stream,
+                )))
+            }
+            Err(status) => match &call.method.fallback {
+                Some(fallback) if call.rejected.load(Ordering::Relaxed) => {
+                    fallback(&status).map(Answer::Message).ok_or(status)
                 }
-            })
-            .await
-            .inspect_err(|status| call.record_error(status))?
-        } else {
-            let Pick {
-                endpoint, permit, ..
-            } = self.inner.endpoints.pick(call.index, &[])?;
-            let (outbound, mut aborted) = abort_on_error(requests);
-            // Raced while waiting for the response headers too: a server that reads before
-            // it answers would otherwise wait on input that never comes.
-            let attempt = until_aborted(&mut aborted, async {
-                let request = call.request(outbound);
-                let response = Self::ready_grpc(endpoint)
-                    .await?
-                    .streaming(request, call.method.path.clone(), RawCodec)
-                    .await?;
-                Ok(call.record_headers(response))
-            });
-            let responses = self
-                .run(&call, permit, attempt)
-                .await
-                .inspect_err(|status| call.record_error(status))?;
-            (responses, aborted)
-        };
-        let stream = AbortableStream {
-            inner: Some(with_trailers(responses, call.response.clone())),
-            aborted,
-        };
-        Ok(crate::deadline::cut_stream(
-            Some(call.deadline),
-            Box::pin(stream),
-        ))
-    }
-
-    /// One attempt of a retryable client or bidi stream, up to the response headers: the
-    /// messages sent so far replayed from `replay`, then the rest as the caller sends them.
-    /// The headers commit the call. A caller's stream that fails ends the call (committed:
-    /// never retried); a failure before the headers may be retried unless the messages
-    /// outgrew the retry buffer.
-    async fn open_replayed_stream(
-        call: &Call<'_>,
-        endpoint: &Endpoint,
-        wire: tonic::Request<Bytes>,
-        replay: &Arc<Replay>,
-    ) -> Result<(tonic::Response<tonic::Streaming<Bytes>>, Aborted), Failed> {
-        let (outbound, mut aborted) = abort_on_error(replay.reader());
-        // The attempt's metadata (grpc-timeout, grpc-previous-rpc-attempts), on the stream.
-        let request = wire.map(|_| outbound);
-        let opened = tokio::select! {
-            outcome = async {
-                Self::ready_grpc(endpoint)
-                    .await?
-                    .streaming(request, call.method.path.clone(), RawCodec)
-                    .await
-            } => outcome,
-            status = &mut aborted => return Err(Failed::after_headers(status)),
-        };
-        match opened {
-            Ok(response) => {
-                replay.commit();
-                Ok((response, aborted))
+                _ => Err(status),
             }
-            Err(status) if replay.is_committed() => Err(Failed::after_headers(status)),
-            Err(status) => Err(Failed::before_headers(status)),
+            .inspect_err(|status| call.record_error(status)),
         }
     }
 
-    /// A handle on an endpoint's channel, once it can take a call.
-    async fn ready_grpc(endpoint: &Endpoint) -> Result<tonic::client::Grpc<Channel>, Status> {
-        let mut grpc = endpoint.grpc.clone();
-        grpc.ready()
-            .await
-            .map_err(|error| Status::unavailable(format!("the channel is not ready: {error}")))?;
-        Ok(grpc)
+    /// A streamed request, kept for replays while the call may be retried. A call that may not
+    /// keeps nothing: it can still be sent again transparently if the server refuses it before
+    /// the first message is taken.
+    fn outbound_stream(&self, call: &Call<'_>, requests: BoxStream<Bytes>) -> Outbound {
+        let buffer = if call.retry_safe {
+            Arc::clone(&self.inner.retry_buffer)
+        } else {
+            Arc::new(RetryBuffer::none())
+        };
+        Outbound::Stream(Replay::new(requests, buffer))
     }
 
     /// Resolves the deadline and outgoing metadata, failing locally when the budget is spent.
@@ -477,34 +356,9 @@ pub(super) fn check_encoded_size(body: Bytes, limit: usize) -> Result<Bytes, Sta
 }
 
 impl Call<'_> {
-    /// The one message of a unary or client-streaming response, its headers and trailers
-    /// recorded.
-    async fn single_response(
-        &self,
-        response: tonic::Response<tonic::Streaming<Bytes>>,
-    ) -> Result<Bytes, Status> {
-        let mut stream = self.record_headers(response);
-        let message = stream.message().await?.ok_or_else(|| {
-            Status::internal("the server ended the call without a response message")
-        })?;
-        if let Some(trailers) = stream.trailers().await?
-            && let Some(response) = &self.response
-        {
-            response.record_trailers(trailers);
-        }
-        Ok(message)
-    }
-
-    /// Records the response headers where the caller reads them, and hands on the stream.
-    fn record_headers(
-        &self,
-        response: tonic::Response<tonic::Streaming<Bytes>>,
-    ) -> tonic::Streaming<Bytes> {
-        let (headers, stream, _) = response.into_parts();
-        if let Some(response) = &self.response {
-            response.record_headers(headers);
-        }
-        stream
+    /// The hedging policy in force: the method's, for a call safe to send more than once.
+    pub(super) fn hedging(&self) -> Option<&HedgingPolicy> {
+        self.method.hedging.as_ref().filter(|_| self.retry_safe)
     }
 
     /// A failed call's metadata (a trailers-only response's, or the trailers of a stream that
@@ -514,44 +368,26 @@ impl Call<'_> {
             response.record_trailers(status.metadata().clone());
         }
     }
+}
 
-    /// A wire request with the call's metadata and the time left as `grpc-timeout`.
-    pub(super) fn request<T>(&self, message: T) -> tonic::Request<T> {
-        let mut request = tonic::Request::new(message);
-        *request.metadata_mut() = self.metadata.clone();
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        if let Ok(value) = format_grpc_timeout(left).parse() {
-            request.metadata_mut().insert(GRPC_TIMEOUT, value);
+/// A call's answer as its caller reads it.
+enum Answer {
+    Message(Bytes),
+    Stream(BoxStream<Bytes>),
+}
+
+impl Answer {
+    fn message(self) -> Result<Bytes, Status> {
+        match self {
+            Self::Message(message) => Ok(message),
+            Self::Stream(_) => Err(Status::internal("a stream answered a single-message call")),
         }
-        request
     }
-}
 
-pub(super) fn deadline_exceeded(call: &Call<'_>) -> Status {
-    Status::deadline_exceeded(format!(
-        "deadline exceeded while calling {}",
-        call.method.spec.path
-    ))
-}
-
-/// tonic's channel enforces `grpc-timeout` too and reports its own expiry as `CANCELLED`
-/// ("Timeout expired"); the caller must see `DEADLINE_EXCEEDED`.
-pub(super) fn normalize(status: Status, call: &Call<'_>) -> Status {
-    // tonic says OUT_OF_RANGE for a message over its limit; gRPC's status codes say
-    // RESOURCE_EXHAUSTED.
-    if status.code() == Code::OutOfRange && crate::rpc::is_size_limit_message(status.message()) {
-        return Status::resource_exhausted(format!(
-            "{}: {}",
-            call.method.spec.path,
-            status.message()
-        ));
-    }
-    let timed_out = status.code() == Code::Cancelled
-        && (status.message() == tonic::TimeoutExpired(()).to_string()
-            || Instant::now() >= call.deadline);
-    if timed_out {
-        deadline_exceeded(call)
-    } else {
-        super::connection::unavailable_if_connection_lost(status)
+    fn stream(self) -> Result<BoxStream<Bytes>, Status> {
+        match self {
+            Self::Stream(stream) => Ok(stream),
+            Self::Message(_) => Err(Status::internal("a message answered a streaming call")),
+        }
     }
 }

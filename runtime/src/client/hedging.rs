@@ -1,18 +1,16 @@
 //! gRFC A6's hedging: a safe call sent again every `hedging_delay` until one attempt answers,
-//! the first answer winning and the others cancelled.
+//! the first answer winning and the others cancelled. A loop over
+//! [`ClientCore::attempt`](super::attempt), as retrying is.
 
-use std::future::Future;
 use std::sync::atomic::Ordering;
 
-use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tokio::time::Instant;
 use tonic::Status;
 
-use super::attempts::Failed;
+use super::attempt::{Answered, Outbound, Receive};
 use super::core::{Call, ClientCore};
-use super::endpoints::{Endpoint, Pick};
 use super::throttle::{self, Pushback};
 use super::{HedgingPolicy, MAX_ATTEMPTS};
 
@@ -23,17 +21,13 @@ impl ClientCore {
     /// failure after the response headers (the call is then committed), ends the call and
     /// cancels the others, as does the first success. A hedge is sent only while the throttle
     /// allows retries, the deadline is ahead, and the server has not asked to stop.
-    pub(super) async fn with_hedging<'s, T, F, Fut>(
-        &'s self,
+    pub(super) async fn with_hedging(
+        &self,
         call: &Call<'_>,
-        body: Bytes,
+        outbound: &Outbound,
+        receive: Receive,
         policy: &HedgingPolicy,
-        attempt: F,
-    ) -> Result<T, Status>
-    where
-        F: Fn(&'s Endpoint, tonic::Request<Bytes>) -> Fut,
-        Fut: Future<Output = Result<T, Failed>>,
-    {
+    ) -> Result<Answered, Status> {
         let max_attempts = policy.max_attempts.max(1);
         let mut in_flight = FuturesUnordered::new();
         let mut sent: u32 = 0;
@@ -57,16 +51,11 @@ impl ClientCore {
                 }
                 let remembered = (sent as usize).min(tried.len());
                 match self.inner.endpoints.pick(call.index, &tried[..remembered]) {
-                    Ok(Pick {
-                        index,
-                        endpoint,
-                        permit,
-                    }) => {
+                    Ok(pick) => {
                         if let Some(slot) = tried.get_mut(sent as usize) {
-                            *slot = index;
+                            *slot = pick.index;
                         }
-                        let wire = call.attempt_request(body.clone(), sent);
-                        in_flight.push(self.run_attempt(call, permit, attempt(endpoint, wire)));
+                        in_flight.push(self.attempt(call, pick, sent, outbound, receive));
                         sent += 1;
                         next_at = Instant::now() + policy.hedging_delay;
                     }
@@ -97,16 +86,13 @@ impl ClientCore {
                 }));
             };
             let failed = match outcome {
-                Ok(value) => return Ok(self.succeeded(value)),
+                Ok(answered) => return Ok(answered),
                 Err(failed) => failed,
             };
-            let non_fatal =
-                !failed.committed && policy.non_fatal_codes.contains(&failed.status.code());
-            if !non_fatal {
+            // The attempt drained the bucket if its code is not fatal; a throttled bucket
+            // stops new hedges before they are sent, above.
+            if failed.committed || !failed.retryable {
                 return Err(failed.status);
-            }
-            if let Some(throttle) = &self.inner.throttle {
-                throttle.on_retryable_failure();
             }
             match throttle::pushback(&failed.status) {
                 Pushback::Stop => may_hedge = false,

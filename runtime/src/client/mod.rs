@@ -34,7 +34,7 @@
 //!    endpoint the call has not tried yet when one admits it; a dead endpoint opens its own
 //!    breakers only.
 
-mod attempts;
+mod attempt;
 mod breaker;
 mod builder;
 mod codec;
@@ -44,6 +44,7 @@ mod endpoints;
 mod hedging;
 mod policy;
 mod replay;
+mod retry;
 mod settings;
 mod streams;
 mod throttle;

@@ -22,6 +22,17 @@ pub(super) struct RetryBuffer {
     pub(super) used: AtomicUsize,
 }
 
+impl RetryBuffer {
+    /// Keeps nothing: a call over it is committed by its first message.
+    pub(super) fn none() -> Self {
+        Self {
+            per_call: 0,
+            per_client: 0,
+            used: AtomicUsize::new(0),
+        }
+    }
+}
+
 /// One call's sent messages, shared by its attempts' readers.
 pub(super) struct Replay {
     state: Mutex<State>,

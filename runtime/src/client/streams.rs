@@ -64,17 +64,6 @@ pub(super) fn decode_stream<Resp: prost::Message + Default + Send + 'static>(
     Box::pin(responses.map(|response| response.and_then(codec::decode)))
 }
 
-/// Runs `attempt` unless the request stream fails first, in which case its error is the outcome.
-pub(super) async fn until_aborted<T>(
-    aborted: &mut Aborted,
-    attempt: impl Future<Output = Result<T, Status>>,
-) -> Result<T, Status> {
-    tokio::select! {
-        outcome = attempt => outcome,
-        status = aborted => Err(status),
-    }
-}
-
 /// Resolves with the request stream's error; pending forever if it ends cleanly.
 pub(super) type Aborted = Pin<Box<dyn Future<Output = Status> + Send>>;
 

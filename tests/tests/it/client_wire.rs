@@ -2,7 +2,8 @@
 //! answers each stream as a test scripts it: response headers followed by an error commit the
 //! call (no retry, even for a safe method); a stream refused before processing
 //! (`REFUSED_STREAM`) is sent again once, for any method, without counting as an attempt; a
-//! `grpc-retry-pushback-ms` trailer sent twice stops the retries.
+//! `grpc-retry-pushback-ms` trailer sent twice stops the retries; a refused client stream is
+//! sent again with the messages it had sent, unless they outgrew the retry buffer.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue, Response};
 use prost::Message;
 use rust_svc_runtime::client::BreakerPolicy;
-use rust_svc_runtime::{Code, Context};
+use rust_svc_runtime::{BoxStream, Code, Context};
 use rust_svc_tests::tests::resilience::{Call, Flaky, FlakyClient, KeyedCall, Reply};
 
 /// How the raw server answers one stream.
@@ -20,6 +21,9 @@ use rust_svc_tests::tests::resilience::{Call, Flaky, FlakyClient, KeyedCall, Rep
 enum Answer {
     /// `RST_STREAM(REFUSED_STREAM)` before reading anything.
     Refuse,
+    /// `RST_STREAM(REFUSED_STREAM)` once the whole request has been read: the client has sent
+    /// every message by then.
+    ReadThenRefuse,
     /// Response headers, then trailers with `UNAVAILABLE` and no message.
     HeadersThenUnavailable,
     /// A trailers-only `UNAVAILABLE`.
@@ -43,9 +47,18 @@ async fn raw_server(script: fn(usize) -> Answer) -> (SocketAddr, Arc<AtomicUsize
             let counted = counted.clone();
             tokio::spawn(async move {
                 let mut connection = h2::server::handshake(socket).await.unwrap();
-                while let Some(Ok((_request, mut respond))) = connection.accept().await {
+                while let Some(Ok((request, mut respond))) = connection.accept().await {
                     let number = counted.fetch_add(1, Ordering::SeqCst) + 1;
-                    answer(script(number), number, &mut respond);
+                    match script(number) {
+                        Answer::ReadThenRefuse => {
+                            tokio::spawn(async move {
+                                let mut body = request.into_body();
+                                while let Some(Ok(_)) = body.data().await {}
+                                respond.send_reset(h2::Reason::REFUSED_STREAM);
+                            });
+                        }
+                        scripted => answer(scripted, number, &mut respond),
+                    }
                 }
             });
         }
@@ -67,7 +80,7 @@ fn answer(answer: Answer, number: usize, respond: &mut h2::server::SendResponse<
         trailers
     };
     match answer {
-        Answer::Refuse => respond.send_reset(h2::Reason::REFUSED_STREAM),
+        Answer::Refuse | Answer::ReadThenRefuse => respond.send_reset(h2::Reason::REFUSED_STREAM),
         Answer::HeadersThenUnavailable => {
             let mut body = respond.send_response(headers(), false).unwrap();
             body.send_trailers(status("14")).unwrap();
@@ -194,4 +207,49 @@ async fn a_transparent_retry_is_not_an_attempt() {
     let status = client.read(&Context::new(), read()).await.unwrap_err();
     assert_eq!(status.code(), Code::Unavailable);
     assert_eq!(streams.load(Ordering::SeqCst), 1 + 4);
+}
+
+fn uploads() -> BoxStream<Call> {
+    let messages = ["a", "b"].map(|tag| {
+        Ok(Call {
+            tag: tag.to_owned(),
+        })
+    });
+    Box::pin(futures_util::stream::iter(messages))
+}
+
+#[tokio::test]
+async fn a_refused_client_stream_is_sent_again_with_what_it_had_sent() {
+    let (addr, streams) = raw_server(|n| match n {
+        1 => Answer::ReadThenRefuse,
+        _ => Answer::Reply,
+    })
+    .await;
+    let reply = client(addr)
+        .upload(&Context::new(), uploads())
+        .await
+        .unwrap();
+    assert_eq!(reply.attempt, 2);
+    assert_eq!(streams.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_refused_stream_that_outgrew_the_retry_buffer_is_not_sent_again() {
+    let (addr, streams) = raw_server(|n| match n {
+        1 => Answer::ReadThenRefuse,
+        _ => Answer::Reply,
+    })
+    .await;
+    // Four bytes a call: the second message does not fit, so the call is committed, and a
+    // replay would send only what came after what was let go.
+    let client = FlakyClient::builder()
+        .retry_buffer_per_call(4)
+        .connect_lazy([format!("http://{addr}")])
+        .unwrap();
+    client.upload(&Context::new(), uploads()).await.unwrap_err();
+    assert_eq!(
+        streams.load(Ordering::SeqCst),
+        1,
+        "committed: not sent again"
+    );
 }

@@ -1,0 +1,332 @@
+//! The one attempt path every call takes, whatever its kind and whatever its policy.
+//!
+//! [`ClientCore::attempt`] builds one attempt's wire request (the call's metadata, the time
+//! left as `grpc-timeout`, `grpc-previous-rpc-attempts` after the first), sends the call's
+//! message or its stream over the picked endpoint, waits for what the call needs before it is
+//! decided (the one response message, the first streamed one, or the response headers), and
+//! classifies the outcome: committed or not, refused unprocessed or not, retryable or not under
+//! the policy in force. It records the outcome with the endpoint's breaker and the throttling
+//! bucket. Retrying ([`super::retry`]) and hedging ([`super::hedging`]) are loops over it that
+//! decide only whether, when and where the next attempt goes: tonic's single
+//! `Grpc::streaming` core and connect-go's one `Spec` per rpc are the models.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::time::Instant;
+use tonic::metadata::AsciiMetadataValue;
+use tonic::{Code, Status};
+
+use super::codec::RawCodec;
+use super::core::{Call, ClientCore};
+use super::endpoints::Pick;
+use super::replay::Replay;
+use super::streams::{Aborted, OutboundStream, abort_on_error, with_trailers};
+use super::{Channel, MethodInfo};
+use crate::BoxStream;
+use crate::deadline::{GRPC_TIMEOUT, format_grpc_timeout};
+use crate::rpc::PREVIOUS_ATTEMPTS_HEADER;
+
+/// What every attempt of a call sends.
+pub(super) enum Outbound {
+    /// One encoded message (unary and server-streaming calls): each attempt sends a
+    /// reference-counted view of the same bytes.
+    Message(Bytes),
+    /// The caller's request stream (client and bidi streams), kept for the attempts after the
+    /// first as far as the call may be retried.
+    Stream(Arc<Replay>),
+}
+
+/// What an attempt waits for before the call is decided: until then a failure may be retried;
+/// after the response headers the call is committed (gRFC A6).
+#[derive(Clone, Copy)]
+pub(super) enum Receive {
+    /// The one response message and the trailers (unary and client-streaming calls).
+    Message,
+    /// The response headers and the first message (server-streaming calls), so that a stream
+    /// that fails at once fails the call.
+    FirstMessage,
+    /// The response headers only (bidi streams, whose server may wait for input before it
+    /// answers).
+    Headers,
+}
+
+/// What a successful attempt brings back.
+pub(super) enum Answered {
+    Message(Bytes),
+    Stream {
+        /// The response messages (the first already read, for a server stream), recording the
+        /// trailers where the caller reads them when they end.
+        responses: BoxStream<Bytes>,
+        /// Resolves with the caller's request stream's error, for a streamed request.
+        aborted: Option<Aborted>,
+    },
+}
+
+/// How an attempt failed.
+pub(super) struct Failed {
+    pub(super) status: Status,
+    /// After the response headers, or after a streamed request outgrew what is kept for a
+    /// replay: the call is committed and never sent again (gRFC A6).
+    pub(super) committed: bool,
+    /// Refused by the server before it processed the stream, and not committed: sent again
+    /// once, transparently, whatever the method.
+    pub(super) refused: bool,
+    /// The code is one the policy in force retries (or, hedging, does not treat as fatal).
+    pub(super) retryable: bool,
+    /// The throttling bucket, drained by this failure, no longer allows retries.
+    pub(super) throttled: bool,
+}
+
+impl Failed {
+    fn before_headers(status: Status) -> Self {
+        Self {
+            status,
+            committed: false,
+            refused: false,
+            retryable: false,
+            throttled: false,
+        }
+    }
+
+    fn after_headers(status: Status) -> Self {
+        Self {
+            committed: true,
+            ..Self::before_headers(status)
+        }
+    }
+}
+
+impl ClientCore {
+    /// One attempt of `call`, the `previous + 1`th, over the endpoint `pick` chose.
+    pub(super) async fn attempt(
+        &self,
+        call: &Call<'_>,
+        pick: Pick<'_>,
+        previous: u32,
+        outbound: &Outbound,
+        receive: Receive,
+    ) -> Result<Answered, Failed> {
+        let wire = call.attempt_request(previous);
+        let (body, replay, mut aborted) = match outbound {
+            Outbound::Message(message) => (Body::Message(message.clone()), None, None),
+            Outbound::Stream(replay) => {
+                let (stream, aborted) = abort_on_error(replay.reader());
+                (Body::Stream(stream), Some(replay), Some(aborted))
+            }
+        };
+        let exchange = async {
+            let mut grpc = pick.endpoint.grpc.clone();
+            grpc.ready().await.map_err(|error| {
+                Failed::before_headers(Status::unavailable(format!(
+                    "the channel is not ready: {error}"
+                )))
+            })?;
+            let response = send(&mut grpc, call, wire, body).await;
+            let response = match (response, replay) {
+                (Ok(response), replay) => {
+                    replay.inspect(|replay| replay.commit());
+                    response
+                }
+                (Err(status), Some(replay)) if replay.is_committed() => {
+                    return Err(Failed::after_headers(status));
+                }
+                (Err(status), _) => return Err(Failed::before_headers(status)),
+            };
+            match receive {
+                Receive::Message => call
+                    .single_response(response)
+                    .await
+                    .map(Answered::Message)
+                    .map_err(Failed::after_headers),
+                Receive::FirstMessage => {
+                    let mut rest = call.record_headers(response);
+                    let first = rest.message().await.map_err(Failed::after_headers)?;
+                    let rest = with_trailers(rest, call.response.clone());
+                    Ok(Answered::Stream {
+                        responses: Box::pin(futures_util::stream::iter(first.map(Ok)).chain(rest)),
+                        aborted: None,
+                    })
+                }
+                Receive::Headers => Ok(Answered::Stream {
+                    responses: with_trailers(call.record_headers(response), call.response.clone()),
+                    aborted: None,
+                }),
+            }
+        };
+        // The caller's request stream failing ends the call at once, whatever the attempt is
+        // waiting for: a server that reads before it answers would otherwise wait on input
+        // that never comes.
+        let outcome = tokio::select! {
+            outcome = tokio::time::timeout_at(call.deadline, exchange) => match outcome {
+                Ok(outcome) => outcome,
+                Err(_elapsed) => Err(Failed::before_headers(deadline_exceeded(call))),
+            },
+            status = async {
+                match aborted.as_mut() {
+                    Some(aborted) => aborted.await,
+                    None => std::future::pending().await,
+                }
+            } => Err(Failed::after_headers(status)),
+        };
+        let outcome = match outcome {
+            Ok(Answered::Stream { responses, .. }) => Ok(Answered::Stream { responses, aborted }),
+            Ok(answered) => Ok(answered),
+            Err(failed) => Err(self.classify(call, failed)),
+        };
+        if let Some(permit) = pick.permit {
+            permit.record(
+                outcome
+                    .as_ref()
+                    .map_or_else(|failed| failed.status.code(), |_| Code::Ok),
+            );
+        }
+        if outcome.is_ok()
+            && let Some(throttle) = &self.inner.throttle
+        {
+            throttle.on_success();
+        }
+        outcome
+    }
+
+    /// Puts the failure in gRPC's terms and says what the policy in force makes of it. Every
+    /// failure the policy would retry drains the throttling bucket, whether or not this call
+    /// may be retried: the bucket measures the dependency's health.
+    fn classify(&self, call: &Call<'_>, failed: Failed) -> Failed {
+        let refused = !failed.committed && super::connection::never_processed(&failed.status);
+        let status = normalize(failed.status, call);
+        let retryable = match call.hedging() {
+            Some(hedging) => hedging.non_fatal_codes.contains(&status.code()),
+            None => call.method.retry.retries(status.code()),
+        };
+        let throttled = retryable
+            && self
+                .inner
+                .throttle
+                .as_ref()
+                .is_some_and(|throttle| !throttle.on_retryable_failure());
+        Failed {
+            status,
+            committed: failed.committed,
+            refused,
+            retryable,
+            throttled,
+        }
+    }
+}
+
+/// What goes on the wire for one attempt.
+enum Body {
+    Message(Bytes),
+    Stream(OutboundStream<Bytes>),
+}
+
+/// Opens the call on the wire. A single message goes as a server-streaming call, which is the
+/// same on the wire as a unary one, because tonic's unary call merges the trailers into the
+/// headers and the caller may want them apart.
+async fn send(
+    grpc: &mut tonic::client::Grpc<Channel>,
+    call: &Call<'_>,
+    wire: tonic::Request<()>,
+    body: Body,
+) -> Result<tonic::Response<tonic::Streaming<Bytes>>, Status> {
+    let path = call.method.path.clone();
+    match body {
+        Body::Message(message) => {
+            grpc.server_streaming(wire.map(|()| message), path, RawCodec)
+                .await
+        }
+        Body::Stream(stream) => grpc.streaming(wire.map(|()| stream), path, RawCodec).await,
+    }
+}
+
+impl Call<'_> {
+    /// The wire request of the attempt after `previous` others, without its message: the
+    /// call's metadata and the time left as `grpc-timeout`; one after the first is counted as
+    /// a retry and says how many came before it (gRFC A6).
+    fn attempt_request(&self, previous: u32) -> tonic::Request<()> {
+        let mut request = tonic::Request::new(());
+        *request.metadata_mut() = self.metadata.clone();
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if let Ok(value) = format_grpc_timeout(left).parse() {
+            request.metadata_mut().insert(GRPC_TIMEOUT, value);
+        }
+        if previous > 0 {
+            count_retry(self.method.spec);
+            request
+                .metadata_mut()
+                .insert(PREVIOUS_ATTEMPTS_HEADER, AsciiMetadataValue::from(previous));
+        }
+        request
+    }
+
+    /// The one message of a unary or client-streaming response, its headers and trailers
+    /// recorded.
+    async fn single_response(
+        &self,
+        response: tonic::Response<tonic::Streaming<Bytes>>,
+    ) -> Result<Bytes, Status> {
+        let mut stream = self.record_headers(response);
+        let message = stream.message().await?.ok_or_else(|| {
+            Status::internal("the server ended the call without a response message")
+        })?;
+        if let Some(trailers) = stream.trailers().await?
+            && let Some(response) = &self.response
+        {
+            response.record_trailers(trailers);
+        }
+        Ok(message)
+    }
+
+    /// Records the response headers where the caller reads them, and hands on the stream.
+    fn record_headers(
+        &self,
+        response: tonic::Response<tonic::Streaming<Bytes>>,
+    ) -> tonic::Streaming<Bytes> {
+        let (headers, stream, _) = response.into_parts();
+        if let Some(response) = &self.response {
+            response.record_headers(headers);
+        }
+        stream
+    }
+}
+
+/// Counts an attempt after a call's first that was made (a breaker may turn it away first).
+fn count_retry(spec: &'static MethodInfo) {
+    metrics::counter!(
+        "grpc_client_retries_total",
+        "grpc_service" => spec.service(),
+        "grpc_method" => spec.method(),
+    )
+    .increment(1);
+}
+
+fn deadline_exceeded(call: &Call<'_>) -> Status {
+    Status::deadline_exceeded(format!(
+        "deadline exceeded while calling {}",
+        call.method.spec.path
+    ))
+}
+
+/// tonic's channel enforces `grpc-timeout` too and reports its own expiry as `CANCELLED`
+/// ("Timeout expired"); the caller must see `DEADLINE_EXCEEDED`.
+fn normalize(status: Status, call: &Call<'_>) -> Status {
+    // tonic says OUT_OF_RANGE for a message over its limit; gRPC's status codes say
+    // RESOURCE_EXHAUSTED.
+    if status.code() == Code::OutOfRange && crate::rpc::is_size_limit_message(status.message()) {
+        return Status::resource_exhausted(format!(
+            "{}: {}",
+            call.method.spec.path,
+            status.message()
+        ));
+    }
+    let timed_out = status.code() == Code::Cancelled
+        && (status.message() == tonic::TimeoutExpired(()).to_string()
+            || Instant::now() >= call.deadline);
+    if timed_out {
+        deadline_exceeded(call)
+    } else {
+        super::connection::unavailable_if_connection_lost(status)
+    }
+}
