@@ -159,6 +159,9 @@ impl ClientCore {
         // waiting for: a server that reads before it answers would otherwise wait on input
         // that never comes.
         let outcome = tokio::select! {
+            // The exchange first: a single message has no stream to abort, and nothing random
+            // need be drawn on every poll.
+            biased;
             outcome = tokio::time::timeout_at(call.deadline, exchange) => match outcome {
                 Ok(outcome) => outcome,
                 Err(_elapsed) => Err(Failed::before_headers(deadline_exceeded(call))),
