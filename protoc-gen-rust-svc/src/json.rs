@@ -7,13 +7,16 @@
 //! crate needs no dependency of its own on them; enum values and messages prost-build knows
 //! under a stand-in name (see [`crate::prepare`]) get their proto names back; and two kinds of
 //! fields it maps wrongly, non-finite floats and `null` for a `google.protobuf.Value`, are
-//! corrected (see [`corrections`]).
+//! corrected (see [`corrections`]). The impls are kept in pbjson-build's own layout, as
+//! protoc-gen-prost-serde hands them to its users: only the few that need a correction or a
+//! restored name are parsed and printed again (see [`text`]).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use prost::Message;
 use prost_build::Module;
 use prost_types::{FileDescriptorProto, FileDescriptorSet};
+use rayon::prelude::*;
 use syn::visit_mut::VisitMut;
 
 use crate::error::Error;
@@ -21,6 +24,7 @@ use crate::params::Params;
 use crate::prepare::{RenamedType, RenamedValue, Renames};
 
 mod corrections;
+mod text;
 
 use corrections::Corrections;
 
@@ -44,6 +48,58 @@ fn file_types(file: &FileDescriptorProto) -> Vec<String> {
         names.push(format!("{}.{}", file.package(), enumeration.name()));
     }
     names
+}
+
+/// The fewest prefixes that name the `types` of the `wanted` packages: a package whose every
+/// type is reached is one prefix (unless a generated package lies under it, which it would
+/// match too), and a type whose parent is named is not named again. pbjson-build matches every
+/// registered type against every prefix, so on googleapis one prefix per type made its run
+/// several times longer than writing the code.
+fn reached_prefixes(
+    files: &[FileDescriptorProto],
+    wanted: &HashSet<&str>,
+    types: &BTreeSet<String>,
+) -> Vec<String> {
+    let mut by_package: HashMap<&str, Vec<String>> = HashMap::new();
+    for file in files.iter().filter(|file| wanted.contains(file.package())) {
+        by_package
+            .entry(file.package())
+            .or_default()
+            .extend(file_types(file));
+    }
+    let mut prefixes = Vec::new();
+    for (package, names) in by_package {
+        let nested_package = files.iter().any(|file| {
+            file.package()
+                .strip_prefix(package)
+                .is_some_and(|rest| rest.starts_with('.'))
+        });
+        let top_level = |name: &&String| !name[package.len() + 1..].contains('.');
+        let all_reached = names
+            .iter()
+            .filter(top_level)
+            .all(|name| types.contains(name));
+        if all_reached && !nested_package {
+            prefixes.push(format!(".{package}"));
+            continue;
+        }
+        let reached: HashSet<&str> = names
+            .iter()
+            .map(String::as_str)
+            .filter(|name| types.contains(*name))
+            .collect();
+        for name in &reached {
+            let under_reached_parent = name
+                .rmatch_indices('.')
+                .map(|(dot, _)| &name[..dot])
+                .take_while(|parent| parent.len() > package.len())
+                .any(|parent| reached.contains(parent));
+            if !under_reached_parent {
+                prefixes.push(format!(".{name}"));
+            }
+        }
+    }
+    prefixes
 }
 
 /// Where the well-known types are when messages have JSON impls: the runtime's re-export of
@@ -84,13 +140,7 @@ pub fn generate(
             .iter()
             .map(|package| format!(".{package}"))
             .collect(),
-        Some(types) => files
-            .iter()
-            .filter(|file| wanted_packages.contains(file.package()))
-            .flat_map(file_types)
-            .filter(|name| types.contains(name))
-            .map(|name| format!(".{name}"))
-            .collect(),
+        Some(types) => reached_prefixes(&files, &wanted_packages, types),
     };
     if prefixes.is_empty() {
         return Ok(HashMap::new());
@@ -117,9 +167,16 @@ pub fn generate(
         .generate(&prefixes, |_package| Ok(Vec::<u8>::new()))
         .map_err(|error| Error::new(format!("pbjson-build: {error}")))?;
 
-    let runtime: syn::Path = syn::parse_str(&params.runtime_crate)
+    // Checked here; each impl parses its own copy (a syn path cannot cross threads).
+    syn::parse_str::<syn::Path>(&params.runtime_crate)
         .map_err(|error| Error::new(format!("runtime_crate: {error}")))?;
-    let mut code = HashMap::new();
+    let runtime = params.runtime_crate.as_str();
+    // As the text is routed: the path printed without spaces.
+    let runtime_text = {
+        let path: syn::Path = syn::parse_str(runtime).unwrap_or_else(|_| syn::parse_quote!(x));
+        quote::quote!(#path).to_string().replace(' ', "")
+    };
+    let mut packages = Vec::new();
     for (package, bytes) in outputs {
         // pbjson displays a package as its modules, snake-cased and escaped like prost's
         // (`google.r#type`), so its parts are the module's.
@@ -138,25 +195,92 @@ pub fn generate(
             .iter()
             .filter(|value| value.module == module)
             .fold(text, |text, value| restore_json_name(&text, value));
-        let mut file = syn::parse_file(&text).map_err(|error| {
-            Error::new(format!(
-                "internal error: pbjson-build wrote code for `{package}` that does not parse ({error}); please report this with the protos that caused it"
-            ))
-        })?;
-        corrections.apply(&mut file, &runtime)?;
-        // After the corrections, which find messages by the names pbjson-build was given.
-        let types: Vec<_> = renamed
-            .types
-            .iter()
-            .filter(|renamed| renamed.module == module)
-            .collect();
-        if !types.is_empty() {
-            RestoreTypeNames::new(&package.to_string(), &types).visit_file_mut(&mut file);
-        }
-        ThroughRuntime { runtime: &runtime }.visit_file_mut(&mut file);
-        code.insert(module, prettyplease::unparse(&file));
+        packages.push((package.to_string(), module, text));
     }
-    Ok(code)
+    // Most impls are kept as pbjson-build writes them (see [`text`]); the few that need a
+    // correction or a type name restored are parsed, corrected and printed on their own.
+    // Spread over the cores; sorted so that the error reported is always the same one.
+    packages.sort_by(|a, b| a.1.cmp(&b.1));
+    let printed = packages
+        .par_iter()
+        .map(|(package, module, text)| {
+            let types: Vec<_> = renamed
+                .types
+                .iter()
+                .filter(|renamed| renamed.module == *module)
+                .collect();
+            let restore = (!types.is_empty()).then(|| RestoreTypeNames::new(package, &types));
+            let items = split_items(text)
+                .par_iter()
+                .map(|item| {
+                    let corrected = corrections.concern(item)
+                        || restore
+                            .as_ref()
+                            .is_some_and(|restore| restore.concern(item));
+                    if corrected {
+                        print_item(item, package, &corrections, restore.as_ref(), runtime)
+                    } else {
+                        let mut out = String::with_capacity(item.len() + item.len() / 8);
+                        text::through_runtime(item, &runtime_text, &mut out);
+                        Ok(out)
+                    }
+                })
+                .collect::<Result<Vec<String>, Error>>()?;
+            Ok((module.clone(), items.concat()))
+        })
+        .collect::<Vec<Result<(Module, String), Error>>>();
+    printed.into_iter().collect()
+}
+
+/// The top-level items of pbjson-build's code for one package: each starts with `impl` at the
+/// start of a line, which is all pbjson-build writes at the top level.
+fn split_items(code: &str) -> Vec<&str> {
+    let mut starts = Vec::new();
+    let mut offset = 0;
+    for line in code.split_inclusive('\n') {
+        if line.starts_with("impl") {
+            starts.push(offset);
+        }
+        offset += line.len();
+    }
+    if starts.first() != Some(&0) {
+        // Anything before the first impl stays with it (and fails to parse if it is not Rust).
+        starts.insert(0, 0);
+    }
+    let ends = starts.iter().skip(1).copied().chain([code.len()]);
+    starts
+        .iter()
+        .zip(ends)
+        .map(|(&start, end)| &code[start..end])
+        .filter(|item| !item.trim().is_empty())
+        .collect()
+}
+
+/// One impl of pbjson-build's, corrected, routed through the runtime and formatted.
+fn print_item(
+    item: &str,
+    package: &str,
+    corrections: &Corrections,
+    restore: Option<&RestoreTypeNames>,
+    runtime: &str,
+) -> Result<String, Error> {
+    let runtime: syn::Path =
+        syn::parse_str(runtime).map_err(|error| Error::new(format!("runtime_crate: {error}")))?;
+    let runtime = &runtime;
+    let mut file = syn::parse_file(item).map_err(|error| {
+        Error::new(format!(
+            "internal error: pbjson-build wrote code for `{package}` that does not parse ({error}); please report this with the protos that caused it"
+        ))
+    })?;
+    if corrections.concern(item) {
+        corrections.apply(&mut file, runtime)?;
+    }
+    // After the corrections, which find messages by the names pbjson-build was given.
+    if let Some(restore) = restore {
+        restore.clone().visit_file_mut(&mut file);
+    }
+    ThroughRuntime { runtime }.visit_file_mut(&mut file);
+    Ok(prettyplease::unparse(&file))
 }
 
 /// pbjson-build names an enum value by the name it was given, which for a renamed value is the
@@ -177,6 +301,7 @@ fn restore_json_name(code: &str, value: &RenamedValue) -> String {
 /// Puts the proto names of renamed messages back where pbjson-build writes a message's name:
 /// the name given to `serialize_struct` and `deserialize_struct`, and `expecting`'s
 /// `"struct pkg.Name"`. Only these calls' literals are touched, so that a JSON field name never is.
+#[derive(Clone)]
 struct RestoreTypeNames {
     /// Stand-in literal → proto literal, both with and without the `struct ` prefix.
     names: HashMap<String, String>,
@@ -193,6 +318,15 @@ impl RestoreTypeNames {
             names.insert(stand_in, proto);
         }
         Self { names }
+    }
+}
+
+impl RestoreTypeNames {
+    /// Whether the impl `item` (pbjson-build's text) writes one of the stand-in names.
+    fn concern(&self, item: &str) -> bool {
+        self.names
+            .keys()
+            .any(|stand_in| item.contains(&format!("\"{stand_in}\"")))
     }
 }
 
@@ -270,6 +404,57 @@ impl VisitMut for ThroughRuntime<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn items_start_at_each_top_level_impl() {
+        let code = "impl A for B {\n    fn f() {}\n}\nimpl<'de> C for D {\n}\n";
+        assert_eq!(
+            split_items(code),
+            [
+                "impl A for B {\n    fn f() {}\n}\n",
+                "impl<'de> C for D {\n}\n"
+            ]
+        );
+    }
+
+    fn file(package: &str, messages: &[&str]) -> FileDescriptorProto {
+        FileDescriptorProto {
+            package: Some(package.to_owned()),
+            message_type: messages
+                .iter()
+                .map(|name| prost_types::DescriptorProto {
+                    name: Some((*name).to_owned()),
+                    nested_type: vec![prost_types::DescriptorProto {
+                        name: Some("Inner".to_owned()),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_fully_reached_package_is_one_prefix_and_nested_types_go_with_their_parent() {
+        let files = [
+            file("a.v1", &["X", "Y"]),
+            file("b.v1", &["X", "Y"]),
+            file("c", &["X"]),
+            file("c.sub", &["Z"]),
+        ];
+        let wanted: HashSet<&str> = ["a.v1", "b.v1", "c"].into();
+        let types: BTreeSet<String> =
+            ["a.v1.X", "a.v1.X.Inner", "a.v1.Y", "b.v1.X", "b.v1.X.Inner"]
+                .into_iter()
+                .chain(["b.v1.Y.Inner", "c.X"])
+                .map(str::to_owned)
+                .collect();
+        let mut prefixes = reached_prefixes(&files, &wanted, &types);
+        prefixes.sort();
+        // `c` would match `c.sub` too, so its type is named.
+        assert_eq!(prefixes, [".a.v1", ".b.v1.X", ".b.v1.Y.Inner", ".c.X"]);
+    }
 
     #[test]
     fn serde_and_pbjson_paths_go_through_the_runtime() {

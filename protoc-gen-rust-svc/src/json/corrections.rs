@@ -81,6 +81,23 @@ impl Corrections {
         }
     }
 
+    /// Whether the impl `item` (pbjson-build's text) may need a correction: whether it is the
+    /// `Serialize` impl of a message with float fields or the `Deserialize` impl of one with
+    /// `Value` fields. Read from the text, so that the impls that need none (nearly all) are not
+    /// searched.
+    pub(super) fn concern(&self, item: &str) -> bool {
+        let named = |call: &str| {
+            let start = item.find(call)? + call.len();
+            let end = start + item[start..].find('"')?;
+            Some(&item[start..end])
+        };
+        let floats =
+            named("serialize_struct(\"").is_some_and(|name| self.floats.contains_key(name));
+        let values =
+            named("deserialize_struct(\"").is_some_and(|name| self.values.contains_key(name));
+        floats || values
+    }
+
     /// Applies the corrections to pbjson-build's impls in `file`; `runtime` is the runtime
     /// crate's path.
     pub(super) fn apply(&self, file: &mut syn::File, runtime: &syn::Path) -> Result<(), Error> {

@@ -259,6 +259,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for Assignment {
             "courier_id",
             "courierId",
         ];
+
         #[allow(clippy::enum_variant_names)]
         enum GeneratedField {
             AssignmentId,
@@ -268,49 +269,33 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for Assignment {
             RespondBy,
             CourierId,
         }
-        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de>
-        for GeneratedField {
-            fn deserialize<D>(
-                deserializer: D,
-            ) -> std::result::Result<GeneratedField, D::Error>
+        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
+            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
             where
                 D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
             {
                 struct GeneratedVisitor;
-                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_>
-                for GeneratedVisitor {
+
+                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_> for GeneratedVisitor {
                     type Value = GeneratedField;
-                    fn expecting(
-                        &self,
-                        formatter: &mut std::fmt::Formatter<'_>,
-                    ) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", & FIELDS)
+
+                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(formatter, "expected one of: {:?}", &FIELDS)
                     }
+
                     #[allow(unused_variables)]
-                    fn visit_str<E>(
-                        self,
-                        value: &str,
-                    ) -> std::result::Result<GeneratedField, E>
+                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
                     where
                         E: ::rust_svc_runtime::codegen::serde::de::Error,
                     {
                         match value {
-                            "assignmentId" | "assignment_id" => {
-                                Ok(GeneratedField::AssignmentId)
-                            }
+                            "assignmentId" | "assignment_id" => Ok(GeneratedField::AssignmentId),
                             "orderId" | "order_id" => Ok(GeneratedField::OrderId),
                             "pickup" => Ok(GeneratedField::Pickup),
                             "dropoff" => Ok(GeneratedField::Dropoff),
                             "respondBy" | "respond_by" => Ok(GeneratedField::RespondBy),
                             "courierId" | "courier_id" => Ok(GeneratedField::CourierId),
-                            _ => {
-                                Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::unknown_field(
-                                        value,
-                                        FIELDS,
-                                    ),
-                                )
-                            }
+                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
                         }
                     }
                 }
@@ -318,21 +303,16 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for Assignment {
             }
         }
         struct GeneratedVisitor;
-        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de>
-        for GeneratedVisitor {
+        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de> for GeneratedVisitor {
             type Value = Assignment;
-            fn expecting(
-                &self,
-                formatter: &mut std::fmt::Formatter<'_>,
-            ) -> std::fmt::Result {
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 formatter.write_str("struct dispatch.v1.Assignment")
             }
-            fn visit_map<V>(
-                self,
-                mut map_: V,
-            ) -> std::result::Result<Assignment, V::Error>
-            where
-                V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
+
+            fn visit_map<V>(self, mut map_: V) -> std::result::Result<Assignment, V::Error>
+                where
+                    V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
             {
                 let mut assignment_id__ = None;
                 let mut order_id__ = None;
@@ -344,61 +324,37 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for Assignment {
                     match k {
                         GeneratedField::AssignmentId => {
                             if assignment_id__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "assignmentId",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("assignmentId"));
                             }
                             assignment_id__ = Some(map_.next_value()?);
                         }
                         GeneratedField::OrderId => {
                             if order_id__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "orderId",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("orderId"));
                             }
                             order_id__ = Some(map_.next_value()?);
                         }
                         GeneratedField::Pickup => {
                             if pickup__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "pickup",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("pickup"));
                             }
                             pickup__ = map_.next_value()?;
                         }
                         GeneratedField::Dropoff => {
                             if dropoff__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "dropoff",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("dropoff"));
                             }
                             dropoff__ = map_.next_value()?;
                         }
                         GeneratedField::RespondBy => {
                             if respond_by__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "respondBy",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("respondBy"));
                             }
                             respond_by__ = map_.next_value()?;
                         }
                         GeneratedField::CourierId => {
                             if courier_id__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "courierId",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("courierId"));
                             }
                             courier_id__ = Some(map_.next_value()?);
                         }
@@ -414,8 +370,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for Assignment {
                 })
             }
         }
-        deserializer
-            .deserialize_struct("dispatch.v1.Assignment", FIELDS, GeneratedVisitor)
+        deserializer.deserialize_struct("dispatch.v1.Assignment", FIELDS, GeneratedVisitor)
     }
 }
 impl ::rust_svc_runtime::codegen::serde::Serialize for CourierState {
@@ -447,15 +402,16 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CourierState 
             "COURIER_STATE_TO_PICKUP",
             "COURIER_STATE_DELIVERING",
         ];
+
         struct GeneratedVisitor;
+
         impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_> for GeneratedVisitor {
             type Value = CourierState;
-            fn expecting(
-                &self,
-                formatter: &mut std::fmt::Formatter<'_>,
-            ) -> std::fmt::Result {
-                write!(formatter, "expected one of: {:?}", & FIELDS)
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(formatter, "expected one of: {:?}", &FIELDS)
             }
+
             fn visit_i64<E>(self, v: i64) -> std::result::Result<Self::Value, E>
             where
                 E: ::rust_svc_runtime::codegen::serde::de::Error,
@@ -464,14 +420,10 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CourierState 
                     .ok()
                     .and_then(|x| x.try_into().ok())
                     .ok_or_else(|| {
-                        ::rust_svc_runtime::codegen::serde::de::Error::invalid_value(
-                            ::rust_svc_runtime::codegen::serde::de::Unexpected::Signed(
-                                v,
-                            ),
-                            &self,
-                        )
+                        ::rust_svc_runtime::codegen::serde::de::Error::invalid_value(::rust_svc_runtime::codegen::serde::de::Unexpected::Signed(v), &self)
                     })
             }
+
             fn visit_u64<E>(self, v: u64) -> std::result::Result<Self::Value, E>
             where
                 E: ::rust_svc_runtime::codegen::serde::de::Error,
@@ -480,14 +432,10 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CourierState 
                     .ok()
                     .and_then(|x| x.try_into().ok())
                     .ok_or_else(|| {
-                        ::rust_svc_runtime::codegen::serde::de::Error::invalid_value(
-                            ::rust_svc_runtime::codegen::serde::de::Unexpected::Unsigned(
-                                v,
-                            ),
-                            &self,
-                        )
+                        ::rust_svc_runtime::codegen::serde::de::Error::invalid_value(::rust_svc_runtime::codegen::serde::de::Unexpected::Unsigned(v), &self)
                     })
             }
+
             fn visit_str<E>(self, value: &str) -> std::result::Result<Self::Value, E>
             where
                 E: ::rust_svc_runtime::codegen::serde::de::Error,
@@ -498,14 +446,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CourierState 
                     "COURIER_STATE_IDLE" => Ok(CourierState::Idle),
                     "COURIER_STATE_TO_PICKUP" => Ok(CourierState::ToPickup),
                     "COURIER_STATE_DELIVERING" => Ok(CourierState::Delivering),
-                    _ => {
-                        Err(
-                            ::rust_svc_runtime::codegen::serde::de::Error::unknown_variant(
-                                value,
-                                FIELDS,
-                            ),
-                        )
-                    }
+                    _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_variant(value, FIELDS)),
                 }
             }
         }
@@ -535,16 +476,13 @@ impl ::rust_svc_runtime::codegen::serde::Serialize for CourierStatus {
         if !self.current_assignment_id.is_empty() {
             len += 1;
         }
-        let mut struct_ser = serializer
-            .serialize_struct("dispatch.v1.CourierStatus", len)?;
+        let mut struct_ser = serializer.serialize_struct("dispatch.v1.CourierStatus", len)?;
         if !self.courier_id.is_empty() {
             struct_ser.serialize_field("courierId", &self.courier_id)?;
         }
         if self.state != 0 {
             let v = CourierState::try_from(self.state)
-                .map_err(|_| ::rust_svc_runtime::codegen::serde::ser::Error::custom(
-                    format!("Invalid variant {}", self.state),
-                ))?;
+                .map_err(|_| ::rust_svc_runtime::codegen::serde::ser::Error::custom(format!("Invalid variant {}", self.state)))?;
             struct_ser.serialize_field("state", &v)?;
         }
         if let Some(v) = self.location.as_ref() {
@@ -554,8 +492,7 @@ impl ::rust_svc_runtime::codegen::serde::Serialize for CourierStatus {
             struct_ser.serialize_field("locationAt", v)?;
         }
         if !self.current_assignment_id.is_empty() {
-            struct_ser
-                .serialize_field("currentAssignmentId", &self.current_assignment_id)?;
+            struct_ser.serialize_field("currentAssignmentId", &self.current_assignment_id)?;
         }
         struct_ser.end()
     }
@@ -576,6 +513,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CourierStatus
             "current_assignment_id",
             "currentAssignmentId",
         ];
+
         #[allow(clippy::enum_variant_names)]
         enum GeneratedField {
             CourierId,
@@ -584,29 +522,22 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CourierStatus
             LocationAt,
             CurrentAssignmentId,
         }
-        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de>
-        for GeneratedField {
-            fn deserialize<D>(
-                deserializer: D,
-            ) -> std::result::Result<GeneratedField, D::Error>
+        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
+            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
             where
                 D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
             {
                 struct GeneratedVisitor;
-                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_>
-                for GeneratedVisitor {
+
+                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_> for GeneratedVisitor {
                     type Value = GeneratedField;
-                    fn expecting(
-                        &self,
-                        formatter: &mut std::fmt::Formatter<'_>,
-                    ) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", & FIELDS)
+
+                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(formatter, "expected one of: {:?}", &FIELDS)
                     }
+
                     #[allow(unused_variables)]
-                    fn visit_str<E>(
-                        self,
-                        value: &str,
-                    ) -> std::result::Result<GeneratedField, E>
+                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
                     where
                         E: ::rust_svc_runtime::codegen::serde::de::Error,
                     {
@@ -614,20 +545,9 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CourierStatus
                             "courierId" | "courier_id" => Ok(GeneratedField::CourierId),
                             "state" => Ok(GeneratedField::State),
                             "location" => Ok(GeneratedField::Location),
-                            "locationAt" | "location_at" => {
-                                Ok(GeneratedField::LocationAt)
-                            }
-                            "currentAssignmentId" | "current_assignment_id" => {
-                                Ok(GeneratedField::CurrentAssignmentId)
-                            }
-                            _ => {
-                                Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::unknown_field(
-                                        value,
-                                        FIELDS,
-                                    ),
-                                )
-                            }
+                            "locationAt" | "location_at" => Ok(GeneratedField::LocationAt),
+                            "currentAssignmentId" | "current_assignment_id" => Ok(GeneratedField::CurrentAssignmentId),
+                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
                         }
                     }
                 }
@@ -635,21 +555,16 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CourierStatus
             }
         }
         struct GeneratedVisitor;
-        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de>
-        for GeneratedVisitor {
+        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de> for GeneratedVisitor {
             type Value = CourierStatus;
-            fn expecting(
-                &self,
-                formatter: &mut std::fmt::Formatter<'_>,
-            ) -> std::fmt::Result {
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 formatter.write_str("struct dispatch.v1.CourierStatus")
             }
-            fn visit_map<V>(
-                self,
-                mut map_: V,
-            ) -> std::result::Result<CourierStatus, V::Error>
-            where
-                V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
+
+            fn visit_map<V>(self, mut map_: V) -> std::result::Result<CourierStatus, V::Error>
+                where
+                    V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
             {
                 let mut courier_id__ = None;
                 let mut state__ = None;
@@ -660,51 +575,31 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CourierStatus
                     match k {
                         GeneratedField::CourierId => {
                             if courier_id__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "courierId",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("courierId"));
                             }
                             courier_id__ = Some(map_.next_value()?);
                         }
                         GeneratedField::State => {
                             if state__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "state",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("state"));
                             }
                             state__ = Some(map_.next_value::<CourierState>()? as i32);
                         }
                         GeneratedField::Location => {
                             if location__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "location",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("location"));
                             }
                             location__ = map_.next_value()?;
                         }
                         GeneratedField::LocationAt => {
                             if location_at__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "locationAt",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("locationAt"));
                             }
                             location_at__ = map_.next_value()?;
                         }
                         GeneratedField::CurrentAssignmentId => {
                             if current_assignment_id__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "currentAssignmentId",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("currentAssignmentId"));
                             }
                             current_assignment_id__ = Some(map_.next_value()?);
                         }
@@ -719,8 +614,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CourierStatus
                 })
             }
         }
-        deserializer
-            .deserialize_struct("dispatch.v1.CourierStatus", FIELDS, GeneratedVisitor)
+        deserializer.deserialize_struct("dispatch.v1.CourierStatus", FIELDS, GeneratedVisitor)
     }
 }
 impl ::rust_svc_runtime::codegen::serde::Serialize for GeoPoint {
@@ -886,62 +780,50 @@ impl ::rust_svc_runtime::codegen::serde::Serialize for GetCourierStatusRequest {
         if !self.courier_id.is_empty() {
             len += 1;
         }
-        let mut struct_ser = serializer
-            .serialize_struct("dispatch.v1.GetCourierStatusRequest", len)?;
+        let mut struct_ser = serializer.serialize_struct("dispatch.v1.GetCourierStatusRequest", len)?;
         if !self.courier_id.is_empty() {
             struct_ser.serialize_field("courierId", &self.courier_id)?;
         }
         struct_ser.end()
     }
 }
-impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de>
-for GetCourierStatusRequest {
+impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GetCourierStatusRequest {
     #[allow(deprecated)]
     fn deserialize<D>(deserializer: D) -> std::result::Result<Self, D::Error>
     where
         D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
     {
-        const FIELDS: &[&str] = &["courier_id", "courierId"];
+        const FIELDS: &[&str] = &[
+            "courier_id",
+            "courierId",
+        ];
+
         #[allow(clippy::enum_variant_names)]
         enum GeneratedField {
             CourierId,
         }
-        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de>
-        for GeneratedField {
-            fn deserialize<D>(
-                deserializer: D,
-            ) -> std::result::Result<GeneratedField, D::Error>
+        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
+            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
             where
                 D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
             {
                 struct GeneratedVisitor;
-                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_>
-                for GeneratedVisitor {
+
+                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_> for GeneratedVisitor {
                     type Value = GeneratedField;
-                    fn expecting(
-                        &self,
-                        formatter: &mut std::fmt::Formatter<'_>,
-                    ) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", & FIELDS)
+
+                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(formatter, "expected one of: {:?}", &FIELDS)
                     }
+
                     #[allow(unused_variables)]
-                    fn visit_str<E>(
-                        self,
-                        value: &str,
-                    ) -> std::result::Result<GeneratedField, E>
+                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
                     where
                         E: ::rust_svc_runtime::codegen::serde::de::Error,
                     {
                         match value {
                             "courierId" | "courier_id" => Ok(GeneratedField::CourierId),
-                            _ => {
-                                Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::unknown_field(
-                                        value,
-                                        FIELDS,
-                                    ),
-                                )
-                            }
+                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
                         }
                     }
                 }
@@ -949,32 +831,23 @@ for GetCourierStatusRequest {
             }
         }
         struct GeneratedVisitor;
-        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de>
-        for GeneratedVisitor {
+        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de> for GeneratedVisitor {
             type Value = GetCourierStatusRequest;
-            fn expecting(
-                &self,
-                formatter: &mut std::fmt::Formatter<'_>,
-            ) -> std::fmt::Result {
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 formatter.write_str("struct dispatch.v1.GetCourierStatusRequest")
             }
-            fn visit_map<V>(
-                self,
-                mut map_: V,
-            ) -> std::result::Result<GetCourierStatusRequest, V::Error>
-            where
-                V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
+
+            fn visit_map<V>(self, mut map_: V) -> std::result::Result<GetCourierStatusRequest, V::Error>
+                where
+                    V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
             {
                 let mut courier_id__ = None;
                 while let Some(k) = map_.next_key()? {
                     match k {
                         GeneratedField::CourierId => {
                             if courier_id__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "courierId",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("courierId"));
                             }
                             courier_id__ = Some(map_.next_value()?);
                         }
@@ -985,12 +858,7 @@ for GetCourierStatusRequest {
                 })
             }
         }
-        deserializer
-            .deserialize_struct(
-                "dispatch.v1.GetCourierStatusRequest",
-                FIELDS,
-                GeneratedVisitor,
-            )
+        deserializer.deserialize_struct("dispatch.v1.GetCourierStatusRequest", FIELDS, GeneratedVisitor)
     }
 }
 impl ::rust_svc_runtime::codegen::serde::Serialize for RequestCourierRequest {
@@ -1010,8 +878,7 @@ impl ::rust_svc_runtime::codegen::serde::Serialize for RequestCourierRequest {
         if self.dropoff.is_some() {
             len += 1;
         }
-        let mut struct_ser = serializer
-            .serialize_struct("dispatch.v1.RequestCourierRequest", len)?;
+        let mut struct_ser = serializer.serialize_struct("dispatch.v1.RequestCourierRequest", len)?;
         if !self.order_id.is_empty() {
             struct_ser.serialize_field("orderId", &self.order_id)?;
         }
@@ -1024,43 +891,41 @@ impl ::rust_svc_runtime::codegen::serde::Serialize for RequestCourierRequest {
         struct_ser.end()
     }
 }
-impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de>
-for RequestCourierRequest {
+impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for RequestCourierRequest {
     #[allow(deprecated)]
     fn deserialize<D>(deserializer: D) -> std::result::Result<Self, D::Error>
     where
         D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
     {
-        const FIELDS: &[&str] = &["order_id", "orderId", "pickup", "dropoff"];
+        const FIELDS: &[&str] = &[
+            "order_id",
+            "orderId",
+            "pickup",
+            "dropoff",
+        ];
+
         #[allow(clippy::enum_variant_names)]
         enum GeneratedField {
             OrderId,
             Pickup,
             Dropoff,
         }
-        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de>
-        for GeneratedField {
-            fn deserialize<D>(
-                deserializer: D,
-            ) -> std::result::Result<GeneratedField, D::Error>
+        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
+            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
             where
                 D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
             {
                 struct GeneratedVisitor;
-                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_>
-                for GeneratedVisitor {
+
+                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_> for GeneratedVisitor {
                     type Value = GeneratedField;
-                    fn expecting(
-                        &self,
-                        formatter: &mut std::fmt::Formatter<'_>,
-                    ) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", & FIELDS)
+
+                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(formatter, "expected one of: {:?}", &FIELDS)
                     }
+
                     #[allow(unused_variables)]
-                    fn visit_str<E>(
-                        self,
-                        value: &str,
-                    ) -> std::result::Result<GeneratedField, E>
+                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
                     where
                         E: ::rust_svc_runtime::codegen::serde::de::Error,
                     {
@@ -1068,14 +933,7 @@ for RequestCourierRequest {
                             "orderId" | "order_id" => Ok(GeneratedField::OrderId),
                             "pickup" => Ok(GeneratedField::Pickup),
                             "dropoff" => Ok(GeneratedField::Dropoff),
-                            _ => {
-                                Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::unknown_field(
-                                        value,
-                                        FIELDS,
-                                    ),
-                                )
-                            }
+                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
                         }
                     }
                 }
@@ -1083,21 +941,16 @@ for RequestCourierRequest {
             }
         }
         struct GeneratedVisitor;
-        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de>
-        for GeneratedVisitor {
+        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de> for GeneratedVisitor {
             type Value = RequestCourierRequest;
-            fn expecting(
-                &self,
-                formatter: &mut std::fmt::Formatter<'_>,
-            ) -> std::fmt::Result {
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 formatter.write_str("struct dispatch.v1.RequestCourierRequest")
             }
-            fn visit_map<V>(
-                self,
-                mut map_: V,
-            ) -> std::result::Result<RequestCourierRequest, V::Error>
-            where
-                V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
+
+            fn visit_map<V>(self, mut map_: V) -> std::result::Result<RequestCourierRequest, V::Error>
+                where
+                    V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
             {
                 let mut order_id__ = None;
                 let mut pickup__ = None;
@@ -1106,31 +959,19 @@ for RequestCourierRequest {
                     match k {
                         GeneratedField::OrderId => {
                             if order_id__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "orderId",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("orderId"));
                             }
                             order_id__ = Some(map_.next_value()?);
                         }
                         GeneratedField::Pickup => {
                             if pickup__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "pickup",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("pickup"));
                             }
                             pickup__ = map_.next_value()?;
                         }
                         GeneratedField::Dropoff => {
                             if dropoff__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "dropoff",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("dropoff"));
                             }
                             dropoff__ = map_.next_value()?;
                         }
@@ -1143,11 +984,6 @@ for RequestCourierRequest {
                 })
             }
         }
-        deserializer
-            .deserialize_struct(
-                "dispatch.v1.RequestCourierRequest",
-                FIELDS,
-                GeneratedVisitor,
-            )
+        deserializer.deserialize_struct("dispatch.v1.RequestCourierRequest", FIELDS, GeneratedVisitor)
     }
 }

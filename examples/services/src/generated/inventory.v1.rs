@@ -151,8 +151,7 @@ impl ::rust_svc_runtime::codegen::serde::Serialize for CheckStockRequest {
         if !self.warehouse_id.is_empty() {
             len += 1;
         }
-        let mut struct_ser = serializer
-            .serialize_struct("inventory.v1.CheckStockRequest", len)?;
+        let mut struct_ser = serializer.serialize_struct("inventory.v1.CheckStockRequest", len)?;
         if !self.sku.is_empty() {
             struct_ser.serialize_field("sku", &self.sku)?;
         }
@@ -168,51 +167,40 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CheckStockReq
     where
         D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
     {
-        const FIELDS: &[&str] = &["sku", "warehouse_id", "warehouseId"];
+        const FIELDS: &[&str] = &[
+            "sku",
+            "warehouse_id",
+            "warehouseId",
+        ];
+
         #[allow(clippy::enum_variant_names)]
         enum GeneratedField {
             Sku,
             WarehouseId,
         }
-        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de>
-        for GeneratedField {
-            fn deserialize<D>(
-                deserializer: D,
-            ) -> std::result::Result<GeneratedField, D::Error>
+        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
+            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
             where
                 D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
             {
                 struct GeneratedVisitor;
-                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_>
-                for GeneratedVisitor {
+
+                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_> for GeneratedVisitor {
                     type Value = GeneratedField;
-                    fn expecting(
-                        &self,
-                        formatter: &mut std::fmt::Formatter<'_>,
-                    ) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", & FIELDS)
+
+                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(formatter, "expected one of: {:?}", &FIELDS)
                     }
+
                     #[allow(unused_variables)]
-                    fn visit_str<E>(
-                        self,
-                        value: &str,
-                    ) -> std::result::Result<GeneratedField, E>
+                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
                     where
                         E: ::rust_svc_runtime::codegen::serde::de::Error,
                     {
                         match value {
                             "sku" => Ok(GeneratedField::Sku),
-                            "warehouseId" | "warehouse_id" => {
-                                Ok(GeneratedField::WarehouseId)
-                            }
-                            _ => {
-                                Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::unknown_field(
-                                        value,
-                                        FIELDS,
-                                    ),
-                                )
-                            }
+                            "warehouseId" | "warehouse_id" => Ok(GeneratedField::WarehouseId),
+                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
                         }
                     }
                 }
@@ -220,21 +208,16 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CheckStockReq
             }
         }
         struct GeneratedVisitor;
-        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de>
-        for GeneratedVisitor {
+        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de> for GeneratedVisitor {
             type Value = CheckStockRequest;
-            fn expecting(
-                &self,
-                formatter: &mut std::fmt::Formatter<'_>,
-            ) -> std::fmt::Result {
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 formatter.write_str("struct inventory.v1.CheckStockRequest")
             }
-            fn visit_map<V>(
-                self,
-                mut map_: V,
-            ) -> std::result::Result<CheckStockRequest, V::Error>
-            where
-                V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
+
+            fn visit_map<V>(self, mut map_: V) -> std::result::Result<CheckStockRequest, V::Error>
+                where
+                    V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
             {
                 let mut sku__ = None;
                 let mut warehouse_id__ = None;
@@ -242,21 +225,13 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CheckStockReq
                     match k {
                         GeneratedField::Sku => {
                             if sku__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "sku",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("sku"));
                             }
                             sku__ = Some(map_.next_value()?);
                         }
                         GeneratedField::WarehouseId => {
                             if warehouse_id__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "warehouseId",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("warehouseId"));
                             }
                             warehouse_id__ = Some(map_.next_value()?);
                         }
@@ -268,12 +243,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CheckStockReq
                 })
             }
         }
-        deserializer
-            .deserialize_struct(
-                "inventory.v1.CheckStockRequest",
-                FIELDS,
-                GeneratedVisitor,
-            )
+        deserializer.deserialize_struct("inventory.v1.CheckStockRequest", FIELDS, GeneratedVisitor)
     }
 }
 impl ::rust_svc_runtime::codegen::serde::Serialize for CheckStockResponse {
@@ -299,8 +269,7 @@ impl ::rust_svc_runtime::codegen::serde::Serialize for CheckStockResponse {
         if self.state != 0 {
             len += 1;
         }
-        let mut struct_ser = serializer
-            .serialize_struct("inventory.v1.CheckStockResponse", len)?;
+        let mut struct_ser = serializer.serialize_struct("inventory.v1.CheckStockResponse", len)?;
         if !self.sku.is_empty() {
             struct_ser.serialize_field("sku", &self.sku)?;
         }
@@ -315,9 +284,7 @@ impl ::rust_svc_runtime::codegen::serde::Serialize for CheckStockResponse {
         }
         if self.state != 0 {
             let v = StockState::try_from(self.state)
-                .map_err(|_| ::rust_svc_runtime::codegen::serde::ser::Error::custom(
-                    format!("Invalid variant {}", self.state),
-                ))?;
+                .map_err(|_| ::rust_svc_runtime::codegen::serde::ser::Error::custom(format!("Invalid variant {}", self.state)))?;
             struct_ser.serialize_field("state", &v)?;
         }
         struct_ser.end()
@@ -337,6 +304,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CheckStockRes
             "updatedAt",
             "state",
         ];
+
         #[allow(clippy::enum_variant_names)]
         enum GeneratedField {
             Sku,
@@ -345,29 +313,22 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CheckStockRes
             UpdatedAt,
             State,
         }
-        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de>
-        for GeneratedField {
-            fn deserialize<D>(
-                deserializer: D,
-            ) -> std::result::Result<GeneratedField, D::Error>
+        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
+            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
             where
                 D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
             {
                 struct GeneratedVisitor;
-                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_>
-                for GeneratedVisitor {
+
+                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_> for GeneratedVisitor {
                     type Value = GeneratedField;
-                    fn expecting(
-                        &self,
-                        formatter: &mut std::fmt::Formatter<'_>,
-                    ) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", & FIELDS)
+
+                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(formatter, "expected one of: {:?}", &FIELDS)
                     }
+
                     #[allow(unused_variables)]
-                    fn visit_str<E>(
-                        self,
-                        value: &str,
-                    ) -> std::result::Result<GeneratedField, E>
+                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
                     where
                         E: ::rust_svc_runtime::codegen::serde::de::Error,
                     {
@@ -377,14 +338,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CheckStockRes
                             "reserved" => Ok(GeneratedField::Reserved),
                             "updatedAt" | "updated_at" => Ok(GeneratedField::UpdatedAt),
                             "state" => Ok(GeneratedField::State),
-                            _ => {
-                                Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::unknown_field(
-                                        value,
-                                        FIELDS,
-                                    ),
-                                )
-                            }
+                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
                         }
                     }
                 }
@@ -392,21 +346,16 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CheckStockRes
             }
         }
         struct GeneratedVisitor;
-        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de>
-        for GeneratedVisitor {
+        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de> for GeneratedVisitor {
             type Value = CheckStockResponse;
-            fn expecting(
-                &self,
-                formatter: &mut std::fmt::Formatter<'_>,
-            ) -> std::fmt::Result {
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 formatter.write_str("struct inventory.v1.CheckStockResponse")
             }
-            fn visit_map<V>(
-                self,
-                mut map_: V,
-            ) -> std::result::Result<CheckStockResponse, V::Error>
-            where
-                V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
+
+            fn visit_map<V>(self, mut map_: V) -> std::result::Result<CheckStockResponse, V::Error>
+                where
+                    V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
             {
                 let mut sku__ = None;
                 let mut available__ = None;
@@ -417,67 +366,35 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CheckStockRes
                     match k {
                         GeneratedField::Sku => {
                             if sku__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "sku",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("sku"));
                             }
                             sku__ = Some(map_.next_value()?);
                         }
                         GeneratedField::Available => {
                             if available__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "available",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("available"));
                             }
-                            available__ = Some(
-                                map_
-                                    .next_value::<
-                                        ::rust_svc_runtime::codegen::pbjson::private::NumberDeserialize<
-                                            _,
-                                        >,
-                                    >()?
-                                    .0,
-                            );
+                            available__ = 
+                                Some(map_.next_value::<::rust_svc_runtime::codegen::pbjson::private::NumberDeserialize<_>>()?.0)
+                            ;
                         }
                         GeneratedField::Reserved => {
                             if reserved__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "reserved",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("reserved"));
                             }
-                            reserved__ = Some(
-                                map_
-                                    .next_value::<
-                                        ::rust_svc_runtime::codegen::pbjson::private::NumberDeserialize<
-                                            _,
-                                        >,
-                                    >()?
-                                    .0,
-                            );
+                            reserved__ = 
+                                Some(map_.next_value::<::rust_svc_runtime::codegen::pbjson::private::NumberDeserialize<_>>()?.0)
+                            ;
                         }
                         GeneratedField::UpdatedAt => {
                             if updated_at__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "updatedAt",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("updatedAt"));
                             }
                             updated_at__ = map_.next_value()?;
                         }
                         GeneratedField::State => {
                             if state__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "state",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("state"));
                             }
                             state__ = Some(map_.next_value::<StockState>()? as i32);
                         }
@@ -492,12 +409,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CheckStockRes
                 })
             }
         }
-        deserializer
-            .deserialize_struct(
-                "inventory.v1.CheckStockResponse",
-                FIELDS,
-                GeneratedVisitor,
-            )
+        deserializer.deserialize_struct("inventory.v1.CheckStockResponse", FIELDS, GeneratedVisitor)
     }
 }
 impl ::rust_svc_runtime::codegen::serde::Serialize for LineItem {
@@ -530,49 +442,39 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for LineItem {
     where
         D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
     {
-        const FIELDS: &[&str] = &["sku", "quantity"];
+        const FIELDS: &[&str] = &[
+            "sku",
+            "quantity",
+        ];
+
         #[allow(clippy::enum_variant_names)]
         enum GeneratedField {
             Sku,
             Quantity,
         }
-        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de>
-        for GeneratedField {
-            fn deserialize<D>(
-                deserializer: D,
-            ) -> std::result::Result<GeneratedField, D::Error>
+        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
+            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
             where
                 D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
             {
                 struct GeneratedVisitor;
-                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_>
-                for GeneratedVisitor {
+
+                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_> for GeneratedVisitor {
                     type Value = GeneratedField;
-                    fn expecting(
-                        &self,
-                        formatter: &mut std::fmt::Formatter<'_>,
-                    ) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", & FIELDS)
+
+                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(formatter, "expected one of: {:?}", &FIELDS)
                     }
+
                     #[allow(unused_variables)]
-                    fn visit_str<E>(
-                        self,
-                        value: &str,
-                    ) -> std::result::Result<GeneratedField, E>
+                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
                     where
                         E: ::rust_svc_runtime::codegen::serde::de::Error,
                     {
                         match value {
                             "sku" => Ok(GeneratedField::Sku),
                             "quantity" => Ok(GeneratedField::Quantity),
-                            _ => {
-                                Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::unknown_field(
-                                        value,
-                                        FIELDS,
-                                    ),
-                                )
-                            }
+                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
                         }
                     }
                 }
@@ -580,18 +482,16 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for LineItem {
             }
         }
         struct GeneratedVisitor;
-        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de>
-        for GeneratedVisitor {
+        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de> for GeneratedVisitor {
             type Value = LineItem;
-            fn expecting(
-                &self,
-                formatter: &mut std::fmt::Formatter<'_>,
-            ) -> std::fmt::Result {
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 formatter.write_str("struct inventory.v1.LineItem")
             }
+
             fn visit_map<V>(self, mut map_: V) -> std::result::Result<LineItem, V::Error>
-            where
-                V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
+                where
+                    V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
             {
                 let mut sku__ = None;
                 let mut quantity__ = None;
@@ -599,31 +499,17 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for LineItem {
                     match k {
                         GeneratedField::Sku => {
                             if sku__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "sku",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("sku"));
                             }
                             sku__ = Some(map_.next_value()?);
                         }
                         GeneratedField::Quantity => {
                             if quantity__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "quantity",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("quantity"));
                             }
-                            quantity__ = Some(
-                                map_
-                                    .next_value::<
-                                        ::rust_svc_runtime::codegen::pbjson::private::NumberDeserialize<
-                                            _,
-                                        >,
-                                    >()?
-                                    .0,
-                            );
+                            quantity__ = 
+                                Some(map_.next_value::<::rust_svc_runtime::codegen::pbjson::private::NumberDeserialize<_>>()?.0)
+                            ;
                         }
                     }
                 }
@@ -633,8 +519,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for LineItem {
                 })
             }
         }
-        deserializer
-            .deserialize_struct("inventory.v1.LineItem", FIELDS, GeneratedVisitor)
+        deserializer.deserialize_struct("inventory.v1.LineItem", FIELDS, GeneratedVisitor)
     }
 }
 impl ::rust_svc_runtime::codegen::serde::Serialize for ReleaseReservationRequest {
@@ -648,64 +533,50 @@ impl ::rust_svc_runtime::codegen::serde::Serialize for ReleaseReservationRequest
         if !self.reservation_id.is_empty() {
             len += 1;
         }
-        let mut struct_ser = serializer
-            .serialize_struct("inventory.v1.ReleaseReservationRequest", len)?;
+        let mut struct_ser = serializer.serialize_struct("inventory.v1.ReleaseReservationRequest", len)?;
         if !self.reservation_id.is_empty() {
             struct_ser.serialize_field("reservationId", &self.reservation_id)?;
         }
         struct_ser.end()
     }
 }
-impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de>
-for ReleaseReservationRequest {
+impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ReleaseReservationRequest {
     #[allow(deprecated)]
     fn deserialize<D>(deserializer: D) -> std::result::Result<Self, D::Error>
     where
         D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
     {
-        const FIELDS: &[&str] = &["reservation_id", "reservationId"];
+        const FIELDS: &[&str] = &[
+            "reservation_id",
+            "reservationId",
+        ];
+
         #[allow(clippy::enum_variant_names)]
         enum GeneratedField {
             ReservationId,
         }
-        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de>
-        for GeneratedField {
-            fn deserialize<D>(
-                deserializer: D,
-            ) -> std::result::Result<GeneratedField, D::Error>
+        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
+            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
             where
                 D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
             {
                 struct GeneratedVisitor;
-                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_>
-                for GeneratedVisitor {
+
+                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_> for GeneratedVisitor {
                     type Value = GeneratedField;
-                    fn expecting(
-                        &self,
-                        formatter: &mut std::fmt::Formatter<'_>,
-                    ) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", & FIELDS)
+
+                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(formatter, "expected one of: {:?}", &FIELDS)
                     }
+
                     #[allow(unused_variables)]
-                    fn visit_str<E>(
-                        self,
-                        value: &str,
-                    ) -> std::result::Result<GeneratedField, E>
+                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
                     where
                         E: ::rust_svc_runtime::codegen::serde::de::Error,
                     {
                         match value {
-                            "reservationId" | "reservation_id" => {
-                                Ok(GeneratedField::ReservationId)
-                            }
-                            _ => {
-                                Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::unknown_field(
-                                        value,
-                                        FIELDS,
-                                    ),
-                                )
-                            }
+                            "reservationId" | "reservation_id" => Ok(GeneratedField::ReservationId),
+                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
                         }
                     }
                 }
@@ -713,32 +584,23 @@ for ReleaseReservationRequest {
             }
         }
         struct GeneratedVisitor;
-        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de>
-        for GeneratedVisitor {
+        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de> for GeneratedVisitor {
             type Value = ReleaseReservationRequest;
-            fn expecting(
-                &self,
-                formatter: &mut std::fmt::Formatter<'_>,
-            ) -> std::fmt::Result {
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 formatter.write_str("struct inventory.v1.ReleaseReservationRequest")
             }
-            fn visit_map<V>(
-                self,
-                mut map_: V,
-            ) -> std::result::Result<ReleaseReservationRequest, V::Error>
-            where
-                V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
+
+            fn visit_map<V>(self, mut map_: V) -> std::result::Result<ReleaseReservationRequest, V::Error>
+                where
+                    V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
             {
                 let mut reservation_id__ = None;
                 while let Some(k) = map_.next_key()? {
                     match k {
                         GeneratedField::ReservationId => {
                             if reservation_id__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "reservationId",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("reservationId"));
                             }
                             reservation_id__ = Some(map_.next_value()?);
                         }
@@ -749,12 +611,7 @@ for ReleaseReservationRequest {
                 })
             }
         }
-        deserializer
-            .deserialize_struct(
-                "inventory.v1.ReleaseReservationRequest",
-                FIELDS,
-                GeneratedVisitor,
-            )
+        deserializer.deserialize_struct("inventory.v1.ReleaseReservationRequest", FIELDS, GeneratedVisitor)
     }
 }
 impl ::rust_svc_runtime::codegen::serde::Serialize for ReleaseReservationResponse {
@@ -768,62 +625,49 @@ impl ::rust_svc_runtime::codegen::serde::Serialize for ReleaseReservationRespons
         if self.released {
             len += 1;
         }
-        let mut struct_ser = serializer
-            .serialize_struct("inventory.v1.ReleaseReservationResponse", len)?;
+        let mut struct_ser = serializer.serialize_struct("inventory.v1.ReleaseReservationResponse", len)?;
         if self.released {
             struct_ser.serialize_field("released", &self.released)?;
         }
         struct_ser.end()
     }
 }
-impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de>
-for ReleaseReservationResponse {
+impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ReleaseReservationResponse {
     #[allow(deprecated)]
     fn deserialize<D>(deserializer: D) -> std::result::Result<Self, D::Error>
     where
         D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
     {
-        const FIELDS: &[&str] = &["released"];
+        const FIELDS: &[&str] = &[
+            "released",
+        ];
+
         #[allow(clippy::enum_variant_names)]
         enum GeneratedField {
             Released,
         }
-        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de>
-        for GeneratedField {
-            fn deserialize<D>(
-                deserializer: D,
-            ) -> std::result::Result<GeneratedField, D::Error>
+        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
+            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
             where
                 D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
             {
                 struct GeneratedVisitor;
-                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_>
-                for GeneratedVisitor {
+
+                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_> for GeneratedVisitor {
                     type Value = GeneratedField;
-                    fn expecting(
-                        &self,
-                        formatter: &mut std::fmt::Formatter<'_>,
-                    ) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", & FIELDS)
+
+                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(formatter, "expected one of: {:?}", &FIELDS)
                     }
+
                     #[allow(unused_variables)]
-                    fn visit_str<E>(
-                        self,
-                        value: &str,
-                    ) -> std::result::Result<GeneratedField, E>
+                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
                     where
                         E: ::rust_svc_runtime::codegen::serde::de::Error,
                     {
                         match value {
                             "released" => Ok(GeneratedField::Released),
-                            _ => {
-                                Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::unknown_field(
-                                        value,
-                                        FIELDS,
-                                    ),
-                                )
-                            }
+                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
                         }
                     }
                 }
@@ -831,32 +675,23 @@ for ReleaseReservationResponse {
             }
         }
         struct GeneratedVisitor;
-        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de>
-        for GeneratedVisitor {
+        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de> for GeneratedVisitor {
             type Value = ReleaseReservationResponse;
-            fn expecting(
-                &self,
-                formatter: &mut std::fmt::Formatter<'_>,
-            ) -> std::fmt::Result {
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 formatter.write_str("struct inventory.v1.ReleaseReservationResponse")
             }
-            fn visit_map<V>(
-                self,
-                mut map_: V,
-            ) -> std::result::Result<ReleaseReservationResponse, V::Error>
-            where
-                V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
+
+            fn visit_map<V>(self, mut map_: V) -> std::result::Result<ReleaseReservationResponse, V::Error>
+                where
+                    V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
             {
                 let mut released__ = None;
                 while let Some(k) = map_.next_key()? {
                     match k {
                         GeneratedField::Released => {
                             if released__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "released",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("released"));
                             }
                             released__ = Some(map_.next_value()?);
                         }
@@ -867,12 +702,7 @@ for ReleaseReservationResponse {
                 })
             }
         }
-        deserializer
-            .deserialize_struct(
-                "inventory.v1.ReleaseReservationResponse",
-                FIELDS,
-                GeneratedVisitor,
-            )
+        deserializer.deserialize_struct("inventory.v1.ReleaseReservationResponse", FIELDS, GeneratedVisitor)
     }
 }
 impl ::rust_svc_runtime::codegen::serde::Serialize for ReserveItemsRequest {
@@ -892,8 +722,7 @@ impl ::rust_svc_runtime::codegen::serde::Serialize for ReserveItemsRequest {
         if !self.idempotency_key.is_empty() {
             len += 1;
         }
-        let mut struct_ser = serializer
-            .serialize_struct("inventory.v1.ReserveItemsRequest", len)?;
+        let mut struct_ser = serializer.serialize_struct("inventory.v1.ReserveItemsRequest", len)?;
         if !self.order_id.is_empty() {
             struct_ser.serialize_field("orderId", &self.order_id)?;
         }
@@ -919,52 +748,37 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ReserveItemsR
             "idempotency_key",
             "idempotencyKey",
         ];
+
         #[allow(clippy::enum_variant_names)]
         enum GeneratedField {
             OrderId,
             Items,
             IdempotencyKey,
         }
-        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de>
-        for GeneratedField {
-            fn deserialize<D>(
-                deserializer: D,
-            ) -> std::result::Result<GeneratedField, D::Error>
+        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
+            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
             where
                 D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
             {
                 struct GeneratedVisitor;
-                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_>
-                for GeneratedVisitor {
+
+                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_> for GeneratedVisitor {
                     type Value = GeneratedField;
-                    fn expecting(
-                        &self,
-                        formatter: &mut std::fmt::Formatter<'_>,
-                    ) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", & FIELDS)
+
+                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(formatter, "expected one of: {:?}", &FIELDS)
                     }
+
                     #[allow(unused_variables)]
-                    fn visit_str<E>(
-                        self,
-                        value: &str,
-                    ) -> std::result::Result<GeneratedField, E>
+                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
                     where
                         E: ::rust_svc_runtime::codegen::serde::de::Error,
                     {
                         match value {
                             "orderId" | "order_id" => Ok(GeneratedField::OrderId),
                             "items" => Ok(GeneratedField::Items),
-                            "idempotencyKey" | "idempotency_key" => {
-                                Ok(GeneratedField::IdempotencyKey)
-                            }
-                            _ => {
-                                Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::unknown_field(
-                                        value,
-                                        FIELDS,
-                                    ),
-                                )
-                            }
+                            "idempotencyKey" | "idempotency_key" => Ok(GeneratedField::IdempotencyKey),
+                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
                         }
                     }
                 }
@@ -972,21 +786,16 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ReserveItemsR
             }
         }
         struct GeneratedVisitor;
-        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de>
-        for GeneratedVisitor {
+        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de> for GeneratedVisitor {
             type Value = ReserveItemsRequest;
-            fn expecting(
-                &self,
-                formatter: &mut std::fmt::Formatter<'_>,
-            ) -> std::fmt::Result {
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 formatter.write_str("struct inventory.v1.ReserveItemsRequest")
             }
-            fn visit_map<V>(
-                self,
-                mut map_: V,
-            ) -> std::result::Result<ReserveItemsRequest, V::Error>
-            where
-                V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
+
+            fn visit_map<V>(self, mut map_: V) -> std::result::Result<ReserveItemsRequest, V::Error>
+                where
+                    V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
             {
                 let mut order_id__ = None;
                 let mut items__ = None;
@@ -995,31 +804,19 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ReserveItemsR
                     match k {
                         GeneratedField::OrderId => {
                             if order_id__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "orderId",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("orderId"));
                             }
                             order_id__ = Some(map_.next_value()?);
                         }
                         GeneratedField::Items => {
                             if items__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "items",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("items"));
                             }
                             items__ = Some(map_.next_value()?);
                         }
                         GeneratedField::IdempotencyKey => {
                             if idempotency_key__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "idempotencyKey",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("idempotencyKey"));
                             }
                             idempotency_key__ = Some(map_.next_value()?);
                         }
@@ -1032,12 +829,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ReserveItemsR
                 })
             }
         }
-        deserializer
-            .deserialize_struct(
-                "inventory.v1.ReserveItemsRequest",
-                FIELDS,
-                GeneratedVisitor,
-            )
+        deserializer.deserialize_struct("inventory.v1.ReserveItemsRequest", FIELDS, GeneratedVisitor)
     }
 }
 impl ::rust_svc_runtime::codegen::serde::Serialize for ReserveItemsResponse {
@@ -1054,8 +846,7 @@ impl ::rust_svc_runtime::codegen::serde::Serialize for ReserveItemsResponse {
         if self.expires_at.is_some() {
             len += 1;
         }
-        let mut struct_ser = serializer
-            .serialize_struct("inventory.v1.ReserveItemsResponse", len)?;
+        let mut struct_ser = serializer.serialize_struct("inventory.v1.ReserveItemsResponse", len)?;
         if !self.reservation_id.is_empty() {
             struct_ser.serialize_field("reservationId", &self.reservation_id)?;
         }
@@ -1077,50 +868,35 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ReserveItemsR
             "expires_at",
             "expiresAt",
         ];
+
         #[allow(clippy::enum_variant_names)]
         enum GeneratedField {
             ReservationId,
             ExpiresAt,
         }
-        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de>
-        for GeneratedField {
-            fn deserialize<D>(
-                deserializer: D,
-            ) -> std::result::Result<GeneratedField, D::Error>
+        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
+            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
             where
                 D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
             {
                 struct GeneratedVisitor;
-                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_>
-                for GeneratedVisitor {
+
+                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_> for GeneratedVisitor {
                     type Value = GeneratedField;
-                    fn expecting(
-                        &self,
-                        formatter: &mut std::fmt::Formatter<'_>,
-                    ) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", & FIELDS)
+
+                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(formatter, "expected one of: {:?}", &FIELDS)
                     }
+
                     #[allow(unused_variables)]
-                    fn visit_str<E>(
-                        self,
-                        value: &str,
-                    ) -> std::result::Result<GeneratedField, E>
+                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
                     where
                         E: ::rust_svc_runtime::codegen::serde::de::Error,
                     {
                         match value {
-                            "reservationId" | "reservation_id" => {
-                                Ok(GeneratedField::ReservationId)
-                            }
+                            "reservationId" | "reservation_id" => Ok(GeneratedField::ReservationId),
                             "expiresAt" | "expires_at" => Ok(GeneratedField::ExpiresAt),
-                            _ => {
-                                Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::unknown_field(
-                                        value,
-                                        FIELDS,
-                                    ),
-                                )
-                            }
+                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
                         }
                     }
                 }
@@ -1128,21 +904,16 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ReserveItemsR
             }
         }
         struct GeneratedVisitor;
-        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de>
-        for GeneratedVisitor {
+        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de> for GeneratedVisitor {
             type Value = ReserveItemsResponse;
-            fn expecting(
-                &self,
-                formatter: &mut std::fmt::Formatter<'_>,
-            ) -> std::fmt::Result {
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 formatter.write_str("struct inventory.v1.ReserveItemsResponse")
             }
-            fn visit_map<V>(
-                self,
-                mut map_: V,
-            ) -> std::result::Result<ReserveItemsResponse, V::Error>
-            where
-                V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
+
+            fn visit_map<V>(self, mut map_: V) -> std::result::Result<ReserveItemsResponse, V::Error>
+                where
+                    V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
             {
                 let mut reservation_id__ = None;
                 let mut expires_at__ = None;
@@ -1150,21 +921,13 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ReserveItemsR
                     match k {
                         GeneratedField::ReservationId => {
                             if reservation_id__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "reservationId",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("reservationId"));
                             }
                             reservation_id__ = Some(map_.next_value()?);
                         }
                         GeneratedField::ExpiresAt => {
                             if expires_at__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "expiresAt",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("expiresAt"));
                             }
                             expires_at__ = map_.next_value()?;
                         }
@@ -1176,12 +939,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ReserveItemsR
                 })
             }
         }
-        deserializer
-            .deserialize_struct(
-                "inventory.v1.ReserveItemsResponse",
-                FIELDS,
-                GeneratedVisitor,
-            )
+        deserializer.deserialize_struct("inventory.v1.ReserveItemsResponse", FIELDS, GeneratedVisitor)
     }
 }
 impl ::rust_svc_runtime::codegen::serde::Serialize for StockState {
@@ -1211,15 +969,16 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for StockState {
             "STOCK_STATE_LOW",
             "STOCK_STATE_OUT_OF_STOCK",
         ];
+
         struct GeneratedVisitor;
+
         impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_> for GeneratedVisitor {
             type Value = StockState;
-            fn expecting(
-                &self,
-                formatter: &mut std::fmt::Formatter<'_>,
-            ) -> std::fmt::Result {
-                write!(formatter, "expected one of: {:?}", & FIELDS)
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(formatter, "expected one of: {:?}", &FIELDS)
             }
+
             fn visit_i64<E>(self, v: i64) -> std::result::Result<Self::Value, E>
             where
                 E: ::rust_svc_runtime::codegen::serde::de::Error,
@@ -1228,14 +987,10 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for StockState {
                     .ok()
                     .and_then(|x| x.try_into().ok())
                     .ok_or_else(|| {
-                        ::rust_svc_runtime::codegen::serde::de::Error::invalid_value(
-                            ::rust_svc_runtime::codegen::serde::de::Unexpected::Signed(
-                                v,
-                            ),
-                            &self,
-                        )
+                        ::rust_svc_runtime::codegen::serde::de::Error::invalid_value(::rust_svc_runtime::codegen::serde::de::Unexpected::Signed(v), &self)
                     })
             }
+
             fn visit_u64<E>(self, v: u64) -> std::result::Result<Self::Value, E>
             where
                 E: ::rust_svc_runtime::codegen::serde::de::Error,
@@ -1244,14 +999,10 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for StockState {
                     .ok()
                     .and_then(|x| x.try_into().ok())
                     .ok_or_else(|| {
-                        ::rust_svc_runtime::codegen::serde::de::Error::invalid_value(
-                            ::rust_svc_runtime::codegen::serde::de::Unexpected::Unsigned(
-                                v,
-                            ),
-                            &self,
-                        )
+                        ::rust_svc_runtime::codegen::serde::de::Error::invalid_value(::rust_svc_runtime::codegen::serde::de::Unexpected::Unsigned(v), &self)
                     })
             }
+
             fn visit_str<E>(self, value: &str) -> std::result::Result<Self::Value, E>
             where
                 E: ::rust_svc_runtime::codegen::serde::de::Error,
@@ -1261,14 +1012,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for StockState {
                     "STOCK_STATE_IN_STOCK" => Ok(StockState::InStock),
                     "STOCK_STATE_LOW" => Ok(StockState::Low),
                     "STOCK_STATE_OUT_OF_STOCK" => Ok(StockState::OutOfStock),
-                    _ => {
-                        Err(
-                            ::rust_svc_runtime::codegen::serde::de::Error::unknown_variant(
-                                value,
-                                FIELDS,
-                            ),
-                        )
-                    }
+                    _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_variant(value, FIELDS)),
                 }
             }
         }
@@ -1292,8 +1036,7 @@ impl ::rust_svc_runtime::codegen::serde::Serialize for StockUpdate {
         if self.at.is_some() {
             len += 1;
         }
-        let mut struct_ser = serializer
-            .serialize_struct("inventory.v1.StockUpdate", len)?;
+        let mut struct_ser = serializer.serialize_struct("inventory.v1.StockUpdate", len)?;
         if !self.sku.is_empty() {
             struct_ser.serialize_field("sku", &self.sku)?;
         }
@@ -1312,36 +1055,34 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for StockUpdate {
     where
         D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
     {
-        const FIELDS: &[&str] = &["sku", "available", "at"];
+        const FIELDS: &[&str] = &[
+            "sku",
+            "available",
+            "at",
+        ];
+
         #[allow(clippy::enum_variant_names)]
         enum GeneratedField {
             Sku,
             Available,
             At,
         }
-        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de>
-        for GeneratedField {
-            fn deserialize<D>(
-                deserializer: D,
-            ) -> std::result::Result<GeneratedField, D::Error>
+        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
+            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
             where
                 D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
             {
                 struct GeneratedVisitor;
-                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_>
-                for GeneratedVisitor {
+
+                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_> for GeneratedVisitor {
                     type Value = GeneratedField;
-                    fn expecting(
-                        &self,
-                        formatter: &mut std::fmt::Formatter<'_>,
-                    ) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", & FIELDS)
+
+                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(formatter, "expected one of: {:?}", &FIELDS)
                     }
+
                     #[allow(unused_variables)]
-                    fn visit_str<E>(
-                        self,
-                        value: &str,
-                    ) -> std::result::Result<GeneratedField, E>
+                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
                     where
                         E: ::rust_svc_runtime::codegen::serde::de::Error,
                     {
@@ -1349,14 +1090,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for StockUpdate {
                             "sku" => Ok(GeneratedField::Sku),
                             "available" => Ok(GeneratedField::Available),
                             "at" => Ok(GeneratedField::At),
-                            _ => {
-                                Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::unknown_field(
-                                        value,
-                                        FIELDS,
-                                    ),
-                                )
-                            }
+                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
                         }
                     }
                 }
@@ -1364,21 +1098,16 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for StockUpdate {
             }
         }
         struct GeneratedVisitor;
-        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de>
-        for GeneratedVisitor {
+        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de> for GeneratedVisitor {
             type Value = StockUpdate;
-            fn expecting(
-                &self,
-                formatter: &mut std::fmt::Formatter<'_>,
-            ) -> std::fmt::Result {
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 formatter.write_str("struct inventory.v1.StockUpdate")
             }
-            fn visit_map<V>(
-                self,
-                mut map_: V,
-            ) -> std::result::Result<StockUpdate, V::Error>
-            where
-                V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
+
+            fn visit_map<V>(self, mut map_: V) -> std::result::Result<StockUpdate, V::Error>
+                where
+                    V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
             {
                 let mut sku__ = None;
                 let mut available__ = None;
@@ -1387,39 +1116,21 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for StockUpdate {
                     match k {
                         GeneratedField::Sku => {
                             if sku__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "sku",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("sku"));
                             }
                             sku__ = Some(map_.next_value()?);
                         }
                         GeneratedField::Available => {
                             if available__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "available",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("available"));
                             }
-                            available__ = Some(
-                                map_
-                                    .next_value::<
-                                        ::rust_svc_runtime::codegen::pbjson::private::NumberDeserialize<
-                                            _,
-                                        >,
-                                    >()?
-                                    .0,
-                            );
+                            available__ = 
+                                Some(map_.next_value::<::rust_svc_runtime::codegen::pbjson::private::NumberDeserialize<_>>()?.0)
+                            ;
                         }
                         GeneratedField::At => {
                             if at__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "at",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("at"));
                             }
                             at__ = map_.next_value()?;
                         }
@@ -1432,8 +1143,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for StockUpdate {
                 })
             }
         }
-        deserializer
-            .deserialize_struct("inventory.v1.StockUpdate", FIELDS, GeneratedVisitor)
+        deserializer.deserialize_struct("inventory.v1.StockUpdate", FIELDS, GeneratedVisitor)
     }
 }
 impl ::rust_svc_runtime::codegen::serde::Serialize for WatchStockLevelsRequest {
@@ -1447,62 +1157,49 @@ impl ::rust_svc_runtime::codegen::serde::Serialize for WatchStockLevelsRequest {
         if !self.skus.is_empty() {
             len += 1;
         }
-        let mut struct_ser = serializer
-            .serialize_struct("inventory.v1.WatchStockLevelsRequest", len)?;
+        let mut struct_ser = serializer.serialize_struct("inventory.v1.WatchStockLevelsRequest", len)?;
         if !self.skus.is_empty() {
             struct_ser.serialize_field("skus", &self.skus)?;
         }
         struct_ser.end()
     }
 }
-impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de>
-for WatchStockLevelsRequest {
+impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for WatchStockLevelsRequest {
     #[allow(deprecated)]
     fn deserialize<D>(deserializer: D) -> std::result::Result<Self, D::Error>
     where
         D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
     {
-        const FIELDS: &[&str] = &["skus"];
+        const FIELDS: &[&str] = &[
+            "skus",
+        ];
+
         #[allow(clippy::enum_variant_names)]
         enum GeneratedField {
             Skus,
         }
-        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de>
-        for GeneratedField {
-            fn deserialize<D>(
-                deserializer: D,
-            ) -> std::result::Result<GeneratedField, D::Error>
+        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
+            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
             where
                 D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
             {
                 struct GeneratedVisitor;
-                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_>
-                for GeneratedVisitor {
+
+                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_> for GeneratedVisitor {
                     type Value = GeneratedField;
-                    fn expecting(
-                        &self,
-                        formatter: &mut std::fmt::Formatter<'_>,
-                    ) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", & FIELDS)
+
+                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(formatter, "expected one of: {:?}", &FIELDS)
                     }
+
                     #[allow(unused_variables)]
-                    fn visit_str<E>(
-                        self,
-                        value: &str,
-                    ) -> std::result::Result<GeneratedField, E>
+                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
                     where
                         E: ::rust_svc_runtime::codegen::serde::de::Error,
                     {
                         match value {
                             "skus" => Ok(GeneratedField::Skus),
-                            _ => {
-                                Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::unknown_field(
-                                        value,
-                                        FIELDS,
-                                    ),
-                                )
-                            }
+                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
                         }
                     }
                 }
@@ -1510,32 +1207,23 @@ for WatchStockLevelsRequest {
             }
         }
         struct GeneratedVisitor;
-        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de>
-        for GeneratedVisitor {
+        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de> for GeneratedVisitor {
             type Value = WatchStockLevelsRequest;
-            fn expecting(
-                &self,
-                formatter: &mut std::fmt::Formatter<'_>,
-            ) -> std::fmt::Result {
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 formatter.write_str("struct inventory.v1.WatchStockLevelsRequest")
             }
-            fn visit_map<V>(
-                self,
-                mut map_: V,
-            ) -> std::result::Result<WatchStockLevelsRequest, V::Error>
-            where
-                V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
+
+            fn visit_map<V>(self, mut map_: V) -> std::result::Result<WatchStockLevelsRequest, V::Error>
+                where
+                    V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
             {
                 let mut skus__ = None;
                 while let Some(k) = map_.next_key()? {
                     match k {
                         GeneratedField::Skus => {
                             if skus__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "skus",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("skus"));
                             }
                             skus__ = Some(map_.next_value()?);
                         }
@@ -1546,11 +1234,6 @@ for WatchStockLevelsRequest {
                 })
             }
         }
-        deserializer
-            .deserialize_struct(
-                "inventory.v1.WatchStockLevelsRequest",
-                FIELDS,
-                GeneratedVisitor,
-            )
+        deserializer.deserialize_struct("inventory.v1.WatchStockLevelsRequest", FIELDS, GeneratedVisitor)
     }
 }

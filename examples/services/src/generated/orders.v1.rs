@@ -222,8 +222,7 @@ impl ::rust_svc_runtime::codegen::serde::Serialize for CancelOrderRequest {
         if !self.reason.is_empty() {
             len += 1;
         }
-        let mut struct_ser = serializer
-            .serialize_struct("orders.v1.CancelOrderRequest", len)?;
+        let mut struct_ser = serializer.serialize_struct("orders.v1.CancelOrderRequest", len)?;
         if !self.order_id.is_empty() {
             struct_ser.serialize_field("orderId", &self.order_id)?;
         }
@@ -239,49 +238,40 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CancelOrderRe
     where
         D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
     {
-        const FIELDS: &[&str] = &["order_id", "orderId", "reason"];
+        const FIELDS: &[&str] = &[
+            "order_id",
+            "orderId",
+            "reason",
+        ];
+
         #[allow(clippy::enum_variant_names)]
         enum GeneratedField {
             OrderId,
             Reason,
         }
-        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de>
-        for GeneratedField {
-            fn deserialize<D>(
-                deserializer: D,
-            ) -> std::result::Result<GeneratedField, D::Error>
+        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
+            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
             where
                 D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
             {
                 struct GeneratedVisitor;
-                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_>
-                for GeneratedVisitor {
+
+                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_> for GeneratedVisitor {
                     type Value = GeneratedField;
-                    fn expecting(
-                        &self,
-                        formatter: &mut std::fmt::Formatter<'_>,
-                    ) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", & FIELDS)
+
+                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(formatter, "expected one of: {:?}", &FIELDS)
                     }
+
                     #[allow(unused_variables)]
-                    fn visit_str<E>(
-                        self,
-                        value: &str,
-                    ) -> std::result::Result<GeneratedField, E>
+                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
                     where
                         E: ::rust_svc_runtime::codegen::serde::de::Error,
                     {
                         match value {
                             "orderId" | "order_id" => Ok(GeneratedField::OrderId),
                             "reason" => Ok(GeneratedField::Reason),
-                            _ => {
-                                Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::unknown_field(
-                                        value,
-                                        FIELDS,
-                                    ),
-                                )
-                            }
+                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
                         }
                     }
                 }
@@ -289,21 +279,16 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CancelOrderRe
             }
         }
         struct GeneratedVisitor;
-        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de>
-        for GeneratedVisitor {
+        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de> for GeneratedVisitor {
             type Value = CancelOrderRequest;
-            fn expecting(
-                &self,
-                formatter: &mut std::fmt::Formatter<'_>,
-            ) -> std::fmt::Result {
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 formatter.write_str("struct orders.v1.CancelOrderRequest")
             }
-            fn visit_map<V>(
-                self,
-                mut map_: V,
-            ) -> std::result::Result<CancelOrderRequest, V::Error>
-            where
-                V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
+
+            fn visit_map<V>(self, mut map_: V) -> std::result::Result<CancelOrderRequest, V::Error>
+                where
+                    V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
             {
                 let mut order_id__ = None;
                 let mut reason__ = None;
@@ -311,21 +296,13 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CancelOrderRe
                     match k {
                         GeneratedField::OrderId => {
                             if order_id__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "orderId",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("orderId"));
                             }
                             order_id__ = Some(map_.next_value()?);
                         }
                         GeneratedField::Reason => {
                             if reason__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "reason",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("reason"));
                             }
                             reason__ = Some(map_.next_value()?);
                         }
@@ -337,8 +314,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CancelOrderRe
                 })
             }
         }
-        deserializer
-            .deserialize_struct("orders.v1.CancelOrderRequest", FIELDS, GeneratedVisitor)
+        deserializer.deserialize_struct("orders.v1.CancelOrderRequest", FIELDS, GeneratedVisitor)
     }
 }
 impl ::rust_svc_runtime::codegen::serde::Serialize for CreateOrderRequest {
@@ -355,8 +331,7 @@ impl ::rust_svc_runtime::codegen::serde::Serialize for CreateOrderRequest {
         if !self.idempotency_key.is_empty() {
             len += 1;
         }
-        let mut struct_ser = serializer
-            .serialize_struct("orders.v1.CreateOrderRequest", len)?;
+        let mut struct_ser = serializer.serialize_struct("orders.v1.CreateOrderRequest", len)?;
         if let Some(v) = self.order.as_ref() {
             struct_ser.serialize_field("order", v)?;
         }
@@ -372,51 +347,40 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CreateOrderRe
     where
         D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
     {
-        const FIELDS: &[&str] = &["order", "idempotency_key", "idempotencyKey"];
+        const FIELDS: &[&str] = &[
+            "order",
+            "idempotency_key",
+            "idempotencyKey",
+        ];
+
         #[allow(clippy::enum_variant_names)]
         enum GeneratedField {
             Order,
             IdempotencyKey,
         }
-        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de>
-        for GeneratedField {
-            fn deserialize<D>(
-                deserializer: D,
-            ) -> std::result::Result<GeneratedField, D::Error>
+        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
+            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
             where
                 D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
             {
                 struct GeneratedVisitor;
-                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_>
-                for GeneratedVisitor {
+
+                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_> for GeneratedVisitor {
                     type Value = GeneratedField;
-                    fn expecting(
-                        &self,
-                        formatter: &mut std::fmt::Formatter<'_>,
-                    ) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", & FIELDS)
+
+                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(formatter, "expected one of: {:?}", &FIELDS)
                     }
+
                     #[allow(unused_variables)]
-                    fn visit_str<E>(
-                        self,
-                        value: &str,
-                    ) -> std::result::Result<GeneratedField, E>
+                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
                     where
                         E: ::rust_svc_runtime::codegen::serde::de::Error,
                     {
                         match value {
                             "order" => Ok(GeneratedField::Order),
-                            "idempotencyKey" | "idempotency_key" => {
-                                Ok(GeneratedField::IdempotencyKey)
-                            }
-                            _ => {
-                                Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::unknown_field(
-                                        value,
-                                        FIELDS,
-                                    ),
-                                )
-                            }
+                            "idempotencyKey" | "idempotency_key" => Ok(GeneratedField::IdempotencyKey),
+                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
                         }
                     }
                 }
@@ -424,21 +388,16 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CreateOrderRe
             }
         }
         struct GeneratedVisitor;
-        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de>
-        for GeneratedVisitor {
+        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de> for GeneratedVisitor {
             type Value = CreateOrderRequest;
-            fn expecting(
-                &self,
-                formatter: &mut std::fmt::Formatter<'_>,
-            ) -> std::fmt::Result {
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 formatter.write_str("struct orders.v1.CreateOrderRequest")
             }
-            fn visit_map<V>(
-                self,
-                mut map_: V,
-            ) -> std::result::Result<CreateOrderRequest, V::Error>
-            where
-                V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
+
+            fn visit_map<V>(self, mut map_: V) -> std::result::Result<CreateOrderRequest, V::Error>
+                where
+                    V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
             {
                 let mut order__ = None;
                 let mut idempotency_key__ = None;
@@ -446,21 +405,13 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CreateOrderRe
                     match k {
                         GeneratedField::Order => {
                             if order__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "order",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("order"));
                             }
                             order__ = map_.next_value()?;
                         }
                         GeneratedField::IdempotencyKey => {
                             if idempotency_key__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "idempotencyKey",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("idempotencyKey"));
                             }
                             idempotency_key__ = Some(map_.next_value()?);
                         }
@@ -472,8 +423,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CreateOrderRe
                 })
             }
         }
-        deserializer
-            .deserialize_struct("orders.v1.CreateOrderRequest", FIELDS, GeneratedVisitor)
+        deserializer.deserialize_struct("orders.v1.CreateOrderRequest", FIELDS, GeneratedVisitor)
     }
 }
 impl ::rust_svc_runtime::codegen::serde::Serialize for GetOrderRequest {
@@ -490,8 +440,7 @@ impl ::rust_svc_runtime::codegen::serde::Serialize for GetOrderRequest {
         if !self.customer_id.is_empty() {
             len += 1;
         }
-        let mut struct_ser = serializer
-            .serialize_struct("orders.v1.GetOrderRequest", len)?;
+        let mut struct_ser = serializer.serialize_struct("orders.v1.GetOrderRequest", len)?;
         if !self.order_id.is_empty() {
             struct_ser.serialize_field("orderId", &self.order_id)?;
         }
@@ -507,51 +456,41 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GetOrderReque
     where
         D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
     {
-        const FIELDS: &[&str] = &["order_id", "orderId", "customer_id", "customerId"];
+        const FIELDS: &[&str] = &[
+            "order_id",
+            "orderId",
+            "customer_id",
+            "customerId",
+        ];
+
         #[allow(clippy::enum_variant_names)]
         enum GeneratedField {
             OrderId,
             CustomerId,
         }
-        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de>
-        for GeneratedField {
-            fn deserialize<D>(
-                deserializer: D,
-            ) -> std::result::Result<GeneratedField, D::Error>
+        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
+            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
             where
                 D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
             {
                 struct GeneratedVisitor;
-                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_>
-                for GeneratedVisitor {
+
+                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_> for GeneratedVisitor {
                     type Value = GeneratedField;
-                    fn expecting(
-                        &self,
-                        formatter: &mut std::fmt::Formatter<'_>,
-                    ) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", & FIELDS)
+
+                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(formatter, "expected one of: {:?}", &FIELDS)
                     }
+
                     #[allow(unused_variables)]
-                    fn visit_str<E>(
-                        self,
-                        value: &str,
-                    ) -> std::result::Result<GeneratedField, E>
+                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
                     where
                         E: ::rust_svc_runtime::codegen::serde::de::Error,
                     {
                         match value {
                             "orderId" | "order_id" => Ok(GeneratedField::OrderId),
-                            "customerId" | "customer_id" => {
-                                Ok(GeneratedField::CustomerId)
-                            }
-                            _ => {
-                                Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::unknown_field(
-                                        value,
-                                        FIELDS,
-                                    ),
-                                )
-                            }
+                            "customerId" | "customer_id" => Ok(GeneratedField::CustomerId),
+                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
                         }
                     }
                 }
@@ -559,21 +498,16 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GetOrderReque
             }
         }
         struct GeneratedVisitor;
-        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de>
-        for GeneratedVisitor {
+        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de> for GeneratedVisitor {
             type Value = GetOrderRequest;
-            fn expecting(
-                &self,
-                formatter: &mut std::fmt::Formatter<'_>,
-            ) -> std::fmt::Result {
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 formatter.write_str("struct orders.v1.GetOrderRequest")
             }
-            fn visit_map<V>(
-                self,
-                mut map_: V,
-            ) -> std::result::Result<GetOrderRequest, V::Error>
-            where
-                V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
+
+            fn visit_map<V>(self, mut map_: V) -> std::result::Result<GetOrderRequest, V::Error>
+                where
+                    V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
             {
                 let mut order_id__ = None;
                 let mut customer_id__ = None;
@@ -581,21 +515,13 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GetOrderReque
                     match k {
                         GeneratedField::OrderId => {
                             if order_id__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "orderId",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("orderId"));
                             }
                             order_id__ = Some(map_.next_value()?);
                         }
                         GeneratedField::CustomerId => {
                             if customer_id__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "customerId",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("customerId"));
                             }
                             customer_id__ = Some(map_.next_value()?);
                         }
@@ -607,8 +533,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GetOrderReque
                 })
             }
         }
-        deserializer
-            .deserialize_struct("orders.v1.GetOrderRequest", FIELDS, GeneratedVisitor)
+        deserializer.deserialize_struct("orders.v1.GetOrderRequest", FIELDS, GeneratedVisitor)
     }
 }
 impl ::rust_svc_runtime::codegen::serde::Serialize for LineItem {
@@ -638,11 +563,7 @@ impl ::rust_svc_runtime::codegen::serde::Serialize for LineItem {
         if self.unit_price_cents != 0 {
             #[allow(clippy::needless_borrow)]
             #[allow(clippy::needless_borrows_for_generic_args)]
-            struct_ser
-                .serialize_field(
-                    "unitPriceCents",
-                    ToString::to_string(&self.unit_price_cents).as_str(),
-                )?;
+            struct_ser.serialize_field("unitPriceCents", ToString::to_string(&self.unit_price_cents).as_str())?;
         }
         struct_ser.end()
     }
@@ -659,52 +580,37 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for LineItem {
             "unit_price_cents",
             "unitPriceCents",
         ];
+
         #[allow(clippy::enum_variant_names)]
         enum GeneratedField {
             Sku,
             Quantity,
             UnitPriceCents,
         }
-        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de>
-        for GeneratedField {
-            fn deserialize<D>(
-                deserializer: D,
-            ) -> std::result::Result<GeneratedField, D::Error>
+        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
+            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
             where
                 D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
             {
                 struct GeneratedVisitor;
-                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_>
-                for GeneratedVisitor {
+
+                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_> for GeneratedVisitor {
                     type Value = GeneratedField;
-                    fn expecting(
-                        &self,
-                        formatter: &mut std::fmt::Formatter<'_>,
-                    ) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", & FIELDS)
+
+                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(formatter, "expected one of: {:?}", &FIELDS)
                     }
+
                     #[allow(unused_variables)]
-                    fn visit_str<E>(
-                        self,
-                        value: &str,
-                    ) -> std::result::Result<GeneratedField, E>
+                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
                     where
                         E: ::rust_svc_runtime::codegen::serde::de::Error,
                     {
                         match value {
                             "sku" => Ok(GeneratedField::Sku),
                             "quantity" => Ok(GeneratedField::Quantity),
-                            "unitPriceCents" | "unit_price_cents" => {
-                                Ok(GeneratedField::UnitPriceCents)
-                            }
-                            _ => {
-                                Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::unknown_field(
-                                        value,
-                                        FIELDS,
-                                    ),
-                                )
-                            }
+                            "unitPriceCents" | "unit_price_cents" => Ok(GeneratedField::UnitPriceCents),
+                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
                         }
                     }
                 }
@@ -712,18 +618,16 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for LineItem {
             }
         }
         struct GeneratedVisitor;
-        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de>
-        for GeneratedVisitor {
+        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de> for GeneratedVisitor {
             type Value = LineItem;
-            fn expecting(
-                &self,
-                formatter: &mut std::fmt::Formatter<'_>,
-            ) -> std::fmt::Result {
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 formatter.write_str("struct orders.v1.LineItem")
             }
+
             fn visit_map<V>(self, mut map_: V) -> std::result::Result<LineItem, V::Error>
-            where
-                V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
+                where
+                    V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
             {
                 let mut sku__ = None;
                 let mut quantity__ = None;
@@ -732,49 +636,25 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for LineItem {
                     match k {
                         GeneratedField::Sku => {
                             if sku__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "sku",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("sku"));
                             }
                             sku__ = Some(map_.next_value()?);
                         }
                         GeneratedField::Quantity => {
                             if quantity__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "quantity",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("quantity"));
                             }
-                            quantity__ = Some(
-                                map_
-                                    .next_value::<
-                                        ::rust_svc_runtime::codegen::pbjson::private::NumberDeserialize<
-                                            _,
-                                        >,
-                                    >()?
-                                    .0,
-                            );
+                            quantity__ = 
+                                Some(map_.next_value::<::rust_svc_runtime::codegen::pbjson::private::NumberDeserialize<_>>()?.0)
+                            ;
                         }
                         GeneratedField::UnitPriceCents => {
                             if unit_price_cents__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "unitPriceCents",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("unitPriceCents"));
                             }
-                            unit_price_cents__ = Some(
-                                map_
-                                    .next_value::<
-                                        ::rust_svc_runtime::codegen::pbjson::private::NumberDeserialize<
-                                            _,
-                                        >,
-                                    >()?
-                                    .0,
-                            );
+                            unit_price_cents__ = 
+                                Some(map_.next_value::<::rust_svc_runtime::codegen::pbjson::private::NumberDeserialize<_>>()?.0)
+                            ;
                         }
                     }
                 }
@@ -808,8 +688,7 @@ impl ::rust_svc_runtime::codegen::serde::Serialize for ListOrdersRequest {
         if self.status_filter != 0 {
             len += 1;
         }
-        let mut struct_ser = serializer
-            .serialize_struct("orders.v1.ListOrdersRequest", len)?;
+        let mut struct_ser = serializer.serialize_struct("orders.v1.ListOrdersRequest", len)?;
         if self.page_size != 0 {
             struct_ser.serialize_field("pageSize", &self.page_size)?;
         }
@@ -821,9 +700,7 @@ impl ::rust_svc_runtime::codegen::serde::Serialize for ListOrdersRequest {
         }
         if self.status_filter != 0 {
             let v = OrderStatus::try_from(self.status_filter)
-                .map_err(|_| ::rust_svc_runtime::codegen::serde::ser::Error::custom(
-                    format!("Invalid variant {}", self.status_filter),
-                ))?;
+                .map_err(|_| ::rust_svc_runtime::codegen::serde::ser::Error::custom(format!("Invalid variant {}", self.status_filter)))?;
             struct_ser.serialize_field("statusFilter", &v)?;
         }
         struct_ser.end()
@@ -844,6 +721,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ListOrdersReq
             "status_filter",
             "statusFilter",
         ];
+
         #[allow(clippy::enum_variant_names)]
         enum GeneratedField {
             PageSize,
@@ -851,29 +729,22 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ListOrdersReq
             Filter,
             StatusFilter,
         }
-        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de>
-        for GeneratedField {
-            fn deserialize<D>(
-                deserializer: D,
-            ) -> std::result::Result<GeneratedField, D::Error>
+        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
+            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
             where
                 D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
             {
                 struct GeneratedVisitor;
-                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_>
-                for GeneratedVisitor {
+
+                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_> for GeneratedVisitor {
                     type Value = GeneratedField;
-                    fn expecting(
-                        &self,
-                        formatter: &mut std::fmt::Formatter<'_>,
-                    ) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", & FIELDS)
+
+                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(formatter, "expected one of: {:?}", &FIELDS)
                     }
+
                     #[allow(unused_variables)]
-                    fn visit_str<E>(
-                        self,
-                        value: &str,
-                    ) -> std::result::Result<GeneratedField, E>
+                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
                     where
                         E: ::rust_svc_runtime::codegen::serde::de::Error,
                     {
@@ -881,17 +752,8 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ListOrdersReq
                             "pageSize" | "page_size" => Ok(GeneratedField::PageSize),
                             "pageToken" | "page_token" => Ok(GeneratedField::PageToken),
                             "filter" => Ok(GeneratedField::Filter),
-                            "statusFilter" | "status_filter" => {
-                                Ok(GeneratedField::StatusFilter)
-                            }
-                            _ => {
-                                Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::unknown_field(
-                                        value,
-                                        FIELDS,
-                                    ),
-                                )
-                            }
+                            "statusFilter" | "status_filter" => Ok(GeneratedField::StatusFilter),
+                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
                         }
                     }
                 }
@@ -899,21 +761,16 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ListOrdersReq
             }
         }
         struct GeneratedVisitor;
-        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de>
-        for GeneratedVisitor {
+        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de> for GeneratedVisitor {
             type Value = ListOrdersRequest;
-            fn expecting(
-                &self,
-                formatter: &mut std::fmt::Formatter<'_>,
-            ) -> std::fmt::Result {
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 formatter.write_str("struct orders.v1.ListOrdersRequest")
             }
-            fn visit_map<V>(
-                self,
-                mut map_: V,
-            ) -> std::result::Result<ListOrdersRequest, V::Error>
-            where
-                V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
+
+            fn visit_map<V>(self, mut map_: V) -> std::result::Result<ListOrdersRequest, V::Error>
+                where
+                    V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
             {
                 let mut page_size__ = None;
                 let mut page_token__ = None;
@@ -923,53 +780,29 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ListOrdersReq
                     match k {
                         GeneratedField::PageSize => {
                             if page_size__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "pageSize",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("pageSize"));
                             }
-                            page_size__ = Some(
-                                map_
-                                    .next_value::<
-                                        ::rust_svc_runtime::codegen::pbjson::private::NumberDeserialize<
-                                            _,
-                                        >,
-                                    >()?
-                                    .0,
-                            );
+                            page_size__ = 
+                                Some(map_.next_value::<::rust_svc_runtime::codegen::pbjson::private::NumberDeserialize<_>>()?.0)
+                            ;
                         }
                         GeneratedField::PageToken => {
                             if page_token__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "pageToken",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("pageToken"));
                             }
                             page_token__ = Some(map_.next_value()?);
                         }
                         GeneratedField::Filter => {
                             if filter__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "filter",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("filter"));
                             }
                             filter__ = Some(map_.next_value()?);
                         }
                         GeneratedField::StatusFilter => {
                             if status_filter__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "statusFilter",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("statusFilter"));
                             }
-                            status_filter__ = Some(
-                                map_.next_value::<OrderStatus>()? as i32,
-                            );
+                            status_filter__ = Some(map_.next_value::<OrderStatus>()? as i32);
                         }
                     }
                 }
@@ -981,8 +814,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ListOrdersReq
                 })
             }
         }
-        deserializer
-            .deserialize_struct("orders.v1.ListOrdersRequest", FIELDS, GeneratedVisitor)
+        deserializer.deserialize_struct("orders.v1.ListOrdersRequest", FIELDS, GeneratedVisitor)
     }
 }
 impl ::rust_svc_runtime::codegen::serde::Serialize for ListOrdersResponse {
@@ -999,8 +831,7 @@ impl ::rust_svc_runtime::codegen::serde::Serialize for ListOrdersResponse {
         if !self.next_page_token.is_empty() {
             len += 1;
         }
-        let mut struct_ser = serializer
-            .serialize_struct("orders.v1.ListOrdersResponse", len)?;
+        let mut struct_ser = serializer.serialize_struct("orders.v1.ListOrdersResponse", len)?;
         if !self.orders.is_empty() {
             struct_ser.serialize_field("orders", &self.orders)?;
         }
@@ -1016,51 +847,40 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ListOrdersRes
     where
         D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
     {
-        const FIELDS: &[&str] = &["orders", "next_page_token", "nextPageToken"];
+        const FIELDS: &[&str] = &[
+            "orders",
+            "next_page_token",
+            "nextPageToken",
+        ];
+
         #[allow(clippy::enum_variant_names)]
         enum GeneratedField {
             Orders,
             NextPageToken,
         }
-        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de>
-        for GeneratedField {
-            fn deserialize<D>(
-                deserializer: D,
-            ) -> std::result::Result<GeneratedField, D::Error>
+        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
+            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
             where
                 D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
             {
                 struct GeneratedVisitor;
-                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_>
-                for GeneratedVisitor {
+
+                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_> for GeneratedVisitor {
                     type Value = GeneratedField;
-                    fn expecting(
-                        &self,
-                        formatter: &mut std::fmt::Formatter<'_>,
-                    ) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", & FIELDS)
+
+                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(formatter, "expected one of: {:?}", &FIELDS)
                     }
+
                     #[allow(unused_variables)]
-                    fn visit_str<E>(
-                        self,
-                        value: &str,
-                    ) -> std::result::Result<GeneratedField, E>
+                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
                     where
                         E: ::rust_svc_runtime::codegen::serde::de::Error,
                     {
                         match value {
                             "orders" => Ok(GeneratedField::Orders),
-                            "nextPageToken" | "next_page_token" => {
-                                Ok(GeneratedField::NextPageToken)
-                            }
-                            _ => {
-                                Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::unknown_field(
-                                        value,
-                                        FIELDS,
-                                    ),
-                                )
-                            }
+                            "nextPageToken" | "next_page_token" => Ok(GeneratedField::NextPageToken),
+                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
                         }
                     }
                 }
@@ -1068,21 +888,16 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ListOrdersRes
             }
         }
         struct GeneratedVisitor;
-        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de>
-        for GeneratedVisitor {
+        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de> for GeneratedVisitor {
             type Value = ListOrdersResponse;
-            fn expecting(
-                &self,
-                formatter: &mut std::fmt::Formatter<'_>,
-            ) -> std::fmt::Result {
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 formatter.write_str("struct orders.v1.ListOrdersResponse")
             }
-            fn visit_map<V>(
-                self,
-                mut map_: V,
-            ) -> std::result::Result<ListOrdersResponse, V::Error>
-            where
-                V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
+
+            fn visit_map<V>(self, mut map_: V) -> std::result::Result<ListOrdersResponse, V::Error>
+                where
+                    V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
             {
                 let mut orders__ = None;
                 let mut next_page_token__ = None;
@@ -1090,21 +905,13 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ListOrdersRes
                     match k {
                         GeneratedField::Orders => {
                             if orders__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "orders",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("orders"));
                             }
                             orders__ = Some(map_.next_value()?);
                         }
                         GeneratedField::NextPageToken => {
                             if next_page_token__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "nextPageToken",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("nextPageToken"));
                             }
                             next_page_token__ = Some(map_.next_value()?);
                         }
@@ -1116,8 +923,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ListOrdersRes
                 })
             }
         }
-        deserializer
-            .deserialize_struct("orders.v1.ListOrdersResponse", FIELDS, GeneratedVisitor)
+        deserializer.deserialize_struct("orders.v1.ListOrdersResponse", FIELDS, GeneratedVisitor)
     }
 }
 impl ::rust_svc_runtime::codegen::serde::Serialize for Order {
@@ -1164,9 +970,7 @@ impl ::rust_svc_runtime::codegen::serde::Serialize for Order {
         }
         if self.status != 0 {
             let v = OrderStatus::try_from(self.status)
-                .map_err(|_| ::rust_svc_runtime::codegen::serde::ser::Error::custom(
-                    format!("Invalid variant {}", self.status),
-                ))?;
+                .map_err(|_| ::rust_svc_runtime::codegen::serde::ser::Error::custom(format!("Invalid variant {}", self.status)))?;
             struct_ser.serialize_field("status", &v)?;
         }
         if let Some(v) = self.created_at.as_ref() {
@@ -1175,11 +979,7 @@ impl ::rust_svc_runtime::codegen::serde::Serialize for Order {
         if self.total_cents != 0 {
             #[allow(clippy::needless_borrow)]
             #[allow(clippy::needless_borrows_for_generic_args)]
-            struct_ser
-                .serialize_field(
-                    "totalCents",
-                    ToString::to_string(&self.total_cents).as_str(),
-                )?;
+            struct_ser.serialize_field("totalCents", ToString::to_string(&self.total_cents).as_str())?;
         }
         if !self.currency.is_empty() {
             struct_ser.serialize_field("currency", &self.currency)?;
@@ -1211,6 +1011,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for Order {
             "assignment_id",
             "assignmentId",
         ];
+
         #[allow(clippy::enum_variant_names)]
         enum GeneratedField {
             OrderId,
@@ -1222,55 +1023,35 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for Order {
             Currency,
             AssignmentId,
         }
-        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de>
-        for GeneratedField {
-            fn deserialize<D>(
-                deserializer: D,
-            ) -> std::result::Result<GeneratedField, D::Error>
+        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
+            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
             where
                 D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
             {
                 struct GeneratedVisitor;
-                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_>
-                for GeneratedVisitor {
+
+                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_> for GeneratedVisitor {
                     type Value = GeneratedField;
-                    fn expecting(
-                        &self,
-                        formatter: &mut std::fmt::Formatter<'_>,
-                    ) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", & FIELDS)
+
+                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(formatter, "expected one of: {:?}", &FIELDS)
                     }
+
                     #[allow(unused_variables)]
-                    fn visit_str<E>(
-                        self,
-                        value: &str,
-                    ) -> std::result::Result<GeneratedField, E>
+                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
                     where
                         E: ::rust_svc_runtime::codegen::serde::de::Error,
                     {
                         match value {
                             "orderId" | "order_id" => Ok(GeneratedField::OrderId),
-                            "customerId" | "customer_id" => {
-                                Ok(GeneratedField::CustomerId)
-                            }
+                            "customerId" | "customer_id" => Ok(GeneratedField::CustomerId),
                             "items" => Ok(GeneratedField::Items),
                             "status" => Ok(GeneratedField::Status),
                             "createdAt" | "created_at" => Ok(GeneratedField::CreatedAt),
-                            "totalCents" | "total_cents" => {
-                                Ok(GeneratedField::TotalCents)
-                            }
+                            "totalCents" | "total_cents" => Ok(GeneratedField::TotalCents),
                             "currency" => Ok(GeneratedField::Currency),
-                            "assignmentId" | "assignment_id" => {
-                                Ok(GeneratedField::AssignmentId)
-                            }
-                            _ => {
-                                Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::unknown_field(
-                                        value,
-                                        FIELDS,
-                                    ),
-                                )
-                            }
+                            "assignmentId" | "assignment_id" => Ok(GeneratedField::AssignmentId),
+                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
                         }
                     }
                 }
@@ -1278,18 +1059,16 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for Order {
             }
         }
         struct GeneratedVisitor;
-        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de>
-        for GeneratedVisitor {
+        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de> for GeneratedVisitor {
             type Value = Order;
-            fn expecting(
-                &self,
-                formatter: &mut std::fmt::Formatter<'_>,
-            ) -> std::fmt::Result {
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 formatter.write_str("struct orders.v1.Order")
             }
+
             fn visit_map<V>(self, mut map_: V) -> std::result::Result<Order, V::Error>
-            where
-                V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
+                where
+                    V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
             {
                 let mut order_id__ = None;
                 let mut customer_id__ = None;
@@ -1303,89 +1082,51 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for Order {
                     match k {
                         GeneratedField::OrderId => {
                             if order_id__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "orderId",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("orderId"));
                             }
                             order_id__ = Some(map_.next_value()?);
                         }
                         GeneratedField::CustomerId => {
                             if customer_id__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "customerId",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("customerId"));
                             }
                             customer_id__ = Some(map_.next_value()?);
                         }
                         GeneratedField::Items => {
                             if items__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "items",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("items"));
                             }
                             items__ = Some(map_.next_value()?);
                         }
                         GeneratedField::Status => {
                             if status__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "status",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("status"));
                             }
                             status__ = Some(map_.next_value::<OrderStatus>()? as i32);
                         }
                         GeneratedField::CreatedAt => {
                             if created_at__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "createdAt",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("createdAt"));
                             }
                             created_at__ = map_.next_value()?;
                         }
                         GeneratedField::TotalCents => {
                             if total_cents__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "totalCents",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("totalCents"));
                             }
-                            total_cents__ = Some(
-                                map_
-                                    .next_value::<
-                                        ::rust_svc_runtime::codegen::pbjson::private::NumberDeserialize<
-                                            _,
-                                        >,
-                                    >()?
-                                    .0,
-                            );
+                            total_cents__ = 
+                                Some(map_.next_value::<::rust_svc_runtime::codegen::pbjson::private::NumberDeserialize<_>>()?.0)
+                            ;
                         }
                         GeneratedField::Currency => {
                             if currency__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "currency",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("currency"));
                             }
                             currency__ = Some(map_.next_value()?);
                         }
                         GeneratedField::AssignmentId => {
                             if assignment_id__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "assignmentId",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("assignmentId"));
                             }
                             assignment_id__ = Some(map_.next_value()?);
                         }
@@ -1437,15 +1178,16 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for OrderStatus {
             "ORDER_STATUS_DELIVERED",
             "ORDER_STATUS_CANCELLED",
         ];
+
         struct GeneratedVisitor;
+
         impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_> for GeneratedVisitor {
             type Value = OrderStatus;
-            fn expecting(
-                &self,
-                formatter: &mut std::fmt::Formatter<'_>,
-            ) -> std::fmt::Result {
-                write!(formatter, "expected one of: {:?}", & FIELDS)
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(formatter, "expected one of: {:?}", &FIELDS)
             }
+
             fn visit_i64<E>(self, v: i64) -> std::result::Result<Self::Value, E>
             where
                 E: ::rust_svc_runtime::codegen::serde::de::Error,
@@ -1454,14 +1196,10 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for OrderStatus {
                     .ok()
                     .and_then(|x| x.try_into().ok())
                     .ok_or_else(|| {
-                        ::rust_svc_runtime::codegen::serde::de::Error::invalid_value(
-                            ::rust_svc_runtime::codegen::serde::de::Unexpected::Signed(
-                                v,
-                            ),
-                            &self,
-                        )
+                        ::rust_svc_runtime::codegen::serde::de::Error::invalid_value(::rust_svc_runtime::codegen::serde::de::Unexpected::Signed(v), &self)
                     })
             }
+
             fn visit_u64<E>(self, v: u64) -> std::result::Result<Self::Value, E>
             where
                 E: ::rust_svc_runtime::codegen::serde::de::Error,
@@ -1470,14 +1208,10 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for OrderStatus {
                     .ok()
                     .and_then(|x| x.try_into().ok())
                     .ok_or_else(|| {
-                        ::rust_svc_runtime::codegen::serde::de::Error::invalid_value(
-                            ::rust_svc_runtime::codegen::serde::de::Unexpected::Unsigned(
-                                v,
-                            ),
-                            &self,
-                        )
+                        ::rust_svc_runtime::codegen::serde::de::Error::invalid_value(::rust_svc_runtime::codegen::serde::de::Unexpected::Unsigned(v), &self)
                     })
             }
+
             fn visit_str<E>(self, value: &str) -> std::result::Result<Self::Value, E>
             where
                 E: ::rust_svc_runtime::codegen::serde::de::Error,
@@ -1489,14 +1223,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for OrderStatus {
                     "ORDER_STATUS_SHIPPED" => Ok(OrderStatus::Shipped),
                     "ORDER_STATUS_DELIVERED" => Ok(OrderStatus::Delivered),
                     "ORDER_STATUS_CANCELLED" => Ok(OrderStatus::Cancelled),
-                    _ => {
-                        Err(
-                            ::rust_svc_runtime::codegen::serde::de::Error::unknown_variant(
-                                value,
-                                FIELDS,
-                            ),
-                        )
-                    }
+                    _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_variant(value, FIELDS)),
                 }
             }
         }
@@ -1529,16 +1256,12 @@ impl ::rust_svc_runtime::codegen::serde::Serialize for OrderUpdate {
         }
         if self.previous_status != 0 {
             let v = OrderStatus::try_from(self.previous_status)
-                .map_err(|_| ::rust_svc_runtime::codegen::serde::ser::Error::custom(
-                    format!("Invalid variant {}", self.previous_status),
-                ))?;
+                .map_err(|_| ::rust_svc_runtime::codegen::serde::ser::Error::custom(format!("Invalid variant {}", self.previous_status)))?;
             struct_ser.serialize_field("previousStatus", &v)?;
         }
         if self.status != 0 {
             let v = OrderStatus::try_from(self.status)
-                .map_err(|_| ::rust_svc_runtime::codegen::serde::ser::Error::custom(
-                    format!("Invalid variant {}", self.status),
-                ))?;
+                .map_err(|_| ::rust_svc_runtime::codegen::serde::ser::Error::custom(format!("Invalid variant {}", self.status)))?;
             struct_ser.serialize_field("status", &v)?;
         }
         if let Some(v) = self.at.as_ref() {
@@ -1561,6 +1284,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for OrderUpdate {
             "status",
             "at",
         ];
+
         #[allow(clippy::enum_variant_names)]
         enum GeneratedField {
             OrderId,
@@ -1568,47 +1292,31 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for OrderUpdate {
             Status,
             At,
         }
-        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de>
-        for GeneratedField {
-            fn deserialize<D>(
-                deserializer: D,
-            ) -> std::result::Result<GeneratedField, D::Error>
+        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
+            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
             where
                 D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
             {
                 struct GeneratedVisitor;
-                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_>
-                for GeneratedVisitor {
+
+                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_> for GeneratedVisitor {
                     type Value = GeneratedField;
-                    fn expecting(
-                        &self,
-                        formatter: &mut std::fmt::Formatter<'_>,
-                    ) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", & FIELDS)
+
+                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(formatter, "expected one of: {:?}", &FIELDS)
                     }
+
                     #[allow(unused_variables)]
-                    fn visit_str<E>(
-                        self,
-                        value: &str,
-                    ) -> std::result::Result<GeneratedField, E>
+                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
                     where
                         E: ::rust_svc_runtime::codegen::serde::de::Error,
                     {
                         match value {
                             "orderId" | "order_id" => Ok(GeneratedField::OrderId),
-                            "previousStatus" | "previous_status" => {
-                                Ok(GeneratedField::PreviousStatus)
-                            }
+                            "previousStatus" | "previous_status" => Ok(GeneratedField::PreviousStatus),
                             "status" => Ok(GeneratedField::Status),
                             "at" => Ok(GeneratedField::At),
-                            _ => {
-                                Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::unknown_field(
-                                        value,
-                                        FIELDS,
-                                    ),
-                                )
-                            }
+                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
                         }
                     }
                 }
@@ -1616,21 +1324,16 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for OrderUpdate {
             }
         }
         struct GeneratedVisitor;
-        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de>
-        for GeneratedVisitor {
+        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de> for GeneratedVisitor {
             type Value = OrderUpdate;
-            fn expecting(
-                &self,
-                formatter: &mut std::fmt::Formatter<'_>,
-            ) -> std::fmt::Result {
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 formatter.write_str("struct orders.v1.OrderUpdate")
             }
-            fn visit_map<V>(
-                self,
-                mut map_: V,
-            ) -> std::result::Result<OrderUpdate, V::Error>
-            where
-                V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
+
+            fn visit_map<V>(self, mut map_: V) -> std::result::Result<OrderUpdate, V::Error>
+                where
+                    V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
             {
                 let mut order_id__ = None;
                 let mut previous_status__ = None;
@@ -1640,43 +1343,25 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for OrderUpdate {
                     match k {
                         GeneratedField::OrderId => {
                             if order_id__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "orderId",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("orderId"));
                             }
                             order_id__ = Some(map_.next_value()?);
                         }
                         GeneratedField::PreviousStatus => {
                             if previous_status__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "previousStatus",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("previousStatus"));
                             }
-                            previous_status__ = Some(
-                                map_.next_value::<OrderStatus>()? as i32,
-                            );
+                            previous_status__ = Some(map_.next_value::<OrderStatus>()? as i32);
                         }
                         GeneratedField::Status => {
                             if status__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "status",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("status"));
                             }
                             status__ = Some(map_.next_value::<OrderStatus>()? as i32);
                         }
                         GeneratedField::At => {
                             if at__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "at",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("at"));
                             }
                             at__ = map_.next_value()?;
                         }
@@ -1690,8 +1375,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for OrderUpdate {
                 })
             }
         }
-        deserializer
-            .deserialize_struct("orders.v1.OrderUpdate", FIELDS, GeneratedVisitor)
+        deserializer.deserialize_struct("orders.v1.OrderUpdate", FIELDS, GeneratedVisitor)
     }
 }
 impl ::rust_svc_runtime::codegen::serde::Serialize for StreamOrderUpdatesRequest {
@@ -1708,8 +1392,7 @@ impl ::rust_svc_runtime::codegen::serde::Serialize for StreamOrderUpdatesRequest
         if !self.order_ids.is_empty() {
             len += 1;
         }
-        let mut struct_ser = serializer
-            .serialize_struct("orders.v1.StreamOrderUpdatesRequest", len)?;
+        let mut struct_ser = serializer.serialize_struct("orders.v1.StreamOrderUpdatesRequest", len)?;
         if !self.customer_id.is_empty() {
             struct_ser.serialize_field("customerId", &self.customer_id)?;
         }
@@ -1719,58 +1402,47 @@ impl ::rust_svc_runtime::codegen::serde::Serialize for StreamOrderUpdatesRequest
         struct_ser.end()
     }
 }
-impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de>
-for StreamOrderUpdatesRequest {
+impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for StreamOrderUpdatesRequest {
     #[allow(deprecated)]
     fn deserialize<D>(deserializer: D) -> std::result::Result<Self, D::Error>
     where
         D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
     {
-        const FIELDS: &[&str] = &["customer_id", "customerId", "order_ids", "orderIds"];
+        const FIELDS: &[&str] = &[
+            "customer_id",
+            "customerId",
+            "order_ids",
+            "orderIds",
+        ];
+
         #[allow(clippy::enum_variant_names)]
         enum GeneratedField {
             CustomerId,
             OrderIds,
         }
-        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de>
-        for GeneratedField {
-            fn deserialize<D>(
-                deserializer: D,
-            ) -> std::result::Result<GeneratedField, D::Error>
+        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
+            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
             where
                 D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
             {
                 struct GeneratedVisitor;
-                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_>
-                for GeneratedVisitor {
+
+                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_> for GeneratedVisitor {
                     type Value = GeneratedField;
-                    fn expecting(
-                        &self,
-                        formatter: &mut std::fmt::Formatter<'_>,
-                    ) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", & FIELDS)
+
+                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(formatter, "expected one of: {:?}", &FIELDS)
                     }
+
                     #[allow(unused_variables)]
-                    fn visit_str<E>(
-                        self,
-                        value: &str,
-                    ) -> std::result::Result<GeneratedField, E>
+                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
                     where
                         E: ::rust_svc_runtime::codegen::serde::de::Error,
                     {
                         match value {
-                            "customerId" | "customer_id" => {
-                                Ok(GeneratedField::CustomerId)
-                            }
+                            "customerId" | "customer_id" => Ok(GeneratedField::CustomerId),
                             "orderIds" | "order_ids" => Ok(GeneratedField::OrderIds),
-                            _ => {
-                                Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::unknown_field(
-                                        value,
-                                        FIELDS,
-                                    ),
-                                )
-                            }
+                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
                         }
                     }
                 }
@@ -1778,21 +1450,16 @@ for StreamOrderUpdatesRequest {
             }
         }
         struct GeneratedVisitor;
-        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de>
-        for GeneratedVisitor {
+        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de> for GeneratedVisitor {
             type Value = StreamOrderUpdatesRequest;
-            fn expecting(
-                &self,
-                formatter: &mut std::fmt::Formatter<'_>,
-            ) -> std::fmt::Result {
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 formatter.write_str("struct orders.v1.StreamOrderUpdatesRequest")
             }
-            fn visit_map<V>(
-                self,
-                mut map_: V,
-            ) -> std::result::Result<StreamOrderUpdatesRequest, V::Error>
-            where
-                V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
+
+            fn visit_map<V>(self, mut map_: V) -> std::result::Result<StreamOrderUpdatesRequest, V::Error>
+                where
+                    V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
             {
                 let mut customer_id__ = None;
                 let mut order_ids__ = None;
@@ -1800,21 +1467,13 @@ for StreamOrderUpdatesRequest {
                     match k {
                         GeneratedField::CustomerId => {
                             if customer_id__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "customerId",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("customerId"));
                             }
                             customer_id__ = Some(map_.next_value()?);
                         }
                         GeneratedField::OrderIds => {
                             if order_ids__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "orderIds",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("orderIds"));
                             }
                             order_ids__ = Some(map_.next_value()?);
                         }
@@ -1826,12 +1485,7 @@ for StreamOrderUpdatesRequest {
                 })
             }
         }
-        deserializer
-            .deserialize_struct(
-                "orders.v1.StreamOrderUpdatesRequest",
-                FIELDS,
-                GeneratedVisitor,
-            )
+        deserializer.deserialize_struct("orders.v1.StreamOrderUpdatesRequest", FIELDS, GeneratedVisitor)
     }
 }
 impl ::rust_svc_runtime::codegen::serde::Serialize for UpdateOrderRequest {
@@ -1848,8 +1502,7 @@ impl ::rust_svc_runtime::codegen::serde::Serialize for UpdateOrderRequest {
         if self.update_mask.is_some() {
             len += 1;
         }
-        let mut struct_ser = serializer
-            .serialize_struct("orders.v1.UpdateOrderRequest", len)?;
+        let mut struct_ser = serializer.serialize_struct("orders.v1.UpdateOrderRequest", len)?;
         if let Some(v) = self.order.as_ref() {
             struct_ser.serialize_field("order", v)?;
         }
@@ -1865,51 +1518,40 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for UpdateOrderRe
     where
         D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
     {
-        const FIELDS: &[&str] = &["order", "update_mask", "updateMask"];
+        const FIELDS: &[&str] = &[
+            "order",
+            "update_mask",
+            "updateMask",
+        ];
+
         #[allow(clippy::enum_variant_names)]
         enum GeneratedField {
             Order,
             UpdateMask,
         }
-        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de>
-        for GeneratedField {
-            fn deserialize<D>(
-                deserializer: D,
-            ) -> std::result::Result<GeneratedField, D::Error>
+        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
+            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
             where
                 D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
             {
                 struct GeneratedVisitor;
-                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_>
-                for GeneratedVisitor {
+
+                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_> for GeneratedVisitor {
                     type Value = GeneratedField;
-                    fn expecting(
-                        &self,
-                        formatter: &mut std::fmt::Formatter<'_>,
-                    ) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", & FIELDS)
+
+                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(formatter, "expected one of: {:?}", &FIELDS)
                     }
+
                     #[allow(unused_variables)]
-                    fn visit_str<E>(
-                        self,
-                        value: &str,
-                    ) -> std::result::Result<GeneratedField, E>
+                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
                     where
                         E: ::rust_svc_runtime::codegen::serde::de::Error,
                     {
                         match value {
                             "order" => Ok(GeneratedField::Order),
-                            "updateMask" | "update_mask" => {
-                                Ok(GeneratedField::UpdateMask)
-                            }
-                            _ => {
-                                Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::unknown_field(
-                                        value,
-                                        FIELDS,
-                                    ),
-                                )
-                            }
+                            "updateMask" | "update_mask" => Ok(GeneratedField::UpdateMask),
+                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
                         }
                     }
                 }
@@ -1917,21 +1559,16 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for UpdateOrderRe
             }
         }
         struct GeneratedVisitor;
-        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de>
-        for GeneratedVisitor {
+        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de> for GeneratedVisitor {
             type Value = UpdateOrderRequest;
-            fn expecting(
-                &self,
-                formatter: &mut std::fmt::Formatter<'_>,
-            ) -> std::fmt::Result {
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 formatter.write_str("struct orders.v1.UpdateOrderRequest")
             }
-            fn visit_map<V>(
-                self,
-                mut map_: V,
-            ) -> std::result::Result<UpdateOrderRequest, V::Error>
-            where
-                V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
+
+            fn visit_map<V>(self, mut map_: V) -> std::result::Result<UpdateOrderRequest, V::Error>
+                where
+                    V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
             {
                 let mut order__ = None;
                 let mut update_mask__ = None;
@@ -1939,21 +1576,13 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for UpdateOrderRe
                     match k {
                         GeneratedField::Order => {
                             if order__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "order",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("order"));
                             }
                             order__ = map_.next_value()?;
                         }
                         GeneratedField::UpdateMask => {
                             if update_mask__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "updateMask",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("updateMask"));
                             }
                             update_mask__ = map_.next_value()?;
                         }
@@ -1965,8 +1594,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for UpdateOrderRe
                 })
             }
         }
-        deserializer
-            .deserialize_struct("orders.v1.UpdateOrderRequest", FIELDS, GeneratedVisitor)
+        deserializer.deserialize_struct("orders.v1.UpdateOrderRequest", FIELDS, GeneratedVisitor)
     }
 }
 impl ::rust_svc_runtime::codegen::serde::Serialize for UploadSummary {
@@ -1989,8 +1617,7 @@ impl ::rust_svc_runtime::codegen::serde::Serialize for UploadSummary {
         if !self.errors.is_empty() {
             len += 1;
         }
-        let mut struct_ser = serializer
-            .serialize_struct("orders.v1.UploadSummary", len)?;
+        let mut struct_ser = serializer.serialize_struct("orders.v1.UploadSummary", len)?;
         if !self.order_id.is_empty() {
             struct_ser.serialize_field("orderId", &self.order_id)?;
         }
@@ -2021,6 +1648,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for UploadSummary
             "rejectedCount",
             "errors",
         ];
+
         #[allow(clippy::enum_variant_names)]
         enum GeneratedField {
             OrderId,
@@ -2028,49 +1656,31 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for UploadSummary
             RejectedCount,
             Errors,
         }
-        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de>
-        for GeneratedField {
-            fn deserialize<D>(
-                deserializer: D,
-            ) -> std::result::Result<GeneratedField, D::Error>
+        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
+            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
             where
                 D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
             {
                 struct GeneratedVisitor;
-                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_>
-                for GeneratedVisitor {
+
+                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_> for GeneratedVisitor {
                     type Value = GeneratedField;
-                    fn expecting(
-                        &self,
-                        formatter: &mut std::fmt::Formatter<'_>,
-                    ) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", & FIELDS)
+
+                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(formatter, "expected one of: {:?}", &FIELDS)
                     }
+
                     #[allow(unused_variables)]
-                    fn visit_str<E>(
-                        self,
-                        value: &str,
-                    ) -> std::result::Result<GeneratedField, E>
+                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
                     where
                         E: ::rust_svc_runtime::codegen::serde::de::Error,
                     {
                         match value {
                             "orderId" | "order_id" => Ok(GeneratedField::OrderId),
-                            "acceptedCount" | "accepted_count" => {
-                                Ok(GeneratedField::AcceptedCount)
-                            }
-                            "rejectedCount" | "rejected_count" => {
-                                Ok(GeneratedField::RejectedCount)
-                            }
+                            "acceptedCount" | "accepted_count" => Ok(GeneratedField::AcceptedCount),
+                            "rejectedCount" | "rejected_count" => Ok(GeneratedField::RejectedCount),
                             "errors" => Ok(GeneratedField::Errors),
-                            _ => {
-                                Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::unknown_field(
-                                        value,
-                                        FIELDS,
-                                    ),
-                                )
-                            }
+                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
                         }
                     }
                 }
@@ -2078,21 +1688,16 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for UploadSummary
             }
         }
         struct GeneratedVisitor;
-        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de>
-        for GeneratedVisitor {
+        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de> for GeneratedVisitor {
             type Value = UploadSummary;
-            fn expecting(
-                &self,
-                formatter: &mut std::fmt::Formatter<'_>,
-            ) -> std::fmt::Result {
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 formatter.write_str("struct orders.v1.UploadSummary")
             }
-            fn visit_map<V>(
-                self,
-                mut map_: V,
-            ) -> std::result::Result<UploadSummary, V::Error>
-            where
-                V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
+
+            fn visit_map<V>(self, mut map_: V) -> std::result::Result<UploadSummary, V::Error>
+                where
+                    V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
             {
                 let mut order_id__ = None;
                 let mut accepted_count__ = None;
@@ -2102,57 +1707,29 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for UploadSummary
                     match k {
                         GeneratedField::OrderId => {
                             if order_id__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "orderId",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("orderId"));
                             }
                             order_id__ = Some(map_.next_value()?);
                         }
                         GeneratedField::AcceptedCount => {
                             if accepted_count__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "acceptedCount",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("acceptedCount"));
                             }
-                            accepted_count__ = Some(
-                                map_
-                                    .next_value::<
-                                        ::rust_svc_runtime::codegen::pbjson::private::NumberDeserialize<
-                                            _,
-                                        >,
-                                    >()?
-                                    .0,
-                            );
+                            accepted_count__ = 
+                                Some(map_.next_value::<::rust_svc_runtime::codegen::pbjson::private::NumberDeserialize<_>>()?.0)
+                            ;
                         }
                         GeneratedField::RejectedCount => {
                             if rejected_count__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "rejectedCount",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("rejectedCount"));
                             }
-                            rejected_count__ = Some(
-                                map_
-                                    .next_value::<
-                                        ::rust_svc_runtime::codegen::pbjson::private::NumberDeserialize<
-                                            _,
-                                        >,
-                                    >()?
-                                    .0,
-                            );
+                            rejected_count__ = 
+                                Some(map_.next_value::<::rust_svc_runtime::codegen::pbjson::private::NumberDeserialize<_>>()?.0)
+                            ;
                         }
                         GeneratedField::Errors => {
                             if errors__.is_some() {
-                                return Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::duplicate_field(
-                                        "errors",
-                                    ),
-                                );
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("errors"));
                             }
                             errors__ = Some(map_.next_value()?);
                         }
@@ -2166,7 +1743,6 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for UploadSummary
                 })
             }
         }
-        deserializer
-            .deserialize_struct("orders.v1.UploadSummary", FIELDS, GeneratedVisitor)
+        deserializer.deserialize_struct("orders.v1.UploadSummary", FIELDS, GeneratedVisitor)
     }
 }
