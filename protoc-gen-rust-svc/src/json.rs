@@ -167,15 +167,11 @@ pub fn generate(
         .generate(&prefixes, |_package| Ok(Vec::<u8>::new()))
         .map_err(|error| Error::new(format!("pbjson-build: {error}")))?;
 
-    // Checked here; each impl parses its own copy (a syn path cannot cross threads).
-    syn::parse_str::<syn::Path>(&params.runtime_crate)
+    // Routed as text: the path printed without spaces. Each corrected impl parses its own copy
+    // for `JsonFloats` (a syn path cannot cross threads).
+    let runtime: syn::Path = syn::parse_str(&params.runtime_crate)
         .map_err(|error| Error::new(format!("runtime_crate: {error}")))?;
-    let runtime = params.runtime_crate.as_str();
-    // As the text is routed: the path printed without spaces.
-    let runtime_text = {
-        let path: syn::Path = syn::parse_str(runtime).unwrap_or_else(|_| syn::parse_quote!(x));
-        quote::quote!(#path).to_string().replace(' ', "")
-    };
+    let runtime = quote::quote!(#runtime).to_string().replace(' ', "");
     let mut packages = Vec::new();
     for (package, bytes) in outputs {
         // pbjson displays a package as its modules, snake-cased and escaped like prost's
@@ -217,12 +213,12 @@ pub fn generate(
                         || restore
                             .as_ref()
                             .is_some_and(|restore| restore.concern(item));
+                    let mut routed = String::with_capacity(item.len() + item.len() / 8);
+                    text::through_runtime(item, &runtime, &mut routed);
                     if corrected {
-                        print_item(item, package, &corrections, restore.as_ref(), runtime)
+                        print_item(&routed, package, &corrections, restore.as_ref(), &runtime)
                     } else {
-                        let mut out = String::with_capacity(item.len() + item.len() / 8);
-                        text::through_runtime(item, &runtime_text, &mut out);
-                        Ok(out)
+                        Ok(routed)
                     }
                 })
                 .collect::<Result<Vec<String>, Error>>()?;
@@ -256,7 +252,8 @@ fn split_items(code: &str) -> Vec<&str> {
         .collect()
 }
 
-/// One impl of pbjson-build's, corrected, routed through the runtime and formatted.
+/// One impl of pbjson-build's, its paths already routed through the runtime, corrected and
+/// formatted.
 fn print_item(
     item: &str,
     package: &str,
@@ -279,7 +276,6 @@ fn print_item(
     if let Some(restore) = restore {
         restore.clone().visit_file_mut(&mut file);
     }
-    ThroughRuntime { runtime }.visit_file_mut(&mut file);
     Ok(prettyplease::unparse(&file))
 }
 
@@ -348,59 +344,6 @@ impl VisitMut for RestoreTypeNames {
     }
 }
 
-/// Rewrites the paths `serde::…` and `::pbjson::…` (either form) to `<runtime>::codegen::serde::…`.
-struct ThroughRuntime<'a> {
-    runtime: &'a syn::Path,
-}
-
-impl VisitMut for ThroughRuntime<'_> {
-    fn visit_path_mut(&mut self, path: &mut syn::Path) {
-        // pbjson writes both `serde::…` and `::pbjson::…`.
-        let routed = path.segments.len() > 1
-            && path
-                .segments
-                .first()
-                .is_some_and(|first| first.ident == "serde" || first.ident == "pbjson");
-        if routed {
-            let mut full = self.runtime.clone();
-            full.segments.push(syn::parse_quote!(codegen));
-            full.segments.extend(std::mem::take(&mut path.segments));
-            *path = full;
-        }
-        syn::visit_mut::visit_path_mut(self, path);
-    }
-
-    fn visit_item_use_mut(&mut self, item: &mut syn::ItemUse) {
-        let routed = matches!(&item.tree, syn::UseTree::Path(path) if path.ident == "serde" || path.ident == "pbjson");
-        if routed {
-            // `use serde::ser::SerializeStruct;` becomes `use ::rt::codegen::serde::…;`.
-            let mut tree = std::mem::replace(
-                &mut item.tree,
-                syn::UseTree::Glob(syn::UseGlob {
-                    star_token: Default::default(),
-                }),
-            );
-            let mut prefix: Vec<syn::Ident> = self
-                .runtime
-                .segments
-                .iter()
-                .map(|segment| segment.ident.clone())
-                .collect();
-            prefix.push(syn::parse_quote!(codegen));
-            for ident in prefix.into_iter().rev() {
-                tree = syn::UseTree::Path(syn::UsePath {
-                    ident,
-                    colon2_token: Default::default(),
-                    tree: Box::new(tree),
-                });
-            }
-            item.tree = tree;
-            item.leading_colon = self.runtime.leading_colon;
-        }
-        syn::visit_mut::visit_item_use_mut(self, item);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -454,32 +397,5 @@ mod tests {
         prefixes.sort();
         // `c` would match `c.sub` too, so its type is named.
         assert_eq!(prefixes, [".a.v1", ".b.v1.X", ".b.v1.Y.Inner", ".c.X"]);
-    }
-
-    #[test]
-    fn serde_and_pbjson_paths_go_through_the_runtime() {
-        let mut file: syn::File = syn::parse_quote! {
-            impl serde::Serialize for Foo {
-                fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                    let v = pbjson::private::base64::encode(&self.data);
-                    let t = ::pbjson::private::NumberDeserialize::<i32>::default();
-                    let u = foo::serde;
-                    use serde::ser::SerializeStruct;
-                    todo!()
-                }
-            }
-        };
-        let runtime: syn::Path = syn::parse_quote!(::rt);
-        ThroughRuntime { runtime: &runtime }.visit_file_mut(&mut file);
-        let printed = quote::quote!(#file).to_string();
-        assert!(printed.contains("impl :: rt :: codegen :: serde :: Serialize for Foo"));
-        assert!(printed.contains("S : :: rt :: codegen :: serde :: Serializer"));
-        assert!(printed.contains(":: rt :: codegen :: pbjson :: private :: base64 :: encode"));
-        assert!(printed.contains(
-            "let t = :: rt :: codegen :: pbjson :: private :: NumberDeserialize :: < i32 >"
-        ));
-        // Paths that merely contain `serde` are left alone.
-        assert!(printed.contains("let u = foo :: serde"));
-        assert!(printed.contains("use :: rt :: codegen :: serde :: ser :: SerializeStruct"));
     }
 }
