@@ -22,6 +22,7 @@ pub mod model;
 mod names;
 mod options;
 mod params;
+mod plugin;
 mod prepare;
 mod render;
 mod request;
@@ -39,6 +40,7 @@ use rayon::prelude::*;
 pub use builder::Builder;
 pub use error::{Error, Location, Warning};
 pub use params::{Artifact, Params};
+pub use plugin::run_plugin;
 
 use comments::SourceInfos;
 use layout::{emits_services, messages_file_name, services_file_name};

@@ -7,7 +7,7 @@
 //! - `check [--crate DIR]`: compare a scaffolded crate's handlers with its protos;
 //! - `--help` and `--version`, on the command and on every subcommand (clap).
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -215,8 +215,7 @@ fn check(args: &CheckArgs) -> Result<bool, Error> {
 }
 
 fn plugin() -> ExitCode {
-    let mut stdin = std::io::stdin();
-    if stdin.is_terminal() {
+    if std::io::stdin().is_terminal() {
         // Someone ran the plugin by hand: say what it expects and what else it can do.
         eprintln!(
             "protoc-gen-rust-svc: expected a CodeGeneratorRequest on stdin\n\n{}",
@@ -224,30 +223,7 @@ fn plugin() -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
-    let mut request = Vec::new();
-    if let Err(error) = stdin.read_to_end(&mut request) {
-        eprintln!("protoc-gen-rust-svc: cannot read stdin: {error}");
-        return ExitCode::FAILURE;
-    }
-    let response = match protoc_gen_rust_svc::execute(request) {
-        Ok(response) => response,
-        Err(error) => {
-            eprintln!("protoc-gen-rust-svc: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    for warning in &response.warnings {
-        eprintln!("protoc-gen-rust-svc: warning: {warning}");
-    }
-    let mut stdout = std::io::stdout().lock();
-    if let Err(error) = stdout
-        .write_all(&response.encoded)
-        .and_then(|()| stdout.flush())
-    {
-        eprintln!("protoc-gen-rust-svc: cannot write stdout: {error}");
-        return ExitCode::FAILURE;
-    }
-    ExitCode::SUCCESS
+    protoc_gen_rust_svc::run_plugin()
 }
 
 fn generate(args: GenerateArgs) -> Result<(), Error> {

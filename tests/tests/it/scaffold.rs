@@ -550,14 +550,18 @@ fn a_buf_scaffold_lints_generates_with_buf_and_builds() {
     };
     scaffold::new_crate(&options).unwrap();
     std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
-    // The plugin buf.gen.yaml names, from this workspace, first on PATH.
-    must(
-        "cargo build -p protoc-gen-rust-svc",
-        cargo(&root, &["build", "-p", "protoc-gen-rust-svc"]),
-    );
+    // The plugin buf.gen.yaml names, built from this workspace's generator (this crate's
+    // src/bin/plugin.rs), first on PATH.
+    let plugins = parent.path().join("bin");
+    std::fs::create_dir(&plugins).unwrap();
+    std::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_rust-svc-plugin-under-test"),
+        plugins.join("protoc-gen-rust-svc"),
+    )
+    .unwrap();
     let path = format!(
         "{}:{}",
-        target_dir().join("debug").display(),
+        plugins.display(),
         std::env::var("PATH").unwrap_or_default()
     );
     let buf = |args: &[&str]| {
