@@ -2,7 +2,8 @@
 //! passes clippy with `-D warnings`, `cargo fmt --check` and its own tests, and its binary
 //! serves health, reflection and an rpc by gRPC and by REST until SIGTERM. A changed proto
 //! fails the build only in the user's handlers, `check` names each change, and no user file
-//! changes. The scaffold's Kubernetes manifest passes the offline schema check.
+//! changes. Real-world protos scaffold as well (`real_world`); a buf scaffold generates with
+//! buf, and the scaffold's Kubernetes manifest and Dockerfile pass their checks (`packaging`).
 //!
 //! The scaffolded crates build in this workspace's target directory (with its profile), so
 //! that the dependencies they share with the workspace are not built again.
@@ -22,6 +23,9 @@ use example_services::inventory::v1::{
 use example_services::orders::v1::{GetOrderRequest, OrderService, OrderServiceClient};
 use protoc_gen_rust_svc::scaffold::{self, Manifest, NewOptions};
 use rust_svc_runtime::{Code, Context, Status};
+
+mod packaging;
+mod real_world;
 
 /// The workspace's root.
 fn workspace() -> PathBuf {
@@ -334,99 +338,6 @@ async fn reflection_services(channel: tonic::transport::Channel) -> Vec<String> 
     }
 }
 
-/// Real-world protos, vendored under `tests/data` (see its README): a service whose messages
-/// live in sibling files of its package, and packages of several files whose types reach
-/// other packages. Each scaffolds into a crate that builds, passes its own tests (every rpc
-/// called directly and over gRPC) and that `check` finds in step with its protos; its binary
-/// serves a REST route of its gateway, where it has one.
-#[tokio::test(flavor = "multi_thread")]
-async fn real_world_protos_scaffold_into_crates_that_build_test_and_check_clean() {
-    let data = workspace().join("tests/data");
-    let cases = [
-        // grpc.testing.TestService: test.proto holds the services, messages.proto and
-        // empty.proto of the same package the messages. No http rules.
-        (
-            "interop-svc",
-            data.join("grpc-interop"),
-            "grpc/testing/test.proto",
-            "grpc.testing.TestService",
-            None,
-        ),
-        // google.pubsub.v1: pubsub.proto and schema.proto, with googleapis' annotations.
-        (
-            "pubsub-svc",
-            data.join("googleapis"),
-            "google/pubsub/v1/pubsub.proto",
-            "google.pubsub.v1.Publisher",
-            Some((
-                "/v1/projects/p/topics/t",
-                "/google.pubsub.v1.Publisher/GetTopic",
-            )),
-        ),
-        // google.cloud.bigquery.storage.v1: seven files, google.rpc.Status from another
-        // package, and ReadRows and SplitReadStream on one GET template: the later rpc serves
-        // it, as in grpc-gateway.
-        (
-            "bigquery-storage-svc",
-            data.join("googleapis"),
-            "google/cloud/bigquery/storage/v1/storage.proto",
-            "google.cloud.bigquery.storage.v1.BigQueryRead",
-            Some((
-                "/v1/projects/p/locations/l/sessions/s/streams/x",
-                "/google.cloud.bigquery.storage.v1.BigQueryRead/SplitReadStream",
-            )),
-        ),
-    ];
-    let parent = tempfile::tempdir().unwrap();
-    for (name, include, proto, service, rest) in cases {
-        let out = parent.path().join(name);
-        let options = NewOptions {
-            name: name.to_owned(),
-            protos: vec![include.join(proto)],
-            // googleapis' annotations.proto and http.proto are this repository's copies.
-            includes: vec![include.clone(), workspace().join("proto")],
-            out: Some(out.clone()),
-            runtime: Some(workspace().join("runtime").to_str().unwrap().to_owned()),
-            ..Default::default()
-        };
-        scaffold::new_crate(&options).unwrap_or_else(|error| panic!("{name}: {error}"));
-        std::fs::copy(workspace().join("Cargo.lock"), out.join("Cargo.lock")).unwrap();
-        // Only the named file is listed: the generator brings its package's other files.
-        let build_rs = std::fs::read_to_string(out.join("build.rs")).unwrap();
-        assert!(
-            build_rs.contains(&format!(".file(\"proto/{proto}\")")),
-            "{build_rs}"
-        );
-        must(&format!("{name}: cargo build"), cargo(&out, &["build"]));
-        let tests = must(&format!("{name}: cargo test"), cargo(&out, &["test"]));
-        let report = String::from_utf8_lossy(&tests.stdout);
-        assert!(report.contains("_over_grpc ... ok"), "{name}: {report}");
-        assert!(!report.contains("FAILED"), "{name}: {report}");
-        let check = scaffold::check::check_crate(&out).unwrap();
-        assert!(check.findings.is_empty(), "{name}: {:?}", check.findings);
-        assert!(
-            check
-                .compared
-                .iter()
-                .any(|(compared, rpcs)| compared == service && *rpcs > 0),
-            "{name}: {:?}",
-            check.compared
-        );
-        if let Some((path, rpc)) = rest {
-            let running = Running::start_binary(name, &[]);
-            let response = reqwest::get(format!("{}{path}", running.url()))
-                .await
-                .unwrap();
-            assert_eq!(response.status(), 501, "{name}: {path}");
-            let body: serde_json::Value = response.json().await.unwrap();
-            assert_eq!(body["code"], 12, "{body}");
-            let message = body["message"].as_str().unwrap_or_default();
-            assert!(message.starts_with(rpc), "{name}: {path} reached {body}");
-            assert!(running.terminate().success(), "{name}: drains on SIGTERM");
-        }
-    }
-}
-
 /// Every file the manifest of `dir` records, with its text now.
 fn user_files(dir: &Path) -> BTreeMap<String, String> {
     let manifest = Manifest::read(dir).unwrap().unwrap();
@@ -515,153 +426,4 @@ fn a_changed_proto_fails_the_build_only_where_the_user_acts() {
     let mut unchanged = before;
     unchanged.remove(proto_file);
     assert_eq!(after, unchanged, "no user file changed");
-}
-
-/// Whether `tool --version` runs; if not, skips (or fails under `RUST_SVC_REQUIRE_TOOLS`).
-fn have(tool: &str) -> bool {
-    let runs = Command::new(tool)
-        .arg("--version")
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if !runs {
-        let required = std::env::var_os("RUST_SVC_REQUIRE_TOOLS").is_some();
-        assert!(!required, "{tool} is required (RUST_SVC_REQUIRE_TOOLS)");
-        eprintln!("SKIPPED: {tool} is not installed");
-    }
-    runs
-}
-
-#[test]
-fn a_buf_scaffold_lints_generates_with_buf_and_builds() {
-    if !have("buf") {
-        return;
-    }
-    let parent = tempfile::tempdir().unwrap();
-    let root = workspace();
-    let dir = parent.path().join("dispatch-buf");
-    let options = NewOptions {
-        name: "dispatch-buf".to_owned(),
-        protos: vec![root.join("proto/dispatch/v1/dispatch.proto")],
-        includes: vec![root.join("proto")],
-        out: Some(dir.clone()),
-        runtime: Some(root.join("runtime").to_str().unwrap().to_owned()),
-        buf: true,
-        ..Default::default()
-    };
-    scaffold::new_crate(&options).unwrap();
-    std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
-    // The plugin buf.gen.yaml names, built from this workspace's generator (this crate's
-    // src/bin/plugin.rs), first on PATH.
-    let plugins = parent.path().join("bin");
-    std::fs::create_dir(&plugins).unwrap();
-    std::os::unix::fs::symlink(
-        env!("CARGO_BIN_EXE_rust-svc-plugin-under-test"),
-        plugins.join("protoc-gen-rust-svc"),
-    )
-    .unwrap();
-    let path = format!(
-        "{}:{}",
-        plugins.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let buf = |args: &[&str]| {
-        Command::new("buf")
-            .args(args)
-            .current_dir(&dir)
-            .env("PATH", &path)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    };
-    // The first step of the scaffold's CI workflow.
-    must("buf lint", buf(&["lint"]));
-    must("buf generate", buf(&["generate"]));
-    assert!(dir.join("src/generated/mod.rs").is_file());
-    must("cargo build", cargo(&dir, &["build"]));
-    must("cargo test", cargo(&dir, &["test"]));
-}
-
-/// kubernetes-validate: `KUBERNETES_VALIDATE`, else beside `RUST_SVC_PYTHON`, else on PATH.
-fn kubernetes_validate() -> Option<PathBuf> {
-    if let Ok(path) = std::env::var("KUBERNETES_VALIDATE") {
-        return Some(path.into());
-    }
-    let beside_python = std::env::var("RUST_SVC_PYTHON")
-        .ok()
-        .and_then(|python| {
-            Path::new(&python)
-                .parent()
-                .map(|dir| dir.join("kubernetes-validate"))
-        })
-        .filter(|path| path.is_file());
-    beside_python.or_else(|| {
-        let found = Command::new("kubernetes-validate")
-            .arg("--version")
-            .output();
-        found
-            .is_ok_and(|output| output.status.success())
-            .then(|| "kubernetes-validate".into())
-    })
-}
-
-#[test]
-fn the_scaffolds_kubernetes_manifest_passes_the_schema_check() {
-    let Some(validate) = kubernetes_validate() else {
-        let required = std::env::var_os("RUST_SVC_REQUIRE_TOOLS").is_some();
-        assert!(
-            !required,
-            "kubernetes-validate is required (RUST_SVC_REQUIRE_TOOLS)"
-        );
-        eprintln!(
-            "SKIPPED: kubernetes-validate is not installed (pip install kubernetes-validate)"
-        );
-        return;
-    };
-    let parent = tempfile::tempdir().unwrap();
-    let dir = scaffold(&EXAMPLES[1], parent.path());
-    let output = Command::new(validate)
-        .args(["--strict", "--kubernetes-version", "1.33"])
-        .arg(dir.join("deploy/kubernetes.yaml"))
-        .output()
-        .unwrap();
-    must("kubernetes-validate", output);
-}
-
-#[test]
-fn the_scaffolds_dockerfile_builds_where_a_container_engine_runs() {
-    let engine = Command::new("docker").arg("info").output();
-    if !engine.is_ok_and(|output| output.status.success()) {
-        eprintln!(
-            "SKIPPED: no container engine here (`docker info` fails); the Dockerfile is not built"
-        );
-        return;
-    }
-    // The image builds from the crate's directory alone: the runtime and generator crates are
-    // copied in beside it, and the crate depends on them by relative path.
-    let parent = tempfile::tempdir().unwrap();
-    let dir = scaffold_as(&EXAMPLES[0], "inventory-image", parent.path());
-    let root = workspace();
-    for member in ["runtime", "http-template", "protoc-gen-rust-svc"] {
-        let copied = Command::new("cp")
-            .args(["-rL"])
-            .arg(root.join(member))
-            .arg(dir.join("vendor").join(member))
-            .output()
-            .unwrap();
-        must("cp", copied);
-    }
-    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
-    let relative = manifest
-        .replace(root.join("runtime").to_str().unwrap(), "vendor/runtime")
-        .replace(
-            root.join("protoc-gen-rust-svc").to_str().unwrap(),
-            "vendor/protoc-gen-rust-svc",
-        );
-    std::fs::write(dir.join("Cargo.toml"), relative).unwrap();
-    let output = Command::new("docker")
-        .args(["build", "-t", "rust-svc-scaffold-test", "."])
-        .current_dir(&dir)
-        .output()
-        .unwrap();
-    must("docker build", output);
 }
