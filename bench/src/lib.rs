@@ -10,9 +10,10 @@ use rust_svc_runtime::{BoxStream, Context, Status};
 pub mod rest;
 pub mod stacks;
 
-/// tonic's own client for inventory.proto (`inventory::v1::inventory_service_client`), written
-/// by build.rs: the plain-tonic side of the comparisons.
-pub mod tonic_client {
+/// tonic's own client and server for inventory.proto
+/// (`inventory::v1::inventory_service_client` and `inventory_service_server`), written by
+/// build.rs: the plain-tonic side of the comparisons.
+pub mod plain_tonic {
     include!(concat!(env!("OUT_DIR"), "/mod.rs"));
 }
 

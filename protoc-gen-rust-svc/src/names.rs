@@ -154,17 +154,6 @@ pub fn dyn_method_names(rust_names: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// tonic-build's server struct of a service, e.g. `InventoryServiceServer`.
-pub fn tonic_server_struct(tonic_base: &str) -> String {
-    format!("{tonic_base}Server")
-}
-
-/// tonic-build's associated stream type of a server- or bidi-streaming rpc in its server trait,
-/// e.g. `WatchStockLevelsStream`.
-pub fn tonic_stream_type(proto_name: &str) -> String {
-    format!("{proto_name}Stream")
-}
-
 /// Stand-in proto names for sibling types that prost-build would give one Rust name: `Fb` and
 /// `FB` are both `Fb` (as `Foo_Bar` and `FooBar` are both `FooBar`), with `pub mod fb` for
 /// their nested types, which is E0428. `siblings` are `(proto name, is a message)` in declaration order. The first to
@@ -249,10 +238,6 @@ pub struct ServiceNames {
     pub server_module: String,
     /// tonic-build's client module, e.g. `inventory_service_client`.
     pub client_module: String,
-    /// The private module holding the adapter's impl of tonic's trait, e.g.
-    /// `inventory_service_grpc`: in it, messages are named through `super::`, so that a message
-    /// called `T` is not taken for the impl's type parameter.
-    pub adapter_module: String,
     /// The REST/JSON gateway, e.g. `InventoryServiceGateway`.
     pub gateway: String,
     /// The private module of the gateway's dispatch and request schemas, e.g.
@@ -270,7 +255,6 @@ impl ServiceNames {
         let tonic_base = domain_trait.clone();
         let server_module = types.claim(&format!("{}_server", tonic_snake(&tonic_base)));
         let client_module = types.claim(&format!("{}_client", tonic_snake(&tonic_base)));
-        let adapter_module = types.claim(&format!("{}_grpc", tonic_snake(&tonic_base)));
         Self {
             info: types.claim(&tonic_snake(&tonic_base).to_uppercase()),
             dyn_trait: types.claim(&format!("Dyn{domain_trait}")),
@@ -284,7 +268,6 @@ impl ServiceNames {
             tonic_base,
             server_module,
             client_module,
-            adapter_module,
         }
     }
 }

@@ -23,14 +23,17 @@ use std::collections::BTreeSet;
 
 use crate::error::Error;
 
-/// A per-service artifact the generator can emit (messages are switched separately).
+/// A per-service artifact the generator can emit (messages are switched separately). More may
+/// be added in a minor release.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub enum Artifact {
     /// The transport-agnostic domain trait and its `Dyn…` companion.
     Domain,
     /// An implementation answering UNIMPLEMENTED for every method.
     Stub,
-    /// The tonic server adapter (and tonic's wire-level server).
+    /// The gRPC adapter: serves the domain trait as a tonic service, routed and coded by the
+    /// runtime over tonic's own `server::Grpc`.
     Server,
     /// The client wrapper implementing the domain trait. With `Server`, also the adapter's
     /// test-harness entry points that return it.
@@ -43,6 +46,11 @@ pub enum Artifact {
     /// 9 % of the instructions of building the example system's generated code
     /// (bench/RESULTS.md).
     TonicClient,
+    /// tonic's own wire-level server module (`foo_service_server`: the `FooService` trait over
+    /// `tonic::Request`s and `FooServiceServer<T>`), for who implements tonic's trait by hand.
+    /// Not emitted by default: `Server` serves the domain trait without it, at a tenth of its
+    /// code per rpc.
+    TonicServer,
     /// The REST/JSON gateway of every service with `google.api.http` rules: a static route
     /// table and a router serving the domain trait. It needs proto3 JSON, so with it the
     /// messages its routes reach (every message with `json_all_messages`) get pbjson's serde
@@ -55,13 +63,14 @@ pub enum Artifact {
 
 impl Artifact {
     /// Every artifact.
-    pub const ALL: [Artifact; 8] = [
+    pub const ALL: [Artifact; 9] = [
         Self::Domain,
         Self::Stub,
         Self::Server,
         Self::Client,
         Self::Fake,
         Self::TonicClient,
+        Self::TonicServer,
         Self::Gateway,
         Self::OpenApi,
     ];
@@ -84,6 +93,7 @@ impl Artifact {
             Self::Client => "client",
             Self::Fake => "fake",
             Self::TonicClient => "tonic_client",
+            Self::TonicServer => "tonic_server",
             Self::Gateway => "gateway",
             Self::OpenApi => "openapi",
         }
@@ -357,18 +367,22 @@ mod tests {
     fn empty_parameter_gives_defaults() {
         assert_eq!(Params::parse("").unwrap(), Params::default());
         assert!(!Params::default().emits(Artifact::TonicClient));
+        assert!(!Params::default().emits(Artifact::TonicServer));
     }
 
     #[test]
-    fn tonic_client_stands_alone_or_joins_the_rest() {
-        let alone = Params::parse("artifacts=tonic_client").unwrap();
+    fn tonic_modules_stand_alone_or_join_the_rest() {
+        let alone = Params::parse("artifacts=tonic_client+tonic_server").unwrap();
         assert_eq!(
             alone.artifacts,
-            [Artifact::TonicClient].into_iter().collect()
+            [Artifact::TonicClient, Artifact::TonicServer]
+                .into_iter()
+                .collect()
         );
-        let every =
-            Params::parse("artifacts=domain+stub+server+client+fake+tonic_client+gateway+openapi")
-                .unwrap();
+        let every = Params::parse(
+            "artifacts=domain+stub+server+client+fake+tonic_client+tonic_server+gateway+openapi",
+        )
+        .unwrap();
         assert_eq!(every.artifacts, Artifact::ALL.into_iter().collect());
     }
 

@@ -34,19 +34,19 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use example_services::inventory::v1::inventory_service_server::{
-    InventoryService as TonicInventoryService, InventoryServiceServer,
-};
 use example_services::inventory::v1::{
     CheckStockRequest, CheckStockResponse, InventoryServiceGrpc, ReleaseReservationRequest,
     ReleaseReservationResponse, ReserveItemsRequest, ReserveItemsResponse, StockUpdate,
     WatchStockLevelsRequest,
 };
 use prost::Message;
+use rust_svc_bench::plain_tonic::inventory::v1::inventory_service_client::InventoryServiceClient as TonicClient;
+use rust_svc_bench::plain_tonic::inventory::v1::inventory_service_server::{
+    InventoryService as TonicInventoryService, InventoryServiceServer,
+};
 use rust_svc_bench::stacks::{
     Part, Spans, TOKEN, install_recorder, install_subscriber, interceptor_stack_of,
 };
-use rust_svc_bench::tonic_client::inventory::v1::inventory_service_client::InventoryServiceClient as TonicClient;
 use rust_svc_bench::tower_layers;
 use rust_svc_bench::{Stock, check_stock_reply};
 use rust_svc_runtime::{BoxStream, Code, Status};

@@ -12,7 +12,7 @@ use example_services::inventory::v1::{
     CheckStockRequest, InventoryService, InventoryServiceClient, InventoryServiceGrpc,
 };
 use rust_svc_bench::Stock;
-use rust_svc_bench::tonic_client::inventory::v1::inventory_service_client::InventoryServiceClient as TonicClient;
+use rust_svc_bench::plain_tonic::inventory::v1::inventory_service_client::InventoryServiceClient as TonicClient;
 use rust_svc_runtime::Context;
 
 /// Sequential calls per round, for latency.

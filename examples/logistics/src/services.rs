@@ -10,15 +10,15 @@ use axum::response::Html;
 use axum::routing::get;
 use example_services::courier_directory::CourierDirectory;
 use example_services::dispatch::v1::{
-    DispatchServiceClient, DispatchServiceGateway, DispatchServiceGrpc, dispatch_service_server,
+    DISPATCH_SERVICE, DispatchServiceClient, DispatchServiceGateway, DispatchServiceGrpc,
 };
 use example_services::inventory::v1::{
-    CheckStockRequest, InventoryService, InventoryServiceClient, InventoryServiceGateway,
-    InventoryServiceGrpc, inventory_service_server,
+    CheckStockRequest, INVENTORY_SERVICE, InventoryService, InventoryServiceClient,
+    InventoryServiceGateway, InventoryServiceGrpc,
 };
 use example_services::inventory_store::InventoryStore;
 use example_services::order_desk::OrderDesk;
-use example_services::orders::v1::{OrderServiceGateway, OrderServiceGrpc, order_service_server};
+use example_services::orders::v1::{ORDER_SERVICE, OrderServiceGateway, OrderServiceGrpc};
 use example_services::system::{DEMO_COURIERS, DEMO_STOCK};
 use rust_svc_runtime::client::{
     BreakerPolicy, ClientBuilder, GeneratedClient, MethodInfo, SlidingWindow,
@@ -116,7 +116,7 @@ pub async fn inventory(db: Option<&Path>, seed: Seed) -> Result<Host, String> {
     }
     let domain = Arc::new(server_stack().wrap(store));
     Ok(Host::new("inventory").service(
-        inventory_service_server::SERVICE_NAME,
+        INVENTORY_SERVICE.name,
         Routes::new(InventoryServiceGrpc::from_arc(Arc::clone(&domain)).into_service()),
         Some(InventoryServiceGateway::routes_from_arc(domain)),
     ))
@@ -132,7 +132,7 @@ pub fn dispatch() -> Result<Host, String> {
     }
     let domain = Arc::new(server_stack().wrap(directory));
     Ok(Host::new("dispatch").service(
-        dispatch_service_server::SERVICE_NAME,
+        DISPATCH_SERVICE.name,
         Routes::new(DispatchServiceGrpc::from_arc(Arc::clone(&domain)).into_service()),
         Some(DispatchServiceGateway::routes_from_arc(domain)),
     ))
@@ -195,7 +195,7 @@ pub fn orders(dependencies: &Dependencies, db: Option<&Path>) -> Result<Host, St
     let domain = Arc::new(server_stack().wrap(desk));
     Ok(Host::new("orders")
         .service(
-            order_service_server::SERVICE_NAME,
+            ORDER_SERVICE.name,
             Routes::new(OrderServiceGrpc::from_arc(Arc::clone(&domain)).into_service()),
             Some(OrderServiceGateway::routes_from_arc(domain)),
         )

@@ -1,12 +1,13 @@
-//! The tonic adapter: implements tonic's generated server trait for any domain implementation.
-//! Each method hands the wire request and the domain method to the runtime's `server` module,
-//! which turns the request into `(Context, message)`, calls the domain inside the deadline, and
-//! wraps the result.
+//! The gRPC adapter: serves any domain implementation as a tonic service. The runtime's
+//! `GrpcServer` routes a call by path to its rpc's position in the service description; the
+//! adapter's one `match` names the domain method and its call shape, and the runtime's `server`
+//! module turns the request into `(Context, message)`, calls the domain inside the deadline, and
+//! wraps the result, coded by tonic's own `server::Grpc`.
 
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{Settings, ident, method_attrs, method_ident, nested_type, service_link};
+use super::{Settings, ident, method_attrs, method_ident, service_link};
 use crate::model::{Service, Streaming};
 use crate::params::Artifact;
 
@@ -15,63 +16,47 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
     let names = &service.names;
     let trait_ident = ident(&names.domain_trait);
     let adapter = ident(&names.grpc_adapter);
-    let server_module = ident(&names.server_module);
-    let tonic_trait = ident(&names.tonic_base);
-    let server_struct = ident(&crate::names::tonic_server_struct(&names.tonic_base));
-    let adapter_module = ident(&names.adapter_module);
+    let info = ident(&names.info);
 
-    let methods = service.methods.iter().map(|method| {
+    let arms = service.methods.iter().enumerate().map(|(index, method)| {
         let name = method_ident(method);
         let used = method_attrs(method, false);
-        let input = nested_type(&method.input_type);
-        let output = nested_type(&method.output_type);
-        let response = match method.streaming.server_streaming() {
-            true => quote!(#runtime::BoxStream<#output>),
-            false => output,
-        };
-        let wire_request = match method.streaming.client_streaming() {
-            false => quote!(::tonic::Request<#input>),
-            true => quote!(::tonic::Request<::tonic::Streaming<#input>>),
-        };
-        let serve = ident(match method.streaming {
+        let shape = ident(match method.streaming {
             Streaming::Unary => "unary",
             Streaming::Server => "server_streaming",
             Streaming::Client => "client_streaming",
             Streaming::Bidi => "bidi_streaming",
         });
-        // The signature `#[async_trait]` gives the trait's method, written out: the body is a
-        // call, not an `async` block, so there is no state machine per method to check.
-        let method_fn = |response: TokenStream| {
-            quote! {
-                #used
-                fn #name<'life0, 'async_trait>(&'life0 self, request: #wire_request)
-                    -> #runtime::server::WireFuture<'async_trait, #response>
-                where
-                    'life0: 'async_trait,
-                    Self: 'async_trait,
-                {
-                    #runtime::server::#serve(
-                        &*self.inner,
-                        request,
-                        <T as super::#trait_ident>::#name,
-                    )
-                }
+        quote! {
+            #used
+            #index => call.#shape(&self.inner, <T as #trait_ident>::#name),
+        }
+    });
+    // A service without rpcs has nothing to match (a lone `_` arm is a clippy warning).
+    let dispatch = if service.methods.is_empty() {
+        quote! {
+            fn dispatch(
+                &self,
+                _rpc: usize,
+                call: #runtime::server::GrpcCall,
+            ) -> #runtime::server::GrpcFuture {
+                call.unimplemented()
             }
-        };
-        match method.streaming {
-            Streaming::Unary | Streaming::Client => method_fn(response),
-            Streaming::Server | Streaming::Bidi => {
-                let stream_type = ident(&crate::names::tonic_stream_type(&method.proto_name));
-                let method_fn = method_fn(quote!(Self::#stream_type));
-                quote! {
-                    #used
-                    type #stream_type = #response;
-
-                    #method_fn
+        }
+    } else {
+        quote! {
+            fn dispatch(
+                &self,
+                rpc: usize,
+                call: #runtime::server::GrpcCall,
+            ) -> #runtime::server::GrpcFuture {
+                match rpc {
+                    #(#arms)*
+                    _ => call.unimplemented(),
                 }
             }
         }
-    });
+    };
     let doc = format!(
         " Serves an implementation of {} over gRPC: add [`{}::into_service`] to a tonic \
          `Server`. Deadlines come from `grpc-timeout`; a call whose deadline has passed is answered \
@@ -134,27 +119,21 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
 
             /// The service to add to a tonic `Server` or `Routes`; requests compressed with gzip
             /// or zstd are accepted.
-            pub fn into_service(self) -> #runtime::server::GrpcServer<#server_module::#server_struct<Self>> {
-                let wire = self.wire.clone();
-                let mut server = #server_module::#server_struct::new(self)
-                    .max_decoding_message_size(wire.max_decoding_message_size)
-                    .max_encoding_message_size(wire.max_encoding_message_size);
-                for encoding in wire.accept_compressed {
-                    server = server.accept_compressed(encoding);
-                }
-                for encoding in wire.send_compressed {
-                    server = server.send_compressed(encoding);
-                }
-                #runtime::server::GrpcServer::new(server)
+            pub fn into_service(self) -> #runtime::server::GrpcServer<Self> {
+                #runtime::server::GrpcServer::new(self)
             }
 
             #harness
         }
 
-        mod #adapter_module {
-            impl<T: super::#trait_ident> super::#server_module::#tonic_trait for super::#adapter<T> {
-                #(#methods)*
+        impl<T: #trait_ident> #runtime::server::GrpcDispatch for #adapter<T> {
+            const SERVICE: &'static #runtime::rpc::ServiceInfo = &#info;
+
+            fn wire(&self) -> &#runtime::server::WireSettings {
+                &self.wire
             }
+
+            #dispatch
         }
     }
 }

@@ -62,7 +62,7 @@ pub fn service_items(package: &Package, service: &Service, settings: &Settings<'
         .emits(Artifact::Server)
         .then(|| adapter::emit(service, settings));
     let wire_server = params
-        .emits(Artifact::Server)
+        .emits(Artifact::TonicServer)
         .then(|| wire::server(service, &package.proto_name, settings));
     let wire_client = params
         .emits(Artifact::TonicClient)

@@ -67,8 +67,8 @@ pub struct ServiceContext {
     pub gateway: String,
     /// Whether it has `google.api.http` rules.
     pub has_gateway: bool,
-    /// tonic's server module, whose `SERVICE_NAME` names the service.
-    pub server_module: String,
+    /// The static describing it, e.g. `INVENTORY_SERVICE`, whose `name` the host serves it by.
+    pub info: String,
     /// The proto comment, one rustdoc line each (each starts with a space, or is empty).
     pub doc: Vec<String>,
     /// The rpcs, in declaration order.
@@ -216,7 +216,7 @@ impl ServiceContext {
                 String::new()
             },
             has_gateway,
-            server_module: service.names.server_module.clone(),
+            info: service.names.info.clone(),
             doc: service.doc.clone(),
             has_streams: methods
                 .iter()

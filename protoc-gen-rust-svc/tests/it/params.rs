@@ -84,8 +84,6 @@ fn defaults_emit_messages_services_and_an_include_file() {
             "struct UnimplementedStreaming",
             "struct FakeStreaming",
             "struct StreamingGrpc",
-            "mod streaming_grpc",
-            "mod streaming_server",
             "struct StreamingClient",
         ]
     );
@@ -177,6 +175,11 @@ fn artifacts_choose_what_is_emitted() {
     assert_eq!(
         items(file(&files, "tests.streaming.svc.rs")),
         ["mod streaming_client"]
+    );
+    let files = streaming(Builder::new().artifacts([Artifact::TonicServer]));
+    assert_eq!(
+        items(file(&files, "tests.streaming.svc.rs")),
+        ["mod streaming_server"]
     );
     let files = streaming(Builder::new().artifacts([Artifact::Domain, Artifact::Fake]));
     assert_eq!(

@@ -101,7 +101,7 @@ impl Host {
     }
 
     /// Serves the service `name` (its fully qualified proto name, the generated
-    /// `foo_service_server::SERVICE_NAME`): its gRPC adapter
+    /// `FOO_SERVICE.name`): its gRPC adapter
     /// (`Routes::new(FooServiceGrpc::new(domain).into_service())`) and, if it has `google.api.http`
     /// rules, its gateway's routes (`FooServiceGateway::routes(domain)`). Health reports it, and
     /// reflection lists it.

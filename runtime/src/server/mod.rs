@@ -17,6 +17,7 @@
 //! trailers, with the final status, which [`GrpcServer`]'s response body adds whenever the
 //! handler set them. [`WireSettings`] are the generated adapter's size limits and compression.
 
+mod dispatch;
 mod wire;
 
 use tokio::time::Instant;
@@ -27,6 +28,7 @@ pub use crate::call::{DomainMethod, stream_within_deadline, within_deadline};
 use crate::deadline::{GRPC_TIMEOUT, InvalidTimeout, parse_grpc_timeout};
 pub use crate::rpc::WireSettings;
 use crate::{BoxFuture, BoxStream, Context, Status};
+pub use dispatch::{GrpcCall, GrpcDispatch, GrpcFuture};
 use wire::ResponseCell;
 pub use wire::{CallFuture, DeadlineStamped, GrpcServer, StampDeadlines};
 
@@ -179,27 +181,41 @@ where
     Wire: 'static,
     M: for<'b> DomainMethod<'b, T, In, Out>,
 {
-    Box::pin(async move {
-        let (ctx, message) = accepted?;
-        match within_deadline(&ctx, method.call(domain, &ctx, message)).await {
-            Ok(out) => {
-                let mut response = tonic::Response::new(respond(&ctx, out));
-                append_sendable(
-                    response.metadata_mut().as_mut(),
-                    ctx.response().headers().clone(),
-                );
-                Ok(response)
-            }
-            // An error before any message is a trailers-only response: what the handler set
-            // travels with the status.
-            Err(mut status) => {
-                let metadata = status.metadata_mut().as_mut();
-                append_sendable(metadata, ctx.response().headers().clone());
-                append_sendable(metadata, ctx.response().trailers().clone());
-                Err(status)
-            }
+    Box::pin(run(domain, accepted, method, respond))
+}
+
+/// [`serve`]'s work, unboxed, for [`dispatch`]'s handlers to box once.
+async fn run<T, In, Out, Wire, M>(
+    domain: &T,
+    accepted: Result<(Context, In), Status>,
+    method: M,
+    respond: fn(&Context, Out) -> Wire,
+) -> Result<tonic::Response<Wire>, Status>
+where
+    T: ?Sized + Sync,
+    In: Send + 'static,
+    Out: 'static,
+    M: for<'b> DomainMethod<'b, T, In, Out>,
+{
+    let (ctx, message) = accepted?;
+    match within_deadline(&ctx, method.call(domain, &ctx, message)).await {
+        Ok(out) => {
+            let mut response = tonic::Response::new(respond(&ctx, out));
+            append_sendable(
+                response.metadata_mut().as_mut(),
+                ctx.response().headers().clone(),
+            );
+            Ok(response)
         }
-    })
+        // An error before any message is a trailers-only response: what the handler set
+        // travels with the status.
+        Err(mut status) => {
+            let metadata = status.metadata_mut().as_mut();
+            append_sendable(metadata, ctx.response().headers().clone());
+            append_sendable(metadata, ctx.response().trailers().clone());
+            Err(status)
+        }
+    }
 }
 
 /// Adds the entries of `metadata` a handler may send to `headers`: not the `grpc-*` keys, which

@@ -1,5 +1,6 @@
-//! [`GrpcServer`]: the tower layer around every generated tonic service. It does what needs the
-//! HTTP request and response rather than the decoded messages:
+//! [`GrpcServer`]: the tonic service every generated adapter is served as. Besides routing (see
+//! [`dispatch`](super::dispatch)) it does what needs the HTTP request and response rather than
+//! the decoded messages:
 //!
 //! - parses `grpc-timeout` when the request arrives, rejects a malformed one, and races the whole
 //!   call against the deadline (see the [module docs](super));
@@ -21,6 +22,7 @@ use tokio::time::Sleep;
 use tonic::server::NamedService;
 
 use super::deadline_from_headers;
+use super::dispatch::{GrpcCall, GrpcDispatch, GrpcFuture, WireConfig, unknown_method};
 use crate::call::ArrivalDeadline;
 use crate::context::ResponseMetadata;
 use crate::rpc::is_size_limit_message;
@@ -30,45 +32,46 @@ use crate::{Code, Status};
 #[derive(Debug, Clone)]
 pub(super) struct ResponseCell(pub(super) ResponseMetadata);
 
-/// Wraps a generated tonic service: parses `grpc-timeout` when the request arrives and rejects
-/// a malformed one with `INVALID_ARGUMENT` before any work is done, sends the trailers handlers
-/// set, and reports over-limit messages as `RESOURCE_EXHAUSTED`.
+/// Serves a generated adapter ([`GrpcDispatch`]) as a tonic service: parses `grpc-timeout` when
+/// the request arrives and rejects a malformed one with `INVALID_ARGUMENT` before any work is
+/// done, routes the call to its rpc by path (`UNIMPLEMENTED` for a path the service does not
+/// have), sends the trailers handlers set, and reports over-limit messages as
+/// `RESOURCE_EXHAUSTED`.
 #[derive(Debug, Clone)]
 pub struct GrpcServer<S> {
     inner: S,
+    wire: WireConfig,
 }
 
-impl<S> GrpcServer<S> {
-    /// Wraps a tonic service.
+impl<S: GrpcDispatch> GrpcServer<S> {
+    /// Serves a generated adapter, with the size limits and compression it was built with.
     pub fn new(inner: S) -> Self {
-        Self { inner }
+        let wire = WireConfig::new(inner.wire());
+        Self { inner, wire }
     }
 
-    /// The wrapped tonic service.
+    /// The adapter served.
     pub fn into_inner(self) -> S {
         self.inner
     }
 }
 
-impl<S: NamedService> NamedService for GrpcServer<S> {
-    const NAME: &'static str = S::NAME;
+impl<S: GrpcDispatch> NamedService for GrpcServer<S> {
+    const NAME: &'static str = S::SERVICE.name;
 }
 
 impl<S, B> tonic::codegen::Service<http::Request<B>> for GrpcServer<S>
 where
-    S: tonic::codegen::Service<
-            http::Request<B>,
-            Response = http::Response<tonic::body::Body>,
-            Error = Infallible,
-        >,
-    S::Future: Unpin,
+    S: GrpcDispatch,
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<tonic::codegen::StdError>,
 {
     type Response = http::Response<tonic::body::Body>;
     type Error = Infallible;
-    type Future = Either<Ready<Result<Self::Response, Infallible>>, CallFuture<S::Future>>;
+    type Future = Either<Ready<Result<Self::Response, Infallible>>, CallFuture<GrpcFuture>>;
 
-    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+    fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
@@ -77,26 +80,34 @@ where
             .extensions()
             .get::<ArrivalDeadline>()
             .map(|ArrivalDeadline(deadline)| Ok(Some(*deadline)));
-        match stamped.unwrap_or_else(|| deadline_from_headers(request.headers())) {
-            Ok(deadline) => {
-                if let Some(deadline) = deadline {
-                    request.extensions_mut().insert(ArrivalDeadline(deadline));
-                }
-                let response = ResponseMetadata::new();
-                request
-                    .extensions_mut()
-                    .insert(ResponseCell(response.clone()));
-                Either::Right(CallFuture {
-                    inner: self.inner.call(request),
-                    deadline: deadline.map(|deadline| Box::pin(tokio::time::sleep_until(deadline))),
-                    response: Some(response),
-                })
-            }
+        let deadline = match stamped.unwrap_or_else(|| deadline_from_headers(request.headers())) {
+            Ok(deadline) => deadline,
             Err(invalid) => {
                 let status = Status::invalid_argument(invalid.to_string());
-                Either::Left(ready(Ok(status.into_http())))
+                return Either::Left(ready(Ok(status.into_http())));
             }
+        };
+        let path = request.uri().path();
+        let Some(rpc) = S::SERVICE
+            .methods
+            .iter()
+            .position(|method| method.path == path)
+        else {
+            return Either::Left(ready(Ok(unknown_method(path).into_http())));
+        };
+        if let Some(deadline) = deadline {
+            request.extensions_mut().insert(ArrivalDeadline(deadline));
         }
+        let response = ResponseMetadata::new();
+        request
+            .extensions_mut()
+            .insert(ResponseCell(response.clone()));
+        let call = GrpcCall::new(request.map(tonic::body::Body::new), self.wire);
+        Either::Right(CallFuture {
+            inner: self.inner.dispatch(rpc, call),
+            deadline: deadline.map(|deadline| Box::pin(tokio::time::sleep_until(deadline))),
+            response: Some(response),
+        })
     }
 }
 
@@ -160,12 +171,12 @@ pub struct CallFuture<F> {
 
 impl<F> Future for CallFuture<F>
 where
-    F: Future<Output = Result<http::Response<tonic::body::Body>, Infallible>> + Unpin,
+    F: Future<Output = http::Response<tonic::body::Body>> + Unpin,
 {
-    type Output = F::Output;
+    type Output = Result<http::Response<tonic::body::Body>, Infallible>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
-        if let Poll::Ready(Ok(response)) = Pin::new(&mut self.inner).poll(cx) {
+        if let Poll::Ready(response) = Pin::new(&mut self.inner).poll(cx) {
             let cell = self.response.take().unwrap_or_default();
             return Poll::Ready(Ok(finish_response(response, cell)));
         }
@@ -264,24 +275,19 @@ mod tests {
     use tower_layer::Layer;
 
     use super::*;
+    use crate::rpc::{MethodInfo, MethodKind, ServiceInfo, WireSettings};
 
     /// Answers at once, keeping the last request it was given.
     #[derive(Clone, Default)]
-    struct Keep(Arc<Mutex<Option<http::Request<()>>>>);
+    struct Keep(Arc<Mutex<Option<http::Request<tonic::body::Body>>>>);
 
     impl Keep {
-        fn deadline(&self) -> Option<Instant> {
-            let request = self.0.lock().unwrap();
-            let ArrivalDeadline(deadline) = request.as_ref()?.extensions().get()?;
-            Some(*deadline)
-        }
-
-        fn take(&self) -> http::Request<()> {
+        fn take(&self) -> http::Request<tonic::body::Body> {
             self.0.lock().unwrap().take().expect("a request was kept")
         }
     }
 
-    impl Service<http::Request<()>> for Keep {
+    impl Service<http::Request<tonic::body::Body>> for Keep {
         type Response = http::Response<tonic::body::Body>;
         type Error = Infallible;
         type Future = Ready<Result<Self::Response, Infallible>>;
@@ -290,16 +296,53 @@ mod tests {
             Poll::Ready(Ok(()))
         }
 
-        fn call(&mut self, request: http::Request<()>) -> Self::Future {
+        fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
             *self.0.lock().unwrap() = Some(request);
             ready(Ok(http::Response::new(tonic::body::Body::empty())))
         }
     }
 
-    fn with_timeout(timeout: &'static str) -> http::Request<()> {
+    static METHODS: [MethodInfo; 1] = [MethodInfo::new("/test.Svc/Get", MethodKind::Unary)];
+    static SERVICE: ServiceInfo = ServiceInfo::new("test.Svc", &METHODS);
+
+    /// A generated adapter's stand-in: keeps the deadline of the last call routed to it.
+    #[derive(Clone, Default)]
+    struct Handler {
+        deadline: Arc<Mutex<Option<Option<Instant>>>>,
+        wire: WireSettings,
+    }
+
+    impl Handler {
+        /// The deadline of the last call, `None` when no call reached the handler.
+        fn deadline(&self) -> Option<Option<Instant>> {
+            *self.deadline.lock().unwrap()
+        }
+    }
+
+    impl GrpcDispatch for Handler {
+        const SERVICE: &'static ServiceInfo = &SERVICE;
+
+        fn wire(&self) -> &WireSettings {
+            &self.wire
+        }
+
+        fn dispatch(&self, rpc: usize, call: GrpcCall) -> GrpcFuture {
+            assert_eq!(rpc, 0);
+            let deadline = call
+                .request()
+                .extensions()
+                .get::<ArrivalDeadline>()
+                .map(|ArrivalDeadline(deadline)| *deadline);
+            *self.deadline.lock().unwrap() = Some(deadline);
+            call.unimplemented()
+        }
+    }
+
+    fn with_timeout(timeout: &'static str) -> http::Request<tonic::body::Body> {
         http::Request::builder()
+            .uri("/test.Svc/Get")
             .header("grpc-timeout", timeout)
-            .body(())
+            .body(tonic::body::Body::empty())
             .unwrap()
     }
 
@@ -314,12 +357,12 @@ mod tests {
             .await;
         // A router that calls the service later, on first poll.
         tokio::time::advance(Duration::from_millis(5)).await;
-        let handler = Keep::default();
+        let handler = Handler::default();
         let _ = GrpcServer::new(handler.clone()).call(router.take()).await;
 
         assert_eq!(
             handler.deadline(),
-            Some(arrived + Duration::from_millis(100))
+            Some(Some(arrived + Duration::from_millis(100)))
         );
     }
 
@@ -327,14 +370,14 @@ mod tests {
     async fn without_a_stamp_the_deadline_counts_from_the_call() {
         tokio::time::advance(Duration::from_millis(5)).await;
         let called = Instant::now();
-        let handler = Keep::default();
+        let handler = Handler::default();
         let _ = GrpcServer::new(handler.clone())
             .call(with_timeout("100m"))
             .await;
 
         assert_eq!(
             handler.deadline(),
-            Some(called + Duration::from_millis(100))
+            Some(Some(called + Duration::from_millis(100)))
         );
     }
 
@@ -345,13 +388,40 @@ mod tests {
             .layer(router.clone())
             .call(with_timeout("soon"))
             .await;
-        let handler = Keep::default();
+        let handler = Handler::default();
         let response = GrpcServer::new(handler.clone())
             .call(router.take())
             .await
             .unwrap();
 
         assert_eq!(response.headers()["grpc-status"], "3");
-        assert!(handler.0.lock().unwrap().is_none());
+        assert_eq!(
+            handler.deadline(),
+            None,
+            "the call did not reach the handler"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_path_the_service_does_not_have_is_unimplemented() {
+        let handler = Handler::default();
+        let request = http::Request::builder()
+            .uri("/test.Svc/Put")
+            .body(tonic::body::Body::empty())
+            .unwrap();
+        let response = GrpcServer::new(handler.clone())
+            .call(request)
+            .await
+            .unwrap();
+
+        let status = Status::from_header_map(response.headers()).expect("a status");
+        assert_eq!(status.code(), Code::Unimplemented);
+        assert_eq!(status.message(), "unknown method Put for service test.Svc");
+        assert_eq!(handler.deadline(), None);
+    }
+
+    #[test]
+    fn the_server_is_named_for_its_service() {
+        assert_eq!(<GrpcServer<Handler> as NamedService>::NAME, "test.Svc");
     }
 }

@@ -70,7 +70,7 @@ pub fn host(config: &Config) -> Result<Host, String> {
 {%- endfor %}
     )));
     host = host.service(
-        proto::{{ service.module }}::{{ service.server_module }}::SERVICE_NAME,
+        proto::{{ service.module }}::{{ service.info }}.name,
 {%- if service.has_gateway %}
         Routes::new(proto::{{ service.module }}::{{ service.grpc_adapter }}::from_arc(Arc::clone(&{{ service.file }})).into_service()),
         Some(proto::{{ service.module }}::{{ service.gateway }}::routes_from_arc({{ service.file }})),

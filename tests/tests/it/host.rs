@@ -10,12 +10,12 @@ use std::sync::Arc;
 use example_services::courier_directory::CourierDirectory;
 use example_services::dispatch::v1::DispatchService as _;
 use example_services::dispatch::v1::{
-    DispatchServiceClient, DispatchServiceGrpc, GetCourierStatusRequest, dispatch_service_server,
+    DISPATCH_SERVICE, DispatchServiceClient, DispatchServiceGrpc, GetCourierStatusRequest,
 };
 use example_services::inventory::v1::InventoryService as _;
 use example_services::inventory::v1::{
-    CheckStockRequest, InventoryServiceClient, InventoryServiceGateway, InventoryServiceGrpc,
-    inventory_service_server,
+    CheckStockRequest, INVENTORY_SERVICE, InventoryServiceClient, InventoryServiceGateway,
+    InventoryServiceGrpc,
 };
 use example_services::inventory_store::InventoryStore;
 use rcgen::{CertificateParams, KeyPair};
@@ -38,7 +38,7 @@ fn inventory() -> Arc<InventoryStore> {
 async fn serve(configure: impl FnOnce(Host) -> Host) -> Result<(Serving, Stop), HostError> {
     let domain = inventory();
     let host = Host::new("inventory").service(
-        inventory_service_server::SERVICE_NAME,
+        INVENTORY_SERVICE.name,
         Routes::new(InventoryServiceGrpc::from_arc(Arc::clone(&domain)).into_service()),
         Some(InventoryServiceGateway::routes_from_arc(domain)),
     );
@@ -159,7 +159,7 @@ async fn a_port_serves_several_services_with_reflection_off() {
     directory.add_courier("courier_1").unwrap();
     let (serving, _stop) = serve(|host| {
         host.service(
-            dispatch_service_server::SERVICE_NAME,
+            DISPATCH_SERVICE.name,
             Routes::new(DispatchServiceGrpc::from_arc(directory).into_service()),
             None,
         )
