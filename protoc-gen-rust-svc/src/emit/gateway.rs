@@ -56,11 +56,12 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
                 }
             }
         });
+    let imports = schema_imports(&service.schemas, runtime);
     let schemas = service
         .schemas
         .iter()
         .enumerate()
-        .map(|(index, schema)| schema_static(index, schema, runtime));
+        .map(|(index, schema)| schema_static(index, schema));
 
     let route_docs = service.methods.iter().flat_map(|method| {
         let trait_name = &names.domain_trait;
@@ -130,6 +131,8 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
         }
 
         mod #module {
+            #imports
+
             pub(super) fn dispatch<T: super::#trait_ident>(
                 domain: &::std::sync::Arc<T>,
                 call: #runtime::gateway::Call,
@@ -149,62 +152,76 @@ fn schema_ident(index: usize) -> proc_macro2::Ident {
     format_ident!("SCHEMA_{index}")
 }
 
-fn schema_static(index: usize, schema: &MessageSchema, runtime: &syn::Path) -> TokenStream {
+/// The `use` of the runtime's schema types, naming those the module's statics use (an unused
+/// import would warn).
+fn schema_imports(schemas: &[MessageSchema], runtime: &syn::Path) -> TokenStream {
+    if schemas.is_empty() {
+        return TokenStream::new();
+    }
+    let fields = || schemas.iter().flat_map(|schema| &schema.fields);
+    let scalar = fields().any(|field| {
+        matches!(
+            field.kind,
+            FieldKind::Scalar(_) | FieldKind::WellKnown(_, Some(_))
+        ) || matches!(field.cardinality, FieldCardinality::Map(_))
+    });
+    let well_known = fields().any(|field| matches!(field.kind, FieldKind::WellKnown(..)));
+    // In rustfmt's order.
+    let mut names = Vec::new();
+    if fields().next().is_some() {
+        names.push(quote!(FieldSchema));
+    }
+    names.push(quote!(MessageSchema));
+    if scalar {
+        names.push(quote!(ScalarKind));
+    }
+    if well_known {
+        names.push(quote!(WellKnown));
+    }
+    quote! { use #runtime::gateway::schema::{#(#names),*}; }
+}
+
+/// A request message's schema: one line per field, written with the runtime's `const`
+/// constructors rather than as struct literals (a field was eight lines; googleapis has
+/// thousands).
+fn schema_static(index: usize, schema: &MessageSchema) -> TokenStream {
     let name = schema_ident(index);
     let full_name = &schema.full_name;
-    let fields = schema
-        .fields
-        .iter()
-        .map(|field| field_schema(field, runtime));
-    let doc = format!(" `{full_name}`.");
+    let fields = schema.fields.iter().map(field_schema);
     quote! {
-        #[doc = #doc]
-        static #name: #runtime::gateway::schema::MessageSchema =
-            #runtime::gateway::schema::MessageSchema {
-                name: #full_name,
-                fields: &[#(#fields),*],
-            };
+        static #name: MessageSchema = MessageSchema::new(#full_name, &[#(#fields),*]);
     }
 }
 
-fn field_schema(field: &FieldSchema, runtime: &syn::Path) -> TokenStream {
-    let schema = quote!(#runtime::gateway::schema);
+fn field_schema(field: &FieldSchema) -> TokenStream {
     let (name, json_name) = (&field.name, &field.json_name);
-    let kind = match &field.kind {
+    let single = match &field.kind {
         FieldKind::Scalar(scalar) => {
             let scalar = ident(scalar);
-            quote!(#schema::FieldKind::Scalar(#schema::ScalarKind::#scalar))
+            quote!(FieldSchema::scalar(#name, #json_name, ScalarKind::#scalar))
         }
-        FieldKind::Enum(full_name) => quote!(#schema::FieldKind::Enum(#full_name)),
+        FieldKind::Enum(full_name) => {
+            quote!(FieldSchema::enumeration(#name, #json_name, #full_name))
+        }
         FieldKind::Message(index) => {
             let target = schema_ident(*index);
-            quote!(#schema::FieldKind::Message(&#target))
+            quote!(FieldSchema::message(#name, #json_name, &#target))
         }
         FieldKind::WellKnown(kind, None) => {
             let kind = ident(kind);
-            quote!(#schema::FieldKind::WellKnown(#schema::WellKnown::#kind))
+            quote!(FieldSchema::well_known(#name, #json_name, WellKnown::#kind))
         }
         FieldKind::WellKnown(kind, Some(scalar)) => {
             let (kind, scalar) = (ident(kind), ident(scalar));
-            quote!(#schema::FieldKind::WellKnown(
-                #schema::WellKnown::#kind(#schema::ScalarKind::#scalar)
-            ))
+            quote!(FieldSchema::well_known(#name, #json_name, WellKnown::#kind(ScalarKind::#scalar)))
         }
     };
-    let cardinality = match &field.cardinality {
-        FieldCardinality::Single => quote!(#schema::Cardinality::Single),
-        FieldCardinality::Repeated => quote!(#schema::Cardinality::Repeated),
+    match &field.cardinality {
+        FieldCardinality::Single => single,
+        FieldCardinality::Repeated => quote!(#single.repeated()),
         FieldCardinality::Map(key) => {
             let key = ident(key);
-            quote!(#schema::Cardinality::Map(#schema::ScalarKind::#key))
-        }
-    };
-    quote! {
-        #schema::FieldSchema {
-            name: #name,
-            json_name: #json_name,
-            kind: #kind,
-            cardinality: #cardinality,
+            quote!(#single.map(ScalarKind::#key))
         }
     }
 }

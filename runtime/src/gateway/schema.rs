@@ -14,6 +14,11 @@ pub struct MessageSchema {
 }
 
 impl MessageSchema {
+    /// The message `name` (its full proto name) with `fields`: what generated code writes.
+    pub const fn new(name: &'static str, fields: &'static [FieldSchema]) -> Self {
+        Self { name, fields }
+    }
+
     /// The field called `name` in either its proto form (`warehouse_id`) or its JSON form
     /// (`warehouseId`).
     pub fn field(&self, name: &str) -> Option<&'static FieldSchema> {
@@ -34,6 +39,62 @@ pub struct FieldSchema {
     pub kind: FieldKind,
     /// Singular, repeated or map.
     pub cardinality: Cardinality,
+}
+
+/// Generated code writes a field as one call, e.g. `FieldSchema::scalar("sku", "sku",
+/// ScalarKind::String)`, `.repeated()` or `.map(key)` after it for those cardinalities.
+impl FieldSchema {
+    /// A singular field of `kind`.
+    pub const fn new(name: &'static str, json_name: &'static str, kind: FieldKind) -> Self {
+        Self {
+            name,
+            json_name,
+            kind,
+            cardinality: Cardinality::Single,
+        }
+    }
+
+    /// A singular scalar field.
+    pub const fn scalar(name: &'static str, json_name: &'static str, kind: ScalarKind) -> Self {
+        Self::new(name, json_name, FieldKind::Scalar(kind))
+    }
+
+    /// A singular field of the enum `full_name`.
+    pub const fn enumeration(
+        name: &'static str,
+        json_name: &'static str,
+        full_name: &'static str,
+    ) -> Self {
+        Self::new(name, json_name, FieldKind::Enum(full_name))
+    }
+
+    /// A singular message field.
+    pub const fn message(
+        name: &'static str,
+        json_name: &'static str,
+        schema: &'static MessageSchema,
+    ) -> Self {
+        Self::new(name, json_name, FieldKind::Message(schema))
+    }
+
+    /// A singular field of a well-known type.
+    pub const fn well_known(name: &'static str, json_name: &'static str, kind: WellKnown) -> Self {
+        Self::new(name, json_name, FieldKind::WellKnown(kind))
+    }
+
+    /// The same field, repeated.
+    #[must_use]
+    pub const fn repeated(mut self) -> Self {
+        self.cardinality = Cardinality::Repeated;
+        self
+    }
+
+    /// The same field as the values of a map with `key` keys.
+    #[must_use]
+    pub const fn map(mut self, key: ScalarKind) -> Self {
+        self.cardinality = Cardinality::Map(key);
+        self
+    }
 }
 
 /// Whether a field holds one value, a list or a map.
@@ -104,4 +165,42 @@ pub enum WellKnown {
     ListValue,
     /// `google.protobuf.Any`: an object with `@type`.
     Any,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static ITEM: MessageSchema = MessageSchema::new("a.Item", &[]);
+    static ORDER: MessageSchema = MessageSchema::new(
+        "a.Order",
+        &[
+            FieldSchema::scalar("order_id", "orderId", ScalarKind::String),
+            FieldSchema::message("items", "items", &ITEM).repeated(),
+            FieldSchema::enumeration("labels", "labels", "a.Label").map(ScalarKind::String),
+            FieldSchema::well_known("created_at", "createdAt", WellKnown::Timestamp),
+        ],
+    );
+
+    #[test]
+    fn constructors_write_what_the_literal_would() {
+        let id = ORDER.field("orderId").expect("found by its JSON name");
+        assert_eq!(id.name, "order_id");
+        assert!(matches!(id.kind, FieldKind::Scalar(ScalarKind::String)));
+        assert_eq!(id.cardinality, Cardinality::Single);
+
+        let items = ORDER.field("items").expect("declared");
+        assert_eq!(items.cardinality, Cardinality::Repeated);
+        assert!(matches!(items.kind, FieldKind::Message(schema) if schema.name == "a.Item"));
+
+        let labels = ORDER.field("labels").expect("declared");
+        assert_eq!(labels.cardinality, Cardinality::Map(ScalarKind::String));
+        assert!(matches!(labels.kind, FieldKind::Enum("a.Label")));
+
+        let created = ORDER.field("created_at").expect("found by its proto name");
+        assert!(matches!(
+            created.kind,
+            FieldKind::WellKnown(WellKnown::Timestamp)
+        ));
+    }
 }

@@ -689,6 +689,7 @@ impl DispatchServiceGateway {
     }
 }
 mod dispatch_service_gateway {
+    use ::rust_svc_runtime::gateway::schema::{FieldSchema, MessageSchema, ScalarKind};
     pub(super) fn dispatch<T: super::DispatchService>(
         domain: &::std::sync::Arc<T>,
         call: ::rust_svc_runtime::gateway::Call,
@@ -705,66 +706,23 @@ mod dispatch_service_gateway {
             _ => ::rust_svc_runtime::gateway::unknown_rpc(call),
         }
     }
-    /// `dispatch.v1.GetCourierStatusRequest`.
-    static SCHEMA_0: ::rust_svc_runtime::gateway::schema::MessageSchema = ::rust_svc_runtime::gateway::schema::MessageSchema {
-        name: "dispatch.v1.GetCourierStatusRequest",
-        fields: &[
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "courier_id",
-                json_name: "courierId",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
-                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
-                ),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
-            },
+    static SCHEMA_0: MessageSchema = MessageSchema::new(
+        "dispatch.v1.GetCourierStatusRequest",
+        &[FieldSchema::scalar("courier_id", "courierId", ScalarKind::String)],
+    );
+    static SCHEMA_1: MessageSchema = MessageSchema::new(
+        "dispatch.v1.RequestCourierRequest",
+        &[
+            FieldSchema::scalar("order_id", "orderId", ScalarKind::String),
+            FieldSchema::message("pickup", "pickup", &SCHEMA_2),
+            FieldSchema::message("dropoff", "dropoff", &SCHEMA_2),
         ],
-    };
-    /// `dispatch.v1.RequestCourierRequest`.
-    static SCHEMA_1: ::rust_svc_runtime::gateway::schema::MessageSchema = ::rust_svc_runtime::gateway::schema::MessageSchema {
-        name: "dispatch.v1.RequestCourierRequest",
-        fields: &[
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "order_id",
-                json_name: "orderId",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
-                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
-                ),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
-            },
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "pickup",
-                json_name: "pickup",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Message(&SCHEMA_2),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
-            },
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "dropoff",
-                json_name: "dropoff",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Message(&SCHEMA_2),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
-            },
+    );
+    static SCHEMA_2: MessageSchema = MessageSchema::new(
+        "dispatch.v1.GeoPoint",
+        &[
+            FieldSchema::scalar("latitude", "latitude", ScalarKind::Double),
+            FieldSchema::scalar("longitude", "longitude", ScalarKind::Double),
         ],
-    };
-    /// `dispatch.v1.GeoPoint`.
-    static SCHEMA_2: ::rust_svc_runtime::gateway::schema::MessageSchema = ::rust_svc_runtime::gateway::schema::MessageSchema {
-        name: "dispatch.v1.GeoPoint",
-        fields: &[
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "latitude",
-                json_name: "latitude",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
-                    ::rust_svc_runtime::gateway::schema::ScalarKind::Double,
-                ),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
-            },
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "longitude",
-                json_name: "longitude",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
-                    ::rust_svc_runtime::gateway::schema::ScalarKind::Double,
-                ),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
-            },
-        ],
-    };
+    );
 }

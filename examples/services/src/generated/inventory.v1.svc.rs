@@ -854,6 +854,7 @@ impl InventoryServiceGateway {
     }
 }
 mod inventory_service_gateway {
+    use ::rust_svc_runtime::gateway::schema::{FieldSchema, MessageSchema, ScalarKind};
     pub(super) fn dispatch<T: super::InventoryService>(
         domain: &::std::sync::Arc<T>,
         call: ::rust_svc_runtime::gateway::Call,
@@ -883,87 +884,28 @@ mod inventory_service_gateway {
             _ => ::rust_svc_runtime::gateway::unknown_rpc(call),
         }
     }
-    /// `inventory.v1.CheckStockRequest`.
-    static SCHEMA_0: ::rust_svc_runtime::gateway::schema::MessageSchema = ::rust_svc_runtime::gateway::schema::MessageSchema {
-        name: "inventory.v1.CheckStockRequest",
-        fields: &[
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "sku",
-                json_name: "sku",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
-                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
-                ),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
-            },
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "warehouse_id",
-                json_name: "warehouseId",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
-                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
-                ),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
-            },
+    static SCHEMA_0: MessageSchema = MessageSchema::new(
+        "inventory.v1.CheckStockRequest",
+        &[
+            FieldSchema::scalar("sku", "sku", ScalarKind::String),
+            FieldSchema::scalar("warehouse_id", "warehouseId", ScalarKind::String),
         ],
-    };
-    /// `inventory.v1.ReserveItemsRequest`.
-    static SCHEMA_1: ::rust_svc_runtime::gateway::schema::MessageSchema = ::rust_svc_runtime::gateway::schema::MessageSchema {
-        name: "inventory.v1.ReserveItemsRequest",
-        fields: &[
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "order_id",
-                json_name: "orderId",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
-                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
-                ),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
-            },
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "items",
-                json_name: "items",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Message(&SCHEMA_4),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Repeated,
-            },
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "idempotency_key",
-                json_name: "idempotencyKey",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
-                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
-                ),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
-            },
+    );
+    static SCHEMA_1: MessageSchema = MessageSchema::new(
+        "inventory.v1.ReserveItemsRequest",
+        &[
+            FieldSchema::scalar("order_id", "orderId", ScalarKind::String),
+            FieldSchema::message("items", "items", &SCHEMA_4).repeated(),
+            FieldSchema::scalar("idempotency_key", "idempotencyKey", ScalarKind::String),
         ],
-    };
-    /// `inventory.v1.ReleaseReservationRequest`.
-    static SCHEMA_2: ::rust_svc_runtime::gateway::schema::MessageSchema = ::rust_svc_runtime::gateway::schema::MessageSchema {
-        name: "inventory.v1.ReleaseReservationRequest",
-        fields: &[
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "reservation_id",
-                json_name: "reservationId",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
-                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
-                ),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
-            },
-        ],
-    };
-    /// `inventory.v1.WatchStockLevelsRequest`.
-    static SCHEMA_3: ::rust_svc_runtime::gateway::schema::MessageSchema = ::rust_svc_runtime::gateway::schema::MessageSchema {
-        name: "inventory.v1.WatchStockLevelsRequest",
-        fields: &[
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "skus",
-                json_name: "skus",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
-                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
-                ),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Repeated,
-            },
-        ],
-    };
-    /// `inventory.v1.LineItem`.
-    static SCHEMA_4: ::rust_svc_runtime::gateway::schema::MessageSchema = ::rust_svc_runtime::gateway::schema::MessageSchema {
-        name: "inventory.v1.LineItem",
-        fields: &[],
-    };
+    );
+    static SCHEMA_2: MessageSchema = MessageSchema::new(
+        "inventory.v1.ReleaseReservationRequest",
+        &[FieldSchema::scalar("reservation_id", "reservationId", ScalarKind::String)],
+    );
+    static SCHEMA_3: MessageSchema = MessageSchema::new(
+        "inventory.v1.WatchStockLevelsRequest",
+        &[FieldSchema::scalar("skus", "skus", ScalarKind::String).repeated()],
+    );
+    static SCHEMA_4: MessageSchema = MessageSchema::new("inventory.v1.LineItem", &[]);
 }

@@ -1151,6 +1151,9 @@ impl OrderServiceGateway {
     }
 }
 mod order_service_gateway {
+    use ::rust_svc_runtime::gateway::schema::{
+        FieldSchema, MessageSchema, ScalarKind, WellKnown,
+    };
     pub(super) fn dispatch<T: super::OrderService>(
         domain: &::std::sync::Arc<T>,
         call: ::rust_svc_runtime::gateway::Call,
@@ -1197,246 +1200,73 @@ mod order_service_gateway {
             _ => ::rust_svc_runtime::gateway::unknown_rpc(call),
         }
     }
-    /// `orders.v1.CreateOrderRequest`.
-    static SCHEMA_0: ::rust_svc_runtime::gateway::schema::MessageSchema = ::rust_svc_runtime::gateway::schema::MessageSchema {
-        name: "orders.v1.CreateOrderRequest",
-        fields: &[
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "order",
-                json_name: "order",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Message(&SCHEMA_7),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
-            },
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "idempotency_key",
-                json_name: "idempotencyKey",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
-                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
-                ),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
-            },
+    static SCHEMA_0: MessageSchema = MessageSchema::new(
+        "orders.v1.CreateOrderRequest",
+        &[
+            FieldSchema::message("order", "order", &SCHEMA_7),
+            FieldSchema::scalar("idempotency_key", "idempotencyKey", ScalarKind::String),
         ],
-    };
-    /// `orders.v1.GetOrderRequest`.
-    static SCHEMA_1: ::rust_svc_runtime::gateway::schema::MessageSchema = ::rust_svc_runtime::gateway::schema::MessageSchema {
-        name: "orders.v1.GetOrderRequest",
-        fields: &[
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "order_id",
-                json_name: "orderId",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
-                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
-                ),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
-            },
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "customer_id",
-                json_name: "customerId",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
-                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
-                ),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
-            },
+    );
+    static SCHEMA_1: MessageSchema = MessageSchema::new(
+        "orders.v1.GetOrderRequest",
+        &[
+            FieldSchema::scalar("order_id", "orderId", ScalarKind::String),
+            FieldSchema::scalar("customer_id", "customerId", ScalarKind::String),
         ],
-    };
-    /// `orders.v1.ListOrdersRequest`.
-    static SCHEMA_2: ::rust_svc_runtime::gateway::schema::MessageSchema = ::rust_svc_runtime::gateway::schema::MessageSchema {
-        name: "orders.v1.ListOrdersRequest",
-        fields: &[
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "page_size",
-                json_name: "pageSize",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
-                    ::rust_svc_runtime::gateway::schema::ScalarKind::Int32,
-                ),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
-            },
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "page_token",
-                json_name: "pageToken",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
-                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
-                ),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
-            },
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "filter",
-                json_name: "filter",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
-                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
-                ),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
-            },
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "status_filter",
-                json_name: "statusFilter",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Enum(
-                    "orders.v1.OrderStatus",
-                ),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
-            },
+    );
+    static SCHEMA_2: MessageSchema = MessageSchema::new(
+        "orders.v1.ListOrdersRequest",
+        &[
+            FieldSchema::scalar("page_size", "pageSize", ScalarKind::Int32),
+            FieldSchema::scalar("page_token", "pageToken", ScalarKind::String),
+            FieldSchema::scalar("filter", "filter", ScalarKind::String),
+            FieldSchema::enumeration(
+                "status_filter",
+                "statusFilter",
+                "orders.v1.OrderStatus",
+            ),
         ],
-    };
-    /// `orders.v1.UpdateOrderRequest`.
-    static SCHEMA_3: ::rust_svc_runtime::gateway::schema::MessageSchema = ::rust_svc_runtime::gateway::schema::MessageSchema {
-        name: "orders.v1.UpdateOrderRequest",
-        fields: &[
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "order",
-                json_name: "order",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Message(&SCHEMA_7),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
-            },
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "update_mask",
-                json_name: "updateMask",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::WellKnown(
-                    ::rust_svc_runtime::gateway::schema::WellKnown::FieldMask,
-                ),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
-            },
+    );
+    static SCHEMA_3: MessageSchema = MessageSchema::new(
+        "orders.v1.UpdateOrderRequest",
+        &[
+            FieldSchema::message("order", "order", &SCHEMA_7),
+            FieldSchema::well_known("update_mask", "updateMask", WellKnown::FieldMask),
         ],
-    };
-    /// `orders.v1.CancelOrderRequest`.
-    static SCHEMA_4: ::rust_svc_runtime::gateway::schema::MessageSchema = ::rust_svc_runtime::gateway::schema::MessageSchema {
-        name: "orders.v1.CancelOrderRequest",
-        fields: &[
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "order_id",
-                json_name: "orderId",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
-                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
-                ),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
-            },
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "reason",
-                json_name: "reason",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
-                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
-                ),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
-            },
+    );
+    static SCHEMA_4: MessageSchema = MessageSchema::new(
+        "orders.v1.CancelOrderRequest",
+        &[
+            FieldSchema::scalar("order_id", "orderId", ScalarKind::String),
+            FieldSchema::scalar("reason", "reason", ScalarKind::String),
         ],
-    };
-    /// `orders.v1.StreamOrderUpdatesRequest`.
-    static SCHEMA_5: ::rust_svc_runtime::gateway::schema::MessageSchema = ::rust_svc_runtime::gateway::schema::MessageSchema {
-        name: "orders.v1.StreamOrderUpdatesRequest",
-        fields: &[
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "customer_id",
-                json_name: "customerId",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
-                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
-                ),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
-            },
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "order_ids",
-                json_name: "orderIds",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
-                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
-                ),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Repeated,
-            },
+    );
+    static SCHEMA_5: MessageSchema = MessageSchema::new(
+        "orders.v1.StreamOrderUpdatesRequest",
+        &[
+            FieldSchema::scalar("customer_id", "customerId", ScalarKind::String),
+            FieldSchema::scalar("order_ids", "orderIds", ScalarKind::String).repeated(),
         ],
-    };
-    /// `orders.v1.LineItem`.
-    static SCHEMA_6: ::rust_svc_runtime::gateway::schema::MessageSchema = ::rust_svc_runtime::gateway::schema::MessageSchema {
-        name: "orders.v1.LineItem",
-        fields: &[
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "sku",
-                json_name: "sku",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
-                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
-                ),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
-            },
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "quantity",
-                json_name: "quantity",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
-                    ::rust_svc_runtime::gateway::schema::ScalarKind::Int32,
-                ),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
-            },
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "unit_price_cents",
-                json_name: "unitPriceCents",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
-                    ::rust_svc_runtime::gateway::schema::ScalarKind::Int64,
-                ),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
-            },
+    );
+    static SCHEMA_6: MessageSchema = MessageSchema::new(
+        "orders.v1.LineItem",
+        &[
+            FieldSchema::scalar("sku", "sku", ScalarKind::String),
+            FieldSchema::scalar("quantity", "quantity", ScalarKind::Int32),
+            FieldSchema::scalar("unit_price_cents", "unitPriceCents", ScalarKind::Int64),
         ],
-    };
-    /// `orders.v1.Order`.
-    static SCHEMA_7: ::rust_svc_runtime::gateway::schema::MessageSchema = ::rust_svc_runtime::gateway::schema::MessageSchema {
-        name: "orders.v1.Order",
-        fields: &[
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "order_id",
-                json_name: "orderId",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
-                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
-                ),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
-            },
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "customer_id",
-                json_name: "customerId",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
-                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
-                ),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
-            },
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "items",
-                json_name: "items",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Message(&SCHEMA_6),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Repeated,
-            },
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "status",
-                json_name: "status",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Enum(
-                    "orders.v1.OrderStatus",
-                ),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
-            },
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "created_at",
-                json_name: "createdAt",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::WellKnown(
-                    ::rust_svc_runtime::gateway::schema::WellKnown::Timestamp,
-                ),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
-            },
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "total_cents",
-                json_name: "totalCents",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
-                    ::rust_svc_runtime::gateway::schema::ScalarKind::Int64,
-                ),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
-            },
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "currency",
-                json_name: "currency",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
-                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
-                ),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
-            },
-            ::rust_svc_runtime::gateway::schema::FieldSchema {
-                name: "assignment_id",
-                json_name: "assignmentId",
-                kind: ::rust_svc_runtime::gateway::schema::FieldKind::Scalar(
-                    ::rust_svc_runtime::gateway::schema::ScalarKind::String,
-                ),
-                cardinality: ::rust_svc_runtime::gateway::schema::Cardinality::Single,
-            },
+    );
+    static SCHEMA_7: MessageSchema = MessageSchema::new(
+        "orders.v1.Order",
+        &[
+            FieldSchema::scalar("order_id", "orderId", ScalarKind::String),
+            FieldSchema::scalar("customer_id", "customerId", ScalarKind::String),
+            FieldSchema::message("items", "items", &SCHEMA_6).repeated(),
+            FieldSchema::enumeration("status", "status", "orders.v1.OrderStatus"),
+            FieldSchema::well_known("created_at", "createdAt", WellKnown::Timestamp),
+            FieldSchema::scalar("total_cents", "totalCents", ScalarKind::Int64),
+            FieldSchema::scalar("currency", "currency", ScalarKind::String),
+            FieldSchema::scalar("assignment_id", "assignmentId", ScalarKind::String),
         ],
-    };
+    );
 }
