@@ -80,21 +80,22 @@ impl WireConfig {
 }
 
 /// One gRPC call on its way to a domain method: the HTTP request and the server's wire
-/// settings. Each method serves it with one call shape.
+/// settings. Each method serves it with one call shape. The body is axum's because tonic's
+/// `Server` routes with axum, so the body arrives as one and is handed on without another box.
 #[derive(Debug)]
 pub struct GrpcCall {
-    request: http::Request<tonic::body::Body>,
+    request: http::Request<axum::body::Body>,
     wire: WireConfig,
 }
 
 impl GrpcCall {
-    pub(super) fn new(request: http::Request<tonic::body::Body>, wire: WireConfig) -> Self {
+    pub(super) fn new(request: http::Request<axum::body::Body>, wire: WireConfig) -> Self {
         Self { request, wire }
     }
 
     /// The HTTP request of the call.
     #[cfg(test)]
-    pub(super) fn request(&self) -> &http::Request<tonic::body::Body> {
+    pub(super) fn request(&self) -> &http::Request<axum::body::Body> {
         &self.request
     }
 

@@ -102,7 +102,7 @@ where
         request
             .extensions_mut()
             .insert(ResponseCell(response.clone()));
-        let call = GrpcCall::new(request.map(tonic::body::Body::new), self.wire);
+        let call = GrpcCall::new(request.map(axum::body::Body::new), self.wire);
         Either::Right(CallFuture {
             inner: self.inner.dispatch(rpc, call),
             deadline: deadline.map(|deadline| Box::pin(tokio::time::sleep_until(deadline))),
