@@ -38,11 +38,11 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
             pub #name: #runtime::fake::#kind<#input, #output>,
         }
     });
-    let constructors = service.methods.iter().map(|method| {
+    let info = ident(&service.names.info);
+    let constructors = service.methods.iter().enumerate().map(|(index, method)| {
         let name = method_ident(method);
         let kind = fake_kind(method.streaming);
-        let full_name = format!("{}/{}", service.full_name, method.proto_name);
-        quote!(#name: #runtime::fake::#kind::new(#full_name),)
+        quote!(#name: #runtime::fake::#kind::new(#info.methods[#index].full_name()),)
     });
     let defaults = service.methods.iter().map(|method| {
         let name = method_ident(method);

@@ -15,23 +15,18 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
     let trait_ident = ident(&service.names.domain_trait);
     let stub_ident = ident(&service.names.stub);
     let inline = compiled_where_used();
-    let methods = service.methods.iter().map(|method| {
+    let info = ident(&service.names.info);
+    let methods = service.methods.iter().enumerate().map(|(index, method)| {
         let name = method_ident(method);
         let used = method_attrs(method, false);
         let (request, _) = domain_signature(method, runtime);
         let future = domain_future(method, runtime);
         let unused = rename_unused(request);
-        let message = format!(
-            "{}/{} is not implemented",
-            service.full_name, method.proto_name
-        );
         quote! {
             #used
             #inline
             fn #name(&self, _ctx: &#runtime::Context, #unused) -> #future {
-                ::core::future::ready(::core::result::Result::Err(
-                    #runtime::Status::unimplemented(#message),
-                ))
+                #info.methods[#index].not_implemented()
             }
         }
     });

@@ -218,6 +218,15 @@ impl MethodInfo {
     pub fn is_safe_to_retry(&self) -> bool {
         self.idempotency.is_safe_to_retry()
     }
+
+    /// The answer of an rpc nobody implemented: `UNIMPLEMENTED`, saying which rpc. What the
+    /// generated stub's methods return.
+    pub fn not_implemented<T>(&self) -> std::future::Ready<Result<T, crate::Status>> {
+        std::future::ready(Err(crate::Status::unimplemented(format!(
+            "{} is not implemented",
+            self.full_name()
+        ))))
+    }
 }
 
 /// A service and its rpcs in declaration order, generated as one `static` per service (its
@@ -260,6 +269,14 @@ impl ServiceInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_rpc_not_implemented_says_which() {
+        static INFO: MethodInfo = MethodInfo::new("/a.b.Svc/Get", MethodKind::Unary);
+        let status = INFO.not_implemented::<()>().await.unwrap_err();
+        assert_eq!(status.code(), crate::Code::Unimplemented);
+        assert_eq!(status.message(), "a.b.Svc/Get is not implemented");
+    }
 
     #[test]
     fn names_come_from_the_path() {

@@ -307,13 +307,7 @@ impl DispatchService for UnimplementedDispatchService {
     ) -> impl ::core::future::Future<
         Output = ::core::result::Result<CourierStatus, ::rust_svc_runtime::Status>,
     > + ::core::marker::Send {
-        ::core::future::ready(
-            ::core::result::Result::Err(
-                ::rust_svc_runtime::Status::unimplemented(
-                    "dispatch.v1.DispatchService/GetCourierStatus is not implemented",
-                ),
-            ),
-        )
+        DISPATCH_SERVICE.methods[0usize].not_implemented()
     }
     #[inline]
     fn request_courier(
@@ -323,13 +317,7 @@ impl DispatchService for UnimplementedDispatchService {
     ) -> impl ::core::future::Future<
         Output = ::core::result::Result<Assignment, ::rust_svc_runtime::Status>,
     > + ::core::marker::Send {
-        ::core::future::ready(
-            ::core::result::Result::Err(
-                ::rust_svc_runtime::Status::unimplemented(
-                    "dispatch.v1.DispatchService/RequestCourier is not implemented",
-                ),
-            ),
-        )
+        DISPATCH_SERVICE.methods[1usize].not_implemented()
     }
     #[inline]
     fn stream_assignments(
@@ -342,13 +330,7 @@ impl DispatchService for UnimplementedDispatchService {
             ::rust_svc_runtime::Status,
         >,
     > + ::core::marker::Send {
-        ::core::future::ready(
-            ::core::result::Result::Err(
-                ::rust_svc_runtime::Status::unimplemented(
-                    "dispatch.v1.DispatchService/StreamAssignments is not implemented",
-                ),
-            ),
-        )
+        DISPATCH_SERVICE.methods[2usize].not_implemented()
     }
 }
 /// A programmable fake of [`DispatchService`] for tests. Every method answers `UNIMPLEMENTED` until it is programmed through its field (`fake.method.returns(…)`, `.fails(…)`, `.responds_with(…)`, `.queue(…)`, `.streams(…)`), and every call is recorded with its request, metadata and deadline (`fake.method.calls()`).
@@ -380,13 +362,13 @@ impl FakeDispatchService {
     pub fn new() -> Self {
         Self {
             get_courier_status: ::rust_svc_runtime::fake::Unary::new(
-                "dispatch.v1.DispatchService/GetCourierStatus",
+                DISPATCH_SERVICE.methods[0usize].full_name(),
             ),
             request_courier: ::rust_svc_runtime::fake::Unary::new(
-                "dispatch.v1.DispatchService/RequestCourier",
+                DISPATCH_SERVICE.methods[1usize].full_name(),
             ),
             stream_assignments: ::rust_svc_runtime::fake::BidiStreaming::new(
-                "dispatch.v1.DispatchService/StreamAssignments",
+                DISPATCH_SERVICE.methods[2usize].full_name(),
             ),
         }
     }

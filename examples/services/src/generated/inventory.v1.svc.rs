@@ -397,13 +397,7 @@ impl InventoryService for UnimplementedInventoryService {
     ) -> impl ::core::future::Future<
         Output = ::core::result::Result<CheckStockResponse, ::rust_svc_runtime::Status>,
     > + ::core::marker::Send {
-        ::core::future::ready(
-            ::core::result::Result::Err(
-                ::rust_svc_runtime::Status::unimplemented(
-                    "inventory.v1.InventoryService/CheckStock is not implemented",
-                ),
-            ),
-        )
+        INVENTORY_SERVICE.methods[0usize].not_implemented()
     }
     #[inline]
     fn reserve_items(
@@ -413,13 +407,7 @@ impl InventoryService for UnimplementedInventoryService {
     ) -> impl ::core::future::Future<
         Output = ::core::result::Result<ReserveItemsResponse, ::rust_svc_runtime::Status>,
     > + ::core::marker::Send {
-        ::core::future::ready(
-            ::core::result::Result::Err(
-                ::rust_svc_runtime::Status::unimplemented(
-                    "inventory.v1.InventoryService/ReserveItems is not implemented",
-                ),
-            ),
-        )
+        INVENTORY_SERVICE.methods[1usize].not_implemented()
     }
     #[inline]
     fn release_reservation(
@@ -432,13 +420,7 @@ impl InventoryService for UnimplementedInventoryService {
             ::rust_svc_runtime::Status,
         >,
     > + ::core::marker::Send {
-        ::core::future::ready(
-            ::core::result::Result::Err(
-                ::rust_svc_runtime::Status::unimplemented(
-                    "inventory.v1.InventoryService/ReleaseReservation is not implemented",
-                ),
-            ),
-        )
+        INVENTORY_SERVICE.methods[2usize].not_implemented()
     }
     #[inline]
     fn watch_stock_levels(
@@ -451,13 +433,7 @@ impl InventoryService for UnimplementedInventoryService {
             ::rust_svc_runtime::Status,
         >,
     > + ::core::marker::Send {
-        ::core::future::ready(
-            ::core::result::Result::Err(
-                ::rust_svc_runtime::Status::unimplemented(
-                    "inventory.v1.InventoryService/WatchStockLevels is not implemented",
-                ),
-            ),
-        )
+        INVENTORY_SERVICE.methods[3usize].not_implemented()
     }
 }
 /// A programmable fake of [`InventoryService`] for tests. Every method answers `UNIMPLEMENTED` until it is programmed through its field (`fake.method.returns(…)`, `.fails(…)`, `.responds_with(…)`, `.queue(…)`, `.streams(…)`), and every call is recorded with its request, metadata and deadline (`fake.method.calls()`).
@@ -494,16 +470,16 @@ impl FakeInventoryService {
     pub fn new() -> Self {
         Self {
             check_stock: ::rust_svc_runtime::fake::Unary::new(
-                "inventory.v1.InventoryService/CheckStock",
+                INVENTORY_SERVICE.methods[0usize].full_name(),
             ),
             reserve_items: ::rust_svc_runtime::fake::Unary::new(
-                "inventory.v1.InventoryService/ReserveItems",
+                INVENTORY_SERVICE.methods[1usize].full_name(),
             ),
             release_reservation: ::rust_svc_runtime::fake::Unary::new(
-                "inventory.v1.InventoryService/ReleaseReservation",
+                INVENTORY_SERVICE.methods[2usize].full_name(),
             ),
             watch_stock_levels: ::rust_svc_runtime::fake::ServerStreaming::new(
-                "inventory.v1.InventoryService/WatchStockLevels",
+                INVENTORY_SERVICE.methods[3usize].full_name(),
             ),
         }
     }

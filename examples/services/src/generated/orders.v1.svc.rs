@@ -577,13 +577,7 @@ impl OrderService for UnimplementedOrderService {
     ) -> impl ::core::future::Future<
         Output = ::core::result::Result<Order, ::rust_svc_runtime::Status>,
     > + ::core::marker::Send {
-        ::core::future::ready(
-            ::core::result::Result::Err(
-                ::rust_svc_runtime::Status::unimplemented(
-                    "orders.v1.OrderService/CreateOrder is not implemented",
-                ),
-            ),
-        )
+        ORDER_SERVICE.methods[0usize].not_implemented()
     }
     #[inline]
     fn get_order(
@@ -593,13 +587,7 @@ impl OrderService for UnimplementedOrderService {
     ) -> impl ::core::future::Future<
         Output = ::core::result::Result<Order, ::rust_svc_runtime::Status>,
     > + ::core::marker::Send {
-        ::core::future::ready(
-            ::core::result::Result::Err(
-                ::rust_svc_runtime::Status::unimplemented(
-                    "orders.v1.OrderService/GetOrder is not implemented",
-                ),
-            ),
-        )
+        ORDER_SERVICE.methods[1usize].not_implemented()
     }
     #[inline]
     fn list_orders(
@@ -609,13 +597,7 @@ impl OrderService for UnimplementedOrderService {
     ) -> impl ::core::future::Future<
         Output = ::core::result::Result<ListOrdersResponse, ::rust_svc_runtime::Status>,
     > + ::core::marker::Send {
-        ::core::future::ready(
-            ::core::result::Result::Err(
-                ::rust_svc_runtime::Status::unimplemented(
-                    "orders.v1.OrderService/ListOrders is not implemented",
-                ),
-            ),
-        )
+        ORDER_SERVICE.methods[2usize].not_implemented()
     }
     #[inline]
     fn update_order(
@@ -625,13 +607,7 @@ impl OrderService for UnimplementedOrderService {
     ) -> impl ::core::future::Future<
         Output = ::core::result::Result<Order, ::rust_svc_runtime::Status>,
     > + ::core::marker::Send {
-        ::core::future::ready(
-            ::core::result::Result::Err(
-                ::rust_svc_runtime::Status::unimplemented(
-                    "orders.v1.OrderService/UpdateOrder is not implemented",
-                ),
-            ),
-        )
+        ORDER_SERVICE.methods[3usize].not_implemented()
     }
     #[inline]
     fn cancel_order(
@@ -641,13 +617,7 @@ impl OrderService for UnimplementedOrderService {
     ) -> impl ::core::future::Future<
         Output = ::core::result::Result<Order, ::rust_svc_runtime::Status>,
     > + ::core::marker::Send {
-        ::core::future::ready(
-            ::core::result::Result::Err(
-                ::rust_svc_runtime::Status::unimplemented(
-                    "orders.v1.OrderService/CancelOrder is not implemented",
-                ),
-            ),
-        )
+        ORDER_SERVICE.methods[4usize].not_implemented()
     }
     #[inline]
     fn stream_order_updates(
@@ -660,13 +630,7 @@ impl OrderService for UnimplementedOrderService {
             ::rust_svc_runtime::Status,
         >,
     > + ::core::marker::Send {
-        ::core::future::ready(
-            ::core::result::Result::Err(
-                ::rust_svc_runtime::Status::unimplemented(
-                    "orders.v1.OrderService/StreamOrderUpdates is not implemented",
-                ),
-            ),
-        )
+        ORDER_SERVICE.methods[5usize].not_implemented()
     }
     #[inline]
     fn upload_order_items(
@@ -676,13 +640,7 @@ impl OrderService for UnimplementedOrderService {
     ) -> impl ::core::future::Future<
         Output = ::core::result::Result<UploadSummary, ::rust_svc_runtime::Status>,
     > + ::core::marker::Send {
-        ::core::future::ready(
-            ::core::result::Result::Err(
-                ::rust_svc_runtime::Status::unimplemented(
-                    "orders.v1.OrderService/UploadOrderItems is not implemented",
-                ),
-            ),
-        )
+        ORDER_SERVICE.methods[6usize].not_implemented()
     }
 }
 /// A programmable fake of [`OrderService`] for tests. Every method answers `UNIMPLEMENTED` until it is programmed through its field (`fake.method.returns(…)`, `.fails(…)`, `.responds_with(…)`, `.queue(…)`, `.streams(…)`), and every call is recorded with its request, metadata and deadline (`fake.method.calls()`).
@@ -722,25 +680,25 @@ impl FakeOrderService {
     pub fn new() -> Self {
         Self {
             create_order: ::rust_svc_runtime::fake::Unary::new(
-                "orders.v1.OrderService/CreateOrder",
+                ORDER_SERVICE.methods[0usize].full_name(),
             ),
             get_order: ::rust_svc_runtime::fake::Unary::new(
-                "orders.v1.OrderService/GetOrder",
+                ORDER_SERVICE.methods[1usize].full_name(),
             ),
             list_orders: ::rust_svc_runtime::fake::Unary::new(
-                "orders.v1.OrderService/ListOrders",
+                ORDER_SERVICE.methods[2usize].full_name(),
             ),
             update_order: ::rust_svc_runtime::fake::Unary::new(
-                "orders.v1.OrderService/UpdateOrder",
+                ORDER_SERVICE.methods[3usize].full_name(),
             ),
             cancel_order: ::rust_svc_runtime::fake::Unary::new(
-                "orders.v1.OrderService/CancelOrder",
+                ORDER_SERVICE.methods[4usize].full_name(),
             ),
             stream_order_updates: ::rust_svc_runtime::fake::ServerStreaming::new(
-                "orders.v1.OrderService/StreamOrderUpdates",
+                ORDER_SERVICE.methods[5usize].full_name(),
             ),
             upload_order_items: ::rust_svc_runtime::fake::ClientStreaming::new(
-                "orders.v1.OrderService/UploadOrderItems",
+                ORDER_SERVICE.methods[6usize].full_name(),
             ),
         }
     }
