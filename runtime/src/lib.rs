@@ -68,6 +68,18 @@ pub type BoxStream<T> =
 /// service can be used as `Arc<dyn Dyn…>`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
+/// What a method of a generated domain trait returns: a sendable future of its response or the
+/// status it failed with. Every such future is one, so an implementation writes an `async fn`
+/// returning `Result<Response, Status>`, or returns any sendable
+/// `impl Future<Output = Result<Response, Status>>`. A name for the bound rather than the bound
+/// written out in each of the thousands of generated signatures.
+pub trait Reply<T>: std::future::Future<Output = Result<T, Status>> + Send {}
+
+impl<T, F> Reply<T> for F where F: std::future::Future<Output = Result<T, Status>> + Send + ?Sized {}
+
+/// The boxed [`Reply`] the `Dyn…` companion traits return.
+pub type BoxReply<'a, T> = BoxFuture<'a, Result<T, Status>>;
+
 /// Items generated code refers to that are not part of the public API.
 #[doc(hidden)]
 pub mod codegen {

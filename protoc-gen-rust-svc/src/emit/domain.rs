@@ -24,7 +24,8 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
     let mut blanket_methods = Vec::new();
     let mut arc_methods = Vec::new();
     let inline = compiled_where_used();
-    for method in &service.methods {
+    let info = ident(&service.names.info);
+    for (index, method) in service.methods.iter().enumerate() {
         let name = method_ident(method);
         // The companion's methods get their own names: with both traits in scope (the blanket
         // impl makes every implementation a `Dyn…` too), shared names would make every method
@@ -40,15 +41,9 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
         // `default_stubs`: a body answering as the stub does (its text, stub.rs), so that an
         // implementation writes only the methods it serves.
         let body = if settings.params.default_stubs {
-            let message = format!(
-                "{}/{} is not implemented",
-                service.full_name, method.proto_name
-            );
             quote! {{
                 let _ = (ctx, #arg);
-                ::core::future::ready(::core::result::Result::Err(
-                    #runtime::Status::unimplemented(#message),
-                ))
+                #info.methods[#index].not_implemented()
             }}
         } else {
             quote!(;)
@@ -58,20 +53,25 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
             #declared
             fn #name(&self, ctx: &#runtime::Context, #request) -> #future #body
         });
+        // The trait's docs are linked, not repeated (rustdoc cannot link a raw identifier).
+        let path = format!("{}::{}", service.names.domain_trait, method.rust_name);
+        let dyn_doc = match method.rust_name.starts_with("r#") {
+            true => format!(" `{path}`, boxed."),
+            false => format!(" [`{path}`], boxed."),
+        };
         dyn_methods.push(quote! {
-            #doc
+            #[doc = #dyn_doc]
             #declared
             fn #dyn_name<'a>(&'a self, ctx: &'a #runtime::Context, #request)
-                -> #runtime::BoxFuture<'a, #result>;
+                -> #runtime::BoxReply<'a, #response>;
         });
         // Inside `impl<T> … for T`, where a message called `T` would be the type parameter.
         let (generic_request, generic_response) =
             domain_signature_with(method, runtime, unshadowed_type);
-        let generic_result = quote!(::core::result::Result<#generic_response, #runtime::Status>);
         blanket_methods.push(quote! {
             #used
             fn #dyn_name<'a>(&'a self, ctx: &'a #runtime::Context, #generic_request)
-                -> #runtime::BoxFuture<'a, #generic_result> {
+                -> #runtime::BoxReply<'a, #generic_response> {
                 ::std::boxed::Box::pin(<T as #trait_ident>::#name(self, ctx, #arg))
             }
         });

@@ -31,9 +31,7 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
         });
         quote! {
             #used
-            fn #name(&self, ctx: &#runtime::Context, #request) -> impl ::core::future::Future<
-                Output = ::core::result::Result<#response, #runtime::Status>,
-            > + ::core::marker::Send {
+            fn #name(&self, ctx: &#runtime::Context, #request) -> impl #runtime::Reply<#response> {
                 #runtime::interceptors::Intercepted::#run(
                     self, #info, ctx, #arg, <T as #trait_ident>::#name,
                 )

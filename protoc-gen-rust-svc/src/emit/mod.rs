@@ -208,11 +208,7 @@ fn compiled_where_used() -> TokenStream {
 /// per method.
 fn domain_future(method: &Method, runtime: &syn::Path) -> TokenStream {
     let (_, response) = domain_signature(method, runtime);
-    quote! {
-        impl ::core::future::Future<
-            Output = ::core::result::Result<#response, #runtime::Status>,
-        > + ::core::marker::Send
-    }
+    quote!(impl #runtime::Reply<#response>)
 }
 
 /// The name under which the request is passed on (matches [`domain_signature`]).

@@ -71,9 +71,7 @@ pub trait DispatchService: ::core::marker::Send + ::core::marker::Sync + 'static
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: GetCourierStatusRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<CourierStatus, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send;
+    ) -> impl ::rust_svc_runtime::Reply<CourierStatus>;
     /// Asks for a courier to deliver an order, and returns the assignment
     /// created for it.
     ///
@@ -87,9 +85,7 @@ pub trait DispatchService: ::core::marker::Send + ::core::marker::Sync + 'static
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: RequestCourierRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<Assignment, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send;
+    ) -> impl ::rust_svc_runtime::Reply<Assignment>;
     /// Live channel between a courier's app and dispatch.
     ///
     /// The app sends location pings and answers to offers as
@@ -101,60 +97,31 @@ pub trait DispatchService: ::core::marker::Send + ::core::marker::Sync + 'static
         &self,
         ctx: &::rust_svc_runtime::Context,
         requests: ::rust_svc_runtime::BoxStream<AssignmentUpdate>,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<
-            ::rust_svc_runtime::BoxStream<AssignmentResult>,
-            ::rust_svc_runtime::Status,
-        >,
-    > + ::core::marker::Send;
+    ) -> impl ::rust_svc_runtime::Reply<::rust_svc_runtime::BoxStream<AssignmentResult>>;
 }
 /// The object-safe form of [`DispatchService`], implemented for every implementation of it, so that a service can be held as `Arc<dyn DynDispatchService>`; that `Arc` implements [`DispatchService`] in turn. Its methods are prefixed with `dyn_` so that both traits can be in scope at once.
 #[allow(dead_code)]
 pub trait DynDispatchService: ::core::marker::Send + ::core::marker::Sync + 'static {
-    /// Returns what a courier is doing right now and where they were last
-    /// seen. Fails with `NOT_FOUND` for an unknown courier.
+    /// [`DispatchService::get_courier_status`], boxed.
     fn dyn_get_courier_status<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: GetCourierStatusRequest,
-    ) -> ::rust_svc_runtime::BoxFuture<
-        'a,
-        ::core::result::Result<CourierStatus, ::rust_svc_runtime::Status>,
-    >;
-    /// Asks for a courier to deliver an order, and returns the assignment
-    /// created for it.
-    ///
-    /// The offer goes to an idle courier who is on shift; when none is, the
-    /// assignment waits (with an empty `courier_id`) and is offered to the
-    /// next courier who comes on shift. One order has one assignment, so a
-    /// repeated request for the same order returns the existing one, which
-    /// makes the call safe to retry. Fails with `INVALID_ARGUMENT` without an
-    /// `order_id`.
+    ) -> ::rust_svc_runtime::BoxReply<'a, CourierStatus>;
+    /// [`DispatchService::request_courier`], boxed.
     fn dyn_request_courier<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: RequestCourierRequest,
-    ) -> ::rust_svc_runtime::BoxFuture<
-        'a,
-        ::core::result::Result<Assignment, ::rust_svc_runtime::Status>,
-    >;
-    /// Live channel between a courier's app and dispatch.
-    ///
-    /// The app sends location pings and answers to offers as
-    /// `AssignmentUpdate`s; dispatch sends offers, confirmations and
-    /// cancellations as `AssignmentResult`s. Both directions flow
-    /// independently. The first message from the app must be a `location`
-    /// update so dispatch knows where the courier is. Has no HTTP binding.
+    ) -> ::rust_svc_runtime::BoxReply<'a, Assignment>;
+    /// [`DispatchService::stream_assignments`], boxed.
     fn dyn_stream_assignments<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         requests: ::rust_svc_runtime::BoxStream<AssignmentUpdate>,
-    ) -> ::rust_svc_runtime::BoxFuture<
+    ) -> ::rust_svc_runtime::BoxReply<
         'a,
-        ::core::result::Result<
-            ::rust_svc_runtime::BoxStream<AssignmentResult>,
-            ::rust_svc_runtime::Status,
-        >,
+        ::rust_svc_runtime::BoxStream<AssignmentResult>,
     >;
 }
 impl<T: DispatchService> DynDispatchService for T {
@@ -162,10 +129,7 @@ impl<T: DispatchService> DynDispatchService for T {
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: self::GetCourierStatusRequest,
-    ) -> ::rust_svc_runtime::BoxFuture<
-        'a,
-        ::core::result::Result<self::CourierStatus, ::rust_svc_runtime::Status>,
-    > {
+    ) -> ::rust_svc_runtime::BoxReply<'a, self::CourierStatus> {
         ::std::boxed::Box::pin(
             <T as DispatchService>::get_courier_status(self, ctx, request),
         )
@@ -174,10 +138,7 @@ impl<T: DispatchService> DynDispatchService for T {
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: self::RequestCourierRequest,
-    ) -> ::rust_svc_runtime::BoxFuture<
-        'a,
-        ::core::result::Result<self::Assignment, ::rust_svc_runtime::Status>,
-    > {
+    ) -> ::rust_svc_runtime::BoxReply<'a, self::Assignment> {
         ::std::boxed::Box::pin(
             <T as DispatchService>::request_courier(self, ctx, request),
         )
@@ -186,12 +147,9 @@ impl<T: DispatchService> DynDispatchService for T {
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         requests: ::rust_svc_runtime::BoxStream<self::AssignmentUpdate>,
-    ) -> ::rust_svc_runtime::BoxFuture<
+    ) -> ::rust_svc_runtime::BoxReply<
         'a,
-        ::core::result::Result<
-            ::rust_svc_runtime::BoxStream<self::AssignmentResult>,
-            ::rust_svc_runtime::Status,
-        >,
+        ::rust_svc_runtime::BoxStream<self::AssignmentResult>,
     > {
         ::std::boxed::Box::pin(
             <T as DispatchService>::stream_assignments(self, ctx, requests),
@@ -249,9 +207,7 @@ for ::rust_svc_runtime::interceptors::Intercepted<T> {
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: self::GetCourierStatusRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<self::CourierStatus, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<self::CourierStatus> {
         ::rust_svc_runtime::interceptors::Intercepted::intercept_unary(
             self,
             &DISPATCH_SERVICE.methods[0],
@@ -264,9 +220,7 @@ for ::rust_svc_runtime::interceptors::Intercepted<T> {
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: self::RequestCourierRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<self::Assignment, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<self::Assignment> {
         ::rust_svc_runtime::interceptors::Intercepted::intercept_unary(
             self,
             &DISPATCH_SERVICE.methods[1],
@@ -279,12 +233,9 @@ for ::rust_svc_runtime::interceptors::Intercepted<T> {
         &self,
         ctx: &::rust_svc_runtime::Context,
         requests: ::rust_svc_runtime::BoxStream<self::AssignmentUpdate>,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<
-            ::rust_svc_runtime::BoxStream<self::AssignmentResult>,
-            ::rust_svc_runtime::Status,
-        >,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<
+        ::rust_svc_runtime::BoxStream<self::AssignmentResult>,
+    > {
         ::rust_svc_runtime::interceptors::Intercepted::intercept_bidi_streaming(
             self,
             &DISPATCH_SERVICE.methods[2],
@@ -304,9 +255,7 @@ impl DispatchService for UnimplementedDispatchService {
         &self,
         _ctx: &::rust_svc_runtime::Context,
         _request: GetCourierStatusRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<CourierStatus, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<CourierStatus> {
         DISPATCH_SERVICE.methods[0usize].not_implemented()
     }
     #[inline]
@@ -314,9 +263,7 @@ impl DispatchService for UnimplementedDispatchService {
         &self,
         _ctx: &::rust_svc_runtime::Context,
         _request: RequestCourierRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<Assignment, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<Assignment> {
         DISPATCH_SERVICE.methods[1usize].not_implemented()
     }
     #[inline]
@@ -324,12 +271,9 @@ impl DispatchService for UnimplementedDispatchService {
         &self,
         _ctx: &::rust_svc_runtime::Context,
         _requests: ::rust_svc_runtime::BoxStream<AssignmentUpdate>,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<
-            ::rust_svc_runtime::BoxStream<AssignmentResult>,
-            ::rust_svc_runtime::Status,
-        >,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<
+        ::rust_svc_runtime::BoxStream<AssignmentResult>,
+    > {
         DISPATCH_SERVICE.methods[2usize].not_implemented()
     }
 }
@@ -395,9 +339,7 @@ impl DispatchService for FakeDispatchService {
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: GetCourierStatusRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<CourierStatus, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<CourierStatus> {
         self.get_courier_status.call(ctx, request)
     }
     #[inline]
@@ -405,9 +347,7 @@ impl DispatchService for FakeDispatchService {
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: RequestCourierRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<Assignment, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<Assignment> {
         self.request_courier.call(ctx, request)
     }
     #[inline]
@@ -415,12 +355,9 @@ impl DispatchService for FakeDispatchService {
         &self,
         ctx: &::rust_svc_runtime::Context,
         requests: ::rust_svc_runtime::BoxStream<AssignmentUpdate>,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<
-            ::rust_svc_runtime::BoxStream<AssignmentResult>,
-            ::rust_svc_runtime::Status,
-        >,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<
+        ::rust_svc_runtime::BoxStream<AssignmentResult>,
+    > {
         self.stream_assignments.call(ctx, requests)
     }
 }
@@ -591,9 +528,7 @@ impl DispatchService for DispatchServiceClient {
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: GetCourierStatusRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<CourierStatus, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<CourierStatus> {
         self.core.unary(0, ctx, &request, ::core::option::Option::None)
     }
     #[inline]
@@ -601,9 +536,7 @@ impl DispatchService for DispatchServiceClient {
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: RequestCourierRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<Assignment, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<Assignment> {
         self.core.unary(1, ctx, &request, ::core::option::Option::None)
     }
     #[inline]
@@ -611,12 +544,9 @@ impl DispatchService for DispatchServiceClient {
         &self,
         ctx: &::rust_svc_runtime::Context,
         requests: ::rust_svc_runtime::BoxStream<AssignmentUpdate>,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<
-            ::rust_svc_runtime::BoxStream<AssignmentResult>,
-            ::rust_svc_runtime::Status,
-        >,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<
+        ::rust_svc_runtime::BoxStream<AssignmentResult>,
+    > {
         self.core.bidi_streaming(2, ctx, requests)
     }
 }

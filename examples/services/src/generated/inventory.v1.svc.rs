@@ -91,9 +91,7 @@ pub trait InventoryService: ::core::marker::Send + ::core::marker::Sync + 'stati
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: CheckStockRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<CheckStockResponse, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send;
+    ) -> impl ::rust_svc_runtime::Reply<CheckStockResponse>;
     /// Sets units aside for an order so that they cannot be sold twice.
     ///
     /// Either every line item is reserved or none is. Repeating the call with
@@ -104,9 +102,7 @@ pub trait InventoryService: ::core::marker::Send + ::core::marker::Sync + 'stati
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: ReserveItemsRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<ReserveItemsResponse, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send;
+    ) -> impl ::rust_svc_runtime::Reply<ReserveItemsResponse>;
     /// Gives the units of a reservation back to available stock.
     ///
     /// Releasing a reservation that was already released or has expired
@@ -115,12 +111,7 @@ pub trait InventoryService: ::core::marker::Send + ::core::marker::Sync + 'stati
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: ReleaseReservationRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<
-            ReleaseReservationResponse,
-            ::rust_svc_runtime::Status,
-        >,
-    > + ::core::marker::Send;
+    ) -> impl ::rust_svc_runtime::Reply<ReleaseReservationResponse>;
     /// Streams a `StockUpdate` every time the available quantity of one of the
     /// watched SKUs changes.
     ///
@@ -131,91 +122,49 @@ pub trait InventoryService: ::core::marker::Send + ::core::marker::Sync + 'stati
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: WatchStockLevelsRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<
-            ::rust_svc_runtime::BoxStream<StockUpdate>,
-            ::rust_svc_runtime::Status,
-        >,
-    > + ::core::marker::Send;
+    ) -> impl ::rust_svc_runtime::Reply<::rust_svc_runtime::BoxStream<StockUpdate>>;
 }
 /// The object-safe form of [`InventoryService`], implemented for every implementation of it, so that a service can be held as `Arc<dyn DynInventoryService>`; that `Arc` implements [`InventoryService`] in turn. Its methods are prefixed with `dyn_` so that both traits can be in scope at once.
 #[allow(dead_code)]
 pub trait DynInventoryService: ::core::marker::Send + ::core::marker::Sync + 'static {
-    /// Returns the current stock level of one SKU, either in a single warehouse
-    /// or summed over all warehouses.
-    ///
-    /// Read-only and cheap, so it gets a tight 300 ms deadline.
+    /// [`InventoryService::check_stock`], boxed.
     fn dyn_check_stock<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: CheckStockRequest,
-    ) -> ::rust_svc_runtime::BoxFuture<
-        'a,
-        ::core::result::Result<CheckStockResponse, ::rust_svc_runtime::Status>,
-    >;
-    /// Sets units aside for an order so that they cannot be sold twice.
-    ///
-    /// Either every line item is reserved or none is. Repeating the call with
-    /// the same `idempotency_key` returns the original reservation instead of
-    /// reserving the units again. Fails with `FAILED_PRECONDITION` when a SKU
-    /// does not have enough available units.
+    ) -> ::rust_svc_runtime::BoxReply<'a, CheckStockResponse>;
+    /// [`InventoryService::reserve_items`], boxed.
     fn dyn_reserve_items<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: ReserveItemsRequest,
-    ) -> ::rust_svc_runtime::BoxFuture<
-        'a,
-        ::core::result::Result<ReserveItemsResponse, ::rust_svc_runtime::Status>,
-    >;
-    /// Gives the units of a reservation back to available stock.
-    ///
-    /// Releasing a reservation that was already released or has expired
-    /// succeeds with `released` set to false.
+    ) -> ::rust_svc_runtime::BoxReply<'a, ReserveItemsResponse>;
+    /// [`InventoryService::release_reservation`], boxed.
     fn dyn_release_reservation<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: ReleaseReservationRequest,
-    ) -> ::rust_svc_runtime::BoxFuture<
-        'a,
-        ::core::result::Result<ReleaseReservationResponse, ::rust_svc_runtime::Status>,
-    >;
-    /// Streams a `StockUpdate` every time the available quantity of one of the
-    /// watched SKUs changes.
-    ///
-    /// The one hour deadline replaces the 1 second service default, which would
-    /// otherwise end the stream almost immediately; clients reconnect when it
-    /// expires.
+    ) -> ::rust_svc_runtime::BoxReply<'a, ReleaseReservationResponse>;
+    /// [`InventoryService::watch_stock_levels`], boxed.
     fn dyn_watch_stock_levels<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: WatchStockLevelsRequest,
-    ) -> ::rust_svc_runtime::BoxFuture<
-        'a,
-        ::core::result::Result<
-            ::rust_svc_runtime::BoxStream<StockUpdate>,
-            ::rust_svc_runtime::Status,
-        >,
-    >;
+    ) -> ::rust_svc_runtime::BoxReply<'a, ::rust_svc_runtime::BoxStream<StockUpdate>>;
 }
 impl<T: InventoryService> DynInventoryService for T {
     fn dyn_check_stock<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: self::CheckStockRequest,
-    ) -> ::rust_svc_runtime::BoxFuture<
-        'a,
-        ::core::result::Result<self::CheckStockResponse, ::rust_svc_runtime::Status>,
-    > {
+    ) -> ::rust_svc_runtime::BoxReply<'a, self::CheckStockResponse> {
         ::std::boxed::Box::pin(<T as InventoryService>::check_stock(self, ctx, request))
     }
     fn dyn_reserve_items<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: self::ReserveItemsRequest,
-    ) -> ::rust_svc_runtime::BoxFuture<
-        'a,
-        ::core::result::Result<self::ReserveItemsResponse, ::rust_svc_runtime::Status>,
-    > {
+    ) -> ::rust_svc_runtime::BoxReply<'a, self::ReserveItemsResponse> {
         ::std::boxed::Box::pin(
             <T as InventoryService>::reserve_items(self, ctx, request),
         )
@@ -224,13 +173,7 @@ impl<T: InventoryService> DynInventoryService for T {
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: self::ReleaseReservationRequest,
-    ) -> ::rust_svc_runtime::BoxFuture<
-        'a,
-        ::core::result::Result<
-            self::ReleaseReservationResponse,
-            ::rust_svc_runtime::Status,
-        >,
-    > {
+    ) -> ::rust_svc_runtime::BoxReply<'a, self::ReleaseReservationResponse> {
         ::std::boxed::Box::pin(
             <T as InventoryService>::release_reservation(self, ctx, request),
         )
@@ -239,12 +182,9 @@ impl<T: InventoryService> DynInventoryService for T {
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: self::WatchStockLevelsRequest,
-    ) -> ::rust_svc_runtime::BoxFuture<
+    ) -> ::rust_svc_runtime::BoxReply<
         'a,
-        ::core::result::Result<
-            ::rust_svc_runtime::BoxStream<self::StockUpdate>,
-            ::rust_svc_runtime::Status,
-        >,
+        ::rust_svc_runtime::BoxStream<self::StockUpdate>,
     > {
         ::std::boxed::Box::pin(
             <T as InventoryService>::watch_stock_levels(self, ctx, request),
@@ -315,12 +255,7 @@ for ::rust_svc_runtime::interceptors::Intercepted<T> {
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: self::CheckStockRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<
-            self::CheckStockResponse,
-            ::rust_svc_runtime::Status,
-        >,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<self::CheckStockResponse> {
         ::rust_svc_runtime::interceptors::Intercepted::intercept_unary(
             self,
             &INVENTORY_SERVICE.methods[0],
@@ -333,12 +268,7 @@ for ::rust_svc_runtime::interceptors::Intercepted<T> {
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: self::ReserveItemsRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<
-            self::ReserveItemsResponse,
-            ::rust_svc_runtime::Status,
-        >,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<self::ReserveItemsResponse> {
         ::rust_svc_runtime::interceptors::Intercepted::intercept_unary(
             self,
             &INVENTORY_SERVICE.methods[1],
@@ -351,12 +281,7 @@ for ::rust_svc_runtime::interceptors::Intercepted<T> {
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: self::ReleaseReservationRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<
-            self::ReleaseReservationResponse,
-            ::rust_svc_runtime::Status,
-        >,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<self::ReleaseReservationResponse> {
         ::rust_svc_runtime::interceptors::Intercepted::intercept_unary(
             self,
             &INVENTORY_SERVICE.methods[2],
@@ -369,12 +294,9 @@ for ::rust_svc_runtime::interceptors::Intercepted<T> {
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: self::WatchStockLevelsRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<
-            ::rust_svc_runtime::BoxStream<self::StockUpdate>,
-            ::rust_svc_runtime::Status,
-        >,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<
+        ::rust_svc_runtime::BoxStream<self::StockUpdate>,
+    > {
         ::rust_svc_runtime::interceptors::Intercepted::intercept_server_streaming(
             self,
             &INVENTORY_SERVICE.methods[3],
@@ -394,9 +316,7 @@ impl InventoryService for UnimplementedInventoryService {
         &self,
         _ctx: &::rust_svc_runtime::Context,
         _request: CheckStockRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<CheckStockResponse, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<CheckStockResponse> {
         INVENTORY_SERVICE.methods[0usize].not_implemented()
     }
     #[inline]
@@ -404,9 +324,7 @@ impl InventoryService for UnimplementedInventoryService {
         &self,
         _ctx: &::rust_svc_runtime::Context,
         _request: ReserveItemsRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<ReserveItemsResponse, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<ReserveItemsResponse> {
         INVENTORY_SERVICE.methods[1usize].not_implemented()
     }
     #[inline]
@@ -414,12 +332,7 @@ impl InventoryService for UnimplementedInventoryService {
         &self,
         _ctx: &::rust_svc_runtime::Context,
         _request: ReleaseReservationRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<
-            ReleaseReservationResponse,
-            ::rust_svc_runtime::Status,
-        >,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<ReleaseReservationResponse> {
         INVENTORY_SERVICE.methods[2usize].not_implemented()
     }
     #[inline]
@@ -427,12 +340,7 @@ impl InventoryService for UnimplementedInventoryService {
         &self,
         _ctx: &::rust_svc_runtime::Context,
         _request: WatchStockLevelsRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<
-            ::rust_svc_runtime::BoxStream<StockUpdate>,
-            ::rust_svc_runtime::Status,
-        >,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<::rust_svc_runtime::BoxStream<StockUpdate>> {
         INVENTORY_SERVICE.methods[3usize].not_implemented()
     }
 }
@@ -507,9 +415,7 @@ impl InventoryService for FakeInventoryService {
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: CheckStockRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<CheckStockResponse, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<CheckStockResponse> {
         self.check_stock.call(ctx, request)
     }
     #[inline]
@@ -517,9 +423,7 @@ impl InventoryService for FakeInventoryService {
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: ReserveItemsRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<ReserveItemsResponse, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<ReserveItemsResponse> {
         self.reserve_items.call(ctx, request)
     }
     #[inline]
@@ -527,12 +431,7 @@ impl InventoryService for FakeInventoryService {
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: ReleaseReservationRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<
-            ReleaseReservationResponse,
-            ::rust_svc_runtime::Status,
-        >,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<ReleaseReservationResponse> {
         self.release_reservation.call(ctx, request)
     }
     #[inline]
@@ -540,12 +439,7 @@ impl InventoryService for FakeInventoryService {
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: WatchStockLevelsRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<
-            ::rust_svc_runtime::BoxStream<StockUpdate>,
-            ::rust_svc_runtime::Status,
-        >,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<::rust_svc_runtime::BoxStream<StockUpdate>> {
         self.watch_stock_levels.call(ctx, request)
     }
 }
@@ -725,9 +619,7 @@ impl InventoryService for InventoryServiceClient {
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: CheckStockRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<CheckStockResponse, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<CheckStockResponse> {
         self.core.unary(0, ctx, &request, ::core::option::Option::None)
     }
     #[inline]
@@ -735,9 +627,7 @@ impl InventoryService for InventoryServiceClient {
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: ReserveItemsRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<ReserveItemsResponse, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<ReserveItemsResponse> {
         self.core
             .unary(
                 1,
@@ -751,12 +641,7 @@ impl InventoryService for InventoryServiceClient {
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: ReleaseReservationRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<
-            ReleaseReservationResponse,
-            ::rust_svc_runtime::Status,
-        >,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<ReleaseReservationResponse> {
         self.core.unary(2, ctx, &request, ::core::option::Option::None)
     }
     #[inline]
@@ -764,12 +649,7 @@ impl InventoryService for InventoryServiceClient {
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: WatchStockLevelsRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<
-            ::rust_svc_runtime::BoxStream<StockUpdate>,
-            ::rust_svc_runtime::Status,
-        >,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<::rust_svc_runtime::BoxStream<StockUpdate>> {
         self.core.server_streaming(3, ctx, &request, ::core::option::Option::None)
     }
 }

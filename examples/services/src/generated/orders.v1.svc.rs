@@ -140,9 +140,7 @@ pub trait OrderService: ::core::marker::Send + ::core::marker::Sync + 'static {
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: CreateOrderRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<Order, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send;
+    ) -> impl ::rust_svc_runtime::Reply<Order>;
     /// Fetches one order. Fails with `NOT_FOUND` if it does not exist, or, when
     /// reached through the customer-scoped URL, if it belongs to a different
     /// customer.
@@ -150,26 +148,20 @@ pub trait OrderService: ::core::marker::Send + ::core::marker::Sync + 'static {
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: GetOrderRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<Order, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send;
+    ) -> impl ::rust_svc_runtime::Reply<Order>;
     /// Lists orders page by page, newest first.
     fn list_orders(
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: ListOrdersRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<ListOrdersResponse, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send;
+    ) -> impl ::rust_svc_runtime::Reply<ListOrdersResponse>;
     /// Changes the fields of an order named in `update_mask`. Only orders in the
     /// `PENDING` state can be updated; others fail with `FAILED_PRECONDITION`.
     fn update_order(
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: UpdateOrderRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<Order, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send;
+    ) -> impl ::rust_svc_runtime::Reply<Order>;
     /// Cancels an order and releases its inventory reservation. Cancelling an
     /// order that is already cancelled returns it unchanged; cancelling one that
     /// has shipped fails with `FAILED_PRECONDITION`.
@@ -177,9 +169,7 @@ pub trait OrderService: ::core::marker::Send + ::core::marker::Sync + 'static {
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: CancelOrderRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<Order, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send;
+    ) -> impl ::rust_svc_runtime::Reply<Order>;
     /// Streams an `OrderUpdate` every time one of the selected orders changes
     /// status. The stream is closed by the server after one hour; clients are
     /// expected to reconnect.
@@ -187,12 +177,7 @@ pub trait OrderService: ::core::marker::Send + ::core::marker::Sync + 'static {
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: StreamOrderUpdatesRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<
-            ::rust_svc_runtime::BoxStream<OrderUpdate>,
-            ::rust_svc_runtime::Status,
-        >,
-    > + ::core::marker::Send;
+    ) -> impl ::rust_svc_runtime::Reply<::rust_svc_runtime::BoxStream<OrderUpdate>>;
     /// Bulk-imports line items into a new draft order. The client streams the
     /// items one by one and receives a single summary when it closes the
     /// stream. Over HTTP the items are newline-delimited JSON in the request
@@ -201,161 +186,97 @@ pub trait OrderService: ::core::marker::Send + ::core::marker::Sync + 'static {
         &self,
         ctx: &::rust_svc_runtime::Context,
         requests: ::rust_svc_runtime::BoxStream<LineItem>,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<UploadSummary, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send;
+    ) -> impl ::rust_svc_runtime::Reply<UploadSummary>;
 }
 /// The object-safe form of [`OrderService`], implemented for every implementation of it, so that a service can be held as `Arc<dyn DynOrderService>`; that `Arc` implements [`OrderService`] in turn. Its methods are prefixed with `dyn_` so that both traits can be in scope at once.
 #[allow(dead_code)]
 pub trait DynOrderService: ::core::marker::Send + ::core::marker::Sync + 'static {
-    /// Places a new order in the `PENDING` state and returns it with its
-    /// server-assigned `order_id`.
-    ///
-    /// The stock is reserved with the inventory service and a courier is
-    /// requested from dispatch before the order exists; when either fails the
-    /// order is not placed (and a reservation already made is released), and
-    /// the call fails with that service's status, e.g. `FAILED_PRECONDITION`
-    /// when an item is out of stock.
-    ///
-    /// Sending the same `idempotency_key` twice returns the order created by
-    /// the first call instead of placing a duplicate.
+    /// [`OrderService::create_order`], boxed.
     fn dyn_create_order<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: CreateOrderRequest,
-    ) -> ::rust_svc_runtime::BoxFuture<
-        'a,
-        ::core::result::Result<Order, ::rust_svc_runtime::Status>,
-    >;
-    /// Fetches one order. Fails with `NOT_FOUND` if it does not exist, or, when
-    /// reached through the customer-scoped URL, if it belongs to a different
-    /// customer.
+    ) -> ::rust_svc_runtime::BoxReply<'a, Order>;
+    /// [`OrderService::get_order`], boxed.
     fn dyn_get_order<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: GetOrderRequest,
-    ) -> ::rust_svc_runtime::BoxFuture<
-        'a,
-        ::core::result::Result<Order, ::rust_svc_runtime::Status>,
-    >;
-    /// Lists orders page by page, newest first.
+    ) -> ::rust_svc_runtime::BoxReply<'a, Order>;
+    /// [`OrderService::list_orders`], boxed.
     fn dyn_list_orders<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: ListOrdersRequest,
-    ) -> ::rust_svc_runtime::BoxFuture<
-        'a,
-        ::core::result::Result<ListOrdersResponse, ::rust_svc_runtime::Status>,
-    >;
-    /// Changes the fields of an order named in `update_mask`. Only orders in the
-    /// `PENDING` state can be updated; others fail with `FAILED_PRECONDITION`.
+    ) -> ::rust_svc_runtime::BoxReply<'a, ListOrdersResponse>;
+    /// [`OrderService::update_order`], boxed.
     fn dyn_update_order<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: UpdateOrderRequest,
-    ) -> ::rust_svc_runtime::BoxFuture<
-        'a,
-        ::core::result::Result<Order, ::rust_svc_runtime::Status>,
-    >;
-    /// Cancels an order and releases its inventory reservation. Cancelling an
-    /// order that is already cancelled returns it unchanged; cancelling one that
-    /// has shipped fails with `FAILED_PRECONDITION`.
+    ) -> ::rust_svc_runtime::BoxReply<'a, Order>;
+    /// [`OrderService::cancel_order`], boxed.
     fn dyn_cancel_order<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: CancelOrderRequest,
-    ) -> ::rust_svc_runtime::BoxFuture<
-        'a,
-        ::core::result::Result<Order, ::rust_svc_runtime::Status>,
-    >;
-    /// Streams an `OrderUpdate` every time one of the selected orders changes
-    /// status. The stream is closed by the server after one hour; clients are
-    /// expected to reconnect.
+    ) -> ::rust_svc_runtime::BoxReply<'a, Order>;
+    /// [`OrderService::stream_order_updates`], boxed.
     fn dyn_stream_order_updates<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: StreamOrderUpdatesRequest,
-    ) -> ::rust_svc_runtime::BoxFuture<
-        'a,
-        ::core::result::Result<
-            ::rust_svc_runtime::BoxStream<OrderUpdate>,
-            ::rust_svc_runtime::Status,
-        >,
-    >;
-    /// Bulk-imports line items into a new draft order. The client streams the
-    /// items one by one and receives a single summary when it closes the
-    /// stream. Over HTTP the items are newline-delimited JSON in the request
-    /// body, one `LineItem` per line.
+    ) -> ::rust_svc_runtime::BoxReply<'a, ::rust_svc_runtime::BoxStream<OrderUpdate>>;
+    /// [`OrderService::upload_order_items`], boxed.
     fn dyn_upload_order_items<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         requests: ::rust_svc_runtime::BoxStream<LineItem>,
-    ) -> ::rust_svc_runtime::BoxFuture<
-        'a,
-        ::core::result::Result<UploadSummary, ::rust_svc_runtime::Status>,
-    >;
+    ) -> ::rust_svc_runtime::BoxReply<'a, UploadSummary>;
 }
 impl<T: OrderService> DynOrderService for T {
     fn dyn_create_order<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: self::CreateOrderRequest,
-    ) -> ::rust_svc_runtime::BoxFuture<
-        'a,
-        ::core::result::Result<self::Order, ::rust_svc_runtime::Status>,
-    > {
+    ) -> ::rust_svc_runtime::BoxReply<'a, self::Order> {
         ::std::boxed::Box::pin(<T as OrderService>::create_order(self, ctx, request))
     }
     fn dyn_get_order<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: self::GetOrderRequest,
-    ) -> ::rust_svc_runtime::BoxFuture<
-        'a,
-        ::core::result::Result<self::Order, ::rust_svc_runtime::Status>,
-    > {
+    ) -> ::rust_svc_runtime::BoxReply<'a, self::Order> {
         ::std::boxed::Box::pin(<T as OrderService>::get_order(self, ctx, request))
     }
     fn dyn_list_orders<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: self::ListOrdersRequest,
-    ) -> ::rust_svc_runtime::BoxFuture<
-        'a,
-        ::core::result::Result<self::ListOrdersResponse, ::rust_svc_runtime::Status>,
-    > {
+    ) -> ::rust_svc_runtime::BoxReply<'a, self::ListOrdersResponse> {
         ::std::boxed::Box::pin(<T as OrderService>::list_orders(self, ctx, request))
     }
     fn dyn_update_order<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: self::UpdateOrderRequest,
-    ) -> ::rust_svc_runtime::BoxFuture<
-        'a,
-        ::core::result::Result<self::Order, ::rust_svc_runtime::Status>,
-    > {
+    ) -> ::rust_svc_runtime::BoxReply<'a, self::Order> {
         ::std::boxed::Box::pin(<T as OrderService>::update_order(self, ctx, request))
     }
     fn dyn_cancel_order<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: self::CancelOrderRequest,
-    ) -> ::rust_svc_runtime::BoxFuture<
-        'a,
-        ::core::result::Result<self::Order, ::rust_svc_runtime::Status>,
-    > {
+    ) -> ::rust_svc_runtime::BoxReply<'a, self::Order> {
         ::std::boxed::Box::pin(<T as OrderService>::cancel_order(self, ctx, request))
     }
     fn dyn_stream_order_updates<'a>(
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         request: self::StreamOrderUpdatesRequest,
-    ) -> ::rust_svc_runtime::BoxFuture<
+    ) -> ::rust_svc_runtime::BoxReply<
         'a,
-        ::core::result::Result<
-            ::rust_svc_runtime::BoxStream<self::OrderUpdate>,
-            ::rust_svc_runtime::Status,
-        >,
+        ::rust_svc_runtime::BoxStream<self::OrderUpdate>,
     > {
         ::std::boxed::Box::pin(
             <T as OrderService>::stream_order_updates(self, ctx, request),
@@ -365,10 +286,7 @@ impl<T: OrderService> DynOrderService for T {
         &'a self,
         ctx: &'a ::rust_svc_runtime::Context,
         requests: ::rust_svc_runtime::BoxStream<self::LineItem>,
-    ) -> ::rust_svc_runtime::BoxFuture<
-        'a,
-        ::core::result::Result<self::UploadSummary, ::rust_svc_runtime::Status>,
-    > {
+    ) -> ::rust_svc_runtime::BoxReply<'a, self::UploadSummary> {
         ::std::boxed::Box::pin(
             <T as OrderService>::upload_order_items(self, ctx, requests),
         )
@@ -456,9 +374,7 @@ impl<T: OrderService> OrderService for ::rust_svc_runtime::interceptors::Interce
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: self::CreateOrderRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<self::Order, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<self::Order> {
         ::rust_svc_runtime::interceptors::Intercepted::intercept_unary(
             self,
             &ORDER_SERVICE.methods[0],
@@ -471,9 +387,7 @@ impl<T: OrderService> OrderService for ::rust_svc_runtime::interceptors::Interce
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: self::GetOrderRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<self::Order, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<self::Order> {
         ::rust_svc_runtime::interceptors::Intercepted::intercept_unary(
             self,
             &ORDER_SERVICE.methods[1],
@@ -486,12 +400,7 @@ impl<T: OrderService> OrderService for ::rust_svc_runtime::interceptors::Interce
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: self::ListOrdersRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<
-            self::ListOrdersResponse,
-            ::rust_svc_runtime::Status,
-        >,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<self::ListOrdersResponse> {
         ::rust_svc_runtime::interceptors::Intercepted::intercept_unary(
             self,
             &ORDER_SERVICE.methods[2],
@@ -504,9 +413,7 @@ impl<T: OrderService> OrderService for ::rust_svc_runtime::interceptors::Interce
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: self::UpdateOrderRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<self::Order, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<self::Order> {
         ::rust_svc_runtime::interceptors::Intercepted::intercept_unary(
             self,
             &ORDER_SERVICE.methods[3],
@@ -519,9 +426,7 @@ impl<T: OrderService> OrderService for ::rust_svc_runtime::interceptors::Interce
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: self::CancelOrderRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<self::Order, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<self::Order> {
         ::rust_svc_runtime::interceptors::Intercepted::intercept_unary(
             self,
             &ORDER_SERVICE.methods[4],
@@ -534,12 +439,9 @@ impl<T: OrderService> OrderService for ::rust_svc_runtime::interceptors::Interce
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: self::StreamOrderUpdatesRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<
-            ::rust_svc_runtime::BoxStream<self::OrderUpdate>,
-            ::rust_svc_runtime::Status,
-        >,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<
+        ::rust_svc_runtime::BoxStream<self::OrderUpdate>,
+    > {
         ::rust_svc_runtime::interceptors::Intercepted::intercept_server_streaming(
             self,
             &ORDER_SERVICE.methods[5],
@@ -552,9 +454,7 @@ impl<T: OrderService> OrderService for ::rust_svc_runtime::interceptors::Interce
         &self,
         ctx: &::rust_svc_runtime::Context,
         requests: ::rust_svc_runtime::BoxStream<self::LineItem>,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<self::UploadSummary, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<self::UploadSummary> {
         ::rust_svc_runtime::interceptors::Intercepted::intercept_client_streaming(
             self,
             &ORDER_SERVICE.methods[6],
@@ -574,9 +474,7 @@ impl OrderService for UnimplementedOrderService {
         &self,
         _ctx: &::rust_svc_runtime::Context,
         _request: CreateOrderRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<Order, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<Order> {
         ORDER_SERVICE.methods[0usize].not_implemented()
     }
     #[inline]
@@ -584,9 +482,7 @@ impl OrderService for UnimplementedOrderService {
         &self,
         _ctx: &::rust_svc_runtime::Context,
         _request: GetOrderRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<Order, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<Order> {
         ORDER_SERVICE.methods[1usize].not_implemented()
     }
     #[inline]
@@ -594,9 +490,7 @@ impl OrderService for UnimplementedOrderService {
         &self,
         _ctx: &::rust_svc_runtime::Context,
         _request: ListOrdersRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<ListOrdersResponse, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<ListOrdersResponse> {
         ORDER_SERVICE.methods[2usize].not_implemented()
     }
     #[inline]
@@ -604,9 +498,7 @@ impl OrderService for UnimplementedOrderService {
         &self,
         _ctx: &::rust_svc_runtime::Context,
         _request: UpdateOrderRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<Order, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<Order> {
         ORDER_SERVICE.methods[3usize].not_implemented()
     }
     #[inline]
@@ -614,9 +506,7 @@ impl OrderService for UnimplementedOrderService {
         &self,
         _ctx: &::rust_svc_runtime::Context,
         _request: CancelOrderRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<Order, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<Order> {
         ORDER_SERVICE.methods[4usize].not_implemented()
     }
     #[inline]
@@ -624,12 +514,7 @@ impl OrderService for UnimplementedOrderService {
         &self,
         _ctx: &::rust_svc_runtime::Context,
         _request: StreamOrderUpdatesRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<
-            ::rust_svc_runtime::BoxStream<OrderUpdate>,
-            ::rust_svc_runtime::Status,
-        >,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<::rust_svc_runtime::BoxStream<OrderUpdate>> {
         ORDER_SERVICE.methods[5usize].not_implemented()
     }
     #[inline]
@@ -637,9 +522,7 @@ impl OrderService for UnimplementedOrderService {
         &self,
         _ctx: &::rust_svc_runtime::Context,
         _requests: ::rust_svc_runtime::BoxStream<LineItem>,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<UploadSummary, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<UploadSummary> {
         ORDER_SERVICE.methods[6usize].not_implemented()
     }
 }
@@ -729,9 +612,7 @@ impl OrderService for FakeOrderService {
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: CreateOrderRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<Order, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<Order> {
         self.create_order.call(ctx, request)
     }
     #[inline]
@@ -739,9 +620,7 @@ impl OrderService for FakeOrderService {
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: GetOrderRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<Order, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<Order> {
         self.get_order.call(ctx, request)
     }
     #[inline]
@@ -749,9 +628,7 @@ impl OrderService for FakeOrderService {
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: ListOrdersRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<ListOrdersResponse, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<ListOrdersResponse> {
         self.list_orders.call(ctx, request)
     }
     #[inline]
@@ -759,9 +636,7 @@ impl OrderService for FakeOrderService {
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: UpdateOrderRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<Order, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<Order> {
         self.update_order.call(ctx, request)
     }
     #[inline]
@@ -769,9 +644,7 @@ impl OrderService for FakeOrderService {
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: CancelOrderRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<Order, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<Order> {
         self.cancel_order.call(ctx, request)
     }
     #[inline]
@@ -779,12 +652,7 @@ impl OrderService for FakeOrderService {
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: StreamOrderUpdatesRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<
-            ::rust_svc_runtime::BoxStream<OrderUpdate>,
-            ::rust_svc_runtime::Status,
-        >,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<::rust_svc_runtime::BoxStream<OrderUpdate>> {
         self.stream_order_updates.call(ctx, request)
     }
     #[inline]
@@ -792,9 +660,7 @@ impl OrderService for FakeOrderService {
         &self,
         ctx: &::rust_svc_runtime::Context,
         requests: ::rust_svc_runtime::BoxStream<LineItem>,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<UploadSummary, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<UploadSummary> {
         self.upload_order_items.call(ctx, requests)
     }
 }
@@ -977,9 +843,7 @@ impl OrderService for OrderServiceClient {
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: CreateOrderRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<Order, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<Order> {
         self.core
             .unary(
                 0,
@@ -993,9 +857,7 @@ impl OrderService for OrderServiceClient {
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: GetOrderRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<Order, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<Order> {
         self.core.unary(1, ctx, &request, ::core::option::Option::None)
     }
     #[inline]
@@ -1003,9 +865,7 @@ impl OrderService for OrderServiceClient {
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: ListOrdersRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<ListOrdersResponse, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<ListOrdersResponse> {
         self.core.unary(2, ctx, &request, ::core::option::Option::None)
     }
     #[inline]
@@ -1013,9 +873,7 @@ impl OrderService for OrderServiceClient {
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: UpdateOrderRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<Order, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<Order> {
         self.core.unary(3, ctx, &request, ::core::option::Option::None)
     }
     #[inline]
@@ -1023,9 +881,7 @@ impl OrderService for OrderServiceClient {
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: CancelOrderRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<Order, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<Order> {
         self.core.unary(4, ctx, &request, ::core::option::Option::None)
     }
     #[inline]
@@ -1033,12 +889,7 @@ impl OrderService for OrderServiceClient {
         &self,
         ctx: &::rust_svc_runtime::Context,
         request: StreamOrderUpdatesRequest,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<
-            ::rust_svc_runtime::BoxStream<OrderUpdate>,
-            ::rust_svc_runtime::Status,
-        >,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<::rust_svc_runtime::BoxStream<OrderUpdate>> {
         self.core.server_streaming(5, ctx, &request, ::core::option::Option::None)
     }
     #[inline]
@@ -1046,9 +897,7 @@ impl OrderService for OrderServiceClient {
         &self,
         ctx: &::rust_svc_runtime::Context,
         requests: ::rust_svc_runtime::BoxStream<LineItem>,
-    ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<UploadSummary, ::rust_svc_runtime::Status>,
-    > + ::core::marker::Send {
+    ) -> impl ::rust_svc_runtime::Reply<UploadSummary> {
         self.core.client_streaming(6, ctx, requests)
     }
 }
