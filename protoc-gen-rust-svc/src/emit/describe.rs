@@ -17,7 +17,9 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
     let runtime = &settings.runtime;
     let info = ident(&service.names.info);
     let name = &service.full_name;
-    let rpc = quote!(#runtime::rpc);
+    // Inside the initializer, the runtime's `rpc` module is imported once: its paths were a
+    // quarter of the description's text.
+    let rpc = quote!(rpc);
 
     // Each policy kind: the value most rpcs share, when two or more do, becomes a `const`.
     let retries: Vec<_> = service
@@ -105,7 +107,8 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
     );
     quote! {
         #[doc = #doc]
-        pub static #info: #rpc::ServiceInfo = {
+        pub static #info: #runtime::rpc::ServiceInfo = {
+            use #runtime::rpc;
             #(#consts)*
             // A `static` of its own: an initializer does not promote `&[…]` of values with a
             // destructor to `'static`.

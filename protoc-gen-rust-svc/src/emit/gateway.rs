@@ -52,7 +52,7 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
                 #index => {
                     #used
                     let method = <T as super::#trait_ident>::#name;
-                    #runtime::gateway::#serve(domain, call, &#schema, method)
+                    gateway::#serve(domain, call, &#schema, method)
                 }
             }
         });
@@ -131,15 +131,16 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
         }
 
         mod #module {
+            use #runtime::gateway;
             #imports
 
             pub(super) fn dispatch<T: super::#trait_ident>(
                 domain: &::std::sync::Arc<T>,
-                call: #runtime::gateway::Call,
-            ) -> #runtime::gateway::ResponseFuture {
+                call: gateway::Call,
+            ) -> gateway::ResponseFuture {
                 match call.rpc_index() {
                     #(#arms)*
-                    _ => #runtime::gateway::unknown_rpc(call),
+                    _ => gateway::unknown_rpc(call),
                 }
             }
 

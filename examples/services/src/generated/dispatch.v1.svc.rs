@@ -2,61 +2,47 @@
 const _: () = ::rust_svc_runtime::version::require("0.2.0");
 /// [`DispatchService`] and its rpcs, described once: path, call shape, idempotency, what options.proto says of deadlines, retries, hedging and breakers, and the `google.api.http` bindings. The interceptors, the client and the gateway read it; so can your code.
 pub static DISPATCH_SERVICE: ::rust_svc_runtime::rpc::ServiceInfo = {
-    const RETRY: ::rust_svc_runtime::rpc::RetryPolicy = ::rust_svc_runtime::rpc::RetryPolicy::new(
-            &[
-                ::rust_svc_runtime::rpc::Code::Unavailable,
-                ::rust_svc_runtime::rpc::Code::ResourceExhausted,
-            ],
+    use ::rust_svc_runtime::rpc;
+    const RETRY: rpc::RetryPolicy = rpc::RetryPolicy::new(
+            &[rpc::Code::Unavailable, rpc::Code::ResourceExhausted],
         )
         .max_attempts(2)
         .initial_backoff(::core::time::Duration::new(0, 20000000))
         .max_backoff(::core::time::Duration::new(0, 200000000))
         .backoff_multiplier(1.5);
-    const BREAKER: ::rust_svc_runtime::rpc::SlidingWindow = ::rust_svc_runtime::rpc::SlidingWindow::DEFAULT
+    const BREAKER: rpc::SlidingWindow = rpc::SlidingWindow::DEFAULT
         .failure_rate_threshold(0.5)
         .window_size(50)
         .minimum_calls(10)
         .open_duration(::core::time::Duration::new(10, 0))
         .half_open_max_calls(3);
-    static METHODS: [::rust_svc_runtime::rpc::MethodInfo; 3] = [
-        ::rust_svc_runtime::rpc::MethodInfo::new(
+    static METHODS: [rpc::MethodInfo; 3] = [
+        rpc::MethodInfo::new(
                 "/dispatch.v1.DispatchService/GetCourierStatus",
-                ::rust_svc_runtime::rpc::MethodKind::Unary,
+                rpc::MethodKind::Unary,
             )
-            .idempotency(::rust_svc_runtime::rpc::Idempotency::NoSideEffects)
+            .idempotency(rpc::Idempotency::NoSideEffects)
             .deadline(::core::time::Duration::new(0, 200000000))
             .retry(RETRY)
             .circuit_breaker(BREAKER)
-            .http(
-                &[
-                    ::rust_svc_runtime::rpc::HttpBinding::new(
-                        "GET",
-                        "/v1/couriers/{courier_id}/status",
-                    ),
-                ],
-            ),
-        ::rust_svc_runtime::rpc::MethodInfo::new(
+            .http(&[rpc::HttpBinding::new("GET", "/v1/couriers/{courier_id}/status")]),
+        rpc::MethodInfo::new(
                 "/dispatch.v1.DispatchService/RequestCourier",
-                ::rust_svc_runtime::rpc::MethodKind::Unary,
+                rpc::MethodKind::Unary,
             )
-            .idempotency(::rust_svc_runtime::rpc::Idempotency::Idempotent)
+            .idempotency(rpc::Idempotency::Idempotent)
             .deadline(::core::time::Duration::new(0, 500000000))
             .retry(RETRY)
             .circuit_breaker(BREAKER)
-            .http(
-                &[
-                    ::rust_svc_runtime::rpc::HttpBinding::new("POST", "/v1/assignments")
-                        .body("*"),
-                ],
-            ),
-        ::rust_svc_runtime::rpc::MethodInfo::new(
+            .http(&[rpc::HttpBinding::new("POST", "/v1/assignments").body("*")]),
+        rpc::MethodInfo::new(
                 "/dispatch.v1.DispatchService/StreamAssignments",
-                ::rust_svc_runtime::rpc::MethodKind::BidiStreaming,
+                rpc::MethodKind::BidiStreaming,
             )
             .retry(RETRY)
             .circuit_breaker(BREAKER),
     ];
-    ::rust_svc_runtime::rpc::ServiceInfo::new("dispatch.v1.DispatchService", &METHODS)
+    rpc::ServiceInfo::new("dispatch.v1.DispatchService", &METHODS)
 };
 /// Assigns deliveries to couriers and tracks their progress.
 ///
@@ -601,21 +587,22 @@ impl DispatchServiceGateway {
     }
 }
 mod dispatch_service_gateway {
+    use ::rust_svc_runtime::gateway;
     use ::rust_svc_runtime::gateway::schema::{FieldSchema, MessageSchema, ScalarKind};
     pub(super) fn dispatch<T: super::DispatchService>(
         domain: &::std::sync::Arc<T>,
-        call: ::rust_svc_runtime::gateway::Call,
-    ) -> ::rust_svc_runtime::gateway::ResponseFuture {
+        call: gateway::Call,
+    ) -> gateway::ResponseFuture {
         match call.rpc_index() {
             0usize => {
                 let method = <T as super::DispatchService>::get_courier_status;
-                ::rust_svc_runtime::gateway::unary(domain, call, &SCHEMA_0, method)
+                gateway::unary(domain, call, &SCHEMA_0, method)
             }
             1usize => {
                 let method = <T as super::DispatchService>::request_courier;
-                ::rust_svc_runtime::gateway::unary(domain, call, &SCHEMA_1, method)
+                gateway::unary(domain, call, &SCHEMA_1, method)
             }
-            _ => ::rust_svc_runtime::gateway::unknown_rpc(call),
+            _ => gateway::unknown_rpc(call),
         }
     }
     static SCHEMA_0: MessageSchema = MessageSchema::new(

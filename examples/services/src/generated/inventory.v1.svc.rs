@@ -2,77 +2,59 @@
 const _: () = ::rust_svc_runtime::version::require("0.2.0");
 /// [`InventoryService`] and its rpcs, described once: path, call shape, idempotency, what options.proto says of deadlines, retries, hedging and breakers, and the `google.api.http` bindings. The interceptors, the client and the gateway read it; so can your code.
 pub static INVENTORY_SERVICE: ::rust_svc_runtime::rpc::ServiceInfo = {
-    const RETRY: ::rust_svc_runtime::rpc::RetryPolicy = ::rust_svc_runtime::rpc::RetryPolicy::new(
-            &[::rust_svc_runtime::rpc::Code::Unavailable],
-        )
+    use ::rust_svc_runtime::rpc;
+    const RETRY: rpc::RetryPolicy = rpc::RetryPolicy::new(&[rpc::Code::Unavailable])
         .max_attempts(3)
         .initial_backoff(::core::time::Duration::new(0, 50000000))
         .max_backoff(::core::time::Duration::new(1, 0))
         .backoff_multiplier(2.0);
-    const BREAKER: ::rust_svc_runtime::rpc::SlidingWindow = ::rust_svc_runtime::rpc::SlidingWindow::DEFAULT
+    const BREAKER: rpc::SlidingWindow = rpc::SlidingWindow::DEFAULT
         .failure_rate_threshold(0.5)
         .window_size(100)
         .minimum_calls(20)
         .open_duration(::core::time::Duration::new(30, 0))
         .half_open_max_calls(5);
-    static METHODS: [::rust_svc_runtime::rpc::MethodInfo; 4] = [
-        ::rust_svc_runtime::rpc::MethodInfo::new(
+    static METHODS: [rpc::MethodInfo; 4] = [
+        rpc::MethodInfo::new(
                 "/inventory.v1.InventoryService/CheckStock",
-                ::rust_svc_runtime::rpc::MethodKind::Unary,
+                rpc::MethodKind::Unary,
             )
-            .idempotency(::rust_svc_runtime::rpc::Idempotency::NoSideEffects)
+            .idempotency(rpc::Idempotency::NoSideEffects)
             .deadline(::core::time::Duration::new(0, 300000000))
             .retry(RETRY)
             .circuit_breaker(BREAKER)
-            .http(
-                &[
-                    ::rust_svc_runtime::rpc::HttpBinding::new(
-                        "GET",
-                        "/v1/items/{sku}/stock",
-                    ),
-                ],
-            ),
-        ::rust_svc_runtime::rpc::MethodInfo::new(
+            .http(&[rpc::HttpBinding::new("GET", "/v1/items/{sku}/stock")]),
+        rpc::MethodInfo::new(
                 "/inventory.v1.InventoryService/ReserveItems",
-                ::rust_svc_runtime::rpc::MethodKind::Unary,
+                rpc::MethodKind::Unary,
             )
             .deadline(::core::time::Duration::new(1, 0))
             .retry(RETRY)
             .circuit_breaker(BREAKER)
-            .http(
-                &[
-                    ::rust_svc_runtime::rpc::HttpBinding::new("POST", "/v1/reservations")
-                        .body("*"),
-                ],
-            ),
-        ::rust_svc_runtime::rpc::MethodInfo::new(
+            .http(&[rpc::HttpBinding::new("POST", "/v1/reservations").body("*")]),
+        rpc::MethodInfo::new(
                 "/inventory.v1.InventoryService/ReleaseReservation",
-                ::rust_svc_runtime::rpc::MethodKind::Unary,
+                rpc::MethodKind::Unary,
             )
-            .idempotency(::rust_svc_runtime::rpc::Idempotency::Idempotent)
+            .idempotency(rpc::Idempotency::Idempotent)
             .deadline(::core::time::Duration::new(1, 0))
             .retry(RETRY)
             .circuit_breaker(BREAKER)
             .http(
-                &[
-                    ::rust_svc_runtime::rpc::HttpBinding::new(
-                        "DELETE",
-                        "/v1/reservations/{reservation_id}",
-                    ),
-                ],
+                &[rpc::HttpBinding::new("DELETE", "/v1/reservations/{reservation_id}")],
             ),
-        ::rust_svc_runtime::rpc::MethodInfo::new(
+        rpc::MethodInfo::new(
                 "/inventory.v1.InventoryService/WatchStockLevels",
-                ::rust_svc_runtime::rpc::MethodKind::ServerStreaming,
+                rpc::MethodKind::ServerStreaming,
             )
-            .idempotency(::rust_svc_runtime::rpc::Idempotency::NoSideEffects)
+            .idempotency(rpc::Idempotency::NoSideEffects)
             .deadline(::core::time::Duration::new(3600, 0))
             .retry(RETRY)
             .circuit_breaker(BREAKER)
-            .http(&[::rust_svc_runtime::rpc::HttpBinding::new("GET", "/v1/items:watch")]),
+            .http(&[rpc::HttpBinding::new("GET", "/v1/items:watch")]),
     ];
-    ::rust_svc_runtime::rpc::ServiceInfo::new("inventory.v1.InventoryService", &METHODS)
-        .retry_throttling(::rust_svc_runtime::rpc::RetryThrottling::new(100, 0.1))
+    rpc::ServiceInfo::new("inventory.v1.InventoryService", &METHODS)
+        .retry_throttling(rpc::RetryThrottling::new(100, 0.1))
 };
 /// Tracks how many units of each SKU are on hand and lets the order service
 /// set units aside while an order is being placed.
@@ -710,34 +692,30 @@ impl InventoryServiceGateway {
     }
 }
 mod inventory_service_gateway {
+    use ::rust_svc_runtime::gateway;
     use ::rust_svc_runtime::gateway::schema::{FieldSchema, MessageSchema, ScalarKind};
     pub(super) fn dispatch<T: super::InventoryService>(
         domain: &::std::sync::Arc<T>,
-        call: ::rust_svc_runtime::gateway::Call,
-    ) -> ::rust_svc_runtime::gateway::ResponseFuture {
+        call: gateway::Call,
+    ) -> gateway::ResponseFuture {
         match call.rpc_index() {
             0usize => {
                 let method = <T as super::InventoryService>::check_stock;
-                ::rust_svc_runtime::gateway::unary(domain, call, &SCHEMA_0, method)
+                gateway::unary(domain, call, &SCHEMA_0, method)
             }
             1usize => {
                 let method = <T as super::InventoryService>::reserve_items;
-                ::rust_svc_runtime::gateway::unary(domain, call, &SCHEMA_1, method)
+                gateway::unary(domain, call, &SCHEMA_1, method)
             }
             2usize => {
                 let method = <T as super::InventoryService>::release_reservation;
-                ::rust_svc_runtime::gateway::unary(domain, call, &SCHEMA_2, method)
+                gateway::unary(domain, call, &SCHEMA_2, method)
             }
             3usize => {
                 let method = <T as super::InventoryService>::watch_stock_levels;
-                ::rust_svc_runtime::gateway::server_streaming(
-                    domain,
-                    call,
-                    &SCHEMA_3,
-                    method,
-                )
+                gateway::server_streaming(domain, call, &SCHEMA_3, method)
             }
-            _ => ::rust_svc_runtime::gateway::unknown_rpc(call),
+            _ => gateway::unknown_rpc(call),
         }
     }
     static SCHEMA_0: MessageSchema = MessageSchema::new(

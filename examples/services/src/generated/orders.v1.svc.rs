@@ -2,120 +2,92 @@
 const _: () = ::rust_svc_runtime::version::require("0.2.0");
 /// [`OrderService`] and its rpcs, described once: path, call shape, idempotency, what options.proto says of deadlines, retries, hedging and breakers, and the `google.api.http` bindings. The interceptors, the client and the gateway read it; so can your code.
 pub static ORDER_SERVICE: ::rust_svc_runtime::rpc::ServiceInfo = {
-    const RETRY: ::rust_svc_runtime::rpc::RetryPolicy = ::rust_svc_runtime::rpc::RetryPolicy::new(
-            &[::rust_svc_runtime::rpc::Code::Unavailable],
-        )
+    use ::rust_svc_runtime::rpc;
+    const RETRY: rpc::RetryPolicy = rpc::RetryPolicy::new(&[rpc::Code::Unavailable])
         .max_attempts(3)
         .initial_backoff(::core::time::Duration::new(0, 100000000))
         .max_backoff(::core::time::Duration::new(2, 0))
         .backoff_multiplier(2.0);
-    static METHODS: [::rust_svc_runtime::rpc::MethodInfo; 7] = [
-        ::rust_svc_runtime::rpc::MethodInfo::new(
+    static METHODS: [rpc::MethodInfo; 7] = [
+        rpc::MethodInfo::new(
                 "/orders.v1.OrderService/CreateOrder",
-                ::rust_svc_runtime::rpc::MethodKind::Unary,
+                rpc::MethodKind::Unary,
             )
             .deadline(::core::time::Duration::new(2, 0))
             .retry(RETRY)
-            .http(
-                &[
-                    ::rust_svc_runtime::rpc::HttpBinding::new("POST", "/v1/orders")
-                        .body("order"),
-                ],
-            ),
-        ::rust_svc_runtime::rpc::MethodInfo::new(
-                "/orders.v1.OrderService/GetOrder",
-                ::rust_svc_runtime::rpc::MethodKind::Unary,
-            )
-            .idempotency(::rust_svc_runtime::rpc::Idempotency::NoSideEffects)
+            .http(&[rpc::HttpBinding::new("POST", "/v1/orders").body("order")]),
+        rpc::MethodInfo::new("/orders.v1.OrderService/GetOrder", rpc::MethodKind::Unary)
+            .idempotency(rpc::Idempotency::NoSideEffects)
             .deadline(::core::time::Duration::new(0, 500000000))
             .retry(RETRY)
             .http(
                 &[
-                    ::rust_svc_runtime::rpc::HttpBinding::new(
-                        "GET",
-                        "/v1/orders/{order_id}",
-                    ),
-                    ::rust_svc_runtime::rpc::HttpBinding::new(
+                    rpc::HttpBinding::new("GET", "/v1/orders/{order_id}"),
+                    rpc::HttpBinding::new(
                         "GET",
                         "/v1/customers/{customer_id}/orders/{order_id}",
                     ),
                 ],
             ),
-        ::rust_svc_runtime::rpc::MethodInfo::new(
+        rpc::MethodInfo::new(
                 "/orders.v1.OrderService/ListOrders",
-                ::rust_svc_runtime::rpc::MethodKind::Unary,
+                rpc::MethodKind::Unary,
             )
-            .idempotency(::rust_svc_runtime::rpc::Idempotency::NoSideEffects)
+            .idempotency(rpc::Idempotency::NoSideEffects)
             .deadline(::core::time::Duration::new(5, 0))
             .retry(RETRY)
-            .http(&[::rust_svc_runtime::rpc::HttpBinding::new("GET", "/v1/orders")]),
-        ::rust_svc_runtime::rpc::MethodInfo::new(
+            .http(&[rpc::HttpBinding::new("GET", "/v1/orders")]),
+        rpc::MethodInfo::new(
                 "/orders.v1.OrderService/UpdateOrder",
-                ::rust_svc_runtime::rpc::MethodKind::Unary,
+                rpc::MethodKind::Unary,
             )
             .deadline(::core::time::Duration::new(2, 0))
             .retry(RETRY)
             .http(
                 &[
-                    ::rust_svc_runtime::rpc::HttpBinding::new(
-                            "PATCH",
-                            "/v1/orders/{order.order_id}",
-                        )
+                    rpc::HttpBinding::new("PATCH", "/v1/orders/{order.order_id}")
                         .body("order"),
                 ],
             ),
-        ::rust_svc_runtime::rpc::MethodInfo::new(
+        rpc::MethodInfo::new(
                 "/orders.v1.OrderService/CancelOrder",
-                ::rust_svc_runtime::rpc::MethodKind::Unary,
+                rpc::MethodKind::Unary,
             )
-            .idempotency(::rust_svc_runtime::rpc::Idempotency::Idempotent)
+            .idempotency(rpc::Idempotency::Idempotent)
             .deadline(::core::time::Duration::new(2, 0))
             .retry(RETRY)
             .http(
                 &[
-                    ::rust_svc_runtime::rpc::HttpBinding::new(
-                            "POST",
-                            "/v1/orders/{order_id}:cancel",
-                        )
+                    rpc::HttpBinding::new("POST", "/v1/orders/{order_id}:cancel")
                         .body("*"),
                 ],
             ),
-        ::rust_svc_runtime::rpc::MethodInfo::new(
+        rpc::MethodInfo::new(
                 "/orders.v1.OrderService/StreamOrderUpdates",
-                ::rust_svc_runtime::rpc::MethodKind::ServerStreaming,
+                rpc::MethodKind::ServerStreaming,
             )
-            .idempotency(::rust_svc_runtime::rpc::Idempotency::NoSideEffects)
+            .idempotency(rpc::Idempotency::NoSideEffects)
             .deadline(::core::time::Duration::new(3600, 0))
             .retry(RETRY)
-            .http(
-                &[::rust_svc_runtime::rpc::HttpBinding::new("GET", "/v1/orders:stream")],
-            ),
-        ::rust_svc_runtime::rpc::MethodInfo::new(
+            .http(&[rpc::HttpBinding::new("GET", "/v1/orders:stream")]),
+        rpc::MethodInfo::new(
                 "/orders.v1.OrderService/UploadOrderItems",
-                ::rust_svc_runtime::rpc::MethodKind::ClientStreaming,
+                rpc::MethodKind::ClientStreaming,
             )
             .deadline(::core::time::Duration::new(30, 0))
             .retry(RETRY)
             .circuit_breaker(
-                ::rust_svc_runtime::rpc::SlidingWindow::DEFAULT
+                rpc::SlidingWindow::DEFAULT
                     .failure_rate_threshold(0.25)
                     .window_size(20)
                     .minimum_calls(5)
                     .open_duration(::core::time::Duration::new(60, 0))
                     .half_open_max_calls(1),
             )
-            .http(
-                &[
-                    ::rust_svc_runtime::rpc::HttpBinding::new(
-                            "POST",
-                            "/v1/orders:uploadItems",
-                        )
-                        .body("*"),
-                ],
-            ),
+            .http(&[rpc::HttpBinding::new("POST", "/v1/orders:uploadItems").body("*")]),
     ];
-    ::rust_svc_runtime::rpc::ServiceInfo::new("orders.v1.OrderService", &METHODS)
-        .retry_throttling(::rust_svc_runtime::rpc::RetryThrottling::new(50, 0.2))
+    rpc::ServiceInfo::new("orders.v1.OrderService", &METHODS)
+        .retry_throttling(rpc::RetryThrottling::new(50, 0.2))
 };
 /// Owns the lifecycle of customer orders, from placement to delivery or
 /// cancellation.
@@ -958,53 +930,44 @@ impl OrderServiceGateway {
     }
 }
 mod order_service_gateway {
+    use ::rust_svc_runtime::gateway;
     use ::rust_svc_runtime::gateway::schema::{
         FieldSchema, MessageSchema, ScalarKind, WellKnown,
     };
     pub(super) fn dispatch<T: super::OrderService>(
         domain: &::std::sync::Arc<T>,
-        call: ::rust_svc_runtime::gateway::Call,
-    ) -> ::rust_svc_runtime::gateway::ResponseFuture {
+        call: gateway::Call,
+    ) -> gateway::ResponseFuture {
         match call.rpc_index() {
             0usize => {
                 let method = <T as super::OrderService>::create_order;
-                ::rust_svc_runtime::gateway::unary(domain, call, &SCHEMA_0, method)
+                gateway::unary(domain, call, &SCHEMA_0, method)
             }
             1usize => {
                 let method = <T as super::OrderService>::get_order;
-                ::rust_svc_runtime::gateway::unary(domain, call, &SCHEMA_1, method)
+                gateway::unary(domain, call, &SCHEMA_1, method)
             }
             2usize => {
                 let method = <T as super::OrderService>::list_orders;
-                ::rust_svc_runtime::gateway::unary(domain, call, &SCHEMA_2, method)
+                gateway::unary(domain, call, &SCHEMA_2, method)
             }
             3usize => {
                 let method = <T as super::OrderService>::update_order;
-                ::rust_svc_runtime::gateway::unary(domain, call, &SCHEMA_3, method)
+                gateway::unary(domain, call, &SCHEMA_3, method)
             }
             4usize => {
                 let method = <T as super::OrderService>::cancel_order;
-                ::rust_svc_runtime::gateway::unary(domain, call, &SCHEMA_4, method)
+                gateway::unary(domain, call, &SCHEMA_4, method)
             }
             5usize => {
                 let method = <T as super::OrderService>::stream_order_updates;
-                ::rust_svc_runtime::gateway::server_streaming(
-                    domain,
-                    call,
-                    &SCHEMA_5,
-                    method,
-                )
+                gateway::server_streaming(domain, call, &SCHEMA_5, method)
             }
             6usize => {
                 let method = <T as super::OrderService>::upload_order_items;
-                ::rust_svc_runtime::gateway::client_streaming(
-                    domain,
-                    call,
-                    &SCHEMA_6,
-                    method,
-                )
+                gateway::client_streaming(domain, call, &SCHEMA_6, method)
             }
-            _ => ::rust_svc_runtime::gateway::unknown_rpc(call),
+            _ => gateway::unknown_rpc(call),
         }
     }
     static SCHEMA_0: MessageSchema = MessageSchema::new(
