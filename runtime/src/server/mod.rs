@@ -1,8 +1,10 @@
-//! What the generated tonic adapters call, so that each generated method is one call of
-//! [`unary`], [`server_streaming`], [`client_streaming`] or [`bidi_streaming`] with the domain
-//! method to run. The work of a call is written once here, generic over the domain method,
-//! instead of as an `async` body in every generated method: the compiler then checks it once,
-//! not once per rpc.
+//! How a generated adapter serves gRPC. The adapter is a [`GrpcDispatch`]: [`GrpcServer`] routes
+//! each call by path to one arm of its `dispatch`, which names the domain method and its shape
+//! ([`GrpcCall::unary`] and its siblings). The work of a call is written once here, generic over
+//! the domain method, instead of as an `async` body per generated method: the compiler then
+//! checks it once, not once per rpc. [`unary`], [`server_streaming`], [`client_streaming`] and
+//! [`bidi_streaming`] do the same for a hand-written implementation of tonic's own server trait
+//! (the `tonic_server` artifact) that wants the domain's call semantics.
 //!
 //! Deadline handling has one subtlety. tonic's `Server` enforces `grpc-timeout` on its own and
 //! answers `CANCELLED` when it fires; it arms that timer right *after* calling the routed service.
