@@ -8,7 +8,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::{Settings, ident, method_attrs, method_ident, service_link};
-use crate::model::{Service, Streaming};
+use crate::model::Service;
 use crate::params::Artifact;
 
 pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
@@ -21,41 +21,24 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
     let arms = service.methods.iter().enumerate().map(|(index, method)| {
         let name = method_ident(method);
         let used = method_attrs(method, false);
-        let shape = ident(match method.streaming {
-            Streaming::Unary => "unary",
-            Streaming::Server => "server_streaming",
-            Streaming::Client => "client_streaming",
-            Streaming::Bidi => "bidi_streaming",
-        });
+        let shape = ident(method.streaming.snake_name());
         quote! {
             #used
             #index => call.#shape(&self.inner, <T as #trait_ident>::#name),
         }
     });
     // A service without rpcs has nothing to match (a lone `_` arm is a clippy warning).
-    let dispatch = if service.methods.is_empty() {
-        quote! {
-            fn dispatch(
-                &self,
-                _rpc: usize,
-                call: #runtime::server::GrpcCall,
-            ) -> #runtime::server::GrpcFuture {
-                call.unimplemented()
-            }
-        }
-    } else {
-        quote! {
-            fn dispatch(
-                &self,
-                rpc: usize,
-                call: #runtime::server::GrpcCall,
-            ) -> #runtime::server::GrpcFuture {
+    let (rpc, body) = match service.methods.is_empty() {
+        true => (quote!(_rpc), quote!(call.unimplemented())),
+        false => (
+            quote!(rpc),
+            quote! {
                 match rpc {
                     #(#arms)*
                     _ => call.unimplemented(),
                 }
-            }
-        }
+            },
+        ),
     };
     let doc = format!(
         " Serves an implementation of {} over gRPC: add [`{}::into_service`] to a tonic \
@@ -133,7 +116,13 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
                 &self.wire
             }
 
-            #dispatch
+            fn dispatch(
+                &self,
+                #rpc: usize,
+                call: #runtime::server::GrpcCall,
+            ) -> #runtime::server::GrpcFuture {
+                #body
+            }
         }
     }
 }

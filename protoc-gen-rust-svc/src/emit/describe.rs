@@ -11,7 +11,7 @@ use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
 use super::{Settings, ident, service_link};
-use crate::model::{CircuitBreaker, HedgingPolicy, Idempotency, RetryPolicy, Service, Streaming};
+use crate::model::{CircuitBreaker, HedgingPolicy, Idempotency, RetryPolicy, Service};
 
 pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
     let runtime = &settings.runtime;
@@ -51,12 +51,7 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
 
     let methods = service.methods.iter().enumerate().map(|(index, method)| {
         let path = format!("/{}/{}", service.full_name, method.proto_name);
-        let kind = ident(match method.streaming {
-            Streaming::Unary => "Unary",
-            Streaming::Server => "ServerStreaming",
-            Streaming::Client => "ClientStreaming",
-            Streaming::Bidi => "BidiStreaming",
-        });
+        let kind = ident(method.streaming.camel_name());
         let idempotency = match method.idempotency {
             Idempotency::Unknown => None,
             Idempotency::NoSideEffects => Some(quote!(NoSideEffects)),

@@ -129,11 +129,6 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
 
 /// The runtime's fake type for a streaming shape.
 fn fake_kind(streaming: Streaming) -> proc_macro2::Ident {
-    let kind = match streaming {
-        Streaming::Unary => "Unary",
-        Streaming::Server => "ServerStreaming",
-        Streaming::Client => "ClientStreaming",
-        Streaming::Bidi => "BidiStreaming",
-    };
+    let kind = streaming.camel_name();
     ident(kind)
 }

@@ -8,9 +8,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use super::{Settings, ident, method_attrs, method_ident, service_link};
-use crate::model::{
-    FieldCardinality, FieldKind, FieldSchema, MessageSchema, Package, Service, Streaming,
-};
+use crate::model::{FieldCardinality, FieldKind, FieldSchema, MessageSchema, Package, Service};
 use crate::params::Artifact;
 
 /// Whether the service gets a gateway: it has at least one http rule, and a package (the
@@ -35,12 +33,7 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
         .map(|(index, method)| {
             let name = method_ident(method);
             let used = method_attrs(method, false);
-            let serve = ident(match method.streaming {
-                Streaming::Unary => "unary",
-                Streaming::Server => "server_streaming",
-                Streaming::Client => "client_streaming",
-                Streaming::Bidi => "bidi_streaming",
-            });
+            let serve = ident(method.streaming.snake_name());
             let schema = schema_ident(
                 service
                     .schemas

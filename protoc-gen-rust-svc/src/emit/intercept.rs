@@ -4,14 +4,14 @@
 //! service's description (`describe.rs`), to the runtime, which does all the work.
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{format_ident, quote};
 
 use super::describe::method_info;
 use super::{
     Settings, domain_signature_with, ident, method_attrs, method_ident, request_arg,
     unshadowed_type,
 };
-use crate::model::{Service, Streaming};
+use crate::model::Service;
 
 pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
     let runtime = &settings.runtime;
@@ -23,12 +23,7 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
         let (request, response) = domain_signature_with(method, runtime, unshadowed_type);
         let arg = request_arg(method);
         let info = method_info(service, index);
-        let run = ident(match method.streaming {
-            Streaming::Unary => "intercept_unary",
-            Streaming::Server => "intercept_server_streaming",
-            Streaming::Client => "intercept_client_streaming",
-            Streaming::Bidi => "intercept_bidi_streaming",
-        });
+        let run = format_ident!("intercept_{}", method.streaming.snake_name());
         quote! {
             #used
             fn #name(&self, ctx: &#runtime::Context, #request) -> impl #runtime::Reply<#response> {

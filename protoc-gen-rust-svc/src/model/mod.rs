@@ -103,6 +103,28 @@ impl Streaming {
     pub fn server_streaming(self) -> bool {
         matches!(self, Self::Server | Self::Bidi)
     }
+
+    /// The runtime's name of the shape as a function, e.g. `server_streaming`: the gRPC and
+    /// gateway calls and the interceptors' entry points are named after it.
+    pub fn snake_name(self) -> &'static str {
+        match self {
+            Self::Unary => "unary",
+            Self::Server => "server_streaming",
+            Self::Client => "client_streaming",
+            Self::Bidi => "bidi_streaming",
+        }
+    }
+
+    /// The runtime's name of the shape as a type or variant, e.g. `ServerStreaming`
+    /// (`rpc::MethodKind`'s variants, the fakes).
+    pub fn camel_name(self) -> &'static str {
+        match self {
+            Self::Unary => "Unary",
+            Self::Server => "ServerStreaming",
+            Self::Client => "ClientStreaming",
+            Self::Bidi => "BidiStreaming",
+        }
+    }
 }
 
 /// Whether an rpc may be retried, from the standard `idempotency_level` option.
