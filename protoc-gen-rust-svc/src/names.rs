@@ -117,6 +117,26 @@ impl Scope {
         self.taken.insert(unraw(&candidate).to_owned());
         candidate
     }
+
+    /// Claims `name` as it is, if no one has: `false` when it is taken.
+    pub fn claim_exact(&mut self, name: &str) -> bool {
+        self.taken.insert(unraw(name).to_owned())
+    }
+}
+
+/// Runtime items that a services file names on nearly every line (each rpc's signature in every
+/// implementation of its trait): the file imports each one that the package module leaves free,
+/// and names it bare (`emit::Settings::item`), instead of by its full path.
+pub const RUNTIME_IMPORTS: &[&str] = &["BoxReply", "BoxStream", "Context", "Reply", "Status"];
+
+/// The names of [`RUNTIME_IMPORTS`] that `types`, the package module's scope once every
+/// generated name is claimed, leaves free; they are claimed too.
+pub fn runtime_imports(types: &mut Scope) -> Vec<&'static str> {
+    RUNTIME_IMPORTS
+        .iter()
+        .copied()
+        .filter(|name| types.claim_exact(name))
+        .collect()
 }
 
 fn unraw(name: &str) -> &str {
@@ -377,5 +397,17 @@ mod tests {
         let names = ServiceNames::assign("InventoryService", &mut Scope::default());
         assert_eq!(names.grpc_adapter, "InventoryServiceGrpc");
         assert_eq!(names.server_module, "inventory_service_server");
+    }
+
+    #[test]
+    fn runtime_items_are_imported_only_where_their_names_are_free() {
+        // dialogflow has a message `Context`; a service `Reply` takes its trait's name.
+        let mut types = Scope::with_taken(["Context".to_owned()]);
+        ServiceNames::assign("Reply", &mut types);
+        assert_eq!(
+            runtime_imports(&mut types),
+            ["BoxReply", "BoxStream", "Status"]
+        );
+        assert_eq!(types.claim("Status"), "Status2");
     }
 }

@@ -22,9 +22,10 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
         let name = method_ident(method);
         let used = method_attrs(method, false);
         let shape = ident(method.streaming.snake_name());
+        let index = proc_macro2::Literal::usize_unsuffixed(index);
         quote! {
             #used
-            #index => call.#shape(&self.inner, <T as #trait_ident>::#name),
+            #index => call.#shape(&self.inner, T::#name),
         }
     });
     // A service without rpcs has nothing to match (a lone `_` arm is a clippy warning).

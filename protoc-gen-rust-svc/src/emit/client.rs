@@ -19,7 +19,7 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
         .methods
         .iter()
         .enumerate()
-        .map(|(index, method)| trait_method(index, method, runtime));
+        .map(|(index, method)| trait_method(index, method, settings));
     let doc = client_doc(service);
     quote! {
         #(#[doc = #doc])*
@@ -94,11 +94,12 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
     }
 }
 
-fn trait_method(index: usize, method: &Method, runtime: &syn::Path) -> TokenStream {
+fn trait_method(index: usize, method: &Method, settings: &Settings<'_>) -> TokenStream {
     let name = method_ident(method);
     let attrs = method_attrs(method, false);
-    let (request, _) = domain_signature(method, runtime);
-    let future = domain_future(method, runtime);
+    let (request, _) = domain_signature(method, settings);
+    let future = domain_future(method, settings);
+    let context = settings.item("Context");
     let index = Literal::usize_unsuffixed(index);
     // The core reads the key and encodes the request before it returns its future, so both are
     // lent for the call only.
@@ -123,7 +124,7 @@ fn trait_method(index: usize, method: &Method, runtime: &syn::Path) -> TokenStre
     quote! {
         #attrs
         #inline
-        fn #name(&self, ctx: &#runtime::Context, #request) -> #future {
+        fn #name(&self, ctx: &#context, #request) -> #future {
             #call
         }
     }

@@ -12,18 +12,18 @@ use super::{
 use crate::model::Service;
 
 pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
-    let runtime = &settings.runtime;
+    let context = settings.item("Context");
+    let box_reply = settings.item("BoxReply");
+    let inline = compiled_where_used();
     let trait_ident = ident(&service.names.domain_trait);
     let dyn_ident = ident(&service.names.dyn_trait);
     let doc = doc_attrs(&service.doc);
     let deprecated = service.deprecated.then(|| quote!(#[deprecated]));
-    let result = |ok: &TokenStream| quote!(::core::result::Result<#ok, #runtime::Status>);
 
     let mut trait_methods = Vec::new();
     let mut dyn_methods = Vec::new();
     let mut blanket_methods = Vec::new();
     let mut arc_methods = Vec::new();
-    let inline = compiled_where_used();
     let info = ident(&service.names.info);
     for (index, method) in service.methods.iter().enumerate() {
         let name = method_ident(method);
@@ -34,9 +34,8 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
         let doc = doc_attrs(&method.doc);
         let declared = method_attrs(method, true);
         let used = method_attrs(method, false);
-        let (request, response) = domain_signature(method, runtime);
-        let result = result(&response);
-        let future = domain_future(method, runtime);
+        let (request, response) = domain_signature(method, settings);
+        let future = domain_future(method, settings);
         let arg = request_arg(method);
         // `default_stubs`: a body answering as the stub does (its text, stub.rs), so that an
         // implementation writes only the methods it serves.
@@ -51,7 +50,7 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
         trait_methods.push(quote! {
             #doc
             #declared
-            fn #name(&self, ctx: &#runtime::Context, #request) -> #future #body
+            fn #name(&self, ctx: &#context, #request) -> #future #body
         });
         // The trait's docs are linked, not repeated (rustdoc cannot link a raw identifier).
         let path = format!("{}::{}", service.names.domain_trait, method.rust_name);
@@ -62,24 +61,26 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
         dyn_methods.push(quote! {
             #[doc = #dyn_doc]
             #declared
-            fn #dyn_name<'a>(&'a self, ctx: &'a #runtime::Context, #request)
-                -> #runtime::BoxReply<'a, #response>;
+            fn #dyn_name<'a>(&'a self, ctx: &'a #context, #request)
+                -> #box_reply<'a, #response>;
         });
         // Inside `impl<T> … for T`, where a message called `T` would be the type parameter.
         let (generic_request, generic_response) =
-            domain_signature_with(method, runtime, unshadowed_type);
+            domain_signature_with(method, settings, unshadowed_type);
         blanket_methods.push(quote! {
             #used
-            fn #dyn_name<'a>(&'a self, ctx: &'a #runtime::Context, #generic_request)
-                -> #runtime::BoxReply<'a, #generic_response> {
-                ::std::boxed::Box::pin(<T as #trait_ident>::#name(self, ctx, #arg))
+            fn #dyn_name<'a>(&'a self, ctx: &'a #context, #generic_request)
+                -> #box_reply<'a, #generic_response> {
+                ::std::boxed::Box::pin(T::#name(self, ctx, #arg))
             }
         });
+        // An `async` block, so that the future borrows `self` and `ctx` each for its own
+        // lifetime, as the trait's signature says; the boxed one borrows both for one.
         arc_methods.push(quote! {
             #used
             #inline
-            async fn #name(&self, ctx: &#runtime::Context, #request) -> #result {
-                <dyn #dyn_ident as #dyn_ident>::#dyn_name(&**self, ctx, #arg).await
+            fn #name(&self, ctx: &#context, #request) -> #future {
+                async move { (**self).#dyn_name(ctx, #arg).await }
             }
         });
     }

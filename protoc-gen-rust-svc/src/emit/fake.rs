@@ -14,6 +14,7 @@ use crate::model::{Service, Streaming};
 pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
     let runtime = &settings.runtime;
     let trait_ident = ident(&service.names.domain_trait);
+    let context = settings.item("Context");
     let fake = ident(&service.names.fake);
 
     let fields = service.methods.iter().map(|method| {
@@ -61,13 +62,13 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
     let methods = service.methods.iter().map(|method| {
         let name = method_ident(method);
         let used = method_attrs(method, false);
-        let (request, _) = domain_signature(method, runtime);
-        let future = domain_future(method, runtime);
+        let (request, _) = domain_signature(method, settings);
+        let future = domain_future(method, settings);
         let arg = request_arg(method);
         quote! {
             #used
             #inline
-            fn #name(&self, ctx: &#runtime::Context, #request) -> #future {
+            fn #name(&self, ctx: &#context, #request) -> #future {
                 self.#name.call(ctx, #arg)
             }
         }

@@ -41,12 +41,10 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
                     .position(|schema| schema.full_name == method.input_proto)
                     .unwrap_or_default(),
             );
+            let index = proc_macro2::Literal::usize_unsuffixed(index);
             quote! {
-                #index => {
-                    #used
-                    let method = <T as super::#trait_ident>::#name;
-                    gateway::#serve(domain, call, &#schema, method)
-                }
+                #used
+                #index => gateway::#serve(domain, call, &#schema, T::#name),
             }
         });
     let imports = schema_imports(&service.schemas, runtime);

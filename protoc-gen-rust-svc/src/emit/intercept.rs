@@ -16,20 +16,20 @@ use crate::model::Service;
 pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
     let runtime = &settings.runtime;
     let trait_ident = ident(&service.names.domain_trait);
+    let context = settings.item("Context");
+    let reply = settings.item("Reply");
     let methods = service.methods.iter().enumerate().map(|(index, method)| {
         let name = method_ident(method);
         let used = method_attrs(method, false);
         // Inside `impl<T> …`, where a message called `T` would be the type parameter.
-        let (request, response) = domain_signature_with(method, runtime, unshadowed_type);
+        let (request, response) = domain_signature_with(method, settings, unshadowed_type);
         let arg = request_arg(method);
         let info = method_info(service, index);
         let run = format_ident!("intercept_{}", method.streaming.snake_name());
         quote! {
             #used
-            fn #name(&self, ctx: &#runtime::Context, #request) -> impl #runtime::Reply<#response> {
-                #runtime::interceptors::Intercepted::#run(
-                    self, #info, ctx, #arg, <T as #trait_ident>::#name,
-                )
+            fn #name(&self, ctx: &#context, #request) -> impl #reply<#response> {
+                self.#run(#info, ctx, #arg, T::#name)
             }
         }
     });

@@ -15,7 +15,9 @@ mod openapi;
 mod stub;
 mod wire;
 
-use proc_macro2::TokenStream;
+use std::collections::BTreeSet;
+
+use proc_macro2::{TokenStream, TokenTree};
 use quote::quote;
 
 use crate::model::{Method, Package, Service, Streaming};
@@ -31,6 +33,65 @@ pub struct Settings<'a> {
     pub runtime: syn::Path,
     /// The plugin parameters.
     pub params: &'a Params,
+    /// The runtime items the services file imports ([`Package::runtime_imports`]).
+    pub imports: &'a [&'static str],
+}
+
+impl Settings<'_> {
+    /// A runtime item named in the package module: bare where the file imports it, else by
+    /// its full path.
+    pub fn item(&self, name: &'static str) -> TokenStream {
+        let item = ident(name);
+        if self.imports.contains(&name) {
+            quote!(#item)
+        } else {
+            let runtime = &self.runtime;
+            quote!(#runtime::#item)
+        }
+    }
+}
+
+/// The runtime items that `items` name bare: those of `settings.imports` that occur as an
+/// identifier that does not continue a path, outside nested modules (which have imports of
+/// their own: tonic-build's name `std::task::Context`).
+pub fn runtime_items_named(settings: &Settings<'_>, items: &TokenStream) -> BTreeSet<&'static str> {
+    let mut named = BTreeSet::new();
+    bare_idents(items, settings.imports, &mut named);
+    named
+}
+
+fn bare_idents(tokens: &TokenStream, wanted: &[&'static str], named: &mut BTreeSet<&'static str>) {
+    let mut continues_path = false;
+    let mut in_module_head = false;
+    for token in tokens.clone() {
+        match &token {
+            TokenTree::Group(_) if in_module_head => in_module_head = false,
+            TokenTree::Group(group) => bare_idents(&group.stream(), wanted, named),
+            TokenTree::Ident(name) if name == "mod" => in_module_head = true,
+            TokenTree::Punct(punct) if punct.as_char() == ';' => in_module_head = false,
+            TokenTree::Ident(name) if !continues_path => {
+                if let Some(name) = wanted.iter().find(|wanted| name == *wanted) {
+                    named.insert(*name);
+                }
+            }
+            _ => {}
+        }
+        continues_path = matches!(&token, TokenTree::Punct(punct) if punct.as_char() == ':');
+    }
+}
+
+/// The `use` of the runtime items a services file names bare.
+pub fn runtime_use(
+    settings: &Settings<'_>,
+    named: impl IntoIterator<Item = &'static str>,
+) -> TokenStream {
+    let named: BTreeSet<_> = named.into_iter().collect();
+    if named.is_empty() {
+        return TokenStream::new();
+    }
+    let runtime = &settings.runtime;
+    let named = named.into_iter().map(ident);
+    quote! { use #runtime::{#(#named),*}; }
 }
 
 /// The first item of a services file: the build fails early, with a message saying what to
@@ -169,24 +230,25 @@ fn unshadowed_type(path: &str) -> TokenStream {
 }
 
 /// The request parameter and the `Ok` type of a domain method, per streaming shape.
-fn domain_signature(method: &Method, runtime: &syn::Path) -> (TokenStream, TokenStream) {
-    domain_signature_with(method, runtime, type_tokens)
+fn domain_signature(method: &Method, settings: &Settings<'_>) -> (TokenStream, TokenStream) {
+    domain_signature_with(method, settings, type_tokens)
 }
 
 /// [`domain_signature`], with message types named by `type_of`.
 fn domain_signature_with(
     method: &Method,
-    runtime: &syn::Path,
+    settings: &Settings<'_>,
     type_of: fn(&str) -> TokenStream,
 ) -> (TokenStream, TokenStream) {
     let input = type_of(&method.input_type);
     let output = type_of(&method.output_type);
+    let stream = settings.item("BoxStream");
     let request = match method.streaming {
         Streaming::Unary | Streaming::Server => quote!(request: #input),
-        Streaming::Client | Streaming::Bidi => quote!(requests: #runtime::BoxStream<#input>),
+        Streaming::Client | Streaming::Bidi => quote!(requests: #stream<#input>),
     };
     let response = if method.streaming.server_streaming() {
-        quote!(#runtime::BoxStream<#output>)
+        quote!(#stream<#output>)
     } else {
         output
     };
@@ -206,9 +268,10 @@ fn compiled_where_used() -> TokenStream {
 /// implementations that hand back a future instead of being `async fn`s: those build no state
 /// machine of their own, which the compiler would type-check, borrow-check and lay out once
 /// per method.
-fn domain_future(method: &Method, runtime: &syn::Path) -> TokenStream {
-    let (_, response) = domain_signature(method, runtime);
-    quote!(impl #runtime::Reply<#response>)
+fn domain_future(method: &Method, settings: &Settings<'_>) -> TokenStream {
+    let (_, response) = domain_signature(method, settings);
+    let reply = settings.item("Reply");
+    quote!(impl #reply<#response>)
 }
 
 /// The name under which the request is passed on (matches [`domain_signature`]).
@@ -250,5 +313,35 @@ mod tests {
         for (path, expected) in cases {
             assert_eq!(unshadowed_type(path).to_string(), expected, "{path}");
         }
+    }
+
+    #[test]
+    fn only_bare_runtime_names_outside_nested_modules_are_imported() {
+        let params = Params::default();
+        let settings = Settings {
+            runtime: syn::parse_quote!(::rust_svc_runtime),
+            params: &params,
+            imports: &["BoxStream", "Context", "Reply", "Status"],
+        };
+        let items = quote! {
+            fn a(ctx: &Context) -> impl Reply<::rust_svc_runtime::Status> {}
+            mod inner { fn poll(cx: &mut BoxStream<'_>) {} }
+            mod declared;
+            struct S(::rust_svc_runtime::BoxStream<u8>);
+        };
+        let named = runtime_items_named(&settings, &items);
+        assert_eq!(
+            named.iter().copied().collect::<Vec<_>>(),
+            ["Context", "Reply"]
+        );
+        assert_eq!(
+            runtime_use(&settings, named).to_string(),
+            "use :: rust_svc_runtime :: { Context , Reply } ;"
+        );
+        assert_eq!(settings.item("Status").to_string(), "Status");
+        assert_eq!(
+            settings.item("BoxReply").to_string(),
+            ":: rust_svc_runtime :: BoxReply"
+        );
     }
 }

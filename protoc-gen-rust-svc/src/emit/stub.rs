@@ -11,21 +11,21 @@ use super::{
 use crate::model::Service;
 
 pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
-    let runtime = &settings.runtime;
     let trait_ident = ident(&service.names.domain_trait);
+    let context = settings.item("Context");
     let stub_ident = ident(&service.names.stub);
     let inline = compiled_where_used();
     let info = ident(&service.names.info);
     let methods = service.methods.iter().enumerate().map(|(index, method)| {
         let name = method_ident(method);
         let used = method_attrs(method, false);
-        let (request, _) = domain_signature(method, runtime);
-        let future = domain_future(method, runtime);
+        let (request, _) = domain_signature(method, settings);
+        let future = domain_future(method, settings);
         let unused = rename_unused(request);
         quote! {
             #used
             #inline
-            fn #name(&self, _ctx: &#runtime::Context, #unused) -> #future {
+            fn #name(&self, _ctx: &#context, #unused) -> #future {
                 #info.methods[#index].not_implemented()
             }
         }

@@ -53,6 +53,9 @@ pub struct Package {
     pub has_types: bool,
     /// The services of the package, in file then declaration order.
     pub services: Vec<Service>,
+    /// The runtime items its services file imports (`names::RUNTIME_IMPORTS` that no type of
+    /// the package module is named).
+    pub runtime_imports: Vec<&'static str>,
     /// What its OpenAPI document needs: only with the `openapi` artifact, and only if a
     /// service has http rules.
     pub openapi: Option<openapi::OpenApi>,
@@ -339,6 +342,7 @@ impl Model {
                     module: Module::from_protobuf_package_name(package_name),
                     has_types: package_has_types(pool, package_name),
                     services: Vec::new(),
+                    runtime_imports: Vec::new(),
                     openapi: None,
                 });
             }
@@ -369,12 +373,14 @@ fn build_package(
             services.push(build_service(cx, file, &service, &mut scope, warnings)?);
         }
     }
+    let runtime_imports = names::runtime_imports(&mut scope);
     Ok(Package {
         proto_name: package_name.to_owned(),
         module: Module::from_protobuf_package_name(package_name),
         // The package's other files count: prost-build writes them all into its module.
         has_types: package_has_types(cx.pool, package_name),
         services,
+        runtime_imports,
         openapi: None,
     })
 }
