@@ -24,6 +24,7 @@ use crate::params::Params;
 use crate::prepare::{RenamedType, RenamedValue, Renames};
 
 mod corrections;
+mod registered;
 mod text;
 
 use corrections::Corrections;
@@ -57,7 +58,7 @@ fn file_types(file: &FileDescriptorProto) -> Vec<String> {
 /// several times longer than writing the code.
 fn reached_prefixes(
     files: &[FileDescriptorProto],
-    wanted: &HashSet<&str>,
+    wanted: &HashSet<String>,
     types: &BTreeSet<String>,
 ) -> Vec<String> {
     let mut by_package: HashMap<&str, Vec<String>> = HashMap::new();
@@ -128,10 +129,11 @@ pub fn generate(
         .collect();
     // By proto package name: a module's parts are snake-cased and escaped (`google.type` is
     // `google::r#type`), which pbjson's prefixes would not match.
-    let wanted_packages: HashSet<&str> = files
+    let wanted_packages: HashSet<String> = files
         .iter()
         .map(|file| file.package())
         .filter(|package| wanted.contains(&Module::from_protobuf_package_name(package)))
+        .map(str::to_owned)
         .collect();
     // pbjson-build takes prefixes of full names, matched part by part: a package gives every
     // type in it, a type itself and its nested types.
@@ -145,9 +147,15 @@ pub fn generate(
     if prefixes.is_empty() {
         return Ok(HashMap::new());
     }
+    let corrections = Corrections::of(&files);
+    let files = registered::prune(files, &prefixes);
+    // With the types no impl names gone, most packages have only reached types left and
+    // become one prefix: pbjson-build matches each registered type against each prefix.
+    if let Some(types) = types {
+        prefixes = reached_prefixes(&files, &wanted_packages, types);
+    }
     prefixes.sort();
     prefixes.dedup();
-    let corrections = Corrections::of(&files);
     let descriptors = FileDescriptorSet { file: files }.encode_to_vec();
     let mut builder = pbjson_build::Builder::new();
     builder
@@ -386,7 +394,7 @@ mod tests {
             file("c", &["X"]),
             file("c.sub", &["Z"]),
         ];
-        let wanted: HashSet<&str> = ["a.v1", "b.v1", "c"].into();
+        let wanted: HashSet<String> = ["a.v1", "b.v1", "c"].map(str::to_owned).into();
         let types: BTreeSet<String> =
             ["a.v1.X", "a.v1.X.Inner", "a.v1.Y", "b.v1.X", "b.v1.X.Inner"]
                 .into_iter()
