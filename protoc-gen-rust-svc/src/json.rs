@@ -11,7 +11,7 @@
 //! protoc-gen-prost-serde hands them to its users: only the few that need a correction or a
 //! restored name are parsed and printed again (see [`text`]).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use prost::Message;
 use prost_build::Module;
@@ -137,7 +137,7 @@ pub fn generate(
         .collect();
     // pbjson-build takes prefixes of full names, matched part by part: a package gives every
     // type in it, a type itself and its nested types.
-    let mut prefixes: Vec<String> = match types {
+    let prefixes: Vec<String> = match types {
         None => wanted_packages
             .iter()
             .map(|package| format!(".{package}"))
@@ -148,32 +148,52 @@ pub fn generate(
         return Ok(HashMap::new());
     }
     let corrections = Corrections::of(&files);
-    let files = registered::prune(files, &prefixes);
-    // With the types no impl names gone, most packages have only reached types left and
-    // become one prefix: pbjson-build matches each registered type against each prefix.
-    if let Some(types) = types {
-        prefixes = reached_prefixes(&files, &wanted_packages, types);
+    // One pbjson-build run per package, each given only the types its impls can name
+    // ([`registered`]), so that its type lookups, which scan every registered type, stay
+    // short; the runs are spread over the cores.
+    let types_of_request = registered::Types::new(&files);
+    let mut by_package: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for prefix in prefixes {
+        let package = wanted_packages
+            .iter()
+            .filter(|package| {
+                prefix
+                    .strip_prefix('.')
+                    .and_then(|name| name.strip_prefix(package.as_str()))
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+            })
+            .max_by_key(|package| package.len());
+        if let Some(package) = package {
+            by_package.entry(package).or_default().push(prefix);
+        }
     }
-    prefixes.sort();
-    prefixes.dedup();
-    let descriptors = FileDescriptorSet { file: files }.encode_to_vec();
-    let mut builder = pbjson_build::Builder::new();
-    builder
-        .register_descriptors(&descriptors)
-        .map_err(|error| Error::new(format!("pbjson-build: {error}")))?;
-    let wkt_is_extern = params
-        .extern_paths
-        .iter()
-        .any(|(proto, _)| proto == ".google.protobuf");
-    if !wkt_is_extern {
-        builder.extern_path(".google.protobuf", well_known_types_path(params));
-    }
-    for (proto, rust) in &params.extern_paths {
-        builder.extern_path(proto, rust);
-    }
-    let outputs = builder
-        .generate(&prefixes, |_package| Ok(Vec::<u8>::new()))
-        .map_err(|error| Error::new(format!("pbjson-build: {error}")))?;
+    let outputs = by_package
+        .par_iter()
+        .map(|(package, prefixes)| {
+            let registry = types_of_request.registry(prefixes);
+            // With the types no impl names gone, a package often has only reached types left
+            // and becomes one prefix.
+            let mut prefixes = match types {
+                Some(types) => {
+                    reached_prefixes(&registry, &HashSet::from([(*package).to_owned()]), types)
+                }
+                None => prefixes.clone(),
+            };
+            prefixes.sort();
+            prefixes.dedup();
+            let outputs = run_pbjson(registry, &prefixes, params)?;
+            // A package's prefix matches the packages below it too: theirs are made in their
+            // own runs.
+            let module = Module::from_protobuf_package_name(package);
+            Ok(outputs
+                .into_iter()
+                .filter(move |(generated, _)| Module::from_parts(generated.split('.')) == module))
+        })
+        .collect::<Vec<Result<_, Error>>>()
+        .into_iter()
+        .collect::<Result<Vec<_>, Error>>()?
+        .into_iter()
+        .flatten();
 
     // Routed as text: the path printed without spaces. Each corrected impl parses its own copy
     // for `JsonFloats` (a syn path cannot cross threads).
@@ -184,7 +204,7 @@ pub fn generate(
     for (package, bytes) in outputs {
         // pbjson displays a package as its modules, snake-cased and escaped like prost's
         // (`google.r#type`), so its parts are the module's.
-        let module = Module::from_parts(package.to_string().split('.'));
+        let module = Module::from_parts(package.split('.'));
         // A prefix also matches sub-packages that are not generated.
         if !wanted.contains(&module) || bytes.is_empty() {
             continue;
@@ -199,7 +219,7 @@ pub fn generate(
             .iter()
             .filter(|value| value.module == module)
             .fold(text, |text, value| restore_json_name(&text, value));
-        packages.push((package.to_string(), module, text));
+        packages.push((package, module, text));
     }
     // Most impls are kept as pbjson-build writes them (see [`text`]); the few that need a
     // correction or a type name restored are parsed, corrected and printed on their own.
@@ -234,6 +254,36 @@ pub fn generate(
         })
         .collect::<Vec<Result<(Module, String), Error>>>();
     printed.into_iter().collect()
+}
+
+/// pbjson-build's impls for the types of `files` that `prefixes` name, by package.
+fn run_pbjson(
+    files: Vec<FileDescriptorProto>,
+    prefixes: &[String],
+    params: &Params,
+) -> Result<Vec<(String, Vec<u8>)>, Error> {
+    let descriptors = FileDescriptorSet { file: files }.encode_to_vec();
+    let mut builder = pbjson_build::Builder::new();
+    builder
+        .register_descriptors(&descriptors)
+        .map_err(|error| Error::new(format!("pbjson-build: {error}")))?;
+    let wkt_is_extern = params
+        .extern_paths
+        .iter()
+        .any(|(proto, _)| proto == ".google.protobuf");
+    if !wkt_is_extern {
+        builder.extern_path(".google.protobuf", well_known_types_path(params));
+    }
+    for (proto, rust) in &params.extern_paths {
+        builder.extern_path(proto, rust);
+    }
+    let outputs = builder
+        .generate(prefixes, |_package| Ok(Vec::<u8>::new()))
+        .map_err(|error| Error::new(format!("pbjson-build: {error}")))?;
+    Ok(outputs
+        .into_iter()
+        .map(|(package, bytes)| (package.to_string(), bytes))
+        .collect())
 }
 
 /// The top-level items of pbjson-build's code for one package: each starts with `impl` at the

@@ -13,65 +13,115 @@ use std::collections::{HashMap, HashSet};
 
 use prost_types::{DescriptorProto, FileDescriptorProto};
 
-/// `files` with only the top-level messages and enums that `prefixes` (pbjson-build's, each a
-/// full type name with a leading dot) name or that their fields reach. Services are dropped:
-/// pbjson-build does not read them.
-pub(super) fn prune(
-    mut files: Vec<FileDescriptorProto>,
-    prefixes: &[String],
-) -> Vec<FileDescriptorProto> {
-    // Top-level types by full name (".pkg.Name"): (file, message index or enum).
-    let mut top_level: HashMap<String, (usize, Option<usize>)> = HashMap::new();
-    for (index, file) in files.iter().enumerate() {
-        for (position, message) in file.message_type.iter().enumerate() {
-            top_level.insert(full_name(file, message.name()), (index, Some(position)));
+/// The top-level messages and enums of a request, by full name, to pick registries from.
+pub(super) struct Types<'a> {
+    files: &'a [FileDescriptorProto],
+    /// ".pkg.Name" → its file and place there.
+    top_level: HashMap<String, (usize, Item)>,
+}
+
+/// Where a top-level type is in its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Item {
+    Message(usize),
+    Enum(usize),
+}
+
+impl<'a> Types<'a> {
+    pub(super) fn new(files: &'a [FileDescriptorProto]) -> Self {
+        let mut top_level = HashMap::new();
+        for (index, file) in files.iter().enumerate() {
+            for (position, message) in file.message_type.iter().enumerate() {
+                top_level.insert(
+                    full_name(file, message.name()),
+                    (index, Item::Message(position)),
+                );
+            }
+            for (position, enumeration) in file.enum_type.iter().enumerate() {
+                top_level.insert(
+                    full_name(file, enumeration.name()),
+                    (index, Item::Enum(position)),
+                );
+            }
         }
-        for enumeration in &file.enum_type {
-            top_level.insert(full_name(file, enumeration.name()), (index, None));
+        Self { files, top_level }
+    }
+
+    /// The files with only the top-level messages and enums that `prefixes` (pbjson-build's,
+    /// each a full name with a leading dot) name or that their fields reach.
+    pub(super) fn registry(&self, prefixes: &[String]) -> Vec<FileDescriptorProto> {
+        let mut kept: HashSet<&str> = HashSet::new();
+        let mut queue: Vec<&str> = Vec::new();
+        for prefix in prefixes {
+            match self.holder(prefix) {
+                Some(name) => queue.push(name),
+                // A package: every type in it (and in packages below it) is generated.
+                None => queue.extend(
+                    self.top_level
+                        .keys()
+                        .filter(|name| is_under(name, prefix))
+                        .map(String::as_str),
+                ),
+            }
+        }
+        while let Some(name) = queue.pop() {
+            if !kept.insert(name) {
+                continue;
+            }
+            if let Some(&(file, Item::Message(position))) = self.top_level.get(name) {
+                let mut named = Vec::new();
+                field_types(&self.files[file].message_type[position], &mut named);
+                queue.extend(
+                    named
+                        .iter()
+                        .filter_map(|type_name| self.holder(type_name))
+                        .filter(|holder| !kept.contains(*holder)),
+                );
+            }
+        }
+        let mut places: Vec<(usize, Item)> = kept
+            .iter()
+            .filter_map(|name| self.top_level.get(*name).copied())
+            .collect();
+        places.sort_unstable();
+        let mut registry: Vec<FileDescriptorProto> = Vec::new();
+        let mut current = None;
+        for (index, item) in places {
+            let source = &self.files[index];
+            if current != Some(index) {
+                current = Some(index);
+                // No source locations (paths into the lists being shortened; pbjson-build reads
+                // no comments) and no services (it does not read them either).
+                registry.push(FileDescriptorProto {
+                    name: source.name.clone(),
+                    package: source.package.clone(),
+                    dependency: source.dependency.clone(),
+                    options: source.options.clone(),
+                    syntax: source.syntax.clone(),
+                    ..Default::default()
+                });
+            }
+            let file = registry.last_mut().expect("pushed above");
+            match item {
+                Item::Message(position) => file
+                    .message_type
+                    .push(source.message_type[position].clone()),
+                Item::Enum(position) => file.enum_type.push(source.enum_type[position].clone()),
+            }
+        }
+        registry
+    }
+
+    /// The top-level type that is `type_name` or holds it (`.pkg.Outer` for `.pkg.Outer.Inner`).
+    fn holder(&self, type_name: &str) -> Option<&str> {
+        let mut end = type_name.len();
+        loop {
+            if let Some((name, _)) = self.top_level.get_key_value(&type_name[..end]) {
+                return Some(name);
+            }
+            end = type_name[..end].rfind('.').filter(|&dot| dot > 0)?;
         }
     }
-    let mut kept: HashSet<String> = HashSet::new();
-    let mut queue: Vec<String> = Vec::new();
-    for prefix in prefixes {
-        match holder(&top_level, prefix) {
-            Some(name) => queue.push(name.to_owned()),
-            // A package: every type in it (and in packages below it) is generated.
-            None => queue.extend(
-                top_level
-                    .keys()
-                    .filter(|name| is_under(name, prefix))
-                    .cloned(),
-            ),
-        }
-    }
-    while let Some(name) = queue.pop() {
-        if !kept.insert(name.clone()) {
-            continue;
-        }
-        if let Some(&(file, Some(position))) = top_level.get(&name) {
-            let mut named = Vec::new();
-            field_types(&files[file].message_type[position], &mut named);
-            queue.extend(
-                named
-                    .iter()
-                    .filter_map(|type_name| holder(&top_level, type_name))
-                    .filter(|holder| !kept.contains(*holder))
-                    .map(str::to_owned),
-            );
-        }
-    }
-    for file in &mut files {
-        let package = file.package().to_owned();
-        let keep = |name: &str| kept.contains(&format!(".{package}.{name}"));
-        file.message_type.retain(|message| keep(message.name()));
-        file.enum_type
-            .retain(|enumeration| keep(enumeration.name()));
-        file.service.clear();
-        // Source locations are paths into the lists just shortened, and pbjson-build reads no
-        // comments.
-        file.source_code_info = None;
-    }
-    files
 }
 
 fn full_name(file: &FileDescriptorProto, name: &str) -> String {
@@ -82,20 +132,6 @@ fn full_name(file: &FileDescriptorProto, name: &str) -> String {
 fn is_under(name: &str, prefix: &str) -> bool {
     name.strip_prefix(prefix)
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
-}
-
-/// The top-level type that is `type_name` or holds it (`.pkg.Outer` for `.pkg.Outer.Inner`).
-fn holder<'a>(
-    top_level: &'a HashMap<String, (usize, Option<usize>)>,
-    type_name: &str,
-) -> Option<&'a str> {
-    let mut end = type_name.len();
-    loop {
-        if let Some((name, _)) = top_level.get_key_value(&type_name[..end]) {
-            return Some(name);
-        }
-        end = type_name[..end].rfind('.').filter(|&dot| dot > 0)?;
-    }
 }
 
 /// The type names the fields of `message` and of its nested messages name.
@@ -193,7 +229,7 @@ mod tests {
         ];
         let prefixes = [".a.v1.Request", ".a.v1.Outer.Leaf", ".c.v1"].map(str::to_owned);
         assert_eq!(
-            names(&prune(files, &prefixes)),
+            names(&Types::new(&files).registry(&prefixes)),
             [
                 "a.v1.Deep",
                 "a.v1.Kind",
