@@ -79,16 +79,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# The versions of the workspace's own dependency declarations, so that both crates ask for
-# what the generated code is written against.
-read -r prost_req prost_types_req tonic_req tonic_prost_req pbjson_req pbjson_types_req serde_req < <(python3 - <<'PY'
-import tomllib
-deps = tomllib.load(open("Cargo.toml", "rb"))["workspace"]["dependencies"]
-print(*(deps[name] if isinstance(deps[name], str) else deps[name]["version"]
-        for name in ("prost", "prost-types", "tonic", "tonic-prost", "pbjson", "pbjson-types", "serde")))
-PY
-)
-[[ -n ${serde_req:-} ]] || die "could not read the dependency versions from Cargo.toml"
+# shellcheck source=bench/generated_crates.sh
+source bench/generated_crates.sh
+workspace_dependency_versions
 
 mkdir -p "$scratch/ours/src/generated" "$scratch/peer/src/generated" \
 	"$scratch/ours-lfl/src/generated" "$scratch/peer-json/src/generated" \
@@ -103,19 +96,7 @@ cp Cargo.lock "$scratch/Cargo.lock"
 # ours: the committed output of `cargo generate-examples` (the default artifacts), mod.rs
 # included.
 cp examples/services/src/generated/*.rs "$scratch/ours/src/generated/"
-cat >"$scratch/ours/Cargo.toml" <<TOML
-[package]
-name = "ours"
-version = "0.0.0"
-edition = "2024"
-publish = false
-
-[dependencies]
-rust-svc-runtime = { path = "$repo/runtime" }
-prost = "$prost_req"
-prost-types = "$prost_types_req"
-tonic = "$tonic_req"
-TOML
+ours_manifest "$scratch/ours" ours
 cat >"$scratch/ours/src/lib.rs" <<'RS'
 //! protoc-gen-rust-svc's output for the example protos.
 pub mod generated;
@@ -158,40 +139,17 @@ note "generating the like-for-like code (release build of the plugin)"
 cargo build --quiet --release -p protoc-gen-rust-svc
 "$repo/target/release/protoc-gen-rust-svc" generate -I proto --opt artifacts=domain+stub+server+client \
 	--out "$scratch/ours-lfl/src/generated" "${protos[@]}" || die "generating the like-for-like code failed"
-sed 's/^name = "ours"$/name = "ours-lfl"/' "$scratch/ours/Cargo.toml" >"$scratch/ours-lfl/Cargo.toml"
+ours_manifest "$scratch/ours-lfl" ours-lfl
 cat >"$scratch/ours-lfl/src/lib.rs" <<'RS'
 //! protoc-gen-rust-svc's output for the example protos, `artifacts=domain+stub+server+client`.
 pub mod generated;
 RS
 
-# peer-json: the same two plugins and protoc-gen-prost-serde in one protoc run, as its README
-# sets them up: prost compiles the well-known types' paths to pbjson-types, whose types have
-# proto3 JSON, and each prost file includes its .serde.rs (and .tonic.rs) file.
-protoc --plugin=protoc-gen-prost="$(command -v protoc-gen-prost)" \
-	--plugin=protoc-gen-tonic="$(command -v protoc-gen-tonic)" \
-	--plugin=protoc-gen-prost-serde="$(command -v protoc-gen-prost-serde)" \
-	--prost_out="$scratch/peer-json/src/generated" \
-	--prost_opt=compile_well_known_types --prost_opt=extern_path=.google.protobuf=::pbjson_types \
-	--tonic_out="$scratch/peer-json/src/generated" \
-	--prost-serde_out="$scratch/peer-json/src/generated" \
-	-I proto "${protos[@]}" || die "protoc with protoc-gen-prost-serde failed"
+# peer-json: the same two plugins and protoc-gen-prost-serde in one protoc run.
+protoc_peers_with_json "$scratch/peer-json/src/generated" -I proto "${protos[@]}" ||
+	die "protoc with protoc-gen-prost-serde failed"
 cp "$scratch/peer/src/generated/mod.rs" "$scratch/peer-json/src/generated/mod.rs"
-cat >"$scratch/peer-json/Cargo.toml" <<TOML
-[package]
-name = "peer-json"
-version = "0.0.0"
-edition = "2024"
-publish = false
-
-[dependencies]
-prost = "$prost_req"
-prost-types = "$prost_types_req"
-tonic = "$tonic_req"
-tonic-prost = "$tonic_prost_req"
-pbjson = "$pbjson_req"
-pbjson-types = "$pbjson_types_req"
-serde = "$serde_req"
-TOML
+peer_json_manifest "$scratch/peer-json" peer-json
 cat >"$scratch/peer-json/src/lib.rs" <<'RS'
 //! protoc-gen-prost + protoc-gen-tonic + protoc-gen-prost-serde's output for the example protos.
 pub mod generated;

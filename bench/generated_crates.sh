@@ -1,0 +1,72 @@
+# Sourced by bench/build_time.sh and bench/build_time_googleapis.sh, from the repository root:
+# what both need to build generated code as crates of its own.
+
+# The versions the workspace asks for (Cargo.toml's [workspace.dependencies]), so that the
+# scratch crates ask for what the generated code is written against: sets prost_req,
+# prost_types_req, tonic_req, tonic_prost_req, pbjson_req, pbjson_types_req and serde_req.
+workspace_dependency_versions() {
+	read -r prost_req prost_types_req tonic_req tonic_prost_req pbjson_req pbjson_types_req serde_req < <(python3 - <<'PY'
+import tomllib
+deps = tomllib.load(open("Cargo.toml", "rb"))["workspace"]["dependencies"]
+print(*(deps[name] if isinstance(deps[name], str) else deps[name]["version"]
+        for name in ("prost", "prost-types", "tonic", "tonic-prost", "pbjson", "pbjson-types", "serde")))
+PY
+	)
+	[[ -n ${serde_req:-} ]] || die "could not read the dependency versions from Cargo.toml"
+}
+
+# The manifest of a crate holding our generated code: `ours_manifest DIR NAME`.
+ours_manifest() {
+	cat >"$1/Cargo.toml" <<TOML
+[package]
+name = "$2"
+version = "0.0.0"
+edition = "2024"
+publish = false
+
+[dependencies]
+rust-svc-runtime = { path = "$repo/runtime" }
+prost = "$prost_req"
+prost-types = "$prost_types_req"
+tonic = "$tonic_req"
+TOML
+}
+
+# The manifest of a crate holding prost + tonic + prost-serde's code: `peer_json_manifest DIR
+# NAME`.
+peer_json_manifest() {
+	cat >"$1/Cargo.toml" <<TOML
+[package]
+name = "$2"
+version = "0.0.0"
+edition = "2024"
+publish = false
+
+[dependencies]
+prost = "$prost_req"
+prost-types = "$prost_types_req"
+tonic = "$tonic_req"
+tonic-prost = "$tonic_prost_req"
+pbjson = "$pbjson_req"
+pbjson-types = "$pbjson_types_req"
+serde = "$serde_req"
+TOML
+}
+
+# protoc with protoc-gen-prost, protoc-gen-tonic and protoc-gen-prost-serde in one run, as
+# prost-serde's README sets them up: prost and prost-serde map the well-known types to
+# pbjson-types, whose types have proto3 JSON, and each prost file includes its .tonic.rs and
+# .serde.rs files. `protoc_peers_with_json OUT PROTOC_ARGS…` (the include paths and files).
+protoc_peers_with_json() {
+	local out=$1
+	shift
+	protoc --plugin=protoc-gen-prost="$(command -v protoc-gen-prost)" \
+		--plugin=protoc-gen-tonic="$(command -v protoc-gen-tonic)" \
+		--plugin=protoc-gen-prost-serde="$(command -v protoc-gen-prost-serde)" \
+		--prost_out="$out" \
+		--prost_opt=compile_well_known_types --prost_opt=extern_path=.google.protobuf=::pbjson_types \
+		--tonic_out="$out" \
+		--prost-serde_opt=extern_path=.google.protobuf=::pbjson_types \
+		--prost-serde_out="$out" \
+		"$@"
+}
