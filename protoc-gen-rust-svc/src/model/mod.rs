@@ -8,16 +8,15 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use prost_build::Module;
-use prost_reflect::{DescriptorPool, FileDescriptor, MethodDescriptor, ServiceDescriptor};
-use prost_types::method_options::IdempotencyLevel;
+use prost_reflect::{DescriptorPool, FileDescriptor};
 
 use crate::comments::SourceInfos;
 use crate::error::{Error, Location, Warning};
-use crate::names::{self, Scope, ServiceNames};
-use crate::options::{self, HttpRule};
+use crate::names::ServiceNames;
 use crate::params::{Artifact, Params};
 use crate::prepare::StandIns;
 
+mod build;
 pub(crate) mod closure;
 mod http;
 pub(crate) mod json_reach;
@@ -27,10 +26,8 @@ mod policy;
 
 pub use http::{FieldCardinality, FieldKind, FieldSchema, MessageSchema};
 
+use build::{BuildContext, build_package, option_location};
 use package::{package_has_types, package_scope};
-use policy::{
-    check_own_retry, idempotency_key_field, validate_method_policy, validate_service_policy,
-};
 
 /// Everything to generate, one entry per proto package, sorted by package name.
 #[derive(Debug, Clone)]
@@ -350,266 +347,4 @@ impl Model {
         packages.sort_by(|a, b| a.proto_name.cmp(&b.proto_name));
         Ok(Self { packages, warnings })
     }
-}
-
-/// What building a package reads.
-struct BuildContext<'a> {
-    pool: &'a DescriptorPool,
-    sources: &'a SourceInfos,
-    types: &'a ResolvedTypes,
-    params: &'a Params,
-}
-
-fn build_package(
-    cx: &BuildContext<'_>,
-    package_name: &str,
-    files: &[FileDescriptor],
-    mut scope: Scope,
-    warnings: &mut Vec<Warning>,
-) -> Result<Package, Error> {
-    let mut services = Vec::new();
-    for file in files {
-        for service in file.services() {
-            services.push(build_service(cx, file, &service, &mut scope, warnings)?);
-        }
-    }
-    let runtime_imports = names::runtime_imports(&mut scope);
-    Ok(Package {
-        proto_name: package_name.to_owned(),
-        module: Module::from_protobuf_package_name(package_name),
-        // The package's other files count: prost-build writes them all into its module.
-        has_types: package_has_types(cx.pool, package_name),
-        services,
-        runtime_imports,
-        openapi: None,
-    })
-}
-
-fn location(sources: &SourceInfos, file: &FileDescriptor, path: &[i32]) -> Location {
-    let (_, line) = sources.find(file.name(), path);
-    Location {
-        file: file.name().to_owned(),
-        line,
-    }
-}
-
-/// The location of an option if the source info has it, else of its element.
-fn option_location(
-    sources: &SourceInfos,
-    file: &FileDescriptor,
-    element: &[i32],
-    options_field: i32,
-    number: Option<u32>,
-) -> Location {
-    if let Some(number) = number {
-        let mut path = element.to_vec();
-        path.extend([options_field, number as i32]);
-        let precise = location(sources, file, &path);
-        if precise.line.is_some() {
-            return precise;
-        }
-    }
-    location(sources, file, element)
-}
-
-fn build_service(
-    cx: &BuildContext<'_>,
-    file: &FileDescriptor,
-    service: &ServiceDescriptor,
-    scope: &mut Scope,
-    warnings: &mut Vec<Warning>,
-) -> Result<Service, Error> {
-    let (pool, sources, types) = (cx.pool, cx.sources, cx.types);
-    let element = format!("service {}", service.full_name());
-    let (comments, _) = sources.find(file.name(), service.path());
-    let service_policy = options::read_message::<options::ServicePolicy>(
-        pool,
-        &service.options(),
-        options::SERVICE_POLICY,
-    )
-    .and_then(|policy| policy.map(|p| validate_service_policy(&p)).transpose())
-    .map_err(|message| {
-        let number = options::extension_number(pool, options::SERVICE_POLICY);
-        Error::at(
-            option_location(sources, file, service.path(), SERVICE_OPTIONS, number),
-            &element,
-            message,
-        )
-    })?
-    .unwrap_or_default();
-
-    let resolved = types.get(service.full_name()).ok_or_else(|| {
-        Error::new(format!(
-            "internal error: prost-build resolved no types for {}",
-            service.full_name()
-        ))
-    })?;
-    let proto_names: Vec<String> = service.methods().map(|m| m.name().to_owned()).collect();
-    let rust_names = names::method_names(proto_names.iter().map(String::as_str));
-    let dyn_names = names::dyn_method_names(&rust_names);
-    let mut methods = Vec::new();
-    for (index, method) in service.methods().enumerate() {
-        let (input_type, output_type) = resolved.get(index).cloned().ok_or_else(|| {
-            Error::new(format!(
-                "internal error: prost-build resolved no types for {}",
-                method.full_name()
-            ))
-        })?;
-        methods.push(build_method(
-            pool,
-            sources,
-            file,
-            &method,
-            &service_policy,
-            (rust_names[index].clone(), dyn_names[index].clone()),
-            (input_type, output_type),
-        )?);
-    }
-    http::resolve_shared_routes(&mut methods, cx.params.strict_http_rules, warnings)?;
-    let routed_inputs: Vec<_> = service
-        .methods()
-        .zip(&methods)
-        .filter(|(_, method)| !method.http.is_empty())
-        .map(|(descriptor, _)| descriptor.input())
-        .collect();
-    Ok(Service {
-        proto_name: service.name().to_owned(),
-        full_name: service.full_name().to_owned(),
-        names: ServiceNames::assign(service.name(), scope),
-        doc: comments.rustdoc(),
-        deprecated: service
-            .service_descriptor_proto()
-            .options
-            .as_ref()
-            .is_some_and(|o| o.deprecated()),
-        methods,
-        retry_throttling: service_policy.retry_throttling,
-        schemas: http::schemas(&routed_inputs),
-    })
-}
-
-fn build_method(
-    pool: &DescriptorPool,
-    sources: &SourceInfos,
-    file: &FileDescriptor,
-    method: &MethodDescriptor,
-    service_policy: &Policy,
-    (rust_name, dyn_name): (String, String),
-    (input_type, output_type): (String, String),
-) -> Result<Method, Error> {
-    let element = format!("rpc {}", method.full_name());
-    let path = method.path().to_vec();
-    debug_assert_eq!(path.first(), Some(&FILE_SERVICE));
-    debug_assert_eq!(path.get(2), Some(&SERVICE_METHOD));
-    let (comments, _) = sources.find(file.name(), &path);
-    let raw_options = method
-        .method_descriptor_proto()
-        .options
-        .clone()
-        .unwrap_or_default();
-    let options = method.options();
-
-    let policy_location = || {
-        let number = options::extension_number(pool, options::METHOD_POLICY);
-        option_location(sources, file, &path, METHOD_OPTIONS, number)
-    };
-    let method_policy =
-        options::read_message::<options::MethodPolicy>(pool, &options, options::METHOD_POLICY)
-            .and_then(|policy| policy.map(|p| validate_method_policy(&p)).transpose())
-            .map_err(|message| Error::at(policy_location(), &element, message))?;
-    let own_retry = method_policy
-        .as_ref()
-        .is_some_and(|own| own.retry.is_some());
-    let own_hedging = method_policy
-        .as_ref()
-        .is_some_and(|own| own.hedging.is_some());
-    let policy = match method_policy {
-        None => service_policy.clone(),
-        Some(own) => Policy {
-            deadline: own.deadline.or(service_policy.deadline),
-            // A method's own retry or hedging replaces whichever the service set.
-            retry: match (&own.retry, &own.hedging) {
-                (Some(_), _) => own.retry.clone(),
-                (None, Some(_)) => None,
-                (None, None) => service_policy.retry.clone(),
-            },
-            hedging: match (&own.retry, &own.hedging) {
-                (_, Some(_)) => own.hedging.clone(),
-                (Some(_), None) => None,
-                (None, None) => service_policy.hedging.clone(),
-            },
-            retry_throttling: service_policy.retry_throttling.clone(),
-            circuit_breaker: own
-                .circuit_breaker
-                .or_else(|| service_policy.circuit_breaker.clone()),
-        },
-    };
-
-    for rust_type in [&input_type, &output_type] {
-        if syn::parse_str::<syn::Type>(rust_type).is_err() {
-            return Err(Error::at(
-                location(sources, file, &path),
-                &element,
-                format!(
-                    "internal error: prost-build resolved the type `{rust_type}`, which is not a Rust type"
-                ),
-            ));
-        }
-    }
-    let idempotency_key = idempotency_key_field(pool, sources, method)?;
-    let streaming = match (method.is_client_streaming(), method.is_server_streaming()) {
-        (false, false) => Streaming::Unary,
-        (false, true) => Streaming::Server,
-        (true, false) => Streaming::Client,
-        (true, true) => Streaming::Bidi,
-    };
-    let idempotency = match raw_options.idempotency_level() {
-        IdempotencyLevel::IdempotencyUnknown => Idempotency::Unknown,
-        IdempotencyLevel::NoSideEffects => Idempotency::NoSideEffects,
-        IdempotencyLevel::Idempotent => Idempotency::Idempotent,
-    };
-    for (own, what) in [(own_retry, "retry"), (own_hedging, "hedging")] {
-        if own {
-            let (key, request) = (idempotency_key.is_some(), method.input());
-            check_own_retry(what, streaming, idempotency, key, request.full_name())
-                .map_err(|message| Error::at(policy_location(), &element, message))?;
-        }
-    }
-    let http_number = options::extension_number(pool, options::HTTP);
-    let http_location = option_location(sources, file, &path, METHOD_OPTIONS, http_number);
-    let http = options::read_message::<HttpRule>(pool, &options, options::HTTP)
-        .and_then(|rule| {
-            rule.map(|rule| http::bindings(&rule, &method.input(), &method.output(), streaming))
-                .transpose()
-        })
-        .map_err(|message| Error::at(http_location.clone(), &element, message))?
-        .unwrap_or_default();
-    let message_deprecated = |message: prost_reflect::MessageDescriptor| {
-        message
-            .descriptor_proto()
-            .options
-            .as_ref()
-            .is_some_and(|o| o.deprecated())
-    };
-    let deprecated = raw_options.deprecated();
-    Ok(Method {
-        proto_name: method.name().to_owned(),
-        full_name: method.full_name().to_owned(),
-        rust_name,
-        dyn_name,
-        streaming,
-        input_type,
-        output_type,
-        doc: comments.rustdoc(),
-        deprecated,
-        touches_deprecated: deprecated
-            || message_deprecated(method.input())
-            || message_deprecated(method.output()),
-        idempotency,
-        idempotency_key,
-        policy,
-        http,
-        http_location,
-        input_proto: method.input().full_name().to_owned(),
-    })
 }
