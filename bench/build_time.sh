@@ -96,7 +96,7 @@ cp Cargo.lock "$scratch/Cargo.lock"
 # ours: the committed output of `cargo generate-examples` (the default artifacts), mod.rs
 # included.
 cp examples/services/src/generated/*.rs "$scratch/ours/src/generated/"
-ours_manifest "$scratch/ours" ours
+generated_crate_manifest "$scratch/ours" ours ours
 cat >"$scratch/ours/src/lib.rs" <<'RS'
 //! protoc-gen-rust-svc's output for the example protos.
 pub mod generated;
@@ -115,19 +115,7 @@ protoc --plugin=protoc-gen-prost="$(command -v protoc-gen-prost)" \
 		echo "pub mod $package { pub mod v1 { include!(\"$package/v1/$package.v1.rs\"); } }"
 	done
 } >"$scratch/peer/src/generated/mod.rs"
-cat >"$scratch/peer/Cargo.toml" <<TOML
-[package]
-name = "peer"
-version = "0.0.0"
-edition = "2024"
-publish = false
-
-[dependencies]
-prost = "$prost_req"
-prost-types = "$prost_types_req"
-tonic = "$tonic_req"
-tonic-prost = "$tonic_prost_req"
-TOML
+generated_crate_manifest "$scratch/peer" peer peer
 cat >"$scratch/peer/src/lib.rs" <<'RS'
 //! protoc-gen-prost + protoc-gen-tonic's output for the example protos.
 pub mod generated;
@@ -139,7 +127,7 @@ note "generating the like-for-like code (release build of the plugin)"
 cargo build --quiet --release -p protoc-gen-rust-svc
 "$repo/target/release/protoc-gen-rust-svc" generate -I proto --opt artifacts=domain+stub+server+client \
 	--out "$scratch/ours-lfl/src/generated" "${protos[@]}" || die "generating the like-for-like code failed"
-ours_manifest "$scratch/ours-lfl" ours-lfl
+generated_crate_manifest "$scratch/ours-lfl" ours-lfl ours
 cat >"$scratch/ours-lfl/src/lib.rs" <<'RS'
 //! protoc-gen-rust-svc's output for the example protos, `artifacts=domain+stub+server+client`.
 pub mod generated;
@@ -149,7 +137,7 @@ RS
 protoc_peers_with_json "$scratch/peer-json/src/generated" -I proto "${protos[@]}" ||
 	die "protoc with protoc-gen-prost-serde failed"
 cp "$scratch/peer/src/generated/mod.rs" "$scratch/peer-json/src/generated/mod.rs"
-peer_json_manifest "$scratch/peer-json" peer-json
+generated_crate_manifest "$scratch/peer-json" peer-json peer-json
 cat >"$scratch/peer-json/src/lib.rs" <<'RS'
 //! protoc-gen-prost + protoc-gen-tonic + protoc-gen-prost-serde's output for the example protos.
 pub mod generated;

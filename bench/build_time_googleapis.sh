@@ -115,8 +115,8 @@ def emit(node, depth):
 print("// The module tree, written by bench/build_time_googleapis.sh.")
 emit(tree, 0)
 PY
-ours_manifest "$scratch/ours" ours
-peer_json_manifest "$scratch/peer" peer
+generated_crate_manifest "$scratch/ours" ours ours
+generated_crate_manifest "$scratch/peer" peer peer-json
 for side in ours peer; do
 	cat >"$scratch/$side/src/lib.rs" <<'RS'
 //! Generated code for the googleapis medium request, built by bench/build_time_googleapis.sh.

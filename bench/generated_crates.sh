@@ -15,26 +15,19 @@ PY
 	[[ -n ${serde_req:-} ]] || die "could not read the dependency versions from Cargo.toml"
 }
 
-# The manifest of a crate holding our generated code: `ours_manifest DIR NAME`.
-ours_manifest() {
-	cat >"$1/Cargo.toml" <<TOML
-[package]
-name = "$2"
-version = "0.0.0"
-edition = "2024"
-publish = false
-
-[dependencies]
-rust-svc-runtime = { path = "$repo/runtime" }
-prost = "$prost_req"
-prost-types = "$prost_types_req"
-tonic = "$tonic_req"
-TOML
-}
-
-# The manifest of a crate holding prost + tonic + prost-serde's code: `peer_json_manifest DIR
-# NAME`.
-peer_json_manifest() {
+# The manifest of a crate holding generated code: `generated_crate_manifest DIR NAME SIDE`, SIDE
+# one of `ours` (the runtime, prost, tonic), `peer` (prost, tonic, tonic-prost) and
+# `peer-json` (the peer's, and pbjson with its well-known types and serde).
+generated_crate_manifest() {
+	local dependencies
+	case $3 in
+	ours) dependencies="rust-svc-runtime = { path = \"$repo/runtime\" }" ;;
+	peer | peer-json) dependencies="tonic-prost = \"$tonic_prost_req\"" ;;
+	*) die "generated_crate_manifest: unknown side '$3'" ;;
+	esac
+	if [[ $3 == peer-json ]]; then
+		dependencies+=$'\n'"pbjson = \"$pbjson_req\""$'\n'"pbjson-types = \"$pbjson_types_req\""$'\n'"serde = \"$serde_req\""
+	fi
 	cat >"$1/Cargo.toml" <<TOML
 [package]
 name = "$2"
@@ -46,10 +39,7 @@ publish = false
 prost = "$prost_req"
 prost-types = "$prost_types_req"
 tonic = "$tonic_req"
-tonic-prost = "$tonic_prost_req"
-pbjson = "$pbjson_req"
-pbjson-types = "$pbjson_types_req"
-serde = "$serde_req"
+$dependencies
 TOML
 }
 
