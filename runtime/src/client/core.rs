@@ -301,8 +301,14 @@ impl ClientCore {
         }
         let mut metadata = MetadataMap::new();
         for key in &self.inner.propagate {
+            let unique = crate::rpc::is_unique_per_call(key.as_str());
             for value in ctx.metadata().get_all(key.as_str()) {
-                metadata.append(key.clone(), value.clone());
+                let value = if unique {
+                    crate::rpc::never_indexed(value.clone())
+                } else {
+                    value.clone()
+                };
+                metadata.append(key.clone(), value);
             }
         }
         // The span of the call being served (or a client stack's span) is the next hop's
@@ -310,7 +316,8 @@ impl ClientCore {
         if self.inner.propagates_traceparent
             && let Some(parent) = crate::call::trace_context(ctx)
         {
-            metadata.insert(TRACEPARENT, parent.traceparent().to_metadata_value());
+            let value = crate::rpc::never_indexed(parent.traceparent().to_metadata_value());
+            metadata.insert(TRACEPARENT, value);
         }
         crate::context::append_entries(metadata.as_mut(), ctx.outgoing_metadata().clone(), |_| {
             true

@@ -109,7 +109,9 @@ impl Interceptor for RequestIds {
                     // A new id, or one replacing a malformed one: what downstream calls forward.
                     ctx.metadata_mut().insert(REQUEST_ID_HEADER, value.clone());
                 }
-                ctx.response().headers().insert(REQUEST_ID_HEADER, value);
+                ctx.response()
+                    .headers()
+                    .insert(REQUEST_ID_HEADER, crate::rpc::never_indexed(value));
                 // A no-op when the span has no such field (or there is no span yet: a tracing
                 // interceptor after this one picks the id from the extensions).
                 ctx.span().record("request_id", id.as_str());
@@ -177,10 +179,11 @@ mod tests {
         let uuid = uuid::Uuid::parse_str(id.as_str()).unwrap();
         assert_eq!(uuid.get_version_num(), 7);
         assert_eq!(seen.metadata().get(REQUEST_ID_HEADER).unwrap(), id.as_str());
-        assert_eq!(
-            ctx.response().headers().get(REQUEST_ID_HEADER).unwrap(),
-            id.as_str()
-        );
+        let headers = ctx.response().headers();
+        let sent = headers.get(REQUEST_ID_HEADER).unwrap();
+        assert_eq!(sent, id.as_str());
+        // New on every call: not worth a slot in the connection's HPACK table.
+        assert!(sent.is_sensitive());
     }
 
     #[tokio::test]

@@ -51,6 +51,25 @@ pub const PREVIOUS_ATTEMPTS_HEADER: &str = "grpc-previous-rpc-attempts";
 /// otherwise: the request id and the trace context.
 pub const DEFAULT_PROPAGATED_HEADERS: &[&str] = &[REQUEST_ID_HEADER, TRACEPARENT, TRACESTATE];
 
+/// Whether the values of `key` are new on every call (the request id, the trace parent), so
+/// that they go out in HPACK's never-indexed form: see [`never_indexed`].
+pub(crate) fn is_unique_per_call(key: &str) -> bool {
+    key == REQUEST_ID_HEADER || key == TRACEPARENT
+}
+
+/// `value` marked for HPACK's never-indexed representation (RFC 7541, 6.2.3). For a value that
+/// is new on every call, indexing only costs: each one is added to the connection's dynamic
+/// table on both ends and evicts the entries that do repeat (`content-type`, `grpc-status`),
+/// which then go out in full again. With many calls in flight on a connection that churn cost
+/// more per call than the rest of the interceptor stack (bench/RESULTS.md). h2 reads the mark
+/// from the value's `sensitive` flag; nothing else changes (`Debug` prints it as `Sensitive`).
+pub(crate) fn never_indexed(
+    mut value: tonic::metadata::AsciiMetadataValue,
+) -> tonic::metadata::AsciiMetadataValue {
+    value.set_sensitive(true);
+    value
+}
+
 /// The default limit on an encoded message, both ways and on both sides: gRPC's 4 MiB.
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
 
