@@ -15,9 +15,10 @@ use segments::Segments;
 /// # Matching
 ///
 /// - The path must start with `/`; anything after `?` is ignored. One trailing `/` is ignored
-///   (`/v1/items/` is `/v1/items`, as in Envoy; grpc-gateway would give `{id}` an empty value),
-///   but any other empty segment (`/v1//items`, `/v1/items//`) matches nothing, not even `**`
-///   (Envoy lets `**` take them).
+///   (`/v1/items/` is `/v1/items`, as in Envoy; grpc-gateway would give `{id}` an empty value).
+///   Any other empty segment (`/v1//items`, `/v1/items//`) is matched only by a `**`, which
+///   takes empty segments as Envoy's does (`/a/**/x` matches `/a` + 64,000 slashes + `/x`);
+///   a literal or a `*` never matches one.
 /// - A literal matches a path segment that is byte for byte the same, percent-escapes and their
 ///   case included (`/v1/a%62c` does not match literal `abc`): grpc-gateway v2 and Envoy both
 ///   compare undecoded text, and it keeps a route's set of URLs unambiguous.
@@ -475,9 +476,11 @@ fn precedence(a: &PathTemplate, b: &PathTemplate) -> Ordering {
 fn matches<T>(route: &Route<T>, segments: &Segments<'_>, last_end: usize) -> bool {
     let template = route.template.segments();
     let n = segments.len();
+    // An empty segment (`//`) is only ever taken by a `**`, which is not checked here.
     let fits = |t: &Segment, i: usize| match t {
         Segment::Literal(lit) => segments.get(i, last_end) == lit,
-        Segment::Wildcard | Segment::DoubleWildcard => true,
+        Segment::Wildcard => !segments.get(i, last_end).is_empty(),
+        Segment::DoubleWildcard => true,
     };
     match route.double_wildcard {
         None => n == template.len() && template.iter().enumerate().all(|(i, t)| fits(t, i)),

@@ -86,8 +86,9 @@ impl Variable {
 ///   any segments: literals, `*` and variables (`/v1/{name=**}/versions`,
 ///   `/v1/{name=**/botSessions/*}`, `/v1/{parent=projects/*/documents/*/**}/{collection_id}`), as
 ///   in grpc-gateway, whose matcher gives `**` what the fixed tail after it leaves. Envoy accepts
-///   only literals after `**` and would refuse the last two, which googleapis uses (remoteworkers,
-///   firestore).
+///   only literals after `**` and refuses the last two, which googleapis uses (remoteworkers,
+///   firestore); [`has_wildcard_after_double_wildcard`](Self::has_wildcard_after_double_wildcard)
+///   tells them apart, for a generator that follows Envoy.
 /// - `{var}` is `{var=*}`; variables do not nest, and a field path may be bound only once.
 ///
 /// [`Display`](fmt::Display) prints the canonical form (`{var}` for `{var=*}`), which parses
@@ -151,6 +152,27 @@ impl PathTemplate {
     /// The custom verb (`"cancel"` for `/v1/{name=operations/**}:cancel`), without its colon.
     pub fn verb(&self) -> Option<&str> {
         self.verb.as_deref()
+    }
+
+    /// Whether a `*` (a `{var}` or `{var=*}` included) follows the `**`: a template the Envoy
+    /// transcoder refuses as ambiguous (`/a/**/*`, `/v1/{parent=docs/**}/{id}`) and grpc-gateway
+    /// serves, its `**` taking what the segments after it leave. The route table matches such
+    /// templates the grpc-gateway way; a generator may refuse them, as Envoy does.
+    ///
+    /// ```
+    /// use rust_svc_http_template::PathTemplate;
+    ///
+    /// let t = |s: &str| PathTemplate::parse(s).unwrap();
+    /// assert!(t("/a/**/foo/*").has_wildcard_after_double_wildcard());
+    /// assert!(!t("/a/**/foo").has_wildcard_after_double_wildcard());
+    /// assert!(!t("/v1/*/{name=**}:run").has_wildcard_after_double_wildcard());
+    /// ```
+    pub fn has_wildcard_after_double_wildcard(&self) -> bool {
+        self.double_wildcard().is_some_and(|d| {
+            self.segments[d + 1..]
+                .iter()
+                .any(|segment| !matches!(segment, Segment::Literal(_)))
+        })
     }
 
     /// The index of the `**` segment, if any.

@@ -15,7 +15,8 @@ pub(super) struct Segments<'p> {
 }
 
 impl<'p> Segments<'p> {
-    /// `None` when the path cannot match any route: no leading `/`, or an empty segment.
+    /// `None` when the path cannot match any route: no leading `/`. Empty segments (`//`) are
+    /// kept, for a `**` to take; one trailing `/` is not a segment.
     pub(super) fn split(path: &'p str) -> Option<Self> {
         let bytes = path.as_bytes();
         if bytes.first() != Some(&b'/') {
@@ -36,10 +37,9 @@ impl<'p> Segments<'p> {
                 continue;
             }
             let last = byte != Some(b'/');
-            if i > start {
+            if i > start || !last {
+                // A segment, empty between two slashes (`//`).
                 segments.push((start, i));
-            } else if !last {
-                return None; // `//`: an empty segment
             } else if segments.len > 0 {
                 segments.trailing_slash = true;
             }

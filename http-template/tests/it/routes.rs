@@ -150,7 +150,10 @@ fn allowed_methods_lists_every_method_with_a_route() {
         ("/v1/items", &[]),
         ("/v1/any/thing", &["*"]),
         ("v1/items/1", &[]),
+        // An empty segment: neither a literal nor a `*` matches it, a `**` does.
         ("/v1//items/1", &[]),
+        ("/v1/items//1", &[]),
+        ("/v1/any//thing", &["*"]),
     ];
     for &(path, want) in cases {
         assert_eq!(table.allowed_methods(path), want, "{path}");
@@ -180,15 +183,24 @@ fn long_paths_match_without_limits() {
         Lookup::Found(m) => assert_eq!(m.bindings[0].value, middle.join("/")),
         other => panic!("{other:?}"),
     }
-    // Envoy's WildCardMatchesManyWithoutStackOverflow matches `/b/` + 64000 slashes + `/x`
-    // because its `**` swallows empty segments; here an empty segment matches nothing.
+    // Envoy's WildCardMatchesManyWithoutStackOverflow: `**` takes empty segments, as many as
+    // there are, without recursion.
     let slashes = "/".repeat(64000);
     assert!(matches!(
         table.lookup("GET", &format!("/b/{slashes}/x")),
+        Lookup::Found(m) if m.template.as_str() == "/b/**/x"
+    ));
+    assert!(matches!(
+        table.lookup("GET", &format!("/b/{slashes}/y")),
         Lookup::NotFound
     ));
+    match table.lookup("GET", &format!("/a/{slashes}/z")) {
+        // `/a/` + 64000 slashes + `/z`: 64,001 empty segments, joined by the 64,000 slashes.
+        Lookup::Found(m) => assert!(m.bindings[0].value == "/".repeat(64000)),
+        other => panic!("{other:?}"),
+    }
     let deep = format!("/b/{}/x", "y/".repeat(20000));
-    assert!(matches!(table.lookup("GET", &deep), Lookup::NotFound));
+    assert!(matches!(table.lookup("GET", &deep), Lookup::Found(_)));
     let deep = format!("/b/{}x", "y/".repeat(20000));
     assert!(matches!(table.lookup("GET", &deep), Lookup::Found(_)));
 }

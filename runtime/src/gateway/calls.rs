@@ -9,7 +9,6 @@ use std::sync::Arc;
 use axum::body::Body;
 use bytes::Bytes;
 use http::StatusCode;
-use http::header::CONTENT_TYPE;
 use http_body_util::BodyExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -106,7 +105,7 @@ where
 }
 
 /// A request turned away before it reached the domain, answered already: its HTTP status is not
-/// always one a gRPC code maps to (413, 415). Boxed: it is the rare path of a small `Result`.
+/// always one a gRPC code maps to (413). Boxed: it is the rare path of a small `Result`.
 type Rejection = Box<http::Response<Body>>;
 
 /// How the response of a call is to be written, known before the call is consumed.
@@ -186,10 +185,12 @@ async fn read_request<Req: DeserializeOwned>(
         max_body_bytes,
     } = call;
     let rule = BodyRule::parse(route.binding.body);
+    // The body is JSON whatever its Content-Type says: curl's `-d` sends
+    // `application/x-www-form-urlencoded`, and grpc-gateway reads a body of any type it has no
+    // other codec for with its JSON marshaler (text that is not JSON is then a 400).
     let bytes = if matches!(rule, BodyRule::None) {
         Bytes::new()
     } else {
-        check_content_type(&parts.headers)?;
         read_body(body, max_body_bytes).await?
     };
     let request = decode_request(schema, rule, &bindings, parts.uri.query(), &bytes)
@@ -204,47 +205,15 @@ fn request_stream<Req: DeserializeOwned + Send + 'static>(
 ) -> Result<(Context, BoxStream<Req>), Rejection> {
     let Call {
         bindings,
-        parts,
         body,
         ctx,
         max_body_bytes,
         ..
     } = call;
-    check_content_type(&parts.headers)?;
     let requests = ndjson_requests(body, max_body_bytes, move |line: &[u8]| {
         decode_request(schema, BodyRule::Whole, &bindings, None, line)
     });
     Ok((ctx, requests))
-}
-
-/// A request with a body must say it is JSON (or say nothing): anything else is a 415.
-fn check_content_type(headers: &http::HeaderMap) -> Result<(), Rejection> {
-    let Some(value) = headers.get(CONTENT_TYPE) else {
-        return Ok(());
-    };
-    let essence = value
-        .to_str()
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    let json = essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
-        || essence == "application/x-ndjson";
-    if json {
-        Ok(())
-    } else {
-        let status = Status::invalid_argument(format!(
-            "unsupported Content-Type `{}`: send application/json",
-            value.to_str().unwrap_or("(not text)")
-        ));
-        Err(Box::new(status::status_response(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            &status,
-        )))
-    }
 }
 
 async fn read_body(body: Body, limit: usize) -> Result<Bytes, Rejection> {

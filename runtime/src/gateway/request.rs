@@ -4,8 +4,9 @@
 //! The merge follows google/api/http.proto and grpc-gateway v2:
 //!
 //! 1. The body: with `body: "*"` it is the whole message; with `body: "field"` it is the value
-//!    of that top-level field; with no body rule it is not read. An empty (or blank) body is an
-//!    empty message or an absent field, as grpc-gateway treats `io.EOF`.
+//!    of that top-level field; with no body rule it is not read. An empty body (no bytes) is an
+//!    empty message or an absent field, as grpc-gateway treats `io.EOF`; a body of whitespace
+//!    only is not JSON, and is refused as the Envoy transcoder refuses it.
 //! 2. The path variables, converted by the field types like query values (errors name the
 //!    variable). They override what the body said for the same field, under either of its
 //!    names (grpc-gateway sets them after decoding the body).
@@ -236,7 +237,8 @@ fn decode_body<M: DeserializeOwned>(
     schema: &'static MessageSchema,
     body: &[u8],
 ) -> Result<M, Status> {
-    let body: &[u8] = if is_blank(body) { b"{}" } else { body };
+    check_not_blank(body)?;
+    let body: &[u8] = if body.is_empty() { b"{}" } else { body };
     serde_json::from_slice(body).map_err(|error| {
         let described = match error.classify() {
             // Where a value does not fit, the path to it names the field; malformed JSON is
@@ -250,18 +252,26 @@ fn decode_body<M: DeserializeOwned>(
     })
 }
 
-/// The body as JSON; `None` when it is empty or blank.
+/// The body as JSON; `None` when it is empty.
 fn parse_body(body: &[u8]) -> Result<Option<Value>, Status> {
-    if is_blank(body) {
+    if body.is_empty() {
         return Ok(None);
     }
+    check_not_blank(body)?;
     serde_json::from_slice(body)
         .map(Some)
         .map_err(|error| Status::invalid_argument(format!("body: {error}")))
 }
 
-fn is_blank(body: &[u8]) -> bool {
-    body.iter().all(u8::is_ascii_whitespace)
+/// Refuses a body of whitespace only: it has bytes, so it is not an empty body, and it holds
+/// no JSON value.
+fn check_not_blank(body: &[u8]) -> Result<(), Status> {
+    if !body.is_empty() && body.iter().all(u8::is_ascii_whitespace) {
+        return Err(Status::invalid_argument(
+            "body: only whitespace, which is not JSON: send a JSON value, or no body at all",
+        ));
+    }
+    Ok(())
 }
 
 fn body_field(schema: &'static MessageSchema, name: &str) -> Result<&'static FieldSchema, Status> {

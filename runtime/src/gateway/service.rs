@@ -315,6 +315,15 @@ impl Gateway {
             let status = Status::unimplemented(format!("unknown service {}", parts.uri.path()));
             return Box::pin(std::future::ready(status.into_http()));
         }
+        if !parts.uri.path().starts_with('/') {
+            // A request target that is not a path (`GET foo`, `OPTIONS *`, the authority form):
+            // malformed, not a path no route has, as grpc-gateway answers it.
+            let status = Status::invalid_argument(format!(
+                "the request target `{}` is not a path: it must start with `/`",
+                parts.uri
+            ));
+            return ready_error(&status);
+        }
         let origin = parts.headers.get(http::header::ORIGIN).cloned();
         if parts.method == Method::OPTIONS
             && let Some(preflight) = inner.cors.preflight(

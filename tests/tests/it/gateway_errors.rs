@@ -190,12 +190,15 @@ async fn the_default_body_limit_is_four_mebibytes() {
 }
 
 #[tokio::test]
-async fn a_body_that_is_not_json_is_a_415() {
+async fn a_body_of_any_content_type_is_read_as_json() {
+    // grpc-gateway's default marshaler reads every body it has no other codec for as JSON:
+    // curl's `-d` sends `application/x-www-form-urlencoded`.
     let served = serve().await;
     for content_type in [
         "text/plain",
         "application/x-www-form-urlencoded",
         "application/xml",
+        "multipart/form-data; boundary=x",
     ] {
         let reply = served
             .rest
@@ -206,16 +209,65 @@ async fn a_body_that_is_not_json_is_a_415() {
                 br#"{"id":"x"}"#.to_vec(),
             )
             .await;
-        reply.error(415, Code::InvalidArgument, &[content_type]);
-        served.rest.assert_serving().await;
+        assert_eq!(reply.ok_json(), json!({"id": "x"}), "{content_type}");
     }
-    assert!(
-        served
-            .domain
-            .calls()
-            .iter()
-            .all(|seen| seen.rpc == "get_everything")
-    );
+    let untyped = served
+        .rest
+        .send(
+            served
+                .rest
+                .request("POST", "/v1/everything")
+                .body(r#"{"id":"y"}"#),
+        )
+        .await;
+    assert_eq!(untyped.ok_json(), json!({"id": "y"}));
+    // A form body is then malformed JSON, a 400 naming where serde_json stopped.
+    let reply = served
+        .rest
+        .raw(
+            "POST",
+            "/v1/everything",
+            "application/x-www-form-urlencoded",
+            b"id=x".to_vec(),
+        )
+        .await;
+    reply.error(400, Code::InvalidArgument, &["body", "line 1 column 1"]);
+    served.rest.assert_serving().await;
+}
+
+#[tokio::test]
+async fn a_body_of_only_whitespace_is_a_400_and_no_body_an_empty_message() {
+    // The Envoy transcoder's answers: bytes that hold no JSON value are not an empty message.
+    let served = serve().await;
+    for blank in ["  ", "\r  \t\n"] {
+        let reply = served
+            .rest
+            .raw(
+                "POST",
+                "/v1/everything",
+                "application/json",
+                blank.as_bytes().to_vec(),
+            )
+            .await;
+        reply.error(400, Code::InvalidArgument, &["only whitespace"]);
+    }
+    let reply = served
+        .rest
+        .raw("POST", "/v1/everything", "application/json", Vec::new())
+        .await;
+    assert_eq!(reply.ok_json(), json!({}));
+    served.rest.assert_serving().await;
+}
+
+#[tokio::test]
+async fn a_request_target_that_is_not_a_path_is_a_400() {
+    // `GET foo HTTP/1.1`: hyper reads `foo` as the authority form, whose path is empty.
+    // grpc-gateway answers 400 for a path without its leading `/`, not 404.
+    let served = serve().await;
+    let reply = served.rest.raw_request_line("GET foo HTTP/1.1").await;
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+    assert!(reply.contains("\"code\":3"), "{reply}");
+    served.rest.assert_serving().await;
 }
 
 #[tokio::test]

@@ -410,6 +410,11 @@ async fn a_double_wildcard_with_the_custom_verb_read() {
         let body = get_json(&served.rest, path).await;
         assert_eq!(body, json!({"path": expected}), "{path}");
     }
+    // `**` takes empty segments, as many as a request line carries (Envoy's
+    // WildCardMatchesManyWithoutStackOverflow: 64,000 slashes), without recursion.
+    let slashes = "/".repeat(64000);
+    let body = get_json(&served.rest, &format!("/v1/files/a{slashes}b:read")).await;
+    assert_eq!(body, json!({"path": format!("a{slashes}b")}));
     // The verb is part of the match.
     let reply = served.rest.get("/v1/files/a/b").await;
     reply.error(404, rust_svc_runtime::Code::NotFound, &[]);

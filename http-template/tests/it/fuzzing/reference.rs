@@ -43,21 +43,16 @@ pub fn lookup(routes: &[(&str, &PathTemplate, &usize)], method: &str, path: &str
     }
 }
 
-/// Segments, and whether one trailing `/` was dropped; `None` if nothing can match.
+/// Segments (empty ones included: `//`), and whether one trailing `/` was dropped; `None` if
+/// nothing can match.
 fn split(path: &str) -> Option<(Vec<&str>, bool)> {
     let path = path.split('?').next().unwrap_or_default();
     let rest = path.strip_prefix('/')?;
-    let (rest, trailing_slash) = match rest.strip_suffix('/') {
-        Some("") => return None,
-        Some(rest) => (rest, true),
-        None => (rest, false),
-    };
-    let segments: Vec<&str> = if rest.is_empty() {
-        Vec::new()
-    } else {
-        rest.split('/').collect()
-    };
-    (!segments.contains(&"")).then_some((segments, trailing_slash))
+    Some(match rest.strip_suffix('/') {
+        Some(rest) => (rest.split('/').collect(), true),
+        None if rest.is_empty() => (Vec::new(), false),
+        None => (rest.split('/').collect(), false),
+    })
 }
 
 fn matches(template: &PathTemplate, segments: &[&str], trailing_slash: bool) -> bool {
@@ -80,7 +75,10 @@ fn fits(template: &[Segment], path: &[&str]) -> bool {
         Some((Segment::Literal(literal), rest)) => {
             path.first() == Some(&literal.as_str()) && fits(rest, &path[1..])
         }
-        Some((Segment::Wildcard, rest)) => !path.is_empty() && fits(rest, &path[1..]),
+        // An empty segment is only ever taken by a `**`.
+        Some((Segment::Wildcard, rest)) => {
+            path.first().is_some_and(|segment| !segment.is_empty()) && fits(rest, &path[1..])
+        }
         // Every split: the `**` takes the first `k` segments, the rest must fit what is left
         // (no assumption about what may follow a `**`).
         Some((Segment::DoubleWildcard, rest)) => (0..=path.len()).any(|k| fits(rest, &path[k..])),

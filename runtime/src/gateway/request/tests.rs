@@ -166,11 +166,23 @@ fn a_whole_body_decodes_directly_with_both_field_names() {
         },
         "the query is not read with body \"*\""
     );
-    for blank in ["", " \r\n\t"] {
-        assert_eq!(
-            decode(BodyRule::Whole, &[], None, blank).unwrap(),
-            Order::default()
-        );
+    // No bytes is an empty message; whitespace only is not JSON (the Envoy transcoder's
+    // answer), whatever the body rule and with or without path bindings.
+    assert_eq!(
+        decode(BodyRule::Whole, &[], None, "").unwrap(),
+        Order::default()
+    );
+    let bound = [("order_id", "o-1")];
+    for blank in ["  ", "\r  \t\n"] {
+        for (rule, bindings) in [
+            (BodyRule::Whole, &[][..]),
+            (BodyRule::Whole, &bound[..]),
+            (BodyRule::Field("item"), &[][..]),
+        ] {
+            let status = decode(rule, bindings, None, blank).unwrap_err();
+            assert_eq!(status.code(), Code::InvalidArgument, "{rule:?} {blank:?}");
+            assert!(status.message().contains("only whitespace"), "{status:?}");
+        }
     }
 }
 

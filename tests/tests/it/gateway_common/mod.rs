@@ -392,6 +392,19 @@ impl Rest {
         self.client.request(method, format!("{}{path}", self.base))
     }
 
+    /// Sends `request_line` (`GET foo HTTP/1.1`) as written, which an HTTP client would not,
+    /// with a `Host` and `Connection: close`; the whole response as text.
+    pub async fn raw_request_line(&self, request_line: &str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = self.base.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!("{request_line}\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await.unwrap();
+        String::from_utf8_lossy(&response).into_owned()
+    }
+
     /// Sends `request` and reads the whole response.
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
         let response = request.send().await.unwrap();
