@@ -156,6 +156,17 @@ impl Builder {
         self
     }
 
+    /// Whether a path template may have a `*` or a variable after its `**` (default `false`:
+    /// such a template stops generation, naming its file and line, as the Envoy transcoder
+    /// refuses it). With `true` the gateway serves it as grpc-gateway does, `**` taking what the
+    /// segments after it leave; firestore's protos need it. The
+    /// `wildcards_after_double_wildcard` parameter.
+    #[must_use]
+    pub fn wildcards_after_double_wildcard(mut self, enabled: bool) -> Self {
+        self.params.wildcards_after_double_wildcard = enabled;
+        self
+    }
+
     /// Whether every message gets proto3 JSON (serde) impls with the gateway (default `false`:
     /// the messages and enums an HTTP route reaches, which is all the gateway reads and
     /// writes). For code of one's own that serializes other messages. The `json_all_messages`

@@ -18,6 +18,7 @@
 //! | `file_descriptor_set` | `true` or `false`: the include file gets `FILE_DESCRIPTOR_SET` | `false` |
 //! | `strict_http_rules` | `true` or `false`: two rpcs on one route stop generation | `false` |
 //! | `json_all_messages` | `true` or `false`: every message gets proto3 JSON impls, not only those an HTTP route reaches | `false` |
+//! | `wildcards_after_double_wildcard` | `true` or `false`: accept path templates with a `*` or a variable after `**`, served as grpc-gateway serves them | `false` |
 
 use std::collections::BTreeSet;
 
@@ -106,8 +107,11 @@ impl Artifact {
     }
 }
 
-/// Typed, validated plugin parameters.
+/// Typed, validated plugin parameters: from [`Params::parse`], [`Params::default`] or the
+/// [`Builder`](crate::Builder). Non-exhaustive, so that a new parameter is not a breaking
+/// change: set fields on a default value.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Params {
     /// Which per-service artifacts to emit.
     pub artifacts: BTreeSet<Artifact>,
@@ -134,6 +138,11 @@ pub struct Params {
     /// Whether every message gets proto3 JSON (serde) impls with the gateway. By default only
     /// the messages and enums an HTTP route reaches get them.
     pub json_all_messages: bool,
+    /// Whether a path template may have a `*` or a variable after its `**`
+    /// (`/v1/{parent=docs/**}/{id}`, as firestore's protos have). By default such a template
+    /// stops generation, as the Envoy transcoder refuses it; with this the gateway serves it as
+    /// grpc-gateway does, `**` taking what the segments after it leave.
+    pub wildcards_after_double_wildcard: bool,
 }
 
 impl Default for Params {
@@ -150,13 +159,15 @@ impl Default for Params {
             file_descriptor_set: false,
             strict_http_rules: false,
             json_all_messages: false,
+            wildcards_after_double_wildcard: false,
         }
     }
 }
 
 const KNOWN_KEYS: &str = "artifacts, messages, runtime_crate, include_file, extern_path, \
                           type_attribute, field_attribute, default_stubs, file_descriptor_set, \
-                          strict_http_rules, json_all_messages";
+                          strict_http_rules, json_all_messages, \
+                          wildcards_after_double_wildcard";
 
 impl Params {
     /// Parses the `parameter` string of a CodeGeneratorRequest.
@@ -221,6 +232,9 @@ impl Params {
                 "file_descriptor_set" => params.file_descriptor_set = parse_bool(key, value)?,
                 "strict_http_rules" => params.strict_http_rules = parse_bool(key, value)?,
                 "json_all_messages" => params.json_all_messages = parse_bool(key, value)?,
+                "wildcards_after_double_wildcard" => {
+                    params.wildcards_after_double_wildcard = parse_bool(key, value)?;
+                }
                 unknown => {
                     return Err(Error::new(format!(
                         "unknown plugin parameter `{unknown}` (known: {KNOWN_KEYS})"

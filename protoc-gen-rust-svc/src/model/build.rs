@@ -17,7 +17,7 @@ use crate::comments::SourceInfos;
 use crate::error::{Error, Location, Warning};
 use crate::names::{self, Scope, ServiceNames};
 use crate::options::{self, HttpRule};
-use crate::params::Params;
+use crate::params::{Artifact, Params};
 
 /// What building a package reads.
 pub(super) struct BuildContext<'a> {
@@ -123,8 +123,7 @@ fn build_service(
             ))
         })?;
         methods.push(build_method(
-            pool,
-            sources,
+            cx,
             file,
             &method,
             &service_policy,
@@ -156,14 +155,14 @@ fn build_service(
 }
 
 fn build_method(
-    pool: &DescriptorPool,
-    sources: &SourceInfos,
+    cx: &BuildContext<'_>,
     file: &FileDescriptor,
     method: &MethodDescriptor,
     service_policy: &Policy,
     (rust_name, dyn_name): (String, String),
     (input_type, output_type): (String, String),
 ) -> Result<Method, Error> {
+    let (pool, sources) = (cx.pool, cx.sources);
     let element = format!("rpc {}", method.full_name());
     let path = method.path().to_vec();
     debug_assert_eq!(path.first(), Some(&FILE_SERVICE));
@@ -246,8 +245,13 @@ fn build_method(
     let http_location = option_location(sources, file, &path, METHOD_OPTIONS, http_number);
     let http = options::read_message::<HttpRule>(pool, &options, options::HTTP)
         .and_then(|rule| {
-            rule.map(|rule| http::bindings(&rule, &method.input(), &method.output(), streaming))
-                .transpose()
+            // Only what serves or describes the routes has to follow Envoy's template rule.
+            let routed = cx.params.emits(Artifact::Gateway) || cx.params.emits(Artifact::OpenApi);
+            let tails = cx.params.wildcards_after_double_wildcard || !routed;
+            rule.map(|rule| {
+                http::bindings(&rule, &method.input(), &method.output(), streaming, tails)
+            })
+            .transpose()
         })
         .map_err(|message| Error::at(http_location.clone(), &element, message))?
         .unwrap_or_default();

@@ -16,13 +16,16 @@ use super::{HttpBinding, Streaming};
 use crate::options::{HttpPattern, HttpRule};
 
 /// The bindings of one rule: the rule itself, then its additional bindings.
+/// `tails`: whether a template may have a `*` or a variable after its `**`
+/// (`wildcards_after_double_wildcard`).
 pub(super) fn bindings(
     rule: &HttpRule,
     input: &MessageDescriptor,
     output: &MessageDescriptor,
     streaming: Streaming,
+    tails: bool,
 ) -> Result<Vec<HttpBinding>, String> {
-    let mut bindings = vec![binding(rule, input, output, streaming)?];
+    let mut bindings = vec![binding(rule, input, output, streaming, tails)?];
     for additional in &rule.additional_bindings {
         if !additional.additional_bindings.is_empty() {
             return Err(
@@ -30,7 +33,7 @@ pub(super) fn bindings(
                     .to_owned(),
             );
         }
-        bindings.push(binding(additional, input, output, streaming)?);
+        bindings.push(binding(additional, input, output, streaming, tails)?);
     }
     Ok(bindings)
 }
@@ -40,6 +43,7 @@ fn binding(
     input: &MessageDescriptor,
     output: &MessageDescriptor,
     streaming: Streaming,
+    tails: bool,
 ) -> Result<HttpBinding, String> {
     let (method, path) = match &rule.pattern {
         Some(HttpPattern::Get(path)) => ("GET", path),
@@ -57,6 +61,13 @@ fn binding(
         ));
     }
     let template = PathTemplate::parse(path).map_err(|error| format!("{what}: {error}"))?;
+    if !tails && template.has_wildcard_after_double_wildcard() {
+        return Err(format!(
+            "{what}: a `*` or a variable after `**` is ambiguous, and the Envoy transcoder refuses \
+             it: only literals may follow `**`. To serve it as grpc-gateway does (`**` takes what \
+             the segments after it leave), set `wildcards_after_double_wildcard=true`"
+        ));
+    }
 
     let mut variables = Vec::new();
     for variable in template.variables() {

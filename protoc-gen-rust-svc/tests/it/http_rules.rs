@@ -79,6 +79,12 @@ fn bad_http_rules_name_the_file_line_rpc_and_problem() {
             "get \"/v1/things/{name}\" matches the same requests as get \"/v1/things/{id}\" of rpc tests.invalid.http.duplicate_route.Things.Broken",
         ),
         (
+            "wildcard_after_double_wildcard",
+            23,
+            "Broken",
+            "get \"/v1/{name=things/**}/{id}\": a `*` or a variable after `**` is ambiguous, and the Envoy transcoder refuses it",
+        ),
+        (
             "streaming_body",
             21,
             "Upload",
@@ -103,6 +109,37 @@ fn bad_http_rules_name_the_file_line_rpc_and_problem() {
 fn a_template_error_gives_the_byte_offset() {
     let error = error_of("bad_template.proto");
     assert!(error.contains("at byte"), "{error}");
+}
+
+#[test]
+fn a_wildcard_after_double_wildcard_is_served_as_grpc_gateway_serves_it_when_asked() {
+    let root = root();
+    let builder = || {
+        Builder::new()
+            .include(root.join("tests/protos"))
+            .include(root.join("proto"))
+            .file(root.join("tests/protos/invalid/http/wildcard_after_double_wildcard.proto"))
+    };
+    let error = error_of("wildcard_after_double_wildcard.proto");
+    assert!(
+        error.contains("set `wildcards_after_double_wildcard=true`"),
+        "the error says the way out: {error}"
+    );
+    let files = builder()
+        .wildcards_after_double_wildcard(true)
+        .generate()
+        .expect("accepted when asked");
+    let gateway = files
+        .iter()
+        .find(|file| file.content.contains("/v1/{name=things/**}/{id}"))
+        .expect("the route is in the gateway's table");
+    assert!(gateway.name.ends_with(".rs"), "{}", gateway.name);
+    // Without the gateway and OpenAPI nothing serves the route, so nothing is refused.
+    builder()
+        .parameter("artifacts=domain+server+client")
+        .expect("valid parameters")
+        .generate()
+        .expect("no gateway, no Envoy rule");
 }
 
 /// The shared-route proto, compiled with `params`.

@@ -21,8 +21,10 @@ const GENERATOR_PARAMETER: &str =
     "artifacts=domain+stub+server+client+fake+tonic_client,include_file=lib.rs";
 
 /// The parameters of the gateway sample: every artifact.
-const GATEWAY_PARAMETER: &str =
-    "artifacts=domain+stub+server+client+fake+tonic_client+gateway+openapi,include_file=lib.rs";
+/// `wildcards_after_double_wildcard`: firestore's and remoteworkers' templates have a variable
+/// or a `*` after `**`, which the gateway refuses by default as the Envoy transcoder does.
+const GATEWAY_PARAMETER: &str = "artifacts=domain+stub+server+client+fake+tonic_client+gateway+openapi,\
+     include_file=lib.rs,wildcards_after_double_wildcard=true";
 
 /// What the descriptors of a set of files define.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
