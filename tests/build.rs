@@ -25,6 +25,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // (the module `with_options`): tests/tests/it/codegen_options.rs.
     protoc_gen_rust_svc::Builder::new()
         .default_stubs(true)
+        // Proto3 JSON that refuses unknown fields, beside the main module's, which skips them.
+        .json_all_messages(true)
+        .reject_unknown_fields(true)
         .type_attribute(".tests.streaming.Ping", "#[derive(PartialOrd, Ord)]")
         .field_attribute(
             ".tests.streaming.Pong.seq",

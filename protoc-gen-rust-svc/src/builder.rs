@@ -156,6 +156,16 @@ impl Builder {
         self
     }
 
+    /// Whether the proto3 JSON impls refuse an object with a field the message does not have
+    /// (default `false`: they skip it, as grpc-gateway and the Envoy transcoder do). With
+    /// `true` the gateway answers 400 naming the body's first unknown field. The
+    /// `reject_unknown_fields` parameter.
+    #[must_use]
+    pub fn reject_unknown_fields(mut self, enabled: bool) -> Self {
+        self.params.reject_unknown_fields = enabled;
+        self
+    }
+
     /// Whether a path template may have a `*` or a variable after its `**` (default `false`:
     /// such a template stops generation, naming its file and line, as the Envoy transcoder
     /// refuses it). With `true` the gateway serves it as grpc-gateway does, `**` taking what the

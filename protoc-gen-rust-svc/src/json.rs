@@ -277,6 +277,9 @@ fn run_pbjson(
     for (proto, rust) in &params.extern_paths {
         builder.extern_path(proto, rust);
     }
+    if !params.reject_unknown_fields {
+        builder.ignore_unknown_fields();
+    }
     let outputs = builder
         .generate(prefixes, |_package| Ok(Vec::<u8>::new()))
         .map_err(|error| Error::new(format!("pbjson-build: {error}")))?;

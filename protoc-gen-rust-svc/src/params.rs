@@ -18,6 +18,7 @@
 //! | `file_descriptor_set` | `true` or `false`: the include file gets `FILE_DESCRIPTOR_SET` | `false` |
 //! | `strict_http_rules` | `true` or `false`: two rpcs on one route stop generation | `false` |
 //! | `json_all_messages` | `true` or `false`: every message gets proto3 JSON impls, not only those an HTTP route reaches | `false` |
+//! | `reject_unknown_fields` | `true` or `false`: the proto3 JSON impls refuse an object with a field the message does not have, instead of skipping it | `false` |
 //! | `wildcards_after_double_wildcard` | `true` or `false`: accept path templates with a `*` or a variable after `**`, served as grpc-gateway serves them | `false` |
 
 use std::collections::BTreeSet;
@@ -138,6 +139,11 @@ pub struct Params {
     /// Whether every message gets proto3 JSON (serde) impls with the gateway. By default only
     /// the messages and enums an HTTP route reaches get them.
     pub json_all_messages: bool,
+    /// Whether the proto3 JSON impls refuse an object with a field the message does not have.
+    /// By default they skip it, as grpc-gateway and the Envoy transcoder do (and as a client
+    /// newer than the server needs); with this, the gateway answers 400 naming the first
+    /// unknown field of the body.
+    pub reject_unknown_fields: bool,
     /// Whether a path template may have a `*` or a variable after its `**`
     /// (`/v1/{parent=docs/**}/{id}`, as firestore's protos have). By default such a template
     /// stops generation, as the Envoy transcoder refuses it; with this the gateway serves it as
@@ -159,6 +165,7 @@ impl Default for Params {
             file_descriptor_set: false,
             strict_http_rules: false,
             json_all_messages: false,
+            reject_unknown_fields: false,
             wildcards_after_double_wildcard: false,
         }
     }
@@ -166,7 +173,7 @@ impl Default for Params {
 
 const KNOWN_KEYS: &str = "artifacts, messages, runtime_crate, include_file, extern_path, \
                           type_attribute, field_attribute, default_stubs, file_descriptor_set, \
-                          strict_http_rules, json_all_messages, \
+                          strict_http_rules, json_all_messages, reject_unknown_fields, \
                           wildcards_after_double_wildcard";
 
 impl Params {
@@ -232,6 +239,7 @@ impl Params {
                 "file_descriptor_set" => params.file_descriptor_set = parse_bool(key, value)?,
                 "strict_http_rules" => params.strict_http_rules = parse_bool(key, value)?,
                 "json_all_messages" => params.json_all_messages = parse_bool(key, value)?,
+                "reject_unknown_fields" => params.reject_unknown_fields = parse_bool(key, value)?,
                 "wildcards_after_double_wildcard" => {
                     params.wildcards_after_double_wildcard = parse_bool(key, value)?;
                 }

@@ -3,8 +3,9 @@
 
 include!(concat!(env!("OUT_DIR"), "/mod.rs"));
 
-/// `streaming.proto` again, with `default_stubs`, `type_attribute` and `field_attribute`: the
-/// compile test of those parameters (tests/tests/it/codegen_options.rs).
+/// `streaming.proto` again, with `default_stubs`, `type_attribute`, `field_attribute` and
+/// `reject_unknown_fields`: the compile test of those parameters
+/// (tests/tests/it/codegen_options.rs).
 pub mod with_options {
     include!(concat!(env!("OUT_DIR"), "/with_options/mod.rs"));
 }

@@ -15,9 +15,10 @@
 //!    `body: "*"` the query is not read at all: every field not in the path is in the body
 //!    (http.proto: "it is not possible to have HTTP parameters").
 //!
-//! Field names are accepted in proto and lowerCamelCase form everywhere; unknown body fields are
-//! rejected by the message's serde impl (pbjson-build's default), which the error passes on:
-//! `body: unknown field `colour`, expected one of ...`. Every error is `INVALID_ARGUMENT` and
+//! Field names are accepted in proto and lowerCamelCase form everywhere. Unknown body fields are
+//! skipped by the message's serde impl (the generator's default, as grpc-gateway and the Envoy
+//! transcoder do), or rejected with `reject_unknown_fields`; the error then names the body's
+//! first unknown field in document order: `body: unknown field `colour`, expected one of ...`. Every error is `INVALID_ARGUMENT` and
 //! names what is wrong: `body field "items[1].quantity": expected a uint32 ...`,
 //! `path variable "sku": ...`, `query parameter "page_size": ...`; malformed JSON (including
 //! invalid UTF-8) keeps serde_json's line and column: `body: expected value at line 1 column 9`.
@@ -153,6 +154,14 @@ pub fn decode_request<M: DeserializeOwned, B: PathBinding>(
         let described = request_value(schema, body_rule, bindings, query, body)
             .ok()
             .and_then(|value| explain::<M, B>(schema, body_rule, bindings, &value));
+        if is_unknown_field(&error)
+            && let Some(first) = first_unknown_field::<M>(schema, body_rule, body)
+            && described.as_ref().is_none_or(|status| {
+                unknown_field_name(status.message()) != unknown_field_name(first.message())
+            })
+        {
+            return first;
+        }
         described.unwrap_or_else(|| {
             let prefix = if body_rule == BodyRule::Whole {
                 "body"
@@ -245,11 +254,62 @@ fn decode_body<M: DeserializeOwned>(
             // best described by serde_json's line and column.
             Category::Data => serde_json::from_slice::<Value>(body)
                 .ok()
-                .and_then(|value| explain::<M, _>(schema, BodyRule::Whole, NO_BINDINGS, &value)),
+                .and_then(|value| explain::<M, _>(schema, BodyRule::Whole, NO_BINDINGS, &value))
+                // Read from the bytes, the error names the first unknown field in document
+                // order; a `Value` (sorted keys) may find another one first.
+                .filter(|status| {
+                    !is_unknown_field(&error)
+                        || unknown_field_name(status.message())
+                            == unknown_field_name(&error.to_string())
+                }),
             _ => None,
         };
         described.unwrap_or_else(|| Status::invalid_argument(format!("body: {error}")))
     })
+}
+
+/// Whether serde says a key names no field: what the generated impls answer for an unknown
+/// field when the generator's `reject_unknown_fields` is on.
+fn is_unknown_field(error: &serde_json::Error) -> bool {
+    error.to_string().starts_with("unknown field")
+}
+
+/// The field an "unknown field `x`" message names.
+fn unknown_field_name(message: &str) -> Option<&str> {
+    let rest = &message[message.find("unknown field `")? + "unknown field `".len()..];
+    rest.split('`').next()
+}
+
+/// The body's first unknown field in document order, as serde reports it reading the bytes
+/// (with the line and column): the request's `Value` keeps its keys sorted, so its error may
+/// name another one, a later one in the body. `None` when the body reads without one.
+fn first_unknown_field<M: DeserializeOwned>(
+    schema: &'static MessageSchema,
+    body_rule: BodyRule,
+    body: &[u8],
+) -> Option<Status> {
+    let raw: Cow<'_, [u8]> = match body_rule {
+        BodyRule::None => return None,
+        BodyRule::Whole => Cow::Borrowed(body),
+        BodyRule::Field(name) => {
+            let field = schema.field(name)?;
+            let mut wrapped = format!("{{\"{}\":", field.json_name).into_bytes();
+            wrapped.extend_from_slice(body);
+            wrapped.push(b'}');
+            Cow::Owned(wrapped)
+        }
+    };
+    match serde_json::from_slice::<M>(&raw) {
+        Err(error) if is_unknown_field(&error) => {
+            let mut message = error.to_string();
+            if let (BodyRule::Field(_), Some(at)) = (body_rule, message.rfind(" at line ")) {
+                // The position is in the wrapped text, not in what the client sent.
+                message.truncate(at);
+            }
+            Some(Status::invalid_argument(format!("body: {message}")))
+        }
+        _ => None,
+    }
 }
 
 /// The body as JSON; `None` when it is empty.

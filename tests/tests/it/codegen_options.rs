@@ -1,6 +1,7 @@
-//! Code generated with `default_stubs`, `type_attribute` and `field_attribute` (the module
-//! `with_options`, tests/build.rs) compiles and behaves: an implementation of one method serves
-//! it and answers the others UNIMPLEMENTED, as the stub would.
+//! Code generated with `default_stubs`, `type_attribute`, `field_attribute` and
+//! `reject_unknown_fields` (the module `with_options`, tests/build.rs) compiles and behaves: an
+//! implementation of one method serves it and answers the others UNIMPLEMENTED, as the stub
+//! would, and its JSON refuses fields its messages do not have.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -83,4 +84,17 @@ fn type_attributes_reach_the_messages() {
     let set: BTreeSet<Ping> = [3, 1, 2].into_iter().map(|seq| Ping { seq }).collect();
     let order: Vec<u64> = set.into_iter().map(|ping| ping.seq).collect();
     assert_eq!(order, [1, 2, 3]);
+}
+
+#[test]
+fn unknown_json_fields_are_skipped_by_default_and_refused_when_asked() {
+    // The main module: the default, as grpc-gateway and the Envoy transcoder read JSON.
+    let skipped: rust_svc_tests::tests::streaming::Ping =
+        serde_json::from_str(r#"{"colour": "red", "seq": "7", "zebra": {"a": [1]}}"#).unwrap();
+    assert_eq!(skipped.seq, 7);
+    // `reject_unknown_fields`: the first unknown field in document order.
+    let error = serde_json::from_str::<Ping>(r#"{"seq": "7", "zebra": 1, "colour": "red"}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(error.starts_with("unknown field `zebra`"), "{error}");
 }

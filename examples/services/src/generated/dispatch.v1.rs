@@ -268,6 +268,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for Assignment {
             Dropoff,
             RespondBy,
             CourierId,
+            __SkipField__,
         }
         impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
             fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
@@ -295,7 +296,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for Assignment {
                             "dropoff" => Ok(GeneratedField::Dropoff),
                             "respondBy" | "respond_by" => Ok(GeneratedField::RespondBy),
                             "courierId" | "courier_id" => Ok(GeneratedField::CourierId),
-                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
+                            _ => Ok(GeneratedField::__SkipField__),
                         }
                     }
                 }
@@ -357,6 +358,9 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for Assignment {
                                 return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("courierId"));
                             }
                             courier_id__ = Some(map_.next_value()?);
+                        }
+                        GeneratedField::__SkipField__ => {
+                            let _ = map_.next_value::<::rust_svc_runtime::codegen::serde::de::IgnoredAny>()?;
                         }
                     }
                 }
@@ -521,6 +525,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CourierStatus
             Location,
             LocationAt,
             CurrentAssignmentId,
+            __SkipField__,
         }
         impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
             fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
@@ -547,7 +552,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CourierStatus
                             "location" => Ok(GeneratedField::Location),
                             "locationAt" | "location_at" => Ok(GeneratedField::LocationAt),
                             "currentAssignmentId" | "current_assignment_id" => Ok(GeneratedField::CurrentAssignmentId),
-                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
+                            _ => Ok(GeneratedField::__SkipField__),
                         }
                     }
                 }
@@ -602,6 +607,9 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CourierStatus
                                 return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("currentAssignmentId"));
                             }
                             current_assignment_id__ = Some(map_.next_value()?);
+                        }
+                        GeneratedField::__SkipField__ => {
+                            let _ = map_.next_value::<::rust_svc_runtime::codegen::serde::de::IgnoredAny>()?;
                         }
                     }
                 }
@@ -660,6 +668,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeoPoint {
         enum GeneratedField {
             Latitude,
             Longitude,
+            __SkipField__,
         }
         impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de>
         for GeneratedField {
@@ -690,14 +699,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeoPoint {
                         match value {
                             "latitude" => Ok(GeneratedField::Latitude),
                             "longitude" => Ok(GeneratedField::Longitude),
-                            _ => {
-                                Err(
-                                    ::rust_svc_runtime::codegen::serde::de::Error::unknown_field(
-                                        value,
-                                        FIELDS,
-                                    ),
-                                )
-                            }
+                            _ => Ok(GeneratedField::__SkipField__),
                         }
                     }
                 }
@@ -758,6 +760,12 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeoPoint {
                                     .0,
                             );
                         }
+                        GeneratedField::__SkipField__ => {
+                            let _ = map_
+                                .next_value::<
+                                    ::rust_svc_runtime::codegen::serde::de::IgnoredAny,
+                                >()?;
+                        }
                     }
                 }
                 Ok(GeoPoint {
@@ -801,6 +809,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GetCourierSta
         #[allow(clippy::enum_variant_names)]
         enum GeneratedField {
             CourierId,
+            __SkipField__,
         }
         impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
             fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
@@ -823,7 +832,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GetCourierSta
                     {
                         match value {
                             "courierId" | "courier_id" => Ok(GeneratedField::CourierId),
-                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
+                            _ => Ok(GeneratedField::__SkipField__),
                         }
                     }
                 }
@@ -850,6 +859,9 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GetCourierSta
                                 return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("courierId"));
                             }
                             courier_id__ = Some(map_.next_value()?);
+                        }
+                        GeneratedField::__SkipField__ => {
+                            let _ = map_.next_value::<::rust_svc_runtime::codegen::serde::de::IgnoredAny>()?;
                         }
                     }
                 }
@@ -909,6 +921,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for RequestCourie
             OrderId,
             Pickup,
             Dropoff,
+            __SkipField__,
         }
         impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
             fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
@@ -933,7 +946,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for RequestCourie
                             "orderId" | "order_id" => Ok(GeneratedField::OrderId),
                             "pickup" => Ok(GeneratedField::Pickup),
                             "dropoff" => Ok(GeneratedField::Dropoff),
-                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
+                            _ => Ok(GeneratedField::__SkipField__),
                         }
                     }
                 }
@@ -974,6 +987,9 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for RequestCourie
                                 return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("dropoff"));
                             }
                             dropoff__ = map_.next_value()?;
+                        }
+                        GeneratedField::__SkipField__ => {
+                            let _ = map_.next_value::<::rust_svc_runtime::codegen::serde::de::IgnoredAny>()?;
                         }
                     }
                 }

@@ -177,6 +177,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CheckStockReq
         enum GeneratedField {
             Sku,
             WarehouseId,
+            __SkipField__,
         }
         impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
             fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
@@ -200,7 +201,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CheckStockReq
                         match value {
                             "sku" => Ok(GeneratedField::Sku),
                             "warehouseId" | "warehouse_id" => Ok(GeneratedField::WarehouseId),
-                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
+                            _ => Ok(GeneratedField::__SkipField__),
                         }
                     }
                 }
@@ -234,6 +235,9 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CheckStockReq
                                 return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("warehouseId"));
                             }
                             warehouse_id__ = Some(map_.next_value()?);
+                        }
+                        GeneratedField::__SkipField__ => {
+                            let _ = map_.next_value::<::rust_svc_runtime::codegen::serde::de::IgnoredAny>()?;
                         }
                     }
                 }
@@ -312,6 +316,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CheckStockRes
             Reserved,
             UpdatedAt,
             State,
+            __SkipField__,
         }
         impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
             fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
@@ -338,7 +343,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CheckStockRes
                             "reserved" => Ok(GeneratedField::Reserved),
                             "updatedAt" | "updated_at" => Ok(GeneratedField::UpdatedAt),
                             "state" => Ok(GeneratedField::State),
-                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
+                            _ => Ok(GeneratedField::__SkipField__),
                         }
                     }
                 }
@@ -398,6 +403,9 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CheckStockRes
                             }
                             state__ = Some(map_.next_value::<StockState>()? as i32);
                         }
+                        GeneratedField::__SkipField__ => {
+                            let _ = map_.next_value::<::rust_svc_runtime::codegen::serde::de::IgnoredAny>()?;
+                        }
                     }
                 }
                 Ok(CheckStockResponse {
@@ -451,6 +459,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for LineItem {
         enum GeneratedField {
             Sku,
             Quantity,
+            __SkipField__,
         }
         impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
             fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
@@ -474,7 +483,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for LineItem {
                         match value {
                             "sku" => Ok(GeneratedField::Sku),
                             "quantity" => Ok(GeneratedField::Quantity),
-                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
+                            _ => Ok(GeneratedField::__SkipField__),
                         }
                     }
                 }
@@ -510,6 +519,9 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for LineItem {
                             quantity__ = 
                                 Some(map_.next_value::<::rust_svc_runtime::codegen::pbjson::private::NumberDeserialize<_>>()?.0)
                             ;
+                        }
+                        GeneratedField::__SkipField__ => {
+                            let _ = map_.next_value::<::rust_svc_runtime::codegen::serde::de::IgnoredAny>()?;
                         }
                     }
                 }
@@ -554,6 +566,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ReleaseReserv
         #[allow(clippy::enum_variant_names)]
         enum GeneratedField {
             ReservationId,
+            __SkipField__,
         }
         impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
             fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
@@ -576,7 +589,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ReleaseReserv
                     {
                         match value {
                             "reservationId" | "reservation_id" => Ok(GeneratedField::ReservationId),
-                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
+                            _ => Ok(GeneratedField::__SkipField__),
                         }
                     }
                 }
@@ -603,6 +616,9 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ReleaseReserv
                                 return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("reservationId"));
                             }
                             reservation_id__ = Some(map_.next_value()?);
+                        }
+                        GeneratedField::__SkipField__ => {
+                            let _ = map_.next_value::<::rust_svc_runtime::codegen::serde::de::IgnoredAny>()?;
                         }
                     }
                 }
@@ -645,6 +661,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ReleaseReserv
         #[allow(clippy::enum_variant_names)]
         enum GeneratedField {
             Released,
+            __SkipField__,
         }
         impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
             fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
@@ -667,7 +684,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ReleaseReserv
                     {
                         match value {
                             "released" => Ok(GeneratedField::Released),
-                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
+                            _ => Ok(GeneratedField::__SkipField__),
                         }
                     }
                 }
@@ -694,6 +711,9 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ReleaseReserv
                                 return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("released"));
                             }
                             released__ = Some(map_.next_value()?);
+                        }
+                        GeneratedField::__SkipField__ => {
+                            let _ = map_.next_value::<::rust_svc_runtime::codegen::serde::de::IgnoredAny>()?;
                         }
                     }
                 }
@@ -754,6 +774,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ReserveItemsR
             OrderId,
             Items,
             IdempotencyKey,
+            __SkipField__,
         }
         impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
             fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
@@ -778,7 +799,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ReserveItemsR
                             "orderId" | "order_id" => Ok(GeneratedField::OrderId),
                             "items" => Ok(GeneratedField::Items),
                             "idempotencyKey" | "idempotency_key" => Ok(GeneratedField::IdempotencyKey),
-                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
+                            _ => Ok(GeneratedField::__SkipField__),
                         }
                     }
                 }
@@ -819,6 +840,9 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ReserveItemsR
                                 return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("idempotencyKey"));
                             }
                             idempotency_key__ = Some(map_.next_value()?);
+                        }
+                        GeneratedField::__SkipField__ => {
+                            let _ = map_.next_value::<::rust_svc_runtime::codegen::serde::de::IgnoredAny>()?;
                         }
                     }
                 }
@@ -873,6 +897,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ReserveItemsR
         enum GeneratedField {
             ReservationId,
             ExpiresAt,
+            __SkipField__,
         }
         impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
             fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
@@ -896,7 +921,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ReserveItemsR
                         match value {
                             "reservationId" | "reservation_id" => Ok(GeneratedField::ReservationId),
                             "expiresAt" | "expires_at" => Ok(GeneratedField::ExpiresAt),
-                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
+                            _ => Ok(GeneratedField::__SkipField__),
                         }
                     }
                 }
@@ -930,6 +955,9 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ReserveItemsR
                                 return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("expiresAt"));
                             }
                             expires_at__ = map_.next_value()?;
+                        }
+                        GeneratedField::__SkipField__ => {
+                            let _ = map_.next_value::<::rust_svc_runtime::codegen::serde::de::IgnoredAny>()?;
                         }
                     }
                 }
@@ -1066,6 +1094,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for StockUpdate {
             Sku,
             Available,
             At,
+            __SkipField__,
         }
         impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
             fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
@@ -1090,7 +1119,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for StockUpdate {
                             "sku" => Ok(GeneratedField::Sku),
                             "available" => Ok(GeneratedField::Available),
                             "at" => Ok(GeneratedField::At),
-                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
+                            _ => Ok(GeneratedField::__SkipField__),
                         }
                     }
                 }
@@ -1133,6 +1162,9 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for StockUpdate {
                                 return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("at"));
                             }
                             at__ = map_.next_value()?;
+                        }
+                        GeneratedField::__SkipField__ => {
+                            let _ = map_.next_value::<::rust_svc_runtime::codegen::serde::de::IgnoredAny>()?;
                         }
                     }
                 }
@@ -1177,6 +1209,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for WatchStockLev
         #[allow(clippy::enum_variant_names)]
         enum GeneratedField {
             Skus,
+            __SkipField__,
         }
         impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
             fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
@@ -1199,7 +1232,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for WatchStockLev
                     {
                         match value {
                             "skus" => Ok(GeneratedField::Skus),
-                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
+                            _ => Ok(GeneratedField::__SkipField__),
                         }
                     }
                 }
@@ -1226,6 +1259,9 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for WatchStockLev
                                 return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("skus"));
                             }
                             skus__ = Some(map_.next_value()?);
+                        }
+                        GeneratedField::__SkipField__ => {
+                            let _ = map_.next_value::<::rust_svc_runtime::codegen::serde::de::IgnoredAny>()?;
                         }
                     }
                 }

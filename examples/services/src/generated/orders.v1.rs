@@ -248,6 +248,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CancelOrderRe
         enum GeneratedField {
             OrderId,
             Reason,
+            __SkipField__,
         }
         impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
             fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
@@ -271,7 +272,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CancelOrderRe
                         match value {
                             "orderId" | "order_id" => Ok(GeneratedField::OrderId),
                             "reason" => Ok(GeneratedField::Reason),
-                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
+                            _ => Ok(GeneratedField::__SkipField__),
                         }
                     }
                 }
@@ -305,6 +306,9 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CancelOrderRe
                                 return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("reason"));
                             }
                             reason__ = Some(map_.next_value()?);
+                        }
+                        GeneratedField::__SkipField__ => {
+                            let _ = map_.next_value::<::rust_svc_runtime::codegen::serde::de::IgnoredAny>()?;
                         }
                     }
                 }
@@ -357,6 +361,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CreateOrderRe
         enum GeneratedField {
             Order,
             IdempotencyKey,
+            __SkipField__,
         }
         impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
             fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
@@ -380,7 +385,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CreateOrderRe
                         match value {
                             "order" => Ok(GeneratedField::Order),
                             "idempotencyKey" | "idempotency_key" => Ok(GeneratedField::IdempotencyKey),
-                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
+                            _ => Ok(GeneratedField::__SkipField__),
                         }
                     }
                 }
@@ -414,6 +419,9 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for CreateOrderRe
                                 return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("idempotencyKey"));
                             }
                             idempotency_key__ = Some(map_.next_value()?);
+                        }
+                        GeneratedField::__SkipField__ => {
+                            let _ = map_.next_value::<::rust_svc_runtime::codegen::serde::de::IgnoredAny>()?;
                         }
                     }
                 }
@@ -467,6 +475,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GetOrderReque
         enum GeneratedField {
             OrderId,
             CustomerId,
+            __SkipField__,
         }
         impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
             fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
@@ -490,7 +499,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GetOrderReque
                         match value {
                             "orderId" | "order_id" => Ok(GeneratedField::OrderId),
                             "customerId" | "customer_id" => Ok(GeneratedField::CustomerId),
-                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
+                            _ => Ok(GeneratedField::__SkipField__),
                         }
                     }
                 }
@@ -524,6 +533,9 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GetOrderReque
                                 return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("customerId"));
                             }
                             customer_id__ = Some(map_.next_value()?);
+                        }
+                        GeneratedField::__SkipField__ => {
+                            let _ = map_.next_value::<::rust_svc_runtime::codegen::serde::de::IgnoredAny>()?;
                         }
                     }
                 }
@@ -586,6 +598,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for LineItem {
             Sku,
             Quantity,
             UnitPriceCents,
+            __SkipField__,
         }
         impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
             fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
@@ -610,7 +623,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for LineItem {
                             "sku" => Ok(GeneratedField::Sku),
                             "quantity" => Ok(GeneratedField::Quantity),
                             "unitPriceCents" | "unit_price_cents" => Ok(GeneratedField::UnitPriceCents),
-                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
+                            _ => Ok(GeneratedField::__SkipField__),
                         }
                     }
                 }
@@ -655,6 +668,9 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for LineItem {
                             unit_price_cents__ = 
                                 Some(map_.next_value::<::rust_svc_runtime::codegen::pbjson::private::NumberDeserialize<_>>()?.0)
                             ;
+                        }
+                        GeneratedField::__SkipField__ => {
+                            let _ = map_.next_value::<::rust_svc_runtime::codegen::serde::de::IgnoredAny>()?;
                         }
                     }
                 }
@@ -728,6 +744,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ListOrdersReq
             PageToken,
             Filter,
             StatusFilter,
+            __SkipField__,
         }
         impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
             fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
@@ -753,7 +770,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ListOrdersReq
                             "pageToken" | "page_token" => Ok(GeneratedField::PageToken),
                             "filter" => Ok(GeneratedField::Filter),
                             "statusFilter" | "status_filter" => Ok(GeneratedField::StatusFilter),
-                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
+                            _ => Ok(GeneratedField::__SkipField__),
                         }
                     }
                 }
@@ -803,6 +820,9 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ListOrdersReq
                                 return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("statusFilter"));
                             }
                             status_filter__ = Some(map_.next_value::<OrderStatus>()? as i32);
+                        }
+                        GeneratedField::__SkipField__ => {
+                            let _ = map_.next_value::<::rust_svc_runtime::codegen::serde::de::IgnoredAny>()?;
                         }
                     }
                 }
@@ -857,6 +877,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ListOrdersRes
         enum GeneratedField {
             Orders,
             NextPageToken,
+            __SkipField__,
         }
         impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
             fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
@@ -880,7 +901,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ListOrdersRes
                         match value {
                             "orders" => Ok(GeneratedField::Orders),
                             "nextPageToken" | "next_page_token" => Ok(GeneratedField::NextPageToken),
-                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
+                            _ => Ok(GeneratedField::__SkipField__),
                         }
                     }
                 }
@@ -914,6 +935,9 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for ListOrdersRes
                                 return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("nextPageToken"));
                             }
                             next_page_token__ = Some(map_.next_value()?);
+                        }
+                        GeneratedField::__SkipField__ => {
+                            let _ = map_.next_value::<::rust_svc_runtime::codegen::serde::de::IgnoredAny>()?;
                         }
                     }
                 }
@@ -1022,6 +1046,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for Order {
             TotalCents,
             Currency,
             AssignmentId,
+            __SkipField__,
         }
         impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
             fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
@@ -1051,7 +1076,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for Order {
                             "totalCents" | "total_cents" => Ok(GeneratedField::TotalCents),
                             "currency" => Ok(GeneratedField::Currency),
                             "assignmentId" | "assignment_id" => Ok(GeneratedField::AssignmentId),
-                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
+                            _ => Ok(GeneratedField::__SkipField__),
                         }
                     }
                 }
@@ -1129,6 +1154,9 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for Order {
                                 return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("assignmentId"));
                             }
                             assignment_id__ = Some(map_.next_value()?);
+                        }
+                        GeneratedField::__SkipField__ => {
+                            let _ = map_.next_value::<::rust_svc_runtime::codegen::serde::de::IgnoredAny>()?;
                         }
                     }
                 }
@@ -1291,6 +1319,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for OrderUpdate {
             PreviousStatus,
             Status,
             At,
+            __SkipField__,
         }
         impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
             fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
@@ -1316,7 +1345,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for OrderUpdate {
                             "previousStatus" | "previous_status" => Ok(GeneratedField::PreviousStatus),
                             "status" => Ok(GeneratedField::Status),
                             "at" => Ok(GeneratedField::At),
-                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
+                            _ => Ok(GeneratedField::__SkipField__),
                         }
                     }
                 }
@@ -1364,6 +1393,9 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for OrderUpdate {
                                 return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("at"));
                             }
                             at__ = map_.next_value()?;
+                        }
+                        GeneratedField::__SkipField__ => {
+                            let _ = map_.next_value::<::rust_svc_runtime::codegen::serde::de::IgnoredAny>()?;
                         }
                     }
                 }
@@ -1419,6 +1451,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for StreamOrderUp
         enum GeneratedField {
             CustomerId,
             OrderIds,
+            __SkipField__,
         }
         impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
             fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
@@ -1442,7 +1475,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for StreamOrderUp
                         match value {
                             "customerId" | "customer_id" => Ok(GeneratedField::CustomerId),
                             "orderIds" | "order_ids" => Ok(GeneratedField::OrderIds),
-                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
+                            _ => Ok(GeneratedField::__SkipField__),
                         }
                     }
                 }
@@ -1476,6 +1509,9 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for StreamOrderUp
                                 return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("orderIds"));
                             }
                             order_ids__ = Some(map_.next_value()?);
+                        }
+                        GeneratedField::__SkipField__ => {
+                            let _ = map_.next_value::<::rust_svc_runtime::codegen::serde::de::IgnoredAny>()?;
                         }
                     }
                 }
@@ -1528,6 +1564,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for UpdateOrderRe
         enum GeneratedField {
             Order,
             UpdateMask,
+            __SkipField__,
         }
         impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
             fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
@@ -1551,7 +1588,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for UpdateOrderRe
                         match value {
                             "order" => Ok(GeneratedField::Order),
                             "updateMask" | "update_mask" => Ok(GeneratedField::UpdateMask),
-                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
+                            _ => Ok(GeneratedField::__SkipField__),
                         }
                     }
                 }
@@ -1585,6 +1622,9 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for UpdateOrderRe
                                 return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("updateMask"));
                             }
                             update_mask__ = map_.next_value()?;
+                        }
+                        GeneratedField::__SkipField__ => {
+                            let _ = map_.next_value::<::rust_svc_runtime::codegen::serde::de::IgnoredAny>()?;
                         }
                     }
                 }
@@ -1655,6 +1695,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for UploadSummary
             AcceptedCount,
             RejectedCount,
             Errors,
+            __SkipField__,
         }
         impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
             fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
@@ -1680,7 +1721,7 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for UploadSummary
                             "acceptedCount" | "accepted_count" => Ok(GeneratedField::AcceptedCount),
                             "rejectedCount" | "rejected_count" => Ok(GeneratedField::RejectedCount),
                             "errors" => Ok(GeneratedField::Errors),
-                            _ => Err(::rust_svc_runtime::codegen::serde::de::Error::unknown_field(value, FIELDS)),
+                            _ => Ok(GeneratedField::__SkipField__),
                         }
                     }
                 }
@@ -1732,6 +1773,9 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for UploadSummary
                                 return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("errors"));
                             }
                             errors__ = Some(map_.next_value()?);
+                        }
+                        GeneratedField::__SkipField__ => {
+                            let _ = map_.next_value::<::rust_svc_runtime::codegen::serde::de::IgnoredAny>()?;
                         }
                     }
                 }

@@ -50,7 +50,8 @@ fn message_schema(message: &MessageSchema) -> Json {
         object.insert("deprecated".into(), json!(true));
     }
     object.insert("properties".into(), Json::Object(properties));
-    // The gateway rejects fields a message does not have (a 400 naming them).
+    // A field the message does not have is not part of its form: the gateway never writes one,
+    // and skips one in a request (or refuses it, with `reject_unknown_fields`).
     object.insert("additionalProperties".into(), json!(false));
     Json::Object(object)
 }

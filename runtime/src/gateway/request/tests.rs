@@ -438,6 +438,28 @@ fn unknown_body_fields_are_rejected_by_name() {
         message.starts_with("body: unknown field `size`"),
         "{message}"
     );
+    // The first unknown field in the body's order, with or without bindings (the merged
+    // request keeps its keys sorted, where `aaa` comes first).
+    let body = r#"{"zzz": 1, "orderId": "o", "aaa": 2}"#;
+    let bound = [("page_size", "3")];
+    for bindings in [&[][..], &bound[..]] {
+        let message = decode_error(BodyRule::Whole, bindings, None, body);
+        assert!(message.contains("unknown field `zzz`"), "{message}");
+    }
+    let message = decode_error(
+        BodyRule::Field("item"),
+        &bound,
+        None,
+        r#"{"zzz": 1, "aaa": 2}"#,
+    );
+    assert!(
+        message.starts_with("body: unknown field `zzz`"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("line 1"),
+        "no position in text the client did not send: {message}"
+    );
 }
 
 #[test]
