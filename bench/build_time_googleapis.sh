@@ -78,7 +78,8 @@ note "generating both sides"
 (
 	cd "$scratch/protos"
 	protoc --plugin=protoc-gen-rust-svc="$ours_plugin" \
-		--rust-svc_out="$scratch/ours/src/generated" -I. @"$medium_list" 2>"$scratch/ours.warnings" ||
+		--rust-svc_out=wildcards_after_double_wildcard=true:"$scratch/ours/src/generated" \
+		-I. @"$medium_list" 2>"$scratch/ours.warnings" ||
 		die "protoc-gen-rust-svc failed (see $scratch/ours.warnings)"
 	protoc_peers_with_json "$scratch/peer/src/generated" \
 		-I. @"$medium_list" || die "protoc with the peers failed"

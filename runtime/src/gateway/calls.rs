@@ -13,7 +13,7 @@ use http_body_util::BodyExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::request::{BodyRule, decode_request};
+use super::request::{BodyRule, decode_patch_request, decode_request};
 use super::response::{json_response, response_metadata_headers};
 use super::schema::MessageSchema;
 use super::service::{Call, ResponseFuture, Route, RpcName};
@@ -193,7 +193,12 @@ async fn read_request<Req: DeserializeOwned>(
     } else {
         read_body(body, max_body_bytes).await?
     };
-    let request = decode_request(schema, rule, &bindings, parts.uri.query(), &bytes)
+    let decode = if parts.method == http::Method::PATCH {
+        decode_patch_request
+    } else {
+        decode_request
+    };
+    let request = decode(schema, rule, &bindings, parts.uri.query(), &bytes)
         .map_err(|status| Box::new(status::error_response(&status)))?;
     Ok((ctx, request))
 }

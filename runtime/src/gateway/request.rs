@@ -34,6 +34,7 @@ use super::query::{has_prefix, merge_query_skipping, object_at, resolve_binding,
 use super::schema::{Cardinality, FieldKind, FieldSchema, MessageSchema};
 use crate::Status;
 
+mod patch;
 #[cfg(test)]
 mod tests;
 mod trace;
@@ -145,13 +146,43 @@ pub fn decode_request<M: DeserializeOwned, B: PathBinding>(
     query: Option<&str>,
     body: &[u8],
 ) -> Result<M, Status> {
+    decode(schema, body_rule, bindings, query, body, Mask::AsSent)
+}
+
+/// [`decode_request`] for a PATCH: a request that leaves out its field mask gets the paths its
+/// body sets (see [`patch`]).
+pub(crate) fn decode_patch_request<M: DeserializeOwned, B: PathBinding>(
+    schema: &'static MessageSchema,
+    body_rule: BodyRule,
+    bindings: &[B],
+    query: Option<&str>,
+    body: &[u8],
+) -> Result<M, Status> {
+    decode(schema, body_rule, bindings, query, body, Mask::FromBody)
+}
+
+/// Whether a missing field mask is filled from the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mask {
+    AsSent,
+    FromBody,
+}
+
+fn decode<M: DeserializeOwned, B: PathBinding>(
+    schema: &'static MessageSchema,
+    body_rule: BodyRule,
+    bindings: &[B],
+    query: Option<&str>,
+    body: &[u8],
+    mask: Mask,
+) -> Result<M, Status> {
     if body_rule == BodyRule::Whole && bindings.is_empty() {
         return decode_body(schema, body);
     }
-    let value = request_value(schema, body_rule, bindings, query, body)?;
+    let value = merged(schema, body_rule, bindings, query, body, mask)?;
     serde_json::from_value(value).map_err(|error| {
         // The value was consumed: build it again to find where the error is (error path only).
-        let described = request_value(schema, body_rule, bindings, query, body)
+        let described = merged(schema, body_rule, bindings, query, body, mask)
             .ok()
             .and_then(|value| explain::<M, B>(schema, body_rule, bindings, &value));
         if is_unknown_field(&error)
@@ -183,6 +214,19 @@ pub fn request_value<B: PathBinding>(
     query: Option<&str>,
     body: &[u8],
 ) -> Result<Value, Status> {
+    merged(schema, body_rule, bindings, query, body, Mask::AsSent)
+}
+
+fn merged<B: PathBinding>(
+    schema: &'static MessageSchema,
+    body_rule: BodyRule,
+    bindings: &[B],
+    query: Option<&str>,
+    body: &[u8],
+    mask: Mask,
+) -> Result<Value, Status> {
+    // With `Mask::FromBody`: the request's mask field, and the paths the body sets.
+    let mut body_mask = None;
     let mut target = match body_rule {
         BodyRule::None => Map::new(),
         // `null` is refused as the decoder refuses it on the direct path (and protojson does).
@@ -202,6 +246,13 @@ pub fn request_value<B: PathBinding>(
             match parse_body(body)? {
                 None | Some(Value::Null) => {}
                 Some(value) => {
+                    if mask == Mask::FromBody
+                        && let (Some(mask_field), FieldKind::Message(inner)) =
+                            (patch::mask_field(schema), field.kind)
+                        && field.cardinality == Cardinality::Single
+                    {
+                        body_mask = Some((mask_field, patch::body_mask(inner, &value)?));
+                    }
                     object.insert(field.json_name.to_owned(), value);
                 }
             }
@@ -236,6 +287,14 @@ pub fn request_value<B: PathBinding>(
                     .iter()
                     .any(|binding| has_prefix(path, binding.field_path()))
         })?;
+    }
+    // An explicit mask (from the query, or the body with `body: "*"`) is kept.
+    if let Some((mask_field, paths)) = body_mask
+        && !paths.is_empty()
+        && !patch::has_paths(&target, mask_field)
+    {
+        target.remove(mask_field.name);
+        target.insert(mask_field.json_name.to_owned(), Value::String(paths));
     }
     Ok(Value::Object(target))
 }

@@ -226,9 +226,10 @@ async fn a_path_variable_inside_the_body_field() {
             &json!({"id": "from-body", "small": 2}),
         )
         .await;
+    // The mask is what the body set, `id` included: the path's value overrides it.
     assert_eq!(
         reply.ok_json(),
-        json!({"item": {"id": "p1", "small": 2}, "validateOnly": true})
+        json!({"item": {"id": "p1", "small": 2}, "validateOnly": true, "updateMask": "id,small"})
     );
     let reply = served
         .rest
@@ -236,6 +237,47 @@ async fn a_path_variable_inside_the_body_field() {
         .await;
     assert_eq!(reply.ok_json(), json!({"item": {"id": "p/2"}}));
     served.domain.last("patch_everything");
+}
+
+#[tokio::test]
+async fn a_patch_without_a_mask_updates_what_its_body_sets() {
+    // grpc-gateway v2's default: proto names, nested objects as dotted paths, lists and maps
+    // as a whole, sorted.
+    let served = serve().await;
+    let body = json!({
+        "small": 2,
+        "unsignedBig": "5",
+        "inner": {"label": "x", "leaf": {}},
+        "tags": ["a"],
+        "labels": {"k": "v"},
+    });
+    let reply = served.rest.json("PATCH", "/v1/items/p1", &body).await;
+    assert_eq!(
+        reply.ok_json()["updateMask"],
+        "inner.label,inner.leaf,labels,small,tags,unsignedBig"
+    );
+    // An explicit mask is kept, from the query under either name.
+    for query in ["updateMask=small", "update_mask=small"] {
+        let reply = served
+            .rest
+            .json("PATCH", &format!("/v1/items/p1?{query}"), &body)
+            .await;
+        assert_eq!(reply.ok_json()["updateMask"], "small", "{query}");
+    }
+    // Only PATCH: the same body by PUT leaves the mask empty.
+    let reply = served.rest.json("PUT", "/v1/everything/p1", &body).await;
+    assert!(reply.ok_json().get("updateMask").is_none());
+    // A key the message does not have can name no path: 400, as grpc-gateway answers.
+    let reply = served
+        .rest
+        .json("PATCH", "/v1/items/p1", &json!({"small": 1, "nope": 2}))
+        .await;
+    reply.error(
+        400,
+        rust_svc_runtime::Code::InvalidArgument,
+        &["cannot build the update mask", "`nope`"],
+    );
+    served.rest.assert_serving().await;
 }
 
 #[tokio::test]
