@@ -20,4 +20,5 @@ mod grpc;
 mod lifecycle;
 mod persistence;
 mod python_client;
+mod readme;
 mod rest;
