@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::request::{BodyRule, decode_patch_request, decode_request};
-use super::response::{json_response, response_metadata_headers};
+use super::response::json_response;
 use super::schema::MessageSchema;
 use super::service::{Call, ResponseFuture, Route, RpcName};
 use super::status;
@@ -132,6 +132,7 @@ where
     WriteFuture: Future<Output = http::Response<Body>>,
 {
     let route = call.route;
+    let rules = call.header_rules.clone();
     let format = StreamFormat::from_accept(&call.parts.headers);
     let (ctx, input) = match read(call).await {
         Ok(read) => read,
@@ -144,9 +145,15 @@ where
     };
     let mut response = match within_deadline(&ctx, method.call(&domain, &ctx, input)).await {
         Ok(output) => write(output, reply).await,
-        Err(status) => status::error_response(&status),
+        Err(mut status) => {
+            // The status's metadata goes out by the gateway's rules, not the default ones.
+            let metadata = std::mem::take(status.metadata_mut());
+            let mut response = status::error_response(&status);
+            rules.write_metadata(&metadata, response.headers_mut());
+            response
+        }
     };
-    response_metadata_headers(ctx.response(), response.headers_mut());
+    rules.write_response_metadata(ctx.response(), response.headers_mut());
     response
 }
 
@@ -183,6 +190,7 @@ async fn read_request<Req: DeserializeOwned>(
         body,
         ctx,
         max_body_bytes,
+        ..
     } = call;
     let rule = BodyRule::parse(route.binding.body);
     // The body is JSON whatever its Content-Type says: curl's `-d` sends

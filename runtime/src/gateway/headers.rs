@@ -1,53 +1,324 @@
-//! The [`Context`] of a gateway call, from the HTTP request's headers, so that a handler sees the
-//! same context over REST as over gRPC: the same metadata keys, the deadline, the peer.
+//! Between HTTP headers and gRPC metadata: the [`Context`] of a gateway call from the request's
+//! headers, so that a handler sees the same context over REST as over gRPC, and the response
+//! metadata a handler set as response headers. [`HeaderRules`] says which header becomes which
+//! metadata key and back; its default is grpc-gateway v2's, and a gateway built with
+//! [`GatewayBuilder::header_rules`](super::GatewayBuilder::header_rules) uses the rules given,
+//! in-process and in proxy mode alike (both serve through the same gateway).
 //!
-//! What is taken (grpc-gateway v2's `AnnotateContext` with its default header matcher, plus the
-//! tracing headers this project propagates):
+//! What the default takes from a request (grpc-gateway v2's `AnnotateContext` with its default
+//! header matcher, plus the tracing headers this project propagates):
 //!
-//! - `Authorization`, `X-Request-Id`, `traceparent` and `tracestate`, under their own
-//!   (lower-case) names: what a gRPC client would have sent as metadata, and what the generated
-//!   clients propagate by default.
-//! - `Grpc-Metadata-<key>: <value>` as metadata `<key>`. A key ending in `-bin` is binary
-//!   metadata: its value is standard base64, padded or not, and is decoded (a value that is not
-//!   base64 is a 400, as in grpc-gateway). A text value with bytes outside printable ASCII, a key
-//!   that is not a valid gRPC metadata key (`0-9 a-z - _ .`) and a key in the `grpc-` namespace
-//!   that gRPC reserves for itself are skipped, not refused: grpc-gateway skips the first two.
-//! - `Grpc-Timeout` (gRPC's format, e.g. `250m`) as the deadline, counted from now; a malformed
-//!   one is a 400 naming the header, as over gRPC here (grpc-gateway also answers 400).
-//! - The peer address, when the transport knows it.
+//! - `Authorization` as metadata `authorization` (grpc-gateway passes it through whatever the
+//!   matcher says, and so does every rule set here), and `X-Request-Id`, `traceparent` and
+//!   `tracestate` under their own names: what a gRPC client would have sent, and what the
+//!   generated clients propagate by default.
+//! - `Grpc-Metadata-<key>: <value>` as metadata `<key>`.
+//! - The permanent HTTP request headers IANA lists (`Accept`, `Authorization`, `Content-Type`,
+//!   `Cookie`, `Host`, `User-Agent` and the rest of grpc-gateway's list) as
+//!   `grpcgateway-<name>`.
+//! - `x-forwarded-host` (the request's, else its `Host`) and `x-forwarded-for` (the request's,
+//!   with the peer's address appended), as grpc-gateway adds them.
 //!
-//! Other headers (`Content-Type`, `Accept`, cookies…) are HTTP's business, not the call's, and
-//! are left out, so that a handler cannot come to depend on something gRPC callers never send.
+//! Whatever the rules: a key ending in `-bin` is binary metadata, its value standard base64,
+//! padded or not, and decoded (a value that is not base64 is a 400, as in grpc-gateway); a text
+//! value with bytes outside printable ASCII, a key that is not a valid gRPC metadata key
+//! (`0-9 a-z - _ .`) and a key in the `grpc-` namespace that gRPC reserves for itself are
+//! skipped, not refused. `Grpc-Timeout` (gRPC's format, e.g. `250m`) is the deadline, counted
+//! from now; a malformed one is a 400 naming the header (grpc-gateway also answers 400). The
+//! peer address is kept when the transport knows it.
+//!
+//! On the way out, the default writes response headers as `Grpc-Metadata-<key>` and trailers as
+//! `Grpc-Trailer-<key>` (see [`response_metadata_headers`](super::response::response_metadata_headers)),
+//! leaving out the `grpc-` keys and the HTTP framing headers; no rule writes a framing header.
 
+use std::fmt;
 use std::net::SocketAddr;
+use std::sync::{Arc, LazyLock};
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use tokio::time::Instant;
 use tonic::metadata::{BinaryMetadataValue, MetadataKey, MetadataMap};
 
 use super::query::convert::decode_binary_header;
-use super::response::METADATA_HEADER_PREFIX;
 use crate::deadline::{GRPC_TIMEOUT, parse_grpc_timeout};
 use crate::rpc::{REQUEST_ID_HEADER, TRACEPARENT, TRACESTATE};
-use crate::{Context, Status};
+use crate::{Context, ResponseMetadata, Status};
 
-/// Headers passed on as metadata under their own names.
+/// The prefix under which gRPC metadata travels in HTTP headers, both ways (grpc-gateway's
+/// `MetadataHeaderPrefix`).
+pub const METADATA_HEADER_PREFIX: &str = "grpc-metadata-";
+
+/// The prefix under which response trailers travel in HTTP headers (grpc-gateway's
+/// `MetadataTrailerPrefix`): HTTP/1.1 clients rarely read real trailers.
+pub const TRAILER_HEADER_PREFIX: &str = "grpc-trailer-";
+
+/// Headers passed on as metadata under their own names by the default rules.
 pub const FORWARDED_HEADERS: &[&str] =
     &["authorization", REQUEST_ID_HEADER, TRACEPARENT, TRACESTATE];
 
-/// The context of a gateway call with these request headers, from this peer, as the
-/// [module](self) describes.
+/// The prefix grpc-gateway gives the permanent HTTP headers it passes on as metadata.
+pub const PERMANENT_HEADER_PREFIX: &str = "grpcgateway-";
+
+/// The permanent request headers IANA lists, which grpc-gateway's default matcher passes on as
+/// `grpcgateway-<name>` (lower case, as HTTP/2 and this crate's header maps write them).
+pub const PERMANENT_HEADERS: &[&str] = &[
+    "accept",
+    "accept-charset",
+    "accept-language",
+    "accept-ranges",
+    "authorization",
+    "cache-control",
+    "content-type",
+    "cookie",
+    "date",
+    "expect",
+    "from",
+    "host",
+    "if-match",
+    "if-modified-since",
+    "if-none-match",
+    "if-schedule-tag-match",
+    "if-unmodified-since",
+    "max-forwards",
+    "origin",
+    "pragma",
+    "referer",
+    "user-agent",
+    "via",
+    "warning",
+];
+
+const X_FORWARDED_HOST: &str = "x-forwarded-host";
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
+
+/// Headers no rule may write into a response: they belong to HTTP's framing.
+const FRAMING_HEADERS: &[&str] = &[
+    "content-type",
+    "content-length",
+    "content-encoding",
+    "date",
+    "server",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+];
+
+/// Maps a name (a request header's, lower case; or a response metadata key) to the other side's
+/// name, or `None` to leave it out.
+type Matcher = dyn Fn(&str) -> Option<String> + Send + Sync;
+
+/// Which request headers become which metadata keys, and which response metadata keys become
+/// which headers: grpc-gateway v2's rules by default (see the [module](self) docs), each
+/// replaceable, as grpc-gateway's `WithIncomingHeaderMatcher` and `WithOutgoingHeaderMatcher`
+/// replace its own.
+///
+/// ```
+/// use rust_svc_runtime::gateway::headers::HeaderRules;
+///
+/// // Pass `X-Tenant` on as metadata `tenant`, besides what the default takes.
+/// let rules = HeaderRules::new().incoming(|name| match name {
+///     "x-tenant" => Some("tenant".to_owned()),
+///     other => HeaderRules::default_incoming(other),
+/// });
+/// let mut headers = http::HeaderMap::new();
+/// headers.insert("x-tenant", "acme".parse().unwrap());
+/// headers.insert("user-agent", "curl/8".parse().unwrap());
+/// let ctx = rules.context(&headers, None).unwrap();
+/// assert_eq!(ctx.metadata().get("tenant").unwrap(), "acme");
+/// assert_eq!(ctx.metadata().get("grpcgateway-user-agent").unwrap(), "curl/8");
+/// ```
+#[derive(Clone)]
+pub struct HeaderRules {
+    inner: Arc<Rules>,
+}
+
+#[derive(Clone)]
+struct Rules {
+    incoming: Arc<Matcher>,
+    outgoing: Arc<Matcher>,
+    outgoing_trailers: Arc<Matcher>,
+}
+
+/// The default rules, made once: a gateway clones them per request (one reference count).
+static DEFAULT_RULES: LazyLock<HeaderRules> = LazyLock::new(|| HeaderRules {
+    inner: Arc::new(Rules {
+        incoming: Arc::new(HeaderRules::default_incoming),
+        outgoing: Arc::new(HeaderRules::default_outgoing),
+        outgoing_trailers: Arc::new(HeaderRules::default_outgoing_trailer),
+    }),
+});
+
+impl fmt::Debug for HeaderRules {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HeaderRules").finish_non_exhaustive()
+    }
+}
+
+impl Default for HeaderRules {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HeaderRules {
+    /// grpc-gateway v2's rules (see the [module](self) docs).
+    pub fn new() -> Self {
+        DEFAULT_RULES.clone()
+    }
+
+    /// The default rules, without a clone.
+    pub(crate) fn defaults() -> &'static HeaderRules {
+        &DEFAULT_RULES
+    }
+
+    /// Replaces the request rule: `matcher` gets each request header's name (lower case) and
+    /// says the metadata key it becomes, or `None`. `authorization` is passed on whatever it
+    /// says, as grpc-gateway does; [`default_incoming`](Self::default_incoming) is the default.
+    #[must_use]
+    pub fn incoming(
+        mut self,
+        matcher: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.rules_mut().incoming = Arc::new(matcher);
+        self
+    }
+
+    /// Replaces the response header rule: `matcher` gets each response metadata key and says
+    /// the header it is written as, or `None`.
+    #[must_use]
+    pub fn outgoing(
+        mut self,
+        matcher: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.rules_mut().outgoing = Arc::new(matcher);
+        self
+    }
+
+    /// Replaces the response trailer rule, as [`outgoing`](Self::outgoing) does for headers.
+    #[must_use]
+    pub fn outgoing_trailers(
+        mut self,
+        matcher: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.rules_mut().outgoing_trailers = Arc::new(matcher);
+        self
+    }
+
+    fn rules_mut(&mut self) -> &mut Rules {
+        Arc::make_mut(&mut self.inner)
+    }
+
+    /// The default request rule: `x-request-id`, `traceparent` and `tracestate` as they are,
+    /// `grpc-metadata-<key>` as `<key>`, a permanent HTTP header as `grpcgateway-<name>`.
+    pub fn default_incoming(name: &str) -> Option<String> {
+        if FORWARDED_HEADERS.contains(&name) && name != "authorization" {
+            return Some(name.to_owned());
+        }
+        if PERMANENT_HEADERS.contains(&name) {
+            return Some(format!("{PERMANENT_HEADER_PREFIX}{name}"));
+        }
+        name.strip_prefix(METADATA_HEADER_PREFIX).map(str::to_owned)
+    }
+
+    /// The default response header rule: `grpc-metadata-<key>`, except for `grpc-` keys and
+    /// HTTP's framing headers, which tell a REST client nothing.
+    pub fn default_outgoing(key: &str) -> Option<String> {
+        is_application_key(key).then(|| format!("{METADATA_HEADER_PREFIX}{key}"))
+    }
+
+    /// The default response trailer rule: `grpc-trailer-<key>`, except as
+    /// [`default_outgoing`](Self::default_outgoing) leaves out.
+    pub fn default_outgoing_trailer(key: &str) -> Option<String> {
+        is_application_key(key).then(|| format!("{TRAILER_HEADER_PREFIX}{key}"))
+    }
+
+    /// The context of a gateway call with these request headers, from this peer.
+    pub fn context(
+        &self,
+        headers: &HeaderMap,
+        peer: Option<SocketAddr>,
+    ) -> Result<Context, Status> {
+        let mut metadata = self.metadata(headers)?;
+        forwarded_for(&mut metadata, headers, peer);
+        let mut ctx = Context::new().with_metadata(metadata);
+        if let Some(value) = headers.get(GRPC_TIMEOUT) {
+            let timeout = parse_grpc_timeout(value.as_bytes())
+                .map_err(|invalid| Status::invalid_argument(invalid.to_string()))?;
+            // A timeout too large to represent is no deadline at all, as over gRPC.
+            if let Some(deadline) = Instant::now().checked_add(timeout) {
+                ctx = ctx.with_deadline(deadline);
+            }
+        }
+        if let Some(peer) = peer {
+            ctx = ctx.with_peer_addr(peer);
+        }
+        Ok(ctx)
+    }
+
+    fn metadata(&self, headers: &HeaderMap) -> Result<MetadataMap, Status> {
+        let mut metadata = MetadataMap::new();
+        for (name, value) in headers {
+            if name == http::header::AUTHORIZATION && is_text_value(value) {
+                // Header values are reference-counted: passing one on copies nothing.
+                metadata.as_mut().append(name.clone(), value.clone());
+            }
+            let Some(key) = (self.inner.incoming)(name.as_str()) else {
+                continue;
+            };
+            if !is_metadata_key(&key) || key == "authorization" {
+                continue;
+            }
+            if key.ends_with("-bin") {
+                let bytes = decode_binary_header(value.as_bytes()).map_err(|error| {
+                    Status::invalid_argument(format!("invalid binary header {name}: {error}"))
+                })?;
+                if let Ok(key) = MetadataKey::from_bytes(key.as_bytes()) {
+                    metadata.append_bin(key, BinaryMetadataValue::from_bytes(&bytes));
+                }
+            } else if is_text_value(value)
+                && let Ok(key) = HeaderName::from_bytes(key.as_bytes())
+            {
+                metadata.as_mut().append(key, value.clone());
+            }
+        }
+        Ok(metadata)
+    }
+
+    /// Writes the response metadata of a call (a handler's, or a proxied server's) into
+    /// `headers` by the outgoing rules. For a streamed response this runs when the stream
+    /// starts, so trailers set after that are not sent: an HTTP/1.1 client has nowhere to read
+    /// them.
+    pub fn write_response_metadata(&self, response: &ResponseMetadata, headers: &mut HeaderMap) {
+        self.write_metadata(&response.headers(), headers);
+        write_mapped(
+            &response.trailers(),
+            headers,
+            &*self.inner.outgoing_trailers,
+        );
+    }
+
+    /// Writes `metadata` (an error's, say) into `headers` by the outgoing header rule.
+    pub fn write_metadata(&self, metadata: &MetadataMap, headers: &mut HeaderMap) {
+        write_mapped(metadata, headers, &*self.inner.outgoing);
+    }
+}
+
+/// The context of a gateway call with these request headers, from this peer, by the default
+/// [`HeaderRules`].
 ///
 /// ```
 /// # use rust_svc_runtime::gateway::headers::context_from_headers;
 /// let mut headers = http::HeaderMap::new();
 /// headers.insert("x-request-id", "req-7".parse().unwrap());
 /// headers.insert("grpc-metadata-tenant", "acme".parse().unwrap());
-/// headers.insert("cookie", "session=secret".parse().unwrap());
+/// headers.insert("x-session", "secret".parse().unwrap());
 /// let ctx = context_from_headers(&headers, None).unwrap();
 /// assert_eq!(ctx.metadata().get("x-request-id").unwrap(), "req-7");
 /// assert_eq!(ctx.metadata().get("tenant").unwrap(), "acme");
-/// assert!(ctx.metadata().get("cookie").is_none());
+/// assert!(ctx.metadata().get("x-session").is_none());
 ///
 /// headers.insert("grpc-timeout", "soon".parse().unwrap());
 /// assert!(context_from_headers(&headers, None).is_err());
@@ -56,51 +327,57 @@ pub fn context_from_headers(
     headers: &HeaderMap,
     peer: Option<SocketAddr>,
 ) -> Result<Context, Status> {
-    let mut ctx = Context::new().with_metadata(metadata_from_headers(headers)?);
-    if let Some(value) = headers.get(GRPC_TIMEOUT) {
-        let timeout = parse_grpc_timeout(value.as_bytes())
-            .map_err(|invalid| Status::invalid_argument(invalid.to_string()))?;
-        // A timeout too large to represent is no deadline at all, as over gRPC.
-        if let Some(deadline) = Instant::now().checked_add(timeout) {
-            ctx = ctx.with_deadline(deadline);
-        }
-    }
-    if let Some(peer) = peer {
-        ctx = ctx.with_peer_addr(peer);
-    }
-    Ok(ctx)
+    HeaderRules::defaults().context(headers, peer)
 }
 
-fn metadata_from_headers(headers: &HeaderMap) -> Result<MetadataMap, Status> {
-    let mut metadata = MetadataMap::new();
-    for (name, value) in headers {
-        if FORWARDED_HEADERS.contains(&name.as_str()) {
-            if is_text_value(value) {
-                // Header values are reference-counted: passing one on copies nothing.
-                metadata.as_mut().append(name.clone(), value.clone());
-            }
-            continue;
-        }
-        let Some(key) = name.as_str().strip_prefix(METADATA_HEADER_PREFIX) else {
-            continue;
+/// `x-forwarded-host` and `x-forwarded-for`, as grpc-gateway's `AnnotateContext` adds them.
+fn forwarded_for(metadata: &mut MetadataMap, headers: &HeaderMap, peer: Option<SocketAddr>) {
+    let host = headers
+        .get(X_FORWARDED_HOST)
+        .or_else(|| headers.get(http::header::HOST))
+        .filter(|value| is_text_value(value));
+    if let Some(host) = host
+        && !metadata.as_ref().contains_key(X_FORWARDED_HOST)
+    {
+        metadata
+            .as_mut()
+            .insert(HeaderName::from_static(X_FORWARDED_HOST), host.clone());
+    }
+    if let Some(peer) = peer {
+        let ip = peer.ip().to_string();
+        let value = match headers.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+            Some(earlier) if !earlier.is_empty() => format!("{earlier}, {ip}"),
+            _ => ip,
         };
-        if !is_metadata_key(key) {
-            continue;
-        }
-        if key.ends_with("-bin") {
-            let bytes = decode_binary_header(value.as_bytes()).map_err(|error| {
-                Status::invalid_argument(format!("invalid binary header {name}: {error}"))
-            })?;
-            if let Ok(key) = MetadataKey::from_bytes(key.as_bytes()) {
-                metadata.append_bin(key, BinaryMetadataValue::from_bytes(&bytes));
-            }
-        } else if is_text_value(value)
-            && let Ok(key) = HeaderName::from_bytes(key.as_bytes())
-        {
-            metadata.as_mut().append(key, value.clone());
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            metadata
+                .as_mut()
+                .insert(HeaderName::from_static(X_FORWARDED_FOR), value);
         }
     }
-    Ok(metadata)
+}
+
+/// A metadata key worth a response header: not gRPC's own (`grpc-*`) nor HTTP's framing.
+fn is_application_key(key: &str) -> bool {
+    !key.starts_with("grpc-") && !FRAMING_HEADERS.contains(&key)
+}
+
+fn write_mapped(metadata: &MetadataMap, headers: &mut HeaderMap, matcher: &Matcher) {
+    let source = metadata.as_ref();
+    for name in source.keys() {
+        let Some(mapped) = matcher(name.as_str()) else {
+            continue;
+        };
+        let Ok(header) = HeaderName::try_from(mapped) else {
+            continue;
+        };
+        if FRAMING_HEADERS.contains(&header.as_str()) {
+            continue;
+        }
+        for value in source.get_all(name) {
+            headers.append(header.clone(), value.clone());
+        }
+    }
 }
 
 /// A gRPC metadata key (`0-9 a-z - _ .`; header names are lower case already) outside the
@@ -122,127 +399,4 @@ fn is_text_value(value: &HeaderValue) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::*;
-
-    fn headers(pairs: &[(&str, &[u8])]) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        for (name, value) in pairs {
-            headers.append(
-                HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                HeaderValue::from_bytes(value).unwrap(),
-            );
-        }
-        headers
-    }
-
-    #[test]
-    fn forwards_the_call_headers_under_their_own_names() {
-        let ctx = context_from_headers(
-            &headers(&[
-                ("Authorization", b"Bearer t0ken"),
-                ("X-Request-Id", b"req-1"),
-                (
-                    "traceparent",
-                    b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-                ),
-                ("tracestate", b"vendor=1"),
-                ("content-type", b"application/json"),
-                ("user-agent", b"curl/8"),
-                ("x-forwarded-for", b"10.0.0.1"),
-            ]),
-            None,
-        )
-        .unwrap();
-        let metadata = ctx.metadata();
-        assert_eq!(metadata.get("authorization").unwrap(), "Bearer t0ken");
-        assert_eq!(metadata.get("x-request-id").unwrap(), "req-1");
-        assert_eq!(metadata.get("tracestate").unwrap(), "vendor=1");
-        assert!(metadata.get("traceparent").is_some());
-        assert_eq!(metadata.len(), 4, "{metadata:?}");
-    }
-
-    #[test]
-    fn grpc_metadata_headers_become_metadata_without_the_prefix() {
-        let ctx = context_from_headers(
-            &headers(&[
-                ("Grpc-Metadata-Tenant", b"acme"),
-                ("grpc-metadata-tenant", b"other"),
-                ("Grpc-Metadata-Trace-Bin", b"AAEC"),
-                ("Grpc-Metadata-Blob-Bin", b"AAECAw"),
-            ]),
-            None,
-        )
-        .unwrap();
-        let metadata = ctx.metadata();
-        let tenants: Vec<_> = metadata.get_all("tenant").iter().collect();
-        assert_eq!(tenants, ["acme", "other"]);
-        let trace = metadata.get_bin("trace-bin").unwrap().to_bytes().unwrap();
-        assert_eq!(&trace[..], [0, 1, 2]);
-        // Unpadded base64 is accepted, as grpc-gateway's decodeBinHeader does.
-        let blob = metadata.get_bin("blob-bin").unwrap().to_bytes().unwrap();
-        assert_eq!(&blob[..], [0, 1, 2, 3]);
-    }
-
-    #[test]
-    fn a_binary_header_that_is_not_base64_is_an_invalid_argument_naming_it() {
-        let status = context_from_headers(&headers(&[("Grpc-Metadata-Trace-Bin", b"!!!")]), None)
-            .unwrap_err();
-        assert_eq!(status.code(), tonic::Code::InvalidArgument);
-        assert!(
-            status.message().contains("grpc-metadata-trace-bin"),
-            "{}",
-            status.message()
-        );
-    }
-
-    #[test]
-    fn skips_what_is_not_valid_text_metadata_or_is_reserved() {
-        let ctx = context_from_headers(
-            &headers(&[
-                ("grpc-metadata-", b"empty key"),
-                ("grpc-metadata-grpc-status", b"0"),
-                ("grpc-metadata-latin", b"caf\xe9"),
-                ("authorization", b"caf\xe9"),
-                ("grpc-metadata-ok", b"fine value"),
-            ]),
-            None,
-        )
-        .unwrap();
-        let metadata = ctx.metadata();
-        assert_eq!(metadata.len(), 1, "{metadata:?}");
-        assert_eq!(metadata.get("ok").unwrap(), "fine value");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn grpc_timeout_sets_the_deadline() {
-        let ctx = context_from_headers(&headers(&[("Grpc-Timeout", b"250m")]), None).unwrap();
-        assert_eq!(ctx.remaining(), Some(Duration::from_millis(250)));
-        let ctx = context_from_headers(&headers(&[]), None).unwrap();
-        assert_eq!(ctx.deadline(), None);
-    }
-
-    #[test]
-    fn a_malformed_grpc_timeout_is_an_invalid_argument_naming_the_header() {
-        for bad in [&b"soon"[..], b"10", b"1.5S", b"123456789m", b""] {
-            let status =
-                context_from_headers(&headers(&[("grpc-timeout", bad)]), None).unwrap_err();
-            assert_eq!(status.code(), tonic::Code::InvalidArgument);
-            assert!(
-                status.message().contains("grpc-timeout"),
-                "{}",
-                status.message()
-            );
-        }
-    }
-
-    #[test]
-    fn the_peer_address_is_kept() {
-        let peer: SocketAddr = "192.0.2.7:4711".parse().unwrap();
-        let ctx = context_from_headers(&HeaderMap::new(), Some(peer)).unwrap();
-        assert_eq!(ctx.peer_addr(), Some(peer));
-        assert!(ctx.metadata().is_empty());
-    }
-}
+mod tests;

@@ -28,6 +28,7 @@ pub mod stream;
 pub mod wkt;
 
 pub use calls::{bidi_streaming, client_streaming, server_streaming, unary, unknown_rpc};
+pub use headers::HeaderRules;
 pub use rust_svc_http_template::*;
 pub use service::{
     Call, DEFAULT_MAX_BODY_BYTES, Gateway, GatewayBuilder, GatewayError, ResponseFuture,

@@ -3,7 +3,7 @@
 //! mapped to the HTTP response body").
 
 use axum::body::Body;
-use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{HeaderMap, Response, StatusCode};
 use serde::Serialize;
 use serde_json::Value;
@@ -14,13 +14,7 @@ use crate::{MetadataMap, Status};
 /// The media type of every JSON body the gateway writes.
 pub const APPLICATION_JSON: &str = "application/json";
 
-/// The prefix under which gRPC metadata travels in HTTP headers, both ways (grpc-gateway's
-/// `MetadataHeaderPrefix`).
-pub const METADATA_HEADER_PREFIX: &str = "grpc-metadata-";
-
-/// The prefix under which response trailers travel in HTTP headers (grpc-gateway's
-/// `MetadataTrailerPrefix`): HTTP/1.1 clients rarely read real trailers.
-pub const TRAILER_HEADER_PREFIX: &str = "grpc-trailer-";
+pub use super::headers::{METADATA_HEADER_PREFIX, TRAILER_HEADER_PREFIX};
 
 /// The `response_body` of an http rule, as the generator resolves it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,47 +83,19 @@ fn marshal_error(error: serde_json::Error) -> Status {
 /// Keys that belong to the transport rather than to the application are skipped: `grpc-*`
 /// (reserved by the gRPC protocol), `content-type` and the HTTP framing headers. A proxied error
 /// carries the remote response's headers as metadata, and grpc-gateway's habit of echoing them
-/// (`Grpc-Metadata-Content-Type: application/grpc`) tells a REST client nothing.
+/// (`Grpc-Metadata-Content-Type: application/grpc`) tells a REST client nothing. The default
+/// [`HeaderRules`](super::headers::HeaderRules); a gateway's own rules may differ.
 pub fn metadata_headers(metadata: &MetadataMap, headers: &mut HeaderMap) {
-    prefixed_headers(METADATA_HEADER_PREFIX, metadata, headers);
+    super::headers::HeaderRules::defaults().write_metadata(metadata, headers);
 }
 
 /// Writes the response metadata a handler set (or a proxied server sent): headers as
-/// `Grpc-Metadata-<key>`, trailers as `Grpc-Trailer-<key>`, as grpc-gateway does. For a streamed
-/// response this runs when the stream starts, so trailers set after that are not sent: an HTTP/1.1
-/// client has nowhere to read them.
+/// `Grpc-Metadata-<key>`, trailers as `Grpc-Trailer-<key>`, as grpc-gateway does, by the
+/// default [`HeaderRules`](super::headers::HeaderRules). For a streamed response this runs
+/// when the stream starts, so trailers set after that are not sent: an HTTP/1.1 client has
+/// nowhere to read them.
 pub fn response_metadata_headers(response: &crate::ResponseMetadata, headers: &mut HeaderMap) {
-    prefixed_headers(METADATA_HEADER_PREFIX, &response.headers(), headers);
-    prefixed_headers(TRAILER_HEADER_PREFIX, &response.trailers(), headers);
-}
-
-fn prefixed_headers(prefix: &str, metadata: &MetadataMap, headers: &mut HeaderMap) {
-    const TRANSPORT: &[&str] = &[
-        "content-type",
-        "content-length",
-        "content-encoding",
-        "date",
-        "server",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "connection",
-        "keep-alive",
-        "upgrade",
-    ];
-    let source = metadata.as_ref();
-    for name in source.keys() {
-        let key = name.as_str();
-        if key.starts_with("grpc-") || TRANSPORT.contains(&key) {
-            continue;
-        }
-        let Ok(header) = HeaderName::try_from(format!("{prefix}{key}")) else {
-            continue;
-        };
-        for value in source.get_all(name) {
-            headers.append(header.clone(), value.clone());
-        }
-    }
+    super::headers::HeaderRules::defaults().write_response_metadata(response, headers);
 }
 
 #[cfg(test)]

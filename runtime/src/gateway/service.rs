@@ -14,7 +14,7 @@ use http::{HeaderValue, Method, StatusCode};
 use rust_svc_http_template::{Binding, Lookup, PathTemplate, RouteTable, TemplateError};
 
 use super::cors::Cors;
-use super::headers::context_from_headers;
+use super::headers::HeaderRules;
 use super::response::ResponseBody;
 use super::status::{error_response, status_response};
 use crate::deadline::deadline_exceeded;
@@ -116,6 +116,7 @@ pub struct Call {
     pub(super) body: Body,
     pub(super) ctx: Context,
     pub(super) max_body_bytes: usize,
+    pub(super) header_rules: HeaderRules,
 }
 
 impl Call {
@@ -163,6 +164,7 @@ pub struct GatewayBuilder {
     services: Vec<ServiceRoutes>,
     cors: Cors,
     max_body_bytes: usize,
+    header_rules: HeaderRules,
 }
 
 impl GatewayBuilder {
@@ -177,6 +179,14 @@ impl GatewayBuilder {
     #[must_use]
     pub fn cors(mut self, cors: Cors) -> Self {
         self.cors = cors;
+        self
+    }
+
+    /// Maps request headers to metadata and response metadata to headers as `rules` say
+    /// (default: grpc-gateway v2's, see [`HeaderRules`]).
+    #[must_use]
+    pub fn header_rules(mut self, rules: HeaderRules) -> Self {
+        self.header_rules = rules;
         self
     }
 
@@ -201,7 +211,12 @@ impl GatewayBuilder {
                 add_route(&mut table, route, &service.dispatch)?;
             }
         }
-        Ok(Gateway::serving(table, self.cors, self.max_body_bytes))
+        Ok(Gateway::serving(
+            table,
+            self.cors,
+            self.max_body_bytes,
+            self.header_rules,
+        ))
     }
 }
 
@@ -242,6 +257,7 @@ struct Inner {
     table: RouteTable<Entry>,
     cors: Cors,
     max_body_bytes: usize,
+    header_rules: HeaderRules,
 }
 
 /// Serves REST/JSON calls of one or more services: a tower service, or an axum `Router` with
@@ -266,6 +282,7 @@ impl Gateway {
             services: Vec::new(),
             cors: Cors::default(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            header_rules: HeaderRules::new(),
         }
     }
 
@@ -279,15 +296,26 @@ impl Gateway {
                 tracing::error!(rpc = %RpcName(route.method), "route left out: {problem}");
             }
         }
-        Self::serving(table, Cors::default(), DEFAULT_MAX_BODY_BYTES)
+        Self::serving(
+            table,
+            Cors::default(),
+            DEFAULT_MAX_BODY_BYTES,
+            HeaderRules::new(),
+        )
     }
 
-    fn serving(table: RouteTable<Entry>, cors: Cors, max_body_bytes: usize) -> Self {
+    fn serving(
+        table: RouteTable<Entry>,
+        cors: Cors,
+        max_body_bytes: usize,
+        header_rules: HeaderRules,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 table,
                 cors,
                 max_body_bytes,
+                header_rules,
             }),
         }
     }
@@ -339,7 +367,8 @@ impl Gateway {
                 // The deadline as the server stamped it on arrival (see `StampDeadlines`), so
                 // that the gateway answers 504 before tonic's own grpc-timeout timer, which
                 // it arms for REST requests too, answers with a gRPC status.
-                let ctx = context_from_headers(&parts.headers, peer_addr(&parts)).map(|ctx| {
+                let rules = &inner.header_rules;
+                let ctx = rules.context(&parts.headers, peer_addr(&parts)).map(|ctx| {
                     match crate::call::arrival_deadline(&parts.extensions) {
                         Some(deadline) => ctx.with_deadline(deadline),
                         None => ctx,
@@ -355,6 +384,7 @@ impl Gateway {
                         body,
                         ctx,
                         max_body_bytes: inner.max_body_bytes,
+                        header_rules: rules.clone(),
                     }),
                 }
             }

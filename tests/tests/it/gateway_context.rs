@@ -8,7 +8,9 @@ use rust_svc_runtime::{Code, Context};
 use rust_svc_tests::tests::gateway::{Echo, Everything};
 use serde_json::json;
 
-use crate::gateway_common::{Rest, SLEEP, serve};
+use rust_svc_runtime::gateway::HeaderRules;
+
+use crate::gateway_common::{FAILED_BY, Rest, SLEEP, serve, serve_with};
 
 #[tokio::test]
 async fn request_headers_become_the_context_metadata() {
@@ -49,11 +51,52 @@ async fn request_headers_become_the_context_metadata() {
     ] {
         assert_eq!(seen.get(absent), None, "{absent} leaked into {seen:?}");
     }
+    // grpc-gateway's default matcher: the permanent HTTP headers under `grpcgateway-`, and
+    // where the request came from.
+    assert_eq!(seen.get("grpcgateway-cookie"), Some("session=secret"));
+    assert_eq!(seen.get("grpcgateway-accept"), Some("*/*"), "{seen:?}");
+    assert_eq!(seen.get("x-forwarded-for"), Some("127.0.0.1"), "{seen:?}");
+    assert!(seen.get("x-forwarded-host").is_some(), "{seen:?}");
     assert_eq!(
         seen.remaining, None,
         "no Grpc-Timeout, no deadline: {seen:?}"
     );
     assert!(seen.had_peer, "{seen:?}");
+}
+
+#[tokio::test]
+async fn header_rules_of_the_gateway_replace_the_mapping_both_ways() {
+    let rules = HeaderRules::new()
+        .incoming(|name| match name {
+            "x-tenant" => Some("tenant".to_owned()),
+            _ => None,
+        })
+        .outgoing(|key| Some(format!("x-meta-{key}")));
+    let served = serve_with(|builder| builder.header_rules(rules)).await;
+    let request = served
+        .rest
+        .request("GET", "/v1/everything/abc")
+        .header("x-tenant", "acme")
+        .header("grpc-metadata-foo", "bar")
+        .header("user-agent", "curl/8");
+    served.rest.send(request).await.ok_json();
+    let seen = served.domain.last("get_everything");
+    assert_eq!(seen.get("tenant"), Some("acme"), "{seen:?}");
+    for absent in ["foo", "grpcgateway-user-agent"] {
+        assert_eq!(seen.get(absent), None, "{absent} in {seen:?}");
+    }
+    // An error's metadata goes out by the gateway's rules too.
+    let failed = served
+        .rest
+        .json("POST", "/v1/fail", &json!({"code": 5, "message": "gone"}))
+        .await;
+    let (key, value) = FAILED_BY;
+    assert_eq!(
+        failed.header(&format!("x-meta-{key}")),
+        Some(value),
+        "{failed:?}"
+    );
+    assert_eq!(failed.header(&format!("grpc-metadata-{key}")), None);
 }
 
 #[tokio::test]

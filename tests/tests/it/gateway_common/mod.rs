@@ -285,11 +285,18 @@ pub async fn serve() -> Served {
 /// [`EchoDomain`] behind a gateway built with `Gateway::builder()`, with `cors` and a body
 /// limit of `max_body_bytes`, beside its gRPC adapter on one loopback port.
 pub async fn serve_built(cors: Cors, max_body_bytes: usize) -> Served {
+    serve_with(|builder| builder.cors(cors).max_body_bytes(max_body_bytes)).await
+}
+
+/// [`EchoDomain`] behind a gateway that `configure` sets up from `Gateway::builder()` with the
+/// echo routes, beside its gRPC adapter on one loopback port.
+pub async fn serve_with(
+    configure: impl FnOnce(
+        rust_svc_runtime::gateway::GatewayBuilder,
+    ) -> rust_svc_runtime::gateway::GatewayBuilder,
+) -> Served {
     let domain = EchoDomain::default();
-    let gateway = Gateway::builder()
-        .service(EchoGateway::routes(domain.clone()))
-        .cors(cors)
-        .max_body_bytes(max_body_bytes)
+    let gateway = configure(Gateway::builder().service(EchoGateway::routes(domain.clone())))
         .build()
         .unwrap();
     let harness = loopback_with_gateway::<EchoClient, _>(

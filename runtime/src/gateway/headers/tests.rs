@@ -1,0 +1,209 @@
+//! The header rules, both ways.
+
+use std::time::Duration;
+
+use super::*;
+
+fn headers(pairs: &[(&str, &[u8])]) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for (name, value) in pairs {
+        headers.append(
+            HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            HeaderValue::from_bytes(value).unwrap(),
+        );
+    }
+    headers
+}
+
+#[test]
+fn forwards_the_call_headers_under_their_own_names() {
+    let ctx = context_from_headers(
+        &headers(&[
+            ("Authorization", b"Bearer t0ken"),
+            ("X-Request-Id", b"req-1"),
+            (
+                "traceparent",
+                b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            ),
+            ("tracestate", b"vendor=1"),
+            ("content-type", b"application/json"),
+            ("user-agent", b"curl/8"),
+            ("x-forwarded-for", b"10.0.0.1"),
+        ]),
+        None,
+    )
+    .unwrap();
+    let metadata = ctx.metadata();
+    assert_eq!(metadata.get("authorization").unwrap(), "Bearer t0ken");
+    assert_eq!(metadata.get("x-request-id").unwrap(), "req-1");
+    assert_eq!(metadata.get("tracestate").unwrap(), "vendor=1");
+    assert!(metadata.get("traceparent").is_some());
+    // grpc-gateway's permanent headers, prefixed; `authorization` both ways, as there.
+    assert_eq!(
+        metadata.get("grpcgateway-authorization").unwrap(),
+        "Bearer t0ken"
+    );
+    assert_eq!(
+        metadata.get("grpcgateway-content-type").unwrap(),
+        "application/json"
+    );
+    assert_eq!(metadata.get("grpcgateway-user-agent").unwrap(), "curl/8");
+    // `x-forwarded-for` is only passed on with the peer's address added (see below).
+    assert_eq!(metadata.len(), 7, "{metadata:?}");
+}
+
+#[test]
+fn forwarded_host_and_for_as_grpc_gateway_adds_them() {
+    let peer: SocketAddr = "192.0.2.7:4711".parse().unwrap();
+    let ctx = context_from_headers(
+        &headers(&[("host", b"api.example"), ("x-forwarded-for", b"10.0.0.1")]),
+        Some(peer),
+    )
+    .unwrap();
+    let metadata = ctx.metadata();
+    assert_eq!(metadata.get("x-forwarded-host").unwrap(), "api.example");
+    assert_eq!(
+        metadata.get("x-forwarded-for").unwrap(),
+        "10.0.0.1, 192.0.2.7"
+    );
+    let ctx = context_from_headers(
+        &headers(&[
+            ("host", b"api.example"),
+            ("x-forwarded-host", b"front.example"),
+        ]),
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        ctx.metadata().get("x-forwarded-host").unwrap(),
+        "front.example"
+    );
+    assert!(ctx.metadata().get("x-forwarded-for").is_none());
+}
+
+#[test]
+fn rules_replace_the_mapping_both_ways() {
+    let rules = HeaderRules::new()
+        .incoming(|name| name.strip_prefix("x-app-").map(str::to_owned))
+        .outgoing(|key| Some(format!("x-out-{key}")))
+        .outgoing_trailers(|key| (key != "secret").then(|| format!("x-end-{key}")));
+    let ctx = rules
+        .context(
+            &headers(&[
+                ("x-app-tenant", b"acme"),
+                ("grpc-metadata-ignored", b"x"),
+                ("authorization", b"Bearer t"),
+                ("x-app-grpc-status", b"0"),
+            ]),
+            None,
+        )
+        .unwrap();
+    let metadata = ctx.metadata();
+    assert_eq!(metadata.get("tenant").unwrap(), "acme");
+    // `authorization` is passed on whatever the rule says, as grpc-gateway does; a key in
+    // gRPC's namespace never is.
+    assert_eq!(metadata.get("authorization").unwrap(), "Bearer t");
+    assert_eq!(metadata.len(), 2, "{metadata:?}");
+
+    let response = ResponseMetadata::default();
+    response.headers().insert("tenant", "acme".parse().unwrap());
+    response.trailers().insert("count", "3".parse().unwrap());
+    response.trailers().insert("secret", "s".parse().unwrap());
+    let mut written = HeaderMap::new();
+    rules.write_response_metadata(&response, &mut written);
+    assert_eq!(written.get("x-out-tenant").unwrap(), "acme");
+    assert_eq!(written.get("x-end-count").unwrap(), "3");
+    assert_eq!(written.len(), 2, "{written:?}");
+    // No rule writes HTTP's framing headers.
+    let framing = HeaderRules::new().outgoing(|_| Some("content-length".to_owned()));
+    let mut written = HeaderMap::new();
+    framing.write_response_metadata(&response, &mut written);
+    assert!(written.get("content-length").is_none());
+    // The defaults: `Grpc-Metadata-` and `Grpc-Trailer-`.
+    let mut written = HeaderMap::new();
+    HeaderRules::new().write_response_metadata(&response, &mut written);
+    assert_eq!(written.get("grpc-metadata-tenant").unwrap(), "acme");
+    assert_eq!(written.get("grpc-trailer-count").unwrap(), "3");
+}
+
+#[test]
+fn grpc_metadata_headers_become_metadata_without_the_prefix() {
+    let ctx = context_from_headers(
+        &headers(&[
+            ("Grpc-Metadata-Tenant", b"acme"),
+            ("grpc-metadata-tenant", b"other"),
+            ("Grpc-Metadata-Trace-Bin", b"AAEC"),
+            ("Grpc-Metadata-Blob-Bin", b"AAECAw"),
+        ]),
+        None,
+    )
+    .unwrap();
+    let metadata = ctx.metadata();
+    let tenants: Vec<_> = metadata.get_all("tenant").iter().collect();
+    assert_eq!(tenants, ["acme", "other"]);
+    let trace = metadata.get_bin("trace-bin").unwrap().to_bytes().unwrap();
+    assert_eq!(&trace[..], [0, 1, 2]);
+    // Unpadded base64 is accepted, as grpc-gateway's decodeBinHeader does.
+    let blob = metadata.get_bin("blob-bin").unwrap().to_bytes().unwrap();
+    assert_eq!(&blob[..], [0, 1, 2, 3]);
+}
+
+#[test]
+fn a_binary_header_that_is_not_base64_is_an_invalid_argument_naming_it() {
+    let status =
+        context_from_headers(&headers(&[("Grpc-Metadata-Trace-Bin", b"!!!")]), None).unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert!(
+        status.message().contains("grpc-metadata-trace-bin"),
+        "{}",
+        status.message()
+    );
+}
+
+#[test]
+fn skips_what_is_not_valid_text_metadata_or_is_reserved() {
+    let ctx = context_from_headers(
+        &headers(&[
+            ("grpc-metadata-", b"empty key"),
+            ("grpc-metadata-grpc-status", b"0"),
+            ("grpc-metadata-latin", b"caf\xe9"),
+            ("authorization", b"caf\xe9"),
+            ("grpc-metadata-ok", b"fine value"),
+        ]),
+        None,
+    )
+    .unwrap();
+    let metadata = ctx.metadata();
+    assert_eq!(metadata.len(), 1, "{metadata:?}");
+    assert_eq!(metadata.get("ok").unwrap(), "fine value");
+}
+
+#[tokio::test(start_paused = true)]
+async fn grpc_timeout_sets_the_deadline() {
+    let ctx = context_from_headers(&headers(&[("Grpc-Timeout", b"250m")]), None).unwrap();
+    assert_eq!(ctx.remaining(), Some(Duration::from_millis(250)));
+    let ctx = context_from_headers(&headers(&[]), None).unwrap();
+    assert_eq!(ctx.deadline(), None);
+}
+
+#[test]
+fn a_malformed_grpc_timeout_is_an_invalid_argument_naming_the_header() {
+    for bad in [&b"soon"[..], b"10", b"1.5S", b"123456789m", b""] {
+        let status = context_from_headers(&headers(&[("grpc-timeout", bad)]), None).unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert!(
+            status.message().contains("grpc-timeout"),
+            "{}",
+            status.message()
+        );
+    }
+}
+
+#[test]
+fn the_peer_address_is_kept() {
+    let peer: SocketAddr = "192.0.2.7:4711".parse().unwrap();
+    let ctx = context_from_headers(&HeaderMap::new(), Some(peer)).unwrap();
+    assert_eq!(ctx.peer_addr(), Some(peer));
+    assert_eq!(ctx.metadata().get("x-forwarded-for").unwrap(), "192.0.2.7");
+    assert_eq!(ctx.metadata().len(), 1);
+}
