@@ -13,6 +13,7 @@ use http_body_util::BodyExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::protobuf;
 use super::request::{BodyRule, decode_patch_request, decode_request};
 use super::response::json_response;
 use super::schema::MessageSchema;
@@ -42,12 +43,12 @@ pub fn unary<T, Req, Resp, M>(
 ) -> ResponseFuture
 where
     T: Send + Sync + 'static,
-    Req: DeserializeOwned + Send + 'static,
-    Resp: Serialize + Send + 'static,
+    Req: DeserializeOwned + Serialize + prost::Message + Default + Send + 'static,
+    Resp: Serialize + prost::Message + Send + 'static,
     M: for<'b> DomainMethod<'b, T, Req, Resp>,
 {
     let read = move |call| read_request::<Req>(call, schema);
-    Box::pin(serve(Arc::clone(domain), call, read, method, write_json))
+    Box::pin(serve(Arc::clone(domain), call, read, method, write_message))
 }
 
 /// Serves a server-streaming rpc: like [`unary`], the responses as newline-delimited JSON or
@@ -60,7 +61,7 @@ pub fn server_streaming<T, Req, Resp, M>(
 ) -> ResponseFuture
 where
     T: Send + Sync + 'static,
-    Req: DeserializeOwned + Send + 'static,
+    Req: DeserializeOwned + Serialize + prost::Message + Default + Send + 'static,
     Resp: Serialize + Send + 'static,
     M: for<'b> DomainMethod<'b, T, Req, BoxStream<Resp>>,
 {
@@ -79,11 +80,11 @@ pub fn client_streaming<T, Req, Resp, M>(
 where
     T: Send + Sync + 'static,
     Req: DeserializeOwned + Send + 'static,
-    Resp: Serialize + Send + 'static,
+    Resp: Serialize + prost::Message + Send + 'static,
     M: for<'b> DomainMethod<'b, T, BoxStream<Req>, Resp>,
 {
     let read = move |call| std::future::ready(request_stream::<Req>(call, schema));
-    Box::pin(serve(Arc::clone(domain), call, read, method, write_json))
+    Box::pin(serve(Arc::clone(domain), call, read, method, write_message))
 }
 
 /// Serves a bidi-streaming rpc: [`client_streaming`]'s requests, [`server_streaming`]'s
@@ -112,6 +113,8 @@ type Rejection = Box<http::Response<Body>>;
 struct Reply {
     route: Route,
     format: StreamFormat,
+    /// `Accept` prefers binary protobuf.
+    protobuf: bool,
     deadline: Option<tokio::time::Instant>,
 }
 
@@ -134,6 +137,7 @@ where
     let route = call.route;
     let rules = call.header_rules.clone();
     let format = StreamFormat::from_accept(&call.parts.headers);
+    let protobuf = protobuf::wants_protobuf(&call.parts.headers);
     let (ctx, input) = match read(call).await {
         Ok(read) => read,
         Err(rejection) => return *rejection,
@@ -141,6 +145,7 @@ where
     let reply = Reply {
         route,
         format,
+        protobuf,
         deadline: ctx.deadline(),
     };
     let mut response = match within_deadline(&ctx, method.call(&domain, &ctx, input)).await {
@@ -157,11 +162,18 @@ where
     response
 }
 
-fn write_json<Resp: Serialize>(
+/// The response message as JSON, or encoded when the caller asked for binary protobuf and the
+/// whole message is the body.
+fn write_message<Resp: Serialize + prost::Message>(
     response: Resp,
     reply: Reply,
 ) -> std::future::Ready<http::Response<Body>> {
-    std::future::ready(json_response(&response, reply.route.response_body()))
+    let body = reply.route.response_body();
+    std::future::ready(if reply.protobuf && body.is_none() {
+        protobuf::protobuf_response(&response)
+    } else {
+        json_response(&response, body)
+    })
 }
 
 async fn write_stream<Resp: Serialize + Send + 'static>(
@@ -179,10 +191,13 @@ async fn write_stream<Resp: Serialize + Send + 'static>(
 
 /// The request message of a call: the body read within the size limit, then merged with the
 /// path bindings and the query.
-async fn read_request<Req: DeserializeOwned>(
+async fn read_request<Req>(
     call: Call,
     schema: &'static MessageSchema,
-) -> Result<(Context, Req), Rejection> {
+) -> Result<(Context, Req), Rejection>
+where
+    Req: DeserializeOwned + prost::Message + Default + Serialize,
+{
     let Call {
         route,
         bindings,
@@ -193,11 +208,19 @@ async fn read_request<Req: DeserializeOwned>(
         ..
     } = call;
     let rule = BodyRule::parse(route.binding.body);
-    // The body is JSON whatever its Content-Type says: curl's `-d` sends
-    // `application/x-www-form-urlencoded`, and grpc-gateway reads a body of any type it has no
-    // other codec for with its JSON marshaler (text that is not JSON is then a 400).
+    // The body is JSON whatever its Content-Type says, but for binary protobuf: curl's `-d`
+    // sends `application/x-www-form-urlencoded`, and grpc-gateway reads a body of any type it
+    // has no other codec for with its JSON marshaler (text that is not JSON is then a 400).
     let bytes = if matches!(rule, BodyRule::None) {
         Bytes::new()
+    } else if protobuf::is_protobuf_body(&parts.headers) {
+        if let BodyRule::Field(field) = rule {
+            return Err(Box::new(protobuf::field_body_is_json_only(field)));
+        }
+        let encoded = read_body(body, max_body_bytes).await?;
+        protobuf::json_of_encoded::<Req>(&encoded)
+            .map(Bytes::from)
+            .map_err(|status| Box::new(status::error_response(&status)))?
     } else {
         read_body(body, max_body_bytes).await?
     };

@@ -324,3 +324,88 @@ async fn json_content_types_with_parameters_and_suffixes_are_accepted() {
         assert_eq!(reply.ok_json(), json!({"id": "c"}), "{content_type}");
     }
 }
+
+#[tokio::test]
+async fn binary_protobuf_bodies_and_answers_beside_json() {
+    use prost::Message;
+    use rust_svc_tests::tests::gateway::{Everything, Inner};
+
+    let served = serve().await;
+    let sent = Everything {
+        id: "bin".to_owned(),
+        small: 7,
+        tags: vec!["a".to_owned()],
+        inner: Some(Inner {
+            label: "x".to_owned(),
+            ..Inner::default()
+        }),
+        ..Everything::default()
+    };
+    for content_type in ["application/protobuf", "application/x-protobuf"] {
+        // Encoded both ways.
+        let request = served
+            .rest
+            .request("POST", "/v1/everything")
+            .header("content-type", content_type)
+            .header("accept", "application/protobuf")
+            .body(sent.encode_to_vec());
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/protobuf",
+            "{content_type}"
+        );
+        let bytes = response.bytes().await.unwrap();
+        assert_eq!(Everything::decode(bytes).unwrap(), sent, "{content_type}");
+        // Encoded in, JSON out: `Accept` says nothing of protobuf.
+        let reply = served
+            .rest
+            .raw("POST", "/v1/everything", content_type, sent.encode_to_vec())
+            .await;
+        assert_eq!(
+            reply.ok_json(),
+            json!({"id": "bin", "small": 7, "tags": ["a"], "inner": {"label": "x"}})
+        );
+    }
+    // JSON in, encoded out.
+    let request = served
+        .rest
+        .request("POST", "/v1/everything")
+        .header("accept", "application/x-protobuf, application/json")
+        .json(&json!({"id": "j", "small": 2}));
+    let bytes = request.send().await.unwrap().bytes().await.unwrap();
+    let answered = Everything::decode(bytes).unwrap();
+    assert_eq!((answered.id.as_str(), answered.small), ("j", 2));
+    // Bytes that are no message are a 400; a body that is one field of the request is JSON
+    // only (the route knows no field numbers): a 415 that says so.
+    let reply = served
+        .rest
+        .raw(
+            "POST",
+            "/v1/everything",
+            "application/protobuf",
+            vec![0xff, 0xff],
+        )
+        .await;
+    reply.error(
+        400,
+        rust_svc_runtime::Code::InvalidArgument,
+        &["not a protobuf message"],
+    );
+    let reply = served
+        .rest
+        .raw(
+            "PUT",
+            "/v1/everything/p1",
+            "application/protobuf",
+            sent.encode_to_vec(),
+        )
+        .await;
+    reply.error(
+        415,
+        rust_svc_runtime::Code::InvalidArgument,
+        &["`item`", "JSON"],
+    );
+    served.rest.assert_serving().await;
+}
