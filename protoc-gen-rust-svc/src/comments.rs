@@ -88,11 +88,38 @@ impl Comments {
 pub fn neutralize_code_blocks(comment: &str) -> String {
     let comment = unify_line_breaks(comment);
     let lines: Vec<&str> = comment.lines().collect();
-    let mut text = sanitize(&lines, Escape::None).join("\n");
+    let lines = for_prost(sanitize(&lines, Escape::None));
+    let mut text = lines.join("\n");
     if comment.ends_with('\n') {
         text.push('\n');
     }
     text
+}
+
+/// `lines` (each a space and then the line as `sanitize` indented it) made so that prost-build
+/// writes them indented as they are. prost-build writes one more space before a line that
+/// starts with two or more (for list continuations, it says), and none before one that starts
+/// with one: so a line indented by one more than the text's margin cannot keep its place, and
+/// the others move right by one. Without such a line, the lines indented past the margin lose
+/// the space prost-build adds back; with one, every line gets a space more, prost-build adds
+/// its own to all of them, and rustdoc's unindenting takes the common margin off again.
+fn for_prost(lines: Vec<String>) -> Vec<String> {
+    let one_past_margin = lines
+        .iter()
+        .any(|line| line.starts_with("  ") && !line.starts_with("   "));
+    if one_past_margin {
+        return lines
+            .into_iter()
+            .map(|line| if line.is_empty() { line } else { format!(" {line}") })
+            .collect();
+    }
+    lines
+        .into_iter()
+        .map(|line| match line.strip_prefix(' ') {
+            Some(rest) if rest.starts_with(' ') => rest.to_owned(),
+            _ => line,
+        })
+        .collect()
 }
 
 /// `\r\n` and a lone `\r` (old Mac line ends, or a stray byte) as `\n`: `str::lines` keeps a
@@ -127,9 +154,17 @@ fn sanitize(lines: &[&str], escape: Escape) -> Vec<String> {
     let mut in_fence = false;
     let mut in_indented = false;
     let mut previous_blank = true;
+    let mut lists = Lists::default();
     for raw in lines {
         let line = raw.get(common..).unwrap_or("").trim_end();
         let trimmed = line.trim_start();
+        let aligned;
+        let line = if in_fence || in_indented || line.is_empty() {
+            line
+        } else {
+            aligned = lists.align(line, previous_blank);
+            aligned.as_str()
+        };
         if in_indented && !line.is_empty() && indentation(line) < 4 {
             close_indented_block(&mut out);
             in_indented = false;
@@ -172,6 +207,61 @@ fn sanitize(lines: &[&str], escape: Escape) -> Vec<String> {
         out.push(" ```".to_owned());
     }
     out
+}
+
+/// The list items a comment is inside, to indent their continuation lines as markdown (and
+/// clippy's `doc_lazy_continuation` and `doc_overindented_list_items`) expect: at the column
+/// where the item's text starts. googleapis writes them one or two columns off
+/// (`1. Leaf …` continued at 4 spaces, `- Fields …` continued at its dash), which renders the
+/// same and fails `-D warnings`.
+#[derive(Default)]
+struct Lists {
+    /// (indentation of the marker, column of the item's text), outermost first.
+    items: Vec<(usize, usize)>,
+}
+
+impl Lists {
+    /// `line` re-indented if it continues a list item; as it is otherwise.
+    fn align(&mut self, line: &str, after_blank: bool) -> String {
+        let indent = indentation(line);
+        let text = line.trim_start();
+        if let Some(marker) = list_marker(text) {
+            while self.items.last().is_some_and(|&(at, _)| at >= indent) {
+                self.items.pop();
+            }
+            self.items.push((indent, indent + marker));
+            return line.to_owned();
+        }
+        if after_blank {
+            // A new paragraph: inside the items it is indented to, else the lists are over.
+            while self.items.last().is_some_and(|&(_, column)| indent < column) {
+                self.items.pop();
+            }
+            return line.to_owned();
+        }
+        // A continuation: of the innermost item whose marker it is not left of.
+        while self.items.len() > 1 && self.items.last().is_some_and(|&(at, _)| indent < at) {
+            self.items.pop();
+        }
+        match self.items.last() {
+            Some(&(_, column)) if indent != column => format!("{}{text}", " ".repeat(column)),
+            _ => line.to_owned(),
+        }
+    }
+}
+
+/// The width of a list marker starting `text` (`- `, `* `, `+ `, `1. `, `1) `), if it has one.
+fn list_marker(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    if matches!(bytes, [b'-' | b'*' | b'+', b' ', ..]) {
+        return Some(2);
+    }
+    let digits = bytes.iter().take_while(|byte| byte.is_ascii_digit()).count();
+    (1..=9)
+        .contains(&digits)
+        .then_some(())
+        .filter(|()| matches!(bytes.get(digits..digits + 2), Some([b'.' | b')', b' '])))
+        .map(|()| digits + 2)
 }
 
 /// Closes an indented block, moving the blank lines that ended it after the fence.
@@ -258,6 +348,39 @@ mod tests {
         for (input, expected) in cases {
             assert_eq!(doc(input), vec![expected.to_owned()], "{input:?}");
         }
+    }
+
+    #[test]
+    fn list_continuations_are_indented_to_their_item() {
+        let text = "\
+Rules
+1. Leaf fields
+   message) are classified:
+   - Fields referred by the body. They
+   are passed via the HTTP
+     request body.
+ 2. If the body is
+    the whole message.";
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            sanitize(&lines, Escape::None),
+            [
+                " Rules",
+                " 1. Leaf fields",
+                "    message) are classified:",
+                "    - Fields referred by the body. They",
+                "      are passed via the HTTP",
+                "      request body.",
+                "  2. If the body is",
+                "     the whole message.",
+            ]
+        );
+        // After a blank line, text left of the item's column ends the list.
+        let lines = ["- item", "  more", "", "after"];
+        assert_eq!(
+            sanitize(&lines, Escape::None),
+            [" - item", "   more", "", " after"]
+        );
     }
 
     #[test]
