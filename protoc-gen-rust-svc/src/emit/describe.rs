@@ -78,7 +78,13 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
                     let default = &binding.response_body_default;
                     quote!(.response_body(#field, #json, #default))
                 });
-                quote!(#rpc::HttpBinding::new(#verb, #template) #body #response_body)
+                let request_raw = binding
+                    .request_http_body
+                    .then(|| quote!(.request_http_body()));
+                let response_raw = binding
+                    .response_http_body
+                    .then(|| quote!(.response_http_body()));
+                quote!(#rpc::HttpBinding::new(#verb, #template) #body #response_body #request_raw #response_raw)
             });
             quote!(.http(&[#(#bindings),*]))
         });

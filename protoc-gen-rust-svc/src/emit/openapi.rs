@@ -258,7 +258,24 @@ fn query_value(value: &Value) -> Json {
     }
 }
 
+/// A `google.api.HttpBody`: bytes of any media type, passed as they are.
+fn raw_content(text: &str) -> Json {
+    json!({
+        "description": text,
+        "content": { "*/*": { "schema": { "type": "string", "format": "binary" } } },
+    })
+}
+
 fn request_body(body: &Body) -> Json {
+    if body.raw {
+        let into = match &body.field {
+            Some(field) => format!("the field `{field}` (a `google.api.HttpBody`)"),
+            None => "the request, a `google.api.HttpBody`".to_owned(),
+        };
+        return raw_content(&format!(
+            "The raw body, of any media type: its bytes and its `Content-Type` become {into}."
+        ));
+    }
     let (media_type, mut text) = if body.stream {
         (
             "application/x-ndjson",
@@ -283,6 +300,14 @@ fn request_body(body: &Body) -> Json {
 }
 
 fn response(response: &Response) -> Json {
+    if response.raw {
+        let what = if response.stream {
+            "The bytes of every `google.api.HttpBody` of the stream, one chunked body with the first's `content_type`."
+        } else {
+            "The `google.api.HttpBody`'s bytes, with its `content_type` as the media type."
+        };
+        return raw_content(what);
+    }
     let schema = field(&response.value);
     let message = &response.message;
     if !response.stream {

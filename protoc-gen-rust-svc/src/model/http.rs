@@ -102,20 +102,37 @@ fn binding(
         ));
     }
 
-    let (response_body_json, response_body_default) = if rule.response_body.is_empty() {
-        (String::new(), String::new())
-    } else {
-        let field = output
-            .get_field_by_name(&rule.response_body)
-            .ok_or_else(|| {
-                format!(
-                    "{what}: response_body field `{}` is not a field of {}",
-                    rule.response_body,
-                    output.full_name()
-                )
-            })?;
-        (field.json_name().to_owned(), default_json(&field))
-    };
+    let (response_body_json, response_body_default, response_http_body) =
+        if rule.response_body.is_empty() {
+            (String::new(), String::new(), is_http_body(output))
+        } else {
+            let field = output
+                .get_field_by_name(&rule.response_body)
+                .ok_or_else(|| {
+                    format!(
+                        "{what}: response_body field `{}` is not a field of {}",
+                        rule.response_body,
+                        output.full_name()
+                    )
+                })?;
+            let http_body = !field.is_list()
+                && matches!(field.kind(), Kind::Message(message) if is_http_body(&message));
+            (
+                field.json_name().to_owned(),
+                default_json(&field),
+                http_body,
+            )
+        };
+    // A client stream's requests stay newline-delimited JSON, HttpBody or not.
+    let request_http_body = !streaming.client_streaming()
+        && match rule.body.as_str() {
+            "" => false,
+            "*" => is_http_body(input),
+            field => input.get_field_by_name(field).is_some_and(|field| {
+                !field.is_list()
+                    && matches!(field.kind(), Kind::Message(message) if is_http_body(&message))
+            }),
+        };
 
     Ok(HttpBinding {
         method: method.to_owned(),
@@ -124,6 +141,8 @@ fn binding(
         response_body: rule.response_body.clone(),
         response_body_json,
         response_body_default,
+        request_http_body,
+        response_http_body,
         variables,
         template,
         shadows: Vec::new(),
@@ -229,6 +248,12 @@ fn shared_route_warning(
 }
 
 /// RFC 9110 `tchar`: what an HTTP method name may consist of.
+/// `google.api.HttpBody`: the raw HTTP body and its content type, which the gateway passes
+/// as they are instead of reading or writing JSON.
+fn is_http_body(message: &MessageDescriptor) -> bool {
+    message.full_name() == "google.api.HttpBody"
+}
+
 fn is_token_byte(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
 }

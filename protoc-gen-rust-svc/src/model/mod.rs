@@ -265,6 +265,10 @@ pub struct HttpBinding {
     pub response_body_json: String,
     /// The JSON of `response_body` when it has its default value (which pbjson omits).
     pub response_body_default: String,
+    /// The body (the whole request or the `body` field) is a `google.api.HttpBody`.
+    pub request_http_body: bool,
+    /// The response (or its `response_body` field) is a `google.api.HttpBody`.
+    pub response_http_body: bool,
     /// The field paths the template's variables bind, e.g. `sku` or `order.id`.
     pub variables: Vec<String>,
     /// `path`, parsed.

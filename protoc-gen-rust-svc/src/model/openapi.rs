@@ -153,6 +153,8 @@ pub struct Body {
     pub stream: bool,
     /// The body field's comment.
     pub description: Option<String>,
+    /// A `google.api.HttpBody`: raw bytes of any type, not JSON.
+    pub raw: bool,
 }
 
 /// A successful response.
@@ -166,6 +168,8 @@ pub struct Response {
     pub value: FieldType,
     /// A server stream.
     pub stream: bool,
+    /// A `google.api.HttpBody`: raw bytes with their own content type, not JSON.
+    pub raw: bool,
 }
 
 /// The shape of a field.

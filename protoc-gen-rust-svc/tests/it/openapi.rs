@@ -162,3 +162,38 @@ fn collect_references(value: &serde_json::Value, out: &mut BTreeSet<String>) {
         _ => {}
     }
 }
+
+#[test]
+fn http_body_routes_are_described_as_binary() {
+    let files = documents(generate(
+        &[root().join("tests/protos/http_body.proto")],
+        &[Artifact::Domain, Artifact::OpenApi],
+    ));
+    let document: serde_json::Value = serde_json::from_str(&files[0].content).unwrap();
+    let paths = &document["paths"];
+    let binary = serde_json::json!({ "type": "string", "format": "binary" });
+    // An upload into the body field, the whole request as a raw body, a download, a stream.
+    let upload = &paths["/v1/files/{name}"]["post"];
+    assert_eq!(upload["requestBody"]["content"]["*/*"]["schema"], binary);
+    let echo = &paths["/v1/echo"]["post"];
+    assert_eq!(echo["requestBody"]["content"]["*/*"]["schema"], binary);
+    assert_eq!(echo["responses"]["200"]["content"]["*/*"]["schema"], binary);
+    let download = &paths["/v1/files/{name}"]["get"];
+    assert_eq!(
+        download["responses"]["200"]["content"]["*/*"]["schema"],
+        binary
+    );
+    // The upload answers JSON: only the HttpBody side is raw.
+    assert!(upload["responses"]["200"]["content"]["application/json"].is_object());
+    let chunks = paths
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(path, _)| path.contains(":chunks"))
+        .map(|(_, item)| &item["get"])
+        .expect("the stream's route");
+    assert_eq!(
+        chunks["responses"]["200"]["content"]["*/*"]["schema"],
+        binary
+    );
+}

@@ -13,13 +13,13 @@ use http_body_util::BodyExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::protobuf;
 use super::request::{BodyRule, decode_patch_request, decode_request};
 use super::response::json_response;
 use super::schema::MessageSchema;
 use super::service::{Call, ResponseFuture, Route, RpcName};
 use super::status;
 use super::stream::{StreamFormat, ndjson_requests, stream_response};
+use super::{http_body, protobuf};
 use crate::call::{DomainMethod, within_deadline};
 use crate::{BoxStream, Context, Status};
 
@@ -169,7 +169,9 @@ fn write_message<Resp: Serialize + prost::Message>(
     reply: Reply,
 ) -> std::future::Ready<http::Response<Body>> {
     let body = reply.route.response_body();
-    std::future::ready(if reply.protobuf && body.is_none() {
+    std::future::ready(if reply.route.binding.response_http_body {
+        http_body::response(&response, body)
+    } else if reply.protobuf && body.is_none() {
         protobuf::protobuf_response(&response)
     } else {
         json_response(&response, body)
@@ -180,6 +182,10 @@ async fn write_stream<Resp: Serialize + Send + 'static>(
     stream: BoxStream<Resp>,
     reply: Reply,
 ) -> http::Response<Body> {
+    if reply.route.binding.response_http_body {
+        let body = reply.route.response_body();
+        return http_body::stream_response(stream, reply.deadline, body).await;
+    }
     stream_response(
         stream,
         reply.deadline,
@@ -213,6 +219,9 @@ where
     // has no other codec for with its JSON marshaler (text that is not JSON is then a 400).
     let bytes = if matches!(rule, BodyRule::None) {
         Bytes::new()
+    } else if route.binding.request_http_body {
+        let raw = read_body(body, max_body_bytes).await?;
+        Bytes::from(http_body::request_json(&parts.headers, &raw))
     } else if protobuf::is_protobuf_body(&parts.headers) {
         if let BodyRule::Field(field) = rule {
             return Err(Box::new(protobuf::field_body_is_json_only(field)));

@@ -18,6 +18,7 @@
 mod calls;
 pub mod cors;
 pub mod headers;
+mod http_body;
 pub mod protobuf;
 pub mod query;
 pub mod request;

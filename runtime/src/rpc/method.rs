@@ -52,6 +52,12 @@ pub struct HttpBinding {
     pub response_body_json: &'static str,
     /// The JSON of `response_body` at its default value, which the serializer omits.
     pub response_body_default: &'static str,
+    /// The body (the whole request, or the `body` field) is a `google.api.HttpBody`: the raw
+    /// HTTP body and its `Content-Type`, not JSON.
+    pub request_http_body: bool,
+    /// The response (or its `response_body` field) is a `google.api.HttpBody`: sent as its raw
+    /// bytes with its content type, a stream of them as one chunked body.
+    pub response_http_body: bool,
 }
 
 impl HttpBinding {
@@ -64,7 +70,23 @@ impl HttpBinding {
             response_body: "",
             response_body_json: "",
             response_body_default: "",
+            request_http_body: false,
+            response_http_body: false,
         }
+    }
+
+    /// Sets [`request_http_body`](Self::request_http_body).
+    #[must_use]
+    pub const fn request_http_body(mut self) -> Self {
+        self.request_http_body = true;
+        self
+    }
+
+    /// Sets [`response_http_body`](Self::response_http_body).
+    #[must_use]
+    pub const fn response_http_body(mut self) -> Self {
+        self.response_http_body = true;
+        self
     }
 
     /// Sets [`body`](Self::body): a request field's proto name, or `*`.

@@ -29,6 +29,7 @@ mod gateway_bodies;
 mod gateway_context;
 mod gateway_cors;
 mod gateway_errors;
+mod gateway_http_body;
 mod gateway_mapping;
 mod gateway_proxy;
 mod gateway_streams;

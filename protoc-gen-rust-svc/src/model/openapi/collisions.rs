@@ -97,6 +97,7 @@ mod tests {
             field: None,
             value: FieldType::Single(Value::Message("a.M".to_owned())),
             stream: false,
+            raw: false,
         };
         Candidate {
             operation: Operation {

@@ -66,6 +66,7 @@ impl Builder<'_> {
                 value: FieldType::Single(Value::Message(input.full_name().to_owned())),
                 stream: streaming.client_streaming(),
                 description: None,
+                raw: binding.request_http_body,
             }),
             name => {
                 excluded.push(name);
@@ -75,6 +76,7 @@ impl Builder<'_> {
                     value: field_type(&field),
                     stream: false,
                     description: self.comments.of(&field.parent_file(), field.path()),
+                    raw: binding.request_http_body,
                 })
             }
         };
@@ -92,6 +94,7 @@ impl Builder<'_> {
                 field: None,
                 value: FieldType::Single(Value::Message(output.full_name().to_owned())),
                 stream: streaming.server_streaming(),
+                raw: binding.response_http_body,
             },
             name => {
                 let field = output.get_field_by_name(name)?;
@@ -100,6 +103,7 @@ impl Builder<'_> {
                     field: Some(field.json_name().to_owned()),
                     value: field_type(&field),
                     stream: streaming.server_streaming(),
+                    raw: binding.response_http_body,
                 }
             }
         };
