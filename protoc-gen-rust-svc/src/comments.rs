@@ -110,7 +110,13 @@ fn for_prost(lines: Vec<String>) -> Vec<String> {
     if one_past_margin {
         return lines
             .into_iter()
-            .map(|line| if line.is_empty() { line } else { format!(" {line}") })
+            .map(|line| {
+                if line.is_empty() {
+                    line
+                } else {
+                    format!(" {line}")
+                }
+            })
             .collect();
     }
     lines
@@ -234,7 +240,11 @@ impl Lists {
         }
         if after_blank {
             // A new paragraph: inside the items it is indented to, else the lists are over.
-            while self.items.last().is_some_and(|&(_, column)| indent < column) {
+            while self
+                .items
+                .last()
+                .is_some_and(|&(_, column)| indent < column)
+            {
                 self.items.pop();
             }
             return line.to_owned();
@@ -256,7 +266,10 @@ fn list_marker(text: &str) -> Option<usize> {
     if matches!(bytes, [b'-' | b'*' | b'+', b' ', ..]) {
         return Some(2);
     }
-    let digits = bytes.iter().take_while(|byte| byte.is_ascii_digit()).count();
+    let digits = bytes
+        .iter()
+        .take_while(|byte| byte.is_ascii_digit())
+        .count();
     (1..=9)
         .contains(&digits)
         .then_some(())
