@@ -123,16 +123,15 @@ fn binding(
                 http_body,
             )
         };
-    // A client stream's requests stay newline-delimited JSON, HttpBody or not.
-    let request_http_body = !streaming.client_streaming()
-        && match rule.body.as_str() {
-            "" => false,
-            "*" => is_http_body(input),
-            field => input.get_field_by_name(field).is_some_and(|field| {
-                !field.is_list()
-                    && matches!(field.kind(), Kind::Message(message) if is_http_body(&message))
-            }),
-        };
+    // A client stream of HttpBody (its body is `*`) is the raw body in chunks.
+    let request_http_body = match rule.body.as_str() {
+        "" => false,
+        "*" => is_http_body(input),
+        field => input.get_field_by_name(field).is_some_and(|field| {
+            !field.is_list()
+                && matches!(field.kind(), Kind::Message(message) if is_http_body(&message))
+        }),
+    };
 
     Ok(HttpBinding {
         method: method.to_owned(),

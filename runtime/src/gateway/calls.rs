@@ -249,12 +249,20 @@ fn request_stream<Req: DeserializeOwned + Send + 'static>(
     schema: &'static MessageSchema,
 ) -> Result<(Context, BoxStream<Req>), Rejection> {
     let Call {
+        route,
         bindings,
+        parts,
         body,
         ctx,
         max_body_bytes,
         ..
     } = call;
+    if route.binding.request_http_body {
+        let requests = http_body::request_stream(&parts.headers, body, move |json: &[u8]| {
+            decode_request(schema, BodyRule::Whole, &bindings, None, json)
+        });
+        return Ok((ctx, requests));
+    }
     let requests = ndjson_requests(body, max_body_bytes, move |line: &[u8]| {
         decode_request(schema, BodyRule::Whole, &bindings, None, line)
     });

@@ -5,6 +5,9 @@
 //!   variables and the query fill the rest of the request as usual.
 //! - As the response (or its `response_body` field): `data` is the HTTP body and
 //!   `content_type` its `Content-Type` (`application/octet-stream` when empty), no JSON.
+//! - As a client stream (`stream google.api.HttpBody` with `body: "*"`): the raw body in the
+//!   chunks it arrives in, one message each with the request's `Content-Type`, so that an
+//!   upload of any size passes in the memory of a chunk (no body limit applies to it).
 //! - As a server stream: one chunked body of every message's `data`, with the first message's
 //!   content type. An error before the first message is the usual JSON status; after it, the
 //!   body ends abruptly (the chunked encoding is not finished), which tells a client the
@@ -40,6 +43,27 @@ pub(super) fn request_json(headers: &HeaderMap, body: &[u8]) -> Vec<u8> {
         .unwrap_or_default();
     let message = json!({"contentType": content_type, "data": STANDARD.encode(body)});
     message.to_string().into_bytes()
+}
+
+/// A client stream of `HttpBody` messages from the raw request body: one message per chunk
+/// the body arrives in, each with the request's `Content-Type`, so that an upload of any size
+/// goes through in the memory of a chunk. `decode` reads each message's JSON.
+pub(super) fn request_stream<T, F>(headers: &HeaderMap, body: Body, decode: F) -> BoxStream<T>
+where
+    T: Send + 'static,
+    F: Fn(&[u8]) -> Result<T, Status> + Send + 'static,
+{
+    let headers = headers.clone();
+    Box::pin(body.into_data_stream().filter_map(move |chunk| {
+        let item = match chunk {
+            Ok(chunk) if chunk.is_empty() => None,
+            Ok(chunk) => Some(decode(&request_json(&headers, &chunk))),
+            Err(error) => Some(Err(Status::invalid_argument(format!(
+                "could not read the request body: {error}"
+            )))),
+        };
+        std::future::ready(item)
+    }))
 }
 
 /// The content type and the bytes of the `HttpBody` that `message` is (or its `response_body`
