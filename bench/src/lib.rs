@@ -17,6 +17,12 @@ pub mod plain_tonic {
     include!(concat!(env!("OUT_DIR"), "/mod.rs"));
 }
 
+/// tests/protos/http_body.proto (`tests::http_body::Files` and the `google.api` messages),
+/// domain and gateway: the service bench/http_body.sh uploads to and downloads from.
+pub mod http_body {
+    include!(concat!(env!("OUT_DIR"), "/http_body/mod.rs"));
+}
+
 /// The `CheckStock` handler every benchmark uses: answers at once, echoing the SKU.
 pub fn check_stock_reply(request: CheckStockRequest) -> CheckStockResponse {
     CheckStockResponse {
