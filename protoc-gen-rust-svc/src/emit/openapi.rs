@@ -7,6 +7,7 @@
 //! enums by name (or number), bytes as base64, well-known types in their own JSON forms. Errors
 //! are `google.rpc.Status`, the body of every non-200 answer of the gateway.
 
+mod annotations;
 mod schemas;
 
 use serde_json::{Map, Value as Json, json};
@@ -62,7 +63,7 @@ pub fn document(api: &OpenApi) -> String {
             Json::Object(object)
         })
         .collect();
-    let document = json!({
+    let mut document = json!({
         "openapi": "3.1.0",
         "info": info(api),
         "tags": tags,
@@ -77,6 +78,7 @@ pub fn document(api: &OpenApi) -> String {
             },
         },
     });
+    annotations::apply(&mut document, api);
     // `{:#}` is serde_json's pretty printer; it cannot fail on a `Value`.
     format!("{document:#}\n")
 }
@@ -405,6 +407,7 @@ mod tests {
             operations: Vec::new(),
             unlisted: Vec::new(),
             schemas: BTreeMap::new(),
+            annotations: Default::default(),
         }
     }
 

@@ -6,6 +6,7 @@
 //! so nothing here fails: what cannot be described is left out, and the document says so. The
 //! emitter (`emit::openapi`) only formats this.
 
+mod annotations;
 mod collisions;
 mod describe;
 mod operations;
@@ -17,12 +18,14 @@ use prost_reflect::FileDescriptor;
 
 use super::Service;
 use crate::comments::SourceInfos;
+pub use annotations::Annotations;
 use collisions::{Candidate, distinct_paths};
 use describe::Comments;
 use operations::{Builder, Identity};
 
-/// The OpenAPI document of one package.
+/// The OpenAPI document of one package. Non-exhaustive: what the document carries grows.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct OpenApi {
     /// `inventory.v1`; empty without a package.
     pub package: String,
@@ -37,6 +40,8 @@ pub struct OpenApi {
     pub unlisted: Vec<Unlisted>,
     /// Every message and enum the operations reach, by full proto name.
     pub schemas: BTreeMap<String, Schema>,
+    /// grpc-gateway's OpenAPI annotations of the package, to carry into the document.
+    pub annotations: Annotations,
 }
 
 /// A binding left out of the document.
@@ -410,6 +415,11 @@ pub(super) fn build(
     builder.reach(&Value::Message(STATUS.to_owned()));
     builder.reach(&Value::Message(ANY.to_owned()));
     builder.walk(files);
+    let tagged: Vec<(&str, &str)> = services
+        .iter()
+        .map(|service| (service.full_name.as_str(), service.proto_name.as_str()))
+        .collect();
+    let annotations = annotations::collect(files, tagged, builder.schemas.keys());
     Some(OpenApi {
         package: package.to_owned(),
         description,
@@ -417,6 +427,7 @@ pub(super) fn build(
         operations,
         unlisted,
         schemas: builder.schemas,
+        annotations,
     })
 }
 

@@ -197,3 +197,81 @@ fn http_body_routes_are_described_as_binary() {
         binary
     );
 }
+
+#[test]
+fn grpc_gateway_annotations_are_carried_into_the_document() {
+    let root = root();
+    let files = documents(
+        Builder::new()
+            .include(root.join("proto"))
+            .include(root.join("tests/data/grpc-gateway"))
+            .include(root.join("tests/protos/openapi"))
+            .file(root.join("tests/protos/openapi/annotated.proto"))
+            .artifacts([Artifact::Domain, Artifact::OpenApi])
+            .generate()
+            .unwrap(),
+    );
+    let document: serde_json::Value = serde_json::from_str(&files[0].content).unwrap();
+    insta::assert_snapshot!(files[0].name.clone(), files[0].content);
+    let info = &document["info"];
+    assert_eq!(info["title"], "Bookshop API");
+    assert_eq!(info["version"], "2.1.0");
+    assert_eq!(info["contact"]["email"], "shop@example.com");
+    assert_eq!(info["license"]["name"], "Apache 2.0");
+    assert_eq!(document["externalDocs"]["description"], "The manual");
+    let schemes = &document["components"]["securitySchemes"];
+    assert_eq!(
+        schemes["ApiKeyAuth"],
+        serde_json::json!({"type": "apiKey", "name": "X-API-Key", "in": "header"})
+    );
+    let code = &schemes["OAuth2"]["flows"]["authorizationCode"];
+    assert_eq!(code["tokenUrl"], "https://example.com/token");
+    assert_eq!(code["scopes"]["read"], "Read books");
+    assert_eq!(
+        document["security"],
+        serde_json::json!([{"ApiKeyAuth": []}])
+    );
+
+    let books = document["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|tag| tag["name"] == "Books")
+        .unwrap();
+    assert_eq!(
+        books["description"],
+        "Everything about books, from the annotation."
+    );
+    assert_eq!(books["externalDocs"]["url"], "https://example.com/books");
+
+    let operation = &document["paths"]["/v1/books/{id}"]["get"];
+    assert_eq!(operation["summary"], "Get a book");
+    assert_eq!(operation["description"], "The annotation's description.");
+    assert_eq!(operation["operationId"], "getBook");
+    assert_eq!(operation["tags"], serde_json::json!(["Books", "Catalogue"]));
+    assert_eq!(operation["deprecated"], true);
+    assert_eq!(
+        operation["security"],
+        serde_json::json!([{"OAuth2": ["read"]}])
+    );
+
+    let book = &document["components"]["schemas"]["tests.annotated.v1.Book"];
+    assert_eq!(book["title"], "Book");
+    assert_eq!(book["description"], "A book on the shelves.");
+    assert_eq!(book["required"], serde_json::json!(["id", "title"]));
+    assert_eq!(
+        book["examples"],
+        serde_json::json!([{"id": "b-1", "title": "Dune"}])
+    );
+    let properties = &book["properties"];
+    assert_eq!(
+        properties["id"]["description"],
+        "The book's id, from the annotation."
+    );
+    assert_eq!(properties["id"]["pattern"], "^b-[0-9]+$");
+    assert_eq!(properties["id"]["examples"], serde_json::json!(["b-1"]));
+    assert_eq!(properties["title"]["maxLength"], 200);
+    assert_eq!(properties["title"]["minLength"], 1);
+    assert_eq!(properties["price"]["exclusiveMinimum"], 0.0);
+    assert!(properties["price"].get("minimum").is_none());
+}

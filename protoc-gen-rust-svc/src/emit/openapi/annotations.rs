@@ -1,0 +1,302 @@
+//! grpc-gateway's OpenAPI annotations carried into the OpenAPI 3.1 document: what each has a
+//! place for there (see [`crate::model::openapi::Annotations`]). They go over what the
+//! generator wrote from the proto, as a team that wrote them expects: an annotated summary,
+//! description or tag replaces the comment's.
+
+use serde_json::{Map, Value as Json, json};
+
+use crate::model::openapi::{Annotations, OpenApi};
+
+/// Carries `api`'s annotations into `document`.
+pub(super) fn apply(document: &mut Json, api: &OpenApi) {
+    let annotations = &api.annotations;
+    for swagger in &annotations.swagger {
+        document_level(document, swagger);
+    }
+    for (tag, annotation) in &annotations.tags {
+        upsert_tag(document, tag, annotation);
+    }
+    operations(document, api, annotations);
+    schemas(document, annotations);
+}
+
+/// `openapiv2_swagger`: `info`, `tags`, `externalDocs`, security schemes and requirements.
+fn document_level(document: &mut Json, swagger: &Json) {
+    if let Some(info) = swagger.get("info") {
+        let target = &mut document["info"];
+        for (from, to) in [
+            ("title", "title"),
+            ("description", "description"),
+            ("version", "version"),
+            ("termsOfService", "termsOfService"),
+        ] {
+            copy(info, from, target, to);
+        }
+        for part in ["contact", "license"] {
+            if let Some(value) = info.get(part) {
+                target[part] = value.clone();
+            }
+        }
+    }
+    if let Some(docs) = swagger.get("externalDocs") {
+        document["externalDocs"] = docs.clone();
+    }
+    for tag in swagger
+        .get("tags")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(name) = tag.get("name").and_then(Json::as_str) {
+            upsert_tag(document, name, tag);
+        }
+    }
+    if let Some(schemes) = swagger
+        .pointer("/securityDefinitions/security")
+        .and_then(Json::as_object)
+    {
+        for (name, scheme) in schemes {
+            if let Some(converted) = security_scheme(scheme) {
+                document["components"]["securitySchemes"][name] = converted;
+            }
+        }
+    }
+    if let Some(security) = swagger.get("security") {
+        document["security"] = security_requirements(security);
+    }
+}
+
+/// A tag of the document, added if new, with an annotation's description and documents.
+fn upsert_tag(document: &mut Json, name: &str, annotation: &Json) {
+    let Some(tags) = document["tags"].as_array_mut() else {
+        return;
+    };
+    let position = tags.iter().position(|tag| tag["name"] == name);
+    let tag = match position {
+        Some(at) => &mut tags[at],
+        None => {
+            tags.push(json!({ "name": name }));
+            tags.last_mut().expect("just pushed")
+        }
+    };
+    copy(annotation, "description", tag, "description");
+    if let Some(docs) = annotation.get("externalDocs") {
+        tag["externalDocs"] = docs.clone();
+    }
+}
+
+/// `openapiv2_operation` on every operation of its rpc.
+fn operations(document: &mut Json, api: &OpenApi, annotations: &Annotations) {
+    for operation in &api.operations {
+        let Some(annotation) = annotations.operations.get(&operation.rpc) else {
+            continue;
+        };
+        let Some(target) = document
+            .get_mut("paths")
+            .and_then(|paths| paths.get_mut(&operation.path))
+            .and_then(|item| item.get_mut(&operation.method))
+        else {
+            continue;
+        };
+        for field in [
+            "summary",
+            "description",
+            "operationId",
+            "tags",
+            "externalDocs",
+        ] {
+            copy(annotation, field, target, field);
+        }
+        if annotation.get("deprecated") == Some(&Json::Bool(true)) {
+            target["deprecated"] = Json::Bool(true);
+        }
+        if let Some(security) = annotation.get("security") {
+            target["security"] = security_requirements(security);
+        }
+    }
+}
+
+/// `openapiv2_schema` on message schemas, `openapiv2_field` on their properties.
+fn schemas(document: &mut Json, annotations: &Annotations) {
+    let schemas = &mut document["components"]["schemas"];
+    for (name, annotation) in &annotations.schemas {
+        let Some(target) = schemas.get_mut(name) else {
+            continue;
+        };
+        if let Some(json_schema) = annotation.get("jsonSchema") {
+            json_schema_fields(json_schema, target);
+        }
+        if let Some(example) = annotation.get("example").and_then(Json::as_str) {
+            target["examples"] = json!([parsed_example(example)]);
+        }
+        if let Some(docs) = annotation.get("externalDocs") {
+            target["externalDocs"] = docs.clone();
+        }
+    }
+    for (message, fields) in &annotations.fields {
+        for (field, annotation) in fields {
+            let Some(target) = schemas
+                .get_mut(message)
+                .and_then(|schema| schema.get_mut("properties"))
+                .and_then(|properties| properties.get_mut(field))
+            else {
+                continue;
+            };
+            json_schema_fields(annotation, target);
+        }
+    }
+}
+
+/// The JSONSchema fields OpenAPI 3.1 shares with Swagger 2's, onto a schema.
+fn json_schema_fields(annotation: &Json, target: &mut Json) {
+    for field in [
+        "title",
+        "description",
+        "format",
+        "pattern",
+        "readOnly",
+        "uniqueItems",
+        "multipleOf",
+        "maximum",
+        "minimum",
+        "maxLength",
+        "minLength",
+        "maxItems",
+        "minItems",
+        "maxProperties",
+        "minProperties",
+        "required",
+    ] {
+        copy(annotation, field, target, field);
+    }
+    // proto3 JSON writes uint64 as a string; JSON Schema's counts are integers.
+    for count in [
+        "maxLength",
+        "minLength",
+        "maxItems",
+        "minItems",
+        "maxProperties",
+        "minProperties",
+    ] {
+        if let Some(number) = target
+            .get(count)
+            .and_then(Json::as_str)
+            .and_then(|text| text.parse::<u64>().ok())
+        {
+            target[count] = json!(number);
+        }
+    }
+    // Swagger 2's boolean exclusive bounds are OpenAPI 3.1's (JSON Schema's) numbers.
+    for (flag, bound, exclusive) in [
+        ("exclusiveMaximum", "maximum", "exclusiveMaximum"),
+        ("exclusiveMinimum", "minimum", "exclusiveMinimum"),
+    ] {
+        if annotation.get(flag) == Some(&Json::Bool(true)) {
+            // proto3 JSON leaves out a bound of 0, which is still the bound.
+            let value = annotation.get(bound).cloned().unwrap_or(json!(0.0));
+            target[exclusive] = value;
+            if let Some(object) = target.as_object_mut() {
+                object.remove(bound);
+            }
+        }
+    }
+    for (from, to) in [("example", "examples"), ("default", "default")] {
+        if let Some(text) = annotation.get(from).and_then(Json::as_str) {
+            let value = parsed_example(text);
+            target[to] = if to == "examples" {
+                json!([value])
+            } else {
+                value
+            };
+        }
+    }
+}
+
+/// An example or default as grpc-gateway takes it: JSON text, else the text itself.
+fn parsed_example(text: &str) -> Json {
+    serde_json::from_str(text).unwrap_or_else(|_| Json::String(text.to_owned()))
+}
+
+/// A Swagger 2 security scheme as OpenAPI 3.1's.
+fn security_scheme(scheme: &Json) -> Option<Json> {
+    let mut converted = Map::new();
+    match scheme.get("type")?.as_str()? {
+        "TYPE_BASIC" => {
+            converted.insert("type".into(), json!("http"));
+            converted.insert("scheme".into(), json!("basic"));
+        }
+        "TYPE_API_KEY" => {
+            converted.insert("type".into(), json!("apiKey"));
+            converted.insert("name".into(), scheme.get("name")?.clone());
+            let place = match scheme.get("in").and_then(Json::as_str) {
+                Some("IN_QUERY") => "query",
+                _ => "header",
+            };
+            converted.insert("in".into(), json!(place));
+        }
+        "TYPE_OAUTH2" => {
+            let scopes = scheme
+                .pointer("/scopes/scope")
+                .cloned()
+                .unwrap_or_else(|| json!({}));
+            let (flow, urls): (&str, &[(&str, &str)]) =
+                match scheme.get("flow").and_then(Json::as_str)? {
+                    "FLOW_IMPLICIT" => ("implicit", &[("authorizationUrl", "authorizationUrl")]),
+                    "FLOW_PASSWORD" => ("password", &[("tokenUrl", "tokenUrl")]),
+                    "FLOW_APPLICATION" => ("clientCredentials", &[("tokenUrl", "tokenUrl")]),
+                    "FLOW_ACCESS_CODE" => (
+                        "authorizationCode",
+                        &[
+                            ("authorizationUrl", "authorizationUrl"),
+                            ("tokenUrl", "tokenUrl"),
+                        ],
+                    ),
+                    _ => return None,
+                };
+            let mut flow_object = json!({ "scopes": scopes });
+            for (from, to) in urls {
+                copy(scheme, from, &mut flow_object, to);
+            }
+            converted.insert("type".into(), json!("oauth2"));
+            converted.insert("flows".into(), json!({ flow: flow_object }));
+        }
+        _ => return None,
+    }
+    if let Some(description) = scheme.get("description") {
+        converted.insert("description".into(), description.clone());
+    }
+    Some(Json::Object(converted))
+}
+
+/// Swagger 2 security requirements (`{"securityRequirement": {name: {"scope": […]}}}` each)
+/// as OpenAPI's (`{name: […]}`).
+fn security_requirements(security: &Json) -> Json {
+    let requirements = security
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|requirement| {
+            let names = requirement
+                .get("securityRequirement")
+                .and_then(Json::as_object)
+                .map(|names| {
+                    names
+                        .iter()
+                        .map(|(name, value)| {
+                            let scopes = value.get("scope").cloned().unwrap_or_else(|| json!([]));
+                            (name.clone(), scopes)
+                        })
+                        .collect::<Map<String, Json>>()
+                })
+                .unwrap_or_default();
+            Json::Object(names)
+        });
+    Json::Array(requirements.collect())
+}
+
+/// `target[to]` = `source[from]`, when `source` has it.
+fn copy(source: &Json, from: &str, target: &mut Json, to: &str) {
+    if let Some(value) = source.get(from) {
+        target[to] = value.clone();
+    }
+}

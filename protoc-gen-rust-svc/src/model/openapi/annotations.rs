@@ -1,0 +1,101 @@
+//! grpc-gateway's OpenAPI annotations (`grpc.gateway.protoc_gen_openapiv2.options`), which teams
+//! moving from grpc-gateway already have in their protos: `openapiv2_swagger` on a file,
+//! `openapiv2_tag` on a service, `openapiv2_operation` on a method, `openapiv2_schema` on a
+//! message and `openapiv2_field` on a field. Each is read, when its extension is in the
+//! request (the proto imports `protoc-gen-openapiv2/options/annotations.proto`), as the proto3
+//! JSON of its message; the `openapi` emitter carries what OpenAPI 3.1 has a place for into the
+//! document. Annotations of other kinds, and fields of these that OpenAPI 3.1 has no place
+//! for, are ignored without an error.
+
+use std::collections::BTreeMap;
+
+use prost_reflect::{DescriptorPool, DynamicMessage, FileDescriptor, Value as Reflected};
+use serde_json::Value as Json;
+
+/// The annotations of one package's document, as proto3 JSON objects.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Annotations {
+    /// `openapiv2_swagger` of the package's files, in file order.
+    pub swagger: Vec<Json>,
+    /// `openapiv2_tag`, by the tag its service's operations carry.
+    pub tags: BTreeMap<String, Json>,
+    /// `openapiv2_operation`, by the rpc's full name.
+    pub operations: BTreeMap<String, Json>,
+    /// `openapiv2_schema`, by the message's full name.
+    pub schemas: BTreeMap<String, Json>,
+    /// `openapiv2_field`, by the message's full name, then the field's JSON name.
+    pub fields: BTreeMap<String, BTreeMap<String, Json>>,
+}
+
+const PACKAGE: &str = "grpc.gateway.protoc_gen_openapiv2.options.";
+
+/// The annotation `name` (`openapiv2_operation`…) of an options message, as proto3 JSON.
+fn read(pool: &DescriptorPool, options: &DynamicMessage, name: &str) -> Option<Json> {
+    let extension = pool.get_extension_by_name(&format!("{PACKAGE}{name}"))?;
+    if !options.has_extension(&extension) {
+        return None;
+    }
+    match options.get_extension(&extension).as_ref() {
+        Reflected::Message(message) => serde_json::to_value(message).ok(),
+        _ => None,
+    }
+}
+
+/// The annotations of `files` (one package's), for the services `tags` names (service full
+/// name, tag) and the messages `schemas` names.
+pub(super) fn collect<'a>(
+    files: &[FileDescriptor],
+    tags: impl IntoIterator<Item = (&'a str, &'a str)>,
+    schemas: impl IntoIterator<Item = &'a String>,
+) -> Annotations {
+    let mut annotations = Annotations::default();
+    let Some(pool) = files.first().map(FileDescriptor::parent_pool) else {
+        return annotations;
+    };
+    if pool
+        .get_extension_by_name(&format!("{PACKAGE}openapiv2_operation"))
+        .is_none()
+    {
+        return annotations;
+    }
+    for file in files {
+        annotations
+            .swagger
+            .extend(read(pool, &file.options(), "openapiv2_swagger"));
+        for service in file.services() {
+            for method in service.methods() {
+                if let Some(operation) = read(pool, &method.options(), "openapiv2_operation") {
+                    annotations
+                        .operations
+                        .insert(method.full_name().to_owned(), operation);
+                }
+            }
+        }
+    }
+    for (service, tag) in tags {
+        if let Some(descriptor) = pool.get_service_by_name(service)
+            && let Some(annotation) = read(pool, &descriptor.options(), "openapiv2_tag")
+        {
+            annotations.tags.insert(tag.to_owned(), annotation);
+        }
+    }
+    for name in schemas {
+        let Some(message) = pool.get_message_by_name(name) else {
+            continue;
+        };
+        if let Some(schema) = read(pool, &message.options(), "openapiv2_schema") {
+            annotations.schemas.insert(name.clone(), schema);
+        }
+        let fields: BTreeMap<String, Json> = message
+            .fields()
+            .filter_map(|field| {
+                read(pool, &field.options(), "openapiv2_field")
+                    .map(|annotation| (field.json_name().to_owned(), annotation))
+            })
+            .collect();
+        if !fields.is_empty() {
+            annotations.fields.insert(name.clone(), fields);
+        }
+    }
+    annotations
+}
