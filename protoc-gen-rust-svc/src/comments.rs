@@ -96,6 +96,40 @@ pub fn neutralize_code_blocks(comment: &str) -> String {
     text
 }
 
+/// Reference-style links to proto elements (`[HttpRule][google.api.HttpRule]`, `[Foo][]`),
+/// which googleapis writes everywhere: rustdoc would take the reference for an intra-doc link
+/// that resolves nowhere (a warning, an error under `-D warnings`), so only the text is kept.
+fn unlink_references(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(open) = rest.find('[') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find(']') else {
+            break;
+        };
+        let text = &after[..close];
+        let tail = &after[close + 1..];
+        let reference = tail
+            .strip_prefix('[')
+            .and_then(|tail| tail.find(']').map(|end| (&tail[..end], &tail[end + 1..])));
+        match reference {
+            Some((target, remainder))
+                if !text.contains('[') && !target.contains(char::is_whitespace) =>
+            {
+                out.push_str(&rest[..open]);
+                out.push_str(text);
+                rest = remainder;
+            }
+            _ => {
+                out.push_str(&rest[..open + 1]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// `lines` (each a space and then the line as `sanitize` indented it) made so that prost-build
 /// writes them indented as they are. prost-build writes one more space before a line that
 /// starts with two or more (for list continuations, it says), and none before one that starts
@@ -104,6 +138,7 @@ pub fn neutralize_code_blocks(comment: &str) -> String {
 /// the space prost-build adds back; with one, every line gets a space more, prost-build adds
 /// its own to all of them, and rustdoc's unindenting takes the common margin off again.
 fn for_prost(lines: Vec<String>) -> Vec<String> {
+    let lines: Vec<String> = lines.iter().map(|line| unlink_references(line)).collect();
     let one_past_margin = lines
         .iter()
         .any(|line| line.starts_with("  ") && !line.starts_with("   "));
@@ -361,6 +396,15 @@ mod tests {
         for (input, expected) in cases {
             assert_eq!(doc(input), vec![expected.to_owned()], "{input:?}");
         }
+    }
+
+    #[test]
+    fn reference_links_to_proto_elements_keep_their_text() {
+        assert_eq!(
+            unlink_references(" A [HttpRule][google.api.HttpRule], see [Foo][] and [x](y)."),
+            " A HttpRule, see Foo and [x](y)."
+        );
+        assert_eq!(unlink_references(" [a] b [c"), " [a] b [c");
     }
 
     #[test]
