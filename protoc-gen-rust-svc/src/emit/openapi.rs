@@ -152,6 +152,14 @@ fn operation(operation: &Operation) -> Json {
     }
     if let Some(body) = &operation.body {
         object.insert("requestBody".into(), request_body(body));
+        if body.stream {
+            object.insert(
+                "x-websocket".into(),
+                json!({
+                    "description": "Also served over WebSocket: a GET on this path with `Upgrade: websocket` upgrades; then each text frame is one request message in JSON and each response message comes back as one, an empty frame ends the requests, and the socket closes with 1000 when the call succeeds or 4000 + the gRPC code, the status message as the reason, when it fails."
+                }),
+            );
+        }
     }
     object.insert(
         "responses".into(),

@@ -27,6 +27,7 @@ pub mod schema;
 mod service;
 pub mod status;
 pub mod stream;
+mod websocket;
 pub mod wkt;
 
 pub use calls::{bidi_streaming, client_streaming, server_streaming, unary, unknown_rpc};

@@ -17,7 +17,9 @@ use super::cors::Cors;
 use super::headers::HeaderRules;
 use super::response::ResponseBody;
 use super::status::{error_response, status_response};
+use super::websocket;
 use crate::deadline::deadline_exceeded;
+use crate::rpc::MethodKind;
 use crate::rpc::{HttpBinding, MethodInfo, ServiceInfo};
 use crate::{BoxFuture, Context, Status};
 
@@ -253,6 +255,27 @@ struct Entry {
     dispatch: Dispatch,
 }
 
+impl Inner {
+    /// The client- or bidi-streaming route whose template `path` matches, whatever its method:
+    /// what a WebSocket upgrade (a `GET`) on that path serves.
+    fn streaming_route(&self, path: &str) -> Option<(Route, Dispatch, Vec<Binding>)> {
+        self.table
+            .allowed_methods(path)
+            .into_iter()
+            .find_map(|method| {
+                let Lookup::Found(found) = self.table.lookup(method, path) else {
+                    return None;
+                };
+                let entry = found.value;
+                matches!(
+                    entry.route.method.kind,
+                    MethodKind::ClientStreaming | MethodKind::BidiStreaming
+                )
+                .then(|| (entry.route, Arc::clone(&entry.dispatch), found.bindings))
+            })
+    }
+}
+
 struct Inner {
     table: RouteTable<Entry>,
     cors: Cors,
@@ -332,6 +355,37 @@ impl Gateway {
         grpc.into_axum_router().fallback_service(self)
     }
 
+    /// Serves a client- or bidi-streaming rpc over the WebSocket `parts` asks for (see
+    /// [`websocket`]): the call is the one a `POST` of the frames as its body would make.
+    fn websocket(
+        &self,
+        parts: http::request::Parts,
+        route: Route,
+        dispatch: Dispatch,
+        bindings: Vec<Binding>,
+    ) -> ResponseFuture {
+        let inner = Arc::clone(&self.inner);
+        websocket::upgrade(parts, move |mut parts, body| {
+            let rules = &inner.header_rules;
+            match rules.context(&parts.headers, peer_addr(&parts)) {
+                Err(status) => ready_error(&status),
+                Ok(ctx) => {
+                    // The frames are read as the newline-delimited body of the rule's method.
+                    parts.method = Method::POST;
+                    dispatch(Call {
+                        route,
+                        bindings,
+                        parts,
+                        body,
+                        ctx,
+                        max_body_bytes: inner.max_body_bytes,
+                        header_rules: rules.clone(),
+                    })
+                }
+            }
+        })
+    }
+
     /// Answers one request.
     pub fn handle(&self, request: http::Request<Body>) -> ResponseFuture {
         let inner = &self.inner;
@@ -351,6 +405,11 @@ impl Gateway {
                 parts.uri
             ));
             return ready_error(&status);
+        }
+        if websocket::is_upgrade(&parts)
+            && let Some((route, dispatch, bindings)) = inner.streaming_route(parts.uri.path())
+        {
+            return self.websocket(parts, route, dispatch, bindings);
         }
         let origin = parts.headers.get(http::header::ORIGIN).cloned();
         if parts.method == Method::OPTIONS

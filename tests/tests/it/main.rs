@@ -33,6 +33,7 @@ mod gateway_http_body;
 mod gateway_mapping;
 mod gateway_proxy;
 mod gateway_streams;
+mod gateway_websocket;
 mod host;
 mod interceptors;
 mod json_mapping;

@@ -1,0 +1,115 @@
+//! Client- and bidi-streaming rpcs over WebSocket, with a real client (tokio-tungstenite): a
+//! `GET` upgrade on the rule's template, one JSON message per text frame each way, the close
+//! code carrying the status (1000 for OK, 4000 + the gRPC code for an error), an empty frame
+//! ending the requests. The gateway is
+//! served by `axum::serve`, which hands connections over on upgrade (tonic's server, under
+//! the harness and `host`, does not).
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::connect_async;
+use tokio_tungstenite::tungstenite::Message;
+
+use rust_svc_runtime::gateway::Gateway;
+use rust_svc_tests::tests::gateway::EchoGateway;
+
+use crate::gateway_common::EchoDomain;
+
+/// The echo domain's gateway alone on `axum::serve`; its `ws://` base URL.
+async fn serve_ws() -> (String, EchoDomain) {
+    let domain = EchoDomain::default();
+    let router = Gateway::from_service(EchoGateway::routes(domain.clone())).into_router();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("ws://{addr}"), domain)
+}
+
+/// The frames a socket receives until it closes, and its close code and reason.
+async fn rest_of<S>(socket: &mut S) -> (Vec<Value>, Option<(u16, String)>)
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    let mut frames = Vec::new();
+    while let Some(message) = socket.next().await {
+        match message.unwrap() {
+            Message::Text(text) => frames.push(serde_json::from_str(text.as_str()).unwrap()),
+            Message::Close(frame) => {
+                let close = frame.map(|frame| (u16::from(frame.code), frame.reason.to_string()));
+                return (frames, close);
+            }
+            _ => {}
+        }
+    }
+    (frames, None)
+}
+
+#[tokio::test]
+async fn a_bidi_stream_answers_frame_by_frame_and_closes_normally() {
+    let (url, domain) = serve_ws().await;
+    let (socket, response) = connect_async(format!("{url}/v1/chat")).await.unwrap();
+    assert_eq!(response.status(), 101);
+    let (mut sink, mut stream) = socket.split();
+    sink.send(Message::text(json!({"label": "one"}).to_string()))
+        .await
+        .unwrap();
+    // The answer comes before the client is done: a real bidi stream.
+    let first = stream.next().await.unwrap().unwrap();
+    let first: Value = serde_json::from_str(first.to_text().unwrap()).unwrap();
+    assert_eq!(first["label"], "echo: one");
+    sink.send(Message::text(
+        json!({"label": "two", "count": 2}).to_string(),
+    ))
+    .await
+    .unwrap();
+    sink.send(Message::text("")).await.unwrap();
+    let (frames, close) = rest_of(&mut stream).await;
+    assert_eq!(frames, [json!({"label": "echo: two", "count": 2})]);
+    assert_eq!(close.map(|(code, _)| code), Some(1000));
+    domain.last("chat");
+}
+
+#[tokio::test]
+async fn a_client_stream_answers_once_when_the_client_is_done() {
+    let (url, _domain) = serve_ws().await;
+    let (mut socket, _) = connect_async(format!("{url}/v1/sum")).await.unwrap();
+    for count in [1, 2, 3] {
+        socket
+            .send(Message::text(json!({"count": count}).to_string()))
+            .await
+            .unwrap();
+    }
+    socket.send(Message::text("")).await.unwrap();
+    let (frames, close) = rest_of(&mut socket).await;
+    assert_eq!(frames, [json!({"sum": 6, "messages": 3})]);
+    assert_eq!(close.map(|(code, _)| code), Some(1000));
+}
+
+#[tokio::test]
+async fn a_bad_frame_closes_with_4000_plus_the_code_and_the_message() {
+    let (url, _domain) = serve_ws().await;
+    let (mut socket, _) = connect_async(format!("{url}/v1/sum")).await.unwrap();
+    socket
+        .send(Message::text(r#"{"count": "many"}"#))
+        .await
+        .unwrap();
+    socket.send(Message::text("")).await.unwrap();
+    let (frames, close) = rest_of(&mut socket).await;
+    assert!(frames.is_empty(), "{frames:?}");
+    let (code, reason) = close.unwrap();
+    assert_eq!(code, 4003, "INVALID_ARGUMENT: {reason}");
+    assert!(reason.contains("count"), "{reason}");
+    // The gateway goes on serving.
+    let (mut again, _) = connect_async(format!("{url}/v1/sum")).await.unwrap();
+    again.send(Message::text("")).await.unwrap();
+    let (frames, _) = rest_of(&mut again).await;
+    assert_eq!(frames, [json!({})]);
+}
+
+#[tokio::test]
+async fn only_streaming_routes_upgrade() {
+    let (url, _domain) = serve_ws().await;
+    // A unary route: no upgrade, the route's own answer to a GET.
+    let refused = connect_async(format!("{url}/v1/fail")).await;
+    assert!(refused.is_err(), "{refused:?}");
+}
