@@ -37,11 +37,20 @@ const OCTET_STREAM: &str = "application/octet-stream";
 
 /// The proto3 JSON of an `HttpBody` holding `body` as sent, with its `Content-Type`.
 pub(super) fn request_json(headers: &HeaderMap, body: &[u8]) -> Vec<u8> {
-    let content_type = headers
+    json_of(content_type_of(headers), body)
+}
+
+/// The request's `Content-Type`, or nothing.
+fn content_type_of(headers: &HeaderMap) -> &str {
+    headers
         .get(CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        .unwrap_or_default();
-    let message = json!({"contentType": content_type, "data": STANDARD.encode(body)});
+        .unwrap_or_default()
+}
+
+/// The proto3 JSON of an `HttpBody` of `content_type` holding `data`.
+fn json_of(content_type: &str, data: &[u8]) -> Vec<u8> {
+    let message = json!({"contentType": content_type, "data": STANDARD.encode(data)});
     message.to_string().into_bytes()
 }
 
@@ -53,11 +62,11 @@ where
     T: Send + 'static,
     F: Fn(&[u8]) -> Result<T, Status> + Send + 'static,
 {
-    let headers = headers.clone();
+    let content_type = content_type_of(headers).to_owned();
     Box::pin(body.into_data_stream().filter_map(move |chunk| {
         let item = match chunk {
             Ok(chunk) if chunk.is_empty() => None,
-            Ok(chunk) => Some(decode(&request_json(&headers, &chunk))),
+            Ok(chunk) => Some(decode(&json_of(&content_type, &chunk))),
             Err(error) => Some(Err(Status::invalid_argument(format!(
                 "could not read the request body: {error}"
             )))),

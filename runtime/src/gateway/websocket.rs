@@ -95,27 +95,21 @@ where
         .headers()
         .get(CONTENT_TYPE)
         .is_some_and(|value| value.as_bytes().starts_with(b"application/x-ndjson"));
-    let mut data = response.into_body().into_data_stream();
+    let body = response.into_body();
     let close = if !ok {
         // A status, as JSON: the call failed before its first response.
-        let mut text = Vec::new();
-        while let Some(Ok(chunk)) = data.next().await {
-            text.extend_from_slice(&chunk);
-        }
+        let text = whole(body).await;
         status_close(&serde_json::from_slice(&text).unwrap_or(Value::Null))
     } else if !ndjson {
         // One response (a client stream): its JSON, then the end.
-        let mut text = Vec::new();
-        while let Some(Ok(chunk)) = data.next().await {
-            text.extend_from_slice(&chunk);
-        }
-        let frame = String::from_utf8_lossy(&text).into_owned();
+        let frame = String::from_utf8_lossy(&whole(body).await).into_owned();
         if sender.send(Message::Text(frame.into())).await.is_err() {
             return;
         }
         (NORMAL, String::new())
     } else {
         // A bidi stream's `{"result": …}` lines, each a frame; an `{"error": …}` line ends it.
+        let mut data = body.into_data_stream();
         let mut buffer = BytesMut::new();
         let mut close = (NORMAL, String::new());
         'lines: while let Some(Ok(chunk)) = data.next().await {
@@ -148,6 +142,15 @@ where
             reason: reason.into(),
         })))
         .await;
+}
+
+/// A response body read to its end (what arrived, if it broke off).
+async fn whole(body: Body) -> Bytes {
+    use http_body_util::BodyExt;
+    match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => Bytes::new(),
+    }
 }
 
 /// The close code and reason of a `google.rpc.Status` in JSON: 4000 + its code, its message
