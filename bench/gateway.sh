@@ -11,7 +11,7 @@
 #
 # Needs: cargo, python3, curl, taskset (util-linux), wrk:
 #   apt-get install wrk
-# For the grpc-gateway peer, build it first (Debian packages only; see that script):
+# For the grpc-gateway v2 peer, build it first (Go modules from the module proxy; see that script):
 #   GRPC_GATEWAY=$(bench/grpc_gateway_peer.sh) bench/gateway.sh
 #
 # Run from anywhere (it works from the repository root):
@@ -341,7 +341,8 @@ cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
 # `wrk --version` exits 1 after printing its version.
 wrk_version=$(wrk --version 2>&1 | head -n1 | cut -d' ' -f1-2 || true)
 versions="$(date -u +%Y-%m-%d). $(rustc --version | cut -d' ' -f1-2), axum $axum_version, hyper $hyper_version, $wrk_version"
-[[ -n $grpc_gateway ]] && versions+=", grpc-gateway $(dpkg-query -W -f '${Version}' golang-github-grpc-ecosystem-grpc-gateway-dev 2>/dev/null || echo '?') ($(go version 2>/dev/null | cut -d' ' -f3))"
+# The peer's versions come from its binary's build information (`go version -m`).
+[[ -n $grpc_gateway ]] && versions+=", grpc-gateway $(go version -m "$grpc_gateway" 2>/dev/null | awk '$2 == "github.com/grpc-ecosystem/grpc-gateway/v2" { print $3 }' || echo '?'), grpc-go $(go version -m "$grpc_gateway" 2>/dev/null | awk '$2 == "google.golang.org/grpc" { print $3 }' || echo '?') ($(go version "$grpc_gateway" 2>/dev/null | awk '{ print $2 }'))"
 versions+="; \`--release\`. Machine: $(nproc) vCPU $cpu_model, Linux $(uname -r)."
 VERSIONS=$versions SERVER_CPU=$server_cpu CLIENT_CPU=$client_cpu CONNECTIONS=$connections \
 	ROUND_SECONDS=$round_seconds WARMUP=$warmup GET_PATH=$get_path POST_BODY=$post_body \

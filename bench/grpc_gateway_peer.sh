@@ -1,33 +1,34 @@
 #!/usr/bin/env bash
-# Builds the grpc-gateway (Go) peer of bench/gateway.sh from Debian's packages only: no module
-# downloads (GOPATH mode over /usr/share/gocode, GOPROXY=off). Everything it writes goes to
+# Builds the grpc-gateway v2 (Go) peer of bench/gateway.sh with Go modules from the module
+# proxy: the current grpc-gateway v2 release, grpc-go and protobuf-go, pinned below. Everything
+# it writes (the plugins, the generated Go, the module cache and the build cache) goes to
 # GGW_DIR (default /tmp/ggw), outside the repository; it prints the path of the binary.
 #
-# Needs (Debian 12; these versions are what the packages hold, and they fit one another):
-#   apt-get install golang-go protobuf-compiler protoc-gen-go-1-3 golang-grpc-gateway \
-#     golang-github-grpc-ecosystem-grpc-gateway-dev golang-google-grpc-dev golang-google-genproto-dev
-# - golang-grpc-gateway / -dev are grpc-gateway 1.6.4 (v1; bookworm has no v2), built on
-#   golang/protobuf's API v1 (golang-goprotobuf-dev 1.3.5), so the messages come from
-#   protoc-gen-go-1-3 (`plugins=grpc` writes the gRPC stubs too). Debian's protoc-gen-go
-#   (API v2) and protoc-gen-go-grpc conflict with golang-goprotobuf-dev 1.3.5 and cannot be
-#   installed beside it.
+# Needs: go (1.24 or newer), protoc with the well-known types (apt-get install
+# protobuf-compiler libprotobuf-dev), python3.
 #
 # The proto is the example's inventory.proto without the rust_svc options (they mean nothing to
 # grpc-gateway, and would need a Go package of their own); its google.api.http rules are
-# unchanged. The proxy (main.go below) sets the marshaler to lowerCamelCase names: v1's default
-# writes proto names, v2 and proto3 JSON write lowerCamelCase.
+# unchanged. The proxy (main.go below) keeps v2's default marshaler except for
+# EmitUnpopulated: v2 writes every zero field by default, rust-svc's gateway and proto3 JSON
+# leave them out, and bench/gateway.sh compares the bodies byte for byte as JSON.
 set -euo pipefail
+
+ggw_version=v2.33.0
+grpc_version=v1.85.0
+protobuf_version=v1.36.12
+protoc_gen_go_grpc_version=v1.6.0
 
 die() {
 	echo "grpc_gateway_peer: $*" >&2
 	exit 1
 }
 
-for tool in go protoc protoc-gen-go protoc-gen-grpc-gateway python3; do
+for tool in go protoc python3; do
 	command -v "$tool" >/dev/null || die "$tool not found (see the top of this script)"
 done
-[[ -d /usr/share/gocode/src/github.com/grpc-ecosystem/grpc-gateway/runtime ]] ||
-	die "grpc-gateway sources missing: apt-get install golang-github-grpc-ecosystem-grpc-gateway-dev"
+[[ -f /usr/include/google/protobuf/timestamp.proto ]] ||
+	die "the well-known types are missing: apt-get install libprotobuf-dev"
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 out=${GGW_DIR:-/tmp/ggw}
@@ -35,7 +36,15 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 case $out/ in "$repo"/*) die "GGW_DIR must be outside the repository" ;; esac
 
-mkdir -p "$out/proto/inventory/v1" "$out/gopath/src/ggw/inventorypb" "$out/gopath/src/ggw/cmd/gw" "$out/bin"
+export GOBIN="$out/bin" GOMODCACHE="$out/gomod" GOCACHE="$out/gocache" GOFLAGS=-buildvcs=false
+export PATH="$GOBIN:$PATH"
+mkdir -p "$out/proto/inventory/v1" "$out/src/cmd/gw" "$GOBIN"
+
+echo "grpc_gateway_peer: installing the protoc plugins" >&2
+go install "google.golang.org/protobuf/cmd/protoc-gen-go@$protobuf_version"
+go install "google.golang.org/grpc/cmd/protoc-gen-go-grpc@$protoc_gen_go_grpc_version"
+go install "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway@$ggw_version"
+
 python3 - "$repo/proto/inventory/v1/inventory.proto" "$out/proto/inventory/v1/inventory.proto" <<'PY'
 import re, sys
 
@@ -62,17 +71,16 @@ text = text.replace("package inventory.v1;\n",
 open(target, "w").write(text)
 PY
 
-# The well-known types and google.api map to the API v1 packages Debian ships: the .proto files
-# in /usr/include name API v2 packages, which golang-goprotobuf-dev 1.3.5 does not have.
-mapping="Mgoogle/protobuf/timestamp.proto=github.com/golang/protobuf/ptypes/timestamp"
-mapping+=",Mgoogle/api/annotations.proto=google.golang.org/genproto/googleapis/api/annotations"
+# google/api comes from the repository's proto tree; its go_package names genproto's
+# annotations package, which the module below requires.
 protoc -I "$out/proto" -I "$repo/proto" -I /usr/include \
-	--go_out="plugins=grpc,$mapping:$out/gopath/src" \
-	--grpc-gateway_out="logtostderr=true,$mapping:$out/gopath/src" \
+	--go_out="$out/src" --go_opt=module=ggw \
+	--go-grpc_out="$out/src" --go-grpc_opt=module=ggw \
+	--grpc-gateway_out="$out/src" --grpc-gateway_opt=module=ggw \
 	"$out/proto/inventory/v1/inventory.proto"
 
-cat >"$out/gopath/src/ggw/cmd/gw/main.go" <<'GO'
-// grpc-gateway v1 in front of a gRPC InventoryService: the peer of rust-svc's generated REST/JSON
+cat >"$out/src/cmd/gw/main.go" <<'GO'
+// grpc-gateway v2 in front of a gRPC InventoryService: the peer of rust-svc's generated REST/JSON
 // gateway in bench/gateway.sh. Usage: gw -listen 127.0.0.1:PORT -backend 127.0.0.1:PORT
 package main
 
@@ -82,8 +90,10 @@ import (
 	"log"
 	"net/http"
 
-	"github.com/grpc-ecosystem/grpc-gateway/runtime"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	pb "ggw/inventorypb"
 )
@@ -93,11 +103,14 @@ func main() {
 	backend := flag.String("backend", "127.0.0.1:9090", "gRPC server to proxy to")
 	flag.Parse()
 
-	// v1's default marshaler writes proto field names (OrigName); proto3 JSON, grpc-gateway v2
-	// and rust-svc's gateway write lowerCamelCase, so the bodies can be compared.
+	// v2's default marshaler with one change: EmitUnpopulated off, so zero fields are left out
+	// as proto3 JSON and rust-svc's gateway leave them out, and the bodies can be compared.
 	mux := runtime.NewServeMux(runtime.WithMarshalerOption(runtime.MIMEWildcard,
-		&runtime.JSONPb{OrigName: false}))
-	opts := []grpc.DialOption{grpc.WithInsecure()}
+		&runtime.HTTPBodyMarshaler{Marshaler: &runtime.JSONPb{
+			MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: false},
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: true},
+		}}))
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
 	if err := pb.RegisterInventoryServiceHandlerFromEndpoint(context.Background(), mux, *backend, opts); err != nil {
 		log.Fatalf("registering the gateway: %v", err)
 	}
@@ -105,6 +118,11 @@ func main() {
 }
 GO
 
-(cd "$out" && GO111MODULE=off GOPATH="$out/gopath:/usr/share/gocode" GOPROXY=off GOFLAGS= \
-	GOCACHE="$out/gocache" go build -o "$out/bin/gw" ggw/cmd/gw)
-echo "$out/bin/gw"
+cd "$out/src"
+[[ -f go.mod ]] || go mod init ggw >/dev/null 2>&1
+go get "github.com/grpc-ecosystem/grpc-gateway/v2@$ggw_version" "google.golang.org/grpc@$grpc_version" \
+	"google.golang.org/protobuf@$protobuf_version" >/dev/null 2>&1 ||
+	die "go get failed (is the Go module proxy reachable?)"
+go mod tidy >/dev/null 2>&1 || die "go mod tidy failed"
+go build -o "$GOBIN/gw" ./cmd/gw
+echo "$GOBIN/gw"
