@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use http::HeaderName;
-use rust_svc_runtime::host::{self, DrainPolicy, Host, Signals, Stop};
+use rust_svc_runtime::host::{self, ConnectionLimits, DrainPolicy, Host, Signals, Stop};
 use rust_svc_runtime::interceptors::metrics::metrics_exporter_prometheus::PrometheusHandle;
 use tracing_subscriber::EnvFilter;
 
@@ -84,6 +84,31 @@ struct ServeArgs {
         default_value = "*"
     )]
     cors_origins: Vec<String>,
+    /// The most connections each port keeps open; more are closed as they arrive. By default
+    /// three quarters of the open-file limit (`ulimit -n`), at most 10,000.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: Option<u32>,
+    /// How long a new connection may take to send its first request line (HTTP/1.1) or the
+    /// HTTP/2 preface before it is closed.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    preface_timeout: Duration,
+    /// Closes a connection on which nothing has moved either way for this long (a quiet
+    /// stream counts as idle too); never by default.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    idle_timeout: Option<Duration>,
+}
+
+impl ServeArgs {
+    /// The bounds on each port's connections.
+    fn connection_limits(&self) -> ConnectionLimits {
+        let limits = ConnectionLimits::default()
+            .preface_timeout(self.preface_timeout)
+            .idle_timeout(self.idle_timeout);
+        match self.max_connections {
+            Some(max) => limits.max_open(max as usize),
+            None => limits,
+        }
+    }
 }
 
 /// What a new inventory database holds.
@@ -335,6 +360,7 @@ async fn serve_ports(
             .descriptors(DESCRIPTORS)
             .cors_origins(args.cors_origins.iter().cloned())
             .metrics(metrics.clone())
+            .connections(args.connection_limits())
             .expose_header(HeaderName::from_static(hops::HOP_HEADER));
         let label = port.label().to_owned();
         let started = port

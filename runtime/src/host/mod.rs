@@ -18,6 +18,7 @@
 //! `examples/logistics` serves three ports this way; `protoc-gen-rust-svc new` scaffolds a
 //! binary that serves one.
 
+pub mod connections;
 mod router;
 pub mod shutdown;
 #[cfg(feature = "tls")]
@@ -39,6 +40,7 @@ use tonic_health::server::HealthReporter;
 
 use crate::gateway::{GatewayError, ServiceRoutes};
 
+pub use connections::ConnectionLimits;
 pub use shutdown::{DrainPolicy, Signals, Stop};
 
 /// One port's services and what is served beside them.
@@ -51,6 +53,7 @@ pub struct Host {
     metrics: Option<PrometheusHandle>,
     routes: Vec<(String, MethodRouter)>,
     exposed_headers: Vec<HeaderName>,
+    connections: ConnectionLimits,
     #[cfg(feature = "tls")]
     tls: Option<tls::TlsFiles>,
 }
@@ -90,6 +93,7 @@ impl Host {
             metrics: None,
             routes: Vec::new(),
             exposed_headers: Vec::new(),
+            connections: ConnectionLimits::default(),
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -161,6 +165,14 @@ impl Host {
         self
     }
 
+    /// Bounds the port's connections: how many may be open, how long a new one may stay silent,
+    /// how long one may idle ([`ConnectionLimits`]; its defaults apply otherwise).
+    #[must_use]
+    pub fn connections(mut self, limits: ConnectionLimits) -> Self {
+        self.connections = limits;
+        self
+    }
+
     /// Serves TLS (rustls) with the certificate chain and key of `files`, offering HTTP/2 and
     /// HTTP/1.1 by ALPN, so that REST clients that speak only HTTP/1.1 are served too.
     #[cfg(feature = "tls")]
@@ -183,16 +195,17 @@ impl Host {
         let (health, health_service) = tonic_health::server::health_reporter();
         let label = self.label.clone();
         let services: Vec<&'static str> = self.services.iter().map(|s| s.name).collect();
+        let incoming = connections::Incoming::new(listener, self.connections.clone(), &label);
         #[cfg(feature = "tls")]
         let tls = self.tls.clone();
         let app = router::build(self, health_service)?;
         #[cfg(feature = "tls")]
         let task = match tls {
-            Some(files) => tls::serve(app, listener, files.acceptor()?, stop),
-            None => serve_plain(app, listener, stop),
+            Some(files) => tls::serve(app, incoming, files.acceptor()?, stop),
+            None => serve_plain(app, incoming, stop),
         };
         #[cfg(not(feature = "tls"))]
-        let task = serve_plain(app, listener, stop);
+        let task = serve_plain(app, incoming, stop);
         let serving = Serving {
             label,
             services,
@@ -208,13 +221,10 @@ impl Host {
 /// The server behind a port, without TLS.
 fn serve_plain(
     app: axum::Router,
-    listener: TcpListener,
+    incoming: connections::Incoming,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> JoinHandle<Result<(), tonic::transport::Error>> {
     tokio::spawn(async move {
-        // Small unary messages must not wait for Nagle's algorithm.
-        let incoming =
-            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         server_builder()
             .add_routes(Routes::from(app))
             .serve_with_incoming_shutdown(incoming, stop)

@@ -12,7 +12,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
@@ -22,6 +21,7 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tonic::service::Routes;
 
 use super::HostError;
+use super::connections::Incoming;
 
 /// How long a client may take to complete its handshake before its connection is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -79,35 +79,30 @@ impl TlsFiles {
     }
 }
 
-/// Serves `app` over TLS on `listener` until `stop`, as [`super::Host::start`] does in the clear.
+/// Serves `app` over TLS on the connections of `incoming` until `stop`, as
+/// [`super::Host::start`] does in the clear. A connection holds its place under the bound from
+/// its accept, through the handshake, to its close.
 pub(super) fn serve(
     app: axum::Router,
-    listener: TcpListener,
+    mut incoming: Incoming,
     acceptor: TlsAcceptor,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> JoinHandle<Result<(), tonic::transport::Error>> {
     let (sender, receiver) = mpsc::channel(ACCEPTED_BACKLOG);
     let accepting = tokio::spawn(async move {
         loop {
-            let (stream, peer) = match listener.accept().await {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    // Out of file descriptors and the like: pass, as tonic's own loop does.
-                    tracing::warn!("accepting a connection failed: {error}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            };
-            let _ = stream.set_nodelay(true);
+            // Failed accepts are backed off, and connections over the bound closed, in there.
+            let (stream, guard) = std::future::poll_fn(|cx| incoming.poll_admit(cx)).await;
+            let peer = stream.peer_addr().ok();
             let acceptor = acceptor.clone();
             let sender = sender.clone();
             tokio::spawn(async move {
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                     Ok(Ok(tls)) => {
-                        let _ = sender.send(Ok::<_, std::io::Error>(tls)).await;
+                        let _ = sender.send(Ok::<_, std::io::Error>(guard.wrap(tls))).await;
                     }
-                    Ok(Err(error)) => tracing::debug!(%peer, "TLS handshake failed: {error}"),
-                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    Ok(Err(error)) => tracing::debug!(?peer, "TLS handshake failed: {error}"),
+                    Err(_) => tracing::debug!(?peer, "TLS handshake timed out"),
                 }
             });
         }

@@ -13,6 +13,7 @@ mod common;
 mod rest_common;
 
 mod browser;
+mod connections;
 mod demo;
 mod external_tools;
 mod faults;

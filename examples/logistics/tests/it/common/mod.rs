@@ -79,7 +79,23 @@ impl Logistics {
 
     /// `logistics <args>`, once it has announced every service of `labels`.
     pub fn spawn(args: &[&str], labels: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_logistics"))
+        Self::spawn_under(&[], args, labels)
+    }
+
+    /// `logistics <args>` run by `wrapper` (a program that execs the rest of its command line,
+    /// such as `prlimit --nofile=64 --`; none when empty), once it has announced every service
+    /// of `labels`.
+    pub fn spawn_under(wrapper: &[&str], args: &[&str], labels: &[&str]) -> Self {
+        let binary = env!("CARGO_BIN_EXE_logistics");
+        let mut command = match wrapper.split_first() {
+            None => Command::new(binary),
+            Some((program, rest)) => {
+                let mut command = Command::new(program);
+                command.args(rest).arg(binary);
+                command
+            }
+        };
+        let mut child = command
             .args(args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -126,6 +142,11 @@ impl Logistics {
             running.urls.insert(label.to_owned(), url.to_owned());
         }
         running
+    }
+
+    /// The process id (of the binary itself: a wrapper execs it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The base URL of a service, `http://127.0.0.1:PORT`.
