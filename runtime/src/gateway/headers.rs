@@ -88,8 +88,10 @@ pub const PERMANENT_HEADERS: &[&str] = &[
     "warning",
 ];
 
-const X_FORWARDED_HOST: &str = "x-forwarded-host";
-const X_FORWARDED_FOR: &str = "x-forwarded-for";
+// Names, not strings, for the lookups made on every call: a lookup by `&str` parses the name.
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const GRPC_TIMEOUT_NAME: HeaderName = HeaderName::from_static(GRPC_TIMEOUT);
 
 /// Headers no rule may write into a response: they belong to HTTP's framing.
 const FRAMING_HEADERS: &[&str] = &[
@@ -137,7 +139,9 @@ pub struct HeaderRules {
 
 #[derive(Clone)]
 struct Rules {
-    incoming: Arc<Matcher>,
+    /// `None`: the default rule, applied without making a `String` per header
+    /// ([`default_incoming_name`]).
+    incoming: Option<Arc<Matcher>>,
     outgoing: Arc<Matcher>,
     outgoing_trailers: Arc<Matcher>,
 }
@@ -145,7 +149,7 @@ struct Rules {
 /// The default rules, made once: a gateway clones them per request (one reference count).
 static DEFAULT_RULES: LazyLock<HeaderRules> = LazyLock::new(|| HeaderRules {
     inner: Arc::new(Rules {
-        incoming: Arc::new(HeaderRules::default_incoming),
+        incoming: None,
         outgoing: Arc::new(HeaderRules::default_outgoing),
         outgoing_trailers: Arc::new(HeaderRules::default_outgoing_trailer),
     }),
@@ -182,7 +186,7 @@ impl HeaderRules {
         mut self,
         matcher: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
     ) -> Self {
-        self.rules_mut().incoming = Arc::new(matcher);
+        self.rules_mut().incoming = Some(Arc::new(matcher));
         self
     }
 
@@ -244,7 +248,7 @@ impl HeaderRules {
         let mut metadata = self.metadata(headers)?;
         forwarded_for(&mut metadata, headers, peer);
         let mut ctx = Context::new().with_metadata(metadata);
-        if let Some(value) = headers.get(GRPC_TIMEOUT) {
+        if let Some(value) = headers.get(&GRPC_TIMEOUT_NAME) {
             let timeout = parse_grpc_timeout(value.as_bytes())
                 .map_err(|invalid| Status::invalid_argument(invalid.to_string()))?;
             // A timeout too large to represent is no deadline at all, as over gRPC.
@@ -265,23 +269,19 @@ impl HeaderRules {
                 // Header values are reference-counted: passing one on copies nothing.
                 metadata.as_mut().append(name.clone(), value.clone());
             }
-            let Some(key) = (self.inner.incoming)(name.as_str()) else {
+            let Some(matcher) = &self.inner.incoming else {
+                // The default rule: the names it keeps or prefixes are made once.
+                match default_incoming_name(name) {
+                    Some(Incoming::Name(key)) if is_text_value(value) => {
+                        metadata.as_mut().append(key, value.clone());
+                    }
+                    Some(Incoming::Key(key)) => append(&mut metadata, name, &key, value)?,
+                    Some(Incoming::Name(_)) | None => {}
+                }
                 continue;
             };
-            if !is_metadata_key(&key) || key == "authorization" {
-                continue;
-            }
-            if key.ends_with("-bin") {
-                let bytes = decode_binary_header(value.as_bytes()).map_err(|error| {
-                    Status::invalid_argument(format!("invalid binary header {name}: {error}"))
-                })?;
-                if let Ok(key) = MetadataKey::from_bytes(key.as_bytes()) {
-                    metadata.append_bin(key, BinaryMetadataValue::from_bytes(&bytes));
-                }
-            } else if is_text_value(value)
-                && let Ok(key) = HeaderName::from_bytes(key.as_bytes())
-            {
-                metadata.as_mut().append(key, value.clone());
+            if let Some(key) = matcher(name.as_str()) {
+                append(&mut metadata, name, &key, value)?;
             }
         }
         Ok(metadata)
@@ -330,29 +330,94 @@ pub fn context_from_headers(
     HeaderRules::defaults().context(headers, peer)
 }
 
+/// Appends the header `name`'s `value` to `metadata` under `key`, as the module docs say of any
+/// rule's keys: binary keys decoded, keys gRPC would refuse and text values it cannot carry
+/// skipped.
+fn append(
+    metadata: &mut MetadataMap,
+    name: &HeaderName,
+    key: &str,
+    value: &HeaderValue,
+) -> Result<(), Status> {
+    if !is_metadata_key(key) || key == "authorization" {
+        return Ok(());
+    }
+    if key.ends_with("-bin") {
+        let bytes = decode_binary_header(value.as_bytes()).map_err(|error| {
+            Status::invalid_argument(format!("invalid binary header {name}: {error}"))
+        })?;
+        if let Ok(key) = MetadataKey::from_bytes(key.as_bytes()) {
+            metadata.append_bin(key, BinaryMetadataValue::from_bytes(&bytes));
+        }
+    } else if is_text_value(value)
+        && let Ok(key) = HeaderName::from_bytes(key.as_bytes())
+    {
+        metadata.as_mut().append(key, value.clone());
+    }
+    Ok(())
+}
+
+/// What the default request rule makes of a header name.
+enum Incoming {
+    /// A metadata key known in advance, valid and not binary: the name itself, or a permanent
+    /// header's prefixed name (made once, a reference-count clone).
+    Name(HeaderName),
+    /// A key taken from a `grpc-metadata-` header, to be checked as any rule's keys are.
+    Key(String),
+}
+
+/// The permanent headers' metadata keys (`grpcgateway-<name>`), made once.
+static PERMANENT_KEYS: LazyLock<Vec<(HeaderName, HeaderName)>> = LazyLock::new(|| {
+    PERMANENT_HEADERS
+        .iter()
+        .map(|name| {
+            (
+                HeaderName::from_static(name),
+                HeaderName::try_from(format!("{PERMANENT_HEADER_PREFIX}{name}"))
+                    .expect("a permanent header's key is a header name"),
+            )
+        })
+        .collect()
+});
+
+/// [`HeaderRules::default_incoming`] on a header name, without a `String` for the names it
+/// knows in advance.
+fn default_incoming_name(name: &HeaderName) -> Option<Incoming> {
+    let text = name.as_str();
+    // `authorization` is passed on under its own name by every rule set, before the rule is
+    // asked; the rule adds it as a permanent header.
+    if name != http::header::AUTHORIZATION && FORWARDED_HEADERS.contains(&text) {
+        return Some(Incoming::Name(name.clone()));
+    }
+    if let Some((_, key)) = PERMANENT_KEYS
+        .iter()
+        .find(|(permanent, _)| permanent == name)
+    {
+        return Some(Incoming::Name(key.clone()));
+    }
+    text.strip_prefix(METADATA_HEADER_PREFIX)
+        .map(|key| Incoming::Key(key.to_owned()))
+}
+
 /// `x-forwarded-host` and `x-forwarded-for`, as grpc-gateway's `AnnotateContext` adds them.
 fn forwarded_for(metadata: &mut MetadataMap, headers: &HeaderMap, peer: Option<SocketAddr>) {
     let host = headers
-        .get(X_FORWARDED_HOST)
+        .get(&X_FORWARDED_HOST)
         .or_else(|| headers.get(http::header::HOST))
         .filter(|value| is_text_value(value));
     if let Some(host) = host
-        && !metadata.as_ref().contains_key(X_FORWARDED_HOST)
+        && !metadata.as_ref().contains_key(&X_FORWARDED_HOST)
     {
-        metadata
-            .as_mut()
-            .insert(HeaderName::from_static(X_FORWARDED_HOST), host.clone());
+        metadata.as_mut().insert(X_FORWARDED_HOST, host.clone());
     }
     if let Some(peer) = peer {
         let ip = peer.ip().to_string();
-        let value = match headers.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        let value = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
             Some(earlier) if !earlier.is_empty() => format!("{earlier}, {ip}"),
             _ => ip,
         };
         if let Ok(value) = HeaderValue::from_str(&value) {
-            metadata
-                .as_mut()
-                .insert(HeaderName::from_static(X_FORWARDED_FOR), value);
+            metadata.as_mut().insert(X_FORWARDED_FOR, value);
         }
     }
 }

@@ -207,3 +207,45 @@ fn the_peer_address_is_kept() {
     assert_eq!(ctx.metadata().get("x-forwarded-for").unwrap(), "192.0.2.7");
     assert_eq!(ctx.metadata().len(), 1);
 }
+
+#[test]
+fn the_default_rule_made_in_advance_is_the_string_rule() {
+    // Every name the default rule knows, and some it does not, through the names made once
+    // and through `default_incoming` given as a rule of the user's.
+    let mut pairs: Vec<(String, &[u8])> = PERMANENT_HEADERS
+        .iter()
+        .chain(FORWARDED_HEADERS)
+        .map(|name| ((*name).to_owned(), &b"v1"[..]))
+        .collect();
+    pairs.extend([
+        ("grpc-metadata-tenant".to_owned(), &b"acme"[..]),
+        ("grpc-metadata-blob-bin".to_owned(), &b"AAEC"[..]),
+        ("grpc-metadata-grpc-status".to_owned(), &b"0"[..]),
+        ("grpc-metadata-".to_owned(), &b"empty key"[..]),
+        ("x-tenant".to_owned(), &b"not passed"[..]),
+        ("user-agent".to_owned(), &b"caf\xc3\xa9"[..]),
+    ]);
+    let pairs: Vec<(&str, &[u8])> = pairs.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+    let request = headers(&pairs);
+    let made = HeaderRules::new().context(&request, None).unwrap();
+    let asked = HeaderRules::new()
+        .incoming(HeaderRules::default_incoming)
+        .context(&request, None)
+        .unwrap();
+    let sorted = |ctx: &Context| {
+        let mut all: Vec<String> = ctx
+            .metadata()
+            .as_ref()
+            .iter()
+            .map(|(name, value)| format!("{name}: {value:?}"))
+            .collect();
+        all.sort();
+        all
+    };
+    assert_eq!(sorted(&made), sorted(&asked));
+    assert!(
+        sorted(&made).len() > PERMANENT_HEADERS.len(),
+        "{:?}",
+        sorted(&made)
+    );
+}
