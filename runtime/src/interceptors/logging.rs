@@ -16,11 +16,21 @@
 //! for log pipelines that keep only the message. When neither level is enabled for the target,
 //! the interceptor does nothing at all.
 //!
+//! A failed call is logged as any other, but failures of one kind (the same rpc, side and code)
+//! are summarised: the first in a second gets its line, the others of that second are counted,
+//! and one line (`rpc failures summarised`, with the count in `suppressed`) follows when the
+//! second ends. A flood of refusals or errors then writes a few lines a second per kind, not
+//! one per call, and cannot fill a disk; successful calls keep a line each.
+//! [`Logging::summarize_failures`] changes the window or turns it off.
+//!
 //! Put it last in the stack: `duration_ms` is measured from when it starts, so it is the time
 //! of the handler (and of the interceptors after this one), and a call rejected before it (by
 //! authentication) is not logged as if it had been served.
 
+mod summary;
+
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use tokio::time::Instant;
 use tracing::Level;
@@ -30,9 +40,24 @@ use super::request_id::{RequestId, request_id};
 use super::{CallInfo, Finish, Interceptor, Outcome};
 use crate::rpc::code_name;
 use crate::{Context, Status};
+use summary::Kind;
 
 /// The target of the access log events.
 pub const ACCESS_TARGET: &str = "rust_svc::access";
+
+/// Emits `$event` (the arguments of `tracing::event!` after the level) at the runtime `$level`:
+/// `event!` needs a constant level.
+macro_rules! event_at {
+    ($level:expr, $($event:tt)*) => {
+        match $level {
+            Level::ERROR => tracing::event!(target: ACCESS_TARGET, Level::ERROR, $($event)*),
+            Level::WARN => tracing::event!(target: ACCESS_TARGET, Level::WARN, $($event)*),
+            Level::INFO => tracing::event!(target: ACCESS_TARGET, Level::INFO, $($event)*),
+            Level::DEBUG => tracing::event!(target: ACCESS_TARGET, Level::DEBUG, $($event)*),
+            _ => tracing::event!(target: ACCESS_TARGET, Level::TRACE, $($event)*),
+        }
+    };
+}
 
 /// The access logging interceptor (see the module docs).
 #[derive(Debug, Clone, Copy)]
@@ -40,6 +65,10 @@ pub struct Logging {
     level: Level,
     fault_level: Level,
     json: bool,
+    /// Which logger this is, for its failure summaries; its copies share it.
+    logger: u64,
+    /// The window failures of one kind are summarised over; `None`: a line per call.
+    summary: Option<Duration>,
 }
 
 impl Default for Logging {
@@ -55,6 +84,8 @@ impl Logging {
             level: Level::INFO,
             fault_level: Level::WARN,
             json: false,
+            logger: summary::new_logger(),
+            summary: Some(Duration::from_secs(1)),
         }
     }
 
@@ -78,6 +109,77 @@ impl Logging {
     pub fn fault_level(mut self, level: Level) -> Self {
         self.fault_level = level;
         self
+    }
+
+    /// Summarises failures of one kind over `window` (1 s by default): the first gets its
+    /// line, the rest are counted into one line when the window ends. `None` logs every
+    /// failed call.
+    #[must_use]
+    pub fn summarize_failures(mut self, window: Option<Duration>) -> Self {
+        self.summary = window.filter(|window| !window.is_zero());
+        self
+    }
+
+    /// Whether to write the line of a failed call now; counts it in its kind's window instead
+    /// when that window has had its line, and writes the summary of a window that ended.
+    fn admit_failure(self, outcome: &Outcome<'_>, level: Level) -> bool {
+        let Some(window) = self.summary else {
+            return true;
+        };
+        let method = outcome.call.method;
+        let kind = Kind {
+            logger: self.logger,
+            service: method.service(),
+            method: method.method(),
+            side: outcome.call.side.as_str(),
+            code: code_name(outcome.code()),
+        };
+        let close_later = |started: Instant| {
+            // Without a runtime, the window's count goes out with the kind's next line.
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    tokio::time::sleep_until(started + window).await;
+                    self.summarise(kind, summary::close(kind, started), level);
+                });
+            }
+        };
+        match summary::admit(kind, Instant::now(), window, close_later) {
+            None => false,
+            Some(ended) => {
+                self.summarise(kind, ended, level);
+                true
+            }
+        }
+    }
+
+    /// The line that closes a window in which `suppressed` calls of `kind` were counted.
+    fn summarise(self, kind: Kind, suppressed: u64, level: Level) {
+        if suppressed == 0 || !enabled(level) {
+            return;
+        }
+        let window_ms = self.summary.map_or(0, |window| window.as_millis());
+        if self.json {
+            let line = serde_json::json!({
+                "rpc.service": kind.service,
+                "rpc.method": kind.method,
+                "side": kind.side,
+                "code": kind.code,
+                "suppressed": suppressed,
+                "window_ms": window_ms,
+            });
+            event_at!(level, "{line}");
+        } else {
+            event_at!(
+                level,
+                rpc.service = kind.service,
+                rpc.method = kind.method,
+                side = kind.side,
+                code = kind.code,
+                suppressed,
+                window_ms = u64::try_from(window_ms).unwrap_or(u64::MAX),
+                "rpc failures summarised"
+            );
+        }
     }
 }
 
@@ -106,7 +208,8 @@ impl Interceptor for Logging {
             } else {
                 this.level
             };
-            if enabled(level) {
+            let failed = outcome.status.is_some();
+            if enabled(level) && (!failed || this.admit_failure(outcome, level)) {
                 let line = Line::new(outcome, started);
                 if this.json {
                     line.emit_json(level);
@@ -130,20 +233,6 @@ struct Line<'a> {
     requests: u64,
     responses: u64,
     error: Option<&'a str>,
-}
-
-/// Emits `$event` (the arguments of `tracing::event!` after the level) at the runtime `$level`:
-/// `event!` needs a constant level.
-macro_rules! event_at {
-    ($level:expr, $($event:tt)*) => {
-        match $level {
-            Level::ERROR => tracing::event!(target: ACCESS_TARGET, Level::ERROR, $($event)*),
-            Level::WARN => tracing::event!(target: ACCESS_TARGET, Level::WARN, $($event)*),
-            Level::INFO => tracing::event!(target: ACCESS_TARGET, Level::INFO, $($event)*),
-            Level::DEBUG => tracing::event!(target: ACCESS_TARGET, Level::DEBUG, $($event)*),
-            _ => tracing::event!(target: ACCESS_TARGET, Level::TRACE, $($event)*),
-        }
-    };
 }
 
 impl<'a> Line<'a> {

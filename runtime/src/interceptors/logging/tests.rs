@@ -192,3 +192,104 @@ async fn a_disabled_level_logs_nothing_but_faults_still_log_at_theirs() {
         .unwrap_err();
     assert_eq!(capture.events(ACCESS_TARGET).len(), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn failures_of_one_kind_are_summarised_once_a_second_and_successes_each_get_a_line() {
+    let (capture, _guard) = Capture::install();
+    let service = Interceptors::server()
+        .with(Logging::new())
+        .wrap(Svc::default());
+    for _ in 0..100 {
+        service
+            .intercept_unary(&ECHO, &Context::new(), 7, broken)
+            .await
+            .unwrap_err();
+    }
+    // Another kind (code) has a window of its own; successes are never summarised.
+    for _ in 0..3 {
+        service
+            .intercept_unary(&ECHO, &Context::new(), 7, not_found)
+            .await
+            .unwrap_err();
+        service
+            .intercept_unary(&ECHO, &Context::new(), 7, echo)
+            .await
+            .unwrap();
+    }
+    let lines = |events: &[crate::interceptors::testing::Captured]| -> Vec<(String, String)> {
+        events
+            .iter()
+            .map(|line| {
+                (
+                    line.get("message").unwrap().to_owned(),
+                    line.get("code").unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let finished = |code: &str| ("rpc finished".to_owned(), code.to_owned());
+    let summarised = |code: &str| ("rpc failures summarised".to_owned(), code.to_owned());
+    assert_eq!(
+        lines(&capture.events(ACCESS_TARGET)),
+        [
+            finished("INTERNAL"),
+            finished("NOT_FOUND"),
+            finished("OK"),
+            finished("OK"),
+            finished("OK"),
+        ]
+    );
+
+    // The windows end a second after their first line, with the count of the rest.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let events = capture.events(ACCESS_TARGET);
+    assert_eq!(events.len(), 7);
+    let closing: Vec<_> = events[5..]
+        .iter()
+        .map(|line| (line.get("code").unwrap(), line.get("suppressed").unwrap()))
+        .collect();
+    assert!(closing.contains(&("INTERNAL", "99")), "{closing:?}");
+    assert!(closing.contains(&("NOT_FOUND", "2")), "{closing:?}");
+    for line in &events[5..] {
+        let code = line.get("code").unwrap();
+        assert_eq!(lines(std::slice::from_ref(line)), [summarised(code)]);
+        // At the level its calls' lines had.
+        let level = if code == "INTERNAL" {
+            Level::WARN
+        } else {
+            Level::INFO
+        };
+        assert_eq!(line.level, level, "{code}");
+    }
+
+    // A failure after the window: a line of its own again.
+    service
+        .intercept_unary(&ECHO, &Context::new(), 7, broken)
+        .await
+        .unwrap_err();
+    let events = capture.events(ACCESS_TARGET);
+    assert_eq!(events.len(), 8);
+    assert_eq!(lines(&events[7..]), [finished("INTERNAL")]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_summaries_every_failure_gets_a_line() {
+    let (capture, _guard) = Capture::install();
+    let service = Interceptors::server()
+        .with(Logging::new().summarize_failures(None))
+        .wrap(Svc::default());
+    for _ in 0..20 {
+        service
+            .intercept_unary(&ECHO, &Context::new(), 7, broken)
+            .await
+            .unwrap_err();
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let events = capture.events(ACCESS_TARGET);
+    assert_eq!(events.len(), 20);
+    assert!(
+        events
+            .iter()
+            .all(|line| line.get("message") == Some("rpc finished"))
+    );
+}
