@@ -88,6 +88,14 @@ pub(crate) fn arrival_deadline(extensions: &http::Extensions) -> Option<Instant>
         .map(|ArrivalDeadline(deadline)| *deadline)
 }
 
+/// The deadline a call of `method` that arrived without one gets on the server side: its
+/// default from the proto, counted from now; `None` when the proto sets none.
+pub(crate) fn default_deadline(method: &crate::rpc::MethodInfo) -> Option<Instant> {
+    method
+        .deadline
+        .and_then(|deadline| Instant::now().checked_add(deadline))
+}
+
 /// The certificate chain a TLS client presented, leaf first, each DER-encoded: an extension of
 /// the [`Context`]. With the runtime's `tls` feature the gRPC adapter fills it in (from tonic's
 /// `peer_certs`) for connections made over TLS with client certificates; [`Auth::peer`](crate::interceptors::Auth::peer) checks

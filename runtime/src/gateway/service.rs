@@ -167,6 +167,7 @@ pub struct GatewayBuilder {
     cors: Cors,
     max_body_bytes: usize,
     header_rules: HeaderRules,
+    default_deadlines: bool,
 }
 
 impl GatewayBuilder {
@@ -199,6 +200,14 @@ impl GatewayBuilder {
         self
     }
 
+    /// Whether a request without a `Grpc-Timeout` gets its rpc's default deadline from the
+    /// proto, as over gRPC (on by default: a curl call is bounded as the proto says).
+    #[must_use]
+    pub fn default_deadlines(mut self, on: bool) -> Self {
+        self.default_deadlines = on;
+        self
+    }
+
     /// The gateway; fails when a template does not parse.
     ///
     /// Two services whose routes match the same requests (googleapis has them: bigquery
@@ -213,12 +222,13 @@ impl GatewayBuilder {
                 add_route(&mut table, route, &service.dispatch)?;
             }
         }
-        Ok(Gateway::serving(
+        Ok(Gateway::serving(Inner {
             table,
-            self.cors,
-            self.max_body_bytes,
-            self.header_rules,
-        ))
+            cors: self.cors,
+            max_body_bytes: self.max_body_bytes,
+            header_rules: self.header_rules,
+            default_deadlines: self.default_deadlines,
+        }))
     }
 }
 
@@ -281,6 +291,7 @@ struct Inner {
     cors: Cors,
     max_body_bytes: usize,
     header_rules: HeaderRules,
+    default_deadlines: bool,
 }
 
 /// Serves REST/JSON calls of one or more services: a tower service, or an axum `Router` with
@@ -306,6 +317,7 @@ impl Gateway {
             cors: Cors::default(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             header_rules: HeaderRules::new(),
+            default_deadlines: true,
         }
     }
 
@@ -319,27 +331,18 @@ impl Gateway {
                 tracing::error!(rpc = %RpcName(route.method), "route left out: {problem}");
             }
         }
-        Self::serving(
+        Self::serving(Inner {
             table,
-            Cors::default(),
-            DEFAULT_MAX_BODY_BYTES,
-            HeaderRules::new(),
-        )
+            cors: Cors::default(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            header_rules: HeaderRules::new(),
+            default_deadlines: true,
+        })
     }
 
-    fn serving(
-        table: RouteTable<Entry>,
-        cors: Cors,
-        max_body_bytes: usize,
-        header_rules: HeaderRules,
-    ) -> Self {
+    fn serving(inner: Inner) -> Self {
         Self {
-            inner: Arc::new(Inner {
-                table,
-                cors,
-                max_body_bytes,
-                header_rules,
-            }),
+            inner: Arc::new(inner),
         }
     }
 
@@ -427,8 +430,15 @@ impl Gateway {
                 // that the gateway answers 504 before tonic's own grpc-timeout timer, which
                 // it arms for REST requests too, answers with a gRPC status.
                 let rules = &inner.header_rules;
+                // Without one, the rpc's default from the proto, as over gRPC.
                 let ctx = rules.context(&parts.headers, peer_addr(&parts)).map(|ctx| {
-                    match crate::call::arrival_deadline(&parts.extensions) {
+                    let arrival = crate::call::arrival_deadline(&parts.extensions);
+                    let deadline = arrival.or_else(|| {
+                        (inner.default_deadlines && ctx.deadline().is_none())
+                            .then(|| crate::call::default_deadline(route.route.method))
+                            .flatten()
+                    });
+                    match deadline {
                         Some(deadline) => ctx.with_deadline(deadline),
                         None => ctx,
                     }

@@ -37,17 +37,36 @@ pub(super) struct ResponseCell(pub(super) ResponseMetadata);
 /// done, routes the call to its rpc by path (`UNIMPLEMENTED` for a path the service does not
 /// have), sends the trailers handlers set, and reports over-limit messages as
 /// `RESOURCE_EXHAUSTED`.
+///
+/// A call that arrives without a deadline (curl, most REST clients, a gRPC client that sets
+/// none) gets its rpc's default deadline from the proto (`rust_svc.v1` `deadline` or the
+/// service's `default_deadline`) on the server side too, as go-zero's servers apply their
+/// default timeout, so that no call the proto bounds runs unbounded;
+/// [`default_deadlines(false)`](Self::default_deadlines) serves such calls without one.
 #[derive(Debug, Clone)]
 pub struct GrpcServer<S> {
     inner: S,
     wire: WireConfig,
+    default_deadlines: bool,
 }
 
 impl<S: GrpcDispatch> GrpcServer<S> {
     /// Serves a generated adapter, with the size limits and compression it was built with.
     pub fn new(inner: S) -> Self {
         let wire = WireConfig::new(inner.wire());
-        Self { inner, wire }
+        Self {
+            inner,
+            wire,
+            default_deadlines: true,
+        }
+    }
+
+    /// Whether a call that arrives without a deadline gets its rpc's default deadline from
+    /// the proto (on by default; see above).
+    #[must_use]
+    pub fn default_deadlines(mut self, on: bool) -> Self {
+        self.default_deadlines = on;
+        self
     }
 
     /// The adapter served.
@@ -95,6 +114,11 @@ where
         else {
             return Either::Left(ready(Ok(unknown_method(path).into_http())));
         };
+        let deadline = deadline.or_else(|| {
+            self.default_deadlines
+                .then(|| crate::call::default_deadline(&S::SERVICE.methods[rpc]))
+                .flatten()
+        });
         if let Some(deadline) = deadline {
             request.extensions_mut().insert(ArrivalDeadline(deadline));
         }

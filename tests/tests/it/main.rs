@@ -42,3 +42,4 @@ mod mtls;
 mod python_interop;
 mod reflection;
 mod scaffold;
+mod server_deadlines;
