@@ -26,7 +26,7 @@ use super::streams::{Aborted, OutboundStream, abort_on_error, with_trailers};
 use super::{Channel, MethodInfo};
 use crate::BoxStream;
 use crate::deadline::{GRPC_TIMEOUT, format_grpc_timeout};
-use crate::rpc::PREVIOUS_ATTEMPTS_HEADER;
+use crate::rpc::{PREVIOUS_ATTEMPTS_HEADER, RETRY_PUSHBACK};
 
 /// What every attempt of a call sends.
 pub(super) enum Outbound {
@@ -179,11 +179,11 @@ impl ClientCore {
             Err(failed) => Err(self.classify(call, failed)),
         };
         if let Some(permit) = pick.permit {
-            permit.record(
-                outcome
-                    .as_ref()
-                    .map_or_else(|failed| failed.status.code(), |_| Code::Ok),
-            );
+            match &outcome {
+                Ok(_) => permit.record(Code::Ok),
+                Err(failed) if says_nothing_of_health(call, &failed.status) => permit.ignore(),
+                Err(failed) => permit.record(failed.status.code()),
+            }
         }
         if outcome.is_ok()
             && let Some(throttle) = &self.inner.throttle
@@ -303,6 +303,19 @@ fn count_retry(spec: &'static MethodInfo) {
         "grpc_method" => spec.method(),
     )
     .increment(1);
+}
+
+/// Whether a failed call says nothing about its dependency's health, whatever the breaker's
+/// classifier says of its code: a refusal for load (the status carries gRFC A6's
+/// `grpc-retry-pushback-ms`: the server asked for a pause and did no work), or a
+/// `DEADLINE_EXCEEDED` at the caller's remaining budget rather than the method's own deadline
+/// (the caller was short of time). Counting those would open the breaker of a healthy but busy
+/// dependency, or of one that a hurried caller gives too little time.
+fn says_nothing_of_health(call: &Call<'_>, status: &Status) -> bool {
+    match status.code() {
+        Code::DeadlineExceeded => call.caller_bound,
+        _ => status.metadata().contains_key(RETRY_PUSHBACK),
+    }
 }
 
 fn deadline_exceeded(call: &Call<'_>) -> Status {

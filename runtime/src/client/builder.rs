@@ -267,9 +267,11 @@ impl<C: GeneratedClient> ClientBuilder<C> {
 
     /// Decides how each call's outcome counts for its breaker: a failure, a success, or
     /// ignored (counted neither way). By default dependency failures and a `CANCELLED` sent by
-    /// the server are failures and every other code a success
-    /// ([`default_classification`](super::default_classification)); a call the caller gives up
-    /// on is never counted.
+    /// the server are failures, `RESOURCE_EXHAUSTED` (load shedding, quotas) is ignored and
+    /// every other code a success ([`default_classification`](super::default_classification));
+    /// a call the caller gives up on is never counted, and neither is a refusal for load (a
+    /// status with `grpc-retry-pushback-ms`) or a `DEADLINE_EXCEEDED` at the caller's own
+    /// remaining budget, whatever the classifier says.
     #[must_use]
     pub fn breaker_classifier(
         mut self,
@@ -281,7 +283,7 @@ impl<C: GeneratedClient> ClientBuilder<C> {
 
     /// Like [`breaker_classifier`](Self::breaker_classifier), for the breaker of one method
     /// only (it wins over the client-wide one): a method whose `NOT_FOUND` means the dependency
-    /// lost its data, or whose `RESOURCE_EXHAUSTED` is a quota answer, not a failure.
+    /// lost its data, or whose `RESOURCE_EXHAUSTED` means it is broken.
     #[must_use]
     pub fn method_breaker_classifier(
         mut self,

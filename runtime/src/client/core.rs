@@ -95,6 +95,9 @@ pub(super) struct Call<'a> {
     pub(super) retry_safe: bool,
     /// Set when a breaker turned the call away without sending it.
     pub(super) rejected: AtomicBool,
+    /// Whether the deadline is the caller's remaining budget rather than the method's own: a
+    /// call cut there says the caller was short of time, not that the dependency is slow.
+    pub(super) caller_bound: bool,
 }
 
 impl ClientCore {
@@ -287,11 +290,11 @@ impl ClientCore {
         let state = &self.inner.methods[method];
         let now = Instant::now();
         let own = state.timeout.and_then(|timeout| now.checked_add(timeout));
-        let deadline = match (ctx.deadline(), own) {
-            (Some(caller), Some(own)) => caller.min(own),
-            (Some(caller), None) => caller,
-            (None, Some(own)) => own,
-            (None, None) => now + DEFAULT_DEADLINE,
+        let (deadline, caller_bound) = match (ctx.deadline(), own) {
+            (Some(caller), Some(own)) => (caller.min(own), caller < own),
+            (Some(caller), None) => (caller, true),
+            (None, Some(own)) => (own, false),
+            (None, None) => (now + DEFAULT_DEADLINE, false),
         };
         if deadline <= now {
             return Err(Status::deadline_exceeded(format!(
@@ -337,6 +340,7 @@ impl ClientCore {
             response: (!ctx.is_serving()).then(|| ctx.response().clone()),
             retry_safe,
             rejected: AtomicBool::new(false),
+            caller_bound,
         })
     }
 }

@@ -8,6 +8,7 @@ use tonic::Status;
 use tonic_types::StatusExt;
 
 use super::policy::RetryThrottling;
+use crate::rpc::RETRY_PUSHBACK;
 
 /// Token counts are kept in thousandths, the precision gRFC A6 gives `token_ratio`, so the
 /// bucket is one lock-free atomic.
@@ -74,9 +75,6 @@ pub(crate) enum Pushback {
     Stop,
 }
 
-/// The header gRFC A6 defines for server pushback.
-const PUSHBACK_HEADER: &str = "grpc-retry-pushback-ms";
-
 /// Reads a `google.rpc.RetryInfo` detail, or else the `grpc-retry-pushback-ms` trailer.
 pub(crate) fn pushback(status: &Status) -> Pushback {
     if let Some(delay) = status
@@ -86,11 +84,11 @@ pub(crate) fn pushback(status: &Status) -> Pushback {
         return Pushback::Delay(delay);
     }
     // Sent more than once, it says nothing reliable: gRFC A6 treats it as "do not retry".
-    let mut values = status.metadata().get_all(PUSHBACK_HEADER).iter();
+    let mut values = status.metadata().get_all(RETRY_PUSHBACK).iter();
     if let (Some(_), Some(_)) = (values.next(), values.next()) {
         return Pushback::Stop;
     }
-    match status.metadata().get(PUSHBACK_HEADER) {
+    match status.metadata().get(RETRY_PUSHBACK) {
         None => Pushback::None,
         Some(value) => match value
             .to_str()
@@ -160,7 +158,7 @@ mod tests {
         let mut header = Status::unavailable("busy");
         header
             .metadata_mut()
-            .insert(PUSHBACK_HEADER, "40".parse().unwrap());
+            .insert(RETRY_PUSHBACK, "40".parse().unwrap());
         assert_eq!(
             pushback(&header),
             Pushback::Delay(Duration::from_millis(40))
@@ -169,14 +167,14 @@ mod tests {
         let mut negative = Status::unavailable("go away");
         negative
             .metadata_mut()
-            .insert(PUSHBACK_HEADER, "-1".parse().unwrap());
+            .insert(RETRY_PUSHBACK, "-1".parse().unwrap());
         assert_eq!(pushback(&negative), Pushback::Stop);
 
         for malformed in ["soon", "1.5", "", "0x10"] {
             let mut status = Status::unavailable("busy");
             status
                 .metadata_mut()
-                .insert(PUSHBACK_HEADER, malformed.parse().unwrap());
+                .insert(RETRY_PUSHBACK, malformed.parse().unwrap());
             assert_eq!(pushback(&status), Pushback::Stop, "{malformed:?}");
         }
 
@@ -185,7 +183,7 @@ mod tests {
         for value in ["40", "40"] {
             twice
                 .metadata_mut()
-                .append(PUSHBACK_HEADER, value.parse().unwrap());
+                .append(RETRY_PUSHBACK, value.parse().unwrap());
         }
         assert_eq!(pushback(&twice), Pushback::Stop);
     }

@@ -35,6 +35,9 @@ pub use tonic::Code;
 /// The header carrying a call's timeout (`grpc-timeout`, e.g. `250m`).
 pub const GRPC_TIMEOUT: &str = "grpc-timeout";
 
+/// The trailer a server sends to ask a client to wait before retrying, in milliseconds (gRFC A6).
+pub const RETRY_PUSHBACK: &str = "grpc-retry-pushback-ms";
+
 /// The header carrying a call's request id.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 

@@ -448,3 +448,39 @@ async fn a_fallback_is_for_unary_rpcs() {
         "tests.resilience.Flaky/Watch is a streaming rpc; a fallback answers unary calls only"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn load_refusals_and_a_callers_short_budget_do_not_open_the_breaker() {
+    let server = Scripted::default();
+    let (channel, _handle) = in_memory(&server);
+    let client = FlakyClient::new(channel);
+    let write = |ctx: Context| {
+        let client = client.clone();
+        async move { client.write(&ctx, keyed("")).await.unwrap_err().code() }
+    };
+
+    // A server shedding load: UNAVAILABLE with a pushback, and RESOURCE_EXHAUSTED.
+    server.script(vec![Outcome::FailWithPushbackHeader(&["100"]); 6]);
+    for _ in 0..6 {
+        assert_eq!(write(ctx()).await, Code::Unavailable);
+    }
+    server.script(vec![Outcome::Fail(Code::ResourceExhausted); 6]);
+    for _ in 0..6 {
+        assert_eq!(write(ctx()).await, Code::ResourceExhausted);
+    }
+    // A caller with 100 ms left, where Write's own deadline is 5 s.
+    server.script(vec![Outcome::Hang; 6]);
+    for _ in 0..6 {
+        let hurried = Context::new().with_deadline(Instant::now() + Duration::from_millis(100));
+        assert_eq!(write(hurried).await, Code::DeadlineExceeded);
+    }
+    assert_eq!(server.count(), 18);
+    assert_eq!(client.breaker_state("Write"), Some(BreakerState::Closed));
+
+    // Write's own deadline running out is the dependency being slow: it counts.
+    server.script(vec![Outcome::Hang; 4]);
+    for _ in 0..4 {
+        assert_eq!(write(ctx()).await, Code::DeadlineExceeded);
+    }
+    assert_eq!(client.breaker_state("Write"), Some(BreakerState::Open));
+}

@@ -58,10 +58,18 @@ pub type Classifier = Arc<dyn Fn(Code) -> CallOutcome + Send + Sync>;
 
 /// The classification a breaker uses unless told otherwise: dependency failures
 /// ([`is_dependency_failure`]) and a `CANCELLED` the server sent (a call the caller gives up
-/// on is not recorded at all) are failures; every other code, `OK` included, is an answer from
-/// a healthy dependency.
+/// on is not recorded at all) are failures, except `RESOURCE_EXHAUSTED`, which is ignored: a
+/// server shedding load, or a quota, answers with it, and a busy dependency is not a broken
+/// one (the retry throttle and the server's pushback slow the client down instead). Every
+/// other code, `OK` included, is an answer from a healthy dependency.
+///
+/// Whatever the classifier, a failure whose status carries `grpc-retry-pushback-ms` (a
+/// refusal for load) and a `DEADLINE_EXCEEDED` at the caller's remaining budget rather than
+/// the method's own deadline are not counted either way.
 pub fn default_classification(code: Code) -> CallOutcome {
-    if is_dependency_failure(code) || code == Code::Cancelled {
+    if code == Code::ResourceExhausted {
+        CallOutcome::Ignored
+    } else if is_dependency_failure(code) || code == Code::Cancelled {
         CallOutcome::Failure
     } else {
         CallOutcome::Success
@@ -384,6 +392,12 @@ impl Permit<'_> {
     pub(crate) fn record(mut self, code: Code) {
         self.recorded = true;
         self.breaker.record(&self, Some(code));
+    }
+
+    /// Ends the call without counting it either way (a probe slot it held is given back).
+    pub(crate) fn ignore(mut self) {
+        self.recorded = true;
+        self.breaker.record(&self, None);
     }
 }
 
