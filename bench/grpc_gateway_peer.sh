@@ -121,8 +121,8 @@ GO
 cd "$out/src"
 [[ -f go.mod ]] || go mod init ggw >/dev/null 2>&1
 go get "github.com/grpc-ecosystem/grpc-gateway/v2@$ggw_version" "google.golang.org/grpc@$grpc_version" \
-	"google.golang.org/protobuf@$protobuf_version" >/dev/null 2>&1 ||
-	die "go get failed (is the Go module proxy reachable?)"
-go mod tidy >/dev/null 2>&1 || die "go mod tidy failed"
+	"google.golang.org/protobuf@$protobuf_version" >/dev/null ||
+	die "go get failed (its error is above; is the Go module proxy reachable?)"
+go mod tidy >/dev/null || die "go mod tidy failed (its error is above)"
 go build -o "$GOBIN/gw" ./cmd/gw
 echo "$GOBIN/gw"
