@@ -4,6 +4,7 @@
 //! gateway, the interceptors and the clients all build on these, so none of them has to reach
 //! into another.
 
+pub mod admission;
 mod trace;
 mod traceparent;
 

@@ -18,6 +18,7 @@ use super::headers::HeaderRules;
 use super::response::ResponseBody;
 use super::status::{error_response, status_response};
 use super::websocket;
+use crate::call::admission::{Admission, Admit};
 use crate::deadline::deadline_exceeded;
 use crate::rpc::MethodKind;
 use crate::rpc::{HttpBinding, MethodInfo, ServiceInfo};
@@ -219,7 +220,7 @@ impl GatewayBuilder {
         let mut table = RouteTable::new();
         for service in &self.services {
             for route in service.routes() {
-                add_route(&mut table, route, &service.dispatch)?;
+                add_route(&mut table, route, service)?;
             }
         }
         Ok(Gateway::serving(Inner {
@@ -237,13 +238,14 @@ impl GatewayBuilder {
 fn add_route(
     table: &mut RouteTable<Entry>,
     route: Route,
-    dispatch: &Dispatch,
+    service: &ServiceRoutes,
 ) -> Result<(), GatewayError> {
     let binding = route.binding;
     let template = PathTemplate::parse(binding.template)?;
     let entry = Entry {
         route,
-        dispatch: Arc::clone(dispatch),
+        dispatch: Arc::clone(&service.dispatch),
+        admission: Admission::of(service.service),
     };
     if let Some((existing, shadowed)) = table.insert_or_replace(binding.method, template, entry) {
         let rpc = RpcName(route.method);
@@ -263,6 +265,8 @@ fn add_route(
 struct Entry {
     route: Route,
     dispatch: Dispatch,
+    /// The service's, shared with its gRPC adapter.
+    admission: Admission,
 }
 
 impl Inner {
@@ -327,7 +331,7 @@ impl Gateway {
     pub fn from_service(routes: ServiceRoutes) -> Self {
         let mut table = RouteTable::new();
         for route in routes.routes() {
-            if let Err(problem) = add_route(&mut table, route, &routes.dispatch) {
+            if let Err(problem) = add_route(&mut table, route, &routes) {
                 tracing::error!(rpc = %RpcName(route.method), "route left out: {problem}");
             }
         }
@@ -446,15 +450,19 @@ impl Gateway {
                 match ctx {
                     Err(status) => ready_error(&status),
                     Ok(ctx) if ctx.is_expired() => ready_error(&deadline_exceeded()),
-                    Ok(ctx) => (route.dispatch)(Call {
-                        route: route.route,
-                        bindings: found.bindings,
-                        parts,
-                        body,
-                        ctx,
-                        max_body_bytes: inner.max_body_bytes,
-                        header_rules: rules.clone(),
-                    }),
+                    Ok(ctx) => {
+                        let admit = route.admission.admit(route.route.method, ctx.deadline());
+                        let call = Call {
+                            route: route.route,
+                            bindings: found.bindings,
+                            parts,
+                            body,
+                            ctx,
+                            max_body_bytes: inner.max_body_bytes,
+                            header_rules: rules.clone(),
+                        };
+                        admitted(admit, &route.dispatch, call)
+                    }
                 }
             }
             Lookup::NotFound => ready_error(&Status::not_found(format!(
@@ -490,6 +498,36 @@ impl Gateway {
                 .decorate(origin.as_ref(), response.headers_mut());
             response
         })
+    }
+}
+
+/// Serves `call` as the service's admission decided: at once, once it has a slot, or not at
+/// all (the refusal, before the body is read). The slot is held until the answer is ready.
+fn admitted(admit: Admit, dispatch: &Dispatch, call: Call) -> ResponseFuture {
+    match admit {
+        Admit::Refused(status) => ready_error(&status),
+        Admit::Now(permit) if !permit.holds_slot() => dispatch(call),
+        Admit::Now(permit) => {
+            let response = dispatch(call);
+            Box::pin(async move {
+                let response = response.await;
+                drop(permit);
+                response
+            })
+        }
+        Admit::Wait(waiting) => {
+            let dispatch = Arc::clone(dispatch);
+            Box::pin(async move {
+                match waiting.await {
+                    Ok(permit) => {
+                        let response = dispatch(call).await;
+                        drop(permit);
+                        response
+                    }
+                    Err(status) => error_response(&status),
+                }
+            })
+        }
     }
 }
 

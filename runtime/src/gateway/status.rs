@@ -15,7 +15,7 @@
 mod details;
 
 use axum::body::Body;
-use http::header::{CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
+use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
@@ -114,6 +114,15 @@ pub fn status_response(http: StatusCode, status: &Status) -> Response<Body> {
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(APPLICATION_JSON));
     metadata_headers(status.metadata(), headers);
+    // A refusal for load asks gRPC clients to come back after `grpc-retry-pushback-ms`;
+    // HTTP clients read the same in `Retry-After`, in whole seconds (RFC 9110, 10.2.3).
+    if let Some(millis) = status
+        .metadata()
+        .get(crate::rpc::RETRY_PUSHBACK)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok())
+    {
+        headers.insert(RETRY_AFTER, HeaderValue::from(millis.div_ceil(1000).max(1)));
+    }
     // RFC 9110 requires a challenge on every 401; grpc-gateway puts the status message there,
     // which lets a handler choose the challenge (`Bearer realm="..."`) through the message.
     if status.code() == Code::Unauthenticated

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{HedgingPolicy, RetryPolicy, RetryThrottling, SlidingWindow};
+use super::{HedgingPolicy, LoadShedding, RetryPolicy, RetryThrottling, SlidingWindow};
 
 /// The call shape of an rpc.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -150,6 +150,10 @@ pub struct MethodInfo {
     pub circuit_breaker: Option<SlidingWindow>,
     /// The rpc's `google.api.http` bindings, in the order declared; empty for none.
     pub http: &'static [HttpBinding],
+    /// Whether the service's load shedding applies to the rpc's calls (the default); an rpc
+    /// whose options.proto `load_shedding` says `disabled` is always admitted, and not
+    /// measured (a health probe, a cheap read an operator needs most under load).
+    pub shed: bool,
 }
 
 /// Replaces `slot` in a `const fn`: the old value is forgotten rather than dropped (a `const fn`
@@ -171,6 +175,7 @@ impl MethodInfo {
             hedging: None,
             circuit_breaker: None,
             http: &[],
+            shed: true,
         }
     }
 
@@ -213,6 +218,13 @@ impl MethodInfo {
     #[must_use]
     pub const fn http(mut self, bindings: &'static [HttpBinding]) -> Self {
         self.http = bindings;
+        self
+    }
+
+    /// Sets [`shed`](Self::shed).
+    #[must_use]
+    pub const fn shed(mut self, shed: bool) -> Self {
+        self.shed = shed;
         self
     }
 
@@ -263,6 +275,9 @@ pub struct ServiceInfo {
     pub methods: &'static [MethodInfo],
     /// The service's retry throttling, or `None` for the built-in default.
     pub retry_throttling: Option<RetryThrottling>,
+    /// How the service sheds load when it serves (options.proto's `load_shedding`, else
+    /// [`LoadShedding::DEFAULT`]: on).
+    pub load_shedding: LoadShedding,
 }
 
 impl ServiceInfo {
@@ -272,6 +287,7 @@ impl ServiceInfo {
             name,
             methods,
             retry_throttling: None,
+            load_shedding: LoadShedding::DEFAULT,
         }
     }
 
@@ -279,6 +295,13 @@ impl ServiceInfo {
     #[must_use]
     pub const fn retry_throttling(mut self, throttling: RetryThrottling) -> Self {
         self.retry_throttling = Some(throttling);
+        self
+    }
+
+    /// Sets [`load_shedding`](Self::load_shedding).
+    #[must_use]
+    pub const fn load_shedding(mut self, shedding: LoadShedding) -> Self {
+        self.load_shedding = shedding;
         self
     }
 

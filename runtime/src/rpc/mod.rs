@@ -21,12 +21,14 @@ mod breaker;
 mod codes;
 mod method;
 mod policy;
+mod shedding;
 mod wire;
 
 pub use breaker::{Adaptive, BreakerPolicy, SlidingWindow};
 pub use codes::{code_name, go_code_name};
 pub use method::{HttpBinding, Idempotency, MethodInfo, MethodKind, ServiceInfo};
 pub use policy::{HedgingPolicy, RetryPolicy, RetryThrottling};
+pub use shedding::LoadShedding;
 pub use wire::WireSettings;
 
 /// The gRPC status codes (tonic's), which policies name.

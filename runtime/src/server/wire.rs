@@ -24,7 +24,9 @@ use tonic::server::NamedService;
 use super::deadline_from_headers;
 use super::dispatch::{GrpcCall, GrpcDispatch, GrpcFuture, WireConfig, unknown_method};
 use crate::call::ArrivalDeadline;
+use crate::call::admission::{Admission, Admit, Permit};
 use crate::context::ResponseMetadata;
+use crate::rpc::LoadShedding;
 use crate::rpc::is_size_limit_message;
 use crate::{Code, Status};
 
@@ -43,11 +45,15 @@ pub(super) struct ResponseCell(pub(super) ResponseMetadata);
 /// service's `default_deadline`) on the server side too, as go-zero's servers apply their
 /// default timeout, so that no call the proto bounds runs unbounded;
 /// [`default_deadlines(false)`](Self::default_deadlines) serves such calls without one.
+///
+/// Every call is admitted by the service's [`Admission`] first, before its body is read: the
+/// adaptive limit on calls at once that the gateway shares (see [`load_shedding`](Self::load_shedding)).
 #[derive(Debug, Clone)]
 pub struct GrpcServer<S> {
     inner: S,
     wire: WireConfig,
     default_deadlines: bool,
+    admission: Admission,
 }
 
 impl<S: GrpcDispatch> GrpcServer<S> {
@@ -58,7 +64,22 @@ impl<S: GrpcDispatch> GrpcServer<S> {
             inner,
             wire,
             default_deadlines: true,
+            admission: Admission::of(S::SERVICE),
         }
+    }
+
+    /// How the service sheds load: options.proto's `load_shedding` by default (on unless the
+    /// proto turns it off); [`LoadShedding::OFF`] admits every call. The setting is the
+    /// service's in this process, so its gateway follows it too.
+    #[must_use]
+    pub fn load_shedding(self, policy: LoadShedding) -> Self {
+        self.admission.set_policy(policy);
+        self
+    }
+
+    /// The service's admission: its current limit and calls in flight.
+    pub fn admission(&self) -> &Admission {
+        &self.admission
     }
 
     /// Whether a call that arrives without a deadline gets its rpc's default deadline from
@@ -122,15 +143,38 @@ where
         if let Some(deadline) = deadline {
             request.extensions_mut().insert(ArrivalDeadline(deadline));
         }
+        let (inner, permit) = match self.admission.admit(&S::SERVICE.methods[rpc], deadline) {
+            Admit::Refused(status) => return Either::Left(ready(Ok(status.into_http()))),
+            Admit::Now(permit) => (None, permit),
+            Admit::Wait(waiting) => (Some(waiting), Permit::none()),
+        };
         let response = ResponseMetadata::new();
         request
             .extensions_mut()
             .insert(ResponseCell(response.clone()));
         let call = GrpcCall::new(request.map(axum::body::Body::new), self.wire);
+        let inner = match inner {
+            None => self.inner.dispatch(rpc, call),
+            // In line for a slot: the call is routed once it has one.
+            Some(waiting) => {
+                let adapter = self.inner.clone();
+                Box::pin(async move {
+                    match waiting.await {
+                        Ok(permit) => {
+                            let response = adapter.dispatch(rpc, call).await;
+                            drop(permit);
+                            response
+                        }
+                        Err(status) => status.into_http(),
+                    }
+                })
+            }
+        };
         Either::Right(CallFuture {
-            inner: self.inner.dispatch(rpc, call),
+            inner,
             deadline: deadline.map(|deadline| Box::pin(tokio::time::sleep_until(deadline))),
             response: Some(response),
+            permit: Some(permit),
         })
     }
 }
@@ -191,6 +235,8 @@ pub struct CallFuture<F> {
     inner: F,
     deadline: Option<Pin<Box<Sleep>>>,
     response: Option<ResponseMetadata>,
+    /// The call's slot, given back when the answer is ready (or the call is dropped).
+    permit: Option<Permit>,
 }
 
 impl<F> Future for CallFuture<F>
@@ -201,6 +247,7 @@ where
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         if let Poll::Ready(response) = Pin::new(&mut self.inner).poll(cx) {
+            self.permit = None;
             let cell = self.response.take().unwrap_or_default();
             return Poll::Ready(Ok(finish_response(response, cell)));
         }
@@ -209,6 +256,7 @@ where
             .as_mut()
             .is_some_and(|deadline| deadline.as_mut().poll(cx).is_ready());
         if expired {
+            self.permit = None;
             Poll::Ready(Ok(crate::deadline::deadline_exceeded().into_http()))
         } else {
             Poll::Pending

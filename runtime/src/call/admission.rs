@@ -1,0 +1,652 @@
+//! Admission: whether a call that reached a service may start now, wait for a slot, or be
+//! refused. Every generated server (the gRPC adapter, gRPC-Web, the gateway) asks before the
+//! call's body is read or its handler runs, through one [`Admission`] per service per process,
+//! so that all of a service's ways in share one limit.
+//!
+//! # The limit
+//!
+//! At most `limit` unary calls of a service run at once. The limit is found from their latency,
+//! as Netflix's concurrency-limits (`Gradient2`) and Envoy's adaptive concurrency filter find
+//! it, by the rule [`LoadShedding`] describes: latency is gathered in windows of at least
+//! 100 ms and 10 calls; the window's mean is the short-term latency, a slow average of windows
+//! the long-term one; while the short stays within `tolerance` times the long the limit grows by
+//! about its square root, past that it shrinks in proportion (at most by half), smoothed. A
+//! window in which fewer than half the slots were used says nothing about the limit and leaves
+//! it alone. Streaming calls are long-lived, so their latency says nothing about load: they are
+//! refused while the service is at its limit with others waiting, and otherwise admitted
+//! without taking a slot (`StreamLimit` bounds how many stay open).
+//!
+//! No crate fit: tower's `ConcurrencyLimit` is fixed, `tower-acc`'s limit cannot be shared
+//! across the gRPC and HTTP stacks of one service, has no deadline-aware queue, and is not
+//! kept up; the rule itself is a few dozen lines.
+//!
+//! # Waiting, and refusing
+//!
+//! A call that finds every slot taken waits in line (first come, first served) only as long as
+//! its deadline leaves room for the wait and for the work at the current latency, and never
+//! longer than `max_queue_wait`. When the line ahead of it would take longer than that, at the
+//! rate calls are finishing, it is refused at once: `UNAVAILABLE` with `grpc-retry-pushback-ms`
+//! (the gateway adds `Retry-After`), before any of its work is done, so a caller may retry it
+//! safely, elsewhere or later. A call whose deadline has passed is answered
+//! `DEADLINE_EXCEEDED`; one that got its slot after waiting checks its deadline again first.
+//! DESIGN.md says why `UNAVAILABLE` and not `RESOURCE_EXHAUSTED`.
+//!
+//! # Metrics
+//!
+//! Per service (label `service`): the limit ([`LIMIT_GAUGE`]), calls in flight
+//! ([`IN_FLIGHT_GAUGE`]) and waiting ([`QUEUED_GAUGE`]), calls refused by reason
+//! ([`REFUSED_COUNTER`], `reason` = `overload` or `deadline`), and calls that met or missed
+//! their deadline ([`DEADLINES_COUNTER`], `outcome` = `met` or `missed`).
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::time::{Instant, Sleep};
+
+use crate::Status;
+use crate::rpc::{LoadShedding, MethodInfo, MethodKind, RETRY_PUSHBACK, ServiceInfo};
+
+/// The gauge of a service's current concurrency limit.
+pub const LIMIT_GAUGE: &str = "server_concurrency_limit";
+/// The gauge of a service's unary calls running now.
+pub const IN_FLIGHT_GAUGE: &str = "server_calls_in_flight";
+/// The gauge of a service's calls waiting for a slot.
+pub const QUEUED_GAUGE: &str = "server_calls_queued";
+/// The counter of calls refused before any work, by `reason` (`overload`, `deadline`).
+pub const REFUSED_COUNTER: &str = "server_calls_refused_total";
+/// The counter of admitted calls with a deadline that ended before it (`outcome="met"`) or
+/// after it (`outcome="missed"`).
+pub const DEADLINES_COUNTER: &str = "server_call_deadlines_total";
+
+/// The shortest window of latency samples.
+const WINDOW: Duration = Duration::from_millis(100);
+/// The fewest samples a window closes with.
+const WINDOW_SAMPLES: u32 = 10;
+/// How many windows the long-term latency averages over.
+const LONG_WINDOWS: f64 = 300.0;
+/// How much of a window's new limit is taken at once.
+const SMOOTHING: f64 = 0.2;
+/// How much of the line's rate is kept from one window to the next when it falls.
+const THROUGHPUT_DECAY: f64 = 0.98;
+/// The bounds of the pushback a refusal asks for.
+const MIN_PUSHBACK: Duration = Duration::from_millis(50);
+const MAX_PUSHBACK: Duration = Duration::from_secs(5);
+
+/// One service's admission, shared by every server of the service in the process; cheap to
+/// clone. [`Admission::of`] gives the shared one.
+#[derive(Clone)]
+pub struct Admission {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    service: &'static str,
+    state: Mutex<State>,
+    metrics: OnceLock<Handles>,
+}
+
+/// The metric handles, made on first use, once the binary has installed its recorder.
+struct Handles {
+    limit: metrics::Gauge,
+    in_flight: metrics::Gauge,
+    queued: metrics::Gauge,
+    refused_overload: metrics::Counter,
+    refused_deadline: metrics::Counter,
+    met: metrics::Counter,
+    missed: metrics::Counter,
+}
+
+struct State {
+    policy: LoadShedding,
+    limit: f64,
+    in_flight: u32,
+    /// Calls waiting for a slot; a closed sender is one that stopped waiting.
+    line: VecDeque<oneshot::Sender<()>>,
+    waiting: u32,
+    window: Window,
+    /// Seconds.
+    short_latency: Option<f64>,
+    long_latency: Option<f64>,
+    /// Calls finished per second.
+    throughput: Option<f64>,
+}
+
+struct Window {
+    started: Instant,
+    samples: u32,
+    latency_sum: f64,
+    max_in_flight: u32,
+}
+
+impl Window {
+    fn new(now: Instant) -> Self {
+        Self {
+            started: now,
+            samples: 0,
+            latency_sum: 0.0,
+            max_in_flight: 0,
+        }
+    }
+}
+
+/// Why a call was refused, as its metric says.
+#[derive(Clone, Copy)]
+enum Refusal {
+    Overload,
+    Deadline,
+}
+
+impl std::fmt::Debug for Admission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.state();
+        f.debug_struct("Admission")
+            .field("service", &self.shared.service)
+            .field("policy", &state.policy)
+            .field("limit", &state.limit)
+            .field("in_flight", &state.in_flight)
+            .field("waiting", &state.waiting)
+            .finish()
+    }
+}
+
+impl Admission {
+    /// The admission of `service` in this process, made with its proto's [`LoadShedding`] on
+    /// first use: the gRPC adapter and the gateway of a service share it.
+    pub fn of(service: &'static ServiceInfo) -> Self {
+        static SERVICES: OnceLock<Mutex<HashMap<&'static str, Admission>>> = OnceLock::new();
+        let mut services = SERVICES
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        services
+            .entry(service.name)
+            .or_insert_with(|| Self::new(service.name, service.load_shedding))
+            .clone()
+    }
+
+    /// An admission of its own for the service `name` (tests, or a server that should not
+    /// share its limit).
+    pub fn new(name: &'static str, policy: LoadShedding) -> Self {
+        let now = Instant::now();
+        Self {
+            shared: Arc::new(Shared {
+                service: name,
+                state: Mutex::new(State {
+                    policy,
+                    limit: f64::from(policy.initial_limit.max(1)),
+                    in_flight: 0,
+                    line: VecDeque::new(),
+                    waiting: 0,
+                    window: Window::new(now),
+                    short_latency: None,
+                    long_latency: None,
+                    throughput: None,
+                }),
+                metrics: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// Replaces the policy (for every server sharing this admission); the limit starts over
+    /// from its `initial_limit` when shedding is turned on or the bounds change.
+    pub fn set_policy(&self, policy: LoadShedding) {
+        let mut state = self.state();
+        if state.policy != policy {
+            state.limit = f64::from(policy.initial_limit.max(1));
+            state.policy = policy;
+        }
+        if !policy.enabled {
+            // Everyone waiting goes in now.
+            while let Some(waiter) = state.line.pop_front() {
+                if waiter.send(()).is_ok() {
+                    state.in_flight += 1;
+                    state.waiting -= 1;
+                }
+            }
+        }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> LoadShedding {
+        self.state().policy
+    }
+
+    /// The current limit on unary calls at once.
+    pub fn limit(&self) -> u32 {
+        slots(self.state().limit)
+    }
+
+    /// Unary calls running now.
+    pub fn in_flight(&self) -> u32 {
+        self.state().in_flight
+    }
+
+    /// Calls waiting for a slot now.
+    pub fn waiting(&self) -> u32 {
+        self.state().waiting
+    }
+
+    /// Decides on a call of `method` whose deadline is `deadline`: in now, in line, or refused
+    /// with the status to answer.
+    pub fn admit(&self, method: &MethodInfo, deadline: Option<Instant>) -> Admit {
+        let now = Instant::now();
+        let remaining = deadline.map(|deadline| deadline.saturating_duration_since(now));
+        if remaining == Some(Duration::ZERO) {
+            self.metrics().refused_deadline.increment(1);
+            return Admit::Refused(crate::deadline::deadline_exceeded());
+        }
+        if !method.shed {
+            return Admit::Now(Permit::none());
+        }
+        let mut state = self.state();
+        if !state.policy.enabled {
+            return Admit::Now(Permit::none());
+        }
+        let expected = state.expected_latency();
+        // With nothing running, the figure is stale: let the call in to measure afresh.
+        if let Some(remaining) = remaining
+            && remaining < expected
+            && state.in_flight > 0
+        {
+            drop(state);
+            return self.refuse(
+                Refusal::Deadline,
+                expected,
+                format!(
+                    "its calls take {} ms now, more than the {} ms left of this one",
+                    expected.as_millis(),
+                    remaining.as_millis()
+                ),
+            );
+        }
+        let free = state.in_flight < slots(state.limit) && state.waiting == 0;
+        if method.kind != MethodKind::Unary {
+            // A stream holds no slot; it is only kept out while others wait for one.
+            if free || state.waiting == 0 {
+                return Admit::Now(Permit::none());
+            }
+            let wait = state.predicted_wait(state.waiting);
+            drop(state);
+            return self.refuse(
+                Refusal::Overload,
+                wait,
+                "it is at its limit of calls at once, with calls waiting".to_owned(),
+            );
+        }
+        if free {
+            state.in_flight += 1;
+            state.window.max_in_flight = state.window.max_in_flight.max(state.in_flight);
+            return Admit::Now(Permit::taken(self.clone(), deadline));
+        }
+        let room = remaining
+            .map_or(state.policy.max_queue_wait, |remaining| {
+                remaining - expected
+            })
+            .min(state.policy.max_queue_wait);
+        let wait = state.predicted_wait(state.waiting + 1);
+        if wait > room {
+            let limit = slots(state.limit);
+            drop(state);
+            return self.refuse(
+                Refusal::Overload,
+                wait,
+                format!(
+                    "{limit} calls are running, its limit, and the line ahead would take \
+                     {} ms, longer than this call can wait",
+                    wait.as_millis()
+                ),
+            );
+        }
+        let (grant, granted) = oneshot::channel();
+        state.line.push_back(grant);
+        state.waiting += 1;
+        Admit::Wait(Waiting {
+            admission: self.clone(),
+            granted,
+            timer: Box::pin(tokio::time::sleep_until(now + room)),
+            deadline,
+            done: false,
+        })
+    }
+
+    fn refuse(&self, why: Refusal, pushback: Duration, reason: String) -> Admit {
+        let handles = self.metrics();
+        match why {
+            Refusal::Overload => handles.refused_overload.increment(1),
+            Refusal::Deadline => handles.refused_deadline.increment(1),
+        }
+        Admit::Refused(overloaded(self.shared.service, &reason, pushback))
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn metrics(&self) -> &Handles {
+        self.shared.metrics.get_or_init(|| {
+            let service = self.shared.service;
+            let refused = |reason: &'static str| {
+                metrics::counter!(REFUSED_COUNTER, "service" => service, "reason" => reason)
+            };
+            let deadlines = |outcome: &'static str| {
+                metrics::counter!(DEADLINES_COUNTER, "service" => service, "outcome" => outcome)
+            };
+            Handles {
+                limit: metrics::gauge!(LIMIT_GAUGE, "service" => service),
+                in_flight: metrics::gauge!(IN_FLIGHT_GAUGE, "service" => service),
+                queued: metrics::gauge!(QUEUED_GAUGE, "service" => service),
+                refused_overload: refused("overload"),
+                refused_deadline: refused("deadline"),
+                met: deadlines("met"),
+                missed: deadlines("missed"),
+            }
+        })
+    }
+
+    /// A slot comes back: the call took `latency` (`None`: it did no work to measure).
+    fn release(&self, latency: Option<Duration>) {
+        let mut state = self.state();
+        state.in_flight = state.in_flight.saturating_sub(1);
+        let now = Instant::now();
+        let mut closed = false;
+        if let Some(latency) = latency {
+            state.window.samples += 1;
+            state.window.latency_sum += latency.as_secs_f64();
+            closed = state.close_window(now);
+        }
+        while state.in_flight < slots(state.limit) || !state.policy.enabled {
+            let Some(waiter) = state.line.pop_front() else {
+                break;
+            };
+            if waiter.send(()).is_ok() {
+                state.in_flight += 1;
+                state.waiting -= 1;
+                state.window.max_in_flight = state.window.max_in_flight.max(state.in_flight);
+            }
+        }
+        if closed {
+            let (limit, in_flight, waiting) = (state.limit, state.in_flight, state.waiting);
+            drop(state);
+            let handles = self.metrics();
+            handles.limit.set(limit.floor());
+            handles.in_flight.set(f64::from(in_flight));
+            handles.queued.set(f64::from(waiting));
+        }
+    }
+}
+
+/// The whole slots a limit gives, at least one.
+fn slots(limit: f64) -> u32 {
+    (limit.floor() as u32).max(1)
+}
+
+impl State {
+    /// How long a call takes now: the last window's mean while the service is busy (at least
+    /// half its slots taken), else the lower of that and the long-run mean; zero before any.
+    fn expected_latency(&self) -> Duration {
+        let busy = self.in_flight.saturating_mul(2) >= slots(self.limit);
+        let latency = match (self.short_latency, self.long_latency) {
+            (Some(short), Some(long)) if !busy => short.min(long),
+            (short, _) => short.unwrap_or(0.0),
+        };
+        Duration::from_secs_f64(latency)
+    }
+
+    /// How long the `position`-th call in line would wait, at the rate calls finish.
+    fn predicted_wait(&self, position: u32) -> Duration {
+        let rate = self.throughput.filter(|rate| *rate > 0.0).or_else(|| {
+            // Before a rate is known: the limit's worth of calls per call time.
+            self.short_latency
+                .filter(|latency| *latency > 0.0)
+                .map(|latency| self.limit / latency)
+        });
+        match rate {
+            Some(rate) => Duration::from_secs_f64(f64::from(position) / rate).min(MAX_PUSHBACK),
+            // Nothing measured yet: the line is as long as it is, and that is all we know.
+            None => Duration::ZERO,
+        }
+    }
+
+    /// Closes the window if it is due, moving the limit by the gradient rule; answers whether
+    /// it closed.
+    fn close_window(&mut self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.window.started);
+        if self.window.samples < WINDOW_SAMPLES || elapsed < WINDOW {
+            return false;
+        }
+        let window = std::mem::replace(&mut self.window, Window::new(now));
+        let short = window.latency_sum / f64::from(window.samples);
+        let rate = f64::from(window.samples) / elapsed.as_secs_f64();
+        // The rate the line moves at: a new peak at once, a dip slowly (by 2 % a window). A
+        // short stall (a disk flush, a slow dependency for a moment) must not make the line
+        // look too long to join: refused callers that try again at once would take the
+        // machine's time from the calls that were let in, which slows the line further.
+        // Trusting the peak errs the other way, and costs only a wait that ends in a refusal.
+        self.throughput = Some(match self.throughput {
+            None => rate,
+            Some(previous) => rate.max(previous * THROUGHPUT_DECAY),
+        });
+        self.short_latency = Some(short);
+        let mut long = match self.long_latency {
+            None => short,
+            Some(long) => long + (short - long) / LONG_WINDOWS,
+        };
+        // Latency has fallen far below the long-run figure (load went away after a long
+        // spell): let the long-run figure come down faster than its average would.
+        if short > 0.0 && long / short > 2.0 {
+            long *= 0.95;
+        }
+        self.long_latency = Some(long);
+        if f64::from(window.max_in_flight) < self.limit / 2.0 {
+            // Fewer calls than the limit came: they say nothing of how many the service can take.
+            return true;
+        }
+        let policy = self.policy;
+        let gradient = if short > 0.0 {
+            (policy.tolerance * long / short).clamp(0.5, 1.0)
+        } else {
+            1.0
+        };
+        let next = self.limit * gradient + self.limit.sqrt();
+        let min = f64::from(policy.min_limit.max(1));
+        let max = f64::from(policy.max_limit.max(policy.min_limit).max(1));
+        self.limit = (self.limit * (1.0 - SMOOTHING) + next * SMOOTHING).clamp(min, max);
+        true
+    }
+}
+
+/// The answer to a call refused for load: `UNAVAILABLE`, nothing done, come back in `pushback`.
+fn overloaded(service: &str, reason: &str, pushback: Duration) -> Status {
+    let pushback = pushback.clamp(MIN_PUSHBACK, MAX_PUSHBACK);
+    let mut status = Status::unavailable(format!(
+        "{service} is overloaded: {reason}; nothing was done, retry in {} ms",
+        pushback.as_millis()
+    ));
+    status.metadata_mut().insert(
+        RETRY_PUSHBACK,
+        tonic::metadata::MetadataValue::from(pushback.as_millis() as u64),
+    );
+    status
+}
+
+/// What [`Admission::admit`] decided.
+#[must_use]
+pub enum Admit {
+    /// Go ahead; hold the permit until the call ends.
+    Now(Permit),
+    /// Wait for a slot: the future gives the permit, or the status to answer.
+    Wait(Waiting),
+    /// Answer this status; the call does no work.
+    Refused(Status),
+}
+
+impl std::fmt::Debug for Admit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Admit::Now(_) => f.write_str("Now"),
+            Admit::Wait(_) => f.write_str("Wait"),
+            Admit::Refused(status) => f.debug_tuple("Refused").field(status).finish(),
+        }
+    }
+}
+
+/// A call's slot: held while the call runs; dropping it gives the slot back and reports how
+/// long the call took.
+#[must_use]
+pub struct Permit {
+    slot: Option<(Admission, Instant, Option<Instant>)>,
+}
+
+impl Permit {
+    /// A permit that holds no slot (shedding off, a stream, an exempt rpc).
+    pub fn none() -> Self {
+        Self { slot: None }
+    }
+
+    /// Whether the permit holds one of the service's slots.
+    pub fn holds_slot(&self) -> bool {
+        self.slot.is_some()
+    }
+
+    fn taken(admission: Admission, deadline: Option<Instant>) -> Self {
+        Self {
+            slot: Some((admission, Instant::now(), deadline)),
+        }
+    }
+}
+
+impl std::fmt::Debug for Permit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Permit")
+            .field("holds_slot", &self.slot.is_some())
+            .finish()
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        let Some((admission, started, deadline)) = self.slot.take() else {
+            return;
+        };
+        let now = Instant::now();
+        if let Some(deadline) = deadline {
+            let handles = admission.metrics();
+            if now <= deadline {
+                handles.met.increment(1);
+            } else {
+                handles.missed.increment(1);
+            }
+        }
+        admission.release(Some(now.saturating_duration_since(started)));
+    }
+}
+
+/// A call waiting in line for a slot; see [`Admit::Wait`].
+pub struct Waiting {
+    admission: Admission,
+    granted: oneshot::Receiver<()>,
+    timer: Pin<Box<Sleep>>,
+    deadline: Option<Instant>,
+    done: bool,
+}
+
+impl std::fmt::Debug for Waiting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Waiting")
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Future for Waiting {
+    type Output = Result<Permit, Status>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        if let Poll::Ready(granted) = Pin::new(&mut self.granted).poll(cx) {
+            self.done = true;
+            if granted.is_err() {
+                // The admission went away; nothing holds us back.
+                return Poll::Ready(Ok(Permit::none()));
+            }
+            let permit = Permit::taken(self.admission.clone(), self.deadline);
+            // The slot came: is there still time for the work?
+            let expected = self.admission.state().expected_latency();
+            let now = Instant::now();
+            return Poll::Ready(match self.deadline {
+                Some(deadline) if deadline <= now => {
+                    permit.abandon();
+                    self.admission.metrics().refused_deadline.increment(1);
+                    Err(crate::deadline::deadline_exceeded())
+                }
+                Some(deadline) if deadline - now < expected => {
+                    permit.abandon();
+                    let Admit::Refused(status) = self.admission.refuse(
+                        Refusal::Deadline,
+                        expected,
+                        "its slot came too late for the work to end before the deadline".to_owned(),
+                    ) else {
+                        unreachable!("refuse refuses")
+                    };
+                    Err(status)
+                }
+                _ => Ok(permit),
+            });
+        }
+        if self.timer.as_mut().poll(cx).is_ready() {
+            self.done = true;
+            self.leave();
+            let wait = self.admission.state().predicted_wait(1);
+            let Admit::Refused(status) = self.admission.refuse(
+                Refusal::Overload,
+                wait,
+                "it waited for a slot as long as this call can".to_owned(),
+            ) else {
+                unreachable!("refuse refuses")
+            };
+            return Poll::Ready(Err(status));
+        }
+        Poll::Pending
+    }
+}
+
+impl Waiting {
+    /// Steps out of line; a slot granted meanwhile goes back unused.
+    fn leave(&mut self) {
+        let mut state = self.admission.state();
+        self.granted.close();
+        if self.granted.try_recv().is_ok() {
+            drop(state);
+            self.admission.release(None);
+        } else {
+            state.waiting = state.waiting.saturating_sub(1);
+        }
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        if !self.done {
+            self.leave();
+        }
+    }
+}
+
+impl Permit {
+    /// Gives the slot back without a latency sample: the call did no work.
+    fn abandon(mut self) {
+        if let Some((admission, _, _)) = self.slot.take() {
+            admission.release(None);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

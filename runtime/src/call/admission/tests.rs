@@ -1,0 +1,225 @@
+use super::*;
+use crate::Code;
+
+static UNARY: MethodInfo = MethodInfo::new("/test.Svc/Get", MethodKind::Unary);
+static STREAM: MethodInfo = MethodInfo::new("/test.Svc/Watch", MethodKind::ServerStreaming);
+static EXEMPT: MethodInfo = MethodInfo::new("/test.Svc/Health", MethodKind::Unary).shed(false);
+
+fn admission(policy: LoadShedding) -> Admission {
+    Admission::new("test.Svc", policy)
+}
+
+fn now(admit: Admit) -> Permit {
+    match admit {
+        Admit::Now(permit) => permit,
+        other => panic!("expected to be let in at once, got {other:?}"),
+    }
+}
+
+fn refused(admit: Admit) -> Status {
+    match admit {
+        Admit::Refused(status) => status,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+fn waiting(admit: Admit) -> Waiting {
+    match admit {
+        Admit::Wait(waiting) => waiting,
+        other => panic!("expected to wait, got {other:?}"),
+    }
+}
+
+/// Runs `rounds` rounds of as many calls as the limit allows, each taking `latency`.
+async fn saturate(admission: &Admission, rounds: usize, latency: Duration) {
+    for _ in 0..rounds {
+        let permits: Vec<Permit> = (0..admission.limit())
+            .map(|_| now(admission.admit(&UNARY, None)))
+            .collect();
+        tokio::time::advance(latency).await;
+        drop(permits);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_limit_falls_when_latency_rises_and_recovers_when_it_falls() {
+    let admission = admission(LoadShedding::DEFAULT);
+    assert_eq!(admission.limit(), 20);
+
+    // Steady latency with every slot used: the limit grows.
+    saturate(&admission, 300, Duration::from_millis(10)).await;
+    let grown = admission.limit();
+    assert!(grown > 40, "the limit grew from 20 to {grown}");
+
+    // Latency ten times the long-run figure: the limit falls, by half at most per window.
+    saturate(&admission, 200, Duration::from_millis(100)).await;
+    let fallen = admission.limit();
+    assert!(
+        fallen < grown / 2,
+        "the limit fell from {grown} to {fallen}"
+    );
+    assert!(fallen >= LoadShedding::DEFAULT.min_limit);
+
+    // Latency back to normal: it grows again.
+    saturate(&admission, 300, Duration::from_millis(10)).await;
+    let recovered = admission.limit();
+    assert!(
+        recovered > fallen * 2,
+        "the limit recovered from {fallen} to {recovered}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_window_with_slots_to_spare_leaves_the_limit_alone() {
+    let admission = admission(LoadShedding::DEFAULT);
+    for _ in 0..200 {
+        let permits: Vec<Permit> = (0..5).map(|_| now(admission.admit(&UNARY, None))).collect();
+        tokio::time::advance(Duration::from_millis(10)).await;
+        drop(permits);
+    }
+    assert_eq!(
+        admission.limit(),
+        20,
+        "5 calls of 20 say nothing of the limit"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_over_the_limit_waits_for_a_slot_and_gets_the_first_one_freed() {
+    let admission = admission(LoadShedding::DEFAULT.initial_limit(1));
+    let first = now(admission.admit(&UNARY, None));
+    let mut second = waiting(admission.admit(&UNARY, None));
+    assert_eq!(admission.waiting(), 1);
+    assert!(futures_util::poll!(&mut second).is_pending());
+
+    tokio::time::advance(Duration::from_millis(5)).await;
+    drop(first);
+    let permit = second.await.expect("the freed slot");
+    assert_eq!(admission.in_flight(), 1);
+    assert_eq!(admission.waiting(), 0);
+    drop(permit);
+    assert_eq!(admission.in_flight(), 0);
+}
+
+/// Fills `admission` (limit 10) with calls of 100 ms until its rate is known: 100 calls a
+/// second, so that the n-th call in line would wait n × 10 ms.
+async fn measured_at_100_a_second(admission: &Admission) -> Vec<Permit> {
+    saturate(admission, 2, Duration::from_millis(100)).await;
+    (0..admission.limit())
+        .map(|_| now(admission.admit(&UNARY, None)))
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_the_line_would_make_late_is_refused_at_once_with_a_pushback() {
+    let policy = LoadShedding::DEFAULT
+        .initial_limit(10)
+        .min_limit(10)
+        .max_limit(10);
+    let admission = admission(policy);
+    let _running = measured_at_100_a_second(&admission).await;
+
+    // 150 ms left: 100 ms of work leaves 50 ms to wait, five places in line.
+    let deadline = || Some(Instant::now() + Duration::from_millis(150));
+    let mut line: Vec<Waiting> = (0..5)
+        .map(|_| waiting(admission.admit(&UNARY, deadline())))
+        .collect();
+    let status = refused(admission.admit(&UNARY, deadline()));
+    assert_eq!(status.code(), Code::Unavailable);
+    assert!(status.message().contains("overloaded"), "{status:?}");
+    assert!(status.message().contains("nothing was done"), "{status:?}");
+    let pushback = status.metadata().get(RETRY_PUSHBACK).expect("a pushback");
+    assert_eq!(pushback, "60", "six places at 10 ms each");
+
+    // A call without a deadline may wait up to max_queue_wait (1 s): it gets in line.
+    line.push(waiting(admission.admit(&UNARY, None)));
+    assert_eq!(admission.waiting(), 6);
+    drop(line);
+    assert_eq!(
+        admission.waiting(),
+        0,
+        "calls that stop waiting leave the line"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_that_waited_too_long_is_refused_and_leaves_the_line() {
+    let policy = LoadShedding::DEFAULT
+        .initial_limit(1)
+        .max_limit(1)
+        .max_queue_wait(Duration::from_millis(30));
+    let admission = admission(policy);
+    let _running = now(admission.admit(&UNARY, None));
+    let status = waiting(admission.admit(&UNARY, None)).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+    assert!(status.message().contains("waited"), "{status:?}");
+    assert_eq!(admission.waiting(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn deadlines_gone_or_out_of_reach_are_refused_before_any_work() {
+    let admission = admission(LoadShedding::DEFAULT.initial_limit(10).max_limit(10));
+    let expired = refused(admission.admit(&UNARY, Some(Instant::now())));
+    assert_eq!(expired.code(), Code::DeadlineExceeded);
+
+    // Calls take 100 ms now; one with 50 ms left cannot make it while others run.
+    let running = measured_at_100_a_second(&admission).await;
+    let status = refused(admission.admit(&UNARY, Some(Instant::now() + Duration::from_millis(50))));
+    assert_eq!(status.code(), Code::Unavailable);
+    assert!(
+        status.message().contains("more than the 50 ms left"),
+        "{status:?}"
+    );
+
+    // A call that waited and got its slot too late for the work is refused then.
+    let mut late =
+        waiting(admission.admit(&UNARY, Some(Instant::now() + Duration::from_millis(150))));
+    assert!(futures_util::poll!(&mut late).is_pending());
+    tokio::time::advance(Duration::from_millis(60)).await;
+    drop(running);
+    let status = late.await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+    assert!(status.message().contains("too late"), "{status:?}");
+    assert_eq!(admission.in_flight(), 0, "the slot went back unused");
+
+    // With nothing running the figure is stale, and the call goes in to measure.
+    let _probe = now(admission.admit(&UNARY, Some(Instant::now() + Duration::from_millis(50))));
+}
+
+#[tokio::test(start_paused = true)]
+async fn streams_take_no_slot_and_are_kept_out_only_while_calls_wait() {
+    let admission = admission(LoadShedding::DEFAULT.initial_limit(1).max_limit(1));
+    let _stream = now(admission.admit(&STREAM, None));
+    assert_eq!(admission.in_flight(), 0);
+    let unary = now(admission.admit(&UNARY, None));
+    let _also = now(admission.admit(&STREAM, None));
+    let queued = waiting(admission.admit(&UNARY, None));
+    let status = refused(admission.admit(&STREAM, None));
+    assert_eq!(status.code(), Code::Unavailable);
+    drop((unary, queued));
+}
+
+#[tokio::test(start_paused = true)]
+async fn exempt_rpcs_and_shedding_off_admit_everything() {
+    let admission = admission(LoadShedding::DEFAULT.initial_limit(1).max_limit(1));
+    let _held = now(admission.admit(&UNARY, None));
+    let _exempt = now(admission.admit(&EXEMPT, None));
+    let queued = waiting(admission.admit(&UNARY, None));
+
+    admission.set_policy(LoadShedding::OFF);
+    let permit = queued.await.expect("turning shedding off lets the line in");
+    drop(permit);
+    for _ in 0..100 {
+        let _ = now(admission.admit(&UNARY, None));
+    }
+}
+
+#[test]
+fn the_service_shares_one_admission() {
+    static SERVICE: ServiceInfo = ServiceInfo::new("test.Shared", &[]);
+    let one = Admission::of(&SERVICE);
+    let other = Admission::of(&SERVICE);
+    one.set_policy(LoadShedding::DEFAULT.initial_limit(7));
+    assert_eq!(other.limit(), 7);
+    assert_eq!(other.policy().initial_limit, 7);
+}
