@@ -58,6 +58,25 @@ pub struct MethodPolicy {
     pub circuit_breaker: Option<CircuitBreakerPolicy>,
     #[prost(message, optional, tag = "4")]
     pub hedging: Option<HedgingPolicy>,
+    #[prost(message, optional, tag = "5")]
+    pub load_shedding: Option<LoadShedding>,
+}
+
+/// `rust_svc.v1.LoadShedding`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct LoadShedding {
+    #[prost(bool, tag = "1")]
+    pub disabled: bool,
+    #[prost(uint32, tag = "2")]
+    pub initial_limit: u32,
+    #[prost(uint32, tag = "3")]
+    pub min_limit: u32,
+    #[prost(uint32, tag = "4")]
+    pub max_limit: u32,
+    #[prost(double, tag = "5")]
+    pub tolerance: f64,
+    #[prost(message, optional, tag = "6")]
+    pub max_queue_wait: Option<prost_types::Duration>,
 }
 
 /// `rust_svc.v1.HedgingPolicy`.
@@ -84,6 +103,8 @@ pub struct ServicePolicy {
     pub circuit_breaker: Option<CircuitBreakerPolicy>,
     #[prost(message, optional, tag = "5")]
     pub hedging: Option<HedgingPolicy>,
+    #[prost(message, optional, tag = "6")]
+    pub load_shedding: Option<LoadShedding>,
 }
 
 /// `google.api.HttpRule`.

@@ -32,6 +32,7 @@ use clap::{Args, Parser, Subcommand};
 use http::HeaderName;
 use rust_svc_runtime::host::{self, ConnectionLimits, DrainPolicy, Host, Signals, Stop};
 use rust_svc_runtime::interceptors::metrics::metrics_exporter_prometheus::PrometheusHandle;
+use rust_svc_runtime::rpc::LoadShedding;
 use tracing_subscriber::EnvFilter;
 
 use crate::services::{Dependencies, Seed};
@@ -96,6 +97,11 @@ struct ServeArgs {
     /// stream counts as idle too); never by default.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     idle_timeout: Option<Duration>,
+    /// Admits every call instead of shedding load: no limit on calls at once, no line, no
+    /// refusals (the services shed adaptively by default; see the README's operations
+    /// section).
+    #[arg(long)]
+    no_load_shedding: bool,
 }
 
 impl ServeArgs {
@@ -362,6 +368,11 @@ async fn serve_ports(
             .metrics(metrics.clone())
             .connections(args.connection_limits())
             .expose_header(HeaderName::from_static(hops::HOP_HEADER));
+        let port = if args.no_load_shedding {
+            port.load_shedding(LoadShedding::OFF)
+        } else {
+            port
+        };
         let label = port.label().to_owned();
         let started = port
             .start(listener, stop.wait())

@@ -177,27 +177,35 @@ fn breaker_open_for(method: &MethodInfo, duration: Duration) -> BreakerPolicy {
 /// network. Connections are made on first use, so the order of starting services is free.
 pub fn orders(dependencies: &Dependencies, db: Option<&Path>) -> Result<Host, String> {
     let open_for = dependencies.breaker_open_for;
-    let inventory: RemoteInventory = client_stack().wrap(
-        client_builder::<InventoryServiceClient>(open_for)
-            .connect_lazy(&dependencies.inventory)
-            .map_err(|error| format!("--inventory: {error}"))?,
-    );
-    let dispatch: RemoteDispatch = client_stack().wrap(
-        client_builder::<DispatchServiceClient>(open_for)
-            .connect_lazy(&dependencies.dispatch)
-            .map_err(|error| format!("--dispatch: {error}"))?,
-    );
+    let inventory = client_builder::<InventoryServiceClient>(open_for)
+        .connect_lazy(&dependencies.inventory)
+        .map_err(|error| format!("--inventory: {error}"))?;
+    let dispatch = client_builder::<DispatchServiceClient>(open_for)
+        .connect_lazy(&dependencies.dispatch)
+        .map_err(|error| format!("--dispatch: {error}"))?;
+    // While inventory or dispatch asks for a pause, an order is refused at the door rather
+    // than stock reserved and released again because the next hop was full.
+    let needs = [inventory.backoff(), dispatch.backoff()];
+    let inventory: RemoteInventory = client_stack().wrap(inventory);
+    let dispatch: RemoteDispatch = client_stack().wrap(dispatch);
     let desk = match db {
         None => OrderDesk::new(inventory, dispatch),
         Some(path) => OrderDesk::open(path, inventory, dispatch)
             .map_err(|error| format!("orders: {error}"))?,
     };
     let domain = Arc::new(server_stack().wrap(desk));
+    let routes = OrderServiceGateway::routes_from_arc(Arc::clone(&domain));
+    let create_order = ORDER_SERVICE
+        .method("CreateOrder")
+        .ok_or("orders.proto has no CreateOrder")?;
+    for dependency in needs {
+        routes.admission().shed_while(create_order, dependency);
+    }
     Ok(Host::new("orders")
         .service(
             ORDER_SERVICE.name,
-            Routes::new(OrderServiceGrpc::from_arc(Arc::clone(&domain)).into_service()),
-            Some(OrderServiceGateway::routes_from_arc(domain)),
+            Routes::new(OrderServiceGrpc::from_arc(domain).into_service()),
+            Some(routes),
         )
         .route("/", get(|| async { Html(ORDERS_PAGE) })))
 }

@@ -102,9 +102,11 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
             }
 
             /// The service to add to a tonic `Server` or `Routes`; requests compressed with gzip
-            /// or zstd are accepted.
+            /// or zstd are accepted. Its calls share one adaptive limit with the gateway of the
+            /// same domain (`rust_svc_runtime::call::admission`).
             pub fn into_service(self) -> #runtime::server::GrpcServer<Self> {
-                #runtime::server::GrpcServer::new(self)
+                let domain = ::std::sync::Arc::clone(&self.inner);
+                #runtime::server::GrpcServer::for_domain(self, &domain)
             }
 
             #harness

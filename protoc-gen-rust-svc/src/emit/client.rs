@@ -78,6 +78,13 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
             ) -> ::std::vec::Vec<(::std::string::String, #runtime::client::BreakerState)> {
                 self.core.breaker_states(method)
             }
+
+            /// Whether the servers this client calls have asked it to pause (they refused a
+            /// call for load): a server whose rpcs need this one sheds them at its door
+            /// meanwhile with `Admission::shed_while`.
+            pub fn backoff(&self) -> #runtime::client::Backoff {
+                self.core.backoff()
+            }
         }
 
         impl #runtime::client::GeneratedClient for #client {

@@ -88,9 +88,15 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
             });
             quote!(.http(&[#(#bindings),*]))
         });
+        let exempt = method
+            .policy
+            .load_shedding
+            .as_ref()
+            .is_some_and(|own| own.disabled)
+            .then(|| quote!(.shed(false)));
         quote! {
             #rpc::MethodInfo::new(#path, #rpc::MethodKind::#kind)
-                #idempotency #deadline #retry #hedging #breaker #http
+                #idempotency #deadline #retry #hedging #breaker #http #exempt
         }
     });
     let count = Literal::usize_unsuffixed(service.methods.len());
@@ -99,10 +105,40 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
         let token_ratio = Literal::f64_unsuffixed(throttling.token_ratio);
         quote!(.retry_throttling(#rpc::RetryThrottling::new(#max_tokens, #token_ratio)))
     });
+    let shedding = service.load_shedding.as_ref().map(|shedding| {
+        let setters = [
+            shedding.initial_limit.map(|limit| {
+                let limit = Literal::u32_unsuffixed(limit);
+                quote!(.initial_limit(#limit))
+            }),
+            shedding.min_limit.map(|limit| {
+                let limit = Literal::u32_unsuffixed(limit);
+                quote!(.min_limit(#limit))
+            }),
+            shedding.max_limit.map(|limit| {
+                let limit = Literal::u32_unsuffixed(limit);
+                quote!(.max_limit(#limit))
+            }),
+            shedding.tolerance.map(|tolerance| {
+                let tolerance = Literal::f64_unsuffixed(tolerance);
+                quote!(.tolerance(#tolerance))
+            }),
+            shedding.max_queue_wait.map(|wait| {
+                let wait = duration(wait);
+                quote!(.max_queue_wait(#wait))
+            }),
+        ];
+        let base = if shedding.disabled {
+            quote!(#rpc::LoadShedding::OFF)
+        } else {
+            quote!(#rpc::LoadShedding::DEFAULT)
+        };
+        quote!(.load_shedding(#base #(#setters)*))
+    });
     let consts = [&retry, &breaker, &hedging].map(Shared::item);
     let doc = format!(
         " {} and its rpcs, described once: path, call shape, idempotency, what options.proto \
-         says of deadlines, retries, hedging and breakers, and the `google.api.http` bindings. \
+         says of deadlines, retries, hedging, breakers and load shedding, and the `google.api.http` bindings. \
          The interceptors, the client and the gateway read it; so can your code.",
         service_link(service)
     );
@@ -114,7 +150,7 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
             // A `static` of its own: an initializer does not promote `&[…]` of values with a
             // destructor to `'static`.
             static METHODS: [#rpc::MethodInfo; #count] = [#(#methods),*];
-            #rpc::ServiceInfo::new(#name, &METHODS) #throttling
+            #rpc::ServiceInfo::new(#name, &METHODS) #throttling #shedding
         };
     }
 }

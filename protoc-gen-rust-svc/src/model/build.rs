@@ -150,6 +150,7 @@ fn build_service(
             .is_some_and(|o| o.deprecated()),
         methods,
         retry_throttling: service_policy.retry_throttling,
+        load_shedding: service_policy.load_shedding,
         schemas: http::schemas(&routed_inputs),
     })
 }
@@ -190,7 +191,10 @@ fn build_method(
         .as_ref()
         .is_some_and(|own| own.hedging.is_some());
     let policy = match method_policy {
-        None => service_policy.clone(),
+        None => Policy {
+            load_shedding: None,
+            ..service_policy.clone()
+        },
         Some(own) => Policy {
             deadline: own.deadline.or(service_policy.deadline),
             // A method's own retry or hedging replaces whichever the service set.
@@ -208,6 +212,8 @@ fn build_method(
             circuit_breaker: own
                 .circuit_breaker
                 .or_else(|| service_policy.circuit_breaker.clone()),
+            // The method's own only: the service's is the service's to carry.
+            load_shedding: own.load_shedding,
         },
     };
 

@@ -23,6 +23,7 @@ pub(crate) mod json_reach;
 pub mod openapi;
 mod package;
 mod policy;
+mod shedding;
 
 pub use http::{FieldCardinality, FieldKind, FieldSchema, MessageSchema};
 
@@ -75,6 +76,8 @@ pub struct Service {
     pub methods: Vec<Method>,
     /// Retry throttling, which the service's methods share.
     pub retry_throttling: Option<RetryThrottling>,
+    /// Load shedding when serving, as the service's option sets it.
+    pub load_shedding: Option<LoadShedding>,
     /// The gateway's schemas of the request messages of rpcs with http rules and of the messages
     /// they reach; empty without http rules.
     pub schemas: Vec<MessageSchema>,
@@ -198,6 +201,26 @@ pub struct Policy {
     pub circuit_breaker: Option<CircuitBreaker>,
     /// Hedging, in place of retries.
     pub hedging: Option<HedgingPolicy>,
+    /// Load shedding when serving: the service's on a service, and on a method its own
+    /// (which can only turn it off for the method).
+    pub load_shedding: Option<LoadShedding>,
+}
+
+/// Validated `rust_svc.v1.LoadShedding`; `None` fields take the runtime's defaults.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoadShedding {
+    /// `disabled: true`.
+    pub disabled: bool,
+    /// `initial_limit`, if set.
+    pub initial_limit: Option<u32>,
+    /// `min_limit`, if set.
+    pub min_limit: Option<u32>,
+    /// `max_limit`, if set.
+    pub max_limit: Option<u32>,
+    /// `tolerance`, if set.
+    pub tolerance: Option<f64>,
+    /// `max_queue_wait`, if set.
+    pub max_queue_wait: Option<Duration>,
 }
 
 /// Validated `rust_svc.v1.HedgingPolicy`.

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use prost_reflect::{DescriptorPool, Kind, MethodDescriptor};
 
+use super::shedding::{validate_method_shedding, validate_shedding};
 use super::{
     CircuitBreaker, FIELD_OPTIONS, HedgingPolicy, Idempotency, IdempotencyKey, Policy, RetryPolicy,
     RetryThrottling, Streaming, option_location,
@@ -34,7 +35,7 @@ const CODE_NAMES: &[&str] = &[
     "UNAUTHENTICATED",
 ];
 
-fn duration(value: &prost_types::Duration, what: &str) -> Result<Duration, String> {
+pub(super) fn duration(value: &prost_types::Duration, what: &str) -> Result<Duration, String> {
     if value.seconds < 0 || value.nanos < 0 {
         return Err(format!("{what} must not be negative"));
     }
@@ -233,6 +234,11 @@ pub(super) fn validate_service_policy(policy: &options::ServicePolicy) -> Result
             .map(validate_breaker)
             .transpose()?,
         hedging: policy.hedging.as_ref().map(validate_hedging).transpose()?,
+        load_shedding: policy
+            .load_shedding
+            .as_ref()
+            .map(validate_shedding)
+            .transpose()?,
     };
     one_of_retry_and_hedging(&validated, "(rust_svc.v1.service)")?;
     Ok(validated)
@@ -253,6 +259,11 @@ pub(super) fn validate_method_policy(policy: &options::MethodPolicy) -> Result<P
             .map(validate_breaker)
             .transpose()?,
         hedging: policy.hedging.as_ref().map(validate_hedging).transpose()?,
+        load_shedding: policy
+            .load_shedding
+            .as_ref()
+            .map(validate_method_shedding)
+            .transpose()?,
     };
     one_of_retry_and_hedging(&validated, "(rust_svc.v1.method)")?;
     Ok(validated)

@@ -83,3 +83,30 @@ fn inherited_retry_on_an_rpc_never_retried_is_documented_as_never_retried() {
         svc.content
     );
 }
+
+#[test]
+fn load_shedding_options_that_cannot_work_are_errors_at_their_line() {
+    let cases = [
+        (
+            "shedding_bounds",
+            13,
+            "service tests.invalid.shedding_bounds.Crossed",
+            "load_shedding.min_limit (50) is above max_limit (40)",
+        ),
+        (
+            "shedding_method_limit",
+            13,
+            "rpc tests.invalid.shedding_method_limit.Own.Get",
+            "load_shedding on a method may only set `disabled`",
+        ),
+    ];
+    for (name, line, element, message) in cases {
+        let error = generate(&format!("invalid/{name}.proto")).expect_err(name);
+        for expected in [&format!("invalid/{name}.proto:{line}"), element, message] {
+            assert!(
+                error.contains(expected),
+                "{name}: expected `{expected}` in: {error}"
+            );
+        }
+    }
+}

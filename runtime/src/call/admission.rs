@@ -1,7 +1,9 @@
 //! Admission: whether a call that reached a service may start now, wait for a slot, or be
 //! refused. Every generated server (the gRPC adapter, gRPC-Web, the gateway) asks before the
-//! call's body is read or its handler runs, through one [`Admission`] per service per process,
-//! so that all of a service's ways in share one limit.
+//! call's body is read or its handler runs. The gRPC adapter and the gateway of one domain
+//! value (the same `Arc`, as `FooGrpc::from_arc` and `FooGateway::routes_from_arc` take it)
+//! share one [`Admission`], so all of a service's ways in share one limit; another value of the
+//! same service (a test's) has its own.
 //!
 //! # The limit
 //!
@@ -38,10 +40,11 @@
 //! ([`REFUSED_COUNTER`], `reason` = `overload` or `deadline`), and calls that met or missed
 //! their deadline ([`DEADLINES_COUNTER`], `outcome` = `met` or `missed`).
 
+use std::any::Any;
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
@@ -114,6 +117,8 @@ struct State {
     long_latency: Option<f64>,
     /// Calls finished per second.
     throughput: Option<f64>,
+    /// What each rpc (by path) needs, to shed at the door while one pauses.
+    dependencies: Vec<(&'static str, Arc<dyn Dependency>)>,
 }
 
 struct Window {
@@ -132,6 +137,17 @@ impl Window {
             max_in_flight: 0,
         }
     }
+}
+
+/// Something a service's calls need that can say it is refusing work for a while: the
+/// generated client's `backoff()` (a dependency that refused a call for load). See
+/// [`Admission::shed_while`].
+pub trait Dependency: Send + Sync + 'static {
+    /// What refusals name it by, e.g. `inventory.v1.InventoryService`.
+    fn name(&self) -> &str;
+
+    /// How long it still asks its callers to wait, if it does.
+    fn paused_for(&self) -> Option<Duration>;
 }
 
 /// Why a call was refused, as its metric says.
@@ -155,18 +171,36 @@ impl std::fmt::Debug for Admission {
 }
 
 impl Admission {
-    /// The admission of `service` in this process, made with its proto's [`LoadShedding`] on
-    /// first use: the gRPC adapter and the gateway of a service share it.
-    pub fn of(service: &'static ServiceInfo) -> Self {
-        static SERVICES: OnceLock<Mutex<HashMap<&'static str, Admission>>> = OnceLock::new();
-        let mut services = SERVICES
-            .get_or_init(Default::default)
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        services
-            .entry(service.name)
-            .or_insert_with(|| Self::new(service.name, service.load_shedding))
-            .clone()
+    /// The admission of `service` as served by `domain`, made with the proto's
+    /// [`LoadShedding`] on first use: every server of the same `Arc` shares it, for as long as
+    /// the domain lives.
+    pub fn for_domain<T: Send + Sync + 'static>(
+        service: &'static ServiceInfo,
+        domain: &Arc<T>,
+    ) -> Self {
+        let key = (service.name, Arc::as_ptr(domain) as *const () as usize);
+        let mut registry = registry();
+        if let Some((domain, admission)) = registry.get(&key)
+            && domain.strong_count() > 0
+        {
+            return admission.clone();
+        }
+        // Domains gone (their address may be reused) take their admissions with them.
+        registry.retain(|_, (domain, _)| domain.strong_count() > 0);
+        let admission = Self::new(service.name, service.load_shedding);
+        let weak: Weak<dyn Any + Send + Sync> = Arc::downgrade(domain) as Weak<_>;
+        registry.insert(key, (weak, admission.clone()));
+        admission
+    }
+
+    /// The admissions of the service named `name` (its full proto name) whose domains are
+    /// alive: one per domain served.
+    pub fn registered(name: &str) -> Vec<Self> {
+        registry()
+            .iter()
+            .filter(|((service, _), (domain, _))| *service == name && domain.strong_count() > 0)
+            .map(|(_, (_, admission))| admission.clone())
+            .collect()
     }
 
     /// An admission of its own for the service `name` (tests, or a server that should not
@@ -186,6 +220,7 @@ impl Admission {
                     short_latency: None,
                     long_latency: None,
                     throughput: None,
+                    dependencies: Vec::new(),
                 }),
                 metrics: OnceLock::new(),
             }),
@@ -209,6 +244,15 @@ impl Admission {
                 }
             }
         }
+    }
+
+    /// Sheds calls of `method` at the door while `dependency` asks for a pause: a call that
+    /// would need it is refused before any of its work is done (nothing reserved, then undone
+    /// because the next hop was full), with the dependency's pause as its pushback.
+    pub fn shed_while(&self, method: &'static MethodInfo, dependency: impl Dependency) {
+        self.state()
+            .dependencies
+            .push((method.path, Arc::new(dependency)));
     }
 
     /// The policy in force.
@@ -246,6 +290,14 @@ impl Admission {
         let mut state = self.state();
         if !state.policy.enabled {
             return Admit::Now(Permit::none());
+        }
+        if let Some((name, pause)) = state.paused_dependency(method) {
+            drop(state);
+            return self.refuse(
+                Refusal::Overload,
+                pause,
+                format!("{name}, which this call needs, asked for a pause"),
+            );
         }
         let expected = state.expected_latency();
         // With nothing running, the figure is stale: let the call in to measure afresh.
@@ -383,12 +435,37 @@ impl Admission {
     }
 }
 
+/// A service served by a domain value: the service's name and the domain's address.
+type DomainKey = (&'static str, usize);
+
+/// Every domain's admission in the process, with the domain to tell when it is gone.
+type Registry = HashMap<DomainKey, (Weak<dyn Any + Send + Sync>, Admission)>;
+
+fn registry() -> MutexGuard<'static, Registry> {
+    static SERVICES: OnceLock<Mutex<Registry>> = OnceLock::new();
+    SERVICES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// The whole slots a limit gives, at least one.
 fn slots(limit: f64) -> u32 {
     (limit.floor() as u32).max(1)
 }
 
 impl State {
+    /// A dependency of `method` that is pausing calls now, and for how long still.
+    fn paused_dependency(&self, method: &MethodInfo) -> Option<(String, Duration)> {
+        self.dependencies
+            .iter()
+            .filter(|(path, _)| *path == method.path)
+            .find_map(|(_, dependency)| {
+                let pause = dependency.paused_for()?;
+                Some((dependency.name().to_owned(), pause))
+            })
+    }
+
     /// How long a call takes now: the last window's mean while the service is busy (at least
     /// half its slots taken), else the lower of that and the long-run mean; zero before any.
     fn expected_latency(&self) -> Duration {

@@ -176,7 +176,10 @@ impl ClientCore {
         let outcome = match outcome {
             Ok(Answered::Stream { responses, .. }) => Ok(Answered::Stream { responses, aborted }),
             Ok(answered) => Ok(answered),
-            Err(failed) => Err(self.classify(call, failed)),
+            Err(failed) => {
+                pick.endpoint.pause.observe(&failed.status);
+                Err(self.classify(call, failed))
+            }
         };
         if let Some(permit) = pick.permit {
             match &outcome {

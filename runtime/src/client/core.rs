@@ -126,6 +126,18 @@ impl ClientCore {
             .unwrap_or_default()
     }
 
+    /// Whether the servers this client calls have asked it to pause (each refused a call for
+    /// load): give it to [`Admission::shed_while`](crate::call::admission::Admission::shed_while)
+    /// so that a server sheds the calls that would need them at its door.
+    pub fn backoff(&self) -> super::Backoff {
+        let service = self
+            .inner
+            .methods
+            .first()
+            .map_or("", |method| method.spec.service());
+        super::Backoff::new(service, self.inner.endpoints.pauses())
+    }
+
     /// Calls unary method number `method` (its index in the [`ServiceInfo`]).
     /// `idempotency_key` is the request's key field, for methods that have one.
     ///

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tonic::Status;
 
 use super::Channel;
+use super::backoff::{self, Pause};
 use super::breaker::{Breaker, BreakerState, Permit};
 
 /// One server (or one caller-made channel) and the breakers of its methods.
@@ -25,6 +26,8 @@ pub(super) struct Endpoint {
     pub(super) grpc: tonic::client::Grpc<Channel>,
     /// One per method of the service, in the spec's order; `None` where the breaker is disabled.
     pub(super) breakers: Vec<Option<Arc<Breaker>>>,
+    /// Set while the server has asked for a pause (a refusal for load).
+    pub(super) pause: Arc<Pause>,
 }
 
 /// The endpoints of a client, and where the round robin stands.
@@ -54,6 +57,14 @@ impl Endpoints {
         self.list.iter()
     }
 
+    /// Every endpoint's pause.
+    pub(super) fn pauses(&self) -> Vec<Arc<Pause>> {
+        self.list
+            .iter()
+            .map(|endpoint| Arc::clone(&endpoint.pause))
+            .collect()
+    }
+
     /// The endpoint for an attempt of method number `method`: the next in round-robin order
     /// whose breaker admits the call, preferring those not in `tried`. When no breaker admits
     /// it, the call fails fast with the first rejection.
@@ -70,6 +81,10 @@ impl Endpoints {
         let mut rejection = None;
         for index in fresh.chain(again) {
             let endpoint = &self.list[index];
+            if let Some(left) = endpoint.pause.remaining() {
+                rejection.get_or_insert_with(|| backoff::paused(&endpoint.label, left));
+                continue;
+            }
             match endpoint.breakers[method]
                 .as_deref()
                 .map(Breaker::try_acquire)

@@ -29,12 +29,18 @@
 //!    refused unprocessed is sent again once (a transparent retry). Client and bidi streams of
 //!    idempotent rpcs keep what they sent, within [`ClientBuilder::retry_buffer`], to send it
 //!    again on a retry; past the buffer they are committed.
-//! 5. **Balancing.** A client of several endpoints ([`ClientBuilder::connect_lazy`]) sends each
+//! 5. **Backing off.** A server that refuses a call for load answers with a pushback
+//!    (`grpc-retry-pushback-ms`); the client then sends that endpoint nothing until the pause
+//!    is over (calls fail at once with `UNAVAILABLE` and what is left of the pause), and its
+//!    breaker counts none of it. [`ClientCore::backoff`] tells a server to shed at its door
+//!    meanwhile.
+//! 6. **Balancing.** A client of several endpoints ([`ClientBuilder::connect_lazy`]) sends each
 //!    attempt to the next endpoint, round robin, whose breaker admits it, and a retry to an
 //!    endpoint the call has not tried yet when one admits it; a dead endpoint opens its own
 //!    breakers only.
 
 mod attempt;
+mod backoff;
 mod breaker;
 mod builder;
 mod codec;
@@ -52,6 +58,7 @@ mod throttle;
 pub use tonic::transport::Channel;
 
 pub use self::core::ClientCore;
+pub use backoff::Backoff;
 pub use breaker::{
     BreakerControls, BreakerState, BreakerTransition, CallOutcome, Classifier, TransitionHook,
     default_classification,

@@ -199,6 +199,7 @@ impl Settings {
                     label,
                     grpc: grpc(&self.wire.0, channel),
                     breakers,
+                    pause: Default::default(),
                 }
             })
             .collect();

@@ -66,6 +66,8 @@ type Dispatch = Arc<dyn Fn(Call) -> ResponseFuture + Send + Sync>;
 pub struct ServiceRoutes {
     service: &'static ServiceInfo,
     dispatch: Dispatch,
+    /// The domain's, shared with its gRPC adapter.
+    admission: Admission,
 }
 
 impl ServiceRoutes {
@@ -78,8 +80,15 @@ impl ServiceRoutes {
     ) -> Self {
         Self {
             service,
+            admission: Admission::for_domain(service, &domain),
             dispatch: Arc::new(move |call| dispatch(&domain, call)),
         }
+    }
+
+    /// The admission the routes' calls go through: the domain's, which its gRPC adapter
+    /// shares.
+    pub fn admission(&self) -> &Admission {
+        &self.admission
     }
 
     /// The service served, whose rpcs' [`MethodInfo::http`] are the routes.
@@ -245,7 +254,7 @@ fn add_route(
     let entry = Entry {
         route,
         dispatch: Arc::clone(&service.dispatch),
-        admission: Admission::of(service.service),
+        admission: service.admission.clone(),
     };
     if let Some((existing, shadowed)) = table.insert_or_replace(binding.method, template, entry) {
         let rpc = RpcName(route.method);

@@ -38,7 +38,9 @@ use tonic::service::Routes;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
+use crate::call::admission::Admission;
 use crate::gateway::{GatewayError, ServiceRoutes};
+use crate::rpc::LoadShedding;
 
 pub use connections::ConnectionLimits;
 pub use shutdown::{DrainPolicy, Signals, Stop};
@@ -54,6 +56,7 @@ pub struct Host {
     routes: Vec<(String, MethodRouter)>,
     exposed_headers: Vec<HeaderName>,
     connections: ConnectionLimits,
+    load_shedding: Option<LoadShedding>,
     #[cfg(feature = "tls")]
     tls: Option<tls::TlsFiles>,
 }
@@ -94,6 +97,7 @@ impl Host {
             routes: Vec::new(),
             exposed_headers: Vec::new(),
             connections: ConnectionLimits::default(),
+            load_shedding: None,
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -173,6 +177,15 @@ impl Host {
         self
     }
 
+    /// Sheds the load of every service on the port as `policy` says, in place of what their
+    /// protos say ([`LoadShedding::OFF`] admits every call): see
+    /// [`Admission`](crate::call::admission::Admission).
+    #[must_use]
+    pub fn load_shedding(mut self, policy: LoadShedding) -> Self {
+        self.load_shedding = Some(policy);
+        self
+    }
+
     /// Serves TLS (rustls) with the certificate chain and key of `files`, offering HTTP/2 and
     /// HTTP/1.1 by ALPN, so that REST clients that speak only HTTP/1.1 are served too.
     #[cfg(feature = "tls")]
@@ -195,6 +208,11 @@ impl Host {
         let (health, health_service) = tonic_health::server::health_reporter();
         let label = self.label.clone();
         let services: Vec<&'static str> = self.services.iter().map(|s| s.name).collect();
+        if let Some(policy) = self.load_shedding {
+            for admission in services.iter().flat_map(|name| Admission::registered(name)) {
+                admission.set_policy(policy);
+            }
+        }
         let incoming = connections::Incoming::new(listener, self.connections.clone(), &label);
         #[cfg(feature = "tls")]
         let tls = self.tls.clone();

@@ -47,7 +47,9 @@ pub(super) struct ResponseCell(pub(super) ResponseMetadata);
 /// [`default_deadlines(false)`](Self::default_deadlines) serves such calls without one.
 ///
 /// Every call is admitted by the service's [`Admission`] first, before its body is read: the
-/// adaptive limit on calls at once that the gateway shares (see [`load_shedding`](Self::load_shedding)).
+/// adaptive limit on calls at once (see [`load_shedding`](Self::load_shedding)), which a server
+/// made with [`for_domain`](Self::for_domain), as generated adapters make theirs, shares with
+/// the gateway of the same domain.
 #[derive(Debug, Clone)]
 pub struct GrpcServer<S> {
     inner: S,
@@ -60,17 +62,27 @@ impl<S: GrpcDispatch> GrpcServer<S> {
     /// Serves a generated adapter, with the size limits and compression it was built with.
     pub fn new(inner: S) -> Self {
         let wire = WireConfig::new(inner.wire());
+        let admission = Admission::new(S::SERVICE.name, S::SERVICE.load_shedding);
         Self {
             inner,
             wire,
             default_deadlines: true,
-            admission: Admission::of(S::SERVICE),
+            admission,
+        }
+    }
+
+    /// Serves a generated adapter of `domain`, admitting calls through the admission every
+    /// server of that domain shares (the gateway's included).
+    pub fn for_domain<T: Send + Sync + 'static>(inner: S, domain: &std::sync::Arc<T>) -> Self {
+        Self {
+            admission: Admission::for_domain(S::SERVICE, domain),
+            ..Self::new(inner)
         }
     }
 
     /// How the service sheds load: options.proto's `load_shedding` by default (on unless the
     /// proto turns it off); [`LoadShedding::OFF`] admits every call. The setting is the
-    /// service's in this process, so its gateway follows it too.
+    /// admission's, so the gateway of the same domain follows it too.
     #[must_use]
     pub fn load_shedding(self, policy: LoadShedding) -> Self {
         self.admission.set_policy(policy);

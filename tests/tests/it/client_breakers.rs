@@ -459,10 +459,12 @@ async fn load_refusals_and_a_callers_short_budget_do_not_open_the_breaker() {
         async move { client.write(&ctx, keyed("")).await.unwrap_err().code() }
     };
 
-    // A server shedding load: UNAVAILABLE with a pushback, and RESOURCE_EXHAUSTED.
+    // A server shedding load: UNAVAILABLE with a pushback (the client pauses as asked in
+    // between), and RESOURCE_EXHAUSTED.
     server.script(vec![Outcome::FailWithPushbackHeader(&["100"]); 6]);
     for _ in 0..6 {
         assert_eq!(write(ctx()).await, Code::Unavailable);
+        tokio::time::advance(Duration::from_millis(100)).await;
     }
     server.script(vec![Outcome::Fail(Code::ResourceExhausted); 6]);
     for _ in 0..6 {
@@ -483,4 +485,39 @@ async fn load_refusals_and_a_callers_short_budget_do_not_open_the_breaker() {
         assert_eq!(write(ctx()).await, Code::DeadlineExceeded);
     }
     assert_eq!(client.breaker_state("Write"), Some(BreakerState::Open));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_server_that_asks_for_a_pause_gets_no_call_until_it_is_over() {
+    let server = Scripted::default();
+    let (channel, _handle) = in_memory(&server);
+    let client = FlakyClient::new(channel);
+    let backoff = client.backoff();
+    assert_eq!(backoff.remaining(), None);
+
+    server.script([Outcome::FailWithPushbackHeader(&["250"])]);
+    let refused = client.write(&ctx(), keyed("")).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Unavailable);
+    assert_eq!(server.count(), 1);
+    assert_eq!(backoff.remaining(), Some(Duration::from_millis(250)));
+
+    // Meanwhile calls fail at once, locally, with what is left of the pause as their own
+    // pushback; the breaker counts none of it.
+    tokio::time::advance(Duration::from_millis(100)).await;
+    for _ in 0..20 {
+        let status = client.write(&ctx(), keyed("")).await.unwrap_err();
+        assert_eq!(status.code(), Code::Unavailable);
+        assert!(status.message().contains("asked for a pause"), "{status:?}");
+        assert_eq!(
+            status.metadata().get("grpc-retry-pushback-ms").unwrap(),
+            "150"
+        );
+    }
+    assert_eq!(server.count(), 1, "nothing was sent during the pause");
+    assert_eq!(client.breaker_state("Write"), Some(BreakerState::Closed));
+
+    tokio::time::advance(Duration::from_millis(150)).await;
+    assert_eq!(backoff.remaining(), None);
+    client.write(&ctx(), keyed("")).await.unwrap();
+    assert_eq!(server.count(), 2);
 }

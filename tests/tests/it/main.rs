@@ -38,6 +38,7 @@ mod host;
 mod interceptors;
 mod json_mapping;
 mod killers;
+mod load_shedding;
 mod mtls;
 mod python_interop;
 mod reflection;

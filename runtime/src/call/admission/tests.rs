@@ -215,11 +215,61 @@ async fn exempt_rpcs_and_shedding_off_admit_everything() {
 }
 
 #[test]
-fn the_service_shares_one_admission() {
+fn servers_of_one_domain_share_an_admission_and_other_domains_have_their_own() {
     static SERVICE: ServiceInfo = ServiceInfo::new("test.Shared", &[]);
-    let one = Admission::of(&SERVICE);
-    let other = Admission::of(&SERVICE);
+    let domain = Arc::new(());
+    let one = Admission::for_domain(&SERVICE, &domain);
+    let other = Admission::for_domain(&SERVICE, &Arc::clone(&domain));
     one.set_policy(LoadShedding::DEFAULT.initial_limit(7));
     assert_eq!(other.limit(), 7);
     assert_eq!(other.policy().initial_limit, 7);
+
+    let another = Arc::new(1u8);
+    let elsewhere = Admission::for_domain(&SERVICE, &another);
+    assert_eq!(elsewhere.limit(), 20, "another domain starts afresh");
+    assert_eq!(Admission::registered("test.Shared").len(), 2);
+    drop(domain);
+    assert_eq!(
+        Admission::registered("test.Shared").len(),
+        1,
+        "a domain that is gone takes its admission along"
+    );
+}
+
+/// A dependency paused for as long as the test says.
+struct Paused(std::sync::Mutex<Option<Duration>>);
+
+impl Dependency for Arc<Paused> {
+    fn name(&self) -> &str {
+        "dep.v1.Dep"
+    }
+
+    fn paused_for(&self) -> Option<Duration> {
+        *self.0.lock().unwrap()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_whose_dependency_pauses_is_shed_at_the_door() {
+    static OTHER: MethodInfo = MethodInfo::new("/test.Svc/Other", MethodKind::Unary);
+    let admission = admission(LoadShedding::DEFAULT);
+    let dependency = Arc::new(Paused(std::sync::Mutex::new(None)));
+    admission.shed_while(&UNARY, Arc::clone(&dependency));
+    drop(now(admission.admit(&UNARY, None)));
+
+    *dependency.0.lock().unwrap() = Some(Duration::from_millis(300));
+    let status = refused(admission.admit(&UNARY, None));
+    assert_eq!(status.code(), Code::Unavailable);
+    assert!(
+        status
+            .message()
+            .contains("dep.v1.Dep, which this call needs"),
+        "{status:?}"
+    );
+    assert_eq!(status.metadata().get(RETRY_PUSHBACK).unwrap(), "300");
+    // An rpc that does not need it is served.
+    drop(now(admission.admit(&OTHER, None)));
+
+    *dependency.0.lock().unwrap() = None;
+    drop(now(admission.admit(&UNARY, None)));
 }
