@@ -115,8 +115,8 @@ requests = int(number(r"(\d+) requests in"))
 seconds = float(number(r"requests in ([\d.]+)s", "1"))
 non2xx = int(number(r"Non-2xx or 3xx responses: (\d+)"))
 errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", number(r"Socket errors: (.*)", "")))
-p50 = number(r"50%\s+(\S+)", "-")
-p99 = number(r"99%\s+(\S+)", "-")
+p50 = number(r"(?m)^\s+50%\s+(\S+)", "-")
+p99 = number(r"(?m)^\s+99%\s+(\S+)", "-")
 placed = (requests - non2xx) / seconds
 refused = [float(t) * 1000 for code, t in (line.split() for line in open(probe)) if code != "200"]
 probes = sum(1 for _ in open(probe))

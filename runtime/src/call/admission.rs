@@ -44,6 +44,7 @@ use std::any::Any;
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
@@ -91,6 +92,11 @@ struct Shared {
     service: &'static str,
     state: Mutex<State>,
     metrics: OnceLock<Handles>,
+    /// When the admission was made: the origin of `last_refusal`.
+    born: Instant,
+    /// Milliseconds from `born` to the last refusal for load, plus one (0: none yet); an
+    /// atomic so that every call can ask without the lock.
+    last_refusal: AtomicU64,
 }
 
 /// The metric handles, made on first use, once the binary has installed its recorder.
@@ -137,6 +143,23 @@ impl Window {
             max_in_flight: 0,
         }
     }
+}
+
+/// How long (ms) a refusal for load marks a service as shedding.
+const SHEDDING_MEMORY_MS: u64 = 1000;
+
+/// The admission that let in the call a [`Context`](crate::Context) serves.
+#[derive(Clone)]
+struct ServedBy(Admission);
+
+/// Whether the call `ctx` serves (or that a context derived from it serves) was let in by a
+/// service that is shedding load now. A call such a handler makes that runs out of its own
+/// deadline says more about this machine than about the dependency: the generated client's
+/// breaker does not count it.
+pub fn serving_is_shedding(ctx: &crate::Context) -> bool {
+    ctx.extensions()
+        .get::<ServedBy>()
+        .is_some_and(|ServedBy(admission)| admission.is_shedding())
 }
 
 /// Something a service's calls need that can say it is refusing work for a while: the
@@ -223,6 +246,8 @@ impl Admission {
                     dependencies: Vec::new(),
                 }),
                 metrics: OnceLock::new(),
+                born: now,
+                last_refusal: AtomicU64::new(0),
             }),
         }
     }
@@ -366,7 +391,31 @@ impl Admission {
         })
     }
 
+    /// Whether the service has refused a call for load within the last second: it is past its
+    /// capacity, and so is likely the machine it runs on.
+    pub fn is_shedding(&self) -> bool {
+        let last = self.shared.last_refusal.load(Ordering::Relaxed);
+        last != 0 && self.millis_since_born().saturating_sub(last - 1) < SHEDDING_MEMORY_MS
+    }
+
+    /// Marks `ctx`, a call this admission let in, while the service is shedding, so that the
+    /// calls its handler makes know it ([`serving_is_shedding`]); at other times it costs
+    /// nothing.
+    pub fn mark(&self, ctx: &mut crate::Context) {
+        if self.is_shedding() {
+            ctx.extensions_mut().insert(ServedBy(self.clone()));
+        }
+    }
+
+    fn millis_since_born(&self) -> u64 {
+        self.shared.born.elapsed().as_millis() as u64
+    }
+
     fn refuse(&self, why: Refusal, pushback: Duration, reason: String) -> Admit {
+        if matches!(why, Refusal::Overload) {
+            let now = self.millis_since_born() + 1;
+            self.shared.last_refusal.store(now, Ordering::Relaxed);
+        }
         let handles = self.metrics();
         match why {
             Refusal::Overload => handles.refused_overload.increment(1),
@@ -538,6 +587,12 @@ impl State {
         self.limit = (self.limit * (1.0 - SMOOTHING) + next * SMOOTHING).clamp(min, max);
         true
     }
+}
+
+/// Whether `status` is a refusal for load made by an admission (or passed on from one): it
+/// carries a pushback.
+pub fn is_load_refusal(status: &Status) -> bool {
+    status.metadata().contains_key(RETRY_PUSHBACK)
 }
 
 /// The answer to a call refused for load: `UNAVAILABLE`, nothing done, come back in `pushback`.

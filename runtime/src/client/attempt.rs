@@ -316,7 +316,9 @@ fn count_retry(spec: &'static MethodInfo) {
 /// dependency, or of one that a hurried caller gives too little time.
 fn says_nothing_of_health(call: &Call<'_>, status: &Status) -> bool {
     match status.code() {
-        Code::DeadlineExceeded => call.caller_bound,
+        // A server past its capacity starves its own outgoing calls: their deadline running out
+        // says more about this machine than about the dependency.
+        Code::DeadlineExceeded => call.caller_bound || call.caller_shedding,
         _ => status.metadata().contains_key(RETRY_PUSHBACK),
     }
 }

@@ -98,6 +98,8 @@ pub(super) struct Call<'a> {
     /// Whether the deadline is the caller's remaining budget rather than the method's own: a
     /// call cut there says the caller was short of time, not that the dependency is slow.
     pub(super) caller_bound: bool,
+    /// Whether the call is made for a call its server let in while shedding load.
+    pub(super) caller_shedding: bool,
 }
 
 impl ClientCore {
@@ -353,6 +355,7 @@ impl ClientCore {
             retry_safe,
             rejected: AtomicBool::new(false),
             caller_bound,
+            caller_shedding: crate::call::admission::serving_is_shedding(ctx),
         })
     }
 }

@@ -459,8 +459,10 @@ impl Gateway {
                 match ctx {
                     Err(status) => ready_error(&status),
                     Ok(ctx) if ctx.is_expired() => ready_error(&deadline_exceeded()),
-                    Ok(ctx) => {
+                    Ok(mut ctx) => {
                         let admit = route.admission.admit(route.route.method, ctx.deadline());
+                        route.admission.mark(&mut ctx);
+                        let version = parts.version;
                         let call = Call {
                             route: route.route,
                             bindings: found.bindings,
@@ -470,7 +472,7 @@ impl Gateway {
                             max_body_bytes: inner.max_body_bytes,
                             header_rules: rules.clone(),
                         };
-                        admitted(admit, &route.dispatch, call)
+                        admitted(admit, &route.dispatch, call, version)
                     }
                 }
             }
@@ -512,9 +514,14 @@ impl Gateway {
 
 /// Serves `call` as the service's admission decided: at once, once it has a slot, or not at
 /// all (the refusal, before the body is read). The slot is held until the answer is ready.
-fn admitted(admit: Admit, dispatch: &Dispatch, call: Call) -> ResponseFuture {
+fn admitted(
+    admit: Admit,
+    dispatch: &Dispatch,
+    call: Call,
+    version: http::Version,
+) -> ResponseFuture {
     match admit {
-        Admit::Refused(status) => ready_error(&status),
+        Admit::Refused(status) => Box::pin(std::future::ready(refusal(&status, version))),
         Admit::Now(permit) if !permit.holds_slot() => dispatch(call),
         Admit::Now(permit) => {
             let response = dispatch(call);
@@ -533,11 +540,26 @@ fn admitted(admit: Admit, dispatch: &Dispatch, call: Call) -> ResponseFuture {
                         drop(permit);
                         response
                     }
-                    Err(status) => error_response(&status),
+                    Err(status) => refusal(&status, version),
                 }
             })
         }
     }
+}
+
+/// The answer to a call refused before any work. Over HTTP/1.1 a refusal for load also closes
+/// the connection, as Envoy's overload manager does (`disable_http_keepalive`): a client that
+/// sends its next request the moment it has an answer would otherwise keep the server busy
+/// refusing, taking the machine from the calls it let in; having to connect again, it waits
+/// its turn to be accepted instead. The refusal itself is still answered at once.
+fn refusal(status: &Status, version: http::Version) -> http::Response<Body> {
+    let mut response = error_response(status);
+    if crate::call::admission::is_load_refusal(status) && version <= http::Version::HTTP_11 {
+        response
+            .headers_mut()
+            .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 fn peer_addr(parts: &http::request::Parts) -> Option<std::net::SocketAddr> {

@@ -79,17 +79,20 @@ pub struct ConnectionLimits {
     max_open: usize,
     preface_timeout: Duration,
     idle_timeout: Option<Duration>,
+    accepts_while_shedding: u32,
 }
 
 impl Default for ConnectionLimits {
     /// At most three quarters of the process's open-file limit (leaving room for the database,
     /// the logs and the connections the service makes itself), and never more than 10,000; 10 s
-    /// for the first request line or preface; no idle timeout.
+    /// for the first request line or preface; no idle timeout; 500 new connections a second
+    /// while a service of the port sheds load.
     fn default() -> Self {
         Self {
             max_open: default_max_open(),
             preface_timeout: Duration::from_secs(10),
             idle_timeout: None,
+            accepts_while_shedding: 500,
         }
     }
 }
@@ -118,6 +121,18 @@ impl ConnectionLimits {
     #[must_use]
     pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.idle_timeout = timeout;
+        self
+    }
+
+    /// While a service of the port is refusing calls for load (see
+    /// [`Admission`](crate::call::admission::Admission)), accept at most `per_second` new
+    /// connections a second (0: as many as come), as Envoy's overload manager stops accepting.
+    /// An HTTP/1.1 client refused for load has its connection closed; this makes it wait its
+    /// turn in the kernel's accept queue to come back, rather than keep the server busy
+    /// refusing it. Connections already open are served as ever.
+    #[must_use]
+    pub fn accepts_while_shedding(mut self, per_second: u32) -> Self {
+        self.accepts_while_shedding = per_second;
         self
     }
 
@@ -187,10 +202,21 @@ pub(super) struct Incoming {
     open: Arc<AtomicUsize>,
     backoff: Backoff,
     waiting: Option<Pin<Box<Sleep>>>,
+    /// Whether a service of the port is shedding load now.
+    shedding: Shedding,
+    last_accept: Option<Instant>,
 }
 
+/// Asks whether a service of the port is shedding load.
+pub(super) type Shedding = Box<dyn Fn() -> bool + Send + Sync>;
+
 impl Incoming {
-    pub(super) fn new(listener: TcpListener, limits: ConnectionLimits, label: &str) -> Self {
+    pub(super) fn new(
+        listener: TcpListener,
+        limits: ConnectionLimits,
+        label: &str,
+        shedding: Shedding,
+    ) -> Self {
         let label: Arc<str> = label.into();
         metrics::gauge!(OPEN_GAUGE, "port" => label.to_string()).set(0.0);
         Self {
@@ -200,7 +226,20 @@ impl Incoming {
             open: Arc::new(AtomicUsize::new(0)),
             backoff: Backoff::default(),
             waiting: None,
+            shedding,
+            last_accept: None,
         }
+    }
+
+    /// When the next connection may be accepted while the port sheds load, if not now.
+    fn paced_until(&self) -> Option<Instant> {
+        let per_second = self.limits.accepts_while_shedding;
+        let last = self.last_accept?;
+        if per_second == 0 || !(self.shedding)() {
+            return None;
+        }
+        let next = last + Duration::from_secs(1) / per_second;
+        (next > Instant::now()).then_some(next)
     }
 
     /// Admits an accepted connection, or closes it when the bound is reached.
@@ -238,9 +277,14 @@ impl Incoming {
                 }
                 self.waiting = None;
             }
+            if let Some(next) = self.paced_until() {
+                self.waiting = Some(Box::pin(tokio::time::sleep_until(next)));
+                continue;
+            }
             match self.listener.poll_accept(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Ok((stream, _peer))) => {
+                    self.last_accept = Some(Instant::now());
                     let failures = self.backoff.succeed();
                     if failures > 0 {
                         tracing::warn!(port = %self.label, "accepting connections again after {failures} failed accepts");

@@ -208,12 +208,18 @@ impl Host {
         let (health, health_service) = tonic_health::server::health_reporter();
         let label = self.label.clone();
         let services: Vec<&'static str> = self.services.iter().map(|s| s.name).collect();
+        let admissions: Vec<Admission> = services
+            .iter()
+            .flat_map(|name| Admission::registered(name))
+            .collect();
         if let Some(policy) = self.load_shedding {
-            for admission in services.iter().flat_map(|name| Admission::registered(name)) {
+            for admission in &admissions {
                 admission.set_policy(policy);
             }
         }
-        let incoming = connections::Incoming::new(listener, self.connections.clone(), &label);
+        let shedding = Box::new(move || admissions.iter().any(Admission::is_shedding));
+        let incoming =
+            connections::Incoming::new(listener, self.connections.clone(), &label, shedding);
         #[cfg(feature = "tls")]
         let tls = self.tls.clone();
         let app = router::build(self, health_service)?;

@@ -71,6 +71,9 @@ pub fn accept<T>(request: tonic::Request<T>) -> Result<(Context, T), Status> {
         .map(|ResponseCell(response)| response)
         .unwrap_or_default();
     let mut ctx = Context::serving_call(metadata, response);
+    if let Some(admission) = extensions.remove::<crate::call::admission::Admission>() {
+        admission.mark(&mut ctx);
+    }
     if let Some(deadline) = deadline {
         ctx = ctx.with_deadline(deadline);
     }

@@ -156,7 +156,17 @@ where
             request.extensions_mut().insert(ArrivalDeadline(deadline));
         }
         let (inner, permit) = match self.admission.admit(&S::SERVICE.methods[rpc], deadline) {
-            Admit::Refused(status) => return Either::Left(ready(Ok(status.into_http()))),
+            Admit::Refused(status) => {
+                let mut response = status.into_http();
+                // gRPC-Web over HTTP/1.1: see the gateway's `refusal`.
+                if request.version() <= http::Version::HTTP_11 {
+                    response.headers_mut().insert(
+                        http::header::CONNECTION,
+                        http::HeaderValue::from_static("close"),
+                    );
+                }
+                return Either::Left(ready(Ok(response)));
+            }
             Admit::Now(permit) => (None, permit),
             Admit::Wait(waiting) => (Some(waiting), Permit::none()),
         };
@@ -164,6 +174,10 @@ where
         request
             .extensions_mut()
             .insert(ResponseCell(response.clone()));
+        if self.admission.is_shedding() {
+            // For the handler's context (`accept`): see `admission::serving_is_shedding`.
+            request.extensions_mut().insert(self.admission.clone());
+        }
         let call = GrpcCall::new(request.map(axum::body::Body::new), self.wire);
         let inner = match inner {
             None => self.inner.dispatch(rpc, call),

@@ -76,6 +76,11 @@ async fn a_call_over_the_limit_is_refused_unread_with_a_pushback_on_both_protoco
         .parse()
         .expect("whole seconds");
     assert!(retry_after >= 1, "{retry_after}");
+    assert_eq!(
+        refused.header("connection"),
+        Some("close"),
+        "an HTTP/1.1 client refused for load connects again rather than asking again at once"
+    );
 
     // Over gRPC, through the generated client.
     let status = harness

@@ -273,3 +273,32 @@ async fn a_call_whose_dependency_pauses_is_shed_at_the_door() {
     *dependency.0.lock().unwrap() = None;
     drop(now(admission.admit(&UNARY, None)));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_call_let_in_while_its_service_sheds_says_so_to_the_calls_it_makes() {
+    let admission = admission(
+        LoadShedding::DEFAULT
+            .initial_limit(1)
+            .max_limit(1)
+            .max_queue_wait(Duration::from_millis(1)),
+    );
+    let mut calm = crate::Context::new();
+    admission.mark(&mut calm);
+    assert!(!serving_is_shedding(&calm), "nothing refused yet");
+
+    let _running = now(admission.admit(&UNARY, None));
+    let refused = waiting(admission.admit(&UNARY, None)).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Unavailable);
+    assert!(admission.is_shedding());
+    let mut busy = crate::Context::new();
+    admission.mark(&mut busy);
+    assert!(serving_is_shedding(&busy));
+    assert!(serving_is_shedding(&busy.child()), "a child context too");
+
+    tokio::time::advance(Duration::from_secs(1)).await;
+    assert!(
+        !admission.is_shedding(),
+        "a second without refusals ends it"
+    );
+    assert!(!serving_is_shedding(&busy));
+}

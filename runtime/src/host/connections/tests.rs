@@ -138,3 +138,41 @@ fn the_default_bound_stays_under_the_descriptor_limit() {
         1
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn while_a_service_sheds_load_new_connections_are_accepted_at_the_paced_rate() {
+    use std::sync::atomic::AtomicBool;
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shedding = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&shedding);
+    let limits = ConnectionLimits::default().accepts_while_shedding(10);
+    let mut incoming = Incoming::new(
+        listener,
+        limits,
+        "test",
+        Box::new(move || flag.load(Ordering::Relaxed)),
+    );
+    let mut clients = Vec::new();
+    for _ in 0..6 {
+        clients.push(TcpStream::connect(addr).await.unwrap());
+    }
+    let mut accept = async || std::future::poll_fn(|cx| incoming.poll_admit(cx)).await;
+
+    let started = Instant::now();
+    for _ in 0..3 {
+        drop(accept().await);
+    }
+    assert_eq!(started.elapsed(), Duration::ZERO, "not shedding: no pacing");
+
+    shedding.store(true, Ordering::Relaxed);
+    for _ in 0..3 {
+        drop(accept().await);
+    }
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_millis(300),
+        "10 a second while shedding"
+    );
+}
