@@ -358,7 +358,7 @@ impl Admission {
         if free {
             state.in_flight += 1;
             state.window.max_in_flight = state.window.max_in_flight.max(state.in_flight);
-            return Admit::Now(Permit::taken(self.clone(), deadline));
+            return Admit::Now(Permit::taken(self.clone(), now, deadline));
         }
         let room = remaining
             .map_or(state.policy.max_queue_wait, |remaining| {
@@ -452,13 +452,13 @@ impl Admission {
         })
     }
 
-    /// A slot comes back: the call took `latency` (`None`: it did no work to measure).
-    fn release(&self, latency: Option<Duration>) {
+    /// A slot comes back, at `now` after a call that took `latency` (`None`: it did no work to
+    /// measure).
+    fn release(&self, latency: Option<(Instant, Duration)>) {
         let mut state = self.state();
         state.in_flight = state.in_flight.saturating_sub(1);
-        let now = Instant::now();
         let mut closed = false;
-        if let Some(latency) = latency {
+        if let Some((now, latency)) = latency {
             state.window.samples += 1;
             state.window.latency_sum += latency.as_secs_f64();
             closed = state.close_window(now);
@@ -648,9 +648,9 @@ impl Permit {
         self.slot.is_some()
     }
 
-    fn taken(admission: Admission, deadline: Option<Instant>) -> Self {
+    fn taken(admission: Admission, now: Instant, deadline: Option<Instant>) -> Self {
         Self {
-            slot: Some((admission, Instant::now(), deadline)),
+            slot: Some((admission, now, deadline)),
         }
     }
 }
@@ -677,7 +677,7 @@ impl Drop for Permit {
                 handles.missed.increment(1);
             }
         }
-        admission.release(Some(now.saturating_duration_since(started)));
+        admission.release(Some((now, now.saturating_duration_since(started))));
     }
 }
 
@@ -708,10 +708,10 @@ impl Future for Waiting {
                 // The admission went away; nothing holds us back.
                 return Poll::Ready(Ok(Permit::none()));
             }
-            let permit = Permit::taken(self.admission.clone(), self.deadline);
+            let now = Instant::now();
+            let permit = Permit::taken(self.admission.clone(), now, self.deadline);
             // The slot came: is there still time for the work?
             let expected = self.admission.state().expected_latency();
-            let now = Instant::now();
             return Poll::Ready(match self.deadline {
                 Some(deadline) if deadline <= now => {
                     permit.abandon();

@@ -122,7 +122,7 @@ struct Reply {
 /// `write` its output, or the error.
 async fn serve<T, In, Out, M, R, ReadFuture, W, WriteFuture>(
     domain: Arc<T>,
-    call: Call,
+    mut call: Call,
     read: R,
     method: M,
     write: W,
@@ -135,6 +135,8 @@ where
     WriteFuture: Future<Output = http::Response<Body>>,
 {
     let route = call.route;
+    // Held until the answer is ready: the call's slot in its service's admission.
+    let _permit = std::mem::replace(&mut call.permit, crate::call::admission::Permit::none());
     let rules = call.header_rules.clone();
     let format = StreamFormat::from_accept(&call.parts.headers);
     let protobuf = protobuf::wants_protobuf(&call.parts.headers);

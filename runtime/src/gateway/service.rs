@@ -18,7 +18,7 @@ use super::headers::HeaderRules;
 use super::response::ResponseBody;
 use super::status::{error_response, status_response};
 use super::websocket;
-use crate::call::admission::{Admission, Admit};
+use crate::call::admission::{Admission, Admit, Permit};
 use crate::deadline::deadline_exceeded;
 use crate::rpc::MethodKind;
 use crate::rpc::{HttpBinding, MethodInfo, ServiceInfo};
@@ -129,6 +129,8 @@ pub struct Call {
     pub(super) ctx: Context,
     pub(super) max_body_bytes: usize,
     pub(super) header_rules: HeaderRules,
+    /// The call's slot in its service's admission, held until the answer is ready.
+    pub(super) permit: Permit,
 }
 
 impl Call {
@@ -281,7 +283,7 @@ struct Entry {
 impl Inner {
     /// The client- or bidi-streaming route whose template `path` matches, whatever its method:
     /// what a WebSocket upgrade (a `GET`) on that path serves.
-    fn streaming_route(&self, path: &str) -> Option<(Route, Dispatch, Vec<Binding>)> {
+    fn streaming_route(&self, path: &str) -> Option<(Route, Dispatch, Vec<Binding>, Admission)> {
         self.table
             .allowed_methods(path)
             .into_iter()
@@ -294,7 +296,15 @@ impl Inner {
                     entry.route.method.kind,
                     MethodKind::ClientStreaming | MethodKind::BidiStreaming
                 )
-                .then(|| (entry.route, Arc::clone(&entry.dispatch), found.bindings))
+                .then(|| {
+                    let dispatch = Arc::clone(&entry.dispatch);
+                    (
+                        entry.route,
+                        dispatch,
+                        found.bindings,
+                        entry.admission.clone(),
+                    )
+                })
             })
     }
 }
@@ -396,6 +406,7 @@ impl Gateway {
                         ctx,
                         max_body_bytes: inner.max_body_bytes,
                         header_rules: rules.clone(),
+                        permit: Permit::none(),
                     })
                 }
             }
@@ -423,8 +434,13 @@ impl Gateway {
             return ready_error(&status);
         }
         if websocket::is_upgrade(&parts)
-            && let Some((route, dispatch, bindings)) = inner.streaming_route(parts.uri.path())
+            && let Some((route, dispatch, bindings, admission)) =
+                inner.streaming_route(parts.uri.path())
         {
+            // A stream holds no slot, but is kept out while unary calls wait for one.
+            if let Admit::Refused(status) = admission.admit(route.method, None) {
+                return Box::pin(std::future::ready(refusal(&status, parts.version)));
+            }
             return self.websocket(parts, route, dispatch, bindings);
         }
         let origin = parts.headers.get(http::header::ORIGIN).cloned();
@@ -471,6 +487,7 @@ impl Gateway {
                             ctx,
                             max_body_bytes: inner.max_body_bytes,
                             header_rules: rules.clone(),
+                            permit: Permit::none(),
                         };
                         admitted(admit, &route.dispatch, call, version)
                     }
@@ -517,28 +534,22 @@ impl Gateway {
 fn admitted(
     admit: Admit,
     dispatch: &Dispatch,
-    call: Call,
+    mut call: Call,
     version: http::Version,
 ) -> ResponseFuture {
     match admit {
         Admit::Refused(status) => Box::pin(std::future::ready(refusal(&status, version))),
-        Admit::Now(permit) if !permit.holds_slot() => dispatch(call),
         Admit::Now(permit) => {
-            let response = dispatch(call);
-            Box::pin(async move {
-                let response = response.await;
-                drop(permit);
-                response
-            })
+            call.permit = permit;
+            dispatch(call)
         }
         Admit::Wait(waiting) => {
             let dispatch = Arc::clone(dispatch);
             Box::pin(async move {
                 match waiting.await {
                     Ok(permit) => {
-                        let response = dispatch(call).await;
-                        drop(permit);
-                        response
+                        call.permit = permit;
+                        dispatch(call).await
                     }
                     Err(status) => refusal(&status, version),
                 }
