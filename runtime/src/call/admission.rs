@@ -82,7 +82,7 @@ const MIN_PUSHBACK: Duration = Duration::from_millis(50);
 const MAX_PUSHBACK: Duration = Duration::from_secs(5);
 
 /// One service's admission, shared by every server of the service in the process; cheap to
-/// clone. [`Admission::of`] gives the shared one.
+/// clone. [`Admission::for_domain`] gives the one a domain's servers share.
 #[derive(Clone)]
 pub struct Admission {
     shared: Arc<Shared>,

@@ -179,7 +179,7 @@ impl Host {
 
     /// Sheds the load of every service on the port as `policy` says, in place of what their
     /// protos say ([`LoadShedding::OFF`] admits every call): see
-    /// [`Admission`](crate::call::admission::Admission).
+    /// [`Admission`].
     #[must_use]
     pub fn load_shedding(mut self, policy: LoadShedding) -> Self {
         self.load_shedding = Some(policy);
