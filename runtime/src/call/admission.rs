@@ -40,20 +40,22 @@
 //! ([`REFUSED_COUNTER`], `reason` = `overload` or `deadline`), and calls that met or missed
 //! their deadline ([`DEADLINES_COUNTER`], `outcome` = `met` or `missed`).
 
+mod limit;
+mod permit;
+
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
-use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 
 use crate::Status;
 use crate::rpc::{LoadShedding, MethodInfo, MethodKind, RETRY_PUSHBACK, ServiceInfo};
+use limit::{Window, slots};
+pub use permit::{Admit, Permit, Waiting};
 
 /// The gauge of a service's current concurrency limit.
 pub const LIMIT_GAUGE: &str = "server_concurrency_limit";
@@ -67,16 +69,6 @@ pub const REFUSED_COUNTER: &str = "server_calls_refused_total";
 /// after it (`outcome="missed"`).
 pub const DEADLINES_COUNTER: &str = "server_call_deadlines_total";
 
-/// The shortest window of latency samples.
-const WINDOW: Duration = Duration::from_millis(100);
-/// The fewest samples a window closes with.
-const WINDOW_SAMPLES: u32 = 10;
-/// How many windows the long-term latency averages over.
-const LONG_WINDOWS: f64 = 300.0;
-/// How much of a window's new limit is taken at once.
-const SMOOTHING: f64 = 0.2;
-/// How much of the line's rate is kept from one window to the next when it falls.
-const THROUGHPUT_DECAY: f64 = 0.98;
 /// The bounds of the pushback a refusal asks for.
 const MIN_PUSHBACK: Duration = Duration::from_millis(50);
 const MAX_PUSHBACK: Duration = Duration::from_secs(5);
@@ -125,24 +117,6 @@ struct State {
     throughput: Option<f64>,
     /// What each rpc (by path) needs, to shed at the door while one pauses.
     dependencies: Vec<(&'static str, Arc<dyn Dependency>)>,
-}
-
-struct Window {
-    started: Instant,
-    samples: u32,
-    latency_sum: f64,
-    max_in_flight: u32,
-}
-
-impl Window {
-    fn new(now: Instant) -> Self {
-        Self {
-            started: now,
-            samples: 0,
-            latency_sum: 0.0,
-            max_in_flight: 0,
-        }
-    }
 }
 
 /// How long (ms) a refusal for load marks a service as shedding.
@@ -382,13 +356,7 @@ impl Admission {
         let (grant, granted) = oneshot::channel();
         state.line.push_back(grant);
         state.waiting += 1;
-        Admit::Wait(Waiting {
-            admission: self.clone(),
-            granted,
-            timer: Box::pin(tokio::time::sleep_until(now + room)),
-            deadline,
-            done: false,
-        })
+        Admit::Wait(Waiting::new(self.clone(), granted, now + room, deadline))
     }
 
     /// Whether the service has refused a call for load within the last second: it is past its
@@ -498,97 +466,6 @@ fn registry() -> MutexGuard<'static, Registry> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// The whole slots a limit gives, at least one.
-fn slots(limit: f64) -> u32 {
-    (limit.floor() as u32).max(1)
-}
-
-impl State {
-    /// A dependency of `method` that is pausing calls now, and for how long still.
-    fn paused_dependency(&self, method: &MethodInfo) -> Option<(String, Duration)> {
-        self.dependencies
-            .iter()
-            .filter(|(path, _)| *path == method.path)
-            .find_map(|(_, dependency)| {
-                let pause = dependency.paused_for()?;
-                Some((dependency.name().to_owned(), pause))
-            })
-    }
-
-    /// How long a call takes now: the last window's mean while the service is busy (at least
-    /// half its slots taken), else the lower of that and the long-run mean; zero before any.
-    fn expected_latency(&self) -> Duration {
-        let busy = self.in_flight.saturating_mul(2) >= slots(self.limit);
-        let latency = match (self.short_latency, self.long_latency) {
-            (Some(short), Some(long)) if !busy => short.min(long),
-            (short, _) => short.unwrap_or(0.0),
-        };
-        Duration::from_secs_f64(latency)
-    }
-
-    /// How long the `position`-th call in line would wait, at the rate calls finish.
-    fn predicted_wait(&self, position: u32) -> Duration {
-        let rate = self.throughput.filter(|rate| *rate > 0.0).or_else(|| {
-            // Before a rate is known: the limit's worth of calls per call time.
-            self.short_latency
-                .filter(|latency| *latency > 0.0)
-                .map(|latency| self.limit / latency)
-        });
-        match rate {
-            Some(rate) => Duration::from_secs_f64(f64::from(position) / rate).min(MAX_PUSHBACK),
-            // Nothing measured yet: the line is as long as it is, and that is all we know.
-            None => Duration::ZERO,
-        }
-    }
-
-    /// Closes the window if it is due, moving the limit by the gradient rule; answers whether
-    /// it closed.
-    fn close_window(&mut self, now: Instant) -> bool {
-        let elapsed = now.saturating_duration_since(self.window.started);
-        if self.window.samples < WINDOW_SAMPLES || elapsed < WINDOW {
-            return false;
-        }
-        let window = std::mem::replace(&mut self.window, Window::new(now));
-        let short = window.latency_sum / f64::from(window.samples);
-        let rate = f64::from(window.samples) / elapsed.as_secs_f64();
-        // The rate the line moves at: a new peak at once, a dip slowly (by 2 % a window). A
-        // short stall (a disk flush, a slow dependency for a moment) must not make the line
-        // look too long to join: refused callers that try again at once would take the
-        // machine's time from the calls that were let in, which slows the line further.
-        // Trusting the peak errs the other way, and costs only a wait that ends in a refusal.
-        self.throughput = Some(match self.throughput {
-            None => rate,
-            Some(previous) => rate.max(previous * THROUGHPUT_DECAY),
-        });
-        self.short_latency = Some(short);
-        let mut long = match self.long_latency {
-            None => short,
-            Some(long) => long + (short - long) / LONG_WINDOWS,
-        };
-        // Latency has fallen far below the long-run figure (load went away after a long
-        // spell): let the long-run figure come down faster than its average would.
-        if short > 0.0 && long / short > 2.0 {
-            long *= 0.95;
-        }
-        self.long_latency = Some(long);
-        if f64::from(window.max_in_flight) < self.limit / 2.0 {
-            // Fewer calls than the limit came: they say nothing of how many the service can take.
-            return true;
-        }
-        let policy = self.policy;
-        let gradient = if short > 0.0 {
-            (policy.tolerance * long / short).clamp(0.5, 1.0)
-        } else {
-            1.0
-        };
-        let next = self.limit * gradient + self.limit.sqrt();
-        let min = f64::from(policy.min_limit.max(1));
-        let max = f64::from(policy.max_limit.max(policy.min_limit).max(1));
-        self.limit = (self.limit * (1.0 - SMOOTHING) + next * SMOOTHING).clamp(min, max);
-        true
-    }
-}
-
 /// Whether `status` is a refusal for load made by an admission (or passed on from one): it
 /// carries a pushback.
 pub fn is_load_refusal(status: &Status) -> bool {
@@ -607,177 +484,6 @@ fn overloaded(service: &str, reason: &str, pushback: Duration) -> Status {
         tonic::metadata::MetadataValue::from(pushback.as_millis() as u64),
     );
     status
-}
-
-/// What [`Admission::admit`] decided.
-#[must_use]
-pub enum Admit {
-    /// Go ahead; hold the permit until the call ends.
-    Now(Permit),
-    /// Wait for a slot: the future gives the permit, or the status to answer.
-    Wait(Waiting),
-    /// Answer this status; the call does no work.
-    Refused(Status),
-}
-
-impl std::fmt::Debug for Admit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Admit::Now(_) => f.write_str("Now"),
-            Admit::Wait(_) => f.write_str("Wait"),
-            Admit::Refused(status) => f.debug_tuple("Refused").field(status).finish(),
-        }
-    }
-}
-
-/// A call's slot: held while the call runs; dropping it gives the slot back and reports how
-/// long the call took.
-#[must_use]
-pub struct Permit {
-    slot: Option<(Admission, Instant, Option<Instant>)>,
-}
-
-impl Permit {
-    /// A permit that holds no slot (shedding off, a stream, an exempt rpc).
-    pub fn none() -> Self {
-        Self { slot: None }
-    }
-
-    /// Whether the permit holds one of the service's slots.
-    pub fn holds_slot(&self) -> bool {
-        self.slot.is_some()
-    }
-
-    fn taken(admission: Admission, now: Instant, deadline: Option<Instant>) -> Self {
-        Self {
-            slot: Some((admission, now, deadline)),
-        }
-    }
-}
-
-impl std::fmt::Debug for Permit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Permit")
-            .field("holds_slot", &self.slot.is_some())
-            .finish()
-    }
-}
-
-impl Drop for Permit {
-    fn drop(&mut self) {
-        let Some((admission, started, deadline)) = self.slot.take() else {
-            return;
-        };
-        let now = Instant::now();
-        if let Some(deadline) = deadline {
-            let handles = admission.metrics();
-            if now <= deadline {
-                handles.met.increment(1);
-            } else {
-                handles.missed.increment(1);
-            }
-        }
-        admission.release(Some((now, now.saturating_duration_since(started))));
-    }
-}
-
-/// A call waiting in line for a slot; see [`Admit::Wait`].
-pub struct Waiting {
-    admission: Admission,
-    granted: oneshot::Receiver<()>,
-    timer: Pin<Box<Sleep>>,
-    deadline: Option<Instant>,
-    done: bool,
-}
-
-impl std::fmt::Debug for Waiting {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Waiting")
-            .field("deadline", &self.deadline)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Future for Waiting {
-    type Output = Result<Permit, Status>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
-        if let Poll::Ready(granted) = Pin::new(&mut self.granted).poll(cx) {
-            self.done = true;
-            if granted.is_err() {
-                // The admission went away; nothing holds us back.
-                return Poll::Ready(Ok(Permit::none()));
-            }
-            let now = Instant::now();
-            let permit = Permit::taken(self.admission.clone(), now, self.deadline);
-            // The slot came: is there still time for the work?
-            let expected = self.admission.state().expected_latency();
-            return Poll::Ready(match self.deadline {
-                Some(deadline) if deadline <= now => {
-                    permit.abandon();
-                    self.admission.metrics().refused_deadline.increment(1);
-                    Err(crate::deadline::deadline_exceeded())
-                }
-                Some(deadline) if deadline - now < expected => {
-                    permit.abandon();
-                    let Admit::Refused(status) = self.admission.refuse(
-                        Refusal::Deadline,
-                        expected,
-                        "its slot came too late for the work to end before the deadline".to_owned(),
-                    ) else {
-                        unreachable!("refuse refuses")
-                    };
-                    Err(status)
-                }
-                _ => Ok(permit),
-            });
-        }
-        if self.timer.as_mut().poll(cx).is_ready() {
-            self.done = true;
-            self.leave();
-            let wait = self.admission.state().predicted_wait(1);
-            let Admit::Refused(status) = self.admission.refuse(
-                Refusal::Overload,
-                wait,
-                "it waited for a slot as long as this call can".to_owned(),
-            ) else {
-                unreachable!("refuse refuses")
-            };
-            return Poll::Ready(Err(status));
-        }
-        Poll::Pending
-    }
-}
-
-impl Waiting {
-    /// Steps out of line; a slot granted meanwhile goes back unused.
-    fn leave(&mut self) {
-        let mut state = self.admission.state();
-        self.granted.close();
-        if self.granted.try_recv().is_ok() {
-            drop(state);
-            self.admission.release(None);
-        } else {
-            state.waiting = state.waiting.saturating_sub(1);
-        }
-    }
-}
-
-impl Drop for Waiting {
-    fn drop(&mut self) {
-        if !self.done {
-            self.leave();
-        }
-    }
-}
-
-impl Permit {
-    /// Gives the slot back without a latency sample: the call did no work.
-    fn abandon(mut self) {
-        if let Some((admission, _, _)) = self.slot.take() {
-            admission.release(None);
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,129 @@
+//! The limit's arithmetic: latency gathered in windows, the gradient rule that moves the limit,
+//! and what a caller may expect of the line (see the [module docs](super)).
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::{MAX_PUSHBACK, State};
+use crate::rpc::MethodInfo;
+
+/// The shortest window of latency samples.
+const WINDOW: Duration = Duration::from_millis(100);
+/// The fewest samples a window closes with.
+const WINDOW_SAMPLES: u32 = 10;
+/// How many windows the long-term latency averages over.
+const LONG_WINDOWS: f64 = 300.0;
+/// How much of a window's new limit is taken at once.
+const SMOOTHING: f64 = 0.2;
+/// How much of the line's rate is kept from one window to the next when it falls.
+const THROUGHPUT_DECAY: f64 = 0.98;
+
+pub(super) struct Window {
+    pub(super) started: Instant,
+    pub(super) samples: u32,
+    pub(super) latency_sum: f64,
+    pub(super) max_in_flight: u32,
+}
+
+impl Window {
+    pub(super) fn new(now: Instant) -> Self {
+        Self {
+            started: now,
+            samples: 0,
+            latency_sum: 0.0,
+            max_in_flight: 0,
+        }
+    }
+}
+
+/// The whole slots a limit gives, at least one.
+pub(super) fn slots(limit: f64) -> u32 {
+    (limit.floor() as u32).max(1)
+}
+
+impl State {
+    /// A dependency of `method` that is pausing calls now, and for how long still.
+    pub(super) fn paused_dependency(&self, method: &MethodInfo) -> Option<(String, Duration)> {
+        self.dependencies
+            .iter()
+            .filter(|(path, _)| *path == method.path)
+            .find_map(|(_, dependency)| {
+                let pause = dependency.paused_for()?;
+                Some((dependency.name().to_owned(), pause))
+            })
+    }
+
+    /// How long a call takes now: the last window's mean while the service is busy (at least
+    /// half its slots taken), else the lower of that and the long-run mean; zero before any.
+    pub(super) fn expected_latency(&self) -> Duration {
+        let busy = self.in_flight.saturating_mul(2) >= slots(self.limit);
+        let latency = match (self.short_latency, self.long_latency) {
+            (Some(short), Some(long)) if !busy => short.min(long),
+            (short, _) => short.unwrap_or(0.0),
+        };
+        Duration::from_secs_f64(latency)
+    }
+
+    /// How long the `position`-th call in line would wait, at the rate calls finish.
+    pub(super) fn predicted_wait(&self, position: u32) -> Duration {
+        let rate = self.throughput.filter(|rate| *rate > 0.0).or_else(|| {
+            // Before a rate is known: the limit's worth of calls per call time.
+            self.short_latency
+                .filter(|latency| *latency > 0.0)
+                .map(|latency| self.limit / latency)
+        });
+        match rate {
+            Some(rate) => Duration::from_secs_f64(f64::from(position) / rate).min(MAX_PUSHBACK),
+            // Nothing measured yet: the line is as long as it is, and that is all we know.
+            None => Duration::ZERO,
+        }
+    }
+
+    /// Closes the window if it is due, moving the limit by the gradient rule; answers whether
+    /// it closed.
+    pub(super) fn close_window(&mut self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.window.started);
+        if self.window.samples < WINDOW_SAMPLES || elapsed < WINDOW {
+            return false;
+        }
+        let window = std::mem::replace(&mut self.window, Window::new(now));
+        let short = window.latency_sum / f64::from(window.samples);
+        let rate = f64::from(window.samples) / elapsed.as_secs_f64();
+        // The rate the line moves at: a new peak at once, a dip slowly (by 2 % a window). A
+        // short stall (a disk flush, a slow dependency for a moment) must not make the line
+        // look too long to join: refused callers that try again at once would take the
+        // machine's time from the calls that were let in, which slows the line further.
+        // Trusting the peak errs the other way, and costs only a wait that ends in a refusal.
+        self.throughput = Some(match self.throughput {
+            None => rate,
+            Some(previous) => rate.max(previous * THROUGHPUT_DECAY),
+        });
+        self.short_latency = Some(short);
+        let mut long = match self.long_latency {
+            None => short,
+            Some(long) => long + (short - long) / LONG_WINDOWS,
+        };
+        // Latency has fallen far below the long-run figure (load went away after a long
+        // spell): let the long-run figure come down faster than its average would.
+        if short > 0.0 && long / short > 2.0 {
+            long *= 0.95;
+        }
+        self.long_latency = Some(long);
+        if f64::from(window.max_in_flight) < self.limit / 2.0 {
+            // Fewer calls than the limit came: they say nothing of how many the service can take.
+            return true;
+        }
+        let policy = self.policy;
+        let gradient = if short > 0.0 {
+            (policy.tolerance * long / short).clamp(0.5, 1.0)
+        } else {
+            1.0
+        };
+        let next = self.limit * gradient + self.limit.sqrt();
+        let min = f64::from(policy.min_limit.max(1));
+        let max = f64::from(policy.max_limit.max(policy.min_limit).max(1));
+        self.limit = (self.limit * (1.0 - SMOOTHING) + next * SMOOTHING).clamp(min, max);
+        true
+    }
+}
