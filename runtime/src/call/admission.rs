@@ -472,6 +472,21 @@ pub fn is_load_refusal(status: &Status) -> bool {
     status.metadata().contains_key(RETRY_PUSHBACK)
 }
 
+/// Readies the response to a refused call for the connection it goes out on. Over HTTP/1.1
+/// (REST, gRPC-Web) a refusal for load also closes the connection, as Envoy's overload manager
+/// does (`disable_http_keepalive`): a client that sends its next request the moment it has an
+/// answer would otherwise keep the server busy refusing, taking the machine from the calls it
+/// let in; having to connect again, it waits its turn to be accepted instead (see
+/// `host::ConnectionLimits::accepts_while_shedding`). The refusal itself is answered at once.
+pub fn close_after_refusal(status: &Status, version: http::Version, headers: &mut http::HeaderMap) {
+    if is_load_refusal(status) && version <= http::Version::HTTP_11 {
+        headers.insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+    }
+}
+
 /// The answer to a call refused for load: `UNAVAILABLE`, nothing done, come back in `pushback`.
 fn overloaded(service: &str, reason: &str, pushback: Duration) -> Status {
     let pushback = pushback.clamp(MIN_PUSHBACK, MAX_PUSHBACK);

@@ -15,6 +15,7 @@
 //! - [`wkt`]: the well-known types with their proto3 JSON forms;
 //! - the path-template grammar and route table, from the `rust-svc-http-template` crate.
 
+mod admitted;
 mod calls;
 pub mod cors;
 pub mod headers;

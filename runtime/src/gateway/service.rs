@@ -13,6 +13,7 @@ use http::header::ALLOW;
 use http::{HeaderValue, Method, StatusCode};
 use rust_svc_http_template::{Binding, Lookup, PathTemplate, RouteTable, TemplateError};
 
+use super::admitted::{admitted, ready_refusal};
 use super::cors::Cors;
 use super::headers::HeaderRules;
 use super::response::ResponseBody;
@@ -59,7 +60,7 @@ impl std::fmt::Display for RpcName {
 /// What a generated dispatch returns.
 pub type ResponseFuture = BoxFuture<'static, http::Response<Body>>;
 
-type Dispatch = Arc<dyn Fn(Call) -> ResponseFuture + Send + Sync>;
+pub(super) type Dispatch = Arc<dyn Fn(Call) -> ResponseFuture + Send + Sync>;
 
 /// The routes of one service bound to an implementation of its domain trait, as the generated
 /// `…Gateway::routes` returns them; add them to a [`GatewayBuilder`].
@@ -281,6 +282,27 @@ struct Entry {
 }
 
 impl Inner {
+    /// The call to hand a route's dispatch, not yet admitted.
+    fn call(
+        &self,
+        route: Route,
+        bindings: Vec<Binding>,
+        parts: http::request::Parts,
+        body: Body,
+        ctx: Context,
+    ) -> Call {
+        Call {
+            route,
+            bindings,
+            parts,
+            body,
+            ctx,
+            max_body_bytes: self.max_body_bytes,
+            header_rules: self.header_rules.clone(),
+            permit: Permit::none(),
+        }
+    }
+
     /// The client- or bidi-streaming route whose template `path` matches, whatever its method:
     /// what a WebSocket upgrade (a `GET`) on that path serves.
     fn streaming_route(&self, path: &str) -> Option<(Route, Dispatch, Vec<Binding>, Admission)> {
@@ -398,16 +420,7 @@ impl Gateway {
                 Ok(ctx) => {
                     // The frames are read as the newline-delimited body of the rule's method.
                     parts.method = Method::POST;
-                    dispatch(Call {
-                        route,
-                        bindings,
-                        parts,
-                        body,
-                        ctx,
-                        max_body_bytes: inner.max_body_bytes,
-                        header_rules: rules.clone(),
-                        permit: Permit::none(),
-                    })
+                    dispatch(inner.call(route, bindings, parts, body, ctx))
                 }
             }
         })
@@ -439,7 +452,7 @@ impl Gateway {
         {
             // A stream holds no slot, but is kept out while unary calls wait for one.
             if let Admit::Refused(status) = admission.admit(route.method, None) {
-                return Box::pin(std::future::ready(refusal(&status, parts.version)));
+                return ready_refusal(&status, parts.version);
             }
             return self.websocket(parts, route, dispatch, bindings);
         }
@@ -479,16 +492,7 @@ impl Gateway {
                         let admit = route.admission.admit(route.route.method, ctx.deadline());
                         route.admission.mark(&mut ctx);
                         let version = parts.version;
-                        let call = Call {
-                            route: route.route,
-                            bindings: found.bindings,
-                            parts,
-                            body,
-                            ctx,
-                            max_body_bytes: inner.max_body_bytes,
-                            header_rules: rules.clone(),
-                            permit: Permit::none(),
-                        };
+                        let call = inner.call(route.route, found.bindings, parts, body, ctx);
                         admitted(admit, &route.dispatch, call, version)
                     }
                 }
@@ -527,50 +531,6 @@ impl Gateway {
             response
         })
     }
-}
-
-/// Serves `call` as the service's admission decided: at once, once it has a slot, or not at
-/// all (the refusal, before the body is read). The slot is held until the answer is ready.
-fn admitted(
-    admit: Admit,
-    dispatch: &Dispatch,
-    mut call: Call,
-    version: http::Version,
-) -> ResponseFuture {
-    match admit {
-        Admit::Refused(status) => Box::pin(std::future::ready(refusal(&status, version))),
-        Admit::Now(permit) => {
-            call.permit = permit;
-            dispatch(call)
-        }
-        Admit::Wait(waiting) => {
-            let dispatch = Arc::clone(dispatch);
-            Box::pin(async move {
-                match waiting.await {
-                    Ok(permit) => {
-                        call.permit = permit;
-                        dispatch(call).await
-                    }
-                    Err(status) => refusal(&status, version),
-                }
-            })
-        }
-    }
-}
-
-/// The answer to a call refused before any work. Over HTTP/1.1 a refusal for load also closes
-/// the connection, as Envoy's overload manager does (`disable_http_keepalive`): a client that
-/// sends its next request the moment it has an answer would otherwise keep the server busy
-/// refusing, taking the machine from the calls it let in; having to connect again, it waits
-/// its turn to be accepted instead. The refusal itself is still answered at once.
-fn refusal(status: &Status, version: http::Version) -> http::Response<Body> {
-    let mut response = error_response(status);
-    if crate::call::admission::is_load_refusal(status) && version <= http::Version::HTTP_11 {
-        response
-            .headers_mut()
-            .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
-    }
-    response
 }
 
 fn peer_addr(parts: &http::request::Parts) -> Option<std::net::SocketAddr> {

@@ -24,7 +24,7 @@ use tonic::server::NamedService;
 use super::deadline_from_headers;
 use super::dispatch::{GrpcCall, GrpcDispatch, GrpcFuture, WireConfig, unknown_method};
 use crate::call::ArrivalDeadline;
-use crate::call::admission::{Admission, Admit, Permit};
+use crate::call::admission::{Admission, Admit, Permit, close_after_refusal};
 use crate::context::ResponseMetadata;
 use crate::rpc::LoadShedding;
 use crate::rpc::is_size_limit_message;
@@ -157,14 +157,8 @@ where
         }
         let (inner, permit) = match self.admission.admit(&S::SERVICE.methods[rpc], deadline) {
             Admit::Refused(status) => {
-                let mut response = status.into_http();
-                // gRPC-Web over HTTP/1.1: see the gateway's `refusal`.
-                if request.version() <= http::Version::HTTP_11 {
-                    response.headers_mut().insert(
-                        http::header::CONNECTION,
-                        http::HeaderValue::from_static("close"),
-                    );
-                }
+                let mut response = status.clone().into_http();
+                close_after_refusal(&status, request.version(), response.headers_mut());
                 return Either::Left(ready(Ok(response)));
             }
             Admit::Now(permit) => (None, permit),
