@@ -106,19 +106,17 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
         quote!(.retry_throttling(#rpc::RetryThrottling::new(#max_tokens, #token_ratio)))
     });
     let shedding = service.load_shedding.as_ref().map(|shedding| {
+        let limit = |setter: &str, value: Option<u32>| {
+            let setter = format_ident!("{setter}");
+            value.map(|value| {
+                let value = Literal::u32_unsuffixed(value);
+                quote!(.#setter(#value))
+            })
+        };
         let setters = [
-            shedding.initial_limit.map(|limit| {
-                let limit = Literal::u32_unsuffixed(limit);
-                quote!(.initial_limit(#limit))
-            }),
-            shedding.min_limit.map(|limit| {
-                let limit = Literal::u32_unsuffixed(limit);
-                quote!(.min_limit(#limit))
-            }),
-            shedding.max_limit.map(|limit| {
-                let limit = Literal::u32_unsuffixed(limit);
-                quote!(.max_limit(#limit))
-            }),
+            limit("initial_limit", shedding.initial_limit),
+            limit("min_limit", shedding.min_limit),
+            limit("max_limit", shedding.max_limit),
             shedding.tolerance.map(|tolerance| {
                 let tolerance = Literal::f64_unsuffixed(tolerance);
                 quote!(.tolerance(#tolerance))
