@@ -22,6 +22,7 @@ pub mod generated {
 
 pub use generated::connectrpc::conformance::v1 as pb;
 
+pub mod client;
 pub mod service;
 
 /// The `Any` of generated messages.
