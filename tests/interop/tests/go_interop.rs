@@ -49,11 +49,21 @@ const COMMON_CASES: &[&str] = &[
 ];
 
 /// grpc-go's client runs these against our server too: `pick_first_unary` (100 calls that
-/// must all reach one server, by `fill_server_id`) and the two soak tests (large unary calls
-/// on one channel, and on a channel each). Not run: the credential and ALTS cases (TLS and
-/// Google credentials) and `orca_per_rpc` / `orca_oob` (ORCA load reports, which the generated
-/// server does not produce).
-const GO_CLIENT_ONLY_CASES: &[&str] = &["pick_first_unary", "rpc_soak", "channel_soak"];
+/// must all reach one server, by `fill_server_id`), the two soak tests (large unary calls on
+/// one channel, and on a channel each) and `orca_per_rpc` (a load report in a trailer, read by
+/// grpc-go's test balancer, which [`ORCA_SERVICE_CONFIG`] picks). Not run: the credential and
+/// ALTS cases (TLS and Google credentials), and `orca_oob`, whose out-of-band load reports come
+/// from a service (`xds.service.orca.v3.OpenRcaService`) the interop protos do not have.
+const GO_CLIENT_ONLY_CASES: &[&str] = &[
+    "pick_first_unary",
+    "rpc_soak",
+    "channel_soak",
+    "orca_per_rpc",
+];
+
+/// The service config grpc-go's own interop script gives its client for the ORCA cases.
+const ORCA_SERVICE_CONFIG: &str =
+    r#"{"loadBalancingConfig": [{"test_backend_metrics_load_balancer": {}}]}"#;
 
 /// Our client runs these against grpc-go's server too. They check what the generated client
 /// can see: that the calls succeed with the right payloads (not the compressed flag of each
@@ -309,6 +319,9 @@ fn grpc_go_client_passes_every_case_against_the_generated_server() {
                 format!("--test_case={case}"),
                 "--use_tls=false".to_owned(),
             ]);
+            if case.starts_with("orca_") {
+                command.arg(format!("--service_config_json={ORCA_SERVICE_CONFIG}"));
+            }
             command
         },
     );

@@ -20,9 +20,13 @@
 //!   checked, since a handler sees the call's encoding, not each message's flag.
 //! - `fill_username` and `fill_oauth_scope` leave their fields empty: there is no
 //!   authentication.
+//! - ORCA: a unary request's `orca_per_query_report` comes back as the `endpoint-load-metrics-bin`
+//!   trailer (`orca_per_rpc`); the out-of-band service (`xds.service.orca.v3.OpenRcaService`,
+//!   `orca_oob`) is not served.
 //! - `grpc.testing.UnimplementedService` is not served, so its calls are answered
 //!   `UNIMPLEMENTED` as any unknown service is.
 
+use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -37,10 +41,27 @@ use rust_svc_runtime::{BoxStream, Code, CompressionEncoding, Context, Status};
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tonic::metadata::MetadataValue;
 
 /// The `server_id` a `fill_server_id` request gets (`pick_first_unary` checks that every call
 /// reached the same server).
 const SERVER_ID: &str = "rust-svc-interop-server";
+
+/// The trailer of a per-call ORCA load report.
+const ORCA_TRAILER: &str = "endpoint-load-metrics-bin";
+
+/// `xds.data.orca.v3.OrcaLoadReport` (cncf/xds), the fields the interop report fills.
+#[derive(Clone, PartialEq, prost::Message)]
+struct OrcaLoadReport {
+    #[prost(double, tag = "1")]
+    cpu_utilization: f64,
+    #[prost(double, tag = "2")]
+    mem_utilization: f64,
+    #[prost(map = "string, double", tag = "4")]
+    request_cost: HashMap<String, f64>,
+    #[prost(map = "string, double", tag = "5")]
+    utilization: HashMap<String, f64>,
+}
 
 /// The interop test service.
 struct Interop;
@@ -143,6 +164,16 @@ impl Interop {
         echo_metadata(ctx);
         check_compressed(ctx, request.expect_compressed.is_some_and(|b| b.value))?;
         requested_status(request.response_status.as_ref())?;
+        if let Some(report) = request.orca_per_query_report {
+            let report = OrcaLoadReport {
+                cpu_utilization: report.cpu_utilization,
+                mem_utilization: report.memory_utilization,
+                request_cost: report.request_cost,
+                utilization: report.utilization,
+            };
+            let value = MetadataValue::from_bytes(&prost::Message::encode_to_vec(&report));
+            ctx.response().trailers().insert_bin(ORCA_TRAILER, value);
+        }
         Ok(SimpleResponse {
             payload: Some(response_payload(
                 request.response_type,
