@@ -17,11 +17,13 @@ async fn main() -> std::io::Result<()> {
         }
         Ok::<_, std::io::Error>(())
     });
+    let channels = client::Channels::default();
     let mut stdin = tokio::io::stdin();
     while let Some(request) = read_message::<pb::ClientCompatRequest>(&mut stdin).await? {
         let sender = sender.clone();
+        let channels = channels.clone();
         tokio::spawn(async move {
-            let _ = sender.send(client::run(request).await);
+            let _ = sender.send(client::run(&channels, request).await);
         });
     }
     // The writer ends once every call has reported.
