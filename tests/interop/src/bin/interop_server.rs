@@ -40,8 +40,9 @@ use rust_svc_runtime::server::StampDeadlines;
 use rust_svc_runtime::{BoxStream, Code, CompressionEncoding, Context, Status};
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
-use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::metadata::MetadataValue;
+use tonic::transport::server::TcpIncoming;
 
 /// The `server_id` a `fill_server_id` request gets (`pick_first_unary` checks that every call
 /// reached the same server).
@@ -307,7 +308,9 @@ async fn serve(port: u16) -> Result<(), Box<dyn std::error::Error>> {
     tonic::transport::Server::builder()
         .layer(StampDeadlines)
         .add_service(service.into_service())
-        .serve_with_incoming(TcpListenerStream::new(listener))
+        // No Nagle: with it, each small response waited for the peer's delayed ACK (100
+        // sequential calls of pick_first_unary took 3 s instead of 0.1).
+        .serve_with_incoming(TcpIncoming::from(listener).with_nodelay(Some(true)))
         .await?;
     Ok(())
 }
