@@ -178,8 +178,8 @@ impl Builder {
     }
 
     /// Whether every message gets proto3 JSON (serde) impls with the gateway (default `false`:
-    /// the messages and enums an HTTP route reaches, which is all the gateway reads and
-    /// writes). For code of one's own that serializes other messages. The `json_all_messages`
+    /// the messages and enums an rpc carries, which is all the gateway and Connect's JSON read
+    /// and write). For code of one's own that serializes other messages. The `json_all_messages`
     /// parameter.
     #[must_use]
     pub fn json_all_messages(mut self, enabled: bool) -> Self {

@@ -17,7 +17,7 @@
 //! | `default_stubs` | `true` or `false`: every domain trait method answers UNIMPLEMENTED by default | `false` |
 //! | `file_descriptor_set` | `true` or `false`: the include file gets `FILE_DESCRIPTOR_SET` | `false` |
 //! | `strict_http_rules` | `true` or `false`: two rpcs on one route stop generation | `false` |
-//! | `json_all_messages` | `true` or `false`: every message gets proto3 JSON impls, not only those an HTTP route reaches | `false` |
+//! | `json_all_messages` | `true` or `false`: every message gets proto3 JSON impls, not only those an rpc carries | `false` |
 //! | `reject_unknown_fields` | `true` or `false`: the proto3 JSON impls refuse an object with a field the message does not have, instead of skipping it | `false` |
 //! | `wildcards_after_double_wildcard` | `true` or `false`: accept path templates with a `*` or a variable after `**`, served as grpc-gateway serves them | `false` |
 
@@ -55,9 +55,9 @@ pub enum Artifact {
     TonicServer,
     /// The REST/JSON gateway of every service with `google.api.http` rules: a static route
     /// table and a router serving the domain trait. It needs proto3 JSON, so with it the
-    /// messages its routes reach (every message with `json_all_messages`) get pbjson's serde
-    /// impls and the well-known types become the runtime's (`rust_svc_runtime::wkt`, which
-    /// have them).
+    /// messages the rpcs carry (every message with `json_all_messages`) get pbjson's serde
+    /// impls, which the adapter's Connect `application/json` uses too, and the well-known
+    /// types become the runtime's (`rust_svc_runtime::wkt`, which have them).
     Gateway,
     /// An OpenAPI 3.1 document per proto package with http rules (`<package>.openapi.json`).
     OpenApi,
@@ -137,7 +137,7 @@ pub struct Params {
     /// grpc-gateway v2 does.
     pub strict_http_rules: bool,
     /// Whether every message gets proto3 JSON (serde) impls with the gateway. By default only
-    /// the messages and enums an HTTP route reaches get them.
+    /// the messages and enums an rpc carries get them.
     pub json_all_messages: bool,
     /// Whether the proto3 JSON impls refuse an object with a field the message does not have.
     /// By default they skip it, as grpc-gateway and the Envoy transcoder do (and as a client

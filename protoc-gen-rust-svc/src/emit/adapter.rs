@@ -8,16 +8,27 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::{Settings, ident, method_attrs, method_ident, service_link};
-use crate::model::Service;
-use crate::params::Artifact;
+use crate::model::{Package, Service};
+use crate::params::{Artifact, Params};
 
-pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
+/// Whether the adapter serves Connect's `application/json`: with the gateway every rpc's messages
+/// have proto3 JSON impls (ours, model::json_reach, or protoc-gen-prost-serde's beside
+/// `messages=false`), except in a file without a package, which pbjson-build cannot name.
+pub fn serves_json(package: &Package, params: &Params) -> bool {
+    params.emits(Artifact::Gateway) && !package.proto_name.is_empty()
+}
+
+pub fn emit(service: &Service, settings: &Settings<'_>, json: bool) -> TokenStream {
     let runtime = &settings.runtime;
     let names = &service.names;
     let trait_ident = ident(&names.domain_trait);
     let adapter = ident(&names.grpc_adapter);
     let info = ident(&names.info);
 
+    let call = match json {
+        true => quote!(call.json()),
+        false => quote!(call),
+    };
     let arms = service.methods.iter().enumerate().map(|(index, method)| {
         let name = method_ident(method);
         let used = method_attrs(method, false);
@@ -25,7 +36,7 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
         let index = proc_macro2::Literal::usize_unsuffixed(index);
         quote! {
             #used
-            #index => call.#shape(&self.inner, T::#name),
+            #index => #call.#shape(&self.inner, T::#name),
         }
     });
     // A service without rpcs has nothing to match (a lone `_` arm is a clippy warning).

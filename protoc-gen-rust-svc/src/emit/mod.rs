@@ -121,7 +121,7 @@ pub fn service_items(package: &Package, service: &Service, settings: &Settings<'
         .then(|| stub::emit(service, settings));
     let adapter = params
         .emits(Artifact::Server)
-        .then(|| adapter::emit(service, settings));
+        .then(|| adapter::emit(service, settings, adapter::serves_json(package, params)));
     let wire_server = params
         .emits(Artifact::TonicServer)
         .then(|| wire::server(service, &package.proto_name, settings));

@@ -1,34 +1,29 @@
 //! Which messages and enums get proto3 JSON (serde) impls: those a client can send or receive
-//! as JSON, the requests and responses of the rpcs that have `google.api.http` rules and
-//! every type their fields reach, transitively. The rest of a package is never read or
-//! written as JSON by what the generator emits, and its impls were most of the code: on the
-//! googleapis medium request, 5 MB of messages became 30 MB with impls for every message
-//! (issue 27). `json_all_messages=true` gives every message impls, for code of one's own that
-//! serializes messages the gateway never sees.
+//! as JSON, the requests and responses of the rpcs (through the gateway's routes, or as
+//! Connect's `application/json` on any rpc) and every type their fields reach, transitively.
+//! The rest of a package is never read or written as JSON by what the generator emits, and its
+//! impls were most of the code: on the googleapis medium request, 5 MB of messages became 30 MB
+//! with impls for every message (issue 27). `json_all_messages=true` gives every message impls,
+//! for code of one's own that serializes messages no rpc carries.
 
 use std::collections::BTreeSet;
 
 use prost_reflect::{DescriptorPool, Kind, MessageDescriptor};
 
 use super::closure::is_extern;
-use crate::options;
 
 /// The well-known types, whose JSON the runtime's `wkt` has already.
 const WELL_KNOWN_PACKAGE: &str = "google.protobuf";
 
 /// The full names (without the leading dot) of the messages and enums that need JSON impls
-/// for the HTTP routes of the services in `files_to_generate`. Types that `extern_paths` map
-/// are left to the crate they are mapped to.
+/// for the rpcs of the services in `files_to_generate`. Types that `extern_paths` map are left
+/// to the crate they are mapped to.
 pub fn json_types(
     pool: &DescriptorPool,
     files_to_generate: &[String],
     extern_paths: &[(String, String)],
 ) -> BTreeSet<String> {
     let mut reached = BTreeSet::new();
-    let Some(http) = pool.get_extension_by_name(options::HTTP) else {
-        // Without google/api/annotations.proto among the imports no rpc has a route.
-        return reached;
-    };
     let mut queue: Vec<MessageDescriptor> = Vec::new();
     for file in files_to_generate
         .iter()
@@ -36,9 +31,7 @@ pub fn json_types(
     {
         for service in file.services() {
             for method in service.methods() {
-                if method.options().has_extension(&http) {
-                    queue.extend([method.input(), method.output()]);
-                }
+                queue.extend([method.input(), method.output()]);
             }
         }
     }
@@ -105,6 +98,7 @@ mod tests {
               rpc Get(GetRequest) returns (Item) { option (google.api.http) = { get: "/v1/{id}" }; }
               rpc Internal(Secret) returns (Secret);
             }
+            message Loose { Unreached u = 1; }
             message GetRequest { string id = 1; }
             message Item { Price price = 1; map<string, Tag> tags = 2; Kind kind = 3;
                            google.protobuf.Timestamp at = 4; oneof o { Note note = 5; } }
@@ -112,13 +106,13 @@ mod tests {
             message Tag { string name = 1; }
             message Note { Nested n = 1; message Nested { bool b = 1; } }
             enum Kind { KIND_UNSPECIFIED = 0; }
-            message Secret { Unreached u = 1; }
+            message Secret { string s = 1; }
             message Unreached { string s = 1; }
             "#,
     );
 
     #[test]
-    fn only_what_a_route_reaches_gets_json() {
+    fn only_what_an_rpc_reaches_gets_json() {
         let pool = pool(&[SHOP]);
         let reached = json_types(&pool, &["shop.proto".to_owned()], &[]);
         let expected = [
@@ -128,6 +122,7 @@ mod tests {
             "shop.v1.Note",
             "shop.v1.Note.Nested",
             "shop.v1.Price",
+            "shop.v1.Secret",
             "shop.v1.Tag",
         ];
         assert_eq!(
@@ -165,9 +160,9 @@ mod tests {
         let serializes =
             |code: &str, name: &str| code.contains(&format!("serde::Serialize for {name} {{"));
         let routed = messages(&crate::Params::default());
-        assert!(serializes(&routed, "Item"));
-        assert!(!serializes(&routed, "Secret"));
+        assert!(serializes(&routed, "Item") && serializes(&routed, "Secret"));
+        assert!(!serializes(&routed, "Loose"));
         let all = messages(&crate::Params::parse("json_all_messages=true").unwrap());
-        assert!(serializes(&all, "Item") && serializes(&all, "Secret"));
+        assert!(serializes(&all, "Item") && serializes(&all, "Loose"));
     }
 }

@@ -1,10 +1,13 @@
 //! What a call does on either side of the wire, above the [`Context`] it carries: running a
 //! domain method within the call's deadline, the deadline stamped when a request arrived, the
-//! certificates a TLS client presented, and the W3C trace context. The server adapters, the
+//! certificates a TLS client presented, the W3C trace context, the message formats ([`codec`])
+//! and the Connect protocol's wire pieces ([`connect`]). The server adapters, the
 //! gateway, the interceptors and the clients all build on these, so none of them has to reach
 //! into another.
 
 pub mod admission;
+pub mod codec;
+pub mod connect;
 mod trace;
 mod traceparent;
 

@@ -23,32 +23,7 @@ use self::details::details_json;
 use super::response::{APPLICATION_JSON, metadata_headers};
 use crate::{Code, Status};
 
-/// The HTTP status grpc-gateway answers for a gRPC code.
-///
-/// `FAILED_PRECONDITION` is deliberately 400, not 412: 412 is about HTTP conditional requests,
-/// which is not what the gRPC code means (grpc-gateway and code.proto agree).
-pub fn http_status(code: Code) -> StatusCode {
-    match code {
-        Code::Ok => StatusCode::OK,
-        // 499 is nginx's "client closed request"; http has no constant for it.
-        Code::Cancelled => StatusCode::from_u16(499).expect("499 is a valid status code"),
-        Code::Unknown => StatusCode::INTERNAL_SERVER_ERROR,
-        Code::InvalidArgument => StatusCode::BAD_REQUEST,
-        Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
-        Code::NotFound => StatusCode::NOT_FOUND,
-        Code::AlreadyExists => StatusCode::CONFLICT,
-        Code::PermissionDenied => StatusCode::FORBIDDEN,
-        Code::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
-        Code::FailedPrecondition => StatusCode::BAD_REQUEST,
-        Code::Aborted => StatusCode::CONFLICT,
-        Code::OutOfRange => StatusCode::BAD_REQUEST,
-        Code::Unimplemented => StatusCode::NOT_IMPLEMENTED,
-        Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        Code::DataLoss => StatusCode::INTERNAL_SERVER_ERROR,
-        Code::Unauthenticated => StatusCode::UNAUTHORIZED,
-    }
-}
+pub use crate::rpc::http_status;
 
 /// The gRPC code the body of one of the gateway's own HTTP-level rejections carries (a request
 /// that never reached an rpc: unknown path, wrong method, body too large, bad media type).

@@ -4,7 +4,8 @@
 //! drained within a bound (feature `host`).
 //!
 //! ```text
-//! /pkg.v1.FooService/*               gRPC, and gRPC-Web (HTTP/1.1 or 2)   the domain
+//! /pkg.v1.FooService/*               gRPC, gRPC-Web and Connect            the domain
+//!                                    (HTTP/1.1 or 2 but gRPC's HTTP/2)
 //! /grpc.health.v1.Health/*           gRPC, gRPC-Web                       tonic-health
 //! /grpc.reflection.v1{,alpha}.*/*    gRPC, gRPC-Web                       tonic-reflection
 //! /metrics                           Prometheus text                      the global recorder
@@ -19,6 +20,8 @@
 //! binary that serves one.
 
 pub mod connections;
+pub mod drain;
+mod protocols;
 mod router;
 pub mod shutdown;
 #[cfg(feature = "tls")]

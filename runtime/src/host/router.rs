@@ -4,9 +4,10 @@ use axum::routing::get;
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use tonic::service::Routes;
 use tonic_health::pb::health_server::{Health, HealthServer};
-use tonic_web::GrpcWebLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use super::drain::DrainLayer;
+use super::protocols::ProtocolsLayer;
 use super::{Host, HostError};
 use crate::gateway::cors::Cors;
 use crate::gateway::{Gateway, Router};
@@ -21,8 +22,9 @@ const REFLECTION_SERVICES: [&str; 2] = [
     "grpc.reflection.v1alpha.ServerReflection",
 ];
 
-/// The request headers a gRPC-Web client sends (grpc-web's and Connect's JavaScript clients).
-const GRPC_WEB_REQUEST_HEADERS: [&str; 7] = [
+/// The request headers a gRPC-Web or Connect client sends (grpc-web's and Connect's JavaScript
+/// clients).
+const GRPC_WEB_REQUEST_HEADERS: [&str; 12] = [
     "content-type",
     "x-grpc-web",
     "x-user-agent",
@@ -30,6 +32,11 @@ const GRPC_WEB_REQUEST_HEADERS: [&str; 7] = [
     REQUEST_ID_HEADER,
     TRACEPARENT,
     "authorization",
+    "connect-protocol-version",
+    "connect-timeout-ms",
+    "connect-content-encoding",
+    "connect-accept-encoding",
+    "content-encoding",
 ];
 
 /// The response headers a gRPC-Web client must be able to read across origins: the status
@@ -97,8 +104,9 @@ pub(super) fn build(host: Host, health: HealthServer<impl Health>) -> Result<Rou
     let mut app = gateway
         .with_grpc(grpc)
         // On the gRPC paths only (`route_layer` leaves the gateway, the fallback, alone):
-        // tonic-web answers 400 to any HTTP/1.1 request that is not gRPC-Web, REST included.
-        .route_layer(GrpcWebLayer::new())
+        // tonic-web answers 400 to any HTTP/1.1 request that is not gRPC-Web, REST included,
+        // so Connect over HTTP/1.1 goes around it (protocols.rs).
+        .route_layer(ProtocolsLayer)
         .route_layer(grpc_web_cors);
     if let Some(metrics) = host.metrics {
         app = app.route(
@@ -112,7 +120,9 @@ pub(super) fn build(host: Host, health: HealthServer<impl Health>) -> Result<Rou
     for (path, method_router) in host.routes {
         app = app.route(&path, method_router);
     }
-    Ok(app)
+    // Every HTTP/1.1 request, whatever answered it: a body left unread is drained, or the
+    // connection closed (drain.rs).
+    Ok(app.layer(DrainLayer))
 }
 
 /// The CORS policy of the gateway and the same one for gRPC-Web, which the gateway does not
@@ -136,7 +146,8 @@ fn cors(
     };
     let grpc_web = CorsLayer::new()
         .allow_origin(allow_origin)
-        .allow_methods([http::Method::POST])
+        // GET: Connect's unary calls to `NO_SIDE_EFFECTS` rpcs.
+        .allow_methods([http::Method::POST, http::Method::GET])
         .allow_headers(GRPC_WEB_REQUEST_HEADERS.map(HeaderName::from_static))
         .expose_headers(
             GRPC_WEB_RESPONSE_HEADERS

@@ -25,7 +25,10 @@ mod shedding;
 mod wire;
 
 pub use breaker::{Adaptive, BreakerPolicy, SlidingWindow};
-pub use codes::{code_name, go_code_name};
+pub use codes::{
+    code_from_connect_name, code_from_http_status, code_name, connect_code_name, go_code_name,
+    http_status,
+};
 pub use method::{HttpBinding, Idempotency, MethodInfo, MethodKind, ServiceInfo};
 pub use policy::{HedgingPolicy, RetryPolicy, RetryThrottling};
 pub use shedding::LoadShedding;

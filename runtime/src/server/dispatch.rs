@@ -13,9 +13,9 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use tonic::codec::EnabledCompressionEncodings;
-use tonic_prost::ProstCodec;
 
 use super::{accept, accept_streaming, run};
+use crate::call::codec::{Format, JsonSupport, MessageCodec, NoJson, WithJson};
 use crate::call::{DomainMethod, stream_within_deadline};
 use crate::rpc::{ServiceInfo, WireSettings};
 use crate::{BoxFuture, BoxStream, Context, Status};
@@ -65,12 +65,21 @@ impl WireConfig {
         }
     }
 
-    fn grpc<Encode, Decode>(self) -> tonic::server::Grpc<ProstCodec<Encode, Decode>>
+    /// The limit on a request message.
+    pub(super) fn max_decoding_message_size(&self) -> usize {
+        self.max_decoding_message_size
+    }
+
+    fn grpc<Encode, Decode, J>(
+        self,
+        format: Format,
+    ) -> tonic::server::Grpc<MessageCodec<Encode, Decode, J>>
     where
         Encode: prost::Message + Send + 'static,
         Decode: prost::Message + Default + Send + 'static,
+        J: JsonSupport<Encode> + JsonSupport<Decode>,
     {
-        tonic::server::Grpc::new(ProstCodec::default())
+        tonic::server::Grpc::new(MessageCodec::new(format))
             .apply_compression_config(self.accept_compressed, self.send_compressed)
             .apply_max_message_size_config(
                 Some(self.max_decoding_message_size),
@@ -79,18 +88,48 @@ impl WireConfig {
     }
 }
 
-/// One gRPC call on its way to a domain method: the HTTP request and the server's wire
-/// settings. Each method serves it with one call shape. The body is axum's because tonic's
-/// `Server` routes with axum, so the body arrives as one and is handed on without another box.
+/// One call on its way to a domain method: the HTTP request and the server's wire settings.
+/// Each method serves it with one call shape. The body is axum's because tonic's `Server`
+/// routes with axum, so the body arrives as one and is handed on without another box.
+///
+/// A Connect call arrives here translated to gRPC's framing (see `server::connect`), with its
+/// message [`Format`]; `J` says whether the rpc's messages can be JSON: an adapter generated
+/// with proto3 JSON serves through [`json`](GrpcCall::json).
 #[derive(Debug)]
-pub struct GrpcCall {
+pub struct GrpcCall<J = NoJson> {
     request: http::Request<axum::body::Body>,
     wire: WireConfig,
+    json: PhantomData<fn() -> J>,
 }
 
 impl GrpcCall {
     pub(super) fn new(request: http::Request<axum::body::Body>, wire: WireConfig) -> Self {
-        Self { request, wire }
+        Self {
+            request,
+            wire,
+            json: PhantomData,
+        }
+    }
+
+    /// The same call for an rpc whose messages have proto3 JSON impls: a Connect call in JSON
+    /// is then served, not refused.
+    pub fn json(self) -> GrpcCall<WithJson> {
+        GrpcCall {
+            request: self.request,
+            wire: self.wire,
+            json: PhantomData,
+        }
+    }
+}
+
+impl<J> GrpcCall<J> {
+    /// The format the call's messages are in.
+    fn format(&self) -> Format {
+        self.request
+            .extensions()
+            .get::<Format>()
+            .copied()
+            .unwrap_or_default()
     }
 
     /// The HTTP request of the call.
@@ -105,10 +144,11 @@ impl GrpcCall {
         T: ?Sized + Send + Sync + 'static,
         Request: prost::Message + Default + Send + 'static,
         Response: prost::Message + Send + 'static,
+        J: JsonSupport<Request> + JsonSupport<Response>,
         M: for<'b> DomainMethod<'b, T, Request, Response> + Copy,
     {
         let handler = Handler::<_, _, Unary, _, _>::new(domain, method);
-        let mut grpc = self.wire.grpc::<Response, Request>();
+        let mut grpc = self.wire.grpc::<Response, Request, J>(self.format());
         Box::pin(async move { grpc.unary(handler, self.request).await })
     }
 
@@ -118,10 +158,11 @@ impl GrpcCall {
         T: ?Sized + Send + Sync + 'static,
         Request: prost::Message + Default + Send + 'static,
         Response: prost::Message + Send + 'static,
+        J: JsonSupport<Request> + JsonSupport<Response>,
         M: for<'b> DomainMethod<'b, T, Request, BoxStream<Response>> + Copy,
     {
         let handler = Handler::<_, _, ServerStreaming, _, _>::new(domain, method);
-        let mut grpc = self.wire.grpc::<Response, Request>();
+        let mut grpc = self.wire.grpc::<Response, Request, J>(self.format());
         Box::pin(async move { grpc.server_streaming(handler, self.request).await })
     }
 
@@ -131,10 +172,11 @@ impl GrpcCall {
         T: ?Sized + Send + Sync + 'static,
         Request: prost::Message + Default + Send + 'static,
         Response: prost::Message + Send + 'static,
+        J: JsonSupport<Request> + JsonSupport<Response>,
         M: for<'b> DomainMethod<'b, T, BoxStream<Request>, Response> + Copy,
     {
         let handler = Handler::<_, _, ClientStreaming, _, _>::new(domain, method);
-        let mut grpc = self.wire.grpc::<Response, Request>();
+        let mut grpc = self.wire.grpc::<Response, Request, J>(self.format());
         Box::pin(async move { grpc.client_streaming(handler, self.request).await })
     }
 
@@ -145,10 +187,11 @@ impl GrpcCall {
         T: ?Sized + Send + Sync + 'static,
         Request: prost::Message + Default + Send + 'static,
         Response: prost::Message + Send + 'static,
+        J: JsonSupport<Request> + JsonSupport<Response>,
         M: for<'b> DomainMethod<'b, T, BoxStream<Request>, BoxStream<Response>> + Copy,
     {
         let handler = Handler::<_, _, BidiStreaming, _, _>::new(domain, method);
-        let mut grpc = self.wire.grpc::<Response, Request>();
+        let mut grpc = self.wire.grpc::<Response, Request, J>(self.format());
         Box::pin(async move { grpc.streaming(handler, self.request).await })
     }
 

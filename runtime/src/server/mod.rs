@@ -19,6 +19,7 @@
 //! trailers, with the final status, which [`GrpcServer`]'s response body adds whenever the
 //! handler set them. [`WireSettings`] are the generated adapter's size limits and compression.
 
+mod connect;
 mod dispatch;
 mod wire;
 
@@ -32,7 +33,7 @@ pub use crate::rpc::WireSettings;
 use crate::{BoxFuture, BoxStream, Context, Status};
 pub use dispatch::{GrpcCall, GrpcDispatch, GrpcFuture};
 use wire::ResponseCell;
-pub use wire::{CallFuture, DeadlineStamped, GrpcServer, StampDeadlines};
+pub use wire::{CallFuture, DeadlineStamped, GrpcResponseFuture, GrpcServer, StampDeadlines};
 
 pub use crate::deadline::deadline_exceeded;
 

@@ -21,14 +21,14 @@ use http_body::{Body as HttpBody, Frame, SizeHint};
 use tokio::time::Sleep;
 use tonic::server::NamedService;
 
-use super::deadline_from_headers;
 use super::dispatch::{GrpcCall, GrpcDispatch, GrpcFuture, WireConfig, unknown_method};
+use super::{connect, deadline_from_headers};
 use crate::call::ArrivalDeadline;
 use crate::call::admission::{Admission, Admit, Permit, close_after_refusal};
 use crate::context::ResponseMetadata;
 use crate::rpc::LoadShedding;
 use crate::rpc::is_size_limit_message;
-use crate::{Code, Status};
+use crate::{BoxFuture, Code, Status};
 
 /// The response metadata cell of a request, shared with the handler's [`Context`](crate::Context).
 #[derive(Debug, Clone)]
@@ -120,13 +120,49 @@ where
 {
     type Response = http::Response<tonic::body::Body>;
     type Error = Infallible;
-    type Future = Either<Ready<Result<Self::Response, Infallible>>, CallFuture<GrpcFuture>>;
+    type Future =
+        Either<GrpcResponseFuture, BoxFuture<'static, Result<Self::Response, Infallible>>>;
 
     fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        if !connect::is_connect(request.headers(), request.method()) {
+            return Either::Left(self.serve(request, ResponseMetadata::new()));
+        }
+        let path = request.uri().path();
+        let Some(rpc) = S::SERVICE.methods.iter().find(|method| method.path == path) else {
+            let reply = connect::Reply::new(false, crate::call::codec::Format::Json);
+            return Either::Right(Box::pin(ready(Ok(reply.error(&unknown_method(path))))));
+        };
+        match connect::translate(request, rpc, self.wire.max_decoding_message_size()) {
+            Err(response) => Either::Right(Box::pin(ready(Ok(*response)))),
+            Ok((request, reply)) => {
+                let cell = ResponseMetadata::new();
+                let grpc = self.serve(request, cell.clone());
+                Either::Right(Box::pin(connect::reply(grpc, reply, cell)))
+            }
+        }
+    }
+}
+
+/// The future of a gRPC call: answered at once, or run by [`CallFuture`].
+pub type GrpcResponseFuture =
+    Either<Ready<Result<http::Response<tonic::body::Body>, Infallible>>, CallFuture<GrpcFuture>>;
+
+impl<S: GrpcDispatch> GrpcServer<S> {
+    /// Serves a gRPC call (or a Connect call translated to one), with `response` as the cell
+    /// of the metadata its handler sets.
+    fn serve<B>(
+        &mut self,
+        mut request: http::Request<B>,
+        response: ResponseMetadata,
+    ) -> GrpcResponseFuture
+    where
+        B: HttpBody<Data = Bytes> + Send + 'static,
+        B::Error: Into<tonic::codegen::StdError>,
+    {
         // Stamped already by `StampDeadlines` when the server has it in front of a router.
         let stamped = request
             .extensions()
@@ -164,7 +200,6 @@ where
             Admit::Now(permit) => (None, permit),
             Admit::Wait(waiting) => (Some(waiting), Permit::none()),
         };
-        let response = ResponseMetadata::new();
         request
             .extensions_mut()
             .insert(ResponseCell(response.clone()));
@@ -431,8 +466,8 @@ mod tests {
     }
 
     fn with_timeout(timeout: &'static str) -> http::Request<tonic::body::Body> {
-        http::Request::builder()
-            .uri("/test.Svc/Get")
+        http::Request::post("/test.Svc/Get")
+            .header("content-type", "application/grpc")
             .header("grpc-timeout", timeout)
             .body(tonic::body::Body::empty())
             .unwrap()
@@ -497,8 +532,8 @@ mod tests {
     #[tokio::test]
     async fn a_path_the_service_does_not_have_is_unimplemented() {
         let handler = Handler::default();
-        let request = http::Request::builder()
-            .uri("/test.Svc/Put")
+        let request = http::Request::post("/test.Svc/Put")
+            .header("content-type", "application/grpc")
             .body(tonic::body::Body::empty())
             .unwrap();
         let response = GrpcServer::new(handler.clone())

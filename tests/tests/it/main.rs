@@ -24,6 +24,7 @@ mod client_retries;
 mod client_retry_spec;
 mod client_wire;
 mod codegen_options;
+mod connect;
 mod fake;
 mod gateway_bodies;
 mod gateway_context;

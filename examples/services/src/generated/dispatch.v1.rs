@@ -377,6 +377,551 @@ impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for Assignment {
         deserializer.deserialize_struct("dispatch.v1.Assignment", FIELDS, GeneratedVisitor)
     }
 }
+impl ::rust_svc_runtime::codegen::serde::Serialize for AssignmentResult {
+    #[allow(deprecated)]
+    fn serialize<S>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error>
+    where
+        S: ::rust_svc_runtime::codegen::serde::Serializer,
+    {
+        use ::rust_svc_runtime::codegen::serde::ser::SerializeStruct;
+        let mut len = 0;
+        if self.sent_at.is_some() {
+            len += 1;
+        }
+        if self.result.is_some() {
+            len += 1;
+        }
+        let mut struct_ser = serializer.serialize_struct("dispatch.v1.AssignmentResult", len)?;
+        if let Some(v) = self.sent_at.as_ref() {
+            struct_ser.serialize_field("sentAt", v)?;
+        }
+        if let Some(v) = self.result.as_ref() {
+            match v {
+                assignment_result::Result::Offer(v) => {
+                    struct_ser.serialize_field("offer", v)?;
+                }
+                assignment_result::Result::ConfirmedAssignmentId(v) => {
+                    struct_ser.serialize_field("confirmedAssignmentId", v)?;
+                }
+                assignment_result::Result::Withdrawn(v) => {
+                    struct_ser.serialize_field("withdrawn", v)?;
+                }
+            }
+        }
+        struct_ser.end()
+    }
+}
+impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for AssignmentResult {
+    #[allow(deprecated)]
+    fn deserialize<D>(deserializer: D) -> std::result::Result<Self, D::Error>
+    where
+        D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
+    {
+        const FIELDS: &[&str] = &[
+            "sent_at",
+            "sentAt",
+            "offer",
+            "confirmed_assignment_id",
+            "confirmedAssignmentId",
+            "withdrawn",
+        ];
+
+        #[allow(clippy::enum_variant_names)]
+        enum GeneratedField {
+            SentAt,
+            Offer,
+            ConfirmedAssignmentId,
+            Withdrawn,
+            __SkipField__,
+        }
+        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
+            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
+            where
+                D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
+            {
+                struct GeneratedVisitor;
+
+                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_> for GeneratedVisitor {
+                    type Value = GeneratedField;
+
+                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(formatter, "expected one of: {:?}", &FIELDS)
+                    }
+
+                    #[allow(unused_variables)]
+                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
+                    where
+                        E: ::rust_svc_runtime::codegen::serde::de::Error,
+                    {
+                        match value {
+                            "sentAt" | "sent_at" => Ok(GeneratedField::SentAt),
+                            "offer" => Ok(GeneratedField::Offer),
+                            "confirmedAssignmentId" | "confirmed_assignment_id" => Ok(GeneratedField::ConfirmedAssignmentId),
+                            "withdrawn" => Ok(GeneratedField::Withdrawn),
+                            _ => Ok(GeneratedField::__SkipField__),
+                        }
+                    }
+                }
+                deserializer.deserialize_identifier(GeneratedVisitor)
+            }
+        }
+        struct GeneratedVisitor;
+        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de> for GeneratedVisitor {
+            type Value = AssignmentResult;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("struct dispatch.v1.AssignmentResult")
+            }
+
+            fn visit_map<V>(self, mut map_: V) -> std::result::Result<AssignmentResult, V::Error>
+                where
+                    V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
+            {
+                let mut sent_at__ = None;
+                let mut result__ = None;
+                while let Some(k) = map_.next_key()? {
+                    match k {
+                        GeneratedField::SentAt => {
+                            if sent_at__.is_some() {
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("sentAt"));
+                            }
+                            sent_at__ = map_.next_value()?;
+                        }
+                        GeneratedField::Offer => {
+                            if result__.is_some() {
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("offer"));
+                            }
+                            result__ = map_.next_value::<::std::option::Option<_>>()?.map(assignment_result::Result::Offer)
+;
+                        }
+                        GeneratedField::ConfirmedAssignmentId => {
+                            if result__.is_some() {
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("confirmedAssignmentId"));
+                            }
+                            result__ = map_.next_value::<::std::option::Option<_>>()?.map(assignment_result::Result::ConfirmedAssignmentId);
+                        }
+                        GeneratedField::Withdrawn => {
+                            if result__.is_some() {
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("withdrawn"));
+                            }
+                            result__ = map_.next_value::<::std::option::Option<_>>()?.map(assignment_result::Result::Withdrawn)
+;
+                        }
+                        GeneratedField::__SkipField__ => {
+                            let _ = map_.next_value::<::rust_svc_runtime::codegen::serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(AssignmentResult {
+                    sent_at: sent_at__,
+                    result: result__,
+                })
+            }
+        }
+        deserializer.deserialize_struct("dispatch.v1.AssignmentResult", FIELDS, GeneratedVisitor)
+    }
+}
+impl ::rust_svc_runtime::codegen::serde::Serialize for assignment_result::Withdrawal {
+    #[allow(deprecated)]
+    fn serialize<S>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error>
+    where
+        S: ::rust_svc_runtime::codegen::serde::Serializer,
+    {
+        use ::rust_svc_runtime::codegen::serde::ser::SerializeStruct;
+        let mut len = 0;
+        if !self.assignment_id.is_empty() {
+            len += 1;
+        }
+        if !self.reason.is_empty() {
+            len += 1;
+        }
+        let mut struct_ser = serializer.serialize_struct("dispatch.v1.AssignmentResult.Withdrawal", len)?;
+        if !self.assignment_id.is_empty() {
+            struct_ser.serialize_field("assignmentId", &self.assignment_id)?;
+        }
+        if !self.reason.is_empty() {
+            struct_ser.serialize_field("reason", &self.reason)?;
+        }
+        struct_ser.end()
+    }
+}
+impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for assignment_result::Withdrawal {
+    #[allow(deprecated)]
+    fn deserialize<D>(deserializer: D) -> std::result::Result<Self, D::Error>
+    where
+        D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
+    {
+        const FIELDS: &[&str] = &[
+            "assignment_id",
+            "assignmentId",
+            "reason",
+        ];
+
+        #[allow(clippy::enum_variant_names)]
+        enum GeneratedField {
+            AssignmentId,
+            Reason,
+            __SkipField__,
+        }
+        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
+            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
+            where
+                D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
+            {
+                struct GeneratedVisitor;
+
+                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_> for GeneratedVisitor {
+                    type Value = GeneratedField;
+
+                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(formatter, "expected one of: {:?}", &FIELDS)
+                    }
+
+                    #[allow(unused_variables)]
+                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
+                    where
+                        E: ::rust_svc_runtime::codegen::serde::de::Error,
+                    {
+                        match value {
+                            "assignmentId" | "assignment_id" => Ok(GeneratedField::AssignmentId),
+                            "reason" => Ok(GeneratedField::Reason),
+                            _ => Ok(GeneratedField::__SkipField__),
+                        }
+                    }
+                }
+                deserializer.deserialize_identifier(GeneratedVisitor)
+            }
+        }
+        struct GeneratedVisitor;
+        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de> for GeneratedVisitor {
+            type Value = assignment_result::Withdrawal;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("struct dispatch.v1.AssignmentResult.Withdrawal")
+            }
+
+            fn visit_map<V>(self, mut map_: V) -> std::result::Result<assignment_result::Withdrawal, V::Error>
+                where
+                    V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
+            {
+                let mut assignment_id__ = None;
+                let mut reason__ = None;
+                while let Some(k) = map_.next_key()? {
+                    match k {
+                        GeneratedField::AssignmentId => {
+                            if assignment_id__.is_some() {
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("assignmentId"));
+                            }
+                            assignment_id__ = Some(map_.next_value()?);
+                        }
+                        GeneratedField::Reason => {
+                            if reason__.is_some() {
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("reason"));
+                            }
+                            reason__ = Some(map_.next_value()?);
+                        }
+                        GeneratedField::__SkipField__ => {
+                            let _ = map_.next_value::<::rust_svc_runtime::codegen::serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(assignment_result::Withdrawal {
+                    assignment_id: assignment_id__.unwrap_or_default(),
+                    reason: reason__.unwrap_or_default(),
+                })
+            }
+        }
+        deserializer.deserialize_struct("dispatch.v1.AssignmentResult.Withdrawal", FIELDS, GeneratedVisitor)
+    }
+}
+impl ::rust_svc_runtime::codegen::serde::Serialize for AssignmentUpdate {
+    #[allow(deprecated)]
+    fn serialize<S>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error>
+    where
+        S: ::rust_svc_runtime::codegen::serde::Serializer,
+    {
+        use ::rust_svc_runtime::codegen::serde::ser::SerializeStruct;
+        let mut len = 0;
+        if !self.courier_id.is_empty() {
+            len += 1;
+        }
+        if self.sent_at.is_some() {
+            len += 1;
+        }
+        if self.event.is_some() {
+            len += 1;
+        }
+        let mut struct_ser = serializer.serialize_struct("dispatch.v1.AssignmentUpdate", len)?;
+        if !self.courier_id.is_empty() {
+            struct_ser.serialize_field("courierId", &self.courier_id)?;
+        }
+        if let Some(v) = self.sent_at.as_ref() {
+            struct_ser.serialize_field("sentAt", v)?;
+        }
+        if let Some(v) = self.event.as_ref() {
+            match v {
+                assignment_update::Event::Location(v) => {
+                    struct_ser.serialize_field("location", v)?;
+                }
+                assignment_update::Event::AcceptedAssignmentId(v) => {
+                    struct_ser.serialize_field("acceptedAssignmentId", v)?;
+                }
+                assignment_update::Event::Declined(v) => {
+                    struct_ser.serialize_field("declined", v)?;
+                }
+                assignment_update::Event::DeliveredAssignmentId(v) => {
+                    struct_ser.serialize_field("deliveredAssignmentId", v)?;
+                }
+            }
+        }
+        struct_ser.end()
+    }
+}
+impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for AssignmentUpdate {
+    #[allow(deprecated)]
+    fn deserialize<D>(deserializer: D) -> std::result::Result<Self, D::Error>
+    where
+        D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
+    {
+        const FIELDS: &[&str] = &[
+            "courier_id",
+            "courierId",
+            "sent_at",
+            "sentAt",
+            "location",
+            "accepted_assignment_id",
+            "acceptedAssignmentId",
+            "declined",
+            "delivered_assignment_id",
+            "deliveredAssignmentId",
+        ];
+
+        #[allow(clippy::enum_variant_names)]
+        enum GeneratedField {
+            CourierId,
+            SentAt,
+            Location,
+            AcceptedAssignmentId,
+            Declined,
+            DeliveredAssignmentId,
+            __SkipField__,
+        }
+        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
+            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
+            where
+                D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
+            {
+                struct GeneratedVisitor;
+
+                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_> for GeneratedVisitor {
+                    type Value = GeneratedField;
+
+                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(formatter, "expected one of: {:?}", &FIELDS)
+                    }
+
+                    #[allow(unused_variables)]
+                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
+                    where
+                        E: ::rust_svc_runtime::codegen::serde::de::Error,
+                    {
+                        match value {
+                            "courierId" | "courier_id" => Ok(GeneratedField::CourierId),
+                            "sentAt" | "sent_at" => Ok(GeneratedField::SentAt),
+                            "location" => Ok(GeneratedField::Location),
+                            "acceptedAssignmentId" | "accepted_assignment_id" => Ok(GeneratedField::AcceptedAssignmentId),
+                            "declined" => Ok(GeneratedField::Declined),
+                            "deliveredAssignmentId" | "delivered_assignment_id" => Ok(GeneratedField::DeliveredAssignmentId),
+                            _ => Ok(GeneratedField::__SkipField__),
+                        }
+                    }
+                }
+                deserializer.deserialize_identifier(GeneratedVisitor)
+            }
+        }
+        struct GeneratedVisitor;
+        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de> for GeneratedVisitor {
+            type Value = AssignmentUpdate;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("struct dispatch.v1.AssignmentUpdate")
+            }
+
+            fn visit_map<V>(self, mut map_: V) -> std::result::Result<AssignmentUpdate, V::Error>
+                where
+                    V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
+            {
+                let mut courier_id__ = None;
+                let mut sent_at__ = None;
+                let mut event__ = None;
+                while let Some(k) = map_.next_key()? {
+                    match k {
+                        GeneratedField::CourierId => {
+                            if courier_id__.is_some() {
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("courierId"));
+                            }
+                            courier_id__ = Some(map_.next_value()?);
+                        }
+                        GeneratedField::SentAt => {
+                            if sent_at__.is_some() {
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("sentAt"));
+                            }
+                            sent_at__ = map_.next_value()?;
+                        }
+                        GeneratedField::Location => {
+                            if event__.is_some() {
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("location"));
+                            }
+                            event__ = map_.next_value::<::std::option::Option<_>>()?.map(assignment_update::Event::Location)
+;
+                        }
+                        GeneratedField::AcceptedAssignmentId => {
+                            if event__.is_some() {
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("acceptedAssignmentId"));
+                            }
+                            event__ = map_.next_value::<::std::option::Option<_>>()?.map(assignment_update::Event::AcceptedAssignmentId);
+                        }
+                        GeneratedField::Declined => {
+                            if event__.is_some() {
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("declined"));
+                            }
+                            event__ = map_.next_value::<::std::option::Option<_>>()?.map(assignment_update::Event::Declined)
+;
+                        }
+                        GeneratedField::DeliveredAssignmentId => {
+                            if event__.is_some() {
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("deliveredAssignmentId"));
+                            }
+                            event__ = map_.next_value::<::std::option::Option<_>>()?.map(assignment_update::Event::DeliveredAssignmentId);
+                        }
+                        GeneratedField::__SkipField__ => {
+                            let _ = map_.next_value::<::rust_svc_runtime::codegen::serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(AssignmentUpdate {
+                    courier_id: courier_id__.unwrap_or_default(),
+                    sent_at: sent_at__,
+                    event: event__,
+                })
+            }
+        }
+        deserializer.deserialize_struct("dispatch.v1.AssignmentUpdate", FIELDS, GeneratedVisitor)
+    }
+}
+impl ::rust_svc_runtime::codegen::serde::Serialize for assignment_update::Decline {
+    #[allow(deprecated)]
+    fn serialize<S>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error>
+    where
+        S: ::rust_svc_runtime::codegen::serde::Serializer,
+    {
+        use ::rust_svc_runtime::codegen::serde::ser::SerializeStruct;
+        let mut len = 0;
+        if !self.assignment_id.is_empty() {
+            len += 1;
+        }
+        if !self.reason.is_empty() {
+            len += 1;
+        }
+        let mut struct_ser = serializer.serialize_struct("dispatch.v1.AssignmentUpdate.Decline", len)?;
+        if !self.assignment_id.is_empty() {
+            struct_ser.serialize_field("assignmentId", &self.assignment_id)?;
+        }
+        if !self.reason.is_empty() {
+            struct_ser.serialize_field("reason", &self.reason)?;
+        }
+        struct_ser.end()
+    }
+}
+impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for assignment_update::Decline {
+    #[allow(deprecated)]
+    fn deserialize<D>(deserializer: D) -> std::result::Result<Self, D::Error>
+    where
+        D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
+    {
+        const FIELDS: &[&str] = &[
+            "assignment_id",
+            "assignmentId",
+            "reason",
+        ];
+
+        #[allow(clippy::enum_variant_names)]
+        enum GeneratedField {
+            AssignmentId,
+            Reason,
+            __SkipField__,
+        }
+        impl<'de> ::rust_svc_runtime::codegen::serde::Deserialize<'de> for GeneratedField {
+            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
+            where
+                D: ::rust_svc_runtime::codegen::serde::Deserializer<'de>,
+            {
+                struct GeneratedVisitor;
+
+                impl ::rust_svc_runtime::codegen::serde::de::Visitor<'_> for GeneratedVisitor {
+                    type Value = GeneratedField;
+
+                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(formatter, "expected one of: {:?}", &FIELDS)
+                    }
+
+                    #[allow(unused_variables)]
+                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
+                    where
+                        E: ::rust_svc_runtime::codegen::serde::de::Error,
+                    {
+                        match value {
+                            "assignmentId" | "assignment_id" => Ok(GeneratedField::AssignmentId),
+                            "reason" => Ok(GeneratedField::Reason),
+                            _ => Ok(GeneratedField::__SkipField__),
+                        }
+                    }
+                }
+                deserializer.deserialize_identifier(GeneratedVisitor)
+            }
+        }
+        struct GeneratedVisitor;
+        impl<'de> ::rust_svc_runtime::codegen::serde::de::Visitor<'de> for GeneratedVisitor {
+            type Value = assignment_update::Decline;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("struct dispatch.v1.AssignmentUpdate.Decline")
+            }
+
+            fn visit_map<V>(self, mut map_: V) -> std::result::Result<assignment_update::Decline, V::Error>
+                where
+                    V: ::rust_svc_runtime::codegen::serde::de::MapAccess<'de>,
+            {
+                let mut assignment_id__ = None;
+                let mut reason__ = None;
+                while let Some(k) = map_.next_key()? {
+                    match k {
+                        GeneratedField::AssignmentId => {
+                            if assignment_id__.is_some() {
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("assignmentId"));
+                            }
+                            assignment_id__ = Some(map_.next_value()?);
+                        }
+                        GeneratedField::Reason => {
+                            if reason__.is_some() {
+                                return Err(::rust_svc_runtime::codegen::serde::de::Error::duplicate_field("reason"));
+                            }
+                            reason__ = Some(map_.next_value()?);
+                        }
+                        GeneratedField::__SkipField__ => {
+                            let _ = map_.next_value::<::rust_svc_runtime::codegen::serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(assignment_update::Decline {
+                    assignment_id: assignment_id__.unwrap_or_default(),
+                    reason: reason__.unwrap_or_default(),
+                })
+            }
+        }
+        deserializer.deserialize_struct("dispatch.v1.AssignmentUpdate.Decline", FIELDS, GeneratedVisitor)
+    }
+}
 impl ::rust_svc_runtime::codegen::serde::Serialize for CourierState {
     #[allow(deprecated)]
     fn serialize<S>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error>

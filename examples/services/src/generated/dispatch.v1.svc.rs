@@ -395,9 +395,9 @@ for DispatchServiceGrpc<T> {
         call: ::rust_svc_runtime::server::GrpcCall,
     ) -> ::rust_svc_runtime::server::GrpcFuture {
         match rpc {
-            0 => call.unary(&self.inner, T::get_courier_status),
-            1 => call.unary(&self.inner, T::request_courier),
-            2 => call.bidi_streaming(&self.inner, T::stream_assignments),
+            0 => call.json().unary(&self.inner, T::get_courier_status),
+            1 => call.json().unary(&self.inner, T::request_courier),
+            2 => call.json().bidi_streaming(&self.inner, T::stream_assignments),
             _ => call.unimplemented(),
         }
     }

@@ -471,10 +471,10 @@ for InventoryServiceGrpc<T> {
         call: ::rust_svc_runtime::server::GrpcCall,
     ) -> ::rust_svc_runtime::server::GrpcFuture {
         match rpc {
-            0 => call.unary(&self.inner, T::check_stock),
-            1 => call.unary(&self.inner, T::reserve_items),
-            2 => call.unary(&self.inner, T::release_reservation),
-            3 => call.server_streaming(&self.inner, T::watch_stock_levels),
+            0 => call.json().unary(&self.inner, T::check_stock),
+            1 => call.json().unary(&self.inner, T::reserve_items),
+            2 => call.json().unary(&self.inner, T::release_reservation),
+            3 => call.json().server_streaming(&self.inner, T::watch_stock_levels),
             _ => call.unimplemented(),
         }
     }

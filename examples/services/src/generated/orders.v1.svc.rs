@@ -647,13 +647,13 @@ impl<T: OrderService> ::rust_svc_runtime::server::GrpcDispatch for OrderServiceG
         call: ::rust_svc_runtime::server::GrpcCall,
     ) -> ::rust_svc_runtime::server::GrpcFuture {
         match rpc {
-            0 => call.unary(&self.inner, T::create_order),
-            1 => call.unary(&self.inner, T::get_order),
-            2 => call.unary(&self.inner, T::list_orders),
-            3 => call.unary(&self.inner, T::update_order),
-            4 => call.unary(&self.inner, T::cancel_order),
-            5 => call.server_streaming(&self.inner, T::stream_order_updates),
-            6 => call.client_streaming(&self.inner, T::upload_order_items),
+            0 => call.json().unary(&self.inner, T::create_order),
+            1 => call.json().unary(&self.inner, T::get_order),
+            2 => call.json().unary(&self.inner, T::list_orders),
+            3 => call.json().unary(&self.inner, T::update_order),
+            4 => call.json().unary(&self.inner, T::cancel_order),
+            5 => call.json().server_streaming(&self.inner, T::stream_order_updates),
+            6 => call.json().client_streaming(&self.inner, T::upload_order_items),
             _ => call.unimplemented(),
         }
     }
