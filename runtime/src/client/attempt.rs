@@ -18,12 +18,13 @@ use tokio::time::Instant;
 use tonic::metadata::AsciiMetadataValue;
 use tonic::{Code, Status};
 
+use super::MethodInfo;
 use super::codec::RawCodec;
 use super::core::{Call, ClientCore};
 use super::endpoints::Pick;
 use super::replay::Replay;
 use super::streams::{Aborted, OutboundStream, abort_on_error, with_trailers};
-use super::{Channel, MethodInfo};
+use super::transport::Transport;
 use crate::BoxStream;
 use crate::deadline::{GRPC_TIMEOUT, format_grpc_timeout};
 use crate::rpc::{PREVIOUS_ATTEMPTS_HEADER, RETRY_PUSHBACK};
@@ -232,7 +233,7 @@ enum Body {
 /// same on the wire as a unary one, because tonic's unary call merges the trailers into the
 /// headers and the caller may want them apart.
 async fn send(
-    grpc: &mut tonic::client::Grpc<Channel>,
+    grpc: &mut tonic::client::Grpc<Transport>,
     call: &Call<'_>,
     wire: tonic::Request<()>,
     body: Body,

@@ -16,6 +16,7 @@ use tonic::transport::Endpoint;
 use super::breaker::{BreakerControls, CallOutcome};
 use super::core::Fallback;
 use super::settings::Settings;
+use super::transport::{HttpVersion, Protocol, Transport};
 use super::{
     BreakerPolicy, BreakerTransition, Channel, GeneratedClient, HedgingPolicy, MethodKind,
     RetryPolicy, RetryThrottling, ServiceInfo,
@@ -372,6 +373,26 @@ impl<C: GeneratedClient> ClientBuilder<C> {
         self
     }
 
+    /// The protocol the client speaks: gRPC (the default), gRPC-Web or Connect. Deadlines,
+    /// retries, hedging, breakers and pushback work the same over each; the server must speak
+    /// it too (a generated server speaks all three).
+    #[must_use]
+    pub fn protocol(mut self, protocol: Protocol) -> Self {
+        self.settings.protocol = protocol;
+        self
+    }
+
+    /// The HTTP version of gRPC-Web and Connect calls to the endpoints of
+    /// [`connect_lazy`](Self::connect_lazy): HTTP/2 by default, HTTP/1.1 as browsers and
+    /// proxies without HTTP/2 speak (one call at a time per connection; client and bidi streams
+    /// are then sent whole before the answer is read). gRPC always takes HTTP/2, and a client
+    /// built over a channel takes the channel's.
+    #[must_use]
+    pub fn http_version(mut self, version: HttpVersion) -> Self {
+        self.settings.http_version = version;
+        self
+    }
+
     /// Names the target in breaker names and messages (by default the endpoint URLs, or
     /// `channel` for a client built from a channel).
     #[must_use]
@@ -380,9 +401,10 @@ impl<C: GeneratedClient> ClientBuilder<C> {
         self
     }
 
-    /// Builds the client over `channel`.
+    /// Builds the client over `channel`, in the builder's [`protocol`](Self::protocol).
     pub fn build(self, channel: Channel) -> Result<C, ClientError> {
-        self.finish(vec![(None, channel)], "channel".to_owned())
+        let transport = Transport::channel(channel, self.settings.protocol, self.spec);
+        self.finish(vec![(None, transport)], "channel".to_owned())
     }
 
     /// Builds the client over endpoints it connects to on first use. Must be called inside a
@@ -413,7 +435,13 @@ impl<C: GeneratedClient> ClientBuilder<C> {
                 // One endpoint is named by the client's target, as a channel is; several by
                 // their URLs, so their breakers can be told apart.
                 let label = (urls.len() > 1).then(|| url.clone());
-                Ok((label, endpoint.connect_lazy()))
+                let (protocol, version) = (self.settings.protocol, self.settings.http_version);
+                let transport = if protocol != Protocol::Grpc && version == HttpVersion::Http1 {
+                    Transport::http1(endpoint.uri().clone(), protocol, self.spec)
+                } else {
+                    Transport::channel(endpoint.connect_lazy(), protocol, self.spec)
+                };
+                Ok((label, transport))
             })
             .collect::<Result<Vec<_>, _>>()?;
         if channels.is_empty() {
@@ -449,7 +477,7 @@ impl<C: GeneratedClient> ClientBuilder<C> {
     /// `channels` are the endpoints, each with its label (`None`: the client's target).
     fn finish(
         mut self,
-        channels: Vec<(Option<String>, Channel)>,
+        channels: Vec<(Option<String>, Transport)>,
         default_target: String,
     ) -> Result<C, ClientError> {
         if let Some(error) = self.settings.error.take() {

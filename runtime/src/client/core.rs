@@ -19,6 +19,7 @@ use super::replay::{Replay, RetryBuffer};
 use super::settings::Settings;
 use super::streams::{AbortableStream, decode_stream, encode_stream};
 use super::throttle::Throttle;
+use super::transport::{Protocol, Transport};
 use super::{
     Channel, DEFAULT_DEADLINE, HedgingPolicy, IDEMPOTENCY_KEY_HEADER, MethodInfo, RetryPolicy,
     ServiceInfo,
@@ -105,7 +106,8 @@ pub(super) struct Call<'a> {
 impl ClientCore {
     /// A core with the policies of options.proto (and the built-in defaults) over `channel`.
     pub fn new(spec: &'static ServiceInfo, channel: Channel) -> Self {
-        Settings::default().assemble(spec, vec![(None, channel)], "channel".to_owned())
+        let transport = Transport::channel(channel, Protocol::Grpc, spec);
+        Settings::default().assemble(spec, vec![(None, transport)], "channel".to_owned())
     }
 
     /// The state of the breaker of the rpc named `method` (its proto name), or `None` when the

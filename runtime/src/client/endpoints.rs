@@ -14,16 +14,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tonic::Status;
 
-use super::Channel;
 use super::backoff::{self, Pause};
 use super::breaker::{Breaker, BreakerState, Permit};
+use super::transport::Transport;
 
 /// One server (or one caller-made channel) and the breakers of its methods.
 pub(super) struct Endpoint {
     /// The endpoint's URL, or the client's target for a caller-made channel: named in the
     /// breakers and in [`ClientCore::breaker_states`](super::ClientCore::breaker_states).
     pub(super) label: String,
-    pub(super) grpc: tonic::client::Grpc<Channel>,
+    pub(super) grpc: tonic::client::Grpc<Transport>,
     /// One per method of the service, in the spec's order; `None` where the breaker is disabled.
     pub(super) breakers: Vec<Option<Arc<Breaker>>>,
     /// Set while the server has asked for a pause (a refusal for load).

@@ -44,6 +44,7 @@ mod backoff;
 mod breaker;
 mod builder;
 mod codec;
+mod connect;
 mod connection;
 mod core;
 mod endpoints;
@@ -54,6 +55,7 @@ mod retry;
 mod settings;
 mod streams;
 mod throttle;
+mod transport;
 
 pub use tonic::transport::Channel;
 
@@ -68,6 +70,7 @@ pub use policy::{
     Adaptive, BreakerPolicy, DEFAULT_DEADLINE, HedgingPolicy, MAX_ATTEMPTS, RetryPolicy,
     RetryThrottling, SlidingWindow, is_dependency_failure,
 };
+pub use transport::{HttpVersion, Protocol};
 
 pub use crate::rpc::{
     DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_PROPAGATED_HEADERS, MethodInfo, MethodKind,

@@ -14,8 +14,9 @@ use super::core::{ClientCore, Fallback, Inner, MethodState};
 use super::endpoints::{self, Endpoints};
 use super::replay::RetryBuffer;
 use super::throttle::Throttle;
+use super::transport::{HttpVersion, Protocol, Transport};
 use super::{
-    BreakerPolicy, Channel, DEFAULT_PROPAGATED_HEADERS, HedgingPolicy, MAX_ATTEMPTS, RetryPolicy,
+    BreakerPolicy, DEFAULT_PROPAGATED_HEADERS, HedgingPolicy, MAX_ATTEMPTS, RetryPolicy,
     RetryThrottling, ServiceInfo, TransitionHook,
 };
 use crate::rpc::{TRACEPARENT, WireSettings};
@@ -70,6 +71,8 @@ pub(super) struct Settings {
     pub(super) fallbacks: Vec<(&'static str, Fallback)>,
     pub(super) target: Option<String>,
     pub(super) wire: ClientWire,
+    pub(super) protocol: Protocol,
+    pub(super) http_version: HttpVersion,
     /// The first invalid setting, reported when the client is built.
     pub(super) error: Option<ClientError>,
 }
@@ -84,10 +87,11 @@ impl Default for ClientWire {
     }
 }
 
-/// A gRPC client over `channel` with `wire`'s limits and compression: requests compressed with
-/// the first of `send_compressed`, responses accepted in `accept_compressed`.
-fn grpc(wire: &WireSettings, channel: Channel) -> tonic::client::Grpc<Channel> {
-    let mut grpc = tonic::client::Grpc::new(channel)
+/// A gRPC client over `transport` with `wire`'s limits and compression: requests compressed
+/// with the first of `send_compressed`, responses accepted in `accept_compressed`.
+fn grpc(wire: &WireSettings, transport: Transport) -> tonic::client::Grpc<Transport> {
+    let mut grpc = transport
+        .into_grpc()
         .max_decoding_message_size(wire.max_decoding_message_size)
         .max_encoding_message_size(wire.max_encoding_message_size);
     if let Some(encoding) = wire.send_compressed.first() {
@@ -104,7 +108,7 @@ impl Settings {
     pub(super) fn assemble(
         self,
         spec: &'static ServiceInfo,
-        channels: Vec<(Option<String>, Channel)>,
+        channels: Vec<(Option<String>, Transport)>,
         target: String,
     ) -> ClientCore {
         let throttle = self

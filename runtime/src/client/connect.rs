@@ -1,0 +1,251 @@
+//! The Connect protocol on the client side: the gRPC requests tonic's client makes, translated
+//! to Connect on the way out and the Connect answers back to gRPC on the way in, as tonic-web's
+//! client layer does for gRPC-Web. Everything above (deadlines, retries, hedging, breakers, the
+//! pushback pause) is the same for every protocol because it sees gRPC either way.
+//!
+//! - Unary: the one enveloped message becomes the body (its compression `Content-Encoding`),
+//!   `grpc-timeout` becomes `Connect-Timeout-Ms`; the answer's message is enveloped again and
+//!   its `Trailer-` headers become trailers, or its JSON error the status of a trailers-only
+//!   answer.
+//! - Streaming: the envelopes are the same; the stream's end (flagged `0b10`) becomes the
+//!   trailers.
+
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use http::{HeaderMap, HeaderName};
+use http_body::{Body as HttpBody, Frame};
+use http_body_util::BodyExt;
+use tonic::body::Body;
+
+use crate::call::connect::{self as wire, FLAG_COMPRESSED, FLAG_END_STREAM};
+use crate::deadline::parse_grpc_timeout;
+use crate::rpc::{GRPC_TIMEOUT, MethodKind, ServiceInfo};
+use crate::{BoxFuture, Status};
+
+/// The error type of a transport.
+pub(super) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The future of a transport's answer.
+pub(super) type Answer = BoxFuture<'static, Result<http::Response<Body>, BoxError>>;
+
+/// Whether the rpc at `path` of `service` takes and gives one message.
+pub(super) fn is_unary(service: &ServiceInfo, path: &str) -> bool {
+    service
+        .methods
+        .iter()
+        .find(|method| method.path == path)
+        .is_some_and(|method| method.kind == MethodKind::Unary)
+}
+
+/// A gRPC request as Connect: its headers renamed, and for a unary one its message unwrapped.
+pub(super) async fn request(
+    request: http::Request<Body>,
+    unary: bool,
+) -> Result<http::Request<Body>, Status> {
+    let (mut parts, body) = request.into_parts();
+    let headers = &mut parts.headers;
+    headers.remove(http::header::TE);
+    if let Some(timeout) = headers.remove(GRPC_TIMEOUT) {
+        let millis = parse_grpc_timeout(timeout.as_bytes())
+            .map(|timeout| timeout.as_millis().clamp(1, 9_999_999_999))
+            .map_err(|invalid| Status::internal(invalid.to_string()))?;
+        headers.insert(wire::TIMEOUT_MS, HeaderValue::from(millis as u64));
+    }
+    headers.insert(wire::PROTOCOL_VERSION, HeaderValue::from_static("1"));
+    let encoding = headers.remove("grpc-encoding");
+    let accept = headers.remove("grpc-accept-encoding");
+    if !unary {
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/connect+proto"),
+        );
+        if let Some(encoding) = encoding {
+            headers.insert(wire::CONTENT_ENCODING, encoding);
+        }
+        if let Some(accept) = accept {
+            headers.insert(wire::ACCEPT_ENCODING, accept);
+        }
+        return Ok(http::Request::from_parts(parts, body));
+    }
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/proto"));
+    if let Some(accept) = accept {
+        headers.insert(ACCEPT_ENCODING, accept);
+    }
+    let mut framed = body.collect().await?.to_bytes();
+    if framed.len() < 5 {
+        return Err(Status::internal("a unary request without its message"));
+    }
+    let flags = framed.get_u8();
+    let _length = framed.get_u32();
+    if flags & FLAG_COMPRESSED != 0
+        && let Some(encoding) = encoding
+    {
+        headers.insert(CONTENT_ENCODING, encoding);
+    }
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(framed.len()));
+    Ok(http::Request::from_parts(
+        parts,
+        Body::new(http_body_util::Full::new(framed).map_err(|never| match never {})),
+    ))
+}
+
+/// A Connect answer as the gRPC one tonic's client expects.
+pub(super) async fn response<B>(
+    response: http::Response<B>,
+    unary: bool,
+) -> Result<http::Response<Body>, BoxError>
+where
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let (mut parts, body) = response.into_parts();
+    let http_status = parts.status;
+    parts.headers.remove(CONTENT_LENGTH);
+    if !http_status.is_success() {
+        let body = body.collect().await.map_err(Into::into)?.to_bytes();
+        let (headers, trailers) = split_trailers(std::mem::take(&mut parts.headers));
+        let mut metadata = headers;
+        metadata.extend(trailers);
+        metadata.remove(CONTENT_TYPE);
+        let status = wire::status_from_error_body(http_status, &body, metadata);
+        return Ok(status.into_http());
+    }
+    parts
+        .headers
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    if unary {
+        let encoding = parts.headers.remove(CONTENT_ENCODING);
+        let message = body.collect().await.map_err(Into::into)?.to_bytes();
+        let (mut headers, mut trailers) = split_trailers(std::mem::take(&mut parts.headers));
+        if let Some(encoding) = &encoding {
+            headers.insert("grpc-encoding", encoding.clone());
+        }
+        parts.headers = headers;
+        trailers.insert("grpc-status", HeaderValue::from_static("0"));
+        let framed = wire::envelope(encoding.is_some(), &message);
+        let frames = vec![
+            Ok::<_, Status>(Frame::data(framed)),
+            Ok(Frame::trailers(trailers)),
+        ];
+        let body = http_body_util::StreamBody::new(futures_util::stream::iter(frames));
+        return Ok(http::Response::from_parts(parts, Body::new(body)));
+    }
+    if let Some(encoding) = parts.headers.remove(wire::CONTENT_ENCODING) {
+        parts.headers.insert("grpc-encoding", encoding);
+    }
+    let body = StreamBody {
+        inner: Body::new(body.map_err(|error| Status::from_error(error.into()))),
+        buffer: BytesMut::new(),
+        done: false,
+    };
+    Ok(http::Response::from_parts(parts, Body::new(body)))
+}
+
+/// A unary answer's headers, and its `Trailer-` ones as trailers.
+fn split_trailers(all: HeaderMap) -> (HeaderMap, HeaderMap) {
+    let (mut headers, mut trailers) = (HeaderMap::new(), HeaderMap::new());
+    let mut last = None;
+    for (name, value) in all {
+        let name = match name {
+            Some(name) => {
+                last = Some(name.clone());
+                name
+            }
+            None => last.clone().expect("a value follows its name"),
+        };
+        match name.as_str().strip_prefix(wire::TRAILER_PREFIX) {
+            Some(trailer) => {
+                if let Ok(trailer) = HeaderName::from_bytes(trailer.as_bytes()) {
+                    trailers.append(trailer, value);
+                }
+            }
+            None => {
+                headers.append(name, value);
+            }
+        }
+    }
+    (headers, trailers)
+}
+
+/// A Connect stream's body as gRPC's: the envelopes as they are, the end of the stream as the
+/// trailers.
+struct StreamBody {
+    inner: Body,
+    buffer: BytesMut,
+    done: bool,
+}
+
+impl StreamBody {
+    /// The next whole envelope in the buffer, as a frame.
+    fn next_frame(&mut self) -> Option<Frame<Bytes>> {
+        if self.buffer.len() < 5 {
+            return None;
+        }
+        let length = u32::from_be_bytes([
+            self.buffer[1],
+            self.buffer[2],
+            self.buffer[3],
+            self.buffer[4],
+        ]) as usize;
+        if self.buffer.len() < 5 + length {
+            return None;
+        }
+        let envelope = self.buffer.split_to(5 + length).freeze();
+        if envelope[0] & FLAG_END_STREAM == 0 {
+            return Some(Frame::data(envelope));
+        }
+        self.done = true;
+        let trailers = match wire::parse_end_stream(&envelope[5..]) {
+            Ok((status, trailers)) => grpc_trailers(&status, trailers),
+            Err(status) => grpc_trailers(&status, HeaderMap::new()),
+        };
+        Some(Frame::trailers(trailers))
+    }
+}
+
+/// A status and trailers as gRPC's trailers.
+fn grpc_trailers(status: &Status, mut trailers: HeaderMap) -> HeaderMap {
+    let _ = status.add_header(&mut trailers);
+    trailers
+}
+
+impl HttpBody for StreamBody {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        loop {
+            if self.done {
+                return Poll::Ready(None);
+            }
+            if let Some(frame) = self.next_frame() {
+                return Poll::Ready(Some(Ok(frame)));
+            }
+            match std::task::ready!(Pin::new(&mut self.inner).poll_frame(cx)) {
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        self.buffer.extend_from_slice(&data);
+                    }
+                }
+                Some(Err(status)) => {
+                    self.done = true;
+                    return Poll::Ready(Some(Err(status)));
+                }
+                None => {
+                    self.done = true;
+                    let status = Status::internal("the Connect stream ended without its end");
+                    return Poll::Ready(Some(Ok(Frame::trailers(grpc_trailers(
+                        &status,
+                        HeaderMap::new(),
+                    )))));
+                }
+            }
+        }
+    }
+}

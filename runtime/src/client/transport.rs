@@ -1,0 +1,181 @@
+//! What a client's calls travel over: gRPC on tonic's HTTP/2 channel (the default), or gRPC-Web
+//! or Connect, over that channel or over HTTP/1.1. tonic's client always makes a gRPC request;
+//! for the other protocols it is translated on its way out and the answer on its way back
+//! (tonic-web's client service for gRPC-Web, [`connect`](super::connect) for Connect), so the
+//! rest of the client is the same over every protocol.
+
+use std::task::{Context as TaskContext, Poll};
+
+use futures_util::future::{Either, MapErr, TryFutureExt};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use tonic::body::Body;
+use tower_service::Service;
+
+use super::Channel;
+use super::connect::{self, Answer, BoxError};
+use crate::rpc::ServiceInfo;
+
+/// The protocol a client speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Protocol {
+    /// gRPC over HTTP/2.
+    #[default]
+    Grpc,
+    /// gRPC-Web (binary), over HTTP/1.1 or HTTP/2: what browsers and proxies that cannot pass
+    /// HTTP/2 trailers speak.
+    GrpcWeb,
+    /// The Connect protocol (binary protobuf), over HTTP/1.1 or HTTP/2.
+    Connect,
+}
+
+/// The HTTP version gRPC-Web and Connect calls travel over (gRPC needs HTTP/2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum HttpVersion {
+    /// HTTP/1.1: one call at a time on each connection, half-duplex streams only.
+    Http1,
+    /// HTTP/2, over tonic's channel (prior knowledge without TLS, ALPN with it).
+    #[default]
+    Http2,
+}
+
+/// The wire under one endpoint.
+#[derive(Clone, Debug)]
+enum Wire {
+    Channel(Channel),
+    // Boxed: the client is six times the size of a channel.
+    Http1(Box<Client<HttpConnector, Body>>),
+}
+
+/// One endpoint's transport: a [`Wire`] and the protocol spoken over it.
+#[derive(Clone, Debug)]
+pub(crate) struct Transport {
+    wire: Wire,
+    protocol: Protocol,
+    service: &'static ServiceInfo,
+    /// The scheme and authority of requests over HTTP/1.1 (tonic's channel adds its own).
+    origin: Option<http::Uri>,
+}
+
+impl Transport {
+    /// `protocol` over tonic's HTTP/2 `channel`.
+    pub(super) fn channel(
+        channel: Channel,
+        protocol: Protocol,
+        service: &'static ServiceInfo,
+    ) -> Self {
+        Self {
+            wire: Wire::Channel(channel),
+            protocol,
+            service,
+            origin: None,
+        }
+    }
+
+    /// `protocol` (gRPC-Web or Connect) over HTTP/1.1 connections to `origin`, made on demand.
+    pub(super) fn http1(
+        origin: http::Uri,
+        protocol: Protocol,
+        service: &'static ServiceInfo,
+    ) -> Self {
+        let client = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+        Self {
+            wire: Wire::Http1(Box::new(client)),
+            protocol,
+            service,
+            origin: Some(origin),
+        }
+    }
+
+    /// tonic's client over this transport.
+    pub(super) fn into_grpc(self) -> tonic::client::Grpc<Self> {
+        match self.origin.clone() {
+            Some(origin) => tonic::client::Grpc::with_origin(self, origin),
+            None => tonic::client::Grpc::new(self),
+        }
+    }
+}
+
+/// Sends a request on a wire as it is.
+fn send(wire: &Wire, request: http::Request<Body>) -> Answer {
+    match wire {
+        Wire::Channel(channel) => {
+            let mut channel = channel.clone();
+            Box::pin(async move {
+                futures_util::future::poll_fn(|cx| channel.poll_ready(cx)).await?;
+                Ok(channel.call(request).await?)
+            })
+        }
+        Wire::Http1(client) => {
+            let sent = client.request(request);
+            Box::pin(async move { Ok(sent.await?.map(Body::new)) })
+        }
+    }
+}
+
+/// The gRPC-Web client service's inner service: a wire, taking tonic-web's request body.
+#[derive(Clone)]
+struct WebWire(Wire);
+
+impl Service<http::Request<tonic_web::GrpcWebCall<Body>>> for WebWire {
+    type Response = http::Response<Body>;
+    type Error = BoxError;
+    type Future = Answer;
+
+    fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<tonic_web::GrpcWebCall<Body>>) -> Answer {
+        send(&self.0, request.map(Body::new))
+    }
+}
+
+type ChannelFuture = MapErr<
+    <Channel as Service<http::Request<Body>>>::Future,
+    fn(tonic::transport::Error) -> BoxError,
+>;
+
+impl Service<http::Request<Body>> for Transport {
+    type Response = http::Response<Body>;
+    type Error = BoxError;
+    type Future = Either<ChannelFuture, Answer>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), BoxError>> {
+        match (&mut self.wire, self.protocol) {
+            // gRPC on the channel goes straight through: the channel's own readiness.
+            (Wire::Channel(channel), Protocol::Grpc) => channel.poll_ready(cx).map_err(Into::into),
+            _ => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        match (&mut self.wire, self.protocol) {
+            (Wire::Channel(channel), Protocol::Grpc) => Either::Left(
+                channel
+                    .call(request)
+                    .map_err(Into::into as fn(_) -> BoxError),
+            ),
+            (wire, Protocol::GrpcWeb) => {
+                let mut web = tonic_web::GrpcWebClientService::new(WebWire(wire.clone()));
+                let answer = web.call(request);
+                Either::Right(Box::pin(async move { Ok(answer.await?.map(Body::new)) }))
+            }
+            (wire, Protocol::Connect) => {
+                let wire = wire.clone();
+                let unary = connect::is_unary(self.service, request.uri().path());
+                Either::Right(Box::pin(async move {
+                    let request = connect::request(request, unary).await?;
+                    let answer = send(&wire, request).await?;
+                    connect::response(answer, unary).await
+                }))
+            }
+            (Wire::Http1(_), Protocol::Grpc) => Either::Right(Box::pin(std::future::ready(Err(
+                "gRPC needs HTTP/2: choose HttpVersion::Http2 or another protocol".into(),
+            )))),
+        }
+    }
+}
