@@ -79,3 +79,121 @@ where
         Box::pin(async move { Ok(future.await?.map(Body::new)) })
     }
 }
+
+/// The layer of [`UnknownRpc`], given the services the port hosts.
+#[derive(Debug, Clone)]
+pub(super) struct UnknownRpcLayer {
+    hosted: std::sync::Arc<[String]>,
+}
+
+impl UnknownRpcLayer {
+    pub(super) fn new(hosted: impl IntoIterator<Item = String>) -> Self {
+        Self {
+            hosted: hosted.into_iter().collect(),
+        }
+    }
+}
+
+impl<S> Layer<S> for UnknownRpcLayer {
+    type Service = UnknownRpc<S>;
+
+    fn layer(&self, inner: S) -> UnknownRpc<S> {
+        UnknownRpc {
+            inner,
+            hosted: std::sync::Arc::clone(&self.hosted),
+        }
+    }
+}
+
+/// Answers an rpc call (gRPC, gRPC-Web or Connect, by its content type) to a service the port
+/// does not host in the caller's protocol, `UNIMPLEMENTED`, instead of letting it fall through
+/// to the REST gateway, whose 404 a gRPC-Web or Connect client cannot read.
+#[derive(Debug, Clone)]
+pub(super) struct UnknownRpc<S> {
+    inner: S,
+    hosted: std::sync::Arc<[String]>,
+}
+
+/// The protocol a request's headers say it speaks, if it is an rpc protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RpcProtocol {
+    Grpc,
+    GrpcWeb,
+    Connect,
+}
+
+fn rpc_protocol(request: &Request<Body>) -> Option<RpcProtocol> {
+    let content_type = request.headers().get(CONTENT_TYPE)?.as_bytes();
+    if content_type.starts_with(b"application/grpc-web") {
+        Some(RpcProtocol::GrpcWeb)
+    } else if content_type.starts_with(b"application/grpc") {
+        Some(RpcProtocol::Grpc)
+    } else if content_type.starts_with(b"application/connect+")
+        || content_type.starts_with(b"application/proto")
+        || request
+            .headers()
+            .contains_key(crate::call::connect::PROTOCOL_VERSION)
+    {
+        Some(RpcProtocol::Connect)
+    } else {
+        None
+    }
+}
+
+/// `UNIMPLEMENTED` for `service`, in `protocol`'s form.
+fn unknown_service(protocol: RpcProtocol, service: &str) -> Response {
+    let status = crate::Status::unimplemented(format!("unknown service {service}"));
+    match protocol {
+        RpcProtocol::Connect => {
+            let mut response = Response::new(Body::from(crate::call::connect::error_body(&status)));
+            *response.status_mut() = http::StatusCode::NOT_FOUND;
+            response.headers_mut().insert(
+                CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+            response
+        }
+        RpcProtocol::Grpc | RpcProtocol::GrpcWeb => {
+            // Trailers-only: the status in the headers, which gRPC-Web reads there too.
+            let mut response = status.into_http::<Body>();
+            if protocol == RpcProtocol::GrpcWeb {
+                response.headers_mut().insert(
+                    CONTENT_TYPE,
+                    http::HeaderValue::from_static("application/grpc-web+proto"),
+                );
+            }
+            response
+        }
+    }
+}
+
+impl<S> Service<Request<Body>> for UnknownRpc<S>
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future =
+        futures_util::future::Either<S::Future, std::future::Ready<Result<Response, Infallible>>>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        if let Some(protocol) = rpc_protocol(&request) {
+            let service = request
+                .uri()
+                .path()
+                .strip_prefix('/')
+                .and_then(|path| path.split_once('/'))
+                .map_or("", |(service, _)| service);
+            if !self.hosted.iter().any(|hosted| hosted == service) {
+                let answer = unknown_service(protocol, service);
+                return futures_util::future::Either::Right(std::future::ready(Ok(answer)));
+            }
+        }
+        futures_util::future::Either::Left(self.inner.call(request))
+    }
+}

@@ -7,7 +7,7 @@ use tonic_health::pb::health_server::{Health, HealthServer};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::drain::DrainLayer;
-use super::protocols::ProtocolsLayer;
+use super::protocols::{ProtocolsLayer, UnknownRpcLayer};
 use super::{Host, HostError};
 use crate::gateway::cors::Cors;
 use crate::gateway::{Gateway, Router};
@@ -120,9 +120,16 @@ pub(super) fn build(host: Host, health: HealthServer<impl Health>) -> Result<Rou
     for (path, method_router) in host.routes {
         app = app.route(&path, method_router);
     }
+    // An rpc call to a service not hosted here is answered in its own protocol, not by the
+    // gateway's 404.
+    let mut hosted: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
+    hosted.push(HEALTH_SERVICE.to_owned());
+    if host.reflection {
+        hosted.extend(REFLECTION_SERVICES.map(str::to_owned));
+    }
     // Every HTTP/1.1 request, whatever answered it: a body left unread is drained, or the
     // connection closed (drain.rs).
-    Ok(app.layer(DrainLayer))
+    Ok(app.layer(UnknownRpcLayer::new(hosted)).layer(DrainLayer))
 }
 
 /// The CORS policy of the gateway and the same one for gRPC-Web, which the gateway does not

@@ -8,6 +8,7 @@
 //! and a `Service` impl per rpc, the codec set-up repeated in each); here it is written once,
 //! generic over the domain method, and monomorphised per rpc as tonic's would be.
 
+use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
@@ -149,7 +150,8 @@ impl<J> GrpcCall<J> {
     {
         let handler = Handler::<_, _, Unary, _, _>::new(domain, method);
         let mut grpc = self.wire.grpc::<Response, Request, J>(self.format());
-        Box::pin(async move { grpc.unary(handler, self.request).await })
+        // Read as a stream, to refuse a request of no message or of two (see `one_message`).
+        Box::pin(async move { grpc.client_streaming(handler, self.request).await })
     }
 
     /// Serves a server-streaming rpc; the response stream is cut at the deadline.
@@ -163,7 +165,7 @@ impl<J> GrpcCall<J> {
     {
         let handler = Handler::<_, _, ServerStreaming, _, _>::new(domain, method);
         let mut grpc = self.wire.grpc::<Response, Request, J>(self.format());
-        Box::pin(async move { grpc.server_streaming(handler, self.request).await })
+        Box::pin(async move { grpc.streaming(handler, self.request).await })
     }
 
     /// Serves a client-streaming rpc; the domain gets the request messages as a [`BoxStream`].
@@ -221,7 +223,9 @@ trait Shape<Request, Response> {
     type Out: 'static;
     type Sent: Send + 'static;
 
-    fn accept(request: tonic::Request<Self::Wire>) -> Result<(Context, Self::In), Status>;
+    fn accept(
+        request: tonic::Request<Self::Wire>,
+    ) -> impl Future<Output = Result<(Context, Self::In), Status>> + Send + 'static;
 
     fn respond(ctx: &Context, out: Self::Out) -> Self::Sent;
 }
@@ -231,14 +235,36 @@ struct ServerStreaming;
 struct ClientStreaming;
 struct BidiStreaming;
 
+/// The one message of a unary or server-streaming request. None, or a second, breaks the
+/// rpc's cardinality, which gRPC (and grpc-go, connect-go, the conformance suite) answers
+/// `UNIMPLEMENTED`; tonic's unary decoding would say `INTERNAL` for none and ignore a second.
+async fn one_message<Request: Send + 'static>(
+    request: tonic::Request<tonic::Streaming<Request>>,
+) -> Result<(Context, Request), Status> {
+    let (ctx, mut messages) = accept(request)?;
+    let Some(message) = messages.message().await? else {
+        return Err(Status::unimplemented(
+            "the request of a unary or server-streaming rpc has no message",
+        ));
+    };
+    if messages.message().await?.is_some() {
+        return Err(Status::unimplemented(
+            "the request of a unary or server-streaming rpc has more than one message",
+        ));
+    }
+    Ok((ctx, message))
+}
+
 impl<Request: Send + 'static, Response: Send + 'static> Shape<Request, Response> for Unary {
-    type Wire = Request;
+    type Wire = tonic::Streaming<Request>;
     type In = Request;
     type Out = Response;
     type Sent = Response;
 
-    fn accept(request: tonic::Request<Request>) -> Result<(Context, Request), Status> {
-        accept(request)
+    fn accept(
+        request: tonic::Request<tonic::Streaming<Request>>,
+    ) -> impl Future<Output = Result<(Context, Request), Status>> + Send + 'static {
+        one_message(request)
     }
 
     fn respond(_ctx: &Context, out: Response) -> Response {
@@ -249,13 +275,15 @@ impl<Request: Send + 'static, Response: Send + 'static> Shape<Request, Response>
 impl<Request: Send + 'static, Response: Send + 'static> Shape<Request, Response>
     for ServerStreaming
 {
-    type Wire = Request;
+    type Wire = tonic::Streaming<Request>;
     type In = Request;
     type Out = BoxStream<Response>;
     type Sent = BoxStream<Response>;
 
-    fn accept(request: tonic::Request<Request>) -> Result<(Context, Request), Status> {
-        accept(request)
+    fn accept(
+        request: tonic::Request<tonic::Streaming<Request>>,
+    ) -> impl Future<Output = Result<(Context, Request), Status>> + Send + 'static {
+        one_message(request)
     }
 
     fn respond(ctx: &Context, out: BoxStream<Response>) -> BoxStream<Response> {
@@ -273,8 +301,8 @@ impl<Request: Send + 'static, Response: Send + 'static> Shape<Request, Response>
 
     fn accept(
         request: tonic::Request<tonic::Streaming<Request>>,
-    ) -> Result<(Context, BoxStream<Request>), Status> {
-        accept_streaming(request)
+    ) -> impl Future<Output = Result<(Context, BoxStream<Request>), Status>> + Send + 'static {
+        std::future::ready(accept_streaming(request))
     }
 
     fn respond(_ctx: &Context, out: Response) -> Response {
@@ -290,8 +318,8 @@ impl<Request: Send + 'static, Response: Send + 'static> Shape<Request, Response>
 
     fn accept(
         request: tonic::Request<tonic::Streaming<Request>>,
-    ) -> Result<(Context, BoxStream<Request>), Status> {
-        accept_streaming(request)
+    ) -> impl Future<Output = Result<(Context, BoxStream<Request>), Status>> + Send + 'static {
+        std::future::ready(accept_streaming(request))
     }
 
     fn respond(ctx: &Context, out: BoxStream<Response>) -> BoxStream<Response> {
@@ -336,7 +364,7 @@ where
         let domain = Arc::clone(&self.domain);
         let method = self.method;
         let accepted = S::accept(request);
-        Box::pin(async move { run(&*domain, accepted, method, S::respond).await })
+        Box::pin(async move { run(&*domain, accepted.await, method, S::respond).await })
     }
 }
 

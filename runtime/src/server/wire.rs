@@ -25,6 +25,7 @@ use super::dispatch::{GrpcCall, GrpcDispatch, GrpcFuture, WireConfig, unknown_me
 use super::{connect, deadline_from_headers};
 use crate::call::ArrivalDeadline;
 use crate::call::admission::{Admission, Admit, Permit, close_after_refusal};
+use crate::call::codec::Format;
 use crate::context::ResponseMetadata;
 use crate::rpc::LoadShedding;
 use crate::rpc::is_size_limit_message;
@@ -127,13 +128,33 @@ where
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
         if !connect::is_connect(request.headers(), request.method()) {
-            return Either::Left(self.serve(request, ResponseMetadata::new()));
+            return match grpc_format(&request) {
+                Ok(Format::Proto) => Either::Left(self.serve(request, ResponseMetadata::new())),
+                Ok(_) => {
+                    // gRPC with the JSON codec: answered as `application/grpc+json`.
+                    request.extensions_mut().insert(Format::Json);
+                    let answer = self.serve(request, ResponseMetadata::new());
+                    Either::Right(Box::pin(async move {
+                        let mut response = answer.await?;
+                        response.headers_mut().insert(
+                            http::header::CONTENT_TYPE,
+                            http::HeaderValue::from_static("application/grpc+json"),
+                        );
+                        Ok(response)
+                    }))
+                }
+                Err(status) => {
+                    let mut response = http::Response::new(tonic::body::Body::empty());
+                    *response.status_mut() = status;
+                    Either::Left(Either::Left(ready(Ok(response))))
+                }
+            };
         }
         let path = request.uri().path();
         let Some(rpc) = S::SERVICE.methods.iter().find(|method| method.path == path) else {
-            let reply = connect::Reply::new(false, crate::call::codec::Format::Json);
+            let reply = connect::Reply::new(false, Format::Json);
             return Either::Right(Box::pin(ready(Ok(reply.error(&unknown_method(path))))));
         };
         match connect::translate(request, rpc, self.wire.max_decoding_message_size()) {
@@ -144,6 +165,26 @@ where
                 Either::Right(Box::pin(connect::reply(grpc, reply, cell)))
             }
         }
+    }
+}
+
+/// The codec a gRPC request's content type names (`application/grpc`, `+proto` or `+json`), or
+/// the HTTP status that refuses it: 405 for another verb than `POST`, 415 for another codec (as
+/// gRPC's HTTP/2 protocol document asks).
+fn grpc_format<B>(request: &http::Request<B>) -> Result<Format, http::StatusCode> {
+    if request.method() != http::Method::POST {
+        return Err(http::StatusCode::METHOD_NOT_ALLOWED);
+    }
+    let subtype = request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .and_then(|value| value.trim().strip_prefix("application/grpc"));
+    match subtype {
+        Some("" | "+proto") => Ok(Format::Proto),
+        Some("+json") => Ok(Format::Json),
+        _ => Err(http::StatusCode::UNSUPPORTED_MEDIA_TYPE),
     }
 }
 

@@ -288,3 +288,144 @@ async fn a_server_stream_is_enveloped_json_that_ends_with_its_status() {
         .unwrap();
     assert_eq!(response.status(), 415);
 }
+
+/// A gRPC request on HTTP/2 with `content_type` and `body`, as `method`.
+async fn raw_grpc(
+    base: &str,
+    method: http::Method,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> reqwest::Response {
+    http2()
+        .request(method, format!("{base}{path}"))
+        .header("content-type", content_type)
+        .header("te", "trailers")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn enveloped(messages: &[&[u8]]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for message in messages {
+        body.push(0);
+        body.extend_from_slice(&(message.len() as u32).to_be_bytes());
+        body.extend_from_slice(message);
+    }
+    body
+}
+
+#[tokio::test]
+async fn a_unary_request_of_no_message_or_two_is_unimplemented() {
+    let (base, _serving) = serve().await;
+    let request = CheckStockRequest {
+        sku: "SKU-1".into(),
+        ..Default::default()
+    }
+    .encode_to_vec();
+    for body in [enveloped(&[]), enveloped(&[&request, &request])] {
+        let response = raw_grpc(
+            &base,
+            http::Method::POST,
+            CHECK_STOCK,
+            "application/grpc",
+            body,
+        )
+        .await;
+        assert_eq!(response.headers()["grpc-status"], "12");
+    }
+    // And over Connect: a stream of two requests to a server-streaming rpc.
+    let message = br#"{"skus": ["SKU-1"]}"#;
+    let response = http1()
+        .post(format!("{base}{WATCH}"))
+        .header("content-type", "application/connect+json")
+        .body(enveloped(&[message, message]))
+        .send()
+        .await
+        .unwrap();
+    let envelopes = envelopes(response.bytes().await.unwrap());
+    let end: Value = serde_json::from_slice(&envelopes.last().unwrap().1).unwrap();
+    assert_eq!(end["error"]["code"], "unimplemented");
+}
+
+#[tokio::test]
+async fn grpc_refuses_other_verbs_and_codecs_and_serves_json() {
+    let (base, _serving) = serve().await;
+    let json = enveloped(&[br#"{"sku":"SKU-1"}"#]);
+    let response = raw_grpc(
+        &base,
+        http::Method::DELETE,
+        CHECK_STOCK,
+        "application/grpc",
+        json.clone(),
+    )
+    .await;
+    assert_eq!(response.status(), 405);
+    let response = raw_grpc(
+        &base,
+        http::Method::POST,
+        CHECK_STOCK,
+        "application/grpc+foo",
+        json.clone(),
+    )
+    .await;
+    assert_eq!(response.status(), 415);
+    let response = raw_grpc(
+        &base,
+        http::Method::POST,
+        CHECK_STOCK,
+        "application/grpc+json",
+        json,
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/grpc+json");
+    let body = response.bytes().await.unwrap();
+    let answer: Value = serde_json::from_slice(&envelopes(body)[0].1).unwrap();
+    assert_eq!(answer["available"], 7);
+}
+
+#[tokio::test]
+async fn a_call_to_a_service_not_hosted_is_unimplemented_in_its_own_protocol() {
+    let (base, _serving) = serve().await;
+    let path = "/nowhere.v1.Nothing/Call";
+    let response = raw_grpc(
+        &base,
+        http::Method::POST,
+        path,
+        "application/grpc",
+        enveloped(&[b""]),
+    )
+    .await;
+    assert_eq!(response.headers()["grpc-status"], "12");
+    let response = http1()
+        .post(format!("{base}{path}"))
+        .header("content-type", "application/grpc-web+proto")
+        .body(enveloped(&[b""]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["grpc-status"], "12");
+    let response = http1()
+        .post(format!("{base}{path}"))
+        .header("content-type", "application/json")
+        .header("connect-protocol-version", "1")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "unimplemented");
+    // A REST request to an unknown path is still the gateway's.
+    let response = http1()
+        .get(format!("{base}/v1/nowhere"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], 5);
+}
