@@ -256,7 +256,9 @@ impl Call<'_> {
         let mut request = tonic::Request::new(());
         *request.metadata_mut() = self.metadata.clone();
         let left = self.deadline.saturating_duration_since(Instant::now());
-        if let Ok(value) = format_grpc_timeout(left).parse() {
+        if self.sends_deadline
+            && let Ok(value) = format_grpc_timeout(left).parse()
+        {
             request.metadata_mut().insert(GRPC_TIMEOUT, value);
         }
         if previous > 0 {
@@ -275,9 +277,16 @@ impl Call<'_> {
         response: tonic::Response<tonic::Streaming<Bytes>>,
     ) -> Result<Bytes, Status> {
         let mut stream = self.record_headers(response);
+        // No message, or a second: the rpc's cardinality broken, which gRPC's clients (grpc-go,
+        // connect-go) report as UNIMPLEMENTED.
         let message = stream.message().await?.ok_or_else(|| {
-            Status::internal("the server ended the call without a response message")
+            Status::unimplemented("the server ended the call without a response message")
         })?;
+        if stream.message().await?.is_some() {
+            return Err(Status::unimplemented(
+                "the server answered a single-response call with more than one message",
+            ));
+        }
         if let Some(trailers) = stream.trailers().await?
             && let Some(response) = &self.response
         {

@@ -373,6 +373,17 @@ impl<C: GeneratedClient> ClientBuilder<C> {
         self
     }
 
+    /// The deadline of a call that nothing else bounds (no caller deadline, none in the proto,
+    /// none set on this builder): [`DEFAULT_DEADLINE`](super::DEFAULT_DEADLINE), 30 s, unless
+    /// set here. `None` sends such calls with no deadline at all, as grpc-go and connect-go
+    /// clients do by default: the server then sees no `grpc-timeout`, and the call waits as
+    /// long as the server takes.
+    #[must_use]
+    pub fn default_deadline(mut self, timeout: Option<Duration>) -> Self {
+        self.settings.default_deadline = Some(timeout);
+        self
+    }
+
     /// The protocol the client speaks: gRPC (the default), gRPC-Web or Connect. Deadlines,
     /// retries, hedging, breakers and pushback work the same over each; the server must speak
     /// it too (a generated server speaks all three).

@@ -20,10 +20,7 @@ use super::settings::Settings;
 use super::streams::{AbortableStream, decode_stream, encode_stream};
 use super::throttle::Throttle;
 use super::transport::{Protocol, Transport};
-use super::{
-    Channel, DEFAULT_DEADLINE, HedgingPolicy, IDEMPOTENCY_KEY_HEADER, MethodInfo, RetryPolicy,
-    ServiceInfo,
-};
+use super::{Channel, HedgingPolicy, IDEMPOTENCY_KEY_HEADER, MethodInfo, RetryPolicy, ServiceInfo};
 use crate::context::ResponseMetadata;
 use crate::rpc::TRACEPARENT;
 use crate::{BoxStream, Context};
@@ -47,6 +44,8 @@ pub(super) struct Inner {
     pub(super) propagate: Vec<AsciiMetadataKey>,
     /// What client and bidi streams keep of their sent messages for a retry.
     pub(super) retry_buffer: Arc<RetryBuffer>,
+    /// The deadline of a call nothing else bounds; `None` sends such calls with none.
+    pub(super) default_deadline: Option<Duration>,
 }
 
 pub(super) struct MethodState {
@@ -81,12 +80,20 @@ impl fmt::Debug for ClientCore {
     }
 }
 
+/// The bound of a call sent with no deadline: far enough to be none, near enough for tokio's
+/// timer.
+const UNBOUNDED: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
 /// What one attempt needs besides the message.
 pub(super) struct Call<'a> {
     /// The method's number in the spec.
     pub(super) index: usize,
     pub(super) method: &'a MethodState,
     pub(super) deadline: Instant,
+    /// Whether the deadline goes out as `grpc-timeout`: not for a call with no deadline at all
+    /// ([`ClientBuilder::default_deadline`](super::ClientBuilder::default_deadline)`(None)`),
+    /// whose `deadline` is only a far bound.
+    pub(super) sends_deadline: bool,
     pub(super) metadata: MetadataMap,
     /// Where the response metadata goes: the caller's context, unless it is serving a call (see
     /// [`Context::is_serving`]).
@@ -310,8 +317,13 @@ impl ClientCore {
             (Some(caller), Some(own)) => (caller.min(own), caller < own),
             (Some(caller), None) => (caller, true),
             (None, Some(own)) => (own, false),
-            (None, None) => (now + DEFAULT_DEADLINE, false),
+            (None, None) => (
+                now + self.inner.default_deadline.unwrap_or(UNBOUNDED),
+                false,
+            ),
         };
+        let sends_deadline =
+            ctx.deadline().is_some() || own.is_some() || self.inner.default_deadline.is_some();
         if deadline <= now {
             return Err(Status::deadline_exceeded(format!(
                 "the deadline passed before {} was called: the caller's budget is spent",
@@ -352,6 +364,7 @@ impl ClientCore {
             index: method,
             method: state,
             deadline,
+            sends_deadline,
             metadata,
             response: (!ctx.is_serving()).then(|| ctx.response().clone()),
             retry_safe,

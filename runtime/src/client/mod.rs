@@ -8,7 +8,8 @@
 //! 1. **Deadline.** The call's deadline is the earliest of the caller [`Context`](crate::Context)'s deadline, the
 //!    method's deadline (its own, else its service's `default_deadline`, else one set with
 //!    [`ClientBuilder::method_deadline`]), and the client-wide [`ClientBuilder::deadline`]. When
-//!    none of these exists, [`DEFAULT_DEADLINE`] (30 s) applies. The deadline is sent as
+//!    none of these exists, [`DEFAULT_DEADLINE`] (30 s) applies
+//!    ([`ClientBuilder::default_deadline`] changes it, or sends such calls with none). The deadline is sent as
 //!    `grpc-timeout` and enforced locally; expiry is `DEADLINE_EXCEEDED`, never `CANCELLED`. A
 //!    context whose deadline has passed fails locally, without touching the network.
 //! 2. **Propagation.** The headers on the allow-list (`x-request-id`, `traceparent`,

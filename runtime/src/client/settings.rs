@@ -16,8 +16,8 @@ use super::replay::RetryBuffer;
 use super::throttle::Throttle;
 use super::transport::{HttpVersion, Protocol, Transport};
 use super::{
-    BreakerPolicy, DEFAULT_PROPAGATED_HEADERS, HedgingPolicy, MAX_ATTEMPTS, RetryPolicy,
-    RetryThrottling, ServiceInfo, TransitionHook,
+    BreakerPolicy, DEFAULT_DEADLINE, DEFAULT_PROPAGATED_HEADERS, HedgingPolicy, MAX_ATTEMPTS,
+    RetryPolicy, RetryThrottling, ServiceInfo, TransitionHook,
 };
 use crate::rpc::{TRACEPARENT, WireSettings};
 
@@ -56,6 +56,8 @@ impl<T: Clone> Override<T> {
 #[derive(Default)]
 pub(super) struct Settings {
     pub(super) client_deadline: Option<Duration>,
+    /// [`ClientBuilder::default_deadline`](super::ClientBuilder::default_deadline), if set.
+    pub(super) default_deadline: Option<Option<Duration>>,
     pub(super) method_deadlines: Override<Duration>,
     pub(super) retry: Override<RetryPolicy>,
     pub(super) hedging: Override<HedgingPolicy>,
@@ -224,6 +226,7 @@ impl Settings {
                         used: AtomicUsize::new(0),
                     })
                 },
+                default_deadline: self.default_deadline.unwrap_or(Some(DEFAULT_DEADLINE)),
             }),
         }
     }

@@ -110,6 +110,9 @@ fn send(wire: &Wire, request: http::Request<Body>) -> Answer {
             })
         }
         Wire::Http1(client) => {
+            // tonic marks its requests HTTP/2.
+            let mut request = request;
+            *request.version_mut() = http::Version::HTTP_11;
             let sent = client.request(request);
             Box::pin(async move { Ok(sent.await?.map(Body::new)) })
         }

@@ -63,6 +63,27 @@ async fn without_any_deadline_the_built_in_default_applies() {
     assert_eq!(observed.budget_micros, built_in.as_micros() as u64);
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_client_may_send_calls_nothing_bounds_with_no_deadline() {
+    let (channel, _handle) = serve_in_memory(RelayGrpc::new(RelayHop::last()).into_service());
+    let client = RelayClient::builder()
+        .default_deadline(None)
+        .build(channel)
+        .unwrap();
+    let observed = client
+        .forward(&ctx(), Hop { remaining_hops: 0 })
+        .await
+        .unwrap();
+    assert_eq!(observed.budget_micros, 0, "the server saw no deadline");
+    // A caller's deadline still goes out.
+    let bounded = ctx().with_timeout(Duration::from_millis(300));
+    let observed = client
+        .forward(&bounded, Hop { remaining_hops: 0 })
+        .await
+        .unwrap();
+    assert_eq!(observed.budget_micros, 300_000);
+}
+
 /// One hop of a chain: does some work, then calls the next hop with its own context.
 #[derive(Clone)]
 struct RelayHop {
