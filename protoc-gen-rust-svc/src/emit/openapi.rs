@@ -66,6 +66,7 @@ pub fn document(api: &OpenApi) -> String {
     let mut document = json!({
         "openapi": "3.1.0",
         "info": info(api),
+        "x-protocols": ["rest", "grpc", "grpc-web", "connect"],
         "tags": tags,
         "paths": paths,
         "components": {
@@ -82,6 +83,12 @@ pub fn document(api: &OpenApi) -> String {
     // `{:#}` is serde_json's pretty printer; it cannot fail on a `Value`.
     format!("{document:#}\n")
 }
+
+/// What the document does not list: the same rpcs in the other protocols the adapter speaks.
+const PROTOCOLS_NOTE: &str = "Besides the REST/JSON routes listed here, every rpc of these \
+services is served on the same port at `/<package>.<Service>/<Method>` over gRPC, gRPC-Web and \
+Connect (`POST` with `Content-Type: application/json` or `application/proto`; `GET` for \
+`NO_SIDE_EFFECTS` rpcs), as `x-protocols` says.";
 
 fn info(api: &OpenApi) -> Json {
     let title = if api.package.is_empty() {
@@ -118,6 +125,7 @@ fn info(api: &OpenApi) -> Json {
         }
         description.push(note);
     }
+    description.push(PROTOCOLS_NOTE.to_owned());
     let mut info = Map::new();
     info.insert("title".into(), json!(title));
     info.insert("version".into(), json!(version));
