@@ -15,6 +15,10 @@
 //! - [`Value`], [`Struct`] and [`ListValue`] (free JSON), with [`value::Kind`]: pbjson-types reads
 //!   `null` as a Value with no kind, while proto3 JSON reads it as the `NULL_VALUE` kind.
 //!
+//! - [`Any`]: pbjson-types writes `{"typeUrl": …, "value": …}`, the shape of its fields, while
+//!   proto3 JSON writes the message it holds with its `@type` ([`any`]: the types are
+//!   registered);
+//!
 //! Each has pbjson-types' fields and wire form, and converts to and from pbjson-types' type.
 //!
 //! Everything of `google.protobuf` is re-exported, descriptor.proto's messages included, because
@@ -23,11 +27,13 @@
 
 pub use pbjson_types::*;
 
+pub mod any;
 mod field_mask;
 pub(crate) mod float;
 mod timestamp;
 pub mod value;
 
+pub use any::Any;
 pub use field_mask::{FieldMask, InvalidFieldMask};
 pub use float::{DoubleValue, FloatValue};
 pub use timestamp::{InvalidTimestamp, Timestamp, system_time, timestamp};
