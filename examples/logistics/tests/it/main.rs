@@ -19,6 +19,7 @@ mod external_tools;
 mod faults;
 mod grpc;
 mod lifecycle;
+mod node_client;
 mod persistence;
 mod python_client;
 mod readme;
