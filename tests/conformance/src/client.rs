@@ -4,19 +4,20 @@
 //! asked (before the send side closes, a while after it closes, or after some responses), and
 //! what came back: response headers, payloads, the error with its details, trailers.
 //!
-//! Cancelling is dropping: a call's future or stream dropped resets its HTTP/2 stream, and the
-//! result then records the `CANCELED` error the reference client's cancelled context gives.
+//! The protocol, HTTP version and TLS of the request choose the client and its connection
+//! ([`Connections`]).
+//!
+//! Cancelling is dropping: a call's future or stream dropped resets its HTTP/2 stream (closes
+//! its HTTP/1.1 connection), and the result then records the `CANCELED` error the reference
+//! client's cancelled context gives.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use rust_svc_runtime::client::{BreakerPolicy, RetryPolicy};
-use rust_svc_runtime::{BoxStream, CompressionEncoding, Context, Status};
+use rust_svc_runtime::{BoxStream, Context, Status};
 use tokio::sync::mpsc;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
+use crate::connections::Connections;
 use crate::pb::client_compat_request::cancel::CancelTiming;
 use crate::pb::client_compat_response::Result as Outcome;
 use crate::pb::{self, ConformanceService, ConformanceServiceClient};
@@ -73,56 +74,12 @@ fn canceled() -> pb::Error {
     }
 }
 
-/// The connections to the servers of the requests, one per server and TLS setting, shared by
-/// the calls as a client application shares its channel: hundreds of calls at once, each
-/// opening a connection of its own, would make the timeout cases measure handshakes.
-#[derive(Debug, Clone, Default)]
-pub struct Channels(Arc<Mutex<HashMap<ChannelKey, Channel>>>);
-
-/// What tells the connections of two requests apart: URL, server certificate, client identity.
-type ChannelKey = (String, Vec<u8>, Option<(Vec<u8>, Vec<u8>)>);
-
-impl Channels {
-    /// The channel for `request`'s server, made on first use.
-    fn get(&self, request: &pb::ClientCompatRequest) -> Result<Channel, String> {
-        let tls = !request.server_tls_cert.is_empty();
-        let scheme = if tls { "https" } else { "http" };
-        let url = format!("{scheme}://{}:{}", request.host, request.port);
-        let identity = request
-            .client_tls_creds
-            .as_ref()
-            .map(|creds| (creds.cert.clone(), creds.key.clone()));
-        let key = (url, request.server_tls_cert.clone(), identity);
-        let mut channels = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(channel) = channels.get(&key) {
-            return Ok(channel.clone());
-        }
-        let mut endpoint =
-            Endpoint::from_shared(key.0.clone()).map_err(|error| error.to_string())?;
-        if tls {
-            let mut config = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(&key.1));
-            if let Some((cert, key)) = &key.2 {
-                config = config.identity(Identity::from_pem(cert, key));
-            }
-            endpoint = endpoint
-                .tls_config(config)
-                .map_err(|error| error.to_string())?;
-        }
-        let channel = endpoint.connect_lazy();
-        channels.insert(key, channel.clone());
-        Ok(channel)
-    }
-}
-
 /// Runs `request` and reports what happened, or why it could not be run.
 pub async fn run(
-    channels: &Channels,
+    connections: &Connections,
     request: pb::ClientCompatRequest,
 ) -> pb::ClientCompatResponse {
-    let result = match invoke(channels, &request).await {
+    let result = match invoke(connections, &request).await {
         Ok(result) => Outcome::Response(result),
         Err(message) => Outcome::Error(pb::ClientErrorResult { message }),
     };
@@ -130,39 +87,6 @@ pub async fn run(
         test_name: request.test_name,
         result: Some(result),
     }
-}
-
-/// The client of `request`'s server, with the wire settings it asks for and nothing between the
-/// test and the wire: no retries, no throttling, no breaker.
-fn client(
-    channels: &Channels,
-    request: &pb::ClientCompatRequest,
-) -> Result<ConformanceServiceClient, String> {
-    if request.protocol() != pb::Protocol::Grpc {
-        return Err(format!("{:?} is not supported", request.protocol()));
-    }
-    if request.http_version() != pb::HttpVersion::HttpVersion2 {
-        return Err(format!("{:?} is not supported", request.http_version()));
-    }
-    if request.codec() != pb::Codec::Proto {
-        return Err(format!("{:?} is not supported", request.codec()));
-    }
-    let mut builder = ConformanceServiceClient::builder()
-        .retry_policy(RetryPolicy::NEVER)
-        .retry_throttling(None)
-        .circuit_breaker(BreakerPolicy::Disabled)
-        .accept_compressed(CompressionEncoding::Gzip);
-    match request.compression() {
-        pb::Compression::Identity | pb::Compression::Unspecified => {}
-        pb::Compression::Gzip => builder = builder.send_compressed(CompressionEncoding::Gzip),
-        other => return Err(format!("{other:?} is not supported")),
-    }
-    if request.message_receive_limit > 0 {
-        builder = builder.max_decoding_message_size(request.message_receive_limit as usize);
-    }
-    builder
-        .build(channels.get(request)?)
-        .map_err(|error| error.to_string())
 }
 
 /// The request messages of `request`, each an `M`.
@@ -184,13 +108,13 @@ fn single<M: Named>(request: &pb::ClientCompatRequest) -> Result<M, String> {
 }
 
 async fn invoke(
-    channels: &Channels,
+    connections: &Connections,
     request: &pb::ClientCompatRequest,
 ) -> Result<pb::ClientResponseResult, String> {
     if request.raw_request.is_some() {
         return Err("raw requests are not supported".to_owned());
     }
-    let client = client(channels, request)?;
+    let client = connections.client(request)?;
     let mut ctx = Context::new();
     if let Some(timeout) = request.timeout_ms {
         ctx = ctx.with_timeout(Duration::from_millis(u64::from(timeout)));

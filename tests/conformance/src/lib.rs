@@ -23,6 +23,7 @@ pub mod generated {
 pub use generated::connectrpc::conformance::v1 as pb;
 
 pub mod client;
+pub mod connections;
 pub mod service;
 
 /// The `Any` of generated messages.

@@ -3,6 +3,7 @@
 //! ([`rust_svc_conformance::client::run`]), all at once as the runner sends them, and writes a
 //! `ClientCompatResponse` for each to stdout as it finishes.
 
+use rust_svc_conformance::connections::Connections;
 use rust_svc_conformance::pb;
 use rust_svc_conformance::{client, read_message, write_message};
 use tokio::sync::mpsc;
@@ -17,13 +18,13 @@ async fn main() -> std::io::Result<()> {
         }
         Ok::<_, std::io::Error>(())
     });
-    let channels = client::Channels::default();
+    let connections = Connections::default();
     let mut stdin = tokio::io::stdin();
     while let Some(request) = read_message::<pb::ClientCompatRequest>(&mut stdin).await? {
         let sender = sender.clone();
-        let channels = channels.clone();
+        let connections = connections.clone();
         tokio::spawn(async move {
-            let _ = sender.send(client::run(&channels, request).await);
+            let _ = sender.send(client::run(&connections, request).await);
         });
     }
     // The writer ends once every call has reported.
