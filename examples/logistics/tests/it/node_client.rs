@@ -2,10 +2,10 @@
 //! over every transport it has: gRPC, gRPC-Web over HTTP/1.1 and HTTP/2, and the Connect
 //! protocol, binary and JSON, over HTTP/1.1 and HTTP/2. tests/node/client.mjs runs each case
 //! (unary, Connect's GET, errors with google.rpc details, headers and trailers, deadlines, the
-//! streams each transport can carry, message limits) on each transport, with JavaScript that
-//! protoc-gen-es generates here from the same protos, and prints a table of case × transport;
-//! this test checks that no cell failed and that none is missing. tests/node/README.md has the
-//! cases and what each checks.
+//! streams each transport can carry, compression, message limits) on each transport, with
+//! JavaScript that protoc-gen-es generates here from the same protos, and prints a table of
+//! case × transport; this test checks that no cell failed and that none is missing.
+//! tests/node/README.md has the cases and what each checks.
 //!
 //! Needs `node` and `buf` on `PATH` and the pinned npm packages installed (`npm ci` in
 //! tests/node). Without them the test prints "skipped" and passes, unless
@@ -38,7 +38,7 @@ const TRANSPORTS: [&str; 7] = [
 ];
 
 /// The cases, in the script's order.
-const CASES: [&str; 13] = [
+const CASES: [&str; 15] = [
     "unary",
     "unary GET",
     "error details",
@@ -47,6 +47,8 @@ const CASES: [&str; 13] = [
     "deadline stream",
     "server deadline",
     "server stream",
+    "stream error",
+    "compression",
     "client stream",
     "bidi stream",
     "limit: unary",

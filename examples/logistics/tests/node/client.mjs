@@ -11,7 +11,9 @@
 import { randomUUID } from "node:crypto";
 
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createTransport as createConnectProtocolTransport } from "@connectrpc/connect/protocol-connect";
+import {
+  createTransport as createConnectProtocolTransport,
+} from "@connectrpc/connect/protocol-connect";
 import {
   Http2SessionManager,
   compressionGzip,
@@ -199,7 +201,10 @@ const CASES = {
     );
     const stock = await inventory.checkStock({ sku: "SKU-10043" }, opts());
     equal(stock.sku, "SKU-10043", "sku");
-    const error = await failure(() => inventory.checkStock({ sku: "" }, opts()), "INVALID_ARGUMENT");
+    const error = await failure(
+      () => inventory.checkStock({ sku: "" }, opts()),
+      "INVALID_ARGUMENT",
+    );
     equal(
       error.findDetails(BadRequestSchema).map((d) => d.fieldViolations.map((v) => v.field)),
       [["sku"]],
@@ -386,6 +391,50 @@ const CASES = {
       abort.abort();
     }
     return "2 levels + 2 changes, cancelled";
+  },
+
+  async "stream error"({ inventory }) {
+    // A server stream that fails before its first message: the status and its details come
+    // in the trailers (gRPC's trailers-only answer, gRPC-Web's trailer frame, the Connect
+    // protocol's end-of-stream message).
+    const error = await failure(async () => {
+      for await (const _ of inventory.watchStockLevels({ skus: ["SKU-10042", ""] }, opts())) {
+        throw new Failure("a message before the error");
+      }
+    }, "INVALID_ARGUMENT");
+    equal(
+      error.findDetails(BadRequestSchema).map((d) => d.fieldViolations.map((v) => v.field)),
+      [["skus[1]"]],
+      "google.rpc.BadRequest field violations",
+    );
+    await failure(async () => {
+      for await (const _ of inventory.watchStockLevels({ skus: ["SKU-404"] }, opts())) {
+        throw new Failure("a message before the error");
+      }
+    }, "NOT_FOUND");
+    return "BadRequest";
+  },
+
+  async "compression"({ make }) {
+    // gzip both ways, every message compressed (connect-node accepts gzip and br by default).
+    const compressed = (url) =>
+      make(url, { sendCompression: compressionGzip, compressMinBytes: 0 });
+    const inventory = createClient(InventoryService, compressed(inventoryUrl));
+    const orders = createClient(OrderService, compressed(ordersUrl));
+    let header;
+    const stock = await inventory.checkStock(
+      { sku: "SKU-10042" },
+      opts({ onHeader: (h) => (header = h) }),
+    );
+    equal(stock.sku, "SKU-10042", "sku");
+    const summary = await orders.uploadOrderItems(
+      listOf([{ sku: "SKU-10042", quantity: 1, unitPriceCents: 1250 }]),
+      opts(),
+    );
+    equal(summary.acceptedCount, 1, "accepted");
+    const encoding =
+      header.get("grpc-encoding") ?? header.get("content-encoding") ?? "identity";
+    return `answer: ${encoding}`;
   },
 
   async "client stream"({ transport, orders }) {
