@@ -72,6 +72,13 @@ macro_rules! named {
         $(impl Named for $message {
             const NAME: &'static str = concat!("connectrpc.conformance.v1.", $name);
         })*
+
+        /// Lets the `Any`s of the suite's messages that a call carries (the requests a
+        /// `RequestInfo` echoes, the details of an error) be written and read as proto3 JSON,
+        /// the message's fields beside its `@type`, as the suite's peers read them.
+        pub fn register_any_types() {
+            $(rust_svc_runtime::wkt::any::register::<$message>(<$message as Named>::NAME);)*
+        }
     };
 }
 

@@ -26,6 +26,7 @@ async fn main() -> Result<(), Error> {
         // The host authenticates no clients: the config says supports_tls_client_certs: false.
         return Err("client certificates are not supported".into());
     }
+    rust_svc_conformance::register_any_types();
     let mut adapter = ConformanceServiceGrpc::new(Conformance);
     if request.message_receive_limit > 0 {
         adapter = adapter.max_decoding_message_size(request.message_receive_limit as usize);
