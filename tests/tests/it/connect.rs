@@ -429,3 +429,51 @@ async fn a_call_to_a_service_not_hosted_is_unimplemented_in_its_own_protocol() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], 5);
 }
+
+#[tokio::test]
+async fn an_oversized_http1_request_gets_its_status_and_the_connection_serves_on() {
+    let (base, _serving) = serve().await;
+    let client = reqwest::Client::builder()
+        .http1_only()
+        .pool_max_idle_per_host(1)
+        .build()
+        .unwrap();
+    // A gRPC-Web message over the 4 MiB limit: answered before the body is read.
+    let huge = vec![b'x'; 5 * 1024 * 1024];
+    let response = client
+        .post(format!("{base}{CHECK_STOCK}"))
+        .header("content-type", "application/grpc-web+proto")
+        .body(enveloped(&[&huge]))
+        .send()
+        .await
+        .expect("the status, not a broken pipe");
+    assert!(
+        !response.headers().contains_key("connection"),
+        "drained, kept"
+    );
+    // The status is in the headers (an error before any message) or in the body's trailers.
+    let in_headers = response.headers().get("grpc-status").cloned();
+    let body = response.bytes().await.unwrap();
+    let text = String::from_utf8_lossy(&body);
+    assert!(
+        in_headers.as_ref().is_some_and(|code| code == "8") || text.contains("grpc-status:8"),
+        "{in_headers:?} {text}"
+    );
+    // Connect, the same way, then an ordinary call on the kept connection.
+    let response = client
+        .post(format!("{base}{CHECK_STOCK}"))
+        .header("content-type", "application/proto")
+        .body(huge)
+        .send()
+        .await
+        .expect("the status, not a broken pipe");
+    assert_eq!(response.status(), 429);
+    let response = client
+        .post(format!("{base}{CHECK_STOCK}"))
+        .header("content-type", "application/json")
+        .body(r#"{"sku": "SKU-1"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
