@@ -352,6 +352,18 @@ fn normalize(status: Status, call: &Call<'_>) -> Status {
             status.message()
         ));
     }
+    // tonic's decoder says UNIMPLEMENTED for a response compressed in an encoding it lacks;
+    // that code is for what the server does not implement, and gRPC's clients (grpc-go,
+    // connect-go, the conformance suite) say INTERNAL for a response they cannot read.
+    if status.code() == Code::Unimplemented
+        && status.message().starts_with("Content is compressed with")
+    {
+        return Status::internal(format!(
+            "{}: the response {}",
+            call.method.spec.path,
+            status.message()
+        ));
+    }
     let timed_out = status.code() == Code::Cancelled
         && (status.message() == tonic::TimeoutExpired(()).to_string()
             || Instant::now() >= call.deadline);

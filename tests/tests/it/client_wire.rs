@@ -32,6 +32,12 @@ enum Answer {
     PushbackTwice,
     /// One `Reply`, then `OK`.
     Reply,
+    /// `OK` and no message.
+    NoReply,
+    /// Two `Reply`s, then `OK`.
+    TwoReplies,
+    /// One message said to be compressed with an encoding nobody has, then `OK`.
+    UnknownEncoding,
 }
 
 /// Serves HTTP/2 on loopback, answering stream number n (from 1) with `script(n)`; the count
@@ -100,18 +106,33 @@ fn answer(answer: Answer, number: usize, respond: &mut h2::server::SendResponse<
             fields.append("grpc-retry-pushback-ms", HeaderValue::from_static("10"));
             respond.send_response(response, true).unwrap();
         }
-        Answer::Reply => {
+        Answer::Reply | Answer::NoReply | Answer::TwoReplies | Answer::UnknownEncoding => {
             let reply = Reply {
                 attempt: number as u32,
                 tag: "raw".to_owned(),
             }
             .encode_to_vec();
+            let compressed = matches!(answer, Answer::UnknownEncoding);
             let mut frame = BytesMut::with_capacity(reply.len() + 5);
-            frame.put_u8(0);
+            frame.put_u8(u8::from(compressed));
             frame.put_u32(reply.len() as u32);
             frame.put_slice(&reply);
-            let mut body = respond.send_response(headers(), false).unwrap();
-            body.send_data(frame.freeze(), false).unwrap();
+            let frame = frame.freeze();
+            let mut response = headers();
+            if compressed {
+                response
+                    .headers_mut()
+                    .insert("grpc-encoding", HeaderValue::from_static("foo"));
+            }
+            let mut body = respond.send_response(response, false).unwrap();
+            let copies = match answer {
+                Answer::NoReply => 0,
+                Answer::TwoReplies => 2,
+                _ => 1,
+            };
+            for _ in 0..copies {
+                body.send_data(frame.clone(), false).unwrap();
+            }
             body.send_trailers(status("0")).unwrap();
         }
     }
@@ -252,4 +273,25 @@ async fn a_refused_stream_that_outgrew_the_retry_buffer_is_not_sent_again() {
         1,
         "committed: not sent again"
     );
+}
+
+#[tokio::test]
+async fn a_single_response_of_no_message_or_two_or_unreadable_is_an_error() {
+    for (scripted, code) in [
+        (Answer::NoReply, Code::Unimplemented),
+        (Answer::TwoReplies, Code::Unimplemented),
+        (Answer::UnknownEncoding, Code::Internal),
+    ] {
+        let script = match scripted {
+            Answer::NoReply => (|_| Answer::NoReply) as fn(usize) -> Answer,
+            Answer::TwoReplies => |_| Answer::TwoReplies,
+            _ => |_| Answer::UnknownEncoding,
+        };
+        let (addr, _) = raw_server(script).await;
+        let status = client(addr)
+            .read(&Context::new(), read())
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), code, "{scripted:?}: {status:?}");
+    }
 }
