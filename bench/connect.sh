@@ -5,7 +5,8 @@
 # both with the same CheckStock handler (answer at once, echoing the SKU, 7 available), in one
 # run. For each server: Connect unary `application/proto` and `application/json` POSTs over
 # HTTP/1.1 (wrk) and over HTTP/2 (h2load, h2c), and gRPC unary over HTTP/2 (h2load), which
-# connect-go serves on the same handler too.
+# connect-go serves on the same handler too. Optionally also the same adapter without the host
+# (`rust-bare`: tonic's server with HTTP/1.1 accepted, nothing else), to tell what the host adds.
 #
 # connect-go's server is built with Go modules from the module proxy: connect-go and
 # protobuf-go as pinned in bench/connect-go/go.mod, its Go code for the example's
@@ -23,11 +24,13 @@
 # Run from anywhere (it works from the repository root):
 #   bench/connect.sh                              # final run: 3 rounds, ~7 minutes
 #   ROUNDS=1 SECONDS=2 WARMUP=1 bench/connect.sh  # smoke test
+#   SERVERS="rust rust-bare go" bench/connect.sh  # with the adapter without the host, ~10 min
 #
 # Settings (environment): ROUNDS (3), SECONDS per server and case per round (10; DURATION is
 # an alias), WARMUP seconds before each measurement (2), CONNECTIONS (64: wrk's connections,
 # one call in flight on each), H2_CONNECTIONS (8) and STREAMS per connection (8) for h2load,
-# 64 calls in flight too, PORT (50291; connect-go gets PORT+1), SERVER_CPU (0), CLIENT_CPU (1),
+# 64 calls in flight too, SERVERS (`rust go`; any of rust, rust-bare, go, in the order of the
+# tables), PORT (50291; connect-go gets PORT+1, rust-bare PORT+2), SERVER_CPU (0), CLIENT_CPU (1),
 # CONNECT_GO_DIR (/tmp/connect-go), KEEP_WORKDIR=1 keeps the raw wrk and h2load output.
 #
 # Prints Markdown for bench/RESULTS.md on stdout; progress goes to stderr.
@@ -48,6 +51,7 @@ streams=${STREAMS:-8}
 port_base=${PORT:-50291}
 server_cpu=${SERVER_CPU:-0}
 client_cpu=${CLIENT_CPU:-1}
+read -r -a servers <<<"${SERVERS:-rust go}"
 
 die() {
 	echo "connect: $*" >&2
@@ -68,6 +72,11 @@ for value in "$round_seconds" "$rounds" "$warmup" "$connections" "$h2_connection
 	[[ $value =~ ^[0-9]+$ && $value -gt 0 ]] || die "settings must be positive integers, got '$value'"
 done
 (($(nproc) >= 2)) || die "needs 2 CPUs: the server and the load generator each get one"
+[[ " ${servers[*]} " == *" rust "* && " ${servers[*]} " == *" go "* ]] ||
+	die "SERVERS must have rust and go"
+for server in "${servers[@]}"; do
+	[[ $server =~ ^(rust|rust-bare|go)$ ]] || die "unknown server '$server' in SERVERS"
+done
 [[ -f /usr/include/google/protobuf/timestamp.proto ]] ||
 	die "the well-known types are missing: apt-get install libprotobuf-dev"
 
@@ -220,8 +229,7 @@ LUA
 done
 
 # --- servers --------------------------------------------------------------------------------
-servers=(rust go)
-declare -A port_of=([rust]=$port_base [go]=$((port_base + 1)))
+declare -A port_of=([rust]=$port_base [go]=$((port_base + 1)) [rust-bare]=$((port_base + 2)))
 declare -A pid_of
 for server in "${servers[@]}"; do
 	port=${port_of[$server]}
@@ -232,6 +240,8 @@ for server in "${servers[@]}"; do
 	# connect-go gets one P, as the Rust server gets one tokio worker: both have the one core.
 	if [[ $server == rust ]]; then
 		taskset -c "$server_cpu" "$rust_bin" --port "$port" 2>"$workdir/server.$server.log" &
+	elif [[ $server == rust-bare ]]; then
+		taskset -c "$server_cpu" "$rust_bin" --port "$port" --bare 2>"$workdir/server.$server.log" &
 	else
 		GOMAXPROCS=1 taskset -c "$server_cpu" "$go_bin" -port "$port" 2>"$workdir/server.$server.log" &
 	fi
@@ -430,9 +440,10 @@ PY
 note "${rounds} rounds of ${round_seconds}s per server and case (+${warmup}s warm-up each)"
 for ((round = 0; round < rounds; round++)); do
 	for case in "${cases[@]}"; do
-		# Alternate who goes first, so that drift during the run hits both alike.
-		if ((round % 2 == 0)); then order=(rust go); else order=(go rust); fi
-		for server in "${order[@]}"; do measure "$server" "$case" "$round"; done
+		# Rotate who goes first (with two servers: alternate), so that drift during the run hits
+		# all alike.
+		n=${#servers[@]}
+		for ((i = 0; i < n; i++)); do measure "${servers[(round + i) % n]}" "$case" "$round"; done
 	done
 done
 check_servers
@@ -449,7 +460,7 @@ wrk_version=$(wrk --version 2>&1 | head -n1 | cut -d' ' -f1-2 || true)
 versions="$(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD). $(rustc --version | cut -d' ' -f1-2), tonic $(lock_version tonic), hyper $(lock_version hyper), axum $(lock_version axum); \`--release\`. $(go version | cut -d' ' -f3), connect-go $(mod_version connectrpc.com/connect), protobuf-go $(mod_version google.golang.org/protobuf). $wrk_version, h2load $(h2load --version | sed -n 's|.*nghttp2/||p'). Machine: $(nproc) vCPU $cpu_model, Linux $(uname -r)."
 VERSIONS=$versions SERVER_CPU=$server_cpu CLIENT_CPU=$client_cpu CONNECTIONS=$connections \
 	H2_CONNECTIONS=$h2_connections STREAMS=$streams ROUND_SECONDS=$round_seconds WARMUP=$warmup \
-	ROUNDS=$rounds python3 - "$results" <<'PY'
+	ROUNDS=$rounds SERVERS="${servers[*]}" python3 - "$results" <<'PY'
 import json, os, statistics, sys
 
 env = os.environ
@@ -462,7 +473,12 @@ labels = {
     "connect-json/h2": "Connect, `application/json`, HTTP/2",
     "grpc/h2": "gRPC, HTTP/2",
 }
-names = {"rust": "generated adapter on `host`", "go": "connect-go"}
+names = {
+    "rust": "generated adapter on `host`",
+    "rust-bare": "generated adapter, bare tonic server",
+    "go": "connect-go",
+}
+servers = env["SERVERS"].split()
 
 
 def of(server, case):
@@ -484,14 +500,17 @@ print(
     "once with `{sku, available: 7}` by the same handler on both sides. The Rust server is the "
     "generated adapter and gateway on a `rust_svc_runtime::host::Host` (bench/connect-rust), a "
     "tokio runtime with 1 worker thread; connect-go's is its generated handler on `net/http` "
-    "with h2c (bench/connect-go), `GOMAXPROCS=1`. Each is pinned to CPU "
+    "with h2c (bench/connect-go), `GOMAXPROCS=1`. "
+    + ("The bare tonic server is the same adapter on `tonic::transport::Server` with "
+       "`accept_http1(true)`, no host around it (`--bare`). " if "rust-bare" in servers else "")
+    + "Each is pinned to CPU "
     f"{env['SERVER_CPU']}; the load generator runs on CPU {env['CLIENT_CPU']}: HTTP/1.1 by "
     f"`wrk -t 1 -c {env['CONNECTIONS']}` (a Lua script POSTs the body), HTTP/2 by "
     f"`h2load -t 1 -c {env['H2_CONNECTIONS']} -m {env['STREAMS']}` (prior knowledge), "
     f"{env['CONNECTIONS']} and {int(env['H2_CONNECTIONS']) * int(env['STREAMS'])} calls in "
     f"flight. Per round, server and case: {env['WARMUP']} s of warm-up on fresh connections, "
     f"then {env['ROUND_SECONDS']} s measured; {env['ROUNDS']} interleaved rounds (the first "
-    "server alternates). Figures are the median (min–max) of rounds; latency is wrk's, or "
+    "server rotates). Figures are the median (min–max) of rounds; latency is wrk's, or "
     "nearest-rank from h2load's per-request log; every counted response carried the expected "
     "message (byte counts checked against the checked response)."
 )
@@ -499,7 +518,7 @@ print()
 print("| call | server | throughput | p50 latency | p99 latency | server CPU per call | server CPU busy |")
 print("|---|---|---|---|---|---|---|")
 for case in cases:
-    for server in ("rust", "go"):
+    for server in servers:
         rs = of(server, case)
         print(
             f"| {labels[case]} | {names[server]} "
@@ -509,25 +528,30 @@ for case in cases:
             f"| {summary([r['cpu_us_per_call'] for r in rs], '{:.1f}'.format, ' µs')} "
             f"| {summary([100 * r['cpu_busy'] for r in rs], '{:.0f}'.format, ' %')} |"
         )
-print()
-print("Ours against connect-go, ratio of medians (target: throughput ≥ 1.00×, p99 ≤ 1.00×):")
-print()
-print("| call | throughput | p99 latency | p50 latency | server CPU per call | target |")
-print("|---|---|---|---|---|---|")
-for case in cases:
-    ratio = {key: med("rust", case, key) / med("go", case, key)
-             for key in ("rps", "p99_us", "p50_us", "cpu_us_per_call")}
-    met = ratio["rps"] >= 1.0 and ratio["p99_us"] <= 1.0
+for ours in [server for server in servers if server != "go"]:
+    print()
     print(
-        f"| {labels[case]} | {ratio['rps']:.2f}× | {ratio['p99_us']:.2f}× | {ratio['p50_us']:.2f}× "
-        f"| {ratio['cpu_us_per_call']:.2f}× | {'met' if met else '**missed**'} |"
+        f"{names[ours][0].upper()}{names[ours][1:]} against connect-go, ratio of medians "
+        "(issue 30's target: throughput ≥ 1.00×, p99 ≤ 1.00×):"
     )
+    print()
+    print("| call | throughput | p99 latency | p50 latency | server CPU per call | target |")
+    print("|---|---|---|---|---|---|")
+    for case in cases:
+        ratio = {key: med(ours, case, key) / med("go", case, key)
+                 for key in ("rps", "p99_us", "p50_us", "cpu_us_per_call")}
+        met = ratio["rps"] >= 1.0 and ratio["p99_us"] <= 1.0
+        print(
+            f"| {labels[case]} | {ratio['rps']:.2f}× | {ratio['p99_us']:.2f}× "
+            f"| {ratio['p50_us']:.2f}× | {ratio['cpu_us_per_call']:.2f}× "
+            f"| {'met' if met else '**missed**'} |"
+        )
 print()
 print("Each Connect call against gRPC on the same server and handler, ratio of medians:")
 print()
 print("| call | server | throughput | p99 latency | server CPU per call |")
 print("|---|---|---|---|---|")
-for server in ("rust", "go"):
+for server in servers:
     for case in cases[:-1]:
         print(
             f"| {labels[case]} | {names[server]} "

@@ -4,8 +4,12 @@
 //! `examples/logistics` serves its ports: gRPC, gRPC-Web and Connect on the rpc paths, over
 //! HTTP/1.1 and HTTP/2 (h2c), with health and reflection beside them.
 //!
+//! With `--bare`, the same adapter alone on tonic's server with HTTP/1.1 accepted (no host:
+//! no gRPC-Web, CORS, health, reflection, connection limits or drain), to tell what the host
+//! adds.
+//!
 //! ```text
-//! rust-svc-bench-connect --port N      serve on 127.0.0.1:N until killed
+//! rust-svc-bench-connect --port N [--bare]     serve on 127.0.0.1:N until killed
 //! ```
 //!
 //! The server runs a multi-thread tokio runtime with exactly one worker thread: the script pins
@@ -21,12 +25,26 @@ use rust_svc_bench::Stock;
 use rust_svc_runtime::host::{self, Host};
 use tonic::service::Routes;
 
-fn port() -> Result<u16, String> {
+/// The port, and whether to serve `--bare`.
+fn args() -> Result<(u16, bool), String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.as_slice() {
-        [flag, port] if flag == "--port" => port.parse().map_err(|_| format!("bad port `{port}`")),
-        _ => Err("usage: rust-svc-bench-connect --port N".to_owned()),
-    }
+    let (port, bare) = match args.as_slice() {
+        [flag, port] if flag == "--port" => (port, false),
+        [flag, port, bare] if flag == "--port" && bare == "--bare" => (port, true),
+        _ => return Err("usage: rust-svc-bench-connect --port N [--bare]".to_owned()),
+    };
+    let port = port.parse().map_err(|_| format!("bad port `{port}`"))?;
+    Ok((port, bare))
+}
+
+async fn serve_bare(port: u16) -> Result<(), String> {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    tonic::transport::Server::builder()
+        .accept_http1(true)
+        .add_service(InventoryServiceGrpc::new(Stock).into_service())
+        .serve(addr)
+        .await
+        .map_err(|e| format!("serving on {addr}: {e}"))
 }
 
 async fn serve(port: u16) -> Result<(), String> {
@@ -50,13 +68,19 @@ async fn serve(port: u16) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let outcome = port().and_then(|port| {
+    let outcome = args().and_then(|(port, bare)| {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .map_err(|e| format!("building the tokio runtime: {e}"))?
-            .block_on(serve(port))
+            .block_on(async move {
+                if bare {
+                    serve_bare(port).await
+                } else {
+                    serve(port).await
+                }
+            })
     });
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
