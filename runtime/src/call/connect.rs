@@ -64,23 +64,26 @@ pub fn parse_timeout(value: &[u8]) -> Result<Duration, Status> {
     Ok(Duration::from_millis(millis))
 }
 
-/// A Connect error as JSON.
+/// A Connect error as JSON. Read leniently, as connect-go reads it: any field may be missing or
+/// `null` (a code that is neither is then the HTTP status's, or `UNKNOWN` in a stream's end).
 #[derive(Debug, Serialize, Deserialize)]
 struct ErrorJson {
-    code: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    message: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    details: Vec<DetailJson>,
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    details: Option<Vec<DetailJson>>,
 }
 
 /// One detail of a Connect error: an `Any`, its type name without the `type.googleapis.com/`
 /// prefix and its bytes in base64.
 #[derive(Debug, Serialize, Deserialize)]
 struct DetailJson {
-    #[serde(rename = "type")]
-    type_name: String,
-    value: String,
+    #[serde(rename = "type", default)]
+    type_name: Option<String>,
+    #[serde(default)]
+    value: Option<String>,
 }
 
 /// The end of a Connect stream as JSON: its error, if it failed, and its trailers.
@@ -88,8 +91,8 @@ struct DetailJson {
 struct EndStreamJson {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     error: Option<ErrorJson>,
-    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
-    metadata: serde_json::Map<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl ErrorJson {
@@ -102,46 +105,53 @@ impl ErrorJson {
                 .unwrap_or_default()
                 .into_iter()
                 .map(|any| DetailJson {
-                    type_name: any
-                        .type_url
-                        .rsplit_once('/')
-                        .map_or(any.type_url.as_str(), |(_, name)| name)
-                        .to_owned(),
-                    value: base64::engine::general_purpose::STANDARD_NO_PAD.encode(any.value),
+                    type_name: Some(
+                        any.type_url
+                            .rsplit_once('/')
+                            .map_or(any.type_url.as_str(), |(_, name)| name)
+                            .to_owned(),
+                    ),
+                    value: Some(base64::engine::general_purpose::STANDARD_NO_PAD.encode(any.value)),
                 })
                 .collect()
         };
         Self {
-            code: connect_code_name(status.code()).to_owned(),
-            message: status.message().to_owned(),
-            details,
+            code: Some(connect_code_name(status.code()).to_owned()),
+            message: Some(status.message().to_owned()).filter(|message| !message.is_empty()),
+            details: Some(details).filter(|details| !details.is_empty()),
         }
     }
 
     /// The status this error describes, `fallback` if it names no code.
     fn into_status(self, fallback: Code, metadata: HeaderMap) -> Status {
-        let code = code_from_connect_name(&self.code).unwrap_or(fallback);
+        let code = self
+            .code
+            .as_deref()
+            .and_then(code_from_connect_name)
+            .unwrap_or(fallback);
+        let message = self.message.unwrap_or_default();
         let details: Vec<prost_types::Any> = self
             .details
             .into_iter()
+            .flatten()
             .filter_map(|detail| {
                 Some(prost_types::Any {
-                    type_url: format!("type.googleapis.com/{}", detail.type_name),
-                    value: decode_base64(&detail.value)?,
+                    type_url: format!("type.googleapis.com/{}", detail.type_name?),
+                    value: decode_base64(&detail.value.unwrap_or_default())?,
                 })
             })
             .collect();
         let metadata = tonic::metadata::MetadataMap::from_headers(metadata);
         if details.is_empty() {
-            return Status::with_metadata(code, self.message, metadata);
+            return Status::with_metadata(code, message, metadata);
         }
         let encoded = tonic_types::pb::Status {
             code: code as i32,
-            message: self.message.clone(),
+            message: message.clone(),
             details,
         }
         .encode_to_vec();
-        Status::with_details_and_metadata(code, self.message, encoded.into(), metadata)
+        Status::with_details_and_metadata(code, message, encoded.into(), metadata)
     }
 }
 
@@ -189,7 +199,7 @@ pub fn end_stream_body(status: &Status, trailers: &HeaderMap) -> Vec<u8> {
     }
     let end = EndStreamJson {
         error: (status.code() != Code::Ok).then(|| ErrorJson::of(status)),
-        metadata,
+        metadata: Some(metadata).filter(|metadata| !metadata.is_empty()),
     };
     serde_json::to_vec(&end).expect("the end of a stream serializes")
 }
@@ -202,7 +212,7 @@ pub fn parse_end_stream(body: &[u8]) -> Result<(Status, HeaderMap), Status> {
         ))
     })?;
     let mut trailers = HeaderMap::new();
-    for (name, values) in end.metadata {
+    for (name, values) in end.metadata.unwrap_or_default() {
         let Ok(name) = http::HeaderName::from_bytes(name.as_bytes()) else {
             continue;
         };

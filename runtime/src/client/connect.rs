@@ -106,6 +106,12 @@ where
     parts.headers.remove(CONTENT_LENGTH);
     if !http_status.is_success() {
         let body = body.collect().await.map_err(Into::into)?.to_bytes();
+        let body = match parts.headers.get(CONTENT_ENCODING) {
+            Some(encoding) if encoding != "identity" => {
+                decompress(encoding.as_bytes(), &body).unwrap_or_default()
+            }
+            _ => body.to_vec(),
+        };
         let (headers, trailers) = split_trailers(std::mem::take(&mut parts.headers));
         let mut metadata = headers;
         metadata.extend(trailers);
@@ -133,13 +139,15 @@ where
         let body = http_body_util::StreamBody::new(futures_util::stream::iter(frames));
         return Ok(http::Response::from_parts(parts, Body::new(body)));
     }
-    if let Some(encoding) = parts.headers.remove(wire::CONTENT_ENCODING) {
-        parts.headers.insert("grpc-encoding", encoding);
+    let encoding = parts.headers.remove(wire::CONTENT_ENCODING);
+    if let Some(encoding) = &encoding {
+        parts.headers.insert("grpc-encoding", encoding.clone());
     }
     let body = StreamBody {
         inner: Body::new(body.map_err(|error| Status::from_error(error.into()))),
         buffer: BytesMut::new(),
         done: false,
+        encoding,
     };
     Ok(http::Response::from_parts(parts, Body::new(body)))
 }
@@ -176,6 +184,8 @@ struct StreamBody {
     inner: Body,
     buffer: BytesMut,
     done: bool,
+    /// The stream's compression, which its end may be in too.
+    encoding: Option<HeaderValue>,
 }
 
 impl StreamBody {
@@ -198,12 +208,38 @@ impl StreamBody {
             return Some(Frame::data(envelope));
         }
         self.done = true;
-        let trailers = match wire::parse_end_stream(&envelope[5..]) {
+        let compressed = envelope[0] & FLAG_COMPRESSED != 0;
+        let end = match (&self.encoding, compressed) {
+            (Some(encoding), true) => decompress(encoding.as_bytes(), &envelope[5..]),
+            (None, true) => Err(Status::internal(
+                "the end of the Connect stream is compressed, but the stream names no encoding",
+            )),
+            (_, false) => Ok(envelope[5..].to_vec()),
+        };
+        let trailers = match end.and_then(|end| wire::parse_end_stream(&end)) {
             Ok((status, trailers)) => grpc_trailers(&status, trailers),
             Err(status) => grpc_trailers(&status, HeaderMap::new()),
         };
         Some(Frame::trailers(trailers))
     }
+}
+
+/// `data` decompressed from `encoding` (gzip only: what tonic itself accepts on this path).
+fn decompress(encoding: &[u8], data: &[u8]) -> Result<Vec<u8>, Status> {
+    use std::io::Read as _;
+    if encoding != b"gzip" {
+        return Err(Status::internal(format!(
+            "a Connect answer compressed with {:?}, which this client does not read",
+            String::from_utf8_lossy(encoding)
+        )));
+    }
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(data)
+        .read_to_end(&mut out)
+        .map_err(|error| {
+            Status::internal(format!("a gzip body that does not decompress: {error}"))
+        })?;
+    Ok(out)
 }
 
 /// A status and trailers as gRPC's trailers.
