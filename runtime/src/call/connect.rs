@@ -318,6 +318,21 @@ mod tests {
     }
 
     #[test]
+    fn errors_are_read_leniently() {
+        let status = status_from_error_body(
+            http::StatusCode::UNAUTHORIZED,
+            br#"{"message": "oops"}"#,
+            HeaderMap::new(),
+        );
+        assert_eq!(status.code(), Code::Unauthenticated);
+        assert_eq!(status.message(), "oops");
+        let (status, _) =
+            parse_end_stream(br#"{"error": {"code": null, "message": null}, "metadata": null}"#)
+                .unwrap();
+        assert_eq!(status.code(), Code::Unknown);
+    }
+
+    #[test]
     fn base64_is_read_in_either_alphabet_padded_or_not() {
         assert_eq!(decode_base64("-_8=").unwrap(), [0xfb, 0xff]);
         assert_eq!(decode_base64("+/8").unwrap(), [0xfb, 0xff]);
