@@ -1,6 +1,5 @@
-//! The Connect protocol on the client side: the gRPC requests tonic's client makes, translated
-//! to Connect on the way out and the Connect answers back to gRPC on the way in, as tonic-web's
-//! client layer does for gRPC-Web. Everything above (deadlines, retries, hedging, breakers, the
+//! The Connect protocol and gRPC-Web on the client side: the gRPC requests tonic's client makes,
+//! translated on the way out and the answers back to gRPC on the way in. Everything above (deadlines, retries, hedging, breakers, the
 //! pushback pause) is the same for every protocol because it sees gRPC either way.
 //!
 //! - Unary: the one enveloped message becomes the body (its compression `Content-Encoding`),
@@ -9,6 +8,8 @@
 //!   answer.
 //! - Streaming: the envelopes are the same; the stream's end (flagged `0b10`) becomes the
 //!   trailers.
+//! - gRPC-Web: the envelopes and headers are gRPC's; the trailers come as the body's last
+//!   envelope (flagged `0x80`), a block of `name: value` lines.
 
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
@@ -148,8 +149,96 @@ where
         buffer: BytesMut::new(),
         done: false,
         encoding,
+        end: End::Connect,
     };
     Ok(http::Response::from_parts(parts, Body::new(body)))
+}
+
+/// A gRPC request as gRPC-Web: the same envelopes and headers, its own content type.
+pub(super) fn grpc_web_request(request: http::Request<Body>) -> http::Request<Body> {
+    let (mut parts, body) = request.into_parts();
+    parts.headers.remove(http::header::TE);
+    parts.headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/grpc-web+proto"),
+    );
+    parts
+        .headers
+        .insert("x-grpc-web", HeaderValue::from_static("1"));
+    http::Request::from_parts(parts, body)
+}
+
+/// A gRPC-Web answer as the gRPC one tonic's client expects: the trailers, which gRPC-Web sends
+/// as the body's last envelope (compressed or not, one line per value), as trailers.
+///
+/// Written here rather than with tonic-web's client service, which refuses a compressed
+/// trailer envelope and keeps one value of a trailer sent with several (the conformance
+/// suite's client cases).
+pub(super) async fn grpc_web_response<B>(
+    response: http::Response<B>,
+) -> Result<http::Response<Body>, BoxError>
+where
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let (mut parts, body) = response.into_parts();
+    parts.headers.remove(CONTENT_LENGTH);
+    if !parts.status.is_success() {
+        let code = crate::rpc::code_from_http_status(parts.status);
+        let status = Status::new(code, format!("HTTP status {}", parts.status));
+        return Ok(status.into_http());
+    }
+    let grpc_web = parts.headers.get(CONTENT_TYPE).is_some_and(|value| {
+        value.as_bytes().starts_with(b"application/grpc-web")
+            && !value.as_bytes().starts_with(b"application/grpc-web-text")
+    });
+    if !grpc_web {
+        let status = Status::internal(format!(
+            "the gRPC-Web answer's content type is {:?}",
+            parts.headers.get(CONTENT_TYPE)
+        ));
+        return Ok(status.into_http());
+    }
+    parts
+        .headers
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    if parts.headers.contains_key("grpc-status") {
+        // Trailers-only: the status in the headers, as in gRPC.
+        return Ok(http::Response::from_parts(parts, Body::empty()));
+    }
+    let encoding = parts.headers.get("grpc-encoding").cloned();
+    let body = StreamBody {
+        inner: Body::new(body.map_err(|error| Status::from_error(error.into()))),
+        buffer: BytesMut::new(),
+        done: false,
+        encoding,
+        end: End::GrpcWeb,
+    };
+    Ok(http::Response::from_parts(parts, Body::new(body)))
+}
+
+/// gRPC-Web's trailer block (`name: value` lines) as trailers, every value kept.
+fn trailer_block(block: &[u8]) -> HeaderMap {
+    let mut trailers = HeaderMap::new();
+    for line in block.split(|&byte| byte == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(colon) = line.iter().position(|&byte| byte == b':') else {
+            continue;
+        };
+        let name = String::from_utf8_lossy(&line[..colon])
+            .trim()
+            .to_ascii_lowercase();
+        let value = String::from_utf8_lossy(&line[colon + 1..])
+            .trim()
+            .to_owned();
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            trailers.append(name, value);
+        }
+    }
+    trailers
 }
 
 /// A unary answer's headers, and its `Trailer-` ones as trailers.
@@ -186,6 +275,26 @@ struct StreamBody {
     done: bool,
     /// The stream's compression, which its end may be in too.
     encoding: Option<HeaderValue>,
+    /// How the stream ends: Connect's JSON or gRPC-Web's trailer block.
+    end: End,
+}
+
+/// The last envelope of a stream, by protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// Flagged `0b10`: the status and trailers as JSON.
+    Connect,
+    /// Flagged `0x80`: the trailers as an HTTP/1 header block.
+    GrpcWeb,
+}
+
+impl End {
+    fn flag(self) -> u8 {
+        match self {
+            End::Connect => FLAG_END_STREAM,
+            End::GrpcWeb => 0x80,
+        }
+    }
 }
 
 impl StreamBody {
@@ -204,7 +313,7 @@ impl StreamBody {
             return None;
         }
         let envelope = self.buffer.split_to(5 + length).freeze();
-        if envelope[0] & FLAG_END_STREAM == 0 {
+        if envelope[0] & self.end.flag() == 0 {
             return Some(Frame::data(envelope));
         }
         self.done = true;
@@ -216,9 +325,15 @@ impl StreamBody {
             )),
             (_, false) => Ok(envelope[5..].to_vec()),
         };
-        let trailers = match end.and_then(|end| wire::parse_end_stream(&end)) {
-            Ok((status, trailers)) => grpc_trailers(&status, trailers),
-            Err(status) => grpc_trailers(&status, HeaderMap::new()),
+        let trailers = match self.end {
+            End::Connect => match end.and_then(|end| wire::parse_end_stream(&end)) {
+                Ok((status, trailers)) => grpc_trailers(&status, trailers),
+                Err(status) => grpc_trailers(&status, HeaderMap::new()),
+            },
+            End::GrpcWeb => match end {
+                Ok(block) => trailer_block(&block),
+                Err(status) => grpc_trailers(&status, HeaderMap::new()),
+            },
         };
         Some(Frame::trailers(trailers))
     }
@@ -283,5 +398,43 @@ impl HttpBody for StreamBody {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_grpc_web_trailer_block_keeps_every_value() {
+        let trailers =
+            trailer_block(b"grpc-status: 0\r\nX-Many: a\r\nx-many: b\r\ngrpc-message:\r\n");
+        assert_eq!(trailers["grpc-status"], "0");
+        let many: Vec<_> = trailers.get_all("x-many").iter().collect();
+        assert_eq!(many, ["a", "b"]);
+        assert_eq!(trailers["grpc-message"], "");
+    }
+
+    #[tokio::test]
+    async fn a_compressed_grpc_web_trailer_envelope_is_read() {
+        use std::io::Write as _;
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gzip.write_all(b"grpc-status: 5\r\ngrpc-message: gone\r\n")
+            .unwrap();
+        let block = gzip.finish().unwrap();
+        let mut body = wire::envelope(false, b"\x08\x01").to_vec();
+        let mut end = wire::envelope(true, &block).to_vec();
+        end[0] = 0x81;
+        body.extend_from_slice(&end);
+        let response = http::Response::builder()
+            .header(CONTENT_TYPE, "application/grpc-web+proto")
+            .header("grpc-encoding", "gzip")
+            .body(http_body_util::Full::new(Bytes::from(body)))
+            .unwrap();
+        let response = grpc_web_response(response).await.unwrap();
+        let collected = response.into_body().collect().await.unwrap();
+        let trailers = collected.trailers().cloned().unwrap();
+        assert_eq!(trailers["grpc-status"], "5");
+        assert_eq!(&collected.to_bytes()[..], [0, 0, 0, 0, 2, 8, 1]);
     }
 }

@@ -1,7 +1,7 @@
 //! What a client's calls travel over: gRPC on tonic's HTTP/2 channel (the default), or gRPC-Web
 //! or Connect, over that channel or over HTTP/1.1. tonic's client always makes a gRPC request;
 //! for the other protocols it is translated on its way out and the answer on its way back
-//! (tonic-web's client service for gRPC-Web, [`connect`](super::connect) for Connect), so the
+//! ([`connect`](super::connect), for gRPC-Web and Connect), so the
 //! rest of the client is the same over every protocol.
 
 use std::task::{Context as TaskContext, Poll};
@@ -119,24 +119,6 @@ fn send(wire: &Wire, request: http::Request<Body>) -> Answer {
     }
 }
 
-/// The gRPC-Web client service's inner service: a wire, taking tonic-web's request body.
-#[derive(Clone)]
-struct WebWire(Wire);
-
-impl Service<http::Request<tonic_web::GrpcWebCall<Body>>> for WebWire {
-    type Response = http::Response<Body>;
-    type Error = BoxError;
-    type Future = Answer;
-
-    fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), BoxError>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: http::Request<tonic_web::GrpcWebCall<Body>>) -> Answer {
-        send(&self.0, request.map(Body::new))
-    }
-}
-
 type ChannelFuture = MapErr<
     <Channel as Service<http::Request<Body>>>::Future,
     fn(tonic::transport::Error) -> BoxError,
@@ -163,9 +145,10 @@ impl Service<http::Request<Body>> for Transport {
                     .map_err(Into::into as fn(_) -> BoxError),
             ),
             (wire, Protocol::GrpcWeb) => {
-                let mut web = tonic_web::GrpcWebClientService::new(WebWire(wire.clone()));
-                let answer = web.call(request);
-                Either::Right(Box::pin(async move { Ok(answer.await?.map(Body::new)) }))
+                let answer = send(wire, connect::grpc_web_request(request));
+                Either::Right(Box::pin(async move {
+                    connect::grpc_web_response(answer.await?).await
+                }))
             }
             (wire, Protocol::Connect) => {
                 let wire = wire.clone();
