@@ -24,7 +24,7 @@ use tonic::body::Body;
 use crate::call::connect::{self as wire, FLAG_COMPRESSED, FLAG_END_STREAM};
 use crate::deadline::parse_grpc_timeout;
 use crate::rpc::{GRPC_TIMEOUT, MethodKind, ServiceInfo};
-use crate::{BoxFuture, Status};
+use crate::{BoxFuture, Code, Status};
 
 /// The error type of a transport.
 pub(super) type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -120,6 +120,37 @@ where
         let status = wire::status_from_error_body(http_status, &body, metadata);
         return Ok(status.into_http());
     }
+    // A success in another content type than the one asked for is no answer of this rpc.
+    let expected = if unary {
+        "application/proto"
+    } else {
+        "application/connect+proto"
+    };
+    let content_type = parts.headers.get(CONTENT_TYPE);
+    let media = content_type
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .map(str::trim);
+    if media != Some(expected) {
+        // Connect in another codec is a broken answer (INTERNAL); no Connect answer at all (a
+        // proxy's page) is UNKNOWN, as connect-go tells them.
+        let connect = media.is_some_and(|media| {
+            let codec = if unary {
+                media.strip_prefix("application/")
+            } else {
+                media.strip_prefix("application/connect+")
+            };
+            codec.is_some_and(|codec| matches!(codec, "proto" | "json"))
+        });
+        let message =
+            format!("the Connect answer's content type is {content_type:?}, not {expected}");
+        let code = if connect {
+            Code::Internal
+        } else {
+            Code::Unknown
+        };
+        return Ok(Status::new(code, message).into_http());
+    }
     parts
         .headers
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
@@ -150,6 +181,7 @@ where
         done: false,
         encoding,
         end: End::Connect,
+        header_status: None,
     };
     Ok(http::Response::from_parts(parts, Body::new(body)))
 }
@@ -193,7 +225,8 @@ where
             && !value.as_bytes().starts_with(b"application/grpc-web-text")
     });
     if !grpc_web {
-        let status = Status::internal(format!(
+        // Not gRPC-Web at all (a proxy's page): UNKNOWN, as gRPC's clients say.
+        let status = Status::unknown(format!(
             "the gRPC-Web answer's content type is {:?}",
             parts.headers.get(CONTENT_TYPE)
         ));
@@ -202,9 +235,19 @@ where
     parts
         .headers
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    // A status in the headers is the answer only if the body brings none of its own
+    // (trailers-only); a trailer envelope in the body wins over it.
+    let mut header_status = HeaderMap::new();
     if parts.headers.contains_key("grpc-status") {
-        // Trailers-only: the status in the headers, as in gRPC.
-        return Ok(http::Response::from_parts(parts, Body::empty()));
+        // A trailers-only answer's metadata are its trailers too, as in gRPC.
+        for (name, value) in &parts.headers {
+            if name != CONTENT_TYPE && name != "grpc-encoding" {
+                header_status.append(name.clone(), value.clone());
+            }
+        }
+        for name in ["grpc-status", "grpc-message", "grpc-status-details-bin"] {
+            parts.headers.remove(name);
+        }
     }
     let encoding = parts.headers.get("grpc-encoding").cloned();
     let body = StreamBody {
@@ -213,6 +256,7 @@ where
         done: false,
         encoding,
         end: End::GrpcWeb,
+        header_status: Some(header_status).filter(|status| !status.is_empty()),
     };
     Ok(http::Response::from_parts(parts, Body::new(body)))
 }
@@ -277,6 +321,8 @@ struct StreamBody {
     encoding: Option<HeaderValue>,
     /// How the stream ends: Connect's JSON or gRPC-Web's trailer block.
     end: End,
+    /// A status the headers carried: the trailers if the body ends without its own.
+    header_status: Option<HeaderMap>,
 }
 
 /// The last envelope of a stream, by protocol.
@@ -390,7 +436,10 @@ impl HttpBody for StreamBody {
                 }
                 None => {
                     self.done = true;
-                    let status = Status::internal("the Connect stream ended without its end");
+                    if let Some(trailers) = self.header_status.take() {
+                        return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
+                    }
+                    let status = Status::internal("the stream ended without its status");
                     return Poll::Ready(Some(Ok(Frame::trailers(grpc_trailers(
                         &status,
                         HeaderMap::new(),

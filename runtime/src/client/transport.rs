@@ -6,7 +6,8 @@
 
 use std::task::{Context as TaskContext, Poll};
 
-use futures_util::future::{Either, MapErr, TryFutureExt};
+use futures_util::future::{Either, MapErr, MapOk, TryFutureExt};
+use http_body::Body as _;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -119,10 +120,25 @@ fn send(wire: &Wire, request: http::Request<Body>) -> Answer {
     }
 }
 
-type ChannelFuture = MapErr<
-    <Channel as Service<http::Request<Body>>>::Future,
-    fn(tonic::transport::Error) -> BoxError,
+type ChannelFuture = MapOk<
+    MapErr<
+        <Channel as Service<http::Request<Body>>>::Future,
+        fn(tonic::transport::Error) -> BoxError,
+    >,
+    fn(http::Response<Body>) -> http::Response<Body>,
 >;
+
+/// A status in a gRPC answer's headers is the answer only when nothing follows them
+/// (trailers-only). With a body after them, the trailers say how the call ended, and a call
+/// whose trailers are missing is broken: the headers' status is dropped, as grpc-go drops it.
+fn trailers_only_or_none(mut response: http::Response<Body>) -> http::Response<Body> {
+    if response.headers().contains_key("grpc-status") && !response.body().is_end_stream() {
+        for name in ["grpc-status", "grpc-message", "grpc-status-details-bin"] {
+            response.headers_mut().remove(name);
+        }
+    }
+    response
+}
 
 impl Service<http::Request<Body>> for Transport {
     type Response = http::Response<Body>;
@@ -142,7 +158,8 @@ impl Service<http::Request<Body>> for Transport {
             (Wire::Channel(channel), Protocol::Grpc) => Either::Left(
                 channel
                     .call(request)
-                    .map_err(Into::into as fn(_) -> BoxError),
+                    .map_err(Into::into as fn(_) -> BoxError)
+                    .map_ok(trailers_only_or_none as fn(_) -> _),
             ),
             (wire, Protocol::GrpcWeb) => {
                 let answer = send(wire, connect::grpc_web_request(request));

@@ -18,6 +18,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::BoxFuture;
+use crate::call::codec::Format;
 
 /// The layer of [`Protocols`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -71,12 +72,35 @@ where
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: Request<Body>) -> Self::Future {
+    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
         if is_connect_over_http1(&request) {
             return Box::pin(Service::<Request<Body>>::call(&mut self.inner, request));
         }
+        // tonic-web knows gRPC-Web's binary codec only: a JSON call goes through it as binary,
+        // its messages coded as JSON by the adapter (the `Format` it carries), and its answer
+        // is labelled JSON again.
+        let json = request
+            .headers()
+            .get(CONTENT_TYPE)
+            .is_some_and(|value| value.as_bytes().starts_with(b"application/grpc-web+json"));
+        if json {
+            request.headers_mut().insert(
+                CONTENT_TYPE,
+                http::HeaderValue::from_static("application/grpc-web+proto"),
+            );
+            request.extensions_mut().insert(Format::Json);
+        }
         let future = self.web.call(request);
-        Box::pin(async move { Ok(future.await?.map(Body::new)) })
+        Box::pin(async move {
+            let mut response = future.await?.map(Body::new);
+            if json {
+                response.headers_mut().insert(
+                    CONTENT_TYPE,
+                    http::HeaderValue::from_static("application/grpc-web+json"),
+                );
+            }
+            Ok(response)
+        })
     }
 }
 
