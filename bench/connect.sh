@@ -493,6 +493,7 @@ def summary(values, fmt, unit=""):
     return f"{fmt(statistics.median(values))}{unit} ({fmt(min(values))}–{fmt(max(values))})"
 
 
+in_flight_h2 = int(env["H2_CONNECTIONS"]) * int(env["STREAMS"])
 print(env["VERSIONS"])
 print()
 print(
@@ -507,8 +508,9 @@ print(
     f"{env['SERVER_CPU']}; the load generator runs on CPU {env['CLIENT_CPU']}: HTTP/1.1 by "
     f"`wrk -t 1 -c {env['CONNECTIONS']}` (a Lua script POSTs the body), HTTP/2 by "
     f"`h2load -t 1 -c {env['H2_CONNECTIONS']} -m {env['STREAMS']}` (prior knowledge), "
-    f"{env['CONNECTIONS']} and {int(env['H2_CONNECTIONS']) * int(env['STREAMS'])} calls in "
-    f"flight. Per round, server and case: {env['WARMUP']} s of warm-up on fresh connections, "
+    + (f"{env['CONNECTIONS']} calls in flight either way. " if int(env["CONNECTIONS"]) == in_flight_h2
+       else f"{env['CONNECTIONS']} and {in_flight_h2} calls in flight. ")
+    + f"Per round, server and case: {env['WARMUP']} s of warm-up on fresh connections, "
     f"then {env['ROUND_SECONDS']} s measured; {env['ROUNDS']} interleaved rounds (the first "
     "server rotates). Figures are the median (min–max) of rounds; latency is wrk's, or "
     "nearest-rank from h2load's per-request log; every counted response carried the expected "
