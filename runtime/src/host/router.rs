@@ -106,8 +106,14 @@ pub(super) fn build(host: Host, health: HealthServer<impl Health>) -> Result<Rou
         // On the gRPC paths only (`route_layer` leaves the gateway, the fallback, alone):
         // tonic-web answers 400 to any HTTP/1.1 request that is not gRPC-Web, REST included,
         // so Connect over HTTP/1.1 goes around it (protocols.rs).
-        .route_layer(ProtocolsLayer)
-        .route_layer(grpc_web_cors);
+        .route_layer(ProtocolsLayer);
+    // Browser access to the gRPC paths only where some origin is allowed: the layer answers
+    // preflights and adds `vary` and `access-control-expose-headers` to every response, 150
+    // bytes and about 1.3 µs a call that no non-browser caller needs (bench/RESULTS.md,
+    // "Connect unary against gRPC and connect-go").
+    if !host.cors_origins.is_empty() {
+        app = app.route_layer(grpc_web_cors);
+    }
     if let Some(metrics) = host.metrics {
         app = app.route(
             "/metrics",
