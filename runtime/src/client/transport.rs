@@ -131,13 +131,103 @@ type ChannelFuture = MapOk<
 /// A status in a gRPC answer's headers is the answer only when nothing follows them
 /// (trailers-only). With a body after them, the trailers say how the call ended, and a call
 /// whose trailers are missing is broken: the headers' status is dropped, as grpc-go drops it.
+///
+/// The body is watched for a message cut short: see [`WholeMessages`].
 fn trailers_only_or_none(mut response: http::Response<Body>) -> http::Response<Body> {
-    if response.headers().contains_key("grpc-status") && !response.body().is_end_stream() {
+    if response.body().is_end_stream() {
+        return response;
+    }
+    if response.headers().contains_key("grpc-status") {
         for name in ["grpc-status", "grpc-message", "grpc-status-details-bin"] {
             response.headers_mut().remove(name);
         }
     }
-    response
+    response.map(|body| {
+        Body::new(WholeMessages {
+            inner: body,
+            header: 0,
+            length: 0,
+            left: 0,
+        })
+    })
+}
+
+/// A gRPC response body that fails with `INTERNAL` when it ends inside a message (a length
+/// prefix promising more bytes than came), where tonic's decoder would drop the partial
+/// message and report the stream's status as if nothing were missing. It counts bytes only.
+struct WholeMessages {
+    inner: Body,
+    /// How many of the current message's 5 prefix bytes have been seen, and their length part.
+    header: usize,
+    /// The length read so far from the current prefix.
+    length: usize,
+    /// Bytes of the current message still to come.
+    left: usize,
+}
+
+impl WholeMessages {
+    fn count(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            if self.header == 0 && self.left > 0 {
+                let taken = self.left.min(data.len());
+                self.left -= taken;
+                data = &data[taken..];
+                continue;
+            }
+            // The prefix: a flag byte, then four bytes of length, big-endian.
+            if self.header > 0 {
+                self.length = (self.length << 8) | usize::from(data[0]);
+            }
+            self.header += 1;
+            data = &data[1..];
+            if self.header == 5 {
+                self.header = 0;
+                self.left = std::mem::take(&mut self.length);
+            }
+        }
+    }
+
+    /// Whether the body stopped inside a message or its prefix.
+    fn cut(&self) -> bool {
+        self.header > 0 || self.left > 0
+    }
+}
+
+impl http_body::Body for WholeMessages {
+    type Data = bytes::Bytes;
+    type Error = crate::Status;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<bytes::Bytes>, crate::Status>>> {
+        let frame = std::task::ready!(std::pin::Pin::new(&mut self.inner).poll_frame(cx));
+        let cut = || {
+            crate::Status::internal(
+                "the response ended inside a message: its length prefix promised more",
+            )
+        };
+        Poll::Ready(match frame {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    self.count(data);
+                } else if self.cut() {
+                    return Poll::Ready(Some(Err(cut())));
+                }
+                Some(Ok(frame))
+            }
+            None if self.cut() => Some(Err(cut())),
+            other => other,
+        })
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 impl Service<http::Request<Body>> for Transport {
@@ -180,5 +270,37 @@ impl Service<http::Request<Body>> for Transport {
                 "gRPC needs HTTP/2: choose HttpVersion::Http2 or another protocol".into(),
             )))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counted(chunks: &[&[u8]]) -> bool {
+        let mut body = WholeMessages {
+            inner: Body::empty(),
+            header: 0,
+            length: 0,
+            left: 0,
+        };
+        for chunk in chunks {
+            body.count(chunk);
+        }
+        body.cut()
+    }
+
+    #[test]
+    fn whole_messages_in_any_chunking_are_not_cut() {
+        assert!(!counted(&[&[0, 0, 0, 0, 2, 8, 1]]));
+        assert!(!counted(&[&[0, 0, 0], &[0, 2, 8], &[1, 0, 0, 0, 0, 0]]));
+        assert!(!counted(&[&[0, 0, 0, 1, 0], &[7; 256]]));
+    }
+
+    #[test]
+    fn a_message_or_prefix_cut_short_is_cut() {
+        assert!(counted(&[&[0, 0, 0, 0, 10, 1, 2]]));
+        assert!(counted(&[&[0, 0, 0]]));
+        assert!(counted(&[&[0, 0, 0, 0, 2, 8, 1, 0]]));
     }
 }
