@@ -90,7 +90,7 @@ where
                 Err(status) => return Err(reject(status)),
             };
             let flag = query.compression.is_some();
-            let framed = frame(&query.message, flag);
+            let framed = wire::envelope(flag, &query.message);
             parts.method = Method::POST;
             (
                 query.format,
@@ -174,11 +174,6 @@ fn method_not_allowed(rpc: &MethodInfo) -> Response {
     response
 }
 
-/// `message` as one gRPC envelope.
-fn frame(message: &[u8], compressed: bool) -> Bytes {
-    wire::envelope(compressed, message)
-}
-
 /// A unary body as one gRPC envelope, read when the call reads it (after admission) and no
 /// further than `limit` bytes.
 fn unary_body<B>(body: B, compressed: bool, limit: usize) -> axum::body::Body
@@ -188,7 +183,7 @@ where
 {
     let read: BoxFuture<'static, Result<http_body::Frame<Bytes>, Status>> = Box::pin(async move {
         let message = read_limited(body, limit).await?;
-        Ok(http_body::Frame::data(frame(&message, compressed)))
+        Ok(http_body::Frame::data(wire::envelope(compressed, &message)))
     });
     axum::body::Body::new(http_body_util::StreamBody::new(futures_util::stream::once(
         read,

@@ -11,7 +11,7 @@ use http::{HeaderMap, StatusCode};
 use http_body::{Body as HttpBody, Frame};
 use http_body_util::BodyExt;
 
-use super::{Response, frame};
+use super::Response;
 use crate::call::codec::Format;
 use crate::call::connect::{self as wire, FLAG_END_STREAM};
 use crate::context::ResponseMetadata;
@@ -207,7 +207,7 @@ fn one_message(mut data: Bytes) -> Option<(bool, Bytes)> {
 
 /// The envelope that ends a Connect stream.
 fn end_stream(status: &Status, trailers: &HeaderMap) -> Bytes {
-    let mut envelope = frame(&wire::end_stream_body(status, trailers), false).to_vec();
+    let mut envelope = wire::envelope(false, &wire::end_stream_body(status, trailers)).to_vec();
     envelope[0] = FLAG_END_STREAM;
     Bytes::from(envelope)
 }
