@@ -109,11 +109,21 @@ pub fn well_known_types_path(params: &Params) -> String {
     format!("{}::wkt", params.runtime_crate)
 }
 
+/// What pbjson-build's paths to `serde` and `pbjson` become in a messages file: `__serde::…`
+/// and `__pbjson::…`, two `use` aliases of the runtime's re-exports at the head of the impls.
+/// The runtime's full path (`::rust_svc_runtime::codegen::serde::…`) in each of the impls'
+/// fifty thousand paths on the googleapis medium request was 1.4 MB of the 30 MB written.
+/// No generated item can take either name: prost-build and the module layout snake-case every
+/// module they make (a nested type's, a oneof's, a package part's), which drops leading
+/// underscores (`package t.__serde;` is `t::serde`), and messages and enums are camel-cased.
+const ALIAS_PREFIX: &str = "__";
+
 /// The serde impls of the messages and enums of the `wanted` modules, formatted, by module:
 /// those named in `types` (full names without the leading dot, stand-ins for renamed types),
 /// or all with `None`. `files`
 /// are the descriptors as prost-build got them (stand-in names included), so that both crates
-/// name every Rust item alike.
+/// name every Rust item alike. Each module's impls start with the `use` aliases they need
+/// (see [`ALIAS_PREFIX`]).
 pub fn generate(
     files: Vec<FileDescriptorProto>,
     wanted: &HashSet<Module>,
@@ -242,7 +252,7 @@ pub fn generate(
                             .as_ref()
                             .is_some_and(|restore| restore.concern(item));
                     let mut routed = String::with_capacity(item.len() + item.len() / 8);
-                    text::through_runtime(item, &runtime, &mut routed);
+                    text::through_runtime(item, ALIAS_PREFIX, &mut routed);
                     if corrected {
                         print_item(&routed, package, &corrections, restore.as_ref(), &runtime)
                     } else {
@@ -250,7 +260,18 @@ pub fn generate(
                     }
                 })
                 .collect::<Result<Vec<String>, Error>>()?;
-            Ok((module.clone(), items.concat()))
+            let mut code = String::new();
+            for name in ["pbjson", "serde"] {
+                let alias = format!("{ALIAS_PREFIX}{name}");
+                if items
+                    .iter()
+                    .any(|item| item.contains(&format!("{alias}::")))
+                {
+                    code.push_str(&format!("use {runtime}::codegen::{name} as {alias};\n"));
+                }
+            }
+            code.extend(items);
+            Ok((module.clone(), code))
         })
         .collect::<Vec<Result<(Module, String), Error>>>();
     printed.into_iter().collect()

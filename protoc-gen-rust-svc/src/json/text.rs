@@ -1,5 +1,5 @@
 //! pbjson-build's impls kept as it writes them, where they need no correction: the paths to
-//! `serde` and `pbjson` routed through the runtime crate by a scan of the text.
+//! `serde` and `pbjson` routed to the runtime's re-exports by a scan of the text.
 //!
 //! Parsing 25 MB of impls with syn and printing them again with prettyplease, only to prefix
 //! two crate names, was two thirds of a run on the googleapis medium request; pbjson-build's
@@ -7,10 +7,11 @@
 //! pbjson-build in a build.rs hand their users) is kept instead.
 
 /// `code` with every path that starts with `serde::`, `pbjson::` or `::pbjson::` written as
-/// `<runtime>::codegen::serde::…` (`runtime` printed without spaces, e.g. `::rust_svc_runtime`),
-/// appended to `out`. String literals (field and type names, which a `json_name` can make
-/// anything) are left alone; a name that merely ends in `serde` (`foo::serde`, `my_serde`) too.
-pub(super) fn through_runtime(code: &str, runtime: &str, out: &mut String) {
+/// `<prefix>serde::…`, appended to `out` (the messages file names them `__serde::…`, aliases of
+/// the runtime's re-exports: see [`super::ALIAS_PREFIX`]). String literals (field and type
+/// names, which a `json_name` can make anything) are left alone; a name that merely ends in
+/// `serde` (`foo::serde`, `my_serde`) too.
+pub(super) fn through_runtime(code: &str, prefix: &str, out: &mut String) {
     let bytes = code.as_bytes();
     let mut copied = 0;
     let mut index = 0;
@@ -49,8 +50,7 @@ pub(super) fn through_runtime(code: &str, runtime: &str, out: &mut String) {
         };
         if let Some(start) = start {
             out.push_str(&code[copied..start]);
-            out.push_str(runtime);
-            out.push_str("::codegen::");
+            out.push_str(prefix);
             out.push_str(crate_name);
             copied = index + crate_name.len();
         }
@@ -65,7 +65,7 @@ mod tests {
 
     fn routed(code: &str) -> String {
         let mut out = String::new();
-        through_runtime(code, "::rt", &mut out);
+        through_runtime(code, "::rt::codegen::", &mut out);
         out
     }
 
@@ -92,6 +92,20 @@ mod tests {
         for (code, expected) in cases {
             assert_eq!(routed(code), expected);
         }
+    }
+
+    #[test]
+    fn crate_paths_go_to_the_file_aliases() {
+        let mut out = String::new();
+        through_runtime(
+            "fn f<S: serde::Serializer>() { ::pbjson::private::base64::encode(\"serde::x\") }",
+            "__",
+            &mut out,
+        );
+        assert_eq!(
+            out,
+            "fn f<S: __serde::Serializer>() { __pbjson::private::base64::encode(\"serde::x\") }"
+        );
     }
 
     #[test]
