@@ -431,11 +431,21 @@ if counts:
     print()
     print("Instructions of one dev build (callgrind; rustc, and for the apps the linker it runs):")
     print()
-    print("| crate | rustc | linker | ours / peer, rustc |")
-    print("|---|---|---|---|")
-    for crate, peer in (("ours", "peer"), ("peer", None), ("ours-app", "peer-app"), ("peer-app", None)):
+    print("| crate | rustc | linker | rustc against | ratio |")
+    print("|---|---|---|---|---|")
+    rows = (
+        ("ours", "peer-json"),
+        ("peer-json", None),
+        ("ours-lfl", "peer"),
+        ("peer", None),
+        ("ours", "peer"),
+        ("ours-app", "peer-app"),
+        ("peer-app", None),
+    )
+    for crate, peer in rows:
         c = counts[crate]
+        against = f"{peer}" if peer else ""
         ratio = f"{c['rustc'] / counts[peer]['rustc']:.3f}×" if peer else ""
         linker = f"{c['linker'] / 1e9:.2f} G" if c["linker"] else "–"
-        print(f"| {crate} | {c['rustc'] / 1e9:.3f} G | {linker} | {ratio} |")
+        print(f"| {crate} | {c['rustc'] / 1e9:.3f} G | {linker} | {against} | {ratio} |")
 PY
