@@ -2,9 +2,9 @@
 //!
 //! tonic-web translates gRPC-Web to gRPC and passes any other HTTP/2 request through, but
 //! answers 400 to every other HTTP/1.1 request: a Connect call over HTTP/1.1 (curl's default,
-//! a browser's `fetch`) would never reach the adapter, which serves Connect itself. So an
-//! HTTP/1.1 request that is neither gRPC nor gRPC-Web goes straight to the adapter; the rest go
-//! through tonic-web as before.
+//! a browser's `fetch`) would never reach the adapter, which serves Connect itself. So only
+//! gRPC-Web (and gRPC over HTTP/1.1, for tonic-web's 400) goes through tonic-web; every other
+//! request goes straight to the adapter, as tonic-web would pass it on over HTTP/2.
 
 use std::convert::Infallible;
 use std::task::{Context as TaskContext, Poll};
@@ -24,33 +24,35 @@ use crate::call::codec::Format;
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct ProtocolsLayer;
 
-impl<S: Clone> Layer<S> for ProtocolsLayer {
+impl<S> Layer<S> for ProtocolsLayer {
     type Service = Protocols<S>;
 
     fn layer(&self, inner: S) -> Protocols<S> {
-        Protocols {
-            web: GrpcWebLayer::new().layer(inner.clone()),
-            inner,
-        }
+        Protocols { inner }
     }
 }
 
-/// A gRPC route's service, reached directly by Connect over HTTP/1.1 and through tonic-web by
-/// everything else.
+/// A gRPC route's service, reached directly by gRPC over HTTP/2 and by Connect, and through
+/// tonic-web by everything else. It holds the route once, not beside a tonic-web copy of it:
+/// axum clones a route's service for every request, so each copy held was cloned (and its
+/// boxes allocated) on every call.
 #[derive(Debug, Clone)]
 pub(super) struct Protocols<S> {
     inner: S,
-    web: GrpcWebService<S>,
 }
 
-/// Whether a request goes around tonic-web: HTTP/1 and not gRPC's content type (gRPC-Web's
-/// starts with it too).
-fn is_connect_over_http1(request: &Request<Body>) -> bool {
-    request.version() < http::Version::HTTP_2
-        && !request
-            .headers()
-            .get(CONTENT_TYPE)
-            .is_some_and(|value| value.as_bytes().starts_with(b"application/grpc"))
+/// Whether a request goes around tonic-web: not gRPC-Web, and either HTTP/2 (which tonic-web
+/// passes through as it is) or Connect over HTTP/1 (not gRPC's content type, which tonic-web
+/// answers with 400 over HTTP/1).
+fn goes_around_tonic_web(request: &Request<Body>) -> bool {
+    let content_type = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .map_or(&b""[..], |value| value.as_bytes());
+    if content_type.starts_with(b"application/grpc-web") {
+        return false;
+    }
+    request.version() >= http::Version::HTTP_2 || !content_type.starts_with(b"application/grpc")
 }
 
 impl<S> Service<Request<Body>> for Protocols<S>
@@ -65,16 +67,20 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+    type Future = futures_util::future::Either<
+        <S as Service<Request<Body>>>::Future,
+        BoxFuture<'static, Result<Response, Infallible>>,
+    >;
 
     fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
-        // Both are axum routes, always ready.
+        // An axum route, always ready.
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, mut request: Request<Body>) -> Self::Future {
-        if is_connect_over_http1(&request) {
-            return Box::pin(Service::<Request<Body>>::call(&mut self.inner, request));
+        if goes_around_tonic_web(&request) {
+            let future = Service::<Request<Body>>::call(&mut self.inner, request);
+            return futures_util::future::Either::Left(future);
         }
         // tonic-web knows gRPC-Web's binary codec only: a JSON call goes through it as binary,
         // its messages coded as JSON by the adapter (the `Format` it carries), and its answer
@@ -90,8 +96,9 @@ where
             );
             request.extensions_mut().insert(Format::Json);
         }
-        let future = self.web.call(request);
-        Box::pin(async move {
+        let mut web: GrpcWebService<S> = GrpcWebLayer::new().layer(self.inner.clone());
+        let future = web.call(request);
+        futures_util::future::Either::Right(Box::pin(async move {
             let mut response = future.await?.map(Body::new);
             if json {
                 response.headers_mut().insert(
@@ -100,7 +107,7 @@ where
                 );
             }
             Ok(response)
-        })
+        }))
     }
 }
 

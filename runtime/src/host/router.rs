@@ -5,6 +5,7 @@ use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use tonic::service::Routes;
 use tonic_health::pb::health_server::{Health, HealthServer};
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_layer::Layer;
 
 use super::drain::DrainLayer;
 use super::protocols::{ProtocolsLayer, UnknownRpcLayer};
@@ -134,8 +135,12 @@ pub(super) fn build(host: Host, health: HealthServer<impl Health>) -> Result<Rou
         hosted.extend(REFLECTION_SERVICES.map(str::to_owned));
     }
     // Every HTTP/1.1 request, whatever answered it: a body left unread is drained, or the
-    // connection closed (drain.rs).
-    Ok(app.layer(UnknownRpcLayer::new(hosted)).layer(DrainLayer))
+    // connection closed (drain.rs). Both go around the router once, not on its routes with
+    // `Router::layer`: that boxes each route again per layer, and axum clones a route's
+    // service, every box of it, for each request at each level it passes (bench/RESULTS.md,
+    // "Connect unary against gRPC and connect-go").
+    let outer = DrainLayer.layer(UnknownRpcLayer::new(hosted).layer(app));
+    Ok(Router::new().fallback_service(outer))
 }
 
 /// The CORS policy of the gateway and the same one for gRPC-Web, which the gateway does not

@@ -53,7 +53,9 @@ pub(super) struct ResponseCell(pub(super) ResponseMetadata);
 /// the gateway of the same domain.
 #[derive(Debug, Clone)]
 pub struct GrpcServer<S> {
-    inner: S,
+    // Shared: routers clone the service they route to for every request (axum's `Route` does,
+    // and a host nests two routers), and an adapter's own clone allocates (its settings).
+    inner: std::sync::Arc<S>,
     wire: WireConfig,
     default_deadlines: bool,
     admission: Admission,
@@ -65,7 +67,7 @@ impl<S: GrpcDispatch> GrpcServer<S> {
         let wire = WireConfig::new(inner.wire());
         let admission = Admission::new(S::SERVICE.name, S::SERVICE.load_shedding);
         Self {
-            inner,
+            inner: std::sync::Arc::new(inner),
             wire,
             default_deadlines: true,
             admission,
@@ -105,7 +107,7 @@ impl<S: GrpcDispatch> GrpcServer<S> {
 
     /// The adapter served.
     pub fn into_inner(self) -> S {
-        self.inner
+        std::sync::Arc::unwrap_or_clone(self.inner)
     }
 }
 
@@ -253,7 +255,7 @@ impl<S: GrpcDispatch> GrpcServer<S> {
             None => self.inner.dispatch(rpc, call),
             // In line for a slot: the call is routed once it has one.
             Some(waiting) => {
-                let adapter = self.inner.clone();
+                let adapter = std::sync::Arc::clone(&self.inner);
                 Box::pin(async move {
                     match waiting.await {
                         Ok(permit) => {
