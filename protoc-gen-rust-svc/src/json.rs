@@ -252,25 +252,24 @@ pub fn generate(
                             .as_ref()
                             .is_some_and(|restore| restore.concern(item));
                     let mut routed = String::with_capacity(item.len() + item.len() / 8);
-                    text::through_runtime(item, ALIAS_PREFIX, &mut routed);
-                    if corrected {
-                        print_item(&routed, package, &corrections, restore.as_ref(), &runtime)
+                    let crates = text::through_runtime(item, ALIAS_PREFIX, &mut routed);
+                    let code = if corrected {
+                        print_item(&routed, package, &corrections, restore.as_ref(), &runtime)?
                     } else {
-                        Ok(routed)
-                    }
+                        routed
+                    };
+                    Ok((code, crates))
                 })
-                .collect::<Result<Vec<String>, Error>>()?;
+                .collect::<Result<Vec<(String, [bool; 2])>, Error>>()?;
             let mut code = String::new();
-            for name in ["pbjson", "serde"] {
-                let alias = format!("{ALIAS_PREFIX}{name}");
-                if items
-                    .iter()
-                    .any(|item| item.contains(&format!("{alias}::")))
-                {
-                    code.push_str(&format!("use {runtime}::codegen::{name} as {alias};\n"));
+            for (index, name) in text::CRATES.into_iter().enumerate() {
+                if items.iter().any(|(_, crates)| crates[index]) {
+                    code.push_str(&format!(
+                        "use {runtime}::codegen::{name} as {ALIAS_PREFIX}{name};\n"
+                    ));
                 }
             }
-            code.extend(items);
+            code.extend(items.into_iter().map(|(item, _)| item));
             Ok((module.clone(), code))
         })
         .collect::<Vec<Result<(Module, String), Error>>>();

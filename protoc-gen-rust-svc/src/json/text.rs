@@ -6,16 +6,21 @@
 //! layout (one statement per line, four-space indents, the layout protoc-gen-prost-serde and
 //! pbjson-build in a build.rs hand their users) is kept instead.
 
+/// The crates pbjson-build's impls name, in the order [`through_runtime`] reports them.
+pub(super) const CRATES: [&str; 2] = ["pbjson", "serde"];
+
 /// `code` with every path that starts with `serde::`, `pbjson::` or `::pbjson::` written as
 /// `<prefix>serde::…`, appended to `out` (the messages file names them `__serde::…`, aliases of
 /// the runtime's re-exports: see [`super::ALIAS_PREFIX`]). String literals (field and type
 /// names, which a `json_name` can make anything) are left alone; a name that merely ends in
-/// `serde` (`foo::serde`, `my_serde`) too.
-pub(super) fn through_runtime(code: &str, prefix: &str, out: &mut String) {
+/// `serde` (`foo::serde`, `my_serde`) too. Returns which of [`CRATES`] it wrote a path to, so
+/// that the file declares only the aliases it uses without scanning the code again.
+pub(super) fn through_runtime(code: &str, prefix: &str, out: &mut String) -> [bool; 2] {
     let bytes = code.as_bytes();
     let mut copied = 0;
     let mut index = 0;
     let mut in_string = false;
+    let mut routed = [false; 2];
     while index < bytes.len() {
         let byte = bytes[index];
         if in_string {
@@ -33,11 +38,10 @@ pub(super) fn through_runtime(code: &str, prefix: &str, out: &mut String) {
             continue;
         }
         let rest = &code[index..];
-        let crate_name = ["serde::", "pbjson::"]
-            .into_iter()
-            .find(|name| rest.starts_with(name))
-            .map(|name| &name[..name.len() - 2]);
-        let Some(crate_name) = crate_name else {
+        let found = CRATES.iter().position(|name| {
+            rest.starts_with(name) && rest.as_bytes().get(name.len()..name.len() + 2) == Some(b"::")
+        });
+        let Some(found) = found else {
             index += 1;
             continue;
         };
@@ -48,7 +52,9 @@ pub(super) fn through_runtime(code: &str, prefix: &str, out: &mut String) {
             Some(head) => (!head.last().is_some_and(path_char)).then(|| index - 2),
             None => (!before.last().is_some_and(path_char)).then_some(index),
         };
+        let crate_name = CRATES[found];
         if let Some(start) = start {
+            routed[found] = true;
             out.push_str(&code[copied..start]);
             out.push_str(prefix);
             out.push_str(crate_name);
@@ -57,6 +63,7 @@ pub(super) fn through_runtime(code: &str, prefix: &str, out: &mut String) {
         index += crate_name.len();
     }
     out.push_str(&code[copied..]);
+    routed
 }
 
 #[cfg(test)]
@@ -97,10 +104,15 @@ mod tests {
     #[test]
     fn crate_paths_go_to_the_file_aliases() {
         let mut out = String::new();
-        through_runtime(
+        let routed = through_runtime(
             "fn f<S: serde::Serializer>() { ::pbjson::private::base64::encode(\"serde::x\") }",
             "__",
             &mut out,
+        );
+        assert_eq!(routed, [true, true]);
+        assert_eq!(
+            through_runtime("\"serde::x\" foo::serde::y", "__", &mut String::new()),
+            [false, false]
         );
         assert_eq!(
             out,

@@ -138,7 +138,7 @@ pub(super) fn build(host: Host, health: HealthServer<impl Health>) -> Result<Rou
     // connection closed (drain.rs). Both go around the router once, not on its routes with
     // `Router::layer`: that boxes each route again per layer, and axum clones a route's
     // service, every box of it, for each request at each level it passes (bench/RESULTS.md,
-    // "Connect unary against gRPC and connect-go").
+    // "After the host stopped cloning each route ten times").
     let outer = DrainLayer.layer(UnknownRpcLayer::new(hosted).layer(app));
     Ok(Router::new().fallback_service(outer))
 }
