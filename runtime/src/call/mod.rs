@@ -9,20 +9,19 @@ pub mod admission;
 pub mod codec;
 pub mod connect;
 mod trace;
-mod traceparent;
 
 use std::future::Future;
 use std::sync::Arc;
 
 use tokio::time::Instant;
 
+#[cfg(test)]
+pub(crate) use crate::context::hex;
+pub use crate::context::{Hex, SAMPLED, TraceContext, TraceParent};
 use crate::deadline::deadline_exceeded;
 use crate::{BoxStream, Context, Status};
 pub(crate) use trace::incoming_parent;
-pub use trace::{SAMPLED, TraceContext, outgoing_traceparent, trace_context};
-#[cfg(test)]
-pub(crate) use traceparent::hex;
-pub use traceparent::{Hex, TraceParent};
+pub use trace::{outgoing_traceparent, trace_context};
 
 /// Runs a domain future, dropping it and answering `DEADLINE_EXCEEDED` if the deadline passes
 /// first. A `CANCELLED` from the domain after the deadline is reported as `DEADLINE_EXCEEDED` too.
@@ -73,7 +72,8 @@ where
     }
 }
 
-fn normalize(ctx: &Context, status: Status) -> Status {
+/// A `CANCELLED` the domain answered after the deadline, as `DEADLINE_EXCEEDED`.
+pub(crate) fn normalize(ctx: &Context, status: Status) -> Status {
     if status.code() == tonic::Code::Cancelled && ctx.is_expired() {
         Status::deadline_exceeded(status.message().to_owned())
     } else {

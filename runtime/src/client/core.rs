@@ -332,6 +332,17 @@ impl ClientCore {
         }
         let mut metadata = MetadataMap::new();
         for key in &self.inner.propagate {
+            // A request-id interceptor's id has a slot of its own: it goes in place of the
+            // request metadata's (what the caller sent), unless the caller attached one.
+            if key.as_str() == crate::rpc::REQUEST_ID_HEADER
+                && let Some(id) = ctx.request_id()
+            {
+                if !ctx.outgoing_metadata().contains_key(key) {
+                    let name = &crate::rpc::REQUEST_ID_NAME;
+                    metadata.as_mut().insert(name, id.to_header_value());
+                }
+                continue;
+            }
             let unique = crate::rpc::is_unique_per_call(key.as_str());
             for value in ctx.metadata().get_all(key.as_str()) {
                 let value = if unique {

@@ -1,15 +1,23 @@
 //! The call context every domain trait method receives, and the response metadata it carries.
 
+use std::any::Any;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 use tonic::metadata::MetadataMap;
 
+mod request_id;
 mod response;
+mod traceparent;
 
+pub use request_id::{MAX_REQUEST_ID_LEN, RequestId};
 pub use response::{MetadataGuard, ResponseMetadata};
 pub(crate) use response::{append_entries, is_application_key};
+#[cfg(test)]
+pub(crate) use traceparent::hex;
+pub use traceparent::{Hex, SAMPLED, TraceContext, TraceParent};
 
 /// What a domain trait method knows about the call it serves, independent of the transport.
 ///
@@ -35,28 +43,69 @@ pub(crate) use response::{append_entries, is_application_key};
 /// generated client given it does not write the downstream service's response metadata into it,
 /// so a handler that passes its own context on does not answer with its dependency's headers.
 /// To read a downstream call's response metadata, make the call with [`child`](Self::child).
-#[derive(Debug, Clone)]
+///
+/// # Cheap to clone
+///
+/// An interceptor stack works on its own copy of the context, and every call a handler makes
+/// starts from one, so a clone copies no map: the request metadata is shared until someone
+/// changes it, and what the interceptors attach to every call (the [request
+/// id](Self::request_id) and the [trace context](Self::trace_context)) has a slot of its own
+/// rather than a boxed entry in the [extensions](Self::extensions).
+#[derive(Debug)]
 pub struct Context {
     deadline: Option<Instant>,
-    metadata: MetadataMap,
+    /// The deadline a layer outside the domain call enforces already (the gRPC adapter or the
+    /// gateway, which run the whole call within it), so that an interceptor stack inside arms no
+    /// second timer for it. Not carried by clones (see `Clone`).
+    enforced: Option<Instant>,
+    metadata: Arc<MetadataMap>,
     outgoing: MetadataMap,
     peer_addr: Option<SocketAddr>,
     response: ResponseMetadata,
     extensions: http::Extensions,
     span: tracing::Span,
+    request_id: Option<RequestId>,
+    trace: Option<TraceContext>,
+    identity: Option<Arc<dyn Any + Send + Sync>>,
     serving: bool,
+}
+
+/// A clone is the same call's context, except that the deadline is no longer known to be
+/// enforced from outside: a clone can outlive the call (moved into a spawned task) and be used
+/// where no outer timer runs.
+impl Clone for Context {
+    fn clone(&self) -> Self {
+        Self {
+            deadline: self.deadline,
+            enforced: None,
+            metadata: self.metadata.clone(),
+            outgoing: self.outgoing.clone(),
+            peer_addr: self.peer_addr,
+            response: self.response.clone(),
+            extensions: self.extensions.clone(),
+            span: self.span.clone(),
+            request_id: self.request_id.clone(),
+            trace: self.trace,
+            identity: self.identity.clone(),
+            serving: self.serving,
+        }
+    }
 }
 
 impl Default for Context {
     fn default() -> Self {
         Self {
             deadline: None,
-            metadata: MetadataMap::new(),
+            enforced: None,
+            metadata: Arc::default(),
             outgoing: MetadataMap::new(),
             peer_addr: None,
             response: ResponseMetadata::default(),
             extensions: http::Extensions::new(),
             span: tracing::Span::none(),
+            request_id: None,
+            trace: None,
+            identity: None,
             serving: false,
         }
     }
@@ -69,18 +118,23 @@ impl Context {
     }
 
     /// A context for a call made while serving this one: the same deadline, request metadata
-    /// (for propagation), peer, extensions and span, but its own response metadata and no
-    /// outgoing metadata. A generated client records the downstream response in it.
+    /// (for propagation), peer, extensions, request id, trace context and span, but its own
+    /// response metadata and no outgoing metadata. A generated client records the downstream
+    /// response in it.
     #[must_use]
     pub fn child(&self) -> Self {
         Self {
             deadline: self.deadline,
+            enforced: None,
             metadata: self.metadata.clone(),
             outgoing: MetadataMap::new(),
             peer_addr: self.peer_addr,
             response: ResponseMetadata::default(),
             extensions: self.extensions.clone(),
             span: self.span.clone(),
+            request_id: self.request_id.clone(),
+            trace: self.trace,
+            identity: self.identity.clone(),
             serving: false,
         }
     }
@@ -107,7 +161,7 @@ impl Context {
     /// Replaces the metadata.
     #[must_use]
     pub fn with_metadata(mut self, metadata: MetadataMap) -> Self {
-        self.metadata = metadata;
+        self.metadata = Arc::new(metadata);
         self
     }
 
@@ -140,9 +194,9 @@ impl Context {
         &self.metadata
     }
 
-    /// The request metadata, mutably.
+    /// The request metadata, mutably (copied first when a clone of this context shares it).
     pub fn metadata_mut(&mut self) -> &mut MetadataMap {
-        &mut self.metadata
+        Arc::make_mut(&mut self.metadata)
     }
 
     /// How many attempts of this call the client made before this one, from the
@@ -185,8 +239,9 @@ impl Context {
         &self.response
     }
 
-    /// Typed values attached to the call by interceptors: the request id, the authenticated
-    /// identity, anything a handler needs from the layer in front of it.
+    /// Typed values attached to the call by interceptors: anything a handler needs from the layer in front of it. (The request id, the trace context and the
+    /// identity have slots of their own: [`request_id`](Self::request_id),
+    /// [`trace_context`](Self::trace_context), [`identity`](Self::identity).)
     pub fn extensions(&self) -> &http::Extensions {
         &self.extensions
     }
@@ -207,6 +262,42 @@ impl Context {
         self.span = span;
     }
 
+    /// The request id of the call, when a request-id interceptor gave it one: the caller's
+    /// `x-request-id` when it sent a sane one, else a new id. Generated clients send it on in
+    /// place of the `x-request-id` of the request metadata, which stays what the caller sent.
+    pub fn request_id(&self) -> Option<&RequestId> {
+        self.request_id.as_ref()
+    }
+
+    /// Sets the request id of the call.
+    pub fn set_request_id(&mut self, id: RequestId) {
+        self.request_id = Some(id);
+    }
+
+    /// The W3C trace context of the call, when a tracing interceptor made one: its trace and its
+    /// own span, which generated clients send as the next hop's parent.
+    pub fn trace_context(&self) -> Option<&TraceContext> {
+        self.trace.as_ref()
+    }
+
+    /// Sets the trace context of the call.
+    pub fn set_trace_context(&mut self, trace: TraceContext) {
+        self.trace = Some(trace);
+    }
+
+    /// The identity an authentication interceptor admitted the call with, if it is an `I`
+    /// (`Auth::bearer` stores its verifier's answer as an
+    /// [`Authenticated`](crate::interceptors::auth::Authenticated); read it with
+    /// [`authenticated`](crate::interceptors::auth::authenticated)).
+    pub fn identity<I: Any + Send + Sync>(&self) -> Option<&I> {
+        self.identity.as_deref()?.downcast_ref()
+    }
+
+    /// Sets the identity of the call, replacing any earlier one.
+    pub fn set_identity<I: Any + Send + Sync>(&mut self, identity: I) {
+        self.identity = Some(Arc::new(identity));
+    }
+
     /// Whether a server transport made this context for a call it serves (see the type's docs).
     pub fn is_serving(&self) -> bool {
         self.serving
@@ -217,14 +308,38 @@ impl Context {
     pub(crate) fn serving_call(metadata: MetadataMap, response: ResponseMetadata) -> Self {
         Self {
             deadline: None,
-            metadata,
+            enforced: None,
+            metadata: Arc::new(metadata),
             outgoing: MetadataMap::new(),
             peer_addr: None,
             response,
             extensions: http::Extensions::new(),
             span: tracing::Span::none(),
+            request_id: None,
+            trace: None,
+            identity: None,
             serving: true,
         }
+    }
+
+    /// Marks the current deadline as enforced by the caller of the domain method: it runs the
+    /// whole call, interceptor stack included, within that deadline.
+    pub(crate) fn enforce_deadline_outside(&mut self) {
+        self.enforced = self.deadline;
+    }
+
+    /// A clone for a layer that runs inside the call `self` belongs to (an interceptor stack's
+    /// own copy), which may rely on an outer layer's deadline timer.
+    pub(crate) fn clone_inside(&self) -> Self {
+        let mut inner = self.clone();
+        inner.enforced = self.enforced;
+        inner
+    }
+
+    /// Whether a layer outside enforces this context's deadline already (always `false`
+    /// without a deadline, or once the deadline was changed).
+    pub(crate) fn is_deadline_enforced_outside(&self) -> bool {
+        self.deadline.is_some() && self.enforced == self.deadline
     }
 
     /// Moves the outgoing metadata into the request metadata: the call as a server receives it
@@ -233,7 +348,7 @@ impl Context {
     pub(crate) fn receive_outgoing(&mut self) {
         if !self.outgoing.is_empty() {
             let outgoing = std::mem::take(&mut self.outgoing);
-            append_entries(self.metadata.as_mut(), outgoing, |_| true);
+            append_entries(self.metadata_mut().as_mut(), outgoing, |_| true);
         }
     }
 }
@@ -268,6 +383,69 @@ mod tests {
         assert_eq!(ctx.deadline(), None);
         assert_eq!(ctx.remaining(), None);
         assert!(!ctx.is_expired());
+    }
+
+    #[test]
+    fn clones_share_the_request_metadata_until_one_changes_it() {
+        let mut metadata = MetadataMap::new();
+        metadata.insert("tenant", "acme".parse().unwrap());
+        let ctx = Context::new().with_metadata(metadata);
+        let mut copy = ctx.clone();
+        assert!(Arc::ptr_eq(&ctx.metadata, &copy.metadata));
+        copy.metadata_mut()
+            .insert("tenant", "other".parse().unwrap());
+        assert_eq!(ctx.metadata().get("tenant").unwrap(), "acme");
+        assert_eq!(copy.metadata().get("tenant").unwrap(), "other");
+    }
+
+    #[test]
+    fn slots_travel_with_clones_and_children() {
+        #[derive(Debug, PartialEq)]
+        struct User(&'static str);
+        let mut ctx = Context::new();
+        ctx.set_identity(User("ada"));
+        ctx.set_request_id(RequestId::parse("req-1").unwrap());
+        let trace = TraceContext {
+            trace_id: [1; 16],
+            span_id: [2; 8],
+            parent_span_id: None,
+            flags: SAMPLED,
+        };
+        ctx.set_trace_context(trace);
+        for copy in [ctx.clone(), ctx.child()] {
+            assert_eq!(copy.identity::<User>(), Some(&User("ada")));
+            assert_eq!(
+                copy.identity::<String>(),
+                None,
+                "typed: another type reads nothing"
+            );
+            assert_eq!(copy.request_id().unwrap().as_str(), "req-1");
+            assert_eq!(copy.trace_context(), Some(&trace));
+        }
+        assert!(ctx.extensions().is_empty(), "slots, not extensions");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn only_a_copy_inside_the_call_relies_on_the_outer_deadline_timer() {
+        let mut ctx = Context::new();
+        ctx.enforce_deadline_outside();
+        assert!(
+            !ctx.is_deadline_enforced_outside(),
+            "no deadline, nothing enforced"
+        );
+
+        let mut ctx = Context::new().with_timeout(Duration::from_secs(1));
+        ctx.enforce_deadline_outside();
+        assert!(ctx.is_deadline_enforced_outside());
+        assert!(ctx.clone_inside().is_deadline_enforced_outside());
+        // A clone may outlive the call (a spawned task), a child is another call.
+        assert!(!ctx.clone().is_deadline_enforced_outside());
+        assert!(!ctx.child().is_deadline_enforced_outside());
+        // A tighter deadline is not the one the outer layer enforces; a looser one is capped.
+        let tighter = ctx.clone_inside().with_timeout(Duration::from_millis(10));
+        assert!(!tighter.is_deadline_enforced_outside());
+        let capped = ctx.clone_inside().with_timeout(Duration::from_secs(5));
+        assert!(capped.is_deadline_enforced_outside());
     }
 
     #[tokio::test]

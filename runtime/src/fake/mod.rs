@@ -45,6 +45,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use futures_util::{StreamExt, stream};
 use tokio::time::Instant;
 
+use crate::rpc::REQUEST_ID_NAME;
 use crate::{BoxStream, Context, MetadataMap, Status};
 
 /// A recorded call of a unary or server-streaming method.
@@ -393,6 +394,17 @@ async fn resolve<Out, F: ?Sized>(
 /// in-process or over the harness.
 fn recorded_context(ctx: &Context) -> Context {
     let mut recorded = ctx.clone();
+    // A request-id interceptor's id is sent in place of the metadata's, unless the caller
+    // attached one of its own (as a generated client does).
+    if let Some(id) = ctx.request_id()
+        && !ctx
+            .outgoing_metadata()
+            .as_ref()
+            .contains_key(&REQUEST_ID_NAME)
+    {
+        let metadata = recorded.metadata_mut().as_mut();
+        metadata.insert(&REQUEST_ID_NAME, id.to_header_value());
+    }
     recorded.receive_outgoing();
     recorded
 }

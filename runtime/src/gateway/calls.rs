@@ -140,10 +140,11 @@ where
     let rules = call.header_rules.clone();
     let format = StreamFormat::from_accept(&call.parts.headers);
     let protobuf = protobuf::wants_protobuf(&call.parts.headers);
-    let (ctx, input) = match read(call).await {
+    let (mut ctx, input) = match read(call).await {
         Ok(read) => read,
         Err(rejection) => return *rejection,
     };
+    ctx.enforce_deadline_outside();
     let reply = Reply {
         route,
         format,

@@ -38,15 +38,14 @@ pub const AUTHORIZATION: &str = "authorization";
 /// (RFC 6750 section 3): set on the `UNAUTHENTICATED` statuses of [`Auth::bearer`].
 pub const WWW_AUTHENTICATE: &str = "www-authenticate";
 
-/// The identity a [`Auth::bearer`] verifier returned for the call: an extension of its
-/// [`Context`].
+/// The identity a [`Auth::bearer`] verifier returned for the call: the
+/// [identity](Context::identity) of its [`Context`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authenticated<I>(pub I);
 
 /// The identity [`Auth::bearer`] admitted the call of `ctx` with, if it is an `I`.
 pub fn authenticated<I: Clone + Send + Sync + 'static>(ctx: &Context) -> Option<&I> {
-    ctx.extensions()
-        .get::<Authenticated<I>>()
+    ctx.identity::<Authenticated<I>>()
         .map(|identity| &identity.0)
 }
 
@@ -67,8 +66,9 @@ impl fmt::Debug for Auth {
 }
 
 impl Auth {
-    /// Runs `check` on every call a server stack sees: it admits the call (and may put an
-    /// identity into `ctx.extensions_mut()` for the handler) or rejects it with its status,
+    /// Runs `check` on every call a server stack sees: it admits the call (and may give the
+    /// handler an identity with `ctx.set_identity(…)`, or anything else in
+    /// `ctx.extensions_mut()`) or rejects it with its status,
     /// usually `UNAUTHENTICATED` or `PERMISSION_DENIED`.
     pub fn new<F>(check: F) -> Self
     where
@@ -101,7 +101,7 @@ impl Auth {
                 }
                 status
             })?;
-            ctx.extensions_mut().insert(Authenticated(identity));
+            ctx.set_identity(Authenticated(identity));
             Ok(())
         })
     }
@@ -152,7 +152,8 @@ impl Interceptor for Auth {
 /// The token of the `authorization: Bearer <token>` in `metadata`, or the `UNAUTHENTICATED`
 /// status (with its challenge) to answer when there is none or it is malformed.
 fn bearer_token(metadata: &MetadataMap) -> Result<&str, Status> {
-    let Some(value) = metadata.get(AUTHORIZATION) else {
+    // The standard header's parsed name: a string key would be parsed again on every call.
+    let Some(value) = metadata.as_ref().get(http::header::AUTHORIZATION) else {
         let mut status = Status::unauthenticated("missing bearer token");
         challenge(&mut status, "Bearer");
         return Err(status);

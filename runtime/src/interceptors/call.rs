@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::{CallInfo, Finish, Interceptors, MethodInfo, Outcome, finish_all};
-use crate::call::{DomainMethod, within_deadline};
+use crate::call::{DomainMethod, normalize, within_deadline};
 use crate::{BoxStream, Context, Status};
 
 /// A service implementation (or client) wrapped in an [`Interceptors`] stack. The generated code
@@ -160,7 +160,7 @@ impl<S: Send + Sync> Intercepted<S> {
             side: self.stack.side,
         };
         let started = Instant::now();
-        let mut ctx = ctx.clone();
+        let mut ctx = ctx.clone_inside();
         if call.side == super::Side::Server {
             // An in-process caller's per-call metadata is what a server stack receives, as it
             // would over the wire; it is not sent on again by the handler's own calls.
@@ -187,15 +187,22 @@ impl<S: Send + Sync> Intercepted<S> {
         }
     }
 
-    /// Calls the handler inside the call's span, within its deadline.
+    /// Calls the handler inside the call's span, within its deadline: the one a transport
+    /// outside the stack enforces, else a timer of the stack's own.
     async fn run<In, Out, M>(&self, pending: &Pending, input: In, call: M) -> Result<Out, Status>
     where
         M: for<'b> DomainMethod<'b, S, In, Out>,
     {
         let ctx = &pending.ctx;
-        within_deadline(ctx, call.call(&self.inner, ctx, input))
-            .instrument(ctx.span().clone())
-            .await
+        let span = ctx.span().clone();
+        if ctx.is_deadline_enforced_outside() {
+            let outcome = call.call(&self.inner, ctx, input).instrument(span).await;
+            outcome.map_err(|status| normalize(ctx, status))
+        } else {
+            within_deadline(ctx, call.call(&self.inner, ctx, input))
+                .instrument(span)
+                .await
+        }
     }
 
     async fn run_streaming<In, Item, M>(
@@ -210,7 +217,13 @@ impl<S: Send + Sync> Intercepted<S> {
     {
         match self.run(&pending, input, call).await {
             Ok(stream) => {
-                let stream = crate::deadline::cut_stream(pending.ctx.deadline(), stream);
+                // The transport cuts the stream it sends at the deadline it enforces.
+                let ctx = &pending.ctx;
+                let stream = if ctx.is_deadline_enforced_outside() {
+                    stream
+                } else {
+                    crate::deadline::cut_stream(ctx.deadline(), stream)
+                };
                 Ok(Box::pin(ObservedStream {
                     inner: stream,
                     pending,

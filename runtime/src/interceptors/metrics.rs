@@ -28,6 +28,7 @@
 //! Prometheus text format, with go-grpc-prometheus's histogram buckets.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use ::metrics::{Counter, Gauge, Histogram, Label, counter, gauge, histogram};
@@ -43,8 +44,12 @@ use crate::{Code, Context, Status};
 /// call would build and hash its key each time. So install the recorder before serving.
 #[derive(Clone, Default)]
 pub struct Metrics {
-    series: Arc<RwLock<HashMap<SeriesKey, Arc<MethodSeries>>>>,
+    series: Arc<RwLock<SeriesMap>>,
 }
+
+/// The series of each method and side, found by the address of the method's static
+/// [`MethodInfo`](crate::rpc::MethodInfo): hashing one word per call instead of its path.
+type SeriesMap = HashMap<SeriesKey, Arc<MethodSeries>, BuildHasherDefault<AddressHasher>>;
 
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -61,7 +66,7 @@ impl Metrics {
     }
 
     fn series(&self, call: &CallInfo) -> Arc<MethodSeries> {
-        let key = (call.method.path, call.side);
+        let key = (std::ptr::from_ref(call.method).addr(), call.side);
         if let Some(series) = self.read().get(&key) {
             return Arc::clone(series);
         }
@@ -72,13 +77,40 @@ impl Metrics {
         )
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<SeriesKey, Arc<MethodSeries>>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, SeriesMap> {
         self.series.read().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-/// A method's gRPC path and the side of the stack.
-type SeriesKey = (&'static str, Side);
+/// The address of a method's `MethodInfo` and the side of the stack. (Two statics describing
+/// the same method would get two entries holding the same handles: the recorder keys series by
+/// name and labels.)
+type SeriesKey = (usize, Side);
+
+/// A hasher for [`SeriesKey`]s: the address, multiplied by a large odd constant so that the
+/// table's high bits vary (addresses of statics differ in their low bits only), and the side.
+#[derive(Default)]
+struct AddressHasher(u64);
+
+impl Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u64(u64::from(byte));
+        }
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn write_usize(&mut self, word: usize) {
+        self.write_u64(word as u64);
+    }
+}
 
 /// The series of one method on one side; `handled` per code, registered on first use.
 struct MethodSeries {

@@ -7,89 +7,31 @@
 //! let service = Interceptors::server().with(RequestIds).wrap(Store);
 //! ```
 //!
-//! On a server stack the id goes into the [`Context`]'s extensions (read it with
-//! [`request_id`]), its request metadata (so that a generated client called from the handler
-//! with this context forwards it: `x-request-id` is on the clients' propagation allow-list),
-//! the response headers (so the caller can quote it), and the `request_id` field of the call's
-//! span when the span has one. On a client stack it only makes sure the outgoing call has an
-//! id: the caller's, else a new one.
+//! The id goes into the [`Context`]'s request-id slot (read it with [`request_id`]), which a
+//! generated client called with that context sends on as `x-request-id` (the header is on the
+//! clients' propagation allow-list), in place of whatever the request metadata holds: the
+//! metadata stays what the caller sent. On a server stack the id also goes into the response
+//! headers (so the caller can quote it) and the `request_id` field of the call's span when the
+//! span has one. On a client stack it only makes sure the outgoing call has an id: the one of
+//! the call being served, else the caller's, else a new one.
 
-use std::fmt;
-use std::sync::Arc;
-
-use tonic::metadata::AsciiMetadataValue;
+use http::HeaderMap;
 
 use super::{CallInfo, Finish, Interceptor, Side};
-use crate::{Context, MetadataMap, Status};
+use crate::rpc::REQUEST_ID_NAME;
+use crate::{Context, Status};
 
+pub use crate::context::{MAX_REQUEST_ID_LEN, RequestId};
 pub use crate::rpc::REQUEST_ID_HEADER;
 
-/// The longest request id taken from a caller; longer ones are replaced.
-pub const MAX_REQUEST_ID_LEN: usize = 128;
-
-/// The request id of a call: an extension of its [`Context`]. Cheap to clone.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct RequestId(Arc<str>);
-
-impl RequestId {
-    /// A new id: a UUID v7, so that ids sort by creation time and index well.
-    pub fn generate() -> Self {
-        // Built from the clock and the thread-local `fastrand` generator rather than
-        // `Uuid::now_v7`, which asks the OS for randomness: a system call per request.
-        let millis = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |elapsed| {
-                u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
-            });
-        let mut random = [0; 10];
-        fastrand::fill(&mut random);
-        let uuid = uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid();
-        let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
-        Self(uuid.hyphenated().encode_lower(&mut text).into())
-    }
-
-    /// `id` if it is sane to log and pass on: 1 to [`MAX_REQUEST_ID_LEN`] bytes of printable
-    /// ASCII. A caller controls what it sends, so anything else (control characters that could
-    /// forge log lines, unbounded lengths) is refused.
-    pub fn parse(id: &str) -> Option<Self> {
-        let sane = !id.is_empty()
-            && id.len() <= MAX_REQUEST_ID_LEN
-            && id.bytes().all(|byte| (b' '..=b'~').contains(&byte));
-        sane.then(|| Self(id.into()))
-    }
-
-    /// The id.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The id in `metadata` under [`REQUEST_ID_HEADER`], if there is a sane one.
-    fn from_metadata(metadata: &MetadataMap) -> Option<Self> {
-        let value = metadata.get(REQUEST_ID_HEADER)?.to_str().ok()?;
-        Self::parse(value)
-    }
-
-    fn to_metadata_value(&self) -> AsciiMetadataValue {
-        // Printable ASCII by construction (`parse` checks it, a UUID is), so valid metadata.
-        AsciiMetadataValue::try_from(self.as_str()).expect("a request id is printable ASCII")
-    }
-}
-
-impl fmt::Display for RequestId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl AsRef<str> for RequestId {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
+/// The sane request id in `headers`, if there is one.
+fn from_headers(headers: &HeaderMap) -> Option<RequestId> {
+    RequestId::from_header(headers.get(&REQUEST_ID_NAME)?)
 }
 
 /// The request id of the call `ctx` belongs to, when a [`RequestIds`] interceptor gave it one.
 pub fn request_id(ctx: &Context) -> Option<&RequestId> {
-    ctx.extensions().get::<RequestId>()
+    ctx.request_id()
 }
 
 /// The interceptor that gives every call a [`RequestId`] (see the module docs).
@@ -98,41 +40,25 @@ pub struct RequestIds;
 
 impl Interceptor for RequestIds {
     fn start(&self, call: &CallInfo, ctx: &mut Context) -> Result<Finish, Status> {
-        match call.side {
-            Side::Server => {
-                let (id, received) = match RequestId::from_metadata(ctx.metadata()) {
-                    Some(id) => (id, true),
-                    None => (RequestId::generate(), false),
-                };
-                let value = id.to_metadata_value();
-                if !received {
-                    // A new id, or one replacing a malformed one: what downstream calls forward.
-                    ctx.metadata_mut().insert(REQUEST_ID_HEADER, value.clone());
-                }
-                ctx.response()
-                    .headers()
-                    .insert(REQUEST_ID_HEADER, crate::rpc::never_indexed(value));
-                // A no-op when the span has no such field (or there is no span yet: a tracing
-                // interceptor after this one picks the id from the extensions).
-                ctx.span().record("request_id", id.as_str());
-                ctx.extensions_mut().insert(id);
-            }
-            Side::Client => {
-                // The id of the call being served (propagated), else one the caller attached.
-                let existing = RequestId::from_metadata(ctx.metadata())
-                    .or_else(|| RequestId::from_metadata(ctx.outgoing_metadata()));
-                let id = match existing {
-                    Some(id) => id,
-                    None => {
-                        let id = RequestId::generate();
-                        ctx.metadata_mut()
-                            .insert(REQUEST_ID_HEADER, id.to_metadata_value());
-                        id
-                    }
-                };
-                ctx.extensions_mut().insert(id);
-            }
+        // The id of the call being served (an in-process caller's, or the one a client stack
+        // runs inside), else the one sent with the request or attached by the caller.
+        let existing = ctx.request_id().cloned().or_else(|| {
+            from_headers(ctx.metadata().as_ref())
+                .or_else(|| from_headers(ctx.outgoing_metadata().as_ref()))
+        });
+        let id = existing.unwrap_or_else(RequestId::generate);
+        if call.side == Side::Server {
+            ctx.response()
+                .headers()
+                .as_mut()
+                .insert(&REQUEST_ID_NAME, id.to_header_value());
+            // A no-op when the span has no such field (or there is no span yet: a tracing
+            // interceptor after this one picks the id from the context).
+            ctx.span().record("request_id", id.as_str());
         }
+        // What a generated client sends on as `x-request-id`, in place of what the request
+        // metadata holds (a malformed id, or none).
+        ctx.set_request_id(id);
         Ok(Finish::nothing())
     }
 }
@@ -140,6 +66,7 @@ impl Interceptor for RequestIds {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::MetadataMap;
     use crate::interceptors::Interceptors;
     use crate::interceptors::testing::{Capture, ECHO, Svc, echo};
 
@@ -178,7 +105,8 @@ mod tests {
         let id = request_id(&seen).unwrap();
         let uuid = uuid::Uuid::parse_str(id.as_str()).unwrap();
         assert_eq!(uuid.get_version_num(), 7);
-        assert_eq!(seen.metadata().get(REQUEST_ID_HEADER).unwrap(), id.as_str());
+        // The request metadata stays what the caller sent; the id has its own slot.
+        assert_eq!(seen.metadata().get(REQUEST_ID_HEADER), None);
         let headers = ctx.response().headers();
         let sent = headers.get(REQUEST_ID_HEADER).unwrap();
         assert_eq!(sent, id.as_str());
@@ -200,12 +128,8 @@ mod tests {
             let id = request_id(&seen).unwrap().as_str().to_owned();
             assert_ne!(id, insane);
             assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id:?}");
-            assert_eq!(seen.metadata().get(REQUEST_ID_HEADER).unwrap(), id.as_str());
+            assert_eq!(seen.metadata().get(REQUEST_ID_HEADER).unwrap(), &insane);
         }
-        // Non-ASCII is refused as well, and the longest allowed id is kept.
-        assert_eq!(RequestId::parse("caf\u{e9}"), None);
-        let longest = "x".repeat(MAX_REQUEST_ID_LEN);
-        assert_eq!(RequestId::parse(&longest).unwrap().as_str(), longest);
     }
 
     #[tokio::test]
@@ -253,8 +177,17 @@ mod tests {
         let ctx = Context::new();
         client.intercept_unary(&ECHO, &ctx, 1, echo).await.unwrap();
         let seen = client.inner().last_context();
-        let id = request_id(&seen).unwrap();
-        assert_eq!(seen.metadata().get(REQUEST_ID_HEADER).unwrap(), id.as_str());
+        assert!(uuid::Uuid::parse_str(request_id(&seen).unwrap().as_str()).is_ok());
         assert!(ctx.response().headers().is_empty());
+
+        // Inside a call a server stack gave an id: that id, whatever the metadata holds.
+        let mut served = with_id("a\tb");
+        served.set_request_id(RequestId::parse("req-7").unwrap());
+        client
+            .intercept_unary(&ECHO, &served, 1, echo)
+            .await
+            .unwrap();
+        let seen = client.inner().last_context();
+        assert_eq!(request_id(&seen).unwrap().as_str(), "req-7");
     }
 }

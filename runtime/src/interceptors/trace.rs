@@ -19,7 +19,7 @@
 //! A valid `traceparent` in the request metadata makes the call part of the caller's trace: the
 //! span keeps its trace id, gets a new span id, and records the caller's as its parent; with none
 //! (or a malformed one, which the W3C spec says to drop, `tracestate` with it) the call starts a
-//! new trace. Either way the interceptor stores a [`TraceContext`] extension naming this span.
+//! new trace. Either way the interceptor stores a [`TraceContext`] naming this span in the context.
 //! A generated client called with the handler's context sends it as `traceparent` (formatted only
 //! then, see [`outgoing_traceparent`]), so this span is the parent of the next hop and every hop
 //! shares one trace id; an in-process call made with the context joins it the same way. A client
@@ -49,6 +49,7 @@ use crate::call::incoming_parent;
 pub use crate::call::{
     Hex, SAMPLED, TraceContext, TraceParent, outgoing_traceparent, trace_context,
 };
+use crate::rpc::TRACESTATE_NAME;
 pub use crate::rpc::{TRACEPARENT, TRACESTATE};
 use crate::{Code, Context, Status};
 
@@ -63,9 +64,9 @@ impl Interceptor for Tracing {
         let parent = trace_context(ctx)
             .map(TraceContext::traceparent)
             .or_else(|| incoming_parent(ctx.metadata()));
-        if parent.is_none() {
+        if parent.is_none() && ctx.metadata().as_ref().contains_key(&TRACESTATE_NAME) {
             // The W3C spec: without a valid traceparent the trace state means nothing.
-            ctx.metadata_mut().remove(TRACESTATE);
+            ctx.metadata_mut().as_mut().remove(&TRACESTATE_NAME);
         }
         #[cfg_attr(not(feature = "opentelemetry"), allow(unused_mut))]
         let mut trace = TraceContext {
@@ -99,9 +100,14 @@ impl Interceptor for Tracing {
             record_ids(&span, &trace, ctx);
         }
 
-        // The next hop learns this span from the extension: a generated client formats it into
+        // The next hop learns this span from the context: a generated client formats it into
         // `traceparent` only when a call is made (see `outgoing_traceparent`).
-        ctx.extensions_mut().insert(trace);
+        ctx.set_trace_context(trace);
+        if span.is_disabled() {
+            // No subscriber wants the span: there is nothing to record at the end.
+            ctx.set_span(span);
+            return Ok(Finish::nothing());
+        }
         ctx.set_span(span.clone());
 
         let side = call.side;

@@ -52,6 +52,13 @@ pub const TRACEPARENT: &str = "traceparent";
 /// The metadata key of the W3C vendor trace state, forwarded untouched beside `traceparent`.
 pub const TRACESTATE: &str = "tracestate";
 
+/// [`REQUEST_ID_HEADER`], [`TRACEPARENT`] and [`TRACESTATE`] as parsed names, for the lookups
+/// every call makes: a name given as a string is parsed again on each one.
+pub(crate) static REQUEST_ID_NAME: http::HeaderName =
+    http::HeaderName::from_static(REQUEST_ID_HEADER);
+pub(crate) static TRACEPARENT_NAME: http::HeaderName = http::HeaderName::from_static(TRACEPARENT);
+pub(crate) static TRACESTATE_NAME: http::HeaderName = http::HeaderName::from_static(TRACESTATE);
+
 /// The header a retry carries: how many attempts of the call came before it (gRFC A6).
 pub const PREVIOUS_ATTEMPTS_HEADER: &str = "grpc-previous-rpc-attempts";
 

@@ -203,7 +203,8 @@ where
     Out: 'static,
     M: for<'b> DomainMethod<'b, T, In, Out>,
 {
-    let (ctx, message) = accepted?;
+    let (mut ctx, message) = accepted?;
+    ctx.enforce_deadline_outside();
     match within_deadline(&ctx, method.call(domain, &ctx, message)).await {
         Ok(out) => {
             let mut response = tonic::Response::new(respond(&ctx, out));

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use rust_svc_runtime::harness::{serve_in_memory, serve_loopback};
+use rust_svc_runtime::interceptors::{Interceptors, RequestIds};
 use rust_svc_runtime::{Code, Context, MetadataMap, Status};
 use rust_svc_tests::tests::resilience::{
     Flaky, FlakyClient, Hop, Observed, Relay, RelayClient, RelayGrpc,
@@ -172,6 +173,49 @@ async fn budget_and_trace_context_propagate_over_three_hops() {
     assert_eq!(observed.traceparent, traceparent);
     assert_eq!(observed.tracestate, "vendor=opaque");
     assert_eq!(observed.private_header, "", "only the allow-list travels");
+}
+
+/// The id a server stack gave a call (none came, or a malformed one) is the one the next hop
+/// receives and the one the first hop answered with; a sane one the caller sent goes on as it
+/// is.
+#[tokio::test]
+async fn a_request_id_given_by_a_server_stack_travels_on() {
+    let (to_b, _b) = serve_loopback(RelayGrpc::new(RelayHop::last()).into_service())
+        .await
+        .unwrap();
+    let hop_a = Interceptors::server().with(RequestIds).wrap(RelayHop {
+        next: Some(RelayClient::new(to_b)),
+        work: Duration::ZERO,
+    });
+    let (to_a, _a) = serve_loopback(RelayGrpc::new(hop_a).into_service())
+        .await
+        .unwrap();
+    let client = RelayClient::new(to_a);
+    for sent in [None, Some("bad\tid"), Some("req-kept")] {
+        let mut metadata = MetadataMap::new();
+        if let Some(id) = sent {
+            metadata.insert("x-request-id", id.parse().unwrap());
+        }
+        let ctx = Context::new().with_metadata(metadata);
+        let observed = client
+            .forward(&ctx, Hop { remaining_hops: 1 })
+            .await
+            .unwrap();
+        let answered = ctx.response().headers().get("x-request-id").cloned();
+        let answered = answered.expect("hop A answers its request id");
+        assert_eq!(observed.request_id, answered.to_str().unwrap(), "{sent:?}");
+        if sent == Some("req-kept") {
+            assert_eq!(observed.request_id, "req-kept");
+        } else {
+            // A new UUID v7: 36 characters, the version digit after the second dash.
+            let id = observed.request_id.as_bytes();
+            assert!(
+                id.len() == 36 && id[14] == b'7',
+                "{sent:?}: {}",
+                observed.request_id
+            );
+        }
+    }
 }
 
 #[tokio::test]

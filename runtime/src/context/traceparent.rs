@@ -1,6 +1,50 @@
-//! The W3C `traceparent` header (Trace Context, level 1): `00-<trace id>-<parent id>-<flags>`.
+//! The W3C trace context of a call and its `traceparent` header (Trace Context, level 1):
+//! `00-<trace id>-<parent id>-<flags>`.
 
 use std::fmt;
+
+/// The `sampled` trace flag: the caller may have recorded its span.
+pub const SAMPLED: u8 = 0x01;
+
+/// The W3C trace context of a call: a slot of its [`Context`](super::Context), set by the
+/// tracing interceptor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TraceContext {
+    /// The trace the call belongs to.
+    pub trace_id: [u8; 16],
+    /// The call's own span.
+    pub span_id: [u8; 8],
+    /// The caller's span, when the call joined a trace.
+    pub parent_span_id: Option<[u8; 8]>,
+    /// The trace flags (bit 0: sampled).
+    pub flags: u8,
+}
+
+impl TraceContext {
+    /// The `traceparent` that makes this call's span the parent of the next hop.
+    pub fn traceparent(&self) -> TraceParent {
+        TraceParent {
+            trace_id: self.trace_id,
+            parent_id: self.span_id,
+            flags: self.flags,
+        }
+    }
+
+    /// The trace id as 32 lowercase hex digits.
+    pub fn trace_id_hex(&self) -> String {
+        hex(&self.trace_id)
+    }
+
+    /// The span id as 16 lowercase hex digits.
+    pub fn span_id_hex(&self) -> String {
+        hex(&self.span_id)
+    }
+
+    /// Whether the `sampled` flag is set.
+    pub fn is_sampled(&self) -> bool {
+        self.flags & SAMPLED != 0
+    }
+}
 
 /// A parsed `traceparent`: the trace and the span that is the parent of the next one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
