@@ -332,12 +332,10 @@ impl ClientCore {
         }
         let mut metadata = MetadataMap::new();
         for key in &self.inner.propagate {
-            // A request-id interceptor's id has a slot of its own: it goes in place of the
-            // request metadata's (what the caller sent), unless the caller attached one.
-            if key.as_str() == crate::rpc::REQUEST_ID_HEADER
-                && let Some(id) = ctx.request_id()
-            {
-                if !ctx.outgoing_metadata().contains_key(key) {
+            // A request-id interceptor's id has a slot of its own, sent in place of the request
+            // metadata's (what the caller sent).
+            if key.as_str() == crate::rpc::REQUEST_ID_HEADER && ctx.request_id().is_some() {
+                if let Some(id) = ctx.request_id_to_send() {
                     let name = &crate::rpc::REQUEST_ID_NAME;
                     metadata.as_mut().insert(name, id.to_header_value());
                 }

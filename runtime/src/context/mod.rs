@@ -239,9 +239,10 @@ impl Context {
         &self.response
     }
 
-    /// Typed values attached to the call by interceptors: anything a handler needs from the layer in front of it. (The request id, the trace context and the
-    /// identity have slots of their own: [`request_id`](Self::request_id),
-    /// [`trace_context`](Self::trace_context), [`identity`](Self::identity).)
+    /// Typed values attached to the call by interceptors: anything a handler needs from the
+    /// layer in front of it. (The request id, the trace context and the identity have slots of
+    /// their own: [`request_id`](Self::request_id), [`trace_context`](Self::trace_context),
+    /// [`identity`](Self::identity).)
     pub fn extensions(&self) -> &http::Extensions {
         &self.extensions
     }
@@ -272,6 +273,18 @@ impl Context {
     /// Sets the request id of the call.
     pub fn set_request_id(&mut self, id: RequestId) {
         self.request_id = Some(id);
+    }
+
+    /// The request id a call made with this context sends as `x-request-id` in place of the
+    /// request metadata's: the slot's, unless the caller attached an id of its own to the
+    /// outgoing metadata (which is sent as it is). The one rule for the generated clients and
+    /// the fakes that stand in for them.
+    pub(crate) fn request_id_to_send(&self) -> Option<&RequestId> {
+        let attached = self
+            .outgoing
+            .as_ref()
+            .contains_key(&crate::rpc::REQUEST_ID_NAME);
+        self.request_id.as_ref().filter(|_| !attached)
     }
 
     /// The W3C trace context of the call, when a tracing interceptor made one: its trace and its

@@ -39,9 +39,10 @@ impl RequestId {
     /// ASCII. A caller controls what it sends, so anything else (control characters that could
     /// forge log lines, unbounded lengths) is refused.
     pub fn parse(id: &str) -> Option<Self> {
-        is_sane(id.as_bytes())
-            .then(|| HeaderValue::from_str(id).ok().map(Self))
-            .flatten()
+        if !is_sane(id.as_bytes()) {
+            return None;
+        }
+        HeaderValue::from_str(id).ok().map(Self)
     }
 
     /// The id a caller sent as `value`, if it is sane (see [`parse`](Self::parse)); shares

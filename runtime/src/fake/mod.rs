@@ -394,14 +394,8 @@ async fn resolve<Out, F: ?Sized>(
 /// in-process or over the harness.
 fn recorded_context(ctx: &Context) -> Context {
     let mut recorded = ctx.clone();
-    // A request-id interceptor's id is sent in place of the metadata's, unless the caller
-    // attached one of its own (as a generated client does).
-    if let Some(id) = ctx.request_id()
-        && !ctx
-            .outgoing_metadata()
-            .as_ref()
-            .contains_key(&REQUEST_ID_NAME)
-    {
+    // A request-id interceptor's id, as a generated client would send it.
+    if let Some(id) = ctx.request_id_to_send() {
         let metadata = recorded.metadata_mut().as_mut();
         metadata.insert(&REQUEST_ID_NAME, id.to_header_value());
     }
