@@ -35,7 +35,7 @@
 mod single_request;
 mod streamed_requests;
 
-pub use single_request::{ServerStreaming, Unary};
+pub use single_request::{FakeCall, ServerStreaming, Unary};
 pub use streamed_requests::{BidiStreaming, ClientStreaming};
 
 use std::collections::VecDeque;
@@ -372,6 +372,29 @@ impl<Out: Clone, F: ?Sized, Rec> Method<Out, F, Rec> {
             used => Status::unimplemented(format!(
                 "{name}: the fake's {used} queued answer(s) are used up and no standing answer is programmed"
             )),
+        }
+    }
+}
+
+impl<Out: Clone, F: ?Sized, Req: Clone> Method<Out, F, RecordedCall<Req>> {
+    /// Serves a call of a method taking one request: records it, sets the programmed response
+    /// metadata on its context and answers, `None` for a hang.
+    fn answer_one(
+        &self,
+        ctx: &Context,
+        request: Req,
+        compute: impl FnOnce(&F, &Context, Req) -> Result<Out, Status>,
+    ) -> Option<Result<Out, Status>> {
+        let next = self.record_and_next(RecordedCall {
+            context: recorded_context(ctx),
+            request: request.clone(),
+        });
+        self.send_metadata(ctx);
+        match next {
+            Next::Answer(answer) => Some(answer),
+            // The closure runs outside the lock.
+            Next::Compute(closure) => Some(compute(&*closure, ctx, request)),
+            Next::Hang => None,
         }
     }
 }

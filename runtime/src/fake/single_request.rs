@@ -3,7 +3,11 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::{Method, RecordedCall, Script, Standing, impl_clone_debug, recorded_context, resolve};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use super::{Method, RecordedCall, Script, Standing, impl_clone_debug};
 use crate::{BoxStream, Context, Status};
 
 type UnaryFn<Req, Resp> = dyn Fn(&Context, Req) -> Result<Resp, Status> + Send + Sync;
@@ -95,14 +99,15 @@ where
         self
     }
 
-    /// Serves one call: records it, then answers. The generated fake's trait method calls this.
-    pub async fn call(&self, ctx: &Context, request: Req) -> Result<Resp, Status> {
-        let next = self.method.record_and_next(RecordedCall {
-            context: recorded_context(ctx),
-            request: request.clone(),
-        });
-        self.method.send_metadata(ctx);
-        resolve(next, |respond| respond(ctx, request)).await
+    /// Serves one call: records it, then answers (both when the future is first polled). The
+    /// generated fake's trait method calls this.
+    pub fn call<'f, 'c>(&'f self, ctx: &'c Context, request: Req) -> FakeCall<'f, 'c, Req, Resp> {
+        FakeCall {
+            fake: &self.method,
+            name: self.method.name,
+            ctx,
+            request: Some(request),
+        }
     }
 
     /// Every call so far, in order.
@@ -200,15 +205,18 @@ where
         self
     }
 
-    /// Serves one call: records it, then answers.
-    pub async fn call(&self, ctx: &Context, request: Req) -> Result<BoxStream<Item>, Status> {
-        let next = self.method.record_and_next(RecordedCall {
-            context: recorded_context(ctx),
-            request: request.clone(),
-        });
-        self.method.send_metadata(ctx);
-        let script = resolve(next, |respond| respond(ctx, request)).await?;
-        Ok(script.into_stream())
+    /// Serves one call: records it, then answers (both when the future is first polled).
+    pub fn call<'f, 'c>(
+        &'f self,
+        ctx: &'c Context,
+        request: Req,
+    ) -> FakeCall<'f, 'c, Req, BoxStream<Item>> {
+        FakeCall {
+            fake: &self.method,
+            name: self.method.name,
+            ctx,
+            request: Some(request),
+        }
     }
 
     /// Every call so far, in order.
@@ -228,3 +236,77 @@ where
 }
 
 impl_clone_debug!(Unary, ServerStreaming);
+
+// The future of both `call`s is a named type rather than an `async fn`'s for the build time of
+// generated code: a generated fake returns it from every trait method, and the compiler of the
+// user's crate proves it `Send` once per method. For a coroutine that means walking its whole
+// body and every type it holds; here it is a reference to a `Sync` trait object, the context
+// and the request. Two lifetimes, not one, so that a trait method taking `&self` and
+// `&Context` can return it as its `impl Reply`.
+
+/// A fake of a method taking one request, as its calls' futures see it.
+trait AnswerOne<Req, Out>: Sync {
+    /// Records a call and answers it; `None` for a hang.
+    fn answer(&self, ctx: &Context, request: Req) -> Option<Result<Out, Status>>;
+}
+
+impl<Req, Resp> AnswerOne<Req, Resp> for Method<Resp, UnaryFn<Req, Resp>, RecordedCall<Req>>
+where
+    Req: Clone + Send + 'static,
+    Resp: Clone + Send + 'static,
+{
+    fn answer(&self, ctx: &Context, request: Req) -> Option<Result<Resp, Status>> {
+        self.answer_one(ctx, request, |respond, ctx, request| respond(ctx, request))
+    }
+}
+
+impl<Req, Item> AnswerOne<Req, BoxStream<Item>>
+    for Method<Script<Item>, ServerStreamingFn<Req, Item>, RecordedCall<Req>>
+where
+    Req: Clone + Send + 'static,
+    Item: Clone + Send + 'static,
+{
+    fn answer(&self, ctx: &Context, request: Req) -> Option<Result<BoxStream<Item>, Status>> {
+        let answer = self.answer_one(ctx, request, |respond, ctx, request| respond(ctx, request));
+        answer.map(|answer| answer.map(Script::into_stream))
+    }
+}
+
+/// The future [`Unary::call`] and [`ServerStreaming::call`] return: records the call and
+/// answers when first polled.
+#[must_use = "futures do nothing unless polled"]
+pub struct FakeCall<'f, 'c, Req, Out> {
+    fake: &'f dyn AnswerOne<Req, Out>,
+    name: &'static str,
+    ctx: &'c Context,
+    /// `None` once the call has been recorded: it then answers nothing more (a hang, or a
+    /// future polled after it answered).
+    request: Option<Req>,
+}
+
+// The future pins nothing it holds.
+impl<Req, Out> Unpin for FakeCall<'_, '_, Req, Out> {}
+
+impl<Req, Out> Future for FakeCall<'_, '_, Req, Out> {
+    type Output = Result<Out, Status>;
+
+    fn poll(self: Pin<&mut Self>, _cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        match this.request.take() {
+            Some(request) => match this.fake.answer(this.ctx, request) {
+                Some(answer) => Poll::Ready(answer),
+                // A hang: nothing wakes the task again.
+                None => Poll::Pending,
+            },
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl<Req, Out> fmt::Debug for FakeCall<'_, '_, Req, Out> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FakeCall")
+            .field("method", &self.name)
+            .finish_non_exhaustive()
+    }
+}
