@@ -127,7 +127,14 @@ impl Scope {
 /// Runtime items that a services file names on nearly every line (each rpc's signature in every
 /// implementation of its trait): the file imports each one that the package module leaves free,
 /// and names it bare (`emit::Settings::item`), instead of by its full path.
-pub const RUNTIME_IMPORTS: &[&str] = &["BoxReply", "BoxStream", "Context", "Reply", "Status"];
+pub const RUNTIME_IMPORTS: &[&str] = &[
+    "BoxReply",
+    "BoxStream",
+    "Context",
+    "Reply",
+    "Status",
+    "dyn_reply",
+];
 
 /// The names of [`RUNTIME_IMPORTS`] that `types`, the package module's scope once every
 /// generated name is claimed, leaves free; they are claimed too.
@@ -406,7 +413,7 @@ mod tests {
         ServiceNames::assign("Reply", &mut types);
         assert_eq!(
             runtime_imports(&mut types),
-            ["BoxReply", "BoxStream", "Status"]
+            ["BoxReply", "BoxStream", "Status", "dyn_reply"]
         );
         assert_eq!(types.claim("Status"), "Status2");
     }

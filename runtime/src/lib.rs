@@ -80,6 +80,10 @@ impl<T, F> Reply<T> for F where F: std::future::Future<Output = Result<T, Status
 /// The boxed [`Reply`] the `Dyn…` companion traits return.
 pub type BoxReply<'a, T> = BoxFuture<'a, Result<T, Status>>;
 
+// Named bare by every `impl FooService for Arc<dyn DynFooService>` (see `codegen`).
+#[doc(hidden)]
+pub use codegen::dyn_reply;
+
 /// Items generated code refers to that are not part of the public API.
 #[doc(hidden)]
 pub mod codegen {
@@ -87,4 +91,19 @@ pub mod codegen {
     pub use pbjson;
     pub use serde;
     pub use tonic_prost::ProstCodec;
+
+    /// Awaits what a `Dyn…` companion trait's method answers: the body of every method of the
+    /// generated `impl FooService for Arc<dyn DynFooService>`. The future borrows the service
+    /// and the context each for its own lifetime, as the trait's `impl Reply` must, where the
+    /// boxed one borrows both for one. A function here rather than an `async` block in every
+    /// method: the user's crate then compiles no coroutine of its own per rpc (bench/RESULTS.md,
+    /// "Build time of generated code").
+    pub async fn dyn_reply<S: ?Sized, Req, Resp>(
+        service: &S,
+        ctx: &crate::Context,
+        request: Req,
+        method: for<'a> fn(&'a S, &'a crate::Context, Req) -> crate::BoxReply<'a, Resp>,
+    ) -> Result<Resp, crate::Status> {
+        method(service, ctx, request).await
+    }
 }

@@ -14,6 +14,7 @@ use crate::model::Service;
 pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
     let context = settings.item("Context");
     let box_reply = settings.item("BoxReply");
+    let dyn_reply = settings.item("dyn_reply");
     let inline = compiled_where_used();
     let trait_ident = ident(&service.names.domain_trait);
     let dyn_ident = ident(&service.names.dyn_trait);
@@ -74,13 +75,14 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
                 ::std::boxed::Box::pin(T::#name(self, ctx, #arg))
             }
         });
-        // An `async` block, so that the future borrows `self` and `ctx` each for its own
-        // lifetime, as the trait's signature says; the boxed one borrows both for one.
+        // A future of the runtime's that borrows `self` and `ctx` each for its own lifetime, as
+        // the trait's signature says (the boxed one borrows both for one); the runtime's, not an
+        // `async` block here, as the user's crate then builds no coroutine per method.
         arc_methods.push(quote! {
             #used
             #inline
             fn #name(&self, ctx: &#context, #request) -> #future {
-                async move { (**self).#dyn_name(ctx, #arg).await }
+                #dyn_reply(&**self, ctx, #arg, #dyn_ident::#dyn_name)
             }
         });
     }
