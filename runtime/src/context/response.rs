@@ -28,12 +28,30 @@ pub struct ResponseMetadata {
 struct Parts {
     headers: MetadataMap,
     trailers: MetadataMap,
+    /// The headers go out as the HTTP response's own when the call ends, added by the gRPC
+    /// server's wire layer (see [`ResponseMetadata::for_wire`]), not through tonic's response.
+    sent_by_wire: bool,
 }
 
 impl ResponseMetadata {
     /// A fresh, empty pair of maps.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The cell of a call whose transport adds the headers to the HTTP response itself (the
+    /// gRPC server's wire layer), so the handler's answer need not carry them.
+    pub(crate) fn for_wire() -> Self {
+        let cell = Self::default();
+        cell.lock().sent_by_wire = true;
+        cell
+    }
+
+    /// A copy of the headers for the handler's answer to carry, unless the transport adds them
+    /// to the HTTP response itself.
+    pub(crate) fn headers_to_answer_with(&self) -> Option<MetadataMap> {
+        let parts = self.lock();
+        (!parts.sent_by_wire).then(|| parts.headers.clone())
     }
 
     /// The response headers, to read or change: `ctx.response().headers().insert("x-served-by",

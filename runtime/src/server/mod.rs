@@ -208,10 +208,11 @@ where
     match within_deadline(&ctx, method.call(domain, &ctx, message)).await {
         Ok(out) => {
             let mut response = tonic::Response::new(respond(&ctx, out));
-            append_sendable(
-                response.metadata_mut().as_mut(),
-                ctx.response().headers().clone(),
-            );
+            // Behind a `GrpcServer`, which adds them to the HTTP response (without passing them
+            // through tonic's sanitizing of response metadata), none.
+            if let Some(headers) = ctx.response().headers_to_answer_with() {
+                append_sendable(response.metadata_mut().as_mut(), headers);
+            }
             Ok(response)
         }
         // An error before any message is a trailers-only response: what the handler set

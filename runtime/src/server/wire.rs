@@ -133,11 +133,13 @@ where
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
         if !connect::is_connect(request.headers(), request.method()) {
             return match grpc_format(&request) {
-                Ok(Format::Proto) => Either::Left(self.serve(request, ResponseMetadata::new())),
+                Ok(Format::Proto) => {
+                    Either::Left(self.serve(request, ResponseMetadata::for_wire()))
+                }
                 Ok(_) => {
                     // gRPC with the JSON codec: answered as `application/grpc+json`.
                     request.extensions_mut().insert(Format::Json);
-                    let answer = self.serve(request, ResponseMetadata::new());
+                    let answer = self.serve(request, ResponseMetadata::for_wire());
                     Either::Right(Box::pin(async move {
                         let mut response = answer.await?;
                         response.headers_mut().insert(
@@ -162,7 +164,7 @@ where
         match connect::translate(request, rpc, self.wire.max_decoding_message_size()) {
             Err(response) => Either::Right(Box::pin(ready(Ok(*response)))),
             Ok((request, reply)) => {
-                let cell = ResponseMetadata::new();
+                let cell = ResponseMetadata::for_wire();
                 let grpc = self.serve(request, cell.clone());
                 Either::Right(Box::pin(connect::reply(grpc, reply, cell)))
             }
@@ -372,6 +374,11 @@ fn finish_response(
         normalize_status_headers(response.headers_mut());
         return response;
     }
+    // The handler's headers (see `ResponseMetadata::for_wire`): what tonic would have let
+    // through of them had they come in its response's metadata.
+    crate::context::append_entries(response.headers_mut(), cell.headers().clone(), |name| {
+        crate::context::is_application_key(name) && name != "user-agent"
+    });
     response.map(|body| tonic::body::Body::new(TrailersBody { inner: body, cell }))
 }
 
