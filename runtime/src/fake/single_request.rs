@@ -1,10 +1,9 @@
 //! The fakes of methods taking one request: [`Unary`] and [`ServerStreaming`].
 
 use std::fmt;
-use std::sync::Arc;
-
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use super::{Method, RecordedCall, Script, Standing, impl_clone_debug};
