@@ -19,6 +19,7 @@
 //! trailers, with the final status, which [`GrpcServer`]'s response body adds whenever the
 //! handler set them. [`WireSettings`] are the generated adapter's size limits and compression.
 
+mod answer;
 mod connect;
 mod dispatch;
 mod wire;
@@ -31,9 +32,10 @@ pub use crate::call::{DomainMethod, stream_within_deadline, within_deadline};
 use crate::deadline::{GRPC_TIMEOUT, InvalidTimeout, parse_grpc_timeout};
 pub use crate::rpc::WireSettings;
 use crate::{BoxFuture, BoxStream, Context, Status};
+pub use answer::CallFuture;
 pub use dispatch::{GrpcCall, GrpcDispatch, GrpcFuture};
 use wire::ResponseCell;
-pub use wire::{CallFuture, DeadlineStamped, GrpcResponseFuture, GrpcServer, StampDeadlines};
+pub use wire::{DeadlineStamped, GrpcResponseFuture, GrpcServer, StampDeadlines};
 
 pub use crate::deadline::deadline_exceeded;
 

@@ -4,23 +4,21 @@
 //!
 //! - parses `grpc-timeout` when the request arrives, rejects a malformed one, and races the whole
 //!   call against the deadline (see the [module docs](super));
-//! - hands the call a [`ResponseMetadata`] cell, and sends the trailers a handler set in it with
-//!   the final status, whenever the handler set them (a streaming handler may set them late);
+//! - hands the call a [`ResponseMetadata`] cell, whose headers and trailers the call's answer
+//!   ([`CallFuture`], in `answer.rs`) sends with the response and with the final status,
+//!   whenever the handler set the trailers (a streaming handler may set them late);
 //! - reports an over-limit message as `RESOURCE_EXHAUSTED`, as gRPC's status-code document
-//!   requires, where tonic says `OUT_OF_RANGE`.
+//!   requires, where tonic says `OUT_OF_RANGE` (also in the answer).
 
 use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
 use bytes::Bytes;
 use futures_util::future::{Either, Ready, ready};
-use http::HeaderMap;
-use http_body::{Body as HttpBody, Frame, SizeHint};
-use tokio::time::Sleep;
+use http_body::Body as HttpBody;
 use tonic::server::NamedService;
 
+use super::answer::CallFuture;
 use super::dispatch::{GrpcCall, GrpcDispatch, GrpcFuture, WireConfig, unknown_method};
 use super::{connect, deadline_from_headers};
 use crate::call::ArrivalDeadline;
@@ -28,8 +26,7 @@ use crate::call::admission::{Admission, Admit, Permit, close_after_refusal};
 use crate::call::codec::Format;
 use crate::context::ResponseMetadata;
 use crate::rpc::LoadShedding;
-use crate::rpc::is_size_limit_message;
-use crate::{BoxFuture, Code, Status};
+use crate::{BoxFuture, Status};
 
 /// The response metadata cell of a request, shared with the handler's [`Context`](crate::Context).
 #[derive(Debug, Clone)]
@@ -270,12 +267,7 @@ impl<S: GrpcDispatch> GrpcServer<S> {
                 })
             }
         };
-        Either::Right(CallFuture {
-            inner,
-            deadline: deadline.map(|deadline| Box::pin(tokio::time::sleep_until(deadline))),
-            response: Some(response),
-            permit: Some(permit),
-        })
+        Either::Right(CallFuture::new(inner, deadline, response, permit))
     }
 }
 
@@ -328,119 +320,6 @@ where
     }
 }
 
-/// A call raced against its deadline: answers `DEADLINE_EXCEEDED` and drops the call (and the
-/// domain future inside it) when the deadline passes first. Its response's body sends the
-/// handler's trailers.
-pub struct CallFuture<F> {
-    inner: F,
-    deadline: Option<Pin<Box<Sleep>>>,
-    response: Option<ResponseMetadata>,
-    /// The call's slot, given back when the answer is ready (or the call is dropped).
-    permit: Option<Permit>,
-}
-
-impl<F> Future for CallFuture<F>
-where
-    F: Future<Output = http::Response<tonic::body::Body>> + Unpin,
-{
-    type Output = Result<http::Response<tonic::body::Body>, Infallible>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
-        if let Poll::Ready(response) = Pin::new(&mut self.inner).poll(cx) {
-            self.permit = None;
-            let cell = self.response.take().unwrap_or_default();
-            return Poll::Ready(Ok(finish_response(response, cell)));
-        }
-        let expired = self
-            .deadline
-            .as_mut()
-            .is_some_and(|deadline| deadline.as_mut().poll(cx).is_ready());
-        if expired {
-            self.permit = None;
-            Poll::Ready(Ok(crate::deadline::deadline_exceeded().into_http()))
-        } else {
-            Poll::Pending
-        }
-    }
-}
-
-/// A trailers-only response (an error before any message) has its status in the headers; any
-/// other gets a body that adds the handler's trailers to the final ones.
-fn finish_response(
-    mut response: http::Response<tonic::body::Body>,
-    cell: ResponseMetadata,
-) -> http::Response<tonic::body::Body> {
-    if response.headers().contains_key("grpc-status") {
-        normalize_status_headers(response.headers_mut());
-        return response;
-    }
-    // The handler's headers (see `ResponseMetadata::for_wire`): what tonic would have let
-    // through of them had they come in its response's metadata.
-    crate::context::append_entries(response.headers_mut(), cell.headers().clone(), |name| {
-        crate::context::is_application_key(name) && name != "user-agent"
-    });
-    response.map(|body| tonic::body::Body::new(TrailersBody { inner: body, cell }))
-}
-
-/// A response body whose trailers get the handler's trailers added, and an over-limit
-/// `OUT_OF_RANGE` turned into `RESOURCE_EXHAUSTED`.
-struct TrailersBody {
-    inner: tonic::body::Body,
-    cell: ResponseMetadata,
-}
-
-impl HttpBody for TrailersBody {
-    type Data = Bytes;
-    type Error = Status;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
-        let frame = match Pin::new(&mut self.inner).poll_frame(cx) {
-            Poll::Ready(Some(Ok(frame))) => frame,
-            other => return other,
-        };
-        Poll::Ready(Some(Ok(match frame.into_trailers() {
-            Ok(mut trailers) => {
-                normalize_status_headers(&mut trailers);
-                super::append_sendable(&mut trailers, self.cell.trailers().clone());
-                Frame::trailers(trailers)
-            }
-            Err(frame) => frame,
-        })))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-/// tonic reports a message over the encoding or decoding limit as `OUT_OF_RANGE`; gRPC's
-/// status-code document says `RESOURCE_EXHAUSTED`. Only tonic's own limit messages are changed:
-/// a handler's `OUT_OF_RANGE` stays what it is.
-fn normalize_status_headers(headers: &mut HeaderMap) {
-    let out_of_range = headers
-        .get("grpc-status")
-        .is_some_and(|code| code.as_bytes() == b"11");
-    if !out_of_range {
-        return;
-    }
-    let message = Status::from_header_map(headers)
-        .map(|status| status.message().to_owned())
-        .unwrap_or_default();
-    if is_size_limit_message(&message) {
-        headers.insert(
-            "grpc-status",
-            http::HeaderValue::from(Code::ResourceExhausted as i32),
-        );
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::future::{Ready, ready};
@@ -452,6 +331,7 @@ mod tests {
     use tower_layer::Layer;
 
     use super::*;
+    use crate::Code;
     use crate::rpc::{MethodInfo, MethodKind, ServiceInfo, WireSettings};
 
     /// Answers at once, keeping the last request it was given.
