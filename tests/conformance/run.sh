@@ -39,7 +39,11 @@ if [ "$found" != "connectconformance $version" ]; then
     exit 1
 fi
 
-cargo build --quiet -p rust-svc-conformance --bins
+# Built for the whole workspace, as buf.gen.yaml's `cargo run --bin` builds the plugin: one
+# feature set of the dependencies for every script and buf. A package built alone (`-p`)
+# resolves its dependencies' features differently, and cargo rebuilds dozens of them (one to
+# two minutes on 2 cores for each distinct set).
+cargo build --quiet --workspace
 bin="${CARGO_TARGET_DIR:-target}/debug"
 
 scratch="$(mktemp -d)"

@@ -41,8 +41,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cargo build --quiet -p protoc-gen-rust-svc -p example-services \
-    --bin protoc-gen-rust-svc --bin example_gateway
+# Built for the whole workspace, as buf.gen.yaml's `cargo run --bin` builds the plugin: one
+# feature set of the dependencies for every script and buf. A package built alone (`-p`)
+# resolves its dependencies' features differently, and cargo rebuilds dozens of them (one to
+# two minutes on 2 cores for each distinct set).
+cargo build --quiet --workspace
 
 "$target/debug/protoc-gen-rust-svc" generate --out "$scratch/openapi" --opt artifacts=openapi \
     -I proto proto/inventory/v1/inventory.proto proto/orders/v1/orders.proto \

@@ -21,7 +21,11 @@ fi
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 
-cargo build --quiet -p protoc-gen-rust-svc
+# Built for the whole workspace, as buf.gen.yaml's `cargo run --bin` builds the plugin: one
+# feature set of the dependencies for every script and buf. A package built alone (`-p`)
+# resolves its dependencies' features differently, and cargo rebuilds dozens of them (one to
+# two minutes on 2 cores for each distinct set).
+cargo build --quiet --workspace
 generator="$(pwd)/target/debug/protoc-gen-rust-svc"
 
 group=0
