@@ -12,7 +12,7 @@ use futures_core::Stream;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::{CallInfo, Finish, Interceptors, MethodInfo, Outcome, finish_all};
+use super::{CallInfo, Finishes, Interceptors, MethodInfo, Outcome, finish_all};
 use crate::call::{DomainMethod, normalize, within_deadline};
 use crate::{BoxStream, Context, Status};
 
@@ -260,7 +260,7 @@ struct Pending {
     call: CallInfo,
     ctx: Context,
     started: Instant,
-    finishes: Vec<Finish>,
+    finishes: Finishes,
     requests: Requests,
     responses: u64,
     done: bool,

@@ -35,7 +35,7 @@ impl ConcurrencyLimit {
 impl Interceptor for ConcurrencyLimit {
     fn start(&self, call: &CallInfo, _ctx: &mut Context) -> Result<Finish, Status> {
         match self.permits.clone().try_acquire_owned() {
-            Ok(permit) => Ok(Finish::with(move |_| drop(permit))),
+            Ok(permit) => Ok(Finish(super::Ending::Permit(permit))),
             Err(_) => Err(Status::resource_exhausted(format!(
                 "{} is at its limit of {} concurrent calls",
                 call.method.service(),

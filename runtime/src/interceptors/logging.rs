@@ -200,24 +200,36 @@ impl Interceptor for Logging {
         if !enabled(self.level) && !enabled(self.fault_level) {
             return Ok(Finish::nothing());
         }
-        let started = Instant::now();
-        let this = *self;
-        Ok(Finish::with(move |outcome| {
-            let level = if is_server_fault(outcome.code()) {
-                this.fault_level
+        Ok(Finish(super::Ending::Logging(Ending {
+            logging: *self,
+            started: Instant::now(),
+        })))
+    }
+}
+
+/// What [`Logging`] writes when a call ends.
+pub(super) struct Ending {
+    logging: Logging,
+    started: Instant,
+}
+
+impl Ending {
+    pub(super) fn run(self, outcome: &Outcome<'_>) {
+        let this = self.logging;
+        let level = if is_server_fault(outcome.code()) {
+            this.fault_level
+        } else {
+            this.level
+        };
+        let failed = outcome.status.is_some();
+        if enabled(level) && (!failed || this.admit_failure(outcome, level)) {
+            let line = Line::new(outcome, self.started);
+            if this.json {
+                line.emit_json(level);
             } else {
-                this.level
-            };
-            let failed = outcome.status.is_some();
-            if enabled(level) && (!failed || this.admit_failure(outcome, level)) {
-                let line = Line::new(outcome, started);
-                if this.json {
-                    line.emit_json(level);
-                } else {
-                    line.emit(level);
-                }
+                line.emit(level);
             }
-        }))
+        }
     }
 }
 

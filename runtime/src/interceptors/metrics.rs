@@ -33,7 +33,7 @@ use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use ::metrics::{Counter, Gauge, Histogram, Label, counter, gauge, histogram};
 
-use super::{CallInfo, Finish, Interceptor, MethodKind, Side};
+use super::{CallInfo, Finish, Interceptor, MethodKind, Outcome, Side};
 use crate::rpc::go_code_name;
 use crate::{Code, Context, Status};
 
@@ -199,20 +199,33 @@ impl Interceptor for Metrics {
         let series = self.series(call);
         series.started.increment(1);
         series.in_flight.increment(1.0);
-        let side = call.side;
-        Ok(Finish::with(move |outcome| {
-            series.in_flight.decrement(1.0);
-            series.handled(outcome.code()).increment(1);
-            series
-                .handling_seconds
-                .record(outcome.elapsed.as_secs_f64());
-            let (received, sent) = match side {
-                Side::Server => (outcome.requests, outcome.responses),
-                Side::Client => (outcome.responses, outcome.requests),
-            };
-            series.msg_received.increment(received);
-            series.msg_sent.increment(sent);
-        }))
+        Ok(Finish(super::Ending::Metrics(Ending {
+            series,
+            side: call.side,
+        })))
+    }
+}
+
+/// What [`Metrics`] records when a call ends.
+pub(super) struct Ending {
+    series: Arc<MethodSeries>,
+    side: Side,
+}
+
+impl Ending {
+    pub(super) fn run(self, outcome: &Outcome<'_>) {
+        let series = self.series;
+        series.in_flight.decrement(1.0);
+        series.handled(outcome.code()).increment(1);
+        series
+            .handling_seconds
+            .record(outcome.elapsed.as_secs_f64());
+        let (received, sent) = match self.side {
+            Side::Server => (outcome.requests, outcome.responses),
+            Side::Client => (outcome.responses, outcome.requests),
+        };
+        series.msg_received.increment(received);
+        series.msg_sent.increment(sent);
     }
 }
 

@@ -110,18 +110,30 @@ impl Interceptor for Tracing {
         }
         ctx.set_span(span.clone());
 
-        let side = call.side;
-        Ok(Finish::with(move |outcome| {
-            let code = outcome.code();
-            span.record("rpc.grpc.status_code", code as i32);
-            let failed = match side {
-                Side::Client => code != Code::Ok,
-                Side::Server => is_server_fault(code),
-            };
-            if failed {
-                span.record("otel.status_code", "ERROR");
-            }
-        }))
+        Ok(Finish(super::Ending::Tracing(Ending {
+            span,
+            side: call.side,
+        })))
+    }
+}
+
+/// What [`Tracing`] records on the call's span when the call ends.
+pub(super) struct Ending {
+    span: Span,
+    side: Side,
+}
+
+impl Ending {
+    pub(super) fn run(self, outcome: &super::Outcome<'_>) {
+        let code = outcome.code();
+        self.span.record("rpc.grpc.status_code", code as i32);
+        let failed = match self.side {
+            Side::Client => code != Code::Ok,
+            Side::Server => is_server_fault(code),
+        };
+        if failed {
+            self.span.record("otel.status_code", "ERROR");
+        }
     }
 }
 
