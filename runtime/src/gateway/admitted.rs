@@ -21,7 +21,7 @@ pub(super) fn admitted(
     match admit {
         Admit::Refused(status) => ready_refusal(&status, version),
         Admit::Now(permit) => {
-            call.permit = permit;
+            call.inner.permit = permit;
             dispatch(call)
         }
         Admit::Wait(waiting) => {
@@ -29,7 +29,7 @@ pub(super) fn admitted(
             Box::pin(async move {
                 match waiting.await {
                     Ok(permit) => {
-                        call.permit = permit;
+                        call.inner.permit = permit;
                         dispatch(call).await
                     }
                     Err(status) => refusal(&status, version),

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use super::request::{BodyRule, decode_patch_request, decode_request};
 use super::response::json_response;
 use super::schema::MessageSchema;
-use super::service::{Call, ResponseFuture, Route, RpcName};
+use super::service::{Call, CallParts, ResponseFuture, Route, RpcName};
 use super::status;
 use super::stream::{StreamFormat, ndjson_requests, stream_response};
 use super::{http_body, protobuf};
@@ -28,7 +28,7 @@ use crate::{BoxStream, Context, Status};
 pub fn unknown_rpc(call: Call) -> ResponseFuture {
     let status = Status::internal(format!(
         "the gateway has no dispatch for rpc {}",
-        RpcName(call.route.method)
+        RpcName(call.inner.route.method)
     ));
     Box::pin(std::future::ready(status::error_response(&status)))
 }
@@ -134,12 +134,15 @@ where
     W: FnOnce(Out, Reply) -> WriteFuture,
     WriteFuture: Future<Output = http::Response<Body>>,
 {
-    let route = call.route;
+    let route = call.inner.route;
     // Held until the answer is ready: the call's slot in its service's admission.
-    let _permit = std::mem::replace(&mut call.permit, crate::call::admission::Permit::none());
-    let rules = call.header_rules.clone();
-    let format = StreamFormat::from_accept(&call.parts.headers);
-    let protobuf = protobuf::wants_protobuf(&call.parts.headers);
+    let _permit = std::mem::replace(
+        &mut call.inner.permit,
+        crate::call::admission::Permit::none(),
+    );
+    let rules = call.inner.header_rules.clone();
+    let format = StreamFormat::from_accept(&call.inner.parts.headers);
+    let protobuf = protobuf::wants_protobuf(&call.inner.parts.headers);
     let (mut ctx, input) = match read(call).await {
         Ok(read) => read,
         Err(rejection) => return *rejection,
@@ -207,7 +210,7 @@ async fn read_request<Req>(
 where
     Req: DeserializeOwned + prost::Message + Default + Serialize,
 {
-    let Call {
+    let CallParts {
         route,
         bindings,
         parts,
@@ -215,7 +218,7 @@ where
         ctx,
         max_body_bytes,
         ..
-    } = call;
+    } = *call.inner;
     let rule = BodyRule::parse(route.binding.body);
     // The body is JSON whatever its Content-Type says, but for binary protobuf: curl's `-d`
     // sends `application/x-www-form-urlencoded`, and grpc-gateway reads a body of any type it
@@ -251,7 +254,7 @@ fn request_stream<Req: DeserializeOwned + Send + 'static>(
     call: Call,
     schema: &'static MessageSchema,
 ) -> Result<(Context, BoxStream<Req>), Rejection> {
-    let Call {
+    let CallParts {
         route,
         bindings,
         parts,
@@ -259,7 +262,7 @@ fn request_stream<Req: DeserializeOwned + Send + 'static>(
         ctx,
         max_body_bytes,
         ..
-    } = call;
+    } = *call.inner;
     if route.binding.request_http_body {
         let requests = http_body::request_stream(&parts.headers, body, move |json: &[u8]| {
             decode_request(schema, BodyRule::Whole, &bindings, None, json)

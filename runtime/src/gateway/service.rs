@@ -122,7 +122,16 @@ impl std::fmt::Debug for ServiceRoutes {
 }
 
 /// A matched request on its way to the domain.
+///
+/// Boxed: it is handed down through several functions and futures (the generated dispatch,
+/// the call's future, the request reader), and each move of the 660 bytes it holds was a copy;
+/// async functions also keep an argument twice in their state.
 pub struct Call {
+    pub(super) inner: Box<CallParts>,
+}
+
+/// What a [`Call`] holds.
+pub(super) struct CallParts {
     pub(super) route: Route,
     pub(super) bindings: Vec<Binding>,
     pub(super) parts: http::request::Parts,
@@ -137,17 +146,17 @@ pub struct Call {
 impl Call {
     /// Position of the matched rpc in its service.
     pub fn rpc_index(&self) -> usize {
-        self.route.rpc_index
+        self.inner.route.rpc_index
     }
 
     /// The matched rpc.
     pub fn method(&self) -> &'static MethodInfo {
-        self.route.method
+        self.inner.route.method
     }
 
     /// The matched binding of the rpc.
     pub fn binding(&self) -> &'static HttpBinding {
-        self.route.binding
+        self.inner.route.binding
     }
 }
 
@@ -292,14 +301,16 @@ impl Inner {
         ctx: Context,
     ) -> Call {
         Call {
-            route,
-            bindings,
-            parts,
-            body,
-            ctx,
-            max_body_bytes: self.max_body_bytes,
-            header_rules: self.header_rules.clone(),
-            permit: Permit::none(),
+            inner: Box::new(CallParts {
+                route,
+                bindings,
+                parts,
+                body,
+                ctx,
+                max_body_bytes: self.max_body_bytes,
+                header_rules: self.header_rules.clone(),
+                permit: Permit::none(),
+            }),
         }
     }
 
