@@ -259,7 +259,11 @@ impl Call<'_> {
         if self.sends_deadline
             && let Ok(value) = format_grpc_timeout(left).parse()
         {
-            request.metadata_mut().insert(GRPC_TIMEOUT, value);
+            // New on every call: indexed, each value would push the entries that do repeat
+            // out of the connection's HPACK table.
+            request
+                .metadata_mut()
+                .insert(GRPC_TIMEOUT, crate::rpc::never_indexed(value));
         }
         if previous > 0 {
             count_retry(self.method.spec);
