@@ -10,7 +10,9 @@
 use bytes::{Buf, BufMut, Bytes};
 use prost::Message;
 use tonic::Status;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+
+use crate::call::codec::buffer_settings;
 
 /// Sends and receives message bodies as they are on the wire.
 #[derive(Debug, Clone, Copy, Default)]
@@ -39,6 +41,10 @@ impl Encoder for RawCodec {
         buf.put(item);
         Ok(())
     }
+
+    fn buffer_settings(&self) -> BufferSettings {
+        buffer_settings()
+    }
 }
 
 impl Decoder for RawCodec {
@@ -47,6 +53,10 @@ impl Decoder for RawCodec {
 
     fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
         Ok(Some(buf.copy_to_bytes(buf.remaining())))
+    }
+
+    fn buffer_settings(&self) -> BufferSettings {
+        buffer_settings()
     }
 }
 
