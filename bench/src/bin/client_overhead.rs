@@ -5,6 +5,10 @@
 //! prints a Markdown table for bench/RESULTS.md. The in-memory transport (the test harness's
 //! duplex pipes) takes the kernel's TCP stack out of the picture, so the clients' own costs
 //! stand out of the noise.
+//!
+//! `client_overhead profile CLIENT CALLS [loopback|in-memory]` makes only CALLS sequential
+//! calls with one client (`tonic`, `tonic-timeout` or `generated`), to count its instructions
+//! under `valgrind --tool=callgrind`.
 
 use std::time::{Duration, Instant};
 
@@ -114,8 +118,45 @@ struct Figures {
     calls_per_sec: Vec<f64>,
 }
 
+/// `profile CLIENT CALLS [TRANSPORT]`: CALLS sequential calls with one client, nothing printed.
+async fn profile(args: &[String]) {
+    let [_, client, calls, rest @ ..] = args else {
+        panic!("usage: client_overhead profile tonic|tonic-timeout|generated CALLS [TRANSPORT]");
+    };
+    let calls: usize = calls.parse().expect("CALLS is a number");
+    let (channel, _server) = connect(rest.first().map_or("in-memory", String::as_str)).await;
+    let mut client = match client.as_str() {
+        "tonic" => Client::Tonic(TonicClient::new(channel)),
+        "tonic-timeout" => Client::TonicWithTimeout(TonicClient::new(channel)),
+        "generated" => Client::Generated(InventoryServiceClient::new(channel)),
+        other => panic!("unknown client `{other}`"),
+    };
+    latencies(&mut client, calls).await;
+}
+
+/// The server, and a channel to it over `transport`.
+async fn connect(
+    transport: &str,
+) -> (
+    tonic::transport::Channel,
+    rust_svc_runtime::harness::ServerHandle,
+) {
+    let service = InventoryServiceGrpc::new(Stock).into_service();
+    match transport {
+        "loopback" => rust_svc_runtime::harness::serve_loopback(service)
+            .await
+            .expect("a loopback server"),
+        "in-memory" => rust_svc_runtime::harness::serve_in_memory(service),
+        other => panic!("unknown transport `{other}`: loopback or in-memory"),
+    }
+}
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("profile") {
+        return profile(&args).await;
+    }
     let rounds: usize = std::env::args()
         .nth(1)
         .map(|arg| arg.parse().expect("rounds is a number"))
@@ -123,14 +164,7 @@ async fn main() {
     let transport = std::env::args()
         .nth(2)
         .unwrap_or_else(|| "loopback".to_owned());
-    let service = InventoryServiceGrpc::new(Stock).into_service();
-    let (channel, _server) = match transport.as_str() {
-        "loopback" => rust_svc_runtime::harness::serve_loopback(service)
-            .await
-            .expect("a loopback server"),
-        "in-memory" => rust_svc_runtime::harness::serve_in_memory(service),
-        other => panic!("unknown transport `{other}`: loopback or in-memory"),
-    };
+    let (channel, _server) = connect(&transport).await;
     // Both clients share one connection; they never run at the same time.
     let mut clients = [
         Client::Tonic(TonicClient::new(channel.clone())),
