@@ -94,6 +94,32 @@ pub fn format_grpc_timeout(timeout: Duration) -> String {
     format!("{MAX}H")
 }
 
+/// The `grpc-timeout` a client sends for `timeout`: in the coarsest unit that still counts at
+/// least 100 of them, rounded down, so that it is at most 1 % short of the time left (and never
+/// over it). A value precise to the nanosecond is new on every call; at this precision calls
+/// made within the same millisecond (or second, for long deadlines) send the same one, which
+/// HPACK then sends as a one-byte reference to its table instead of a new literal that also
+/// pushes the headers that do repeat out of the table.
+pub(crate) fn coarse_grpc_timeout(timeout: Duration) -> String {
+    const MIN_AMOUNT: u128 = 100;
+    let nanos = timeout.as_nanos();
+    let units: [(u128, char); 5] = [
+        (3_600_000_000_000, 'H'),
+        (60_000_000_000, 'M'),
+        (1_000_000_000, 'S'),
+        (1_000_000, 'm'),
+        (1_000, 'u'),
+    ];
+    for (per_unit, unit) in units {
+        let amount = nanos / per_unit;
+        if amount >= MIN_AMOUNT {
+            // The finest unit's 8 digits bound every coarser one: at most 99,999,999 of them.
+            return format!("{}{unit}", amount.min(99_999_999));
+        }
+    }
+    format!("{nanos}n")
+}
+
 /// The status for a call whose deadline passed.
 pub fn deadline_exceeded() -> Status {
     Status::deadline_exceeded("deadline exceeded")
@@ -193,5 +219,31 @@ mod tests {
             assert!(back <= *duration, "{duration:?}: {back:?}");
         }
         assert_eq!(format_grpc_timeout(Duration::MAX), "99999999H");
+    }
+
+    #[test]
+    fn a_clients_timeout_is_at_most_one_percent_short() {
+        let cases = [
+            (Duration::from_nanos(99_999), "99999n"),
+            (Duration::from_micros(250), "250u"),
+            (Duration::from_nanos(299_987_543), "299m"),
+            (Duration::from_millis(300), "300m"),
+            (Duration::from_nanos(1_000_000_999), "1000m"),
+            (Duration::from_secs(30), "30000m"),
+            (Duration::from_secs(3_600), "3600S"),
+            (Duration::from_secs(360_000), "100H"),
+            (Duration::MAX, "99999999H"),
+        ];
+        for (duration, text) in cases {
+            assert_eq!(coarse_grpc_timeout(duration), text, "{duration:?}");
+            let back = parse_grpc_timeout(text.as_bytes()).unwrap();
+            assert!(back <= duration, "{duration:?}: {back:?}");
+            if duration < Duration::from_secs(1 << 40) {
+                assert!(
+                    back.as_secs_f64() >= duration.as_secs_f64() * 0.99,
+                    "{duration:?}"
+                );
+            }
+        }
     }
 }

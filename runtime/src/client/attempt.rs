@@ -26,7 +26,7 @@ use super::replay::Replay;
 use super::streams::{Aborted, OutboundStream, abort_on_error, with_trailers};
 use super::transport::Transport;
 use crate::BoxStream;
-use crate::deadline::{GRPC_TIMEOUT, format_grpc_timeout};
+use crate::deadline::{GRPC_TIMEOUT, coarse_grpc_timeout};
 use crate::rpc::{PREVIOUS_ATTEMPTS_HEADER, RETRY_PUSHBACK};
 
 /// What every attempt of a call sends.
@@ -257,13 +257,9 @@ impl Call<'_> {
         *request.metadata_mut() = self.metadata.clone();
         let left = self.deadline.saturating_duration_since(Instant::now());
         if self.sends_deadline
-            && let Ok(value) = format_grpc_timeout(left).parse()
+            && let Ok(value) = coarse_grpc_timeout(left).parse()
         {
-            // New on every call: indexed, each value would push the entries that do repeat
-            // out of the connection's HPACK table.
-            request
-                .metadata_mut()
-                .insert(GRPC_TIMEOUT, crate::rpc::never_indexed(value));
+            request.metadata_mut().insert(GRPC_TIMEOUT, value);
         }
         if previous > 0 {
             count_retry(self.method.spec);

@@ -53,11 +53,7 @@ pub(super) async fn request(
         let millis = parse_grpc_timeout(timeout.as_bytes())
             .map(|timeout| timeout.as_millis().clamp(1, 9_999_999_999))
             .map_err(|invalid| Status::internal(invalid.to_string()))?;
-        // New on every call, like `grpc-timeout`: kept out of an HTTP/2 connection's HPACK
-        // table (see `rpc::never_indexed`).
-        let mut millis = HeaderValue::from(millis as u64);
-        millis.set_sensitive(true);
-        headers.insert(wire::TIMEOUT_MS, millis);
+        headers.insert(wire::TIMEOUT_MS, HeaderValue::from(millis as u64));
     }
     headers.insert(wire::PROTOCOL_VERSION, HeaderValue::from_static("1"));
     let encoding = headers.remove("grpc-encoding");
@@ -459,7 +455,7 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn the_timeout_goes_out_in_milliseconds_never_indexed() {
+    async fn the_timeout_goes_out_in_milliseconds() {
         let request = http::Request::builder()
             .header(GRPC_TIMEOUT, "1500u")
             .body(Body::empty())
@@ -469,7 +465,6 @@ mod tests {
         let timeout = &request.headers()[wire::TIMEOUT_MS];
         // 1.5 ms rounds to 1: a deadline is never sent as zero.
         assert_eq!(timeout, "1");
-        assert!(timeout.is_sensitive());
         assert!(request.headers().get(GRPC_TIMEOUT).is_none());
     }
 
