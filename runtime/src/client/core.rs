@@ -342,7 +342,7 @@ impl ClientCore {
                 continue;
             }
             let unique = crate::rpc::is_unique_per_call(key.as_str());
-            for value in ctx.metadata().get_all(key.as_str()) {
+            for value in ctx.metadata().get_all(key) {
                 let value = if unique {
                     crate::rpc::never_indexed(value.clone())
                 } else {
