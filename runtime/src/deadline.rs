@@ -71,27 +71,31 @@ pub fn parse_grpc_timeout(value: &[u8]) -> Result<Duration, InvalidTimeout> {
     }
 }
 
+/// The units of `grpc-timeout`, finest first, with their length in nanoseconds.
+const UNITS: [(u128, char); 6] = [
+    (1, 'n'),
+    (1_000, 'u'),
+    (1_000_000, 'm'),
+    (1_000_000_000, 'S'),
+    (60_000_000_000, 'M'),
+    (3_600_000_000_000, 'H'),
+];
+
+/// The most digits a `grpc-timeout` value may have: 8.
+const MAX_AMOUNT: u128 = 99_999_999;
+
 /// Formats a timeout as a `grpc-timeout` value, choosing the finest unit that fits in 8 digits.
 /// What does not fill a whole unit is dropped (rounding down), so that no hop downstream is
 /// given more time than its caller has left.
 pub fn format_grpc_timeout(timeout: Duration) -> String {
-    const MAX: u128 = 99_999_999;
     let nanos = timeout.as_nanos();
-    let units: [(u128, char); 6] = [
-        (1, 'n'),
-        (1_000, 'u'),
-        (1_000_000, 'm'),
-        (1_000_000_000, 'S'),
-        (60_000_000_000, 'M'),
-        (3_600_000_000_000, 'H'),
-    ];
-    for (per_unit, unit) in units {
+    for (per_unit, unit) in UNITS {
         let amount = nanos / per_unit;
-        if amount <= MAX {
+        if amount <= MAX_AMOUNT {
             return format!("{amount}{unit}");
         }
     }
-    format!("{MAX}H")
+    format!("{MAX_AMOUNT}H")
 }
 
 /// The `grpc-timeout` a client sends for `timeout`: in the coarsest unit that still counts at
@@ -101,20 +105,12 @@ pub fn format_grpc_timeout(timeout: Duration) -> String {
 /// HPACK then sends as a one-byte reference to its table instead of a new literal that also
 /// pushes the headers that do repeat out of the table.
 pub(crate) fn coarse_grpc_timeout(timeout: Duration) -> String {
-    const MIN_AMOUNT: u128 = 100;
     let nanos = timeout.as_nanos();
-    let units: [(u128, char); 5] = [
-        (3_600_000_000_000, 'H'),
-        (60_000_000_000, 'M'),
-        (1_000_000_000, 'S'),
-        (1_000_000, 'm'),
-        (1_000, 'u'),
-    ];
-    for (per_unit, unit) in units {
+    for (per_unit, unit) in UNITS.into_iter().rev() {
         let amount = nanos / per_unit;
-        if amount >= MIN_AMOUNT {
-            // The finest unit's 8 digits bound every coarser one: at most 99,999,999 of them.
-            return format!("{}{unit}", amount.min(99_999_999));
+        if amount >= 100 {
+            // Only hours can run past 8 digits: a finer unit is taken below 100 of the next.
+            return format!("{}{unit}", amount.min(MAX_AMOUNT));
         }
     }
     format!("{nanos}n")

@@ -20,7 +20,7 @@ use crate::Status;
 /// a small one, most rpcs' answers, is then served from the allocator's per-thread cache
 /// (glibc's tcache stops at 1,032 bytes), where an 8 KiB buffer took the slow path on every
 /// call (callgrind: about 1,400 instructions each, and 16 KiB held per call in flight).
-pub(crate) const BUFFER_SIZE: usize = 1024;
+const BUFFER_SIZE: usize = 1024;
 
 /// tonic's default: how much a stream of ready messages is batched into one write.
 const YIELD_THRESHOLD: usize = 32 * 1024;
