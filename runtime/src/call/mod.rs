@@ -11,7 +11,9 @@ pub mod connect;
 mod trace;
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll, ready};
 
 use tokio::time::Instant;
 
@@ -25,17 +27,57 @@ pub use trace::{outgoing_traceparent, trace_context};
 
 /// Runs a domain future, dropping it and answering `DEADLINE_EXCEEDED` if the deadline passes
 /// first. A `CANCELLED` from the domain after the deadline is reported as `DEADLINE_EXCEEDED` too.
-pub async fn within_deadline<T, F>(ctx: &Context, future: F) -> Result<T, Status>
+pub fn within_deadline<T, F>(ctx: &Context, future: F) -> WithinDeadline<'_, F>
 where
     F: Future<Output = Result<T, Status>>,
 {
-    let outcome = match ctx.deadline() {
-        None => future.await,
-        Some(deadline) => tokio::time::timeout_at(deadline, future)
-            .await
-            .unwrap_or_else(|_elapsed| Err(deadline_exceeded())),
+    // A named future rather than an `async fn`: that would hold `future` once as its argument
+    // and once in the timer it builds when first polled, and every move of it (into the timer,
+    // into the caller's state) copies the whole domain future, a kilobyte or more under an
+    // interceptor stack.
+    let inner = match ctx.deadline() {
+        None => Deadlined::Free { future },
+        Some(deadline) => Deadlined::Timed {
+            future: tokio::time::timeout_at(deadline, future),
+        },
     };
-    outcome.map_err(|status| normalize(ctx, status))
+    WithinDeadline { ctx, inner }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`within_deadline`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct WithinDeadline<'c, F> {
+        ctx: &'c Context,
+        #[pin]
+        inner: Deadlined<F>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = DeadlinedProj]
+    enum Deadlined<F> {
+        Free { #[pin] future: F },
+        Timed { #[pin] future: tokio::time::Timeout<F> },
+    }
+}
+
+impl<T, F> Future for WithinDeadline<'_, F>
+where
+    F: Future<Output = Result<T, Status>>,
+{
+    type Output = Result<T, Status>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let outcome = match this.inner.project() {
+            DeadlinedProj::Free { future } => ready!(future.poll(cx)),
+            DeadlinedProj::Timed { future } => {
+                ready!(future.poll(cx)).unwrap_or_else(|_elapsed| Err(deadline_exceeded()))
+            }
+        };
+        Poll::Ready(outcome.map_err(|status| normalize(this.ctx, status)))
+    }
 }
 
 /// Cuts a response stream at the context's deadline: the stream then yields one
