@@ -16,7 +16,10 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use http::HeaderValue;
 use tonic::metadata::MetadataMap;
+
+use crate::rpc::REQUEST_ID_NAME;
 
 /// The response headers and trailers of one call. Cheap to clone; clones share the same maps.
 #[derive(Debug, Clone, Default)]
@@ -27,6 +30,10 @@ pub struct ResponseMetadata {
 #[derive(Debug, Default)]
 struct Parts {
     headers: MetadataMap,
+    /// The `x-request-id` to echo, kept out of `headers` until something reads or takes them.
+    /// Most calls' headers hold nothing else, and the gRPC wire layer then adds it to the HTTP
+    /// response without building a map for it (two allocations a call).
+    request_id: Option<HeaderValue>,
     trailers: MetadataMap,
     /// The headers go out as the HTTP response's own when the call ends, added by the gRPC
     /// server's wire layer (see [`ResponseMetadata::for_wire`]), not through tonic's response.
@@ -50,8 +57,25 @@ impl ResponseMetadata {
     /// A copy of the headers for the handler's answer to carry, unless the transport adds them
     /// to the HTTP response itself.
     pub(crate) fn headers_to_answer_with(&self) -> Option<MetadataMap> {
+        if self.lock().sent_by_wire {
+            return None;
+        }
+        Some(self.lock_headers().headers.clone())
+    }
+
+    /// Sets the `x-request-id` response header to `id`, as `headers().insert` would, without
+    /// building the header map until something reads the headers.
+    pub(crate) fn echo_request_id(&self, id: HeaderValue) {
+        self.lock().request_id = Some(id);
+    }
+
+    /// A copy of the headers for the gRPC wire layer to send: the map, and the request id to
+    /// echo when nothing has put it in the map yet. Copied, not taken, so that the call's
+    /// context still shows what it was answered with (a fake records it); copying an empty map
+    /// allocates nothing.
+    pub(crate) fn headers_to_send(&self) -> (MetadataMap, Option<HeaderValue>) {
         let parts = self.lock();
-        (!parts.sent_by_wire).then(|| parts.headers.clone())
+        (parts.headers.clone(), parts.request_id.clone())
     }
 
     /// The response headers, to read or change: `ctx.response().headers().insert("x-served-by",
@@ -59,7 +83,7 @@ impl ResponseMetadata {
     /// not `Send`, so the compiler stops that).
     pub fn headers(&self) -> MetadataGuard<'_> {
         MetadataGuard {
-            parts: self.lock(),
+            parts: self.lock_headers(),
             trailers: false,
         }
     }
@@ -74,7 +98,7 @@ impl ResponseMetadata {
 
     /// Takes the headers out, leaving an empty map.
     pub fn take_headers(&self) -> MetadataMap {
-        std::mem::take(&mut self.lock().headers)
+        std::mem::take(&mut self.lock_headers().headers)
     }
 
     /// Takes the trailers out, leaving an empty map.
@@ -84,7 +108,7 @@ impl ResponseMetadata {
 
     /// Adds every entry of `headers` to the headers (what a client does with what it received).
     pub fn extend_headers(&self, headers: MetadataMap) {
-        extend(&mut self.lock().headers, headers);
+        extend(&mut self.lock_headers().headers, headers);
     }
 
     /// Adds every entry of `trailers` to the trailers.
@@ -94,7 +118,11 @@ impl ResponseMetadata {
 
     /// Adds received headers, without the protocol's own (`grpc-*`, `content-type`…).
     pub(crate) fn record_headers(&self, headers: MetadataMap) {
-        append_entries(self.lock().headers.as_mut(), headers, is_application_key);
+        append_entries(
+            self.lock_headers().headers.as_mut(),
+            headers,
+            is_application_key,
+        );
     }
 
     /// Adds received trailers, without the protocol's own.
@@ -105,6 +133,15 @@ impl ResponseMetadata {
     /// Whether `other` is a clone of this one (the same maps).
     pub fn same_as(&self, other: &ResponseMetadata) -> bool {
         Arc::ptr_eq(&self.parts, &other.parts)
+    }
+
+    /// The parts, with the request id to echo moved into the header map.
+    fn lock_headers(&self) -> MutexGuard<'_, Parts> {
+        let mut parts = self.lock();
+        if let Some(id) = parts.request_id.take() {
+            parts.headers.as_mut().insert(&REQUEST_ID_NAME, id);
+        }
+        parts
     }
 
     fn lock(&self) -> MutexGuard<'_, Parts> {
@@ -223,6 +260,30 @@ mod tests {
         );
         assert!(response.same_as(&handler_view));
         assert!(!response.same_as(&ResponseMetadata::new()));
+    }
+
+    #[test]
+    fn an_echoed_request_id_is_a_header_to_whoever_reads_the_headers() {
+        let echoed = ResponseMetadata::new();
+        echoed.echo_request_id(HeaderValue::from_static("req-1"));
+        assert_eq!(echoed.headers().get("x-request-id").unwrap(), "req-1");
+        // What a handler sets afterwards replaces it, as an insert after an insert does.
+        echoed
+            .headers()
+            .insert("x-request-id", "handler".parse().unwrap());
+        echoed.echo_request_id(HeaderValue::from_static("req-2"));
+        assert_eq!(echoed.take_headers().get("x-request-id").unwrap(), "req-2");
+
+        // The wire layer gets it apart from an otherwise empty map; the headers still show it.
+        let sent = ResponseMetadata::new();
+        sent.echo_request_id(HeaderValue::from_static("req-3"));
+        let (headers, id) = sent.headers_to_send();
+        assert!(headers.is_empty());
+        assert_eq!(id.unwrap(), "req-3");
+        assert_eq!(sent.headers().get("x-request-id").unwrap(), "req-3");
+        let (headers, id) = sent.headers_to_send();
+        assert_eq!(headers.get("x-request-id").unwrap(), "req-3");
+        assert!(id.is_none());
     }
 
     #[test]

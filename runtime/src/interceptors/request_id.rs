@@ -48,10 +48,7 @@ impl Interceptor for RequestIds {
         });
         let id = existing.unwrap_or_else(RequestId::generate);
         if call.side == Side::Server {
-            ctx.response()
-                .headers()
-                .as_mut()
-                .insert(&REQUEST_ID_NAME, id.to_header_value());
+            ctx.response().echo_request_id(id.to_header_value());
             // A no-op when the span has no such field (or there is no span yet: a tracing
             // interceptor after this one picks the id from the context).
             ctx.span().record("request_id", id.as_str());

@@ -15,7 +15,7 @@ use tokio::time::{Instant, Sleep};
 
 use crate::call::admission::Permit;
 use crate::context::ResponseMetadata;
-use crate::rpc::is_size_limit_message;
+use crate::rpc::{REQUEST_ID_NAME, is_size_limit_message};
 use crate::{Code, Status};
 
 /// A call raced against its deadline: answers `DEADLINE_EXCEEDED` and drops the call (and the
@@ -83,9 +83,13 @@ fn finish_response(
     }
     // The handler's headers (see `ResponseMetadata::for_wire`): what tonic would have let
     // through of them had they come in its response's metadata.
-    crate::context::append_entries(response.headers_mut(), cell.headers().clone(), |name| {
+    let (headers, request_id) = cell.headers_to_send();
+    crate::context::append_entries(response.headers_mut(), headers, |name| {
         crate::context::is_application_key(name) && name != "user-agent"
     });
+    if let Some(id) = request_id {
+        response.headers_mut().insert(&REQUEST_ID_NAME, id);
+    }
     response.map(|body| tonic::body::Body::new(TrailersBody { inner: body, cell }))
 }
 
