@@ -168,14 +168,18 @@ fn bearer_token(metadata: &MetadataMap) -> Result<&str, Status> {
 /// The token of an `authorization` value of the `Bearer` scheme: `Bearer` in any case, one or
 /// more spaces, then a `b64token` (RFC 6750 section 2.1), nothing after it.
 fn parse_bearer(value: &str) -> Option<&str> {
-    let value = value.trim_matches([' ', '\t']);
-    let (scheme, token) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let value = value.trim_matches(|c| c == ' ' || c == '\t');
+    // The scheme is what precedes the first space: `Bearer` when a space follows its six
+    // letters. Compared in place, as every call pays for it.
+    let (scheme, rest) = (value.get(..6)?, value.get(6..)?);
+    if !scheme.eq_ignore_ascii_case("bearer") || !rest.starts_with(' ') {
         return None;
     }
-    let token = token.trim_start_matches(' ');
+    let token = rest.trim_start_matches(' ');
     let body = token.trim_end_matches('=');
-    let b64token = |byte: u8| byte.is_ascii_alphanumeric() || b"-._~+/".contains(&byte);
+    let b64token = |byte: u8| {
+        byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+    };
     (!body.is_empty() && body.bytes().all(b64token)).then_some(token)
 }
 
