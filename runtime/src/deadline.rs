@@ -104,16 +104,46 @@ pub fn format_grpc_timeout(timeout: Duration) -> String {
 /// made within the same millisecond (or second, for long deadlines) send the same one, which
 /// HPACK then sends as a one-byte reference to its table instead of a new literal that also
 /// pushes the headers that do repeat out of the table.
-pub(crate) fn coarse_grpc_timeout(timeout: Duration) -> String {
-    let nanos = timeout.as_nanos();
+#[cfg(test)]
+fn coarse_grpc_timeout(timeout: Duration) -> String {
+    let (amount, unit) = coarse_amount(timeout);
+    format!("{amount}{}", char::from(unit))
+}
+
+/// [`coarse_grpc_timeout`] as a header value. The last one a thread made is kept and shared
+/// while it stays the same (calls within the same millisecond): formatting and allocating it
+/// cost more than sending it.
+pub(crate) fn coarse_grpc_timeout_value(timeout: Duration) -> http::HeaderValue {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<((u64, u8), http::HeaderValue)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let amount = coarse_amount(timeout);
+    LAST.with_borrow_mut(|last| match last {
+        Some((same, value)) if *same == amount => value.clone(),
+        _ => {
+            let text = format!("{}{}", amount.0, char::from(amount.1));
+            let value = http::HeaderValue::from_str(&text).expect("digits and a unit letter");
+            *last = Some((amount, value.clone()));
+            value
+        }
+    })
+}
+
+/// The amount and unit letter of [`coarse_grpc_timeout`], in 64-bit arithmetic (a `u128`
+/// division is a library call) up to 2^64 nanoseconds (584 years).
+fn coarse_amount(timeout: Duration) -> (u64, u8) {
+    let Ok(nanos) = u64::try_from(timeout.as_nanos()) else {
+        return ((timeout.as_secs() / 3_600).min(MAX_AMOUNT as u64), b'H');
+    };
     for (per_unit, unit) in UNITS.into_iter().rev() {
-        let amount = nanos / per_unit;
+        let amount = nanos / per_unit as u64;
         if amount >= 100 {
             // Only hours can run past 8 digits: a finer unit is taken below 100 of the next.
-            return format!("{}{unit}", amount.min(MAX_AMOUNT));
+            return (amount.min(MAX_AMOUNT as u64), unit as u8);
         }
     }
-    format!("{nanos}n")
+    (nanos, b'n')
 }
 
 /// The status for a call whose deadline passed.
@@ -218,6 +248,17 @@ mod tests {
     }
 
     #[test]
+    fn a_repeated_timeout_shares_its_header_value() {
+        let first = coarse_grpc_timeout_value(Duration::from_micros(299_400));
+        let same = coarse_grpc_timeout_value(Duration::from_micros(299_900));
+        assert_eq!(same, "299m");
+        assert_eq!(first.as_bytes().as_ptr(), same.as_bytes().as_ptr());
+        let next = coarse_grpc_timeout_value(Duration::from_millis(298));
+        assert_eq!(next, "298m");
+        assert_ne!(next.as_bytes().as_ptr(), same.as_bytes().as_ptr());
+    }
+
+    #[test]
     fn a_clients_timeout_is_at_most_one_percent_short() {
         let cases = [
             (Duration::from_nanos(99_999), "99999n"),
@@ -228,10 +269,12 @@ mod tests {
             (Duration::from_secs(30), "30000m"),
             (Duration::from_secs(3_600), "3600S"),
             (Duration::from_secs(360_000), "100H"),
+            (Duration::from_secs(600 * 366 * 86_400), "5270400H"),
             (Duration::MAX, "99999999H"),
         ];
         for (duration, text) in cases {
             assert_eq!(coarse_grpc_timeout(duration), text, "{duration:?}");
+            assert_eq!(coarse_grpc_timeout_value(duration), text, "{duration:?}");
             let back = parse_grpc_timeout(text.as_bytes()).unwrap();
             assert!(back <= duration, "{duration:?}: {back:?}");
             if duration < Duration::from_secs(1 << 40) {

@@ -26,7 +26,7 @@ use super::replay::Replay;
 use super::streams::{Aborted, OutboundStream, abort_on_error, with_trailers};
 use super::transport::Transport;
 use crate::BoxStream;
-use crate::deadline::{GRPC_TIMEOUT, coarse_grpc_timeout};
+use crate::deadline::coarse_grpc_timeout_value;
 use crate::rpc::{PREVIOUS_ATTEMPTS_HEADER, RETRY_PUSHBACK};
 
 /// What every attempt of a call sends.
@@ -256,10 +256,10 @@ impl Call<'_> {
         let mut request = tonic::Request::new(());
         *request.metadata_mut() = self.metadata.clone();
         let left = self.deadline.saturating_duration_since(Instant::now());
-        if self.sends_deadline
-            && let Ok(value) = coarse_grpc_timeout(left).parse()
-        {
-            request.metadata_mut().insert(GRPC_TIMEOUT, value);
+        if self.sends_deadline {
+            let value = coarse_grpc_timeout_value(left);
+            let name = &crate::rpc::GRPC_TIMEOUT_NAME;
+            request.metadata_mut().as_mut().insert(name, value);
         }
         if previous > 0 {
             count_retry(self.method.spec);

@@ -58,6 +58,7 @@ pub(crate) static REQUEST_ID_NAME: http::HeaderName =
     http::HeaderName::from_static(REQUEST_ID_HEADER);
 pub(crate) static TRACEPARENT_NAME: http::HeaderName = http::HeaderName::from_static(TRACEPARENT);
 pub(crate) static TRACESTATE_NAME: http::HeaderName = http::HeaderName::from_static(TRACESTATE);
+pub(crate) static GRPC_TIMEOUT_NAME: http::HeaderName = http::HeaderName::from_static(GRPC_TIMEOUT);
 
 /// The header a retry carries: how many attempts of the call came before it (gRFC A6).
 pub const PREVIOUS_ATTEMPTS_HEADER: &str = "grpc-previous-rpc-attempts";
