@@ -8,11 +8,14 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use bytes::Bytes;
+use futures_util::FutureExt;
+use futures_util::future::Either;
 use http::StatusCode;
 use http_body_util::BodyExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::headers::HeaderRules;
 use super::request::{BodyRule, decode_patch_request, decode_request};
 use super::response::json_response;
 use super::schema::MessageSchema;
@@ -120,13 +123,18 @@ struct Reply {
 
 /// What the four kinds of call share: `read` the input, run `method` within the deadline, and
 /// `write` its output, or the error.
-async fn serve<T, In, Out, M, R, ReadFuture, W, WriteFuture>(
+///
+/// The reading and the answer are two futures, one after the other (`then`), not two `.await`s
+/// of one `async fn`: there, the read's result (the context, 320 bytes) would be kept beside
+/// the answer's future, which holds it again. Boxed on every call, the whole stays under the
+/// 1 KiB that the allocator serves from its per-thread cache.
+fn serve<T, In, Out, M, R, ReadFuture, W, WriteFuture>(
     domain: Arc<T>,
     mut call: Call,
     read: R,
     method: M,
     write: W,
-) -> http::Response<Body>
+) -> impl Future<Output = http::Response<Body>>
 where
     M: for<'b> DomainMethod<'b, T, In, Out>,
     R: FnOnce(Call) -> ReadFuture,
@@ -135,37 +143,72 @@ where
     WriteFuture: Future<Output = http::Response<Body>>,
 {
     let route = call.inner.route;
-    // Held until the answer is ready: the call's slot in its service's admission.
-    let _permit = std::mem::replace(
-        &mut call.inner.permit,
-        crate::call::admission::Permit::none(),
-    );
-    let rules = call.inner.header_rules.clone();
+    let held = Held {
+        domain,
+        rules: call.inner.header_rules.clone(),
+        // The call's slot in its service's admission, until the answer is ready.
+        _permit: std::mem::replace(
+            &mut call.inner.permit,
+            crate::call::admission::Permit::none(),
+        ),
+    };
     let format = StreamFormat::from_accept(&call.inner.parts.headers);
     let protobuf = protobuf::wants_protobuf(&call.inner.parts.headers);
-    let (mut ctx, input) = match read(call).await {
-        Ok(read) => read,
-        Err(rejection) => return *rejection,
-    };
-    ctx.enforce_deadline_outside();
-    let reply = Reply {
-        route,
-        format,
-        protobuf,
-        deadline: ctx.deadline(),
-    };
-    let mut response = match within_deadline(&ctx, method.call(&domain, &ctx, input)).await {
-        Ok(output) => write(output, reply).await,
-        Err(mut status) => {
-            // The status's metadata goes out by the gateway's rules, not the default ones.
-            let metadata = std::mem::take(status.metadata_mut());
-            let mut response = status::error_response(&status);
-            rules.write_metadata(&metadata, response.headers_mut());
-            response
+    read(call).then(move |read| match read {
+        Ok((mut ctx, input)) => {
+            ctx.enforce_deadline_outside();
+            let reply = Reply {
+                route,
+                format,
+                protobuf,
+                deadline: ctx.deadline(),
+            };
+            Either::Left(answer(held, ctx, input, method, write, reply))
         }
-    };
-    rules.write_response_metadata(ctx.response(), response.headers_mut());
-    response
+        Err(rejection) => Either::Right(std::future::ready(*rejection)),
+    })
+}
+
+/// What a call holds from its reading to its answer.
+struct Held<T> {
+    domain: Arc<T>,
+    rules: HeaderRules,
+    _permit: crate::call::admission::Permit,
+}
+
+/// Runs `method` on what was read and writes its output, or the error, with the response
+/// metadata by the gateway's header rules. An `async` block rather than an `async fn`, which
+/// would keep each argument twice in its state.
+#[allow(clippy::manual_async_fn)]
+fn answer<T, In, Out, M, W, WriteFuture>(
+    held: Held<T>,
+    ctx: Context,
+    input: In,
+    method: M,
+    write: W,
+    reply: Reply,
+) -> impl Future<Output = http::Response<Body>>
+where
+    M: for<'b> DomainMethod<'b, T, In, Out>,
+    W: FnOnce(Out, Reply) -> WriteFuture,
+    WriteFuture: Future<Output = http::Response<Body>>,
+{
+    async move {
+        let call = method.call(&held.domain, &ctx, input);
+        let rules = &held.rules;
+        let mut response = match within_deadline(&ctx, call).await {
+            Ok(output) => write(output, reply).await,
+            Err(mut status) => {
+                // The status's metadata goes out by the gateway's rules, not the default ones.
+                let metadata = std::mem::take(status.metadata_mut());
+                let mut response = status::error_response(&status);
+                rules.write_metadata(&metadata, response.headers_mut());
+                response
+            }
+        };
+        rules.write_response_metadata(ctx.response(), response.headers_mut());
+        response
+    }
 }
 
 /// The response message as JSON, or encoded when the caller asked for binary protobuf and the
