@@ -194,6 +194,9 @@ where
     WriteFuture: Future<Output = http::Response<Body>>,
 {
     async move {
+        // The whole of `held`, not only the fields used below (a closure captures the fields
+        // it names): the admission permit is held until the answer is ready.
+        let held = held;
         let call = method.call(&held.domain, &ctx, input);
         let rules = &held.rules;
         let mut response = match within_deadline(&ctx, call).await {
