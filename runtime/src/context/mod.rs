@@ -59,7 +59,9 @@ pub struct Context {
     /// second timer for it. Not carried by clones (see `Clone`).
     enforced: Option<Instant>,
     metadata: Arc<MetadataMap>,
-    outgoing: MetadataMap,
+    /// Boxed, and only when something was attached: most contexts (every call a server
+    /// serves) have none, and a context is copied whole into every future that holds it.
+    outgoing: Option<Box<MetadataMap>>,
     peer_addr: Option<SocketAddr>,
     response: ResponseMetadata,
     extensions: http::Extensions,
@@ -98,7 +100,7 @@ impl Default for Context {
             deadline: None,
             enforced: None,
             metadata: Arc::default(),
-            outgoing: MetadataMap::new(),
+            outgoing: None,
             peer_addr: None,
             response: ResponseMetadata::default(),
             extensions: http::Extensions::new(),
@@ -127,7 +129,7 @@ impl Context {
             deadline: self.deadline,
             enforced: None,
             metadata: self.metadata.clone(),
-            outgoing: MetadataMap::new(),
+            outgoing: None,
             peer_addr: self.peer_addr,
             response: ResponseMetadata::default(),
             extensions: self.extensions.clone(),
@@ -218,20 +220,23 @@ impl Context {
     /// Replaces the outgoing metadata: metadata to send on calls made with this context.
     #[must_use]
     pub fn with_outgoing_metadata(mut self, metadata: MetadataMap) -> Self {
-        self.outgoing = metadata;
+        self.outgoing = (!metadata.is_empty()).then(|| Box::new(metadata));
         self
     }
 
     /// Metadata to send on calls made with this context, beside the propagated request id and
     /// trace context.
     pub fn outgoing_metadata(&self) -> &MetadataMap {
-        &self.outgoing
+        static NONE: std::sync::OnceLock<MetadataMap> = std::sync::OnceLock::new();
+        self.outgoing
+            .as_deref()
+            .unwrap_or_else(|| NONE.get_or_init(MetadataMap::new))
     }
 
     /// The outgoing metadata, mutably: `ctx.outgoing_metadata_mut().insert("x-tenant", …)`,
     /// or `insert_bin` for a binary `-bin` key.
     pub fn outgoing_metadata_mut(&mut self) -> &mut MetadataMap {
-        &mut self.outgoing
+        self.outgoing.get_or_insert_with(Box::default)
     }
 
     /// The response headers and trailers of the call (shared by clones of this context).
@@ -282,8 +287,8 @@ impl Context {
     pub(crate) fn request_id_to_send(&self) -> Option<&RequestId> {
         let attached = self
             .outgoing
-            .as_ref()
-            .contains_key(&crate::rpc::REQUEST_ID_NAME);
+            .as_deref()
+            .is_some_and(|outgoing| outgoing.as_ref().contains_key(&crate::rpc::REQUEST_ID_NAME));
         self.request_id.as_ref().filter(|_| !attached)
     }
 
@@ -323,7 +328,7 @@ impl Context {
             deadline: None,
             enforced: None,
             metadata: Arc::new(metadata),
-            outgoing: MetadataMap::new(),
+            outgoing: None,
             peer_addr: None,
             response,
             extensions: http::Extensions::new(),
@@ -359,8 +364,10 @@ impl Context {
     /// over the wire. What in-process server stacks and fakes see, so that they match a remote
     /// server.
     pub(crate) fn receive_outgoing(&mut self) {
-        if !self.outgoing.is_empty() {
-            let outgoing = std::mem::take(&mut self.outgoing);
+        if let Some(outgoing) = self.outgoing.take()
+            && !outgoing.is_empty()
+        {
+            let outgoing = *outgoing;
             append_entries(self.metadata_mut().as_mut(), outgoing, |_| true);
         }
     }
