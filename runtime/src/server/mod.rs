@@ -24,6 +24,9 @@ mod connect;
 mod dispatch;
 mod wire;
 
+use std::future::Future;
+
+use futures_util::future::Either;
 use tokio::time::Instant;
 use tonic::metadata::MetadataMap;
 
@@ -192,38 +195,72 @@ where
     Box::pin(run(domain, accepted, method, respond))
 }
 
-/// [`serve`]'s work, unboxed, for [`dispatch`]'s handlers to box once.
-async fn run<T, In, Out, Wire, M>(
-    domain: &T,
+/// [`serve`]'s work, unboxed, for [`dispatch`]'s handlers to box once: the accepted call's
+/// context and message go straight into the future that answers it. As an `async fn` it kept
+/// the accepted call twice in its state, once as its argument and once taken apart.
+pub(crate) fn run<D, T, In, Out, Wire, M>(
+    domain: D,
     accepted: Result<(Context, In), Status>,
     method: M,
     respond: fn(&Context, Out) -> Wire,
-) -> Result<tonic::Response<Wire>, Status>
+) -> impl Future<Output = Result<tonic::Response<Wire>, Status>> + Send
 where
+    D: std::ops::Deref<Target = T> + Send,
     T: ?Sized + Sync,
     In: Send + 'static,
     Out: 'static,
+    Wire: 'static,
     M: for<'b> DomainMethod<'b, T, In, Out>,
 {
-    let (mut ctx, message) = accepted?;
-    ctx.enforce_deadline_outside();
-    match within_deadline(&ctx, method.call(domain, &ctx, message)).await {
-        Ok(out) => {
-            let mut response = tonic::Response::new(respond(&ctx, out));
-            // Behind a `GrpcServer`, which adds them to the HTTP response (without passing them
-            // through tonic's sanitizing of response metadata), none.
-            if let Some(headers) = ctx.response().headers_to_answer_with() {
-                append_sendable(response.metadata_mut().as_mut(), headers);
-            }
-            Ok(response)
+    match accepted {
+        Ok((mut ctx, message)) => {
+            ctx.enforce_deadline_outside();
+            Either::Left(answer(domain, ctx, message, method, respond))
         }
-        // An error before any message is a trailers-only response: what the handler set
-        // travels with the status.
-        Err(mut status) => {
-            let metadata = status.metadata_mut().as_mut();
-            append_sendable(metadata, ctx.response().headers().clone());
-            append_sendable(metadata, ctx.response().trailers().clone());
-            Err(status)
+        // Not `ready(Err(status))`, which would hold a `Response<Wire>` and be `Send` only if
+        // `Wire` were.
+        Err(status) => Either::Right(async move { Err(status) }),
+    }
+}
+
+/// Runs `method` within the call's deadline and wraps what it returns in a tonic response, with
+/// what the handler set of the response metadata. An `async` block, which keeps each argument
+/// once, where an `async fn` keeps them twice.
+#[allow(clippy::manual_async_fn)]
+fn answer<D, T, In, Out, Wire, M>(
+    domain: D,
+    ctx: Context,
+    message: In,
+    method: M,
+    respond: fn(&Context, Out) -> Wire,
+) -> impl Future<Output = Result<tonic::Response<Wire>, Status>> + Send
+where
+    D: std::ops::Deref<Target = T> + Send,
+    T: ?Sized + Sync,
+    In: Send + 'static,
+    Out: 'static,
+    Wire: 'static,
+    M: for<'b> DomainMethod<'b, T, In, Out>,
+{
+    async move {
+        match within_deadline(&ctx, method.call(&*domain, &ctx, message)).await {
+            Ok(out) => {
+                let mut response = tonic::Response::new(respond(&ctx, out));
+                // Behind a `GrpcServer`, which adds them to the HTTP response (without passing
+                // them through tonic's sanitizing of response metadata), none.
+                if let Some(headers) = ctx.response().headers_to_answer_with() {
+                    append_sendable(response.metadata_mut().as_mut(), headers);
+                }
+                Ok(response)
+            }
+            // An error before any message is a trailers-only response: what the handler set
+            // travels with the status.
+            Err(mut status) => {
+                let metadata = status.metadata_mut().as_mut();
+                append_sendable(metadata, ctx.response().headers().clone());
+                append_sendable(metadata, ctx.response().trailers().clone());
+                Err(status)
+            }
         }
     }
 }
