@@ -104,15 +104,9 @@ pub fn format_grpc_timeout(timeout: Duration) -> String {
 /// made within the same millisecond (or second, for long deadlines) send the same one, which
 /// HPACK then sends as a one-byte reference to its table instead of a new literal that also
 /// pushes the headers that do repeat out of the table.
-#[cfg(test)]
-fn coarse_grpc_timeout(timeout: Duration) -> String {
-    let (amount, unit) = coarse_amount(timeout);
-    format!("{amount}{}", char::from(unit))
-}
-
-/// [`coarse_grpc_timeout`] as a header value. The last one a thread made is kept and shared
-/// while it stays the same (calls within the same millisecond): formatting and allocating it
-/// cost more than sending it.
+///
+/// The last value a thread made is kept and shared while it stays the same: formatting and
+/// allocating it cost more than sending it.
 pub(crate) fn coarse_grpc_timeout_value(timeout: Duration) -> http::HeaderValue {
     thread_local! {
         static LAST: std::cell::RefCell<Option<((u64, u8), http::HeaderValue)>> =
@@ -130,7 +124,7 @@ pub(crate) fn coarse_grpc_timeout_value(timeout: Duration) -> http::HeaderValue 
     })
 }
 
-/// The amount and unit letter of [`coarse_grpc_timeout`], in 64-bit arithmetic (a `u128`
+/// The amount and unit letter of [`coarse_grpc_timeout_value`], in 64-bit arithmetic (a `u128`
 /// division is a library call) up to 2^64 nanoseconds (584 years).
 fn coarse_amount(timeout: Duration) -> (u64, u8) {
     let Ok(nanos) = u64::try_from(timeout.as_nanos()) else {
@@ -273,7 +267,6 @@ mod tests {
             (Duration::MAX, "99999999H"),
         ];
         for (duration, text) in cases {
-            assert_eq!(coarse_grpc_timeout(duration), text, "{duration:?}");
             assert_eq!(coarse_grpc_timeout_value(duration), text, "{duration:?}");
             let back = parse_grpc_timeout(text.as_bytes()).unwrap();
             assert!(back <= duration, "{duration:?}: {back:?}");

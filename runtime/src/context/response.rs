@@ -40,6 +40,15 @@ struct Parts {
     sent_by_wire: bool,
 }
 
+impl Parts {
+    /// Moves the request id to echo into the header map, where a reader of the headers looks.
+    fn echo_into_headers(&mut self) {
+        if let Some(id) = self.request_id.take() {
+            self.headers.as_mut().insert(&REQUEST_ID_NAME, id);
+        }
+    }
+}
+
 impl ResponseMetadata {
     /// A fresh, empty pair of maps.
     pub fn new() -> Self {
@@ -57,10 +66,12 @@ impl ResponseMetadata {
     /// A copy of the headers for the handler's answer to carry, unless the transport adds them
     /// to the HTTP response itself.
     pub(crate) fn headers_to_answer_with(&self) -> Option<MetadataMap> {
-        if self.lock().sent_by_wire {
+        let mut parts = self.lock();
+        if parts.sent_by_wire {
             return None;
         }
-        Some(self.lock_headers().headers.clone())
+        parts.echo_into_headers();
+        Some(parts.headers.clone())
     }
 
     /// Sets the `x-request-id` response header to `id`, as `headers().insert` would, without
@@ -138,9 +149,7 @@ impl ResponseMetadata {
     /// The parts, with the request id to echo moved into the header map.
     fn lock_headers(&self) -> MutexGuard<'_, Parts> {
         let mut parts = self.lock();
-        if let Some(id) = parts.request_id.take() {
-            parts.headers.as_mut().insert(&REQUEST_ID_NAME, id);
-        }
+        parts.echo_into_headers();
         parts
     }
 

@@ -154,18 +154,40 @@ where
     };
     let format = StreamFormat::from_accept(&call.inner.parts.headers);
     let protobuf = protobuf::wants_protobuf(&call.inner.parts.headers);
-    read(call).then(move |read| match read {
-        Ok((mut ctx, input)) => {
-            ctx.enforce_deadline_outside();
-            let reply = Reply {
-                route,
-                format,
-                protobuf,
-                deadline: ctx.deadline(),
+    read(call).then(move |read| {
+        let (mut ctx, input) = match read {
+            Ok(read) => read,
+            Err(rejection) => return Either::Right(std::future::ready(*rejection)),
+        };
+        ctx.enforce_deadline_outside();
+        let reply = Reply {
+            route,
+            format,
+            protobuf,
+            deadline: ctx.deadline(),
+        };
+        // An `async` block rather than an `async fn`, which would keep each argument twice in
+        // its state.
+        Either::Left(async move {
+            // The whole of `held`, not only the fields used below (a closure captures the
+            // fields it names): the admission permit is held until the answer is ready.
+            let held = held;
+            let call = method.call(&held.domain, &ctx, input);
+            let rules = &held.rules;
+            let mut response = match within_deadline(&ctx, call).await {
+                Ok(output) => write(output, reply).await,
+                Err(mut status) => {
+                    // The status's metadata goes out by the gateway's rules, not the default
+                    // ones.
+                    let metadata = std::mem::take(status.metadata_mut());
+                    let mut response = status::error_response(&status);
+                    rules.write_metadata(&metadata, response.headers_mut());
+                    response
+                }
             };
-            Either::Left(answer(held, ctx, input, method, write, reply))
-        }
-        Err(rejection) => Either::Right(std::future::ready(*rejection)),
+            rules.write_response_metadata(ctx.response(), response.headers_mut());
+            response
+        })
     })
 }
 
@@ -174,44 +196,6 @@ struct Held<T> {
     domain: Arc<T>,
     rules: HeaderRules,
     _permit: crate::call::admission::Permit,
-}
-
-/// Runs `method` on what was read and writes its output, or the error, with the response
-/// metadata by the gateway's header rules. An `async` block rather than an `async fn`, which
-/// would keep each argument twice in its state.
-#[allow(clippy::manual_async_fn)]
-fn answer<T, In, Out, M, W, WriteFuture>(
-    held: Held<T>,
-    ctx: Context,
-    input: In,
-    method: M,
-    write: W,
-    reply: Reply,
-) -> impl Future<Output = http::Response<Body>>
-where
-    M: for<'b> DomainMethod<'b, T, In, Out>,
-    W: FnOnce(Out, Reply) -> WriteFuture,
-    WriteFuture: Future<Output = http::Response<Body>>,
-{
-    async move {
-        // The whole of `held`, not only the fields used below (a closure captures the fields
-        // it names): the admission permit is held until the answer is ready.
-        let held = held;
-        let call = method.call(&held.domain, &ctx, input);
-        let rules = &held.rules;
-        let mut response = match within_deadline(&ctx, call).await {
-            Ok(output) => write(output, reply).await,
-            Err(mut status) => {
-                // The status's metadata goes out by the gateway's rules, not the default ones.
-                let metadata = std::mem::take(status.metadata_mut());
-                let mut response = status::error_response(&status);
-                rules.write_metadata(&metadata, response.headers_mut());
-                response
-            }
-        };
-        rules.write_response_metadata(ctx.response(), response.headers_mut());
-        response
-    }
 }
 
 /// The response message as JSON, or encoded when the caller asked for binary protobuf and the

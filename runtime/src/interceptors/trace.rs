@@ -137,8 +137,8 @@ impl Ending {
     }
 }
 
-// Never zero: an all-zero id is invalid. Drawn again rather than from a range (`u64(1..)`),
-// which costs a 128-bit division on every call for an event of 2^-64.
+// Never zero: an all-zero id is invalid. Drawn again in that case (2^-128, 2^-64) rather than
+// from a range: `fastrand::u128(1..)` divides by 2^128 − 1, a library call, on every call.
 fn new_trace_id() -> [u8; 16] {
     loop {
         let id = fastrand::u128(..);

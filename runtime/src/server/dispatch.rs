@@ -8,12 +8,12 @@
 //! and a `Service` impl per rpc, the codec set-up repeated in each); here it is written once,
 //! generic over the domain method, and monomorphised per rpc as tonic's would be.
 
-use futures_util::FutureExt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
+use futures_util::FutureExt;
 use tonic::codec::EnabledCompressionEncodings;
 
 use super::{accept, accept_streaming, run};

@@ -196,9 +196,9 @@ where
 }
 
 /// [`serve`]'s work, unboxed, for [`dispatch`]'s handlers to box once: the accepted call's
-/// context and message go straight into the future that answers it. As an `async fn` it kept
-/// the accepted call twice in its state, once as its argument and once taken apart.
-pub(crate) fn run<D, T, In, Out, Wire, M>(
+/// context and message go straight into the `async` block that answers it. As an `async fn` it
+/// kept the accepted call twice in its state, once as its argument and once taken apart.
+fn run<D, T, In, Out, Wire, M>(
     domain: D,
     accepted: Result<(Context, In), Status>,
     method: M,
@@ -212,37 +212,14 @@ where
     Wire: 'static,
     M: for<'b> DomainMethod<'b, T, In, Out>,
 {
-    match accepted {
-        Ok((mut ctx, message)) => {
-            ctx.enforce_deadline_outside();
-            Either::Left(answer(domain, ctx, message, method, respond))
-        }
+    let (mut ctx, message) = match accepted {
+        Ok(accepted) => accepted,
         // Not `ready(Err(status))`, which would hold a `Response<Wire>` and be `Send` only if
         // `Wire` were.
-        Err(status) => Either::Right(async move { Err(status) }),
-    }
-}
-
-/// Runs `method` within the call's deadline and wraps what it returns in a tonic response, with
-/// what the handler set of the response metadata. An `async` block, which keeps each argument
-/// once, where an `async fn` keeps them twice.
-#[allow(clippy::manual_async_fn)]
-fn answer<D, T, In, Out, Wire, M>(
-    domain: D,
-    ctx: Context,
-    message: In,
-    method: M,
-    respond: fn(&Context, Out) -> Wire,
-) -> impl Future<Output = Result<tonic::Response<Wire>, Status>> + Send
-where
-    D: std::ops::Deref<Target = T> + Send,
-    T: ?Sized + Sync,
-    In: Send + 'static,
-    Out: 'static,
-    Wire: 'static,
-    M: for<'b> DomainMethod<'b, T, In, Out>,
-{
-    async move {
+        Err(status) => return Either::Right(async move { Err(status) }),
+    };
+    ctx.enforce_deadline_outside();
+    Either::Left(async move {
         match within_deadline(&ctx, method.call(&*domain, &ctx, message)).await {
             Ok(out) => {
                 let mut response = tonic::Response::new(respond(&ctx, out));
@@ -262,7 +239,7 @@ where
                 Err(status)
             }
         }
-    }
+    })
 }
 
 /// Adds the entries of `metadata` a handler may send to `headers`: not the `grpc-*` keys, which
