@@ -102,6 +102,59 @@ struct Seen {
     events: Vec<Captured>,
 }
 
+/// Makes `subscriber` this thread's default until the guard is dropped, as
+/// `tracing::subscriber::set_default` does, but safe beside tests on other threads.
+///
+/// tracing caches, per callsite, whether any subscriber wants it. While exactly one scoped
+/// subscriber is alive, tracing-core asks only the registering thread's default; a test on
+/// another thread with none that reaches a span first caches "never" for everyone, and the
+/// capturing test then sees no span (it failed CI this way once). A global subscriber that
+/// answers "sometimes" and enables nothing keeps every callsite asking each time.
+pub(crate) fn scoped(
+    subscriber: impl Subscriber + Send + Sync + 'static,
+) -> tracing::subscriber::DefaultGuard {
+    static UNDECIDED: std::sync::Once = std::sync::Once::new();
+    UNDECIDED.call_once(|| {
+        // Another test binary's global subscriber would do as well; this one only needs one.
+        let _ = tracing::subscriber::set_global_default(Undecided);
+    });
+    let guard = tracing::subscriber::set_default(subscriber);
+    // A callsite that registered on another thread while the global subscriber was being set
+    // may still hold "never": ask every callsite again.
+    tracing::callsite::rebuild_interest_cache();
+    guard
+}
+
+/// Wants every callsite "sometimes" and enables nothing: see [`scoped`].
+struct Undecided;
+
+impl Subscriber for Undecided {
+    fn register_callsite(
+        &self,
+        _metadata: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        tracing::subscriber::Interest::sometimes()
+    }
+
+    fn enabled(&self, _metadata: &tracing::Metadata<'_>) -> bool {
+        false
+    }
+
+    fn new_span(&self, _span: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+
+    fn record(&self, _span: &Id, _values: &Record<'_>) {}
+
+    fn record_follows_from(&self, _span: &Id, _follows: &Id) {}
+
+    fn event(&self, _event: &Event<'_>) {}
+
+    fn enter(&self, _span: &Id) {}
+
+    fn exit(&self, _span: &Id) {}
+}
+
 /// A layer that keeps every span (with the fields recorded later) and event.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Capture(Arc<Mutex<Seen>>);
@@ -111,7 +164,7 @@ impl Capture {
     pub(crate) fn install() -> (Self, tracing::subscriber::DefaultGuard) {
         let capture = Self::default();
         let subscriber = tracing_subscriber::registry().with(capture.clone());
-        (capture, tracing::subscriber::set_default(subscriber))
+        (capture, scoped(subscriber))
     }
 
     /// The spans named `name`, oldest first.

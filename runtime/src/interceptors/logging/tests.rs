@@ -165,7 +165,7 @@ async fn a_disabled_level_logs_nothing_but_faults_still_log_at_theirs() {
     let capture = Capture::default();
     let subscriber =
         tracing_subscriber::registry().with(capture.clone().with_filter(LevelFilter::INFO));
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = crate::interceptors::testing::scoped(subscriber);
     let service = Interceptors::server()
         .with(Logging::new().level(Level::DEBUG))
         .wrap(Svc::default());

@@ -254,7 +254,8 @@ mod opentelemetry {
             .with_span_processor(exported.clone())
             .build();
         let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("test"));
-        let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
+        let _guard =
+            crate::interceptors::testing::scoped(tracing_subscriber::registry().with(layer));
 
         let front = Interceptors::server().with(Tracing).wrap(Svc::default());
         let client = Interceptors::client().with(Tracing).wrap(Svc::default());
