@@ -4,8 +4,8 @@
 # reads every inventory's /metrics to show that orders balanced its reservations over both, and
 # stops everything with SIGTERM, as an orchestrator would.
 #
-#   examples/logistics/demo.sh                     # builds the binary with cargo first
-#   LOGISTICS=target/release/logistics ORDERS=10 examples/logistics/demo.sh
+#   examples/logistics/demo.sh                     # builds the release binary with cargo first
+#   LOGISTICS=target/debug/logistics ORDERS=10 examples/logistics/demo.sh
 #
 # Needs curl. Exits non-zero if a process does not start, an order fails, or a process does
 # not stop cleanly.
@@ -14,8 +14,8 @@ set -euo pipefail
 orders_to_place=${ORDERS:-4}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 if [ -z "${LOGISTICS:-}" ]; then
-	cargo build --quiet -p logistics --manifest-path "$root/Cargo.toml"
-	LOGISTICS="$root/target/debug/logistics"
+	cargo build --quiet --release -p logistics --manifest-path "$root/Cargo.toml"
+	LOGISTICS="$root/target/release/logistics"
 fi
 
 work=$(mktemp -d)

@@ -3,10 +3,13 @@
 //! repository's root, so that a README change that breaks a command fails CI.
 //!
 //! Lines that build or run `logistics` through cargo run the binary this test was built with
-//! instead: a nested `cargo run -p logistics` under `cargo test --workspace` resolves the
-//! dependencies' features for that one package, unlike the workspace build, and would compile
-//! the tree again (minutes on 2 cores) for the same code. So `cargo run -p logistics --` and
-//! `target/debug/logistics` name that binary, and `cargo build -p logistics` checks it exists.
+//! instead: a nested `cargo run --release -p logistics` under `cargo test --workspace` would
+//! compile the whole tree again in the release profile (minutes on 2 cores) for the same code,
+//! and even without `--release` it resolves the dependencies' features for that one package,
+//! unlike the workspace build. So `cargo run [--release] -p logistics --` and
+//! `target/{release,debug}/logistics` name that binary, and `cargo build [--release] -p
+//! logistics` checks it exists. The commands behave the same in either build; only their speed
+//! differs.
 //!
 //! A line that starts a server (`logistics all`, `inventory`, `orders`, `dispatch`, by
 //! `cargo run` or the built binary, with or without a trailing `&`) runs in the background
@@ -206,10 +209,21 @@ fn check_output(command: &str, stdout: &str) {
 /// `command` with its ways of building and running `logistics` pointed at `binary` (see the
 /// module docs).
 fn with_built_binary(command: &str, binary: &str) -> String {
-    if command.trim() == "cargo build -p logistics" {
+    if [
+        "cargo build -p logistics",
+        "cargo build --release -p logistics",
+    ]
+    .contains(&command.trim())
+    {
         return format!("test -x {binary}");
     }
-    for way in ["cargo run -p logistics --", "target/debug/logistics"] {
+    let ways = [
+        "cargo run -p logistics --",
+        "cargo run --release -p logistics --",
+        "target/debug/logistics",
+        "target/release/logistics",
+    ];
+    for way in ways {
         if let Some(rest) = command.trim_start().strip_prefix(way) {
             return format!("{binary}{rest}");
         }
@@ -315,5 +329,24 @@ fn readme_blocks_are_split_into_commands() {
     assert_eq!(
         with_built_binary("cargo build -p logistics", "/b/logistics"),
         "test -x /b/logistics"
+    );
+    assert_eq!(
+        with_built_binary(
+            "cargo run --release -p logistics -- all   # x",
+            "/b/logistics"
+        ),
+        "/b/logistics all   # x"
+    );
+    assert_eq!(
+        with_built_binary("target/release/logistics demo", "/b/logistics"),
+        "/b/logistics demo"
+    );
+    assert_eq!(
+        with_built_binary("cargo build --release -p logistics", "/b/logistics"),
+        "test -x /b/logistics"
+    );
+    assert_eq!(
+        served_by("cargo run --release -p logistics -- all"),
+        Some(&["inventory", "orders", "dispatch"][..])
     );
 }
