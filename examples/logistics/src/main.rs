@@ -37,6 +37,11 @@ use tracing_subscriber::EnvFilter;
 
 use crate::services::{Dependencies, Seed};
 
+// See the jemalloc dependency in Cargo.toml.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// The encoded descriptors of the three protos and their imports (see build.rs), which
 /// reflection serves.
 const DESCRIPTORS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptors.bin"));
