@@ -14,6 +14,11 @@ use tracing_subscriber::EnvFilter;
 use {{ project.lib }}::config::{Config, LogFormat};
 use {{ project.lib }}::server;
 
+// See the jemalloc dependency in Cargo.toml.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let config = Config::parse();
     init_logs(config.log_format);
