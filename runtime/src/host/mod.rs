@@ -332,8 +332,14 @@ impl std::error::Error for HostError {}
 
 /// Binds `addr`, with the error message a user can act on: `cannot listen on ADDR: address
 /// already in use`.
+///
+/// The queue of connections the kernel has completed but the server not yet accepted is as long
+/// as the system allows (`net.core.somaxconn`, 4,096 on current Linux), as Go's `net.Listen`
+/// makes it, not the 128 that `TcpListener::bind` asks for. When more clients connect at once
+/// than a short queue holds, the kernel drops the handshakes over it, and those clients wait
+/// for a retransmission, 1 s and then 3 s later, before their first request is even read.
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener, HostError> {
-    TcpListener::bind(addr).await.map_err(|error| {
+    listen(addr).map_err(|error| {
         let reason = match error.kind() {
             io::ErrorKind::AddrInUse => "address already in use".to_owned(),
             io::ErrorKind::AddrNotAvailable => "address not available on this host".to_owned(),
@@ -342,6 +348,20 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, HostError> {
         };
         HostError::Bind(format!("cannot listen on {addr}: {reason}"))
     })
+}
+
+/// A listener on `addr` with the longest accept queue the system allows (the kernel caps the
+/// backlog asked for at `net.core.somaxconn`).
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    // As `TcpListener::bind` does: a restarted server can bind while old connections linger.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(u32::MAX)
 }
 
 /// Installs the Prometheus recorder every `Metrics` interceptor records into (once per
@@ -362,4 +382,47 @@ pub fn install_metrics() -> Result<PrometheusHandle, String> {
         }
     });
     Ok(handle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `bind` asks for the longest accept queue the kernel allows. Read back with `ss`, which
+    /// shows a listening socket's backlog as its Send-Q (Linux; skipped where `ss` is missing).
+    #[tokio::test]
+    async fn the_accept_queue_is_as_long_as_the_system_allows() {
+        let listener = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let Ok(output) = std::process::Command::new("ss")
+            .args(["-ltnH", &format!("sport = :{port}")])
+            .output()
+        else {
+            eprintln!("skipped: `ss` (iproute2) is not on PATH");
+            return;
+        };
+        let text = String::from_utf8_lossy(&output.stdout);
+        let backlog: u32 = text
+            .split_whitespace()
+            .nth(2)
+            .and_then(|field| field.parse().ok())
+            .unwrap_or_else(|| panic!("no listening socket on port {port} in `ss`: {text:?}"));
+        let somaxconn: u32 = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(backlog, somaxconn);
+    }
+
+    #[tokio::test]
+    async fn a_port_in_use_is_named_in_the_error() {
+        let listener = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let error = bind(addr).await.unwrap_err().to_string();
+        assert_eq!(
+            error,
+            format!("cannot listen on {addr}: address already in use")
+        );
+    }
 }
