@@ -14,7 +14,8 @@
 #   SECONDS=5 bench/create_order.sh        # smoke test
 #
 # Settings (environment): SECONDS of load (30; DURATION is an alias), CONNECTIONS (8), STREAMS
-# per connection (16), PROFILE=0 skips perf, KEEP_WORKDIR=1 keeps the raw output.
+# per connection (16), PROFILE=0 skips perf, KEEP_WORKDIR=1 keeps the raw output,
+# LOGISTICS_BIN=PATH runs a binary built elsewhere (an older commit's, say) instead.
 #
 # Prints Markdown for bench/RESULTS.md on stdout; progress goes to stderr.
 set -euo pipefail
@@ -46,9 +47,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-note "building logistics (release)"
-cargo build --release --quiet -p logistics --manifest-path "$root/Cargo.toml"
-binary="$root/target/release/logistics"
+binary=${LOGISTICS_BIN:-}
+if [ -z "$binary" ]; then
+	note "building logistics (release)"
+	cargo build --release --quiet -p logistics --manifest-path "$root/Cargo.toml"
+	binary="$root/target/release/logistics"
+fi
 
 # The request, framed as one gRPC message: a 0 flag byte, the 4-byte big-endian length, then the
 # protobuf encoding. No idempotency key, so that every request places a new order.
