@@ -23,7 +23,8 @@
 # each measurement (3), CONNECTIONS (8), STREAMS per connection (16), PORT (50151; the n-th
 # server of IMPLS uses PORT+n), SERVER_CPU (0), CLIENT_CPU (1), GRPC_TIMEOUT (unset; e.g. `300m`
 # sends that grpc-timeout on every call, which makes the servers arm deadline timers),
-# KEEP_WORKDIR=1 keeps the raw h2load output.
+# FEATURES (rust-svc-bench's cargo features: `jemalloc` makes the servers allocate with jemalloc,
+# as scaffolded servers do), KEEP_WORKDIR=1 keeps the raw h2load output.
 #
 # Every request carries `authorization: Bearer bench` (the stacks' auth checks it; the bare
 # servers ignore it), so that all servers get the same bytes.
@@ -98,7 +99,7 @@ server_args() { # impl
 
 cd "$(dirname "$0")/.."
 note "building adapter_server (release)"
-cargo build --release --quiet -p rust-svc-bench --bin adapter_server
+cargo build --release --quiet -p rust-svc-bench --bin adapter_server ${FEATURES:+--features "$FEATURES"}
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 server_bin=$target_dir/release/adapter_server
 

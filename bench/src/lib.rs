@@ -10,6 +10,12 @@ use rust_svc_runtime::{BoxStream, Context, Status};
 pub mod rest;
 pub mod stacks;
 
+// Every benchmark binary links this library, so this is their allocator (see the `jemalloc`
+// feature in Cargo.toml).
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// tonic's own client and server for inventory.proto
 /// (`inventory::v1::inventory_service_client` and `inventory_service_server`), written by
 /// build.rs: the plain-tonic side of the comparisons.
