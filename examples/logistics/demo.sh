@@ -27,13 +27,18 @@ stop_all() {
 }
 trap stop_all EXIT
 
-# start NAME ARGS...: runs `logistics ARGS...` in the background and prints the URL it
-# announces (`<service> listening on http://…`) once it listens.
+# start NAME ARGS...: runs `logistics ARGS...` in the background, its pid kept for the stop.
+# Not inside `$(…)`: a subshell's `pids` would be lost, and the processes never stopped.
 start() {
 	local name=$1
 	shift
 	"$LOGISTICS" "$@" >"$work/$name.out" 2>"$work/$name.err" &
 	pids+=($!)
+}
+
+# url_of NAME: the URL that NAME announces (`<service> listening on http://…`) once it listens.
+url_of() {
+	local name=$1
 	for _ in $(seq 300); do
 		if grep -q ' listening on ' "$work/$name.out" 2>/dev/null; then
 			sed -n 's/^.* listening on //p' "$work/$name.out" | head -n 1
@@ -45,11 +50,14 @@ start() {
 	exit 1
 }
 
-inventory_a=$(start inventory-a inventory --listen 127.0.0.1:0)
-inventory_b=$(start inventory-b inventory --listen 127.0.0.1:0)
-dispatch=$(start dispatch dispatch --listen 127.0.0.1:0)
-orders=$(start orders orders --listen 127.0.0.1:0 \
-	--inventory "$inventory_a,$inventory_b" --dispatch "$dispatch")
+start inventory-a inventory --listen 127.0.0.1:0
+start inventory-b inventory --listen 127.0.0.1:0
+start dispatch dispatch --listen 127.0.0.1:0
+inventory_a=$(url_of inventory-a)
+inventory_b=$(url_of inventory-b)
+dispatch=$(url_of dispatch)
+start orders orders --listen 127.0.0.1:0 --inventory "$inventory_a,$inventory_b" --dispatch "$dispatch"
+orders=$(url_of orders)
 echo "inventory A $inventory_a, inventory B $inventory_b, dispatch $dispatch, orders $orders"
 
 for n in $(seq "$orders_to_place"); do
@@ -74,9 +82,10 @@ echo "inventory B reserved stock for $(reserved "$inventory_b") orders"
 for pid in "${pids[@]}"; do kill -TERM "$pid"; done
 status=0
 for pid in "${pids[@]}"; do wait "$pid" || status=$?; done
+stopped=${#pids[@]}
 pids=()
 if [ "$status" -ne 0 ]; then
 	echo "demo: a process did not stop cleanly (exit $status)" >&2
 	exit 1
 fi
-echo "all processes drained and exited 0"
+echo "all $stopped processes drained and exited 0"
