@@ -23,7 +23,7 @@ use tonic::body::Body;
 
 use crate::call::connect::{self as wire, FLAG_COMPRESSED, FLAG_END_STREAM};
 use crate::deadline::parse_grpc_timeout;
-use crate::rpc::{GRPC_TIMEOUT, MethodKind, ServiceInfo};
+use crate::rpc::{GRPC_ENCODING_NAME, GRPC_STATUS_NAME, GRPC_TIMEOUT, MethodKind, ServiceInfo};
 use crate::{BoxFuture, Code, Status};
 
 /// The error type of a transport.
@@ -238,7 +238,7 @@ where
     // A status in the headers is the answer only if the body brings none of its own
     // (trailers-only); a trailer envelope in the body wins over it.
     let mut header_status = HeaderMap::new();
-    if parts.headers.contains_key("grpc-status") {
+    if parts.headers.contains_key(&GRPC_STATUS_NAME) {
         // A trailers-only answer's metadata are its trailers too, as in gRPC.
         for (name, value) in &parts.headers {
             if name != CONTENT_TYPE && name != "grpc-encoding" {
@@ -249,7 +249,7 @@ where
             parts.headers.remove(name);
         }
     }
-    let encoding = parts.headers.get("grpc-encoding").cloned();
+    let encoding = parts.headers.get(&GRPC_ENCODING_NAME).cloned();
     let body = StreamBody {
         inner: Body::new(body.map_err(|error| Status::from_error(error.into()))),
         buffer: BytesMut::new(),

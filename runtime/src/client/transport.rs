@@ -16,7 +16,7 @@ use tower_service::Service;
 
 use super::Channel;
 use super::connect::{self, Answer, BoxError};
-use crate::rpc::ServiceInfo;
+use crate::rpc::{GRPC_STATUS_NAME, ServiceInfo};
 
 /// The protocol a client speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -137,7 +137,7 @@ fn trailers_only_or_none(mut response: http::Response<Body>) -> http::Response<B
     if response.body().is_end_stream() {
         return response;
     }
-    if response.headers().contains_key("grpc-status") {
+    if response.headers().contains_key(&GRPC_STATUS_NAME) {
         for name in ["grpc-status", "grpc-message", "grpc-status-details-bin"] {
             response.headers_mut().remove(name);
         }

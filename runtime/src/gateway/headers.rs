@@ -40,8 +40,8 @@ use tokio::time::Instant;
 use tonic::metadata::{BinaryMetadataValue, MetadataKey, MetadataMap};
 
 use super::query::convert::decode_binary_header;
-use crate::deadline::{GRPC_TIMEOUT, parse_grpc_timeout};
-use crate::rpc::{REQUEST_ID_HEADER, TRACEPARENT, TRACESTATE};
+use crate::deadline::parse_grpc_timeout;
+use crate::rpc::{GRPC_TIMEOUT_NAME, REQUEST_ID_HEADER, TRACEPARENT, TRACESTATE};
 use crate::{Context, ResponseMetadata, Status};
 
 /// The prefix under which gRPC metadata travels in HTTP headers, both ways (grpc-gateway's
@@ -91,7 +91,6 @@ pub const PERMANENT_HEADERS: &[&str] = &[
 // Names, not strings, for the lookups made on every call: a lookup by `&str` parses the name.
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-const GRPC_TIMEOUT_NAME: HeaderName = HeaderName::from_static(GRPC_TIMEOUT);
 
 /// Headers no rule may write into a response: they belong to HTTP's framing.
 const FRAMING_HEADERS: &[&str] = &[

@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context as TaskContext, Poll};
 
 use futures_core::Stream;
+use futures_util::FutureExt;
+use futures_util::future::Either;
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -189,19 +191,34 @@ impl<S: Send + Sync> Intercepted<S> {
 
     /// Calls the handler inside the call's span, within its deadline: the one a transport
     /// outside the stack enforces, else a timer of the stack's own.
-    async fn run<In, Out, M>(&self, pending: &Pending, input: In, call: M) -> Result<Out, Status>
+    ///
+    /// A plain function rather than an `async fn`, whose state would keep `input` beside the
+    /// handler's future that holds it, and reserve room for the stack's own timer on every
+    /// call. That timer is boxed instead: only a stack with no transport outside it (a
+    /// client's, a fake's) needs it, while a server's boxed call future grows by all it holds
+    /// and, past 1 KiB, leaves glibc's per-thread cache.
+    fn run<'a, In, Out, M>(
+        &'a self,
+        pending: &'a Pending,
+        input: In,
+        call: M,
+    ) -> impl Future<Output = Result<Out, Status>> + Send + 'a
     where
+        S: 'a,
+        Out: 'a,
         M: for<'b> DomainMethod<'b, S, In, Out>,
     {
         let ctx = &pending.ctx;
         let span = ctx.span().clone();
+        let future = call.call(&self.inner, ctx, input);
         if ctx.is_deadline_enforced_outside() {
-            let outcome = call.call(&self.inner, ctx, input).instrument(span).await;
-            outcome.map_err(|status| normalize(ctx, status))
+            Either::Left(
+                future
+                    .instrument(span)
+                    .map(move |outcome| outcome.map_err(|status| normalize(ctx, status))),
+            )
         } else {
-            within_deadline(ctx, call.call(&self.inner, ctx, input))
-                .instrument(span)
-                .await
+            Either::Right(Box::pin(within_deadline(ctx, future).instrument(span)))
         }
     }
 

@@ -59,6 +59,10 @@ pub(crate) static REQUEST_ID_NAME: http::HeaderName =
 pub(crate) static TRACEPARENT_NAME: http::HeaderName = http::HeaderName::from_static(TRACEPARENT);
 pub(crate) static TRACESTATE_NAME: http::HeaderName = http::HeaderName::from_static(TRACESTATE);
 pub(crate) static GRPC_TIMEOUT_NAME: http::HeaderName = http::HeaderName::from_static(GRPC_TIMEOUT);
+/// `grpc-status` and `grpc-encoding` as parsed names, for the checks every response makes.
+pub(crate) static GRPC_STATUS_NAME: http::HeaderName = http::HeaderName::from_static("grpc-status");
+pub(crate) static GRPC_ENCODING_NAME: http::HeaderName =
+    http::HeaderName::from_static("grpc-encoding");
 
 /// The header a retry carries: how many attempts of the call came before it (gRFC A6).
 pub const PREVIOUS_ATTEMPTS_HEADER: &str = "grpc-previous-rpc-attempts";

@@ -15,7 +15,7 @@ use tokio::time::{Instant, Sleep};
 
 use crate::call::admission::Permit;
 use crate::context::ResponseMetadata;
-use crate::rpc::{REQUEST_ID_NAME, is_size_limit_message};
+use crate::rpc::{GRPC_STATUS_NAME, REQUEST_ID_NAME, is_size_limit_message};
 use crate::{Code, Status};
 
 /// A call raced against its deadline: answers `DEADLINE_EXCEEDED` and drops the call (and the
@@ -77,7 +77,7 @@ fn finish_response(
     mut response: http::Response<tonic::body::Body>,
     cell: ResponseMetadata,
 ) -> http::Response<tonic::body::Body> {
-    if response.headers().contains_key("grpc-status") {
+    if response.headers().contains_key(&GRPC_STATUS_NAME) {
         normalize_status_headers(response.headers_mut());
         return response;
     }
@@ -136,7 +136,7 @@ impl HttpBody for TrailersBody {
 /// a handler's `OUT_OF_RANGE` stays what it is.
 fn normalize_status_headers(headers: &mut HeaderMap) {
     let out_of_range = headers
-        .get("grpc-status")
+        .get(&GRPC_STATUS_NAME)
         .is_some_and(|code| code.as_bytes() == b"11");
     if !out_of_range {
         return;
@@ -146,7 +146,7 @@ fn normalize_status_headers(headers: &mut HeaderMap) {
         .unwrap_or_default();
     if is_size_limit_message(&message) {
         headers.insert(
-            "grpc-status",
+            &GRPC_STATUS_NAME,
             http::HeaderValue::from(Code::ResourceExhausted as i32),
         );
     }

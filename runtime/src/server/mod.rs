@@ -32,7 +32,8 @@ use tonic::metadata::MetadataMap;
 
 use crate::call::ArrivalDeadline;
 pub use crate::call::{DomainMethod, stream_within_deadline, within_deadline};
-use crate::deadline::{GRPC_TIMEOUT, InvalidTimeout, parse_grpc_timeout};
+use crate::deadline::{InvalidTimeout, parse_grpc_timeout};
+use crate::rpc::GRPC_TIMEOUT_NAME;
 pub use crate::rpc::WireSettings;
 use crate::{BoxFuture, BoxStream, Context, Status};
 pub use answer::CallFuture;
@@ -44,7 +45,7 @@ pub use crate::deadline::deadline_exceeded;
 
 /// The absolute deadline a request's `grpc-timeout` header asks for, counted from now.
 fn deadline_from_headers(headers: &http::HeaderMap) -> Result<Option<Instant>, InvalidTimeout> {
-    match headers.get(GRPC_TIMEOUT) {
+    match headers.get(&GRPC_TIMEOUT_NAME) {
         None => Ok(None),
         // A timeout too large to represent is no deadline at all.
         Some(value) => Ok(Instant::now().checked_add(parse_grpc_timeout(value.as_bytes())?)),
@@ -253,6 +254,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::deadline::GRPC_TIMEOUT;
 
     /// A domain: counts the calls that reach it.
     struct Counter(std::sync::atomic::AtomicUsize);

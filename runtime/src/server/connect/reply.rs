@@ -15,7 +15,7 @@ use super::Response;
 use crate::call::codec::Format;
 use crate::call::connect::{self as wire, FLAG_END_STREAM};
 use crate::context::ResponseMetadata;
-use crate::rpc::http_status;
+use crate::rpc::{GRPC_ENCODING_NAME, GRPC_STATUS_NAME, http_status};
 use crate::{Code, Status};
 
 /// How a Connect call is answered: its kind and message format.
@@ -88,7 +88,7 @@ where
     F: Future<Output = Result<Response, Infallible>>,
 {
     let (parts, body) = grpc.await?.into_parts();
-    if parts.headers.contains_key("grpc-status") {
+    if parts.headers.contains_key(&GRPC_STATUS_NAME) {
         // Trailers-only: the status, the handler's headers and its trailers in one block.
         let status = Status::from_header_map(&parts.headers)
             .unwrap_or_else(|| Status::internal("the response had no valid grpc-status"));
@@ -116,7 +116,7 @@ where
         .map(|(name, value)| (name.clone(), value.clone()))
         .collect();
     keep_connection(&parts.headers, &mut headers);
-    let encoding = parts.headers.get("grpc-encoding").cloned();
+    let encoding = parts.headers.get(&GRPC_ENCODING_NAME).cloned();
     if reply.streaming {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(reply.content_type()));
         if let Some(encoding) = encoding {
