@@ -8,10 +8,13 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tonic::metadata::MetadataMap;
 
+mod metadata;
 mod request_id;
 mod response;
 mod traceparent;
 
+pub(crate) use metadata::Convert;
+use metadata::RequestMetadata;
 pub use request_id::{MAX_REQUEST_ID_LEN, RequestId};
 pub use response::{MetadataGuard, ResponseMetadata};
 pub(crate) use response::{append_entries, is_application_key};
@@ -58,7 +61,7 @@ pub struct Context {
     /// gateway, which run the whole call within it), so that an interceptor stack inside arms no
     /// second timer for it. Not carried by clones (see `Clone`).
     enforced: Option<Instant>,
-    metadata: Arc<MetadataMap>,
+    metadata: Arc<RequestMetadata>,
     /// Boxed, and only when something was attached: most contexts (every call a server
     /// serves) have none, and a context is copied whole into every future that holds it.
     outgoing: Option<Box<MetadataMap>>,
@@ -163,8 +166,34 @@ impl Context {
     /// Replaces the metadata.
     #[must_use]
     pub fn with_metadata(mut self, metadata: MetadataMap) -> Self {
-        self.metadata = Arc::new(metadata);
+        self.metadata = Arc::new(RequestMetadata::ready(metadata));
         self
+    }
+
+    /// A context whose request metadata `convert` makes from `headers` the first time it is
+    /// read (see `metadata.rs`): what a gateway call's context carries, as most handlers never
+    /// read it. `convert` must not fail.
+    pub(crate) fn with_deferred_metadata(
+        headers: http::HeaderMap,
+        peer: Option<SocketAddr>,
+        convert: Convert,
+    ) -> Self {
+        // Every field written out rather than replaced after `new`, which would allocate
+        // empty metadata only to drop it.
+        Self {
+            deadline: None,
+            enforced: None,
+            metadata: Arc::new(RequestMetadata::deferred(headers, peer, convert)),
+            outgoing: None,
+            peer_addr: peer,
+            response: ResponseMetadata::default(),
+            extensions: http::Extensions::new(),
+            span: tracing::Span::none(),
+            request_id: None,
+            trace: None,
+            identity: None,
+            serving: false,
+        }
     }
 
     /// Sets the address of the peer that made the call.
@@ -193,19 +222,19 @@ impl Context {
 
     /// The request metadata (gRPC metadata, or HTTP headers for gateway calls).
     pub fn metadata(&self) -> &MetadataMap {
-        &self.metadata
+        self.metadata.get()
     }
 
     /// The request metadata, mutably (copied first when a clone of this context shares it).
     pub fn metadata_mut(&mut self) -> &mut MetadataMap {
-        Arc::make_mut(&mut self.metadata)
+        Arc::make_mut(&mut self.metadata).get_mut()
     }
 
     /// How many attempts of this call the client made before this one, from the
     /// `grpc-previous-rpc-attempts` header a retrying client sends (gRFC A6): 0 for a first
     /// attempt, and when the header is missing or malformed.
     pub fn previous_rpc_attempts(&self) -> u32 {
-        self.metadata
+        self.metadata()
             .get(crate::rpc::PREVIOUS_ATTEMPTS_HEADER)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.parse().ok())
@@ -327,7 +356,7 @@ impl Context {
         Self {
             deadline: None,
             enforced: None,
-            metadata: Arc::new(metadata),
+            metadata: Arc::new(RequestMetadata::ready(metadata)),
             outgoing: None,
             peer_addr: None,
             response,

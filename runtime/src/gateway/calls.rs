@@ -10,7 +10,8 @@ use axum::body::Body;
 use bytes::Bytes;
 use futures_util::FutureExt;
 use futures_util::future::Either;
-use http::StatusCode;
+use http::header::CONTENT_TYPE;
+use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body_util::BodyExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -108,6 +109,25 @@ where
     Box::pin(serve(Arc::clone(domain), call, read, method, write_stream))
 }
 
+/// What a call reads of its request's headers after its context took them: the body's
+/// `Content-Type`, and how `Accept` asks the answer to be written.
+pub(super) struct RequestFormat {
+    content_type: Option<HeaderValue>,
+    stream: StreamFormat,
+    /// `Accept` prefers binary protobuf.
+    protobuf: bool,
+}
+
+impl RequestFormat {
+    pub(super) fn of(headers: &HeaderMap) -> Self {
+        Self {
+            content_type: headers.get(CONTENT_TYPE).cloned(),
+            stream: StreamFormat::from_accept(headers),
+            protobuf: protobuf::wants_protobuf(headers),
+        }
+    }
+}
+
 /// A request turned away before it reached the domain, answered already: its HTTP status is not
 /// always one a gRPC code maps to (413). Boxed: it is the rare path of a small `Result`.
 type Rejection = Box<http::Response<Body>>;
@@ -152,8 +172,8 @@ where
             crate::call::admission::Permit::none(),
         ),
     };
-    let format = StreamFormat::from_accept(&call.inner.parts.headers);
-    let protobuf = protobuf::wants_protobuf(&call.inner.parts.headers);
+    let format = call.inner.format.stream;
+    let protobuf = call.inner.format.protobuf;
     read(call).then(move |read| {
         let (mut ctx, input) = match read {
             Ok(read) => read,
@@ -246,9 +266,11 @@ where
         parts,
         body,
         ctx,
+        format,
         max_body_bytes,
         ..
     } = *call.inner;
+    let content_type = format.content_type.as_ref();
     let rule = BodyRule::parse(route.binding.body);
     // The body is JSON whatever its Content-Type says, but for binary protobuf: curl's `-d`
     // sends `application/x-www-form-urlencoded`, and grpc-gateway reads a body of any type it
@@ -257,8 +279,8 @@ where
         Bytes::new()
     } else if route.binding.request_http_body {
         let raw = read_body(body, max_body_bytes).await?;
-        Bytes::from(http_body::request_json(&parts.headers, &raw))
-    } else if protobuf::is_protobuf_body(&parts.headers) {
+        Bytes::from(http_body::request_json(content_type, &raw))
+    } else if protobuf::is_protobuf_body(content_type) {
         if let BodyRule::Field(field) = rule {
             return Err(Box::new(protobuf::field_body_is_json_only(field)));
         }
@@ -287,14 +309,15 @@ fn request_stream<Req: DeserializeOwned + Send + 'static>(
     let CallParts {
         route,
         bindings,
-        parts,
         body,
         ctx,
+        format,
         max_body_bytes,
         ..
     } = *call.inner;
     if route.binding.request_http_body {
-        let requests = http_body::request_stream(&parts.headers, body, move |json: &[u8]| {
+        let content_type = format.content_type.as_ref();
+        let requests = http_body::request_stream(content_type, body, move |json: &[u8]| {
             decode_request(schema, BodyRule::Whole, &bindings, None, json)
         });
         return Ok((ctx, requests));

@@ -246,19 +246,27 @@ impl HeaderRules {
     ) -> Result<Context, Status> {
         let mut metadata = self.metadata(headers)?;
         forwarded_for(&mut metadata, headers, peer);
-        let mut ctx = Context::new().with_metadata(metadata);
-        if let Some(value) = headers.get(&GRPC_TIMEOUT_NAME) {
-            let timeout = parse_grpc_timeout(value.as_bytes())
-                .map_err(|invalid| Status::invalid_argument(invalid.to_string()))?;
-            // A timeout too large to represent is no deadline at all, as over gRPC.
-            if let Some(deadline) = Instant::now().checked_add(timeout) {
-                ctx = ctx.with_deadline(deadline);
-            }
+        with_deadline_and_peer(Context::new().with_metadata(metadata), headers, peer)
+    }
+
+    /// [`context`](Self::context) of headers the call no longer needs: under the default
+    /// rules, which cannot refuse a request that has no binary metadata header, the context
+    /// takes them and makes its metadata the first time someone reads it (most handlers never
+    /// do). Other rules, and binary headers, which may be malformed (a 400), are applied now.
+    pub(crate) fn context_taking(
+        &self,
+        headers: HeaderMap,
+        peer: Option<SocketAddr>,
+    ) -> Result<Context, Status> {
+        if self.inner.incoming.is_some() || headers.keys().any(is_binary_metadata_header) {
+            return self.context(&headers, peer);
         }
-        if let Some(peer) = peer {
-            ctx = ctx.with_peer_addr(peer);
-        }
-        Ok(ctx)
+        let deadline = deadline_of(&headers)?;
+        let ctx = Context::with_deferred_metadata(headers, peer, default_metadata);
+        Ok(match deadline {
+            Some(deadline) => ctx.with_deadline(deadline),
+            None => ctx,
+        })
     }
 
     fn metadata(&self, headers: &HeaderMap) -> Result<MetadataMap, Status> {
@@ -327,6 +335,49 @@ pub fn context_from_headers(
     peer: Option<SocketAddr>,
 ) -> Result<Context, Status> {
     HeaderRules::defaults().context(headers, peer)
+}
+
+/// The deadline a `Grpc-Timeout` header sets, counted from now, and the peer.
+fn with_deadline_and_peer(
+    mut ctx: Context,
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+) -> Result<Context, Status> {
+    if let Some(deadline) = deadline_of(headers)? {
+        ctx = ctx.with_deadline(deadline);
+    }
+    if let Some(peer) = peer {
+        ctx = ctx.with_peer_addr(peer);
+    }
+    Ok(ctx)
+}
+
+/// The deadline a `Grpc-Timeout` header sets, counted from now: none without the header, or
+/// for a timeout too large to represent (as over gRPC); a 400 for a malformed one.
+fn deadline_of(headers: &HeaderMap) -> Result<Option<Instant>, Status> {
+    let Some(value) = headers.get(&GRPC_TIMEOUT_NAME) else {
+        return Ok(None);
+    };
+    let timeout = parse_grpc_timeout(value.as_bytes())
+        .map_err(|invalid| Status::invalid_argument(invalid.to_string()))?;
+    Ok(Instant::now().checked_add(timeout))
+}
+
+/// A `Grpc-Metadata-<key>-bin` header: the only kind the default request rule can refuse.
+fn is_binary_metadata_header(name: &HeaderName) -> bool {
+    let name = name.as_str();
+    name.starts_with(METADATA_HEADER_PREFIX) && name.ends_with("-bin")
+}
+
+/// The request metadata the default rules make of `headers`, for a context that deferred it
+/// ([`HeaderRules::context_taking`]).
+fn default_metadata(headers: &HeaderMap, peer: Option<SocketAddr>) -> MetadataMap {
+    // Only a binary header can fail, and a context with one is not deferred.
+    let mut metadata = HeaderRules::defaults()
+        .metadata(headers)
+        .unwrap_or_default();
+    forwarded_for(&mut metadata, headers, peer);
+    metadata
 }
 
 /// Appends the header `name`'s `value` to `metadata` under `key`, as the module docs say of any

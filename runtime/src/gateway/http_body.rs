@@ -22,7 +22,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use futures_util::{StreamExt, stream};
-use http::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Response, StatusCode};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -36,14 +36,13 @@ use crate::{BoxStream, Status};
 const OCTET_STREAM: &str = "application/octet-stream";
 
 /// The proto3 JSON of an `HttpBody` holding `body` as sent, with its `Content-Type`.
-pub(super) fn request_json(headers: &HeaderMap, body: &[u8]) -> Vec<u8> {
-    json_of(content_type_of(headers), body)
+pub(super) fn request_json(content_type: Option<&HeaderValue>, body: &[u8]) -> Vec<u8> {
+    json_of(content_type_of(content_type), body)
 }
 
-/// The request's `Content-Type`, or nothing.
-fn content_type_of(headers: &HeaderMap) -> &str {
-    headers
-        .get(CONTENT_TYPE)
+/// The request's `Content-Type` as text, or nothing.
+fn content_type_of(content_type: Option<&HeaderValue>) -> &str {
+    content_type
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default()
 }
@@ -57,12 +56,16 @@ fn json_of(content_type: &str, data: &[u8]) -> Vec<u8> {
 /// A client stream of `HttpBody` messages from the raw request body: one message per chunk
 /// the body arrives in, each with the request's `Content-Type`, so that an upload of any size
 /// goes through in the memory of a chunk. `decode` reads each message's JSON.
-pub(super) fn request_stream<T, F>(headers: &HeaderMap, body: Body, decode: F) -> BoxStream<T>
+pub(super) fn request_stream<T, F>(
+    content_type: Option<&HeaderValue>,
+    body: Body,
+    decode: F,
+) -> BoxStream<T>
 where
     T: Send + 'static,
     F: Fn(&[u8]) -> Result<T, Status> + Send + 'static,
 {
-    let content_type = content_type_of(headers).to_owned();
+    let content_type = content_type_of(content_type).to_owned();
     Box::pin(body.into_data_stream().filter_map(move |chunk| {
         let item = match chunk {
             Ok(chunk) if chunk.is_empty() => None,
@@ -161,11 +164,10 @@ mod tests {
 
     #[test]
     fn a_request_body_becomes_data_and_its_type_content_type() {
-        let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, "image/png".parse().unwrap());
-        let json: Value = serde_json::from_slice(&request_json(&headers, &[0, 159, 1])).unwrap();
+        let png = HeaderValue::from_static("image/png");
+        let json: Value = serde_json::from_slice(&request_json(Some(&png), &[0, 159, 1])).unwrap();
         assert_eq!(json, json!({"contentType": "image/png", "data": "AJ8B"}));
-        let json: Value = serde_json::from_slice(&request_json(&HeaderMap::new(), b"")).unwrap();
+        let json: Value = serde_json::from_slice(&request_json(None, b"")).unwrap();
         assert_eq!(json, json!({"contentType": "", "data": ""}));
     }
 

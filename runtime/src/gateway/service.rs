@@ -14,6 +14,7 @@ use http::{HeaderValue, Method, StatusCode};
 use rust_svc_http_template::{Binding, Lookup, PathTemplate, RouteTable, TemplateError};
 
 use super::admitted::{admitted, ready_refusal};
+use super::calls::RequestFormat;
 use super::cors::Cors;
 use super::headers::HeaderRules;
 use super::response::ResponseBody;
@@ -137,6 +138,8 @@ pub(super) struct CallParts {
     pub(super) parts: http::request::Parts,
     pub(super) body: Body,
     pub(super) ctx: Context,
+    /// What the call reads of the request's headers, which `ctx` may have taken.
+    pub(super) format: RequestFormat,
     pub(super) max_body_bytes: usize,
     pub(super) header_rules: HeaderRules,
     /// The call's slot in its service's admission, held until the answer is ready.
@@ -299,6 +302,7 @@ impl Inner {
         parts: http::request::Parts,
         body: Body,
         ctx: Context,
+        format: RequestFormat,
     ) -> Call {
         Call {
             inner: Box::new(CallParts {
@@ -307,6 +311,7 @@ impl Inner {
                 parts,
                 body,
                 ctx,
+                format,
                 max_body_bytes: self.max_body_bytes,
                 header_rules: self.header_rules.clone(),
                 permit: Permit::none(),
@@ -431,7 +436,8 @@ impl Gateway {
                 Ok(ctx) => {
                     // The frames are read as the newline-delimited body of the rule's method.
                     parts.method = Method::POST;
-                    dispatch(inner.call(route, bindings, parts, body, ctx))
+                    let format = RequestFormat::of(&parts.headers);
+                    dispatch(inner.call(route, bindings, parts, body, ctx, format))
                 }
             }
         })
@@ -440,7 +446,7 @@ impl Gateway {
     /// Answers one request.
     pub fn handle(&self, request: http::Request<Body>) -> ResponseFuture {
         let inner = &self.inner;
-        let (parts, body) = request.into_parts();
+        let (mut parts, body) = request.into_parts();
         if is_grpc(&parts.headers) {
             // A gRPC (or gRPC-Web) call that no gRPC route took, on a port shared with gRPC:
             // the caller gets what any gRPC server answers for a service it does not have,
@@ -483,8 +489,12 @@ impl Gateway {
                 // that the gateway answers 504 before tonic's own grpc-timeout timer, which
                 // it arms for REST requests too, answers with a gRPC status.
                 let rules = &inner.header_rules;
+                // What the call reads of the headers later; the context takes them.
+                let format = RequestFormat::of(&parts.headers);
+                let peer = peer_addr(&parts);
+                let headers = std::mem::take(&mut parts.headers);
                 // Without one, the rpc's default from the proto, as over gRPC.
-                let ctx = rules.context(&parts.headers, peer_addr(&parts)).map(|ctx| {
+                let ctx = rules.context_taking(headers, peer).map(|ctx| {
                     let arrival = crate::call::arrival_deadline(&parts.extensions);
                     let deadline = arrival.or_else(|| {
                         (inner.default_deadlines && ctx.deadline().is_none())
@@ -503,7 +513,8 @@ impl Gateway {
                         let admit = route.admission.admit(route.route.method, ctx.deadline());
                         route.admission.mark(&mut ctx);
                         let version = parts.version;
-                        let call = inner.call(route.route, found.bindings, parts, body, ctx);
+                        let call =
+                            inner.call(route.route, found.bindings, parts, body, ctx, format);
                         admitted(admit, &route.dispatch, call, version)
                     }
                 }

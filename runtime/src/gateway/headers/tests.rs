@@ -249,3 +249,60 @@ fn the_default_rule_made_in_advance_is_the_string_rule() {
         sorted(&made)
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_context_that_takes_the_headers_has_what_one_made_from_them_has() {
+    let peer: SocketAddr = "10.1.2.3:5555".parse().unwrap();
+    let sent = headers(&[
+        ("Authorization", b"Bearer t0ken"),
+        ("X-Request-Id", b"req-1"),
+        ("grpc-metadata-tenant", b"acme"),
+        ("grpc-metadata-blob-bin", b"AAEC"),
+        ("grpc-timeout", b"250m"),
+        ("host", b"api.example.com"),
+        ("x-session", b"secret"),
+    ]);
+    let rules = HeaderRules::new();
+    let made = rules.context(&sent, Some(peer)).unwrap();
+    let taken = rules.context_taking(sent.clone(), Some(peer)).unwrap();
+    assert_eq!(taken.deadline(), made.deadline());
+    assert_eq!(taken.peer_addr(), Some(peer));
+    assert_eq!(
+        format!("{:?}", taken.metadata()),
+        format!("{:?}", made.metadata())
+    );
+
+    // Without the binary header the metadata is made only when read, and is the same.
+    let mut text_only = sent.clone();
+    text_only.remove("grpc-metadata-blob-bin");
+    let made = rules.context(&text_only, Some(peer)).unwrap();
+    let taken = rules.context_taking(text_only, Some(peer)).unwrap();
+    assert_eq!(taken.deadline(), made.deadline());
+    assert_eq!(
+        format!("{:?}", taken.metadata()),
+        format!("{:?}", made.metadata())
+    );
+    assert_eq!(taken.metadata().get("tenant").unwrap(), "acme");
+    assert!(taken.metadata().get("x-session").is_none());
+}
+
+#[test]
+fn a_context_that_takes_the_headers_still_refuses_what_the_rules_refuse() {
+    let rules = HeaderRules::new();
+    let malformed = headers(&[("grpc-metadata-blob-bin", b"not base64!")]);
+    assert_eq!(
+        rules.context_taking(malformed, None).unwrap_err().code(),
+        crate::Code::InvalidArgument
+    );
+    let timeout = headers(&[("grpc-timeout", b"soon")]);
+    assert_eq!(
+        rules.context_taking(timeout, None).unwrap_err().code(),
+        crate::Code::InvalidArgument
+    );
+    // Rules of the user's own are applied at once, whatever they map.
+    let custom = HeaderRules::new().incoming(|name| (name == "x-tenant").then(|| "tenant".into()));
+    let ctx = custom
+        .context_taking(headers(&[("x-tenant", b"acme")]), None)
+        .unwrap();
+    assert_eq!(ctx.metadata().get("tenant").unwrap(), "acme");
+}
