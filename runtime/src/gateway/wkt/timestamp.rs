@@ -159,17 +159,41 @@ impl Timestamp {
             second_of_day / 60 % 60,
             second_of_day % 60,
         );
-        let mut text = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}");
-        if nanos == 0 {
-        } else if nanos % 1_000_000 == 0 {
-            text.push_str(&format!(".{:03}", nanos / 1_000_000));
-        } else if nanos % 1_000 == 0 {
-            text.push_str(&format!(".{:06}", nanos / 1_000));
-        } else {
-            text.push_str(&format!(".{nanos:09}"));
+        // Digits written one by one rather than through `format!`, whose machinery was most
+        // of what a gateway response with a timestamp cost to write.
+        let mut text = String::with_capacity(30);
+        push_digits(&mut text, year, 4);
+        text.push('-');
+        push_digits(&mut text, month, 2);
+        text.push('-');
+        push_digits(&mut text, day, 2);
+        text.push('T');
+        push_digits(&mut text, hour, 2);
+        text.push(':');
+        push_digits(&mut text, minute, 2);
+        text.push(':');
+        push_digits(&mut text, second, 2);
+        let nanos = i64::from(nanos);
+        if nanos != 0 {
+            text.push('.');
+            if nanos % 1_000_000 == 0 {
+                push_digits(&mut text, nanos / 1_000_000, 3);
+            } else if nanos % 1_000 == 0 {
+                push_digits(&mut text, nanos / 1_000, 6);
+            } else {
+                push_digits(&mut text, nanos, 9);
+            }
         }
         text.push('Z');
         Ok(text)
+    }
+}
+
+/// Appends the `width` lowest decimal digits of `value` (not negative), zero-padded.
+fn push_digits(text: &mut String, value: i64, width: u32) {
+    for position in (0..width).rev() {
+        let digit = value / 10_i64.pow(position) % 10;
+        text.push(char::from(b'0' + digit as u8));
     }
 }
 
@@ -315,6 +339,34 @@ mod tests {
 
     fn at(seconds: i64, nanos: i32) -> Timestamp {
         Timestamp { seconds, nanos }
+    }
+
+    #[test]
+    fn written_digits_are_what_format_writes_across_the_range() {
+        // A stride through every year the type allows, with nanos of each precision.
+        let mut seconds = MIN_SECONDS;
+        let mut round = 0_i64;
+        while seconds <= MAX_SECONDS {
+            let nanos = [0, 7_000_000, 123_456_000, 987_654_321][(round % 4) as usize];
+            let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+            let (year, month, day) = civil_from_days(days);
+            let fraction = match nanos {
+                0 => String::new(),
+                n if n % 1_000_000 == 0 => format!(".{:03}", n / 1_000_000),
+                n if n % 1_000 == 0 => format!(".{:06}", n / 1_000),
+                n => format!(".{n:09}"),
+            };
+            let expected = format!(
+                "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}{fraction}Z",
+                second_of_day / 3600,
+                second_of_day / 60 % 60,
+                second_of_day % 60
+            );
+            assert_eq!(at(seconds, nanos).to_rfc3339().unwrap(), expected);
+            seconds += 7_777_777_777 + round;
+            round += 1;
+        }
+        assert!(round > 30);
     }
 
     #[test]
