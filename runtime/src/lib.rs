@@ -88,7 +88,16 @@ pub use codegen::dyn_reply;
 #[doc(hidden)]
 pub mod codegen {
     pub use crate::gateway::wkt::float::JsonFloats;
-    pub use pbjson;
+
+    /// pbjson, which the generated JSON impls name, with a faster reader of numbers in its
+    /// `private` helpers (see `gateway/wkt/number.rs`).
+    pub mod pbjson {
+        /// pbjson's helpers, with [`NumberDeserialize`] replaced.
+        pub mod private {
+            pub use crate::gateway::wkt::number::NumberDeserialize;
+            pub use ::pbjson::private::*;
+        }
+    }
     pub use serde;
     pub use tonic_prost::ProstCodec;
 

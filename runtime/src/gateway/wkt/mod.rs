@@ -30,6 +30,7 @@ pub use pbjson_types::*;
 pub mod any;
 mod field_mask;
 pub(crate) mod float;
+pub(crate) mod number;
 mod timestamp;
 pub mod value;
 
