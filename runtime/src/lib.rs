@@ -92,7 +92,7 @@ pub mod codegen {
     /// pbjson, which the generated JSON impls name, with a faster reader of numbers in its
     /// `private` helpers (see `gateway/wkt/number.rs`).
     pub mod pbjson {
-        /// pbjson's helpers, with [`NumberDeserialize`] replaced.
+        /// pbjson's helpers, with `NumberDeserialize` replaced.
         pub mod private {
             pub use crate::gateway::wkt::number::NumberDeserialize;
             pub use ::pbjson::private::*;
