@@ -91,15 +91,22 @@ impl fmt::Debug for RequestMetadata {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::cell::Cell;
 
     use super::*;
 
-    static CONVERSIONS: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        // Per thread: tests run in parallel, each converting on its own thread.
+        static CONVERSIONS: Cell<usize> = const { Cell::new(0) };
+    }
 
-    /// Keeps `x-kept` as `kept`, and counts its runs.
+    fn conversions() -> usize {
+        CONVERSIONS.with(Cell::get)
+    }
+
+    /// Keeps `x-kept` as `kept`, and counts its runs on this thread.
     fn convert(headers: &HeaderMap, _peer: Option<SocketAddr>) -> MetadataMap {
-        CONVERSIONS.fetch_add(1, Ordering::SeqCst);
+        CONVERSIONS.with(|count| count.set(count.get() + 1));
         let mut map = MetadataMap::new();
         if let Some(value) = headers.get("x-kept") {
             map.as_mut().insert("kept", value.clone());
@@ -112,17 +119,13 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("x-kept", "yes".parse().unwrap());
         headers.insert("x-dropped", "no".parse().unwrap());
-        let before = CONVERSIONS.load(Ordering::SeqCst);
+        let before = conversions();
         let mut metadata = RequestMetadata::deferred(headers, None, convert);
-        assert_eq!(
-            CONVERSIONS.load(Ordering::SeqCst),
-            before,
-            "nothing made yet"
-        );
+        assert_eq!(conversions(), before, "nothing made yet");
         assert_eq!(metadata.get().get("kept").unwrap(), "yes");
         assert!(metadata.get().get("x-dropped").is_none());
         assert_eq!(metadata.get().len(), 1);
-        assert_eq!(CONVERSIONS.load(Ordering::SeqCst), before + 1, "made once");
+        assert_eq!(conversions(), before + 1, "made once");
 
         let copy = metadata.clone();
         assert_eq!(copy.get().get("kept").unwrap(), "yes");
@@ -130,7 +133,7 @@ mod tests {
         assert!(metadata.deferred.is_none(), "the headers are let go");
         assert_eq!(metadata.get().len(), 2);
         assert_eq!(copy.get().len(), 1, "a copy is its own");
-        assert_eq!(CONVERSIONS.load(Ordering::SeqCst), before + 1);
+        assert_eq!(conversions(), before + 1);
         assert!(format!("{metadata:?}").contains("added"));
     }
 
