@@ -84,6 +84,18 @@ const UNITS: [(u128, char); 6] = [
 /// The most digits a `grpc-timeout` value may have: 8.
 const MAX_AMOUNT: u128 = 99_999_999;
 
+/// The absolute deadline a request's `grpc-timeout` header asks for, counted from now: none
+/// without the header, or for a timeout too large to represent. The one reading of the header
+/// for the gRPC server and the gateway.
+pub(crate) fn deadline_from_headers(
+    headers: &http::HeaderMap,
+) -> Result<Option<Instant>, InvalidTimeout> {
+    match headers.get(&crate::rpc::GRPC_TIMEOUT_NAME) {
+        None => Ok(None),
+        Some(value) => Ok(Instant::now().checked_add(parse_grpc_timeout(value.as_bytes())?)),
+    }
+}
+
 /// Formats a timeout as a `grpc-timeout` value, choosing the finest unit that fits in 8 digits.
 /// What does not fill a whole unit is dropped (rounding down), so that no hop downstream is
 /// given more time than its caller has left.

@@ -99,20 +99,7 @@ impl Clone for Context {
 
 impl Default for Context {
     fn default() -> Self {
-        Self {
-            deadline: None,
-            enforced: None,
-            metadata: Arc::default(),
-            outgoing: None,
-            peer_addr: None,
-            response: ResponseMetadata::default(),
-            extensions: http::Extensions::new(),
-            span: tracing::Span::none(),
-            request_id: None,
-            trace: None,
-            identity: None,
-            serving: false,
-        }
+        Self::with_parts(Arc::default(), ResponseMetadata::default())
     }
 }
 
@@ -178,21 +165,14 @@ impl Context {
         peer: Option<SocketAddr>,
         convert: Convert,
     ) -> Self {
-        // Every field written out rather than replaced after `new`, which would allocate
+        // Built with its metadata rather than replaced after `new`, which would allocate
         // empty metadata only to drop it.
         Self {
-            deadline: None,
-            enforced: None,
-            metadata: Arc::new(RequestMetadata::deferred(headers, peer, convert)),
-            outgoing: None,
             peer_addr: peer,
-            response: ResponseMetadata::default(),
-            extensions: http::Extensions::new(),
-            span: tracing::Span::none(),
-            request_id: None,
-            trace: None,
-            identity: None,
-            serving: false,
+            ..Self::with_parts(
+                Arc::new(RequestMetadata::deferred(headers, peer, convert)),
+                ResponseMetadata::default(),
+            )
         }
     }
 
@@ -354,9 +334,19 @@ impl Context {
     /// the transport reads back (built directly, so no cell of its own is allocated and dropped).
     pub(crate) fn serving_call(metadata: MetadataMap, response: ResponseMetadata) -> Self {
         Self {
+            serving: true,
+            ..Self::with_parts(Arc::new(RequestMetadata::ready(metadata)), response)
+        }
+    }
+
+    /// A context with this request metadata and response cell and nothing else: every field
+    /// written out once, for the constructors that bring their own (ones that `new` made
+    /// would be allocated only to be dropped).
+    fn with_parts(metadata: Arc<RequestMetadata>, response: ResponseMetadata) -> Self {
+        Self {
             deadline: None,
             enforced: None,
-            metadata: Arc::new(RequestMetadata::ready(metadata)),
+            metadata,
             outgoing: None,
             peer_addr: None,
             response,
@@ -365,7 +355,7 @@ impl Context {
             request_id: None,
             trace: None,
             identity: None,
-            serving: true,
+            serving: false,
         }
     }
 

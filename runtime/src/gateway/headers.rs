@@ -40,8 +40,8 @@ use tokio::time::Instant;
 use tonic::metadata::{BinaryMetadataValue, MetadataKey, MetadataMap};
 
 use super::query::convert::decode_binary_header;
-use crate::deadline::parse_grpc_timeout;
-use crate::rpc::{GRPC_TIMEOUT_NAME, REQUEST_ID_HEADER, TRACEPARENT, TRACESTATE};
+use crate::deadline::deadline_from_headers;
+use crate::rpc::{REQUEST_ID_HEADER, TRACEPARENT, TRACESTATE};
 use crate::{Context, ResponseMetadata, Status};
 
 /// The prefix under which gRPC metadata travels in HTTP headers, both ways (grpc-gateway's
@@ -352,15 +352,9 @@ fn with_deadline_and_peer(
     Ok(ctx)
 }
 
-/// The deadline a `Grpc-Timeout` header sets, counted from now: none without the header, or
-/// for a timeout too large to represent (as over gRPC); a 400 for a malformed one.
+/// The deadline a `Grpc-Timeout` header sets, as over gRPC; a 400 for a malformed one.
 fn deadline_of(headers: &HeaderMap) -> Result<Option<Instant>, Status> {
-    let Some(value) = headers.get(&GRPC_TIMEOUT_NAME) else {
-        return Ok(None);
-    };
-    let timeout = parse_grpc_timeout(value.as_bytes())
-        .map_err(|invalid| Status::invalid_argument(invalid.to_string()))?;
-    Ok(Instant::now().checked_add(timeout))
+    deadline_from_headers(headers).map_err(|invalid| Status::invalid_argument(invalid.to_string()))
 }
 
 /// A `Grpc-Metadata-<key>-bin` header: the only kind the default request rule can refuse.

@@ -27,13 +27,11 @@ mod wire;
 use std::future::Future;
 
 use futures_util::future::Either;
-use tokio::time::Instant;
 use tonic::metadata::MetadataMap;
 
 use crate::call::ArrivalDeadline;
 pub use crate::call::{DomainMethod, stream_within_deadline, within_deadline};
-use crate::deadline::{InvalidTimeout, parse_grpc_timeout};
-use crate::rpc::GRPC_TIMEOUT_NAME;
+use crate::deadline::deadline_from_headers;
 pub use crate::rpc::WireSettings;
 use crate::{BoxFuture, BoxStream, Context, Status};
 pub use answer::CallFuture;
@@ -42,15 +40,6 @@ use wire::ResponseCell;
 pub use wire::{DeadlineStamped, GrpcResponseFuture, GrpcServer, StampDeadlines};
 
 pub use crate::deadline::deadline_exceeded;
-
-/// The absolute deadline a request's `grpc-timeout` header asks for, counted from now.
-fn deadline_from_headers(headers: &http::HeaderMap) -> Result<Option<Instant>, InvalidTimeout> {
-    match headers.get(&GRPC_TIMEOUT_NAME) {
-        None => Ok(None),
-        // A timeout too large to represent is no deadline at all.
-        Some(value) => Ok(Instant::now().checked_add(parse_grpc_timeout(value.as_bytes())?)),
-    }
-}
 
 /// Turns a unary or server-streaming wire request into `(Context, message)`, failing with
 /// `DEADLINE_EXCEEDED` when the deadline passed before the domain was called.

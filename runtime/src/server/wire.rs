@@ -19,12 +19,13 @@ use http_body::Body as HttpBody;
 use tonic::server::NamedService;
 
 use super::answer::CallFuture;
+use super::connect;
 use super::dispatch::{GrpcCall, GrpcDispatch, GrpcFuture, WireConfig, unknown_method};
-use super::{connect, deadline_from_headers};
 use crate::call::ArrivalDeadline;
 use crate::call::admission::{Admission, Admit, Permit, close_after_refusal};
 use crate::call::codec::Format;
 use crate::context::ResponseMetadata;
+use crate::deadline::deadline_from_headers;
 use crate::rpc::LoadShedding;
 use crate::{BoxFuture, Status};
 
