@@ -10,7 +10,7 @@ use axum::body::Body;
 use bytes::Bytes;
 use futures_util::FutureExt;
 use futures_util::future::Either;
-use http::header::CONTENT_TYPE;
+use http::header::{ACCEPT, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body_util::BodyExt;
 use serde::Serialize;
@@ -120,10 +120,12 @@ pub(super) struct RequestFormat {
 
 impl RequestFormat {
     pub(super) fn of(headers: &HeaderMap) -> Self {
+        // `Accept` looked up once for both of its readings.
+        let accept = headers.get_all(ACCEPT);
         Self {
             content_type: headers.get(CONTENT_TYPE).cloned(),
-            stream: StreamFormat::from_accept(headers),
-            protobuf: protobuf::wants_protobuf(headers),
+            stream: StreamFormat::from_accept_values(&accept),
+            protobuf: protobuf::accepts_protobuf(&accept),
         }
     }
 }

@@ -10,7 +10,7 @@
 //! encoding of that field's message, and the route table knows no field numbers.
 
 use axum::body::Body;
-use http::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
+use http::header::{CONTENT_TYPE, GetAll, HeaderValue};
 use http::{Response, StatusCode};
 use serde::Serialize;
 
@@ -40,10 +40,11 @@ pub(super) fn is_protobuf_body(content_type: Option<&HeaderValue>) -> bool {
         .is_some_and(|value| PROTOBUF_TYPES.contains(&essence(value).as_str()))
 }
 
-/// Whether the caller asks for binary protobuf: the first media type of `Accept` that the
-/// gateway writes is a protobuf one (JSON, `*/*` and `application/*` keep JSON).
-pub(super) fn wants_protobuf(headers: &HeaderMap) -> bool {
-    for value in headers.get_all(ACCEPT) {
+/// Whether the caller asks for binary protobuf: the first media type of the request's `Accept`
+/// values that the gateway writes is a protobuf one (JSON, `*/*` and `application/*` keep
+/// JSON).
+pub(super) fn accepts_protobuf(accept: &GetAll<'_, HeaderValue>) -> bool {
+    for value in accept {
         let Ok(value) = value.to_str() else {
             continue;
         };
@@ -92,12 +93,18 @@ pub(super) fn field_body_is_json_only(field: &str) -> Response<Body> {
 
 #[cfg(test)]
 mod tests {
+    use http::header::{ACCEPT, HeaderMap};
+
     use super::*;
 
     fn headers(name: http::header::HeaderName, value: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
         headers.insert(name, value.parse().unwrap());
         headers
+    }
+
+    fn wants_protobuf(headers: &HeaderMap) -> bool {
+        accepts_protobuf(&headers.get_all(ACCEPT))
     }
 
     #[test]

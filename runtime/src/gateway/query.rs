@@ -36,11 +36,16 @@
 use std::borrow::Cow;
 
 use serde_json::{Map, Value};
+use smallvec::SmallVec;
 
 use crate::Status;
 use crate::gateway::schema::{Cardinality, FieldKind, FieldSchema, MessageSchema};
 
 pub(crate) mod convert;
+
+/// A resolved field path: the field each dotted name steps into, kept inline (real requests
+/// nest a few levels at most), so resolving a parameter or a path variable allocates nothing.
+pub(crate) type FieldPath = SmallVec<[&'static FieldSchema; 8]>;
 #[cfg(test)]
 pub(crate) mod tests;
 
@@ -91,25 +96,89 @@ pub(crate) fn merge_query_skipping(
     skipped: impl Fn(&[&'static FieldSchema]) -> bool,
 ) -> Result<(), Status> {
     // One buffer for the resolved path of every parameter.
-    let mut path = Vec::new();
-    for pair in query.split('&') {
-        if pair.is_empty() {
-            continue;
-        }
-        let (raw_key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
-        if pair.contains(';') {
+    let mut path = FieldPath::new();
+    for pair in Pairs::new(query) {
+        let raw_key = pair.key;
+        if pair.semicolon {
             return Err(Status::invalid_argument(format!(
                 "query parameter {raw_key:?}: invalid semicolon separator in query"
             )));
         }
-        let key =
-            decode_component(raw_key).map_err(|problem| parameter_error(raw_key, &problem))?;
-        let value =
-            decode_component(raw_value).map_err(|problem| parameter_error(&key, &problem))?;
+        let key = decode_component(raw_key, pair.key_escaped)
+            .map_err(|problem| parameter_error(raw_key, &problem))?;
+        let value = decode_component(pair.value, pair.value_escaped)
+            .map_err(|problem| parameter_error(&key, &problem))?;
         merge_parameter(schema, target, &key, value, &mut path, &skipped)
             .map_err(|problem| parameter_error(&key, &problem))?;
     }
     Ok(())
+}
+
+/// One `key=value` pair of a query, still percent-encoded, and what one look at its bytes
+/// found: whether it holds a `;`, and whether its key or value has anything to decode.
+struct Pair<'q> {
+    key: &'q str,
+    value: &'q str,
+    semicolon: bool,
+    key_escaped: bool,
+    value_escaped: bool,
+}
+
+/// The non-empty pairs of a query, split at `&` and at the first `=` (a key without one has the
+/// empty value). One pass over the bytes does what `split('&')`, `split_once('=')`, a search
+/// for `;` and a search for escapes did in four; splitting at ASCII bytes keeps the pieces
+/// UTF-8.
+struct Pairs<'q> {
+    query: &'q str,
+    at: usize,
+}
+
+impl<'q> Pairs<'q> {
+    fn new(query: &'q str) -> Self {
+        Pairs { query, at: 0 }
+    }
+}
+
+impl<'q> Iterator for Pairs<'q> {
+    type Item = Pair<'q>;
+
+    fn next(&mut self) -> Option<Pair<'q>> {
+        let bytes = self.query.as_bytes();
+        while self.at < bytes.len() {
+            let start = self.at;
+            let mut equals = None;
+            let (mut semicolon, mut key_escaped, mut value_escaped) = (false, false, false);
+            let mut end = start;
+            while end < bytes.len() {
+                match bytes[end] {
+                    b'&' => break,
+                    b'=' if equals.is_none() => equals = Some(end),
+                    b';' => semicolon = true,
+                    b'%' | b'+' if equals.is_none() => key_escaped = true,
+                    b'%' | b'+' => value_escaped = true,
+                    _ => {}
+                }
+                end += 1;
+            }
+            self.at = end + 1;
+            if end == start {
+                // An empty pair (`a=1&&b=2`).
+                continue;
+            }
+            let (key, value) = match equals {
+                Some(equals) => (&self.query[start..equals], &self.query[equals + 1..end]),
+                None => (&self.query[start..end], ""),
+            };
+            return Some(Pair {
+                key,
+                value,
+                semicolon,
+                key_escaped,
+                value_escaped,
+            });
+        }
+        None
+    }
 }
 
 fn parameter_error(key: &str, problem: &str) -> Status {
@@ -122,7 +191,7 @@ fn merge_parameter(
     target: &mut Map<String, Value>,
     key: &str,
     value: Cow<'_, str>,
-    path: &mut Vec<&'static FieldSchema>,
+    path: &mut FieldPath,
     skipped: &impl Fn(&[&'static FieldSchema]) -> bool,
 ) -> Result<(), String> {
     let (name, map_key) = split_map_key(key);
@@ -197,10 +266,10 @@ fn split_map_key(key: &str) -> (&str, Option<&str>) {
 fn resolve(
     schema: &'static MessageSchema,
     name: &str,
-    path: &mut Vec<&'static FieldSchema>,
+    path: &mut FieldPath,
 ) -> Result<bool, String> {
     let mut level = schema;
-    let mut segments = name.split('.').peekable();
+    let mut segments = dotted(name).peekable();
     while let Some(segment) = segments.next() {
         let Some(field) = level.field(segment) else {
             return Ok(false);
@@ -216,10 +285,29 @@ fn resolve(
     Ok(true)
 }
 
+/// The names of a dotted field path (`a.b.c`), split without `str::split`'s searcher, which
+/// costs more than it saves on names this short.
+fn dotted(path: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(path);
+    std::iter::from_fn(move || {
+        let current = rest?;
+        match current.bytes().position(|byte| byte == b'.') {
+            Some(dot) => {
+                rest = Some(&current[dot + 1..]);
+                Some(&current[..dot])
+            }
+            None => {
+                rest = None;
+                Some(current)
+            }
+        }
+    })
+}
+
 /// Whether the dotted `prefix` (proto or JSON names) names `path` or one of its parents.
 pub(crate) fn has_prefix(path: &[&'static FieldSchema], prefix: &str) -> bool {
     let mut fields = path.iter();
-    prefix.split('.').all(|segment| {
+    dotted(prefix).all(|segment| {
         fields
             .next()
             .is_some_and(|field| segment == field.name || segment == field.json_name)
@@ -231,7 +319,7 @@ pub(crate) fn has_prefix(path: &[&'static FieldSchema], prefix: &str) -> bool {
 pub(crate) fn resolve_binding(
     schema: &'static MessageSchema,
     field_path: &str,
-    path: &mut Vec<&'static FieldSchema>,
+    path: &mut FieldPath,
 ) -> Result<(), Status> {
     match resolve(schema, field_path, path) {
         Ok(true)
@@ -257,7 +345,7 @@ pub fn binding_value(
     field_path: &str,
     value: &str,
 ) -> Result<Value, Status> {
-    let mut path = Vec::new();
+    let mut path = FieldPath::new();
     resolve_binding(schema, field_path, &mut path)?;
     let leaf = path.last().expect("a resolved path is never empty");
     convert::field_value(&leaf.kind, Cow::Borrowed(value)).map_err(|problem| {
@@ -288,16 +376,16 @@ pub(crate) fn object_at<'m>(
 /// The value of `field` in `object`, under its JSON name or else its proto name (a body may use
 /// either), inserted as `null` under its JSON name when absent.
 fn field_entry<'m>(object: &'m mut Map<String, Value>, field: &FieldSchema) -> &'m mut Value {
-    // Two lookups rather than `entry`, which would allocate the key on every call.
-    let key = if object.contains_key(field.json_name) || !object.contains_key(field.name) {
+    // Lookups rather than `entry`, which would allocate the key on every call; a field found
+    // under its JSON name is not looked for again.
+    let key = if object.contains_key(field.json_name) {
         field.json_name
-    } else {
+    } else if field.name != field.json_name && object.contains_key(field.name) {
         field.name
+    } else {
+        return object.entry(field.json_name).or_insert(Value::Null);
     };
-    if object.contains_key(key) {
-        return object.get_mut(key).expect("the key was just found");
-    }
-    object.entry(key).or_insert(Value::Null)
+    object.get_mut(key).expect("the key was just found")
 }
 
 /// Sets `field` to `value`, replacing it under either name: the request must hold each field
@@ -310,9 +398,9 @@ pub(crate) fn set_field(object: &mut Map<String, Value>, field: &FieldSchema, va
 }
 
 /// Percent-decodes one query key or value, `+` being a space. Borrows when there is nothing to
-/// decode, which is the common case.
-fn decode_component(raw: &str) -> Result<Cow<'_, str>, String> {
-    if !raw.bytes().any(|byte| byte == b'%' || byte == b'+') {
+/// decode (`escaped` is false: no `%` or `+`), which is the common case.
+fn decode_component(raw: &str, escaped: bool) -> Result<Cow<'_, str>, String> {
+    if !escaped {
         return Ok(Cow::Borrowed(raw));
     }
     let bytes = raw.as_bytes();

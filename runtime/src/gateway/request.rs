@@ -30,7 +30,9 @@ use serde_json::error::Category;
 use serde_json::{Map, Value};
 
 use super::query::convert::{field_value, json_problem, map_key};
-use super::query::{has_prefix, merge_query_skipping, object_at, resolve_binding, set_field};
+use super::query::{
+    FieldPath, has_prefix, merge_query_skipping, object_at, resolve_binding, set_field,
+};
 use super::schema::{Cardinality, FieldKind, FieldSchema, MessageSchema};
 use crate::Status;
 
@@ -259,7 +261,7 @@ fn merged<B: PathBinding>(
             object
         }
     };
-    let mut path = Vec::new();
+    let mut path = FieldPath::new();
     for binding in bindings {
         let field_path = binding.field_path();
         path.clear();

@@ -21,7 +21,7 @@ use std::convert::Infallible;
 use axum::body::Body;
 use bytes::{Bytes, BytesMut};
 use futures_util::{StreamExt, stream};
-use http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, GetAll, HeaderValue};
 use http::{HeaderMap, Response, StatusCode};
 use serde::Serialize;
 use tokio::time::Instant;
@@ -53,10 +53,14 @@ impl StreamFormat {
     /// `application/json`) is preferred to it by a higher `q`; NDJSON otherwise. Wildcards
     /// (`*/*`) do not count against SSE: naming `text/event-stream` is the explicit request.
     pub fn from_accept(headers: &HeaderMap) -> Self {
+        Self::from_accept_values(&headers.get_all(ACCEPT))
+    }
+
+    /// [`StreamFormat::from_accept`] of the `Accept` values already looked up.
+    pub(super) fn from_accept_values(accept: &GetAll<'_, HeaderValue>) -> Self {
         let mut sse = 0.0_f32;
         let mut json = 0.0_f32;
-        let ranges = headers
-            .get_all(ACCEPT)
+        let ranges = accept
             .iter()
             .filter_map(|value| value.to_str().ok())
             .flat_map(|value| value.split(','));

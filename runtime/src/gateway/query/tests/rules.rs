@@ -280,3 +280,34 @@ fn binding_values_are_converted_and_name_the_variable() {
         assert_eq!(status.code(), Code::Internal, "{bad_path}");
     }
 }
+
+#[test]
+fn pairs_split_at_ampersands_and_the_first_equals_sign() {
+    let split = |query| {
+        crate::gateway::query::Pairs::new(query)
+            .map(|pair| {
+                (
+                    pair.key,
+                    pair.value,
+                    pair.semicolon,
+                    pair.key_escaped,
+                    pair.value_escaped,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        split("a=b=c&&k+1=v&%41&=x&s;=t&u=%20;"),
+        [
+            ("a", "b=c", false, false, false),
+            ("k+1", "v", false, true, false),
+            ("%41", "", false, true, false),
+            ("", "x", false, false, false),
+            ("s;", "t", true, false, false),
+            ("u", "%20;", true, false, true),
+        ]
+    );
+    assert!(split("").is_empty());
+    assert!(split("&&&").is_empty());
+    assert_eq!(split("é=ü&"), [("é", "ü", false, false, false)]);
+}
