@@ -25,6 +25,7 @@ pub mod query;
 pub mod request;
 pub mod response;
 pub mod schema;
+mod serve;
 mod service;
 pub mod status;
 pub mod stream;
@@ -34,6 +35,7 @@ pub mod wkt;
 pub use calls::{bidi_streaming, client_streaming, server_streaming, unary, unknown_rpc};
 pub use headers::HeaderRules;
 pub use rust_svc_http_template::*;
+pub use serve::GatewayFuture;
 pub use service::{
     Call, DEFAULT_MAX_BODY_BYTES, Gateway, GatewayBuilder, GatewayError, ResponseFuture,
     ServiceRoutes,

@@ -3,12 +3,9 @@
 //! [`Call`] to the generated dispatch of the matched service (which then calls one of
 //! [`super::calls`]).
 
-use std::convert::Infallible;
 use std::sync::Arc;
-use std::task::{Context as TaskContext, Poll};
 
 use axum::body::Body;
-use bytes::Bytes;
 use http::header::ALLOW;
 use http::{HeaderValue, Method, StatusCode};
 use rust_svc_http_template::{Binding, Lookup, PathTemplate, RouteTable, TemplateError};
@@ -578,23 +575,4 @@ fn is_grpc(headers: &http::HeaderMap) -> bool {
 
 fn ready_error(status: &Status) -> ResponseFuture {
     Box::pin(std::future::ready(error_response(status)))
-}
-
-impl<B> tower_service::Service<http::Request<B>> for Gateway
-where
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<axum::BoxError>,
-{
-    type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<http::Response<Body>, Infallible>>;
-
-    fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let response = self.handle(request.map(Body::new));
-        Box::pin(async move { Ok(response.await) })
-    }
 }

@@ -1,0 +1,53 @@
+//! The gateway as a tower `Service`, for axum, tonic's `Server` or hyper.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use axum::body::Body;
+use bytes::Bytes;
+
+use super::service::{Gateway, ResponseFuture};
+
+impl<B> tower_service::Service<http::Request<B>> for Gateway
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = GatewayFuture;
+
+    fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> GatewayFuture {
+        GatewayFuture {
+            answer: self.handle(request.map(Body::new)),
+        }
+    }
+}
+
+/// The answer of the gateway as a [`Service`](tower_service::Service): [`Gateway::handle`]'s
+/// future, which never fails, with `Ok` around its response. A type of its own rather than a
+/// boxed `async` block, which cost a second allocation on every request.
+pub struct GatewayFuture {
+    answer: ResponseFuture,
+}
+
+impl fmt::Debug for GatewayFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GatewayFuture").finish_non_exhaustive()
+    }
+}
+
+impl Future for GatewayFuture {
+    type Output = Result<http::Response<Body>, Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        self.answer.as_mut().poll(cx).map(Ok)
+    }
+}
