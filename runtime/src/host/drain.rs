@@ -20,6 +20,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
+use futures_util::future::Either;
 use http::Request;
 use http::header::{CONNECTION, HeaderValue};
 use http_body::{Body as HttpBody, Frame, SizeHint};
@@ -64,15 +65,17 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+    type Future = Either<S::Future, BoxFuture<'static, Result<Response, Infallible>>>;
 
     fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        if request.version() >= http::Version::HTTP_2 {
-            return Box::pin(self.inner.call(request));
+        // Nothing can be left on the connection by an HTTP/2 stream, nor by a body that has
+        // already ended (a GET without one): those pass untouched, with nothing allocated.
+        if request.version() >= http::Version::HTTP_2 || request.body().is_end_stream() {
+            return Either::Left(self.inner.call(request));
         }
         let leftover = Leftover::default();
         let tracked = request.map(|body| {
@@ -82,7 +85,7 @@ where
             })
         });
         let answer = self.inner.call(tracked);
-        Box::pin(async move {
+        Either::Right(Box::pin(async move {
             let mut response = answer.await?;
             let unread = leftover.lock().map(|mut body| body.take()).unwrap_or(None);
             if let Some(body) = unread
@@ -93,7 +96,7 @@ where
                     .insert(CONNECTION, HeaderValue::from_static("close"));
             }
             Ok(response)
-        })
+        }))
     }
 }
 
@@ -243,5 +246,19 @@ mod tests {
         let (request, _) = chunked(3, http::Version::HTTP_11);
         let response = drain.call(request).await.unwrap();
         assert!(!response.headers().contains_key(CONNECTION));
+    }
+
+    #[tokio::test]
+    async fn a_request_without_a_body_passes_untracked() {
+        let mut drain = DrainLayer.layer(Early { read: 0 });
+        let mut request = Request::new(Body::empty());
+        *request.version_mut() = http::Version::HTTP_11;
+        let answer = drain.call(request);
+        assert!(matches!(answer, Either::Left(_)), "no tracking, no box");
+        let response = answer.await.unwrap();
+        assert!(!response.headers().contains_key(CONNECTION));
+
+        let (request, _) = chunked(1, http::Version::HTTP_11);
+        assert!(matches!(drain.call(request), Either::Right(_)));
     }
 }

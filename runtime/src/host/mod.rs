@@ -21,6 +21,7 @@
 
 pub mod connections;
 pub mod drain;
+mod port;
 mod protocols;
 mod router;
 pub mod shutdown;
@@ -247,14 +248,13 @@ impl Host {
 
 /// The server behind a port, without TLS.
 fn serve_plain(
-    app: axum::Router,
+    app: router::PortService,
     incoming: connections::Incoming,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> JoinHandle<Result<(), tonic::transport::Error>> {
     tokio::spawn(async move {
         server_builder()
-            .add_routes(Routes::from(app))
-            .serve_with_incoming_shutdown(incoming, stop)
+            .serve_with_incoming_shutdown(app, incoming, stop)
             .await
     })
 }

@@ -7,11 +7,12 @@ use tonic_health::pb::health_server::{Health, HealthServer};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_layer::Layer;
 
-use super::drain::DrainLayer;
-use super::protocols::{ProtocolsLayer, UnknownRpcLayer};
+use super::drain::{Drain, DrainLayer};
+use super::port::{Port, RouterPaths, WithAxumBody};
+use super::protocols::{ProtocolsLayer, UnknownRpc, UnknownRpcLayer};
 use super::{Host, HostError};
+use crate::gateway::Gateway;
 use crate::gateway::cors::Cors;
-use crate::gateway::{Gateway, Router};
 use crate::rpc::{GRPC_TIMEOUT, REQUEST_ID_HEADER, TRACEPARENT};
 
 /// The health service's name, listed by reflection beside the domain services.
@@ -49,8 +50,14 @@ const GRPC_WEB_RESPONSE_HEADERS: [&str; 4] = [
     REQUEST_ID_HEADER,
 ];
 
+/// What a port serves, as tonic's `Server` calls it.
+pub(super) type PortService = WithAxumBody<Drain<UnknownRpc<Port>>>;
+
 /// The routes of `host`, with `health` beside its services.
-pub(super) fn build(host: Host, health: HealthServer<impl Health>) -> Result<Router, HostError> {
+pub(super) fn build(
+    host: Host,
+    health: HealthServer<impl Health>,
+) -> Result<PortService, HostError> {
     let names: Vec<&'static str> = host.services.iter().map(|s| s.name).collect();
     let mut services = host.services.into_iter();
     let Some(first) = services.next() else {
@@ -102,7 +109,19 @@ pub(super) fn build(host: Host, health: HealthServer<impl Health>) -> Result<Rou
     }
     let (cors, grpc_web_cors) = cors(&host.cors_origins, &host.exposed_headers)?;
     let gateway = gateway.cors(cors).build().map_err(HostError::Routes)?;
+    // The paths the `Router` below has routes for: each gRPC service's (tonic routes a service
+    // as `/{name}/{*rest}`), `/metrics` and the binary's own.
+    let mut hosted: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
+    hosted.push(HEALTH_SERVICE.to_owned());
+    if host.reflection {
+        hosted.extend(REFLECTION_SERVICES.map(str::to_owned));
+    }
+    let mut paths = RouterPaths::new();
+    for name in &hosted {
+        paths.add(&format!("/{name}/{{*rest}}"));
+    }
     let mut app = gateway
+        .clone()
         .with_grpc(grpc)
         // On the gRPC paths only (`route_layer` leaves the gateway, the fallback, alone):
         // tonic-web answers 400 to any HTTP/1.1 request that is not gRPC-Web, REST included,
@@ -116,6 +135,7 @@ pub(super) fn build(host: Host, health: HealthServer<impl Health>) -> Result<Rou
         app = app.route_layer(grpc_web_cors);
     }
     if let Some(metrics) = host.metrics {
+        paths.add("/metrics");
         app = app.route(
             "/metrics",
             get(move || {
@@ -125,22 +145,19 @@ pub(super) fn build(host: Host, health: HealthServer<impl Health>) -> Result<Rou
         );
     }
     for (path, method_router) in host.routes {
+        paths.add(&path);
         app = app.route(&path, method_router);
     }
+    // The `Router` for its own paths, the gateway straight for the rest (port.rs).
+    let port = Port::new(app, gateway, paths);
     // An rpc call to a service not hosted here is answered in its own protocol, not by the
-    // gateway's 404.
-    let mut hosted: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
-    hosted.push(HEALTH_SERVICE.to_owned());
-    if host.reflection {
-        hosted.extend(REFLECTION_SERVICES.map(str::to_owned));
-    }
-    // Every HTTP/1.1 request, whatever answered it: a body left unread is drained, or the
-    // connection closed (drain.rs). Both go around the router once, not on its routes with
-    // `Router::layer`: that boxes each route again per layer, and axum clones a route's
-    // service, every box of it, for each request at each level it passes (bench/RESULTS.md,
-    // "After the host stopped cloning each route ten times").
-    let outer = DrainLayer.layer(UnknownRpcLayer::new(hosted).layer(app));
-    Ok(Router::new().fallback_service(outer))
+    // gateway's 404. Every HTTP/1.1 request, whatever answered it: a body left unread is
+    // drained, or the connection closed (drain.rs). Both go around the port once, not on the
+    // router's routes with `Router::layer`: that boxes each route again per layer, and axum
+    // clones a route's service, every box of it, for each request at each level it passes
+    // (bench/RESULTS.md, "After the host stopped cloning each route ten times").
+    let layered = DrainLayer.layer(UnknownRpcLayer::new(hosted).layer(port));
+    Ok(WithAxumBody::new(layered))
 }
 
 /// The CORS policy of the gateway and the same one for gRPC-Web, which the gateway does not

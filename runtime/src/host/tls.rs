@@ -18,7 +18,6 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tonic::service::Routes;
 
 use super::HostError;
 use super::connections::Incoming;
@@ -83,7 +82,7 @@ impl TlsFiles {
 /// [`super::Host::start`] does in the clear. A connection holds its place under the bound from
 /// its accept, through the handshake, to its close.
 pub(super) fn serve(
-    app: axum::Router,
+    app: super::router::PortService,
     mut incoming: Incoming,
     acceptor: TlsAcceptor,
     stop: impl Future<Output = ()> + Send + 'static,
@@ -117,8 +116,7 @@ pub(super) fn serve(
             accepting.abort();
         };
         super::server_builder()
-            .add_routes(Routes::from(app))
-            .serve_with_incoming_shutdown(incoming, stop)
+            .serve_with_incoming_shutdown(app, incoming, stop)
             .await
     })
 }
