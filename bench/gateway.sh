@@ -5,7 +5,8 @@
 #   GET  /v1/items/{sku}/stock?warehouse_id=…   path + query bindings → CheckStock
 #   POST /v1/reservations, a JSON body            body "*"              → ReserveItems
 # The gateway is also served as a tower service without the axum `Router` that `router()` wraps
-# it in, to tell that wrapper's cost apart. Optionally also grpc-gateway (Go) in front of the
+# it in, to tell that wrapper's cost apart, and on a `Host` port beside the gRPC adapter, as the
+# example system and scaffolded servers serve it. Optionally also grpc-gateway (Go) in front of the
 # generated tonic adapter, and our gateway in front of the generated client to the same adapter
 # (a proxy, like grpc-gateway).
 #
@@ -20,9 +21,9 @@
 #
 # Settings (environment): ROUNDS (7), SECONDS per server and route per round (5; DURATION is
 # an alias), WARMUP seconds before each measurement (1), CONNECTIONS (64), PORT (50161; the
-# others use PORT+1…PORT+6), SERVER_CPU (0), CLIENT_CPU (1), GRPC_GATEWAY (path of the peer's
+# others use PORT+1…PORT+7), SERVER_CPU (0), CLIENT_CPU (1), GRPC_GATEWAY (path of the peer's
 # binary; unset: no peer), CALLGRIND=1 also counts the user-space instructions per request of
-# the three in-process servers (valgrind; deterministic where the wrk figures on a shared
+# the four in-process servers (valgrind; deterministic where the wrk figures on a shared
 # machine are not; about 1.5 minutes more), KEEP_WORKDIR=1 keeps the raw wrk output.
 #
 # Prints Markdown for bench/RESULTS.md on stdout; progress goes to stderr.
@@ -119,8 +120,9 @@ declare -A path_of=([get]=$get_path [post]=$post_path)
 
 # Servers. Every process of the server side is pinned to SERVER_CPU: a proxy and its gRPC
 # backend share that one core, so that each implementation gets the same CPU.
-impls=(gateway gateway-service handwritten)
-declare -A port_of=([gateway]=$port_base [handwritten]=$((port_base + 1)) [gateway-service]=$((port_base + 5)))
+impls=(gateway gateway-service host handwritten)
+declare -A port_of=([gateway]=$port_base [handwritten]=$((port_base + 1)) [gateway-service]=$((port_base + 5))
+	[host]=$((port_base + 7)))
 declare -A pids_of
 backend_port=$((port_base + 2))
 start() { # name port command...
@@ -137,6 +139,7 @@ start() { # name port command...
 start gateway "${port_of[gateway]}" "$server_bin" --impl gateway --port "${port_of[gateway]}"
 start handwritten "${port_of[handwritten]}" "$server_bin" --impl handwritten --port "${port_of[handwritten]}"
 start gateway-service "${port_of[gateway-service]}" "$server_bin" --impl gateway-service --port "${port_of[gateway-service]}"
+start host "${port_of[host]}" "$server_bin" --impl host --port "${port_of[host]}"
 if [[ -n $grpc_gateway ]]; then
 	impls+=(proxy grpc-gateway)
 	port_of[proxy]=$((port_base + 3))
@@ -297,7 +300,7 @@ instructions=$workdir/instructions.txt
 : >"$instructions"
 if [[ $callgrind == 1 ]]; then
 	cg_port=$((port_base + 6))
-	for impl in gateway gateway-service handwritten; do
+	for impl in gateway gateway-service host handwritten; do
 		for route in get post; do
 			note "callgrind: $impl $route"
 			valgrind --tool=callgrind --callgrind-out-file="$workdir/callgrind.$impl.$route.%p" \
@@ -356,13 +359,14 @@ impls = sys.argv[3:]
 names = {
     "gateway": "generated gateway",
     "gateway-service": "generated gateway without axum's `Router`",
+    "host": "generated gateway on a `Host` port",
     "handwritten": "hand-written axum + serde",
     "proxy": "generated gateway → generated client → tonic adapter",
     "grpc-gateway": "grpc-gateway → tonic adapter",
 }
 routes = {"get": f"`GET {env['GET_PATH']}`", "post": "`POST /v1/reservations`"}
 # The servers compared with the targets: in-process fronts of the same domain.
-REST = ("gateway", "gateway-service", "handwritten")
+REST = ("gateway", "gateway-service", "host", "handwritten")
 BUSY = 0.9
 
 
@@ -457,6 +461,7 @@ if busy < BUSY:
     )
 ratio_table(all_rows, "gateway", "handwritten", TARGETS)
 ratio_table(all_rows, "gateway-service", "handwritten", TARGETS)
+ratio_table(all_rows, "host", "handwritten", TARGETS)
 if "grpc-gateway" in impls:
     ratio_table(all_rows, "gateway", "grpc-gateway", {"rps": ("≥ 5×", lambda x: x >= 5.0)})
     ratio_table(all_rows, "proxy", "grpc-gateway", {"rps": ("≥ 2×", lambda x: x >= 2.0)})
@@ -472,7 +477,7 @@ quiet = sorted({
 if len(quiet) < n:
     print()
     print(
-        f"Rounds in which each of the three in-process servers kept its core ≥ {100 * BUSY:.0f} % "
+        f"Rounds in which each of the four in-process servers kept its core ≥ {100 * BUSY:.0f} % "
         f"busy on both routes (no other process took a share of it): {len(quiet)} of {n}."
     )
     if quiet:
@@ -480,6 +485,7 @@ if len(quiet) < n:
         server_tables(rows, REST)
         ratio_table(rows, "gateway", "handwritten", TARGETS)
         ratio_table(rows, "gateway-service", "handwritten", TARGETS)
+        ratio_table(rows, "host", "handwritten", TARGETS)
 
 if counted:
     per = {(impl, route): int(total) / int(responses) for impl, route, total, responses in counted}
@@ -491,7 +497,7 @@ if counted:
     )
     print()
     print("| route | " + " | ".join(names[front] for front in REST) + " |")
-    print("|---|---|---|---|")
+    print("|---" * (len(REST) + 1) + "|")
     for route in ("get", "post"):
         cells = []
         for front in REST:

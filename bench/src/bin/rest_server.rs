@@ -8,6 +8,9 @@
 //! rest_server --impl gateway-service --port N
 //!                                           the same gateway served as a tower service, without
 //!                                           the axum `Router` that `router()` wraps it in
+//! rest_server --impl host --port N          the gateway on a `Host` port beside the gRPC
+//!                                           adapter, as the example system and scaffolded
+//!                                           servers serve it
 //! rest_server --impl handwritten --port N   rust_svc_bench::rest::handwritten_router
 //! rest_server --impl grpc --port N          the generated tonic adapter (InventoryServiceGrpc),
 //!                                           the backend of grpc-gateway and of `proxy`
@@ -27,15 +30,17 @@ use axum::ServiceExt;
 use axum::extract::Request;
 use axum::serve::{ListenerExt, TapIo};
 use example_services::inventory::v1::{
-    InventoryServiceClient, InventoryServiceGateway, InventoryServiceGrpc,
+    INVENTORY_SERVICE, InventoryServiceClient, InventoryServiceGateway, InventoryServiceGrpc,
 };
 use rust_svc_bench::rest::{Inventory, handwritten_router};
 use rust_svc_runtime::gateway::Gateway;
+use rust_svc_runtime::host::Host;
 use tokio::net::{TcpListener, TcpStream};
 
 enum Front {
     Gateway,
     GatewayService,
+    Host,
     Handwritten,
     Grpc,
     Proxy { backend: u16 },
@@ -63,6 +68,7 @@ fn parse_args() -> Result<(Front, u16), String> {
     let front = match (front.as_deref(), backend) {
         (Some("gateway"), None) => Front::Gateway,
         (Some("gateway-service"), None) => Front::GatewayService,
+        (Some("host"), None) => Front::Host,
         (Some("handwritten"), None) => Front::Handwritten,
         (Some("grpc"), None) => Front::Grpc,
         (Some("proxy"), Some(backend)) => Front::Proxy { backend },
@@ -70,7 +76,7 @@ fn parse_args() -> Result<(Front, u16), String> {
         (Some(_), Some(_)) => return Err("--backend is for --impl proxy only".to_owned()),
         _ => {
             return Err(
-                "--impl gateway|gateway-service|handwritten|grpc|proxy is required".to_owned(),
+                "--impl gateway|gateway-service|host|handwritten|grpc|proxy is required".to_owned(),
             );
         }
     };
@@ -91,6 +97,27 @@ async fn serve(front: Front, port: u16) -> Result<(), String> {
             )
             .await
             .map_err(|e| format!("serving on {addr}: {e}"));
+        }
+        Front::Host => {
+            // Reflection, health, CORS, connection bounds and the HTTP/1.1 body drain as the
+            // example system has them; REST and gRPC on the one port.
+            let host = Host::new("inventory").service(
+                INVENTORY_SERVICE.name,
+                tonic::service::Routes::new(InventoryServiceGrpc::new(Inventory).into_service()),
+                Some(InventoryServiceGateway::routes(Inventory)),
+            );
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("binding {addr}: {e}"))?;
+            let serving = host
+                .start(listener, std::future::pending())
+                .await
+                .map_err(|e| format!("serving on {addr}: {e}"))?;
+            return match serving.task.await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(format!("serving on {addr}: {e}")),
+                Err(e) => Err(format!("serving on {addr}: {e}")),
+            };
         }
         Front::Handwritten => handwritten_router(Arc::new(Inventory)),
         Front::Proxy { backend } => {
