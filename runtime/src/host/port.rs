@@ -6,7 +6,7 @@
 //! had the layers around the whole port as its fallback. axum answers a fallback through a
 //! catch-all route: a tree lookup, the path copied into a URL parameter, an extensions map, a
 //! boxed clone of the service, twice per REST request, about 3,500 instructions each
-//! (bench/RESULTS.md, "The host's REST requests around axum's Router"). Here one lookup in a
+//! (bench/RESULTS.md, "REST straight to the gateway on a Host port"). Here one lookup in a
 //! tree of the same paths, with the `matchit` version axum matches with, decides instead; what
 //! each path reaches, and in which order, is what the `Router` chose.
 
