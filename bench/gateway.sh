@@ -16,7 +16,7 @@
 #   GRPC_GATEWAY=$(bench/grpc_gateway_peer.sh) bench/gateway.sh
 #
 # Run from anywhere (it works from the repository root):
-#   bench/gateway.sh                              # final run: ~4.5 minutes (~7 with the peer)
+#   bench/gateway.sh                              # final run: ~6 minutes (~8.5 with the peer)
 #   ROUNDS=2 SECONDS=2 WARMUP=1 bench/gateway.sh  # smoke test
 #
 # Settings (environment): ROUNDS (7), SECONDS per server and route per round (5; DURATION is
