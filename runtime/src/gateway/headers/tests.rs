@@ -306,3 +306,31 @@ fn a_context_that_takes_the_headers_still_refuses_what_the_rules_refuse() {
         .unwrap();
     assert_eq!(ctx.metadata().get("tenant").unwrap(), "acme");
 }
+
+#[test]
+fn peer_addresses_are_written_as_display_writes_them() {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    let addresses = [
+        IpAddr::V4(Ipv4Addr::new(0, 0, 0, 0)),
+        IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)),
+        IpAddr::V4(Ipv4Addr::new(255, 255, 255, 255)),
+        IpAddr::V4(Ipv4Addr::new(10, 100, 9, 99)),
+        IpAddr::V4(Ipv4Addr::new(1, 22, 133, 204)),
+        IpAddr::V6(Ipv6Addr::LOCALHOST),
+        IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x10)),
+        "::ffff:192.0.2.1".parse().unwrap(),
+    ];
+    for ip in addresses {
+        assert_eq!(super::ip_value(ip), ip.to_string().as_str(), "{ip}");
+    }
+    // Every octet value in every position.
+    for position in 0..4 {
+        for octet in 0..=255u8 {
+            let mut octets = [10, 0, 99, 200];
+            octets[position] = octet;
+            let ip = IpAddr::V4(Ipv4Addr::from(octets));
+            assert_eq!(super::ip_value(ip), ip.to_string().as_str(), "{ip}");
+        }
+    }
+}
