@@ -42,12 +42,12 @@ use crate::Status;
 use crate::gateway::schema::{Cardinality, FieldKind, FieldSchema, MessageSchema};
 
 pub(crate) mod convert;
+#[cfg(test)]
+pub(crate) mod tests;
 
 /// A resolved field path: the field each dotted name steps into, kept inline (real requests
 /// nest a few levels at most), so resolving a parameter or a path variable allocates nothing.
 pub(crate) type FieldPath = SmallVec<[&'static FieldSchema; 8]>;
-#[cfg(test)]
-pub(crate) mod tests;
 
 /// Adds the parameters of `query` (without `?`, still percent-encoded) to `target`, the JSON
 /// object of a request of `schema`, following the rules of this module. `skip` lists the field

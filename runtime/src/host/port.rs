@@ -25,7 +25,7 @@ use crate::gateway::{Gateway, GatewayFuture};
 
 /// The paths axum's `Router` of a port has routes for, in its syntax (`/{service}/{*rest}`,
 /// `/metrics`, `/orders/{id}`): requests to any other path go to the gateway.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct RouterPaths {
     /// `None` when a path would not go in: the `Router` then takes every request, as it
     /// did before this split (it has the gateway as its fallback).

@@ -69,8 +69,10 @@ pub(super) fn build(
     for service in services {
         // Each `Routes` has tonic's UNIMPLEMENTED fallback, so two cannot be merged; the later
         // ones are routed to by their service's path prefix, as tonic routes a service.
-        let path = format!("/{}/{{*rest}}", service.name);
-        grpc = Routes::from(grpc.into_axum_router().route_service(&path, service.grpc));
+        grpc = Routes::from(
+            grpc.into_axum_router()
+                .route_service(&service_path(service.name), service.grpc),
+        );
         rests.push(service.rest);
     }
     for rest in rests.into_iter().flatten() {
@@ -109,8 +111,8 @@ pub(super) fn build(
     }
     let (cors, grpc_web_cors) = cors(&host.cors_origins, &host.exposed_headers)?;
     let gateway = gateway.cors(cors).build().map_err(HostError::Routes)?;
-    // The paths the `Router` below has routes for: each gRPC service's (tonic routes a service
-    // as `/{name}/{*rest}`), `/metrics` and the binary's own.
+    // The paths the `Router` below has routes for: each gRPC service's, `/metrics` and the
+    // binary's own.
     let mut hosted: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
     hosted.push(HEALTH_SERVICE.to_owned());
     if host.reflection {
@@ -118,7 +120,7 @@ pub(super) fn build(
     }
     let mut paths = RouterPaths::new();
     for name in &hosted {
-        paths.add(&format!("/{name}/{{*rest}}"));
+        paths.add(&service_path(name));
     }
     let mut app = gateway
         .clone()
@@ -158,6 +160,11 @@ pub(super) fn build(
     // (bench/RESULTS.md, "After the host stopped cloning each route ten times").
     let layered = DrainLayer.layer(UnknownRpcLayer::new(hosted).layer(port));
     Ok(WithAxumBody::new(layered))
+}
+
+/// The path of the routes of the gRPC service `name`, as tonic's `Routes::add_service` makes it.
+fn service_path(name: &str) -> String {
+    format!("/{name}/{{*rest}}")
 }
 
 /// The CORS policy of the gateway and the same one for gRPC-Web, which the gateway does not
