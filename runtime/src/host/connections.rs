@@ -27,7 +27,7 @@
 //! Hand-written rather than taken from a crate: tower's `ConcurrencyLimit` bounds requests, not
 //! connections, and tonic's and hyper's servers have no connection bound, no timeout before the
 //! protocol is known, and no back-off on accept errors; the wrapper is a listener stream and an
-//! I/O type that tonic's `serve_with_incoming_shutdown` takes as they are.
+//! I/O type that the port's server (serve.rs) takes as they are.
 
 use std::future::Future;
 use std::io;
@@ -192,8 +192,8 @@ fn is_connection_error(error: &io::Error) -> bool {
     )
 }
 
-/// The connections of one listener, bounded: a stream of [`Guarded`] connections for tonic's
-/// `serve_with_incoming_shutdown`, or of admitted sockets with [`Incoming::poll_admit`] for a
+/// The connections of one listener, bounded: a stream of [`Guarded`] connections for the
+/// port's server (serve.rs), or of admitted sockets with [`Incoming::poll_admit`] for a
 /// loop that wraps them first (TLS).
 pub(super) struct Incoming {
     listener: TcpListener,

@@ -10,8 +10,11 @@
 //! /grpc.reflection.v1{,alpha}.*/*    gRPC, gRPC-Web                       tonic-reflection
 //! /metrics                           Prometheus text                      the global recorder
 //! routes added with Host::route      as given
-//! everything else                    REST/JSON (the gateways), with their CORS
+//! everything else                    REST/JSON (the gateways), with their CORS;
+//!                                    WebSocket for client and bidi streams
 //! ```
+//!
+//! hyper serves the connections (serve.rs), HTTP/1.1 or HTTP/2 by what the client sends first.
 //!
 //! A binary binds first ([`bind`], whose error names the address), builds a [`Host`] per port,
 //! [`Host::start`]s each with the same [`Stop`], then hands them to [`shutdown::run`], which
@@ -24,6 +27,7 @@ pub mod drain;
 mod port;
 mod protocols;
 mod router;
+mod serve;
 pub mod shutdown;
 #[cfg(feature = "tls")]
 pub mod tls;
@@ -252,23 +256,7 @@ fn serve_plain(
     incoming: connections::Incoming,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> JoinHandle<Result<(), tonic::transport::Error>> {
-    tokio::spawn(async move {
-        server_builder()
-            .serve_with_incoming_shutdown(app, incoming, stop)
-            .await
-    })
-}
-
-/// tonic's server as every port uses it.
-fn server_builder() -> tonic::transport::Server<
-    tower_layer::Stack<crate::server::StampDeadlines, tower_layer::Identity>,
-> {
-    tonic::transport::Server::builder()
-        // The deadline counts from when the call arrived, not from when the router got to it,
-        // so expiry is DEADLINE_EXCEEDED rather than tonic's CANCELLED.
-        .layer(crate::server::StampDeadlines)
-        // REST and gRPC-Web clients may speak HTTP/1.1.
-        .accept_http1(true)
+    tokio::spawn(serve::serve(app, incoming, stop))
 }
 
 /// A port being served.

@@ -93,36 +93,6 @@ impl Service<Request<Body>> for Port {
     }
 }
 
-/// The port's service as tonic's `Server` calls it: its request bodies made axum's, as the
-/// `Router` in its place did.
-#[derive(Clone)]
-pub(super) struct WithAxumBody<S> {
-    inner: S,
-}
-
-impl<S> WithAxumBody<S> {
-    pub(super) fn new(inner: S) -> Self {
-        Self { inner }
-    }
-}
-
-impl<S> Service<Request<tonic::body::Body>> for WithAxumBody<S>
-where
-    S: Service<Request<Body>>,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = S::Future;
-
-    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<tonic::body::Body>) -> S::Future {
-        self.inner.call(request.map(Body::new))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

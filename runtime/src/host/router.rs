@@ -8,7 +8,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_layer::Layer;
 
 use super::drain::{Drain, DrainLayer};
-use super::port::{Port, RouterPaths, WithAxumBody};
+use super::port::{Port, RouterPaths};
 use super::protocols::{ProtocolsLayer, UnknownRpc, UnknownRpcLayer};
 use super::{Host, HostError};
 use crate::gateway::Gateway;
@@ -50,8 +50,8 @@ const GRPC_WEB_RESPONSE_HEADERS: [&str; 4] = [
     REQUEST_ID_HEADER,
 ];
 
-/// What a port serves, as tonic's `Server` calls it.
-pub(super) type PortService = WithAxumBody<Drain<UnknownRpc<Port>>>;
+/// What a port serves, as its connections call it (serve.rs).
+pub(super) type PortService = Drain<UnknownRpc<Port>>;
 
 /// The routes of `host`, with `health` beside its services.
 pub(super) fn build(
@@ -158,8 +158,7 @@ pub(super) fn build(
     // router's routes with `Router::layer`: that boxes each route again per layer, and axum
     // clones a route's service, every box of it, for each request at each level it passes
     // (bench/RESULTS.md, "After the host stopped cloning each route ten times").
-    let layered = DrainLayer.layer(UnknownRpcLayer::new(hosted).layer(port));
-    Ok(WithAxumBody::new(layered))
+    Ok(DrainLayer.layer(UnknownRpcLayer::new(hosted).layer(port)))
 }
 
 /// The path of the routes of the gRPC service `name`, as tonic's `Routes::add_service` makes it.

@@ -4,8 +4,9 @@
 //! tonic's own `ServerTlsConfig` offers `h2` only, so a REST client that speaks only HTTP/1.1
 //! (Python's `requests`, many HTTP libraries) fails the handshake. Here the handshakes are done
 //! with tokio-rustls, each in a task of its own so that a slow or silent client does not hold up
-//! the others, and the finished streams are handed to tonic's server, which still reads the
-//! client's certificate chain from them (mTLS, `interceptors::auth::PeerCertificates`).
+//! the others, and the finished streams are served as plain ones are (serve.rs), each request
+//! carrying the client's certificate chain as tonic's own TLS would (mTLS,
+//! `interceptors::auth::PeerCertificates`).
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -115,8 +116,6 @@ pub(super) fn serve(
             // The listener closes with its loop.
             accepting.abort();
         };
-        super::server_builder()
-            .serve_with_incoming_shutdown(app, incoming, stop)
-            .await
+        super::serve::serve(app, incoming, stop).await
     })
 }

@@ -1,17 +1,20 @@
 //! Client- and bidi-streaming rpcs over WebSocket, with a real client (tokio-tungstenite): a
 //! `GET` upgrade on the rule's template, one JSON message per text frame each way, the close
 //! code carrying the status (1000 for OK, 4000 + the gRPC code for an error), an empty frame
-//! ending the requests. The gateway is
-//! served by `axum::serve`, which hands connections over on upgrade (tonic's server, under
-//! the harness and `host`, does not).
+//! ending the requests. The gateway is served by `axum::serve`, and once on a `host` port beside
+//! the service's gRPC, as the example system and scaffolded servers serve it: both hand a
+//! connection over on upgrade (tonic's server, under the harness, does not).
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::Message;
 
+use rust_svc_runtime::Context;
 use rust_svc_runtime::gateway::Gateway;
-use rust_svc_tests::tests::gateway::EchoGateway;
+use rust_svc_runtime::host::{self, Host};
+use rust_svc_tests::tests::gateway::Echo as _;
+use rust_svc_tests::tests::gateway::{ECHO, EchoClient, EchoGateway, EchoGrpc, Leaf};
 
 use crate::gateway_common::EchoDomain;
 
@@ -112,4 +115,49 @@ async fn only_streaming_routes_upgrade() {
     // A unary route: no upgrade, the route's own answer to a GET.
     let refused = connect_async(format!("{url}/v1/fail")).await;
     assert!(refused.is_err(), "{refused:?}");
+}
+
+#[tokio::test]
+async fn a_host_port_upgrades_beside_grpc() {
+    let domain = EchoDomain::default();
+    let port = Host::new("echo").service(
+        ECHO.name,
+        tonic::service::Routes::new(EchoGrpc::new(domain.clone()).into_service()),
+        Some(EchoGateway::routes(domain.clone())),
+    );
+    let listener = host::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let stop = host::Stop::new();
+    let serving = port.start(listener, stop.wait()).await.unwrap();
+    let addr = serving.addr;
+
+    let (socket, response) = connect_async(format!("ws://{addr}/v1/chat")).await.unwrap();
+    assert_eq!(response.status(), 101);
+    let (mut sink, mut stream) = socket.split();
+    sink.send(Message::text(json!({"label": "one"}).to_string()))
+        .await
+        .unwrap();
+    let first = stream.next().await.unwrap().unwrap();
+    let first: Value = serde_json::from_str(first.to_text().unwrap()).unwrap();
+    assert_eq!(first["label"], "echo: one");
+    sink.send(Message::text("")).await.unwrap();
+    let (frames, close) = rest_of(&mut stream).await;
+    assert_eq!(frames, Vec::<Value>::new());
+    assert_eq!(close.map(|(code, _)| code), Some(1000));
+    domain.last("chat");
+
+    // gRPC on the same port, over HTTP/2: the rpc without an HTTP rule is served there only.
+    let client = EchoClient::connect_lazy([format!("http://{addr}").as_str()]).unwrap();
+    let leaf = client
+        .grpc_only(
+            &Context::new(),
+            Leaf {
+                note: "over grpc".to_owned(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(leaf.note, "over grpc");
+    // The port stops: the upgraded socket is closed, the connections drain, serving ends.
+    stop.now();
+    serving.task.await.unwrap().unwrap();
 }

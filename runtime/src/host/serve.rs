@@ -1,0 +1,151 @@
+//! A port's connections, each served by hyper under the port's service until the port stops.
+//!
+//! tonic's `Server` served ports before. Two things it does made it the wrong server for a
+//! port that is mostly REST and gRPC side by side:
+//!
+//! - per request it clones its whole service stack as a boxed trait object, boxes the request
+//!   body (which the port then boxed again as axum's) and the response body, and runs a
+//!   `grpc-timeout` layer whose work the adapter does itself. That was most of what a REST call
+//!   on a port cost over the bare gateway (bench/RESULTS.md, "A port served by hyper");
+//! - its connections do not hand over on an HTTP/1.1 upgrade, so the gateway's WebSocket routes
+//!   for client and bidi streaming rpcs could not be reached on a port.
+//!
+//! Here hyper-util's auto builder serves each connection as tonic configured it: HTTP/1.1 or
+//! HTTP/2 by what the client sends first, hyper's timer for the HTTP/1.1 header-read timeout
+//! (slow-loris protection) and HTTP/2 keep-alive, tonic's keep-alive timeout; upgrades are
+//! handed over. Each request carries its connection's [`Connected::connect_info`] in its
+//! extensions, as tonic puts it there, so `tonic::Request::remote_addr`, the peer certificates
+//! of mTLS and the gateway's `x-forwarded-for` read what they read before. Its deadline is
+//! stamped on arrival ([`StampDeadlines`]). On stop the accept loop ends (the listener closes),
+//! every connection is asked to shut down gracefully (a GOAWAY on HTTP/2, a close once idle on
+//! HTTP/1.1), and serving ends when the last has closed, as tonic's does.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use futures_util::{Stream, StreamExt};
+use http::Request;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::watch;
+use tonic::transport::server::Connected;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::router::PortService;
+use crate::server::{DeadlineStamped, StampDeadlines};
+
+/// How long an HTTP/2 keep-alive ping may go unanswered (tonic's default; pings are sent only
+/// when an interval is set, which a port does not).
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Serves the connections `incoming` yields with `app` until `stop` completes, then drains them
+/// (see the module docs). Accept errors are `incoming`'s to handle: an `Err` it yields is
+/// logged and skipped.
+pub(super) async fn serve<I, IO>(
+    app: PortService,
+    incoming: I,
+    stop: impl Future<Output = ()>,
+) -> Result<(), tonic::transport::Error>
+where
+    I: Stream<Item = io::Result<IO>>,
+    IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
+{
+    let app = StampDeadlines.layer(app);
+    let builder = Arc::new(builder());
+    // Each connection holds a receiver; on stop the sender tells them all, then waits until
+    // every one is dropped, that is every connection closed.
+    let (closing, closed) = watch::channel(());
+    {
+        let mut stop = pin!(stop);
+        let mut incoming = pin!(incoming);
+        loop {
+            tokio::select! {
+                () = &mut stop => break,
+                accepted = incoming.next() => match accepted {
+                    Some(Ok(io)) => spawn_connection(io, &app, &builder, closed.clone()),
+                    Some(Err(error)) => tracing::debug!("accepting a connection failed: {error}"),
+                    None => break,
+                },
+            }
+        }
+        // `incoming` is dropped here: the listener closes before the wait below.
+    }
+    drop(closed);
+    let _ = closing.send(());
+    closing.closed().await;
+    Ok(())
+}
+
+/// hyper's connection builder as tonic's `Server` sets it up for a port that accepts HTTP/1.1.
+fn builder() -> Builder<TokioExecutor> {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_timeout(KEEPALIVE_TIMEOUT);
+    // hyper enforces its HTTP/1.1 header-read timeout (30 s) only when it has a timer.
+    builder.http1().timer(TokioTimer::new());
+    builder
+}
+
+/// Serves one connection on a task of its own, until it ends or the port stops.
+fn spawn_connection<IO>(
+    io: IO,
+    app: &DeadlineStamped<PortService>,
+    builder: &Arc<Builder<TokioExecutor>>,
+    mut closing: watch::Receiver<()>,
+) where
+    IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
+{
+    let service = Connection {
+        app: app.clone(),
+        info: io.connect_info(),
+    };
+    let builder = Arc::clone(builder);
+    tokio::spawn(async move {
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+        let mut connection = pin!(connection);
+        let ended = tokio::select! {
+            ended = connection.as_mut() => ended,
+            // The port stops (or, never before that, the sender is gone).
+            _ = closing.changed() => {
+                connection.as_mut().graceful_shutdown();
+                connection.await
+            }
+        };
+        if let Err(error) = ended {
+            tracing::debug!("serving a connection failed: {error}");
+        }
+        drop(closing);
+    });
+}
+
+/// The port's service as hyper calls it on one connection.
+struct Connection<C> {
+    app: DeadlineStamped<PortService>,
+    info: C,
+}
+
+impl<C> hyper::service::Service<Request<hyper::body::Incoming>> for Connection<C>
+where
+    C: Clone + Send + Sync + 'static,
+{
+    type Response = axum::response::Response;
+    type Error = Infallible;
+    type Future = <DeadlineStamped<PortService> as Service<Request<Body>>>::Future;
+
+    fn call(&self, mut request: Request<hyper::body::Incoming>) -> Self::Future {
+        request.extensions_mut().insert(self.info.clone());
+        // Every service of a port is always ready (the port, the drain and the rpc check
+        // delegate to axum's `Router` and the gateway, which are), so `call` needs no
+        // `poll_ready` first; the clone is reference counts, no allocation.
+        self.app.clone().call(request.map(Body::new))
+    }
+}
