@@ -224,3 +224,23 @@ async fn a_port_serves_several_services_with_reflection_off() {
         .await;
     assert_eq!(reflection.unwrap_err().code(), Code::Unimplemented);
 }
+
+#[tokio::test]
+async fn without_cors_origins_rest_answers_carry_no_cors_headers() {
+    let (serving, _stop) = serve(|host| host).await.unwrap();
+    let stock = reqwest::Client::new()
+        .get(format!(
+            "http://{}/v1/items/SKU-1/stock?warehouseId=wh_1",
+            serving.addr
+        ))
+        .header("origin", "https://shop.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stock.status(), 200);
+    for name in ["vary", "access-control-allow-origin"] {
+        assert!(stock.headers().get(name).is_none(), "{name}: {stock:?}");
+    }
+    let body: serde_json::Value = stock.json().await.unwrap();
+    assert_eq!(body["available"], 7);
+}
