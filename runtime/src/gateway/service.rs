@@ -411,7 +411,8 @@ impl Gateway {
 
     /// One router for gRPC and REST on one port: requests to a gRPC service's path go to
     /// `grpc` (tonic's `Routes`), everything else to the gateway. Serve it with
-    /// `axum::serve`, or with tonic's `Server` (`accept_http1(true)` for HTTP/1.1 clients).
+    /// `axum::serve`, or with tonic's `Server` (`accept_http1(true)` for HTTP/1.1 clients),
+    /// whose connections do not hand over on upgrade: no WebSocket streams there.
     pub fn with_grpc(self, grpc: tonic::service::Routes) -> axum::Router {
         grpc.into_axum_router().fallback_service(self)
     }
@@ -552,17 +553,23 @@ impl Gateway {
     }
 }
 
+/// The client's address: axum's connect info, or tonic's (over TLS too), as a `Host` port and
+/// tonic's `Server` put it in the request.
 fn peer_addr(parts: &http::request::Parts) -> Option<std::net::SocketAddr> {
-    parts
-        .extensions
+    use tonic::transport::server::TcpConnectInfo;
+    let extensions = &parts.extensions;
+    let addr = extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|info| info.0)
-        .or_else(|| {
-            parts
-                .extensions
-                .get::<tonic::transport::server::TcpConnectInfo>()
-                .and_then(|info| info.remote_addr())
-        })
+        .or_else(|| extensions.get::<TcpConnectInfo>()?.remote_addr());
+    #[cfg(feature = "tls")]
+    let addr = addr.or_else(|| {
+        extensions
+            .get::<tonic::transport::server::TlsConnectInfo<TcpConnectInfo>>()?
+            .get_ref()
+            .remote_addr()
+    });
+    addr
 }
 
 /// Whether a request is a gRPC or gRPC-Web call, by its content type.

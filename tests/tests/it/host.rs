@@ -4,6 +4,7 @@
 //! tested through the logistics binary (examples/logistics/tests/it/lifecycle.rs).
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -26,6 +27,9 @@ use rustls_pki_types::pem::PemObject;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::service::Routes;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig};
+
+use crate::gateway_common::EchoDomain;
+use rust_svc_tests::tests::gateway::{ECHO, EchoGateway, EchoGrpc};
 
 /// An inventory with one SKU in stock.
 fn inventory() -> Arc<InventoryStore> {
@@ -61,6 +65,31 @@ fn certificate(dir: &Path) -> (TlsFiles, String) {
     (files, cert.pem())
 }
 
+/// The whole response to `GET path` over TLS (trusting `ca`) from a client that offers HTTP/1.1
+/// only.
+async fn https_get_over_http1(addr: SocketAddr, ca: &str, path: &str) -> String {
+    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+    let der = rustls_pki_types::CertificateDer::from_pem_slice(ca.as_bytes()).unwrap();
+    roots.add(der).unwrap();
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let mut config = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = connector.connect(name, tcp).await.unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    tls.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    tls.read_to_string(&mut response).await.unwrap();
+    response
+}
+
 #[tokio::test]
 async fn tls_serves_grpc_over_http2_and_rest_over_http1_on_one_port() {
     let dir = tempfile::tempdir().unwrap();
@@ -92,28 +121,7 @@ async fn tls_serves_grpc_over_http2_and_rest_over_http1_on_one_port() {
     assert_eq!(stock.available, 7);
 
     // A client that offers HTTP/1.1 only, as many REST clients do.
-    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
-    let der = rustls_pki_types::CertificateDer::from_pem_slice(ca.as_bytes()).unwrap();
-    roots.add(der).unwrap();
-    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-    let mut config = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let tcp = tokio::net::TcpStream::connect(serving.addr).await.unwrap();
-    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
-    let mut tls = connector.connect(name, tcp).await.unwrap();
-    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
-    tls.write_all(
-        b"GET /v1/items/SKU-1/stock HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
-    )
-    .await
-    .unwrap();
-    let mut response = String::new();
-    tls.read_to_string(&mut response).await.unwrap();
+    let response = https_get_over_http1(serving.addr, &ca, "/v1/items/SKU-1/stock").await;
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains("\"available\":7"), "{response}");
 }
@@ -243,4 +251,27 @@ async fn without_cors_origins_rest_answers_carry_no_cors_headers() {
     }
     let body: serde_json::Value = stock.json().await.unwrap();
     assert_eq!(body["available"], 7);
+}
+
+#[tokio::test]
+async fn rest_over_tls_tells_the_handler_where_the_call_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let (files, ca) = certificate(dir.path());
+    let domain = EchoDomain::default();
+    let port = Host::new("echo")
+        .service(
+            ECHO.name,
+            Routes::new(EchoGrpc::new(domain.clone()).into_service()),
+            Some(EchoGateway::routes(domain.clone())),
+        )
+        .tls(files);
+    let listener = host::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let stop = Stop::new();
+    let serving = port.start(listener, stop.wait()).await.unwrap();
+    let response = https_get_over_http1(serving.addr, &ca, "/v1/everything/abc").await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    // grpc-gateway's `X-Forwarded-For`, from the TLS connection's peer.
+    let seen = domain.last("get_everything");
+    assert_eq!(seen.get("x-forwarded-for"), Some("127.0.0.1"), "{seen:?}");
+    assert!(seen.had_peer, "{seen:?}");
 }
