@@ -89,7 +89,15 @@ fn builder() -> Builder<TokioExecutor> {
     builder
         .http2()
         .timer(TokioTimer::new())
-        .keep_alive_timeout(KEEPALIVE_TIMEOUT);
+        .keep_alive_timeout(KEEPALIVE_TIMEOUT)
+        // No bound on a connection's concurrent streams, as tonic and grpc-go have it: hyper's
+        // own default (200) makes a client that multiplexes its calls over one connection (the
+        // generated client does) queue the 201st behind the others under load, where it
+        // misses its deadline and opens the caller's breaker (bench/overload.sh at 4,096
+        // connections). Calls are bounded by the port's admission control instead. hyper's
+        // bound on streams reset for a local error (1,024) stays: tonic lifts it too, but
+        // it is what protects a port from a client that makes it reset streams in a loop.
+        .max_concurrent_streams(None);
     // hyper enforces its HTTP/1.1 header-read timeout (30 s) only when it has a timer.
     builder.http1().timer(TokioTimer::new());
     builder

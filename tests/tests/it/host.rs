@@ -275,3 +275,28 @@ async fn rest_over_tls_tells_the_handler_where_the_call_came_from() {
     assert_eq!(seen.get("x-forwarded-for"), Some("127.0.0.1"), "{seen:?}");
     assert!(seen.had_peer, "{seen:?}");
 }
+
+#[tokio::test]
+async fn a_port_sets_no_bound_on_concurrent_http2_streams() {
+    // As tonic's and grpc-go's servers: a client multiplexing every call over one connection
+    // must not queue the 201st behind the others (hyper's own default is 200).
+    let (serving, _stop) = serve(|host| host).await.unwrap();
+    let tcp = tokio::net::TcpStream::connect(serving.addr).await.unwrap();
+    let (client, mut connection) = h2::client::handshake(tcp).await.unwrap();
+    let request = http::Request::get(format!("http://{}/nothing", serving.addr))
+        .body(())
+        .unwrap();
+    let (response, _) = client
+        .ready()
+        .await
+        .unwrap()
+        .send_request(request, true)
+        .unwrap();
+    let response = tokio::select! {
+        response = response => response.unwrap(),
+        ended = &mut connection => panic!("the connection ended first: {ended:?}"),
+    };
+    assert_eq!(response.status(), 404);
+    // The server's SETTINGS came before its answer.
+    assert_eq!(connection.max_concurrent_send_streams(), usize::MAX);
+}
