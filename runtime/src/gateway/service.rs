@@ -357,6 +357,8 @@ struct Inner {
 #[derive(Clone)]
 pub struct Gateway {
     inner: Arc<Inner>,
+    /// The client's address when this clone serves one connection ([`Gateway::for_peer`]).
+    peer: Option<std::net::SocketAddr>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -401,6 +403,16 @@ impl Gateway {
     fn serving(inner: Inner) -> Self {
         Self {
             inner: Arc::new(inner),
+            peer: None,
+        }
+    }
+
+    /// This gateway for the requests of one connection from `peer`, which then need not carry
+    /// it in their extensions (a `Host` port's, see host/port.rs).
+    pub(crate) fn for_peer(&self, peer: Option<std::net::SocketAddr>) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+            peer,
         }
     }
 
@@ -427,9 +439,11 @@ impl Gateway {
         bindings: Vec<Binding>,
     ) -> ResponseFuture {
         let inner = Arc::clone(&self.inner);
+        let peer = self.peer;
         websocket::upgrade(parts, move |mut parts, body| {
             let rules = &inner.header_rules;
-            match rules.context(&parts.headers, peer_addr(&parts)) {
+            let peer = peer.or_else(|| peer_addr(&parts.extensions));
+            match rules.context(&parts.headers, peer) {
                 Err(status) => ready_error(&status),
                 Ok(ctx) => {
                     // The frames are read as the newline-delimited body of the rule's method.
@@ -489,7 +503,7 @@ impl Gateway {
                 let rules = &inner.header_rules;
                 // What the call reads of the headers later; the context takes them.
                 let format = RequestFormat::of(&parts.headers);
-                let peer = peer_addr(&parts);
+                let peer = self.peer.or_else(|| peer_addr(&parts.extensions));
                 let headers = std::mem::take(&mut parts.headers);
                 // Without one, the rpc's default from the proto, as over gRPC.
                 let ctx = rules.context_taking(headers, peer).map(|ctx| {
@@ -553,11 +567,11 @@ impl Gateway {
     }
 }
 
-/// The client's address: axum's connect info, or tonic's (over TLS too), as a `Host` port and
-/// tonic's `Server` put it in the request.
-fn peer_addr(parts: &http::request::Parts) -> Option<std::net::SocketAddr> {
+/// The client's address in a request's (or a connection's) extensions: axum's connect info,
+/// or tonic's (over TLS too), as `axum::serve` with connect info, tonic's `Server` and a `Host`
+/// port put it there.
+pub(crate) fn peer_addr(extensions: &http::Extensions) -> Option<std::net::SocketAddr> {
     use tonic::transport::server::TcpConnectInfo;
-    let extensions = &parts.extensions;
     let addr = extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|info| info.0)

@@ -55,6 +55,13 @@ pub(super) struct Drain<S> {
     inner: S,
 }
 
+impl<S> Drain<S> {
+    /// The service it drains the requests of.
+    pub(super) fn inner_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+}
+
 /// What a tracked body hands back when dropped before its end.
 type Leftover = Arc<Mutex<Option<Body>>>;
 

@@ -9,6 +9,15 @@
 //! (bench/RESULTS.md, "REST straight to the gateway on a Host port"). Here one lookup in a
 //! tree of the same paths, with the `matchit` version axum matches with, decides instead; what
 //! each path reaches, and in which order, is what the `Router` chose.
+//!
+//! Each connection serves its requests with a [`Port`] of its own ([`Port::for_connection`]),
+//! which knows the connection's info (the client's address, over TLS its certificates). Only
+//! the requests to the `Router` carry that info in their extensions, as tonic's `Server` put it
+//! there (tonic's `remote_addr` and `peer_certs`, and a binary's own routes, read it), with
+//! their deadline stamped on arrival ([`StampDeadlines`]); the gateway is told the client's
+//! address once per connection and reads its own `Grpc-Timeout`. An extensions map costs three
+//! allocations and their frees per request, about a thirtieth of a REST call
+//! (bench/RESULTS.md, "Connection info once per connection").
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -18,10 +27,12 @@ use axum::body::Body;
 use axum::response::Response;
 use axum::routing::future::RouteFuture;
 use futures_util::future::Either;
-use http::Request;
+use http::{Extensions, Request};
+use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::gateway::{Gateway, GatewayFuture};
+use crate::gateway::{Gateway, GatewayFuture, peer_addr};
+use crate::server::{DeadlineStamped, StampDeadlines};
 
 /// The paths axum's `Router` of a port has routes for, in its syntax (`/{service}/{*rest}`,
 /// `/metrics`, `/orders/{id}`): requests to any other path go to the gateway.
@@ -58,18 +69,33 @@ impl RouterPaths {
 /// The service of a port, under the layers around all of it (see the module docs).
 #[derive(Clone)]
 pub(super) struct Port {
-    router: axum::Router,
+    router: DeadlineStamped<axum::Router>,
     gateway: Gateway,
     paths: Arc<RouterPaths>,
+    /// The info of the connection this port serves (see the module docs), for the requests
+    /// to the `Router`; `None` before [`Port::for_connection`].
+    connection: Option<Arc<Extensions>>,
 }
 
 impl Port {
     /// `router` must have `gateway` as its fallback, and a route for each of `paths`.
     pub(super) fn new(router: axum::Router, gateway: Gateway, paths: RouterPaths) -> Self {
         Self {
-            router,
+            router: StampDeadlines.layer(router),
             gateway,
             paths: Arc::new(paths),
+            connection: None,
+        }
+    }
+
+    /// This port for the requests of one connection, whose info `connection` holds (tonic's
+    /// connect info: `TcpConnectInfo`, or `TlsConnectInfo` over TLS).
+    pub(super) fn for_connection(&self, connection: Extensions) -> Self {
+        Self {
+            router: self.router.clone(),
+            gateway: self.gateway.for_peer(peer_addr(&connection)),
+            paths: Arc::clone(&self.paths),
+            connection: Some(Arc::new(connection)),
         }
     }
 }
@@ -84,8 +110,13 @@ impl Service<Request<Body>> for Port {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: Request<Body>) -> Self::Future {
+    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
         if self.paths.routed(request.uri().path()) {
+            if let Some(connection) = &self.connection {
+                request
+                    .extensions_mut()
+                    .extend(Extensions::clone(connection));
+            }
             Either::Left(self.router.call(request))
         } else {
             Either::Right(self.gateway.call(request))

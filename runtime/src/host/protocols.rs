@@ -146,6 +146,13 @@ pub(super) struct UnknownRpc<S> {
 }
 
 /// The protocol a request's headers say it speaks, if it is an rpc protocol.
+impl<S> UnknownRpc<S> {
+    /// The service it passes the other requests to.
+    pub(super) fn inner_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum RpcProtocol {
     Grpc,

@@ -53,6 +53,14 @@ const GRPC_WEB_RESPONSE_HEADERS: [&str; 4] = [
 /// What a port serves, as its connections call it (serve.rs).
 pub(super) type PortService = Drain<UnknownRpc<Port>>;
 
+/// `app` for the requests of one connection, whose info `connection` holds (port.rs).
+pub(super) fn for_connection(app: &PortService, connection: http::Extensions) -> PortService {
+    let mut app = app.clone();
+    let port = app.inner_mut().inner_mut();
+    *port = port.for_connection(connection);
+    app
+}
+
 /// The routes of `host`, with `health` beside its services.
 pub(super) fn build(
     host: Host,

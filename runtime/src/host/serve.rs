@@ -13,10 +13,11 @@
 //! Here hyper-util's auto builder serves each connection as tonic configured it: HTTP/1.1 or
 //! HTTP/2 by what the client sends first, hyper's timer for the HTTP/1.1 header-read timeout
 //! (slow-loris protection) and HTTP/2 keep-alive, tonic's keep-alive timeout; upgrades are
-//! handed over. Each request carries its connection's [`Connected::connect_info`] in its
-//! extensions, as tonic puts it there, so `tonic::Request::remote_addr`, the peer certificates
-//! of mTLS and the gateway's `x-forwarded-for` read what they read before. Its deadline is
-//! stamped on arrival ([`StampDeadlines`]). On stop the accept loop ends (the listener closes),
+//! handed over. Each connection is served by the port's service made for it (port.rs), which
+//! knows the connection's [`Connected::connect_info`]: the requests to tonic's routes carry it
+//! in their extensions, as tonic puts it there, so `tonic::Request::remote_addr` and the peer
+//! certificates of mTLS read what they read before, and the gateway knows the client's address
+//! for its `x-forwarded-for`. On stop the accept loop ends (the listener closes),
 //! every connection is asked to shut down gracefully (a GOAWAY on HTTP/2, a close once idle on
 //! HTTP/1.1), and serving ends when the last has closed, as tonic's does.
 
@@ -35,11 +36,9 @@ use hyper_util::server::conn::auto::Builder;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 use tonic::transport::server::Connected;
-use tower_layer::Layer;
 use tower_service::Service;
 
-use super::router::PortService;
-use crate::server::{DeadlineStamped, StampDeadlines};
+use super::router::{self, PortService};
 
 /// How long an HTTP/2 keep-alive ping may go unanswered (tonic's default; pings are sent only
 /// when an interval is set, which a port does not).
@@ -57,7 +56,6 @@ where
     I: Stream<Item = io::Result<IO>>,
     IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
 {
-    let app = StampDeadlines.layer(app);
     let builder = Arc::new(builder());
     // Each connection holds a receiver; on stop the sender tells them all, then waits until
     // every one is dropped, that is every connection closed.
@@ -106,15 +104,16 @@ fn builder() -> Builder<TokioExecutor> {
 /// Serves one connection on a task of its own, until it ends or the port stops.
 fn spawn_connection<IO>(
     io: IO,
-    app: &DeadlineStamped<PortService>,
+    app: &PortService,
     builder: &Arc<Builder<TokioExecutor>>,
     mut closing: watch::Receiver<()>,
 ) where
     IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
 {
+    let mut info = http::Extensions::new();
+    info.insert(io.connect_info());
     let service = Connection {
-        app: app.clone(),
-        info: io.connect_info(),
+        app: router::for_connection(app, info),
     };
     let builder = Arc::clone(builder);
     tokio::spawn(async move {
@@ -136,21 +135,16 @@ fn spawn_connection<IO>(
 }
 
 /// The port's service as hyper calls it on one connection.
-struct Connection<C> {
-    app: DeadlineStamped<PortService>,
-    info: C,
+struct Connection {
+    app: PortService,
 }
 
-impl<C> hyper::service::Service<Request<hyper::body::Incoming>> for Connection<C>
-where
-    C: Clone + Send + Sync + 'static,
-{
+impl hyper::service::Service<Request<hyper::body::Incoming>> for Connection {
     type Response = axum::response::Response;
     type Error = Infallible;
-    type Future = <DeadlineStamped<PortService> as Service<Request<Body>>>::Future;
+    type Future = <PortService as Service<Request<Body>>>::Future;
 
-    fn call(&self, mut request: Request<hyper::body::Incoming>) -> Self::Future {
-        request.extensions_mut().insert(self.info.clone());
+    fn call(&self, request: Request<hyper::body::Incoming>) -> Self::Future {
         // Every service of a port is always ready (the port, the drain and the rpc check
         // delegate to axum's `Router` and the gateway, which are), so `call` needs no
         // `poll_ready` first; the clone is reference counts, no allocation.

@@ -29,7 +29,9 @@ use tonic::service::Routes;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig};
 
 use crate::gateway_common::EchoDomain;
-use rust_svc_tests::tests::gateway::{ECHO, EchoGateway, EchoGrpc};
+use rust_svc_tests::tests::gateway::{
+    ECHO, Echo as _, EchoClient, EchoGateway, EchoGrpc, Everything,
+};
 
 /// An inventory with one SKU in stock.
 fn inventory() -> Arc<InventoryStore> {
@@ -274,6 +276,57 @@ async fn rest_over_tls_tells_the_handler_where_the_call_came_from() {
     let seen = domain.last("get_everything");
     assert_eq!(seen.get("x-forwarded-for"), Some("127.0.0.1"), "{seen:?}");
     assert!(seen.had_peer, "{seen:?}");
+}
+
+#[tokio::test]
+async fn rest_and_grpc_on_a_plain_port_know_where_the_call_came_from() {
+    // The gateway is told a connection's peer once; tonic's routes find it in each request's
+    // extensions. Both, on one connection each, over HTTP/1.1 and HTTP/2.
+    let domain = EchoDomain::default();
+    let port = Host::new("echo").service(
+        ECHO.name,
+        Routes::new(EchoGrpc::new(domain.clone()).into_service()),
+        Some(EchoGateway::routes(domain.clone())),
+    );
+    let listener = host::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let stop = Stop::new();
+    let serving = port.start(listener, stop.wait()).await.unwrap();
+
+    let mut tcp = tokio::net::TcpStream::connect(serving.addr).await.unwrap();
+    for id in ["first", "second"] {
+        // Two requests on one kept-alive connection: the second is served by the same
+        // connection's port.
+        let request = format!("GET /v1/everything/{id} HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        tcp.write_all(request.as_bytes()).await.unwrap();
+        let mut response = vec![0; 4096];
+        let read = tcp.read(&mut response).await.unwrap();
+        let response = String::from_utf8_lossy(&response[..read]);
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        let seen = domain.last("get_everything");
+        assert_eq!(seen.get("x-forwarded-for"), Some("127.0.0.1"), "{seen:?}");
+        assert!(seen.had_peer, "{seen:?}");
+    }
+
+    let channel = Channel::from_shared(format!("http://{}", serving.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let client = EchoClient::builder().build(channel).unwrap();
+    let echoed = client
+        .get_everything(
+            &Context::new(),
+            Everything {
+                id: "grpc".to_owned(),
+                ..Everything::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(echoed.id, "grpc");
+    let seen = domain.last("get_everything");
+    assert!(seen.had_peer, "{seen:?}");
+    assert_eq!(seen.get("x-forwarded-for"), None, "{seen:?}");
 }
 
 #[tokio::test]
