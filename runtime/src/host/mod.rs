@@ -24,6 +24,7 @@
 
 pub mod connections;
 pub mod drain;
+mod head_timer;
 mod port;
 mod protocols;
 mod router;

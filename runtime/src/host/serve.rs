@@ -11,9 +11,9 @@
 //!   for client and bidi streaming rpcs could not be reached on a port.
 //!
 //! Here hyper-util's auto builder serves each connection as tonic configured it: HTTP/1.1 or
-//! HTTP/2 by what the client sends first, hyper's timer for the HTTP/1.1 header-read timeout
-//! (slow-loris protection) and HTTP/2 keep-alive, tonic's keep-alive timeout; upgrades are
-//! handed over. Each connection is served by the port's service made for it (port.rs), which
+//! HTTP/2 by what the client sends first, a timer for hyper's HTTP/1.1 header-read timeout
+//! (slow-loris protection; one per connection, head_timer.rs) and HTTP/2 keep-alive, tonic's
+//! keep-alive timeout; upgrades are handed over. Each connection is served by the port's service made for it (port.rs), which
 //! knows the connection's [`Connected::connect_info`]: the requests to tonic's routes carry it
 //! in their extensions, as tonic puts it there, so `tonic::Request::remote_addr` and the peer
 //! certificates of mTLS read what they read before, and the gateway knows the client's address
@@ -25,7 +25,6 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::pin::pin;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -38,6 +37,7 @@ use tokio::sync::watch;
 use tonic::transport::server::Connected;
 use tower_service::Service;
 
+use super::head_timer::HeadTimer;
 use super::router::{self, PortService};
 
 /// How long an HTTP/2 keep-alive ping may go unanswered (tonic's default; pings are sent only
@@ -56,7 +56,7 @@ where
     I: Stream<Item = io::Result<IO>>,
     IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
 {
-    let builder = Arc::new(builder());
+    let builder = builder();
     // Each connection holds a receiver; on stop the sender tells them all, then waits until
     // every one is dropped, that is every connection closed.
     let (closing, closed) = watch::channel(());
@@ -96,8 +96,7 @@ fn builder() -> Builder<TokioExecutor> {
         // bound on streams reset for a local error (1,024) stays: tonic lifts it too, but
         // it is what protects a port from a client that makes it reset streams in a loop.
         .max_concurrent_streams(None);
-    // hyper enforces its HTTP/1.1 header-read timeout (30 s) only when it has a timer.
-    builder.http1().timer(TokioTimer::new());
+    // The HTTP/1.1 timer is each connection's own (`spawn_connection`).
     builder
 }
 
@@ -105,7 +104,7 @@ fn builder() -> Builder<TokioExecutor> {
 fn spawn_connection<IO>(
     io: IO,
     app: &PortService,
-    builder: &Arc<Builder<TokioExecutor>>,
+    builder: &Builder<TokioExecutor>,
     mut closing: watch::Receiver<()>,
 ) where
     IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
@@ -115,7 +114,9 @@ fn spawn_connection<IO>(
     let service = Connection {
         app: router::for_connection(app, info),
     };
-    let builder = Arc::clone(builder);
+    let mut builder = builder.clone();
+    // hyper enforces its HTTP/1.1 header-read timeout (30 s) only when it has a timer.
+    builder.http1().timer(HeadTimer::default());
     tokio::spawn(async move {
         let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
         let mut connection = pin!(connection);
