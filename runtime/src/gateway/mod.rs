@@ -16,6 +16,7 @@
 //! - the path-template grammar and route table, from the `rust-svc-http-template` crate.
 
 mod admitted;
+mod builder;
 mod calls;
 pub mod cors;
 pub mod headers;
@@ -32,15 +33,13 @@ pub mod stream;
 mod websocket;
 pub mod wkt;
 
+pub use builder::{GatewayBuilder, GatewayError};
 pub use calls::{bidi_streaming, client_streaming, server_streaming, unary, unknown_rpc};
 pub use headers::HeaderRules;
 pub use rust_svc_http_template::*;
 pub use serve::GatewayFuture;
 pub(crate) use service::peer_addr;
-pub use service::{
-    Call, DEFAULT_MAX_BODY_BYTES, Gateway, GatewayBuilder, GatewayError, ResponseFuture,
-    ServiceRoutes,
-};
+pub use service::{Call, DEFAULT_MAX_BODY_BYTES, Gateway, ResponseFuture, ServiceRoutes};
 
 /// The router type of [`Gateway::into_router`], for generated code and users that need not
 /// depend on axum themselves.

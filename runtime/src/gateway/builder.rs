@@ -1,0 +1,153 @@
+//! Building a [`Gateway`]: the routes of one or more services in one route table.
+
+use std::sync::Arc;
+
+use rust_svc_http_template::{PathTemplate, RouteTable, TemplateError};
+
+use super::cors::Cors;
+use super::headers::HeaderRules;
+use super::service::{
+    DEFAULT_MAX_BODY_BYTES, Dispatch, Gateway, Inner, Route, RpcName, ServiceRoutes,
+};
+use crate::call::admission::Admission;
+
+/// A route that could not be added: its template does not parse.
+#[derive(Debug)]
+pub struct GatewayError {
+    message: String,
+}
+
+impl std::fmt::Display for GatewayError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for GatewayError {}
+
+impl From<TemplateError> for GatewayError {
+    fn from(error: TemplateError) -> Self {
+        Self {
+            message: error.to_string(),
+        }
+    }
+}
+
+/// Builds a [`Gateway`] from the routes of one or more services.
+#[derive(Debug)]
+pub struct GatewayBuilder {
+    services: Vec<ServiceRoutes>,
+    cors: Cors,
+    max_body_bytes: usize,
+    header_rules: HeaderRules,
+    default_deadlines: bool,
+}
+
+impl GatewayBuilder {
+    /// No routes, CORS off, a 4 MiB body limit (see [`Gateway::builder`]).
+    pub(super) fn new() -> Self {
+        Self {
+            services: Vec::new(),
+            cors: Cors::default(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            header_rules: HeaderRules::new(),
+            default_deadlines: true,
+        }
+    }
+
+    /// Serves a service's routes too.
+    #[must_use]
+    pub fn service(mut self, routes: ServiceRoutes) -> Self {
+        self.services.push(routes);
+        self
+    }
+
+    /// Answers browsers as `cors` says (off by default: no CORS headers, preflights 405).
+    #[must_use]
+    pub fn cors(mut self, cors: Cors) -> Self {
+        self.cors = cors;
+        self
+    }
+
+    /// Maps request headers to metadata and response metadata to headers as `rules` say
+    /// (default: grpc-gateway v2's, see [`HeaderRules`]).
+    #[must_use]
+    pub fn header_rules(mut self, rules: HeaderRules) -> Self {
+        self.header_rules = rules;
+        self
+    }
+
+    /// The largest request body accepted; a larger one is answered 413. Default 4 MiB.
+    #[must_use]
+    pub fn max_body_bytes(mut self, limit: usize) -> Self {
+        self.max_body_bytes = limit;
+        self
+    }
+
+    /// Whether a request without a `Grpc-Timeout` gets its rpc's default deadline from the
+    /// proto, as over gRPC (on by default: a curl call is bounded as the proto says).
+    #[must_use]
+    pub fn default_deadlines(mut self, on: bool) -> Self {
+        self.default_deadlines = on;
+        self
+    }
+
+    /// The gateway; fails when a template does not parse.
+    ///
+    /// Two services whose routes match the same requests (googleapis has them: bigquery
+    /// storage's `BigQueryRead.CreateReadSession` and `BigQueryWrite.CreateWriteStream` both
+    /// take `POST /v1/{…=projects/*/datasets/*/tables/*}`) are served as grpc-gateway's mux
+    /// serves them: the service added later takes the route, and a warning names both rpcs.
+    /// Within one service the generator has already settled it the same way.
+    pub fn build(self) -> Result<Gateway, GatewayError> {
+        let mut table = RouteTable::new();
+        for service in &self.services {
+            for route in service.routes() {
+                add_route(&mut table, route, service)?;
+            }
+        }
+        Ok(Gateway::serving(Inner {
+            table,
+            cors: self.cors,
+            max_body_bytes: self.max_body_bytes,
+            header_rules: self.header_rules,
+            default_deadlines: self.default_deadlines,
+        }))
+    }
+}
+
+/// Adds one binding to `table`, in place of an earlier route that matches the same requests;
+/// fails when its template does not parse.
+pub(super) fn add_route(
+    table: &mut RouteTable<Entry>,
+    route: Route,
+    service: &ServiceRoutes,
+) -> Result<(), GatewayError> {
+    let binding = route.binding;
+    let template = PathTemplate::parse(binding.template)?;
+    let entry = Entry {
+        route,
+        dispatch: Arc::clone(&service.dispatch),
+        admission: service.admission.clone(),
+    };
+    if let Some((existing, shadowed)) = table.insert_or_replace(binding.method, template, entry) {
+        let rpc = RpcName(route.method);
+        tracing::warn!(
+            "{} {} of rpc {rpc} matches the same requests as {} {} of rpc {}: the gateway serves \
+             {rpc} there, the service added later, as grpc-gateway does",
+            binding.method,
+            binding.template,
+            binding.method,
+            existing,
+            RpcName(shadowed.route.method),
+        );
+    }
+    Ok(())
+}
+
+pub(super) struct Entry {
+    pub(super) route: Route,
+    pub(super) dispatch: Dispatch,
+    /// The service's, shared with its gRPC adapter.
+    pub(super) admission: Admission,
+}
