@@ -5,6 +5,7 @@ use std::sync::Arc;
 use rust_svc_http_template::{PathTemplate, RouteTable, TemplateError};
 
 use super::cors::Cors;
+use super::form::FormFallback;
 use super::headers::HeaderRules;
 use super::service::{
     DEFAULT_MAX_BODY_BYTES, Dispatch, Gateway, Inner, Route, RpcName, ServiceRoutes,
@@ -41,6 +42,7 @@ pub struct GatewayBuilder {
     max_body_bytes: usize,
     header_rules: HeaderRules,
     default_deadlines: bool,
+    form: FormFallback,
 }
 
 impl GatewayBuilder {
@@ -52,6 +54,7 @@ impl GatewayBuilder {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             header_rules: HeaderRules::new(),
             default_deadlines: true,
+            form: FormFallback::default(),
         }
     }
 
@@ -92,6 +95,25 @@ impl GatewayBuilder {
         self
     }
 
+    /// Whether a `POST` of an HTML form (`application/x-www-form-urlencoded`) to a path with a
+    /// `GET` route and no `POST` one is served by the `GET` route, its fields read as query
+    /// parameters, as grpc-gateway's path-length fallback does for clients whose query would
+    /// make the URL too long (on by default, as there).
+    #[must_use]
+    pub fn path_length_fallback(mut self, on: bool) -> Self {
+        self.form.path_length = on;
+        self
+    }
+
+    /// Whether a `POST` of an HTML form with an `X-HTTP-Method-Override` header is served as
+    /// the method it names, its fields read as query parameters, as grpc-gateway does (on by
+    /// default, as there).
+    #[must_use]
+    pub fn method_override(mut self, on: bool) -> Self {
+        self.form.method_override = on;
+        self
+    }
+
     /// The gateway; fails when a template does not parse.
     ///
     /// Two services whose routes match the same requests (googleapis has them: bigquery
@@ -112,6 +134,7 @@ impl GatewayBuilder {
             max_body_bytes: self.max_body_bytes,
             header_rules: self.header_rules,
             default_deadlines: self.default_deadlines,
+            form: self.form,
         }))
     }
 }

@@ -23,7 +23,7 @@ use super::schema::MessageSchema;
 use super::service::{Call, CallParts, ResponseFuture, Route, RpcName};
 use super::status;
 use super::stream::{StreamFormat, ndjson_requests, stream_response};
-use super::{http_body, protobuf};
+use super::{form, http_body, protobuf};
 use crate::call::{DomainMethod, within_deadline};
 use crate::{BoxStream, Context, Status};
 
@@ -270,10 +270,20 @@ where
         ctx,
         format,
         max_body_bytes,
+        form,
         ..
     } = *call.inner;
     let content_type = format.content_type.as_ref();
     let rule = BodyRule::parse(route.binding.body);
+    if form {
+        // An HTML form standing for the query (form.rs): no body.
+        let fields = read_body(body, max_body_bytes).await?;
+        let query = form::query(&fields, parts.uri.query())
+            .map_err(|status| Box::new(status::error_response(&status)))?;
+        let request = decode_request(schema, rule, &bindings, Some(&query), &[])
+            .map_err(|status| Box::new(status::error_response(&status)))?;
+        return Ok((ctx, request));
+    }
     // The body is JSON whatever its Content-Type says, but for binary protobuf: curl's `-d`
     // sends `application/x-www-form-urlencoded`, and grpc-gateway reads a body of any type it
     // has no other codec for with its JSON marshaler (text that is not JSON is then a 400).

@@ -19,6 +19,7 @@ mod admitted;
 mod builder;
 mod calls;
 pub mod cors;
+mod form;
 pub mod headers;
 mod http_body;
 pub mod protobuf;

@@ -15,6 +15,7 @@ use super::builder::{Entry, GatewayBuilder, add_route};
 use super::admitted::{admitted, ready_refusal};
 use super::calls::RequestFormat;
 use super::cors::Cors;
+use super::form::{self, FormFallback};
 use super::headers::HeaderRules;
 use super::response::ResponseBody;
 use super::status::{error_response, status_response};
@@ -143,6 +144,8 @@ pub(super) struct CallParts {
     pub(super) header_rules: HeaderRules,
     /// The call's slot in its service's admission, held until the answer is ready.
     pub(super) permit: Permit,
+    /// Whether the body is an HTML form whose fields are read as query parameters (form.rs).
+    pub(super) form: bool,
 }
 
 impl Call {
@@ -184,6 +187,7 @@ impl Inner {
                 max_body_bytes: self.max_body_bytes,
                 header_rules: self.header_rules.clone(),
                 permit: Permit::none(),
+                form: false,
             }),
         }
     }
@@ -222,6 +226,7 @@ pub(super) struct Inner {
     pub(super) max_body_bytes: usize,
     pub(super) header_rules: HeaderRules,
     pub(super) default_deadlines: bool,
+    pub(super) form: FormFallback,
 }
 
 /// Serves REST/JSON calls of one or more services: a tower service, or an axum `Router` with
@@ -263,6 +268,7 @@ impl Gateway {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             header_rules: HeaderRules::new(),
             default_deadlines: true,
+            form: FormFallback::default(),
         })
     }
 
@@ -360,7 +366,30 @@ impl Gateway {
         {
             return Box::pin(std::future::ready(preflight));
         }
-        let response = match inner.table.lookup(parts.method.as_str(), parts.uri.path()) {
+        // grpc-gateway's ways in for a form `POST` (form.rs): the method it names, or else
+        // the `GET` route of its path; either way its fields are the query.
+        let mut form = false;
+        if inner.form.method_override && form::is_form_post(&parts) {
+            match form::overridden_method(&parts) {
+                Err(status) => return ready_error(&status),
+                Ok(Some(method)) => {
+                    parts.method = method;
+                    form = true;
+                }
+                Ok(None) => {}
+            }
+        }
+        let mut lookup = inner.table.lookup(parts.method.as_str(), parts.uri.path());
+        if inner.form.path_length
+            && matches!(lookup, Lookup::MethodNotAllowed { .. })
+            && form::is_form_post(&parts)
+            && let found @ Lookup::Found(_) = inner.table.lookup("GET", parts.uri.path())
+        {
+            lookup = found;
+            parts.method = Method::GET;
+            form = true;
+        }
+        let response = match lookup {
             Lookup::Found(found) => {
                 let route = found.value;
                 // The deadline as the server stamped it on arrival (see `StampDeadlines`), so
@@ -391,8 +420,9 @@ impl Gateway {
                         let admit = route.admission.admit(route.route.method, ctx.deadline());
                         route.admission.mark(&mut ctx);
                         let version = parts.version;
-                        let call =
+                        let mut call =
                             inner.call(route.route, found.bindings, parts, body, ctx, format);
+                        call.inner.form = form;
                         admitted(admit, &route.dispatch, call, version)
                     }
                 }

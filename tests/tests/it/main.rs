@@ -31,6 +31,7 @@ mod gateway_bodies;
 mod gateway_context;
 mod gateway_cors;
 mod gateway_errors;
+mod gateway_forms;
 mod gateway_http_body;
 mod gateway_mapping;
 mod gateway_proxy;
