@@ -167,14 +167,31 @@ pub(crate) fn cut_stream<T: Send + 'static>(
         Some(deadline) => Box::pin(DeadlineStream {
             inner: Some(stream),
             deadline: Box::pin(tokio::time::sleep_until(deadline)),
+            server_deadline: None,
         }),
     }
+}
+
+/// [`cut_stream`] for a client's response stream: besides, a `CANCELLED` from the stream at or
+/// after `server_deadline` (the earliest the server's deadline may pass, by the `grpc-timeout`
+/// it was sent) is the deadline's, and reported as `DEADLINE_EXCEEDED`.
+pub(crate) fn cut_client_stream<T: Send + 'static>(
+    deadline: Instant,
+    server_deadline: Instant,
+    stream: BoxStream<T>,
+) -> BoxStream<T> {
+    Box::pin(DeadlineStream {
+        inner: Some(stream),
+        deadline: Box::pin(tokio::time::sleep_until(deadline)),
+        server_deadline: Some(server_deadline),
+    })
 }
 
 struct DeadlineStream<T> {
     /// `None` once the deadline error has been yielded.
     inner: Option<BoxStream<T>>,
     deadline: Pin<Box<Sleep>>,
+    server_deadline: Option<Instant>,
 }
 
 impl<T> Stream for DeadlineStream<T> {
@@ -189,13 +206,63 @@ impl<T> Stream for DeadlineStream<T> {
             this.inner = None;
             return Poll::Ready(Some(Err(deadline_exceeded())));
         }
-        inner.as_mut().poll_next(cx)
+        match inner.as_mut().poll_next(cx) {
+            Poll::Ready(Some(Err(status)))
+                if status.code() == tonic::Code::Cancelled
+                    && this
+                        .server_deadline
+                        .is_some_and(|server_deadline| Instant::now() >= server_deadline) =>
+            {
+                this.inner = None;
+                Poll::Ready(Some(Err(deadline_exceeded())))
+            }
+            polled => polled,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A stream that fails with `CANCELLED` (as a server's reset reads) `after` from now.
+    fn cancelled_after(after: Duration) -> BoxStream<()> {
+        Box::pin(futures_util::stream::once(async move {
+            tokio::time::sleep(after).await;
+            Err(Status::cancelled("stream terminated by RST_STREAM"))
+        }))
+    }
+
+    async fn first_code(mut stream: BoxStream<()>) -> tonic::Code {
+        use futures_util::StreamExt;
+        stream.next().await.unwrap().unwrap_err().code()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_stream_cancelled_once_the_server_deadline_passed_is_past_its_deadline() {
+        // A deadline 200 ms away, of which the server was told 198 ms.
+        let deadlines = || {
+            let deadline = Instant::now() + Duration::from_millis(200);
+            (deadline, deadline - Duration::from_millis(2))
+        };
+        // The server cancels 1 ms before the client's own deadline: the deadline's doing.
+        let (deadline, server_deadline) = deadlines();
+        let stream = cancelled_after(Duration::from_millis(199));
+        let stream = cut_client_stream(deadline, server_deadline, stream);
+        assert_eq!(first_code(stream).await, tonic::Code::DeadlineExceeded);
+        // Well before it, a cancel is the server's own.
+        let (deadline, server_deadline) = deadlines();
+        let stream = cut_client_stream(
+            deadline,
+            server_deadline,
+            cancelled_after(Duration::from_millis(50)),
+        );
+        assert_eq!(first_code(stream).await, tonic::Code::Cancelled);
+        // A server's response stream, cut at its deadline, keeps what the stream says.
+        let (deadline, _) = deadlines();
+        let stream = cut_stream(Some(deadline), cancelled_after(Duration::from_millis(199)));
+        assert_eq!(first_code(stream).await, tonic::Code::Cancelled);
+    }
 
     #[test]
     fn parses_every_unit() {

@@ -366,7 +366,7 @@ fn normalize(status: Status, call: &Call<'_>) -> Status {
     }
     let timed_out = status.code() == Code::Cancelled
         && (status.message() == tonic::TimeoutExpired(()).to_string()
-            || Instant::now() >= call.deadline);
+            || Instant::now() >= call.server_deadline);
     if timed_out {
         deadline_exceeded(call)
     } else {
