@@ -136,6 +136,12 @@ pub(crate) fn coarse_grpc_timeout_value(timeout: Duration) -> http::HeaderValue 
     })
 }
 
+/// The earliest a server told the time left to `deadline` at `now` (by
+/// [`coarse_grpc_timeout_value`], at most 1 % short) can see that time run out.
+pub(crate) fn earliest_server_deadline(deadline: Instant, now: Instant) -> Instant {
+    deadline - deadline.saturating_duration_since(now) / 100
+}
+
 /// The amount and unit letter of [`coarse_grpc_timeout_value`], in 64-bit arithmetic (a `u128`
 /// division is a library call) up to 2^64 nanoseconds (584 years).
 fn coarse_amount(timeout: Duration) -> (u64, u8) {
@@ -354,6 +360,10 @@ mod tests {
                     back.as_secs_f64() >= duration.as_secs_f64() * 0.99,
                     "{duration:?}"
                 );
+                // The bound a client reads a server's cancel by.
+                let now = Instant::now();
+                let earliest = earliest_server_deadline(now + duration, now);
+                assert!(now + back >= earliest, "{duration:?}");
             }
         }
     }

@@ -90,10 +90,10 @@ pub(super) struct Call<'a> {
     pub(super) index: usize,
     pub(super) method: &'a MethodState,
     pub(super) deadline: Instant,
-    /// The earliest the server's deadline may pass: the `grpc-timeout` sent is up to 1 % short
-    /// of the time left (`deadline::coarse_grpc_timeout_value`), so a server that
-    /// enforces it may cancel the call that much before `deadline`. A `CANCELLED` from then on
-    /// is the deadline's, as grpc-go reports a cancelling reset once its deadline has passed.
+    /// The earliest the server's deadline may pass: the `grpc-timeout` sent is a little short of
+    /// the time left (`deadline::earliest_server_deadline`), so a server that enforces it may
+    /// cancel the call that much before `deadline`. A `CANCELLED` from then on is the
+    /// deadline's, as grpc-go reports a cancelling reset once its deadline has passed.
     pub(super) server_deadline: Instant,
     /// Whether the deadline goes out as `grpc-timeout`: not for a call with no deadline at all
     /// ([`ClientBuilder::default_deadline`](super::ClientBuilder::default_deadline)`(None)`),
@@ -379,7 +379,7 @@ impl ClientCore {
             index: method,
             method: state,
             deadline,
-            server_deadline: deadline - (deadline - now) / 100,
+            server_deadline: crate::deadline::earliest_server_deadline(deadline, now),
             sends_deadline,
             metadata,
             response: (!ctx.is_serving()).then(|| ctx.response().clone()),
