@@ -12,11 +12,10 @@ use tokio_tungstenite::tungstenite::Message;
 
 use rust_svc_runtime::Context;
 use rust_svc_runtime::gateway::Gateway;
-use rust_svc_runtime::host::{self, Host};
 use rust_svc_tests::tests::gateway::Echo as _;
-use rust_svc_tests::tests::gateway::{ECHO, EchoClient, EchoGateway, EchoGrpc, Leaf};
+use rust_svc_tests::tests::gateway::{EchoClient, EchoGateway, Leaf};
 
-use crate::gateway_common::EchoDomain;
+use crate::gateway_common::{EchoDomain, serve_on_host};
 
 /// The echo domain's gateway alone on `axum::serve`; its `ws://` base URL.
 async fn serve_ws() -> (String, EchoDomain) {
@@ -120,14 +119,7 @@ async fn only_streaming_routes_upgrade() {
 #[tokio::test]
 async fn a_host_port_upgrades_beside_grpc() {
     let domain = EchoDomain::default();
-    let port = Host::new("echo").service(
-        ECHO.name,
-        tonic::service::Routes::new(EchoGrpc::new(domain.clone()).into_service()),
-        Some(EchoGateway::routes(domain.clone())),
-    );
-    let listener = host::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let stop = host::Stop::new();
-    let serving = port.start(listener, stop.wait()).await.unwrap();
+    let (serving, stop) = serve_on_host(&domain, |host| host).await;
     let addr = serving.addr;
 
     let (socket, response) = connect_async(format!("ws://{addr}/v1/chat")).await.unwrap();

@@ -28,10 +28,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::service::Routes;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig};
 
-use crate::gateway_common::EchoDomain;
-use rust_svc_tests::tests::gateway::{
-    ECHO, Echo as _, EchoClient, EchoGateway, EchoGrpc, Everything,
-};
+use crate::gateway_common::{EchoDomain, serve_on_host};
+use rust_svc_tests::tests::gateway::{Echo as _, EchoClient, Everything};
 
 /// An inventory with one SKU in stock.
 fn inventory() -> Arc<InventoryStore> {
@@ -260,16 +258,7 @@ async fn rest_over_tls_tells_the_handler_where_the_call_came_from() {
     let dir = tempfile::tempdir().unwrap();
     let (files, ca) = certificate(dir.path());
     let domain = EchoDomain::default();
-    let port = Host::new("echo")
-        .service(
-            ECHO.name,
-            Routes::new(EchoGrpc::new(domain.clone()).into_service()),
-            Some(EchoGateway::routes(domain.clone())),
-        )
-        .tls(files);
-    let listener = host::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let stop = Stop::new();
-    let serving = port.start(listener, stop.wait()).await.unwrap();
+    let (serving, _stop) = serve_on_host(&domain, |host| host.tls(files)).await;
     let response = https_get_over_http1(serving.addr, &ca, "/v1/everything/abc").await;
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     // grpc-gateway's `X-Forwarded-For`, from the TLS connection's peer.
@@ -283,14 +272,7 @@ async fn rest_and_grpc_on_a_plain_port_know_where_the_call_came_from() {
     // The gateway is told a connection's peer once; tonic's routes find it in each request's
     // extensions. Both, on one connection each, over HTTP/1.1 and HTTP/2.
     let domain = EchoDomain::default();
-    let port = Host::new("echo").service(
-        ECHO.name,
-        Routes::new(EchoGrpc::new(domain.clone()).into_service()),
-        Some(EchoGateway::routes(domain.clone())),
-    );
-    let listener = host::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let stop = Stop::new();
-    let serving = port.start(listener, stop.wait()).await.unwrap();
+    let (serving, _stop) = serve_on_host(&domain, |host| host).await;
 
     let mut tcp = tokio::net::TcpStream::connect(serving.addr).await.unwrap();
     for id in ["first", "second"] {

@@ -11,11 +11,12 @@ use reqwest::{Method, StatusCode};
 use rust_svc_runtime::gateway::Gateway;
 use rust_svc_runtime::gateway::cors::Cors;
 use rust_svc_runtime::harness::{Harness, loopback_with_gateway};
+use rust_svc_runtime::host::{self, Host, Serving, Stop};
 use rust_svc_runtime::wkt::Empty;
 use rust_svc_runtime::{BoxStream, Code, Context, Status};
 use rust_svc_tests::tests::gateway::{
-    Echo, EchoClient, EchoGateway, EchoGrpc, Everything, FailRequest, Inner, Leaf, ListResponse,
-    PutRequest, ResourceRequest, StreamRequest, Total,
+    ECHO, Echo, EchoClient, EchoGateway, EchoGrpc, Everything, FailRequest, Inner, Leaf,
+    ListResponse, PutRequest, ResourceRequest, StreamRequest, Total,
 };
 use serde_json::Value;
 use tonic_types::{ErrorDetails, StatusExt};
@@ -311,6 +312,23 @@ pub async fn serve_with(
         harness,
         rest,
     }
+}
+
+/// `domain`'s gRPC adapter and gateway on a `Host` port of their own on loopback, configured
+/// by `configure` (TLS, say); with the `Stop` that ends it.
+pub async fn serve_on_host(
+    domain: &EchoDomain,
+    configure: impl FnOnce(Host) -> Host,
+) -> (Serving, Stop) {
+    let port = Host::new("echo").service(
+        ECHO.name,
+        tonic::service::Routes::new(EchoGrpc::new(domain.clone()).into_service()),
+        Some(EchoGateway::routes(domain.clone())),
+    );
+    let listener = host::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let stop = Stop::new();
+    let serving = configure(port).start(listener, stop.wait()).await.unwrap();
+    (serving, stop)
 }
 
 /// One HTTP response, read whole.
