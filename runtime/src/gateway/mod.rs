@@ -39,6 +39,7 @@ pub use calls::{bidi_streaming, client_streaming, server_streaming, unary, unkno
 pub use headers::HeaderRules;
 pub use rust_svc_http_template::*;
 pub use serve::GatewayFuture;
+#[cfg(feature = "host")]
 pub(crate) use service::peer_addr;
 pub use service::{Call, DEFAULT_MAX_BODY_BYTES, Gateway, ResponseFuture, ServiceRoutes};
 

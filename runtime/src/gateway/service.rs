@@ -281,6 +281,7 @@ impl Gateway {
 
     /// This gateway for the requests of one connection from `peer`, which then need not carry
     /// it in their extensions (a `Host` port's, see host/port.rs).
+    #[cfg(feature = "host")]
     pub(crate) fn for_peer(&self, peer: Option<std::net::SocketAddr>) -> Self {
         Self {
             inner: Arc::clone(&self.inner),
