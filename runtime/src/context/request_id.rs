@@ -2,6 +2,8 @@
 //! interceptor fills and the generated clients send on as `x-request-id`.
 
 use std::fmt;
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::HeaderValue;
@@ -17,13 +19,32 @@ pub struct RequestId(HeaderValue);
 impl RequestId {
     /// A new id: a UUID v7, so that ids sort by creation time and index well.
     pub fn generate() -> Self {
-        // Built from the clock and the thread-local `fastrand` generator rather than
+        Self::from_unix_millis(unix_millis(std::time::SystemTime::now()))
+    }
+
+    /// A new id stamped with `at`, a time the caller has already read (the start of the call),
+    /// instead of reading the wall clock again: `at` is placed on the wall clock against the
+    /// first reading of both clocks this process made. Ids made this way sort by when their
+    /// calls started even if the wall clock is stepped meanwhile, as RFC 9562 (6.2) asks of a
+    /// UUID v7's timestamp.
+    pub(crate) fn generate_at(at: tokio::time::Instant) -> Self {
+        static ANCHOR: OnceLock<(std::time::Instant, Duration)> = OnceLock::new();
+        let (anchor, anchor_wall) = *ANCHOR.get_or_init(|| {
+            let wall = SystemTime::now().duration_since(UNIX_EPOCH);
+            (std::time::Instant::now(), wall.unwrap_or_default())
+        });
+        let at = at.into_std();
+        let wall = match at.checked_duration_since(anchor) {
+            Some(after) => anchor_wall.saturating_add(after),
+            None => anchor_wall.saturating_sub(anchor - at),
+        };
+        let millis = millis_of(wall);
+        Self::from_unix_millis(millis)
+    }
+
+    fn from_unix_millis(millis: u64) -> Self {
+        // The random bits from the thread-local `fastrand` generator rather than
         // `Uuid::now_v7`, which asks the OS for randomness: a system call per request.
-        let millis = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |elapsed| {
-                u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
-            });
         let mut random = [0; 10];
         fastrand::fill(&mut random);
         let uuid = uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid();
@@ -66,6 +87,14 @@ impl RequestId {
     }
 }
 
+fn unix_millis(now: SystemTime) -> u64 {
+    now.duration_since(UNIX_EPOCH).map_or(0, millis_of)
+}
+
+fn millis_of(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
 fn is_sane(id: &[u8]) -> bool {
     !id.is_empty()
         && id.len() <= MAX_REQUEST_ID_LEN
@@ -101,6 +130,32 @@ mod tests {
         let uuid = uuid::Uuid::parse_str(a.as_str()).unwrap();
         assert_eq!(uuid.get_version_num(), 7);
         assert_eq!(format!("{a:?}"), format!("RequestId({:?})", a.as_str()));
+    }
+
+    fn millis(id: &RequestId) -> u64 {
+        let uuid = uuid::Uuid::parse_str(id.as_str()).unwrap();
+        assert_eq!(uuid.get_version_num(), 7);
+        let (seconds, nanos) = uuid.get_timestamp().unwrap().to_unix();
+        seconds * 1000 + u64::from(nanos) / 1_000_000
+    }
+
+    #[test]
+    fn ids_stamped_with_a_start_time_carry_that_time_on_the_wall_clock() {
+        let now = tokio::time::Instant::now();
+        let wall = unix_millis(SystemTime::now());
+        let id = RequestId::generate_at(now);
+        // The anchor and this test read the two clocks at slightly different moments.
+        assert!(
+            millis(&id).abs_diff(wall) < 1_000,
+            "{} vs {wall}",
+            millis(&id)
+        );
+
+        let later = RequestId::generate_at(now + Duration::from_secs(90));
+        assert_eq!(millis(&later) - millis(&id), 90_000);
+        let earlier = RequestId::generate_at(now - Duration::from_secs(5));
+        assert_eq!(millis(&id) - millis(&earlier), 5_000);
+        assert_ne!(id, RequestId::generate_at(now));
     }
 
     #[test]

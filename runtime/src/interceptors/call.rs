@@ -160,8 +160,8 @@ impl<S: Send + Sync> Intercepted<S> {
         let call = CallInfo {
             method,
             side: self.stack.side,
+            started: Instant::now(),
         };
-        let started = Instant::now();
         let mut ctx = ctx.clone_inside();
         if call.side == super::Side::Server {
             // An in-process caller's per-call metadata is what a server stack receives, as it
@@ -172,7 +172,6 @@ impl<S: Send + Sync> Intercepted<S> {
         let mut pending = Pending {
             call,
             ctx,
-            started,
             finishes,
             requests,
             responses: 0,
@@ -276,7 +275,6 @@ impl Requests {
 struct Pending {
     call: CallInfo,
     ctx: Context,
-    started: Instant,
     finishes: Finishes,
     requests: Requests,
     responses: u64,
@@ -295,7 +293,7 @@ impl Pending {
             call: &self.call,
             ctx: &self.ctx,
             status,
-            elapsed: self.started.elapsed(),
+            elapsed: self.call.started.elapsed(),
             requests: self.requests.count(),
             responses: self.responses,
         };

@@ -95,6 +95,7 @@ mod tests {
         CallInfo {
             method,
             side: Side::Server,
+            started: tokio::time::Instant::now(),
         }
     }
 

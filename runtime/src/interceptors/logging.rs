@@ -23,9 +23,10 @@
 //! one per call, and cannot fill a disk; successful calls keep a line each.
 //! [`Logging::summarize_failures`] changes the window or turns it off.
 //!
-//! Put it last in the stack: `duration_ms` is measured from when it starts, so it is the time
-//! of the handler (and of the interceptors after this one), and a call rejected before it (by
-//! authentication) is not logged as if it had been served.
+//! Put it last in the stack, so that a call rejected before it (by authentication) is not
+//! logged as if it had been served. `duration_ms` is the call's time in the stack, from when
+//! the stack started on it (the `elapsed` every interceptor is told), so the metrics'
+//! histogram and the line agree.
 
 mod summary;
 
@@ -200,17 +201,15 @@ impl Interceptor for Logging {
         if !enabled(self.level) && !enabled(self.fault_level) {
             return Ok(Finish::nothing());
         }
-        Ok(Finish(super::Ending::Logging(Ending {
-            logging: *self,
-            started: Instant::now(),
-        })))
+        // The line's duration is the stack's (`Outcome::elapsed`): a clock read of its own here
+        // would cost every call, logged or not, about 30 ns on a virtual machine's vDSO clock.
+        Ok(Finish(super::Ending::Logging(Ending { logging: *self })))
     }
 }
 
 /// What [`Logging`] writes when a call ends.
 pub(super) struct Ending {
     logging: Logging,
-    started: Instant,
 }
 
 impl Ending {
@@ -223,7 +222,7 @@ impl Ending {
         };
         let failed = outcome.status.is_some();
         if enabled(level) && (!failed || this.admit_failure(outcome, level)) {
-            let line = Line::new(outcome, self.started);
+            let line = Line::new(outcome);
             if this.json {
                 line.emit_json(level);
             } else {
@@ -248,14 +247,14 @@ struct Line<'a> {
 }
 
 impl<'a> Line<'a> {
-    fn new(outcome: &'a Outcome<'a>, started: Instant) -> Self {
+    fn new(outcome: &'a Outcome<'a>) -> Self {
         let method = outcome.call.method;
         Line {
             service: method.service(),
             method: method.method(),
             side: outcome.call.side.as_str(),
             code: code_name(outcome.code()),
-            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            duration_ms: outcome.elapsed.as_secs_f64() * 1000.0,
             peer: outcome.ctx.peer_addr(),
             request_id: request_id(outcome.ctx),
             requests: outcome.requests,

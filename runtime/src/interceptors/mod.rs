@@ -114,6 +114,9 @@ pub struct CallInfo {
     pub method: &'static MethodInfo,
     /// Which end of the call the stack is at.
     pub side: Side,
+    /// When the stack started on the call: what [`Outcome::elapsed`] counts from. An
+    /// interceptor that needs the time the call began reads it here rather than the clock.
+    pub started: tokio::time::Instant,
 }
 
 /// How a call ended, as interceptors are told.

@@ -46,7 +46,7 @@ impl Interceptor for RequestIds {
             from_headers(ctx.metadata().as_ref())
                 .or_else(|| from_headers(ctx.outgoing_metadata().as_ref()))
         });
-        let id = existing.unwrap_or_else(RequestId::generate);
+        let id = existing.unwrap_or_else(|| RequestId::generate_at(call.started));
         if call.side == Side::Server {
             ctx.response().echo_request_id(id.to_header_value());
             // A no-op when the span has no such field (or there is no span yet: a tracing
