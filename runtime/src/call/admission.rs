@@ -277,7 +277,17 @@ impl Admission {
     /// Decides on a call of `method` whose deadline is `deadline`: in now, in line, or refused
     /// with the status to answer.
     pub fn admit(&self, method: &MethodInfo, deadline: Option<Instant>) -> Admit {
-        let now = Instant::now();
+        self.admit_at(method, deadline, Instant::now())
+    }
+
+    /// [`admit`](Self::admit) with the time of arrival the caller has read already (each
+    /// clock read costs about 30 ns on a virtual machine; a call's arrival needs one).
+    pub(crate) fn admit_at(
+        &self,
+        method: &MethodInfo,
+        deadline: Option<Instant>,
+        now: Instant,
+    ) -> Admit {
         let remaining = deadline.map(|deadline| deadline.saturating_duration_since(now));
         if remaining == Some(Duration::ZERO) {
             self.metrics().refused_deadline.increment(1);

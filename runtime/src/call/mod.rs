@@ -134,12 +134,12 @@ pub(crate) fn arrival_deadline(extensions: &http::Extensions) -> Option<Instant>
         .map(|ArrivalDeadline(deadline)| *deadline)
 }
 
-/// The deadline a call of `method` that arrived without one gets on the server side: its
-/// default from the proto, counted from now; `None` when the proto sets none.
-pub(crate) fn default_deadline(method: &crate::rpc::MethodInfo) -> Option<Instant> {
+/// The deadline a call of `method` that arrived without one at `now` gets on the server side:
+/// its default from the proto, counted from then; `None` when the proto sets none.
+pub(crate) fn default_deadline(method: &crate::rpc::MethodInfo, now: Instant) -> Option<Instant> {
     method
         .deadline
-        .and_then(|deadline| Instant::now().checked_add(deadline))
+        .and_then(|deadline| now.checked_add(deadline))
 }
 
 /// The certificate chain a TLS client presented, leaf first, each DER-encoded: an extension of

@@ -401,12 +401,16 @@ impl Gateway {
                 let format = RequestFormat::of(&parts.headers);
                 let peer = self.peer.or_else(|| peer_addr(&parts.extensions));
                 let headers = std::mem::take(&mut parts.headers);
-                // Without one, the rpc's default from the proto, as over gRPC.
-                let ctx = rules.context_taking(headers, peer).map(|ctx| {
+                let ctx = rules.context_taking(headers, peer);
+                // One clock read for the default deadline, the expiry check and the admission,
+                // after the one that turned a `grpc-timeout` into the context's deadline.
+                let now = tokio::time::Instant::now();
+                // Without a deadline, the rpc's default from the proto, as over gRPC.
+                let ctx = ctx.map(|ctx| {
                     let arrival = crate::call::arrival_deadline(&parts.extensions);
                     let deadline = arrival.or_else(|| {
                         (inner.default_deadlines && ctx.deadline().is_none())
-                            .then(|| crate::call::default_deadline(route.route.method))
+                            .then(|| crate::call::default_deadline(route.route.method, now))
                             .flatten()
                     });
                     match deadline {
@@ -416,9 +420,14 @@ impl Gateway {
                 });
                 match ctx {
                     Err(status) => ready_error(&status),
-                    Ok(ctx) if ctx.is_expired() => ready_error(&deadline_exceeded()),
+                    Ok(ctx) if ctx.deadline().is_some_and(|deadline| deadline <= now) => {
+                        ready_error(&deadline_exceeded())
+                    }
                     Ok(mut ctx) => {
-                        let admit = route.admission.admit(route.route.method, ctx.deadline());
+                        let admit =
+                            route
+                                .admission
+                                .admit_at(route.route.method, ctx.deadline(), now);
                         route.admission.mark(&mut ctx);
                         let version = parts.version;
                         let mut call =

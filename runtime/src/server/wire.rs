@@ -226,15 +226,20 @@ impl<S: GrpcDispatch> GrpcServer<S> {
         else {
             return Either::Left(ready(Ok(unknown_method(path).into_http())));
         };
+        // One clock read for the default deadline and the admission both.
+        let now = tokio::time::Instant::now();
         let deadline = deadline.or_else(|| {
             self.default_deadlines
-                .then(|| crate::call::default_deadline(&S::SERVICE.methods[rpc]))
+                .then(|| crate::call::default_deadline(&S::SERVICE.methods[rpc], now))
                 .flatten()
         });
         if let Some(deadline) = deadline {
             request.extensions_mut().insert(ArrivalDeadline(deadline));
         }
-        let (inner, permit) = match self.admission.admit(&S::SERVICE.methods[rpc], deadline) {
+        let (inner, permit) = match self
+            .admission
+            .admit_at(&S::SERVICE.methods[rpc], deadline, now)
+        {
             Admit::Refused(status) => {
                 let mut response = status.clone().into_http();
                 close_after_refusal(&status, request.version(), response.headers_mut());
