@@ -8,7 +8,7 @@
 //! CORPUS_DIR is an extracted googleapis tree (`google/…`); WORK_DIR receives a cargo workspace
 //! of generated crates, which is then checked with `CARGO_TARGET_DIR=<repository>/target/corpus`.
 //!
-//! Why many crates: generated into one crate, the corpus is about 200 MB of Rust, and rustc
+//! Why many crates: generated into one crate, the corpus is about 150 MB of Rust, and rustc
 //! would need some 40 GB of memory to check it (a 14 MB crate of it takes about 4 GB). So
 //! the corpus is split into bins of whole directories with similar source sizes, and each bin
 //! becomes a crate of its own files plus every file they import. Each crate is self-contained,
