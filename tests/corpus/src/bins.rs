@@ -21,6 +21,9 @@ pub struct Bin {
     /// Whether the crate is generated with the REST gateway too (and so proto3 JSON for every
     /// message): only the sample bin of [`gateway_sample`], whose files are also in a plain bin.
     pub gateway: bool,
+    /// Whether the generated crate is written and cargo-checked. A bin of superseded API
+    /// versions (see [`superseded_versions`]) only goes through the plugin with every artifact.
+    pub checked: bool,
 }
 
 impl Bin {
@@ -46,18 +49,28 @@ impl Bin {
     }
 }
 
-/// Packs `files` into at most `bin_count` bins: whole directories, in sorted order, so that
-/// neighbouring APIs (which import the same things) share a bin, with roughly equal source
-/// sizes. Fewer bins come back when there are fewer directories than bins.
-pub fn plan_bins(files: &Files, bin_count: usize) -> Vec<Bin> {
+/// Packs the files of `files` whose directory `include` accepts into at most `bin_count` bins
+/// named `{prefix}00`, `{prefix}01`, …: whole directories, in sorted order, so that neighbouring
+/// APIs (which import the same things) share a bin, with roughly equal source sizes. Fewer bins
+/// come back when there are fewer directories than bins. Imports come from all of `files`.
+pub fn plan_bins_of(
+    files: &Files,
+    include: impl Fn(&str) -> bool,
+    bin_count: usize,
+    prefix: &str,
+) -> Vec<Bin> {
     let bin_count = bin_count.max(1);
     let mut directories: BTreeMap<&str, Vec<&ProtoFile>> = BTreeMap::new();
-    for file in files.values() {
+    for file in files.values().filter(|file| include(file.directory())) {
         directories.entry(file.directory()).or_default().push(file);
     }
     // Empty files still weigh something, so that a corpus of them still spreads out.
     let weight = |file: &ProtoFile| u128::from(file.source_bytes.max(1));
-    let total: u128 = files.values().map(weight).sum();
+    let total: u128 = directories
+        .values()
+        .flatten()
+        .map(|&file| weight(file))
+        .sum();
 
     let mut groups: Vec<Vec<(&str, Vec<&ProtoFile>)>> = vec![Vec::new(); bin_count];
     let mut before = 0;
@@ -86,7 +99,7 @@ pub fn plan_bins(files: &Files, bin_count: usize) -> Vec<Bin> {
                 .flat_map(|(_, directory_files)| directory_files.iter().map(|f| f.name.clone()))
                 .collect();
             Bin {
-                name: format!("bin{index:0digits$}"),
+                name: format!("{prefix}{index:0digits$}"),
                 directories: group.iter().map(|(dir, _)| (*dir).to_owned()).collect(),
                 closure: import_closure(files, &own_files),
                 source_bytes: group
@@ -96,8 +109,38 @@ pub fn plan_bins(files: &Files, bin_count: usize) -> Vec<Bin> {
                     .sum(),
                 own_files,
                 gateway: false,
+                checked: true,
             }
         })
+        .collect()
+}
+
+/// The directories of `files` that hold an older major version of one of `apis`: under
+/// `{api}/v{N}` (`/…` below it or not), where a `{api}/v{M}` with a larger M is in the corpus
+/// too. `google/ads/googleads/v22/services` is one when `google/ads/googleads/v25/…` exists.
+pub fn superseded_versions(files: &Files, apis: &[&str]) -> BTreeSet<String> {
+    // The API and the version a directory is under, if it is under one of `apis`.
+    let version_of = |directory: &str| -> Option<(&str, u32)> {
+        apis.iter().find_map(|&api| {
+            let rest = directory.strip_prefix(api)?.strip_prefix("/v")?;
+            let digits = rest.split_once('/').map_or(rest, |(digits, _)| digits);
+            Some((api, digits.parse().ok()?))
+        })
+    };
+    let mut newest: BTreeMap<&str, u32> = BTreeMap::new();
+    for file in files.values() {
+        if let Some((api, version)) = version_of(file.directory()) {
+            let entry = newest.entry(api).or_insert(version);
+            *entry = (*entry).max(version);
+        }
+    }
+    files
+        .values()
+        .map(ProtoFile::directory)
+        .filter(|directory| {
+            version_of(directory).is_some_and(|(api, version)| version < newest[api])
+        })
+        .map(str::to_owned)
         .collect()
 }
 
@@ -134,6 +177,7 @@ pub fn gateway_sample(files: &Files, directories: &[&str]) -> Option<Bin> {
             .sum(),
         own_files,
         gateway: true,
+        checked: true,
     })
 }
 
@@ -162,6 +206,11 @@ pub fn import_closure(files: &Files, roots: &[String]) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::corpus::tests::{files, proto};
+
+    /// Every file, in bins named `bin00`, `bin01`, …
+    fn plan_bins(files: &Files, bin_count: usize) -> Vec<Bin> {
+        plan_bins_of(files, |_| true, bin_count, "bin")
+    }
 
     /// A corpus of 12 directories of 3 files each, where every file imports a shared file and a
     /// well-known type, `a` imports `c` of its directory, and `c` imports `a` of the next one:
@@ -251,6 +300,41 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn older_major_versions_of_the_named_apis_are_superseded() {
+        let corpus = files(vec![
+            proto("ads/v9/common/a.proto", 1, &[]),
+            proto("ads/v10/services/b.proto", 1, &[]),
+            proto("ads/v11/c.proto", 1, &[]),
+            proto("ads/v11/services/d.proto", 1, &[]),
+            proto("ads/v11beta/e.proto", 1, &[]),
+            proto("adsx/v1/f.proto", 1, &[]),
+            proto("cloud/v1/g.proto", 1, &[]),
+            proto("cloud/v2/h.proto", 1, &[]),
+        ]);
+        let superseded = superseded_versions(&corpus, &["ads"]);
+        // Numerically older only (v9 < v10 < v11); a suffixed version, another API sharing the
+        // prefix, and APIs not named are all kept.
+        assert_eq!(
+            superseded.iter().map(String::as_str).collect::<Vec<_>>(),
+            ["ads/v10/services", "ads/v9/common"]
+        );
+
+        let checked = plan_bins_of(&corpus, |d| !superseded.contains(d), 2, "bin");
+        let older = plan_bins_of(&corpus, |d| superseded.contains(d), 5, "older");
+        let own = |bins: &[Bin]| -> Vec<String> {
+            bins.iter().flat_map(|bin| bin.own_files.clone()).collect()
+        };
+        assert_eq!(
+            own(&older),
+            ["ads/v10/services/b.proto", "ads/v9/common/a.proto"]
+        );
+        assert_eq!(older.len(), 2);
+        assert_eq!(older[0].name, "older00");
+        assert_eq!(own(&checked).len(), 6);
+        assert!(superseded_versions(&corpus, &[]).is_empty());
     }
 
     #[test]

@@ -83,6 +83,9 @@ pub struct GeneratedBin {
     /// The generator's warnings with every artifact on (two rpcs of a service on one route).
     pub warnings: Vec<String>,
     pub elapsed: Duration,
+    /// Whether the files were written as a crate to check ([`Bin::checked`]); if not, the
+    /// counts above are of the plugin's output with every artifact.
+    pub checked: bool,
 }
 
 /// Generates `bin` from the corpus into `src_dir` (`lib.rs` and the files it includes), removing
@@ -105,6 +108,27 @@ pub fn generate_bin(corpus_dir: &Path, bin: &Bin, src_dir: &Path) -> Result<Gene
         protoc_gen_rust_svc::generate(input, &params).context("generating")?
     };
     write_bin(src_dir, files, coverage, every_artifact.warnings, started)
+}
+
+/// Generates a bin that is not checked (see [`Bin::checked`]): through the plugin's entry
+/// point with every artifact, as every bin is, and nothing written.
+pub fn generate_unchecked(corpus_dir: &Path, bin: &Bin) -> Result<GeneratedBin> {
+    let started = Instant::now();
+    let (input, coverage) = compile(corpus_dir, bin)?;
+    let every_artifact = through_plugin(&input, GATEWAY_PARAMETER)
+        .context("generating with every artifact, through the plugin")?;
+    Ok(GeneratedBin {
+        rust_files: every_artifact.files.len(),
+        rust_bytes: every_artifact
+            .files
+            .iter()
+            .map(|file| file.content.len() as u64)
+            .sum(),
+        coverage,
+        warnings: every_artifact.warnings,
+        elapsed: started.elapsed(),
+        checked: false,
+    })
 }
 
 /// Compiles the bin's closure with the embedded compiler, and counts what its own files define.
@@ -194,6 +218,7 @@ fn write_bin(
         coverage,
         warnings,
         elapsed: started.elapsed(),
+        checked: true,
     })
 }
 

@@ -67,6 +67,8 @@ pub fn prepare_work_dir(work_dir: &Path) -> Result<()> {
 pub fn write_workspace(work_dir: &Path, bins: &[Bin], repository: &Repository) -> Result<()> {
     // Incremental compilation is off: its caches cost time and gigabytes of disk, and are of no
     // use here, as a re-run finds each crate either unchanged (and skips it) or regenerated.
+    // Debug info is off too: a check generates none, but the proc macros and build scripts it
+    // compiles would carry it for nothing.
     let manifest = format!(
         "{MARKER}
 # Every googleapis proto, generated with all artifacts: one crate per bin.
@@ -76,6 +78,7 @@ members = [\"crates/*\"]
 
 [profile.dev]
 incremental = false
+debug = false
 "
     );
     write_if_changed(&work_dir.join("Cargo.toml"), &manifest)?;
