@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures_util::{StreamExt, stream};
+use rust_svc_runtime::server::StampDeadlines;
 use rust_svc_runtime::{BoxStream, Code, Context, Status};
 use rust_svc_tests::tests::streaming::streaming_client::StreamingClient;
 use rust_svc_tests::tests::streaming::{Ping, Pong, Streaming, StreamingGrpc};
@@ -123,8 +124,12 @@ where
 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    // tonic's `Server` routes through axum, which calls the service only when its future is
+    // first polled, after tonic has armed its own `grpc-timeout` timer: without the layer the
+    // adapter's deadline falls a tick later under load, and tonic answers CANCELLED first.
     tokio::spawn(
         Server::builder()
+            .layer(StampDeadlines)
             .add_service(service)
             .serve_with_incoming(TcpListenerStream::new(listener)),
     );
