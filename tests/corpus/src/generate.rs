@@ -93,14 +93,29 @@ pub struct GeneratedBin {
 ///
 /// Every bin first goes through the plugin's entry point (the `CodeGeneratorRequest` protoc
 /// would send) with every artifact, the gateway and OpenAPI included: that must not fail, and
-/// its warnings are counted. The crate written for `cargo check` is the gateway sample's
-/// output, or, for a plain bin, the output without the gateway (all of it with proto3 JSON would
-/// be too large to check).
+/// its warnings are counted. A bin that is not checked ([`Bin::checked`]) stops there, and
+/// nothing is written. The crate written for `cargo check` is the gateway sample's output, or,
+/// for a plain bin, the output without the gateway (all of it with proto3 JSON would be too
+/// large to check).
 pub fn generate_bin(corpus_dir: &Path, bin: &Bin, src_dir: &Path) -> Result<GeneratedBin> {
     let started = Instant::now();
     let (input, coverage) = compile(corpus_dir, bin)?;
     let every_artifact = through_plugin(&input, GATEWAY_PARAMETER)
         .context("generating with every artifact, through the plugin")?;
+    if !bin.checked {
+        return Ok(GeneratedBin {
+            rust_files: every_artifact.files.len(),
+            rust_bytes: every_artifact
+                .files
+                .iter()
+                .map(|file| file.content.len() as u64)
+                .sum(),
+            coverage,
+            warnings: every_artifact.warnings,
+            elapsed: started.elapsed(),
+            checked: false,
+        });
+    }
     let files = if bin.gateway {
         every_artifact.files
     } else {
@@ -108,27 +123,6 @@ pub fn generate_bin(corpus_dir: &Path, bin: &Bin, src_dir: &Path) -> Result<Gene
         protoc_gen_rust_svc::generate(input, &params).context("generating")?
     };
     write_bin(src_dir, files, coverage, every_artifact.warnings, started)
-}
-
-/// Generates a bin that is not checked (see [`Bin::checked`]): through the plugin's entry
-/// point with every artifact, as every bin is, and nothing written.
-pub fn generate_unchecked(corpus_dir: &Path, bin: &Bin) -> Result<GeneratedBin> {
-    let started = Instant::now();
-    let (input, coverage) = compile(corpus_dir, bin)?;
-    let every_artifact = through_plugin(&input, GATEWAY_PARAMETER)
-        .context("generating with every artifact, through the plugin")?;
-    Ok(GeneratedBin {
-        rust_files: every_artifact.files.len(),
-        rust_bytes: every_artifact
-            .files
-            .iter()
-            .map(|file| file.content.len() as u64)
-            .sum(),
-        coverage,
-        warnings: every_artifact.warnings,
-        elapsed: started.elapsed(),
-        checked: false,
-    })
 }
 
 /// Compiles the bin's closure with the embedded compiler, and counts what its own files define.

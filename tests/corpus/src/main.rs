@@ -249,13 +249,15 @@ fn generate_crates(
         let mut outcomes = Vec::new();
         while let Some(bin) = bins.get(next_bin.fetch_add(1, Ordering::Relaxed)) {
             let crate_dir = work_dir.join("crates").join(&bin.name);
-            let outcome = if bin.checked {
+            // A bin that is not checked gets no crate (see `generate_bin`).
+            let manifest = if bin.checked {
                 workspace::write_crate_manifest(&crate_dir, bin, &repository.runtime_dir)
-                    .and_then(|()| generate::generate_bin(corpus_dir, bin, &crate_dir.join("src")))
             } else {
-                generate::generate_unchecked(corpus_dir, bin)
-            }
-            .with_context(|| format!("{} ({})", bin.name, bin.directory_range()));
+                Ok(())
+            };
+            let outcome = manifest
+                .and_then(|()| generate::generate_bin(corpus_dir, bin, &crate_dir.join("src")))
+                .with_context(|| format!("{} ({})", bin.name, bin.directory_range()));
             if let Ok(generated) = &outcome {
                 println!(
                     "generated {}{}: {} Rust files, {:.1} MB, in {:.1} s",
