@@ -23,7 +23,9 @@
 # the release profile, CHECK=1 also measures `cargo check`, INCREMENTAL=1 keeps incremental
 # compilation on in the dev profile (see below), CALLGRIND=1 also counts the instructions of one
 # dev build of each crate (valgrind; deterministic where wall time on a shared machine is not;
-# about 5 minutes), KEEP_WORKDIR=1 keeps the scratch workspace.
+# about 5 minutes), SPLIT=1 with CALLGRIND=1 also counts `ours` and `peer-json` with their
+# service files emptied (the messages and their JSON alone: what is left is the service code's
+# share; about 3 minutes more), KEEP_WORKDIR=1 keeps the scratch workspace.
 #
 # The two crates live in a scratch workspace outside the repository, with the repository's
 # Cargo.lock copied in so that both build against the very dependency versions the workspace
@@ -39,6 +41,7 @@ runs=${RUNS:-3}
 release=${RELEASE:-0}
 check=${CHECK:-0}
 callgrind=${CALLGRIND:-0}
+split=${SPLIT:-0}
 incremental=${INCREMENTAL:-0}
 
 die() {
@@ -89,7 +92,7 @@ mkdir -p "$scratch/ours/src/generated" "$scratch/peer/src/generated" \
 cat >"$scratch/Cargo.toml" <<'TOML'
 [workspace]
 resolver = "3"
-members = ["ours", "peer", "ours-lfl", "peer-json", "ours-app", "peer-app"]
+members = ["ours", "peer", "ours-lfl", "peer-json", "ours-app", "peer-app", "ours-msg", "peer-json-msg"]
 TOML
 cp Cargo.lock "$scratch/Cargo.lock"
 
@@ -142,6 +145,16 @@ cat >"$scratch/peer-json/src/lib.rs" <<'RS'
 //! protoc-gen-prost + protoc-gen-tonic + protoc-gen-prost-serde's output for the example protos.
 pub mod generated;
 RS
+
+# ours-msg and peer-json-msg (counted with SPLIT=1): the same crates with every service file
+# emptied (ours' `*.svc.rs`, the peer's `*.tonic.rs`), the messages and their JSON impls alone.
+for side in ours peer-json; do
+	mkdir -p "$scratch/$side-msg"
+	cp -r "$scratch/$side/src" "$scratch/$side-msg/"
+	find "$scratch/$side-msg/src/generated" \( -name '*.svc.rs' -o -name '*.tonic.rs' \) \
+		-exec sh -c ': >"$1"' _ {} \;
+	generated_crate_manifest "$scratch/$side-msg" "$side-msg" "$side"
+done
 
 # The apps: what a user builds on the generated code, the same on both sides. Each serves
 # InventoryService with a handler for CheckStock (the other rpcs unimplemented) and calls it
@@ -312,8 +325,10 @@ done
 # `cargo build -v`), run again under callgrind with its children (the linker, for the apps).
 instructions=$scratch/instructions.txt
 : >"$instructions"
+counted=("${crates[@]}")
+[[ $split == 1 ]] && counted+=(ours-msg peer-json-msg)
 if [[ $callgrind == 1 ]]; then
-	for crate in "${crates[@]}"; do
+	for crate in "${counted[@]}"; do
 		note "counting the instructions of building $crate"
 		touch "$scratch/${crate%-app}/src/lib.rs"
 		rustc_line=$(cargo build -v --manifest-path "$manifest" -p "$crate" 2>&1 |
@@ -448,4 +463,19 @@ if counts:
         ratio = f"{c['rustc'] / counts[peer]['rustc']:.3f}×" if peer else ""
         linker = f"{c['linker'] / 1e9:.2f} G" if c["linker"] else "–"
         print(f"| {crate} | {c['rustc'] / 1e9:.3f} G | {linker} | {against} | {ratio} |")
+if "ours-msg" in counts:
+    print()
+    print("The same two crates split (SPLIT=1): the messages and their JSON impls alone (the service "
+          "files emptied), and the service code as the difference:")
+    print()
+    print("| part | ours | peer-json | ratio |")
+    print("|---|---|---|---|")
+    ours_msg, peer_msg = counts["ours-msg"]["rustc"], counts["peer-json-msg"]["rustc"]
+    ours_all, peer_all = counts["ours"]["rustc"], counts["peer-json"]["rustc"]
+    for part, o, p in (
+        ("messages and JSON (service files emptied)", ours_msg, peer_msg),
+        ("service code (the difference)", ours_all - ours_msg, peer_all - peer_msg),
+        ("whole crate", ours_all, peer_all),
+    ):
+        print(f"| {part} | {o / 1e9:.3f} G | {p / 1e9:.3f} G | {o / p:.3f}× |")
 PY
