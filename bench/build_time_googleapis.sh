@@ -13,15 +13,24 @@
 #   apt-get install hyperfine protobuf-compiler libprotobuf-dev
 #   cargo install protoc-gen-prost@0.5.0 protoc-gen-tonic@0.5.0 protoc-gen-prost-serde@0.4.0
 #
-# Settings (environment): CORPUS (the googleapis tarball; default
-# ../shared/corpus/googleapis-protos.tar.gz beside the repository), ROUNDS (1), RUNS (1),
-# KEEP_WORKDIR=1 keeps the scratch workspace.
+# Settings (environment):
+# - CORPUS: the googleapis tarball (default ../shared/corpus/googleapis-protos.tar.gz beside
+#   the repository);
+# - FILES: the protos to generate, a path a line, `#` comments (default medium-files.txt beside
+#   the tarball); a subset must hold every file its files import, google/protobuf aside, as
+#   those in bench/googleapis-subsets/ do;
+# - ROUNDS (1), RUNS (1);
+# - CALLGRIND=1 also counts the instructions of one build per crate (valgrind: deterministic
+#   where the wall time of one build on a shared machine is not; about 30 times as slow as the
+#   build, the two crates counted at once, one a core: use a subset);
+# - KEEP_WORKDIR=1 keeps the scratch workspace.
 #
 # Prints Markdown for bench/RESULTS.md on stdout; progress goes to stderr.
 set -euo pipefail
 
 rounds=${ROUNDS:-1}
 runs=${RUNS:-1}
+callgrind=${CALLGRIND:-0}
 
 die() {
 	echo "build_time_googleapis: $*" >&2
@@ -40,8 +49,11 @@ cd "$(dirname "$0")/.."
 repo=$(pwd)
 corpus=${CORPUS:-$repo/../shared/corpus/googleapis-protos.tar.gz}
 [[ -f $corpus ]] || die "googleapis tarball not found at $corpus (set CORPUS)"
-medium_list="$(dirname "$corpus")/medium-files.txt"
+subset=${FILES:+1}
+medium_list=${FILES:-$(dirname "$corpus")/medium-files.txt}
 [[ -f $medium_list ]] || die "$medium_list not found"
+medium_list=$(realpath "$medium_list")
+[[ $callgrind != 1 ]] || command -v valgrind >/dev/null || die "valgrind not found: apt-get install valgrind"
 
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/build_time_googleapis.XXXXXX")
 cleanup() {
@@ -58,6 +70,10 @@ trap 'exit 130' INT TERM
 note "building the plugin (release)"
 cargo build --quiet --release -p protoc-gen-rust-svc
 ours_plugin="$repo/target/release/protoc-gen-rust-svc"
+
+# The list without comment and blank lines, as protoc reads it (`@file`: a path a line).
+grep -v -e '^#' -e '^[[:space:]]*$' "$medium_list" >"$scratch/files.txt"
+medium_list=$scratch/files.txt
 
 note "extracting the corpus"
 mkdir -p "$scratch/protos"
@@ -148,10 +164,39 @@ for ((round = 0; round < rounds; round++)); do
 	hyperfine --style basic --runs "$runs" --export-json "$results/$round.json" "${args[@]}" >&2
 done
 
+# Instructions of one build per crate (CALLGRIND=1): the rustc command cargo runs (from
+# `cargo build -v`), under callgrind; both crates at once, one a core.
+instructions=$scratch/instructions.txt
+: >"$instructions"
+if [[ $callgrind == 1 ]]; then
+	pids=()
+	for crate in ours peer; do
+		touch "$scratch/$crate/src/lib.rs"
+		rustc_line=$(cargo build -v --manifest-path "$manifest" -p "$crate" 2>&1 |
+			sed -n "s/^ *Running \`\(.*--crate-name $crate .*\)\`\$/\1/p" | tail -n1)
+		[[ -n $rustc_line ]] || die "no rustc command line for $crate in cargo's output"
+		note "counting the instructions of building $crate (callgrind)"
+		(cd "$scratch" && valgrind --tool=callgrind --trace-children=yes --cache-sim=no \
+			--branch-sim=no --callgrind-out-file="$scratch/callgrind.$crate.%p" \
+			bash -c "$rustc_line" >/dev/null 2>"$scratch/valgrind.$crate.log") &
+		pids+=($!)
+	done
+	for pid in "${pids[@]}"; do
+		wait "$pid" || die "a build failed under valgrind (see $scratch/valgrind.*.log)"
+	done
+	for crate in ours peer; do
+		# bash, then the rustc it runs: the rustc process's count.
+		for out in "$scratch/callgrind.$crate".*; do
+			[[ $(sed -n 's/^cmd: *\([^ ]*\).*/\1/p' "$out") == */rustc ]] || continue
+			echo "$crate $(sed -n 's/^summary: *//p' "$out")"
+		done >>"$instructions"
+	done
+fi
+
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
 HEADER="$(date -u +%Y-%m-%d). $(rustc --version | cut -d' ' -f1-2); protoc $(protoc --version | cut -d' ' -f2). Machine: $(nproc) vCPU $cpu_model, Linux $(uname -r)." \
-	FILES=$(wc -l <"$medium_list") BYTES_OURS=$bytes_ours BYTES_PEER=$bytes_peer \
-	python3 - "$results" <<'PY'
+	FILES=$(wc -l <"$medium_list") SUBSET=$subset BYTES_OURS=$bytes_ours BYTES_PEER=$bytes_peer \
+	python3 - "$results" "$instructions" <<'PY'
 import json, os, statistics, sys
 from pathlib import Path
 env = os.environ
@@ -163,8 +208,10 @@ def summary(values):
     return f"{statistics.median(values):.0f} s ({min(values):.0f}–{max(values):.0f})"
 print(env["HEADER"])
 print()
+request = ("googleapis files (a subset of the medium request, FILES)" if env.get("SUBSET")
+           else "files of the googleapis medium request")
 print(f"Touch-and-rebuild, dev profile, incremental compilation off, of a library crate holding "
-      f"only the generated code for the {env['FILES']} files of the googleapis medium request; "
+      f"only the generated code for the {env['FILES']} {request}; "
       f"median (min–max) of {len(times['ours'])} build(s) per crate after a warm-up build.")
 print()
 print("| crate | Rust written | dev build |")
@@ -176,4 +223,9 @@ ratio = statistics.median(times["ours"]) / statistics.median(times["peer"])
 print("| ratio | value | target |")
 print("|---|---|---|")
 print(f"| dev build, ours / peer | {ratio:.2f}× | ≤ 1.0×: {'met' if ratio <= 1.0 else '**missed**'} |")
+counts = dict(line.split() for line in open(sys.argv[2]))
+if counts:
+    ours, peer = int(counts["ours"]), int(counts["peer"])
+    print(f"| rustc instructions of one build, ours / peer (callgrind: {ours / 1e9:.2f} G against "
+          f"{peer / 1e9:.2f} G) | {ours / peer:.3f}× | ≤ 1.0×: {'met' if ours <= peer else '**missed**'} |")
 PY
