@@ -331,9 +331,7 @@ if [[ $callgrind == 1 ]]; then
 	for crate in "${counted[@]}"; do
 		note "counting the instructions of building $crate"
 		touch "$scratch/${crate%-app}/src/lib.rs"
-		rustc_line=$(cargo build -v --manifest-path "$manifest" -p "$crate" 2>&1 |
-			sed -n "s/^ *Running \`\(.*--crate-name ${crate//-/_} .*\)\`\$/\1/p" | tail -n1)
-		[[ -n $rustc_line ]] || die "no rustc command line for $crate in cargo's output"
+		rustc_line=$(rustc_command "$manifest" "$crate")
 		rm -f "$scratch"/callgrind.*
 		(cd "$scratch" && valgrind --tool=callgrind --trace-children=yes --cache-sim=no \
 			--branch-sim=no --callgrind-out-file="$scratch/callgrind.%p" \

@@ -172,9 +172,7 @@ if [[ $callgrind == 1 ]]; then
 	pids=()
 	for crate in ours peer; do
 		touch "$scratch/$crate/src/lib.rs"
-		rustc_line=$(cargo build -v --manifest-path "$manifest" -p "$crate" 2>&1 |
-			sed -n "s/^ *Running \`\(.*--crate-name $crate .*\)\`\$/\1/p" | tail -n1)
-		[[ -n $rustc_line ]] || die "no rustc command line for $crate in cargo's output"
+		rustc_line=$(rustc_command "$manifest" "$crate")
 		note "counting the instructions of building $crate (callgrind)"
 		(cd "$scratch" && valgrind --tool=callgrind --trace-children=yes --cache-sim=no \
 			--branch-sim=no --callgrind-out-file="$scratch/callgrind.$crate.%p" \

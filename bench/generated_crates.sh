@@ -60,3 +60,14 @@ protoc_peers_with_json() {
 		--prost-serde_out="$out" \
 		"$@"
 }
+
+# The rustc command line cargo runs to build crate NAME of the workspace at MANIFEST
+# (`rustc_command MANIFEST NAME`, from `cargo build -v`, so the crate is built once on the
+# way), for counting that build's instructions under callgrind.
+rustc_command() {
+	local line
+	line=$(cargo build -v --manifest-path "$1" -p "$2" 2>&1 |
+		sed -n "s/^ *Running \`\(.*--crate-name ${2//-/_} .*\)\`\$/\1/p" | tail -n1)
+	[[ -n $line ]] || die "no rustc command line for $2 in cargo's output"
+	echo "$line"
+}
