@@ -116,25 +116,25 @@ pub(crate) fn merge_query_skipping(
 
 /// One `key=value` pair of a query, still percent-encoded, and what one look at its bytes
 /// found: whether it holds a `;`, and whether its key or value has anything to decode.
-struct Pair<'q> {
-    key: &'q str,
-    value: &'q str,
-    semicolon: bool,
-    key_escaped: bool,
-    value_escaped: bool,
+pub(crate) struct Pair<'q> {
+    pub(crate) key: &'q str,
+    pub(crate) value: &'q str,
+    pub(crate) semicolon: bool,
+    pub(crate) key_escaped: bool,
+    pub(crate) value_escaped: bool,
 }
 
 /// The non-empty pairs of a query, split at `&` and at the first `=` (a key without one has the
 /// empty value). One pass over the bytes does what `split('&')`, `split_once('=')`, a search
 /// for `;` and a search for escapes did in four; splitting at ASCII bytes keeps the pieces
 /// UTF-8.
-struct Pairs<'q> {
+pub(crate) struct Pairs<'q> {
     query: &'q str,
     at: usize,
 }
 
 impl<'q> Pairs<'q> {
-    fn new(query: &'q str) -> Self {
+    pub(crate) fn new(query: &'q str) -> Self {
         Pairs { query, at: 0 }
     }
 }
@@ -399,7 +399,7 @@ pub(crate) fn set_field(object: &mut Map<String, Value>, field: &FieldSchema, va
 
 /// Percent-decodes one query key or value, `+` being a space. Borrows when there is nothing to
 /// decode (`escaped` is false: no `%` or `+`), which is the common case.
-fn decode_component(raw: &str, escaped: bool) -> Result<Cow<'_, str>, String> {
+pub(crate) fn decode_component(raw: &str, escaped: bool) -> Result<Cow<'_, str>, String> {
     if !escaped {
         return Ok(Cow::Borrowed(raw));
     }

@@ -36,6 +36,7 @@ use super::query::{
 use super::schema::{Cardinality, FieldKind, FieldSchema, MessageSchema};
 use crate::Status;
 
+mod flat;
 mod patch;
 #[cfg(test)]
 mod tests;
@@ -104,7 +105,9 @@ pub const NO_BINDINGS: &[(&str, &str)] = &[];
 /// `?`, still percent-encoded) and its `body`, as the [module](self) describes.
 ///
 /// A whole-body request without path variables, the common `POST`, is decoded straight from
-/// the body bytes; every other one goes through [`request_value`]. Errors are
+/// the body bytes; one without a body whose variables and parameters each set a top-level
+/// field, the common `GET`, straight from their values; every other one goes through
+/// [`request_value`]. Errors are
 /// `INVALID_ARGUMENT` naming the parameter, variable or body field (`INTERNAL` when a binding
 /// or body rule does not fit the schema, which the generator rules out).
 ///
@@ -180,6 +183,11 @@ fn decode<M: DeserializeOwned, B: PathBinding>(
 ) -> Result<M, Status> {
     if body_rule == BodyRule::Whole && bindings.is_empty() {
         return decode_body(schema, body);
+    }
+    if body_rule == BodyRule::None
+        && let Some(message) = flat::decode(schema, bindings, query)
+    {
+        return Ok(message);
     }
     let value = merged(schema, body_rule, bindings, query, body, mask)?;
     serde_json::from_value(value).map_err(|error| {

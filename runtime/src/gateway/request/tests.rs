@@ -533,3 +533,5 @@ fn rules_that_do_not_fit_the_schema_are_internal_errors() {
     let status = decode(BodyRule::None, &[("tags", "x")], None, "").unwrap_err();
     assert_eq!(status.code(), Code::Internal);
 }
+
+mod flat_requests;

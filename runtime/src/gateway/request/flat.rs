@@ -1,0 +1,103 @@
+//! The common request without a body — path variables and query parameters that each set one
+//! top-level singular field (`GET /v1/items/{sku}/stock?warehouse_id=…`) — read straight into
+//! the message, without first building the request's JSON object.
+//!
+//! The general path ([`merged`](super::merged)) builds a `serde_json::Map` (a B-tree, its keys
+//! allocated) only for the message's serde impl to take it apart again; here the converted
+//! values go to the impl as `(JSON name, value)` pairs. The values are the ones the general
+//! path would put in its object (the same conversion), each field once under its JSON name, so
+//! the message is the one it would decode. Anything else — a nested or map parameter, a
+//! repeated field, a parameter or value that is an error — is left to the general path, which
+//! owns the rules and the error messages: this path answers `None` and the request is decoded
+//! again from the start there.
+
+use std::borrow::Cow;
+
+use serde::de::DeserializeOwned;
+use serde::de::value::MapDeserializer;
+use serde_json::Value;
+use smallvec::SmallVec;
+
+use super::PathBinding;
+use crate::gateway::query::convert::field_value;
+use crate::gateway::query::{Pairs, decode_component};
+use crate::gateway::schema::{Cardinality, FieldKind, FieldSchema, MessageSchema};
+
+/// The message of a request without a body when its every binding and parameter sets one
+/// top-level singular field (unknown parameters are ignored, as on the general path); `None`
+/// when it is not such a request or does not decode.
+pub(super) fn decode<M: DeserializeOwned, B: PathBinding>(
+    schema: &'static MessageSchema,
+    bindings: &[B],
+    query: Option<&str>,
+) -> Option<M> {
+    let mut fields: SmallVec<[(&'static FieldSchema, Value); 8]> = SmallVec::new();
+    for binding in bindings {
+        let field = flat_field(schema, binding.field_path())?;
+        let value = field_value(&field.kind, Cow::Borrowed(binding.value())).ok()?;
+        set(&mut fields, field, value)?;
+    }
+    for pair in Pairs::new(query.unwrap_or_default()) {
+        if pair.semicolon {
+            return None;
+        }
+        let key = decode_component(pair.key, pair.key_escaped).ok()?;
+        // A parameter that names no field is ignored; the first name of a nested or map
+        // parameter (`a.b`, `m[k]`) is enough to tell.
+        let nested = key.find(['.', '[']);
+        let Some(field) = schema.field(&key[..nested.unwrap_or(key.len())]) else {
+            continue;
+        };
+        if nested.is_some() {
+            return None;
+        }
+        // A path-bound field is never set from the query.
+        if bindings
+            .iter()
+            .any(|binding| names(field, binding.field_path()))
+        {
+            continue;
+        }
+        if !is_flat(field) {
+            return None;
+        }
+        let value = decode_component(pair.value, pair.value_escaped).ok()?;
+        let value = field_value(&field.kind, value).ok()?;
+        set(&mut fields, field, value)?;
+    }
+    let pairs = fields
+        .into_iter()
+        .map(|(field, value)| (field.json_name, value));
+    M::deserialize(MapDeserializer::<_, serde_json::Error>::new(pairs)).ok()
+}
+
+/// The top-level singular field a path variable binds, if its path has one name.
+fn flat_field(schema: &'static MessageSchema, path: &str) -> Option<&'static FieldSchema> {
+    if path.contains('.') {
+        return None;
+    }
+    schema.field(path).filter(|field| is_flat(field))
+}
+
+/// A field one value sets: singular, and not a message read field by field.
+fn is_flat(field: &FieldSchema) -> bool {
+    field.cardinality == Cardinality::Single && !matches!(field.kind, FieldKind::Message(_))
+}
+
+/// Whether `name` (proto or JSON form) is `field`'s.
+fn names(field: &FieldSchema, name: &str) -> bool {
+    name == field.name || name == field.json_name
+}
+
+/// Adds a field's value; `None` for a field set twice (an error the general path words).
+fn set(
+    fields: &mut SmallVec<[(&'static FieldSchema, Value); 8]>,
+    field: &'static FieldSchema,
+    value: Value,
+) -> Option<()> {
+    if fields.iter().any(|(set, _)| std::ptr::eq(*set, field)) {
+        return None;
+    }
+    fields.push((field, value));
+    Some(())
+}
