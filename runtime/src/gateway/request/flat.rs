@@ -44,7 +44,7 @@ pub(super) fn decode<M: DeserializeOwned, B: PathBinding>(
         let key = decode_component(pair.key, pair.key_escaped).ok()?;
         // A parameter that names no field is ignored; the first name of a nested or map
         // parameter (`a.b`, `m[k]`) is enough to tell.
-        let nested = key.find(['.', '[']);
+        let nested = key.bytes().position(|byte| byte == b'.' || byte == b'[');
         let Some(field) = schema.field(&key[..nested.unwrap_or(key.len())]) else {
             continue;
         };
