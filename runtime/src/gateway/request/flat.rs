@@ -1,13 +1,14 @@
-//! The common request without a body — path variables and query parameters that each set one
-//! top-level singular field (`GET /v1/items/{sku}/stock?warehouse_id=…`) — read straight into
-//! the message, without first building the request's JSON object.
+//! The common request without a body — path variables and query parameters that each set a
+//! top-level field, singular or a list of scalars (`GET /v1/items/{sku}/stock?warehouse_id=…`,
+//! `GET /v1/orders?status=OPEN&status=PAID`) — read straight into the message, without first
+//! building the request's JSON object.
 //!
 //! The general path ([`merged`](super::merged)) builds a `serde_json::Map` (a B-tree, its keys
 //! allocated) only for the message's serde impl to take it apart again; here the converted
 //! values go to the impl as `(JSON name, value)` pairs. The values are the ones the general
 //! path would put in its object (the same conversion), each field once under its JSON name, so
 //! the message is the one it would decode. Anything else — a nested or map parameter, a
-//! repeated field, a parameter or value that is an error — is left to the general path, which
+//! repeated message, a parameter or value that is an error — is left to the general path, which
 //! owns the rules and the error messages: this path answers `None` and the request is decoded
 //! again from the start there.
 
@@ -23,15 +24,15 @@ use crate::gateway::query::convert::field_value;
 use crate::gateway::query::{Pairs, decode_component};
 use crate::gateway::schema::{Cardinality, FieldKind, FieldSchema, MessageSchema};
 
-/// The message of a request without a body when its every binding and parameter sets one
-/// top-level singular field (unknown parameters are ignored, as on the general path); `None`
-/// when it is not such a request or does not decode.
+/// The message of a request without a body when its every binding sets a top-level singular
+/// field and every parameter a top-level singular or repeated one (unknown parameters are
+/// ignored, as on the general path); `None` when it is not such a request or does not decode.
 pub(super) fn decode<M: DeserializeOwned, B: PathBinding>(
     schema: &'static MessageSchema,
     bindings: &[B],
     query: Option<&str>,
 ) -> Option<M> {
-    let mut fields: SmallVec<[(&'static FieldSchema, Value); 8]> = SmallVec::new();
+    let mut fields = Fields::new();
     for binding in bindings {
         let field = flat_field(schema, binding.field_path())?;
         let value = field_value(&field.kind, Cow::Borrowed(binding.value())).ok()?;
@@ -58,12 +59,19 @@ pub(super) fn decode<M: DeserializeOwned, B: PathBinding>(
         {
             continue;
         }
-        if !is_flat(field) {
-            return None;
-        }
+        let repeated = match field.cardinality {
+            _ if matches!(field.kind, FieldKind::Message(_)) => return None,
+            Cardinality::Single => false,
+            Cardinality::Repeated => true,
+            Cardinality::Map(_) => return None,
+        };
         let value = decode_component(pair.value, pair.value_escaped).ok()?;
         let value = field_value(&field.kind, value).ok()?;
-        set(&mut fields, field, value)?;
+        if repeated {
+            push(&mut fields, field, value)?;
+        } else {
+            set(&mut fields, field, value)?;
+        }
     }
     let pairs = fields
         .into_iter()
@@ -89,15 +97,25 @@ fn names(field: &FieldSchema, name: &str) -> bool {
     name == field.name || name == field.json_name
 }
 
-/// Adds a field's value; `None` for a field set twice (an error the general path words).
-fn set(
-    fields: &mut SmallVec<[(&'static FieldSchema, Value); 8]>,
-    field: &'static FieldSchema,
-    value: Value,
-) -> Option<()> {
+type Fields = SmallVec<[(&'static FieldSchema, Value); 8]>;
+
+/// Adds a singular field's value; `None` for a field set twice (an error the general path
+/// words).
+fn set(fields: &mut Fields, field: &'static FieldSchema, value: Value) -> Option<()> {
     if fields.iter().any(|(set, _)| std::ptr::eq(*set, field)) {
         return None;
     }
     fields.push((field, value));
+    Some(())
+}
+
+/// Adds an element to a repeated field, in the order the query gives them.
+fn push(fields: &mut Fields, field: &'static FieldSchema, value: Value) -> Option<()> {
+    match fields.iter_mut().find(|(set, _)| std::ptr::eq(*set, field)) {
+        Some((_, Value::Array(list))) => list.push(value),
+        // Only `push` makes a repeated field's entry, always a list.
+        Some(_) => return None,
+        None => fields.push((field, Value::Array(vec![value]))),
+    }
     Some(())
 }

@@ -31,6 +31,11 @@ fn top_level_fields_decode_directly_as_the_general_path_decodes_them() {
         (&[], "order_id=a%20b+c&&page_size=0"),
         (&[], ""),
         (&[("color", "GREEN")], "unknown.nested=1&unknown[key]=2"),
+        // Repeated scalars and enums, in the query's order, under either name.
+        (
+            &[("order_id", "o-2")],
+            "tags=b&colors=RED&tags=a&page_size=1&colors=GREEN&tags=c",
+        ),
     ];
     for (bindings, query) in cases {
         let direct = flat::decode::<Order, _>(&ORDER, bindings, Some(query));
@@ -48,9 +53,9 @@ fn top_level_fields_decode_directly_as_the_general_path_decodes_them() {
 #[test]
 fn other_requests_are_left_to_the_general_path() {
     let cases: &[(&[(&str, &str)], &str)] = &[
-        // Nested, repeated and map fields.
+        // Nested, repeated message and map fields.
         (&[], "item.sku=a"),
-        (&[], "tags=a&tags=b"),
+        (&[], "items=a"),
         (&[], "labels[a]=1"),
         (&[("item.sku", "a")], ""),
         // A field given twice, under one name or both.
