@@ -37,6 +37,7 @@ use super::schema::{Cardinality, FieldKind, FieldSchema, MessageSchema};
 use crate::Status;
 
 mod flat;
+mod overlay;
 mod patch;
 #[cfg(test)]
 mod tests;
@@ -105,9 +106,10 @@ pub const NO_BINDINGS: &[(&str, &str)] = &[];
 /// `?`, still percent-encoded) and its `body`, as the [module](self) describes.
 ///
 /// A whole-body request without path variables, the common `POST`, is decoded straight from
-/// the body bytes; one without a body whose variables and parameters each set a top-level
-/// field, the common `GET`, straight from their values; every other one goes through
-/// [`request_value`]. Errors are
+/// the body bytes, and so is one with variables bound to top-level fields (a custom method's
+/// `POST /v1/{name}:cancel`), the variables laid over it; one without a body whose variables
+/// and parameters each set a top-level field, the common `GET`, straight from their values;
+/// every other one goes through [`request_value`]. Errors are
 /// `INVALID_ARGUMENT` naming the parameter, variable or body field (`INTERNAL` when a binding
 /// or body rule does not fit the schema, which the generator rules out).
 ///
@@ -183,6 +185,11 @@ fn decode<M: DeserializeOwned, B: PathBinding>(
 ) -> Result<M, Status> {
     if body_rule == BodyRule::Whole && bindings.is_empty() {
         return decode_body(schema, body);
+    }
+    if body_rule == BodyRule::Whole
+        && let Some(message) = overlay::decode(schema, bindings, body)
+    {
+        return Ok(message);
     }
     if body_rule == BodyRule::None
         && let Some(message) = flat::decode(schema, bindings, query)

@@ -80,7 +80,10 @@ pub(super) fn decode<M: DeserializeOwned, B: PathBinding>(
 }
 
 /// The top-level singular field a path variable binds, if its path has one name.
-fn flat_field(schema: &'static MessageSchema, path: &str) -> Option<&'static FieldSchema> {
+pub(super) fn flat_field(
+    schema: &'static MessageSchema,
+    path: &str,
+) -> Option<&'static FieldSchema> {
     if path.contains('.') {
         return None;
     }
@@ -93,15 +96,15 @@ fn is_flat(field: &FieldSchema) -> bool {
 }
 
 /// Whether `name` (proto or JSON form) is `field`'s.
-fn names(field: &FieldSchema, name: &str) -> bool {
+pub(super) fn names(field: &FieldSchema, name: &str) -> bool {
     name == field.name || name == field.json_name
 }
 
-type Fields = SmallVec<[(&'static FieldSchema, Value); 8]>;
+pub(super) type Fields = SmallVec<[(&'static FieldSchema, Value); 8]>;
 
 /// Adds a singular field's value; `None` for a field set twice (an error the general path
 /// words).
-fn set(fields: &mut Fields, field: &'static FieldSchema, value: Value) -> Option<()> {
+pub(super) fn set(fields: &mut Fields, field: &'static FieldSchema, value: Value) -> Option<()> {
     if fields.iter().any(|(set, _)| std::ptr::eq(*set, field)) {
         return None;
     }

@@ -534,4 +534,4 @@ fn rules_that_do_not_fit_the_schema_are_internal_errors() {
     assert_eq!(status.code(), Code::Internal);
 }
 
-mod flat_requests;
+mod direct;

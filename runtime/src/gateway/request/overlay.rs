@@ -1,0 +1,174 @@
+//! A whole-body request with path variables (`POST /v1/orders/{order_id}:cancel` with
+//! `body: "*"`) read straight from the body's bytes, the variables laid over it.
+//!
+//! The general path parses the body into a `serde_json::Value`, sets the path variables in it
+//! (they override what the body says for the same field, under either of its names) and decodes
+//! the message from that. Here the message's serde impl reads the body as it streams from the
+//! bytes: the variables' values come first, and the body's members for those fields are
+//! skipped unread, so the message is the one the general path decodes. Anything it would treat
+//! differently (a nested variable, a member given twice, a body that is not an object) or that
+//! fails answers `None`, and the request is decoded again there, which keeps the error messages.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::value::{BorrowedStrDeserializer, StringDeserializer};
+use serde::de::{
+    DeserializeOwned, DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, Visitor,
+};
+use serde::{Deserialize, forward_to_deserialize_any};
+use serde_json::Value;
+use serde_json::de::SliceRead;
+use smallvec::SmallVec;
+
+use super::PathBinding;
+use super::flat::{Fields, flat_field, names, set};
+use crate::gateway::query::convert::field_value;
+use crate::gateway::schema::{FieldSchema, MessageSchema};
+
+/// The message of a `body: "*"` request whose path variables each bind a top-level singular
+/// field; `None` when it is not such a request or does not decode.
+pub(super) fn decode<M: DeserializeOwned, B: PathBinding>(
+    schema: &'static MessageSchema,
+    bindings: &[B],
+    body: &[u8],
+) -> Option<M> {
+    let mut fields = Fields::new();
+    for binding in bindings {
+        let field = flat_field(schema, binding.field_path())?;
+        let value = field_value(&field.kind, Cow::Borrowed(binding.value())).ok()?;
+        set(&mut fields, field, value)?;
+    }
+    // No bytes is an empty message; whitespace only is the general path's error to word.
+    let body: &[u8] = if body.is_empty() { b"{}" } else { body };
+    let mut reader = serde_json::Deserializer::from_slice(body);
+    let message = M::deserialize(Overlay {
+        body: &mut reader,
+        fields,
+    })
+    .ok()?;
+    reader.end().ok()?;
+    Some(message)
+}
+
+/// The body's deserializer, with the path's fields laid over its object.
+struct Overlay<'a, 'de> {
+    body: &'a mut serde_json::Deserializer<SliceRead<'de>>,
+    fields: Fields,
+}
+
+impl<'de> Deserializer<'de> for Overlay<'_, 'de> {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        self.body.deserialize_map(Object {
+            visitor,
+            fields: self.fields,
+        })
+    }
+
+    forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map struct enum
+        identifier ignored_any
+    }
+}
+
+/// Takes the body's object and hands the message's visitor the overlaid members.
+struct Object<V> {
+    visitor: V,
+    fields: Fields,
+}
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for Object<V> {
+    type Value = V::Value;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, body: A) -> Result<V::Value, A::Error> {
+        let bound = self.fields.iter().map(|(field, _)| *field).collect();
+        self.visitor.visit_map(Members {
+            given: self.fields.into_iter(),
+            bound,
+            value: None,
+            body,
+        })
+    }
+}
+
+/// The path's fields, then the body's members but those of the path's fields.
+struct Members<A> {
+    given: smallvec::IntoIter<[(&'static FieldSchema, Value); 8]>,
+    bound: SmallVec<[&'static FieldSchema; 8]>,
+    /// The value of the path's field whose key was read last.
+    value: Option<Value>,
+    body: A,
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for Members<A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        if let Some((field, value)) = self.given.next() {
+            self.value = Some(value);
+            return seed
+                .deserialize(BorrowedStrDeserializer::new(field.json_name))
+                .map(Some);
+        }
+        while let Some(Key(key)) = self.body.next_key::<Key<'de>>()? {
+            if self.bound.iter().any(|field| names(field, &key)) {
+                self.body.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            return match key {
+                Cow::Borrowed(key) => seed.deserialize(BorrowedStrDeserializer::new(key)),
+                Cow::Owned(key) => seed.deserialize(StringDeserializer::new(key)),
+            }
+            .map(Some);
+        }
+        Ok(None)
+    }
+
+    fn next_value_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<T::Value, A::Error> {
+        match self.value.take() {
+            Some(value) => seed.deserialize(value).map_err(A::Error::custom),
+            None => self.body.next_value_seed(seed),
+        }
+    }
+}
+
+/// A member's name, borrowed from the body unless it had escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Key<'de>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a member name")
+    }
+
+    fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Borrowed(key)))
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Owned(key.to_owned())))
+    }
+
+    fn visit_string<E>(self, key: String) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Owned(key)))
+    }
+}
