@@ -106,10 +106,11 @@ pub const NO_BINDINGS: &[(&str, &str)] = &[];
 /// `?`, still percent-encoded) and its `body`, as the [module](self) describes.
 ///
 /// A whole-body request without path variables, the common `POST`, is decoded straight from
-/// the body bytes, and so is one with variables bound to top-level fields (a custom method's
-/// `POST /v1/{name}:cancel`), the variables laid over it; one without a body whose variables
-/// and parameters each set a top-level field, the common `GET`, straight from their values;
-/// every other one goes through [`request_value`]. Errors are
+/// the body bytes, and so are one with variables bound to top-level fields (a custom method's
+/// `POST /v1/{name}:cancel`) and one whose body is a field (`body: "order"`) when its
+/// variables and parameters each set a top-level field; one without a body whose variables and
+/// parameters each set a top-level field, the common `GET`, straight from their values; every
+/// other one goes through [`request_value`]. Errors are
 /// `INVALID_ARGUMENT` naming the parameter, variable or body field (`INTERNAL` when a binding
 /// or body rule does not fit the schema, which the generator rules out).
 ///
@@ -193,6 +194,13 @@ fn decode<M: DeserializeOwned, B: PathBinding>(
     }
     if body_rule == BodyRule::None
         && let Some(message) = flat::decode(schema, bindings, query)
+    {
+        return Ok(message);
+    }
+    // A PATCH's mask is made from the body's paths: the general path reads them.
+    if let BodyRule::Field(name) = body_rule
+        && mask == Mask::AsSent
+        && let Some(message) = overlay::decode_field(schema, name, bindings, query, body)
     {
         return Ok(message);
     }

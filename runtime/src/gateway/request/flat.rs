@@ -32,6 +32,21 @@ pub(super) fn decode<M: DeserializeOwned, B: PathBinding>(
     bindings: &[B],
     query: Option<&str>,
 ) -> Option<M> {
+    let pairs = values(schema, bindings, query, None)?
+        .into_iter()
+        .map(|(field, value)| (field.json_name, value));
+    M::deserialize(MapDeserializer::<_, serde_json::Error>::new(pairs)).ok()
+}
+
+/// The converted values of the path variables and the query parameters of a request, when each
+/// sets a top-level field as [`decode`] describes; `body`, the field a `body: "field"` rule
+/// names, is not read from the query (the general path skips it too).
+pub(super) fn values<B: PathBinding>(
+    schema: &'static MessageSchema,
+    bindings: &[B],
+    query: Option<&str>,
+    body: Option<&'static FieldSchema>,
+) -> Option<Fields> {
     let mut fields = Fields::new();
     for binding in bindings {
         let field = flat_field(schema, binding.field_path())?;
@@ -52,10 +67,11 @@ pub(super) fn decode<M: DeserializeOwned, B: PathBinding>(
         if nested.is_some() {
             return None;
         }
-        // A path-bound field is never set from the query.
-        if bindings
-            .iter()
-            .any(|binding| names(field, binding.field_path()))
+        // A path-bound field, or the body's, is never set from the query.
+        if body.is_some_and(|body| std::ptr::eq(body, field))
+            || bindings
+                .iter()
+                .any(|binding| names(field, binding.field_path()))
         {
             continue;
         }
@@ -73,10 +89,7 @@ pub(super) fn decode<M: DeserializeOwned, B: PathBinding>(
             set(&mut fields, field, value)?;
         }
     }
-    let pairs = fields
-        .into_iter()
-        .map(|(field, value)| (field.json_name, value));
-    M::deserialize(MapDeserializer::<_, serde_json::Error>::new(pairs)).ok()
+    Some(fields)
 }
 
 /// The top-level singular field a path variable binds, if its path has one name.

@@ -1,13 +1,19 @@
-//! A whole-body request with path variables (`POST /v1/orders/{order_id}:cancel` with
-//! `body: "*"`) read straight from the body's bytes, the variables laid over it.
+//! Requests with a body read straight from its bytes, the path's (and the query's) values laid
+//! beside it:
 //!
-//! The general path parses the body into a `serde_json::Value`, sets the path variables in it
-//! (they override what the body says for the same field, under either of its names) and decodes
-//! the message from that. Here the message's serde impl reads the body as it streams from the
-//! bytes: the variables' values come first, and the body's members for those fields are
-//! skipped unread, so the message is the one the general path decodes. Anything it would treat
-//! differently (a nested variable, a member given twice, a body that is not an object) or that
-//! fails answers `None`, and the request is decoded again there, which keeps the error messages.
+//! - `body: "*"` with path variables bound to top-level fields (a custom method's
+//!   `POST /v1/orders/{order_id}:cancel`). The general path parses the body into a
+//!   `serde_json::Value`, sets the variables in it (they override what the body says for the
+//!   same field, under either of its names) and decodes the message from that. Here the
+//!   message's serde impl reads the body as it streams from the bytes: the variables' values
+//!   come first, and the body's members for those fields are skipped unread.
+//! - `body: "field"` (`POST /v1/orders` with `body: "order"`), its variables and parameters
+//!   each setting a top-level field: their values, then the field's value read from the bytes.
+//!
+//! Either way the message is the one the general path decodes. Anything it would treat
+//! differently (a nested variable or parameter, a member given twice, a body that is not what
+//! the rule needs, a PATCH whose mask comes from the body) or that fails answers `None`, and the
+//! request is decoded again there, which keeps the error messages.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -22,7 +28,7 @@ use serde_json::de::SliceRead;
 use smallvec::SmallVec;
 
 use super::PathBinding;
-use super::flat::{Fields, flat_field, names, set};
+use super::flat::{Fields, flat_field, names, set, values};
 use crate::gateway::query::convert::field_value;
 use crate::gateway::schema::{FieldSchema, MessageSchema};
 
@@ -170,5 +176,105 @@ impl<'de> Visitor<'de> for KeyVisitor {
 
     fn visit_string<E>(self, key: String) -> Result<Key<'de>, E> {
         Ok(Key(Cow::Owned(key)))
+    }
+}
+
+/// The message of a `body: "field"` request (`POST /v1/orders` with `body: "order"`) whose
+/// path variables and query parameters each set a top-level field: those values, and the body
+/// read from its bytes as the field's value. `None` when it is not such a request, or does not
+/// decode.
+pub(super) fn decode_field<M: DeserializeOwned, B: PathBinding>(
+    schema: &'static MessageSchema,
+    name: &str,
+    bindings: &[B],
+    query: Option<&str>,
+    body: &[u8],
+) -> Option<M> {
+    let field = schema.field(name)?;
+    if bindings
+        .iter()
+        .any(|binding| names(field, binding.field_path()))
+    {
+        return None;
+    }
+    let given = values(schema, bindings, query, Some(field))?;
+    // No bytes, or `null`, leave the field out; whitespace only is the general path's error.
+    let trimmed = body.trim_ascii();
+    if trimmed.is_empty() && !body.is_empty() {
+        return None;
+    }
+    let mut reader = serde_json::Deserializer::from_slice(body);
+    let read = !trimmed.is_empty() && trimmed != b"null";
+    let message = M::deserialize(WithBody {
+        given: given.into_iter(),
+        value: None,
+        body: read.then_some((field.json_name, &mut reader)),
+        reading: None,
+    })
+    .ok()?;
+    if read {
+        reader.end().ok()?;
+    }
+    Some(message)
+}
+
+/// A request's object: the given fields, then the body field, its value read from the bytes.
+struct WithBody<'a, 'de> {
+    given: smallvec::IntoIter<[(&'static FieldSchema, Value); 8]>,
+    /// The value of the given field whose key was read last.
+    value: Option<Value>,
+    body: Option<(
+        &'static str,
+        &'a mut serde_json::Deserializer<SliceRead<'de>>,
+    )>,
+    /// The body's reader once the body field's key was read.
+    reading: Option<&'a mut serde_json::Deserializer<SliceRead<'de>>>,
+}
+
+impl<'de> Deserializer<'de> for WithBody<'_, 'de> {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        visitor.visit_map(self)
+    }
+
+    forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map struct enum
+        identifier ignored_any
+    }
+}
+
+impl<'de> MapAccess<'de> for WithBody<'_, 'de> {
+    type Error = serde_json::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, serde_json::Error> {
+        let key = if let Some((field, value)) = self.given.next() {
+            self.value = Some(value);
+            field.json_name
+        } else if let Some((key, reader)) = self.body.take() {
+            self.reading = Some(reader);
+            key
+        } else {
+            return Ok(None);
+        };
+        seed.deserialize(BorrowedStrDeserializer::new(key))
+            .map(Some)
+    }
+
+    fn next_value_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<T::Value, serde_json::Error> {
+        if let Some(value) = self.value.take() {
+            return seed.deserialize(value);
+        }
+        match self.reading.take() {
+            Some(reader) => seed.deserialize(reader),
+            None => Err(serde_json::Error::custom("a value without its key")),
+        }
     }
 }

@@ -163,3 +163,88 @@ fn other_whole_bodies_are_left_to_the_general_path() {
             .starts_with("body: unknown field `colour`"),
     );
 }
+
+/// Path variables, query and body of a `body: "item"` request.
+type FieldCase = (
+    &'static [(&'static str, &'static str)],
+    &'static str,
+    &'static str,
+);
+
+/// The message the general path decodes from a `body: "item"` request.
+fn general_field(bindings: &[(&str, &str)], query: &str, body: &str) -> Order {
+    let rule = BodyRule::Field("item");
+    let value = merged(
+        &ORDER,
+        rule,
+        bindings,
+        Some(query),
+        body.as_bytes(),
+        Mask::AsSent,
+    )
+    .expect("the request merges");
+    serde_json::from_value(value).expect("the general path decodes it")
+}
+
+#[test]
+fn a_body_field_decodes_directly_as_the_general_path_decodes_it() {
+    let rule = BodyRule::Field("item");
+    let cases: &[FieldCase] = &[
+        (
+            &[("order_id", "o-1")],
+            "page_size=2&tags=a&tags=b",
+            r#"{"sku": "x", "quantity": 3}"#,
+        ),
+        // The body field is never set from the query.
+        (&[], "item=ignored&order_id=q", r#"{"sku": "x"}"#),
+        // No bytes, or `null`, leave the body field out.
+        (&[("order_id", "o-1")], "", ""),
+        (&[], "page_size=1", " null "),
+    ];
+    for (bindings, query, body) in cases {
+        let direct = overlay::decode_field::<Order, _>(
+            &ORDER,
+            "item",
+            bindings,
+            Some(query),
+            body.as_bytes(),
+        );
+        let expected = general_field(bindings, query, body);
+        assert_eq!(
+            direct.as_ref(),
+            Some(&expected),
+            "{bindings:?} {query:?} {body:?}"
+        );
+        assert_eq!(decode(rule, bindings, Some(query), body).unwrap(), expected);
+    }
+}
+
+#[test]
+fn other_body_fields_are_left_to_the_general_path() {
+    let cases: &[FieldCase] = &[
+        (&[("item.sku", "a")], "", "{}"),
+        (&[], "item.sku=z", "{}"),
+        (&[], "", "  "),
+        (&[], "", r#"{"sku": 1}"#),
+        (&[], "", r#"{"sku": "x"} trailing"#),
+        (&[], "page_size=ten", "{}"),
+    ];
+    for (bindings, query, body) in cases {
+        let direct = overlay::decode_field::<Order, _>(
+            &ORDER,
+            "item",
+            bindings,
+            Some(query),
+            body.as_bytes(),
+        );
+        assert_eq!(direct, None, "{bindings:?} {query:?} {body:?}");
+    }
+    // ... where a query parameter inside the body field is skipped, as grpc-gateway does.
+    let order = decode(
+        BodyRule::Field("item"),
+        &[],
+        Some("item.sku=z"),
+        r#"{"sku": "x"}"#,
+    );
+    assert_eq!(order.unwrap().item, Some(item("x", 0)));
+}
