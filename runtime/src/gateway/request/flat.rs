@@ -93,10 +93,7 @@ pub(super) fn values<B: PathBinding>(
 }
 
 /// The top-level singular field a path variable binds, if its path has one name.
-pub(super) fn flat_field(
-    schema: &'static MessageSchema,
-    path: &str,
-) -> Option<&'static FieldSchema> {
+fn flat_field(schema: &'static MessageSchema, path: &str) -> Option<&'static FieldSchema> {
     if path.contains('.') {
         return None;
     }
@@ -117,7 +114,7 @@ pub(super) type Fields = SmallVec<[(&'static FieldSchema, Value); 8]>;
 
 /// Adds a singular field's value; `None` for a field set twice (an error the general path
 /// words).
-pub(super) fn set(fields: &mut Fields, field: &'static FieldSchema, value: Value) -> Option<()> {
+fn set(fields: &mut Fields, field: &'static FieldSchema, value: Value) -> Option<()> {
     if fields.iter().any(|(set, _)| std::ptr::eq(*set, field)) {
         return None;
     }

@@ -28,8 +28,7 @@ use serde_json::de::SliceRead;
 use smallvec::SmallVec;
 
 use super::PathBinding;
-use super::flat::{Fields, flat_field, names, set, values};
-use crate::gateway::query::convert::field_value;
+use super::flat::{Fields, names, values};
 use crate::gateway::schema::{FieldSchema, MessageSchema};
 
 /// The message of a `body: "*"` request whose path variables each bind a top-level singular
@@ -39,12 +38,8 @@ pub(super) fn decode<M: DeserializeOwned, B: PathBinding>(
     bindings: &[B],
     body: &[u8],
 ) -> Option<M> {
-    let mut fields = Fields::new();
-    for binding in bindings {
-        let field = flat_field(schema, binding.field_path())?;
-        let value = field_value(&field.kind, Cow::Borrowed(binding.value())).ok()?;
-        set(&mut fields, field, value)?;
-    }
+    // With `body: "*"` the query is not read.
+    let fields = values(schema, bindings, None, None)?;
     // No bytes is an empty message; whitespace only is the general path's error to word.
     let body: &[u8] = if body.is_empty() { b"{}" } else { body };
     let mut reader = serde_json::Deserializer::from_slice(body);

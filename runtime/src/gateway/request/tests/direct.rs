@@ -171,6 +171,11 @@ type FieldCase = (
     &'static str,
 );
 
+/// The message the direct path decodes from a `body: "item"` request, if it takes it.
+fn direct_field(bindings: &[(&str, &str)], query: &str, body: &str) -> Option<Order> {
+    overlay::decode_field(&ORDER, "item", bindings, Some(query), body.as_bytes())
+}
+
 /// The message the general path decodes from a `body: "item"` request.
 fn general_field(bindings: &[(&str, &str)], query: &str, body: &str) -> Order {
     let rule = BodyRule::Field("item");
@@ -202,13 +207,7 @@ fn a_body_field_decodes_directly_as_the_general_path_decodes_it() {
         (&[], "page_size=1", " null "),
     ];
     for (bindings, query, body) in cases {
-        let direct = overlay::decode_field::<Order, _>(
-            &ORDER,
-            "item",
-            bindings,
-            Some(query),
-            body.as_bytes(),
-        );
+        let direct = direct_field(bindings, query, body);
         let expected = general_field(bindings, query, body);
         assert_eq!(
             direct.as_ref(),
@@ -230,13 +229,7 @@ fn other_body_fields_are_left_to_the_general_path() {
         (&[], "page_size=ten", "{}"),
     ];
     for (bindings, query, body) in cases {
-        let direct = overlay::decode_field::<Order, _>(
-            &ORDER,
-            "item",
-            bindings,
-            Some(query),
-            body.as_bytes(),
-        );
+        let direct = direct_field(bindings, query, body);
         assert_eq!(direct, None, "{bindings:?} {query:?} {body:?}");
     }
     // ... where a query parameter inside the body field is skipped, as grpc-gateway does.
