@@ -193,13 +193,19 @@ pub(super) fn decode_field<M: DeserializeOwned, B: PathBinding>(
         return None;
     }
     let given = values(schema, bindings, query, Some(field))?;
-    // No bytes, or `null`, leave the field out; whitespace only is the general path's error.
-    let trimmed = body.trim_ascii();
-    if trimmed.is_empty() && !body.is_empty() {
+    // Whitespace only is the general path's error to word; no bytes, or `null` between JSON's
+    // own whitespace, leave the field out.
+    if !body.is_empty() && body.iter().all(u8::is_ascii_whitespace) {
         return None;
     }
+    let json_blank = |byte: &u8| matches!(byte, b' ' | b'\t' | b'\n' | b'\r');
+    let start = body.iter().position(|byte| !json_blank(byte));
+    let end = body.iter().rposition(|byte| !json_blank(byte));
+    let read = match (start, end) {
+        (Some(start), Some(end)) => &body[start..=end] != b"null",
+        _ => false,
+    };
     let mut reader = serde_json::Deserializer::from_slice(body);
-    let read = !trimmed.is_empty() && trimmed != b"null";
     let message = M::deserialize(WithBody {
         given: given.into_iter(),
         value: None,

@@ -226,12 +226,15 @@ fn other_body_fields_are_left_to_the_general_path() {
         (&[], "", "  "),
         (&[], "", r#"{"sku": 1}"#),
         (&[], "", r#"{"sku": "x"} trailing"#),
+        // A form feed is ASCII whitespace but not JSON's.
+        (&[], "", "\x0cnull"),
         (&[], "page_size=ten", "{}"),
     ];
     for (bindings, query, body) in cases {
         let direct = direct_field(bindings, query, body);
         assert_eq!(direct, None, "{bindings:?} {query:?} {body:?}");
     }
+    assert!(decode_error(BodyRule::Field("item"), &[], None, "\x0cnull").starts_with("body: "));
     // ... where a query parameter inside the body field is skipped, as grpc-gateway does.
     let order = decode(
         BodyRule::Field("item"),
