@@ -27,8 +27,8 @@ use serde_json::Value;
 use serde_json::de::SliceRead;
 use smallvec::SmallVec;
 
-use super::PathBinding;
 use super::flat::{Fields, names, values};
+use super::{PathBinding, check_not_blank};
 use crate::gateway::schema::{FieldSchema, MessageSchema};
 
 /// The message of a `body: "*"` request whose path variables each bind a top-level singular
@@ -195,9 +195,7 @@ pub(super) fn decode_field<M: DeserializeOwned, B: PathBinding>(
     let given = values(schema, bindings, query, Some(field))?;
     // Whitespace only is the general path's error to word; no bytes, or `null` between JSON's
     // own whitespace, leave the field out.
-    if !body.is_empty() && body.iter().all(u8::is_ascii_whitespace) {
-        return None;
-    }
+    check_not_blank(body).ok()?;
     let json_blank = |byte: &u8| matches!(byte, b' ' | b'\t' | b'\n' | b'\r');
     let start = body.iter().position(|byte| !json_blank(byte));
     let end = body.iter().rposition(|byte| !json_blank(byte));
