@@ -184,24 +184,18 @@ fn decode<M: DeserializeOwned, B: PathBinding>(
     body: &[u8],
     mask: Mask,
 ) -> Result<M, Status> {
-    if body_rule == BodyRule::Whole && bindings.is_empty() {
-        return decode_body(schema, body);
-    }
-    if body_rule == BodyRule::Whole
-        && let Some(message) = overlay::decode(schema, bindings, body)
-    {
-        return Ok(message);
-    }
-    if body_rule == BodyRule::None
-        && let Some(message) = flat::decode(schema, bindings, query)
-    {
-        return Ok(message);
-    }
-    // A PATCH's mask is made from the body's paths: the general path reads them.
-    if let BodyRule::Field(name) = body_rule
-        && mask == Mask::AsSent
-        && let Some(message) = overlay::decode_field(schema, name, bindings, query, body)
-    {
+    // The direct paths; `None` from one leaves the request to the general path below.
+    let direct = match body_rule {
+        BodyRule::Whole if bindings.is_empty() => return decode_body(schema, body),
+        BodyRule::Whole => overlay::decode(schema, bindings, body),
+        BodyRule::None => flat::decode(schema, bindings, query),
+        BodyRule::Field(name) if mask == Mask::AsSent => {
+            overlay::decode_field(schema, name, bindings, query, body)
+        }
+        // A PATCH's mask is made from the body's paths: the general path reads them.
+        BodyRule::Field(_) => None,
+    };
+    if let Some(message) = direct {
         return Ok(message);
     }
     let value = merged(schema, body_rule, bindings, query, body, mask)?;
