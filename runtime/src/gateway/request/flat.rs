@@ -57,7 +57,10 @@ pub(super) fn values<B: PathBinding>(
         if pair.semicolon {
             return None;
         }
+        // Every value is decoded, even one the request then ignores: a bad escape anywhere is
+        // the general path's error (as Go's query parsing makes it grpc-gateway's).
         let key = decode_component(pair.key, pair.key_escaped).ok()?;
+        let value = decode_component(pair.value, pair.value_escaped).ok()?;
         // A parameter that names no field is ignored; the first name of a nested or map
         // parameter (`a.b`, `m[k]`) is enough to tell.
         let nested = key.bytes().position(|byte| byte == b'.' || byte == b'[');
@@ -81,7 +84,6 @@ pub(super) fn values<B: PathBinding>(
             Cardinality::Repeated => true,
             Cardinality::Map(_) => return None,
         };
-        let value = decode_component(pair.value, pair.value_escaped).ok()?;
         let value = field_value(&field.kind, value).ok()?;
         if repeated {
             push(&mut fields, field, value)?;

@@ -68,6 +68,9 @@ fn other_requests_are_left_to_the_general_path() {
         (&[], "color=BLUE"),
         (&[], "a=1;b=2"),
         (&[], "order_id=%zz"),
+        // A bad escape is an error where the request would ignore the value, too.
+        (&[], "unknown=%zz"),
+        (&[("order_id", "o-1")], "order_id=%zz"),
     ];
     for (bindings, query) in cases {
         let direct = flat::decode::<Order, _>(&ORDER, bindings, Some(query));
@@ -83,6 +86,10 @@ fn other_requests_are_left_to_the_general_path() {
     assert_eq!(
         decode_error(BodyRule::None, &[], Some("page_size=1&pageSize=2"), ""),
         r#"query parameter "pageSize": too many values for field "page_size", which is not repeated"#
+    );
+    assert_eq!(
+        decode_error(BodyRule::None, &[], Some("unknown=%zz"), ""),
+        r#"query parameter "unknown": invalid URL escape "%zz""#
     );
 }
 
@@ -243,4 +250,228 @@ fn other_body_fields_are_left_to_the_general_path() {
         r#"{"sku": "x"}"#,
     );
     assert_eq!(order.unwrap().item, Some(item("x", 0)));
+}
+
+/// Requests made at random from pieces that reach every branch of the direct paths (both
+/// names of a field, nested, map and repeated-message keys, escapes, bad values, `;`, bodies
+/// that are not objects or have members twice): wherever a direct path answers, the general
+/// path decodes the same message. A seeded generator, so a failure names a case that repeats.
+mod differential {
+    use super::*;
+
+    const NAMES: &[&str] = &[
+        "order_id",
+        "orderId",
+        "order%5Fid",
+        "page_size",
+        "pageSize",
+        "color",
+        "tags",
+        "colors",
+        "item",
+        "item.sku",
+        "item.quantity",
+        "items",
+        "labels[a]",
+        "counts[1]",
+        "unknown",
+        "",
+    ];
+    const VALUES: &[&str] = &[
+        "",
+        "x",
+        "a%20b",
+        "a+b",
+        "%zz",
+        "%E2%9C%93",
+        "5",
+        "-3",
+        "007",
+        "1.5",
+        "1e2",
+        "abc",
+        "99999999999",
+        "RED",
+        "GREEN",
+        "BLUE",
+        "0",
+        "true",
+        "null",
+    ];
+    const MEMBERS: &[&str] = &[
+        r#""orderId""#,
+        r#""order_id""#,
+        r#""order\u005fid""#,
+        r#""pageSize""#,
+        r#""page_size""#,
+        r#""color""#,
+        r#""tags""#,
+        r#""item""#,
+        r#""items""#,
+        r#""sku""#,
+        r#""quantity""#,
+        r#""colour""#,
+    ];
+    /// The members of the `item` a `body: "item"` request carries.
+    const ITEM_MEMBERS: &[&str] = &[r#""sku""#, r#""quantity""#, r#""s\u006bu""#, r#""orderId""#];
+    const JSON: &[&str] = &[
+        "1",
+        "-2",
+        "1.5",
+        r#""x""#,
+        r#""7""#,
+        "null",
+        "true",
+        r#"["a","b"]"#,
+        "[]",
+        r#"{"sku":"s","quantity":2}"#,
+        "{}",
+        r#""RED""#,
+        r#"[{"sku":"t"}]"#,
+    ];
+    const WHITESPACE: &[&str] = &["", " ", "\n\t", "\x0c"];
+
+    fn pick<'a>(rng: &mut fastrand::Rng, from: &[&'a str]) -> &'a str {
+        from[rng.usize(..from.len())]
+    }
+
+    fn bindings(rng: &mut fastrand::Rng) -> Vec<(&'static str, &'static str)> {
+        (0..rng.usize(0..3))
+            .map(|_| {
+                let name = pick(
+                    rng,
+                    &["order_id", "orderId", "page_size", "color", "item.sku"],
+                );
+                (
+                    name,
+                    pick(rng, &["o-1", "7", "-1", "ten", "RED", "a b", ""]),
+                )
+            })
+            .collect()
+    }
+
+    fn query(rng: &mut fastrand::Rng) -> String {
+        let mut query = String::new();
+        for i in 0..rng.usize(0..5) {
+            if i > 0 {
+                query.push(if rng.u8(..20) == 0 { ';' } else { '&' });
+            }
+            query.push_str(pick(rng, NAMES));
+            if rng.u8(..8) != 0 {
+                query.push('=');
+                query.push_str(pick(rng, VALUES));
+            }
+        }
+        query
+    }
+
+    fn body(rng: &mut fastrand::Rng, object_members: &[&str]) -> String {
+        let space = |rng: &mut fastrand::Rng| pick(rng, WHITESPACE);
+        match rng.u8(..12) {
+            0 => String::new(),
+            1 => format!("{}null{}", space(rng), space(rng)),
+            2 => pick(rng, JSON).to_owned(),
+            3 => "  ".to_owned(),
+            _ => {
+                let mut body = format!("{}{{", space(rng));
+                for i in 0..rng.usize(0..4) {
+                    if i > 0 {
+                        body.push(',');
+                    }
+                    body.push_str(space(rng));
+                    body.push_str(pick(rng, object_members));
+                    body.push(':');
+                    body.push_str(pick(rng, JSON));
+                }
+                body.push('}');
+                if rng.u8(..16) == 0 {
+                    body.push_str(" trailing");
+                }
+                body
+            }
+        }
+    }
+
+    /// The general path's message (or its failure), from the request's JSON value.
+    fn general(
+        rule: BodyRule,
+        bindings: &[(&str, &str)],
+        query: &str,
+        body: &str,
+    ) -> Option<Order> {
+        let value = merged(
+            &ORDER,
+            rule,
+            bindings,
+            Some(query),
+            body.as_bytes(),
+            Mask::AsSent,
+        )
+        .ok()?;
+        serde_json::from_value(value).ok()
+    }
+
+    fn check(
+        rule: BodyRule,
+        bindings: &[(&str, &str)],
+        query: &str,
+        body: &str,
+        direct: Option<Order>,
+        taken: &mut usize,
+    ) {
+        let Some(direct) = direct else { return };
+        *taken += 1;
+        let general = general(rule, bindings, query, body);
+        assert_eq!(
+            Some(&direct),
+            general.as_ref(),
+            "{rule:?} bindings {bindings:?} query {query:?} body {body:?}"
+        );
+    }
+
+    #[test]
+    fn a_request_without_a_body() {
+        let mut rng = fastrand::Rng::with_seed(28);
+        let mut taken = 0;
+        for _ in 0..20_000 {
+            let (bindings, query) = (bindings(&mut rng), query(&mut rng));
+            let direct = flat::decode::<Order, _>(&ORDER, &bindings, Some(&query));
+            check(BodyRule::None, &bindings, &query, "", direct, &mut taken);
+        }
+        // The cases reach the direct path often enough to say something of it.
+        assert!(taken > 2_000, "{taken}");
+    }
+
+    #[test]
+    fn a_whole_body_with_variables() {
+        let mut rng = fastrand::Rng::with_seed(29);
+        let mut taken = 0;
+        for _ in 0..20_000 {
+            let bindings = bindings(&mut rng);
+            let body = body(&mut rng, MEMBERS);
+            let direct = overlay::decode::<Order, _>(&ORDER, &bindings, body.as_bytes());
+            check(BodyRule::Whole, &bindings, "", &body, direct, &mut taken);
+        }
+        assert!(taken > 2_000, "{taken}");
+    }
+
+    #[test]
+    fn a_body_field() {
+        let mut rng = fastrand::Rng::with_seed(30);
+        let mut taken = 0;
+        for _ in 0..20_000 {
+            let (bindings, query) = (bindings(&mut rng), query(&mut rng));
+            let body = body(&mut rng, ITEM_MEMBERS);
+            let direct = overlay::decode_field::<Order, _>(
+                &ORDER,
+                "item",
+                &bindings,
+                Some(&query),
+                body.as_bytes(),
+            );
+            let rule = BodyRule::Field("item");
+            check(rule, &bindings, &query, &body, direct, &mut taken);
+        }
+        assert!(taken > 500, "{taken}");
+    }
 }
