@@ -2,6 +2,7 @@
 //! path variable inside the body field, every well-known type in a JSON body, `response_body`
 //! and `Empty`, over real HTTP/1.1 on loopback against an echoing domain.
 
+use rust_svc_runtime::Code;
 use serde_json::json;
 
 use crate::gateway_common::serve;
@@ -41,6 +42,26 @@ async fn the_whole_body_with_every_well_known_type_round_trips() {
     let reply = served.rest.json("POST", "/v1/everything", &sent).await;
     assert_eq!(reply.ok_json(), sent);
     served.domain.last("create_everything");
+}
+
+#[tokio::test]
+async fn whole_numbers_written_as_floats_are_read_as_integers() {
+    // As protobuf-go's protojson (under grpc-gateway) and C++ (under the Envoy transcoder) read
+    // them, which the protobuf conformance suite requires: Python's `json.dumps(2.0)` is `2.0`.
+    let served = serve().await;
+    let sent = json!({"small": 1e5, "big": 2.0, "unsignedBig": 4.294967295e9});
+    let reply = served.rest.json("POST", "/v1/everything", &sent).await;
+    assert_eq!(
+        reply.ok_json(),
+        json!({"small": 100000, "big": "2", "unsignedBig": "4294967295"})
+    );
+    // A fraction is still no integer.
+    let reply = served
+        .rest
+        .json("POST", "/v1/everything", &json!({"small": 2.5}))
+        .await;
+    reply.error(400, Code::InvalidArgument, &["small"]);
+    served.rest.assert_serving().await;
 }
 
 #[tokio::test]

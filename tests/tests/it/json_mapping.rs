@@ -64,6 +64,28 @@ fn finite_floats_stay_numbers() {
 }
 
 #[test]
+fn floats_beyond_single_precision_are_refused_in_every_position() {
+    // The conformance suite's `FloatFieldTooLarge`: pbjson's reader takes it as infinity.
+    for sent in [
+        json!({"weight": 3.5e38}),
+        json!({"series": [1.0, -3.5e38]}),
+        json!({"byNumber": {"1": 3.5e38}}),
+        json!({"wrappedSingle": 3.5e38}),
+        json!({"weight": "3.5e38"}),
+        json!({"weight": "inf"}),
+    ] {
+        assert!(
+            serde_json::from_value::<Floats>(sent.clone()).is_err(),
+            "{sent}"
+        );
+    }
+    let (message, _) = round_trip!(Floats, json!({"weight": 3.4e38, "ratio": 1e300}));
+    assert_eq!(message.weight, 3.4e38);
+    // Integer map keys are read as integers are in text: not as floats.
+    assert!(serde_json::from_value::<Floats>(json!({"byNumber": {"1e0": 1.0}})).is_err());
+}
+
+#[test]
 fn null_for_a_value_is_the_null_value_in_every_position() {
     let null = wkt::Value {
         kind: Some(Kind::NullValue(0)),

@@ -5,7 +5,7 @@
 //! Two users: the `google.protobuf.DoubleValue` and `FloatValue` wrappers, defined here, and the
 //! `double`/`float` fields of generated messages, whose pbjson-build serde impls hand the value
 //! to serde directly; the generator routes those through [`JsonFloats`]. Reading needs no help:
-//! pbjson's number deserializer already takes the three strings.
+//! the runtime's number reader (`wkt/number.rs`) already takes the three strings.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher;
@@ -138,7 +138,7 @@ macro_rules! float_wrapper {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let value = pbjson::private::NumberDeserialize::deserialize(deserializer)?.0;
+                let value = super::number::NumberDeserialize::deserialize(deserializer)?.0;
                 Ok(Self { value })
             }
         }

@@ -17,14 +17,18 @@ use serde::de::{self, Deserialize, Deserializer, IntoDeserializer, Visitor};
 
 /// A number read from a JSON number or from a string holding one: what pbjson-build's impls
 /// name as `pbjson::private::NumberDeserialize`, which the generated code finds here.
+///
+/// Where it reads what pbjson's does not, or refuses what it reads, it follows the proto3 JSON
+/// mapping as the protobuf conformance suite holds protobuf-go's `protojson` and C++ to it: an
+/// integer field takes a whole number written as a float (`100000.000`, `1e5`,
+/// `-2.147483648e9`: `Int32FieldFloatTrailingZero`, `Int32FieldExponentialFormat`), and a
+/// `float` field refuses a number beyond its range (`3.502823e+38`: `FloatFieldTooLarge`),
+/// which pbjson reads as infinity. A string names the special values only as `"NaN"`,
+/// `"Infinity"` and `"-Infinity"`.
 #[derive(Debug, Copy, Clone, PartialOrd, PartialEq, Hash, Ord, Eq)]
 pub struct NumberDeserialize<T>(pub T);
 
-impl<'de, T> Deserialize<'de> for NumberDeserialize<T>
-where
-    T: FromStr + Deserialize<'de>,
-    <T as FromStr>::Err: std::error::Error,
-{
+impl<'de, T: ProtoNumber> Deserialize<'de> for NumberDeserialize<T> {
     fn deserialize<D>(deserializer: D) -> Result<Self, D::Error>
     where
         D: Deserializer<'de>,
@@ -35,13 +39,77 @@ where
     }
 }
 
+/// The six number types of proto3 fields (`sint`, `fixed` and `sfixed` are the same in Rust).
+pub trait ProtoNumber:
+    FromStr<Err: std::error::Error> + for<'de> Deserialize<'de> + sealed::Sealed
+{
+    /// The value of a JSON number that came as a float, if this type holds it: an integer type
+    /// a whole number, `f32` one within its range.
+    fn from_f64(number: f64) -> Option<Self>;
+
+    /// Whether the value is a finite number (every integer is).
+    fn is_finite(&self) -> bool;
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// The largest magnitude up to which every whole number is a float: past it a float read from
+/// `9007199254740993.0` would be a different integer than the one written.
+const EXACT_INTEGERS: f64 = 9_007_199_254_740_992.0;
+
+macro_rules! integers {
+    ($($t:ty),*) => {$(
+        impl sealed::Sealed for $t {}
+
+        impl ProtoNumber for $t {
+            fn from_f64(number: f64) -> Option<Self> {
+                if number.fract() != 0.0 || number.abs() > EXACT_INTEGERS {
+                    return None;
+                }
+                <$t>::try_from(number as i64).ok()
+            }
+
+            fn is_finite(&self) -> bool {
+                true
+            }
+        }
+    )*};
+}
+
+integers!(i32, u32, i64, u64);
+
+impl sealed::Sealed for f32 {}
+
+impl ProtoNumber for f32 {
+    fn from_f64(number: f64) -> Option<Self> {
+        // Rounded to the nearest `f32`, as Go's `ParseFloat(…, 32)` rounds; past `f32::MAX` by
+        // more than half a step that is infinity, out of range.
+        let single = number as f32;
+        (single.is_finite() || !number.is_finite()).then_some(single)
+    }
+
+    fn is_finite(&self) -> bool {
+        f32::is_finite(*self)
+    }
+}
+
+impl sealed::Sealed for f64 {}
+
+impl ProtoNumber for f64 {
+    fn from_f64(number: f64) -> Option<Self> {
+        Some(number)
+    }
+
+    fn is_finite(&self) -> bool {
+        f64::is_finite(*self)
+    }
+}
+
 struct NumberVisitor<T>(PhantomData<T>);
 
-impl<'de, T> Visitor<'de> for NumberVisitor<T>
-where
-    T: FromStr + Deserialize<'de>,
-    <T as FromStr>::Err: std::error::Error,
-{
+impl<'de, T: ProtoNumber> Visitor<'de> for NumberVisitor<T> {
     type Value = T;
 
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -49,7 +117,13 @@ where
     }
 
     fn visit_str<E: de::Error>(self, text: &str) -> Result<T, E> {
-        text.parse().map_err(E::custom)
+        let number: T = text.parse().map_err(E::custom)?;
+        // Rust's parser also reads `inf`, `nan` and a number too large for the type as
+        // infinity; proto3 JSON names the special values one way, and refuses the others.
+        if !number.is_finite() && !matches!(text, "NaN" | "Infinity" | "-Infinity") {
+            return Err(E::invalid_value(de::Unexpected::Str(text), &self));
+        }
+        Ok(number)
     }
 
     // A JSON number goes to the type's own reader, which checks its range as it would have.
@@ -62,7 +136,7 @@ where
     }
 
     fn visit_f64<E: de::Error>(self, number: f64) -> Result<T, E> {
-        T::deserialize(number.into_deserializer())
+        T::from_f64(number).ok_or_else(|| E::invalid_value(de::Unexpected::Float(number), &self))
     }
 }
 
@@ -76,11 +150,7 @@ mod tests {
 
     /// What pbjson's reader makes of `value`, beside ours: both succeed with the same number,
     /// or both fail.
-    fn same<T>(value: serde_json::Value)
-    where
-        T: FromStr + for<'de> Deserialize<'de> + fmt::Debug,
-        <T as FromStr>::Err: std::error::Error,
-    {
+    fn same<T: ProtoNumber + fmt::Debug>(value: serde_json::Value) {
         let ours = serde_json::from_value::<NumberDeserialize<T>>(value.clone()).map(|n| n.0);
         let theirs = serde_json::from_value::<pbjson::private::NumberDeserialize<T>>(value.clone())
             .map(|n| n.0);
@@ -116,7 +186,7 @@ mod tests {
             json!(9223372036854775807_i64),
             json!(18446744073709551615_u64),
             json!(1.5),
-            json!(1e3),
+            json!(-0.5),
             json!("12"),
             json!("-12"),
             json!(" 12"),
@@ -142,6 +212,61 @@ mod tests {
             same::<f32>(value.clone());
             same::<f64>(value);
         }
+    }
+
+    /// Ours after the text of `json`, or `None` where it refuses it.
+    fn read<T: ProtoNumber>(json: &str) -> Option<T> {
+        serde_json::from_str::<NumberDeserialize<T>>(json)
+            .ok()
+            .map(|n| n.0)
+    }
+
+    /// Where pbjson's reader and the proto3 JSON mapping part (the protobuf conformance
+    /// suite's required cases, which protobuf-go and C++ pass), ours follows the mapping.
+    #[test]
+    fn reads_as_the_conformance_suite_requires_where_pbjson_does_not() {
+        // Whole numbers written as floats (`Int32FieldFloatTrailingZero`,
+        // `Int32FieldExponentialFormat`, `Int32FieldMaxFloatValue`, `Int32FieldMinFloatValue`,
+        // `Uint32FieldMaxFloatValue`), which pbjson refuses.
+        assert_eq!(read::<i32>("100000.000"), Some(100_000));
+        assert_eq!(read::<i32>("1e5"), Some(100_000));
+        assert_eq!(read::<i32>("2.147483647e9"), Some(i32::MAX));
+        assert_eq!(read::<i32>("-2.147483648e9"), Some(i32::MIN));
+        assert_eq!(read::<u32>("4.294967295e9"), Some(u32::MAX));
+        assert_eq!(read::<i64>("1e15"), Some(1_000_000_000_000_000));
+        assert_eq!(read::<u64>("-0.0"), Some(0));
+        assert!(pbjson_reads::<i32>("1e5").is_err());
+        // ... but not a fraction, a number past the type's range, or a whole number too large
+        // for a float to tell from its neighbours.
+        assert_eq!(read::<i32>("0.5"), None);
+        assert_eq!(read::<u32>("-1.0"), None);
+        assert_eq!(read::<i32>("2.147483648e9"), None);
+        assert_eq!(read::<i64>("9007199254740993.0"), None);
+        assert_eq!(read::<i64>("1e19"), None);
+        // A `float` beyond its range (`FloatFieldTooLarge`, `FloatFieldTooSmall`), as a number
+        // or in a string, which pbjson reads as infinity.
+        assert_eq!(read::<f32>("3.502823e+38"), None);
+        assert_eq!(read::<f32>("-3.502823e+38"), None);
+        assert_eq!(read::<f32>(r#""3.502823e+38""#), None);
+        assert_eq!(read::<f64>(r#""1e400""#), None);
+        assert!(pbjson_reads::<f32>("3.502823e+38").is_ok_and(f32::is_infinite));
+        assert_eq!(read::<f32>("3.402823e+38"), Some(3.402823e38));
+        assert_eq!(read::<f32>("-3.402823e+38"), Some(-3.402823e38));
+        // The special values by their proto3 names only.
+        assert!(read::<f64>(r#""NaN""#).is_some_and(f64::is_nan));
+        assert_eq!(read::<f32>(r#""-Infinity""#), Some(f32::NEG_INFINITY));
+        for other in [r#""nan""#, r#""inf""#, r#""infinity""#, r#""-INF""#] {
+            assert_eq!(read::<f64>(other), None, "{other}");
+            assert!(pbjson_reads::<f64>(other).is_ok(), "{other}");
+        }
+    }
+
+    fn pbjson_reads<T>(json: &str) -> Result<T, serde_json::Error>
+    where
+        T: FromStr + for<'de> Deserialize<'de>,
+        <T as FromStr>::Err: std::error::Error,
+    {
+        serde_json::from_str::<pbjson::private::NumberDeserialize<T>>(json).map(|n| n.0)
     }
 
     #[test]
