@@ -31,6 +31,7 @@ pub mod any;
 mod field_mask;
 pub(crate) mod float;
 pub(crate) mod number;
+pub(crate) mod open_enum;
 mod timestamp;
 pub mod value;
 

@@ -1,0 +1,195 @@
+//! Enum fields in proto3 JSON as protobuf-go's `protojson` and C++ read and write them: a
+//! proto3 enum is open, so a number no value of the enum has is kept, read from a JSON number
+//! and written back as one (the conformance suite's `EnumFieldUnknownValue`). protojson reads a
+//! proto2 enum's numbers the same way, and prost keeps them in the field too, so every enum is
+//! read so. pbjson-build's impls go through the enum's Rust type, which has no room for such a
+//! number: they refuse it when reading and fail the whole message when writing, so a gateway in
+//! front of a newer server could not answer at all. The generator wraps those impls' enum values
+//! in [`OpenEnum`] (see the generator's `json/open_enums.rs`).
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, Deserialize, Deserializer, IntoDeserializer, Visitor};
+use serde::ser::{Serialize, Serializer};
+
+/// The number of an enum field of type `E`, known to `E` or not: written as its value's name
+/// when `E` has one, else as the number; read from a number as it is, from anything else as
+/// `E` reads it (a name, or `null` for `google.protobuf.NullValue`).
+pub struct OpenEnum<E>(pub i32, PhantomData<fn() -> E>);
+
+impl<E> OpenEnum<E> {
+    /// The field's number.
+    pub fn new(number: i32) -> Self {
+        Self(number, PhantomData)
+    }
+}
+
+/// Where pbjson-build's impls turn a field's number into `E` (`E::try_from(n)`, which fails for
+/// a number `E` does not name), the generated code makes an `OpenEnum` the same way; it never
+/// fails. The error type is `E::try_from`'s, so that the code around the call stays as it is.
+impl<E> TryFrom<i32> for OpenEnum<E> {
+    type Error = prost::UnknownEnumValue;
+
+    fn try_from(number: i32) -> Result<Self, Self::Error> {
+        Ok(Self::new(number))
+    }
+}
+
+impl<E> fmt::Debug for OpenEnum<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("OpenEnum").field(&self.0).finish()
+    }
+}
+
+impl<E: TryFrom<i32> + Serialize> Serialize for OpenEnum<E> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match E::try_from(self.0) {
+            Ok(known) => known.serialize(serializer),
+            Err(_) => serializer.serialize_i32(self.0),
+        }
+    }
+}
+
+impl<'de, E: Deserialize<'de> + Into<i32>> Deserialize<'de> for OpenEnum<E> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(OpenEnumVisitor(PhantomData))
+    }
+}
+
+struct OpenEnumVisitor<E>(PhantomData<fn() -> E>);
+
+impl<'de, E: Deserialize<'de> + Into<i32>> Visitor<'de> for OpenEnumVisitor<E> {
+    type Value = OpenEnum<E>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("an enum value's name, or a 32-bit number")
+    }
+
+    fn visit_i64<Er: de::Error>(self, number: i64) -> Result<Self::Value, Er> {
+        match i32::try_from(number) {
+            Ok(number) => Ok(OpenEnum::new(number)),
+            Err(_) => Err(Er::invalid_value(de::Unexpected::Signed(number), &self)),
+        }
+    }
+
+    fn visit_u64<Er: de::Error>(self, number: u64) -> Result<Self::Value, Er> {
+        match i32::try_from(number) {
+            Ok(number) => Ok(OpenEnum::new(number)),
+            Err(_) => Err(Er::invalid_value(de::Unexpected::Unsigned(number), &self)),
+        }
+    }
+
+    // A whole number written as a float, as protojson reads any 32-bit integer.
+    fn visit_f64<Er: de::Error>(self, number: f64) -> Result<Self::Value, Er> {
+        let whole =
+            number.fract() == 0.0 && number >= f64::from(i32::MIN) && number <= f64::from(i32::MAX);
+        match whole {
+            true => Ok(OpenEnum::new(number as i32)),
+            false => Err(Er::invalid_value(de::Unexpected::Float(number), &self)),
+        }
+    }
+
+    fn visit_str<Er: de::Error>(self, name: &str) -> Result<Self::Value, Er> {
+        let value = E::deserialize(IntoDeserializer::<Er>::into_deserializer(name))?;
+        Ok(OpenEnum::new(value.into()))
+    }
+
+    fn visit_unit<Er: de::Error>(self) -> Result<Self::Value, Er> {
+        let value = E::deserialize(de::value::UnitDeserializer::<Er>::new())?;
+        Ok(OpenEnum::new(value.into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An enum as prost and pbjson-build make one, with two values.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Colour {
+        Red = 0,
+        Green = 1,
+    }
+
+    impl From<Colour> for i32 {
+        fn from(colour: Colour) -> i32 {
+            colour as i32
+        }
+    }
+
+    impl TryFrom<i32> for Colour {
+        type Error = ();
+
+        fn try_from(number: i32) -> Result<Self, ()> {
+            match number {
+                0 => Ok(Self::Red),
+                1 => Ok(Self::Green),
+                _ => Err(()),
+            }
+        }
+    }
+
+    impl Serialize for Colour {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.serialize_str(match self {
+                Self::Red => "RED",
+                Self::Green => "GREEN",
+            })
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Colour {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            match String::deserialize(deserializer)?.as_str() {
+                "RED" => Ok(Self::Red),
+                "GREEN" => Ok(Self::Green),
+                other => Err(de::Error::unknown_variant(other, &["RED", "GREEN"])),
+            }
+        }
+    }
+
+    fn read(json: &str) -> Result<i32, String> {
+        serde_json::from_str::<OpenEnum<Colour>>(json)
+            .map(|value| value.0)
+            .map_err(|error| error.to_string())
+    }
+
+    fn written(number: i32) -> String {
+        serde_json::to_string(&OpenEnum::<Colour>::new(number)).unwrap()
+    }
+
+    #[test]
+    fn known_numbers_are_written_by_name_and_others_as_numbers() {
+        assert_eq!(written(1), r#""GREEN""#);
+        assert_eq!(written(0), r#""RED""#);
+        assert_eq!(written(123), "123");
+        assert_eq!(written(-5), "-5");
+    }
+
+    #[test]
+    fn any_32_bit_number_is_read_and_names_as_the_enum_reads_them() {
+        assert_eq!(read("123"), Ok(123));
+        assert_eq!(read("-2147483648"), Ok(i32::MIN));
+        assert_eq!(read(r#""GREEN""#), Ok(1));
+        assert!(read("2147483648").unwrap_err().contains("2147483648"));
+        assert!(
+            read(r#""BLUE""#)
+                .unwrap_err()
+                .contains("unknown variant `BLUE`")
+        );
+        assert_eq!(read("7.0"), Ok(7));
+        assert!(read("1.5").is_err());
+        assert!(read("3e9").is_err());
+        assert!(read("true").is_err());
+        // `null` goes to the enum, which refuses it here (NullValue takes it).
+        assert!(read("null").is_err());
+    }
+
+    #[test]
+    fn a_try_from_never_fails() {
+        let value: Result<OpenEnum<Colour>, _> = 77.try_into();
+        // ... so that `E::try_from(n).map_err(…)?` reads the same with `OpenEnum::<E>`.
+        assert_eq!(value.map(|value| value.0), Ok(77));
+    }
+}
