@@ -24,6 +24,7 @@ use crate::params::Params;
 use crate::prepare::{RenamedType, RenamedValue, Renames};
 
 mod corrections;
+mod open_enums;
 mod registered;
 mod text;
 
@@ -251,6 +252,8 @@ pub fn generate(
                         || restore
                             .as_ref()
                             .is_some_and(|restore| restore.concern(item));
+                    let opened = open_enums::open(item)?;
+                    let item = opened.as_deref().unwrap_or(item);
                     let mut routed = String::with_capacity(item.len() + item.len() / 8);
                     let crates = text::through_runtime(item, ALIAS_PREFIX, &mut routed);
                     let code = if corrected {

@@ -65,6 +65,16 @@ async fn whole_numbers_written_as_floats_are_read_as_integers() {
 }
 
 #[tokio::test]
+async fn an_enum_number_without_a_value_goes_through_as_a_number() {
+    // A client (or, behind a proxy, a server) newer than these protos: proto3 enums are open,
+    // and grpc-gateway's protojson passes such a number on and writes it back as one.
+    let served = serve().await;
+    let sent = json!({"colour": 9, "colours": ["COLOUR_RED", 40]});
+    let reply = served.rest.json("POST", "/v1/everything", &sent).await;
+    assert_eq!(reply.ok_json(), sent);
+}
+
+#[tokio::test]
 async fn a_body_in_other_accepted_forms_is_written_canonically() {
     let served = serve().await;
     let sent = json!({

@@ -1,11 +1,12 @@
 //! proto3 JSON of generated messages where pbjson-build's impls need the generator's
 //! corrections: non-finite floats are the strings `"NaN"`, `"Infinity"`, `"-Infinity"` in every
-//! position a float can be, and `null` for a `google.protobuf.Value` is the null value.
+//! position a float can be, `null` for a `google.protobuf.Value` is the null value, and an enum
+//! field keeps a number its enum has no value for.
 
 use std::collections::HashMap;
 
 use rust_svc_runtime::wkt::{self, value::Kind};
-use rust_svc_tests::tests::json_mapping::{Floats, Values, floats};
+use rust_svc_tests::tests::json_mapping::{Floats, Shade, Shades, Values, floats, shades};
 use serde_json::json;
 
 /// The message of type `$type` that JSON `$sent` decodes to, and its JSON.
@@ -111,4 +112,42 @@ fn null_for_other_messages_is_the_default() {
     assert_eq!(written, json!({}));
     let (message, _) = round_trip!(Floats, json!({"wrapped": null, "nested": null}));
     assert_eq!(message, Floats::default());
+}
+
+#[test]
+fn enum_numbers_without_a_value_are_kept_in_every_position() {
+    // proto3 enums are open (the conformance suite's `EnumFieldUnknownValue`): a newer peer's
+    // value is read from its number and written back as one, where pbjson-build's impls
+    // refused it and could not write the message at all.
+    let sent = json!({
+        "shade": 7,
+        "maybe": -3,
+        "many": ["SHADE_DARK", 12],
+        "byName": {"a": 99, "b": "SHADE_LIGHT"},
+        "choiceShade": 2147483647,
+    });
+    let (message, written) = round_trip!(Shades, sent.clone());
+    assert_eq!(message.shade, 7);
+    assert_eq!(message.maybe, Some(-3));
+    assert_eq!(message.many, [Shade::Dark as i32, 12]);
+    assert_eq!(message.by_name["a"], 99);
+    assert_eq!(message.choice, Some(shades::Choice::ChoiceShade(i32::MAX)));
+    assert_eq!(written, sent);
+    // Known numbers are written by name, and names are read as before.
+    let (message, written) = round_trip!(Shades, json!({"shade": 2, "many": [1, "SHADE_DARK"]}));
+    assert_eq!(message.shade, Shade::Dark as i32);
+    assert_eq!(
+        written,
+        json!({"shade": "SHADE_DARK", "many": ["SHADE_LIGHT", "SHADE_DARK"]})
+    );
+    // A name the enum does not have, or a number past 32 bits, is still refused.
+    for sent in [
+        json!({"shade": "SHADE_GREY"}),
+        json!({"many": [2147483648_u64]}),
+    ] {
+        assert!(
+            serde_json::from_value::<Shades>(sent.clone()).is_err(),
+            "{sent}"
+        );
+    }
 }

@@ -1032,7 +1032,7 @@ impl __serde::Serialize for CourierStatus {
             struct_ser.serialize_field("courierId", &self.courier_id)?;
         }
         if self.state != 0 {
-            let v = CourierState::try_from(self.state)
+            let v = __pbjson::private::OpenEnum::<CourierState>::try_from(self.state)
                 .map_err(|_| __serde::ser::Error::custom(format!("Invalid variant {}", self.state)))?;
             struct_ser.serialize_field("state", &v)?;
         }
@@ -1135,7 +1135,7 @@ impl<'de> __serde::Deserialize<'de> for CourierStatus {
                             if state__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("state"));
                             }
-                            state__ = Some(map_.next_value::<CourierState>()? as i32);
+                            state__ = Some(map_.next_value::<__pbjson::private::OpenEnum<CourierState>>()?.0);
                         }
                         GeneratedField::Location => {
                             if location__.is_some() {

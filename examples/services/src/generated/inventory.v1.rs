@@ -289,7 +289,7 @@ impl __serde::Serialize for CheckStockResponse {
             struct_ser.serialize_field("updatedAt", v)?;
         }
         if self.state != 0 {
-            let v = StockState::try_from(self.state)
+            let v = __pbjson::private::OpenEnum::<StockState>::try_from(self.state)
                 .map_err(|_| __serde::ser::Error::custom(format!("Invalid variant {}", self.state)))?;
             struct_ser.serialize_field("state", &v)?;
         }
@@ -403,7 +403,7 @@ impl<'de> __serde::Deserialize<'de> for CheckStockResponse {
                             if state__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("state"));
                             }
-                            state__ = Some(map_.next_value::<StockState>()? as i32);
+                            state__ = Some(map_.next_value::<__pbjson::private::OpenEnum<StockState>>()?.0);
                         }
                         GeneratedField::__SkipField__ => {
                             let _ = map_.next_value::<__serde::de::IgnoredAny>()?;

@@ -717,7 +717,7 @@ impl __serde::Serialize for ListOrdersRequest {
             struct_ser.serialize_field("filter", &self.filter)?;
         }
         if self.status_filter != 0 {
-            let v = OrderStatus::try_from(self.status_filter)
+            let v = __pbjson::private::OpenEnum::<OrderStatus>::try_from(self.status_filter)
                 .map_err(|_| __serde::ser::Error::custom(format!("Invalid variant {}", self.status_filter)))?;
             struct_ser.serialize_field("statusFilter", &v)?;
         }
@@ -821,7 +821,7 @@ impl<'de> __serde::Deserialize<'de> for ListOrdersRequest {
                             if status_filter__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("statusFilter"));
                             }
-                            status_filter__ = Some(map_.next_value::<OrderStatus>()? as i32);
+                            status_filter__ = Some(map_.next_value::<__pbjson::private::OpenEnum<OrderStatus>>()?.0);
                         }
                         GeneratedField::__SkipField__ => {
                             let _ = map_.next_value::<__serde::de::IgnoredAny>()?;
@@ -995,7 +995,7 @@ impl __serde::Serialize for Order {
             struct_ser.serialize_field("items", &self.items)?;
         }
         if self.status != 0 {
-            let v = OrderStatus::try_from(self.status)
+            let v = __pbjson::private::OpenEnum::<OrderStatus>::try_from(self.status)
                 .map_err(|_| __serde::ser::Error::custom(format!("Invalid variant {}", self.status)))?;
             struct_ser.serialize_field("status", &v)?;
         }
@@ -1129,7 +1129,7 @@ impl<'de> __serde::Deserialize<'de> for Order {
                             if status__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("status"));
                             }
-                            status__ = Some(map_.next_value::<OrderStatus>()? as i32);
+                            status__ = Some(map_.next_value::<__pbjson::private::OpenEnum<OrderStatus>>()?.0);
                         }
                         GeneratedField::CreatedAt => {
                             if created_at__.is_some() {
@@ -1285,12 +1285,12 @@ impl __serde::Serialize for OrderUpdate {
             struct_ser.serialize_field("orderId", &self.order_id)?;
         }
         if self.previous_status != 0 {
-            let v = OrderStatus::try_from(self.previous_status)
+            let v = __pbjson::private::OpenEnum::<OrderStatus>::try_from(self.previous_status)
                 .map_err(|_| __serde::ser::Error::custom(format!("Invalid variant {}", self.previous_status)))?;
             struct_ser.serialize_field("previousStatus", &v)?;
         }
         if self.status != 0 {
-            let v = OrderStatus::try_from(self.status)
+            let v = __pbjson::private::OpenEnum::<OrderStatus>::try_from(self.status)
                 .map_err(|_| __serde::ser::Error::custom(format!("Invalid variant {}", self.status)))?;
             struct_ser.serialize_field("status", &v)?;
         }
@@ -1382,13 +1382,13 @@ impl<'de> __serde::Deserialize<'de> for OrderUpdate {
                             if previous_status__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("previousStatus"));
                             }
-                            previous_status__ = Some(map_.next_value::<OrderStatus>()? as i32);
+                            previous_status__ = Some(map_.next_value::<__pbjson::private::OpenEnum<OrderStatus>>()?.0);
                         }
                         GeneratedField::Status => {
                             if status__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("status"));
                             }
-                            status__ = Some(map_.next_value::<OrderStatus>()? as i32);
+                            status__ = Some(map_.next_value::<__pbjson::private::OpenEnum<OrderStatus>>()?.0);
                         }
                         GeneratedField::At => {
                             if at__.is_some() {
