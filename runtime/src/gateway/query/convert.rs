@@ -334,9 +334,11 @@ pub(crate) fn json_problem(kind: &FieldKind, value: &Value) -> Option<String> {
             return match value {
                 // Names are the serde impl's to check; its message lists them.
                 Value::String(_) => None,
-                // Called only for a value that failed to decode, so the number is not one of
-                // the enum's (pbjson's own message for it reads "expected expected one of").
-                Value::Number(number) => Some(format!("{number} is not a value of enum {name}")),
+                // Called only for a value that failed to decode: any whole 32-bit number is
+                // read (proto3 enums are open), so this one is not.
+                Value::Number(number) => Some(format!(
+                    "{number} is not a number of enum {name}, a 32-bit integer"
+                )),
                 other => Some(expected(&format!("a {name} name or number"), other)),
             };
         }
@@ -351,7 +353,12 @@ pub(crate) fn json_problem(kind: &FieldKind, value: &Value) -> Option<String> {
         (ScalarKind::Bytes, Value::String(text)) => check_base64(text).err(),
         (ScalarKind::Bytes, other) => Some(expected("a base64 string", other)),
         (_, Value::String(text)) => scalar_value(scalar, Cow::Borrowed(text)).err(),
-        (ScalarKind::Double | ScalarKind::Float, Value::Number(_)) => None,
+        // A JSON number past `f32`'s range: what serde_json reads at all fits a double.
+        (ScalarKind::Float, Value::Number(number)) => number
+            .as_f64()
+            .is_some_and(|n| (n as f32).is_infinite())
+            .then(|| format!("{number} is out of range for a float")),
+        (ScalarKind::Double, Value::Number(_)) => None,
         (_, Value::Number(number)) => {
             let in_range = match scalar {
                 ScalarKind::Int32 => number.as_i64().is_some_and(|n| i32::try_from(n).is_ok()),

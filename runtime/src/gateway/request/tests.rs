@@ -371,13 +371,15 @@ fn errors_inside_maps_enums_and_lists_name_the_entry() {
             r#"{"counts": {"1": "y"}}"#,
             r#"body field "counts[1]": "y" is not a valid uint32"#,
         ),
+        // Generated messages read any 32-bit number into an enum field (proto3 enums are
+        // open); past that, or with a fraction, it is no enum number.
         (
-            r#"{"color": 7}"#,
-            r#"body field "color": 7 is not a value of enum shop.Color"#,
+            r#"{"color": 3000000000}"#,
+            r#"body field "color": 3000000000 is not a number of enum shop.Color, a 32-bit integer"#,
         ),
         (
-            r#"{"colors": ["RED", 5]}"#,
-            r#"body field "colors[1]": 5 is not a value of enum shop.Color"#,
+            r#"{"colors": ["RED", 2.5]}"#,
+            r#"body field "colors[1]": 2.5 is not a number of enum shop.Color, a 32-bit integer"#,
         ),
         (
             r#"{"colors": ["RED", true]}"#,
