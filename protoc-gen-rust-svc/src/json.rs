@@ -252,7 +252,10 @@ pub fn generate(
                         || restore
                             .as_ref()
                             .is_some_and(|restore| restore.concern(item));
-                    let opened = open_enums::open(item)?;
+                    let opened = match corrections.has_enums(item) {
+                        true => open_enums::open(item)?,
+                        false => None,
+                    };
                     let item = opened.as_deref().unwrap_or(item);
                     let mut routed = String::with_capacity(item.len() + item.len() / 8);
                     let crates = text::through_runtime(item, ALIAS_PREFIX, &mut routed);

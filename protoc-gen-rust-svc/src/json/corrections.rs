@@ -31,6 +31,9 @@ pub(super) struct Corrections {
     floats: HashMap<String, HashSet<String>>,
     /// Singular `google.protobuf.Value` fields.
     values: HashMap<String, HashSet<String>>,
+    /// Messages with an enum field (a map's values included), whose impls
+    /// [`open_enums`](super::open_enums) rewrites.
+    enums: HashSet<String>,
 }
 
 impl Corrections {
@@ -59,10 +62,11 @@ impl Corrections {
                     .unwrap_or_else(|| field.name().to_lower_camel_case())
             };
             let repeated = field.label() == Label::Repeated;
-            let float = match map_value(&full_name, message, field) {
-                Some(value) => is_float(value),
-                None => is_float(field),
-            };
+            let value = map_value(&full_name, message, field).unwrap_or(field);
+            let float = is_float(value);
+            if value.r#type() == Type::Enum {
+                self.enums.insert(full_name.clone());
+            }
             if float {
                 let fields = self.floats.entry(full_name.clone()).or_default();
                 fields.insert(json_name());
@@ -86,16 +90,16 @@ impl Corrections {
     /// `Value` fields. Read from the text, so that the impls that need none (nearly all) are not
     /// searched.
     pub(super) fn concern(&self, item: &str) -> bool {
-        let named = |call: &str| {
-            let start = item.find(call)? + call.len();
-            let end = start + item[start..].find('"')?;
-            Some(&item[start..end])
+        let Some((name, deserialize)) = message_of(item) else {
+            return false;
         };
-        let floats =
-            named("serialize_struct(\"").is_some_and(|name| self.floats.contains_key(name));
-        let values =
-            named("deserialize_struct(\"").is_some_and(|name| self.values.contains_key(name));
-        floats || values
+        self.floats.contains_key(name) || deserialize && self.values.contains_key(name)
+    }
+
+    /// Whether the impl `item` is one of a message with an enum field, whose enum values
+    /// [`open_enums`](super::open_enums) opens.
+    pub(super) fn has_enums(&self, item: &str) -> bool {
+        message_of(item).is_some_and(|(name, _)| self.enums.contains(name))
     }
 
     /// Applies the corrections to pbjson-build's impls in `file`; `runtime` is the runtime
@@ -168,6 +172,17 @@ fn map_value<'a>(
 
 fn is_float(field: &FieldDescriptorProto) -> bool {
     matches!(field.r#type(), Type::Double | Type::Float)
+}
+
+/// The message an impl of pbjson-build's is for (the first argument of its `serialize_struct`
+/// or `deserialize_struct` call), and whether it is the `Deserialize` impl.
+fn message_of(item: &str) -> Option<(&str, bool)> {
+    // `serialize_struct("` is found in `deserialize_struct("` too.
+    const CALL: &str = "serialize_struct(\"";
+    let call = item.find(CALL)?;
+    let start = call + CALL.len();
+    let end = start + item[start..].find('"')?;
+    Some((&item[start..end], item[..call].ends_with("de")))
 }
 
 /// The string literal first argument of the first call of method `method` in `item`.

@@ -24,63 +24,89 @@ const WRITE_ERROR: &str = ".map_err(|_| serde::ser::Error::custom(format!(\"Inva
 /// Where a value is read.
 const READ: &str = "map_.next_value::<";
 
+/// The cast after an enum value is read.
+const CAST: &str = " as i32";
+
 /// `code`, one impl of pbjson-build's, with its enum values open; `None` when it has none.
+/// The edits are found with substring searches and applied in one copy: most impls have no
+/// enum value, and the googleapis request's impls are tens of megabytes.
 pub(super) fn open(code: &str) -> Result<Option<String>, Error> {
-    if !code.contains(" as i32") && !code.contains(WRITE_ERROR) {
+    let mut edits: Vec<(usize, usize, String)> = Vec::new();
+    for (at, _) in code.match_indices(WRITE_ERROR) {
+        let line = line_start(code, at);
+        let previous = line
+            .checked_sub(1)
+            .map(|end| line_start(code, end)..end)
+            .ok_or_else(|| shape_error(&code[line..]))?;
+        edits.push(open_write(code, previous)?);
+    }
+    for (at, _) in code.match_indices(CAST) {
+        // `x as i32` and `? as i32` cast a value read on the same line, `v as i32` a map's
+        // values, read on the line before.
+        let line = line_start(code, at);
+        let read_line = match code[..at].chars().next_back() {
+            Some('x' | '?') => line..at,
+            Some('v') => {
+                let end = line
+                    .checked_sub(1)
+                    .ok_or_else(|| shape_error(&code[line..]))?;
+                line_start(code, end)..end
+            }
+            _ => return Err(shape_error(&code[line..])),
+        };
+        let read = code[read_line.clone()]
+            .rfind(READ)
+            .ok_or_else(|| shape_error(&code[read_line.clone()]))?;
+        edits.push(open_read(code, read_line.start + read)?);
+        edits.push((at, at + CAST.len(), ".0".to_owned()));
+    }
+    if edits.is_empty() {
         return Ok(None);
     }
-    let mut lines: Vec<String> = code.split_inclusive('\n').map(str::to_owned).collect();
-    for index in 0..lines.len() {
-        if lines[index].contains(WRITE_ERROR) {
-            let previous = index
-                .checked_sub(1)
-                .ok_or_else(|| shape_error(&lines[index]))?;
-            lines[previous] = open_write(&lines[previous])?;
-        } else if let Some(read) = lines[index].find(READ) {
-            let line = &lines[index];
-            let next_casts = lines
-                .get(index + 1)
-                .is_some_and(|next| next.contains("v as i32"));
-            if line.contains(" as i32") {
-                // A singular, optional, repeated or oneof value: the cast is on the same line.
-                let (opened, rest) = open_read(line, read)?;
-                lines[index] = opened + &rest.replace("x as i32", "x.0").replace("? as i32", "?.0");
-            } else if next_casts {
-                // A map's values: the cast is on the next line.
-                let (opened, rest) = open_read(line, read)?;
-                lines[index] = opened + rest;
-                lines[index + 1] = lines[index + 1].replace("v as i32", "v.0");
-            }
-        }
+    edits.sort_by_key(|(start, _, _)| *start);
+    let mut out = String::with_capacity(code.len() + edits.len() * OPEN_ENUM.len());
+    let mut copied = 0;
+    for (start, end, replacement) in edits {
+        out.push_str(&code[copied..start]);
+        out.push_str(&replacement);
+        copied = end;
     }
-    Ok(Some(lines.concat()))
+    out.push_str(&code[copied..]);
+    Ok(Some(out))
 }
 
-/// `let v = E::try_from(n)` with `OpenEnum::<E>` in place of `E`.
-fn open_write(line: &str) -> Result<String, Error> {
+/// Where the line holding `at` starts.
+fn line_start(code: &str, at: usize) -> usize {
+    code[..at].rfind('\n').map_or(0, |newline| newline + 1)
+}
+
+/// The edit of `let v = E::try_from(n)`, the `line` of `code` before a write's `.map_err`:
+/// `OpenEnum::<E>` in place of `E`.
+fn open_write(code: &str, line: std::ops::Range<usize>) -> Result<(usize, usize, String), Error> {
     const TRY_FROM: &str = "::try_from(";
-    let at = line.rfind(TRY_FROM).ok_or_else(|| shape_error(line))?;
-    let start = line[..at]
+    let text = &code[line.clone()];
+    let at = text.rfind(TRY_FROM).ok_or_else(|| shape_error(text))?;
+    let start = text[..at]
         .rfind(|c: char| c.is_whitespace())
         .map_or(0, |space| space + 1);
-    let enum_type = &line[start..at];
+    let enum_type = &text[start..at];
     if enum_type.is_empty() {
-        return Err(shape_error(line));
+        return Err(shape_error(text));
     }
-    Ok(format!(
-        "{}{OPEN_ENUM}::<{enum_type}>{}",
-        &line[..start],
-        &line[at..]
+    Ok((
+        line.start + start,
+        line.start + at,
+        format!("{OPEN_ENUM}::<{enum_type}>"),
     ))
 }
 
-/// `line` up to the end of the type read at `read` (a `next_value::<…>` turbofish) with the
-/// enum in it opened, and the rest of the line.
-fn open_read(line: &str, read: usize) -> Result<(String, &str), Error> {
+/// The edit of the type read at `read` (a `next_value::<…>` turbofish): the enum in it opened.
+fn open_read(code: &str, read: usize) -> Result<(usize, usize, String), Error> {
     let start = read + READ.len();
     let mut depth = 1;
-    let end = line[start..]
+    let end = code[start..]
         .char_indices()
+        .take_while(|(_, c)| *c != '\n')
         .find_map(|(offset, c)| {
             match c {
                 '<' => depth += 1,
@@ -89,13 +115,13 @@ fn open_read(line: &str, read: usize) -> Result<(String, &str), Error> {
             }
             (depth == 0).then_some(start + offset)
         })
-        .ok_or_else(|| shape_error(line))?;
-    let read_type = &line[start..end];
+        .ok_or_else(|| shape_error(&code[line_start(code, read)..]))?;
+    let read_type = &code[start..end];
     let opened = match split_container(read_type) {
         Some((container, inner)) => format!("{container}{}>", open_inner(inner)),
         None => format!("{OPEN_ENUM}<{read_type}>"),
     };
-    Ok((format!("{}{opened}", &line[..start]), &line[end..]))
+    Ok((start, end, opened))
 }
 
 /// `Option<E>` and `Vec<E>` as (`Option<`, `E`); maps as (`HashMap<`, `K, E`).
@@ -135,7 +161,8 @@ fn open_inner(inner: &str) -> String {
     }
 }
 
-fn shape_error(line: &str) -> Error {
+fn shape_error(text: &str) -> Error {
+    let line = text.lines().next().unwrap_or_default();
     Error::new(format!(
         "internal error: pbjson-build wrote an enum value in a shape the generator does not \
          know: `{}`",
@@ -219,5 +246,7 @@ mod tests {
         assert!(error.to_string().contains("internal error"), "{error}");
         let error = open("let v = x\n.map_err(|_| serde::ser::Error::custom(format!(\"Invalid variant {}\", v)))\n").unwrap_err();
         assert!(error.to_string().contains("internal error"), "{error}");
+        let error = open("let n = self.count as i32;\n").unwrap_err();
+        assert!(error.to_string().contains("self.count as i32"), "{error}");
     }
 }

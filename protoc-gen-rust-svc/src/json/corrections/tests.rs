@@ -81,6 +81,11 @@ fn the_descriptors_name_the_fields_to_correct() {
     corrections
         .floats
         .retain(|message, _| message.starts_with("t.json."));
+    // `Value`'s `null_value` is an enum field; the test proto has none.
+    assert!(corrections.enums.contains("google.protobuf.Value"));
+    corrections
+        .enums
+        .retain(|message| message.starts_with("t.json."));
     let floats = [
         (
             "t.json.Floats",
@@ -107,6 +112,7 @@ fn the_descriptors_name_the_fields_to_correct() {
         Corrections {
             floats: floats.map(|(m, f)| (m.to_owned(), f)).into(),
             values: values.map(|(m, f)| (m.to_owned(), f)).into(),
+            enums: HashSet::new(),
         }
     );
 }
@@ -214,6 +220,7 @@ fn an_impl_in_another_shape_is_an_internal_error() {
     let corrections = Corrections {
         floats: [("p.M".to_owned(), names(&["ratio"]))].into(),
         values: [("p.M".to_owned(), names(&["anything"]))].into(),
+        enums: HashSet::new(),
     };
     let mut serialize: syn::File = syn::parse_quote! {
         impl serde::Serialize for M {
