@@ -225,7 +225,9 @@ fn decode<M: DeserializeOwned, B: PathBinding>(
 
 /// The proto3 JSON object of a request before it is decoded: the body, the path bindings and
 /// the query merged as the [module](self) describes. Values from the path and the query are
-/// already converted to their JSON types (`"7"` for an int32 field is `7`).
+/// already converted to their JSON types (`"7"` for an int32 field is `7`), except an enum's
+/// number, which stays text (`"1"`): a generated message reads a number in text only if its
+/// enum names it, as grpc-gateway reads a path or query value, where a JSON number is any.
 pub fn request_value<B: PathBinding>(
     schema: &'static MessageSchema,
     body_rule: BodyRule,

@@ -72,11 +72,12 @@ pub(crate) fn map_key(kind: ScalarKind, text: Cow<'_, str>) -> Result<String, St
 
 /// An enum value by number (a JSON number) or by name (a JSON string). Names are checked by the
 /// message's serde impl, the one place that knows them.
+/// An enum's value from a path variable or query parameter: a name, or a number, kept as text
+/// either way. A generated message reads a number in a JSON body whether or not its enum names
+/// it (proto3 enums are open), but one in text only if it does: grpc-gateway refuses `?status=9`
+/// when the enum has no 9.
 fn enum_value(text: Cow<'_, str>) -> Value {
-    match text.parse::<i32>() {
-        Ok(number) => Value::from(number),
-        Err(_) => Value::String(text.into_owned()),
-    }
+    Value::String(text.into_owned())
 }
 
 fn well_known_value(kind: WellKnown, text: Cow<'_, str>) -> Result<Value, String> {

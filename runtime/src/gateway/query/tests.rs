@@ -268,8 +268,8 @@ fn grpc_gateway_every_type_by_proto_name() {
         "floatValue": 1.5, "doubleValue": 2.5, "int64Value": "-1", "int32Value": -2,
         "uint64Value": "3", "uint32Value": 4, "boolValue": true, "stringValue": "str",
         "bytesValue": "YWJjMTIzIT8kKiYoKSctPUB-", "repeatedValue": ["a", "b", "c"],
-        "optionalValue": "str", "repeatedMessage": ["1", "2", "3"], "enumValue": 1,
-        "repeatedEnum": [1, 2, 0], "timestampValue": "2016-12-15T12:23:32.000000049Z", "durationValue": "46800s",
+        "optionalValue": "str", "repeatedMessage": ["1", "2", "3"], "enumValue": "1",
+        "repeatedEnum": ["1", "2", "0"], "timestampValue": "2016-12-15T12:23:32.000000049Z", "durationValue": "46800s",
         "fieldmaskValue": "float_value,double_value",
         "wrapperFloatValue": 1.5, "wrapperDoubleValue": 2.5, "wrapperInt64Value": "-1",
         "wrapperInt32Value": -2, "wrapperUInt64Value": "3", "wrapperUInt32Value": 4,
@@ -308,7 +308,7 @@ fn grpc_gateway_json_names() {
     ]);
     let expected = json!({
         "floatValue": 1.5, "int64Value": "-1", "boolValue": true, "bytesValue": "Ynl0ZXM=",
-        "repeatedValue": ["a", "b"], "enumValue": 1, "timestampValue": TIME,
+        "repeatedValue": ["a", "b"], "enumValue": "1", "timestampValue": TIME,
         "durationValue": "46800s", "wrapperUInt64Value": "3", "wrapperBytesValue": "Ynl0ZXM=",
         "structValueValue": "", "structValue": {},
     });
@@ -326,7 +326,7 @@ fn enums_by_name_or_number_and_struct_values_as_json() {
         ("struct_value", r#"{"c":[1,2],"d":[{"e":1,"f":{}}]}"#),
     ]);
     let expected = json!({
-        "enumValue": "Z", "repeatedEnum": ["X", 2, 0], "structValueValue": {},
+        "enumValue": "Z", "repeatedEnum": ["X", "2", "0"], "structValueValue": {},
         "structValue": {"c": [1, 2], "d": [{"e": 1, "f": {}}]},
     });
     assert_eq!(value, expected);

@@ -90,8 +90,19 @@ impl<'de, E: Deserialize<'de> + Into<i32>> Visitor<'de> for OpenEnumVisitor<E> {
         }
     }
 
+    // A name, as the enum reads it; or a number in a string, as the gateway writes a path
+    // variable's or query parameter's number: for those the enum itself decides, since
+    // grpc-gateway refuses a number the enum does not name there (only a JSON body's numbers
+    // are open, as protojson reads them).
     fn visit_str<Er: de::Error>(self, name: &str) -> Result<Self::Value, Er> {
-        let value = E::deserialize(IntoDeserializer::<Er>::into_deserializer(name))?;
+        let named = E::deserialize(IntoDeserializer::<Er>::into_deserializer(name));
+        let value = match (named, name.parse::<i64>()) {
+            (Ok(value), _) => value,
+            (Err(_), Ok(number)) => {
+                E::deserialize(IntoDeserializer::<Er>::into_deserializer(number))?
+            }
+            (Err(error), Err(_)) => return Err(error),
+        };
         Ok(OpenEnum::new(value.into()))
     }
 
@@ -139,12 +150,20 @@ mod tests {
         }
     }
 
+    /// By name or by a number it has, as pbjson-build's enum impls read.
     impl<'de> Deserialize<'de> for Colour {
         fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            match String::deserialize(deserializer)?.as_str() {
-                "RED" => Ok(Self::Red),
-                "GREEN" => Ok(Self::Green),
-                other => Err(de::Error::unknown_variant(other, &["RED", "GREEN"])),
+            match serde_json::Value::deserialize(deserializer)? {
+                serde_json::Value::String(name) if name == "RED" => Ok(Self::Red),
+                serde_json::Value::String(name) if name == "GREEN" => Ok(Self::Green),
+                serde_json::Value::String(name) => {
+                    Err(de::Error::unknown_variant(&name, &["RED", "GREEN"]))
+                }
+                serde_json::Value::Number(number) => number
+                    .as_i64()
+                    .and_then(|number| Self::try_from(i32::try_from(number).ok()?).ok())
+                    .ok_or_else(|| de::Error::custom(format!("no Colour numbered {number}"))),
+                other => Err(de::Error::custom(format!("no Colour: {other}"))),
             }
         }
     }
@@ -180,6 +199,9 @@ mod tests {
         );
         assert_eq!(read("7.0"), Ok(7));
         assert!(read("1.5").is_err());
+        // A number in a string (a query parameter's) must be one of the enum's.
+        assert_eq!(read(r#""1""#), Ok(1));
+        assert!(read(r#""9""#).unwrap_err().contains("9"));
         assert!(read("3e9").is_err());
         assert!(read("true").is_err());
         // `null` goes to the enum, which refuses it here (NullValue takes it).
