@@ -3,11 +3,12 @@
 //! pbjson-build is the well-kept crate made for this (prost's own types, the proto3 JSON
 //! mapping to the letter: lowerCamelCase and proto names, 64-bit integers as strings, enums by
 //! name, unknown fields rejected). Its output is taken as it comes, like prost-build's, with
-//! three adjustments: paths to `serde` and `pbjson` go through the runtime crate, so a user's
+//! four adjustments: paths to `serde` and `pbjson` go through the runtime crate, so a user's
 //! crate needs no dependency of its own on them; enum values and messages prost-build knows
-//! under a stand-in name (see [`crate::prepare`]) get their proto names back; and two kinds of
-//! fields it maps wrongly, non-finite floats and `null` for a `google.protobuf.Value`, are
-//! corrected (see [`corrections`]). The impls are kept in pbjson-build's own layout, as
+//! under a stand-in name (see [`crate::prepare`]) get their proto names back; enum values are
+//! open, a number the enum does not name kept rather than refused (see [`open_enums`]); and
+//! two kinds of fields it maps wrongly, non-finite floats and `null` for a
+//! `google.protobuf.Value`, are corrected (see [`corrections`]). The impls are kept in pbjson-build's own layout, as
 //! protoc-gen-prost-serde hands them to its users: only the few that need a correction or a
 //! restored name are parsed and printed again (see [`text`]).
 

@@ -14,8 +14,9 @@ use serde::de::{self, Deserialize, Deserializer, IntoDeserializer, Visitor};
 use serde::ser::{Serialize, Serializer};
 
 /// The number of an enum field of type `E`, known to `E` or not: written as its value's name
-/// when `E` has one, else as the number; read from a number as it is, from anything else as
-/// `E` reads it (a name, or `null` for `google.protobuf.NullValue`).
+/// when `E` has one, else as the number; read from a JSON number as it is, from anything else
+/// as `E` reads it (a name, `null` for `google.protobuf.NullValue`, or a number in text, as the
+/// gateway passes on a path variable's or query parameter's, which `E` must name).
 pub struct OpenEnum<E>(pub i32, PhantomData<fn() -> E>);
 
 impl<E> OpenEnum<E> {
