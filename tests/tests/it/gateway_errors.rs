@@ -380,6 +380,9 @@ async fn an_unparsable_query_value_is_a_400_naming_the_parameter() {
         reply.error(400, Code::InvalidArgument, &[key]);
         served.rest.assert_serving().await;
     }
+    // An enum number the enum does not name, in our words rather than pbjson's.
+    let reply = served.rest.get("/v1/everything/n?colour=9").await;
+    reply.error(400, Code::InvalidArgument, &["9 is not a value of enum"]);
     // A singular field given twice.
     let reply = served.rest.get("/v1/everything/n?small=1&small=2").await;
     reply.error(400, Code::InvalidArgument, &["small"]);

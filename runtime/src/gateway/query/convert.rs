@@ -333,6 +333,12 @@ pub(crate) fn json_problem(kind: &FieldKind, value: &Value) -> Option<String> {
         }
         FieldKind::Enum(name) => {
             return match value {
+                // A number in text, from a path variable or query parameter, is read only if
+                // the enum names it (pbjson's own message for it reads "expected expected one
+                // of").
+                Value::String(text) if text.parse::<i64>().is_ok() => {
+                    Some(format!("{text} is not a value of enum {name}"))
+                }
                 // Names are the serde impl's to check; its message lists them.
                 Value::String(_) => None,
                 // Called only for a value that failed to decode: any whole 32-bit number is

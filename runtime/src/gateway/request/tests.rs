@@ -394,6 +394,11 @@ fn errors_inside_maps_enums_and_lists_name_the_entry() {
         let merged = decode_error(BodyRule::Whole, &[("order_id", "o")], None, body);
         assert_eq!(merged, message, "{body}");
     }
+    // A number from the query is one the enum must name.
+    assert_eq!(
+        decode_error(BodyRule::None, &[], Some("color=7"), ""),
+        r#"query parameter "color": 7 is not a value of enum shop.Color"#
+    );
     let message = decode_error(BodyRule::None, &[], Some("colors=RED&colors=BLUE"), "");
     assert!(
         message.starts_with(r#"query parameter "colors": unknown variant `BLUE`"#),
