@@ -15,6 +15,7 @@ use serde_json::{Number, Value};
 
 use crate::gateway::schema::{FieldKind, ScalarKind, WellKnown};
 use crate::gateway::wkt::Timestamp;
+use crate::gateway::wkt::number::ProtoNumber;
 
 #[cfg(test)]
 mod tests;
@@ -363,7 +364,7 @@ pub(crate) fn json_problem(kind: &FieldKind, value: &Value) -> Option<String> {
         // A JSON number past `f32`'s range: what serde_json reads at all fits a double.
         (ScalarKind::Float, Value::Number(number)) => number
             .as_f64()
-            .is_some_and(|n| (n as f32).is_infinite())
+            .is_some_and(|n| <f32 as ProtoNumber>::from_f64(n).is_none())
             .then(|| format!("{number} is out of range for a float")),
         (ScalarKind::Double, Value::Number(_)) => None,
         (_, Value::Number(number)) => {

@@ -13,6 +13,8 @@ use std::marker::PhantomData;
 use serde::de::{self, Deserialize, Deserializer, IntoDeserializer, Visitor};
 use serde::ser::{Serialize, Serializer};
 
+use super::number::ProtoNumber;
+
 /// The number of an enum field of type `E`, known to `E` or not: written as its value's name
 /// when `E` has one, else as the number; read from a JSON number as it is, from anything else
 /// as `E` reads it (a name, `null` for `google.protobuf.NullValue`, or a number in text, as the
@@ -83,11 +85,9 @@ impl<'de, E: Deserialize<'de> + Into<i32>> Visitor<'de> for OpenEnumVisitor<E> {
 
     // A whole number written as a float, as protojson reads any 32-bit integer.
     fn visit_f64<Er: de::Error>(self, number: f64) -> Result<Self::Value, Er> {
-        let whole =
-            number.fract() == 0.0 && number >= f64::from(i32::MIN) && number <= f64::from(i32::MAX);
-        match whole {
-            true => Ok(OpenEnum::new(number as i32)),
-            false => Err(Er::invalid_value(de::Unexpected::Float(number), &self)),
+        match <i32 as ProtoNumber>::from_f64(number) {
+            Some(number) => Ok(OpenEnum::new(number)),
+            None => Err(Er::invalid_value(de::Unexpected::Float(number), &self)),
         }
     }
 
