@@ -249,11 +249,12 @@ pub fn generate(
             let items = split_items(text)
                 .par_iter()
                 .map(|item| {
-                    let corrected = corrections.concern(item)
+                    let concern = corrections.concern(item);
+                    let corrected = concern.correction
                         || restore
                             .as_ref()
                             .is_some_and(|restore| restore.concern(item));
-                    let opened = match corrections.has_enums(item) {
+                    let opened = match concern.open_enums {
                         true => open_enums::open(item)?,
                         false => None,
                     };
@@ -357,7 +358,7 @@ fn print_item(
             "internal error: pbjson-build wrote code for `{package}` that does not parse ({error}); please report this with the protos that caused it"
         ))
     })?;
-    if corrections.concern(item) {
+    if corrections.concern(item).correction {
         corrections.apply(&mut file, runtime)?;
     }
     // After the corrections, which find messages by the names pbjson-build was given.

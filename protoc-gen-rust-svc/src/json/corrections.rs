@@ -36,6 +36,15 @@ pub(super) struct Corrections {
     enums: HashSet<String>,
 }
 
+/// What one impl needs (see [`Corrections::concern`]).
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Concern {
+    /// A correction of its floats or `Value` fields.
+    pub(super) correction: bool,
+    /// Its enum values opened.
+    pub(super) open_enums: bool,
+}
+
 impl Corrections {
     /// The fields of every message of `files` that need a correction.
     pub(super) fn of(files: &[FileDescriptorProto]) -> Self {
@@ -85,21 +94,20 @@ impl Corrections {
         }
     }
 
-    /// Whether the impl `item` (pbjson-build's text) may need a correction: whether it is the
-    /// `Serialize` impl of a message with float fields or the `Deserialize` impl of one with
-    /// `Value` fields. Read from the text, so that the impls that need none (nearly all) are not
-    /// searched.
-    pub(super) fn concern(&self, item: &str) -> bool {
+    /// What the impl `item` (pbjson-build's text) needs, read from the message it names once:
+    /// a correction if it is the `Serialize` impl of a message with float fields or the
+    /// `Deserialize` impl of one with `Value` fields, and its enum values opened
+    /// ([`open_enums`](super::open_enums)) if its message has an enum field. Read from the text,
+    /// so that the impls that need neither (nearly all) are not searched.
+    pub(super) fn concern(&self, item: &str) -> Concern {
         let Some((name, deserialize)) = message_of(item) else {
-            return false;
+            return Concern::default();
         };
-        self.floats.contains_key(name) || deserialize && self.values.contains_key(name)
-    }
-
-    /// Whether the impl `item` is one of a message with an enum field, whose enum values
-    /// [`open_enums`](super::open_enums) opens.
-    pub(super) fn has_enums(&self, item: &str) -> bool {
-        message_of(item).is_some_and(|(name, _)| self.enums.contains(name))
+        Concern {
+            correction: self.floats.contains_key(name)
+                || deserialize && self.values.contains_key(name),
+            open_enums: self.enums.contains(name),
+        }
     }
 
     /// Applies the corrections to pbjson-build's impls in `file`; `runtime` is the runtime
