@@ -3,14 +3,15 @@
 //! pbjson-build is the well-kept crate made for this (prost's own types, the proto3 JSON
 //! mapping to the letter: lowerCamelCase and proto names, 64-bit integers as strings, enums by
 //! name, unknown fields rejected). Its output is taken as it comes, like prost-build's, with
-//! four adjustments: paths to `serde` and `pbjson` go through the runtime crate, so a user's
+//! five adjustments: paths to `serde` and `pbjson` go through the runtime crate, so a user's
 //! crate needs no dependency of its own on them; enum values and messages prost-build knows
 //! under a stand-in name (see [`crate::prepare`]) get their proto names back; enum values are
-//! open, a number the enum does not name kept rather than refused (see [`open_enums`]); and
-//! two kinds of fields it maps wrongly, non-finite floats and `null` for a
-//! `google.protobuf.Value`, are corrected (see [`corrections`]). The impls are kept in pbjson-build's own layout, as
-//! protoc-gen-prost-serde hands them to its users: only the few that need a correction or a
-//! restored name are parsed and printed again (see [`text`]).
+//! open, a number the enum does not name kept rather than refused, and a name it lacks
+//! dropped when unknown fields are (see [`open_enums`]); `null` leaves any field unset (see
+//! [`nulls`]); and two kinds of fields it maps wrongly, non-finite floats and `null` for a
+//! `google.protobuf.Value`, are corrected (see [`corrections`]). The impls are kept in
+//! pbjson-build's own layout, as protoc-gen-prost-serde hands them to its users: only the few
+//! that need a correction or a restored name are parsed and printed again (see [`text`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -25,6 +26,7 @@ use crate::params::Params;
 use crate::prepare::{RenamedType, RenamedValue, Renames};
 
 mod corrections;
+mod nulls;
 mod open_enums;
 mod registered;
 mod text;
@@ -255,10 +257,15 @@ pub fn generate(
                             .as_ref()
                             .is_some_and(|restore| restore.concern(item));
                     let opened = match concern.open_enums {
-                        true => open_enums::open(item)?,
+                        true => open_enums::open(item, !params.reject_unknown_fields)?,
                         false => None,
                     };
                     let item = opened.as_deref().unwrap_or(item);
+                    let nullable = match concern.deserialize {
+                        true => nulls::accept(item)?,
+                        false => None,
+                    };
+                    let item = nullable.as_deref().unwrap_or(item);
                     let mut routed = String::with_capacity(item.len() + item.len() / 8);
                     let crates = text::through_runtime(item, ALIAS_PREFIX, &mut routed);
                     let code = if corrected {

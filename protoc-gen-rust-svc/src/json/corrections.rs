@@ -43,6 +43,8 @@ pub(super) struct Concern {
     pub(super) correction: bool,
     /// Its enum values opened.
     pub(super) open_enums: bool,
+    /// It is a `Deserialize` impl, whose reads [`nulls`](super::nulls) makes accept `null`.
+    pub(super) deserialize: bool,
 }
 
 impl Corrections {
@@ -107,6 +109,7 @@ impl Corrections {
             correction: self.floats.contains_key(name)
                 || deserialize && self.values.contains_key(name),
             open_enums: self.enums.contains(name),
+            deserialize,
         }
     }
 

@@ -18,6 +18,10 @@ use crate::error::Error;
 /// paths are routed through the runtime afterwards).
 const OPEN_ENUM: &str = "pbjson::private::OpenEnum";
 
+/// The type enum values are read in when unknown fields are skipped: a name the enum lacks is
+/// no value, as protojson's `DiscardUnknown` reads it.
+const LENIENT_ENUM: &str = "pbjson::private::LenientEnum";
+
 /// The line that follows a value's conversion to its enum when writing.
 const WRITE_ERROR: &str = ".map_err(|_| serde::ser::Error::custom(format!(\"Invalid variant {}\", ";
 
@@ -28,9 +32,12 @@ const READ: &str = "map_.next_value::<";
 const CAST: &str = " as i32";
 
 /// `code`, one impl of pbjson-build's, with its enum values open; `None` when it has none.
+/// `lenient` (when unknown fields are skipped): a name the enum lacks is read as no value,
+/// leaving the field unset, a list without the element and a map without the entry, as
+/// protojson reads a body with `DiscardUnknown` (grpc-gateway's default, and connect-go's).
 /// The edits are found with substring searches and applied in one copy: most impls have no
 /// enum value, and the googleapis request's impls are tens of megabytes.
-pub(super) fn open(code: &str) -> Result<Option<String>, Error> {
+pub(super) fn open(code: &str, lenient: bool) -> Result<Option<String>, Error> {
     let mut edits: Vec<(usize, usize, String)> = Vec::new();
     for (at, _) in code.match_indices(WRITE_ERROR) {
         let line = line_start(code, at);
@@ -57,8 +64,16 @@ pub(super) fn open(code: &str) -> Result<Option<String>, Error> {
         let read = code[read_line.clone()]
             .rfind(READ)
             .ok_or_else(|| shape_error(&code[read_line.clone()]))?;
-        edits.push(open_read(code, read_line.start + read)?);
-        edits.push((at, at + CAST.len(), ".0".to_owned()));
+        let read = read_line.start + read;
+        let wrapper = if lenient { LENIENT_ENUM } else { OPEN_ENUM };
+        // A singular field's lenient read is of an `Option`, `null` being no value.
+        let singular = code[..at].ends_with('?');
+        edits.push(open_read(code, read, wrapper, lenient && singular)?);
+        if lenient {
+            edits.extend(lenient_cast(code, read, line, at)?);
+        } else {
+            edits.push((at, at + CAST.len(), ".0".to_owned()));
+        }
     }
     if edits.is_empty() {
         return Ok(None);
@@ -100,8 +115,86 @@ fn open_write(code: &str, line: std::ops::Range<usize>) -> Result<(usize, usize,
     ))
 }
 
-/// The edit of the type read at `read` (a `next_value::<…>` turbofish): the enum in it opened.
-fn open_read(code: &str, read: usize) -> Result<(usize, usize, String), Error> {
+/// The edits that make the value read at `read`, cast at `at` on the line starting at `line`,
+/// a `LenientEnum`'s `Option`: a singular field's is the field's value (no `Some` around it),
+/// an `optional` field's and a oneof member's are flattened into theirs, a list's and a map's
+/// leave out the elements and entries that have none.
+fn lenient_cast(
+    code: &str,
+    read: usize,
+    line: usize,
+    at: usize,
+) -> Result<Vec<(usize, usize, String)>, Error> {
+    let error = || shape_error(&code[line..]);
+    let after = at + CAST.len();
+    Ok(match code[..at].chars().next_back() {
+        // `Some(map_.next_value::<E>()? as i32)`, its read made one of an `Option`.
+        Some('?') => {
+            let some = read
+                .checked_sub(SOME.len())
+                .filter(|some| code[*some..read] == *SOME);
+            let some = some.ok_or_else(error)?;
+            if !code[after..].starts_with(')') {
+                return Err(error());
+            }
+            vec![
+                (some, read, String::new()),
+                (at, after + 1, ".and_then(|x| x.0)".to_owned()),
+            ]
+        }
+        // `.map(|x| x as i32)` of an optional or repeated field, `.map(|x| P::M(x as i32))` of
+        // a oneof member.
+        Some('x') => {
+            let map = line + code[line..at].rfind(MAP_X).ok_or_else(error)?;
+            let body = &code[map + MAP_X.len()..at - 1];
+            if body.is_empty() && code[after..].starts_with(')') {
+                let flattened = if code[..map].ends_with(".into_iter()") {
+                    ".filter_map(|x| x.0)"
+                } else {
+                    ".and_then(|x| x.0)"
+                };
+                vec![(map, after + 1, flattened.to_owned())]
+            } else if let Some(member) = body.strip_suffix('(')
+                && code[after..].starts_with("))")
+            {
+                vec![(map, after + 2, format!(".and_then(|x| x.0).map({member})"))]
+            } else {
+                return Err(error());
+            }
+        }
+        // A map's values: `.map(|(k,v)| (k, v as i32))`.
+        Some('v') => {
+            let map = line + code[line..at].rfind(MAP_ENTRY).ok_or_else(error)?;
+            let key = code[map + MAP_ENTRY.len()..at - 1]
+                .strip_suffix(", ")
+                .ok_or_else(error)?;
+            if !code[after..].starts_with("))") {
+                return Err(error());
+            }
+            let kept = format!(".filter_map(|(k,v)| v.0.map(|v| ({key}, v)))");
+            vec![(map, after + 2, kept)]
+        }
+        _ => return Err(error()),
+    })
+}
+
+/// pbjson-build's `Some(` around a singular field's value.
+const SOME: &str = "Some(";
+
+/// The closure an `optional` or repeated enum value or a oneof member is cast in.
+const MAP_X: &str = ".map(|x| ";
+
+/// The closure a map's enum values are cast in.
+const MAP_ENTRY: &str = ".map(|(k,v)| (";
+
+/// The edit of the type read at `read` (a `next_value::<…>` turbofish): the enum in it wrapped
+/// in `wrapper`, and that in an `Option` if `optional`.
+fn open_read(
+    code: &str,
+    read: usize,
+    wrapper: &str,
+    optional: bool,
+) -> Result<(usize, usize, String), Error> {
     let start = read + READ.len();
     let mut depth = 1;
     let end = code[start..]
@@ -118,8 +211,9 @@ fn open_read(code: &str, read: usize) -> Result<(usize, usize, String), Error> {
         .ok_or_else(|| shape_error(&code[line_start(code, read)..]))?;
     let read_type = &code[start..end];
     let opened = match split_container(read_type) {
-        Some((container, inner)) => format!("{container}{}>", open_inner(inner)),
-        None => format!("{OPEN_ENUM}<{read_type}>"),
+        Some((container, inner)) => format!("{container}{}>", open_inner(inner, wrapper)),
+        None if optional => format!("::std::option::Option<{wrapper}<{read_type}>>"),
+        None => format!("{wrapper}<{read_type}>"),
     };
     Ok((start, end, opened))
 }
@@ -140,7 +234,7 @@ fn split_container(read_type: &str) -> Option<(&str, &str)> {
 }
 
 /// The enum of a container opened: a map's value type, or the element type.
-fn open_inner(inner: &str) -> String {
+fn open_inner(inner: &str, wrapper: &str) -> String {
     let mut depth = 0;
     let comma = inner.char_indices().find_map(|(offset, c)| {
         match c {
@@ -153,11 +247,11 @@ fn open_inner(inner: &str) -> String {
     });
     match comma {
         Some(comma) => format!(
-            "{}, {OPEN_ENUM}<{}>",
+            "{}, {wrapper}<{}>",
             &inner[..comma],
             inner[comma + 1..].trim()
         ),
-        None => format!("{OPEN_ENUM}<{inner}>"),
+        None => format!("{wrapper}<{inner}>"),
     }
 }
 
@@ -175,7 +269,11 @@ mod tests {
     use super::*;
 
     fn opened(code: &str) -> String {
-        open(code).unwrap().unwrap()
+        open(code, false).unwrap().unwrap()
+    }
+
+    fn opened_leniently(code: &str) -> String {
+        open(code, true).unwrap().unwrap()
     }
 
     #[test]
@@ -228,9 +326,45 @@ mod tests {
     }
 
     #[test]
+    fn values_read_leniently_leave_out_unknown_names() {
+        let cases = [
+            (
+                "Some(map_.next_value::<OrderStatus>()? as i32);",
+                "map_.next_value::<::std::option::Option<pbjson::private::LenientEnum<OrderStatus>>>()?.and_then(|x| x.0);",
+            ),
+            (
+                "map_.next_value::<::std::option::Option<Colour>>()?.map(|x| x as i32);",
+                "map_.next_value::<::std::option::Option<pbjson::private::LenientEnum<Colour>>>()?.and_then(|x| x.0);",
+            ),
+            (
+                "map_.next_value::<::std::option::Option<super::Colour>>()?.map(|x| thing::Choice::Shade(x as i32));",
+                "map_.next_value::<::std::option::Option<pbjson::private::LenientEnum<super::Colour>>>()?.and_then(|x| x.0).map(thing::Choice::Shade);",
+            ),
+            (
+                "Some(map_.next_value::<Vec<Colour>>()?.into_iter().map(|x| x as i32).collect());",
+                "Some(map_.next_value::<Vec<pbjson::private::LenientEnum<Colour>>>()?.into_iter().filter_map(|x| x.0).collect());",
+            ),
+        ];
+        for (code, expected) in cases {
+            assert_eq!(
+                opened_leniently(&format!("    x__ = {code}\n")),
+                format!("    x__ = {expected}\n")
+            );
+        }
+        let code = "                    map_.next_value::<std::collections::HashMap<::pbjson::private::NumberDeserialize<i32>, Colour>>()?\n                        .into_iter().map(|(k,v)| (k.0, v as i32)).collect()\n";
+        assert_eq!(
+            opened_leniently(code),
+            "                    map_.next_value::<std::collections::HashMap<::pbjson::private::NumberDeserialize<i32>, pbjson::private::LenientEnum<Colour>>>()?\n                        .into_iter().filter_map(|(k,v)| v.0.map(|v| (k.0, v))).collect()\n"
+        );
+        // Writing is the same either way.
+        let code = "            let v = OrderStatus::try_from(self.status)\n                .map_err(|_| serde::ser::Error::custom(format!(\"Invalid variant {}\", self.status)))?;\n";
+        assert_eq!(opened_leniently(code), opened(code));
+    }
+
+    #[test]
     fn code_without_enum_values_is_left_alone() {
         let code = "Some(map_.next_value::<Vec<_>>()?.into_iter().map(|x| x.0).collect())\nmap_.next_value::<std::collections::HashMap<_, _>>()?\n";
-        assert_eq!(open(code).unwrap(), None);
+        assert_eq!(open(code, false).unwrap(), None);
         // Other maps in an impl that has an enum are left as they are.
         let code = format!("{code}Some(map_.next_value::<Colour>()? as i32);\n");
         assert!(opened(&code).starts_with(
@@ -240,13 +374,15 @@ mod tests {
 
     #[test]
     fn an_unknown_shape_is_an_internal_error() {
-        let error =
-            open(".map_err(|_| serde::ser::Error::custom(format!(\"Invalid variant {}\", v)))\n")
-                .unwrap_err();
+        let error = open(
+            ".map_err(|_| serde::ser::Error::custom(format!(\"Invalid variant {}\", v)))\n",
+            false,
+        )
+        .unwrap_err();
         assert!(error.to_string().contains("internal error"), "{error}");
-        let error = open("let v = x\n.map_err(|_| serde::ser::Error::custom(format!(\"Invalid variant {}\", v)))\n").unwrap_err();
+        let error = open("let v = x\n.map_err(|_| serde::ser::Error::custom(format!(\"Invalid variant {}\", v)))\n", false).unwrap_err();
         assert!(error.to_string().contains("internal error"), "{error}");
-        let error = open("let n = self.count as i32;\n").unwrap_err();
+        let error = open("let n = self.count as i32;\n", false).unwrap_err();
         assert!(error.to_string().contains("self.count as i32"), "{error}");
     }
 }

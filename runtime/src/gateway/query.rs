@@ -104,11 +104,15 @@ pub(crate) fn merge_query_skipping(
                 "query parameter {raw_key:?}: invalid semicolon separator in query"
             )));
         }
-        let key = decode_component(raw_key, pair.key_escaped)
+        let key = unescape(raw_key, pair.key_escaped)
             .map_err(|problem| parameter_error(raw_key, &problem))?;
-        let value = decode_component(pair.value, pair.value_escaped)
-            .map_err(|problem| parameter_error(&key, &problem))?;
-        merge_parameter(schema, target, &key, value, &mut path, &skipped)
+        let value = unescape(pair.value, pair.value_escaped)
+            .map_err(|problem| parameter_error(raw_key, &problem))?;
+        // A key that is not text names no field.
+        let Ok(key) = text(key) else {
+            continue;
+        };
+        merge_parameter(schema, target, &key, text(value), &mut path, &skipped)
             .map_err(|problem| parameter_error(&key, &problem))?;
     }
     Ok(())
@@ -185,12 +189,13 @@ fn parameter_error(key: &str, problem: &str) -> Status {
     Status::invalid_argument(format!("query parameter {key:?}: {problem}"))
 }
 
-/// Sets the field `key` names from one decoded value; `Err` is the problem, without the name.
+/// Sets the field `key` names from one decoded value (or the problem with it, an error only if
+/// the field is set); `Err` is the problem, without the name.
 fn merge_parameter(
     schema: &'static MessageSchema,
     target: &mut Map<String, Value>,
     key: &str,
-    value: Cow<'_, str>,
+    value: Result<Cow<'_, str>, String>,
     path: &mut FieldPath,
     skipped: &impl Fn(&[&'static FieldSchema]) -> bool,
 ) -> Result<(), String> {
@@ -199,6 +204,7 @@ fn merge_parameter(
     if !resolve(schema, name, path)? || skipped(path) {
         return Ok(());
     }
+    let value = value?;
     let (leaf, parents) = path.split_last().expect("a resolved path is never empty");
     let object = object_at(target, parents)?;
     match (leaf.cardinality, map_key) {
@@ -237,14 +243,14 @@ fn merge_parameter(
         }
         (Cardinality::Single, None) => {
             let value = convert::field_value(&leaf.kind, value)?;
-            let entry = field_entry(object, leaf);
-            if !entry.is_null() {
+            // Present at all, not only non-null: a `google.protobuf.Value` given `null` is set.
+            if object.contains_key(leaf.json_name) || object.contains_key(leaf.name) {
                 return Err(format!(
                     "too many values for field {:?}, which is not repeated",
                     leaf.name
                 ));
             }
-            *entry = value;
+            object.insert(leaf.json_name.to_owned(), value);
         }
     }
     Ok(())
@@ -397,11 +403,13 @@ pub(crate) fn set_field(object: &mut Map<String, Value>, field: &FieldSchema, va
     object.insert(field.json_name.to_owned(), value);
 }
 
-/// Percent-decodes one query key or value, `+` being a space. Borrows when there is nothing to
-/// decode (`escaped` is false: no `%` or `+`), which is the common case.
-pub(crate) fn decode_component(raw: &str, escaped: bool) -> Result<Cow<'_, str>, String> {
+/// Percent-decodes one query key or value, `+` being a space, to bytes; an error only for an
+/// escape that is not one (`%zz`), which Go's `url.ParseQuery` refuses anywhere in a query, so
+/// grpc-gateway answers 400 whatever the parameter. Borrows when there is nothing to decode
+/// (`escaped` is false: no `%` or `+`), which is the common case.
+pub(crate) fn unescape(raw: &str, escaped: bool) -> Result<Cow<'_, [u8]>, String> {
     if !escaped {
-        return Ok(Cow::Borrowed(raw));
+        return Ok(Cow::Borrowed(raw.as_bytes()));
     }
     let bytes = raw.as_bytes();
     let mut decoded = Vec::with_capacity(bytes.len());
@@ -423,9 +431,22 @@ pub(crate) fn decode_component(raw: &str, escaped: bool) -> Result<Cow<'_, str>,
         }
         at += 1;
     }
-    String::from_utf8(decoded)
-        .map(Cow::Owned)
-        .map_err(|_| "not valid UTF-8 once percent-decoded".to_owned())
+    Ok(Cow::Owned(decoded))
+}
+
+/// Decoded bytes of a query key or value as text. Bytes that are not UTF-8 are an error only
+/// where they would set a field: Go keeps them in its strings, so grpc-gateway ignores such a
+/// parameter that names no field.
+pub(crate) fn text(bytes: Cow<'_, [u8]>) -> Result<Cow<'_, str>, String> {
+    const NOT_UTF8: &str = "not valid UTF-8 once percent-decoded";
+    match bytes {
+        Cow::Borrowed(bytes) => std::str::from_utf8(bytes)
+            .map(Cow::Borrowed)
+            .map_err(|_| NOT_UTF8.to_owned()),
+        Cow::Owned(bytes) => String::from_utf8(bytes)
+            .map(Cow::Owned)
+            .map_err(|_| NOT_UTF8.to_owned()),
+    }
 }
 
 fn hex_digit(byte: u8) -> Option<u8> {

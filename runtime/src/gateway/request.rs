@@ -35,6 +35,7 @@ use super::query::{
 };
 use super::schema::{Cardinality, FieldKind, FieldSchema, MessageSchema};
 use crate::Status;
+use crate::gateway::wkt::query_text::query_value;
 
 mod flat;
 mod overlay;
@@ -226,8 +227,10 @@ fn decode<M: DeserializeOwned, B: PathBinding>(
 /// The proto3 JSON object of a request before it is decoded: the body, the path bindings and
 /// the query merged as the [module](self) describes. Values from the path and the query are
 /// already converted to their JSON types (`"7"` for an int32 field is `7`), except an enum's
-/// number, which stays text (`"1"`): a generated message reads a number in text only if its
-/// enum names it, as grpc-gateway reads a path or query value, where a JSON number is any.
+/// and a field mask's, which grpc-gateway reads from such text by other rules than protojson
+/// reads a body (an enum's name or number must be one of the enum's, a mask's paths may be
+/// snake_case): their text is kept in a one-member object, `{"@rust-svc.query": "1"}`, which
+/// a generated message reads by those rules.
 pub fn request_value<B: PathBinding>(
     schema: &'static MessageSchema,
     body_rule: BodyRule,
@@ -315,7 +318,8 @@ fn merged<B: PathBinding>(
         && !patch::has_paths(&target, mask_field)
     {
         target.remove(mask_field.name);
-        target.insert(mask_field.json_name.to_owned(), Value::String(paths));
+        // The paths are in proto (snake_case) form, as a query's may be.
+        target.insert(mask_field.json_name.to_owned(), query_value(paths));
     }
     Ok(Value::Object(target))
 }

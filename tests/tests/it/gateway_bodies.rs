@@ -84,15 +84,16 @@ async fn a_body_in_other_accepted_forms_is_written_canonically() {
         "renamed": "r",
         "choice_number": 4,
         // Enums by number, 64-bit integers as numbers, URL-safe base64, a duration without
-        // fraction, a field mask in proto names, numbers as strings where proto3 JSON allows.
+        // fraction, numbers as strings where proto3 JSON allows (a whole one as a float too).
         "colour": 1,
         "colours": [2, "COLOUR_RED"],
         "big": 42,
         "blob": "-_8",
         "wait": "2s",
-        "mask": "inner.leaf.note,maybe_big",
+        "mask": "inner.leaf.note,maybeBig",
         "maybe_big": 9,
         "small": "3",
+        "inner": {"count": "2e0"},
     });
     let reply = served.rest.json("POST", "/v1/everything", &sent).await;
     assert_eq!(
@@ -110,6 +111,7 @@ async fn a_body_in_other_accepted_forms_is_written_canonically() {
             "mask": "inner.leaf.note,maybeBig",
             "maybeBig": "9",
             "small": 3,
+            "inner": {"count": 2},
         })
     );
 }

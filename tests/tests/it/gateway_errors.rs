@@ -309,7 +309,14 @@ async fn a_wrong_type_in_the_body_is_a_400_naming_the_field() {
         (json!({"colour": 3e9}), "colour"),
         (json!({"flag": "yes"}), "flag"),
         (json!({"tags": "one"}), "tags"),
-        (json!({"colour": "COLOUR_BLUE"}), "colour"),
+        (json!({"colour": true}), "colour"),
+        (json!({"wait": "315576000001s"}), "out of range"),
+        (json!({"at": "2024-01-02t03:04:05z"}), "at"),
+        // A field mask's paths in a body are lowerCamelCase, as protojson reads them.
+        (
+            json!({"mask": "inner.leaf.note,maybe_big"}),
+            "lowerCamelCase",
+        ),
         (json!({"inner": {"count": true}}), "count"),
         (json!({"at": "yesterday"}), "at"),
         (json!({"wait": "soon"}), "wait"),
@@ -338,11 +345,22 @@ async fn an_unknown_body_field_is_skipped() {
     for body in [
         json!({"id": "x", "nope": 1}),
         json!({"id": "x", "inner": {"bogus": [1, {"deep": true}]}}),
+        // So is a name the enum does not have (a newer server's value), as protojson's
+        // `DiscardUnknown` drops it, and `null` for any field.
+        json!({"id": "x", "colour": "COLOUR_BLUE", "colours": ["COLOUR_RED", "COLOUR_BLUE"]}),
+        json!({"id": "x", "small": null, "tags": null, "labels": null, "colour": null}),
     ] {
         let reply = served.rest.json("POST", "/v1/everything", &body).await;
         let echoed = reply.ok_json();
         assert_eq!(echoed["id"], "x", "{body}");
         assert!(echoed.get("nope").is_none(), "{echoed}");
+        assert!(echoed.get("colour").is_none(), "{echoed}");
+        assert!(
+            echoed
+                .get("colours")
+                .is_none_or(|colours| *colours == json!(["COLOUR_RED"])),
+            "{echoed}"
+        );
     }
 }
 
@@ -357,6 +375,9 @@ async fn an_unparsable_query_value_is_a_400_naming_the_parameter() {
         "flag=maybe",
         "colour=COLOUR_BLUE",
         "colour=7x",
+        // Special floats by their proto3 JSON names only, as grpc-gateway's parser takes them.
+        "ratio=inf",
+        "at=2024-01-02t03:04:05z",
         // A number the enum has no value for: grpc-gateway refuses it in the query, though a
         // JSON body's enum numbers are open.
         "colour=9",

@@ -1,7 +1,8 @@
 //! proto3 JSON of generated messages where pbjson-build's impls need the generator's
 //! corrections: non-finite floats are the strings `"NaN"`, `"Infinity"`, `"-Infinity"` in every
-//! position a float can be, `null` for a `google.protobuf.Value` is the null value, and an enum
-//! field keeps a number its enum has no value for.
+//! position a float can be, `null` for a `google.protobuf.Value` is the null value and for any
+//! other field the default, and an enum field keeps a number its enum has no value for and
+//! leaves out a name it does not have.
 
 use std::collections::HashMap;
 
@@ -82,8 +83,11 @@ fn floats_beyond_single_precision_are_refused_in_every_position() {
     }
     let (message, _) = round_trip!(Floats, json!({"weight": 3.4e38, "ratio": 1e300}));
     assert_eq!(message.weight, 3.4e38);
-    // Integer map keys are read as integers are in text: not as floats.
-    assert!(serde_json::from_value::<Floats>(json!({"byNumber": {"1e0": 1.0}})).is_err());
+    // Integer map keys are read as integers are in text, a whole number written as a float
+    // included (protojson is stricter with keys than with values, which share our reader).
+    let (message, _) = round_trip!(Floats, json!({"byNumber": {"1e0": 1.0}}));
+    assert_eq!(message.by_number, HashMap::from([(1, 1.0)]));
+    assert!(serde_json::from_value::<Floats>(json!({"byNumber": {"1.5": 1.0}})).is_err());
 }
 
 #[test]
@@ -140,14 +144,78 @@ fn enum_numbers_without_a_value_are_kept_in_every_position() {
         written,
         json!({"shade": "SHADE_DARK", "many": ["SHADE_LIGHT", "SHADE_DARK"]})
     );
-    // A name the enum does not have, or a number past 32 bits, is still refused.
+    // A number past 32 bits, or a number in a string (not a name), is still refused.
     for sent in [
-        json!({"shade": "SHADE_GREY"}),
         json!({"many": [2147483648_u64]}),
+        json!({"byName": {"a": 1.5}}),
     ] {
         assert!(
             serde_json::from_value::<Shades>(sent.clone()).is_err(),
             "{sent}"
         );
     }
+}
+
+#[test]
+fn names_the_enum_lacks_are_left_out_as_protojson_discards_them() {
+    // With unknown fields skipped (the default), a name the enum does not have is no value,
+    // as protojson's `DiscardUnknown` reads it (grpc-gateway's and connect-go's setting): the
+    // field stays unset, a list loses the element and a map the entry (conformance:
+    // `IgnoreUnknownEnumStringValueInOptionalField`, `...InRepeatedField`, `...InMapValue`).
+    let sent = json!({
+        "shade": "SHADE_GREY",
+        "maybe": "SHADE_GREY",
+        "many": ["SHADE_DARK", "SHADE_GREY", 7, "1"],
+        "byName": {"a": "SHADE_GREY", "b": "SHADE_LIGHT"},
+        "choiceShade": "SHADE_GREY",
+    });
+    let (message, written) = round_trip!(Shades, sent);
+    assert_eq!(message.shade, 0);
+    assert_eq!(message.maybe, None);
+    assert_eq!(message.many, [Shade::Dark as i32, 7]);
+    assert_eq!(message.by_name, HashMap::from([("b".into(), 1)]));
+    assert_eq!(message.choice, None);
+    assert_eq!(
+        written,
+        json!({"many": ["SHADE_DARK", 7], "byName": {"b": "SHADE_LIGHT"}})
+    );
+    // ... but not a `null` in a list or a map, which protojson refuses too.
+    for sent in [json!({"many": [null]}), json!({"byName": {"a": null}})] {
+        assert!(
+            serde_json::from_value::<Shades>(sent.clone()).is_err(),
+            "{sent}"
+        );
+    }
+}
+
+#[test]
+fn null_leaves_every_field_unset() {
+    // proto3 JSON: `null` is the default for every field but a `google.protobuf.Value`
+    // (conformance: `AllFieldAcceptNull`); pbjson-build's impls refused it for fields without
+    // presence.
+    let (message, written) = round_trip!(
+        Floats,
+        json!({"ratio": null, "weight": null, "maybe": null, "series": null, "byName": null,
+               "byNumber": null, "wrapped": null})
+    );
+    assert_eq!(message, Floats::default());
+    assert_eq!(written, json!({}));
+    let (message, _) = round_trip!(
+        Shades,
+        json!({"shade": null, "maybe": null, "many": null, "byName": null, "choiceShade": null})
+    );
+    assert_eq!(message, Shades::default());
+    // A oneof member given as `null` leaves the oneof as another member set it, in either
+    // order (`OneofFieldNullFirst`, `OneofFieldNullSecond`); two members with values are
+    // still refused.
+    for sent in [
+        json!({"choiceShade": null, "choiceText": "t"}),
+        json!({"choiceText": "t", "choiceShade": null}),
+    ] {
+        let (message, _) = round_trip!(Shades, sent);
+        assert_eq!(message.choice, Some(shades::Choice::ChoiceText("t".into())));
+    }
+    assert!(
+        serde_json::from_value::<Shades>(json!({"choiceText": "t", "choiceShade": 1})).is_err()
+    );
 }

@@ -329,13 +329,13 @@ impl<'de> __serde::Deserialize<'de> for Assignment {
                             if assignment_id__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("assignmentId"));
                             }
-                            assignment_id__ = Some(map_.next_value()?);
+                            assignment_id__ = map_.next_value()?;
                         }
                         GeneratedField::OrderId => {
                             if order_id__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("orderId"));
                             }
-                            order_id__ = Some(map_.next_value()?);
+                            order_id__ = map_.next_value()?;
                         }
                         GeneratedField::Pickup => {
                             if pickup__.is_some() {
@@ -359,7 +359,7 @@ impl<'de> __serde::Deserialize<'de> for Assignment {
                             if courier_id__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("courierId"));
                             }
-                            courier_id__ = Some(map_.next_value()?);
+                            courier_id__ = map_.next_value()?;
                         }
                         GeneratedField::__SkipField__ => {
                             let _ = map_.next_value::<__serde::de::IgnoredAny>()?;
@@ -490,24 +490,36 @@ impl<'de> __serde::Deserialize<'de> for AssignmentResult {
                             sent_at__ = map_.next_value()?;
                         }
                         GeneratedField::Offer => {
-                            if result__.is_some() {
-                                return Err(__serde::de::Error::duplicate_field("offer"));
-                            }
+                            let previous__ = result__.take();
                             result__ = map_.next_value::<::std::option::Option<_>>()?.map(assignment_result::Result::Offer)
 ;
+                            if let Some(previous__) = previous__ {
+                                if result__.is_some() {
+                                return Err(__serde::de::Error::duplicate_field("offer"));
+                                }
+                                result__ = Some(previous__);
+                            }
                         }
                         GeneratedField::ConfirmedAssignmentId => {
-                            if result__.is_some() {
-                                return Err(__serde::de::Error::duplicate_field("confirmedAssignmentId"));
-                            }
+                            let previous__ = result__.take();
                             result__ = map_.next_value::<::std::option::Option<_>>()?.map(assignment_result::Result::ConfirmedAssignmentId);
+                            if let Some(previous__) = previous__ {
+                                if result__.is_some() {
+                                return Err(__serde::de::Error::duplicate_field("confirmedAssignmentId"));
+                                }
+                                result__ = Some(previous__);
+                            }
                         }
                         GeneratedField::Withdrawn => {
-                            if result__.is_some() {
-                                return Err(__serde::de::Error::duplicate_field("withdrawn"));
-                            }
+                            let previous__ = result__.take();
                             result__ = map_.next_value::<::std::option::Option<_>>()?.map(assignment_result::Result::Withdrawn)
 ;
+                            if let Some(previous__) = previous__ {
+                                if result__.is_some() {
+                                return Err(__serde::de::Error::duplicate_field("withdrawn"));
+                                }
+                                result__ = Some(previous__);
+                            }
                         }
                         GeneratedField::__SkipField__ => {
                             let _ = map_.next_value::<__serde::de::IgnoredAny>()?;
@@ -614,13 +626,13 @@ impl<'de> __serde::Deserialize<'de> for assignment_result::Withdrawal {
                             if assignment_id__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("assignmentId"));
                             }
-                            assignment_id__ = Some(map_.next_value()?);
+                            assignment_id__ = map_.next_value()?;
                         }
                         GeneratedField::Reason => {
                             if reason__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("reason"));
                             }
-                            reason__ = Some(map_.next_value()?);
+                            reason__ = map_.next_value()?;
                         }
                         GeneratedField::__SkipField__ => {
                             let _ = map_.next_value::<__serde::de::IgnoredAny>()?;
@@ -762,7 +774,7 @@ impl<'de> __serde::Deserialize<'de> for AssignmentUpdate {
                             if courier_id__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("courierId"));
                             }
-                            courier_id__ = Some(map_.next_value()?);
+                            courier_id__ = map_.next_value()?;
                         }
                         GeneratedField::SentAt => {
                             if sent_at__.is_some() {
@@ -771,30 +783,46 @@ impl<'de> __serde::Deserialize<'de> for AssignmentUpdate {
                             sent_at__ = map_.next_value()?;
                         }
                         GeneratedField::Location => {
-                            if event__.is_some() {
-                                return Err(__serde::de::Error::duplicate_field("location"));
-                            }
+                            let previous__ = event__.take();
                             event__ = map_.next_value::<::std::option::Option<_>>()?.map(assignment_update::Event::Location)
 ;
+                            if let Some(previous__) = previous__ {
+                                if event__.is_some() {
+                                return Err(__serde::de::Error::duplicate_field("location"));
+                                }
+                                event__ = Some(previous__);
+                            }
                         }
                         GeneratedField::AcceptedAssignmentId => {
-                            if event__.is_some() {
-                                return Err(__serde::de::Error::duplicate_field("acceptedAssignmentId"));
-                            }
+                            let previous__ = event__.take();
                             event__ = map_.next_value::<::std::option::Option<_>>()?.map(assignment_update::Event::AcceptedAssignmentId);
+                            if let Some(previous__) = previous__ {
+                                if event__.is_some() {
+                                return Err(__serde::de::Error::duplicate_field("acceptedAssignmentId"));
+                                }
+                                event__ = Some(previous__);
+                            }
                         }
                         GeneratedField::Declined => {
-                            if event__.is_some() {
-                                return Err(__serde::de::Error::duplicate_field("declined"));
-                            }
+                            let previous__ = event__.take();
                             event__ = map_.next_value::<::std::option::Option<_>>()?.map(assignment_update::Event::Declined)
 ;
+                            if let Some(previous__) = previous__ {
+                                if event__.is_some() {
+                                return Err(__serde::de::Error::duplicate_field("declined"));
+                                }
+                                event__ = Some(previous__);
+                            }
                         }
                         GeneratedField::DeliveredAssignmentId => {
-                            if event__.is_some() {
-                                return Err(__serde::de::Error::duplicate_field("deliveredAssignmentId"));
-                            }
+                            let previous__ = event__.take();
                             event__ = map_.next_value::<::std::option::Option<_>>()?.map(assignment_update::Event::DeliveredAssignmentId);
+                            if let Some(previous__) = previous__ {
+                                if event__.is_some() {
+                                return Err(__serde::de::Error::duplicate_field("deliveredAssignmentId"));
+                                }
+                                event__ = Some(previous__);
+                            }
                         }
                         GeneratedField::__SkipField__ => {
                             let _ = map_.next_value::<__serde::de::IgnoredAny>()?;
@@ -902,13 +930,13 @@ impl<'de> __serde::Deserialize<'de> for assignment_update::Decline {
                             if assignment_id__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("assignmentId"));
                             }
-                            assignment_id__ = Some(map_.next_value()?);
+                            assignment_id__ = map_.next_value()?;
                         }
                         GeneratedField::Reason => {
                             if reason__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("reason"));
                             }
-                            reason__ = Some(map_.next_value()?);
+                            reason__ = map_.next_value()?;
                         }
                         GeneratedField::__SkipField__ => {
                             let _ = map_.next_value::<__serde::de::IgnoredAny>()?;
@@ -1129,13 +1157,13 @@ impl<'de> __serde::Deserialize<'de> for CourierStatus {
                             if courier_id__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("courierId"));
                             }
-                            courier_id__ = Some(map_.next_value()?);
+                            courier_id__ = map_.next_value()?;
                         }
                         GeneratedField::State => {
                             if state__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("state"));
                             }
-                            state__ = Some(map_.next_value::<__pbjson::private::OpenEnum<CourierState>>()?.0);
+                            state__ = map_.next_value::<::std::option::Option<__pbjson::private::LenientEnum<CourierState>>>()?.and_then(|x| x.0);
                         }
                         GeneratedField::Location => {
                             if location__.is_some() {
@@ -1153,7 +1181,7 @@ impl<'de> __serde::Deserialize<'de> for CourierStatus {
                             if current_assignment_id__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("currentAssignmentId"));
                             }
-                            current_assignment_id__ = Some(map_.next_value()?);
+                            current_assignment_id__ = map_.next_value()?;
                         }
                         GeneratedField::__SkipField__ => {
                             let _ = map_.next_value::<__serde::de::IgnoredAny>()?;
@@ -1272,11 +1300,13 @@ impl<'de> __serde::Deserialize<'de> for GeoPoint {
                             if latitude__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("latitude"));
                             }
-                            latitude__ = Some(
-                                map_
-                                    .next_value::<__pbjson::private::NumberDeserialize<_>>()?
-                                    .0,
-                            );
+                            latitude__ = map_
+                                .next_value::<
+                                    ::std::option::Option<
+                                        __pbjson::private::NumberDeserialize<_>,
+                                    >,
+                                >()?
+                                .map(|x| x.0);
                         }
                         GeneratedField::Longitude => {
                             if longitude__.is_some() {
@@ -1284,11 +1314,13 @@ impl<'de> __serde::Deserialize<'de> for GeoPoint {
                                     __serde::de::Error::duplicate_field("longitude"),
                                 );
                             }
-                            longitude__ = Some(
-                                map_
-                                    .next_value::<__pbjson::private::NumberDeserialize<_>>()?
-                                    .0,
-                            );
+                            longitude__ = map_
+                                .next_value::<
+                                    ::std::option::Option<
+                                        __pbjson::private::NumberDeserialize<_>,
+                                    >,
+                                >()?
+                                .map(|x| x.0);
                         }
                         GeneratedField::__SkipField__ => {
                             let _ = map_.next_value::<__serde::de::IgnoredAny>()?;
@@ -1385,7 +1417,7 @@ impl<'de> __serde::Deserialize<'de> for GetCourierStatusRequest {
                             if courier_id__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("courierId"));
                             }
-                            courier_id__ = Some(map_.next_value()?);
+                            courier_id__ = map_.next_value()?;
                         }
                         GeneratedField::__SkipField__ => {
                             let _ = map_.next_value::<__serde::de::IgnoredAny>()?;
@@ -1501,7 +1533,7 @@ impl<'de> __serde::Deserialize<'de> for RequestCourierRequest {
                             if order_id__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("orderId"));
                             }
-                            order_id__ = Some(map_.next_value()?);
+                            order_id__ = map_.next_value()?;
                         }
                         GeneratedField::Pickup => {
                             if pickup__.is_some() {

@@ -230,13 +230,13 @@ impl<'de> __serde::Deserialize<'de> for CheckStockRequest {
                             if sku__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("sku"));
                             }
-                            sku__ = Some(map_.next_value()?);
+                            sku__ = map_.next_value()?;
                         }
                         GeneratedField::WarehouseId => {
                             if warehouse_id__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("warehouseId"));
                             }
-                            warehouse_id__ = Some(map_.next_value()?);
+                            warehouse_id__ = map_.next_value()?;
                         }
                         GeneratedField::__SkipField__ => {
                             let _ = map_.next_value::<__serde::de::IgnoredAny>()?;
@@ -375,14 +375,14 @@ impl<'de> __serde::Deserialize<'de> for CheckStockResponse {
                             if sku__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("sku"));
                             }
-                            sku__ = Some(map_.next_value()?);
+                            sku__ = map_.next_value()?;
                         }
                         GeneratedField::Available => {
                             if available__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("available"));
                             }
                             available__ = 
-                                Some(map_.next_value::<__pbjson::private::NumberDeserialize<_>>()?.0)
+                                map_.next_value::<::std::option::Option<__pbjson::private::NumberDeserialize<_>>>()?.map(|x| x.0)
                             ;
                         }
                         GeneratedField::Reserved => {
@@ -390,7 +390,7 @@ impl<'de> __serde::Deserialize<'de> for CheckStockResponse {
                                 return Err(__serde::de::Error::duplicate_field("reserved"));
                             }
                             reserved__ = 
-                                Some(map_.next_value::<__pbjson::private::NumberDeserialize<_>>()?.0)
+                                map_.next_value::<::std::option::Option<__pbjson::private::NumberDeserialize<_>>>()?.map(|x| x.0)
                             ;
                         }
                         GeneratedField::UpdatedAt => {
@@ -403,7 +403,7 @@ impl<'de> __serde::Deserialize<'de> for CheckStockResponse {
                             if state__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("state"));
                             }
-                            state__ = Some(map_.next_value::<__pbjson::private::OpenEnum<StockState>>()?.0);
+                            state__ = map_.next_value::<::std::option::Option<__pbjson::private::LenientEnum<StockState>>>()?.and_then(|x| x.0);
                         }
                         GeneratedField::__SkipField__ => {
                             let _ = map_.next_value::<__serde::de::IgnoredAny>()?;
@@ -512,14 +512,14 @@ impl<'de> __serde::Deserialize<'de> for LineItem {
                             if sku__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("sku"));
                             }
-                            sku__ = Some(map_.next_value()?);
+                            sku__ = map_.next_value()?;
                         }
                         GeneratedField::Quantity => {
                             if quantity__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("quantity"));
                             }
                             quantity__ = 
-                                Some(map_.next_value::<__pbjson::private::NumberDeserialize<_>>()?.0)
+                                map_.next_value::<::std::option::Option<__pbjson::private::NumberDeserialize<_>>>()?.map(|x| x.0)
                             ;
                         }
                         GeneratedField::__SkipField__ => {
@@ -617,7 +617,7 @@ impl<'de> __serde::Deserialize<'de> for ReleaseReservationRequest {
                             if reservation_id__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("reservationId"));
                             }
-                            reservation_id__ = Some(map_.next_value()?);
+                            reservation_id__ = map_.next_value()?;
                         }
                         GeneratedField::__SkipField__ => {
                             let _ = map_.next_value::<__serde::de::IgnoredAny>()?;
@@ -712,7 +712,7 @@ impl<'de> __serde::Deserialize<'de> for ReleaseReservationResponse {
                             if released__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("released"));
                             }
-                            released__ = Some(map_.next_value()?);
+                            released__ = map_.next_value()?;
                         }
                         GeneratedField::__SkipField__ => {
                             let _ = map_.next_value::<__serde::de::IgnoredAny>()?;
@@ -829,19 +829,19 @@ impl<'de> __serde::Deserialize<'de> for ReserveItemsRequest {
                             if order_id__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("orderId"));
                             }
-                            order_id__ = Some(map_.next_value()?);
+                            order_id__ = map_.next_value()?;
                         }
                         GeneratedField::Items => {
                             if items__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("items"));
                             }
-                            items__ = Some(map_.next_value()?);
+                            items__ = map_.next_value()?;
                         }
                         GeneratedField::IdempotencyKey => {
                             if idempotency_key__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("idempotencyKey"));
                             }
-                            idempotency_key__ = Some(map_.next_value()?);
+                            idempotency_key__ = map_.next_value()?;
                         }
                         GeneratedField::__SkipField__ => {
                             let _ = map_.next_value::<__serde::de::IgnoredAny>()?;
@@ -950,7 +950,7 @@ impl<'de> __serde::Deserialize<'de> for ReserveItemsResponse {
                             if reservation_id__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("reservationId"));
                             }
-                            reservation_id__ = Some(map_.next_value()?);
+                            reservation_id__ = map_.next_value()?;
                         }
                         GeneratedField::ExpiresAt => {
                             if expires_at__.is_some() {
@@ -1149,14 +1149,14 @@ impl<'de> __serde::Deserialize<'de> for StockUpdate {
                             if sku__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("sku"));
                             }
-                            sku__ = Some(map_.next_value()?);
+                            sku__ = map_.next_value()?;
                         }
                         GeneratedField::Available => {
                             if available__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("available"));
                             }
                             available__ = 
-                                Some(map_.next_value::<__pbjson::private::NumberDeserialize<_>>()?.0)
+                                map_.next_value::<::std::option::Option<__pbjson::private::NumberDeserialize<_>>>()?.map(|x| x.0)
                             ;
                         }
                         GeneratedField::At => {
@@ -1260,7 +1260,7 @@ impl<'de> __serde::Deserialize<'de> for WatchStockLevelsRequest {
                             if skus__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("skus"));
                             }
-                            skus__ = Some(map_.next_value()?);
+                            skus__ = map_.next_value()?;
                         }
                         GeneratedField::__SkipField__ => {
                             let _ = map_.next_value::<__serde::de::IgnoredAny>()?;

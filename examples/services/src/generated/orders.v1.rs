@@ -301,13 +301,13 @@ impl<'de> __serde::Deserialize<'de> for CancelOrderRequest {
                             if order_id__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("orderId"));
                             }
-                            order_id__ = Some(map_.next_value()?);
+                            order_id__ = map_.next_value()?;
                         }
                         GeneratedField::Reason => {
                             if reason__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("reason"));
                             }
-                            reason__ = Some(map_.next_value()?);
+                            reason__ = map_.next_value()?;
                         }
                         GeneratedField::__SkipField__ => {
                             let _ = map_.next_value::<__serde::de::IgnoredAny>()?;
@@ -420,7 +420,7 @@ impl<'de> __serde::Deserialize<'de> for CreateOrderRequest {
                             if idempotency_key__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("idempotencyKey"));
                             }
-                            idempotency_key__ = Some(map_.next_value()?);
+                            idempotency_key__ = map_.next_value()?;
                         }
                         GeneratedField::__SkipField__ => {
                             let _ = map_.next_value::<__serde::de::IgnoredAny>()?;
@@ -528,13 +528,13 @@ impl<'de> __serde::Deserialize<'de> for GetOrderRequest {
                             if order_id__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("orderId"));
                             }
-                            order_id__ = Some(map_.next_value()?);
+                            order_id__ = map_.next_value()?;
                         }
                         GeneratedField::CustomerId => {
                             if customer_id__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("customerId"));
                             }
-                            customer_id__ = Some(map_.next_value()?);
+                            customer_id__ = map_.next_value()?;
                         }
                         GeneratedField::__SkipField__ => {
                             let _ = map_.next_value::<__serde::de::IgnoredAny>()?;
@@ -653,14 +653,14 @@ impl<'de> __serde::Deserialize<'de> for LineItem {
                             if sku__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("sku"));
                             }
-                            sku__ = Some(map_.next_value()?);
+                            sku__ = map_.next_value()?;
                         }
                         GeneratedField::Quantity => {
                             if quantity__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("quantity"));
                             }
                             quantity__ = 
-                                Some(map_.next_value::<__pbjson::private::NumberDeserialize<_>>()?.0)
+                                map_.next_value::<::std::option::Option<__pbjson::private::NumberDeserialize<_>>>()?.map(|x| x.0)
                             ;
                         }
                         GeneratedField::UnitPriceCents => {
@@ -668,7 +668,7 @@ impl<'de> __serde::Deserialize<'de> for LineItem {
                                 return Err(__serde::de::Error::duplicate_field("unitPriceCents"));
                             }
                             unit_price_cents__ = 
-                                Some(map_.next_value::<__pbjson::private::NumberDeserialize<_>>()?.0)
+                                map_.next_value::<::std::option::Option<__pbjson::private::NumberDeserialize<_>>>()?.map(|x| x.0)
                             ;
                         }
                         GeneratedField::__SkipField__ => {
@@ -802,26 +802,26 @@ impl<'de> __serde::Deserialize<'de> for ListOrdersRequest {
                                 return Err(__serde::de::Error::duplicate_field("pageSize"));
                             }
                             page_size__ = 
-                                Some(map_.next_value::<__pbjson::private::NumberDeserialize<_>>()?.0)
+                                map_.next_value::<::std::option::Option<__pbjson::private::NumberDeserialize<_>>>()?.map(|x| x.0)
                             ;
                         }
                         GeneratedField::PageToken => {
                             if page_token__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("pageToken"));
                             }
-                            page_token__ = Some(map_.next_value()?);
+                            page_token__ = map_.next_value()?;
                         }
                         GeneratedField::Filter => {
                             if filter__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("filter"));
                             }
-                            filter__ = Some(map_.next_value()?);
+                            filter__ = map_.next_value()?;
                         }
                         GeneratedField::StatusFilter => {
                             if status_filter__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("statusFilter"));
                             }
-                            status_filter__ = Some(map_.next_value::<__pbjson::private::OpenEnum<OrderStatus>>()?.0);
+                            status_filter__ = map_.next_value::<::std::option::Option<__pbjson::private::LenientEnum<OrderStatus>>>()?.and_then(|x| x.0);
                         }
                         GeneratedField::__SkipField__ => {
                             let _ = map_.next_value::<__serde::de::IgnoredAny>()?;
@@ -930,13 +930,13 @@ impl<'de> __serde::Deserialize<'de> for ListOrdersResponse {
                             if orders__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("orders"));
                             }
-                            orders__ = Some(map_.next_value()?);
+                            orders__ = map_.next_value()?;
                         }
                         GeneratedField::NextPageToken => {
                             if next_page_token__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("nextPageToken"));
                             }
-                            next_page_token__ = Some(map_.next_value()?);
+                            next_page_token__ = map_.next_value()?;
                         }
                         GeneratedField::__SkipField__ => {
                             let _ = map_.next_value::<__serde::de::IgnoredAny>()?;
@@ -1111,25 +1111,25 @@ impl<'de> __serde::Deserialize<'de> for Order {
                             if order_id__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("orderId"));
                             }
-                            order_id__ = Some(map_.next_value()?);
+                            order_id__ = map_.next_value()?;
                         }
                         GeneratedField::CustomerId => {
                             if customer_id__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("customerId"));
                             }
-                            customer_id__ = Some(map_.next_value()?);
+                            customer_id__ = map_.next_value()?;
                         }
                         GeneratedField::Items => {
                             if items__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("items"));
                             }
-                            items__ = Some(map_.next_value()?);
+                            items__ = map_.next_value()?;
                         }
                         GeneratedField::Status => {
                             if status__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("status"));
                             }
-                            status__ = Some(map_.next_value::<__pbjson::private::OpenEnum<OrderStatus>>()?.0);
+                            status__ = map_.next_value::<::std::option::Option<__pbjson::private::LenientEnum<OrderStatus>>>()?.and_then(|x| x.0);
                         }
                         GeneratedField::CreatedAt => {
                             if created_at__.is_some() {
@@ -1142,20 +1142,20 @@ impl<'de> __serde::Deserialize<'de> for Order {
                                 return Err(__serde::de::Error::duplicate_field("totalCents"));
                             }
                             total_cents__ = 
-                                Some(map_.next_value::<__pbjson::private::NumberDeserialize<_>>()?.0)
+                                map_.next_value::<::std::option::Option<__pbjson::private::NumberDeserialize<_>>>()?.map(|x| x.0)
                             ;
                         }
                         GeneratedField::Currency => {
                             if currency__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("currency"));
                             }
-                            currency__ = Some(map_.next_value()?);
+                            currency__ = map_.next_value()?;
                         }
                         GeneratedField::AssignmentId => {
                             if assignment_id__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("assignmentId"));
                             }
-                            assignment_id__ = Some(map_.next_value()?);
+                            assignment_id__ = map_.next_value()?;
                         }
                         GeneratedField::__SkipField__ => {
                             let _ = map_.next_value::<__serde::de::IgnoredAny>()?;
@@ -1376,19 +1376,19 @@ impl<'de> __serde::Deserialize<'de> for OrderUpdate {
                             if order_id__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("orderId"));
                             }
-                            order_id__ = Some(map_.next_value()?);
+                            order_id__ = map_.next_value()?;
                         }
                         GeneratedField::PreviousStatus => {
                             if previous_status__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("previousStatus"));
                             }
-                            previous_status__ = Some(map_.next_value::<__pbjson::private::OpenEnum<OrderStatus>>()?.0);
+                            previous_status__ = map_.next_value::<::std::option::Option<__pbjson::private::LenientEnum<OrderStatus>>>()?.and_then(|x| x.0);
                         }
                         GeneratedField::Status => {
                             if status__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("status"));
                             }
-                            status__ = Some(map_.next_value::<__pbjson::private::OpenEnum<OrderStatus>>()?.0);
+                            status__ = map_.next_value::<::std::option::Option<__pbjson::private::LenientEnum<OrderStatus>>>()?.and_then(|x| x.0);
                         }
                         GeneratedField::At => {
                             if at__.is_some() {
@@ -1504,13 +1504,13 @@ impl<'de> __serde::Deserialize<'de> for StreamOrderUpdatesRequest {
                             if customer_id__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("customerId"));
                             }
-                            customer_id__ = Some(map_.next_value()?);
+                            customer_id__ = map_.next_value()?;
                         }
                         GeneratedField::OrderIds => {
                             if order_ids__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("orderIds"));
                             }
-                            order_ids__ = Some(map_.next_value()?);
+                            order_ids__ = map_.next_value()?;
                         }
                         GeneratedField::__SkipField__ => {
                             let _ = map_.next_value::<__serde::de::IgnoredAny>()?;
@@ -1752,14 +1752,14 @@ impl<'de> __serde::Deserialize<'de> for UploadSummary {
                             if order_id__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("orderId"));
                             }
-                            order_id__ = Some(map_.next_value()?);
+                            order_id__ = map_.next_value()?;
                         }
                         GeneratedField::AcceptedCount => {
                             if accepted_count__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("acceptedCount"));
                             }
                             accepted_count__ = 
-                                Some(map_.next_value::<__pbjson::private::NumberDeserialize<_>>()?.0)
+                                map_.next_value::<::std::option::Option<__pbjson::private::NumberDeserialize<_>>>()?.map(|x| x.0)
                             ;
                         }
                         GeneratedField::RejectedCount => {
@@ -1767,14 +1767,14 @@ impl<'de> __serde::Deserialize<'de> for UploadSummary {
                                 return Err(__serde::de::Error::duplicate_field("rejectedCount"));
                             }
                             rejected_count__ = 
-                                Some(map_.next_value::<__pbjson::private::NumberDeserialize<_>>()?.0)
+                                map_.next_value::<::std::option::Option<__pbjson::private::NumberDeserialize<_>>>()?.map(|x| x.0)
                             ;
                         }
                         GeneratedField::Errors => {
                             if errors__.is_some() {
                                 return Err(__serde::de::Error::duplicate_field("errors"));
                             }
-                            errors__ = Some(map_.next_value()?);
+                            errors__ = map_.next_value()?;
                         }
                         GeneratedField::__SkipField__ => {
                             let _ = map_.next_value::<__serde::de::IgnoredAny>()?;

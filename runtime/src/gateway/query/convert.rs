@@ -16,6 +16,7 @@ use serde_json::{Number, Value};
 use crate::gateway::schema::{FieldKind, ScalarKind, WellKnown};
 use crate::gateway::wkt::Timestamp;
 use crate::gateway::wkt::number::ProtoNumber;
+use crate::gateway::wkt::query_text::{QUERY_KEY, query_value};
 
 #[cfg(test)]
 mod tests;
@@ -47,10 +48,7 @@ pub(crate) fn scalar_value(kind: ScalarKind, text: Cow<'_, str>) -> Result<Value
             .map(Value::Bool)
             .ok_or_else(|| format!("{text:?} is not a valid bool")),
         ScalarKind::String => Ok(Value::String(text.into_owned())),
-        ScalarKind::Bytes => {
-            check_base64(&text)?;
-            Ok(Value::String(text.into_owned()))
-        }
+        ScalarKind::Bytes => query_bytes(&text),
     }
 }
 
@@ -71,14 +69,13 @@ pub(crate) fn map_key(kind: ScalarKind, text: Cow<'_, str>) -> Result<String, St
     })
 }
 
-/// An enum value by number (a JSON number) or by name (a JSON string). Names are checked by the
-/// message's serde impl, the one place that knows them.
 /// An enum's value from a path variable or query parameter: a name, or a number, kept as text
-/// either way. A generated message reads a number in a JSON body whether or not its enum names
-/// it (proto3 enums are open), but one in text only if it does: grpc-gateway refuses `?status=9`
-/// when the enum has no 9.
+/// either way, in the object that tells the message's serde impl (the one place that knows the
+/// enum's values) where it came from. A JSON body's numbers are read whether or not the enum
+/// names them (proto3 enums are open), and its unknown names may be discarded; a path's or
+/// query's must be the enum's: grpc-gateway refuses `?status=9` when the enum has no 9.
 fn enum_value(text: Cow<'_, str>) -> Value {
-    Value::String(text.into_owned())
+    query_value(text.into_owned())
 }
 
 fn well_known_value(kind: WellKnown, text: Cow<'_, str>) -> Result<Value, String> {
@@ -88,9 +85,9 @@ fn well_known_value(kind: WellKnown, text: Cow<'_, str>) -> Result<Value, String
             Ok(Value::String(text.into_owned()))
         }
         WellKnown::Duration => duration_json(&text).map(Value::String),
-        // grpc-gateway splits on `,` and keeps each path as written; the JSON form is the same
-        // comma-separated string.
-        WellKnown::FieldMask => Ok(Value::String(text.into_owned())),
+        // grpc-gateway splits on `,` and keeps each path as written: snake_case too, which a
+        // body's JSON form may not be, so the text goes as a query's (see `query_text`).
+        WellKnown::FieldMask => Ok(query_value(text.into_owned())),
         WellKnown::Wrapper(scalar) => scalar_value(scalar, text),
         // grpc-gateway reads Struct and Value from their JSON text; ListValue (which it does
         // not support) is read the same way, as a JSON array.
@@ -152,11 +149,15 @@ fn int_problem(text: &str, type_name: &str, kind: &IntErrorKind) -> String {
     }
 }
 
-/// A decimal float, `NaN` or an infinity (any case, as Go's `strconv.ParseFloat`). A finite
-/// number too large for the type is an error, as in Go; non-finite values become the proto3
-/// JSON strings `"NaN"`, `"Infinity"` and `"-Infinity"`.
+/// A decimal float, or `NaN`, `Infinity` or `-Infinity` spelled so (grpc-gateway's
+/// `parseFloat`: Go's `strconv.ParseFloat` would also take `inf`, `nan` and hexadecimal, which it
+/// refuses). A finite number too large for the type is an error, as in Go; the special values
+/// become the proto3 JSON strings.
 fn float(text: &str, single: bool) -> Result<Value, String> {
     let type_name = if single { "float" } else { "double" };
+    if let "NaN" | "Infinity" | "-Infinity" = text {
+        return Ok(Value::String(text.into()));
+    }
     let parsed = if single {
         text.parse::<f32>().map(f64::from)
     } else {
@@ -164,17 +165,55 @@ fn float(text: &str, single: bool) -> Result<Value, String> {
     };
     let value = parsed.map_err(|_| format!("{text:?} is not a valid {type_name}"))?;
     if value.is_nan() {
-        return Ok(Value::String("NaN".into()));
+        return Err(format!(
+            "{text:?} is not a valid {type_name}: NaN is written `NaN`"
+        ));
     }
     if value.is_infinite() {
         let unsigned = text.trim_start_matches(['+', '-']).to_ascii_lowercase();
-        if unsigned != "inf" && unsigned != "infinity" {
-            return Err(format!("{text:?} is out of range for {type_name}"));
-        }
-        let name = if value > 0.0 { "Infinity" } else { "-Infinity" };
-        return Ok(Value::String(name.into()));
+        return Err(if unsigned == "inf" || unsigned == "infinity" {
+            format!(
+                "{text:?} is not a valid {type_name}: infinities are written `Infinity` and `-Infinity`"
+            )
+        } else {
+            format!("{text:?} is out of range for {type_name}")
+        });
     }
     Ok(Number::from_f64(value).map_or(Value::Null, Value::Number))
+}
+
+/// A query's or path's bytes as grpc-gateway reads them (its `runtime.Bytes`): the URL-safe
+/// alphabet if the text has `-` or `_`, else the standard one; padded when the length is a
+/// multiple of 4, unpadded otherwise; bits past the last byte ignored, as Go's decoder does.
+/// Passed on as canonical padded standard base64, which the message's serde impl reads.
+fn query_bytes(text: &str) -> Result<Value, String> {
+    const fn engine(alphabet: &base64::alphabet::Alphabet, padded: bool) -> GeneralPurpose {
+        let padding = if padded {
+            DecodePaddingMode::RequireCanonical
+        } else {
+            DecodePaddingMode::RequireNone
+        };
+        let config = GeneralPurposeConfig::new()
+            .with_decode_padding_mode(padding)
+            .with_decode_allow_trailing_bits(true);
+        GeneralPurpose::new(alphabet, config)
+    }
+    const ENGINES: [[GeneralPurpose; 2]; 2] = [
+        [
+            engine(&base64::alphabet::STANDARD, false),
+            engine(&base64::alphabet::STANDARD, true),
+        ],
+        [
+            engine(&base64::alphabet::URL_SAFE, false),
+            engine(&base64::alphabet::URL_SAFE, true),
+        ],
+    ];
+    let url_safe = text.contains(['-', '_']);
+    let padded = text.len().is_multiple_of(4);
+    let bytes = ENGINES[usize::from(url_safe)][usize::from(padded)]
+        .decode(text)
+        .map_err(|error| format!("{text:?} is not valid base64: {error}"))?;
+    Ok(Value::String(general_purpose::STANDARD.encode(bytes)))
 }
 
 /// The base64 pbjson's bytes fields accept, so that what passes here also decodes there:
@@ -208,9 +247,9 @@ pub(crate) fn decode_binary_header(text: &[u8]) -> Result<Vec<u8>, base64::Decod
 /// seconds since the epoch, with the parser of the message's serde impl
 /// ([`Timestamp::from_rfc3339`]), so that what passes here decodes there. Like grpc-gateway (Go's
 /// `time.RFC3339Nano` and `Timestamp.IsValid`): the date and time must exist (no leap second
-/// 60), and the instant must lie in years 0001..=9999 once in UTC. `t` and `z` are accepted in
-/// lower case, as RFC 3339 allows; more than 9 fractional digits are not, as in proto3 JSON
-/// (protojson), where Go's `time.Parse` would drop the excess.
+/// 60), the instant must lie in years 0001..=9999 once in UTC, and `T` and `Z` are upper case.
+/// More than 9 fractional digits are refused, as in proto3 JSON (protojson), where Go's
+/// `time.Parse` would drop the excess.
 pub(crate) fn timestamp_seconds(text: &str) -> Result<i64, String> {
     Timestamp::from_rfc3339(text)
         .map(|timestamp| timestamp.seconds)
@@ -337,10 +376,13 @@ pub(crate) fn json_problem(kind: &FieldKind, value: &Value) -> Option<String> {
                 // A number in text, from a path variable or query parameter, is read only if
                 // the enum names it (pbjson's own message for it reads "expected expected one
                 // of").
-                Value::String(text) if text.parse::<i64>().is_ok() => {
-                    Some(format!("{text} is not a value of enum {name}"))
-                }
-                // Names are the serde impl's to check; its message lists them.
+                Value::Object(query) => match query.get(QUERY_KEY) {
+                    Some(Value::String(text)) if text.parse::<i64>().is_ok() => {
+                        Some(format!("{text} is not a value of enum {name}"))
+                    }
+                    // Names are the serde impl's to check; its message lists them.
+                    _ => None,
+                },
                 Value::String(_) => None,
                 // Called only for a value that failed to decode: any whole 32-bit number is
                 // read (proto3 enums are open), so this one is not.

@@ -21,7 +21,7 @@ use smallvec::SmallVec;
 
 use super::PathBinding;
 use crate::gateway::query::convert::field_value;
-use crate::gateway::query::{Pairs, decode_component};
+use crate::gateway::query::{Pairs, text, unescape};
 use crate::gateway::schema::{Cardinality, FieldKind, FieldSchema, MessageSchema};
 
 /// The message of a request without a body when its every binding sets a top-level singular
@@ -58,9 +58,13 @@ pub(super) fn values<B: PathBinding>(
             return None;
         }
         // Every value is decoded, even one the request then ignores: a bad escape anywhere is
-        // the general path's error (as Go's query parsing makes it grpc-gateway's).
-        let key = decode_component(pair.key, pair.key_escaped).ok()?;
-        let value = decode_component(pair.value, pair.value_escaped).ok()?;
+        // the general path's error (as Go's query parsing makes it grpc-gateway's). A key that
+        // is not text names no field; a value that is not text is an error if it sets one.
+        let key = unescape(pair.key, pair.key_escaped).ok()?;
+        let value = unescape(pair.value, pair.value_escaped).ok()?;
+        let Ok(key) = text(key) else {
+            continue;
+        };
         // A parameter that names no field is ignored; the first name of a nested or map
         // parameter (`a.b`, `m[k]`) is enough to tell.
         let nested = key.bytes().position(|byte| byte == b'.' || byte == b'[');
@@ -84,7 +88,7 @@ pub(super) fn values<B: PathBinding>(
             Cardinality::Repeated => true,
             Cardinality::Map(_) => return None,
         };
-        let value = field_value(&field.kind, value).ok()?;
+        let value = field_value(&field.kind, text(value).ok()?).ok()?;
         if repeated {
             push(&mut fields, field, value)?;
         } else {

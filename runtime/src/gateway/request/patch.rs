@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use super::super::schema::{Cardinality, FieldKind, FieldSchema, MessageSchema, WellKnown};
 use crate::Status;
+use crate::gateway::wkt::query_text::QUERY_KEY;
 
 /// The request's field mask field, when it has exactly one (grpc-gateway's condition).
 pub(super) fn mask_field(schema: &'static MessageSchema) -> Option<&'static FieldSchema> {
@@ -26,7 +27,14 @@ pub(super) fn has_paths(target: &Map<String, Value>, mask: &FieldSchema) -> bool
     [mask.json_name, mask.name]
         .into_iter()
         .filter_map(|name| target.get(name))
-        .any(|value| value.as_str().is_some_and(|paths| !paths.trim().is_empty()))
+        .any(|value| {
+            // The body's JSON string, or the query's text (see `query_text`).
+            let paths = match value {
+                Value::Object(query) => query.get(QUERY_KEY).and_then(Value::as_str),
+                other => other.as_str(),
+            };
+            paths.is_some_and(|paths| !paths.trim().is_empty())
+        })
 }
 
 /// The paths `body`, an object of `schema`'s message, sets (see the module docs), as the JSON

@@ -10,6 +10,7 @@ use super::*;
 use crate::Code;
 use crate::gateway::query::tests::PROTO3;
 use crate::gateway::schema::{Cardinality::*, ScalarKind};
+use crate::gateway::wkt::open_enum::OpenEnum;
 
 const fn field(
     name: &'static str,
@@ -101,11 +102,34 @@ struct Item {
     quantity: u32,
 }
 
+/// An enum field's value as generated code reads it: through the runtime's `OpenEnum`, which
+/// reads a path variable's or query parameter's text strictly and a body's numbers openly.
+#[derive(Debug, PartialEq, Deserialize)]
+#[serde(from = "OpenEnum<ColorName>")]
+struct Color(i32);
+
+impl Color {
+    const GREEN: Self = Self(1);
+}
+
+impl From<OpenEnum<ColorName>> for Color {
+    fn from(value: OpenEnum<ColorName>) -> Self {
+        Self(value.0)
+    }
+}
+
+/// The enum's names, as pbjson-build's impl for a prost enum reads them.
 #[derive(Debug, PartialEq, Deserialize)]
 #[allow(clippy::upper_case_acronyms)]
-enum Color {
+enum ColorName {
     RED,
     GREEN,
+}
+
+impl From<ColorName> for i32 {
+    fn from(name: ColorName) -> i32 {
+        name as i32
+    }
 }
 
 fn item(sku: &str, quantity: u32) -> Item {

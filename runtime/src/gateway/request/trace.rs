@@ -15,6 +15,8 @@ use serde::de::{
 };
 use serde_json::Value;
 
+use crate::gateway::wkt::query_text::QUERY_KEY;
+
 /// One step into a JSON value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Step {
@@ -117,6 +119,8 @@ impl<'de> Deserializer<'de> for Tracked<'de> {
                     last_key: &last_key,
                 });
                 result.map_err(|error| match last_key.get() {
+                    // The object an enum's path or query text is passed in is the value itself.
+                    Some(QUERY_KEY) => error,
                     Some(key) if !error.settled => error.at(Step::Key(key.to_owned())),
                     _ => error.settle(),
                 })
@@ -215,8 +219,10 @@ impl<'de> MapAccess<'de> for Members<'de, '_> {
             .value
             .take()
             .ok_or_else(|| <TraceError as de::Error>::custom("a value was read before its key"))?;
-        seed.deserialize(Tracked(value))
-            .map_err(|error| error.at(Step::Key(key.to_owned())))
+        seed.deserialize(Tracked(value)).map_err(|error| match key {
+            QUERY_KEY => error,
+            _ => error.at(Step::Key(key.to_owned())),
+        })
     }
 }
 

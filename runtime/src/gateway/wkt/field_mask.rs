@@ -5,14 +5,18 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 use serde::ser::{self, Serialize, Serializer};
 
+use super::query_text;
+
 /// `google.protobuf.FieldMask` with its proto3 JSON form: `{"paths": ["user.display_name",
 /// "id"]}` is the JSON string `"user.displayName,id"`.
 ///
 /// Writing fails, as in protobuf-go's `protojson`, for a path that is not a dotted list of
 /// identifiers or whose lowerCamelCase form would not read back as the same path
-/// (`foo__bar`, `fooBar`). Reading converts each segment to snake_case and accepts segments
-/// already in snake_case: grpc-gateway passes `?update_mask=display_name` through unchanged,
-/// and the gateway reads query parameters through this impl.
+/// (`foo__bar`, `fooBar`). Reading a JSON string converts each segment to snake_case and, as
+/// protojson, refuses one with `_` or whitespace (the conformance suite's
+/// `FieldMaskInvalidCharacter`); a path variable or query parameter may name paths in
+/// snake_case, as grpc-gateway passes `?update_mask=display_name` through unchanged
+/// ([`FieldMask::from_json_paths`] reads both).
 ///
 /// ```
 /// use rust_svc_runtime::gateway::wkt::FieldMask;
@@ -136,7 +140,7 @@ impl<'de> Deserialize<'de> for FieldMask {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct PathsVisitor;
 
-        impl Visitor<'_> for PathsVisitor {
+        impl<'de> Visitor<'de> for PathsVisitor {
             type Value = FieldMask;
 
             fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -144,11 +148,26 @@ impl<'de> Deserialize<'de> for FieldMask {
             }
 
             fn visit_str<E: de::Error>(self, json: &str) -> Result<FieldMask, E> {
+                let strict = json
+                    .split([',', '.'])
+                    .find(|segment| segment.contains('_') || segment.trim() != *segment);
+                if let Some(segment) = strict.filter(|_| !json.is_empty()) {
+                    return Err(E::custom(format!(
+                        "invalid google.protobuf.FieldMask path in {json:?}: {segment:?} is not \
+                         lowerCamelCase"
+                    )));
+                }
                 FieldMask::from_json_paths(json).map_err(E::custom)
+            }
+
+            // A path variable's or query parameter's text (see `query_text`).
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<FieldMask, A::Error> {
+                let text = query_text::read(map, &self)?;
+                FieldMask::from_json_paths(&text).map_err(de::Error::custom)
             }
         }
 
-        deserializer.deserialize_str(PathsVisitor)
+        deserializer.deserialize_any(PathsVisitor)
     }
 }
 
@@ -266,8 +285,24 @@ mod tests {
     }
 
     #[test]
+    fn json_strings_are_lower_camel_case_and_query_text_may_be_snake_case() {
+        for json in ["display_name", "user.display_name", " a", "a ,b"] {
+            let error = serde_json::from_value::<FieldMask>(json!(json)).unwrap_err();
+            assert!(
+                error.to_string().contains("lowerCamelCase"),
+                "{json}: {error}"
+            );
+        }
+        let query = query_text::query_value("user.display_name, updateTime".into());
+        let mask = serde_json::from_value::<FieldMask>(query).unwrap();
+        assert_eq!(mask.paths, ["user.display_name", "update_time"]);
+        let mask = serde_json::from_value::<FieldMask>(json!("")).unwrap();
+        assert!(mask.paths.is_empty());
+    }
+
+    #[test]
     fn strings_that_are_no_mask_fail_to_read() {
-        for json in ["a,,b", "a.", "user.display name", "x,2y", "é"] {
+        for json in ["a,,b", "a.", "user.displayName!", "x,2y", "é"] {
             let error = serde_json::from_value::<FieldMask>(json!(json)).unwrap_err();
             assert!(
                 error

@@ -9,6 +9,8 @@
 //!   proto3 JSON writes a field mask as one string of comma-separated lowerCamelCase paths;
 //! - [`Timestamp`]: pbjson-types writes `+00:00` and as many fractional digits as chrono
 //!   likes, while proto3 JSON writes `Z` and 0, 3, 6 or 9 digits;
+//! - [`Duration`]: pbjson-types reads any number of seconds, while proto3 JSON refuses a
+//!   duration past 10,000 years;
 //! - [`DoubleValue`] and [`FloatValue`]: pbjson-types writes `NaN` and the infinities as
 //!   `null` (serde_json's rendering of a non-finite float), while proto3 JSON writes the strings
 //!   `"NaN"`, `"Infinity"` and `"-Infinity"`;
@@ -28,14 +30,17 @@
 pub use pbjson_types::*;
 
 pub mod any;
+mod duration;
 mod field_mask;
 pub(crate) mod float;
 pub(crate) mod number;
 pub(crate) mod open_enum;
+pub(crate) mod query_text;
 mod timestamp;
 pub mod value;
 
 pub use any::Any;
+pub use duration::Duration;
 pub use field_mask::{FieldMask, InvalidFieldMask};
 pub use float::{DoubleValue, FloatValue};
 pub use timestamp::{InvalidTimestamp, Timestamp, system_time, timestamp};

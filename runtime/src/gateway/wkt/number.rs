@@ -117,7 +117,22 @@ impl<'de, T: ProtoNumber> Visitor<'de> for NumberVisitor<T> {
     }
 
     fn visit_str<E: de::Error>(self, text: &str) -> Result<T, E> {
-        let number: T = text.parse().map_err(E::custom)?;
+        // Rust's parsers take a leading `+`, which is not JSON.
+        if text.starts_with('+') {
+            return Err(E::invalid_value(de::Unexpected::Str(text), &self));
+        }
+        let number: T = match text.parse() {
+            Ok(number) => number,
+            // protojson reads a string as the JSON number it holds, so an integer's string
+            // may hold a whole number written as a float too (`"1e3"`, `"7.0"`), but no
+            // whitespace and nothing JSON would not read as a number (`".5"`, `"+1"`).
+            Err(error) => serde_json::from_str::<serde_json::Number>(text)
+                .ok()
+                .filter(|_| text.trim() == text)
+                .and_then(|number| number.as_f64())
+                .and_then(T::from_f64)
+                .ok_or_else(|| E::custom(error))?,
+        };
         // Rust's parser also reads `inf`, `nan` and a number too large for the type as
         // infinity; proto3 JSON names the special values one way, and refuses the others.
         if !number.is_finite() && !matches!(text, "NaN" | "Infinity" | "-Infinity") {
@@ -190,7 +205,6 @@ mod tests {
             json!("12"),
             json!("-12"),
             json!(" 12"),
-            json!("1e3"),
             json!("1.5"),
             json!("9223372036854775807"),
             json!("18446744073709551615"),
@@ -236,6 +250,20 @@ mod tests {
         assert_eq!(read::<i64>("1e15"), Some(1_000_000_000_000_000));
         assert_eq!(read::<u64>("-0.0"), Some(0));
         assert!(pbjson_reads::<i32>("1e5").is_err());
+        // ... in a string too, as protojson reads the number a string holds.
+        assert_eq!(read::<i64>(r#""1e3""#), Some(1000));
+        assert_eq!(read::<u64>(r#""7.0""#), Some(7));
+        assert!(pbjson_reads::<i64>(r#""1e3""#).is_err());
+        for other in [
+            r#""1.5""#,
+            r#"" 1""#,
+            r#""1 ""#,
+            r#"".5""#,
+            r#""+1""#,
+            r#""1e400""#,
+        ] {
+            assert_eq!(read::<i64>(other), None, "{other}");
+        }
         // ... but not a fraction, a number past the type's range, or a whole number too large
         // for a float to tell from its neighbours.
         assert_eq!(read::<i32>("0.5"), None);

@@ -11,8 +11,10 @@ use serde::ser::{self, Serialize, Serializer};
 /// Writing is "Z-normalized" with 0, 3, 6 or 9 fractional digits, as the proto3 JSON mapping
 /// requires (`2024-01-02T02:04:05.500Z`; pbjson-types' writes `+00:00` and any number of
 /// digits), and fails, as in protobuf-go's `protojson`, outside years 0001..=9999 or for `nanos`
-/// outside `0..1_000_000_000`. Reading accepts any offset, `t` and `z` in lower case, and 1 to
-/// 9 fractional digits; the date and time must exist (no leap second `60`).
+/// outside `0..1_000_000_000`. Reading accepts any offset and 1 to 9 fractional digits; the date
+/// and time must exist (no leap second `60`), and `T` and `Z` are upper case, as protojson and
+/// Go's `time.RFC3339` (grpc-gateway's query parser) require (the conformance suite's
+/// `TimestampJsonInputLowercaseT`, though RFC 3339 itself allows lower case).
 ///
 /// ```
 /// use rust_svc_runtime::gateway::wkt::Timestamp;
@@ -80,7 +82,7 @@ impl Timestamp {
         let month = number(5..7)?;
         separator(7, b"-")?;
         let day = number(8..10)?;
-        separator(10, b"Tt")?;
+        separator(10, b"T")?;
         let hour = number(11..13)?;
         separator(13, b":")?;
         let minute = number(14..16)?;
@@ -102,7 +104,7 @@ impl Timestamp {
             at += 1 + digits;
         }
         let offset = match bytes.get(at) {
-            Some(b'Z' | b'z') if bytes.len() == at + 1 => 0,
+            Some(b'Z') if bytes.len() == at + 1 => 0,
             Some(sign @ (b'+' | b'-')) if bytes.len() == at + 6 => {
                 separator(at + 3, b":")?;
                 let (hours, minutes) = (number(at + 1..at + 3)?, number(at + 4..at + 6)?);
@@ -408,14 +410,14 @@ mod tests {
     }
 
     #[test]
-    fn reading_accepts_offsets_lower_case_and_short_fractions() {
+    fn reading_accepts_offsets_and_short_fractions() {
         let cases = [
             (
                 "2024-01-02T03:04:05.5+01:00",
                 at(1_704_161_045, 500_000_000),
             ),
             ("2024-01-02T03:04:05.000001-00:30", at(1_704_166_445, 1_000)),
-            ("2016-12-15t12:23:32.000000049z", at(1_481_804_612, 49)),
+            ("2016-12-15T12:23:32.000000049Z", at(1_481_804_612, 49)),
             ("0001-01-01T00:30:00+00:30", at(MIN_SECONDS, 0)),
             (
                 "9999-12-31T23:59:59.999999999Z",
@@ -432,6 +434,8 @@ mod tests {
         for text in [
             "2016-12-15",
             "2016-12-15 12:23:32Z",
+            "2016-12-15t12:23:32Z",
+            "2016-12-15T12:23:32z",
             "2016-12-15T12:23:32",
             "2015-02-29T00:00:00Z",
             "2016-13-01T00:00:00Z",

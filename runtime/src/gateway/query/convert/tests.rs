@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use crate::gateway::query::tests::{encode, error, merge};
+use crate::gateway::wkt::query_text::query_value;
 
 #[test]
 fn bools_follow_go_parse_bool() {
@@ -85,8 +86,7 @@ fn floats_take_special_values_and_reject_overflow() {
         ("1e3", json!(1000.0)),
         ("-.5", json!(-0.5)),
         ("NaN", json!("NaN")),
-        ("inf", json!("Infinity")),
-        ("+Inf", json!("Infinity")),
+        ("Infinity", json!("Infinity")),
         ("-Infinity", json!("-Infinity")),
     ];
     for (text, expected) in ok {
@@ -112,14 +112,32 @@ fn floats_take_special_values_and_reject_overflow() {
         error("double_value=one"),
         r#"query parameter "double_value": "one" is not a valid double"#
     );
+    // Only the three spellings proto3 JSON writes, as grpc-gateway's parser takes them.
+    for text in ["inf", "%2BInf", "infinity", "nan", "0x1p3"] {
+        assert!(
+            error(&format!("double_value={text}")).contains("is not a valid double"),
+            "{text}"
+        );
+    }
 }
 
 #[test]
 fn bytes_take_standard_and_url_safe_base64() {
-    for text in ["+/8=", "-_8=", "-_8", "Ynl0ZXM=", "Ynl0ZXM", ""] {
+    // As grpc-gateway's `runtime.Bytes` reads them, passed on in the canonical form: the
+    // URL-safe alphabet when there is a `-` or `_`, padding only when the length is a multiple
+    // of 4, and bits past the last byte ignored, as Go's decoder ignores them.
+    for (text, canonical) in [
+        ("+/8=", "+/8="),
+        ("-_8=", "+/8="),
+        ("-_8", "+/8="),
+        ("Ynl0ZXM=", "Ynl0ZXM="),
+        ("Ynl0ZXM", "Ynl0ZXM="),
+        ("1s", "1g=="),
+        ("", ""),
+    ] {
         assert_eq!(
             merge(&[("bytes_value", text)]),
-            json!({"bytesValue": text}),
+            json!({"bytesValue": canonical}),
             "{text}"
         );
     }
@@ -138,7 +156,7 @@ fn bytes_take_standard_and_url_safe_base64() {
 fn timestamps_are_rfc3339_within_years_1_to_9999() {
     for text in [
         "2016-12-15T12:23:32Z",
-        "2016-12-15t12:23:32.5z",
+        "2016-12-15T12:23:32.5Z",
         "2016-02-29T23:59:59.123456789+05:30",
         "0001-01-01T00:00:00Z",
         "9999-12-31T23:59:59.999999999Z",
@@ -153,6 +171,8 @@ fn timestamps_are_rfc3339_within_years_1_to_9999() {
     let invalid = [
         "2016-12-15",
         "2016-12-15 12:23:32Z",
+        // Upper case only, as Go's `time.RFC3339` reads it.
+        "2016-12-15t12:23:32Z",
         "2016-12-15T12:23:32",
         "2015-02-29T00:00:00Z",
         "2016-13-01T00:00:00Z",
@@ -226,7 +246,7 @@ fn durations_in_go_or_proto3_form_become_proto3_json() {
 fn field_masks_and_wrappers() {
     assert_eq!(
         merge(&[("fieldmask_value", "a.b,cD")]),
-        json!({"fieldmaskValue": "a.b,cD"})
+        json!({"fieldmaskValue": query_value("a.b,cD".into())})
     );
     assert_eq!(
         merge(&[("wrapper_bool_value", "f")]),

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::*;
+use crate::gateway::wkt::query_text::query_value;
 
 #[test]
 fn nested_paths_create_the_messages_on_the_way() {
@@ -258,7 +259,7 @@ fn binding_values_are_converted_and_name_the_variable() {
     );
     assert_eq!(
         binding_value(&PROTO3, "nested.enum_value", "Y").unwrap(),
-        json!("Y")
+        query_value("Y".into())
     );
     assert_eq!(
         binding_value(&PROTO3, "duration_value", "2m").unwrap(),
