@@ -35,6 +35,7 @@ mod gateway_forms;
 mod gateway_http_body;
 mod gateway_mapping;
 mod gateway_proxy;
+mod gateway_reference;
 mod gateway_streams;
 mod gateway_websocket;
 mod host;
