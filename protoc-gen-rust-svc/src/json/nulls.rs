@@ -34,19 +34,7 @@ pub(super) fn accept(code: &str) -> Result<Option<String>, Error> {
         edits.push((at, close + 1, optional(&code[read..close], &code[at..])?));
     }
     edits.extend(oneof_members(code));
-    if edits.is_empty() {
-        return Ok(None);
-    }
-    edits.sort_by_key(|(start, _, _)| *start);
-    let mut out = String::with_capacity(code.len() + edits.len() * 32);
-    let mut copied = 0;
-    for (start, end, replacement) in edits {
-        out.push_str(&code[copied..start]);
-        out.push_str(&replacement);
-        copied = end;
-    }
-    out.push_str(&code[copied..]);
-    Ok(Some(out))
+    Ok(super::text::edited(code, edits))
 }
 
 /// The edits that let a oneof member given as `null` leave the oneof as it is: pbjson-build

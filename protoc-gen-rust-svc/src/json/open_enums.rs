@@ -75,19 +75,7 @@ pub(super) fn open(code: &str, lenient: bool) -> Result<Option<String>, Error> {
             edits.push((at, at + CAST.len(), ".0".to_owned()));
         }
     }
-    if edits.is_empty() {
-        return Ok(None);
-    }
-    edits.sort_by_key(|(start, _, _)| *start);
-    let mut out = String::with_capacity(code.len() + edits.len() * OPEN_ENUM.len());
-    let mut copied = 0;
-    for (start, end, replacement) in edits {
-        out.push_str(&code[copied..start]);
-        out.push_str(&replacement);
-        copied = end;
-    }
-    out.push_str(&code[copied..]);
-    Ok(Some(out))
+    Ok(super::text::edited(code, edits))
 }
 
 /// Where the line holding `at` starts.

@@ -6,6 +6,29 @@
 //! layout (one statement per line, four-space indents, the layout protoc-gen-prost-serde and
 //! pbjson-build in a build.rs hand their users) is kept instead.
 
+/// `code` with `edits` (byte range, replacement) applied in one copy, in the order of their
+/// starts; `None` when there are none. The rewrites of pbjson-build's text find their edits
+/// with substring searches and apply them here.
+pub(super) fn edited(code: &str, mut edits: Vec<(usize, usize, String)>) -> Option<String> {
+    if edits.is_empty() {
+        return None;
+    }
+    edits.sort_by_key(|(start, _, _)| *start);
+    let added: usize = edits
+        .iter()
+        .map(|(_, _, replacement)| replacement.len())
+        .sum();
+    let mut out = String::with_capacity(code.len() + added);
+    let mut copied = 0;
+    for (start, end, replacement) in edits {
+        out.push_str(&code[copied..start]);
+        out.push_str(&replacement);
+        copied = end;
+    }
+    out.push_str(&code[copied..]);
+    Some(out)
+}
+
 /// The crates pbjson-build's impls name, in the order [`through_runtime`] reports them.
 pub(super) const CRATES: [&str; 2] = ["pbjson", "serde"];
 
