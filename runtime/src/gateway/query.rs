@@ -403,13 +403,19 @@ pub(crate) fn set_field(object: &mut Map<String, Value>, field: &FieldSchema, va
     object.insert(field.json_name.to_owned(), value);
 }
 
-/// Percent-decodes one query key or value, `+` being a space, to bytes; an error only for an
-/// escape that is not one (`%zz`), which Go's `url.ParseQuery` refuses anywhere in a query, so
-/// grpc-gateway answers 400 whatever the parameter. Borrows when there is nothing to decode
-/// (`escaped` is false: no `%` or `+`), which is the common case.
-pub(crate) fn unescape(raw: &str, escaped: bool) -> Result<Cow<'_, [u8]>, String> {
+/// One query key or value once percent-decoded: text, or bytes that are not UTF-8.
+pub(crate) enum Decoded<'q> {
+    Text(Cow<'q, str>),
+    NotUtf8,
+}
+
+/// Percent-decodes one query key or value, `+` being a space; an error only for an escape that
+/// is not one (`%zz`), which Go's `url.ParseQuery` refuses anywhere in a query, so grpc-gateway
+/// answers 400 whatever the parameter. Borrows when there is nothing to decode (`escaped` is
+/// false: no `%` or `+`), which is the common case, and which is text already.
+pub(crate) fn unescape(raw: &str, escaped: bool) -> Result<Decoded<'_>, String> {
     if !escaped {
-        return Ok(Cow::Borrowed(raw.as_bytes()));
+        return Ok(Decoded::Text(Cow::Borrowed(raw)));
     }
     let bytes = raw.as_bytes();
     let mut decoded = Vec::with_capacity(bytes.len());
@@ -431,21 +437,19 @@ pub(crate) fn unescape(raw: &str, escaped: bool) -> Result<Cow<'_, [u8]>, String
         }
         at += 1;
     }
-    Ok(Cow::Owned(decoded))
+    Ok(match String::from_utf8(decoded) {
+        Ok(text) => Decoded::Text(Cow::Owned(text)),
+        Err(_) => Decoded::NotUtf8,
+    })
 }
 
-/// Decoded bytes of a query key or value as text. Bytes that are not UTF-8 are an error only
-/// where they would set a field: Go keeps them in its strings, so grpc-gateway ignores such a
-/// parameter that names no field.
-pub(crate) fn text(bytes: Cow<'_, [u8]>) -> Result<Cow<'_, str>, String> {
-    const NOT_UTF8: &str = "not valid UTF-8 once percent-decoded";
-    match bytes {
-        Cow::Borrowed(bytes) => std::str::from_utf8(bytes)
-            .map(Cow::Borrowed)
-            .map_err(|_| NOT_UTF8.to_owned()),
-        Cow::Owned(bytes) => String::from_utf8(bytes)
-            .map(Cow::Owned)
-            .map_err(|_| NOT_UTF8.to_owned()),
+/// A decoded query key or value as text. Bytes that are not UTF-8 are an error only where they
+/// would set a field: Go keeps them in its strings, so grpc-gateway ignores such a parameter
+/// that names no field.
+pub(crate) fn text(decoded: Decoded<'_>) -> Result<Cow<'_, str>, String> {
+    match decoded {
+        Decoded::Text(text) => Ok(text),
+        Decoded::NotUtf8 => Err("not valid UTF-8 once percent-decoded".to_owned()),
     }
 }
 
