@@ -8,9 +8,9 @@
 //! Each such read becomes a read of an `Option` of the same type, the rest of the expression
 //! applied to what is there: `field__ = map_.next_value::<Option<T>>()?.map(|x| x…)`, so that
 //! `null` leaves `field__` at `None`, as a missing member does. Reads that already give an
-//! `Option` (messages, `optional` fields, oneof members) and `Value` fields (which pbjson-build
-//! reads as messages, and [`corrections`](super::corrections) reads even when `null`) have no
-//! `Some(` around them and are left alone.
+//! `Option` (messages, `optional` fields, oneof members) have no `Some(` around them and are
+//! left alone; so are singular `google.protobuf.Value` fields, which pbjson-build reads as
+//! messages and [`corrections`](super::corrections) reads even when `null`, the null value.
 
 use crate::error::Error;
 
