@@ -37,6 +37,8 @@ struct Reference {
     child: Child,
     input: ChildStdin,
     output: BufReader<ChildStdout>,
+    /// The descriptor set written for the program, removed with it.
+    descriptors: std::path::PathBuf,
 }
 
 impl Reference {
@@ -52,8 +54,13 @@ impl Reference {
             eprintln!("skipped: RUST_SVC_GRPC_GATEWAY_REFERENCE is not set (see tests/reference)");
             return None;
         };
-        let descriptors =
-            std::env::temp_dir().join(format!("rust-svc-reference-{}.binpb", std::process::id()));
+        // One file per program: the tests run side by side, and each removes its own.
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let started = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let descriptors = std::env::temp_dir().join(format!(
+            "rust-svc-reference-{}-{started}.binpb",
+            std::process::id()
+        ));
         std::fs::write(&descriptors, rust_svc_tests::FILE_DESCRIPTOR_SET).unwrap();
         let mut child = Command::new(program)
             .arg(&descriptors)
@@ -69,6 +76,7 @@ impl Reference {
             child,
             input,
             output,
+            descriptors,
         })
     }
 
@@ -92,6 +100,7 @@ impl Drop for Reference {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.descriptors);
     }
 }
 
