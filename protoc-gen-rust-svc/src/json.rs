@@ -262,7 +262,7 @@ pub fn generate(
                     };
                     let item = opened.as_deref().unwrap_or(item);
                     let nullable = match concern.deserialize {
-                        true => nulls::accept(item)?,
+                        true => nulls::accept(item, concern.oneofs)?,
                         false => None,
                     };
                     let item = nullable.as_deref().unwrap_or(item);

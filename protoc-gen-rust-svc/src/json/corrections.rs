@@ -34,6 +34,9 @@ pub(super) struct Corrections {
     /// Messages with an enum field (a map's values included), whose impls
     /// [`open_enums`](super::open_enums) rewrites.
     enums: HashSet<String>,
+    /// Messages with a oneof (not proto3 `optional`'s), whose members' reads
+    /// [`nulls`](super::nulls) rewrites.
+    oneofs: HashSet<String>,
 }
 
 /// What one impl needs (see [`Corrections::concern`]).
@@ -45,6 +48,8 @@ pub(super) struct Concern {
     pub(super) open_enums: bool,
     /// It is a `Deserialize` impl, whose reads [`nulls`](super::nulls) makes accept `null`.
     pub(super) deserialize: bool,
+    /// Its message has a oneof, whose members' reads `nulls` rewrites too.
+    pub(super) oneofs: bool,
 }
 
 impl Corrections {
@@ -78,6 +83,9 @@ impl Corrections {
             if value.r#type() == Type::Enum {
                 self.enums.insert(full_name.clone());
             }
+            if field.oneof_index.is_some() && !field.proto3_optional() {
+                self.oneofs.insert(full_name.clone());
+            }
             if float {
                 let fields = self.floats.entry(full_name.clone()).or_default();
                 fields.insert(json_name());
@@ -110,6 +118,11 @@ impl Corrections {
                 || deserialize && self.values.contains_key(name),
             open_enums: self.enums.contains(name),
             deserialize,
+            // pbjson-build names a package with a keyword segment escaped
+            // (`google.r#type.DateTime`), the descriptors do not.
+            oneofs: deserialize
+                && (self.oneofs.contains(name)
+                    || name.contains("r#") && self.oneofs.contains(&name.replace("r#", ""))),
         }
     }
 

@@ -21,8 +21,10 @@ const READ: &str = "map_.next_value";
 const SOME: &str = "Some(";
 
 /// `code`, the text of one `Deserialize` impl of pbjson-build's, with every read of a field
-/// without presence made to accept `null`; `None` when it has none.
-pub(super) fn accept(code: &str) -> Result<Option<String>, Error> {
+/// without presence made to accept `null`, and, if its message has a oneof (`oneofs`: the
+/// descriptors say so, so that the other impls are not read line by line), its members' too;
+/// `None` when it has none.
+pub(super) fn accept(code: &str, oneofs: bool) -> Result<Option<String>, Error> {
     let mut edits: Vec<(usize, usize, String)> = Vec::new();
     for (at, _) in code.match_indices(SOME) {
         let inside = at + SOME.len();
@@ -33,7 +35,9 @@ pub(super) fn accept(code: &str) -> Result<Option<String>, Error> {
         let close = matching_paren(code, inside).ok_or_else(|| shape_error(&code[at..]))?;
         edits.push((at, close + 1, optional(&code[read..close], &code[at..])?));
     }
-    edits.extend(oneof_members(code));
+    if oneofs {
+        edits.extend(oneof_members(code));
+    }
     Ok(super::text::edited(code, edits))
 }
 
@@ -196,7 +200,7 @@ mod tests {
     use super::accept;
 
     fn accepted(code: &str) -> String {
-        accept(code).unwrap().expect("a read to rewrite")
+        accept(code, true).unwrap().expect("a read to rewrite")
     }
 
     #[test]
@@ -245,7 +249,7 @@ mod tests {
         );
         // An `optional` field's read maps to its value only: a duplicate is refused first.
         let optional = "        if note__.is_some() {\n          return Err(serde::de::Error::duplicate_field(\"note\"));\n        }\n        note__ = map_.next_value::<::std::option::Option<_>>()?.map(|x| x.0);\n";
-        assert_eq!(accept(optional).unwrap(), None);
+        assert_eq!(accept(optional, true).unwrap(), None);
     }
 
     #[test]
@@ -256,13 +260,13 @@ mod tests {
             "choice__ = map_.next_value::<::std::option::Option<_>>()?.map(m::Choice::Text);",
             "return Some(x);",
         ] {
-            assert_eq!(accept(code).unwrap(), None, "{code}");
+            assert_eq!(accept(code, true).unwrap(), None, "{code}");
         }
     }
 
     #[test]
     fn an_unclosed_read_is_an_internal_error() {
-        let error = accept("name__ = Some(map_.next_value()?;").unwrap_err();
+        let error = accept("name__ = Some(map_.next_value()?;", true).unwrap_err();
         assert!(error.to_string().contains("internal error"), "{error}");
     }
 }

@@ -113,6 +113,13 @@ fn the_descriptors_name_the_fields_to_correct() {
             floats: floats.map(|(m, f)| (m.to_owned(), f)).into(),
             values: values.map(|(m, f)| (m.to_owned(), f)).into(),
             enums: HashSet::new(),
+            // `choice`, and struct.proto's `kind`; proto3 `optional`'s synthetic oneof
+            // (`maybe`) is not one.
+            oneofs: [
+                "t.json.Floats".to_owned(),
+                "google.protobuf.Value".to_owned()
+            ]
+            .into(),
         }
     );
 }
@@ -219,6 +226,7 @@ fn an_impl_in_another_shape_is_an_internal_error() {
         floats: [("p.M".to_owned(), names(&["ratio"]))].into(),
         values: [("p.M".to_owned(), names(&["anything"]))].into(),
         enums: HashSet::new(),
+        oneofs: HashSet::new(),
     };
     let mut serialize: syn::File = syn::parse_quote! {
         impl serde::Serialize for M {
@@ -262,4 +270,24 @@ fn an_impl_in_another_shape_is_an_internal_error() {
         }
     };
     corrections.apply(&mut other, &runtime).unwrap();
+}
+
+#[test]
+fn a_deserialize_impl_of_a_message_with_a_oneof_is_named_in_a_keyword_package_too() {
+    let corrections = Corrections {
+        oneofs: ["google.type.DateTime".to_owned(), "a.b.M".to_owned()].into(),
+        ..Corrections::default()
+    };
+    let deserialize = |name: &str| {
+        format!(
+            "impl D {{ deserializer.deserialize_struct(\"{name}\", FIELDS, GeneratedVisitor) }}"
+        )
+    };
+    for name in ["google.r#type.DateTime", "a.b.M"] {
+        assert!(corrections.concern(&deserialize(name)).oneofs, "{name}");
+    }
+    assert!(!corrections.concern(&deserialize("a.b.N")).oneofs);
+    // A `Serialize` impl reads no member.
+    let serialize = "impl S { serializer.serialize_struct(\"a.b.M\", 1) }";
+    assert!(!corrections.concern(serialize).oneofs);
 }
