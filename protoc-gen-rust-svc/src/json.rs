@@ -233,7 +233,15 @@ pub fn generate(
             .iter()
             .filter(|value| value.module == module)
             .fold(text, |text, value| restore_json_name(&text, value));
-        packages.push((package, module, text));
+        // Messages are named by their proto package from here on (`google.type.LatLng`): it is
+        // what the corrections look for, and what serde's errors should say.
+        let proto_package = wanted_packages
+            .iter()
+            .find(|proto| Module::from_protobuf_package_name(proto) == module)
+            .cloned()
+            .unwrap_or_else(|| package.clone());
+        let text = restore_package_name(text, &package, &proto_package);
+        packages.push((proto_package, module, text));
     }
     // Most impls are kept as pbjson-build writes them (see [`text`]); the few that need a
     // correction or a type name restored are parsed, corrected and printed on their own.
@@ -375,6 +383,20 @@ fn print_item(
     Ok(prettyplease::unparse(&file))
 }
 
+/// pbjson-build names a message by its package as displayed (`google.r#type.LatLng`, escaped
+/// like the module); the message's own name is its proto package's (`google.type.LatLng`). Only
+/// the literals of the calls that name a message are touched, never a JSON field name.
+fn restore_package_name(code: String, displayed: &str, proto: &str) -> String {
+    if displayed == proto {
+        return code;
+    }
+    ["serialize_struct(\"", "write_str(\"struct "]
+        .iter()
+        .fold(code, |code, call| {
+            code.replace(&format!("{call}{displayed}."), &format!("{call}{proto}."))
+        })
+}
+
 /// pbjson-build names an enum value by the name it was given, which for a renamed value is the
 /// stand-in; the proto name is what JSON must carry, both ways.
 fn restore_json_name(code: &str, value: &RenamedValue) -> String {
@@ -400,7 +422,8 @@ struct RestoreTypeNames {
 }
 
 impl RestoreTypeNames {
-    /// `package` as pbjson-build displays it, which prefixes every name it writes.
+    /// `package` is the proto package, which prefixes every message name once
+    /// [`restore_package_name`] has run.
     fn new(package: &str, types: &[&RenamedType]) -> Self {
         let mut names = HashMap::new();
         for renamed in types {
@@ -443,6 +466,26 @@ impl VisitMut for RestoreTypeNames {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_keyword_package_names_its_messages_by_the_proto_package() {
+        let code = concat!(
+            "serializer.serialize_struct(\"google.r#type.LatLng\", len)\n",
+            "formatter.write_str(\"struct google.r#type.LatLng\")\n",
+            "deserializer.deserialize_struct(\"google.r#type.LatLng\", FIELDS, V)\n",
+            "struct_ser.serialize_field(\"google.r#type.x\", &v)\n",
+        );
+        assert_eq!(
+            restore_package_name(code.to_owned(), "google.r#type", "google.type"),
+            concat!(
+                "serializer.serialize_struct(\"google.type.LatLng\", len)\n",
+                "formatter.write_str(\"struct google.type.LatLng\")\n",
+                "deserializer.deserialize_struct(\"google.type.LatLng\", FIELDS, V)\n",
+                // A JSON name is never touched.
+                "struct_ser.serialize_field(\"google.r#type.x\", &v)\n",
+            )
+        );
+    }
 
     #[test]
     fn items_start_at_each_top_level_impl() {

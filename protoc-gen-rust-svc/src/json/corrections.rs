@@ -118,11 +118,7 @@ impl Corrections {
                 || deserialize && self.values.contains_key(name),
             open_enums: self.enums.contains(name),
             deserialize,
-            // pbjson-build names a package with a keyword segment escaped
-            // (`google.r#type.DateTime`), the descriptors do not.
-            oneofs: deserialize
-                && (self.oneofs.contains(name)
-                    || name.contains("r#") && self.oneofs.contains(&name.replace("r#", ""))),
+            oneofs: deserialize && self.oneofs.contains(name),
         }
     }
 

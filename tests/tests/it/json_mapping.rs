@@ -219,3 +219,33 @@ fn null_leaves_every_field_unset() {
         serde_json::from_value::<Shades>(json!({"choiceText": "t", "choiceShade": 1})).is_err()
     );
 }
+
+#[test]
+fn a_package_named_by_a_keyword_is_corrected_like_any_other() {
+    // `killers.type` is the module `killers::r#type`, as googleapis' `google.type` is
+    // `google::r#type` (its `LatLng`, `Color`, `DayOfWeek`); pbjson-build names the messages by
+    // the escaped module, which the corrections once failed to match.
+    use rust_svc_tests::killers::r#type::{Bearing, Heading, LatLng, bearing::Toward};
+    let sent = json!({"from": {"latitude": "NaN", "longitude": "-Infinity"}, "heading": "NORTH"});
+    let (message, written) = round_trip!(Bearing, sent.clone());
+    let from = message.from.expect("from is set");
+    assert!(from.latitude.is_nan());
+    assert_eq!(from.longitude, f64::NEG_INFINITY);
+    assert_eq!(message.toward, Some(Toward::Heading(Heading::North as i32)));
+    assert_eq!(written, sent);
+    // A number the enum has no value for is kept; a name it lacks is dropped.
+    let (message, written) = round_trip!(Bearing, json!({"heading": 9}));
+    assert_eq!(message.toward, Some(Toward::Heading(9)));
+    assert_eq!(written, json!({"heading": 9}));
+    let (message, _) = round_trip!(Bearing, json!({"heading": "SOUTH"}));
+    assert_eq!(message.toward, None);
+    // `null` for a oneof member leaves the member another field set.
+    let (message, _) = round_trip!(Bearing, json!({"degrees": 90.0, "heading": null}));
+    assert_eq!(message.toward, Some(Toward::Degrees(90.0)));
+    // serde's errors name the message by its proto name.
+    let error = serde_json::from_value::<LatLng>(json!([])).unwrap_err();
+    assert!(
+        error.to_string().contains("struct killers.type.LatLng"),
+        "{error}"
+    );
+}
