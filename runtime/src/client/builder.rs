@@ -13,6 +13,8 @@ use tonic::{Code, Status};
 use tonic::metadata::AsciiMetadataKey;
 use tonic::transport::Endpoint;
 
+use super::batched_writes::BatchingConnector;
+
 use super::breaker::{BreakerControls, CallOutcome};
 use super::core::Fallback;
 use super::settings::Settings;
@@ -450,7 +452,11 @@ impl<C: GeneratedClient> ClientBuilder<C> {
                 let transport = if protocol != Protocol::Grpc && version == HttpVersion::Http1 {
                     Transport::http1(endpoint.uri().clone(), protocol, self.spec)
                 } else {
-                    Transport::channel(endpoint.connect_lazy(), protocol, self.spec)
+                    Transport::channel(
+                        endpoint.connect_with_connector_lazy(BatchingConnector::new()),
+                        protocol,
+                        self.spec,
+                    )
                 };
                 Ok((label, transport))
             })

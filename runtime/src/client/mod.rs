@@ -42,6 +42,7 @@
 
 mod attempt;
 mod backoff;
+mod batched_writes;
 mod breaker;
 mod builder;
 mod codec;
