@@ -159,20 +159,23 @@ mod tests {
         }
     }
 
-    fn write(
-        io: &mut BatchedWrites<TokioIo<tokio::io::DuplexStream>>,
-        cx: &mut Context<'_>,
-        bytes: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    type Near = BatchedWrites<TokioIo<tokio::io::DuplexStream>>;
+
+    /// A connection to a pipe of `capacity` bytes, its far end, and a waker counting wake-ups.
+    fn pipe(capacity: usize) -> (Near, tokio::io::DuplexStream, Arc<Wakes>, std::task::Waker) {
+        let (near, far) = tokio::io::duplex(capacity);
+        let wakes = Arc::new(Wakes::default());
+        let waker = std::task::Waker::from(wakes.clone());
+        (BatchedWrites::new(TokioIo::new(near)), far, wakes, waker)
+    }
+
+    fn write(io: &mut Near, cx: &mut Context<'_>, bytes: &[u8]) -> Poll<io::Result<usize>> {
         Pin::new(io).poll_write(cx, bytes)
     }
 
     #[tokio::test]
     async fn the_first_write_of_a_batch_waits_one_turn_and_the_next_goes_through() {
-        let (near, mut far) = tokio::io::duplex(64);
-        let mut io = BatchedWrites::new(TokioIo::new(near));
-        let wakes = Arc::new(Wakes::default());
-        let waker = std::task::Waker::from(wakes.clone());
+        let (mut io, mut far, wakes, waker) = pipe(64);
         let mut cx = Context::from_waker(&waker);
 
         // The first write yields: nothing is written, and the task is woken to run again.
@@ -198,18 +201,17 @@ mod tests {
     #[tokio::test]
     async fn a_write_the_connection_cannot_take_yet_does_not_yield_again() {
         // A pipe of 2 bytes: the second write finds it full.
-        let (near, mut far) = tokio::io::duplex(2);
-        let mut io = BatchedWrites::new(TokioIo::new(near));
-        let wakes = Arc::new(Wakes::default());
-        let waker = std::task::Waker::from(wakes.clone());
+        let (mut io, mut far, wakes, waker) = pipe(2);
         let mut cx = Context::from_waker(&waker);
 
         assert!(write(&mut io, &mut cx, b"ab").is_pending());
         assert!(matches!(write(&mut io, &mut cx, b"ab"), Poll::Ready(Ok(2))));
         assert!(write(&mut io, &mut cx, b"cd").is_pending());
-        // Full: pending on the pipe, not on a turn, so once there is room it is written at
-        // once.
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 2);
+        // Full: pending on the pipe, not on a turn (the task is not woken to run again), so
+        // once there is room it is written at once.
         assert!(write(&mut io, &mut cx, b"cd").is_pending());
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 2);
         let mut received = [0; 2];
         far.read_exact(&mut received).await.unwrap();
         assert!(matches!(write(&mut io, &mut cx, b"cd"), Poll::Ready(Ok(2))));
