@@ -13,12 +13,10 @@ use tonic::{Code, Status};
 use tonic::metadata::AsciiMetadataKey;
 use tonic::transport::Endpoint;
 
-use super::batched_writes::BatchingConnector;
-
 use super::breaker::{BreakerControls, CallOutcome};
 use super::core::Fallback;
 use super::settings::Settings;
-use super::transport::{HttpVersion, Protocol, Transport};
+use super::transport::{BatchingConnector, HttpVersion, Protocol, Transport};
 use super::{
     BreakerPolicy, BreakerTransition, Channel, GeneratedClient, HedgingPolicy, MethodKind,
     RetryPolicy, RetryThrottling, ServiceInfo,

@@ -42,7 +42,6 @@
 
 mod attempt;
 mod backoff;
-mod batched_writes;
 mod breaker;
 mod builder;
 mod codec;

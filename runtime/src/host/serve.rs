@@ -13,7 +13,8 @@
 //! Here hyper-util's auto builder serves each connection as tonic configured it: HTTP/1.1 or
 //! HTTP/2 by what the client sends first, a timer for hyper's HTTP/1.1 header-read timeout
 //! (slow-loris protection; one per connection, head_timer.rs) and HTTP/2 keep-alive, tonic's
-//! keep-alive timeout; upgrades are handed over. Each connection is served by the port's service made for it (port.rs), which
+//! keep-alive timeout; upgrades are handed over; an HTTP/2 connection's writes are batched
+//! (`rpc::BatchedWrites`: the answers that finish together go out in one write). Each connection is served by the port's service made for it (port.rs), which
 //! knows the connection's [`Connected::connect_info`]: the requests to tonic's routes carry it
 //! in their extensions, as tonic puts it there, so `tonic::Request::remote_addr` and the peer
 //! certificates of mTLS read what they read before, and the gateway knows the client's address
@@ -39,6 +40,7 @@ use tower_service::Service;
 
 use super::head_timer::HeadTimer;
 use super::router::{self, PortService};
+use crate::rpc::BatchedWrites;
 
 /// How long an HTTP/2 keep-alive ping may go unanswered (tonic's default; pings are sent only
 /// when an interval is set, which a port does not).
@@ -118,7 +120,9 @@ fn spawn_connection<IO>(
     // hyper enforces its HTTP/1.1 header-read timeout (30 s) only when it has a timer.
     builder.http1().timer(HeadTimer::default());
     tokio::spawn(async move {
-        let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+        // An HTTP/2 connection's answers finished together go out in one write.
+        let io = TokioIo::new(BatchedWrites::if_http2(io));
+        let connection = builder.serve_connection_with_upgrades(io, service);
         let mut connection = pin!(connection);
         let ended = tokio::select! {
             ended = connection.as_mut() => ended,

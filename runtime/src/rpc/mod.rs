@@ -17,6 +17,7 @@
 //!    another;
 //! 4. `harness` and `host`, which put the concerns together.
 
+mod batched_writes;
 mod breaker;
 mod codes;
 mod method;
@@ -24,6 +25,7 @@ mod policy;
 mod shedding;
 mod wire;
 
+pub(crate) use batched_writes::BatchedWrites;
 pub use breaker::{Adaptive, BreakerPolicy, SlidingWindow};
 pub use codes::{
     code_from_connect_name, code_from_http_status, code_name, connect_code_name, go_code_name,

@@ -1,42 +1,73 @@
 //! Writes of many calls on one HTTP/2 connection sent in one system call.
 //!
 //! hyper's HTTP/2 connection task writes whatever frames it holds each time it runs, and a call
-//! started on the connection wakes it at once: under tokio's scheduler the task then runs right
-//! after the call's, so a hundred calls started together are a hundred `writev`s of one
-//! request each, and as many wake-ups of the server reading them. grpc-go's writer flushes only
-//! once nothing more is queued; this does the same with what a task can see. The first write
-//! after a flush waits for one turn of the scheduler (the task wakes itself and yields), so the
-//! calls that are ready to run meanwhile put their frames beside it, and the write that follows
-//! carries them all. A lone call waits only for the tasks already queued.
+//! started or finished on the connection wakes it at once: under tokio's scheduler the task then
+//! runs right after the call's, so a hundred calls started together are a hundred `writev`s of
+//! one request each (and a hundred answers a hundred more on the server), and as many wake-ups
+//! of the peer reading them. grpc-go's writer flushes only once nothing more is queued; this
+//! does the same with what a task can see. The first write after a flush waits for one turn of
+//! the scheduler (the task wakes itself and yields), so the calls that are ready to run
+//! meanwhile put their frames beside it, and the write that follows carries them all. A lone
+//! call waits only for the tasks already queued.
 //!
-//! A connector of its own rather than a setting: neither hyper nor h2 has one (hyper's
+//! The client's connections (`client`) and a port's HTTP/2 connections (`host`) are made so.
+//! Written here rather than set: neither hyper nor h2 has such a setting (hyper's
 //! `max_send_buf_size` bounds the buffer, it does not delay the write).
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use http::Uri;
-use hyper::rt::{Read, ReadBufCursor, Write};
-use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
-use tower_service::Service;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// The HTTP/2 connection preface a client opens with (RFC 9113, 3.4).
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Whether a connection's writes are batched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Batching {
+    On,
+    Off,
+    /// On if the connection turns out to speak HTTP/2, told by its first bytes.
+    IfHttp2,
+}
 
 /// A connection whose first write after each flush yields once (see the module's docs).
 #[derive(Debug)]
 pub(crate) struct BatchedWrites<T> {
     io: T,
+    batching: Batching,
     /// Whether this write already waited its turn.
     yielded: bool,
 }
 
 impl<T> BatchedWrites<T> {
+    /// Every write batched: a client's HTTP/2 connection.
     pub(crate) fn new(io: T) -> Self {
-        Self { io, yielded: false }
+        Self {
+            io,
+            batching: Batching::On,
+            yielded: false,
+        }
+    }
+
+    /// Writes batched once the peer has opened with HTTP/2's preface: a server's connection
+    /// that may speak HTTP/1.1 instead, whose one answer at a time has nothing to wait for.
+    #[cfg_attr(
+        not(any(feature = "host", test)),
+        expect(dead_code, reason = "only a port's connections (`host`) are made so")
+    )]
+    pub(crate) fn if_http2(io: T) -> Self {
+        Self {
+            io,
+            batching: Batching::IfHttp2,
+            yielded: false,
+        }
     }
 
     /// `Pending` once per batch, with the task woken to run again after the tasks queued.
     fn wait_turn(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.yielded {
+        if self.yielded || self.batching != Batching::On {
             return Poll::Ready(());
         }
         self.yielded = true;
@@ -52,9 +83,20 @@ impl<T> BatchedWrites<T> {
         }
         written
     }
+
+    /// Decides on batching from the first bytes read, `read`.
+    fn first_read(&mut self, read: &[u8]) {
+        let common = read.len().min(PREFACE.len());
+        if read[..common] != PREFACE[..common] {
+            self.batching = Batching::Off;
+        } else if common >= 4 {
+            // `PRI ` begins no HTTP/1.1 request.
+            self.batching = Batching::On;
+        }
+    }
 }
 
-impl<T: Write + Unpin> Write for BatchedWrites<T> {
+impl<T: AsyncWrite + Unpin> AsyncWrite for BatchedWrites<T> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -90,51 +132,19 @@ impl<T: Write + Unpin> Write for BatchedWrites<T> {
     }
 }
 
-impl<T: Read + Unpin> Read for BatchedWrites<T> {
+impl<T: AsyncRead + Unpin> AsyncRead for BatchedWrites<T> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        buf: ReadBufCursor<'_>,
+        buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
-    }
-}
-
-impl<T: Connection> Connection for BatchedWrites<T> {
-    fn connected(&self) -> Connected {
-        self.io.connected()
-    }
-}
-
-/// tonic's TCP connector (Nagle's algorithm off, any scheme: tonic's channel adds TLS for
-/// `https`) with [`BatchedWrites`] around each connection.
-#[derive(Clone, Debug)]
-pub(crate) struct BatchingConnector(HttpConnector);
-
-impl BatchingConnector {
-    pub(crate) fn new() -> Self {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        Self(http)
-    }
-}
-
-impl Service<Uri> for BatchingConnector {
-    type Response = BatchedWrites<<HttpConnector as Service<Uri>>::Response>;
-    type Error = <HttpConnector as Service<Uri>>::Error;
-    type Future = futures_util::future::MapOk<
-        <HttpConnector as Service<Uri>>::Future,
-        fn(<HttpConnector as Service<Uri>>::Response) -> Self::Response,
-    >;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.0.poll_ready(cx)
-    }
-
-    fn call(&mut self, uri: Uri) -> Self::Future {
-        use futures_util::TryFutureExt;
-        self.0.call(uri).map_ok(BatchedWrites::new)
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let read = Pin::new(&mut this.io).poll_read(cx, buf);
+        if this.batching == Batching::IfHttp2 && buf.filled().len() > before {
+            this.first_read(&buf.filled()[before..]);
+        }
+        read
     }
 }
 
@@ -144,7 +154,6 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::task::Wake;
 
-    use hyper_util::rt::TokioIo;
     use tokio::io::AsyncReadExt;
 
     use super::*;
@@ -159,14 +168,14 @@ mod tests {
         }
     }
 
-    type Near = BatchedWrites<TokioIo<tokio::io::DuplexStream>>;
+    type Near = BatchedWrites<tokio::io::DuplexStream>;
 
     /// A connection to a pipe of `capacity` bytes, its far end, and a waker counting wake-ups.
     fn pipe(capacity: usize) -> (Near, tokio::io::DuplexStream, Arc<Wakes>, std::task::Waker) {
         let (near, far) = tokio::io::duplex(capacity);
         let wakes = Arc::new(Wakes::default());
         let waker = std::task::Waker::from(wakes.clone());
-        (BatchedWrites::new(TokioIo::new(near)), far, wakes, waker)
+        (BatchedWrites::new(near), far, wakes, waker)
     }
 
     fn write(io: &mut Near, cx: &mut Context<'_>, bytes: &[u8]) -> Poll<io::Result<usize>> {
@@ -215,5 +224,34 @@ mod tests {
         let mut received = [0; 2];
         far.read_exact(&mut received).await.unwrap();
         assert!(matches!(write(&mut io, &mut cx, b"cd"), Poll::Ready(Ok(2))));
+    }
+
+    #[tokio::test]
+    async fn a_server_connection_batches_only_once_it_has_read_http2s_preface() {
+        for (first_bytes, batched) in [
+            (PREFACE, true),
+            (&b"PRI * HT"[..], true),
+            (&b"GET / HTTP/1.1\r\n\r\n"[..], false),
+            (&b"POST /v1/orders HTTP/1.1\r\n"[..], false),
+        ] {
+            let (near, mut far) = tokio::io::duplex(64);
+            let mut io = BatchedWrites::if_http2(near);
+            let waker = std::task::Waker::from(Arc::new(Wakes::default()));
+            let mut cx = Context::from_waker(&waker);
+            // Nothing read yet: not batched.
+            assert!(matches!(
+                Pin::new(&mut io).poll_write(&mut cx, b"x"),
+                Poll::Ready(Ok(1))
+            ));
+            tokio::io::AsyncWriteExt::write_all(&mut far, first_bytes)
+                .await
+                .unwrap();
+            let mut read = [0; 64];
+            tokio::io::AsyncReadExt::read(&mut io, &mut read)
+                .await
+                .unwrap();
+            let written = Pin::new(&mut io).poll_write(&mut cx, b"y");
+            assert_eq!(written.is_pending(), batched, "{first_bytes:?}");
+        }
     }
 }
