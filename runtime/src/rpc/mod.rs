@@ -1,6 +1,7 @@
 //! The ground floor: what every other module of the runtime may name, and which names none of
 //! them. The protocol's header names and limits, the status code names, and the description of
-//! an rpc ([`MethodInfo`]) that generated code emits once per rpc.
+//! an rpc ([`MethodInfo`]) that generated code emits once per rpc; and the connection wrapper
+//! that the client's and a port's HTTP/2 connections share (`BatchedWrites`).
 //!
 //! # Floors
 //!
