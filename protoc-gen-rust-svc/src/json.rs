@@ -198,10 +198,12 @@ pub fn generate(
             let outputs = run_pbjson(registry, &prefixes, params)?;
             // A package's prefix matches the packages below it too: theirs are made in their
             // own runs.
+            // Each output goes on with the proto package it was made for.
             let module = Module::from_protobuf_package_name(package);
             Ok(outputs
                 .into_iter()
-                .filter(move |(generated, _)| Module::from_parts(generated.split('.')) == module))
+                .filter(move |(generated, _)| Module::from_parts(generated.split('.')) == module)
+                .map(|(generated, bytes)| (*package, generated, bytes)))
         })
         .collect::<Vec<Result<_, Error>>>()
         .into_iter()
@@ -215,7 +217,7 @@ pub fn generate(
         .map_err(|error| Error::new(format!("runtime_crate: {error}")))?;
     let runtime = quote::quote!(#runtime).to_string().replace(' ', "");
     let mut packages = Vec::new();
-    for (package, bytes) in outputs {
+    for (proto_package, package, bytes) in outputs {
         // pbjson displays a package as its modules, snake-cased and escaped like prost's
         // (`google.r#type`), so its parts are the module's.
         let module = Module::from_parts(package.split('.'));
@@ -235,12 +237,7 @@ pub fn generate(
             .fold(text, |text, value| restore_json_name(&text, value));
         // Messages are named by their proto package from here on (`google.type.LatLng`): it is
         // what the corrections look for, and what serde's errors should say.
-        let proto_package = wanted_packages
-            .iter()
-            .find(|proto| Module::from_protobuf_package_name(proto) == module)
-            .cloned()
-            .unwrap_or_else(|| package.clone());
-        let text = restore_package_name(text, &package, &proto_package);
+        let text = restore_package_name(text, &package, proto_package);
         packages.push((proto_package, module, text));
     }
     // Most impls are kept as pbjson-build writes them (see [`text`]); the few that need a
