@@ -98,6 +98,8 @@ server_args() { # impl
 }
 
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/ports.sh
+source bench/ports.sh
 note "building adapter_server (release)"
 cargo build --release --quiet -p rust-svc-bench --bin adapter_server ${FEATURES:+--features "$FEATURES"}
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
@@ -134,7 +136,7 @@ url() { echo "http://127.0.0.1:$1/inventory.v1.InventoryService/CheckStock"; }
 declare -A pid_of
 for impl in "${impls[@]}"; do
 	port=${port_of[$impl]}
-	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+	if port_in_use "$port"; then
 		die "port $port is already in use; set PORT"
 	fi
 	metrics_out=()

@@ -81,6 +81,8 @@ done
 	die "the well-known types are missing: apt-get install libprotobuf-dev"
 
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/ports.sh
+source bench/ports.sh
 repo=$(pwd)
 go_dir=${CONNECT_GO_DIR:-/tmp/connect-go}
 mkdir -p "$go_dir"
@@ -233,7 +235,7 @@ declare -A port_of=([rust]=$port_base [go]=$((port_base + 1)) [rust-bare]=$((por
 declare -A pid_of
 for server in "${servers[@]}"; do
 	port=${port_of[$server]}
-	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+	if port_in_use "$port"; then
 		die "port $port is already in use; set PORT"
 	fi
 	# exec'd by taskset, so $! is the server itself (its /proc/PID/stat covers all threads).

@@ -24,7 +24,11 @@
 # others use PORT+1…PORT+7), SERVER_CPU (0), CLIENT_CPU (1), GRPC_GATEWAY (path of the peer's
 # binary; unset: no peer), CALLGRIND=1 also counts the user-space instructions per request of
 # the four in-process servers (valgrind; deterministic where the wrk figures on a shared
-# machine are not; about 1.5 minutes more), KEEP_WORKDIR=1 keeps the raw wrk output.
+# machine are not; about 1.5 minutes more), KEEP_WORKDIR=1 keeps the raw wrk output,
+# BACKEND (the gRPC server both proxies call: `host`, the generated adapter on a `Host` port as
+# the example system and scaffolded servers serve gRPC, the default; or `grpc`, the same adapter
+# under tonic's bare `transport::Server`), FEATURES (rust-svc-bench's cargo features: `jemalloc`
+# makes every server allocate with jemalloc, as scaffolded servers do).
 #
 # Prints Markdown for bench/RESULTS.md on stdout; progress goes to stderr.
 set -euo pipefail
@@ -41,6 +45,8 @@ server_cpu=${SERVER_CPU:-0}
 client_cpu=${CLIENT_CPU:-1}
 grpc_gateway=${GRPC_GATEWAY:-}
 callgrind=${CALLGRIND:-0}
+backend=${BACKEND:-host}
+features=${FEATURES:-}
 
 die() {
 	echo "gateway: $*" >&2
@@ -59,6 +65,7 @@ for value in "$round_seconds" "$rounds" "$warmup" "$connections" "$port_base"; d
 	[[ $value =~ ^[0-9]+$ && $value -gt 0 ]] || die "settings must be positive integers, got '$value'"
 done
 (($(nproc) >= 2)) || die "needs 2 CPUs: the servers and wrk each get one"
+[[ $backend == host || $backend == grpc ]] || die "BACKEND must be host or grpc, got '$backend'"
 [[ -z $grpc_gateway || -x $grpc_gateway ]] || die "GRPC_GATEWAY=$grpc_gateway is not an executable"
 if [[ $callgrind == 1 ]]; then
 	for tool in valgrind callgrind_control callgrind_annotate; do
@@ -67,8 +74,10 @@ if [[ $callgrind == 1 ]]; then
 fi
 
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/ports.sh
+source bench/ports.sh
 note "building rest_server (release)"
-cargo build --release --quiet -p rust-svc-bench --bin rest_server
+cargo build --release --quiet -p rust-svc-bench --bin rest_server ${features:+--features "$features"}
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 server_bin=$target_dir/release/rest_server
 
@@ -128,7 +137,7 @@ backend_port=$((port_base + 2))
 start() { # name port command...
 	local name=$1 port=$2
 	shift 2
-	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+	if port_in_use "$port"; then
 		die "port $port is already in use; set PORT"
 	fi
 	# exec'd by taskset, so $! is the server itself (its /proc/PID/stat covers all threads).
@@ -144,7 +153,7 @@ if [[ -n $grpc_gateway ]]; then
 	impls+=(proxy grpc-gateway)
 	port_of[proxy]=$((port_base + 3))
 	port_of[grpc-gateway]=$((port_base + 4))
-	start backend "$backend_port" "$server_bin" --impl grpc --port "$backend_port"
+	start backend "$backend_port" "$server_bin" --impl "$backend" --port "$backend_port"
 	start proxy "${port_of[proxy]}" "$server_bin" --impl proxy --port "${port_of[proxy]}" --backend "$backend_port"
 	# One OS thread running Go code, as our servers have one tokio worker.
 	start grpc-gateway "${port_of[grpc-gateway]}" env GOMAXPROCS=1 "$grpc_gateway" \
@@ -233,7 +242,10 @@ measure() { # impl route round
 	done
 	# Fresh connections every run: the warm-up opens them too, and wakes the server.
 	wrk_run "$impl" "$route" "$warmup" "$out.warmup"
-	local ticks_before ticks_after TIMEFORMAT='%R %U %S'
+	local ticks_before ticks_after front front_before front_after TIMEFORMAT='%R %U %S'
+	# The front alone is the first process of the list (a proxy's backend follows it).
+	read -r front _ <<<"${pids_of[$impl]}"
+	front_before=$(cpu_ticks "$front")
 	# shellcheck disable=SC2086
 	ticks_before=$(cpu_ticks ${pids_of[$impl]})
 	# `time` gives the wall time and wrk's own CPU time, to tell which side was the
@@ -241,12 +253,14 @@ measure() { # impl route round
 	{ time wrk_run "$impl" "$route" "$round_seconds" "$out" 2>&9; } 2>"$out.time"
 	# shellcheck disable=SC2086
 	ticks_after=$(cpu_ticks ${pids_of[$impl]})
+	front_after=$(cpu_ticks "$front")
 	python3 - "$impl" "$route" "$round" "$out" "$(cat "$workdir/size.$impl.$route")" \
 		"$((ticks_after - ticks_before))" "$(getconf CLK_TCK)" "$(cat "$out.time")" \
+		"$((front_after - front_before))" \
 		>>"$results" <<'PY'
 import json, re, sys
 
-impl, route, round_, out_path, size, ticks, clk_tck, times = sys.argv[1:]
+impl, route, round_, out_path, size, ticks, clk_tck, times, front_ticks = sys.argv[1:]
 wall, client_user, client_sys = map(float, times.split())
 text = open(out_path).read()
 
@@ -273,6 +287,7 @@ print(json.dumps({
     "rps": r["requests"] / seconds, "requests": r["requests"],
     "p50_us": r["p50_us"], "p99_us": r["p99_us"],
     "cpu_busy": cpu / wall, "cpu_us_per_request": cpu * 1e6 / r["requests"],
+    "front_cpu_us_per_request": int(front_ticks) / int(clk_tck) * 1e6 / r["requests"],
     "client_busy": (client_user + client_sys) / wall,
 }))
 PY
@@ -347,7 +362,8 @@ versions="$(date -u +%Y-%m-%d). $(rustc --version | cut -d' ' -f1-2), axum $axum
 # The peer's versions come from its binary's build information (`go version -m`).
 [[ -n $grpc_gateway ]] && versions+=", grpc-gateway $(go version -m "$grpc_gateway" 2>/dev/null | awk '$2 == "github.com/grpc-ecosystem/grpc-gateway/v2" { print $3 }' || echo '?'), grpc-go $(go version -m "$grpc_gateway" 2>/dev/null | awk '$2 == "google.golang.org/grpc" { print $3 }' || echo '?') ($(go version "$grpc_gateway" 2>/dev/null | awk '{ print $2 }'))"
 versions+="; \`--release\`. Machine: $(nproc) vCPU $cpu_model, Linux $(uname -r)."
-VERSIONS=$versions SERVER_CPU=$server_cpu CLIENT_CPU=$client_cpu CONNECTIONS=$connections \
+[[ -n $features ]] && versions+=" Servers built with \`--features $features\`."
+VERSIONS=$versions BACKEND=$backend SERVER_CPU=$server_cpu CLIENT_CPU=$client_cpu CONNECTIONS=$connections \
 	ROUND_SECONDS=$round_seconds WARMUP=$warmup GET_PATH=$get_path POST_BODY=$post_body \
 	python3 - "$results" "$instructions" "${impls[@]}" <<'PY'
 import json, os, statistics, sys
@@ -361,12 +377,16 @@ names = {
     "gateway-service": "generated gateway without axum's `Router`",
     "host": "generated gateway on a `Host` port",
     "handwritten": "hand-written axum + serde",
-    "proxy": "generated gateway → generated client → tonic adapter",
-    "grpc-gateway": "grpc-gateway → tonic adapter",
+    "proxy": "generated gateway → generated client → gRPC backend",
+    "grpc-gateway": "grpc-gateway → gRPC backend",
 }
 routes = {"get": f"`GET {env['GET_PATH']}`", "post": "`POST /v1/reservations`"}
 # The servers compared with the targets: in-process fronts of the same domain.
 REST = ("gateway", "gateway-service", "host", "handwritten")
+BACKENDS = {
+    "host": "served on a `Host` port as the example system serves gRPC",
+    "grpc": "served by tonic's bare `transport::Server`",
+}
 BUSY = 0.9
 
 
@@ -411,8 +431,11 @@ def ratio_table(rows, impl, base, targets):
     print(f"| {names[impl]} / {names[base]} | route | ratio of medians | per-round ratios | target |")
     print("|---|---|---|---|---|")
     for route in ("get", "post"):
-        for key, label in (("rps", "throughput"), ("p99_us", "p99 latency"),
-                           ("cpu_us_per_request", "server CPU per request")):
+        keys = [("rps", "throughput"), ("p99_us", "p99 latency"),
+                ("cpu_us_per_request", "server CPU per request")]
+        if impl == "proxy":
+            keys.append(("front_cpu_us_per_request", "the proxy's own CPU per request"))
+        for key, label in keys:
             ratio = median(rows, impl, route, key) / median(rows, base, route, key)
             target, ok = targets.get(key, ("", None))
             verdict = "" if ok is None else (": met" if ok(ratio) else ": **missed**")
@@ -446,7 +469,8 @@ if "grpc-gateway" in impls:
     print(
         "The proxies (grpc-gateway, with `GOMAXPROCS=1`, and ours with the generated client as "
         "its domain) share CPU " + env["SERVER_CPU"] + " with the gRPC server they call (the "
-        "generated adapter around the same domain); their CPU figures count both processes."
+        "generated adapter around the same domain, " + BACKENDS[env["BACKEND"]] + "); their "
+        "server CPU figures count both processes, \"the proxy's own CPU\" the proxy alone."
     )
 server_tables(all_rows, impls)
 busy = statistics.median(r["cpu_busy"] for r in all_rows)
