@@ -16,7 +16,7 @@ use http_body_util::BodyExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::headers::HeaderRules;
+use super::headers::{HeaderRules, Present};
 use super::request::{BodyRule, decode_patch_request, decode_request};
 use super::response::json_response;
 use super::schema::MessageSchema;
@@ -119,11 +119,24 @@ pub(super) struct RequestFormat {
 }
 
 impl RequestFormat {
-    pub(super) fn of(headers: &HeaderMap) -> Self {
+    /// `present` is what [`Present::of`] found in `headers`.
+    pub(super) fn of(headers: &HeaderMap, present: Present) -> Self {
+        let content_type = if present.content_type {
+            headers.get(CONTENT_TYPE).cloned()
+        } else {
+            None
+        };
+        if !present.accept {
+            return Self {
+                content_type,
+                stream: StreamFormat::NdJson,
+                protobuf: false,
+            };
+        }
         // `Accept` looked up once for both of its readings.
         let accept = headers.get_all(ACCEPT);
         Self {
-            content_type: headers.get(CONTENT_TYPE).cloned(),
+            content_type,
             stream: StreamFormat::from_accept_values(&accept),
             protobuf: protobuf::accepts_protobuf(&accept),
         }

@@ -39,6 +39,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 use tokio::time::Instant;
 use tonic::metadata::{BinaryMetadataValue, MetadataKey, MetadataMap};
 
+pub(crate) use self::present::Present;
 use super::query::convert::decode_binary_header;
 use crate::deadline::deadline_from_headers;
 use crate::rpc::{REQUEST_ID_HEADER, TRACEPARENT, TRACESTATE};
@@ -253,15 +254,21 @@ impl HeaderRules {
     /// rules, which cannot refuse a request that has no binary metadata header, the context
     /// takes them and makes its metadata the first time someone reads it (most handlers never
     /// do). Other rules, and binary headers, which may be malformed (a 400), are applied now.
+    /// `present` is what [`Present::of`] found in `headers`.
     pub(crate) fn context_taking(
         &self,
         headers: HeaderMap,
+        present: Present,
         peer: Option<SocketAddr>,
     ) -> Result<Context, Status> {
-        if self.inner.incoming.is_some() || headers.keys().any(is_binary_metadata_header) {
+        if self.inner.incoming.is_some() || present.binary_metadata {
             return self.context(&headers, peer);
         }
-        let deadline = deadline_of(&headers)?;
+        let deadline = if present.grpc_timeout {
+            deadline_of(&headers)?
+        } else {
+            None
+        };
         let ctx = Context::with_deferred_metadata(headers, peer, default_metadata);
         Ok(match deadline {
             Some(deadline) => ctx.with_deadline(deadline),
@@ -537,5 +544,6 @@ fn is_text_value(value: &HeaderValue) -> bool {
         .all(|byte| (0x20..=0x7e).contains(byte))
 }
 
+mod present;
 #[cfg(test)]
 mod tests;

@@ -16,7 +16,7 @@ use super::admitted::{admitted, ready_refusal};
 use super::calls::RequestFormat;
 use super::cors::Cors;
 use super::form::{self, FormFallback};
-use super::headers::HeaderRules;
+use super::headers::{HeaderRules, Present};
 use super::response::ResponseBody;
 use super::status::{error_response, status_response};
 use super::websocket;
@@ -321,7 +321,7 @@ impl Gateway {
                 Ok(ctx) => {
                     // The frames are read as the newline-delimited body of the rule's method.
                     parts.method = Method::POST;
-                    let format = RequestFormat::of(&parts.headers);
+                    let format = RequestFormat::of(&parts.headers, Present::of(&parts.headers));
                     dispatch(inner.call(route, bindings, parts, body, ctx, format))
                 }
             }
@@ -332,7 +332,8 @@ impl Gateway {
     pub fn handle(&self, request: http::Request<Body>) -> ResponseFuture {
         let inner = &self.inner;
         let (mut parts, body) = request.into_parts();
-        if is_grpc(&parts.headers) {
+        let present = Present::of(&parts.headers);
+        if present.content_type && is_grpc(&parts.headers) {
             // A gRPC (or gRPC-Web) call that no gRPC route took, on a port shared with gRPC:
             // the caller gets what any gRPC server answers for a service it does not have,
             // not a REST error it cannot read.
@@ -348,7 +349,8 @@ impl Gateway {
             ));
             return ready_error(&status);
         }
-        if websocket::is_upgrade(&parts)
+        if present.upgrade
+            && websocket::is_upgrade(&parts)
             && let Some((route, dispatch, bindings, admission)) =
                 inner.streaming_route(parts.uri.path())
         {
@@ -358,7 +360,11 @@ impl Gateway {
             }
             return self.websocket(parts, route, dispatch, bindings);
         }
-        let origin = parts.headers.get(http::header::ORIGIN).cloned();
+        let origin = if present.origin {
+            parts.headers.get(http::header::ORIGIN).cloned()
+        } else {
+            None
+        };
         if parts.method == Method::OPTIONS
             && let Some(preflight) = inner.cors.preflight(
                 &parts.headers,
@@ -398,10 +404,10 @@ impl Gateway {
                 // it arms for REST requests too, answers with a gRPC status.
                 let rules = &inner.header_rules;
                 // What the call reads of the headers later; the context takes them.
-                let format = RequestFormat::of(&parts.headers);
+                let format = RequestFormat::of(&parts.headers, present);
                 let peer = self.peer.or_else(|| peer_addr(&parts.extensions));
                 let headers = std::mem::take(&mut parts.headers);
-                let ctx = rules.context_taking(headers, peer);
+                let ctx = rules.context_taking(headers, present, peer);
                 // One clock read for the default deadline, the expiry check and the admission,
                 // after the one that turned a `grpc-timeout` into the context's deadline.
                 let now = tokio::time::Instant::now();

@@ -264,7 +264,9 @@ async fn a_context_that_takes_the_headers_has_what_one_made_from_them_has() {
     ]);
     let rules = HeaderRules::new();
     let made = rules.context(&sent, Some(peer)).unwrap();
-    let taken = rules.context_taking(sent.clone(), Some(peer)).unwrap();
+    let taken = rules
+        .context_taking(sent.clone(), Present::of(&sent), Some(peer))
+        .unwrap();
     assert_eq!(taken.deadline(), made.deadline());
     assert_eq!(taken.peer_addr(), Some(peer));
     assert_eq!(
@@ -276,7 +278,10 @@ async fn a_context_that_takes_the_headers_has_what_one_made_from_them_has() {
     let mut text_only = sent.clone();
     text_only.remove("grpc-metadata-blob-bin");
     let made = rules.context(&text_only, Some(peer)).unwrap();
-    let taken = rules.context_taking(text_only, Some(peer)).unwrap();
+    let present = Present::of(&text_only);
+    let taken = rules
+        .context_taking(text_only, present, Some(peer))
+        .unwrap();
     assert_eq!(taken.deadline(), made.deadline());
     assert_eq!(
         format!("{:?}", taken.metadata()),
@@ -291,18 +296,25 @@ fn a_context_that_takes_the_headers_still_refuses_what_the_rules_refuse() {
     let rules = HeaderRules::new();
     let malformed = headers(&[("grpc-metadata-blob-bin", b"not base64!")]);
     assert_eq!(
-        rules.context_taking(malformed, None).unwrap_err().code(),
+        rules
+            .context_taking(malformed.clone(), Present::of(&malformed), None)
+            .unwrap_err()
+            .code(),
         crate::Code::InvalidArgument
     );
     let timeout = headers(&[("grpc-timeout", b"soon")]);
     assert_eq!(
-        rules.context_taking(timeout, None).unwrap_err().code(),
+        rules
+            .context_taking(timeout.clone(), Present::of(&timeout), None)
+            .unwrap_err()
+            .code(),
         crate::Code::InvalidArgument
     );
     // Rules of the user's own are applied at once, whatever they map.
     let custom = HeaderRules::new().incoming(|name| (name == "x-tenant").then(|| "tenant".into()));
+    let sent = headers(&[("x-tenant", b"acme")]);
     let ctx = custom
-        .context_taking(headers(&[("x-tenant", b"acme")]), None)
+        .context_taking(sent.clone(), Present::of(&sent), None)
         .unwrap();
     assert_eq!(ctx.metadata().get("tenant").unwrap(), "acme");
 }

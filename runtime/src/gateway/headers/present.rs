@@ -1,0 +1,98 @@
+//! Which of the headers the gateway reads a request carries, found in one pass over them.
+//!
+//! A request is asked for up to seven headers on its way to a handler (its `Content-Type` three
+//! times over, `Accept`, `Origin`, `Upgrade`, `Grpc-Timeout`, and whether any is binary
+//! metadata), and most requests carry few of them. Looking up a name the map lacks still hashes
+//! it; a walk over the names the request has, compared by their parsed form, finds them all at
+//! once, and the lookups that follow are only made for the names found.
+
+use http::HeaderMap;
+use http::header::{ACCEPT, CONTENT_TYPE, ORIGIN, UPGRADE};
+
+use super::is_binary_metadata_header;
+use crate::rpc::GRPC_TIMEOUT_NAME;
+
+/// The headers the gateway reads that a request has (each flag: at least one value).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Present {
+    pub(crate) content_type: bool,
+    pub(crate) accept: bool,
+    pub(crate) origin: bool,
+    pub(crate) upgrade: bool,
+    pub(crate) grpc_timeout: bool,
+    /// A `Grpc-Metadata-<key>-bin` header, which the default rules may refuse.
+    pub(crate) binary_metadata: bool,
+}
+
+impl Present {
+    pub(crate) fn of(headers: &HeaderMap) -> Self {
+        let mut present = Self::default();
+        for name in headers.keys() {
+            // Standard names compare by their parsed tag, the rest by their bytes.
+            if name == CONTENT_TYPE {
+                present.content_type = true;
+            } else if name == ACCEPT {
+                present.accept = true;
+            } else if name == ORIGIN {
+                present.origin = true;
+            } else if name == UPGRADE {
+                present.upgrade = true;
+            } else if name == GRPC_TIMEOUT_NAME {
+                present.grpc_timeout = true;
+            } else if is_binary_metadata_header(name) {
+                present.binary_metadata = true;
+            }
+        }
+        present
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderValue;
+
+    use super::*;
+
+    fn headers(names: &[&'static str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for name in names {
+            headers.append(*name, HeaderValue::from_static("x"));
+        }
+        headers
+    }
+
+    #[test]
+    fn a_request_without_the_headers_has_none() {
+        assert_eq!(Present::of(&HeaderMap::new()), Present::default());
+        assert_eq!(
+            Present::of(&headers(&["host", "user-agent", "grpc-metadata-tenant"])),
+            Present::default()
+        );
+    }
+
+    #[test]
+    fn each_header_read_is_found_whatever_its_case_or_count() {
+        let found = Present::of(&headers(&[
+            "Content-Type",
+            "accept",
+            "Accept",
+            "origin",
+            "upgrade",
+            "Grpc-Timeout",
+            "grpc-metadata-trace-bin",
+        ]));
+        assert_eq!(
+            found,
+            Present {
+                content_type: true,
+                accept: true,
+                origin: true,
+                upgrade: true,
+                grpc_timeout: true,
+                binary_metadata: true,
+            }
+        );
+        assert!(Present::of(&headers(&["grpc-metadata-x-bin"])).binary_metadata);
+        assert!(!Present::of(&headers(&["x-bin"])).binary_metadata);
+    }
+}
