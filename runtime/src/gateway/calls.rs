@@ -126,19 +126,12 @@ impl RequestFormat {
         } else {
             None
         };
-        if !present.accept {
-            return Self {
-                content_type,
-                stream: StreamFormat::NdJson,
-                protobuf: false,
-            };
-        }
-        // `Accept` looked up once for both of its readings.
-        let accept = headers.get_all(ACCEPT);
+        // `Accept` looked up once for both of its readings, and only when the request has one.
+        let accept = present.accept.then(|| headers.get_all(ACCEPT));
         Self {
             content_type,
-            stream: StreamFormat::from_accept_values(&accept),
-            protobuf: protobuf::accepts_protobuf(&accept),
+            stream: StreamFormat::from_accept_values(accept.iter().flatten()),
+            protobuf: protobuf::accepts_protobuf(accept.iter().flatten()),
         }
     }
 }

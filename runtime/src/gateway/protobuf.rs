@@ -10,7 +10,7 @@
 //! encoding of that field's message, and the route table knows no field numbers.
 
 use axum::body::Body;
-use http::header::{CONTENT_TYPE, GetAll, HeaderValue};
+use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Response, StatusCode};
 use serde::Serialize;
 
@@ -43,7 +43,7 @@ pub(super) fn is_protobuf_body(content_type: Option<&HeaderValue>) -> bool {
 /// Whether the caller asks for binary protobuf: the first media type of the request's `Accept`
 /// values that the gateway writes is a protobuf one (JSON, `*/*` and `application/*` keep
 /// JSON).
-pub(super) fn accepts_protobuf(accept: &GetAll<'_, HeaderValue>) -> bool {
+pub(super) fn accepts_protobuf<'a>(accept: impl IntoIterator<Item = &'a HeaderValue>) -> bool {
     for value in accept {
         let Ok(value) = value.to_str() else {
             continue;
@@ -104,7 +104,7 @@ mod tests {
     }
 
     fn wants_protobuf(headers: &HeaderMap) -> bool {
-        accepts_protobuf(&headers.get_all(ACCEPT))
+        accepts_protobuf(headers.get_all(ACCEPT))
     }
 
     #[test]

@@ -21,7 +21,7 @@ use std::convert::Infallible;
 use axum::body::Body;
 use bytes::{Bytes, BytesMut};
 use futures_util::{StreamExt, stream};
-use http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, GetAll, HeaderValue};
+use http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use http::{HeaderMap, Response, StatusCode};
 use serde::Serialize;
 use tokio::time::Instant;
@@ -53,15 +53,17 @@ impl StreamFormat {
     /// `application/json`) is preferred to it by a higher `q`; NDJSON otherwise. Wildcards
     /// (`*/*`) do not count against SSE: naming `text/event-stream` is the explicit request.
     pub fn from_accept(headers: &HeaderMap) -> Self {
-        Self::from_accept_values(&headers.get_all(ACCEPT))
+        Self::from_accept_values(headers.get_all(ACCEPT))
     }
 
-    /// [`StreamFormat::from_accept`] of the `Accept` values already looked up.
-    pub(super) fn from_accept_values(accept: &GetAll<'_, HeaderValue>) -> Self {
+    /// [`StreamFormat::from_accept`] of the `Accept` values already looked up (none: NDJSON).
+    pub(super) fn from_accept_values<'a>(
+        accept: impl IntoIterator<Item = &'a HeaderValue>,
+    ) -> Self {
         let mut sse = 0.0_f32;
         let mut json = 0.0_f32;
         let ranges = accept
-            .iter()
+            .into_iter()
             .filter_map(|value| value.to_str().ok())
             .flat_map(|value| value.split(','));
         for range in ranges {
