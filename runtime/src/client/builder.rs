@@ -236,7 +236,9 @@ impl<C: GeneratedClient> ClientBuilder<C> {
     }
 
     /// Replaces the allow-list of headers forwarded from the caller's context
-    /// ([`DEFAULT_PROPAGATED_HEADERS`](super::DEFAULT_PROPAGATED_HEADERS) by default).
+    /// ([`DEFAULT_PROPAGATED_HEADERS`](super::DEFAULT_PROPAGATED_HEADERS) by default). A
+    /// gateway's call to the same rpc forwards its whole metadata instead (see
+    /// [`forward_gateway_metadata`](Self::forward_gateway_metadata)).
     #[must_use]
     pub fn propagate_headers<I, S>(mut self, headers: I) -> Self
     where
@@ -252,6 +254,18 @@ impl<C: GeneratedClient> ClientBuilder<C> {
             }
         }
         self.settings.propagate = Some(keys);
+        self
+    }
+
+    /// Whether a call made for a REST gateway's call to the same rpc (the client as the
+    /// gateway's domain: proxy mode) sends the request metadata the gateway's header rules
+    /// made, whole: `Authorization`, `Grpc-Metadata-*` keys, the `grpcgateway-` headers and
+    /// `x-forwarded-*`, as grpc-gateway sends them to its backend (the default, `true`). With
+    /// `false` such a call forwards only the [allow-list](Self::propagate_headers), as every
+    /// other call does.
+    #[must_use]
+    pub fn forward_gateway_metadata(mut self, forward: bool) -> Self {
+        self.settings.forward_gateway_metadata = Some(forward);
         self
     }
 

@@ -42,6 +42,9 @@ pub(super) struct Inner {
     pub(super) methods: Vec<MethodState>,
     pub(super) throttle: Option<Throttle>,
     pub(super) propagate: Vec<AsciiMetadataKey>,
+    /// Whether a gateway's call to the same rpc sends its whole request metadata on
+    /// ([`ClientBuilder::forward_gateway_metadata`](super::ClientBuilder::forward_gateway_metadata)).
+    pub(super) forwards_gateway_metadata: bool,
     /// What client and bidi streams keep of their sent messages for a retry.
     pub(super) retry_buffer: Arc<RetryBuffer>,
     /// The deadline of a call nothing else bounds; `None` sends such calls with none.
@@ -337,29 +340,47 @@ impl ClientCore {
             )));
         }
         let mut metadata = MetadataMap::new();
-        for key in &self.inner.propagate {
-            // A request-id interceptor's id has a slot of its own, sent in place of the request
-            // metadata's (what the caller sent).
-            if key.as_str() == crate::rpc::REQUEST_ID_HEADER && ctx.request_id().is_some() {
-                if let Some(id) = ctx.request_id_to_send() {
-                    let name = &crate::rpc::REQUEST_ID_NAME;
-                    metadata.as_mut().insert(name, id.to_header_value());
-                }
+        // A gateway's call to this very rpc: the client is its proxy to the service, and the
+        // metadata its header rules made goes on whole, as grpc-gateway sends it.
+        let proxied = self.inner.forwards_gateway_metadata
+            && ctx
+                .gateway_rpc()
+                .is_some_and(|rpc| rpc.path == state.spec.path);
+        // A request-id interceptor's id has a slot of its own, sent (below) in place of the
+        // request metadata's, which stays what the caller sent.
+        let id_slot = ctx.request_id().is_some();
+        for (name, value) in ctx.metadata().as_ref() {
+            let allowed = proxied
+                || self
+                    .inner
+                    .propagate
+                    .iter()
+                    .any(|key| key.as_str() == name.as_str());
+            if !allowed || (id_slot && name == crate::rpc::REQUEST_ID_NAME) {
                 continue;
             }
-            let unique = crate::rpc::is_unique_per_call(key.as_str());
-            for value in ctx.metadata().get_all(key) {
-                let value = if unique {
-                    crate::rpc::never_indexed(value.clone())
-                } else {
-                    value.clone()
-                };
-                metadata.append(key.clone(), value);
+            let mut value = value.clone();
+            if crate::rpc::is_unique_per_call(name.as_str()) {
+                // New on every call: never indexed (see `rpc::never_indexed`).
+                value.set_sensitive(true);
             }
+            metadata.as_mut().append(name.clone(), value);
+        }
+        if id_slot
+            && (proxied
+                || self
+                    .inner
+                    .propagate
+                    .iter()
+                    .any(|key| key == crate::rpc::REQUEST_ID_HEADER))
+            && let Some(id) = ctx.request_id_to_send()
+        {
+            let name = &crate::rpc::REQUEST_ID_NAME;
+            metadata.as_mut().insert(name, id.to_header_value());
         }
         // The span of the call being served (or a client stack's span) is the next hop's
         // parent, not the span that called us.
-        if self.inner.propagates_traceparent
+        if (proxied || self.inner.propagates_traceparent)
             && let Some(parent) = crate::call::trace_context(ctx)
         {
             let value = crate::rpc::never_indexed(parent.traceparent().to_metadata_value());
@@ -446,5 +467,88 @@ impl Answer {
             Self::Stream(stream) => Ok(stream),
             Self::Message(_) => Err(Status::internal("a message answered a streaming call")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic::metadata::MetadataMap;
+
+    use super::*;
+    use crate::rpc::MethodKind;
+
+    static METHODS: [MethodInfo; 2] = [
+        MethodInfo::new("/test.Svc/Get", MethodKind::Unary),
+        MethodInfo::new("/test.Svc/Put", MethodKind::Unary),
+    ];
+    static SERVICE: ServiceInfo = ServiceInfo::new("test.Svc", &METHODS);
+
+    /// A core over a channel that connects on first use, which `prepare` never makes.
+    fn core(settings: Settings) -> ClientCore {
+        let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:9").connect_lazy();
+        let transport = Transport::channel(channel, Protocol::Grpc, &SERVICE);
+        settings.assemble(&SERVICE, vec![(None, transport)], "test".to_owned())
+    }
+
+    /// What a gateway's header rules make of a REST call to `/test.Svc/Get`.
+    fn gateway_context() -> Context {
+        let mut metadata = MetadataMap::new();
+        for (key, value) in [
+            ("authorization", "Bearer t0ken"),
+            ("x-request-id", "r-1"),
+            ("tenant", "acme"),
+            ("grpcgateway-user-agent", "curl/8"),
+            ("x-forwarded-for", "192.0.2.7"),
+        ] {
+            metadata.insert(key, value.parse().unwrap());
+        }
+        let mut ctx = Context::new().with_metadata(metadata);
+        ctx.set_gateway_rpc(&METHODS[0]);
+        ctx
+    }
+
+    fn sent(core: &ClientCore, method: usize, ctx: &Context) -> Vec<String> {
+        let call = core.prepare(method, ctx, None).unwrap();
+        let mut keys: Vec<_> = call
+            .metadata
+            .as_ref()
+            .keys()
+            .map(|key| key.as_str().to_owned())
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    #[tokio::test]
+    async fn a_gateways_call_to_the_same_rpc_sends_its_metadata_on_whole() {
+        let core = core(Settings::default());
+        let ctx = gateway_context();
+        let whole = [
+            "authorization",
+            "grpcgateway-user-agent",
+            "tenant",
+            "x-forwarded-for",
+            "x-request-id",
+        ];
+        assert_eq!(sent(&core, 0, &ctx), whole);
+        // Another rpc called with the gateway call's context is a call made while serving it:
+        // the allow-list alone.
+        assert_eq!(sent(&core, 1, &ctx), ["x-request-id"]);
+        // Metadata the handler made its own is no longer the gateway's.
+        let replaced = ctx.clone().with_metadata(ctx.metadata().clone());
+        assert_eq!(sent(&core, 0, &replaced), ["x-request-id"]);
+        // A copy made to change it still is.
+        let mut changed = ctx.clone();
+        changed.metadata_mut().insert("added", "1".parse().unwrap());
+        assert_eq!(sent(&core, 0, &changed).len(), whole.len() + 1);
+    }
+
+    #[tokio::test]
+    async fn forwarding_the_gateways_metadata_can_be_turned_off() {
+        let core = core(Settings {
+            forward_gateway_metadata: Some(false),
+            ..Settings::default()
+        });
+        assert_eq!(sent(&core, 0, &gateway_context()), ["x-request-id"]);
     }
 }

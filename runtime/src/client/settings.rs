@@ -67,6 +67,9 @@ pub(super) struct Settings {
     pub(super) retry_buffer_per_call: Option<usize>,
     pub(super) retry_buffer_per_client: Option<usize>,
     pub(super) propagate: Option<Vec<AsciiMetadataKey>>,
+    /// [`ClientBuilder::forward_gateway_metadata`](super::ClientBuilder::forward_gateway_metadata),
+    /// if set.
+    pub(super) forward_gateway_metadata: Option<bool>,
     pub(super) hook: Option<TransitionHook>,
     pub(super) classifier: Override<Classifier>,
     pub(super) controls: Option<BreakerControls>,
@@ -218,6 +221,7 @@ impl Settings {
                 methods,
                 throttle,
                 propagate,
+                forwards_gateway_metadata: self.forward_gateway_metadata.unwrap_or(true),
                 retry_buffer: {
                     let (per_call, per_client) = DEFAULT_RETRY_BUFFER;
                     Arc::new(RetryBuffer {

@@ -6,6 +6,10 @@
 //! tokens, with no interceptor stack), and building it is a new map, a hash and an insert per
 //! header kept: about a tenth of what an in-process REST call costs. The headers are moved in,
 //! not copied, so deferring costs nothing when the metadata is read after all.
+//!
+//! Metadata a gateway made from a REST call also says which rpc the call is for: a generated
+//! client calling that same rpc is the gateway's proxy to the service, and sends all of it on,
+//! as grpc-gateway sends its backend the metadata its header rules make.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -13,6 +17,8 @@ use std::sync::OnceLock;
 
 use http::HeaderMap;
 use tonic::metadata::MetadataMap;
+
+use crate::rpc::MethodInfo;
 
 /// Turns request headers (from this peer) into request metadata. A plain function, given by the
 /// layer that knows the rule (the gateway's), so that this floor names none of them.
@@ -23,6 +29,8 @@ pub(crate) struct RequestMetadata {
     map: OnceLock<MetadataMap>,
     /// What the map is made from, until it is made.
     deferred: Option<Deferred>,
+    /// The rpc a gateway made this metadata for, from a REST call's headers.
+    gateway_rpc: Option<&'static MethodInfo>,
 }
 
 struct Deferred {
@@ -37,6 +45,7 @@ impl RequestMetadata {
         Self {
             map: OnceLock::from(map),
             deferred: None,
+            gateway_rpc: None,
         }
     }
 
@@ -50,6 +59,7 @@ impl RequestMetadata {
                 peer,
                 convert,
             }),
+            gateway_rpc: None,
         }
     }
 
@@ -59,6 +69,16 @@ impl RequestMetadata {
             Some(deferred) => (deferred.convert)(&deferred.headers, deferred.peer),
             None => MetadataMap::new(),
         })
+    }
+
+    /// The rpc a gateway made this metadata for, if a gateway made it.
+    pub(crate) fn gateway_rpc(&self) -> Option<&'static MethodInfo> {
+        self.gateway_rpc
+    }
+
+    /// Says that a gateway made this metadata for a REST call to `rpc`.
+    pub(crate) fn set_gateway_rpc(&mut self, rpc: &'static MethodInfo) {
+        self.gateway_rpc = Some(rpc);
     }
 
     /// The metadata, mutably: made now if it was deferred, and the headers let go.
@@ -75,11 +95,14 @@ impl Default for RequestMetadata {
     }
 }
 
-/// A copy is of the metadata itself (made first if it was deferred): what `Arc::make_mut`
-/// needs when a context that shares it changes it.
+/// A copy is of the metadata itself (made first if it was deferred), still the metadata of
+/// the gateway call it was: what `Arc::make_mut` needs when a context that shares it changes it.
 impl Clone for RequestMetadata {
     fn clone(&self) -> Self {
-        Self::ready(self.get().clone())
+        Self {
+            gateway_rpc: self.gateway_rpc,
+            ..Self::ready(self.get().clone())
+        }
     }
 }
 

@@ -8,6 +8,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tonic::metadata::MetadataMap;
 
+use crate::rpc::MethodInfo;
+
 mod metadata;
 mod request_id;
 mod response;
@@ -34,7 +36,11 @@ pub use traceparent::{Hex, SAMPLED, TraceContext, TraceParent};
 /// - [`metadata`](Self::metadata) is the request metadata of the call being served: what the
 ///   caller sent. A generated client passed this context forwards only its allow-listed keys
 ///   (request id and trace context) downstream, never the rest (an `authorization` header meant
-///   for this service must not leak to the next one).
+///   for this service must not leak to the next one). One exception: the metadata a REST
+///   gateway made from an HTTP request's headers, passed to a generated client of the very rpc
+///   the request was for. That client is the gateway's way to the service (proxy mode), and
+///   sends the metadata on whole, as grpc-gateway sends its backend what its header rules make
+///   (`ClientBuilder::forward_gateway_metadata` turns this off).
 /// - [`outgoing_metadata`](Self::outgoing_metadata) is metadata the caller attaches to the calls
 ///   made with this context: a generated client sends all of it, ASCII keys as they are and
 ///   `-bin` keys base64-encoded, as gRPC requires. Nothing a server receives lands here.
@@ -323,6 +329,19 @@ impl Context {
     /// Sets the identity of the call, replacing any earlier one.
     pub fn set_identity<I: Any + Send + Sync>(&mut self, identity: I) {
         self.identity = Some(Arc::new(identity));
+    }
+
+    /// The rpc whose REST route a gateway made this context's request metadata for, while it
+    /// is that metadata (a handler that replaces it with [`with_metadata`](Self::with_metadata)
+    /// makes it its own). A generated client calling the same rpc sends the metadata on whole.
+    pub(crate) fn gateway_rpc(&self) -> Option<&'static MethodInfo> {
+        self.metadata.gateway_rpc()
+    }
+
+    /// Says that a gateway made this context's request metadata for a REST call to `rpc`.
+    pub(crate) fn set_gateway_rpc(&mut self, rpc: &'static MethodInfo) {
+        // The gateway marks a context it has just made, whose metadata nothing shares yet: no copy.
+        Arc::make_mut(&mut self.metadata).set_gateway_rpc(rpc);
     }
 
     /// Whether a server transport made this context for a call it serves (see the type's docs).

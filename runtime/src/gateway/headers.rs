@@ -3,7 +3,10 @@
 //! metadata a handler set as response headers. [`HeaderRules`] says which header becomes which
 //! metadata key and back; its default is grpc-gateway v2's, and a gateway built with
 //! [`GatewayBuilder::header_rules`](super::GatewayBuilder::header_rules) uses the rules given,
-//! in-process and in proxy mode alike (both serve through the same gateway).
+//! in-process and in proxy mode alike (both serve through the same gateway). In proxy mode the
+//! metadata they make is what the remote server receives: the generated client sends a
+//! gateway call's metadata on whole when it calls the rpc the route is for, as grpc-gateway's
+//! backend gets what its header rules make.
 //!
 //! What the default takes from a request (grpc-gateway v2's `AnnotateContext` with its default
 //! header matcher, plus the tracing headers this project propagates):

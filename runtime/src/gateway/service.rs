@@ -173,9 +173,12 @@ impl Inner {
         bindings: Vec<Binding>,
         parts: http::request::Parts,
         body: Body,
-        ctx: Context,
+        mut ctx: Context,
         format: RequestFormat,
     ) -> Call {
+        // The metadata the header rules made is the metadata of a gRPC call to this rpc: a
+        // generated client of it, as the domain (proxy mode), sends it on whole.
+        ctx.set_gateway_rpc(route.method);
         Call {
             inner: Box::new(CallParts {
                 route,

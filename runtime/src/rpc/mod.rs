@@ -71,7 +71,9 @@ pub(crate) static GRPC_ENCODING_NAME: http::HeaderName =
 pub const PREVIOUS_ATTEMPTS_HEADER: &str = "grpc-previous-rpc-attempts";
 
 /// The headers a generated client forwards from the caller's context unless its builder says
-/// otherwise: the request id and the trace context.
+/// otherwise: the request id and the trace context. (A REST gateway's call to the rpc its
+/// route is for, in proxy mode, forwards all the metadata the gateway made: see
+/// `ClientBuilder::forward_gateway_metadata`.)
 pub const DEFAULT_PROPAGATED_HEADERS: &[&str] = &[REQUEST_ID_HEADER, TRACEPARENT, TRACESTATE];
 
 /// Whether the values of `key` are new on every call (the request id, the trace parent), so

@@ -108,15 +108,58 @@ async fn a_rest_call_reaches_the_remote_domain() {
     );
 }
 
+/// grpc-gateway sends its backend the metadata its header rules make of a request's headers;
+/// the generated client, as the gateway's domain for the same rpc, sends the same.
 #[tokio::test]
-async fn a_client_told_to_propagate_more_headers_forwards_them() {
+async fn the_proxy_sends_on_what_the_header_rules_make_as_grpc_gateway_does() {
+    let proxied = proxied().await;
+    let base = proxied
+        .proxy
+        .base_url()
+        .expect("a loopback proxy has a URL");
+    let host = base.trim_start_matches("http://");
+    let request = proxied
+        .rest
+        .request("GET", "/v1/everything/abc")
+        .header("authorization", "Bearer t0ken")
+        .header("x-request-id", "r-1")
+        .header("grpc-metadata-tenant", "acme")
+        .header("grpc-metadata-trace-bin", "AAEC")
+        .header("user-agent", "curl/8.5")
+        .header("x-not-a-rule-of-theirs", "dropped");
+    let reply = proxied.rest.send(request).await;
+    assert_eq!(reply.ok_json(), json!({"id": "abc"}));
+    let seen = proxied.remote_domain.last("get_everything");
+    assert_eq!(seen.get("authorization"), Some("Bearer t0ken"), "{seen:?}");
+    assert_eq!(seen.get("x-request-id"), Some("r-1"), "{seen:?}");
+    assert_eq!(seen.get("tenant"), Some("acme"), "{seen:?}");
+    assert_eq!(seen.get("trace-bin"), Some("AAEC"), "{seen:?}");
+    assert_eq!(
+        seen.get("grpcgateway-user-agent"),
+        Some("curl/8.5"),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen.get("grpcgateway-authorization"),
+        Some("Bearer t0ken"),
+        "{seen:?}"
+    );
+    assert_eq!(seen.get("x-forwarded-host"), Some(host), "{seen:?}");
+    assert_eq!(seen.get("x-forwarded-for"), Some("127.0.0.1"), "{seen:?}");
+    assert_eq!(seen.get("x-not-a-rule-of-theirs"), None, "{seen:?}");
+    assert_eq!(seen.get("grpc-metadata-tenant"), None, "{seen:?}");
+}
+
+#[tokio::test]
+async fn a_proxy_told_not_to_forward_the_gateways_metadata_sends_its_allow_list() {
     let remote_domain = EchoDomain::default();
     let remote = EchoGrpc::serve_loopback(remote_domain.clone())
         .await
         .unwrap();
-    // By default a client forwards the request id and trace context only; a proxy that must
-    // pass credentials and metadata on says so.
+    // The client's allow-list alone, as for a call made while serving another: credentials
+    // and metadata only where the list names them.
     let client = EchoClient::builder()
+        .forward_gateway_metadata(false)
         .propagate_headers(["authorization", "x-request-id", "tenant"])
         .build(remote.channel())
         .unwrap();
@@ -135,6 +178,7 @@ async fn a_client_told_to_propagate_more_headers_forwards_them() {
     assert_eq!(seen.get("x-request-id"), Some("r-1"), "{seen:?}");
     assert_eq!(seen.get("tenant"), Some("acme"), "{seen:?}");
     assert_eq!(seen.get("other"), None, "{seen:?}");
+    assert_eq!(seen.get("x-forwarded-for"), None, "{seen:?}");
 }
 
 #[tokio::test]
