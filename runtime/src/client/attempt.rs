@@ -253,8 +253,17 @@ impl Call<'_> {
     /// call's metadata and the time left as `grpc-timeout`; one after the first is counted as
     /// a retry and says how many came before it (gRFC A6).
     fn attempt_request(&self, previous: u32) -> tonic::Request<()> {
-        let mut request = tonic::Request::new(());
-        *request.metadata_mut() = self.metadata.clone();
+        // Copied into a map with room for what this attempt and tonic add (a clone would be
+        // exactly full, and grow on the first of them).
+        let mut headers = http::HeaderMap::with_capacity(self.metadata.len() + ADDED_PER_ATTEMPT);
+        for (name, value) in self.metadata.as_ref() {
+            headers.append(name.clone(), value.clone());
+        }
+        let mut request = tonic::Request::from_parts(
+            tonic::metadata::MetadataMap::from_headers(headers),
+            tonic::Extensions::default(),
+            (),
+        );
         let left = self.deadline.saturating_duration_since(Instant::now());
         if self.sends_deadline {
             let value = coarse_grpc_timeout_value(left);
@@ -307,6 +316,11 @@ impl Call<'_> {
         stream
     }
 }
+
+/// The headers an attempt's request gains after the call's metadata: `grpc-timeout`,
+/// `grpc-previous-rpc-attempts`, and tonic's `te`, `content-type`, `grpc-encoding` and
+/// `grpc-accept-encoding`.
+const ADDED_PER_ATTEMPT: usize = 6;
 
 /// Counts an attempt after a call's first that was made (a breaker may turn it away first).
 fn count_retry(spec: &'static MethodInfo) {

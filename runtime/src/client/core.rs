@@ -339,13 +339,27 @@ impl ClientCore {
                 state.spec.path
             )));
         }
-        let mut metadata = MetadataMap::new();
         // A gateway's call to this very rpc: the client is its proxy to the service, and the
         // metadata its header rules made goes on whole, as grpc-gateway sends it.
         let proxied = self.inner.forwards_gateway_metadata
             && ctx
                 .gateway_rpc()
                 .is_some_and(|rpc| rpc.path == state.spec.path);
+        // Room for the most it can hold (the forwarded keys, the outgoing metadata, the request
+        // id's and the trace parent's slots, the idempotency key) when that is more than the
+        // six entries a header map makes room for on its first insert; an empty map allocates
+        // nothing until then.
+        let forwarded = if proxied {
+            ctx.metadata().len()
+        } else {
+            self.inner.propagate.len()
+        };
+        let most = forwarded + ctx.outgoing_metadata().len() + 3;
+        let mut metadata = if most > 6 {
+            MetadataMap::with_capacity(most)
+        } else {
+            MetadataMap::new()
+        };
         // A request-id interceptor's id has a slot of its own, sent (below) in place of the
         // request metadata's, which stays what the caller sent.
         let id_slot = ctx.request_id().is_some();
