@@ -28,8 +28,11 @@ const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 enum Batching {
     On,
     Off,
-    /// On if the connection turns out to speak HTTP/2, told by its first bytes.
-    IfHttp2,
+    /// On if the connection turns out to speak HTTP/2, told by its first bytes: `matched` of
+    /// the preface's have been read so far (a read may end inside it).
+    IfHttp2 {
+        matched: usize,
+    },
 }
 
 /// A connection whose first write after each flush yields once (see the module's docs).
@@ -60,7 +63,7 @@ impl<T> BatchedWrites<T> {
     pub(crate) fn if_http2(io: T) -> Self {
         Self {
             io,
-            batching: Batching::IfHttp2,
+            batching: Batching::IfHttp2 { matched: 0 },
             yielded: false,
         }
     }
@@ -84,15 +87,21 @@ impl<T> BatchedWrites<T> {
         written
     }
 
-    /// Decides on batching from the first bytes read, `read`.
-    fn first_read(&mut self, read: &[u8]) {
-        let common = read.len().min(PREFACE.len());
-        if read[..common] != PREFACE[..common] {
-            self.batching = Batching::Off;
-        } else if common >= 4 {
+    /// Decides on batching from the bytes read, `read`, that follow the `matched` first ones
+    /// (all of the preface's): undecided until four bytes have come.
+    fn early_read(&mut self, matched: usize, read: &[u8]) {
+        let rest = &PREFACE[matched..];
+        let common = read.len().min(rest.len());
+        self.batching = if read[..common] != rest[..common] {
+            Batching::Off
+        } else if matched + common >= 4 {
             // `PRI ` begins no HTTP/1.1 request.
-            self.batching = Batching::On;
-        }
+            Batching::On
+        } else {
+            Batching::IfHttp2 {
+                matched: matched + common,
+            }
+        };
     }
 }
 
@@ -141,8 +150,10 @@ impl<T: AsyncRead + Unpin> AsyncRead for BatchedWrites<T> {
         let this = self.get_mut();
         let before = buf.filled().len();
         let read = Pin::new(&mut this.io).poll_read(cx, buf);
-        if this.batching == Batching::IfHttp2 && buf.filled().len() > before {
-            this.first_read(&buf.filled()[before..]);
+        if let Batching::IfHttp2 { matched } = this.batching
+            && buf.filled().len() > before
+        {
+            this.early_read(matched, &buf.filled()[before..]);
         }
         read
     }
@@ -224,6 +235,32 @@ mod tests {
         let mut received = [0; 2];
         far.read_exact(&mut received).await.unwrap();
         assert!(matches!(write(&mut io, &mut cx, b"cd"), Poll::Ready(Ok(2))));
+    }
+
+    /// The preface read in pieces, as a read may end anywhere: decided on the whole, not on
+    /// each piece from the preface's start.
+    #[tokio::test]
+    async fn a_preface_split_across_reads_is_still_told_apart() {
+        for (pieces, batched) in [
+            (&[&b"PR"[..], b"I * HTTP/2.0\r\n"][..], true),
+            (&[&b"P"[..], b"R", b"I", b" * HTTP/2.0"][..], true),
+            (&[&b"PR"[..], b"OPFIND / HTTP/1.1\r\n"][..], false),
+            (&[&b"P"[..], b"OST /v1 HTTP/1.1\r\n"][..], false),
+        ] {
+            let (near, mut far) = tokio::io::duplex(64);
+            let mut io = BatchedWrites::if_http2(near);
+            for piece in pieces {
+                tokio::io::AsyncWriteExt::write_all(&mut far, piece)
+                    .await
+                    .unwrap();
+                let mut read = vec![0; piece.len()];
+                io.read_exact(&mut read).await.unwrap();
+            }
+            let waker = std::task::Waker::from(Arc::new(Wakes::default()));
+            let mut cx = Context::from_waker(&waker);
+            let written = Pin::new(&mut io).poll_write(&mut cx, b"y");
+            assert_eq!(written.is_pending(), batched, "{pieces:?}");
+        }
     }
 
     #[tokio::test]
