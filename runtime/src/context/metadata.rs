@@ -49,9 +49,15 @@ impl RequestMetadata {
         }
     }
 
-    /// Metadata that `convert` makes from `headers` when it is first read. `convert` must not
-    /// fail: a rule that can refuse a request runs before the call is accepted.
-    pub(crate) fn deferred(headers: HeaderMap, peer: Option<SocketAddr>, convert: Convert) -> Self {
+    /// Metadata that `convert` makes from `headers` when it is first read, for a gateway's call
+    /// to `gateway_rpc` if it is one. `convert` must not fail: a rule that can refuse a request
+    /// runs before the call is accepted.
+    pub(crate) fn deferred(
+        headers: HeaderMap,
+        peer: Option<SocketAddr>,
+        convert: Convert,
+        gateway_rpc: Option<&'static MethodInfo>,
+    ) -> Self {
         Self {
             map: OnceLock::new(),
             deferred: Some(Deferred {
@@ -59,7 +65,7 @@ impl RequestMetadata {
                 peer,
                 convert,
             }),
-            gateway_rpc: None,
+            gateway_rpc,
         }
     }
 
@@ -143,7 +149,7 @@ mod tests {
         headers.insert("x-kept", "yes".parse().unwrap());
         headers.insert("x-dropped", "no".parse().unwrap());
         let before = conversions();
-        let mut metadata = RequestMetadata::deferred(headers, None, convert);
+        let mut metadata = RequestMetadata::deferred(headers, None, convert, None);
         assert_eq!(conversions(), before, "nothing made yet");
         assert_eq!(metadata.get().get("kept").unwrap(), "yes");
         assert!(metadata.get().get("x-dropped").is_none());
@@ -164,7 +170,7 @@ mod tests {
     fn a_deferred_map_changed_before_it_is_read_starts_from_the_headers() {
         let mut headers = HeaderMap::new();
         headers.insert("x-kept", "yes".parse().unwrap());
-        let mut metadata = RequestMetadata::deferred(headers, None, convert);
+        let mut metadata = RequestMetadata::deferred(headers, None, convert, None);
         metadata.get_mut().insert("added", "1".parse().unwrap());
         assert_eq!(metadata.get().get("kept").unwrap(), "yes");
         assert_eq!(metadata.get().get("added").unwrap(), "1");

@@ -164,19 +164,20 @@ impl Context {
     }
 
     /// A context whose request metadata `convert` makes from `headers` the first time it is
-    /// read (see `metadata.rs`): what a gateway call's context carries, as most handlers never
-    /// read it. `convert` must not fail.
+    /// read (see `metadata.rs`), for a gateway's call to `rpc`: what a gateway call's context
+    /// carries, as most handlers never read it. `convert` must not fail.
     pub(crate) fn with_deferred_metadata(
         headers: http::HeaderMap,
         peer: Option<SocketAddr>,
         convert: Convert,
+        rpc: &'static MethodInfo,
     ) -> Self {
         // Built with its metadata rather than replaced after `new`, which would allocate
         // empty metadata only to drop it.
         Self {
             peer_addr: peer,
             ..Self::with_parts(
-                Arc::new(RequestMetadata::deferred(headers, peer, convert)),
+                Arc::new(RequestMetadata::deferred(headers, peer, convert, Some(rpc))),
                 ResponseMetadata::default(),
             )
         }
@@ -338,9 +339,9 @@ impl Context {
         self.metadata.gateway_rpc()
     }
 
-    /// Says that a gateway made this context's request metadata for a REST call to `rpc`.
+    /// Says that a gateway made this context's request metadata for a REST call to `rpc` (a
+    /// context it has just made, whose metadata nothing shares yet: nothing is copied).
     pub(crate) fn set_gateway_rpc(&mut self, rpc: &'static MethodInfo) {
-        // The gateway marks a context it has just made, whose metadata nothing shares yet: no copy.
         Arc::make_mut(&mut self.metadata).set_gateway_rpc(rpc);
     }
 

@@ -173,12 +173,9 @@ impl Inner {
         bindings: Vec<Binding>,
         parts: http::request::Parts,
         body: Body,
-        mut ctx: Context,
+        ctx: Context,
         format: RequestFormat,
     ) -> Call {
-        // The metadata the header rules made is the metadata of a gRPC call to this rpc: a
-        // generated client of it, as the domain (proxy mode), sends it on whole.
-        ctx.set_gateway_rpc(route.method);
         Call {
             inner: Box::new(CallParts {
                 route,
@@ -321,7 +318,8 @@ impl Gateway {
             let peer = peer.or_else(|| peer_addr(&parts.extensions));
             match rules.context(&parts.headers, peer) {
                 Err(status) => ready_error(&status),
-                Ok(ctx) => {
+                Ok(mut ctx) => {
+                    ctx.set_gateway_rpc(route.method);
                     // The frames are read as the newline-delimited body of the rule's method.
                     parts.method = Method::POST;
                     let format = RequestFormat::of(&parts.headers, Present::of(&parts.headers));
@@ -410,7 +408,9 @@ impl Gateway {
                 let format = RequestFormat::of(&parts.headers, present);
                 let peer = self.peer.or_else(|| peer_addr(&parts.extensions));
                 let headers = std::mem::take(&mut parts.headers);
-                let ctx = rules.context_taking(headers, present, peer);
+                // The metadata the header rules make is that of a gRPC call to this rpc: a
+                // generated client of it, as the domain (proxy mode), sends it on whole.
+                let ctx = rules.context_taking(headers, present, peer, route.route.method);
                 // One clock read for the default deadline, the expiry check and the admission,
                 // after the one that turned a `grpc-timeout` into the context's deadline.
                 let now = tokio::time::Instant::now();
