@@ -36,6 +36,8 @@ pub(super) struct Inner {
     pub(super) endpoints: Endpoints,
     /// The largest request message the client sends.
     pub(super) max_encoding: usize,
+    /// Whether `x-request-id` is on the propagation list.
+    pub(super) propagates_request_id: bool,
     /// Whether `traceparent` is on the propagation list.
     pub(super) propagates_traceparent: bool,
     pub(super) target: String,
@@ -381,12 +383,7 @@ impl ClientCore {
             metadata.as_mut().append(name.clone(), value);
         }
         if id_slot
-            && (proxied
-                || self
-                    .inner
-                    .propagate
-                    .iter()
-                    .any(|key| key == crate::rpc::REQUEST_ID_HEADER))
+            && (proxied || self.inner.propagates_request_id)
             && let Some(id) = ctx.request_id_to_send()
         {
             let name = &crate::rpc::REQUEST_ID_NAME;

@@ -19,7 +19,7 @@ use super::{
     BreakerPolicy, DEFAULT_DEADLINE, DEFAULT_PROPAGATED_HEADERS, HedgingPolicy, MAX_ATTEMPTS,
     RetryPolicy, RetryThrottling, ServiceInfo, TransitionHook,
 };
-use crate::rpc::{TRACEPARENT, WireSettings};
+use crate::rpc::{REQUEST_ID_HEADER, TRACEPARENT, WireSettings};
 
 /// What a client keeps of its streams' sent messages for retries, per call and in all
 /// (grpc-java's defaults).
@@ -216,6 +216,7 @@ impl Settings {
             inner: Arc::new(Inner {
                 endpoints: Endpoints::new(endpoints),
                 max_encoding: self.wire.0.max_encoding_message_size,
+                propagates_request_id: propagate.iter().any(|key| key == REQUEST_ID_HEADER),
                 propagates_traceparent: propagate.iter().any(|key| key == TRACEPARENT),
                 target,
                 methods,
