@@ -6,9 +6,13 @@
 //! duplex pipes) takes the kernel's TCP stack out of the picture, so the clients' own costs
 //! stand out of the noise.
 //!
+//! Over loopback a fourth client takes part: the generated client made as users make it,
+//! `connect_lazy` with the server's URL, on its own HTTP/2 connection (the runtime's, not
+//! tonic's channel); in memory there is no URL to connect to.
+//!
 //! `client_overhead profile CLIENT CALLS [loopback|in-memory]` makes only CALLS sequential
-//! calls with one client (`tonic`, `tonic-timeout` or `generated`), to count its instructions
-//! under `valgrind --tool=callgrind`.
+//! calls with one client (`tonic`, `tonic-timeout`, `generated` or, over loopback,
+//! `generated-own`), to count its instructions under `valgrind --tool=callgrind`.
 
 use std::time::{Duration, Instant};
 
@@ -36,6 +40,8 @@ enum Client {
     /// wire and in the server.
     TonicWithTimeout(TonicClient<tonic::transport::Channel>),
     Generated(InventoryServiceClient),
+    /// The generated client from `connect_lazy`: its own connection to the server's URL.
+    GeneratedOwn(InventoryServiceClient),
 }
 
 impl Client {
@@ -44,6 +50,7 @@ impl Client {
             Self::Tonic(_) => "tonic client",
             Self::TonicWithTimeout(_) => "tonic client + grpc-timeout",
             Self::Generated(_) => "generated client",
+            Self::GeneratedOwn(_) => "generated client, `connect_lazy`",
         }
     }
 
@@ -59,7 +66,9 @@ impl Client {
                 request.set_timeout(CHECK_STOCK_DEADLINE);
                 client.check_stock(request).await.map(|r| r.into_inner())
             }
-            Self::Generated(client) => client.check_stock(&Context::new(), request).await,
+            Self::Generated(client) | Self::GeneratedOwn(client) => {
+                client.check_stock(&Context::new(), request).await
+            }
         };
         assert_eq!(reply.expect("the call succeeds").available, 7);
     }
@@ -124,14 +133,23 @@ async fn profile(args: &[String]) {
         panic!("usage: client_overhead profile tonic|tonic-timeout|generated CALLS [TRANSPORT]");
     };
     let calls: usize = calls.parse().expect("CALLS is a number");
-    let (channel, _server) = connect(rest.first().map_or("in-memory", String::as_str)).await;
+    let (channel, server) = connect(rest.first().map_or("in-memory", String::as_str)).await;
     let mut client = match client.as_str() {
         "tonic" => Client::Tonic(TonicClient::new(channel)),
         "tonic-timeout" => Client::TonicWithTimeout(TonicClient::new(channel)),
         "generated" => Client::Generated(InventoryServiceClient::new(channel)),
+        "generated-own" => Client::GeneratedOwn(own_connection(&server)),
         other => panic!("unknown client `{other}`"),
     };
     latencies(&mut client, calls).await;
+}
+
+/// The generated client as `connect_lazy` makes it, to a loopback server.
+fn own_connection(server: &rust_svc_runtime::harness::ServerHandle) -> InventoryServiceClient {
+    let addr = server
+        .local_addr()
+        .expect("`generated-own` needs the loopback transport");
+    InventoryServiceClient::connect_lazy([format!("http://{addr}")]).expect("a client")
 }
 
 /// The server, and a channel to it over `transport`.
@@ -164,21 +182,24 @@ async fn main() {
     let transport = std::env::args()
         .nth(2)
         .unwrap_or_else(|| "loopback".to_owned());
-    let (channel, _server) = connect(&transport).await;
-    // Both clients share one connection; they never run at the same time.
-    let mut clients = [
+    let (channel, server) = connect(&transport).await;
+    // The first three share one connection; no two clients ever run at the same time.
+    let mut clients = vec![
         Client::Tonic(TonicClient::new(channel.clone())),
         Client::TonicWithTimeout(TonicClient::new(channel.clone())),
         Client::Generated(InventoryServiceClient::new(channel)),
     ];
+    if server.local_addr().is_some() {
+        clients.push(Client::GeneratedOwn(own_connection(&server)));
+    }
     for client in &mut clients {
         latencies(client, WARMUP_CALLS).await;
     }
     let mut figures: Vec<Figures> = clients.iter().map(|_| Figures::default()).collect();
     for round in 0..rounds {
         // Rotate who goes first, so that drift over the run hits all alike.
-        let order = [0, 1, 2].map(|i| (i + round) % 3);
-        for index in order {
+        let count = clients.len();
+        for index in (0..count).map(|i| (i + round) % count) {
             let client = &mut clients[index];
             let samples = latencies(client, LATENCY_CALLS).await;
             let rate = throughput(client).await;
@@ -217,10 +238,14 @@ async fn main() {
             summary(&mut figure.calls_per_sec, "calls/s"),
         );
     }
-    let added_p50 = medians[2].0 - medians[0].0;
-    let ratio = medians[2].1 / medians[0].1;
-    println!(
-        "\ngenerated vs tonic: {added_p50:+.2} µs at p50 (target ≤ +1 µs), throughput {ratio:.3}× \
-         (target ≥ 0.97×)"
-    );
+    println!();
+    for (index, client) in clients.iter().enumerate().skip(2) {
+        let added_p50 = medians[index].0 - medians[0].0;
+        let ratio = medians[index].1 / medians[0].1;
+        println!(
+            "{} vs tonic: {added_p50:+.2} µs at p50 (target ≤ +1 µs), throughput {ratio:.3}× \
+             (target ≥ 0.97×)",
+            client.name()
+        );
+    }
 }

@@ -463,6 +463,8 @@ impl<C: GeneratedClient> ClientBuilder<C> {
                 let (protocol, version) = (self.settings.protocol, self.settings.http_version);
                 let transport = if protocol != Protocol::Grpc && version == HttpVersion::Http1 {
                     Transport::http1(endpoint.uri().clone(), protocol, self.spec)
+                } else if endpoint.uri().scheme() == Some(&http::uri::Scheme::HTTP) {
+                    Transport::http2(endpoint.uri().clone(), protocol, self.spec)
                 } else {
                     Transport::channel(
                         endpoint.connect_with_connector_lazy(BatchingConnector::new()),

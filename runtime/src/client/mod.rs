@@ -50,6 +50,7 @@ mod connection;
 mod core;
 mod endpoints;
 mod hedging;
+mod http2;
 mod policy;
 mod replay;
 mod retry;

@@ -1,5 +1,7 @@
-//! What a client's calls travel over: gRPC on tonic's HTTP/2 channel (the default), or gRPC-Web
-//! or Connect, over that channel or over HTTP/1.1. tonic's client always makes a gRPC request;
+//! What a client's calls travel over: gRPC over HTTP/2 (the default), or gRPC-Web or Connect,
+//! over HTTP/2 or HTTP/1.1. HTTP/2 to an `http://` endpoint is the runtime's own connection
+//! ([`Http2`]); to an `https://` one, and for a client built over a channel, tonic's channel
+//! (which does TLS). tonic's client always makes a gRPC request;
 //! for the other protocols it is translated on its way out and the answer on its way back
 //! ([`connect`](super::connect), for gRPC-Web and Connect), so the
 //! rest of the client is the same over every protocol.
@@ -16,6 +18,7 @@ use tower_service::Service;
 
 use super::Channel;
 use super::connect::{self, Answer, BoxError};
+use super::http2::Http2;
 use crate::rpc::{BatchedWrites, GRPC_STATUS_NAME, ServiceInfo};
 
 /// The protocol a client speaks.
@@ -38,7 +41,7 @@ pub enum Protocol {
 pub enum HttpVersion {
     /// HTTP/1.1: one call at a time on each connection, half-duplex streams only.
     Http1,
-    /// HTTP/2, over tonic's channel (prior knowledge without TLS, ALPN with it).
+    /// HTTP/2: prior knowledge without TLS, ALPN with it.
     #[default]
     Http2,
 }
@@ -49,6 +52,8 @@ enum Wire {
     Channel(Channel),
     // Boxed: the client is six times the size of a channel.
     Http1(Box<Client<HttpConnector, Body>>),
+    /// HTTP/2 in the clear, on h2 directly ([`Http2`]).
+    Http2(Http2),
 }
 
 /// One endpoint's transport: a [`Wire`] and the protocol spoken over it.
@@ -57,7 +62,8 @@ pub(crate) struct Transport {
     wire: Wire,
     protocol: Protocol,
     service: &'static ServiceInfo,
-    /// The scheme and authority of requests over HTTP/1.1 (tonic's channel adds its own).
+    /// The scheme and authority of requests on the client's own connections (tonic's channel
+    /// adds its own).
     origin: Option<http::Uri>,
 }
 
@@ -85,6 +91,21 @@ impl Transport {
         let client = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
         Self {
             wire: Wire::Http1(Box::new(client)),
+            protocol,
+            service,
+            origin: Some(origin),
+        }
+    }
+
+    /// `protocol` over HTTP/2 in the clear to `origin` (an `http://` endpoint), on one
+    /// connection made on first use (see [`Http2`]).
+    pub(super) fn http2(
+        origin: http::Uri,
+        protocol: Protocol,
+        service: &'static ServiceInfo,
+    ) -> Self {
+        Self {
+            wire: Wire::Http2(Http2::new(origin.clone())),
             protocol,
             service,
             origin: Some(origin),
@@ -150,6 +171,7 @@ fn send(wire: &Wire, request: http::Request<Body>) -> Answer {
             let sent = client.request(request);
             Box::pin(async move { Ok(sent.await?.map(Body::new)) })
         }
+        Wire::Http2(http2) => Box::pin(http2.clone().send(request)),
     }
 }
 
@@ -298,6 +320,12 @@ impl Service<http::Request<Body>> for Transport {
                     let answer = send(&wire, request).await?;
                     connect::response(answer, unary).await
                 }))
+            }
+            (wire @ Wire::Http2(_), Protocol::Grpc) => {
+                let answer = send(wire, request);
+                Either::Right(Box::pin(
+                    async move { Ok(trailers_only_or_none(answer.await?)) },
+                ))
             }
             (Wire::Http1(_), Protocol::Grpc) => Either::Right(Box::pin(std::future::ready(Err(
                 "gRPC needs HTTP/2: choose HttpVersion::Http2 or another protocol".into(),
