@@ -281,16 +281,28 @@ async fn open(
     }))
 }
 
-/// Writes the frames `body` has ready, holding the last data back until the next poll says
-/// whether the body ends with it (a unary request then takes one DATA frame). `Ok(true)` when
-/// the whole body was written.
+/// What [`write_ready`] writes before it leaves the rest of a body to [`pipe`], which waits on
+/// the stream's send window: a client stream whose messages are all ready at once must not be
+/// buffered whole. HTTP/2's initial stream window.
+const WRITTEN_AT_ONCE: usize = 64 * 1024;
+
+/// Writes the frames `body` has ready (up to [`WRITTEN_AT_ONCE`]), holding the last data back
+/// until the next poll says whether the body ends with it (a unary request then takes one DATA
+/// frame). `Ok(true)` when the whole body was written.
 fn write_ready(
     body: &mut Body,
     stream: &mut h2::SendStream<Bytes>,
     cx: &mut TaskContext<'_>,
 ) -> Result<bool, BoxError> {
     let mut held: Option<Bytes> = None;
+    let mut written = 0;
     loop {
+        if written >= WRITTEN_AT_ONCE {
+            if let Some(earlier) = held.take() {
+                stream.send_data(earlier, false)?;
+            }
+            return Ok(false);
+        }
         match Pin::new(&mut *body).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
                 Ok(data) => {
@@ -301,19 +313,20 @@ fn write_ready(
                         stream.send_data(data, true)?;
                         return Ok(true);
                     }
+                    written += data.len();
                     if let Some(earlier) = held.replace(data) {
                         stream.send_data(earlier, false)?;
                     }
                 }
+                // Trailers end the body; a frame of any other kind is not for the wire.
                 Err(frame) => {
-                    if let Some(earlier) = held.take() {
-                        stream.send_data(earlier, false)?;
+                    if let Ok(trailers) = frame.into_trailers() {
+                        if let Some(earlier) = held.take() {
+                            stream.send_data(earlier, false)?;
+                        }
+                        stream.send_trailers(trailers)?;
+                        return Ok(true);
                     }
-                    match frame.into_trailers() {
-                        Ok(trailers) => stream.send_trailers(trailers)?,
-                        Err(_) => stream.send_data(Bytes::new(), true)?,
-                    }
-                    return Ok(true);
                 }
             },
             Poll::Ready(Some(Err(error))) => {

@@ -1,8 +1,9 @@
 //! The client's own HTTP/2 connection to an `http://` endpoint, against a raw HTTP/2 server
 //! (the h2 crate) that counts connections and reads every request whole: one connection for the
 //! calls made before it exists, a new one after the server closes it, `UNAVAILABLE` naming an
-//! endpoint nobody listens on, a unary request's end in its message's frame, and a client stream
-//! far past the flow-control windows delivered whole.
+//! endpoint nobody listens on, a unary request's end in its message's frame, a client stream
+//! far past the flow-control windows delivered whole, and one the server does not read taken
+//! from its sender only as far as the windows allow.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -187,4 +188,37 @@ async fn a_client_stream_far_past_the_flow_control_windows_arrives_whole() {
         .unwrap();
     assert_eq!(reply.tag, "raw");
     assert_eq!(seen.bytes.load(Ordering::SeqCst), expected);
+}
+
+#[tokio::test]
+async fn a_client_stream_the_server_does_not_read_is_taken_only_as_far_as_the_windows() {
+    // A server that takes the stream and never reads it: the windows stay shut at 64 KiB.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (socket, _) = listener.accept().await.unwrap();
+        let mut connection = h2::server::handshake(socket).await.unwrap();
+        let mut held = Vec::new();
+        while let Some(Ok(stream)) = connection.accept().await {
+            held.push(stream);
+        }
+    });
+    // 1,000 messages of 16 KiB, every one ready at once: 16 MiB if it were all taken.
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let counted = pulled.clone();
+    let messages: BoxStream<Call> =
+        Box::pin(futures_util::stream::iter((0..1000).map(move |_| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            Ok(Call {
+                tag: "y".repeat(16 * 1024),
+            })
+        })));
+    let context = Context::new().with_timeout(std::time::Duration::from_millis(300));
+    let status = client(addr).upload(&context, messages).await.unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    let taken = pulled.load(Ordering::SeqCst);
+    assert!(
+        taken < 100,
+        "{taken} of 1,000 messages taken from a stream nobody read"
+    );
 }
