@@ -79,13 +79,14 @@ impl std::error::Error for ConnectFailed {
     }
 }
 
-/// The request headers HTTP/2 does not carry (RFC 9113 §8.2.2).
-const CONNECTION_HEADERS: [&str; 5] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "upgrade",
+/// The request headers HTTP/2 does not carry (RFC 9113 §8.2.2), which h2 refuses to send;
+/// names rather than strings, so that no call parses them.
+const CONNECTION_HEADERS: [http::HeaderName; 5] = [
+    http::header::CONNECTION,
+    http::HeaderName::from_static("keep-alive"),
+    http::HeaderName::from_static("proxy-connection"),
+    http::header::TRANSFER_ENCODING,
+    http::header::UPGRADE,
 ];
 
 /// What the client says it is, when the caller did not say.
@@ -115,7 +116,7 @@ impl Http2 {
                 Ok(sender) => break sender,
                 // Closed before the stream opened: nothing was sent, so once more on a new one.
                 Err(error) => {
-                    self.forget(number);
+                    self.shared.forget(number);
                     if fresh {
                         return Err(error.into());
                     }
@@ -146,11 +147,6 @@ impl Http2 {
             status.into()
         })
     }
-
-    /// Forgets connection `number` if it is still the one calls get.
-    fn forget(&self, number: u64) {
-        self.shared.forget(number);
-    }
 }
 
 impl Endpoint {
@@ -161,6 +157,7 @@ impl Endpoint {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Forgets connection `number` if it is still the one calls get.
     fn forget(&self, number: u64) {
         let mut connection = self.lock();
         if matches!(&*connection, Connection::Open(open, _) if *open == number) {
@@ -230,7 +227,7 @@ async fn open(
     request: http::Request<Body>,
 ) -> Result<http::Response<Body>, BoxError> {
     let (mut head, mut body) = request.into_parts();
-    for name in CONNECTION_HEADERS {
+    for name in &CONNECTION_HEADERS {
         head.headers.remove(name);
     }
     if head
@@ -246,17 +243,17 @@ async fn open(
             http::HeaderValue::from_static(USER_AGENT),
         );
     }
-    // As hyper does: a body's known length, but no zero length where a method's payload has
-    // no meaning.
-    let no_payload = [
-        http::Method::GET,
-        http::Method::HEAD,
-        http::Method::DELETE,
-        http::Method::CONNECT,
-    ]
-    .contains(&head.method);
+    // As hyper does: a body's known length (gRPC's bodies have none), but no zero length
+    // where a method's payload has no meaning.
     if let Some(length) = body.size_hint().exact()
-        && (length > 0 || !no_payload)
+        && (length > 0
+            || ![
+                http::Method::GET,
+                http::Method::HEAD,
+                http::Method::DELETE,
+                http::Method::CONNECT,
+            ]
+            .contains(&head.method))
     {
         head.headers
             .entry(http::header::CONTENT_LENGTH)

@@ -321,10 +321,11 @@ impl Service<http::Request<Body>> for Transport {
                     connect::response(answer, unary).await
                 }))
             }
-            (wire @ Wire::Http2(_), Protocol::Grpc) => {
-                let answer = send(wire, request);
+            // One box for the call, where going through `send` would box it twice.
+            (Wire::Http2(http2), Protocol::Grpc) => {
+                let sent = http2.clone().send(request);
                 Either::Right(Box::pin(
-                    async move { Ok(trailers_only_or_none(answer.await?)) },
+                    async move { Ok(trailers_only_or_none(sent.await?)) },
                 ))
             }
             (Wire::Http1(_), Protocol::Grpc) => Either::Right(Box::pin(std::future::ready(Err(
