@@ -133,6 +133,12 @@ where
     }
 }
 
+/// Reads a message in binary protobuf.
+pub(crate) fn decode_proto<T: prost::Message + Default>(src: impl Buf) -> Result<T, Status> {
+    T::decode(src)
+        .map_err(|error| Status::internal(format!("failed to decode the message: {error}")))
+}
+
 /// The encoder of [`MessageCodec`].
 #[derive(Debug)]
 pub struct MessageEncoder<T, J> {
@@ -172,9 +178,7 @@ impl<T: prost::Message + Default, J: JsonSupport<T>> Decoder for MessageDecoder<
 
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<T>, Status> {
         match self.format {
-            Format::Proto => T::decode(src).map(Some).map_err(|error| {
-                Status::internal(format!("failed to decode the message: {error}"))
-            }),
+            Format::Proto => decode_proto(src).map(Some),
             Format::Json => {
                 let bytes = src.copy_to_bytes(src.remaining());
                 J::decode(&bytes).map(Some)

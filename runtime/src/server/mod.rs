@@ -22,6 +22,7 @@
 mod answer;
 mod connect;
 mod dispatch;
+mod plain;
 mod wire;
 
 use std::future::Future;
