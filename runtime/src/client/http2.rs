@@ -15,13 +15,14 @@
 //! connection's settings are hyper's client defaults, which tonic's channel used.
 
 use std::fmt;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context as TaskContext, Poll};
 
 use bytes::Bytes;
-use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
+use futures_util::{FutureExt, TryFutureExt};
 use h2::client::SendRequest;
 use http_body::{Body as _, Frame};
 use tonic::body::Body;
@@ -105,15 +106,27 @@ impl Http2 {
 
     /// Sends `request` (an absolute URI) and answers with the response's head and a body that
     /// streams the response's data and trailers.
-    pub(super) async fn send(
+    ///
+    /// Combinators rather than one `async fn`: a coroutine keeps the slot of an argument it
+    /// has moved into a future it awaits, so the request would be held twice, and the call's
+    /// future, which the transport boxes, would outgrow what the allocator serves from its
+    /// per-thread cache (2,248 bytes then, where glibc's cache stops at 1,032).
+    pub(super) fn send(
         self,
         request: http::Request<Body>,
-    ) -> Result<http::Response<Body>, BoxError> {
+    ) -> impl Future<Output = Result<http::Response<Body>, BoxError>> + Send + 'static {
+        self.ready_sender()
+            .and_then(move |sender| std::future::ready(open(sender, request)))
+            .and_then(|opened| opened)
+    }
+
+    /// A sender on the connection, ready for a new stream.
+    async fn ready_sender(self) -> Result<SendRequest<Bytes>, BoxError> {
         let mut fresh = false;
-        let sender = loop {
+        loop {
             let (number, sender) = self.connection().await?;
             match sender.ready().await {
-                Ok(sender) => break sender,
+                Ok(sender) => return Ok(sender),
                 // Closed before the stream opened: nothing was sent, so once more on a new one.
                 Err(error) => {
                     self.shared.forget(number);
@@ -123,8 +136,7 @@ impl Http2 {
                     fresh = true;
                 }
             }
-        };
-        open(sender, request).await
+        }
     }
 
     /// The open connection, or the one being made, or a new one.
@@ -221,12 +233,10 @@ async fn handshake(origin: http::Uri) -> Result<SendRequest<Bytes>, BoxError> {
     Ok(sender)
 }
 
-/// Opens the request's stream, writes what its body holds now, and awaits the response.
-async fn open(
-    mut sender: SendRequest<Bytes>,
-    request: http::Request<Body>,
-) -> Result<http::Response<Body>, BoxError> {
-    let (mut head, mut body) = request.into_parts();
+/// Opens the stream of `request` on `sender`: its headers sent (without those HTTP/2 does not
+/// carry), its body and response left to [`Opened`].
+fn open(mut sender: SendRequest<Bytes>, request: http::Request<Body>) -> Result<Opened, BoxError> {
+    let (mut head, body) = request.into_parts();
     for name in &CONNECTION_HEADERS {
         head.headers.remove(name);
     }
@@ -260,22 +270,38 @@ async fn open(
             .or_insert_with(|| length.into());
     }
     let end_of_stream = body.is_end_stream();
-    let (response, mut stream) =
+    let (response, stream) =
         sender.send_request(http::Request::from_parts(head, ()), end_of_stream)?;
-    if !end_of_stream {
-        let written =
-            std::future::poll_fn(|cx| Poll::Ready(write_ready(&mut body, &mut stream, cx))).await?;
-        if !written {
+    Ok(Opened {
+        response,
+        body: (!end_of_stream).then_some((body, stream)),
+    })
+}
+
+/// A request whose stream is open: on its first poll the body is written as far as it is
+/// ready ([`write_ready`], the rest to [`pipe`]), then the response is awaited.
+struct Opened {
+    response: h2::client::ResponseFuture,
+    body: Option<(Body, h2::SendStream<Bytes>)>,
+}
+
+impl Future for Opened {
+    type Output = Result<http::Response<Body>, BoxError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        if let Some((mut body, mut stream)) = self.body.take()
+            && !write_ready(&mut body, &mut stream, cx)?
+        {
             tokio::spawn(pipe(body, stream));
         }
+        let response = std::task::ready!(Pin::new(&mut self.response).poll(cx))?;
+        Poll::Ready(Ok(response.map(|recv| {
+            Body::new(Received {
+                recv,
+                data_done: false,
+            })
+        })))
     }
-    let response = response.await?;
-    Ok(response.map(|recv| {
-        Body::new(Received {
-            recv,
-            data_done: false,
-        })
-    }))
 }
 
 /// What [`write_ready`] writes before it leaves the rest of a body to [`pipe`], which waits on

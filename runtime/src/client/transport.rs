@@ -321,13 +321,14 @@ impl Service<http::Request<Body>> for Transport {
                     connect::response(answer, unary).await
                 }))
             }
-            // One box for the call, where going through `send` would box it twice.
-            (Wire::Http2(http2), Protocol::Grpc) => {
-                let sent = http2.clone().send(request);
-                Either::Right(Box::pin(
-                    async move { Ok(trailers_only_or_none(sent.await?)) },
-                ))
-            }
+            // One box for the call, where going through `send` would box it twice; mapped, not
+            // awaited in an `async` block, which would hold the call's future twice.
+            (Wire::Http2(http2), Protocol::Grpc) => Either::Right(Box::pin(
+                http2
+                    .clone()
+                    .send(request)
+                    .map_ok(trailers_only_or_none as fn(_) -> _),
+            )),
             (Wire::Http1(_), Protocol::Grpc) => Either::Right(Box::pin(std::future::ready(Err(
                 "gRPC needs HTTP/2: choose HttpVersion::Http2 or another protocol".into(),
             )))),
