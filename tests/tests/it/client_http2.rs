@@ -1,7 +1,8 @@
 //! The client's own HTTP/2 connection to an `http://` endpoint, against a raw HTTP/2 server
 //! (the h2 crate) that counts connections and reads every request whole: one connection for the
 //! calls made before it exists, a new one after the server closes it, `UNAVAILABLE` naming an
-//! endpoint nobody listens on, a unary request's end in its message's frame, a client stream
+//! endpoint nobody listens on, a unary request's end in its message's frame, connection headers
+//! dropped, a client stream
 //! far past the flow-control windows delivered whole, and one the server does not read taken
 //! from its sender only as far as the windows allow.
 
@@ -169,6 +170,21 @@ async fn a_unary_request_ends_with_its_message() {
         !seen.split_unary.load(Ordering::SeqCst),
         "a request's message and the end of its stream went out as two frames"
     );
+}
+
+#[tokio::test]
+async fn connection_headers_in_the_metadata_are_not_sent() {
+    // HTTP/2 carries no connection-specific headers (RFC 9113 §8.2.2): h2 refuses a request
+    // with them, so the call would fail if they were not dropped.
+    let (addr, seen) = raw_server(None).await;
+    let mut ctx = Context::new();
+    for (name, value) in [("connection", "keep-alive"), ("keep-alive", "timeout=5")] {
+        ctx.outgoing_metadata_mut()
+            .insert(name, value.parse().unwrap());
+    }
+    let reply = client(addr).read(&ctx, read()).await.unwrap();
+    assert_eq!(reply.tag, "raw");
+    assert_eq!(seen.streams.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
