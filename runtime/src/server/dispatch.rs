@@ -50,9 +50,6 @@ pub(super) struct WireConfig {
     send_compressed: EnabledCompressionEncodings,
     max_decoding_message_size: usize,
     max_encoding_message_size: usize,
-    /// Whether any answer may be compressed: if not, an uncompressed request's unary call is
-    /// served by `plain`.
-    sends_compressed: bool,
 }
 
 impl WireConfig {
@@ -69,7 +66,6 @@ impl WireConfig {
             send_compressed: enabled(&settings.send_compressed),
             max_decoding_message_size: settings.max_decoding_message_size,
             max_encoding_message_size: settings.max_encoding_message_size,
-            sends_compressed: !settings.send_compressed.is_empty(),
         }
     }
 
@@ -156,7 +152,10 @@ impl<J> GrpcCall<J> {
         M: for<'b> DomainMethod<'b, T, Request, Response> + Copy,
     {
         if self.format() == Format::Proto
-            && plain::serves(self.request.headers(), self.wire.sends_compressed)
+            && plain::serves(
+                self.request.headers(),
+                !self.wire.send_compressed.is_empty(),
+            )
         {
             self.plain_unary(domain, method)
         } else {
