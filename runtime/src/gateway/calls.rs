@@ -13,6 +13,7 @@ use futures_util::future::Either;
 use http::header::{ACCEPT, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body_util::BodyExt;
+use rust_svc_http_template::Binding;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -51,8 +52,13 @@ where
     Resp: Serialize + prost::Message + Send + 'static,
     M: for<'b> DomainMethod<'b, T, Req, Resp>,
 {
-    let read = move |call| read_request::<Req>(call, schema);
-    Box::pin(serve(Arc::clone(domain), call, read, method, write_message))
+    if call.inner.reads_body() {
+        let read = move |call| read_request::<Req>(call, schema);
+        Box::pin(serve(Arc::clone(domain), call, read, method, write_message))
+    } else {
+        let read = |call| request_without_body::<Req>(call, schema);
+        serve_now(Arc::clone(domain), call, read, method, write_message)
+    }
 }
 
 /// Serves a server-streaming rpc: like [`unary`], the responses as newline-delimited JSON or
@@ -69,8 +75,13 @@ where
     Resp: Serialize + Send + 'static,
     M: for<'b> DomainMethod<'b, T, Req, BoxStream<Resp>>,
 {
-    let read = move |call| read_request::<Req>(call, schema);
-    Box::pin(serve(Arc::clone(domain), call, read, method, write_stream))
+    if call.inner.reads_body() {
+        let read = move |call| read_request::<Req>(call, schema);
+        Box::pin(serve(Arc::clone(domain), call, read, method, write_stream))
+    } else {
+        let read = |call| request_without_body::<Req>(call, schema);
+        serve_now(Arc::clone(domain), call, read, method, write_stream)
+    }
 }
 
 /// Serves a client-streaming rpc: the requests as newline-delimited JSON in the body, each
@@ -87,8 +98,8 @@ where
     Resp: Serialize + prost::Message + Send + 'static,
     M: for<'b> DomainMethod<'b, T, BoxStream<Req>, Resp>,
 {
-    let read = move |call| std::future::ready(request_stream::<Req>(call, schema));
-    Box::pin(serve(Arc::clone(domain), call, read, method, write_message))
+    let read = |call| request_stream::<Req>(call, schema);
+    serve_now(Arc::clone(domain), call, read, method, write_message)
 }
 
 /// Serves a bidi-streaming rpc: [`client_streaming`]'s requests, [`server_streaming`]'s
@@ -105,8 +116,8 @@ where
     Resp: Serialize + Send + 'static,
     M: for<'b> DomainMethod<'b, T, BoxStream<Req>, BoxStream<Resp>>,
 {
-    let read = move |call| std::future::ready(request_stream::<Req>(call, schema));
-    Box::pin(serve(Arc::clone(domain), call, read, method, write_stream))
+    let read = |call| request_stream::<Req>(call, schema);
+    serve_now(Arc::clone(domain), call, read, method, write_stream)
 }
 
 /// What a call reads of its request's headers after its context took them: the body's
@@ -149,8 +160,8 @@ struct Reply {
     deadline: Option<tokio::time::Instant>,
 }
 
-/// What the four kinds of call share: `read` the input, run `method` within the deadline, and
-/// `write` its output, or the error.
+/// Serves a call whose input is read from its body: `read` it, run `method` within the
+/// deadline, and `write` its output, or the error.
 ///
 /// The reading and the answer are two futures, one after the other (`then`), not two `.await`s
 /// of one `async fn`: there, the read's result (the context, 320 bytes) would be kept beside
@@ -170,53 +181,90 @@ where
     W: FnOnce(Out, Reply) -> WriteFuture,
     WriteFuture: Future<Output = http::Response<Body>>,
 {
-    let route = call.inner.route;
-    let held = Held {
-        domain,
-        rules: call.inner.header_rules.clone(),
-        // The call's slot in its service's admission, until the answer is ready.
-        _permit: std::mem::replace(
-            &mut call.inner.permit,
-            crate::call::admission::Permit::none(),
-        ),
-    };
-    let format = call.inner.format.stream;
-    let protobuf = call.inner.format.protobuf;
-    read(call).then(move |read| {
-        let (mut ctx, input) = match read {
-            Ok(read) => read,
-            Err(rejection) => return Either::Right(std::future::ready(*rejection)),
-        };
-        ctx.enforce_deadline_outside();
-        let reply = Reply {
-            route,
-            format,
-            protobuf,
-            deadline: ctx.deadline(),
-        };
-        // An `async` block rather than an `async fn`, which would keep each argument twice in
-        // its state.
-        Either::Left(async move {
-            // The whole of `held`, not only the fields used below (a closure captures the
-            // fields it names): the admission permit is held until the answer is ready.
-            let held = held;
-            let call = method.call(&held.domain, &ctx, input);
-            let rules = &held.rules;
-            let mut response = match within_deadline(&ctx, call).await {
-                Ok(output) => write(output, reply).await,
-                Err(mut status) => {
-                    // The status's metadata goes out by the gateway's rules, not the default
-                    // ones.
-                    let metadata = std::mem::take(status.metadata_mut());
-                    let mut response = status::error_response(&status);
-                    rules.write_metadata(&metadata, response.headers_mut());
-                    response
-                }
-            };
-            rules.write_response_metadata(ctx.response(), response.headers_mut());
-            response
-        })
+    let (held, shape) = Held::take(domain, &mut call);
+    read(call).then(move |read| match read {
+        Ok((ctx, input)) => Either::Left(answer(held, shape, ctx, input, method, write)),
+        Err(rejection) => Either::Right(std::future::ready(*rejection)),
     })
+}
+
+/// Serves a call whose input is whole without reading the body (a request of path and query,
+/// or a stream of the body's lines read as the domain asks): [`serve`] without a reading
+/// future to poll and move the answer's future out of.
+fn serve_now<T, In, Out, M, R, W, WriteFuture>(
+    domain: Arc<T>,
+    mut call: Call,
+    read: R,
+    method: M,
+    write: W,
+) -> ResponseFuture
+where
+    T: Send + Sync + 'static,
+    In: Send + 'static,
+    Out: Send + 'static,
+    M: for<'b> DomainMethod<'b, T, In, Out>,
+    R: FnOnce(Call) -> Result<(Context, In), Rejection>,
+    W: FnOnce(Out, Reply) -> WriteFuture + Send + 'static,
+    WriteFuture: Future<Output = http::Response<Body>> + Send + 'static,
+{
+    let (held, shape) = Held::take(domain, &mut call);
+    match read(call) {
+        Ok((ctx, input)) => Box::pin(answer(held, shape, ctx, input, method, write)),
+        Err(rejection) => Box::pin(std::future::ready(*rejection)),
+    }
+}
+
+/// How the answer is to be written, taken from the call before it is consumed.
+#[derive(Clone, Copy)]
+struct Shape {
+    route: Route,
+    format: StreamFormat,
+    protobuf: bool,
+}
+
+/// Runs `method` within the call's deadline and `write`s its output, or the error, with the
+/// response metadata by the gateway's rules.
+fn answer<T, In, Out, M, W, WriteFuture>(
+    held: Held<T>,
+    shape: Shape,
+    mut ctx: Context,
+    input: In,
+    method: M,
+    write: W,
+) -> impl Future<Output = http::Response<Body>>
+where
+    M: for<'b> DomainMethod<'b, T, In, Out>,
+    W: FnOnce(Out, Reply) -> WriteFuture,
+    WriteFuture: Future<Output = http::Response<Body>>,
+{
+    ctx.enforce_deadline_outside();
+    let reply = Reply {
+        route: shape.route,
+        format: shape.format,
+        protobuf: shape.protobuf,
+        deadline: ctx.deadline(),
+    };
+    // An `async` block rather than an `async fn`, which would keep each argument twice in its
+    // state.
+    async move {
+        // The whole of `held`, not only the fields used below (a closure captures the fields it
+        // names): the admission permit is held until the answer is ready.
+        let held = held;
+        let call = method.call(&held.domain, &ctx, input);
+        let rules = &held.rules;
+        let mut response = match within_deadline(&ctx, call).await {
+            Ok(output) => write(output, reply).await,
+            Err(mut status) => {
+                // The status's metadata goes out by the gateway's rules, not the default ones.
+                let metadata = std::mem::take(status.metadata_mut());
+                let mut response = status::error_response(&status);
+                rules.write_metadata(&metadata, response.headers_mut());
+                response
+            }
+        };
+        rules.write_response_metadata(ctx.response(), response.headers_mut());
+        response
+    }
 }
 
 /// What a call holds from its reading to its answer.
@@ -224,6 +272,26 @@ struct Held<T> {
     domain: Arc<T>,
     rules: HeaderRules,
     _permit: crate::call::admission::Permit,
+}
+
+impl<T> Held<T> {
+    /// What the answer needs of `call` beside its input: the domain, the header rules and the
+    /// admission permit, and how to write the answer.
+    fn take(domain: Arc<T>, call: &mut Call) -> (Self, Shape) {
+        let inner = &mut call.inner;
+        let held = Held {
+            domain,
+            rules: inner.header_rules.clone(),
+            // The call's slot in its service's admission, until the answer is ready.
+            _permit: std::mem::replace(&mut inner.permit, crate::call::admission::Permit::none()),
+        };
+        let shape = Shape {
+            route: inner.route,
+            format: inner.format.stream,
+            protobuf: inner.format.protobuf,
+        };
+        (held, shape)
+    }
 }
 
 /// The response message as JSON, or encoded when the caller asked for binary protobuf and the
@@ -293,9 +361,7 @@ where
     // The body is JSON whatever its Content-Type says, but for binary protobuf: curl's `-d`
     // sends `application/x-www-form-urlencoded`, and grpc-gateway reads a body of any type it
     // has no other codec for with its JSON marshaler (text that is not JSON is then a 400).
-    let bytes = if matches!(rule, BodyRule::None) {
-        Bytes::new()
-    } else if route.binding.request_http_body {
+    let bytes = if route.binding.request_http_body {
         let raw = read_body(body, max_body_bytes).await?;
         Bytes::from(http_body::request_json(content_type, &raw))
     } else if protobuf::is_protobuf_body(content_type) {
@@ -309,14 +375,48 @@ where
     } else {
         read_body(body, max_body_bytes).await?
     };
+    let request = decode_call(schema, rule, &bindings, &parts, &bytes)?;
+    Ok((ctx, request))
+}
+
+/// The request message of a call whose rule takes no body (see [`CallParts::reads_body`]):
+/// the path bindings and the query. The body, if one came, is not read.
+fn request_without_body<Req>(
+    call: Call,
+    schema: &'static MessageSchema,
+) -> Result<(Context, Req), Rejection>
+where
+    Req: DeserializeOwned + prost::Message + Default + Serialize,
+{
+    let CallParts {
+        bindings,
+        parts,
+        ctx,
+        ..
+    } = *call.inner;
+    let request = decode_call(schema, BodyRule::None, &bindings, &parts, &[])?;
+    Ok((ctx, request))
+}
+
+/// The request message of bindings, query and the body's JSON (`PATCH` filling the update
+/// mask from the body's fields).
+fn decode_call<Req>(
+    schema: &'static MessageSchema,
+    rule: BodyRule,
+    bindings: &[Binding],
+    parts: &http::request::Parts,
+    json: &[u8],
+) -> Result<Req, Rejection>
+where
+    Req: DeserializeOwned + prost::Message + Default + Serialize,
+{
     let decode = if parts.method == http::Method::PATCH {
         decode_patch_request
     } else {
         decode_request
     };
-    let request = decode(schema, rule, &bindings, parts.uri.query(), &bytes)
-        .map_err(|status| Box::new(status::error_response(&status)))?;
-    Ok((ctx, request))
+    decode(schema, rule, bindings, parts.uri.query(), json)
+        .map_err(|status| Box::new(status::error_response(&status)))
 }
 
 /// The requests of a streaming call, one per line of the body.

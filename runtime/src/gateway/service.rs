@@ -148,6 +148,14 @@ pub(super) struct CallParts {
     pub(super) form: bool,
 }
 
+impl CallParts {
+    /// Whether the request message needs the body: its rule takes one, or it is an HTML form
+    /// standing for the query. Without, the request is whole from the path and the query.
+    pub(super) fn reads_body(&self) -> bool {
+        self.form || !self.route.binding.body.is_empty()
+    }
+}
+
 impl Call {
     /// Position of the matched rpc in its service.
     pub fn rpc_index(&self) -> usize {
