@@ -10,17 +10,18 @@
 //! decide only whether, when and where the next attempt goes: tonic's single
 //! `Grpc::streaming` core and connect-go's one `Spec` per rpc are the models.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::time::Instant;
-use tonic::metadata::AsciiMetadataValue;
 use tonic::{Code, Status};
 
 use super::MethodInfo;
 use super::codec::RawCodec;
 use super::core::{Call, ClientCore};
+use super::direct::{Opened, reserved};
 use super::endpoints::Pick;
 use super::replay::Replay;
 use super::streams::{Aborted, OutboundStream, abort_on_error, with_trailers};
@@ -109,7 +110,7 @@ impl ClientCore {
         outbound: &Outbound,
         receive: Receive,
     ) -> Result<Answered, Failed> {
-        let wire = call.attempt_request(previous);
+        let wire = call.attempt_headers(previous);
         let (body, replay, mut aborted) = match outbound {
             Outbound::Message(message) => (Body::Message(message.clone()), None, None),
             Outbound::Stream(replay) => {
@@ -118,13 +119,12 @@ impl ClientCore {
             }
         };
         let exchange = async {
-            let mut grpc = pick.endpoint.grpc.clone();
-            grpc.ready().await.map_err(|error| {
-                Failed::before_headers(Status::unavailable(format!(
-                    "the channel is not ready: {error}"
-                )))
-            })?;
-            let response = send(&mut grpc, call, wire, body).await;
+            let response = match (&pick.endpoint.direct, body) {
+                (Some(direct), Body::Message(message)) => {
+                    direct.send(call.method.path.clone(), wire, &message).await
+                }
+                (_, body) => through_tonic(&pick.endpoint.grpc, call, wire, body).await?,
+            };
             let response = match (response, replay) {
                 (Ok(response), replay) => {
                     replay.inspect(|replay| replay.commit());
@@ -229,79 +229,98 @@ enum Body {
     Stream(OutboundStream<Bytes>),
 }
 
-/// Opens the call on the wire. A single message goes as a server-streaming call, which is the
-/// same on the wire as a unary one, because tonic's unary call merges the trailers into the
-/// headers and the caller may want them apart.
-async fn send(
-    grpc: &mut tonic::client::Grpc<Transport>,
-    call: &Call<'_>,
-    wire: tonic::Request<()>,
+/// Opens the call on the wire through tonic's client, where [`Direct`](super::direct::Direct)
+/// does not: a streamed request, compression, a channel. A single message goes as a
+/// server-streaming call, which is the same on the wire as a unary one, because tonic's unary
+/// call merges the trailers into the headers and the caller may want them apart.
+///
+/// Boxed: tonic's futures (the client's clone, its readiness, its encoding) would otherwise be
+/// part of every attempt's state, the direct ones' too. The outer error is the channel's not
+/// being ready, before anything was sent.
+fn through_tonic<'a>(
+    grpc: &'a tonic::client::Grpc<Transport>,
+    call: &'a Call<'_>,
+    headers: http::HeaderMap,
     body: Body,
-) -> Result<tonic::Response<tonic::Streaming<Bytes>>, Status> {
-    let path = call.method.path.clone();
-    match body {
-        Body::Message(message) => {
-            grpc.server_streaming(wire.map(|()| message), path, RawCodec)
-                .await
-        }
-        Body::Stream(stream) => grpc.streaming(wire.map(|()| stream), path, RawCodec).await,
-    }
-}
-
-impl Call<'_> {
-    /// The wire request of the attempt after `previous` others, without its message: the
-    /// call's metadata and the time left as `grpc-timeout`; one after the first is counted as
-    /// a retry and says how many came before it (gRFC A6).
-    fn attempt_request(&self, previous: u32) -> tonic::Request<()> {
-        // Copied into a map with room for what this attempt and tonic add (a clone would be
-        // exactly full, and grow on the first of them).
-        let mut headers = http::HeaderMap::with_capacity(self.metadata.len() + ADDED_PER_ATTEMPT);
-        for (name, value) in self.metadata.as_ref() {
-            headers.append(name.clone(), value.clone());
-        }
-        let mut request = tonic::Request::from_parts(
+) -> futures_util::future::BoxFuture<'a, Result<Result<Opened, Status>, Failed>> {
+    Box::pin(async move {
+        let mut grpc = grpc.clone();
+        grpc.ready().await.map_err(|error| {
+            Failed::before_headers(Status::unavailable(format!(
+                "the channel is not ready: {error}"
+            )))
+        })?;
+        let wire = tonic::Request::from_parts(
             tonic::metadata::MetadataMap::from_headers(headers),
             tonic::Extensions::default(),
             (),
         );
+        let path = call.method.path.clone();
+        Ok(match body {
+            Body::Message(message) => {
+                grpc.server_streaming(wire.map(|()| message), path, RawCodec)
+                    .await
+            }
+            Body::Stream(stream) => grpc.streaming(wire.map(|()| stream), path, RawCodec).await,
+        })
+    })
+}
+
+impl Call<'_> {
+    /// The headers of the attempt after `previous` others: the call's metadata (but for what
+    /// tonic's client would remove, [`reserved`]) and the time left as `grpc-timeout`; one
+    /// after the first is counted as a retry and says how many came before it (gRFC A6).
+    fn attempt_headers(&self, previous: u32) -> http::HeaderMap {
+        // Copied into a map with room for what this attempt and the client add (a clone would
+        // be exactly full, and grow on the first of them).
+        let mut headers = http::HeaderMap::with_capacity(self.metadata.len() + ADDED_PER_ATTEMPT);
+        for (name, value) in self.metadata.as_ref() {
+            if !reserved(name) {
+                headers.append(name.clone(), value.clone());
+            }
+        }
         let left = self.deadline.saturating_duration_since(Instant::now());
         if self.sends_deadline {
             let value = coarse_grpc_timeout_value(left);
-            let name = &crate::rpc::GRPC_TIMEOUT_NAME;
-            request.metadata_mut().as_mut().insert(name, value);
+            headers.insert(&crate::rpc::GRPC_TIMEOUT_NAME, value);
         }
         if previous > 0 {
             count_retry(self.method.spec);
-            request
-                .metadata_mut()
-                .insert(PREVIOUS_ATTEMPTS_HEADER, AsciiMetadataValue::from(previous));
+            headers.insert(
+                http::HeaderName::from_static(PREVIOUS_ATTEMPTS_HEADER),
+                http::HeaderValue::from(previous),
+            );
         }
-        request
+        headers
     }
 
     /// The one message of a unary or client-streaming response, its headers and trailers
-    /// recorded.
-    async fn single_response(
+    /// recorded. The headers are recorded before the reading future is made, and the stream
+    /// moved into an `async` block: an `async fn` would hold its argument beside the local it
+    /// moves it to, and the response beside the stream taken out of it.
+    fn single_response(
         &self,
         response: tonic::Response<tonic::Streaming<Bytes>>,
-    ) -> Result<Bytes, Status> {
+    ) -> impl Future<Output = Result<Bytes, Status>> + '_ {
         let mut stream = self.record_headers(response);
-        // No message, or a second: the rpc's cardinality broken, which gRPC's clients (grpc-go,
-        // connect-go) report as UNIMPLEMENTED.
-        let message = stream.message().await?.ok_or_else(|| {
-            Status::unimplemented("the server ended the call without a response message")
-        })?;
-        if stream.message().await?.is_some() {
-            return Err(Status::unimplemented(
-                "the server answered a single-response call with more than one message",
-            ));
+        async move {
+            // No message, or a second: the rpc's cardinality broken, which gRPC's clients
+            // (grpc-go, connect-go) report as UNIMPLEMENTED.
+            let message = stream.message().await?.ok_or_else(|| {
+                Status::unimplemented("the server ended the call without a response message")
+            })?;
+            if stream.message().await?.is_some() {
+                return Err(Status::unimplemented(
+                    "the server answered a single-response call with more than one message",
+                ));
+            }
+            if let Some(trailers) = stream.trailers().await?
+                && let Some(response) = &self.response
+            {
+                response.record_trailers(trailers);
+            }
+            Ok(message)
         }
-        if let Some(trailers) = stream.trailers().await?
-            && let Some(response) = &self.response
-        {
-            response.record_trailers(trailers);
-        }
-        Ok(message)
     }
 
     /// Records the response headers where the caller reads them, and hands on the stream.

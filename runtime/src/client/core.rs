@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future::Either;
 use http::uri::PathAndQuery;
 use tokio::time::Instant;
 use tonic::Status;
@@ -177,14 +178,18 @@ impl ClientCore {
         let started = self
             .prepare(method, ctx, idempotency_key)
             .and_then(|call| self.encode(&call, request).map(|body| (call, body)));
-        async move {
-            let (call, body) = started?;
-            let outbound = Outbound::Message(body);
-            codec::decode(
-                self.call(&call, outbound, Receive::Message)
-                    .await?
-                    .message()?,
-            )
+        // The call moved into the future that awaits it, not kept there beside the `Result` it
+        // came out of.
+        match started {
+            Ok((call, body)) => Either::Left(async move {
+                let outbound = Outbound::Message(body);
+                codec::decode(
+                    self.call(&call, outbound, Receive::Message)
+                        .await?
+                        .message()?,
+                )
+            }),
+            Err(status) => Either::Right(std::future::ready(Err(status))),
         }
     }
 

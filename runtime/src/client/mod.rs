@@ -48,6 +48,7 @@ mod codec;
 mod connect;
 mod connection;
 mod core;
+mod direct;
 mod endpoints;
 mod hedging;
 mod http2;

@@ -206,6 +206,7 @@ impl Settings {
                     .collect();
                 endpoints::Endpoint {
                     label,
+                    direct: super::direct::Direct::new(&channel, &self.wire.0),
                     grpc: grpc(&self.wire.0, channel),
                     breakers,
                     pause: Default::default(),

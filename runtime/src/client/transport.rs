@@ -306,32 +306,61 @@ impl Service<http::Request<Body>> for Transport {
                     .map_err(Into::into as fn(_) -> BoxError)
                     .map_ok(trailers_only_or_none as fn(_) -> _),
             ),
+            _ => Either::Right(self.answer(request)),
+        }
+    }
+}
+
+impl Transport {
+    /// Whether a request must wait for the transport to be ready ([`Service::poll_ready`]):
+    /// gRPC over a channel. The others are sent with [`Transport::answer`].
+    pub(super) fn needs_ready(&self) -> bool {
+        matches!(
+            (&self.wire, self.protocol),
+            (Wire::Channel(_), Protocol::Grpc)
+        )
+    }
+
+    /// The scheme and authority of requests on the client's own connections.
+    pub(super) fn origin(&self) -> Option<&http::Uri> {
+        self.origin.as_ref()
+    }
+
+    /// Sends a request on a transport that does not [need to be ready](Self::needs_ready).
+    pub(super) fn answer(&self, request: http::Request<Body>) -> Answer {
+        match (&self.wire, self.protocol) {
             (wire, Protocol::GrpcWeb) => {
                 let answer = send(wire, connect::grpc_web_request(request));
-                Either::Right(Box::pin(async move {
-                    connect::grpc_web_response(answer.await?).await
-                }))
+                Box::pin(async move { connect::grpc_web_response(answer.await?).await })
             }
             (wire, Protocol::Connect) => {
                 let wire = wire.clone();
                 let unary = connect::is_unary(self.service, request.uri().path());
-                Either::Right(Box::pin(async move {
+                Box::pin(async move {
                     let request = connect::request(request, unary).await?;
                     let answer = send(&wire, request).await?;
                     connect::response(answer, unary).await
-                }))
+                })
             }
             // One box for the call, where going through `send` would box it twice; mapped, not
             // awaited in an `async` block, which would hold the call's future twice.
-            (Wire::Http2(http2), Protocol::Grpc) => Either::Right(Box::pin(
+            (Wire::Http2(http2), Protocol::Grpc) => Box::pin(
                 http2
                     .clone()
                     .send(request)
                     .map_ok(trailers_only_or_none as fn(_) -> _),
-            )),
-            (Wire::Http1(_), Protocol::Grpc) => Either::Right(Box::pin(std::future::ready(Err(
+            ),
+            (Wire::Http1(_), Protocol::Grpc) => Box::pin(std::future::ready(Err(
                 "gRPC needs HTTP/2: choose HttpVersion::Http2 or another protocol".into(),
-            )))),
+            ))),
+            (Wire::Channel(channel), Protocol::Grpc) => {
+                // Ready first, as tonic's client makes it.
+                let mut channel = channel.clone();
+                Box::pin(async move {
+                    futures_util::future::poll_fn(|cx| channel.poll_ready(cx)).await?;
+                    Ok(trailers_only_or_none(channel.call(request).await?))
+                })
+            }
         }
     }
 }
