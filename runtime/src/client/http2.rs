@@ -297,10 +297,19 @@ impl Future for Opened {
     type Output = Result<http::Response<Body>, BoxError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
-        if let Some((mut body, mut stream)) = self.body.take()
-            && !write_ready(&mut body, &mut stream, cx)?
-        {
-            tokio::spawn(pipe(body, stream));
+        if let Some((mut body, mut stream)) = self.body.take() {
+            match write_ready(&mut body, &mut stream, cx) {
+                Ok(true) => {}
+                Ok(false) => {
+                    tokio::spawn(pipe(body, stream));
+                }
+                // The stream takes no more: the server answered and closed it before the body
+                // was written (grpc-go answers an unknown service at once, trailers-only, and
+                // resets the stream), or the connection is gone. The response says which; the
+                // write's own error ("inactive stream") would hide the answer.
+                Err(Unwritten::Wire) => {}
+                Err(Unwritten::Body(error)) => return Poll::Ready(Err(error)),
+            }
         }
         let response = std::task::ready!(Pin::new(&mut self.response).poll(cx))?;
         Poll::Ready(Ok(response.map(|recv| {
@@ -317,6 +326,20 @@ impl Future for Opened {
 /// buffered whole. HTTP/2's initial stream window.
 const WRITTEN_AT_ONCE: usize = 64 * 1024;
 
+/// Why [`write_ready`] stopped short.
+enum Unwritten {
+    /// The request body failed: the stream is reset and the call fails with this.
+    Body(BoxError),
+    /// The stream would take no more frames: what ended it is the response's to say.
+    Wire,
+}
+
+impl From<h2::Error> for Unwritten {
+    fn from(_: h2::Error) -> Self {
+        Self::Wire
+    }
+}
+
 /// Writes the frames `body` has ready (up to [`WRITTEN_AT_ONCE`]), holding the last data back
 /// until the next poll says whether the body ends with it (a unary request then takes one DATA
 /// frame). `Ok(true)` when the whole body was written.
@@ -324,7 +347,7 @@ fn write_ready(
     body: &mut Body,
     stream: &mut h2::SendStream<Bytes>,
     cx: &mut TaskContext<'_>,
-) -> Result<bool, BoxError> {
+) -> Result<bool, Unwritten> {
     let mut held: Option<Bytes> = None;
     let mut written = 0;
     loop {
@@ -362,7 +385,7 @@ fn write_ready(
             },
             Poll::Ready(Some(Err(error))) => {
                 stream.send_reset(h2::Reason::CANCEL);
-                return Err(error.into());
+                return Err(Unwritten::Body(error.into()));
             }
             Poll::Ready(None) => {
                 stream.send_data(held.take().unwrap_or_default(), true)?;
@@ -456,5 +479,51 @@ impl http_body::Body for Received {
 
     fn is_end_stream(&self) -> bool {
         self.recv.is_end_stream()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderValue;
+    use http_body_util::Full;
+
+    use super::*;
+
+    /// A server that answers a call at once, trailers-only, and resets the stream before the
+    /// request's body arrives, as grpc-go does for a service it does not have: the call gets
+    /// that answer, not the error of writing a body to a closed stream.
+    #[tokio::test]
+    async fn an_answer_that_closed_the_stream_before_the_body_is_the_calls() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            let mut connection = h2::server::handshake(socket).await.unwrap();
+            while let Some(Ok((_request, mut respond))) = connection.accept().await {
+                let mut answer = http::Response::new(());
+                answer
+                    .headers_mut()
+                    .insert("grpc-status", HeaderValue::from_static("12"));
+                respond.send_response(answer, true).unwrap();
+                // Once the answer is on the wire: a reset with the answer still queued would
+                // take it off.
+                tokio::spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    respond.send_reset(h2::Reason::NO_ERROR);
+                });
+            }
+        });
+        let origin: http::Uri = format!("http://{addr}").parse().unwrap();
+        let sender = handshake(origin).await.unwrap().ready().await.unwrap();
+        let mut request = http::Request::new(Body::new(Full::new(Bytes::from_static(
+            b"\x00\x00\x00\x00\x00",
+        ))));
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = format!("http://{addr}/a.B/C").parse().unwrap();
+        let opened = open(sender, request).unwrap();
+        // The headers are out; the answer and the reset arrive before the body is written.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let response = opened.await.unwrap();
+        assert_eq!(response.headers()["grpc-status"], "12");
     }
 }
