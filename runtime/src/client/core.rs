@@ -210,11 +210,14 @@ impl ClientCore {
         let started = self
             .prepare(method, ctx, idempotency_key)
             .and_then(|call| self.encode(&call, request).map(|body| (call, body)));
-        async move {
-            let (call, body) = started?;
-            let outbound = Outbound::Message(body);
-            let answer = self.call(&call, outbound, Receive::FirstMessage).await?;
-            Ok(decode_stream(answer.stream()?))
+        // As in `unary`: the call moved into the future that awaits it.
+        match started {
+            Ok((call, body)) => Either::Left(async move {
+                let outbound = Outbound::Message(body);
+                let answer = self.call(&call, outbound, Receive::FirstMessage).await?;
+                Ok(decode_stream(answer.stream()?))
+            }),
+            Err(status) => Either::Right(std::future::ready(Err(status))),
         }
     }
 
@@ -232,16 +235,19 @@ impl ClientCore {
         Req: prost::Message + Send + 'static,
         Resp: prost::Message + Default + Send + 'static,
     {
-        let call = self.prepare(method, ctx, None);
         let requests = encode_stream(requests, self.inner.max_encoding);
-        async move {
-            let call = call?;
-            let outbound = self.outbound_stream(&call, requests);
-            codec::decode(
-                self.call(&call, outbound, Receive::Message)
-                    .await?
-                    .message()?,
-            )
+        match self.prepare(method, ctx, None) {
+            Ok(call) => {
+                let outbound = self.outbound_stream(&call, requests);
+                Either::Left(async move {
+                    codec::decode(
+                        self.call(&call, outbound, Receive::Message)
+                            .await?
+                            .message()?,
+                    )
+                })
+            }
+            Err(status) => Either::Right(std::future::ready(Err(status))),
         }
     }
 
@@ -258,13 +264,16 @@ impl ClientCore {
         Req: prost::Message + Send + 'static,
         Resp: prost::Message + Default + Send + 'static,
     {
-        let call = self.prepare(method, ctx, None);
         let requests = encode_stream(requests, self.inner.max_encoding);
-        async move {
-            let call = call?;
-            let outbound = self.outbound_stream(&call, requests);
-            let answer = self.call(&call, outbound, Receive::Headers).await?;
-            Ok(decode_stream(answer.stream()?))
+        match self.prepare(method, ctx, None) {
+            Ok(call) => {
+                let outbound = self.outbound_stream(&call, requests);
+                Either::Left(async move {
+                    let answer = self.call(&call, outbound, Receive::Headers).await?;
+                    Ok(decode_stream(answer.stream()?))
+                })
+            }
+            Err(status) => Either::Right(std::future::ready(Err(status))),
         }
     }
 
