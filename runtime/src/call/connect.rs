@@ -234,6 +234,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_message_is_framed_behind_its_flag_and_length() {
+        let framed = envelope(false, b"\x08\x01");
+        assert_eq!(&framed[..], b"\x00\x00\x00\x00\x02\x08\x01");
+        assert_eq!(&envelope(false, b"")[..], b"\x00\x00\x00\x00\x00");
+        assert_eq!(&envelope(true, b"\x01")[..], b"\x01\x00\x00\x00\x01\x01");
+    }
+
+    #[test]
     fn timeouts_are_at_most_ten_digits() {
         assert_eq!(parse_timeout(b"250").unwrap(), Duration::from_millis(250));
         assert_eq!(

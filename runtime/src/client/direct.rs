@@ -16,7 +16,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::FutureExt;
 use http::header::{CONTENT_TYPE, TE};
 use http::uri::{Authority, PathAndQuery, Scheme};
@@ -29,6 +29,7 @@ use tonic::{Code, Status};
 use super::codec::RawCodec;
 use super::connect::{Answer, BoxError};
 use super::transport::Transport;
+use crate::call::connect::envelope;
 use crate::rpc::WireSettings;
 
 /// The response of a call as tonic's client gives it.
@@ -92,7 +93,7 @@ impl Direct {
                 // What tonic's client adds to the metadata.
                 headers.insert(TE, HeaderValue::from_static("trailers"));
                 headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
-                let body = tonic::body::Body::new(OneMessage(Some(framed(message))));
+                let body = tonic::body::Body::new(OneMessage(Some(envelope(false, message))));
                 let mut request = http::Request::new(body);
                 *request.version_mut() = http::Version::HTTP_2;
                 *request.method_mut() = http::Method::POST;
@@ -121,17 +122,6 @@ pub(super) fn reserved(name: &http::HeaderName) -> bool {
             name.as_str(),
             "grpc-message" | "grpc-message-type" | "grpc-status"
         )
-}
-
-/// The message behind its gRPC length prefix (not compressed).
-fn framed(message: &Bytes) -> Bytes {
-    let mut framed = BytesMut::with_capacity(5 + message.len());
-    framed.put_u8(0);
-    // `Direct::new` refused limits past what the prefix can say; the message is within the
-    // limit (checked when it was encoded).
-    framed.put_u32(u32::try_from(message.len()).unwrap_or(u32::MAX));
-    framed.extend_from_slice(message);
-    framed.freeze()
 }
 
 /// The answer as tonic's client makes it (`Grpc::create_response`) for a client that accepts
@@ -209,13 +199,6 @@ impl http_body::Body for OneMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_message_is_framed_behind_its_uncompressed_length() {
-        let framed = framed(&Bytes::from_static(b"\x08\x01"));
-        assert_eq!(&framed[..], b"\x00\x00\x00\x00\x02\x08\x01");
-        assert_eq!(&super::framed(&Bytes::new())[..], b"\x00\x00\x00\x00\x00");
-    }
 
     #[test]
     fn reserved_names_are_tonics() {
