@@ -52,13 +52,7 @@ where
     Resp: Serialize + prost::Message + Send + 'static,
     M: for<'b> DomainMethod<'b, T, Req, Resp>,
 {
-    if call.inner.reads_body() {
-        let read = move |call| read_request::<Req>(call, schema);
-        Box::pin(serve(Arc::clone(domain), call, read, method, write_message))
-    } else {
-        let read = |call| request_without_body::<Req>(call, schema);
-        serve_now(Arc::clone(domain), call, read, method, write_message)
-    }
+    serve_request(domain, call, schema, method, write_message)
 }
 
 /// Serves a server-streaming rpc: like [`unary`], the responses as newline-delimited JSON or
@@ -75,13 +69,7 @@ where
     Resp: Serialize + Send + 'static,
     M: for<'b> DomainMethod<'b, T, Req, BoxStream<Resp>>,
 {
-    if call.inner.reads_body() {
-        let read = move |call| read_request::<Req>(call, schema);
-        Box::pin(serve(Arc::clone(domain), call, read, method, write_stream))
-    } else {
-        let read = |call| request_without_body::<Req>(call, schema);
-        serve_now(Arc::clone(domain), call, read, method, write_stream)
-    }
+    serve_request(domain, call, schema, method, write_stream)
 }
 
 /// Serves a client-streaming rpc: the requests as newline-delimited JSON in the body, each
@@ -158,6 +146,32 @@ struct Reply {
     /// `Accept` prefers binary protobuf.
     protobuf: bool,
     deadline: Option<tokio::time::Instant>,
+}
+
+/// Serves a call of one request message: read from the body where its rule takes one
+/// ([`serve`]), else made at once from the path and the query ([`serve_now`]).
+fn serve_request<T, Req, Out, M, W, WriteFuture>(
+    domain: &Arc<T>,
+    call: Call,
+    schema: &'static MessageSchema,
+    method: M,
+    write: W,
+) -> ResponseFuture
+where
+    T: Send + Sync + 'static,
+    Req: DeserializeOwned + Serialize + prost::Message + Default + Send + 'static,
+    Out: Send + 'static,
+    M: for<'b> DomainMethod<'b, T, Req, Out>,
+    W: FnOnce(Out, Reply) -> WriteFuture + Send + 'static,
+    WriteFuture: Future<Output = http::Response<Body>> + Send + 'static,
+{
+    if call.inner.reads_body() {
+        let read = move |call| read_request::<Req>(call, schema);
+        Box::pin(serve(Arc::clone(domain), call, read, method, write))
+    } else {
+        let read = |call| request_without_body::<Req>(call, schema);
+        serve_now(Arc::clone(domain), call, read, method, write)
+    }
 }
 
 /// Serves a call whose input is read from its body: `read` it, run `method` within the
