@@ -30,6 +30,11 @@
 # under tonic's bare `transport::Server`), FEATURES (rust-svc-bench's cargo features: `jemalloc`
 # makes every server allocate with jemalloc, as scaffolded servers do).
 #
+# Server CPU per request is the servers' user and system time over the requests served, with
+# the user part beside it: with one request per HTTP/1.1 round trip, the kernel's read and write
+# are most of an in-process front's CPU and the same work for every front, so the user time is
+# where the fronts' own code differs.
+#
 # Prints Markdown for bench/RESULTS.md on stdout; progress goes to stderr.
 set -euo pipefail
 
@@ -217,10 +222,18 @@ PY
 check_servers
 note "every server answers both routes alike: $(cat "$workdir/check.gateway.get" | tail -n1)"
 
-cpu_ticks() { # pids...
+cpu_ticks() { # pids...: user and system CPU ticks of the processes together
 	local pid total=0
 	for pid in "$@"; do
 		total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat")))
+	done
+	echo "$total"
+}
+
+user_ticks() { # pids...: their user CPU ticks alone
+	local pid total=0
+	for pid in "$@"; do
+		total=$((total + $(awk '{ print $14 }' "/proc/$pid/stat")))
 	done
 	echo "$total"
 }
@@ -242,25 +255,30 @@ measure() { # impl route round
 	done
 	# Fresh connections every run: the warm-up opens them too, and wakes the server.
 	wrk_run "$impl" "$route" "$warmup" "$out.warmup"
-	local ticks_before ticks_after front front_before front_after TIMEFORMAT='%R %U %S'
+	local ticks_before ticks_after user_before user_after front front_before front_after
+	local TIMEFORMAT='%R %U %S'
 	# The front alone is the first process of the list (a proxy's backend follows it).
 	read -r front _ <<<"${pids_of[$impl]}"
 	front_before=$(cpu_ticks "$front")
 	# shellcheck disable=SC2086
 	ticks_before=$(cpu_ticks ${pids_of[$impl]})
+	# shellcheck disable=SC2086
+	user_before=$(user_ticks ${pids_of[$impl]})
 	# `time` gives the wall time and wrk's own CPU time, to tell which side was the
 	# bottleneck; fd 9 keeps wrk_run's own errors on the terminal.
 	{ time wrk_run "$impl" "$route" "$round_seconds" "$out" 2>&9; } 2>"$out.time"
 	# shellcheck disable=SC2086
 	ticks_after=$(cpu_ticks ${pids_of[$impl]})
+	# shellcheck disable=SC2086
+	user_after=$(user_ticks ${pids_of[$impl]})
 	front_after=$(cpu_ticks "$front")
 	python3 - "$impl" "$route" "$round" "$out" "$(cat "$workdir/size.$impl.$route")" \
 		"$((ticks_after - ticks_before))" "$(getconf CLK_TCK)" "$(cat "$out.time")" \
-		"$((front_after - front_before))" \
+		"$((front_after - front_before))" "$((user_after - user_before))" \
 		>>"$results" <<'PY'
 import json, re, sys
 
-impl, route, round_, out_path, size, ticks, clk_tck, times, front_ticks = sys.argv[1:]
+impl, route, round_, out_path, size, ticks, clk_tck, times, front_ticks, user_ticks = sys.argv[1:]
 wall, client_user, client_sys = map(float, times.split())
 text = open(out_path).read()
 
@@ -287,6 +305,7 @@ print(json.dumps({
     "rps": r["requests"] / seconds, "requests": r["requests"],
     "p50_us": r["p50_us"], "p99_us": r["p99_us"],
     "cpu_busy": cpu / wall, "cpu_us_per_request": cpu * 1e6 / r["requests"],
+    "user_us_per_request": int(user_ticks) / int(clk_tck) * 1e6 / r["requests"],
     "front_cpu_us_per_request": int(front_ticks) / int(clk_tck) * 1e6 / r["requests"],
     "client_busy": (client_user + client_sys) / wall,
 }))
@@ -412,8 +431,8 @@ def server_tables(rows, shown):
         print()
         print(f"{routes[route]}:")
         print()
-        print("| server | throughput | p50 latency | p99 latency | server CPU per request | server CPU busy |")
-        print("|---|---|---|---|---|---|")
+        print("| server | throughput | p50 latency | p99 latency | server CPU per request | of which user | server CPU busy |")
+        print("|---|---|---|---|---|---|---|")
         for impl in shown:
             rs = of(rows, impl, route)
             print(
@@ -422,6 +441,7 @@ def server_tables(rows, shown):
                 f"| {summary([r['p50_us'] for r in rs], '{:,.0f}'.format, ' µs')} "
                 f"| {summary([r['p99_us'] for r in rs], '{:,.0f}'.format, ' µs')} "
                 f"| {summary([r['cpu_us_per_request'] for r in rs], '{:.2f}'.format, ' µs')} "
+                f"| {summary([r['user_us_per_request'] for r in rs], '{:.2f}'.format, ' µs')} "
                 f"| {summary([100 * r['cpu_busy'] for r in rs], '{:.0f}'.format, ' %')} |"
             )
 
@@ -432,7 +452,8 @@ def ratio_table(rows, impl, base, targets):
     print("|---|---|---|---|---|")
     for route in ("get", "post"):
         keys = [("rps", "throughput"), ("p99_us", "p99 latency"),
-                ("cpu_us_per_request", "server CPU per request")]
+                ("cpu_us_per_request", "server CPU per request"),
+                ("user_us_per_request", "server user CPU per request")]
         if impl == "proxy":
             keys.append(("front_cpu_us_per_request", "the proxy's own CPU per request"))
         for key, label in keys:
