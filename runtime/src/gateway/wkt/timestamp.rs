@@ -143,6 +143,14 @@ impl Timestamp {
     /// The proto3 JSON form: RFC 3339 in UTC (`Z`) with 0, 3, 6 or 9 fractional digits, the
     /// fewest that carry `nanos` exactly.
     pub fn to_rfc3339(&self) -> Result<String, InvalidTimestamp> {
+        let mut text = [0_u8; RFC3339_MAX];
+        let len = self.write_rfc3339(&mut text)?;
+        Ok(ascii(&text[..len]).to_owned())
+    }
+
+    /// Writes [`Self::to_rfc3339`]'s text into `text` and returns its length: what serializing
+    /// a timestamp writes, without a `String` for each one.
+    fn write_rfc3339(&self, text: &mut [u8; RFC3339_MAX]) -> Result<usize, InvalidTimestamp> {
         let Self { seconds, nanos } = *self;
         if !(MIN_SECONDS..=MAX_SECONDS).contains(&seconds) {
             return Err(InvalidTimestamp(format!(
@@ -164,7 +172,6 @@ impl Timestamp {
         // Digits written into a buffer rather than through `format!`, whose machinery was most
         // of what a gateway response with a timestamp cost to write; each digit by division
         // by the constant 10, which compiles to a multiplication.
-        let mut text = [0_u8; 30];
         put_digits(&mut text[0..4], year);
         text[4] = b'-';
         put_digits(&mut text[5..7], month);
@@ -191,10 +198,16 @@ impl Timestamp {
             len += 1 + digits;
         }
         text[len] = b'Z';
-        len += 1;
-        // Only ASCII digits and separators were written: borrowed, then copied once.
-        Ok(String::from_utf8_lossy(&text[..len]).into_owned())
+        Ok(len + 1)
     }
+}
+
+/// The longest RFC 3339 text a timestamp has: `9999-12-31T23:59:59.999999999Z`.
+const RFC3339_MAX: usize = 30;
+
+/// Text that [`Timestamp::write_rfc3339`] wrote: only ASCII digits and separators.
+fn ascii(text: &[u8]) -> &str {
+    std::str::from_utf8(text).expect("a timestamp's text is ASCII")
 }
 
 /// Writes the lowest decimal digits of `value` (not negative) into `digits`, zero-padded.
@@ -275,8 +288,9 @@ impl TryFrom<Timestamp> for chrono::DateTime<chrono::Utc> {
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let text = self.to_rfc3339().map_err(ser::Error::custom)?;
-        serializer.serialize_str(&text)
+        let mut text = [0_u8; RFC3339_MAX];
+        let len = self.write_rfc3339(&mut text).map_err(ser::Error::custom)?;
+        serializer.serialize_str(ascii(&text[..len]))
     }
 }
 
