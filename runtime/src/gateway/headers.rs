@@ -19,8 +19,9 @@
 //! - The permanent HTTP request headers IANA lists (`Accept`, `Authorization`, `Content-Type`,
 //!   `Cookie`, `Host`, `User-Agent` and the rest of grpc-gateway's list) as
 //!   `grpcgateway-<name>`.
-//! - `x-forwarded-host` (the request's, else its `Host`) and `x-forwarded-for` (the request's,
-//!   with the peer's address appended), as grpc-gateway adds them.
+//! - `x-forwarded-host` (the request's, else its `Host`, which for HTTP/2 is the `:authority`)
+//!   and `x-forwarded-for` (the request's, every line of it joined, with the peer's address
+//!   appended), as grpc-gateway adds them.
 //!
 //! Whatever the rules: a key ending in `-bin` is binary metadata, its value standard base64,
 //! padded or not, and decoded (a value that is not base64 is a 400, as in grpc-gateway); a text
@@ -469,11 +470,23 @@ fn forwarded_for(metadata: &mut MetadataMap, headers: &HeaderMap, peer: Option<S
         metadata.as_mut().insert(X_FORWARDED_HOST, host.clone());
     }
     if let Some(peer) = peer {
-        let value = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-            Some(earlier) if !earlier.is_empty() => {
-                HeaderValue::from_str(&format!("{earlier}, {}", peer.ip())).ok()
+        // Every `X-Forwarded-For` line, in order (the client's, then each proxy's), as
+        // grpc-gateway joins them, then the peer.
+        let mut earlier = headers
+            .get_all(&X_FORWARDED_FOR)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .filter(|value| !value.is_empty());
+        let value = match earlier.next() {
+            None => Some(ip_value(peer.ip())),
+            Some(first) => {
+                let mut text = first.to_owned();
+                for more in earlier {
+                    text.push_str(", ");
+                    text.push_str(more);
+                }
+                HeaderValue::from_str(&format!("{text}, {}", peer.ip())).ok()
             }
-            _ => Some(ip_value(peer.ip())),
         };
         if let Some(value) = value {
             metadata.as_mut().insert(X_FORWARDED_FOR, value);

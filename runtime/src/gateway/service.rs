@@ -358,6 +358,7 @@ impl Gateway {
             ));
             return ready_error(&status);
         }
+        host_from_authority(&mut parts);
         if present.upgrade
             && websocket::is_upgrade(&parts)
             && let Some((route, dispatch, bindings, admission)) =
@@ -515,6 +516,22 @@ fn is_grpc(headers: &http::HeaderMap) -> bool {
         .get(http::header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("application/grpc"))
+}
+
+/// An HTTP/2 request's host is its `:authority`, which hyper keeps in the URI rather than in a
+/// `Host` header, where HTTP/1.1 has it. The metadata of a call is made from the headers
+/// (`x-forwarded-host`, `grpcgateway-host`), so the host is put there, and a call carries the
+/// same metadata whichever version the client spoke (grpc-gateway reads Go's `Request.Host`,
+/// which is either).
+fn host_from_authority(parts: &mut http::request::Parts) {
+    if parts.version < http::Version::HTTP_2 || parts.headers.contains_key(http::header::HOST) {
+        return;
+    }
+    if let Some(authority) = parts.uri.authority()
+        && let Ok(host) = HeaderValue::from_str(authority.as_str())
+    {
+        parts.headers.insert(http::header::HOST, host);
+    }
 }
 
 fn ready_error(status: &Status) -> ResponseFuture {

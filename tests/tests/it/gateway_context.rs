@@ -247,4 +247,40 @@ async fn rest_is_served_over_http2_too() {
     assert_eq!(body, json!({"id": "h2", "small": 2}));
     let reply = h2.get("/v1/nope").await;
     reply.error(404, Code::NotFound, &[]);
+    // HTTP/2 has no `Host` header, its `:authority` says the host (grpc-gateway reads Go's
+    // `Request.Host`, which is either): the metadata is the same as over HTTP/1.1.
+    let seen = served.domain.last("get_everything");
+    let authority = served.harness.local_addr().unwrap().to_string();
+    assert_eq!(
+        seen.get("x-forwarded-host"),
+        Some(authority.as_str()),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen.get("grpcgateway-host"),
+        Some(authority.as_str()),
+        "{seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn every_x_forwarded_for_line_is_kept_in_order_before_the_peer() {
+    // grpc-gateway's TestAnnotateContext_AppendsToExistingXForwardedHeaders: the client, then
+    // two proxies on a second line, then the peer that connected.
+    let served = serve().await;
+    let request = served
+        .rest
+        .request("GET", "/v1/everything/xff")
+        .header("x-forwarded-host", "qux.example.com")
+        .header("x-forwarded-for", "192.0.2.100")
+        .header("x-forwarded-for", "192.0.2.101, 192.0.2.102");
+    let reply = served.rest.send(request).await;
+    assert_eq!(reply.ok_json(), json!({"id": "xff"}));
+    let seen = served.domain.last("get_everything");
+    assert_eq!(seen.get("x-forwarded-host"), Some("qux.example.com"));
+    assert_eq!(
+        seen.get("x-forwarded-for"),
+        Some("192.0.2.100, 192.0.2.101, 192.0.2.102, 127.0.0.1"),
+        "{seen:?}"
+    );
 }

@@ -83,6 +83,20 @@ fn forwarded_host_and_for_as_grpc_gateway_adds_them() {
         "front.example"
     );
     assert!(ctx.metadata().get("x-forwarded-for").is_none());
+    // Several lines: all of them, in order, then the peer.
+    let ctx = context_from_headers(
+        &headers(&[
+            ("x-forwarded-for", b"192.0.2.100"),
+            ("x-forwarded-for", b""),
+            ("x-forwarded-for", b"192.0.2.101, 192.0.2.102"),
+        ]),
+        Some(peer),
+    )
+    .unwrap();
+    assert_eq!(
+        ctx.metadata().get("x-forwarded-for").unwrap(),
+        "192.0.2.100, 192.0.2.101, 192.0.2.102, 192.0.2.7"
+    );
 }
 
 #[test]
