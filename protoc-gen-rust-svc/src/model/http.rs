@@ -85,17 +85,14 @@ fn binding(
             "{what}: a {method} request has no body, so `body` must not be set (bind the fields from the path or the query instead)"
         ));
     }
-    if !rule.body.is_empty() && rule.body != "*" {
-        // A path variable may name a field inside the body field (`patch: "/v1/{book.name=…}"`
-        // with `body: "book"`, the AIP pattern): the path wins, as http.proto says.
-        input.get_field_by_name(&rule.body).ok_or_else(|| {
-            format!(
-                "{what}: body field `{}` is not a field of {}",
-                rule.body,
-                input.full_name()
-            )
-        })?;
-    }
+    // A path variable may name a field inside the body field (`patch: "/v1/{book.name=…}"`
+    // with `body: "book"`, the AIP pattern): the path wins, as http.proto says.
+    let body_field = match rule.body.as_str() {
+        "" | "*" => None,
+        body => Some(
+            body_field(input, body).map_err(|problem| format!("{what}: body field {problem}"))?,
+        ),
+    };
     if streaming.client_streaming() && rule.body != "*" {
         return Err(format!(
             "{what}: a client-streaming rpc reads its requests as newline-delimited JSON from the body, so it needs `body: \"*\"`"
@@ -124,13 +121,13 @@ fn binding(
             )
         };
     // A client stream of HttpBody (its body is `*`) is the raw body in chunks.
-    let request_http_body = match rule.body.as_str() {
-        "" => false,
-        "*" => is_http_body(input),
-        field => input.get_field_by_name(field).is_some_and(|field| {
+    let request_http_body = match (&body_field, rule.body.as_str()) {
+        (Some(field), _) => {
             !field.is_list()
                 && matches!(field.kind(), Kind::Message(message) if is_http_body(&message))
-        }),
+        }
+        (None, "*") => is_http_body(input),
+        (None, _) => false,
     };
 
     Ok(HttpBinding {
@@ -255,6 +252,42 @@ fn is_http_body(message: &MessageDescriptor) -> bool {
 
 fn is_token_byte(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
+}
+
+/// The field a `body` names: a field of the request, or (as grpc-gateway and the Envoy
+/// transcoder take it, beyond http.proto's top-level rule) a dotted path of proto names through
+/// singular message fields to one, whose value the body then is (`body: "shelf.theme"`).
+pub(super) fn body_field(input: &MessageDescriptor, body: &str) -> Result<FieldDescriptor, String> {
+    let mut message = input.clone();
+    let mut steps = body.split('.').peekable();
+    while let Some(step) = steps.next() {
+        let field = message.get_field_by_name(step).ok_or_else(|| {
+            if steps.peek().is_none() && message.full_name() == input.full_name() {
+                format!("`{body}` is not a field of {}", input.full_name())
+            } else {
+                format!(
+                    "`{body}`: `{step}` is not a field of {}",
+                    message.full_name()
+                )
+            }
+        })?;
+        if steps.peek().is_none() {
+            return Ok(field);
+        }
+        match field.kind() {
+            Kind::Message(inner) if field.cardinality() != Cardinality::Repeated => {
+                message = inner;
+            }
+            _ => {
+                return Err(format!(
+                    "`{body}`: `{step}` is not a singular message field of {}, so it has no \
+                     fields of its own",
+                    message.full_name()
+                ));
+            }
+        }
+    }
+    Err(format!("`{body}` is not a field path"))
 }
 
 /// The field a path variable binds, checked: every step but the last a singular message field,

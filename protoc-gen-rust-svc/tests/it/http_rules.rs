@@ -61,6 +61,12 @@ fn bad_http_rules_name_the_file_line_rpc_and_problem() {
             "body field `thing` is not a field of tests.invalid.http.missing_body_field.Req",
         ),
         (
+            "body_through_list",
+            20,
+            "Broken",
+            "body field `inners.id`: `inners` is not a singular message field of tests.invalid.http.body_through_list.Req",
+        ),
+        (
             "missing_response_body",
             21,
             "Broken",

@@ -269,7 +269,7 @@ fn split_map_key(key: &str) -> (&str, Option<&str>) {
 /// Resolves the dotted `name` into `path`. `Ok(false)` when some name is not a field (the
 /// parameter is then ignored); an error when a field that is not a singular message is stepped
 /// into.
-fn resolve(
+pub(crate) fn resolve(
     schema: &'static MessageSchema,
     name: &str,
     path: &mut FieldPath,

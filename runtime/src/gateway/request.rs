@@ -4,7 +4,8 @@
 //! The merge follows google/api/http.proto and grpc-gateway v2:
 //!
 //! 1. The body: with `body: "*"` it is the whole message; with `body: "field"` it is the value
-//!    of that top-level field; with no body rule it is not read. An empty body (no bytes) is an
+//!    of that field (a dotted path, `body: "shelf.theme"`, names a field inside singular
+//!    message fields, as grpc-gateway and the Envoy transcoder read it); with no body rule it is not read. An empty body (no bytes) is an
 //!    empty message or an absent field, as grpc-gateway treats `io.EOF`; a body of whitespace
 //!    only is not JSON, and is refused as the Envoy transcoder refuses it.
 //! 2. The path variables, converted by the field types like query values (errors name the
@@ -31,7 +32,7 @@ use serde_json::{Map, Value};
 
 use super::query::convert::{field_value, json_problem, map_key};
 use super::query::{
-    FieldPath, has_prefix, merge_query_skipping, object_at, resolve_binding, set_field,
+    FieldPath, has_prefix, merge_query_skipping, object_at, resolve, resolve_binding, set_field,
 };
 use super::schema::{Cardinality, FieldKind, FieldSchema, MessageSchema};
 use crate::Status;
@@ -54,7 +55,8 @@ pub enum BodyRule {
     None,
     /// `body: "*"`: the body is the whole request message.
     Whole,
-    /// `body: "field"`: the body is the value of this top-level field (its proto name).
+    /// `body: "field"`: the body is the value of this field (its proto name, or a dotted path
+    /// of them through singular message fields).
     Field(&'static str),
 }
 
@@ -190,10 +192,11 @@ fn decode<M: DeserializeOwned, B: PathBinding>(
         BodyRule::Whole if bindings.is_empty() => return decode_body(schema, body),
         BodyRule::Whole => overlay::decode(schema, bindings, body),
         BodyRule::None => flat::decode(schema, bindings, query),
-        BodyRule::Field(name) if mask == Mask::AsSent => {
+        BodyRule::Field(name) if mask == Mask::AsSent && !name.contains('.') => {
             overlay::decode_field(schema, name, bindings, query, body)
         }
-        // A PATCH's mask is made from the body's paths: the general path reads them.
+        // A PATCH's mask is made from the body's paths, and a nested body field is placed
+        // inside its parents: the general path does both.
         BodyRule::Field(_) => None,
     };
     if let Some(message) = direct {
@@ -265,7 +268,8 @@ fn merged<B: PathBinding>(
             }
         },
         BodyRule::Field(name) => {
-            let field = body_field(schema, name)?;
+            let steps = body_field(schema, name)?;
+            let (field, parents) = steps.split_last().expect("a resolved path is never empty");
             let mut object = Map::new();
             match parse_body(body)? {
                 None | Some(Value::Null) => {}
@@ -277,7 +281,9 @@ fn merged<B: PathBinding>(
                     {
                         body_mask = Some((mask_field, patch::body_mask(inner, &value)?));
                     }
-                    object.insert(field.json_name.to_owned(), value);
+                    let inside = object_at(&mut object, parents)
+                        .expect("an empty object has room for any path");
+                    inside.insert(field.json_name.to_owned(), value);
                 }
             }
             object
@@ -376,10 +382,13 @@ fn first_unknown_field<M: DeserializeOwned>(
         BodyRule::None => return None,
         BodyRule::Whole => Cow::Borrowed(body),
         BodyRule::Field(name) => {
-            let field = schema.field(name)?;
-            let mut wrapped = format!("{{\"{}\":", field.json_name).into_bytes();
+            let steps = body_field(schema, name).ok()?;
+            let mut wrapped = Vec::new();
+            for field in &steps {
+                wrapped.extend_from_slice(format!("{{\"{}\":", field.json_name).as_bytes());
+            }
             wrapped.extend_from_slice(body);
-            wrapped.push(b'}');
+            wrapped.extend(std::iter::repeat_n(b'}', steps.len()));
             Cow::Owned(wrapped)
         }
     };
@@ -418,13 +427,17 @@ fn check_not_blank(body: &[u8]) -> Result<(), Status> {
     Ok(())
 }
 
-fn body_field(schema: &'static MessageSchema, name: &str) -> Result<&'static FieldSchema, Status> {
-    schema.field(name).ok_or_else(|| {
-        Status::internal(format!(
+/// The fields from the request down to the body field `name` (one for a top-level field).
+fn body_field(schema: &'static MessageSchema, name: &str) -> Result<FieldPath, Status> {
+    let mut path = FieldPath::new();
+    match resolve(schema, name, &mut path) {
+        Ok(true) => Ok(path),
+        // The generator checked the path: a miss is the server's error, not the client's.
+        _ => Err(Status::internal(format!(
             "the body field {name:?} is not a field of {}",
             schema.name
-        ))
-    })
+        ))),
+    }
 }
 
 /// The error of a request `value` that failed to decode, naming where it came from (body,
@@ -464,21 +477,26 @@ fn explain<M: DeserializeOwned, B: PathBinding>(
         ));
     }
     let problem = problem.unwrap_or(message);
-    let in_body_field = match (body_rule, path.first()) {
-        (BodyRule::Field(name), Some(Step::Key(key))) => {
-            schema.field(key).is_some_and(|field| field.name == name)
-        }
-        _ => false,
+    // How many steps of `path` lead to the body field, when the error is inside it.
+    let in_body_field = match body_rule {
+        BodyRule::Field(name) => body_field(schema, name).ok().and_then(|steps| {
+            let leads = steps.len() <= path.len()
+                && steps.iter().zip(&path).all(|(field, step)| {
+                    matches!(step, Step::Key(key) if key == field.json_name || key == field.name)
+                });
+            leads.then_some(steps.len())
+        }),
+        _ => None,
     };
     let binding = bindings
         .iter()
         .find(|binding| names_binding(schema, &path, binding.field_path()));
     let text = if let Some(binding) = binding {
         format!("path variable {:?}: {problem}", binding.field_path())
-    } else if body_rule == BodyRule::Whole || in_body_field {
+    } else if body_rule == BodyRule::Whole || in_body_field.is_some() {
         // The body of `body: "field"` is that field's value: name what is inside it.
-        let skip = usize::from(in_body_field);
-        let name: String = walked.names[skip..].concat();
+        let skip = in_body_field.unwrap_or(0);
+        let name: String = walked.names[skip.min(walked.names.len())..].concat();
         match name.strip_prefix('.').unwrap_or(&name) {
             "" => format!("body: {problem}"),
             name => format!("body field {name:?}: {problem}"),

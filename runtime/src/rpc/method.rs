@@ -44,7 +44,8 @@ pub struct HttpBinding {
     pub method: &'static str,
     /// The path template, e.g. `/v1/items/{sku}/stock`.
     pub template: &'static str,
-    /// The request field bound to the body, `*` for the whole request, or empty for none.
+    /// The request field bound to the body (a dotted path for one inside a message field),
+    /// `*` for the whole request, or empty for none.
     pub body: &'static str,
     /// The response field sent as the body, or empty for the whole response.
     pub response_body: &'static str,
@@ -89,7 +90,8 @@ impl HttpBinding {
         self
     }
 
-    /// Sets [`body`](Self::body): a request field's proto name, or `*`.
+    /// Sets [`body`](Self::body): a request field's proto name (or a dotted path of them
+    /// through singular message fields, `shelf.theme`), or `*`.
     #[must_use]
     pub const fn body(mut self, field: &'static str) -> Self {
         self.body = field;

@@ -249,6 +249,49 @@ async fn a_body_field_with_the_rest_from_path_and_query() {
 }
 
 #[tokio::test]
+async fn a_body_field_inside_a_field() {
+    // `body: "item.inner"`: the body is the value of `item.inner` (Envoy's
+    // request_message_translator_test NestedPrefix, grpc-gateway's nested body field path);
+    // the query still sets what is outside it, even beside it in `item`, not inside it.
+    let served = serve().await;
+    let reply = served
+        .rest
+        .json(
+            "PUT",
+            "/v1/everything/abc/inner?item.small=3&item.inner.count=9&validate_only=true",
+            &json!({"label": "from-body", "leaf": {"note": "deep"}}),
+        )
+        .await;
+    assert_eq!(
+        reply.ok_json(),
+        json!({
+            "id": "abc",
+            "item": {"small": 3, "inner": {"label": "from-body", "leaf": {"note": "deep"}}},
+            "validateOnly": true,
+        })
+    );
+    // An error inside the body is named from the body's own root, as for a top-level field.
+    let reply = served
+        .rest
+        .json("PUT", "/v1/everything/abc/inner", &json!({"count": "many"}))
+        .await;
+    let error = reply.error(400, Code::InvalidArgument, &[]);
+    let message = error["message"].as_str().unwrap();
+    assert!(message.starts_with("body field \"count\": "), "{message}");
+    // No body: nothing of `item.inner` is set.
+    let reply = served
+        .rest
+        .raw(
+            "PUT",
+            "/v1/everything/abc/inner",
+            "application/json",
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(reply.ok_json(), json!({"id": "abc"}));
+}
+
+#[tokio::test]
 async fn a_path_variable_inside_the_body_field() {
     let served = serve().await;
     let reply = served

@@ -70,9 +70,10 @@ impl Builder<'_> {
             }),
             name => {
                 excluded.push(name);
-                let field = input.get_field_by_name(name)?;
+                let path: Vec<String> = name.split('.').map(str::to_owned).collect();
+                let field = field_at(&input, &path)?;
                 Some(Body {
-                    field: Some(field.json_name().to_owned()),
+                    field: Some(json_path(&input, &path, &field)),
                     value: field_type(&field),
                     stream: false,
                     description: self.comments.of(&field.parent_file(), field.path()),

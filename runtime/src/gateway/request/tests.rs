@@ -448,6 +448,35 @@ fn a_field_given_twice_in_a_merged_value_is_blamed_on_the_key_read_second() {
 }
 
 #[test]
+fn a_body_field_inside_a_field_is_the_value_of_that_field() {
+    // `body: "item.sku"`, as Envoy's ScalarBody test binds `shelf.theme`: the body is a JSON
+    // string, the query sets what is beside it in `item` but not the field itself.
+    let order = decode(
+        BodyRule::Field("item.sku"),
+        &[("order_id", "o-1")],
+        Some("item.quantity=3&item.sku=from-query"),
+        r#""abc""#,
+    )
+    .unwrap();
+    assert_eq!(
+        order,
+        Order {
+            order_id: "o-1".into(),
+            item: Some(item("abc", 3)),
+            ..Order::default()
+        }
+    );
+    // No body: the field is absent, and so is its parent unless something else sets it.
+    assert_eq!(
+        decode(BodyRule::Field("item.sku"), &[], None, "").unwrap(),
+        Order::default()
+    );
+    // An error inside the body names it from the body's root, as for a top-level field.
+    let message = decode_error(BodyRule::Field("item.quantity"), &[], None, r#""many""#);
+    assert!(message.starts_with("body: "), "{message}");
+}
+
+#[test]
 fn unknown_body_fields_are_rejected_by_name() {
     let message = decode_error(
         BodyRule::Whole,
