@@ -297,7 +297,11 @@ fn request_body(body: &Body) -> Json {
     let (media_type, mut text) = if body.stream {
         (
             "application/x-ndjson",
-            vec!["Newline-delimited JSON: one request message per line.".to_owned()],
+            vec![
+                "Newline-delimited JSON: one request message per line (a message may also \
+                 span lines or follow another directly, or the messages come as one JSON array)."
+                    .to_owned(),
+            ],
         )
     } else {
         ("application/json", Vec::new())

@@ -72,7 +72,8 @@ where
     serve_request(domain, call, schema, method, write_stream)
 }
 
-/// Serves a client-streaming rpc: the requests as newline-delimited JSON in the body, each
+/// Serves a client-streaming rpc: the requests as JSON messages in the body (see
+/// [`ndjson_requests`](super::stream::ndjson_requests)), each
 /// merged with the path bindings; the response as JSON.
 pub fn client_streaming<T, Req, Resp, M>(
     domain: &Arc<T>,
@@ -433,7 +434,7 @@ where
         .map_err(|status| Box::new(status::error_response(&status)))
 }
 
-/// The requests of a streaming call, one per line of the body.
+/// The requests of a streaming call, one JSON message after another in the body.
 fn request_stream<Req: DeserializeOwned + Send + 'static>(
     call: Call,
     schema: &'static MessageSchema,

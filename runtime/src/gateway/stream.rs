@@ -1,5 +1,6 @@
 //! Streams over REST: server-streaming responses as newline-delimited JSON or Server-Sent
-//! Events, and client-/bidi-streaming requests as newline-delimited JSON.
+//! Events, and client-/bidi-streaming requests as JSON messages one after another
+//! (newline-delimited, as `json.Decoder` reads them, or in one JSON array).
 //!
 //! The NDJSON shape is grpc-gateway v2's (`ForwardResponseStream` in `runtime/handler.go`):
 //! one `{"result": <message>}` per line, and on failure one `{"error": <google.rpc.Status>}`

@@ -233,6 +233,31 @@ async fn a_client_stream_is_an_ndjson_body() {
 }
 
 #[tokio::test]
+async fn a_client_stream_body_is_read_as_grpc_gateway_and_the_envoy_transcoder_read_it() {
+    let served = serve().await;
+    // grpc-gateway's `json.Decoder`: pretty-printed messages, and messages with nothing
+    // between them.
+    let body = "{\n  \"label\": \"a\",\n  \"count\": 1\n}\n{\"count\":2}{\"count\":3}";
+    let reply = post_ndjson(&served.rest, "/v1/sum", body).await;
+    assert_eq!(reply.ok_json(), json!({"sum": 6, "messages": 3}));
+    // The Envoy transcoder's form: one JSON array of the messages.
+    let body = "[\n  {\"count\": 4},\n  {\"count\": 5}\n]";
+    let reply = served
+        .rest
+        .raw(
+            "POST",
+            "/v1/sum",
+            "application/json",
+            body.as_bytes().to_vec(),
+        )
+        .await;
+    assert_eq!(reply.ok_json(), json!({"sum": 9, "messages": 2}));
+    let reply = post_ndjson(&served.rest, "/v1/sum", "[{\"count\": 4} {\"count\": 5}]").await;
+    reply.error(400, Code::InvalidArgument, &["line 1", "JSON array"]);
+    served.rest.assert_serving().await;
+}
+
+#[tokio::test]
 async fn a_bad_line_of_a_client_stream_is_a_400_naming_the_line_and_field() {
     let served = serve().await;
     for (body, needles) in [
