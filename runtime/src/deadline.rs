@@ -71,6 +71,47 @@ pub fn parse_grpc_timeout(value: &[u8]) -> Result<Duration, InvalidTimeout> {
     }
 }
 
+/// A REST request's `Grpc-Timeout` header, read as grpc-gateway reads it (its
+/// `timeoutDecode`, Go's `strconv.ParseInt` before the unit): like [`parse_grpc_timeout`], but
+/// with any number of digits (grpc-gateway's own tests send `100000007n`, nine of them) and an
+/// optional `+`; an empty value is no timeout (grpc-gateway skips an empty header). A timeout
+/// too long to represent saturates, and is then no deadline.
+pub(crate) fn parse_rest_grpc_timeout(value: &[u8]) -> Result<Option<Duration>, InvalidTimeout> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let invalid = |reason| InvalidTimeout {
+        value: String::from_utf8_lossy(value).into_owned(),
+        reason,
+    };
+    let Some((&unit, digits)) = value.split_last() else {
+        return Err(invalid("the value is empty"));
+    };
+    let digits = digits.strip_prefix(b"+").unwrap_or(digits);
+    if digits.is_empty() {
+        return Err(invalid("the value has no digits before its unit"));
+    }
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return Err(invalid(
+            "the value must be ASCII digits followed by one unit",
+        ));
+    }
+    let amount: u64 = digits.iter().fold(0, |acc: u64, digit| {
+        acc.saturating_mul(10)
+            .saturating_add(u64::from(digit - b'0'))
+    });
+    match unit {
+        b'H' => Ok(Duration::from_secs(amount.saturating_mul(3600))),
+        b'M' => Ok(Duration::from_secs(amount.saturating_mul(60))),
+        b'S' => Ok(Duration::from_secs(amount)),
+        b'm' => Ok(Duration::from_millis(amount)),
+        b'u' => Ok(Duration::from_micros(amount)),
+        b'n' => Ok(Duration::from_nanos(amount)),
+        _ => Err(invalid("the unit must be one of H, M, S, m, u, n")),
+    }
+    .map(Some)
+}
+
 /// The units of `grpc-timeout`, finest first, with their length in nanoseconds.
 const UNITS: [(u128, char); 6] = [
     (1, 'n'),
@@ -94,6 +135,18 @@ pub(crate) fn deadline_from_headers(
         None => Ok(None),
         Some(value) => Ok(Instant::now().checked_add(parse_grpc_timeout(value.as_bytes())?)),
     }
+}
+
+/// [`deadline_from_headers`] of a REST request, its header read by
+/// [`parse_rest_grpc_timeout`].
+pub(crate) fn rest_deadline_from_headers(
+    headers: &http::HeaderMap,
+) -> Result<Option<Instant>, InvalidTimeout> {
+    let Some(value) = headers.get(&crate::rpc::GRPC_TIMEOUT_NAME) else {
+        return Ok(None);
+    };
+    Ok(parse_rest_grpc_timeout(value.as_bytes())?
+        .and_then(|timeout| Instant::now().checked_add(timeout)))
 }
 
 /// Formats a timeout as a `grpc-timeout` value, choosing the finest unit that fits in 8 digits.

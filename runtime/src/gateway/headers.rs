@@ -27,8 +27,9 @@
 //! padded or not, and decoded (a value that is not base64 is a 400, as in grpc-gateway); a text
 //! value with bytes outside printable ASCII, a key that is not a valid gRPC metadata key
 //! (`0-9 a-z - _ .`) and a key in the `grpc-` namespace that gRPC reserves for itself are
-//! skipped, not refused. `Grpc-Timeout` (gRPC's format, e.g. `250m`) is the deadline, counted
-//! from now; a malformed one is a 400 naming the header (grpc-gateway also answers 400). The
+//! skipped, not refused. `Grpc-Timeout` (gRPC's format, e.g. `250m`, with any number of digits
+//! as grpc-gateway reads it; an empty one is none) is the deadline, counted from now; a
+//! malformed one is a 400 naming the header (grpc-gateway also answers 400). The
 //! peer address is kept when the transport knows it.
 //!
 //! On the way out, the default writes response headers as `Grpc-Metadata-<key>` and trailers as
@@ -45,7 +46,7 @@ use tonic::metadata::{BinaryMetadataValue, MetadataKey, MetadataMap};
 
 pub(crate) use self::present::Present;
 use super::query::convert::decode_binary_header;
-use crate::deadline::deadline_from_headers;
+use crate::deadline::rest_deadline_from_headers;
 use crate::rpc::{MethodInfo, REQUEST_ID_HEADER, TRACEPARENT, TRACESTATE};
 use crate::{Context, ResponseMetadata, Status};
 
@@ -369,7 +370,8 @@ fn with_deadline_and_peer(
 
 /// The deadline a `Grpc-Timeout` header sets, as over gRPC; a 400 for a malformed one.
 fn deadline_of(headers: &HeaderMap) -> Result<Option<Instant>, Status> {
-    deadline_from_headers(headers).map_err(|invalid| Status::invalid_argument(invalid.to_string()))
+    rest_deadline_from_headers(headers)
+        .map_err(|invalid| Status::invalid_argument(invalid.to_string()))
 }
 
 /// A `Grpc-Metadata-<key>-bin` header: the only kind the default request rule can refuse.

@@ -175,7 +175,7 @@ async fn an_expired_deadline_is_a_504_without_reaching_the_domain() {
 #[tokio::test]
 async fn a_malformed_grpc_timeout_is_a_400_naming_the_header() {
     let served = serve().await;
-    for value in ["soon", "10", "1.5S", "123456789m", "-1S", "5s"] {
+    for value in ["soon", "10", "1.5S", "1_000m", "-1S", "5s"] {
         let request = served
             .rest
             .request("GET", "/v1/everything/abc")
