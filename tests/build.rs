@@ -37,6 +37,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .file("protos/streaming.proto")
         .out_dir(out_dir.join("with_options"))
         .compile()?;
+    // Proto3 JSON that writes fields at their default value too, as grpc-gateway's default
+    // marshaler does (the module `emit_unpopulated`, tests/tests/it/codegen_options.rs): the
+    // gateway test proto's messages, which have a field of every kind.
+    protoc_gen_rust_svc::Builder::new()
+        .artifacts([
+            protoc_gen_rust_svc::Artifact::Domain,
+            protoc_gen_rust_svc::Artifact::Gateway,
+        ])
+        .json_all_messages(true)
+        .emit_unpopulated(true)
+        .include("protos")
+        .include("../proto")
+        .file("protos/gateway.proto")
+        .out_dir(out_dir.join("emit_unpopulated"))
+        .compile()?;
     // Files written with editions, and their proto2 / proto3 equivalents by hand, compiled with
     // protoc (the embedded compiler does not parse editions): the plugin's lowering, which
     // `Builder::protoc` runs as the plugin would, must give code that encodes the same bytes

@@ -166,6 +166,16 @@ impl Builder {
         self
     }
 
+    /// Whether the proto3 JSON impls write fields at their default value too (default `false`:
+    /// they leave them out, as proto3 JSON does). With `true` every field but an unset oneof
+    /// member or `optional` field is written, an unset message field as `null`, as
+    /// grpc-gateway's default marshaler writes them. The `emit_unpopulated` parameter.
+    #[must_use]
+    pub fn emit_unpopulated(mut self, enabled: bool) -> Self {
+        self.params.emit_unpopulated = enabled;
+        self
+    }
+
     /// Whether a path template may have a `*` or a variable after its `**` (default `false`:
     /// such a template stops generation, naming its file and line, as the Envoy transcoder
     /// refuses it). With `true` the gateway serves it as grpc-gateway does, `**` taking what the

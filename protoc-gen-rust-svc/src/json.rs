@@ -30,6 +30,7 @@ mod nulls;
 mod open_enums;
 mod registered;
 mod text;
+mod unpopulated;
 
 use corrections::Corrections;
 
@@ -271,6 +272,13 @@ pub fn generate(
                         false => None,
                     };
                     let item = nullable.as_deref().unwrap_or(item);
+                    let emitted = match corrections.serialized_messages(item) {
+                        Some(messages) if params.emit_unpopulated => {
+                            unpopulated::rewrite(item, messages)?
+                        }
+                        _ => None,
+                    };
+                    let item = emitted.as_deref().unwrap_or(item);
                     let mut routed = String::with_capacity(item.len() + item.len() / 8);
                     let crates = text::through_runtime(item, ALIAS_PREFIX, &mut routed);
                     let code = if corrected {
@@ -319,6 +327,9 @@ fn run_pbjson(
     }
     if !params.reject_unknown_fields {
         builder.ignore_unknown_fields();
+    }
+    if params.emit_unpopulated {
+        builder.emit_fields();
     }
     let outputs = builder
         .generate(prefixes, |_package| Ok(Vec::<u8>::new()))

@@ -19,6 +19,7 @@
 //! | `strict_http_rules` | `true` or `false`: two rpcs on one route stop generation | `false` |
 //! | `json_all_messages` | `true` or `false`: every message gets proto3 JSON impls, not only those an rpc carries | `false` |
 //! | `reject_unknown_fields` | `true` or `false`: the proto3 JSON impls refuse an object with a field the message does not have, instead of skipping it | `false` |
+//! | `emit_unpopulated` | `true` or `false`: the proto3 JSON impls write every field, those at their default value too (`0`, `""`, `[]`, `{}`, `null` for an unset message field; not an unset oneof or `optional` field), as grpc-gateway's default marshaler (protojson's `EmitUnpopulated`) writes them | `false` |
 //! | `wildcards_after_double_wildcard` | `true` or `false`: accept path templates with a `*` or a variable after `**`, served as grpc-gateway serves them | `false` |
 
 use std::collections::BTreeSet;
@@ -144,6 +145,11 @@ pub struct Params {
     /// newer than the server needs); with this, the gateway answers 400 naming the first
     /// unknown field of the body.
     pub reject_unknown_fields: bool,
+    /// Whether the proto3 JSON impls write fields at their default value too. By default they
+    /// leave them out, as proto3 JSON and the Envoy transcoder do; with this every field but an
+    /// unset oneof member or `optional` field is written (an unset message field as `null`),
+    /// as grpc-gateway's default marshaler (protojson's `EmitUnpopulated`) writes them.
+    pub emit_unpopulated: bool,
     /// Whether a path template may have a `*` or a variable after its `**`
     /// (`/v1/{parent=docs/**}/{id}`, as firestore's protos have). By default such a template
     /// stops generation, as the Envoy transcoder refuses it; with this the gateway serves it as
@@ -166,6 +172,7 @@ impl Default for Params {
             strict_http_rules: false,
             json_all_messages: false,
             reject_unknown_fields: false,
+            emit_unpopulated: false,
             wildcards_after_double_wildcard: false,
         }
     }
@@ -174,7 +181,7 @@ impl Default for Params {
 const KNOWN_KEYS: &str = "artifacts, messages, runtime_crate, include_file, extern_path, \
                           type_attribute, field_attribute, default_stubs, file_descriptor_set, \
                           strict_http_rules, json_all_messages, reject_unknown_fields, \
-                          wildcards_after_double_wildcard";
+                          emit_unpopulated, wildcards_after_double_wildcard";
 
 impl Params {
     /// Parses the `parameter` string of a CodeGeneratorRequest.
@@ -240,6 +247,7 @@ impl Params {
                 "strict_http_rules" => params.strict_http_rules = parse_bool(key, value)?,
                 "json_all_messages" => params.json_all_messages = parse_bool(key, value)?,
                 "reject_unknown_fields" => params.reject_unknown_fields = parse_bool(key, value)?,
+                "emit_unpopulated" => params.emit_unpopulated = parse_bool(key, value)?,
                 "wildcards_after_double_wildcard" => {
                     params.wildcards_after_double_wildcard = parse_bool(key, value)?;
                 }
@@ -436,8 +444,10 @@ mod tests {
     fn switches_default_off_and_turn_on() {
         let defaults = Params::default();
         assert!(!defaults.default_stubs && !defaults.file_descriptor_set);
-        let on = Params::parse("default_stubs=true,file_descriptor_set=true").unwrap();
-        assert!(on.default_stubs && on.file_descriptor_set);
+        assert!(!defaults.emit_unpopulated);
+        let on = Params::parse("default_stubs=true,file_descriptor_set=true,emit_unpopulated=true")
+            .unwrap();
+        assert!(on.default_stubs && on.file_descriptor_set && on.emit_unpopulated);
     }
 
     #[test]

@@ -10,6 +10,12 @@ pub mod with_options {
     include!(concat!(env!("OUT_DIR"), "/with_options/mod.rs"));
 }
 
+/// `gateway.proto`'s messages again, with `emit_unpopulated`: the compile test of that
+/// parameter (tests/tests/it/codegen_options.rs).
+pub mod emit_unpopulated {
+    include!(concat!(env!("OUT_DIR"), "/emit_unpopulated/mod.rs"));
+}
+
 /// `protos/editions`: files written with editions, lowered by the generator, beside their proto2
 /// and proto3 equivalents written by hand.
 pub mod editions {

@@ -37,6 +37,9 @@ pub(super) struct Corrections {
     /// Messages with a oneof (not proto3 `optional`'s), whose members' reads
     /// [`nulls`](super::nulls) rewrites.
     oneofs: HashSet<String>,
+    /// Message fields without presence (not in a oneof, not `optional`), by message: what
+    /// [`unpopulated`](super::unpopulated) writes as `null` when unset.
+    messages: HashMap<String, HashSet<String>>,
 }
 
 /// What one impl needs (see [`Corrections::concern`]).
@@ -86,6 +89,10 @@ impl Corrections {
             if field.oneof_index.is_some() && !field.proto3_optional() {
                 self.oneofs.insert(full_name.clone());
             }
+            if !repeated && field.r#type() == Type::Message && field.oneof_index.is_none() {
+                let fields = self.messages.entry(full_name.clone()).or_default();
+                fields.insert(json_name());
+            }
             if float {
                 let fields = self.floats.entry(full_name.clone()).or_default();
                 fields.insert(json_name());
@@ -119,6 +126,15 @@ impl Corrections {
             open_enums: self.enums.contains(name),
             deserialize,
             oneofs: deserialize && self.oneofs.contains(name),
+        }
+    }
+
+    /// For a `Serialize` impl (pbjson-build's text), the JSON names of its message's message
+    /// fields without presence ([`unpopulated`](super::unpopulated)); `None` for any other impl.
+    pub(super) fn serialized_messages(&self, item: &str) -> Option<Option<&HashSet<String>>> {
+        match message_of(item) {
+            Some((name, false)) => Some(self.messages.get(name)),
+            _ => None,
         }
     }
 

@@ -11,6 +11,7 @@ use rust_svc_runtime::{Code, Context, Status};
 use rust_svc_tests::with_options::tests::streaming::{
     DynStreaming, Ping, Pong, Streaming, StreamingGrpc, UnimplementedStreaming,
 };
+use serde_json::json;
 
 /// Implements `unary` only: the other methods are the trait's defaults.
 struct UnaryOnly;
@@ -97,4 +98,68 @@ fn unknown_json_fields_are_skipped_by_default_and_refused_when_asked() {
         .unwrap_err()
         .to_string();
     assert!(error.starts_with("unknown field `zebra`"), "{error}");
+}
+
+#[test]
+fn emit_unpopulated_writes_every_field_as_grpc_gateways_default_marshaler_does() {
+    use rust_svc_tests::emit_unpopulated::tests::gateway::{Everything, Inner, everything};
+
+    // protojson's EmitUnpopulated: every field at its default value, an unset message field
+    // (well-known types included) as `null`; an unset oneof and an unset `optional` field
+    // are still left out.
+    let json = serde_json::to_value(Everything::default()).unwrap();
+    let object = json.as_object().unwrap();
+    for (key, value) in [
+        ("id", json!("")),
+        ("small", json!(0)),
+        ("big", json!("0")),
+        ("unsignedBig", json!("0")),
+        ("flag", json!(false)),
+        ("blob", json!("")),
+        ("colour", json!("COLOUR_UNSPECIFIED")),
+        ("tags", json!([])),
+        ("inner", json!(null)),
+        ("labels", json!({})),
+        ("at", json!(null)),
+        ("maybeBig", json!(null)),
+        ("anything", json!(null)),
+        ("otherName", json!("")),
+        ("inners", json!([])),
+    ] {
+        assert_eq!(object.get(key), Some(&value), "{key} in {json}");
+    }
+    assert_eq!(object["ratio"].as_f64(), Some(0.0), "{json}");
+    for absent in ["choiceText", "choiceNumber", "maybeNote"] {
+        assert!(!object.contains_key(absent), "{absent} in {json}");
+    }
+    // Set fields are written as without the parameter, and the JSON reads back.
+    let set = Everything {
+        small: 7,
+        inner: Some(Inner {
+            label: "x".to_owned(),
+            ..Inner::default()
+        }),
+        choice: Some(everything::Choice::ChoiceNumber(0)),
+        maybe_note: Some(String::new()),
+        ..Everything::default()
+    };
+    let json = serde_json::to_value(&set).unwrap();
+    assert_eq!(json["small"], json!(7));
+    assert_eq!(
+        json["inner"],
+        json!({"label": "x", "count": 0, "leaf": null})
+    );
+    assert_eq!(json["choiceNumber"], json!(0));
+    assert_eq!(json["maybeNote"], json!(""));
+    // Read back, the same message; but for an unset `google.protobuf.Value`, whose `null`
+    // reads as the null value, as protojson reads it.
+    let back: Everything = serde_json::from_value(json).unwrap();
+    assert!(back.anything.is_some(), "{back:?}");
+    assert_eq!(
+        Everything {
+            anything: None,
+            ..back
+        },
+        set
+    );
 }

@@ -86,6 +86,9 @@ fn the_descriptors_name_the_fields_to_correct() {
     corrections
         .enums
         .retain(|message| message.starts_with("t.json."));
+    corrections
+        .messages
+        .retain(|message, _| message.starts_with("t.json."));
     let floats = [
         (
             "t.json.Floats",
@@ -118,6 +121,13 @@ fn the_descriptors_name_the_fields_to_correct() {
             oneofs: [
                 "t.json.Floats".to_owned(),
                 "google.protobuf.Value".to_owned()
+            ]
+            .into(),
+            // Message fields outside oneofs, well-known types included.
+            messages: [
+                ("t.json.Floats".to_owned(), names(&["wrapped", "nested"])),
+                ("t.json.Floats.Nested".to_owned(), names(&["anything"])),
+                ("t.json.Values".to_owned(), names(&["anything", "object"])),
             ]
             .into(),
         }
@@ -227,6 +237,7 @@ fn an_impl_in_another_shape_is_an_internal_error() {
         values: [("p.M".to_owned(), names(&["anything"]))].into(),
         enums: HashSet::new(),
         oneofs: HashSet::new(),
+        messages: HashMap::new(),
     };
     let mut serialize: syn::File = syn::parse_quote! {
         impl serde::Serialize for M {
