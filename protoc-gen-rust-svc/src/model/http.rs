@@ -89,9 +89,9 @@ fn binding(
     // with `body: "book"`, the AIP pattern): the path wins, as http.proto says.
     let body_field = match rule.body.as_str() {
         "" | "*" => None,
-        body => Some(
-            body_field(input, body).map_err(|problem| format!("{what}: body field {problem}"))?,
-        ),
+        body => field_chain(input, body)
+            .map_err(|problem| format!("{what}: body field {problem}"))?
+            .pop(),
     };
     if streaming.client_streaming() && rule.body != "*" {
         return Err(format!(
@@ -103,22 +103,15 @@ fn binding(
         if rule.response_body.is_empty() {
             (String::new(), String::new(), is_http_body(output))
         } else {
-            let field = output
-                .get_field_by_name(&rule.response_body)
-                .ok_or_else(|| {
-                    format!(
-                        "{what}: response_body field `{}` is not a field of {}",
-                        rule.response_body,
-                        output.full_name()
-                    )
-                })?;
+            // A dotted path too, as grpc-gateway resolves `response_body`: the JSON names of
+            // the fields down to it, which the gateway follows in the response's JSON.
+            let chain = field_chain(output, &rule.response_body)
+                .map_err(|problem| format!("{what}: response_body field {problem}"))?;
+            let field = chain.last().expect("a field path has a field");
             let http_body = !field.is_list()
                 && matches!(field.kind(), Kind::Message(message) if is_http_body(&message));
-            (
-                field.json_name().to_owned(),
-                default_json(&field),
-                http_body,
-            )
+            let json: Vec<&str> = chain.iter().map(FieldDescriptor::json_name).collect();
+            (json.join("."), default_json(field), http_body)
         };
     // A client stream of HttpBody (its body is `*`) is the raw body in chunks.
     let request_http_body = match (&body_field, rule.body.as_str()) {
@@ -254,40 +247,44 @@ fn is_token_byte(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
 }
 
-/// The field a `body` names: a field of the request, or (as grpc-gateway and the Envoy
-/// transcoder take it, beyond http.proto's top-level rule) a dotted path of proto names through
-/// singular message fields to one, whose value the body then is (`body: "shelf.theme"`).
-pub(super) fn body_field(input: &MessageDescriptor, body: &str) -> Result<FieldDescriptor, String> {
-    let mut message = input.clone();
-    let mut steps = body.split('.').peekable();
+/// The fields a `body` or `response_body` names, from the message's own down: one field of
+/// the message, or (as grpc-gateway and the Envoy transcoder take it, beyond http.proto's
+/// top-level rule) a dotted path of proto names through singular message fields to one, whose
+/// value the body then is (`body: "shelf.theme"`).
+pub(super) fn field_chain(
+    message: &MessageDescriptor,
+    path: &str,
+) -> Result<Vec<FieldDescriptor>, String> {
+    let mut at = message.clone();
+    let mut chain = Vec::new();
+    let mut steps = path.split('.').peekable();
     while let Some(step) = steps.next() {
-        let field = message.get_field_by_name(step).ok_or_else(|| {
-            if steps.peek().is_none() && message.full_name() == input.full_name() {
-                format!("`{body}` is not a field of {}", input.full_name())
+        let field = at.get_field_by_name(step).ok_or_else(|| {
+            if steps.peek().is_none() && chain.is_empty() {
+                format!("`{path}` is not a field of {}", message.full_name())
             } else {
-                format!(
-                    "`{body}`: `{step}` is not a field of {}",
-                    message.full_name()
-                )
+                format!("`{path}`: `{step}` is not a field of {}", at.full_name())
             }
         })?;
         if steps.peek().is_none() {
-            return Ok(field);
+            chain.push(field);
+            return Ok(chain);
         }
         match field.kind() {
             Kind::Message(inner) if field.cardinality() != Cardinality::Repeated => {
-                message = inner;
+                at = inner;
             }
             _ => {
                 return Err(format!(
-                    "`{body}`: `{step}` is not a singular message field of {}, so it has no \
+                    "`{path}`: `{step}` is not a singular message field of {}, so it has no \
                      fields of its own",
-                    message.full_name()
+                    at.full_name()
                 ));
             }
         }
+        chain.push(field);
     }
-    Err(format!("`{body}` is not a field path"))
+    Err(format!("`{path}` is not a field path"))
 }
 
 /// The field a path variable binds, checked: every step but the last a singular message field,

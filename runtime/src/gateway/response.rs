@@ -19,7 +19,8 @@ pub use super::headers::{METADATA_HEADER_PREFIX, TRAILER_HEADER_PREFIX};
 /// The `response_body` of an http rule, as the generator resolves it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResponseBody {
-    /// The field's proto3 JSON name (what the message's serde impl writes), e.g. `items`.
+    /// The field's proto3 JSON name (what the message's serde impl writes), e.g. `items`; for a
+    /// field inside message fields, the dotted path of their names, e.g. `page.items`.
     pub json_name: &'static str,
     /// The JSON the field stands for when the serializer omitted it for holding its default
     /// value, e.g. `[]`, `""`, `0`, `{}`. It must be valid JSON; it is written as is.
@@ -65,7 +66,17 @@ pub fn to_json<T: Serialize>(
             )));
         }
     };
-    match object.remove(body.json_name) {
+    // A field inside message fields (`page.items`) is followed down; an unset message on the
+    // way (absent, or `null`) holds the field at its default too.
+    let mut names = body.json_name.split('.');
+    let mut field = names.next().and_then(|name| object.remove(name));
+    for name in names {
+        field = match field {
+            Some(Value::Object(mut inner)) => inner.remove(name),
+            _ => None,
+        };
+    }
+    match field {
         Some(field) => serde_json::to_vec(&field).map_err(marshal_error),
         None => Ok(body.default_json.as_bytes().to_vec()),
     }
@@ -173,6 +184,20 @@ mod tests {
             next_page_token: "t",
         };
         assert_eq!(body_text(json_response(&empty, Some(ITEMS))).await, "[]");
+    }
+
+    #[test]
+    fn a_response_body_inside_a_field_is_followed_down() {
+        const LEAF: ResponseBody = ResponseBody {
+            json_name: "page.items",
+            default_json: "[]",
+        };
+        let page = serde_json::json!({"page": {"items": ["a"], "nextPageToken": "t"}});
+        assert_eq!(to_json(&page, Some(LEAF)).unwrap(), br#"["a"]"#);
+        // The parent unset, absent or `null` (as `emit_unpopulated` writes it): the default.
+        for unset in [serde_json::json!({}), serde_json::json!({"page": null})] {
+            assert_eq!(to_json(&unset, Some(LEAF)).unwrap(), b"[]", "{unset}");
+        }
     }
 
     #[tokio::test]

@@ -99,7 +99,8 @@ impl HttpBinding {
     }
 
     /// Sets [`response_body`](Self::response_body) to the response field `field`, whose JSON
-    /// name is `json_name` and whose default value serializes as `default_json`.
+    /// name is `json_name` and whose default value serializes as `default_json`. A field inside
+    /// message fields is a dotted path, in both names (`page.items`).
     #[must_use]
     pub const fn response_body(
         mut self,

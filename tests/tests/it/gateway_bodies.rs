@@ -366,6 +366,15 @@ async fn response_body_sends_the_field_alone() {
         json!([{"small": 3, "tags": ["a"]}, {"id": "second"}])
     );
     served.domain.last("list_everything");
+    // A field inside a field (`response_body: "inner.leaf"`, a path as grpc-gateway resolves
+    // one); with its parent unset, the field's default.
+    let reply = served
+        .rest
+        .get("/v1/everything/abc/leaf?inner.leaf.note=deep&inner.label=x")
+        .await;
+    assert_eq!(reply.ok_json(), json!({"note": "deep"}));
+    let reply = served.rest.get("/v1/everything/abc/leaf").await;
+    assert_eq!(reply.ok_json(), json!({}));
 }
 
 #[tokio::test]

@@ -98,10 +98,11 @@ impl Builder<'_> {
                 raw: binding.response_http_body,
             },
             name => {
-                let field = output.get_field_by_name(name)?;
+                let path: Vec<String> = name.split('.').map(str::to_owned).collect();
+                let field = field_at(&output, &path)?;
                 Response {
                     message: output.full_name().to_owned(),
-                    field: Some(field.json_name().to_owned()),
+                    field: Some(json_path(&output, &path, &field)),
                     value: field_type(&field),
                     stream: streaming.server_streaming(),
                     raw: binding.response_http_body,
