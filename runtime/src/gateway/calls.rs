@@ -24,7 +24,7 @@ use super::schema::MessageSchema;
 use super::service::{Call, CallParts, ResponseFuture, Route, RpcName};
 use super::status;
 use super::stream::{StreamFormat, ndjson_requests, stream_response};
-use super::{form, http_body, protobuf};
+use super::{form, http_body, protobuf, trailers};
 use crate::call::{DomainMethod, within_deadline};
 use crate::{BoxStream, Context, Status};
 
@@ -116,6 +116,8 @@ pub(super) struct RequestFormat {
     stream: StreamFormat,
     /// `Accept` prefers binary protobuf.
     protobuf: bool,
+    /// `TE: trailers`: the response's trailers go as HTTP trailers.
+    trailers: bool,
 }
 
 impl RequestFormat {
@@ -132,6 +134,7 @@ impl RequestFormat {
             content_type,
             stream: StreamFormat::from_accept_values(accept.iter().flatten()),
             protobuf: protobuf::accepts_protobuf(accept.iter().flatten()),
+            trailers: present.te && trailers::accepted(headers),
         }
     }
 }
@@ -235,6 +238,7 @@ struct Shape {
     route: Route,
     format: StreamFormat,
     protobuf: bool,
+    trailers: bool,
 }
 
 /// Runs `method` within the call's deadline and `write`s its output, or the error, with the
@@ -253,6 +257,7 @@ where
     WriteFuture: Future<Output = http::Response<Body>>,
 {
     ctx.enforce_deadline_outside();
+    let trailers = shape.trailers;
     let reply = Reply {
         route: shape.route,
         format: shape.format,
@@ -267,7 +272,7 @@ where
         let held = held;
         let call = method.call(&held.domain, &ctx, input);
         let rules = &held.rules;
-        let mut response = match within_deadline(&ctx, call).await {
+        let response = match within_deadline(&ctx, call).await {
             Ok(output) => write(output, reply).await,
             Err(mut status) => {
                 // The status's metadata goes out by the gateway's rules, not the default ones.
@@ -277,8 +282,7 @@ where
                 response
             }
         };
-        rules.write_response_metadata(ctx.response(), response.headers_mut());
-        response
+        trailers::with_metadata(rules, ctx.response(), response, trailers)
     }
 }
 
@@ -304,6 +308,7 @@ impl<T> Held<T> {
             route: inner.route,
             format: inner.format.stream,
             protobuf: inner.format.protobuf,
+            trailers: inner.format.trailers,
         };
         (held, shape)
     }

@@ -35,6 +35,8 @@
 //! On the way out, the default writes response headers as `Grpc-Metadata-<key>` and trailers as
 //! `Grpc-Trailer-<key>` (see [`response_metadata_headers`](super::response::response_metadata_headers)),
 //! leaving out the `grpc-` keys and the HTTP framing headers; no rule writes a framing header.
+//! A unary call's trailers go as HTTP trailers instead when the request says `TE: trailers`
+//! (see `trailers.rs`).
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -326,6 +328,12 @@ impl HeaderRules {
     /// Writes `metadata` (an error's, say) into `headers` by the outgoing header rule.
     pub fn write_metadata(&self, metadata: &MetadataMap, headers: &mut HeaderMap) {
         write_mapped(metadata, headers, &*self.inner.outgoing);
+    }
+
+    /// Writes trailer `metadata` into `headers` (HTTP trailers, or headers) by the outgoing
+    /// trailer rule.
+    pub(crate) fn write_trailers(&self, metadata: &MetadataMap, headers: &mut HeaderMap) {
+        write_mapped(metadata, headers, &*self.inner.outgoing_trailers);
     }
 }
 

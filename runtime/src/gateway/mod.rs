@@ -31,6 +31,7 @@ mod serve;
 mod service;
 pub mod status;
 pub mod stream;
+mod trailers;
 mod websocket;
 pub mod wkt;
 

@@ -164,6 +164,45 @@ async fn a_rest_client_sees_response_metadata_as_prefixed_headers() {
     assert_eq!(failed.headers()["grpc-metadata-x-seen-tenant"], "acme");
 }
 
+#[tokio::test]
+async fn a_rest_client_that_reads_trailers_gets_them_as_http_trailers() {
+    // grpc-gateway's TestOutgoingTrailerMatcher: with `TE: trailers`, the trailers follow a
+    // chunked body, each announced in `Trailer`, and are not headers.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let harness = MetadataEchoGateway::serve_loopback(Echo).await.unwrap();
+    let addr = harness.local_addr().unwrap();
+    let body = r#"{"data":"AAEC"}"#;
+    let request = format!(
+        "POST /v1/echo HTTP/1.1\r\nHost: {addr}\r\nTE: trailers\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let raw = String::from_utf8(raw).unwrap().to_ascii_lowercase();
+    let (head, rest) = raw.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("\r\ntransfer-encoding: chunked"), "{head}");
+    assert!(
+        head.contains("\r\ntrailer: grpc-trailer-x-received-bytes, grpc-trailer-x-trailer-bin"),
+        "{head}"
+    );
+    assert!(!head.contains("\r\ngrpc-trailer-"), "{head}");
+    // The last chunk, then the trailers.
+    let (_, trailers) = rest.split_once("\r\n0\r\n").unwrap();
+    assert!(
+        trailers.contains("grpc-trailer-x-received-bytes: 3\r\n"),
+        "{trailers}"
+    );
+    assert!(
+        trailers.contains("grpc-trailer-x-trailer-bin: aqid\r\n"),
+        "{trailers}"
+    );
+}
+
 /// A service that calls [`Echo`] through the generated client while serving, with its own
 /// context or a child of it.
 struct Relay {

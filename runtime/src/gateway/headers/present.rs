@@ -1,13 +1,13 @@
 //! Which of the headers the gateway reads a request carries, found in one pass over them.
 //!
-//! A request is asked for up to seven headers on its way to a handler (its `Content-Type` three
-//! times over, `Accept`, `Origin`, `Upgrade`, `Grpc-Timeout`, and whether any is binary
+//! A request is asked for up to eight headers on its way to a handler (its `Content-Type` three
+//! times over, `Accept`, `Origin`, `Upgrade`, `Grpc-Timeout`, `TE`, and whether any is binary
 //! metadata), and most requests carry few of them. Looking up a name the map lacks still hashes
 //! it; a walk over the names the request has, compared by their parsed form, finds them all at
 //! once, and the lookups that follow are only made for the names found.
 
 use http::HeaderMap;
-use http::header::{ACCEPT, CONTENT_TYPE, ORIGIN, UPGRADE};
+use http::header::{ACCEPT, CONTENT_TYPE, ORIGIN, TE, UPGRADE};
 
 use super::is_binary_metadata_header;
 use crate::rpc::GRPC_TIMEOUT_NAME;
@@ -20,6 +20,8 @@ pub(crate) struct Present {
     pub(crate) origin: bool,
     pub(crate) upgrade: bool,
     pub(crate) grpc_timeout: bool,
+    /// `TE`, which may ask for the response's trailers as HTTP trailers.
+    pub(crate) te: bool,
     /// A `Grpc-Metadata-<key>-bin` header, which the default rules may refuse.
     pub(crate) binary_metadata: bool,
 }
@@ -39,6 +41,8 @@ impl Present {
                 present.upgrade = true;
             } else if name == GRPC_TIMEOUT_NAME {
                 present.grpc_timeout = true;
+            } else if name == TE {
+                present.te = true;
             } else if is_binary_metadata_header(name) {
                 present.binary_metadata = true;
             }
@@ -79,6 +83,7 @@ mod tests {
             "origin",
             "upgrade",
             "Grpc-Timeout",
+            "TE",
             "grpc-metadata-trace-bin",
         ]));
         assert_eq!(
@@ -89,6 +94,7 @@ mod tests {
                 origin: true,
                 upgrade: true,
                 grpc_timeout: true,
+                te: true,
                 binary_metadata: true,
             }
         );
