@@ -9,7 +9,7 @@ use serde_json::json;
 use super::*;
 use crate::Code;
 use crate::gateway::query::tests::PROTO3;
-use crate::gateway::schema::{Cardinality::*, ScalarKind};
+use crate::gateway::schema::{Cardinality::*, FieldSchema, ScalarKind};
 use crate::gateway::wkt::open_enum::OpenEnum;
 
 const fn field(
