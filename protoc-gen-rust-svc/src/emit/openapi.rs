@@ -307,7 +307,10 @@ fn request_body(body: &Body) -> Json {
         ("application/json", Vec::new())
     };
     if let Some(field) = &body.field {
-        text.push(format!("The request's field `{field}`."));
+        text.push(match body.stream {
+            true => format!("Each message is the request's field `{field}`."),
+            false => format!("The request's field `{field}`."),
+        });
     }
     text.extend(body.description.clone());
     let mut object = Map::new();

@@ -93,9 +93,9 @@ fn binding(
             .map_err(|problem| format!("{what}: body field {problem}"))?
             .pop(),
     };
-    if streaming.client_streaming() && rule.body != "*" {
+    if streaming.client_streaming() && rule.body.is_empty() {
         return Err(format!(
-            "{what}: a client-streaming rpc reads its requests as newline-delimited JSON from the body, so it needs `body: \"*\"`"
+            "{what}: a client-streaming rpc reads its requests from the body, so it needs a `body` (`\"*\"` for whole messages, or the field each message of the body is)"
         ));
     }
 

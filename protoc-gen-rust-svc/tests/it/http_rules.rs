@@ -94,7 +94,7 @@ fn bad_http_rules_name_the_file_line_rpc_and_problem() {
             "streaming_body",
             21,
             "Upload",
-            "a client-streaming rpc reads its requests as newline-delimited JSON from the body, so it needs `body: \"*\"`",
+            "a client-streaming rpc reads its requests from the body, so it needs a `body`",
         ),
     ];
     for (name, line, method, problem) in cases {

@@ -439,7 +439,9 @@ where
         .map_err(|status| Box::new(status::error_response(&status)))
 }
 
-/// The requests of a streaming call, one JSON message after another in the body.
+/// The requests of a streaming call, one JSON message after another in the body: each the
+/// whole request (`body: "*"`), or the value of the rule's body field, with the path bindings
+/// and the query around it (the Envoy transcoder's `BulkCreateShelf`, `body: "shelf"`).
 fn request_stream<Req: DeserializeOwned + Send + 'static>(
     call: Call,
     schema: &'static MessageSchema,
@@ -447,23 +449,27 @@ fn request_stream<Req: DeserializeOwned + Send + 'static>(
     let CallParts {
         route,
         bindings,
+        parts,
         body,
         ctx,
         format,
         max_body_bytes,
         ..
     } = *call.inner;
+    let rule = BodyRule::parse(route.binding.body);
+    // `body: "*"` reads no query; a body field's messages may have fields from it.
+    let query = match rule {
+        BodyRule::Whole => None,
+        _ => parts.uri.query().map(str::to_owned),
+    };
+    let decode =
+        move |message: &[u8]| decode_request(schema, rule, &bindings, query.as_deref(), message);
     if route.binding.request_http_body {
         let content_type = format.content_type.as_ref();
-        let requests = http_body::request_stream(content_type, body, move |json: &[u8]| {
-            decode_request(schema, BodyRule::Whole, &bindings, None, json)
-        });
+        let requests = http_body::request_stream(content_type, body, decode);
         return Ok((ctx, requests));
     }
-    let requests = ndjson_requests(body, max_body_bytes, move |line: &[u8]| {
-        decode_request(schema, BodyRule::Whole, &bindings, None, line)
-    });
-    Ok((ctx, requests))
+    Ok((ctx, ndjson_requests(body, max_body_bytes, decode)))
 }
 
 async fn read_body(body: Body, limit: usize) -> Result<Bytes, Rejection> {

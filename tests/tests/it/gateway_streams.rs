@@ -289,6 +289,37 @@ async fn a_client_stream_line_over_the_limit_is_a_400() {
 }
 
 #[tokio::test]
+async fn each_message_of_a_stream_may_be_the_value_of_a_body_field() {
+    // The Envoy transcoder's `BulkCreateShelf` (`body: "shelf"` on a stream): each message of
+    // the body is the field's value, the rest of the request from the path and the query.
+    let served = serve().await;
+    let reply = served
+        .rest
+        .raw(
+            "POST",
+            "/v1/sum:counts",
+            "application/json",
+            b"[1, 2, 3]".to_vec(),
+        )
+        .await;
+    assert_eq!(reply.ok_json(), json!({"sum": 6, "messages": 3}));
+    let reply = post_ndjson(&served.rest, "/v1/sum:counts", "4\n5\n").await;
+    assert_eq!(reply.ok_json(), json!({"sum": 9, "messages": 2}));
+    let body = "[{\"note\": \"first\"}, {\"note\": \"second\"}]";
+    let reply = post_ndjson(&served.rest, "/v1/chat/from-path?count=7", body).await;
+    assert_eq!(
+        ndjson_lines(&reply.text),
+        [
+            json!({"result": {"label": "echo: from-path", "count": 7, "leaf": {"note": "first"}}}),
+            json!({"result": {"label": "echo: from-path", "count": 7, "leaf": {"note": "second"}}}),
+        ]
+    );
+    // A message that is not the field's type names its line.
+    let reply = post_ndjson(&served.rest, "/v1/sum:counts", "1\n\"x\"\n").await;
+    reply.error(400, Code::InvalidArgument, &["line 2"]);
+}
+
+#[tokio::test]
 async fn a_bidi_stream_answers_each_line() {
     let served = serve().await;
     let body = "{\"label\":\"a\",\"count\":1}\n{\"label\":\"b\"}\n";

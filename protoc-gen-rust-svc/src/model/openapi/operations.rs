@@ -75,7 +75,7 @@ impl Builder<'_> {
                 Some(Body {
                     field: Some(json_path(&input, &path, &field)),
                     value: field_type(&field),
-                    stream: false,
+                    stream: streaming.client_streaming(),
                     description: self.comments.of(&field.parent_file(), field.path()),
                     raw: binding.request_http_body,
                 })
