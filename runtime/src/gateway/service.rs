@@ -290,6 +290,27 @@ impl Gateway {
     /// This gateway for the requests of one connection from `peer`, which then need not carry
     /// it in their extensions (a `Host` port's, see host/port.rs).
     #[cfg(feature = "host")]
+    /// The routes whose template is a plain path (no variable, no wildcard), as (method,
+    /// path): what a port checks against the paths its gRPC router takes (host/port.rs).
+    pub(crate) fn literal_routes(&self) -> Vec<(Method, String)> {
+        self.inner
+            .table
+            .iter()
+            .filter(|(_, template, _)| {
+                template
+                    .segments()
+                    .iter()
+                    .all(|segment| matches!(segment, rust_svc_http_template::Segment::Literal(_)))
+            })
+            .filter_map(|(method, template, _)| {
+                Some((
+                    Method::from_bytes(method.as_bytes()).ok()?,
+                    template.as_str().to_owned(),
+                ))
+            })
+            .collect()
+    }
+
     pub(crate) fn for_peer(&self, peer: Option<std::net::SocketAddr>) -> Self {
         Self {
             inner: Arc::clone(&self.inner),

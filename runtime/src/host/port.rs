@@ -1,6 +1,8 @@
 //! What a port serves, request by request: the paths of the rpc services and of the binary's
 //! own routes go to axum's `Router` (tonic's routes, `/metrics`, [`super::Host::route`]), every
-//! other path straight to the REST gateway.
+//! other path straight to the REST gateway. A REST route on a path the `Router` takes too (an
+//! HTTP rule on its rpc's own gRPC path) gets the requests there that are neither gRPC nor
+//! Connect ([`Port::transcoded`]).
 //!
 //! The gateway used to be the `Router`'s fallback, under a second, outer `Router` that only
 //! had the layers around the whole port as its fallback. axum answers a fallback through a
@@ -72,6 +74,10 @@ pub(super) struct Port {
     router: DeadlineStamped<axum::Router>,
     gateway: Gateway,
     paths: Arc<RouterPaths>,
+    /// The gateway's routes on a path the `Router` also takes: an HTTP rule on its rpc's own
+    /// gRPC path (the Envoy transcoder's `CreateShelfWithPackageServiceAndMethod`). Usually
+    /// none.
+    shared: Arc<Vec<(http::Method, String)>>,
     /// The info of the connection this port serves (see the module docs), for the requests
     /// to the `Router`; `None` before [`Port::for_connection`].
     connection: Option<Arc<Extensions>>,
@@ -80,12 +86,42 @@ pub(super) struct Port {
 impl Port {
     /// `router` must have `gateway` as its fallback, and a route for each of `paths`.
     pub(super) fn new(router: axum::Router, gateway: Gateway, paths: RouterPaths) -> Self {
+        let shared = gateway
+            .literal_routes()
+            .into_iter()
+            .filter(|(_, path)| paths.routed(path))
+            .collect();
         Self {
             router: StampDeadlines.layer(router),
             gateway,
             paths: Arc::new(paths),
+            shared: Arc::new(shared),
             connection: None,
         }
+    }
+
+    /// Whether `request`, on a path both the `Router` and a gateway route take, is the
+    /// gateway's: a request to transcode, neither gRPC (its content type) nor Connect (which
+    /// names its version in `Connect-Protocol-Version`, as every Connect client sends it, or
+    /// for a unary `GET` in its `connect=v1` query parameter).
+    fn transcoded(&self, request: &Request<Body>) -> bool {
+        if self.shared.is_empty() {
+            return false;
+        }
+        let path = request.uri().path();
+        let shared = self
+            .shared
+            .iter()
+            .any(|(method, route)| method == request.method() && route == path);
+        let headers = request.headers();
+        let grpc = headers
+            .get(http::header::CONTENT_TYPE)
+            .is_some_and(|value| value.as_bytes().starts_with(b"application/grpc"));
+        let connect_get = request
+            .uri()
+            .query()
+            .is_some_and(|query| query.split('&').any(|pair| pair == "connect=v1"));
+        shared && !grpc && !connect_get && !headers.contains_key("connect-protocol-version")
     }
 
     /// This port for the requests of one connection, whose info `connection` holds (tonic's
@@ -95,6 +131,7 @@ impl Port {
             router: self.router.clone(),
             gateway: self.gateway.for_peer(peer_addr(&connection)),
             paths: Arc::clone(&self.paths),
+            shared: Arc::clone(&self.shared),
             connection: Some(Arc::new(connection)),
         }
     }
@@ -111,7 +148,7 @@ impl Service<Request<Body>> for Port {
     }
 
     fn call(&mut self, mut request: Request<Body>) -> Self::Future {
-        if self.paths.routed(request.uri().path()) {
+        if self.paths.routed(request.uri().path()) && !self.transcoded(&request) {
             if let Some(connection) = &self.connection {
                 request
                     .extensions_mut()

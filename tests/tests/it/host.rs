@@ -312,6 +312,54 @@ async fn rest_and_grpc_on_a_plain_port_know_where_the_call_came_from() {
 }
 
 #[tokio::test]
+async fn an_http_rule_on_its_rpcs_own_grpc_path_is_transcoded_there() {
+    // `post: "/tests.gateway.Echo/PutEverything"` with `body: "item"`: a JSON POST there is
+    // REST (the body is the item), as the Envoy transcoder serves it; the same POST naming a
+    // Connect protocol version is a Connect call (the body is the whole request), and gRPC
+    // calls of the rpc are gRPC's.
+    let domain = EchoDomain::default();
+    let (serving, _stop) = serve_on_host(&domain, |host| host).await;
+    let url = format!("http://{}/tests.gateway.Echo/PutEverything", serving.addr);
+    let http = reqwest::Client::new();
+    let rest: serde_json::Value = http
+        .post(&url)
+        .json(&serde_json::json!({"id": "inside"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rest, serde_json::json!({"item": {"id": "inside"}}));
+    let connect: serde_json::Value = http
+        .post(&url)
+        .header("connect-protocol-version", "1")
+        .json(&serde_json::json!({"id": "whole"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(connect, serde_json::json!({"id": "whole"}));
+    let channel = Channel::from_shared(format!("http://{}", serving.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let client = EchoClient::builder().build(channel).unwrap();
+    let request = rust_svc_tests::tests::gateway::PutRequest {
+        id: "grpc".to_owned(),
+        ..Default::default()
+    };
+    let echoed = client
+        .put_everything(&Context::new(), request)
+        .await
+        .unwrap();
+    assert_eq!(echoed.id, "grpc");
+}
+
+#[tokio::test]
 async fn a_port_sets_no_bound_on_concurrent_http2_streams() {
     // As tonic's and grpc-go's servers: a client multiplexing every call over one connection
     // must not queue the 201st behind the others (hyper's own default is 200).
