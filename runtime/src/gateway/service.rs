@@ -287,11 +287,9 @@ impl Gateway {
         }
     }
 
-    /// This gateway for the requests of one connection from `peer`, which then need not carry
-    /// it in their extensions (a `Host` port's, see host/port.rs).
-    #[cfg(feature = "host")]
     /// The routes whose template is a plain path (no variable, no wildcard), as (method,
     /// path): what a port checks against the paths its gRPC router takes (host/port.rs).
+    #[cfg(feature = "host")]
     pub(crate) fn literal_routes(&self) -> Vec<(Method, String)> {
         self.inner
             .table
@@ -311,6 +309,9 @@ impl Gateway {
             .collect()
     }
 
+    /// This gateway for the requests of one connection from `peer`, which then need not carry
+    /// it in their extensions (a `Host` port's, see host/port.rs).
+    #[cfg(feature = "host")]
     pub(crate) fn for_peer(&self, peer: Option<std::net::SocketAddr>) -> Self {
         Self {
             inner: Arc::clone(&self.inner),
