@@ -33,6 +33,7 @@ use http::{Extensions, Request};
 use tower_layer::Layer;
 use tower_service::Service;
 
+use super::protocols::rpc_protocol;
 use crate::gateway::{Gateway, GatewayFuture, peer_addr};
 use crate::server::{DeadlineStamped, StampDeadlines};
 
@@ -101,9 +102,9 @@ impl Port {
     }
 
     /// Whether `request`, on a path both the `Router` and a gateway route take, is the
-    /// gateway's: a request to transcode, neither gRPC (its content type) nor Connect (which
-    /// names its version in `Connect-Protocol-Version`, as every Connect client sends it, or
-    /// for a unary `GET` in its `connect=v1` query parameter).
+    /// gateway's: a request to transcode, in no rpc protocol ([`rpc_protocol`]: gRPC, gRPC-Web
+    /// or Connect, which names its version in `Connect-Protocol-Version` as every Connect client
+    /// sends it) and not a Connect unary `GET` (its `connect=v1` query parameter).
     fn transcoded(&self, request: &Request<Body>) -> bool {
         if self.shared.is_empty() {
             return false;
@@ -113,15 +114,11 @@ impl Port {
             .shared
             .iter()
             .any(|(method, route)| method == request.method() && route == path);
-        let headers = request.headers();
-        let grpc = headers
-            .get(http::header::CONTENT_TYPE)
-            .is_some_and(|value| value.as_bytes().starts_with(b"application/grpc"));
         let connect_get = request
             .uri()
             .query()
             .is_some_and(|query| query.split('&').any(|pair| pair == "connect=v1"));
-        shared && !grpc && !connect_get && !headers.contains_key("connect-protocol-version")
+        shared && !connect_get && rpc_protocol(request).is_none()
     }
 
     /// This port for the requests of one connection, whose info `connection` holds (tonic's

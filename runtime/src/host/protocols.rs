@@ -154,13 +154,15 @@ impl<S> UnknownRpc<S> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RpcProtocol {
+pub(super) enum RpcProtocol {
     Grpc,
     GrpcWeb,
     Connect,
 }
 
-fn rpc_protocol(request: &Request<Body>) -> Option<RpcProtocol> {
+/// The rpc protocol `request` speaks, by its content type or Connect's version header; `None`
+/// for a request that is none of them (a REST one).
+pub(super) fn rpc_protocol(request: &Request<Body>) -> Option<RpcProtocol> {
     let content_type = request.headers().get(CONTENT_TYPE)?.as_bytes();
     if content_type.starts_with(b"application/grpc-web") {
         Some(RpcProtocol::GrpcWeb)
