@@ -39,36 +39,7 @@ impl std::error::Error for InvalidTimeout {}
 
 /// Parses a `grpc-timeout` header value such as `250m` or `3S`.
 pub fn parse_grpc_timeout(value: &[u8]) -> Result<Duration, InvalidTimeout> {
-    let invalid = |reason| InvalidTimeout {
-        value: String::from_utf8_lossy(value).into_owned(),
-        reason,
-    };
-    let Some((&unit, digits)) = value.split_last() else {
-        return Err(invalid("the value is empty"));
-    };
-    if digits.is_empty() {
-        return Err(invalid("the value has no digits before its unit"));
-    }
-    if digits.len() > 8 {
-        return Err(invalid("the value has more than 8 digits"));
-    }
-    if !digits.iter().all(u8::is_ascii_digit) {
-        return Err(invalid(
-            "the value must be ASCII digits followed by one unit",
-        ));
-    }
-    let amount: u64 = digits
-        .iter()
-        .fold(0, |acc, digit| acc * 10 + u64::from(digit - b'0'));
-    match unit {
-        b'H' => Ok(Duration::from_secs(amount * 3600)),
-        b'M' => Ok(Duration::from_secs(amount * 60)),
-        b'S' => Ok(Duration::from_secs(amount)),
-        b'm' => Ok(Duration::from_millis(amount)),
-        b'u' => Ok(Duration::from_micros(amount)),
-        b'n' => Ok(Duration::from_nanos(amount)),
-        _ => Err(invalid("the unit must be one of H, M, S, m, u, n")),
-    }
+    parse_timeout(value, Reading::Grpc)
 }
 
 /// A REST request's `Grpc-Timeout` header, read as grpc-gateway reads it (its
@@ -80,6 +51,19 @@ pub(crate) fn parse_rest_grpc_timeout(value: &[u8]) -> Result<Option<Duration>, 
     if value.is_empty() {
         return Ok(None);
     }
+    parse_timeout(value, Reading::Rest).map(Some)
+}
+
+/// Which rules a `grpc-timeout` value is read by.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    /// gRPC's: at most 8 digits.
+    Grpc,
+    /// grpc-gateway's: any number of digits, after an optional `+`.
+    Rest,
+}
+
+fn parse_timeout(value: &[u8], reading: Reading) -> Result<Duration, InvalidTimeout> {
     let invalid = |reason| InvalidTimeout {
         value: String::from_utf8_lossy(value).into_owned(),
         reason,
@@ -87,15 +71,22 @@ pub(crate) fn parse_rest_grpc_timeout(value: &[u8]) -> Result<Option<Duration>, 
     let Some((&unit, digits)) = value.split_last() else {
         return Err(invalid("the value is empty"));
     };
-    let digits = digits.strip_prefix(b"+").unwrap_or(digits);
+    let digits = match reading {
+        Reading::Grpc => digits,
+        Reading::Rest => digits.strip_prefix(b"+").unwrap_or(digits),
+    };
     if digits.is_empty() {
         return Err(invalid("the value has no digits before its unit"));
+    }
+    if reading == Reading::Grpc && digits.len() > 8 {
+        return Err(invalid("the value has more than 8 digits"));
     }
     if !digits.iter().all(u8::is_ascii_digit) {
         return Err(invalid(
             "the value must be ASCII digits followed by one unit",
         ));
     }
+    // Saturating: only a REST value can have digits enough to overflow.
     let amount: u64 = digits.iter().fold(0, |acc: u64, digit| {
         acc.saturating_mul(10)
             .saturating_add(u64::from(digit - b'0'))
@@ -109,7 +100,6 @@ pub(crate) fn parse_rest_grpc_timeout(value: &[u8]) -> Result<Option<Duration>, 
         b'n' => Ok(Duration::from_nanos(amount)),
         _ => Err(invalid("the unit must be one of H, M, S, m, u, n")),
     }
-    .map(Some)
 }
 
 /// The units of `grpc-timeout`, finest first, with their length in nanoseconds.
