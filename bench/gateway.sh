@@ -222,18 +222,12 @@ PY
 check_servers
 note "every server answers both routes alike: $(cat "$workdir/check.gateway.get" | tail -n1)"
 
-cpu_ticks() { # pids...: user and system CPU ticks of the processes together
-	local pid total=0
+ticks() { # user|cpu pids...: the processes' user CPU ticks, or user and system together
+	local which=$1 pid total=0
+	shift
 	for pid in "$@"; do
-		total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat")))
-	done
-	echo "$total"
-}
-
-user_ticks() { # pids...: their user CPU ticks alone
-	local pid total=0
-	for pid in "$@"; do
-		total=$((total + $(awk '{ print $14 }' "/proc/$pid/stat")))
+		total=$((total + $(awk -v which="$which" \
+			'{ print which == "user" ? $14 : $14 + $15 }' "/proc/$pid/stat")))
 	done
 	echo "$total"
 }
@@ -259,19 +253,19 @@ measure() { # impl route round
 	local TIMEFORMAT='%R %U %S'
 	# The front alone is the first process of the list (a proxy's backend follows it).
 	read -r front _ <<<"${pids_of[$impl]}"
-	front_before=$(cpu_ticks "$front")
+	front_before=$(ticks cpu "$front")
 	# shellcheck disable=SC2086
-	ticks_before=$(cpu_ticks ${pids_of[$impl]})
+	ticks_before=$(ticks cpu ${pids_of[$impl]})
 	# shellcheck disable=SC2086
-	user_before=$(user_ticks ${pids_of[$impl]})
+	user_before=$(ticks user ${pids_of[$impl]})
 	# `time` gives the wall time and wrk's own CPU time, to tell which side was the
 	# bottleneck; fd 9 keeps wrk_run's own errors on the terminal.
 	{ time wrk_run "$impl" "$route" "$round_seconds" "$out" 2>&9; } 2>"$out.time"
 	# shellcheck disable=SC2086
-	ticks_after=$(cpu_ticks ${pids_of[$impl]})
+	ticks_after=$(ticks cpu ${pids_of[$impl]})
 	# shellcheck disable=SC2086
-	user_after=$(user_ticks ${pids_of[$impl]})
-	front_after=$(cpu_ticks "$front")
+	user_after=$(ticks user ${pids_of[$impl]})
+	front_after=$(ticks cpu "$front")
 	python3 - "$impl" "$route" "$round" "$out" "$(cat "$workdir/size.$impl.$route")" \
 		"$((ticks_after - ticks_before))" "$(getconf CLK_TCK)" "$(cat "$out.time")" \
 		"$((front_after - front_before))" "$((user_after - user_before))" \
