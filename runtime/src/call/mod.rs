@@ -8,6 +8,7 @@
 pub mod admission;
 pub mod codec;
 pub mod connect;
+pub(crate) mod protocol;
 mod trace;
 
 use std::future::Future;

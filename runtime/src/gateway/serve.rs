@@ -10,6 +10,7 @@ use axum::body::Body;
 use bytes::Bytes;
 
 use super::service::{Gateway, ResponseFuture};
+use crate::call::protocol::is_rest;
 
 impl<B> tower_service::Service<http::Request<B>> for Gateway
 where
@@ -49,5 +50,42 @@ impl Future for GatewayFuture {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         self.answer.as_mut().poll(cx).map(Ok)
+    }
+}
+
+/// The service of a path that one of the gateway's routes shares with tonic's routes (an HTTP
+/// rule on its rpc's own gRPC path, see [`Gateway::with_grpc`]): REST requests to the gateway,
+/// gRPC, gRPC-Web and Connect ones to tonic's routes.
+#[derive(Clone)]
+pub(super) struct SharedPath {
+    pub(super) gateway: Gateway,
+    pub(super) grpc: tonic::service::Routes,
+}
+
+/// The answer of tonic's routes, in axum's body.
+type GrpcFuture = futures_util::future::MapOk<
+    <tonic::service::Routes as tower_service::Service<http::Request<Body>>>::Future,
+    fn(http::Response<tonic::body::Body>) -> http::Response<Body>,
+>;
+
+impl tower_service::Service<http::Request<Body>> for SharedPath {
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = futures_util::future::Either<GatewayFuture, GrpcFuture>;
+
+    fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
+        // tonic's routes are an axum `Router`, which is always ready, as the gateway is.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        use futures_util::TryFutureExt as _;
+        if is_rest(&request) {
+            futures_util::future::Either::Left(self.gateway.call(request))
+        } else {
+            let to_axum: fn(http::Response<tonic::body::Body>) -> http::Response<Body> =
+                |response| response.map(Body::new);
+            futures_util::future::Either::Right(self.grpc.call(request).map_ok(to_axum))
+        }
     }
 }

@@ -18,6 +18,7 @@ use super::cors::Cors;
 use super::form::{self, FormFallback};
 use super::headers::{HeaderRules, Present};
 use super::response::ResponseBody;
+use super::serve::SharedPath;
 use super::status::{error_response, status_response};
 use super::websocket;
 use crate::call::admission::{Admission, Admit, Permit};
@@ -289,7 +290,6 @@ impl Gateway {
 
     /// The routes whose template is a plain path (no variable, no wildcard), as (method,
     /// path): what a port checks against the paths its gRPC router takes (host/port.rs).
-    #[cfg(feature = "host")]
     pub(crate) fn literal_routes(&self) -> Vec<(Method, String)> {
         self.inner
             .table
@@ -307,6 +307,27 @@ impl Gateway {
                 ))
             })
             .collect()
+    }
+
+    /// The plain paths of routes that lie under one of the gateway's own services' gRPC
+    /// paths (`/pkg.Service/…`), each once: where tonic's routes for that service take
+    /// requests too.
+    fn grpc_service_paths(&self) -> Vec<String> {
+        let services: Vec<&str> = self
+            .inner
+            .table
+            .iter()
+            .filter_map(|(_, _, entry)| grpc_service(entry.route.method.path))
+            .collect();
+        let mut paths: Vec<String> = self
+            .literal_routes()
+            .into_iter()
+            .map(|(_, path)| path)
+            .filter(|path| grpc_service(path).is_some_and(|service| services.contains(&service)))
+            .collect();
+        paths.sort_unstable();
+        paths.dedup();
+        paths
     }
 
     /// This gateway for the requests of one connection from `peer`, which then need not carry
@@ -328,8 +349,22 @@ impl Gateway {
     /// `grpc` (tonic's `Routes`), everything else to the gateway. Serve it with
     /// `axum::serve`, or with tonic's `Server` (`accept_http1(true)` for HTTP/1.1 clients),
     /// whose connections do not hand over on upgrade: no WebSocket streams there.
+    ///
+    /// An HTTP rule on a path under one of its service's gRPC paths (`post:
+    /// "/pkg.Service/Method"`, as the Envoy transcoder serves it) gets the REST requests
+    /// there: those in no rpc protocol (not gRPC, gRPC-Web or Connect, which names its
+    /// version in `Connect-Protocol-Version` or, for a `GET`, in `connect=v1`).
     pub fn with_grpc(self, grpc: tonic::service::Routes) -> axum::Router {
-        grpc.into_axum_router().fallback_service(self)
+        let shared = self.grpc_service_paths();
+        let mut router = grpc.clone().into_axum_router();
+        for path in shared {
+            let service = SharedPath {
+                gateway: self.clone(),
+                grpc: grpc.clone(),
+            };
+            router = router.route_service(&path, service);
+        }
+        router.fallback_service(self)
     }
 
     /// Serves a client- or bidi-streaming rpc over the WebSocket `parts` asks for (see
@@ -530,6 +565,13 @@ pub(crate) fn peer_addr(extensions: &http::Extensions) -> Option<std::net::Socke
             .remote_addr()
     });
     addr
+}
+
+/// The service of a gRPC path, `pkg.Service` of `/pkg.Service/Method`; `None` for a path of
+/// another shape.
+fn grpc_service(path: &str) -> Option<&str> {
+    let (service, method) = path.strip_prefix('/')?.split_once('/')?;
+    (service.contains('.') && !method.is_empty() && !method.contains(['/', ':'])).then_some(service)
 }
 
 /// Whether a request is a gRPC or gRPC-Web call, by its content type.

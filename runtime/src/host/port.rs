@@ -33,7 +33,7 @@ use http::{Extensions, Request};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::protocols::rpc_protocol;
+use crate::call::protocol::is_rest;
 use crate::gateway::{Gateway, GatewayFuture, peer_addr};
 use crate::server::{DeadlineStamped, StampDeadlines};
 
@@ -102,23 +102,16 @@ impl Port {
     }
 
     /// Whether `request`, on a path both the `Router` and a gateway route take, is the
-    /// gateway's: a request to transcode, in no rpc protocol ([`rpc_protocol`]: gRPC, gRPC-Web
-    /// or Connect, which names its version in `Connect-Protocol-Version` as every Connect client
-    /// sends it) and not a Connect unary `GET` (its `connect=v1` query parameter).
+    /// gateway's: REST, in no rpc protocol ([`is_rest`]).
     fn transcoded(&self, request: &Request<Body>) -> bool {
         if self.shared.is_empty() {
             return false;
         }
         let path = request.uri().path();
-        let shared = self
-            .shared
+        self.shared
             .iter()
-            .any(|(method, route)| method == request.method() && route == path);
-        let connect_get = request
-            .uri()
-            .query()
-            .is_some_and(|query| query.split('&').any(|pair| pair == "connect=v1"));
-        shared && !connect_get && rpc_protocol(request).is_none()
+            .any(|(method, route)| method == request.method() && route == path)
+            && is_rest(request)
     }
 
     /// This port for the requests of one connection, whose info `connection` holds (tonic's

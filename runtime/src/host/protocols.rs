@@ -19,6 +19,7 @@ use tower_service::Service;
 
 use crate::BoxFuture;
 use crate::call::codec::Format;
+use crate::call::protocol::{RpcProtocol, rpc_protocol};
 
 /// The layer of [`Protocols`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -145,38 +146,10 @@ pub(super) struct UnknownRpc<S> {
     hosted: std::sync::Arc<[String]>,
 }
 
-/// The protocol a request's headers say it speaks, if it is an rpc protocol.
 impl<S> UnknownRpc<S> {
     /// The service it passes the other requests to.
     pub(super) fn inner_mut(&mut self) -> &mut S {
         &mut self.inner
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum RpcProtocol {
-    Grpc,
-    GrpcWeb,
-    Connect,
-}
-
-/// The rpc protocol `request` speaks, by its content type or Connect's version header; `None`
-/// for a request that is none of them (a REST one).
-pub(super) fn rpc_protocol(request: &Request<Body>) -> Option<RpcProtocol> {
-    let content_type = request.headers().get(CONTENT_TYPE)?.as_bytes();
-    if content_type.starts_with(b"application/grpc-web") {
-        Some(RpcProtocol::GrpcWeb)
-    } else if content_type.starts_with(b"application/grpc") {
-        Some(RpcProtocol::Grpc)
-    } else if content_type.starts_with(b"application/connect+")
-        || content_type.starts_with(b"application/proto")
-        || request
-            .headers()
-            .contains_key(crate::call::connect::PROTOCOL_VERSION)
-    {
-        Some(RpcProtocol::Connect)
-    } else {
-        None
     }
 }
 
@@ -222,7 +195,7 @@ where
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        if let Some(protocol) = rpc_protocol(&request) {
+        if let Some(protocol) = rpc_protocol(request.headers()) {
             let service = request
                 .uri()
                 .path()

@@ -313,13 +313,24 @@ async fn rest_and_grpc_on_a_plain_port_know_where_the_call_came_from() {
 
 #[tokio::test]
 async fn an_http_rule_on_its_rpcs_own_grpc_path_is_transcoded_there() {
-    // `post: "/tests.gateway.Echo/PutEverything"` with `body: "item"`: a JSON POST there is
-    // REST (the body is the item), as the Envoy transcoder serves it; the same POST naming a
-    // Connect protocol version is a Connect call (the body is the whole request), and gRPC
-    // calls of the rpc are gRPC's.
     let domain = EchoDomain::default();
     let (serving, _stop) = serve_on_host(&domain, |host| host).await;
-    let url = format!("http://{}/tests.gateway.Echo/PutEverything", serving.addr);
+    rest_and_rpcs_share_the_path(serving.addr).await;
+}
+
+#[tokio::test]
+async fn with_grpc_transcodes_an_http_rule_on_its_rpcs_own_grpc_path_too() {
+    // The harness puts the gateway and the gRPC routes on one port with `Gateway::with_grpc`.
+    let served = crate::gateway_common::serve().await;
+    rest_and_rpcs_share_the_path(served.harness.local_addr().unwrap()).await;
+}
+
+/// `post: "/tests.gateway.Echo/PutEverything"` with `body: "item"` on the server at `addr`: a
+/// JSON POST there is REST (the body is the item), as the Envoy transcoder serves it; the same
+/// POST naming a Connect protocol version is a Connect call (the body is the whole request),
+/// and gRPC calls of the rpc are gRPC's.
+async fn rest_and_rpcs_share_the_path(addr: SocketAddr) {
+    let url = format!("http://{addr}/tests.gateway.Echo/PutEverything");
     let http = reqwest::Client::new();
     let rest: serde_json::Value = http
         .post(&url)
@@ -342,7 +353,7 @@ async fn an_http_rule_on_its_rpcs_own_grpc_path_is_transcoded_there() {
         .await
         .unwrap();
     assert_eq!(connect, serde_json::json!({"id": "whole"}));
-    let channel = Channel::from_shared(format!("http://{}", serving.addr))
+    let channel = Channel::from_shared(format!("http://{addr}"))
         .unwrap()
         .connect()
         .await
