@@ -2,8 +2,8 @@
 # Validates the OpenAPI documents the generator writes (`openapi` artifact) against the OpenAPI
 # 3.1 schema, with openapi-spec-validator (PyPI: `pip install openapi-spec-validator`).
 #
-#   tests/openapi/validate.sh                  the example system, the gateway's test service
-#                                              and the OpenAPI edge cases
+#   tests/openapi/validate.sh                  the example system, the gateway's test service,
+#                                              the OpenAPI edge cases and annotations
 #   tests/openapi/validate.sh -I DIR FILE...   these protos instead (e.g. a googleapis package)
 #
 # Each group of protos is generated with the embedded compiler (`protoc-gen-rust-svc generate`)
@@ -59,6 +59,9 @@ else
     validate -I proto -I tests/protos tests/protos/gateway.proto
     validate -I proto -I tests/protos/openapi \
         tests/protos/openapi/library.proto tests/protos/openapi/unpackaged.proto
+    # grpc-gateway's annotations carried over.
+    validate -I proto -I tests/data/grpc-gateway -I tests/data/googleapis -I tests/protos/openapi \
+        tests/protos/openapi/annotated.proto
 fi
 
 if [ "$failed" -ne 0 ]; then

@@ -219,10 +219,10 @@ fn path_param(param: &PathParam) -> Json {
             ),
         ),
     };
-    let text: Vec<String> = [binds, param.description.clone(), note]
-        .into_iter()
-        .flatten()
-        .collect();
+    let description = annotations::parameter_description(&param.annotation)
+        .map(str::to_owned)
+        .or_else(|| param.description.clone());
+    let text: Vec<String> = [binds, description, note].into_iter().flatten().collect();
     let mut object = Map::new();
     object.insert("name".into(), json!(param.name));
     object.insert("in".into(), json!("path"));
@@ -231,6 +231,10 @@ fn path_param(param: &PathParam) -> Json {
         object.insert("description".into(), json!(text.join("\n\n")));
     }
     object.insert("schema".into(), schema);
+    // A segment of the field, or a value spanning segments whose pattern routing needs, is
+    // not the field's value to constrain.
+    let whole_value = matches!(param.value, PathValue::Field(_));
+    annotations::parameter(&param.annotation, &mut object, whole_value);
     Json::Object(object)
 }
 
@@ -246,7 +250,9 @@ fn query_param(param: &QueryParam) -> Json {
     let mut object = Map::new();
     object.insert("name".into(), json!(param.name));
     object.insert("in".into(), json!("query"));
-    insert_text(&mut object, "description", param.description.as_deref());
+    let description =
+        annotations::parameter_description(&param.annotation).or(param.description.as_deref());
+    insert_text(&mut object, "description", description);
     if param.deprecated {
         object.insert("deprecated".into(), json!(true));
     }
@@ -262,6 +268,7 @@ fn query_param(param: &QueryParam) -> Json {
         }
     };
     object.insert("schema".into(), schema);
+    annotations::parameter(&param.annotation, &mut object, true);
     Json::Object(object)
 }
 
@@ -472,6 +479,7 @@ mod tests {
             field,
             description: None,
             deprecated: false,
+            annotation: Default::default(),
         };
         let wrapper = Value::Message("google.protobuf.Int64Value".to_owned());
         let single = query_param(&param(FieldType::Single(wrapper.clone())));
@@ -497,6 +505,7 @@ mod tests {
             field: field.map(str::to_owned),
             value,
             description: Some("The field's comment.".to_owned()),
+            annotation: Default::default(),
         };
         let spanning = path_param(&param(
             "name",

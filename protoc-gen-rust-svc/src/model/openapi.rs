@@ -18,7 +18,7 @@ use prost_reflect::FileDescriptor;
 
 use super::Service;
 use crate::comments::SourceInfos;
-pub use annotations::Annotations;
+pub use annotations::{Annotations, FieldAnnotation};
 use collisions::{Candidate, distinct_paths};
 use describe::Comments;
 use operations::{Builder, Identity};
@@ -116,6 +116,8 @@ pub struct PathParam {
     pub value: PathValue,
     /// The bound field's comment.
     pub description: Option<String>,
+    /// The bound field's annotations.
+    pub annotation: FieldAnnotation,
 }
 
 /// The value of a path parameter.
@@ -145,6 +147,8 @@ pub struct QueryParam {
     pub description: Option<String>,
     /// `[deprecated = true]` on the field.
     pub deprecated: bool,
+    /// The field's annotations.
+    pub annotation: FieldAnnotation,
 }
 
 /// A request body.
@@ -257,6 +261,8 @@ pub struct FieldSchema {
     pub deprecated: bool,
     /// The oneof it belongs to (not proto3 `optional`'s synthetic one).
     pub oneof: Option<String>,
+    /// Its annotations.
+    pub annotation: FieldAnnotation,
 }
 
 /// An enum.
@@ -358,6 +364,7 @@ pub(super) fn build(
         schemas: BTreeMap::new(),
         claimed: BTreeSet::new(),
         queue: VecDeque::new(),
+        annotations: annotations::Reader::new(files),
     };
     let mut tags = Vec::new();
     let mut operations = Vec::new();
@@ -419,7 +426,9 @@ pub(super) fn build(
         .iter()
         .map(|service| (service.full_name.as_str(), service.proto_name.as_str()))
         .collect();
-    let annotations = annotations::collect(files, tagged, builder.schemas.keys());
+    let annotations = builder
+        .annotations
+        .collect(files, tagged, builder.schemas.keys());
     Some(OpenApi {
         package: package.to_owned(),
         description,

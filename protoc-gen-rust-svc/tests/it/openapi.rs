@@ -275,3 +275,67 @@ fn grpc_gateway_annotations_are_carried_into_the_document() {
     assert_eq!(properties["price"]["exclusiveMinimum"], 0.0);
     assert!(properties["price"].get("minimum").is_none());
 }
+
+/// The document of `tests/protos/openapi/annotated.proto`.
+fn annotated_document() -> serde_json::Value {
+    let root = root();
+    let files = documents(
+        Builder::new()
+            .include(root.join("proto"))
+            .include(root.join("tests/data/grpc-gateway"))
+            .include(root.join("tests/protos/openapi"))
+            .file(root.join("tests/protos/openapi/annotated.proto"))
+            .artifacts([Artifact::Domain, Artifact::OpenApi])
+            .generate()
+            .unwrap(),
+    );
+    serde_json::from_str(&files[0].content).unwrap()
+}
+
+/// The parameter `name` of the operation at `path` and `method`.
+fn parameter<'a>(
+    document: &'a serde_json::Value,
+    path: &str,
+    method: &str,
+    name: &str,
+) -> &'a serde_json::Value {
+    document["paths"][path][method]["parameters"]
+        .as_array()
+        .and_then(|parameters| parameters.iter().find(|p| p["name"] == name))
+        .unwrap_or_else(|| panic!("{method} {path} has no parameter {name}"))
+}
+
+#[test]
+fn field_annotations_shape_path_and_query_parameters() {
+    let document = annotated_document();
+    let list = "/v1/shelves/{shelf}/books";
+    assert_eq!(
+        parameter(&document, list, "get", "shelf"),
+        &serde_json::json!({
+            "name": "shelf",
+            "in": "path",
+            "required": true,
+            "description": "The shelf, from the annotation.",
+            "schema": { "type": "string", "pattern": "^[a-z]+$" },
+            "example": "fiction",
+        })
+    );
+    let page_size = parameter(&document, list, "get", "pageSize");
+    assert_eq!(page_size["description"], "The comment's page size.");
+    assert_eq!(page_size["deprecated"], true);
+    assert_eq!(
+        page_size["schema"],
+        serde_json::json!({
+            "type": "integer",
+            "format": "int32",
+            "minimum": 1.0,
+            "maximum": 100.0,
+            "default": 10,
+        })
+    );
+    let order_by = parameter(&document, list, "get", "orderBy");
+    assert_eq!(
+        order_by["schema"],
+        serde_json::json!({ "type": "string", "title": "Order", "enum": ["title", "price"] })
+    );
+}

@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value as Json, json};
 
-use crate::model::openapi::{Annotations, OpenApi};
+use crate::model::openapi::{Annotations, FieldAnnotation, OpenApi};
 
 /// Carries `api`'s annotations into `document`.
 pub(super) fn apply(document: &mut Json, api: &OpenApi) {
@@ -116,7 +116,7 @@ fn operations(document: &mut Json, api: &OpenApi, annotations: &Annotations) {
     }
 }
 
-/// `openapiv2_schema` on message schemas, `openapiv2_field` on their properties.
+/// `openapiv2_schema` on message schemas.
 fn schemas(document: &mut Json, annotations: &Annotations) {
     let schemas = &mut document["components"]["schemas"];
     for (name, annotation) in &annotations.schemas {
@@ -133,25 +133,57 @@ fn schemas(document: &mut Json, annotations: &Annotations) {
             target["externalDocs"] = docs.clone();
         }
     }
-    for (message, fields) in &annotations.fields {
-        for (field, annotation) in fields {
-            let Some(target) = schemas
-                .get_mut(message)
-                .and_then(|schema| schema.get_mut("properties"))
-                .and_then(|properties| properties.get_mut(field))
-            else {
-                continue;
-            };
-            json_schema_fields(annotation, target);
-        }
+}
+
+/// `openapiv2_field` on the property schema of its field.
+pub(super) fn property(annotation: &FieldAnnotation, target: &mut Json) {
+    if let Some(schema) = &annotation.schema {
+        json_schema_fields(schema, target);
+    }
+}
+
+/// The description `openapiv2_field` gives a parameter, in place of the field's comment.
+pub(super) fn parameter_description(annotation: &FieldAnnotation) -> Option<&str> {
+    annotation.schema.as_ref()?.get("description")?.as_str()
+}
+
+/// `openapiv2_field` on a parameter bound to its field: deprecation and example on the
+/// parameter, the constraints on its schema when the parameter is the field's whole value
+/// (`constrain`), not a segment of it.
+pub(super) fn parameter(
+    annotation: &FieldAnnotation,
+    parameter: &mut Map<String, Json>,
+    constrain: bool,
+) {
+    let Some(source) = &annotation.schema else {
+        return;
+    };
+    if source.pointer("/fieldConfiguration/deprecated") == Some(&Json::Bool(true)) {
+        parameter.insert("deprecated".into(), json!(true));
+    }
+    if let Some(example) = source.get("example").and_then(Json::as_str) {
+        parameter.insert("example".into(), parsed_example(example));
+    }
+    if constrain && let Some(schema) = parameter.get_mut("schema") {
+        copy(source, "title", schema, "title");
+        keywords(source, schema);
     }
 }
 
 /// The JSONSchema fields OpenAPI 3.1 shares with Swagger 2's, onto a schema.
 fn json_schema_fields(annotation: &Json, target: &mut Json) {
+    for field in ["title", "description", "required"] {
+        copy(annotation, field, target, field);
+    }
+    keywords(annotation, target);
+    if let Some(text) = annotation.get("example").and_then(Json::as_str) {
+        target["examples"] = json!([parsed_example(text)]);
+    }
+}
+
+/// The constraints and default of a JSONSchema annotation, onto a schema.
+fn keywords(annotation: &Json, target: &mut Json) {
     for field in [
-        "title",
-        "description",
         "format",
         "pattern",
         "readOnly",
@@ -165,7 +197,6 @@ fn json_schema_fields(annotation: &Json, target: &mut Json) {
         "minItems",
         "maxProperties",
         "minProperties",
-        "required",
     ] {
         copy(annotation, field, target, field);
     }
@@ -200,15 +231,24 @@ fn json_schema_fields(annotation: &Json, target: &mut Json) {
             }
         }
     }
-    for (from, to) in [("example", "examples"), ("default", "default")] {
-        if let Some(text) = annotation.get(from).and_then(Json::as_str) {
-            let value = parsed_example(text);
-            target[to] = if to == "examples" {
-                json!([value])
-            } else {
-                value
-            };
-        }
+    if let Some(text) = annotation.get("default").and_then(Json::as_str) {
+        target["default"] = parsed_example(text);
+    }
+    if let Some(values) = annotation.get("enum").and_then(Json::as_array) {
+        // Written as strings; a number or boolean schema's values are JSON text.
+        let textual = !matches!(
+            target.get("type").and_then(Json::as_str),
+            Some("number" | "integer" | "boolean")
+        );
+        let values: Vec<Json> = values
+            .iter()
+            .filter_map(Json::as_str)
+            .map(|text| match textual {
+                true => json!(text),
+                false => parsed_example(text),
+            })
+            .collect();
+        target["enum"] = json!(values);
     }
 }
 

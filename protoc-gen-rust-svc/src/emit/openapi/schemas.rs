@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value as Json, json};
 
-use super::insert_text;
+use super::{annotations, insert_text};
 use crate::model::openapi::{
     ANY, EnumSchema, FieldType, MessageSchema, Scalar, Schema, Value, WellKnown,
 };
@@ -41,7 +41,9 @@ fn message_schema(message: &MessageSchema) -> Json {
         if field.deprecated {
             schema.insert("deprecated".into(), json!(true));
         }
-        properties.insert(field.json_name.clone(), Json::Object(schema));
+        let mut schema = Json::Object(schema);
+        annotations::property(&field.annotation, &mut schema);
+        properties.insert(field.json_name.clone(), schema);
     }
     let mut object = Map::new();
     object.insert("type".into(), json!("object"));
@@ -372,6 +374,7 @@ mod tests {
             description: None,
             deprecated: name == "b",
             oneof: Some("choice".to_owned()),
+            annotation: Default::default(),
         };
         let message = MessageSchema {
             description: None,

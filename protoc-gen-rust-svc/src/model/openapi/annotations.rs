@@ -9,10 +9,13 @@
 
 use std::collections::BTreeMap;
 
-use prost_reflect::{DescriptorPool, DynamicMessage, FileDescriptor, Value as Reflected};
+use prost_reflect::{
+    DescriptorPool, DynamicMessage, FieldDescriptor, FileDescriptor, Value as Reflected,
+};
 use serde_json::Value as Json;
 
-/// The annotations of one package's document, as proto3 JSON objects.
+/// The annotations of one package's document, as proto3 JSON objects. Those of fields are on
+/// the fields' parameters and schemas ([`FieldAnnotation`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Annotations {
     /// `openapiv2_swagger` of the package's files, in file order.
@@ -23,79 +26,97 @@ pub struct Annotations {
     pub operations: BTreeMap<String, Json>,
     /// `openapiv2_schema`, by the message's full name.
     pub schemas: BTreeMap<String, Json>,
-    /// `openapiv2_field`, by the message's full name, then the field's JSON name.
-    pub fields: BTreeMap<String, BTreeMap<String, Json>>,
+}
+
+/// What annotations say about one field, wherever it appears: a property of a message's
+/// schema, a path parameter, a query parameter.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FieldAnnotation {
+    /// `openapiv2_field`, as proto3 JSON.
+    pub schema: Option<Json>,
 }
 
 const PACKAGE: &str = "grpc.gateway.protoc_gen_openapiv2.options.";
 
-/// The annotation `name` (`openapiv2_operation`…) of an options message, as proto3 JSON.
-fn read(pool: &DescriptorPool, options: &DynamicMessage, name: &str) -> Option<Json> {
-    let extension = pool.get_extension_by_name(&format!("{PACKAGE}{name}"))?;
-    if !options.has_extension(&extension) {
-        return None;
-    }
-    match options.get_extension(&extension).as_ref() {
-        Reflected::Message(message) => serde_json::to_value(message).ok(),
-        _ => None,
-    }
+/// Reads the annotations of one package's elements.
+pub(super) struct Reader {
+    /// The request's pool, when it has grpc-gateway's extensions.
+    pool: Option<DescriptorPool>,
 }
 
-/// The annotations of `files` (one package's), for the services `tags` names (service full
-/// name, tag) and the messages `schemas` names.
-pub(super) fn collect<'a>(
-    files: &[FileDescriptor],
-    tags: impl IntoIterator<Item = (&'a str, &'a str)>,
-    schemas: impl IntoIterator<Item = &'a String>,
-) -> Annotations {
-    let mut annotations = Annotations::default();
-    let Some(pool) = files.first().map(FileDescriptor::parent_pool) else {
-        return annotations;
-    };
-    if pool
-        .get_extension_by_name(&format!("{PACKAGE}openapiv2_operation"))
-        .is_none()
-    {
-        return annotations;
+impl Reader {
+    pub(super) fn new(files: &[FileDescriptor]) -> Self {
+        let pool = files
+            .first()
+            .map(FileDescriptor::parent_pool)
+            .filter(|pool| {
+                pool.get_extension_by_name(&format!("{PACKAGE}openapiv2_operation"))
+                    .is_some()
+            })
+            .cloned();
+        Self { pool }
     }
-    for file in files {
-        annotations
-            .swagger
-            .extend(read(pool, &file.options(), "openapiv2_swagger"));
-        for service in file.services() {
-            for method in service.methods() {
-                if let Some(operation) = read(pool, &method.options(), "openapiv2_operation") {
-                    annotations
-                        .operations
-                        .insert(method.full_name().to_owned(), operation);
+
+    /// The annotation `name` (`openapiv2_operation`…) of an options message, as proto3 JSON.
+    fn read(&self, options: &DynamicMessage, name: &str) -> Option<Json> {
+        let pool = self.pool.as_ref()?;
+        let extension = pool.get_extension_by_name(&format!("{PACKAGE}{name}"))?;
+        if !options.has_extension(&extension) {
+            return None;
+        }
+        match options.get_extension(&extension).as_ref() {
+            Reflected::Message(message) => serde_json::to_value(message).ok(),
+            _ => None,
+        }
+    }
+
+    /// What the annotations of `field` say.
+    pub(super) fn field(&self, field: &FieldDescriptor) -> FieldAnnotation {
+        FieldAnnotation {
+            schema: self.read(&field.options(), "openapiv2_field"),
+        }
+    }
+
+    /// The annotations of `files` (one package's), for the services `tags` names (service
+    /// full name, tag) and the messages `schemas` names.
+    pub(super) fn collect<'a>(
+        &self,
+        files: &[FileDescriptor],
+        tags: impl IntoIterator<Item = (&'a str, &'a str)>,
+        schemas: impl IntoIterator<Item = &'a String>,
+    ) -> Annotations {
+        let mut annotations = Annotations::default();
+        let Some(pool) = &self.pool else {
+            return annotations;
+        };
+        for file in files {
+            annotations
+                .swagger
+                .extend(self.read(&file.options(), "openapiv2_swagger"));
+            for service in file.services() {
+                for method in service.methods() {
+                    if let Some(operation) = self.read(&method.options(), "openapiv2_operation") {
+                        annotations
+                            .operations
+                            .insert(method.full_name().to_owned(), operation);
+                    }
                 }
             }
         }
-    }
-    for (service, tag) in tags {
-        if let Some(descriptor) = pool.get_service_by_name(service)
-            && let Some(annotation) = read(pool, &descriptor.options(), "openapiv2_tag")
-        {
-            annotations.tags.insert(tag.to_owned(), annotation);
+        for (service, tag) in tags {
+            if let Some(descriptor) = pool.get_service_by_name(service)
+                && let Some(annotation) = self.read(&descriptor.options(), "openapiv2_tag")
+            {
+                annotations.tags.insert(tag.to_owned(), annotation);
+            }
         }
-    }
-    for name in schemas {
-        let Some(message) = pool.get_message_by_name(name) else {
-            continue;
-        };
-        if let Some(schema) = read(pool, &message.options(), "openapiv2_schema") {
-            annotations.schemas.insert(name.clone(), schema);
+        for name in schemas {
+            if let Some(message) = pool.get_message_by_name(name)
+                && let Some(schema) = self.read(&message.options(), "openapiv2_schema")
+            {
+                annotations.schemas.insert(name.clone(), schema);
+            }
         }
-        let fields: BTreeMap<String, Json> = message
-            .fields()
-            .filter_map(|field| {
-                read(pool, &field.options(), "openapiv2_field")
-                    .map(|annotation| (field.json_name().to_owned(), annotation))
-            })
-            .collect();
-        if !fields.is_empty() {
-            annotations.fields.insert(name.clone(), fields);
-        }
+        annotations
     }
-    annotations
 }

@@ -89,6 +89,7 @@ mod tests {
                     field: Some(name.to_owned()),
                     value: PathValue::Field(Value::Scalar(Scalar::String)),
                     description: None,
+                    annotation: Default::default(),
                 })
                 .collect()
         };

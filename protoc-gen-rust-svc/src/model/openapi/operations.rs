@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use prost_reflect::{FieldDescriptor, FileDescriptor, Kind, MessageDescriptor, MethodDescriptor};
 
+use super::annotations::Reader;
 use super::describe::Comments;
 use super::paths::{self, Form, ParamKind};
 use super::*;
@@ -27,6 +28,7 @@ pub(super) struct Builder<'a> {
     pub claimed: BTreeSet<String>,
     /// Those of them not yet described.
     pub queue: VecDeque<String>,
+    pub annotations: Reader,
 }
 
 impl Builder<'_> {
@@ -162,6 +164,9 @@ impl Builder<'_> {
                     value,
                     description: field
                         .and_then(|field| self.comments.of(&field.parent_file(), field.path())),
+                    annotation: field
+                        .map(|field| self.annotations.field(field))
+                        .unwrap_or_default(),
                 }
             })
             .collect()
@@ -207,6 +212,7 @@ impl Builder<'_> {
                     field: shape,
                     description: self.comments.of(&field.parent_file(), field.path()),
                     deprecated: field_deprecated(&field),
+                    annotation: self.annotations.field(&field),
                 });
                 continue;
             }
@@ -303,6 +309,7 @@ impl Builder<'_> {
                         .containing_oneof()
                         .filter(|oneof| !oneof.is_synthetic())
                         .map(|oneof| oneof.name().to_owned()),
+                    annotation: self.annotations.field(&field),
                 }
             })
             .collect();
