@@ -253,6 +253,9 @@ fn query_param(param: &QueryParam) -> Json {
     let description =
         annotations::parameter_description(&param.annotation).or(param.description.as_deref());
     insert_text(&mut object, "description", description);
+    if param.required {
+        object.insert("required".into(), json!(true));
+    }
     if param.deprecated {
         object.insert("deprecated".into(), json!(true));
     }
@@ -479,6 +482,7 @@ mod tests {
             field,
             description: None,
             deprecated: false,
+            required: false,
             annotation: Default::default(),
         };
         let wrapper = Value::Message("google.protobuf.Int64Value".to_owned());

@@ -147,6 +147,9 @@ pub struct QueryParam {
     pub description: Option<String>,
     /// `[deprecated = true]` on the field.
     pub deprecated: bool,
+    /// Annotated as required: on the field (`google.api.field_behavior = REQUIRED`, or
+    /// `openapiv2_field`'s `required`) or on its message (`openapiv2_schema`'s).
+    pub required: bool,
     /// The field's annotations.
     pub annotation: FieldAnnotation,
 }
@@ -246,6 +249,9 @@ pub struct MessageSchema {
     pub deprecated: bool,
     /// In declaration order.
     pub fields: Vec<FieldSchema>,
+    /// The JSON names of the fields annotated as required: those the message's
+    /// `openapiv2_schema` lists, then those annotated on the field, each once.
+    pub required: Vec<String>,
 }
 
 /// A field of a message.

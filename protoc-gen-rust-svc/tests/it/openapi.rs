@@ -198,19 +198,30 @@ fn http_body_routes_are_described_as_binary() {
     );
 }
 
-#[test]
-fn grpc_gateway_annotations_are_carried_into_the_document() {
+/// The documents of `tests/protos/openapi/annotated.proto`.
+fn annotated_files() -> Vec<GeneratedFile> {
     let root = root();
-    let files = documents(
+    documents(
         Builder::new()
             .include(root.join("proto"))
             .include(root.join("tests/data/grpc-gateway"))
+            .include(root.join("tests/data/googleapis"))
             .include(root.join("tests/protos/openapi"))
             .file(root.join("tests/protos/openapi/annotated.proto"))
             .artifacts([Artifact::Domain, Artifact::OpenApi])
             .generate()
             .unwrap(),
-    );
+    )
+}
+
+/// The document of `tests/protos/openapi/annotated.proto`.
+fn annotated_document() -> serde_json::Value {
+    serde_json::from_str(&annotated_files()[0].content).unwrap()
+}
+
+#[test]
+fn grpc_gateway_annotations_are_carried_into_the_document() {
+    let files = annotated_files();
     let document: serde_json::Value = serde_json::from_str(&files[0].content).unwrap();
     insta::assert_snapshot!(files[0].name.clone(), files[0].content);
     let info = &document["info"];
@@ -258,7 +269,11 @@ fn grpc_gateway_annotations_are_carried_into_the_document() {
     let book = &document["components"]["schemas"]["tests.annotated.v1.Book"];
     assert_eq!(book["title"], "Book");
     assert_eq!(book["description"], "A book on the shelves.");
-    assert_eq!(book["required"], serde_json::json!(["id", "title"]));
+    // The message's list, its proto names as JSON names, then the fields annotated so.
+    assert_eq!(
+        book["required"],
+        serde_json::json!(["id", "title", "shelfId", "isbn", "authorName"])
+    );
     assert_eq!(
         book["examples"],
         serde_json::json!([{"id": "b-1", "title": "Dune"}])
@@ -274,23 +289,12 @@ fn grpc_gateway_annotations_are_carried_into_the_document() {
     assert_eq!(properties["title"]["minLength"], 1);
     assert_eq!(properties["price"]["exclusiveMinimum"], 0.0);
     assert!(properties["price"].get("minimum").is_none());
+    assert_eq!(properties["shelfId"]["readOnly"], true);
+    assert_eq!(properties["shopNote"]["writeOnly"], true);
+    // `required` is the message's word about its fields, never a string property's.
+    assert!(properties["isbn"].get("required").is_none());
 }
 
-/// The document of `tests/protos/openapi/annotated.proto`.
-fn annotated_document() -> serde_json::Value {
-    let root = root();
-    let files = documents(
-        Builder::new()
-            .include(root.join("proto"))
-            .include(root.join("tests/data/grpc-gateway"))
-            .include(root.join("tests/protos/openapi"))
-            .file(root.join("tests/protos/openapi/annotated.proto"))
-            .artifacts([Artifact::Domain, Artifact::OpenApi])
-            .generate()
-            .unwrap(),
-    );
-    serde_json::from_str(&files[0].content).unwrap()
-}
 
 /// The parameter `name` of the operation at `path` and `method`.
 fn parameter<'a>(
@@ -333,6 +337,9 @@ fn field_annotations_shape_path_and_query_parameters() {
             "default": 10,
         })
     );
+    assert!(page_size.get("required").is_none());
+    let cursor = parameter(&document, list, "get", "cursor");
+    assert_eq!(cursor["required"], true);
     let order_by = parameter(&document, list, "get", "orderBy");
     assert_eq!(
         order_by["schema"],

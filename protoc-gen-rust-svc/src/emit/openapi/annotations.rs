@@ -172,7 +172,9 @@ pub(super) fn parameter(
 
 /// The JSONSchema fields OpenAPI 3.1 shares with Swagger 2's, onto a schema.
 fn json_schema_fields(annotation: &Json, target: &mut Json) {
-    for field in ["title", "description", "required"] {
+    // Not `required`: the model has put the fields it names, and those annotated as
+    // required, into their message's.
+    for field in ["title", "description"] {
         copy(annotation, field, target, field);
     }
     keywords(annotation, target);

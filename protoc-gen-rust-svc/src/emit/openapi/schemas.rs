@@ -41,6 +41,12 @@ fn message_schema(message: &MessageSchema) -> Json {
         if field.deprecated {
             schema.insert("deprecated".into(), json!(true));
         }
+        if field.annotation.output_only {
+            schema.insert("readOnly".into(), json!(true));
+        }
+        if field.annotation.input_only {
+            schema.insert("writeOnly".into(), json!(true));
+        }
         let mut schema = Json::Object(schema);
         annotations::property(&field.annotation, &mut schema);
         properties.insert(field.json_name.clone(), schema);
@@ -52,6 +58,9 @@ fn message_schema(message: &MessageSchema) -> Json {
         object.insert("deprecated".into(), json!(true));
     }
     object.insert("properties".into(), Json::Object(properties));
+    if !message.required.is_empty() {
+        object.insert("required".into(), json!(message.required));
+    }
     // A field the message does not have is not part of its form: the gateway never writes one,
     // and skips one in a request (or refuses it, with `reject_unknown_fields`).
     object.insert("additionalProperties".into(), json!(false));
@@ -380,6 +389,7 @@ mod tests {
             description: None,
             deprecated: true,
             fields: vec![member("a"), member("b")],
+            required: Vec::new(),
         };
         let schema = message_schema(&message);
         assert_eq!(schema["additionalProperties"], json!(false));

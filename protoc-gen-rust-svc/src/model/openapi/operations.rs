@@ -185,6 +185,7 @@ impl Builder<'_> {
         visiting: &mut Vec<String>,
         out: &mut Vec<QueryParam>,
     ) {
+        let required = self.annotations.required(message);
         for field in message.fields() {
             let proto_path = format!("{proto_prefix}{}", field.name());
             if excluded.contains(&proto_path.as_str()) {
@@ -207,12 +208,15 @@ impl Builder<'_> {
                 if !wrapper {
                     self.reach_field(&shape);
                 }
+                let annotation = self.annotations.field(&field);
                 out.push(QueryParam {
+                    required: annotation.required
+                        || required.iter().any(|name| name == field.json_name()),
                     name: json_path,
                     field: shape,
                     description: self.comments.of(&field.parent_file(), field.path()),
                     deprecated: field_deprecated(&field),
-                    annotation: self.annotations.field(&field),
+                    annotation,
                 });
                 continue;
             }
@@ -312,7 +316,22 @@ impl Builder<'_> {
                     annotation: self.annotations.field(&field),
                 }
             })
-            .collect();
+            .collect::<Vec<FieldSchema>>();
+        let annotated = fields
+            .iter()
+            .filter(|field| field.annotation.required)
+            .map(|field| field.json_name.clone());
+        let mut required = Vec::new();
+        for name in self
+            .annotations
+            .required(message)
+            .into_iter()
+            .chain(annotated)
+        {
+            if !required.contains(&name) {
+                required.push(name);
+            }
+        }
         MessageSchema {
             description: self.comments.of(&file, message.path()),
             deprecated: message
@@ -321,6 +340,7 @@ impl Builder<'_> {
                 .as_ref()
                 .is_some_and(|options| options.deprecated()),
             fields,
+            required,
         }
     }
 }
