@@ -38,7 +38,7 @@ use super::query::{
 };
 use super::schema::{Cardinality, FieldKind, FieldSchema, MessageSchema};
 use crate::Status;
-use crate::gateway::wkt::query_text::query_value;
+use crate::gateway::wkt::query_text::proto_paths_value;
 
 mod errors;
 mod flat;
@@ -331,8 +331,8 @@ fn merged<B: PathBinding>(
         && !patch::has_paths(&target, mask_field)
     {
         target.remove(mask_field.name);
-        // The paths are in proto (snake_case) form, as a query's may be.
-        target.insert(mask_field.json_name.to_owned(), query_value(paths));
+        // The paths are in proto form, taken as they are (`Num`, `en_GB`, `langIdent`).
+        target.insert(mask_field.json_name.to_owned(), proto_paths_value(paths));
     }
     Ok(Value::Object(target))
 }

@@ -595,3 +595,94 @@ fn rules_that_do_not_fit_the_schema_are_internal_errors() {
 }
 
 mod direct;
+
+/// A message with grpc-gateway's non-standard field names (its NonStandardNames test):
+/// proto names with capitals, which a field mask must name as they are.
+static ODD: MessageSchema = MessageSchema {
+    name: "t.Odd",
+    fields: &[
+        field("Num", "Num", FieldKind::Scalar(ScalarKind::Int64), Single),
+        field(
+            "line_num",
+            "lineNum",
+            FieldKind::Scalar(ScalarKind::Int64),
+            Single,
+        ),
+        field(
+            "langIdent",
+            "langIdent",
+            FieldKind::Scalar(ScalarKind::String),
+            Single,
+        ),
+        field(
+            "STATUS",
+            "STATUS",
+            FieldKind::Scalar(ScalarKind::String),
+            Single,
+        ),
+        field(
+            "en_GB",
+            "enGB",
+            FieldKind::Scalar(ScalarKind::Int64),
+            Single,
+        ),
+    ],
+};
+
+static UPDATE_ODD: MessageSchema = MessageSchema {
+    name: "t.UpdateOddRequest",
+    fields: &[
+        field("body", "body", FieldKind::Message(&ODD), Single),
+        field(
+            "update_mask",
+            "updateMask",
+            FieldKind::WellKnown(crate::gateway::schema::WellKnown::FieldMask),
+            Single,
+        ),
+    ],
+};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct UpdateOdd {
+    #[serde(alias = "update_mask")]
+    update_mask: Option<crate::gateway::wkt::FieldMask>,
+}
+
+#[test]
+fn a_patch_mask_from_the_body_names_fields_as_the_proto_does() {
+    // grpc-gateway's NonStandardNames: the mask is the proto names, capitals kept.
+    let update: UpdateOdd = decode_patch_request(
+        &UPDATE_ODD,
+        BodyRule::Field("body"),
+        &[] as &[(&str, &str)],
+        None,
+        br#"{"Num": "1", "lineNum": "42", "langIdent": "English", "STATUS": "good", "enGB": "1"}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        update.update_mask.unwrap().paths,
+        ["Num", "STATUS", "en_GB", "langIdent", "line_num"]
+    );
+    // A mask in the query is read in proto form too; a lowerCamelCase segment is a JSON name.
+    for (query, paths) in [
+        (
+            "update_mask=Num,en_GB,STATUS",
+            vec!["Num", "en_GB", "STATUS"],
+        ),
+        (
+            "updateMask=lineNum,thing.subValue",
+            vec!["line_num", "thing.sub_value"],
+        ),
+    ] {
+        let update: UpdateOdd = decode_patch_request(
+            &UPDATE_ODD,
+            BodyRule::Field("body"),
+            &[] as &[(&str, &str)],
+            Some(query),
+            br#"{"Num": "1"}"#,
+        )
+        .unwrap();
+        assert_eq!(update.update_mask.unwrap().paths, paths, "{query}");
+    }
+}

@@ -15,7 +15,7 @@ use serde::de::{
 };
 use serde_json::Value;
 
-use crate::gateway::wkt::query_text::QUERY_KEY;
+use crate::gateway::wkt::query_text::{PROTO_PATHS_KEY, QUERY_KEY};
 
 /// One step into a JSON value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,7 +120,7 @@ impl<'de> Deserializer<'de> for Tracked<'de> {
                 });
                 result.map_err(|error| match last_key.get() {
                     // The object an enum's path or query text is passed in is the value itself.
-                    Some(QUERY_KEY) => error,
+                    Some(QUERY_KEY | PROTO_PATHS_KEY) => error,
                     Some(key) if !error.settled => error.at(Step::Key(key.to_owned())),
                     _ => error.settle(),
                 })
@@ -220,7 +220,7 @@ impl<'de> MapAccess<'de> for Members<'de, '_> {
             .take()
             .ok_or_else(|| <TraceError as de::Error>::custom("a value was read before its key"))?;
         seed.deserialize(Tracked(value)).map_err(|error| match key {
-            QUERY_KEY => error,
+            QUERY_KEY | PROTO_PATHS_KEY => error,
             _ => error.at(Step::Key(key.to_owned())),
         })
     }

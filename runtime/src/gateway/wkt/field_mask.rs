@@ -14,9 +14,10 @@ use super::query_text;
 /// identifiers or whose lowerCamelCase form would not read back as the same path
 /// (`foo__bar`, `fooBar`). Reading a JSON string converts each segment to snake_case and, as
 /// protojson, refuses one with `_` or whitespace (the conformance suite's
-/// `FieldMaskInvalidCharacter`); a path variable or query parameter may name paths in
-/// snake_case, as grpc-gateway passes `?update_mask=display_name` through unchanged
-/// ([`FieldMask::from_json_paths`] reads both).
+/// `FieldMaskInvalidCharacter`). A path variable or query parameter names paths in proto
+/// form, as grpc-gateway passes `?update_mask=display_name` or `Num` through unchanged; a
+/// segment of it in lowerCamelCase is read as the JSON name of a snake_case field, as the
+/// Envoy transcoder reads it. ([`FieldMask::from_json_paths`] reads both forms everywhere.)
 ///
 /// ```
 /// use rust_svc_runtime::gateway::wkt::FieldMask;
@@ -117,6 +118,54 @@ impl FieldMask {
     }
 }
 
+impl FieldMask {
+    /// Reads a path variable's or query parameter's text: comma-separated paths, each segment
+    /// in proto form as written (`update_mask=display_name`, grpc-gateway's reading, which
+    /// keeps `Num` or `en_GB`), except that a segment in lowerCamelCase (a lowercase first
+    /// letter, no `_`, an uppercase letter) is the JSON form of a snake_case name and read as
+    /// that (`displayName`: `display_name`, as the Envoy transcoder reads it).
+    fn from_query_text(text: &str) -> Result<Self, InvalidFieldMask> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(Self::default());
+        }
+        let paths = text
+            .split(',')
+            .map(|path| {
+                let path = path.trim();
+                let mut read = String::with_capacity(path.len() + 4);
+                for (index, segment) in path.split('.').enumerate() {
+                    check_identifier(path, segment)?;
+                    if index > 0 {
+                        read.push('.');
+                    }
+                    let camel = segment.starts_with(|c: char| c.is_ascii_lowercase())
+                        && !segment.contains('_');
+                    if camel {
+                        read.push_str(&snake_case_of(segment));
+                    } else {
+                        read.push_str(segment);
+                    }
+                }
+                Ok(read)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { paths })
+    }
+
+    /// The paths a PATCH body sets, comma-separated, already in proto form (field names, and
+    /// the keys of a `Struct` as sent): taken as they are.
+    fn from_proto_paths(paths: &str) -> Self {
+        Self {
+            paths: paths
+                .split(',')
+                .filter(|path| !path.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        }
+    }
+}
+
 impl From<pbjson_types::FieldMask> for FieldMask {
     fn from(mask: pbjson_types::FieldMask) -> Self {
         Self { paths: mask.paths }
@@ -160,10 +209,15 @@ impl<'de> Deserialize<'de> for FieldMask {
                 FieldMask::from_json_paths(json).map_err(E::custom)
             }
 
-            // A path variable's or query parameter's text (see `query_text`).
+            // A path variable's or query parameter's text, or the paths a PATCH body sets (see
+            // `query_text`).
             fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<FieldMask, A::Error> {
-                let text = query_text::read(map, &self)?;
-                FieldMask::from_json_paths(&text).map_err(de::Error::custom)
+                match query_text::read_paths(map, &self)? {
+                    query_text::Paths::Query(text) => {
+                        FieldMask::from_query_text(&text).map_err(de::Error::custom)
+                    }
+                    query_text::Paths::Proto(paths) => Ok(FieldMask::from_proto_paths(&paths)),
+                }
             }
         }
 
