@@ -265,6 +265,11 @@ fn grpc_gateway_annotations_are_carried_into_the_document() {
         operation["security"],
         serde_json::json!([{"OAuth2": ["read"]}])
     );
+    // `security: {}` opts an operation out of the document's security.
+    assert_eq!(
+        document["paths"]["/v1/shelves/{shelf}/books"]["get"]["security"],
+        serde_json::json!([])
+    );
 
     let book = &document["components"]["schemas"]["tests.annotated.v1.Book"];
     assert_eq!(book["title"], "Book");
@@ -294,7 +299,6 @@ fn grpc_gateway_annotations_are_carried_into_the_document() {
     // `required` is the message's word about its fields, never a string property's.
     assert!(properties["isbn"].get("required").is_none());
 }
-
 
 /// The parameter `name` of the operation at `path` and `method`.
 fn parameter<'a>(
@@ -341,6 +345,7 @@ fn field_annotations_shape_path_and_query_parameters() {
     let cursor = parameter(&document, list, "get", "cursor");
     assert_eq!(cursor["required"], true);
     let order_by = parameter(&document, list, "get", "orderBy");
+
     assert_eq!(
         order_by["schema"],
         serde_json::json!({ "type": "string", "title": "Order", "enum": ["title", "price"] })

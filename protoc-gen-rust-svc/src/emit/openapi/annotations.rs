@@ -311,7 +311,8 @@ fn security_scheme(scheme: &Json) -> Option<Json> {
 }
 
 /// Swagger 2 security requirements (`{"securityRequirement": {name: {"scope": […]}}}` each)
-/// as OpenAPI's (`{name: […]}`).
+/// as OpenAPI's (`{name: […]}`). An empty one (`security: {}`, grpc-gateway's way to opt an
+/// operation out) is left out: `[]` says no security, `[{}]` would say "or none" beside others.
 fn security_requirements(security: &Json) -> Json {
     let requirements = security
         .as_array()
@@ -332,7 +333,8 @@ fn security_requirements(security: &Json) -> Json {
                 })
                 .unwrap_or_default();
             Json::Object(names)
-        });
+        })
+        .filter(|names| names.as_object().is_some_and(|names| !names.is_empty()));
     Json::Array(requirements.collect())
 }
 
@@ -340,5 +342,28 @@ fn security_requirements(security: &Json) -> Json {
 fn copy(source: &Json, from: &str, target: &mut Json, to: &str) {
     if let Some(value) = source.get(from) {
         target[to] = value.clone();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_security_requirements_opt_out() {
+        let requirement =
+            |name: &str| json!({ "securityRequirement": { name: { "scope": ["r"] } } });
+        let cases = [
+            (json!([{}]), json!([])),
+            (json!([{ "securityRequirement": {} }]), json!([])),
+            (json!([{}, requirement("A")]), json!([{ "A": ["r"] }])),
+            (
+                json!([{ "securityRequirement": { "B": {} } }]),
+                json!([{ "B": [] }]),
+            ),
+        ];
+        for (security, expected) in cases {
+            assert_eq!(security_requirements(&security), expected, "{security}");
+        }
     }
 }
