@@ -351,7 +351,13 @@ impl Model {
             };
             let mut package = build_package(&cx, &package_name, &files, scope, &mut warnings)?;
             if params.emits(Artifact::OpenApi) {
-                package.openapi = openapi::build(sources, &package_name, &files, &package.services);
+                package.openapi = openapi::build(
+                    sources,
+                    &package_name,
+                    &files,
+                    &package.services,
+                    &mut warnings,
+                );
             }
             packages.push(package);
         }

@@ -18,6 +18,7 @@ use prost_reflect::FileDescriptor;
 
 use super::Service;
 use crate::comments::SourceInfos;
+use crate::error::Warning;
 pub use annotations::{Annotations, FieldAnnotation};
 use collisions::{Candidate, distinct_paths};
 use describe::Comments;
@@ -358,19 +359,21 @@ const OPENAPI_METHODS: [&str; 8] = [
 const FILE_PACKAGE: i32 = 2;
 const FILE_SYNTAX: i32 = 12;
 
-/// The document of a package, or `None` when none of its services has an http rule.
+/// The document of a package, or `None` when none of its services has an http rule; what is
+/// wrong in its annotations goes to `warnings`.
 pub(super) fn build(
     sources: &SourceInfos,
     package: &str,
     files: &[FileDescriptor],
     services: &[Service],
+    warnings: &mut Vec<Warning>,
 ) -> Option<OpenApi> {
     let mut builder = Builder {
         comments: Comments::new(sources),
         schemas: BTreeMap::new(),
         claimed: BTreeSet::new(),
         queue: VecDeque::new(),
-        annotations: annotations::Reader::new(files),
+        annotations: annotations::Reader::new(sources, files),
     };
     let mut tags = Vec::new();
     let mut operations = Vec::new();
@@ -435,6 +438,7 @@ pub(super) fn build(
     let annotations = builder
         .annotations
         .collect(files, tagged, builder.schemas.keys());
+    warnings.append(&mut builder.annotations.warnings);
     Some(OpenApi {
         package: package.to_owned(),
         description,

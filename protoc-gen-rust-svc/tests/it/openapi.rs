@@ -198,30 +198,30 @@ fn http_body_routes_are_described_as_binary() {
     );
 }
 
-/// The documents of `tests/protos/openapi/annotated.proto`.
-fn annotated_files() -> Vec<GeneratedFile> {
+/// The documents of `tests/protos/openapi/annotated.proto`, and the warnings.
+fn annotated_files() -> (Vec<GeneratedFile>, Vec<String>) {
     let root = root();
-    documents(
-        Builder::new()
-            .include(root.join("proto"))
-            .include(root.join("tests/data/grpc-gateway"))
-            .include(root.join("tests/data/googleapis"))
-            .include(root.join("tests/protos/openapi"))
-            .file(root.join("tests/protos/openapi/annotated.proto"))
-            .artifacts([Artifact::Domain, Artifact::OpenApi])
-            .generate()
-            .unwrap(),
-    )
+    let generated = Builder::new()
+        .include(root.join("proto"))
+        .include(root.join("tests/data/grpc-gateway"))
+        .include(root.join("tests/data/googleapis"))
+        .include(root.join("tests/protos/openapi"))
+        .file(root.join("tests/protos/openapi/annotated.proto"))
+        .artifacts([Artifact::Domain, Artifact::OpenApi])
+        .generate_with_warnings()
+        .unwrap();
+    let warnings = generated.warnings.iter().map(ToString::to_string).collect();
+    (documents(generated.files), warnings)
 }
 
 /// The document of `tests/protos/openapi/annotated.proto`.
 fn annotated_document() -> serde_json::Value {
-    serde_json::from_str(&annotated_files()[0].content).unwrap()
+    serde_json::from_str(&annotated_files().0[0].content).unwrap()
 }
 
 #[test]
 fn grpc_gateway_annotations_are_carried_into_the_document() {
-    let files = annotated_files();
+    let (files, _) = annotated_files();
     let document: serde_json::Value = serde_json::from_str(&files[0].content).unwrap();
     insta::assert_snapshot!(files[0].name.clone(), files[0].content);
     let info = &document["info"];
@@ -233,7 +233,12 @@ fn grpc_gateway_annotations_are_carried_into_the_document() {
     let schemes = &document["components"]["securitySchemes"];
     assert_eq!(
         schemes["ApiKeyAuth"],
-        serde_json::json!({"type": "apiKey", "name": "X-API-Key", "in": "header"})
+        serde_json::json!({
+            "type": "apiKey",
+            "name": "X-API-Key",
+            "in": "header",
+            "x-amazon-apigateway-authtype": "custom",
+        })
     );
     let code = &schemes["OAuth2"]["flows"]["authorizationCode"];
     assert_eq!(code["tokenUrl"], "https://example.com/token");
@@ -326,6 +331,7 @@ fn field_annotations_shape_path_and_query_parameters() {
             "description": "The shelf, from the annotation.",
             "schema": { "type": "string", "pattern": "^[a-z]+$" },
             "example": "fiction",
+            "x-shelf-kind": ["physical"],
         })
     );
     let page_size = parameter(&document, list, "get", "pageSize");
@@ -350,4 +356,47 @@ fn field_annotations_shape_path_and_query_parameters() {
         order_by["schema"],
         serde_json::json!({ "type": "string", "title": "Order", "enum": ["title", "price"] })
     );
+}
+
+#[test]
+fn annotation_extensions_become_x_members() {
+    let document = annotated_document();
+    assert_eq!(
+        document["x-logo"],
+        serde_json::json!({"url": "https://example.com/logo.png"})
+    );
+    assert_eq!(document["info"]["x-audience"], "public");
+    let books = document["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|tag| tag["name"] == "Books")
+        .unwrap();
+    assert_eq!(books["x-display-name"], "Books");
+    assert_eq!(
+        document["components"]["securitySchemes"]["ApiKeyAuth"]["x-amazon-apigateway-authtype"],
+        "custom"
+    );
+    assert_eq!(
+        document["paths"]["/v1/books/{id}"]["get"]["x-rate-limit"],
+        10.0
+    );
+    let book = &document["components"]["schemas"]["tests.annotated.v1.Book"];
+    assert_eq!(book["x-entity"], true);
+    assert_eq!(
+        book["properties"]["isbn"],
+        serde_json::json!({
+            "type": "string",
+            "description": "Its ISBN.",
+            "x-format-name": "ISBN-13",
+        })
+    );
+    let shelf = parameter(&document, "/v1/shelves/{shelf}/books", "get", "shelf");
+    assert_eq!(shelf["x-shelf-kind"], serde_json::json!(["physical"]));
+}
+
+#[test]
+fn extension_keys_without_x_are_left_out_with_a_warning() {
+    let (_, warnings) = annotated_files();
+    insta::assert_snapshot!(warnings.join("\n"), @r#"annotated.proto:204: field tests.annotated.v1.Book.isbn: openapiv2_field: the extension key "format-name" does not start with "x-"; it is left out of the OpenAPI document"#);
 }

@@ -37,7 +37,9 @@ fn document_level(document: &mut Json, swagger: &Json) {
                 target[part] = value.clone();
             }
         }
+        extensions(info, target);
     }
+    extensions(swagger, document);
     if let Some(docs) = swagger.get("externalDocs") {
         document["externalDocs"] = docs.clone();
     }
@@ -83,6 +85,7 @@ fn upsert_tag(document: &mut Json, name: &str, annotation: &Json) {
     if let Some(docs) = annotation.get("externalDocs") {
         tag["externalDocs"] = docs.clone();
     }
+    extensions(annotation, tag);
 }
 
 /// `openapiv2_operation` on every operation of its rpc.
@@ -113,6 +116,7 @@ fn operations(document: &mut Json, api: &OpenApi, annotations: &Annotations) {
         if let Some(security) = annotation.get("security") {
             target["security"] = security_requirements(security);
         }
+        extensions(annotation, target);
     }
 }
 
@@ -164,6 +168,9 @@ pub(super) fn parameter(
     if let Some(example) = source.get("example").and_then(Json::as_str) {
         parameter.insert("example".into(), parsed_example(example));
     }
+    if let Some(members) = source.get("extensions").and_then(Json::as_object) {
+        parameter.extend(members.clone());
+    }
     if constrain && let Some(schema) = parameter.get_mut("schema") {
         copy(source, "title", schema, "title");
         keywords(source, schema);
@@ -181,6 +188,7 @@ fn json_schema_fields(annotation: &Json, target: &mut Json) {
     if let Some(text) = annotation.get("example").and_then(Json::as_str) {
         target["examples"] = json!([parsed_example(text)]);
     }
+    extensions(annotation, target);
 }
 
 /// The constraints and default of a JSONSchema annotation, onto a schema.
@@ -307,7 +315,9 @@ fn security_scheme(scheme: &Json) -> Option<Json> {
     if let Some(description) = scheme.get("description") {
         converted.insert("description".into(), description.clone());
     }
-    Some(Json::Object(converted))
+    let mut converted = Json::Object(converted);
+    extensions(scheme, &mut converted);
+    Some(converted)
 }
 
 /// Swagger 2 security requirements (`{"securityRequirement": {name: {"scope": […]}}}` each)
@@ -336,6 +346,15 @@ fn security_requirements(security: &Json) -> Json {
         })
         .filter(|names| names.as_object().is_some_and(|names| !names.is_empty()));
     Json::Array(requirements.collect())
+}
+
+/// An annotation's `extensions` (the model has checked they all start with `x-`) as members
+/// of `target`.
+fn extensions(source: &Json, target: &mut Json) {
+    let members = source.get("extensions").and_then(Json::as_object);
+    if let (Some(members), Some(target)) = (members, target.as_object_mut()) {
+        target.extend(members.clone());
+    }
 }
 
 /// `target[to]` = `source[from]`, when `source` has it.

@@ -7,6 +7,10 @@
 //! document. Annotations of other kinds, and fields of these that OpenAPI 3.1 has no place
 //! for, are ignored without an error. `google.api.field_behavior` is read too, as
 //! grpc-gateway reads it: `REQUIRED`, `OUTPUT_ONLY` and `INPUT_ONLY`.
+//!
+//! Their `extensions` maps become the `x-` members of the OpenAPI objects; a key that does not
+//! start with `x-` (grpc-gateway refuses it) is left out with a warning naming the option's
+//! `file:line`, as the rest of the document is kept when an annotation has no place in it.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +19,10 @@ use prost_reflect::{
     Value as Reflected,
 };
 use serde_json::Value as Json;
+
+use crate::comments::SourceInfos;
+use crate::error::Warning;
+use crate::model::option_location;
 
 /// The annotations of one package's document, as proto3 JSON objects. Those of fields are on
 /// the fields' parameters and schemas ([`FieldAnnotation`]).
@@ -53,15 +61,41 @@ const INPUT_ONLY: i32 = 4;
 const PACKAGE: &str = "grpc.gateway.protoc_gen_openapiv2.options.";
 
 /// Reads the annotations of one package's elements.
-pub(super) struct Reader {
+pub(super) struct Reader<'a> {
     /// The request's pool.
     pool: Option<DescriptorPool>,
+    sources: &'a SourceInfos,
+    /// About annotations read, each once.
+    pub warnings: Vec<Warning>,
 }
 
-impl Reader {
-    pub(super) fn new(files: &[FileDescriptor]) -> Self {
+/// Where an annotation is: an element of a file, and the field of its descriptor that holds
+/// its options.
+struct Site<'s> {
+    file: FileDescriptor,
+    path: &'s [i32],
+    options_field: i32,
+    element: String,
+}
+
+/// grpc-gateway's annotations all have this extension number.
+const NUMBER: u32 = 1042;
+
+// The `options` fields of the descriptors.
+const FILE_OPTIONS: i32 = 8;
+const SERVICE_OPTIONS: i32 = 3;
+const METHOD_OPTIONS: i32 = 4;
+const MESSAGE_OPTIONS: i32 = 7;
+const FIELD_OPTIONS: i32 = 8;
+
+impl<'a> Reader<'a> {
+    pub(super) fn new(sources: &'a SourceInfos, files: &[FileDescriptor]) -> Self {
         let pool = files.first().map(FileDescriptor::parent_pool).cloned();
-        Self { pool }
+        Self {
+            pool,
+            sources,
+            warnings: Vec::new(),
+        }
     }
 
     /// The extension `name` of an options message, if it is set.
@@ -72,18 +106,47 @@ impl Reader {
             .then(|| options.get_extension(&extension).into_owned())
     }
 
-    /// The annotation `name` (`openapiv2_operation`…) of an options message, as proto3 JSON.
-    fn read(&self, options: &DynamicMessage, name: &str) -> Option<Json> {
-        match self.extension(options, &format!("{PACKAGE}{name}"))? {
-            Reflected::Message(message) => serde_json::to_value(&message).ok(),
-            _ => None,
+    /// The annotation `name` (`openapiv2_operation`…) of an options message, as proto3 JSON,
+    /// its extension keys checked.
+    fn read(&mut self, options: &DynamicMessage, name: &str, site: Site<'_>) -> Option<Json> {
+        let mut annotation = match self.extension(options, &format!("{PACKAGE}{name}"))? {
+            Reflected::Message(message) => serde_json::to_value(&message).ok()?,
+            _ => return None,
+        };
+        let mut refused = Vec::new();
+        check_extensions(&mut annotation, &mut refused);
+        for key in refused {
+            let location = option_location(
+                self.sources,
+                &site.file,
+                site.path,
+                site.options_field,
+                Some(NUMBER),
+            );
+            let warning = Warning::at(
+                location,
+                site.element.clone(),
+                format!(
+                    "{name}: the extension key \"{key}\" does not start with \"x-\"; it is left out of the OpenAPI document"
+                ),
+            );
+            if !self.warnings.contains(&warning) {
+                self.warnings.push(warning);
+            }
         }
+        Some(annotation)
     }
 
     /// What the annotations of `field` say.
-    pub(super) fn field(&self, field: &FieldDescriptor) -> FieldAnnotation {
+    pub(super) fn field(&mut self, field: &FieldDescriptor) -> FieldAnnotation {
         let options = field.options();
-        let schema = self.read(&options, "openapiv2_field");
+        let site = Site {
+            file: field.parent_file(),
+            path: field.path(),
+            options_field: FIELD_OPTIONS,
+            element: format!("field {}", field.full_name()),
+        };
+        let schema = self.read(&options, "openapiv2_field", site);
         let behaviors: Vec<i32> = match self.extension(&options, "google.api.field_behavior") {
             Some(Reflected::List(values)) => values
                 .iter()
@@ -108,8 +171,12 @@ impl Reader {
 
     /// The JSON names of the fields `message`'s `openapiv2_schema` says are required: it lists
     /// proto names (grpc-gateway takes JSON names too); a name no field has stays as written.
-    pub(super) fn required(&self, message: &MessageDescriptor) -> Vec<String> {
-        let Some(schema) = self.read(&message.options(), "openapiv2_schema") else {
+    pub(super) fn required(&mut self, message: &MessageDescriptor) -> Vec<String> {
+        let Some(schema) = self.read(
+            &message.options(),
+            "openapiv2_schema",
+            message_site(message),
+        ) else {
             return Vec::new();
         };
         let names = schema
@@ -130,23 +197,36 @@ impl Reader {
 
     /// The annotations of `files` (one package's), for the services `tags` names (service
     /// full name, tag) and the messages `schemas` names.
-    pub(super) fn collect<'a>(
-        &self,
+    pub(super) fn collect<'n>(
+        &mut self,
         files: &[FileDescriptor],
-        tags: impl IntoIterator<Item = (&'a str, &'a str)>,
-        schemas: impl IntoIterator<Item = &'a String>,
+        tags: impl IntoIterator<Item = (&'n str, &'n str)>,
+        schemas: impl IntoIterator<Item = &'n String>,
     ) -> Annotations {
         let mut annotations = Annotations::default();
-        let Some(pool) = &self.pool else {
+        let Some(pool) = self.pool.clone() else {
             return annotations;
         };
         for file in files {
-            annotations
-                .swagger
-                .extend(self.read(&file.options(), "openapiv2_swagger"));
+            let site = Site {
+                file: file.clone(),
+                path: &[],
+                options_field: FILE_OPTIONS,
+                element: format!("file {}", file.name()),
+            };
+            let swagger = self.read(&file.options(), "openapiv2_swagger", site);
+            annotations.swagger.extend(swagger);
             for service in file.services() {
                 for method in service.methods() {
-                    if let Some(operation) = self.read(&method.options(), "openapiv2_operation") {
+                    let site = Site {
+                        file: file.clone(),
+                        path: method.path(),
+                        options_field: METHOD_OPTIONS,
+                        element: format!("rpc {}", method.full_name()),
+                    };
+                    if let Some(operation) =
+                        self.read(&method.options(), "openapiv2_operation", site)
+                    {
                         annotations
                             .operations
                             .insert(method.full_name().to_owned(), operation);
@@ -155,19 +235,96 @@ impl Reader {
             }
         }
         for (service, tag) in tags {
-            if let Some(descriptor) = pool.get_service_by_name(service)
-                && let Some(annotation) = self.read(&descriptor.options(), "openapiv2_tag")
-            {
+            let Some(descriptor) = pool.get_service_by_name(service) else {
+                continue;
+            };
+            let site = Site {
+                file: descriptor.parent_file(),
+                path: descriptor.path(),
+                options_field: SERVICE_OPTIONS,
+                element: format!("service {service}"),
+            };
+            if let Some(annotation) = self.read(&descriptor.options(), "openapiv2_tag", site) {
                 annotations.tags.insert(tag.to_owned(), annotation);
             }
         }
         for name in schemas {
             if let Some(message) = pool.get_message_by_name(name)
-                && let Some(schema) = self.read(&message.options(), "openapiv2_schema")
+                && let Some(schema) = self.read(
+                    &message.options(),
+                    "openapiv2_schema",
+                    message_site(&message),
+                )
             {
                 annotations.schemas.insert(name.clone(), schema);
             }
         }
         annotations
+    }
+}
+
+fn message_site(message: &MessageDescriptor) -> Site<'_> {
+    Site {
+        file: message.parent_file(),
+        path: message.path(),
+        options_field: MESSAGE_OPTIONS,
+        element: format!("message {}", message.full_name()),
+    }
+}
+
+/// Takes the keys that do not start with `x-` out of every `extensions` map in `annotation`
+/// (not looking into the extensions' own values, which are any JSON), into `refused`.
+fn check_extensions(annotation: &mut Json, refused: &mut Vec<String>) {
+    match annotation {
+        Json::Object(object) => {
+            for (key, value) in object.iter_mut() {
+                match (key.as_str(), value) {
+                    ("extensions", Json::Object(extensions)) => {
+                        let bad: Vec<String> = extensions
+                            .keys()
+                            .filter(|key| !key.starts_with("x-"))
+                            .cloned()
+                            .collect();
+                        for key in bad {
+                            extensions.remove(&key);
+                            refused.push(key);
+                        }
+                    }
+                    (_, value) => check_extensions(value, refused),
+                }
+            }
+        }
+        Json::Array(items) => items
+            .iter_mut()
+            .for_each(|item| check_extensions(item, refused)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn extension_keys_must_start_with_x() {
+        let mut annotation = json!({
+            "extensions": { "x-a": 1, "b": 2 },
+            "info": { "extensions": { "c": { "extensions": { "d": 3 } } } },
+            "tags": [{ "extensions": { "x-e": { "extensions": { "f": 4 } } } }],
+        });
+        let mut refused = Vec::new();
+        check_extensions(&mut annotation, &mut refused);
+        assert_eq!(refused, ["b", "c"]);
+        // An extension's value is any JSON: an `extensions` member in it is only data.
+        assert_eq!(
+            annotation,
+            json!({
+                "extensions": { "x-a": 1 },
+                "info": { "extensions": {} },
+                "tags": [{ "extensions": { "x-e": { "extensions": { "f": 4 } } } }],
+            })
+        );
     }
 }

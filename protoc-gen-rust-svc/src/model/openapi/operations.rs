@@ -28,7 +28,7 @@ pub(super) struct Builder<'a> {
     pub claimed: BTreeSet<String>,
     /// Those of them not yet described.
     pub queue: VecDeque<String>,
-    pub annotations: Reader,
+    pub annotations: Reader<'a>,
 }
 
 impl Builder<'_> {
