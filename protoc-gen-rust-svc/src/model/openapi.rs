@@ -15,6 +15,7 @@ mod paths;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use prost_reflect::FileDescriptor;
+use serde_json::Value as Json;
 
 use super::Service;
 use crate::comments::SourceInfos;
@@ -281,6 +282,8 @@ pub struct EnumSchema {
     pub deprecated: bool,
     /// `(name, number, comment)`, in declaration order.
     pub values: Vec<(String, i32, Option<String>)>,
+    /// `openapiv2_enum`, as proto3 JSON.
+    pub annotation: Option<Json>,
 }
 
 /// A well-known type, whose JSON is not its fields'.

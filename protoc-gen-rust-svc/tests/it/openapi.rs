@@ -400,3 +400,22 @@ fn extension_keys_without_x_are_left_out_with_a_warning() {
     let (_, warnings) = annotated_files();
     insta::assert_snapshot!(warnings.join("\n"), @r#"annotated.proto:204: field tests.annotated.v1.Book.isbn: openapiv2_field: the extension key "format-name" does not start with "x-"; it is left out of the OpenAPI document"#);
 }
+
+#[test]
+fn enum_annotations_describe_the_enum_schema() {
+    let document = annotated_document();
+    let genre = &document["components"]["schemas"]["tests.annotated.v1.Genre"];
+    assert_eq!(genre["title"], "Genre");
+    // The annotation's description replaces the comment; the list of values stays.
+    assert_eq!(
+        genre["description"],
+        "A genre, from the annotation.\n\nBy name, or by number:\n\n- `GENRE_UNSPECIFIED` (0)\n- `GENRE_FICTION` (1): Made up."
+    );
+    assert_eq!(genre["examples"], serde_json::json!(["GENRE_FICTION"]));
+    assert_eq!(genre["readOnly"], true);
+    assert_eq!(genre["externalDocs"]["url"], "https://example.com/genres");
+    assert_eq!(
+        genre["x-enum-varnames"],
+        serde_json::json!(["Unspecified", "Fiction"])
+    );
+}

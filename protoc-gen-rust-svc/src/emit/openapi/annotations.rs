@@ -139,6 +139,21 @@ fn schemas(document: &mut Json, annotations: &Annotations) {
     }
 }
 
+/// `openapiv2_enum` on its enum's schema, but the description, which the schema has already
+/// put before its list of values.
+pub(super) fn enumeration(annotation: &Json, target: &mut Json) {
+    for field in ["title", "readOnly", "externalDocs"] {
+        copy(annotation, field, target, field);
+    }
+    if let Some(text) = annotation.get("default").and_then(Json::as_str) {
+        target["default"] = parsed_example(text);
+    }
+    if let Some(text) = annotation.get("example").and_then(Json::as_str) {
+        target["examples"] = json!([parsed_example(text)]);
+    }
+    extensions(annotation, target);
+}
+
 /// `openapiv2_field` on the property schema of its field.
 pub(super) fn property(annotation: &FieldAnnotation, target: &mut Json) {
     if let Some(schema) = &annotation.schema {

@@ -83,7 +83,15 @@ fn enum_schema(enumeration: &EnumSchema) -> Json {
         };
         listing.push(line);
     }
-    let mut text: Vec<String> = enumeration.description.iter().cloned().collect();
+    // An annotated description replaces the comment; the list of values stays.
+    let described = enumeration
+        .annotation
+        .as_ref()
+        .and_then(|annotation| annotation.get("description"))
+        .and_then(Json::as_str)
+        .map(str::to_owned)
+        .or_else(|| enumeration.description.clone());
+    let mut text: Vec<String> = described.into_iter().collect();
     text.push(format!("By name, or by number:\n\n{}", listing.join("\n")));
     let mut object = Map::new();
     object.insert("description".into(), json!(text.join("\n\n")));
@@ -97,7 +105,11 @@ fn enum_schema(enumeration: &EnumSchema) -> Json {
             { "type": "integer", "enum": numbers },
         ]),
     );
-    Json::Object(object)
+    let mut schema = Json::Object(object);
+    if let Some(annotation) = &enumeration.annotation {
+        annotations::enumeration(annotation, &mut schema);
+    }
+    schema
 }
 
 fn well_known(known: WellKnown) -> Json {
@@ -358,6 +370,7 @@ mod tests {
                 ("FICTION".to_owned(), 1, Some("Novels.".to_owned())),
                 ("NOVEL".to_owned(), 1, None),
             ],
+            annotation: None,
         };
         let schema = enum_schema(&enumeration);
         assert_eq!(

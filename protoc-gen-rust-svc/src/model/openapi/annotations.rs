@@ -1,7 +1,7 @@
 //! grpc-gateway's OpenAPI annotations (`grpc.gateway.protoc_gen_openapiv2.options`), which teams
 //! moving from grpc-gateway already have in their protos: `openapiv2_swagger` on a file,
 //! `openapiv2_tag` on a service, `openapiv2_operation` on a method, `openapiv2_schema` on a
-//! message and `openapiv2_field` on a field. Each is read, when its extension is in the
+//! message, `openapiv2_enum` on an enum and `openapiv2_field` on a field. Each is read, when its extension is in the
 //! request (the proto imports `protoc-gen-openapiv2/options/annotations.proto`), as the proto3
 //! JSON of its message; the `openapi` emitter carries what OpenAPI 3.1 has a place for into the
 //! document. Annotations of other kinds, and fields of these that OpenAPI 3.1 has no place
@@ -15,8 +15,8 @@
 use std::collections::BTreeMap;
 
 use prost_reflect::{
-    DescriptorPool, DynamicMessage, FieldDescriptor, FileDescriptor, MessageDescriptor,
-    Value as Reflected,
+    DescriptorPool, DynamicMessage, EnumDescriptor, FieldDescriptor, FileDescriptor,
+    MessageDescriptor, Value as Reflected,
 };
 use serde_json::Value as Json;
 
@@ -87,6 +87,7 @@ const SERVICE_OPTIONS: i32 = 3;
 const METHOD_OPTIONS: i32 = 4;
 const MESSAGE_OPTIONS: i32 = 7;
 const FIELD_OPTIONS: i32 = 8;
+const ENUM_OPTIONS: i32 = 3;
 
 impl<'a> Reader<'a> {
     pub(super) fn new(sources: &'a SourceInfos, files: &[FileDescriptor]) -> Self {
@@ -135,6 +136,17 @@ impl<'a> Reader<'a> {
             }
         }
         Some(annotation)
+    }
+
+    /// `openapiv2_enum` of `enumeration`.
+    pub(super) fn enumeration(&mut self, enumeration: &EnumDescriptor) -> Option<Json> {
+        let site = Site {
+            file: enumeration.parent_file(),
+            path: enumeration.path(),
+            options_field: ENUM_OPTIONS,
+            element: format!("enum {}", enumeration.full_name()),
+        };
+        self.read(&enumeration.options(), "openapiv2_enum", site)
     }
 
     /// What the annotations of `field` say.

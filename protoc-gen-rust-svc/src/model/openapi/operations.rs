@@ -289,6 +289,7 @@ impl Builder<'_> {
                         .as_ref()
                         .is_some_and(|options| options.deprecated()),
                     values,
+                    annotation: self.annotations.enumeration(&enumeration),
                 };
                 self.schemas.insert(name, Schema::Enum(schema));
             }
