@@ -398,7 +398,7 @@ fn annotation_extensions_become_x_members() {
 #[test]
 fn extension_keys_without_x_are_left_out_with_a_warning() {
     let (_, warnings) = annotated_files();
-    insta::assert_snapshot!(warnings.join("\n"), @r#"annotated.proto:204: field tests.annotated.v1.Book.isbn: openapiv2_field: the extension key "format-name" does not start with "x-"; it is left out of the OpenAPI document"#);
+    insta::assert_snapshot!(warnings.join("\n"), @r#"annotated.proto:210: field tests.annotated.v1.Book.isbn: openapiv2_field: the extension key "format-name" does not start with "x-"; it is left out of the OpenAPI document"#);
 }
 
 #[test]
@@ -417,5 +417,30 @@ fn enum_annotations_describe_the_enum_schema() {
     assert_eq!(
         genre["x-enum-varnames"],
         serde_json::json!(["Unspecified", "Fiction"])
+    );
+}
+
+#[test]
+fn a_repeated_fields_value_constraints_are_its_items() {
+    let document = annotated_document();
+    let book = &document["components"]["schemas"]["tests.annotated.v1.Book"];
+    assert_eq!(
+        book["properties"]["keywords"],
+        serde_json::json!({
+            "type": "array",
+            "description": "Words to find it by.",
+            "maxItems": 10,
+            "uniqueItems": true,
+            "items": { "type": "string", "pattern": "^[a-z]+$", "maxLength": 20 },
+        })
+    );
+    let keywords = parameter(&document, "/v1/shelves/{shelf}/books", "get", "keywords");
+    assert_eq!(
+        keywords["schema"],
+        serde_json::json!({
+            "type": "array",
+            "maxItems": 3,
+            "items": { "type": "string", "pattern": "^[a-z]+$", "minLength": 2 },
+        })
     );
 }

@@ -206,41 +206,30 @@ fn json_schema_fields(annotation: &Json, target: &mut Json) {
     extensions(annotation, target);
 }
 
-/// The constraints and default of a JSONSchema annotation, onto a schema.
+/// The constraints and default of a JSONSchema annotation, onto a schema. On an array's,
+/// those about one value (pattern, format, lengths, bounds, default, enum) go to its `items`,
+/// as grpc-gateway puts them: a repeated field's annotation constrains each element.
 fn keywords(annotation: &Json, target: &mut Json) {
-    for field in [
-        "format",
-        "pattern",
-        "readOnly",
-        "uniqueItems",
-        "multipleOf",
-        "maximum",
-        "minimum",
-        "maxLength",
-        "minLength",
-        "maxItems",
-        "minItems",
-        "maxProperties",
-        "minProperties",
-    ] {
+    for field in ["readOnly", "uniqueItems"] {
         copy(annotation, field, target, field);
     }
-    // proto3 JSON writes uint64 as a string; JSON Schema's counts are integers.
-    for count in [
-        "maxLength",
-        "minLength",
-        "maxItems",
-        "minItems",
-        "maxProperties",
-        "minProperties",
-    ] {
-        if let Some(number) = target
-            .get(count)
-            .and_then(Json::as_str)
-            .and_then(|text| text.parse::<u64>().ok())
-        {
-            target[count] = json!(number);
-        }
+    for count in ["maxItems", "minItems"] {
+        copy_count(annotation, count, target);
+    }
+    let array = target.get("type").and_then(Json::as_str) == Some("array");
+    match target.get_mut("items") {
+        Some(items) if array => value_keywords(annotation, items),
+        _ => value_keywords(annotation, target),
+    }
+}
+
+/// The keywords of a JSONSchema annotation about one value, onto its schema.
+fn value_keywords(annotation: &Json, target: &mut Json) {
+    for field in ["format", "pattern", "multipleOf", "maximum", "minimum"] {
+        copy(annotation, field, target, field);
+    }
+    for count in ["maxLength", "minLength", "maxProperties", "minProperties"] {
+        copy_count(annotation, count, target);
     }
     // Swagger 2's boolean exclusive bounds are OpenAPI 3.1's (JSON Schema's) numbers.
     for (flag, bound, exclusive) in [
@@ -372,6 +361,15 @@ fn extensions(source: &Json, target: &mut Json) {
     }
 }
 
+/// A count (`maxLength`…) of `source` onto `target`: proto3 JSON writes a uint64 as a
+/// string, JSON Schema's counts are integers.
+fn copy_count(source: &Json, key: &str, target: &mut Json) {
+    if let Some(value) = source.get(key) {
+        let number = value.as_str().and_then(|text| text.parse::<u64>().ok());
+        target[key] = number.map_or_else(|| value.clone(), |number| json!(number));
+    }
+}
+
 /// `target[to]` = `source[from]`, when `source` has it.
 fn copy(source: &Json, from: &str, target: &mut Json, to: &str) {
     if let Some(value) = source.get(from) {
@@ -382,6 +380,51 @@ fn copy(source: &Json, from: &str, target: &mut Json, to: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_arrays_value_constraints_go_to_its_items() {
+        let annotation = json!({
+            "title": "Labels",
+            "pattern": "^[a-z]+$",
+            "format": "hostname",
+            "maxLength": "20",
+            "minimum": 1.0,
+            "default": "\"a\"",
+            "enum": ["a", "b"],
+            "maxItems": "3",
+            "minItems": "1",
+            "uniqueItems": true,
+            "example": "[\"a\"]",
+        });
+        let mut array = json!({ "type": "array", "items": { "type": "string" } });
+        json_schema_fields(&annotation, &mut array);
+        assert_eq!(
+            array,
+            json!({
+                "type": "array",
+                "title": "Labels",
+                "maxItems": 3,
+                "minItems": 1,
+                "uniqueItems": true,
+                "examples": [["a"]],
+                "items": {
+                    "type": "string",
+                    "pattern": "^[a-z]+$",
+                    "format": "hostname",
+                    "maxLength": 20,
+                    "minimum": 1.0,
+                    "default": "a",
+                    "enum": ["a", "b"],
+                },
+            })
+        );
+        // On a single value, all of it is the value's.
+        let mut single = json!({ "type": "string" });
+        json_schema_fields(&annotation, &mut single);
+        assert_eq!(single["maxLength"], json!(20));
+        assert_eq!(single["maxItems"], json!(3));
+        assert_eq!(single["pattern"], json!("^[a-z]+$"));
+    }
 
     #[test]
     fn empty_security_requirements_opt_out() {
