@@ -129,6 +129,7 @@ fn build_service(
             &service_policy,
             (rust_names[index].clone(), dyn_names[index].clone()),
             (input_type, output_type),
+            warnings,
         )?);
     }
     http::resolve_shared_routes(&mut methods, cx.params.strict_http_rules, warnings)?;
@@ -162,6 +163,7 @@ fn build_method(
     service_policy: &Policy,
     (rust_name, dyn_name): (String, String),
     (input_type, output_type): (String, String),
+    warnings: &mut Vec<Warning>,
 ) -> Result<Method, Error> {
     let (pool, sources) = (cx.pool, cx.sources);
     let element = format!("rpc {}", method.full_name());
@@ -249,18 +251,30 @@ fn build_method(
     }
     let http_number = options::extension_number(pool, options::HTTP);
     let http_location = option_location(sources, file, &path, METHOD_OPTIONS, http_number);
-    let http = options::read_message::<HttpRule>(pool, &options, options::HTTP)
-        .and_then(|rule| {
-            // Only what serves or describes the routes has to follow Envoy's template rule.
-            let routed = cx.params.emits(Artifact::Gateway) || cx.params.emits(Artifact::OpenApi);
-            let tails = cx.params.wildcards_after_double_wildcard || !routed;
-            rule.map(|rule| {
-                http::bindings(&rule, &method.input(), &method.output(), streaming, tails)
-            })
+    // Only what serves or describes the routes has to follow Envoy's template rule, or any
+    // rule: without them a rule the gateway could not serve is a warning, and the rpc is
+    // generated without its bindings (a gRPC-only build of a grpc-gateway proto).
+    let routed = cx.params.emits(Artifact::Gateway) || cx.params.emits(Artifact::OpenApi);
+    let http = options::read_message::<HttpRule>(pool, &options, options::HTTP).and_then(|rule| {
+        let tails = cx.params.wildcards_after_double_wildcard || !routed;
+        rule.map(|rule| http::bindings(&rule, &method.input(), &method.output(), streaming, tails))
             .transpose()
-        })
-        .map_err(|message| Error::at(http_location.clone(), &element, message))?
-        .unwrap_or_default();
+    });
+    let http = match http {
+        Ok(bindings) => bindings.unwrap_or_default(),
+        Err(message) if !routed => {
+            warnings.push(Warning::at(
+                http_location.clone(),
+                &element,
+                format!(
+                    "{message}; the rpc is generated without its HTTP bindings (no gateway or \
+                     OpenAPI artifact reads them)"
+                ),
+            ));
+            Vec::new()
+        }
+        Err(message) => return Err(Error::at(http_location.clone(), &element, message)),
+    };
     let message_deprecated = |message: prost_reflect::MessageDescriptor| {
         message
             .descriptor_proto()

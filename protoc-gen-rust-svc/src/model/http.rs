@@ -93,11 +93,14 @@ fn binding(
             .map_err(|problem| format!("{what}: body field {problem}"))?
             .pop(),
     };
-    if streaming.client_streaming() && rule.body.is_empty() {
-        return Err(format!(
-            "{what}: a client-streaming rpc reads its requests from the body, so it needs a `body` (`\"*\"` for whole messages, or the field each message of the body is)"
-        ));
-    }
+    // A client-streaming rpc reads its requests from the body: a rule without `body` has the
+    // whole messages there, as grpc-gateway reads it (flow_combination.proto's
+    // `StreamEmptyRpc`).
+    let body = if streaming.client_streaming() && rule.body.is_empty() {
+        "*".to_owned()
+    } else {
+        rule.body.clone()
+    };
 
     let (response_body_json, response_body_default, response_http_body) =
         if rule.response_body.is_empty() {
@@ -114,7 +117,7 @@ fn binding(
             (json.join("."), default_json(field), http_body)
         };
     // A client stream of HttpBody (its body is `*`) is the raw body in chunks.
-    let request_http_body = match (&body_field, rule.body.as_str()) {
+    let request_http_body = match (&body_field, body.as_str()) {
         (Some(field), _) => {
             !field.is_list()
                 && matches!(field.kind(), Kind::Message(message) if is_http_body(&message))
@@ -126,7 +129,7 @@ fn binding(
     Ok(HttpBinding {
         method: method.to_owned(),
         path: path.clone(),
-        body: rule.body.clone(),
+        body,
         response_body: rule.response_body.clone(),
         response_body_json,
         response_body_default,
@@ -288,8 +291,10 @@ pub(super) fn field_chain(
 }
 
 /// The field a path variable binds, checked: every step but the last a singular message field,
-/// the last a singular scalar or enum (http.proto: path variables must not refer to repeated or
-/// message fields; their values are strings).
+/// the last a scalar or enum, singular or repeated (grpc-gateway's comma-separated values:
+/// `/v1/{ids}` with `1,2,3`), or a singular well-known type written as one string (Timestamp,
+/// Duration, a wrapper, FieldMask), as grpc-gateway reads them. http.proto asks for singular
+/// scalars; both extensions are grpc-gateway's, and its users' protos rely on them.
 fn path_field(input: &MessageDescriptor, field_path: &[String]) -> Result<FieldDescriptor, String> {
     let mut message = input.clone();
     let (last, steps) = field_path
@@ -315,18 +320,27 @@ fn path_field(input: &MessageDescriptor, field_path: &[String]) -> Result<FieldD
     let field = message
         .get_field_by_name(last)
         .ok_or_else(|| format!("`{last}` is not a field of {}", message.full_name()))?;
-    if field.is_list() || field.is_map() {
+    if field.is_map() {
         return Err(format!(
-            "`{}` is a repeated field; a path variable binds a singular field",
+            "`{}` is a map field; a path variable binds a scalar, string or enum field",
             field.full_name()
         ));
     }
     if let Kind::Message(inner) = field.kind() {
-        return Err(format!(
-            "`{}` is a message field ({}); a path variable binds a scalar, string or enum field",
-            field.full_name(),
-            inner.full_name()
-        ));
+        let one_string = matches!(
+            well_known(&inner),
+            Some(("Timestamp" | "Duration" | "FieldMask" | "Wrapper", _))
+        );
+        if field.is_list() || !one_string {
+            return Err(format!(
+                "`{}` is a {}message field ({}); a path variable binds a scalar, string or enum \
+                 field (repeated ones comma-separated), or a Timestamp, Duration, FieldMask or \
+                 wrapper",
+                field.full_name(),
+                if field.is_list() { "repeated " } else { "" },
+                inner.full_name()
+            ));
+        }
     }
     Ok(field)
 }

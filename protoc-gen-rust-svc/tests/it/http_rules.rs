@@ -38,9 +38,15 @@ fn bad_http_rules_name_the_file_line_rpc_and_problem() {
         ),
         (
             "repeated_variable",
-            21,
+            23,
             "Broken",
-            "path variable `tags`: `tests.invalid.http.repeated_variable.Req.tags` is a repeated field",
+            "path variable `inners`: `tests.invalid.http.repeated_variable.Req.inners` is a repeated message field",
+        ),
+        (
+            "map_variable",
+            22,
+            "Broken",
+            "path variable `labels`: `tests.invalid.http.map_variable.Req.labels` is a map field",
         ),
         (
             "message_variable",
@@ -89,12 +95,6 @@ fn bad_http_rules_name_the_file_line_rpc_and_problem() {
             23,
             "Broken",
             "get \"/v1/{name=things/**}/{id}\": a `*` or a variable after `**` is ambiguous, and the Envoy transcoder refuses it",
-        ),
-        (
-            "streaming_body",
-            21,
-            "Upload",
-            "a client-streaming rpc reads its requests from the body, so it needs a `body`",
         ),
     ];
     for (name, line, method, problem) in cases {
@@ -146,6 +146,54 @@ fn a_wildcard_after_double_wildcard_is_served_as_grpc_gateway_serves_it_when_ask
         .expect("valid parameters")
         .generate()
         .expect("no gateway, no Envoy rule");
+}
+
+#[test]
+fn without_the_gateway_and_openapi_a_bad_rule_is_a_warning_and_the_rpc_is_generated() {
+    // A gRPC-only build of a proto whose HTTP rules the gateway could not serve (grpc-gateway's
+    // a_bit_of_everything.proto stopped such builds): the rpc without its bindings.
+    let root = root();
+    let generated = Builder::new()
+        .include(root.join("tests/protos"))
+        .include(root.join("proto"))
+        .file(root.join("tests/protos/invalid/http/repeated_variable.proto"))
+        .parameter("artifacts=domain+server+client")
+        .expect("valid parameters")
+        .generate_with_warnings()
+        .expect("a rule nothing serves does not stop generation");
+    let warnings: Vec<String> = generated.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with(
+            "invalid/http/repeated_variable.proto:23: rpc tests.invalid.http.repeated_variable.Things.Broken: "
+        ) && warnings[0].ends_with(
+            "the rpc is generated without its HTTP bindings (no gateway or OpenAPI artifact reads them)"
+        ),
+        "{}",
+        warnings[0]
+    );
+    assert!(
+        generated
+            .files
+            .iter()
+            .any(|file| file.content.contains("fn broken")),
+        "the rpc is generated"
+    );
+}
+
+#[test]
+fn a_client_stream_without_a_body_reads_whole_messages_from_it() {
+    // grpc-gateway's flow_combination.proto: `post: "/stream/empty/rpc"` on a client stream.
+    let root = root();
+    let model = Builder::new()
+        .include(root.join("tests/protos"))
+        .include(root.join("proto"))
+        .file(root.join("tests/protos/http/streaming_without_body.proto"))
+        .model()
+        .expect("a client stream's rule needs no body");
+    let upload = &model.packages[0].services[0].methods[0];
+    assert_eq!(upload.http.len(), 1);
+    assert_eq!(upload.http[0].body, "*");
 }
 
 /// The shared-route proto, compiled with `params`.

@@ -320,8 +320,9 @@ pub(crate) fn has_prefix(path: &[&'static FieldSchema], prefix: &str) -> bool {
     })
 }
 
-/// Resolves the field path a path variable binds (every name must exist and every parent be a
-/// singular message: the generator checked it, so a miss is a server error, not the client's).
+/// Resolves the field path a path variable binds (every name must exist, every parent be a
+/// singular message, the leaf no map: the generator checked it, so a miss is a server error,
+/// not the client's).
 pub(crate) fn resolve_binding(
     schema: &'static MessageSchema,
     field_path: &str,
@@ -329,14 +330,18 @@ pub(crate) fn resolve_binding(
 ) -> Result<(), Status> {
     match resolve(schema, field_path, path) {
         Ok(true)
-            if path
-                .last()
-                .is_some_and(|leaf| leaf.cardinality == Cardinality::Single) =>
+            if path.last().is_some_and(|leaf| match leaf.cardinality {
+                Cardinality::Single => true,
+                Cardinality::Repeated => {
+                    matches!(leaf.kind, FieldKind::Scalar(_) | FieldKind::Enum(_))
+                }
+                Cardinality::Map(_) => false,
+            }) =>
         {
             Ok(())
         }
         _ => Err(Status::internal(format!(
-            "path variable {field_path:?} does not name a singular field of {}",
+            "path variable {field_path:?} does not name a singular or repeated scalar field of {}",
             schema.name
         ))),
     }
@@ -344,8 +349,9 @@ pub(crate) fn resolve_binding(
 
 /// The proto3 JSON value a path variable's (percent-decoded) string gives the field it binds:
 /// the same conversion as for a query parameter, with errors naming the variable
-/// (`path variable "sku": ...`). The field must be a singular scalar, enum or string-form
-/// well-known type; the generator rejects path variables bound to anything else.
+/// (`path variable "sku": ...`). The field must be a scalar, enum or string-form well-known
+/// type; a repeated one takes comma-separated values (`1,2,3`), as grpc-gateway reads them.
+/// The generator rejects path variables bound to anything else.
 pub fn binding_value(
     schema: &'static MessageSchema,
     field_path: &str,
@@ -354,9 +360,29 @@ pub fn binding_value(
     let mut path = FieldPath::new();
     resolve_binding(schema, field_path, &mut path)?;
     let leaf = path.last().expect("a resolved path is never empty");
-    convert::field_value(&leaf.kind, Cow::Borrowed(value)).map_err(|problem| {
-        Status::invalid_argument(format!("path variable {field_path:?}: {problem}"))
-    })
+    leaf_value(leaf, field_path, value)
+}
+
+/// [`binding_value`] of the resolved field `leaf`.
+pub(crate) fn leaf_value(
+    leaf: &FieldSchema,
+    field_path: &str,
+    value: &str,
+) -> Result<Value, Status> {
+    let problem =
+        |problem| Status::invalid_argument(format!("path variable {field_path:?}: {problem}"));
+    if leaf.cardinality == Cardinality::Single {
+        return convert::field_value(&leaf.kind, Cow::Borrowed(value)).map_err(problem);
+    }
+    value
+        .split(',')
+        .enumerate()
+        .map(|(index, element)| {
+            convert::field_value(&leaf.kind, Cow::Borrowed(element))
+                .map_err(|text| problem(format!("value {} of {value:?}: {text}", index + 1)))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Value::Array)
 }
 
 /// The object holding the fields of the message at `parents` (a resolved path of singular

@@ -26,15 +26,13 @@
 //! `path variable "sku": ...`, `query parameter "page_size": ...`; malformed JSON (including
 //! invalid UTF-8) keeps serde_json's line and column: `body: expected value at line 1 column 9`.
 
-use std::borrow::Cow;
-
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 use serde_json::{Map, Value};
 
-use super::query::convert::field_value;
 use super::query::{
-    FieldPath, has_prefix, merge_query_skipping, object_at, resolve, resolve_binding, set_field,
+    FieldPath, has_prefix, leaf_value, merge_query_skipping, object_at, resolve, resolve_binding,
+    set_field,
 };
 use super::schema::{Cardinality, FieldKind, FieldSchema, MessageSchema};
 use crate::Status;
@@ -298,9 +296,7 @@ fn merged<B: PathBinding>(
         path.clear();
         resolve_binding(schema, field_path, &mut path)?;
         let (leaf, parents) = path.split_last().expect("a resolved path is never empty");
-        let value = field_value(&leaf.kind, Cow::Borrowed(binding.value())).map_err(|problem| {
-            Status::invalid_argument(format!("path variable {field_path:?}: {problem}"))
-        })?;
+        let value = leaf_value(leaf, field_path, binding.value())?;
         // Parents missing from the body are created; one the body gave as a non-object is the
         // body's error.
         let object = object_at(&mut target, parents)

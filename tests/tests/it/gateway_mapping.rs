@@ -90,6 +90,38 @@ async fn nested_dotted_paths_and_plus_as_a_space() {
 }
 
 #[tokio::test]
+async fn path_variables_take_comma_separated_lists_and_well_known_types() {
+    // grpc-gateway's testABERepeated and its Timestamp / Duration / wrapper path parameters.
+    let served = serve().await;
+    let body = get_json(
+        &served.rest,
+        "/v1/everything/w/tags/a,b%20b,/colours/COLOUR_GREEN,1/at/2026-11-27T12:00:00Z\
+         /wait/1.5s/big/-42?tags=ignored",
+    )
+    .await;
+    assert_eq!(
+        body,
+        json!({
+            "id": "w",
+            "tags": ["a", "b b", ""],
+            "colours": ["COLOUR_GREEN", "COLOUR_RED"],
+            "at": "2026-11-27T12:00:00Z",
+            "wait": "1.500s",
+            "maybeBig": "-42",
+        })
+    );
+    let reply = served
+        .rest
+        .get("/v1/everything/w/tags/a/colours/COLOUR_GREEN,PURPLE/at/2026-11-27T12:00:00Z/wait/1s/big/1")
+        .await;
+    reply.error(
+        400,
+        rust_svc_runtime::Code::InvalidArgument,
+        &["path variable \"colours\"", "PURPLE"],
+    );
+}
+
+#[tokio::test]
 async fn repeated_fields_take_repeated_keys() {
     let served = serve().await;
     let body = get_json(

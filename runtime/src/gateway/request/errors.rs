@@ -219,5 +219,11 @@ fn names_binding(schema: &'static MessageSchema, path: &[Step], field_path: &str
         };
         segment == field.name || segment == field.json_name
     });
-    matches && steps.next().is_none()
+    // A repeated field's path variable (comma-separated values) names its elements too.
+    matches
+        && match steps.next() {
+            None => true,
+            Some(Step::Index(_)) => steps.next().is_none(),
+            Some(Step::Key(_)) => false,
+        }
 }

@@ -590,7 +590,7 @@ fn rules_that_do_not_fit_the_schema_are_internal_errors() {
     assert_eq!(status.code(), Code::Internal);
     let status = decode(BodyRule::None, &[("missing", "x")], None, "").unwrap_err();
     assert_eq!(status.code(), Code::Internal);
-    let status = decode(BodyRule::None, &[("tags", "x")], None, "").unwrap_err();
+    let status = decode(BodyRule::None, &[("labels", "x")], None, "").unwrap_err();
     assert_eq!(status.code(), Code::Internal);
 }
 
@@ -685,4 +685,23 @@ fn a_patch_mask_from_the_body_names_fields_as_the_proto_does() {
         .unwrap();
         assert_eq!(update.update_mask.unwrap().paths, paths, "{query}");
     }
+}
+
+#[test]
+fn a_path_variable_of_a_repeated_field_takes_comma_separated_values() {
+    // grpc-gateway's `testABERepeated`: `/…/{path_repeated_string_value}` with `a,b`.
+    let order = decode(
+        BodyRule::None,
+        &[("tags", "a,b"), ("colors", "GREEN,RED")],
+        Some("tags=ignored"),
+        "",
+    )
+    .unwrap();
+    assert_eq!(order.tags, ["a", "b"]);
+    assert_eq!(order.colors, [Color::GREEN, Color(0)]);
+    let message = decode_error(BodyRule::None, &[("colors", "GREEN,BLUE")], None, "");
+    assert!(
+        message.starts_with(r#"path variable "colors": unknown variant `BLUE`"#),
+        "{message}"
+    );
 }

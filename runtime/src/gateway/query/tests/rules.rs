@@ -271,9 +271,19 @@ fn binding_values_are_converted_and_name_the_variable() {
         status.message(),
         r#"path variable "nested.uint32_value": "-3" is not a valid uint32"#
     );
+    // A repeated field takes comma-separated values (grpc-gateway's `testABERepeated`), each
+    // converted, an error naming which one.
+    assert_eq!(
+        binding_value(&PROTO3, "repeated_value", "a,b").unwrap(),
+        json!(["a", "b"])
+    );
+    assert_eq!(
+        binding_value(&PROTO3, "repeated_enum", "Y,1").unwrap(),
+        json!([query_value("Y".into()), query_value("1".into())])
+    );
     for bad_path in [
         "missing",
-        "repeated_value",
+        "repeated_message",
         "string_value.x",
         "nested.missing",
     ] {
