@@ -72,7 +72,7 @@ pub enum UnlistedReason {
 /// A service, as the tag of its operations.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tag {
-    /// The service's proto name, unique in its package.
+    /// The service's proto name, unique in its package, or the name its `openapiv2_tag` gives.
     pub name: String,
     /// Its comment.
     pub description: Option<String>,
@@ -379,6 +379,7 @@ pub(super) fn build(
         annotations: annotations::Reader::new(sources, files),
     };
     let mut tags = Vec::new();
+    let mut tag_annotations = BTreeMap::new();
     let mut operations = Vec::new();
     let mut unlisted = Vec::new();
     let descriptors = files.iter().flat_map(|file| file.services());
@@ -392,12 +393,26 @@ pub(super) fn build(
         if service.methods.iter().all(|method| method.http.is_empty()) {
             continue;
         }
-        tags.push(Tag {
-            name: service.proto_name.clone(),
-            description: builder
-                .comments
-                .of(&descriptor.parent_file(), descriptor.path()),
-        });
+        // `openapiv2_tag`'s name renames the service's tag.
+        let annotation = builder.annotations.tag(&descriptor);
+        let tag = annotation
+            .as_ref()
+            .and_then(|annotation| annotation.get("name"))
+            .and_then(Json::as_str)
+            .filter(|name| !name.is_empty())
+            .unwrap_or(&service.proto_name)
+            .to_owned();
+        if tags.iter().all(|known: &Tag| known.name != tag) {
+            tags.push(Tag {
+                name: tag.clone(),
+                description: builder
+                    .comments
+                    .of(&descriptor.parent_file(), descriptor.path()),
+            });
+        }
+        if let Some(annotation) = annotation {
+            tag_annotations.insert(tag.clone(), annotation);
+        }
         for (method, rpc) in service.methods.iter().zip(descriptor.methods()) {
             for (index, binding) in method.http.iter().enumerate() {
                 if !OPENAPI_METHODS.contains(&binding.method.as_str()) {
@@ -415,7 +430,7 @@ pub(super) fn build(
                 };
                 let identity = Identity {
                     id: operation_id,
-                    tag: service.proto_name.clone(),
+                    tag: tag.clone(),
                     deprecated: method.deprecated || service.deprecated,
                 };
                 if let Some(operation) =
@@ -434,13 +449,8 @@ pub(super) fn build(
     builder.reach(&Value::Message(STATUS.to_owned()));
     builder.reach(&Value::Message(ANY.to_owned()));
     builder.walk(files);
-    let tagged: Vec<(&str, &str)> = services
-        .iter()
-        .map(|service| (service.full_name.as_str(), service.proto_name.as_str()))
-        .collect();
-    let annotations = builder
-        .annotations
-        .collect(files, tagged, builder.schemas.keys());
+    let mut annotations = builder.annotations.collect(files, builder.schemas.keys());
+    annotations.tags = tag_annotations;
     warnings.append(&mut builder.annotations.warnings);
     Some(OpenApi {
         package: package.to_owned(),

@@ -398,7 +398,7 @@ fn annotation_extensions_become_x_members() {
 #[test]
 fn extension_keys_without_x_are_left_out_with_a_warning() {
     let (_, warnings) = annotated_files();
-    insta::assert_snapshot!(warnings.join("\n"), @r#"annotated.proto:210: field tests.annotated.v1.Book.isbn: openapiv2_field: the extension key "format-name" does not start with "x-"; it is left out of the OpenAPI document"#);
+    insta::assert_snapshot!(warnings.join("\n"), @r#"annotated.proto:239: field tests.annotated.v1.Book.isbn: openapiv2_field: the extension key "format-name" does not start with "x-"; it is left out of the OpenAPI document"#);
 }
 
 #[test]
@@ -442,5 +442,29 @@ fn a_repeated_fields_value_constraints_are_its_items() {
             "maxItems": 3,
             "items": { "type": "string", "pattern": "^[a-z]+$", "minLength": 2 },
         })
+    );
+}
+
+#[test]
+fn a_tags_annotated_name_renames_it_and_the_files_tags_go_over_the_services() {
+    let document = annotated_document();
+    let names: Vec<&str> = document["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|tag| tag["name"].as_str())
+        .collect();
+    assert_eq!(names, ["Books", "Shelving"]);
+    assert_eq!(
+        document["tags"][1],
+        serde_json::json!({
+            "name": "Shelving",
+            "description": "Shelves, from the file's tags.",
+            "externalDocs": { "url": "https://example.com/shelving" },
+        })
+    );
+    assert_eq!(
+        document["paths"]["/v1/shelves"]["post"]["tags"],
+        serde_json::json!(["Shelving"])
     );
 }

@@ -10,11 +10,13 @@ use crate::model::openapi::{Annotations, FieldAnnotation, OpenApi};
 /// Carries `api`'s annotations into `document`.
 pub(super) fn apply(document: &mut Json, api: &OpenApi) {
     let annotations = &api.annotations;
-    for swagger in &annotations.swagger {
-        document_level(document, swagger);
-    }
+    // A service's tag first: the file's `tags` go over it where they say something, as
+    // grpc-gateway merges them.
     for (tag, annotation) in &annotations.tags {
         upsert_tag(document, tag, annotation);
+    }
+    for swagger in &annotations.swagger {
+        document_level(document, swagger);
     }
     operations(document, api, annotations);
     schemas(document, annotations);

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use prost_reflect::{
     DescriptorPool, DynamicMessage, EnumDescriptor, FieldDescriptor, FileDescriptor,
-    MessageDescriptor, Value as Reflected,
+    MessageDescriptor, ServiceDescriptor, Value as Reflected,
 };
 use serde_json::Value as Json;
 
@@ -207,12 +207,22 @@ impl<'a> Reader<'a> {
             .collect()
     }
 
-    /// The annotations of `files` (one package's), for the services `tags` names (service
-    /// full name, tag) and the messages `schemas` names.
+    /// `openapiv2_tag` of `service`.
+    pub(super) fn tag(&mut self, service: &ServiceDescriptor) -> Option<Json> {
+        let site = Site {
+            file: service.parent_file(),
+            path: service.path(),
+            options_field: SERVICE_OPTIONS,
+            element: format!("service {}", service.full_name()),
+        };
+        self.read(&service.options(), "openapiv2_tag", site)
+    }
+
+    /// The annotations of `files` (one package's) and of the messages `schemas` names; not
+    /// the tags, which the caller reads with [`Self::tag`].
     pub(super) fn collect<'n>(
         &mut self,
         files: &[FileDescriptor],
-        tags: impl IntoIterator<Item = (&'n str, &'n str)>,
         schemas: impl IntoIterator<Item = &'n String>,
     ) -> Annotations {
         let mut annotations = Annotations::default();
@@ -244,20 +254,6 @@ impl<'a> Reader<'a> {
                             .insert(method.full_name().to_owned(), operation);
                     }
                 }
-            }
-        }
-        for (service, tag) in tags {
-            let Some(descriptor) = pool.get_service_by_name(service) else {
-                continue;
-            };
-            let site = Site {
-                file: descriptor.parent_file(),
-                path: descriptor.path(),
-                options_field: SERVICE_OPTIONS,
-                element: format!("service {service}"),
-            };
-            if let Some(annotation) = self.read(&descriptor.options(), "openapiv2_tag", site) {
-                annotations.tags.insert(tag.to_owned(), annotation);
             }
         }
         for name in schemas {
