@@ -85,7 +85,8 @@ pub struct Operation {
     pub method: String,
     /// The OpenAPI path, e.g. `/v1/{name}:publish`.
     pub path: String,
-    /// `InventoryService_CheckStock`; additional bindings add `_2`, `_3`…
+    /// `InventoryService_CheckStock`, or the id `openapiv2_operation` gives; additional
+    /// bindings add `_2`, `_3`…
     pub operation_id: String,
     /// The service's [`Tag`] name.
     pub tag: String,
@@ -380,6 +381,7 @@ pub(super) fn build(
     };
     let mut tags = Vec::new();
     let mut tag_annotations = BTreeMap::new();
+    let mut operation_annotations = BTreeMap::new();
     let mut operations = Vec::new();
     let mut unlisted = Vec::new();
     let descriptors = files.iter().flat_map(|file| file.services());
@@ -414,6 +416,20 @@ pub(super) fn build(
             tag_annotations.insert(tag.clone(), annotation);
         }
         for (method, rpc) in service.methods.iter().zip(descriptor.methods()) {
+            let annotation = builder.annotations.operation(&rpc);
+            // `openapiv2_operation`'s id replaces ours; additional bindings number it alike.
+            let base = annotation
+                .as_ref()
+                .and_then(|annotation| annotation.get("operationId"))
+                .and_then(Json::as_str)
+                .filter(|id| !id.is_empty())
+                .map_or_else(
+                    || format!("{}_{}", service.proto_name, method.proto_name),
+                    str::to_owned,
+                );
+            if let Some(annotation) = annotation {
+                operation_annotations.insert(method.full_name.clone(), annotation);
+            }
             for (index, binding) in method.http.iter().enumerate() {
                 if !OPENAPI_METHODS.contains(&binding.method.as_str()) {
                     unlisted.push(Unlisted {
@@ -425,8 +441,8 @@ pub(super) fn build(
                     continue;
                 }
                 let operation_id = match index {
-                    0 => format!("{}_{}", service.proto_name, method.proto_name),
-                    _ => format!("{}_{}_{}", service.proto_name, method.proto_name, index + 1),
+                    0 => base.clone(),
+                    _ => format!("{base}_{}", index + 1),
                 };
                 let identity = Identity {
                     id: operation_id,
@@ -451,6 +467,7 @@ pub(super) fn build(
     builder.walk(files);
     let mut annotations = builder.annotations.collect(files, builder.schemas.keys());
     annotations.tags = tag_annotations;
+    annotations.operations = operation_annotations;
     warnings.append(&mut builder.annotations.warnings);
     Some(OpenApi {
         package: package.to_owned(),

@@ -264,6 +264,11 @@ fn grpc_gateway_annotations_are_carried_into_the_document() {
     assert_eq!(operation["summary"], "Get a book");
     assert_eq!(operation["description"], "The annotation's description.");
     assert_eq!(operation["operationId"], "getBook");
+    // An additional binding numbers the annotated id as it would ours: ids stay unique.
+    assert_eq!(
+        document["paths"]["/v2/books/{id}"]["get"]["operationId"],
+        "getBook_2"
+    );
     assert_eq!(operation["tags"], serde_json::json!(["Books", "Catalogue"]));
     assert_eq!(operation["deprecated"], true);
     assert_eq!(
@@ -398,7 +403,20 @@ fn annotation_extensions_become_x_members() {
 #[test]
 fn extension_keys_without_x_are_left_out_with_a_warning() {
     let (_, warnings) = annotated_files();
-    insta::assert_snapshot!(warnings.join("\n"), @r#"annotated.proto:239: field tests.annotated.v1.Book.isbn: openapiv2_field: the extension key "format-name" does not start with "x-"; it is left out of the OpenAPI document"#);
+    // At the annotation's line.
+    let proto = std::fs::read_to_string(root().join("tests/protos/openapi/annotated.proto"))
+        .expect("the proto");
+    let line = proto
+        .lines()
+        .position(|line| line.contains("string isbn = 5"))
+        .expect("the field")
+        + 1;
+    assert_eq!(
+        warnings,
+        [format!(
+            "annotated.proto:{line}: field tests.annotated.v1.Book.isbn: openapiv2_field: the extension key \"format-name\" does not start with \"x-\"; it is left out of the OpenAPI document"
+        )]
+    );
 }
 
 #[test]

@@ -103,13 +103,8 @@ fn operations(document: &mut Json, api: &OpenApi, annotations: &Annotations) {
         else {
             continue;
         };
-        for field in [
-            "summary",
-            "description",
-            "operationId",
-            "tags",
-            "externalDocs",
-        ] {
+        // Not `operationId`: the model has numbered it on additional bindings.
+        for field in ["summary", "description", "tags", "externalDocs"] {
             copy(annotation, field, target, field);
         }
         if annotation.get("deprecated") == Some(&Json::Bool(true)) {

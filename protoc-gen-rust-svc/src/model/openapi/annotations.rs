@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use prost_reflect::{
     DescriptorPool, DynamicMessage, EnumDescriptor, FieldDescriptor, FileDescriptor,
-    MessageDescriptor, ServiceDescriptor, Value as Reflected,
+    MessageDescriptor, MethodDescriptor, ServiceDescriptor, Value as Reflected,
 };
 use serde_json::Value as Json;
 
@@ -218,8 +218,20 @@ impl<'a> Reader<'a> {
         self.read(&service.options(), "openapiv2_tag", site)
     }
 
+    /// `openapiv2_operation` of `method`.
+    pub(super) fn operation(&mut self, method: &MethodDescriptor) -> Option<Json> {
+        let site = Site {
+            file: method.parent_file(),
+            path: method.path(),
+            options_field: METHOD_OPTIONS,
+            element: format!("rpc {}", method.full_name()),
+        };
+        self.read(&method.options(), "openapiv2_operation", site)
+    }
+
     /// The annotations of `files` (one package's) and of the messages `schemas` names; not
-    /// the tags, which the caller reads with [`Self::tag`].
+    /// those of services and methods, which the caller reads with [`Self::tag`] and
+    /// [`Self::operation`].
     pub(super) fn collect<'n>(
         &mut self,
         files: &[FileDescriptor],
@@ -238,23 +250,6 @@ impl<'a> Reader<'a> {
             };
             let swagger = self.read(&file.options(), "openapiv2_swagger", site);
             annotations.swagger.extend(swagger);
-            for service in file.services() {
-                for method in service.methods() {
-                    let site = Site {
-                        file: file.clone(),
-                        path: method.path(),
-                        options_field: METHOD_OPTIONS,
-                        element: format!("rpc {}", method.full_name()),
-                    };
-                    if let Some(operation) =
-                        self.read(&method.options(), "openapiv2_operation", site)
-                    {
-                        annotations
-                            .operations
-                            .insert(method.full_name().to_owned(), operation);
-                    }
-                }
-            }
         }
         for name in schemas {
             if let Some(message) = pool.get_message_by_name(name)
