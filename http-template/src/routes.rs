@@ -20,8 +20,10 @@ use segments::Segments;
 ///   takes empty segments as Envoy's does (`/a/**/x` matches `/a` + 64,000 slashes + `/x`);
 ///   a literal or a `*` never matches one.
 /// - A literal matches a path segment that is byte for byte the same, percent-escapes and their
-///   case included (`/v1/a%62c` does not match literal `abc`): grpc-gateway v2 and Envoy both
-///   compare undecoded text, and it keeps a route's set of URLs unambiguous.
+///   case included (`/v1/a%62c` does not match literal `abc`): Envoy compares undecoded text, as
+///   grpc-gateway v2 does in its `UnescapingModeAllExceptReserved` and stricter modes (its
+///   default, `UnescapingModeLegacy`, matches Go's fully decoded path, where `%2F` in a
+///   segment splits it); and it keeps a route's set of URLs unambiguous.
 /// - `*` matches one segment; `**` matches zero or more (`/v1/**` matches `/v1`), leaving the
 ///   segments after it, whatever they are, the last segments of the path, one each:
 ///   `/v1/{name=**/botSessions/*}` matches `/v1/a/b/botSessions/c` with `name` the whole rest,

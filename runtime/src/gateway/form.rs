@@ -8,7 +8,8 @@
 //!
 //! Either way the form's fields are read as query parameters, before the URL's own (as Go's
 //! `Request.ParseForm` puts them in `Request.Form`, which grpc-gateway's handlers read), and
-//! there is no request body. [`GatewayBuilder::path_length_fallback`] and
+//! there is no request body. So is a form `POST`, `PUT` or `PATCH` to a route whose rule has
+//! no `body` ([`is_form_body`]), which grpc-gateway's handlers read the same way. [`GatewayBuilder::path_length_fallback`] and
 //! [`GatewayBuilder::method_override`] turn them off, as grpc-gateway's
 //! `WithDisablePathLengthFallback` and `WithDisableHTTPMethodOverride` do.
 //!
@@ -44,6 +45,17 @@ impl Default for FormFallback {
 /// Whether `parts` is a `POST` of an HTML form, the only request either way applies to.
 pub(super) fn is_form_post(parts: &Parts) -> bool {
     parts.method == Method::POST
+        && parts
+            .headers
+            .get(CONTENT_TYPE)
+            .is_some_and(|value| value.as_bytes() == b"application/x-www-form-urlencoded")
+}
+
+/// Whether `parts` is a `POST`, `PUT` or `PATCH` of an HTML form: the requests whose form Go's
+/// `Request.ParseForm` reads into the fields a grpc-gateway handler of a rule without a body
+/// reads (`POST /v1/echo/{id}` with `num=1`), before the URL's query.
+pub(super) fn is_form_body(parts: &Parts) -> bool {
+    matches!(parts.method, Method::POST | Method::PUT | Method::PATCH)
         && parts
             .headers
             .get(CONTENT_TYPE)

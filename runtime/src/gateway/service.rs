@@ -466,6 +466,10 @@ impl Gateway {
         let response = match lookup {
             Lookup::Found(found) => {
                 let route = found.value;
+                // A rule without a body still reads an HTML form sent as one, as its query
+                // (grpc-gateway's handlers call `ParseForm`).
+                let form =
+                    form || (route.route.binding.body.is_empty() && form::is_form_body(&parts));
                 // The deadline as the server stamped it on arrival (see `StampDeadlines`), so
                 // that the gateway answers 504 before tonic's own grpc-timeout timer, which
                 // it arms for REST requests too, answers with a gRPC status.

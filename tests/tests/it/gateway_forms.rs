@@ -94,6 +94,35 @@ async fn a_form_post_to_a_post_route_is_that_route_and_only_get_is_fallen_back_t
 }
 
 #[tokio::test]
+async fn a_form_sent_to_a_route_without_a_body_is_its_query() {
+    // grpc-gateway's TestRequestParseForm: `POST /v1/example/echo/{id}` (no `body`) with the
+    // form `num=1` answers with num 1: its handlers read the request's form, body included,
+    // as the query. PUT and PATCH forms are read too; a JSON body there is ignored.
+    let served = serve().await;
+    let reply = post_form(
+        &served.rest,
+        "/v1/everything/t:touch?small=3",
+        "big=42",
+        None,
+    )
+    .await;
+    let body = reply.ok_json();
+    assert_eq!(body, json!({"id": "t", "small": 3, "big": "42"}));
+    served.domain.last("get_everything");
+    let reply = served
+        .rest
+        .send(
+            served
+                .rest
+                .request("POST", "/v1/everything/t:touch?small=3")
+                .header(CONTENT_TYPE, "application/json")
+                .body(r#"{"big": "42"}"#),
+        )
+        .await;
+    assert_eq!(reply.ok_json(), json!({"id": "t", "small": 3}));
+}
+
+#[tokio::test]
 async fn both_can_be_turned_off() {
     let served =
         serve_with(|builder| builder.path_length_fallback(false).method_override(false)).await;
