@@ -3,7 +3,8 @@
 //! request has exactly one `google.protobuf.FieldMask` field, a request without a mask (or
 //! with an empty one) updates what the body sets. The paths are proto field names, a nested
 //! object a dotted path into it; a list, a map, a scalar, `null` or an empty object ends its
-//! path (field_mask.proto: no path goes into a repeated field); sorted. A key the message does
+//! path (field_mask.proto: no path goes into a repeated field), except that an empty object
+//! inside a `Struct` or `Value` names nothing; sorted. A key the message does
 //! not have is a 400, as in grpc-gateway, whose mask would otherwise name nothing.
 
 use serde_json::{Map, Value};
@@ -47,6 +48,9 @@ pub(super) fn body_mask(schema: &'static MessageSchema, body: &Value) -> Result<
     while let Some((path, schema, node)) = queue.pop() {
         let object = match node {
             Value::Object(object) if !object.is_empty() => object,
+            // An empty object in a `Struct` or `Value` (the field's own `{}` too) names no
+            // path, as grpc-gateway builds its paths from the object's keys alone.
+            Value::Object(_) if schema.is_none() => continue,
             _ => {
                 if !path.is_empty() {
                     paths.push(path);
@@ -137,8 +141,17 @@ mod tests {
             body_mask(&BOOK, &body).unwrap(),
             "author.display_name,author.email,counts,extra.flat,extra.k.deep,published,tags,title"
         );
-        // An empty object is a path of its own; an empty body sets nothing.
+        // An empty object is a path of its own, except in a `Struct`; an empty body sets
+        // nothing.
         assert_eq!(body_mask(&BOOK, &json!({"author": {}})).unwrap(), "author");
+        assert_eq!(
+            body_mask(&BOOK, &json!({"extra": {}, "title": "t"})).unwrap(),
+            "title"
+        );
+        assert_eq!(
+            body_mask(&BOOK, &json!({"extra": {"k": {}, "j": []}})).unwrap(),
+            "extra.j"
+        );
         assert_eq!(body_mask(&BOOK, &json!({})).unwrap(), "");
     }
 
