@@ -464,10 +464,28 @@ pub(super) fn build(
     let description = package_description(&builder.comments, files);
     builder.reach(&Value::Message(STATUS.to_owned()));
     builder.reach(&Value::Message(ANY.to_owned()));
+    let swagger = builder.annotations.swagger(files);
+    // The messages and enums annotated responses refer to are described too.
+    let referred = swagger
+        .iter()
+        .chain(operation_annotations.values())
+        .flat_map(annotations::response_refs);
+    if let Some(pool) = files.first().map(FileDescriptor::parent_pool) {
+        for name in referred {
+            if pool.get_message_by_name(&name).is_some() {
+                builder.reach(&Value::Message(name));
+            } else if pool.get_enum_by_name(&name).is_some() {
+                builder.reach(&Value::Enum(name));
+            }
+        }
+    }
     builder.walk(files);
-    let mut annotations = builder.annotations.collect(files, builder.schemas.keys());
-    annotations.tags = tag_annotations;
-    annotations.operations = operation_annotations;
+    let annotations = Annotations {
+        schemas: builder.annotations.schemas(builder.schemas.keys()),
+        swagger,
+        tags: tag_annotations,
+        operations: operation_annotations,
+    };
     warnings.append(&mut builder.annotations.warnings);
     Some(OpenApi {
         package: package.to_owned(),

@@ -486,3 +486,52 @@ fn a_tags_annotated_name_renames_it_and_the_files_tags_go_over_the_services() {
         serde_json::json!(["Shelving"])
     );
 }
+
+#[test]
+fn annotated_responses_headers_and_servers_are_carried_over() {
+    let document = annotated_document();
+    assert_eq!(
+        document["servers"],
+        serde_json::json!([{ "url": "https://books.example.com/api" }])
+    );
+    let get = &document["paths"]["/v1/books/{id}"]["get"];
+    let responses = &get["responses"];
+    assert_eq!(responses["200"]["description"], "The book.");
+    assert_eq!(
+        responses["200"]["headers"]["ETag"],
+        serde_json::json!({
+            "description": "Its version.",
+            "schema": { "type": "string", "pattern": "^\"[0-9a-f]+\"$" },
+        })
+    );
+    // Its schema is still the response message's.
+    assert_eq!(
+        responses["200"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/tests.annotated.v1.Book"
+    );
+    // A message only a response refers to is described in the components.
+    assert_eq!(
+        responses["404"]["content"]["application/json"]["schema"],
+        serde_json::json!({ "$ref": "#/components/schemas/tests.annotated.v1.NotFound" })
+    );
+    assert!(document["components"]["schemas"]["tests.annotated.v1.NotFound"].is_object());
+    // The file's responses are on every operation.
+    for (path, method) in [("/v1/books/{id}", "get"), ("/v1/shelves", "post")] {
+        assert_eq!(
+            document["paths"][path][method]["responses"]["403"],
+            serde_json::json!({ "description": "Not yours to see." }),
+            "{method} {path}"
+        );
+    }
+    let shop = parameter(&document, "/v1/books/{id}", "get", "X-Shop");
+    assert_eq!(
+        shop,
+        &serde_json::json!({
+            "name": "X-Shop",
+            "in": "header",
+            "description": "Which shop.",
+            "required": true,
+            "schema": { "type": "string" },
+        })
+    );
+}

@@ -3,6 +3,8 @@
 //! generator wrote from the proto, as a team that wrote them expects: an annotated summary,
 //! description or tag replaces the comment's.
 
+mod responses;
+
 use serde_json::{Map, Value as Json, json};
 
 use crate::model::openapi::{Annotations, FieldAnnotation, OpenApi};
@@ -44,6 +46,9 @@ fn document_level(document: &mut Json, swagger: &Json) {
     extensions(swagger, document);
     if let Some(docs) = swagger.get("externalDocs") {
         document["externalDocs"] = docs.clone();
+    }
+    if let Some(servers) = responses::servers(swagger) {
+        document["servers"] = servers;
     }
     for tag in swagger
         .get("tags")
@@ -90,12 +95,11 @@ fn upsert_tag(document: &mut Json, name: &str, annotation: &Json) {
     extensions(annotation, tag);
 }
 
-/// `openapiv2_operation` on every operation of its rpc.
+/// `openapiv2_operation` on every operation of its rpc (responses and header parameters too),
+/// and the file's `responses` on every operation.
 fn operations(document: &mut Json, api: &OpenApi, annotations: &Annotations) {
+    let known = |name: &str| api.schemas.contains_key(name);
     for operation in &api.operations {
-        let Some(annotation) = annotations.operations.get(&operation.rpc) else {
-            continue;
-        };
         let Some(target) = document
             .get_mut("paths")
             .and_then(|paths| paths.get_mut(&operation.path))
@@ -103,6 +107,19 @@ fn operations(document: &mut Json, api: &OpenApi, annotations: &Annotations) {
         else {
             continue;
         };
+        let annotation = annotations.operations.get(&operation.rpc);
+        if let Some(own) = annotation.and_then(|annotation| annotation.get("responses")) {
+            responses::merge(target, own, false, &known);
+        }
+        for swagger in &annotations.swagger {
+            if let Some(file_responses) = swagger.get("responses") {
+                responses::merge(target, file_responses, true, &known);
+            }
+        }
+        let Some(annotation) = annotation else {
+            continue;
+        };
+        responses::header_parameters(annotation, target);
         // Not `operationId`: the model has numbered it on additional bindings.
         for field in ["summary", "description", "tags", "externalDocs"] {
             copy(annotation, field, target, field);

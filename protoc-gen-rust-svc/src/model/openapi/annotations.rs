@@ -229,18 +229,9 @@ impl<'a> Reader<'a> {
         self.read(&method.options(), "openapiv2_operation", site)
     }
 
-    /// The annotations of `files` (one package's) and of the messages `schemas` names; not
-    /// those of services and methods, which the caller reads with [`Self::tag`] and
-    /// [`Self::operation`].
-    pub(super) fn collect<'n>(
-        &mut self,
-        files: &[FileDescriptor],
-        schemas: impl IntoIterator<Item = &'n String>,
-    ) -> Annotations {
-        let mut annotations = Annotations::default();
-        let Some(pool) = self.pool.clone() else {
-            return annotations;
-        };
+    /// `openapiv2_swagger` of `files` (one package's), in file order.
+    pub(super) fn swagger(&mut self, files: &[FileDescriptor]) -> Vec<Json> {
+        let mut swagger = Vec::new();
         for file in files {
             let site = Site {
                 file: file.clone(),
@@ -248,10 +239,21 @@ impl<'a> Reader<'a> {
                 options_field: FILE_OPTIONS,
                 element: format!("file {}", file.name()),
             };
-            let swagger = self.read(&file.options(), "openapiv2_swagger", site);
-            annotations.swagger.extend(swagger);
+            swagger.extend(self.read(&file.options(), "openapiv2_swagger", site));
         }
-        for name in schemas {
+        swagger
+    }
+
+    /// `openapiv2_schema` of the messages `names` names.
+    pub(super) fn schemas<'n>(
+        &mut self,
+        names: impl IntoIterator<Item = &'n String>,
+    ) -> BTreeMap<String, Json> {
+        let mut schemas = BTreeMap::new();
+        let Some(pool) = self.pool.clone() else {
+            return schemas;
+        };
+        for name in names {
             if let Some(message) = pool.get_message_by_name(name)
                 && let Some(schema) = self.read(
                     &message.options(),
@@ -259,11 +261,24 @@ impl<'a> Reader<'a> {
                     message_site(&message),
                 )
             {
-                annotations.schemas.insert(name.clone(), schema);
+                schemas.insert(name.clone(), schema);
             }
         }
-        annotations
+        schemas
     }
+}
+
+/// The messages and enums (full names) that the `responses` of an `openapiv2_operation` or
+/// `openapiv2_swagger` refer to (`schema { json_schema { ref: ".pkg.Message" } }`), which the
+/// document must then have in its components.
+pub(super) fn response_refs(annotation: &Json) -> Vec<String> {
+    let responses = annotation.get("responses").and_then(Json::as_object);
+    responses
+        .into_iter()
+        .flat_map(|responses| responses.values())
+        .filter_map(|response| response.pointer("/schema/jsonSchema/ref")?.as_str())
+        .map(|name| name.trim_start_matches('.').to_owned())
+        .collect()
 }
 
 fn message_site(message: &MessageDescriptor) -> Site<'_> {
