@@ -284,3 +284,29 @@ async fn every_x_forwarded_for_line_is_kept_in_order_before_the_peer() {
         "{seen:?}"
     );
 }
+
+#[tokio::test]
+async fn a_client_that_hangs_up_cancels_its_call() {
+    // grpc-gateway's TestExcessBody: a client gives up on a call in progress, with or without
+    // a body the rule does not read; the server stops the call (here its future is dropped).
+    use tokio::io::AsyncWriteExt;
+    for (case, body) in [("no body", ""), ("a body the rule does not read", "{}")] {
+        let served = serve().await;
+        let addr = served.harness.local_addr().unwrap();
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!(
+            "GET /v1/sleep HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        while served.domain.calls().is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        drop(stream);
+        // The sleep lasts SLEEP; a call still running after half of it was not given up.
+        tokio::time::timeout(SLEEP / 2, served.domain.abandoned_sleep())
+            .await
+            .unwrap_or_else(|_| panic!("{case}: the call went on after its client hung up"));
+    }
+}

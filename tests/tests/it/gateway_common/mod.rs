@@ -53,9 +53,37 @@ impl Seen {
 }
 
 /// The test domain: unary rpcs echo their request, the rest do what gateway.proto says.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct EchoDomain {
     seen: Arc<Mutex<Vec<Seen>>>,
+    /// Sleeps whose future was dropped before they ended: the call was given up.
+    abandoned: Arc<tokio::sync::Semaphore>,
+}
+
+impl Default for EchoDomain {
+    fn default() -> Self {
+        Self {
+            seen: Arc::default(),
+            abandoned: Arc::new(tokio::sync::Semaphore::new(0)),
+        }
+    }
+}
+
+/// Adds a permit to `abandoned` when dropped before [`Abandon::finish`].
+struct Abandon(Option<Arc<tokio::sync::Semaphore>>);
+
+impl Abandon {
+    fn finish(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        if let Some(abandoned) = self.0.take() {
+            abandoned.add_permits(1);
+        }
+    }
 }
 
 impl EchoDomain {
@@ -73,6 +101,11 @@ impl EchoDomain {
             .find(|seen| seen.rpc == rpc)
             .cloned()
             .unwrap_or_else(|| panic!("no call of {rpc} reached the domain: {calls:?}"))
+    }
+
+    /// Waits until a `sleep` call's future is dropped before it ended (the call was given up).
+    pub async fn abandoned_sleep(&self) {
+        self.abandoned.acquire().await.unwrap().forget();
     }
 
     fn record(&self, rpc: &'static str, ctx: &Context) {
@@ -189,8 +222,10 @@ impl Echo for EchoDomain {
     }
 
     async fn sleep(&self, ctx: &Context, _request: Empty) -> Result<Empty, Status> {
+        let guard = Abandon(Some(Arc::clone(&self.abandoned)));
         self.record("sleep", ctx);
         tokio::time::sleep(SLEEP).await;
+        guard.finish();
         Ok(Empty {})
     }
 
