@@ -26,21 +26,29 @@ pub(super) fn details_json(details: &[u8]) -> Value {
     }
 }
 
-/// One `Any` in proto3 JSON: `{"@type": url, ...fields}` for the google.rpc error details,
-/// `{"@type": url, "value": base64}` otherwise (or when its bytes do not decode as that type).
+/// One `Any` in proto3 JSON: `{"@type": url, ...fields}` for the google.rpc error details and
+/// for the types a program registered ([`wkt::any::register`](crate::gateway::wkt::any::register),
+/// as grpc-gateway writes any type linked into its binary), `{"@type": url, "value": base64}`
+/// otherwise (or when its bytes do not decode as that type).
 fn any_json(type_url: &str, value: &[u8]) -> Value {
     let mut object = Map::new();
     object.insert("@type".into(), Value::String(type_url.to_owned()));
     // The type is named by what follows the last `/`, whatever the URL's host part is.
     let full_name = type_url.rsplit('/').next().unwrap_or_default();
-    match known_detail_fields(full_name, value) {
-        Some(fields) => object.extend(fields),
-        None => {
-            let value = base64::engine::general_purpose::STANDARD.encode(value);
-            object.insert("value".into(), Value::String(value));
-        }
+    if let Some(fields) = known_detail_fields(full_name, value) {
+        object.extend(fields);
+        return Value::Object(object);
     }
-    Value::Object(object)
+    let any = crate::gateway::wkt::Any {
+        type_url: type_url.to_owned(),
+        value: bytes::Bytes::copy_from_slice(value),
+    };
+    serde_json::to_value(&any).unwrap_or_else(|_| {
+        // Registered, but the bytes are not that type: as an unregistered one.
+        let value = base64::engine::general_purpose::STANDARD.encode(value);
+        object.insert("value".into(), Value::String(value));
+        Value::Object(object)
+    })
 }
 
 /// The proto3 JSON fields of a `google.rpc` error detail, or `None` for another type.
@@ -450,6 +458,41 @@ mod tests {
             [
                 json!({"@type": "type.example.com/acme.Custom", "value": "CJYB"}),
                 json!({"@type": "type.googleapis.com/google.rpc.ErrorInfo", "value": "CgVh"}),
+            ]
+        );
+    }
+
+    #[test]
+    fn details_of_registered_and_well_known_types_render_as_their_json() {
+        // As grpc-gateway writes a detail of any type linked into its binary.
+        crate::gateway::wkt::any::register::<crate::gateway::wkt::Struct>("acme.Bag");
+        let bag: crate::gateway::wkt::Struct =
+            serde_json::from_value(json!({"retry": true})).unwrap();
+        let wait = crate::gateway::wkt::Duration {
+            seconds: 1,
+            nanos: 500_000_000,
+        };
+        let status = with_details(vec![
+            WireAny {
+                type_url: "type.example.com/acme.Bag".into(),
+                value: bag.encode_to_vec(),
+            },
+            WireAny {
+                type_url: "type.googleapis.com/google.protobuf.Duration".into(),
+                value: wait.encode_to_vec(),
+            },
+            // Registered, but the bytes are no Struct: kept as they are.
+            WireAny {
+                type_url: "type.example.com/acme.Bag".into(),
+                value: vec![0x0a, 0x05, b'a'],
+            },
+        ]);
+        assert_eq!(
+            details_of(&status),
+            [
+                json!({"@type": "type.example.com/acme.Bag", "retry": true}),
+                json!({"@type": "type.googleapis.com/google.protobuf.Duration", "value": "1.500s"}),
+                json!({"@type": "type.example.com/acme.Bag", "value": "CgVh"}),
             ]
         );
     }
