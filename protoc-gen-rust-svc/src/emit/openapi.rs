@@ -184,7 +184,7 @@ fn path_param(param: &PathParam) -> Json {
     // the same path) says which field it binds.
     let whole = matches!(
         param.value,
-        PathValue::Field(_) | PathValue::Spanning { .. }
+        PathValue::Field(_) | PathValue::List(_) | PathValue::Spanning { .. }
     );
     let binds = param
         .field
@@ -194,6 +194,11 @@ fn path_param(param: &PathParam) -> Json {
     let field = param.field.as_deref().unwrap_or_default();
     let (schema, note) = match &param.value {
         PathValue::Field(value) => (self::value(value), None),
+        // OpenAPI's `simple` style, unexploded, is a path parameter's default: `1,2,3`.
+        PathValue::List(value) => (
+            json!({ "type": "array", "items": self::value(value) }),
+            Some("The values are comma-separated: `a,b,c`.".to_owned()),
+        ),
         PathValue::Spanning { template, pattern } => (
             json!({ "type": "string", "pattern": pattern }),
             Some(format!(
@@ -233,7 +238,7 @@ fn path_param(param: &PathParam) -> Json {
     object.insert("schema".into(), schema);
     // A segment of the field, or a value spanning segments whose pattern routing needs, is
     // not the field's value to constrain.
-    let whole_value = matches!(param.value, PathValue::Field(_));
+    let whole_value = matches!(param.value, PathValue::Field(_) | PathValue::List(_));
     annotations::parameter(&param.annotation, &mut object, whole_value);
     Json::Object(object)
 }

@@ -128,6 +128,8 @@ pub struct PathParam {
 pub enum PathValue {
     /// The field's whole value, one segment: a scalar or an enum.
     Field(Value),
+    /// A repeated field's values, comma-separated in one segment (grpc-gateway's reading).
+    List(Value),
     /// The field's whole value, spanning the segments of `template` (`shelves/*/books/*`): a
     /// string matching `pattern`.
     Spanning { template: String, pattern: String },

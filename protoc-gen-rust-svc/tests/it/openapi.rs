@@ -277,7 +277,7 @@ fn grpc_gateway_annotations_are_carried_into_the_document() {
     );
     // `security: {}` opts an operation out of the document's security.
     assert_eq!(
-        document["paths"]["/v1/shelves/{shelf}/books"]["get"]["security"],
+        document["paths"]["/v1/shelves/{shelfName}/books"]["get"]["security"],
         serde_json::json!([])
     );
 
@@ -326,14 +326,15 @@ fn parameter<'a>(
 #[test]
 fn field_annotations_shape_path_and_query_parameters() {
     let document = annotated_document();
-    let list = "/v1/shelves/{shelf}/books";
+    // `field_configuration.path_param_name` names the parameter, as grpc-gateway names it.
+    let list = "/v1/shelves/{shelfName}/books";
     assert_eq!(
-        parameter(&document, list, "get", "shelf"),
+        parameter(&document, list, "get", "shelfName"),
         &serde_json::json!({
-            "name": "shelf",
+            "name": "shelfName",
             "in": "path",
             "required": true,
-            "description": "The shelf, from the annotation.",
+            "description": "Binds the field `shelf`.\n\nThe shelf, from the annotation.",
             "schema": { "type": "string", "pattern": "^[a-z]+$" },
             "example": "fiction",
             "x-shelf-kind": ["physical"],
@@ -360,6 +361,28 @@ fn field_annotations_shape_path_and_query_parameters() {
     assert_eq!(
         order_by["schema"],
         serde_json::json!({ "type": "string", "title": "Order", "enum": ["title", "price"] })
+    );
+    // A repeated field in the path is an array, its values comma-separated (OpenAPI's
+    // `simple` style), its annotation's per-value constraints on the items.
+    let keywords = parameter(
+        &document,
+        "/v1/shelves/{shelfName}/books/with/{keywords}",
+        "get",
+        "keywords",
+    );
+    assert_eq!(
+        keywords["schema"],
+        serde_json::json!({
+            "type": "array",
+            "items": { "type": "string", "pattern": "^[a-z]+$", "minLength": 2 },
+            "maxItems": 3,
+        })
+    );
+    assert!(
+        keywords["description"]
+            .as_str()
+            .is_some_and(|text| text.contains("comma-separated")),
+        "{keywords}"
     );
 }
 
@@ -396,7 +419,12 @@ fn annotation_extensions_become_x_members() {
             "x-format-name": "ISBN-13",
         })
     );
-    let shelf = parameter(&document, "/v1/shelves/{shelf}/books", "get", "shelf");
+    let shelf = parameter(
+        &document,
+        "/v1/shelves/{shelfName}/books",
+        "get",
+        "shelfName",
+    );
     assert_eq!(shelf["x-shelf-kind"], serde_json::json!(["physical"]));
 }
 
@@ -452,7 +480,12 @@ fn a_repeated_fields_value_constraints_are_its_items() {
             "items": { "type": "string", "pattern": "^[a-z]+$", "maxLength": 20 },
         })
     );
-    let keywords = parameter(&document, "/v1/shelves/{shelf}/books", "get", "keywords");
+    let keywords = parameter(
+        &document,
+        "/v1/shelves/{shelfName}/books",
+        "get",
+        "keywords",
+    );
     assert_eq!(
         keywords["schema"],
         serde_json::json!({

@@ -52,9 +52,26 @@ impl Builder<'_> {
             .zip(template.variables())
             .map(|(field, variable)| json_path(&input, variable.field_path(), field))
             .collect();
-        let converted = paths::convert(template, &names, Form::Compact);
+        // A parameter is named by its field's JSON path, or by the name its `openapiv2_field`
+        // gives it (`field_configuration.path_param_name`, as grpc-gateway names it); the
+        // route is the same either way.
+        let param_names: Vec<String> = fields
+            .iter()
+            .zip(&names)
+            .map(|(field, name)| {
+                self.annotations
+                    .field(field)
+                    .schema
+                    .as_ref()
+                    .and_then(|schema| schema.pointer("/fieldConfiguration/pathParamName"))
+                    .and_then(serde_json::Value::as_str)
+                    .filter(|renamed| !renamed.is_empty())
+                    .map_or_else(|| name.clone(), str::to_owned)
+            })
+            .collect();
+        let converted = paths::convert(template, &param_names, Form::Compact);
         let path_params = self.path_params(converted.params, &fields, &names);
-        let expanded = paths::convert(template, &names, Form::Expanded);
+        let expanded = paths::convert(template, &param_names, Form::Expanded);
         let expanded = (
             expanded.path,
             self.path_params(expanded.params, &fields, &names),
@@ -143,13 +160,18 @@ impl Builder<'_> {
             .map(|param| {
                 let field = param.variable.and_then(|at| fields.get(at));
                 let value = match (param.kind, field) {
-                    // [`super::http`] lets path variables bind singular fields only.
+                    // [`super::http`] lets path variables bind singular fields, and repeated
+                    // scalars (comma-separated values).
                     (ParamKind::Whole, Some(field)) => match field_type(field) {
                         FieldType::Single(value) => {
                             self.reach(&value);
                             PathValue::Field(value)
                         }
-                        _ => PathValue::Unbound { multi: false },
+                        FieldType::List(value) => {
+                            self.reach(&value);
+                            PathValue::List(value)
+                        }
+                        FieldType::Map(..) => PathValue::Unbound { multi: false },
                     },
                     (ParamKind::Whole, None) => PathValue::Unbound { multi: false },
                     (ParamKind::Spanning { template, pattern }, _) => {
