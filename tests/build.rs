@@ -52,6 +52,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .file("protos/gateway.proto")
         .out_dir(out_dir.join("emit_unpopulated"))
         .compile()?;
+    // A service without google.api.http annotations, routed by a gRPC API configuration (the
+    // module `unannotated`, tests/tests/it/gateway_mapping.rs).
+    protoc_gen_rust_svc::Builder::new()
+        .artifacts([
+            protoc_gen_rust_svc::Artifact::Domain,
+            protoc_gen_rust_svc::Artifact::Server,
+            protoc_gen_rust_svc::Artifact::Gateway,
+        ])
+        .grpc_api_configuration("protos/http/unannotated.yaml")
+        .include("protos/http")
+        .file("protos/http/unannotated.proto")
+        .out_dir(out_dir.join("unannotated"))
+        .compile()?;
     // Files written with editions, and their proto2 / proto3 equivalents by hand, compiled with
     // protoc (the embedded compiler does not parse editions): the plugin's lowering, which
     // `Builder::protoc` runs as the plugin would, must give code that encodes the same bytes

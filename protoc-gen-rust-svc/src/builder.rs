@@ -187,6 +187,17 @@ impl Builder {
         self
     }
 
+    /// A gRPC API configuration: a `google.api.Service` YAML file whose `http.rules` route rpcs
+    /// that have no `google.api.http` annotation (or add routes to those that do), as
+    /// grpc-gateway's `grpc_api_configuration` and the Envoy transcoder's service config read
+    /// it. Every selector must name an rpc of the files generated. The
+    /// `grpc_api_configuration` parameter.
+    #[must_use]
+    pub fn grpc_api_configuration(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.params.grpc_api_configuration = Some(path.into());
+        self
+    }
+
     /// Whether every message gets proto3 JSON (serde) impls with the gateway (default `false`:
     /// the messages and enums an rpc carries, which is all the gateway and Connect's JSON read
     /// and write). For code of one's own that serializes other messages. The `json_all_messages`
@@ -295,7 +306,8 @@ impl Builder {
                 })?,
         };
         if std::env::var_os("CARGO_MANIFEST_DIR").is_some() && self.out_dir.is_none() {
-            for path in self.files.iter().chain(&self.includes) {
+            let config = self.params.grpc_api_configuration.iter();
+            for path in self.files.iter().chain(&self.includes).chain(config) {
                 println!("cargo:rerun-if-changed={}", path.display());
             }
         }

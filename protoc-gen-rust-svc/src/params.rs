@@ -20,6 +20,7 @@
 //! | `json_all_messages` | `true` or `false`: every message gets proto3 JSON impls, not only those an rpc carries | `false` |
 //! | `reject_unknown_fields` | `true` or `false`: the proto3 JSON impls refuse an object with a field the message does not have, instead of skipping it | `false` |
 //! | `emit_unpopulated` | `true` or `false`: the proto3 JSON impls write every field, those at their default value too (`0`, `""`, `[]`, `{}`, `null` for an unset message field; not an unset oneof or `optional` field), as grpc-gateway's default marshaler (protojson's `EmitUnpopulated`) writes them | `false` |
+//! | `grpc_api_configuration` | a `google.api.Service` YAML file whose `http.rules` route rpcs (beside their annotations), as grpc-gateway reads it | none |
 //! | `wildcards_after_double_wildcard` | `true` or `false`: accept path templates with a `*` or a variable after `**`, served as grpc-gateway serves them | `false` |
 
 use std::collections::BTreeSet;
@@ -155,6 +156,10 @@ pub struct Params {
     /// stops generation, as the Envoy transcoder refuses it; with this the gateway serves it as
     /// grpc-gateway does, `**` taking what the segments after it leave.
     pub wildcards_after_double_wildcard: bool,
+    /// A gRPC API configuration (a `google.api.Service` YAML file) whose `http.rules` give rpcs
+    /// routes beside (before) their `google.api.http` annotations, as grpc-gateway's option of
+    /// the same name reads it; relative to the working directory.
+    pub grpc_api_configuration: Option<std::path::PathBuf>,
 }
 
 impl Default for Params {
@@ -174,6 +179,7 @@ impl Default for Params {
             reject_unknown_fields: false,
             emit_unpopulated: false,
             wildcards_after_double_wildcard: false,
+            grpc_api_configuration: None,
         }
     }
 }
@@ -181,7 +187,8 @@ impl Default for Params {
 const KNOWN_KEYS: &str = "artifacts, messages, runtime_crate, include_file, extern_path, \
                           type_attribute, field_attribute, default_stubs, file_descriptor_set, \
                           strict_http_rules, json_all_messages, reject_unknown_fields, \
-                          emit_unpopulated, wildcards_after_double_wildcard";
+                          emit_unpopulated, wildcards_after_double_wildcard, \
+                          grpc_api_configuration";
 
 impl Params {
     /// Parses the `parameter` string of a CodeGeneratorRequest.
@@ -250,6 +257,15 @@ impl Params {
                 "emit_unpopulated" => params.emit_unpopulated = parse_bool(key, value)?,
                 "wildcards_after_double_wildcard" => {
                     params.wildcards_after_double_wildcard = parse_bool(key, value)?;
+                }
+                "grpc_api_configuration" if !value.is_empty() => {
+                    params.grpc_api_configuration = Some(value.into());
+                }
+                "grpc_api_configuration" => {
+                    return Err(Error::new(
+                        "plugin parameter `grpc_api_configuration` needs a file: \
+                         `grpc_api_configuration=path/to/service.yaml`",
+                    ));
                 }
                 unknown => {
                     return Err(Error::new(format!(

@@ -16,6 +16,12 @@ pub mod emit_unpopulated {
     include!(concat!(env!("OUT_DIR"), "/emit_unpopulated/mod.rs"));
 }
 
+/// `protos/http/unannotated.proto`, routed by `protos/http/unannotated.yaml` (a gRPC API
+/// configuration): tests/tests/it/gateway_mapping.rs.
+pub mod unannotated {
+    include!(concat!(env!("OUT_DIR"), "/unannotated/mod.rs"));
+}
+
 /// `protos/editions`: files written with editions, lowered by the generator, beside their proto2
 /// and proto3 equivalents written by hand.
 pub mod editions {

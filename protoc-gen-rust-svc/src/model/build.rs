@@ -9,6 +9,7 @@ use super::package::package_has_types;
 use super::policy::{
     check_own_retry, idempotency_key_field, validate_method_policy, validate_service_policy,
 };
+use super::service_config::ServiceConfig;
 use super::{
     FILE_SERVICE, Idempotency, METHOD_OPTIONS, Method, Package, Policy, ResolvedTypes,
     SERVICE_METHOD, SERVICE_OPTIONS, Service, Streaming, http,
@@ -25,6 +26,8 @@ pub(super) struct BuildContext<'a> {
     pub(super) sources: &'a SourceInfos,
     pub(super) types: &'a ResolvedTypes,
     pub(super) params: &'a Params,
+    /// The HTTP rules of the `grpc_api_configuration` file (none without one).
+    pub(super) service_config: &'a ServiceConfig,
 }
 
 pub(super) fn build_package(
@@ -250,31 +253,42 @@ fn build_method(
         }
     }
     let http_number = options::extension_number(pool, options::HTTP);
-    let http_location = option_location(sources, file, &path, METHOD_OPTIONS, http_number);
+    let annotation_location = option_location(sources, file, &path, METHOD_OPTIONS, http_number);
+    // The rules of the gRPC API configuration first, then the annotation's, as grpc-gateway
+    // takes them; each checked where it is written.
+    let external = cx.service_config.rules_for(method.full_name());
+    let annotation = options::read_message::<HttpRule>(pool, &options, options::HTTP)
+        .map_err(|message| Error::at(annotation_location.clone(), &element, message))?;
+    let http_location = match (&annotation, external.first()) {
+        (None, Some((_, location))) => location.clone(),
+        _ => annotation_location.clone(),
+    };
+    let rules = external
+        .iter()
+        .map(|(rule, location)| (rule, location))
+        .chain(annotation.as_ref().map(|rule| (rule, &annotation_location)));
     // Only what serves or describes the routes has to follow Envoy's template rule, or any
     // rule: without them a rule the gateway could not serve is a warning, and the rpc is
     // generated without its bindings (a gRPC-only build of a grpc-gateway proto).
     let routed = cx.params.emits(Artifact::Gateway) || cx.params.emits(Artifact::OpenApi);
-    let http = options::read_message::<HttpRule>(pool, &options, options::HTTP).and_then(|rule| {
-        let tails = cx.params.wildcards_after_double_wildcard || !routed;
-        rule.map(|rule| http::bindings(&rule, &method.input(), &method.output(), streaming, tails))
-            .transpose()
-    });
-    let http = match http {
-        Ok(bindings) => bindings.unwrap_or_default(),
-        Err(message) if !routed => {
-            warnings.push(Warning::at(
-                http_location.clone(),
-                &element,
-                format!(
-                    "{message}; the rpc is generated without its HTTP bindings (no gateway or \
-                     OpenAPI artifact reads them)"
-                ),
-            ));
-            Vec::new()
+    let tails = cx.params.wildcards_after_double_wildcard || !routed;
+    let mut http = Vec::new();
+    for (rule, location) in rules {
+        match http::bindings(rule, &method.input(), &method.output(), streaming, tails) {
+            Ok(bindings) => http.extend(bindings),
+            Err(message) if !routed => {
+                warnings.push(Warning::at(
+                    location.clone(),
+                    &element,
+                    format!(
+                        "{message}; the rpc is generated without these HTTP bindings (no \
+                         gateway or OpenAPI artifact reads them)"
+                    ),
+                ));
+            }
+            Err(message) => return Err(Error::at(location.clone(), &element, message)),
         }
-        Err(message) => return Err(Error::at(http_location.clone(), &element, message)),
-    };
+    }
     let message_deprecated = |message: prost_reflect::MessageDescriptor| {
         message
             .descriptor_proto()

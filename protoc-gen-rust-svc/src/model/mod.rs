@@ -23,12 +23,14 @@ pub(crate) mod json_reach;
 pub mod openapi;
 mod package;
 mod policy;
+pub(crate) mod service_config;
 mod shedding;
 
 pub use http::{FieldCardinality, FieldKind, FieldSchema, MessageSchema};
 
 use build::{BuildContext, build_package, option_location};
 use package::{package_has_types, package_scope};
+use service_config::ServiceConfig;
 
 /// Everything to generate, one entry per proto package, sorted by package name.
 #[derive(Debug, Clone)]
@@ -301,6 +303,49 @@ pub struct HttpBinding {
     pub shadows: Vec<String>,
 }
 
+/// Every selector of the gRPC API configuration must name an rpc of the files being generated,
+/// as grpc-gateway requires: a rule for no rpc is a typo, or a file left out of the request.
+fn check_selectors(
+    config: &ServiceConfig,
+    by_package: &BTreeMap<String, Vec<FileDescriptor>>,
+) -> Result<(), Error> {
+    let known: BTreeSet<String> = by_package
+        .values()
+        .flatten()
+        .flat_map(|file| file.services().collect::<Vec<_>>())
+        .flat_map(|service| {
+            service
+                .methods()
+                .map(|method| method.full_name().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    match config
+        .selectors()
+        .find(|(selector, _)| !known.contains(*selector))
+    {
+        None => Ok(()),
+        Some((selector, location)) => Err(Error::at(
+            location.clone(),
+            format!("rule for {selector}"),
+            format!(
+                "the selector names no rpc of the files being generated (a service's full \
+                 name and the rpc's name: `pkg.v1.Service.Method`){}",
+                near(selector, &known)
+            ),
+        )),
+    }
+}
+
+/// `; did you mean …?` for the known rpc that differs from `selector` only in case, if any.
+fn near(selector: &str, known: &BTreeSet<String>) -> String {
+    known
+        .iter()
+        .find(|name| name.eq_ignore_ascii_case(selector))
+        .map(|name| format!("; did you mean `{name}`?"))
+        .unwrap_or_default()
+}
+
 /// Rust types prost-build resolved for each rpc: service full name → `(input, output)` per method.
 pub type ResolvedTypes = HashMap<String, Vec<(String, String)>>;
 
@@ -338,6 +383,11 @@ impl Model {
             .files()
             .map(|file| file.package_name().to_owned())
             .collect();
+        let service_config = match &params.grpc_api_configuration {
+            Some(path) => ServiceConfig::load(path)?,
+            None => ServiceConfig::default(),
+        };
+        check_selectors(&service_config, &by_package)?;
         let mut packages = Vec::new();
         let mut warnings = Vec::new();
         for (package_name, mut files) in by_package {
@@ -348,6 +398,7 @@ impl Model {
                 sources,
                 types,
                 params,
+                service_config: &service_config,
             };
             let mut package = build_package(&cx, &package_name, &files, scope, &mut warnings)?;
             if params.emits(Artifact::OpenApi) {

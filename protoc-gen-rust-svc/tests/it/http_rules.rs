@@ -167,7 +167,7 @@ fn without_the_gateway_and_openapi_a_bad_rule_is_a_warning_and_the_rpc_is_genera
         warnings[0].starts_with(
             "invalid/http/repeated_variable.proto:23: rpc tests.invalid.http.repeated_variable.Things.Broken: "
         ) && warnings[0].ends_with(
-            "the rpc is generated without its HTTP bindings (no gateway or OpenAPI artifact reads them)"
+            "the rpc is generated without these HTTP bindings (no gateway or OpenAPI artifact reads them)"
         ),
         "{}",
         warnings[0]
@@ -194,6 +194,82 @@ fn a_client_stream_without_a_body_reads_whole_messages_from_it() {
     let upload = &model.packages[0].services[0].methods[0];
     assert_eq!(upload.http.len(), 1);
     assert_eq!(upload.http[0].body, "*");
+}
+
+/// The unannotated proto (tests/protos/http) with a gRPC API configuration of `yaml`, written
+/// to a file of its own; what generating it gives.
+fn with_configuration(yaml: &str) -> Result<protoc_gen_rust_svc::model::Model, String> {
+    let root = root();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("service.yaml");
+    std::fs::write(&config, yaml).unwrap();
+    Builder::new()
+        .include(root.join("tests/protos/http"))
+        .file(root.join("tests/protos/http/unannotated.proto"))
+        .parameter(&format!("grpc_api_configuration={}", config.display()))
+        .expect("valid parameters")
+        .model()
+        .map_err(|error| {
+            error
+                .to_string()
+                .replace(&config.display().to_string(), "service.yaml")
+        })
+}
+
+#[test]
+fn a_grpc_api_configuration_routes_rpcs_before_their_annotations() {
+    let model = with_configuration(
+        "http:\n  rules:\n  - selector: tests.unannotated.Notes.Echo\n    get: /v1/notes/{id}\n",
+    )
+    .unwrap();
+    let echo = &model.packages[0].services[0].methods[0];
+    assert_eq!(echo.http.len(), 1);
+    assert_eq!(echo.http[0].path, "/v1/notes/{id}");
+    // Where the rule is, for the warnings about its routes.
+    assert!(echo.http_location.file.ends_with("service.yaml"));
+    assert_eq!(echo.http_location.line, Some(3));
+}
+
+#[test]
+fn grpc_api_configuration_mistakes_name_the_file_and_line() {
+    // A selector for no rpc, as grpc-gateway refuses it; the case-insensitive match suggested.
+    assert_eq!(
+        with_configuration(
+            "http:\n  rules:\n  - selector: tests.unannotated.Notes.echo\n    get: /v1/x\n"
+        )
+        .unwrap_err(),
+        "service.yaml:3: rule for tests.unannotated.Notes.echo: the selector names no rpc of the \
+         files being generated (a service's full name and the rpc's name: \
+         `pkg.v1.Service.Method`); did you mean `tests.unannotated.Notes.Echo`?"
+    );
+    // A rule the gateway could not serve: checked as an annotation is, at the file's line.
+    let error = with_configuration(
+        "http:\n  rules:\n\n  - selector: tests.unannotated.Notes.Echo\n    get: /v1/{missing}\n",
+    )
+    .unwrap_err();
+    assert!(
+        error.starts_with(
+            "service.yaml:4: rpc tests.unannotated.Notes.Echo: google.api.http: get \"/v1/{missing}\": path variable `missing`"
+        ),
+        "{error}"
+    );
+    // YAML that does not parse: the parser's line and message.
+    let error = with_configuration("http:\n  rules: [\n").unwrap_err();
+    assert!(
+        error.starts_with("service.yaml:3: grpc_api_configuration: "),
+        "{error}"
+    );
+    let missing = Builder::new()
+        .include(root().join("tests/protos/http"))
+        .file(root().join("tests/protos/http/unannotated.proto"))
+        .grpc_api_configuration("/nonexistent/service.yaml")
+        .model()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        missing.starts_with("grpc_api_configuration `/nonexistent/service.yaml`: cannot read it"),
+        "{missing}"
+    );
 }
 
 /// The shared-route proto, compiled with `params`.

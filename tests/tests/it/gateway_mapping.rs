@@ -470,3 +470,74 @@ async fn the_custom_method_search() {
     let calls = served.domain.calls();
     assert_eq!(calls.len(), 1, "{calls:?}");
 }
+
+/// The unannotated service's domain: every rpc echoes its note.
+#[derive(Clone)]
+struct Notes;
+
+impl rust_svc_tests::unannotated::tests::unannotated::Notes for Notes {
+    async fn echo(
+        &self,
+        _: &rust_svc_runtime::Context,
+        note: rust_svc_tests::unannotated::tests::unannotated::Note,
+    ) -> Result<rust_svc_tests::unannotated::tests::unannotated::Note, rust_svc_runtime::Status>
+    {
+        Ok(note)
+    }
+
+    async fn echo_text(
+        &self,
+        _: &rust_svc_runtime::Context,
+        note: rust_svc_tests::unannotated::tests::unannotated::Note,
+    ) -> Result<rust_svc_tests::unannotated::tests::unannotated::Note, rust_svc_runtime::Status>
+    {
+        Ok(note)
+    }
+
+    async fn quiet(
+        &self,
+        _: &rust_svc_runtime::Context,
+        note: rust_svc_tests::unannotated::tests::unannotated::Note,
+    ) -> Result<rust_svc_tests::unannotated::tests::unannotated::Note, rust_svc_runtime::Status>
+    {
+        Ok(note)
+    }
+}
+
+#[tokio::test]
+async fn a_service_without_annotations_is_routed_by_its_grpc_api_configuration() {
+    // grpc-gateway's UnannotatedEchoService, routed by a google.api.Service YAML file
+    // (tests/protos/http/unannotated.yaml, given to the generator as `grpc_api_configuration`).
+    let router = rust_svc_tests::unannotated::tests::unannotated::NotesGateway::router(Notes);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let http = reqwest::Client::new();
+    let json = |request: reqwest::RequestBuilder| async move {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200, "{response:?}");
+        response.json::<Value>().await.unwrap()
+    };
+    assert_eq!(
+        json(
+            http.post(format!("{base}/v1/notes/n1"))
+                .json(&json!({"text": "hi", "num": "3"}))
+        )
+        .await,
+        json!({"id": "n1", "num": "3", "text": "hi"})
+    );
+    assert_eq!(
+        json(http.get(format!("{base}/v1/notes/n2/7?text=q"))).await,
+        json!({"id": "n2", "num": "7", "text": "q"})
+    );
+    let search = reqwest::Method::from_bytes(b"SEARCH").unwrap();
+    assert_eq!(
+        json(http.request(search, format!("{base}/v1/notes?id=n3"))).await,
+        json!({"id": "n3"})
+    );
+    // `responseBody` (lowerCamelCase in the file) sends the field alone.
+    assert_eq!(
+        json(http.get(format!("{base}/v1/notes/n4:text?text=alone"))).await,
+        json!("alone")
+    );
+}
