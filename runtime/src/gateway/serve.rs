@@ -1,4 +1,5 @@
-//! The gateway as a tower `Service`, for axum, tonic's `Server` or hyper.
+//! The gateway as a tower `Service`, for axum, tonic's `Server` or hyper, and beside tonic's
+//! routes on one port ([`Gateway::with_grpc`]).
 
 use std::convert::Infallible;
 use std::fmt;
@@ -50,6 +51,30 @@ impl Future for GatewayFuture {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         self.answer.as_mut().poll(cx).map(Ok)
+    }
+}
+
+impl Gateway {
+    /// One router for gRPC and REST on one port: requests to a gRPC service's path go to
+    /// `grpc` (tonic's `Routes`), everything else to the gateway. Serve it with
+    /// `axum::serve`, or with tonic's `Server` (`accept_http1(true)` for HTTP/1.1 clients),
+    /// whose connections do not hand over on upgrade: no WebSocket streams there.
+    ///
+    /// An HTTP rule on a path under one of its service's gRPC paths (`post:
+    /// "/pkg.Service/Method"`, as the Envoy transcoder serves it) gets the REST requests
+    /// there: those in no rpc protocol (not gRPC, gRPC-Web or Connect, which names its
+    /// version in `Connect-Protocol-Version` or, for a `GET`, in `connect=v1`).
+    pub fn with_grpc(self, grpc: tonic::service::Routes) -> axum::Router {
+        let shared = self.grpc_service_paths();
+        let mut router = grpc.clone().into_axum_router();
+        for path in shared {
+            let service = SharedPath {
+                gateway: self.clone(),
+                grpc: grpc.clone(),
+            };
+            router = router.route_service(&path, service);
+        }
+        router.fallback_service(self)
     }
 }
 

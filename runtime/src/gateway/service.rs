@@ -18,7 +18,6 @@ use super::cors::Cors;
 use super::form::{self, FormFallback};
 use super::headers::{HeaderRules, Present};
 use super::response::ResponseBody;
-use super::serve::SharedPath;
 use super::status::{error_response, status_response};
 use super::websocket;
 use crate::call::admission::{Admission, Admit, Permit};
@@ -312,7 +311,7 @@ impl Gateway {
     /// The plain paths of routes that lie under one of the gateway's own services' gRPC
     /// paths (`/pkg.Service/…`), each once: where tonic's routes for that service take
     /// requests too.
-    fn grpc_service_paths(&self) -> Vec<String> {
+    pub(super) fn grpc_service_paths(&self) -> Vec<String> {
         let services: Vec<&str> = self
             .inner
             .table
@@ -343,28 +342,6 @@ impl Gateway {
     /// An axum `Router` serving every path through the gateway: merge it, nest it, or serve it.
     pub fn into_router(self) -> axum::Router {
         axum::Router::new().fallback_service(self)
-    }
-
-    /// One router for gRPC and REST on one port: requests to a gRPC service's path go to
-    /// `grpc` (tonic's `Routes`), everything else to the gateway. Serve it with
-    /// `axum::serve`, or with tonic's `Server` (`accept_http1(true)` for HTTP/1.1 clients),
-    /// whose connections do not hand over on upgrade: no WebSocket streams there.
-    ///
-    /// An HTTP rule on a path under one of its service's gRPC paths (`post:
-    /// "/pkg.Service/Method"`, as the Envoy transcoder serves it) gets the REST requests
-    /// there: those in no rpc protocol (not gRPC, gRPC-Web or Connect, which names its
-    /// version in `Connect-Protocol-Version` or, for a `GET`, in `connect=v1`).
-    pub fn with_grpc(self, grpc: tonic::service::Routes) -> axum::Router {
-        let shared = self.grpc_service_paths();
-        let mut router = grpc.clone().into_axum_router();
-        for path in shared {
-            let service = SharedPath {
-                gateway: self.clone(),
-                grpc: grpc.clone(),
-            };
-            router = router.route_service(&path, service);
-        }
-        router.fallback_service(self)
     }
 
     /// Serves a client- or bidi-streaming rpc over the WebSocket `parts` asks for (see
