@@ -52,6 +52,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .file("protos/gateway.proto")
         .out_dir(out_dir.join("emit_unpopulated"))
         .compile()?;
+    // Proto names in the JSON, with every field written: the marshaler options grpc-gateway
+    // users set most (`UseProtoNames`, `EmitUnpopulated`), on the gateway test proto (the
+    // module `proto_names`, tests/tests/it/codegen_options.rs).
+    protoc_gen_rust_svc::Builder::new()
+        .artifacts([
+            protoc_gen_rust_svc::Artifact::Domain,
+            protoc_gen_rust_svc::Artifact::Gateway,
+        ])
+        .json_all_messages(true)
+        .emit_unpopulated(true)
+        .use_proto_names(true)
+        .include("protos")
+        .include("../proto")
+        .file("protos/gateway.proto")
+        .out_dir(out_dir.join("proto_names"))
+        .compile()?;
     // A service without google.api.http annotations, routed by a gRPC API configuration (the
     // module `unannotated`, tests/tests/it/gateway_mapping.rs).
     protoc_gen_rust_svc::Builder::new()

@@ -176,6 +176,17 @@ impl Builder {
         self
     }
 
+    /// Whether the proto3 JSON impls write fields under their proto names (`display_name`)
+    /// rather than their JSON names (default `false`: `displayName`, as proto3 JSON writes
+    /// them), as protojson's `UseProtoNames`, a grpc-gateway marshaler option, does; the
+    /// gateway's `response_body` and the OpenAPI schemas follow. Reading takes either name. The
+    /// `use_proto_names` parameter.
+    #[must_use]
+    pub fn use_proto_names(mut self, enabled: bool) -> Self {
+        self.params.use_proto_names = enabled;
+        self
+    }
+
     /// Whether a path template may have a `*` or a variable after its `**` (default `false`:
     /// such a template stops generation, naming its file and line, as the Envoy transcoder
     /// refuses it). With `true` the gateway serves it as grpc-gateway does, `**` taking what the

@@ -162,7 +162,7 @@ pub fn generate(
     if prefixes.is_empty() {
         return Ok(HashMap::new());
     }
-    let corrections = Corrections::of(&files);
+    let corrections = Corrections::of(&files, params.use_proto_names);
     // One pbjson-build run per package, each given only the types its impls can name
     // ([`registered`]), so that its type lookups, which scan every registered type, stay
     // short; the runs are spread over the cores.
@@ -330,6 +330,9 @@ fn run_pbjson(
     }
     if params.emit_unpopulated {
         builder.emit_fields();
+    }
+    if params.use_proto_names {
+        builder.preserve_proto_field_names();
     }
     let outputs = builder
         .generate(prefixes, |_package| Ok(Vec::<u8>::new()))

@@ -21,6 +21,7 @@
 //! | `reject_unknown_fields` | `true` or `false`: the proto3 JSON impls refuse an object with a field the message does not have, instead of skipping it | `false` |
 //! | `emit_unpopulated` | `true` or `false`: the proto3 JSON impls write every field, those at their default value too (`0`, `""`, `[]`, `{}`, `null` for an unset message field; not an unset oneof or `optional` field), as grpc-gateway's default marshaler (protojson's `EmitUnpopulated`) writes them | `false` |
 //! | `grpc_api_configuration` | a `google.api.Service` YAML file whose `http.rules` route rpcs (beside their annotations), as grpc-gateway reads it | none |
+//! | `use_proto_names` | `true` or `false`: the proto3 JSON impls write fields under their proto names (`display_name`), as protojson's `UseProtoNames` does; reading takes either name | `false` |
 //! | `wildcards_after_double_wildcard` | `true` or `false`: accept path templates with a `*` or a variable after `**`, served as grpc-gateway serves them | `false` |
 
 use std::collections::BTreeSet;
@@ -151,6 +152,11 @@ pub struct Params {
     /// unset oneof member or `optional` field is written (an unset message field as `null`),
     /// as grpc-gateway's default marshaler (protojson's `EmitUnpopulated`) writes them.
     pub emit_unpopulated: bool,
+    /// Whether the proto3 JSON impls write fields under their proto names (`display_name`)
+    /// rather than their JSON names (`displayName`), as protojson's `UseProtoNames` does (a
+    /// grpc-gateway marshaler option many of its users set). Reading takes either name either
+    /// way.
+    pub use_proto_names: bool,
     /// Whether a path template may have a `*` or a variable after its `**`
     /// (`/v1/{parent=docs/**}/{id}`, as firestore's protos have). By default such a template
     /// stops generation, as the Envoy transcoder refuses it; with this the gateway serves it as
@@ -178,6 +184,7 @@ impl Default for Params {
             json_all_messages: false,
             reject_unknown_fields: false,
             emit_unpopulated: false,
+            use_proto_names: false,
             wildcards_after_double_wildcard: false,
             grpc_api_configuration: None,
         }
@@ -187,7 +194,7 @@ impl Default for Params {
 const KNOWN_KEYS: &str = "artifacts, messages, runtime_crate, include_file, extern_path, \
                           type_attribute, field_attribute, default_stubs, file_descriptor_set, \
                           strict_http_rules, json_all_messages, reject_unknown_fields, \
-                          emit_unpopulated, wildcards_after_double_wildcard, \
+                          emit_unpopulated, use_proto_names, wildcards_after_double_wildcard, \
                           grpc_api_configuration";
 
 impl Params {
@@ -255,6 +262,7 @@ impl Params {
                 "json_all_messages" => params.json_all_messages = parse_bool(key, value)?,
                 "reject_unknown_fields" => params.reject_unknown_fields = parse_bool(key, value)?,
                 "emit_unpopulated" => params.emit_unpopulated = parse_bool(key, value)?,
+                "use_proto_names" => params.use_proto_names = parse_bool(key, value)?,
                 "wildcards_after_double_wildcard" => {
                     params.wildcards_after_double_wildcard = parse_bool(key, value)?;
                 }

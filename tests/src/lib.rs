@@ -22,6 +22,12 @@ pub mod unannotated {
     include!(concat!(env!("OUT_DIR"), "/unannotated/mod.rs"));
 }
 
+/// `gateway.proto`'s messages and gateway with `use_proto_names` and `emit_unpopulated`, as
+/// grpc-gateway users often set its marshaler: tests/tests/it/codegen_options.rs.
+pub mod proto_names {
+    include!(concat!(env!("OUT_DIR"), "/proto_names/mod.rs"));
+}
+
 /// `protos/editions`: files written with editions, lowered by the generator, beside their proto2
 /// and proto3 equivalents written by hand.
 pub mod editions {

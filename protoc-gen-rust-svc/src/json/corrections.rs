@@ -57,17 +57,20 @@ pub(super) struct Concern {
 
 impl Corrections {
     /// The fields of every message of `files` that need a correction.
-    pub(super) fn of(files: &[FileDescriptorProto]) -> Self {
+    /// `proto_names`: whether the `Serialize` impls write proto names (`use_proto_names`), the
+    /// keys of their `serialize_field` calls; the `Deserialize` impls' `duplicate_field` names
+    /// a field by its JSON name either way.
+    pub(super) fn of(files: &[FileDescriptorProto], proto_names: bool) -> Self {
         let mut corrections = Self::default();
         for file in files {
             for message in &file.message_type {
-                corrections.add_message(file.package(), message);
+                corrections.add_message(file.package(), message, proto_names);
             }
         }
         corrections
     }
 
-    fn add_message(&mut self, scope: &str, message: &DescriptorProto) {
+    fn add_message(&mut self, scope: &str, message: &DescriptorProto, proto_names: bool) {
         let full_name = if scope.is_empty() {
             message.name().to_owned()
         } else {
@@ -80,6 +83,14 @@ impl Corrections {
                     .clone()
                     .unwrap_or_else(|| field.name().to_lower_camel_case())
             };
+            // The key a `Serialize` impl writes the field under.
+            let serialized_name = || {
+                if proto_names {
+                    field.name().to_owned()
+                } else {
+                    json_name()
+                }
+            };
             let repeated = field.label() == Label::Repeated;
             let value = map_value(&full_name, message, field).unwrap_or(field);
             let float = is_float(value);
@@ -91,11 +102,11 @@ impl Corrections {
             }
             if !repeated && field.r#type() == Type::Message && field.oneof_index.is_none() {
                 let fields = self.messages.entry(full_name.clone()).or_default();
-                fields.insert(json_name());
+                fields.insert(serialized_name());
             }
             if float {
                 let fields = self.floats.entry(full_name.clone()).or_default();
-                fields.insert(json_name());
+                fields.insert(serialized_name());
             } else if !repeated
                 && field.r#type() == Type::Message
                 && field.type_name() == ".google.protobuf.Value"
@@ -106,7 +117,7 @@ impl Corrections {
         }
         for nested in &message.nested_type {
             if !nested.options.as_ref().is_some_and(|o| o.map_entry()) {
-                self.add_message(&full_name, nested);
+                self.add_message(&full_name, nested, proto_names);
             }
         }
     }

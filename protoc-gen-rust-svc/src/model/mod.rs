@@ -407,6 +407,7 @@ impl Model {
                     &package_name,
                     &files,
                     &package.services,
+                    params.use_proto_names,
                     &mut warnings,
                 );
             }

@@ -372,6 +372,7 @@ pub(super) fn build(
     package: &str,
     files: &[FileDescriptor],
     services: &[Service],
+    proto_names: bool,
     warnings: &mut Vec<Warning>,
 ) -> Option<OpenApi> {
     let mut builder = Builder {
@@ -379,7 +380,7 @@ pub(super) fn build(
         schemas: BTreeMap::new(),
         claimed: BTreeSet::new(),
         queue: VecDeque::new(),
-        annotations: annotations::Reader::new(sources, files),
+        annotations: annotations::Reader::new(sources, files, proto_names),
     };
     let mut tags = Vec::new();
     let mut tag_annotations = BTreeMap::new();

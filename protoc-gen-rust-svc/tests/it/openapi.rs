@@ -200,8 +200,13 @@ fn http_body_routes_are_described_as_binary() {
 
 /// The documents of `tests/protos/openapi/annotated.proto`, and the warnings.
 fn annotated_files() -> (Vec<GeneratedFile>, Vec<String>) {
+    annotated_files_with(Builder::new())
+}
+
+/// [`annotated_files`] from `builder`, with its parameters.
+fn annotated_files_with(builder: Builder) -> (Vec<GeneratedFile>, Vec<String>) {
     let root = root();
-    let generated = Builder::new()
+    let generated = builder
         .include(root.join("proto"))
         .include(root.join("tests/data/grpc-gateway"))
         .include(root.join("tests/data/googleapis"))
@@ -567,4 +572,19 @@ fn annotated_responses_headers_and_servers_are_carried_over() {
             "schema": { "type": "string" },
         })
     );
+}
+
+#[test]
+fn with_use_proto_names_schemas_name_fields_as_the_json_does() {
+    // The JSON has `shelf_id`, so the schema's property and its `required` entry say so.
+    let (files, _) = annotated_files_with(Builder::new().use_proto_names(true));
+    let document: serde_json::Value = serde_json::from_str(&files[0].content).unwrap();
+    let book = &document["components"]["schemas"]["tests.annotated.v1.Book"];
+    assert!(book["properties"].get("shelf_id").is_some(), "{book}");
+    assert!(book["properties"].get("shelfId").is_none(), "{book}");
+    let required = book["required"].as_array().unwrap();
+    assert!(required.contains(&serde_json::json!("shelf_id")), "{book}");
+    // Query parameters keep their JSON names, which the gateway reads as it reads proto names.
+    let list = "/v1/shelves/{shelfName}/books";
+    parameter(&document, list, "get", "pageSize");
 }

@@ -101,6 +101,47 @@ fn unknown_json_fields_are_skipped_by_default_and_refused_when_asked() {
 }
 
 #[test]
+fn use_proto_names_writes_proto_names_and_reads_both() {
+    use rust_svc_tests::proto_names::tests::gateway::Everything;
+
+    // protojson's UseProtoNames (with EmitUnpopulated, as grpc-gateway users often set both):
+    // `unsigned_big`, not `unsignedBig`; a field with a json_name of its own under its proto
+    // name; floats still in proto3 JSON's form.
+    let everything = Everything {
+        unsigned_big: 7,
+        renamed: "r".to_owned(),
+        ratio: f64::NAN,
+        ..Everything::default()
+    };
+    let json = serde_json::to_value(&everything).unwrap();
+    let object = json.as_object().unwrap();
+    for (key, value) in [
+        ("unsigned_big", json!("7")),
+        ("renamed", json!("r")),
+        ("ratio", json!("NaN")),
+        ("maybe_big", json!(null)),
+        ("inners", json!([])),
+    ] {
+        assert_eq!(object.get(key), Some(&value), "{key} in {json}");
+    }
+    for absent in ["unsignedBig", "otherName", "maybeBig", "maybe_note"] {
+        assert!(!object.contains_key(absent), "{absent} in {json}");
+    }
+    // Either name reads.
+    for body in [
+        json!({"unsigned_big": "7", "renamed": "r"}),
+        json!({"unsignedBig": "7", "otherName": "r"}),
+    ] {
+        let read: Everything = serde_json::from_value(body.clone()).unwrap();
+        assert_eq!(
+            (read.unsigned_big, read.renamed.as_str()),
+            (7, "r"),
+            "{body}"
+        );
+    }
+}
+
+#[test]
 fn emit_unpopulated_writes_every_field_as_grpc_gateways_default_marshaler_does() {
     use rust_svc_tests::emit_unpopulated::tests::gateway::{Everything, Inner, everything};
 

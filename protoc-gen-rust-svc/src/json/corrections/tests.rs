@@ -75,7 +75,7 @@ fn names(names: &[&str]) -> HashSet<String> {
 
 #[test]
 fn the_descriptors_name_the_fields_to_correct() {
-    let mut corrections = Corrections::of(&descriptors());
+    let mut corrections = Corrections::of(&descriptors(), false);
     // The imported files' messages are there too (`google.protobuf.Value`'s `number_value`).
     assert!(corrections.floats["google.protobuf.Value"].contains("numberValue"));
     corrections

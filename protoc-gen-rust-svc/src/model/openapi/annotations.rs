@@ -65,6 +65,8 @@ pub(super) struct Reader<'a> {
     /// The request's pool.
     pool: Option<DescriptorPool>,
     sources: &'a SourceInfos,
+    /// Whether the JSON has fields under their proto names (`use_proto_names`).
+    proto_names: bool,
     /// About annotations read, each once.
     pub warnings: Vec<Warning>,
 }
@@ -90,12 +92,28 @@ const FIELD_OPTIONS: i32 = 8;
 const ENUM_OPTIONS: i32 = 3;
 
 impl<'a> Reader<'a> {
-    pub(super) fn new(sources: &'a SourceInfos, files: &[FileDescriptor]) -> Self {
+    /// `proto_names`: whether the JSON has fields under their proto names (`use_proto_names`),
+    /// which the `required` lists then name.
+    pub(super) fn new(
+        sources: &'a SourceInfos,
+        files: &[FileDescriptor],
+        proto_names: bool,
+    ) -> Self {
         let pool = files.first().map(FileDescriptor::parent_pool).cloned();
         Self {
             pool,
             sources,
+            proto_names,
             warnings: Vec::new(),
+        }
+    }
+
+    /// The name `field` has in the JSON: its JSON name, or with `use_proto_names` its own.
+    pub(super) fn json_key(&self, field: &prost_reflect::FieldDescriptor) -> String {
+        if self.proto_names {
+            field.name().to_owned()
+        } else {
+            field.json_name().to_owned()
         }
     }
 
@@ -181,8 +199,9 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// The JSON names of the fields `message`'s `openapiv2_schema` says are required: it lists
-    /// proto names (grpc-gateway takes JSON names too); a name no field has stays as written.
+    /// The JSON names (see [`Reader::json_key`]) of the fields `message`'s `openapiv2_schema`
+    /// says are required: it lists proto names (grpc-gateway takes JSON names too); a name no
+    /// field has stays as written.
     pub(super) fn required(&mut self, message: &MessageDescriptor) -> Vec<String> {
         let Some(schema) = self.read(
             &message.options(),
@@ -202,7 +221,7 @@ impl<'a> Reader<'a> {
                 message
                     .fields()
                     .find(|field| field.name() == name || field.json_name() == name)
-                    .map_or_else(|| name.to_owned(), |field| field.json_name().to_owned())
+                    .map_or_else(|| name.to_owned(), |field| self.json_key(&field))
             })
             .collect()
     }

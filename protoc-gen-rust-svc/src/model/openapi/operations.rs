@@ -233,7 +233,9 @@ impl Builder<'_> {
                 let annotation = self.annotations.field(&field);
                 out.push(QueryParam {
                     required: annotation.required
-                        || required.iter().any(|name| name == field.json_name()),
+                        || required
+                            .iter()
+                            .any(|name| *name == self.annotations.json_key(&field)),
                     name: json_path,
                     field: shape,
                     description: self.comments.of(&field.parent_file(), field.path()),
@@ -328,7 +330,7 @@ impl Builder<'_> {
                 let shape = field_type(&field);
                 self.reach_field(&shape);
                 FieldSchema {
-                    json_name: field.json_name().to_owned(),
+                    json_name: self.annotations.json_key(&field),
                     field: shape,
                     description: self.comments.of(&file, field.path()),
                     deprecated: field_deprecated(&field),
