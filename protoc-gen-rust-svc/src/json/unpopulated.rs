@@ -23,8 +23,8 @@ use crate::error::Error;
 const INDENT: &str = "    ";
 
 /// `code`, the text of one `Serialize` impl of pbjson-build's written with `emit_fields`, with
-/// the rewrites of the [module](self); `messages` are the serialized names of its message's message
-/// fields without presence. `None` when nothing in it needs one.
+/// the rewrites of the [module](self); `messages` are the serialized names of its message's
+/// message fields without presence. `None` when nothing in it needs one.
 pub(super) fn rewrite(
     code: &str,
     messages: Option<&HashSet<String>>,
