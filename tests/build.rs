@@ -69,7 +69,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .out_dir(out_dir.join("proto_names"))
         .compile()?;
     // A service without google.api.http annotations, routed by a gRPC API configuration (the
-    // module `unannotated`, tests/tests/it/gateway_mapping.rs).
+    // module `unannotated`, tests/tests/it/gateway_mapping.rs), one of whose DELETE rules has a
+    // body (`allow_delete_body`).
     protoc_gen_rust_svc::Builder::new()
         .artifacts([
             protoc_gen_rust_svc::Artifact::Domain,
@@ -77,6 +78,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             protoc_gen_rust_svc::Artifact::Gateway,
         ])
         .grpc_api_configuration("protos/http/unannotated.yaml")
+        .allow_delete_body(true)
         .include("protos/http")
         .file("protos/http/unannotated.proto")
         .out_dir(out_dir.join("unannotated"))

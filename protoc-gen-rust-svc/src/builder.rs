@@ -176,6 +176,15 @@ impl Builder {
         self
     }
 
+    /// Whether a `delete` rule may have a `body` (default `false`: it stops generation, naming
+    /// its file and line, as grpc-gateway's generator refuses it by default); the
+    /// `allow_delete_body` parameter, as grpc-gateway's option of that name.
+    #[must_use]
+    pub fn allow_delete_body(mut self, enabled: bool) -> Self {
+        self.params.allow_delete_body = enabled;
+        self
+    }
+
     /// Whether the proto3 JSON impls write fields under their proto names (`display_name`)
     /// rather than their JSON names (default `false`: `displayName`, as proto3 JSON writes
     /// them), as protojson's `UseProtoNames`, a grpc-gateway marshaler option, does; the

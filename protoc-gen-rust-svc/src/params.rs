@@ -22,6 +22,7 @@
 //! | `emit_unpopulated` | `true` or `false`: the proto3 JSON impls write every field, those at their default value too (`0`, `""`, `[]`, `{}`, `null` for an unset message field; not an unset oneof or `optional` field), as grpc-gateway's default marshaler (protojson's `EmitUnpopulated`) writes them | `false` |
 //! | `grpc_api_configuration` | a `google.api.Service` YAML file whose `http.rules` route rpcs (beside their annotations), as grpc-gateway reads it | none |
 //! | `use_proto_names` | `true` or `false`: the proto3 JSON impls write fields under their proto names (`display_name`), as protojson's `UseProtoNames` does; reading takes either name | `false` |
+//! | `allow_delete_body` | `true` or `false`: a `delete` rule may have a `body`, as grpc-gateway's option of that name allows | `false` |
 //! | `wildcards_after_double_wildcard` | `true` or `false`: accept path templates with a `*` or a variable after `**`, served as grpc-gateway serves them | `false` |
 
 use std::collections::BTreeSet;
@@ -157,6 +158,10 @@ pub struct Params {
     /// grpc-gateway marshaler option many of its users set). Reading takes either name either
     /// way.
     pub use_proto_names: bool,
+    /// Whether a `delete` rule may have a `body`, as grpc-gateway's `allow_delete_body` option
+    /// allows it. By default it stops generation, as a DELETE has no body by HTTP's semantics
+    /// and grpc-gateway's default.
+    pub allow_delete_body: bool,
     /// Whether a path template may have a `*` or a variable after its `**`
     /// (`/v1/{parent=docs/**}/{id}`, as firestore's protos have). By default such a template
     /// stops generation, as the Envoy transcoder refuses it; with this the gateway serves it as
@@ -185,6 +190,7 @@ impl Default for Params {
             reject_unknown_fields: false,
             emit_unpopulated: false,
             use_proto_names: false,
+            allow_delete_body: false,
             wildcards_after_double_wildcard: false,
             grpc_api_configuration: None,
         }
@@ -194,7 +200,8 @@ impl Default for Params {
 const KNOWN_KEYS: &str = "artifacts, messages, runtime_crate, include_file, extern_path, \
                           type_attribute, field_attribute, default_stubs, file_descriptor_set, \
                           strict_http_rules, json_all_messages, reject_unknown_fields, \
-                          emit_unpopulated, use_proto_names, wildcards_after_double_wildcard, \
+                          emit_unpopulated, use_proto_names, allow_delete_body, \
+                          wildcards_after_double_wildcard, \
                           grpc_api_configuration";
 
 impl Params {
@@ -263,6 +270,7 @@ impl Params {
                 "reject_unknown_fields" => params.reject_unknown_fields = parse_bool(key, value)?,
                 "emit_unpopulated" => params.emit_unpopulated = parse_bool(key, value)?,
                 "use_proto_names" => params.use_proto_names = parse_bool(key, value)?,
+                "allow_delete_body" => params.allow_delete_body = parse_bool(key, value)?,
                 "wildcards_after_double_wildcard" => {
                     params.wildcards_after_double_wildcard = parse_bool(key, value)?;
                 }

@@ -271,10 +271,13 @@ fn build_method(
     // rule: without them a rule the gateway could not serve is a warning, and the rpc is
     // generated without its bindings (a gRPC-only build of a grpc-gateway proto).
     let routed = cx.params.emits(Artifact::Gateway) || cx.params.emits(Artifact::OpenApi);
-    let tails = cx.params.wildcards_after_double_wildcard || !routed;
+    let leniency = http::Leniency {
+        tails: cx.params.wildcards_after_double_wildcard || !routed,
+        delete_body: cx.params.allow_delete_body || !routed,
+    };
     let mut http = Vec::new();
     for (rule, location) in rules {
-        match http::bindings(rule, &method.input(), &method.output(), streaming, tails) {
+        match http::bindings(rule, &method.input(), &method.output(), streaming, leniency) {
             Ok(bindings) => http.extend(bindings),
             Err(message) if !routed => {
                 warnings.push(Warning::at(

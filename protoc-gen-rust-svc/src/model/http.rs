@@ -15,17 +15,26 @@ use crate::error::{Error, Warning};
 use super::{HttpBinding, Streaming};
 use crate::options::{HttpPattern, HttpRule};
 
+/// What the rules may do beyond what the Envoy transcoder and grpc-gateway's generator take by
+/// default.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Leniency {
+    /// A template may have a `*` or a variable after its `**`
+    /// (`wildcards_after_double_wildcard`).
+    pub(super) tails: bool,
+    /// A `delete` rule may have a `body` (`allow_delete_body`).
+    pub(super) delete_body: bool,
+}
+
 /// The bindings of one rule: the rule itself, then its additional bindings.
-/// `tails`: whether a template may have a `*` or a variable after its `**`
-/// (`wildcards_after_double_wildcard`).
 pub(super) fn bindings(
     rule: &HttpRule,
     input: &MessageDescriptor,
     output: &MessageDescriptor,
     streaming: Streaming,
-    tails: bool,
+    leniency: Leniency,
 ) -> Result<Vec<HttpBinding>, String> {
-    let mut bindings = vec![binding(rule, input, output, streaming, tails)?];
+    let mut bindings = vec![binding(rule, input, output, streaming, leniency)?];
     for additional in &rule.additional_bindings {
         if !additional.additional_bindings.is_empty() {
             return Err(
@@ -33,7 +42,7 @@ pub(super) fn bindings(
                     .to_owned(),
             );
         }
-        bindings.push(binding(additional, input, output, streaming, tails)?);
+        bindings.push(binding(additional, input, output, streaming, leniency)?);
     }
     Ok(bindings)
 }
@@ -43,7 +52,7 @@ fn binding(
     input: &MessageDescriptor,
     output: &MessageDescriptor,
     streaming: Streaming,
-    tails: bool,
+    leniency: Leniency,
 ) -> Result<HttpBinding, String> {
     let (method, path) = match &rule.pattern {
         Some(HttpPattern::Get(path)) => ("GET", path),
@@ -61,7 +70,7 @@ fn binding(
         ));
     }
     let template = PathTemplate::parse(path).map_err(|error| format!("{what}: {error}"))?;
-    if !tails && template.has_wildcard_after_double_wildcard() {
+    if !leniency.tails && template.has_wildcard_after_double_wildcard() {
         return Err(format!(
             "{what}: a `*` or a variable after `**` is ambiguous, and the Envoy transcoder refuses \
              it: only literals may follow `**`. To serve it as grpc-gateway does (`**` takes what \
@@ -80,9 +89,14 @@ fn binding(
         variables.push(field_path);
     }
 
-    if !rule.body.is_empty() && matches!(method, "GET" | "DELETE") {
+    if !rule.body.is_empty() && method == "GET" {
         return Err(format!(
-            "{what}: a {method} request has no body, so `body` must not be set (bind the fields from the path or the query instead)"
+            "{what}: a GET request has no body, so `body` must not be set (bind the fields from the path or the query instead)"
+        ));
+    }
+    if !rule.body.is_empty() && method == "DELETE" && !leniency.delete_body {
+        return Err(format!(
+            "{what}: a DELETE request has no body by default, so `body` must not be set (bind the fields from the path or the query instead, or set `allow_delete_body=true`, as grpc-gateway's option of that name allows it)"
         ));
     }
     // A path variable may name a field inside the body field (`patch: "/v1/{book.name=…}"`

@@ -61,6 +61,12 @@ fn bad_http_rules_name_the_file_line_rpc_and_problem() {
             "a GET request has no body, so `body` must not be set",
         ),
         (
+            "body_on_delete",
+            21,
+            "Broken",
+            "a DELETE request has no body by default, so `body` must not be set",
+        ),
+        (
             "missing_body_field",
             21,
             "Broken",
@@ -194,6 +200,24 @@ fn a_client_stream_without_a_body_reads_whole_messages_from_it() {
     let upload = &model.packages[0].services[0].methods[0];
     assert_eq!(upload.http.len(), 1);
     assert_eq!(upload.http[0].body, "*");
+}
+
+#[test]
+fn allow_delete_body_lets_a_delete_rule_have_a_body() {
+    let root = root();
+    let model = Builder::new()
+        .include(root.join("tests/protos"))
+        .include(root.join("proto"))
+        .file(root.join("tests/protos/invalid/http/body_on_delete.proto"))
+        .parameter("allow_delete_body=true")
+        .expect("valid parameters")
+        .model()
+        .expect("grpc-gateway's allow_delete_body");
+    let binding = &model.packages[0].services[0].methods[0].http[0];
+    assert_eq!(
+        (binding.method.as_str(), binding.body.as_str()),
+        ("DELETE", "*")
+    );
 }
 
 /// The unannotated proto (tests/protos/http) with a gRPC API configuration of `yaml`, written
