@@ -295,7 +295,9 @@ fn build_method(
     // With proto names in the JSON, a `response_body` path is found by them: as written.
     if cx.params.use_proto_names {
         for binding in &mut http {
-            binding.response_body_json.clone_from(&binding.response_body);
+            binding
+                .response_body_json
+                .clone_from(&binding.response_body);
         }
     }
     let message_deprecated = |message: prost_reflect::MessageDescriptor| {

@@ -537,7 +537,11 @@ async fn a_service_without_annotations_is_routed_by_its_grpc_api_configuration()
     );
     // A DELETE with a body (`allow_delete_body=true`, as grpc-gateway allows it).
     assert_eq!(
-        json(http.delete(format!("{base}/v1/notes/n5")).json(&json!("gone"))).await,
+        json(
+            http.delete(format!("{base}/v1/notes/n5"))
+                .json(&json!("gone"))
+        )
+        .await,
         json!({"id": "n5", "text": "gone"})
     );
     // `responseBody` (lowerCamelCase in the file) sends the field alone.
