@@ -34,8 +34,16 @@ impl From<TemplateError> for GatewayError {
     }
 }
 
+/// Writes the gateway's error responses in a form of one's own (see
+/// [`GatewayBuilder::error_handler`]): given the error's status and the response the gateway
+/// made of it, the response to send.
+pub type ErrorHandler = Arc<
+    dyn Fn(&crate::Status, http::Response<axum::body::Body>) -> http::Response<axum::body::Body>
+        + Send
+        + Sync,
+>;
+
 /// Builds a [`Gateway`] from the routes of one or more services.
-#[derive(Debug)]
 pub struct GatewayBuilder {
     services: Vec<ServiceRoutes>,
     cors: Cors,
@@ -43,6 +51,21 @@ pub struct GatewayBuilder {
     header_rules: HeaderRules,
     default_deadlines: bool,
     form: FormFallback,
+    error_handler: Option<ErrorHandler>,
+}
+
+impl std::fmt::Debug for GatewayBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayBuilder")
+            .field("services", &self.services)
+            .field("cors", &self.cors)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("header_rules", &self.header_rules)
+            .field("default_deadlines", &self.default_deadlines)
+            .field("form", &self.form)
+            .field("error_handler", &self.error_handler.is_some())
+            .finish()
+    }
 }
 
 impl GatewayBuilder {
@@ -55,7 +78,53 @@ impl GatewayBuilder {
             header_rules: HeaderRules::new(),
             default_deadlines: true,
             form: FormFallback::default(),
+            error_handler: None,
         }
+    }
+
+    /// Writes every error response of the gateway's (an rpc's error, and its own: no route,
+    /// wrong method, a body it cannot read, a deadline passed, a refusal for load) through
+    /// `handler`, as grpc-gateway's `WithErrorHandler` does: it gets the error's status and the
+    /// response the gateway made of it (the HTTP status grpc-gateway gives the code, the
+    /// `google.rpc.Status` JSON, the `Grpc-Metadata-*` headers, `Allow` on a 405) and returns
+    /// the response to send, e.g. an RFC 9457 `application/problem+json` one. An error inside a
+    /// stream that has started (its `{"error": …}` line, a WebSocket close) is not a response
+    /// and is written as before. Without a handler (the default), or for a layer of one's own,
+    /// each error response carries its [`Status`](crate::Status) in its extensions.
+    ///
+    /// ```
+    /// use rust_svc_runtime::gateway::Gateway;
+    ///
+    /// let gateway = Gateway::builder()
+    ///     .error_handler(|status, response| {
+    ///         let (mut parts, _) = response.into_parts();
+    ///         let body = serde_json::json!({
+    ///             "title": status.message(),
+    ///             "status": parts.status.as_u16(),
+    ///         });
+    ///         parts.headers.insert(
+    ///             http::header::CONTENT_TYPE,
+    ///             http::HeaderValue::from_static("application/problem+json"),
+    ///         );
+    ///         http::Response::from_parts(parts, body.to_string().into())
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = gateway;
+    /// ```
+    #[must_use]
+    pub fn error_handler(
+        mut self,
+        handler: impl Fn(
+            &crate::Status,
+            http::Response<axum::body::Body>,
+        ) -> http::Response<axum::body::Body>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        self.error_handler = Some(Arc::new(handler));
+        self
     }
 
     /// Serves a service's routes too.
@@ -135,6 +204,7 @@ impl GatewayBuilder {
             header_rules: self.header_rules,
             default_deadlines: self.default_deadlines,
             form: self.form,
+            error_handler: self.error_handler,
         }))
     }
 }

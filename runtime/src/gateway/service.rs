@@ -10,7 +10,7 @@ use http::header::ALLOW;
 use http::{HeaderValue, Method, StatusCode};
 use rust_svc_http_template::{Binding, Lookup, RouteTable};
 
-use super::builder::{Entry, GatewayBuilder, add_route};
+use super::builder::{Entry, ErrorHandler, GatewayBuilder, add_route};
 
 use super::admitted::{admitted, ready_refusal};
 use super::calls::RequestFormat;
@@ -235,6 +235,7 @@ pub(super) struct Inner {
     pub(super) header_rules: HeaderRules,
     pub(super) default_deadlines: bool,
     pub(super) form: FormFallback,
+    pub(super) error_handler: Option<ErrorHandler>,
 }
 
 /// Serves REST/JSON calls of one or more services: a tower service, or an axum `Router` with
@@ -277,6 +278,7 @@ impl Gateway {
             header_rules: HeaderRules::new(),
             default_deadlines: true,
             form: FormFallback::default(),
+            error_handler: None,
         })
     }
 
@@ -373,6 +375,24 @@ impl Gateway {
 
     /// Answers one request.
     pub fn handle(&self, request: http::Request<Body>) -> ResponseFuture {
+        let answer = self.answer(request);
+        match &self.inner.error_handler {
+            None => answer,
+            Some(handler) => {
+                let handler = Arc::clone(handler);
+                Box::pin(async move {
+                    let mut response = answer.await;
+                    match response.extensions_mut().remove::<Status>() {
+                        Some(status) => handler(&status, response),
+                        None => response,
+                    }
+                })
+            }
+        }
+    }
+
+    /// [`Gateway::handle`] before the error handler.
+    fn answer(&self, request: http::Request<Body>) -> ResponseFuture {
         let inner = &self.inner;
         let (mut parts, body) = request.into_parts();
         let present = Present::of(&parts.headers);

@@ -75,7 +75,8 @@ pub fn status_body(status: &Status) -> Vec<u8> {
 }
 
 /// The error response for a status: its [`http_status`], `Content-Type: application/json`,
-/// the [`status_body`], and the status's metadata as `Grpc-Metadata-*` headers.
+/// the [`status_body`], the status's metadata as `Grpc-Metadata-*` headers, and the status
+/// itself in its extensions.
 pub fn error_response(status: &Status) -> Response<Body> {
     status_response(http_status(status.code()), status)
 }
@@ -106,6 +107,8 @@ pub fn status_response(http: StatusCode, status: &Status) -> Response<Body> {
     {
         headers.insert(WWW_AUTHENTICATE, challenge);
     }
+    // For an error handler, or a layer of one's own, to write the error its own way.
+    response.extensions_mut().insert(status.clone());
     response
 }
 
@@ -121,6 +124,17 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
+
+    #[test]
+    fn an_error_response_carries_its_status_for_a_handler_or_layer() {
+        let status = Status::not_found("no such item");
+        let response = error_response(&status);
+        let carried = response.extensions().get::<Status>().unwrap();
+        assert_eq!(
+            (carried.code(), carried.message()),
+            (Code::NotFound, "no such item")
+        );
+    }
 
     #[test]
     fn every_code_has_grpc_gateways_http_status() {

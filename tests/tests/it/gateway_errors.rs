@@ -460,3 +460,71 @@ async fn invalid_utf8_is_a_400_naming_where() {
             .all(|seen| seen.rpc == "get_everything")
     );
 }
+
+#[tokio::test]
+async fn an_error_handler_writes_every_error_response_its_own_way() {
+    // grpc-gateway's WithErrorHandler: here an RFC 9457 problem document, keeping the HTTP
+    // status and the headers the gateway chose.
+    let served = crate::gateway_common::serve_with(|builder| {
+        builder.error_handler(|status, response| {
+            let (mut parts, _) = response.into_parts();
+            parts.headers.insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/problem+json"),
+            );
+            let problem = json!({
+                "title": status.message(),
+                "status": parts.status.as_u16(),
+                "grpcCode": status.code() as i32,
+            });
+            http::Response::from_parts(parts, problem.to_string().into())
+        })
+    })
+    .await;
+    let problem = |reply: &crate::gateway_common::Reply| {
+        assert_eq!(
+            reply.header("content-type"),
+            Some("application/problem+json"),
+            "{reply:?}"
+        );
+        reply.json()
+    };
+    // An rpc's error, its metadata header kept.
+    let reply = served
+        .rest
+        .json("POST", "/v1/fail", &json!({"code": 5, "message": "gone"}))
+        .await;
+    assert_eq!(reply.status, 404);
+    assert_eq!(
+        problem(&reply),
+        json!({"title": "gone", "status": 404, "grpcCode": 5})
+    );
+    let header = format!("grpc-metadata-{}", FAILED_BY.0);
+    assert_eq!(reply.header(&header), Some(FAILED_BY.1), "{reply:?}");
+    // The gateway's own: no route, a wrong method (with its Allow), a body it cannot read.
+    let reply = served.rest.get("/v1/nowhere").await;
+    assert_eq!(problem(&reply)["status"], 404);
+    let reply = served
+        .rest
+        .request("PATCH", "/v1/fail")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 405);
+    assert_eq!(reply.headers()["content-type"], "application/problem+json");
+    assert!(reply.headers().contains_key("allow"), "{reply:?}");
+    let reply = served
+        .rest
+        .send(
+            served
+                .rest
+                .request("POST", "/v1/fail")
+                .header("content-type", "application/json")
+                .body("{"),
+        )
+        .await;
+    assert_eq!(problem(&reply)["grpcCode"], Code::InvalidArgument as i32);
+    // A success is untouched.
+    let reply = served.rest.get("/v1/everything/ok").await;
+    assert_eq!(reply.ok_json(), json!({"id": "ok"}));
+}
