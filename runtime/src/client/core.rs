@@ -528,7 +528,8 @@ mod tests {
             metadata.insert(key, value.parse().unwrap());
         }
         let mut ctx = Context::new().with_metadata(metadata);
-        ctx.set_gateway_rpc(&METHODS[0]);
+        static ROUTE: crate::rpc::HttpBinding = crate::rpc::HttpBinding::new("GET", "/v1/a");
+        ctx.set_gateway_rpc(&METHODS[0], &ROUTE);
         ctx
     }
 

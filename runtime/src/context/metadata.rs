@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 use http::HeaderMap;
 use tonic::metadata::MetadataMap;
 
-use crate::rpc::MethodInfo;
+use crate::rpc::{HttpBinding, MethodInfo};
 
 /// Turns request headers (from this peer) into request metadata. A plain function, given by the
 /// layer that knows the rule (the gateway's), so that this floor names none of them.
@@ -31,6 +31,8 @@ pub(crate) struct RequestMetadata {
     deferred: Option<Deferred>,
     /// The rpc a gateway made this metadata for, from a REST call's headers.
     gateway_rpc: Option<&'static MethodInfo>,
+    /// The REST route the call came by (kept when a handler replaces the metadata).
+    http_route: Option<&'static HttpBinding>,
 }
 
 struct Deferred {
@@ -46,17 +48,18 @@ impl RequestMetadata {
             map: OnceLock::from(map),
             deferred: None,
             gateway_rpc: None,
+            http_route: None,
         }
     }
 
     /// Metadata that `convert` makes from `headers` when it is first read, for a gateway's call
-    /// to `gateway_rpc` if it is one. `convert` must not fail: a rule that can refuse a request
-    /// runs before the call is accepted.
+    /// to `gateway_rpc` by the REST route `http_route` if it is one. `convert` must not fail: a
+    /// rule that can refuse a request runs before the call is accepted.
     pub(crate) fn deferred(
         headers: HeaderMap,
         peer: Option<SocketAddr>,
         convert: Convert,
-        gateway_rpc: Option<&'static MethodInfo>,
+        gateway: Option<(&'static MethodInfo, &'static HttpBinding)>,
     ) -> Self {
         Self {
             map: OnceLock::new(),
@@ -65,7 +68,8 @@ impl RequestMetadata {
                 peer,
                 convert,
             }),
-            gateway_rpc,
+            gateway_rpc: gateway.map(|(rpc, _)| rpc),
+            http_route: gateway.map(|(_, route)| route),
         }
     }
 
@@ -82,9 +86,25 @@ impl RequestMetadata {
         self.gateway_rpc
     }
 
-    /// Says that a gateway made this metadata for a REST call to `rpc`.
-    pub(crate) fn set_gateway_rpc(&mut self, rpc: &'static MethodInfo) {
+    /// Says that a gateway made this metadata for a REST call to `rpc` by `route`.
+    pub(crate) fn set_gateway_rpc(
+        &mut self,
+        rpc: &'static MethodInfo,
+        route: &'static HttpBinding,
+    ) {
         self.gateway_rpc = Some(rpc);
+        self.http_route = Some(route);
+    }
+
+    /// The REST route the call came by, if a gateway made it.
+    pub(crate) fn http_route(&self) -> Option<&'static HttpBinding> {
+        self.http_route
+    }
+
+    /// Carries the REST route of `other` (the metadata this replaces).
+    pub(crate) fn with_http_route_of(mut self, other: &Self) -> Self {
+        self.http_route = other.http_route;
+        self
     }
 
     /// The metadata, mutably: made now if it was deferred, and the headers let go.
@@ -107,6 +127,7 @@ impl Clone for RequestMetadata {
     fn clone(&self) -> Self {
         Self {
             gateway_rpc: self.gateway_rpc,
+            http_route: self.http_route,
             ..Self::ready(self.get().clone())
         }
     }

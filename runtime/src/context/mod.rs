@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tonic::metadata::MetadataMap;
 
-use crate::rpc::MethodInfo;
+use crate::rpc::{HttpBinding, MethodInfo};
 
 mod metadata;
 mod request_id;
@@ -159,25 +159,32 @@ impl Context {
     /// Replaces the metadata.
     #[must_use]
     pub fn with_metadata(mut self, metadata: MetadataMap) -> Self {
-        self.metadata = Arc::new(RequestMetadata::ready(metadata));
+        let replaced = RequestMetadata::ready(metadata).with_http_route_of(&self.metadata);
+        self.metadata = Arc::new(replaced);
         self
     }
 
     /// A context whose request metadata `convert` makes from `headers` the first time it is
-    /// read (see `metadata.rs`), for a gateway's call to `rpc`: what a gateway call's context
-    /// carries, as most handlers never read it. `convert` must not fail.
+    /// read (see `metadata.rs`), for a gateway's call to `rpc` by the REST route `route`: what
+    /// a gateway call's context carries, as most handlers never read it. `convert` must not
+    /// fail.
     pub(crate) fn with_deferred_metadata(
         headers: http::HeaderMap,
         peer: Option<SocketAddr>,
         convert: Convert,
-        rpc: &'static MethodInfo,
+        (rpc, route): (&'static MethodInfo, &'static HttpBinding),
     ) -> Self {
         // Built with its metadata rather than replaced after `new`, which would allocate
         // empty metadata only to drop it.
         Self {
             peer_addr: peer,
             ..Self::with_parts(
-                Arc::new(RequestMetadata::deferred(headers, peer, convert, Some(rpc))),
+                Arc::new(RequestMetadata::deferred(
+                    headers,
+                    peer,
+                    convert,
+                    Some((rpc, route)),
+                )),
                 ResponseMetadata::default(),
             )
         }
@@ -339,10 +346,23 @@ impl Context {
         self.metadata.gateway_rpc()
     }
 
-    /// Says that a gateway made this context's request metadata for a REST call to `rpc` (a
-    /// context it has just made, whose metadata nothing shares yet: nothing is copied).
-    pub(crate) fn set_gateway_rpc(&mut self, rpc: &'static MethodInfo) {
-        Arc::make_mut(&mut self.metadata).set_gateway_rpc(rpc);
+    /// Says that a gateway made this context's request metadata for a REST call to `rpc` by
+    /// the route `route` (a context it has just made, whose metadata nothing shares yet:
+    /// nothing is copied).
+    pub(crate) fn set_gateway_rpc(
+        &mut self,
+        rpc: &'static MethodInfo,
+        route: &'static HttpBinding,
+    ) {
+        Arc::make_mut(&mut self.metadata).set_gateway_rpc(rpc, route);
+    }
+
+    /// The REST route a gateway served this call by (its method and path template, e.g. `GET`
+    /// and `/v1/items/{sku}/stock`), as grpc-gateway's `runtime.HTTPPathPattern` gives it: a
+    /// label of few values, for metrics and logs, where the path itself has as many as there
+    /// are items. `None` for a call that came by gRPC or Connect.
+    pub fn http_route(&self) -> Option<&'static HttpBinding> {
+        self.metadata.http_route()
     }
 
     /// Whether a server transport made this context for a call it serves (see the type's docs).

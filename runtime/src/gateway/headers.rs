@@ -49,7 +49,7 @@ use tonic::metadata::{BinaryMetadataValue, MetadataKey, MetadataMap};
 pub(crate) use self::present::Present;
 use super::query::convert::decode_binary_header;
 use crate::deadline::rest_deadline_from_headers;
-use crate::rpc::{MethodInfo, REQUEST_ID_HEADER, TRACEPARENT, TRACESTATE};
+use crate::rpc::{HttpBinding, MethodInfo, REQUEST_ID_HEADER, TRACEPARENT, TRACESTATE};
 use crate::{Context, ResponseMetadata, Status};
 
 /// The prefix under which gRPC metadata travels in HTTP headers, both ways (grpc-gateway's
@@ -262,17 +262,17 @@ impl HeaderRules {
     /// takes them and makes its metadata the first time someone reads it (most handlers never
     /// do). Other rules, and binary headers, which may be malformed (a 400), are applied now.
     /// `present` is what [`Present::of`] found in `headers`; the metadata is made for a call
-    /// to `rpc` (see [`Context::set_gateway_rpc`]).
+    /// to `rpc` by the REST route `route` (see [`Context::set_gateway_rpc`]).
     pub(crate) fn context_taking(
         &self,
         headers: HeaderMap,
         present: Present,
         peer: Option<SocketAddr>,
-        rpc: &'static MethodInfo,
+        (rpc, route): (&'static MethodInfo, &'static HttpBinding),
     ) -> Result<Context, Status> {
         if self.inner.incoming.is_some() || present.binary_metadata {
             let mut ctx = self.context(&headers, peer)?;
-            ctx.set_gateway_rpc(rpc);
+            ctx.set_gateway_rpc(rpc, route);
             return Ok(ctx);
         }
         let deadline = if present.grpc_timeout {
@@ -280,7 +280,7 @@ impl HeaderRules {
         } else {
             None
         };
-        let ctx = Context::with_deferred_metadata(headers, peer, default_metadata, rpc);
+        let ctx = Context::with_deferred_metadata(headers, peer, default_metadata, (rpc, route));
         Ok(match deadline {
             Some(deadline) => ctx.with_deadline(deadline),
             None => ctx,

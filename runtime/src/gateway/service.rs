@@ -363,7 +363,7 @@ impl Gateway {
             match rules.context(&parts.headers, peer) {
                 Err(status) => ready_error(&status),
                 Ok(mut ctx) => {
-                    ctx.set_gateway_rpc(route.method);
+                    ctx.set_gateway_rpc(route.method, route.binding);
                     // The frames are read as the newline-delimited body of the rule's method.
                     parts.method = Method::POST;
                     let format = RequestFormat::of(&parts.headers, Present::of(&parts.headers));
@@ -477,7 +477,12 @@ impl Gateway {
                 let headers = std::mem::take(&mut parts.headers);
                 // The metadata the header rules make is that of a gRPC call to this rpc: a
                 // generated client of it, as the domain (proxy mode), sends it on whole.
-                let ctx = rules.context_taking(headers, present, peer, route.route.method);
+                let ctx = rules.context_taking(
+                    headers,
+                    present,
+                    peer,
+                    (route.route.method, route.route.binding),
+                );
                 // One clock read for the default deadline, the expiry check and the admission,
                 // after the one that turned a `grpc-timeout` into the context's deadline.
                 let now = tokio::time::Instant::now();

@@ -310,3 +310,41 @@ async fn a_client_that_hangs_up_cancels_its_call() {
             .unwrap_or_else(|_| panic!("{case}: the call went on after its client hung up"));
     }
 }
+
+#[tokio::test]
+async fn the_handler_knows_the_rest_route_the_call_came_by() {
+    // grpc-gateway's `runtime.HTTPPathPattern`: the template, not the path, for metrics.
+    let served = serve().await;
+    served.rest.get("/v1/everything/abc").await.ok_json();
+    assert_eq!(
+        served.domain.last("get_everything").route,
+        Some(("GET", "/v1/everything/{id}"))
+    );
+    served
+        .rest
+        .get("/v1/nested/x/everything/abc")
+        .await
+        .ok_json();
+    assert_eq!(
+        served.domain.last("get_everything").route,
+        Some(("GET", "/v1/nested/{inner.label}/everything/{id}"))
+    );
+    // A header rule of one's own makes the context another way; the route is still known.
+    let ruled = serve_with(|builder| {
+        builder.header_rules(HeaderRules::new().incoming(|name| Some(name.to_owned())))
+    })
+    .await;
+    ruled.rest.get("/v1/everything/abc").await.ok_json();
+    assert_eq!(
+        ruled.domain.last("get_everything").route,
+        Some(("GET", "/v1/everything/{id}"))
+    );
+    // Over gRPC there is none.
+    served
+        .harness
+        .client()
+        .get_everything(&Context::new(), Everything::default())
+        .await
+        .unwrap();
+    assert_eq!(served.domain.last("get_everything").route, None);
+}

@@ -7,6 +7,7 @@ use crate::rpc::MethodKind;
 
 /// The rpc the gateway calls in these tests.
 static RPC: MethodInfo = MethodInfo::new("/test.Svc/Get", MethodKind::Unary);
+static ROUTE: crate::rpc::HttpBinding = crate::rpc::HttpBinding::new("GET", "/v1/get");
 
 fn headers(pairs: &[(&str, &[u8])]) -> HeaderMap {
     let mut headers = HeaderMap::new();
@@ -303,7 +304,7 @@ async fn a_context_that_takes_the_headers_has_what_one_made_from_them_has() {
     let rules = HeaderRules::new();
     let made = rules.context(&sent, Some(peer)).unwrap();
     let taken = rules
-        .context_taking(sent.clone(), Present::of(&sent), Some(peer), &RPC)
+        .context_taking(sent.clone(), Present::of(&sent), Some(peer), (&RPC, &ROUTE))
         .unwrap();
     assert_eq!(taken.deadline(), made.deadline());
     assert_eq!(taken.peer_addr(), Some(peer));
@@ -318,7 +319,7 @@ async fn a_context_that_takes_the_headers_has_what_one_made_from_them_has() {
     let made = rules.context(&text_only, Some(peer)).unwrap();
     let present = Present::of(&text_only);
     let taken = rules
-        .context_taking(text_only, present, Some(peer), &RPC)
+        .context_taking(text_only, present, Some(peer), (&RPC, &ROUTE))
         .unwrap();
     assert_eq!(taken.deadline(), made.deadline());
     assert_eq!(
@@ -335,7 +336,12 @@ fn a_context_that_takes_the_headers_still_refuses_what_the_rules_refuse() {
     let malformed = headers(&[("grpc-metadata-blob-bin", b"not base64!")]);
     assert_eq!(
         rules
-            .context_taking(malformed.clone(), Present::of(&malformed), None, &RPC)
+            .context_taking(
+                malformed.clone(),
+                Present::of(&malformed),
+                None,
+                (&RPC, &ROUTE)
+            )
             .unwrap_err()
             .code(),
         crate::Code::InvalidArgument
@@ -343,7 +349,7 @@ fn a_context_that_takes_the_headers_still_refuses_what_the_rules_refuse() {
     let timeout = headers(&[("grpc-timeout", b"soon")]);
     assert_eq!(
         rules
-            .context_taking(timeout.clone(), Present::of(&timeout), None, &RPC)
+            .context_taking(timeout.clone(), Present::of(&timeout), None, (&RPC, &ROUTE))
             .unwrap_err()
             .code(),
         crate::Code::InvalidArgument
@@ -352,7 +358,7 @@ fn a_context_that_takes_the_headers_still_refuses_what_the_rules_refuse() {
     let custom = HeaderRules::new().incoming(|name| (name == "x-tenant").then(|| "tenant".into()));
     let sent = headers(&[("x-tenant", b"acme")]);
     let ctx = custom
-        .context_taking(sent.clone(), Present::of(&sent), None, &RPC)
+        .context_taking(sent.clone(), Present::of(&sent), None, (&RPC, &ROUTE))
         .unwrap();
     assert_eq!(ctx.metadata().get("tenant").unwrap(), "acme");
 }

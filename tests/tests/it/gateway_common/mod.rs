@@ -40,6 +40,8 @@ pub struct Seen {
     pub remaining: Option<Duration>,
     /// Whether the context knew the peer address.
     pub had_peer: bool,
+    /// The REST route (method, path template) the call came by, if it came by one.
+    pub route: Option<(&'static str, &'static str)>,
 }
 
 impl Seen {
@@ -124,6 +126,7 @@ impl EchoDomain {
             metadata,
             remaining: ctx.remaining(),
             had_peer: ctx.peer_addr().is_some(),
+            route: ctx.http_route().map(|route| (route.method, route.template)),
         });
     }
 }
