@@ -37,37 +37,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .file("protos/streaming.proto")
         .out_dir(out_dir.join("with_options"))
         .compile()?;
-    // Proto3 JSON that writes fields at their default value too, as grpc-gateway's default
-    // marshaler does (the module `emit_unpopulated`, tests/tests/it/codegen_options.rs): the
-    // gateway test proto's messages, which have a field of every kind.
-    protoc_gen_rust_svc::Builder::new()
-        .artifacts([
-            protoc_gen_rust_svc::Artifact::Domain,
-            protoc_gen_rust_svc::Artifact::Gateway,
-        ])
-        .json_all_messages(true)
-        .emit_unpopulated(true)
-        .include("protos")
-        .include("../proto")
-        .file("protos/gateway.proto")
-        .out_dir(out_dir.join("emit_unpopulated"))
-        .compile()?;
-    // Proto names in the JSON, with every field written: the marshaler options grpc-gateway
-    // users set most (`UseProtoNames`, `EmitUnpopulated`), on the gateway test proto (the
-    // module `proto_names`, tests/tests/it/codegen_options.rs).
-    protoc_gen_rust_svc::Builder::new()
-        .artifacts([
-            protoc_gen_rust_svc::Artifact::Domain,
-            protoc_gen_rust_svc::Artifact::Gateway,
-        ])
-        .json_all_messages(true)
-        .emit_unpopulated(true)
-        .use_proto_names(true)
-        .include("protos")
-        .include("../proto")
-        .file("protos/gateway.proto")
-        .out_dir(out_dir.join("proto_names"))
-        .compile()?;
+    // The gateway test proto's messages (a field of every kind) and gateway again with proto3
+    // JSON options of grpc-gateway's marshaler, each in a module of its own
+    // (tests/tests/it/codegen_options.rs): `emit_unpopulated` writes fields at their default
+    // value too, as its default marshaler does; `proto_names` adds `UseProtoNames`, as its
+    // users often set both.
+    let gateway_json = |module: &str, proto_names: bool| {
+        protoc_gen_rust_svc::Builder::new()
+            .artifacts([
+                protoc_gen_rust_svc::Artifact::Domain,
+                protoc_gen_rust_svc::Artifact::Gateway,
+            ])
+            .json_all_messages(true)
+            .emit_unpopulated(true)
+            .use_proto_names(proto_names)
+            .include("protos")
+            .include("../proto")
+            .file("protos/gateway.proto")
+            .out_dir(out_dir.join(module))
+            .compile()
+    };
+    gateway_json("emit_unpopulated", false)?;
+    gateway_json("proto_names", true)?;
     // A service without google.api.http annotations, routed by a gRPC API configuration (the
     // module `unannotated`, tests/tests/it/gateway_mapping.rs), one of whose DELETE rules has a
     // body (`allow_delete_body`).

@@ -101,20 +101,7 @@ impl FieldMask {
     /// Reads the proto3 JSON form. Surrounding whitespace is ignored; the empty string is the
     /// empty mask.
     pub fn from_json_paths(json: &str) -> Result<Self, InvalidFieldMask> {
-        let json = json.trim();
-        if json.is_empty() {
-            return Ok(Self::default());
-        }
-        let paths = json
-            .split(',')
-            .map(|path| {
-                let path = path.trim();
-                path.split('.')
-                    .try_for_each(|segment| check_identifier(path, segment))?;
-                Ok(snake_case_of(path))
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(Self { paths })
+        Self::read(json, |_| true)
     }
 }
 
@@ -122,9 +109,17 @@ impl FieldMask {
     /// Reads a path variable's or query parameter's text: comma-separated paths, each segment
     /// in proto form as written (`update_mask=display_name`, grpc-gateway's reading, which
     /// keeps `Num` or `en_GB`), except that a segment in lowerCamelCase (a lowercase first
-    /// letter, no `_`, an uppercase letter) is the JSON form of a snake_case name and read as
-    /// that (`displayName`: `display_name`, as the Envoy transcoder reads it).
+    /// letter, no `_`) is the JSON form of a snake_case name and read as that (`displayName`:
+    /// `display_name`, as the Envoy transcoder reads it).
     fn from_query_text(text: &str) -> Result<Self, InvalidFieldMask> {
+        Self::read(text, |segment| {
+            segment.starts_with(|c: char| c.is_ascii_lowercase()) && !segment.contains('_')
+        })
+    }
+
+    /// Comma-separated dotted paths of identifiers, surrounding whitespace ignored, each segment
+    /// for which `camel` holds converted from lowerCamelCase to snake_case.
+    fn read(text: &str, camel: impl Fn(&str) -> bool) -> Result<Self, InvalidFieldMask> {
         let text = text.trim();
         if text.is_empty() {
             return Ok(Self::default());
@@ -139,9 +134,7 @@ impl FieldMask {
                     if index > 0 {
                         read.push('.');
                     }
-                    let camel = segment.starts_with(|c: char| c.is_ascii_lowercase())
-                        && !segment.contains('_');
-                    if camel {
+                    if camel(segment) {
                         read.push_str(&snake_case_of(segment));
                     } else {
                         read.push_str(segment);
