@@ -151,6 +151,9 @@ struct Rules {
     incoming: Option<Arc<Matcher>>,
     outgoing: Arc<Matcher>,
     outgoing_trailers: Arc<Matcher>,
+    /// The response metadata key whose value is a successful response's HTTP status
+    /// ([`HeaderRules::response_status`]), not sent as a header.
+    status_key: Option<Arc<str>>,
 }
 
 /// The default rules, made once: a gateway clones them per request (one reference count).
@@ -159,6 +162,7 @@ static DEFAULT_RULES: LazyLock<HeaderRules> = LazyLock::new(|| HeaderRules {
         incoming: None,
         outgoing: Arc::new(HeaderRules::default_outgoing),
         outgoing_trailers: Arc::new(HeaderRules::default_outgoing_trailer),
+        status_key: None,
     }),
 });
 
@@ -216,6 +220,45 @@ impl HeaderRules {
     ) -> Self {
         self.rules_mut().outgoing_trailers = Arc::new(matcher);
         self
+    }
+
+    /// Lets a handler choose the HTTP status of a successful response with the response
+    /// metadata `key` (grpc-gateway's documented `x-http-code` recipe, a forward-response
+    /// option there): a unary call whose response headers hold `key: 201` is answered `201
+    /// Created` instead of `200`, and `key` is not sent as a header. A value that is not a
+    /// status of 200 to 599 is ignored (and not sent either); an error's status is the code's.
+    /// Works in proxy mode too, with the key set by the remote server.
+    ///
+    /// ```
+    /// use rust_svc_runtime::Context;
+    /// use rust_svc_runtime::gateway::HeaderRules;
+    ///
+    /// let rules = HeaderRules::new().response_status("x-http-code");
+    /// # let _ = rules;
+    /// // In the handler of a create:
+    /// # let ctx = Context::new();
+    /// ctx.response().headers().insert("x-http-code", "201".parse().unwrap());
+    /// ```
+    #[must_use]
+    pub fn response_status(mut self, key: &str) -> Self {
+        self.rules_mut().status_key = Some(Arc::from(key.to_ascii_lowercase()));
+        self
+    }
+
+    /// The HTTP status `metadata` asks a successful response to have, by the
+    /// [`response_status`](Self::response_status) key.
+    pub(crate) fn status_of(&self, metadata: &MetadataMap) -> Option<http::StatusCode> {
+        let key = self.inner.status_key.as_deref()?;
+        let code = metadata
+            .get(key)?
+            .to_str()
+            .ok()?
+            .trim()
+            .parse::<u16>()
+            .ok()?;
+        http::StatusCode::from_u16(code)
+            .ok()
+            .filter(|status| (200..600).contains(&status.as_u16()))
     }
 
     fn rules_mut(&mut self) -> &mut Rules {
@@ -327,7 +370,14 @@ impl HeaderRules {
 
     /// Writes `metadata` (an error's, say) into `headers` by the outgoing header rule.
     pub fn write_metadata(&self, metadata: &MetadataMap, headers: &mut HeaderMap) {
-        write_mapped(metadata, headers, &*self.inner.outgoing);
+        match &self.inner.status_key {
+            None => write_mapped(metadata, headers, &*self.inner.outgoing),
+            Some(key) => write_mapped(metadata, headers, &|name: &str| {
+                (name != &**key)
+                    .then(|| (self.inner.outgoing)(name))
+                    .flatten()
+            }),
+        }
     }
 
     /// Writes trailer `metadata` into `headers` (HTTP trailers, or headers) by the outgoing
@@ -538,7 +588,11 @@ fn is_application_key(key: &str) -> bool {
     !key.starts_with("grpc-") && !FRAMING_HEADERS.contains(&key)
 }
 
-fn write_mapped(metadata: &MetadataMap, headers: &mut HeaderMap, matcher: &Matcher) {
+fn write_mapped(
+    metadata: &MetadataMap,
+    headers: &mut HeaderMap,
+    matcher: &dyn Fn(&str) -> Option<String>,
+) {
     let source = metadata.as_ref();
     for name in source.keys() {
         let Some(mapped) = matcher(name.as_str()) else {

@@ -40,6 +40,11 @@ pub(super) fn with_metadata(
     mut response: Response<Body>,
     accepts: bool,
 ) -> Response<Body> {
+    if response.status() == http::StatusCode::OK
+        && let Some(status) = rules.status_of(&metadata.headers())
+    {
+        *response.status_mut() = status;
+    }
     if !accepts {
         rules.write_response_metadata(metadata, response.headers_mut());
         return response;

@@ -348,3 +348,31 @@ async fn the_handler_knows_the_rest_route_the_call_came_by() {
         .unwrap();
     assert_eq!(served.domain.last("get_everything").route, None);
 }
+
+#[tokio::test]
+async fn a_handler_chooses_the_success_status_through_a_metadata_key() {
+    // grpc-gateway's documented `x-http-code` recipe: with the rule on, the key sets the
+    // status of a successful response and is not sent; without it, it is plain metadata.
+    let ruled = serve_with(|builder| {
+        builder.header_rules(HeaderRules::new().response_status("x-http-code"))
+    })
+    .await;
+    let create = |rest: &Rest, code: &str| {
+        rest.request("POST", "/v1/everything")
+            .header("grpc-metadata-want-http-code", code)
+            .json(&json!({"id": "n"}))
+    };
+    let reply = ruled.rest.send(create(&ruled.rest, "201")).await;
+    assert_eq!(reply.status, 201, "{reply:?}");
+    assert_eq!(reply.json(), json!({"id": "n"}));
+    assert_eq!(reply.header("grpc-metadata-x-http-code"), None, "{reply:?}");
+    // Not a status: ignored, and still not sent.
+    let reply = ruled.rest.send(create(&ruled.rest, "lots")).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.header("grpc-metadata-x-http-code"), None, "{reply:?}");
+    // Without the rule the key is metadata like any other.
+    let served = serve().await;
+    let reply = served.rest.send(create(&served.rest, "201")).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.header("grpc-metadata-x-http-code"), Some("201"));
+}

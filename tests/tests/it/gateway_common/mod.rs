@@ -147,6 +147,11 @@ impl Echo for EchoDomain {
         request: Everything,
     ) -> Result<Everything, Status> {
         self.record("create_everything", ctx);
+        // The status a REST caller asks for (`Grpc-Metadata-Want-Http-Code`), as the handler
+        // of grpc-gateway's `x-http-code` recipe sets it.
+        if let Some(code) = ctx.metadata().get("want-http-code") {
+            ctx.response().headers().insert("x-http-code", code.clone());
+        }
         Ok(request)
     }
 
