@@ -25,6 +25,7 @@
 pub mod connections;
 pub mod drain;
 mod head_timer;
+mod healthz;
 mod port;
 mod protocols;
 mod router;
@@ -66,6 +67,7 @@ pub struct Host {
     exposed_headers: Vec<HeaderName>,
     connections: ConnectionLimits,
     load_shedding: Option<LoadShedding>,
+    health_endpoint: Option<String>,
     #[cfg(feature = "tls")]
     tls: Option<tls::TlsFiles>,
 }
@@ -107,6 +109,7 @@ impl Host {
             exposed_headers: Vec::new(),
             connections: ConnectionLimits::default(),
             load_shedding: None,
+            health_endpoint: None,
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -167,6 +170,17 @@ impl Host {
     #[must_use]
     pub fn route(mut self, path: impl Into<String>, method_router: MethodRouter) -> Self {
         self.routes.push((path.into(), method_router));
+        self
+    }
+
+    /// Serves the port's `grpc.health.v1` statuses over plain HTTP at `path` (`/healthz`), for
+    /// probes and load balancers that speak no gRPC, as grpc-gateway's `WithHealthzEndpoint`
+    /// does: `GET /healthz` for the server, `GET /healthz?service=pkg.v1.Service` for one
+    /// service; 200 with `{"status": "SERVING"}`, 503 for any other status (`NOT_SERVING` once
+    /// shutdown has begun), 404 for a service the port does not serve.
+    #[must_use]
+    pub fn health_endpoint(mut self, path: impl Into<String>) -> Self {
+        self.health_endpoint = Some(path.into());
         self
     }
 
@@ -231,7 +245,7 @@ impl Host {
             connections::Incoming::new(listener, self.connections.clone(), &label, shedding);
         #[cfg(feature = "tls")]
         let tls = self.tls.clone();
-        let app = router::build(self, health_service)?;
+        let app = router::build(self, health_service, &health)?;
         #[cfg(feature = "tls")]
         let task = match tls {
             Some(files) => tls::serve(app, incoming, files.acceptor()?, stop),

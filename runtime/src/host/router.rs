@@ -65,6 +65,7 @@ pub(super) fn for_connection(app: &PortService, connection: http::Extensions) ->
 pub(super) fn build(
     host: Host,
     health: HealthServer<impl Health>,
+    reporter: &tonic_health::server::HealthReporter,
 ) -> Result<PortService, HostError> {
     let names: Vec<&'static str> = host.services.iter().map(|s| s.name).collect();
     let mut services = host.services.into_iter();
@@ -152,6 +153,16 @@ pub(super) fn build(
                 let text = metrics.render();
                 async move { ([(CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
             }),
+        );
+    }
+    if let Some(path) = &host.health_endpoint {
+        let statuses = std::sync::Arc::new(
+            tonic_health::server::HealthService::from_health_reporter(reporter.clone()),
+        );
+        paths.add(path);
+        app = app.route(
+            path,
+            get(move |query| super::healthz::answer(std::sync::Arc::clone(&statuses), query)),
         );
     }
     for (path, method_router) in host.routes {

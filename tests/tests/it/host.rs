@@ -394,3 +394,37 @@ async fn a_port_sets_no_bound_on_concurrent_http2_streams() {
     // The server's SETTINGS came before its answer.
     assert_eq!(connection.max_concurrent_send_streams(), usize::MAX);
 }
+
+#[tokio::test]
+async fn the_health_endpoint_answers_plain_http_probes() {
+    // grpc-gateway's WithHealthzEndpoint: the gRPC health statuses over plain HTTP.
+    let (serving, _stop) = serve(|host| host.health_endpoint("/healthz"))
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let get = |query: &str| {
+        let url = format!("http://{}/healthz{query}", serving.addr);
+        let http = http.clone();
+        async move {
+            let response = http.get(url).send().await.unwrap();
+            let status = response.status().as_u16();
+            assert_eq!(response.headers()["cache-control"], "no-store");
+            (status, response.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let serving_json = serde_json::json!({"status": "SERVING"});
+    assert_eq!(get("").await, (200, serving_json.clone()));
+    assert_eq!(
+        get("?service=inventory.v1.InventoryService").await,
+        (200, serving_json)
+    );
+    let (status, body) = get("?service=no.such.Service").await;
+    assert_eq!(status, 404, "{body}");
+    serving
+        .set_health(tonic_health::ServingStatus::NotServing)
+        .await;
+    assert_eq!(
+        get("").await,
+        (503, serde_json::json!({"status": "NOT_SERVING"}))
+    );
+}
