@@ -61,7 +61,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     gateway_json("proto_names", true)?;
     // A service without google.api.http annotations, routed by a gRPC API configuration (the
     // module `unannotated`, tests/tests/it/gateway_mapping.rs), one of whose DELETE rules has a
-    // body (`allow_delete_body`).
+    // body (`allow_delete_body`); the rpc it leaves out is routed on its gRPC path
+    // (`generate_unbound_methods`).
     protoc_gen_rust_svc::Builder::new()
         .artifacts([
             protoc_gen_rust_svc::Artifact::Domain,
@@ -70,6 +71,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ])
         .grpc_api_configuration("protos/http/unannotated.yaml")
         .allow_delete_body(true)
+        .generate_unbound_methods(true)
         .include("protos/http")
         .file("protos/http/unannotated.proto")
         .out_dir(out_dir.join("unannotated"))

@@ -185,6 +185,15 @@ impl Builder {
         self
     }
 
+    /// Whether an rpc without an HTTP rule gets one (default `false`): `post` on its gRPC path
+    /// (`/pkg.v1.Service/Method`) with the whole request as the body, as grpc-gateway's
+    /// `generate_unbound_methods` option routes it. The `generate_unbound_methods` parameter.
+    #[must_use]
+    pub fn generate_unbound_methods(mut self, enabled: bool) -> Self {
+        self.params.generate_unbound_methods = enabled;
+        self
+    }
+
     /// Whether the proto3 JSON impls write fields under their proto names (`display_name`)
     /// rather than their JSON names (default `false`: `displayName`, as proto3 JSON writes
     /// them), as protojson's `UseProtoNames`, a grpc-gateway marshaler option, does; the

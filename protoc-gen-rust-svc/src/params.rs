@@ -23,6 +23,7 @@
 //! | `grpc_api_configuration` | a `google.api.Service` YAML file whose `http.rules` route rpcs (beside their annotations), as grpc-gateway reads it | none |
 //! | `use_proto_names` | `true` or `false`: the proto3 JSON impls write fields under their proto names (`display_name`), as protojson's `UseProtoNames` does; reading takes either name | `false` |
 //! | `allow_delete_body` | `true` or `false`: a `delete` rule may have a `body`, as grpc-gateway's option of that name allows | `false` |
+//! | `generate_unbound_methods` | `true` or `false`: an rpc without an HTTP rule is routed as `post` on its gRPC path with the request as the body, as grpc-gateway's option of that name routes it | `false` |
 //! | `wildcards_after_double_wildcard` | `true` or `false`: accept path templates with a `*` or a variable after `**`, served as grpc-gateway serves them | `false` |
 
 use std::collections::BTreeSet;
@@ -162,6 +163,10 @@ pub struct Params {
     /// allows it. By default it stops generation, as a DELETE has no body by HTTP's semantics
     /// and grpc-gateway's default.
     pub allow_delete_body: bool,
+    /// Whether an rpc without an HTTP rule gets one: `post` on its gRPC path
+    /// (`/pkg.v1.Service/Method`) with the whole request as the body, as grpc-gateway's
+    /// `generate_unbound_methods` option routes it.
+    pub generate_unbound_methods: bool,
     /// Whether a path template may have a `*` or a variable after its `**`
     /// (`/v1/{parent=docs/**}/{id}`, as firestore's protos have). By default such a template
     /// stops generation, as the Envoy transcoder refuses it; with this the gateway serves it as
@@ -191,6 +196,7 @@ impl Default for Params {
             emit_unpopulated: false,
             use_proto_names: false,
             allow_delete_body: false,
+            generate_unbound_methods: false,
             wildcards_after_double_wildcard: false,
             grpc_api_configuration: None,
         }
@@ -201,6 +207,7 @@ const KNOWN_KEYS: &str = "artifacts, messages, runtime_crate, include_file, exte
                           type_attribute, field_attribute, default_stubs, file_descriptor_set, \
                           strict_http_rules, json_all_messages, reject_unknown_fields, \
                           emit_unpopulated, use_proto_names, allow_delete_body, \
+                          generate_unbound_methods, \
                           wildcards_after_double_wildcard, \
                           grpc_api_configuration";
 
@@ -271,6 +278,9 @@ impl Params {
                 "emit_unpopulated" => params.emit_unpopulated = parse_bool(key, value)?,
                 "use_proto_names" => params.use_proto_names = parse_bool(key, value)?,
                 "allow_delete_body" => params.allow_delete_body = parse_bool(key, value)?,
+                "generate_unbound_methods" => {
+                    params.generate_unbound_methods = parse_bool(key, value)?;
+                }
                 "wildcards_after_double_wildcard" => {
                     params.wildcards_after_double_wildcard = parse_bool(key, value)?;
                 }

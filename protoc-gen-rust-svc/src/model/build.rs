@@ -263,10 +263,28 @@ fn build_method(
         (None, Some((_, location))) => location.clone(),
         _ => annotation_location.clone(),
     };
+    // An rpc no rule routes gets `post` on its own gRPC path with the request as the body, as
+    // grpc-gateway's `generate_unbound_methods` routes it (served there beside gRPC and
+    // Connect, which the gateway tells apart).
+    let unbound = (cx.params.generate_unbound_methods
+        && annotation.is_none()
+        && external.is_empty())
+    .then(|| HttpRule {
+        selector: String::new(),
+        pattern: Some(options::HttpPattern::Post(format!(
+            "/{}/{}",
+            method.parent_service().full_name(),
+            method.name()
+        ))),
+        body: "*".to_owned(),
+        response_body: String::new(),
+        additional_bindings: Vec::new(),
+    });
     let rules = external
         .iter()
         .map(|(rule, location)| (rule, location))
-        .chain(annotation.as_ref().map(|rule| (rule, &annotation_location)));
+        .chain(annotation.as_ref().map(|rule| (rule, &annotation_location)))
+        .chain(unbound.as_ref().map(|rule| (rule, &annotation_location)));
     // Only what serves or describes the routes has to follow Envoy's template rule, or any
     // rule: without them a rule the gateway could not serve is a warning, and the rpc is
     // generated without its bindings (a gRPC-only build of a grpc-gateway proto).

@@ -255,6 +255,30 @@ fn a_grpc_api_configuration_routes_rpcs_before_their_annotations() {
 }
 
 #[test]
+fn generate_unbound_methods_routes_only_the_rpcs_no_rule_routes() {
+    let root = root();
+    let model = Builder::new()
+        .include(root.join("tests/protos/http"))
+        .file(root.join("tests/protos/http/unannotated.proto"))
+        .grpc_api_configuration(root.join("tests/protos/http/unannotated.yaml"))
+        .allow_delete_body(true)
+        .generate_unbound_methods(true)
+        .model()
+        .unwrap();
+    let methods = &model.packages[0].services[0].methods;
+    let routes = |name: &str| {
+        let method = methods.iter().find(|m| m.proto_name == name).unwrap();
+        method
+            .http
+            .iter()
+            .map(|b| format!("{} {} {}", b.method, b.path, b.body))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(routes("Quiet"), ["POST /tests.unannotated.Notes/Quiet *"]);
+    assert_eq!(routes("EchoText"), ["GET /v1/notes/{id}:text "]);
+}
+
+#[test]
 fn grpc_api_configuration_mistakes_name_the_file_and_line() {
     // A selector for no rpc, as grpc-gateway refuses it; the case-insensitive match suggested.
     assert_eq!(

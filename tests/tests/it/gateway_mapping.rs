@@ -544,6 +544,16 @@ async fn a_service_without_annotations_is_routed_by_its_grpc_api_configuration()
         .await,
         json!({"id": "n5", "text": "gone"})
     );
+    // The rpc the file leaves out, on its gRPC path (`generate_unbound_methods`), the request
+    // as the body.
+    assert_eq!(
+        json(
+            http.post(format!("{base}/tests.unannotated.Notes/Quiet"))
+                .json(&json!({"id": "q", "num": "1"}))
+        )
+        .await,
+        json!({"id": "q", "num": "1"})
+    );
     // `responseBody` (lowerCamelCase in the file) sends the field alone.
     assert_eq!(
         json(http.get(format!("{base}/v1/notes/n4:text?text=alone"))).await,
