@@ -43,6 +43,11 @@ pub type ErrorHandler = Arc<
         + Sync,
 >;
 
+/// Adds request metadata of one's own from a REST request's head (see
+/// [`GatewayBuilder::metadata`]).
+pub type MetadataAnnotator =
+    Arc<dyn Fn(&http::request::Parts, &mut crate::MetadataMap) + Send + Sync>;
+
 /// Builds a [`Gateway`] from the routes of one or more services.
 pub struct GatewayBuilder {
     services: Vec<ServiceRoutes>,
@@ -52,6 +57,7 @@ pub struct GatewayBuilder {
     default_deadlines: bool,
     form: FormFallback,
     error_handler: Option<ErrorHandler>,
+    annotator: Option<MetadataAnnotator>,
 }
 
 impl std::fmt::Debug for GatewayBuilder {
@@ -64,6 +70,7 @@ impl std::fmt::Debug for GatewayBuilder {
             .field("default_deadlines", &self.default_deadlines)
             .field("form", &self.form)
             .field("error_handler", &self.error_handler.is_some())
+            .field("annotator", &self.annotator.is_some())
             .finish()
     }
 }
@@ -79,7 +86,35 @@ impl GatewayBuilder {
             default_deadlines: true,
             form: FormFallback::default(),
             error_handler: None,
+            annotator: None,
         }
+    }
+
+    /// Adds request metadata of one's own to every REST call, made from the request's head
+    /// (its method, URI with the query, headers), after the header rules made theirs: what
+    /// grpc-gateway's `WithMetadata` annotators do (a session id from a cookie, the original
+    /// path). The call's handler, and in proxy mode the server the gateway calls, see it.
+    ///
+    /// ```
+    /// use rust_svc_runtime::gateway::Gateway;
+    ///
+    /// let gateway = Gateway::builder()
+    ///     .metadata(|head, metadata| {
+    ///         if let Ok(path) = head.uri.path().parse() {
+    ///             metadata.insert("x-original-path", path);
+    ///         }
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = gateway;
+    /// ```
+    #[must_use]
+    pub fn metadata(
+        mut self,
+        annotator: impl Fn(&http::request::Parts, &mut crate::MetadataMap) + Send + Sync + 'static,
+    ) -> Self {
+        self.annotator = Some(Arc::new(annotator));
+        self
     }
 
     /// Writes every error response of the gateway's (an rpc's error, and its own: no route,
@@ -205,6 +240,7 @@ impl GatewayBuilder {
             default_deadlines: self.default_deadlines,
             form: self.form,
             error_handler: self.error_handler,
+            annotator: self.annotator,
         }))
     }
 }

@@ -50,7 +50,7 @@ pub(crate) use self::present::Present;
 use super::query::convert::decode_binary_header;
 use crate::deadline::rest_deadline_from_headers;
 use crate::rpc::{HttpBinding, MethodInfo, REQUEST_ID_HEADER, TRACEPARENT, TRACESTATE};
-use crate::{Context, ResponseMetadata, Status};
+use crate::{Context, Status};
 
 /// The prefix under which gRPC metadata travels in HTTP headers, both ways (grpc-gateway's
 /// `MetadataHeaderPrefix`).
@@ -99,21 +99,6 @@ pub const PERMANENT_HEADERS: &[&str] = &[
 // Names, not strings, for the lookups made on every call: a lookup by `&str` parses the name.
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-
-/// Headers no rule may write into a response: they belong to HTTP's framing.
-const FRAMING_HEADERS: &[&str] = &[
-    "content-type",
-    "content-length",
-    "content-encoding",
-    "date",
-    "server",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "connection",
-    "keep-alive",
-    "upgrade",
-];
 
 /// Maps a name (a request header's, lower case; or a response metadata key) to the other side's
 /// name, or `None` to leave it out.
@@ -222,45 +207,6 @@ impl HeaderRules {
         self
     }
 
-    /// Lets a handler choose the HTTP status of a successful response with the response
-    /// metadata `key` (grpc-gateway's documented `x-http-code` recipe, a forward-response
-    /// option there): a unary call whose response headers hold `key: 201` is answered `201
-    /// Created` instead of `200`, and `key` is not sent as a header. A value that is not a
-    /// status of 200 to 599 is ignored (and not sent either); an error's status is the code's.
-    /// Works in proxy mode too, with the key set by the remote server.
-    ///
-    /// ```
-    /// use rust_svc_runtime::Context;
-    /// use rust_svc_runtime::gateway::HeaderRules;
-    ///
-    /// let rules = HeaderRules::new().response_status("x-http-code");
-    /// # let _ = rules;
-    /// // In the handler of a create:
-    /// # let ctx = Context::new();
-    /// ctx.response().headers().insert("x-http-code", "201".parse().unwrap());
-    /// ```
-    #[must_use]
-    pub fn response_status(mut self, key: &str) -> Self {
-        self.rules_mut().status_key = Some(Arc::from(key.to_ascii_lowercase()));
-        self
-    }
-
-    /// The HTTP status `metadata` asks a successful response to have, by the
-    /// [`response_status`](Self::response_status) key.
-    pub(crate) fn status_of(&self, metadata: &MetadataMap) -> Option<http::StatusCode> {
-        let key = self.inner.status_key.as_deref()?;
-        let code = metadata
-            .get(key)?
-            .to_str()
-            .ok()?
-            .trim()
-            .parse::<u16>()
-            .ok()?;
-        http::StatusCode::from_u16(code)
-            .ok()
-            .filter(|status| (200..600).contains(&status.as_u16()))
-    }
-
     fn rules_mut(&mut self) -> &mut Rules {
         Arc::make_mut(&mut self.inner)
     }
@@ -353,37 +299,6 @@ impl HeaderRules {
             }
         }
         Ok(metadata)
-    }
-
-    /// Writes the response metadata of a call (a handler's, or a proxied server's) into
-    /// `headers` by the outgoing rules. For a streamed response this runs when the stream
-    /// starts, so trailers set after that are not sent: an HTTP/1.1 client has nowhere to read
-    /// them.
-    pub fn write_response_metadata(&self, response: &ResponseMetadata, headers: &mut HeaderMap) {
-        self.write_metadata(&response.headers(), headers);
-        write_mapped(
-            &response.trailers(),
-            headers,
-            &*self.inner.outgoing_trailers,
-        );
-    }
-
-    /// Writes `metadata` (an error's, say) into `headers` by the outgoing header rule.
-    pub fn write_metadata(&self, metadata: &MetadataMap, headers: &mut HeaderMap) {
-        match &self.inner.status_key {
-            None => write_mapped(metadata, headers, &*self.inner.outgoing),
-            Some(key) => write_mapped(metadata, headers, &|name: &str| {
-                (name != &**key)
-                    .then(|| (self.inner.outgoing)(name))
-                    .flatten()
-            }),
-        }
-    }
-
-    /// Writes trailer `metadata` into `headers` (HTTP trailers, or headers) by the outgoing
-    /// trailer rule.
-    pub(crate) fn write_trailers(&self, metadata: &MetadataMap, headers: &mut HeaderMap) {
-        write_mapped(metadata, headers, &*self.inner.outgoing_trailers);
     }
 }
 
@@ -588,28 +503,6 @@ fn is_application_key(key: &str) -> bool {
     !key.starts_with("grpc-") && !FRAMING_HEADERS.contains(&key)
 }
 
-fn write_mapped(
-    metadata: &MetadataMap,
-    headers: &mut HeaderMap,
-    matcher: &dyn Fn(&str) -> Option<String>,
-) {
-    let source = metadata.as_ref();
-    for name in source.keys() {
-        let Some(mapped) = matcher(name.as_str()) else {
-            continue;
-        };
-        let Ok(header) = HeaderName::try_from(mapped) else {
-            continue;
-        };
-        if FRAMING_HEADERS.contains(&header.as_str()) {
-            continue;
-        }
-        for value in source.get_all(name) {
-            headers.append(header.clone(), value.clone());
-        }
-    }
-}
-
 /// A gRPC metadata key (`0-9 a-z - _ .`; header names are lower case already) outside the
 /// `grpc-` namespace the protocol keeps for itself.
 fn is_metadata_key(key: &str) -> bool {
@@ -628,6 +521,9 @@ fn is_text_value(value: &HeaderValue) -> bool {
         .all(|byte| (0x20..=0x7e).contains(byte))
 }
 
+mod outgoing;
 mod present;
+
+use outgoing::FRAMING_HEADERS;
 #[cfg(test)]
 mod tests;

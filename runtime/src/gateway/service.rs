@@ -10,7 +10,7 @@ use http::header::ALLOW;
 use http::{HeaderValue, Method, StatusCode};
 use rust_svc_http_template::{Binding, Lookup, RouteTable};
 
-use super::builder::{Entry, ErrorHandler, GatewayBuilder, add_route};
+use super::builder::{Entry, ErrorHandler, GatewayBuilder, MetadataAnnotator, add_route};
 
 use super::admitted::{admitted, ready_refusal};
 use super::calls::RequestFormat;
@@ -236,6 +236,25 @@ pub(super) struct Inner {
     pub(super) default_deadlines: bool,
     pub(super) form: FormFallback,
     pub(super) error_handler: Option<ErrorHandler>,
+    pub(super) annotator: Option<MetadataAnnotator>,
+}
+
+impl Inner {
+    /// The metadata the annotator (if any) makes of a request's head.
+    fn annotated(&self, head: &http::request::Parts) -> Option<crate::MetadataMap> {
+        let annotate = self.annotator.as_ref()?;
+        let mut metadata = crate::MetadataMap::new();
+        annotate(head, &mut metadata);
+        Some(metadata)
+    }
+}
+
+/// `ctx` with the annotator's `metadata` added to its request metadata.
+fn with_annotated(mut ctx: Context, metadata: Option<crate::MetadataMap>) -> Context {
+    if let Some(metadata) = metadata.filter(|metadata| !metadata.is_empty()) {
+        ctx.metadata_mut().as_mut().extend(metadata.into_headers());
+    }
+    ctx
 }
 
 /// Serves REST/JSON calls of one or more services: a tower service, or an axum `Router` with
@@ -279,6 +298,7 @@ impl Gateway {
             default_deadlines: true,
             form: FormFallback::default(),
             error_handler: None,
+            annotator: None,
         })
     }
 
@@ -287,48 +307,6 @@ impl Gateway {
             inner: Arc::new(inner),
             peer: None,
         }
-    }
-
-    /// The routes whose template is a plain path (no variable, no wildcard), as (method,
-    /// path): what a port checks against the paths its gRPC router takes (host/port.rs).
-    pub(crate) fn literal_routes(&self) -> Vec<(Method, String)> {
-        self.inner
-            .table
-            .iter()
-            .filter(|(_, template, _)| {
-                template
-                    .segments()
-                    .iter()
-                    .all(|segment| matches!(segment, rust_svc_http_template::Segment::Literal(_)))
-            })
-            .filter_map(|(method, template, _)| {
-                Some((
-                    Method::from_bytes(method.as_bytes()).ok()?,
-                    template.as_str().to_owned(),
-                ))
-            })
-            .collect()
-    }
-
-    /// The plain paths of routes that lie under one of the gateway's own services' gRPC
-    /// paths (`/pkg.Service/…`), each once: where tonic's routes for that service take
-    /// requests too.
-    pub(super) fn grpc_service_paths(&self) -> Vec<String> {
-        let services: Vec<&str> = self
-            .inner
-            .table
-            .iter()
-            .filter_map(|(_, _, entry)| grpc_service(entry.route.method.path))
-            .collect();
-        let mut paths: Vec<String> = self
-            .literal_routes()
-            .into_iter()
-            .map(|(_, path)| path)
-            .filter(|path| grpc_service(path).is_some_and(|service| services.contains(&service)))
-            .collect();
-        paths.sort_unstable();
-        paths.dedup();
-        paths
     }
 
     /// This gateway for the requests of one connection from `peer`, which then need not carry
@@ -364,6 +342,7 @@ impl Gateway {
                 Err(status) => ready_error(&status),
                 Ok(mut ctx) => {
                     ctx.set_gateway_rpc(route.method, route.binding);
+                    let ctx = with_annotated(ctx, inner.annotated(&parts));
                     // The frames are read as the newline-delimited body of the rule's method.
                     parts.method = Method::POST;
                     let format = RequestFormat::of(&parts.headers, Present::of(&parts.headers));
@@ -474,6 +453,7 @@ impl Gateway {
                 // What the call reads of the headers later; the context takes them.
                 let format = RequestFormat::of(&parts.headers, present);
                 let peer = self.peer.or_else(|| peer_addr(&parts.extensions));
+                let annotated = inner.annotated(&parts);
                 let headers = std::mem::take(&mut parts.headers);
                 // The metadata the header rules make is that of a gRPC call to this rpc: a
                 // generated client of it, as the domain (proxy mode), sends it on whole.
@@ -488,6 +468,7 @@ impl Gateway {
                 let now = tokio::time::Instant::now();
                 // Without a deadline, the rpc's default from the proto, as over gRPC.
                 let ctx = ctx.map(|ctx| {
+                    let ctx = with_annotated(ctx, annotated);
                     let arrival = crate::call::arrival_deadline(&parts.extensions);
                     let deadline = arrival.or_else(|| {
                         (inner.default_deadlines && ctx.deadline().is_none())
@@ -573,13 +554,6 @@ pub(crate) fn peer_addr(extensions: &http::Extensions) -> Option<std::net::Socke
     addr
 }
 
-/// The service of a gRPC path, `pkg.Service` of `/pkg.Service/Method`; `None` for a path of
-/// another shape.
-fn grpc_service(path: &str) -> Option<&str> {
-    let (service, method) = path.strip_prefix('/')?.split_once('/')?;
-    (service.contains('.') && !method.is_empty() && !method.contains(['/', ':'])).then_some(service)
-}
-
 /// Whether a request is a gRPC or gRPC-Web call, by its content type.
 fn is_grpc(headers: &http::HeaderMap) -> bool {
     headers
@@ -607,3 +581,5 @@ fn host_from_authority(parts: &mut http::request::Parts) {
 fn ready_error(status: &Status) -> ResponseFuture {
     Box::pin(std::future::ready(error_response(status)))
 }
+
+mod shared;

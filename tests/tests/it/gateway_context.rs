@@ -376,3 +376,37 @@ async fn a_handler_chooses_the_success_status_through_a_metadata_key() {
     assert_eq!(reply.status, 200, "{reply:?}");
     assert_eq!(reply.header("grpc-metadata-x-http-code"), Some("201"));
 }
+
+#[tokio::test]
+async fn an_annotator_adds_metadata_from_the_request_head() {
+    // grpc-gateway's WithMetadata: metadata made from the request, beside the header rules'.
+    let served = serve_with(|builder| {
+        builder.metadata(|head, metadata| {
+            metadata.insert("x-http-method", head.method.as_str().parse().unwrap());
+            if let Some(session) = head
+                .headers
+                .get("cookie")
+                .and_then(|cookie| cookie.to_str().ok()?.strip_prefix("session="))
+            {
+                metadata.insert("session", session.parse().unwrap());
+            }
+        })
+    })
+    .await;
+    let request = served
+        .rest
+        .request("GET", "/v1/everything/abc")
+        .header("cookie", "session=s-42")
+        .header("x-request-id", "req-1");
+    served.rest.send(request).await.ok_json();
+    let seen = served.domain.last("get_everything");
+    assert_eq!(seen.get("x-http-method"), Some("GET"), "{seen:?}");
+    assert_eq!(seen.get("session"), Some("s-42"), "{seen:?}");
+    // The header rules' metadata is still there.
+    assert_eq!(seen.get("x-request-id"), Some("req-1"), "{seen:?}");
+    assert_eq!(
+        seen.get("grpcgateway-cookie"),
+        Some("session=s-42"),
+        "{seen:?}"
+    );
+}

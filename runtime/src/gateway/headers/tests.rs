@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::*;
+use crate::ResponseMetadata;
 use crate::rpc::MethodKind;
 
 /// The rpc the gateway calls in these tests.
