@@ -194,6 +194,17 @@ impl Builder {
         self
     }
 
+    /// How the OpenAPI document names its schemas (default [`SchemaNaming::Fqn`], the full
+    /// proto name); the others are protoc-gen-openapiv2's strategies, `Legacy` its default
+    /// (`v1Item`). The `openapi_naming_strategy` parameter.
+    ///
+    /// [`SchemaNaming::Fqn`]: crate::SchemaNaming::Fqn
+    #[must_use]
+    pub fn openapi_naming_strategy(mut self, naming: crate::SchemaNaming) -> Self {
+        self.params.openapi_naming_strategy = naming;
+        self
+    }
+
     /// Whether the proto3 JSON impls write fields under their proto names (`display_name`)
     /// rather than their JSON names (default `false`: `displayName`, as proto3 JSON writes
     /// them), as protojson's `UseProtoNames`, a grpc-gateway marshaler option, does; the

@@ -39,7 +39,7 @@ use rayon::prelude::*;
 
 pub use builder::Builder;
 pub use error::{Error, Location, Warning};
-pub use params::{Artifact, Params};
+pub use params::{Artifact, Params, SchemaNaming};
 pub use plugin::run_plugin;
 
 use comments::SourceInfos;

@@ -24,11 +24,29 @@
 //! | `use_proto_names` | `true` or `false`: the proto3 JSON impls write fields under their proto names (`display_name`), as protojson's `UseProtoNames` does; reading takes either name | `false` |
 //! | `allow_delete_body` | `true` or `false`: a `delete` rule may have a `body`, as grpc-gateway's option of that name allows | `false` |
 //! | `generate_unbound_methods` | `true` or `false`: an rpc without an HTTP rule is routed as `post` on its gRPC path with the request as the body, as grpc-gateway's option of that name routes it | `false` |
+//! | `openapi_naming_strategy` | `fqn`, `legacy`, `simple` or `package`: the OpenAPI schemas' names, as protoc-gen-openapiv2's strategies name them (`legacy`: `v1Item`) | `fqn` (`inventory.v1.Item`) |
 //! | `wildcards_after_double_wildcard` | `true` or `false`: accept path templates with a `*` or a variable after `**`, served as grpc-gateway serves them | `false` |
 
 use std::collections::BTreeSet;
 
 use crate::error::Error;
+
+/// How the OpenAPI document names its schemas (`openapi_naming_strategy`), as
+/// protoc-gen-openapiv2's strategies of the same names do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SchemaNaming {
+    /// The full proto name: `inventory.v1.Item` (the default).
+    #[default]
+    Fqn,
+    /// The fewest last components that tell it from the document's other schemas, one more,
+    /// joined in camelCase: `v1Item`, `rpcStatus` (protoc-gen-openapiv2's default).
+    Legacy,
+    /// The fewest last components that tell it apart, joined with `.`: `Item`, `v1.Item`.
+    Simple,
+    /// As `Simple`, a nested type's path kept whole: `Outer.Inner`.
+    Package,
+}
 
 /// A per-service artifact the generator can emit (messages are switched separately). More may
 /// be added in a minor release.
@@ -167,6 +185,8 @@ pub struct Params {
     /// (`/pkg.v1.Service/Method`) with the whole request as the body, as grpc-gateway's
     /// `generate_unbound_methods` option routes it.
     pub generate_unbound_methods: bool,
+    /// How the OpenAPI document names its schemas.
+    pub openapi_naming_strategy: SchemaNaming,
     /// Whether a path template may have a `*` or a variable after its `**`
     /// (`/v1/{parent=docs/**}/{id}`, as firestore's protos have). By default such a template
     /// stops generation, as the Envoy transcoder refuses it; with this the gateway serves it as
@@ -197,6 +217,7 @@ impl Default for Params {
             use_proto_names: false,
             allow_delete_body: false,
             generate_unbound_methods: false,
+            openapi_naming_strategy: SchemaNaming::Fqn,
             wildcards_after_double_wildcard: false,
             grpc_api_configuration: None,
         }
@@ -207,7 +228,7 @@ const KNOWN_KEYS: &str = "artifacts, messages, runtime_crate, include_file, exte
                           type_attribute, field_attribute, default_stubs, file_descriptor_set, \
                           strict_http_rules, json_all_messages, reject_unknown_fields, \
                           emit_unpopulated, use_proto_names, allow_delete_body, \
-                          generate_unbound_methods, \
+                          generate_unbound_methods, openapi_naming_strategy, \
                           wildcards_after_double_wildcard, \
                           grpc_api_configuration";
 
@@ -280,6 +301,20 @@ impl Params {
                 "allow_delete_body" => params.allow_delete_body = parse_bool(key, value)?,
                 "generate_unbound_methods" => {
                     params.generate_unbound_methods = parse_bool(key, value)?;
+                }
+                "openapi_naming_strategy" => {
+                    params.openapi_naming_strategy = match value {
+                        "fqn" => SchemaNaming::Fqn,
+                        "legacy" => SchemaNaming::Legacy,
+                        "simple" => SchemaNaming::Simple,
+                        "package" => SchemaNaming::Package,
+                        other => {
+                            return Err(Error::new(format!(
+                                "plugin parameter `openapi_naming_strategy`: `{other}` is not a \
+                                 strategy (fqn, legacy, simple or package)"
+                            )));
+                        }
+                    };
                 }
                 "wildcards_after_double_wildcard" => {
                     params.wildcards_after_double_wildcard = parse_bool(key, value)?;

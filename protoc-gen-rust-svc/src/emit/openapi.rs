@@ -8,6 +8,7 @@
 //! are `google.rpc.Status`, the body of every non-200 answer of the gateway.
 
 mod annotations;
+mod naming;
 mod schemas;
 
 use serde_json::{Map, Value as Json, json};
@@ -80,6 +81,7 @@ pub fn document(api: &OpenApi) -> String {
         },
     });
     annotations::apply(&mut document, api);
+    naming::apply(&mut document, api.naming);
     // `{:#}` is serde_json's pretty printer; it cannot fail on a `Value`.
     format!("{document:#}\n")
 }
@@ -446,6 +448,7 @@ mod tests {
             unlisted: Vec::new(),
             schemas: BTreeMap::new(),
             annotations: Default::default(),
+            naming: crate::params::SchemaNaming::Fqn,
         }
     }
 

@@ -407,7 +407,7 @@ impl Model {
                     &package_name,
                     &files,
                     &package.services,
-                    params.use_proto_names,
+                    (params.use_proto_names, params.openapi_naming_strategy),
                     &mut warnings,
                 );
             }

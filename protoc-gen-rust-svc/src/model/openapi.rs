@@ -44,6 +44,8 @@ pub struct OpenApi {
     pub schemas: BTreeMap<String, Schema>,
     /// grpc-gateway's OpenAPI annotations of the package, to carry into the document.
     pub annotations: Annotations,
+    /// How the document names its schemas (`openapi_naming_strategy`).
+    pub naming: crate::params::SchemaNaming,
 }
 
 /// A binding left out of the document.
@@ -372,7 +374,7 @@ pub(super) fn build(
     package: &str,
     files: &[FileDescriptor],
     services: &[Service],
-    proto_names: bool,
+    (proto_names, naming): (bool, crate::params::SchemaNaming),
     warnings: &mut Vec<Warning>,
 ) -> Option<OpenApi> {
     let mut builder = Builder {
@@ -498,6 +500,7 @@ pub(super) fn build(
         unlisted,
         schemas: builder.schemas,
         annotations,
+        naming,
     })
 }
 

@@ -588,3 +588,53 @@ fn with_use_proto_names_schemas_name_fields_as_the_json_does() {
     let list = "/v1/shelves/{shelfName}/books";
     parameter(&document, list, "get", "pageSize");
 }
+
+#[test]
+fn a_naming_strategy_names_schemas_as_protoc_gen_openapiv2_does_and_references_follow() {
+    // `legacy`, protoc-gen-openapiv2's default: what clients generated from a grpc-gateway
+    // team's documents call their types.
+    let root = root();
+    let files = Builder::new()
+        .include(root.join("proto"))
+        .files(example_protos())
+        .artifacts([Artifact::Domain, Artifact::OpenApi])
+        .openapi_naming_strategy(protoc_gen_rust_svc::SchemaNaming::Legacy)
+        .generate()
+        .unwrap();
+    let inventory = documents(files)
+        .into_iter()
+        .find(|file| file.name.contains("inventory"))
+        .unwrap();
+    let document: serde_json::Value = serde_json::from_str(&inventory.content).unwrap();
+    let schemas = document["components"]["schemas"].as_object().unwrap();
+    for name in [
+        "v1CheckStockResponse",
+        "v1StockUpdate",
+        "rpcStatus",
+        "protobufAny",
+    ] {
+        assert!(schemas.contains_key(name), "{name} in {:?}", schemas.keys());
+    }
+    assert!(
+        !schemas.keys().any(|name| name.contains('.')),
+        "{:?}",
+        schemas.keys()
+    );
+    let mut references = BTreeSet::new();
+    collect_references(&document, &mut references);
+    for reference in references {
+        assert!(
+            document
+                .pointer(reference.trim_start_matches('#'))
+                .is_some(),
+            "`{reference}` resolves to nothing"
+        );
+    }
+    assert!(
+        Builder::new()
+            .parameter("openapi_naming_strategy=short")
+            .unwrap_err()
+            .to_string()
+            .contains("fqn, legacy, simple or package")
+    );
+}
