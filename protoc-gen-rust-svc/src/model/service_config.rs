@@ -96,9 +96,10 @@ impl ServiceConfig {
                 )));
             };
             let selector = selector.trim_start_matches('.');
+            let earlier = config.rules.get(selector).map_or(0, Vec::len);
             let location = Location {
                 file: name.to_owned(),
-                line: selector_line(text, selector),
+                line: selector_line(text, selector, earlier),
             };
             let element = format!("rule for {selector}");
             let rule = http_rule(rule, &at, true)
@@ -205,19 +206,25 @@ fn http_rule(value: &Value, at: &str, top: bool) -> Result<HttpRule, String> {
     })
 }
 
-/// The 1-based line of the first `selector:` naming `selector`, if the text has one.
-fn selector_line(text: &str, selector: &str) -> Option<u32> {
+/// The 1-based line of the `nth` (0-based) `selector:` naming `selector` outside a comment, if
+/// the text has one.
+fn selector_line(text: &str, selector: &str, nth: usize) -> Option<u32> {
     text.lines()
-        .position(|line| {
-            line.split_once("selector:").is_some_and(|(_, value)| {
+        .enumerate()
+        .filter(|(_, line)| {
+            let code = line.split_once('#').map_or(*line, |(code, _)| code);
+            code.split_once("selector:").is_some_and(|(_, value)| {
                 value
+                    .trim()
+                    .trim_end_matches([',', '}'])
                     .trim()
                     .trim_matches(['"', '\''])
                     .trim_start_matches('.')
                     == selector
             })
         })
-        .and_then(|index| u32::try_from(index + 1).ok())
+        .nth(nth)
+        .and_then(|(index, _)| u32::try_from(index + 1).ok())
 }
 
 #[cfg(test)]
@@ -271,6 +278,15 @@ http:
         assert_eq!(location.line, Some(15));
         assert_eq!(stream.response_body, "items");
         assert!(config.rules_for("echo.v1.Echo.Other").is_empty());
+        // A second rule for an rpc is found at its own line, a commented-out one skipped.
+        let text = "http:\n  rules:\n  # - selector: a.B.C\n  - selector: a.B.C\n    get: /x\n  - selector: \"a.B.C\"\n    get: /y\n";
+        let two = ServiceConfig::parse("two.yaml", text).unwrap();
+        let lines: Vec<_> = two
+            .rules_for("a.B.C")
+            .iter()
+            .map(|(_, at)| at.line)
+            .collect();
+        assert_eq!(lines, [Some(4), Some(6)]);
         assert_eq!(config.selectors().count(), 2);
     }
 

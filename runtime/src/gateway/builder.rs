@@ -93,7 +93,9 @@ impl GatewayBuilder {
     /// Adds request metadata of one's own to every REST call, made from the request's head
     /// (its method, URI with the query, headers), after the header rules made theirs: what
     /// grpc-gateway's `WithMetadata` annotators do (a session id from a cookie, the original
-    /// path). The call's handler, and in proxy mode the server the gateway calls, see it.
+    /// path). The call's handler, and in proxy mode the server the gateway calls, see it. Its
+    /// entries are appended to the header rules' (a key may then have several values), and
+    /// several annotators run in the order given.
     ///
     /// ```
     /// use rust_svc_runtime::gateway::Gateway;
@@ -113,7 +115,13 @@ impl GatewayBuilder {
         mut self,
         annotator: impl Fn(&http::request::Parts, &mut crate::MetadataMap) + Send + Sync + 'static,
     ) -> Self {
-        self.annotator = Some(Arc::new(annotator));
+        self.annotator = Some(match self.annotator.take() {
+            None => Arc::new(annotator),
+            Some(earlier) => Arc::new(move |head: &http::request::Parts, metadata: &mut _| {
+                earlier(head, metadata);
+                annotator(head, metadata);
+            }),
+        });
         self
     }
 
@@ -122,7 +130,8 @@ impl GatewayBuilder {
     /// `handler`, as grpc-gateway's `WithErrorHandler` does: it gets the error's status and the
     /// response the gateway made of it (the HTTP status grpc-gateway gives the code, the
     /// `google.rpc.Status` JSON, the `Grpc-Metadata-*` headers, `Allow` on a 405) and returns
-    /// the response to send, e.g. an RFC 9457 `application/problem+json` one. An error inside a
+    /// the response to send, e.g. an RFC 9457 `application/problem+json` one; keep its headers
+    /// (`into_parts`, as below), which carry CORS and `Allow` besides the metadata. An error inside a
     /// stream that has started (its `{"error": …}` line, a WebSocket close) is not a response
     /// and is written as before. Without a handler (the default), or for a layer of one's own,
     /// each error response carries its [`Status`](crate::Status) in its extensions.

@@ -279,6 +279,9 @@ where
                 let metadata = std::mem::take(status.metadata_mut());
                 let mut response = status::error_response(&status);
                 rules.write_metadata(&metadata, response.headers_mut());
+                // An error handler gets the status whole, its metadata included.
+                *status.metadata_mut() = metadata;
+                response.extensions_mut().insert(status);
                 response
             }
         };

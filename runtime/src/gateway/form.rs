@@ -55,11 +55,19 @@ pub(super) fn is_form_post(parts: &Parts) -> bool {
 /// `Request.ParseForm` reads into the fields a grpc-gateway handler of a rule without a body
 /// reads (`POST /v1/echo/{id}` with `num=1`), before the URL's query.
 pub(super) fn is_form_body(parts: &Parts) -> bool {
+    // `ParseForm` reads the media type, so parameters (`;charset=UTF-8`, as a browser's
+    // `URLSearchParams` body and jQuery send it) and its case do not matter here.
     matches!(parts.method, Method::POST | Method::PUT | Method::PATCH)
-        && parts
-            .headers
-            .get(CONTENT_TYPE)
-            .is_some_and(|value| value.as_bytes() == b"application/x-www-form-urlencoded")
+        && parts.headers.get(CONTENT_TYPE).is_some_and(|value| {
+            let media_type = value
+                .as_bytes()
+                .split(|&b| b == b';')
+                .next()
+                .unwrap_or_default();
+            media_type
+                .trim_ascii()
+                .eq_ignore_ascii_case(b"application/x-www-form-urlencoded")
+        })
 }
 
 /// The method a form `POST` stands for by its `X-HTTP-Method-Override`, if it has one; a 400

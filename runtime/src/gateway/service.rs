@@ -252,7 +252,15 @@ impl Inner {
 /// `ctx` with the annotator's `metadata` added to its request metadata.
 fn with_annotated(mut ctx: Context, metadata: Option<crate::MetadataMap>) -> Context {
     if let Some(metadata) = metadata.filter(|metadata| !metadata.is_empty()) {
-        ctx.metadata_mut().as_mut().extend(metadata.into_headers());
+        // Appended, as grpc-gateway joins an annotator's metadata to the matchers'.
+        let target = ctx.metadata_mut().as_mut();
+        let mut name = None;
+        for (key, value) in metadata.into_headers() {
+            name = key.or(name);
+            if let Some(name) = &name {
+                target.append(name.clone(), value);
+            }
+        }
     }
     ctx
 }

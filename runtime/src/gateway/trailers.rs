@@ -41,9 +41,16 @@ pub(super) fn with_metadata(
     accepts: bool,
 ) -> Response<Body> {
     if response.status() == http::StatusCode::OK
+        && rules.sets_status()
         && let Some(status) = rules.status_of(&metadata.headers())
     {
         *response.status_mut() = status;
+        // These statuses have no content (RFC 9110, 15.3.5, 15.3.6, 15.4.5): the message's
+        // JSON is dropped, and with it the length HTTP/2 would announce.
+        if matches!(status.as_u16(), 204 | 205 | 304) {
+            *response.body_mut() = Body::empty();
+            response.headers_mut().remove(http::header::CONTENT_LENGTH);
+        }
     }
     if !accepts {
         rules.write_response_metadata(metadata, response.headers_mut());

@@ -180,7 +180,13 @@ impl Host {
     /// shutdown has begun), 404 for a service the port does not serve.
     #[must_use]
     pub fn health_endpoint(mut self, path: impl Into<String>) -> Self {
-        self.health_endpoint = Some(path.into());
+        let path = path.into();
+        // A route's path starts with `/` (axum refuses one that does not, at start).
+        self.health_endpoint = Some(if path.starts_with('/') {
+            path
+        } else {
+            format!("/{path}")
+        });
         self
     }
 

@@ -107,11 +107,13 @@ impl Port {
         if self.shared.is_empty() {
             return false;
         }
+        // The header check first: an rpc call (most requests on these paths) ends it.
         let path = request.uri().path();
-        self.shared
-            .iter()
-            .any(|(method, route)| method == request.method() && route == path)
-            && is_rest(request)
+        is_rest(request)
+            && self
+                .shared
+                .iter()
+                .any(|(method, route)| method == request.method() && route == path)
     }
 
     /// This port for the requests of one connection, whose info `connection` holds (tonic's

@@ -366,6 +366,10 @@ async fn a_handler_chooses_the_success_status_through_a_metadata_key() {
     assert_eq!(reply.status, 201, "{reply:?}");
     assert_eq!(reply.json(), json!({"id": "n"}));
     assert_eq!(reply.header("grpc-metadata-x-http-code"), None, "{reply:?}");
+    // A status without content has none, whatever the message.
+    let reply = ruled.rest.send(create(&ruled.rest, "204")).await;
+    assert_eq!(reply.status, 204, "{reply:?}");
+    assert_eq!(reply.text, "");
     // Not a status: ignored, and still not sent.
     let reply = ruled.rest.send(create(&ruled.rest, "lots")).await;
     assert_eq!(reply.status, 200, "{reply:?}");

@@ -476,6 +476,7 @@ async fn an_error_handler_writes_every_error_response_its_own_way() {
                 "title": status.message(),
                 "status": parts.status.as_u16(),
                 "grpcCode": status.code() as i32,
+                "failedBy": status.metadata().get(FAILED_BY.0).and_then(|v| v.to_str().ok()),
             });
             http::Response::from_parts(parts, problem.to_string().into())
         })
@@ -497,7 +498,7 @@ async fn an_error_handler_writes_every_error_response_its_own_way() {
     assert_eq!(reply.status, 404);
     assert_eq!(
         problem(&reply),
-        json!({"title": "gone", "status": 404, "grpcCode": 5})
+        json!({"title": "gone", "status": 404, "grpcCode": 5, "failedBy": FAILED_BY.1})
     );
     let header = format!("grpc-metadata-{}", FAILED_BY.0);
     assert_eq!(reply.header(&header), Some(FAILED_BY.1), "{reply:?}");

@@ -97,7 +97,7 @@ async fn a_form_post_to_a_post_route_is_that_route_and_only_get_is_fallen_back_t
 async fn a_form_sent_to_a_route_without_a_body_is_its_query() {
     // grpc-gateway's TestRequestParseForm: `POST /v1/example/echo/{id}` (no `body`) with the
     // form `num=1` answers with num 1: its handlers read the request's form, body included,
-    // as the query. PUT and PATCH forms are read too; a JSON body there is ignored.
+    // as the query, whatever parameters its media type has; a JSON body there is ignored.
     let served = serve().await;
     let reply = post_form(
         &served.rest,
@@ -109,6 +109,21 @@ async fn a_form_sent_to_a_route_without_a_body_is_its_query() {
     let body = reply.ok_json();
     assert_eq!(body, json!({"id": "t", "small": 3, "big": "42"}));
     served.domain.last("get_everything");
+    // A browser's `URLSearchParams` body: the media type with a charset.
+    let reply = served
+        .rest
+        .send(
+            served
+                .rest
+                .request("POST", "/v1/everything/t:touch")
+                .header(
+                    CONTENT_TYPE,
+                    "application/x-www-form-urlencoded;charset=UTF-8",
+                )
+                .body("big=7"),
+        )
+        .await;
+    assert_eq!(reply.ok_json(), json!({"id": "t", "big": "7"}));
     let reply = served
         .rest
         .send(

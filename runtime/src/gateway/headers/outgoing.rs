@@ -47,6 +47,11 @@ impl HeaderRules {
         self
     }
 
+    /// Whether a [`response_status`](Self::response_status) key is set.
+    pub(crate) fn sets_status(&self) -> bool {
+        self.inner.status_key.is_some()
+    }
+
     /// The HTTP status `metadata` asks a successful response to have, by the
     /// [`response_status`](Self::response_status) key.
     pub(crate) fn status_of(&self, metadata: &MetadataMap) -> Option<http::StatusCode> {
