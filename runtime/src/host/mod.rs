@@ -49,7 +49,7 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::call::admission::Admission;
-use crate::gateway::{GatewayError, ServiceRoutes};
+use crate::gateway::{GatewayBuilder, GatewayError, ServiceRoutes};
 use crate::rpc::LoadShedding;
 
 pub use connections::ConnectionLimits;
@@ -68,6 +68,8 @@ pub struct Host {
     connections: ConnectionLimits,
     load_shedding: Option<LoadShedding>,
     health_endpoint: Option<String>,
+    /// What the binary sets on the port's gateway ([`Host::gateway`]).
+    configure_gateway: Option<ConfigureGateway>,
     #[cfg(feature = "tls")]
     tls: Option<tls::TlsFiles>,
 }
@@ -78,6 +80,9 @@ struct HostedService {
     grpc: Routes,
     rest: Option<ServiceRoutes>,
 }
+
+/// Sets options of a port's gateway ([`Host::gateway`]).
+type ConfigureGateway = Box<dyn FnOnce(GatewayBuilder) -> GatewayBuilder + Send>;
 
 impl std::fmt::Debug for Host {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -110,6 +115,7 @@ impl Host {
             connections: ConnectionLimits::default(),
             load_shedding: None,
             health_endpoint: None,
+            configure_gateway: None,
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -170,6 +176,32 @@ impl Host {
     #[must_use]
     pub fn route(mut self, path: impl Into<String>, method_router: MethodRouter) -> Self {
         self.routes.push((path.into(), method_router));
+        self
+    }
+
+    /// Sets options of the port's REST gateway, which the port builds from its services'
+    /// routes: header rules ([`HeaderRules`](crate::gateway::HeaderRules), its
+    /// `response_status` too), an error handler, a metadata annotator, the body limit, the
+    /// form fallbacks. Applied after the port's own CORS ([`Host::cors_origins`]), which it may
+    /// replace.
+    ///
+    /// ```
+    /// use rust_svc_runtime::gateway::HeaderRules;
+    /// use rust_svc_runtime::host::Host;
+    ///
+    /// let host = Host::new("orders").gateway(|gateway| {
+    ///     gateway
+    ///         .header_rules(HeaderRules::new().response_status("x-http-code"))
+    ///         .max_body_bytes(1 << 20)
+    /// });
+    /// # let _ = host;
+    /// ```
+    #[must_use]
+    pub fn gateway(
+        mut self,
+        configure: impl FnOnce(GatewayBuilder) -> GatewayBuilder + Send + 'static,
+    ) -> Self {
+        self.configure_gateway = Some(Box::new(configure));
         self
     }
 

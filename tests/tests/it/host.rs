@@ -428,3 +428,27 @@ async fn the_health_endpoint_answers_plain_http_probes() {
         (503, serde_json::json!({"status": "NOT_SERVING"}))
     );
 }
+
+#[tokio::test]
+async fn a_port_s_gateway_takes_the_binary_s_options() {
+    // What a binary sets on the gateway a port builds: here an error handler.
+    let (serving, _stop) = serve(|host| {
+        host.gateway(|gateway| {
+            gateway.error_handler(|status, response| {
+                let (parts, _) = response.into_parts();
+                let body = format!("problem: {}", status.message());
+                http::Response::from_parts(parts, body.into())
+            })
+        })
+    })
+    .await
+    .unwrap();
+    let response = reqwest::get(format!("http://{}/v1/nowhere", serving.addr))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    assert!(
+        response.text().await.unwrap().starts_with("problem: "),
+        "the binary's handler wrote the error"
+    );
+}
