@@ -81,7 +81,7 @@ pub fn document(api: &OpenApi) -> String {
         },
     });
     annotations::apply(&mut document, api);
-    naming::apply(&mut document, api.naming);
+    naming::apply(&mut document, api.naming, &api.naming_universe);
     // `{:#}` is serde_json's pretty printer; it cannot fail on a `Value`.
     format!("{document:#}\n")
 }
@@ -449,6 +449,7 @@ mod tests {
             schemas: BTreeMap::new(),
             annotations: Default::default(),
             naming: crate::params::SchemaNaming::Fqn,
+            naming_universe: Vec::new(),
         }
     }
 

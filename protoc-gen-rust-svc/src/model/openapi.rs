@@ -46,6 +46,9 @@ pub struct OpenApi {
     pub annotations: Annotations,
     /// How the document names its schemas (`openapi_naming_strategy`).
     pub naming: crate::params::SchemaNaming,
+    /// Every message and enum of the request, by full name, when `naming` tells names apart
+    /// among them (empty for the full names).
+    pub naming_universe: Vec<String>,
 }
 
 /// A binding left out of the document.
@@ -501,6 +504,17 @@ pub(super) fn build(
         schemas: builder.schemas,
         annotations,
         naming,
+        naming_universe: match (naming, files.first()) {
+            (crate::params::SchemaNaming::Fqn, _) | (_, None) => Vec::new(),
+            (_, Some(file)) => {
+                let pool = file.parent_pool();
+                pool.all_messages()
+                    .filter(|message| !message.is_map_entry())
+                    .map(|message| message.full_name().to_owned())
+                    .chain(pool.all_enums().map(|e| e.full_name().to_owned()))
+                    .collect()
+            }
+        },
     })
 }
 

@@ -4,7 +4,7 @@
 //!
 //! Each name is split into components (`inventory.v1.Item`: `inventory`, `v1`, `Item`; under
 //! `package`, the nested type path is one component, `Outer.Inner`); the shortest run of last
-//! components that no other schema of the document ends with names it. `simple` joins that run
+//! components that no other message or enum of the request ends with names it. `simple` joins that run
 //! with `.`, `package` does too, `legacy` takes one component more and joins them without a
 //! separator, the package components after the first capitalized (`v1Item`, `rpcStatus`).
 
@@ -15,8 +15,10 @@ use crate::params::SchemaNaming;
 /// The prefix of a reference to a schema of the document.
 const SCHEMA_REF: &str = "#/components/schemas/";
 
-/// Renames `document`'s schemas by `naming`, and every reference to them.
-pub(super) fn apply(document: &mut Json, naming: SchemaNaming) {
+/// Renames `document`'s schemas by `naming`, and every reference to them. `universe` is every
+/// message and enum of the request (protoc-gen-openapiv2 tells names apart among all of them,
+/// imports included, not only among the document's); the document's schemas are added to it.
+pub(super) fn apply(document: &mut Json, naming: SchemaNaming, universe: &[String]) {
     if naming == SchemaNaming::Fqn {
         return;
     }
@@ -24,7 +26,22 @@ pub(super) fn apply(document: &mut Json, naming: SchemaNaming) {
         return;
     };
     let names: Vec<String> = schemas.keys().cloned().collect();
-    let renamed = unique_names(&names, naming);
+    let mut all: Vec<String> = universe.to_vec();
+    all.extend(names.iter().cloned());
+    all.sort_unstable();
+    all.dedup();
+    let mut renamed = unique_names(&names, &all, naming);
+    // `legacy` drops the separators, so two names can still meet (`a.v1.item`, `b.v1.Item`):
+    // those keep their full names rather than one schema taking both.
+    let mut seen = std::collections::HashMap::new();
+    for new in renamed.values() {
+        *seen.entry(new.clone()).or_insert(0) += 1;
+    }
+    for (old, new) in &mut renamed {
+        if seen[new.as_str()] > 1 {
+            new.clone_from(old);
+        }
+    }
     let old = std::mem::take(schemas);
     *schemas = old
         .into_iter()
@@ -57,9 +74,11 @@ fn rewrite_refs(value: &mut Json, renamed: &std::collections::HashMap<String, St
     }
 }
 
-/// The name of each of `names` (full proto names) under `naming`.
+/// The name of each of `names` (full proto names) under `naming`, told apart from every name of
+/// `universe` (which holds them too).
 fn unique_names(
     names: &[String],
+    universe: &[String],
     naming: SchemaNaming,
 ) -> std::collections::HashMap<String, String> {
     let (extra, separator, nested_as_one) = match naming {
@@ -68,7 +87,7 @@ fn unique_names(
         SchemaNaming::Simple => (0, ".", false),
         SchemaNaming::Package => (0, ".", true),
     };
-    let components: Vec<Vec<&str>> = names
+    let components: Vec<Vec<&str>> = universe
         .iter()
         .map(|name| split(name, nested_as_one))
         .collect();
@@ -81,7 +100,7 @@ fn unique_names(
     };
     names
         .iter()
-        .zip(&components)
+        .map(|name| (name, split(name, nested_as_one)))
         .map(|(name, parts)| {
             // The shortest run of last components only this name ends with (all of them when
             // none is shorter), then `extra` more.
@@ -153,11 +172,34 @@ mod tests {
         .into_iter()
         .enumerate()
         {
-            let renamed = unique_names(&names, naming);
+            let renamed = unique_names(&names, &names, naming);
             for (name, expected) in cases {
                 assert_eq!(renamed[name], expected[index], "{naming:?} of {name}");
             }
         }
+    }
+
+    #[test]
+    fn names_are_told_apart_from_every_type_of_the_request() {
+        // `google.protobuf.SourceCodeInfo.Location` is in the request (an import), so the
+        // document's `acme.v1.Location` needs its package too, as protoc-gen-openapiv2 names it.
+        let mut document = json!({"components": {"schemas": {
+            "acme.v1.Location": {}, "acme.v1.Shelf": {},
+        }}});
+        let universe = ["google.protobuf.SourceCodeInfo.Location".to_owned()];
+        apply(&mut document, SchemaNaming::Simple, &universe);
+        let schemas = document["components"]["schemas"].as_object().unwrap();
+        assert_eq!(schemas.keys().collect::<Vec<_>>(), ["Shelf", "v1.Location"]);
+        // Names that meet once `legacy` drops the separators keep their full names.
+        let mut document = json!({"components": {"schemas": {
+            "a.v1.item": {}, "b.v1.Item": {},
+        }}});
+        apply(&mut document, SchemaNaming::Legacy, &[]);
+        let schemas = document["components"]["schemas"].as_object().unwrap();
+        assert_eq!(
+            schemas.keys().collect::<Vec<_>>(),
+            ["a.v1.item", "b.v1.Item"]
+        );
     }
 
     #[test]
@@ -173,7 +215,7 @@ mod tests {
                 "google.rpc.Status": {"type": "object"},
             }},
         });
-        apply(&mut document, SchemaNaming::Legacy);
+        apply(&mut document, SchemaNaming::Legacy, &[]);
         let schemas = document["components"]["schemas"].as_object().unwrap();
         assert_eq!(schemas.keys().collect::<Vec<_>>(), ["rpcStatus", "v1Item"]);
         assert_eq!(
