@@ -53,6 +53,7 @@ pub struct OpenApi {
 
 /// A binding left out of the document.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Unlisted {
     /// The HTTP method, e.g. `SEARCH`.
     pub method: String,
@@ -66,6 +67,7 @@ pub struct Unlisted {
 
 /// Why a binding is left out.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum UnlistedReason {
     /// A custom HTTP method: OpenAPI 3.1 has operations for the eight standard ones only.
     CustomMethod,
@@ -76,6 +78,7 @@ pub enum UnlistedReason {
 
 /// A service, as the tag of its operations.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Tag {
     /// The service's proto name, unique in its package, or the name its `openapiv2_tag` gives.
     pub name: String,
@@ -85,6 +88,7 @@ pub struct Tag {
 
 /// One http binding of an rpc.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Operation {
     /// `get`, `put`, `post`, `delete`, `patch`, `head`, `options` or `trace`.
     pub method: String,
@@ -114,6 +118,7 @@ pub struct Operation {
 
 /// A path parameter.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct PathParam {
     /// The name in the path.
     pub name: String,
@@ -130,6 +135,7 @@ pub struct PathParam {
 
 /// The value of a path parameter.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum PathValue {
     /// The field's whole value, one segment: a scalar or an enum.
     Field(Value),
@@ -147,6 +153,7 @@ pub enum PathValue {
 
 /// A query parameter: one request field, named by its dotted JSON path.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct QueryParam {
     /// `order.customerId`.
     pub name: String,
@@ -166,6 +173,7 @@ pub struct QueryParam {
 
 /// A request body.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Body {
     /// The JSON name of the body field; `None` for the whole request (`body: "*"`).
     pub field: Option<String>,
@@ -181,6 +189,7 @@ pub struct Body {
 
 /// A successful response.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Response {
     /// The response message's full name.
     pub message: String,
@@ -196,6 +205,7 @@ pub struct Response {
 
 /// The shape of a field.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FieldType {
     /// One value.
     Single(Value),
@@ -207,6 +217,7 @@ pub enum FieldType {
 
 /// What a field holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Value {
     /// A scalar.
     Scalar(Scalar),
@@ -218,6 +229,7 @@ pub enum Value {
 
 /// The proto3 JSON forms of the scalar types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Scalar {
     /// `double`.
     Double,
@@ -241,6 +253,7 @@ pub enum Scalar {
 
 /// A schema of `components/schemas`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Schema {
     /// A message of the user's.
     Message(MessageSchema),
@@ -252,6 +265,7 @@ pub enum Schema {
 
 /// A message.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct MessageSchema {
     /// Its comment.
     pub description: Option<String>,
@@ -266,6 +280,7 @@ pub struct MessageSchema {
 
 /// A field of a message.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct FieldSchema {
     /// Its proto3 JSON name.
     pub json_name: String,
@@ -283,6 +298,7 @@ pub struct FieldSchema {
 
 /// An enum.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct EnumSchema {
     /// Its comment.
     pub description: Option<String>,
@@ -296,6 +312,7 @@ pub struct EnumSchema {
 
 /// A well-known type, whose JSON is not its fields'.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum WellKnown {
     /// RFC 3339 string.
     Timestamp,

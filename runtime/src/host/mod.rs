@@ -82,7 +82,7 @@ struct HostedService {
 }
 
 /// Sets options of a port's gateway ([`Host::gateway`]).
-type ConfigureGateway = Box<dyn FnOnce(GatewayBuilder) -> GatewayBuilder + Send>;
+type ConfigureGateway = Box<dyn FnOnce(GatewayBuilder) -> GatewayBuilder + Send + Sync>;
 
 impl std::fmt::Debug for Host {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -199,7 +199,7 @@ impl Host {
     #[must_use]
     pub fn gateway(
         mut self,
-        configure: impl FnOnce(GatewayBuilder) -> GatewayBuilder + Send + 'static,
+        configure: impl FnOnce(GatewayBuilder) -> GatewayBuilder + Send + Sync + 'static,
     ) -> Self {
         self.configure_gateway = Some(Box::new(configure));
         self

@@ -27,6 +27,7 @@ use crate::model::option_location;
 /// The annotations of one package's document, as proto3 JSON objects. Those of fields are on
 /// the fields' parameters and schemas ([`FieldAnnotation`]).
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Annotations {
     /// `openapiv2_swagger` of the package's files, in file order.
     pub swagger: Vec<Json>,
@@ -41,6 +42,7 @@ pub struct Annotations {
 /// What annotations say about one field, wherever it appears: a property of a message's
 /// schema, a path parameter, a query parameter.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct FieldAnnotation {
     /// `openapiv2_field`, as proto3 JSON.
     pub schema: Option<Json>,
