@@ -638,3 +638,15 @@ fn a_naming_strategy_names_schemas_as_protoc_gen_openapiv2_does_and_references_f
             .contains("fqn, legacy, simple or package")
     );
 }
+
+#[test]
+fn a_field_s_required_list_names_the_fields_its_message_requires() {
+    // protoc-gen-openapiv2 adds the names listed to the message's `required`.
+    let document = annotated_document();
+    let not_found = &document["components"]["schemas"]["tests.annotated.v1.NotFound"];
+    assert_eq!(
+        not_found["required"],
+        serde_json::json!(["id"]),
+        "{not_found}"
+    );
+}

@@ -46,9 +46,11 @@ pub struct Annotations {
 pub struct FieldAnnotation {
     /// `openapiv2_field`, as proto3 JSON.
     pub schema: Option<Json>,
-    /// `google.api.field_behavior = REQUIRED`, or an `openapiv2_field` with a `required` list:
-    /// the field is in its message's `required`.
+    /// `google.api.field_behavior = REQUIRED`: the field is in its message's `required`.
     pub required: bool,
+    /// The names an `openapiv2_field`'s `required` list gives, which protoc-gen-openapiv2 adds
+    /// to the field's message's `required` (usually the field's own name).
+    pub hoisted: Vec<String>,
     /// `google.api.field_behavior = OUTPUT_ONLY`: `readOnly`.
     pub output_only: bool,
     /// `google.api.field_behavior = INPUT_ONLY`: `writeOnly`.
@@ -186,16 +188,20 @@ impl<'a> Reader<'a> {
                 .collect(),
             _ => Vec::new(),
         };
-        // grpc-gateway adds the field's `required` list to its message's: a list there
-        // names the field itself.
-        let listed = schema
+        // grpc-gateway adds the names of the field's `required` list to its message's.
+        let hoisted = schema
             .as_ref()
             .and_then(|schema| schema.get("required"))
             .and_then(Json::as_array)
-            .is_some_and(|names| !names.is_empty());
+            .into_iter()
+            .flatten()
+            .filter_map(Json::as_str)
+            .map(str::to_owned)
+            .collect();
         FieldAnnotation {
             schema,
-            required: listed || behaviors.contains(&REQUIRED),
+            hoisted,
+            required: behaviors.contains(&REQUIRED),
             output_only: behaviors.contains(&OUTPUT_ONLY),
             input_only: behaviors.contains(&INPUT_ONLY),
         }
@@ -226,6 +232,32 @@ impl<'a> Reader<'a> {
                     .map_or_else(|| name.to_owned(), |field| self.json_key(&field))
             })
             .collect()
+    }
+
+    /// The JSON names of `message`'s required fields: those its `openapiv2_schema` lists,
+    /// then, field by field, a field with `field_behavior = REQUIRED` and the names of a
+    /// field's `openapiv2_field` `required` list, each once (a name that is a field's, proto or
+    /// JSON, as the JSON has it; another as written).
+    pub(super) fn message_required(&mut self, message: &MessageDescriptor) -> Vec<String> {
+        let mut required = self.required(message);
+        let mut add = |name: String| {
+            if !required.contains(&name) {
+                required.push(name);
+            }
+        };
+        for field in message.fields() {
+            let annotation = self.field(&field);
+            if annotation.required {
+                add(self.json_key(&field));
+            }
+            for name in annotation.hoisted {
+                let named = message
+                    .fields()
+                    .find(|field| field.name() == name || field.json_name() == name);
+                add(named.map_or(name, |field| self.json_key(&field)));
+            }
+        }
+        required
     }
 
     /// `openapiv2_tag` of `service`.

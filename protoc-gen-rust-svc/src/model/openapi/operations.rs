@@ -207,7 +207,7 @@ impl Builder<'_> {
         visiting: &mut Vec<String>,
         out: &mut Vec<QueryParam>,
     ) {
-        let required = self.annotations.required(message);
+        let required = self.annotations.message_required(message);
         for field in message.fields() {
             let proto_path = format!("{proto_prefix}{}", field.name());
             if excluded.contains(&proto_path.as_str()) {
@@ -232,10 +232,9 @@ impl Builder<'_> {
                 }
                 let annotation = self.annotations.field(&field);
                 out.push(QueryParam {
-                    required: annotation.required
-                        || required
-                            .iter()
-                            .any(|name| *name == self.annotations.json_key(&field)),
+                    required: required
+                        .iter()
+                        .any(|name| *name == self.annotations.json_key(&field)),
                     name: json_path,
                     field: shape,
                     description: self.comments.of(&field.parent_file(), field.path()),
@@ -342,21 +341,7 @@ impl Builder<'_> {
                 }
             })
             .collect::<Vec<FieldSchema>>();
-        let annotated = fields
-            .iter()
-            .filter(|field| field.annotation.required)
-            .map(|field| field.json_name.clone());
-        let mut required = Vec::new();
-        for name in self
-            .annotations
-            .required(message)
-            .into_iter()
-            .chain(annotated)
-        {
-            if !required.contains(&name) {
-                required.push(name);
-            }
-        }
+        let required = self.annotations.message_required(message);
         MessageSchema {
             description: self.comments.of(&file, message.path()),
             deprecated: message
