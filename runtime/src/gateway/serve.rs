@@ -65,7 +65,22 @@ impl Gateway {
     /// there: those in no rpc protocol (not gRPC, gRPC-Web or Connect, which names its
     /// version in `Connect-Protocol-Version` or, for a `GET`, in `connect=v1`).
     pub fn with_grpc(self, grpc: tonic::service::Routes) -> axum::Router {
-        let shared = self.grpc_service_paths();
+        self.beside_grpc(grpc, true)
+    }
+
+    /// [`with_grpc`](Self::with_grpc); without `transcode_shared` the shared paths are left to
+    /// tonic's routes, for a caller that sends their REST requests to the gateway before the
+    /// router sees them (a `Host` port), so that its rpc calls are not routed twice.
+    pub(crate) fn beside_grpc(
+        self,
+        grpc: tonic::service::Routes,
+        transcode_shared: bool,
+    ) -> axum::Router {
+        let shared = if transcode_shared {
+            self.grpc_service_paths()
+        } else {
+            Vec::new()
+        };
         let mut router = grpc.clone().into_axum_router();
         for path in shared {
             let service = SharedPath {

@@ -135,9 +135,11 @@ pub(super) fn build(
     for name in &hosted {
         paths.add(&service_path(name));
     }
+    // The port sends REST requests on a shared path to the gateway itself (port.rs), so the
+    // router's routes there need not tell them from rpc calls.
     let mut app = gateway
         .clone()
-        .with_grpc(grpc)
+        .beside_grpc(grpc, false)
         // On the gRPC paths only (`route_layer` leaves the gateway, the fallback, alone):
         // tonic-web answers 400 to any HTTP/1.1 request that is not gRPC-Web, REST included,
         // so Connect over HTTP/1.1 goes around it (protocols.rs).
