@@ -40,8 +40,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The gateway test proto's messages (a field of every kind) and gateway again with proto3
     // JSON options of grpc-gateway's marshaler, each in a module of its own
     // (tests/tests/it/codegen_options.rs): `emit_unpopulated` writes fields at their default
-    // value too, as its default marshaler does; `proto_names` adds `UseProtoNames`, as its
-    // users often set both.
+    // value too, as its default marshaler does; `proto_names` adds `UseProtoNames` and
+    // `UseEnumNumbers`, as its users often set all three (`OrigName`, `EnumsAsInts` and
+    // `EmitDefaults` in its first version).
     let gateway_json = |module: &str, proto_names: bool| {
         protoc_gen_rust_svc::Builder::new()
             .artifacts([
@@ -51,6 +52,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .json_all_messages(true)
             .emit_unpopulated(true)
             .use_proto_names(proto_names)
+            .use_enum_numbers(proto_names)
             .include("protos")
             .include("../proto")
             .file("protos/gateway.proto")

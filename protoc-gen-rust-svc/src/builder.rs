@@ -216,6 +216,17 @@ impl Builder {
         self
     }
 
+    /// Whether the proto3 JSON impls write enum values as their numbers (`2`) rather than
+    /// their names (default `false`: `"COLOUR_GREEN"`, as proto3 JSON writes them), as
+    /// protojson's `UseEnumNumbers`, a grpc-gateway marshaler option, does. Reading takes names
+    /// and numbers either way, and the OpenAPI schema of an enum admits both (`oneOf` its names
+    /// and its numbers) either way. The `use_enum_numbers` parameter.
+    #[must_use]
+    pub fn use_enum_numbers(mut self, enabled: bool) -> Self {
+        self.params.use_enum_numbers = enabled;
+        self
+    }
+
     /// Whether a path template may have a `*` or a variable after its `**` (default `false`:
     /// such a template stops generation, naming its file and line, as the Envoy transcoder
     /// refuses it). With `true` the gateway serves it as grpc-gateway does, `**` taking what the

@@ -263,7 +263,11 @@ pub fn generate(
                             .as_ref()
                             .is_some_and(|restore| restore.concern(item));
                     let opened = match concern.open_enums {
-                        true => open_enums::open(item, !params.reject_unknown_fields)?,
+                        true => open_enums::open(
+                            item,
+                            !params.reject_unknown_fields,
+                            params.use_enum_numbers,
+                        )?,
                         false => None,
                     };
                     let item = opened.as_deref().unwrap_or(item);

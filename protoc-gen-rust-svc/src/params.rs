@@ -22,6 +22,7 @@
 //! | `emit_unpopulated` | `true` or `false`: the proto3 JSON impls write every field, those at their default value too (`0`, `""`, `[]`, `{}`, `null` for an unset message field; not an unset oneof or `optional` field), as grpc-gateway's default marshaler (protojson's `EmitUnpopulated`) writes them | `false` |
 //! | `grpc_api_configuration` | a `google.api.Service` YAML file whose `http.rules` route rpcs (beside their annotations), as grpc-gateway reads it | none |
 //! | `use_proto_names` | `true` or `false`: the proto3 JSON impls write fields under their proto names (`display_name`), as protojson's `UseProtoNames` does; reading takes either name | `false` |
+//! | `use_enum_numbers` | `true` or `false`: the proto3 JSON impls write enum values as their numbers, as protojson's `UseEnumNumbers` does; reading takes names and numbers | `false` |
 //! | `allow_delete_body` | `true` or `false`: a `delete` rule may have a `body`, as grpc-gateway's option of that name allows | `false` |
 //! | `generate_unbound_methods` | `true` or `false`: an rpc without an HTTP rule is routed as `post` on its gRPC path with the request as the body, as grpc-gateway's option of that name routes it | `false` |
 //! | `openapi_naming_strategy` | `fqn`, `legacy`, `simple` or `package`: the OpenAPI schemas' names, as protoc-gen-openapiv2's strategies name them (`legacy`: `v1Item`) | `fqn` (`inventory.v1.Item`) |
@@ -177,6 +178,11 @@ pub struct Params {
     /// grpc-gateway marshaler option many of its users set). Reading takes either name either
     /// way.
     pub use_proto_names: bool,
+    /// Whether the proto3 JSON impls write enum values as their numbers (`2`) rather than
+    /// their names (`"COLOUR_GREEN"`), as protojson's `UseEnumNumbers` does (a grpc-gateway
+    /// marshaler option; `EnumsAsInts` in its first version). Reading takes names and numbers
+    /// either way; `google.protobuf.NullValue` is written as `null` either way.
+    pub use_enum_numbers: bool,
     /// Whether a `delete` rule may have a `body`, as grpc-gateway's `allow_delete_body` option
     /// allows it. By default it stops generation, as a DELETE has no body by HTTP's semantics
     /// and grpc-gateway's default.
@@ -215,6 +221,7 @@ impl Default for Params {
             reject_unknown_fields: false,
             emit_unpopulated: false,
             use_proto_names: false,
+            use_enum_numbers: false,
             allow_delete_body: false,
             generate_unbound_methods: false,
             openapi_naming_strategy: SchemaNaming::Fqn,
@@ -227,7 +234,8 @@ impl Default for Params {
 const KNOWN_KEYS: &str = "artifacts, messages, runtime_crate, include_file, extern_path, \
                           type_attribute, field_attribute, default_stubs, file_descriptor_set, \
                           strict_http_rules, json_all_messages, reject_unknown_fields, \
-                          emit_unpopulated, use_proto_names, allow_delete_body, \
+                          emit_unpopulated, use_proto_names, use_enum_numbers, \
+                          allow_delete_body, \
                           generate_unbound_methods, openapi_naming_strategy, \
                           wildcards_after_double_wildcard, \
                           grpc_api_configuration";
@@ -298,6 +306,7 @@ impl Params {
                 "reject_unknown_fields" => params.reject_unknown_fields = parse_bool(key, value)?,
                 "emit_unpopulated" => params.emit_unpopulated = parse_bool(key, value)?,
                 "use_proto_names" => params.use_proto_names = parse_bool(key, value)?,
+                "use_enum_numbers" => params.use_enum_numbers = parse_bool(key, value)?,
                 "allow_delete_body" => params.allow_delete_body = parse_bool(key, value)?,
                 "generate_unbound_methods" => {
                     params.generate_unbound_methods = parse_bool(key, value)?;

@@ -95,7 +95,7 @@ pub mod codegen {
         /// pbjson's helpers, with `NumberDeserialize` replaced.
         pub mod private {
             pub use crate::gateway::wkt::number::NumberDeserialize;
-            pub use crate::gateway::wkt::open_enum::{LenientEnum, OpenEnum};
+            pub use crate::gateway::wkt::open_enum::{EnumNumber, LenientEnum, OpenEnum};
             pub use ::pbjson::private::*;
         }
     }

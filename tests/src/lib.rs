@@ -22,8 +22,9 @@ pub mod unannotated {
     include!(concat!(env!("OUT_DIR"), "/unannotated/mod.rs"));
 }
 
-/// `gateway.proto`'s messages and gateway with `use_proto_names` and `emit_unpopulated`, as
-/// grpc-gateway users often set its marshaler: tests/tests/it/codegen_options.rs.
+/// `gateway.proto`'s messages and gateway with `use_proto_names`, `use_enum_numbers` and
+/// `emit_unpopulated`, as grpc-gateway users often set its marshaler:
+/// tests/tests/it/codegen_options.rs.
 pub mod proto_names {
     include!(concat!(env!("OUT_DIR"), "/proto_names/mod.rs"));
 }

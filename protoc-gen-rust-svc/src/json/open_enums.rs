@@ -18,6 +18,10 @@ use crate::error::Error;
 /// paths are routed through the runtime afterwards).
 const OPEN_ENUM: &str = "pbjson::private::OpenEnum";
 
+/// The type enum values are written in with `use_enum_numbers`: the number, as protojson's
+/// `UseEnumNumbers` writes it.
+const ENUM_NUMBER: &str = "pbjson::private::EnumNumber";
+
 /// The type enum values are read in when unknown fields are skipped: a name the enum lacks is
 /// no value, as protojson's `DiscardUnknown` reads it.
 const LENIENT_ENUM: &str = "pbjson::private::LenientEnum";
@@ -35,9 +39,11 @@ const CAST: &str = " as i32";
 /// `lenient` (when unknown fields are skipped): a name the enum lacks is read as no value,
 /// leaving the field unset, a list without the element and a map without the entry, as
 /// protojson reads a body with `DiscardUnknown` (grpc-gateway's default, and connect-go's).
+/// `numbers` (`use_enum_numbers`): values are written as their numbers, not their names
+/// (`google.protobuf.NullValue` still as `null`, as protojson writes it either way).
 /// The edits are found with substring searches and applied in one copy: most impls have no
 /// enum value, and the googleapis request's impls are tens of megabytes.
-pub(super) fn open(code: &str, lenient: bool) -> Result<Option<String>, Error> {
+pub(super) fn open(code: &str, lenient: bool, numbers: bool) -> Result<Option<String>, Error> {
     let mut edits: Vec<(usize, usize, String)> = Vec::new();
     for (at, _) in code.match_indices(WRITE_ERROR) {
         let line = line_start(code, at);
@@ -45,7 +51,7 @@ pub(super) fn open(code: &str, lenient: bool) -> Result<Option<String>, Error> {
             .checked_sub(1)
             .map(|end| line_start(code, end)..end)
             .ok_or_else(|| shape_error(&code[line..]))?;
-        edits.push(open_write(code, previous)?);
+        edits.push(open_write(code, previous, numbers)?);
     }
     for (at, _) in code.match_indices(CAST) {
         // `x as i32` and `? as i32` cast a value read on the same line, `v as i32` a map's
@@ -84,8 +90,12 @@ fn line_start(code: &str, at: usize) -> usize {
 }
 
 /// The edit of `let v = E::try_from(n)`, the `line` of `code` before a write's `.map_err`:
-/// `OpenEnum::<E>` in place of `E`.
-fn open_write(code: &str, line: std::ops::Range<usize>) -> Result<(usize, usize, String), Error> {
+/// `OpenEnum::<E>` in place of `E`, or `EnumNumber::<E>` with `numbers`.
+fn open_write(
+    code: &str,
+    line: std::ops::Range<usize>,
+    numbers: bool,
+) -> Result<(usize, usize, String), Error> {
     const TRY_FROM: &str = "::try_from(";
     let text = &code[line.clone()];
     let at = text.rfind(TRY_FROM).ok_or_else(|| shape_error(text))?;
@@ -96,11 +106,24 @@ fn open_write(code: &str, line: std::ops::Range<usize>) -> Result<(usize, usize,
     if enum_type.is_empty() {
         return Err(shape_error(text));
     }
+    let wrapper = if numbers && !is_null_value(enum_type) {
+        ENUM_NUMBER
+    } else {
+        OPEN_ENUM
+    };
     Ok((
         line.start + start,
         line.start + at,
-        format!("{OPEN_ENUM}::<{enum_type}>"),
+        format!("{wrapper}::<{enum_type}>"),
     ))
+}
+
+/// Whether `enum_type`, a path as pbjson-build writes it, is `google.protobuf.NullValue` (the
+/// well-known types' path, or the `extern_path` given them), which JSON writes as `null`.
+fn is_null_value(enum_type: &str) -> bool {
+    enum_type
+        .strip_suffix("::NullValue")
+        .is_some_and(|path| path.ends_with("::wkt") || path.ends_with("protobuf"))
 }
 
 /// The edits that make the value read at `read`, cast at `at` on the line starting at `line`,
@@ -257,11 +280,11 @@ mod tests {
     use super::*;
 
     fn opened(code: &str) -> String {
-        open(code, false).unwrap().unwrap()
+        open(code, false, false).unwrap().unwrap()
     }
 
     fn opened_leniently(code: &str) -> String {
-        open(code, true).unwrap().unwrap()
+        open(code, true, false).unwrap().unwrap()
     }
 
     #[test]
@@ -277,6 +300,42 @@ mod tests {
         assert!(opened(code).contains(
             "\n                pbjson::private::OpenEnum::<super::common::Colour>::try_from(v)\n"
         ));
+    }
+
+    #[test]
+    fn with_enum_numbers_values_are_written_as_numbers_but_null_value_as_null() {
+        let write = |enum_type: &str| {
+            format!(
+                "            let v = {enum_type}::try_from(self.status)\n                .map_err(|_| serde::ser::Error::custom(format!(\"Invalid variant {{}}\", self.status)))?;\n"
+            )
+        };
+        let numbers = |code: &str| open(code, true, true).unwrap().unwrap();
+        assert!(
+            numbers(&write("OrderStatus")).contains(
+                "let v = pbjson::private::EnumNumber::<OrderStatus>::try_from(self.status)"
+            )
+        );
+        assert!(
+            numbers(&write("super::common::Colour"))
+                .contains("pbjson::private::EnumNumber::<super::common::Colour>::try_from(")
+        );
+        for null_value in [
+            "::rust_svc_runtime::wkt::NullValue",
+            "::pbjson_types::wkt::NullValue",
+            "::my_types::google::protobuf::NullValue",
+        ] {
+            assert!(
+                numbers(&write(null_value)).contains(&format!(
+                    "pbjson::private::OpenEnum::<{null_value}>::try_from("
+                )),
+                "{null_value}"
+            );
+        }
+        // An enum of one's own named so is written as a number.
+        assert!(numbers(&write("super::NullValue")).contains("EnumNumber::<super::NullValue>"));
+        // Reading is the same: names and numbers.
+        let read = "    x__ = Some(map_.next_value::<OrderStatus>()? as i32);\n";
+        assert_eq!(numbers(read), opened_leniently(read));
     }
 
     #[test]
@@ -352,7 +411,7 @@ mod tests {
     #[test]
     fn code_without_enum_values_is_left_alone() {
         let code = "Some(map_.next_value::<Vec<_>>()?.into_iter().map(|x| x.0).collect())\nmap_.next_value::<std::collections::HashMap<_, _>>()?\n";
-        assert_eq!(open(code, false).unwrap(), None);
+        assert_eq!(open(code, false, false).unwrap(), None);
         // Other maps in an impl that has an enum are left as they are.
         let code = format!("{code}Some(map_.next_value::<Colour>()? as i32);\n");
         assert!(opened(&code).starts_with(
@@ -365,12 +424,13 @@ mod tests {
         let error = open(
             ".map_err(|_| serde::ser::Error::custom(format!(\"Invalid variant {}\", v)))\n",
             false,
+            false,
         )
         .unwrap_err();
         assert!(error.to_string().contains("internal error"), "{error}");
-        let error = open("let v = x\n.map_err(|_| serde::ser::Error::custom(format!(\"Invalid variant {}\", v)))\n", false).unwrap_err();
+        let error = open("let v = x\n.map_err(|_| serde::ser::Error::custom(format!(\"Invalid variant {}\", v)))\n", false, false).unwrap_err();
         assert!(error.to_string().contains("internal error"), "{error}");
-        let error = open("let n = self.count as i32;\n", false).unwrap_err();
+        let error = open("let n = self.count as i32;\n", false, false).unwrap_err();
         assert!(error.to_string().contains("self.count as i32"), "{error}");
     }
 }

@@ -53,10 +53,14 @@ fn every_key_parses() {
 fn switches_default_off_and_turn_on() {
     let defaults = Params::default();
     assert!(!defaults.default_stubs && !defaults.file_descriptor_set);
-    assert!(!defaults.emit_unpopulated);
-    let on =
-        Params::parse("default_stubs=true,file_descriptor_set=true,emit_unpopulated=true").unwrap();
+    assert!(!defaults.emit_unpopulated && !defaults.use_proto_names && !defaults.use_enum_numbers);
+    let on = Params::parse(
+        "default_stubs=true,file_descriptor_set=true,emit_unpopulated=true,\
+         use_proto_names=true,use_enum_numbers=true",
+    )
+    .unwrap();
     assert!(on.default_stubs && on.file_descriptor_set && on.emit_unpopulated);
+    assert!(on.use_proto_names && on.use_enum_numbers);
 }
 
 #[test]

@@ -142,6 +142,36 @@ fn use_proto_names_writes_proto_names_and_reads_both() {
 }
 
 #[test]
+fn use_enum_numbers_writes_numbers_and_reads_names_and_numbers() {
+    use rust_svc_tests::proto_names::tests::gateway::{Colour, Everything};
+
+    // protojson's UseEnumNumbers: a singular and a repeated enum field as numbers, one the enum
+    // has no value for too; the default value written as 0 (EmitUnpopulated).
+    let everything = Everything {
+        colour: Colour::Green as i32,
+        colours: vec![Colour::Red as i32, 7],
+        ..Everything::default()
+    };
+    let json = serde_json::to_value(&everything).unwrap();
+    assert_eq!(json["colour"], json!(2), "{json}");
+    assert_eq!(json["colours"], json!([1, 7]), "{json}");
+    let unset = serde_json::to_value(Everything::default()).unwrap();
+    assert_eq!(unset["colour"], json!(0), "{unset}");
+    // Names and numbers read alike, and a name the enum lacks is skipped as before.
+    for body in [
+        json!({"colour": "COLOUR_GREEN", "colours": ["COLOUR_RED", 7]}),
+        json!({"colour": 2, "colours": [1, "COLOUR_BLUE", 7]}),
+    ] {
+        let read: Everything = serde_json::from_value(body.clone()).unwrap();
+        assert_eq!(
+            (read.colour, read.colours.as_slice()),
+            (2, &[1, 7][..]),
+            "{body}"
+        );
+    }
+}
+
+#[test]
 fn emit_unpopulated_writes_every_field_as_grpc_gateways_default_marshaler_does() {
     use rust_svc_tests::emit_unpopulated::tests::gateway::{Everything, Inner, everything};
 

@@ -31,6 +31,33 @@ impl<E> OpenEnum<E> {
     }
 }
 
+/// The number of an enum field of type `E`, written as the number, as protojson writes it with
+/// `UseEnumNumbers` (the generator's `use_enum_numbers`, a grpc-gateway marshaler option): the
+/// generator wraps the written values in it where it would wrap them in [`OpenEnum`]. Reading
+/// stays [`OpenEnum`]'s or [`LenientEnum`]'s, which take names and numbers.
+pub struct EnumNumber<E>(pub i32, PhantomData<fn() -> E>);
+
+/// Made as pbjson-build's impls make the enum (`E::try_from(n)`); it never fails.
+impl<E> TryFrom<i32> for EnumNumber<E> {
+    type Error = prost::UnknownEnumValue;
+
+    fn try_from(number: i32) -> Result<Self, Self::Error> {
+        Ok(Self(number, PhantomData))
+    }
+}
+
+impl<E> fmt::Debug for EnumNumber<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("EnumNumber").field(&self.0).finish()
+    }
+}
+
+impl<E> Serialize for EnumNumber<E> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.0)
+    }
+}
+
 /// An enum field's value read as protojson reads it with `DiscardUnknown`, which grpc-gateway's
 /// default marshaler and connect-go's JSON codec set: like [`OpenEnum`], but a name `E` does not
 /// have (a newer peer's value, or a typo) is no value (`None`), which leaves the field unset, a
@@ -278,6 +305,18 @@ mod tests {
         assert!(read_leniently(&query("BLUE")).is_err());
         assert!(read_leniently(&query("9")).is_err());
         assert_eq!(read_leniently(&query("1")), Ok(Some(1)));
+    }
+
+    #[test]
+    fn enum_numbers_are_written_as_numbers_known_or_not() {
+        let numbered = |number: i32| {
+            let value: EnumNumber<Colour> = number.try_into().unwrap();
+            serde_json::to_string(&value).unwrap()
+        };
+        assert_eq!(numbered(1), "1");
+        assert_eq!(numbered(0), "0");
+        assert_eq!(numbered(-5), "-5");
+        assert_eq!(numbered(i32::MAX), "2147483647");
     }
 
     #[test]
