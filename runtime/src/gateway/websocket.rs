@@ -97,9 +97,11 @@ where
         .is_some_and(|value| value.as_bytes().starts_with(b"application/x-ndjson"));
     let body = response.into_body();
     let close = if !ok {
-        // A status, as JSON: the call failed before its first response.
+        // The call failed before its first response: a status as JSON, or, for a stream that
+        // failed at its first message, the stream's `{"error": …}` line.
         let text = whole(body).await;
-        status_close(&serde_json::from_slice(&text).unwrap_or(Value::Null))
+        let value = serde_json::from_slice(&text).unwrap_or(Value::Null);
+        status_close(value.get("error").unwrap_or(&value))
     } else if !ndjson {
         // One response (a client stream): its JSON, then the end.
         let frame = String::from_utf8_lossy(&whole(body).await).into_owned();

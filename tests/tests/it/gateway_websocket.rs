@@ -153,3 +153,18 @@ async fn a_host_port_upgrades_beside_grpc() {
     stop.now();
     serving.task.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn a_bidi_stream_failing_at_its_first_frame_closes_with_its_status() {
+    let (url, _domain) = serve_ws().await;
+    let (mut socket, _) = connect_async(format!("{url}/v1/chat")).await.unwrap();
+    socket
+        .send(Message::text(r#"{"count": "many"}"#))
+        .await
+        .unwrap();
+    let (frames, close) = rest_of(&mut socket).await;
+    assert!(frames.is_empty(), "{frames:?}");
+    let (code, reason) = close.unwrap();
+    assert_eq!(code, 4003, "INVALID_ARGUMENT: {reason}");
+    assert!(reason.contains("count"), "{reason}");
+}
