@@ -43,6 +43,10 @@ pub type ErrorHandler = Arc<
         + Sync,
 >;
 
+/// Turns the error that ends a server stream into the status written in its place (see
+/// [`GatewayBuilder::stream_error_handler`]).
+pub type StreamErrorHandler = Arc<dyn Fn(crate::Status) -> crate::Status + Send + Sync>;
+
 /// Adds request metadata of one's own from a REST request's head (see
 /// [`GatewayBuilder::metadata`]).
 pub type MetadataAnnotator =
@@ -57,6 +61,7 @@ pub struct GatewayBuilder {
     default_deadlines: bool,
     form: FormFallback,
     error_handler: Option<ErrorHandler>,
+    stream_error_handler: Option<StreamErrorHandler>,
     annotator: Option<MetadataAnnotator>,
 }
 
@@ -70,6 +75,7 @@ impl std::fmt::Debug for GatewayBuilder {
             .field("default_deadlines", &self.default_deadlines)
             .field("form", &self.form)
             .field("error_handler", &self.error_handler.is_some())
+            .field("stream_error_handler", &self.stream_error_handler.is_some())
             .field("annotator", &self.annotator.is_some())
             .finish()
     }
@@ -86,6 +92,7 @@ impl GatewayBuilder {
             default_deadlines: true,
             form: FormFallback::default(),
             error_handler: None,
+            stream_error_handler: None,
             annotator: None,
         }
     }
@@ -131,10 +138,12 @@ impl GatewayBuilder {
     /// response the gateway made of it (the HTTP status grpc-gateway gives the code, the
     /// `google.rpc.Status` JSON, the `Grpc-Metadata-*` headers, `Allow` on a 405) and returns
     /// the response to send, e.g. an RFC 9457 `application/problem+json` one; keep its headers
-    /// (`into_parts`, as below), which carry CORS and `Allow` besides the metadata. An error inside a
-    /// stream that has started (its `{"error": …}` line, a WebSocket close) is not a response
-    /// and is written as before. Without a handler (the default), or for a layer of one's own,
-    /// each error response carries its [`Status`](crate::Status) in its extensions.
+    /// (`into_parts`, as below), which carry CORS and `Allow` besides the metadata. The error
+    /// that ends a server stream (its `{"error": …}` line, a WebSocket close, the response of a
+    /// stream that fails before its first message) is the stream's, as in grpc-gateway: see
+    /// [`stream_error_handler`](Self::stream_error_handler). Without a handler (the default),
+    /// or for a layer of one's own, each error response carries its
+    /// [`Status`](crate::Status) in its extensions.
     ///
     /// ```
     /// use rust_svc_runtime::gateway::Gateway;
@@ -168,6 +177,35 @@ impl GatewayBuilder {
         + 'static,
     ) -> Self {
         self.error_handler = Some(Arc::new(handler));
+        self
+    }
+
+    /// Passes the error that ends a server stream through `handler` before it is written, as
+    /// grpc-gateway's `WithStreamErrorHandler` does: the status it returns is what the client
+    /// reads, in the stream's `{"error": …}` line (or SSE `error` event, or WebSocket close),
+    /// and, for a stream that fails before its first message, in the error response and its
+    /// HTTP status. A stream cut at its deadline passes through it too. For example, to keep
+    /// internal failures' messages to oneself:
+    ///
+    /// ```
+    /// use rust_svc_runtime::gateway::Gateway;
+    /// use rust_svc_runtime::{Code, Status};
+    ///
+    /// let gateway = Gateway::builder()
+    ///     .stream_error_handler(|status| match status.code() {
+    ///         Code::Internal | Code::Unknown => Status::internal("the stream failed"),
+    ///         _ => status,
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = gateway;
+    /// ```
+    #[must_use]
+    pub fn stream_error_handler(
+        mut self,
+        handler: impl Fn(crate::Status) -> crate::Status + Send + Sync + 'static,
+    ) -> Self {
+        self.stream_error_handler = Some(Arc::new(handler));
         self
     }
 
@@ -249,6 +287,7 @@ impl GatewayBuilder {
             default_deadlines: self.default_deadlines,
             form: self.form,
             error_handler: self.error_handler,
+            stream_error_handler: self.stream_error_handler,
             annotator: self.annotator,
         }))
     }

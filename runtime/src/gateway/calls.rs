@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use bytes::Bytes;
-use futures_util::FutureExt;
 use futures_util::future::Either;
+use futures_util::{FutureExt, TryStreamExt};
 use http::header::{ACCEPT, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body_util::BodyExt;
@@ -17,6 +17,7 @@ use rust_svc_http_template::Binding;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::builder::StreamErrorHandler;
 use super::headers::{HeaderRules, Present};
 use super::request::{BodyRule, decode_patch_request, decode_request};
 use super::response::json_response;
@@ -26,6 +27,7 @@ use super::status;
 use super::stream::{StreamFormat, ndjson_requests, stream_response};
 use super::{form, http_body, protobuf, trailers};
 use crate::call::{DomainMethod, within_deadline};
+use crate::rpc::MethodKind;
 use crate::{BoxStream, Context, Status};
 
 /// Answers a call whose rpc the generated dispatch does not know: only a route table and a
@@ -150,6 +152,8 @@ struct Reply {
     /// `Accept` prefers binary protobuf.
     protobuf: bool,
     deadline: Option<tokio::time::Instant>,
+    /// What the stream's error goes through before it is written (a response stream's only).
+    stream_errors: Option<StreamErrorHandler>,
 }
 
 /// Serves a call of one request message: read from the body where its rule takes one
@@ -258,11 +262,13 @@ where
 {
     ctx.enforce_deadline_outside();
     let trailers = shape.trailers;
+    let mut held = held;
     let reply = Reply {
         route: shape.route,
         format: shape.format,
         protobuf: shape.protobuf,
         deadline: ctx.deadline(),
+        stream_errors: held.stream_errors.take(),
     };
     // An `async` block rather than an `async fn`, which would keep each argument twice in its
     // state.
@@ -275,6 +281,11 @@ where
         let response = match within_deadline(&ctx, call).await {
             Ok(output) => write(output, reply).await,
             Err(mut status) => {
+                // A response stream that fails before it starts, as one that fails at its first
+                // message (grpc-gateway sees both at the stream's first receive).
+                if let Some(handler) = &reply.stream_errors {
+                    status = handler(status);
+                }
                 // The status's metadata goes out by the gateway's rules, not the default ones.
                 let metadata = std::mem::take(status.metadata_mut());
                 let mut response = status::error_response(&status);
@@ -294,6 +305,8 @@ struct Held<T> {
     domain: Arc<T>,
     rules: HeaderRules,
     _permit: crate::call::admission::Permit,
+    /// The gateway's stream error handler, for an rpc of a response stream.
+    stream_errors: Option<StreamErrorHandler>,
 }
 
 impl<T> Held<T> {
@@ -306,6 +319,12 @@ impl<T> Held<T> {
             rules: inner.header_rules.clone(),
             // The call's slot in its service's admission, until the answer is ready.
             _permit: std::mem::replace(&mut inner.permit, crate::call::admission::Permit::none()),
+            stream_errors: match inner.route.method.kind {
+                MethodKind::ServerStreaming | MethodKind::BidiStreaming => {
+                    inner.stream_errors.take()
+                }
+                MethodKind::Unary | MethodKind::ClientStreaming => None,
+            },
         };
         let shape = Shape {
             route: inner.route,
@@ -337,17 +356,20 @@ async fn write_stream<Resp: Serialize + Send + 'static>(
     stream: BoxStream<Resp>,
     reply: Reply,
 ) -> http::Response<Body> {
+    let (stream, deadline) = match reply.stream_errors {
+        None => (stream, reply.deadline),
+        // Cut at the deadline first, so that the cut's error goes through the handler too.
+        Some(handler) => {
+            let stream = crate::deadline::cut_stream(reply.deadline, stream)
+                .map_err(move |status| handler(status));
+            (Box::pin(stream) as BoxStream<Resp>, None)
+        }
+    };
     if reply.route.binding.response_http_body {
         let body = reply.route.response_body();
-        return http_body::stream_response(stream, reply.deadline, body).await;
+        return http_body::stream_response(stream, deadline, body).await;
     }
-    stream_response(
-        stream,
-        reply.deadline,
-        reply.format,
-        reply.route.response_body(),
-    )
-    .await
+    stream_response(stream, deadline, reply.format, reply.route.response_body()).await
 }
 
 /// The request message of a call: the body read within the size limit, then merged with the

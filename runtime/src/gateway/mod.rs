@@ -35,7 +35,9 @@ mod trailers;
 mod websocket;
 pub mod wkt;
 
-pub use builder::{ErrorHandler, GatewayBuilder, GatewayError, MetadataAnnotator};
+pub use builder::{
+    ErrorHandler, GatewayBuilder, GatewayError, MetadataAnnotator, StreamErrorHandler,
+};
 pub use calls::{bidi_streaming, client_streaming, server_streaming, unary, unknown_rpc};
 pub use headers::HeaderRules;
 pub use rust_svc_http_template::*;

@@ -10,7 +10,9 @@ use http::header::ALLOW;
 use http::{HeaderValue, Method, StatusCode};
 use rust_svc_http_template::{Binding, Lookup, RouteTable};
 
-use super::builder::{Entry, ErrorHandler, GatewayBuilder, MetadataAnnotator, add_route};
+use super::builder::{
+    Entry, ErrorHandler, GatewayBuilder, MetadataAnnotator, StreamErrorHandler, add_route,
+};
 
 use super::admitted::{admitted, ready_refusal};
 use super::calls::RequestFormat;
@@ -146,6 +148,8 @@ pub(super) struct CallParts {
     pub(super) permit: Permit,
     /// Whether the body is an HTML form whose fields are read as query parameters (form.rs).
     pub(super) form: bool,
+    /// What a server stream's error goes through before it is written.
+    pub(super) stream_errors: Option<StreamErrorHandler>,
 }
 
 impl CallParts {
@@ -196,6 +200,7 @@ impl Inner {
                 header_rules: self.header_rules.clone(),
                 permit: Permit::none(),
                 form: false,
+                stream_errors: self.stream_error_handler.clone(),
             }),
         }
     }
@@ -236,6 +241,7 @@ pub(super) struct Inner {
     pub(super) default_deadlines: bool,
     pub(super) form: FormFallback,
     pub(super) error_handler: Option<ErrorHandler>,
+    pub(super) stream_error_handler: Option<StreamErrorHandler>,
     pub(super) annotator: Option<MetadataAnnotator>,
 }
 
@@ -306,6 +312,7 @@ impl Gateway {
             default_deadlines: true,
             form: FormFallback::default(),
             error_handler: None,
+            stream_error_handler: None,
             annotator: None,
         })
     }

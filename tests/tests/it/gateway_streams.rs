@@ -454,3 +454,58 @@ async fn a_client_stream_still_open_at_the_deadline_is_a_504() {
     drop(lines);
     served.rest.assert_serving().await;
 }
+
+#[tokio::test]
+async fn a_stream_error_handler_rewrites_every_error_that_ends_a_stream() {
+    // grpc-gateway's WithStreamErrorHandler: here every stream's error is masked as INTERNAL.
+    let served = crate::gateway_common::serve_with(|builder| {
+        builder.stream_error_handler(|status| {
+            rust_svc_runtime::Status::internal(format!("masked {}", status.code() as i32))
+        })
+    })
+    .await;
+    let masked = |code: Code| json!({"code": 13, "message": format!("masked {}", code as i32), "details": []});
+    // After the first message: the error line.
+    let reply = served
+        .rest
+        .get("/v1/stream?count=1&fail_with_code=14")
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(
+        ndjson_lines(&reply.text),
+        [
+            json!({"result": item(0)}),
+            json!({"error": masked(Code::Unavailable)})
+        ]
+    );
+    // Before it: the error response, with the handler's code's HTTP status.
+    let reply = served.rest.get("/v1/stream?count=0&fail_with_code=5").await;
+    assert_eq!(reply.status, 500, "{reply:?}");
+    assert_eq!(
+        ndjson_lines(&reply.text),
+        [json!({"error": masked(Code::NotFound)})]
+    );
+    // Server-Sent Events, and a stream cut at its deadline.
+    let request = served
+        .rest
+        .request("GET", "/v1/stream?count=1&fail_with_code=9")
+        .header("accept", "text/event-stream");
+    let reply = served.rest.send(request).await;
+    assert_eq!(
+        sse_events(&reply.text),
+        [
+            ("message".to_owned(), item(0)),
+            ("error".to_owned(), masked(Code::FailedPrecondition))
+        ]
+    );
+    let reply = stream_past_deadline(&served.rest, NDJSON).await;
+    let lines = ndjson_lines(&reply.text);
+    assert_eq!(lines[1], json!({"error": masked(Code::DeadlineExceeded)}));
+    // A unary rpc's error is not a stream's.
+    let reply = served
+        .rest
+        .json("POST", "/v1/fail", &json!({"code": 5, "message": "gone"}))
+        .await;
+    reply.error(404, Code::NotFound, &["gone"]);
+    served.rest.assert_serving().await;
+}

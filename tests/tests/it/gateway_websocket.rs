@@ -168,3 +168,28 @@ async fn a_bidi_stream_failing_at_its_first_frame_closes_with_its_status() {
     assert_eq!(code, 4003, "INVALID_ARGUMENT: {reason}");
     assert!(reason.contains("count"), "{reason}");
 }
+
+#[tokio::test]
+async fn a_stream_error_handler_gives_a_bidi_streams_close_its_status() {
+    let domain = EchoDomain::default();
+    let router = Gateway::builder()
+        .service(EchoGateway::routes(domain.clone()))
+        .stream_error_handler(|status| {
+            rust_svc_runtime::Status::internal(format!("masked {}", status.code() as i32))
+        })
+        .build()
+        .unwrap()
+        .into_router();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let (mut socket, _) = connect_async(format!("ws://{addr}/v1/chat")).await.unwrap();
+    socket
+        .send(Message::text(r#"{"count": "many"}"#))
+        .await
+        .unwrap();
+    let (frames, close) = rest_of(&mut socket).await;
+    assert!(frames.is_empty(), "{frames:?}");
+    // INTERNAL (4013), the handler's, where the bad frame's INVALID_ARGUMENT would be.
+    assert_eq!(close, Some((4013, "masked 3".to_owned())));
+}
