@@ -19,12 +19,36 @@ use crate::gateway_common::{EchoDomain, serve_on_host};
 
 /// The echo domain's gateway alone on `axum::serve`; its `ws://` base URL.
 async fn serve_ws() -> (String, EchoDomain) {
+    serve_ws_with(|builder| builder).await
+}
+
+/// [`serve_ws`] of the gateway `configure` makes of its builder.
+async fn serve_ws_with(
+    configure: impl FnOnce(
+        rust_svc_runtime::gateway::GatewayBuilder,
+    ) -> rust_svc_runtime::gateway::GatewayBuilder,
+) -> (String, EchoDomain) {
     let domain = EchoDomain::default();
-    let router = Gateway::from_service(EchoGateway::routes(domain.clone())).into_router();
+    let router = configure(Gateway::builder().service(EchoGateway::routes(domain.clone())))
+        .build()
+        .unwrap()
+        .into_router();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await });
     (format!("ws://{addr}"), domain)
+}
+
+/// The frames and the close of a socket to `url` that sends a frame its rpc cannot read (a
+/// count of `"many"`) as its first.
+async fn after_a_bad_first_frame(url: &str) -> (Vec<Value>, Option<(u16, String)>) {
+    let (mut socket, _) = connect_async(url).await.unwrap();
+    socket
+        .send(Message::text(r#"{"count": "many"}"#))
+        .await
+        .unwrap();
+    socket.send(Message::text("")).await.unwrap();
+    rest_of(&mut socket).await
 }
 
 /// The frames a socket receives until it closes, and its close code and reason.
@@ -90,13 +114,7 @@ async fn a_client_stream_answers_once_when_the_client_is_done() {
 #[tokio::test]
 async fn a_bad_frame_closes_with_4000_plus_the_code_and_the_message() {
     let (url, _domain) = serve_ws().await;
-    let (mut socket, _) = connect_async(format!("{url}/v1/sum")).await.unwrap();
-    socket
-        .send(Message::text(r#"{"count": "many"}"#))
-        .await
-        .unwrap();
-    socket.send(Message::text("")).await.unwrap();
-    let (frames, close) = rest_of(&mut socket).await;
+    let (frames, close) = after_a_bad_first_frame(&format!("{url}/v1/sum")).await;
     assert!(frames.is_empty(), "{frames:?}");
     let (code, reason) = close.unwrap();
     assert_eq!(code, 4003, "INVALID_ARGUMENT: {reason}");
@@ -157,12 +175,7 @@ async fn a_host_port_upgrades_beside_grpc() {
 #[tokio::test]
 async fn a_bidi_stream_failing_at_its_first_frame_closes_with_its_status() {
     let (url, _domain) = serve_ws().await;
-    let (mut socket, _) = connect_async(format!("{url}/v1/chat")).await.unwrap();
-    socket
-        .send(Message::text(r#"{"count": "many"}"#))
-        .await
-        .unwrap();
-    let (frames, close) = rest_of(&mut socket).await;
+    let (frames, close) = after_a_bad_first_frame(&format!("{url}/v1/chat")).await;
     assert!(frames.is_empty(), "{frames:?}");
     let (code, reason) = close.unwrap();
     assert_eq!(code, 4003, "INVALID_ARGUMENT: {reason}");
@@ -171,24 +184,13 @@ async fn a_bidi_stream_failing_at_its_first_frame_closes_with_its_status() {
 
 #[tokio::test]
 async fn a_stream_error_handler_gives_a_bidi_streams_close_its_status() {
-    let domain = EchoDomain::default();
-    let router = Gateway::builder()
-        .service(EchoGateway::routes(domain.clone()))
-        .stream_error_handler(|status| {
+    let (url, _domain) = serve_ws_with(|builder| {
+        builder.stream_error_handler(|status| {
             rust_svc_runtime::Status::internal(format!("masked {}", status.code() as i32))
         })
-        .build()
-        .unwrap()
-        .into_router();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    let (mut socket, _) = connect_async(format!("ws://{addr}/v1/chat")).await.unwrap();
-    socket
-        .send(Message::text(r#"{"count": "many"}"#))
-        .await
-        .unwrap();
-    let (frames, close) = rest_of(&mut socket).await;
+    })
+    .await;
+    let (frames, close) = after_a_bad_first_frame(&format!("{url}/v1/chat")).await;
     assert!(frames.is_empty(), "{frames:?}");
     // INTERNAL (4013), the handler's, where the bad frame's INVALID_ARGUMENT would be.
     assert_eq!(close, Some((4013, "masked 3".to_owned())));
