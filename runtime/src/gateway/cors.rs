@@ -275,6 +275,17 @@ impl Cors {
         }
     }
 
+    /// Whether a request from `origin` (its `Origin` header) is allowed: never when CORS is off.
+    pub(super) fn allows_origin(&self, origin: &HeaderValue) -> bool {
+        match &self.origins {
+            Origins::Off => false,
+            Origins::Any => true,
+            Origins::List(origins) => origins
+                .iter()
+                .any(|allowed| allowed.as_bytes().eq_ignore_ascii_case(origin.as_bytes())),
+        }
+    }
+
     /// Writes `Access-Control-Allow-Origin` (and `-Allow-Credentials`) if the request's origin
     /// is allowed; says whether it was.
     fn allow_origin(&self, origin: Option<&HeaderValue>, out: &mut HeaderMap) -> bool {

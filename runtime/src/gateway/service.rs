@@ -348,9 +348,15 @@ impl Gateway {
         dispatch: Dispatch,
         bindings: Vec<Binding>,
     ) -> ResponseFuture {
+        if let Some(refusal) =
+            websocket::refused_origin(&parts.headers, &parts.uri, &self.inner.cors)
+        {
+            return ready_error(&refusal);
+        }
         let inner = Arc::clone(&self.inner);
         let peer = self.peer;
-        websocket::upgrade(parts, move |mut parts, body| {
+        let json = !route.binding.request_http_body;
+        websocket::upgrade(parts, json, move |mut parts, body| {
             let rules = &inner.header_rules;
             let peer = peer.or_else(|| peer_addr(&parts.extensions));
             match rules.context(&parts.headers, peer) {

@@ -6,7 +6,10 @@
 //! and with 4000 + the gRPC code (`4003` for INVALID_ARGUMENT…) and the status message as the
 //! reason when it fails, before or after the first response. The client ends its requests with
 //! an empty frame (WebSocket has no half-close: after a close frame nothing more may be sent
-//! back, so a close frame from the client cancels the call instead).
+//! back, so a close frame from the client, like a connection gone, cancels the call instead).
+//! A frame that is not one whole JSON message is refused (`4003`). An upgrade from a page of
+//! another origin is refused unless the gateway's CORS settings allow that origin (browsers
+//! leave that check to the server).
 //!
 //! The call itself is served as over HTTP: the frames become the newline-delimited body the
 //! rpc reads, and its newline-delimited answer becomes frames, so deadlines, interceptors and
@@ -14,15 +17,18 @@
 
 use axum::body::Body;
 use axum::extract::FromRequestParts;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::IntoResponse;
 use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
-use http::header::{CONNECTION, CONTENT_TYPE, UPGRADE};
-use http::{Method, StatusCode};
+use http::header::{CONNECTION, CONTENT_TYPE, HOST, ORIGIN, SEC_WEBSOCKET_VERSION, UPGRADE};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use serde_json::Value;
 
+use super::cors::Cors;
 use super::service::ResponseFuture;
+use crate::Status;
 
 /// The close code of a call that ended well.
 const NORMAL: u16 = 1000;
@@ -44,21 +50,59 @@ pub(super) fn is_upgrade(parts: &http::request::Parts) -> bool {
     parts.method == Method::GET && has(UPGRADE, "websocket") && has(CONNECTION, "upgrade")
 }
 
-/// Upgrades, then serves the call `call` makes of the request parts and a body of the frames.
-pub(super) fn upgrade<C>(mut parts: http::request::Parts, call: C) -> ResponseFuture
+/// Upgrades, then serves the call `call` makes of the request parts and a body of the frames
+/// (`json`: each frame must be one JSON message; else, an `HttpBody` stream, they are raw).
+pub(super) fn upgrade<C>(mut parts: http::request::Parts, json: bool, call: C) -> ResponseFuture
 where
     C: FnOnce(http::request::Parts, Body) -> ResponseFuture + Send + 'static,
 {
     Box::pin(async move {
         let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
             Ok(upgrade) => upgrade,
+            Err(WebSocketUpgradeRejection::InvalidWebSocketVersionHeader(rejection)) => {
+                // RFC 6455, 4.2.2: the versions the server speaks, with 426.
+                let mut response = rejection.into_response();
+                *response.status_mut() = StatusCode::UPGRADE_REQUIRED;
+                response
+                    .headers_mut()
+                    .insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+                return response;
+            }
             Err(rejection) => return rejection.into_response(),
         };
-        upgrade.on_upgrade(move |socket| bridge(socket, parts, call))
+        upgrade.on_upgrade(move |socket| bridge(socket, parts, json, call))
     })
 }
 
-async fn bridge<C>(socket: WebSocket, parts: http::request::Parts, call: C)
+/// Why an upgrade from a page of another origin is refused, if it is: browsers let any page
+/// open a WebSocket to any server, with its cookies, and leave the origin check to the server
+/// (RFC 6455, 10.2). Allowed are requests without `Origin` (not from a browser), from the
+/// server's own origin (`Origin`'s host and port those of `Host`), and from the origins `cors`
+/// allows.
+pub(super) fn refused_origin(headers: &HeaderMap, uri: &Uri, cors: &Cors) -> Option<Status> {
+    let origin = headers.get(ORIGIN)?;
+    if cors.allows_origin(origin) {
+        return None;
+    }
+    let host = headers
+        .get(HOST)
+        .and_then(|host| host.to_str().ok())
+        .or_else(|| uri.authority().map(http::uri::Authority::as_str));
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|origin| origin.split_once("://"))
+        .map(|(_, host)| host);
+    match (origin_host, host) {
+        (Some(origin_host), Some(host)) if origin_host.eq_ignore_ascii_case(host) => None,
+        _ => Some(Status::permission_denied(format!(
+            "a WebSocket from a page of origin {:?} is refused: allow the origin in the gateway's CORS settings (`Cors::allow_origins`) to serve it",
+            String::from_utf8_lossy(origin.as_bytes())
+        ))),
+    }
+}
+
+async fn bridge<C>(socket: WebSocket, parts: http::request::Parts, json: bool, call: C)
 where
     C: FnOnce(http::request::Parts, Body) -> ResponseFuture + Send + 'static,
 {
@@ -66,18 +110,33 @@ where
     // The client's frames, as the lines of a newline-delimited body.
     let (lines, body) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
     tokio::spawn(async move {
-        while let Some(Ok(message)) = receiver.next().await {
-            let data = match message {
-                Message::Text(text) => Bytes::from(text.as_str().to_owned()),
-                Message::Binary(bytes) => bytes,
-                // A close frame cancels the call; it cannot be a half-close, as after one
-                // nothing more may be sent back.
-                Message::Close(_) => return,
-                Message::Ping(_) | Message::Pong(_) => continue,
+        let mut frames = 0_usize;
+        loop {
+            let data = match receiver.next().await {
+                Some(Ok(Message::Text(text))) => Bytes::from(text.as_str().to_owned()),
+                Some(Ok(Message::Binary(bytes))) => bytes,
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                // A close frame before the empty one, a connection gone, a frame over the
+                // limit: the requests were cut short, and the call is cancelled, as when an
+                // HTTP body breaks off (WebSocket has no half-close: after a close frame
+                // nothing more may be sent back).
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
+                    let cut = std::io::Error::new(
+                        std::io::ErrorKind::ConnectionAborted,
+                        "the client closed the WebSocket before its empty frame ended the requests",
+                    );
+                    let _ = lines.send(Err(cut)).await;
+                    return;
+                }
             };
             if data.is_empty() {
                 // The end of the requests.
                 break;
+            }
+            frames += 1;
+            if json && let Err(status) = one_message(&data, frames) {
+                let _ = lines.send(Err(std::io::Error::other(status))).await;
+                return;
             }
             let mut line = BytesMut::from(&data[..]);
             line.extend_from_slice(b"\n");
@@ -138,12 +197,27 @@ where
         close
     };
     let (code, reason) = close;
-    let _ = sender
-        .send(Message::Close(Some(CloseFrame {
-            code,
-            reason: reason.into(),
-        })))
-        .await;
+    let closing = Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }));
+    if sender.send(closing).await.is_err() {
+        // The client closed first: the answer to its close frame (RFC 6455, 5.5.1), which the
+        // socket queued when it read that frame, goes out with a flush.
+        let _ = sender.flush().await;
+    }
+}
+
+/// Refuses a frame that is not one whole JSON value: each frame is one request message, never
+/// part of one or several (`frame` counts them from 1).
+fn one_message(data: &[u8], frame: usize) -> Result<(), Status> {
+    serde_json::from_slice::<serde::de::IgnoredAny>(data)
+        .map(drop)
+        .map_err(|error| {
+            Status::invalid_argument(format!(
+                "WebSocket frame {frame}: not one JSON message ({error}); send each request message in a text frame of its own"
+            ))
+        })
 }
 
 /// A response body read to its end (what arrived, if it broke off).
@@ -194,6 +268,41 @@ mod tests {
         let (_, reason) = status_close(&json!({"code": 13, "message": long}));
         assert!(reason.len() <= 123 && reason.chars().all(|c| c == 'é'));
         assert_eq!(status_close(&Value::Null).0, 4002);
+    }
+
+    #[test]
+    fn only_pages_of_the_servers_origin_or_those_cors_allows_may_upgrade() {
+        let refused = |origin: Option<&str>, host: Option<&str>, uri: &str, cors: &Cors| {
+            let mut headers = HeaderMap::new();
+            if let Some(origin) = origin {
+                headers.insert(ORIGIN, origin.parse().unwrap());
+            }
+            if let Some(host) = host {
+                headers.insert(HOST, host.parse().unwrap());
+            }
+            refused_origin(&headers, &uri.parse().unwrap(), cors).map(|status| status.code())
+        };
+        let off = Cors::new();
+        let app = Cors::new().allow_origins(["https://app.example"]);
+        // No `Origin`: not a browser's request.
+        assert_eq!(refused(None, Some("api.example"), "/v1/chat", &off), None);
+        // The server's own origin, by `Host`, or by the authority of an HTTP/2 request.
+        let own = Some("https://API.example:8443");
+        assert_eq!(refused(own, Some("api.example:8443"), "/", &off), None);
+        assert_eq!(refused(own, None, "https://api.example:8443/", &off), None);
+        // Another origin: refused, unless CORS allows it.
+        let other = Some("https://app.example");
+        assert_eq!(
+            refused(other, Some("api.example"), "/", &off),
+            Some(crate::Code::PermissionDenied)
+        );
+        assert_eq!(refused(other, Some("api.example"), "/", &app), None);
+        assert_eq!(
+            refused(Some("null"), Some("api.example"), "/", &app),
+            Some(crate::Code::PermissionDenied)
+        );
+        let any = Cors::new().allow_any_origin();
+        assert_eq!(refused(other, Some("api.example"), "/", &any), None);
     }
 
     #[test]

@@ -9,11 +9,14 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use rust_svc_runtime::Context;
+use rust_svc_runtime::fake::{Script, StreamEnd};
 use rust_svc_runtime::gateway::Gateway;
+use rust_svc_runtime::gateway::cors::Cors;
+use rust_svc_runtime::{Code, Context};
 use rust_svc_tests::tests::gateway::Echo as _;
-use rust_svc_tests::tests::gateway::{EchoClient, EchoGateway, Leaf};
+use rust_svc_tests::tests::gateway::{EchoClient, EchoGateway, FakeEcho, Leaf, Total};
 
 use crate::gateway_common::{EchoDomain, serve_on_host};
 
@@ -194,4 +197,142 @@ async fn a_stream_error_handler_gives_a_bidi_streams_close_its_status() {
     assert!(frames.is_empty(), "{frames:?}");
     // INTERNAL (4013), the handler's, where the bad frame's INVALID_ARGUMENT would be.
     assert_eq!(close, Some((4013, "masked 3".to_owned())));
+}
+
+/// The fake's gateway alone on `axum::serve` with `cors`; its `host:port`.
+async fn serve_fake_ws(fake: &FakeEcho, cors: Cors) -> String {
+    let router = Gateway::builder()
+        .service(EchoGateway::routes(fake.clone()))
+        .cors(cors)
+        .build()
+        .unwrap()
+        .into_router();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    addr.to_string()
+}
+
+/// How the fake's first `sum` call's requests ended, once they have (waited for, as the
+/// gateway learns of a client gone only when it reads the socket).
+async fn sum_end(fake: &FakeEcho) -> StreamEnd {
+    for _ in 0..500 {
+        if let Some(call) = fake.sum.calls().first()
+            && !matches!(call.end(), StreamEnd::Open)
+        {
+            return call.end().clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the call's requests never ended");
+}
+
+#[tokio::test]
+async fn a_client_that_closes_or_goes_away_mid_stream_cancels_the_call() {
+    // A close frame before the empty one: the call is cancelled, not run on what arrived,
+    // and the close is answered (RFC 6455, 5.5.1).
+    let fake = FakeEcho::new();
+    fake.sum.returns(Total::default());
+    let addr = serve_fake_ws(&fake, Cors::new()).await;
+    let (mut socket, _) = connect_async(format!("ws://{addr}/v1/sum")).await.unwrap();
+    socket
+        .send(Message::text(json!({"count": 5}).to_string()))
+        .await
+        .unwrap();
+    socket.send(Message::Close(None)).await.unwrap();
+    let answer = socket.next().await;
+    assert!(matches!(answer, Some(Ok(Message::Close(_)))), "{answer:?}");
+    let end = sum_end(&fake).await;
+    assert!(
+        matches!(&end, StreamEnd::Failed(status) if status.code() == Code::Cancelled),
+        "{end:?}"
+    );
+    assert_eq!(fake.sum.calls()[0].requests().len(), 1);
+
+    // A connection dropped without a close frame.
+    let fake = FakeEcho::new();
+    fake.sum.returns(Total::default());
+    let addr = serve_fake_ws(&fake, Cors::new()).await;
+    let (mut socket, _) = connect_async(format!("ws://{addr}/v1/sum")).await.unwrap();
+    socket
+        .send(Message::text(json!({"count": 7}).to_string()))
+        .await
+        .unwrap();
+    drop(socket);
+    let end = sum_end(&fake).await;
+    assert!(
+        matches!(&end, StreamEnd::Failed(status) if status.code() == Code::Cancelled),
+        "{end:?}"
+    );
+}
+
+#[tokio::test]
+async fn each_frame_is_one_message_never_part_of_one_or_several() {
+    let (url, _domain) = serve_ws().await;
+    for frame in [r#"{"label": "a""#, r#"{"label": "b"}{"label": "c"}"#, "  "] {
+        let (mut socket, _) = connect_async(format!("{url}/v1/chat")).await.unwrap();
+        socket
+            .send(Message::text(json!({"label": "first"}).to_string()))
+            .await
+            .unwrap();
+        socket.send(Message::text(frame)).await.unwrap();
+        let (frames, close) = rest_of(&mut socket).await;
+        assert_eq!(frames, [json!({"label": "echo: first"})], "{frame}");
+        let (code, reason) = close.unwrap();
+        assert_eq!(code, 4003, "{frame}: {reason}");
+        assert!(reason.starts_with("WebSocket frame 2: "), "{reason}");
+    }
+}
+
+#[tokio::test]
+async fn a_page_of_another_origin_may_not_open_a_stream_unless_cors_allows_it() {
+    let fake = FakeEcho::new();
+    fake.chat.streams(Script::empty());
+    let addr = serve_fake_ws(&fake, Cors::new().allow_origins(["https://app.example"])).await;
+    let upgrade = |origin: Option<String>| {
+        let mut request = format!("ws://{addr}/v1/chat")
+            .into_client_request()
+            .unwrap();
+        if let Some(origin) = origin {
+            request
+                .headers_mut()
+                .insert("origin", origin.parse().unwrap());
+        }
+        connect_async(request)
+    };
+    // Another page's: refused before the upgrade, as a browser cannot be trusted to.
+    match upgrade(Some("https://evil.example".to_owned())).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 403)
+        }
+        other => panic!("{:?}", other.map(|(_, response)| response)),
+    }
+    // Not from a browser, from the server's own origin, or from an origin CORS allows.
+    for origin in [
+        None,
+        Some(format!("http://{addr}")),
+        Some("https://app.example".to_owned()),
+    ] {
+        let (_, response) = upgrade(origin.clone())
+            .await
+            .unwrap_or_else(|error| panic!("{origin:?}: {error}"));
+        assert_eq!(response.status(), 101, "{origin:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_unsupported_websocket_version_gets_426_naming_13() {
+    let (url, _domain) = serve_ws().await;
+    let url = url.replacen("ws://", "http://", 1);
+    let response = reqwest::Client::new()
+        .get(format!("{url}/v1/chat"))
+        .header("upgrade", "websocket")
+        .header("connection", "upgrade")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .header("sec-websocket-version", "8")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 426);
+    assert_eq!(response.headers()["sec-websocket-version"], "13");
 }

@@ -262,6 +262,15 @@ fn body_error(error: axum::Error) -> Status {
         if error.is::<http_body_util::LengthLimitError>() {
             return Status::resource_exhausted(format!("request body: {inner}"));
         }
+        // A status the body's source gave for its failure (a WebSocket frame that is no
+        // message), inside the I/O error it travelled in.
+        let given = error
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+            .and_then(|error| error.downcast_ref::<Status>());
+        if let Some(status) = given {
+            return status.clone();
+        }
         source = error.source();
     }
     Status::cancelled(format!("request body: {inner}"))
