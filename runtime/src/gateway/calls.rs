@@ -243,6 +243,8 @@ struct Shape {
     format: StreamFormat,
     protobuf: bool,
     trailers: bool,
+    /// The rpc answers with a stream of JSON messages (not of `HttpBody` chunks).
+    stream_of_messages: bool,
 }
 
 /// Runs `method` within the call's deadline and `write`s its output, or the error, with the
@@ -281,19 +283,26 @@ where
         let response = match within_deadline(&ctx, call).await {
             Ok(output) => write(output, reply).await,
             Err(mut status) => {
-                // A response stream that fails before it starts, as one that fails at its first
-                // message (grpc-gateway sees both at the stream's first receive).
-                if let Some(handler) = &reply.stream_errors {
-                    status = handler(status);
-                }
                 // The status's metadata goes out by the gateway's rules, not the default ones.
                 let metadata = std::mem::take(status.metadata_mut());
-                let mut response = status::error_response(&status);
-                rules.write_metadata(&metadata, response.headers_mut());
-                // An error handler gets the status whole, its metadata included.
-                *status.metadata_mut() = metadata;
-                response.extensions_mut().insert(status);
-                response
+                if shape.stream_of_messages {
+                    // A response stream that fails before it starts is written as one that
+                    // fails at its first message (grpc-gateway sees both at the stream's first
+                    // receive), through the stream error handler, not the error handler.
+                    if let Some(handler) = &reply.stream_errors {
+                        status = handler(status);
+                    }
+                    let mut response = shape.format.failed_at_once(&status);
+                    rules.write_metadata(&metadata, response.headers_mut());
+                    response
+                } else {
+                    let mut response = status::error_response(&status);
+                    rules.write_metadata(&metadata, response.headers_mut());
+                    // An error handler gets the status whole, its metadata included.
+                    *status.metadata_mut() = metadata;
+                    response.extensions_mut().insert(status);
+                    response
+                }
             }
         };
         trailers::with_metadata(rules, ctx.response(), response, trailers)
@@ -314,6 +323,10 @@ impl<T> Held<T> {
     /// admission permit, and how to write the answer.
     fn take(domain: Arc<T>, call: &mut Call) -> (Self, Shape) {
         let inner = &mut call.inner;
+        let streams_responses = matches!(
+            inner.route.method.kind,
+            MethodKind::ServerStreaming | MethodKind::BidiStreaming
+        );
         let held = Held {
             domain,
             rules: inner.header_rules.clone(),
@@ -331,6 +344,7 @@ impl<T> Held<T> {
             format: inner.format.stream,
             protobuf: inner.format.protobuf,
             trailers: inner.format.trailers,
+            stream_of_messages: streams_responses && !inner.route.binding.response_http_body,
         };
         (held, shape)
     }

@@ -23,7 +23,7 @@ use axum::body::Body;
 use bytes::{Bytes, BytesMut};
 use futures_util::{StreamExt, stream};
 use http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
-use http::{HeaderMap, Response, StatusCode};
+use http::{HeaderMap, Response};
 use serde::Serialize;
 use tokio::time::Instant;
 
@@ -117,6 +117,33 @@ impl StreamFormat {
         chunk.freeze()
     }
 
+    /// The response of a stream that fails before its first message, as grpc-gateway writes
+    /// it: the code's HTTP status, and the error chunk alone (`Content-Type:
+    /// application/json` for NDJSON; an `event: error` for SSE). The caller adds the error's
+    /// metadata.
+    pub(super) fn failed_at_once(self, status: &Status) -> Response<Body> {
+        let mut response = Response::new(Body::from(self.error_chunk(status)));
+        *response.status_mut() = http_status(status.code());
+        match self {
+            Self::NdJson => {
+                response
+                    .headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static(APPLICATION_JSON));
+            }
+            Self::Sse => self.content_headers(response.headers_mut()),
+        }
+        response
+    }
+
+    /// The `Content-Type` of a stream in this format, and for SSE `Cache-Control: no-cache`.
+    fn content_headers(self, headers: &mut HeaderMap) {
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(self.content_type()));
+        if self == Self::Sse {
+            // An event stream is live data: intermediaries must not cache or store it.
+            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        }
+    }
+
     /// The chunk that reports `status` and ends the stream.
     fn error_chunk(self, status: &Status) -> Bytes {
         match self {
@@ -160,39 +187,19 @@ pub async fn stream_response<T: Serialize + Send + 'static>(
         item.and_then(|message| to_json(&message, response_body))
             .map(|json| format.message_chunk(&json))
     };
-    let mut failed = None;
-    let (status, body) = match stream.next().await.map(&encode) {
-        None => (StatusCode::OK, Body::empty()),
-        Some(Ok(first)) => {
-            let chunks = chunks(first, stream, encode, format);
-            (StatusCode::OK, Body::from_stream(chunks))
-        }
+    let body = match stream.next().await.map(&encode) {
+        None => Body::empty(),
+        Some(Ok(first)) => Body::from_stream(chunks(first, stream, encode, format)),
         Some(Err(error)) => {
-            let failure = (
-                http_status(error.code()),
-                Body::from(format.error_chunk(&error)),
-            );
-            failed = Some(error);
-            failure
+            let mut response = format.failed_at_once(&error);
+            // Headers are still ours to write: the error's metadata goes out like a unary
+            // error's.
+            metadata_headers(error.metadata(), response.headers_mut());
+            return response;
         }
     };
     let mut response = Response::new(body);
-    *response.status_mut() = status;
-    if let Some(error) = failed {
-        // Headers are still ours to write: the error's metadata goes out like a unary error's.
-        metadata_headers(error.metadata(), response.headers_mut());
-    }
-    let content_type = if status == StatusCode::OK || format == StreamFormat::Sse {
-        format.content_type()
-    } else {
-        APPLICATION_JSON
-    };
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if format == StreamFormat::Sse {
-        // An event stream is live data: intermediaries must not cache or store it.
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    }
+    format.content_headers(response.headers_mut());
     response
 }
 
@@ -229,6 +236,7 @@ mod tests {
 
     use super::*;
     use crate::Code;
+    use http::StatusCode;
 
     /// A message as pbjson writes it: the empty list omitted.
     #[derive(Serialize)]

@@ -509,3 +509,43 @@ async fn a_stream_error_handler_rewrites_every_error_that_ends_a_stream() {
     reply.error(404, Code::NotFound, &["gone"]);
     served.rest.assert_serving().await;
 }
+
+#[tokio::test]
+async fn a_stream_refused_before_it_starts_is_written_as_one_failing_at_once() {
+    // grpc-gateway sees a server stream's error at its first receive, whether the handler
+    // refused the call or failed its first message: the `{"error": …}` line with the code's
+    // HTTP status. So here for a domain method that returns its error, in process and through
+    // the generated client to a remote server (a proxy).
+    use rust_svc_runtime::Status;
+    use rust_svc_runtime::fake::Script;
+    use rust_svc_tests::tests::gateway::{EchoGateway, EchoGrpc, FakeEcho};
+
+    let refusing = FakeEcho::new();
+    refusing.stream.fails(Status::out_of_range("no such page"));
+    let failing_first = FakeEcho::new();
+    failing_first
+        .stream
+        .streams(Script::empty().then_fail(Status::out_of_range("no such page")));
+    let in_process = EchoGateway::serve_loopback(refusing.clone()).await.unwrap();
+    let remote = EchoGrpc::serve_loopback(failing_first).await.unwrap();
+    let proxy = EchoGateway::serve_loopback(remote.client().clone())
+        .await
+        .unwrap();
+    let expected = json!({"error": {"code": 11, "message": "no such page", "details": []}});
+    for harness in [&in_process, &proxy] {
+        let rest = Rest::new(harness);
+        let reply = rest.get("/v1/stream?count=1").await;
+        assert_eq!(reply.status, 400, "{reply:?}");
+        assert_eq!(reply.header("content-type"), Some("application/json"));
+        assert_eq!(ndjson_lines(&reply.text), std::slice::from_ref(&expected));
+        let request = rest
+            .request("GET", "/v1/stream?count=1")
+            .header("accept", "text/event-stream");
+        let reply = rest.send(request).await;
+        assert_eq!(reply.status, 400, "{reply:?}");
+        assert_eq!(
+            sse_events(&reply.text),
+            [("error".to_owned(), expected["error"].clone())]
+        );
+    }
+}
