@@ -1,9 +1,10 @@
 //! `GET /healthz` (or a path of one's choosing, [`Host::health_endpoint`]): the port's
 //! `grpc.health.v1` status over plain HTTP, for probes and load balancers that speak no gRPC,
 //! as grpc-gateway's `WithHealthzEndpoint` serves it. `?service=pkg.v1.Service` asks for one
-//! service, no parameter for the server as a whole; SERVING is a 200, any other status a 503,
-//! a service the port does not have a 404, each with the status as JSON
-//! (`{"status": "SERVING"}`, the `HealthCheckResponse` in proto3 JSON).
+//! service, no parameter for the server as a whole; SERVING is a 200 with the
+//! `HealthCheckResponse` in proto3 JSON (`{"status": "SERVING"}`); any other status a 503 with
+//! UNAVAILABLE's `google.rpc.Status` (`"message": "status:NOT_SERVING"`), and a service the port
+//! does not have a 404 with NOT_FOUND's, as grpc-gateway's error handler writes them.
 //!
 //! [`Host::health_endpoint`]: super::Host::health_endpoint
 
@@ -17,6 +18,8 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_server::Health;
 use tonic_health::server::HealthService;
+
+use crate::gateway::status::error_response;
 
 /// The answer to one request, by the port's health statuses in `service`.
 pub(super) async fn answer(service: Arc<HealthService>, RawQuery(query): RawQuery) -> Response {
@@ -32,28 +35,31 @@ pub(super) async fn answer(service: Arc<HealthService>, RawQuery(query): RawQuer
         .check(tonic::Request::new(HealthCheckRequest { service: name }))
         .await
     {
-        Ok(answer) => {
-            let status = answer.into_inner().status();
-            let http = if status == ServingStatus::Serving {
-                StatusCode::OK
-            } else {
-                StatusCode::SERVICE_UNAVAILABLE
-            };
-            json(http, &serde_json::json!({ "status": status.as_str_name() }))
-        }
+        Ok(answer) => match answer.into_inner().status() {
+            ServingStatus::Serving => {
+                let serving = ServingStatus::Serving.as_str_name();
+                let mut response =
+                    (StatusCode::OK, format!("{{\"status\":\"{serving}\"}}")).into_response();
+                response
+                    .headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                fresh(response)
+            }
+            // grpc-gateway's UNAVAILABLE carrying the response in protobuf's text format.
+            other => fresh(error_response(&tonic::Status::unavailable(format!(
+                "status:{}",
+                other.as_str_name()
+            )))),
+        },
         // tonic-health's NOT_FOUND for a service it has no status of.
-        Err(error) => json(
-            crate::gateway::status::http_status(error.code()),
-            &serde_json::json!({ "code": error.code() as i32, "message": error.message() }),
-        ),
+        Err(error) => fresh(error_response(&error)),
     }
 }
 
-fn json(status: StatusCode, body: &serde_json::Value) -> Response {
-    let mut response = (status, body.to_string()).into_response();
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    // A probe must see the status of now, not a cache's.
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+/// `response`, which a probe must see as of now, not from a cache.
+fn fresh<B>(mut response: http::Response<B>) -> http::Response<B> {
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }

@@ -209,7 +209,8 @@ impl Host {
     /// probes and load balancers that speak no gRPC, as grpc-gateway's `WithHealthzEndpoint`
     /// does: `GET /healthz` for the server, `GET /healthz?service=pkg.v1.Service` for one
     /// service; 200 with `{"status": "SERVING"}`, 503 for any other status (`NOT_SERVING` once
-    /// shutdown has begun), 404 for a service the port does not serve.
+    /// shutdown has begun) and 404 for a service the port does not serve, these two with the
+    /// `google.rpc.Status` JSON grpc-gateway writes (`"message": "status:NOT_SERVING"`).
     #[must_use]
     pub fn health_endpoint(mut self, path: impl Into<String>) -> Self {
         let path = path.into();

@@ -418,14 +418,22 @@ async fn the_health_endpoint_answers_plain_http_probes() {
         get("?service=inventory.v1.InventoryService").await,
         (200, serving_json)
     );
+    // Otherwise grpc-gateway's errors: a google.rpc.Status with the code's HTTP status.
     let (status, body) = get("?service=no.such.Service").await;
     assert_eq!(status, 404, "{body}");
+    assert_eq!(
+        (&body["code"], &body["details"]),
+        (&serde_json::json!(5), &serde_json::json!([]))
+    );
     serving
         .set_health(tonic_health::ServingStatus::NotServing)
         .await;
     assert_eq!(
         get("").await,
-        (503, serde_json::json!({"status": "NOT_SERVING"}))
+        (
+            503,
+            serde_json::json!({"code": 14, "message": "status:NOT_SERVING", "details": []})
+        )
     );
 }
 
