@@ -28,7 +28,7 @@ use super::stream::{StreamFormat, ndjson_requests, stream_response};
 use super::{form, http_body, protobuf, trailers};
 use crate::call::{DomainMethod, within_deadline};
 use crate::rpc::MethodKind;
-use crate::{BoxStream, Context, Status};
+use crate::{BoxStream, Context, MetadataMap, ResponseMetadata, Status};
 
 /// Answers a call whose rpc the generated dispatch does not know: only a route table and a
 /// dispatch of different generator runs could disagree so.
@@ -283,8 +283,10 @@ where
         let response = match within_deadline(&ctx, call).await {
             Ok(output) => write(output, reply).await,
             Err(mut status) => {
-                // The status's metadata goes out by the gateway's rules, not the default ones.
+                // The status's metadata goes out by the gateway's rules, not the default ones,
+                // and once.
                 let metadata = std::mem::take(status.metadata_mut());
+                forget_recorded(&metadata, ctx.response());
                 if shape.stream_of_messages {
                     // A response stream that fails before it starts is written as one that
                     // fails at its first message (grpc-gateway sees both at the stream's first
@@ -306,6 +308,20 @@ where
             }
         };
         trailers::with_metadata(rules, ctx.response(), response, trailers)
+    }
+}
+
+/// Drops from the call's response metadata (`recorded`, written after the error's) the keys of
+/// the error's `metadata`, which go out with the error. Through the generated client, a
+/// proxy's domain, a remote error's metadata is both: the status carries what the remote's
+/// answer held, and the client records the same as the response's trailers to forward them.
+fn forget_recorded(metadata: &MetadataMap, recorded: &ResponseMetadata) {
+    if metadata.is_empty() {
+        return;
+    }
+    for name in metadata.as_ref().keys() {
+        recorded.headers().as_mut().remove(name);
+        recorded.trailers().as_mut().remove(name);
     }
 }
 

@@ -217,6 +217,9 @@ async fn remote_errors_keep_their_code_details_and_metadata() {
     );
     let header = format!("grpc-metadata-{}", FAILED_BY.0);
     assert_eq!(reply.header(&header), Some(FAILED_BY.1), "{reply:?}");
+    // Once: the client also records the remote's trailers-only answer as trailers to forward.
+    let trailer = format!("grpc-trailer-{}", FAILED_BY.0);
+    assert_eq!(reply.header(&trailer), None, "{reply:?}");
     let reply = proxied
         .rest
         .json(
