@@ -20,6 +20,7 @@
 
 mod demo;
 mod hops;
+mod inventories;
 mod services;
 
 use std::io::{IsTerminal, Write};

@@ -31,12 +31,14 @@ use rust_svc_runtime::{Code, Context};
 use tonic::service::Routes;
 
 use crate::hops::{CollectHops, StampHop};
+use crate::inventories::Inventories;
 
 /// The page `GET /` answers on the orders port.
 const ORDERS_PAGE: &str = include_str!("../web/index.html");
 
-/// Inventory as the order desk reaches it: the generated client, in a client stack.
-pub type RemoteInventory = Intercepted<InventoryServiceClient>;
+/// Inventory as the order desk reaches it: the generated client, in a client stack, balanced
+/// over the inventory servers and to each alone (see [`Inventories`]).
+pub type RemoteInventory = Inventories<Intercepted<InventoryServiceClient>>;
 /// Dispatch as the order desk reaches it.
 pub type RemoteDispatch = Intercepted<DispatchServiceClient>;
 
@@ -180,13 +182,24 @@ pub fn orders(dependencies: &Dependencies, db: Option<&Path>) -> Result<Host, St
     let inventory = client_builder::<InventoryServiceClient>(open_for)
         .connect_lazy(&dependencies.inventory)
         .map_err(|error| format!("--inventory: {error}"))?;
+    // With several inventory servers, a release goes to the one holding the reservation.
+    let mut each_inventory = Vec::new();
+    if dependencies.inventory.len() > 1 {
+        for server in &dependencies.inventory {
+            let client = client_builder::<InventoryServiceClient>(open_for)
+                .connect_lazy([server])
+                .map_err(|error| format!("--inventory: {error}"))?;
+            each_inventory.push(client_stack().wrap(client));
+        }
+    }
     let dispatch = client_builder::<DispatchServiceClient>(open_for)
         .connect_lazy(&dependencies.dispatch)
         .map_err(|error| format!("--dispatch: {error}"))?;
     // While inventory or dispatch asks for a pause, an order is refused at the door rather
     // than stock reserved and released again because the next hop was full.
     let needs = [inventory.backoff(), dispatch.backoff()];
-    let inventory: RemoteInventory = client_stack().wrap(inventory);
+    let inventory: RemoteInventory =
+        Inventories::new(client_stack().wrap(inventory), each_inventory);
     let dispatch: RemoteDispatch = client_stack().wrap(dispatch);
     let desk = match db {
         None => OrderDesk::new(inventory, dispatch),

@@ -14,6 +14,7 @@
 //! finds it.
 
 use std::collections::HashSet;
+use std::hash::BuildHasher;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
@@ -45,7 +46,8 @@ pub const LOW_STOCK_THRESHOLD: i64 = 5;
 pub const MAX_WATCHED_SKUS: usize = 100;
 /// Changes a watcher may fall behind by before it is sent the levels again.
 const WATCH_BUFFER: usize = 1024;
-/// Reservation ids are `res_` and a number.
+/// Reservation ids are `res_`, the store's tag and a number (`res_1f2e3d4c_0000002a`); stores
+/// made before tags gave out `res_` and the number, which they still take.
 const RESERVATION: &str = "res";
 
 /// The inventory: cheap to clone, clones share the same stock.
@@ -57,6 +59,8 @@ pub struct InventoryStore {
 #[derive(Debug)]
 struct Shared {
     db: Mutex<Connection>,
+    /// In every reservation id (see [`RESERVATION`]).
+    tag: String,
     changes: broadcast::Sender<StockUpdate>,
     reservation_ttl: Duration,
     clock: Clock,
@@ -99,6 +103,7 @@ impl InventoryStore {
     /// An empty inventory in memory whose reservations lapse after `ttl`.
     pub fn with_reservation_ttl(ttl: Duration) -> Self {
         Self::over(db::open_in_memory(sql::SCHEMA), ttl)
+            .unwrap_or_else(|error| panic!("an in-memory inventory always opens: {error}"))
     }
 
     /// The inventory kept in the SQLite file at `path`, created (with its tables) when
@@ -106,18 +111,37 @@ impl InventoryStore {
     /// in the same file.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StorageError> {
         let db = db::open(Location::File(path.as_ref()), sql::SCHEMA)?;
-        Ok(Self::over(db, DEFAULT_RESERVATION_TTL))
+        Self::over(db, DEFAULT_RESERVATION_TTL)
+            .map_err(|error| StorageError::new(path.as_ref(), error))
     }
 
-    fn over(db: Connection, reservation_ttl: Duration) -> Self {
-        Self {
+    fn over(db: Connection, reservation_ttl: Duration) -> rusqlite::Result<Self> {
+        let tag = sql::store_tag(&db, || {
+            // `RandomState` is seeded randomly per process; the clock keeps two stores of one
+            // process apart.
+            let random = std::collections::hash_map::RandomState::new().hash_one(SystemTime::now());
+            format!("{:08x}", random as u32)
+        })?;
+        Ok(Self {
             shared: Arc::new(Shared {
                 db: Mutex::new(db),
+                tag,
                 changes: broadcast::channel(WATCH_BUFFER).0,
                 reservation_ttl,
                 clock: Clock::start(),
             }),
-        }
+        })
+    }
+
+    /// The id of reservation `seq`.
+    fn reservation_id(&self, seq: i64) -> String {
+        db::id(&format!("{RESERVATION}_{}", self.shared.tag), seq)
+    }
+
+    /// The reservation `id` names, if this store gave it out.
+    fn reservation_seq(&self, id: &str) -> Option<i64> {
+        db::seq(&format!("{RESERVATION}_{}", self.shared.tag), id)
+            .or_else(|| db::seq(RESERVATION, id))
     }
 
     /// Records a stock count: `warehouse` has `on_hand` units of `sku`, some of which may be
@@ -306,7 +330,7 @@ impl InventoryService for InventoryStore {
             Ok(sql::Reservation { seq, expires_at })
         })?;
         Ok(ReserveItemsResponse {
-            reservation_id: db::id(RESERVATION, reserved.seq),
+            reservation_id: self.reservation_id(reserved.seq),
             expires_at: Some(timestamp(reserved.expires_at)),
         })
     }
@@ -321,7 +345,8 @@ impl InventoryService for InventoryStore {
             return Err(invalid("reservation_id", "required"));
         }
         let not_found = || Status::not_found(format!("reservation {id} not found"));
-        let seq = db::seq(RESERVATION, &id).ok_or_else(not_found)?;
+        // Another inventory's id is not found here: each store names its own reservations.
+        let seq = self.reservation_seq(&id).ok_or_else(not_found)?;
         self.change(|db, touched| {
             // Read after the sweep: a reservation that just lapsed is no longer open.
             let open = sql::is_open(db, seq)

@@ -358,16 +358,20 @@ async fn a_reopened_file_has_the_stock_and_reservations_it_was_left_with() {
         .unwrap();
     assert_eq!(again, kept);
     assert_eq!(check(&store, "SKU-1", "").await.unwrap(), (2, 5));
+    // The store kept its tag: its ids read as before, and so do those of the days before tags.
+    let tagged = |seq: &str| kept.reservation_id.replace("00000001", seq);
+    assert!(kept.reservation_id.ends_with("_00000001"), "{kept:?}");
     assert!(
-        !release(&store, "res_00000002").await.unwrap(),
+        !release(&store, &tagged("00000002")).await.unwrap(),
         "released before"
     );
+    assert!(!release(&store, "res_00000002").await.unwrap());
     // New reservations are numbered after the stored ones.
     let next = store
         .reserve_items(&ctx, reserve(&[("SKU-2", 1)], ""))
         .await
         .unwrap();
-    assert_eq!(next.reservation_id, "res_00000003");
+    assert_eq!(next.reservation_id, tagged("00000003"));
     assert!(release(&store, &kept.reservation_id).await.unwrap());
     assert_eq!(check(&store, "SKU-1", "").await.unwrap(), (7, 0));
 }
@@ -398,6 +402,24 @@ async fn concurrent_reserves_with_one_key_hold_the_units_once() {
 #[tokio::test]
 async fn ids_that_are_not_the_stores_are_not_found() {
     let store = stocked();
+    // Another inventory's reservation, numbered as this one's are: its tag tells them apart.
+    let other = stocked();
+    let theirs = other
+        .reserve_items(&Context::new(), reserve(&[("SKU-1", 1)], ""))
+        .await
+        .unwrap();
+    let ours = store
+        .reserve_items(&Context::new(), reserve(&[("SKU-1", 1)], ""))
+        .await
+        .unwrap();
+    assert_ne!(theirs.reservation_id, ours.reservation_id);
+    assert_eq!(
+        release(&store, &theirs.reservation_id)
+            .await
+            .unwrap_err()
+            .code(),
+        Code::NotFound
+    );
     for id in ["res_1", "res_0000000G", "ord_00000001"] {
         assert_eq!(
             release(&store, id).await.unwrap_err().code(),

@@ -40,6 +40,12 @@ CREATE TABLE IF NOT EXISTS inventory_reservations (
 );
 CREATE INDEX IF NOT EXISTS inventory_reservations_to_sweep
     ON inventory_reservations (expires_at) WHERE open = 1;
+-- This store's tag, random, made once: it is in every reservation id the store gives out, so
+-- that the ids of two inventories (each numbering its own) never name each other's.
+CREATE TABLE IF NOT EXISTS inventory_store (
+    only INTEGER PRIMARY KEY CHECK (only = 1),
+    tag TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS inventory_holds (
     reservation INTEGER NOT NULL REFERENCES inventory_reservations (seq),
     sku TEXT NOT NULL,
@@ -48,6 +54,26 @@ CREATE TABLE IF NOT EXISTS inventory_holds (
     PRIMARY KEY (reservation, sku, warehouse_id)
 ) WITHOUT ROWID;
 ";
+
+/// The store's tag, made (from `fresh`) and kept the first time it is asked for.
+pub(super) fn store_tag(db: &Connection, fresh: impl FnOnce() -> String) -> Result<String> {
+    if let Some(tag) = db
+        .query_row(
+            "SELECT tag FROM inventory_store WHERE only = 1",
+            [],
+            |row| row.get(0),
+        )
+        .optional()?
+    {
+        return Ok(tag);
+    }
+    let tag = fresh();
+    db.execute(
+        "INSERT INTO inventory_store (only, tag) VALUES (1, ?1)",
+        params![tag],
+    )?;
+    Ok(tag)
+}
 
 /// Units of one SKU in one warehouse, or summed over several.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
