@@ -565,22 +565,29 @@ fn changed_meanwhile(order_id: &str) -> Status {
 
 /// Translates inventory's status into one that means something to an orders caller: inventory's
 /// own NOT_FOUND or UNIMPLEMENTED would be a lie about the order, so anything unexpected becomes
-/// UNAVAILABLE, which the caller may retry with the same idempotency key.
+/// UNAVAILABLE, which the caller may retry with the same idempotency key. Its details are kept:
+/// a `RetryInfo` (inventory shedding, or its breaker open) tells the caller when to come back.
 fn from_inventory(method: &str, status: Status) -> Status {
-    match status.code() {
-        Code::FailedPrecondition => {
-            Status::failed_precondition(format!("not enough stock: {}", status.message()))
-        }
-        Code::InvalidArgument => Status::invalid_argument(status.message()),
-        Code::DeadlineExceeded => Status::deadline_exceeded(format!(
-            "inventory {method} did not answer within the order's deadline"
-        )),
-        Code::Cancelled => Status::cancelled(status.message()),
-        code => Status::unavailable(format!(
-            "inventory {method} failed with {code:?}: {}",
-            status.message()
-        )),
-    }
+    let (code, message) = match status.code() {
+        Code::FailedPrecondition => (
+            Code::FailedPrecondition,
+            format!("not enough stock: {}", status.message()),
+        ),
+        Code::InvalidArgument => (Code::InvalidArgument, status.message().to_owned()),
+        Code::DeadlineExceeded => (
+            Code::DeadlineExceeded,
+            format!("inventory {method} did not answer within the order's deadline"),
+        ),
+        Code::Cancelled => (Code::Cancelled, status.message().to_owned()),
+        code => (
+            Code::Unavailable,
+            format!(
+                "inventory {method} failed with {code:?}: {}",
+                status.message()
+            ),
+        ),
+    };
+    Status::with_details(code, message, status.details().to_vec().into())
 }
 
 #[cfg(test)]

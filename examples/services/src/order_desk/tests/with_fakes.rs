@@ -148,6 +148,31 @@ async fn an_inventory_failure_never_reaches_dispatch() {
 }
 
 #[tokio::test]
+async fn an_inventory_failure_keeps_its_details() {
+    // Inventory shedding load (or its breaker open) says when to come back: the orders caller
+    // gets the same RetryInfo, as it does from dispatch.
+    use tonic_types::{ErrorDetails, StatusExt};
+
+    let (desk, inventory, _dispatch) = desk();
+    let details = ErrorDetails::with_retry_info(Some(Duration::from_secs(3)));
+    inventory.reserve_items.fails(Status::with_error_details(
+        Code::ResourceExhausted,
+        "overloaded",
+        details,
+    ));
+    let failed = desk
+        .create_order(&Context::new(), create(""))
+        .await
+        .unwrap_err();
+    assert_eq!(failed.code(), Code::Unavailable, "{failed:?}");
+    let retry = failed.get_error_details().retry_info().cloned();
+    assert_eq!(
+        retry.and_then(|info| info.retry_delay),
+        Some(Duration::from_secs(3))
+    );
+}
+
+#[tokio::test]
 async fn every_reservation_carries_a_key_of_its_own() {
     let (desk, inventory, _) = desk();
     let first = desk
