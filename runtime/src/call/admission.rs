@@ -38,7 +38,8 @@
 //! Per service (label `service`): the limit ([`LIMIT_GAUGE`]), calls in flight
 //! ([`IN_FLIGHT_GAUGE`]) and waiting ([`QUEUED_GAUGE`]), calls refused by reason
 //! ([`REFUSED_COUNTER`], `reason` = `overload` or `deadline`), and calls that met or missed
-//! their deadline ([`DEADLINES_COUNTER`], `outcome` = `met` or `missed`).
+//! their deadline ([`DEADLINES_COUNTER`], `outcome` = `met` or `missed`). The gauges are
+//! written when a latency window closes and whenever the service falls idle.
 
 mod limit;
 mod permit;
@@ -451,7 +452,10 @@ impl Admission {
                 state.window.max_in_flight = state.window.max_in_flight.max(state.in_flight);
             }
         }
-        if closed {
+        // Published when a latency window closes, and when the service falls idle: a burst's
+        // last figures (calls running, waiting) must not stand for an idle service until the
+        // next call, nor the limit read 0 before a window has closed.
+        if closed || (state.in_flight == 0 && state.waiting == 0) {
             let (limit, in_flight, waiting) = (state.limit, state.in_flight, state.waiting);
             drop(state);
             let handles = self.metrics();

@@ -302,3 +302,39 @@ async fn a_call_let_in_while_its_service_sheds_says_so_to_the_calls_it_makes() {
     );
     assert!(!serving_is_shedding(&busy));
 }
+
+#[test]
+fn the_gauges_read_an_idle_service_as_idle() {
+    // A window closes mid-burst (10 calls done, 10 running); the burst then ends. Its figures
+    // must not stand once the service is idle, and the limit reads what it is.
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    metrics::with_local_recorder(&recorder, || {
+        runtime.block_on(async {
+            let admission = admission(LoadShedding::DEFAULT);
+            let mut permits: Vec<Permit> = (0..20)
+                .map(|_| now(admission.admit(&UNARY, None)))
+                .collect();
+            tokio::time::advance(Duration::from_millis(150)).await;
+            let rest = permits.split_off(10);
+            drop(permits);
+            drop(rest);
+        });
+    });
+    let text = handle.render();
+    let value = |gauge: &str| {
+        text.lines()
+            .find(|line| line.starts_with(gauge) && line.contains(r#"service="test.Svc""#))
+            .and_then(|line| line.rsplit(' ').next())
+            .map(str::to_owned)
+    };
+    assert_eq!(value(IN_FLIGHT_GAUGE).as_deref(), Some("0"), "{text}");
+    assert_eq!(value(QUEUED_GAUGE).as_deref(), Some("0"), "{text}");
+    let limit: f64 = value(LIMIT_GAUGE).unwrap().parse().unwrap();
+    assert!(limit >= 20.0, "{text}");
+}
