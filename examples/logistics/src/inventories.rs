@@ -116,6 +116,28 @@ mod tests {
         level.reserved
     }
 
+    /// One unit of SKU-1 reserved for `order_id`.
+    async fn reserve_one<I: InventoryService>(
+        inventories: &Inventories<I>,
+        order_id: &str,
+    ) -> String {
+        inventories
+            .reserve_items(
+                &Context::new(),
+                ReserveItemsRequest {
+                    order_id: order_id.into(),
+                    items: vec![LineItem {
+                        sku: "SKU-1".into(),
+                        quantity: 1,
+                    }],
+                    idempotency_key: String::new(),
+                },
+            )
+            .await
+            .unwrap()
+            .reservation_id
+    }
+
     fn url(server: &Harness<InventoryServiceClient>) -> String {
         format!(
             "http://{}",
@@ -147,21 +169,7 @@ mod tests {
         let ctx = Context::new();
         let mut ids = Vec::new();
         for order in 0..6 {
-            let reservation = inventories
-                .reserve_items(
-                    &ctx,
-                    ReserveItemsRequest {
-                        order_id: format!("ord_{order}"),
-                        items: vec![LineItem {
-                            sku: "SKU-1".into(),
-                            quantity: 1,
-                        }],
-                        idempotency_key: String::new(),
-                    },
-                )
-                .await
-                .unwrap();
-            ids.push(reservation.reservation_id);
+            ids.push(reserve_one(&inventories, &format!("ord_{order}")).await);
         }
         assert!(reserved(&a).await > 0 && reserved(&b).await > 0, "{ids:?}");
         // Released in the opposite order: the balanced client's pick is seldom the holder.
@@ -182,22 +190,9 @@ mod tests {
         // The holder gone: the release fails as it does (UNAVAILABLE), not NOT_FOUND from the
         // other server, nor a success.
         let on_b = loop {
-            let reservation = inventories
-                .reserve_items(
-                    &ctx,
-                    ReserveItemsRequest {
-                        order_id: "ord_b".into(),
-                        items: vec![LineItem {
-                            sku: "SKU-1".into(),
-                            quantity: 1,
-                        }],
-                        idempotency_key: String::new(),
-                    },
-                )
-                .await
-                .unwrap();
+            let id = reserve_one(&inventories, "ord_b").await;
             if reserved(&b).await > 0 {
-                break reservation.reservation_id;
+                break id;
             }
         };
         drop(server_b);

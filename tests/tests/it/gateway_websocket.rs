@@ -117,11 +117,15 @@ async fn a_client_stream_answers_once_when_the_client_is_done() {
 #[tokio::test]
 async fn a_bad_frame_closes_with_4000_plus_the_code_and_the_message() {
     let (url, _domain) = serve_ws().await;
-    let (frames, close) = after_a_bad_first_frame(&format!("{url}/v1/sum")).await;
-    assert!(frames.is_empty(), "{frames:?}");
-    let (code, reason) = close.unwrap();
-    assert_eq!(code, 4003, "INVALID_ARGUMENT: {reason}");
-    assert!(reason.contains("count"), "{reason}");
+    // A client stream, and a bidi stream failing at its first frame (its error is the
+    // stream's `{"error": …}` line then, read as the status it is).
+    for path in ["/v1/sum", "/v1/chat"] {
+        let (frames, close) = after_a_bad_first_frame(&format!("{url}{path}")).await;
+        assert!(frames.is_empty(), "{path}: {frames:?}");
+        let (code, reason) = close.unwrap();
+        assert_eq!(code, 4003, "{path}: INVALID_ARGUMENT: {reason}");
+        assert!(reason.contains("count"), "{path}: {reason}");
+    }
     // The gateway goes on serving.
     let (mut again, _) = connect_async(format!("{url}/v1/sum")).await.unwrap();
     again.send(Message::text("")).await.unwrap();
@@ -176,16 +180,6 @@ async fn a_host_port_upgrades_beside_grpc() {
 }
 
 #[tokio::test]
-async fn a_bidi_stream_failing_at_its_first_frame_closes_with_its_status() {
-    let (url, _domain) = serve_ws().await;
-    let (frames, close) = after_a_bad_first_frame(&format!("{url}/v1/chat")).await;
-    assert!(frames.is_empty(), "{frames:?}");
-    let (code, reason) = close.unwrap();
-    assert_eq!(code, 4003, "INVALID_ARGUMENT: {reason}");
-    assert!(reason.contains("count"), "{reason}");
-}
-
-#[tokio::test]
 async fn a_stream_error_handler_gives_a_bidi_streams_close_its_status() {
     let (url, _domain) = serve_ws_with(|builder| {
         builder.stream_error_handler(|status| {
@@ -227,10 +221,12 @@ async fn sum_end(fake: &FakeEcho) -> StreamEnd {
     panic!("the call's requests never ended");
 }
 
-#[tokio::test]
-async fn a_client_that_closes_or_goes_away_mid_stream_cancels_the_call() {
-    // A close frame before the empty one: the call is cancelled, not run on what arrived,
-    // and the close is answered (RFC 6455, 5.5.1).
+/// A `sum` call over a socket that sends one message, then `leave`s; the fake's recorded call.
+async fn sum_left<F, Fut>(leave: F) -> (StreamEnd, usize)
+where
+    F: FnOnce(WsStream) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     let fake = FakeEcho::new();
     fake.sum.returns(Total::default());
     let addr = serve_fake_ws(&fake, Cors::new()).await;
@@ -239,31 +235,30 @@ async fn a_client_that_closes_or_goes_away_mid_stream_cancels_the_call() {
         .send(Message::text(json!({"count": 5}).to_string()))
         .await
         .unwrap();
-    socket.send(Message::Close(None)).await.unwrap();
-    let answer = socket.next().await;
-    assert!(matches!(answer, Some(Ok(Message::Close(_)))), "{answer:?}");
+    leave(socket).await;
     let end = sum_end(&fake).await;
-    assert!(
-        matches!(&end, StreamEnd::Failed(status) if status.code() == Code::Cancelled),
-        "{end:?}"
-    );
-    assert_eq!(fake.sum.calls()[0].requests().len(), 1);
+    (end, fake.sum.calls()[0].requests().len())
+}
 
+type WsStream =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+#[tokio::test]
+async fn a_client_that_closes_or_goes_away_mid_stream_cancels_the_call() {
+    let cancelled = |end: &StreamEnd| matches!(end, StreamEnd::Failed(status) if status.code() == Code::Cancelled);
+    // A close frame before the empty one: the call is cancelled, not run on what arrived,
+    // and the close is answered (RFC 6455, 5.5.1).
+    let (end, requests) = sum_left(|mut socket| async move {
+        socket.send(Message::Close(None)).await.unwrap();
+        let answer = socket.next().await;
+        assert!(matches!(answer, Some(Ok(Message::Close(_)))), "{answer:?}");
+    })
+    .await;
+    assert!(cancelled(&end), "{end:?}");
+    assert_eq!(requests, 1);
     // A connection dropped without a close frame.
-    let fake = FakeEcho::new();
-    fake.sum.returns(Total::default());
-    let addr = serve_fake_ws(&fake, Cors::new()).await;
-    let (mut socket, _) = connect_async(format!("ws://{addr}/v1/sum")).await.unwrap();
-    socket
-        .send(Message::text(json!({"count": 7}).to_string()))
-        .await
-        .unwrap();
-    drop(socket);
-    let end = sum_end(&fake).await;
-    assert!(
-        matches!(&end, StreamEnd::Failed(status) if status.code() == Code::Cancelled),
-        "{end:?}"
-    );
+    let (end, _) = sum_left(|socket| async move { drop(socket) }).await;
+    assert!(cancelled(&end), "{end:?}");
 }
 
 #[tokio::test]
