@@ -32,14 +32,18 @@ async fn serve_ws_with(
     ) -> rust_svc_runtime::gateway::GatewayBuilder,
 ) -> (String, EchoDomain) {
     let domain = EchoDomain::default();
-    let router = configure(Gateway::builder().service(EchoGateway::routes(domain.clone())))
-        .build()
-        .unwrap()
-        .into_router();
+    let gateway = configure(Gateway::builder().service(EchoGateway::routes(domain.clone())));
+    let addr = serve_gateway(gateway).await;
+    (format!("ws://{addr}"), domain)
+}
+
+/// The gateway `builder` builds, alone on `axum::serve`; its `host:port`.
+async fn serve_gateway(builder: rust_svc_runtime::gateway::GatewayBuilder) -> String {
+    let router = builder.build().unwrap().into_router();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await });
-    (format!("ws://{addr}"), domain)
+    addr.to_string()
 }
 
 /// The frames and the close of a socket to `url` that sends a frame its rpc cannot read (a
@@ -195,16 +199,12 @@ async fn a_stream_error_handler_gives_a_bidi_streams_close_its_status() {
 
 /// The fake's gateway alone on `axum::serve` with `cors`; its `host:port`.
 async fn serve_fake_ws(fake: &FakeEcho, cors: Cors) -> String {
-    let router = Gateway::builder()
-        .service(EchoGateway::routes(fake.clone()))
-        .cors(cors)
-        .build()
-        .unwrap()
-        .into_router();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    addr.to_string()
+    serve_gateway(
+        Gateway::builder()
+            .service(EchoGateway::routes(fake.clone()))
+            .cors(cors),
+    )
+    .await
 }
 
 /// How the fake's first `sum` call's requests ended, once they have (waited for, as the
