@@ -17,6 +17,7 @@ use tonic_web::{GrpcWebLayer, GrpcWebService};
 use tower_layer::Layer;
 use tower_service::Service;
 
+use super::router::{HEALTH_SERVICE, REFLECTION_SERVICES};
 use crate::BoxFuture;
 use crate::call::codec::Format;
 use crate::call::protocol::{RpcProtocol, rpc_protocol};
@@ -119,11 +120,18 @@ pub(super) struct UnknownRpcLayer {
 }
 
 impl UnknownRpcLayer {
+    /// `hosted`: the services the port serves.
     pub(super) fn new(hosted: impl IntoIterator<Item = String>) -> Self {
         Self {
             hosted: hosted.into_iter().collect(),
         }
     }
+}
+
+/// Whether `service` is one a port hosts that speaks gRPC and gRPC-Web but not Connect:
+/// tonic's health and reflection services, not generated adapters, which serve Connect.
+fn grpc_only(service: &str) -> bool {
+    service == HEALTH_SERVICE || REFLECTION_SERVICES.contains(&service)
 }
 
 impl<S> Layer<S> for UnknownRpcLayer {
@@ -155,10 +163,17 @@ impl<S> UnknownRpc<S> {
 
 /// `UNIMPLEMENTED` for `service`, in `protocol`'s form.
 fn unknown_service(protocol: RpcProtocol, service: &str) -> Response {
-    let status = crate::Status::unimplemented(format!("unknown service {service}"));
+    unimplemented(
+        protocol,
+        &crate::Status::unimplemented(format!("unknown service {service}")),
+    )
+}
+
+/// `status` (UNIMPLEMENTED) in `protocol`'s form.
+fn unimplemented(protocol: RpcProtocol, status: &crate::Status) -> Response {
     match protocol {
         RpcProtocol::Connect => {
-            let mut response = Response::new(Body::from(crate::call::connect::error_body(&status)));
+            let mut response = Response::new(Body::from(crate::call::connect::error_body(status)));
             *response.status_mut() = http::StatusCode::NOT_FOUND;
             response.headers_mut().insert(
                 CONTENT_TYPE,
@@ -168,7 +183,7 @@ fn unknown_service(protocol: RpcProtocol, service: &str) -> Response {
         }
         RpcProtocol::Grpc | RpcProtocol::GrpcWeb => {
             // Trailers-only: the status in the headers, which gRPC-Web reads there too.
-            let mut response = status.into_http::<Body>();
+            let mut response = status.clone().into_http::<Body>();
             if protocol == RpcProtocol::GrpcWeb {
                 response.headers_mut().insert(
                     CONTENT_TYPE,
@@ -195,18 +210,35 @@ where
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        if let Some(protocol) = rpc_protocol(request.headers()) {
-            let service = request
+        let protocol = rpc_protocol(request.headers());
+        let service = || {
+            request
                 .uri()
                 .path()
                 .strip_prefix('/')
                 .and_then(|path| path.split_once('/'))
-                .map_or("", |(service, _)| service);
-            if !self.hosted.iter().any(|hosted| hosted == service) {
-                let answer = unknown_service(protocol, service);
-                return futures_util::future::Either::Right(std::future::ready(Ok(answer)));
+                .map_or("", |(service, _)| service)
+        };
+        let answer = match protocol {
+            Some(protocol) if !self.hosted.iter().any(|hosted| hosted == service()) => {
+                Some(unknown_service(protocol, service()))
             }
+            // Health and reflection answer gRPC and gRPC-Web only: anything else on their
+            // paths is a Connect call (a generated service would take it as one), told so,
+            // rather than tonic's INTERNAL for a body it cannot frame.
+            Some(RpcProtocol::Grpc | RpcProtocol::GrpcWeb) => None,
+            _ if grpc_only(service()) => Some(unimplemented(
+                RpcProtocol::Connect,
+                &crate::Status::unimplemented(format!(
+                    "{} is served over gRPC and gRPC-Web, not Connect",
+                    service()
+                )),
+            )),
+            _ => None,
+        };
+        match answer {
+            Some(answer) => futures_util::future::Either::Right(std::future::ready(Ok(answer))),
+            None => futures_util::future::Either::Left(self.inner.call(request)),
         }
-        futures_util::future::Either::Left(self.inner.call(request))
     }
 }

@@ -16,10 +16,10 @@ use crate::gateway::cors::Cors;
 use crate::rpc::{GRPC_TIMEOUT, REQUEST_ID_HEADER, TRACEPARENT};
 
 /// The health service's name, listed by reflection beside the domain services.
-const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
+pub(super) const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
 
 /// The reflection services' names: grpcurl's `list` shows them, as it does for grpc-go servers.
-const REFLECTION_SERVICES: [&str; 2] = [
+pub(super) const REFLECTION_SERVICES: [&str; 2] = [
     "grpc.reflection.v1.ServerReflection",
     "grpc.reflection.v1alpha.ServerReflection",
 ];

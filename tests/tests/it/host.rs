@@ -460,3 +460,36 @@ async fn a_port_s_gateway_takes_the_binary_s_options() {
         "the binary's handler wrote the error"
     );
 }
+
+#[tokio::test]
+async fn health_and_reflection_tell_a_connect_call_they_speak_grpc() {
+    // tonic's health and reflection answer gRPC and gRPC-Web only: a Connect call (buf curl's
+    // default, or curl with JSON) is told so in Connect's form, not a gRPC INTERNAL. (Over
+    // gRPC they answer as before: `a_port_serves_several_services_with_reflection_off`.)
+    let (serving, _stop) = serve(|host| host.reflection(true)).await.unwrap();
+    let http = reqwest::Client::new();
+    for (path, content_type) in [
+        ("/grpc.health.v1.Health/Check", "application/json"),
+        (
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+            "application/connect+json",
+        ),
+    ] {
+        let response = http
+            .post(format!("http://{}{path}", serving.addr))
+            .header("content-type", content_type)
+            .header("connect-protocol-version", "1")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+        let error: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(error["code"], "unimplemented", "{path}: {error}");
+        let message = error["message"].as_str().unwrap();
+        assert!(
+            message.ends_with("is served over gRPC and gRPC-Web, not Connect"),
+            "{message}"
+        );
+    }
+}
