@@ -25,6 +25,7 @@ use super::direct::{Opened, reserved};
 use super::endpoints::Pick;
 use super::replay::Replay;
 use super::streams::{Aborted, OutboundStream, abort_on_error, with_trailers};
+use super::throttle::Pushback;
 use super::transport::Transport;
 use crate::BoxStream;
 use crate::deadline::coarse_grpc_timeout_value;
@@ -207,7 +208,12 @@ impl ClientCore {
             Some(hedging) => hedging.non_fatal_codes.contains(&status.code()),
             None => call.method.retry.retries(status.code()),
         };
-        let throttled = retryable
+        // What gRFC A6 counts against the throttle: a failure with a retryable code, or a
+        // server's "do not retry" pushback whatever the code; never a transparent retry (a
+        // stream the server refused unprocessed), which is no failure of the call's.
+        let counts =
+            !refused && (retryable || matches!(super::throttle::pushback(&status), Pushback::Stop));
+        let throttled = counts
             && self
                 .inner
                 .throttle

@@ -72,6 +72,11 @@ impl ClientCore {
                 continue;
             }
             let outcome = if may_hedge {
+                if in_flight.is_empty() {
+                    // Only a pushback's delay stands before the next hedge (A6): wait it out.
+                    tokio::time::sleep_until(next_at).await;
+                    continue;
+                }
                 tokio::select! {
                     outcome = in_flight.next() => outcome,
                     () = tokio::time::sleep_until(next_at) => continue,

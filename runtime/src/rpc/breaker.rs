@@ -75,7 +75,8 @@ pub struct SlidingWindow {
     pub failure_rate_threshold: f64,
     /// Calls in a count-based window.
     pub window_size: u32,
-    /// Calls recorded before the rates are judged.
+    /// Calls recorded before the rates are judged (in a count-based window, at most
+    /// `window_size` of them, as in resilience4j).
     pub minimum_calls: u32,
     /// How long the breaker stays open the first time.
     pub open_duration: Duration,
@@ -84,7 +85,8 @@ pub struct SlidingWindow {
     /// A time-based window instead: the calls of this last stretch of time (kept in ten
     /// buckets), however many. `None`: the last `window_size` calls.
     pub window_duration: Option<Duration>,
-    /// Calls that take at least this long count as slow. `None`: no slow-call rate.
+    /// Calls that take longer than this count as slow, as in resilience4j. `None`: no slow-call
+    /// rate.
     pub slow_call_duration: Option<Duration>,
     /// Slow-call rate in `(0, 1]` at which the breaker opens.
     pub slow_call_rate_threshold: f64,

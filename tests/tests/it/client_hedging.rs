@@ -80,6 +80,19 @@ async fn a_pushback_asking_to_stop_sends_no_further_hedge() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_pushback_delay_with_nothing_else_in_flight_sends_the_next_hedge_after_it() {
+    // gRFC A6: the next hedge goes after the server's pushback, even when no other attempt is
+    // out to wait on (the call once ended there with the pushback's status).
+    let server = Scripted::default();
+    server.script([Outcome::FailWithPushbackHeader(&["20"])]);
+    let (client, _handle) = hedged_client(&server);
+    let start = Instant::now();
+    let reply = client.hedged(&ctx(), call("later")).await.unwrap();
+    assert_eq!(reply.attempt, 2);
+    assert_eq!(start.elapsed(), Duration::from_millis(20));
+}
+
+#[tokio::test(start_paused = true)]
 async fn hedges_draw_on_the_throttling_bucket() {
     for (tokens, attempts) in [(2, 1), (10, 2)] {
         let server = Scripted::default();

@@ -203,6 +203,27 @@ async fn throttling_stops_retries_after_a_burst_and_lets_them_back_after_success
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_pushback_asking_not_to_retry_draws_on_the_bucket_whatever_the_code() {
+    // gRFC A6 (and grpc-go) count "a pushback response indicating not to retry" as a failure
+    // for throttling, even with a code the policy would not retry.
+    let server = Scripted::default();
+    let (channel, _handle) = in_memory(&server);
+    let client = FlakyClient::builder()
+        .circuit_breaker(BreakerPolicy::Disabled)
+        .build(channel)
+        .unwrap();
+    server.script(vec![Outcome::FailCodeWithPushback(Code::Internal, "-1"); 5]);
+    for _ in 0..5 {
+        client.read(&ctx(), call("stop")).await.unwrap_err();
+    }
+    // 10 → 5 tokens: a retryable failure is no longer retried.
+    server.script(vec![Outcome::Fail(Code::Unavailable); 2]);
+    let before = server.count();
+    client.read(&ctx(), call("after")).await.unwrap_err();
+    assert_eq!(server.count() - before, 1);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_server_stream_is_retried_only_before_its_first_message() {
     let server = Scripted::default();
     let (channel, _handle) = in_memory(&server);

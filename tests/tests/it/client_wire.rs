@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue, Response};
 use prost::Message;
-use rust_svc_runtime::client::BreakerPolicy;
+use rust_svc_runtime::client::{BreakerPolicy, RetryThrottling};
 use rust_svc_runtime::{BoxStream, Code, Context};
 use rust_svc_tests::tests::resilience::{Call, Flaky, FlakyClient, KeyedCall, Reply};
 
@@ -228,6 +228,30 @@ async fn a_transparent_retry_is_not_an_attempt() {
     let status = client.read(&Context::new(), read()).await.unwrap_err();
     assert_eq!(status.code(), Code::Unavailable);
     assert_eq!(streams.load(Ordering::SeqCst), 1 + 4);
+}
+
+#[tokio::test]
+async fn transparent_retries_do_not_draw_on_the_throttling_bucket() {
+    // gRFC A6: a transparent retry is not a failure for throttling. Six reads refused once
+    // each would otherwise take 10 tokens down to 4, and the seventh's UNAVAILABLE would not be
+    // retried.
+    let (addr, streams) = raw_server(|n| match n {
+        1..=12 if n % 2 == 1 => Answer::Refuse,
+        13 => Answer::Unavailable,
+        _ => Answer::Reply,
+    })
+    .await;
+    let client = FlakyClient::builder()
+        .circuit_breaker(BreakerPolicy::Disabled)
+        .retry_throttling(Some(RetryThrottling::new(10, 0.001)))
+        .connect_lazy([format!("http://{addr}")])
+        .unwrap();
+    for _ in 0..6 {
+        client.read(&Context::new(), read()).await.unwrap();
+    }
+    let reply = client.read(&Context::new(), read()).await.unwrap();
+    assert_eq!(reply.attempt, 14, "retried after its UNAVAILABLE");
+    assert_eq!(streams.load(Ordering::SeqCst), 14);
 }
 
 fn uploads() -> BoxStream<Call> {

@@ -340,7 +340,7 @@ impl Breaker {
                 Machine::Window(window) => {
                     let slow = window
                         .slow_call_duration()
-                        .is_some_and(|slow| now.saturating_duration_since(permit.started) >= slow);
+                        .is_some_and(|slow| now.saturating_duration_since(permit.started) > slow);
                     changes.extend(window.record(now, permit.epoch, permit.probe, outcome, slow));
                 }
                 Machine::Adaptive(adaptive) => adaptive.record(now, outcome),

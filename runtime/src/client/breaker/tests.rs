@@ -495,3 +495,40 @@ async fn a_counting_interval_starts_the_closed_counts_afresh() {
         "cleared 60 s after closing"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_minimum_larger_than_a_count_window_is_the_windows_size() {
+    // resilience4j: min(minimumNumberOfCalls, slidingWindowSize), else it would never open.
+    let breaker = tuned(|w| {
+        w.window_size = 5;
+        w.minimum_calls = 10;
+    });
+    for _ in 0..4 {
+        call(&breaker, Code::Unavailable).unwrap();
+    }
+    assert_eq!(breaker.state(), BreakerState::Closed);
+    call(&breaker, Code::Unavailable).unwrap();
+    assert_eq!(breaker.state(), BreakerState::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_of_exactly_the_slow_duration_is_not_slow() {
+    // resilience4j counts a call as slow when it takes longer than the threshold.
+    let breaker = tuned(|w| {
+        w.window_size = 4;
+        w.slow_call_duration = Some(Duration::from_millis(100));
+        w.slow_call_rate_threshold = 1.0;
+    });
+    for _ in 0..4 {
+        let permit = breaker.try_acquire().unwrap();
+        tokio::time::advance(Duration::from_millis(100)).await;
+        permit.record(Code::Ok);
+    }
+    assert_eq!(breaker.state(), BreakerState::Closed);
+    for _ in 0..4 {
+        let permit = breaker.try_acquire().unwrap();
+        tokio::time::advance(Duration::from_millis(101)).await;
+        permit.record(Code::Ok);
+    }
+    assert_eq!(breaker.state(), BreakerState::Open);
+}

@@ -306,7 +306,13 @@ impl WindowMachine {
                 let recorded = recorded?;
                 self.window.record(&self.settings, now, recorded);
                 let counts = self.window.counts(&self.settings, now);
-                if counts.trips(&self.settings, self.settings.minimum_calls.max(1)) {
+                // A count-based window holds `window_size` calls at most: a larger minimum
+                // would never be reached, so it is the window's size, as in resilience4j.
+                let mut minimum = self.settings.minimum_calls.max(1);
+                if self.settings.window_duration.is_none() {
+                    minimum = minimum.min(self.settings.window_size.max(1));
+                }
+                if counts.trips(&self.settings, minimum) {
                     return self.open(now);
                 }
                 None

@@ -35,6 +35,8 @@ pub enum Outcome {
     FailAfterFirst,
     /// Fail with `UNAVAILABLE` and a `grpc-retry-pushback-ms` header of each of these values.
     FailWithPushbackHeader(&'static [&'static str]),
+    /// Fail with this code and a `grpc-retry-pushback-ms` header of this value.
+    FailCodeWithPushback(Code, &'static str),
     /// Wait this long, then answer `OK`.
     SlowOk(Duration),
 }
@@ -115,6 +117,13 @@ impl Scripted {
             Outcome::SlowOk(delay) => {
                 tokio::time::sleep(delay).await;
                 Ok(Reply { attempt, tag })
+            }
+            Outcome::FailCodeWithPushback(code, value) => {
+                let mut status = Status::new(code, "no");
+                status
+                    .metadata_mut()
+                    .insert("grpc-retry-pushback-ms", value.parse().unwrap());
+                Err(status)
             }
             Outcome::FailWithPushbackHeader(values) => {
                 let mut status = Status::unavailable("busy");
