@@ -20,6 +20,7 @@ mod builder;
 mod calls;
 pub mod cors;
 mod form;
+mod head;
 pub mod headers;
 mod http_body;
 pub mod protobuf;

@@ -18,6 +18,7 @@ use super::admitted::{admitted, ready_refusal};
 use super::calls::RequestFormat;
 use super::cors::Cors;
 use super::form::{self, FormFallback};
+use super::head;
 use super::headers::{HeaderRules, Present};
 use super::response::ResponseBody;
 use super::status::{error_response, status_response};
@@ -373,8 +374,11 @@ impl Gateway {
         })
     }
 
-    /// Answers one request.
+    /// Answers one request (a `HEAD` as its `GET`, without the content).
     pub fn handle(&self, request: http::Request<Body>) -> ResponseFuture {
+        if request.method() == Method::HEAD {
+            return head::as_get(request, |request| self.handle(request));
+        }
         let answer = self.answer(request);
         match &self.inner.error_handler {
             None => answer,

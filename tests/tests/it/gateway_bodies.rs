@@ -501,3 +501,28 @@ async fn binary_protobuf_bodies_and_answers_beside_json() {
     );
     served.rest.assert_serving().await;
 }
+
+#[tokio::test]
+async fn head_is_get_without_the_content_over_http1_and_http2() {
+    // RFC 9110 9.3.2: `curl -I` and uptime checks send HEAD. Over HTTP/2 a HEAD response with
+    // content is a protocol error that resets the stream (RFC 9113 8.1.1).
+    let served = crate::gateway_common::serve().await;
+    let h2 = crate::gateway_common::Rest::with_client(
+        &served.harness,
+        reqwest::Client::builder().http2_prior_knowledge(),
+    );
+    for rest in [&served.rest, &h2] {
+        let get = rest.get("/v1/everything/abc").await;
+        let head = rest.send(rest.request("HEAD", "/v1/everything/abc")).await;
+        assert_eq!(head.status, 200, "{head:?}");
+        assert_eq!(head.text, "");
+        assert_eq!(head.header("content-type"), get.header("content-type"));
+        assert_eq!(
+            head.header("content-length"),
+            Some(get.text.len().to_string().as_str())
+        );
+        let missing = rest.send(rest.request("HEAD", "/v1/nowhere")).await;
+        assert_eq!(missing.status, 404);
+        assert_eq!(missing.text, "");
+    }
+}
