@@ -528,17 +528,24 @@ fn request_stream<Req: DeserializeOwned + Send + 'static>(
 }
 
 async fn read_body(body: Body, limit: usize) -> Result<Bytes, Rejection> {
+    let too_large = || {
+        let status = Status::resource_exhausted(format!(
+            "request body is larger than the limit of {limit} bytes"
+        ));
+        Box::new(status::status_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &status,
+        ))
+    };
+    // A body whose `Content-Length` says it is too large is refused before a byte of it is
+    // read, and so before hyper answers an `Expect: 100-continue` (RFC 9110, 10.1.1).
+    if usize::try_from(::http_body::Body::size_hint(&body).lower()).map_or(true, |len| len > limit)
+    {
+        return Err(too_large());
+    }
     match http_body_util::Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
-            let status = Status::resource_exhausted(format!(
-                "request body is larger than the limit of {limit} bytes"
-            ));
-            Err(Box::new(status::status_response(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &status,
-            )))
-        }
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(too_large()),
         Err(error) => Err(Box::new(status::error_response(&Status::invalid_argument(
             format!("could not read the request body: {error}"),
         )))),

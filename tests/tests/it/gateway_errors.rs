@@ -157,6 +157,23 @@ async fn a_body_over_the_limit_is_a_413() {
 }
 
 #[tokio::test]
+async fn a_body_declared_over_the_limit_is_refused_before_it_is_sent() {
+    // With `Expect: 100-continue` (curl adds it to large uploads) the client waits: the 413
+    // comes in place of the 100, and not a byte of the gigabyte is asked for.
+    let served = serve_built(Cors::new(), 64).await;
+    let response = served
+        .rest
+        .raw_request_line(
+            "POST /v1/everything HTTP/1.1\r\nContent-Type: application/json\r\n\
+             Content-Length: 1000000000\r\nExpect: 100-continue",
+        )
+        .await;
+    assert!(response.starts_with("HTTP/1.1 413"), "{response}");
+    assert!(!response.contains("100 Continue"), "{response}");
+    assert!(served.domain.calls().is_empty());
+}
+
+#[tokio::test]
 async fn a_chunked_body_over_the_limit_is_a_413_too() {
     let served = serve_built(Cors::new(), 64).await;
     // No Content-Length: the limit must hold while the body is read.
