@@ -16,11 +16,11 @@ use http::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
     ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE,
     ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, HeaderName, HeaderValue, ORIGIN,
-    VARY,
+    RETRY_AFTER, VARY, WWW_AUTHENTICATE,
 };
 use http::{HeaderMap, Response, StatusCode};
 
-use super::response::METADATA_HEADER_PREFIX;
+use super::response::{METADATA_HEADER_PREFIX, TRAILER_HEADER_PREFIX};
 use crate::rpc::{GRPC_TIMEOUT, REQUEST_ID_HEADER, TRACEPARENT, TRACESTATE};
 
 /// The request headers a browser may send when [`Cors::allow_headers`] was not called: those
@@ -250,8 +250,9 @@ impl Cors {
     /// Adds the CORS headers of an actual (non-preflight) response to a request from `origin`
     /// (its `Origin` header): `Access-Control-Allow-Origin` (and `-Allow-Credentials`) when the
     /// origin is allowed, `Access-Control-Expose-Headers` naming the response's
-    /// `Grpc-Metadata-*` headers, `X-Request-Id` and the configured ones (the wildcard `*`
-    /// would not work with credentials), and `Vary: Origin`. Nothing when CORS is off.
+    /// `Grpc-Metadata-*` and `Grpc-Trailer-*` headers, `Retry-After`, `WWW-Authenticate`,
+    /// `X-Request-Id` and the configured ones (the wildcard `*` would not work with
+    /// credentials), and `Vary: Origin`. Nothing when CORS is off.
     pub fn decorate(&self, origin: Option<&HeaderValue>, response_headers: &mut HeaderMap) {
         if !self.is_enabled() {
             return;
@@ -263,7 +264,15 @@ impl Cors {
         let mut exposed: Vec<&str> = response_headers
             .keys()
             .map(HeaderName::as_str)
-            .filter(|name| name.starts_with(METADATA_HEADER_PREFIX))
+            .filter(|name| {
+                // The metadata, and the trailers a browser can only read as headers (it
+                // cannot ask for real ones: `TE` is a forbidden request header), and the
+                // answers a client acts on: when to retry, how to authenticate.
+                name.starts_with(METADATA_HEADER_PREFIX)
+                    || name.starts_with(TRAILER_HEADER_PREFIX)
+                    || *name == RETRY_AFTER.as_str()
+                    || *name == WWW_AUTHENTICATE.as_str()
+            })
             .collect();
         // The request id, so that a browser client can quote it.
         exposed.push(REQUEST_ID_HEADER);
@@ -464,6 +473,8 @@ mod tests {
         let mut response = HeaderMap::new();
         response.insert("grpc-metadata-shard", "7".parse().unwrap());
         response.insert("grpc-metadata-trace-bin", "AAE".parse().unwrap());
+        response.insert("grpc-trailer-checksum", "9".parse().unwrap());
+        response.insert(RETRY_AFTER, "2".parse().unwrap());
         response.insert("content-type", "application/json".parse().unwrap());
         response.insert(VARY, "accept-encoding".parse().unwrap());
         cors.decorate(request.get(ORIGIN), &mut response);
@@ -475,7 +486,10 @@ mod tests {
         );
         assert_eq!(
             header(&response, ACCESS_CONTROL_EXPOSE_HEADERS),
-            Some("etag, grpc-metadata-shard, grpc-metadata-trace-bin, x-request-id")
+            Some(
+                "etag, grpc-metadata-shard, grpc-metadata-trace-bin, grpc-trailer-checksum, \
+                 retry-after, x-request-id"
+            )
         );
         let vary: Vec<_> = response.get_all(VARY).iter().collect();
         assert_eq!(vary, ["accept-encoding", "origin"]);

@@ -379,20 +379,24 @@ impl Gateway {
         if request.method() == Method::HEAD {
             return head::as_get(request, |request| self.handle(request));
         }
+        let Some(handler) = &self.inner.error_handler else {
+            return self.answer(request);
+        };
+        // The handler's response gets the CORS headers again: a browser reads it only with them.
+        let origin = request.headers().get(http::header::ORIGIN).cloned();
         let answer = self.answer(request);
-        match &self.inner.error_handler {
-            None => answer,
-            Some(handler) => {
-                let handler = Arc::clone(handler);
-                Box::pin(async move {
-                    let mut response = answer.await;
-                    match response.extensions_mut().remove::<Status>() {
-                        Some(status) => handler(&status, response),
-                        None => response,
-                    }
-                })
+        let (handler, inner) = (Arc::clone(handler), Arc::clone(&self.inner));
+        Box::pin(async move {
+            let mut response = answer.await;
+            match response.extensions_mut().remove::<Status>() {
+                Some(status) => {
+                    let mut response = handler(&status, response);
+                    inner.cors.decorate(origin.as_ref(), response.headers_mut());
+                    response
+                }
+                None => response,
             }
-        }
+        })
     }
 
     /// [`Gateway::handle`] before the error handler.

@@ -195,3 +195,40 @@ async fn cors_is_off_by_default() {
     assert_eq!(reply.header("access-control-allow-origin"), None);
     assert_eq!(reply.header("access-control-expose-headers"), None);
 }
+
+#[tokio::test]
+async fn what_a_browser_needs_of_an_error_is_exposed_even_through_an_error_handler() {
+    // A custom error response still carries the CORS headers (else the browser reports a CORS
+    // failure, not the error), and a 401's challenge is readable by the page.
+    let served = crate::gateway_common::serve_with(|builder| {
+        builder
+            .cors(Cors::new().allow_origins([APP]))
+            .error_handler(|status, response| {
+                let (parts, _) = response.into_parts();
+                let mut fresh =
+                    http::Response::new(format!("problem: {}", status.message()).into());
+                *fresh.status_mut() = parts.status;
+                if let Some(challenge) = parts.headers.get("www-authenticate") {
+                    fresh
+                        .headers_mut()
+                        .insert("www-authenticate", challenge.clone());
+                }
+                fresh
+            })
+    })
+    .await;
+    let request = served
+        .rest
+        .request("POST", "/v1/fail")
+        .header("origin", APP)
+        .json(&json!({"code": Code::Unauthenticated as i32, "message": "sign in"}));
+    let reply = served.rest.send(request).await;
+    assert_eq!(reply.status, 401, "{reply:?}");
+    assert_eq!(reply.text, "problem: sign in");
+    assert_eq!(reply.header("access-control-allow-origin"), Some(APP));
+    assert!(
+        sorted_list(reply.header("access-control-expose-headers"))
+            .contains(&"www-authenticate".to_owned()),
+        "{reply:?}"
+    );
+}
