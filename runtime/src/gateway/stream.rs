@@ -39,6 +39,9 @@ pub const APPLICATION_NDJSON: &str = "application/x-ndjson";
 /// The media type of a Server-Sent Events stream.
 pub const TEXT_EVENT_STREAM: &str = "text/event-stream";
 
+/// How long an SSE stream may stay silent before a comment line keeps it alive.
+pub const SSE_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// How a server stream is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StreamFormat {
@@ -139,8 +142,13 @@ impl StreamFormat {
     fn content_headers(self, headers: &mut HeaderMap) {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(self.content_type()));
         if self == Self::Sse {
-            // An event stream is live data: intermediaries must not cache or store it.
+            // An event stream is live data: intermediaries must not cache or store it, and
+            // nginx must not buffer it (its default would hold events back).
             headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            headers.insert(
+                http::HeaderName::from_static("x-accel-buffering"),
+                HeaderValue::from_static("no"),
+            );
         }
     }
 
@@ -216,7 +224,15 @@ where
 {
     let rest = stream::unfold(Some((rest, encode)), move |state| async move {
         let (mut rest, encode) = state?;
-        let item = rest.next().await?;
+        let item = match format {
+            StreamFormat::Sse => match tokio::time::timeout(SSE_KEEP_ALIVE, rest.next()).await {
+                Ok(item) => item?,
+                // Idle: a comment line, which EventSource ignores, so that proxies and load
+                // balancers (60 s idle timeouts are common) do not cut a quiet stream.
+                Err(_) => return Some((Bytes::from_static(b":\n\n"), Some((rest, encode)))),
+            },
+            StreamFormat::NdJson => rest.next().await?,
+        };
         match encode(item) {
             Ok(chunk) => Some((chunk, Some((rest, encode)))),
             // Nothing follows an error: the inner stream is dropped, which cancels it.
@@ -313,6 +329,28 @@ mod tests {
                 "{\"result\":{\"n\":2}}\n",
                 "{\"error\":{\"code\":10,\"message\":\"conflict\",\"details\":[]}}\n",
             )
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_quiet_sse_stream_is_kept_alive_with_comment_lines() {
+        // A message, 40 s of silence, a message: two comments in between, none for NDJSON.
+        let quiet = || -> BoxStream<Tick> {
+            Box::pin(stream::iter([tick(1)]).chain(stream::once(async {
+                tokio::time::sleep(Duration::from_secs(40)).await;
+                tick(2)
+            })))
+        };
+        let response = stream_response(quiet(), None, StreamFormat::Sse, None).await;
+        assert_eq!(response.headers()["x-accel-buffering"], "no");
+        assert_eq!(
+            body_text(response).await,
+            "data: {\"n\":1}\n\n:\n\n:\n\ndata: {\"n\":2}\n\n"
+        );
+        let response = stream_response(quiet(), None, StreamFormat::NdJson, None).await;
+        assert_eq!(
+            body_text(response).await,
+            "{\"result\":{\"n\":1}}\n{\"result\":{\"n\":2}}\n"
         );
     }
 
