@@ -9,6 +9,7 @@
 
 mod annotations;
 mod naming;
+mod responses;
 mod schemas;
 
 use serde_json::{Map, Value as Json, json};
@@ -16,9 +17,10 @@ use serde_json::{Map, Value as Json, json};
 use crate::GeneratedFile;
 use crate::model::Package;
 use crate::model::openapi::{
-    Body, FieldType, OpenApi, Operation, PathParam, PathValue, QueryParam, Response, STATUS,
-    UnlistedReason, Value, WellKnown,
+    Body, FieldType, OpenApi, Operation, PathParam, PathValue, QueryParam, STATUS, UnlistedReason,
+    Value, WellKnown,
 };
+use responses::{response, stream_error, streams_messages};
 use schemas::{field, map_schema, reference, scalar, schema, status_schema, value};
 
 /// The OpenAPI document of `package`, if it has one.
@@ -80,6 +82,9 @@ pub fn document(api: &OpenApi) -> String {
             },
         },
     });
+    if api.operations.iter().any(streams_messages) {
+        document["components"]["responses"]["StreamError"] = stream_error();
+    }
     annotations::apply(&mut document, api);
     naming::apply(&mut document, api.naming, &api.naming_universe);
     // `{:#}` is serde_json's pretty printer; it cannot fail on a `Value`.
@@ -175,7 +180,13 @@ fn operation(operation: &Operation) -> Json {
         "responses".into(),
         json!({
             "200": response(&operation.response),
-            "default": { "$ref": "#/components/responses/Error" },
+            "default": {
+                "$ref": if streams_messages(operation) {
+                    "#/components/responses/StreamError"
+                } else {
+                    "#/components/responses/Error"
+                }
+            },
         }),
     );
     Json::Object(object)
@@ -339,88 +350,6 @@ fn request_body(body: &Body) -> Json {
         json!({ media_type: { "schema": field(&body.value) } }),
     );
     Json::Object(object)
-}
-
-fn response(response: &Response) -> Json {
-    if response.raw {
-        let what = if response.stream {
-            "The bytes of every `google.api.HttpBody` of the stream, one chunked body with the first's `content_type`."
-        } else {
-            "The `google.api.HttpBody`'s bytes, with its `content_type` as the media type."
-        };
-        return raw_content(what);
-    }
-    let schema = field(&response.value);
-    let message = &response.message;
-    if !response.stream {
-        let description = match &response.field {
-            Some(field) => format!("The field `{field}` of the response message `{message}`."),
-            None => format!("The response message `{message}`."),
-        };
-        return json!({
-            "description": description,
-            "content": { "application/json": { "schema": schema } },
-        });
-    }
-    let what = match &response.field {
-        Some(field) => format!("the field `{field}` of each response message `{message}`"),
-        None => format!("response messages `{message}`"),
-    };
-    let line = json!({
-        "oneOf": [
-            {
-                "type": "object",
-                "properties": { "result": schema.clone() },
-                "required": ["result"],
-                "additionalProperties": false,
-            },
-            {
-                "type": "object",
-                "properties": { "error": reference(STATUS) },
-                "required": ["error"],
-                "additionalProperties": false,
-            },
-        ],
-    });
-    // An event-stream schema describes each event (as OpenAPI 3.2 and schemathesis read it): its
-    // `data` is a message's JSON, or the status's in an `error` event.
-    let event = json!({
-        "oneOf": [
-            {
-                "type": "object",
-                "properties": {
-                    "event": { "const": "message" },
-                    "data": {
-                        "type": "string",
-                        "contentMediaType": "application/json",
-                        "contentSchema": schema,
-                    },
-                },
-                "required": ["data"],
-            },
-            {
-                "type": "object",
-                "properties": {
-                    "event": { "const": "error" },
-                    "data": {
-                        "type": "string",
-                        "contentMediaType": "application/json",
-                        "contentSchema": reference(STATUS),
-                    },
-                },
-                "required": ["event", "data"],
-            },
-        ],
-    });
-    json!({
-        "description": format!(
-            "A stream of {what}: newline-delimited JSON, one `{{\"result\": …}}` per message and, on failure, a last `{{\"error\": …}}` with the `google.rpc.Status`; or, when the request accepts `text/event-stream`, Server-Sent Events whose data is each message's JSON, and an `error` event with the status."
-        ),
-        "content": {
-            "application/x-ndjson": { "schema": line },
-            "text/event-stream": { "schema": event },
-        },
-    })
 }
 
 pub(super) fn insert_text(object: &mut Map<String, Json>, key: &str, text: Option<&str>) {
