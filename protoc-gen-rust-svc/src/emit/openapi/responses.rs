@@ -24,19 +24,24 @@ pub(super) fn stream_error() -> Json {
                 "required": ["error"],
                 "additionalProperties": false,
             } },
-            "text/event-stream": { "schema": {
-                "type": "object",
-                "properties": {
-                    "event": { "const": "error" },
-                    "data": {
-                        "type": "string",
-                        "contentMediaType": "application/json",
-                        "contentSchema": reference(STATUS),
-                    },
-                },
-                "required": ["event", "data"],
-            } },
+            "text/event-stream": { "schema": error_event() },
         },
+    })
+}
+
+/// An SSE `error` event: its data the `google.rpc.Status`.
+fn error_event() -> Json {
+    json!({
+        "type": "object",
+        "properties": {
+            "event": { "const": "error" },
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": reference(STATUS),
+            },
+        },
+        "required": ["event", "data"],
     })
 }
 
@@ -97,18 +102,7 @@ pub(super) fn response(response: &Response) -> Json {
                 },
                 "required": ["data"],
             },
-            {
-                "type": "object",
-                "properties": {
-                    "event": { "const": "error" },
-                    "data": {
-                        "type": "string",
-                        "contentMediaType": "application/json",
-                        "contentSchema": reference(STATUS),
-                    },
-                },
-                "required": ["event", "data"],
-            },
+            error_event(),
         ],
     });
     json!({
