@@ -348,12 +348,7 @@ impl<T> Held<T> {
             rules: inner.header_rules.clone(),
             // The call's slot in its service's admission, until the answer is ready.
             _permit: std::mem::replace(&mut inner.permit, crate::call::admission::Permit::none()),
-            stream_errors: match inner.route.method.kind {
-                MethodKind::ServerStreaming | MethodKind::BidiStreaming => {
-                    inner.stream_errors.take()
-                }
-                MethodKind::Unary | MethodKind::ClientStreaming => None,
-            },
+            stream_errors: inner.stream_errors.take().filter(|_| streams_responses),
         };
         let shape = Shape {
             route: inner.route,
