@@ -55,6 +55,30 @@ pub(super) enum Receive {
     Headers,
 }
 
+impl Call<'_> {
+    /// Reads the first message of a stream whose response headers decided the call (a hedged
+    /// server stream), so that a stream failing at once fails the call as it does unhedged.
+    /// The call is committed: a failure here is not retried.
+    pub(super) async fn first_message(&self, answered: Answered) -> Result<Answered, Status> {
+        let Answered::Stream {
+            mut responses,
+            aborted,
+        } = answered
+        else {
+            return Ok(answered);
+        };
+        let first = match tokio::time::timeout_at(self.deadline, responses.next()).await {
+            Ok(Some(Err(status))) => return Err(normalize(status, self)),
+            Ok(first) => first,
+            Err(_elapsed) => return Err(deadline_exceeded(self)),
+        };
+        Ok(Answered::Stream {
+            responses: Box::pin(futures_util::stream::iter(first).chain(responses)),
+            aborted,
+        })
+    }
+}
+
 /// What a successful attempt brings back.
 pub(super) enum Answered {
     Message(Bytes),

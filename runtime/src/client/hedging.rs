@@ -19,7 +19,8 @@ impl ClientCore {
     ///
     /// An attempt that fails with a non-fatal code sends the next at once; a fatal code, or a
     /// failure after the response headers (the call is then committed), ends the call and
-    /// cancels the others, as does the first success. A hedge is sent only while the throttle
+    /// cancels the others, as does the first success: for a server stream, the first response
+    /// headers. A hedge is sent only while the throttle
     /// allows retries, the deadline is ahead, and the server has not asked to stop.
     pub(super) async fn with_hedging(
         &self,
@@ -35,7 +36,14 @@ impl ClientCore {
         let mut next_at = Instant::now();
         let mut may_hedge = true;
         let mut last_failure: Option<Status> = None;
-        loop {
+        // A hedged server stream is decided by its response headers, not its first message
+        // (gRFC A6, as grpc-java commits a hedge): the first attempt to answer wins and the
+        // others are cancelled before its first message is read.
+        let attempt_receive = match receive {
+            Receive::FirstMessage => Receive::Headers,
+            other => other,
+        };
+        let answered = loop {
             may_hedge &= sent < max_attempts && next_at < call.deadline;
             if may_hedge && Instant::now() >= next_at {
                 // A hedge after the first draws on the bucket as a retry does.
@@ -55,7 +63,7 @@ impl ClientCore {
                         if let Some(slot) = tried.get_mut(sent as usize) {
                             *slot = pick.index;
                         }
-                        in_flight.push(self.attempt(call, pick, sent, outbound, receive));
+                        in_flight.push(self.attempt(call, pick, sent, outbound, attempt_receive));
                         sent += 1;
                         next_at = Instant::now() + policy.hedging_delay;
                     }
@@ -91,7 +99,7 @@ impl ClientCore {
                 }));
             };
             let failed = match outcome {
-                Ok(answered) => return Ok(answered),
+                Ok(answered) => break answered,
                 Err(failed) => failed,
             };
             // The attempt drained the bucket if its code is not fatal; a throttled bucket
@@ -106,6 +114,12 @@ impl ClientCore {
                 Pushback::None => next_at = Instant::now(),
             }
             last_failure = Some(failed.status);
+        };
+        // Cancels the attempts that lost.
+        drop(in_flight);
+        match receive {
+            Receive::FirstMessage => call.first_message(answered).await,
+            Receive::Message | Receive::Headers => Ok(answered),
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use rust_svc_runtime::Code;
 use rust_svc_runtime::client::{BreakerPolicy, HedgingPolicy, RetryThrottling};
 use rust_svc_tests::tests::resilience::{Flaky, FlakyClient};
@@ -126,5 +127,40 @@ async fn the_builder_hedges_safe_calls_only() {
     let before = server.count();
     server.script([Outcome::SlowOk(Duration::from_millis(25))]);
     client.write(&ctx(), keyed("")).await.unwrap();
+    assert_eq!(server.count() - before, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_server_stream_is_decided_by_its_response_headers_not_its_first_message() {
+    // gRFC A6: the first attempt whose response headers arrive is committed and the hedges
+    // stop, however long its first message then takes.
+    let policy =
+        HedgingPolicy::new(3, Duration::from_millis(10)).non_fatal_codes(vec![Code::Unavailable]);
+    let server = Scripted::default();
+    let (channel, _handle) = in_memory(&server);
+    let client = FlakyClient::builder()
+        .hedging_policy(policy)
+        .circuit_breaker(BreakerPolicy::Disabled)
+        .build(channel)
+        .unwrap();
+    server.script([Outcome::SlowFirstMessage(Duration::from_millis(100))]);
+    let start = Instant::now();
+    let mut replies = client.watch(&ctx(), call("watch")).await.unwrap();
+    let first = replies.next().await.unwrap().unwrap();
+    assert_eq!(first.attempt, 1, "the first attempt's headers won");
+    assert_eq!(start.elapsed(), Duration::from_millis(100));
+    assert_eq!(server.count(), 1, "no hedge once the headers were in");
+
+    // A stream that fails after its headers fails the call, and is not hedged again.
+    server.script([Outcome::FailAfterFirst]);
+    let before = server.count();
+    let replies: Vec<_> = client
+        .watch(&ctx(), call("broken"))
+        .await
+        .unwrap()
+        .collect()
+        .await;
+    assert_eq!(replies.len(), 2);
+    assert_eq!(replies[1].as_ref().unwrap_err().code(), Code::Unavailable);
     assert_eq!(server.count() - before, 1);
 }

@@ -39,6 +39,9 @@ pub enum Outcome {
     FailCodeWithPushback(Code, &'static str),
     /// Wait this long, then answer `OK`.
     SlowOk(Duration),
+    /// (Server streams) answer with response headers at once and the first message after this
+    /// long.
+    SlowFirstMessage(Duration),
 }
 
 /// One attempt as the server saw it.
@@ -102,7 +105,9 @@ impl Scripted {
             .pop_front()
             .unwrap_or(Outcome::Ok);
         match outcome {
-            Outcome::Ok | Outcome::FailAfterFirst => Ok(Reply { attempt, tag }),
+            Outcome::Ok | Outcome::FailAfterFirst | Outcome::SlowFirstMessage(_) => {
+                Ok(Reply { attempt, tag })
+            }
             Outcome::Fail(code) => Err(Status::new(code, format!("scripted {code:?}"))),
             Outcome::FailWithRetryInfo(delay) => Err(Status::with_error_details(
                 Code::Unavailable,
@@ -168,14 +173,21 @@ impl Flaky for Scripted {
     }
 
     async fn watch(&self, ctx: &Context, request: Call) -> Result<BoxStream<Reply>, Status> {
-        let fail_after_first = matches!(
-            self.outcomes.lock().unwrap().front(),
-            Some(Outcome::FailAfterFirst)
-        );
+        let next = self.outcomes.lock().unwrap().front().cloned();
         let first = self.answer("Watch", ctx, request.tag).await?;
-        if fail_after_first {
-            let items = vec![Ok(first), Err(Status::unavailable("stream broke"))];
-            return Ok(Box::pin(stream::iter(items)));
+        match next {
+            Some(Outcome::FailAfterFirst) => {
+                let items = vec![Ok(first), Err(Status::unavailable("stream broke"))];
+                return Ok(Box::pin(stream::iter(items)));
+            }
+            Some(Outcome::SlowFirstMessage(delay)) => {
+                let first = async move {
+                    tokio::time::sleep(delay).await;
+                    Ok(first)
+                };
+                return Ok(Box::pin(stream::once(first)));
+            }
+            _ => {}
         }
         let items = (0..3).map(move |n| {
             Ok(Reply {
