@@ -14,6 +14,13 @@ use crate::rpc::RETRY_PUSHBACK;
 /// bucket is one lock-free atomic.
 const MILLI: f64 = 1000.0;
 
+/// `token_ratio` in thousandths: gRFC A6 ignores the decimal places beyond three (0.5466 is
+/// 0.546), and a ratio must be above zero, so the least is one thousandth. The small epsilon
+/// keeps a ratio written with three places whole (0.29 is 289.99… thousandths in binary).
+fn ratio_milli(token_ratio: f64) -> u64 {
+    (token_ratio * MILLI + 1e-6).floor().max(1.0) as u64
+}
+
 /// The retry-throttling token bucket shared by every method of a client.
 #[derive(Debug)]
 pub(crate) struct Throttle {
@@ -27,7 +34,7 @@ impl Throttle {
         let max_milli = u64::from(settings.max_tokens.max(1)) * 1000;
         Self {
             max_milli,
-            ratio_milli: (settings.token_ratio.max(0.001) * MILLI).round() as u64,
+            ratio_milli: ratio_milli(settings.token_ratio),
             tokens_milli: AtomicU64::new(max_milli),
         }
     }
@@ -129,6 +136,16 @@ mod tests {
             throttle.on_success();
         }
         assert_eq!(throttle.tokens(), 10.0);
+    }
+
+    #[test]
+    fn decimal_places_beyond_three_are_ignored() {
+        // gRFC A6's own example, and ratios whose binary value is just under three places.
+        for (ratio, milli) in [(0.5466, 546), (0.5469, 546), (0.29, 290), (0.1, 100), (1.0, 1000)]
+        {
+            assert_eq!(ratio_milli(ratio), milli, "{ratio}");
+        }
+        assert_eq!(ratio_milli(0.0004), 1, "never zero");
     }
 
     #[test]

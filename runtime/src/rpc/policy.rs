@@ -144,7 +144,8 @@ impl Default for RetryPolicy {
 pub struct RetryThrottling {
     /// Size of the bucket, which starts full.
     pub max_tokens: u32,
-    /// Tokens returned per successful call.
+    /// Tokens returned per successful call, above zero; decimal places beyond three are
+    /// ignored, as gRFC A6 says (0.5466 is 0.546).
     pub token_ratio: f64,
 }
 
