@@ -141,8 +141,13 @@ mod tests {
     #[test]
     fn decimal_places_beyond_three_are_ignored() {
         // gRFC A6's own example, and ratios whose binary value is just under three places.
-        for (ratio, milli) in [(0.5466, 546), (0.5469, 546), (0.29, 290), (0.1, 100), (1.0, 1000)]
-        {
+        for (ratio, milli) in [
+            (0.5466, 546),
+            (0.5469, 546),
+            (0.29, 290),
+            (0.1, 100),
+            (1.0, 1000),
+        ] {
             assert_eq!(ratio_milli(ratio), milli, "{ratio}");
         }
         assert_eq!(ratio_milli(0.0004), 1, "never zero");

@@ -50,8 +50,8 @@ impl AdaptiveMachine {
         (self.settings.window / ADAPTIVE_BUCKETS).max(Duration::from_millis(1))
     }
 
-    /// The bucket for `now`, after dropping buckets older than the window.
-    fn current(&mut self, now: Instant) -> &mut Bucket {
+    /// Drops the buckets older than the window.
+    fn expire(&mut self, now: Instant) {
         let window = self.settings.window;
         while self
             .buckets
@@ -60,6 +60,11 @@ impl AdaptiveMachine {
         {
             self.buckets.pop_front();
         }
+    }
+
+    /// The bucket for `now`, after dropping buckets older than the window.
+    fn current(&mut self, now: Instant) -> &mut Bucket {
+        self.expire(now);
         let width = self.bucket_width();
         let fresh = self
             .buckets
@@ -86,6 +91,14 @@ impl AdaptiveMachine {
         }
         let requests = requests as f64;
         ((requests - self.settings.k * accepts as f64) / (requests + 1.0)).max(0.0)
+    }
+
+    /// Moves the window on as the clock alone moves it: once an outage's requests have aged
+    /// out of it, the breaker reads (and announces) closed without waiting for a call.
+    pub(super) fn advance(&mut self, now: Instant) -> Transition {
+        self.expire(now);
+        let probability = self.rejection_probability();
+        self.track(probability > 0.0)
     }
 
     pub(super) fn try_acquire(&mut self, now: Instant) -> (Admission, Transition) {

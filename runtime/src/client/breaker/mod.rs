@@ -136,7 +136,8 @@ impl Guarded {
     fn advance(&mut self, now: Instant) -> Vec<(BreakerState, BreakerState)> {
         match (&self.forced, &mut self.machine) {
             (None, Machine::Window(window)) => window.advance(now),
-            _ => Vec::new(),
+            (None, Machine::Adaptive(adaptive)) => adaptive.advance(now).into_iter().collect(),
+            (Some(_), _) => Vec::new(),
         }
     }
 

@@ -391,10 +391,13 @@ async fn adaptive_rejects_nothing_before_its_minimum_of_requests() {
         window: Duration::from_secs(10),
         minimum_requests: 10,
     }));
-    for _ in 0..10 {
+    for _ in 0..9 {
         assert!(call(&breaker, Code::Unavailable).is_ok());
     }
     assert_eq!(breaker.state(), BreakerState::Closed);
+    assert!(call(&breaker, Code::Unavailable).is_ok());
+    // The window now holds its minimum, all failed: the next call faces rejection.
+    assert_eq!(breaker.state(), BreakerState::Open);
     let rejected = (0..100)
         .filter(|_| call(&breaker, Code::Unavailable).is_err())
         .count();
@@ -531,4 +534,39 @@ async fn a_call_of_exactly_the_slow_duration_is_not_slow() {
         permit.record(Code::Ok);
     }
     assert_eq!(breaker.state(), BreakerState::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_adaptive_breaker_reads_closed_once_its_window_has_passed() {
+    let (breaker, seen) = watched_adaptive();
+    for _ in 0..50 {
+        let _ = call(&breaker, Code::Unavailable);
+    }
+    assert_eq!(breaker.state(), BreakerState::Open);
+    // No call since: the clock alone ages the outage out of the window.
+    tokio::time::advance(Duration::from_secs(11)).await;
+    assert_eq!(breaker.state(), BreakerState::Closed);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            (BreakerState::Closed, BreakerState::Open),
+            (BreakerState::Open, BreakerState::Closed)
+        ]
+    );
+}
+
+/// An adaptive breaker (k = 2, a 10 s window) whose transitions are written down.
+fn watched_adaptive() -> (Breaker, Seen) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let written = seen.clone();
+    let hook: TransitionHook = Arc::new(move |t: &BreakerTransition| {
+        written.lock().unwrap().push((t.from, t.to));
+    });
+    let policy = BreakerPolicy::Adaptive(Adaptive {
+        k: 2.0,
+        window: Duration::from_secs(10),
+        minimum_requests: 0,
+    });
+    let breaker = Breaker::new("svc/Method@test".into(), &policy, Some(hook), None).unwrap();
+    (breaker, seen)
 }
