@@ -420,7 +420,13 @@ impl Gateway {
             ));
             return ready_error(&status);
         }
-        host_from_authority(&mut parts);
+        // A request handed over in process (a test's `oneshot`, which sets no `Host`) comes
+        // from no connection, and is not held to the rule.
+        if let Err(status) = settle_host(&mut parts)
+            && (self.peer.is_some() || peer_addr(&parts.extensions).is_some())
+        {
+            return ready_error(&status);
+        }
         if present.upgrade
             && websocket::is_upgrade(&parts)
             && let Some((route, dispatch, bindings, admission)) =
@@ -572,4 +578,4 @@ mod heads;
 mod shared;
 
 pub(crate) use heads::peer_addr;
-use heads::{host_from_authority, is_grpc};
+use heads::{is_grpc, settle_host};

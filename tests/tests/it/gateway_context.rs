@@ -264,6 +264,29 @@ async fn rest_is_served_over_http2_too() {
 }
 
 #[tokio::test]
+async fn a_request_in_absolute_form_is_for_the_host_it_names() {
+    // RFC 9112 §3.2.2: the request target's host, not the `Host` header (Go's net/http sets
+    // `Request.Host` from it, which grpc-gateway reads).
+    let served = serve().await;
+    let reply = served
+        .rest
+        .raw_request("GET http://example.test/v1/everything/abs HTTP/1.1\r\nHost: other.test\r\n")
+        .await;
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    let seen = served.domain.last("get_everything");
+    assert_eq!(
+        seen.get("x-forwarded-host"),
+        Some("example.test"),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen.get("grpcgateway-host"),
+        Some("example.test"),
+        "{seen:?}"
+    );
+}
+
+#[tokio::test]
 async fn every_x_forwarded_for_line_is_kept_in_order_before_the_peer() {
     // grpc-gateway's TestAnnotateContext_AppendsToExistingXForwardedHeaders: the client, then
     // two proxies on a second line, then the peer that connected.

@@ -288,6 +288,45 @@ async fn a_request_target_that_is_not_a_path_is_a_400() {
 }
 
 #[tokio::test]
+async fn an_http_1_1_request_without_one_valid_host_is_a_400() {
+    // RFC 9112 §3.2, as Go's net/http answers before grpc-gateway sees the request.
+    let served = serve().await;
+    for (case, head) in [
+        ("no Host", "GET /v1/everything/h HTTP/1.1\r\n"),
+        (
+            "two Hosts",
+            "GET /v1/everything/h HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n",
+        ),
+        (
+            "a Host that is no host",
+            "GET /v1/everything/h HTTP/1.1\r\nHost: a b\r\n",
+        ),
+    ] {
+        let reply = served.rest.raw_request(head).await;
+        assert!(reply.starts_with("HTTP/1.1 400"), "{case}: {reply}");
+        assert!(reply.contains("\"code\":3"), "{case}: {reply}");
+        assert!(reply.contains("Host"), "{case}: {reply}");
+    }
+    // HTTP/1.0 may leave it out; a request in absolute form names its host itself.
+    for (case, head) in [
+        ("HTTP/1.0", "GET /v1/everything/h HTTP/1.0\r\n"),
+        (
+            "absolute form",
+            "GET http://example.test/v1/everything/h HTTP/1.1\r\n",
+        ),
+        (
+            "an empty Host",
+            "GET /v1/everything/h HTTP/1.1\r\nHost:\r\n",
+        ),
+    ] {
+        let reply = served.rest.raw_request(head).await;
+        let status_line = reply.lines().next().unwrap_or_default();
+        assert!(status_line.contains(" 200 "), "{case}: {reply}");
+    }
+    served.rest.assert_serving().await;
+}
+
+#[tokio::test]
 async fn malformed_json_is_a_400() {
     let served = serve().await;
     for body in [

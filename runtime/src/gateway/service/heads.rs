@@ -1,5 +1,5 @@
 //! What the gateway reads of a request's head before routing it: the client's address, whether
-//! it is a gRPC call, and an HTTP/2 request's host.
+//! it is a gRPC call, and its host.
 
 use http::HeaderValue;
 
@@ -30,18 +30,54 @@ pub(super) fn is_grpc(headers: &http::HeaderMap) -> bool {
         .is_some_and(|value| value.starts_with("application/grpc"))
 }
 
-/// An HTTP/2 request's host is its `:authority`, which hyper keeps in the URI rather than in a
-/// `Host` header, where HTTP/1.1 has it. The metadata of a call is made from the headers
-/// (`x-forwarded-host`, `grpcgateway-host`), so the host is put there, and a call carries the
-/// same metadata whichever version the client spoke (grpc-gateway reads Go's `Request.Host`,
-/// which is either).
-pub(super) fn host_from_authority(parts: &mut http::request::Parts) {
-    if parts.version < http::Version::HTTP_2 || parts.headers.contains_key(http::header::HOST) {
-        return;
+/// Settles a request's host, in its `Host` header, as RFC 9110 and 9112 say (and Go's
+/// `net/http`, which grpc-gateway runs on, does), or says why the request is malformed.
+///
+/// - An HTTP/2 request's host is its `:authority`, which hyper keeps in the URI rather than in
+///   a `Host` header, where HTTP/1.1 has it. The metadata of a call is made from the headers
+///   (`x-forwarded-host`, `grpcgateway-host`), so the host is put there, and a call carries
+///   the same metadata whichever version the client spoke (grpc-gateway reads Go's
+///   `Request.Host`, which is either).
+/// - An HTTP/1.x request in absolute form (`GET http://example.com/v1/x`) is for the URI's
+///   host, whatever its `Host` header says (RFC 9112 §3.2.2).
+/// - Otherwise an HTTP/1.1 request must have exactly one `Host`, and every `Host` must be a
+///   valid authority (RFC 9112 §3.2: 400); HTTP/1.0 may have none. The caller answers the
+///   error only for a request that came over a connection.
+pub(super) fn settle_host(parts: &mut http::request::Parts) -> Result<(), tonic::Status> {
+    if parts.version >= http::Version::HTTP_2 {
+        if !parts.headers.contains_key(http::header::HOST)
+            && let Some(authority) = parts.uri.authority()
+            && let Ok(host) = HeaderValue::from_str(authority.as_str())
+        {
+            parts.headers.insert(http::header::HOST, host);
+        }
+        return Ok(());
     }
-    if let Some(authority) = parts.uri.authority()
-        && let Ok(host) = HeaderValue::from_str(authority.as_str())
-    {
-        parts.headers.insert(http::header::HOST, host);
+    if let Some(authority) = parts.uri.authority() {
+        if let Ok(host) = HeaderValue::from_str(authority.as_str()) {
+            parts.headers.insert(http::header::HOST, host);
+        }
+        return Ok(());
+    }
+    let mut hosts = parts.headers.get_all(http::header::HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (None, _) if parts.version == http::Version::HTTP_11 => {
+            Err(tonic::Status::invalid_argument(
+                "an HTTP/1.1 request must have a `Host` header (RFC 9112 §3.2)",
+            ))
+        }
+        (None, _) => Ok(()),
+        (Some(_), Some(_)) => Err(tonic::Status::invalid_argument(
+            "a request must have one `Host` header, not several (RFC 9112 §3.2)",
+        )),
+        (Some(host), None) => {
+            if host.is_empty() || http::uri::Authority::try_from(host.as_bytes()).is_ok() {
+                Ok(())
+            } else {
+                Err(tonic::Status::invalid_argument(format!(
+                    "the `Host` header {host:?} is not a host and port (RFC 9112 §3.2)"
+                )))
+            }
+        }
     }
 }

@@ -463,10 +463,18 @@ impl Rest {
     /// Sends `request_line` (`GET foo HTTP/1.1`) as written, which an HTTP client would not,
     /// with a `Host` and `Connection: close`; the whole response as text.
     pub async fn raw_request_line(&self, request_line: &str) -> String {
+        let addr = self.base.trim_start_matches("http://");
+        self.raw_request(&format!("{request_line}\r\nHost: {addr}\r\n"))
+            .await
+    }
+
+    /// Sends `head` (a request line and header lines, each ending in CRLF) as written, with
+    /// `Connection: close` and no body; the whole response as text.
+    pub async fn raw_request(&self, head: &str) -> String {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let addr = self.base.trim_start_matches("http://");
         let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let request = format!("{request_line}\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        let request = format!("{head}Connection: close\r\n\r\n");
         stream.write_all(request.as_bytes()).await.unwrap();
         let mut response = Vec::new();
         stream.read_to_end(&mut response).await.unwrap();
