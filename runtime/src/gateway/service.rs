@@ -412,7 +412,12 @@ impl Gateway {
             return Box::pin(std::future::ready(status.into_http()));
         }
         if !parts.uri.path().starts_with('/') {
-            // A request target that is not a path (`GET foo`, `OPTIONS *`, the authority form):
+            if parts.method == Method::OPTIONS && parts.uri.path() == "*" {
+                // `OPTIONS *` asks about the server, not a resource (RFC 9110 §9.3.7): an
+                // empty 200, as Go's net/http answers it before grpc-gateway is asked.
+                return Box::pin(std::future::ready(server_options()));
+            }
+            // A request target that is not a path (`GET foo`, `GET *`, the authority form):
             // malformed, not a path no route has, as grpc-gateway answers it.
             let status = Status::invalid_argument(format!(
                 "the request target `{}` is not a path: it must start with `/`",
@@ -568,6 +573,15 @@ impl Gateway {
             response
         })
     }
+}
+
+/// The answer to `OPTIONS *`.
+fn server_options() -> http::Response<Body> {
+    let mut response = http::Response::new(Body::empty());
+    response
+        .headers_mut()
+        .insert(http::header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    response
 }
 
 fn ready_error(status: &Status) -> ResponseFuture {

@@ -284,6 +284,16 @@ async fn a_request_target_that_is_not_a_path_is_a_400() {
     let reply = served.rest.raw_request_line("GET foo HTTP/1.1").await;
     assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
     assert!(reply.contains("\"code\":3"), "{reply}");
+    // `OPTIONS *` is about the server, not a path (RFC 9110 §9.3.7): an empty 200, as Go's
+    // net/http answers it; any other method with `*` stays malformed.
+    let reply = served.rest.raw_request_line("OPTIONS * HTTP/1.1").await;
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(
+        reply.to_ascii_lowercase().contains("content-length: 0"),
+        "{reply}"
+    );
+    let reply = served.rest.raw_request_line("GET * HTTP/1.1").await;
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
     served.rest.assert_serving().await;
 }
 
