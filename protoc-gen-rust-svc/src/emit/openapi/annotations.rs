@@ -71,7 +71,7 @@ fn document_level(document: &mut Json, swagger: &Json) {
         }
     }
     if let Some(security) = swagger.get("security") {
-        document["security"] = security_requirements(security);
+        document["security"] = security_requirements(security, Level::Document);
     }
 }
 
@@ -128,7 +128,7 @@ fn operations(document: &mut Json, api: &OpenApi, annotations: &Annotations) {
             target["deprecated"] = Json::Bool(true);
         }
         if let Some(security) = annotation.get("security") {
-            target["security"] = security_requirements(security);
+            target["security"] = security_requirements(security, Level::Operation);
         }
         extensions(annotation, target);
     }
@@ -338,10 +338,19 @@ fn security_scheme(scheme: &Json) -> Option<Json> {
     Some(converted)
 }
 
+/// Where a list of security requirements applies.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Document,
+    Operation,
+}
+
 /// Swagger 2 security requirements (`{"securityRequirement": {name: {"scope": […]}}}` each)
-/// as OpenAPI's (`{name: […]}`). An empty one (`security: {}`, grpc-gateway's way to opt an
-/// operation out) is left out: `[]` says no security, `[{}]` would say "or none" beside others.
-fn security_requirements(security: &Json) -> Json {
+/// as OpenAPI's (`{name: […]}`). An empty one is kept on the document, where beside others it
+/// says "or anonymous" (`[{"Basic": []}, {}]`: authentication optional), and left out of an
+/// operation, where `security: {}` is grpc-gateway's way to opt it out (`[]`: no security);
+/// protoc-gen-openapiv2 does both.
+fn security_requirements(security: &Json, level: Level) -> Json {
     let requirements = security
         .as_array()
         .into_iter()
@@ -362,7 +371,9 @@ fn security_requirements(security: &Json) -> Json {
                 .unwrap_or_default();
             Json::Object(names)
         })
-        .filter(|names| names.as_object().is_some_and(|names| !names.is_empty()));
+        .filter(|names| {
+            level == Level::Document || names.as_object().is_some_and(|names| !names.is_empty())
+        });
     Json::Array(requirements.collect())
 }
 
@@ -454,7 +465,21 @@ mod tests {
             ),
         ];
         for (security, expected) in cases {
-            assert_eq!(security_requirements(&security), expected, "{security}");
+            assert_eq!(
+                security_requirements(&security, Level::Operation),
+                expected,
+                "{security}"
+            );
         }
+    }
+
+    #[test]
+    fn an_empty_requirement_on_the_document_makes_authentication_optional() {
+        // protoc-gen-openapiv2 keeps it there: Basic, or anonymous.
+        let security = json!([{ "securityRequirement": { "Basic": {} } }, {}]);
+        assert_eq!(
+            security_requirements(&security, Level::Document),
+            json!([{ "Basic": [] }, {}])
+        );
     }
 }
