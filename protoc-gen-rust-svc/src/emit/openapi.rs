@@ -86,9 +86,66 @@ pub fn document(api: &OpenApi) -> String {
         document["components"]["responses"]["StreamError"] = stream_error();
     }
     annotations::apply(&mut document, api);
+    bodies_without_path_fields(&mut document, api);
     naming::apply(&mut document, api.naming, &api.naming_universe);
     // `{:#}` is serde_json's pretty printer; it cannot fail on a `Value`.
     format!("{document:#}\n")
+}
+
+/// A whole-request body (`body: "*"`) on a path that binds some of the request's fields does
+/// not carry those: the path sets them (and wins over the body). Its schema is the request
+/// message's without them, in their properties or among the required, as protoc-gen-openapiv2
+/// writes its `…Body` definitions; inline here, as the copy belongs to this operation alone.
+/// Run after the annotations, which add to the message's `required`. A field bound further
+/// down (`{shelf.name}`) stays: its message is shared with other uses.
+fn bodies_without_path_fields(document: &mut Json, api: &OpenApi) {
+    for operation in &api.operations {
+        let Some(body) = &operation.body else {
+            continue;
+        };
+        if body.field.is_some() || body.stream || body.raw {
+            continue;
+        }
+        let bound: Vec<&str> = operation
+            .path_params
+            .iter()
+            .filter_map(|param| param.field.as_deref())
+            .filter(|field| !field.contains('.'))
+            .collect();
+        if bound.is_empty() {
+            continue;
+        }
+        let pointer = format!(
+            "/paths/{}/{}/requestBody/content/application~1json/schema",
+            operation.path.replace('~', "~0").replace('/', "~1"),
+            operation.method
+        );
+        let Some(name) = document
+            .pointer(&pointer)
+            .and_then(|schema| schema.get("$ref"))
+            .and_then(Json::as_str)
+            .and_then(|reference| reference.strip_prefix("#/components/schemas/"))
+        else {
+            continue;
+        };
+        let Some(mut copy) = document["components"]["schemas"].get(name).cloned() else {
+            continue;
+        };
+        if let Some(properties) = copy.get_mut("properties").and_then(Json::as_object_mut) {
+            for field in &bound {
+                properties.remove(*field);
+            }
+        }
+        if let Some(required) = copy.get_mut("required").and_then(Json::as_array_mut) {
+            required.retain(|name| !bound.iter().any(|field| name == field));
+            if required.is_empty() {
+                copy.as_object_mut().map(|copy| copy.remove("required"));
+            }
+        }
+        if let Some(schema) = document.pointer_mut(&pointer) {
+            *schema = copy;
+        }
+    }
 }
 
 /// What the document does not list: the same rpcs in the other protocols the adapter speaks.

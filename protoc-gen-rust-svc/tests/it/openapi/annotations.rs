@@ -460,3 +460,21 @@ fn a_field_s_required_list_names_the_fields_its_message_requires() {
         "{not_found}"
     );
 }
+
+#[test]
+fn a_whole_request_body_leaves_out_the_fields_its_path_binds() {
+    // protoc-gen-openapiv2's `…Body` definition: `name` comes from the path, so the body
+    // neither has it nor requires it; the message's own schema keeps both.
+    let document = annotated_document();
+    let body = &document["paths"]["/v1/shelves/{name}"]["put"]["requestBody"]["content"]["application/json"]
+        ["schema"];
+    assert!(body["properties"].get("name").is_none(), "{body}");
+    assert!(body["properties"].get("label").is_some(), "{body}");
+    assert_eq!(body["required"], serde_json::json!(["label"]), "{body}");
+    let message = &document["components"]["schemas"]["tests.annotated.v1.RelabelShelfRequest"];
+    assert_eq!(
+        message["required"],
+        serde_json::json!(["name", "label"]),
+        "{message}"
+    );
+}
