@@ -465,9 +465,11 @@ pub(super) fn build(
                     });
                     continue;
                 }
+                // The second binding is `Service_Method2`, as protoc-gen-openapiv2 numbers
+                // them (an annotated id is numbered alike, where it would repeat it).
                 let operation_id = match index {
                     0 => base.clone(),
-                    _ => format!("{base}_{}", index + 1),
+                    _ => format!("{base}{}", index + 1),
                 };
                 let identity = Identity {
                     id: operation_id,

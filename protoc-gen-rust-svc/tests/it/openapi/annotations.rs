@@ -82,7 +82,7 @@ fn grpc_gateway_annotations_are_carried_into_the_document() {
     // An additional binding numbers the annotated id as it would ours: ids stay unique.
     assert_eq!(
         document["paths"]["/v2/books/{id}"]["get"]["operationId"],
-        "getBook_2"
+        "getBook2"
     );
     assert_eq!(operation["tags"], serde_json::json!(["Books", "Catalogue"]));
     assert_eq!(operation["deprecated"], true);
