@@ -252,8 +252,8 @@ fn value_keywords(annotation: &Json, target: &mut Json) {
     ] {
         if annotation.get(flag) == Some(&Json::Bool(true)) {
             // proto3 JSON leaves out a bound of 0, which is still the bound.
-            let value = annotation.get(bound).cloned().unwrap_or(json!(0.0));
-            target[exclusive] = value;
+            let value = annotation.get(bound).cloned().unwrap_or(json!(0));
+            target[exclusive] = whole_numbers(value);
             if let Some(object) = target.as_object_mut() {
                 object.remove(bound);
             }
@@ -382,7 +382,35 @@ fn security_requirements(security: &Json, level: Level) -> Json {
 fn extensions(source: &Json, target: &mut Json) {
     let members = source.get("extensions").and_then(Json::as_object);
     if let (Some(members), Some(target)) = (members, target.as_object_mut()) {
-        target.extend(members.clone());
+        target.extend(
+            members
+                .iter()
+                .map(|(name, value)| (name.clone(), whole_numbers(value.clone()))),
+        );
+    }
+}
+
+/// `value` with its whole numbers written as integers. An annotation's numbers come from
+/// protobuf's `double` (the bounds) and `google.protobuf.Value` (extensions), so 60 reads
+/// back as `60.0`; protoc-gen-openapiv2 writes `60`, as a reader expects.
+fn whole_numbers(value: Json) -> Json {
+    /// Doubles hold every integer up to 2^53 exactly.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    match value {
+        Json::Number(number) => match number.as_f64() {
+            Some(float) if number.is_f64() && float.fract() == 0.0 && float.abs() <= EXACT => {
+                json!(float as i64)
+            }
+            _ => Json::Number(number),
+        },
+        Json::Array(items) => Json::Array(items.into_iter().map(whole_numbers).collect()),
+        Json::Object(members) => Json::Object(
+            members
+                .into_iter()
+                .map(|(name, value)| (name, whole_numbers(value)))
+                .collect(),
+        ),
+        other => other,
     }
 }
 
@@ -398,7 +426,7 @@ fn copy_count(source: &Json, key: &str, target: &mut Json) {
 /// `target[to]` = `source[from]`, when `source` has it.
 fn copy(source: &Json, from: &str, target: &mut Json, to: &str) {
     if let Some(value) = source.get(from) {
-        target[to] = value.clone();
+        target[to] = whole_numbers(value.clone());
     }
 }
 
@@ -437,7 +465,7 @@ mod tests {
                     "pattern": "^[a-z]+$",
                     "format": "hostname",
                     "maxLength": 20,
-                    "minimum": 1.0,
+                    "minimum": 1,
                     "default": "a",
                     "enum": ["a", "b"],
                 },
@@ -471,6 +499,15 @@ mod tests {
                 "{security}"
             );
         }
+    }
+
+    #[test]
+    fn whole_numbers_are_written_as_integers() {
+        let value = json!({ "ttl": 60.0, "ratio": 0.5, "list": [1.0, -2.0, 2.5], "big": 1e300 });
+        assert_eq!(
+            whole_numbers(value),
+            json!({ "ttl": 60, "ratio": 0.5, "list": [1, -2, 2.5], "big": 1e300 })
+        );
     }
 
     #[test]

@@ -163,8 +163,8 @@ fn field_annotations_shape_path_and_query_parameters() {
         serde_json::json!({
             "type": "integer",
             "format": "int32",
-            "minimum": 1.0,
-            "maximum": 100.0,
+            "minimum": 1,
+            "maximum": 100,
             "default": 10,
         })
     );

@@ -46,7 +46,12 @@ fn response(annotation: &Json, target: &mut Json, known: &dyn Fn(&str) -> bool) 
     let examples = annotation.get("examples").and_then(Json::as_object);
     for (media_type, example) in examples.into_iter().flatten() {
         if let Some(text) = example.as_str() {
-            target["content"][media_type]["example"] = parsed_example(text);
+            // Only a JSON media type's example is JSON text; `text/plain`'s `123` is the text.
+            target["content"][media_type]["example"] = if is_json(media_type) {
+                parsed_example(text)
+            } else {
+                Json::String(text.to_owned())
+            };
         }
     }
     let headers = annotation.get("headers").and_then(Json::as_object);
@@ -56,20 +61,34 @@ fn response(annotation: &Json, target: &mut Json, known: &dyn Fn(&str) -> bool) 
     extensions(annotation, target);
 }
 
+/// Whether `media_type` is JSON: `application/json`, or a `+json` type
+/// (`application/problem+json`), parameters aside.
+fn is_json(media_type: &str) -> bool {
+    let essence = media_type.split(';').next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case(JSON) || essence.to_ascii_lowercase().ends_with("+json")
+}
+
 /// A response's `Schema` (`json_schema`, with `ref` a message or enum's full name with a
-/// leading dot) as a JSON Schema.
+/// leading dot, or else a JSON reference passed through as protoc-gen-openapiv2 does, a
+/// Swagger 2 `#/definitions/…` one moved to OpenAPI 3.1's components) as a JSON Schema.
 fn schema(schema: &Json, known: &dyn Fn(&str) -> bool) -> Json {
     let Some(json_schema) = schema.get("jsonSchema") else {
         return json!({});
     };
     let mut converted = Json::Object(Map::new());
-    let reference = json_schema
-        .get("ref")
-        .and_then(Json::as_str)
-        .map(|name| name.trim_start_matches('.'))
-        .filter(|name| known(name));
-    if let Some(name) = reference {
-        converted["$ref"] = json!(format!("#/components/schemas/{name}"));
+    let reference = json_schema.get("ref").and_then(Json::as_str);
+    let reference = match reference {
+        Some(name) if name.starts_with('.') => Some(name.trim_start_matches('.'))
+            .filter(|name| known(name))
+            .map(|name| format!("#/components/schemas/{name}")),
+        Some(raw) if !raw.is_empty() => Some(match raw.strip_prefix("#/definitions/") {
+            Some(name) => format!("#/components/schemas/{name}"),
+            None => raw.to_owned(),
+        }),
+        _ => None,
+    };
+    if let Some(reference) = reference {
+        converted["$ref"] = json!(reference);
     } else if let Some(kind) = json_schema.pointer("/type/0").and_then(Json::as_str) {
         converted["type"] = json!(kind.to_ascii_lowercase());
     }
@@ -225,6 +244,43 @@ mod tests {
         assert_eq!(
             operation["responses"]["403"],
             json!({ "description": "Forbidden." })
+        );
+    }
+
+    #[test]
+    fn raw_references_pass_through_and_only_json_examples_are_parsed() {
+        let mut operation = json!({ "responses": {} });
+        let annotated = json!({
+            "200": {
+                "description": "Plain.",
+                "examples": {
+                    "text/plain": "123",
+                    "application/problem+json": "{\"n\": 1}",
+                },
+            },
+            "409": {
+                "description": "A Swagger 2 reference.",
+                "schema": { "jsonSchema": { "ref": "#/definitions/Conflict" } },
+            },
+            "410": {
+                "description": "An external one.",
+                "schema": { "jsonSchema": { "ref": "common.json#/Gone" } },
+            },
+        });
+        merge(&mut operation, &annotated, false, &|_| false);
+        let responses = &operation["responses"];
+        assert_eq!(responses["200"]["content"]["text/plain"]["example"], "123");
+        assert_eq!(
+            responses["200"]["content"]["application/problem+json"]["example"],
+            json!({ "n": 1 })
+        );
+        assert_eq!(
+            responses["409"]["content"][JSON]["schema"],
+            json!({ "$ref": "#/components/schemas/Conflict" })
+        );
+        assert_eq!(
+            responses["410"]["content"][JSON]["schema"],
+            json!({ "$ref": "common.json#/Gone" })
         );
     }
 
