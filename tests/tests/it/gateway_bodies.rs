@@ -117,6 +117,21 @@ async fn a_body_in_other_accepted_forms_is_written_canonically() {
 }
 
 #[tokio::test]
+async fn base64_with_line_breaks_is_read_as_protojson_reads_it() {
+    // Go's base64 decoder, under protojson, skips `\r` and `\n`: MIME-style text as
+    // `openssl base64` wraps it is accepted, in the body as in the query.
+    let served = serve().await;
+    let sent = json!({ "blob": "YWJj\r\nZGVm\n" });
+    let reply = served.rest.json("POST", "/v1/everything", &sent).await;
+    assert_eq!(reply.ok_json(), json!({ "blob": "YWJjZGVm" }));
+    let reply = served
+        .rest
+        .get("/v1/everything/q?blob=YWJj%0D%0AZGVm")
+        .await;
+    assert_eq!(reply.ok_json(), json!({ "id": "q", "blob": "YWJjZGVm" }));
+}
+
+#[tokio::test]
 async fn timestamps_in_the_body_are_read_with_offsets_and_written_z_normalized() {
     let served = serve().await;
     // proto3 JSON: "generated output will always be Z-normalized and uses 0, 3, 6 or 9

@@ -184,7 +184,8 @@ fn float(text: &str, single: bool) -> Result<Value, String> {
 
 /// A query's or path's bytes as grpc-gateway reads them (its `runtime.Bytes`): the URL-safe
 /// alphabet if the text has `-` or `_`, else the standard one; padded when the length is a
-/// multiple of 4, unpadded otherwise; bits past the last byte ignored, as Go's decoder does.
+/// multiple of 4, unpadded otherwise; bits past the last byte and line breaks ignored, as Go's
+/// decoder does.
 /// Passed on as canonical padded standard base64, which the message's serde impl reads.
 fn query_bytes(text: &str) -> Result<Value, String> {
     const fn engine(alphabet: &base64::alphabet::Alphabet, padded: bool) -> GeneralPurpose {
@@ -208,27 +209,25 @@ fn query_bytes(text: &str) -> Result<Value, String> {
             engine(&base64::alphabet::URL_SAFE, true),
         ],
     ];
-    let url_safe = text.contains(['-', '_']);
-    let padded = text.len().is_multiple_of(4);
+    // Go's decoder skips line breaks, as the body's does (wkt/bytes.rs).
+    let unbroken = if text.contains(['\r', '\n']) {
+        std::borrow::Cow::Owned(text.replace(['\r', '\n'], ""))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    };
+    let url_safe = unbroken.contains(['-', '_']);
+    let padded = unbroken.len().is_multiple_of(4);
     let bytes = ENGINES[usize::from(url_safe)][usize::from(padded)]
-        .decode(text)
+        .decode(unbroken.as_bytes())
         .map_err(|error| format!("{text:?} is not valid base64: {error}"))?;
     Ok(Value::String(general_purpose::STANDARD.encode(bytes)))
 }
 
-/// The base64 pbjson's bytes fields accept, so that what passes here also decodes there:
+/// The base64 the bytes fields of a body accept, so that what passes here also decodes there:
 /// the standard or the URL-safe alphabet, padded or not (grpc-gateway requires padding; proto3
 /// JSON parsers do not, and a body field takes both, so the query does too).
 pub(crate) fn check_base64(text: &str) -> Result<(), String> {
-    const PAD_EITHER: GeneralPurposeConfig =
-        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
-    const STANDARD: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::STANDARD, PAD_EITHER);
-    const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::URL_SAFE, PAD_EITHER);
-    let result = match STANDARD.decode(text) {
-        Err(base64::DecodeError::InvalidByte(_, b'-' | b'_')) => URL_SAFE.decode(text),
-        other => other,
-    };
-    result
+    crate::gateway::wkt::bytes::decode(text)
         .map(drop)
         .map_err(|error| format!("{text:?} is not valid base64 (standard or URL-safe): {error}"))
 }

@@ -30,6 +30,7 @@
 pub use pbjson_types::*;
 
 pub mod any;
+pub(crate) mod bytes;
 mod duration;
 mod field_mask;
 pub(crate) mod float;
