@@ -82,6 +82,9 @@ struct Site<'s> {
     path: &'s [i32],
     options_field: i32,
     element: String,
+    /// The JSON types (JSONSchema's names) the element's proto3 JSON can be, which a `type`
+    /// annotation cannot change; `None` where it is not one type or any is allowed.
+    json_types: Option<&'static [&'static str]>,
 }
 
 /// grpc-gateway's annotations all have this extension number.
@@ -138,7 +141,15 @@ impl<'a> Reader<'a> {
         };
         let mut refused = Vec::new();
         check_extensions(&mut annotation, &mut refused);
-        for key in refused {
+        let problems = refused
+            .into_iter()
+            .map(|key| {
+                format!(
+                    "{name}: the extension key \"{key}\" does not start with \"x-\"; it is left out of the OpenAPI document"
+                )
+            })
+            .chain(left_out(name, &annotation, site.json_types));
+        for problem in problems {
             let location = option_location(
                 self.sources,
                 &site.file,
@@ -146,13 +157,7 @@ impl<'a> Reader<'a> {
                 site.options_field,
                 Some(NUMBER),
             );
-            let warning = Warning::at(
-                location,
-                site.element.clone(),
-                format!(
-                    "{name}: the extension key \"{key}\" does not start with \"x-\"; it is left out of the OpenAPI document"
-                ),
-            );
+            let warning = Warning::at(location, site.element.clone(), problem);
             if !self.warnings.contains(&warning) {
                 self.warnings.push(warning);
             }
@@ -167,6 +172,7 @@ impl<'a> Reader<'a> {
             path: enumeration.path(),
             options_field: ENUM_OPTIONS,
             element: format!("enum {}", enumeration.full_name()),
+            json_types: None,
         };
         self.read(&enumeration.options(), "openapiv2_enum", site)
     }
@@ -179,6 +185,7 @@ impl<'a> Reader<'a> {
             path: field.path(),
             options_field: FIELD_OPTIONS,
             element: format!("field {}", field.full_name()),
+            json_types: json_types(field),
         };
         let schema = self.read(&options, "openapiv2_field", site);
         let behaviors: Vec<i32> = match self.extension(&options, "google.api.field_behavior") {
@@ -267,6 +274,7 @@ impl<'a> Reader<'a> {
             path: service.path(),
             options_field: SERVICE_OPTIONS,
             element: format!("service {}", service.full_name()),
+            json_types: None,
         };
         self.read(&service.options(), "openapiv2_tag", site)
     }
@@ -278,6 +286,7 @@ impl<'a> Reader<'a> {
             path: method.path(),
             options_field: METHOD_OPTIONS,
             element: format!("rpc {}", method.full_name()),
+            json_types: None,
         };
         self.read(&method.options(), "openapiv2_operation", site)
     }
@@ -291,6 +300,7 @@ impl<'a> Reader<'a> {
                 path: &[],
                 options_field: FILE_OPTIONS,
                 element: format!("file {}", file.name()),
+                json_types: None,
             };
             swagger.extend(self.read(&file.options(), "openapiv2_swagger", site));
         }
@@ -340,7 +350,113 @@ fn message_site(message: &MessageDescriptor) -> Site<'_> {
         path: message.path(),
         options_field: MESSAGE_OPTIONS,
         element: format!("message {}", message.full_name()),
+        // A message is an object in proto3 JSON, but for the well-known types' own forms.
+        json_types: (message.package_name() != "google.protobuf").then_some(&["OBJECT"][..]),
     }
+}
+
+/// The JSON types (JSONSchema's names) a singular field's proto3 JSON can be; `None` for a
+/// list, a map or a `google.protobuf.Value`.
+fn json_types(field: &FieldDescriptor) -> Option<&'static [&'static str]> {
+    use prost_reflect::Kind;
+    if field.is_list() || field.is_map() {
+        return None;
+    }
+    Some(match field.kind() {
+        Kind::Double | Kind::Float => &["NUMBER"],
+        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 | Kind::Uint32 | Kind::Fixed32 => &["INTEGER"],
+        // 64-bit integers are strings in proto3 JSON.
+        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 | Kind::Uint64 | Kind::Fixed64 => &["STRING"],
+        Kind::Bool => &["BOOLEAN"],
+        Kind::String | Kind::Bytes => &["STRING"],
+        Kind::Enum(enumeration) if enumeration.full_name() == "google.protobuf.NullValue" => {
+            &["NULL"]
+        }
+        // By name, or by number with `use_enum_numbers`.
+        Kind::Enum(_) => &["STRING", "INTEGER"],
+        Kind::Message(message) => match message.full_name() {
+            "google.protobuf.Timestamp"
+            | "google.protobuf.Duration"
+            | "google.protobuf.FieldMask"
+            | "google.protobuf.Int64Value"
+            | "google.protobuf.UInt64Value"
+            | "google.protobuf.StringValue"
+            | "google.protobuf.BytesValue" => &["STRING"],
+            "google.protobuf.Int32Value" | "google.protobuf.UInt32Value" => &["INTEGER"],
+            "google.protobuf.DoubleValue" | "google.protobuf.FloatValue" => &["NUMBER"],
+            "google.protobuf.BoolValue" => &["BOOLEAN"],
+            "google.protobuf.ListValue" => &["ARRAY"],
+            "google.protobuf.Value" => return None,
+            _ => &["OBJECT"],
+        },
+    })
+}
+
+/// What of annotation `name` OpenAPI 3.1 or the gateway has no place for, which the document
+/// leaves out, each said in a sentence for a warning: the media types an operation consumes
+/// or produces (the gateway's are JSON and binary protobuf, negotiated per request), a
+/// security scheme without what OpenAPI 3.1 requires of it, and a JSON `type` the element's
+/// proto3 JSON is not (`json_types`).
+fn left_out(name: &str, annotation: &Json, json_types: Option<&[&str]>) -> Vec<String> {
+    let mut problems = Vec::new();
+    for key in ["consumes", "produces"] {
+        if annotation
+            .get(key)
+            .and_then(Json::as_array)
+            .is_some_and(|types| !types.is_empty())
+        {
+            problems.push(format!(
+                "{name}: `{key}` is left out of the OpenAPI document: the gateway reads and writes proto3 JSON (and binary protobuf), as the document says"
+            ));
+        }
+    }
+    let schemes = annotation
+        .pointer("/securityDefinitions/security")
+        .and_then(Json::as_object);
+    for (scheme_name, scheme) in schemes.into_iter().flatten() {
+        let flow = scheme.get("flow").and_then(Json::as_str);
+        let missing = match scheme.get("type").and_then(Json::as_str) {
+            Some("TYPE_BASIC") => None,
+            Some("TYPE_API_KEY") if scheme.get("name").is_none() => Some("`name`"),
+            Some("TYPE_API_KEY") => None,
+            Some("TYPE_OAUTH2")
+                if !matches!(
+                    flow,
+                    Some(
+                        "FLOW_IMPLICIT" | "FLOW_PASSWORD" | "FLOW_APPLICATION" | "FLOW_ACCESS_CODE"
+                    )
+                ) =>
+            {
+                Some("`flow`")
+            }
+            Some("TYPE_OAUTH2") => None,
+            _ => Some("`type`"),
+        };
+        if let Some(missing) = missing {
+            problems.push(format!(
+                "{name}: the security scheme \"{scheme_name}\" has no {missing}, which OpenAPI 3.1 requires; it is left out of the OpenAPI document"
+            ));
+        }
+    }
+    let declared = annotation
+        .get("type")
+        .or_else(|| annotation.pointer("/jsonSchema/type"))
+        .and_then(Json::as_array);
+    if let (Some(declared), Some(json_types)) = (declared, json_types) {
+        let declared: Vec<&str> = declared
+            .iter()
+            .filter_map(Json::as_str)
+            .filter(|kind| *kind != "UNKNOWN")
+            .collect();
+        if declared.iter().any(|kind| !json_types.contains(kind)) {
+            problems.push(format!(
+                "{name}: the type {} is left out of the OpenAPI document: the gateway writes this as proto3 JSON, where it is {}",
+                declared.join(", "),
+                json_types.join(" or ")
+            ));
+        }
+    }
+    problems
 }
 
 /// Takes the keys that do not start with `x-` out of every `extensions` map in `annotation`

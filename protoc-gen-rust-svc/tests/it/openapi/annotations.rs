@@ -478,3 +478,63 @@ fn a_whole_request_body_leaves_out_the_fields_its_path_binds() {
         "{message}"
     );
 }
+
+#[test]
+fn annotations_without_a_place_in_the_document_are_left_out_with_a_warning() {
+    let root = root();
+    let generated = Builder::new()
+        .include(root.join("proto"))
+        .include(root.join("tests/data/grpc-gateway"))
+        .include(root.join("tests/data/googleapis"))
+        .include(root.join("tests/protos/openapi"))
+        .file(root.join("tests/protos/openapi/left_out.proto"))
+        .artifacts([Artifact::Domain, Artifact::OpenApi])
+        .generate_with_warnings()
+        .unwrap();
+    let warnings: Vec<String> = generated.warnings.iter().map(ToString::to_string).collect();
+    let proto = std::fs::read_to_string(root.join("tests/protos/openapi/left_out.proto"))
+        .expect("the proto");
+    let line = |text: &str| {
+        proto
+            .lines()
+            .position(|line| line.contains(text))
+            .unwrap_or_else(|| panic!("{text}"))
+            + 1
+    };
+    let file = line("option (grpc.gateway.protoc_gen_openapiv2.options.openapiv2_swagger)");
+    let rpc = line("option (grpc.gateway.protoc_gen_openapiv2.options.openapiv2_operation)");
+    let money = line("option (grpc.gateway.protoc_gen_openapiv2.options.openapiv2_schema)");
+    let count = line("int64 count = 1");
+    let expected = [
+        format!(
+            "left_out.proto:{file}: file left_out.proto: openapiv2_swagger: `consumes` is left out of the OpenAPI document: the gateway reads and writes proto3 JSON (and binary protobuf), as the document says"
+        ),
+        format!(
+            "left_out.proto:{file}: file left_out.proto: openapiv2_swagger: the security scheme \"Flowless\" has no `flow`, which OpenAPI 3.1 requires; it is left out of the OpenAPI document"
+        ),
+        format!(
+            "left_out.proto:{file}: file left_out.proto: openapiv2_swagger: the security scheme \"Nameless\" has no `name`, which OpenAPI 3.1 requires; it is left out of the OpenAPI document"
+        ),
+        format!(
+            "left_out.proto:{rpc}: rpc tests.leftout.v1.Counter.Count: openapiv2_operation: `produces` is left out of the OpenAPI document: the gateway reads and writes proto3 JSON (and binary protobuf), as the document says"
+        ),
+        format!(
+            "left_out.proto:{money}: message tests.leftout.v1.Money: openapiv2_schema: the type STRING is left out of the OpenAPI document: the gateway writes this as proto3 JSON, where it is OBJECT"
+        ),
+        format!(
+            "left_out.proto:{count}: field tests.leftout.v1.Tally.count: openapiv2_field: the type INTEGER is left out of the OpenAPI document: the gateway writes this as proto3 JSON, where it is STRING"
+        ),
+    ];
+    let mut sorted = warnings.clone();
+    sorted.sort();
+    let mut expected = expected.to_vec();
+    expected.sort();
+    assert_eq!(sorted, expected, "{warnings:#?}");
+    // The complete scheme is there, the others are not.
+    let document: serde_json::Value =
+        serde_json::from_str(&documents(generated.files)[0].content).unwrap();
+    let schemes = document["components"]["securitySchemes"]
+        .as_object()
+        .unwrap();
+    assert_eq!(schemes.keys().collect::<Vec<_>>(), ["Complete"]);
+}
