@@ -98,6 +98,16 @@ fn enum_schema(enumeration: &EnumSchema) -> Json {
     if enumeration.deprecated {
         object.insert("deprecated".into(), json!(true));
     }
+    // What an absent field reads as: the value numbered 0 (the first, in proto2), which the
+    // gateway leaves out of what it writes. protoc-gen-openapiv2 says so too.
+    let default = enumeration
+        .values
+        .iter()
+        .find(|(_, number, _)| *number == 0)
+        .or(enumeration.values.first());
+    if let Some((name, _, _)) = default {
+        object.insert("default".into(), json!(name));
+    }
     object.insert(
         "oneOf".into(),
         json!([
@@ -373,6 +383,7 @@ mod tests {
             annotation: None,
         };
         let schema = enum_schema(&enumeration);
+        assert_eq!(schema["default"], "UNSPECIFIED");
         assert_eq!(
             schema["oneOf"],
             json!([
