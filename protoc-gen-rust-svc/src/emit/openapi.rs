@@ -204,11 +204,15 @@ fn operation(operation: &Operation) -> Json {
     object.insert("operationId".into(), json!(operation.operation_id));
     object.insert("tags".into(), json!([operation.tag]));
     if let Some(text) = &operation.description {
-        // A comment of several paragraphs gives its first as the summary.
-        if let Some((first, _)) = text.split_once("\n\n") {
-            object.insert("summary".into(), json!(first.replace('\n', " ")));
-        }
-        object.insert("description".into(), json!(text));
+        // As protoc-gen-openapiv2 splits an rpc's comment: its first paragraph is the
+        // summary, the rest (if any) the description.
+        let (first, rest) = text.split_once("\n\n").unwrap_or((text, ""));
+        object.insert("summary".into(), json!(first.trim().replace('\n', " ")));
+        insert_text(
+            &mut object,
+            "description",
+            Some(rest.trim()).filter(|rest| !rest.is_empty()),
+        );
     }
     if operation.deprecated {
         object.insert("deprecated".into(), json!(true));
