@@ -10,8 +10,9 @@ mod adaptive;
 mod controls;
 mod window;
 
+use std::collections::VecDeque;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -123,15 +124,26 @@ pub(crate) struct Breaker {
     hook: Option<TransitionHook>,
     classifier: Option<Classifier>,
     state: Mutex<Guarded>,
+    /// Held by the one thread delivering the queued changes (see [`Breaker::announce_pending`]).
+    announcing: Mutex<()>,
 }
 
 /// What the breaker's lock guards: its model, and a state forced at run time.
 struct Guarded {
     machine: Machine,
     forced: Option<Forced>,
+    /// Changes made and not yet announced, in the order they were made.
+    pending: VecDeque<(BreakerState, BreakerState)>,
 }
 
 impl Guarded {
+    /// Queues `changes` for announcing, in order; whether there were any.
+    fn queue(&mut self, changes: impl IntoIterator<Item = (BreakerState, BreakerState)>) -> bool {
+        let before = self.pending.len();
+        self.pending.extend(changes);
+        self.pending.len() > before
+    }
+
     /// Moves the model on as the clock alone moves it (nothing while a state is forced).
     fn advance(&mut self, now: Instant) -> Vec<(BreakerState, BreakerState)> {
         match (&self.forced, &mut self.machine) {
@@ -216,26 +228,31 @@ impl Breaker {
             state: Mutex::new(Guarded {
                 machine,
                 forced: None,
+                pending: VecDeque::new(),
             }),
+            announcing: Mutex::new(()),
         })
     }
 
     /// The state as of now: read against the clock, so an open breaker whose wait has ended
     /// reads half-open without a call having been made (and the change is announced).
     pub(crate) fn state(&self) -> BreakerState {
-        let (state, changes) = {
+        let (state, changed) = {
             let mut guarded = self.lock();
             let changes = guarded.advance(Instant::now());
-            (guarded.state(), changes)
+            let changed = guarded.queue(changes);
+            (guarded.state(), changed)
         };
-        self.announce_all(changes);
+        if changed {
+            self.announce_pending();
+        }
         state
     }
 
     /// Admits a call, or answers the `UNAVAILABLE` status a rejected call fails with.
     pub(crate) fn try_acquire(&self) -> Result<Permit<'_>, Status> {
         let now = Instant::now();
-        let (admission, transition) = {
+        let (admission, changed) = {
             let mut guarded = self.lock();
             match guarded.forced {
                 Some(Forced::Open) => {
@@ -269,9 +286,11 @@ impl Breaker {
                     admission
                 }
             };
-            (admission, changes)
+            (admission, guarded.queue(changes))
         };
-        self.announce_all(transition);
+        if changed {
+            self.announce_pending();
+        }
         match admission {
             Admission::Admitted { epoch, probe } => Ok(Permit {
                 breaker: self,
@@ -287,7 +306,7 @@ impl Breaker {
 
     /// Forces the breaker open or disabled (`Some`), or back to its model (`None`, a reset).
     fn force(&self, forced: Option<Forced>) {
-        let transition = {
+        let changed = {
             let mut guarded = self.lock();
             let from = guarded.state();
             guarded.forced = forced;
@@ -302,9 +321,11 @@ impl Breaker {
                 }
             }
             let to = guarded.state();
-            (from != to).then_some((from, to))
+            guarded.queue((from != to).then_some((from, to)))
         };
-        self.announce(transition);
+        if changed {
+            self.announce_pending();
+        }
     }
 
     fn rejection(&self, retry_after: Duration) -> Status {
@@ -331,7 +352,7 @@ impl Breaker {
                 None => default_classification(code),
             },
         };
-        let transition = {
+        let changed = {
             let mut guarded = self.lock();
             if guarded.forced.is_some() {
                 return;
@@ -346,21 +367,44 @@ impl Breaker {
                 }
                 Machine::Adaptive(adaptive) => adaptive.record(now, outcome),
             }
-            changes
+            guarded.queue(changes)
         };
-        self.announce_all(transition);
-    }
-
-    fn announce_all(&self, changes: Vec<(BreakerState, BreakerState)>) {
-        for change in changes {
-            self.announce(Some(change));
+        if changed {
+            self.announce_pending();
         }
     }
 
-    fn announce(&self, transition: Option<(BreakerState, BreakerState)>) {
-        let Some((from, to)) = transition else {
-            return;
-        };
+    /// Announces the queued changes in the order they were made, outside the state's lock (a
+    /// hook may read the breaker). One thread delivers at a time: a change queued while another
+    /// thread delivers, or by a hook on this one, is delivered by that thread's loop, which
+    /// looks again once it has let go, so that none is left behind. Without this, two threads
+    /// changing the state at once could announce in the wrong order, and the state gauge end
+    /// on a state the breaker has left.
+    fn announce_pending(&self) {
+        loop {
+            let delivering = match self.announcing.try_lock() {
+                Ok(delivering) => delivering,
+                // A hook panicked while delivering: the queue is still in order.
+                Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                Err(TryLockError::WouldBlock) => return,
+            };
+            loop {
+                let batch = std::mem::take(&mut self.lock().pending);
+                if batch.is_empty() {
+                    break;
+                }
+                for (from, to) in batch {
+                    self.announce(from, to);
+                }
+            }
+            drop(delivering);
+            if self.lock().pending.is_empty() {
+                return;
+            }
+        }
+    }
+
+    fn announce(&self, from: BreakerState, to: BreakerState) {
         metrics::gauge!(STATE_GAUGE, "breaker" => self.name.to_string()).set(state_value(to));
         metrics::counter!(
             "grpc_client_breaker_transitions_total",
