@@ -100,6 +100,10 @@ pub struct SlidingWindow {
     /// Clears the closed state's counts this often (gobreaker's `Interval`). `None`: the window
     /// alone decides what is counted.
     pub counting_interval: Option<Duration>,
+    /// Opens again at the first failed probe, without waiting for the others to answer, as
+    /// gobreaker, Polly and Hystrix do. `false`: once every probe has answered, their failure
+    /// (and slow-call) rate decides against the thresholds, as in resilience4j.
+    pub reopen_on_probe_failure: bool,
 }
 
 impl SlidingWindow {
@@ -117,6 +121,7 @@ impl SlidingWindow {
         open_duration_multiplier: 1.0,
         max_open_duration: Duration::from_secs(30),
         counting_interval: None,
+        reopen_on_probe_failure: false,
     };
 }
 
@@ -161,6 +166,8 @@ setters!(SlidingWindow {
     max_open_duration: Duration,
     /// Sets [`counting_interval`](Self::counting_interval).
     counting_interval: Option<Duration>,
+    /// Sets [`reopen_on_probe_failure`](Self::reopen_on_probe_failure).
+    reopen_on_probe_failure: bool,
 });
 
 impl Default for SlidingWindow {

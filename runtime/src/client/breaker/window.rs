@@ -326,6 +326,9 @@ impl WindowMachine {
                     return None;
                 };
                 probes.add(recorded);
+                if recorded.failed && self.settings.reopen_on_probe_failure {
+                    return self.open(now);
+                }
                 if probes.calls < permitted {
                     return None;
                 }

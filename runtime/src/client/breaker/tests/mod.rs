@@ -260,6 +260,30 @@ async fn half_open_decides_on_the_rate_of_its_probes() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn with_reopen_on_probe_failure_the_first_failed_probe_opens_it() {
+    // gobreaker's half-open (TestTwoStepCircuitBreaker): a success, then a failure while the
+    // other probes are still out, opens at once; their later answers change nothing.
+    let breaker = tuned(|w| w.reopen_on_probe_failure = true);
+    open_then_wait(&breaker, Duration::from_secs(10)).await;
+    let mut probes: Vec<_> = (0..4).map(|_| breaker.try_acquire().unwrap()).collect();
+    probes.remove(0).record(Code::Ok);
+    assert_eq!(breaker.state(), BreakerState::HalfOpen);
+    probes.remove(0).record(Code::Unavailable);
+    assert_eq!(breaker.state(), BreakerState::Open);
+    assert!(breaker.try_acquire().is_err(), "open: rejected at once");
+    for probe in probes {
+        probe.record(Code::Ok);
+    }
+    assert_eq!(breaker.state(), BreakerState::Open);
+    // Probes that all succeed still close it.
+    tokio::time::advance(Duration::from_secs(10)).await;
+    for _ in 0..4 {
+        call(&breaker, Code::Ok).unwrap();
+    }
+    assert_eq!(breaker.state(), BreakerState::Closed);
+}
+
+#[tokio::test(start_paused = true)]
 async fn half_open_probes_that_take_too_long_open_it_again() {
     let breaker = tuned(|w| w.half_open_max_wait = Some(Duration::from_secs(5)));
     open_then_wait(&breaker, Duration::from_secs(10)).await;
