@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{Admission, CallOutcome, Transition};
+use super::{Admission, CallOutcome, Rejection, Transition};
 use crate::client::BreakerState;
 use crate::client::policy::Adaptive;
 
@@ -111,6 +111,7 @@ impl AdaptiveMachine {
         let admission = if probability > 0.0 && self.rng.f64() < probability {
             Admission::Rejected {
                 retry_after: self.bucket_width(),
+                why: Rejection::Throttled,
             }
         } else {
             Admission::Admitted {

@@ -300,7 +300,7 @@ impl Breaker {
                 counted: true,
                 recorded: false,
             }),
-            Admission::Rejected { retry_after } => Err(self.rejection(retry_after)),
+            Admission::Rejected { retry_after, why } => Err(self.rejection(retry_after, why)),
         }
     }
 
@@ -328,14 +328,34 @@ impl Breaker {
         }
     }
 
-    fn rejection(&self, retry_after: Duration) -> Status {
+    /// The `UNAVAILABLE` a call the breaker turns away fails with: which rejection it is in
+    /// its message and, for a program, as an `ErrorInfo` reason (gobreaker's `ErrOpenState`
+    /// and `ErrTooManyRequests`); when to come back as a `RetryInfo`.
+    fn rejection(&self, retry_after: Duration, why: Rejection) -> Status {
+        let (state, reason) = match why {
+            Rejection::Open => ("is open", "CIRCUIT_BREAKER_OPEN"),
+            Rejection::ProbesOut => (
+                "is half-open with all its probe calls out",
+                "CIRCUIT_BREAKER_PROBES_OUT",
+            ),
+            Rejection::Throttled => (
+                "is throttling calls (adaptive)",
+                "CIRCUIT_BREAKER_THROTTLED",
+            ),
+        };
+        let mut details = ErrorDetails::with_retry_info(Some(retry_after));
+        details.set_error_info(
+            reason,
+            ERROR_DOMAIN,
+            [("breaker".to_owned(), self.name.to_string())],
+        );
         Status::with_error_details(
             Code::Unavailable,
             format!(
-                "circuit breaker {} is open: failing fast without calling the service; retry in {:?}",
+                "circuit breaker {} {state}: failing fast without calling the service; retry in {:?}",
                 self.name, retry_after
             ),
-            ErrorDetails::with_retry_info(Some(retry_after)),
+            details,
         )
     }
 
@@ -457,9 +477,29 @@ impl Drop for Permit<'_> {
 }
 
 enum Admission {
-    Admitted { epoch: u64, probe: bool },
-    Rejected { retry_after: Duration },
+    Admitted {
+        epoch: u64,
+        probe: bool,
+    },
+    Rejected {
+        retry_after: Duration,
+        why: Rejection,
+    },
 }
+
+/// Why a call was turned away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rejection {
+    /// The breaker is open.
+    Open,
+    /// Half-open, with as many probes out as it lets through.
+    ProbesOut,
+    /// Adaptive throttling drew this call.
+    Throttled,
+}
+
+/// The `ErrorInfo` domain of the breaker's rejections.
+const ERROR_DOMAIN: &str = "rust-svc.client";
 
 type Transition = Option<(BreakerState, BreakerState)>;
 

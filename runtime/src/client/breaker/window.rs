@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{Admission, CallOutcome, Transition};
+use super::{Admission, CallOutcome, Rejection, Transition};
 use crate::client::BreakerState;
 use crate::client::policy::SlidingWindow;
 
@@ -257,6 +257,7 @@ impl WindowMachine {
         if let State::Open { until } = self.state {
             return Admission::Rejected {
                 retry_after: until.saturating_duration_since(now),
+                why: Rejection::Open,
             };
         }
         let permitted = self.settings.half_open_max_calls.max(1);
@@ -275,6 +276,7 @@ impl WindowMachine {
             // The probes are out; their outcomes decide soon.
             State::HalfOpen { .. } => Admission::Rejected {
                 retry_after: self.settings.open_duration.min(Duration::from_secs(1)),
+                why: Rejection::ProbesOut,
             },
             State::Open { .. } => unreachable!("answered above"),
         }

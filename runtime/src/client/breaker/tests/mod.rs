@@ -260,6 +260,28 @@ async fn half_open_decides_on_the_rate_of_its_probes() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_rejection_says_which_it_is_for_a_program_to_read() {
+    // gobreaker's ErrOpenState and ErrTooManyRequests: the ErrorInfo reason tells them apart.
+    let reason = |status: Status| status.get_details_error_info().map(|info| info.reason);
+    let breaker = tuned(|w| w.half_open_max_calls = 1);
+    while breaker.state() != BreakerState::Open {
+        call(&breaker, Code::Unavailable).unwrap();
+    }
+    let Err(open) = breaker.try_acquire() else {
+        panic!("admitted while open")
+    };
+    assert!(open.message().contains("is open"), "{open:?}");
+    assert_eq!(reason(open).as_deref(), Some("CIRCUIT_BREAKER_OPEN"));
+    tokio::time::advance(Duration::from_secs(10)).await;
+    let _probe = breaker.try_acquire().unwrap();
+    let Err(busy) = breaker.try_acquire() else {
+        panic!("a second probe admitted")
+    };
+    assert!(busy.message().contains("probe calls out"), "{busy:?}");
+    assert_eq!(reason(busy).as_deref(), Some("CIRCUIT_BREAKER_PROBES_OUT"));
+}
+
+#[tokio::test(start_paused = true)]
 async fn with_reopen_on_probe_failure_the_first_failed_probe_opens_it() {
     // gobreaker's half-open (TestTwoStepCircuitBreaker): a success, then a failure while the
     // other probes are still out, opens at once; their later answers change nothing.
