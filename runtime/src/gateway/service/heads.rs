@@ -71,7 +71,7 @@ pub(super) fn settle_host(parts: &mut http::request::Parts) -> Result<(), tonic:
             "a request must have one `Host` header, not several (RFC 9112 §3.2)",
         )),
         (Some(host), None) => {
-            if host.is_empty() || http::uri::Authority::try_from(host.as_bytes()).is_ok() {
+            if host.as_bytes().iter().all(|&byte| is_host_byte(byte)) {
                 Ok(())
             } else {
                 Err(tonic::Status::invalid_argument(format!(
@@ -81,3 +81,42 @@ pub(super) fn settle_host(parts: &mut http::request::Parts) -> Result<(), tonic:
         }
     }
 }
+
+/// Whether `byte` may appear in a `Host` value: a registered name, an IP literal in brackets
+/// and a port (RFC 3986's characters for them, percent-encoding included), as Go's
+/// `httpguts.ValidHostHeader` checks it. A table lookup per byte: this runs on every request.
+fn is_host_byte(byte: u8) -> bool {
+    HOST_BYTES[usize::from(byte)]
+}
+
+const HOST_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b'-'
+                    | b'.'
+                    | b':'
+                    | b';'
+                    | b'='
+                    | b'['
+                    | b']'
+                    | b'_'
+                    | b'~'
+            );
+        byte += 1;
+    }
+    table
+};
