@@ -147,7 +147,7 @@ pub fn compare(file: &str, source: &str, expected: &ServiceContext) -> Result<Ve
     for method in &expected.methods {
         let handler = handlers
             .iter()
-            .find(|handler| handler.sig.ident == method.plain_name);
+            .find(|handler| plain(&handler.sig.ident) == method.plain_name);
         match handler {
             None => findings.push(finding(
                 Some(implementation.span().start().line),
@@ -175,7 +175,7 @@ pub fn compare(file: &str, source: &str, expected: &ServiceContext) -> Result<Ve
         let known = expected
             .methods
             .iter()
-            .any(|method| handler.sig.ident == method.plain_name);
+            .any(|method| plain(&handler.sig.ident) == method.plain_name);
         if !known {
             findings.push(finding(
                 Some(handler.sig.ident.span().start().line),
@@ -294,6 +294,12 @@ fn shape(ty: &syn::Type) -> String {
     }
 }
 
+/// A handler's name as the rpc's plain name spells it: `r#move` is `move` (an rpc `Move`).
+fn plain(ident: &syn::Ident) -> String {
+    use syn::ext::IdentExt;
+    ident.unraw().to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,6 +330,21 @@ mod tests {
             compare("src/order.rs", &scaffolded(), &orders()).unwrap(),
             []
         );
+    }
+
+    #[test]
+    fn an_rpc_named_with_a_keyword_matches_its_raw_handler() {
+        // compute's `rpc Move`: its handler is `r#move`, whose plain name is `move`.
+        let mut expected = orders();
+        let method = expected
+            .methods
+            .iter_mut()
+            .find(|method| method.plain_name == "get_order")
+            .unwrap();
+        method.plain_name = "move".to_owned();
+        method.rust_name = "r#move".to_owned();
+        let source = scaffolded().replacen("async fn get_order(", "async fn r#move(", 1);
+        assert_eq!(compare("src/order.rs", &source, &expected).unwrap(), []);
     }
 
     #[test]
