@@ -181,7 +181,9 @@ impl ServiceContext {
     /// The context of `service` of `package`, calling `clients`.
     pub fn new(package: &Package, service: &Service, clients: Vec<ClientContext>) -> Self {
         let base = base_name(&service.proto_name);
-        let mut file = names::snake(&base);
+        // The module and file name: a keyword (aiplatform's `MatchService`, `match`) can name
+        // neither a file nor a test target as `r#match`, so it gets the suffix.
+        let mut file = heck::ToSnakeCase::to_snake_case(base.as_str());
         if TAKEN_MODULES.contains(&file.as_str()) || names::escape(&file) != file {
             file.push_str("_service");
         }
@@ -296,7 +298,7 @@ impl MethodContext {
 impl ClientContext {
     /// The context of calling `service` of `package`, the `index`th client.
     pub fn new(package: &Package, service: &Service, index: usize) -> Self {
-        let field = names::snake(&base_name(&service.proto_name));
+        let field = heck::ToSnakeCase::to_snake_case(base_name(&service.proto_name).as_str());
         let field = if names::escape(&field) == field {
             field
         } else {

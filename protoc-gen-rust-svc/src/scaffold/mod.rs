@@ -366,6 +366,39 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_service_or_rpc_named_with_a_keyword_gets_names_a_crate_can_have() {
+        // aiplatform's `MatchService` and compute's `rpc Move`: `match` can name neither a
+        // file nor a test target, so the module is `match_service`; the handler is `r#move`.
+        let dir = tempfile::tempdir().unwrap();
+        let proto = dir.path().join("kw.proto");
+        std::fs::write(
+            &proto,
+            "syntax = \"proto3\";\npackage kw.v1;\nmessage M {}\n\
+             service MatchService { rpc Move(M) returns (M); }\n",
+        )
+        .unwrap();
+        let options = NewOptions {
+            name: "kw-svc".to_owned(),
+            protos: vec![proto.clone()],
+            includes: vec![dir.path().to_owned()],
+            ..Default::default()
+        };
+        let input = Builder::new()
+            .include(dir.path())
+            .file(&proto)
+            .input()
+            .unwrap();
+        let model = crate::model(input.clone(), &crate::Params::default()).unwrap();
+        let project = project(&options, &model, &input.files_to_generate)
+            .unwrap()
+            .0;
+        let service = &project.services[0];
+        assert_eq!(service.file, "match_service");
+        assert_eq!(service.methods[0].rust_name, "r#move");
+        assert_eq!(service.methods[0].plain_name, "move");
+    }
+
+    #[test]
     fn crate_names_are_checked_as_cargo_does() {
         for good in ["orders", "orders-svc", "orders_svc", "a1"] {
             validate_crate_name(good).unwrap();
