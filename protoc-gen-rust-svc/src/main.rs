@@ -101,6 +101,10 @@ struct NewArgs {
     /// (e.g. src/main.rs, README.md); see templates/README.md for what they can use.
     #[arg(long, value_name = "DIR")]
     templates: Option<PathBuf>,
+    /// Plugin parameters for the crate's generated code, as `generate --opt` takes them (e.g.
+    /// `wildcards_after_double_wildcard=true`); written into build.rs or buf.gen.yaml.
+    #[arg(long, value_name = "PARAMS")]
+    opt: Vec<String>,
 }
 
 #[derive(Args)]
@@ -168,6 +172,7 @@ fn new(args: NewArgs) -> Result<(), Error> {
         force: args.force,
         overwrite: args.overwrite,
         templates: args.templates,
+        parameters: args.opt,
     };
     let report = scaffold::new_crate(&options)?;
     let mut stdout = std::io::stdout().lock();

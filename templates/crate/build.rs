@@ -5,6 +5,11 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     protoc_gen_rust_svc::Builder::new()
         .include("proto")
+{%- for parameter in project.parameters %}
+{%- if loop.first %}
+        .parameter("{{ project.parameter }}")?
+{%- endif %}
+{%- endfor %}
 {%- for proto in project.protos %}
         .file("proto/{{ proto }}")
 {%- endfor %}

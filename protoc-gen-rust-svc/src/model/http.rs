@@ -74,7 +74,8 @@ fn binding(
         return Err(format!(
             "{what}: a `*` or a variable after `**` is ambiguous, and the Envoy transcoder refuses \
              it: only literals may follow `**`. To serve it as grpc-gateway does (`**` takes what \
-             the segments after it leave), set `wildcards_after_double_wildcard=true`"
+             the segments after it leave), set `wildcards_after_double_wildcard=true` (a plugin \
+             parameter: `--opt` of `generate` and `new`, `Builder::wildcards_after_double_wildcard`)"
         ));
     }
 

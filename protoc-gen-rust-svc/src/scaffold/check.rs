@@ -65,7 +65,8 @@ pub fn check_crate(dir: &Path) -> Result<CheckReport, Error> {
     let builder = includes
         .iter()
         .fold(Builder::new(), |builder, include| builder.include(include))
-        .files(files);
+        .files(files)
+        .params(super::parameters(&manifest.parameters)?);
     let model = builder.model()?;
     let mut report = CheckReport::default();
     for scaffolded in &manifest.services {

@@ -27,6 +27,9 @@ pub struct Manifest {
     pub services: Vec<ScaffoldedService>,
     /// Every file written, crate-relative, with the SHA-256 of what was written.
     pub files: BTreeMap<String, String>,
+    /// The plugin parameters the code is generated with (`new --opt`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parameters: Vec<String>,
 }
 
 /// A service the crate implements.

@@ -51,6 +51,10 @@ pub struct NewOptions {
     pub overwrite: Vec<String>,
     /// A directory of templates overriding the built-in ones file by file.
     pub templates: Option<PathBuf>,
+    /// Plugin parameters for the crate's generated code (`wildcards_after_double_wildcard=true`
+    /// for Firestore's routes), as `generate --opt` takes them: used to read the protos now, and
+    /// written into build.rs (or buf.gen.yaml) and the manifest, which `check` reads.
+    pub parameters: Vec<String>,
 }
 
 /// What `new` did.
@@ -124,7 +128,7 @@ pub fn new_crate(options: &NewOptions) -> Result<NewReport, Error> {
         .fold(Builder::new(), |builder, dir| builder.include(dir))
         .files(options.protos.iter().cloned());
     let input = builder.input()?;
-    let model = crate::model(input.clone(), &crate::Params::default())?;
+    let model = crate::model(input.clone(), &parameters(&options.parameters)?)?;
     let dir = options
         .out
         .clone()
@@ -161,6 +165,7 @@ pub fn new_crate(options: &NewOptions) -> Result<NewReport, Error> {
         includes: vec!["proto".to_owned()],
         services: scaffolded,
         files: Default::default(),
+        parameters: options.parameters.clone(),
     };
     manifest::write_crate(&dir, files, manifest, options)
 }
@@ -276,8 +281,26 @@ fn project(
         services,
         has_gateway,
         port: DEFAULT_PORT,
+        parameters: options
+            .parameters
+            .iter()
+            .flat_map(|parameter| parameter.split(','))
+            .filter(|parameter| !parameter.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        parameter: options.parameters.join(","),
     };
     Ok((project, scaffolded))
+}
+
+/// The plugin parameters `new` was given (repeated ones add up, as `generate --opt`'s do), as
+/// the generator reads them.
+pub(crate) fn parameters(parameters: &[String]) -> Result<crate::Params, Error> {
+    if parameters.is_empty() {
+        return Ok(crate::Params::default());
+    }
+    crate::Params::parse(&parameters.join(","))
+        .map_err(|error| Error::new(format!("--opt: {error}")))
 }
 
 /// The Cargo sources of the runtime and the generator for `--runtime`.
@@ -396,6 +419,50 @@ pub(crate) mod tests {
         assert_eq!(service.file, "match_service");
         assert_eq!(service.methods[0].rust_name, "r#move");
         assert_eq!(service.methods[0].plain_name, "move");
+    }
+
+    #[test]
+    fn plugin_parameters_reach_the_model_build_rs_and_check() {
+        // Firestore's `{parent=projects/*/databases/*/documents/*/**}/{collection_id}` needs
+        // `wildcards_after_double_wildcard=true`, which `new --opt` passes on.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let dir = tempfile::tempdir().unwrap();
+        let protos = dir.path().join("protos");
+        std::fs::create_dir(&protos).unwrap();
+        let proto = protos.join("docs.proto");
+        std::fs::write(
+            &proto,
+            "syntax = \"proto3\";\npackage docs.v1;\nimport \"google/api/annotations.proto\";\n\
+             message ListRequest { string parent = 1; string collection_id = 2; }\n\
+             message ListResponse {}\n\
+             service Documents {\n  rpc List(ListRequest) returns (ListResponse) {\n    \
+             option (google.api.http) = { get: \"/v1/{parent=docs/*/**}/{collection_id}\" };\n  }\n}\n",
+        )
+        .unwrap();
+        let options = |parameters: Vec<String>| NewOptions {
+            name: "docs-svc".to_owned(),
+            protos: vec![proto.clone()],
+            includes: vec![protos.clone(), root.join("proto")],
+            out: Some(dir.path().join("docs-svc")),
+            parameters,
+            ..Default::default()
+        };
+        let refused = new_crate(&options(Vec::new())).unwrap_err().to_string();
+        assert!(
+            refused.contains("wildcards_after_double_wildcard=true"),
+            "{refused}"
+        );
+        new_crate(&options(vec![
+            "wildcards_after_double_wildcard=true".to_owned(),
+        ]))
+        .unwrap();
+        let build = std::fs::read_to_string(dir.path().join("docs-svc/build.rs")).unwrap();
+        assert!(
+            build.contains(".parameter(\"wildcards_after_double_wildcard=true\")?"),
+            "{build}"
+        );
+        let report = check::check_crate(&dir.path().join("docs-svc")).unwrap();
+        assert_eq!(report.findings, [], "check reads the parameters back");
     }
 
     #[test]
