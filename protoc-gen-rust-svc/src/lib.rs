@@ -195,10 +195,19 @@ fn encode_response(response: &CodeGeneratorResponse) -> Vec<u8> {
 pub(crate) fn encode_file_descriptor_set(proto_files: &[Vec<u8>]) -> Vec<u8> {
     let mut set = Vec::with_capacity(proto_files.iter().map(|file| file.len() + 8).sum());
     for file in proto_files {
-        prost::encoding::bytes::encode(1, file, &mut set);
+        let stripped = (file.len() > REFLECTION_SOURCE_INFO_LIMIT)
+            .then(|| request::without_source_code_info(file).ok())
+            .flatten();
+        prost::encoding::bytes::encode(1, stripped.as_ref().unwrap_or(file), &mut set);
     }
     set
 }
+
+/// A file whose descriptor is larger than this goes into the reflection set without its source
+/// locations (its comments): reflection answers with a file whole, and a gRPC client reads at
+/// most 4 MiB by default, which compute.proto (125 services) passes with its comments (4.9 MB)
+/// and not without (1.05 MB). Smaller files keep theirs, for tools that show the comments.
+const REFLECTION_SOURCE_INFO_LIMIT: usize = 1 << 20;
 
 /// The pure core: every output file for `input`, sorted by name. Warnings are dropped: a
 /// caller that can show them calls [`generate_with_warnings`].

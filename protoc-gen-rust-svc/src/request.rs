@@ -88,12 +88,81 @@ pub fn split_source_code_info(encoded: &[u8]) -> Result<SplitFile, DecodeError> 
     Ok(split)
 }
 
+/// An encoded `FileDescriptorProto` without its source locations, every other field copied
+/// as it is.
+pub fn without_source_code_info(encoded: &[u8]) -> Result<Vec<u8>, DecodeError> {
+    let mut kept = Vec::with_capacity(encoded.len());
+    let mut rest = encoded;
+    while !rest.is_empty() {
+        let field = rest;
+        let (tag, wire_type) = encoding::decode_key(&mut rest)?;
+        encoding::skip_field(wire_type, tag, &mut rest, DecodeContext::default())?;
+        if (tag, wire_type) != (FILE_SOURCE_CODE_INFO, WireType::LengthDelimited) {
+            kept.extend_from_slice(&field[..field.len() - rest.len()]);
+        }
+    }
+    Ok(kept)
+}
+
 #[cfg(test)]
 mod tests {
     use prost_types::source_code_info::Location;
     use prost_types::{DescriptorProto, FileDescriptorProto};
 
     use super::*;
+
+    #[test]
+    fn without_source_code_info_drops_only_the_locations() {
+        let info = SourceCodeInfo {
+            location: vec![Location {
+                path: vec![4, 0],
+                span: vec![3, 0, 7],
+                leading_comments: Some(" A message.\n".to_owned()),
+                ..Location::default()
+            }],
+        };
+        let file = FileDescriptorProto {
+            name: Some("a/b.proto".to_owned()),
+            package: Some("a".to_owned()),
+            message_type: vec![DescriptorProto {
+                name: Some("M".to_owned()),
+                ..DescriptorProto::default()
+            }],
+            source_code_info: Some(info),
+            ..FileDescriptorProto::default()
+        };
+        let stripped = without_source_code_info(&file.encode_to_vec()).unwrap();
+        let decoded = FileDescriptorProto::decode(stripped.as_slice()).unwrap();
+        assert_eq!(
+            decoded,
+            FileDescriptorProto {
+                source_code_info: None,
+                ..file
+            }
+        );
+    }
+
+    #[test]
+    fn the_reflection_set_drops_the_locations_of_a_file_too_large_to_serve_with_them() {
+        let file = |name: &str, comment_bytes: usize| FileDescriptorProto {
+            name: Some(name.to_owned()),
+            source_code_info: Some(SourceCodeInfo {
+                location: vec![Location {
+                    leading_comments: Some("x".repeat(comment_bytes)),
+                    ..Location::default()
+                }],
+            }),
+            ..FileDescriptorProto::default()
+        };
+        let small = file("small.proto", 100);
+        let large = file("large.proto", 2 << 20);
+        let set =
+            crate::encode_file_descriptor_set(&[small.encode_to_vec(), large.encode_to_vec()]);
+        let set = prost_types::FileDescriptorSet::decode(set.as_slice()).unwrap();
+        assert_eq!(set.file[0], small, "a small file keeps its comments");
+        assert_eq!(set.file[1].name(), "large.proto");
+        assert_eq!(set.file[1].source_code_info, None);
+    }
 
     #[test]
     fn split_keeps_every_other_field_and_decodes_the_locations() {
