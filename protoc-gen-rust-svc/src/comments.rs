@@ -196,9 +196,46 @@ fn sanitize(lines: &[&str], escape: Escape) -> Vec<String> {
     let mut in_indented = false;
     let mut previous_blank = true;
     let mut lists = Lists::default();
+    let mut in_pre = false;
     for raw in lines {
         let line = raw.get(common..).unwrap_or("").trim_end();
         let trimmed = line.trim_start();
+        // googleapis writes preformatted examples as HTML (`<pre><code>…</code></pre>`, with
+        // entities for brackets): a `text` block, so that their lines are neither read as list
+        // items (which re-indented the prose after them into code that ran as a doctest) nor
+        // escaped.
+        if in_pre {
+            match line.find("</pre>") {
+                Some(end) => {
+                    let code = &line[..end];
+                    let code = code.strip_suffix("</code>").unwrap_or(code);
+                    if !code.trim().is_empty() {
+                        out.push(format!(" {}", decode_entities(code)));
+                    }
+                    out.push(" ```".to_owned());
+                    in_pre = false;
+                    lists = Lists::default();
+                    let after = line[end + "</pre>".len()..].trim();
+                    if !after.is_empty() {
+                        out.push(format!(" {after}"));
+                    }
+                    previous_blank = after.is_empty();
+                }
+                None => out.push(format!(" {}", decode_entities(line))),
+            }
+            continue;
+        }
+        if !in_fence && !in_indented && trimmed.starts_with("<pre>") && !trimmed.contains("</pre>")
+        {
+            let code = &trimmed["<pre>".len()..];
+            let code = code.strip_prefix("<code>").unwrap_or(code);
+            out.push(" ```text".to_owned());
+            if !code.trim().is_empty() {
+                out.push(format!(" {}", decode_entities(code)));
+            }
+            in_pre = true;
+            continue;
+        }
         let aligned;
         let line = if in_fence || in_indented || line.is_empty() {
             line
@@ -244,9 +281,49 @@ fn sanitize(lines: &[&str], escape: Escape) -> Vec<String> {
             out.pop();
         }
     }
-    if in_fence {
+    if in_fence || in_pre {
         out.push(" ```".to_owned());
     }
+    out
+}
+
+/// HTML's character references in a preformatted block (`&#40;`, `&#x5B;`, `&lt;`, `&gt;`,
+/// `&amp;`, `&quot;`) as the characters they stand for; anything else as it is.
+fn decode_entities(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let candidate = &rest[at..];
+        let decoded = candidate.find(';').and_then(|end| {
+            let name = &candidate[1..end];
+            let character = match name {
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "amp" => Some('&'),
+                "quot" => Some('"'),
+                _ => match name.strip_prefix('#') {
+                    Some(hex) if hex.starts_with(['x', 'X']) => u32::from_str_radix(&hex[1..], 16)
+                        .ok()
+                        .and_then(char::from_u32),
+                    Some(decimal) => decimal.parse().ok().and_then(char::from_u32),
+                    None => None,
+                },
+            };
+            character.map(|character| (character, end + 1))
+        });
+        match decoded {
+            Some((character, length)) => {
+                out.push(character);
+                rest = &candidate[length..];
+            }
+            None => {
+                out.push('&');
+                rest = &candidate[1..];
+            }
+        }
+    }
+    out.push_str(rest);
     out
 }
 
@@ -437,6 +514,40 @@ Rules
         assert_eq!(
             sanitize(&lines, Escape::None),
             [" - item", "   more", "", " after"]
+        );
+    }
+
+    #[test]
+    fn html_preformatted_blocks_become_text_blocks_and_end_any_list() {
+        // google/api/documentation.proto: YAML whose `- name:` lines are no list items, and the
+        // prose after `</code></pre>` is prose, not code.
+        let text = "\
+Example:
+<pre><code>documentation:
+  pages:
+  - name: Overview
+    content: &#40;== include overview.md ==&#41;
+</code></pre>
+Documentation is provided in markdown syntax.
+A reference: <pre><code>&#91;name]&#91;]</code></pre>";
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            sanitize(&lines, Escape::None),
+            [
+                " Example:",
+                " ```text",
+                " documentation:",
+                "   pages:",
+                "   - name: Overview",
+                "     content: (== include overview.md ==)",
+                " ```",
+                " Documentation is provided in markdown syntax.",
+                " A reference: <pre><code>&#91;name]&#91;]</code></pre>",
+            ]
+        );
+        assert_eq!(
+            decode_entities("a &#x5B; &lt;b&gt; &amp; &nope; &"),
+            "a [ <b> & &nope; &"
         );
     }
 
