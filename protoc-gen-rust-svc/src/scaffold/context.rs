@@ -87,6 +87,9 @@ pub struct ServiceContext {
     pub has_probe: bool,
     /// The first unary or server-streaming rpc, which the scaffolded tests call.
     pub probe: MethodContext,
+    /// `option deprecated = true` on the service: what names its trait and client is allowed
+    /// to in the scaffold, which implements and tests it all the same.
+    pub deprecated: bool,
 }
 
 /// An rpc: each of `service.methods`.
@@ -232,6 +235,7 @@ impl ServiceContext {
             clients,
             has_probe: probe.is_some(),
             probe: probe.unwrap_or_default(),
+            deprecated: service.deprecated,
         }
     }
 }

@@ -466,6 +466,61 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn deprecated_and_empty_services_scaffold_without_warnings() {
+        // datacatalog's deprecated services, and sql's SqlRegions with no rpc: what the crate's
+        // CI runs under `clippy -D warnings` allows what it must and imports only what it uses.
+        let dir = tempfile::tempdir().unwrap();
+        let proto = dir.path().join("old.proto");
+        std::fs::write(
+            &proto,
+            "syntax = \"proto3\";\npackage old.v1;\nmessage M {}\n\
+             service Old {\n  option deprecated = true;\n  rpc Get(M) returns (M);\n}\n\
+             service Current {\n  rpc Get(M) returns (M) { option deprecated = true; }\n}\n\
+             service Empty {}\n",
+        )
+        .unwrap();
+        let options = NewOptions {
+            name: "old-svc".to_owned(),
+            protos: vec![proto.clone()],
+            includes: vec![dir.path().to_owned()],
+            ..Default::default()
+        };
+        let input = Builder::new()
+            .include(dir.path())
+            .file(&proto)
+            .input()
+            .unwrap();
+        let model = crate::model(input.clone(), &crate::Params::default()).unwrap();
+        let project = project(&options, &model, &input.files_to_generate)
+            .unwrap()
+            .0;
+        let files = render_all(&project, &Overrides::none()).unwrap();
+        let file = |path: &str| {
+            files
+                .iter()
+                .find(|file| file.path == path)
+                .unwrap_or_else(|| panic!("{path}"))
+                .text
+                .clone()
+        };
+        let old = file("src/old.rs");
+        assert!(old.contains("#[allow(deprecated)]\nimpl pb::"), "{old}");
+        assert_eq!(
+            file("tests/old.rs").matches("#[allow(deprecated)]").count(),
+            3
+        );
+        assert!(!file("src/current.rs").contains("#[allow(deprecated)]"));
+        assert_eq!(
+            file("tests/current.rs")
+                .matches("#[allow(deprecated)]")
+                .count(),
+            2
+        );
+        assert!(!file("src/empty.rs").contains("use rust_svc_runtime"));
+        assert!(!file("tests/empty.rs").contains("use rust_svc_runtime"));
+    }
+
+    #[test]
     fn crate_names_are_checked_as_cargo_does() {
         for good in ["orders", "orders-svc", "orders_svc", "a1"] {
             validate_crate_name(good).unwrap();

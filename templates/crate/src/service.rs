@@ -15,7 +15,11 @@ use std::sync::Arc;
 {% if service.has_streams %}
 use rust_svc_runtime::{BoxStream, Context, Status};
 {%- else %}
+{%- for method in service.methods %}
+{%- if loop.first %}
 use rust_svc_runtime::{Context, Status};
+{%- endif %}
+{%- endfor %}
 {%- endif %}
 
 use crate::proto::{{ service.module }} as pb;
@@ -63,7 +67,9 @@ impl {{ service.struct_name }} {
 }
 {%- endif %}
 
-impl pb::{{ service.domain_trait }} for {{ service.struct_name }} {
+{% if service.deprecated %}// The proto deprecates the service; it is still this crate's to serve.
+#[allow(deprecated)]
+{% endif %}impl pb::{{ service.domain_trait }} for {{ service.struct_name }} {
 {%- for method in service.methods %}
 {%- if loop.first %}{% else %}
 {% endif %}

@@ -4,10 +4,15 @@
 {% if service.has_clients %}
 use std::sync::Arc;
 {% endif %}
+{%- if service.has_probe %}
 use rust_svc_runtime::{Code, Context};
+{%- endif %}
 use {{ project.lib }}::proto::{{ service.module }} as pb;
 use {{ project.lib }}::{{ service.file }}::{{ service.struct_name }};
 {%- if service.has_probe %}
+{%- if service.deprecated %}
+#[allow(deprecated)]
+{%- endif %}
 use pb::{{ service.domain_trait }} as _;
 {%- endif %}
 {%- if service.has_clients %}
@@ -42,6 +47,13 @@ fn service() -> {{ service.struct_name }} {
 
 /// A unit test: the handler called directly{% if service.has_clients %}, the services it calls faked{% endif %}.
 #[tokio::test]
+{%- if service.deprecated %}
+#[allow(deprecated)] // the proto deprecates what this calls, which is still served
+{%- else %}
+{%- if service.probe.deprecated %}
+#[allow(deprecated)] // the proto deprecates what this calls, which is still served
+{%- endif %}
+{%- endif %}
 async fn {{ service.probe.plain_name }}_called_directly() {
 {%- if service.has_clients %}
     // Program the fakes first, e.g. `{{ service.clients[0].field }}.<method>.returns(..)`.
@@ -62,6 +74,13 @@ async fn {{ service.probe.plain_name }}_called_directly() {
 /// memory, called through its generated client with the policies of the proto (deadlines,
 /// retries); what a remote caller sees.
 #[tokio::test]
+{%- if service.deprecated %}
+#[allow(deprecated)] // the proto deprecates what this calls, which is still served
+{%- else %}
+{%- if service.probe.deprecated %}
+#[allow(deprecated)] // the proto deprecates what this calls, which is still served
+{%- endif %}
+{%- endif %}
 async fn {{ service.probe.plain_name }}_over_grpc() {
 {%- if service.has_clients %}
     let (service,{% for client in service.clients %} _{{ client.field }},{% endfor %}) = service_with_fakes();
@@ -80,9 +99,13 @@ async fn {{ service.probe.plain_name }}_over_grpc() {
 }
 {%- else %}
 
-/// The service can be served; its rpcs all take streams, which a test writes with
-/// `futures::stream::iter` into the generated client.
+/// The service can be served. It has no rpc taking one request message to call here: its rpcs,
+/// if it has any, take streams, which a test writes with `futures::stream::iter` into the
+/// generated client.
 #[tokio::test]
+{%- if service.deprecated %}
+#[allow(deprecated)] // the proto deprecates the service, which is still served
+{%- endif %}
 async fn serves_over_grpc() {
 {%- if service.has_clients %}
     let (service,{% for client in service.clients %} _{{ client.field }},{% endfor %}) = service_with_fakes();
