@@ -388,20 +388,13 @@ pub(crate) mod tests {
             .0
     }
 
-    #[test]
-    fn a_service_or_rpc_named_with_a_keyword_gets_names_a_crate_can_have() {
-        // aiplatform's `MatchService` and compute's `rpc Move`: `match` can name neither a
-        // file nor a test target, so the module is `match_service`; the handler is `r#move`.
+    /// The project `new` makes of one proto file, written from `source`.
+    fn project_of(source: &str) -> Project {
         let dir = tempfile::tempdir().unwrap();
-        let proto = dir.path().join("kw.proto");
-        std::fs::write(
-            &proto,
-            "syntax = \"proto3\";\npackage kw.v1;\nmessage M {}\n\
-             service MatchService { rpc Move(M) returns (M); }\n",
-        )
-        .unwrap();
+        let proto = dir.path().join("scaffolded.proto");
+        std::fs::write(&proto, source).unwrap();
         let options = NewOptions {
-            name: "kw-svc".to_owned(),
+            name: "scaffolded-svc".to_owned(),
             protos: vec![proto.clone()],
             includes: vec![dir.path().to_owned()],
             ..Default::default()
@@ -412,9 +405,19 @@ pub(crate) mod tests {
             .input()
             .unwrap();
         let model = crate::model(input.clone(), &crate::Params::default()).unwrap();
-        let project = project(&options, &model, &input.files_to_generate)
+        project(&options, &model, &input.files_to_generate)
             .unwrap()
-            .0;
+            .0
+    }
+
+    #[test]
+    fn a_service_or_rpc_named_with_a_keyword_gets_names_a_crate_can_have() {
+        // aiplatform's `MatchService` and compute's `rpc Move`: `match` can name neither a
+        // file nor a test target, so the module is `match_service`; the handler is `r#move`.
+        let project = project_of(
+            "syntax = \"proto3\";\npackage kw.v1;\nmessage M {}\n\
+             service MatchService { rpc Move(M) returns (M); }\n",
+        );
         let service = &project.services[0];
         assert_eq!(service.file, "match_service");
         assert_eq!(service.methods[0].rust_name, "r#move");
@@ -469,31 +472,12 @@ pub(crate) mod tests {
     fn deprecated_and_empty_services_scaffold_without_warnings() {
         // datacatalog's deprecated services, and sql's SqlRegions with no rpc: what the crate's
         // CI runs under `clippy -D warnings` allows what it must and imports only what it uses.
-        let dir = tempfile::tempdir().unwrap();
-        let proto = dir.path().join("old.proto");
-        std::fs::write(
-            &proto,
+        let project = project_of(
             "syntax = \"proto3\";\npackage old.v1;\nmessage M {}\n\
              service Old {\n  option deprecated = true;\n  rpc Get(M) returns (M);\n}\n\
              service Current {\n  rpc Get(M) returns (M) { option deprecated = true; }\n}\n\
              service Empty {}\n",
-        )
-        .unwrap();
-        let options = NewOptions {
-            name: "old-svc".to_owned(),
-            protos: vec![proto.clone()],
-            includes: vec![dir.path().to_owned()],
-            ..Default::default()
-        };
-        let input = Builder::new()
-            .include(dir.path())
-            .file(&proto)
-            .input()
-            .unwrap();
-        let model = crate::model(input.clone(), &crate::Params::default()).unwrap();
-        let project = project(&options, &model, &input.files_to_generate)
-            .unwrap()
-            .0;
+        );
         let files = render_all(&project, &Overrides::none()).unwrap();
         let file = |path: &str| {
             files
