@@ -427,7 +427,7 @@ impl Gateway {
         }
         // A request handed over in process (a test's `oneshot`, which sets no `Host`) comes
         // from no connection, and is not held to the rule.
-        if let Err(status) = settle_host(&mut parts)
+        if let Err(status) = settle_host(&mut parts, &present)
             && (self.peer.is_some() || peer_addr(&parts.extensions).is_some())
         {
             return ready_error(&status);

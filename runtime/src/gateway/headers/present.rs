@@ -7,7 +7,7 @@
 //! once, and the lookups that follow are only made for the names found.
 
 use http::HeaderMap;
-use http::header::{ACCEPT, CONTENT_TYPE, ORIGIN, TE, UPGRADE};
+use http::header::{ACCEPT, CONTENT_TYPE, HOST, ORIGIN, TE, UPGRADE};
 
 use super::is_binary_metadata_header;
 use crate::rpc::GRPC_TIMEOUT_NAME;
@@ -24,14 +24,23 @@ pub(crate) struct Present {
     pub(crate) te: bool,
     /// A `Grpc-Metadata-<key>-bin` header, which the default rules may refuse.
     pub(crate) binary_metadata: bool,
+    /// How many `Host` values (up to 2: one more than allowed is enough to know).
+    pub(crate) hosts: u8,
+    /// A `Host` value with a byte no host has (see [`is_host_byte`]).
+    pub(crate) invalid_host: bool,
 }
 
 impl Present {
     pub(crate) fn of(headers: &HeaderMap) -> Self {
         let mut present = Self::default();
-        for name in headers.keys() {
+        // Every value, not every name: a second `Host` is an error (RFC 9112 §3.2), and this
+        // pass counts it without another lookup.
+        for (name, value) in headers {
             // Standard names compare by their parsed tag, the rest by their bytes.
-            if name == CONTENT_TYPE {
+            if name == HOST {
+                present.hosts = present.hosts.saturating_add(1).min(2);
+                present.invalid_host |= !value.as_bytes().iter().all(|&byte| is_host_byte(byte));
+            } else if name == CONTENT_TYPE {
                 present.content_type = true;
             } else if name == ACCEPT {
                 present.accept = true;
@@ -50,6 +59,45 @@ impl Present {
         present
     }
 }
+
+/// Whether `byte` may appear in a `Host` value: a registered name, an IP literal in brackets
+/// and a port (RFC 3986's characters for them, percent-encoding included), as Go's
+/// `httpguts.ValidHostHeader` checks it. A table lookup per byte: this runs on every request.
+fn is_host_byte(byte: u8) -> bool {
+    HOST_BYTES[usize::from(byte)]
+}
+
+const HOST_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b'-'
+                    | b'.'
+                    | b':'
+                    | b';'
+                    | b'='
+                    | b'['
+                    | b']'
+                    | b'_'
+                    | b'~'
+            );
+        byte += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {
@@ -70,8 +118,23 @@ mod tests {
         assert_eq!(Present::of(&HeaderMap::new()), Present::default());
         assert_eq!(
             Present::of(&headers(&["host", "user-agent", "grpc-metadata-tenant"])),
-            Present::default()
+            Present {
+                hosts: 1,
+                ..Present::default()
+            }
         );
+    }
+
+    #[test]
+    fn host_values_are_counted_and_read() {
+        let two = Present::of(&headers(&["host", "Host", "HOST"]));
+        assert_eq!((two.hosts, two.invalid_host), (2, false));
+        let mut bad = HeaderMap::new();
+        bad.insert("host", HeaderValue::from_static("a b"));
+        assert!(Present::of(&bad).invalid_host);
+        let mut good = HeaderMap::new();
+        good.insert("host", HeaderValue::from_static("[::1]:8080"));
+        assert!(!Present::of(&good).invalid_host);
     }
 
     #[test]
@@ -96,6 +159,8 @@ mod tests {
                 grpc_timeout: true,
                 te: true,
                 binary_metadata: true,
+                hosts: 0,
+                invalid_host: false,
             }
         );
         assert!(Present::of(&headers(&["grpc-metadata-x-bin"])).binary_metadata);

@@ -3,6 +3,8 @@
 
 use http::HeaderValue;
 
+use crate::gateway::headers::Present;
+
 /// The client's address in a request's (or a connection's) extensions: axum's connect info,
 /// or tonic's (over TLS too), as `axum::serve` with connect info, tonic's `Server` and a `Host`
 /// port put it there.
@@ -43,7 +45,10 @@ pub(super) fn is_grpc(headers: &http::HeaderMap) -> bool {
 /// - Otherwise an HTTP/1.1 request must have exactly one `Host`, and every `Host` must be a
 ///   valid authority (RFC 9112 §3.2: 400); HTTP/1.0 may have none. The caller answers the
 ///   error only for a request that came over a connection.
-pub(super) fn settle_host(parts: &mut http::request::Parts) -> Result<(), tonic::Status> {
+pub(super) fn settle_host(
+    parts: &mut http::request::Parts,
+    present: &Present,
+) -> Result<(), tonic::Status> {
     if parts.version >= http::Version::HTTP_2 {
         if !parts.headers.contains_key(http::header::HOST)
             && let Some(authority) = parts.uri.authority()
@@ -59,64 +64,18 @@ pub(super) fn settle_host(parts: &mut http::request::Parts) -> Result<(), tonic:
         }
         return Ok(());
     }
-    let mut hosts = parts.headers.get_all(http::header::HOST).iter();
-    match (hosts.next(), hosts.next()) {
-        (None, _) if parts.version == http::Version::HTTP_11 => {
-            Err(tonic::Status::invalid_argument(
-                "an HTTP/1.1 request must have a `Host` header (RFC 9112 §3.2)",
-            ))
-        }
-        (None, _) => Ok(()),
-        (Some(_), Some(_)) => Err(tonic::Status::invalid_argument(
+    match (present.hosts, present.invalid_host) {
+        (0, _) if parts.version == http::Version::HTTP_11 => Err(tonic::Status::invalid_argument(
+            "an HTTP/1.1 request must have a `Host` header (RFC 9112 §3.2)",
+        )),
+        (0, _) => Ok(()),
+        (1, false) => Ok(()),
+        (1, true) => Err(tonic::Status::invalid_argument(format!(
+            "the `Host` header {:?} is not a host and port (RFC 9112 §3.2)",
+            parts.headers.get(http::header::HOST)
+        ))),
+        _ => Err(tonic::Status::invalid_argument(
             "a request must have one `Host` header, not several (RFC 9112 §3.2)",
         )),
-        (Some(host), None) => {
-            if host.as_bytes().iter().all(|&byte| is_host_byte(byte)) {
-                Ok(())
-            } else {
-                Err(tonic::Status::invalid_argument(format!(
-                    "the `Host` header {host:?} is not a host and port (RFC 9112 §3.2)"
-                )))
-            }
-        }
     }
 }
-
-/// Whether `byte` may appear in a `Host` value: a registered name, an IP literal in brackets
-/// and a port (RFC 3986's characters for them, percent-encoding included), as Go's
-/// `httpguts.ValidHostHeader` checks it. A table lookup per byte: this runs on every request.
-fn is_host_byte(byte: u8) -> bool {
-    HOST_BYTES[usize::from(byte)]
-}
-
-const HOST_BYTES: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut byte = 0;
-    while byte < 256 {
-        let b = byte as u8;
-        table[byte] = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'!' | b'$'
-                    | b'%'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b'-'
-                    | b'.'
-                    | b':'
-                    | b';'
-                    | b'='
-                    | b'['
-                    | b']'
-                    | b'_'
-                    | b'~'
-            );
-        byte += 1;
-    }
-    table
-};
