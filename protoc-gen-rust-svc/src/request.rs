@@ -48,6 +48,50 @@ const FILE_NAME: u32 = 1;
 /// `FileDescriptorProto.source_code_info`.
 const FILE_SOURCE_CODE_INFO: u32 = 9;
 
+/// One field of an encoded message: its tag and wire type, the whole field as encoded (key
+/// included), and its value.
+struct Field<'a> {
+    tag: u32,
+    wire_type: WireType,
+    encoded: &'a [u8],
+    value: &'a [u8],
+}
+
+/// The fields of an encoded message, in order, as they are on the wire; a malformed one is
+/// the last.
+fn fields(encoded: &[u8]) -> impl Iterator<Item = Result<Field<'_>, DecodeError>> {
+    let mut rest = encoded;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let read = next_field(&mut rest);
+        if read.is_err() {
+            rest = &[];
+        }
+        Some(read)
+    })
+}
+
+/// The field at the start of `rest`, which moves past it.
+fn next_field<'a>(rest: &mut &'a [u8]) -> Result<Field<'a>, DecodeError> {
+    let field = *rest;
+    let (tag, wire_type) = encoding::decode_key(rest)?;
+    let value = *rest;
+    encoding::skip_field(wire_type, tag, rest, DecodeContext::default())?;
+    Ok(Field {
+        tag,
+        wire_type,
+        encoded: &field[..field.len() - rest.len()],
+        value: &value[..value.len() - rest.len()],
+    })
+}
+
+/// Whether `field` is `FileDescriptorProto.source_code_info`.
+fn is_source_code_info(field: &Field<'_>) -> bool {
+    (field.tag, field.wire_type) == (FILE_SOURCE_CODE_INFO, WireType::LengthDelimited)
+}
+
 /// Splits the source locations off an encoded `FileDescriptorProto`, copying every other field
 /// as it is (options and extensions included), so that the descriptor pool never holds them.
 pub fn split_source_code_info(encoded: &[u8]) -> Result<SplitFile, DecodeError> {
@@ -55,35 +99,24 @@ pub fn split_source_code_info(encoded: &[u8]) -> Result<SplitFile, DecodeError> 
         descriptor: Vec::with_capacity(encoded.len()),
         ..SplitFile::default()
     };
-    let mut rest = encoded;
-    while !rest.is_empty() {
-        let field = rest;
-        let (tag, wire_type) = encoding::decode_key(&mut rest)?;
-        let value = rest;
-        encoding::skip_field(wire_type, tag, &mut rest, DecodeContext::default())?;
-        let value = &value[..value.len() - rest.len()];
-        match (tag, wire_type) {
-            (FILE_SOURCE_CODE_INFO, WireType::LengthDelimited) => {
-                split
-                    .source_code_info
-                    .get_or_insert_with(SourceCodeInfo::default)
-                    .merge_length_delimited(value)?;
-            }
-            (FILE_NAME, WireType::LengthDelimited) => {
-                encoding::string::merge(
-                    wire_type,
-                    &mut split.name,
-                    &mut &value[..],
-                    DecodeContext::default(),
-                )?;
-                split
-                    .descriptor
-                    .extend_from_slice(&field[..field.len() - rest.len()]);
-            }
-            _ => split
-                .descriptor
-                .extend_from_slice(&field[..field.len() - rest.len()]),
+    for field in fields(encoded) {
+        let field = field?;
+        if is_source_code_info(&field) {
+            split
+                .source_code_info
+                .get_or_insert_with(SourceCodeInfo::default)
+                .merge_length_delimited(field.value)?;
+            continue;
         }
+        if (field.tag, field.wire_type) == (FILE_NAME, WireType::LengthDelimited) {
+            encoding::string::merge(
+                field.wire_type,
+                &mut split.name,
+                &mut &field.value[..],
+                DecodeContext::default(),
+            )?;
+        }
+        split.descriptor.extend_from_slice(field.encoded);
     }
     Ok(split)
 }
@@ -92,13 +125,10 @@ pub fn split_source_code_info(encoded: &[u8]) -> Result<SplitFile, DecodeError> 
 /// as it is.
 pub fn without_source_code_info(encoded: &[u8]) -> Result<Vec<u8>, DecodeError> {
     let mut kept = Vec::with_capacity(encoded.len());
-    let mut rest = encoded;
-    while !rest.is_empty() {
-        let field = rest;
-        let (tag, wire_type) = encoding::decode_key(&mut rest)?;
-        encoding::skip_field(wire_type, tag, &mut rest, DecodeContext::default())?;
-        if (tag, wire_type) != (FILE_SOURCE_CODE_INFO, WireType::LengthDelimited) {
-            kept.extend_from_slice(&field[..field.len() - rest.len()]);
+    for field in fields(encoded) {
+        let field = field?;
+        if !is_source_code_info(&field) {
+            kept.extend_from_slice(field.encoded);
         }
     }
     Ok(kept)
@@ -111,8 +141,8 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn without_source_code_info_drops_only_the_locations() {
+    /// `a/b.proto` with a message and its comment, and that comment's location.
+    fn commented_file() -> (FileDescriptorProto, SourceCodeInfo) {
         let info = SourceCodeInfo {
             location: vec![Location {
                 path: vec![4, 0],
@@ -128,9 +158,15 @@ mod tests {
                 name: Some("M".to_owned()),
                 ..DescriptorProto::default()
             }],
-            source_code_info: Some(info),
+            source_code_info: Some(info.clone()),
             ..FileDescriptorProto::default()
         };
+        (file, info)
+    }
+
+    #[test]
+    fn without_source_code_info_drops_only_the_locations() {
+        let (file, _) = commented_file();
         let stripped = without_source_code_info(&file.encode_to_vec()).unwrap();
         let decoded = FileDescriptorProto::decode(stripped.as_slice()).unwrap();
         assert_eq!(
@@ -166,24 +202,7 @@ mod tests {
 
     #[test]
     fn split_keeps_every_other_field_and_decodes_the_locations() {
-        let info = SourceCodeInfo {
-            location: vec![Location {
-                path: vec![4, 0],
-                span: vec![3, 0, 7],
-                leading_comments: Some(" A message.\n".to_owned()),
-                ..Location::default()
-            }],
-        };
-        let file = FileDescriptorProto {
-            name: Some("a/b.proto".to_owned()),
-            package: Some("a".to_owned()),
-            message_type: vec![DescriptorProto {
-                name: Some("M".to_owned()),
-                ..DescriptorProto::default()
-            }],
-            source_code_info: Some(info.clone()),
-            ..FileDescriptorProto::default()
-        };
+        let (file, info) = commented_file();
         let split = split_source_code_info(&file.encode_to_vec()).unwrap();
         assert_eq!(split.name, "a/b.proto");
         assert_eq!(split.source_code_info, Some(info));
