@@ -209,12 +209,8 @@ fn query_bytes(text: &str) -> Result<Value, String> {
             engine(&base64::alphabet::URL_SAFE, true),
         ],
     ];
-    // Go's decoder skips line breaks, as the body's does (wkt/bytes.rs).
-    let unbroken = if text.contains(['\r', '\n']) {
-        std::borrow::Cow::Owned(text.replace(['\r', '\n'], ""))
-    } else {
-        std::borrow::Cow::Borrowed(text)
-    };
+    // Go's decoder skips line breaks, as the body's does.
+    let unbroken = crate::gateway::wkt::bytes::without_line_breaks(text);
     let url_safe = unbroken.contains(['-', '_']);
     let padded = unbroken.len().is_multiple_of(4);
     let bytes = ENGINES[usize::from(url_safe)][usize::from(padded)]

@@ -44,14 +44,20 @@ pub(crate) fn decode(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
         GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
     const STANDARD: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::STANDARD, PAD_EITHER);
     const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::URL_SAFE, PAD_EITHER);
-    let text = if text.contains(['\r', '\n']) {
-        Cow::Owned(text.replace(['\r', '\n'], ""))
-    } else {
-        Cow::Borrowed(text)
-    };
+    let text = without_line_breaks(text);
     match STANDARD.decode(text.as_bytes()) {
         Err(base64::DecodeError::InvalidByte(_, b'-' | b'_')) => URL_SAFE.decode(text.as_bytes()),
         other => other,
+    }
+}
+
+/// `text` without the line breaks Go's base64 decoder skips (`\r`, `\n`); borrowed when it has
+/// none, as it almost always has.
+pub(crate) fn without_line_breaks(text: &str) -> Cow<'_, str> {
+    if text.contains(['\r', '\n']) {
+        Cow::Owned(text.replace(['\r', '\n'], ""))
+    } else {
+        Cow::Borrowed(text)
     }
 }
 
