@@ -49,19 +49,15 @@ pub(super) fn settle_host(
     parts: &mut http::request::Parts,
     present: &Present,
 ) -> Result<(), tonic::Status> {
-    if parts.version >= http::Version::HTTP_2 {
-        if !parts.headers.contains_key(http::header::HOST)
-            && let Some(authority) = parts.uri.authority()
-            && let Ok(host) = HeaderValue::from_str(authority.as_str())
-        {
-            parts.headers.insert(http::header::HOST, host);
-        }
-        return Ok(());
+    let http2 = parts.version >= http::Version::HTTP_2;
+    let absolute_form = !http2 && parts.uri.authority().is_some();
+    if (absolute_form || (http2 && !parts.headers.contains_key(http::header::HOST)))
+        && let Some(authority) = parts.uri.authority()
+        && let Ok(host) = HeaderValue::from_str(authority.as_str())
+    {
+        parts.headers.insert(http::header::HOST, host);
     }
-    if let Some(authority) = parts.uri.authority() {
-        if let Ok(host) = HeaderValue::from_str(authority.as_str()) {
-            parts.headers.insert(http::header::HOST, host);
-        }
+    if http2 || absolute_form {
         return Ok(());
     }
     match (present.hosts, present.invalid_host) {
