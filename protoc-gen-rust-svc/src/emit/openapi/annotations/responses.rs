@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value as Json, json};
 
+use super::super::schemas::reference;
 use super::{copy, extensions, json_schema_fields, parsed_example};
 
 /// What JSON the annotated responses are, for their schemas and examples.
@@ -75,23 +76,26 @@ fn schema(schema: &Json, known: &dyn Fn(&str) -> bool) -> Json {
     let Some(json_schema) = schema.get("jsonSchema") else {
         return json!({});
     };
-    let mut converted = Json::Object(Map::new());
-    let reference = json_schema.get("ref").and_then(Json::as_str);
-    let reference = match reference {
+    let reference = match json_schema.get("ref").and_then(Json::as_str) {
         Some(name) if name.starts_with('.') => Some(name.trim_start_matches('.'))
             .filter(|name| known(name))
-            .map(|name| format!("#/components/schemas/{name}")),
+            .map(reference),
         Some(raw) if !raw.is_empty() => Some(match raw.strip_prefix("#/definitions/") {
-            Some(name) => format!("#/components/schemas/{name}"),
-            None => raw.to_owned(),
+            Some(name) => reference(name),
+            None => json!({ "$ref": raw }),
         }),
         _ => None,
     };
-    if let Some(reference) = reference {
-        converted["$ref"] = json!(reference);
-    } else if let Some(kind) = json_schema.pointer("/type/0").and_then(Json::as_str) {
-        converted["type"] = json!(kind.to_ascii_lowercase());
-    }
+    let mut converted = match reference {
+        Some(reference) => reference,
+        None => {
+            let mut converted = Json::Object(Map::new());
+            if let Some(kind) = json_schema.pointer("/type/0").and_then(Json::as_str) {
+                converted["type"] = json!(kind.to_ascii_lowercase());
+            }
+            converted
+        }
+    };
     json_schema_fields(json_schema, &mut converted);
     converted
 }
