@@ -20,6 +20,7 @@ use prost_reflect::{
 };
 use serde_json::Value as Json;
 
+use super::{Scalar, Value, WellKnown};
 use crate::comments::SourceInfos;
 use crate::error::Warning;
 use crate::model::option_location;
@@ -358,38 +359,35 @@ fn message_site(message: &MessageDescriptor) -> Site<'_> {
 /// The JSON types (JSONSchema's names) a singular field's proto3 JSON can be; `None` for a
 /// list, a map or a `google.protobuf.Value`.
 fn json_types(field: &FieldDescriptor) -> Option<&'static [&'static str]> {
-    use prost_reflect::Kind;
     if field.is_list() || field.is_map() {
         return None;
     }
-    Some(match field.kind() {
-        Kind::Double | Kind::Float => &["NUMBER"],
-        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 | Kind::Uint32 | Kind::Fixed32 => &["INTEGER"],
-        // 64-bit integers are strings in proto3 JSON.
-        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 | Kind::Uint64 | Kind::Fixed64 => &["STRING"],
-        Kind::Bool => &["BOOLEAN"],
-        Kind::String | Kind::Bytes => &["STRING"],
-        Kind::Enum(enumeration) if enumeration.full_name() == "google.protobuf.NullValue" => {
-            &["NULL"]
-        }
-        // By name, or by number with `use_enum_numbers`.
-        Kind::Enum(_) => &["STRING", "INTEGER"],
-        Kind::Message(message) => match message.full_name() {
-            "google.protobuf.Timestamp"
-            | "google.protobuf.Duration"
-            | "google.protobuf.FieldMask"
-            | "google.protobuf.Int64Value"
-            | "google.protobuf.UInt64Value"
-            | "google.protobuf.StringValue"
-            | "google.protobuf.BytesValue" => &["STRING"],
-            "google.protobuf.Int32Value" | "google.protobuf.UInt32Value" => &["INTEGER"],
-            "google.protobuf.DoubleValue" | "google.protobuf.FloatValue" => &["NUMBER"],
-            "google.protobuf.BoolValue" => &["BOOLEAN"],
-            "google.protobuf.ListValue" => &["ARRAY"],
-            "google.protobuf.Value" => return None,
+    Some(match super::operations::value_of(&field.kind()) {
+        Value::Scalar(scalar) => scalar_json_types(scalar),
+        Value::Enum(name) => match WellKnown::of(&name) {
+            Some(WellKnown::NullValue) => &["NULL"],
+            // By name, or by number with `use_enum_numbers`.
+            _ => &["STRING", "INTEGER"],
+        },
+        Value::Message(name) => match WellKnown::of(&name) {
+            Some(WellKnown::Timestamp | WellKnown::Duration | WellKnown::FieldMask) => &["STRING"],
+            Some(WellKnown::Wrapper(scalar)) => scalar_json_types(scalar),
+            Some(WellKnown::ListValue) => &["ARRAY"],
+            Some(WellKnown::Value) => return None,
             _ => &["OBJECT"],
         },
     })
+}
+
+/// The JSON type of a scalar in proto3 JSON.
+fn scalar_json_types(scalar: Scalar) -> &'static [&'static str] {
+    match scalar {
+        Scalar::Double | Scalar::Float => &["NUMBER"],
+        Scalar::Int32 | Scalar::Uint32 => &["INTEGER"],
+        // 64-bit integers are strings in proto3 JSON.
+        Scalar::Int64 | Scalar::Uint64 | Scalar::String | Scalar::Bytes => &["STRING"],
+        Scalar::Bool => &["BOOLEAN"],
+    }
 }
 
 /// What of annotation `name` OpenAPI 3.1 or the gateway has no place for, which the document

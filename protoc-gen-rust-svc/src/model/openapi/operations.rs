@@ -416,7 +416,7 @@ pub(super) fn field_type(field: &FieldDescriptor) -> FieldType {
     }
 }
 
-fn value_of(kind: &Kind) -> Value {
+pub(super) fn value_of(kind: &Kind) -> Value {
     Value::Scalar(match kind {
         Kind::Double => Scalar::Double,
         Kind::Float => Scalar::Float,
