@@ -7,7 +7,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .include("proto")
 {%- for parameter in project.parameters %}
 {%- if loop.first %}
-        .parameter("{{ project.parameter }}")?
+        .parameter("{{ project.parameters|join(",") }}")?
 {%- endif %}
 {%- endfor %}
 {%- for proto in project.protos %}

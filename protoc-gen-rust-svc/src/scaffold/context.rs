@@ -39,8 +39,6 @@ pub struct Project {
     pub port: u16,
     /// The plugin parameters of the generated code (`key=value` each).
     pub parameters: Vec<String>,
-    /// `parameters`, comma-separated, as `Builder::parameter` takes them.
-    pub parameter: String,
 }
 
 /// A service to implement: `service` in per-service templates, and each of

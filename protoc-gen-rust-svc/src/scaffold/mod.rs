@@ -288,7 +288,6 @@ fn project(
             .filter(|parameter| !parameter.is_empty())
             .map(str::to_owned)
             .collect(),
-        parameter: options.parameters.join(","),
     };
     Ok((project, scaffolded))
 }

@@ -276,9 +276,13 @@ mod tests {
 
     #[test]
     fn every_builtin_renders_the_same_with_both_engines() {
+        // With and without buf, and with plugin parameters (`new --opt`) in the second round.
         for buf in [false, true] {
             let mut project = example_project();
             project.buf = buf;
+            if buf {
+                project.parameters = vec!["a=1".to_owned(), "b=2".to_owned()];
+            }
             for builtin in BUILTINS {
                 let services: Vec<Option<&ServiceContext>> = if builtin.per_service {
                     project.services.iter().map(Some).collect()
