@@ -468,7 +468,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn deprecated_and_empty_services_scaffold_without_warnings() {
+    fn deprecated_and_empty_services_allow_and_import_only_what_they_use() {
         // datacatalog's deprecated services, and sql's SqlRegions with no rpc: what the crate's
         // CI runs under `clippy -D warnings` allows what it must and imports only what it uses.
         let project = project_of(

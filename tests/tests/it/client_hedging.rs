@@ -17,6 +17,23 @@ fn hedged_client(server: &Scripted) -> (FlakyClient, rust_svc_runtime::harness::
     (FlakyClient::new(channel), handle)
 }
 
+/// A client hedging every method the builder may (`max_attempts`, one every 10 ms, UNAVAILABLE
+/// non-fatal), without breakers.
+fn builder_hedged_client(
+    server: &Scripted,
+    max_attempts: u32,
+) -> (FlakyClient, rust_svc_runtime::harness::ServerHandle) {
+    let policy = HedgingPolicy::new(max_attempts, Duration::from_millis(10))
+        .non_fatal_codes(vec![Code::Unavailable]);
+    let (channel, handle) = in_memory(server);
+    let client = FlakyClient::builder()
+        .hedging_policy(policy)
+        .circuit_breaker(BreakerPolicy::Disabled)
+        .build(channel)
+        .unwrap();
+    (client, handle)
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_slow_first_attempt_is_overtaken_by_a_hedge() {
     let server = Scripted::default();
@@ -110,15 +127,8 @@ async fn hedges_draw_on_the_throttling_bucket() {
 
 #[tokio::test(start_paused = true)]
 async fn the_builder_hedges_safe_calls_only() {
-    let policy =
-        HedgingPolicy::new(4, Duration::from_millis(10)).non_fatal_codes(vec![Code::Unavailable]);
     let server = Scripted::default();
-    let (channel, _handle) = in_memory(&server);
-    let client = FlakyClient::builder()
-        .hedging_policy(policy)
-        .circuit_breaker(BreakerPolicy::Disabled)
-        .build(channel)
-        .unwrap();
+    let (client, _handle) = builder_hedged_client(&server, 4);
     // Read is safe: hedged every 10 ms while the first attempt is slow.
     server.script([Outcome::SlowOk(Duration::from_millis(25))]);
     let reply = client.read(&ctx(), call("read")).await.unwrap();
@@ -134,15 +144,8 @@ async fn the_builder_hedges_safe_calls_only() {
 async fn a_server_stream_is_decided_by_its_response_headers_not_its_first_message() {
     // gRFC A6: the first attempt whose response headers arrive is committed and the hedges
     // stop, however long its first message then takes.
-    let policy =
-        HedgingPolicy::new(3, Duration::from_millis(10)).non_fatal_codes(vec![Code::Unavailable]);
     let server = Scripted::default();
-    let (channel, _handle) = in_memory(&server);
-    let client = FlakyClient::builder()
-        .hedging_policy(policy)
-        .circuit_breaker(BreakerPolicy::Disabled)
-        .build(channel)
-        .unwrap();
+    let (client, _handle) = builder_hedged_client(&server, 3);
     server.script([Outcome::SlowFirstMessage(Duration::from_millis(100))]);
     let start = Instant::now();
     let mut replies = client.watch(&ctx(), call("watch")).await.unwrap();
