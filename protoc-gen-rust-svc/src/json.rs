@@ -26,6 +26,7 @@ use crate::params::Params;
 use crate::prepare::{RenamedType, RenamedValue, Renames};
 
 mod corrections;
+mod keys;
 mod nulls;
 mod open_enums;
 mod registered;
@@ -283,6 +284,11 @@ pub fn generate(
                         _ => None,
                     };
                     let item = emitted.as_deref().unwrap_or(item);
+                    let keyed = match concern.deserialize {
+                        true => keys::by_function(item)?,
+                        false => None,
+                    };
+                    let item = keyed.as_deref().unwrap_or(item);
                     let mut routed = String::with_capacity(item.len() + item.len() / 8);
                     let crates = text::through_runtime(item, ALIAS_PREFIX, &mut routed);
                     let code = if corrected {

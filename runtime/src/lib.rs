@@ -92,9 +92,11 @@ pub mod codegen {
     /// pbjson, which the generated JSON impls name, with a faster reader of numbers in its
     /// `private` helpers (see `gateway/wkt/number.rs`).
     pub mod pbjson {
-        /// pbjson's helpers, with `NumberDeserialize` and `BytesDeserialize` replaced.
+        /// pbjson's helpers, with `NumberDeserialize` and `BytesDeserialize` replaced, and
+        /// the member-name reader every message's impl shares (`FieldKey`).
         pub mod private {
             pub use crate::gateway::wkt::bytes::BytesDeserialize;
+            pub use crate::gateway::wkt::field_key::FieldKey;
             pub use crate::gateway::wkt::number::NumberDeserialize;
             pub use crate::gateway::wkt::open_enum::{EnumNumber, LenientEnum, OpenEnum};
             pub use ::pbjson::private::*;

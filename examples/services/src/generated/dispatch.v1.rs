@@ -272,37 +272,15 @@ impl<'de> __serde::Deserialize<'de> for Assignment {
             CourierId,
             __SkipField__,
         }
-        impl<'de> __serde::Deserialize<'de> for GeneratedField {
-            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
-            where
-                D: __serde::Deserializer<'de>,
-            {
-                struct GeneratedVisitor;
-
-                impl __serde::de::Visitor<'_> for GeneratedVisitor {
-                    type Value = GeneratedField;
-
-                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", &FIELDS)
-                    }
-
-                    #[allow(unused_variables)]
-                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
-                    where
-                        E: __serde::de::Error,
-                    {
-                        match value {
-                            "assignmentId" | "assignment_id" => Ok(GeneratedField::AssignmentId),
-                            "orderId" | "order_id" => Ok(GeneratedField::OrderId),
-                            "pickup" => Ok(GeneratedField::Pickup),
-                            "dropoff" => Ok(GeneratedField::Dropoff),
-                            "respondBy" | "respond_by" => Ok(GeneratedField::RespondBy),
-                            "courierId" | "courier_id" => Ok(GeneratedField::CourierId),
-                            _ => Ok(GeneratedField::__SkipField__),
-                        }
-                    }
-                }
-                deserializer.deserialize_identifier(GeneratedVisitor)
+        fn generated_field(value: &str) -> ::core::option::Option<GeneratedField> {
+            match value {
+                "assignmentId" | "assignment_id" => Some(GeneratedField::AssignmentId),
+                "orderId" | "order_id" => Some(GeneratedField::OrderId),
+                "pickup" => Some(GeneratedField::Pickup),
+                "dropoff" => Some(GeneratedField::Dropoff),
+                "respondBy" | "respond_by" => Some(GeneratedField::RespondBy),
+                "courierId" | "courier_id" => Some(GeneratedField::CourierId),
+                _ => Some(GeneratedField::__SkipField__),
             }
         }
         struct GeneratedVisitor;
@@ -323,7 +301,7 @@ impl<'de> __serde::Deserialize<'de> for Assignment {
                 let mut dropoff__ = None;
                 let mut respond_by__ = None;
                 let mut courier_id__ = None;
-                while let Some(k) = map_.next_key()? {
+                while let Some(k) = map_.next_key_seed(__pbjson::private::FieldKey(generated_field, FIELDS))? {
                     match k {
                         GeneratedField::AssignmentId => {
                             if assignment_id__.is_some() {
@@ -436,35 +414,13 @@ impl<'de> __serde::Deserialize<'de> for AssignmentResult {
             Withdrawn,
             __SkipField__,
         }
-        impl<'de> __serde::Deserialize<'de> for GeneratedField {
-            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
-            where
-                D: __serde::Deserializer<'de>,
-            {
-                struct GeneratedVisitor;
-
-                impl __serde::de::Visitor<'_> for GeneratedVisitor {
-                    type Value = GeneratedField;
-
-                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", &FIELDS)
-                    }
-
-                    #[allow(unused_variables)]
-                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
-                    where
-                        E: __serde::de::Error,
-                    {
-                        match value {
-                            "sentAt" | "sent_at" => Ok(GeneratedField::SentAt),
-                            "offer" => Ok(GeneratedField::Offer),
-                            "confirmedAssignmentId" | "confirmed_assignment_id" => Ok(GeneratedField::ConfirmedAssignmentId),
-                            "withdrawn" => Ok(GeneratedField::Withdrawn),
-                            _ => Ok(GeneratedField::__SkipField__),
-                        }
-                    }
-                }
-                deserializer.deserialize_identifier(GeneratedVisitor)
+        fn generated_field(value: &str) -> ::core::option::Option<GeneratedField> {
+            match value {
+                "sentAt" | "sent_at" => Some(GeneratedField::SentAt),
+                "offer" => Some(GeneratedField::Offer),
+                "confirmedAssignmentId" | "confirmed_assignment_id" => Some(GeneratedField::ConfirmedAssignmentId),
+                "withdrawn" => Some(GeneratedField::Withdrawn),
+                _ => Some(GeneratedField::__SkipField__),
             }
         }
         struct GeneratedVisitor;
@@ -481,7 +437,7 @@ impl<'de> __serde::Deserialize<'de> for AssignmentResult {
             {
                 let mut sent_at__ = None;
                 let mut result__ = None;
-                while let Some(k) = map_.next_key()? {
+                while let Some(k) = map_.next_key_seed(__pbjson::private::FieldKey(generated_field, FIELDS))? {
                     match k {
                         GeneratedField::SentAt => {
                             if sent_at__.is_some() {
@@ -577,33 +533,11 @@ impl<'de> __serde::Deserialize<'de> for assignment_result::Withdrawal {
             Reason,
             __SkipField__,
         }
-        impl<'de> __serde::Deserialize<'de> for GeneratedField {
-            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
-            where
-                D: __serde::Deserializer<'de>,
-            {
-                struct GeneratedVisitor;
-
-                impl __serde::de::Visitor<'_> for GeneratedVisitor {
-                    type Value = GeneratedField;
-
-                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", &FIELDS)
-                    }
-
-                    #[allow(unused_variables)]
-                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
-                    where
-                        E: __serde::de::Error,
-                    {
-                        match value {
-                            "assignmentId" | "assignment_id" => Ok(GeneratedField::AssignmentId),
-                            "reason" => Ok(GeneratedField::Reason),
-                            _ => Ok(GeneratedField::__SkipField__),
-                        }
-                    }
-                }
-                deserializer.deserialize_identifier(GeneratedVisitor)
+        fn generated_field(value: &str) -> ::core::option::Option<GeneratedField> {
+            match value {
+                "assignmentId" | "assignment_id" => Some(GeneratedField::AssignmentId),
+                "reason" => Some(GeneratedField::Reason),
+                _ => Some(GeneratedField::__SkipField__),
             }
         }
         struct GeneratedVisitor;
@@ -620,7 +554,7 @@ impl<'de> __serde::Deserialize<'de> for assignment_result::Withdrawal {
             {
                 let mut assignment_id__ = None;
                 let mut reason__ = None;
-                while let Some(k) = map_.next_key()? {
+                while let Some(k) = map_.next_key_seed(__pbjson::private::FieldKey(generated_field, FIELDS))? {
                     match k {
                         GeneratedField::AssignmentId => {
                             if assignment_id__.is_some() {
@@ -720,37 +654,15 @@ impl<'de> __serde::Deserialize<'de> for AssignmentUpdate {
             DeliveredAssignmentId,
             __SkipField__,
         }
-        impl<'de> __serde::Deserialize<'de> for GeneratedField {
-            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
-            where
-                D: __serde::Deserializer<'de>,
-            {
-                struct GeneratedVisitor;
-
-                impl __serde::de::Visitor<'_> for GeneratedVisitor {
-                    type Value = GeneratedField;
-
-                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", &FIELDS)
-                    }
-
-                    #[allow(unused_variables)]
-                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
-                    where
-                        E: __serde::de::Error,
-                    {
-                        match value {
-                            "courierId" | "courier_id" => Ok(GeneratedField::CourierId),
-                            "sentAt" | "sent_at" => Ok(GeneratedField::SentAt),
-                            "location" => Ok(GeneratedField::Location),
-                            "acceptedAssignmentId" | "accepted_assignment_id" => Ok(GeneratedField::AcceptedAssignmentId),
-                            "declined" => Ok(GeneratedField::Declined),
-                            "deliveredAssignmentId" | "delivered_assignment_id" => Ok(GeneratedField::DeliveredAssignmentId),
-                            _ => Ok(GeneratedField::__SkipField__),
-                        }
-                    }
-                }
-                deserializer.deserialize_identifier(GeneratedVisitor)
+        fn generated_field(value: &str) -> ::core::option::Option<GeneratedField> {
+            match value {
+                "courierId" | "courier_id" => Some(GeneratedField::CourierId),
+                "sentAt" | "sent_at" => Some(GeneratedField::SentAt),
+                "location" => Some(GeneratedField::Location),
+                "acceptedAssignmentId" | "accepted_assignment_id" => Some(GeneratedField::AcceptedAssignmentId),
+                "declined" => Some(GeneratedField::Declined),
+                "deliveredAssignmentId" | "delivered_assignment_id" => Some(GeneratedField::DeliveredAssignmentId),
+                _ => Some(GeneratedField::__SkipField__),
             }
         }
         struct GeneratedVisitor;
@@ -768,7 +680,7 @@ impl<'de> __serde::Deserialize<'de> for AssignmentUpdate {
                 let mut courier_id__ = None;
                 let mut sent_at__ = None;
                 let mut event__ = None;
-                while let Some(k) = map_.next_key()? {
+                while let Some(k) = map_.next_key_seed(__pbjson::private::FieldKey(generated_field, FIELDS))? {
                     match k {
                         GeneratedField::CourierId => {
                             if courier_id__.is_some() {
@@ -881,33 +793,11 @@ impl<'de> __serde::Deserialize<'de> for assignment_update::Decline {
             Reason,
             __SkipField__,
         }
-        impl<'de> __serde::Deserialize<'de> for GeneratedField {
-            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
-            where
-                D: __serde::Deserializer<'de>,
-            {
-                struct GeneratedVisitor;
-
-                impl __serde::de::Visitor<'_> for GeneratedVisitor {
-                    type Value = GeneratedField;
-
-                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", &FIELDS)
-                    }
-
-                    #[allow(unused_variables)]
-                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
-                    where
-                        E: __serde::de::Error,
-                    {
-                        match value {
-                            "assignmentId" | "assignment_id" => Ok(GeneratedField::AssignmentId),
-                            "reason" => Ok(GeneratedField::Reason),
-                            _ => Ok(GeneratedField::__SkipField__),
-                        }
-                    }
-                }
-                deserializer.deserialize_identifier(GeneratedVisitor)
+        fn generated_field(value: &str) -> ::core::option::Option<GeneratedField> {
+            match value {
+                "assignmentId" | "assignment_id" => Some(GeneratedField::AssignmentId),
+                "reason" => Some(GeneratedField::Reason),
+                _ => Some(GeneratedField::__SkipField__),
             }
         }
         struct GeneratedVisitor;
@@ -924,7 +814,7 @@ impl<'de> __serde::Deserialize<'de> for assignment_update::Decline {
             {
                 let mut assignment_id__ = None;
                 let mut reason__ = None;
-                while let Some(k) = map_.next_key()? {
+                while let Some(k) = map_.next_key_seed(__pbjson::private::FieldKey(generated_field, FIELDS))? {
                     match k {
                         GeneratedField::AssignmentId => {
                             if assignment_id__.is_some() {
@@ -1102,36 +992,14 @@ impl<'de> __serde::Deserialize<'de> for CourierStatus {
             CurrentAssignmentId,
             __SkipField__,
         }
-        impl<'de> __serde::Deserialize<'de> for GeneratedField {
-            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
-            where
-                D: __serde::Deserializer<'de>,
-            {
-                struct GeneratedVisitor;
-
-                impl __serde::de::Visitor<'_> for GeneratedVisitor {
-                    type Value = GeneratedField;
-
-                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", &FIELDS)
-                    }
-
-                    #[allow(unused_variables)]
-                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
-                    where
-                        E: __serde::de::Error,
-                    {
-                        match value {
-                            "courierId" | "courier_id" => Ok(GeneratedField::CourierId),
-                            "state" => Ok(GeneratedField::State),
-                            "location" => Ok(GeneratedField::Location),
-                            "locationAt" | "location_at" => Ok(GeneratedField::LocationAt),
-                            "currentAssignmentId" | "current_assignment_id" => Ok(GeneratedField::CurrentAssignmentId),
-                            _ => Ok(GeneratedField::__SkipField__),
-                        }
-                    }
-                }
-                deserializer.deserialize_identifier(GeneratedVisitor)
+        fn generated_field(value: &str) -> ::core::option::Option<GeneratedField> {
+            match value {
+                "courierId" | "courier_id" => Some(GeneratedField::CourierId),
+                "state" => Some(GeneratedField::State),
+                "location" => Some(GeneratedField::Location),
+                "locationAt" | "location_at" => Some(GeneratedField::LocationAt),
+                "currentAssignmentId" | "current_assignment_id" => Some(GeneratedField::CurrentAssignmentId),
+                _ => Some(GeneratedField::__SkipField__),
             }
         }
         struct GeneratedVisitor;
@@ -1151,7 +1019,7 @@ impl<'de> __serde::Deserialize<'de> for CourierStatus {
                 let mut location__ = None;
                 let mut location_at__ = None;
                 let mut current_assignment_id__ = None;
-                while let Some(k) = map_.next_key()? {
+                while let Some(k) = map_.next_key_seed(__pbjson::private::FieldKey(generated_field, FIELDS))? {
                     match k {
                         GeneratedField::CourierId => {
                             if courier_id__.is_some() {
@@ -1245,38 +1113,11 @@ impl<'de> __serde::Deserialize<'de> for GeoPoint {
             Longitude,
             __SkipField__,
         }
-        impl<'de> __serde::Deserialize<'de> for GeneratedField {
-            fn deserialize<D>(
-                deserializer: D,
-            ) -> std::result::Result<GeneratedField, D::Error>
-            where
-                D: __serde::Deserializer<'de>,
-            {
-                struct GeneratedVisitor;
-                impl __serde::de::Visitor<'_> for GeneratedVisitor {
-                    type Value = GeneratedField;
-                    fn expecting(
-                        &self,
-                        formatter: &mut std::fmt::Formatter<'_>,
-                    ) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", & FIELDS)
-                    }
-                    #[allow(unused_variables)]
-                    fn visit_str<E>(
-                        self,
-                        value: &str,
-                    ) -> std::result::Result<GeneratedField, E>
-                    where
-                        E: __serde::de::Error,
-                    {
-                        match value {
-                            "latitude" => Ok(GeneratedField::Latitude),
-                            "longitude" => Ok(GeneratedField::Longitude),
-                            _ => Ok(GeneratedField::__SkipField__),
-                        }
-                    }
-                }
-                deserializer.deserialize_identifier(GeneratedVisitor)
+        fn generated_field(value: &str) -> ::core::option::Option<GeneratedField> {
+            match value {
+                "latitude" => Some(GeneratedField::Latitude),
+                "longitude" => Some(GeneratedField::Longitude),
+                _ => Some(GeneratedField::__SkipField__),
             }
         }
         struct GeneratedVisitor;
@@ -1294,7 +1135,9 @@ impl<'de> __serde::Deserialize<'de> for GeoPoint {
             {
                 let mut latitude__ = None;
                 let mut longitude__ = None;
-                while let Some(k) = map_.next_key()? {
+                while let Some(k) = map_
+                    .next_key_seed(__pbjson::private::FieldKey(generated_field, FIELDS))?
+                {
                     match k {
                         GeneratedField::Latitude => {
                             if latitude__.is_some() {
@@ -1370,32 +1213,10 @@ impl<'de> __serde::Deserialize<'de> for GetCourierStatusRequest {
             CourierId,
             __SkipField__,
         }
-        impl<'de> __serde::Deserialize<'de> for GeneratedField {
-            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
-            where
-                D: __serde::Deserializer<'de>,
-            {
-                struct GeneratedVisitor;
-
-                impl __serde::de::Visitor<'_> for GeneratedVisitor {
-                    type Value = GeneratedField;
-
-                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", &FIELDS)
-                    }
-
-                    #[allow(unused_variables)]
-                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
-                    where
-                        E: __serde::de::Error,
-                    {
-                        match value {
-                            "courierId" | "courier_id" => Ok(GeneratedField::CourierId),
-                            _ => Ok(GeneratedField::__SkipField__),
-                        }
-                    }
-                }
-                deserializer.deserialize_identifier(GeneratedVisitor)
+        fn generated_field(value: &str) -> ::core::option::Option<GeneratedField> {
+            match value {
+                "courierId" | "courier_id" => Some(GeneratedField::CourierId),
+                _ => Some(GeneratedField::__SkipField__),
             }
         }
         struct GeneratedVisitor;
@@ -1411,7 +1232,7 @@ impl<'de> __serde::Deserialize<'de> for GetCourierStatusRequest {
                     V: __serde::de::MapAccess<'de>,
             {
                 let mut courier_id__ = None;
-                while let Some(k) = map_.next_key()? {
+                while let Some(k) = map_.next_key_seed(__pbjson::private::FieldKey(generated_field, FIELDS))? {
                     match k {
                         GeneratedField::CourierId => {
                             if courier_id__.is_some() {
@@ -1482,34 +1303,12 @@ impl<'de> __serde::Deserialize<'de> for RequestCourierRequest {
             Dropoff,
             __SkipField__,
         }
-        impl<'de> __serde::Deserialize<'de> for GeneratedField {
-            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
-            where
-                D: __serde::Deserializer<'de>,
-            {
-                struct GeneratedVisitor;
-
-                impl __serde::de::Visitor<'_> for GeneratedVisitor {
-                    type Value = GeneratedField;
-
-                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", &FIELDS)
-                    }
-
-                    #[allow(unused_variables)]
-                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
-                    where
-                        E: __serde::de::Error,
-                    {
-                        match value {
-                            "orderId" | "order_id" => Ok(GeneratedField::OrderId),
-                            "pickup" => Ok(GeneratedField::Pickup),
-                            "dropoff" => Ok(GeneratedField::Dropoff),
-                            _ => Ok(GeneratedField::__SkipField__),
-                        }
-                    }
-                }
-                deserializer.deserialize_identifier(GeneratedVisitor)
+        fn generated_field(value: &str) -> ::core::option::Option<GeneratedField> {
+            match value {
+                "orderId" | "order_id" => Some(GeneratedField::OrderId),
+                "pickup" => Some(GeneratedField::Pickup),
+                "dropoff" => Some(GeneratedField::Dropoff),
+                _ => Some(GeneratedField::__SkipField__),
             }
         }
         struct GeneratedVisitor;
@@ -1527,7 +1326,7 @@ impl<'de> __serde::Deserialize<'de> for RequestCourierRequest {
                 let mut order_id__ = None;
                 let mut pickup__ = None;
                 let mut dropoff__ = None;
-                while let Some(k) = map_.next_key()? {
+                while let Some(k) = map_.next_key_seed(__pbjson::private::FieldKey(generated_field, FIELDS))? {
                     match k {
                         GeneratedField::OrderId => {
                             if order_id__.is_some() {

@@ -181,33 +181,11 @@ impl<'de> __serde::Deserialize<'de> for CheckStockRequest {
             WarehouseId,
             __SkipField__,
         }
-        impl<'de> __serde::Deserialize<'de> for GeneratedField {
-            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
-            where
-                D: __serde::Deserializer<'de>,
-            {
-                struct GeneratedVisitor;
-
-                impl __serde::de::Visitor<'_> for GeneratedVisitor {
-                    type Value = GeneratedField;
-
-                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", &FIELDS)
-                    }
-
-                    #[allow(unused_variables)]
-                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
-                    where
-                        E: __serde::de::Error,
-                    {
-                        match value {
-                            "sku" => Ok(GeneratedField::Sku),
-                            "warehouseId" | "warehouse_id" => Ok(GeneratedField::WarehouseId),
-                            _ => Ok(GeneratedField::__SkipField__),
-                        }
-                    }
-                }
-                deserializer.deserialize_identifier(GeneratedVisitor)
+        fn generated_field(value: &str) -> ::core::option::Option<GeneratedField> {
+            match value {
+                "sku" => Some(GeneratedField::Sku),
+                "warehouseId" | "warehouse_id" => Some(GeneratedField::WarehouseId),
+                _ => Some(GeneratedField::__SkipField__),
             }
         }
         struct GeneratedVisitor;
@@ -224,7 +202,7 @@ impl<'de> __serde::Deserialize<'de> for CheckStockRequest {
             {
                 let mut sku__ = None;
                 let mut warehouse_id__ = None;
-                while let Some(k) = map_.next_key()? {
+                while let Some(k) = map_.next_key_seed(__pbjson::private::FieldKey(generated_field, FIELDS))? {
                     match k {
                         GeneratedField::Sku => {
                             if sku__.is_some() {
@@ -320,36 +298,14 @@ impl<'de> __serde::Deserialize<'de> for CheckStockResponse {
             State,
             __SkipField__,
         }
-        impl<'de> __serde::Deserialize<'de> for GeneratedField {
-            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
-            where
-                D: __serde::Deserializer<'de>,
-            {
-                struct GeneratedVisitor;
-
-                impl __serde::de::Visitor<'_> for GeneratedVisitor {
-                    type Value = GeneratedField;
-
-                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", &FIELDS)
-                    }
-
-                    #[allow(unused_variables)]
-                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
-                    where
-                        E: __serde::de::Error,
-                    {
-                        match value {
-                            "sku" => Ok(GeneratedField::Sku),
-                            "available" => Ok(GeneratedField::Available),
-                            "reserved" => Ok(GeneratedField::Reserved),
-                            "updatedAt" | "updated_at" => Ok(GeneratedField::UpdatedAt),
-                            "state" => Ok(GeneratedField::State),
-                            _ => Ok(GeneratedField::__SkipField__),
-                        }
-                    }
-                }
-                deserializer.deserialize_identifier(GeneratedVisitor)
+        fn generated_field(value: &str) -> ::core::option::Option<GeneratedField> {
+            match value {
+                "sku" => Some(GeneratedField::Sku),
+                "available" => Some(GeneratedField::Available),
+                "reserved" => Some(GeneratedField::Reserved),
+                "updatedAt" | "updated_at" => Some(GeneratedField::UpdatedAt),
+                "state" => Some(GeneratedField::State),
+                _ => Some(GeneratedField::__SkipField__),
             }
         }
         struct GeneratedVisitor;
@@ -369,7 +325,7 @@ impl<'de> __serde::Deserialize<'de> for CheckStockResponse {
                 let mut reserved__ = None;
                 let mut updated_at__ = None;
                 let mut state__ = None;
-                while let Some(k) = map_.next_key()? {
+                while let Some(k) = map_.next_key_seed(__pbjson::private::FieldKey(generated_field, FIELDS))? {
                     match k {
                         GeneratedField::Sku => {
                             if sku__.is_some() {
@@ -463,33 +419,11 @@ impl<'de> __serde::Deserialize<'de> for LineItem {
             Quantity,
             __SkipField__,
         }
-        impl<'de> __serde::Deserialize<'de> for GeneratedField {
-            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
-            where
-                D: __serde::Deserializer<'de>,
-            {
-                struct GeneratedVisitor;
-
-                impl __serde::de::Visitor<'_> for GeneratedVisitor {
-                    type Value = GeneratedField;
-
-                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", &FIELDS)
-                    }
-
-                    #[allow(unused_variables)]
-                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
-                    where
-                        E: __serde::de::Error,
-                    {
-                        match value {
-                            "sku" => Ok(GeneratedField::Sku),
-                            "quantity" => Ok(GeneratedField::Quantity),
-                            _ => Ok(GeneratedField::__SkipField__),
-                        }
-                    }
-                }
-                deserializer.deserialize_identifier(GeneratedVisitor)
+        fn generated_field(value: &str) -> ::core::option::Option<GeneratedField> {
+            match value {
+                "sku" => Some(GeneratedField::Sku),
+                "quantity" => Some(GeneratedField::Quantity),
+                _ => Some(GeneratedField::__SkipField__),
             }
         }
         struct GeneratedVisitor;
@@ -506,7 +440,7 @@ impl<'de> __serde::Deserialize<'de> for LineItem {
             {
                 let mut sku__ = None;
                 let mut quantity__ = None;
-                while let Some(k) = map_.next_key()? {
+                while let Some(k) = map_.next_key_seed(__pbjson::private::FieldKey(generated_field, FIELDS))? {
                     match k {
                         GeneratedField::Sku => {
                             if sku__.is_some() {
@@ -570,32 +504,10 @@ impl<'de> __serde::Deserialize<'de> for ReleaseReservationRequest {
             ReservationId,
             __SkipField__,
         }
-        impl<'de> __serde::Deserialize<'de> for GeneratedField {
-            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
-            where
-                D: __serde::Deserializer<'de>,
-            {
-                struct GeneratedVisitor;
-
-                impl __serde::de::Visitor<'_> for GeneratedVisitor {
-                    type Value = GeneratedField;
-
-                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", &FIELDS)
-                    }
-
-                    #[allow(unused_variables)]
-                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
-                    where
-                        E: __serde::de::Error,
-                    {
-                        match value {
-                            "reservationId" | "reservation_id" => Ok(GeneratedField::ReservationId),
-                            _ => Ok(GeneratedField::__SkipField__),
-                        }
-                    }
-                }
-                deserializer.deserialize_identifier(GeneratedVisitor)
+        fn generated_field(value: &str) -> ::core::option::Option<GeneratedField> {
+            match value {
+                "reservationId" | "reservation_id" => Some(GeneratedField::ReservationId),
+                _ => Some(GeneratedField::__SkipField__),
             }
         }
         struct GeneratedVisitor;
@@ -611,7 +523,7 @@ impl<'de> __serde::Deserialize<'de> for ReleaseReservationRequest {
                     V: __serde::de::MapAccess<'de>,
             {
                 let mut reservation_id__ = None;
-                while let Some(k) = map_.next_key()? {
+                while let Some(k) = map_.next_key_seed(__pbjson::private::FieldKey(generated_field, FIELDS))? {
                     match k {
                         GeneratedField::ReservationId => {
                             if reservation_id__.is_some() {
@@ -665,32 +577,10 @@ impl<'de> __serde::Deserialize<'de> for ReleaseReservationResponse {
             Released,
             __SkipField__,
         }
-        impl<'de> __serde::Deserialize<'de> for GeneratedField {
-            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
-            where
-                D: __serde::Deserializer<'de>,
-            {
-                struct GeneratedVisitor;
-
-                impl __serde::de::Visitor<'_> for GeneratedVisitor {
-                    type Value = GeneratedField;
-
-                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", &FIELDS)
-                    }
-
-                    #[allow(unused_variables)]
-                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
-                    where
-                        E: __serde::de::Error,
-                    {
-                        match value {
-                            "released" => Ok(GeneratedField::Released),
-                            _ => Ok(GeneratedField::__SkipField__),
-                        }
-                    }
-                }
-                deserializer.deserialize_identifier(GeneratedVisitor)
+        fn generated_field(value: &str) -> ::core::option::Option<GeneratedField> {
+            match value {
+                "released" => Some(GeneratedField::Released),
+                _ => Some(GeneratedField::__SkipField__),
             }
         }
         struct GeneratedVisitor;
@@ -706,7 +596,7 @@ impl<'de> __serde::Deserialize<'de> for ReleaseReservationResponse {
                     V: __serde::de::MapAccess<'de>,
             {
                 let mut released__ = None;
-                while let Some(k) = map_.next_key()? {
+                while let Some(k) = map_.next_key_seed(__pbjson::private::FieldKey(generated_field, FIELDS))? {
                     match k {
                         GeneratedField::Released => {
                             if released__.is_some() {
@@ -778,34 +668,12 @@ impl<'de> __serde::Deserialize<'de> for ReserveItemsRequest {
             IdempotencyKey,
             __SkipField__,
         }
-        impl<'de> __serde::Deserialize<'de> for GeneratedField {
-            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
-            where
-                D: __serde::Deserializer<'de>,
-            {
-                struct GeneratedVisitor;
-
-                impl __serde::de::Visitor<'_> for GeneratedVisitor {
-                    type Value = GeneratedField;
-
-                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", &FIELDS)
-                    }
-
-                    #[allow(unused_variables)]
-                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
-                    where
-                        E: __serde::de::Error,
-                    {
-                        match value {
-                            "orderId" | "order_id" => Ok(GeneratedField::OrderId),
-                            "items" => Ok(GeneratedField::Items),
-                            "idempotencyKey" | "idempotency_key" => Ok(GeneratedField::IdempotencyKey),
-                            _ => Ok(GeneratedField::__SkipField__),
-                        }
-                    }
-                }
-                deserializer.deserialize_identifier(GeneratedVisitor)
+        fn generated_field(value: &str) -> ::core::option::Option<GeneratedField> {
+            match value {
+                "orderId" | "order_id" => Some(GeneratedField::OrderId),
+                "items" => Some(GeneratedField::Items),
+                "idempotencyKey" | "idempotency_key" => Some(GeneratedField::IdempotencyKey),
+                _ => Some(GeneratedField::__SkipField__),
             }
         }
         struct GeneratedVisitor;
@@ -823,7 +691,7 @@ impl<'de> __serde::Deserialize<'de> for ReserveItemsRequest {
                 let mut order_id__ = None;
                 let mut items__ = None;
                 let mut idempotency_key__ = None;
-                while let Some(k) = map_.next_key()? {
+                while let Some(k) = map_.next_key_seed(__pbjson::private::FieldKey(generated_field, FIELDS))? {
                     match k {
                         GeneratedField::OrderId => {
                             if order_id__.is_some() {
@@ -901,33 +769,11 @@ impl<'de> __serde::Deserialize<'de> for ReserveItemsResponse {
             ExpiresAt,
             __SkipField__,
         }
-        impl<'de> __serde::Deserialize<'de> for GeneratedField {
-            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
-            where
-                D: __serde::Deserializer<'de>,
-            {
-                struct GeneratedVisitor;
-
-                impl __serde::de::Visitor<'_> for GeneratedVisitor {
-                    type Value = GeneratedField;
-
-                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", &FIELDS)
-                    }
-
-                    #[allow(unused_variables)]
-                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
-                    where
-                        E: __serde::de::Error,
-                    {
-                        match value {
-                            "reservationId" | "reservation_id" => Ok(GeneratedField::ReservationId),
-                            "expiresAt" | "expires_at" => Ok(GeneratedField::ExpiresAt),
-                            _ => Ok(GeneratedField::__SkipField__),
-                        }
-                    }
-                }
-                deserializer.deserialize_identifier(GeneratedVisitor)
+        fn generated_field(value: &str) -> ::core::option::Option<GeneratedField> {
+            match value {
+                "reservationId" | "reservation_id" => Some(GeneratedField::ReservationId),
+                "expiresAt" | "expires_at" => Some(GeneratedField::ExpiresAt),
+                _ => Some(GeneratedField::__SkipField__),
             }
         }
         struct GeneratedVisitor;
@@ -944,7 +790,7 @@ impl<'de> __serde::Deserialize<'de> for ReserveItemsResponse {
             {
                 let mut reservation_id__ = None;
                 let mut expires_at__ = None;
-                while let Some(k) = map_.next_key()? {
+                while let Some(k) = map_.next_key_seed(__pbjson::private::FieldKey(generated_field, FIELDS))? {
                     match k {
                         GeneratedField::ReservationId => {
                             if reservation_id__.is_some() {
@@ -1098,34 +944,12 @@ impl<'de> __serde::Deserialize<'de> for StockUpdate {
             At,
             __SkipField__,
         }
-        impl<'de> __serde::Deserialize<'de> for GeneratedField {
-            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
-            where
-                D: __serde::Deserializer<'de>,
-            {
-                struct GeneratedVisitor;
-
-                impl __serde::de::Visitor<'_> for GeneratedVisitor {
-                    type Value = GeneratedField;
-
-                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", &FIELDS)
-                    }
-
-                    #[allow(unused_variables)]
-                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
-                    where
-                        E: __serde::de::Error,
-                    {
-                        match value {
-                            "sku" => Ok(GeneratedField::Sku),
-                            "available" => Ok(GeneratedField::Available),
-                            "at" => Ok(GeneratedField::At),
-                            _ => Ok(GeneratedField::__SkipField__),
-                        }
-                    }
-                }
-                deserializer.deserialize_identifier(GeneratedVisitor)
+        fn generated_field(value: &str) -> ::core::option::Option<GeneratedField> {
+            match value {
+                "sku" => Some(GeneratedField::Sku),
+                "available" => Some(GeneratedField::Available),
+                "at" => Some(GeneratedField::At),
+                _ => Some(GeneratedField::__SkipField__),
             }
         }
         struct GeneratedVisitor;
@@ -1143,7 +967,7 @@ impl<'de> __serde::Deserialize<'de> for StockUpdate {
                 let mut sku__ = None;
                 let mut available__ = None;
                 let mut at__ = None;
-                while let Some(k) = map_.next_key()? {
+                while let Some(k) = map_.next_key_seed(__pbjson::private::FieldKey(generated_field, FIELDS))? {
                     match k {
                         GeneratedField::Sku => {
                             if sku__.is_some() {
@@ -1213,32 +1037,10 @@ impl<'de> __serde::Deserialize<'de> for WatchStockLevelsRequest {
             Skus,
             __SkipField__,
         }
-        impl<'de> __serde::Deserialize<'de> for GeneratedField {
-            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
-            where
-                D: __serde::Deserializer<'de>,
-            {
-                struct GeneratedVisitor;
-
-                impl __serde::de::Visitor<'_> for GeneratedVisitor {
-                    type Value = GeneratedField;
-
-                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", &FIELDS)
-                    }
-
-                    #[allow(unused_variables)]
-                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
-                    where
-                        E: __serde::de::Error,
-                    {
-                        match value {
-                            "skus" => Ok(GeneratedField::Skus),
-                            _ => Ok(GeneratedField::__SkipField__),
-                        }
-                    }
-                }
-                deserializer.deserialize_identifier(GeneratedVisitor)
+        fn generated_field(value: &str) -> ::core::option::Option<GeneratedField> {
+            match value {
+                "skus" => Some(GeneratedField::Skus),
+                _ => Some(GeneratedField::__SkipField__),
             }
         }
         struct GeneratedVisitor;
@@ -1254,7 +1056,7 @@ impl<'de> __serde::Deserialize<'de> for WatchStockLevelsRequest {
                     V: __serde::de::MapAccess<'de>,
             {
                 let mut skus__ = None;
-                while let Some(k) = map_.next_key()? {
+                while let Some(k) = map_.next_key_seed(__pbjson::private::FieldKey(generated_field, FIELDS))? {
                     match k {
                         GeneratedField::Skus => {
                             if skus__.is_some() {

@@ -252,33 +252,11 @@ impl<'de> __serde::Deserialize<'de> for CancelOrderRequest {
             Reason,
             __SkipField__,
         }
-        impl<'de> __serde::Deserialize<'de> for GeneratedField {
-            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
-            where
-                D: __serde::Deserializer<'de>,
-            {
-                struct GeneratedVisitor;
-
-                impl __serde::de::Visitor<'_> for GeneratedVisitor {
-                    type Value = GeneratedField;
-
-                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", &FIELDS)
-                    }
-
-                    #[allow(unused_variables)]
-                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
-                    where
-                        E: __serde::de::Error,
-                    {
-                        match value {
-                            "orderId" | "order_id" => Ok(GeneratedField::OrderId),
-                            "reason" => Ok(GeneratedField::Reason),
-                            _ => Ok(GeneratedField::__SkipField__),
-                        }
-                    }
-                }
-                deserializer.deserialize_identifier(GeneratedVisitor)
+        fn generated_field(value: &str) -> ::core::option::Option<GeneratedField> {
+            match value {
+                "orderId" | "order_id" => Some(GeneratedField::OrderId),
+                "reason" => Some(GeneratedField::Reason),
+                _ => Some(GeneratedField::__SkipField__),
             }
         }
         struct GeneratedVisitor;
@@ -295,7 +273,7 @@ impl<'de> __serde::Deserialize<'de> for CancelOrderRequest {
             {
                 let mut order_id__ = None;
                 let mut reason__ = None;
-                while let Some(k) = map_.next_key()? {
+                while let Some(k) = map_.next_key_seed(__pbjson::private::FieldKey(generated_field, FIELDS))? {
                     match k {
                         GeneratedField::OrderId => {
                             if order_id__.is_some() {
@@ -365,33 +343,11 @@ impl<'de> __serde::Deserialize<'de> for CreateOrderRequest {
             IdempotencyKey,
             __SkipField__,
         }
-        impl<'de> __serde::Deserialize<'de> for GeneratedField {
-            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
-            where
-                D: __serde::Deserializer<'de>,
-            {
-                struct GeneratedVisitor;
-
-                impl __serde::de::Visitor<'_> for GeneratedVisitor {
-                    type Value = GeneratedField;
-
-                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", &FIELDS)
-                    }
-
-                    #[allow(unused_variables)]
-                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
-                    where
-                        E: __serde::de::Error,
-                    {
-                        match value {
-                            "order" => Ok(GeneratedField::Order),
-                            "idempotencyKey" | "idempotency_key" => Ok(GeneratedField::IdempotencyKey),
-                            _ => Ok(GeneratedField::__SkipField__),
-                        }
-                    }
-                }
-                deserializer.deserialize_identifier(GeneratedVisitor)
+        fn generated_field(value: &str) -> ::core::option::Option<GeneratedField> {
+            match value {
+                "order" => Some(GeneratedField::Order),
+                "idempotencyKey" | "idempotency_key" => Some(GeneratedField::IdempotencyKey),
+                _ => Some(GeneratedField::__SkipField__),
             }
         }
         struct GeneratedVisitor;
@@ -408,7 +364,7 @@ impl<'de> __serde::Deserialize<'de> for CreateOrderRequest {
             {
                 let mut order__ = None;
                 let mut idempotency_key__ = None;
-                while let Some(k) = map_.next_key()? {
+                while let Some(k) = map_.next_key_seed(__pbjson::private::FieldKey(generated_field, FIELDS))? {
                     match k {
                         GeneratedField::Order => {
                             if order__.is_some() {
@@ -479,33 +435,11 @@ impl<'de> __serde::Deserialize<'de> for GetOrderRequest {
             CustomerId,
             __SkipField__,
         }
-        impl<'de> __serde::Deserialize<'de> for GeneratedField {
-            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
-            where
-                D: __serde::Deserializer<'de>,
-            {
-                struct GeneratedVisitor;
-
-                impl __serde::de::Visitor<'_> for GeneratedVisitor {
-                    type Value = GeneratedField;
-
-                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", &FIELDS)
-                    }
-
-                    #[allow(unused_variables)]
-                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
-                    where
-                        E: __serde::de::Error,
-                    {
-                        match value {
-                            "orderId" | "order_id" => Ok(GeneratedField::OrderId),
-                            "customerId" | "customer_id" => Ok(GeneratedField::CustomerId),
-                            _ => Ok(GeneratedField::__SkipField__),
-                        }
-                    }
-                }
-                deserializer.deserialize_identifier(GeneratedVisitor)
+        fn generated_field(value: &str) -> ::core::option::Option<GeneratedField> {
+            match value {
+                "orderId" | "order_id" => Some(GeneratedField::OrderId),
+                "customerId" | "customer_id" => Some(GeneratedField::CustomerId),
+                _ => Some(GeneratedField::__SkipField__),
             }
         }
         struct GeneratedVisitor;
@@ -522,7 +456,7 @@ impl<'de> __serde::Deserialize<'de> for GetOrderRequest {
             {
                 let mut order_id__ = None;
                 let mut customer_id__ = None;
-                while let Some(k) = map_.next_key()? {
+                while let Some(k) = map_.next_key_seed(__pbjson::private::FieldKey(generated_field, FIELDS))? {
                     match k {
                         GeneratedField::OrderId => {
                             if order_id__.is_some() {
@@ -602,34 +536,12 @@ impl<'de> __serde::Deserialize<'de> for LineItem {
             UnitPriceCents,
             __SkipField__,
         }
-        impl<'de> __serde::Deserialize<'de> for GeneratedField {
-            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
-            where
-                D: __serde::Deserializer<'de>,
-            {
-                struct GeneratedVisitor;
-
-                impl __serde::de::Visitor<'_> for GeneratedVisitor {
-                    type Value = GeneratedField;
-
-                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", &FIELDS)
-                    }
-
-                    #[allow(unused_variables)]
-                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
-                    where
-                        E: __serde::de::Error,
-                    {
-                        match value {
-                            "sku" => Ok(GeneratedField::Sku),
-                            "quantity" => Ok(GeneratedField::Quantity),
-                            "unitPriceCents" | "unit_price_cents" => Ok(GeneratedField::UnitPriceCents),
-                            _ => Ok(GeneratedField::__SkipField__),
-                        }
-                    }
-                }
-                deserializer.deserialize_identifier(GeneratedVisitor)
+        fn generated_field(value: &str) -> ::core::option::Option<GeneratedField> {
+            match value {
+                "sku" => Some(GeneratedField::Sku),
+                "quantity" => Some(GeneratedField::Quantity),
+                "unitPriceCents" | "unit_price_cents" => Some(GeneratedField::UnitPriceCents),
+                _ => Some(GeneratedField::__SkipField__),
             }
         }
         struct GeneratedVisitor;
@@ -647,7 +559,7 @@ impl<'de> __serde::Deserialize<'de> for LineItem {
                 let mut sku__ = None;
                 let mut quantity__ = None;
                 let mut unit_price_cents__ = None;
-                while let Some(k) = map_.next_key()? {
+                while let Some(k) = map_.next_key_seed(__pbjson::private::FieldKey(generated_field, FIELDS))? {
                     match k {
                         GeneratedField::Sku => {
                             if sku__.is_some() {
@@ -748,35 +660,13 @@ impl<'de> __serde::Deserialize<'de> for ListOrdersRequest {
             StatusFilter,
             __SkipField__,
         }
-        impl<'de> __serde::Deserialize<'de> for GeneratedField {
-            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
-            where
-                D: __serde::Deserializer<'de>,
-            {
-                struct GeneratedVisitor;
-
-                impl __serde::de::Visitor<'_> for GeneratedVisitor {
-                    type Value = GeneratedField;
-
-                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", &FIELDS)
-                    }
-
-                    #[allow(unused_variables)]
-                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
-                    where
-                        E: __serde::de::Error,
-                    {
-                        match value {
-                            "pageSize" | "page_size" => Ok(GeneratedField::PageSize),
-                            "pageToken" | "page_token" => Ok(GeneratedField::PageToken),
-                            "filter" => Ok(GeneratedField::Filter),
-                            "statusFilter" | "status_filter" => Ok(GeneratedField::StatusFilter),
-                            _ => Ok(GeneratedField::__SkipField__),
-                        }
-                    }
-                }
-                deserializer.deserialize_identifier(GeneratedVisitor)
+        fn generated_field(value: &str) -> ::core::option::Option<GeneratedField> {
+            match value {
+                "pageSize" | "page_size" => Some(GeneratedField::PageSize),
+                "pageToken" | "page_token" => Some(GeneratedField::PageToken),
+                "filter" => Some(GeneratedField::Filter),
+                "statusFilter" | "status_filter" => Some(GeneratedField::StatusFilter),
+                _ => Some(GeneratedField::__SkipField__),
             }
         }
         struct GeneratedVisitor;
@@ -795,7 +685,7 @@ impl<'de> __serde::Deserialize<'de> for ListOrdersRequest {
                 let mut page_token__ = None;
                 let mut filter__ = None;
                 let mut status_filter__ = None;
-                while let Some(k) = map_.next_key()? {
+                while let Some(k) = map_.next_key_seed(__pbjson::private::FieldKey(generated_field, FIELDS))? {
                     match k {
                         GeneratedField::PageSize => {
                             if page_size__.is_some() {
@@ -881,33 +771,11 @@ impl<'de> __serde::Deserialize<'de> for ListOrdersResponse {
             NextPageToken,
             __SkipField__,
         }
-        impl<'de> __serde::Deserialize<'de> for GeneratedField {
-            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
-            where
-                D: __serde::Deserializer<'de>,
-            {
-                struct GeneratedVisitor;
-
-                impl __serde::de::Visitor<'_> for GeneratedVisitor {
-                    type Value = GeneratedField;
-
-                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", &FIELDS)
-                    }
-
-                    #[allow(unused_variables)]
-                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
-                    where
-                        E: __serde::de::Error,
-                    {
-                        match value {
-                            "orders" => Ok(GeneratedField::Orders),
-                            "nextPageToken" | "next_page_token" => Ok(GeneratedField::NextPageToken),
-                            _ => Ok(GeneratedField::__SkipField__),
-                        }
-                    }
-                }
-                deserializer.deserialize_identifier(GeneratedVisitor)
+        fn generated_field(value: &str) -> ::core::option::Option<GeneratedField> {
+            match value {
+                "orders" => Some(GeneratedField::Orders),
+                "nextPageToken" | "next_page_token" => Some(GeneratedField::NextPageToken),
+                _ => Some(GeneratedField::__SkipField__),
             }
         }
         struct GeneratedVisitor;
@@ -924,7 +792,7 @@ impl<'de> __serde::Deserialize<'de> for ListOrdersResponse {
             {
                 let mut orders__ = None;
                 let mut next_page_token__ = None;
-                while let Some(k) = map_.next_key()? {
+                while let Some(k) = map_.next_key_seed(__pbjson::private::FieldKey(generated_field, FIELDS))? {
                     match k {
                         GeneratedField::Orders => {
                             if orders__.is_some() {
@@ -1050,39 +918,17 @@ impl<'de> __serde::Deserialize<'de> for Order {
             AssignmentId,
             __SkipField__,
         }
-        impl<'de> __serde::Deserialize<'de> for GeneratedField {
-            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
-            where
-                D: __serde::Deserializer<'de>,
-            {
-                struct GeneratedVisitor;
-
-                impl __serde::de::Visitor<'_> for GeneratedVisitor {
-                    type Value = GeneratedField;
-
-                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", &FIELDS)
-                    }
-
-                    #[allow(unused_variables)]
-                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
-                    where
-                        E: __serde::de::Error,
-                    {
-                        match value {
-                            "orderId" | "order_id" => Ok(GeneratedField::OrderId),
-                            "customerId" | "customer_id" => Ok(GeneratedField::CustomerId),
-                            "items" => Ok(GeneratedField::Items),
-                            "status" => Ok(GeneratedField::Status),
-                            "createdAt" | "created_at" => Ok(GeneratedField::CreatedAt),
-                            "totalCents" | "total_cents" => Ok(GeneratedField::TotalCents),
-                            "currency" => Ok(GeneratedField::Currency),
-                            "assignmentId" | "assignment_id" => Ok(GeneratedField::AssignmentId),
-                            _ => Ok(GeneratedField::__SkipField__),
-                        }
-                    }
-                }
-                deserializer.deserialize_identifier(GeneratedVisitor)
+        fn generated_field(value: &str) -> ::core::option::Option<GeneratedField> {
+            match value {
+                "orderId" | "order_id" => Some(GeneratedField::OrderId),
+                "customerId" | "customer_id" => Some(GeneratedField::CustomerId),
+                "items" => Some(GeneratedField::Items),
+                "status" => Some(GeneratedField::Status),
+                "createdAt" | "created_at" => Some(GeneratedField::CreatedAt),
+                "totalCents" | "total_cents" => Some(GeneratedField::TotalCents),
+                "currency" => Some(GeneratedField::Currency),
+                "assignmentId" | "assignment_id" => Some(GeneratedField::AssignmentId),
+                _ => Some(GeneratedField::__SkipField__),
             }
         }
         struct GeneratedVisitor;
@@ -1105,7 +951,7 @@ impl<'de> __serde::Deserialize<'de> for Order {
                 let mut total_cents__ = None;
                 let mut currency__ = None;
                 let mut assignment_id__ = None;
-                while let Some(k) = map_.next_key()? {
+                while let Some(k) = map_.next_key_seed(__pbjson::private::FieldKey(generated_field, FIELDS))? {
                     match k {
                         GeneratedField::OrderId => {
                             if order_id__.is_some() {
@@ -1323,35 +1169,13 @@ impl<'de> __serde::Deserialize<'de> for OrderUpdate {
             At,
             __SkipField__,
         }
-        impl<'de> __serde::Deserialize<'de> for GeneratedField {
-            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
-            where
-                D: __serde::Deserializer<'de>,
-            {
-                struct GeneratedVisitor;
-
-                impl __serde::de::Visitor<'_> for GeneratedVisitor {
-                    type Value = GeneratedField;
-
-                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", &FIELDS)
-                    }
-
-                    #[allow(unused_variables)]
-                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
-                    where
-                        E: __serde::de::Error,
-                    {
-                        match value {
-                            "orderId" | "order_id" => Ok(GeneratedField::OrderId),
-                            "previousStatus" | "previous_status" => Ok(GeneratedField::PreviousStatus),
-                            "status" => Ok(GeneratedField::Status),
-                            "at" => Ok(GeneratedField::At),
-                            _ => Ok(GeneratedField::__SkipField__),
-                        }
-                    }
-                }
-                deserializer.deserialize_identifier(GeneratedVisitor)
+        fn generated_field(value: &str) -> ::core::option::Option<GeneratedField> {
+            match value {
+                "orderId" | "order_id" => Some(GeneratedField::OrderId),
+                "previousStatus" | "previous_status" => Some(GeneratedField::PreviousStatus),
+                "status" => Some(GeneratedField::Status),
+                "at" => Some(GeneratedField::At),
+                _ => Some(GeneratedField::__SkipField__),
             }
         }
         struct GeneratedVisitor;
@@ -1370,7 +1194,7 @@ impl<'de> __serde::Deserialize<'de> for OrderUpdate {
                 let mut previous_status__ = None;
                 let mut status__ = None;
                 let mut at__ = None;
-                while let Some(k) = map_.next_key()? {
+                while let Some(k) = map_.next_key_seed(__pbjson::private::FieldKey(generated_field, FIELDS))? {
                     match k {
                         GeneratedField::OrderId => {
                             if order_id__.is_some() {
@@ -1455,33 +1279,11 @@ impl<'de> __serde::Deserialize<'de> for StreamOrderUpdatesRequest {
             OrderIds,
             __SkipField__,
         }
-        impl<'de> __serde::Deserialize<'de> for GeneratedField {
-            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
-            where
-                D: __serde::Deserializer<'de>,
-            {
-                struct GeneratedVisitor;
-
-                impl __serde::de::Visitor<'_> for GeneratedVisitor {
-                    type Value = GeneratedField;
-
-                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", &FIELDS)
-                    }
-
-                    #[allow(unused_variables)]
-                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
-                    where
-                        E: __serde::de::Error,
-                    {
-                        match value {
-                            "customerId" | "customer_id" => Ok(GeneratedField::CustomerId),
-                            "orderIds" | "order_ids" => Ok(GeneratedField::OrderIds),
-                            _ => Ok(GeneratedField::__SkipField__),
-                        }
-                    }
-                }
-                deserializer.deserialize_identifier(GeneratedVisitor)
+        fn generated_field(value: &str) -> ::core::option::Option<GeneratedField> {
+            match value {
+                "customerId" | "customer_id" => Some(GeneratedField::CustomerId),
+                "orderIds" | "order_ids" => Some(GeneratedField::OrderIds),
+                _ => Some(GeneratedField::__SkipField__),
             }
         }
         struct GeneratedVisitor;
@@ -1498,7 +1300,7 @@ impl<'de> __serde::Deserialize<'de> for StreamOrderUpdatesRequest {
             {
                 let mut customer_id__ = None;
                 let mut order_ids__ = None;
-                while let Some(k) = map_.next_key()? {
+                while let Some(k) = map_.next_key_seed(__pbjson::private::FieldKey(generated_field, FIELDS))? {
                     match k {
                         GeneratedField::CustomerId => {
                             if customer_id__.is_some() {
@@ -1568,33 +1370,11 @@ impl<'de> __serde::Deserialize<'de> for UpdateOrderRequest {
             UpdateMask,
             __SkipField__,
         }
-        impl<'de> __serde::Deserialize<'de> for GeneratedField {
-            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
-            where
-                D: __serde::Deserializer<'de>,
-            {
-                struct GeneratedVisitor;
-
-                impl __serde::de::Visitor<'_> for GeneratedVisitor {
-                    type Value = GeneratedField;
-
-                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", &FIELDS)
-                    }
-
-                    #[allow(unused_variables)]
-                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
-                    where
-                        E: __serde::de::Error,
-                    {
-                        match value {
-                            "order" => Ok(GeneratedField::Order),
-                            "updateMask" | "update_mask" => Ok(GeneratedField::UpdateMask),
-                            _ => Ok(GeneratedField::__SkipField__),
-                        }
-                    }
-                }
-                deserializer.deserialize_identifier(GeneratedVisitor)
+        fn generated_field(value: &str) -> ::core::option::Option<GeneratedField> {
+            match value {
+                "order" => Some(GeneratedField::Order),
+                "updateMask" | "update_mask" => Some(GeneratedField::UpdateMask),
+                _ => Some(GeneratedField::__SkipField__),
             }
         }
         struct GeneratedVisitor;
@@ -1611,7 +1391,7 @@ impl<'de> __serde::Deserialize<'de> for UpdateOrderRequest {
             {
                 let mut order__ = None;
                 let mut update_mask__ = None;
-                while let Some(k) = map_.next_key()? {
+                while let Some(k) = map_.next_key_seed(__pbjson::private::FieldKey(generated_field, FIELDS))? {
                     match k {
                         GeneratedField::Order => {
                             if order__.is_some() {
@@ -1699,35 +1479,13 @@ impl<'de> __serde::Deserialize<'de> for UploadSummary {
             Errors,
             __SkipField__,
         }
-        impl<'de> __serde::Deserialize<'de> for GeneratedField {
-            fn deserialize<D>(deserializer: D) -> std::result::Result<GeneratedField, D::Error>
-            where
-                D: __serde::Deserializer<'de>,
-            {
-                struct GeneratedVisitor;
-
-                impl __serde::de::Visitor<'_> for GeneratedVisitor {
-                    type Value = GeneratedField;
-
-                    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        write!(formatter, "expected one of: {:?}", &FIELDS)
-                    }
-
-                    #[allow(unused_variables)]
-                    fn visit_str<E>(self, value: &str) -> std::result::Result<GeneratedField, E>
-                    where
-                        E: __serde::de::Error,
-                    {
-                        match value {
-                            "orderId" | "order_id" => Ok(GeneratedField::OrderId),
-                            "acceptedCount" | "accepted_count" => Ok(GeneratedField::AcceptedCount),
-                            "rejectedCount" | "rejected_count" => Ok(GeneratedField::RejectedCount),
-                            "errors" => Ok(GeneratedField::Errors),
-                            _ => Ok(GeneratedField::__SkipField__),
-                        }
-                    }
-                }
-                deserializer.deserialize_identifier(GeneratedVisitor)
+        fn generated_field(value: &str) -> ::core::option::Option<GeneratedField> {
+            match value {
+                "orderId" | "order_id" => Some(GeneratedField::OrderId),
+                "acceptedCount" | "accepted_count" => Some(GeneratedField::AcceptedCount),
+                "rejectedCount" | "rejected_count" => Some(GeneratedField::RejectedCount),
+                "errors" => Some(GeneratedField::Errors),
+                _ => Some(GeneratedField::__SkipField__),
             }
         }
         struct GeneratedVisitor;
@@ -1746,7 +1504,7 @@ impl<'de> __serde::Deserialize<'de> for UploadSummary {
                 let mut accepted_count__ = None;
                 let mut rejected_count__ = None;
                 let mut errors__ = None;
-                while let Some(k) = map_.next_key()? {
+                while let Some(k) = map_.next_key_seed(__pbjson::private::FieldKey(generated_field, FIELDS))? {
                     match k {
                         GeneratedField::OrderId => {
                             if order_id__.is_some() {

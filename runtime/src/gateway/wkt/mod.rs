@@ -32,6 +32,7 @@ pub use pbjson_types::*;
 pub mod any;
 pub(crate) mod bytes;
 mod duration;
+pub(crate) mod field_key;
 mod field_mask;
 pub(crate) mod float;
 pub(crate) mod number;
