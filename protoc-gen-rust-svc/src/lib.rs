@@ -254,6 +254,22 @@ struct Analysis {
     full_set: Option<Vec<u8>>,
 }
 
+/// What the validator found wrong with the request's descriptors (a JSON name two fields share,
+/// which protoc lets pass in proto2 and with `LEGACY_BEST_EFFORT`), at the file and line it is
+/// about: the pool has the files without their source locations, which `sources` keeps.
+fn invalid_descriptors(error: &prost_reflect::DescriptorError, sources: &SourceInfos) -> Error {
+    let message = format!("the request's descriptors are invalid: {error}");
+    let Some(file) = error.file() else {
+        return Error::new(message);
+    };
+    let line = error.path().and_then(|path| sources.find(file, path).1);
+    let location = error::Location {
+        file: file.to_owned(),
+        line,
+    };
+    Error::in_source(location, None, message)
+}
+
 fn analyze(input: Input, params: &Params) -> Result<Analysis, Error> {
     // Parsed parameters are checked already; the Builder's setters are checked here.
     params.check()?;
@@ -284,10 +300,12 @@ fn analyze(input: Input, params: &Params) -> Result<Analysis, Error> {
     // error label indexing a file it has not added; found by fuzzing). Such input is invalid,
     // not our bug, so it gets the invalid-descriptors error rather than an internal one.
     let pool = match catch_unwind(|| DescriptorPool::decode(descriptor_set.as_slice())) {
-        Ok(decoded) => decoded.map_err(|error| error.to_string()),
-        Err(_) => Err("the validator failed while describing what is malformed".to_owned()),
-    }
-    .map_err(|error| Error::new(format!("the request's descriptors are invalid: {error}")))?;
+        Ok(decoded) => decoded.map_err(|error| invalid_descriptors(&error, &sources)),
+        Err(_) => Err(Error::new(
+            "the request's descriptors are invalid: the validator failed while describing what \
+             is malformed",
+        )),
+    }?;
     drop(descriptor_set);
     prepare::check_what_protoc_guarantees(&pool)?;
 

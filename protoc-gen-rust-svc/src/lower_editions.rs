@@ -24,6 +24,8 @@
 //! field it does not know as unknown fields: custom options (`google.api.http`, this project's
 //! policies) come through byte for byte, as decoding with prost-types would not let them.
 
+use std::collections::HashSet;
+
 use prost::Message;
 use prost_reflect::{DescriptorPool, DynamicMessage, ReflectMessage, Value};
 use prost_types::SourceCodeInfo;
@@ -48,6 +50,8 @@ const PRESENCE_IMPLICIT: i32 = 2;
 const PRESENCE_LEGACY_REQUIRED: i32 = 3;
 const REPEATED_PACKED: i32 = 1;
 const MESSAGE_DELIMITED: i32 = 2;
+const ENUM_OPEN: i32 = 1;
+const ENUM_CLOSED: i32 = 2;
 
 // `FieldDescriptorProto` labels and types.
 const LABEL_OPTIONAL: i32 = 1;
@@ -60,8 +64,10 @@ const TYPE_BYTES: i32 = 12;
 
 // Field numbers in descriptor.proto, for source locations.
 const FILE_MESSAGE_TYPE: i32 = 4;
+const FILE_ENUM_TYPE: i32 = 5;
 const MESSAGE_FIELD: i32 = 2;
 const MESSAGE_NESTED_TYPE: i32 = 3;
+const MESSAGE_ENUM_TYPE: i32 = 4;
 
 /// The features that matter here, resolved for one element.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +75,7 @@ struct Features {
     presence: i32,
     repeated: i32,
     message: i32,
+    enumeration: i32,
 }
 
 impl Features {
@@ -78,16 +85,19 @@ impl Features {
                 presence: PRESENCE_EXPLICIT,
                 repeated: 2,
                 message: 1,
+                enumeration: ENUM_CLOSED,
             }),
             EDITION_PROTO3 => Some(Self {
                 presence: PRESENCE_IMPLICIT,
                 repeated: REPEATED_PACKED,
                 message: 1,
+                enumeration: ENUM_OPEN,
             }),
             EDITION_2023 | EDITION_2024 => Some(Self {
                 presence: PRESENCE_EXPLICIT,
                 repeated: REPEATED_PACKED,
                 message: 1,
+                enumeration: ENUM_OPEN,
             }),
             _ => None,
         }
@@ -108,6 +118,7 @@ impl Features {
             presence: get("field_presence", self.presence),
             repeated: get("repeated_field_encoding", self.repeated),
             message: get("message_encoding", self.message),
+            enumeration: get("enum_type", self.enumeration),
         }
     }
 }
@@ -171,6 +182,10 @@ pub fn lower(
         lowering.message(message, file_features, &package, path)?;
     }
     file.set_field_by_name("message_type", Value::List(messages));
+    for (index, enumeration) in list(&file, "enum_type").iter().enumerate() {
+        let path = [FILE_ENUM_TYPE, index_i32(index)];
+        lowering.enumeration(enumeration, file_features, &package, &path)?;
+    }
     for list_name in ["enum_type", "extension"] {
         let mut elements = take_list(&mut file, list_name);
         for element in &mut elements {
@@ -254,6 +269,27 @@ impl Lowering<'_> {
         } else {
             format!("{scope}.{name}")
         };
+        // A map field is a repeated field of its entry message, which is never delimited
+        // (protoc keeps a map's entries length-prefixed whatever the features say).
+        let map_entries: HashSet<String> = list(message, "nested_type")
+            .iter()
+            .filter_map(|nested| match nested {
+                Value::Message(nested) if is_map_entry(nested) => {
+                    Some(format!("{full_name}.{}", string_field(nested, "name")))
+                }
+                _ => None,
+            })
+            .collect();
+        // The names a synthetic oneof must not take: protoc's parser starts from the fields'
+        // and oneofs' names and adds each synthetic oneof's as it names it.
+        let mut taken: HashSet<String> = list(message, "field")
+            .iter()
+            .chain(list(message, "oneof_decl").iter())
+            .filter_map(|element| match element {
+                Value::Message(element) => Some(string_field(element, "name")),
+                _ => None,
+            })
+            .collect();
         let mut fields = take_list(message, "field");
         let mut synthetic_oneofs = Vec::new();
         let real_oneofs = list(message, "oneof_decl").len();
@@ -267,9 +303,12 @@ impl Lowering<'_> {
             let synthetic = if map_entry {
                 None
             } else {
-                self.field(field, field_features, &full_name, &field_path)?
+                let map =
+                    map_entries.contains(string_field(field, "type_name").trim_start_matches('.'));
+                self.field(field, field_features, &full_name, &field_path, map)?
             };
             if let Some(oneof) = synthetic {
+                let oneof = synthetic_oneof_name(&oneof, &mut taken);
                 let oneof_index = index_i32(real_oneofs + synthetic_oneofs.len());
                 field.set_field_by_name("oneof_index", Value::I32(oneof_index));
                 synthetic_oneofs.push(oneof);
@@ -301,6 +340,11 @@ impl Lowering<'_> {
         if !nested.is_empty() {
             message.set_field_by_name("nested_type", Value::List(nested));
         }
+        for (index, enumeration) in list(message, "enum_type").iter().enumerate() {
+            let mut enum_path = path.clone();
+            enum_path.extend([MESSAGE_ENUM_TYPE, index_i32(index)]);
+            self.enumeration(enumeration, features, &full_name, &enum_path)?;
+        }
         for list_name in ["enum_type", "extension", "oneof_decl"] {
             let mut elements = take_list(message, list_name);
             for element in &mut elements {
@@ -314,14 +358,15 @@ impl Lowering<'_> {
         Ok(())
     }
 
-    /// Rewrites one field for the file's syntax; the name of the synthetic oneof it needs, if
-    /// it becomes a proto3 `optional`.
+    /// Rewrites one field for the file's syntax (`map`: a map field); its name if it becomes a
+    /// proto3 `optional`, which needs a synthetic oneof (see [`synthetic_oneof_name`]).
     fn field(
         &self,
         field: &mut DynamicMessage,
         features: Features,
         message: &str,
         path: &[i32],
+        map: bool,
     ) -> Result<Option<String>, Error> {
         let label = int_field(field, "label");
         let kind = int_field(field, "type");
@@ -339,7 +384,14 @@ impl Lowering<'_> {
                 ),
             )
         };
+        let delimited = features.message == MESSAGE_DELIMITED && kind == TYPE_MESSAGE && !map;
         if label == LABEL_REPEATED {
+            if delimited {
+                if self.syntax == Syntax::Proto3 {
+                    return Err(no_equivalent("features.message_encoding = DELIMITED"));
+                }
+                field.set_field_by_name("type", Value::EnumNumber(TYPE_GROUP));
+            }
             if is_packable(kind) {
                 let packed = features.repeated == REPEATED_PACKED;
                 let default = self.syntax == Syntax::Proto3;
@@ -349,7 +401,7 @@ impl Lowering<'_> {
             }
             return Ok(None);
         }
-        if is_message && features.message == MESSAGE_DELIMITED && kind == TYPE_MESSAGE {
+        if delimited {
             if self.syntax == Syntax::Proto3 {
                 return Err(no_equivalent("features.message_encoding = DELIMITED"));
             }
@@ -369,9 +421,49 @@ impl Lowering<'_> {
         let explicit_scalar = !is_message && !in_oneof && features.presence == PRESENCE_EXPLICIT;
         if self.syntax == Syntax::Proto3 && explicit_scalar && label == LABEL_OPTIONAL {
             field.set_field_by_name("proto3_optional", Value::Bool(true));
-            return Ok(Some(format!("_{name}")));
+            return Ok(Some(name));
         }
         Ok(None)
+    }
+
+    /// Checks that the enum at `path` can be said in the file's syntax: a closed enum whose
+    /// first value is not zero cannot be in proto3 (a closed enum whose first value is zero
+    /// reads as prost reads every enum, open or closed: an `i32`).
+    fn enumeration(
+        &self,
+        enumeration: &Value,
+        inherited: Features,
+        scope: &str,
+        path: &[i32],
+    ) -> Result<(), Error> {
+        let Value::Message(enumeration) = enumeration else {
+            return Ok(());
+        };
+        if self.syntax != Syntax::Proto3
+            || inherited.overlaid(enumeration).enumeration != ENUM_CLOSED
+        {
+            return Ok(());
+        }
+        let first = list(enumeration, "value")
+            .first()
+            .and_then(|value| match value {
+                Value::Message(value) => Some(int_field(value, "number")),
+                _ => None,
+            });
+        if first.is_none_or(|number| number == 0) {
+            return Ok(());
+        }
+        Err(Error::at(
+            self.location(path),
+            match (scope, string_field(enumeration, "name")) {
+                ("", name) => format!("enum {name}"),
+                (scope, name) => format!("enum {scope}.{name}"),
+            },
+            "features.enum_type = CLOSED with a first value other than zero has no proto3 \
+             equivalent, and this file needs proto3 for its fields with implicit presence: the \
+             generator lowers editions to proto2 or proto3 for prost; start the enum at zero or \
+             move it to a file without implicit presence",
+        ))
     }
 
     fn location(&self, path: &[i32]) -> Location {
@@ -414,6 +506,22 @@ fn has_implicit_field(message: &Value, inherited: Features) -> bool {
     own || list(message, "nested_type")
         .iter()
         .any(|nested| has_implicit_field(nested, features))
+}
+
+/// The name of the synthetic oneof of the proto3 `optional` field `field`, as protoc's parser
+/// names it: `_` and the field's name (the name alone if it starts with `_`), with `X` put in
+/// front until no field, oneof or earlier synthetic oneof of the message has it.
+fn synthetic_oneof_name(field: &str, taken: &mut HashSet<String>) -> String {
+    let mut name = if field.starts_with('_') {
+        field.to_owned()
+    } else {
+        format!("_{field}")
+    };
+    while taken.contains(&name) {
+        name.insert(0, 'X');
+    }
+    taken.insert(name.clone());
+    name
 }
 
 /// Whether `message` is a map's entry, whose key and value never get presence.

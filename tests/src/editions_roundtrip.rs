@@ -38,6 +38,11 @@ macro_rules! reading {
             totals: [("a".to_owned(), 3)].into(),
             source: Some($module::reading::Source::Manual(0)),
             ratio: None,
+            entry: vec![
+                $module::reading::Entry { value: Some(1) },
+                $module::reading::Entry { value: None },
+            ],
+            details: [("d".to_owned(), $module::reading::$detail::default())].into(),
         }
     };
 }
@@ -65,6 +70,26 @@ fn explicit_presence_required_groups_and_expanded_fields_encode_as_proto2() {
     assert_eq!(
         marks.encode_to_vec(),
         [0x22, 2, 1, 2, 0x28, 1, 0x28, 2, 0x32, 0]
+    );
+    // A delimited list: each element between a start-group and an end-group tag (field 12);
+    // a map's entries stay length-prefixed (field 13).
+    let delimited = explicit::Reading {
+        entry: vec![explicit::reading::Entry { value: Some(1) }],
+        details: [(
+            "d".to_owned(),
+            explicit::reading::Detail {
+                at: Some(1),
+                raw: None,
+            },
+        )]
+        .into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        delimited.encode_to_vec(),
+        [
+            0x32, 0, 0x63, 0x08, 1, 0x64, 0x6a, 7, 0x0a, 1, b'd', 0x12, 2, 0x08, 1
+        ]
     );
 }
 

@@ -86,3 +86,17 @@ fn an_unknown_edition_is_an_error_naming_the_supported_ones() {
     );
     assert!(error.contains("2023 and 2024"), "{error}");
 }
+
+#[test]
+fn synthetic_oneofs_are_named_as_protoc_names_them() {
+    // Fields `a`, `b`, `_c` and a oneof `_b` (protoc's parser: `_b` is taken, so `X_b`; a name
+    // that starts with `_` is kept, then prefixed since the field has it).
+    let mut taken: HashSet<String> = ["a", "b", "_c", "_b"].map(str::to_owned).into();
+    assert_eq!(synthetic_oneof_name("a", &mut taken), "_a");
+    assert_eq!(synthetic_oneof_name("b", &mut taken), "X_b");
+    assert_eq!(synthetic_oneof_name("_c", &mut taken), "X_c");
+    // Each name given is taken for the next.
+    taken.insert("d".to_owned());
+    assert_eq!(synthetic_oneof_name("d", &mut taken), "_d");
+    assert!(taken.contains("_d"));
+}

@@ -385,22 +385,39 @@ fn protoc_sends_editions_and_the_custom_options_survive_the_lowering() {
 /// A feature the lowering cannot say: protoc fails with the plugin's error naming file:line.
 #[test]
 fn an_editions_feature_without_an_equivalent_names_the_file_line_and_feature() {
-    let out = tempfile::tempdir().unwrap();
-    let out_arg = format!("--rust-svc_out={}", out.path().display());
-    let output = protoc(&[
-        "-Itests/protos",
-        &out_arg,
-        "tests/protos/invalid/editions/required_in_proto3.proto",
-    ]);
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains(
+    for (file, expected) in [
+        (
+            "required_in_proto3.proto",
             "invalid/editions/required_in_proto3.proto:12: field tests.invalid.editions.Req.key: \
-             features.field_presence = LEGACY_REQUIRED has no proto3 equivalent"
+             features.field_presence = LEGACY_REQUIRED has no proto3 equivalent",
         ),
-        "{stderr}"
-    );
+        (
+            "closed_enum_in_proto3.proto",
+            "invalid/editions/closed_enum_in_proto3.proto:12: enum \
+             tests.invalid.editions.Reading.Unit: features.enum_type = CLOSED with a first value \
+             other than zero has no proto3 equivalent",
+        ),
+        (
+            "delimited_list_in_proto3.proto",
+            "invalid/editions/delimited_list_in_proto3.proto:15: field \
+             tests.invalid.editions.Batch.entries: features.message_encoding = DELIMITED has no \
+             proto3 equivalent",
+        ),
+        // Not the lowering's: the validator's own error, placed at the line it is about.
+        (
+            "json_name_conflict.proto",
+            "invalid/editions/json_name_conflict.proto:12: the request's descriptors are \
+             invalid: a field with JSON name 'fooBar' is already defined",
+        ),
+    ] {
+        let out = tempfile::tempdir().unwrap();
+        let out_arg = format!("--rust-svc_out={}", out.path().display());
+        let path = format!("tests/protos/invalid/editions/{file}");
+        let output = protoc(&["-Itests/protos", &out_arg, &path]);
+        assert!(!output.status.success(), "{file}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{file}: {stderr}");
+    }
 }
 
 /// The embedded compiler does not parse editions: one line saying so and what works.
