@@ -29,8 +29,10 @@
 //! longer than `max_queue_wait`. When the line ahead of it would take longer than that, at the
 //! rate calls are finishing, it is refused at once: `UNAVAILABLE` with `grpc-retry-pushback-ms`
 //! (the gateway adds `Retry-After`), before any of its work is done, so a caller may retry it
-//! safely, elsewhere or later. A call whose deadline has passed is answered
-//! `DEADLINE_EXCEEDED`; one that got its slot after waiting checks its deadline again first.
+//! safely, elsewhere or later. A call whose deadline has passed, or is nearer than the service's
+//! calls take now while others run, is answered `DEADLINE_EXCEEDED` at once, with no pushback:
+//! that says nothing of the service's capacity, and a client must not pause its other calls
+//! for it. One that got its slot after waiting checks its deadline again first.
 //! DESIGN.md says why `UNAVAILABLE` and not `RESOURCE_EXHAUSTED`.
 //!
 //! # Metrics
@@ -114,6 +116,9 @@ struct State {
     /// Seconds.
     short_latency: Option<f64>,
     long_latency: Option<f64>,
+    /// How many windows `long_latency` has averaged (it is their plain mean for the first
+    /// few, see `limit.rs`).
+    long_windows: u32,
     /// Calls finished per second.
     throughput: Option<f64>,
     /// What each rpc (by path) needs, to shed at the door while one pauses.
@@ -204,6 +209,7 @@ impl Admission {
     /// An admission of its own for the service `name` (tests, or a server that should not
     /// share its limit).
     pub fn new(name: &'static str, policy: LoadShedding) -> Self {
+        let policy = policy.sanitized();
         let now = Instant::now();
         Self {
             shared: Arc::new(Shared {
@@ -217,6 +223,7 @@ impl Admission {
                     window: Window::new(now),
                     short_latency: None,
                     long_latency: None,
+                    long_windows: 0,
                     throughput: None,
                     dependencies: Vec::new(),
                 }),
@@ -230,20 +237,15 @@ impl Admission {
     /// Replaces the policy (for every server sharing this admission); the limit starts over
     /// from its `initial_limit` when shedding is turned on or the bounds change.
     pub fn set_policy(&self, policy: LoadShedding) {
+        let policy = policy.sanitized();
         let mut state = self.state();
         if state.policy != policy {
             state.limit = f64::from(policy.initial_limit.max(1));
             state.policy = policy;
         }
-        if !policy.enabled {
-            // Everyone waiting goes in now.
-            while let Some(waiter) = state.line.pop_front() {
-                if waiter.send(()).is_ok() {
-                    state.in_flight += 1;
-                    state.waiting -= 1;
-                }
-            }
-        }
+        // The calls in line take the slots a higher limit (or no limit at all) frees now,
+        // rather than waiting for a running call to end.
+        state.grant_waiting();
     }
 
     /// Sheds calls of `method` at the door while `dependency` asks for a pause: a call that
@@ -396,11 +398,16 @@ impl Admission {
             self.shared.last_refusal.store(now, Ordering::Relaxed);
         }
         let handles = self.metrics();
-        match why {
-            Refusal::Overload => handles.refused_overload.increment(1),
-            Refusal::Deadline => handles.refused_deadline.increment(1),
-        }
-        Admit::Refused(overloaded(self.shared.service, &reason, pushback))
+        Admit::Refused(match why {
+            Refusal::Overload => {
+                handles.refused_overload.increment(1);
+                overloaded(self.shared.service, &reason, pushback)
+            }
+            Refusal::Deadline => {
+                handles.refused_deadline.increment(1);
+                out_of_reach(self.shared.service, &reason)
+            }
+        })
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -438,20 +445,10 @@ impl Admission {
         state.in_flight = state.in_flight.saturating_sub(1);
         let mut closed = false;
         if let Some((now, latency)) = latency {
-            state.window.samples += 1;
-            state.window.latency_sum += latency.as_secs_f64();
+            state.window.record(latency);
             closed = state.close_window(now);
         }
-        while state.in_flight < slots(state.limit) || !state.policy.enabled {
-            let Some(waiter) = state.line.pop_front() else {
-                break;
-            };
-            if waiter.send(()).is_ok() {
-                state.in_flight += 1;
-                state.waiting -= 1;
-                state.window.max_in_flight = state.window.max_in_flight.max(state.in_flight);
-            }
-        }
+        state.grant_waiting();
         // Published when a latency window closes, and when the service falls idle: a burst's
         // last figures (calls running, waiting) must not stand for an idle service until the
         // next call, nor the limit read 0 before a window has closed.
@@ -499,6 +496,17 @@ pub fn close_after_refusal(status: &Status, version: http::Version, headers: &mu
             http::HeaderValue::from_static("close"),
         );
     }
+}
+
+/// The answer to a call whose deadline the service cannot meet at its current latency:
+/// `DEADLINE_EXCEEDED` now rather than at the deadline, nothing done. No pushback: the call's
+/// own deadline is short, not the service's capacity (a pushback would pause every call a
+/// client sends to this server, and tell it to retry what cannot succeed), so it is neither
+/// a refusal for load ([`is_load_refusal`]) nor a reason to close the connection.
+fn out_of_reach(service: &str, reason: &str) -> Status {
+    Status::deadline_exceeded(format!(
+        "{service} cannot answer in time: {reason}; nothing was done"
+    ))
 }
 
 /// The answer to a call refused for load: `UNAVAILABLE`, nothing done, come back in `pushback`.

@@ -35,7 +35,10 @@ pub struct LoadShedding {
     /// The limit never grows past this.
     pub max_limit: u32,
     /// How many times the long-run latency the recent latency may reach before the limit
-    /// falls: 2.0 lets latency double under load, as Envoy's default does.
+    /// falls: 2.0 lets latency double under load (Netflix's `Gradient2` defaults to 1.5,
+    /// Envoy's adaptive concurrency filter to a 25 % buffer). At least 1.0, as `Gradient2`
+    /// requires and the generator checks: a server reads less (or NaN) as 1.0, since below it
+    /// the limit would fall under steady latency.
     pub tolerance: f64,
     /// The longest a call waits in line for a slot, whatever its deadline; a call without a
     /// deadline waits at most this.
@@ -96,6 +99,13 @@ impl LoadShedding {
     #[must_use]
     pub const fn max_queue_wait(mut self, wait: Duration) -> Self {
         self.max_queue_wait = wait;
+        self
+    }
+
+    /// The policy a server carries out: [`tolerance`](Self::tolerance) at least 1.0.
+    pub(crate) fn sanitized(mut self) -> Self {
+        // `max` also turns NaN into 1.0.
+        self.tolerance = self.tolerance.max(1.0);
         self
     }
 }

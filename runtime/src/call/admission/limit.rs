@@ -14,6 +14,16 @@ const WINDOW: Duration = Duration::from_millis(100);
 const WINDOW_SAMPLES: u32 = 10;
 /// How many windows the long-term latency averages over.
 const LONG_WINDOWS: f64 = 300.0;
+/// How many windows it is the plain mean of first, as concurrency-limits' `ExpAvgMeasurement`
+/// warms up: one early window (a cold cache, a first burst) must not be the baseline that the
+/// next 300 are measured against.
+const WARM_UP_WINDOWS: u32 = 10;
+/// Calls that end sooner than this say nothing of the service's latency (a refusal, a
+/// validation error, a failure before any work) and are left out of it, as concurrency-limits'
+/// `WindowedLimit` leaves them (`minRttThreshold`): a spell of them would drag the long-term
+/// latency down, and the limit with it once real work comes back. They still free their
+/// slots, so they count for the rate the line moves at.
+const MIN_LATENCY: Duration = Duration::from_micros(100);
 /// How much of a window's new limit is taken at once.
 const SMOOTHING: f64 = 0.2;
 /// How much of the line's rate is kept from one window to the next when it falls.
@@ -21,7 +31,10 @@ const THROUGHPUT_DECAY: f64 = 0.98;
 
 pub(super) struct Window {
     pub(super) started: Instant,
+    /// Calls finished in the window.
     pub(super) samples: u32,
+    /// Those that took at least [`MIN_LATENCY`], and the sum of their latencies (seconds).
+    pub(super) measured: u32,
     pub(super) latency_sum: f64,
     pub(super) max_in_flight: u32,
 }
@@ -31,8 +44,18 @@ impl Window {
         Self {
             started: now,
             samples: 0,
+            measured: 0,
             latency_sum: 0.0,
             max_in_flight: 0,
+        }
+    }
+
+    /// A call that took `latency` finished.
+    pub(super) fn record(&mut self, latency: Duration) {
+        self.samples += 1;
+        if latency >= MIN_LATENCY {
+            self.measured += 1;
+            self.latency_sum += latency.as_secs_f64();
         }
     }
 }
@@ -80,6 +103,20 @@ impl State {
         }
     }
 
+    /// Lets calls in line take the slots free now (every one, with shedding off).
+    pub(super) fn grant_waiting(&mut self) {
+        while self.in_flight < slots(self.limit) || !self.policy.enabled {
+            let Some(waiter) = self.line.pop_front() else {
+                break;
+            };
+            if waiter.send(()).is_ok() {
+                self.in_flight += 1;
+                self.waiting -= 1;
+                self.window.max_in_flight = self.window.max_in_flight.max(self.in_flight);
+            }
+        }
+    }
+
     /// Closes the window if it is due, moving the limit by the gradient rule; answers whether
     /// it closed.
     pub(super) fn close_window(&mut self, now: Instant) -> bool {
@@ -88,7 +125,6 @@ impl State {
             return false;
         }
         let window = std::mem::replace(&mut self.window, Window::new(now));
-        let short = window.latency_sum / f64::from(window.samples);
         let rate = f64::from(window.samples) / elapsed.as_secs_f64();
         // The rate the line moves at: a new peak at once, a dip slowly (by 2 % a window). A
         // short stall (a disk flush, a slow dependency for a moment) must not make the line
@@ -99,10 +135,22 @@ impl State {
             None => rate,
             Some(previous) => rate.max(previous * THROUGHPUT_DECAY),
         });
+        if window.measured == 0 {
+            // Only calls too quick to be work: nothing to learn of the latency.
+            return true;
+        }
+        let short = window.latency_sum / f64::from(window.measured);
         self.short_latency = Some(short);
+        // The plain mean of the first windows, then an average that moves by 1/300 a window.
+        self.long_windows = self.long_windows.saturating_add(1);
+        let weight = if self.long_windows <= WARM_UP_WINDOWS {
+            f64::from(self.long_windows)
+        } else {
+            LONG_WINDOWS
+        };
         let mut long = match self.long_latency {
             None => short,
-            Some(long) => long + (short - long) / LONG_WINDOWS,
+            Some(long) => long + (short - long) / weight,
         };
         // Latency has fallen far below the long-run figure (load went away after a long
         // spell): let the long-run figure come down faster than its average would.

@@ -165,11 +165,14 @@ async fn deadlines_gone_or_out_of_reach_are_refused_before_any_work() {
     // Calls take 100 ms now; one with 50 ms left cannot make it while others run.
     let running = measured_at_100_a_second(&admission).await;
     let status = refused(admission.admit(&UNARY, Some(Instant::now() + Duration::from_millis(50))));
-    assert_eq!(status.code(), Code::Unavailable);
+    // The caller's deadline is short, not the service full: no pushback, which a client would
+    // take as a pause for every call to this server, and no closed connection.
+    assert_eq!(status.code(), Code::DeadlineExceeded);
     assert!(
         status.message().contains("more than the 50 ms left"),
         "{status:?}"
     );
+    assert!(!is_load_refusal(&status), "{status:?}");
 
     // A call that waited and got its slot too late for the work is refused then.
     let mut late =
@@ -178,8 +181,9 @@ async fn deadlines_gone_or_out_of_reach_are_refused_before_any_work() {
     tokio::time::advance(Duration::from_millis(60)).await;
     drop(running);
     let status = late.await.unwrap_err();
-    assert_eq!(status.code(), Code::Unavailable);
+    assert_eq!(status.code(), Code::DeadlineExceeded);
     assert!(status.message().contains("too late"), "{status:?}");
+    assert!(!is_load_refusal(&status), "{status:?}");
     assert_eq!(admission.in_flight(), 0, "the slot went back unused");
 
     // With nothing running the figure is stale, and the call goes in to measure.
@@ -337,4 +341,61 @@ fn the_gauges_read_an_idle_service_as_idle() {
     assert_eq!(value(QUEUED_GAUGE).as_deref(), Some("0"), "{text}");
     let limit: f64 = value(LIMIT_GAUGE).unwrap().parse().unwrap();
     assert!(limit >= 20.0, "{text}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_higher_limit_lets_the_calls_in_line_in_at_once() {
+    let admission = admission(LoadShedding::DEFAULT.initial_limit(1).max_limit(1));
+    let _running = now(admission.admit(&UNARY, None));
+    let mut queued = waiting(admission.admit(&UNARY, None));
+    assert!(futures_util::poll!(&mut queued).is_pending());
+
+    admission.set_policy(LoadShedding::DEFAULT.initial_limit(10));
+    let _second = queued.await.expect("a slot the new limit frees");
+    assert_eq!((admission.in_flight(), admission.waiting()), (2, 0));
+    // And a new call takes a free slot rather than a place in line.
+    let _third = now(admission.admit(&UNARY, None));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_tolerance_below_one_or_nan_is_read_as_one() {
+    for tolerance in [f64::NAN, 0.5, 0.0] {
+        let admission = admission(LoadShedding::DEFAULT.tolerance(tolerance));
+        assert_eq!(admission.policy().tolerance, 1.0);
+        // Steady latency with every slot used: the limit grows, never NaN nor the minimum.
+        saturate(&admission, 100, Duration::from_millis(10)).await;
+        assert!(admission.limit() > 20, "{tolerance}: {}", admission.limit());
+        admission.set_policy(LoadShedding::DEFAULT.tolerance(tolerance));
+        assert_eq!(admission.policy().tolerance, 1.0);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_quick_first_window_is_not_the_baseline() {
+    // The first window's calls take 1 ms (a warm cache), then 10 ms from then on, every slot
+    // used: the long-run latency is the mean of the first windows, so the limit grows rather
+    // than falling for the next 300 windows while the baseline crawls up from 1 ms.
+    let admission = admission(LoadShedding::DEFAULT);
+    saturate(&admission, 100, Duration::from_millis(1)).await;
+    let after_quick = admission.limit();
+    saturate(&admission, 100, Duration::from_millis(10)).await;
+    assert!(
+        admission.limit() >= after_quick,
+        "the limit fell from {after_quick} to {}",
+        admission.limit()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn calls_too_quick_to_be_work_leave_the_latency_alone() {
+    // Steady 10 ms calls at the limit, then two seconds (20 windows) in which every call fails
+    // at once (90 µs), then 10 ms again: the long-run latency stayed at 10 ms, so the limit
+    // does not fall when the work comes back (with the quick calls measured, the long-run
+    // figure would have sunk towards them and the limit would fall for a while after).
+    let admission = admission(LoadShedding::DEFAULT.max_limit(20));
+    saturate(&admission, 300, Duration::from_millis(10)).await;
+    assert_eq!(admission.limit(), 20);
+    saturate(&admission, 22_300, Duration::from_micros(90)).await;
+    saturate(&admission, 100, Duration::from_millis(10)).await;
+    assert_eq!(admission.limit(), 20);
 }
