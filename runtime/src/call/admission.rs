@@ -121,6 +121,8 @@ struct State {
     long_windows: u32,
     /// Calls finished per second.
     throughput: Option<f64>,
+    /// Each rpc's recent latency (seconds), by path, for the deadline checks.
+    methods: Vec<(&'static str, f64)>,
     /// What each rpc (by path) needs, to shed at the door while one pauses.
     dependencies: Vec<(&'static str, Arc<dyn Dependency>)>,
 }
@@ -225,6 +227,7 @@ impl Admission {
                     long_latency: None,
                     long_windows: 0,
                     throughput: None,
+                    methods: Vec::new(),
                     dependencies: Vec::new(),
                 }),
                 metrics: OnceLock::new(),
@@ -311,7 +314,7 @@ impl Admission {
                 format!("{name}, which this call needs, asked for a pause"),
             );
         }
-        let expected = state.expected_latency();
+        let expected = state.expected_latency_of(method.path);
         // With nothing running, the figure is stale: let the call in to measure afresh.
         if let Some(remaining) = remaining
             && remaining < expected
@@ -345,11 +348,11 @@ impl Admission {
         if free {
             state.in_flight += 1;
             state.window.max_in_flight = state.window.max_in_flight.max(state.in_flight);
-            return Admit::Now(Permit::taken(self.clone(), now, deadline));
+            return Admit::Now(Permit::taken(self.clone(), now, deadline, method.path));
         }
         let room = remaining
             .map_or(state.policy.max_queue_wait, |remaining| {
-                remaining - expected
+                remaining.saturating_sub(expected)
             })
             .min(state.policy.max_queue_wait);
         let wait = state.predicted_wait(state.waiting + 1);
@@ -369,7 +372,13 @@ impl Admission {
         let (grant, granted) = oneshot::channel();
         state.line.push_back(grant);
         state.waiting += 1;
-        Admit::Wait(Waiting::new(self.clone(), granted, now + room, deadline))
+        Admit::Wait(Waiting::new(
+            self.clone(),
+            granted,
+            now + room,
+            deadline,
+            method.path,
+        ))
     }
 
     /// Whether the service has refused a call for load within the last second: it is past its
@@ -438,14 +447,15 @@ impl Admission {
         })
     }
 
-    /// A slot comes back, at `now` after a call that took `latency` (`None`: it did no work to
-    /// measure).
-    fn release(&self, latency: Option<(Instant, Duration)>) {
+    /// A slot comes back, at `now` after a call of the rpc at `path` that took `latency`
+    /// (`None`: it did no work to measure).
+    fn release(&self, latency: Option<(&'static str, Instant, Duration)>) {
         let mut state = self.state();
         state.in_flight = state.in_flight.saturating_sub(1);
         let mut closed = false;
-        if let Some((now, latency)) = latency {
+        if let Some((path, now, latency)) = latency {
             state.window.record(latency);
+            state.record_method(path, latency);
             closed = state.close_window(now);
         }
         state.grant_waiting();

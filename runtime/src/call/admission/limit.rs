@@ -88,6 +88,32 @@ impl State {
         Duration::from_secs_f64(latency)
     }
 
+    /// How long a call of the rpc at `path` takes now, for its deadline: the lower of the
+    /// service's figure and the rpc's own recent latency. A service's rpcs differ (a quick
+    /// lookup beside a slow export); the service's mean alone refused the lookup for the
+    /// export's time. The rpc's figure alone is not used: it is not renewed while the rpc is
+    /// not called, and a stale one must not refuse more than the service's would.
+    pub(super) fn expected_latency_of(&self, path: &str) -> Duration {
+        let service = self.expected_latency();
+        match self.methods.iter().find(|(known, _)| *known == path) {
+            Some((_, own)) => service.min(Duration::from_secs_f64(*own)),
+            None => service,
+        }
+    }
+
+    /// Adds a call of the rpc at `path` that took `latency` to the rpc's recent latency (an
+    /// average that moves a fifth of the way to each call), unless it was too quick to be work.
+    pub(super) fn record_method(&mut self, path: &'static str, latency: Duration) {
+        if latency < MIN_LATENCY {
+            return;
+        }
+        let latency = latency.as_secs_f64();
+        match self.methods.iter_mut().find(|(known, _)| *known == path) {
+            Some((_, own)) => *own += (latency - *own) * SMOOTHING,
+            None => self.methods.push((path, latency)),
+        }
+    }
+
     /// How long the `position`-th call in line would wait, at the rate calls finish.
     pub(super) fn predicted_wait(&self, position: u32) -> Duration {
         let rate = self.throughput.filter(|rate| *rate > 0.0).or_else(|| {

@@ -36,7 +36,8 @@ impl std::fmt::Debug for Admit {
 /// long the call took.
 #[must_use]
 pub struct Permit {
-    slot: Option<(Admission, Instant, Option<Instant>)>,
+    /// The admission, when the call started, its deadline, and its rpc's path.
+    slot: Option<(Admission, Instant, Option<Instant>, &'static str)>,
 }
 
 impl Permit {
@@ -50,9 +51,14 @@ impl Permit {
         self.slot.is_some()
     }
 
-    pub(super) fn taken(admission: Admission, now: Instant, deadline: Option<Instant>) -> Self {
+    pub(super) fn taken(
+        admission: Admission,
+        now: Instant,
+        deadline: Option<Instant>,
+        method: &'static str,
+    ) -> Self {
         Self {
-            slot: Some((admission, now, deadline)),
+            slot: Some((admission, now, deadline, method)),
         }
     }
 }
@@ -67,7 +73,7 @@ impl std::fmt::Debug for Permit {
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        let Some((admission, started, deadline)) = self.slot.take() else {
+        let Some((admission, started, deadline, method)) = self.slot.take() else {
             return;
         };
         let now = Instant::now();
@@ -79,7 +85,7 @@ impl Drop for Permit {
                 handles.missed.increment(1);
             }
         }
-        admission.release(Some((now, now.saturating_duration_since(started))));
+        admission.release(Some((method, now, now.saturating_duration_since(started))));
     }
 }
 
@@ -89,6 +95,8 @@ pub struct Waiting {
     granted: oneshot::Receiver<()>,
     timer: Pin<Box<Sleep>>,
     deadline: Option<Instant>,
+    /// The path of the call's rpc.
+    method: &'static str,
     done: bool,
 }
 
@@ -107,12 +115,14 @@ impl Waiting {
         granted: oneshot::Receiver<()>,
         until: Instant,
         deadline: Option<Instant>,
+        method: &'static str,
     ) -> Self {
         Self {
             admission,
             granted,
             timer: Box::pin(tokio::time::sleep_until(until)),
             deadline,
+            method,
             done: false,
         }
     }
@@ -129,9 +139,9 @@ impl Future for Waiting {
                 return Poll::Ready(Ok(Permit::none()));
             }
             let now = Instant::now();
-            let permit = Permit::taken(self.admission.clone(), now, self.deadline);
+            let permit = Permit::taken(self.admission.clone(), now, self.deadline, self.method);
             // The slot came: is there still time for the work?
-            let expected = self.admission.state().expected_latency();
+            let expected = self.admission.state().expected_latency_of(self.method);
             return Poll::Ready(match self.deadline {
                 Some(deadline) if deadline <= now => {
                     permit.abandon();
@@ -194,7 +204,7 @@ impl Drop for Waiting {
 impl Permit {
     /// Gives the slot back without a latency sample: the call did no work.
     fn abandon(mut self) {
-        if let Some((admission, _, _)) = self.slot.take() {
+        if let Some((admission, ..)) = self.slot.take() {
             admission.release(None);
         }
     }

@@ -3,6 +3,7 @@ use crate::Code;
 
 static UNARY: MethodInfo = MethodInfo::new("/test.Svc/Get", MethodKind::Unary);
 static STREAM: MethodInfo = MethodInfo::new("/test.Svc/Watch", MethodKind::ServerStreaming);
+static EXPORT: MethodInfo = MethodInfo::new("/test.Svc/Export", MethodKind::Unary);
 static EXEMPT: MethodInfo = MethodInfo::new("/test.Svc/Health", MethodKind::Unary).shed(false);
 
 fn admission(policy: LoadShedding) -> Admission {
@@ -178,7 +179,8 @@ async fn deadlines_gone_or_out_of_reach_are_refused_before_any_work() {
     let mut late =
         waiting(admission.admit(&UNARY, Some(Instant::now() + Duration::from_millis(150))));
     assert!(futures_util::poll!(&mut late).is_pending());
-    tokio::time::advance(Duration::from_millis(60)).await;
+    // The running calls end after 90 ms: 60 ms are left, less than calls take.
+    tokio::time::advance(Duration::from_millis(90)).await;
     drop(running);
     let status = late.await.unwrap_err();
     assert_eq!(status.code(), Code::DeadlineExceeded);
@@ -398,4 +400,27 @@ async fn calls_too_quick_to_be_work_leave_the_latency_alone() {
     saturate(&admission, 22_300, Duration::from_micros(90)).await;
     saturate(&admission, 100, Duration::from_millis(10)).await;
     assert_eq!(admission.limit(), 20);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_quick_rpc_is_not_refused_for_a_slow_one_s_latency() {
+    // Windows in which one 2 s export runs beside 19 lookups of 2 ms: the service's mean is
+    // about 100 ms, but a lookup with 80 ms left (forty times what it takes) is let in.
+    let admission = admission(LoadShedding::DEFAULT.initial_limit(40).max_limit(40));
+    for _ in 0..3 {
+        let export = now(admission.admit(&EXPORT, None));
+        for _ in 0..19 {
+            let lookup = now(admission.admit(&UNARY, None));
+            tokio::time::advance(Duration::from_millis(2)).await;
+            drop(lookup);
+        }
+        tokio::time::advance(Duration::from_millis(2000 - 38)).await;
+        drop(export);
+    }
+    let _export = now(admission.admit(&EXPORT, None));
+    let _lookup = now(admission.admit(&UNARY, Some(Instant::now() + Duration::from_millis(80))));
+    // An export with as little time left is still refused: it takes 2 s.
+    let status =
+        refused(admission.admit(&EXPORT, Some(Instant::now() + Duration::from_millis(80))));
+    assert_eq!(status.code(), Code::DeadlineExceeded);
 }
