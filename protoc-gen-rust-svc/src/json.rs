@@ -286,7 +286,7 @@ pub fn generate(
                     let item = emitted.as_deref().unwrap_or(item);
                     let keyed = match concern.deserialize {
                         true => keys::by_function(item)?,
-                        false => None,
+                        false => keys::enum_by_function(item),
                     };
                     let item = keyed.as_deref().unwrap_or(item);
                     let mut routed = String::with_capacity(item.len() + item.len() / 8);

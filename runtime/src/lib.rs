@@ -93,10 +93,11 @@ pub mod codegen {
     /// `private` helpers (see `gateway/wkt/number.rs`).
     pub mod pbjson {
         /// pbjson's helpers, with `NumberDeserialize` and `BytesDeserialize` replaced, and
-        /// the member-name reader every message's impl shares (`FieldKey`).
+        /// the readers of member names and enum value names that every message's and enum's
+        /// impl shares (`FieldKey`, `EnumValue`).
         pub mod private {
             pub use crate::gateway::wkt::bytes::BytesDeserialize;
-            pub use crate::gateway::wkt::field_key::FieldKey;
+            pub use crate::gateway::wkt::names::{EnumValue, FieldKey};
             pub use crate::gateway::wkt::number::NumberDeserialize;
             pub use crate::gateway::wkt::open_enum::{EnumNumber, LenientEnum, OpenEnum};
             pub use ::pbjson::private::*;

@@ -1,6 +1,7 @@
 //! A message's member names read by a plain function of its own, through the runtime's one
 //! `FieldKey` seed, instead of pbjson-build's `Deserialize` impl for the message's
-//! `GeneratedField` with a visitor of its own.
+//! `GeneratedField` with a visitor of its own; and an enum's values likewise, through the
+//! runtime's `EnumValue` ([`enum_by_function`]).
 //!
 //! pbjson-build writes, inside each message's `deserialize`, a pair of trait impls whose only
 //! work is a `match` from a name to a `GeneratedField` variant. Every user crate compiles that
@@ -113,6 +114,47 @@ pub(super) fn by_function(code: &str) -> Result<Option<String>, Error> {
         return Err(shape());
     }
     Ok(super::text::edited(code, edits))
+}
+
+/// The start of an enum's visitor, in an enum's `Deserialize` impl (at pbjson-build's indent).
+const ENUM_VISITOR: &str = "        struct GeneratedVisitor;\n\n        impl serde::de::Visitor<'_> for GeneratedVisitor {\n            type Value = ";
+
+/// What an enum's impl ends with after its visitor.
+const ENUM_READ: &str = "        deserializer.deserialize_any(GeneratedVisitor)\n";
+
+/// What pbjson-build answers for a name the enum lacks.
+const ENUM_REFUSAL: &str = "_ => Err(serde::de::Error::unknown_variant(value, FIELDS)),";
+
+/// `code`, the text of an enum's `Deserialize` impl of pbjson-build's, with its visitor
+/// replaced by the runtime's one `EnumValue` over the visitor's own `match`, kept as
+/// `fn generated_value(value: &str) -> Option<Enum>`; `None` for any other impl, or an enum
+/// impl in another shape than the one pbjson-build writes for this generator (unknown names
+/// refused, numbers it does not name too), which is left as it is.
+pub(super) fn enum_by_function(code: &str) -> Option<String> {
+    let start = code.find(ENUM_VISITOR)?;
+    let after_type = start + ENUM_VISITOR.len();
+    let type_end = code[after_type..].find(";\n")? + after_type;
+    let enum_type = &code[after_type..type_end];
+    let read = code[type_end..].find(ENUM_READ)? + type_end;
+    let visitor = &code[start..read];
+    let arms_start = visitor.find("match value {\n")? + "match value {\n".len();
+    let arms_end = visitor[arms_start..].find(ENUM_REFUSAL)? + arms_start;
+    // The named values' arms (`"RED" => Ok(Color::Red),`, 20 spaces in) become the
+    // function's (16 in).
+    let mut arms = String::new();
+    // The last piece is the indent of the refusal's line.
+    for line in visitor[arms_start..arms_end]
+        .split_inclusive('\n')
+        .filter(|line| line.ends_with('\n'))
+    {
+        let line = line.strip_prefix("    ")?;
+        let at = line.rfind(" => Ok(")?;
+        arms.push_str(&format!("{} => Some({}", &line[..at], &line[at + 7..]));
+    }
+    let function = format!(
+        "        fn generated_value(value: &str) -> ::core::option::Option<{enum_type}> {{\n            match value {{\n{arms}                _ => None,\n            }}\n        }}\n        deserializer.deserialize_any(pbjson::private::EnumValue(generated_value, FIELDS))\n"
+    );
+    super::text::edited(code, vec![(start, read + ENUM_READ.len(), function)])
 }
 
 #[cfg(test)]
@@ -236,5 +278,77 @@ mod tests {
     fn an_unexpected_shape_is_an_error_not_a_silent_miss() {
         let code = "        impl<'de> serde::Deserialize<'de> for GeneratedField {\n        }\n";
         assert!(by_function(code).is_err());
+    }
+
+    #[test]
+    fn an_enum_s_visitor_becomes_its_match_over_the_runtime_s_reader() {
+        let code = r#"impl<'de> serde::Deserialize<'de> for Color {
+    #[allow(deprecated)]
+    fn deserialize<D>(deserializer: D) -> std::result::Result<Self, D::Error>
+    where
+        D: serde::Deserializer<'de>,
+    {
+        const FIELDS: &[&str] = &[
+            "COLOR_RED",
+        ];
+
+        struct GeneratedVisitor;
+
+        impl serde::de::Visitor<'_> for GeneratedVisitor {
+            type Value = Color;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(formatter, "expected one of: {:?}", &FIELDS)
+            }
+
+            fn visit_str<E>(self, value: &str) -> std::result::Result<Self::Value, E>
+            where
+                E: serde::de::Error,
+            {
+                match value {
+                    "COLOR_RED" => Ok(Color::Red),
+                    "A \" => Ok(X)" => Ok(Color::Odd),
+                    _ => Err(serde::de::Error::unknown_variant(value, FIELDS)),
+                }
+            }
+        }
+        deserializer.deserialize_any(GeneratedVisitor)
+    }
+}
+"#;
+        assert_eq!(
+            enum_by_function(code).unwrap(),
+            r#"impl<'de> serde::Deserialize<'de> for Color {
+    #[allow(deprecated)]
+    fn deserialize<D>(deserializer: D) -> std::result::Result<Self, D::Error>
+    where
+        D: serde::Deserializer<'de>,
+    {
+        const FIELDS: &[&str] = &[
+            "COLOR_RED",
+        ];
+
+        fn generated_value(value: &str) -> ::core::option::Option<Color> {
+            match value {
+                "COLOR_RED" => Some(Color::Red),
+                "A \" => Ok(X)" => Some(Color::Odd),
+                _ => None,
+            }
+        }
+        deserializer.deserialize_any(pbjson::private::EnumValue(generated_value, FIELDS))
+    }
+}
+"#
+        );
+        // A message's impl, or an enum's in another shape, is left alone.
+        assert_eq!(
+            enum_by_function("impl serde::Serialize for Color {}\n"),
+            None
+        );
+        let lenient = code.replace(
+            "_ => Err(serde::de::Error::unknown_variant(value, FIELDS)),",
+            "_ => Ok(Color::default()),",
+        );
+        assert_eq!(enum_by_function(&lenient), None);
     }
 }

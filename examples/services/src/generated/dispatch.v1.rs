@@ -872,54 +872,17 @@ impl<'de> __serde::Deserialize<'de> for CourierState {
             "COURIER_STATE_DELIVERING",
         ];
 
-        struct GeneratedVisitor;
-
-        impl __serde::de::Visitor<'_> for GeneratedVisitor {
-            type Value = CourierState;
-
-            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                write!(formatter, "expected one of: {:?}", &FIELDS)
-            }
-
-            fn visit_i64<E>(self, v: i64) -> std::result::Result<Self::Value, E>
-            where
-                E: __serde::de::Error,
-            {
-                i32::try_from(v)
-                    .ok()
-                    .and_then(|x| x.try_into().ok())
-                    .ok_or_else(|| {
-                        __serde::de::Error::invalid_value(__serde::de::Unexpected::Signed(v), &self)
-                    })
-            }
-
-            fn visit_u64<E>(self, v: u64) -> std::result::Result<Self::Value, E>
-            where
-                E: __serde::de::Error,
-            {
-                i32::try_from(v)
-                    .ok()
-                    .and_then(|x| x.try_into().ok())
-                    .ok_or_else(|| {
-                        __serde::de::Error::invalid_value(__serde::de::Unexpected::Unsigned(v), &self)
-                    })
-            }
-
-            fn visit_str<E>(self, value: &str) -> std::result::Result<Self::Value, E>
-            where
-                E: __serde::de::Error,
-            {
-                match value {
-                    "COURIER_STATE_UNSPECIFIED" => Ok(CourierState::Unspecified),
-                    "COURIER_STATE_OFFLINE" => Ok(CourierState::Offline),
-                    "COURIER_STATE_IDLE" => Ok(CourierState::Idle),
-                    "COURIER_STATE_TO_PICKUP" => Ok(CourierState::ToPickup),
-                    "COURIER_STATE_DELIVERING" => Ok(CourierState::Delivering),
-                    _ => Err(__serde::de::Error::unknown_variant(value, FIELDS)),
-                }
+        fn generated_value(value: &str) -> ::core::option::Option<CourierState> {
+            match value {
+                "COURIER_STATE_UNSPECIFIED" => Some(CourierState::Unspecified),
+                "COURIER_STATE_OFFLINE" => Some(CourierState::Offline),
+                "COURIER_STATE_IDLE" => Some(CourierState::Idle),
+                "COURIER_STATE_TO_PICKUP" => Some(CourierState::ToPickup),
+                "COURIER_STATE_DELIVERING" => Some(CourierState::Delivering),
+                _ => None,
             }
         }
-        deserializer.deserialize_any(GeneratedVisitor)
+        deserializer.deserialize_any(__pbjson::private::EnumValue(generated_value, FIELDS))
     }
 }
 impl __serde::Serialize for CourierStatus {

@@ -846,53 +846,16 @@ impl<'de> __serde::Deserialize<'de> for StockState {
             "STOCK_STATE_OUT_OF_STOCK",
         ];
 
-        struct GeneratedVisitor;
-
-        impl __serde::de::Visitor<'_> for GeneratedVisitor {
-            type Value = StockState;
-
-            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                write!(formatter, "expected one of: {:?}", &FIELDS)
-            }
-
-            fn visit_i64<E>(self, v: i64) -> std::result::Result<Self::Value, E>
-            where
-                E: __serde::de::Error,
-            {
-                i32::try_from(v)
-                    .ok()
-                    .and_then(|x| x.try_into().ok())
-                    .ok_or_else(|| {
-                        __serde::de::Error::invalid_value(__serde::de::Unexpected::Signed(v), &self)
-                    })
-            }
-
-            fn visit_u64<E>(self, v: u64) -> std::result::Result<Self::Value, E>
-            where
-                E: __serde::de::Error,
-            {
-                i32::try_from(v)
-                    .ok()
-                    .and_then(|x| x.try_into().ok())
-                    .ok_or_else(|| {
-                        __serde::de::Error::invalid_value(__serde::de::Unexpected::Unsigned(v), &self)
-                    })
-            }
-
-            fn visit_str<E>(self, value: &str) -> std::result::Result<Self::Value, E>
-            where
-                E: __serde::de::Error,
-            {
-                match value {
-                    "STOCK_STATE_UNSPECIFIED" => Ok(StockState::Unspecified),
-                    "STOCK_STATE_IN_STOCK" => Ok(StockState::InStock),
-                    "STOCK_STATE_LOW" => Ok(StockState::Low),
-                    "STOCK_STATE_OUT_OF_STOCK" => Ok(StockState::OutOfStock),
-                    _ => Err(__serde::de::Error::unknown_variant(value, FIELDS)),
-                }
+        fn generated_value(value: &str) -> ::core::option::Option<StockState> {
+            match value {
+                "STOCK_STATE_UNSPECIFIED" => Some(StockState::Unspecified),
+                "STOCK_STATE_IN_STOCK" => Some(StockState::InStock),
+                "STOCK_STATE_LOW" => Some(StockState::Low),
+                "STOCK_STATE_OUT_OF_STOCK" => Some(StockState::OutOfStock),
+                _ => None,
             }
         }
-        deserializer.deserialize_any(GeneratedVisitor)
+        deserializer.deserialize_any(__pbjson::private::EnumValue(generated_value, FIELDS))
     }
 }
 impl __serde::Serialize for StockUpdate {

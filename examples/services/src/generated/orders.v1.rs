@@ -1055,55 +1055,18 @@ impl<'de> __serde::Deserialize<'de> for OrderStatus {
             "ORDER_STATUS_CANCELLED",
         ];
 
-        struct GeneratedVisitor;
-
-        impl __serde::de::Visitor<'_> for GeneratedVisitor {
-            type Value = OrderStatus;
-
-            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                write!(formatter, "expected one of: {:?}", &FIELDS)
-            }
-
-            fn visit_i64<E>(self, v: i64) -> std::result::Result<Self::Value, E>
-            where
-                E: __serde::de::Error,
-            {
-                i32::try_from(v)
-                    .ok()
-                    .and_then(|x| x.try_into().ok())
-                    .ok_or_else(|| {
-                        __serde::de::Error::invalid_value(__serde::de::Unexpected::Signed(v), &self)
-                    })
-            }
-
-            fn visit_u64<E>(self, v: u64) -> std::result::Result<Self::Value, E>
-            where
-                E: __serde::de::Error,
-            {
-                i32::try_from(v)
-                    .ok()
-                    .and_then(|x| x.try_into().ok())
-                    .ok_or_else(|| {
-                        __serde::de::Error::invalid_value(__serde::de::Unexpected::Unsigned(v), &self)
-                    })
-            }
-
-            fn visit_str<E>(self, value: &str) -> std::result::Result<Self::Value, E>
-            where
-                E: __serde::de::Error,
-            {
-                match value {
-                    "ORDER_STATUS_UNSPECIFIED" => Ok(OrderStatus::Unspecified),
-                    "ORDER_STATUS_PENDING" => Ok(OrderStatus::Pending),
-                    "ORDER_STATUS_CONFIRMED" => Ok(OrderStatus::Confirmed),
-                    "ORDER_STATUS_SHIPPED" => Ok(OrderStatus::Shipped),
-                    "ORDER_STATUS_DELIVERED" => Ok(OrderStatus::Delivered),
-                    "ORDER_STATUS_CANCELLED" => Ok(OrderStatus::Cancelled),
-                    _ => Err(__serde::de::Error::unknown_variant(value, FIELDS)),
-                }
+        fn generated_value(value: &str) -> ::core::option::Option<OrderStatus> {
+            match value {
+                "ORDER_STATUS_UNSPECIFIED" => Some(OrderStatus::Unspecified),
+                "ORDER_STATUS_PENDING" => Some(OrderStatus::Pending),
+                "ORDER_STATUS_CONFIRMED" => Some(OrderStatus::Confirmed),
+                "ORDER_STATUS_SHIPPED" => Some(OrderStatus::Shipped),
+                "ORDER_STATUS_DELIVERED" => Some(OrderStatus::Delivered),
+                "ORDER_STATUS_CANCELLED" => Some(OrderStatus::Cancelled),
+                _ => None,
             }
         }
-        deserializer.deserialize_any(GeneratedVisitor)
+        deserializer.deserialize_any(__pbjson::private::EnumValue(generated_value, FIELDS))
     }
 }
 impl __serde::Serialize for OrderUpdate {
