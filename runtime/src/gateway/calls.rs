@@ -419,9 +419,10 @@ where
     } = *call.inner;
     let content_type = format.content_type.as_ref();
     let rule = BodyRule::parse(route.binding.body);
+    let deadline = ctx.deadline();
     if form {
         // An HTML form standing for the query (form.rs): no body.
-        let fields = read_body(body, max_body_bytes).await?;
+        let fields = read_body(body, max_body_bytes, deadline).await?;
         let query = form::query(&fields, parts.uri.query())
             .map_err(|status| Box::new(status::error_response(&status)))?;
         let request = decode_request(schema, rule, &bindings, Some(&query), &[])
@@ -432,18 +433,18 @@ where
     // sends `application/x-www-form-urlencoded`, and grpc-gateway reads a body of any type it
     // has no other codec for with its JSON marshaler (text that is not JSON is then a 400).
     let bytes = if route.binding.request_http_body {
-        let raw = read_body(body, max_body_bytes).await?;
+        let raw = read_body(body, max_body_bytes, deadline).await?;
         Bytes::from(http_body::request_json(content_type, &raw))
     } else if protobuf::is_protobuf_body(content_type) {
         if let BodyRule::Field(field) = rule {
             return Err(Box::new(protobuf::field_body_is_json_only(field)));
         }
-        let encoded = read_body(body, max_body_bytes).await?;
+        let encoded = read_body(body, max_body_bytes, deadline).await?;
         protobuf::json_of_encoded::<Req>(&encoded)
             .map(Bytes::from)
             .map_err(|status| Box::new(status::error_response(&status)))?
     } else {
-        read_body(body, max_body_bytes).await?
+        read_body(body, max_body_bytes, deadline).await?
     };
     let request = decode_call(schema, rule, &bindings, &parts, &bytes)?;
     Ok((ctx, request))
@@ -522,7 +523,14 @@ fn request_stream<Req: DeserializeOwned + Send + 'static>(
     Ok((ctx, ndjson_requests(body, max_body_bytes, decode)))
 }
 
-async fn read_body(body: Body, limit: usize) -> Result<Bytes, Rejection> {
+/// The whole body, at most `limit` bytes, read before `deadline`: a client that sends its body
+/// slowly holds the call's slot (it was admitted before its body was read) only as long as the
+/// call may take, as a gRPC call's messages are, rather than for as long as it keeps sending.
+async fn read_body(
+    body: Body,
+    limit: usize,
+    deadline: Option<tokio::time::Instant>,
+) -> Result<Bytes, Rejection> {
     let too_large = || {
         let status = Status::resource_exhausted(format!(
             "request body is larger than the limit of {limit} bytes"
@@ -538,7 +546,22 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, Rejection> {
     {
         return Err(too_large());
     }
-    match http_body_util::Limited::new(body, limit).collect().await {
+    let collect = http_body_util::Limited::new(body, limit).collect();
+    let collected = match deadline {
+        // A body that is all there already is read without arming a timer.
+        Some(deadline) => match tokio::time::timeout_at(deadline, collect).await {
+            Ok(collected) => collected,
+            Err(_elapsed) => {
+                return Err(Box::new(status::error_response(
+                    &Status::deadline_exceeded(
+                        "the deadline passed while the request body was being read",
+                    ),
+                )));
+            }
+        },
+        None => collect.await,
+    };
+    match collected {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(too_large()),
         Err(error) => Err(Box::new(status::error_response(&Status::invalid_argument(

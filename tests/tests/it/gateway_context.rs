@@ -156,6 +156,61 @@ async fn grpc_timeout_is_the_deadline_and_a_slow_call_is_a_504() {
     served.rest.assert_serving().await;
 }
 
+/// A client that sends its body slowly (a byte at a time, over HTTP/1.1) holds the call, which
+/// was admitted before its body was read, only until the call's deadline: then a 504, the
+/// domain never reached, and the server free for others. (Before, the read had no bound, and
+/// twenty such clients kept a service's every slot.)
+#[tokio::test]
+async fn a_body_sent_too_slowly_for_the_deadline_is_a_504() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let served = serve().await;
+    let addr = served.rest.addr();
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    let head = format!(
+        "POST /v1/everything/slow:echo HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: 200\r\nGrpc-Timeout: 200m\r\n\r\n"
+    );
+    writer.write_all(head.as_bytes()).await.unwrap();
+    // A byte every 50 ms: the 200 bytes would take ten seconds.
+    let trickle = async {
+        for _ in 0..200 {
+            if writer.write_all(b" ").await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let mut response = Vec::new();
+    tokio::select! {
+        () = trickle => panic!("the whole body went up: the read was not bounded"),
+        read = reader.read_buf(&mut response) => assert!(read.unwrap() > 0),
+    }
+    // The rest of the answer, as it comes.
+    let message = b"the deadline passed while the request body was being read";
+    while !response
+        .windows(message.len())
+        .any(|window| window == message)
+    {
+        let read = tokio::time::timeout(Duration::from_secs(10), reader.read_buf(&mut response));
+        if read.await.unwrap().unwrap() == 0 {
+            break;
+        }
+    }
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 504"), "{response}");
+    assert!(
+        response.contains("the deadline passed while the request body was being read"),
+        "{response}"
+    );
+    assert!(
+        served.domain.calls().is_empty(),
+        "{:?}",
+        served.domain.calls()
+    );
+    served.rest.assert_serving().await;
+}
+
 #[tokio::test]
 async fn an_expired_deadline_is_a_504_without_reaching_the_domain() {
     let served = serve().await;

@@ -460,6 +460,11 @@ impl Rest {
         self.client.request(method, format!("{}{path}", self.base))
     }
 
+    /// The gateway's address, `host:port`.
+    pub fn addr(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
     /// Sends `request_line` (`GET foo HTTP/1.1`) as written, which an HTTP client would not,
     /// with a `Host` and `Connection: close`; the whole response as text.
     pub async fn raw_request_line(&self, request_line: &str) -> String {
