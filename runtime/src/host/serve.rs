@@ -97,7 +97,15 @@ fn builder() -> Builder<TokioExecutor> {
         // connections). Calls are bounded by the port's admission control instead. hyper's
         // bound on streams reset for a local error (1,024) stays: tonic lifts it too, but
         // it is what protects a port from a client that makes it reset streams in a loop.
-        .max_concurrent_streams(None);
+        .max_concurrent_streams(None)
+        // Streams the client resets before the server accepted them: hyper closes the
+        // connection (ENHANCE_YOUR_CALM) past 20, its guard against the "rapid reset" attack.
+        // A client whose calls outlived their deadlines while this process was stalled (a
+        // pause, a stop, a long collection) cancels them in one burst, which that reads as an
+        // attack, failing every other call on the connection. 1,024, as the bound on streams
+        // reset for a local error: a burst of ordinary cancellations passes, an attacker is
+        // still cut off, and each pending reset costs the server only its entry.
+        .max_pending_accept_reset_streams(1024);
     // The HTTP/1.1 timer is each connection's own (`spawn_connection`).
     builder
 }

@@ -396,6 +396,40 @@ async fn a_port_sets_no_bound_on_concurrent_http2_streams() {
 }
 
 #[tokio::test]
+async fn streams_a_client_cancelled_in_a_burst_do_not_close_its_connection() {
+    // A client whose calls ran past their deadlines while the server was stalled (a pause, a
+    // stop) cancels them all at once: the server then reads a burst of streams reset before
+    // it accepted them. hyper's guard against the "rapid reset" attack closes the connection
+    // after 20 (ENHANCE_YOUR_CALM), failing every other call on it; a port allows 1,024.
+    let (serving, _stop) = serve(|host| host).await.unwrap();
+    let tcp = tokio::net::TcpStream::connect(serving.addr).await.unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    let mut client = client.ready().await.unwrap();
+    let request = || {
+        http::Request::post(format!("http://{}/nothing", serving.addr))
+            .body(())
+            .unwrap()
+    };
+    // Opened and reset before the connection is polled: they go out as one burst.
+    for _ in 0..100 {
+        let (_, mut stream) = client.send_request(request(), false).unwrap();
+        stream.send_reset(h2::Reason::CANCEL);
+    }
+    let mut connection = tokio::spawn(connection);
+    let (response, _) = client
+        .ready()
+        .await
+        .unwrap()
+        .send_request(request(), true)
+        .unwrap();
+    let response = tokio::select! {
+        response = response => response.unwrap(),
+        ended = &mut connection => panic!("the connection ended first: {ended:?}"),
+    };
+    assert_eq!(response.status(), 404);
+}
+
+#[tokio::test]
 async fn the_health_endpoint_answers_plain_http_probes() {
     // grpc-gateway's WithHealthzEndpoint: the gRPC health statuses over plain HTTP.
     let (serving, _stop) = serve(|host| host.health_endpoint("/healthz"))
