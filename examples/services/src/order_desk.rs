@@ -25,21 +25,17 @@
 //! lose a reservation.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::BuildHasher;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use rust_svc_runtime::wkt::timestamp;
-use rust_svc_runtime::{BoxStream, Code, Context, Status};
+use rust_svc_runtime::{BoxStream, Context, Status};
 use tokio::sync::broadcast;
-use tokio::time::Instant;
 
 use crate::db::{self, Location, StorageError};
 use crate::dispatch::v1::{DispatchService, RequestCourierRequest};
 use crate::errors::invalid;
-use crate::inventory::v1 as inventory;
 use crate::inventory::v1::InventoryService;
 use crate::orders::v1::{
     CancelOrderRequest, CreateOrderRequest, GetOrderRequest, LineItem, ListOrdersRequest,
@@ -48,11 +44,14 @@ use crate::orders::v1::{
 };
 
 mod filter;
+mod stock;
 mod storage;
 pub mod streams;
 mod update;
 
 use self::filter::Filter;
+pub use self::stock::COMPENSATION_TIMEOUT;
+use self::stock::ReservationKeys;
 use self::storage::{Book, Inserted, Scan};
 
 /// Page size of `ListOrders` when the request leaves it at 0.
@@ -62,10 +61,6 @@ const MAX_PAGE_SIZE: usize = 100;
 /// Status changes a `StreamOrderUpdates` watcher may fall behind by before it is sent the
 /// current statuses again.
 const UPDATES_BUFFER: usize = 1024;
-/// How long releasing a reservation may take when an order could not be placed. The release
-/// has a budget of its own because the caller's deadline may be what failed the order; a
-/// release that fails anyway leaves the units held until the reservation lapses.
-pub const COMPENSATION_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Places orders, reserving their stock with inventory and requesting a courier from dispatch
 /// first.
@@ -81,36 +76,6 @@ pub struct OrderDesk<I, D> {
     /// instead of reserving stock and requesting a courier for an order that is never placed.
     /// Entries die with their last holder and are pruned as new keys arrive.
     creating: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
-}
-
-/// Makes the idempotency keys of the reservations the desk asks for: `<order id>/<desk>-<n>`,
-/// where `<desk>` is random per desk and `<n>` counts the desk's reservations. Each call to
-/// `ReserveItems` thus has a key of its own, which the generated client repeats on every
-/// retry of that call, and no two calls share one: not two attempts at the same order, not two
-/// updates racing from the same revision, not a desk that restarted and gives out an order id
-/// again that a failed attempt had used.
-#[derive(Debug)]
-struct ReservationKeys {
-    desk: u64,
-    next: AtomicU64,
-}
-
-impl ReservationKeys {
-    fn new() -> Self {
-        // `RandomState` is seeded randomly per process; the clock keeps two desks of one
-        // process apart.
-        let desk = std::collections::hash_map::RandomState::new().hash_one(SystemTime::now());
-        Self {
-            desk,
-            next: AtomicU64::new(1),
-        }
-    }
-
-    /// A key for the next reservation of `order_id`.
-    fn next(&self, order_id: &str) -> String {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        format!("{order_id}/{:016x}-{n}", self.desk)
-    }
 }
 
 /// A status change, with the customer it concerns so that their followers see it.
@@ -202,56 +167,6 @@ impl<I: InventoryService, D: DispatchService> OrderDesk<I, D> {
             customer_id: order.customer_id.clone(),
             update,
         });
-    }
-
-    /// Holds `items` for `order_id` with inventory, under a key of its own.
-    async fn reserve(
-        &self,
-        ctx: &Context,
-        order_id: &str,
-        items: &[LineItem],
-    ) -> Result<String, Status> {
-        let idempotency_key = self.keys.next(order_id);
-        let reservation = self
-            .inventory
-            .reserve_items(
-                ctx,
-                inventory::ReserveItemsRequest {
-                    order_id: order_id.to_owned(),
-                    items: items
-                        .iter()
-                        .map(|item| inventory::LineItem {
-                            sku: item.sku.clone(),
-                            quantity: item.quantity,
-                        })
-                        .collect(),
-                    idempotency_key,
-                },
-            )
-            .await
-            .map_err(|status| from_inventory("ReserveItems", status))?;
-        Ok(reservation.reservation_id)
-    }
-
-    /// Gives a reservation back to inventory. Releasing is idempotent on the inventory side,
-    /// so a retried call is harmless.
-    async fn release(&self, ctx: &Context, reservation_id: String) -> Result<(), Status> {
-        self.inventory
-            .release_reservation(ctx, inventory::ReleaseReservationRequest { reservation_id })
-            .await
-            .map_err(|status| from_inventory("ReleaseReservation", status))?;
-        Ok(())
-    }
-
-    /// Releases the reservation of an order that could not be placed, with a budget of its own
-    /// (see [`COMPENSATION_TIMEOUT`]) but the caller's request id. The caller is told why the
-    /// order failed, not whether this worked: a failed release leaves the units held until the
-    /// reservation lapses, which is inventory's safety net for exactly this case.
-    async fn compensate(&self, ctx: &Context, reservation_id: String) {
-        let budget = ctx
-            .child()
-            .with_deadline(Instant::now() + COMPENSATION_TIMEOUT);
-        let _ = self.release(&budget, reservation_id).await;
     }
 }
 
@@ -561,33 +476,6 @@ fn changed_meanwhile(order_id: &str) -> Status {
     Status::aborted(format!(
         "order {order_id} changed while this call was in progress; read it and retry"
     ))
-}
-
-/// Translates inventory's status into one that means something to an orders caller: inventory's
-/// own NOT_FOUND or UNIMPLEMENTED would be a lie about the order, so anything unexpected becomes
-/// UNAVAILABLE, which the caller may retry with the same idempotency key. Its details are kept:
-/// a `RetryInfo` (inventory shedding, or its breaker open) tells the caller when to come back.
-fn from_inventory(method: &str, status: Status) -> Status {
-    let (code, message) = match status.code() {
-        Code::FailedPrecondition => (
-            Code::FailedPrecondition,
-            format!("not enough stock: {}", status.message()),
-        ),
-        Code::InvalidArgument => (Code::InvalidArgument, status.message().to_owned()),
-        Code::DeadlineExceeded => (
-            Code::DeadlineExceeded,
-            format!("inventory {method} did not answer within the order's deadline"),
-        ),
-        Code::Cancelled => (Code::Cancelled, status.message().to_owned()),
-        code => (
-            Code::Unavailable,
-            format!(
-                "inventory {method} failed with {code:?}: {}",
-                status.message()
-            ),
-        ),
-    };
-    Status::with_details(code, message, status.details().to_vec().into())
 }
 
 #[cfg(test)]
