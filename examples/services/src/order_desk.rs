@@ -13,7 +13,9 @@
 //! Placing an order takes two calls before the order exists: stock is reserved, then a courier
 //! is requested. When the second fails, the reservation is released again and the order is not
 //! placed. Every reservation carries an idempotency key of its own (see `ReservationKeys`),
-//! so that the generated inventory client may retry it without ever holding the stock twice.
+//! so that the generated inventory client may retry it without ever holding the stock twice,
+//! and so that a reservation whose answer was lost (the order's deadline passed while inventory
+//! was making it) can be found again and released rather than held until it lapses: `stock.rs`.
 //!
 //! Orders are kept in SQLite, in memory ([`OrderDesk::new`]) or in a file that a restarted
 //! process opens again ([`OrderDesk::open`]); `storage.rs` holds the tables and what they

@@ -50,7 +50,10 @@ impl ReservationKeys {
 }
 
 impl<I: InventoryService, D: DispatchService> OrderDesk<I, D> {
-    /// Holds `items` for `order_id` with inventory, under a key of its own.
+    /// Holds `items` for `order_id` with inventory, under a key of its own. When the call fails
+    /// in a way that leaves open whether inventory reserved (see [`may_have_reserved`]), the
+    /// reservation is withdrawn before the failure is returned: nothing else would ever release
+    /// it, since the desk never learnt its id.
     pub(super) async fn reserve(
         &self,
         ctx: &Context,
@@ -58,25 +61,40 @@ impl<I: InventoryService, D: DispatchService> OrderDesk<I, D> {
         items: &[LineItem],
     ) -> Result<String, Status> {
         let idempotency_key = self.keys.next(order_id);
-        let reservation = self
-            .inventory
-            .reserve_items(
-                ctx,
-                inventory::ReserveItemsRequest {
-                    order_id: order_id.to_owned(),
-                    items: items
-                        .iter()
-                        .map(|item| inventory::LineItem {
-                            sku: item.sku.clone(),
-                            quantity: item.quantity,
-                        })
-                        .collect(),
-                    idempotency_key,
-                },
-            )
-            .await
-            .map_err(|status| from_inventory("ReserveItems", status))?;
-        Ok(reservation.reservation_id)
+        let request = || inventory::ReserveItemsRequest {
+            order_id: order_id.to_owned(),
+            items: items
+                .iter()
+                .map(|item| inventory::LineItem {
+                    sku: item.sku.clone(),
+                    quantity: item.quantity,
+                })
+                .collect(),
+            idempotency_key: idempotency_key.clone(),
+        };
+        match self.inventory.reserve_items(ctx, request()).await {
+            Ok(reservation) => Ok(reservation.reservation_id),
+            Err(status) => {
+                if may_have_reserved(status.code()) {
+                    self.withdraw(ctx, request()).await;
+                }
+                Err(from_inventory("ReserveItems", status))
+            }
+        }
+    }
+
+    /// Gives back whatever `request` reserved although its call failed. It is sent again under
+    /// the same idempotency key, with a budget of its own (see [`COMPENSATION_TIMEOUT`]): if
+    /// inventory had made the reservation, it answers with that one; if it had not, it makes it
+    /// now (or refuses, for want of stock, and there is nothing to give back). Either way the
+    /// reservation named in the answer is released, and a call under the same key that is still
+    /// on its way finds that reservation instead of holding the stock again. A withdrawal that
+    /// fails leaves the units held until the reservation lapses.
+    async fn withdraw(&self, ctx: &Context, request: inventory::ReserveItemsRequest) {
+        let budget = compensation_budget(ctx);
+        if let Ok(reservation) = self.inventory.reserve_items(&budget, request).await {
+            let _ = self.release(&budget, reservation.reservation_id).await;
+        }
     }
 
     /// Gives a reservation back to inventory. Releasing is idempotent on the inventory side,
@@ -109,6 +127,20 @@ impl<I: InventoryService, D: DispatchService> OrderDesk<I, D> {
 fn compensation_budget(ctx: &Context) -> Context {
     ctx.child()
         .with_deadline(Instant::now() + COMPENSATION_TIMEOUT)
+}
+
+/// Whether a `ReserveItems` call that failed with `code` may have reserved all the same: its
+/// answer was lost (the deadline passed, the call was cancelled) or the failure came from
+/// somewhere between the desk and inventory's decision. UNAVAILABLE is not among them: it is
+/// what a call refused before inventory served it gets (its load shedding, the client's breaker
+/// or throttle, no connection), and withdrawing after each of those would double the calls an
+/// overloaded inventory is refusing. A connection lost while a reservation was being made thus
+/// leaves it to lapse.
+fn may_have_reserved(code: Code) -> bool {
+    matches!(
+        code,
+        Code::DeadlineExceeded | Code::Cancelled | Code::Unknown | Code::Internal | Code::DataLoss
+    )
 }
 
 /// Translates inventory's status into one that means something to an orders caller: inventory's

@@ -143,7 +143,107 @@ async fn an_inventory_failure_never_reaches_dispatch() {
         .await
         .unwrap_err();
     assert_eq!(failed.code(), Code::FailedPrecondition);
+    // Inventory decided: there is nothing to withdraw.
+    assert_eq!(inventory.reserve_items.call_count(), 1);
     assert_eq!(dispatch.request_courier.call_count(), 0);
+    assert_eq!(inventory.release_reservation.call_count(), 0);
+}
+
+/// An inventory that reserves under the request's idempotency key (`res_<key>`), as the real
+/// one does, but whose first answer never reaches the desk.
+fn inventory_losing_its_first_answer(lost: Status) -> FakeInventoryService {
+    let inventory = inventory();
+    let lost = std::sync::Mutex::new(Some(lost));
+    inventory
+        .reserve_items
+        .responds_with(move |_ctx, request| match lost.lock().unwrap().take() {
+            Some(status) => Err(status),
+            None => Ok(ReserveItemsResponse {
+                reservation_id: format!("res_{}", request.idempotency_key),
+                ..Default::default()
+            }),
+        });
+    inventory
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reservation_whose_answer_was_lost_is_withdrawn() {
+    let inventory = inventory_losing_its_first_answer(Status::deadline_exceeded("no answer"));
+    let dispatch = dispatch();
+    let desk: Desk = OrderDesk::new(inventory.clone(), dispatch.clone());
+    let ctx = Context::new().with_timeout(Duration::from_millis(300));
+    let failed = desk.create_order(&ctx, create("")).await.unwrap_err();
+    assert_eq!(failed.code(), Code::DeadlineExceeded);
+    assert_eq!(dispatch.request_courier.call_count(), 0);
+
+    // Asked again under the same key, with a budget of its own, and what that names released.
+    let reserves = inventory.reserve_items.calls();
+    assert_eq!(reserves.len(), 2);
+    let key = &reserves[0].request().idempotency_key;
+    assert_eq!(&reserves[1].request().idempotency_key, key);
+    assert_eq!(reserves[1].request().items, reserves[0].request().items);
+    let budget = Some(tokio::time::Instant::now() + COMPENSATION_TIMEOUT);
+    assert_eq!(reserves[1].deadline(), budget);
+    let releases = inventory.release_reservation.calls();
+    assert_eq!(releases.len(), 1);
+    assert_eq!(releases[0].request().reservation_id, format!("res_{key}"));
+    assert_eq!(releases[0].deadline(), budget);
+}
+
+#[tokio::test]
+async fn an_update_whose_reservation_answer_was_lost_withdraws_it_and_keeps_the_old_one() {
+    let inventory = inventory_losing_its_first_answer(Status::cancelled("connection reset"));
+    let desk: Desk = OrderDesk::new(inventory.clone(), dispatch());
+    // The order's own reservation is answered; the update's answer is the one lost.
+    inventory.reserve_items.queue([Ok(ReserveItemsResponse {
+        reservation_id: "res_order".into(),
+        ..Default::default()
+    })]);
+    let placed = desk
+        .create_order(&Context::new(), create(""))
+        .await
+        .unwrap();
+    let changes = Order {
+        order_id: placed.order_id.clone(),
+        items: items(&[("SKU-1", 5, 100)]),
+        ..Default::default()
+    };
+    let update = UpdateOrderRequest {
+        order: Some(changes),
+        update_mask: None,
+    };
+    let failed = desk
+        .update_order(&Context::new(), update)
+        .await
+        .unwrap_err();
+    assert_eq!(failed.code(), Code::Cancelled);
+    let releases: Vec<_> = inventory
+        .release_reservation
+        .requests()
+        .into_iter()
+        .map(|request| request.reservation_id)
+        .collect();
+    let key = &inventory.reserve_items.requests()[1].idempotency_key;
+    assert_eq!(
+        releases,
+        [format!("res_{key}")],
+        "the order keeps res_order"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_reservation_is_not_withdrawn() {
+    let (desk, inventory, _) = desk();
+    inventory
+        .reserve_items
+        .queue([Err(Status::unavailable("shedding load"))]);
+    let failed = desk
+        .create_order(&Context::new(), create(""))
+        .await
+        .unwrap_err();
+    assert_eq!(failed.code(), Code::Unavailable);
+    // Refused before inventory served it: asking again would only add to its load.
+    assert_eq!(inventory.reserve_items.call_count(), 1);
     assert_eq!(inventory.release_reservation.call_count(), 0);
 }
 
