@@ -125,7 +125,13 @@ struct State {
     methods: Vec<(&'static str, f64)>,
     /// What each rpc (by path) needs, to shed at the door while one pauses.
     dependencies: Vec<(&'static str, Arc<dyn Dependency>)>,
+    /// When the gauges were last written.
+    published: Instant,
 }
+
+/// How often the gauges are written at least while calls arrive (they are also written when a
+/// latency window closes and when the service falls idle).
+const PUBLISH_EVERY: Duration = Duration::from_secs(1);
 
 /// How long (ms) a refusal for load marks a service as shedding.
 const SHEDDING_MEMORY_MS: u64 = 1000;
@@ -229,6 +235,7 @@ impl Admission {
                     throughput: None,
                     methods: Vec::new(),
                     dependencies: Vec::new(),
+                    published: now,
                 }),
                 metrics: OnceLock::new(),
                 born: now,
@@ -305,6 +312,11 @@ impl Admission {
         let mut state = self.state();
         if !state.policy.enabled {
             return Admit::Now(Permit::none());
+        }
+        if now.saturating_duration_since(state.published) >= PUBLISH_EVERY {
+            // A service whose calls are stuck closes no latency window, and its gauges would
+            // read what they read before it stuck; calls still arrive, so they publish.
+            self.publish(&mut state, now);
         }
         if let Some((name, pause)) = state.paused_dependency(method) {
             drop(state);
@@ -463,13 +475,19 @@ impl Admission {
         // last figures (calls running, waiting) must not stand for an idle service until the
         // next call, nor the limit read 0 before a window has closed.
         if closed || (state.in_flight == 0 && state.waiting == 0) {
-            let (limit, in_flight, waiting) = (state.limit, state.in_flight, state.waiting);
-            drop(state);
-            let handles = self.metrics();
-            handles.limit.set(limit.floor());
-            handles.in_flight.set(f64::from(in_flight));
-            handles.queued.set(f64::from(waiting));
+            let now = latency.map_or_else(Instant::now, |(_, now, _)| now);
+            self.publish(&mut state, now);
         }
+    }
+
+    /// Writes the gauges from `state` at `now`. A gauge's write is an atomic store, cheap to
+    /// make under the lock that keeps the three figures consistent with each other.
+    fn publish(&self, state: &mut State, now: Instant) {
+        state.published = now;
+        let handles = self.metrics();
+        handles.limit.set(state.limit.floor());
+        handles.in_flight.set(f64::from(state.in_flight));
+        handles.queued.set(f64::from(state.waiting));
     }
 }
 

@@ -345,6 +345,43 @@ fn the_gauges_read_an_idle_service_as_idle() {
     assert!(limit >= 20.0, "{text}");
 }
 
+#[test]
+fn the_gauges_of_a_service_whose_calls_are_stuck_read_them_running() {
+    // Calls that never finish close no latency window; the calls that keep arriving publish
+    // what is running, so the gauges do not read the idle service it was before.
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let value = |gauge: &str| {
+        let text = handle.render();
+        text.lines()
+            .find(|line| line.starts_with(gauge) && line.contains(r#"service="test.Svc""#))
+            .and_then(|line| line.rsplit(' ').next())
+            .map(str::to_owned)
+    };
+    metrics::with_local_recorder(&recorder, || {
+        runtime.block_on(async {
+            let admission = admission(LoadShedding::DEFAULT);
+            // The service was idle once: its gauges read 0.
+            drop(now(admission.admit(&UNARY, None)));
+            assert_eq!(value(IN_FLIGHT_GAUGE).as_deref(), Some("0"));
+            let stuck: Vec<Permit> = (0..5).map(|_| now(admission.admit(&UNARY, None))).collect();
+            tokio::time::advance(Duration::from_secs(2)).await;
+            let _arriving = now(admission.admit(&UNARY, None));
+            assert_eq!(
+                value(IN_FLIGHT_GAUGE).as_deref(),
+                Some("5"),
+                "the calls running when the last one arrived"
+            );
+            drop(stuck);
+        });
+    });
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_higher_limit_lets_the_calls_in_line_in_at_once() {
     let admission = admission(LoadShedding::DEFAULT.initial_limit(1).max_limit(1));
