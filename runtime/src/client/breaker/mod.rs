@@ -256,14 +256,9 @@ impl Breaker {
             let mut guarded = self.lock();
             match guarded.forced {
                 Some(Forced::Open) => {
-                    return Err(Status::with_error_details(
-                        Code::Unavailable,
-                        format!(
-                            "circuit breaker {} is forced open: failing fast without calling the service",
-                            self.name
-                        ),
-                        ErrorDetails::with_retry_info(Some(Duration::from_secs(1))),
-                    ));
+                    // No model decides when it ends: an operator does. A second is the
+                    // pushback of a shedding server, and what a caller is told here.
+                    return Err(self.rejection(Duration::from_secs(1), Rejection::ForcedOpen));
                 }
                 Some(Forced::Disabled) => {
                     return Ok(Permit {
@@ -334,6 +329,7 @@ impl Breaker {
     fn rejection(&self, retry_after: Duration, why: Rejection) -> Status {
         let (state, reason) = match why {
             Rejection::Open => ("is open", "CIRCUIT_BREAKER_OPEN"),
+            Rejection::ForcedOpen => ("is forced open", "CIRCUIT_BREAKER_FORCED_OPEN"),
             Rejection::ProbesOut => (
                 "is half-open with all its probe calls out",
                 "CIRCUIT_BREAKER_PROBES_OUT",
@@ -492,6 +488,8 @@ enum Admission {
 enum Rejection {
     /// The breaker is open.
     Open,
+    /// An operator forced the breaker open ([`BreakerControls::force_open`]).
+    ForcedOpen,
     /// Half-open, with as many probes out as it lets through.
     ProbesOut,
     /// Adaptive throttling drew this call.

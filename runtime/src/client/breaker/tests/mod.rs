@@ -360,6 +360,13 @@ async fn controls_force_open_disable_and_reset() {
         "{}",
         rejected.message()
     );
+    // Told apart from the model's rejections as they are told apart from each other.
+    let info = rejected.get_details_error_info().expect("an ErrorInfo");
+    assert_eq!(info.reason, "CIRCUIT_BREAKER_FORCED_OPEN");
+    assert_eq!(
+        info.metadata.get("breaker"),
+        Some(&breaker.name.to_string())
+    );
 
     controls.disable("Method");
     assert_eq!(breaker.state(), BreakerState::Disabled);
