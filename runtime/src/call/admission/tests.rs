@@ -309,10 +309,11 @@ async fn a_call_let_in_while_its_service_sheds_says_so_to_the_calls_it_makes() {
     assert!(!serving_is_shedding(&busy));
 }
 
-#[test]
-fn the_gauges_read_an_idle_service_as_idle() {
-    // A window closes mid-burst (10 calls done, 10 running); the burst then ends. Its figures
-    // must not stand once the service is idle, and the limit reads what it is.
+/// Runs `scenario` on a current-thread runtime with paused time, recording into a recorder of
+/// this thread only (tests run in parallel); `scenario` is given the recorder's handle.
+fn recorded<F: std::future::Future<Output = ()>>(
+    scenario: impl FnOnce(metrics_exporter_prometheus::PrometheusHandle) -> F,
+) -> metrics_exporter_prometheus::PrometheusHandle {
     let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
     let handle = recorder.handle();
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -320,28 +321,42 @@ fn the_gauges_read_an_idle_service_as_idle() {
         .start_paused(true)
         .build()
         .unwrap();
-    metrics::with_local_recorder(&recorder, || {
-        runtime.block_on(async {
-            let admission = admission(LoadShedding::DEFAULT);
-            let mut permits: Vec<Permit> = (0..20)
-                .map(|_| now(admission.admit(&UNARY, None)))
-                .collect();
-            tokio::time::advance(Duration::from_millis(150)).await;
-            let rest = permits.split_off(10);
-            drop(permits);
-            drop(rest);
-        });
+    metrics::with_local_recorder(&recorder, || runtime.block_on(scenario(handle.clone())));
+    handle
+}
+
+/// The value of `test.Svc`'s gauge `name` as the handle renders it now.
+fn gauge(handle: &metrics_exporter_prometheus::PrometheusHandle, name: &str) -> Option<String> {
+    handle
+        .render()
+        .lines()
+        .find(|line| line.starts_with(name) && line.contains(r#"service="test.Svc""#))
+        .and_then(|line| line.rsplit(' ').next())
+        .map(str::to_owned)
+}
+
+#[test]
+fn the_gauges_read_an_idle_service_as_idle() {
+    // A window closes mid-burst (10 calls done, 10 running); the burst then ends. Its figures
+    // must not stand once the service is idle, and the limit reads what it is.
+    let handle = recorded(|_| async {
+        let admission = admission(LoadShedding::DEFAULT);
+        let mut permits: Vec<Permit> = (0..20)
+            .map(|_| now(admission.admit(&UNARY, None)))
+            .collect();
+        tokio::time::advance(Duration::from_millis(150)).await;
+        let rest = permits.split_off(10);
+        drop(permits);
+        drop(rest);
     });
     let text = handle.render();
-    let value = |gauge: &str| {
-        text.lines()
-            .find(|line| line.starts_with(gauge) && line.contains(r#"service="test.Svc""#))
-            .and_then(|line| line.rsplit(' ').next())
-            .map(str::to_owned)
-    };
-    assert_eq!(value(IN_FLIGHT_GAUGE).as_deref(), Some("0"), "{text}");
-    assert_eq!(value(QUEUED_GAUGE).as_deref(), Some("0"), "{text}");
-    let limit: f64 = value(LIMIT_GAUGE).unwrap().parse().unwrap();
+    assert_eq!(
+        gauge(&handle, IN_FLIGHT_GAUGE).as_deref(),
+        Some("0"),
+        "{text}"
+    );
+    assert_eq!(gauge(&handle, QUEUED_GAUGE).as_deref(), Some("0"), "{text}");
+    let limit: f64 = gauge(&handle, LIMIT_GAUGE).unwrap().parse().unwrap();
     assert!(limit >= 20.0, "{text}");
 }
 
@@ -349,36 +364,20 @@ fn the_gauges_read_an_idle_service_as_idle() {
 fn the_gauges_of_a_service_whose_calls_are_stuck_read_them_running() {
     // Calls that never finish close no latency window; the calls that keep arriving publish
     // what is running, so the gauges do not read the idle service it was before.
-    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
-    let handle = recorder.handle();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    let value = |gauge: &str| {
-        let text = handle.render();
-        text.lines()
-            .find(|line| line.starts_with(gauge) && line.contains(r#"service="test.Svc""#))
-            .and_then(|line| line.rsplit(' ').next())
-            .map(str::to_owned)
-    };
-    metrics::with_local_recorder(&recorder, || {
-        runtime.block_on(async {
-            let admission = admission(LoadShedding::DEFAULT);
-            // The service was idle once: its gauges read 0.
-            drop(now(admission.admit(&UNARY, None)));
-            assert_eq!(value(IN_FLIGHT_GAUGE).as_deref(), Some("0"));
-            let stuck: Vec<Permit> = (0..5).map(|_| now(admission.admit(&UNARY, None))).collect();
-            tokio::time::advance(Duration::from_secs(2)).await;
-            let _arriving = now(admission.admit(&UNARY, None));
-            assert_eq!(
-                value(IN_FLIGHT_GAUGE).as_deref(),
-                Some("5"),
-                "the calls running when the last one arrived"
-            );
-            drop(stuck);
-        });
+    recorded(|handle| async move {
+        let admission = admission(LoadShedding::DEFAULT);
+        // The service was idle once: its gauges read 0.
+        drop(now(admission.admit(&UNARY, None)));
+        assert_eq!(gauge(&handle, IN_FLIGHT_GAUGE).as_deref(), Some("0"));
+        let stuck: Vec<Permit> = (0..5).map(|_| now(admission.admit(&UNARY, None))).collect();
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let _arriving = now(admission.admit(&UNARY, None));
+        assert_eq!(
+            gauge(&handle, IN_FLIGHT_GAUGE).as_deref(),
+            Some("5"),
+            "the calls running when the last one arrived"
+        );
+        drop(stuck);
     });
 }
 

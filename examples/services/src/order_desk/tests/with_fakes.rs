@@ -149,6 +149,19 @@ async fn an_inventory_failure_never_reaches_dispatch() {
     assert_eq!(inventory.release_reservation.call_count(), 0);
 }
 
+/// An update that gives order `order_id` the one line item `line`.
+fn new_items(order_id: &str, line: (&str, i32, i64)) -> UpdateOrderRequest {
+    let changes = Order {
+        order_id: order_id.to_owned(),
+        items: items(&[line]),
+        ..Default::default()
+    };
+    UpdateOrderRequest {
+        order: Some(changes),
+        update_mask: None,
+    }
+}
+
 /// An inventory that reserves under the request's idempotency key (`res_<key>`), as the real
 /// one does, but whose first answer never reaches the desk.
 fn inventory_losing_its_first_answer(lost: Status) -> FakeInventoryService {
@@ -203,17 +216,11 @@ async fn an_update_whose_reservation_answer_was_lost_withdraws_it_and_keeps_the_
         .create_order(&Context::new(), create(""))
         .await
         .unwrap();
-    let changes = Order {
-        order_id: placed.order_id.clone(),
-        items: items(&[("SKU-1", 5, 100)]),
-        ..Default::default()
-    };
-    let update = UpdateOrderRequest {
-        order: Some(changes),
-        update_mask: None,
-    };
     let failed = desk
-        .update_order(&Context::new(), update)
+        .update_order(
+            &Context::new(),
+            new_items(&placed.order_id, ("SKU-1", 5, 100)),
+        )
         .await
         .unwrap_err();
     assert_eq!(failed.code(), Code::Cancelled);
@@ -283,15 +290,7 @@ async fn every_reservation_carries_a_key_of_its_own() {
         .create_order(&Context::new(), create("client-key"))
         .await
         .unwrap();
-    let changes = Order {
-        order_id: first.order_id.clone(),
-        items: items(&[("SKU-2", 1, 5)]),
-        ..Default::default()
-    };
-    let update = UpdateOrderRequest {
-        order: Some(changes),
-        update_mask: None,
-    };
+    let update = new_items(&first.order_id, ("SKU-2", 1, 5));
     desk.update_order(&Context::new(), update).await.unwrap();
 
     let requests = inventory.reserve_items.requests();
