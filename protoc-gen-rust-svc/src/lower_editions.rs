@@ -32,6 +32,11 @@ use prost_types::SourceCodeInfo;
 
 use crate::error::{Error, Location};
 
+use element::{
+    index_i32, int_field, list, message_field, options, set_option_bool, string_field,
+    strip_features, strip_features_deep, take_list,
+};
+
 /// `google.protobuf.Edition` values.
 const EDITION_PROTO2: i32 = 998;
 const EDITION_PROTO3: i32 = 999;
@@ -539,101 +544,6 @@ fn is_packable(kind: i32) -> bool {
     !matches!(kind, TYPE_STRING | TYPE_GROUP | TYPE_MESSAGE | TYPE_BYTES)
 }
 
-/// Sets a boolean in `element`'s options, creating them if needed.
-fn set_option_bool(element: &mut DynamicMessage, name: &str, value: bool) {
-    let descriptor = element
-        .descriptor()
-        .get_field_by_name("options")
-        .and_then(|field| field.kind().as_message().cloned());
-    let Some(descriptor) = descriptor else {
-        return;
-    };
-    let mut options = options(element).unwrap_or_else(|| DynamicMessage::new(descriptor));
-    options.set_field_by_name(name, Value::Bool(value));
-    element.set_field_by_name("options", Value::Message(options));
-}
-
-/// `element.options`, if set.
-fn options(element: &DynamicMessage) -> Option<DynamicMessage> {
-    message_field(element, "options")
-}
-
-fn message_field(element: &DynamicMessage, name: &str) -> Option<DynamicMessage> {
-    if !element.has_field_by_name(name) {
-        return None;
-    }
-    match element.get_field_by_name(name).as_deref() {
-        Some(Value::Message(message)) => Some(message.clone()),
-        _ => None,
-    }
-}
-
-/// Removes `features` from `element`'s options (and the options if nothing else is left).
-fn strip_features(element: &mut DynamicMessage) {
-    let Some(mut options) = options(element) else {
-        return;
-    };
-    if !options.has_field_by_name("features") {
-        return;
-    }
-    options.clear_field_by_name("features");
-    let empty = options.fields().next().is_none() && options.unknown_fields().next().is_none();
-    if empty {
-        element.clear_field_by_name("options");
-    } else {
-        element.set_field_by_name("options", Value::Message(options));
-    }
-}
-
-/// [`strip_features`] on `element` and everything it holds (enum values, methods).
-fn strip_features_deep(element: &mut Value) {
-    let Value::Message(element) = element else {
-        return;
-    };
-    for list_name in ["value", "method"] {
-        if element.descriptor().get_field_by_name(list_name).is_some() {
-            let mut children = take_list(element, list_name);
-            for child in &mut children {
-                strip_features_deep(child);
-            }
-            if !children.is_empty() {
-                element.set_field_by_name(list_name, Value::List(children));
-            }
-        }
-    }
-    strip_features(element);
-}
-
-fn list(element: &DynamicMessage, name: &str) -> Vec<Value> {
-    match element.get_field_by_name(name).as_deref() {
-        Some(Value::List(values)) => values.clone(),
-        _ => Vec::new(),
-    }
-}
-
-fn take_list(element: &mut DynamicMessage, name: &str) -> Vec<Value> {
-    let values = list(element, name);
-    element.clear_field_by_name(name);
-    values
-}
-
-fn string_field(element: &DynamicMessage, name: &str) -> String {
-    match element.get_field_by_name(name).as_deref() {
-        Some(Value::String(text)) => text.clone(),
-        _ => String::new(),
-    }
-}
-
-fn int_field(element: &DynamicMessage, name: &str) -> i32 {
-    match element.get_field_by_name(name).as_deref() {
-        Some(Value::EnumNumber(number) | Value::I32(number)) => *number,
-        _ => 0,
-    }
-}
-
-fn index_i32(index: usize) -> i32 {
-    i32::try_from(index).unwrap_or(i32::MAX)
-}
-
+mod element;
 #[cfg(test)]
 mod tests;
