@@ -68,7 +68,8 @@ const UPDATES_BUFFER: usize = 1024;
 /// first.
 #[derive(Debug)]
 pub struct OrderDesk<I, D> {
-    inventory: I,
+    /// Shared with the tasks that withdraw reservations whose answer was lost.
+    inventory: Arc<I>,
     dispatch: D,
     book: Arc<Mutex<Book>>,
     changes: broadcast::Sender<Change>,
@@ -122,7 +123,7 @@ impl<I: InventoryService, D: DispatchService> OrderDesk<I, D> {
 
     fn over(book: Book, inventory: I, dispatch: D) -> Self {
         Self {
-            inventory,
+            inventory: Arc::new(inventory),
             dispatch,
             book: Arc::new(Mutex::new(book)),
             changes: broadcast::channel(UPDATES_BUFFER).0,

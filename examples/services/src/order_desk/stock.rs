@@ -2,6 +2,7 @@
 //! its own, and giving it back.
 
 use std::hash::BuildHasher;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
@@ -52,8 +53,8 @@ impl ReservationKeys {
 impl<I: InventoryService, D: DispatchService> OrderDesk<I, D> {
     /// Holds `items` for `order_id` with inventory, under a key of its own. When the call fails
     /// in a way that leaves open whether inventory reserved (see [`may_have_reserved`]), the
-    /// reservation is withdrawn before the failure is returned: nothing else would ever release
-    /// it, since the desk never learnt its id.
+    /// reservation is withdrawn ([`withdraw`]): nothing else would ever release it, since the
+    /// desk never learnt its id.
     pub(super) async fn reserve(
         &self,
         ctx: &Context,
@@ -76,24 +77,11 @@ impl<I: InventoryService, D: DispatchService> OrderDesk<I, D> {
             Ok(reservation) => Ok(reservation.reservation_id),
             Err(status) => {
                 if may_have_reserved(status.code()) {
-                    self.withdraw(ctx, request()).await;
+                    let inventory = Arc::clone(&self.inventory);
+                    tokio::spawn(withdraw(inventory, compensation_budget(ctx), request()));
                 }
                 Err(from_inventory("ReserveItems", status))
             }
-        }
-    }
-
-    /// Gives back whatever `request` reserved although its call failed. It is sent again under
-    /// the same idempotency key, with a budget of its own (see [`COMPENSATION_TIMEOUT`]): if
-    /// inventory had made the reservation, it answers with that one; if it had not, it makes it
-    /// now (or refuses, for want of stock, and there is nothing to give back). Either way the
-    /// reservation named in the answer is released, and a call under the same key that is still
-    /// on its way finds that reservation instead of holding the stock again. A withdrawal that
-    /// fails leaves the units held until the reservation lapses.
-    async fn withdraw(&self, ctx: &Context, request: inventory::ReserveItemsRequest) {
-        let budget = compensation_budget(ctx);
-        if let Ok(reservation) = self.inventory.reserve_items(&budget, request).await {
-            let _ = self.release(&budget, reservation.reservation_id).await;
         }
     }
 
@@ -119,6 +107,30 @@ impl<I: InventoryService, D: DispatchService> OrderDesk<I, D> {
         let _ = self
             .release(&compensation_budget(ctx), reservation_id)
             .await;
+    }
+}
+
+/// Gives back whatever `request` reserved although its call failed. It is sent again under
+/// the same idempotency key, with `budget` (see [`COMPENSATION_TIMEOUT`]): if inventory had
+/// made the reservation, it answers with that one; if it had not, it makes it now (or refuses,
+/// for want of stock, and there is nothing to give back). Either way the reservation named in
+/// the answer is released, and a call under the same key that is still on its way finds that
+/// reservation instead of holding the stock again. A withdrawal that fails leaves the units
+/// held until the reservation lapses.
+///
+/// It runs in a task of its own, after the caller has its answer: it is needed exactly when
+/// inventory was too slow to answer, and waiting for it would add up to the whole budget to the
+/// caller's wait. (A release after dispatch failed is awaited: inventory had just answered.)
+async fn withdraw<I: InventoryService>(
+    inventory: Arc<I>,
+    budget: Context,
+    request: inventory::ReserveItemsRequest,
+) {
+    if let Ok(reservation) = inventory.reserve_items(&budget, request).await {
+        let release = inventory::ReleaseReservationRequest {
+            reservation_id: reservation.reservation_id,
+        };
+        let _ = inventory.release_reservation(&budget, release).await;
     }
 }
 

@@ -162,6 +162,12 @@ fn new_items(order_id: &str, line: (&str, i32, i64)) -> UpdateOrderRequest {
     }
 }
 
+/// Lets the tasks the desk spawned run to their end: with the fakes they finish without
+/// waiting, and paused time moves on only once every task waits.
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(1)).await;
+}
+
 /// An inventory that reserves under the request's idempotency key (`res_<key>`), as the real
 /// one does, but whose first answer never reaches the desk.
 fn inventory_losing_its_first_answer(lost: Status) -> FakeInventoryService {
@@ -188,6 +194,10 @@ async fn a_reservation_whose_answer_was_lost_is_withdrawn() {
     let failed = desk.create_order(&ctx, create("")).await.unwrap_err();
     assert_eq!(failed.code(), Code::DeadlineExceeded);
     assert_eq!(dispatch.request_courier.call_count(), 0);
+    // The caller was answered before the withdrawal, which runs in a task of its own.
+    assert_eq!(inventory.reserve_items.call_count(), 1);
+    let budget = Some(tokio::time::Instant::now() + COMPENSATION_TIMEOUT);
+    settle().await;
 
     // Asked again under the same key, with a budget of its own, and what that names released.
     let reserves = inventory.reserve_items.calls();
@@ -195,7 +205,6 @@ async fn a_reservation_whose_answer_was_lost_is_withdrawn() {
     let key = &reserves[0].request().idempotency_key;
     assert_eq!(&reserves[1].request().idempotency_key, key);
     assert_eq!(reserves[1].request().items, reserves[0].request().items);
-    let budget = Some(tokio::time::Instant::now() + COMPENSATION_TIMEOUT);
     assert_eq!(reserves[1].deadline(), budget);
     let releases = inventory.release_reservation.calls();
     assert_eq!(releases.len(), 1);
@@ -203,7 +212,7 @@ async fn a_reservation_whose_answer_was_lost_is_withdrawn() {
     assert_eq!(releases[0].deadline(), budget);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_update_whose_reservation_answer_was_lost_withdraws_it_and_keeps_the_old_one() {
     let inventory = inventory_losing_its_first_answer(Status::cancelled("connection reset"));
     let desk: Desk = OrderDesk::new(inventory.clone(), dispatch());
@@ -224,6 +233,7 @@ async fn an_update_whose_reservation_answer_was_lost_withdraws_it_and_keeps_the_
         .await
         .unwrap_err();
     assert_eq!(failed.code(), Code::Cancelled);
+    settle().await;
     let releases: Vec<_> = inventory
         .release_reservation
         .requests()
@@ -238,7 +248,7 @@ async fn an_update_whose_reservation_answer_was_lost_withdraws_it_and_keeps_the_
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_refused_reservation_is_not_withdrawn() {
     let (desk, inventory, _) = desk();
     inventory
@@ -249,6 +259,7 @@ async fn a_refused_reservation_is_not_withdrawn() {
         .await
         .unwrap_err();
     assert_eq!(failed.code(), Code::Unavailable);
+    settle().await;
     // Refused before inventory served it: asking again would only add to its load.
     assert_eq!(inventory.reserve_items.call_count(), 1);
     assert_eq!(inventory.release_reservation.call_count(), 0);
