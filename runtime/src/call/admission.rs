@@ -511,6 +511,27 @@ pub fn is_load_refusal(status: &Status) -> bool {
     status.metadata().contains_key(RETRY_PUSHBACK)
 }
 
+/// The `ErrorInfo` domain of the refusals an admission makes.
+pub const ERROR_DOMAIN: &str = "rust-svc.server";
+
+/// The `ErrorInfo` reason of a call refused because its deadline was out of reach
+/// (`DEADLINE_EXCEEDED` answered before any work).
+pub const DEADLINE_OUT_OF_REACH: &str = "DEADLINE_OUT_OF_REACH";
+
+/// Whether `status` is an admission's refusal made before the call did any work: a refusal
+/// for load ([`is_load_refusal`]) or a deadline out of reach ([`DEADLINE_OUT_OF_REACH`]), as
+/// the server sent it or passed on by a service that got it. A `DEADLINE_EXCEEDED` without
+/// the mark leaves open whether the call took effect; with it, a caller that would undo a call
+/// that may have taken effect knows there is nothing to undo.
+pub fn refused_before_work(status: &Status) -> bool {
+    use tonic_types::StatusExt as _;
+    is_load_refusal(status)
+        || status.code() == crate::Code::DeadlineExceeded
+            && status.get_details_error_info().is_some_and(|info| {
+                info.reason == DEADLINE_OUT_OF_REACH && info.domain == ERROR_DOMAIN
+            })
+}
+
 /// Readies the response to a refused call for the connection it goes out on. Over HTTP/1.1
 /// (REST, gRPC-Web) a refusal for load also closes the connection, as Envoy's overload manager
 /// does (`disable_http_keepalive`): a client that sends its next request the moment it has an
@@ -531,10 +552,20 @@ pub fn close_after_refusal(status: &Status, version: http::Version, headers: &mu
 /// own deadline is short, not the service's capacity (a pushback would pause every call a
 /// client sends to this server, and tell it to retry what cannot succeed), so it is neither
 /// a refusal for load ([`is_load_refusal`]) nor a reason to close the connection.
+/// It carries an `ErrorInfo` ([`DEADLINE_OUT_OF_REACH`]) that tells it from a deadline missed
+/// during the work ([`refused_before_work`]).
 fn out_of_reach(service: &str, reason: &str) -> Status {
-    Status::deadline_exceeded(format!(
-        "{service} cannot answer in time: {reason}; nothing was done"
-    ))
+    use tonic_types::{ErrorDetails, StatusExt as _};
+    let details = ErrorDetails::with_error_info(
+        DEADLINE_OUT_OF_REACH,
+        ERROR_DOMAIN,
+        [("service".to_owned(), service.to_owned())],
+    );
+    Status::with_error_details(
+        crate::Code::DeadlineExceeded,
+        format!("{service} cannot answer in time: {reason}; nothing was done"),
+        details,
+    )
 }
 
 /// The answer to a call refused for load: `UNAVAILABLE`, nothing done, come back in `pushback`.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
+use rust_svc_runtime::call::admission::refused_before_work;
 use rust_svc_runtime::{Code, Context, Status};
 use tokio::time::Instant;
 
@@ -76,7 +77,7 @@ impl<I: InventoryService, D: DispatchService> OrderDesk<I, D> {
         match self.inventory.reserve_items(ctx, request()).await {
             Ok(reservation) => Ok(reservation.reservation_id),
             Err(status) => {
-                if may_have_reserved(status.code()) {
+                if may_have_reserved(&status) {
                     let inventory = Arc::clone(&self.inventory);
                     tokio::spawn(withdraw(inventory, compensation_budget(ctx), request()));
                 }
@@ -141,18 +142,20 @@ fn compensation_budget(ctx: &Context) -> Context {
         .with_deadline(Instant::now() + COMPENSATION_TIMEOUT)
 }
 
-/// Whether a `ReserveItems` call that failed with `code` may have reserved all the same: its
+/// Whether a `ReserveItems` call that failed with `status` may have reserved all the same: its
 /// answer was lost (the deadline passed, the call was cancelled) or the failure came from
 /// somewhere between the desk and inventory's decision. UNAVAILABLE is not among them: it is
 /// what a call refused before inventory served it gets (its load shedding, the client's breaker
 /// or throttle, no connection), and withdrawing after each of those would double the calls an
-/// overloaded inventory is refusing. A connection lost while a reservation was being made thus
-/// leaves it to lapse.
-fn may_have_reserved(code: Code) -> bool {
+/// overloaded inventory is refusing. Nor is a DEADLINE_EXCEEDED that inventory's admission
+/// marked as refused before any work (the deadline was out of reach at its current latency):
+/// withdrawing would be a reservation made and released on a service already too slow. A
+/// connection lost while a reservation was being made thus leaves it to lapse.
+fn may_have_reserved(status: &Status) -> bool {
     matches!(
-        code,
+        status.code(),
         Code::DeadlineExceeded | Code::Cancelled | Code::Unknown | Code::Internal | Code::DataLoss
-    )
+    ) && !refused_before_work(status)
 }
 
 /// Translates inventory's status into one that means something to an orders caller: inventory's

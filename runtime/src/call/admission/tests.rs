@@ -131,6 +131,7 @@ async fn a_call_the_line_would_make_late_is_refused_at_once_with_a_pushback() {
     assert!(status.message().contains("nothing was done"), "{status:?}");
     let pushback = status.metadata().get(RETRY_PUSHBACK).expect("a pushback");
     assert_eq!(pushback, "60", "six places at 10 ms each");
+    assert!(refused_before_work(&status), "{status:?}");
 
     // A call without a deadline may wait up to max_queue_wait (1 s): it gets in line.
     line.push(waiting(admission.admit(&UNARY, None)));
@@ -174,6 +175,9 @@ async fn deadlines_gone_or_out_of_reach_are_refused_before_any_work() {
         "{status:?}"
     );
     assert!(!is_load_refusal(&status), "{status:?}");
+    // But marked as refused before any work, unlike a deadline missed during it.
+    assert!(refused_before_work(&status), "{status:?}");
+    assert!(!refused_before_work(&crate::deadline::deadline_exceeded()));
 
     // A call that waited and got its slot too late for the work is refused then.
     let mut late =
@@ -186,6 +190,7 @@ async fn deadlines_gone_or_out_of_reach_are_refused_before_any_work() {
     assert_eq!(status.code(), Code::DeadlineExceeded);
     assert!(status.message().contains("too late"), "{status:?}");
     assert!(!is_load_refusal(&status), "{status:?}");
+    assert!(refused_before_work(&status), "{status:?}");
     assert_eq!(admission.in_flight(), 0, "the slot went back unused");
 
     // With nothing running the figure is stale, and the call goes in to measure.

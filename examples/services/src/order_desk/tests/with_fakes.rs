@@ -250,19 +250,29 @@ async fn an_update_whose_reservation_answer_was_lost_withdraws_it_and_keeps_the_
 
 #[tokio::test(start_paused = true)]
 async fn a_refused_reservation_is_not_withdrawn() {
-    let (desk, inventory, _) = desk();
-    inventory
-        .reserve_items
-        .queue([Err(Status::unavailable("shedding load"))]);
-    let failed = desk
-        .create_order(&Context::new(), create(""))
-        .await
-        .unwrap_err();
-    assert_eq!(failed.code(), Code::Unavailable);
-    settle().await;
-    // Refused before inventory served it: asking again would only add to its load.
-    assert_eq!(inventory.reserve_items.call_count(), 1);
-    assert_eq!(inventory.release_reservation.call_count(), 0);
+    use rust_svc_runtime::call::admission::{DEADLINE_OUT_OF_REACH, ERROR_DOMAIN};
+    use tonic_types::{ErrorDetails, StatusExt as _};
+    // What inventory's admission answers when it sheds the call, and when the call's deadline
+    // is out of reach at its current latency: both before any work.
+    let out_of_reach = Status::with_error_details(
+        Code::DeadlineExceeded,
+        "inventory.v1.InventoryService cannot answer in time; nothing was done",
+        ErrorDetails::with_error_info(DEADLINE_OUT_OF_REACH, ERROR_DOMAIN, []),
+    );
+    for refusal in [Status::unavailable("shedding load"), out_of_reach] {
+        let (desk, inventory, _) = desk();
+        let code = refusal.code();
+        inventory.reserve_items.queue([Err(refusal)]);
+        let failed = desk
+            .create_order(&Context::new(), create(""))
+            .await
+            .unwrap_err();
+        assert_eq!(failed.code(), code, "{failed:?}");
+        settle().await;
+        // Refused before inventory served it: asking again would only add to its load.
+        assert_eq!(inventory.reserve_items.call_count(), 1, "{failed:?}");
+        assert_eq!(inventory.release_reservation.call_count(), 0, "{failed:?}");
+    }
 }
 
 #[tokio::test]
