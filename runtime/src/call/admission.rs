@@ -326,11 +326,13 @@ impl Admission {
                 format!("{name}, which this call needs, asked for a pause"),
             );
         }
-        let expected = state.expected_latency_of(method.path);
-        // With nothing running, the figure is stale: let the call in to measure afresh.
+        // With nothing running, the figure is stale: let the call in to measure afresh. Read
+        // only for a call that has a deadline while others run (it is a few float operations
+        // and a scan of the service's rpcs, on every call otherwise).
         if let Some(remaining) = remaining
-            && remaining < expected
             && state.in_flight > 0
+            && let expected = state.expected_latency_of(method.path)
+            && remaining < expected
         {
             drop(state);
             return self.refuse(
@@ -364,7 +366,7 @@ impl Admission {
         }
         let room = remaining
             .map_or(state.policy.max_queue_wait, |remaining| {
-                remaining.saturating_sub(expected)
+                remaining.saturating_sub(state.expected_latency_of(method.path))
             })
             .min(state.policy.max_queue_wait);
         let wait = state.predicted_wait(state.waiting + 1);

@@ -133,6 +133,8 @@ fn spawn_connection<IO>(
         let connection = builder.serve_connection_with_upgrades(io, service);
         let mut connection = pin!(connection);
         let ended = tokio::select! {
+            // In this order, without drawing a random one on every wake-up (one per request).
+            biased;
             ended = connection.as_mut() => ended,
             // The port stops (or, never before that, the sender is gone).
             _ = closing.changed() => {

@@ -77,15 +77,15 @@ impl State {
             })
     }
 
-    /// How long a call takes now: the last window's mean while the service is busy (at least
-    /// half its slots taken), else the lower of that and the long-run mean; zero before any.
-    pub(super) fn expected_latency(&self) -> Duration {
+    /// How long a call takes now, in seconds: the last window's mean while the service is busy
+    /// (at least half its slots taken), else the lower of that and the long-run mean; zero
+    /// before any.
+    fn expected_seconds(&self) -> f64 {
         let busy = self.in_flight.saturating_mul(2) >= slots(self.limit);
-        let latency = match (self.short_latency, self.long_latency) {
+        match (self.short_latency, self.long_latency) {
             (Some(short), Some(long)) if !busy => short.min(long),
             (short, _) => short.unwrap_or(0.0),
-        };
-        Duration::from_secs_f64(latency)
+        }
     }
 
     /// How long a call of the rpc at `path` takes now, for its deadline: the lower of the
@@ -94,11 +94,12 @@ impl State {
     /// export's time. The rpc's figure alone is not used: it is not renewed while the rpc is
     /// not called, and a stale one must not refuse more than the service's would.
     pub(super) fn expected_latency_of(&self, path: &str) -> Duration {
-        let service = self.expected_latency();
-        match self.methods.iter().find(|(known, _)| *known == path) {
-            Some((_, own)) => service.min(Duration::from_secs_f64(*own)),
+        let service = self.expected_seconds();
+        let seconds = match self.methods.iter().find(|(known, _)| *known == path) {
+            Some((_, own)) => service.min(*own),
             None => service,
-        }
+        };
+        Duration::from_secs_f64(seconds)
     }
 
     /// Adds a call of the rpc at `path` that took `latency` to the rpc's recent latency (an
