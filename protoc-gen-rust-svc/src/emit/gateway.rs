@@ -113,7 +113,10 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
             }
 
             /// An axum `Router` serving `domain` over REST/JSON alone, with the gateway's
-            /// defaults (no CORS, 4 MiB bodies).
+            /// defaults (no CORS, 4 MiB bodies), to merge with routes of your own. The
+            /// `Router` serves the gateway as its fallback (a catch-all match and a boxed
+            /// service per request); served alone, `Gateway::from_service(Self::routes(domain))`
+            /// is the same gateway as a tower service without it.
             pub fn router<T: #trait_ident>(domain: T) -> #runtime::gateway::Router {
                 #runtime::gateway::Gateway::from_service(Self::routes(domain)).into_router()
             }
