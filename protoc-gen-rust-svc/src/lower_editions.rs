@@ -34,7 +34,7 @@ use crate::error::{Error, Location};
 
 use element::{
     index_i32, int_field, list, message_field, options, set_option_bool, string_field,
-    strip_features, strip_features_deep, take_list,
+    strip_features, strip_list_deep, take_list,
 };
 
 /// `google.protobuf.Edition` values.
@@ -191,21 +191,8 @@ pub fn lower(
         let path = [FILE_ENUM_TYPE, index_i32(index)];
         lowering.enumeration(enumeration, file_features, &package, &path)?;
     }
-    for list_name in ["enum_type", "extension"] {
-        let mut elements = take_list(&mut file, list_name);
-        for element in &mut elements {
-            strip_features_deep(element);
-        }
-        if !elements.is_empty() {
-            file.set_field_by_name(list_name, Value::List(elements));
-        }
-    }
-    let mut services = take_list(&mut file, "service");
-    for service in &mut services {
-        strip_features_deep(service);
-    }
-    if !services.is_empty() {
-        file.set_field_by_name("service", Value::List(services));
+    for list_name in ["enum_type", "extension", "service"] {
+        strip_list_deep(&mut file, list_name);
     }
     strip_features(&mut file);
     file.clear_field_by_name("edition");
@@ -351,13 +338,7 @@ impl Lowering<'_> {
             self.enumeration(enumeration, features, &full_name, &enum_path)?;
         }
         for list_name in ["enum_type", "extension", "oneof_decl"] {
-            let mut elements = take_list(message, list_name);
-            for element in &mut elements {
-                strip_features_deep(element);
-            }
-            if !elements.is_empty() {
-                message.set_field_by_name(list_name, Value::List(elements));
-            }
+            strip_list_deep(message, list_name);
         }
         strip_features(message);
         Ok(())

@@ -55,17 +55,23 @@ pub(super) fn strip_features_deep(element: &mut Value) {
         return;
     };
     for list_name in ["value", "method"] {
-        if element.descriptor().get_field_by_name(list_name).is_some() {
-            let mut children = take_list(element, list_name);
-            for child in &mut children {
-                strip_features_deep(child);
-            }
-            if !children.is_empty() {
-                element.set_field_by_name(list_name, Value::List(children));
-            }
-        }
+        strip_list_deep(element, list_name);
     }
     strip_features(element);
+}
+
+/// [`strip_features_deep`] on every element of `element`'s list field `name`, if it has one.
+pub(super) fn strip_list_deep(element: &mut DynamicMessage, name: &str) {
+    if element.descriptor().get_field_by_name(name).is_none() {
+        return;
+    }
+    let mut children = take_list(element, name);
+    for child in &mut children {
+        strip_features_deep(child);
+    }
+    if !children.is_empty() {
+        element.set_field_by_name(name, Value::List(children));
+    }
 }
 
 pub(super) fn list(element: &DynamicMessage, name: &str) -> Vec<Value> {
