@@ -14,7 +14,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use tokio::time::Instant;
 use tonic::{Code, Status};
 
@@ -24,6 +24,7 @@ use super::core::{Call, ClientCore};
 use super::direct::{Opened, reserved};
 use super::endpoints::Pick;
 use super::replay::Replay;
+use super::single::Messages;
 use super::streams::{Aborted, OutboundStream, abort_on_error, with_trailers};
 use super::throttle::Pushback;
 use super::transport::Transport;
@@ -167,7 +168,7 @@ impl ClientCore {
                     .map(Answered::Message)
                     .map_err(Failed::after_headers),
                 Receive::FirstMessage => {
-                    let mut rest = call.record_headers(response);
+                    let mut rest = call.record_headers(response).into_streaming();
                     let first = rest.message().await.map_err(Failed::after_headers)?;
                     let rest = with_trailers(rest, call.response.clone());
                     Ok(Answered::Stream {
@@ -176,7 +177,10 @@ impl ClientCore {
                     })
                 }
                 Receive::Headers => Ok(Answered::Stream {
-                    responses: with_trailers(call.record_headers(response), call.response.clone()),
+                    responses: with_trailers(
+                        call.record_headers(response).into_streaming(),
+                        call.response.clone(),
+                    ),
                     aborted: None,
                 }),
             }
@@ -292,7 +296,8 @@ fn through_tonic<'a>(
                     .await
             }
             Body::Stream(stream) => grpc.streaming(wire.map(|()| stream), path, RawCodec).await,
-        })
+        }
+        .map(|response| response.map(Messages::Streaming)))
     })
 }
 
@@ -325,44 +330,31 @@ impl Call<'_> {
     }
 
     /// The one message of a unary or client-streaming response, its headers and trailers
-    /// recorded. The headers are recorded before the reading future is made, and the stream
-    /// moved into an `async` block: an `async fn` would hold its argument beside the local it
-    /// moves it to, and the response beside the stream taken out of it.
+    /// recorded. The headers are recorded before the reading future is made, and the reading
+    /// mapped rather than awaited in an `async` block, which would hold the messages beside
+    /// the future reading them.
     fn single_response(
         &self,
-        response: tonic::Response<tonic::Streaming<Bytes>>,
+        response: Opened,
     ) -> impl Future<Output = Result<Bytes, Status>> + '_ {
-        let mut stream = self.record_headers(response);
-        async move {
-            // No message, or a second: the rpc's cardinality broken, which gRPC's clients
-            // (grpc-go, connect-go) report as UNIMPLEMENTED.
-            let message = stream.message().await?.ok_or_else(|| {
-                Status::unimplemented("the server ended the call without a response message")
-            })?;
-            if stream.message().await?.is_some() {
-                return Err(Status::unimplemented(
-                    "the server answered a single-response call with more than one message",
-                ));
-            }
-            if let Some(trailers) = stream.trailers().await?
+        self.record_headers(response).single().map(move |read| {
+            let (message, trailers) = read?;
+            if let Some(trailers) = trailers
                 && let Some(response) = &self.response
             {
                 response.record_trailers(trailers);
             }
             Ok(message)
-        }
+        })
     }
 
-    /// Records the response headers where the caller reads them, and hands on the stream.
-    fn record_headers(
-        &self,
-        response: tonic::Response<tonic::Streaming<Bytes>>,
-    ) -> tonic::Streaming<Bytes> {
-        let (headers, stream, _) = response.into_parts();
+    /// Records the response headers where the caller reads them, and hands on the messages.
+    fn record_headers(&self, response: Opened) -> Messages {
+        let (headers, messages, _) = response.into_parts();
         if let Some(response) = &self.response {
             response.record_headers(headers);
         }
-        stream
+        messages
     }
 }
 

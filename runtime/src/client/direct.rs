@@ -1,5 +1,5 @@
 //! A call of one request message sent without tonic's client: the request written here, the
-//! response read by tonic's own decoder.
+//! response read here when it is one message ([`super::single`]), else by tonic's decoder.
 //!
 //! tonic's `Grpc::server_streaming` is a stream encoder for one message: a clone of the client
 //! and its configuration for each call, the origin taken apart and put back together, the
@@ -8,8 +8,8 @@
 //! attempt's state, moved at every layer). An endpoint that compresses nothing either way and
 //! is not a channel (whose readiness must be polled first) sends a request message here: the
 //! length prefix and the message in one frame, the headers tonic's client writes, and the
-//! answer made into tonic's `Streaming` exactly as its client does
-//! ([`answer`]). Streamed requests, compression and caller-made channels keep tonic's client.
+//! answer taken as tonic's client takes it ([`answer`]), its body left for the attempt to read.
+//! Streamed requests, compression and caller-made channels keep tonic's client.
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -22,18 +22,17 @@ use http::header::{CONTENT_TYPE, TE};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderMap, HeaderValue};
 use http_body::Frame;
-use tonic::codec::Streaming;
 use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::{Code, Status};
 
-use super::codec::RawCodec;
 use super::connect::{Answer, BoxError};
+use super::single::{Messages, Undecoded};
 use super::transport::Transport;
 use crate::call::connect::envelope;
 use crate::rpc::WireSettings;
 
-/// The response of a call as tonic's client gives it.
-pub(super) type Opened = tonic::Response<Streaming<Bytes>>;
+/// The response of a call: its headers, and its messages to read.
+pub(super) type Opened = tonic::Response<Messages>;
 
 /// What an endpoint needs to send calls itself.
 pub(super) struct Direct {
@@ -126,7 +125,7 @@ pub(super) fn reserved(name: &http::HeaderName) -> bool {
 
 /// The answer as tonic's client makes it (`Grpc::create_response`) for a client that accepts
 /// nothing compressed: an unknown encoding refused, a trailers-only status other than `OK` the
-/// call's error, and the body decoded by tonic's `Streaming`.
+/// call's error, and the body to be read as tonic's `Streaming` reads it.
 fn answer(
     answer: Result<http::Response<tonic::body::Body>, BoxError>,
     max_decoding: usize,
@@ -140,14 +139,10 @@ fn answer(
         None => true,
     };
     let (head, body) = response.into_parts();
-    let messages = if expect_trailers {
-        Streaming::new_response(RawCodec, body, status_code, None, Some(max_decoding))
-    } else {
-        Streaming::new_empty(RawCodec, body)
-    };
+    let messages = Undecoded::new(body, expect_trailers.then_some(status_code), max_decoding);
     Ok(tonic::Response::from_parts(
         MetadataMap::from_headers(head.headers),
-        messages,
+        Messages::Body(messages),
         head.extensions,
     ))
 }

@@ -56,6 +56,7 @@ mod policy;
 mod replay;
 mod retry;
 mod settings;
+mod single;
 mod streams;
 mod throttle;
 mod transport;
