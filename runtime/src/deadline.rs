@@ -15,6 +15,9 @@ use tokio::time::{Instant, Sleep};
 
 use crate::{BoxStream, Status};
 
+mod lazy;
+pub(crate) use lazy::{Timeout, timeout_at};
+
 /// The header that carries a call's timeout.
 pub use crate::rpc::GRPC_TIMEOUT;
 

@@ -39,7 +39,7 @@ where
     let inner = match ctx.deadline() {
         None => Deadlined::Free { future },
         Some(deadline) => Deadlined::Timed {
-            future: tokio::time::timeout_at(deadline, future),
+            future: crate::deadline::timeout_at(deadline, future),
         },
     };
     WithinDeadline { ctx, inner }
@@ -59,7 +59,7 @@ pin_project_lite::pin_project! {
     #[project = DeadlinedProj]
     enum Deadlined<F> {
         Free { #[pin] future: F },
-        Timed { #[pin] future: tokio::time::Timeout<F> },
+        Timed { #[pin] future: crate::deadline::Timeout<F> },
     }
 }
 

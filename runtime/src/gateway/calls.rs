@@ -549,7 +549,7 @@ async fn read_body(
     let collect = http_body_util::Limited::new(body, limit).collect();
     let collected = match deadline {
         // A body that is all there already is read without arming a timer.
-        Some(deadline) => match tokio::time::timeout_at(deadline, collect).await {
+        Some(deadline) => match crate::deadline::timeout_at(deadline, collect).await {
             Ok(collected) => collected,
             Err(_elapsed) => {
                 return Err(Box::new(status::error_response(
