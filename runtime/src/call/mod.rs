@@ -10,6 +10,7 @@ pub mod codec;
 pub mod connect;
 pub(crate) mod protocol;
 mod trace;
+pub(crate) mod unread;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -5,7 +5,8 @@
 //! copies the message into a buffer of its own (8 KiB, allocated for every call), and reads the
 //! trailers by building a whole `Status` (its message, details and metadata map) only to find
 //! `OK` in it: about 3,000 instructions of a proxied REST call's 82,000 (callgrind,
-//! bench/RESULTS.md). Here a message that arrives in one frame is a view of that frame, and a
+//! bench/RESULTS.md). Here the envelopes are read as the server reads a request's
+//! ([`crate::call::unread`]: a message that arrives in one frame is a view of it), and a
 //! trailer `grpc-status: 0` is read as the byte it is; anything else about the trailers
 //! (another status, none, a missing one mapped from the HTTP status) is asked of tonic's own
 //! decoder, so that the answer is tonic's. What [`Undecoded::single`] answers for a body is
@@ -16,7 +17,7 @@
 
 use std::future::Future;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::future::Either;
 use http::{HeaderMap, StatusCode};
 use http_body_util::BodyExt;
@@ -25,9 +26,7 @@ use tonic::codec::Streaming;
 use tonic::metadata::MetadataMap;
 
 use super::codec::RawCodec;
-
-/// A gRPC message's prefix: the compression flag and the length.
-const PREFIX: usize = 5;
+use crate::call::unread::{PREFIX, Reading, Unread};
 
 /// The longest message tonic's decoder takes when it is given no limit (its
 /// `DEFAULT_MAX_RECV_MESSAGE_SIZE`, not public), as for the body of a trailers-only answer.
@@ -101,11 +100,11 @@ impl Undecoded {
 
     fn single(self) -> impl Future<Output = Result<(Bytes, Option<MetadataMap>), Status>> + Send {
         let reader = Reader {
-            unread: BytesMut::new(),
-            length: None,
+            unread: Unread::default(),
             first: None,
-            http_status: self.http_status,
-            // tonic reads a trailers-only answer's body with no limit of the call's.
+            // tonic reads a trailers-only answer's body with no limit of the call's, and words
+            // a bad flag in it as a request's.
+            reading: self.http_status.map_or(Reading::Request, Reading::Response),
             max_decoding: if self.http_status.is_some() {
                 self.max_decoding
             } else {
@@ -123,22 +122,23 @@ async fn read_single(
     mut reader: Reader,
 ) -> Result<(Bytes, Option<MetadataMap>), Status> {
     // As tonic's decoder: the body ends at its trailers, or with nothing more; bytes left
-    // over from a message are an error only in the second case.
+    // over from a message are an error only in the second case. tonic has taken a whole
+    // prefix off its buffer by then: a body that stops right after one has nothing left over.
     let trailers = loop {
         match body.frame().await {
             Some(frame) => match frame?.into_data() {
                 Ok(data) => reader.take(data)?,
                 Err(frame) => break frame.into_trailers().ok(),
             },
-            None if reader.unread.has_remaining() => {
+            None if !matches!(reader.unread.len(), 0 | PREFIX) => {
                 return Err(Status::internal("Unexpected EOF decoding stream."));
             }
             None => break None,
         }
     };
-    let trailers = match reader.http_status {
-        // Boxed, as it is seldom needed: see `Messages::single`.
-        Some(status) if !says_ok(trailers.as_ref()) => {
+    let trailers = match reader.reading {
+        Reading::Response(status) if !says_ok(trailers.as_ref()) => {
+            // Boxed, as it is seldom needed: see `Messages::single`.
             Box::pin(tonic_verdict(trailers, status)).await?
         }
         _ => trailers,
@@ -195,92 +195,22 @@ async fn tonic_verdict(
 
 /// The messages of a body as they complete.
 struct Reader {
-    /// Bytes received and not yet made into a message, after the prefix of the message they
-    /// are part of when [`length`](Self::length) is known.
-    unread: BytesMut,
-    /// The length of the message whose prefix has been read.
-    length: Option<usize>,
+    unread: Unread,
     first: Option<Bytes>,
-    http_status: Option<StatusCode>,
+    reading: Reading,
     max_decoding: usize,
 }
 
 impl Reader {
-    /// Takes a data frame: the whole messages at its start are views of it; the rest waits,
-    /// copied, for the frames after it.
-    fn take(&mut self, mut data: Bytes) -> Result<(), Status> {
-        if self.unread.is_empty() && self.length.is_none() {
-            while data.len() >= PREFIX {
-                let length = self.prefix(&data[..PREFIX])?;
-                if data.len() - PREFIX < length {
-                    break;
-                }
-                let message = data.slice(PREFIX..PREFIX + length);
-                data.advance(PREFIX + length);
-                self.message(message)?;
+    /// Takes a data frame, and the messages it completes.
+    fn take(&mut self, data: Bytes) -> Result<(), Status> {
+        self.unread.push(data);
+        while let Some(message) = self.unread.next_envelope(self.max_decoding, self.reading)? {
+            if self.first.replace(message).is_some() {
+                return Err(second_message());
             }
         }
-        if data.is_empty() {
-            return Ok(());
-        }
-        self.unread.extend_from_slice(&data);
-        loop {
-            let length = match self.length {
-                Some(length) => length,
-                None if self.unread.len() >= PREFIX => {
-                    let length = self.prefix(&self.unread[..PREFIX])?;
-                    self.unread.advance(PREFIX);
-                    self.length = Some(length);
-                    length
-                }
-                None => return Ok(()),
-            };
-            if self.unread.len() < length {
-                return Ok(());
-            }
-            self.length = None;
-            let message = self.unread.split_to(length).freeze();
-            self.message(message)?;
-        }
-    }
-
-    fn message(&mut self, message: Bytes) -> Result<(), Status> {
-        if self.first.is_some() {
-            return Err(second_message());
-        }
-        self.first = Some(message);
         Ok(())
-    }
-
-    /// The length a message's prefix gives, refused as tonic's decoder refuses it: a
-    /// compressed message (none is accepted), an unknown flag, or more than the limit.
-    fn prefix(&self, prefix: &[u8]) -> Result<usize, Status> {
-        match prefix[0] {
-            0 => {}
-            1 => {
-                return Err(Status::internal(
-                    "protocol error: received message with compressed-flag but no grpc-encoding was specified",
-                ));
-            }
-            flag => {
-                return Err(Status::internal(match self.http_status {
-                    Some(status) => format!(
-                        "protocol error: received message with invalid compression flag: {flag} (valid flags are 0 and 1) while receiving response with status: {status}"
-                    ),
-                    None => format!(
-                        "protocol error: received message with invalid compression flag: {flag} (valid flags are 0 and 1), while sending request"
-                    ),
-                }));
-            }
-        }
-        let length = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]) as usize;
-        if length > self.max_decoding {
-            return Err(Status::out_of_range(format!(
-                "Error, decoded message length too large: found {length} bytes, the limit is: {} bytes",
-                self.max_decoding
-            )));
-        }
-        Ok(length)
     }
 }
 

@@ -15,18 +15,16 @@
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use http_body::{Body as HttpBody, Frame};
 use http_body_util::BodyExt;
 
 use crate::call::codec::decode_proto;
+use crate::call::unread::{PREFIX, Reading, Unread};
 use crate::rpc::GRPC_STATUS_NAME;
 use crate::{Code, Status};
-
-/// An envelope's prefix: the flags byte and the message's length.
-const PREFIX: usize = 5;
 
 /// Whether a call with these request headers is served here: its message is not compressed
 /// (no `grpc-encoding`, or `identity`) and its answer will not be, because the server sends
@@ -63,8 +61,8 @@ pub(super) async fn read_one<T: prost::Message + Default>(
     let mut unread = Unread::default();
     let mut first = None;
     let ended_inside_an_envelope = loop {
-        while let Some(message) = unread.next_message::<T>(limit)? {
-            if first.replace(message).is_some() {
+        while let Some(envelope) = unread.next_envelope(limit, Reading::Request)? {
+            if first.replace(decode_proto::<T>(envelope)?).is_some() {
                 return Err(second_message());
             }
         }
@@ -89,98 +87,6 @@ pub(super) async fn read_one<T: prost::Message + Default>(
         return Err(Status::internal("Unexpected EOF decoding stream."));
     }
     first.ok_or_else(no_message)
-}
-
-/// The bytes of a body not decoded yet: a frame's as it came, or several frames' joined when
-/// an envelope spans them.
-enum Unread {
-    Frame(Bytes),
-    Joined(BytesMut),
-}
-
-impl Default for Unread {
-    fn default() -> Self {
-        Self::Frame(Bytes::new())
-    }
-}
-
-impl Unread {
-    fn len(&self) -> usize {
-        match self {
-            Self::Frame(bytes) => bytes.len(),
-            Self::Joined(bytes) => bytes.len(),
-        }
-    }
-
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Self::Frame(bytes) => bytes,
-            Self::Joined(bytes) => bytes,
-        }
-    }
-
-    fn push(&mut self, data: Bytes) {
-        match self {
-            Self::Frame(bytes) if bytes.is_empty() => *bytes = data,
-            Self::Frame(bytes) => {
-                let mut joined = BytesMut::with_capacity(bytes.len() + data.len());
-                joined.extend_from_slice(bytes);
-                joined.extend_from_slice(&data);
-                *self = Self::Joined(joined);
-            }
-            Self::Joined(bytes) => bytes.extend_from_slice(&data),
-        }
-    }
-
-    fn take(&mut self, len: usize) -> Bytes {
-        match self {
-            Self::Frame(bytes) => bytes.split_to(len),
-            Self::Joined(bytes) => bytes.split_to(len).freeze(),
-        }
-    }
-
-    /// The next whole message, checking its envelope's prefix as soon as it is there.
-    fn next_message<T: prost::Message + Default>(
-        &mut self,
-        limit: usize,
-    ) -> Result<Option<T>, Status> {
-        let Some(&[flags, a, b, c, d]) = self.bytes().get(..PREFIX) else {
-            return Ok(None);
-        };
-        match flags {
-            0 => {}
-            // https://grpc.github.io/grpc/core/md_doc_compression.html: a compressed flag
-            // without an encoding is INTERNAL.
-            1 => {
-                return Err(Status::internal(
-                    "protocol error: received message with compressed-flag but no grpc-encoding \
-                     was specified",
-                ));
-            }
-            other => {
-                return Err(Status::internal(format!(
-                    "protocol error: received message with invalid compression flag: {other} \
-                     (valid flags are 0 and 1), while sending request"
-                )));
-            }
-        }
-        let len = u32::from_be_bytes([a, b, c, d]) as usize;
-        if len > limit {
-            return Err(Status::out_of_range(format!(
-                "Error, decoded message length too large: found {len} bytes, the limit is: \
-                 {limit} bytes"
-            )));
-        }
-        if self.len() < PREFIX + len {
-            if let Self::Joined(bytes) = self {
-                bytes.reserve(PREFIX + len - bytes.len());
-            }
-            return Ok(None);
-        }
-        let mut envelope = self.take(PREFIX + len);
-        envelope.advance(PREFIX);
-        decode_proto(envelope).map(Some)
-    }
 }
 
 /// The HTTP response of an answered call: the message in one envelope and then `grpc-status: 0`,
