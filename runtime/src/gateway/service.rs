@@ -6,8 +6,7 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use http::header::ALLOW;
-use http::{HeaderValue, Method, StatusCode};
+use http::Method;
 use rust_svc_http_template::{Binding, Lookup, RouteTable};
 
 use super::builder::{
@@ -21,7 +20,6 @@ use super::form::{self, FormFallback};
 use super::head;
 use super::headers::{HeaderRules, Present};
 use super::response::ResponseBody;
-use super::status::{error_response, status_response};
 use super::websocket;
 use crate::call::admission::{Admission, Admit, Permit};
 use crate::deadline::deadline_exceeded;
@@ -204,6 +202,15 @@ impl Inner {
                 stream_errors: self.stream_error_handler.clone(),
             }),
         }
+    }
+
+    /// The answer to a CORS preflight on the request's path, if it is one.
+    #[cold]
+    #[inline(never)]
+    fn preflight(&self, parts: &http::request::Parts) -> Option<ResponseFuture> {
+        let allowed = self.table.allowed_methods(parts.uri.path());
+        let preflight = self.cors.preflight(&parts.headers, &allowed)?;
+        Some(Box::pin(std::future::ready(preflight)))
     }
 
     /// The client- or bidi-streaming route whose template `path` matches, whatever its method:
@@ -405,25 +412,10 @@ impl Gateway {
         let (mut parts, body) = request.into_parts();
         let present = Present::of(&parts.headers);
         if present.content_type && is_grpc(&parts.headers) {
-            // A gRPC (or gRPC-Web) call that no gRPC route took, on a port shared with gRPC:
-            // the caller gets what any gRPC server answers for a service it does not have,
-            // not a REST error it cannot read.
-            let status = Status::unimplemented(format!("unknown service {}", parts.uri.path()));
-            return Box::pin(std::future::ready(status.into_http()));
+            return unknown_grpc_service(&parts);
         }
         if !parts.uri.path().starts_with('/') {
-            if parts.method == Method::OPTIONS && parts.uri.path() == "*" {
-                // `OPTIONS *` asks about the server, not a resource (RFC 9110 §9.3.7): an
-                // empty 200, as Go's net/http answers it before grpc-gateway is asked.
-                return Box::pin(std::future::ready(server_options()));
-            }
-            // A request target that is not a path (`GET foo`, `GET *`, the authority form):
-            // malformed, not a path no route has, as grpc-gateway answers it.
-            let status = Status::invalid_argument(format!(
-                "the request target `{}` is not a path: it must start with `/`",
-                parts.uri
-            ));
-            return ready_error(&status);
+            return not_a_path(&parts);
         }
         // A request handed over in process (a test's `oneshot`, which sets no `Host`) comes
         // from no connection, and is not held to the rule.
@@ -449,12 +441,9 @@ impl Gateway {
             None
         };
         if parts.method == Method::OPTIONS
-            && let Some(preflight) = inner.cors.preflight(
-                &parts.headers,
-                &inner.table.allowed_methods(parts.uri.path()),
-            )
+            && let Some(preflight) = inner.preflight(&parts)
         {
-            return Box::pin(std::future::ready(preflight));
+            return preflight;
         }
         // grpc-gateway's ways in for a form `POST` (form.rs): the method it names, or else
         // the `GET` route of its path; either way its fields are the query.
@@ -539,57 +528,23 @@ impl Gateway {
                     }
                 }
             }
-            Lookup::NotFound => ready_error(&Status::not_found(format!(
-                "no route for {} {}",
-                parts.method,
-                parts.uri.path()
-            ))),
-            Lookup::MethodNotAllowed { allowed } => {
-                let status = Status::unimplemented(format!(
-                    "{} is not allowed on {}; allowed: {}",
-                    parts.method,
-                    parts.uri.path(),
-                    allowed.join(", ")
-                ));
-                let mut response = status_response(StatusCode::METHOD_NOT_ALLOWED, &status);
-                if let Ok(allow) = HeaderValue::from_str(&allowed.join(", ")) {
-                    response.headers_mut().insert(ALLOW, allow);
-                }
-                Box::pin(std::future::ready(response))
-            }
-            Lookup::InvalidEncoding { variable, message } => ready_error(
-                &Status::invalid_argument(format!("path variable `{variable}`: {message}")),
-            ),
+            Lookup::NotFound => no_route(&parts),
+            Lookup::MethodNotAllowed { allowed } => not_allowed(&parts, &allowed),
+            Lookup::InvalidEncoding { variable, message } => invalid_path(&variable, &message),
         };
         if !inner.cors.is_enabled() {
             return response;
         }
-        let gateway = Arc::clone(inner);
-        Box::pin(async move {
-            let mut response = response.await;
-            gateway
-                .cors
-                .decorate(origin.as_ref(), response.headers_mut());
-            response
-        })
+        with_cors(Arc::clone(inner), origin, response)
     }
 }
 
-/// The answer to `OPTIONS *`.
-fn server_options() -> http::Response<Body> {
-    let mut response = http::Response::new(Body::empty());
-    response
-        .headers_mut()
-        .insert(http::header::CONTENT_LENGTH, HeaderValue::from_static("0"));
-    response
-}
-
-fn ready_error(status: &Status) -> ResponseFuture {
-    Box::pin(std::future::ready(error_response(status)))
-}
-
+mod answers;
 mod heads;
 mod shared;
 
+use answers::{
+    invalid_path, no_route, not_a_path, not_allowed, ready_error, unknown_grpc_service, with_cors,
+};
 pub(crate) use heads::peer_addr;
 use heads::{is_grpc, settle_host};
