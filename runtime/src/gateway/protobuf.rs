@@ -23,21 +23,24 @@ pub const APPLICATION_PROTOBUF: &str = "application/protobuf";
 /// The media types read and written as binary protobuf.
 const PROTOBUF_TYPES: [&str; 2] = [APPLICATION_PROTOBUF, "application/x-protobuf"];
 
-/// The media type of a header value, lower case, without parameters.
-fn essence(value: &str) -> String {
-    value
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
+/// The media type of a header value, without parameters (its case as sent).
+fn essence(value: &str) -> &str {
+    value.split(';').next().unwrap_or("").trim()
+}
+
+/// Whether `media_type` is one of [`PROTOBUF_TYPES`], in any case (media types are
+/// case-insensitive). Compared in place: this runs for every request body.
+fn is_protobuf_type(media_type: &str) -> bool {
+    PROTOBUF_TYPES
+        .iter()
+        .any(|protobuf| protobuf.eq_ignore_ascii_case(media_type))
 }
 
 /// Whether the request's body is binary protobuf, by its `Content-Type`.
 pub(super) fn is_protobuf_body(content_type: Option<&HeaderValue>) -> bool {
     content_type
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| PROTOBUF_TYPES.contains(&essence(value).as_str()))
+        .is_some_and(|value| is_protobuf_type(essence(value)))
 }
 
 /// Whether the caller asks for binary protobuf: the first media type of the request's `Accept`
@@ -50,10 +53,13 @@ pub(super) fn accepts_protobuf<'a>(accept: impl IntoIterator<Item = &'a HeaderVa
         };
         for range in value.split(',') {
             let range = essence(range);
-            if PROTOBUF_TYPES.contains(&range.as_str()) {
+            if is_protobuf_type(range) {
                 return true;
             }
-            if matches!(range.as_str(), "application/json" | "*/*" | "application/*") {
+            if ["application/json", "*/*", "application/*"]
+                .iter()
+                .any(|json| json.eq_ignore_ascii_case(range))
+            {
                 return false;
             }
         }
@@ -132,6 +138,9 @@ mod tests {
         assert!(wants("text/html, application/protobuf;q=0.9"));
         assert!(!wants("application/json, application/protobuf"));
         assert!(!wants("*/*"));
+        // Media types are compared without regard to case.
+        assert!(wants("Application/X-Protobuf"));
+        assert!(!wants("Application/JSON, application/protobuf"));
         assert!(!wants_protobuf(&HeaderMap::new()));
     }
 }
