@@ -399,30 +399,32 @@ async fn write_stream<Resp: Serialize + Send + 'static>(
 
 /// The request message of a call: the body read within the size limit, then merged with the
 /// path bindings and the query.
+///
+/// The call stays boxed while its body is read, only the body taken out of it: destructured,
+/// its parts (the request head, the context) would be this future's state beside the read, and
+/// the future of the whole call (boxed on every call) would outgrow the sizes the allocator
+/// serves from its per-thread cache.
 async fn read_request<Req>(
-    call: Call,
+    mut call: Call,
     schema: &'static MessageSchema,
 ) -> Result<(Context, Req), Rejection>
 where
     Req: DeserializeOwned + prost::Message + Default + Serialize,
 {
-    let CallParts {
-        route,
-        bindings,
-        parts,
-        body,
-        ctx,
-        format,
-        max_body_bytes,
-        form,
-        ..
-    } = *call.inner;
-    let content_type = format.content_type.as_ref();
+    let inner = &mut *call.inner;
+    let body = std::mem::take(&mut inner.body);
+    let (route, max_body_bytes) = (inner.route, inner.max_body_bytes);
     let rule = BodyRule::parse(route.binding.body);
-    let deadline = ctx.deadline();
-    if form {
+    let deadline = inner.ctx.deadline();
+    if inner.form {
         // An HTML form standing for the query (form.rs): no body.
         let fields = read_body(body, max_body_bytes, deadline).await?;
+        let CallParts {
+            bindings,
+            parts,
+            ctx,
+            ..
+        } = *call.inner;
         let query = form::query(&fields, parts.uri.query())
             .map_err(|status| Box::new(status::error_response(&status)))?;
         let request = decode_request(schema, rule, &bindings, Some(&query), &[])
@@ -432,9 +434,11 @@ where
     // The body is JSON whatever its Content-Type says, but for binary protobuf: curl's `-d`
     // sends `application/x-www-form-urlencoded`, and grpc-gateway reads a body of any type it
     // has no other codec for with its JSON marshaler (text that is not JSON is then a 400).
+    let content_type = inner.format.content_type.as_ref();
     let bytes = if route.binding.request_http_body {
+        let content_type = content_type.cloned();
         let raw = read_body(body, max_body_bytes, deadline).await?;
-        Bytes::from(http_body::request_json(content_type, &raw))
+        Bytes::from(http_body::request_json(content_type.as_ref(), &raw))
     } else if protobuf::is_protobuf_body(content_type) {
         if let BodyRule::Field(field) = rule {
             return Err(Box::new(protobuf::field_body_is_json_only(field)));
@@ -446,6 +450,12 @@ where
     } else {
         read_body(body, max_body_bytes, deadline).await?
     };
+    let CallParts {
+        bindings,
+        parts,
+        ctx,
+        ..
+    } = *call.inner;
     let request = decode_call(schema, rule, &bindings, &parts, &bytes)?;
     Ok((ctx, request))
 }
