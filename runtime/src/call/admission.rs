@@ -45,6 +45,7 @@
 
 mod limit;
 mod permit;
+mod refusals;
 
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
@@ -55,10 +56,13 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use crate::Status;
-use crate::rpc::{LoadShedding, MethodInfo, MethodKind, RETRY_PUSHBACK, ServiceInfo};
+use crate::rpc::{LoadShedding, MethodInfo, MethodKind, ServiceInfo};
 use limit::{Window, slots};
 pub use permit::{Admit, Permit, Waiting};
+pub use refusals::{
+    DEADLINE_OUT_OF_REACH, ERROR_DOMAIN, close_after_refusal, is_load_refusal, refused_before_work,
+};
+use refusals::{out_of_reach, overloaded};
 
 /// The gauge of a service's current concurrency limit.
 pub const LIMIT_GAUGE: &str = "server_concurrency_limit";
@@ -364,9 +368,23 @@ impl Admission {
             state.window.max_in_flight = state.window.max_in_flight.max(state.in_flight);
             return Admit::Now(Permit::taken(self.clone(), now, deadline, method.path));
         }
+        self.queue(state, method.path, deadline, remaining, now)
+    }
+
+    /// A unary call that found every slot taken: in line, if the line moves fast enough for it,
+    /// else refused. Out of line: most calls find a slot.
+    #[inline(never)]
+    fn queue(
+        &self,
+        mut state: MutexGuard<'_, State>,
+        path: &'static str,
+        deadline: Option<Instant>,
+        remaining: Option<Duration>,
+        now: Instant,
+    ) -> Admit {
         let room = remaining
             .map_or(state.policy.max_queue_wait, |remaining| {
-                remaining.saturating_sub(state.expected_latency_of(method.path))
+                remaining.saturating_sub(state.expected_latency_of(path))
             })
             .min(state.policy.max_queue_wait);
         let wait = state.predicted_wait(state.waiting + 1);
@@ -391,7 +409,7 @@ impl Admission {
             granted,
             now + room,
             deadline,
-            method.path,
+            path,
         ))
     }
 
@@ -415,6 +433,8 @@ impl Admission {
         self.shared.born.elapsed().as_millis() as u64
     }
 
+    #[cold]
+    #[inline(never)]
     fn refuse(&self, why: Refusal, pushback: Duration, reason: String) -> Admit {
         if matches!(why, Refusal::Overload) {
             let now = self.millis_since_born() + 1;
@@ -484,6 +504,7 @@ impl Admission {
 
     /// Writes the gauges from `state` at `now`. A gauge's write is an atomic store, cheap to
     /// make under the lock that keeps the three figures consistent with each other.
+    #[inline(never)]
     fn publish(&self, state: &mut State, now: Instant) {
         state.published = now;
         let handles = self.metrics();
@@ -505,83 +526,6 @@ fn registry() -> MutexGuard<'static, Registry> {
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Whether `status` is a refusal for load made by an admission (or passed on from one): it
-/// carries a pushback.
-pub fn is_load_refusal(status: &Status) -> bool {
-    status.metadata().contains_key(RETRY_PUSHBACK)
-}
-
-/// The `ErrorInfo` domain of the refusals an admission makes.
-pub const ERROR_DOMAIN: &str = "rust-svc.server";
-
-/// The `ErrorInfo` reason of a call refused because its deadline was out of reach
-/// (`DEADLINE_EXCEEDED` answered before any work).
-pub const DEADLINE_OUT_OF_REACH: &str = "DEADLINE_OUT_OF_REACH";
-
-/// Whether `status` is an admission's refusal made before the call did any work: a refusal
-/// for load ([`is_load_refusal`]) or a deadline out of reach ([`DEADLINE_OUT_OF_REACH`]), as
-/// the server sent it or passed on by a service that got it. A `DEADLINE_EXCEEDED` without
-/// the mark leaves open whether the call took effect; with it, a caller that would undo a call
-/// that may have taken effect knows there is nothing to undo.
-pub fn refused_before_work(status: &Status) -> bool {
-    use tonic_types::StatusExt as _;
-    is_load_refusal(status)
-        || status.code() == crate::Code::DeadlineExceeded
-            && status.get_details_error_info().is_some_and(|info| {
-                info.reason == DEADLINE_OUT_OF_REACH && info.domain == ERROR_DOMAIN
-            })
-}
-
-/// Readies the response to a refused call for the connection it goes out on. Over HTTP/1.1
-/// (REST, gRPC-Web) a refusal for load also closes the connection, as Envoy's overload manager
-/// does (`disable_http_keepalive`): a client that sends its next request the moment it has an
-/// answer would otherwise keep the server busy refusing, taking the machine from the calls it
-/// let in; having to connect again, it waits its turn to be accepted instead (see
-/// `host::ConnectionLimits::accepts_while_shedding`). The refusal itself is answered at once.
-pub fn close_after_refusal(status: &Status, version: http::Version, headers: &mut http::HeaderMap) {
-    if is_load_refusal(status) && version <= http::Version::HTTP_11 {
-        headers.insert(
-            http::header::CONNECTION,
-            http::HeaderValue::from_static("close"),
-        );
-    }
-}
-
-/// The answer to a call whose deadline the service cannot meet at its current latency:
-/// `DEADLINE_EXCEEDED` now rather than at the deadline, nothing done. No pushback: the call's
-/// own deadline is short, not the service's capacity (a pushback would pause every call a
-/// client sends to this server, and tell it to retry what cannot succeed), so it is neither
-/// a refusal for load ([`is_load_refusal`]) nor a reason to close the connection.
-/// It carries an `ErrorInfo` ([`DEADLINE_OUT_OF_REACH`]) that tells it from a deadline missed
-/// during the work ([`refused_before_work`]).
-fn out_of_reach(service: &str, reason: &str) -> Status {
-    use tonic_types::{ErrorDetails, StatusExt as _};
-    let details = ErrorDetails::with_error_info(
-        DEADLINE_OUT_OF_REACH,
-        ERROR_DOMAIN,
-        [("service".to_owned(), service.to_owned())],
-    );
-    Status::with_error_details(
-        crate::Code::DeadlineExceeded,
-        format!("{service} cannot answer in time: {reason}; nothing was done"),
-        details,
-    )
-}
-
-/// The answer to a call refused for load: `UNAVAILABLE`, nothing done, come back in `pushback`.
-fn overloaded(service: &str, reason: &str, pushback: Duration) -> Status {
-    let pushback = pushback.clamp(MIN_PUSHBACK, MAX_PUSHBACK);
-    let mut status = Status::unavailable(format!(
-        "{service} is overloaded: {reason}; nothing was done, retry in {} ms",
-        pushback.as_millis()
-    ));
-    status.metadata_mut().insert(
-        RETRY_PUSHBACK,
-        tonic::metadata::MetadataValue::from(pushback.as_millis() as u64),
-    );
-    status
 }
 
 #[cfg(test)]

@@ -151,6 +151,15 @@ impl State {
         if self.window.samples < WINDOW_SAMPLES || elapsed < WINDOW {
             return false;
         }
+        self.close_due_window(now, elapsed);
+        true
+    }
+
+    /// [`State::close_window`] once it is due (one call in hundreds): out of line, so that the
+    /// calls that only record their latency do not carry its code.
+    #[cold]
+    #[inline(never)]
+    fn close_due_window(&mut self, now: Instant, elapsed: Duration) {
         let window = std::mem::replace(&mut self.window, Window::new(now));
         let rate = f64::from(window.samples) / elapsed.as_secs_f64();
         // The rate the line moves at: a new peak at once, a dip slowly (by 2 % a window). A
@@ -164,7 +173,7 @@ impl State {
         });
         if window.measured == 0 {
             // Only calls too quick to be work: nothing to learn of the latency.
-            return true;
+            return;
         }
         let short = window.latency_sum / f64::from(window.measured);
         self.short_latency = Some(short);
@@ -187,7 +196,7 @@ impl State {
         self.long_latency = Some(long);
         if f64::from(window.max_in_flight) < self.limit / 2.0 {
             // Fewer calls than the limit came: they say nothing of how many the service can take.
-            return true;
+            return;
         }
         let policy = self.policy;
         let gradient = if short > 0.0 {
@@ -199,6 +208,5 @@ impl State {
         let min = f64::from(policy.min_limit.max(1));
         let max = f64::from(policy.max_limit.max(policy.min_limit).max(1));
         self.limit = (self.limit * (1.0 - SMOOTHING) + next * SMOOTHING).clamp(min, max);
-        true
     }
 }

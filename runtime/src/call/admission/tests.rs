@@ -1,5 +1,7 @@
 use super::*;
 use crate::Code;
+use crate::Status;
+use crate::rpc::RETRY_PUSHBACK;
 
 static UNARY: MethodInfo = MethodInfo::new("/test.Svc/Get", MethodKind::Unary);
 static STREAM: MethodInfo = MethodInfo::new("/test.Svc/Watch", MethodKind::ServerStreaming);
