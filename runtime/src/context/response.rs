@@ -74,6 +74,13 @@ impl ResponseMetadata {
         Some(parts.headers.clone())
     }
 
+    /// Whether nothing was set: no header, no trailer, no request id to echo. One lock, for
+    /// the callers that would otherwise read both maps to find them empty (most calls).
+    pub(crate) fn is_empty(&self) -> bool {
+        let parts = self.lock();
+        parts.request_id.is_none() && parts.headers.is_empty() && parts.trailers.is_empty()
+    }
+
     /// Sets the `x-request-id` response header to `id`, as `headers().insert` would, without
     /// building the header map until something reads the headers.
     pub(crate) fn echo_request_id(&self, id: HeaderValue) {

@@ -125,17 +125,35 @@ pub(super) struct RequestFormat {
 impl RequestFormat {
     /// `present` is what [`Present::of`] found in `headers`.
     pub(super) fn of(headers: &HeaderMap, present: Present) -> Self {
+        if !(present.content_type || present.accept || present.te) {
+            // A request with none of them (most `GET`s): the readers of `Accept` are not run
+            // on nothing.
+            return Self {
+                content_type: None,
+                stream: StreamFormat::NdJson,
+                protobuf: false,
+                trailers: false,
+            };
+        }
         let content_type = if present.content_type {
             headers.get(CONTENT_TYPE).cloned()
         } else {
             None
         };
         // `Accept` looked up once for both of its readings, and only when the request has one.
-        let accept = present.accept.then(|| headers.get_all(ACCEPT));
+        let (stream, protobuf) = if present.accept {
+            let accept = headers.get_all(ACCEPT);
+            (
+                StreamFormat::from_accept_values(&accept),
+                protobuf::accepts_protobuf(&accept),
+            )
+        } else {
+            (StreamFormat::NdJson, false)
+        };
         Self {
             content_type,
-            stream: StreamFormat::from_accept_values(accept.iter().flatten()),
-            protobuf: protobuf::accepts_protobuf(accept.iter().flatten()),
+            stream,
+            protobuf,
             trailers: present.te && trailers::accepted(headers),
         }
     }

@@ -40,6 +40,10 @@ pub(super) fn with_metadata(
     mut response: Response<Body>,
     accepts: bool,
 ) -> Response<Body> {
+    if metadata.is_empty() {
+        // What most calls answer with: nothing to write, by any rule.
+        return response;
+    }
     if response.status() == http::StatusCode::OK
         && rules.sets_status()
         && let Some(status) = rules.status_of(&metadata.headers())
