@@ -32,5 +32,5 @@ mod percent;
 mod routes;
 mod template;
 
-pub use routes::{Binding, DuplicateRoute, Lookup, RouteMatch, RouteTable};
+pub use routes::{Binding, DuplicateRoute, Found, Lookup, RouteMatch, RouteTable};
 pub use template::{PathTemplate, Segment, TemplateError, Variable};

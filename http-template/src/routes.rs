@@ -3,11 +3,12 @@
 use std::cmp::Ordering;
 use std::fmt;
 
-use crate::percent;
 use crate::template::{PathTemplate, Segment};
 
+mod found;
 mod segments;
 
+pub use found::Found;
 use segments::Segments;
 
 /// A set of routes and the matcher that picks one for a request.
@@ -322,6 +323,51 @@ impl<T> RouteTable<T> {
         let Some(segments) = Segments::split(path) else {
             return Lookup::NotFound;
         };
+        match self.find_in(method, segments) {
+            Ok(found) => found.bind(),
+            Err(segments) => {
+                let allowed = self.matching_methods(&segments);
+                if allowed.is_empty() {
+                    Lookup::NotFound
+                } else {
+                    Lookup::MethodNotAllowed { allowed }
+                }
+            }
+        }
+    }
+
+    /// Finds the route for a request as [`lookup`](Self::lookup) does, leaving its variables
+    /// as the path has them: nothing is decoded or allocated (but for a path of more segments
+    /// than any real API has). `None` where `lookup` answers [`Lookup::NotFound`] or
+    /// [`Lookup::MethodNotAllowed`]; a variable that does not decode is found here, and its
+    /// error is [`Found::decoded`]'s.
+    ///
+    /// ```
+    /// use rust_svc_http_template::{PathTemplate, RouteTable};
+    ///
+    /// let mut table = RouteTable::new();
+    /// let template = PathTemplate::parse("/v1/{name=shelves/*}/books/{id}").unwrap();
+    /// table.insert("GET", template, "GetBook").unwrap();
+    ///
+    /// let found = table.find("GET", "/v1/shelves/s1/books/a%20b").unwrap();
+    /// assert_eq!(*found.value, "GetBook");
+    /// assert_eq!(found.len(), 2);
+    /// assert_eq!(found.field_path(0), "name");
+    /// assert_eq!(found.raw(0), "shelves/s1");
+    /// assert_eq!(found.decoded(1).unwrap(), "a b");
+    /// assert!(table.find("POST", "/v1/shelves/s1/books/b").is_none());
+    /// ```
+    pub fn find<'a, 'p>(&'a self, method: &str, path: &'p str) -> Option<Found<'a, 'p, T>> {
+        self.find_in(method, Segments::split(path)?).ok()
+    }
+
+    /// The route for `method` on the path of `segments`, or the segments back when none
+    /// matches.
+    fn find_in<'a, 'p>(
+        &'a self,
+        method: &str,
+        segments: Segments<'p>,
+    ) -> Result<Found<'a, 'p, T>, Segments<'p>> {
         let exact = self
             .bucket(method)
             .and_then(|b| self.first_match(b, &segments));
@@ -343,15 +389,8 @@ impl<T> RouteTable<T> {
             (e, a) => e.or(a),
         };
         match found {
-            Some(m) => self.bind(m, &segments),
-            None => {
-                let allowed = self.matching_methods(&segments);
-                if allowed.is_empty() {
-                    Lookup::NotFound
-                } else {
-                    Lookup::MethodNotAllowed { allowed }
-                }
-            }
+            Some(m) => Ok(Found::new(&self.routes[m.route], m.last_end, segments)),
+            None => Err(segments),
         }
     }
 
@@ -409,37 +448,6 @@ impl<T> RouteTable<T> {
             .collect();
         methods.sort_unstable();
         methods
-    }
-
-    fn bind<'a>(&'a self, m: Matched, segments: &Segments<'_>) -> Lookup<'a, T> {
-        let route = &self.routes[m.route];
-        let variables = route.template.variables();
-        let mut bindings = Vec::with_capacity(variables.len());
-        for (var, name) in variables.iter().zip(&route.names) {
-            let range = var.segments();
-            let raw = segments.raw_span(
-                path_index(route, segments.len(), range.start),
-                path_index(route, segments.len(), range.end),
-                m.last_end,
-            );
-            match percent::decode(raw, var.is_multi_segment()) {
-                Ok(value) => bindings.push(Binding {
-                    field_path: name.clone(),
-                    value: value.into_owned(),
-                }),
-                Err(e) => {
-                    return Lookup::InvalidEncoding {
-                        variable: name.clone(),
-                        message: e.to_string(),
-                    };
-                }
-            }
-        }
-        Lookup::Found(RouteMatch {
-            value: &route.value,
-            template: &route.template,
-            bindings,
-        })
     }
 }
 

@@ -1,5 +1,5 @@
 //! Lookup is on the hot path of every gateway request: it must not allocate beyond the bindings
-//! it returns. Counted with a global allocator, in a test binary of its own (the crate's other
+//! it returns, and `find` not at all. Counted with a global allocator, in a test binary of its own (the crate's other
 //! tests are one binary, tests/it) so that no other test allocates meanwhile, and no other test
 //! runs on the counting allocator.
 
@@ -67,6 +67,10 @@ fn lookups_allocate_only_their_bindings() {
     for (method, path, want) in cases {
         let got = allocations_of(|| table.lookup(method, path));
         assert_eq!(got, want, "{method} {path}");
+        // `find` allocates nothing for its values, which it does not decode.
+        let spilled = usize::from(path == long);
+        let got = allocations_of(|| table.find(method, path));
+        assert_eq!(got, spilled, "find {method} {path}");
         let found = matches!(table.lookup(method, path), Lookup::Found(_));
         assert_eq!(found, path != "/v1/nothing", "{method} {path}");
     }

@@ -104,7 +104,36 @@ fn check_lookup<'a>(table: &'a RouteTable<usize>, method: &str, path: &str) -> L
         (Lookup::NotFound, Expected::NotFound) => assert!(allowed.is_empty(), "{}", context()),
         _ => panic!("{}", context()),
     }
+    check_find(table, method, path, &lookup);
     lookup
+}
+
+/// `find` answers what `lookup` does, its values decoded only when asked.
+fn check_find(table: &RouteTable<usize>, method: &str, path: &str, lookup: &Lookup<'_, usize>) {
+    let found = table.find(method, path);
+    let context = || format!("{method} {path}: lookup {lookup:?}, find {found:?}");
+    match (lookup, &found) {
+        (Lookup::Found(matched), Some(found)) => {
+            assert_eq!(matched.value, found.value, "{}", context());
+            assert_eq!(found.len(), matched.bindings.len(), "{}", context());
+            for (i, binding) in matched.bindings.iter().enumerate() {
+                assert_eq!(found.field_path(i), binding.field_path, "{}", context());
+                assert_eq!(
+                    found.decoded(i).as_deref(),
+                    Ok(&*binding.value),
+                    "{}",
+                    context()
+                );
+            }
+        }
+        (Lookup::InvalidEncoding { variable, message }, Some(found)) => {
+            let first = (0..found.len()).find_map(|i| Some((i, found.decoded(i).err()?)));
+            let (i, error) = first.unwrap_or_else(|| panic!("{}", context()));
+            assert_eq!((found.field_path(i), &error), (&**variable, message));
+        }
+        (Lookup::NotFound | Lookup::MethodNotAllowed { .. }, None) => {}
+        _ => panic!("{}", context()),
+    }
 }
 
 /// The bindings of a match, expanded back into its template, are matched by that template
