@@ -302,8 +302,14 @@ pub(super) fn add_route(
 ) -> Result<(), GatewayError> {
     let binding = route.binding;
     let template = PathTemplate::parse(binding.template)?;
+    let names = template
+        .variables()
+        .iter()
+        .map(|v| v.name().into())
+        .collect();
     let entry = Entry {
         route,
+        names,
         dispatch: Arc::clone(&service.dispatch),
         admission: service.admission.clone(),
     };
@@ -324,6 +330,9 @@ pub(super) fn add_route(
 
 pub(super) struct Entry {
     pub(super) route: Route,
+    /// The dotted field path of each of the template's variables, in template order: shared
+    /// by the calls of the route rather than copied into each.
+    pub(super) names: Box<[Arc<str>]>,
     pub(super) dispatch: Dispatch,
     /// The service's, shared with its gRPC adapter.
     pub(super) admission: Admission,

@@ -13,7 +13,6 @@ use futures_util::{FutureExt, TryStreamExt};
 use http::header::{ACCEPT, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body_util::BodyExt;
-use rust_svc_http_template::Binding;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -502,7 +501,7 @@ where
 fn decode_call<Req>(
     schema: &'static MessageSchema,
     rule: BodyRule,
-    bindings: &[Binding],
+    bindings: &[(Arc<str>, String)],
     parts: &http::request::Parts,
     json: &[u8],
 ) -> Result<Req, Rejection>

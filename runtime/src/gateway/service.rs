@@ -5,9 +5,11 @@
 
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 use axum::body::Body;
 use http::Method;
-use rust_svc_http_template::{Binding, Lookup, RouteTable};
+use rust_svc_http_template::{Found, RouteTable};
 
 use super::builder::{
     Entry, ErrorHandler, GatewayBuilder, MetadataAnnotator, StreamErrorHandler, add_route,
@@ -135,7 +137,7 @@ pub struct Call {
 /// What a [`Call`] holds.
 pub(super) struct CallParts {
     pub(super) route: Route,
-    pub(super) bindings: Vec<Binding>,
+    pub(super) bindings: PathValues,
     pub(super) parts: http::request::Parts,
     pub(super) body: Body,
     pub(super) ctx: Context,
@@ -181,7 +183,7 @@ impl Inner {
     fn call(
         &self,
         route: Route,
-        bindings: Vec<Binding>,
+        bindings: PathValues,
         parts: http::request::Parts,
         body: Body,
         ctx: Context,
@@ -215,14 +217,13 @@ impl Inner {
 
     /// The client- or bidi-streaming route whose template `path` matches, whatever its method:
     /// what a WebSocket upgrade (a `GET`) on that path serves.
-    fn streaming_route(&self, path: &str) -> Option<(Route, Dispatch, Vec<Binding>, Admission)> {
+    fn streaming_route(&self, path: &str) -> Option<(Route, Dispatch, PathValues, Admission)> {
         self.table
             .allowed_methods(path)
             .into_iter()
             .find_map(|method| {
-                let Lookup::Found(found) = self.table.lookup(method, path) else {
-                    return None;
-                };
+                let found = self.table.find(method, path)?;
+                let bindings = path_values(&found).ok()?;
                 let entry = found.value;
                 matches!(
                     entry.route.method.kind,
@@ -230,12 +231,7 @@ impl Inner {
                 )
                 .then(|| {
                     let dispatch = Arc::clone(&entry.dispatch);
-                    (
-                        entry.route,
-                        dispatch,
-                        found.bindings,
-                        entry.admission.clone(),
-                    )
+                    (entry.route, dispatch, bindings, entry.admission.clone())
                 })
             })
     }
@@ -263,8 +259,25 @@ impl Inner {
     }
 }
 
-/// `ctx` with the annotator's `metadata` added to its request metadata.
-fn with_annotated(mut ctx: Context, metadata: Option<crate::MetadataMap>) -> Context {
+/// The values of a matched route's path variables, each with its dotted field path: the
+/// names are the route's (see [`Entry::names`]), shared, and the values inline for up to two
+/// variables, as nearly every route has. A lookup of a request allocates only its values.
+pub(super) type PathValues = SmallVec<[(Arc<str>, String); 2]>;
+
+/// The values of `found`'s variables, decoded, or the first that does not decode and why.
+fn path_values<'a>(found: &Found<'a, '_, Entry>) -> Result<PathValues, (&'a str, String)> {
+    let mut values = PathValues::new();
+    for (i, name) in found.value.names.iter().enumerate() {
+        match found.decoded(i) {
+            Ok(value) => values.push((Arc::clone(name), value.into_owned())),
+            Err(message) => return Err((found.field_path(i), message)),
+        }
+    }
+    Ok(values)
+}
+
+/// Adds the annotator's `metadata` to `ctx`'s request metadata.
+fn add_annotated(ctx: &mut Context, metadata: Option<crate::MetadataMap>) {
     if let Some(metadata) = metadata.filter(|metadata| !metadata.is_empty()) {
         // Appended, as grpc-gateway joins an annotator's metadata to the matchers'.
         let target = ctx.metadata_mut().as_mut();
@@ -276,7 +289,6 @@ fn with_annotated(mut ctx: Context, metadata: Option<crate::MetadataMap>) -> Con
             }
         }
     }
-    ctx
 }
 
 /// Serves REST/JSON calls of one or more services: a tower service, or an axum `Router` with
@@ -354,7 +366,7 @@ impl Gateway {
         parts: http::request::Parts,
         route: Route,
         dispatch: Dispatch,
-        bindings: Vec<Binding>,
+        bindings: PathValues,
     ) -> ResponseFuture {
         if let Some(refusal) =
             websocket::refused_origin(&parts.headers, &parts.uri, &self.inner.cors)
@@ -371,7 +383,7 @@ impl Gateway {
                 Err(status) => ready_error(&status),
                 Ok(mut ctx) => {
                     ctx.set_gateway_rpc(route.method, route.binding);
-                    let ctx = with_annotated(ctx, inner.annotated(&parts));
+                    add_annotated(&mut ctx, inner.annotated(&parts));
                     // The frames are read as the newline-delimited body of the rule's method.
                     parts.method = Method::POST;
                     let format = RequestFormat::of(&parts.headers, Present::of(&parts.headers));
@@ -458,84 +470,89 @@ impl Gateway {
                 Ok(None) => {}
             }
         }
-        let mut lookup = inner.table.lookup(parts.method.as_str(), parts.uri.path());
-        if inner.form.path_length
-            && matches!(lookup, Lookup::MethodNotAllowed { .. })
+        let mut found = inner.table.find(parts.method.as_str(), parts.uri.path());
+        if found.is_none()
+            && inner.form.path_length
             && form::is_form_post(&parts)
-            && let found @ Lookup::Found(_) = inner.table.lookup("GET", parts.uri.path())
+            && let Some(get) = inner.table.find("GET", parts.uri.path())
+            && path_values(&get).is_ok()
         {
-            lookup = found;
+            found = Some(get);
             parts.method = Method::GET;
             form = true;
         }
-        let response = match lookup {
-            Lookup::Found(found) => {
-                let route = found.value;
-                // A rule without a body still reads an HTML form sent as one, as its query
-                // (grpc-gateway's handlers call `ParseForm`).
-                let form =
-                    form || (route.route.binding.body.is_empty() && form::is_form_body(&parts));
-                // The deadline as the server stamped it on arrival (see `StampDeadlines`), so
-                // that the gateway answers 504 before tonic's own grpc-timeout timer, which
-                // it arms for REST requests too, answers with a gRPC status.
-                let rules = &inner.header_rules;
-                // What the call reads of the headers later; the context takes them.
-                let format = RequestFormat::of(&parts.headers, present);
-                let peer = self.peer.or_else(|| peer_addr(&parts.extensions));
-                let annotated = inner.annotated(&parts);
-                let headers = std::mem::take(&mut parts.headers);
-                // The metadata the header rules make is that of a gRPC call to this rpc: a
-                // generated client of it, as the domain (proxy mode), sends it on whole.
-                let ctx = rules.context_taking(
-                    headers,
-                    present,
-                    peer,
-                    (route.route.method, route.route.binding),
-                );
-                // One clock read for the default deadline, the expiry check and the admission,
-                // after the one that turned a `grpc-timeout` into the context's deadline.
-                let now = tokio::time::Instant::now();
-                // Without a deadline, the rpc's default from the proto, as over gRPC.
-                let ctx = ctx.map(|ctx| {
-                    let ctx = with_annotated(ctx, annotated);
-                    let arrival = crate::call::arrival_deadline(&parts.extensions);
-                    let deadline = arrival.or_else(|| {
-                        (inner.default_deadlines && ctx.deadline().is_none())
-                            .then(|| crate::call::default_deadline(route.route.method, now))
-                            .flatten()
-                    });
-                    match deadline {
-                        Some(deadline) => ctx.with_deadline(deadline),
-                        None => ctx,
-                    }
-                });
-                match ctx {
-                    Err(status) => ready_error(&status),
-                    Ok(ctx) if ctx.deadline().is_some_and(|deadline| deadline <= now) => {
-                        ready_error(&deadline_exceeded())
-                    }
-                    Ok(mut ctx) => {
-                        let admit =
-                            route
-                                .admission
-                                .admit_at(route.route.method, ctx.deadline(), now);
-                        route.admission.mark(&mut ctx);
-                        let version = parts.version;
-                        let mut call =
-                            inner.call(route.route, found.bindings, parts, body, ctx, format);
-                        call.inner.form = form;
-                        admitted(admit, &route.dispatch, call, version)
-                    }
-                }
-            }
-            Lookup::NotFound => no_route(&parts),
-            Lookup::MethodNotAllowed { allowed } => not_allowed(&parts, &allowed),
-            Lookup::InvalidEncoding { variable, message } => invalid_path(&variable, &message),
+        let response = match found
+            .as_ref()
+            .map(|found| (found.value, path_values(found)))
+        {
+            Some((entry, Ok(bindings))) => self.serve(entry, bindings, parts, body, present, form),
+            Some((_, Err((variable, message)))) => invalid_path(variable, &message),
+            None => not_routed(&inner.table, &parts),
         };
         if !inner.cors.is_enabled() {
             return response;
         }
         with_cors(Arc::clone(inner), origin, response)
+    }
+
+    /// Serves a request a route took: its context from the headers, its deadline, the
+    /// admission, then the generated dispatch. Each step changes the context where it lies:
+    /// it is moved once, into the call.
+    fn serve(
+        &self,
+        route: &Entry,
+        bindings: PathValues,
+        mut parts: http::request::Parts,
+        body: Body,
+        present: Present,
+        form: bool,
+    ) -> ResponseFuture {
+        let inner = &*self.inner;
+        // A rule without a body still reads an HTML form sent as one, as its query
+        // (grpc-gateway's handlers call `ParseForm`).
+        let form = form || (route.route.binding.body.is_empty() && form::is_form_body(&parts));
+        // What the call reads of the headers later; the context takes them.
+        let format = RequestFormat::of(&parts.headers, present);
+        let peer = self.peer.or_else(|| peer_addr(&parts.extensions));
+        let annotated = inner.annotated(&parts);
+        let headers = std::mem::take(&mut parts.headers);
+        // The metadata the header rules make is that of a gRPC call to this rpc: a generated
+        // client of it, as the domain (proxy mode), sends it on whole.
+        let rpc = (route.route.method, route.route.binding);
+        let mut ctx = match inner
+            .header_rules
+            .context_taking(headers, present, peer, rpc)
+        {
+            Ok(ctx) => ctx,
+            Err(status) => return ready_error(&status),
+        };
+        add_annotated(&mut ctx, annotated);
+        // One clock read for the default deadline, the expiry check and the admission, after
+        // the one that turned a `grpc-timeout` into the context's deadline.
+        let now = tokio::time::Instant::now();
+        // The deadline as the server stamped it on arrival (see `StampDeadlines`), so that the
+        // gateway answers 504 before tonic's own grpc-timeout timer, which it arms for REST
+        // requests too, answers with a gRPC status. Without one, the rpc's default from the
+        // proto, as over gRPC.
+        let deadline = crate::call::arrival_deadline(&parts.extensions).or_else(|| {
+            (inner.default_deadlines && ctx.deadline().is_none())
+                .then(|| crate::call::default_deadline(route.route.method, now))
+                .flatten()
+        });
+        if let Some(deadline) = deadline {
+            ctx = ctx.with_deadline(deadline);
+        }
+        if ctx.deadline().is_some_and(|deadline| deadline <= now) {
+            return ready_error(&deadline_exceeded());
+        }
+        let admit = route
+            .admission
+            .admit_at(route.route.method, ctx.deadline(), now);
+        route.admission.mark(&mut ctx);
+        let version = parts.version;
+        let mut call = inner.call(route.route, bindings, parts, body, ctx, format);
+        call.inner.form = form;
+        admitted(admit, &route.dispatch, call, version)
     }
 }
 
@@ -543,8 +560,6 @@ mod answers;
 mod heads;
 mod shared;
 
-use answers::{
-    invalid_path, no_route, not_a_path, not_allowed, ready_error, unknown_grpc_service, with_cors,
-};
+use answers::{invalid_path, not_a_path, not_routed, ready_error, unknown_grpc_service, with_cors};
 pub(crate) use heads::peer_addr;
 use heads::{is_grpc, settle_host};

@@ -8,7 +8,9 @@ use axum::body::Body;
 use http::header::ALLOW;
 use http::{HeaderValue, Method, StatusCode};
 
-use super::{Inner, ResponseFuture};
+use rust_svc_http_template::{Lookup, RouteTable};
+
+use super::{Entry, Inner, ResponseFuture};
 use crate::Status;
 use crate::gateway::status::{error_response, status_response};
 
@@ -39,9 +41,22 @@ pub(super) fn not_a_path(parts: &http::request::Parts) -> ResponseFuture {
     ready_error(&status)
 }
 
+/// The answer to a request no route takes: 405 when routes of other methods match its path,
+/// else 404.
 #[cold]
 #[inline(never)]
-pub(super) fn no_route(parts: &http::request::Parts) -> ResponseFuture {
+pub(super) fn not_routed(
+    table: &RouteTable<Entry>,
+    parts: &http::request::Parts,
+) -> ResponseFuture {
+    match table.lookup(parts.method.as_str(), parts.uri.path()) {
+        Lookup::MethodNotAllowed { allowed } => not_allowed(parts, &allowed),
+        // `find` found no route, and `lookup` finds the same ones.
+        Lookup::NotFound | Lookup::Found(_) | Lookup::InvalidEncoding { .. } => no_route(parts),
+    }
+}
+
+fn no_route(parts: &http::request::Parts) -> ResponseFuture {
     ready_error(&Status::not_found(format!(
         "no route for {} {}",
         parts.method,
@@ -49,9 +64,7 @@ pub(super) fn no_route(parts: &http::request::Parts) -> ResponseFuture {
     )))
 }
 
-#[cold]
-#[inline(never)]
-pub(super) fn not_allowed(parts: &http::request::Parts, allowed: &[&str]) -> ResponseFuture {
+fn not_allowed(parts: &http::request::Parts, allowed: &[&str]) -> ResponseFuture {
     let status = Status::unimplemented(format!(
         "{} is not allowed on {}; allowed: {}",
         parts.method,
