@@ -292,11 +292,17 @@ where
     // An `async` block rather than an `async fn`, which would keep each argument twice in its
     // state.
     async move {
-        // The whole of `held`, not only the fields used below (a closure captures the fields it
-        // names): the admission permit is held until the answer is ready.
-        let held = held;
-        let call = method.call(&held.domain, &ctx, input);
-        let rules = &held.rules;
+        // `held` is the block's whole, the admission permit with it, named here even unused
+        // (should a block ever capture only the fields it names, as a closure does): the slot
+        // is held until the answer is ready (tests/it/load_shedding.rs fails otherwise). Its
+        // fields are borrowed in place: moved into a local, the state would hold them twice.
+        let Held {
+            domain,
+            rules,
+            _permit,
+            stream_errors: _,
+        } = &held;
+        let call = method.call(domain, &ctx, input);
         let response = match within_deadline(&ctx, call).await {
             Ok(output) => write(output, reply).await,
             Err(mut status) => {
