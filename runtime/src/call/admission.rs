@@ -129,8 +129,9 @@ struct State {
     methods: Vec<(&'static str, f64)>,
     /// What each rpc (by path) needs, to shed at the door while one pauses.
     dependencies: Vec<(&'static str, Arc<dyn Dependency>)>,
-    /// When the gauges were last written.
-    published: Instant,
+    /// When the gauges are next written while calls arrive: a time to compare the clock with,
+    /// rather than a time to subtract from it on every call.
+    publish_due: Instant,
 }
 
 /// How often the gauges are written at least while calls arrive (they are also written when a
@@ -239,7 +240,7 @@ impl Admission {
                     throughput: None,
                     methods: Vec::new(),
                     dependencies: Vec::new(),
-                    published: now,
+                    publish_due: now + PUBLISH_EVERY,
                 }),
                 metrics: OnceLock::new(),
                 born: now,
@@ -305,8 +306,10 @@ impl Admission {
         deadline: Option<Instant>,
         now: Instant,
     ) -> Admit {
-        let remaining = deadline.map(|deadline| deadline.saturating_duration_since(now));
-        if remaining == Some(Duration::ZERO) {
+        // Time is compared here, not subtracted: a subtraction of two clock readings is a
+        // call, and this runs for every call. What is left of the deadline is worked out only
+        // where it is weighed.
+        if deadline.is_some_and(|deadline| deadline <= now) {
             self.metrics().refused_deadline.increment(1);
             return Admit::Refused(crate::deadline::deadline_exceeded());
         }
@@ -317,7 +320,7 @@ impl Admission {
         if !state.policy.enabled {
             return Admit::Now(Permit::none());
         }
-        if now.saturating_duration_since(state.published) >= PUBLISH_EVERY {
+        if now >= state.publish_due {
             // A service whose calls are stuck closes no latency window, and its gauges would
             // read what they read before it stuck; calls still arrive, so they publish.
             self.publish(&mut state, now);
@@ -333,9 +336,10 @@ impl Admission {
         // With nothing running, the figure is stale: let the call in to measure afresh. Read
         // only for a call that has a deadline while others run (it is a few float operations
         // and a scan of the service's rpcs, on every call otherwise).
-        if let Some(remaining) = remaining
+        if let Some(deadline) = deadline
             && state.in_flight > 0
             && let expected = state.expected_latency_of(method.path)
+            && let remaining = deadline.saturating_duration_since(now)
             && remaining < expected
         {
             drop(state);
@@ -368,7 +372,7 @@ impl Admission {
             state.window.max_in_flight = state.window.max_in_flight.max(state.in_flight);
             return Admit::Now(Permit::taken(self.clone(), now, deadline, method.path));
         }
-        self.queue(state, method.path, deadline, remaining, now)
+        self.queue(state, method.path, deadline, now)
     }
 
     /// A unary call that found every slot taken: in line, if the line moves fast enough for it,
@@ -379,9 +383,9 @@ impl Admission {
         mut state: MutexGuard<'_, State>,
         path: &'static str,
         deadline: Option<Instant>,
-        remaining: Option<Duration>,
         now: Instant,
     ) -> Admit {
+        let remaining = deadline.map(|deadline| deadline.saturating_duration_since(now));
         let room = remaining
             .map_or(state.policy.max_queue_wait, |remaining| {
                 remaining.saturating_sub(state.expected_latency_of(path))
@@ -506,7 +510,7 @@ impl Admission {
     /// make under the lock that keeps the three figures consistent with each other.
     #[inline(never)]
     fn publish(&self, state: &mut State, now: Instant) {
-        state.published = now;
+        state.publish_due = now + PUBLISH_EVERY;
         let handles = self.metrics();
         handles.limit.set(state.limit.floor());
         handles.in_flight.set(f64::from(state.in_flight));

@@ -31,6 +31,9 @@ const THROUGHPUT_DECAY: f64 = 0.98;
 
 pub(super) struct Window {
     pub(super) started: Instant,
+    /// When it may close: `started` + [`WINDOW`], which each call's end compares the clock
+    /// with.
+    due: Instant,
     /// Calls finished in the window.
     pub(super) samples: u32,
     /// Those that took at least [`MIN_LATENCY`], and the sum of their latencies (seconds).
@@ -43,6 +46,7 @@ impl Window {
     pub(super) fn new(now: Instant) -> Self {
         Self {
             started: now,
+            due: now + WINDOW,
             samples: 0,
             measured: 0,
             latency_sum: 0.0,
@@ -147,11 +151,10 @@ impl State {
     /// Closes the window if it is due, moving the limit by the gradient rule; answers whether
     /// it closed.
     pub(super) fn close_window(&mut self, now: Instant) -> bool {
-        let elapsed = now.saturating_duration_since(self.window.started);
-        if self.window.samples < WINDOW_SAMPLES || elapsed < WINDOW {
+        if self.window.samples < WINDOW_SAMPLES || now < self.window.due {
             return false;
         }
-        self.close_due_window(now, elapsed);
+        self.close_due_window(now);
         true
     }
 
@@ -159,8 +162,9 @@ impl State {
     /// calls that only record their latency do not carry its code.
     #[cold]
     #[inline(never)]
-    fn close_due_window(&mut self, now: Instant, elapsed: Duration) {
+    fn close_due_window(&mut self, now: Instant) {
         let window = std::mem::replace(&mut self.window, Window::new(now));
+        let elapsed = now.saturating_duration_since(window.started);
         let rate = f64::from(window.samples) / elapsed.as_secs_f64();
         // The rate the line moves at: a new peak at once, a dip slowly (by 2 % a window). A
         // short stall (a disk flush, a slow dependency for a moment) must not make the line
