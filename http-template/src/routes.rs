@@ -488,7 +488,7 @@ fn matches<T>(route: &Route<T>, segments: &Segments<'_>, last_end: usize) -> boo
     let n = segments.len();
     // An empty segment (`//`) is only ever taken by a `**`, which is not checked here.
     let fits = |t: &Segment, i: usize| match t {
-        Segment::Literal(lit) => segments.get(i, last_end) == lit,
+        Segment::Literal(lit) => segments.get(i, last_end) == lit.as_bytes(),
         Segment::Wildcard => !segments.get(i, last_end).is_empty(),
         Segment::DoubleWildcard => true,
     };
