@@ -32,26 +32,30 @@ pub(super) fn decode<M: DeserializeOwned, B: PathBinding>(
     bindings: &[B],
     query: Option<&str>,
 ) -> Option<M> {
-    let pairs = values(schema, bindings, query, None)?
-        .into_iter()
+    // Filled in place and drained: the inline storage (eight fields) is not copied from
+    // frame to frame as a returned value, an iterator and a deserializer would copy it.
+    let mut fields = Fields::new();
+    values(&mut fields, schema, bindings, query, None)?;
+    let pairs = fields
+        .drain(..)
         .map(|(field, value)| (field.json_name, value));
     M::deserialize(MapDeserializer::<_, serde_json::Error>::new(pairs)).ok()
 }
 
-/// The converted values of the path variables and the query parameters of a request, when each
-/// sets a top-level field as [`decode`] describes; `body`, the field a `body: "field"` rule
-/// names, is not read from the query (the general path skips it too).
+/// Adds to `fields` the converted values of the path variables and the query parameters of a
+/// request, when each sets a top-level field as [`decode`] describes; `body`, the field a
+/// `body: "field"` rule names, is not read from the query (the general path skips it too).
 pub(super) fn values<B: PathBinding>(
+    fields: &mut Fields,
     schema: &'static MessageSchema,
     bindings: &[B],
     query: Option<&str>,
     body: Option<&'static FieldSchema>,
-) -> Option<Fields> {
-    let mut fields = Fields::new();
+) -> Option<()> {
     for binding in bindings {
         let field = flat_field(schema, binding.field_path())?;
         let value = field_value(&field.kind, Cow::Borrowed(binding.value())).ok()?;
-        set(&mut fields, field, value)?;
+        set(fields, field, value)?;
     }
     for pair in Pairs::new(query.unwrap_or_default()) {
         if pair.semicolon {
@@ -94,12 +98,12 @@ pub(super) fn values<B: PathBinding>(
         };
         let value = field_value(&field.kind, text(value).ok()?).ok()?;
         if repeated {
-            push(&mut fields, field, value)?;
+            push(fields, field, value)?;
         } else {
-            set(&mut fields, field, value)?;
+            set(fields, field, value)?;
         }
     }
-    Some(fields)
+    Some(())
 }
 
 /// The top-level singular field a path variable binds, if its path has one name.

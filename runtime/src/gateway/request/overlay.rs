@@ -38,33 +38,45 @@ pub(super) fn decode<M: DeserializeOwned, B: PathBinding>(
     bindings: &[B],
     body: &[u8],
 ) -> Option<M> {
-    // With `body: "*"` the query is not read.
-    let fields = values(schema, bindings, None, None)?;
+    // With `body: "*"` the query is not read. The fields are filled in place and drained (see
+    // `flat::decode`): their inline storage is not copied into each deserializer.
+    let mut fields = Fields::new();
+    values(&mut fields, schema, bindings, None, None)?;
+    let bound = fields.iter().map(|(field, _)| *field).collect();
     // No bytes is an empty message; whitespace only is the general path's error to word.
     let body: &[u8] = if body.is_empty() { b"{}" } else { body };
     let mut reader = serde_json::Deserializer::from_slice(body);
     let message = M::deserialize(Overlay {
         body: &mut reader,
-        fields,
+        given: fields.drain(..),
+        bound,
     })
     .ok()?;
     reader.end().ok()?;
     Some(message)
 }
 
+/// The path's fields as they are handed over, each once.
+type Given<'f> = smallvec::Drain<'f, [(&'static FieldSchema, Value); 8]>;
+
+/// The fields the path binds, whose members in the body are skipped.
+type Bound = SmallVec<[&'static FieldSchema; 8]>;
+
 /// The body's deserializer, with the path's fields laid over its object.
-struct Overlay<'a, 'de> {
+struct Overlay<'a, 'de, 'f> {
     body: &'a mut serde_json::Deserializer<SliceRead<'de>>,
-    fields: Fields,
+    given: Given<'f>,
+    bound: Bound,
 }
 
-impl<'de> Deserializer<'de> for Overlay<'_, 'de> {
+impl<'de> Deserializer<'de> for Overlay<'_, 'de, '_> {
     type Error = serde_json::Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
         self.body.deserialize_map(Object {
             visitor,
-            fields: self.fields,
+            given: self.given,
+            bound: self.bound,
         })
     }
 
@@ -76,12 +88,13 @@ impl<'de> Deserializer<'de> for Overlay<'_, 'de> {
 }
 
 /// Takes the body's object and hands the message's visitor the overlaid members.
-struct Object<V> {
+struct Object<'f, V> {
     visitor: V,
-    fields: Fields,
+    given: Given<'f>,
+    bound: Bound,
 }
 
-impl<'de, V: Visitor<'de>> Visitor<'de> for Object<V> {
+impl<'de, V: Visitor<'de>> Visitor<'de> for Object<'_, V> {
     type Value = V::Value;
 
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -89,10 +102,9 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Object<V> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, body: A) -> Result<V::Value, A::Error> {
-        let bound = self.fields.iter().map(|(field, _)| *field).collect();
         self.visitor.visit_map(Members {
-            given: self.fields.into_iter(),
-            bound,
+            given: self.given,
+            bound: self.bound,
             value: None,
             body,
         })
@@ -100,15 +112,15 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Object<V> {
 }
 
 /// The path's fields, then the body's members but those of the path's fields.
-struct Members<A> {
-    given: smallvec::IntoIter<[(&'static FieldSchema, Value); 8]>,
-    bound: SmallVec<[&'static FieldSchema; 8]>,
+struct Members<'f, A> {
+    given: Given<'f>,
+    bound: Bound,
     /// The value of the path's field whose key was read last.
     value: Option<Value>,
     body: A,
 }
 
-impl<'de, A: MapAccess<'de>> MapAccess<'de> for Members<A> {
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for Members<'_, A> {
     type Error = A::Error;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
@@ -192,7 +204,8 @@ pub(super) fn decode_field<M: DeserializeOwned, B: PathBinding>(
     {
         return None;
     }
-    let given = values(schema, bindings, query, Some(field))?;
+    let mut given = Fields::new();
+    values(&mut given, schema, bindings, query, Some(field))?;
     // Whitespace only is the general path's error to word; no bytes, or `null` between JSON's
     // own whitespace, leave the field out.
     check_not_blank(body).ok()?;
@@ -205,7 +218,7 @@ pub(super) fn decode_field<M: DeserializeOwned, B: PathBinding>(
     };
     let mut reader = serde_json::Deserializer::from_slice(body);
     let message = M::deserialize(WithBody {
-        given: given.into_iter(),
+        given: given.drain(..),
         value: None,
         body: read.then_some((field.json_name, &mut reader)),
         reading: None,
@@ -218,8 +231,8 @@ pub(super) fn decode_field<M: DeserializeOwned, B: PathBinding>(
 }
 
 /// A request's object: the given fields, then the body field, its value read from the bytes.
-struct WithBody<'a, 'de> {
-    given: smallvec::IntoIter<[(&'static FieldSchema, Value); 8]>,
+struct WithBody<'a, 'de, 'f> {
+    given: Given<'f>,
     /// The value of the given field whose key was read last.
     value: Option<Value>,
     body: Option<(
@@ -230,7 +243,7 @@ struct WithBody<'a, 'de> {
     reading: Option<&'a mut serde_json::Deserializer<SliceRead<'de>>>,
 }
 
-impl<'de> Deserializer<'de> for WithBody<'_, 'de> {
+impl<'de> Deserializer<'de> for WithBody<'_, 'de, '_> {
     type Error = serde_json::Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
@@ -244,7 +257,7 @@ impl<'de> Deserializer<'de> for WithBody<'_, 'de> {
     }
 }
 
-impl<'de> MapAccess<'de> for WithBody<'_, 'de> {
+impl<'de> MapAccess<'de> for WithBody<'_, 'de, '_> {
     type Error = serde_json::Error;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
