@@ -14,7 +14,7 @@
 //! - trailers set at any time before the response (or its stream) ends go out with the status;
 //! - when the call fails, both are sent with the error status.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use http::HeaderValue;
 use tonic::metadata::MetadataMap;
@@ -22,9 +22,21 @@ use tonic::metadata::MetadataMap;
 use crate::rpc::REQUEST_ID_NAME;
 
 /// The response headers and trailers of one call. Cheap to clone; clones share the same maps.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct ResponseMetadata {
-    parts: Arc<Mutex<Parts>>,
+    /// Made the first time something sets, locks or clones them: most calls' handlers set
+    /// nothing, and their answer then only asks whether anything was set. A context is made
+    /// for every call, and this saves each an allocation and its release.
+    parts: OnceLock<Arc<Mutex<Parts>>>,
+}
+
+/// A clone shares the maps, which are made now if they were not yet.
+impl Clone for ResponseMetadata {
+    fn clone(&self) -> Self {
+        Self {
+            parts: OnceLock::from(Arc::clone(self.shared())),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -66,6 +78,9 @@ impl ResponseMetadata {
     /// A copy of the headers for the handler's answer to carry, unless the transport adds them
     /// to the HTTP response itself.
     pub(crate) fn headers_to_answer_with(&self) -> Option<MetadataMap> {
+        if self.parts.get().is_none() {
+            return Some(MetadataMap::new());
+        }
         let mut parts = self.lock();
         if parts.sent_by_wire {
             return None;
@@ -77,7 +92,10 @@ impl ResponseMetadata {
     /// Whether nothing was set: no header, no trailer, no request id to echo. One lock, for
     /// the callers that would otherwise read both maps to find them empty (most calls).
     pub(crate) fn is_empty(&self) -> bool {
-        let parts = self.lock();
+        let Some(parts) = self.parts.get() else {
+            return true;
+        };
+        let parts = lock(parts);
         parts.request_id.is_none() && parts.headers.is_empty() && parts.trailers.is_empty()
     }
 
@@ -92,6 +110,9 @@ impl ResponseMetadata {
     /// context still shows what it was answered with (a fake records it); copying an empty map
     /// allocates nothing.
     pub(crate) fn headers_to_send(&self) -> (MetadataMap, Option<HeaderValue>) {
+        if self.parts.get().is_none() {
+            return (MetadataMap::new(), None);
+        }
         let parts = self.lock();
         (parts.headers.clone(), parts.request_id.clone())
     }
@@ -150,7 +171,12 @@ impl ResponseMetadata {
 
     /// Whether `other` is a clone of this one (the same maps).
     pub fn same_as(&self, other: &ResponseMetadata) -> bool {
-        Arc::ptr_eq(&self.parts, &other.parts)
+        Arc::ptr_eq(self.shared(), other.shared())
+    }
+
+    /// The maps, made if they were not yet.
+    fn shared(&self) -> &Arc<Mutex<Parts>> {
+        self.parts.get_or_init(Default::default)
     }
 
     /// The parts, with the request id to echo moved into the header map.
@@ -161,12 +187,16 @@ impl ResponseMetadata {
     }
 
     fn lock(&self) -> MutexGuard<'_, Parts> {
-        // A handler that panicked while holding the lock left consistent maps behind (every
-        // MetadataMap operation completes or does nothing), so poisoning is ignored.
-        self.parts
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(self.shared())
     }
+}
+
+fn lock(parts: &Mutex<Parts>) -> MutexGuard<'_, Parts> {
+    // A handler that panicked while holding the lock left consistent maps behind (every
+    // MetadataMap operation completes or does nothing), so poisoning is ignored.
+    parts
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn extend(into: &mut MetadataMap, from: MetadataMap) {
@@ -249,6 +279,25 @@ mod tests {
     use tonic::metadata::BinaryMetadataValue;
 
     use super::*;
+
+    #[test]
+    fn a_cell_nothing_was_set_in_reads_empty_without_making_its_maps() {
+        let response = ResponseMetadata::new();
+        assert!(response.is_empty());
+        assert!(response.headers_to_answer_with().unwrap().is_empty());
+        let (headers, id) = response.headers_to_send();
+        assert!(headers.is_empty() && id.is_none());
+        assert!(response.parts.get().is_none(), "reading made the maps");
+        // A context cloned before anything is set still shares the cell with the original.
+        let ctx = crate::Context::new();
+        let clone = ctx.clone();
+        clone
+            .response()
+            .trailers()
+            .insert("x-late", "1".parse().unwrap());
+        assert!(!ctx.response().is_empty());
+        assert_eq!(ctx.response().trailers().get("x-late").unwrap(), "1");
+    }
 
     #[test]
     fn clones_share_headers_and_trailers() {
