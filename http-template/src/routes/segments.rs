@@ -202,8 +202,9 @@ mod tests {
     #[test]
     fn the_scan_finds_every_slash_and_the_query_at_any_offset() {
         // Each stop at each position within and across the eight-byte words, with bytes
-        // around that are near `/` and `?` (`.` and `>` one below, `o` one bit off, DEL, a two-byte letter).
-        let fillers = ["a", ".", "o", ">", "\u{7f}", "é", "%2F"];
+        // around that are near `/` and `?`: `.` and `>` one below, `o` one bit off, DEL, and
+        // the second bytes of `¯` and `¿` (0xAF, 0xBF: `/` and `?` with the high bit set).
+        let fillers = ["a", ".", "o", ">", "\u{7f}", "é", "¯", "¿", "%2F"];
         let mut paths = vec![
             "/".to_owned(),
             "//".to_owned(),
