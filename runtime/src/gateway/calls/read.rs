@@ -40,17 +40,12 @@ where
     if inner.form {
         // An HTML form standing for the query (form.rs): no body.
         let fields = read_body(body, max_body_bytes, deadline).await?;
-        let CallParts {
-            bindings,
-            parts,
-            ctx,
-            ..
-        } = *call.inner;
-        let query = form::query(&fields, parts.uri.query())
+        let inner = call.inner;
+        let query = form::query(&fields, inner.parts.uri.query())
             .map_err(|status| Box::new(status::error_response(&status)))?;
-        let request = decode_request(schema, rule, &bindings, Some(&query), &[])
+        let request = decode_request(schema, rule, &inner.bindings, Some(&query), &[])
             .map_err(|status| Box::new(status::error_response(&status)))?;
-        return Ok((ctx, request));
+        return Ok((inner.ctx, request));
     }
     // The body is JSON whatever its Content-Type says, but for binary protobuf: curl's `-d`
     // sends `application/x-www-form-urlencoded`, and grpc-gateway reads a body of any type it
@@ -71,14 +66,10 @@ where
     } else {
         read_body(body, max_body_bytes, deadline).await?
     };
-    let CallParts {
-        bindings,
-        parts,
-        ctx,
-        ..
-    } = *call.inner;
-    let request = decode_call(schema, rule, &bindings, &parts, &bytes)?;
-    Ok((ctx, request))
+    // Read where they lie in the box, as `request_without_body` does.
+    let inner = call.inner;
+    let request = decode_call(schema, rule, &inner.bindings, &inner.parts, &bytes)?;
+    Ok((inner.ctx, request))
 }
 
 /// The request message of a call whose rule takes no body (see [`CallParts::reads_body`]):
