@@ -322,3 +322,47 @@ fn pairs_split_at_ampersands_and_the_first_equals_sign() {
     assert!(split("&&&").is_empty());
     assert_eq!(split("é=ü&"), [("é", "ü", false, false, false)]);
 }
+
+#[test]
+fn the_pair_scan_agrees_with_splitting_the_query_as_text() {
+    // Every query of up to five bytes from the bytes the scan stops at and an ordinary one,
+    // against `split('&')` and `split_once('=')` and searches of the pieces.
+    type Split<'q> = (&'q str, &'q str, bool, bool, bool);
+    fn reference(query: &str) -> Vec<Split<'_>> {
+        query
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| {
+                let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+                let escaped = |text: &str| text.contains(['%', '+']);
+                (key, value, pair.contains(';'), escaped(key), escaped(value))
+            })
+            .collect()
+    }
+    fn scanned(query: &str) -> Vec<Split<'_>> {
+        crate::gateway::query::Pairs::new(query)
+            .map(|pair| {
+                (
+                    pair.key,
+                    pair.value,
+                    pair.semicolon,
+                    pair.key_escaped,
+                    pair.value_escaped,
+                )
+            })
+            .collect()
+    }
+    let alphabet = ["a", "&", "=", ";", "%", "+", "é"];
+    let mut queries = vec!["".to_owned()];
+    let mut last = vec!["".to_owned()];
+    for _ in 0..5 {
+        last = last
+            .iter()
+            .flat_map(|prefix| alphabet.iter().map(move |byte| format!("{prefix}{byte}")))
+            .collect();
+        queries.extend(last.iter().cloned());
+    }
+    for query in &queries {
+        assert_eq!(scanned(query), reference(query), "{query:?}");
+    }
+}
