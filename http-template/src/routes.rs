@@ -2,13 +2,16 @@
 
 use std::cmp::Ordering;
 use std::fmt;
+use std::sync::OnceLock;
 
 use crate::template::{PathTemplate, Segment};
 
 mod found;
+mod index;
 mod segments;
 
 pub use found::Found;
+use index::Index;
 use segments::Segments;
 
 /// A set of routes and the matcher that picks one for a request.
@@ -106,6 +109,17 @@ struct MethodRoutes {
     method: String,
     /// The routes, best first: the first that matches a path wins.
     order: Vec<Entry>,
+    /// The index of `order` for a lookup to try only the routes that may match, made at the
+    /// first lookup after the routes change (see index.rs).
+    index: OnceLock<Index>,
+}
+
+impl MethodRoutes {
+    /// The index, for a method with more routes than a walk over them costs.
+    fn index<T>(&self, routes: &[Route<T>]) -> Option<&Index> {
+        (self.order.len() > index::WALK_AT_MOST)
+            .then(|| self.index.get_or_init(|| Index::new(&self.order, routes)))
+    }
 }
 
 /// What a lookup needs to skip a route without touching it: most routes of a table differ from
@@ -238,6 +252,7 @@ impl<T> RouteTable<T> {
                 self.methods.push(MethodRoutes {
                     method: method.to_owned(),
                     order: Vec::new(),
+                    index: OnceLock::new(),
                 });
                 self.methods.len() - 1
             }
@@ -263,6 +278,7 @@ impl<T> RouteTable<T> {
             value,
         });
         let routes = &self.routes;
+        self.methods[bucket].index = OnceLock::new();
         let order = &mut self.methods[bucket].order;
         // After every route of equal precedence: ties keep insertion order.
         let at = order.partition_point(|e| {
@@ -289,9 +305,11 @@ impl<T> RouteTable<T> {
     ) -> Option<(String, T)> {
         let existing = self
             .methods
-            .iter()
+            .iter_mut()
             .find(|m| m.method == method)
             .and_then(|m| {
+                // The routes change: the index is made again at the next lookup.
+                m.index = OnceLock::new();
                 m.order
                     .iter()
                     .map(|e| e.route)
@@ -425,8 +443,23 @@ impl<T> RouteTable<T> {
     }
 
     fn first_match(&self, bucket: &MethodRoutes, segments: &Segments<'_>) -> Option<Matched> {
+        match bucket.index(&self.routes) {
+            None => self.first_of(bucket.order.iter().copied(), segments),
+            Some(index) => self.first_of(
+                index.candidates(segments).map(|at| bucket.order[at]),
+                segments,
+            ),
+        }
+    }
+
+    /// The first of `entries` (in order of precedence) whose route matches `segments`.
+    fn first_of(
+        &self,
+        mut entries: impl Iterator<Item = Entry>,
+        segments: &Segments<'_>,
+    ) -> Option<Matched> {
         let n = segments.len();
-        bucket.order.iter().find_map(|&entry| {
+        entries.find_map(|entry| {
             if !entry.fits_length(n) {
                 return None;
             }
@@ -492,16 +525,24 @@ fn matches<T>(route: &Route<T>, segments: &Segments<'_>, last_end: usize) -> boo
         Segment::Wildcard => !segments.get(i, last_end).is_empty(),
         Segment::DoubleWildcard => true,
     };
+    // Compared from the end: the routes of a table mostly share their first segments
+    // (`/v1/projects/*/locations/*/…`) and differ in their last collections, so a route that
+    // does not match is told at its first comparison rather than at its sixth.
     match route.double_wildcard {
-        None => n == template.len() && template.iter().enumerate().all(|(i, t)| fits(t, i)),
+        None => n == template.len() && template.iter().enumerate().rev().all(|(i, t)| fits(t, i)),
         Some(d) => {
             let tail = template.len() - d - 1;
             n >= d + tail
-                && template[..d].iter().enumerate().all(|(i, t)| fits(t, i))
                 && template[d + 1..]
                     .iter()
                     .enumerate()
+                    .rev()
                     .all(|(j, t)| fits(t, n - tail + j))
+                && template[..d]
+                    .iter()
+                    .enumerate()
+                    .rev()
+                    .all(|(i, t)| fits(t, i))
         }
     }
 }

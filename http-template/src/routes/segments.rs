@@ -131,6 +131,13 @@ impl<'p> Segments<'p> {
         &self.path.as_bytes()[start..end]
     }
 
+    /// The bytes of segment `i`, a verb on the last one included: what a route without a verb
+    /// compares its literal with.
+    pub(super) fn whole(&self, i: usize) -> &'p [u8] {
+        let (start, end) = self.range(i);
+        &self.path.as_bytes()[start..end]
+    }
+
     /// Where the last segment ends for a route with this verb: `None` if the route cannot match
     /// (it has a verb the path does not end with), the whole segment for a route without one.
     pub(super) fn last_end_for(&self, verb: Option<&str>) -> Option<usize> {
