@@ -1,12 +1,14 @@
 //! An index over one method's routes, so that a lookup in a large table tries only the routes
-//! that could match: those of the path's number of segments whose literal at one chosen
-//! position is the path's segment there (or that have a variable there), and those with a `**`.
+//! that could match: those of the path's number of segments whose literals at a few chosen
+//! positions are the path's segments there (or that have a variable there), and those with a
+//! `**`.
 //!
 //! The routes tried keep their order of precedence, and a route left out could not have
-//! matched (its length or its literal differs from the path's), so a lookup answers what a
-//! walk over every route answers. A table of googleapis' size (aiplatform v1: 370 routes, most
-//! of them `/v1/projects/*/locations/*/…`) spent thousands of instructions a lookup on that
-//! walk. Small tables are walked: the index's hashing would cost them more than it saves.
+//! matched (its length or one of its literals differs from the path's), so a lookup answers
+//! what a walk over every route answers. Tables of googleapis' size (aiplatform v1: 370 routes,
+//! most of them `/v1/projects/*/locations/*/…`; compute v1: 993) spent thousands of
+//! instructions a lookup on that walk. Small tables are walked: the index's hashing would cost
+//! them more than it saves.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -18,24 +20,36 @@ use crate::template::Segment;
 /// Up to this many routes, a method's routes are walked, not indexed.
 pub(super) const WALK_AT_MOST: usize = 8;
 
+/// A node of the index with this many routes or fewer is not split further.
+const LEAF_AT_MOST: usize = 4;
+
+/// How many positions of a path a lookup keys on at most: a bound on the index's size, as a
+/// route with a variable at a split position is kept on every side of the split.
+const SPLITS_AT_MOST: usize = 4;
+
 /// The index of one method's routes: positions in its order of precedence.
 pub(super) struct Index {
     /// The routes without a `**`, by their number of segments (the vector's index).
-    by_length: Vec<Option<Group>>,
+    by_length: Vec<Option<Node>>,
     /// The routes with a `**`, which match paths of many lengths.
     stretchy: Vec<u32>,
 }
 
-/// The routes of one number of segments, by their literal at `key`.
-struct Group {
-    /// The position keyed on.
-    key: Option<usize>,
-    /// The routes whose segment at `key` is this literal, the whole segment. At the last
-    /// position only the routes without a verb are keyed: a verb's route matches a last
-    /// segment that ends with it, its literal being the rest.
-    by_literal: HashMap<Box<[u8]>, Vec<u32>, BuildHasherDefault<Fnv>>,
-    /// The routes with a variable at `key` (all of them when there is no key).
-    others: Vec<u32>,
+/// Routes of one number of segments, ascending, or split by their segment at one position.
+enum Node {
+    Routes(Vec<u32>),
+    Split {
+        /// The position split on.
+        key: usize,
+        /// The routes whose segment at `key` is this literal (the whole segment), with those
+        /// that have a variable there. At the last position only the routes without a verb
+        /// are split: a verb's route matches a last segment that ends with it, its literal
+        /// being the rest.
+        by_literal: HashMap<Box<[u8]>, Node, BuildHasherDefault<Fnv>>,
+        /// The routes with a variable at `key`: those that a segment no literal matches can
+        /// match.
+        otherwise: Box<Node>,
+    },
 }
 
 impl Index {
@@ -51,9 +65,19 @@ impl Index {
             }
         }
         let longest = lengths.keys().copied().max().unwrap_or(0);
-        let mut by_length: Vec<Option<Group>> = (0..=longest).map(|_| None).collect();
+        let mut by_length: Vec<Option<Node>> = (0..=longest).map(|_| None).collect();
         for (length, members) in lengths {
-            by_length[length] = Some(Group::new(length, members, order, routes));
+            let literal_at = |at: u32, position: usize| {
+                let template = &routes[order[at as usize].route].template;
+                match &template.segments()[position] {
+                    Segment::Literal(_) if position + 1 == length && template.verb().is_some() => {
+                        None
+                    }
+                    Segment::Literal(literal) => Some(literal.as_bytes()),
+                    _ => None,
+                }
+            };
+            by_length[length] = Some(Node::new(members, length, &literal_at, SPLITS_AT_MOST));
         }
         Index {
             by_length,
@@ -66,36 +90,41 @@ impl Index {
         &'i self,
         segments: &Segments<'_>,
     ) -> impl Iterator<Item = usize> + 'i {
-        let (keyed, others): (&[u32], &[u32]) = match self.by_length.get(segments.len()) {
-            None | Some(None) => (&[], &[]),
-            Some(Some(group)) => match group.key {
-                None => (&[], &group.others),
-                Some(key) => {
-                    let segment = segments.whole(key);
-                    let keyed = group.by_literal.get(segment).map_or(&[][..], Vec::as_slice);
-                    (keyed, &group.others)
+        let mut node = self.by_length.get(segments.len()).and_then(Option::as_ref);
+        let exact = loop {
+            match node {
+                None => break &[][..],
+                Some(Node::Routes(routes)) => break routes.as_slice(),
+                Some(Node::Split {
+                    key,
+                    by_literal,
+                    otherwise,
+                }) => {
+                    node = Some(by_literal.get(segments.whole(*key)).unwrap_or(otherwise));
                 }
-            },
+            }
         };
         Merged {
-            lists: [keyed, others, &self.stretchy],
+            lists: [exact, &self.stretchy],
         }
     }
 }
 
-impl Group {
-    fn new<T>(length: usize, members: Vec<u32>, order: &[Entry], routes: &[Route<T>]) -> Self {
-        let literal_at = |at: u32, position: usize| {
-            let template = &routes[order[at as usize].route].template;
-            match &template.segments()[position] {
-                Segment::Literal(_) if position + 1 == length && template.verb().is_some() => None,
-                Segment::Literal(literal) => Some(literal.as_bytes()),
-                _ => None,
-            }
-        };
-        // The position that leaves the fewest routes to try in the worst case: the most
-        // routes sharing one literal there, plus those with a variable there.
-        let key = (0..length).min_by_key(|&position| {
+impl Node {
+    /// `members` (ascending) split at the position that leaves the fewest to try in the worst
+    /// case, and each side again, `splits` times at most, while a split leaves fewer.
+    fn new<'t>(
+        members: Vec<u32>,
+        length: usize,
+        literal_at: &impl Fn(u32, usize) -> Option<&'t [u8]>,
+        splits: usize,
+    ) -> Self {
+        if members.len() <= LEAF_AT_MOST || splits == 0 {
+            return Node::Routes(members);
+        }
+        // The worst case of a split: the most routes sharing one literal there, plus those
+        // with a variable there (which every side keeps).
+        let worst = |position: usize| {
             let mut counts: HashMap<&[u8], usize> = HashMap::new();
             let mut variables = 0;
             for &at in &members {
@@ -105,40 +134,61 @@ impl Group {
                 }
             }
             variables + counts.values().copied().max().unwrap_or(0)
-        });
-        let mut by_literal: HashMap<Box<[u8]>, Vec<u32>, _> = HashMap::default();
-        let mut others = Vec::new();
-        for at in members {
-            match key.and_then(|key| literal_at(at, key)) {
-                Some(literal) => by_literal.entry(literal.into()).or_default().push(at),
-                None => others.push(at),
+        };
+        let best = (0..length)
+            .map(|position| (worst(position), position))
+            .min()
+            .filter(|&(worst, _)| worst < members.len());
+        let Some((_, key)) = best else {
+            return Node::Routes(members);
+        };
+        let mut sides: HashMap<&[u8], Vec<u32>> = HashMap::new();
+        let mut otherwise = Vec::new();
+        for &at in &members {
+            match literal_at(at, key) {
+                Some(literal) => sides.entry(literal).or_default().push(at),
+                None => otherwise.push(at),
             }
         }
-        Group {
+        let by_literal = sides
+            .into_iter()
+            .map(|(literal, mut side)| {
+                // The routes with a variable at `key` match this literal too: merged in, the
+                // side stays in order of precedence.
+                side.extend_from_slice(&otherwise);
+                side.sort_unstable();
+                let node = Node::new(side, length, literal_at, splits - 1);
+                (Box::from(literal), node)
+            })
+            .collect();
+        let otherwise = Box::new(Node::new(otherwise, length, literal_at, splits - 1));
+        Node::Split {
             key,
             by_literal,
-            others,
+            otherwise,
         }
     }
 }
 
-/// Three ascending lists of positions merged into one ascending walk (a position is in one
-/// list only).
+/// Ascending lists of positions merged into one ascending walk (a position is in one list
+/// only).
 struct Merged<'i> {
-    lists: [&'i [u32]; 3],
+    lists: [&'i [u32]; 2],
 }
 
 impl Iterator for Merged<'_> {
     type Item = usize;
 
     fn next(&mut self) -> Option<usize> {
-        let (list, &least) = self
-            .lists
-            .iter()
-            .enumerate()
-            .filter_map(|(i, list)| list.first().map(|first| (i, first)))
-            .min_by_key(|&(_, first)| *first)?;
-        self.lists[list] = &self.lists[list][1..];
+        let [first, second] = &mut self.lists;
+        let list = match (first.first(), second.first()) {
+            (None, None) => return None,
+            (Some(a), Some(b)) if b < a => second,
+            (Some(_), _) => first,
+            (None, Some(_)) => second,
+        };
+        let (&least, rest) = list.split_first()?;
+        *list = rest;
         Some(least as usize)
     }
 }
@@ -224,9 +274,27 @@ mod tests {
         "/v1/projects/p/locations/l/endpoints/e",
     ];
 
+    /// [`TEMPLATES`] and, as compute v1 has them, collections that share their custom methods'
+    /// names (five of each): no one position splits them into sides of a few routes, two do;
+    /// and routes of the same shape with variables where those have literals.
+    fn templates() -> Vec<String> {
+        let mut templates: Vec<String> = TEMPLATES.iter().map(|t| (*t).to_owned()).collect();
+        for collection in ["instances", "disks", "nodes", "images", "routers"] {
+            for method in ["start", "stop", "reset", "resize", "move"] {
+                templates.push(format!(
+                    "/compute/v1/projects/{{project}}/zones/{{zone}}/{collection}/{{id}}/{method}"
+                ));
+            }
+        }
+        // Variables where the others have literals: kept on every side of the splits.
+        templates.push("/compute/v1/projects/{project}/zones/{zone}/instances/{id}/{m}".into());
+        templates.push("/compute/v1/projects/{project}/zones/{zone}/{kind}/{id}/{m}".into());
+        templates
+    }
+
     fn table() -> RouteTable<usize> {
         let mut table = RouteTable::new();
-        for (i, template) in TEMPLATES.iter().enumerate() {
+        for (i, template) in templates().iter().enumerate() {
             let template = PathTemplate::parse(template).expect(template);
             for method in ["GET", "POST"] {
                 table.insert(method, template.clone(), i).unwrap();
@@ -308,8 +376,8 @@ mod tests {
         // And each template made a path: its variables filled (a `**` with none to two
         // segments), with its own verb, none and another, and with one literal at a time
         // replaced, so that every route is reached, and the routes next to it tried.
-        for template in TEMPLATES {
-            let template = PathTemplate::parse(template).unwrap();
+        for template in templates() {
+            let template = PathTemplate::parse(&template).unwrap();
             let segments = template.segments();
             for replaced in (0..=segments.len()).map(Some).chain([None]) {
                 for stretch in ["", "/d", "/d/e"] {
@@ -335,9 +403,34 @@ mod tests {
         paths
     }
 
+    /// How many splits the deepest lookup in `index` goes through.
+    fn depth(index: &Index) -> usize {
+        fn of(node: &Node) -> usize {
+            match node {
+                Node::Routes(_) => 0,
+                Node::Split {
+                    by_literal,
+                    otherwise,
+                    ..
+                } => {
+                    1 + by_literal
+                        .values()
+                        .chain([&**otherwise])
+                        .map(of)
+                        .max()
+                        .unwrap_or(0)
+                }
+            }
+        }
+        index.by_length.iter().flatten().map(of).max().unwrap_or(0)
+    }
+
     #[test]
     fn the_index_finds_what_a_walk_over_every_route_finds() {
         let table = table();
+        let bucket = table.bucket("GET").unwrap();
+        // The table is split more than once, so the sides' merged variables are tried too.
+        assert!(depth(bucket.index(&table.routes).unwrap()) >= 2);
         let paths = paths();
         assert!(paths.len() > 5_000, "{}", paths.len());
         let mut found = 0;
