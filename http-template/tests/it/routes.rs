@@ -5,7 +5,7 @@
 
 use rust_svc_http_template::{Lookup, PathTemplate, RouteTable};
 
-use crate::tables::routes::{Want, groups};
+use crate::tables::routes::{Group, Want, groups};
 
 /// Builds the table of a group; each route's value is its "METHOD template" label.
 fn table(routes: &[(&'static str, &'static str)]) -> RouteTable<String> {
@@ -22,37 +22,72 @@ fn table(routes: &[(&'static str, &'static str)]) -> RouteTable<String> {
 #[test]
 fn every_group_routes_as_expected() {
     for group in groups() {
-        let table = table(group.routes);
-        for &(method, path, ref want) in group.cases {
-            let got = table.lookup(method, path);
-            let context = format!("[{}] {method} {path}", group.name);
-            match (want, got) {
-                (Want::Match(route, bindings), Lookup::Found(m)) => {
-                    assert_eq!(m.value.as_str(), *route, "{context}");
-                    assert!(route.ends_with(m.template.as_str()), "{context}");
-                    let got: Vec<(&str, &str)> = m
-                        .bindings
-                        .iter()
-                        .map(|b| (b.field_path.as_str(), b.value.as_str()))
-                        .collect();
-                    assert_eq!(got, *bindings, "{context}: bindings");
-                }
-                (Want::NoRoute, Lookup::NotFound) => {}
-                (Want::NotAllowed(methods), Lookup::MethodNotAllowed { allowed }) => {
-                    assert_eq!(allowed, *methods, "{context}");
-                    assert_eq!(table.allowed_methods(path), *methods, "{context}");
-                }
-                (
-                    Want::BadEncoding(variable, message),
-                    Lookup::InvalidEncoding {
-                        variable: v,
-                        message: m,
-                    },
-                ) => {
-                    assert_eq!((v.as_str(), m.as_str()), (*variable, *message), "{context}");
-                }
-                (want, got) => panic!("{context}: want {want:?}, got {got:?}"),
+        check(&table(group.routes), group);
+    }
+}
+
+/// The same with each method's routes past the size at which the table indexes them: a filler
+/// route for each of the lengths up to 9 segments under a first segment no case's path has, so
+/// the index is made, and each group's routes are found through it.
+#[test]
+fn every_group_routes_as_expected_through_the_index() {
+    for group in groups() {
+        let mut table = table(group.routes);
+        let mut methods: Vec<&str> = group.routes.iter().map(|&(method, _)| method).collect();
+        methods.sort_unstable();
+        methods.dedup();
+        for method in methods {
+            for length in 1..=9 {
+                let template = format!("/zz-filler{}", "/x".repeat(length - 1));
+                let parsed = PathTemplate::parse(&template).unwrap();
+                table
+                    .insert(method, parsed, format!("{method} {template}"))
+                    .unwrap_or_else(|e| panic!("{e}"));
             }
+        }
+        assert!(
+            group
+                .cases
+                .iter()
+                .all(|&(_, path, _)| !path.starts_with("/zz-filler")),
+            "[{}] a case's path is a filler's",
+            group.name
+        );
+        check(&table, group);
+    }
+}
+
+/// Looks up each case of `group` in `table` and compares the answer with the case's.
+fn check(table: &RouteTable<String>, group: &Group) {
+    for &(method, path, ref want) in group.cases {
+        let got = table.lookup(method, path);
+        let context = format!("[{}] {method} {path}", group.name);
+        match (want, got) {
+            (Want::Match(route, bindings), Lookup::Found(m)) => {
+                assert_eq!(m.value.as_str(), *route, "{context}");
+                assert!(route.ends_with(m.template.as_str()), "{context}");
+                let got: Vec<(&str, &str)> = m
+                    .bindings
+                    .iter()
+                    .map(|b| (b.field_path.as_str(), b.value.as_str()))
+                    .collect();
+                assert_eq!(got, *bindings, "{context}: bindings");
+            }
+            (Want::NoRoute, Lookup::NotFound) => {}
+            (Want::NotAllowed(methods), Lookup::MethodNotAllowed { allowed }) => {
+                assert_eq!(allowed, *methods, "{context}");
+                assert_eq!(table.allowed_methods(path), *methods, "{context}");
+            }
+            (
+                Want::BadEncoding(variable, message),
+                Lookup::InvalidEncoding {
+                    variable: v,
+                    message: m,
+                },
+            ) => {
+                assert_eq!((v.as_str(), m.as_str()), (*variable, *message), "{context}");
+            }
+            (want, got) => panic!("{context}: want {want:?}, got {got:?}"),
         }
     }
 }
