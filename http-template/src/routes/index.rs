@@ -356,20 +356,7 @@ mod tests {
                 }
             }
             // The googleapis spine as well, whatever the draw.
-            next.push(
-                [
-                    "",
-                    "v1",
-                    "projects",
-                    "p",
-                    "locations",
-                    "l",
-                    "endpoints",
-                    "e",
-                    "x",
-                ][..depth + 3]
-                    .join("/"),
-            );
+            next.push(format!("/v1/{}", words[..=depth].join("/")));
             frontier = next;
         }
         paths.extend(frontier);

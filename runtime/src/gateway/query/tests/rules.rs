@@ -292,23 +292,27 @@ fn binding_values_are_converted_and_name_the_variable() {
     }
 }
 
+/// A query's pairs as (key, value, semicolon, key escaped, value escaped).
+type Split<'q> = (&'q str, &'q str, bool, bool, bool);
+
+fn pairs_of(query: &str) -> Vec<Split<'_>> {
+    crate::gateway::query::Pairs::new(query)
+        .map(|pair| {
+            (
+                pair.key,
+                pair.value,
+                pair.semicolon,
+                pair.key_escaped,
+                pair.value_escaped,
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn pairs_split_at_ampersands_and_the_first_equals_sign() {
-    let split = |query| {
-        crate::gateway::query::Pairs::new(query)
-            .map(|pair| {
-                (
-                    pair.key,
-                    pair.value,
-                    pair.semicolon,
-                    pair.key_escaped,
-                    pair.value_escaped,
-                )
-            })
-            .collect::<Vec<_>>()
-    };
     assert_eq!(
-        split("a=b=c&&k+1=v&%41&=x&s;=t&u=%20;"),
+        pairs_of("a=b=c&&k+1=v&%41&=x&s;=t&u=%20;"),
         [
             ("a", "b=c", false, false, false),
             ("k+1", "v", false, true, false),
@@ -318,16 +322,15 @@ fn pairs_split_at_ampersands_and_the_first_equals_sign() {
             ("u", "%20;", true, false, true),
         ]
     );
-    assert!(split("").is_empty());
-    assert!(split("&&&").is_empty());
-    assert_eq!(split("é=ü&"), [("é", "ü", false, false, false)]);
+    assert!(pairs_of("").is_empty());
+    assert!(pairs_of("&&&").is_empty());
+    assert_eq!(pairs_of("é=ü&"), [("é", "ü", false, false, false)]);
 }
 
 #[test]
 fn the_pair_scan_agrees_with_splitting_the_query_as_text() {
     // Every query of up to five bytes from the bytes the scan stops at and an ordinary one,
     // against `split('&')` and `split_once('=')` and searches of the pieces.
-    type Split<'q> = (&'q str, &'q str, bool, bool, bool);
     fn reference(query: &str) -> Vec<Split<'_>> {
         query
             .split('&')
@@ -336,19 +339,6 @@ fn the_pair_scan_agrees_with_splitting_the_query_as_text() {
                 let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
                 let escaped = |text: &str| text.contains(['%', '+']);
                 (key, value, pair.contains(';'), escaped(key), escaped(value))
-            })
-            .collect()
-    }
-    fn scanned(query: &str) -> Vec<Split<'_>> {
-        crate::gateway::query::Pairs::new(query)
-            .map(|pair| {
-                (
-                    pair.key,
-                    pair.value,
-                    pair.semicolon,
-                    pair.key_escaped,
-                    pair.value_escaped,
-                )
             })
             .collect()
     }
@@ -363,6 +353,6 @@ fn the_pair_scan_agrees_with_splitting_the_query_as_text() {
         queries.extend(last.iter().cloned());
     }
     for query in &queries {
-        assert_eq!(scanned(query), reference(query), "{query:?}");
+        assert_eq!(pairs_of(query), reference(query), "{query:?}");
     }
 }
