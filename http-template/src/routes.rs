@@ -48,6 +48,15 @@ use segments::Segments;
 ///   method of the same shape.
 /// - Methods are compared case-sensitively, as HTTP does; any token is a method (`LIST`).
 ///
+/// # Cost
+///
+/// A method's routes are walked in order of precedence while they are few (up to 8). Past that,
+/// the first lookup after a change indexes them: by their number of segments, then by their
+/// literals at the positions that tell them apart. A lookup then tries only the routes whose
+/// literals there are the path's, in the same order, so the answer is the walk's. A table of a
+/// whole googleapis API (compute v1, 993 routes) answers in about 1,800 instructions, where a
+/// walk took 25,000, and one of 9 routes in about 1,300 (`bench/route_table.sh`).
+///
 /// # Bindings
 ///
 /// Variables are percent-decoded as http.proto says: a single-segment variable (`{id}`,
