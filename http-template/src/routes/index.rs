@@ -27,6 +27,10 @@ const LEAF_AT_MOST: usize = 4;
 /// route with a variable at a split position is kept on every side of the split.
 const SPLITS_AT_MOST: usize = 4;
 
+/// How many times a length's routes its index may hold, for the same reason: the splits of a
+/// node share out what it may hold by the size of their sides.
+const COPIES_AT_MOST: usize = 8;
+
 /// The index of one method's routes: positions in its order of precedence.
 pub(super) struct Index {
     /// The routes without a `**`, by their number of segments (the vector's index).
@@ -77,7 +81,9 @@ impl Index {
                     _ => None,
                 }
             };
-            by_length[length] = Some(Node::new(members, length, &literal_at, SPLITS_AT_MOST));
+            let budget = COPIES_AT_MOST * members.len();
+            let node = Node::new(members, length, &literal_at, SPLITS_AT_MOST, budget);
+            by_length[length] = Some(node);
         }
         Index {
             by_length,
@@ -112,19 +118,22 @@ impl Index {
 
 impl Node {
     /// `members` (ascending) split at the position that leaves the fewest to try in the worst
-    /// case, and each side again, `splits` times at most, while a split leaves fewer.
+    /// case, and each side again, `splits` times at most, while a split leaves fewer; the
+    /// sides hold `budget` routes at most, all levels together.
     fn new<'t>(
         members: Vec<u32>,
         length: usize,
         literal_at: &impl Fn(u32, usize) -> Option<&'t [u8]>,
         splits: usize,
+        budget: usize,
     ) -> Self {
         if members.len() <= LEAF_AT_MOST || splits == 0 {
             return Node::Routes(members);
         }
-        // The worst case of a split: the most routes sharing one literal there, plus those
-        // with a variable there (which every side keeps).
-        let worst = |position: usize| {
+        // A split at `position`: the most routes one side has (those sharing one literal
+        // there, plus those with a variable there, which every side keeps), and how many the
+        // sides have together.
+        let split_at = |position: usize| {
             let mut counts: HashMap<&[u8], usize> = HashMap::new();
             let mut variables = 0;
             for &at in &members {
@@ -133,13 +142,19 @@ impl Node {
                     None => variables += 1,
                 }
             }
-            variables + counts.values().copied().max().unwrap_or(0)
+            let largest = variables + counts.values().copied().max().unwrap_or(0);
+            let total = members.len() + variables * counts.len();
+            (largest, total)
         };
+        // The position that leaves the fewest routes to try in the worst case, if it leaves
+        // fewer than there are and its sides fit the node's `budget` (a table whose routes
+        // have variables where the others have literals would otherwise have them copied to
+        // every side, at every level).
         let best = (0..length)
-            .map(|position| (worst(position), position))
-            .min()
-            .filter(|&(worst, _)| worst < members.len());
-        let Some((_, key)) = best else {
+            .map(|position| (split_at(position), position))
+            .filter(|&((largest, total), _)| largest < members.len() && total <= budget)
+            .min_by_key(|&((largest, _), position)| (largest, position));
+        let Some(((_, total), key)) = best else {
             return Node::Routes(members);
         };
         let mut sides: HashMap<&[u8], Vec<u32>> = HashMap::new();
@@ -157,11 +172,13 @@ impl Node {
                 // side stays in order of precedence.
                 side.extend_from_slice(&otherwise);
                 side.sort_unstable();
-                let node = Node::new(side, length, literal_at, splits - 1);
+                let share = budget * side.len() / total;
+                let node = Node::new(side, length, literal_at, splits - 1, share);
                 (Box::from(literal), node)
             })
             .collect();
-        let otherwise = Box::new(Node::new(otherwise, length, literal_at, splits - 1));
+        let share = budget * otherwise.len() / total;
+        let otherwise = Box::new(Node::new(otherwise, length, literal_at, splits - 1, share));
         Node::Split {
             key,
             by_literal,
@@ -430,6 +447,48 @@ mod tests {
         }
         // The paths reach the routes, not only the misses.
         assert!(found > paths.len() / 4, "{found} of {}", 2 * paths.len());
+    }
+
+    #[test]
+    fn routes_with_variables_where_the_others_have_literals_are_not_copied_without_bound() {
+        // 4 × 50 routes of 4 segments, each with one literal, at a different position for
+        // each fifty: split anywhere, a side would hold its literal's route and the 150 with
+        // a variable there.
+        let mut table = RouteTable::new();
+        let mut paths = Vec::new();
+        for position in 0..4 {
+            for j in 0..50 {
+                let mut segments = vec!["*".to_owned(); 4];
+                segments[position] = format!("l{position}x{j}");
+                let template = format!("/{}", segments.join("/"));
+                table
+                    .insert("GET", PathTemplate::parse(&template).unwrap(), ())
+                    .unwrap();
+                paths.push(template.replace('*', "w"));
+                paths.push(template.replace('*', &format!("l{}x{j}", (position + 1) % 4)));
+            }
+        }
+        fn held(node: &Node) -> usize {
+            match node {
+                Node::Routes(routes) => routes.len(),
+                Node::Split {
+                    by_literal,
+                    otherwise,
+                    ..
+                } => by_literal.values().chain([&**otherwise]).map(held).sum(),
+            }
+        }
+        let bucket = table.bucket("GET").unwrap();
+        let index = bucket.index(&table.routes).unwrap();
+        let copies: usize = index.by_length.iter().flatten().map(held).sum();
+        assert!(copies <= COPIES_AT_MOST * 200, "{copies}");
+        for path in &paths {
+            assert_eq!(
+                indexed(&table, "GET", path),
+                walked(&table, "GET", path),
+                "{path}"
+            );
+        }
     }
 
     #[test]
