@@ -314,11 +314,9 @@ impl<T> RouteTable<T> {
     ) -> Option<(String, T)> {
         let existing = self
             .methods
-            .iter_mut()
+            .iter()
             .find(|m| m.method == method)
             .and_then(|m| {
-                // The routes change: the index is made again at the next lookup.
-                m.index = OnceLock::new();
                 m.order
                     .iter()
                     .map(|e| e.route)
@@ -330,7 +328,8 @@ impl<T> RouteTable<T> {
             return None;
         };
         // Equivalent templates have the same precedence: the route keeps its place in the
-        // order, with the new template's variable names.
+        // order, with the new template's variable names. They also have the same length,
+        // literals and verb, which is all the method's index keys on, so it stays as it is.
         let replaced = std::mem::replace(
             &mut self.routes[index],
             Route {

@@ -492,6 +492,18 @@ mod tests {
     }
 
     #[test]
+    fn a_route_replaced_after_a_lookup_is_found_through_the_same_index() {
+        let mut table = table();
+        let path = "/v1/projects/p/locations/l/models/m:export";
+        assert_eq!(table.find("GET", path).map(|f| *f.value), Some(6));
+        let template = PathTemplate::parse("/v1/{model=projects/*/locations/*/models/*}:export");
+        let replaced = table.insert_or_replace("GET", template.unwrap(), 99);
+        assert_eq!(replaced.map(|(_, value)| value), Some(6));
+        let found = table.find("GET", path).unwrap();
+        assert_eq!((*found.value, found.field_path(0)), (99, "model"));
+    }
+
+    #[test]
     fn a_route_added_after_a_lookup_is_found() {
         let mut table = table();
         let path = "/v2/projects/p/widgets/w";
