@@ -132,6 +132,9 @@ struct State {
     /// When the gauges are next written while calls arrive: a time to compare the clock with,
     /// rather than a time to subtract from it on every call.
     publish_due: Instant,
+    /// Whether the gauges read what they would read were they written now with the service
+    /// idle: nothing running, nothing waiting, the limit as it is.
+    published_idle: bool,
 }
 
 /// How often the gauges are written at least while calls arrive (they are also written when a
@@ -241,6 +244,7 @@ impl Admission {
                     methods: Vec::new(),
                     dependencies: Vec::new(),
                     publish_due: now + PUBLISH_EVERY,
+                    published_idle: false,
                 }),
                 metrics: OnceLock::new(),
                 born: now,
@@ -257,6 +261,7 @@ impl Admission {
         if state.policy != policy {
             state.limit = f64::from(policy.initial_limit.max(1));
             state.policy = policy;
+            state.published_idle = false;
         }
         // The calls in line take the slots a higher limit (or no limit at all) frees now,
         // rather than waiting for a running call to end.
@@ -499,8 +504,10 @@ impl Admission {
         state.grant_waiting();
         // Published when a latency window closes, and when the service falls idle: a burst's
         // last figures (calls running, waiting) must not stand for an idle service until the
-        // next call, nor the limit read 0 before a window has closed.
-        if closed || (state.in_flight == 0 && state.waiting == 0) {
+        // next call, nor the limit read 0 before a window has closed. Gauges that read idle
+        // already are not written again: a service taking one call at a time falls idle
+        // after each.
+        if closed || (state.in_flight == 0 && state.waiting == 0 && !state.published_idle) {
             let now = latency.map_or_else(Instant::now, |(_, now, _)| now);
             self.publish(&mut state, now);
         }
@@ -511,6 +518,7 @@ impl Admission {
     #[inline(never)]
     fn publish(&self, state: &mut State, now: Instant) {
         state.publish_due = now + PUBLISH_EVERY;
+        state.published_idle = state.in_flight == 0 && state.waiting == 0;
         let handles = self.metrics();
         handles.limit.set(state.limit.floor());
         handles.in_flight.set(f64::from(state.in_flight));

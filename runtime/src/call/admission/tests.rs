@@ -368,6 +368,28 @@ fn the_gauges_read_an_idle_service_as_idle() {
 }
 
 #[test]
+fn gauges_that_read_idle_are_not_written_again_until_a_figure_changes() {
+    // A service taking one call at a time falls idle after each: the gauges are written when
+    // it first does, and again only once the limit has changed.
+    recorded(|handle| async move {
+        let admission = admission(LoadShedding::DEFAULT.initial_limit(30));
+        drop(now(admission.admit(&UNARY, None)));
+        assert_eq!(gauge(&handle, LIMIT_GAUGE).as_deref(), Some("30"));
+        // Written from outside: the idle calls that follow leave it as it is.
+        metrics::gauge!(LIMIT_GAUGE, "service" => "test.Svc").set(7.0);
+        for _ in 0..3 {
+            drop(now(admission.admit(&UNARY, None)));
+        }
+        assert_eq!(gauge(&handle, LIMIT_GAUGE).as_deref(), Some("7"));
+        // A new limit set while idle is written when the service next falls idle.
+        admission.set_policy(LoadShedding::DEFAULT.initial_limit(40));
+        drop(now(admission.admit(&UNARY, None)));
+        assert_eq!(gauge(&handle, LIMIT_GAUGE).as_deref(), Some("40"));
+        assert_eq!(gauge(&handle, IN_FLIGHT_GAUGE).as_deref(), Some("0"));
+    });
+}
+
+#[test]
 fn the_gauges_of_a_service_whose_calls_are_stuck_read_them_running() {
     // Calls that never finish close no latency window; the calls that keep arriving publish
     // what is running, so the gauges do not read the idle service it was before.
