@@ -11,10 +11,8 @@
 //! 2. The path variables, converted by the field types like query values (errors name the
 //!    variable). They override what the body said for the same field, under either of its
 //!    names (grpc-gateway sets them after decoding the body).
-//! 3. The query (see [`query`](super::query)), for fields that are not path-bound, and inside
-//!    the body field only those the body left out (the Envoy transcoder weaves them in;
-//!    grpc-gateway ignores them): a query parameter never overrides a path variable or the
-//!    body. With
+//! 3. The query (see [`query`](super::query)), for fields that are neither path-bound nor under
+//!    the body field: a query parameter never overrides a path variable or the body. With
 //!    `body: "*"` the query is not read at all: every field not in the path is in the body
 //!    (http.proto: "it is not possible to have HTTP parameters").
 //!
@@ -34,7 +32,7 @@ use super::query::{
     FieldPath, has_prefix, leaf_value, merge_query_skipping, object_at, resolve, resolve_binding,
     set_field,
 };
-use super::schema::{Cardinality, FieldKind, FieldSchema, MessageSchema};
+use super::schema::{Cardinality, FieldKind, MessageSchema};
 use crate::Status;
 use crate::gateway::wkt::query_text::proto_paths_value;
 
@@ -306,16 +304,12 @@ fn merged<B: PathBinding>(
     if body_rule != BodyRule::Whole
         && let Some(query) = query.filter(|query| !query.is_empty())
     {
-        // Inside the body field, the query sets what the body left out (as the Envoy
-        // transcoder weaves it in; grpc-gateway ignores it): what the body sent, kept aside.
-        let body_sent = match body_rule {
-            BodyRule::Field(name) => Some((name, target.clone())),
+        let body_field = match body_rule {
+            BodyRule::Field(name) => Some(name),
             _ => None,
         };
         merge_query_skipping(schema, &mut target, query, |path| {
-            body_sent
-                .as_ref()
-                .is_some_and(|(name, sent)| has_prefix(path, name) && is_set(sent, path))
+            body_field.is_some_and(|name| has_prefix(path, name))
                 || bindings
                     .iter()
                     .any(|binding| has_prefix(path, binding.field_path()))
@@ -359,24 +353,6 @@ fn decode_body<M: DeserializeOwned>(
         };
         described.unwrap_or_else(|| Status::invalid_argument(format!("body: {error}")))
     })
-}
-
-/// Whether `object` has a value (not `null`) at `path`, by either name of each field; a value
-/// that is not an object where the path goes on counts as set (the body's error, not the
-/// query's to fill).
-fn is_set(object: &Map<String, Value>, path: &[&'static FieldSchema]) -> bool {
-    let mut object = object;
-    for (at, field) in path.iter().enumerate() {
-        let value = [field.json_name, field.name]
-            .into_iter()
-            .find_map(|name| object.get(name).filter(|value| !value.is_null()));
-        match value {
-            None => return false,
-            Some(Value::Object(inner)) if at + 1 < path.len() => object = inner,
-            Some(_) => return true,
-        }
-    }
-    true
 }
 
 /// The body as JSON; `None` when it is empty.

@@ -78,15 +78,11 @@ pub(super) fn values<B: PathBinding>(
         if nested.is_some() {
             return None;
         }
-        // The body's field: the query sets it only where the body left it out, which the
-        // general path tells.
-        if body.is_some_and(|body| std::ptr::eq(body, field)) {
-            return None;
-        }
-        // A path-bound field is never set from the query.
-        if bindings
-            .iter()
-            .any(|binding| names(field, binding.field_path()))
+        // A path-bound field, or the body's, is never set from the query.
+        if body.is_some_and(|body| std::ptr::eq(body, field))
+            || bindings
+                .iter()
+                .any(|binding| names(field, binding.field_path()))
         {
             continue;
         }

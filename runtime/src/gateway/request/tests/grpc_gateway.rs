@@ -112,3 +112,59 @@ fn a_path_variable_of_a_repeated_field_takes_comma_separated_values() {
         "{message}"
     );
 }
+
+/// grpc-gateway's `TestPopulateParametersWithFilters` through a request's body rule: the
+/// generated filter of a route holds its body field (and its path variables), and a query
+/// parameter with any of them as a prefix is dropped, even where the body left the field out
+/// (the Envoy transcoder weaves such a parameter in; this gateway follows grpc-gateway).
+#[test]
+fn the_query_never_reaches_under_the_body_field() {
+    let query = "nested.nested.bool_value=true&nested.nested.string_value=str\
+                 &nested.string_value=str&string_value=str";
+    let cases: [(BodyRule, &[(&str, &str)], &str, Value); 4] = [
+        // `body: "nested"` with no body: nothing under `nested` comes from the query.
+        (
+            BodyRule::Field("nested"),
+            &[],
+            "",
+            json!({"stringValue": "str"}),
+        ),
+        // The body sets part of `nested`; the query fills none of the rest.
+        (
+            BodyRule::Field("nested"),
+            &[],
+            r#"{"int32Value": 4}"#,
+            json!({"nested": {"int32Value": 4}, "stringValue": "str"}),
+        ),
+        // `body: "nested.nested"`: `nested.string_value` is outside the body field.
+        (
+            BodyRule::Field("nested.nested"),
+            &[],
+            "",
+            json!({"nested": {"stringValue": "str"}, "stringValue": "str"}),
+        ),
+        // A path variable at `nested.nested.string_value` filters that parameter only.
+        (
+            BodyRule::None,
+            &[("nested.nested.string_value", "path")],
+            "",
+            json!({
+                "nested": {"stringValue": "str", "nested": {"boolValue": true, "stringValue": "path"}},
+                "stringValue": "str",
+            }),
+        ),
+    ];
+    for (rule, bindings, body, expected) in cases {
+        assert_eq!(
+            value(rule, bindings, Some(query), body),
+            expected,
+            "{rule:?} {bindings:?} {body:?}"
+        );
+    }
+    // Parameters under JSON names are filtered as under proto names.
+    let camel = "nested.nested.boolValue=true&nested.stringValue=str&stringValue=str";
+    assert_eq!(
+        value(BodyRule::Field("nested"), &[], Some(camel), ""),
+        json!({"stringValue": "str"})
+    );
+}
