@@ -94,6 +94,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .out_dir(out_dir.join("editions"))
         .compile()?;
+    // One service of each shape (unary only, each streaming kind alone, and mixes) with each
+    // artifact beside the domain trait alone, the defaults and every artifact: what a file
+    // imports depends on both, so an import one combination needs cannot go missing unseen
+    // (the module `shapes`).
+    let mut shapes: Vec<_> = std::fs::read_dir("protos/shapes")?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "proto"))
+        .collect();
+    shapes.sort();
+    use protoc_gen_rust_svc::Artifact::{self, *};
+    let sets: [(&str, &[Artifact]); 7] = [
+        ("domain", &[Domain]),
+        ("stub_and_fake", &[Domain, Stub, Fake]),
+        ("server", &[Domain, Server]),
+        ("client", &[Domain, Client]),
+        ("gateway", &[Domain, Gateway]),
+        ("defaults", &Artifact::DEFAULT),
+        ("all", &Artifact::ALL),
+    ];
+    for (module, artifacts) in sets {
+        protoc_gen_rust_svc::Builder::new()
+            .artifacts(artifacts.iter().copied())
+            .include("protos/shapes")
+            .include("../proto")
+            .files(&shapes)
+            .out_dir(out_dir.join("shapes").join(module))
+            .compile()?;
+    }
     println!("cargo:rerun-if-changed=protos");
     println!("cargo:rerun-if-changed=../proto");
     Ok(())

@@ -35,5 +35,40 @@ pub mod editions {
     include!(concat!(env!("OUT_DIR"), "/editions/mod.rs"));
 }
 
+/// `protos/shapes`: a service of each shape (unary only, each streaming kind alone, mixes)
+/// generated with each artifact set; that they compile is the test.
+pub mod shapes {
+    /// The domain trait alone.
+    pub mod domain {
+        include!(concat!(env!("OUT_DIR"), "/shapes/domain/mod.rs"));
+    }
+    /// The trait, the stub and the fake.
+    pub mod stub_and_fake {
+        include!(concat!(env!("OUT_DIR"), "/shapes/stub_and_fake/mod.rs"));
+    }
+    /// The trait and the gRPC adapter.
+    pub mod server {
+        include!(concat!(env!("OUT_DIR"), "/shapes/server/mod.rs"));
+    }
+    /// The trait and the client.
+    pub mod client {
+        include!(concat!(env!("OUT_DIR"), "/shapes/client/mod.rs"));
+    }
+    /// The trait and the REST gateway.
+    pub mod gateway {
+        include!(concat!(env!("OUT_DIR"), "/shapes/gateway/mod.rs"));
+    }
+    /// The default artifacts.
+    pub mod defaults {
+        include!(concat!(env!("OUT_DIR"), "/shapes/defaults/mod.rs"));
+    }
+    /// Every artifact.
+    pub mod all {
+        include!(concat!(env!("OUT_DIR"), "/shapes/all/mod.rs"));
+    }
+}
+
 #[cfg(test)]
 mod editions_roundtrip;
+#[cfg(test)]
+mod packed_wire;

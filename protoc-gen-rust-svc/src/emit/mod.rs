@@ -62,6 +62,9 @@ pub fn runtime_items_named(settings: &Settings<'_>, items: &TokenStream) -> BTre
 
 fn bare_idents(tokens: &TokenStream, wanted: &[&'static str], named: &mut BTreeSet<&'static str>) {
     let mut continues_path = false;
+    // The previous token was the first `:` of a `::`; a lone `:` (`requests: BoxStream<…>`)
+    // ends a name, it does not continue a path.
+    let mut after_joint_colon = false;
     let mut in_module_head = false;
     for token in tokens.clone() {
         match &token {
@@ -76,7 +79,13 @@ fn bare_idents(tokens: &TokenStream, wanted: &[&'static str], named: &mut BTreeS
             }
             _ => {}
         }
-        continues_path = matches!(&token, TokenTree::Punct(punct) if punct.as_char() == ':');
+        let colon = matches!(&token, TokenTree::Punct(punct) if punct.as_char() == ':');
+        continues_path = colon && after_joint_colon;
+        after_joint_colon = matches!(
+            &token,
+            TokenTree::Punct(punct)
+                if punct.as_char() == ':' && punct.spacing() == proc_macro2::Spacing::Joint
+        );
     }
 }
 
@@ -326,17 +335,18 @@ mod tests {
         let items = quote! {
             fn a(ctx: &Context) -> impl Reply<::rust_svc_runtime::Status> {}
             mod inner { fn poll(cx: &mut BoxStream<'_>) {} }
+            fn b(requests: BoxStream<u8>) {}
             mod declared;
             struct S(::rust_svc_runtime::BoxStream<u8>);
         };
         let named = runtime_items_named(&settings, &items);
         assert_eq!(
             named.iter().copied().collect::<Vec<_>>(),
-            ["Context", "Reply"]
+            ["BoxStream", "Context", "Reply"]
         );
         assert_eq!(
             runtime_use(&settings, named).to_string(),
-            "use :: rust_svc_runtime :: { Context , Reply } ;"
+            "use :: rust_svc_runtime :: { BoxStream , Context , Reply } ;"
         );
         assert_eq!(settings.item("Status").to_string(), "Status");
         assert_eq!(
