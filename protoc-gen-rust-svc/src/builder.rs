@@ -147,9 +147,12 @@ impl Builder {
         self
     }
 
-    /// Whether two rpcs of a service bound to the same (HTTP method, path template) stop
-    /// generation (default `false`: a warning, and the gateway serves the later rpc, as
-    /// grpc-gateway v2 does). The `strict_http_rules` parameter.
+    /// Whether what grpc-gateway serves but the Envoy transcoder refuses stops generation
+    /// (default `false`: a warning naming the file and line): two rpcs of a service bound to
+    /// the same (HTTP method, path template), of which the gateway serves the later, as
+    /// grpc-gateway v2 does; and a `*` or a variable after a template's `**`, which the
+    /// gateway matches as grpc-gateway does (`**` takes what the fixed number of segments
+    /// after it leave). The `strict_http_rules` parameter.
     #[must_use]
     pub fn strict_http_rules(mut self, enabled: bool) -> Self {
         self.params.strict_http_rules = enabled;
@@ -227,11 +230,10 @@ impl Builder {
         self
     }
 
-    /// Whether a path template may have a `*` or a variable after its `**` (default `false`:
-    /// such a template stops generation, naming its file and line, as the Envoy transcoder
-    /// refuses it). With `true` the gateway serves it as grpc-gateway does, `**` taking what the
-    /// segments after it leave; firestore's protos need it. The
-    /// `wildcards_after_double_wildcard` parameter.
+    /// Deprecated, no effect: a `*` or a variable after a template's `**` (firestore's protos
+    /// have them) is accepted by default, with a warning, and refused with
+    /// [`strict_http_rules`](Self::strict_http_rules). Kept so that builds that call it do not
+    /// break. The `wildcards_after_double_wildcard` parameter.
     #[must_use]
     pub fn wildcards_after_double_wildcard(mut self, enabled: bool) -> Self {
         self.params.wildcards_after_double_wildcard = enabled;

@@ -102,7 +102,7 @@ struct NewArgs {
     #[arg(long, value_name = "DIR")]
     templates: Option<PathBuf>,
     /// Plugin parameters for the crate's generated code, as `generate --opt` takes them (e.g.
-    /// `wildcards_after_double_wildcard=true`); written into build.rs or buf.gen.yaml.
+    /// `allow_delete_body=true`); written into build.rs or buf.gen.yaml.
     #[arg(long, value_name = "PARAMS")]
     opt: Vec<String>,
 }

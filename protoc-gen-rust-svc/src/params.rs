@@ -16,7 +16,7 @@
 //! | `field_attribute` | `PATH=#[attr]`, prost-build's `field_attribute`; repeatable | none |
 //! | `default_stubs` | `true` or `false`: every domain trait method answers UNIMPLEMENTED by default | `false` |
 //! | `file_descriptor_set` | `true` or `false`: the include file gets `FILE_DESCRIPTOR_SET` | `false` |
-//! | `strict_http_rules` | `true` or `false`: two rpcs on one route stop generation | `false` |
+//! | `strict_http_rules` | `true` or `false`: what grpc-gateway serves but the Envoy transcoder refuses stops generation: two rpcs on one route, a `*` or a variable after `**` | `false` |
 //! | `json_all_messages` | `true` or `false`: every message gets proto3 JSON impls, not only those an rpc carries | `false` |
 //! | `reject_unknown_fields` | `true` or `false`: the proto3 JSON impls refuse an object with a field the message does not have, instead of skipping it | `false` |
 //! | `emit_unpopulated` | `true` or `false`: the proto3 JSON impls write every field, those at their default value too (`0`, `""`, `[]`, `{}`, `null` for an unset message field; not an unset oneof or `optional` field), as grpc-gateway's default marshaler (protojson's `EmitUnpopulated`) writes them | `false` |
@@ -26,7 +26,7 @@
 //! | `allow_delete_body` | `true` or `false`: a `delete` rule may have a `body`, as grpc-gateway's option of that name allows | `false` |
 //! | `generate_unbound_methods` | `true` or `false`: an rpc without an HTTP rule is routed as `post` on its gRPC path with the request as the body, as grpc-gateway's option of that name routes it | `false` |
 //! | `openapi_naming_strategy` | `fqn`, `legacy`, `simple` or `package`: the OpenAPI schemas' names, as protoc-gen-openapiv2's strategies name them (`legacy`: `v1Item`) | `fqn` (`inventory.v1.Item`) |
-//! | `wildcards_after_double_wildcard` | `true` or `false`: accept path templates with a `*` or a variable after `**`, served as grpc-gateway serves them | `false` |
+//! | `wildcards_after_double_wildcard` | deprecated, no effect: a `*` or a variable after `**` is accepted by default (a warning), refused with `strict_http_rules` | `false` |
 
 use std::collections::BTreeSet;
 
@@ -156,9 +156,12 @@ pub struct Params {
     pub default_stubs: bool,
     /// Whether the include file gets the encoded `FileDescriptorSet` as `FILE_DESCRIPTOR_SET`.
     pub file_descriptor_set: bool,
-    /// Whether two rpcs of a service bound to the same (HTTP method, path template) are an
-    /// error. By default they are a warning, and the gateway serves the later one, as
-    /// grpc-gateway v2 does.
+    /// Whether what grpc-gateway serves but the Envoy transcoder refuses stops generation: two
+    /// rpcs of a service bound to the same (HTTP method, path template), and a path template
+    /// with a `*` or a variable after its `**` (`/v1/{parent=docs/**}/{id}`, as firestore's
+    /// protos have). By default each is a warning naming its file and line: the gateway serves
+    /// the later of two rpcs, as grpc-gateway v2 does, and `**` takes what the fixed number of
+    /// segments after it leave.
     pub strict_http_rules: bool,
     /// Whether every message gets proto3 JSON (serde) impls with the gateway. By default only
     /// the messages and enums an rpc carries get them.
@@ -193,10 +196,11 @@ pub struct Params {
     pub generate_unbound_methods: bool,
     /// How the OpenAPI document names its schemas.
     pub openapi_naming_strategy: SchemaNaming,
-    /// Whether a path template may have a `*` or a variable after its `**`
-    /// (`/v1/{parent=docs/**}/{id}`, as firestore's protos have). By default such a template
-    /// stops generation, as the Envoy transcoder refuses it; with this the gateway serves it as
-    /// grpc-gateway does, `**` taking what the segments after it leave.
+    /// Deprecated, no effect. A path template with a `*` or a variable after its `**` is now
+    /// accepted by default (a warning) and refused with [`strict_http_rules`]; the parameter
+    /// is still read so that no build that sets it breaks.
+    ///
+    /// [`strict_http_rules`]: Params::strict_http_rules
     pub wildcards_after_double_wildcard: bool,
     /// A gRPC API configuration (a `google.api.Service` YAML file) whose `http.rules` give rpcs
     /// routes beside (before) their `google.api.http` annotations, as grpc-gateway's option of

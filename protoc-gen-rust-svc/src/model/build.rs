@@ -290,12 +290,27 @@ fn build_method(
     // generated without its bindings (a gRPC-only build of a grpc-gateway proto).
     let routed = cx.params.emits(Artifact::Gateway) || cx.params.emits(Artifact::OpenApi);
     let leniency = http::Leniency {
-        tails: cx.params.wildcards_after_double_wildcard || !routed,
+        tails: !cx.params.strict_http_rules || !routed,
         delete_body: cx.params.allow_delete_body || !routed,
     };
     let mut http = Vec::new();
+    let mut notes = Vec::new();
     for (rule, location) in rules {
-        match http::bindings(rule, &method.input(), &method.output(), streaming, leniency) {
+        let bound = http::bindings(
+            rule,
+            &method.input(),
+            &method.output(),
+            streaming,
+            leniency,
+            &mut notes,
+        );
+        if routed {
+            for note in notes.drain(..) {
+                warnings.push(Warning::at(location.clone(), &element, note));
+            }
+        }
+        notes.clear();
+        match bound {
             Ok(bindings) => http.extend(bindings),
             Err(message) if !routed => {
                 warnings.push(Warning::at(

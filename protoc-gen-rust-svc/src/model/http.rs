@@ -19,22 +19,24 @@ use crate::options::{HttpPattern, HttpRule};
 /// default.
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Leniency {
-    /// A template may have a `*` or a variable after its `**`
-    /// (`wildcards_after_double_wildcard`).
+    /// A template may have a `*` or a variable after its `**`, as grpc-gateway serves it (the
+    /// default; `strict_http_rules` refuses it, as the Envoy transcoder does).
     pub(super) tails: bool,
     /// A `delete` rule may have a `body` (`allow_delete_body`).
     pub(super) delete_body: bool,
 }
 
-/// The bindings of one rule: the rule itself, then its additional bindings.
+/// The bindings of one rule: the rule itself, then its additional bindings. What is accepted
+/// but served differently by the Envoy transcoder goes into `notes`, for a warning.
 pub(super) fn bindings(
     rule: &HttpRule,
     input: &MessageDescriptor,
     output: &MessageDescriptor,
     streaming: Streaming,
     leniency: Leniency,
+    notes: &mut Vec<String>,
 ) -> Result<Vec<HttpBinding>, String> {
-    let mut bindings = vec![binding(rule, input, output, streaming, leniency)?];
+    let mut bindings = vec![binding(rule, input, output, streaming, leniency, notes)?];
     for additional in &rule.additional_bindings {
         if !additional.additional_bindings.is_empty() {
             return Err(
@@ -42,7 +44,9 @@ pub(super) fn bindings(
                     .to_owned(),
             );
         }
-        bindings.push(binding(additional, input, output, streaming, leniency)?);
+        bindings.push(binding(
+            additional, input, output, streaming, leniency, notes,
+        )?);
     }
     Ok(bindings)
 }
@@ -53,6 +57,7 @@ fn binding(
     output: &MessageDescriptor,
     streaming: Streaming,
     leniency: Leniency,
+    notes: &mut Vec<String>,
 ) -> Result<HttpBinding, String> {
     let (method, path) = match &rule.pattern {
         Some(HttpPattern::Get(path)) => ("GET", path),
@@ -70,12 +75,19 @@ fn binding(
         ));
     }
     let template = PathTemplate::parse(path).map_err(|error| format!("{what}: {error}"))?;
-    if !leniency.tails && template.has_wildcard_after_double_wildcard() {
-        return Err(format!(
-            "{what}: a `*` or a variable after `**` is ambiguous, and the Envoy transcoder refuses \
-             it: only literals may follow `**`. To serve it as grpc-gateway does (`**` takes what \
-             the segments after it leave), set `wildcards_after_double_wildcard=true` (a plugin \
-             parameter: `--opt` of `generate` and `new`, `Builder::wildcards_after_double_wildcard`)"
+    if template.has_wildcard_after_double_wildcard() {
+        if !leniency.tails {
+            return Err(format!(
+                "{what}: a `*` or a variable after `**` is refused under `strict_http_rules=true`, \
+                 as the Envoy transcoder refuses it (only literals may follow `**`); without it \
+                 the gateway serves it as grpc-gateway does (`**` takes what the fixed number of \
+                 segments after it leave)"
+            ));
+        }
+        notes.push(format!(
+            "{what}: a `*` or a variable after `**`, served as grpc-gateway serves it (`**` takes \
+             what the fixed number of segments after it leave); the Envoy transcoder refuses \
+             such a template, and `strict_http_rules=true` makes this an error"
         ));
     }
 

@@ -51,8 +51,8 @@ pub struct NewOptions {
     pub overwrite: Vec<String>,
     /// A directory of templates overriding the built-in ones file by file.
     pub templates: Option<PathBuf>,
-    /// Plugin parameters for the crate's generated code (`wildcards_after_double_wildcard=true`
-    /// for Firestore's routes), as `generate --opt` takes them: used to read the protos now, and
+    /// Plugin parameters for the crate's generated code (`allow_delete_body=true`), as
+    /// `generate --opt` takes them: used to read the protos now, and
     /// written into build.rs (or buf.gen.yaml) and the manifest, which `check` reads.
     pub parameters: Vec<String>,
 }
@@ -425,8 +425,7 @@ pub(crate) mod tests {
 
     #[test]
     fn plugin_parameters_reach_the_model_build_rs_and_check() {
-        // Firestore's `{parent=projects/*/databases/*/documents/*/**}/{collection_id}` needs
-        // `wildcards_after_double_wildcard=true`, which `new --opt` passes on.
+        // A DELETE with a body needs `allow_delete_body=true`, which `new --opt` passes on.
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let dir = tempfile::tempdir().unwrap();
         let protos = dir.path().join("protos");
@@ -435,10 +434,10 @@ pub(crate) mod tests {
         std::fs::write(
             &proto,
             "syntax = \"proto3\";\npackage docs.v1;\nimport \"google/api/annotations.proto\";\n\
-             message ListRequest { string parent = 1; string collection_id = 2; }\n\
-             message ListResponse {}\n\
-             service Documents {\n  rpc List(ListRequest) returns (ListResponse) {\n    \
-             option (google.api.http) = { get: \"/v1/{parent=docs/*/**}/{collection_id}\" };\n  }\n}\n",
+             message DeleteRequest { string name = 1; string etag = 2; }\n\
+             message DeleteResponse {}\n\
+             service Documents {\n  rpc Delete(DeleteRequest) returns (DeleteResponse) {\n    \
+             option (google.api.http) = { delete: \"/v1/{name=docs/*}\" body: \"*\" };\n  }\n}\n",
         )
         .unwrap();
         let options = |parameters: Vec<String>| NewOptions {
@@ -450,17 +449,11 @@ pub(crate) mod tests {
             ..Default::default()
         };
         let refused = new_crate(&options(Vec::new())).unwrap_err().to_string();
-        assert!(
-            refused.contains("wildcards_after_double_wildcard=true"),
-            "{refused}"
-        );
-        new_crate(&options(vec![
-            "wildcards_after_double_wildcard=true".to_owned(),
-        ]))
-        .unwrap();
+        assert!(refused.contains("allow_delete_body=true"), "{refused}");
+        new_crate(&options(vec!["allow_delete_body=true".to_owned()])).unwrap();
         let build = std::fs::read_to_string(dir.path().join("docs-svc/build.rs")).unwrap();
         assert!(
-            build.contains(".parameter(\"wildcards_after_double_wildcard=true\")?"),
+            build.contains(".parameter(\"allow_delete_body=true\")?"),
             "{build}"
         );
         let report = check::check_crate(&dir.path().join("docs-svc")).unwrap();

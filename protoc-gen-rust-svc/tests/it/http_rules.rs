@@ -100,7 +100,7 @@ fn bad_http_rules_name_the_file_line_rpc_and_problem() {
             "wildcard_after_double_wildcard",
             23,
             "Broken",
-            "get \"/v1/{name=things/**}/{id}\": a `*` or a variable after `**` is ambiguous, and the Envoy transcoder refuses it",
+            "get \"/v1/{name=things/**}/{id}\": a `*` or a variable after `**` is refused under `strict_http_rules=true`, as the Envoy transcoder refuses it",
         ),
     ];
     for (name, line, method, problem) in cases {
@@ -124,7 +124,10 @@ fn a_template_error_gives_the_byte_offset() {
 }
 
 #[test]
-fn a_wildcard_after_double_wildcard_is_served_as_grpc_gateway_serves_it_when_asked() {
+fn a_wildcard_after_double_wildcard_is_a_warning_and_served_as_grpc_gateway_serves_it() {
+    // Firestore's `ListDocuments` (`{parent=projects/*/databases/*/documents/*/**}/{collection_id}`)
+    // and remoteworkers' `{name=**/botSessions/*}`: grpc-gateway serves them (the tail after
+    // `**` has a fixed length), the Envoy transcoder refuses them.
     let root = root();
     let builder = || {
         Builder::new()
@@ -132,26 +135,37 @@ fn a_wildcard_after_double_wildcard_is_served_as_grpc_gateway_serves_it_when_ask
             .include(root.join("proto"))
             .file(root.join("tests/protos/invalid/http/wildcard_after_double_wildcard.proto"))
     };
-    let error = error_of("wildcard_after_double_wildcard.proto");
-    assert!(
-        error.contains("set `wildcards_after_double_wildcard=true`"),
-        "the error says the way out: {error}"
-    );
-    let files = builder()
-        .wildcards_after_double_wildcard(true)
-        .generate()
-        .expect("accepted when asked");
-    let gateway = files
+    let generated = builder()
+        .generate_with_warnings()
+        .expect("accepted by default");
+    let warnings: Vec<String> = generated.warnings.iter().map(ToString::to_string).collect();
+    insta::assert_snapshot!(warnings.join("\n"), @r#"invalid/http/wildcard_after_double_wildcard.proto:23: rpc tests.invalid.http.wildcard_after_double_wildcard.Things.Broken: google.api.http: get "/v1/{name=things/**}/{id}": a `*` or a variable after `**`, served as grpc-gateway serves it (`**` takes what the fixed number of segments after it leave); the Envoy transcoder refuses such a template, and `strict_http_rules=true` makes this an error"#);
+    let gateway = generated
+        .files
         .iter()
         .find(|file| file.content.contains("/v1/{name=things/**}/{id}"))
         .expect("the route is in the gateway's table");
     assert!(gateway.name.ends_with(".rs"), "{}", gateway.name);
-    // Without the gateway and OpenAPI nothing serves the route, so nothing is refused.
+    // The parameter that used to accept it is still read, and changes nothing.
+    let deprecated = builder()
+        .parameter("wildcards_after_double_wildcard=true")
+        .expect("still a known parameter")
+        .generate_with_warnings()
+        .expect("accepted");
+    assert_eq!(deprecated.files, generated.files);
+    assert_eq!(deprecated.warnings.len(), 1);
+    // Strict: refused (the error's wording is checked with the other bad rules above).
     builder()
-        .parameter("artifacts=domain+server+client")
-        .expect("valid parameters")
+        .strict_http_rules(true)
         .generate()
+        .expect_err("refused under strict_http_rules");
+    // Without the gateway and OpenAPI nothing serves the route: no warning, nothing refused.
+    let grpc_only = builder()
+        .parameter("artifacts=domain+server+client,strict_http_rules=true")
+        .expect("valid parameters")
+        .generate_with_warnings()
         .expect("no gateway, no Envoy rule");
+    assert!(grpc_only.warnings.is_empty(), "{:?}", grpc_only.warnings);
 }
 
 #[test]

@@ -20,11 +20,10 @@ use crate::workspace::write_if_changed;
 const GENERATOR_PARAMETER: &str =
     "artifacts=domain+stub+server+client+fake+tonic_client,include_file=lib.rs";
 
-/// The parameters of the gateway sample: every artifact.
-/// `wildcards_after_double_wildcard`: firestore's and remoteworkers' templates have a variable
-/// or a `*` after `**`, which the gateway refuses by default as the Envoy transcoder does.
-const GATEWAY_PARAMETER: &str = "artifacts=domain+stub+server+client+fake+tonic_client+gateway+openapi,\
-     include_file=lib.rs,wildcards_after_double_wildcard=true";
+/// The parameters of the gateway sample: every artifact, otherwise the defaults (firestore's
+/// and remoteworkers' templates, with a variable or a `*` after `**`, are warnings).
+const GATEWAY_PARAMETER: &str =
+    "artifacts=domain+stub+server+client+fake+tonic_client+gateway+openapi,include_file=lib.rs";
 
 /// What the descriptors of a set of files define.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
