@@ -1,5 +1,11 @@
 //! Client-side adaptive throttling from the Google SRE book, with a minimum number of requests
 //! before it rejects anything.
+//!
+//! The state it reports has hysteresis, so that one outage reads as one `Open` and one
+//! `Closed`: it is `Open` from the first call it rejects, and `Closed` again once the rejection
+//! probability is zero and it has rejected nothing for a whole window. Read from the
+//! probability alone, it flapped while a dependency recovered (the probability falls to zero,
+//! a few rejected requests raise it again), and each flap was a log line and a metric change.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -24,7 +30,10 @@ const ADAPTIVE_BUCKETS: u32 = 10;
 pub(super) struct AdaptiveMachine {
     settings: Adaptive,
     buckets: VecDeque<Bucket>,
+    /// The state it reports: `Open` since it rejected a call, until a quiet window has passed.
     rejecting: bool,
+    /// When it last rejected a call.
+    last_rejection: Option<Instant>,
     rng: fastrand::Rng,
 }
 
@@ -34,6 +43,7 @@ impl AdaptiveMachine {
             settings,
             buckets: VecDeque::with_capacity(ADAPTIVE_BUCKETS as usize + 1),
             rejecting: false,
+            last_rejection: None,
             rng: fastrand::Rng::new(),
         }
     }
@@ -97,8 +107,19 @@ impl AdaptiveMachine {
     /// out of it, the breaker reads (and announces) closed without waiting for a call.
     pub(super) fn advance(&mut self, now: Instant) -> Transition {
         self.expire(now);
-        let probability = self.rejection_probability();
-        self.track(probability > 0.0)
+        self.settle(now)
+    }
+
+    /// `Closed` again when the probability is zero and the last rejection is a window old.
+    fn settle(&mut self, now: Instant) -> Transition {
+        let quiet = self
+            .last_rejection
+            .is_none_or(|rejected| now.saturating_duration_since(rejected) >= self.settings.window);
+        if self.rejecting && quiet && self.rejection_probability() == 0.0 {
+            self.track(false)
+        } else {
+            None
+        }
     }
 
     pub(super) fn try_acquire(&mut self, now: Instant) -> (Admission, Transition) {
@@ -107,19 +128,20 @@ impl AdaptiveMachine {
         self.current(now);
         let probability = self.rejection_probability();
         self.current(now).requests += 1;
-        let transition = self.track(probability > 0.0);
-        let admission = if probability > 0.0 && self.rng.f64() < probability {
-            Admission::Rejected {
+        if probability > 0.0 && self.rng.f64() < probability {
+            self.last_rejection = Some(now);
+            let admission = Admission::Rejected {
                 retry_after: self.bucket_width(),
                 why: Rejection::Throttled,
-            }
+            };
+            (admission, self.track(true))
         } else {
-            Admission::Admitted {
+            let admission = Admission::Admitted {
                 epoch: 0,
                 probe: false,
-            }
-        };
-        (admission, transition)
+            };
+            (admission, self.settle(now))
+        }
     }
 
     pub(super) fn record(&mut self, now: Instant, outcome: CallOutcome) {
@@ -137,6 +159,7 @@ impl AdaptiveMachine {
     /// Back to admitting everything, with an empty history.
     pub(super) fn reset(&mut self) -> Transition {
         self.buckets.clear();
+        self.last_rejection = None;
         self.track(false)
     }
 
