@@ -113,6 +113,9 @@ fn a_path_variable_of_a_repeated_field_takes_comma_separated_values() {
     );
 }
 
+/// A body rule, path bindings, a body and the request expected.
+type FilterCase = (BodyRule, &'static [(&'static str, &'static str)], &'static str, Value);
+
 /// grpc-gateway's `TestPopulateParametersWithFilters` through a request's body rule: the
 /// generated filter of a route holds its body field (and its path variables), and a query
 /// parameter with any of them as a prefix is dropped, even where the body left the field out
@@ -121,7 +124,7 @@ fn a_path_variable_of_a_repeated_field_takes_comma_separated_values() {
 fn the_query_never_reaches_under_the_body_field() {
     let query = "nested.nested.bool_value=true&nested.nested.string_value=str\
                  &nested.string_value=str&string_value=str";
-    let cases: [(BodyRule, &[(&str, &str)], &str, Value); 4] = [
+    let cases: [FilterCase; 4] = [
         // `body: "nested"` with no body: nothing under `nested` comes from the query.
         (
             BodyRule::Field("nested"),
