@@ -9,6 +9,7 @@ pub mod admission;
 pub mod codec;
 pub mod connect;
 pub(crate) mod protocol;
+pub mod recover;
 mod trace;
 pub(crate) mod unread;
 
@@ -83,12 +84,13 @@ where
 }
 
 /// Cuts a response stream at the context's deadline: the stream then yields one
-/// `DEADLINE_EXCEEDED` and ends.
+/// `DEADLINE_EXCEEDED` and ends. A panic while polling it ends it with `INTERNAL`
+/// ([`recover`]).
 pub fn stream_within_deadline<T: Send + 'static>(
     ctx: &Context,
     stream: BoxStream<T>,
 ) -> BoxStream<T> {
-    crate::deadline::cut_stream(ctx.deadline(), stream)
+    crate::deadline::cut_stream(ctx.deadline(), recover::recover_stream(stream))
 }
 
 /// A method of a domain trait as the adapter calls it, e.g. `<T as InventoryService>::check_stock`:

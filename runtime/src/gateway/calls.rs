@@ -22,6 +22,7 @@ use super::service::{Call, ResponseFuture, Route, RpcName};
 use super::status;
 use super::stream::{StreamFormat, stream_response};
 use super::{http_body, protobuf, trailers};
+use crate::call::recover::{recover_call, recover_stream};
 use crate::call::{DomainMethod, within_deadline};
 use crate::rpc::MethodKind;
 use crate::{BoxStream, Context, MetadataMap, ResponseMetadata, Status};
@@ -299,7 +300,7 @@ where
             _permit,
             stream_errors: _,
         } = &held;
-        let call = method.call(domain, &ctx, input);
+        let call = recover_call(|| method.call(domain, &ctx, input));
         let response = match within_deadline(&ctx, call).await {
             Ok(output) => write(output, reply).await,
             Err(mut status) => {
@@ -401,6 +402,7 @@ async fn write_stream<Resp: Serialize + Send + 'static>(
     stream: BoxStream<Resp>,
     reply: Reply,
 ) -> http::Response<Body> {
+    let stream = recover_stream(stream);
     let (stream, deadline) = match reply.stream_errors {
         None => (stream, reply.deadline),
         // Cut at the deadline first, so that the cut's error goes through the handler too.

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::{CallInfo, Finishes, Interceptors, MethodInfo, Outcome, finish_all};
+use crate::call::recover::{recover_call, recover_stream};
 use crate::call::{DomainMethod, normalize, within_deadline};
 use crate::{BoxStream, Context, Status};
 
@@ -209,7 +210,9 @@ impl<S: Send + Sync> Intercepted<S> {
     {
         let ctx = &pending.ctx;
         let span = ctx.span().clone();
-        let future = call.call(&self.inner, ctx, input);
+        // A panic inside is answered `INTERNAL` here, so that the interceptors record the call
+        // as failed.
+        let future = recover_call(|| call.call(&self.inner, ctx, input));
         if ctx.is_deadline_enforced_outside() {
             Either::Left(
                 future
@@ -236,9 +239,9 @@ impl<S: Send + Sync> Intercepted<S> {
                 // The transport cuts the stream it sends at the deadline it enforces.
                 let ctx = &pending.ctx;
                 let stream = if ctx.is_deadline_enforced_outside() {
-                    stream
+                    recover_stream(stream)
                 } else {
-                    crate::deadline::cut_stream(ctx.deadline(), stream)
+                    crate::deadline::cut_stream(ctx.deadline(), recover_stream(stream))
                 };
                 Ok(Box::pin(ObservedStream {
                     inner: stream,

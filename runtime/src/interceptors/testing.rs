@@ -67,6 +67,29 @@ pub(crate) async fn broken(svc: &Svc, ctx: &Context, _req: u32) -> Result<u32, S
     Err(Status::internal("the database is gone"))
 }
 
+/// Panics, as a handler with a bug does.
+pub(crate) async fn panics(svc: &Svc, ctx: &Context, req: u32) -> Result<u32, Status> {
+    svc.record(ctx);
+    assert_ne!(req, std::hint::black_box(req), "the handler's bug");
+    Ok(req)
+}
+
+/// Streams `0..req`, panicking at `1`.
+pub(crate) async fn count_then_panic(
+    svc: &Svc,
+    ctx: &Context,
+    req: u32,
+) -> Result<BoxStream<u32>, Status> {
+    svc.record(ctx);
+    Ok(Box::pin(futures_util::StreamExt::map(
+        futures_util::stream::iter(0..req),
+        |n| {
+            assert_ne!(n, 1, "the stream's bug");
+            Ok(n)
+        },
+    )))
+}
+
 /// Answers after 250 ms (of paused tokio time).
 pub(crate) async fn slow(svc: &Svc, ctx: &Context, req: u32) -> Result<u32, Status> {
     svc.record(ctx);

@@ -31,6 +31,7 @@ use futures_util::future::Either;
 use tonic::metadata::MetadataMap;
 
 use crate::call::ArrivalDeadline;
+use crate::call::recover::recover_call;
 pub use crate::call::{DomainMethod, stream_within_deadline, within_deadline};
 use crate::deadline::deadline_from_headers;
 pub use crate::rpc::WireSettings;
@@ -211,7 +212,8 @@ where
     };
     ctx.enforce_deadline_outside();
     Either::Left(async move {
-        match within_deadline(&ctx, method.call(&*domain, &ctx, message)).await {
+        let handler = recover_call(|| method.call(&*domain, &ctx, message));
+        match within_deadline(&ctx, handler).await {
             Ok(out) => {
                 let mut response = tonic::Response::new(respond(&ctx, out));
                 // Behind a `GrpcServer`, which adds them to the HTTP response (without passing

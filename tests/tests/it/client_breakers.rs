@@ -521,3 +521,50 @@ async fn a_server_that_asks_for_a_pause_gets_no_call_until_it_is_over() {
     client.write(&ctx(), keyed("")).await.unwrap();
     assert_eq!(server.count(), 2);
 }
+
+/// Serves HTTP/2 on loopback and resets every stream with `reason` after reading its
+/// headers: what a server whose handler task panicked does (hyper drops the stream).
+async fn resetting_server(reason: h2::Reason) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (socket, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                let mut connection = h2::server::handshake(socket).await.unwrap();
+                while let Some(Ok((_request, mut respond))) = connection.accept().await {
+                    respond.send_reset(reason);
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_stream_reset_the_caller_did_not_ask_for_is_a_failure_of_the_dependency() {
+    // go-zero's TestGoogleBreakerPanic: a dependency whose handler panics must trip the
+    // breaker. A reset the caller did not ask for (CANCEL, as hyper resets the stream of a
+    // task that panicked; INTERNAL_ERROR) is the dependency's failure, not the caller's
+    // cancellation.
+    for reason in [h2::Reason::CANCEL, h2::Reason::INTERNAL_ERROR] {
+        for compressed in [false, true] {
+            let addr = resetting_server(reason).await;
+            let mut builder = FlakyClient::builder();
+            if compressed {
+                builder = builder.send_compressed(rust_svc_runtime::CompressionEncoding::Gzip);
+            }
+            let client = builder.connect_lazy([format!("http://{addr}")]).unwrap();
+            let mut codes = Vec::new();
+            for _ in 0..4 {
+                let status = client.write(&ctx(), keyed("")).await.unwrap_err();
+                codes.push((status.code(), status.message().to_owned()));
+            }
+            assert_eq!(
+                client.breaker_state("Write"),
+                Some(BreakerState::Open),
+                "{reason:?}: {codes:?}"
+            );
+        }
+    }
+}

@@ -46,6 +46,7 @@ mod json_mapping;
 mod killers;
 mod load_shedding;
 mod mtls;
+mod panics;
 mod python_interop;
 mod reflection;
 mod scaffold;

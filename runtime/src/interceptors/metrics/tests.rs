@@ -4,7 +4,9 @@ use futures_util::StreamExt;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
 
 use super::*;
-use crate::interceptors::testing::{COUNT, ECHO, Svc, count, echo, not_found};
+use crate::interceptors::testing::{
+    COUNT, ECHO, Svc, count, count_then_panic, echo, not_found, panics,
+};
 use crate::interceptors::{Interceptors, from_fn};
 
 /// Runs `calls` on a current-thread runtime with paused time, recording into a recorder of this
@@ -71,6 +73,46 @@ fn server_calls_are_counted_like_go_grpc_prometheus() {
     ];
     assert_eq!(series(&text, "grpc_server_"), expected, "{text}");
     assert!(series(&text, "grpc_client_").is_empty());
+}
+
+#[test]
+fn a_handler_that_panics_is_counted_as_internal_and_as_a_panic() {
+    let stream_labels =
+        r#"grpc_type="server_stream",grpc_service="test.v1.Echo",grpc_method="Count""#;
+    let text = record(PrometheusBuilder::new().build_recorder(), async {
+        let service = Interceptors::server()
+            .with(Metrics::new())
+            .wrap(Svc::default());
+        let ctx = Context::new();
+        let status = service
+            .intercept_unary(&ECHO, &ctx, 1, panics)
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), crate::Code::Internal);
+        assert_eq!(status.message(), crate::call::recover::PANICKED);
+        let mut stream = service
+            .intercept_server_streaming(&COUNT, &ctx, 3, count_then_panic)
+            .await
+            .unwrap();
+        assert_eq!(stream.next().await.unwrap().unwrap(), 0);
+        let status = stream.next().await.unwrap().unwrap_err();
+        assert_eq!(status.code(), crate::Code::Internal);
+        assert!(stream.next().await.is_none());
+    });
+    let expected = [
+        format!(r#"grpc_server_handled_total{{{stream_labels},grpc_code="Internal"}} 1"#),
+        format!(r#"grpc_server_handled_total{{{UNARY},grpc_code="Internal"}} 1"#),
+    ];
+    assert_eq!(
+        series(&text, "grpc_server_handled_total"),
+        expected,
+        "{text}"
+    );
+    assert_eq!(
+        series(&text, crate::call::recover::PANICS_COUNTER),
+        [format!("{} 2", crate::call::recover::PANICS_COUNTER)],
+        "{text}"
+    );
 }
 
 #[test]

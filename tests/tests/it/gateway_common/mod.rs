@@ -54,6 +54,13 @@ impl Seen {
     }
 }
 
+/// The message of a `Fail` request, or the label of a `Sum` message, that makes the handler
+/// panic.
+pub const PANIC: &str = "panic";
+
+/// The `fail_with_code` of a `Stream` request that makes its stream panic after its messages.
+pub const PANIC_CODE: i32 = 1000;
+
 /// The test domain: unary rpcs echo their request, the rest do what gateway.proto says.
 #[derive(Debug, Clone)]
 pub struct EchoDomain {
@@ -213,6 +220,8 @@ impl Echo for EchoDomain {
     /// [`FAILED_BY`] metadata.
     async fn fail(&self, ctx: &Context, request: FailRequest) -> Result<Empty, Status> {
         self.record("fail", ctx);
+        // A handler with a bug (tests/it/panics.rs).
+        assert_ne!(request.message, PANIC, "the handler's bug");
         let code = Code::from(request.code);
         let mut status = if request.with_details {
             Status::with_error_details(
@@ -262,6 +271,8 @@ impl Echo for EchoDomain {
                     leaf: None,
                 };
                 Some((Ok(item), sent + 1))
+            } else if sent == count && fail_with_code == PANIC_CODE {
+                panic!("the stream's bug, after {count} messages");
             } else if sent == count && fail_with_code != 0 {
                 let status = Status::new(
                     Code::from(fail_with_code),
@@ -280,7 +291,9 @@ impl Echo for EchoDomain {
         self.record("sum", ctx);
         let mut total = Total::default();
         while let Some(inner) = requests.next().await {
-            total.sum += inner?.count;
+            let inner = inner?;
+            assert_ne!(inner.label, PANIC, "the handler's bug, mid-stream");
+            total.sum += inner.count;
             total.messages += 1;
         }
         Ok(total)
