@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tonic::metadata::MetadataMap;
 
-use crate::rpc::{HttpBinding, MethodInfo};
+use crate::rpc::{HttpBinding, MethodInfo, WireProtocol};
 
 mod metadata;
 mod request_id;
@@ -79,6 +79,9 @@ pub struct Context {
     trace: Option<TraceContext>,
     identity: Option<Arc<dyn Any + Send + Sync>>,
     serving: bool,
+    /// The protocol of the served call; not carried by a child (the call it makes goes out by
+    /// a protocol of its own).
+    protocol: Option<WireProtocol>,
 }
 
 /// A clone is the same call's context, except that the deadline is no longer known to be
@@ -99,6 +102,7 @@ impl Clone for Context {
             trace: self.trace,
             identity: self.identity.clone(),
             serving: self.serving,
+            protocol: self.protocol,
         }
     }
 }
@@ -134,6 +138,7 @@ impl Context {
             trace: self.trace,
             identity: self.identity.clone(),
             serving: false,
+            protocol: None,
         }
     }
 
@@ -178,6 +183,7 @@ impl Context {
         // empty metadata only to drop it.
         Self {
             peer_addr: peer,
+            protocol: Some(WireProtocol::Rest),
             ..Self::with_parts(
                 Arc::new(RequestMetadata::deferred(
                     headers,
@@ -355,6 +361,7 @@ impl Context {
         route: &'static HttpBinding,
     ) {
         Arc::make_mut(&mut self.metadata).set_gateway_rpc(rpc, route);
+        self.protocol = Some(WireProtocol::Rest);
     }
 
     /// The REST route a gateway served this call by (its method and path template, e.g. `GET`
@@ -370,11 +377,22 @@ impl Context {
         self.serving
     }
 
+    /// The protocol the call this context serves came in by (gRPC, gRPC-Web, Connect or REST);
+    /// `None` for a context no server made (a call made in process, or by a client).
+    pub fn protocol(&self) -> Option<WireProtocol> {
+        self.protocol
+    }
+
     /// A context a server transport made for a call it serves, over the response metadata cell
     /// the transport reads back (built directly, so no cell of its own is allocated and dropped).
-    pub(crate) fn serving_call(metadata: MetadataMap, response: ResponseMetadata) -> Self {
+    pub(crate) fn serving_call(
+        metadata: MetadataMap,
+        response: ResponseMetadata,
+        protocol: WireProtocol,
+    ) -> Self {
         Self {
             serving: true,
+            protocol: Some(protocol),
             ..Self::with_parts(Arc::new(RequestMetadata::ready(metadata)), response)
         }
     }
@@ -396,6 +414,7 @@ impl Context {
             trace: None,
             identity: None,
             serving: false,
+            protocol: None,
         }
     }
 

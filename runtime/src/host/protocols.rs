@@ -87,10 +87,15 @@ where
         // tonic-web knows gRPC-Web's binary codec only: a JSON call goes through it as binary,
         // its messages coded as JSON by the adapter (the `Format` it carries), and its answer
         // is labelled JSON again.
-        let json = request
-            .headers()
-            .get(CONTENT_TYPE)
+        let content_type = request.headers().get(CONTENT_TYPE);
+        let json = content_type
             .is_some_and(|value| value.as_bytes().starts_with(b"application/grpc-web+json"));
+        if content_type.is_some_and(|value| value.as_bytes().starts_with(b"application/grpc-web")) {
+            // What the call was before tonic-web made it gRPC, for its context.
+            request
+                .extensions_mut()
+                .insert(crate::rpc::WireProtocol::GrpcWeb);
+        }
         if json {
             request.headers_mut().insert(
                 CONTENT_TYPE,

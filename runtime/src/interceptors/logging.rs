@@ -7,7 +7,10 @@
 //! ```
 //!
 //! The event has the target [`ACCESS_TARGET`] (`rust_svc::access`, to route or filter access
-//! lines apart from the rest) and the fields `rpc.service`, `rpc.method`, `side`, `code` (`OK`,
+//! lines apart from the rest) and the fields `rpc.system` (`grpc`, `connect_rpc`, as
+//! OpenTelemetry names the protocol a served call came in by; none for REST), `http.route` and
+//! `http.request.method` (for a REST call through the gateway: its route, e.g.
+//! `/v1/items/{sku}/stock`), `rpc.service`, `rpc.method`, `side`, `code` (`OK`,
 //! `NOT_FOUND`, …), `duration_ms`, `peer` (when known), `request_id` (when a request id
 //! interceptor ran before this one), `requests`, `responses`, and `error` (the status message)
 //! for a failure. It is logged at `INFO`, and at `WARN` when the serving side failed (`UNKNOWN`,
@@ -38,8 +41,8 @@ use tracing::Level;
 
 use super::is_server_fault;
 use super::request_id::{RequestId, request_id};
-use super::{CallInfo, Finish, Interceptor, Outcome};
-use crate::rpc::code_name;
+use super::{CallInfo, Finish, Interceptor, Outcome, Side};
+use crate::rpc::{HttpBinding, WireProtocol, code_name};
 use crate::{Context, Status};
 use summary::Kind;
 
@@ -234,6 +237,8 @@ impl Ending {
 
 /// What one access line says.
 struct Line<'a> {
+    system: Option<&'static str>,
+    route: Option<&'static HttpBinding>,
     service: &'static str,
     method: &'static str,
     side: &'static str,
@@ -249,7 +254,16 @@ struct Line<'a> {
 impl<'a> Line<'a> {
     fn new(outcome: &'a Outcome<'a>) -> Self {
         let method = outcome.call.method;
+        let protocol = match outcome.call.side {
+            Side::Server => outcome.ctx.protocol(),
+            Side::Client => None,
+        };
         Line {
+            system: protocol.map_or(Some("grpc"), WireProtocol::rpc_system),
+            route: outcome
+                .ctx
+                .http_route()
+                .filter(|_| protocol == Some(WireProtocol::Rest)),
             service: method.service(),
             method: method.method(),
             side: outcome.call.side.as_str(),
@@ -266,6 +280,9 @@ impl<'a> Line<'a> {
     fn emit(&self, level: Level) {
         event_at!(
             level,
+            rpc.system = self.system,
+            http.route = self.route.map(|route| route.template),
+            http.request.method = self.route.map(|route| route.method),
             rpc.service = self.service,
             rpc.method = self.method,
             side = self.side,
@@ -291,6 +308,13 @@ impl<'a> Line<'a> {
             "responses": self.responses,
         });
         let fields = line.as_object_mut().expect("an object");
+        if let Some(system) = self.system {
+            fields.insert("rpc.system".into(), system.into());
+        }
+        if let Some(route) = self.route {
+            fields.insert("http.route".into(), route.template.into());
+            fields.insert("http.request.method".into(), route.method.into());
+        }
         if let Some(peer) = self.peer {
             fields.insert("peer".into(), peer.to_string().into());
         }

@@ -8,8 +8,11 @@
 //! ```
 //!
 //! The span is an `INFO` span named `rpc` with the fields
-//! `rpc.system` (`grpc`), `rpc.service`, `rpc.method`, `rpc.grpc.status_code` (the numeric code,
-//! at the end), `otel.name` (`service/method`), `otel.kind` (`server` or `client`),
+//! `rpc.system` (`grpc` for gRPC and gRPC-Web, `connect_rpc` for Connect, as OpenTelemetry's
+//! semantic conventions name them; none for REST), `rpc.service`, `rpc.method`,
+//! `rpc.grpc.status_code` (the numeric code, at the end), `otel.name` (`service/method`; for a
+//! REST call through the gateway, its route, `GET /v1/items/{sku}/stock`, with `http.route` and
+//! `http.request.method` set, as the HTTP conventions name a server span), `otel.kind` (`server` or `client`),
 //! `otel.status_code` (`ERROR` for a failure, see below), `network.peer.address`,
 //! `network.peer.port` and the older `net.peer.ip`, `request_id`, `trace_id`, `span_id` and
 //! `parent_span_id`. The handler runs inside it, so its own events carry them.
@@ -49,8 +52,8 @@ use crate::call::incoming_parent;
 pub use crate::call::{
     Hex, SAMPLED, TraceContext, TraceParent, outgoing_traceparent, trace_context,
 };
-use crate::rpc::TRACESTATE_NAME;
 pub use crate::rpc::{TRACEPARENT, TRACESTATE};
+use crate::rpc::{TRACESTATE_NAME, WireProtocol};
 use crate::{Code, Context, Status};
 
 /// The tracing interceptor (see the module docs).
@@ -77,14 +80,26 @@ impl Interceptor for Tracing {
         };
 
         let method = call.method;
+        // A served call says what it came in by; a client stack's call is gRPC's as far as it
+        // can tell (the client under it may speak gRPC-Web or Connect).
+        let protocol = match call.side {
+            Side::Server => ctx.protocol(),
+            Side::Client => None,
+        };
+        let route = ctx
+            .http_route()
+            .filter(|_| protocol == Some(WireProtocol::Rest));
+        let system = protocol.map_or(Some("grpc"), WireProtocol::rpc_system);
         let span = tracing::info_span!(
             "rpc",
-            otel.name = method.full_name(),
+            otel.name = %SpanName { method, route },
             otel.kind = call.side.as_str(),
             otel.status_code = Empty,
-            rpc.system = "grpc",
+            rpc.system = system,
             rpc.service = method.service(),
             rpc.method = method.method(),
+            http.route = route.map(|route| route.template),
+            http.request.method = route.map(|route| route.method),
             rpc.grpc.status_code = Empty,
             network.peer.address = Empty,
             network.peer.port = Empty,
@@ -114,6 +129,21 @@ impl Interceptor for Tracing {
             span,
             side: call.side,
         })))
+    }
+}
+
+/// A span's `otel.name`: `service/method`, or a REST call's route.
+struct SpanName {
+    method: &'static crate::rpc::MethodInfo,
+    route: Option<&'static crate::rpc::HttpBinding>,
+}
+
+impl std::fmt::Display for SpanName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.route {
+            Some(route) => write!(f, "{} {}", route.method, route.template),
+            None => f.write_str(self.method.full_name()),
+        }
     }
 }
 

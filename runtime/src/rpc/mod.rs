@@ -35,7 +35,7 @@ pub use codes::{
 pub use method::{HttpBinding, Idempotency, MethodInfo, MethodKind, ServiceInfo};
 pub use policy::{HedgingPolicy, RetryPolicy, RetryThrottling};
 pub use shedding::LoadShedding;
-pub use wire::WireSettings;
+pub use wire::{WireProtocol, WireSettings};
 
 /// The gRPC status codes (tonic's), which policies name.
 pub use tonic::Code;

@@ -47,3 +47,31 @@ impl Default for WireSettings {
         }
     }
 }
+
+/// The protocol a served call came in by: what a server's [`Context`](crate::Context) says
+/// ([`Context::protocol`](crate::Context::protocol)), and what the tracing and logging
+/// interceptors name as OpenTelemetry's semantic conventions do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WireProtocol {
+    /// gRPC over HTTP/2.
+    Grpc,
+    /// gRPC-Web, over HTTP/1.1 or HTTP/2.
+    GrpcWeb,
+    /// The Connect protocol, over HTTP/1.1 or HTTP/2.
+    Connect,
+    /// REST/JSON, through the gateway's `google.api.http` routes.
+    Rest,
+}
+
+impl WireProtocol {
+    /// OpenTelemetry's `rpc.system` of the protocol: `grpc` (gRPC-Web too), `connect_rpc`;
+    /// `None` for REST, which is an HTTP call described by its route (`http.route`).
+    pub const fn rpc_system(self) -> Option<&'static str> {
+        match self {
+            Self::Grpc | Self::GrpcWeb => Some("grpc"),
+            Self::Connect => Some("connect_rpc"),
+            Self::Rest => None,
+        }
+    }
+}

@@ -34,6 +34,7 @@ use crate::call::ArrivalDeadline;
 use crate::call::recover::recover_call;
 pub use crate::call::{DomainMethod, stream_within_deadline, within_deadline};
 use crate::deadline::deadline_from_headers;
+use crate::rpc::WireProtocol;
 pub use crate::rpc::WireSettings;
 use crate::{BoxFuture, BoxStream, Context, Status};
 pub use answer::CallFuture;
@@ -68,7 +69,12 @@ pub fn accept<T>(request: tonic::Request<T>) -> Result<(Context, T), Status> {
         .remove::<ResponseCell>()
         .map(|ResponseCell(response)| response)
         .unwrap_or_default();
-    let mut ctx = Context::serving_call(metadata, response);
+    // gRPC-Web and Connect arrive translated to gRPC, marked with what they were.
+    let protocol = extensions
+        .get::<WireProtocol>()
+        .copied()
+        .unwrap_or(WireProtocol::Grpc);
+    let mut ctx = Context::serving_call(metadata, response, protocol);
     if let Some(admission) = extensions.remove::<crate::call::admission::Admission>() {
         admission.mark(&mut ctx);
     }

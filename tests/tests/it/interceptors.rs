@@ -135,7 +135,15 @@ async fn one_stack_sees_grpc_rest_and_in_process_calls_alike() {
         let spans = rpc_spans("request_id", id);
         assert_eq!(spans.len(), 1, "one span for {id}: {spans:?}");
         let span = &spans[0];
-        assert_eq!(span["rpc.system"], "grpc");
+        if id == "req-rest" {
+            // An HTTP call, named by its route (the protocols are checked one by one below).
+            assert!(!span.contains_key("rpc.system"), "{span:?}");
+            assert_eq!(span["http.route"], "/v1/echo");
+            assert_eq!(span["otel.name"], "POST /v1/echo");
+        } else {
+            assert_eq!(span["rpc.system"], "grpc");
+            assert_eq!(span["otel.name"], "tests.metadata.MetadataEcho/Echo");
+        }
         assert_eq!(span["rpc.service"], "tests.metadata.MetadataEcho");
         assert_eq!(span["rpc.method"], "Echo");
         assert_eq!(span["rpc.grpc.status_code"], "0");
@@ -516,4 +524,107 @@ async fn clients_count_retries_and_show_breaker_state_as_metrics() {
         ),
         Some(1.0)
     );
+}
+
+#[tokio::test]
+async fn spans_and_access_lines_name_the_protocol_as_opentelemetry_does() {
+    // gRPC, gRPC-Web, Connect and REST to one stack on a production port: rpc.system `grpc`
+    // for gRPC and gRPC-Web, `connect_rpc` for Connect, and a REST call named by its route.
+    install();
+    let service = Interceptors::server()
+        .with(RequestIds)
+        .with(Tracing)
+        .with(Logging::new())
+        .wrap(Echo);
+    let host = rust_svc_runtime::host::Host::new("echo").service(
+        rust_svc_tests::tests::metadata::METADATA_ECHO.name,
+        tonic::service::Routes::new(
+            rust_svc_tests::tests::metadata::MetadataEchoGrpc::new(service.clone()).into_service(),
+        ),
+        Some(MetadataEchoGateway::routes(service)),
+    );
+    let listener = rust_svc_runtime::host::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let stop = rust_svc_runtime::host::Stop::new();
+    let serving = host.start(listener, stop.wait()).await.unwrap();
+    let base = format!("http://{}", serving.addr);
+
+    let client =
+        rust_svc_tests::tests::metadata::MetadataEchoClient::connect_lazy([base.clone()]).unwrap();
+    client
+        .echo(&with_request_id("proto-grpc"), Blob::default())
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let path = "/tests.metadata.MetadataEcho/Echo";
+    let grpc_web = http
+        .post(format!("{base}{path}"))
+        .header("content-type", "application/grpc-web+proto")
+        .header("x-request-id", "proto-grpc-web")
+        .body(vec![0, 0, 0, 0, 0])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(grpc_web.status(), 200);
+    let connect = http
+        .post(format!("{base}{path}"))
+        .header("content-type", "application/json")
+        .header("connect-protocol-version", "1")
+        .header("x-request-id", "proto-connect")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(connect.status(), 200);
+    let rest = http
+        .post(format!("{base}/v1/echo"))
+        .header("x-request-id", "proto-rest")
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rest.status(), 200);
+
+    let expected = [
+        ("proto-grpc", Some("grpc"), None),
+        ("proto-grpc-web", Some("grpc"), None),
+        ("proto-connect", Some("connect_rpc"), None),
+        ("proto-rest", None, Some(("POST", "/v1/echo"))),
+    ];
+    for (id, system, route) in expected {
+        let spans = rpc_spans("request_id", id);
+        assert_eq!(spans.len(), 1, "one span for {id}: {spans:?}");
+        let span = &spans[0];
+        let access = eventually(id, || {
+            let found = events(ACCESS_TARGET, "request_id", id);
+            (!found.is_empty()).then_some(found)
+        })
+        .await;
+        assert_eq!(access.len(), 1, "{id}");
+        let line = &access[0].fields;
+        for fields in [span, line] {
+            assert_eq!(
+                fields.get("rpc.system").map(String::as_str),
+                system,
+                "{id}: {fields:?}"
+            );
+            assert_eq!(
+                fields.get("http.request.method").map(String::as_str),
+                route.map(|(method, _)| method),
+                "{id}: {fields:?}"
+            );
+            assert_eq!(
+                fields.get("http.route").map(String::as_str),
+                route.map(|(_, template)| template),
+                "{id}: {fields:?}"
+            );
+        }
+        let name = match route {
+            Some((method, template)) => format!("{method} {template}"),
+            None => "tests.metadata.MetadataEcho/Echo".to_owned(),
+        };
+        assert_eq!(span["otel.name"], name, "{id}");
+    }
+    stop.now();
 }

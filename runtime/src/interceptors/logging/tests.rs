@@ -111,6 +111,7 @@ async fn json_lines_hold_the_same_fields_in_the_message() {
     assert_eq!(
         message(0),
         serde_json::json!({
+            "rpc.system": "grpc",
             "rpc.service": "test.v1.Echo",
             "rpc.method": "Echo",
             "side": "server",

@@ -126,6 +126,7 @@ where
     headers.remove(CONTENT_LENGTH);
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
     parts.extensions.insert(format);
+    parts.extensions.insert(crate::rpc::WireProtocol::Connect);
     Ok((
         http::Request::from_parts(parts, body),
         Reply::new(streaming, format),

@@ -114,7 +114,12 @@ fn a_path_variable_of_a_repeated_field_takes_comma_separated_values() {
 }
 
 /// A body rule, path bindings, a body and the request expected.
-type FilterCase = (BodyRule, &'static [(&'static str, &'static str)], &'static str, Value);
+type FilterCase = (
+    BodyRule,
+    &'static [(&'static str, &'static str)],
+    &'static str,
+    Value,
+);
 
 /// grpc-gateway's `TestPopulateParametersWithFilters` through a request's body rule: the
 /// generated filter of a route holds its body field (and its path variables), and a query
