@@ -80,11 +80,18 @@ struct NewArgs {
     /// The directory to write the crate to; ./NAME by default.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
-    /// The rust-svc-runtime to depend on: a version, or the path of the runtime crate (the
-    /// generator is then taken from the protoc-gen-rust-svc directory beside it). This
-    /// generator's version by default.
-    #[arg(long, value_name = "VERSION|PATH")]
+    /// Where the crate gets rust-svc-runtime and the generator: a VERSION on crates.io,
+    /// git=URL[,rev=R|,tag=T|,branch=B] (a repository of this project), or the PATH of a
+    /// checkout's runtime/ (the generator beside it; on this machine only). By default this
+    /// generator's version from crates.io once it is published there, and until then copies
+    /// of the checkout it was built from (--vendor-runtime).
+    #[arg(long, value_name = "VERSION|git=URL|PATH")]
     runtime: Option<String>,
+    /// Copy the runtime, the template crate and the generator into the crate (vendor/), from
+    /// the checkout this generator was built from, or from the checkout whose runtime/ is
+    /// --runtime PATH: the crate then builds from its directory alone (Dockerfile, CI).
+    #[arg(long)]
+    vendor_runtime: bool,
     /// Generate the code with `buf generate` into src/generated (buf.gen.yaml) instead of in
     /// build.rs.
     #[arg(long)]
@@ -167,7 +174,11 @@ fn new(args: NewArgs) -> Result<(), Error> {
         services: args.services,
         clients: args.clients,
         out: args.out,
-        runtime: args.runtime,
+        runtime: match (args.vendor_runtime, args.runtime) {
+            (true, None) => Some("vendor".to_owned()),
+            (true, Some(checkout)) => Some(format!("vendor={checkout}")),
+            (false, runtime) => runtime,
+        },
         buf: args.buf,
         force: args.force,
         overwrite: args.overwrite,
@@ -175,6 +186,9 @@ fn new(args: NewArgs) -> Result<(), Error> {
         parameters: args.opt,
     };
     let report = scaffold::new_crate(&options)?;
+    if let Some(caveat) = scaffold::sources::caveat(options.runtime.as_deref()) {
+        eprintln!("protoc-gen-rust-svc: note: {caveat}");
+    }
     let mut stdout = std::io::stdout().lock();
     for file in &report.written {
         let _ = writeln!(stdout, "wrote {file}");

@@ -315,6 +315,7 @@ mod tests {
         let project = example_project();
         let files = super::super::templates::render_all(
             &project,
+            &crate::scaffold::tests::example_sources()[0],
             &super::super::templates::Overrides::none(),
         )
         .unwrap();

@@ -18,7 +18,8 @@ pub struct Project {
     pub lib: String,
     /// The version of protoc-gen-rust-svc that scaffolded it.
     pub generator_version: String,
-    /// Where the runtime crate comes from, as a Cargo dependency's keys: `version = "0.1.0"` or
+    /// Where the runtime crate comes from, as a Cargo dependency's keys: `version = "0.6.0"`,
+    /// `git = "…", rev = "…"`, `path = "vendor/rust-svc-runtime"` (copies inside the crate) or
     /// `path = "/src/protoc-gen-rust-svc/runtime"`.
     pub runtime_source: String,
     /// Where the generator crate (build.rs) comes from, in the same form.
@@ -39,6 +40,20 @@ pub struct Project {
     pub port: u16,
     /// The plugin parameters of the generated code (`key=value` each).
     pub parameters: Vec<String>,
+}
+
+/// Where the crate gets the runtime and the generator (`new --runtime`, `--vendor-runtime`):
+/// `sources` in every template.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Sources {
+    /// `crates.io`, `git`, `vendor` (copies in `vendor/`) or `path` (a checkout on this
+    /// machine, which the crate's image and CI cannot reach).
+    pub origin: String,
+    /// The command that installs the generator's binary from the same source, e.g.
+    /// `cargo install --path vendor/protoc-gen-rust-svc`: what CI runs before `check` (and
+    /// `buf generate`).
+    pub install_generator: String,
 }
 
 /// A service to implement: `service` in per-service templates, and each of

@@ -10,11 +10,13 @@
 pub mod check;
 pub mod context;
 mod manifest;
+pub mod sources;
 pub mod templates;
+mod vendor;
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use crate::Builder;
@@ -22,6 +24,7 @@ use crate::error::Error;
 use crate::model::Model;
 use context::{ClientContext, Project, ServiceContext};
 pub use manifest::{MANIFEST, Manifest, ScaffoldedService};
+use sources::Origin;
 use templates::{Overrides, render_all};
 
 /// What `new` is asked to do.
@@ -40,8 +43,12 @@ pub struct NewOptions {
     pub clients: Vec<String>,
     /// The crate's directory; `./NAME` when `None`.
     pub out: Option<PathBuf>,
-    /// The runtime and generator crates: a version (`0.1.0`), or the path of the runtime crate
-    /// (the generator is then its sibling `protoc-gen-rust-svc` directory).
+    /// Where the runtime and generator crates come from (see [`sources`]): a version
+    /// (`0.6.0`, crates.io), `git=URL[,rev=R|,tag=T|,branch=B]`, `vendor` or
+    /// `vendor=CHECKOUT` (copies inside the crate, `--vendor-runtime`), or the path of a
+    /// checkout's runtime crate (the generator is then its sibling `protoc-gen-rust-svc`
+    /// directory). `None`: crates.io once this version is published there, copies of the
+    /// checkout this generator was built from until then.
     pub runtime: Option<String>,
     /// Generate with `buf generate` into src/generated instead of build.rs.
     pub buf: bool,
@@ -137,8 +144,9 @@ pub fn new_crate(options: &NewOptions) -> Result<NewReport, Error> {
         Some(dir) => Overrides::load(dir)?,
         None => Overrides::none(),
     };
-    let (project, scaffolded) = project(options, &model, &input.files_to_generate)?;
-    let mut files = render_all(&project, &overrides)?;
+    let origin = Origin::parse(options.runtime.as_deref())?;
+    let (project, scaffolded) = project(options, &model, &input.files_to_generate, &origin)?;
+    let mut files = render_all(&project, &origin.sources(), &overrides)?;
     for file in &mut files {
         if file.path.ends_with(".rs") {
             file.text = rustfmt(&file.text).unwrap_or_else(|| file.text.clone());
@@ -167,7 +175,11 @@ pub fn new_crate(options: &NewOptions) -> Result<NewReport, Error> {
         files: Default::default(),
         parameters: options.parameters.clone(),
     };
-    manifest::write_crate(&dir, files, manifest, options)
+    let mut report = manifest::write_crate(&dir, files, manifest, options)?;
+    if let Origin::Vendor(checkout) = &origin {
+        report.written.extend(vendor::vendor(checkout, &dir)?);
+    }
+    Ok(report)
 }
 
 /// The files of `input` to copy into proto/: the files to generate and every import.
@@ -186,6 +198,7 @@ fn project(
     options: &NewOptions,
     model: &Model,
     files_to_generate: &[String],
+    origin: &Origin,
 ) -> Result<(Project, Vec<ScaffoldedService>), Error> {
     let all: Vec<_> = context::services(model).collect();
     if all.is_empty() {
@@ -266,7 +279,7 @@ fn project(
             implementation: service.struct_name.clone(),
         })
         .collect();
-    let (runtime_source, generator_source) = sources(options.runtime.as_deref())?;
+    let (runtime_source, generator_source) = (origin.runtime_source(), origin.generator_source());
     let has_gateway = services.iter().any(|service| service.has_gateway);
     let project = Project {
         name: options.name.clone(),
@@ -302,42 +315,6 @@ pub(crate) fn parameters(parameters: &[String]) -> Result<crate::Params, Error> 
         .map_err(|error| Error::new(format!("--opt: {error}")))
 }
 
-/// The Cargo sources of the runtime and the generator for `--runtime`.
-fn sources(runtime: Option<&str>) -> Result<(String, String), Error> {
-    let version = |version: &str| format!("version = \"{version}\"");
-    let Some(runtime) = runtime else {
-        let own = version(env!("CARGO_PKG_VERSION"));
-        return Ok((own.clone(), own));
-    };
-    let looks_like_version = runtime
-        .chars()
-        .all(|c| c.is_ascii_digit() || c == '.' || c == '^' || c == '~' || c == '=');
-    if looks_like_version && !runtime.is_empty() {
-        return Ok((version(runtime), version(runtime)));
-    }
-    let path = Path::new(runtime);
-    let absolute = std::fs::canonicalize(path).map_err(|error| {
-        Error::new(format!(
-            "--runtime {runtime}: neither a version nor the runtime crate's directory ({error})"
-        ))
-    })?;
-    if !absolute.join("Cargo.toml").is_file() {
-        return Err(Error::new(format!(
-            "--runtime {runtime}: no Cargo.toml there; give the rust-svc-runtime crate's directory or a version"
-        )));
-    }
-    let generator = absolute
-        .parent()
-        .map(|parent| parent.join("protoc-gen-rust-svc"))
-        .filter(|dir| dir.join("Cargo.toml").is_file());
-    let toml_path = |path: &Path| format!("path = {:?}", path.display().to_string());
-    let generator = match generator {
-        Some(dir) => toml_path(&dir),
-        None => version(env!("CARGO_PKG_VERSION")),
-    };
-    Ok((toml_path(&absolute), generator))
-}
-
 /// `text` formatted by rustfmt (edition 2024), when rustfmt is installed and the text parses.
 fn rustfmt(text: &str) -> Option<String> {
     let mut child = Command::new("rustfmt")
@@ -358,6 +335,8 @@ fn rustfmt(text: &str) -> Option<String> {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use std::path::Path;
+
     use super::*;
 
     /// The project of the orders example, calling inventory and dispatch.
@@ -382,9 +361,24 @@ pub(crate) mod tests {
             .files(options.protos.iter().cloned());
         let input = builder.input().unwrap();
         let model = crate::model(input.clone(), &crate::Params::default()).unwrap();
-        project(&options, &model, &input.files_to_generate)
+        let origin = Origin::parse(Some("0.6.0")).unwrap();
+        project(&options, &model, &input.files_to_generate, &origin)
             .unwrap()
             .0
+    }
+
+    /// What the templates are told of each origin of the runtime.
+    pub fn example_sources() -> Vec<context::Sources> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        [
+            "0.6.0".to_owned(),
+            "git=https://example.com/protoc-gen-rust-svc.git,rev=0a1b2c".to_owned(),
+            format!("vendor={}", root.display()),
+            root.join("runtime").display().to_string(),
+        ]
+        .iter()
+        .map(|spec| Origin::parse(Some(spec)).unwrap().sources())
+        .collect()
     }
 
     /// The project `new` makes of one proto file, written from `source`.
@@ -404,7 +398,8 @@ pub(crate) mod tests {
             .input()
             .unwrap();
         let model = crate::model(input.clone(), &crate::Params::default()).unwrap();
-        project(&options, &model, &input.files_to_generate)
+        let origin = Origin::parse(Some("0.6.0")).unwrap();
+        project(&options, &model, &input.files_to_generate, &origin)
             .unwrap()
             .0
     }
@@ -470,7 +465,7 @@ pub(crate) mod tests {
              service Current {\n  rpc Get(M) returns (M) { option deprecated = true; }\n}\n\
              service Empty {}\n",
         );
-        let files = render_all(&project, &Overrides::none()).unwrap();
+        let files = render_all(&project, &example_sources()[0], &Overrides::none()).unwrap();
         let file = |path: &str| {
             files
                 .iter()
@@ -532,25 +527,5 @@ pub(crate) mod tests {
         assert_eq!(fields, ["inventory", "dispatch"]);
         assert_eq!(project.clients[1].flag, "dispatch-url");
         assert_eq!(project.clients[1].env, "DISPATCH_URL");
-    }
-
-    #[test]
-    fn a_version_or_a_path_picks_the_runtime() {
-        assert_eq!(
-            sources(Some("0.1.0")).unwrap(),
-            (
-                "version = \"0.1.0\"".to_owned(),
-                "version = \"0.1.0\"".to_owned()
-            )
-        );
-        let runtime = Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime");
-        let (runtime_source, generator_source) = sources(Some(runtime.to_str().unwrap())).unwrap();
-        assert!(runtime_source.starts_with("path = ") && runtime_source.ends_with("runtime\""));
-        assert!(
-            generator_source.ends_with("protoc-gen-rust-svc\""),
-            "{generator_source}"
-        );
-        let error = sources(Some("/nowhere/at/all")).unwrap_err().to_string();
-        assert!(error.contains("--runtime /nowhere/at/all"), "{error}");
     }
 }

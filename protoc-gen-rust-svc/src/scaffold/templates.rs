@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use askama::Template;
 use serde::Serialize;
 
-use super::context::{Project, ServiceContext};
+use super::context::{Project, ServiceContext, Sources};
 use crate::error::Error;
 
 /// One built-in template.
@@ -22,7 +22,7 @@ pub struct Builtin {
     pub per_service: bool,
     /// Its text, for the tests and for users who start an override from it.
     pub source: &'static str,
-    render: fn(&Project, Option<&ServiceContext>) -> askama::Result<String>,
+    render: fn(&Project, &Sources, Option<&ServiceContext>) -> askama::Result<String>,
     /// Whether the project gets this file.
     wanted: fn(&Project) -> bool,
 }
@@ -36,6 +36,7 @@ macro_rules! templates {
             #[allow(dead_code)]
             struct $ty<'a> {
                 project: &'a Project,
+                sources: &'a Sources,
                 service: &'a ServiceContext,
             }
         )*
@@ -46,9 +47,10 @@ macro_rules! templates {
                 name: $name,
                 per_service: $per_service,
                 source: include_str!(concat!("../../templates/", $path)),
-                render: |project, service| {
+                render: |project, sources, service| {
                     $ty {
                         project,
+                        sources,
                         service: service.unwrap_or(&project.services[0]),
                     }
                     .render()
@@ -99,10 +101,11 @@ fn output_path(builtin: &Builtin, service: Option<&ServiceContext>) -> String {
     }
 }
 
-/// What a user's template sees: `project`, and `service` in per-service templates.
+/// What a user's template sees: `project`, `sources`, and `service` in per-service templates.
 #[derive(Serialize)]
 struct UserContext<'a> {
     project: &'a Project,
+    sources: &'a Sources,
     service: Option<&'a ServiceContext>,
 }
 
@@ -165,12 +168,17 @@ impl Overrides {
         &self,
         name: &str,
         project: &Project,
+        sources: &Sources,
         service: Option<&ServiceContext>,
     ) -> Option<Result<String, Error>> {
         let template = self.env.get_template(name).ok()?;
         Some(
             template
-                .render(UserContext { project, service })
+                .render(UserContext {
+                    project,
+                    sources,
+                    service,
+                })
                 .map_err(|error| {
                     Error::new(format!(
                         "--templates: {}: {}",
@@ -223,7 +231,11 @@ fn collect_files(root: &Path, dir: &Path, files: &mut Vec<String>) -> Result<(),
 
 /// Every file of `project`, rendered by the built-in templates or the user's overrides, each
 /// ending in one newline.
-pub fn render_all(project: &Project, overrides: &Overrides) -> Result<Vec<Rendered>, Error> {
+pub fn render_all(
+    project: &Project,
+    sources: &Sources,
+    overrides: &Overrides,
+) -> Result<Vec<Rendered>, Error> {
     let mut rendered = Vec::new();
     for builtin in BUILTINS.iter().filter(|builtin| (builtin.wanted)(project)) {
         let services: Vec<Option<&ServiceContext>> = if builtin.per_service {
@@ -232,9 +244,9 @@ pub fn render_all(project: &Project, overrides: &Overrides) -> Result<Vec<Render
             vec![None]
         };
         for service in services {
-            let text = match overrides.render(builtin.name, project, service) {
+            let text = match overrides.render(builtin.name, project, sources, service) {
                 Some(text) => text?,
-                None => (builtin.render)(project, service).map_err(|error| {
+                None => (builtin.render)(project, sources, service).map_err(|error| {
                     Error::new(format!(
                         "internal error rendering the template {}: {error}",
                         builtin.name
@@ -255,6 +267,7 @@ pub fn render_all(project: &Project, overrides: &Overrides) -> Result<Vec<Render
 fn render_as_override(
     builtin: &Builtin,
     project: &Project,
+    sources: &Sources,
     service: Option<&ServiceContext>,
 ) -> String {
     let mut env = minijinja::Environment::new();
@@ -264,7 +277,11 @@ fn render_as_override(
     let text = env
         .get_template(builtin.name)
         .unwrap()
-        .render(UserContext { project, service })
+        .render(UserContext {
+            project,
+            sources,
+            service,
+        })
         .unwrap_or_else(|error| panic!("{}: {}", builtin.name, describe(&error)));
     format!("{}\n", text.trim_end())
 }
@@ -272,12 +289,17 @@ fn render_as_override(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scaffold::tests::example_project;
+    use crate::scaffold::tests::{example_project, example_sources};
 
     #[test]
     fn every_builtin_renders_the_same_with_both_engines() {
-        // With and without buf, and with plugin parameters (`new --opt`) in the second round.
-        for buf in [false, true] {
+        // With and without buf, and with plugin parameters (`new --opt`) in the second round;
+        // with each origin of the runtime.
+        for (buf, sources) in [false, true].into_iter().zip(example_sources()).chain(
+            example_sources()
+                .into_iter()
+                .map(|sources| (false, sources)),
+        ) {
             let mut project = example_project();
             project.buf = buf;
             if buf {
@@ -290,10 +312,10 @@ mod tests {
                     vec![None]
                 };
                 for service in services {
-                    let askama = (builtin.render)(&project, service).unwrap();
+                    let askama = (builtin.render)(&project, &sources, service).unwrap();
                     let askama = format!("{}\n", askama.trim_end());
                     assert_eq!(
-                        render_as_override(builtin, &project, service),
+                        render_as_override(builtin, &project, &sources, service),
                         askama,
                         "{} (buf: {buf})",
                         builtin.name
@@ -306,7 +328,8 @@ mod tests {
     #[test]
     fn per_service_files_are_named_after_the_service() {
         let project = example_project();
-        let files = render_all(&project, &Overrides::none()).unwrap();
+        let sources = example_sources().remove(0);
+        let files = render_all(&project, &sources, &Overrides::none()).unwrap();
         let paths: Vec<&str> = files.iter().map(|file| file.path.as_str()).collect();
         assert!(paths.contains(&"src/order.rs"), "{paths:?}");
         assert!(paths.contains(&"tests/order.rs"), "{paths:?}");

@@ -24,6 +24,7 @@ use example_services::orders::v1::{GetOrderRequest, OrderService, OrderServiceCl
 use protoc_gen_rust_svc::scaffold::{self, Manifest, NewOptions};
 use rust_svc_runtime::{Code, Context, Status};
 
+mod outside;
 mod packaging;
 mod real_world;
 

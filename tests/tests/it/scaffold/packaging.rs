@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use super::{EXAMPLES, cargo, must, scaffold, scaffold_as, workspace};
+use super::{EXAMPLES, cargo, must, scaffold, workspace};
 use protoc_gen_rust_svc::scaffold::NewOptions;
 
 /// Whether `tool --version` runs; if not, skips (or fails under `RUST_SVC_REQUIRE_TOOLS`).
@@ -126,28 +126,21 @@ fn the_scaffolds_dockerfile_builds_where_a_container_engine_runs() {
         );
         return;
     }
-    // The image builds from the crate's directory alone: the runtime and generator crates are
-    // copied in beside it, and the crate depends on them by relative path.
+    // The image builds from the crate's directory alone: scaffolded with copies of the runtime
+    // and the generator inside it (`--vendor-runtime`), as it is by default until they are on
+    // crates.io.
     let parent = tempfile::tempdir().unwrap();
-    let dir = scaffold_as(&EXAMPLES[0], "inventory-image", parent.path());
     let root = workspace();
-    for member in ["runtime", "http-template", "protoc-gen-rust-svc"] {
-        let copied = Command::new("cp")
-            .args(["-rL"])
-            .arg(root.join(member))
-            .arg(dir.join("vendor").join(member))
-            .output()
-            .unwrap();
-        must("cp", copied);
-    }
-    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
-    let relative = manifest
-        .replace(root.join("runtime").to_str().unwrap(), "vendor/runtime")
-        .replace(
-            root.join("protoc-gen-rust-svc").to_str().unwrap(),
-            "vendor/protoc-gen-rust-svc",
-        );
-    std::fs::write(dir.join("Cargo.toml"), relative).unwrap();
+    let dir = parent.path().join("inventory-image");
+    let options = NewOptions {
+        name: "inventory-image".to_owned(),
+        protos: vec![root.join("proto/inventory/v1/inventory.proto")],
+        includes: vec![root.join("proto")],
+        out: Some(dir.clone()),
+        runtime: Some(format!("vendor={}", root.display())),
+        ..Default::default()
+    };
+    scaffold::new_crate(&options).unwrap();
     let output = Command::new("docker")
         .args(["build", "-t", "rust-svc-scaffold-test", "."])
         .current_dir(&dir)
