@@ -315,7 +315,6 @@ mod tests {
         let project = example_project();
         let files = super::super::templates::render_all(
             &project,
-            &crate::scaffold::tests::example_sources()[0],
             &super::super::templates::Overrides::none(),
         )
         .unwrap();

@@ -25,7 +25,7 @@ use crate::model::Model;
 use context::{ClientContext, Project, ServiceContext};
 pub use manifest::{MANIFEST, Manifest, ScaffoldedService};
 use sources::Origin;
-use templates::{Overrides, render_all};
+use templates::{Overrides, render_all_with};
 
 /// What `new` is asked to do.
 #[derive(Debug, Clone, Default)]
@@ -146,7 +146,7 @@ pub fn new_crate(options: &NewOptions) -> Result<NewReport, Error> {
     };
     let origin = Origin::parse(options.runtime.as_deref())?;
     let (project, scaffolded) = project(options, &model, &input.files_to_generate, &origin)?;
-    let mut files = render_all(&project, &origin.sources(), &overrides)?;
+    let mut files = render_all_with(&project, &origin.sources(), &overrides)?;
     for file in &mut files {
         if file.path.ends_with(".rs") {
             file.text = rustfmt(&file.text).unwrap_or_else(|| file.text.clone());
@@ -465,7 +465,7 @@ pub(crate) mod tests {
              service Current {\n  rpc Get(M) returns (M) { option deprecated = true; }\n}\n\
              service Empty {}\n",
         );
-        let files = render_all(&project, &example_sources()[0], &Overrides::none()).unwrap();
+        let files = render_all_with(&project, &example_sources()[0], &Overrides::none()).unwrap();
         let file = |path: &str| {
             files
                 .iter()

@@ -212,6 +212,36 @@ pub fn caveat(runtime: Option<&str>) -> Option<String> {
     Origin::parse(runtime).ok()?.caveat()
 }
 
+/// What the templates are told of a project whose runtime and generator dependencies have the
+/// keys `runtime` and `generator` (as [`Origin::runtime_source`] and
+/// [`Origin::generator_source`] write them): for [`render_all`](super::templates::render_all),
+/// which is given only the project.
+pub(crate) fn of_dependency_keys(runtime: &str, generator: &str) -> Sources {
+    let quoted = |keys: &str, key: &str| -> Option<String> {
+        let rest = keys.split(&format!("{key} = \"")).nth(1)?;
+        rest.split('"').next().map(str::to_owned)
+    };
+    let origin = if let Some(url) = quoted(runtime, "git") {
+        let reference = ["rev", "tag", "branch"]
+            .into_iter()
+            .find_map(|key| quoted(runtime, key).map(|value| (key, value)));
+        Origin::Git { url, reference }
+    } else if let Some(path) = quoted(runtime, "path") {
+        if path == vendor::path_of(vendor::RUNTIME) {
+            Origin::Vendor(PathBuf::new())
+        } else {
+            Origin::Path {
+                runtime: PathBuf::from(path),
+                generator: quoted(generator, "path").map(PathBuf::from),
+            }
+        }
+    } else {
+        let version = quoted(runtime, "version");
+        Origin::CratesIo(version.unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_owned()))
+    };
+    origin.sources()
+}
+
 /// `word` as one shell word: as it is when it is digits and dots, else single-quoted (a version
 /// requirement such as `>=0.6, <0.8`).
 fn shell_word(word: &str) -> String {
@@ -345,6 +375,25 @@ mod tests {
             assert!(
                 error.contains(&format!("--runtime {spec}")) && error.contains(problem),
                 "{spec}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_keys_of_a_dependency_tell_the_templates_the_same() {
+        let root = checkout();
+        for spec in [
+            "0.6.0".to_owned(),
+            "git=file:///srv/repo.git,tag=v0.6.0".to_owned(),
+            "git=file:///srv/repo.git".to_owned(),
+            format!("vendor={}", root.display()),
+            root.join("runtime").display().to_string(),
+        ] {
+            let origin = Origin::parse(Some(&spec)).unwrap();
+            assert_eq!(
+                of_dependency_keys(&origin.runtime_source(), &origin.generator_source()),
+                origin.sources(),
+                "{spec}"
             );
         }
     }

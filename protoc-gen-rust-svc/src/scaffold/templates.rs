@@ -230,8 +230,16 @@ fn collect_files(root: &Path, dir: &Path, files: &mut Vec<String>) -> Result<(),
 }
 
 /// Every file of `project`, rendered by the built-in templates or the user's overrides, each
-/// ending in one newline.
-pub fn render_all(
+/// ending in one newline; `sources` as `project`'s dependency keys say (see
+/// [`render_all_with`]).
+pub fn render_all(project: &Project, overrides: &Overrides) -> Result<Vec<Rendered>, Error> {
+    let sources =
+        super::sources::of_dependency_keys(&project.runtime_source, &project.generator_source);
+    render_all_with(project, &sources, overrides)
+}
+
+/// [`render_all`], telling the templates where the runtime and the generator come from.
+pub fn render_all_with(
     project: &Project,
     sources: &Sources,
     overrides: &Overrides,
@@ -328,8 +336,7 @@ mod tests {
     #[test]
     fn per_service_files_are_named_after_the_service() {
         let project = example_project();
-        let sources = example_sources().remove(0);
-        let files = render_all(&project, &sources, &Overrides::none()).unwrap();
+        let files = render_all(&project, &Overrides::none()).unwrap();
         let paths: Vec<&str> = files.iter().map(|file| file.path.as_str()).collect();
         assert!(paths.contains(&"src/order.rs"), "{paths:?}");
         assert!(paths.contains(&"tests/order.rs"), "{paths:?}");
