@@ -7,7 +7,9 @@
 //! only its own call, with `INTERNAL` (HTTP 500 for REST), a log line and a count in
 //! [`PANICS_COUNTER`], as go-zero's servers and tower-http's `CatchPanicLayer` answer one. The
 //! connection and the other calls on it go on. The panic's message goes to the log, not to
-//! the caller.
+//! the caller. `CatchPanicLayer` itself does not fit: it answers a plain HTTP 500 (not a gRPC
+//! status), sits outside the interceptors, and does not see a response stream's panics (the
+//! body is polled after its future has ended).
 
 use std::any::Any;
 use std::future::Future;

@@ -7,7 +7,9 @@
 //! method list, while ours must come from the route table (the methods the path really
 //! serves), and it cannot expose `Grpc-Metadata-*` headers, whose names are only known per
 //! response. So the gateway asks [`Cors::preflight`] with the path's methods and calls
-//! [`Cors::decorate`] on each response.
+//! [`Cors::decorate`] on each response. Routes that are not the gateway's (a host's gRPC paths,
+//! for gRPC-Web and Connect from browsers) get the same policy type through [`CorsLayer`], so
+//! that a port has one CORS.
 
 use std::time::Duration;
 
@@ -22,6 +24,9 @@ use http::{HeaderMap, Response, StatusCode};
 
 use super::response::{METADATA_HEADER_PREFIX, TRAILER_HEADER_PREFIX};
 use crate::rpc::{GRPC_TIMEOUT, REQUEST_ID_HEADER, TRACEPARENT, TRACESTATE};
+
+mod layer;
+pub use layer::{CorsFuture, CorsLayer, CorsService};
 
 /// The request headers a browser may send when [`Cors::allow_headers`] was not called: those
 /// the gateway reads (see `headers.rs`), plus `Content-Type` since `application/json` is not one

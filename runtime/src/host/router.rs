@@ -4,7 +4,6 @@ use axum::routing::get;
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use tonic::service::Routes;
 use tonic_health::pb::health_server::{Health, HealthServer};
-use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_layer::Layer;
 
 use super::drain::{Drain, DrainLayer};
@@ -12,7 +11,7 @@ use super::port::{Port, RouterPaths};
 use super::protocols::{ProtocolsLayer, UnknownRpc, UnknownRpcLayer};
 use super::{Host, HostError};
 use crate::gateway::Gateway;
-use crate::gateway::cors::Cors;
+use crate::gateway::cors::{Cors, CorsLayer};
 use crate::rpc::{GRPC_TIMEOUT, REQUEST_ID_HEADER, TRACEPARENT};
 
 /// The health service's name, listed by reflection beside the domain services.
@@ -191,43 +190,43 @@ fn service_path(name: &str) -> String {
     format!("/{name}/{{*rest}}")
 }
 
-/// The CORS policy of the gateway and the same one for gRPC-Web, which the gateway does not
-/// see; `*` allows any origin, none allows none.
+/// The CORS policy of the gateway, and the same origins for the gRPC paths (gRPC-Web and
+/// Connect from browsers), which the gateway does not see; `*` allows any origin, none allows
+/// none. One policy type for both (the gateway's `Cors`).
 fn cors(
     origins: &[String],
     exposed_headers: &[HeaderName],
 ) -> Result<(Cors, CorsLayer), HostError> {
-    let allow_origin = if origins.iter().any(|origin| origin == "*") {
-        AllowOrigin::any()
-    } else {
-        let parsed = origins
-            .iter()
-            .map(|origin| {
-                HeaderValue::from_str(origin).map_err(|_| {
-                    HostError::Cors(format!("the CORS origin {origin:?} is not a valid origin"))
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        AllowOrigin::list(parsed)
+    if let Some(origin) = origins
+        .iter()
+        .find(|origin| *origin != "*" && HeaderValue::from_str(origin).is_err())
+    {
+        return Err(HostError::Cors(format!(
+            "the CORS origin {origin:?} is not a valid origin"
+        )));
+    }
+    // With no origin allowed CORS is off on both: a browser is refused either way, and no
+    // response needs `Vary: Origin` or the wait for it.
+    let allowed = || {
+        if origins.is_empty() {
+            Cors::new()
+        } else {
+            Cors::new().allow_origins(origins.iter().cloned())
+        }
     };
-    let grpc_web = CorsLayer::new()
-        .allow_origin(allow_origin)
+    let grpc_web = allowed()
         // GET: Connect's unary calls to `NO_SIDE_EFFECTS` rpcs.
-        .allow_methods([http::Method::POST, http::Method::GET])
-        .allow_headers(GRPC_WEB_REQUEST_HEADERS.map(HeaderName::from_static))
+        .allow_methods(GRPC_PATH_METHODS.iter().copied())
+        .allow_headers(GRPC_WEB_REQUEST_HEADERS)
         .expose_headers(
             GRPC_WEB_RESPONSE_HEADERS
                 .map(HeaderName::from_static)
                 .into_iter()
-                .chain(exposed_headers.iter().cloned())
-                .collect::<Vec<_>>(),
+                .chain(exposed_headers.iter().cloned()),
         );
-    // With no origin allowed the gateway's CORS is off, as the gRPC paths' is (`build`): a
-    // browser is refused either way, and no response needs `Vary: Origin` or the wait for it.
-    let gateway = if origins.is_empty() {
-        Cors::new()
-    } else {
-        Cors::new().allow_origins(origins.iter().cloned())
-    };
-    Ok((gateway, grpc_web))
+    Ok((allowed(), CorsLayer::new(grpc_web, GRPC_PATH_METHODS)))
 }
+
+/// The methods the gRPC paths serve: `POST`, and `GET` for Connect's unary calls to
+/// `NO_SIDE_EFFECTS` rpcs.
+const GRPC_PATH_METHODS: &[&str] = &["POST", "GET"];
