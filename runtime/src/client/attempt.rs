@@ -20,10 +20,10 @@ use tonic::{Code, Status};
 
 use super::MethodInfo;
 use super::codec::RawCodec;
-use super::core::{Call, ClientCore};
 use super::direct::{Opened, reserved};
 use super::endpoints::Pick;
 use super::replay::Replay;
+use super::shared::{Call, ClientCore};
 use super::single::Messages;
 use super::streams::{Aborted, OutboundStream, abort_on_error, with_trailers};
 use super::throttle::Pushback;

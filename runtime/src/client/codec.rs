@@ -70,6 +70,18 @@ pub(crate) fn decode<M: Message + Default>(body: Bytes) -> Result<M, Status> {
     M::decode(body).map_err(|error| Status::internal(error.to_string()))
 }
 
+/// `body`, or `RESOURCE_EXHAUSTED` when it is over the sending `limit`.
+pub(super) fn check_encoded_size(body: Bytes, limit: usize) -> Result<Bytes, Status> {
+    if body.len() > limit {
+        Err(Status::resource_exhausted(format!(
+            "the request message is {} bytes, over the sending limit of {limit} bytes",
+            body.len()
+        )))
+    } else {
+        Ok(body)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

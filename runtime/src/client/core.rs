@@ -1,125 +1,33 @@
-//! [`ClientCore`]: the shared state of a generated client and the machinery of its calls.
+//! The typed calls of a [`ClientCore`] (unary and the three streaming shapes), turned into
+//! attempts ([`super::attempt`]) and their answers back into messages and streams.
 
-use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::future::Either;
-use http::uri::PathAndQuery;
 use tokio::time::Instant;
 use tonic::Status;
-use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue, MetadataMap};
+use tonic::metadata::{AsciiMetadataValue, MetadataMap};
 
 use super::attempt::{Answered, Outbound, Receive};
 use super::breaker::BreakerState;
 use super::codec;
-use super::endpoints::{self, Endpoints};
+use super::codec::check_encoded_size;
+use super::endpoints::{self};
 use super::replay::{Replay, RetryBuffer};
 use super::settings::Settings;
+use super::shared::{Call, ClientCore};
 use super::streams::{AbortableStream, decode_stream, encode_stream};
-use super::throttle::Throttle;
 use super::transport::{Protocol, Transport};
-use super::{Channel, HedgingPolicy, IDEMPOTENCY_KEY_HEADER, MethodInfo, RetryPolicy, ServiceInfo};
-use crate::context::ResponseMetadata;
+use super::{Channel, IDEMPOTENCY_KEY_HEADER, ServiceInfo};
 use crate::rpc::TRACEPARENT;
 use crate::{BoxStream, Context};
-
-/// The shared state of a generated client: cheap to clone (one `Arc`), and every clone shares
-/// the connections, the breakers and the throttling bucket.
-#[derive(Clone)]
-pub struct ClientCore {
-    pub(super) inner: Arc<Inner>,
-}
-
-pub(super) struct Inner {
-    pub(super) endpoints: Endpoints,
-    /// The largest request message the client sends.
-    pub(super) max_encoding: usize,
-    /// Whether `x-request-id` is on the propagation list.
-    pub(super) propagates_request_id: bool,
-    /// Whether `traceparent` is on the propagation list.
-    pub(super) propagates_traceparent: bool,
-    pub(super) target: String,
-    pub(super) methods: Vec<MethodState>,
-    pub(super) throttle: Option<Throttle>,
-    pub(super) propagate: Vec<AsciiMetadataKey>,
-    /// Whether a gateway's call to the same rpc sends its whole request metadata on
-    /// ([`ClientBuilder::forward_gateway_metadata`](super::ClientBuilder::forward_gateway_metadata)).
-    pub(super) forwards_gateway_metadata: bool,
-    /// What client and bidi streams keep of their sent messages for a retry.
-    pub(super) retry_buffer: Arc<RetryBuffer>,
-    /// The deadline of a call nothing else bounds; `None` sends such calls with none.
-    pub(super) default_deadline: Option<Duration>,
-}
-
-pub(super) struct MethodState {
-    pub(super) spec: &'static MethodInfo,
-    pub(super) path: PathAndQuery,
-    /// The method's timeout after builder overrides and the client-wide cap, if any is set.
-    pub(super) timeout: Option<Duration>,
-    pub(super) retry: RetryPolicy,
-    /// Hedging in place of the retry policy, for calls safe to send more than once.
-    pub(super) hedging: Option<HedgingPolicy>,
-    /// Answers the calls its breaker turns away ([`ClientBuilder::method_fallback`]).
-    ///
-    /// [`ClientBuilder::method_fallback`]: super::ClientBuilder::method_fallback
-    pub(super) fallback: Option<Fallback>,
-}
-
-/// A fallback, answering a rejected call with an encoded response (or not).
-pub(super) type Fallback = Arc<dyn Fn(&Status) -> Option<Bytes> + Send + Sync>;
-
-impl fmt::Debug for ClientCore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let breakers: Vec<_> = self
-            .inner
-            .endpoints
-            .iter()
-            .flat_map(|endpoint| endpoint.breakers.iter().flatten())
-            .collect();
-        f.debug_struct("ClientCore")
-            .field("target", &self.inner.target)
-            .field("breakers", &breakers)
-            .finish_non_exhaustive()
-    }
-}
 
 /// The bound of a call sent with no deadline: far enough to be none, near enough for tokio's
 /// timer.
 const UNBOUNDED: Duration = Duration::from_secs(365 * 24 * 60 * 60);
-
-/// What one attempt needs besides the message.
-pub(super) struct Call<'a> {
-    /// The method's number in the spec.
-    pub(super) index: usize,
-    pub(super) method: &'a MethodState,
-    pub(super) deadline: Instant,
-    /// The earliest the server's deadline may pass: the `grpc-timeout` sent is a little short of
-    /// the time left (`deadline::earliest_server_deadline`), so a server that enforces it may
-    /// cancel the call that much before `deadline`. A `CANCELLED` from then on is the
-    /// deadline's, as grpc-go reports a cancelling reset once its deadline has passed.
-    pub(super) server_deadline: Instant,
-    /// Whether the deadline goes out as `grpc-timeout`: not for a call with no deadline at all
-    /// ([`ClientBuilder::default_deadline`](super::ClientBuilder::default_deadline)`(None)`),
-    /// whose `deadline` is only a far bound.
-    pub(super) sends_deadline: bool,
-    pub(super) metadata: MetadataMap,
-    /// Where the response metadata goes: the caller's context, unless it is serving a call (see
-    /// [`Context::is_serving`]).
-    pub(super) response: Option<ResponseMetadata>,
-    /// Whether the call may be retried: its method is idempotent or has no side effects, or its
-    /// request carries an idempotency key.
-    pub(super) retry_safe: bool,
-    /// Set when a breaker turned the call away without sending it.
-    pub(super) rejected: AtomicBool,
-    /// Whether the deadline is the caller's remaining budget rather than the method's own: a
-    /// call cut there says the caller was short of time, not that the dependency is slow.
-    pub(super) caller_bound: bool,
-    /// Whether the call is made for a call its server let in while shedding load.
-    pub(super) caller_shedding: bool,
-}
 
 impl ClientCore {
     /// A core with the policies of options.proto (and the built-in defaults) over `channel`.
@@ -447,32 +355,6 @@ impl ClientCore {
     }
 }
 
-pub(super) fn check_encoded_size(body: Bytes, limit: usize) -> Result<Bytes, Status> {
-    if body.len() > limit {
-        Err(Status::resource_exhausted(format!(
-            "the request message is {} bytes, over the sending limit of {limit} bytes",
-            body.len()
-        )))
-    } else {
-        Ok(body)
-    }
-}
-
-impl Call<'_> {
-    /// The hedging policy in force: the method's, for a call safe to send more than once.
-    pub(super) fn hedging(&self) -> Option<&HedgingPolicy> {
-        self.method.hedging.as_ref().filter(|_| self.retry_safe)
-    }
-
-    /// A failed call's metadata (a trailers-only response's, or the trailers of a stream that
-    /// failed) is its trailers.
-    fn record_error(&self, status: &Status) {
-        if let Some(response) = &self.response {
-            response.record_trailers(status.metadata().clone());
-        }
-    }
-}
-
 /// A call's answer as its caller reads it.
 enum Answer {
     Message(Bytes),
@@ -500,7 +382,7 @@ mod tests {
     use tonic::metadata::MetadataMap;
 
     use super::*;
-    use crate::rpc::MethodKind;
+    use crate::rpc::{MethodInfo, MethodKind};
 
     static METHODS: [MethodInfo; 2] = [
         MethodInfo::new("/test.Svc/Get", MethodKind::Unary),

@@ -113,7 +113,7 @@ impl Direct {
 /// Whether tonic's client removes `name` from a request's metadata before it adds its own:
 /// the attempt leaves these out of the headers it copies ([`Call::attempt_headers`]).
 ///
-/// [`Call::attempt_headers`]: super::core::Call
+/// [`Call::attempt_headers`]: super::shared::Call
 pub(super) fn reserved(name: &http::HeaderName) -> bool {
     name == TE
         || name == CONTENT_TYPE

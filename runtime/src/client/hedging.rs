@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use tonic::Status;
 
 use super::attempt::{Answered, Outbound, Receive};
-use super::core::{Call, ClientCore};
+use super::shared::{Call, ClientCore};
 use super::throttle::{self, Pushback};
 use super::{HedgingPolicy, MAX_ATTEMPTS};
 

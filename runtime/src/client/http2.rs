@@ -29,7 +29,7 @@ use tonic::body::Body;
 use tower_service::Service;
 
 use super::connect::BoxError;
-use super::transport::BatchingConnector;
+use super::connector::BatchingConnector;
 
 /// What every call on one endpoint shares: its origin and its connection.
 #[derive(Clone)]

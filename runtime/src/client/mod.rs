@@ -47,15 +47,18 @@ mod builder;
 mod codec;
 mod connect;
 mod connection;
+mod connector;
 mod core;
 mod direct;
 mod endpoints;
+mod error;
 mod hedging;
 mod http2;
 mod policy;
 mod replay;
 mod retry;
 mod settings;
+mod shared;
 mod single;
 mod streams;
 mod throttle;
@@ -63,17 +66,18 @@ mod transport;
 
 pub use tonic::transport::Channel;
 
-pub use self::core::ClientCore;
 pub use backoff::Backoff;
 pub use breaker::{
     BreakerControls, BreakerState, BreakerTransition, CallOutcome, Classifier, TransitionHook,
     default_classification,
 };
-pub use builder::{ClientBuilder, ClientError};
+pub use builder::ClientBuilder;
+pub use error::ClientError;
 pub use policy::{
     Adaptive, BreakerPolicy, DEFAULT_DEADLINE, HedgingPolicy, MAX_ATTEMPTS, RetryPolicy,
     RetryThrottling, SlidingWindow, is_dependency_failure,
 };
+pub use shared::ClientCore;
 pub use transport::{HttpVersion, Protocol};
 
 pub use crate::rpc::{

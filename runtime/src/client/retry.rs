@@ -11,7 +11,7 @@ use tonic::Status;
 
 use super::MAX_ATTEMPTS;
 use super::attempt::{Answered, Failed, Outbound, Receive};
-use super::core::{Call, ClientCore};
+use super::shared::{Call, ClientCore};
 use super::throttle::{self, Pushback};
 
 impl ClientCore {

@@ -9,10 +9,10 @@ use http::uri::PathAndQuery;
 use tonic::metadata::AsciiMetadataKey;
 
 use super::breaker::{Breaker, BreakerControls, Classifier};
-use super::builder::ClientError;
-use super::core::{ClientCore, Fallback, Inner, MethodState};
 use super::endpoints::{self, Endpoints};
+use super::error::ClientError;
 use super::replay::RetryBuffer;
+use super::shared::{ClientCore, Fallback, Inner, MethodState};
 use super::throttle::Throttle;
 use super::transport::{HttpVersion, Protocol, Transport};
 use super::{

@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 use tonic::Status;
 
 use super::codec;
-use super::core::check_encoded_size;
+use super::codec::check_encoded_size;
 use crate::BoxStream;
 use crate::context::ResponseMetadata;
 

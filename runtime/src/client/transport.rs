@@ -12,14 +12,14 @@ use futures_util::future::{Either, MapErr, MapOk, TryFutureExt};
 use http_body::Body as _;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 use tonic::body::Body;
 use tower_service::Service;
 
 use super::Channel;
 use super::connect::{self, Answer, BoxError};
 use super::http2::Http2;
-use crate::rpc::{BatchedWrites, GRPC_STATUS_NAME, ServiceInfo};
+use crate::rpc::{GRPC_STATUS_NAME, ServiceInfo};
 
 /// The protocol a client speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -118,39 +118,6 @@ impl Transport {
             Some(origin) => tonic::client::Grpc::with_origin(self, origin),
             None => tonic::client::Grpc::new(self),
         }
-    }
-}
-
-/// tonic's TCP connector (Nagle's algorithm off; any scheme, as tonic's channel adds TLS for
-/// `https` itself) with each connection's writes batched ([`BatchedWrites`]): the connector of
-/// the channels [`ClientBuilder::connect_lazy`](super::ClientBuilder::connect_lazy) makes.
-#[derive(Clone, Debug)]
-pub(super) struct BatchingConnector(HttpConnector);
-
-impl BatchingConnector {
-    pub(super) fn new() -> Self {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        Self(http)
-    }
-}
-
-type Tcp = <HttpConnector as Service<http::Uri>>::Response;
-
-impl Service<http::Uri> for BatchingConnector {
-    type Response = TokioIo<BatchedWrites<tokio::net::TcpStream>>;
-    type Error = <HttpConnector as Service<http::Uri>>::Error;
-    type Future = MapOk<<HttpConnector as Service<http::Uri>>::Future, fn(Tcp) -> Self::Response>;
-
-    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
-        self.0.poll_ready(cx)
-    }
-
-    fn call(&mut self, uri: http::Uri) -> Self::Future {
-        self.0
-            .call(uri)
-            .map_ok(|tcp| TokioIo::new(BatchedWrites::new(tcp.into_inner())))
     }
 }
 
