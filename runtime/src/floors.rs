@@ -206,3 +206,258 @@ fn comments_and_strings_are_not_imports() {
         .collect();
     assert_eq!(items, [(1, "rpc"), (3, "context"), (3, "call")]);
 }
+
+/// The sibling units (the files and directories directly under a module's directory, by
+/// name) that the code of one unit names, with their lines: through `super::` as many times
+/// as the file is deep in its unit, plus one, and through `crate::MODULE::`.
+fn sibling_refs(code: &str, module: &str, depth: usize) -> Vec<(usize, String)> {
+    let ident = |text: &str| -> String {
+        text.trim_start()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let members = |rest: &str| -> Vec<String> {
+        match rest.strip_prefix('{') {
+            None => vec![ident(rest)],
+            Some(group) => {
+                let mut found = Vec::new();
+                let mut depth = 0;
+                let mut start = 0;
+                for (at, c) in group.char_indices() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' if depth == 0 => {
+                            found.push(ident(&group[start..at]));
+                            break;
+                        }
+                        '}' => depth -= 1,
+                        ',' if depth == 0 => {
+                            found.push(ident(&group[start..at]));
+                            start = at + 1;
+                        }
+                        _ => {}
+                    }
+                }
+                found
+            }
+        }
+    };
+    let mut refs = Vec::new();
+    let line_of = |at: usize| code[..at].matches('\n').count() + 1;
+    let up = "super::".repeat(depth + 1);
+    let crate_module = format!("crate::{module}::");
+    for prefix in [up.as_str(), crate_module.as_str()] {
+        let mut from = 0;
+        while let Some(at) = code[from..].find(prefix) {
+            let start = from + at;
+            from = start + prefix.len();
+            let preceded = code[..start].chars().next_back();
+            if preceded.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+                continue;
+            }
+            // Deeper than the module: `super::super::super::…` when `up` is two.
+            if code[from..].starts_with("super::") {
+                continue;
+            }
+            for name in members(&code[from..]) {
+                if !name.is_empty() {
+                    refs.push((line_of(start), name));
+                }
+            }
+        }
+    }
+    refs
+}
+
+/// Every module directory's units and which units each names (see [`sibling_refs`]), with the
+/// first place it does.
+fn unit_graph(src: &Path, module: &str) -> Vec<(String, String, String)> {
+    let dir = src.join(module);
+    let module_path = module.replace('/', "::");
+    let mut files = Vec::new();
+    sources(&dir, &mut files);
+    files.sort();
+    let units: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            name.trim_end_matches(".rs").to_owned()
+        })
+        .filter(|name| name != "mod")
+        .collect();
+    // What the module's root brings in from its units (`pub use attempt::Attempt;`), so that
+    // `super::Attempt` in a sibling is seen as naming `attempt`.
+    let root = std::fs::read_to_string(dir.join("mod.rs"))
+        .or_else(|_| std::fs::read_to_string(src.join(format!("{module}.rs"))))
+        .unwrap_or_default();
+    let root = code_only(&root);
+    let mut reexports: Vec<(String, String)> = Vec::new();
+    for statement in root.split(';') {
+        let Some(at) = statement.find("use ") else {
+            continue;
+        };
+        let path = statement[at + 4..].trim().trim_start_matches("self::");
+        let Some((unit, rest)) = path.split_once("::") else {
+            continue;
+        };
+        if !units.iter().any(|known| known == unit) {
+            continue;
+        }
+        for piece in rest.split(['{', '}', ',']) {
+            let piece = piece.trim();
+            let name = match piece.split_once(" as ") {
+                Some((_, alias)) => alias.trim(),
+                None => piece.rsplit("::").next().unwrap_or(piece).trim(),
+            };
+            if !name.is_empty() && name != "self" && name != "*" {
+                reexports.push((name.to_owned(), unit.to_owned()));
+            }
+        }
+    }
+    let mut edges = Vec::new();
+    for file in &files {
+        let relative = file.strip_prefix(&dir).unwrap();
+        let parts: Vec<String> = relative
+            .components()
+            .map(|part| part.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        let unit = parts[0].trim_end_matches(".rs").to_owned();
+        if unit == "mod" {
+            continue;
+        }
+        // M/U.rs and M/U/mod.rs are U itself (depth 0); M/U/a.rs is one deeper, and so on.
+        let depth =
+            parts.len() - 1 - usize::from(parts.last().is_some_and(|last| last == "mod.rs"));
+        let code = code_only(&std::fs::read_to_string(file).unwrap());
+        for (line, name) in sibling_refs(&code, &module_path, depth) {
+            let name = reexports
+                .iter()
+                .find(|(item, _)| *item == name)
+                .map_or(name, |(_, unit)| unit.clone());
+            if name != unit && units.contains(&name) {
+                let place = format!("src/{module}/{}:{line}", relative.display());
+                if !edges
+                    .iter()
+                    .any(|(from, to, _): &(String, String, String)| from == &unit && to == &name)
+                {
+                    edges.push((unit.clone(), name, place));
+                }
+            }
+        }
+    }
+    edges
+}
+
+/// The groups of units that import each other, directly or through others (strongly
+/// connected components of more than one unit), each sorted, with the edges inside them.
+fn unit_cycles(edges: &[(String, String, String)]) -> Vec<(Vec<String>, Vec<String>)> {
+    let mut units: Vec<&str> = edges
+        .iter()
+        .flat_map(|(from, to, _)| [from.as_str(), to.as_str()])
+        .collect();
+    units.sort_unstable();
+    units.dedup();
+    fn reaches<'e>(edges: &'e [(String, String, String)], from: &'e str) -> Vec<&'e str> {
+        let mut seen = vec![from];
+        let mut next = vec![from];
+        while let Some(unit) = next.pop() {
+            for (a, b, _) in edges {
+                if a == unit && !seen.contains(&b.as_str()) {
+                    seen.push(b);
+                    next.push(b);
+                }
+            }
+        }
+        seen
+    }
+    let mut groups: Vec<(Vec<String>, Vec<String>)> = Vec::new();
+    for unit in &units {
+        if groups
+            .iter()
+            .any(|(group, _)| group.iter().any(|g| g == unit))
+        {
+            continue;
+        }
+        let mut group: Vec<String> = reaches(edges, unit)
+            .into_iter()
+            .filter(|other| reaches(edges, other).contains(unit))
+            .map(str::to_owned)
+            .collect();
+        if group.len() < 2 {
+            continue;
+        }
+        group.sort();
+        let inside = edges
+            .iter()
+            .filter(|(a, b, _)| group.contains(a) && group.contains(b))
+            .map(|(a, b, place)| format!("{a} -> {b} ({place})"))
+            .collect();
+        groups.push((group, inside));
+    }
+    groups
+}
+
+/// Every directory of modules under `dir`, relative to `src`, `/`-separated.
+fn module_dirs(src: &Path, dir: &Path, out: &mut Vec<String>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            let relative = path.strip_prefix(src).unwrap();
+            let parts: Vec<String> = relative
+                .components()
+                .map(|part| part.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            out.push(parts.join("/"));
+            module_dirs(src, &path, out);
+        }
+    }
+}
+
+#[test]
+fn no_two_files_of_a_module_import_each_other() {
+    // The floors order the top-level modules; inside one, its files (and directories) may
+    // import one another only one way, so that each can be read, changed and tested from the
+    // ones below it. A cycle, however long, is a violation.
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut dirs = Vec::new();
+    module_dirs(&src, &src, &mut dirs);
+    dirs.sort();
+    let mut violations = Vec::new();
+    for module in &dirs {
+        for (group, inside) in unit_cycles(&unit_graph(&src, module)) {
+            violations.push(format!(
+                "{module}: {} import one another:",
+                group.join(", ")
+            ));
+            violations.extend(inside.into_iter().map(|edge| format!("    {edge}")));
+        }
+    }
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+}
+
+#[test]
+fn sibling_references_and_cycles_are_found() {
+    let code = code_only(
+        "use super::a::X;\nuse super::{b, c::D};\nlet e = crate::client::e::F;\n\
+         use super::super::outer::G; // super::z\n",
+    );
+    let refs = sibling_refs(&code, "client", 0);
+    let expected = [(1, "a"), (2, "b"), (2, "c"), (3, "e")].map(|(l, n)| (l, n.to_owned()));
+    assert_eq!(refs, expected);
+    // One level deeper (client/unit/file.rs), `super::super::` names the siblings.
+    let deep = sibling_refs(&code, "client", 1);
+    assert_eq!(deep, [(4, "outer".to_owned()), (3, "e".to_owned())]);
+
+    let edge = |from: &str, to: &str| (from.to_owned(), to.to_owned(), String::new());
+    let edges = [
+        edge("a", "b"),
+        edge("b", "c"),
+        edge("c", "a"),
+        edge("c", "d"),
+    ];
+    let groups = unit_cycles(&edges);
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0].0, ["a", "b", "c"]);
+    assert!(unit_cycles(&[edge("a", "b"), edge("b", "c")]).is_empty());
+}

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 
-use super::service::{Call, Dispatch, ResponseFuture};
+use super::routed::{Call, Dispatch, ResponseFuture};
 use super::status::error_response;
 use crate::Status;
 use crate::call::admission::{Admit, close_after_refusal};

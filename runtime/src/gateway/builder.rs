@@ -2,55 +2,15 @@
 
 use std::sync::Arc;
 
-use rust_svc_http_template::{PathTemplate, RouteTable, TemplateError};
+use rust_svc_http_template::RouteTable;
 
 use super::cors::Cors;
 use super::form::FormFallback;
 use super::headers::HeaderRules;
-use super::service::{
-    DEFAULT_MAX_BODY_BYTES, Dispatch, Gateway, Inner, Route, RpcName, ServiceRoutes,
+use super::routed::{
+    DEFAULT_MAX_BODY_BYTES, ErrorHandler, Gateway, GatewayError, Inner, MetadataAnnotator,
+    ServiceRoutes, StreamErrorHandler, add_route,
 };
-use crate::call::admission::Admission;
-
-/// A route that could not be added: its template does not parse.
-#[derive(Debug)]
-pub struct GatewayError {
-    message: String,
-}
-
-impl std::fmt::Display for GatewayError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for GatewayError {}
-
-impl From<TemplateError> for GatewayError {
-    fn from(error: TemplateError) -> Self {
-        Self {
-            message: error.to_string(),
-        }
-    }
-}
-
-/// Writes the gateway's error responses in a form of one's own (see
-/// [`GatewayBuilder::error_handler`]): given the error's status and the response the gateway
-/// made of it, the response to send.
-pub type ErrorHandler = Arc<
-    dyn Fn(&crate::Status, http::Response<axum::body::Body>) -> http::Response<axum::body::Body>
-        + Send
-        + Sync,
->;
-
-/// Turns the error that ends a server stream into the status written in its place (see
-/// [`GatewayBuilder::stream_error_handler`]).
-pub type StreamErrorHandler = Arc<dyn Fn(crate::Status) -> crate::Status + Send + Sync>;
-
-/// Adds request metadata of one's own from a REST request's head (see
-/// [`GatewayBuilder::metadata`]).
-pub type MetadataAnnotator =
-    Arc<dyn Fn(&http::request::Parts, &mut crate::MetadataMap) + Send + Sync>;
 
 /// Builds a [`Gateway`] from the routes of one or more services.
 pub struct GatewayBuilder {
@@ -291,49 +251,4 @@ impl GatewayBuilder {
             annotator: self.annotator,
         }))
     }
-}
-
-/// Adds one binding to `table`, in place of an earlier route that matches the same requests;
-/// fails when its template does not parse.
-pub(super) fn add_route(
-    table: &mut RouteTable<Entry>,
-    route: Route,
-    service: &ServiceRoutes,
-) -> Result<(), GatewayError> {
-    let binding = route.binding;
-    let template = PathTemplate::parse(binding.template)?;
-    let names = template
-        .variables()
-        .iter()
-        .map(|v| v.name().into())
-        .collect();
-    let entry = Entry {
-        route,
-        names,
-        dispatch: Arc::clone(&service.dispatch),
-        admission: service.admission.clone(),
-    };
-    if let Some((existing, shadowed)) = table.insert_or_replace(binding.method, template, entry) {
-        let rpc = RpcName(route.method);
-        tracing::warn!(
-            "{} {} of rpc {rpc} matches the same requests as {} {} of rpc {}: the gateway serves \
-             {rpc} there, the service added later, as grpc-gateway does",
-            binding.method,
-            binding.template,
-            binding.method,
-            existing,
-            RpcName(shadowed.route.method),
-        );
-    }
-    Ok(())
-}
-
-pub(super) struct Entry {
-    pub(super) route: Route,
-    /// The dotted field path of each of the template's variables, in template order: shared
-    /// by the calls of the route rather than copied into each.
-    pub(super) names: Box<[Arc<str>]>,
-    pub(super) dispatch: Dispatch,
-    /// The service's, shared with its gRPC adapter.
-    pub(super) admission: Admission,
 }

@@ -9,16 +9,13 @@ use std::sync::Arc;
 use axum::body::Body;
 use futures_util::future::Either;
 use futures_util::{FutureExt, TryStreamExt};
-use http::header::{ACCEPT, CONTENT_TYPE};
-use http::{HeaderMap, HeaderValue};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::builder::StreamErrorHandler;
-use super::headers::{HeaderRules, Present};
+use super::headers::HeaderRules;
 use super::response::json_response;
+use super::routed::{Call, ResponseFuture, Route, RpcName, StreamErrorHandler};
 use super::schema::MessageSchema;
-use super::service::{Call, ResponseFuture, Route, RpcName};
 use super::status;
 use super::stream::{StreamFormat, stream_response};
 use super::{http_body, protobuf, trailers};
@@ -106,54 +103,6 @@ where
 {
     let read = |call| request_stream::<Req>(call, schema);
     serve_now(Arc::clone(domain), call, read, method, write_stream)
-}
-
-/// What a call reads of its request's headers after its context took them: the body's
-/// `Content-Type`, and how `Accept` asks the answer to be written.
-pub(super) struct RequestFormat {
-    content_type: Option<HeaderValue>,
-    stream: StreamFormat,
-    /// `Accept` prefers binary protobuf.
-    protobuf: bool,
-    /// `TE: trailers`: the response's trailers go as HTTP trailers.
-    trailers: bool,
-}
-
-impl RequestFormat {
-    /// `present` is what [`Present::of`] found in `headers`.
-    pub(super) fn of(headers: &HeaderMap, present: Present) -> Self {
-        if !(present.content_type || present.accept || present.te) {
-            // A request with none of them (most `GET`s): the readers of `Accept` are not run
-            // on nothing.
-            return Self {
-                content_type: None,
-                stream: StreamFormat::NdJson,
-                protobuf: false,
-                trailers: false,
-            };
-        }
-        let content_type = if present.content_type {
-            headers.get(CONTENT_TYPE).cloned()
-        } else {
-            None
-        };
-        // `Accept` looked up once for both of its readings, and only when the request has one.
-        let (stream, protobuf) = if present.accept {
-            let accept = headers.get_all(ACCEPT);
-            (
-                StreamFormat::from_accept_values(&accept),
-                protobuf::accepts_protobuf(&accept),
-            )
-        } else {
-            (StreamFormat::NdJson, false)
-        };
-        Self {
-            content_type,
-            stream,
-            protobuf,
-            trailers: present.te && trailers::accepted(headers),
-        }
-    }
 }
 
 /// A request turned away before it reached the domain, answered already: its HTTP status is not

@@ -8,7 +8,7 @@ use http::header::CONTENT_LENGTH;
 use http::{HeaderValue, Method};
 use http_body::Body as _;
 
-use super::service::ResponseFuture;
+use super::routed::ResponseFuture;
 
 /// Answers the `HEAD` request `request` as `handle` answers its `GET`, without the content:
 /// the headers, the status, and the length the content would have had when it is known.

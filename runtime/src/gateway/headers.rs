@@ -33,7 +33,7 @@
 //! peer address is kept when the transport knows it.
 //!
 //! On the way out, the default writes response headers as `Grpc-Metadata-<key>` and trailers as
-//! `Grpc-Trailer-<key>` (see [`response_metadata_headers`](super::response::response_metadata_headers)),
+//! `Grpc-Trailer-<key>` (see [`response_metadata_headers`]),
 //! leaving out the `grpc-` keys and the HTTP framing headers; no rule writes a framing header.
 //! A unary call's trailers go as HTTP trailers instead when the request says `TE: trailers`
 //! (see `trailers.rs`).
@@ -525,5 +525,6 @@ mod outgoing;
 mod present;
 
 use outgoing::FRAMING_HEADERS;
+pub use outgoing::{metadata_headers, response_metadata_headers};
 #[cfg(test)]
 mod tests;

@@ -15,6 +15,9 @@
 //! - [`wkt`]: the well-known types with their proto3 JSON forms;
 //! - the path-template grammar and route table, from the `rust-svc-http-template` crate.
 
+/// The media type of every JSON body the gateway writes.
+pub const APPLICATION_JSON: &str = "application/json";
+
 mod admitted;
 mod builder;
 mod calls;
@@ -27,6 +30,7 @@ pub mod protobuf;
 pub mod query;
 pub mod request;
 pub mod response;
+mod routed;
 pub mod schema;
 mod serve;
 mod service;
@@ -36,16 +40,17 @@ mod trailers;
 mod websocket;
 pub mod wkt;
 
-pub use builder::{
-    ErrorHandler, GatewayBuilder, GatewayError, MetadataAnnotator, StreamErrorHandler,
-};
+pub use builder::GatewayBuilder;
 pub use calls::{bidi_streaming, client_streaming, server_streaming, unary, unknown_rpc};
 pub use headers::HeaderRules;
+pub use routed::{
+    Call, DEFAULT_MAX_BODY_BYTES, ErrorHandler, Gateway, GatewayError, MetadataAnnotator,
+    ResponseFuture, ServiceRoutes, StreamErrorHandler,
+};
 pub use rust_svc_http_template::*;
 pub use serve::GatewayFuture;
 #[cfg(feature = "host")]
 pub(crate) use service::peer_addr;
-pub use service::{Call, DEFAULT_MAX_BODY_BYTES, Gateway, ResponseFuture, ServiceRoutes};
 
 /// The router type of [`Gateway::into_router`], for generated code and users that need not
 /// depend on axum themselves.

@@ -4,17 +4,17 @@
 
 use axum::body::Body;
 use http::header::{CONTENT_TYPE, HeaderValue};
-use http::{HeaderMap, Response, StatusCode};
+use http::{Response, StatusCode};
 use serde::Serialize;
 use serde_json::Value;
 
 use super::status::error_response;
-use crate::{MetadataMap, Status};
+use crate::Status;
 
-/// The media type of every JSON body the gateway writes.
-pub const APPLICATION_JSON: &str = "application/json";
-
-pub use super::headers::{METADATA_HEADER_PREFIX, TRAILER_HEADER_PREFIX};
+pub use super::APPLICATION_JSON;
+pub use super::headers::{
+    METADATA_HEADER_PREFIX, TRAILER_HEADER_PREFIX, metadata_headers, response_metadata_headers,
+};
 
 /// The `response_body` of an http rule, as the generator resolves it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,34 +86,13 @@ fn marshal_error(error: serde_json::Error) -> Status {
     Status::internal(format!("failed to marshal response: {error}"))
 }
 
-/// Writes gRPC metadata as `Grpc-Metadata-<key>` response headers (grpc-gateway's default
-/// outgoing header mapping), so a REST client sees what a handler or a remote server attached.
-/// Binary (`-bin`) values are written base64-encoded, as they are on the gRPC wire and as the
-/// gateway reads them from requests.
-///
-/// Keys that belong to the transport rather than to the application are skipped: `grpc-*`
-/// (reserved by the gRPC protocol), `content-type` and the HTTP framing headers. A proxied error
-/// carries the remote response's headers as metadata, and grpc-gateway's habit of echoing them
-/// (`Grpc-Metadata-Content-Type: application/grpc`) tells a REST client nothing. The default
-/// [`HeaderRules`](super::headers::HeaderRules); a gateway's own rules may differ.
-pub fn metadata_headers(metadata: &MetadataMap, headers: &mut HeaderMap) {
-    super::headers::HeaderRules::defaults().write_metadata(metadata, headers);
-}
-
-/// Writes the response metadata a handler set (or a proxied server sent): headers as
-/// `Grpc-Metadata-<key>`, trailers as `Grpc-Trailer-<key>`, as grpc-gateway does, by the
-/// default [`HeaderRules`](super::headers::HeaderRules). For a streamed response this runs
-/// when the stream starts, so trailers set after that are not sent: an HTTP/1.1 client has
-/// nowhere to read them.
-pub fn response_metadata_headers(response: &crate::ResponseMetadata, headers: &mut HeaderMap) {
-    super::headers::HeaderRules::defaults().write_response_metadata(response, headers);
-}
-
 #[cfg(test)]
 mod tests {
     use serde::ser::{SerializeStruct, Serializer};
 
     use super::*;
+    use crate::MetadataMap;
+    use http::HeaderMap;
     use http_body_util::BodyExt;
 
     /// A message as pbjson writes it: default-valued fields omitted, JSON names.

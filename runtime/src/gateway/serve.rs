@@ -10,7 +10,7 @@ use std::task::{Context as TaskContext, Poll};
 use axum::body::Body;
 use bytes::Bytes;
 
-use super::service::{Gateway, ResponseFuture};
+use super::routed::{Gateway, ResponseFuture};
 use crate::call::protocol::is_rest;
 
 impl<B> tower_service::Service<http::Request<B>> for Gateway

@@ -5,178 +5,27 @@
 
 use std::sync::Arc;
 
-use smallvec::SmallVec;
-
 use axum::body::Body;
 use http::Method;
-use rust_svc_http_template::{Found, RouteTable};
+use rust_svc_http_template::RouteTable;
 
-use super::builder::{
-    Entry, ErrorHandler, GatewayBuilder, MetadataAnnotator, StreamErrorHandler, add_route,
+use super::builder::GatewayBuilder;
+use super::routed::{
+    Call, CallParts, DEFAULT_MAX_BODY_BYTES, Dispatch, Entry, Gateway, Inner, PathValues,
+    ResponseFuture, Route, RpcName, ServiceRoutes, add_route, path_values,
 };
 
 use super::admitted::{admitted, ready_refusal};
-use super::calls::RequestFormat;
 use super::cors::Cors;
 use super::form::{self, FormFallback};
 use super::head;
 use super::headers::{HeaderRules, Present};
-use super::response::ResponseBody;
+use super::routed::RequestFormat;
 use super::websocket;
 use crate::call::admission::{Admission, Admit, Permit};
 use crate::deadline::deadline_exceeded;
 use crate::rpc::MethodKind;
-use crate::rpc::{HttpBinding, MethodInfo, ServiceInfo};
-use crate::{BoxFuture, Context, Status};
-
-/// The default limit of a request body: 4 MiB, gRPC's default message size.
-pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
-
-/// A binding of an rpc that the route table matched: the rpc, its position in its service
-/// (which the generated dispatch matches on), and the binding.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Route {
-    pub(super) method: &'static MethodInfo,
-    pub(super) rpc_index: usize,
-    pub(super) binding: &'static HttpBinding,
-}
-
-impl Route {
-    pub(super) fn response_body(&self) -> Option<ResponseBody> {
-        let binding = self.binding;
-        (!binding.response_body.is_empty()).then_some(ResponseBody {
-            json_name: binding.response_body_json,
-            default_json: binding.response_body_default,
-        })
-    }
-}
-
-/// The rpc's full proto name with a dot, as grpc-gateway's messages name it:
-/// `inventory.v1.InventoryService.CheckStock`.
-pub(super) struct RpcName(pub(super) &'static MethodInfo);
-
-impl std::fmt::Display for RpcName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}", self.0.service(), self.0.method())
-    }
-}
-
-/// What a generated dispatch returns.
-pub type ResponseFuture = BoxFuture<'static, http::Response<Body>>;
-
-pub(super) type Dispatch = Arc<dyn Fn(Call) -> ResponseFuture + Send + Sync>;
-
-/// The routes of one service bound to an implementation of its domain trait, as the generated
-/// `…Gateway::routes` returns them; add them to a [`GatewayBuilder`].
-pub struct ServiceRoutes {
-    service: &'static ServiceInfo,
-    pub(super) dispatch: Dispatch,
-    /// The domain's, shared with its gRPC adapter.
-    pub(super) admission: Admission,
-}
-
-impl ServiceRoutes {
-    /// Binds the HTTP bindings of `service`'s rpcs to `domain` through the generated
-    /// `dispatch`.
-    pub fn new<T: Send + Sync + 'static>(
-        service: &'static ServiceInfo,
-        domain: Arc<T>,
-        dispatch: fn(&Arc<T>, Call) -> ResponseFuture,
-    ) -> Self {
-        Self {
-            service,
-            admission: Admission::for_domain(service, &domain),
-            dispatch: Arc::new(move |call| dispatch(&domain, call)),
-        }
-    }
-
-    /// The admission the routes' calls go through: the domain's, which its gRPC adapter
-    /// shares.
-    pub fn admission(&self) -> &Admission {
-        &self.admission
-    }
-
-    /// The service served, whose rpcs' [`MethodInfo::http`] are the routes.
-    pub fn service(&self) -> &'static ServiceInfo {
-        self.service
-    }
-
-    /// Every binding served, with its rpc's position in the service.
-    pub(super) fn routes(&self) -> impl Iterator<Item = Route> + '_ {
-        self.service
-            .methods
-            .iter()
-            .enumerate()
-            .flat_map(|(rpc_index, method)| {
-                method.http.iter().map(move |binding| Route {
-                    method,
-                    rpc_index,
-                    binding,
-                })
-            })
-    }
-}
-
-impl std::fmt::Debug for ServiceRoutes {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServiceRoutes")
-            .field("service", &self.service.name)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A matched request on its way to the domain.
-///
-/// Boxed: it is handed down through several functions and futures (the generated dispatch,
-/// the call's future, the request reader), and each move of the 660 bytes it holds was a copy;
-/// async functions also keep an argument twice in their state.
-pub struct Call {
-    pub(super) inner: Box<CallParts>,
-}
-
-/// What a [`Call`] holds.
-pub(super) struct CallParts {
-    pub(super) route: Route,
-    pub(super) bindings: PathValues,
-    pub(super) parts: http::request::Parts,
-    pub(super) body: Body,
-    pub(super) ctx: Context,
-    /// What the call reads of the request's headers, which `ctx` may have taken.
-    pub(super) format: RequestFormat,
-    pub(super) max_body_bytes: usize,
-    pub(super) header_rules: HeaderRules,
-    /// The call's slot in its service's admission, held until the answer is ready.
-    pub(super) permit: Permit,
-    /// Whether the body is an HTML form whose fields are read as query parameters (form.rs).
-    pub(super) form: bool,
-    /// What a server stream's error goes through before it is written.
-    pub(super) stream_errors: Option<StreamErrorHandler>,
-}
-
-impl CallParts {
-    /// Whether the request message needs the body: its rule takes one, or it is an HTML form
-    /// standing for the query. Without, the request is whole from the path and the query.
-    pub(super) fn reads_body(&self) -> bool {
-        self.form || !self.route.binding.body.is_empty()
-    }
-}
-
-impl Call {
-    /// Position of the matched rpc in its service.
-    pub fn rpc_index(&self) -> usize {
-        self.inner.route.rpc_index
-    }
-
-    /// The matched rpc.
-    pub fn method(&self) -> &'static MethodInfo {
-        self.inner.route.method
-    }
-
-    /// The matched binding of the rpc.
-    pub fn binding(&self) -> &'static HttpBinding {
-        self.inner.route.binding
-    }
-}
+use crate::{Context, Status};
 
 impl Inner {
     /// The call to hand a route's dispatch, not yet admitted.
@@ -237,45 +86,6 @@ impl Inner {
     }
 }
 
-pub(super) struct Inner {
-    pub(super) table: RouteTable<Entry>,
-    pub(super) cors: Cors,
-    pub(super) max_body_bytes: usize,
-    pub(super) header_rules: HeaderRules,
-    pub(super) default_deadlines: bool,
-    pub(super) form: FormFallback,
-    pub(super) error_handler: Option<ErrorHandler>,
-    pub(super) stream_error_handler: Option<StreamErrorHandler>,
-    pub(super) annotator: Option<MetadataAnnotator>,
-}
-
-impl Inner {
-    /// The metadata the annotator (if any) makes of a request's head.
-    fn annotated(&self, head: &http::request::Parts) -> Option<crate::MetadataMap> {
-        let annotate = self.annotator.as_ref()?;
-        let mut metadata = crate::MetadataMap::new();
-        annotate(head, &mut metadata);
-        Some(metadata)
-    }
-}
-
-/// The values of a matched route's path variables, each with its dotted field path: the
-/// names are the route's (see [`Entry::names`]), shared, and the values inline for up to two
-/// variables, as nearly every route has. A lookup of a request allocates only its values.
-pub(super) type PathValues = SmallVec<[(Arc<str>, String); 2]>;
-
-/// The values of `found`'s variables, decoded, or the first that does not decode and why.
-fn path_values<'a>(found: &Found<'a, '_, Entry>) -> Result<PathValues, (&'a str, String)> {
-    let mut values = PathValues::new();
-    for (i, name) in found.value.names.iter().enumerate() {
-        match found.decoded(i) {
-            Ok(value) => values.push((Arc::clone(name), value.into_owned())),
-            Err(message) => return Err((found.field_path(i), message)),
-        }
-    }
-    Ok(values)
-}
-
 /// Adds the annotator's `metadata` to `ctx`'s request metadata.
 fn add_annotated(ctx: &mut Context, metadata: Option<crate::MetadataMap>) {
     if let Some(metadata) = metadata.filter(|metadata| !metadata.is_empty()) {
@@ -288,23 +98,6 @@ fn add_annotated(ctx: &mut Context, metadata: Option<crate::MetadataMap>) {
                 target.append(name.clone(), value);
             }
         }
-    }
-}
-
-/// Serves REST/JSON calls of one or more services: a tower service, or an axum `Router` with
-/// [`Gateway::into_router`], which [`Gateway::with_grpc`] puts on one port with gRPC.
-#[derive(Clone)]
-pub struct Gateway {
-    inner: Arc<Inner>,
-    /// The client's address when this clone serves one connection ([`Gateway::for_peer`]).
-    peer: Option<std::net::SocketAddr>,
-}
-
-impl std::fmt::Debug for Gateway {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Gateway")
-            .field("routes", &self.inner.table.len())
-            .finish_non_exhaustive()
     }
 }
 
@@ -335,13 +128,6 @@ impl Gateway {
             stream_error_handler: None,
             annotator: None,
         })
-    }
-
-    pub(super) fn serving(inner: Inner) -> Self {
-        Self {
-            inner: Arc::new(inner),
-            peer: None,
-        }
     }
 
     /// This gateway for the requests of one connection from `peer`, which then need not carry

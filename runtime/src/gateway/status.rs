@@ -20,7 +20,8 @@ use http::{Response, StatusCode};
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 use self::details::details_json;
-use super::response::{APPLICATION_JSON, metadata_headers};
+use super::APPLICATION_JSON;
+use super::headers::metadata_headers;
 use crate::{Code, Status};
 
 pub use crate::rpc::http_status;

@@ -27,7 +27,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use serde_json::Value;
 
 use super::cors::Cors;
-use super::service::ResponseFuture;
+use super::routed::ResponseFuture;
 use crate::Status;
 
 /// The close code of a call that ended well.

@@ -53,6 +53,15 @@ use crate::gateway::{GatewayBuilder, GatewayError, ServiceRoutes};
 use crate::rpc::LoadShedding;
 
 pub use connections::ConnectionLimits;
+
+/// The health service's name, listed by reflection beside the domain services.
+const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
+
+/// The reflection services' names: grpcurl's `list` shows them, as it does for grpc-go servers.
+const REFLECTION_SERVICES: [&str; 2] = [
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+];
 pub use shutdown::{DrainPolicy, Signals, Stop};
 
 /// One port's services and what is served beside them.

@@ -17,7 +17,7 @@ use tonic_web::{GrpcWebLayer, GrpcWebService};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::router::{HEALTH_SERVICE, REFLECTION_SERVICES};
+use super::{HEALTH_SERVICE, REFLECTION_SERVICES};
 use crate::BoxFuture;
 use crate::call::codec::Format;
 use crate::call::protocol::{RpcProtocol, rpc_protocol};

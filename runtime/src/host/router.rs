@@ -9,19 +9,10 @@ use tower_layer::Layer;
 use super::drain::{Drain, DrainLayer};
 use super::port::{Port, RouterPaths};
 use super::protocols::{ProtocolsLayer, UnknownRpc, UnknownRpcLayer};
-use super::{Host, HostError};
+use super::{HEALTH_SERVICE, Host, HostError, REFLECTION_SERVICES};
 use crate::gateway::Gateway;
 use crate::gateway::cors::{Cors, CorsLayer};
 use crate::rpc::{GRPC_TIMEOUT, REQUEST_ID_HEADER, TRACEPARENT};
-
-/// The health service's name, listed by reflection beside the domain services.
-pub(super) const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
-
-/// The reflection services' names: grpcurl's `list` shows them, as it does for grpc-go servers.
-pub(super) const REFLECTION_SERVICES: [&str; 2] = [
-    "grpc.reflection.v1.ServerReflection",
-    "grpc.reflection.v1alpha.ServerReflection",
-];
 
 /// The request headers a gRPC-Web or Connect client sends (grpc-web's and Connect's JavaScript
 /// clients).

@@ -11,8 +11,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::super::request::{BodyRule, decode_patch_request, decode_request};
+use super::super::routed::{Call, CallParts};
 use super::super::schema::MessageSchema;
-use super::super::service::{Call, CallParts};
 use super::super::stream::ndjson_requests;
 use super::super::{form, http_body, protobuf, status};
 use super::Rejection;

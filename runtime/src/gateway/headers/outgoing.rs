@@ -8,6 +8,28 @@ use http::{HeaderMap, HeaderName};
 use super::HeaderRules;
 use crate::{MetadataMap, ResponseMetadata};
 
+/// Writes gRPC metadata as `Grpc-Metadata-<key>` response headers (grpc-gateway's default
+/// outgoing header mapping), so a REST client sees what a handler or a remote server attached.
+/// Binary (`-bin`) values are written base64-encoded, as they are on the gRPC wire and as the
+/// gateway reads them from requests.
+///
+/// Keys that belong to the transport rather than to the application are skipped: `grpc-*`
+/// (reserved by the gRPC protocol), `content-type` and the HTTP framing headers. A proxied error
+/// carries the remote response's headers as metadata, and grpc-gateway's habit of echoing them
+/// (`Grpc-Metadata-Content-Type: application/grpc`) tells a REST client nothing. The default
+/// [`HeaderRules`]; a gateway's own rules may differ.
+pub fn metadata_headers(metadata: &MetadataMap, headers: &mut HeaderMap) {
+    HeaderRules::defaults().write_metadata(metadata, headers);
+}
+
+/// Writes the response metadata a handler set (or a proxied server sent): headers as
+/// `Grpc-Metadata-<key>`, trailers as `Grpc-Trailer-<key>`, as grpc-gateway does, by the
+/// default [`HeaderRules`]. For a streamed response this runs when the stream starts, so
+/// trailers set after that are not sent: an HTTP/1.1 client has nowhere to read them.
+pub fn response_metadata_headers(response: &ResponseMetadata, headers: &mut HeaderMap) {
+    HeaderRules::defaults().write_response_metadata(response, headers);
+}
+
 /// Headers no rule may write into a response: they belong to HTTP's framing.
 pub(super) const FRAMING_HEADERS: &[&str] = &[
     "content-type",

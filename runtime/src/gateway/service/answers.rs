@@ -10,7 +10,7 @@ use http::{HeaderValue, Method, StatusCode};
 
 use rust_svc_http_template::{Lookup, RouteTable};
 
-use super::{Entry, Inner, ResponseFuture};
+use super::super::routed::{Entry, Inner, ResponseFuture};
 use crate::Status;
 use crate::gateway::status::{error_response, status_response};
 

@@ -3,7 +3,7 @@
 
 use http::Method;
 
-use super::Gateway;
+use super::super::routed::Gateway;
 
 impl Gateway {
     /// The routes whose template is a plain path (no variable, no wildcard), as (method,
