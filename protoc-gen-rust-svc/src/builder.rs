@@ -368,7 +368,7 @@ impl Builder {
             return write_files(&out_dir, &self.generate()?);
         };
         let input = self.input()?;
-        let set = crate::encode_file_descriptor_set(&input.proto_files);
+        let set = crate::analyze::encode_file_descriptor_set(&input.proto_files);
         let generated = crate::generate_with_warnings(input, &self.params)?;
         report_warnings(&generated.warnings);
         let mut written = write_files(&out_dir, &generated.files)?;

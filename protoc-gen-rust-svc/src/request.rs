@@ -192,8 +192,10 @@ mod tests {
         };
         let small = file("small.proto", 100);
         let large = file("large.proto", 2 << 20);
-        let set =
-            crate::encode_file_descriptor_set(&[small.encode_to_vec(), large.encode_to_vec()]);
+        let set = crate::analyze::encode_file_descriptor_set(&[
+            small.encode_to_vec(),
+            large.encode_to_vec(),
+        ]);
         let set = prost_types::FileDescriptorSet::decode(set.as_slice()).unwrap();
         assert_eq!(set.file[0], small, "a small file keeps its comments");
         assert_eq!(set.file[1].name(), "large.proto");

@@ -8,6 +8,7 @@ mod client;
 mod describe;
 mod domain;
 mod fake;
+mod files;
 mod gateway;
 mod include;
 mod intercept;
@@ -24,6 +25,7 @@ use crate::model::{Method, Package, Service, Streaming};
 use crate::names;
 use crate::params::{Artifact, Params};
 
+pub(crate) use files::{Resolved, files};
 pub use include::include_file;
 pub use openapi::file as openapi_file;
 
