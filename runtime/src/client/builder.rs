@@ -11,10 +11,9 @@ use tonic::codec::CompressionEncoding;
 use tonic::{Code, Status};
 
 use tonic::metadata::AsciiMetadataKey;
-use tonic::transport::Endpoint;
 
 use super::breaker::{BreakerControls, CallOutcome};
-use super::connector::BatchingConnector;
+use super::connector::Dial;
 use super::error::ClientError;
 use super::settings::Settings;
 use super::shared::Fallback;
@@ -367,6 +366,18 @@ impl<C: GeneratedClient> ClientBuilder<C> {
         self
     }
 
+    /// TLS for the `https://` endpoints of [`connect_lazy`](Self::connect_lazy) (feature
+    /// `tls`): the CAs to trust, a client certificate, the name to verify. They are dialled by
+    /// the same connection code as `http://` ones, with TLS under it; without this, an
+    /// `https://` endpoint trusts only the roots of the `tls-native-roots` and
+    /// `tls-webpki-roots` features, if compiled in.
+    #[cfg(feature = "tls")]
+    #[must_use]
+    pub fn tls(mut self, tls: super::ClientTls) -> Self {
+        self.settings.tls = Some(tls);
+        self
+    }
+
     /// Builds the client over `channel`, in the builder's [`protocol`](Self::protocol).
     pub fn build(self, channel: Channel) -> Result<C, ClientError> {
         let transport = Transport::channel(channel, self.settings.protocol, self.spec);
@@ -389,29 +400,41 @@ impl<C: GeneratedClient> ClientBuilder<C> {
             .into_iter()
             .map(|url| url.as_ref().to_owned())
             .collect();
+        let (protocol, version) = (self.settings.protocol, self.settings.http_version);
+        let http1 = protocol != Protocol::Grpc && version == HttpVersion::Http1;
+        // TLS settings built once, for every `https://` endpoint.
+        let mut tls = None;
         let channels = urls
             .iter()
             .map(|url| {
-                let endpoint = Endpoint::from_shared(url.clone()).map_err(|error| {
-                    ClientError::InvalidEndpoint {
-                        endpoint: url.clone(),
-                        reason: error.to_string(),
+                let invalid = |reason: String| ClientError::InvalidEndpoint {
+                    endpoint: url.clone(),
+                    reason,
+                };
+                let origin: http::Uri = url.parse().map_err(|error| invalid(format!("{error}")))?;
+                let https = match origin.scheme_str() {
+                    Some("http") => false,
+                    Some("https") => true,
+                    _ => return Err(invalid("the URL must be http:// or https://".to_owned())),
+                };
+                if origin.authority().is_none() {
+                    return Err(invalid("the URL has no host".to_owned()));
+                }
+                let dial = if https {
+                    if tls.is_none() {
+                        tls = Some(self.tls_dial(http1).map_err(&invalid)?);
                     }
-                })?;
+                    tls.clone().unwrap_or_default()
+                } else {
+                    Dial::default()
+                };
                 // One endpoint is named by the client's target, as a channel is; several by
                 // their URLs, so their breakers can be told apart.
                 let label = (urls.len() > 1).then(|| url.clone());
-                let (protocol, version) = (self.settings.protocol, self.settings.http_version);
-                let transport = if protocol != Protocol::Grpc && version == HttpVersion::Http1 {
-                    Transport::http1(endpoint.uri().clone(), protocol, self.spec)
-                } else if endpoint.uri().scheme() == Some(&http::uri::Scheme::HTTP) {
-                    Transport::http2(endpoint.uri().clone(), protocol, self.spec)
+                let transport = if http1 {
+                    Transport::http1(origin, protocol, self.spec, dial)
                 } else {
-                    Transport::channel(
-                        endpoint.connect_with_connector_lazy(BatchingConnector::new()),
-                        protocol,
-                        self.spec,
-                    )
+                    Transport::http2(origin, protocol, self.spec, dial)
                 };
                 Ok((label, transport))
             })
@@ -420,6 +443,22 @@ impl<C: GeneratedClient> ClientBuilder<C> {
             return Err(ClientError::NoEndpoints);
         }
         self.finish(channels, urls.join(","))
+    }
+
+    /// How `https://` endpoints are dialled: TLS with the builder's settings, offering HTTP/1.1
+    /// or HTTP/2 by ALPN.
+    #[cfg(feature = "tls")]
+    fn tls_dial(&self, http1: bool) -> Result<Dial, String> {
+        let settings = self.settings.tls.clone().unwrap_or_default();
+        let alpn: &[u8] = if http1 { b"http/1.1" } else { b"h2" };
+        Ok(Dial {
+            tls: Some(Arc::new(settings.enabled_roots().build(alpn)?)),
+        })
+    }
+
+    #[cfg(not(feature = "tls"))]
+    fn tls_dial(&self, _http1: bool) -> Result<Dial, String> {
+        Err("an https:// endpoint needs TLS: build rust-svc-runtime with its `tls` feature".into())
     }
 
     fn check_method(&mut self, name: &str) {

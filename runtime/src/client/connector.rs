@@ -1,45 +1,161 @@
-//! How a client dials an endpoint over TCP: the connector of its own HTTP/2 connections and of
-//! the channels it makes.
+//! How a client dials an endpoint: TCP (Nagle's algorithm off), then TLS for an `https://` one
+//! (feature `tls`, [`ClientTls`](super::ClientTls)), under the same connection code either way
+//! (the client's own HTTP/2 connection, `http2.rs`, and hyper-util's HTTP/1.1 client). An HTTP/2
+//! connection's writes are batched ([`BatchedWrites`]).
 
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
-use futures_util::TryFutureExt;
-use futures_util::future::MapOk;
-use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 use tower_service::Service;
 
+use super::connect::BoxError;
+#[cfg(feature = "tls")]
+use super::tls::Tls;
 use crate::rpc::BatchedWrites;
 
-/// tonic's TCP connector (Nagle's algorithm off; any scheme, as tonic's channel adds TLS for
-/// `https` itself) with each connection's writes batched ([`BatchedWrites`]): the connector of
-/// the channels [`ClientBuilder::connect_lazy`](super::ClientBuilder::connect_lazy) makes.
-#[derive(Clone, Debug)]
-pub(super) struct BatchingConnector(HttpConnector);
+/// What an endpoint's connections are made with: TLS for `https://` endpoints.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Dial {
+    #[cfg(feature = "tls")]
+    pub(super) tls: Option<Arc<Tls>>,
+    #[cfg(not(feature = "tls"))]
+    pub(super) tls: Option<Arc<Never>>,
+}
 
-impl BatchingConnector {
-    pub(super) fn new() -> Self {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        Self(http)
+/// No TLS without the feature.
+#[cfg(not(feature = "tls"))]
+#[derive(Debug)]
+pub(super) enum Never {}
+
+/// A connection made by [`dial`].
+#[derive(Debug)]
+pub(super) enum Io {
+    Tcp(BatchedWrites<TcpStream>),
+    #[cfg(feature = "tls")]
+    Tls(Box<BatchedWrites<tokio_rustls::client::TlsStream<TcpStream>>>),
+}
+
+/// Connects to `origin`: TCP, then TLS with `dial`'s settings when it has some (an `https://`
+/// endpoint). `batched`: an HTTP/2 connection, whose writes are batched.
+pub(super) async fn dial(origin: &http::Uri, dial: &Dial, batched: bool) -> Result<Io, BoxError> {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    let tcp = http.call(origin.clone()).await?.into_inner();
+    let wrap = |io| {
+        if batched {
+            BatchedWrites::new(io)
+        } else {
+            BatchedWrites::unbatched(io)
+        }
+    };
+    match &dial.tls {
+        None => Ok(Io::Tcp(wrap(tcp))),
+        #[cfg(feature = "tls")]
+        Some(tls) => {
+            let stream = tls.connect(origin, tcp).await?;
+            Ok(Io::Tls(Box::new(if batched {
+                BatchedWrites::new(stream)
+            } else {
+                BatchedWrites::unbatched(stream)
+            })))
+        }
+        #[cfg(not(feature = "tls"))]
+        Some(never) => match **never {},
     }
 }
 
-type Tcp = <HttpConnector as Service<http::Uri>>::Response;
+/// hyper-util's connector for the HTTP/1.1 transport: [`dial`], unbatched.
+#[derive(Clone, Debug)]
+pub(super) struct Dialer(pub(super) Dial);
 
-impl Service<http::Uri> for BatchingConnector {
-    type Response = TokioIo<BatchedWrites<tokio::net::TcpStream>>;
-    type Error = <HttpConnector as Service<http::Uri>>::Error;
-    type Future = MapOk<<HttpConnector as Service<http::Uri>>::Future, fn(Tcp) -> Self::Response>;
+impl Service<http::Uri> for Dialer {
+    type Response = TokioIo<Io>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<TokioIo<Io>, BoxError>> + Send>>;
 
-    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
-        self.0.poll_ready(cx)
+    fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, uri: http::Uri) -> Self::Future {
-        self.0
-            .call(uri)
-            .map_ok(|tcp| TokioIo::new(BatchedWrites::new(tcp.into_inner())))
+        let settings = self.0.clone();
+        Box::pin(async move { Ok(TokioIo::new(dial(&uri, &settings, false).await?)) })
+    }
+}
+
+impl Connection for Io {
+    fn connected(&self) -> Connected {
+        Connected::new()
+    }
+}
+
+impl AsyncRead for Io {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Tcp(io) => Pin::new(io).poll_read(cx, buf),
+            #[cfg(feature = "tls")]
+            Self::Tls(io) => Pin::new(io.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Io {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Tcp(io) => Pin::new(io).poll_write(cx, buf),
+            #[cfg(feature = "tls")]
+            Self::Tls(io) => Pin::new(io.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Tcp(io) => Pin::new(io).poll_write_vectored(cx, bufs),
+            #[cfg(feature = "tls")]
+            Self::Tls(io) => Pin::new(io.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Self::Tcp(io) => io.is_write_vectored(),
+            #[cfg(feature = "tls")]
+            Self::Tls(io) => io.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Tcp(io) => Pin::new(io).poll_flush(cx),
+            #[cfg(feature = "tls")]
+            Self::Tls(io) => Pin::new(io.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Tcp(io) => Pin::new(io).poll_shutdown(cx),
+            #[cfg(feature = "tls")]
+            Self::Tls(io) => Pin::new(io.as_mut()).poll_shutdown(cx),
+        }
     }
 }

@@ -1,4 +1,5 @@
-//! Calls over HTTP/2 in the clear (`http://` endpoints), sent on an h2 connection directly.
+//! Calls over HTTP/2 (`http://` endpoints, and `https://` ones with TLS under the same code,
+//! `connector.rs`), sent on an h2 connection directly.
 //!
 //! tonic's `Channel` puts three hops between a call and the connection: a buffer whose worker
 //! task takes every request, hyper's dispatch channel into the connection's task, and two tasks
@@ -7,7 +8,7 @@
 //! messages the body already holds (a unary request's only message, with the end of the stream
 //! in the same frame) and awaits the response; only a body still being produced (a client
 //! stream) gets a task of its own. A proxied GET through the gateway took 19 % fewer
-//! instructions this way (bench/RESULTS.md). TLS endpoints keep tonic's channel.
+//! instructions this way (bench/RESULTS.md).
 //!
 //! The connection is made on first use and shared by every call; made again on the next call
 //! after it closes (a lost connection, the server's GOAWAY). A call that finds the connection
@@ -26,10 +27,9 @@ use futures_util::{FutureExt, TryFutureExt};
 use h2::client::SendRequest;
 use http_body::{Body as _, Frame};
 use tonic::body::Body;
-use tower_service::Service;
 
 use super::connect::BoxError;
-use super::connector::BatchingConnector;
+use super::connector::{Dial, dial};
 
 /// What every call on one endpoint shares: its origin and its connection.
 #[derive(Clone)]
@@ -39,6 +39,7 @@ pub(super) struct Http2 {
 
 struct Endpoint {
     origin: http::Uri,
+    dial: Dial,
     connection: Mutex<Connection>,
 }
 
@@ -94,11 +95,13 @@ const CONNECTION_HEADERS: [http::HeaderName; 5] = [
 const USER_AGENT: &str = concat!("grpc-rust-svc/", env!("CARGO_PKG_VERSION"));
 
 impl Http2 {
-    /// Calls to `origin` (`http://host:port`), connecting on first use.
-    pub(super) fn new(origin: http::Uri) -> Self {
+    /// Calls to `origin` (`http://host:port`, or `https://` with TLS in `dial`), connecting on
+    /// first use.
+    pub(super) fn new(origin: http::Uri, dial: Dial) -> Self {
         Self {
             shared: Arc::new(Endpoint {
                 origin,
+                dial,
                 connection: Mutex::new(Connection::Idle { next: 0 }),
             }),
         }
@@ -182,11 +185,12 @@ impl Endpoint {
 /// while it waits does not abandon it for the others; the calls waiting share its outcome.
 fn connect(endpoint: &Arc<Endpoint>, number: u64) -> Connecting {
     let origin = endpoint.origin.clone();
+    let settings = endpoint.dial.clone();
     // Weak: a client dropped while it connects lets the connection go with it.
     let endpoint: Weak<Endpoint> = Arc::downgrade(endpoint);
     let failed_origin = origin.clone();
     let task = tokio::spawn(async move {
-        let made = handshake(origin.clone())
+        let made = handshake(origin.clone(), &settings)
             .await
             .map_err(|source| Arc::new(ConnectFailed { origin, source }));
         if let Some(endpoint) = endpoint.upgrade() {
@@ -210,10 +214,10 @@ fn connect(endpoint: &Arc<Endpoint>, number: u64) -> Connecting {
     .shared()
 }
 
-/// A TCP connection (writes batched, Nagle off) and HTTP/2's handshake on it, with hyper's
-/// client settings; the connection's own task drives it until it closes.
-async fn handshake(origin: http::Uri) -> Result<SendRequest<Bytes>, BoxError> {
-    let io = BatchingConnector::new().call(origin).await?.into_inner();
+/// A connection (TCP, TLS for `https://`; writes batched, Nagle off) and HTTP/2's handshake on
+/// it, with hyper's client settings; the connection's own task drives it until it closes.
+async fn handshake(origin: http::Uri, settings: &Dial) -> Result<SendRequest<Bytes>, BoxError> {
+    let io = dial(&origin, settings, true).await?;
     let (sender, connection) = h2::client::Builder::new()
         .initial_max_send_streams(100)
         .initial_window_size(2 * 1024 * 1024)
@@ -514,7 +518,7 @@ mod tests {
             }
         });
         let origin: http::Uri = format!("http://{addr}").parse().unwrap();
-        let sender = handshake(origin).await.unwrap().ready().await.unwrap();
+        let sender = handshake(origin, &Dial::default()).await.unwrap().ready().await.unwrap();
         let mut request = http::Request::new(Body::new(Full::new(Bytes::from_static(
             b"\x00\x00\x00\x00\x00",
         ))));

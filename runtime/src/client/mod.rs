@@ -62,6 +62,8 @@ mod shared;
 mod single;
 mod streams;
 mod throttle;
+#[cfg(feature = "tls")]
+mod tls;
 mod transport;
 
 pub use tonic::transport::Channel;
@@ -78,6 +80,8 @@ pub use policy::{
     RetryThrottling, SlidingWindow, is_dependency_failure,
 };
 pub use shared::ClientCore;
+#[cfg(feature = "tls")]
+pub use tls::ClientTls;
 pub use transport::{HttpVersion, Protocol};
 
 pub use crate::rpc::{

@@ -78,6 +78,9 @@ pub(super) struct Settings {
     pub(super) wire: ClientWire,
     pub(super) protocol: Protocol,
     pub(super) http_version: HttpVersion,
+    /// TLS for `https://` endpoints ([`ClientBuilder::tls`](super::ClientBuilder::tls)).
+    #[cfg(feature = "tls")]
+    pub(super) tls: Option<super::tls::ClientTls>,
     /// The first invalid setting, reported when the client is built.
     pub(super) error: Option<ClientError>,
 }

@@ -1,7 +1,8 @@
 //! What a client's calls travel over: gRPC over HTTP/2 (the default), or gRPC-Web or Connect,
-//! over HTTP/2 or HTTP/1.1. HTTP/2 to an `http://` endpoint is the runtime's own connection
-//! ([`Http2`]); to an `https://` one, and for a client built over a channel, tonic's channel
-//! (which does TLS). tonic's client always makes a gRPC request;
+//! over HTTP/2 or HTTP/1.1. HTTP/2 is the runtime's own connection ([`Http2`]) and HTTP/1.1
+//! hyper-util's client, for `http://` and `https://` endpoints alike: TLS is a layer under them
+//! (`connector.rs`), not another client. A client built over a caller's own channel
+//! ([`ClientBuilder::build`](super::ClientBuilder::build)) sends on that channel. tonic's client always makes a gRPC request;
 //! for the other protocols it is translated on its way out and the answer on its way back
 //! ([`connect`](super::connect), for gRPC-Web and Connect), so the
 //! rest of the client is the same over every protocol.
@@ -11,13 +12,13 @@ use std::task::{Context as TaskContext, Poll};
 use futures_util::future::{Either, MapErr, MapOk, TryFutureExt};
 use http_body::Body as _;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tonic::body::Body;
 use tower_service::Service;
 
 use super::Channel;
 use super::connect::{self, Answer, BoxError};
+use super::connector::{Dial, Dialer};
 use super::http2::Http2;
 use crate::rpc::{GRPC_STATUS_NAME, ServiceInfo};
 
@@ -51,8 +52,8 @@ pub enum HttpVersion {
 enum Wire {
     Channel(Channel),
     // Boxed: the client is six times the size of a channel.
-    Http1(Box<Client<HttpConnector, Body>>),
-    /// HTTP/2 in the clear, on h2 directly ([`Http2`]).
+    Http1(Box<Client<Dialer, Body>>),
+    /// HTTP/2 on h2 directly ([`Http2`]).
     Http2(Http2),
 }
 
@@ -82,13 +83,15 @@ impl Transport {
         }
     }
 
-    /// `protocol` (gRPC-Web or Connect) over HTTP/1.1 connections to `origin`, made on demand.
+    /// `protocol` (gRPC-Web or Connect) over HTTP/1.1 connections to `origin`, made on demand
+    /// as `dial` says.
     pub(super) fn http1(
         origin: http::Uri,
         protocol: Protocol,
         service: &'static ServiceInfo,
+        dial: Dial,
     ) -> Self {
-        let client = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+        let client = Client::builder(TokioExecutor::new()).build(Dialer(dial));
         Self {
             wire: Wire::Http1(Box::new(client)),
             protocol,
@@ -97,15 +100,16 @@ impl Transport {
         }
     }
 
-    /// `protocol` over HTTP/2 in the clear to `origin` (an `http://` endpoint), on one
-    /// connection made on first use (see [`Http2`]).
+    /// `protocol` over HTTP/2 to `origin`, on one connection made on first use as `dial` says
+    /// (see [`Http2`]).
     pub(super) fn http2(
         origin: http::Uri,
         protocol: Protocol,
         service: &'static ServiceInfo,
+        dial: Dial,
     ) -> Self {
         Self {
-            wire: Wire::Http2(Http2::new(origin.clone())),
+            wire: Wire::Http2(Http2::new(origin.clone(), dial)),
             protocol,
             service,
             origin: Some(origin),

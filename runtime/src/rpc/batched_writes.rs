@@ -54,6 +54,15 @@ impl<T> BatchedWrites<T> {
         }
     }
 
+    /// No write batched: a client's HTTP/1.1 connection, one request at a time.
+    pub(crate) fn unbatched(io: T) -> Self {
+        Self {
+            io,
+            batching: Batching::Off,
+            yielded: false,
+        }
+    }
+
     /// Writes batched once the peer has opened with HTTP/2's preface: a server's connection
     /// that may speak HTTP/1.1 instead, whose one answer at a time has nothing to wait for.
     #[cfg_attr(

@@ -127,6 +127,73 @@ async fn tls_serves_grpc_over_http2_and_rest_over_http1_on_one_port() {
 }
 
 #[tokio::test]
+async fn the_generated_client_dials_https_with_the_same_connection_code_as_http() {
+    // `connect_lazy("https://…")` with the builder's TLS settings: TLS under the client's own
+    // HTTP/2 connection (gRPC, gRPC-Web, Connect), and under its HTTP/1.1 client (Connect),
+    // not tonic's channel beside them.
+    use rust_svc_runtime::client::{ClientTls, HttpVersion, Protocol};
+    let dir = tempfile::tempdir().unwrap();
+    let (files, ca) = certificate(dir.path());
+    let (serving, _stop) = serve(|host| host.tls(files)).await.unwrap();
+    let port = serving.addr.port();
+    let request = || CheckStockRequest {
+        sku: "SKU-1".to_owned(),
+        ..Default::default()
+    };
+    let tls = || ClientTls::new().ca_certificate(&ca);
+    let ways = [
+        (Protocol::Grpc, HttpVersion::Http2),
+        (Protocol::GrpcWeb, HttpVersion::Http2),
+        (Protocol::Connect, HttpVersion::Http2),
+        (Protocol::Connect, HttpVersion::Http1),
+        (Protocol::GrpcWeb, HttpVersion::Http1),
+    ];
+    for (protocol, version) in ways {
+        let client = InventoryServiceClient::builder()
+            .protocol(protocol)
+            .http_version(version)
+            .tls(tls())
+            .connect_lazy([format!("https://localhost:{port}")])
+            .unwrap();
+        let stock = client.check_stock(&Context::new(), request()).await;
+        assert_eq!(
+            stock.map(|stock| stock.available).ok(),
+            Some(7),
+            "{protocol:?} over {version:?}"
+        );
+    }
+    // By address, with the certificate's name given.
+    let by_address = InventoryServiceClient::builder()
+        .tls(tls().domain_name("localhost"))
+        .connect_lazy([format!("https://127.0.0.1:{port}")])
+        .unwrap();
+    assert!(
+        by_address
+            .check_stock(&Context::new(), request())
+            .await
+            .is_ok()
+    );
+    // A server whose CA is not trusted: UNAVAILABLE, saying why.
+    let untrusting = InventoryServiceClient::builder()
+        .tls(ClientTls::new())
+        .connect_lazy([format!("https://localhost:{port}")])
+        .unwrap();
+    let status = untrusting
+        .check_stock(&Context::new(), request())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert!(status.message().contains("TLS"), "{}", status.message());
+    // A CA that is not PEM: the client is not built, the error names the setting.
+    let error = InventoryServiceClient::builder()
+        .tls(ClientTls::new().ca_certificate("not a certificate"))
+        .connect_lazy([format!("https://localhost:{port}")])
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("ca_certificate"), "{error}");
+}
+
+#[tokio::test]
 async fn bad_tls_files_are_errors_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let (files, _) = certificate(dir.path());

@@ -18,6 +18,8 @@ struct Pki {
     server: Identity,
     client: Identity,
     client_der: Vec<u8>,
+    /// The client's certificate and key, PEM.
+    client_pem: (String, String),
 }
 
 fn pki() -> Pki {
@@ -46,6 +48,7 @@ fn pki() -> Pki {
         server: Identity::from_pem(server.pem(), server_key.serialize_pem()),
         client_der: client.der().to_vec(),
         client: Identity::from_pem(client.pem(), client_key.serialize_pem()),
+        client_pem: (client.pem(), client_key.serialize_pem()),
     }
 }
 
@@ -142,4 +145,37 @@ async fn the_client_certificate_reaches_interceptors_and_the_handler() {
         1,
         "the handler did not run"
     );
+}
+
+#[tokio::test]
+async fn the_generated_client_presents_its_certificate_over_its_own_connection() {
+    // The client's `ClientTls::identity` on `connect_lazy("https://…")`: the same chain reaches
+    // the handler as through tonic's channel above.
+    use rust_svc_runtime::client::ClientTls;
+    let pki = pki();
+    let witness = Witness::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let tls = ServerTlsConfig::new()
+        .identity(pki.server.clone())
+        .client_ca_root(Certificate::from_pem(&pki.ca))
+        .client_auth_optional(true);
+    tokio::spawn(
+        Server::builder()
+            .tls_config(tls)
+            .unwrap()
+            .add_service(MetadataEchoGrpc::new(witness.clone()).into_service())
+            .serve_with_incoming(TcpListenerStream::new(listener)),
+    );
+    let client = MetadataEchoClient::builder()
+        .tls(
+            ClientTls::new()
+                .ca_certificate(&pki.ca)
+                .identity(&pki.client_pem.0, &pki.client_pem.1)
+                .domain_name("localhost"),
+        )
+        .connect_lazy([format!("https://127.0.0.1:{port}")])
+        .unwrap();
+    client.echo(&Context::new(), Blob::default()).await.unwrap();
+    assert_eq!(*witness.0.lock().unwrap(), [Some(pki.client_der.clone())]);
 }
