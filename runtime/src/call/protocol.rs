@@ -26,13 +26,23 @@ pub(crate) fn rpc_protocol(headers: &HeaderMap) -> Option<RpcProtocol> {
     } else if content_type.starts_with(b"application/grpc") {
         Some(RpcProtocol::Grpc)
     } else if content_type.starts_with(b"application/connect+")
-        || content_type.starts_with(b"application/proto")
+        || media_type(content_type).eq_ignore_ascii_case(b"application/proto")
         || headers.contains_key(PROTOCOL_VERSION)
     {
         Some(RpcProtocol::Connect)
     } else {
         None
     }
+}
+
+/// The media type of a `Content-Type` value, without its parameters: `application/proto` of
+/// `application/proto; charset=utf-8`, and not of `application/protobuf` (a REST body).
+fn media_type(content_type: &[u8]) -> &[u8] {
+    let end = content_type
+        .iter()
+        .position(|byte| *byte == b';')
+        .unwrap_or(content_type.len());
+    content_type[..end].trim_ascii()
 }
 
 /// Whether a request on a path an rpc protocol and a REST route share is REST: in no rpc
@@ -92,7 +102,14 @@ mod tests {
                 ],
                 Some(RpcProtocol::Connect),
             ),
+            (
+                vec![("content-type", "application/proto; charset=utf-8")],
+                Some(RpcProtocol::Connect),
+            ),
             (vec![("content-type", "application/json")], None),
+            // REST bodies in binary protobuf (the gateway's), not Connect's media type.
+            (vec![("content-type", "application/protobuf")], None),
+            (vec![("content-type", "application/x-protobuf")], None),
             (vec![("content-type", "text/plain")], None),
             (vec![], None),
         ];

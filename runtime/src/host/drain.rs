@@ -9,7 +9,10 @@
 //! protocol (gRPC-Web, Connect, the REST gateway), a body the handler dropped unread is read to
 //! its end and thrown away before the answer goes out, up to [`DRAIN_LIMIT`] bytes and
 //! [`DRAIN_TIME`]; past either, the answer says `Connection: close`, as Go's net/http does past
-//! its own bound.
+//! its own bound. A body that is not on the wire yet is not asked for: one whose client waits
+//! for `100 Continue` (`Expect: 100-continue`, curl's habit for large uploads) gets its answer
+//! in place of the `100`, and one declared longer than the bound is not read either; both
+//! answers close the connection.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -22,7 +25,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use futures_util::future::Either;
 use http::Request;
-use http::header::{CONNECTION, HeaderValue};
+use http::header::{CONNECTION, EXPECT, HeaderValue};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use http_body_util::BodyExt;
 use tower_layer::Layer;
@@ -84,6 +87,13 @@ where
         if request.version() >= http::Version::HTTP_2 || request.body().is_end_stream() {
             return Either::Left(self.inner.call(request));
         }
+        // Reading what the client has not sent yet would ask for it: hyper sends `100
+        // Continue` when such a body is first read.
+        let unsent = request
+            .headers()
+            .get(EXPECT)
+            .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+            || request.body().size_hint().lower() > DRAIN_LIMIT;
         let leftover = Leftover::default();
         let tracked = request.map(|body| {
             Body::new(Tracked {
@@ -96,7 +106,7 @@ where
             let mut response = answer.await?;
             let unread = leftover.lock().map(|mut body| body.take()).unwrap_or(None);
             if let Some(body) = unread
-                && !drain(body).await
+                && (unsent || !drain(body).await)
             {
                 response
                     .headers_mut()
@@ -239,6 +249,27 @@ mod tests {
         let response = drain.call(request).await.unwrap();
         assert_eq!(response.headers()[CONNECTION], "close");
         assert!(*pulled.lock().unwrap() < 20, "reading stopped at the limit");
+    }
+
+    #[tokio::test]
+    async fn a_body_the_client_has_not_sent_is_not_asked_for() {
+        // `Expect: 100-continue`: reading would send the `100`; the answer closes instead.
+        let mut drain = DrainLayer.layer(Early { read: 0 });
+        let (mut request, pulled) = chunked(2, http::Version::HTTP_11);
+        request
+            .headers_mut()
+            .insert(EXPECT, HeaderValue::from_static("100-continue"));
+        let response = drain.call(request).await.unwrap();
+        assert_eq!(*pulled.lock().unwrap(), 0, "nothing was read");
+        assert_eq!(response.headers()[CONNECTION], "close");
+        // Declared longer than the bound: not read either.
+        let mut request = Request::new(Body::new(
+            http_body_util::Full::new(Bytes::from(vec![0u8; 9 * 1024 * 1024]))
+                .map_err(|never| match never {}),
+        ));
+        *request.version_mut() = http::Version::HTTP_11;
+        let response = drain.call(request).await.unwrap();
+        assert_eq!(response.headers()[CONNECTION], "close");
     }
 
     #[tokio::test]
