@@ -16,7 +16,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("gateway", 3),
     ("interceptors", 3),
     ("fake", 3),
-    ("harness", 4),
+    ("harness", 5),
     ("host", 4),
 ];
 

@@ -17,8 +17,8 @@
 //! - [`fake`]: the programmable, recording method fakes every generated `Fake…` service is
 //!   made of;
 //! - [`gateway`]: the REST/JSON gateway every generated `…Gateway` is made of;
-//! - [`harness`]: serving a service over real HTTP/2 in tests, in memory or on loopback, and
-//!   handing back its generated client;
+//! - `harness` (feature `host`, on by default): serving a service in tests on a port of the
+//!   production host, in memory or on loopback, and handing back its generated client;
 //! - `host` (feature `host`): serving services on a port as a production binary does, with
 //!   gRPC-Web, health, reflection, `/metrics`, CORS, TLS (feature `tls`) and graceful shutdown;
 //! - [`interceptors`]: one stack of cross-cutting behaviour (auth, request ids, tracing,
@@ -40,6 +40,7 @@ pub mod context;
 pub mod deadline;
 pub mod fake;
 pub mod gateway;
+#[cfg(feature = "host")]
 pub mod harness;
 #[cfg(feature = "host")]
 pub mod host;

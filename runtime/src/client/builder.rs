@@ -453,6 +453,7 @@ impl<C: GeneratedClient> ClientBuilder<C> {
         let alpn: &[u8] = if http1 { b"http/1.1" } else { b"h2" };
         Ok(Dial {
             tls: Some(Arc::new(settings.enabled_roots().build(alpn)?)),
+            ..Dial::default()
         })
     }
 

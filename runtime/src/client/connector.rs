@@ -10,7 +10,7 @@ use std::task::{Context as TaskContext, Poll};
 
 use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
 use tokio::net::TcpStream;
 use tower_service::Service;
 
@@ -19,13 +19,42 @@ use super::connect::BoxError;
 use super::tls::Tls;
 use crate::rpc::BatchedWrites;
 
-/// What an endpoint's connections are made with: TLS for `https://` endpoints.
-#[derive(Clone, Debug, Default)]
-pub(super) struct Dial {
+/// What an endpoint's connections are made with: TLS for `https://` endpoints, or, for the
+/// test harness's in-memory servers, a pipe instead of TCP.
+#[derive(Clone, Default)]
+pub(crate) struct Dial {
     #[cfg(feature = "tls")]
     pub(super) tls: Option<Arc<Tls>>,
     #[cfg(not(feature = "tls"))]
     pub(super) tls: Option<Arc<Never>>,
+    pub(super) memory: Option<MemoryConnect>,
+}
+
+/// Opens an in-memory connection: one end of a pipe whose other end a server takes.
+pub(crate) type MemoryConnect =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = io::Result<DuplexStream>> + Send>> + Send + Sync>;
+
+impl Dial {
+    /// Connections made by `connect` (the harness's in-memory pipes).
+    #[cfg_attr(
+        not(feature = "host"),
+        expect(dead_code, reason = "the harness needs `host`")
+    )]
+    pub(crate) fn memory(connect: MemoryConnect) -> Self {
+        Self {
+            memory: Some(connect),
+            ..Self::default()
+        }
+    }
+}
+
+impl std::fmt::Debug for Dial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dial")
+            .field("tls", &self.tls)
+            .field("memory", &self.memory.is_some())
+            .finish()
+    }
 }
 
 /// No TLS without the feature.
@@ -37,6 +66,7 @@ pub(super) enum Never {}
 #[derive(Debug)]
 pub(super) enum Io {
     Tcp(BatchedWrites<TcpStream>),
+    Memory(BatchedWrites<DuplexStream>),
     #[cfg(feature = "tls")]
     Tls(Box<BatchedWrites<tokio_rustls::client::TlsStream<TcpStream>>>),
 }
@@ -44,6 +74,9 @@ pub(super) enum Io {
 /// Connects to `origin`: TCP, then TLS with `dial`'s settings when it has some (an `https://`
 /// endpoint). `batched`: an HTTP/2 connection, whose writes are batched.
 pub(super) async fn dial(origin: &http::Uri, dial: &Dial, batched: bool) -> Result<Io, BoxError> {
+    if let Some(connect) = &dial.memory {
+        return Ok(Io::Memory(BatchedWrites::new(connect().await?)));
+    }
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
@@ -104,6 +137,7 @@ impl AsyncRead for Io {
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Self::Tcp(io) => Pin::new(io).poll_read(cx, buf),
+            Self::Memory(io) => Pin::new(io).poll_read(cx, buf),
             #[cfg(feature = "tls")]
             Self::Tls(io) => Pin::new(io.as_mut()).poll_read(cx, buf),
         }
@@ -118,6 +152,7 @@ impl AsyncWrite for Io {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Self::Tcp(io) => Pin::new(io).poll_write(cx, buf),
+            Self::Memory(io) => Pin::new(io).poll_write(cx, buf),
             #[cfg(feature = "tls")]
             Self::Tls(io) => Pin::new(io.as_mut()).poll_write(cx, buf),
         }
@@ -130,6 +165,7 @@ impl AsyncWrite for Io {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Self::Tcp(io) => Pin::new(io).poll_write_vectored(cx, bufs),
+            Self::Memory(io) => Pin::new(io).poll_write_vectored(cx, bufs),
             #[cfg(feature = "tls")]
             Self::Tls(io) => Pin::new(io.as_mut()).poll_write_vectored(cx, bufs),
         }
@@ -138,6 +174,7 @@ impl AsyncWrite for Io {
     fn is_write_vectored(&self) -> bool {
         match self {
             Self::Tcp(io) => io.is_write_vectored(),
+            Self::Memory(io) => io.is_write_vectored(),
             #[cfg(feature = "tls")]
             Self::Tls(io) => io.is_write_vectored(),
         }
@@ -146,6 +183,7 @@ impl AsyncWrite for Io {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Self::Tcp(io) => Pin::new(io).poll_flush(cx),
+            Self::Memory(io) => Pin::new(io).poll_flush(cx),
             #[cfg(feature = "tls")]
             Self::Tls(io) => Pin::new(io.as_mut()).poll_flush(cx),
         }
@@ -154,6 +192,7 @@ impl AsyncWrite for Io {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Self::Tcp(io) => Pin::new(io).poll_shutdown(cx),
+            Self::Memory(io) => Pin::new(io).poll_shutdown(cx),
             #[cfg(feature = "tls")]
             Self::Tls(io) => Pin::new(io.as_mut()).poll_shutdown(cx),
         }

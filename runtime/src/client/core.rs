@@ -36,6 +36,23 @@ impl ClientCore {
         Settings::default().assemble(spec, vec![(None, transport)], "channel".to_owned())
     }
 
+    /// A core with the policies of options.proto over the client's own connection to `origin`,
+    /// made as `dial` says (the test harness's servers: a loopback URL, or in-memory pipes),
+    /// named `target`: the connection code production clients use.
+    #[cfg_attr(
+        not(feature = "host"),
+        expect(dead_code, reason = "the harness needs `host`")
+    )]
+    pub(crate) fn dialled(
+        spec: &'static ServiceInfo,
+        origin: http::Uri,
+        dial: super::connector::Dial,
+        target: String,
+    ) -> Self {
+        let transport = Transport::http2(origin, Protocol::Grpc, spec, dial);
+        Settings::default().assemble(spec, vec![(None, transport)], target)
+    }
+
     /// The state of the breaker of the rpc named `method` (its proto name), or `None` when the
     /// service has no such rpc or its breaker is disabled. With several endpoints, each has its
     /// own breaker and this is their state taken together: closed while any endpoint's is

@@ -518,7 +518,12 @@ mod tests {
             }
         });
         let origin: http::Uri = format!("http://{addr}").parse().unwrap();
-        let sender = handshake(origin, &Dial::default()).await.unwrap().ready().await.unwrap();
+        let sender = handshake(origin, &Dial::default())
+            .await
+            .unwrap()
+            .ready()
+            .await
+            .unwrap();
         let mut request = http::Request::new(Body::new(Full::new(Bytes::from_static(
             b"\x00\x00\x00\x00\x00",
         ))));

@@ -47,7 +47,7 @@ mod builder;
 mod codec;
 mod connect;
 mod connection;
-mod connector;
+pub(crate) mod connector;
 mod core;
 mod direct;
 mod endpoints;

@@ -79,6 +79,9 @@ pub struct Host {
     health_endpoint: Option<String>,
     /// What the binary sets on the port's gateway ([`Host::gateway`]).
     configure_gateway: Option<ConfigureGateway>,
+    /// A gateway built already, served in place of one made of the services' routes: the test
+    /// harness's, which its caller built.
+    prebuilt_gateway: Option<crate::gateway::Gateway>,
     #[cfg(feature = "tls")]
     tls: Option<tls::TlsFiles>,
 }
@@ -125,9 +128,17 @@ impl Host {
             load_shedding: None,
             health_endpoint: None,
             configure_gateway: None,
+            prebuilt_gateway: None,
             #[cfg(feature = "tls")]
             tls: None,
         }
+    }
+
+    /// Serves `gateway` (built already) for REST, in place of the one the port would make of
+    /// its services' routes: the test harness's.
+    pub(crate) fn prebuilt_gateway(mut self, gateway: crate::gateway::Gateway) -> Self {
+        self.prebuilt_gateway = Some(gateway);
+        self
     }
 
     /// The port's label.
@@ -276,23 +287,15 @@ impl Host {
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> Result<Serving, HostError> {
         let addr = listener.local_addr().map_err(HostError::Listener)?;
-        let (health, health_service) = tonic_health::server::health_reporter();
         let label = self.label.clone();
         let services: Vec<&'static str> = self.services.iter().map(|s| s.name).collect();
-        let admissions: Vec<Admission> = services
-            .iter()
-            .flat_map(|name| Admission::registered(name))
-            .collect();
-        if let Some(policy) = self.load_shedding {
-            for admission in &admissions {
-                admission.set_policy(policy);
-            }
-        }
+        let admissions = self.admissions();
         let shedding = Box::new(move || admissions.iter().any(Admission::is_shedding));
         let incoming =
             connections::Incoming::new(listener, self.connections.clone(), &label, shedding);
         #[cfg(feature = "tls")]
         let tls = self.tls.clone();
+        let (health, health_service) = tonic_health::server::health_reporter();
         let app = router::build(self, health_service, &health)?;
         #[cfg(feature = "tls")]
         let task = match tls {
@@ -310,6 +313,55 @@ impl Host {
         };
         serving.set_health(ServingStatus::Serving).await;
         Ok(serving)
+    }
+}
+
+impl Host {
+    /// The admissions of the port's services, with the port's load-shedding policy set.
+    fn admissions(&self) -> Vec<Admission> {
+        let admissions: Vec<Admission> = self
+            .services
+            .iter()
+            .flat_map(|service| Admission::registered(service.name))
+            .collect();
+        if let Some(policy) = self.load_shedding {
+            for admission in &admissions {
+                admission.set_policy(policy);
+            }
+        }
+        admissions
+    }
+
+    /// Serves the connections `incoming` yields (the test harness's in-memory pipes) as
+    /// [`Host::start`] serves a listener's, until `stop`; every service reports SERVING before
+    /// the first connection is served.
+    pub(crate) fn start_on<I, IO>(
+        self,
+        incoming: I,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<JoinHandle<Result<(), tonic::transport::Error>>, HostError>
+    where
+        I: futures_util::Stream<Item = io::Result<IO>> + Send + 'static,
+        IO: tokio::io::AsyncRead
+            + tokio::io::AsyncWrite
+            + tonic::transport::server::Connected
+            + Unpin
+            + Send
+            + 'static,
+    {
+        let services: Vec<&'static str> = self.services.iter().map(|s| s.name).collect();
+        // Sets the port's load-shedding policy on them, as `start` does.
+        let _admissions = self.admissions();
+        let (health, health_service) = tonic_health::server::health_reporter();
+        let app = router::build(self, health_service, &health)?;
+        Ok(tokio::spawn(async move {
+            for service in services.iter().copied().chain([""]) {
+                health
+                    .set_service_status(service, ServingStatus::Serving)
+                    .await;
+            }
+            serve::serve(app, incoming, stop).await
+        }))
     }
 }
 

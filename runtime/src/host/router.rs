@@ -109,11 +109,16 @@ pub(super) fn build(
         grpc = grpc.add_service(v1).add_service(v1alpha);
     }
     let (cors, grpc_web_cors) = cors(&host.cors_origins, &host.exposed_headers)?;
-    let mut gateway = gateway.cors(cors);
-    if let Some(configure) = host.configure_gateway {
-        gateway = configure(gateway);
-    }
-    let gateway = gateway.build().map_err(HostError::Routes)?;
+    let gateway = match host.prebuilt_gateway {
+        Some(gateway) => gateway,
+        None => {
+            let mut gateway = gateway.cors(cors);
+            if let Some(configure) = host.configure_gateway {
+                gateway = configure(gateway);
+            }
+            gateway.build().map_err(HostError::Routes)?
+        }
+    };
     // The paths the `Router` below has routes for: each gRPC service's, `/metrics` and the
     // binary's own.
     let mut hosted: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();

@@ -16,7 +16,8 @@
 //!    deadline, the arrival deadline, peer certificates, trace context);
 //! 3. `server`, `client`, `gateway`, `interceptors`, `fake`: one concern each, none importing
 //!    another;
-//! 4. `harness` and `host`, which put the concerns together.
+//! 4. `host`, which puts the concerns together on a production port;
+//! 5. `harness`, which serves on a port of the host for tests.
 
 mod batched_writes;
 mod breaker;
