@@ -103,12 +103,6 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 /// The first segment of every `crate::` path in `code`, with its 1-based line; a group
 /// (`crate::{a::B, c}`) gives each of its members.
 fn crate_paths(code: &str) -> Vec<(usize, String)> {
-    let ident = |text: &str| -> String {
-        text.trim_start()
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_')
-            .collect()
-    };
     let mut paths = Vec::new();
     let mut from = 0;
     while let Some(at) = code[from..].find("crate::") {
@@ -119,30 +113,46 @@ fn crate_paths(code: &str) -> Vec<(usize, String)> {
             continue;
         }
         let line = code[..start].matches('\n').count() + 1;
-        let rest = &code[from..];
-        if let Some(group) = rest.strip_prefix('{') {
-            let mut depth = 0;
-            let mut member_start = 0;
-            for (at, c) in group.char_indices() {
-                match c {
-                    '{' => depth += 1,
-                    '}' if depth == 0 => {
-                        paths.push((line, ident(&group[member_start..at])));
-                        break;
-                    }
-                    '}' => depth -= 1,
-                    ',' if depth == 0 => {
-                        paths.push((line, ident(&group[member_start..at])));
-                        member_start = at + 1;
-                    }
-                    _ => {}
-                }
-            }
-        } else {
-            paths.push((line, ident(rest)));
-        }
+        paths.extend(
+            path_members(&code[from..])
+                .into_iter()
+                .map(|name| (line, name)),
+        );
     }
     paths
+}
+
+/// The first segment after a path prefix (`crate::`, `super::`) at the start of `rest`: one
+/// name, or each member of a group (`{a::B, c}` gives `a` and `c`).
+fn path_members(rest: &str) -> Vec<String> {
+    let ident = |text: &str| -> String {
+        text.trim_start()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let Some(group) = rest.strip_prefix('{') else {
+        return vec![ident(rest)];
+    };
+    let mut found = Vec::new();
+    let mut depth = 0;
+    let mut start = 0;
+    for (at, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => {
+                found.push(ident(&group[start..at]));
+                break;
+            }
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                found.push(ident(&group[start..at]));
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    found
 }
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -211,38 +221,6 @@ fn comments_and_strings_are_not_imports() {
 /// name) that the code of one unit names, with their lines: through `super::` as many times
 /// as the file is deep in its unit, plus one, and through `crate::MODULE::`.
 fn sibling_refs(code: &str, module: &str, depth: usize) -> Vec<(usize, String)> {
-    let ident = |text: &str| -> String {
-        text.trim_start()
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_')
-            .collect()
-    };
-    let members = |rest: &str| -> Vec<String> {
-        match rest.strip_prefix('{') {
-            None => vec![ident(rest)],
-            Some(group) => {
-                let mut found = Vec::new();
-                let mut depth = 0;
-                let mut start = 0;
-                for (at, c) in group.char_indices() {
-                    match c {
-                        '{' => depth += 1,
-                        '}' if depth == 0 => {
-                            found.push(ident(&group[start..at]));
-                            break;
-                        }
-                        '}' => depth -= 1,
-                        ',' if depth == 0 => {
-                            found.push(ident(&group[start..at]));
-                            start = at + 1;
-                        }
-                        _ => {}
-                    }
-                }
-                found
-            }
-        }
-    };
     let mut refs = Vec::new();
     let line_of = |at: usize| code[..at].matches('\n').count() + 1;
     let up = "super::".repeat(depth + 1);
@@ -260,7 +238,7 @@ fn sibling_refs(code: &str, module: &str, depth: usize) -> Vec<(usize, String)> 
             if code[from..].starts_with("super::") {
                 continue;
             }
-            for name in members(&code[from..]) {
+            for name in path_members(&code[from..]) {
                 if !name.is_empty() {
                     refs.push((line_of(start), name));
                 }

@@ -87,6 +87,25 @@ async fn channel(pki: &Pki, port: u16, identity: Option<Identity>) -> Channel {
         .unwrap()
 }
 
+/// `domain` served over TLS on a loopback port with the server certificate of `pki`, client
+/// certificates of its CA accepted but not required; the port.
+async fn serve_mtls(pki: &Pki, domain: impl MetadataEcho) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let tls = ServerTlsConfig::new()
+        .identity(pki.server.clone())
+        .client_ca_root(Certificate::from_pem(&pki.ca))
+        .client_auth_optional(true);
+    tokio::spawn(
+        Server::builder()
+            .tls_config(tls)
+            .unwrap()
+            .add_service(MetadataEchoGrpc::new(domain).into_service())
+            .serve_with_incoming(TcpListenerStream::new(listener)),
+    );
+    port
+}
+
 #[tokio::test]
 async fn the_client_certificate_reaches_interceptors_and_the_handler() {
     let pki = pki();
@@ -104,19 +123,7 @@ async fn the_client_certificate_reaches_interceptors_and_the_handler() {
         ))
         .wrap(witness.clone());
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let tls = ServerTlsConfig::new()
-        .identity(pki.server.clone())
-        .client_ca_root(Certificate::from_pem(&pki.ca))
-        .client_auth_optional(true);
-    tokio::spawn(
-        Server::builder()
-            .tls_config(tls)
-            .unwrap()
-            .add_service(MetadataEchoGrpc::new(service).into_service())
-            .serve_with_incoming(TcpListenerStream::new(listener)),
-    );
+    let port = serve_mtls(&pki, service).await;
 
     let with_certificate =
         MetadataEchoClient::new(channel(&pki, port, Some(pki.client.clone())).await);
@@ -154,19 +161,7 @@ async fn the_generated_client_presents_its_certificate_over_its_own_connection()
     use rust_svc_runtime::client::ClientTls;
     let pki = pki();
     let witness = Witness::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let tls = ServerTlsConfig::new()
-        .identity(pki.server.clone())
-        .client_ca_root(Certificate::from_pem(&pki.ca))
-        .client_auth_optional(true);
-    tokio::spawn(
-        Server::builder()
-            .tls_config(tls)
-            .unwrap()
-            .add_service(MetadataEchoGrpc::new(witness.clone()).into_service())
-            .serve_with_incoming(TcpListenerStream::new(listener)),
-    );
+    let port = serve_mtls(&pki, witness.clone()).await;
     let client = MetadataEchoClient::builder()
         .tls(
             ClientTls::new()

@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 
 use protoc_gen_rust_svc::scaffold::{self, NewOptions};
 
+use super::packaging::have;
 use super::{Running, cargo, must, target_dir, workspace};
 
 /// The line of the README's ```sh block that starts with `prefix`.
@@ -65,22 +66,6 @@ fn new(generator: &Path, parent: &Path, name: &str, extra: &[&str]) -> PathBuf {
     // target directory (a new user's first build resolves the same way, to newer versions).
     std::fs::copy(workspace().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
     dir
-}
-
-/// Whether `tool` runs; without it the step is skipped, unless `RUST_SVC_REQUIRE_TOOLS`.
-fn have(tool: &str) -> bool {
-    let runs = Command::new(tool)
-        .arg("--version")
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if !runs {
-        assert!(
-            std::env::var_os("RUST_SVC_REQUIRE_TOOLS").is_none(),
-            "{tool} is required (RUST_SVC_REQUIRE_TOOLS)"
-        );
-        eprintln!("SKIPPED: {tool} is not installed");
-    }
-    runs
 }
 
 #[test]

@@ -8,7 +8,7 @@ use super::{EXAMPLES, cargo, must, scaffold, workspace};
 use protoc_gen_rust_svc::scaffold::NewOptions;
 
 /// Whether `tool --version` runs; if not, skips (or fails under `RUST_SVC_REQUIRE_TOOLS`).
-fn have(tool: &str) -> bool {
+pub(super) fn have(tool: &str) -> bool {
     let runs = Command::new(tool)
         .arg("--version")
         .output()

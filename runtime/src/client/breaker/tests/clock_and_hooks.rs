@@ -157,16 +157,21 @@ async fn an_idle_adaptive_breaker_reads_closed_once_its_window_has_passed() {
 
 /// An adaptive breaker (k = 2, a 10 s window) whose transitions are written down.
 fn watched_adaptive() -> (Breaker, Seen) {
+    watched(Adaptive {
+        k: 2.0,
+        window: Duration::from_secs(10),
+        minimum_requests: 0,
+    })
+}
+
+/// An adaptive breaker of `settings` whose transitions are written down.
+fn watched(settings: Adaptive) -> (Breaker, Seen) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let written = seen.clone();
     let hook: TransitionHook = Arc::new(move |t: &BreakerTransition| {
         written.lock().unwrap().push((t.from, t.to));
     });
-    let policy = BreakerPolicy::Adaptive(Adaptive {
-        k: 2.0,
-        window: Duration::from_secs(10),
-        minimum_requests: 0,
-    });
+    let policy = BreakerPolicy::Adaptive(settings);
     let breaker = Breaker::new("svc/Method@test".into(), &policy, Some(hook), None).unwrap();
     (breaker, seen)
 }
@@ -251,17 +256,11 @@ fn a_hook_may_read_the_breaker_it_is_told_about() {
 #[tokio::test(start_paused = true)]
 async fn one_outage_is_one_open_and_one_closed() {
     for run in 0..5 {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let written = seen.clone();
-        let hook: TransitionHook = Arc::new(move |t: &BreakerTransition| {
-            written.lock().unwrap().push((t.from, t.to));
-        });
-        let policy = BreakerPolicy::Adaptive(Adaptive {
+        let (breaker, seen) = watched(Adaptive {
             k: 1.5,
             window: Duration::from_millis(200),
             minimum_requests: 10,
         });
-        let breaker = Breaker::new("svc/Method@test".into(), &policy, Some(hook), None).unwrap();
         let mut last_rejected = 0;
         for bucket in 0..1000 {
             let code = if bucket < 10 {
