@@ -4,7 +4,7 @@
 //!
 //! - a version: crates.io (`rust-svc-runtime = "0.6.0"`);
 //! - `git=URL[,rev=R|,tag=T|,branch=B]`: a git dependency on a repository of this project;
-//! - `vendor[=CHECKOUT]`: copies inside the crate (`vendor/`, see [`super::vendor`]) of the
+//! - `vendor[=CHECKOUT]`: copies inside the crate (`vendor/`, made by `scaffold/vendor.rs`) of the
 //!   runtime, the template crate and the generator, from a checkout of this project;
 //! - a path: the runtime crate of a checkout on this machine (the generator beside it), which
 //!   neither the image nor CI can reach: for working on the runtime itself.
