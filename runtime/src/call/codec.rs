@@ -23,7 +23,7 @@ use crate::Status;
 const BUFFER_SIZE: usize = 1024;
 
 /// tonic's default: how much a stream of ready messages is batched into one write.
-const YIELD_THRESHOLD: usize = 32 * 1024;
+pub(crate) const YIELD_THRESHOLD: usize = 32 * 1024;
 
 /// [`BUFFER_SIZE`] as tonic takes it.
 pub(crate) fn buffer_settings() -> BufferSettings {

@@ -7,6 +7,7 @@
 
 pub mod admission;
 pub mod codec;
+pub(crate) mod compression;
 pub mod connect;
 pub(crate) mod protocol;
 pub mod recover;

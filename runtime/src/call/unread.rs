@@ -1,13 +1,14 @@
-//! The envelopes of a gRPC body as its frames bring them: the request of a unary call the
-//! server reads without tonic (server/plain.rs), the answer of one the client reads without
-//! tonic (client/single.rs). An envelope that came in one frame is a view of that frame; one
+//! The envelopes of a gRPC body as its frames bring them: the requests the server reads
+//! (server/messages.rs), the answer of a unary call the client reads without tonic
+//! (client/single.rs). An envelope that came in one frame is a view of that frame; one
 //! that spans frames is joined once. Its prefix is checked as soon as it is there, and refused
 //! in tonic's words, so that both readers answer what tonic's decoder answers.
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::StatusCode;
 
-use crate::Status;
+use super::compression::{Undecompressed, decompress};
+use crate::{CompressionEncoding, Status};
 
 /// An envelope's prefix: the flags byte and the message's length.
 pub(crate) const PREFIX: usize = 5;
@@ -72,26 +73,29 @@ impl Unread {
     }
 
     /// The next whole envelope's message, of at most `limit` bytes, checking its prefix as
-    /// soon as it is there.
+    /// soon as it is there; a compressed one decompressed from `encoding` (the call's
+    /// `grpc-encoding`), to at most `limit` bytes too.
     pub(crate) fn next_envelope(
         &mut self,
         limit: usize,
         reading: Reading,
+        encoding: Option<CompressionEncoding>,
     ) -> Result<Option<Bytes>, Status> {
         let Some(&[flags, a, b, c, d]) = self.bytes().get(..PREFIX) else {
             return Ok(None);
         };
-        match flags {
-            0 => {}
+        let compressed = match (flags, encoding) {
+            (0, _) => None,
+            (1, Some(encoding)) => Some(encoding),
             // https://grpc.github.io/grpc/core/md_doc_compression.html: a compressed flag
             // without an encoding is INTERNAL.
-            1 => {
+            (1, None) => {
                 return Err(Status::internal(
                     "protocol error: received message with compressed-flag but no grpc-encoding \
                      was specified",
                 ));
             }
-            other => {
+            (other, _) => {
                 return Err(Status::internal(match reading {
                     Reading::Request => format!(
                         "protocol error: received message with invalid compression flag: {other} \
@@ -103,7 +107,7 @@ impl Unread {
                     ),
                 }));
             }
-        }
+        };
         let len = u32::from_be_bytes([a, b, c, d]) as usize;
         if len > limit {
             return Err(Status::out_of_range(format!(
@@ -119,6 +123,21 @@ impl Unread {
         }
         let mut envelope = self.take(PREFIX + len);
         envelope.advance(PREFIX);
-        Ok(Some(envelope))
+        match compressed {
+            None => Ok(Some(envelope)),
+            Some(encoding) => match decompress(encoding, &envelope, limit) {
+                Ok(message) => Ok(Some(message)),
+                Err(Undecompressed::OverLimit(status)) => Err(status),
+                Err(Undecompressed::Invalid(error)) => Err(Status::internal(match reading {
+                    Reading::Request => {
+                        format!("Error decompressing: {error}, while sending request")
+                    }
+                    Reading::Response(status) => format!(
+                        "Error decompressing: {error}, while receiving response with status: \
+                         {status}"
+                    ),
+                })),
+            },
+        }
     }
 }

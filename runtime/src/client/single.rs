@@ -205,7 +205,10 @@ impl Reader {
     /// Takes a data frame, and the messages it completes.
     fn take(&mut self, data: Bytes) -> Result<(), Status> {
         self.unread.push(data);
-        while let Some(message) = self.unread.next_envelope(self.max_decoding, self.reading)? {
+        while let Some(message) =
+            self.unread
+                .next_envelope(self.max_decoding, self.reading, None)?
+        {
             if self.first.replace(message).is_some() {
                 return Err(second_message());
             }

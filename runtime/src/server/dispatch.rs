@@ -1,25 +1,22 @@
 //! The gRPC routing every generated adapter shares. A generated adapter implements
 //! [`GrpcDispatch`]: its service's [`ServiceInfo`] and one `match` arm per rpc naming the domain
 //! method and its call shape. [`GrpcServer`](super::GrpcServer) finds the rpc by path in the
-//! description and hands the call to that arm, and [`GrpcCall`] runs it through tonic's own
-//! `server::Grpc` with prost's codec: framing, compression and size limits stay tonic's. The
-//! exception is the commonest call, a unary one in binary protobuf that nothing compresses,
-//! which `plain` serves with the same outcomes and a fraction of the work.
+//! description and hands the call to that arm, and [`GrpcCall`] serves it: its messages read
+//! and its answer written by `messages`, whatever the shape, compression or format, with the
+//! outcomes tonic's `server::Grpc` has (the tests compare the two).
 //!
 //! tonic-build writes this routing into every service, about a hundred lines per rpc (a struct
 //! and a `Service` impl per rpc, the codec set-up repeated in each); here it is written once,
 //! generic over the domain method, and monomorphised per rpc as tonic's would be.
 
-use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::task::{Context as TaskContext, Poll};
 
 use futures_util::FutureExt;
-use tonic::codec::EnabledCompressionEncodings;
 
-use super::{accept, accept_streaming, plain, run};
-use crate::call::codec::{Format, JsonSupport, MessageCodec, NoJson, WithJson};
+use super::messages::{self, CallWire, WireConfig};
+use super::{accept, run};
+use crate::call::codec::{Format, JsonSupport, NoJson, WithJson};
 use crate::call::{DomainMethod, stream_within_deadline};
 use crate::rpc::{ServiceInfo, WireSettings};
 use crate::{BoxFuture, BoxStream, Context, Status};
@@ -41,55 +38,6 @@ pub trait GrpcDispatch: Clone + Send + Sync + 'static {
     /// Serves `call` with the rpc at position `rpc` of [`SERVICE`](Self::SERVICE)'s methods,
     /// typically `call.unary(&self.domain, <T as Service>::method)`.
     fn dispatch(&self, rpc: usize, call: GrpcCall) -> GrpcFuture;
-}
-
-/// The wire settings in the form tonic's `server::Grpc` takes them, converted once per server.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct WireConfig {
-    accept_compressed: EnabledCompressionEncodings,
-    send_compressed: EnabledCompressionEncodings,
-    max_decoding_message_size: usize,
-    max_encoding_message_size: usize,
-}
-
-impl WireConfig {
-    pub(super) fn new(settings: &WireSettings) -> Self {
-        let enabled = |encodings: &[crate::CompressionEncoding]| {
-            let mut enabled = EnabledCompressionEncodings::default();
-            for encoding in encodings {
-                enabled.enable(*encoding);
-            }
-            enabled
-        };
-        Self {
-            accept_compressed: enabled(&settings.accept_compressed),
-            send_compressed: enabled(&settings.send_compressed),
-            max_decoding_message_size: settings.max_decoding_message_size,
-            max_encoding_message_size: settings.max_encoding_message_size,
-        }
-    }
-
-    /// The limit on a request message.
-    pub(super) fn max_decoding_message_size(&self) -> usize {
-        self.max_decoding_message_size
-    }
-
-    fn grpc<Encode, Decode, J>(
-        self,
-        format: Format,
-    ) -> tonic::server::Grpc<MessageCodec<Encode, Decode, J>>
-    where
-        Encode: prost::Message + Send + 'static,
-        Decode: prost::Message + Default + Send + 'static,
-        J: JsonSupport<Encode> + JsonSupport<Decode>,
-    {
-        tonic::server::Grpc::new(MessageCodec::new(format))
-            .apply_compression_config(self.accept_compressed, self.send_compressed)
-            .apply_max_message_size_config(
-                Some(self.max_decoding_message_size),
-                Some(self.max_encoding_message_size),
-            )
-    }
 }
 
 /// One call on its way to a domain method: the HTTP request and the server's wire settings.
@@ -142,6 +90,11 @@ impl<J> GrpcCall<J> {
         &self.request
     }
 
+    /// What the call's headers and the server's settings agree on for its messages.
+    fn negotiate(&self) -> Result<CallWire, Status> {
+        CallWire::negotiate(self.request.headers(), self.format(), &self.wire)
+    }
+
     /// Serves a unary rpc with `method` of `domain`.
     pub fn unary<T, Request, Response, M>(self, domain: &Arc<T>, method: M) -> GrpcFuture
     where
@@ -151,62 +104,7 @@ impl<J> GrpcCall<J> {
         J: JsonSupport<Request> + JsonSupport<Response>,
         M: for<'b> DomainMethod<'b, T, Request, Response> + Copy,
     {
-        if self.format() == Format::Proto
-            && plain::serves(
-                self.request.headers(),
-                !self.wire.send_compressed.is_empty(),
-            )
-        {
-            self.plain_unary(domain, method)
-        } else {
-            self.tonic_unary(domain, method)
-        }
-    }
-
-    /// [`unary`](Self::unary) for a call in binary protobuf that nothing compresses.
-    fn plain_unary<T, Request, Response, M>(self, domain: &Arc<T>, method: M) -> GrpcFuture
-    where
-        T: ?Sized + Send + Sync + 'static,
-        Request: prost::Message + Default + Send + 'static,
-        Response: prost::Message + Send + 'static,
-        M: for<'b> DomainMethod<'b, T, Request, Response> + Copy,
-    {
-        let domain = Arc::clone(domain);
-        let (read_limit, write_limit) = (
-            self.wire.max_decoding_message_size,
-            self.wire.max_encoding_message_size,
-        );
-        // Accepted before the body is read, as on tonic's path (`one_message`): an expired or
-        // malformed deadline is refused without reading.
-        let accepted = accept(tonic::Request::from_http(self.request));
-        let read = async move {
-            let (ctx, body) = accepted?;
-            Ok((ctx, plain::read_one::<Request>(body, read_limit).await?))
-        };
-        Box::pin(read.then(move |read| {
-            run(
-                domain,
-                read,
-                method,
-                <Unary as Shape<Request, Response>>::respond,
-            )
-            .map(move |answered| plain::respond(answered, write_limit))
-        }))
-    }
-
-    /// [`unary`](Self::unary) through tonic's `server::Grpc`: compression and JSON.
-    fn tonic_unary<T, Request, Response, M>(self, domain: &Arc<T>, method: M) -> GrpcFuture
-    where
-        T: ?Sized + Send + Sync + 'static,
-        Request: prost::Message + Default + Send + 'static,
-        Response: prost::Message + Send + 'static,
-        J: JsonSupport<Request> + JsonSupport<Response>,
-        M: for<'b> DomainMethod<'b, T, Request, Response> + Copy,
-    {
-        let handler = Handler::<_, _, Unary, _, _>::new(domain, method);
-        let mut grpc = self.wire.grpc::<Response, Request, J>(self.format());
-        // Read as a stream, to refuse a request of no message or of two (see `one_message`).
-        Box::pin(async move { grpc.client_streaming(handler, self.request).await })
+        self.serve_one::<_, _, _, _, Unary>(domain, method)
     }
 
     /// Serves a server-streaming rpc; the response stream is cut at the deadline.
@@ -218,9 +116,7 @@ impl<J> GrpcCall<J> {
         J: JsonSupport<Request> + JsonSupport<Response>,
         M: for<'b> DomainMethod<'b, T, Request, BoxStream<Response>> + Copy,
     {
-        let handler = Handler::<_, _, ServerStreaming, _, _>::new(domain, method);
-        let mut grpc = self.wire.grpc::<Response, Request, J>(self.format());
-        Box::pin(async move { grpc.streaming(handler, self.request).await })
+        self.serve_one::<_, _, _, _, ServerStreaming>(domain, method)
     }
 
     /// Serves a client-streaming rpc; the domain gets the request messages as a [`BoxStream`].
@@ -232,9 +128,7 @@ impl<J> GrpcCall<J> {
         J: JsonSupport<Request> + JsonSupport<Response>,
         M: for<'b> DomainMethod<'b, T, BoxStream<Request>, Response> + Copy,
     {
-        let handler = Handler::<_, _, ClientStreaming, _, _>::new(domain, method);
-        let mut grpc = self.wire.grpc::<Response, Request, J>(self.format());
-        Box::pin(async move { grpc.client_streaming(handler, self.request).await })
+        self.serve_streamed::<_, _, _, _, ClientStreaming>(domain, method)
     }
 
     /// Serves a bidi-streaming rpc: [`client_streaming`](Self::client_streaming)'s request,
@@ -247,9 +141,60 @@ impl<J> GrpcCall<J> {
         J: JsonSupport<Request> + JsonSupport<Response>,
         M: for<'b> DomainMethod<'b, T, BoxStream<Request>, BoxStream<Response>> + Copy,
     {
-        let handler = Handler::<_, _, BidiStreaming, _, _>::new(domain, method);
-        let mut grpc = self.wire.grpc::<Response, Request, J>(self.format());
-        Box::pin(async move { grpc.streaming(handler, self.request).await })
+        self.serve_streamed::<_, _, _, _, BidiStreaming>(domain, method)
+    }
+
+    /// A call whose request is one message (unary, server-streaming): the call is accepted
+    /// (its deadline read) before the body, so that an expired or malformed deadline is
+    /// refused without reading; the one message is then read and the domain called.
+    fn serve_one<T, Request, Response, M, S>(self, domain: &Arc<T>, method: M) -> GrpcFuture
+    where
+        T: ?Sized + Send + Sync + 'static,
+        Request: prost::Message + Default + Send + 'static,
+        Response: prost::Message + Send + 'static,
+        J: JsonSupport<Request> + JsonSupport<Response>,
+        S: Shape<Response>,
+        M: for<'b> DomainMethod<'b, T, Request, S::Out> + Copy,
+    {
+        let wire = match self.negotiate() {
+            Ok(wire) => wire,
+            Err(status) => return Box::pin(std::future::ready(status.into_http())),
+        };
+        let domain = Arc::clone(domain);
+        let accepted = accept(tonic::Request::from_http(self.request));
+        let read = async move {
+            let (ctx, body) = accepted?;
+            Ok((ctx, messages::read_one::<Request, J>(body, wire).await?))
+        };
+        Box::pin(read.then(move |read| {
+            run(domain, read, method, S::respond)
+                .map(move |answered| messages::respond::<_, Response, J>(answered, wire))
+        }))
+    }
+
+    /// A call whose request is a stream (client- and bidi-streaming): the domain is called
+    /// with the stream of messages as the body brings them.
+    fn serve_streamed<T, Request, Response, M, S>(self, domain: &Arc<T>, method: M) -> GrpcFuture
+    where
+        T: ?Sized + Send + Sync + 'static,
+        Request: prost::Message + Default + Send + 'static,
+        Response: prost::Message + Send + 'static,
+        J: JsonSupport<Request> + JsonSupport<Response>,
+        S: Shape<Response>,
+        M: for<'b> DomainMethod<'b, T, BoxStream<Request>, S::Out> + Copy,
+    {
+        let wire = match self.negotiate() {
+            Ok(wire) => wire,
+            Err(status) => return Box::pin(std::future::ready(status.into_http())),
+        };
+        let request = self.request.map(|body| -> BoxStream<Request> {
+            Box::pin(messages::Requests::<Request, J>::new(body, wire))
+        });
+        let accepted = accept(tonic::Request::from_http(request));
+        Box::pin(
+            run(Arc::clone(domain), accepted, method, S::respond)
+                .map(move |answered| messages::respond::<_, Response, J>(answered, wire)),
+        )
     }
 
     /// Answers `UNIMPLEMENTED`: the rpc is not one this adapter serves.
@@ -268,155 +213,56 @@ pub(super) fn unknown_method(path: &str) -> Status {
     Status::unimplemented(format!("unknown method {method} for service {service}"))
 }
 
-/// The four call shapes, as what the wire hands over (`Wire`), what the domain method takes
-/// (`In`) and returns (`Out`), and what goes back to tonic (`Sent`). Named by a marker type
-/// rather than by the four types themselves: a handler's type then holds no `dyn` stream, whose
-/// lifetime the compiler would erase when it checks that the call's future is `Send`.
-trait Shape<Request, Response> {
-    type Wire;
-    type In: Send + 'static;
+/// What a call shape answers with: the domain method's output (`Out`) as the stream of
+/// messages the answer is written from (`Sent`). A unary answer is a stream of one, so that
+/// one writer serves every shape. Named by a marker type rather than by the types themselves:
+/// a call's future then holds no `dyn` stream, whose lifetime the compiler would erase when
+/// it checks that the future is `Send`.
+pub(super) trait Shape<Response> {
     type Out: 'static;
-    type Sent: Send + 'static;
-
-    fn accept(
-        request: tonic::Request<Self::Wire>,
-    ) -> impl Future<Output = Result<(Context, Self::In), Status>> + Send + 'static;
+    type Sent: futures_core::Stream<Item = Result<Response, Status>> + Unpin + Send + 'static;
 
     fn respond(ctx: &Context, out: Self::Out) -> Self::Sent;
 }
 
-struct Unary;
-struct ServerStreaming;
-struct ClientStreaming;
-struct BidiStreaming;
+pub(super) struct Unary;
+pub(super) struct ServerStreaming;
+pub(super) struct ClientStreaming;
+pub(super) struct BidiStreaming;
 
-/// The one message of a unary or server-streaming request: none, or a second, is refused
-/// (see `plain::no_message`).
-async fn one_message<Request: Send + 'static>(
-    request: tonic::Request<tonic::Streaming<Request>>,
-) -> Result<(Context, Request), Status> {
-    let (ctx, mut messages) = accept(request)?;
-    let Some(message) = messages.message().await? else {
-        return Err(plain::no_message());
-    };
-    if messages.message().await?.is_some() {
-        return Err(plain::second_message());
-    }
-    Ok((ctx, message))
-}
-
-impl<Request: Send + 'static, Response: Send + 'static> Shape<Request, Response> for Unary {
-    type Wire = tonic::Streaming<Request>;
-    type In = Request;
+impl<Response: Send + 'static> Shape<Response> for Unary {
     type Out = Response;
-    type Sent = Response;
+    type Sent = futures_util::stream::Once<std::future::Ready<Result<Response, Status>>>;
 
-    fn accept(
-        request: tonic::Request<tonic::Streaming<Request>>,
-    ) -> impl Future<Output = Result<(Context, Request), Status>> + Send + 'static {
-        one_message(request)
-    }
-
-    fn respond(_ctx: &Context, out: Response) -> Response {
-        out
+    fn respond(_ctx: &Context, out: Response) -> Self::Sent {
+        futures_util::stream::once(std::future::ready(Ok(out)))
     }
 }
 
-impl<Request: Send + 'static, Response: Send + 'static> Shape<Request, Response>
-    for ServerStreaming
-{
-    type Wire = tonic::Streaming<Request>;
-    type In = Request;
+impl<Response: Send + 'static> Shape<Response> for ServerStreaming {
     type Out = BoxStream<Response>;
     type Sent = BoxStream<Response>;
-
-    fn accept(
-        request: tonic::Request<tonic::Streaming<Request>>,
-    ) -> impl Future<Output = Result<(Context, Request), Status>> + Send + 'static {
-        one_message(request)
-    }
 
     fn respond(ctx: &Context, out: BoxStream<Response>) -> BoxStream<Response> {
         stream_within_deadline(ctx, out)
     }
 }
 
-impl<Request: Send + 'static, Response: Send + 'static> Shape<Request, Response>
-    for ClientStreaming
-{
-    type Wire = tonic::Streaming<Request>;
-    type In = BoxStream<Request>;
+impl<Response: Send + 'static> Shape<Response> for ClientStreaming {
     type Out = Response;
-    type Sent = Response;
+    type Sent = futures_util::stream::Once<std::future::Ready<Result<Response, Status>>>;
 
-    fn accept(
-        request: tonic::Request<tonic::Streaming<Request>>,
-    ) -> impl Future<Output = Result<(Context, BoxStream<Request>), Status>> + Send + 'static {
-        std::future::ready(accept_streaming(request))
-    }
-
-    fn respond(_ctx: &Context, out: Response) -> Response {
-        out
+    fn respond(_ctx: &Context, out: Response) -> Self::Sent {
+        futures_util::stream::once(std::future::ready(Ok(out)))
     }
 }
 
-impl<Request: Send + 'static, Response: Send + 'static> Shape<Request, Response> for BidiStreaming {
-    type Wire = tonic::Streaming<Request>;
-    type In = BoxStream<Request>;
+impl<Response: Send + 'static> Shape<Response> for BidiStreaming {
     type Out = BoxStream<Response>;
     type Sent = BoxStream<Response>;
 
-    fn accept(
-        request: tonic::Request<tonic::Streaming<Request>>,
-    ) -> impl Future<Output = Result<(Context, BoxStream<Request>), Status>> + Send + 'static {
-        std::future::ready(accept_streaming(request))
-    }
-
     fn respond(ctx: &Context, out: BoxStream<Response>) -> BoxStream<Response> {
         stream_within_deadline(ctx, out)
-    }
-}
-
-/// A domain method as tonic's `server::Grpc` calls it: a tower service from the decoded
-/// request to the response, of call shape `S`.
-struct Handler<T: ?Sized, M, S, Request, Response> {
-    domain: Arc<T>,
-    method: M,
-    shape: PhantomData<fn(S, Request) -> Response>,
-}
-
-impl<T: ?Sized, M, S, Request, Response> Handler<T, M, S, Request, Response> {
-    fn new(domain: &Arc<T>, method: M) -> Self {
-        Self {
-            domain: Arc::clone(domain),
-            method,
-            shape: PhantomData,
-        }
-    }
-}
-
-impl<T, M, S, Request, Response> tower_service::Service<tonic::Request<S::Wire>>
-    for Handler<T, M, S, Request, Response>
-where
-    T: ?Sized + Send + Sync + 'static,
-    S: Shape<Request, Response>,
-    M: for<'b> DomainMethod<'b, T, S::In, S::Out> + Copy,
-{
-    type Response = tonic::Response<S::Sent>;
-    type Error = Status;
-    type Future = BoxFuture<'static, Result<tonic::Response<S::Sent>, Status>>;
-
-    fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), Status>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: tonic::Request<S::Wire>) -> Self::Future {
-        let domain = Arc::clone(&self.domain);
-        let method = self.method;
-        // Chained, not awaited in one `async` block, which would keep the accepting future
-        // beside the answering one: 1,960 bytes boxed on every call for CheckStock, past what
-        // the allocator serves from its per-thread cache.
-        Box::pin(S::accept(request).then(move |accepted| run(domain, accepted, method, S::respond)))
     }
 }
 

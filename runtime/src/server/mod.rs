@@ -22,7 +22,7 @@
 mod answer;
 mod connect;
 mod dispatch;
-mod plain;
+mod messages;
 mod wire;
 
 use std::future::Future;

@@ -20,7 +20,8 @@ use tonic::server::NamedService;
 
 use super::answer::CallFuture;
 use super::connect;
-use super::dispatch::{GrpcCall, GrpcDispatch, GrpcFuture, WireConfig, unknown_method};
+use super::dispatch::{GrpcCall, GrpcDispatch, GrpcFuture, unknown_method};
+use super::messages::WireConfig;
 use crate::call::ArrivalDeadline;
 use crate::call::admission::{Admission, Admit, Permit, close_after_refusal};
 use crate::call::codec::Format;
@@ -159,7 +160,7 @@ where
             let reply = connect::Reply::new(false, Format::Json);
             return Either::Right(Box::pin(ready(Ok(reply.error(&unknown_method(path))))));
         };
-        match connect::translate(request, rpc, self.wire.max_decoding_message_size()) {
+        match connect::translate(request, rpc, self.wire.max_decoding_message_size) {
             Err(response) => Either::Right(Box::pin(ready(Ok(*response)))),
             Ok((request, reply)) => {
                 let cell = ResponseMetadata::for_wire();
