@@ -1,7 +1,10 @@
 //! How messages are written on the wire: binary protobuf (gRPC, gRPC-Web, Connect's
-//! `application/proto`) or proto3 JSON (Connect's `application/json`), chosen per call, in one
-//! tonic [`Codec`] so that tonic's framing, compression and size limits serve both and each rpc
-//! is compiled once, not once per format.
+//! `application/proto`) or proto3 JSON (Connect's `application/json`), chosen per call.
+//! [`JsonSupport`] says whether an rpc's messages have JSON impls; the server reads and writes
+//! messages in the call's [`Format`] itself (`server/messages.rs`). [`MessageCodec`] is the same
+//! choice as a tonic [`Codec`], for a service served through tonic's own `server::Grpc` (a
+//! hand-written implementation of the `tonic_server` artifact's trait) or a tonic client; the
+//! server's tests use it to serve each call through tonic too and compare.
 //!
 //! JSON needs the messages' serde impls, which the generator writes only with the gateway
 //! artifact: an adapter generated with them serves JSON ([`WithJson`]), one without answers a
