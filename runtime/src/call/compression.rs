@@ -68,10 +68,10 @@ impl Encodings {
         HeaderValue::try_from(value).unwrap_or(HeaderValue::from_static("identity"))
     }
 
-    /// The encoding of a request's messages, from its `grpc-encoding`: none for `identity` or
-    /// no header; `UNIMPLEMENTED`, with the encodings accepted in `grpc-accept-encoding`, for
-    /// one not enabled here.
-    pub(crate) fn of_request(
+    /// The encoding of the messages received (a server's request, a client's answer), from
+    /// `grpc-encoding`: none for `identity` or no header; `UNIMPLEMENTED`, with the encodings
+    /// accepted in `grpc-accept-encoding`, for one not enabled here.
+    pub(crate) fn of_received(
         &self,
         headers: &HeaderMap,
     ) -> Result<Option<CompressionEncoding>, Status> {
@@ -211,19 +211,19 @@ mod tests {
     #[test]
     fn a_request_names_its_encoding_and_an_unknown_one_is_refused_with_the_accepted_ones() {
         let both = Encodings::new(&[CompressionEncoding::Gzip, CompressionEncoding::Zstd]);
-        assert_eq!(both.of_request(&headers(&[])).unwrap(), None);
+        assert_eq!(both.of_received(&headers(&[])).unwrap(), None);
         assert_eq!(
-            both.of_request(&headers(&[("grpc-encoding", "identity")]))
+            both.of_received(&headers(&[("grpc-encoding", "identity")]))
                 .unwrap(),
             None
         );
         assert_eq!(
-            both.of_request(&headers(&[("grpc-encoding", "zstd")]))
+            both.of_received(&headers(&[("grpc-encoding", "zstd")]))
                 .unwrap(),
             Some(CompressionEncoding::Zstd)
         );
         let status = both
-            .of_request(&headers(&[("grpc-encoding", "snappy")]))
+            .of_received(&headers(&[("grpc-encoding", "snappy")]))
             .unwrap_err();
         assert_eq!(status.code(), crate::Code::Unimplemented);
         assert_eq!(
@@ -236,7 +236,7 @@ mod tests {
         );
         let none = Encodings::new(&[]);
         let status = none
-            .of_request(&headers(&[("grpc-encoding", "gzip")]))
+            .of_received(&headers(&[("grpc-encoding", "gzip")]))
             .unwrap_err();
         assert_eq!(
             status.metadata().get("grpc-accept-encoding").unwrap(),

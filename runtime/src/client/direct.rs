@@ -11,7 +11,6 @@
 //! answer taken as tonic's client takes it ([`answer`]), its body left for the attempt to read.
 //! Streamed requests, compression and caller-made channels keep tonic's client.
 
-use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
@@ -22,12 +21,13 @@ use http::header::{CONTENT_TYPE, TE};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderMap, HeaderValue};
 use http_body::Frame;
-use tonic::metadata::{MetadataMap, MetadataValue};
+use tonic::metadata::MetadataMap;
 use tonic::{Code, Status};
 
 use super::connect::{Answer, BoxError};
 use super::single::{Messages, Undecoded};
 use super::transport::Transport;
+use crate::call::compression::Encodings;
 use crate::call::connect::envelope;
 use crate::rpc::WireSettings;
 
@@ -148,27 +148,9 @@ fn answer(
 }
 
 /// tonic's refusal of a response compressed with an encoding the client does not accept (all
-/// of them, here), to the letter.
+/// of them, here), to the letter: the server's refusal of a request's, with nothing accepted.
 fn refuse_compressed(headers: &HeaderMap) -> Result<(), Status> {
-    let Some(encoding) = headers.get("grpc-encoding") else {
-        return Ok(());
-    };
-    let encoding = encoding.as_bytes();
-    if encoding == b"identity" {
-        return Ok(());
-    }
-    let name = match std::str::from_utf8(encoding) {
-        Ok(name) => Cow::Borrowed(name),
-        Err(_) => Cow::Owned(format!("{encoding:?}")),
-    };
-    let mut status = Status::unimplemented(format!(
-        "Content is compressed with `{name}` which isn't supported"
-    ));
-    status.metadata_mut().insert(
-        "grpc-accept-encoding",
-        MetadataValue::from_static("identity"),
-    );
-    Err(status)
+    Encodings::default().of_received(headers).map(|_| ())
 }
 
 /// A request body of one frame. No size hint, as tonic's encoder gives none: the wire then

@@ -76,7 +76,7 @@ impl CallWire {
     ) -> Result<Self, Status> {
         Ok(Self {
             format,
-            request_encoding: config.accept_compressed.of_request(headers)?,
+            request_encoding: config.accept_compressed.of_received(headers)?,
             answer_encoding: config.send_compressed.for_answer(headers),
             read_limit: config.max_decoding_message_size,
             write_limit: config.max_encoding_message_size,
