@@ -26,7 +26,7 @@ trap 'rm -rf "$scratch"' EXIT
 # resolves its dependencies' features differently, and cargo rebuilds dozens of them (one to
 # two minutes on 2 cores for each distinct set).
 cargo build --quiet --workspace
-generator="$(pwd)/target/debug/protoc-gen-rust-svc"
+generator="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/debug/protoc-gen-rust-svc"
 
 group=0
 failed=0
