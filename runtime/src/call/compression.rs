@@ -57,8 +57,8 @@ impl Encodings {
         self.enabled.iter().flatten().copied()
     }
 
-    /// The `grpc-accept-encoding` value naming them, `identity` last.
-    pub(crate) fn accept_header(&self) -> HeaderValue {
+    /// The `grpc-accept-encoding` value naming them, `identity` last (alone when none is).
+    fn accept_header(&self) -> HeaderValue {
         let mut value = String::new();
         for encoding in self.iter().filter_map(name) {
             value.push_str(encoding);
@@ -91,14 +91,10 @@ impl Encodings {
         let mut status = Status::unimplemented(format!(
             "Content is compressed with `{shown}` which isn't supported"
         ));
-        status.metadata_mut().as_mut().insert(
-            &GRPC_ACCEPT_ENCODING,
-            if self.is_empty() {
-                HeaderValue::from_static("identity")
-            } else {
-                self.accept_header()
-            },
-        );
+        status
+            .metadata_mut()
+            .as_mut()
+            .insert(&GRPC_ACCEPT_ENCODING, self.accept_header());
         Err(status)
     }
 

@@ -16,8 +16,11 @@
 //! limit either way (before and after decompression), an encoding the server does not accept
 //! (`UNIMPLEMENTED` with the ones it does), a body that ends inside an envelope, a body cut by
 //! the client. The dispatch's tests serve the same calls through tonic's `server::Grpc` and
-//! compare what comes back. Where the two differ on purpose (a unary request of no message or
-//! of two, an answer over the limit) the dispatch says why.
+//! compare what comes back. They differ on purpose in three places, each tested: a unary or
+//! server-streaming request of no message or of two is `UNIMPLEMENTED` (see [`no_message`]);
+//! an answer over the limit sends only the status, where tonic sends the refused message's
+//! bytes; and a body that ends right after a whole prefix is cut short (`INTERNAL`), where
+//! tonic ends the stream and drops the message the prefix announced.
 
 use std::marker::PhantomData;
 use std::pin::Pin;
@@ -96,53 +99,73 @@ impl CallWire {
     }
 
     /// Appends `message` in an envelope to `out`, in the call's format and compression, or
-    /// leaves `out` as it was and fails when it is over the limit.
+    /// leaves `out` as it was and fails (over the limit, not encodable, not compressible).
     fn encode<T, J>(&self, message: &T, out: &mut BytesMut) -> Result<(), Status>
     where
         T: prost::Message,
         J: JsonSupport<T>,
     {
+        if self.format == Format::Proto && self.answer_encoding.is_none() {
+            // The commonest answer: its length is known before it is written.
+            let len = message.encoded_len();
+            self.check_len(len)?;
+            out.reserve(PREFIX + len);
+            out.put_u8(0);
+            out.put_u32(len as u32);
+            // The room is there: `encode` would only measure the message a second time.
+            message.encode_raw(out);
+            return Ok(());
+        }
         let start = out.len();
-        let written = match (self.format, self.answer_encoding) {
-            (Format::Proto, None) => {
-                let len = message.encoded_len();
-                self.check_len(len)?;
-                out.reserve(PREFIX + len);
-                out.put_u8(0);
-                out.put_u32(len as u32);
-                // The room is there: `encode` would only measure the message a second time.
-                message.encode_raw(out);
-                return Ok(());
-            }
-            (format, encoding) => {
+        let written = self.encode_then_prefix::<T, J>(message, start, out);
+        if written.is_err() {
+            out.truncate(start);
+        }
+        written
+    }
+
+    /// [`encode`](Self::encode) for a message whose length is known once it is written (JSON,
+    /// or compressed): a prefix held open at `start`, filled in at the end.
+    fn encode_then_prefix<T, J>(
+        &self,
+        message: &T,
+        start: usize,
+        out: &mut BytesMut,
+    ) -> Result<(), Status>
+    where
+        T: prost::Message,
+        J: JsonSupport<T>,
+    {
+        out.put_bytes(0, PREFIX);
+        match self.answer_encoding {
+            None => self.write_message::<T, J>(message, out)?,
+            Some(encoding) => {
                 let mut plain = BytesMut::new();
-                match format {
-                    Format::Proto => {
-                        plain.reserve(message.encoded_len());
-                        message.encode_raw(&mut plain);
-                    }
-                    Format::Json => J::encode(message, &mut plain)?,
-                }
-                out.put_bytes(0, PREFIX);
-                match encoding {
-                    None => out.extend_from_slice(&plain),
-                    Some(encoding) => compression::compress(encoding, &plain, out)?,
-                }
-                self.check_len(out.len() - start - PREFIX)
+                self.write_message::<T, J>(message, &mut plain)?;
+                compression::compress(encoding, &plain, out)?;
             }
-        };
-        match written {
-            Ok(()) => {
-                let len = out.len() - start - PREFIX;
-                let prefix = &mut out[start..start + PREFIX];
-                prefix[0] = u8::from(self.answer_encoding.is_some());
-                prefix[1..].copy_from_slice(&(len as u32).to_be_bytes());
+        }
+        let len = out.len() - start - PREFIX;
+        self.check_len(len)?;
+        let prefix = &mut out[start..start + PREFIX];
+        prefix[0] = u8::from(self.answer_encoding.is_some());
+        prefix[1..].copy_from_slice(&(len as u32).to_be_bytes());
+        Ok(())
+    }
+
+    /// Appends `message` to `out` in the call's format, unframed.
+    fn write_message<T, J>(&self, message: &T, out: &mut BytesMut) -> Result<(), Status>
+    where
+        T: prost::Message,
+        J: JsonSupport<T>,
+    {
+        match self.format {
+            Format::Proto => {
+                out.reserve(message.encoded_len());
+                message.encode_raw(out);
                 Ok(())
             }
-            Err(status) => {
-                out.truncate(start);
-                Err(status)
-            }
+            Format::Json => J::encode(message, out),
         }
     }
 
@@ -225,10 +248,8 @@ where
 
     fn poll_message(&mut self, cx: &mut TaskContext<'_>) -> Poll<Option<Result<T, Status>>> {
         while !self.ended {
-            match self.next_envelope() {
-                Ok(None) => {}
-                Ok(Some(message)) => return Poll::Ready(Some(message)),
-                Err(status) => return Poll::Ready(Some(Err(status))),
+            if let Some(message) = self.next_envelope() {
+                return Poll::Ready(Some(message));
             }
             match ready!(Pin::new(&mut self.body).poll_frame(cx)) {
                 None => {
@@ -258,21 +279,20 @@ where
     }
 
     /// The next whole message of what has been read, decoded; any error ends the stream.
-    fn next_envelope(&mut self) -> Result<Option<Result<T, Status>>, Status> {
-        let envelope = self.unread.next_envelope(
-            self.wire.read_limit,
-            Reading::Request,
-            self.wire.request_encoding,
-        );
-        let decoded = match envelope {
-            Ok(None) => return Ok(None),
-            Ok(Some(message)) => self.wire.decode::<T, J>(message),
-            Err(status) => Err(status),
-        };
+    fn next_envelope(&mut self) -> Option<Result<T, Status>> {
+        let decoded = self
+            .unread
+            .next_envelope(
+                self.wire.read_limit,
+                Reading::Request,
+                self.wire.request_encoding,
+            )
+            .transpose()?
+            .and_then(|message| self.wire.decode::<T, J>(message));
         if decoded.is_err() {
             self.ended = true;
         }
-        Ok(Some(decoded))
+        Some(decoded)
     }
 }
 

@@ -535,3 +535,31 @@ async fn a_stream_of_ready_messages_goes_out_in_one_frame() {
     assert_eq!(trailers["grpc-status"], "0");
     assert!(body.frame().await.is_none());
 }
+
+#[tokio::test]
+async fn a_body_that_ends_right_after_a_prefix_is_cut_short_where_tonic_sees_its_end() {
+    // tonic has taken the prefix off its buffer by then, finds nothing left over and ends the
+    // stream, dropping the message the prefix announced; here it is the body cut short.
+    let settings = settings(&[], &[]);
+    for rpc in SHAPES {
+        let chunks = [envelope(0, &string("a")), vec![0, 0, 0, 0, 4]];
+        let (ours, tonic) = both(rpc, &chunks, &[], Format::Proto, &settings).await;
+        let status = |outcome: &Outcome| {
+            let (_, _, headers, _, trailers) = outcome;
+            let source = trailers.as_ref().unwrap_or(headers);
+            (
+                source["grpc-status"].clone(),
+                source.get("grpc-message").cloned(),
+            )
+        };
+        assert_eq!(
+            status(&ours),
+            (
+                "13".parse().unwrap(),
+                Some("Unexpected%20EOF%20decoding%20stream.".parse().unwrap())
+            ),
+            "{rpc:?}: {ours:?}"
+        );
+        assert_ne!(status(&ours), status(&tonic), "{rpc:?}: {tonic:?}");
+    }
+}
