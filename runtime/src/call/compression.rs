@@ -57,8 +57,13 @@ impl Encodings {
         self.enabled.iter().flatten().copied()
     }
 
+    /// The one preferred, which a client compresses its requests with.
+    pub(crate) fn first(&self) -> Option<CompressionEncoding> {
+        self.enabled[0]
+    }
+
     /// The `grpc-accept-encoding` value naming them, `identity` last (alone when none is).
-    fn accept_header(&self) -> HeaderValue {
+    pub(crate) fn accept_header(&self) -> HeaderValue {
         let mut value = String::new();
         for encoding in self.iter().filter_map(name) {
             value.push_str(encoding);

@@ -1,6 +1,5 @@
 //! The envelopes of a gRPC body as its frames bring them: the requests the server reads
-//! (server/messages.rs), the answer of a unary call the client reads without tonic
-//! (client/single.rs). An envelope that came in one frame is a view of that frame; one
+//! (server/messages.rs) and the answers the client reads (client/response.rs). An envelope that came in one frame is a view of that frame; one
 //! that spans frames is joined once. Its prefix is checked as soon as it is there, and refused
 //! in tonic's words, so that both readers answer what tonic's decoder answers.
 
@@ -16,7 +15,7 @@ pub(crate) const PREFIX: usize = 5;
 /// Which side reads the envelopes, for tonic's wording of an unknown flag.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Reading {
-    /// A server reading a request (and tonic's client reading a trailers-only answer's body,
+    /// A server reading a request (and a client reading a trailers-only answer's body,
     /// which it words the same).
     Request,
     /// A client reading an answer that came with this HTTP status.

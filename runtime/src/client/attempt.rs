@@ -19,15 +19,13 @@ use tokio::time::Instant;
 use tonic::{Code, Status};
 
 use super::MethodInfo;
-use super::codec::RawCodec;
-use super::direct::{Opened, reserved};
 use super::endpoints::Pick;
 use super::replay::Replay;
+use super::response::Undecoded;
+use super::send::{Opened, Outgoing, reserved};
 use super::shared::{Call, ClientCore};
-use super::single::Messages;
-use super::streams::{Aborted, OutboundStream, abort_on_error, with_trailers};
+use super::streams::{Aborted, abort_on_error, with_trailers};
 use super::throttle::Pushback;
-use super::transport::Transport;
 use crate::BoxStream;
 use crate::deadline::coarse_grpc_timeout_value;
 use crate::rpc::{PREVIOUS_ATTEMPTS_HEADER, RETRY_PUSHBACK};
@@ -137,20 +135,19 @@ impl ClientCore {
         receive: Receive,
     ) -> Result<Answered, Failed> {
         let wire = call.attempt_headers(previous);
-        let (body, replay, mut aborted) = match outbound {
-            Outbound::Message(message) => (Body::Message(message.clone()), None, None),
+        let (outgoing, replay, mut aborted) = match outbound {
+            Outbound::Message(message) => (Outgoing::Message(message.clone()), None, None),
             Outbound::Stream(replay) => {
                 let (stream, aborted) = abort_on_error(replay.reader());
-                (Body::Stream(stream), Some(replay), Some(aborted))
+                (Outgoing::Stream(stream), Some(replay), Some(aborted))
             }
         };
         let exchange = async {
-            let response = match (&pick.endpoint.direct, body) {
-                (Some(direct), Body::Message(message)) => {
-                    direct.send(call.method.path.clone(), wire, &message).await
-                }
-                (_, body) => through_tonic(&pick.endpoint.grpc, call, wire, body).await?,
-            };
+            let response = pick
+                .endpoint
+                .sender
+                .send(&call.method.path, wire, outgoing)
+                .await;
             let response = match (response, replay) {
                 (Ok(response), replay) => {
                     replay.inspect(|replay| replay.commit());
@@ -168,7 +165,7 @@ impl ClientCore {
                     .map(Answered::Message)
                     .map_err(Failed::after_headers),
                 Receive::FirstMessage => {
-                    let mut rest = call.record_headers(response).into_streaming();
+                    let mut rest = call.record_headers(response).into_stream();
                     let first = rest.message().await.map_err(Failed::after_headers)?;
                     let rest = with_trailers(rest, call.response.clone());
                     Ok(Answered::Stream {
@@ -178,7 +175,7 @@ impl ClientCore {
                 }
                 Receive::Headers => Ok(Answered::Stream {
                     responses: with_trailers(
-                        call.record_headers(response).into_streaming(),
+                        call.record_headers(response).into_stream(),
                         call.response.clone(),
                     ),
                     aborted: None,
@@ -257,50 +254,6 @@ impl ClientCore {
     }
 }
 
-/// What goes on the wire for one attempt.
-enum Body {
-    Message(Bytes),
-    Stream(OutboundStream<Bytes>),
-}
-
-/// Opens the call on the wire through tonic's client, where [`Direct`](super::direct::Direct)
-/// does not: a streamed request, compression, a channel. A single message goes as a
-/// server-streaming call, which is the same on the wire as a unary one, because tonic's unary
-/// call merges the trailers into the headers and the caller may want them apart.
-///
-/// Boxed: tonic's futures (the client's clone, its readiness, its encoding) would otherwise be
-/// part of every attempt's state, the direct ones' too. The outer error is the channel's not
-/// being ready, before anything was sent.
-fn through_tonic<'a>(
-    grpc: &'a tonic::client::Grpc<Transport>,
-    call: &'a Call<'_>,
-    headers: http::HeaderMap,
-    body: Body,
-) -> futures_util::future::BoxFuture<'a, Result<Result<Opened, Status>, Failed>> {
-    Box::pin(async move {
-        let mut grpc = grpc.clone();
-        grpc.ready().await.map_err(|error| {
-            Failed::before_headers(Status::unavailable(format!(
-                "the channel is not ready: {error}"
-            )))
-        })?;
-        let wire = tonic::Request::from_parts(
-            tonic::metadata::MetadataMap::from_headers(headers),
-            tonic::Extensions::default(),
-            (),
-        );
-        let path = call.method.path.clone();
-        Ok(match body {
-            Body::Message(message) => {
-                grpc.server_streaming(wire.map(|()| message), path, RawCodec)
-                    .await
-            }
-            Body::Stream(stream) => grpc.streaming(wire.map(|()| stream), path, RawCodec).await,
-        }
-        .map(|response| response.map(Messages::Streaming)))
-    })
-}
-
 impl Call<'_> {
     /// The headers of the attempt after `previous` others: the call's metadata (but for what
     /// tonic's client would remove, [`reserved`]) and the time left as `grpc-timeout`; one
@@ -349,7 +302,7 @@ impl Call<'_> {
     }
 
     /// Records the response headers where the caller reads them, and hands on the messages.
-    fn record_headers(&self, response: Opened) -> Messages {
+    fn record_headers(&self, response: Opened) -> Undecoded {
         let (headers, messages, _) = response.into_parts();
         if let Some(response) = &self.response {
             response.record_headers(headers);

@@ -4,20 +4,26 @@
 //! decodes a response only once it is accepted. Everything between (deadlines, retries, the
 //! breaker, streaming) then handles bytes, and is compiled once in this crate rather than once
 //! per rpc in every crate with a generated client. Retrying resends the same bytes instead of
-//! cloning the message. tonic's `ProstCodec` would do the same encoding and decoding, inside
-//! the call; tonic has no pass-through codec, hence this one.
+//! cloning the message.
+//!
+//! [`RawCodec`], tonic's codec interface passing bytes through, is for the tests, which read
+//! bodies with tonic's decoder to compare the client's reading with it.
 
-use bytes::{Buf, BufMut, Bytes};
+use bytes::Bytes;
 use prost::Message;
 use tonic::Status;
-use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
-
-use crate::call::codec::buffer_settings;
+#[cfg(test)]
+use {
+    bytes::{Buf, BufMut},
+    tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder, EncodeBuf, Encoder},
+};
 
 /// Sends and receives message bodies as they are on the wire.
+#[cfg(test)]
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct RawCodec;
 
+#[cfg(test)]
 impl Codec for RawCodec {
     type Encode = Bytes;
     type Decode = Bytes;
@@ -33,6 +39,7 @@ impl Codec for RawCodec {
     }
 }
 
+#[cfg(test)]
 impl Encoder for RawCodec {
     type Item = Bytes;
     type Error = Status;
@@ -43,10 +50,11 @@ impl Encoder for RawCodec {
     }
 
     fn buffer_settings(&self) -> BufferSettings {
-        buffer_settings()
+        crate::call::codec::buffer_settings()
     }
 }
 
+#[cfg(test)]
 impl Decoder for RawCodec {
     type Item = Bytes;
     type Error = Status;
@@ -56,7 +64,7 @@ impl Decoder for RawCodec {
     }
 
     fn buffer_settings(&self) -> BufferSettings {
-        buffer_settings()
+        crate::call::codec::buffer_settings()
     }
 }
 

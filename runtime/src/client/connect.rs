@@ -1,6 +1,7 @@
-//! The Connect protocol and gRPC-Web on the client side: the gRPC requests tonic's client makes,
-//! translated on the way out and the answers back to gRPC on the way in. Everything above (deadlines, retries, hedging, breakers, the
-//! pushback pause) is the same for every protocol because it sees gRPC either way.
+//! The Connect protocol and gRPC-Web on the client side: the gRPC requests the client writes
+//! ([`super::send`]), translated on the way out and the answers back to gRPC on the way in.
+//! Everything above (deadlines, retries, hedging, breakers, the pushback pause) is the same
+//! for every protocol because it sees gRPC either way.
 //!
 //! - Unary: the one enveloped message becomes the body (its compression `Content-Encoding`),
 //!   `grpc-timeout` becomes `Connect-Timeout-Ms`; the answer's message is enveloped again and
@@ -93,7 +94,7 @@ pub(super) async fn request(
     ))
 }
 
-/// A Connect answer as the gRPC one tonic's client expects.
+/// A Connect answer as the gRPC one the client reads.
 pub(super) async fn response<B>(
     response: http::Response<B>,
     unary: bool,
@@ -200,7 +201,7 @@ pub(super) fn grpc_web_request(request: http::Request<Body>) -> http::Request<Bo
     http::Request::from_parts(parts, body)
 }
 
-/// A gRPC-Web answer as the gRPC one tonic's client expects: the trailers, which gRPC-Web sends
+/// A gRPC-Web answer as the gRPC one the client reads: the trailers, which gRPC-Web sends
 /// as the body's last envelope (compressed or not, one line per value), as trailers.
 ///
 /// Written here rather than with tonic-web's client service, which refuses a compressed

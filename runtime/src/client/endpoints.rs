@@ -16,18 +16,15 @@ use tonic::Status;
 
 use super::backoff::{self, Pause};
 use super::breaker::{Breaker, BreakerState, Permit};
-use super::direct::Direct;
-use super::transport::Transport;
+use super::send::Sender;
 
 /// One server (or one caller-made channel) and the breakers of its methods.
 pub(super) struct Endpoint {
     /// The endpoint's URL, or the client's target for a caller-made channel: named in the
     /// breakers and in [`ClientCore::breaker_states`](super::ClientCore::breaker_states).
     pub(super) label: String,
-    pub(super) grpc: tonic::client::Grpc<Transport>,
-    /// Sends calls of one request message without tonic's client, where it can
-    /// ([`Direct::new`]).
-    pub(super) direct: Option<Direct>,
+    /// Writes the endpoint's calls and takes their answers.
+    pub(super) sender: Sender,
     /// One per method of the service, in the spec's order; `None` where the breaker is disabled.
     pub(super) breakers: Vec<Option<Arc<Breaker>>>,
     /// Set while the server has asked for a pause (a refusal for load).

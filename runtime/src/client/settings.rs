@@ -12,6 +12,7 @@ use super::breaker::{Breaker, BreakerControls, Classifier};
 use super::endpoints::{self, Endpoints};
 use super::error::ClientError;
 use super::replay::RetryBuffer;
+use super::send::Sender;
 use super::shared::{ClientCore, Fallback, Inner, MethodState};
 use super::throttle::Throttle;
 use super::transport::{HttpVersion, Protocol, Transport};
@@ -93,22 +94,6 @@ impl Default for ClientWire {
     fn default() -> Self {
         Self(WireSettings::client())
     }
-}
-
-/// A gRPC client over `transport` with `wire`'s limits and compression: requests compressed
-/// with the first of `send_compressed`, responses accepted in `accept_compressed`.
-fn grpc(wire: &WireSettings, transport: Transport) -> tonic::client::Grpc<Transport> {
-    let mut grpc = transport
-        .into_grpc()
-        .max_decoding_message_size(wire.max_decoding_message_size)
-        .max_encoding_message_size(wire.max_encoding_message_size);
-    if let Some(encoding) = wire.send_compressed.first() {
-        grpc = grpc.send_compressed(*encoding);
-    }
-    for encoding in &wire.accept_compressed {
-        grpc = grpc.accept_compressed(*encoding);
-    }
-    grpc
 }
 
 impl Settings {
@@ -209,8 +194,7 @@ impl Settings {
                     .collect();
                 endpoints::Endpoint {
                     label,
-                    direct: super::direct::Direct::new(&channel, &self.wire.0),
-                    grpc: grpc(&self.wire.0, channel),
+                    sender: Sender::new(channel, &self.wire.0),
                     breakers,
                     pause: Default::default(),
                 }

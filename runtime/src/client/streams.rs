@@ -14,6 +14,7 @@ use tonic::Status;
 
 use super::codec;
 use super::codec::check_encoded_size;
+use super::response::Responses;
 use crate::BoxStream;
 use crate::context::ResponseMetadata;
 
@@ -30,7 +31,7 @@ pub(super) fn encode_stream<Req: prost::Message + Send + 'static>(
 /// A response stream that records its trailers (or its error's metadata) where the caller reads
 /// them when it ends.
 pub(super) fn with_trailers(
-    stream: tonic::Streaming<Bytes>,
+    stream: Responses,
     response: Option<ResponseMetadata>,
 ) -> BoxStream<Bytes> {
     let Some(response) = response else {
@@ -43,7 +44,7 @@ pub(super) fn with_trailers(
             match stream.message().await {
                 Ok(Some(message)) => Some((Ok(message), Some((stream, response)))),
                 Ok(None) => {
-                    if let Ok(Some(trailers)) = stream.trailers().await {
+                    if let Some(trailers) = stream.trailers() {
                         response.record_trailers(trailers);
                     }
                     None

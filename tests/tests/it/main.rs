@@ -16,10 +16,10 @@ mod metadata_common;
 
 mod adapter;
 mod call_metadata;
+mod client_answers;
 mod client_balancing;
 mod client_breakers;
 mod client_deadlines;
-mod client_direct;
 mod client_hedging;
 mod client_http2;
 mod client_protocols;
