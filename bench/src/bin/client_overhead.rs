@@ -17,7 +17,8 @@
 use std::time::{Duration, Instant};
 
 use example_services::inventory::v1::{
-    CheckStockRequest, InventoryService, InventoryServiceClient, InventoryServiceGrpc,
+    CheckStockRequest, CheckStockResponse, InventoryService, InventoryServiceClient,
+    InventoryServiceGrpc,
 };
 use rust_svc_bench::Stock;
 use rust_svc_bench::plain_tonic::inventory::v1::inventory_service_client::InventoryServiceClient as TonicClient;
@@ -55,11 +56,16 @@ impl Client {
     }
 
     async fn call(&mut self) {
+        let reply = self.try_call().await;
+        assert_eq!(reply.expect("the call succeeds").available, 7);
+    }
+
+    async fn try_call(&mut self) -> Result<CheckStockResponse, tonic::Status> {
         let request = CheckStockRequest {
             sku: "SKU-10042".to_owned(),
             warehouse_id: String::new(),
         };
-        let reply = match self {
+        match self {
             Self::Tonic(client) => client.check_stock(request).await.map(|r| r.into_inner()),
             Self::TonicWithTimeout(client) => {
                 let mut request = tonic::Request::new(request);
@@ -69,8 +75,7 @@ impl Client {
             Self::Generated(client) | Self::GeneratedOwn(client) => {
                 client.check_stock(&Context::new(), request).await
             }
-        };
-        assert_eq!(reply.expect("the call succeeds").available, 7);
+        }
     }
 }
 
@@ -141,6 +146,14 @@ async fn profile(args: &[String]) {
         "generated-own" => Client::GeneratedOwn(own_connection(&server)),
         other => panic!("unknown client `{other}`"),
     };
+    // Under callgrind a first call (the connection made, the server's first answer) can take
+    // longer than CheckStock's deadline: calls before the first that succeeds are not counted
+    // (they cancel out between two runs anyway).
+    for _ in 0..10 {
+        if client.try_call().await.is_ok() {
+            break;
+        }
+    }
     latencies(&mut client, calls).await;
 }
 
