@@ -9,6 +9,8 @@
 #
 #   bench/adapter_instructions.sh                 # generated and tonic, 20,000 calls each
 #   IMPLS="generated tonic stack" CALLS=5000 bench/adapter_instructions.sh
+#   KEEP=/tmp/cg IMPLS=stack bench/adapter_instructions.sh   # keeps the counted profile of each
+#                                                            # server (callgrind_annotate it)
 #
 # Prints a Markdown table on stdout; progress goes to stderr.
 set -euo pipefail
@@ -65,6 +67,10 @@ for impl in "${impls[@]}"; do
 	measured=$(ls "$workdir"/cg."$impl".*.2 2>/dev/null | head -1)
 	[[ -n $measured ]] || measured=$(ls -t "$workdir"/cg."$impl".* | sed -n 2p)
 	instructions=$(total_of "$measured")
+	if [[ -n ${KEEP:-} ]]; then
+		mkdir -p "$KEEP"
+		cp "$measured" "$KEEP/cg.$impl"
+	fi
 	per_call[$impl]=$((instructions / calls))
 	note "$impl: ${per_call[$impl]} instructions a call"
 done
