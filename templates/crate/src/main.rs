@@ -14,8 +14,8 @@ use tracing_subscriber::EnvFilter;
 use {{ project.lib }}::config::{Config, LogFormat};
 use {{ project.lib }}::server;
 
-// See the jemalloc dependency in Cargo.toml.
-#[cfg(not(target_env = "msvc"))]
+// See the `jemalloc` feature in Cargo.toml.
+#[cfg(all(feature = "jemalloc", not(target_env = "msvc")))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
