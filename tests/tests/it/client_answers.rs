@@ -432,3 +432,50 @@ async fn every_answer_ends_as_through_tonics_client() {
     // The cases answer some calls and fail the others.
     assert_eq!(replies, 4);
 }
+
+/// An endpoint URL with a path of its own (a gateway that routes by prefix): the path goes
+/// before each rpc's, with or without its last `/`, as tonic's client put it; compressed
+/// requests (tonic's path before, and the same path now) carry it too.
+#[tokio::test]
+async fn an_origin_path_is_put_before_the_rpc_path() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (paths, mut seen) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let (socket, _) = listener.accept().await.unwrap();
+            let paths = paths.clone();
+            tokio::spawn(async move {
+                let mut connection = h2::server::handshake(socket).await.unwrap();
+                while let Some(Ok((request, mut respond))) = connection.accept().await {
+                    let _ = paths.send((
+                        request.uri().path().to_owned(),
+                        request.headers().get("grpc-encoding").cloned(),
+                    ));
+                    let response = Response::builder()
+                        .header("content-type", "application/grpc")
+                        .header("grpc-status", "12")
+                        .body(())
+                        .unwrap();
+                    respond.send_response(response, true).unwrap();
+                }
+            });
+        }
+    });
+    for (url, compressed) in [
+        (format!("http://{addr}/edge/v2"), false),
+        (format!("http://{addr}/edge/v2/"), false),
+        (format!("http://{addr}/edge/v2"), true),
+    ] {
+        let mut builder = FlakyClient::builder();
+        if compressed {
+            builder = builder.send_compressed(rust_svc_runtime::CompressionEncoding::Gzip);
+        }
+        let client = builder.connect_lazy([url.clone()]).unwrap();
+        let status = client.write(&Context::new(), write()).await.unwrap_err();
+        assert_eq!(status.code(), Code::Unimplemented, "{url}");
+        let (path, encoding) = seen.recv().await.unwrap();
+        assert_eq!(path, format!("/edge/v2{WRITE}"), "{url}");
+        assert_eq!(encoding.is_some(), compressed, "{url}");
+    }
+}
