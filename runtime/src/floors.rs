@@ -8,9 +8,12 @@ use std::path::{Path, PathBuf};
 const FLOORS: &[(&str, u8)] = &[
     ("rpc", 0),
     ("version", 0),
+    ("require", 0),
     ("context", 1),
+    ("wkt", 1),
     ("deadline", 1),
     ("call", 2),
+    ("cors", 2),
     ("server", 3),
     ("client", 3),
     ("gateway", 3),
@@ -25,8 +28,7 @@ const FLOORS: &[(&str, u8)] = &[
 const ROOT_REEXPORTS: &[(&str, &str)] = &[
     ("Context", "context"),
     ("ResponseMetadata", "context"),
-    ("wkt", "gateway"),
-    ("codegen", "gateway"),
+    ("codegen", "wkt"),
 ];
 
 fn floor(module: &str) -> Option<u8> {

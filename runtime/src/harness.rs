@@ -97,16 +97,12 @@ impl Drop for ServerHandle {
     }
 }
 
-/// The port a harness serves `service` (and `gateway`, for REST) on: a [`Host`] as production
-/// binaries build one, without reflection (a test may serve reflection itself).
-fn port<S: GrpcService>(service: S, gateway: Option<crate::gateway::Gateway>) -> Host {
-    let host = Host::new("harness")
+/// The port a harness serves `service` on: a [`Host`] as production binaries build one,
+/// without reflection (a test may serve reflection itself).
+fn port<S: GrpcService>(service: S) -> Host {
+    Host::new("harness")
         .reflection(false)
-        .service(S::NAME, Routes::new(service), None);
-    match gateway {
-        Some(gateway) => host.prebuilt_gateway(gateway),
-        None => host,
-    }
+        .service(S::NAME, Routes::new(service), None)
 }
 
 /// An in-memory port of `host` and how to connect to it: each connection a fresh duplex pipe,
@@ -179,14 +175,14 @@ fn loopback_channel(addr: SocketAddr) -> io::Result<Channel> {
 /// the channel opens is a fresh duplex pipe, so reconnects work as over TCP. Must be called
 /// inside a tokio runtime.
 pub fn serve_in_memory<S: GrpcService>(service: S) -> (Channel, ServerHandle) {
-    let (connect, server) = serve_host_in_memory(port(service, None));
+    let (connect, server) = serve_host_in_memory(port(service));
     (memory_channel(&connect), server)
 }
 
 /// Serves `service` over HTTP/2 on an ephemeral loopback port and returns a tonic channel to
 /// it.
 pub async fn serve_loopback<S: GrpcService>(service: S) -> io::Result<(Channel, ServerHandle)> {
-    let server = serve_host_on_loopback(port(service, None)).await?;
+    let server = serve_host_on_loopback(port(service)).await?;
     let addr = server
         .local_addr
         .expect("a loopback server has its address");
@@ -236,7 +232,7 @@ impl<C> Harness<C> {
 /// Serves `service` over HTTP/2 in memory (see [`serve_in_memory`]) and returns it with its
 /// generated client. Must be called inside a tokio runtime.
 pub fn in_memory<C: GeneratedClient, S: GrpcService>(service: S) -> Harness<C> {
-    let (connect, server) = serve_host_in_memory(port(service, None));
+    let (connect, server) = serve_host_in_memory(port(service));
     let client = C::from_core(ClientCore::dialled(
         C::SERVICE,
         http::Uri::from_static("http://in-memory.invalid"),
@@ -253,17 +249,18 @@ pub fn in_memory<C: GeneratedClient, S: GrpcService>(service: S) -> Harness<C> {
 /// Serves `service` over HTTP/2 on an ephemeral loopback port and returns it with its generated
 /// client.
 pub async fn loopback<C: GeneratedClient, S: GrpcService>(service: S) -> io::Result<Harness<C>> {
-    on_loopback(port(service, None)).await
+    on_loopback(port(service)).await
 }
 
 /// Serves `service` over gRPC and `gateway` over REST/JSON on one ephemeral loopback port
 /// (HTTP/1.1 and HTTP/2), and returns them with the generated client; [`Harness::base_url`] is
 /// where the gateway answers.
+#[cfg(feature = "gateway")]
 pub async fn loopback_with_gateway<C: GeneratedClient, S: GrpcService>(
     service: S,
     gateway: crate::gateway::Gateway,
 ) -> io::Result<Harness<C>> {
-    on_loopback(port(service, Some(gateway))).await
+    on_loopback(port(service).prebuilt_gateway(gateway)).await
 }
 
 async fn on_loopback<C: GeneratedClient>(host: Host) -> io::Result<Harness<C>> {

@@ -28,32 +28,82 @@
 //!   sending the handler's response metadata, enforcing message size limits;
 //! - [`version`]: the compile-time check that generated code and this crate agree.
 //!
+//! # Features
+//!
+//! Each part a generated artifact uses is a feature, so that a crate compiles the parts it
+//! uses only; generated code names the ones it needs, and fails with one error naming each that
+//! is off. All are on by default (what a dependency without `default-features = false` gets):
+//!
+//! | feature | what it brings | the artifacts or uses that need it |
+//! |---|---|---|
+//! | `server` | `server`: the adapters' glue over tonic | `server` |
+//! | `client` | `client`: deadlines, retries, breakers, hyper-util's HTTP/1.1 | `client` |
+//! | `fake` | `fake`: recording method fakes | `fake` |
+//! | `json` | `wkt` and the helpers of the messages' proto3 JSON (pbjson, chrono) | `gateway`, or JSON over Connect and gRPC |
+//! | `gateway` | `gateway`: the REST/JSON gateway (with `json`) | `gateway` |
+//! | `websocket` | the gateway's WebSocket streams (axum's `ws`) | streaming rpcs over WebSocket |
+//! | `connect` | the Connect protocol, served and `client::Protocol::Connect` | Connect clients, `buf curl` |
+//! | `grpc-web` | gRPC-Web on a host's port (tonic-web) and `client::Protocol::GrpcWeb` | browsers, gRPC-Web proxies |
+//! | `gzip`, `zstd` | message compression (flate2, zstd's C library) | clients that compress |
+//! | `host` | `host`: a production port (health, reflection, `/metrics`, graceful shutdown); with `client`, `harness` | a binary; `server` + `client` (the adapter's `serve_in_memory`) |
+//!
+//! Off by default: `tls` (rustls, `host` and `client` over TLS), `tls-webpki-roots`,
+//! `tls-native-roots`, `prometheus` (on with `host`) and `opentelemetry`. A gRPC service
+//! without REST takes `default-features = false, features = ["server", "client", "fake",
+//! "host", "connect", "grpc-web", "gzip"]`, or fewer of them.
+//!
 //! The error type of every domain trait is [`Status`], re-exported from tonic: it is the gRPC
 //! status model (code, message, binary details, metadata), and the `tonic-types` rich error
 //! helpers work on it directly. A copy of our own would force conversions at every boundary.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// The parts share helpers (`call`, `context`, `rpc`); a build with some of the parts compiles
+// helpers only the others use. The whole crate (the default features, which CI lints with
+// warnings denied) has nothing unused; a build of some parts only is not linted for it.
+#![cfg_attr(
+    not(all(
+        feature = "server",
+        feature = "client",
+        feature = "fake",
+        feature = "gateway",
+        feature = "websocket",
+        feature = "connect",
+        feature = "grpc-web",
+        feature = "gzip",
+        feature = "zstd",
+        feature = "host",
+    )),
+    allow(dead_code, unused_imports, unused_variables, unused_mut)
+)]
 
 pub mod call;
+#[cfg(feature = "client")]
 pub mod client;
 pub mod context;
+#[cfg(any(feature = "gateway", feature = "host"))]
+pub mod cors;
 pub mod deadline;
+#[cfg(feature = "fake")]
 pub mod fake;
+#[cfg(feature = "gateway")]
 pub mod gateway;
-#[cfg(feature = "host")]
+#[cfg(all(feature = "host", feature = "client"))]
 pub mod harness;
 #[cfg(feature = "host")]
 pub mod host;
 pub mod interceptors;
+mod require;
 pub mod rpc;
+#[cfg(feature = "server")]
 pub mod server;
 pub mod version;
+#[cfg(feature = "json")]
+pub mod wkt;
 
 #[cfg(test)]
 mod floors;
 
 pub use context::{Context, ResponseMetadata};
-pub use gateway::wkt;
 pub use tonic::codec::CompressionEncoding;
 pub use tonic::metadata::MetadataMap;
 pub use tonic::{Code, Status};
@@ -88,22 +138,25 @@ pub use codegen::dyn_reply;
 /// Items generated code refers to that are not part of the public API.
 #[doc(hidden)]
 pub mod codegen {
-    pub use crate::gateway::wkt::float::JsonFloats;
+    #[cfg(feature = "json")]
+    pub use crate::wkt::float::JsonFloats;
 
     /// pbjson, which the generated JSON impls name, with a faster reader of numbers in its
-    /// `private` helpers (see `gateway/wkt/number.rs`).
+    /// `private` helpers (see `wkt/number.rs`).
+    #[cfg(feature = "json")]
     pub mod pbjson {
         /// pbjson's helpers, with `NumberDeserialize` and `BytesDeserialize` replaced, and
         /// the readers of member names and enum value names that every message's and enum's
         /// impl shares (`FieldKey`, `EnumValue`).
         pub mod private {
-            pub use crate::gateway::wkt::bytes::BytesDeserialize;
-            pub use crate::gateway::wkt::names::{EnumValue, FieldKey};
-            pub use crate::gateway::wkt::number::NumberDeserialize;
-            pub use crate::gateway::wkt::open_enum::{EnumNumber, LenientEnum, OpenEnum};
+            pub use crate::wkt::bytes::BytesDeserialize;
+            pub use crate::wkt::names::{EnumValue, FieldKey};
+            pub use crate::wkt::number::NumberDeserialize;
+            pub use crate::wkt::open_enum::{EnumNumber, LenientEnum, OpenEnum};
             pub use ::pbjson::private::*;
         }
     }
+    #[cfg(feature = "json")]
     pub use serde;
     pub use tonic_prost::ProstCodec;
 

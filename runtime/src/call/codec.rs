@@ -58,6 +58,7 @@ pub trait JsonSupport<T>: Send + 'static {
 pub struct NoJson;
 
 /// Messages with the serde impls of proto3 JSON (pbjson's).
+#[cfg(feature = "json")]
 #[derive(Debug)]
 pub struct WithJson;
 
@@ -78,6 +79,7 @@ impl<T> JsonSupport<T> for NoJson {
     }
 }
 
+#[cfg(feature = "json")]
 impl<T: serde::Serialize + serde::de::DeserializeOwned> JsonSupport<T> for WithJson {
     fn encode(message: &T, dst: &mut impl BufMut) -> Result<(), Status> {
         serde_json::to_writer(dst.writer(), message)

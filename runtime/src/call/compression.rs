@@ -120,7 +120,9 @@ impl Encodings {
 /// The name of an encoding on the wire, if this runtime compresses with it.
 pub(crate) fn name(encoding: CompressionEncoding) -> Option<&'static str> {
     match encoding {
+        #[cfg(feature = "gzip")]
         CompressionEncoding::Gzip => Some("gzip"),
+        #[cfg(feature = "zstd")]
         CompressionEncoding::Zstd => Some("zstd"),
         // `deflate`, when another crate turns on tonic's feature of that name.
         #[allow(unreachable_patterns)]
@@ -134,23 +136,28 @@ pub(crate) fn compress(
     message: &[u8],
     out: &mut BytesMut,
 ) -> Result<(), Status> {
-    let failed = |error: std::io::Error| Status::internal(format!("Error compressing: {error}"));
-    let mut writer = out.writer();
-    match encoding {
+    let written = match encoding {
+        #[cfg(feature = "gzip")]
         CompressionEncoding::Gzip => {
             let mut encoder =
-                flate2::write::GzEncoder::new(&mut writer, flate2::Compression::new(GZIP_LEVEL));
-            encoder.write_all(message).map_err(failed)?;
-            encoder.finish().map_err(failed)?;
+                flate2::write::GzEncoder::new(out.writer(), flate2::Compression::new(GZIP_LEVEL));
+            encoder
+                .write_all(message)
+                .and_then(|()| encoder.finish().map(drop))
         }
+        #[cfg(feature = "zstd")]
         CompressionEncoding::Zstd => {
-            zstd::stream::copy_encode(message, &mut writer, zstd::DEFAULT_COMPRESSION_LEVEL)
-                .map_err(failed)?;
+            zstd::stream::copy_encode(message, out.writer(), zstd::DEFAULT_COMPRESSION_LEVEL)
         }
+        // One this crate was built without: `Encodings` never chooses it.
         #[allow(unreachable_patterns)]
-        _ => return Err(Status::internal("Error compressing: unsupported encoding")),
-    }
-    Ok(())
+        _ => Err(std::io::Error::other(format!(
+            "unsupported encoding ({} bytes to {} bytes)",
+            message.len(),
+            out.len()
+        ))),
+    };
+    written.map_err(|error| Status::internal(format!("Error compressing: {error}")))
 }
 
 /// Why a message could not be decompressed.
@@ -171,13 +178,15 @@ pub(crate) fn decompress(
 ) -> Result<Bytes, Undecompressed> {
     let mut out = Vec::with_capacity(message.len().saturating_mul(2).min(limit));
     // One byte past the limit tells a message of exactly `limit` bytes from a larger one.
-    let take = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    let take = || u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
     let read = match encoding {
+        #[cfg(feature = "gzip")]
         CompressionEncoding::Gzip => flate2::read::GzDecoder::new(message)
-            .take(take)
+            .take(take())
             .read_to_end(&mut out),
+        #[cfg(feature = "zstd")]
         CompressionEncoding::Zstd => zstd::stream::read::Decoder::new(message)
-            .and_then(|decoder| decoder.take(take).read_to_end(&mut out)),
+            .and_then(|decoder| decoder.take(take()).read_to_end(&mut out)),
         #[allow(unreachable_patterns)]
         _ => Err(std::io::Error::other("unsupported encoding")),
     };

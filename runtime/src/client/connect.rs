@@ -386,22 +386,25 @@ impl StreamBody {
     }
 }
 
-/// `data` decompressed from `encoding` (gzip only: what tonic itself accepts on this path).
+/// `data` decompressed from `encoding` (gzip only: what tonic itself accepts on this path), with
+/// the server's reader (call/compression.rs).
 fn decompress(encoding: &[u8], data: &[u8]) -> Result<Vec<u8>, Status> {
-    use std::io::Read as _;
-    if encoding != b"gzip" {
-        return Err(Status::internal(format!(
-            "a Connect answer compressed with {:?}, which this client does not read",
-            String::from_utf8_lossy(encoding)
-        )));
+    #[cfg(feature = "gzip")]
+    if encoding == b"gzip" {
+        use crate::call::compression::{Undecompressed, decompress};
+        return match decompress(crate::CompressionEncoding::Gzip, data, usize::MAX) {
+            Ok(out) => Ok(out.into()),
+            Err(Undecompressed::OverLimit(status)) => Err(status),
+            Err(Undecompressed::Invalid(error)) => Err(Status::internal(format!(
+                "a gzip body that does not decompress: {error}"
+            ))),
+        };
     }
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(data)
-        .read_to_end(&mut out)
-        .map_err(|error| {
-            Status::internal(format!("a gzip body that does not decompress: {error}"))
-        })?;
-    Ok(out)
+    Err(Status::internal(format!(
+        "a Connect answer compressed with {:?}, which this client does not read ({} bytes)",
+        String::from_utf8_lossy(encoding),
+        data.len()
+    )))
 }
 
 /// A status and trailers as gRPC's trailers.

@@ -28,9 +28,12 @@ pub enum Protocol {
     #[default]
     Grpc,
     /// gRPC-Web (binary), over HTTP/1.1 or HTTP/2: what browsers and proxies that cannot pass
-    /// HTTP/2 trailers speak.
+    /// HTTP/2 trailers speak. With the `grpc-web` feature.
+    #[cfg(feature = "grpc-web")]
     GrpcWeb,
-    /// The Connect protocol (binary protobuf), over HTTP/1.1 or HTTP/2.
+    /// The Connect protocol (binary protobuf), over HTTP/1.1 or HTTP/2. With the `connect`
+    /// feature.
+    #[cfg(feature = "connect")]
     Connect,
 }
 
@@ -168,10 +171,12 @@ impl Transport {
     /// Sends a gRPC request as the transport's protocol and answers as gRPC.
     pub(super) fn answer(&self, request: http::Request<Body>) -> Answer {
         match (&self.wire, self.protocol) {
+            #[cfg(feature = "grpc-web")]
             (wire, Protocol::GrpcWeb) => {
                 let answer = send(wire, connect::grpc_web_request(request));
                 Box::pin(async move { connect::grpc_web_response(answer.await?).await })
             }
+            #[cfg(feature = "connect")]
             (wire, Protocol::Connect) => {
                 let wire = wire.clone();
                 let unary = connect::is_unary(self.service, request.uri().path());

@@ -4,13 +4,13 @@ use std::sync::Arc;
 
 use rust_svc_http_template::RouteTable;
 
-use super::cors::Cors;
 use super::form::FormFallback;
 use super::headers::HeaderRules;
 use super::routed::{
     DEFAULT_MAX_BODY_BYTES, ErrorHandler, Gateway, GatewayError, Inner, MetadataAnnotator,
     ServiceRoutes, StreamErrorHandler, add_route,
 };
+use crate::cors::Cors;
 
 /// Builds a [`Gateway`] from the routes of one or more services.
 pub struct GatewayBuilder {

@@ -52,13 +52,7 @@ use crate::deadline::rest_deadline_from_headers;
 use crate::rpc::{HttpBinding, MethodInfo, REQUEST_ID_HEADER, TRACEPARENT, TRACESTATE};
 use crate::{Context, Status};
 
-/// The prefix under which gRPC metadata travels in HTTP headers, both ways (grpc-gateway's
-/// `MetadataHeaderPrefix`).
-pub const METADATA_HEADER_PREFIX: &str = "grpc-metadata-";
-
-/// The prefix under which response trailers travel in HTTP headers (grpc-gateway's
-/// `MetadataTrailerPrefix`): HTTP/1.1 clients rarely read real trailers.
-pub const TRAILER_HEADER_PREFIX: &str = "grpc-trailer-";
+pub use crate::rpc::{METADATA_HEADER_PREFIX, TRAILER_HEADER_PREFIX};
 
 /// Headers passed on as metadata under their own names by the default rules.
 pub const FORWARDED_HEADERS: &[&str] =

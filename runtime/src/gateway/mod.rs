@@ -12,7 +12,8 @@
 //! - [`status`], [`response`], [`stream`]: `google.rpc.Status` errors, JSON responses, NDJSON and
 //!   Server-Sent-Events streams;
 //! - [`cors`]: browser access, answered from the route table;
-//! - [`wkt`]: the well-known types with their proto3 JSON forms;
+//! - [`wkt`]: the well-known types with their proto3 JSON forms (the crate's own [`crate::wkt`],
+//!   named here too for code that named it here first);
 //! - the path-template grammar and route table, from the `rust-svc-http-template` crate.
 
 /// The media type of every JSON body the gateway writes.
@@ -21,7 +22,6 @@ pub const APPLICATION_JSON: &str = "application/json";
 mod admitted;
 mod builder;
 mod calls;
-pub mod cors;
 mod form;
 mod head;
 pub mod headers;
@@ -37,9 +37,13 @@ mod service;
 pub mod status;
 pub mod stream;
 mod trailers;
+#[cfg(feature = "websocket")]
 mod websocket;
-pub mod wkt;
 
+/// Browser access: [`crate::cors`], which a port's gRPC-Web and Connect paths share.
+pub use crate::cors;
+/// The well-known types with their proto3 JSON forms: [`crate::wkt`].
+pub use crate::wkt;
 pub use builder::GatewayBuilder;
 pub use calls::{bidi_streaming, client_streaming, server_streaming, unary, unknown_rpc};
 pub use headers::HeaderRules;

@@ -12,13 +12,13 @@ use http::{HeaderMap, HeaderValue};
 use rust_svc_http_template::{Found, PathTemplate, RouteTable, TemplateError};
 use smallvec::SmallVec;
 
-use super::cors::Cors;
 use super::form::FormFallback;
 use super::headers::{HeaderRules, Present};
 use super::response::ResponseBody;
 use super::stream::StreamFormat;
 use super::{protobuf, trailers};
 use crate::call::admission::{Admission, Permit};
+use crate::cors::Cors;
 use crate::rpc::{HttpBinding, MethodInfo, ServiceInfo};
 use crate::{BoxFuture, Context};
 

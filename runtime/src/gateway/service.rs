@@ -16,13 +16,14 @@ use super::routed::{
 };
 
 use super::admitted::{admitted, ready_refusal};
-use super::cors::Cors;
 use super::form::{self, FormFallback};
 use super::head;
 use super::headers::{HeaderRules, Present};
 use super::routed::RequestFormat;
+#[cfg(feature = "websocket")]
 use super::websocket;
 use crate::call::admission::{Admission, Admit, Permit};
+use crate::cors::Cors;
 use crate::deadline::deadline_exceeded;
 use crate::rpc::MethodKind;
 use crate::{Context, Status};
@@ -147,6 +148,7 @@ impl Gateway {
 
     /// Serves a client- or bidi-streaming rpc over the WebSocket `parts` asks for (see
     /// [`websocket`]): the call is the one a `POST` of the frames as its body would make.
+    #[cfg(feature = "websocket")]
     fn websocket(
         &self,
         parts: http::request::Parts,
@@ -222,6 +224,7 @@ impl Gateway {
         {
             return ready_error(&status);
         }
+        #[cfg(feature = "websocket")]
         if present.upgrade
             && websocket::is_upgrade(&parts)
             && let Some((route, dispatch, bindings, admission)) =

@@ -26,9 +26,9 @@ use http::header::{CONNECTION, CONTENT_TYPE, HOST, ORIGIN, SEC_WEBSOCKET_VERSION
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use serde_json::Value;
 
-use super::cors::Cors;
 use super::routed::ResponseFuture;
 use crate::Status;
+use crate::cors::Cors;
 
 /// The close code of a call that ended well.
 const NORMAL: u16 = 1000;

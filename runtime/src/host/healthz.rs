@@ -19,7 +19,7 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_server::Health;
 use tonic_health::server::HealthService;
 
-use crate::gateway::status::error_response;
+use crate::rpc::http_status;
 
 /// The answer to one request, by the port's health statuses in `service`.
 pub(super) async fn answer(service: Arc<HealthService>, RawQuery(query): RawQuery) -> Response {
@@ -56,10 +56,54 @@ pub(super) async fn answer(service: Arc<HealthService>, RawQuery(query): RawQuer
     }
 }
 
+/// `status` as grpc-gateway's error handler writes it: the `google.rpc.Status` JSON, with the
+/// HTTP status of its code. Health's statuses carry no details or metadata, so this is the
+/// gateway's `error_response` of them (a test holds the two to the same bytes), written here
+/// so that a port without the gateway answers the same.
+fn error_response(status: &tonic::Status) -> Response {
+    // A string always serializes.
+    let message = serde_json::to_string(status.message()).expect("a string serializes");
+    let body = format!(
+        "{{\"code\":{},\"message\":{message},\"details\":[]}}",
+        status.code() as i32
+    );
+    let mut response = (http_status(status.code()), body).into_response();
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
 /// `response`, which a probe must see as of now, not from a cache.
 fn fresh<B>(mut response: http::Response<B>) -> http::Response<B> {
     response
         .headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+#[cfg(all(test, feature = "gateway"))]
+mod tests {
+    use http_body_util::BodyExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn errors_are_the_gateways_own() {
+        for status in [
+            tonic::Status::unavailable("status:NOT_SERVING"),
+            tonic::Status::not_found("service \"a.B\" \u{e9} not found"),
+        ] {
+            let ours = error_response(&status);
+            let gateway = crate::gateway::status::error_response(&status);
+            assert_eq!(ours.status(), gateway.status());
+            assert_eq!(
+                ours.headers()[CONTENT_TYPE],
+                gateway.headers()[CONTENT_TYPE]
+            );
+            let ours = ours.into_body().collect().await.unwrap().to_bytes();
+            let gateway = gateway.into_body().collect().await.unwrap().to_bytes();
+            assert_eq!(ours, gateway);
+        }
+    }
 }

@@ -49,6 +49,7 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::call::admission::Admission;
+#[cfg(feature = "gateway")]
 use crate::gateway::{GatewayBuilder, GatewayError, ServiceRoutes};
 use crate::rpc::LoadShedding;
 
@@ -78,9 +79,11 @@ pub struct Host {
     load_shedding: Option<LoadShedding>,
     health_endpoint: Option<String>,
     /// What the binary sets on the port's gateway ([`Host::gateway`]).
+    #[cfg(feature = "gateway")]
     configure_gateway: Option<ConfigureGateway>,
     /// A gateway built already, served in place of one made of the services' routes: the test
     /// harness's, which its caller built.
+    #[cfg(feature = "gateway")]
     prebuilt_gateway: Option<crate::gateway::Gateway>,
     #[cfg(feature = "tls")]
     tls: Option<tls::TlsFiles>,
@@ -90,10 +93,27 @@ pub struct Host {
 struct HostedService {
     name: &'static str,
     grpc: Routes,
-    rest: Option<ServiceRoutes>,
+    #[cfg_attr(not(feature = "gateway"), allow(dead_code))]
+    rest: Option<RestRoutes>,
 }
 
+/// The REST routes of a service, as [`Host::service`] takes them: its generated gateway's
+/// (`FooServiceGateway::routes(domain)`).
+#[cfg(feature = "gateway")]
+pub type RestRoutes = ServiceRoutes;
+
+/// The REST routes of a service, as [`Host::service`] takes them: without the `gateway`
+/// feature there are none, and `None` is the only value.
+#[cfg(not(feature = "gateway"))]
+pub type RestRoutes = NoRestRoutes;
+
+/// No value: the REST routes of a port built without the `gateway` feature.
+#[cfg(not(feature = "gateway"))]
+#[derive(Debug)]
+pub enum NoRestRoutes {}
+
 /// Sets options of a port's gateway ([`Host::gateway`]).
+#[cfg(feature = "gateway")]
 type ConfigureGateway = Box<dyn FnOnce(GatewayBuilder) -> GatewayBuilder + Send + Sync>;
 
 impl std::fmt::Debug for Host {
@@ -127,7 +147,9 @@ impl Host {
             connections: ConnectionLimits::default(),
             load_shedding: None,
             health_endpoint: None,
+            #[cfg(feature = "gateway")]
             configure_gateway: None,
+            #[cfg(feature = "gateway")]
             prebuilt_gateway: None,
             #[cfg(feature = "tls")]
             tls: None,
@@ -136,6 +158,7 @@ impl Host {
 
     /// Serves `gateway` (built already) for REST, in place of the one the port would make of
     /// its services' routes: the test harness's.
+    #[cfg(feature = "gateway")]
     pub(crate) fn prebuilt_gateway(mut self, gateway: crate::gateway::Gateway) -> Self {
         self.prebuilt_gateway = Some(gateway);
         self
@@ -152,12 +175,7 @@ impl Host {
     /// rules, its gateway's routes (`FooServiceGateway::routes(domain)`). Health reports it, and
     /// reflection lists it.
     #[must_use]
-    pub fn service(
-        mut self,
-        name: &'static str,
-        grpc: Routes,
-        rest: Option<ServiceRoutes>,
-    ) -> Self {
+    pub fn service(mut self, name: &'static str, grpc: Routes, rest: Option<RestRoutes>) -> Self {
         self.services.push(HostedService { name, grpc, rest });
         self
     }
@@ -216,6 +234,7 @@ impl Host {
     /// });
     /// # let _ = host;
     /// ```
+    #[cfg(feature = "gateway")]
     #[must_use]
     pub fn gateway(
         mut self,
@@ -410,6 +429,7 @@ pub enum HostError {
     /// The port was given no service to serve.
     NoServices,
     /// The gateways' routes do not fit together.
+    #[cfg(feature = "gateway")]
     Routes(GatewayError),
     /// The descriptors for reflection do not decode.
     Reflection(tonic_reflection::server::Error),
@@ -425,6 +445,7 @@ impl std::fmt::Display for HostError {
             Self::Bind(message) | Self::Cors(message) | Self::Tls(message) => f.write_str(message),
             Self::NoServices => write!(f, "a port serves at least one service"),
             Self::Listener(error) => write!(f, "the listener has no address: {error}"),
+            #[cfg(feature = "gateway")]
             Self::Routes(error) => write!(f, "the REST routes do not fit together: {error}"),
             Self::Reflection(error) => write!(f, "cannot serve reflection: {error}"),
         }

@@ -34,8 +34,42 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::call::protocol::is_rest;
+#[cfg(feature = "gateway")]
 use crate::gateway::{Gateway, GatewayFuture, peer_addr};
 use crate::server::{DeadlineStamped, StampDeadlines};
+
+/// What answers the paths the `Router` has no route for: the REST gateway, or without the
+/// `gateway` feature a 404.
+#[cfg(feature = "gateway")]
+pub(super) type Fallback = Gateway;
+#[cfg(feature = "gateway")]
+type FallbackFuture = GatewayFuture;
+#[cfg(not(feature = "gateway"))]
+pub(super) type Fallback = NotFound;
+#[cfg(not(feature = "gateway"))]
+type FallbackFuture = std::future::Ready<Result<Response, Infallible>>;
+
+/// The fallback of a port without the gateway: `404 Not Found`, empty.
+#[cfg(not(feature = "gateway"))]
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct NotFound;
+
+#[cfg(not(feature = "gateway"))]
+impl Service<Request<Body>> for NotFound {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = FallbackFuture;
+
+    fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _request: Request<Body>) -> Self::Future {
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = http::StatusCode::NOT_FOUND;
+        std::future::ready(Ok(response))
+    }
+}
 
 /// The paths axum's `Router` of a port has routes for, in its syntax (`/{service}/{*rest}`,
 /// `/metrics`, `/orders/{id}`): requests to any other path go to the gateway.
@@ -73,7 +107,7 @@ impl RouterPaths {
 #[derive(Clone)]
 pub(super) struct Port {
     router: DeadlineStamped<axum::Router>,
-    gateway: Gateway,
+    gateway: Fallback,
     paths: Arc<RouterPaths>,
     /// The gateway's routes on a path the `Router` also takes: an HTTP rule on its rpc's own
     /// gRPC path (the Envoy transcoder's `CreateShelfWithPackageServiceAndMethod`). Usually
@@ -86,12 +120,15 @@ pub(super) struct Port {
 
 impl Port {
     /// `router` must have `gateway` as its fallback, and a route for each of `paths`.
-    pub(super) fn new(router: axum::Router, gateway: Gateway, paths: RouterPaths) -> Self {
+    pub(super) fn new(router: axum::Router, gateway: Fallback, paths: RouterPaths) -> Self {
+        #[cfg(feature = "gateway")]
         let shared = gateway
             .literal_routes()
             .into_iter()
             .filter(|(_, path)| paths.routed(path))
             .collect();
+        #[cfg(not(feature = "gateway"))]
+        let shared = Vec::new();
         Self {
             router: StampDeadlines.layer(router),
             gateway,
@@ -121,7 +158,10 @@ impl Port {
     pub(super) fn for_connection(&self, connection: Extensions) -> Self {
         Self {
             router: self.router.clone(),
+            #[cfg(feature = "gateway")]
             gateway: self.gateway.for_peer(peer_addr(&connection)),
+            #[cfg(not(feature = "gateway"))]
+            gateway: self.gateway,
             paths: Arc::clone(&self.paths),
             shared: Arc::clone(&self.shared),
             connection: Some(Arc::new(connection)),
@@ -132,7 +172,7 @@ impl Port {
 impl Service<Request<Body>> for Port {
     type Response = Response;
     type Error = Infallible;
-    type Future = Either<RouteFuture<Infallible>, GatewayFuture>;
+    type Future = Either<RouteFuture<Infallible>, FallbackFuture>;
 
     fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
         // Both are always ready.

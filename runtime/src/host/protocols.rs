@@ -13,6 +13,7 @@ use axum::body::Body;
 use axum::response::Response;
 use http::Request;
 use http::header::CONTENT_TYPE;
+#[cfg(feature = "grpc-web")]
 use tonic_web::{GrpcWebLayer, GrpcWebService};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -79,11 +80,46 @@ where
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
         if goes_around_tonic_web(&request) {
             let future = Service::<Request<Body>>::call(&mut self.inner, request);
             return futures_util::future::Either::Left(future);
         }
+        futures_util::future::Either::Right(self.grpc_web(request))
+    }
+}
+
+impl<S> Protocols<S>
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible>
+        + Service<Request<tonic::body::Body>, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    <S as Service<Request<Body>>>::Future: Send + 'static,
+    <S as Service<Request<tonic::body::Body>>>::Future: Send + 'static,
+{
+    /// A gRPC-Web call, or gRPC over HTTP/1.1, without the `grpc-web` feature: `415
+    /// Unsupported Media Type`, as grpc-go answers a content type it does not serve.
+    #[cfg(not(feature = "grpc-web"))]
+    fn grpc_web(
+        &mut self,
+        request: Request<Body>,
+    ) -> BoxFuture<'static, Result<Response, Infallible>> {
+        let mut response = Response::new(Body::from(format!(
+            "this server does not serve {:?} (gRPC-Web: rust-svc-runtime's `grpc-web` feature)",
+            request.headers().get(CONTENT_TYPE)
+        )));
+        *response.status_mut() = http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
+        Box::pin(std::future::ready(Ok(response)))
+    }
+
+    /// A gRPC-Web call, or gRPC over HTTP/1.1, through tonic-web.
+    #[cfg(feature = "grpc-web")]
+    fn grpc_web(
+        &mut self,
+        mut request: Request<Body>,
+    ) -> BoxFuture<'static, Result<Response, Infallible>> {
         // tonic-web knows gRPC-Web's binary codec only: a JSON call goes through it as binary,
         // its messages coded as JSON by the adapter (the `Format` it carries), and its answer
         // is labelled JSON again.
@@ -105,7 +141,7 @@ where
         }
         let mut web: GrpcWebService<S> = GrpcWebLayer::new().layer(self.inner.clone());
         let future = web.call(request);
-        futures_util::future::Either::Right(Box::pin(async move {
+        Box::pin(async move {
             let mut response = future.await?.map(Body::new);
             if json {
                 response.headers_mut().insert(
@@ -114,7 +150,7 @@ where
                 );
             }
             Ok(response)
-        }))
+        })
     }
 }
 

@@ -7,11 +7,12 @@ use tonic_health::pb::health_server::{Health, HealthServer};
 use tower_layer::Layer;
 
 use super::drain::{Drain, DrainLayer};
-use super::port::{Port, RouterPaths};
+use super::port::{Fallback, Port, RouterPaths};
 use super::protocols::{ProtocolsLayer, UnknownRpc, UnknownRpcLayer};
 use super::{HEALTH_SERVICE, Host, HostError, REFLECTION_SERVICES};
+use crate::cors::{Cors, CorsLayer};
+#[cfg(feature = "gateway")]
 use crate::gateway::Gateway;
-use crate::gateway::cors::{Cors, CorsLayer};
 use crate::rpc::{GRPC_TIMEOUT, REQUEST_ID_HEADER, TRACEPARENT};
 
 /// The request headers a gRPC-Web or Connect client sends (grpc-web's and Connect's JavaScript
@@ -63,7 +64,7 @@ pub(super) fn build(
         return Err(HostError::NoServices);
     };
     let mut grpc = first.grpc;
-    let mut gateway = Gateway::builder();
+    #[cfg(feature = "gateway")]
     let mut rests = vec![first.rest];
     for service in services {
         // Each `Routes` has tonic's UNIMPLEMENTED fallback, so two cannot be merged; the later
@@ -72,10 +73,8 @@ pub(super) fn build(
             grpc.into_axum_router()
                 .route_service(&service_path(service.name), service.grpc),
         );
+        #[cfg(feature = "gateway")]
         rests.push(service.rest);
-    }
-    for rest in rests.into_iter().flatten() {
-        gateway = gateway.service(rest);
     }
     grpc = grpc.add_service(health);
     if host.reflection {
@@ -109,16 +108,22 @@ pub(super) fn build(
         grpc = grpc.add_service(v1).add_service(v1alpha);
     }
     let (cors, grpc_web_cors) = cors(&host.cors_origins, &host.exposed_headers)?;
+    #[cfg(feature = "gateway")]
     let gateway = match host.prebuilt_gateway {
         Some(gateway) => gateway,
         None => {
-            let mut gateway = gateway.cors(cors);
+            let mut gateway = Gateway::builder().cors(cors);
+            for rest in rests.into_iter().flatten() {
+                gateway = gateway.service(rest);
+            }
             if let Some(configure) = host.configure_gateway {
                 gateway = configure(gateway);
             }
             gateway.build().map_err(HostError::Routes)?
         }
     };
+    #[cfg(not(feature = "gateway"))]
+    let (gateway, _) = (super::port::NotFound, cors);
     // The paths the `Router` below has routes for: each gRPC service's, `/metrics` and the
     // binary's own.
     let mut hosted: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
@@ -132,9 +137,7 @@ pub(super) fn build(
     }
     // The port sends REST requests on a shared path to the gateway itself (port.rs), so the
     // router's routes there need not tell them from rpc calls.
-    let mut app = gateway
-        .clone()
-        .beside_grpc(grpc, false)
+    let mut app = beside_grpc(&gateway, grpc)
         // On the gRPC paths only (`route_layer` leaves the gateway, the fallback, alone):
         // tonic-web answers 400 to any HTTP/1.1 request that is not gRPC-Web, REST included,
         // so Connect over HTTP/1.1 goes around it (protocols.rs).
@@ -179,6 +182,16 @@ pub(super) fn build(
     // clones a route's service, every box of it, for each request at each level it passes
     // (bench/RESULTS.md, "After the host stopped cloning each route ten times").
     Ok(DrainLayer.layer(UnknownRpcLayer::new(hosted).layer(port)))
+}
+
+/// A `Router` of tonic's `grpc` routes with `gateway` as its fallback (see port.rs for when it
+/// is reached).
+fn beside_grpc(gateway: &Fallback, grpc: Routes) -> axum::Router {
+    #[cfg(feature = "gateway")]
+    let router = gateway.clone().beside_grpc(grpc, false);
+    #[cfg(not(feature = "gateway"))]
+    let router = grpc.into_axum_router().fallback_service(*gateway);
+    router
 }
 
 /// The path of the routes of the gRPC service `name`, as tonic's `Routes::add_service` makes it.

@@ -9,11 +9,12 @@
 //! sideways or up, so that each floor can be read, tested and changed knowing only what is under
 //! it (`floors.rs` checks this on every `cargo test`):
 //!
-//! 0. `rpc` (this module) and `version`;
-//! 1. `context` (the [`Context`](crate::Context) a call carries) and `deadline` (the
-//!    `grpc-timeout` wire format);
+//! 0. `rpc` (this module), `version` and `require` (the features generated code needs);
+//! 1. `context` (the [`Context`](crate::Context) a call carries), `deadline` (the
+//!    `grpc-timeout` wire format) and `wkt` (the well-known types with their proto3 JSON);
 //! 2. `call`: what a call does on any side of the wire (running a domain method within its
-//!    deadline, the arrival deadline, peer certificates, trace context);
+//!    deadline, the arrival deadline, peer certificates, trace context), and `cors` (browser
+//!    access, for the gateway and a port's gRPC-Web and Connect paths);
 //! 3. `server`, `client`, `gateway`, `interceptors`, `fake`: one concern each, none importing
 //!    another;
 //! 4. `host`, which puts the concerns together on a production port;
@@ -40,6 +41,14 @@ pub use wire::{WireProtocol, WireSettings};
 
 /// The gRPC status codes (tonic's), which policies name.
 pub use tonic::Code;
+
+/// The prefix under which gRPC metadata travels in HTTP headers, both ways (grpc-gateway's
+/// `MetadataHeaderPrefix`).
+pub const METADATA_HEADER_PREFIX: &str = "grpc-metadata-";
+
+/// The prefix under which response trailers travel in HTTP headers (grpc-gateway's
+/// `MetadataTrailerPrefix`): HTTP/1.1 clients rarely read real trailers.
+pub const TRAILER_HEADER_PREFIX: &str = "grpc-trailer-";
 
 /// The header carrying a call's timeout (`grpc-timeout`, e.g. `250m`).
 pub const GRPC_TIMEOUT: &str = "grpc-timeout";

@@ -39,8 +39,11 @@ impl Default for WireSettings {
         Self {
             max_decoding_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             max_encoding_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            // Every encoding this crate was built with (the `gzip` and `zstd` features).
             accept_compressed: vec![
+                #[cfg(feature = "gzip")]
                 crate::CompressionEncoding::Gzip,
+                #[cfg(feature = "zstd")]
                 crate::CompressionEncoding::Zstd,
             ],
             send_compressed: Vec::new(),

@@ -16,7 +16,9 @@ use futures_util::FutureExt;
 
 use super::messages::{self, CallWire, WireConfig};
 use super::{accept, run};
-use crate::call::codec::{Format, JsonSupport, NoJson, WithJson};
+#[cfg(feature = "json")]
+use crate::call::codec::WithJson;
+use crate::call::codec::{Format, JsonSupport, NoJson};
 use crate::call::{DomainMethod, stream_within_deadline};
 use crate::rpc::{ServiceInfo, WireSettings};
 use crate::{BoxFuture, BoxStream, Context, Status};
@@ -65,6 +67,7 @@ impl GrpcCall {
 
     /// The same call for an rpc whose messages have proto3 JSON impls: a Connect call in JSON
     /// is then served, not refused.
+    #[cfg(feature = "json")]
     pub fn json(self) -> GrpcCall<WithJson> {
         GrpcCall {
             request: self.request,

@@ -20,6 +20,7 @@
 //! handler set them. [`WireSettings`] are the generated adapter's size limits and compression.
 
 mod answer;
+#[cfg(feature = "connect")]
 mod connect;
 mod dispatch;
 mod messages;

@@ -19,6 +19,7 @@ use http_body::Body as HttpBody;
 use tonic::server::NamedService;
 
 use super::answer::CallFuture;
+#[cfg(feature = "connect")]
 use super::connect;
 use super::dispatch::{GrpcCall, GrpcDispatch, GrpcFuture, unknown_method};
 use super::messages::WireConfig;
@@ -130,31 +131,48 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
-        if !connect::is_connect(request.headers(), request.method()) {
-            return match grpc_format(&request) {
-                Ok(Format::Proto) => {
-                    Either::Left(self.serve(request, ResponseMetadata::for_wire()))
-                }
-                Ok(_) => {
-                    // gRPC with the JSON codec: answered as `application/grpc+json`.
-                    request.extensions_mut().insert(Format::Json);
-                    let answer = self.serve(request, ResponseMetadata::for_wire());
-                    Either::Right(Box::pin(async move {
-                        let mut response = answer.await?;
-                        response.headers_mut().insert(
-                            http::header::CONTENT_TYPE,
-                            http::HeaderValue::from_static("application/grpc+json"),
-                        );
-                        Ok(response)
-                    }))
-                }
-                Err(status) => {
-                    let mut response = http::Response::new(tonic::body::Body::empty());
-                    *response.status_mut() = status;
-                    Either::Left(Either::Left(ready(Ok(response))))
-                }
-            };
+        #[cfg(feature = "connect")]
+        if connect::is_connect(request.headers(), request.method()) {
+            return self.connect(request);
         }
+        match grpc_format(&request) {
+            Ok(Format::Proto) => Either::Left(self.serve(request, ResponseMetadata::for_wire())),
+            Ok(_) => {
+                // gRPC with the JSON codec: answered as `application/grpc+json`.
+                request.extensions_mut().insert(Format::Json);
+                let answer = self.serve(request, ResponseMetadata::for_wire());
+                Either::Right(Box::pin(async move {
+                    let mut response = answer.await?;
+                    response.headers_mut().insert(
+                        http::header::CONTENT_TYPE,
+                        http::HeaderValue::from_static("application/grpc+json"),
+                    );
+                    Ok(response)
+                }))
+            }
+            Err(status) => {
+                let mut response = http::Response::new(tonic::body::Body::empty());
+                *response.status_mut() = status;
+                Either::Left(Either::Left(ready(Ok(response))))
+            }
+        }
+    }
+}
+
+impl<S: GrpcDispatch> GrpcServer<S> {
+    /// A Connect call: translated to the gRPC call the adapter serves, and its answer back.
+    #[cfg(feature = "connect")]
+    fn connect<B>(
+        &mut self,
+        request: http::Request<B>,
+    ) -> Either<
+        GrpcResponseFuture,
+        BoxFuture<'static, Result<http::Response<tonic::body::Body>, Infallible>>,
+    >
+    where
+        B: HttpBody<Data = Bytes> + Send + 'static,
+        B::Error: Into<tonic::codegen::StdError>,
+    {
         let path = request.uri().path();
         let Some(rpc) = S::SERVICE.methods.iter().find(|method| method.path == path) else {
             let reply = connect::Reply::new(false, Format::Json);

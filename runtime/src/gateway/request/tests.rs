@@ -10,7 +10,7 @@ use super::*;
 use crate::Code;
 use crate::gateway::query::tests::PROTO3;
 use crate::gateway::schema::{Cardinality::*, FieldSchema, ScalarKind};
-use crate::gateway::wkt::open_enum::OpenEnum;
+use crate::wkt::open_enum::OpenEnum;
 
 const fn field(
     name: &'static str,

@@ -27,7 +27,7 @@ pub(super) fn details_json(details: &[u8]) -> Value {
 }
 
 /// One `Any` in proto3 JSON: `{"@type": url, ...fields}` for the google.rpc error details and
-/// for the types a program registered ([`wkt::any::register`](crate::gateway::wkt::any::register),
+/// for the types a program registered ([`wkt::any::register`](crate::wkt::any::register),
 /// as grpc-gateway writes any type linked into its binary), `{"@type": url, "value": base64}`
 /// otherwise (or when its bytes do not decode as that type).
 fn any_json(type_url: &str, value: &[u8]) -> Value {
@@ -39,7 +39,7 @@ fn any_json(type_url: &str, value: &[u8]) -> Value {
         object.extend(fields);
         return Value::Object(object);
     }
-    let any = crate::gateway::wkt::Any {
+    let any = crate::wkt::Any {
         type_url: type_url.to_owned(),
         value: bytes::Bytes::copy_from_slice(value),
     };
@@ -465,10 +465,9 @@ mod tests {
     #[test]
     fn details_of_registered_and_well_known_types_render_as_their_json() {
         // As grpc-gateway writes a detail of any type linked into its binary.
-        crate::gateway::wkt::any::register::<crate::gateway::wkt::Struct>("acme.Bag");
-        let bag: crate::gateway::wkt::Struct =
-            serde_json::from_value(json!({"retry": true})).unwrap();
-        let wait = crate::gateway::wkt::Duration {
+        crate::wkt::any::register::<crate::wkt::Struct>("acme.Bag");
+        let bag: crate::wkt::Struct = serde_json::from_value(json!({"retry": true})).unwrap();
+        let wait = crate::wkt::Duration {
             seconds: 1,
             nanos: 500_000_000,
         };

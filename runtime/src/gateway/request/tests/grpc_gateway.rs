@@ -53,7 +53,7 @@ static UPDATE_ODD: MessageSchema = MessageSchema {
 #[serde(rename_all = "camelCase", default)]
 struct UpdateOdd {
     #[serde(alias = "update_mask")]
-    update_mask: Option<crate::gateway::wkt::FieldMask>,
+    update_mask: Option<crate::wkt::FieldMask>,
 }
 
 #[test]

@@ -8,7 +8,7 @@
 //! and `From` conversions are pbjson-types'.
 //!
 //! ```
-//! use rust_svc_runtime::gateway::wkt::{Struct, Value, value::Kind};
+//! use rust_svc_runtime::wkt::{Struct, Value, value::Kind};
 //!
 //! let object: Struct = serde_json::from_str(r#"{"a": null, "b": [1.5, "x"]}"#).unwrap();
 //! assert_eq!(object.fields["a"].kind, Some(Kind::NullValue(0)));

@@ -22,8 +22,10 @@ use http::header::{
 };
 use http::{HeaderMap, Response, StatusCode};
 
-use super::response::{METADATA_HEADER_PREFIX, TRAILER_HEADER_PREFIX};
-use crate::rpc::{GRPC_TIMEOUT, REQUEST_ID_HEADER, TRACEPARENT, TRACESTATE};
+use crate::rpc::{
+    GRPC_TIMEOUT, METADATA_HEADER_PREFIX, REQUEST_ID_HEADER, TRACEPARENT, TRACESTATE,
+    TRAILER_HEADER_PREFIX,
+};
 
 mod layer;
 pub use layer::{CorsFuture, CorsLayer, CorsService};

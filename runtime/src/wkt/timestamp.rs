@@ -17,7 +17,7 @@ use serde::ser::{self, Serialize, Serializer};
 /// `TimestampJsonInputLowercaseT`, though RFC 3339 itself allows lower case).
 ///
 /// ```
-/// use rust_svc_runtime::gateway::wkt::Timestamp;
+/// use rust_svc_runtime::wkt::Timestamp;
 ///
 /// let at: Timestamp = serde_json::from_str(r#""2024-01-02T03:04:05.5+01:00""#).unwrap();
 /// assert_eq!((at.seconds, at.nanos), (1_704_161_045, 500_000_000));

@@ -20,7 +20,7 @@ use super::query_text;
 /// Envoy transcoder reads it. ([`FieldMask::from_json_paths`] reads both forms everywhere.)
 ///
 /// ```
-/// use rust_svc_runtime::gateway::wkt::FieldMask;
+/// use rust_svc_runtime::wkt::FieldMask;
 ///
 /// let mask: FieldMask = serde_json::from_str(r#""user.displayName,id""#).unwrap();
 /// assert_eq!(mask.paths, ["user.display_name", "id"]);

@@ -8,7 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// conformance suite's `DurationJsonInputTooLarge`); pbjson-types reads any number of seconds.
 ///
 /// ```
-/// use rust_svc_runtime::gateway::wkt::Duration;
+/// use rust_svc_runtime::wkt::Duration;
 ///
 /// let wait: Duration = serde_json::from_str(r#""1.5s""#).unwrap();
 /// assert_eq!((wait.seconds, wait.nanos), (1, 500_000_000));
