@@ -156,6 +156,9 @@ pub fn generate(
         for (module, serde_impls) in json::generate(files, &wanted, json_types, params, &renamed)? {
             if let Some(code) = messages.get_mut(&module) {
                 code.push_str(JSON_HEADER);
+                // One error naming the runtime's `json` feature when it is off, not one per
+                // impl (see the runtime's `require!`).
+                code.push_str(&format!("{}::require!(json);\n", params.runtime_crate));
                 code.push_str(&serde_impls);
             }
         }

@@ -111,7 +111,8 @@ impl Artifact {
         Self::Gateway,
     ];
 
-    fn name(self) -> &'static str {
+    /// Its name in `artifacts=`, e.g. `tonic_client`.
+    pub fn name(self) -> &'static str {
         match self {
             Self::Domain => "domain",
             Self::Stub => "stub",

@@ -105,14 +105,37 @@ pub fn runtime_use(
     quote! { use #runtime::{#(#named),*}; }
 }
 
-/// The first item of a services file: the build fails early, with a message saying what to
-/// upgrade, when the runtime crate is older than the generator.
+/// The first items of a services file: the build fails early, with a message saying what to
+/// upgrade, when the runtime crate is older than the generator, and with one error naming each
+/// feature of the runtime the artifacts use that it was built without (`require!`).
 pub fn version_check(settings: &Settings<'_>) -> TokenStream {
     let runtime = &settings.runtime;
     let version = env!("CARGO_PKG_VERSION");
+    let parts = runtime_parts(settings.params);
     quote! {
         const _: () = #runtime::version::require(#version);
+        #runtime::require!(#(#parts),*);
     }
+}
+
+/// The parts of the runtime (its features) the artifacts of a services file use.
+fn runtime_parts(params: &Params) -> Vec<proc_macro2::Ident> {
+    let emits = |artifact| params.emits(artifact);
+    [
+        ("server", emits(Artifact::Server)),
+        ("client", emits(Artifact::Client)),
+        // The adapter's test harness (`serve_in_memory`): a port of the runtime's host.
+        (
+            "harness",
+            emits(Artifact::Server) && emits(Artifact::Client),
+        ),
+        ("fake", emits(Artifact::Fake)),
+        ("gateway", emits(Artifact::Gateway)),
+    ]
+    .into_iter()
+    .filter(|(_, used)| *used)
+    .map(|(part, _)| ident(part))
+    .collect()
 }
 
 /// Every requested artifact of one service of `package`, in the order of the services file.

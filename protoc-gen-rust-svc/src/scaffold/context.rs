@@ -34,8 +34,11 @@ pub struct Project {
     pub clients: Vec<ClientContext>,
     /// Whether `clients` has any.
     pub has_clients: bool,
-    /// Whether any service has `google.api.http` rules (a REST gateway).
+    /// Whether any service has `google.api.http` rules and the `gateway` artifact serves them.
     pub has_gateway: bool,
+    /// The features of the runtime the crate turns on, for its artifacts (`server`, `client`,
+    /// `gateway`, …) and what its port serves.
+    pub runtime_features: Vec<String>,
     /// The port served by default.
     pub port: u16,
     /// The plugin parameters of the generated code (`key=value` each).

@@ -22,6 +22,7 @@ use std::process::{Command, Stdio};
 use crate::Builder;
 use crate::error::Error;
 use crate::model::Model;
+use crate::params::Artifact;
 use context::{ClientContext, Project, ServiceContext};
 pub use manifest::{MANIFEST, Manifest, ScaffoldedService};
 use sources::Origin;
@@ -256,6 +257,8 @@ fn project(
             available()
         )));
     }
+    let params = parameters(&options.parameters)?;
+    let runtime_features = runtime_features(&params, !clients.is_empty())?;
     let mut services: Vec<ServiceContext> = Vec::new();
     for (package, service) in chosen {
         let calls = clients
@@ -264,6 +267,11 @@ fn project(
             .cloned()
             .collect();
         let mut context = ServiceContext::new(package, service, calls);
+        if !params.emits(Artifact::Gateway) {
+            // Rules, but no gateway generated to serve them.
+            context.has_gateway = false;
+            context.gateway.clear();
+        }
         // Two services may want one file name (`v1.Inventory` and `v2.Inventory`).
         while services.iter().any(|other| other.file == context.file) {
             context.file.push('_');
@@ -293,6 +301,7 @@ fn project(
         clients,
         services,
         has_gateway,
+        runtime_features,
         port: DEFAULT_PORT,
         parameters: options
             .parameters
@@ -303,6 +312,36 @@ fn project(
             .collect(),
     };
     Ok((project, scaffolded))
+}
+
+/// The features of the runtime a scaffold turns on (its `default-features = false`): the
+/// parts its artifacts use, and what its port serves beside gRPC (Connect, gRPC-Web, gzip).
+/// zstd (a C library, the longest crate of a cold build) and TLS are the crate's own features.
+/// A scaffold serves its services (`server`), tests them through their clients over the
+/// harness (`client`) and, calling other services, with their fakes (`fake`): `artifacts`
+/// without them is refused here, not with a crate that does not build.
+fn runtime_features(params: &crate::Params, has_clients: bool) -> Result<Vec<String>, Error> {
+    let mut needed = vec![Artifact::Domain, Artifact::Server, Artifact::Client];
+    if has_clients {
+        needed.push(Artifact::Fake);
+    }
+    if let Some(missing) = needed.iter().find(|artifact| !params.emits(**artifact)) {
+        return Err(Error::new(format!(
+            "--opt artifacts=…: a scaffold needs `{}` (it serves its services with \
+             `server`, its tests call them with `client`, and fake what they call with \
+             `fake`); add it, or generate without `new`",
+            missing.name()
+        )));
+    }
+    let mut features = vec!["server", "client"];
+    if params.emits(Artifact::Fake) {
+        features.push("fake");
+    }
+    if params.emits(Artifact::Gateway) {
+        features.push("gateway");
+    }
+    features.extend(["host", "connect", "grpc-web", "gzip"]);
+    Ok(features.into_iter().map(str::to_owned).collect())
 }
 
 /// The plugin parameters `new` was given (repeated ones add up, as `generate --opt`'s do), as

@@ -25,9 +25,11 @@ pub struct Config {
     #[arg(long, env = "PRODUCTION")]
     pub production: bool,
     /// The PEM certificate chain to serve TLS with (with --tls-key); plain text without it.
+    #[cfg(feature = "tls")]
     #[arg(long, env = "TLS_CERT", value_name = "PATH", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
     /// The PEM private key of --tls-cert.
+    #[cfg(feature = "tls")]
     #[arg(long, env = "TLS_KEY", value_name = "PATH", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
     /// On SIGINT or SIGTERM, how long the calls in flight may take to finish once the port
@@ -82,6 +84,7 @@ mod tests {
         .unwrap();
         assert_eq!(config.listen.port(), {{ project.port }});
         assert!(!config.production);
+        #[cfg(feature = "tls")]
         assert_eq!(config.tls_cert, None);
         assert_eq!(config.drain_timeout, Duration::from_secs(10));
     }

@@ -64,7 +64,10 @@ async fn serve(config: Config) -> Result<(), String> {
     // Before the clients are made: their breakers' gauges are registered as they are.
     let metrics = host::install_metrics()?;
     let stop = Stop::new();
+    #[cfg(feature = "tls")]
     let scheme = if config.tls_cert.is_some() { "https" } else { "http" };
+    #[cfg(not(feature = "tls"))]
+    let scheme = "http";
     let serving = server::host(&config)?
         .metrics(metrics)
         .start(listener, stop.wait())

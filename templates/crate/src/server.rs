@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use rust_svc_runtime::host::Host;
+#[cfg(feature = "tls")]
 use rust_svc_runtime::host::tls::TlsFiles;
 use rust_svc_runtime::interceptors::{
     Auth, CallInfo, Interceptors, Logging, Metrics, RequestIds, Tracing,
@@ -80,6 +81,7 @@ pub fn host(config: &Config) -> Result<Host, String> {
 {%- endif %}
     );
 {%- endfor %}
+    #[cfg(feature = "tls")]
     if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
         host = host.tls(TlsFiles::new(cert.clone(), key.clone()));
     }
