@@ -85,6 +85,16 @@ impl Builder {
     }
 
     /// Which per-service artifacts to emit (default: [`Artifact::DEFAULT`]).
+    ///
+    /// Each artifact uses a part of `rust-svc-runtime`, one of its features: `server`,
+    /// `client`, `fake`, `gateway`, and `host` for the harness of `server` with `client`. A
+    /// crate that depends on the runtime with `default-features = false` turns on those of its
+    /// artifacts; generated code fails with one error naming each that is off:
+    ///
+    /// ```toml
+    /// # artifacts domain, stub, server, client, fake: gRPC only
+    /// rust-svc-runtime = { version = "0.6", default-features = false, features = ["server", "client", "fake", "host"] }
+    /// ```
     #[must_use]
     pub fn artifacts(mut self, artifacts: impl IntoIterator<Item = Artifact>) -> Self {
         self.params.artifacts = artifacts.into_iter().collect();

@@ -76,6 +76,20 @@ fn clippy_driver() -> PathBuf {
 }
 
 fn cargo_command(dir: &Path, args: &[&str]) -> Command {
+    let mut command = cargo_as_written(dir, args);
+    // A scaffold turns on only the runtime features its artifacts use (and TLS is its own
+    // feature): built so, the runtime, tonic and axum would be compiled a second time beside
+    // the workspace's builds of them, with all the features. Here the scaffold builds with the
+    // workspace's features, sharing those builds; `outside.rs` (CI) and
+    // bench/scaffold_build.sh build it as written.
+    if matches!(args.first(), Some(&("build" | "test" | "run" | "check"))) {
+        command.args(["--features", "tls,rust-svc-runtime/default"]);
+    }
+    command
+}
+
+/// [`cargo_command`] with the crate's own features, as a user builds it.
+fn cargo_as_written(dir: &Path, args: &[&str]) -> Command {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut command = Command::new(cargo);
     command
@@ -88,7 +102,11 @@ fn cargo_command(dir: &Path, args: &[&str]) -> Command {
             "profile.dev.package.\"*\".debug=false",
         ])
         .args(args)
-        .stdin(Stdio::null());
+        .stdin(Stdio::null())
+        // Lints are [`cargo_linted`]'s to ask for: not inherited from a CI that builds the
+        // workspace with clippy as its compiler (.ci/run).
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("CLIPPY_ARGS");
     command
 }
 

@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use protoc_gen_rust_svc::scaffold::{self, NewOptions};
 
 use super::packaging::have;
-use super::{Running, cargo, must, target_dir, workspace};
+use super::{Running, cargo, cargo_as_written, must, target_dir, workspace};
 
 /// The line of the README's ```sh block that starts with `prefix`.
 fn readme_line(readme: &str, prefix: &str) -> String {
@@ -97,7 +97,12 @@ fn installed_as_printed_a_crate_scaffolded_outside_the_checkout_builds_and_serve
             "{file} names the checkout: {text}"
         );
     }
-    must("cargo build", cargo(&dir, &["build"]));
+    must(
+        "cargo build",
+        cargo_as_written(&dir, &["build"])
+            .output()
+            .expect("cargo runs"),
+    );
 
     // The README's commands, against the binary (on a free port rather than the default).
     let running = Running::start_binary("inventory-outside", &[]);
@@ -146,7 +151,7 @@ fn installed_as_printed_a_crate_scaffolded_outside_the_checkout_builds_and_serve
     let ci_bin = home.path().join("ci");
     must(
         "CI's cargo install",
-        cargo(
+        cargo_as_written(
             &dir,
             &[
                 "install",
@@ -156,7 +161,9 @@ fn installed_as_printed_a_crate_scaffolded_outside_the_checkout_builds_and_serve
                 "--root",
                 ci_bin.to_str().unwrap(),
             ],
-        ),
+        )
+        .output()
+        .expect("cargo runs"),
     );
     let check = Command::new(ci_bin.join("bin/protoc-gen-rust-svc"))
         .current_dir(&dir)
@@ -264,7 +271,9 @@ fn a_crate_scaffolded_with_a_git_runtime_resolves_it_from_the_repository() {
     // and the crate builds with them.
     let metadata = must(
         "cargo metadata",
-        cargo(&dir, &["metadata", "--format-version", "1"]),
+        cargo_as_written(&dir, &["metadata", "--format-version", "1"])
+            .output()
+            .expect("cargo runs"),
     );
     let metadata: serde_json::Value = serde_json::from_slice(&metadata.stdout).unwrap();
     for package in [
@@ -284,5 +293,7 @@ fn a_crate_scaffolded_with_a_git_runtime_resolves_it_from_the_repository() {
             "{package}: {source}"
         );
     }
+    // With the workspace's features, sharing its builds of what the copies depend on: the
+    // crate as written, with the runtime's features it names, builds in the test above.
     must("cargo build", cargo(&dir, &["build"]));
 }
