@@ -371,6 +371,13 @@ impl Params {
     }
 
     fn check_dependencies(&self) -> Result<(), Error> {
+        if cfg!(not(feature = "openapi")) && self.emits(Artifact::OpenApi) {
+            return Err(Error::new(
+                "artifact `openapi` needs protoc-gen-rust-svc's `openapi` feature, which this \
+                 build leaves out (a build script's `default-features = false`): add \
+                 `features = [\"openapi\"]` to its entry in [build-dependencies]",
+            ));
+        }
         if self.file_descriptor_set && self.include_file.is_none() {
             return Err(Error::new(
                 "plugin parameter `file_descriptor_set=true` puts the constant in the include file: \

@@ -5,8 +5,9 @@
 # HTTP rules) generated with those artifacts, in a crate of its own whose rust-svc-runtime has
 # `default-features = false` and the set's features (the ones lib.rs's table and the scaffold
 # name), checked with warnings denied. A feature that no longer compiles alone, or an artifact
-# that needs one more feature than documented, fails here. Then the one error: the gRPC set
-# without `fake` must fail with exactly one error, naming the feature.
+# that needs one more feature than documented, fails here. Then the generator library as build
+# scripts depend on it (`default-features = false`: no CLI, templates or OpenAPI), and the one
+# error: the gRPC set without `fake` must fail with exactly one error, naming the feature.
 #
 # The crates share a target directory (${CARGO_TARGET_DIR:-target}/features), so the
 # dependencies every set builds alike are checked once. Run from anywhere; about 4 minutes on
@@ -76,6 +77,10 @@ for set in "${sets[@]}"; do
 		exit 1
 	}
 done
+
+echo "== the generator library as build scripts use it (default-features = false)"
+(cd "$root" && RUSTFLAGS="-D warnings" cargo check --quiet --offline -p protoc-gen-rust-svc \
+	--no-default-features --lib)
 
 echo "== one error: the gRPC set without \`fake\`"
 dir=$(crate missing-fake domain+stub+server+client+fake server,client,host)

@@ -89,6 +89,7 @@ pub(crate) fn files(
     }
     // OpenAPI documents (`openapi` artifact): JSON beside the Rust, which the include file
     // does not name.
+    #[cfg(feature = "openapi")]
     files.extend(model.packages.iter().filter_map(super::openapi_file));
     files.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(files)

@@ -12,6 +12,7 @@ mod files;
 mod gateway;
 mod include;
 mod intercept;
+#[cfg(feature = "openapi")]
 mod openapi;
 mod stub;
 mod wire;
@@ -27,6 +28,7 @@ use crate::params::{Artifact, Params};
 
 pub(crate) use files::{Resolved, files};
 pub use include::include_file;
+#[cfg(feature = "openapi")]
 pub use openapi::file as openapi_file;
 
 /// Paths and settings every emitter needs.

@@ -13,13 +13,14 @@ use prost_reflect::{DescriptorPool, FileDescriptor};
 use crate::comments::SourceInfos;
 use crate::error::{Error, Location, Warning};
 use crate::names::ServiceNames;
-use crate::params::{Artifact, Params};
+use crate::params::Params;
 use crate::prepare::StandIns;
 
 mod build;
 pub(crate) mod closure;
 mod http;
 pub(crate) mod json_reach;
+#[cfg(feature = "openapi")]
 pub mod openapi;
 mod package;
 mod policy;
@@ -58,8 +59,17 @@ pub struct Package {
     pub runtime_imports: Vec<&'static str>,
     /// What its OpenAPI document needs: only with the `openapi` artifact, and only if a
     /// service has http rules.
-    pub openapi: Option<openapi::OpenApi>,
+    pub openapi: Option<OpenApiModel>,
 }
+
+/// A package's OpenAPI model ([`openapi::OpenApi`]); nothing in a generator built without the
+/// `openapi` feature.
+#[cfg(feature = "openapi")]
+pub type OpenApiModel = openapi::OpenApi;
+
+/// A package's OpenAPI model: nothing in a generator built without the `openapi` feature.
+#[cfg(not(feature = "openapi"))]
+pub type OpenApiModel = std::convert::Infallible;
 
 /// A proto service.
 #[derive(Debug, Clone)]
@@ -400,17 +410,24 @@ impl Model {
                 params,
                 service_config: &service_config,
             };
-            let mut package = build_package(&cx, &package_name, &files, scope, &mut warnings)?;
-            if params.emits(Artifact::OpenApi) {
-                package.openapi = openapi::build(
-                    sources,
-                    &package_name,
-                    &files,
-                    &package.services,
-                    (params.use_proto_names, params.openapi_naming_strategy),
-                    &mut warnings,
-                );
-            }
+            let package = build_package(&cx, &package_name, &files, scope, &mut warnings)?;
+            #[cfg(feature = "openapi")]
+            let package = Package {
+                openapi: params
+                    .emits(crate::params::Artifact::OpenApi)
+                    .then(|| {
+                        openapi::build(
+                            sources,
+                            &package_name,
+                            &files,
+                            &package.services,
+                            (params.use_proto_names, params.openapi_naming_strategy),
+                            &mut warnings,
+                        )
+                    })
+                    .flatten(),
+                ..package
+            };
             packages.push(package);
         }
         // Packages only reached by the generated ones' types: messages alone.

@@ -39,6 +39,9 @@ pub struct Project {
     /// The features of the runtime the crate turns on, for its artifacts (`server`, `client`,
     /// `gateway`, …) and what its port serves.
     pub runtime_features: Vec<String>,
+    /// The features of the generator build.rs turns on beside `default-features = false`:
+    /// `openapi` with the `openapi` artifact.
+    pub generator_features: Vec<String>,
     /// The port served by default.
     pub port: u16,
     /// The plugin parameters of the generated code (`key=value` each).

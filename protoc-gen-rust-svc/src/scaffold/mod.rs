@@ -302,6 +302,11 @@ fn project(
         services,
         has_gateway,
         runtime_features,
+        generator_features: params
+            .emits(Artifact::OpenApi)
+            .then(|| "openapi".to_owned())
+            .into_iter()
+            .collect(),
         port: DEFAULT_PORT,
         parameters: options
             .parameters
