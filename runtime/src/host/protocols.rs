@@ -85,35 +85,35 @@ where
             let future = Service::<Request<Body>>::call(&mut self.inner, request);
             return futures_util::future::Either::Left(future);
         }
-        futures_util::future::Either::Right(self.grpc_web(request))
+        #[cfg(feature = "grpc-web")]
+        let answer = self.grpc_web(request);
+        #[cfg(not(feature = "grpc-web"))]
+        let answer = unsupported(&request);
+        futures_util::future::Either::Right(answer)
     }
 }
 
+/// A gRPC-Web call, or gRPC over HTTP/1.1, without the `grpc-web` feature: `415 Unsupported
+/// Media Type`, as grpc-go answers a content type it does not serve.
+#[cfg(not(feature = "grpc-web"))]
+fn unsupported(request: &Request<Body>) -> BoxFuture<'static, Result<Response, Infallible>> {
+    let mut response = Response::new(Body::from(format!(
+        "this server does not serve {:?} (gRPC-Web: rust-svc-runtime's `grpc-web` feature)",
+        request.headers().get(CONTENT_TYPE)
+    )));
+    *response.status_mut() = http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
+    Box::pin(std::future::ready(Ok(response)))
+}
+
+#[cfg(feature = "grpc-web")]
 impl<S> Protocols<S>
 where
-    S: Service<Request<Body>, Response = Response, Error = Infallible>
-        + Service<Request<tonic::body::Body>, Response = Response, Error = Infallible>
+    S: Service<Request<tonic::body::Body>, Response = Response, Error = Infallible>
         + Clone
         + Send
         + 'static,
-    <S as Service<Request<Body>>>::Future: Send + 'static,
-    <S as Service<Request<tonic::body::Body>>>::Future: Send + 'static,
+    S::Future: Send + 'static,
 {
-    /// A gRPC-Web call, or gRPC over HTTP/1.1, without the `grpc-web` feature: `415
-    /// Unsupported Media Type`, as grpc-go answers a content type it does not serve.
-    #[cfg(not(feature = "grpc-web"))]
-    fn grpc_web(
-        &mut self,
-        request: Request<Body>,
-    ) -> BoxFuture<'static, Result<Response, Infallible>> {
-        let mut response = Response::new(Body::from(format!(
-            "this server does not serve {:?} (gRPC-Web: rust-svc-runtime's `grpc-web` feature)",
-            request.headers().get(CONTENT_TYPE)
-        )));
-        *response.status_mut() = http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
-        Box::pin(std::future::ready(Ok(response)))
-    }
-
     /// A gRPC-Web call, or gRPC over HTTP/1.1, through tonic-web.
     #[cfg(feature = "grpc-web")]
     fn grpc_web(
