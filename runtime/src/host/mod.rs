@@ -93,7 +93,6 @@ pub struct Host {
 struct HostedService {
     name: &'static str,
     grpc: Routes,
-    #[cfg_attr(not(feature = "gateway"), allow(dead_code))]
     rest: Option<RestRoutes>,
 }
 

@@ -123,7 +123,7 @@ pub(super) fn build(
         }
     };
     #[cfg(not(feature = "gateway"))]
-    let (gateway, _) = (super::port::NotFound, cors);
+    let gateway = super::port::NotFound;
     // The paths the `Router` below has routes for: each gRPC service's, `/metrics` and the
     // binary's own.
     let mut hosted: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
