@@ -72,7 +72,7 @@ pub(crate) fn analyze(input: Input, params: &Params) -> Result<Analysis, Error> 
             Error::new(format!("the request's descriptors are invalid: {error}"))
         })?;
         // Files written with editions become their proto2 / proto3 equivalents here, before
-        // the pool, prost-build or pbjson-build see them (the reflection set above keeps them
+        // the pool, prost-build or the JSON impls see them (the reflection set above keeps them
         // as they were written).
         let lowered = lower_editions::lower(&split.descriptor, split.source_code_info.as_ref())?;
         let descriptor = lowered.as_ref().unwrap_or(&split.descriptor);
@@ -121,7 +121,7 @@ pub(crate) fn analyze(input: Input, params: &Params) -> Result<Analysis, Error> 
         )?;
         generated_packages
     };
-    // Named as prost-build and pbjson-build know them: stand-ins for renamed types.
+    // Named as prost-build and the JSON impls know them: stand-ins for renamed types.
     let json_types = (params.emits_json() && !params.json_all_messages).then(|| {
         model::json_reach::json_types(&pool, &files_to_generate, &params.extern_paths)
             .iter()

@@ -4,7 +4,7 @@
 //! protoc (27 and later) and buf send a plugin `syntax = "editions"` descriptors whose fields'
 //! behaviour comes from features, resolved per element: the edition's defaults, overridden by
 //! the file's `features`, each enclosing message's, then the field's own (protobuf-go's
-//! `reflect/protodesc` resolves them the same way). prost-build, pbjson-build and prost-reflect
+//! `reflect/protodesc` resolves them the same way). prost-build, the JSON impls and prost-reflect
 //! know only proto2 and proto3, so each file is rewritten into the syntax that says the same:
 //!
 //! | feature (resolved) | proto2 | proto3 |

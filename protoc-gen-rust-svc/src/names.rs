@@ -188,7 +188,7 @@ pub fn dyn_method_names(rust_names: &[String]) -> Vec<String> {
 /// that is taken by any sibling too. `None` where the name is kept. (A oneof's enum, in the
 /// same scope, prost-build renames itself: `KindOneOf` beside a nested `Kind`.)
 ///
-/// Names are compared as heck writes them: prost-build's (and pbjson-build's) identifiers are
+/// Names are compared as heck writes them: prost-build's identifiers (which the JSON impls name) are
 /// heck's with keywords escaped, which maps equal names to equal identifiers and no others.
 pub fn type_stand_ins(siblings: &[(&str, bool)]) -> Vec<Option<String>> {
     // Equal Rust names (types or modules) need equal letters and digits ignoring case, since

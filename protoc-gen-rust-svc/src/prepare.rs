@@ -17,7 +17,7 @@ pub use types::{
     RenamedType, StandIns, params_for_stand_ins, restore_module_docs, stand_in_name, stand_ins,
 };
 
-/// What prost-build and pbjson-build were given under other names than the proto's.
+/// What prost-build and the JSON impls' printer were given under other names than the proto's.
 #[derive(Debug, Default)]
 pub struct Renames {
     pub values: Vec<RenamedValue>,

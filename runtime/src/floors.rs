@@ -9,6 +9,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("rpc", 0),
     ("version", 0),
     ("require", 0),
+    ("json", 0),
     ("context", 1),
     ("wkt", 1),
     ("deadline", 1),

@@ -92,6 +92,8 @@ pub mod harness;
 #[cfg(feature = "host")]
 pub mod host;
 pub mod interceptors;
+#[cfg(feature = "json")]
+pub mod json;
 mod require;
 pub mod rpc;
 #[cfg(feature = "server")]
@@ -138,24 +140,6 @@ pub use codegen::dyn_reply;
 /// Items generated code refers to that are not part of the public API.
 #[doc(hidden)]
 pub mod codegen {
-    #[cfg(feature = "json")]
-    pub use crate::wkt::float::JsonFloats;
-
-    /// pbjson, which the generated JSON impls name, with a faster reader of numbers in its
-    /// `private` helpers (see `wkt/number.rs`).
-    #[cfg(feature = "json")]
-    pub mod pbjson {
-        /// pbjson's helpers, with `NumberDeserialize` and `BytesDeserialize` replaced, and
-        /// the readers of member names and enum value names that every message's and enum's
-        /// impl shares (`FieldKey`, `EnumValue`).
-        pub mod private {
-            pub use crate::wkt::bytes::BytesDeserialize;
-            pub use crate::wkt::names::{EnumValue, FieldKey};
-            pub use crate::wkt::number::NumberDeserialize;
-            pub use crate::wkt::open_enum::{EnumNumber, LenientEnum, OpenEnum};
-            pub use ::pbjson::private::*;
-        }
-    }
     #[cfg(feature = "json")]
     pub use serde;
     pub use tonic_prost::ProstCodec;

@@ -8,14 +8,14 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::{Settings, ident, method_attrs, method_ident, service_link};
-use crate::model::{Package, Service};
+use crate::model::Service;
 use crate::params::{Artifact, Params};
 
 /// Whether the adapter serves Connect's `application/json`: with the gateway every rpc's messages
 /// have proto3 JSON impls (ours, model::json_reach, or protoc-gen-prost-serde's beside
-/// `messages=false`), except in a file without a package, which pbjson-build cannot name.
-pub fn serves_json(package: &Package, params: &Params) -> bool {
-    params.emits(Artifact::Gateway) && !package.proto_name.is_empty()
+/// `messages=false`).
+pub fn serves_json(params: &Params) -> bool {
+    params.emits(Artifact::Gateway)
 }
 
 pub fn emit(service: &Service, settings: &Settings<'_>, json: bool) -> TokenStream {

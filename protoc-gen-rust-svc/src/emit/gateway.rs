@@ -8,13 +8,12 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use super::{Settings, ident, method_attrs, method_ident, service_link};
-use crate::model::{FieldCardinality, FieldKind, FieldSchema, MessageSchema, Package, Service};
+use crate::model::{FieldCardinality, FieldKind, FieldSchema, MessageSchema, Service};
 use crate::params::Artifact;
 
-/// Whether the service gets a gateway: it has at least one http rule, and a package (the
-/// messages of a file without one get no JSON impls: pbjson-build cannot name them).
-pub fn applies(package: &Package, service: &Service) -> bool {
-    !package.proto_name.is_empty() && service.methods.iter().any(|method| !method.http.is_empty())
+/// Whether the service gets a gateway: it has at least one http rule.
+pub fn applies(service: &Service) -> bool {
+    service.methods.iter().any(|method| !method.http.is_empty())
 }
 
 pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {

@@ -157,7 +157,7 @@ pub fn service_items(package: &Package, service: &Service, settings: &Settings<'
         .then(|| stub::emit(service, settings));
     let adapter = params
         .emits(Artifact::Server)
-        .then(|| adapter::emit(service, settings, adapter::serves_json(package, params)));
+        .then(|| adapter::emit(service, settings, adapter::serves_json(params)));
     let wire_server = params
         .emits(Artifact::TonicServer)
         .then(|| wire::server(service, &package.proto_name, settings));
@@ -170,7 +170,7 @@ pub fn service_items(package: &Package, service: &Service, settings: &Settings<'
     let fake = params
         .emits(Artifact::Fake)
         .then(|| fake::emit(service, settings));
-    let gateway = (params.emits(Artifact::Gateway) && gateway::applies(package, service))
+    let gateway = (params.emits(Artifact::Gateway) && gateway::applies(service))
         .then(|| gateway::emit(service, settings));
     let items = quote! { #described #domain #intercepted #stub #fake #adapter #wire_server #client #wire_client #gateway };
     if service.deprecated {

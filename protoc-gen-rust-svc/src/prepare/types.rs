@@ -1,9 +1,9 @@
 //! Messages and enums whose Rust names would clash (`Fb` and `FB` in one package are both
-//! `Fb`): prost-build has no rename hook, so the later one is given to it, and to pbjson-build,
+//! `Fb`): prost-build has no rename hook, so the later one is given to it, and to the JSON impls,
 //! under a stand-in proto name (`FB_2`, which both make `Fb2`), with every reference to it
 //! rewritten to match. The proto name stays everywhere it is visible: the model, the gateway's
 //! schemas and the descriptors users get are built from the original pool, and the few strings
-//! pbjson-build writes with a message's name are restored ([`RenamedType`]).
+//! the JSON impls write with a message's name are restored ([`RenamedType`]).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -73,9 +73,8 @@ fn is_map_entry(message: &DescriptorProto) -> bool {
     message.options.as_ref().is_some_and(|o| o.map_entry())
 }
 
-/// A message pbjson-build knows under a stand-in path, which it writes as the name of its
-/// serde struct (`serialize_struct("pkg.FB_2", …)`, `"struct pkg.FB_2"`); put back to the
-/// proto's.
+/// A message prost-build knows under a stand-in path; the JSON impls name it by its proto path
+/// (`serialize_struct("pkg.FB", …)`, `"struct pkg.FB"`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenamedType {
     pub module: Module,
@@ -226,7 +225,7 @@ impl Declarations<'_> {
     }
 }
 
-/// `params` for prost-build and pbjson-build, which know renamed types by their stand-ins: the
+/// `params` for prost-build and the JSON impls, which know renamed types by their stand-ins: the
 /// fully qualified proto paths of `extern_path`, `type_attribute` and `field_attribute` that
 /// name a renamed type (or something in it) are renamed alike.
 pub fn params_for_stand_ins(params: &Params, stand_ins: &StandIns) -> Params {
@@ -267,7 +266,7 @@ fn rename_type_name(type_name: &mut Option<String>, stand_ins: &StandIns) {
     }
 }
 
-/// The full name (no leading dot) prost-build and pbjson-build know the type `full_name` by.
+/// The full name (no leading dot) prost-build and the JSON impls know the type `full_name` by.
 pub fn stand_in_name(full_name: &str, stand_ins: &StandIns) -> String {
     let mut name = Some(format!(".{full_name}"));
     rename_type_name(&mut name, stand_ins);

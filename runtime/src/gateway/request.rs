@@ -34,7 +34,7 @@ use super::query::{
 };
 use super::schema::{Cardinality, FieldKind, MessageSchema};
 use crate::Status;
-use crate::wkt::query_text::proto_paths_value;
+use crate::json::query_text::proto_paths_value;
 
 mod errors;
 mod flat;

@@ -9,7 +9,8 @@
 //! sideways or up, so that each floor can be read, tested and changed knowing only what is under
 //! it (`floors.rs` checks this on every `cargo test`):
 //!
-//! 0. `rpc` (this module), `version` and `require` (the features generated code needs);
+//! 0. `rpc` (this module), `version`, `require` (the features generated code needs) and `json`
+//!    (what the generated proto3 JSON impls are made of);
 //! 1. `context` (the [`Context`](crate::Context) a call carries), `deadline` (the
 //!    `grpc-timeout` wire format) and `wkt` (the well-known types with their proto3 JSON);
 //! 2. `call`: what a call does on any side of the wire (running a domain method within its

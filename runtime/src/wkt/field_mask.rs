@@ -5,7 +5,7 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 use serde::ser::{self, Serialize, Serializer};
 
-use super::query_text;
+use crate::json::query_text;
 
 /// `google.protobuf.FieldMask` with its proto3 JSON form: `{"paths": ["user.display_name",
 /// "id"]}` is the JSON string `"user.displayName,id"`.

@@ -30,14 +30,9 @@
 pub use pbjson_types::*;
 
 pub mod any;
-pub(crate) mod bytes;
 mod duration;
 mod field_mask;
-pub(crate) mod float;
-pub(crate) mod names;
-pub(crate) mod number;
-pub(crate) mod open_enum;
-pub(crate) mod query_text;
+mod float;
 mod timestamp;
 pub mod value;
 

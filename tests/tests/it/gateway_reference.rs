@@ -173,7 +173,7 @@ fn known_difference(ours: &Answer, theirs: &Answer) -> Option<&'static str> {
             Some("a string that is not UTF-8 is refused here, not when the request is sent")
         }
         (Answer::Decoded(_), Answer::Refused(theirs)) if theirs.contains("duplicate field") => {
-            // pbjson-build's impls tell a member given twice by the value kept, and a `null`
+            // The generated impls tell a member given twice by the value kept, and a `null`
             // or an enum name that is discarded keeps none.
             Some("a member given twice, once with no value (null, an unknown enum name), is read")
         }

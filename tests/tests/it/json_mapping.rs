@@ -1,5 +1,5 @@
-//! proto3 JSON of generated messages where pbjson-build's impls need the generator's
-//! corrections: non-finite floats are the strings `"NaN"`, `"Infinity"`, `"-Infinity"` in every
+//! proto3 JSON of generated messages, in the positions where serde's own forms are not proto3's:
+//! every scalar type in every position (64-bit integers as strings, bytes as base64), non-finite floats are the strings `"NaN"`, `"Infinity"`, `"-Infinity"` in every
 //! position a float can be, `null` for a `google.protobuf.Value` is the null value and for any
 //! other field the default, and an enum field keeps a number its enum has no value for and
 //! leaves out a name it does not have.
@@ -7,7 +7,9 @@
 use std::collections::HashMap;
 
 use rust_svc_runtime::wkt::{self, value::Kind};
-use rust_svc_tests::tests::json_mapping::{Floats, Shade, Shades, Values, floats, shades};
+use rust_svc_tests::tests::json_mapping::{
+    Floats, Scalars, Shade, Shades, Values, floats, scalars, shades,
+};
 use serde_json::json;
 
 /// The message of type `$type` that JSON `$sent` decodes to, and its JSON.
@@ -121,8 +123,8 @@ fn null_for_other_messages_is_the_default() {
 #[test]
 fn enum_numbers_without_a_value_are_kept_in_every_position() {
     // proto3 enums are open (the conformance suite's `EnumFieldUnknownValue`): a newer peer's
-    // value is read from its number and written back as one, where pbjson-build's impls
-    // refused it and could not write the message at all.
+    // value is read from its number and written back as one (pbjson-build's impls refused it
+    // and could not write the message at all).
     let sent = json!({
         "shade": 7,
         "maybe": -3,
@@ -191,8 +193,8 @@ fn names_the_enum_lacks_are_left_out_as_protojson_discards_them() {
 #[test]
 fn null_leaves_every_field_unset() {
     // proto3 JSON: `null` is the default for every field but a `google.protobuf.Value`
-    // (conformance: `AllFieldAcceptNull`); pbjson-build's impls refused it for fields without
-    // presence.
+    // (conformance: `AllFieldAcceptNull`; pbjson-build's impls refused it for fields without
+    // presence).
     let (message, written) = round_trip!(
         Floats,
         json!({"ratio": null, "weight": null, "maybe": null, "series": null, "byName": null,
@@ -223,8 +225,8 @@ fn null_leaves_every_field_unset() {
 #[test]
 fn a_package_named_by_a_keyword_is_corrected_like_any_other() {
     // `killers.type` is the module `killers::r#type`, as googleapis' `google.type` is
-    // `google::r#type` (its `LatLng`, `Color`, `DayOfWeek`); pbjson-build names the messages by
-    // the escaped module, which the corrections once failed to match.
+    // `google::r#type` (its `LatLng`, `Color`, `DayOfWeek`); the messages keep the proto
+    // package's name (pbjson-build named them by the escaped module).
     use rust_svc_tests::killers::r#type::{Bearing, Heading, LatLng, bearing::Toward};
     let sent = json!({"from": {"latitude": "NaN", "longitude": "-Infinity"}, "heading": "NORTH"});
     let (message, written) = round_trip!(Bearing, sent.clone());
@@ -248,4 +250,122 @@ fn a_package_named_by_a_keyword_is_corrected_like_any_other() {
         error.to_string().contains("struct killers.type.LatLng"),
         "{error}"
     );
+}
+
+#[test]
+fn every_scalar_has_its_proto3_json_form_in_every_position() {
+    // Read from either form: numbers as numbers or strings, bytes standard or URL-safe.
+    let sent = json!({
+        "int32Value": "-5",
+        "int64Value": -9007199254740993i64,
+        "uint32Value": 4294967295u32,
+        "uint64Value": "18446744073709551615",
+        "sint32Value": -1,
+        "sint64Value": "-2",
+        "fixed32Value": 3,
+        "fixed64Value": 4,
+        "sfixed32Value": -6,
+        "sfixed64Value": "-7",
+        "boolValue": true,
+        "stringValue": "s",
+        "bytesValue": "-_8",
+        "maybeInt64": 0,
+        "maybeBytes": "",
+        "maybeUint64": "1",
+        "manyInt64": [1, "-2"],
+        "manyUint64": ["3"],
+        "manyBytes": ["YWI=", "YQ"],
+        "manySfixed32": [-1, "2"],
+        "manyBools": [true, false],
+        "byInt64": {"-1": "a"},
+        "byUint32": {"4": "5"},
+        "byBool": {"true": "YQ==", "false": ""},
+        "byString": {"k": 6},
+        "bySint64": {"-3": "SHADE_DARK", "4": 7},
+        "byFixed64": {"8": {"deep": 1.5}},
+        "choiceInt64": "9",
+    });
+    let message: Scalars = serde_json::from_value(sent).expect("the JSON decodes");
+    assert_eq!(message.int64_value, -9_007_199_254_740_993);
+    assert_eq!(message.uint64_value, u64::MAX);
+    assert_eq!(message.bytes_value, [0xfb, 0xff]);
+    assert_eq!(message.maybe_int64, Some(0));
+    assert_eq!(message.maybe_bytes, Some(Vec::new()));
+    assert_eq!(message.many_bytes, [b"ab".to_vec(), b"a".to_vec()]);
+    assert_eq!(message.by_bool[&true], b"a");
+    assert_eq!(message.choice, Some(scalars::Choice::ChoiceInt64(9)));
+    // Written as protojson writes them: 64-bit integers and map keys as strings, bytes as
+    // padded standard base64, set `optional` fields even at their default.
+    let written = serde_json::to_value(&message).expect("the message encodes");
+    assert_eq!(
+        written,
+        json!({
+            "int32Value": -5,
+            "int64Value": "-9007199254740993",
+            "uint32Value": 4294967295u32,
+            "uint64Value": "18446744073709551615",
+            "sint32Value": -1,
+            "sint64Value": "-2",
+            "fixed32Value": 3,
+            "fixed64Value": "4",
+            "sfixed32Value": -6,
+            "sfixed64Value": "-7",
+            "boolValue": true,
+            "stringValue": "s",
+            "bytesValue": "+/8=",
+            "maybeInt64": "0",
+            "maybeBytes": "",
+            "maybeUint64": "1",
+            "manyInt64": ["1", "-2"],
+            "manyUint64": ["3"],
+            "manyBytes": ["YWI=", "YQ=="],
+            "manySfixed32": [-1, 2],
+            "manyBools": [true, false],
+            "byInt64": {"-1": "a"},
+            "byUint32": {"4": "5"},
+            "byBool": {"true": "YQ==", "false": ""},
+            "byString": {"k": "6"},
+            "bySint64": {"-3": "SHADE_DARK", "4": 7},
+            "byFixed64": {"8": {"deep": 1.5}},
+            "choiceInt64": "9",
+        })
+    );
+    let other = Scalars {
+        choice: Some(scalars::Choice::ChoiceBytes(b"\x00".to_vec())),
+        ..Scalars::default()
+    };
+    assert_eq!(
+        serde_json::to_value(&other).unwrap(),
+        json!({"choiceBytes": "AA=="})
+    );
+    // Two members of one oneof are refused, as protojson refuses them.
+    let both = json!({"choiceUint32": 1, "choiceNested": {}});
+    assert!(serde_json::from_value::<Scalars>(both).is_err());
+    // A member named twice, by either of its names, is refused.
+    let twice = json!({"int64Value": 1, "int64_value": 2});
+    assert!(serde_json::from_value::<Scalars>(twice).is_err());
+}
+
+#[test]
+fn a_oneof_named_like_a_nested_type_is_read_into_prost_builds_enum() {
+    use rust_svc_tests::tests::json_mapping::{Clash, clash};
+    let sent = json!({"nested": {"label": "x"}});
+    let message: Clash = serde_json::from_value(sent.clone()).unwrap();
+    assert_eq!(
+        message.kind,
+        Some(clash::KindOneOf::Nested(clash::Kind {
+            label: "x".to_owned()
+        }))
+    );
+    assert_eq!(serde_json::to_value(&message).unwrap(), sent);
+}
+
+#[test]
+fn a_message_of_a_file_without_a_package_has_json_named_by_its_bare_name() {
+    let sent = json!({"name": "w", "size": 3});
+    let widget: rust_svc_tests::Widget = serde_json::from_value(sent.clone()).unwrap();
+    assert_eq!(widget.size, 3);
+    assert_eq!(serde_json::to_value(&widget).unwrap(), sent);
+    let error = serde_json::from_str::<rust_svc_tests::Widget>("[]").unwrap_err();
+    assert!(error.to_string().contains("struct Widget"), "{error}");
 }

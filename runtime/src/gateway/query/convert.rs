@@ -14,9 +14,9 @@ use base64::engine::{DecodePaddingMode, general_purpose};
 use serde_json::{Number, Value};
 
 use crate::gateway::schema::{FieldKind, ScalarKind, WellKnown};
+use crate::json::number::ProtoNumber;
+use crate::json::query_text::{QUERY_KEY, query_value};
 use crate::wkt::Timestamp;
-use crate::wkt::number::ProtoNumber;
-use crate::wkt::query_text::{QUERY_KEY, query_value};
 
 #[cfg(test)]
 mod tests;
@@ -210,7 +210,7 @@ fn query_bytes(text: &str) -> Result<Value, String> {
         ],
     ];
     // Go's decoder skips line breaks, as the body's does.
-    let unbroken = crate::wkt::bytes::without_line_breaks(text);
+    let unbroken = crate::json::without_line_breaks(text);
     let url_safe = unbroken.contains(['-', '_']);
     let padded = unbroken.len().is_multiple_of(4);
     let bytes = ENGINES[usize::from(url_safe)][usize::from(padded)]
@@ -223,7 +223,7 @@ fn query_bytes(text: &str) -> Result<Value, String> {
 /// the standard or the URL-safe alphabet, padded or not (grpc-gateway requires padding; proto3
 /// JSON parsers do not, and a body field takes both, so the query does too).
 pub(crate) fn check_base64(text: &str) -> Result<(), String> {
-    crate::wkt::bytes::decode(text)
+    crate::json::decode_base64(text)
         .map(drop)
         .map_err(|error| format!("{text:?} is not valid base64 (standard or URL-safe): {error}"))
 }

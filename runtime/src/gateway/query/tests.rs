@@ -25,7 +25,7 @@ const ENUM: FieldKind = FieldKind::Enum("examplepb.EnumValue");
 
 /// How an enum's query text is passed to the message's serde impl.
 fn query(text: &str) -> Value {
-    crate::wkt::query_text::query_value(text.into())
+    crate::json::query_text::query_value(text.into())
 }
 const fn scalar(kind: crate::gateway::schema::ScalarKind) -> FieldKind {
     FieldKind::Scalar(kind)

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::super::schema::{Cardinality, FieldKind, FieldSchema, MessageSchema, WellKnown};
 use crate::Status;
-use crate::wkt::query_text::QUERY_KEY;
+use crate::json::query_text::QUERY_KEY;
 
 /// The request's field mask field, when it has exactly one (grpc-gateway's condition).
 pub(super) fn mask_field(schema: &'static MessageSchema) -> Option<&'static FieldSchema> {

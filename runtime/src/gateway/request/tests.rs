@@ -1,5 +1,5 @@
 //! The merge of body, path and query, and the errors of decoding, on a hand-written message
-//! with the serde shape pbjson-build generates (both names, unknown fields rejected).
+//! with the serde shape of the generated impls (both names, unknown fields rejected).
 
 use std::collections::HashMap;
 
@@ -10,7 +10,7 @@ use super::*;
 use crate::Code;
 use crate::gateway::query::tests::PROTO3;
 use crate::gateway::schema::{Cardinality::*, FieldSchema, ScalarKind};
-use crate::wkt::open_enum::OpenEnum;
+use crate::json::OpenEnum;
 
 const fn field(
     name: &'static str,
@@ -118,7 +118,7 @@ impl From<OpenEnum<ColorName>> for Color {
     }
 }
 
-/// The enum's names, as pbjson-build's impl for a prost enum reads them.
+/// The enum's names, as the generated impl for a prost enum reads them.
 #[derive(Debug, PartialEq, Deserialize)]
 #[allow(clippy::upper_case_acronyms)]
 enum ColorName {

@@ -15,7 +15,7 @@ use serde::de::{
 };
 use serde_json::Value;
 
-use crate::wkt::query_text::{PROTO_PATHS_KEY, QUERY_KEY};
+use crate::json::query_text::{PROTO_PATHS_KEY, QUERY_KEY};
 
 /// One step into a JSON value.
 #[derive(Debug, Clone, PartialEq, Eq)]

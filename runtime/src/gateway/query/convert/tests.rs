@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::gateway::query::tests::{encode, error, merge};
-use crate::wkt::query_text::query_value;
+use crate::json::query_text::query_value;
 
 #[test]
 fn bools_follow_go_parse_bool() {

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::*;
-use crate::wkt::query_text::query_value;
+use crate::json::query_text::query_value;
 
 #[test]
 fn nested_paths_create_the_messages_on_the_way() {

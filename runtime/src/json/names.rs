@@ -1,13 +1,12 @@
 //! A member name of a message's JSON object, and an enum's value, read into the generated
 //! type by one type for every message and every enum.
 //!
-//! pbjson-build gives each message a `Deserialize` impl of its own for its field tag, and each
-//! enum a visitor of its own: trait impls and functions per type that only match a string (or,
-//! for an enum, take a number). The generator (its `json/keys.rs`) keeps each match as a plain
-//! function of the type and reads through [`FieldKey`] or [`EnumValue`], so that a user's crate
-//! compiles one generic impl here instead of a few per type (bench/RESULTS.md, "Build time of
-//! the example's generated code"). What is read, and what an unknown name or number answers,
-//! are pbjson-build's.
+//! A `Deserialize` impl and a visitor per message for its member names (as pbjson-build
+//! writes them) are trait impls per type that only match a string. The generator writes each
+//! match as a plain function of the type (a message's gives a member's field number; an enum's
+//! is prost-build's `from_str_name`) and reads through [`FieldKey`] or [`EnumValue`], so that a
+//! user's crate compiles one generic impl here instead of a few per type (bench/RESULTS.md,
+//! "Build time of the example's generated code").
 
 use std::fmt;
 

@@ -2,10 +2,9 @@
 //! proto3 enum is open, so a number no value of the enum has is kept, read from a JSON number
 //! and written back as one (the conformance suite's `EnumFieldUnknownValue`). protojson reads a
 //! proto2 enum's numbers the same way, and prost keeps them in the field too, so every enum is
-//! read so. pbjson-build's impls go through the enum's Rust type, which has no room for such a
-//! number: they refuse it when reading and fail the whole message when writing, so a gateway in
-//! front of a newer server could not answer at all. The generator wraps those impls' enum values
-//! in [`OpenEnum`] (see the generator's `json/open_enums.rs`).
+//! read so. The enum's Rust type has no room for such a number: the generated impls read and
+//! write an enum field's number through [`OpenEnum`] and [`LenientEnum`] (and
+//! [`Enum`](super::Enum) for the field's whole value), never through the enum itself.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -31,50 +30,12 @@ impl<E> OpenEnum<E> {
     }
 }
 
-/// The number of an enum field of type `E`, written as the number, as protojson writes it with
-/// `UseEnumNumbers` (the generator's `use_enum_numbers`, a grpc-gateway marshaler option): the
-/// generator wraps the written values in it where it would wrap them in [`OpenEnum`]. Reading
-/// stays [`OpenEnum`]'s or [`LenientEnum`]'s, which take names and numbers.
-pub struct EnumNumber<E>(pub i32, PhantomData<fn() -> E>);
-
-/// Made as pbjson-build's impls make the enum (`E::try_from(n)`); it never fails.
-impl<E> TryFrom<i32> for EnumNumber<E> {
-    type Error = prost::UnknownEnumValue;
-
-    fn try_from(number: i32) -> Result<Self, Self::Error> {
-        Ok(Self(number, PhantomData))
-    }
-}
-
-impl<E> fmt::Debug for EnumNumber<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("EnumNumber").field(&self.0).finish()
-    }
-}
-
-impl<E> Serialize for EnumNumber<E> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_i32(self.0)
-    }
-}
-
 /// An enum field's value read as protojson reads it with `DiscardUnknown`, which grpc-gateway's
 /// default marshaler and connect-go's JSON codec set: like [`OpenEnum`], but a name `E` does not
 /// have (a newer peer's value, or a typo) is no value (`None`), which leaves the field unset, a
 /// repeated field without the element and a map without the entry. A path variable or query
 /// parameter that `E` does not name is still an error, as in grpc-gateway's query parser.
 pub struct LenientEnum<E>(pub Option<i32>, PhantomData<fn() -> E>);
-
-/// Where pbjson-build's impls turn a field's number into `E` (`E::try_from(n)`, which fails for
-/// a number `E` does not name), the generated code makes an `OpenEnum` the same way; it never
-/// fails. The error type is `E::try_from`'s, so that the code around the call stays as it is.
-impl<E> TryFrom<i32> for OpenEnum<E> {
-    type Error = prost::UnknownEnumValue;
-
-    fn try_from(number: i32) -> Result<Self, Self::Error> {
-        Ok(Self::new(number))
-    }
-}
 
 impl<E> fmt::Debug for OpenEnum<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -305,24 +266,5 @@ mod tests {
         assert!(read_leniently(&query("BLUE")).is_err());
         assert!(read_leniently(&query("9")).is_err());
         assert_eq!(read_leniently(&query("1")), Ok(Some(1)));
-    }
-
-    #[test]
-    fn enum_numbers_are_written_as_numbers_known_or_not() {
-        let numbered = |number: i32| {
-            let value: EnumNumber<Colour> = number.try_into().unwrap();
-            serde_json::to_string(&value).unwrap()
-        };
-        assert_eq!(numbered(1), "1");
-        assert_eq!(numbered(0), "0");
-        assert_eq!(numbered(-5), "-5");
-        assert_eq!(numbered(i32::MAX), "2147483647");
-    }
-
-    #[test]
-    fn a_try_from_never_fails() {
-        let value: Result<OpenEnum<Colour>, _> = 77.try_into();
-        // ... so that `E::try_from(n).map_err(…)?` reads the same with `OpenEnum::<E>`.
-        assert_eq!(value.map(|value| value.0), Ok(77));
     }
 }

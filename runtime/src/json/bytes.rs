@@ -1,5 +1,4 @@
-//! The reader of proto3 JSON `bytes` that the generated JSON impls use, in place of pbjson's,
-//! and the one decoder of base64 text that the query parameters check theirs with.
+//! The reader of proto3 JSON `bytes` that the generated JSON impls use, and the one decoder of base64 text that the query parameters check theirs with.
 //!
 //! protojson (grpc-gateway's JSON) reads the standard or the URL-safe alphabet, padded or not,
 //! and, with Go's base64 decoder, skips the line breaks of MIME-style text (`openssl base64`
@@ -12,8 +11,8 @@ use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 
-/// A `bytes` value read from base64 text: what pbjson-build's impls name as
-/// `pbjson::private::BytesDeserialize`, which the generated code finds here.
+/// A `bytes` value read from base64 text (standard or URL-safe, padded or not, line breaks
+/// skipped).
 #[derive(Debug, Copy, Clone, PartialOrd, PartialEq, Hash, Ord, Eq)]
 pub struct BytesDeserialize<T>(pub T);
 

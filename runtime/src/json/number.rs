@@ -1,4 +1,4 @@
-//! The reader of proto3 JSON numbers that the generated JSON impls use, in place of pbjson's.
+//! The reader of proto3 JSON numbers that the generated JSON impls use.
 //!
 //! proto3 JSON writes a number either as a JSON number or as a string holding one (64-bit
 //! integers as strings, floats' `"NaN"` and `"Infinity"`), and a reader accepts both. pbjson's
@@ -15,8 +15,7 @@ use std::str::FromStr;
 
 use serde::de::{self, Deserialize, Deserializer, IntoDeserializer, Visitor};
 
-/// A number read from a JSON number or from a string holding one: what pbjson-build's impls
-/// name as `pbjson::private::NumberDeserialize`, which the generated code finds here.
+/// A number read from a JSON number or from a string holding one.
 ///
 /// Where it reads what pbjson's does not, or refuses what it reads, it follows the proto3 JSON
 /// mapping as the protobuf conformance suite holds protobuf-go's `protojson` and C++ to it: an

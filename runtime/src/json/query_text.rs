@@ -5,7 +5,7 @@
 //!   the enum has no 9), where a body's numbers are open and its unknown names may be
 //!   discarded ([`OpenEnum`](super::open_enum::OpenEnum));
 //! - a field mask's paths are taken in proto form, `update_mask=display_name` included, where a
-//!   body's must be lowerCamelCase ([`FieldMask`](super::FieldMask)); the mask a PATCH gets from
+//!   body's must be lowerCamelCase ([`FieldMask`](crate::wkt::FieldMask)); the mask a PATCH gets from
 //!   its body's paths, already in proto form, goes in an object of its own
 //!   ([`PROTO_PATHS_KEY`]) and is taken exactly as it is.
 //!

@@ -1,0 +1,199 @@
+//! The `Serialize` impls: a message as a JSON object of its set fields (every field without
+//! presence too, with `emit_unpopulated`), an enum as its value's name.
+//!
+//! Each field's value goes to serde as it is when serde's form is proto3's (strings, bools,
+//! 32-bit integers, messages, and vectors and maps of them), else through one of the runtime's
+//! `json` wrappers, which write 64-bit integers as strings, floats with their three special
+//! names, bytes as base64 and enum numbers by name, in a field, a vector or a map alike.
+
+use std::fmt::Write as _;
+
+use super::fields::{Field, Fields, Holder, Value};
+use super::{Emitted, Options};
+
+/// The `Serialize` impl of the message `rust` (its Rust path), named `name` in proto.
+pub fn message(out: &mut Emitted, rust: &str, name: &str, fields: &Fields, options: &Options) {
+    let code = &mut out.code;
+    let _ = write!(
+        code,
+        "impl __serde::Serialize for {rust} {{
+    #[allow(deprecated)]
+    fn serialize<S>(&self, serializer: S) -> ::core::result::Result<S::Ok, S::Error>
+    where
+        S: __serde::Serializer,
+    {{
+"
+    );
+    if fields.fields.is_empty() && fields.oneofs.is_empty() {
+        let _ = write!(
+            code,
+            "        __serde::Serializer::serialize_struct(serializer, \"{name}\", 0)
+            .and_then(__serde::ser::SerializeStruct::end)
+    }}
+}}
+"
+        );
+        return;
+    }
+    code.push_str("        use __serde::ser::SerializeStruct;\n");
+    // How many members are written: serde's `serialize_struct` is told.
+    let mut always = 0;
+    let mut counted = Vec::new();
+    for field in &fields.fields {
+        match condition(field, options) {
+            Condition::Always => always += 1,
+            Condition::If(test) => counted.push(test),
+            Condition::IfSome => counted.push(format!("self.{}.is_some()", field.rust)),
+        }
+    }
+    for oneof in &fields.oneofs {
+        counted.push(format!("self.{}.is_some()", oneof.rust));
+    }
+    let terms: Vec<String> = (always > 0)
+        .then(|| always.to_string())
+        .into_iter()
+        .chain(counted.iter().map(|test| format!("usize::from({test})")))
+        .collect();
+    let _ = writeln!(
+        code,
+        "        let len = {};",
+        terms.join("\n            + ")
+    );
+    let _ = writeln!(
+        code,
+        "        let mut struct_ser = serializer.serialize_struct(\"{name}\", len)?;"
+    );
+    for field in &fields.fields {
+        let key = key(field, options);
+        let place = format!("&self.{}", field.rust);
+        match condition(field, options) {
+            Condition::Always => {
+                let value = if field.null_when_unset {
+                    place
+                } else {
+                    value(out, &field.value, &place, options)
+                };
+                write_field(&mut out.code, 2, key, &value);
+            }
+            Condition::If(test) => {
+                let value = value(out, &field.value, &place, options);
+                let _ = writeln!(out.code, "        if {test} {{");
+                write_field(&mut out.code, 3, key, &value);
+                out.code.push_str("        }\n");
+            }
+            Condition::IfSome => {
+                let value = value(out, &field.value, "v", options);
+                let _ = writeln!(
+                    out.code,
+                    "        if let Some(v) = self.{}.as_ref() {{",
+                    field.rust
+                );
+                write_field(&mut out.code, 3, key, &value);
+                out.code.push_str("        }\n");
+            }
+        }
+    }
+    for oneof in &fields.oneofs {
+        let _ = write!(
+            out.code,
+            "        if let Some(v) = self.{}.as_ref() {{
+            match v {{
+",
+            oneof.rust
+        );
+        for member in &oneof.members {
+            let value = value(out, &member.value, "v", options);
+            let _ = writeln!(
+                out.code,
+                "                {}::{}(v) => {{",
+                oneof.path, member.rust
+            );
+            write_field(&mut out.code, 5, key(member, options), &value);
+            out.code.push_str("                }\n");
+        }
+        out.code.push_str("            }\n        }\n");
+    }
+    out.code.push_str("        struct_ser.end()\n    }\n}\n");
+}
+
+/// The `Serialize` impl of the enum `rust`: its value's name, from prost-build's `as_str_name`.
+pub fn enumeration(out: &mut Emitted, rust: &str) {
+    let _ = write!(
+        out.code,
+        "impl __serde::Serialize for {rust} {{
+    #[allow(deprecated)]
+    fn serialize<S>(&self, serializer: S) -> ::core::result::Result<S::Ok, S::Error>
+    where
+        S: __serde::Serializer,
+    {{
+        serializer.serialize_str(self.as_str_name())
+    }}
+}}
+"
+    );
+}
+
+/// When a field is written.
+enum Condition {
+    Always,
+    /// When the test holds (the value is not its default).
+    If(String),
+    /// When the `Option` is set (the value is then `v`).
+    IfSome,
+}
+
+fn condition(field: &Field, options: &Options) -> Condition {
+    let own = format!("self.{}", field.rust);
+    match &field.holder {
+        Holder::Required => Condition::Always,
+        Holder::Optional if options.emit_unpopulated && field.null_when_unset => Condition::Always,
+        Holder::Optional => Condition::IfSome,
+        _ if options.emit_unpopulated => Condition::Always,
+        Holder::Repeated | Holder::Map { .. } => Condition::If(format!("!{own}.is_empty()")),
+        Holder::Implicit => Condition::If(match field.value {
+            Value::Bool => own,
+            Value::String | Value::Bytes => format!("!{own}.is_empty()"),
+            Value::Float => format!("{own} != 0."),
+            _ => format!("{own} != 0"),
+        }),
+    }
+}
+
+/// The member's name in the JSON object.
+fn key<'f>(field: &'f Field, options: &Options) -> &'f str {
+    if options.use_proto_names {
+        &field.proto_name
+    } else {
+        &field.json_name
+    }
+}
+
+/// What is handed to serde for a value of the kind `value` at `place` (a reference).
+fn value(out: &mut Emitted, value: &Value, place: &str, options: &Options) -> String {
+    let wrapper = match value {
+        Value::String | Value::Bool | Value::Int32 | Value::Message | Value::Dynamic => None,
+        Value::Int64 => Some("Int64".to_owned()),
+        Value::Float => Some("Floats".to_owned()),
+        Value::Bytes => Some("Base64".to_owned()),
+        Value::Enum(_) if options.use_enum_numbers => None,
+        Value::Enum(path) => {
+            out.uses_json = true;
+            return format!("&__json::Enum::<{path}, _>::new({place})");
+        }
+    };
+    match wrapper {
+        Some(wrapper) => {
+            out.uses_json = true;
+            format!("&__json::{wrapper}({place})")
+        }
+        None => place.to_owned(),
+    }
+}
+
+fn write_field(code: &mut String, depth: usize, key: &str, value: &str) {
+    let indent = "    ".repeat(depth);
+    let _ = writeln!(
+        code,
+        "{indent}struct_ser.serialize_field(\"{key}\", {value})?;"
+    );
+}
