@@ -5,13 +5,16 @@
 # scratch crates ask for what the generated code is written against: sets prost_req,
 # prost_types_req, tonic_req, tonic_prost_req, pbjson_req, pbjson_types_req and serde_req.
 workspace_dependency_versions() {
-	read -r prost_req prost_types_req tonic_req tonic_prost_req pbjson_req pbjson_types_req serde_req < <(python3 - <<'PY'
+	read -r prost_req prost_types_req tonic_req tonic_prost_req pbjson_types_req serde_req < <(python3 - <<'PY'
 import tomllib
 deps = tomllib.load(open("Cargo.toml", "rb"))["workspace"]["dependencies"]
 print(*(deps[name] if isinstance(deps[name], str) else deps[name]["version"]
-        for name in ("prost", "prost-types", "tonic", "tonic-prost", "pbjson", "pbjson-types", "serde")))
+        for name in ("prost", "prost-types", "tonic", "tonic-prost", "pbjson-types", "serde")))
 PY
 	)
+	# The workspace no longer depends on pbjson itself (only on pbjson-types, its well-known
+	# types); the peer's impls name pbjson of the same release.
+	pbjson_req=$pbjson_types_req
 	[[ -n ${serde_req:-} ]] || die "could not read the dependency versions from Cargo.toml"
 }
 
