@@ -69,21 +69,10 @@ repo=$(pwd)
 protos=(proto/inventory/v1/inventory.proto proto/orders/v1/orders.proto proto/dispatch/v1/dispatch.proto)
 packages=(inventory orders dispatch)
 
-scratch=$(mktemp -d "${TMPDIR:-/tmp}/build_time.XXXXXX")
-cleanup() {
-	local status=$?
-	# Kept after a failure too: the error messages point into it.
-	if [[ $status -ne 0 || ${KEEP_WORKDIR:-} == 1 ]]; then
-		note "scratch workspace kept in $scratch"
-	else
-		rm -rf "$scratch"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 # shellcheck source=bench/generated_crates.sh
 source bench/generated_crates.sh
+make_scratch build_time
+
 workspace_dependency_versions
 
 mkdir -p "$scratch/ours/src/generated" "$scratch/peer/src/generated" \

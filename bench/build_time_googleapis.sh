@@ -55,17 +55,9 @@ medium_list=${FILES:-$(dirname "$corpus")/medium-files.txt}
 medium_list=$(realpath "$medium_list")
 [[ $callgrind != 1 ]] || command -v valgrind >/dev/null || die "valgrind not found: apt-get install valgrind"
 
-scratch=$(mktemp -d "${TMPDIR:-/tmp}/build_time_googleapis.XXXXXX")
-cleanup() {
-	local status=$?
-	if [[ $status -ne 0 || ${KEEP_WORKDIR:-} == 1 ]]; then
-		note "scratch workspace kept in $scratch"
-	else
-		rm -rf "$scratch"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=bench/generated_crates.sh
+source bench/generated_crates.sh
+make_scratch build_time_googleapis
 
 note "building the plugin (release)"
 cargo build --quiet --release -p protoc-gen-rust-svc
@@ -86,8 +78,6 @@ resolver = "3"
 members = ["ours", "peer"]
 TOML
 cp Cargo.lock "$scratch/Cargo.lock"
-# shellcheck source=bench/generated_crates.sh
-source bench/generated_crates.sh
 workspace_dependency_versions
 
 note "generating both sides"

@@ -1,4 +1,5 @@
-# Sourced by bench/build_time.sh and bench/build_time_googleapis.sh, from the repository root:
+# Sourced by bench/build_time.sh, bench/build_time_googleapis.sh and bench/json_codec.sh, from
+# the repository root:
 # what both need to build generated code as crates of its own.
 
 # The versions the workspace asks for (Cargo.toml's [workspace.dependencies]), so that the
@@ -73,4 +74,22 @@ rustc_command() {
 		sed -n "s/^ *Running \`\(.*--crate-name ${2//-/_} .*\)\`\$/\1/p" | tail -n1)
 	[[ -n $line ]] || die "no rustc command line for $2 in cargo's output"
 	echo "$line"
+}
+
+# A scratch directory for the run in `$scratch` (`make_scratch NAME`): removed at exit, kept
+# after a failure (the error messages point into it) or with KEEP_WORKDIR=1. Uses the
+# script's `note`.
+make_scratch() {
+	scratch=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+	trap scratch_cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+
+scratch_cleanup() {
+	local status=$?
+	if [[ $status -ne 0 || ${KEEP_WORKDIR:-} == 1 ]]; then
+		note "scratch workspace kept in $scratch"
+	else
+		rm -rf "$scratch"
+	fi
 }

@@ -27,16 +27,8 @@ use super::{Emitted, Options};
 pub fn message(out: &mut Emitted, rust: &str, name: &str, fields: &Fields, options: &Options) {
     out.uses_json = true;
     let code = &mut out.code;
-    let _ = write!(
-        code,
-        "impl<'de> __serde::Deserialize<'de> for {rust} {{
-    #[allow(deprecated)]
-    fn deserialize<D>(deserializer: D) -> ::core::result::Result<Self, D::Error>
-    where
-        D: __serde::Deserializer<'de>,
-    {{
-        const FIELDS: &[&str] = &["
-    );
+    start(code, rust);
+    code.push_str("        const FIELDS: &[&str] = &[");
     let names: Vec<&str> = fields
         .all()
         .flat_map(|field| {
@@ -198,17 +190,8 @@ pub fn message(out: &mut Emitted, rust: &str, name: &str, fields: &Fields, optio
 pub fn enumeration(out: &mut Emitted, rust: &str, names: &[&str]) {
     out.uses_json = true;
     let code = &mut out.code;
-    let _ = write!(
-        code,
-        "impl<'de> __serde::Deserialize<'de> for {rust} {{
-    #[allow(deprecated)]
-    fn deserialize<D>(deserializer: D) -> ::core::result::Result<Self, D::Error>
-    where
-        D: __serde::Deserializer<'de>,
-    {{
-        const VALUES: &[&str] = &[
-"
-    );
+    start(code, rust);
+    code.push_str("        const VALUES: &[&str] = &[\n");
     for name in names {
         let _ = writeln!(code, "            \"{name}\",");
     }
@@ -218,6 +201,20 @@ pub fn enumeration(out: &mut Emitted, rust: &str, names: &[&str]) {
     }
 }
 ",
+    );
+}
+
+/// The impl's head, up to the body of `deserialize`.
+fn start(code: &mut String, rust: &str) {
+    let _ = write!(
+        code,
+        "impl<'de> __serde::Deserialize<'de> for {rust} {{
+    #[allow(deprecated)]
+    fn deserialize<D>(deserializer: D) -> ::core::result::Result<Self, D::Error>
+    where
+        D: __serde::Deserializer<'de>,
+    {{
+"
     );
 }
 

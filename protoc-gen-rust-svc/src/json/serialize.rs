@@ -14,16 +14,7 @@ use super::{Emitted, Options};
 /// The `Serialize` impl of the message `rust` (its Rust path), named `name` in proto.
 pub fn message(out: &mut Emitted, rust: &str, name: &str, fields: &Fields, options: &Options) {
     let code = &mut out.code;
-    let _ = write!(
-        code,
-        "impl __serde::Serialize for {rust} {{
-    #[allow(deprecated)]
-    fn serialize<S>(&self, serializer: S) -> ::core::result::Result<S::Ok, S::Error>
-    where
-        S: __serde::Serializer,
-    {{
-"
-    );
+    start(code, rust);
     if fields.fields.is_empty() && fields.oneofs.is_empty() {
         let _ = write!(
             code,
@@ -118,17 +109,21 @@ pub fn message(out: &mut Emitted, rust: &str, name: &str, fields: &Fields, optio
 
 /// The `Serialize` impl of the enum `rust`: its value's name, from prost-build's `as_str_name`.
 pub fn enumeration(out: &mut Emitted, rust: &str) {
+    start(&mut out.code, rust);
+    out.code
+        .push_str("        serializer.serialize_str(self.as_str_name())\n    }\n}\n");
+}
+
+/// The impl's head, up to the body of `serialize`.
+fn start(code: &mut String, rust: &str) {
     let _ = write!(
-        out.code,
+        code,
         "impl __serde::Serialize for {rust} {{
     #[allow(deprecated)]
     fn serialize<S>(&self, serializer: S) -> ::core::result::Result<S::Ok, S::Error>
     where
         S: __serde::Serializer,
     {{
-        serializer.serialize_str(self.as_str_name())
-    }}
-}}
 "
     );
 }
