@@ -56,6 +56,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .include("protos")
             .include("../proto")
             .file("protos/gateway.proto")
+            .file("protos/proto2.proto")
             .out_dir(out_dir.join(module))
             .compile()
     };

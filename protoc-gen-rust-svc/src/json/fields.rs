@@ -63,8 +63,9 @@ pub struct Field {
     pub number: i32,
     pub value: Value,
     pub holder: Holder,
-    /// A singular message field outside any oneof (a synthetic one included): with
-    /// `emit_unpopulated`, written as `null` when unset, as protojson writes it.
+    /// A field with presence outside any oneof (a synthetic one included): a singular message
+    /// field, or a proto2 `optional` one. With `emit_unpopulated`, written as `null` when
+    /// unset, as protojson writes it (its `EmitUnpopulated` skips only oneof members).
     pub null_when_unset: bool,
 }
 
@@ -165,9 +166,9 @@ pub fn of(
             number: field.number(),
             value,
             holder,
-            null_when_unset: matches!(field.r#type(), Type::Message | Type::Group)
-                && field.label() != Label::Repeated
-                && field.oneof_index.is_none(),
+            null_when_unset: field.label() == Label::Optional
+                && field.oneof_index.is_none()
+                && (!proto3 || matches!(field.r#type(), Type::Message | Type::Group)),
         };
         match in_oneof.and_then(|index| oneofs.get_mut(index)) {
             Some(oneof) => oneof.members.push(built),

@@ -58,12 +58,26 @@ pub fn message(out: &mut Emitted, rust: &str, name: &str, fields: &Fields, optio
         let key = key(field, options);
         let place = format!("&self.{}", field.rust);
         match condition(field, options) {
-            Condition::Always => {
-                let value = if field.null_when_unset {
-                    place
+            Condition::Always if field.null_when_unset => {
+                // The `Option` itself where serde's form is the value's (`None` is `null`), else
+                // the value's form when set and `null` when not.
+                let some = value(out, &field.value, "v", options);
+                if some == "v" {
+                    write_field(&mut out.code, 2, key, &place);
                 } else {
-                    value(out, &field.value, &place, options)
-                };
+                    let _ = writeln!(
+                        out.code,
+                        "        if let Some(v) = self.{}.as_ref() {{",
+                        field.rust
+                    );
+                    write_field(&mut out.code, 3, key, &some);
+                    out.code.push_str("        } else {\n");
+                    write_field(&mut out.code, 3, key, "&()");
+                    out.code.push_str("        }\n");
+                }
+            }
+            Condition::Always => {
+                let value = value(out, &field.value, &place, options);
                 write_field(&mut out.code, 2, key, &value);
             }
             Condition::If(test) => {

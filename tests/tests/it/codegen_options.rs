@@ -234,3 +234,47 @@ fn emit_unpopulated_writes_every_field_as_grpc_gateways_default_marshaler_does()
         set
     );
 }
+
+#[test]
+fn emit_unpopulated_writes_unset_proto2_optional_fields_as_null_as_protojson_does() {
+    use rust_svc_tests::emit_unpopulated::tests::proto2::{Request, Response, request};
+
+    // protojson's EmitUnpopulated skips only oneof members (a proto3 `optional` field's
+    // synthetic oneof included): a proto2 `optional` field without a value is `null`, whatever
+    // its type's form (a plain number, an enum by name, a float, base64).
+    assert_eq!(
+        serde_json::to_value(Request::default()).unwrap(),
+        json!({
+            "id": "",
+            "limit": null,
+            "locale": null,
+            "mode": null,
+            "tags": [],
+            "verbose": null,
+        })
+    );
+    assert_eq!(
+        serde_json::to_value(Response::default()).unwrap(),
+        json!({"id": "", "score": null, "blob": null})
+    );
+    let set = Response {
+        id: "r".to_owned(),
+        score: Some(f64::INFINITY),
+        blob: Some(vec![1]),
+    };
+    assert_eq!(
+        serde_json::to_value(&set).unwrap(),
+        json!({"id": "r", "score": "Infinity", "blob": "AQ=="})
+    );
+    let request = Request {
+        mode: Some(request::Mode::Thorough as i32),
+        ..Request::default()
+    };
+    assert_eq!(
+        serde_json::to_value(&request).unwrap()["mode"],
+        "MODE_THOROUGH"
+    );
+    // And it reads back, `null` as unset.
+    let back: Request = serde_json::from_value(serde_json::to_value(&request).unwrap()).unwrap();
+    assert_eq!(back, request);
+}
