@@ -181,8 +181,9 @@ impl Builder {
 
     /// Whether the proto3 JSON impls write fields at their default value too (default `false`:
     /// they leave them out, as proto3 JSON does). With `true` every field but an unset oneof
-    /// member or `optional` field is written, an unset message field as `null`, as
-    /// grpc-gateway's default marshaler writes them. The `emit_unpopulated` parameter.
+    /// member or proto3 `optional` field is written, an unset message field or proto2
+    /// `optional` field as `null`, as grpc-gateway's default marshaler writes them. The
+    /// `emit_unpopulated` parameter.
     #[must_use]
     pub fn emit_unpopulated(mut self, enabled: bool) -> Self {
         self.params.emit_unpopulated = enabled;

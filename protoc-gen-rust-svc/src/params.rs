@@ -19,7 +19,7 @@
 //! | `strict_http_rules` | `true` or `false`: what grpc-gateway serves but the Envoy transcoder refuses stops generation: two rpcs on one route, a `*` or a variable after `**` | `false` |
 //! | `json_all_messages` | `true` or `false`: every message gets proto3 JSON impls, not only those an rpc carries | `false` |
 //! | `reject_unknown_fields` | `true` or `false`: the proto3 JSON impls refuse an object with a field the message does not have, instead of skipping it | `false` |
-//! | `emit_unpopulated` | `true` or `false`: the proto3 JSON impls write every field, those at their default value too (`0`, `""`, `[]`, `{}`, `null` for an unset message field; not an unset oneof or `optional` field), as grpc-gateway's default marshaler (protojson's `EmitUnpopulated`) writes them | `false` |
+//! | `emit_unpopulated` | `true` or `false`: the proto3 JSON impls write every field, those at their default value too (`0`, `""`, `[]`, `{}`, `null` for an unset message field or proto2 `optional` field; not an unset oneof or proto3 `optional` field), as grpc-gateway's default marshaler (protojson's `EmitUnpopulated`) writes them | `false` |
 //! | `grpc_api_configuration` | a `google.api.Service` YAML file whose `http.rules` route rpcs (beside their annotations), as grpc-gateway reads it | none |
 //! | `use_proto_names` | `true` or `false`: the proto3 JSON impls write fields under their proto names (`display_name`), as protojson's `UseProtoNames` does; reading takes either name | `false` |
 //! | `use_enum_numbers` | `true` or `false`: the proto3 JSON impls write enum values as their numbers, as protojson's `UseEnumNumbers` does; reading takes names and numbers | `false` |
