@@ -24,6 +24,7 @@ use prost_build::Module;
 use prost_types::{DescriptorProto, EnumDescriptorProto, FileDescriptorProto};
 use rayon::prelude::*;
 
+use crate::model::closure::is_extern;
 use crate::params::Params;
 use crate::prepare::Renames;
 
@@ -91,13 +92,6 @@ pub fn generate(
     {
         extern_paths.push((".google.protobuf".to_owned(), well_known_types_path(params)));
     }
-    let is_extern = |full_name: &str| {
-        extern_paths.iter().any(|(proto, _)| {
-            full_name
-                .strip_prefix(proto.as_str())
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
-        })
-    };
     let mut all = BTreeMap::new();
     let mut maps = HashMap::new();
     for file in &files {
@@ -124,7 +118,7 @@ pub fn generate(
     for (name, found) in &all {
         let module = Module::from_protobuf_package_name(found.package);
         let reached = types.is_none_or(|types| types.contains(&name[1..]));
-        if !reached || !wanted.contains(&module) || is_extern(name) {
+        if !reached || !wanted.contains(&module) || is_extern(&name[1..], &extern_paths) {
             continue;
         }
         by_module.entry(module).or_default().push((name, found));

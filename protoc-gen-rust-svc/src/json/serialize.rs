@@ -28,12 +28,17 @@ pub fn message(out: &mut Emitted, rust: &str, name: &str, fields: &Fields, optio
     }
     code.push_str("        use __serde::ser::SerializeStruct;\n");
     // How many members are written: serde's `serialize_struct` is told.
+    let conditions: Vec<Condition> = fields
+        .fields
+        .iter()
+        .map(|field| condition(field, options))
+        .collect();
     let mut always = 0;
     let mut counted = Vec::new();
-    for field in &fields.fields {
-        match condition(field, options) {
+    for (field, condition) in fields.fields.iter().zip(&conditions) {
+        match condition {
             Condition::Always => always += 1,
-            Condition::If(test) => counted.push(test),
+            Condition::If(test) => counted.push(test.clone()),
             Condition::IfSome => counted.push(format!("self.{}.is_some()", field.rust)),
         }
     }
@@ -54,26 +59,16 @@ pub fn message(out: &mut Emitted, rust: &str, name: &str, fields: &Fields, optio
         code,
         "        let mut struct_ser = serializer.serialize_struct(\"{name}\", len)?;"
     );
-    for field in &fields.fields {
+    for (field, condition) in fields.fields.iter().zip(conditions) {
         let key = key(field, options);
         let place = format!("&self.{}", field.rust);
-        match condition(field, options) {
+        match condition {
             Condition::Always if field.null_when_unset => {
                 // The `Option` itself where serde's form is the value's (`None` is `null`), else
                 // the value's form when set and `null` when not.
-                let some = value(out, &field.value, "v", options);
-                if some == "v" {
-                    write_field(&mut out.code, 2, key, &place);
-                } else {
-                    let _ = writeln!(
-                        out.code,
-                        "        if let Some(v) = self.{}.as_ref() {{",
-                        field.rust
-                    );
-                    write_field(&mut out.code, 3, key, &some);
-                    out.code.push_str("        } else {\n");
-                    write_field(&mut out.code, 3, key, "&()");
-                    out.code.push_str("        }\n");
+                match wrapped(out, &field.value, "v", options) {
+                    Some(some) => write_if_some(&mut out.code, field, key, &some, true),
+                    None => write_field(&mut out.code, 2, key, &place),
                 }
             }
             Condition::Always => {
@@ -88,13 +83,7 @@ pub fn message(out: &mut Emitted, rust: &str, name: &str, fields: &Fields, optio
             }
             Condition::IfSome => {
                 let value = value(out, &field.value, "v", options);
-                let _ = writeln!(
-                    out.code,
-                    "        if let Some(v) = self.{}.as_ref() {{",
-                    field.rust
-                );
-                write_field(&mut out.code, 3, key, &value);
-                out.code.push_str("        }\n");
+                write_if_some(&mut out.code, field, key, &value, false);
             }
         }
     }
@@ -179,24 +168,40 @@ fn key<'f>(field: &'f Field, options: &Options) -> &'f str {
 
 /// What is handed to serde for a value of the kind `value` at `place` (a reference).
 fn value(out: &mut Emitted, value: &Value, place: &str, options: &Options) -> String {
+    wrapped(out, value, place, options).unwrap_or_else(|| place.to_owned())
+}
+
+/// The runtime's wrapper around the value at `place` where serde's own form is not proto3's;
+/// `None` where it is (strings, bools, 32-bit integers, messages, enums as numbers).
+fn wrapped(out: &mut Emitted, value: &Value, place: &str, options: &Options) -> Option<String> {
     let wrapper = match value {
-        Value::String | Value::Bool | Value::Int32 | Value::Message | Value::Dynamic => None,
-        Value::Int64 => Some("Int64".to_owned()),
-        Value::Float => Some("Floats".to_owned()),
-        Value::Bytes => Some("Base64".to_owned()),
-        Value::Enum(_) if options.use_enum_numbers => None,
-        Value::Enum(path) => {
-            out.uses_json = true;
-            return format!("&__json::Enum::<{path}, _>::new({place})");
+        Value::String | Value::Bool | Value::Int32 | Value::Message | Value::Dynamic => {
+            return None;
         }
+        Value::Enum(_) if options.use_enum_numbers => return None,
+        Value::Int64 => "Int64".to_owned(),
+        Value::Float => "Floats".to_owned(),
+        Value::Bytes => "Base64".to_owned(),
+        Value::Enum(path) => format!("Enum::<{path}, _>::new"),
     };
-    match wrapper {
-        Some(wrapper) => {
-            out.uses_json = true;
-            format!("&__json::{wrapper}({place})")
-        }
-        None => place.to_owned(),
+    out.uses_json = true;
+    Some(format!("&__json::{wrapper}({place})"))
+}
+
+/// The field's code when its `Option` is set (the value is `v`), and with `null_otherwise`
+/// `null` when it is not.
+fn write_if_some(code: &mut String, field: &Field, key: &str, value: &str, null_otherwise: bool) {
+    let _ = writeln!(
+        code,
+        "        if let Some(v) = self.{}.as_ref() {{",
+        field.rust
+    );
+    write_field(code, 3, key, value);
+    if null_otherwise {
+        code.push_str("        } else {\n");
+        write_field(code, 3, key, "&()");
     }
+    code.push_str("        }\n");
 }
 
 fn write_field(code: &mut String, depth: usize, key: &str, value: &str) {
