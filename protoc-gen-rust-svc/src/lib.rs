@@ -1,14 +1,25 @@
 //! `protoc-gen-rust-svc`: from `.proto` service definitions to Rust services.
 //!
-//! Per proto package it writes the prost messages (`inventory.v1.rs`), the service artifacts
-//! (`inventory.v1.svc.rs`: domain trait, its `Dyn…` companion, the UNIMPLEMENTED stub, the tonic
-//! adapter and tonic's wire server and client) and an include file (`mod.rs`) that builds the
-//! module tree from them.
+//! This crate is the generator: a protoc / buf plugin binary (also `generate`, `new` to
+//! scaffold a service crate, `check` to keep one in step with its protos, and `parameters`),
+//! and a library for `build.rs`. What it writes depends on `rust-svc-runtime`.
+//! **[The guide](https://github.com/protoc-gen-rust-svc/protoc-gen-rust-svc/blob/main/docs/src/introduction.md)** shows the three ways in ([getting
+//! started](https://github.com/protoc-gen-rust-svc/protoc-gen-rust-svc/blob/main/docs/src/getting-started.md)), [what gets generated](https://github.com/protoc-gen-rust-svc/protoc-gen-rust-svc/blob/main/docs/src/artifacts.md),
+//! [scaffolding](https://github.com/protoc-gen-rust-svc/protoc-gen-rust-svc/blob/main/docs/src/scaffolding.md) and every [plugin parameter](https://github.com/protoc-gen-rust-svc/protoc-gen-rust-svc/blob/main/docs/src/reference/parameters.md);
+//! this rustdoc is the library's reference.
+//!
+//! Per proto package it writes the prost messages and their proto3 JSON (`inventory.v1.rs`), the
+//! service artifacts (`inventory.v1.svc.rs`: the domain trait and its `Dyn…` companion, the
+//! UNIMPLEMENTED stub, the tonic adapter, the client, the fake, the REST gateway, and on request
+//! tonic's own wire server and client), with `openapi` an OpenAPI 3.1 document, and an include
+//! file (`mod.rs`) that builds the module tree from them.
 //!
 //! Three ways in share one pure core, [`generate`]:
 //! - the protoc / buf plugin (`main.rs` around [`execute`]);
 //! - `protoc-gen-rust-svc generate`, and
 //! - [`Builder`] for `build.rs`, both compiling with the embedded protox compiler.
+//!
+//! Their parameters are one table, [`params::PARAMETERS`].
 
 mod analyze;
 mod builder;
@@ -22,7 +33,7 @@ mod messages;
 pub mod model;
 mod names;
 mod options;
-mod params;
+pub mod params;
 mod plugin;
 mod prepare;
 mod render;

@@ -5,6 +5,8 @@
 //!   write the files;
 //! - `new NAME --proto FILE …`: scaffold a service crate from templates;
 //! - `check [--crate DIR]`: compare a scaffolded crate's handlers with its protos;
+//! - `parameters [--out FILE]`: the plugin parameters' reference, in markdown (what
+//!   `cargo generate-docs` writes to docs/src/reference/parameters.md);
 //! - `--help` and `--version`, on the command and on every subcommand (clap).
 
 use std::io::{IsTerminal, Write};
@@ -55,6 +57,17 @@ enum Command {
     /// of rpcs that are gone, signatures that changed. Exits 1 when there are any.
     #[command(display_name = "protoc-gen-rust-svc")]
     Check(CheckArgs),
+    /// Print the reference of the plugin parameters (every key, the values it takes, its
+    /// default and its Builder method), in markdown, or write it to a file.
+    #[command(display_name = "protoc-gen-rust-svc")]
+    Parameters(ParametersArgs),
+}
+
+#[derive(Args)]
+struct ParametersArgs {
+    /// Write the reference to FILE (its directory created if need be) instead of stdout.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    out: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -152,6 +165,7 @@ fn main() -> ExitCode {
             Ok(false) => ExitCode::FAILURE,
             Err(error) => report(Err(error)),
         },
+        Some(Command::Parameters(args)) => report(parameters(&args)),
     }
 }
 
@@ -233,6 +247,21 @@ fn check(args: &CheckArgs) -> Result<bool, Error> {
         );
         Ok(false)
     }
+}
+
+/// The parameter reference, to stdout or to `--out`.
+fn parameters(args: &ParametersArgs) -> Result<(), Error> {
+    let reference = protoc_gen_rust_svc::params::reference_markdown();
+    let Some(path) = &args.out else {
+        let _ = std::io::stdout().lock().write_all(reference.as_bytes());
+        return Ok(());
+    };
+    let cannot =
+        |error: std::io::Error| Error::new(format!("cannot write {}: {error}", path.display()));
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(cannot)?;
+    }
+    std::fs::write(path, reference).map_err(cannot)
 }
 
 fn plugin() -> ExitCode {

@@ -1,36 +1,34 @@
-//! Plugin parameters: `opt:` in buf.gen.yaml, `--rust-svc_opt=` for protoc, or the builder API.
+//! Plugin parameters: `opt:` in buf.gen.yaml, `--rust-svc_opt=` for protoc, `--opt` for
+//! `generate`, or the builder API.
 //!
 //! Parameters are comma-separated `key=value` pairs; `\,` is a comma inside a value (protoc and buf
 //! join repeated options with commas, so a bare comma always separates). Every key is known; an
 //! unknown key or a bad value is an error, never ignored, because a typo that silently changes
 //! output is worse than a failed run.
 //!
-//! | key | value | default |
-//! | --- | --- | --- |
-//! | `artifacts` | `+`-separated list of `domain`, `stub`, `server`, `client`, `fake`, `gateway`, `openapi`, `tonic_client` | all but `openapi` and `tonic_client` |
-//! | `messages` | `true` or `false`: emit prost messages (turn off to pair with protoc-gen-prost) | `true` |
-//! | `runtime_crate` | Rust path of the runtime crate | `::rust_svc_runtime` |
-//! | `include_file` | name of the file that assembles the module tree; empty for none | `mod.rs` |
-//! | `extern_path` | `.proto.path=::rust::path`, passed to prost-build; repeatable | none |
-//! | `type_attribute` | `PATH=#[attr]`, prost-build's `type_attribute`; repeatable | none |
-//! | `field_attribute` | `PATH=#[attr]`, prost-build's `field_attribute`; repeatable | none |
-//! | `default_stubs` | `true` or `false`: every domain trait method answers UNIMPLEMENTED by default | `false` |
-//! | `file_descriptor_set` | `true` or `false`: the include file gets `FILE_DESCRIPTOR_SET` | `false` |
-//! | `strict_http_rules` | `true` or `false`: what grpc-gateway serves but the Envoy transcoder refuses stops generation: two rpcs on one route, a `*` or a variable after `**` | `false` |
-//! | `json_all_messages` | `true` or `false`: every message gets proto3 JSON impls, not only those an rpc carries | `false` |
-//! | `reject_unknown_fields` | `true` or `false`: the proto3 JSON impls refuse an object with a field the message does not have, instead of skipping it | `false` |
-//! | `emit_unpopulated` | `true` or `false`: the proto3 JSON impls write every field, those at their default value too (`0`, `""`, `[]`, `{}`, `null` for an unset message field or proto2 `optional` field; not an unset oneof or proto3 `optional` field), as grpc-gateway's default marshaler (protojson's `EmitUnpopulated`) writes them | `false` |
-//! | `grpc_api_configuration` | a `google.api.Service` YAML file whose `http.rules` route rpcs (beside their annotations), as grpc-gateway reads it | none |
-//! | `use_proto_names` | `true` or `false`: the proto3 JSON impls write fields under their proto names (`display_name`), as protojson's `UseProtoNames` does; reading takes either name | `false` |
-//! | `use_enum_numbers` | `true` or `false`: the proto3 JSON impls write enum values as their numbers, as protojson's `UseEnumNumbers` does; reading takes names and numbers | `false` |
-//! | `allow_delete_body` | `true` or `false`: a `delete` rule may have a `body`, as grpc-gateway's option of that name allows | `false` |
-//! | `generate_unbound_methods` | `true` or `false`: an rpc without an HTTP rule is routed as `post` on its gRPC path with the request as the body, as grpc-gateway's option of that name routes it | `false` |
-//! | `openapi_naming_strategy` | `fqn`, `legacy`, `simple` or `package`: the OpenAPI schemas' names, as protoc-gen-openapiv2's strategies name them (`legacy`: `v1Item`) | `fqn` (`inventory.v1.Item`) |
-//! | `wildcards_after_double_wildcard` | deprecated, no effect: a `*` or a variable after `**` is accepted by default (a warning), refused with `strict_http_rules` | `false` |
+//! The parameters themselves are [`PARAMETERS`], the one table they are described in: the
+//! unknown-key error lists its keys, [`Params::parse`] refuses a key it does not have, and the
+//! guide's parameter reference (docs/src/reference/parameters.md) is rendered from it by
+//! [`reference_markdown`] (`cargo generate-docs`; a test fails when the page is stale).
 
 use std::collections::BTreeSet;
 
 use crate::error::Error;
+
+mod reference;
+mod table;
+
+pub use reference::reference_markdown;
+pub use table::{PARAMETERS, Parameter};
+
+/// The artifacts that implement or serve the domain trait, so need `domain` beside them.
+const NEEDS_DOMAIN: [Artifact; 5] = [
+    Artifact::Stub,
+    Artifact::Server,
+    Artifact::Client,
+    Artifact::Fake,
+    Artifact::Gateway,
+];
 
 /// How the OpenAPI document names its schemas (`openapi_naming_strategy`), as
 /// protoc-gen-openapiv2's strategies of the same names do.
@@ -79,9 +77,10 @@ pub enum Artifact {
     TonicServer,
     /// The REST/JSON gateway of every service with `google.api.http` rules: a static route
     /// table and a router serving the domain trait. It needs proto3 JSON, so with it the
-    /// messages the rpcs carry (every message with `json_all_messages`) get pbjson's serde
-    /// impls, which the adapter's Connect `application/json` uses too, and the well-known
-    /// types become the runtime's (`rust_svc_runtime::wkt`, which have them).
+    /// messages the rpcs carry (every message with `json_all_messages`) get proto3 JSON (serde)
+    /// impls, printed by the generator, which the adapter's Connect `application/json` uses
+    /// too, and the well-known types become the runtime's (`rust_svc_runtime::wkt`, which have
+    /// them).
     Gateway,
     /// An OpenAPI 3.1 document per proto package with http rules (`<package>.openapi.json`).
     OpenApi,
@@ -236,14 +235,14 @@ impl Default for Params {
     }
 }
 
-const KNOWN_KEYS: &str = "artifacts, messages, runtime_crate, include_file, extern_path, \
-                          type_attribute, field_attribute, default_stubs, file_descriptor_set, \
-                          strict_http_rules, json_all_messages, reject_unknown_fields, \
-                          emit_unpopulated, use_proto_names, use_enum_numbers, \
-                          allow_delete_body, \
-                          generate_unbound_methods, openapi_naming_strategy, \
-                          wildcards_after_double_wildcard, \
-                          grpc_api_configuration";
+/// The keys of [`PARAMETERS`], for the errors that list them.
+fn known_keys() -> String {
+    PARAMETERS
+        .iter()
+        .map(|parameter| parameter.key)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 impl Params {
     /// Parses the `parameter` string of a CodeGeneratorRequest.
@@ -256,10 +255,19 @@ impl Params {
             }
             let (key, value) = entry.split_once('=').ok_or_else(|| {
                 Error::new(format!(
-                    "plugin parameter `{entry}` has no value: expected `key=value` (keys: {KNOWN_KEYS})"
+                    "plugin parameter `{entry}` has no value: expected `key=value` (keys: {})",
+                    known_keys()
                 ))
             })?;
             let (key, value) = (key.trim(), value.trim());
+            // The table is the authority: a key it does not have is refused before the match
+            // below, whose arms only parse the values.
+            if !PARAMETERS.iter().any(|parameter| parameter.key == key) {
+                return Err(Error::new(format!(
+                    "unknown plugin parameter `{key}` (known: {})",
+                    known_keys()
+                )));
+            }
             match key {
                 "artifacts" => params.artifacts = parse_artifacts(value)?,
                 "messages" => params.messages = parse_bool(key, value)?,
@@ -342,9 +350,11 @@ impl Params {
                          `grpc_api_configuration=path/to/service.yaml`",
                     ));
                 }
-                unknown => {
+                // In PARAMETERS but not parsed here: a bug of ours, which the tests catch.
+                other => {
                     return Err(Error::new(format!(
-                        "unknown plugin parameter `{unknown}` (known: {KNOWN_KEYS})"
+                        "internal error: plugin parameter `{other}` is known but not read; \
+                         please report this"
                     )));
                 }
             }
@@ -384,13 +394,7 @@ impl Params {
                  it needs one (`include_file` is empty)",
             ));
         }
-        for needs_domain in [
-            Artifact::Stub,
-            Artifact::Server,
-            Artifact::Client,
-            Artifact::Fake,
-            Artifact::Gateway,
-        ] {
+        for needs_domain in NEEDS_DOMAIN {
             if self.emits(needs_domain) && !self.emits(Artifact::Domain) {
                 return Err(Error::new(format!(
                     "artifact `{}` implements or serves the domain trait: add `domain` to `artifacts`",

@@ -1,6 +1,6 @@
 //! The command line: `--help` and `--version` on the command and on every subcommand, clap's
-//! usage errors, the `generate` flags the README and scripts use, and the plugin mode that a
-//! run with no arguments still is.
+//! usage errors, the `generate` flags the README and scripts use, `parameters` (which
+//! `cargo generate-docs` runs), and the plugin mode that a run with no arguments still is.
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
@@ -41,7 +41,15 @@ fn help_describes_the_plugin_mode_and_the_generate_command() {
             help.contains("Usage: protoc-gen-rust-svc [COMMAND]"),
             "{help}"
         );
-        assert!(help.contains("generate"), "{help}");
+        // Every subcommand, with the first line of its description.
+        for command in [
+            "generate    Compile FILEs",
+            "new         Scaffold a service crate",
+            "check       Compare a scaffolded crate's handlers",
+            "parameters  Print the reference of the plugin parameters",
+        ] {
+            assert!(help.contains(command), "{flag} lacks {command}: {help}");
+        }
     }
     let help = stdout(&run(&["--help"]));
     assert!(
@@ -73,7 +81,12 @@ fn generate_help_lists_every_flag() {
 #[test]
 fn version_is_the_same_on_the_command_and_the_subcommand() {
     let expected = format!("protoc-gen-rust-svc {}\n", env!("CARGO_PKG_VERSION"));
-    for args in [&["--version"][..], &["-V"], &["generate", "--version"]] {
+    for args in [
+        &["--version"][..],
+        &["-V"],
+        &["generate", "--version"],
+        &["parameters", "--version"],
+    ] {
         let output = run(args);
         assert!(output.status.success(), "{args:?}: {}", stderr(&output));
         assert_eq!(stdout(&output), expected, "{args:?}");
@@ -134,6 +147,46 @@ fn generate_takes_attached_and_long_flags_and_repeated_opts() {
         ["inventory.v1.svc.rs", "lib.rs"],
         "{:?}",
         files.keys()
+    );
+}
+
+#[test]
+fn parameters_prints_the_reference_or_writes_it_to_out() {
+    let reference = protoc_gen_rust_svc::params::reference_markdown();
+    let output = run(&["parameters"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), reference);
+
+    let dir = tempfile::tempdir().unwrap();
+    for flag in ["--out", "-o"] {
+        // The file's directory need not exist yet.
+        let file = dir
+            .path()
+            .join(flag.trim_start_matches('-'))
+            .join("parameters.md");
+        let output = run(&["parameters", flag, file.to_str().unwrap()]);
+        assert!(output.status.success(), "{flag}: {}", stderr(&output));
+        assert!(output.stdout.is_empty(), "{flag}");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), reference, "{flag}");
+    }
+
+    let help = stdout(&run(&["parameters", "--help"]));
+    assert!(
+        help.contains("Usage: protoc-gen-rust-svc parameters [OPTIONS]"),
+        "{help}"
+    );
+    assert!(help.contains("-o, --out <FILE>"), "{help}");
+
+    // A file in the way of the directory is an error naming the path, not a panic.
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, "").unwrap();
+    let target = blocker.join("parameters.md");
+    let output = run(&["parameters", "--out", target.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).starts_with("protoc-gen-rust-svc: cannot write "),
+        "{}",
+        stderr(&output)
     );
 }
 

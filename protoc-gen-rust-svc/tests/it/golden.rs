@@ -3,7 +3,7 @@
 
 use protoc_gen_rust_svc::Builder;
 
-use crate::common::{self, EXAMPLE_PROTOS, root, test_protos};
+use crate::common::{self, EXAMPLE_INCLUDE, EXAMPLE_OUT, EXAMPLE_PROTOS, root, test_protos};
 
 /// All files generated for one proto, under headers, as one snapshot.
 fn snapshot_of(files: &[protoc_gen_rust_svc::GeneratedFile]) -> String {
@@ -48,11 +48,11 @@ fn a_sub_package_merges_into_the_nested_module_of_its_namesake() {
 fn committed_example_output_is_current() {
     let root = root();
     let files = Builder::new()
-        .include(root.join("proto"))
+        .include(root.join(EXAMPLE_INCLUDE))
         .files(EXAMPLE_PROTOS.iter().map(|proto| root.join(proto)))
         .generate()
         .expect("the example protos generate");
-    let committed = common::read_dir_files(&root.join("examples/services/src/generated"));
+    let committed = common::read_dir_files(&root.join(EXAMPLE_OUT));
     let fresh: std::collections::BTreeMap<_, _> = files
         .into_iter()
         .map(|file| (file.name, file.content))
@@ -60,12 +60,12 @@ fn committed_example_output_is_current() {
     assert_eq!(
         committed.keys().collect::<Vec<_>>(),
         fresh.keys().collect::<Vec<_>>(),
-        "examples/services/src/generated has other files than the generator writes: run `cargo generate-examples`"
+        "{EXAMPLE_OUT} has other files than the generator writes: run `cargo generate-examples`"
     );
     for (name, content) in &fresh {
         assert!(
             committed[name] == *content,
-            "examples/services/src/generated/{name} is stale: run `cargo generate-examples`"
+            "{EXAMPLE_OUT}/{name} is stale: run `cargo generate-examples`"
         );
     }
 }

@@ -14,6 +14,7 @@ mod fuzzing;
 mod cli;
 mod codegen_options;
 mod diagnostics;
+mod docs;
 mod fuzz_regressions;
 mod golden;
 mod http_rules;

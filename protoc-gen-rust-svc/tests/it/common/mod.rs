@@ -11,6 +11,12 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The include directory of the example system's protos, as `cargo generate-examples` names it.
+pub const EXAMPLE_INCLUDE: &str = "proto";
+
+/// Where the example system's generated code is committed, as `cargo generate-examples` names it.
+pub const EXAMPLE_OUT: &str = "examples/services/src/generated";
+
 /// The example system's protos, as `cargo generate-examples` names them.
 pub const EXAMPLE_PROTOS: [&str; 3] = [
     "proto/inventory/v1/inventory.proto",
