@@ -1,5 +1,8 @@
 //! google.api.http path templates: the grammar of HttpRule paths, and a route table that matches
-//! requests against them.
+//! requests against them. Part of [protoc-gen-rust-svc](https://github.com/protoc-gen-rust-svc/protoc-gen-rust-svc/blob/main/docs/src/introduction.md), whose generator
+//! validates `google.api.http` annotations with it and whose REST gateway
+//! ([the guide's chapter](https://github.com/protoc-gen-rust-svc/protoc-gen-rust-svc/blob/main/docs/src/gateway.md)) routes with it; it has no dependency on either, for
+//! any other use of HttpRule templates.
 //!
 //! [`PathTemplate`] parses a template such as `/v1/{name=shelves/*/books/*}:publish` into its
 //! segments, variables (with their field paths) and verb, and says what is wrong and at which byte

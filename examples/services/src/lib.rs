@@ -79,3 +79,23 @@ pub use generated::{dispatch, inventory, orders};
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
 mod readme {}
+
+// The guide's chapters with Rust blocks, the same way (tests/it/docs.rs checks that every such
+// chapter is here).
+#[cfg(doctest)]
+mod guide {
+    #[doc = include_str!("../../../docs/src/getting-started.md")]
+    mod getting_started {}
+    #[doc = include_str!("../../../docs/src/clients.md")]
+    mod clients {}
+    #[doc = include_str!("../../../docs/src/protocols.md")]
+    mod protocols {}
+    #[doc = include_str!("../../../docs/src/gateway.md")]
+    mod gateway {}
+    #[doc = include_str!("../../../docs/src/interceptors.md")]
+    mod interceptors {}
+    #[doc = include_str!("../../../docs/src/operations.md")]
+    mod operations {}
+    #[doc = include_str!("../../../docs/src/testing.md")]
+    mod testing {}
+}

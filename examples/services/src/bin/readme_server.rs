@@ -3,10 +3,12 @@
 //! and CI's `cargo clippy --workspace --all-targets -- -D warnings` make its build the test that
 //! generated code a binary leaves unused (the stub, fake, client, gateway) raises no warnings:
 //! in a binary, unlike a library, unused `pub` items are dead code. tests/it/readme.rs checks that
-//! the README shows this code.
+//! the README shows this code; the guide's getting-started chapter includes it between the
+//! ANCHOR lines (mdBook's `{{#include …:example}}`).
 
 #![deny(warnings)]
 
+// ANCHOR: example
 use rust_svc_runtime::server::StampDeadlines;
 use rust_svc_runtime::{BoxStream, Context, Status};
 
@@ -77,3 +79,4 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     Ok(())
 }
+// ANCHOR_END: example

@@ -5,6 +5,7 @@
 // What the REST tests share (the logistics example's tests use it too).
 mod rest_common;
 
+mod docs;
 mod order_desk;
 mod readme;
 mod rest;
