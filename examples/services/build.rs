@@ -2,8 +2,8 @@
 //! that must see generated code the way users do (the library uses the committed code under
 //! `src/generated/`):
 //!
-//! - `OUT_DIR/mod.rs`: default artifacts, as the README's build.rs does, for the README's server
-//!   example (`src/bin/readme_server.rs`) and the README's doctests (`src/lib.rs`), with
+//! - `OUT_DIR/mod.rs`: default artifacts, as the guide's build.rs does, for the README's server
+//!   example (`src/bin/readme_server.rs`) and the README's and guide's doctests (`src/lib.rs`), with
 //!   `OUT_DIR/file_descriptor_set.bin` for its health and reflection example;
 //! - `OUT_DIR/client_only/mod.rs`: `artifacts=domain+client`, for `src/bin/client_only.rs`.
 
@@ -16,7 +16,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .include("../../proto")
             .file("../../proto/inventory/v1/inventory.proto")
     };
-    // The descriptor set too, as the README's health and reflection example reads it.
+    // The descriptor set too, as the guide's health and reflection example reads it.
     inventory()
         .file_descriptor_set_path(out_dir.join("file_descriptor_set.bin"))
         .compile()?;

@@ -104,8 +104,8 @@ struct ServeArgs {
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     idle_timeout: Option<Duration>,
     /// Admits every call instead of shedding load: no limit on calls at once, no line, no
-    /// refusals (the services shed adaptively by default; see the README's operations
-    /// section).
+    /// refusals (the services shed adaptively by default; see the guide's Overload
+    /// chapter).
     #[arg(long)]
     no_load_shedding: bool,
 }

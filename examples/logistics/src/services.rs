@@ -42,7 +42,7 @@ pub type RemoteInventory = Inventories<Intercepted<InventoryServiceClient>>;
 /// Dispatch as the order desk reaches it.
 pub type RemoteDispatch = Intercepted<DispatchServiceClient>;
 
-/// The server interceptor stack every service gets, in the README's order: request ids first,
+/// The server interceptor stack every service gets, in the guide's order (docs/src/interceptors.md): request ids first,
 /// so that the span, the metrics, the hop and the access line all carry the id; logging last,
 /// so that its clock times the handler.
 fn server_stack() -> Interceptors {

@@ -73,7 +73,7 @@ mod watch;
 pub use db::StorageError;
 pub use generated::{dispatch, inventory, orders};
 
-// The README's Rust blocks are this crate's doctests, so that every one of them compiles (and
+// The README's Rust block is one of this crate's doctests, so that every one of them compiles (and
 // those that need no network run). Hidden `# ` lines give a block what it takes from the example
 // system; build.rs generates `OUT_DIR/mod.rs` for the blocks that `include!` it as users do.
 #[cfg(doctest)]
