@@ -85,6 +85,12 @@ pub fn emit(service: &Service, settings: &Settings<'_>) -> TokenStream {
             pub fn backoff(&self) -> #runtime::client::Backoff {
                 self.core.backoff()
             }
+
+            /// The endpoints the client calls now: the URLs it was given, or the addresses
+            /// (`ip:port`) its named target (`dns:///…`) resolves to, as last put in force.
+            pub fn endpoints(&self) -> ::std::vec::Vec<::std::string::String> {
+                self.core.endpoints()
+            }
         }
 
         impl #runtime::client::GeneratedClient for #client {

@@ -69,30 +69,54 @@ pub(super) fn paused(label: &str, left: Duration) -> Status {
     status
 }
 
+/// Where a [`Backoff`] reads the pauses of a client's endpoints as they are now (the set
+/// changes while a resolved name's addresses do).
+pub(super) trait PauseSource: Send + Sync {
+    /// How long every endpoint is still paused (the shortest of their pauses), or `None` while
+    /// any takes calls (or there is none).
+    fn shortest_common_pause(&self) -> Option<Duration>;
+}
+
+/// The shortest of `pauses`' remaining pauses while every one of them is paused; `None` when
+/// one is not, or there is none.
+pub(super) fn shortest_common_pause<'a>(
+    pauses: impl Iterator<Item = &'a Pause>,
+) -> Option<Duration> {
+    pauses
+        .map(Pause::remaining)
+        .try_fold(None, |shortest: Option<Duration>, left| {
+            let left = left?;
+            Some(Some(shortest.map_or(left, |shortest| shortest.min(left))))
+        })
+        .flatten()
+}
+
 /// Whether the servers a client calls have asked it to pause: all of them, for how long still.
 /// Cheap to clone; from the generated client's `backoff()`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Backoff {
     service: &'static str,
-    pauses: Vec<Arc<Pause>>,
+    pauses: Arc<dyn PauseSource>,
+}
+
+impl std::fmt::Debug for Backoff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backoff")
+            .field("service", &self.service)
+            .field("remaining", &self.remaining())
+            .finish()
+    }
 }
 
 impl Backoff {
-    pub(super) fn new(service: &'static str, pauses: Vec<Arc<Pause>>) -> Self {
+    pub(super) fn new(service: &'static str, pauses: Arc<dyn PauseSource>) -> Self {
         Self { service, pauses }
     }
 
     /// How long every endpoint is still paused (the shortest of their pauses), or `None`
     /// while any takes calls.
     pub fn remaining(&self) -> Option<Duration> {
-        self.pauses
-            .iter()
-            .map(|pause| pause.remaining())
-            .try_fold(None, |shortest: Option<Duration>, left| {
-                let left = left?;
-                Some(Some(shortest.map_or(left, |shortest| shortest.min(left))))
-            })
-            .flatten()
+        self.pauses.shortest_common_pause()
     }
 }
 
@@ -136,16 +160,29 @@ mod tests {
         assert_eq!(pause.remaining(), Some(MAX_PAUSE), "capped");
     }
 
+    struct Two(Arc<Pause>, Arc<Pause>);
+
+    impl PauseSource for Two {
+        fn shortest_common_pause(&self) -> Option<Duration> {
+            shortest_common_pause([&*self.0, &*self.1].into_iter())
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_client_is_paused_only_while_all_its_endpoints_are() {
         let (one, two) = (Arc::new(Pause::default()), Arc::new(Pause::default()));
-        let backoff = Backoff::new("a.Svc", vec![Arc::clone(&one), Arc::clone(&two)]);
+        let backoff = Backoff::new("a.Svc", Arc::new(Two(Arc::clone(&one), Arc::clone(&two))));
         one.observe(&refusal("100"));
         assert_eq!(backoff.remaining(), None, "the other endpoint takes calls");
         two.observe(&refusal("300"));
         assert_eq!(backoff.remaining(), Some(Duration::from_millis(100)));
         assert_eq!(backoff.paused_for(), backoff.remaining());
         assert_eq!(backoff.name(), "a.Svc");
+        assert_eq!(
+            shortest_common_pause(std::iter::empty()),
+            None,
+            "no endpoint yet"
+        );
 
         let status = paused("http://a", Duration::from_millis(100));
         assert_eq!(status.code(), tonic::Code::Unavailable);

@@ -15,7 +15,8 @@ use tonic::metadata::AsciiMetadataKey;
 use super::breaker::{BreakerControls, CallOutcome};
 use super::connector::Dial;
 use super::error::ClientError;
-use super::settings::Settings;
+use super::resolve::DEFAULT_REFRESH;
+use super::settings::{Endpointing, Settings};
 use super::shared::Fallback;
 use super::transport::{HttpVersion, Protocol, Transport};
 use super::{
@@ -366,6 +367,25 @@ impl<C: GeneratedClient> ClientBuilder<C> {
         self
     }
 
+    /// How the named targets of [`connect_lazy`](Self::connect_lazy) are resolved: a target
+    /// that is not an `http://` or `https://` URL (`dns:///inventory:50051`, or a scheme of the
+    /// resolver's own, `consul:///orders`) goes to `resolver`. By default `dns:` targets go to
+    /// the system's resolver ([`SystemDns`](super::SystemDns)) and other schemes are refused.
+    #[must_use]
+    pub fn resolver(mut self, resolver: impl super::Resolve) -> Self {
+        self.settings.resolver = Some(Arc::new(resolver));
+        self
+    }
+
+    /// How often a named target is resolved again while nothing else asks for it (30 s by
+    /// default; a failed or ended connection to one of its addresses asks for it within a
+    /// second). A shorter period follows a scale-out sooner, for one query per period.
+    #[must_use]
+    pub fn resolve_every(mut self, period: Duration) -> Self {
+        self.settings.resolve_every = Some(period.max(Duration::from_millis(10)));
+        self
+    }
+
     /// TLS for the `https://` endpoints of [`connect_lazy`](Self::connect_lazy) (feature
     /// `tls`): the CAs to trust, a client certificate, the name to verify. They are dialled by
     /// the same connection code as `http://` ones, with TLS under it; without this, an
@@ -381,7 +401,10 @@ impl<C: GeneratedClient> ClientBuilder<C> {
     /// Builds the client over `channel`, in the builder's [`protocol`](Self::protocol).
     pub fn build(self, channel: Channel) -> Result<C, ClientError> {
         let transport = Transport::channel(channel, self.settings.protocol, self.spec);
-        self.finish(vec![(None, transport)], "channel".to_owned())
+        self.finish(
+            Endpointing::Fixed(vec![(None, transport)]),
+            "channel".to_owned(),
+        )
     }
 
     /// Builds the client over endpoints it connects to on first use. Must be called inside a
@@ -391,6 +414,12 @@ impl<C: GeneratedClient> ClientBuilder<C> {
     /// whose breaker admits it, and a retry to one the call has not tried yet. Each endpoint
     /// has its own breakers (named `service/Method@url`), so one dead server does not stop the
     /// calls to the others.
+    ///
+    /// Instead of URLs, one name: `dns:///inventory-headless:50051` is every address the name
+    /// resolves to, followed while the client runs (see [`resolver`](Self::resolver) and
+    /// [`resolve_every`](Self::resolve_every)); each address is an endpoint as a URL's server
+    /// is (breakers named `service/Method@ip:port`), dialled with TLS when
+    /// [`tls`](Self::tls) is set, the name in its SNI and certificate check.
     pub fn connect_lazy<I, S>(self, endpoints: I) -> Result<C, ClientError>
     where
         I: IntoIterator<Item = S>,
@@ -400,6 +429,9 @@ impl<C: GeneratedClient> ClientBuilder<C> {
             .into_iter()
             .map(|url| url.as_ref().to_owned())
             .collect();
+        if let Some(target) = urls.iter().find_map(|url| super::Target::parse(url)) {
+            return self.connect_resolved(target, urls.len());
+        }
         let (protocol, version) = (self.settings.protocol, self.settings.http_version);
         let http1 = protocol != Protocol::Grpc && version == HttpVersion::Http1;
         // TLS settings built once, for every `https://` endpoint.
@@ -442,7 +474,79 @@ impl<C: GeneratedClient> ClientBuilder<C> {
         if channels.is_empty() {
             return Err(ClientError::NoEndpoints);
         }
-        self.finish(channels, urls.join(","))
+        self.finish(Endpointing::Fixed(channels), urls.join(","))
+    }
+
+    /// The client of a named target: its addresses, resolved while it runs.
+    fn connect_resolved(mut self, target: super::Target, given: usize) -> Result<C, ClientError> {
+        let invalid = |reason: String| ClientError::InvalidEndpoint {
+            endpoint: target.to_string(),
+            reason,
+        };
+        if given > 1 {
+            return Err(invalid(
+                "a named target stands alone: its addresses are the endpoints".to_owned(),
+            ));
+        }
+        let resolver: Arc<dyn super::Resolve> = match self.settings.resolver.take() {
+            Some(resolver) => resolver,
+            None if target.scheme() == "dns" => Arc::new(super::SystemDns),
+            None => {
+                return Err(invalid(format!(
+                    "no resolver for `{}:` targets: give one with ClientBuilder::resolver, or \
+                     write an http:// URL or a dns:/// name",
+                    target.scheme()
+                )));
+            }
+        };
+        let (protocol, version) = (self.settings.protocol, self.settings.http_version);
+        let http1 = protocol != Protocol::Grpc && version == HttpVersion::Http1;
+        let tls = self.tls_requested();
+        let dial = if tls {
+            self.tls_dial(http1).map_err(&invalid)?
+        } else {
+            Dial::default()
+        };
+        let failures = Arc::new(tokio::sync::Notify::new());
+        let host = match target.host() {
+            v6 if v6.contains(':') => format!("[{v6}]"),
+            name => name.to_owned(),
+        };
+        let scheme = if tls { "https" } else { "http" };
+        let port = target.port().unwrap_or(443);
+        let origin: http::Uri = format!("{scheme}://{host}:{port}")
+            .parse()
+            .map_err(|error| invalid(format!("{error}")))?;
+        let spec = self.spec;
+        let on_failure = Arc::clone(&failures);
+        let transport = Box::new(move |address| {
+            let dial = Dial {
+                address: Some(address),
+                on_failure: Some(Arc::clone(&on_failure)),
+                ..dial.clone()
+            };
+            if http1 {
+                Transport::http1(origin.clone(), protocol, spec, dial)
+            } else {
+                Transport::http2(origin.clone(), protocol, spec, dial)
+            }
+        });
+        let endpointing = Endpointing::Resolved {
+            refresh: self.settings.resolve_every.unwrap_or(DEFAULT_REFRESH),
+            target: target.clone(),
+            resolver,
+            transport,
+            failures,
+        };
+        self.finish(endpointing, target.to_string())
+    }
+
+    /// Whether TLS was asked for with [`tls`](Self::tls).
+    fn tls_requested(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.settings.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        return false;
     }
 
     /// How `https://` endpoints are dialled: TLS with the builder's settings, offering HTTP/1.1
@@ -486,18 +590,20 @@ impl<C: GeneratedClient> ClientBuilder<C> {
         self.settings.error.get_or_insert(error);
     }
 
-    /// `channels` are the endpoints, each with its label (`None`: the client's target).
+    /// `endpointing` says where the endpoints come from.
     fn finish(
         mut self,
-        channels: Vec<(Option<String>, Transport)>,
+        endpointing: Endpointing,
         default_target: String,
     ) -> Result<C, ClientError> {
         if let Some(error) = self.settings.error.take() {
             return Err(error);
         }
         let target = self.settings.target.take().unwrap_or(default_target);
-        Ok(C::from_core(
-            self.settings.assemble(self.spec, channels, target),
-        ))
+        Ok(C::from_core(self.settings.assemble(
+            self.spec,
+            endpointing,
+            target,
+        )))
     }
 }

@@ -4,6 +4,7 @@
 //! connection's writes are batched ([`BatchedWrites`]).
 
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
@@ -28,6 +29,12 @@ pub(crate) struct Dial {
     #[cfg(not(feature = "tls"))]
     pub(super) tls: Option<Arc<Never>>,
     pub(super) memory: Option<MemoryConnect>,
+    /// The address to connect to, for an endpoint a resolver found: the origin's host still
+    /// names the server in requests and to TLS (SNI, the certificate's name).
+    pub(super) address: Option<SocketAddr>,
+    /// Told when a connection cannot be made or ends, so that a resolved name is resolved
+    /// again (an address that went away is often the first sign of a change).
+    pub(super) on_failure: Option<Arc<tokio::sync::Notify>>,
 }
 
 /// Opens an in-memory connection: one end of a pipe whose other end a server takes.
@@ -53,7 +60,8 @@ impl std::fmt::Debug for Dial {
         f.debug_struct("Dial")
             .field("tls", &self.tls)
             .field("memory", &self.memory.is_some())
-            .finish()
+            .field("address", &self.address)
+            .finish_non_exhaustive()
     }
 }
 
@@ -77,10 +85,22 @@ pub(super) async fn dial(origin: &http::Uri, dial: &Dial, batched: bool) -> Resu
     if let Some(connect) = &dial.memory {
         return Ok(Io::Memory(BatchedWrites::new(connect().await?)));
     }
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    http.set_nodelay(true);
-    let tcp = http.call(origin.clone()).await?.into_inner();
+    let tcp = match dial.address {
+        Some(address) => TcpStream::connect(address).await.and_then(|tcp| {
+            tcp.set_nodelay(true)?;
+            Ok(tcp)
+        }),
+        None => {
+            let mut http = HttpConnector::new();
+            http.enforce_http(false);
+            http.set_nodelay(true);
+            http.call(origin.clone())
+                .await
+                .map(TokioIo::into_inner)
+                .map_err(io::Error::other)
+        }
+    };
+    let tcp = tcp.inspect_err(|_| dial.failed())?;
     let wrap = |io| {
         if batched {
             BatchedWrites::new(io)
@@ -105,6 +125,15 @@ pub(super) async fn dial(origin: &http::Uri, dial: &Dial, batched: bool) -> Resu
 }
 
 /// hyper-util's connector for the HTTP/1.1 transport: [`dial`], unbatched.
+impl Dial {
+    /// Reports a connection that could not be made or has ended.
+    pub(super) fn failed(&self) {
+        if let Some(notify) = &self.on_failure {
+            notify.notify_one();
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub(super) struct Dialer(pub(super) Dial);
 

@@ -17,7 +17,7 @@ use super::codec;
 use super::codec::check_encoded_size;
 use super::endpoints::{self};
 use super::replay::{Replay, RetryBuffer};
-use super::settings::Settings;
+use super::settings::{Endpointing, Settings};
 use super::shared::{Call, ClientCore};
 use super::streams::{AbortableStream, decode_stream, encode_stream};
 use super::transport::{Protocol, Transport};
@@ -33,7 +33,11 @@ impl ClientCore {
     /// A core with the policies of options.proto (and the built-in defaults) over `channel`.
     pub fn new(spec: &'static ServiceInfo, channel: Channel) -> Self {
         let transport = Transport::channel(channel, Protocol::Grpc, spec);
-        Settings::default().assemble(spec, vec![(None, transport)], "channel".to_owned())
+        Settings::default().assemble(
+            spec,
+            Endpointing::Fixed(vec![(None, transport)]),
+            "channel".to_owned(),
+        )
     }
 
     /// A core with the policies of options.proto over the client's own connection to `origin`,
@@ -50,7 +54,7 @@ impl ClientCore {
         target: String,
     ) -> Self {
         let transport = Transport::http2(origin, Protocol::Grpc, spec, dial);
-        Settings::default().assemble(spec, vec![(None, transport)], target)
+        Settings::default().assemble(spec, Endpointing::Fixed(vec![(None, transport)]), target)
     }
 
     /// The state of the breaker of the rpc named `method` (its proto name), or `None` when the
@@ -82,7 +86,14 @@ impl ClientCore {
             .methods
             .first()
             .map_or("", |method| method.spec.service());
-        super::Backoff::new(service, self.inner.endpoints.pauses())
+        super::Backoff::new(service, Arc::clone(self.inner.endpoints.cell()) as _)
+    }
+
+    /// The endpoints the client calls now, by their URL (a URL list), their address (a
+    /// resolved name, as `ip:port`), or the client's target (a channel). A resolved name's
+    /// change shows here once the resolver has put it in force.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.inner.endpoints.labels()
     }
 
     /// Calls unary method number `method` (its index in the [`ServiceInfo`]).
@@ -411,7 +422,11 @@ mod tests {
     fn core(settings: Settings) -> ClientCore {
         let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:9").connect_lazy();
         let transport = Transport::channel(channel, Protocol::Grpc, &SERVICE);
-        settings.assemble(&SERVICE, vec![(None, transport)], "test".to_owned())
+        settings.assemble(
+            &SERVICE,
+            Endpointing::Fixed(vec![(None, transport)]),
+            "test".to_owned(),
+        )
     }
 
     /// What a gateway's header rules make of a REST call to `/test.Svc/Get`.

@@ -1,27 +1,38 @@
-//! The endpoints a client calls: one channel, or several servers it balances across.
+//! The endpoints a client calls: one channel, the servers of a URL list, or the addresses a
+//! name resolves to now (see [`super::resolve`]), which change while the client runs.
 //!
 //! Each endpoint has its own circuit breakers, so a dead server opens only its own breakers and
 //! calls keep flowing to the live ones. Attempts go round robin over the endpoints whose breaker
 //! admits the call, and a retry goes to an endpoint the call has not tried yet when one admits
 //! it: a retry sent back to the server that just failed would most likely fail the same way.
 //!
+//! The set is replaced whole when a resolver reports a change ([`Endpoints::replace`]); an
+//! attempt picks from the set as it is when the attempt starts and holds it until it ends, so an
+//! endpoint that left the set finishes the calls it has (its connection closes once the last
+//! one ends) and gets no new ones. Endpoints are told apart across sets by a number of their
+//! own, never reused, which is what a call remembers of the endpoints it tried.
+//!
 //! Written here rather than with tonic's `Channel::balance_list` (tower's power-of-two-choices
 //! balancer), which hides which server an attempt went to: breakers and retries could then
 //! neither tell the servers apart nor steer away from the one that failed.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
 
 use tonic::Status;
 
-use super::backoff::{self, Pause};
+use super::backoff::{self, Pause, PauseSource};
 use super::breaker::{Breaker, BreakerState, Permit};
+use super::resolve::{FirstAnswer, Follow};
 use super::send::Sender;
 
 /// One server (or one caller-made channel) and the breakers of its methods.
 pub(super) struct Endpoint {
-    /// The endpoint's URL, or the client's target for a caller-made channel: named in the
-    /// breakers and in [`ClientCore::breaker_states`](super::ClientCore::breaker_states).
+    /// The endpoint's number, unique in the process: what a call remembers of where it went.
+    pub(super) id: u64,
+    /// The endpoint's URL or address, or the client's target for a caller-made channel: named
+    /// in the breakers and in [`ClientCore::breaker_states`](super::ClientCore::breaker_states).
     pub(super) label: String,
     /// Writes the endpoint's calls and takes their answers.
     pub(super) sender: Sender,
@@ -31,83 +42,129 @@ pub(super) struct Endpoint {
     pub(super) pause: Arc<Pause>,
 }
 
-/// The endpoints of a client, and where the round robin stands.
+/// A fresh endpoint number.
+pub(super) fn next_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The endpoints of a client as they are now, and where the round robin stands.
 pub(super) struct Endpoints {
-    list: Vec<Endpoint>,
+    current: Arc<Current>,
     next: AtomicUsize,
+    /// For a resolved target: whether its first resolution has answered.
+    first: Option<FirstAnswer>,
+}
+
+/// The set in force, shared with the resolver that replaces it and with [`Backoff`]s.
+///
+/// [`Backoff`]: super::Backoff
+#[derive(Default)]
+pub(super) struct Current {
+    set: RwLock<Arc<EndpointSet>>,
+}
+
+/// One version of the endpoint set.
+#[derive(Default)]
+pub(super) struct EndpointSet {
+    pub(super) list: Vec<Arc<Endpoint>>,
 }
 
 /// The endpoint chosen for one attempt, and its breaker's admission.
 pub(super) struct Pick<'a> {
-    pub(super) index: usize,
+    pub(super) id: u64,
     pub(super) endpoint: &'a Endpoint,
     pub(super) permit: Option<Permit<'a>>,
 }
 
 impl Endpoints {
-    /// At least one endpoint, which the builder guarantees.
-    pub(super) fn new(list: Vec<Endpoint>) -> Self {
-        debug_assert!(!list.is_empty(), "a client needs an endpoint");
+    /// The endpoints of a URL list or a channel: at least one, which the builder guarantees.
+    /// A resolved name starts with none and gets them from its resolver.
+    pub(super) fn new(list: Vec<Arc<Endpoint>>) -> Self {
         Self {
-            list,
+            current: Arc::new(Current {
+                set: RwLock::new(Arc::new(EndpointSet { list })),
+            }),
             next: AtomicUsize::new(0),
+            first: None,
         }
     }
 
-    pub(super) fn iter(&self) -> impl Iterator<Item = &Endpoint> {
-        self.list.iter()
+    /// The endpoints of a resolved target, which `follow` keeps in step with it.
+    pub(super) fn resolved(follow: Follow) -> Self {
+        let mut endpoints = Self::new(Vec::new());
+        endpoints.first = Some(follow.spawn(&endpoints.current));
+        endpoints
     }
 
-    /// Every endpoint's pause.
-    pub(super) fn pauses(&self) -> Vec<Arc<Pause>> {
-        self.list
-            .iter()
-            .map(|endpoint| Arc::clone(&endpoint.pause))
-            .collect()
+    /// Waits, until `deadline` at the latest, for a resolved target's first answer while the
+    /// set is empty; at once otherwise.
+    pub(super) async fn settled(&self, deadline: tokio::time::Instant) {
+        let Some(first) = &self.first else { return };
+        if *first.borrow() {
+            return;
+        }
+        let mut first = first.clone();
+        let _ = tokio::time::timeout_at(deadline, first.wait_for(|answered| *answered)).await;
     }
 
-    /// The endpoint for an attempt of method number `method`: the next in round-robin order
-    /// whose breaker admits the call, preferring those not in `tried`. When no breaker admits
-    /// it, the call fails fast with the first rejection.
-    pub(super) fn pick(&self, method: usize, tried: &[usize]) -> Result<Pick<'_>, Status> {
-        let count = self.list.len();
+    /// The set in force, for a resolver to replace.
+    pub(super) fn cell(&self) -> &Arc<Current> {
+        &self.current
+    }
+
+    /// The set as it is now: an attempt holds it until it ends.
+    pub(super) fn snapshot(&self) -> Arc<EndpointSet> {
+        self.current.snapshot()
+    }
+
+    /// The endpoint for an attempt of method number `method` in `set`: the next in round-robin
+    /// order whose breaker admits the call, preferring those not in `tried`. When no breaker
+    /// admits it, the call fails fast with the first rejection.
+    pub(super) fn pick<'a>(
+        &self,
+        set: &'a EndpointSet,
+        method: usize,
+        tried: &[u64],
+    ) -> Result<Pick<'a>, Status> {
+        let count = set.list.len();
+        if count == 0 {
+            return Err(Status::unavailable(
+                "the client's target has no address to call (its name resolved to none yet)",
+            ));
+        }
         let start = if count == 1 {
             0
         } else {
             self.next.fetch_add(1, Ordering::Relaxed) % count
         };
         let order = (0..count).map(|offset| (start + offset) % count);
-        let fresh = order.clone().filter(|index| !tried.contains(index));
-        let again = order.filter(|index| tried.contains(index));
+        let untried = |index: &usize| !tried.contains(&set.list[*index].id);
+        let fresh = order.clone().filter(untried);
+        let again = order.filter(|index| !untried(index));
         let mut rejection = None;
         for index in fresh.chain(again) {
-            let endpoint = &self.list[index];
+            let endpoint = &*set.list[index];
             if let Some(left) = endpoint.pause.remaining() {
                 rejection.get_or_insert_with(|| backoff::paused(&endpoint.label, left));
                 continue;
             }
-            match endpoint.breakers[method]
+            let permit = match endpoint.breakers[method]
                 .as_deref()
                 .map(Breaker::try_acquire)
             {
-                None => {
-                    return Ok(Pick {
-                        index,
-                        endpoint,
-                        permit: None,
-                    });
-                }
-                Some(Ok(permit)) => {
-                    return Ok(Pick {
-                        index,
-                        endpoint,
-                        permit: Some(permit),
-                    });
-                }
+                None => None,
+                Some(Ok(permit)) => Some(permit),
                 Some(Err(status)) => {
                     rejection.get_or_insert(status);
+                    continue;
                 }
-            }
+            };
+            return Ok(Pick {
+                id: endpoint.id,
+                endpoint,
+                permit,
+            });
         }
         Err(rejection.unwrap_or_else(|| Status::internal("the client has no endpoint to call")))
     }
@@ -115,13 +172,41 @@ impl Endpoints {
     /// The state of each endpoint's breaker of method number `method`, with the endpoint's
     /// label; empty when the breaker is disabled.
     pub(super) fn breaker_states(&self, method: usize) -> Vec<(String, BreakerState)> {
-        self.list
+        self.snapshot()
+            .list
             .iter()
             .filter_map(|endpoint| {
                 let breaker = endpoint.breakers[method].as_ref()?;
                 Some((endpoint.label.clone(), breaker.state()))
             })
             .collect()
+    }
+
+    /// The labels of the endpoints in force, in the set's order.
+    pub(super) fn labels(&self) -> Vec<String> {
+        self.snapshot()
+            .list
+            .iter()
+            .map(|endpoint| endpoint.label.clone())
+            .collect()
+    }
+}
+
+impl Current {
+    pub(super) fn snapshot(&self) -> Arc<EndpointSet> {
+        Arc::clone(&self.set.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Puts `list` in force. The endpoints of the old set that `list` does not hold finish
+    /// the attempts that hold them, and get no new ones.
+    pub(super) fn replace(&self, list: Vec<Arc<Endpoint>>) {
+        *self.set.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(EndpointSet { list });
+    }
+}
+
+impl PauseSource for Current {
+    fn shortest_common_pause(&self) -> Option<Duration> {
+        backoff::shortest_common_pause(self.snapshot().list.iter().map(|e| &*e.pause))
     }
 }
 

@@ -30,6 +30,11 @@ impl ClientCore {
         policy: &HedgingPolicy,
     ) -> Result<Answered, Status> {
         let max_attempts = policy.max_attempts.max(1);
+        // The hedges of one call pick from the set as it was when the call started: they are
+        // sent within its deadline, and an endpoint that left the set since still finishes
+        // what it is given. Declared before the attempts, which borrow from it.
+        self.inner.endpoints.settled(call.deadline).await;
+        let set = self.inner.endpoints.snapshot();
         let mut in_flight = FuturesUnordered::new();
         let mut sent: u32 = 0;
         let mut tried = [0; MAX_ATTEMPTS as usize];
@@ -58,10 +63,14 @@ impl ClientCore {
                     continue;
                 }
                 let remembered = (sent as usize).min(tried.len());
-                match self.inner.endpoints.pick(call.index, &tried[..remembered]) {
+                match self
+                    .inner
+                    .endpoints
+                    .pick(&set, call.index, &tried[..remembered])
+                {
                     Ok(pick) => {
                         if let Some(slot) = tried.get_mut(sent as usize) {
-                            *slot = pick.index;
+                            *slot = pick.id;
                         }
                         in_flight.push(self.attempt(call, pick, sent, outbound, attempt_receive));
                         sent += 1;

@@ -229,10 +229,12 @@ async fn handshake(origin: http::Uri, settings: &Dial) -> Result<SendRequest<Byt
         .enable_push(false)
         .handshake::<_, Bytes>(io)
         .await?;
+    let ended = settings.clone();
     tokio::spawn(async move {
         // How it ended reaches the calls on it; the next call sees a closed sender and
         // connects again.
         let _ = connection.await;
+        ended.failed();
     });
     Ok(sender)
 }

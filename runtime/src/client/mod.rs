@@ -55,6 +55,7 @@ mod hedging;
 mod http2;
 mod policy;
 mod replay;
+mod resolve;
 mod response;
 mod retry;
 mod send;
@@ -79,6 +80,7 @@ pub use policy::{
     Adaptive, BreakerPolicy, DEFAULT_DEADLINE, HedgingPolicy, MAX_ATTEMPTS, RetryPolicy,
     RetryThrottling, SlidingWindow, is_dependency_failure,
 };
+pub use resolve::{Resolution, Resolve, SystemDns, Target};
 pub use shared::ClientCore;
 #[cfg(feature = "tls")]
 pub use tls::ClientTls;

@@ -46,10 +46,18 @@ impl ClientCore {
         loop {
             // When every endpoint's breaker turns the attempt away, the call ends: retrying
             // would only spend the backoff (and the bucket's tokens) on local rejections.
+            // The set as it is now: an endpoint that left it since the last attempt gets no
+            // retry, and this attempt keeps the one it picks until it ends.
+            self.inner.endpoints.settled(call.deadline).await;
+            let set = self.inner.endpoints.snapshot();
             let pick = self
                 .inner
                 .endpoints
-                .pick(call.index, &tried[..(number as usize - 1).min(tried.len())])
+                .pick(
+                    &set,
+                    call.index,
+                    &tried[..(number as usize - 1).min(tried.len())],
+                )
                 .inspect_err(|_| {
                     // Turned away before anything was sent: a fallback may answer instead.
                     if number == 1 {
@@ -57,7 +65,7 @@ impl ClientCore {
                     }
                 })?;
             if let Some(slot) = tried.get_mut(number as usize - 1) {
-                *slot = pick.index;
+                *slot = pick.id;
             }
             let failed = match self
                 .attempt(call, pick, number - 1, outbound, receive)

@@ -1,17 +1,20 @@
 //! The builder's [`Settings`] and their resolution into a [`ClientCore`]: what options.proto
 //! says for each method, overridden by what the builder was told.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use http::uri::PathAndQuery;
+use tokio::sync::Notify;
 use tonic::metadata::AsciiMetadataKey;
 
 use super::breaker::{Breaker, BreakerControls, Classifier};
-use super::endpoints::{self, Endpoints};
+use super::endpoints::{self, Endpoint, Endpoints};
 use super::error::ClientError;
 use super::replay::RetryBuffer;
+use super::resolve::{Follow, Resolve, Target};
 use super::send::Sender;
 use super::shared::{ClientCore, Fallback, Inner, MethodState};
 use super::throttle::Throttle;
@@ -21,6 +24,66 @@ use super::{
     RetryPolicy, RetryThrottling, ServiceInfo, TransitionHook,
 };
 use crate::rpc::{REQUEST_ID_HEADER, TRACEPARENT, WireSettings};
+
+/// Where a client's endpoints come from.
+pub(super) enum Endpointing {
+    /// A channel, or the servers of a URL list: each with its label (`None`: the client's
+    /// target).
+    Fixed(Vec<(Option<String>, Transport)>),
+    /// A name, resolved while the client runs, and how to reach each address it resolves to.
+    Resolved {
+        target: Target,
+        resolver: Arc<dyn Resolve>,
+        refresh: Duration,
+        transport: Box<dyn Fn(SocketAddr) -> Transport + Send + Sync>,
+        /// Told when a connection to one of the addresses fails or ends.
+        failures: Arc<Notify>,
+    },
+}
+
+/// Makes a client's endpoints, each with a breaker per method named after it: those of a URL
+/// list when the client is built, those of a resolved name's addresses as they appear.
+struct EndpointMaker {
+    spec: &'static ServiceInfo,
+    policies: Arc<[BreakerPolicy]>,
+    hook: Option<TransitionHook>,
+    classifiers: Arc<[Option<Classifier>]>,
+    controls: Option<BreakerControls>,
+    wire: WireSettings,
+}
+
+impl EndpointMaker {
+    fn make(&self, label: String, transport: Transport) -> Arc<Endpoint> {
+        let breakers = self
+            .spec
+            .methods
+            .iter()
+            .zip(self.policies.iter())
+            .zip(self.classifiers.iter())
+            .map(|((method, policy), classifier)| {
+                let name: Arc<str> =
+                    format!("{}/{}@{}", self.spec.name, method.method(), label).into();
+                let breaker = Arc::new(Breaker::new(
+                    name,
+                    policy,
+                    self.hook.clone(),
+                    classifier.clone(),
+                )?);
+                if let Some(controls) = &self.controls {
+                    controls.register(method.method(), Arc::clone(&breaker));
+                }
+                Some(breaker)
+            })
+            .collect();
+        Arc::new(Endpoint {
+            id: endpoints::next_id(),
+            label,
+            sender: Sender::new(transport, &self.wire),
+            breakers,
+            pause: Default::default(),
+        })
+    }
+}
 
 /// What a client keeps of its streams' sent messages for retries, per call and in all
 /// (grpc-java's defaults).
@@ -76,6 +139,10 @@ pub(super) struct Settings {
     pub(super) controls: Option<BreakerControls>,
     pub(super) fallbacks: Vec<(&'static str, Fallback)>,
     pub(super) target: Option<String>,
+    /// How named targets are resolved ([`ClientBuilder::resolver`](super::ClientBuilder::resolver)).
+    pub(super) resolver: Option<Arc<dyn Resolve>>,
+    /// How often a named target is resolved again ([`ClientBuilder::resolve_every`](super::ClientBuilder::resolve_every)).
+    pub(super) resolve_every: Option<Duration>,
     pub(super) wire: ClientWire,
     pub(super) protocol: Protocol,
     pub(super) http_version: HttpVersion,
@@ -101,7 +168,7 @@ impl Settings {
     pub(super) fn assemble(
         self,
         spec: &'static ServiceInfo,
-        channels: Vec<(Option<String>, Transport)>,
+        endpointing: Endpointing,
         target: String,
     ) -> ClientCore {
         let throttle = self
@@ -169,40 +236,44 @@ impl Settings {
                 }
             })
             .collect();
-        let endpoints = channels
-            .into_iter()
-            .map(|(label, channel)| {
-                let label = label.unwrap_or_else(|| target.clone());
-                let breakers = spec
-                    .methods
-                    .iter()
-                    .zip(&breaker_policies)
-                    .map(|(method, policy)| {
-                        let name: Arc<str> =
-                            format!("{}/{}@{}", spec.name, method.method(), label).into();
-                        let breaker = Arc::new(Breaker::new(
-                            name,
-                            policy,
-                            self.hook.clone(),
-                            self.classifier.for_method(method.method()),
-                        )?);
-                        if let Some(controls) = &self.controls {
-                            controls.register(method.method(), Arc::clone(&breaker));
-                        }
-                        Some(breaker)
+        let maker = EndpointMaker {
+            spec,
+            policies: breaker_policies.into(),
+            hook: self.hook.clone(),
+            classifiers: spec
+                .methods
+                .iter()
+                .map(|method| self.classifier.for_method(method.method()))
+                .collect(),
+            controls: self.controls.clone(),
+            wire: self.wire.0.clone(),
+        };
+        let endpoints = match endpointing {
+            Endpointing::Fixed(channels) => Endpoints::new(
+                channels
+                    .into_iter()
+                    .map(|(label, transport)| {
+                        maker.make(label.unwrap_or_else(|| target.clone()), transport)
                     })
-                    .collect();
-                endpoints::Endpoint {
-                    label,
-                    sender: Sender::new(channel, &self.wire.0),
-                    breakers,
-                    pause: Default::default(),
-                }
-            })
-            .collect();
+                    .collect(),
+            ),
+            Endpointing::Resolved {
+                target,
+                resolver,
+                refresh,
+                transport,
+                failures,
+            } => Endpoints::resolved(Follow {
+                target,
+                resolver,
+                refresh,
+                make: Box::new(move |address| maker.make(address.to_string(), transport(address))),
+                failures,
+            }),
+        };
         ClientCore {
             inner: Arc::new(Inner {
-                endpoints: Endpoints::new(endpoints),
+                endpoints,
                 max_encoding: self.wire.0.max_encoding_message_size,
                 propagates_request_id: propagate.iter().any(|key| key == REQUEST_ID_HEADER),
                 propagates_traceparent: propagate.iter().any(|key| key == TRACEPARENT),

@@ -67,9 +67,9 @@ pub(super) type Fallback = Arc<dyn Fn(&Status) -> Option<Bytes> + Send + Sync>;
 
 impl fmt::Debug for ClientCore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let breakers: Vec<_> = self
-            .inner
-            .endpoints
+        let set = self.inner.endpoints.snapshot();
+        let breakers: Vec<_> = set
+            .list
             .iter()
             .flat_map(|endpoint| endpoint.breakers.iter().flatten())
             .collect();

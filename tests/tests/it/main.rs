@@ -23,6 +23,7 @@ mod client_deadlines;
 mod client_hedging;
 mod client_http2;
 mod client_protocols;
+mod client_resolve;
 mod client_retries;
 mod client_retry_spec;
 mod client_wire;

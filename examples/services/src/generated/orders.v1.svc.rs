@@ -727,6 +727,11 @@ impl OrderServiceClient {
     pub fn backoff(&self) -> ::rust_svc_runtime::client::Backoff {
         self.core.backoff()
     }
+    /// The endpoints the client calls now: the URLs it was given, or the addresses
+    /// (`ip:port`) its named target (`dns:///…`) resolves to, as last put in force.
+    pub fn endpoints(&self) -> ::std::vec::Vec<::std::string::String> {
+        self.core.endpoints()
+    }
 }
 impl ::rust_svc_runtime::client::GeneratedClient for OrderServiceClient {
     const SERVICE: &'static ::rust_svc_runtime::client::ServiceInfo = &ORDER_SERVICE;
