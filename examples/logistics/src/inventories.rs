@@ -2,7 +2,12 @@
 //! balanced over them by the generated client, except a release, which must reach the server
 //! that holds the reservation. Each server numbers its own reservations (their ids carry its
 //! tag), and one that does not hold a reservation answers NOT_FOUND; a release the balanced
-//! client sent to another server is then asked of each server in turn.
+//! client sent to another server is then asked of each server in turn: those of the URL list,
+//! or, for a named target (`dns:///…`), the addresses it resolves to now, each through a client
+//! of its own made the first time it is needed.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use example_services::inventory::v1::{
     CheckStockRequest, CheckStockResponse, InventoryService, ReleaseReservationRequest,
@@ -15,14 +20,70 @@ use rust_svc_runtime::{BoxStream, Code, Context, Reply, Status};
 /// and each alone (none when there is one server).
 pub struct Inventories<I> {
     balanced: I,
-    each: Vec<I>,
+    each: Each<I>,
+}
+
+/// The servers one at a time.
+enum Each<I> {
+    /// A client of each server of a URL list (none for one server).
+    Listed(Vec<Arc<I>>),
+    /// The addresses a named target resolves to now, and a client of each made on demand.
+    Resolved {
+        addresses: Box<dyn Fn() -> Vec<String> + Send + Sync>,
+        client: Box<dyn Fn(&str) -> I + Send + Sync>,
+        made: Mutex<HashMap<String, Arc<I>>>,
+    },
 }
 
 impl<I: InventoryService> Inventories<I> {
     /// `balanced` over all the servers, and a client of each server alone: `each` is empty when
     /// there is only one.
     pub fn new(balanced: I, each: Vec<I>) -> Self {
-        Self { balanced, each }
+        Self {
+            balanced,
+            each: Each::Listed(each.into_iter().map(Arc::new).collect()),
+        }
+    }
+
+    /// `balanced` over the addresses of a named target, which `addresses` reports as they are
+    /// now; `client` makes the client of one of them (`ip:port`).
+    pub fn resolved(
+        balanced: I,
+        addresses: impl Fn() -> Vec<String> + Send + Sync + 'static,
+        client: impl Fn(&str) -> I + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            balanced,
+            each: Each::Resolved {
+                addresses: Box::new(addresses),
+                client: Box::new(client),
+                made: Mutex::new(HashMap::new()),
+            },
+        }
+    }
+
+    /// A client of each server as they are now.
+    fn each(&self) -> Vec<Arc<I>> {
+        match &self.each {
+            Each::Listed(each) => each.clone(),
+            Each::Resolved {
+                addresses,
+                client,
+                made,
+            } => {
+                let now = addresses();
+                let mut made = made.lock().unwrap_or_else(PoisonError::into_inner);
+                made.retain(|address, _| now.contains(address));
+                now.iter()
+                    .map(|address| {
+                        Arc::clone(
+                            made.entry(address.clone())
+                                .or_insert_with(|| Arc::new(client(address))),
+                        )
+                    })
+                    .collect()
+            }
+        }
     }
 
     /// Releases `request`'s reservation on whichever server holds it: NOT_FOUND only when
@@ -39,11 +100,11 @@ impl<I: InventoryService> Inventories<I> {
             .release_reservation(ctx, request.clone())
             .await
         {
-            Err(status) if status.code() == Code::NotFound && !self.each.is_empty() => status,
+            Err(status) if status.code() == Code::NotFound => status,
             answer => return answer,
         };
         let mut unanswered = None;
-        for server in &self.each {
+        for server in self.each() {
             match server.release_reservation(ctx, request.clone()).await {
                 Err(status) if status.code() == Code::NotFound => {}
                 Err(status) => unanswered = Some(status),

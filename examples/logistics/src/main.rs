@@ -146,6 +146,11 @@ struct ClientArgs {
     /// 30s, dispatch 10s).
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     breaker_open_for: Option<Duration>,
+    /// How often a named dependency (`--inventory dns:///inventory-headless:50051`) is
+    /// resolved again; 30s by default (and within a second after a connection to one of its
+    /// addresses fails).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    resolve_every: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -190,7 +195,8 @@ struct OrdersArgs {
     /// Where to listen (port 0: any free port).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:50052")]
     listen: SocketAddr,
-    /// Inventory servers; repeat or comma-separate to balance the calls over several.
+    /// Inventory servers; repeat or comma-separate to balance the calls over several. Or one
+    /// name, whose addresses are followed while orders runs: `dns:///inventory-headless:50051`.
     #[arg(
         long,
         value_name = "URL",
@@ -198,7 +204,8 @@ struct OrdersArgs {
         default_value = "http://127.0.0.1:50051"
     )]
     inventory: Vec<String>,
-    /// Dispatch servers; repeat or comma-separate to balance the calls over several.
+    /// Dispatch servers; repeat or comma-separate to balance the calls over several. Or one
+    /// name: `dns:///dispatch-headless:50053`.
     #[arg(
         long,
         value_name = "URL",
@@ -284,6 +291,7 @@ async fn run(command: Command) -> Result<(), String> {
                 inventory: args.inventory,
                 dispatch: args.dispatch,
                 breaker_open_for: args.clients.breaker_open_for,
+                resolve_every: args.clients.resolve_every,
             };
             // Before the clients exist: their breakers' gauges are registered as they are made.
             let metrics = host::install_metrics()?;
@@ -319,6 +327,7 @@ async fn all(args: AllArgs) -> Result<(), String> {
         inventory: vec![url_of(&inventory_listener)],
         dispatch: vec![url_of(&dispatch_listener)],
         breaker_open_for: args.clients.breaker_open_for,
+        resolve_every: args.clients.resolve_every,
     };
     if let Some(dir) = &args.db_dir {
         std::fs::create_dir_all(dir)

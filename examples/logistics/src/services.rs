@@ -42,9 +42,9 @@ pub type RemoteInventory = Inventories<Intercepted<InventoryServiceClient>>;
 /// Dispatch as the order desk reaches it.
 pub type RemoteDispatch = Intercepted<DispatchServiceClient>;
 
-/// The server interceptor stack every service gets, in the guide's order (docs/src/interceptors.md): request ids first,
-/// so that the span, the metrics, the hop and the access line all carry the id; logging last,
-/// so that its clock times the handler.
+/// The server interceptor stack every service gets, in the guide's order (its interceptors
+/// chapter): request ids first, so that the span, the metrics, the hop and the access line
+/// all carry the id; logging last, so that its clock times the handler.
 fn server_stack() -> Interceptors {
     Interceptors::server()
         .with(RequestIds)
@@ -151,12 +151,21 @@ pub struct Dependencies {
     /// How long the circuit breakers of both clients stay open once tripped; `None` for what
     /// the protos say (inventory 30 s, dispatch 10 s).
     pub breaker_open_for: Option<Duration>,
+    /// How often a named dependency is resolved again; the runtime's default (30 s) for
+    /// `None`.
+    pub resolve_every: Option<Duration>,
 }
 
 /// A builder of client `C` whose breakers stay open for `open_for` (see
 /// [`breaker_open_for`]); the proto's settings unchanged for `None`.
-fn client_builder<C: GeneratedClient>(open_for: Option<Duration>) -> ClientBuilder<C> {
-    let builder = ClientBuilder::<C>::new();
+fn client_builder<C: GeneratedClient>(
+    open_for: Option<Duration>,
+    resolve_every: Option<Duration>,
+) -> ClientBuilder<C> {
+    let builder = match resolve_every {
+        Some(period) => ClientBuilder::<C>::new().resolve_every(period),
+        None => ClientBuilder::<C>::new(),
+    };
     let Some(duration) = open_for else {
         return builder;
     };
@@ -178,28 +187,44 @@ fn breaker_open_for(method: &MethodInfo, duration: Duration) -> BreakerPolicy {
 /// The order desk: in memory, or in the SQLite file `db`, reaching its dependencies over the
 /// network. Connections are made on first use, so the order of starting services is free.
 pub fn orders(dependencies: &Dependencies, db: Option<&Path>) -> Result<Host, String> {
-    let open_for = dependencies.breaker_open_for;
-    let inventory = client_builder::<InventoryServiceClient>(open_for)
+    let (open_for, resolve_every) = (dependencies.breaker_open_for, dependencies.resolve_every);
+    let inventory = client_builder::<InventoryServiceClient>(open_for, resolve_every)
         .connect_lazy(&dependencies.inventory)
         .map_err(|error| format!("--inventory: {error}"))?;
-    // With several inventory servers, a release goes to the one holding the reservation.
+    // With several inventory servers, a release goes to the one holding the reservation: the
+    // servers of the URL list, or the addresses the name resolves to now.
+    let named = dependencies.inventory.len() == 1
+        && rust_svc_runtime::client::Target::parse(&dependencies.inventory[0]).is_some();
     let mut each_inventory = Vec::new();
     if dependencies.inventory.len() > 1 {
         for server in &dependencies.inventory {
-            let client = client_builder::<InventoryServiceClient>(open_for)
+            let client = client_builder::<InventoryServiceClient>(open_for, resolve_every)
                 .connect_lazy([server])
                 .map_err(|error| format!("--inventory: {error}"))?;
             each_inventory.push(client_stack().wrap(client));
         }
     }
-    let dispatch = client_builder::<DispatchServiceClient>(open_for)
+    let dispatch = client_builder::<DispatchServiceClient>(open_for, resolve_every)
         .connect_lazy(&dependencies.dispatch)
         .map_err(|error| format!("--dispatch: {error}"))?;
     // While inventory or dispatch asks for a pause, an order is refused at the door rather
     // than stock reserved and released again because the next hop was full.
     let needs = [inventory.backoff(), dispatch.backoff()];
-    let inventory: RemoteInventory =
-        Inventories::new(client_stack().wrap(inventory), each_inventory);
+    let inventory: RemoteInventory = if named {
+        let resolved = inventory.clone();
+        Inventories::resolved(
+            client_stack().wrap(inventory),
+            move || resolved.endpoints(),
+            move |address| {
+                let client = client_builder::<InventoryServiceClient>(open_for, resolve_every)
+                    .connect_lazy([format!("http://{address}")])
+                    .expect("an address the client resolved is a valid URL");
+                client_stack().wrap(client)
+            },
+        )
+    } else {
+        Inventories::new(client_stack().wrap(inventory), each_inventory)
+    };
     let dispatch: RemoteDispatch = client_stack().wrap(dispatch);
     let desk = match db {
         None => OrderDesk::new(inventory, dispatch),

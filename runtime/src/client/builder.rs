@@ -370,7 +370,7 @@ impl<C: GeneratedClient> ClientBuilder<C> {
     /// How the named targets of [`connect_lazy`](Self::connect_lazy) are resolved: a target
     /// that is not an `http://` or `https://` URL (`dns:///inventory:50051`, or a scheme of the
     /// resolver's own, `consul:///orders`) goes to `resolver`. By default `dns:` targets go to
-    /// the system's resolver ([`SystemDns`](super::SystemDns)) and other schemes are refused.
+    /// the system's resolver ([`Dns`](super::Dns)) and other schemes are refused.
     #[must_use]
     pub fn resolver(mut self, resolver: impl super::Resolve) -> Self {
         self.settings.resolver = Some(Arc::new(resolver));
@@ -419,7 +419,7 @@ impl<C: GeneratedClient> ClientBuilder<C> {
     /// resolves to, followed while the client runs (see [`resolver`](Self::resolver) and
     /// [`resolve_every`](Self::resolve_every)); each address is an endpoint as a URL's server
     /// is (breakers named `service/Method@ip:port`), dialled with TLS when
-    /// [`tls`](Self::tls) is set, the name in its SNI and certificate check.
+    /// `tls` (feature `tls`) is set, the name in its SNI and certificate check.
     pub fn connect_lazy<I, S>(self, endpoints: I) -> Result<C, ClientError>
     where
         I: IntoIterator<Item = S>,
@@ -490,7 +490,7 @@ impl<C: GeneratedClient> ClientBuilder<C> {
         }
         let resolver: Arc<dyn super::Resolve> = match self.settings.resolver.take() {
             Some(resolver) => resolver,
-            None if target.scheme() == "dns" => Arc::new(super::SystemDns),
+            None if target.scheme() == "dns" => Arc::new(super::Dns),
             None => {
                 return Err(invalid(format!(
                     "no resolver for `{}:` targets: give one with ClientBuilder::resolver, or \

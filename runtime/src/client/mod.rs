@@ -80,7 +80,7 @@ pub use policy::{
     Adaptive, BreakerPolicy, DEFAULT_DEADLINE, HedgingPolicy, MAX_ATTEMPTS, RetryPolicy,
     RetryThrottling, SlidingWindow, is_dependency_failure,
 };
-pub use resolve::{Resolution, Resolve, SystemDns, Target};
+pub use resolve::{Dns, Resolution, Resolve, Target};
 pub use shared::ClientCore;
 #[cfg(feature = "tls")]
 pub use tls::ClientTls;

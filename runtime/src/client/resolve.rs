@@ -2,9 +2,9 @@
 //! address the name has, and keeps resolving while the client runs, so that the client follows
 //! a fleet that scales, moves and rolls over without being told.
 //!
-//! A [`Resolve`] turns a [`Target`] into addresses: [`SystemDns`] (the system's resolver,
-//! `getaddrinfo`: A and AAAA records, `/etc/hosts`, what `/etc/resolv.conf` says) for `dns:`
-//! targets, or one of the caller's for its own discovery (Consul, a file; see
+//! A [`Resolve`] turns a [`Target`] into addresses: [`Dns`] for `dns:` targets (the system's
+//! resolver, `getaddrinfo`: A and AAAA records, `/etc/hosts`, what `/etc/resolv.conf` says; or
+//! the DNS server the target names), or one of the caller's for its own discovery (Consul, a file; see
 //! [`ClientBuilder::resolver`](super::ClientBuilder::resolver)). The client resolves the
 //! target when it is built, again every refresh period (30 s by default,
 //! [`ClientBuilder::resolve_every`](super::ClientBuilder::resolve_every)), and again soon after
@@ -33,6 +33,8 @@ use tokio::sync::{Notify, watch};
 
 use super::connect::BoxError;
 use super::endpoints::{Current, Endpoint};
+
+mod query;
 
 /// How often a resolved target is resolved again when nothing happens.
 pub(super) const DEFAULT_REFRESH: Duration = Duration::from_secs(30);
@@ -172,29 +174,26 @@ pub trait Resolve: Send + Sync + 'static {
     fn resolve(&self, target: &Target) -> Resolution;
 }
 
-/// The system's resolver (`getaddrinfo`, through tokio): every A and AAAA address of a `dns:`
-/// target's name, with the target's port (443 when it names none, as gRPC's default). A DNS
-/// server named in the target (`dns://10.0.0.2/name`) is refused: the system resolver asks the
-/// servers `/etc/resolv.conf` names.
+/// `dns:` targets: `dns:///name:port` with the system's resolver (`getaddrinfo`, through
+/// tokio: every A and AAAA address, `/etc/hosts`, the servers `/etc/resolv.conf` names), and
+/// `dns://server/name:port` by asking `server` directly (an IP, with `:port` when not 53), as
+/// gRPC's DNS resolver reads a target's authority. The port is the target's, 443 when it
+/// names none (gRPC's default).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct SystemDns;
+pub struct Dns;
 
-impl Resolve for SystemDns {
+impl Resolve for Dns {
     fn resolve(&self, target: &Target) -> Resolution {
         let target = target.clone();
         Box::pin(async move {
-            if !target.authority().is_empty() {
-                return Err(format!(
-                    "{target}: the system resolver asks the DNS servers /etc/resolv.conf names; \
-                     write dns:///{}",
-                    target.host()
-                )
-                .into());
-            }
             let port = target.port().unwrap_or(443);
-            let mut addresses: Vec<SocketAddr> = tokio::net::lookup_host((target.host(), port))
-                .await?
-                .collect();
+            let mut addresses: Vec<SocketAddr> = if target.authority().is_empty() {
+                tokio::net::lookup_host((target.host(), port))
+                    .await?
+                    .collect()
+            } else {
+                query::ask(target.authority(), target.host(), port).await?
+            };
             addresses.sort_unstable();
             addresses.dedup();
             Ok(addresses)
@@ -336,13 +335,53 @@ mod tests {
     #[tokio::test]
     async fn the_system_resolver_answers_every_address_of_a_name() {
         let target = Target::parse("dns:///localhost:50051").unwrap();
-        let addresses = SystemDns.resolve(&target).await.unwrap();
+        let addresses = Dns.resolve(&target).await.unwrap();
         assert!(!addresses.is_empty());
         assert!(addresses.iter().all(|address| address.ip().is_loopback()));
         assert!(addresses.iter().all(|address| address.port() == 50051));
+    }
 
-        let with_server = Target::parse("dns://127.0.0.1/localhost:1").unwrap();
-        let error = SystemDns.resolve(&with_server).await.unwrap_err();
-        assert!(error.to_string().contains("dns:///localhost"), "{error}");
+    #[tokio::test]
+    async fn a_dns_server_in_the_target_is_asked_directly() {
+        use simple_dns::rdata::{A, RData};
+        use simple_dns::{CLASS, Name, Packet, ResourceRecord};
+        // A DNS server of two lines: every A question gets 127.0.0.7 and 127.0.0.8, every
+        // other question no record.
+        let server = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let at = server.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut buffer = [0; 512];
+            loop {
+                let (read, from) = server.recv_from(&mut buffer).await.unwrap();
+                let question = Packet::parse(&buffer[..read]).unwrap();
+                let name = question.questions[0].qname.to_string();
+                let wants_a =
+                    question.questions[0].qtype == simple_dns::QTYPE::TYPE(simple_dns::TYPE::A);
+                let mut reply = question.into_reply();
+                if wants_a {
+                    for last in [7, 8] {
+                        reply.answers.push(ResourceRecord::new(
+                            Name::new_unchecked(&name).into_owned(),
+                            CLASS::IN,
+                            1,
+                            RData::A(A {
+                                address: u32::from(std::net::Ipv4Addr::new(127, 0, 0, last)),
+                            }),
+                        ));
+                    }
+                }
+                let bytes = reply.build_bytes_vec().unwrap();
+                server.send_to(&bytes, from).await.unwrap();
+            }
+        });
+        let target = Target::parse(&format!("dns://{at}/inventory.test:50051")).unwrap();
+        let addresses = Dns.resolve(&target).await.unwrap();
+        assert_eq!(
+            addresses,
+            [
+                SocketAddr::from(([127, 0, 0, 7], 50051)),
+                SocketAddr::from(([127, 0, 0, 8], 50051))
+            ]
+        );
     }
 }

@@ -174,3 +174,46 @@ async fn the_generated_client_presents_its_certificate_over_its_own_connection()
     client.echo(&Context::new(), Blob::default()).await.unwrap();
     assert_eq!(*witness.0.lock().unwrap(), [Some(pki.client_der.clone())]);
 }
+
+/// Resolves any target to one address.
+struct At(std::net::SocketAddr);
+
+impl rust_svc_runtime::client::Resolve for At {
+    fn resolve(
+        &self,
+        _target: &rust_svc_runtime::client::Target,
+    ) -> rust_svc_runtime::client::Resolution {
+        let address = self.0;
+        Box::pin(async move { Ok(vec![address]) })
+    }
+}
+
+#[tokio::test]
+async fn a_resolved_address_is_dialled_with_the_targets_name() {
+    // The server's certificate names `localhost`, not 127.0.0.1: the handshake succeeds only
+    // when the resolved address is dialled with the target's name in SNI and the certificate
+    // check, and no `domain_name` is set to stand in for it.
+    use rust_svc_runtime::client::ClientTls;
+    let pki = pki();
+    let witness = Witness::default();
+    let port = serve_mtls(&pki, witness.clone()).await;
+    let client = MetadataEchoClient::builder()
+        .tls(ClientTls::new().ca_certificate(&pki.ca))
+        .resolver(At(([127, 0, 0, 1], port).into()))
+        .connect_lazy([format!("static:///localhost:{port}")])
+        .unwrap();
+    client.echo(&Context::new(), Blob::default()).await.unwrap();
+    assert_eq!(client.endpoints(), [format!("127.0.0.1:{port}")]);
+
+    // The same address under another name fails the certificate check.
+    let misnamed = MetadataEchoClient::builder()
+        .tls(ClientTls::new().ca_certificate(&pki.ca))
+        .resolver(At(([127, 0, 0, 1], port).into()))
+        .connect_lazy([format!("static:///inventory.internal:{port}")])
+        .unwrap();
+    let status = misnamed
+        .echo(&Context::new(), Blob::default())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+}

@@ -15,6 +15,7 @@ mod rest_common;
 mod browser;
 mod connections;
 mod demo;
+mod discovery;
 mod external_tools;
 mod faults;
 mod grpc;

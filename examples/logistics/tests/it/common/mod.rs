@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use tonic::transport::{Channel, Endpoint};
 
+pub mod dns;
+
 /// How long a process may take to announce its ports or to exit before a test gives up. Not
 /// a performance expectation: only so that a broken build fails instead of hanging CI.
 pub const HANG_GUARD: Duration = Duration::from_secs(60);
