@@ -208,6 +208,14 @@ impl ClientCore {
                 Err(self.classify(call, failed))
             }
         };
+        match &outcome {
+            Ok(_) => pick.endpoint.outlier.record(true),
+            Err(failed) if says_nothing_of_health(call, &failed.status) => {}
+            Err(failed) => pick
+                .endpoint
+                .outlier
+                .record(!super::outliers::is_failure(failed.status.code())),
+        }
         if let Some(permit) = pick.permit {
             match &outcome {
                 Ok(_) => permit.record(Code::Ok),

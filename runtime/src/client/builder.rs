@@ -386,6 +386,29 @@ impl<C: GeneratedClient> ClientBuilder<C> {
         self
     }
 
+    /// How calls spread over the endpoints: [`LoadBalancing::round_robin`] (the default),
+    /// [`LoadBalancing::pick_first`] or [`LoadBalancing::least_request`] (gRFC A48). Breakers,
+    /// pauses and "a retry goes to an endpoint the call has not tried" apply under each.
+    ///
+    /// [`LoadBalancing::round_robin`]: super::LoadBalancing::round_robin
+    /// [`LoadBalancing::pick_first`]: super::LoadBalancing::pick_first
+    /// [`LoadBalancing::least_request`]: super::LoadBalancing::least_request
+    #[must_use]
+    pub fn load_balancing(mut self, policy: super::LoadBalancing) -> Self {
+        self.settings.balancing = Some(policy);
+        self
+    }
+
+    /// Ejects the endpoints whose calls fail far more than the others' for a while (gRFC A50):
+    /// see [`OutlierDetection`](super::OutlierDetection) and how it relates to the breakers.
+    /// Off by default. The client must then be built inside a tokio runtime, which runs the
+    /// evaluation every interval.
+    #[must_use]
+    pub fn outlier_detection(mut self, detection: super::OutlierDetection) -> Self {
+        self.settings.outlier_detection = Some(detection);
+        self
+    }
+
     /// TLS for the `https://` endpoints of [`connect_lazy`](Self::connect_lazy) (feature
     /// `tls`): the CAs to trust, a client certificate, the name to verify. They are dialled by
     /// the same connection code as `http://` ones, with TLS under it; without this, an

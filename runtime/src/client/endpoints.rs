@@ -16,15 +16,19 @@
 //! balancer), which hides which server an attempt went to: breakers and retries could then
 //! neither tell the servers apart nor steer away from the one that failed.
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
 use tonic::Status;
 
 use super::backoff::{self, Pause, PauseSource};
+use super::balancing::{InFlight, LoadBalancing};
 use super::breaker::{Breaker, BreakerState, Permit};
-use super::resolve::{FirstAnswer, Follow};
+use super::outliers::OutlierDetection;
+use super::outliers::OutlierState;
+use super::resolve::{FirstAnswer, Follow, Follower};
 use super::send::Sender;
 
 /// One server (or one caller-made channel) and the breakers of its methods.
@@ -40,6 +44,10 @@ pub(super) struct Endpoint {
     pub(super) breakers: Vec<Option<Arc<Breaker>>>,
     /// Set while the server has asked for a pause (a refusal for load).
     pub(super) pause: Arc<Pause>,
+    /// The attempts on it now (`least_request` prefers the endpoint with fewer).
+    pub(super) in_flight: AtomicUsize,
+    /// Its calls' outcomes and its ejection, for outlier detection.
+    pub(super) outlier: OutlierState,
 }
 
 /// A fresh endpoint number.
@@ -52,6 +60,7 @@ pub(super) fn next_id() -> u64 {
 pub(super) struct Endpoints {
     current: Arc<Current>,
     next: AtomicUsize,
+    balancing: LoadBalancing,
     /// For a resolved target: whether its first resolution has answered.
     first: Option<FirstAnswer>,
 }
@@ -75,13 +84,16 @@ pub(super) struct Pick<'a> {
     pub(super) id: u64,
     pub(super) endpoint: &'a Endpoint,
     pub(super) permit: Option<Permit<'a>>,
+    /// Counts the attempt among the endpoint's calls in flight until the pick is dropped.
+    pub(super) _in_flight: InFlight<'a>,
 }
 
 impl Endpoints {
     /// The endpoints of a URL list or a channel: at least one, which the builder guarantees.
     /// A resolved name starts with none and gets them from its resolver.
-    pub(super) fn new(list: Vec<Arc<Endpoint>>) -> Self {
+    pub(super) fn new(list: Vec<Arc<Endpoint>>, balancing: LoadBalancing) -> Self {
         Self {
+            balancing,
             current: Arc::new(Current {
                 set: RwLock::new(Arc::new(EndpointSet { list })),
             }),
@@ -90,11 +102,40 @@ impl Endpoints {
         }
     }
 
-    /// The endpoints of a resolved target, which `follow` keeps in step with it.
-    pub(super) fn resolved(follow: Follow) -> Self {
-        let mut endpoints = Self::new(Vec::new());
-        endpoints.first = Some(follow.spawn(&endpoints.current));
+    /// The endpoints of a resolved target, which `follow` keeps in step with it; `make` makes
+    /// the endpoint of an address (its connection, its breakers).
+    pub(super) fn resolved(
+        follow: Follow,
+        make: impl Fn(SocketAddr) -> Arc<Endpoint> + Send + Sync + 'static,
+        balancing: LoadBalancing,
+    ) -> Self {
+        let mut endpoints = Self::new(Vec::new(), balancing);
+        endpoints.first = Some(follow.spawn(Following {
+            set: Arc::downgrade(&endpoints.current),
+            make,
+        }));
         endpoints
+    }
+
+    /// Judges the endpoints every interval as `detection` says (gRFC A50), in a task that
+    /// ends with the client.
+    pub(super) fn detect_outliers(&self, detection: OutlierDetection) {
+        let set = Arc::downgrade(&self.current);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(detection.interval_or_least());
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(current) = set.upgrade() else { return };
+                let set = current.snapshot();
+                let states: Vec<(&OutlierState, &str)> = set
+                    .list
+                    .iter()
+                    .map(|endpoint| (&endpoint.outlier, endpoint.label.as_str()))
+                    .collect();
+                detection.judge(&states, tokio::time::Instant::now());
+            }
+        });
     }
 
     /// Waits, until `deadline` at the latest, for a resolved target's first answer while the
@@ -133,18 +174,24 @@ impl Endpoints {
                 "the client's target has no address to call (its name resolved to none yet)",
             ));
         }
-        let start = if count == 1 {
-            0
-        } else {
-            self.next.fetch_add(1, Ordering::Relaxed) % count
-        };
-        let order = (0..count).map(|offset| (start + offset) % count);
+        let order = self.balancing.order(count, &self.next, |index| {
+            set.list[index].in_flight.load(Ordering::Relaxed)
+        });
         let untried = |index: &usize| !tried.contains(&set.list[*index].id);
-        let fresh = order.clone().filter(untried);
+        let fresh = order.filter(untried);
         let again = order.filter(|index| !untried(index));
         let mut rejection = None;
         for index in fresh.chain(again) {
             let endpoint = &*set.list[index];
+            if endpoint.outlier.is_ejected() {
+                rejection.get_or_insert_with(|| {
+                    Status::unavailable(format!(
+                        "{} is ejected by outlier detection, as is every endpoint that could take the call",
+                        endpoint.label
+                    ))
+                });
+                continue;
+            }
             if let Some(left) = endpoint.pause.remaining() {
                 rejection.get_or_insert_with(|| backoff::paused(&endpoint.label, left));
                 continue;
@@ -164,6 +211,7 @@ impl Endpoints {
                 id: endpoint.id,
                 endpoint,
                 permit,
+                _in_flight: InFlight::start(&endpoint.in_flight),
             });
         }
         Err(rejection.unwrap_or_else(|| Status::internal("the client has no endpoint to call")))
@@ -201,6 +249,39 @@ impl Current {
     /// the attempts that hold them, and get no new ones.
     pub(super) fn replace(&self, list: Vec<Arc<Endpoint>>) {
         *self.set.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(EndpointSet { list });
+    }
+}
+
+/// A resolved target's set, as its resolution task sees it.
+struct Following<F> {
+    set: Weak<Current>,
+    make: F,
+}
+
+impl<F: Fn(SocketAddr) -> Arc<Endpoint> + Send + Sync + 'static> Follower for Following<F> {
+    fn alive(&self) -> bool {
+        self.set.strong_count() > 0
+    }
+
+    /// Replaces the set: the endpoints of addresses still there are kept (their connections
+    /// and breakers), those of new addresses made.
+    fn put_in_force(&self, addresses: &[SocketAddr]) {
+        let Some(current) = self.set.upgrade() else {
+            return;
+        };
+        let old = current.snapshot();
+        let list = addresses
+            .iter()
+            .map(|address| {
+                let label = address.to_string();
+                old.list
+                    .iter()
+                    .find(|endpoint| endpoint.label == label)
+                    .cloned()
+                    .unwrap_or_else(|| (self.make)(*address))
+            })
+            .collect();
+        current.replace(list);
     }
 }
 

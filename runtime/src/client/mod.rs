@@ -42,6 +42,7 @@
 
 mod attempt;
 mod backoff;
+mod balancing;
 mod breaker;
 mod builder;
 mod codec;
@@ -53,6 +54,7 @@ mod endpoints;
 mod error;
 mod hedging;
 mod http2;
+mod outliers;
 mod policy;
 mod replay;
 mod resolve;
@@ -70,12 +72,14 @@ mod transport;
 pub use tonic::transport::Channel;
 
 pub use backoff::Backoff;
+pub use balancing::LoadBalancing;
 pub use breaker::{
     BreakerControls, BreakerState, BreakerTransition, CallOutcome, Classifier, TransitionHook,
     default_classification,
 };
 pub use builder::ClientBuilder;
 pub use error::ClientError;
+pub use outliers::{FailurePercentage, OutlierDetection, SuccessRate};
 pub use policy::{
     Adaptive, BreakerPolicy, DEFAULT_DEADLINE, HedgingPolicy, MAX_ATTEMPTS, RetryPolicy,
     RetryThrottling, SlidingWindow, is_dependency_failure,

@@ -26,13 +26,12 @@ use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 
 use super::connect::BoxError;
-use super::endpoints::{Current, Endpoint};
 
 mod query;
 
@@ -206,35 +205,50 @@ pub(super) struct Follow {
     pub(super) target: Target,
     pub(super) resolver: Arc<dyn Resolve>,
     pub(super) refresh: Duration,
-    /// Makes the endpoint of an address (its connection, its breakers).
-    pub(super) make: Box<dyn Fn(SocketAddr) -> Arc<Endpoint> + Send + Sync>,
     /// Told by the endpoints' connections when one fails or ends.
     pub(super) failures: Arc<Notify>,
+}
+
+/// Where a resolution's answer goes: the client's endpoint set.
+pub(super) trait Follower: Send + Sync + 'static {
+    /// Whether the client is still there to follow for.
+    fn alive(&self) -> bool;
+
+    /// Puts `addresses` (sorted, distinct, not empty) in force.
+    fn put_in_force(&self, addresses: &[SocketAddr]);
 }
 
 /// Whether the target has been resolved once yet: calls wait for the first answer.
 pub(super) type FirstAnswer = watch::Receiver<bool>;
 
 impl Follow {
-    /// Starts following the target in a task of its own, which ends when the client (`set`'s
-    /// last strong holder) is dropped.
-    pub(super) fn spawn(self, set: &Arc<Current>) -> FirstAnswer {
+    /// Starts following the target in a task of its own, which ends when `follower` says the
+    /// client is gone.
+    pub(super) fn spawn(self, follower: impl Follower) -> FirstAnswer {
         let (answered, first) = watch::channel(false);
-        let set = Arc::downgrade(set);
-        tokio::spawn(self.run(set, answered));
+        tokio::spawn(self.run(follower, answered));
         first
     }
 
-    async fn run(self, set: Weak<Current>, answered: watch::Sender<bool>) {
+    async fn run(self, follower: impl Follower, answered: watch::Sender<bool>) {
         let mut in_force: Vec<SocketAddr> = Vec::new();
         loop {
             match self.resolver.resolve(&self.target).await {
                 Ok(mut addresses) if !addresses.is_empty() => {
                     addresses.sort_unstable();
                     addresses.dedup();
-                    let Some(current) = set.upgrade() else { return };
+                    if !follower.alive() {
+                        return;
+                    }
                     if addresses != in_force {
-                        self.put_in_force(&current, &addresses);
+                        follower.put_in_force(&addresses);
+                        tracing::info!(
+                            target = %self.target,
+                            addresses = ?addresses,
+                            "the client calls the addresses its target resolved to",
+                        );
+                        metrics::gauge!("grpc_client_endpoints", "target" => self.target.to_string())
+                            .set(addresses.len() as f64);
                         in_force = addresses;
                     }
                 }
@@ -257,35 +271,10 @@ impl Follow {
                     tokio::time::sleep(AFTER_FAILURE).await;
                 }
             }
-            if set.strong_count() == 0 {
+            if !follower.alive() {
                 return;
             }
         }
-    }
-
-    /// Replaces the set: the endpoints of addresses still there are kept (their connections
-    /// and breakers), those of new addresses made.
-    fn put_in_force(&self, current: &Current, addresses: &[SocketAddr]) {
-        let old = current.snapshot();
-        let list: Vec<Arc<Endpoint>> = addresses
-            .iter()
-            .map(|address| {
-                let label = address.to_string();
-                old.list
-                    .iter()
-                    .find(|endpoint| endpoint.label == label)
-                    .cloned()
-                    .unwrap_or_else(|| (self.make)(*address))
-            })
-            .collect();
-        current.replace(list);
-        tracing::info!(
-            target = %self.target,
-            addresses = ?addresses,
-            "the client calls the addresses its target resolved to",
-        );
-        metrics::gauge!("grpc_client_endpoints", "target" => self.target.to_string())
-            .set(addresses.len() as f64);
     }
 }
 

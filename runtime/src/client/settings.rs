@@ -10,9 +10,11 @@ use http::uri::PathAndQuery;
 use tokio::sync::Notify;
 use tonic::metadata::AsciiMetadataKey;
 
+use super::balancing::LoadBalancing;
 use super::breaker::{Breaker, BreakerControls, Classifier};
 use super::endpoints::{self, Endpoint, Endpoints};
 use super::error::ClientError;
+use super::outliers::OutlierDetection;
 use super::replay::RetryBuffer;
 use super::resolve::{Follow, Resolve, Target};
 use super::send::Sender;
@@ -81,6 +83,8 @@ impl EndpointMaker {
             sender: Sender::new(transport, &self.wire),
             breakers,
             pause: Default::default(),
+            in_flight: Default::default(),
+            outlier: Default::default(),
         })
     }
 }
@@ -143,6 +147,10 @@ pub(super) struct Settings {
     pub(super) resolver: Option<Arc<dyn Resolve>>,
     /// How often a named target is resolved again ([`ClientBuilder::resolve_every`](super::ClientBuilder::resolve_every)).
     pub(super) resolve_every: Option<Duration>,
+    /// How calls spread over the endpoints ([`ClientBuilder::load_balancing`](super::ClientBuilder::load_balancing)).
+    pub(super) balancing: Option<LoadBalancing>,
+    /// gRFC A50's outlier detection ([`ClientBuilder::outlier_detection`](super::ClientBuilder::outlier_detection)).
+    pub(super) outlier_detection: Option<OutlierDetection>,
     pub(super) wire: ClientWire,
     pub(super) protocol: Protocol,
     pub(super) http_version: HttpVersion,
@@ -248,6 +256,7 @@ impl Settings {
             controls: self.controls.clone(),
             wire: self.wire.0.clone(),
         };
+        let balancing = self.balancing.unwrap_or_default();
         let endpoints = match endpointing {
             Endpointing::Fixed(channels) => Endpoints::new(
                 channels
@@ -256,6 +265,7 @@ impl Settings {
                         maker.make(label.unwrap_or_else(|| target.clone()), transport)
                     })
                     .collect(),
+                balancing,
             ),
             Endpointing::Resolved {
                 target,
@@ -263,14 +273,20 @@ impl Settings {
                 refresh,
                 transport,
                 failures,
-            } => Endpoints::resolved(Follow {
-                target,
-                resolver,
-                refresh,
-                make: Box::new(move |address| maker.make(address.to_string(), transport(address))),
-                failures,
-            }),
+            } => Endpoints::resolved(
+                Follow {
+                    target,
+                    resolver,
+                    refresh,
+                    failures,
+                },
+                move |address| maker.make(address.to_string(), transport(address)),
+                balancing,
+            ),
         };
+        if let Some(detection) = self.outlier_detection {
+            endpoints.detect_outliers(detection);
+        }
         ClientCore {
             inner: Arc::new(Inner {
                 endpoints,

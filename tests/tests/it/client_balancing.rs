@@ -3,8 +3,10 @@
 //! tests/protos/resilience.proto: 4 attempts, a breaker opening at 50% failures of at least 4
 //! calls).
 
+use std::time::Duration;
+
 use rust_svc_runtime::Code;
-use rust_svc_runtime::client::BreakerState;
+use rust_svc_runtime::client::{BreakerState, LoadBalancing};
 use rust_svc_runtime::harness::ServerHandle;
 use rust_svc_tests::tests::resilience::{Flaky, FlakyClient};
 
@@ -129,4 +131,93 @@ async fn when_every_endpoint_is_dead_the_breakers_open_and_calls_fail_fast() {
         "the rejection names a breaker: {}",
         failed.message()
     );
+}
+
+/// Three endpoints, the last ten times slower than the others; `calls` reads from 30 tasks at
+/// once under `policy`; how many each endpoint answered.
+async fn spread_with_one_slow(policy: LoadBalancing, calls: usize) -> [usize; 3] {
+    let servers = [
+        Scripted::default(),
+        Scripted::default(),
+        Scripted::default(),
+    ];
+    for (index, server) in servers.iter().enumerate() {
+        let delay = if index == 2 { 100 } else { 10 };
+        server.script((0..calls).map(|_| Outcome::SlowOk(Duration::from_millis(delay))));
+    }
+    let mut handles = Vec::new();
+    for server in &servers {
+        handles.push(loopback(server).await.1);
+    }
+    let client = FlakyClient::builder()
+        .load_balancing(policy)
+        .connect_lazy(handles.iter().map(url))
+        .unwrap();
+    let tasks = 30;
+    let mut running = Vec::new();
+    for task in 0..tasks {
+        let client = client.clone();
+        running.push(tokio::spawn(async move {
+            for n in 0..calls / tasks {
+                client
+                    .read(&ctx(), call(&format!("{task}-{n}")))
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for task in running {
+        task.await.unwrap();
+    }
+    servers.each_ref().map(Scripted::count)
+}
+
+#[tokio::test]
+async fn least_request_sends_a_slow_endpoint_fewer_calls_than_round_robin() {
+    let round_robin = spread_with_one_slow(LoadBalancing::round_robin(), 300).await;
+    let least_request = spread_with_one_slow(LoadBalancing::least_request(), 300).await;
+    eprintln!(
+        "calls per endpoint, the last slow: round_robin {round_robin:?}, least_request {least_request:?}"
+    );
+    assert_eq!(round_robin.iter().sum::<usize>(), 300);
+    assert_eq!(least_request.iter().sum::<usize>(), 300);
+    // Round robin: an even share whatever the endpoint costs.
+    assert_eq!(round_robin, [100, 100, 100], "{round_robin:?}");
+    // Least request: the slow endpoint's calls pile up, so it is drawn and passed over.
+    assert!(
+        least_request[2] < 75,
+        "the slow endpoint got {} of 300 calls under least_request ({least_request:?})",
+        least_request[2]
+    );
+}
+
+#[tokio::test]
+async fn pick_first_sends_every_call_to_the_first_endpoint_that_takes_it() {
+    let (first, second) = (Scripted::default(), Scripted::default());
+    let (_channel, first_handle) = loopback(&first).await;
+    let (_channel, second_handle) = loopback(&second).await;
+    let client = FlakyClient::builder()
+        .load_balancing(LoadBalancing::pick_first())
+        .connect_lazy([url(&first_handle), url(&second_handle)])
+        .unwrap();
+    for n in 0..10 {
+        client.read(&ctx(), call(&n.to_string())).await.unwrap();
+    }
+    assert_eq!((first.count(), second.count()), (10, 0));
+
+    // A failure retried goes to the second; the next call to the first again.
+    first.script([Outcome::Fail(Code::Unavailable)]);
+    client.read(&ctx(), call("retried")).await.unwrap();
+    client.read(&ctx(), call("after")).await.unwrap();
+    assert_eq!((first.count(), second.count()), (12, 1));
+
+    // The first gone: every call goes to the second, once the first's breaker has opened.
+    first_handle.shutdown().await.unwrap();
+    for n in 0..10 {
+        client
+            .read(&ctx(), call(&format!("gone-{n}")))
+            .await
+            .unwrap();
+    }
+    assert_eq!(second.count(), 11);
 }

@@ -22,6 +22,7 @@ mod client_breakers;
 mod client_deadlines;
 mod client_hedging;
 mod client_http2;
+mod client_outliers;
 mod client_protocols;
 mod client_resolve;
 mod client_retries;
