@@ -18,7 +18,6 @@ use futures_util::{FutureExt, StreamExt};
 use tokio::time::Instant;
 use tonic::{Code, Status};
 
-use super::MethodInfo;
 use super::endpoints::Pick;
 use super::replay::Replay;
 use super::response::Undecoded;
@@ -26,6 +25,7 @@ use super::send::{Opened, Outgoing, reserved};
 use super::shared::{Call, ClientCore};
 use super::streams::{Aborted, abort_on_error, with_trailers};
 use super::throttle::Pushback;
+use super::{CallOutcome, MethodInfo};
 use crate::BoxStream;
 use crate::deadline::coarse_grpc_timeout_value;
 use crate::rpc::{PREVIOUS_ATTEMPTS_HEADER, RETRY_PUSHBACK};
@@ -211,10 +211,11 @@ impl ClientCore {
         match &outcome {
             Ok(_) => pick.endpoint.outlier.record(true),
             Err(failed) if says_nothing_of_health(call, &failed.status) => {}
-            Err(failed) => pick
-                .endpoint
-                .outlier
-                .record(!super::outliers::is_failure(failed.status.code())),
+            Err(failed) => match super::default_classification(failed.status.code()) {
+                CallOutcome::Success => pick.endpoint.outlier.record(true),
+                CallOutcome::Failure => pick.endpoint.outlier.record(false),
+                _ => {}
+            },
         }
         if let Some(permit) = pick.permit {
             match &outcome {

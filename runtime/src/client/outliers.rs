@@ -9,10 +9,9 @@
 //! each endpoint against the others, over all its methods, once per interval. A breaker opens
 //! on a dependency that is down everywhere; outlier detection takes out one bad replica among
 //! healthy ones (a host with a bad disk, a pod stuck in a retry storm) while its breakers,
-//! judged alone, may stay closed. Both count the same failures: what the breaker's default
-//! classification counts as the dependency's failure (`UNAVAILABLE`, `DEADLINE_EXCEEDED`,
-//! `INTERNAL`, `UNKNOWN`, `DATA_LOSS`), every other answer as a success, and nothing for a call
-//! the caller gave up on or a refusal for load.
+//! judged alone, may stay closed. Both count the same failures: the breakers' default
+//! classification ([`default_classification`](super::default_classification)) decides, and a
+//! call the caller gave up on or a refusal for load counts neither way.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -276,20 +275,6 @@ impl OutlierDetection {
     }
 }
 
-/// Whether a call's answer counts as the endpoint's failure: what the breakers' default
-/// classification counts against a dependency.
-pub(super) fn is_failure(code: tonic::Code) -> bool {
-    use tonic::Code;
-    matches!(
-        code,
-        Code::Unavailable
-            | Code::DeadlineExceeded
-            | Code::Internal
-            | Code::Unknown
-            | Code::DataLoss
-    )
-}
-
 /// Whether an outlier found is ejected, `percent` of the time.
 fn enforced(percent: u32) -> bool {
     percent >= 100 || fastrand::u32(..100) < percent
@@ -454,6 +439,5 @@ mod tests {
         }
         strict.judge(&judged, now);
         assert!(fresh.iter().all(|state| !state.is_ejected()));
-        assert!(is_failure(tonic::Code::Unavailable) && !is_failure(tonic::Code::NotFound));
     }
 }

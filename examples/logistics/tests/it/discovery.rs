@@ -8,16 +8,14 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use example_services::inventory::v1::{
-    CheckStockRequest, InventoryService, InventoryServiceClient,
-};
+use example_services::inventory::v1::InventoryServiceClient;
 use example_services::orders::v1::{
     CreateOrderRequest, GetOrderRequest, LineItem, Order, OrderService, OrderServiceClient,
 };
 use rust_svc_runtime::Context;
 
 use crate::common::dns::DnsServer;
-use crate::common::{HANG_GUARD, Logistics};
+use crate::common::{HANG_GUARD, Logistics, available};
 
 const SKU: &str = "SKU-10043";
 
@@ -35,18 +33,6 @@ fn order(n: usize) -> CreateOrderRequest {
         }),
         idempotency_key: String::new(),
     }
-}
-
-async fn available(inventory: &InventoryServiceClient) -> i32 {
-    let request = CheckStockRequest {
-        sku: SKU.into(),
-        ..Default::default()
-    };
-    inventory
-        .check_stock(&Context::new(), request)
-        .await
-        .expect("the demo SKUs are known")
-        .available
 }
 
 /// The addresses of orders' last report of what its inventory name resolved to.
@@ -120,7 +106,7 @@ async fn orders_follow_the_inventory_name_as_its_addresses_change() {
 
         let mut before = Vec::new();
         for inventory in &direct {
-            before.push(available(inventory).await);
+            before.push(available(inventory, SKU).await);
         }
         for n in 0..100 {
             let order = orders
@@ -131,7 +117,7 @@ async fn orders_follow_the_inventory_name_as_its_addresses_change() {
         }
         let share = 100.0 / live.len() as f64;
         for (index, inventory) in direct.iter().enumerate() {
-            let reserved = (before[index] - available(inventory).await) as f64;
+            let reserved = (before[index] - available(inventory, SKU).await) as f64;
             if live.contains(&index) {
                 assert!(
                     (reserved - share).abs() <= share * 0.2,

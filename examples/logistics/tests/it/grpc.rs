@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use example_services::inventory::v1::{
-    CheckStockRequest, CheckStockResponse, InventoryService, InventoryServiceClient,
+    CheckStockRequest, CheckStockResponse, InventoryServiceClient,
 };
 use example_services::orders::v1::{
     CreateOrderRequest, GetOrderRequest, LineItem, Order, OrderService, OrderServiceClient,
@@ -14,7 +14,7 @@ use example_services::orders::v1::{
 use prost::Message;
 use rust_svc_runtime::{Code, Context};
 
-use crate::common::{Logistics, http};
+use crate::common::{Logistics, available, http};
 
 fn order(sku: &str, quantity: i32) -> CreateOrderRequest {
     CreateOrderRequest {
@@ -30,18 +30,6 @@ fn order(sku: &str, quantity: i32) -> CreateOrderRequest {
         }),
         idempotency_key: String::new(),
     }
-}
-
-async fn available(inventory: &InventoryServiceClient, sku: &str) -> i32 {
-    let request = CheckStockRequest {
-        sku: sku.into(),
-        ..Default::default()
-    };
-    inventory
-        .check_stock(&Context::new(), request)
-        .await
-        .expect("the demo SKUs are known")
-        .available
 }
 
 #[tokio::test]

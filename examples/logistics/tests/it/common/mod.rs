@@ -378,3 +378,20 @@ pub fn output_within(mut command: Command, what: &str, guard: Duration) -> Outpu
         .expect("the waiter does not panic")
         .unwrap_or_else(|error| panic!("waiting for {what}: {error}"))
 }
+
+/// Units of `sku` an inventory has available (its demo stock less what is reserved).
+pub async fn available(
+    inventory: &example_services::inventory::v1::InventoryServiceClient,
+    sku: &str,
+) -> i32 {
+    use example_services::inventory::v1::{CheckStockRequest, InventoryService};
+    let request = CheckStockRequest {
+        sku: sku.into(),
+        ..Default::default()
+    };
+    inventory
+        .check_stock(&rust_svc_runtime::Context::new(), request)
+        .await
+        .expect("the demo SKUs are known")
+        .available
+}
