@@ -409,6 +409,18 @@ impl<C: GeneratedClient> ClientBuilder<C> {
         self
     }
 
+    /// Watches each endpoint's health (gRFC A17): `grpc.health.v1.Health/Watch` for `service`
+    /// (the service's name, as `FOO_SERVICE.name` gives it, or `""` for the server as a whole)
+    /// on the endpoint's connection, and sends no new calls to one that says it is not serving,
+    /// such as a draining pod, until it says it is again. A server without the health service
+    /// is taken as serving. Off by default. The client must then be built inside a tokio
+    /// runtime, which runs the watches.
+    #[must_use]
+    pub fn health_check(mut self, service: impl Into<String>) -> Self {
+        self.settings.health_check = Some(service.into().into());
+        self
+    }
+
     /// TLS for the `https://` endpoints of [`connect_lazy`](Self::connect_lazy) (feature
     /// `tls`): the CAs to trust, a client certificate, the name to verify. They are dialled by
     /// the same connection code as `http://` ones, with TLS under it; without this, an

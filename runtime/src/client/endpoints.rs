@@ -26,6 +26,7 @@ use tonic::Status;
 use super::backoff::{self, Pause, PauseSource};
 use super::balancing::{InFlight, LoadBalancing};
 use super::breaker::{Breaker, BreakerState, Permit};
+use super::health::{Health, Watched};
 use super::outliers::OutlierDetection;
 use super::outliers::OutlierState;
 use super::resolve::{FirstAnswer, Follow, Follower};
@@ -48,6 +49,22 @@ pub(super) struct Endpoint {
     pub(super) in_flight: AtomicUsize,
     /// Its calls' outcomes and its ejection, for outlier detection.
     pub(super) outlier: OutlierState,
+    /// What its health check says, when the client watches its endpoints' health.
+    pub(super) health: Health,
+}
+
+impl Watched for Endpoint {
+    fn sender(&self) -> &Sender {
+        &self.sender
+    }
+
+    fn health(&self) -> &Health {
+        &self.health
+    }
+
+    fn label(&self) -> &str {
+        &self.label
+    }
 }
 
 /// A fresh endpoint number.
@@ -183,6 +200,15 @@ impl Endpoints {
         let mut rejection = None;
         for index in fresh.chain(again) {
             let endpoint = &*set.list[index];
+            if !endpoint.health.admits() {
+                rejection.get_or_insert_with(|| {
+                    Status::unavailable(format!(
+                        "{} is not serving, its health check says, as is every endpoint that could take the call",
+                        endpoint.label
+                    ))
+                });
+                continue;
+            }
             if endpoint.outlier.is_ejected() {
                 rejection.get_or_insert_with(|| {
                     Status::unavailable(format!(

@@ -52,6 +52,7 @@ pub(crate) mod connector;
 mod core;
 mod endpoints;
 mod error;
+mod health;
 mod hedging;
 mod http2;
 mod outliers;

@@ -14,6 +14,7 @@ use super::balancing::LoadBalancing;
 use super::breaker::{Breaker, BreakerControls, Classifier};
 use super::endpoints::{self, Endpoint, Endpoints};
 use super::error::ClientError;
+use super::health;
 use super::outliers::OutlierDetection;
 use super::replay::RetryBuffer;
 use super::resolve::{Follow, Resolve, Target};
@@ -52,6 +53,8 @@ struct EndpointMaker {
     classifiers: Arc<[Option<Classifier>]>,
     controls: Option<BreakerControls>,
     wire: WireSettings,
+    /// The service each endpoint's health is watched for, if it is.
+    health_check: Option<Arc<str>>,
 }
 
 impl EndpointMaker {
@@ -77,7 +80,7 @@ impl EndpointMaker {
                 Some(breaker)
             })
             .collect();
-        Arc::new(Endpoint {
+        let endpoint = Arc::new(Endpoint {
             id: endpoints::next_id(),
             label,
             sender: Sender::new(transport, &self.wire),
@@ -85,7 +88,12 @@ impl EndpointMaker {
             pause: Default::default(),
             in_flight: Default::default(),
             outlier: Default::default(),
-        })
+            health: Default::default(),
+        });
+        if let Some(service) = &self.health_check {
+            health::watch(&endpoint, Arc::clone(service));
+        }
+        endpoint
     }
 }
 
@@ -151,6 +159,8 @@ pub(super) struct Settings {
     pub(super) balancing: Option<LoadBalancing>,
     /// gRFC A50's outlier detection ([`ClientBuilder::outlier_detection`](super::ClientBuilder::outlier_detection)).
     pub(super) outlier_detection: Option<OutlierDetection>,
+    /// gRFC A17's health checking: the service watched ([`ClientBuilder::health_check`](super::ClientBuilder::health_check)).
+    pub(super) health_check: Option<Arc<str>>,
     pub(super) wire: ClientWire,
     pub(super) protocol: Protocol,
     pub(super) http_version: HttpVersion,
@@ -255,6 +265,7 @@ impl Settings {
                 .collect(),
             controls: self.controls.clone(),
             wire: self.wire.0.clone(),
+            health_check: self.health_check.clone(),
         };
         let balancing = self.balancing.unwrap_or_default();
         let endpoints = match endpointing {

@@ -20,6 +20,7 @@ mod client_answers;
 mod client_balancing;
 mod client_breakers;
 mod client_deadlines;
+mod client_health;
 mod client_hedging;
 mod client_http2;
 mod client_outliers;
