@@ -80,3 +80,68 @@ impl InventoryService for Stock {
             .await
     }
 }
+
+/// Answers `CheckStock` as [`Stock`] does after `delay()` has passed, counting its calls;
+/// everything else is unimplemented: a server slow always, or now and then.
+#[derive(Clone)]
+pub struct Slowed {
+    /// How long the next answer waits.
+    pub delay: std::sync::Arc<dyn Fn() -> std::time::Duration + Send + Sync>,
+    /// The `CheckStock` calls it has taken.
+    pub calls: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Slowed {
+    /// A server whose answers wait `delay()` each.
+    pub fn new(delay: impl Fn() -> std::time::Duration + Send + Sync + 'static) -> Self {
+        Self {
+            delay: std::sync::Arc::new(delay),
+            calls: std::sync::Arc::default(),
+        }
+    }
+
+    /// The `CheckStock` calls taken so far.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl InventoryService for Slowed {
+    async fn check_stock(
+        &self,
+        ctx: &Context,
+        request: CheckStockRequest,
+    ) -> Result<CheckStockResponse, Status> {
+        self.calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let delay = (self.delay)();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        Stock.check_stock(ctx, request).await
+    }
+
+    async fn reserve_items(
+        &self,
+        ctx: &Context,
+        request: ReserveItemsRequest,
+    ) -> Result<ReserveItemsResponse, Status> {
+        Stock.reserve_items(ctx, request).await
+    }
+
+    async fn release_reservation(
+        &self,
+        ctx: &Context,
+        request: ReleaseReservationRequest,
+    ) -> Result<ReleaseReservationResponse, Status> {
+        Stock.release_reservation(ctx, request).await
+    }
+
+    async fn watch_stock_levels(
+        &self,
+        ctx: &Context,
+        request: WatchStockLevelsRequest,
+    ) -> Result<BoxStream<StockUpdate>, Status> {
+        Stock.watch_stock_levels(ctx, request).await
+    }
+}

@@ -7,18 +7,14 @@
 //! `cargo run --release -p rust-svc-bench --bin balancing [rounds]`; prints a Markdown table
 //! for bench/RESULTS.md.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use example_services::inventory::v1::{
-    CheckStockRequest, CheckStockResponse, InventoryService, InventoryServiceClient,
-    InventoryServiceGrpc, ReleaseReservationRequest, ReleaseReservationResponse,
-    ReserveItemsRequest, ReserveItemsResponse, StockUpdate, UnimplementedInventoryService,
-    WatchStockLevelsRequest,
+    CheckStockRequest, InventoryService, InventoryServiceClient, InventoryServiceGrpc,
 };
+use rust_svc_bench::Slowed;
+use rust_svc_runtime::Context;
 use rust_svc_runtime::client::LoadBalancing;
-use rust_svc_runtime::{BoxStream, Context, Status};
 
 /// Calls per policy per round, and the tasks making them at once.
 const CALLS: usize = 3_000;
@@ -26,59 +22,6 @@ const CALLERS: usize = 30;
 /// How long a call takes on the fast servers and on the slow one.
 const FAST: Duration = Duration::from_millis(2);
 const SLOW: Duration = Duration::from_millis(20);
-
-/// An inventory that takes `delay` to answer, counting its calls.
-#[derive(Clone)]
-struct Delayed {
-    delay: Duration,
-    calls: Arc<AtomicU64>,
-}
-
-impl InventoryService for Delayed {
-    async fn check_stock(
-        &self,
-        _ctx: &Context,
-        request: CheckStockRequest,
-    ) -> Result<CheckStockResponse, Status> {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        tokio::time::sleep(self.delay).await;
-        Ok(CheckStockResponse {
-            sku: request.sku,
-            available: 7,
-            ..Default::default()
-        })
-    }
-
-    async fn reserve_items(
-        &self,
-        ctx: &Context,
-        request: ReserveItemsRequest,
-    ) -> Result<ReserveItemsResponse, Status> {
-        UnimplementedInventoryService
-            .reserve_items(ctx, request)
-            .await
-    }
-
-    async fn release_reservation(
-        &self,
-        ctx: &Context,
-        request: ReleaseReservationRequest,
-    ) -> Result<ReleaseReservationResponse, Status> {
-        UnimplementedInventoryService
-            .release_reservation(ctx, request)
-            .await
-    }
-
-    async fn watch_stock_levels(
-        &self,
-        ctx: &Context,
-        request: WatchStockLevelsRequest,
-    ) -> Result<BoxStream<StockUpdate>, Status> {
-        UnimplementedInventoryService
-            .watch_stock_levels(ctx, request)
-            .await
-    }
-}
 
 /// One policy's latencies over the rounds, and the calls the slow server took.
 #[derive(Default)]
@@ -96,8 +39,8 @@ impl Sample {
     }
 }
 
-async fn round(client: &InventoryServiceClient, slow: &Delayed, sample: &mut Sample) {
-    let before = slow.calls.load(Ordering::Relaxed);
+async fn round(client: &InventoryServiceClient, slow: &Slowed, sample: &mut Sample) {
+    let before = slow.calls();
     let mut callers = Vec::new();
     for _ in 0..CALLERS {
         let client = client.clone();
@@ -121,7 +64,7 @@ async fn round(client: &InventoryServiceClient, slow: &Delayed, sample: &mut Sam
             .latencies
             .extend(caller.await.expect("a caller finishes"));
     }
-    sample.to_slow += slow.calls.load(Ordering::Relaxed) - before;
+    sample.to_slow += slow.calls() - before;
     sample.calls += (CALLS / CALLERS * CALLERS) as u64;
 }
 
@@ -130,10 +73,7 @@ async fn main() {
     let rounds: usize = std::env::args()
         .nth(1)
         .map_or(5, |rounds| rounds.parse().expect("rounds is a number"));
-    let servers = [FAST, FAST, SLOW].map(|delay| Delayed {
-        delay,
-        calls: Arc::new(AtomicU64::new(0)),
-    });
+    let servers = [FAST, FAST, SLOW].map(|delay| Slowed::new(move || delay));
     let mut urls = Vec::new();
     let mut harnesses = Vec::new();
     for server in &servers {

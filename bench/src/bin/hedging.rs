@@ -6,18 +6,15 @@
 //! bench/RESULTS.md: latency percentiles, and the attempts the server saw per call (the load
 //! hedging adds).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use example_services::inventory::v1::{
-    CheckStockRequest, CheckStockResponse, InventoryService, InventoryServiceClient,
-    InventoryServiceGrpc, ReleaseReservationRequest, ReleaseReservationResponse,
-    ReserveItemsRequest, ReserveItemsResponse, StockUpdate, UnimplementedInventoryService,
-    WatchStockLevelsRequest,
+    CheckStockRequest, InventoryService, InventoryServiceClient, InventoryServiceGrpc,
 };
+use rust_svc_bench::Slowed;
+use rust_svc_runtime::Code;
+use rust_svc_runtime::Context;
 use rust_svc_runtime::client::HedgingPolicy;
-use rust_svc_runtime::{BoxStream, Code, Context, Status};
 
 /// Sequential calls per client per round.
 const CALLS: usize = 2_000;
@@ -26,60 +23,6 @@ const TAIL_SHARE: f64 = 0.05;
 const TAIL_DELAY: Duration = Duration::from_millis(50);
 /// When the hedge goes out: above the fast answers' p99, far below the tail.
 const HEDGING_DELAY: Duration = Duration::from_millis(5);
-
-/// An inventory whose answers are late now and then, counting the calls it gets.
-#[derive(Clone)]
-struct SlowTail {
-    calls: Arc<AtomicU64>,
-}
-
-impl InventoryService for SlowTail {
-    async fn check_stock(
-        &self,
-        _ctx: &Context,
-        request: CheckStockRequest,
-    ) -> Result<CheckStockResponse, Status> {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        if fastrand::f64() < TAIL_SHARE {
-            tokio::time::sleep(TAIL_DELAY).await;
-        }
-        Ok(CheckStockResponse {
-            sku: request.sku,
-            available: 7,
-            ..Default::default()
-        })
-    }
-
-    async fn reserve_items(
-        &self,
-        ctx: &Context,
-        request: ReserveItemsRequest,
-    ) -> Result<ReserveItemsResponse, Status> {
-        UnimplementedInventoryService
-            .reserve_items(ctx, request)
-            .await
-    }
-
-    async fn release_reservation(
-        &self,
-        ctx: &Context,
-        request: ReleaseReservationRequest,
-    ) -> Result<ReleaseReservationResponse, Status> {
-        UnimplementedInventoryService
-            .release_reservation(ctx, request)
-            .await
-    }
-
-    async fn watch_stock_levels(
-        &self,
-        ctx: &Context,
-        request: WatchStockLevelsRequest,
-    ) -> Result<BoxStream<StockUpdate>, Status> {
-        UnimplementedInventoryService
-            .watch_stock_levels(ctx, request)
-            .await
-    }
-}
 
 /// Latencies of one client over the rounds, and the server calls they caused.
 #[derive(Default)]
@@ -97,8 +40,8 @@ impl Sample {
     }
 }
 
-async fn round(client: &InventoryServiceClient, server: &SlowTail, sample: &mut Sample) {
-    let before = server.calls.load(Ordering::Relaxed);
+async fn round(client: &InventoryServiceClient, server: &Slowed, sample: &mut Sample) {
+    let before = server.calls();
     for _ in 0..CALLS {
         let request = CheckStockRequest {
             sku: "SKU-10042".to_owned(),
@@ -111,7 +54,7 @@ async fn round(client: &InventoryServiceClient, server: &SlowTail, sample: &mut 
     }
     // The losing attempts of the last calls may still be running: let them land.
     tokio::time::sleep(TAIL_DELAY * 2).await;
-    sample.server_calls += server.calls.load(Ordering::Relaxed) - before;
+    sample.server_calls += server.calls() - before;
     sample.calls += CALLS as u64;
 }
 
@@ -120,9 +63,14 @@ async fn main() {
     let rounds: usize = std::env::args()
         .nth(1)
         .map_or(5, |rounds| rounds.parse().expect("rounds is a number"));
-    let server = SlowTail {
-        calls: Arc::new(AtomicU64::new(0)),
-    };
+    // Late now and then: 5 % of the answers.
+    let server = Slowed::new(|| {
+        if fastrand::f64() < TAIL_SHARE {
+            TAIL_DELAY
+        } else {
+            Duration::ZERO
+        }
+    });
     let harness = InventoryServiceGrpc::serve_loopback(server.clone())
         .await
         .expect("the server starts");
