@@ -145,3 +145,21 @@ impl InventoryService for Slowed {
         Stock.watch_stock_levels(ctx, request).await
     }
 }
+
+/// The latencies a benchmark's client saw over its rounds, its calls, and a count of its own
+/// (the server calls hedging caused, the calls a slow server took).
+#[derive(Debug, Default)]
+pub struct Sample {
+    pub latencies: Vec<std::time::Duration>,
+    pub counted: u64,
+    pub calls: u64,
+}
+
+impl Sample {
+    /// The latency at fraction `p` (0.5 for the median) of the sorted sample.
+    pub fn percentile(&mut self, p: f64) -> std::time::Duration {
+        self.latencies.sort_unstable();
+        let index = ((self.latencies.len() as f64 * p) as usize).min(self.latencies.len() - 1);
+        self.latencies[index]
+    }
+}

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use example_services::inventory::v1::{
     CheckStockRequest, InventoryService, InventoryServiceClient, InventoryServiceGrpc,
 };
-use rust_svc_bench::Slowed;
+use rust_svc_bench::{Sample, Slowed};
 use rust_svc_runtime::Context;
 use rust_svc_runtime::client::LoadBalancing;
 
@@ -22,22 +22,6 @@ const CALLERS: usize = 30;
 /// How long a call takes on the fast servers and on the slow one.
 const FAST: Duration = Duration::from_millis(2);
 const SLOW: Duration = Duration::from_millis(20);
-
-/// One policy's latencies over the rounds, and the calls the slow server took.
-#[derive(Default)]
-struct Sample {
-    latencies: Vec<Duration>,
-    to_slow: u64,
-    calls: u64,
-}
-
-impl Sample {
-    fn percentile(&mut self, p: f64) -> Duration {
-        self.latencies.sort_unstable();
-        let index = ((self.latencies.len() as f64 * p) as usize).min(self.latencies.len() - 1);
-        self.latencies[index]
-    }
-}
 
 async fn round(client: &InventoryServiceClient, slow: &Slowed, sample: &mut Sample) {
     let before = slow.calls();
@@ -64,7 +48,7 @@ async fn round(client: &InventoryServiceClient, slow: &Slowed, sample: &mut Samp
             .latencies
             .extend(caller.await.expect("a caller finishes"));
     }
-    sample.to_slow += slow.calls() - before;
+    sample.counted += slow.calls() - before;
     sample.calls += (CALLS / CALLERS * CALLERS) as u64;
 }
 
@@ -110,7 +94,7 @@ async fn main() {
     println!("| policy | share of calls to the slow server | p50 | p90 | p99 |");
     println!("|---|---|---|---|---|");
     for ((name, _), sample) in policies.iter().zip(samples.iter_mut()) {
-        let share = sample.to_slow as f64 / sample.calls as f64 * 100.0;
+        let share = sample.counted as f64 / sample.calls as f64 * 100.0;
         println!(
             "| {name} | {share:.1} % | {:.2?} | {:.2?} | {:.2?} |",
             sample.percentile(0.50),

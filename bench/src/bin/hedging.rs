@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use example_services::inventory::v1::{
     CheckStockRequest, InventoryService, InventoryServiceClient, InventoryServiceGrpc,
 };
-use rust_svc_bench::Slowed;
+use rust_svc_bench::{Sample, Slowed};
 use rust_svc_runtime::Code;
 use rust_svc_runtime::Context;
 use rust_svc_runtime::client::HedgingPolicy;
@@ -23,22 +23,6 @@ const TAIL_SHARE: f64 = 0.05;
 const TAIL_DELAY: Duration = Duration::from_millis(50);
 /// When the hedge goes out: above the fast answers' p99, far below the tail.
 const HEDGING_DELAY: Duration = Duration::from_millis(5);
-
-/// Latencies of one client over the rounds, and the server calls they caused.
-#[derive(Default)]
-struct Sample {
-    latencies: Vec<Duration>,
-    server_calls: u64,
-    calls: u64,
-}
-
-impl Sample {
-    fn percentile(&mut self, p: f64) -> Duration {
-        self.latencies.sort_unstable();
-        let index = ((self.latencies.len() as f64 * p) as usize).min(self.latencies.len() - 1);
-        self.latencies[index]
-    }
-}
 
 async fn round(client: &InventoryServiceClient, server: &Slowed, sample: &mut Sample) {
     let before = server.calls();
@@ -54,7 +38,7 @@ async fn round(client: &InventoryServiceClient, server: &Slowed, sample: &mut Sa
     }
     // The losing attempts of the last calls may still be running: let them land.
     tokio::time::sleep(TAIL_DELAY * 2).await;
-    sample.server_calls += server.calls() - before;
+    sample.counted += server.calls() - before;
     sample.calls += CALLS as u64;
 }
 
@@ -106,7 +90,7 @@ async fn main() {
         ("without hedging", &mut without),
         ("with hedging", &mut with),
     ] {
-        let load = sample.server_calls as f64 / sample.calls as f64;
+        let load = sample.counted as f64 / sample.calls as f64;
         println!(
             "| {name} | {:.2?} | {:.2?} | {:.2?} | {:.2?} | {load:.3} |",
             sample.percentile(0.50),
