@@ -208,14 +208,16 @@ impl ClientCore {
                 Err(self.classify(call, failed))
             }
         };
-        match &outcome {
-            Ok(_) => pick.endpoint.outlier.record(true),
-            Err(failed) if says_nothing_of_health(call, &failed.status) => {}
-            Err(failed) => match super::default_classification(failed.status.code()) {
-                CallOutcome::Success => pick.endpoint.outlier.record(true),
-                CallOutcome::Failure => pick.endpoint.outlier.record(false),
-                _ => {}
-            },
+        if let Some(outlier) = &pick.endpoint.outlier {
+            match &outcome {
+                Ok(_) => outlier.record(true),
+                Err(failed) if says_nothing_of_health(call, &failed.status) => {}
+                Err(failed) => match super::default_classification(failed.status.code()) {
+                    CallOutcome::Success => outlier.record(true),
+                    CallOutcome::Failure => outlier.record(false),
+                    _ => {}
+                },
+            }
         }
         if let Some(permit) = pick.permit {
             match &outcome {

@@ -73,6 +73,11 @@ impl LoadBalancing {
         }
     }
 
+    /// Whether the policy reads the endpoints' calls in flight, which are then counted.
+    pub(super) fn reads_in_flight(self) -> bool {
+        matches!(self.kind, Kind::LeastRequest { .. })
+    }
+
     /// The indices of `count` endpoints in the order this policy tries them for one attempt:
     /// `next` is the client's turn counter, `in_flight` an endpoint's calls in flight.
     pub(super) fn order(

@@ -6,7 +6,7 @@
 //! admits the call, and a retry goes to an endpoint the call has not tried yet when one admits
 //! it: a retry sent back to the server that just failed would most likely fail the same way.
 //!
-//! The set is replaced whole when a resolver reports a change ([`Endpoints::replace`]); an
+//! The set is replaced whole when a resolver reports a change ([`Current::replace`]); an
 //! attempt picks from the set as it is when the attempt starts and holds it until it ends, so an
 //! endpoint that left the set finishes the calls it has (its connection closes once the last
 //! one ends) and gets no new ones. Endpoints are told apart across sets by a number of their
@@ -27,8 +27,7 @@ use super::backoff::{self, Pause, PauseSource};
 use super::balancing::{InFlight, LoadBalancing};
 use super::breaker::{Breaker, BreakerState, Permit};
 use super::health::{Health, Watched};
-use super::outliers::OutlierDetection;
-use super::outliers::OutlierState;
+use super::outliers::{OutlierDetection, OutlierState};
 use super::resolve::{FirstAnswer, Follow, Follower};
 use super::send::Sender;
 
@@ -45,10 +44,12 @@ pub(super) struct Endpoint {
     pub(super) breakers: Vec<Option<Arc<Breaker>>>,
     /// Set while the server has asked for a pause (a refusal for load).
     pub(super) pause: Arc<Pause>,
-    /// The attempts on it now (`least_request` prefers the endpoint with fewer).
+    /// The attempts on it now, counted under `least_request` only (which prefers the endpoint
+    /// with fewer).
     pub(super) in_flight: AtomicUsize,
-    /// Its calls' outcomes and its ejection, for outlier detection.
-    pub(super) outlier: OutlierState,
+    /// Its calls' outcomes and its ejection, when the client detects outliers: nothing to
+    /// count or to check on a call otherwise.
+    pub(super) outlier: Option<OutlierState>,
     /// What its health check says, when the client watches its endpoints' health.
     pub(super) health: Health,
 }
@@ -98,11 +99,11 @@ pub(super) struct EndpointSet {
 
 /// The endpoint chosen for one attempt, and its breaker's admission.
 pub(super) struct Pick<'a> {
-    pub(super) id: u64,
     pub(super) endpoint: &'a Endpoint,
     pub(super) permit: Option<Permit<'a>>,
-    /// Counts the attempt among the endpoint's calls in flight until the pick is dropped.
-    pub(super) _in_flight: InFlight<'a>,
+    /// Counts the attempt among the endpoint's calls in flight until the pick is dropped,
+    /// under a policy that reads the count.
+    pub(super) _in_flight: Option<InFlight<'a>>,
 }
 
 impl Endpoints {
@@ -148,7 +149,9 @@ impl Endpoints {
                 let states: Vec<(&OutlierState, &str)> = set
                     .list
                     .iter()
-                    .map(|endpoint| (&endpoint.outlier, endpoint.label.as_str()))
+                    .filter_map(|endpoint| {
+                        Some((endpoint.outlier.as_ref()?, endpoint.label.as_str()))
+                    })
                     .collect();
                 detection.judge(&states, tokio::time::Instant::now());
             }
@@ -209,7 +212,11 @@ impl Endpoints {
                 });
                 continue;
             }
-            if endpoint.outlier.is_ejected() {
+            if endpoint
+                .outlier
+                .as_ref()
+                .is_some_and(OutlierState::is_ejected)
+            {
                 rejection.get_or_insert_with(|| {
                     Status::unavailable(format!(
                         "{} is ejected by outlier detection, as is every endpoint that could take the call",
@@ -234,10 +241,12 @@ impl Endpoints {
                 }
             };
             return Ok(Pick {
-                id: endpoint.id,
                 endpoint,
                 permit,
-                _in_flight: InFlight::start(&endpoint.in_flight),
+                _in_flight: self
+                    .balancing
+                    .reads_in_flight()
+                    .then(|| InFlight::start(&endpoint.in_flight)),
             });
         }
         Err(rejection.unwrap_or_else(|| Status::internal("the client has no endpoint to call")))

@@ -70,7 +70,7 @@ impl ClientCore {
                 {
                     Ok(pick) => {
                         if let Some(slot) = tried.get_mut(sent as usize) {
-                            *slot = pick.id;
+                            *slot = pick.endpoint.id;
                         }
                         in_flight.push(self.attempt(call, pick, sent, outbound, attempt_receive));
                         sent += 1;

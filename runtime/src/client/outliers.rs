@@ -13,7 +13,7 @@
 //! classification ([`default_classification`](super::default_classification)) decides, and a
 //! call the caller gave up on or a refusal for load counts neither way.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -204,61 +204,59 @@ impl OutlierDetection {
             .iter()
             .map(|(state, _)| state.take_counts())
             .collect();
+        let total = endpoints.len();
+        // The endpoints each algorithm finds, in gRFC A50's order (success rate first), with
+        // the share of its findings the algorithm enforces.
+        let mut outliers: Vec<(usize, u32)> = Vec::new();
+        if let Some(rate) = self.success_rate
+            && let Some(judged) = with_volume(&counts, rate.request_volume, rate.minimum_hosts)
+        {
+            let rates: Vec<f64> = judged
+                .iter()
+                .map(|&index| {
+                    let (successes, failures) = counts[index];
+                    successes as f64 / (successes + failures) as f64
+                })
+                .collect();
+            let mean = rates.iter().sum::<f64>() / rates.len() as f64;
+            let variance =
+                rates.iter().map(|rate| (rate - mean).powi(2)).sum::<f64>() / rates.len() as f64;
+            let floor = mean - variance.sqrt() * f64::from(rate.stdev_factor) / 1000.0;
+            outliers.extend(
+                judged
+                    .iter()
+                    .zip(&rates)
+                    .filter(|&(_, &success)| success < floor)
+                    .map(|(&index, _)| (index, rate.enforcement_percentage)),
+            );
+        }
+        if let Some(failure) = self.failure_percentage
+            && let Some(judged) =
+                with_volume(&counts, failure.request_volume, failure.minimum_hosts)
+        {
+            outliers.extend(
+                judged
+                    .into_iter()
+                    .filter(|&index| {
+                        let (successes, failures) = counts[index];
+                        failures * 100 / (successes + failures) > u64::from(failure.threshold)
+                    })
+                    .map(|index| (index, failure.enforcement_percentage)),
+            );
+        }
         let mut ejected = endpoints
             .iter()
             .filter(|(state, _)| state.is_ejected())
             .count();
-        let total = endpoints.len();
-        let may_eject = |ejected: usize| ejected * 100 < total * self.max_ejection_percent as usize;
         let mut newly = vec![false; total];
-
-        if let Some(rate) = self.success_rate {
-            let volume: Vec<usize> = (0..total)
-                .filter(|&index| counts[index].0 + counts[index].1 >= rate.request_volume.max(1))
-                .collect();
-            if volume.len() >= rate.minimum_hosts.max(1) {
-                let rates: Vec<f64> = volume
-                    .iter()
-                    .map(|&index| {
-                        let (successes, failures) = counts[index];
-                        successes as f64 / (successes + failures) as f64
-                    })
-                    .collect();
-                let mean = rates.iter().sum::<f64>() / rates.len() as f64;
-                let variance = rates.iter().map(|rate| (rate - mean).powi(2)).sum::<f64>()
-                    / rates.len() as f64;
-                let floor = mean - variance.sqrt() * f64::from(rate.stdev_factor) / 1000.0;
-                for (&index, &success) in volume.iter().zip(&rates) {
-                    if success < floor
-                        && may_eject(ejected)
-                        && !endpoints[index].0.is_ejected()
-                        && enforced(rate.enforcement_percentage)
-                    {
-                        endpoints[index].0.eject(now, endpoints[index].1);
-                        newly[index] = true;
-                        ejected += 1;
-                    }
-                }
-            }
-        }
-        if let Some(failure) = self.failure_percentage {
-            let volume: Vec<usize> = (0..total)
-                .filter(|&index| counts[index].0 + counts[index].1 >= failure.request_volume.max(1))
-                .collect();
-            if volume.len() >= failure.minimum_hosts.max(1) {
-                for &index in &volume {
-                    let (successes, failures) = counts[index];
-                    let percent = failures * 100 / (successes + failures);
-                    if percent > u64::from(failure.threshold)
-                        && may_eject(ejected)
-                        && !endpoints[index].0.is_ejected()
-                        && enforced(failure.enforcement_percentage)
-                    {
-                        endpoints[index].0.eject(now, endpoints[index].1);
-                        newly[index] = true;
-                        ejected += 1;
-                    }
-                }
+        for (index, enforcement) in outliers {
+            let (state, label) = endpoints[index];
+            // At most max_ejection_percent ejected at once (one always may be, when none is).
+            let room = ejected * 100 < total * self.max_ejection_percent as usize;
+            if room && !state.is_ejected() && enforced(enforcement) {
+                state.eject(now, label);
+                newly[index] = true;
+                ejected += 1;
             }
         }
         // Un-ejection, and the multiplier of those judged healthy going back down.
@@ -275,6 +273,19 @@ impl OutlierDetection {
     }
 }
 
+/// The endpoints with at least `request_volume` calls in the interval, when there are
+/// `minimum_hosts` of them; `None` when the algorithm does not run.
+fn with_volume(
+    counts: &[(u64, u64)],
+    request_volume: u64,
+    minimum_hosts: usize,
+) -> Option<Vec<usize>> {
+    let judged: Vec<usize> = (0..counts.len())
+        .filter(|&index| counts[index].0 + counts[index].1 >= request_volume.max(1))
+        .collect();
+    (judged.len() >= minimum_hosts.max(1)).then_some(judged)
+}
+
 /// Whether an outlier found is ejected, `percent` of the time.
 fn enforced(percent: u32) -> bool {
     percent >= 100 || fastrand::u32(..100) < percent
@@ -288,6 +299,9 @@ pub(super) struct OutlierState {
     failures: AtomicU64,
     /// How many ejections in a row make the next one longer (gRFC A50's multiplier).
     multiplier: AtomicU32,
+    /// Read by every pick, so a flag rather than the lock below.
+    ejected: AtomicBool,
+    /// When the ejection in force began: the evaluation's alone.
     ejected_at: Mutex<Option<Instant>>,
 }
 
@@ -311,10 +325,7 @@ impl OutlierState {
 
     /// Whether the endpoint is ejected (un-ejection happens at evaluations).
     pub(super) fn is_ejected(&self) -> bool {
-        self.ejected_at
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_some()
+        self.ejected.load(Ordering::Relaxed)
     }
 
     fn eject(&self, now: Instant, label: &str) {
@@ -322,6 +333,7 @@ impl OutlierState {
             .ejected_at
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(now);
+        self.ejected.store(true, Ordering::Relaxed);
         let times = self.multiplier.fetch_add(1, Ordering::Relaxed) + 1;
         tracing::warn!(
             endpoint = label,
@@ -342,6 +354,7 @@ impl OutlierState {
                 let lasts = base.saturating_mul(multiplier).min(max);
                 if now >= at + lasts {
                     *ejected_at = None;
+                    self.ejected.store(false, Ordering::Relaxed);
                     tracing::info!(
                         endpoint = label,
                         "outlier detection lets the endpoint back in"

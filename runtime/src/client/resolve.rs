@@ -186,16 +186,14 @@ impl Resolve for Dns {
         let target = target.clone();
         Box::pin(async move {
             let port = target.port().unwrap_or(443);
-            let mut addresses: Vec<SocketAddr> = if target.authority().is_empty() {
-                tokio::net::lookup_host((target.host(), port))
+            // Sorted and deduplicated by the resolution task, as every resolver's answer is.
+            if target.authority().is_empty() {
+                Ok(tokio::net::lookup_host((target.host(), port))
                     .await?
-                    .collect()
+                    .collect())
             } else {
-                query::ask(target.authority(), target.host(), port).await?
-            };
-            addresses.sort_unstable();
-            addresses.dedup();
-            Ok(addresses)
+                query::ask(target.authority(), target.host(), port).await
+            }
         })
     }
 }

@@ -65,7 +65,7 @@ impl ClientCore {
                     }
                 })?;
             if let Some(slot) = tried.get_mut(number as usize - 1) {
-                *slot = pick.id;
+                *slot = pick.endpoint.id;
             }
             let failed = match self
                 .attempt(call, pick, number - 1, outbound, receive)

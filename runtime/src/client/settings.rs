@@ -15,7 +15,7 @@ use super::breaker::{Breaker, BreakerControls, Classifier};
 use super::endpoints::{self, Endpoint, Endpoints};
 use super::error::ClientError;
 use super::health;
-use super::outliers::OutlierDetection;
+use super::outliers::{OutlierDetection, OutlierState};
 use super::replay::RetryBuffer;
 use super::resolve::{Follow, Resolve, Target};
 use super::send::Sender;
@@ -55,6 +55,8 @@ struct EndpointMaker {
     wire: WireSettings,
     /// The service each endpoint's health is watched for, if it is.
     health_check: Option<Arc<str>>,
+    /// Whether the client detects outliers, so that its endpoints count their calls.
+    detects_outliers: bool,
 }
 
 impl EndpointMaker {
@@ -87,7 +89,7 @@ impl EndpointMaker {
             breakers,
             pause: Default::default(),
             in_flight: Default::default(),
-            outlier: Default::default(),
+            outlier: self.detects_outliers.then(OutlierState::default),
             health: Default::default(),
         });
         if let Some(service) = &self.health_check {
@@ -266,6 +268,7 @@ impl Settings {
             controls: self.controls.clone(),
             wire: self.wire.0.clone(),
             health_check: self.health_check.clone(),
+            detects_outliers: self.outlier_detection.is_some(),
         };
         let balancing = self.balancing.unwrap_or_default();
         let endpoints = match endpointing {
