@@ -269,4 +269,46 @@ mod tests {
         assert_eq!(status.code(), Code::Unavailable, "{status:?}");
         drop(server_a);
     }
+
+    #[tokio::test]
+    async fn a_release_reaches_the_holder_among_a_names_addresses() {
+        // The same two inventories behind a name: the servers asked one at a time are the
+        // addresses the balanced client reports, each through a client made on first need.
+        let (a, b) = (stocked(), stocked());
+        let server_a = InventoryServiceGrpc::serve_loopback(a.clone())
+            .await
+            .unwrap();
+        let server_b = InventoryServiceGrpc::serve_loopback(b.clone())
+            .await
+            .unwrap();
+        let urls = [url(&server_a), url(&server_b)];
+        let balanced = InventoryServiceClient::connect_lazy(&urls).unwrap();
+        let addresses: Vec<String> = urls
+            .iter()
+            .map(|url| url.trim_start_matches("http://").to_owned())
+            .collect();
+        let inventories = Inventories::resolved(
+            balanced,
+            move || addresses.clone(),
+            |address| InventoryServiceClient::connect_lazy([format!("http://{address}")]).unwrap(),
+        );
+        let mut ids = Vec::new();
+        for order in 0..6 {
+            ids.push(reserve_one(&inventories, &format!("ord_{order}")).await);
+        }
+        assert!(reserved(&a).await > 0 && reserved(&b).await > 0, "{ids:?}");
+        for id in ids.iter().rev() {
+            let released = inventories
+                .release_reservation(
+                    &Context::new(),
+                    ReleaseReservationRequest {
+                        reservation_id: id.clone(),
+                    },
+                )
+                .await
+                .unwrap_or_else(|status| panic!("{id}: {status:?}"));
+            assert!(released.released, "{id}");
+        }
+        assert_eq!((reserved(&a).await, reserved(&b).await), (0, 0));
+    }
 }

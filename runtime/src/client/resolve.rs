@@ -102,6 +102,11 @@ impl Target {
         self.port
     }
 
+    /// The port the target names, or 443 when it names none (gRPC's default).
+    pub fn port_or_default(&self) -> u16 {
+        self.port.unwrap_or(443)
+    }
+
     /// The target as written.
     pub fn as_str(&self) -> &str {
         &self.text
@@ -185,7 +190,7 @@ impl Resolve for Dns {
     fn resolve(&self, target: &Target) -> Resolution {
         let target = target.clone();
         Box::pin(async move {
-            let port = target.port().unwrap_or(443);
+            let port = target.port_or_default();
             // Sorted and deduplicated by the resolution task, as every resolver's answer is.
             if target.authority().is_empty() {
                 Ok(tokio::net::lookup_host((target.host(), port))

@@ -119,7 +119,7 @@ impl<C: GeneratedClient> ClientBuilder<C> {
             name => name.to_owned(),
         };
         let scheme = if tls { "https" } else { "http" };
-        let port = target.port().unwrap_or(443);
+        let port = target.port_or_default();
         let origin: http::Uri = format!("{scheme}://{host}:{port}")
             .parse()
             .map_err(|error| invalid(format!("{error}")))?;
